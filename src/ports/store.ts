@@ -1,0 +1,164 @@
+/**
+ * The storage port. Services depend on this interface only; `src/adapters/sqlite` implements it today,
+ * a PostgreSQL adapter can later. Every method is async so that a networked database fits behind it.
+ * Operations that must be atomic (a chat turn's writes) are single methods: the adapter owns the
+ * transaction, services never hold one open across an `await`.
+ */
+import type { PersonaDefinition } from '../domain/persona.js';
+import type { SocialEnergyState } from '../domain/social-energy.js';
+
+export interface PersonaRecord extends PersonaDefinition {
+  isBuiltin: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface SessionRecord {
+  id: string;
+  /** Owner once authentication exists; null for the anonymous local user. */
+  userId: string | null;
+  activePersonaId: string | null;
+  createdAt: number;
+  lastSeenAt: number;
+}
+
+/** `user`: a session talking with one persona. `personas`: personas talking with each other (a group). */
+export type ConversationKind = 'user' | 'personas';
+export type ConversationStatus = 'active' | 'ended';
+
+export interface ConversationRecord {
+  id: string;
+  sessionId: string | null;
+  kind: ConversationKind;
+  /** Participating personas, in the order given at start. */
+  personaIds: string[];
+  topic: string | null;
+  /** Free-form context given at start (the scene, the user's goal). */
+  context: string | null;
+  status: ConversationStatus;
+  startedAt: number;
+  endedAt: number | null;
+  endReason: string | null;
+  /** Reply cap given at start, used when a turn does not give its own. */
+  tokenBudget: number | null;
+}
+
+export type MessageRole = 'user' | 'assistant' | 'system';
+
+export interface MessageRecord {
+  id: number;
+  conversationId: string;
+  role: MessageRole;
+  /** The speaking persona for assistant messages; null for the user. */
+  personaId: string | null;
+  content: string;
+  /** Tokens of this message: the model's count for replies (eval_count), our estimate for user text. */
+  tokens: number;
+  /** Prompt tokens the model reported for the turn that produced this reply. */
+  promptTokens: number | null;
+  /** Wall time spent producing this reply, in milliseconds. */
+  processingMs: number | null;
+  createdAt: number;
+}
+
+export interface ConversationStats {
+  turns: number;
+  tokensUsed: number;
+  firstMessageAt: number | null;
+  lastMessageAt: number | null;
+}
+
+export interface UserTurnInput {
+  sessionId: string;
+  personaId: string;
+  content: string;
+  tokens: number;
+  now: number;
+  /** Use this conversation instead of the session's active one with the persona. */
+  conversationId?: string;
+}
+
+export interface AssistantTurnInput {
+  conversationId: string;
+  personaId: string;
+  content: string;
+  tokens: number;
+  promptTokens: number | null;
+  processingMs: number;
+  now: number;
+  /** The persona's social energy after the turn, saved in the same transaction. */
+  personaState: SocialEnergyState;
+}
+
+export interface HistoryPage {
+  messages: MessageRecord[];
+  /** Pass as `beforeId` to get the next (older) page; null when there is none. */
+  nextBeforeId: number | null;
+}
+
+export interface RetentionPolicy {
+  /** Sessions idle longer than this are removed (with their ended conversations' membership). */
+  sessionIdleMs: number;
+  /** Messages older than this are deleted; 0 keeps them forever. */
+  messageMaxAgeMs: number;
+  /** At most this many messages are kept per conversation (oldest deleted first); 0 = unlimited. */
+  maxMessagesPerConversation: number;
+}
+
+export interface RetentionResult {
+  sessionsRemoved: number;
+  conversationsEnded: number;
+  messagesRemoved: number;
+}
+
+export interface Store {
+  // personas
+  listPersonas(): Promise<PersonaRecord[]>;
+  getPersona(id: string): Promise<PersonaRecord | null>;
+  /** Fails with a `conflict` AppError when the id is taken. */
+  insertPersona(definition: PersonaDefinition, now: number, options?: { isBuiltin?: boolean }): Promise<PersonaRecord>;
+  updatePersona(definition: PersonaDefinition, now: number): Promise<PersonaRecord>;
+  /** Removes the persona and its runtime state, ends its active conversations; messages stay. */
+  deletePersona(id: string, now: number): Promise<boolean>;
+  /**
+   * Inserts the shipped personas that were never seeded before (so one a user deleted stays deleted).
+   * Returns the ids inserted.
+   */
+  seedPersonas(definitions: PersonaDefinition[], now: number): Promise<string[]>;
+  getPersonaState(personaId: string): Promise<SocialEnergyState | null>;
+  savePersonaState(personaId: string, state: SocialEnergyState): Promise<void>;
+
+  // sessions
+  getSession(id: string): Promise<SessionRecord | null>;
+  /** Creates the session when missing, then sets `lastSeenAt`. */
+  touchSession(id: string, now: number, userId?: string | null): Promise<SessionRecord>;
+  setActivePersona(sessionId: string, personaId: string | null, now: number): Promise<SessionRecord>;
+
+  // conversations
+  getConversation(id: string): Promise<ConversationRecord | null>;
+  /** The session's active user conversation with the persona, if any. */
+  findActiveConversation(sessionId: string, personaId: string): Promise<ConversationRecord | null>;
+  listConversations(sessionId: string, options?: { status?: ConversationStatus; limit?: number }): Promise<ConversationRecord[]>;
+  /** Starts a conversation; for kind `user` it ends the session's previous active one with that persona. */
+  startConversation(input: Omit<ConversationRecord, 'status' | 'endedAt' | 'endReason'>): Promise<ConversationRecord>;
+  endConversation(id: string, reason: string, now: number): Promise<ConversationRecord | null>;
+  conversationStats(id: string): Promise<ConversationStats>;
+
+  // messages
+  /** One transaction: touch the session, find or start the active conversation, append the user message. */
+  appendUserTurn(input: UserTurnInput): Promise<{ conversation: ConversationRecord; message: MessageRecord }>;
+  /** One transaction: append the reply and save the persona's state. */
+  appendAssistantTurn(input: AssistantTurnInput): Promise<MessageRecord>;
+  /** Appends any message (system notes, persona-to-persona turns). */
+  appendMessage(input: Omit<MessageRecord, 'id'>): Promise<MessageRecord>;
+  /** The newest `limit` messages, returned oldest first. */
+  recentMessages(conversationId: string, limit: number): Promise<MessageRecord[]>;
+  /** Newest first, `limit` per page, older than `beforeId` when given. */
+  historyPage(conversationId: string, options: { limit: number; beforeId?: number }): Promise<HistoryPage>;
+
+  // housekeeping
+  applyRetention(policy: RetentionPolicy, now: number): Promise<RetentionResult>;
+  /** Cheap liveness probe for /readyz: throws when the database cannot be read. */
+  checkHealth(): Promise<{ ok: true; path: string; sizeBytes: number }>;
+  close(): Promise<void>;
+}
