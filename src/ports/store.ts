@@ -139,8 +139,13 @@ export interface Store {
   /** The session's active user conversation with the persona, if any. */
   findActiveConversation(sessionId: string, personaId: string): Promise<ConversationRecord | null>;
   listConversations(sessionId: string, options?: { status?: ConversationStatus; limit?: number }): Promise<ConversationRecord[]>;
-  /** Starts a conversation; for kind `user` it ends the session's previous active one with that persona. */
-  startConversation(input: Omit<ConversationRecord, 'status' | 'endedAt' | 'endReason'>): Promise<ConversationRecord>;
+  /**
+   * Starts a conversation; for kind `user` it ends the session's previous active one with that persona.
+   * Without `id` the store generates one (`conv_` + 16 hex characters).
+   */
+  startConversation(
+    input: Omit<ConversationRecord, 'id' | 'status' | 'endedAt' | 'endReason'> & { id?: string },
+  ): Promise<ConversationRecord>;
   endConversation(id: string, reason: string, now: number): Promise<ConversationRecord | null>;
   conversationStats(id: string): Promise<ConversationStats>;
 

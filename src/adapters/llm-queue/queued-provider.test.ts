@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../domain/errors.js';
+import type { LlmChatEvent, LlmChatRequest, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
+import { QueuedLlmProvider } from './queued-provider.js';
+
+/**
+ * A backend whose chats say their name, then wait until the test calls `finish(name)`. The name is the
+ * first message's content. A chat named "fail..." throws instead of finishing.
+ */
+class GatedProvider implements LlmProvider {
+  readonly name = 'gated';
+  /** Names of chats, in the order the backend started them. */
+  readonly started: string[] = [];
+  private readonly gates = new Map<string, () => void>();
+  private readonly onStart: Array<() => void> = [];
+
+  async *chat(request: LlmChatRequest): AsyncGenerator<LlmChatEvent> {
+    const name = request.messages[0]?.content ?? '';
+    const gate = new Promise<void>((resolve) => this.gates.set(name, resolve));
+    this.started.push(name);
+    for (const notify of this.onStart.splice(0)) notify();
+    yield { type: 'delta', text: name };
+    await gate;
+    if (name.startsWith('fail')) throw new AppError('llm_failed', `${name} failed`);
+    yield { type: 'done', promptTokens: 1, completionTokens: 1, model: 'm' };
+  }
+
+  finish(name: string): void {
+    const open = this.gates.get(name);
+    if (!open) throw new Error(`${name} is not waiting to finish`);
+    open();
+  }
+
+  async waitForStarted(count: number): Promise<void> {
+    while (this.started.length < count) await new Promise<void>((resolve) => this.onStart.push(resolve));
+  }
+
+  async listModels(): Promise<LlmModel[]> {
+    return [{ name: 'm', sizeBytes: null, family: null, parameterSize: null, modifiedAt: null }];
+  }
+
+  async status(): Promise<LlmStatus> {
+    return { reachable: true, provider: this.name, endpoint: 'gated://' };
+  }
+}
+
+const requestNamed = (name: string): LlmChatRequest => ({
+  model: 'm',
+  messages: [{ role: 'user', content: name }],
+  maxTokens: 10,
+  contextTokens: 100,
+});
+
+/** Starts reading a chat at once (which is when it takes its place in the queue); resolves to its text. */
+function consume(queue: LlmProvider, name: string, signal = new AbortController().signal): Promise<string> {
+  return (async () => {
+    let text = '';
+    for await (const event of queue.chat(requestNamed(name), signal)) if (event.type === 'delta') text += event.text;
+    return text;
+  })();
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<AppError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(AppError);
+  return error as AppError;
+}
+
+describe('QueuedLlmProvider', () => {
+  it('runs at most `concurrency` chats at once and starts the next when one ends', async () => {
+    const backend = new GatedProvider();
+    const queue = new QueuedLlmProvider(backend, { concurrency: 2 });
+    const a = consume(queue, 'a');
+    consume(queue, 'b');
+    consume(queue, 'c');
+    await backend.waitForStarted(2);
+
+    expect(backend.started).toEqual(['a', 'b']);
+    expect(queue.stats()).toEqual({ running: 2, queued: 1, concurrency: 2, maxQueued: 16 });
+
+    backend.finish('a');
+    expect(await a).toBe('a');
+    await backend.waitForStarted(3);
+    expect(backend.started).toEqual(['a', 'b', 'c']);
+    expect(queue.stats()).toMatchObject({ running: 2, queued: 0 });
+  });
+
+  it('starts waiting chats in the order they arrived', async () => {
+    const backend = new GatedProvider();
+    const queue = new QueuedLlmProvider(backend);
+    const chats = ['a', 'b', 'c', 'd'].map((name) => consume(queue, name));
+
+    for (const [index, name] of ['a', 'b', 'c', 'd'].entries()) {
+      await backend.waitForStarted(index + 1);
+      backend.finish(name);
+      await chats[index];
+    }
+
+    expect(backend.started).toEqual(['a', 'b', 'c', 'd']);
+    expect(queue.stats()).toMatchObject({ running: 0, queued: 0 });
+  });
+
+  it('refuses with llm_busy when the queue is full', async () => {
+    const queue = new QueuedLlmProvider(new GatedProvider(), { concurrency: 1, maxQueued: 1 });
+    consume(queue, 'a');
+    consume(queue, 'b');
+
+    const error = await failureOf(consume(queue, 'c'));
+
+    expect(error.kind).toBe('llm_busy');
+    expect(error.message).toBe('All 1 chat slots are busy and 1 requests are waiting; try again in a moment.');
+    expect(queue.stats()).toMatchObject({ running: 1, queued: 1 });
+  });
+
+  it('drops a waiter at once when its signal aborts, and never starts it', async () => {
+    const backend = new GatedProvider();
+    const queue = new QueuedLlmProvider(backend);
+    consume(queue, 'a');
+    const controller = new AbortController();
+    const b = consume(queue, 'b', controller.signal);
+    const c = consume(queue, 'c');
+    expect(queue.stats().queued).toBe(2);
+
+    controller.abort();
+
+    expect((await failureOf(b)).kind).toBe('cancelled');
+    expect(queue.stats().queued).toBe(1);
+    await backend.waitForStarted(1);
+    backend.finish('a');
+    await backend.waitForStarted(2);
+    backend.finish('c');
+    expect(await c).toBe('c');
+    expect(backend.started).toEqual(['a', 'c']);
+  });
+
+  it('refuses a chat whose signal is already aborted without queueing it', async () => {
+    const queue = new QueuedLlmProvider(new GatedProvider());
+
+    expect((await failureOf(consume(queue, 'a', AbortSignal.abort()))).kind).toBe('cancelled');
+    expect(queue.stats()).toMatchObject({ running: 0, queued: 0 });
+  });
+
+  it('releases the slot when the consumer stops reading early', async () => {
+    const backend = new GatedProvider();
+    const queue = new QueuedLlmProvider(backend);
+
+    for await (const event of queue.chat(requestNamed('a'), new AbortController().signal)) {
+      expect(event).toEqual({ type: 'delta', text: 'a' });
+      break;
+    }
+
+    expect(queue.stats().running).toBe(0);
+    const b = consume(queue, 'b');
+    await backend.waitForStarted(2);
+    backend.finish('b');
+    expect(await b).toBe('b');
+  });
+
+  it('releases the slot when the chat fails', async () => {
+    const backend = new GatedProvider();
+    const queue = new QueuedLlmProvider(backend);
+    const failing = consume(queue, 'fail-a');
+    const b = consume(queue, 'b');
+    await backend.waitForStarted(1);
+
+    backend.finish('fail-a');
+
+    expect((await failureOf(failing)).message).toBe('fail-a failed');
+    await backend.waitForStarted(2);
+    backend.finish('b');
+    expect(await b).toBe('b');
+    expect(queue.stats()).toMatchObject({ running: 0, queued: 0 });
+  });
+
+  it('passes listModels and status through without queueing', async () => {
+    const queue = new QueuedLlmProvider(new GatedProvider());
+    consume(queue, 'a');
+
+    expect((await queue.listModels()).map((model) => model.name)).toEqual(['m']);
+    expect(await queue.status()).toMatchObject({ reachable: true, provider: 'gated' });
+    expect(queue.name).toBe('gated');
+  });
+
+  it('rejects a concurrency below 1', () => {
+    expect(() => new QueuedLlmProvider(new GatedProvider(), { concurrency: 0 })).toThrow(RangeError);
+  });
+});

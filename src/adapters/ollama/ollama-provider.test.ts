@@ -1,0 +1,355 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AppError } from '../../domain/errors.js';
+import type { LlmChatEvent, LlmChatRequest } from '../../ports/llm.js';
+import { startFakeOllama, type FakeOllama } from '../../../test/fakes/fake-ollama.js';
+import { DEFAULT_OLLAMA_URL, normalizeOllamaHost, OllamaProvider } from './ollama-provider.js';
+
+const request: LlmChatRequest = {
+  model: 'llama3.1:8b',
+  messages: [
+    { role: 'system', content: 'You are Aria, a curious musician.' },
+    { role: 'user', content: 'What are you playing today?' },
+  ],
+  maxTokens: 256,
+  contextTokens: 4096,
+  options: { temperature: 0.7 },
+};
+
+async function collect(events: AsyncIterable<LlmChatEvent>, seen: LlmChatEvent[] = []): Promise<LlmChatEvent[]> {
+  for await (const event of events) seen.push(event);
+  return seen;
+}
+
+/** The AppError a chat ends with; fails the test when the chat succeeds. */
+async function failureOf(events: AsyncIterable<LlmChatEvent>, seen: LlmChatEvent[] = []): Promise<AppError> {
+  try {
+    await collect(events, seen);
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    return error as AppError;
+  }
+  throw new Error('expected the chat to fail');
+}
+
+const textOf = (events: LlmChatEvent[]): string =>
+  events.map((event) => (event.type === 'delta' ? event.text : '')).join('');
+
+/** A tiny server that answers /api/chat with exactly these bytes, for shapes the fake never produces. */
+async function rawChatServer(body: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+/** A server that drops the first connection it gets and answers later ones; counts the requests it saw. */
+async function dropFirstServer(body: string): Promise<{ url: string; server: Server; hits: () => number }> {
+  let hits = 0;
+  const server = createServer((req, res) => {
+    hits++;
+    if (hits === 1) req.socket.destroy();
+    else res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, hits: () => hits };
+}
+
+/** A URL where nothing listens: a port that was just in use and is now closed. */
+async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+describe('OllamaProvider', () => {
+  let ollama: FakeOllama;
+  let provider: OllamaProvider;
+
+  beforeEach(async () => {
+    ollama = await startFakeOllama({ chunkDelayMs: 5 });
+    provider = new OllamaProvider({ baseUrl: ollama.url, requestTimeoutMs: 5_000 });
+  });
+  afterEach(async () => {
+    await ollama.close();
+  });
+
+  describe('chat', () => {
+    it('streams word deltas that join into the reply, then one done event with token counts', async () => {
+      const events = await collect(provider.chat(request, new AbortController().signal));
+
+      expect(textOf(events)).toBe('Aria hears you: What are you playing today?');
+      expect(events.filter((event) => event.type === 'delta').length).toBe(8);
+      expect(events.at(-1)).toEqual({ type: 'done', promptTokens: 11, completionTokens: 8, model: 'llama3.1:8b' });
+    });
+
+    it('sends the model, messages and options the way Ollama expects them', async () => {
+      await collect(provider.chat(request, new AbortController().signal));
+
+      expect(ollama.requests[0]?.body).toEqual({
+        model: 'llama3.1:8b',
+        messages: request.messages,
+        stream: true,
+        options: { num_predict: 256, num_ctx: 4096, temperature: 0.7 },
+      });
+    });
+
+    it('reassembles lines and characters cut at arbitrary byte boundaries', async () => {
+      ollama.byteChunkSize = 7;
+      ollama.chunkDelayMs = 0;
+      ollama.setReply('Kira grins 🌸 — «ça va?» and waits.');
+
+      const events = await collect(provider.chat(request, new AbortController().signal));
+
+      expect(textOf(events)).toBe('Kira grins 🌸 — «ça va?» and waits.');
+      expect(events.at(-1)).toMatchObject({ type: 'done', completionTokens: 8 });
+    });
+
+    it('reads a final done line that has no newline', async () => {
+      const raw = await rawChatServer(
+        '{"message":{"content":"Hi"},"done":false}\n{"model":"m","done":true,"eval_count":1}',
+      );
+      const events = await collect(
+        new OllamaProvider({ baseUrl: raw.url }).chat(request, new AbortController().signal),
+      );
+      raw.server.close();
+
+      expect(events).toEqual([
+        { type: 'delta', text: 'Hi' },
+        { type: 'done', promptTokens: null, completionTokens: 1, model: 'm' },
+      ]);
+    });
+
+    it('fails with llm_failed when a line is not JSON', async () => {
+      const raw = await rawChatServer('{"message":{"content":"Hi"},"done":false}\n<html>oops</html>\n');
+      const error = await failureOf(
+        new OllamaProvider({ baseUrl: raw.url }).chat(request, new AbortController().signal),
+      );
+      raw.server.close();
+
+      expect(error.kind).toBe('llm_failed');
+      expect(error.message).toMatch(/reply from Ollama broke off/);
+    });
+
+    it('names `ollama pull` when the model is not installed', async () => {
+      const error = await failureOf(provider.chat({ ...request, model: 'mistral:7b' }, new AbortController().signal));
+
+      expect(error.kind).toBe('model_not_installed');
+      expect(error.message).toBe(
+        'Model "mistral:7b" is not installed in Ollama. Run `ollama pull mistral:7b`, or choose another model.',
+      );
+      expect(error.data).toEqual({ model: 'mistral:7b' });
+    });
+
+    it('says how to start Ollama when nothing listens', async () => {
+      const url = await closedPortUrl();
+      const error = await failureOf(new OllamaProvider({ baseUrl: url }).chat(request, new AbortController().signal));
+
+      expect(error.kind).toBe('llm_unavailable');
+      expect(error.message).toBe(
+        `Ollama is not reachable at ${url} (ECONNREFUSED). Start it with \`ollama serve\`, or set OLLAMA_HOST to where it runs.`,
+      );
+    });
+
+    it.each([
+      ['busy', 'llm_busy', /busy/],
+      ['fail', 'llm_failed', /Ollama failed: llama runner process has terminated: exit status 2 \(HTTP 500\)/],
+      ['break', 'llm_failed', /broke off \(the connection closed mid-reply\)/],
+      ['error-midstream', 'llm_failed', /broke off \(Ollama reported: an error was encountered/],
+    ] as const)('maps mode %s to %s', async (mode, kind, message) => {
+      ollama.setMode(mode);
+      const error = await failureOf(provider.chat(request, new AbortController().signal));
+
+      expect(error.kind).toBe(kind);
+      expect(error.message).toMatch(message);
+    });
+
+    it('keeps the deltas that arrived before the stream broke', async () => {
+      ollama.setMode('error-midstream');
+      const seen: LlmChatEvent[] = [];
+      await failureOf(provider.chat(request, new AbortController().signal), seen);
+
+      expect(seen).toEqual([
+        { type: 'delta', text: 'Aria ' },
+        { type: 'delta', text: 'hears ' },
+      ]);
+    });
+
+    it('closes the backend request when the caller aborts mid-stream', async () => {
+      ollama.setMode('slow');
+      const controller = new AbortController();
+      const seen: LlmChatEvent[] = [];
+      const chat = provider.chat(request, controller.signal);
+
+      const failure = failureOf(
+        (async function* abortAfterFirstDelta() {
+          for await (const event of chat) {
+            yield event;
+            controller.abort();
+          }
+        })(),
+        seen,
+      );
+
+      expect((await failure).kind).toBe('cancelled');
+      await ollama.waitForDisconnect();
+      expect(seen).toHaveLength(1);
+    });
+
+    it('closes the backend request when the caller aborts before Ollama answers', async () => {
+      ollama.setMode('hang');
+      const controller = new AbortController();
+      const failure = failureOf(provider.chat(request, controller.signal));
+      await ollama.waitForRequest();
+      controller.abort();
+
+      expect((await failure).kind).toBe('cancelled');
+      await ollama.waitForDisconnect();
+    });
+
+    it('closes the backend request when the consumer stops reading early', async () => {
+      ollama.setMode('slow');
+      for await (const event of provider.chat(request, new AbortController().signal)) {
+        expect(event.type).toBe('delta');
+        break;
+      }
+
+      await ollama.waitForDisconnect();
+      expect(ollama.activeStreams).toBe(0);
+    });
+
+    it('never retries a chat, even when the connection dropped before any answer', async () => {
+      const flaky = await dropFirstServer('{"message":{"content":"Hi"},"done":true}\n');
+      const error = await failureOf(
+        new OllamaProvider({ baseUrl: flaky.url }).chat(request, new AbortController().signal),
+      );
+      flaky.server.close();
+
+      expect(error.kind).toBe('llm_unavailable');
+      expect(flaky.hits()).toBe(1);
+    });
+
+    it('throws cancelled without calling Ollama when the signal is already aborted', async () => {
+      const error = await failureOf(provider.chat(request, AbortSignal.abort()));
+
+      expect(error.kind).toBe('cancelled');
+      expect(ollama.requests).toHaveLength(0);
+    });
+
+    it('times out when no reply starts within firstTokenTimeoutMs, and hangs up', async () => {
+      ollama.setMode('hang');
+      const impatient = new OllamaProvider({ baseUrl: ollama.url, requestTimeoutMs: 5_000, firstTokenTimeoutMs: 200 });
+      const error = await failureOf(impatient.chat(request, new AbortController().signal));
+
+      expect(error.kind).toBe('llm_timeout');
+      expect(error.message).toMatch(/^Ollama did not answer within 0\.2 s \(no reply had started/);
+      await ollama.waitForDisconnect();
+    });
+
+    it('times out when the whole reply takes longer than requestTimeoutMs', async () => {
+      ollama.setMode('stall');
+      const impatient = new OllamaProvider({ baseUrl: ollama.url, requestTimeoutMs: 200, firstTokenTimeoutMs: 5_000 });
+      const seen: LlmChatEvent[] = [];
+      const error = await failureOf(impatient.chat(request, new AbortController().signal), seen);
+
+      expect(error.kind).toBe('llm_timeout');
+      expect(error.message).toMatch(/within 0\.2 s \(the whole reply took too long\)/);
+      expect(seen).toEqual([{ type: 'delta', text: 'Aria ' }]);
+      await ollama.waitForDisconnect();
+    });
+  });
+
+  describe('listModels', () => {
+    it('lists the installed models with their details', async () => {
+      const models = await provider.listModels();
+
+      expect(models).toEqual([
+        {
+          name: 'llama3.1:8b',
+          sizeBytes: 4_920_753_328,
+          family: 'llama',
+          parameterSize: '8.0B',
+          modifiedAt: '2025-01-01T00:00:00Z',
+        },
+        expect.objectContaining({ name: 'nomic-embed-text:latest', family: 'nomic-bert' }),
+      ]);
+    });
+
+    it('retries once when the connection drops', async () => {
+      const flaky = await dropFirstServer('{"models":[{"name":"qwen2.5:7b"}]}');
+      const models = await new OllamaProvider({ baseUrl: flaky.url }).listModels();
+      flaky.server.close();
+
+      expect(models).toEqual([
+        { name: 'qwen2.5:7b', sizeBytes: null, family: null, parameterSize: null, modifiedAt: null },
+      ]);
+      expect(flaky.hits()).toBe(2);
+    });
+
+    it('throws llm_unavailable when nothing listens', async () => {
+      const down = new OllamaProvider({ baseUrl: await closedPortUrl() });
+      await expect(down.listModels()).rejects.toMatchObject({ kind: 'llm_unavailable' });
+    });
+  });
+
+  describe('status', () => {
+    it('reports a reachable Ollama with its models', async () => {
+      expect(await provider.status()).toEqual({
+        reachable: true,
+        provider: 'ollama',
+        endpoint: ollama.url,
+        models: ['llama3.1:8b', 'nomic-embed-text:latest'],
+      });
+    });
+
+    it('reports an unreachable Ollama without throwing', async () => {
+      const url = await closedPortUrl();
+      const status = await new OllamaProvider({ baseUrl: url }).status();
+
+      expect(status).toMatchObject({ reachable: false, provider: 'ollama', endpoint: url });
+      expect(status.error).toMatch(/ollama serve/);
+    });
+
+    it('reuses its answer for statusCacheMs', async () => {
+      let now = 1_000_000;
+      const cached = new OllamaProvider({ baseUrl: ollama.url, clock: { now: () => now } });
+      await cached.status();
+      ollama.models = ['qwen2.5:7b'];
+
+      now += 1_999;
+      expect((await cached.status()).models).toEqual(['llama3.1:8b', 'nomic-embed-text:latest']);
+      now += 1;
+      expect((await cached.status()).models).toEqual(['qwen2.5:7b']);
+    });
+  });
+});
+
+describe('normalizeOllamaHost', () => {
+  it.each([
+    [undefined, DEFAULT_OLLAMA_URL],
+    ['', DEFAULT_OLLAMA_URL],
+    ['  ', DEFAULT_OLLAMA_URL],
+    ['0.0.0.0:11434', 'http://127.0.0.1:11434'],
+    ['0.0.0.0', 'http://127.0.0.1:11434'],
+    ['localhost', 'http://localhost:11434'],
+    [':11434', 'http://127.0.0.1:11434'],
+    [':8080', 'http://127.0.0.1:8080'],
+    ['gpu-box:1234', 'http://gpu-box:1234'],
+    ['http://h:1234/', 'http://h:1234'],
+    ['http://h:1234/ollama/', 'http://h:1234/ollama'],
+    ['https://x', 'https://x'],
+    ['https://x:8443', 'https://x:8443'],
+    ['[::1]:11434', 'http://[::1]:11434'],
+  ])('%j → %s', (value, expected) => {
+    expect(normalizeOllamaHost(value)).toBe(expected);
+  });
+
+  it('rejects a value that is not a host', () => {
+    expect(() => normalizeOllamaHost('ftp://x')).toThrow(/http or https/);
+    expect(() => normalizeOllamaHost('host:notaport')).toThrow(/OLLAMA_HOST "host:notaport"/);
+  });
+});

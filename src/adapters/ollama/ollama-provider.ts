@@ -1,0 +1,293 @@
+/**
+ * The Ollama backend: streaming chat over `POST /api/chat` (NDJSON), the model list from `GET /api/tags`,
+ * and a cheap, cached reachability probe for `/readyz` and `system.status`. Every failure becomes an
+ * `AppError` (see `ollama-errors.ts`).
+ */
+import { z } from 'zod';
+import { AppError, isAppError } from '../../domain/errors.js';
+import type { Clock } from '../../ports/clock.js';
+import { systemClock } from '../../ports/clock.js';
+import type { LlmChatEvent, LlmChatRequest, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
+import { NdjsonLineSplitter } from './ndjson.js';
+import { RequestScope } from './request-scope.js';
+import {
+  chatCancelled,
+  errorFromResponse,
+  ollamaFailed,
+  ollamaTimedOut,
+  ollamaUnreachable,
+  replyBrokeOff,
+  type OllamaTimeout,
+} from './ollama-errors.js';
+
+/** Where Ollama listens when OLLAMA_HOST is not set. */
+export const DEFAULT_OLLAMA_URL = 'http://127.0.0.1:11434';
+
+/** The subset of a pino logger this adapter uses. */
+export interface OllamaLogger {
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface OllamaProviderOptions {
+  /** Ollama's base URL without trailing slash, e.g. `http://127.0.0.1:11434` (see `normalizeOllamaHost`). */
+  baseUrl: string;
+  /** Limit for a whole chat turn, from sending the request to the final token. Defaults to 120 000 ms. */
+  requestTimeoutMs?: number;
+  /**
+   * Limit until the first byte of the reply arrives. Ollama loads the model before it answers, so this
+   * covers a cold start. Defaults to 60 000 ms.
+   */
+  firstTokenTimeoutMs?: number;
+  /**
+   * Limit until Ollama sends response headers. Ollama sends them together with the first token, so this
+   * only matters when set below `firstTokenTimeoutMs`, e.g. to fail fast on a host that swallows packets.
+   * Defaults to `firstTokenTimeoutMs`.
+   */
+  connectTimeoutMs?: number;
+  /** Limit for `listModels`. Defaults to 5000 ms. */
+  listTimeoutMs?: number;
+  /** Limit for the probe behind `status()`. Defaults to 2000 ms. */
+  statusTimeoutMs?: number;
+  /** How long `status()` reuses its last answer, so that probes under load do not hammer Ollama. Defaults to 2000 ms. */
+  statusCacheMs?: number;
+  /** Defaults to a logger that drops everything. */
+  logger?: OllamaLogger;
+  /** Clock for the status cache. Defaults to the system clock. */
+  clock?: Clock;
+}
+
+const silentLogger: OllamaLogger = { warn() {}, debug() {} };
+
+/** One line of Ollama's chat stream. Unknown fields (timings, `thinking`, ...) are ignored. */
+const ChatChunk = z.object({
+  model: z.string().nullish(),
+  message: z.object({ content: z.string().nullish() }).nullish(),
+  done: z.boolean().nullish(),
+  error: z.string().nullish(),
+  prompt_eval_count: z.number().nullish(),
+  eval_count: z.number().nullish(),
+});
+
+const TagsResponse = z.object({
+  models: z.array(
+    z.object({
+      name: z.string(),
+      size: z.number().nullish(),
+      modified_at: z.string().nullish(),
+      details: z.object({ family: z.string().nullish(), parameter_size: z.string().nullish() }).nullish(),
+    }),
+  ),
+});
+
+export class OllamaProvider implements LlmProvider {
+  readonly name = 'ollama';
+  private readonly baseUrl: string;
+  private readonly requestTimeoutMs: number;
+  private readonly firstTokenTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly listTimeoutMs: number;
+  private readonly statusTimeoutMs: number;
+  private readonly statusCacheMs: number;
+  private readonly logger: OllamaLogger;
+  private readonly clock: Clock;
+  private statusCache: { at: number; status: LlmStatus } | undefined;
+  private statusProbe: Promise<LlmStatus> | undefined;
+
+  constructor(options: OllamaProviderOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 120_000;
+    this.firstTokenTimeoutMs = options.firstTokenTimeoutMs ?? 60_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? this.firstTokenTimeoutMs;
+    this.listTimeoutMs = options.listTimeoutMs ?? 5_000;
+    this.statusTimeoutMs = options.statusTimeoutMs ?? 2_000;
+    this.statusCacheMs = options.statusCacheMs ?? 2_000;
+    this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Never retried: once tokens have streamed, a second request would not continue the same reply. */
+  chat(request: LlmChatRequest, signal: AbortSignal): AsyncIterable<LlmChatEvent> {
+    return this.streamChat(request, signal);
+  }
+
+  private async *streamChat(request: LlmChatRequest, signal: AbortSignal): AsyncGenerator<LlmChatEvent> {
+    if (signal.aborted) throw chatCancelled();
+    const scope = new RequestScope(signal);
+    scope.startTimer('total', this.requestTimeoutMs);
+    scope.startTimer('first-token', this.firstTokenTimeoutMs);
+    // Ollama sends headers with the first token, so a headers limit only adds something when it is shorter.
+    if (this.connectTimeoutMs < this.firstTokenTimeoutMs) scope.startTimer('headers', this.connectTimeoutMs);
+    let hasResponse = false;
+    const startedAt = this.clock.now();
+    try {
+      const response = await fetch(`${this.baseUrl}/api/chat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+        body: JSON.stringify({
+          model: request.model,
+          messages: request.messages,
+          stream: true,
+          options: { num_predict: request.maxTokens, num_ctx: request.contextTokens, ...request.options },
+        }),
+        signal: scope.signal,
+      });
+      hasResponse = true;
+      scope.stopTimer('headers');
+      if (!response.ok) throw await errorFromResponse(response, this.baseUrl, request.model);
+      if (!response.body) throw replyBrokeOff('the answer had no body');
+
+      const reader = response.body.getReader();
+      const splitter = new NdjsonLineSplitter();
+      for (;;) {
+        const { value, done: ended } = await reader.read();
+        if (!ended) scope.stopTimer('first-token');
+        for (const line of ended ? splitter.flush() : splitter.push(value)) {
+          const chunk = parseChunk(line);
+          const text = chunk.message?.content;
+          if (text) yield { type: 'delta', text };
+          if (chunk.done) {
+            this.logger.debug(
+              { model: request.model, ms: this.clock.now() - startedAt, completionTokens: chunk.eval_count },
+              'ollama chat finished',
+            );
+            yield {
+              type: 'done',
+              promptTokens: chunk.prompt_eval_count ?? null,
+              completionTokens: chunk.eval_count ?? null,
+              model: chunk.model ?? request.model,
+            };
+            return;
+          }
+        }
+        if (ended) throw replyBrokeOff('the stream ended without its final message');
+      }
+    } catch (error) {
+      const appError = this.explain(error, scope, hasResponse, chatCancelled);
+      if (appError.kind !== 'cancelled') {
+        this.logger.warn({ model: request.model, kind: appError.kind, detail: appError.detail }, appError.message);
+      }
+      throw appError;
+    } finally {
+      // Closes the socket when the stream is still open: the caller stopped early, or something failed.
+      scope.dispose();
+    }
+  }
+
+  /** `GET /api/tags`. Retried once on a connection error, which is safe because it changes nothing. */
+  async listModels(signal?: AbortSignal): Promise<LlmModel[]> {
+    return this.fetchTags(this.listTimeoutMs, signal, 2);
+  }
+
+  /** Never throws; answers from a cache for `statusCacheMs`, and concurrent callers share one probe. */
+  async status(): Promise<LlmStatus> {
+    const cached = this.statusCache;
+    if (cached && this.clock.now() - cached.at < this.statusCacheMs) return copyStatus(cached.status);
+    this.statusProbe ??= this.probe().finally(() => {
+      this.statusProbe = undefined;
+    });
+    return copyStatus(await this.statusProbe);
+  }
+
+  private async probe(): Promise<LlmStatus> {
+    const base = { provider: this.name, endpoint: this.baseUrl };
+    let status: LlmStatus;
+    try {
+      const models = await this.fetchTags(this.statusTimeoutMs, undefined, 1);
+      status = { ...base, reachable: true, models: models.map((model) => model.name) };
+    } catch (error) {
+      const message = isAppError(error) ? error.message : String(error);
+      status = { ...base, reachable: false, error: message };
+      if (this.statusCache?.status.reachable !== false) this.logger.warn({ endpoint: this.baseUrl }, message);
+    }
+    this.statusCache = { at: this.clock.now(), status };
+    return status;
+  }
+
+  private async fetchTags(timeoutMs: number, signal: AbortSignal | undefined, attempts: number): Promise<LlmModel[]> {
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw listCancelled();
+      const scope = new RequestScope(signal);
+      scope.startTimer('total', timeoutMs);
+      let hasResponse = false;
+      try {
+        const response = await fetch(`${this.baseUrl}/api/tags`, { signal: scope.signal });
+        hasResponse = true;
+        if (!response.ok) throw await errorFromResponse(response, this.baseUrl);
+        const parsed = TagsResponse.safeParse(await response.json().catch(() => undefined));
+        if (!parsed.success) throw ollamaFailed('Ollama sent a model list this server cannot read.', parsed.error);
+        return parsed.data.models.map((model) => ({
+          name: model.name,
+          sizeBytes: model.size ?? null,
+          family: model.details?.family ?? null,
+          parameterSize: model.details?.parameter_size ?? null,
+          modifiedAt: model.modified_at ?? null,
+        }));
+      } catch (error) {
+        const appError = this.explain(error, scope, hasResponse, listCancelled);
+        if (appError.kind !== 'llm_unavailable' || attempt >= attempts) throw appError;
+        this.logger.debug({ endpoint: this.baseUrl, attempt }, 'retrying /api/tags after a connection error');
+      } finally {
+        scope.dispose();
+      }
+    }
+  }
+
+  /** Names the failure: ours (already an AppError), the caller's abort, a limit, or the network. */
+  private explain(error: unknown, scope: RequestScope, hasResponse: boolean, cancelled: () => AppError): AppError {
+    const stop = scope.stopCause;
+    if (stop?.by === 'caller') return cancelled();
+    if (stop?.by === 'timeout') return ollamaTimedOut(stop.timeout, stop.ms);
+    if (isAppError(error)) return error;
+    if (!hasResponse) return ollamaUnreachable(this.baseUrl, error);
+    return replyBrokeOff('the connection closed mid-reply', error);
+  }
+}
+
+function listCancelled(): AppError {
+  return new AppError('cancelled', 'Listing the models was cancelled.');
+}
+
+function parseChunk(line: string): z.infer<typeof ChatChunk> {
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch (error) {
+    throw replyBrokeOff('a line was not valid JSON', { line: line.slice(0, 200), error });
+  }
+  const parsed = ChatChunk.safeParse(json);
+  if (!parsed.success) throw replyBrokeOff('a line had an unexpected shape', { line: line.slice(0, 200) });
+  if (parsed.data.error) throw replyBrokeOff(`Ollama reported: ${parsed.data.error}`, parsed.data);
+  return parsed.data;
+}
+
+function copyStatus(status: LlmStatus): LlmStatus {
+  return status.models ? { ...status, models: [...status.models] } : { ...status };
+}
+
+/**
+ * Turns an OLLAMA_HOST value into a base URL without trailing slash, following Ollama's own rules so
+ * that one variable serves both `ollama` and this server: no scheme means `http` on port 11434
+ * (`localhost` → `http://localhost:11434`, `:8080` → `http://127.0.0.1:8080`); an explicit scheme
+ * without a port keeps that scheme's port (`https://x` → `https://x`); the bind-all address `0.0.0.0`
+ * becomes `127.0.0.1`, where a client can reach it. Empty or undefined → `DEFAULT_OLLAMA_URL`.
+ * Throws a plain `Error` naming the value when it is not a host or URL.
+ */
+export function normalizeOllamaHost(value: string | undefined): string {
+  const raw = (value ?? '').trim();
+  if (raw === '') return DEFAULT_OLLAMA_URL;
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw);
+  const candidate = hasScheme ? raw : `http://${raw.startsWith(':') ? `127.0.0.1${raw}` : raw}`;
+  let url: URL;
+  try {
+    url = new URL(candidate);
+  } catch {
+    throw new Error(`OLLAMA_HOST "${raw}" is not a host or URL; use e.g. 127.0.0.1:11434 or http://host:11434.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`OLLAMA_HOST "${raw}" must use http or https.`);
+  }
+  if (!hasScheme && url.port === '') url.port = '11434';
+  if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = '127.0.0.1';
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+}

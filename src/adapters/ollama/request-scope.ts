@@ -1,0 +1,54 @@
+/**
+ * The lifetime of one HTTP request to Ollama: an AbortController fed by the caller's signal and by named
+ * timers, which remembers what stopped the request first so that the error can say why.
+ */
+import type { OllamaTimeout } from './ollama-errors.js';
+
+/** What stopped a request: the caller (client gone, cancelled, shutdown) or one of its limits. */
+export type StopCause = { by: 'caller' } | { by: 'timeout'; timeout: OllamaTimeout; ms: number };
+
+/** Create one per attempt; always call `dispose` (in a `finally`), which also closes a still-open socket. */
+export class RequestScope {
+  private readonly controller = new AbortController();
+  private readonly timers = new Map<OllamaTimeout, NodeJS.Timeout>();
+  private stoppedBy: StopCause | undefined;
+  private readonly onCallerAbort = (): void => this.stop({ by: 'caller' }, this.callerSignal?.reason);
+
+  constructor(private readonly callerSignal: AbortSignal | undefined) {
+    callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** What stopped the request first, if anything did before `dispose`. */
+  get stopCause(): StopCause | undefined {
+    return this.stoppedBy;
+  }
+
+  startTimer(name: OllamaTimeout, ms: number): void {
+    const timer = setTimeout(
+      () => this.stop({ by: 'timeout', timeout: name, ms }, new Error(`${name} limit of ${ms} ms`)),
+      ms,
+    );
+    this.timers.set(name, timer);
+  }
+
+  stopTimer(name: OllamaTimeout): void {
+    clearTimeout(this.timers.get(name));
+    this.timers.delete(name);
+  }
+
+  private stop(cause: StopCause, reason: unknown): void {
+    this.stoppedBy ??= cause;
+    this.controller.abort(reason);
+  }
+
+  dispose(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
+    this.controller.abort(new Error('request finished'));
+  }
+}

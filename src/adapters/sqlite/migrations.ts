@@ -1,0 +1,74 @@
+/**
+ * Numbered schema migrations, run at start-up by `openDatabase`. The SQL lives in TypeScript modules
+ * under `migrations/` so the compiled `dist/` needs no copied `.sql` files.
+ *
+ * To change the schema, add `migrations/000N_what.ts` and append it to `MIGRATIONS`; never edit one
+ * that has shipped. Each migration runs in its own transaction, so a failure leaves the database at
+ * the previous version. Note that `PRAGMA foreign_keys` cannot change inside a transaction: a migration
+ * that rebuilds a table must keep its foreign keys valid throughout.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import { AppError } from '../../domain/errors.js';
+import { initial } from './migrations/0001_initial.js';
+
+export interface Migration {
+  /** 1, 2, 3 ... in order, without gaps. */
+  version: number;
+  /** Short name recorded in `schema_migrations` (for people reading the database). */
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [initial];
+
+/** The newest schema version this build knows. */
+export function currentSchemaVersion(): number {
+  return MIGRATIONS.reduce((newest, migration) => Math.max(newest, migration.version), 0);
+}
+
+/** The schema version recorded in the database; 0 for a new one. */
+export function appliedSchemaVersion(db: BetterSqlite3.Database): number {
+  ensureMigrationsTable(db);
+  const row = db.prepare<[], { version: number | null }>('SELECT max(version) AS version FROM schema_migrations').get();
+  return row?.version ?? 0;
+}
+
+/**
+ * Brings the database up to `currentSchemaVersion()` and returns the versions applied now (empty when
+ * it was up to date). Refuses a database made by a newer persona-mcp: running old code on a newer
+ * schema could corrupt data the newer version relies on.
+ */
+export function runMigrations(db: BetterSqlite3.Database, now: () => number = Date.now): number[] {
+  const found = appliedSchemaVersion(db);
+  const known = currentSchemaVersion();
+  if (found > known) {
+    throw new AppError(
+      'storage_error',
+      `the database ${db.name} has schema version ${found}, but this persona-mcp only knows up to version ${known}; ` +
+        'upgrade persona-mcp (or point --data-dir at another directory)',
+      { data: { schemaVersion: found, supportedVersion: known } },
+    );
+  }
+  const record = db.prepare<[number, string, number]>(
+    'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+  );
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= found) continue;
+    // IMMEDIATE takes the write lock before re-reading the version, so two processes starting on the
+    // same file at once cannot both apply a migration.
+    db.transaction(() => {
+      if (appliedSchemaVersion(db) >= migration.version) return;
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, now());
+      applied.push(migration.version);
+    }).immediate();
+  }
+  return applied;
+}
+
+function ensureMigrationsTable(db: BetterSqlite3.Database): void {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+}

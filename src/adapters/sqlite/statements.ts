@@ -1,0 +1,157 @@
+/**
+ * Every SQL statement the store runs, prepared once when the store opens. Named parameters (`@now`)
+ * bind from objects; the row types come from `rows.ts`.
+ */
+import type { Database } from './database.js';
+import {
+  CONVERSATION_COLUMNS,
+  type ConversationRow,
+  type MessageRow,
+  type PersonaRow,
+  type PersonaStateRow,
+  type SessionRow,
+} from './rows.js';
+
+type NewMessage = Omit<MessageRow, 'id'>;
+interface EndParams {
+  now: number;
+  reason: string;
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;
+
+export function prepareStatements(db: Database) {
+  return {
+    // personas
+    listPersonas: db.prepare<[], PersonaRow>('SELECT * FROM personas ORDER BY lower(name)'),
+    getPersona: db.prepare<[string], PersonaRow>('SELECT * FROM personas WHERE id = ?'),
+    findPersonaByName: db.prepare<[string], PersonaRow>('SELECT * FROM personas WHERE lower(name) = lower(?)'),
+    insertPersona: db.prepare<PersonaRow, PersonaRow>(
+      `INSERT INTO personas (id, name, definition, is_builtin, created_at, updated_at)
+       VALUES (@id, @name, @definition, @is_builtin, @created_at, @updated_at) RETURNING *`,
+    ),
+    updatePersona: db.prepare<{ id: string; name: string; definition: string; now: number }, PersonaRow>(
+      'UPDATE personas SET name = @name, definition = @definition, updated_at = @now WHERE id = @id RETURNING *',
+    ),
+    deletePersona: db.prepare<[string]>('DELETE FROM personas WHERE id = ?'),
+    endPersonaConversations: db.prepare<EndParams & { personaId: string }>(
+      `UPDATE conversations SET status = 'ended', ended_at = @now, end_reason = @reason
+       WHERE status = 'active'
+         AND id IN (SELECT conversation_id FROM conversation_personas WHERE persona_id = @personaId)`,
+    ),
+    isSeeded: db.prepare<[string], 1>('SELECT 1 FROM persona_seeds WHERE id = ?').pluck(),
+    recordSeed: db.prepare<[string, number]>('INSERT OR IGNORE INTO persona_seeds (id, seeded_at) VALUES (?, ?)'),
+    getPersonaState: db.prepare<[string], PersonaStateRow>(
+      'SELECT energy, fatigue, updated_at, cooldown_until FROM persona_state WHERE persona_id = ?',
+    ),
+    // INSERT ... SELECT FROM personas: a state for a persona that does not exist (any more) changes no row.
+    savePersonaState: db.prepare<PersonaStateRow & { personaId: string }>(
+      `INSERT INTO persona_state (persona_id, energy, fatigue, updated_at, cooldown_until)
+       SELECT id, @energy, @fatigue, @updated_at, @cooldown_until FROM personas WHERE id = @personaId
+       ON CONFLICT (persona_id) DO UPDATE SET energy = excluded.energy, fatigue = excluded.fatigue,
+         updated_at = excluded.updated_at, cooldown_until = excluded.cooldown_until`,
+    ),
+
+    // sessions
+    getSession: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
+    touchSession: db.prepare<{ id: string; now: number; userId: string | null; setsUser: 0 | 1 }, SessionRow>(
+      `INSERT INTO sessions (id, user_id, active_persona_id, created_at, last_seen_at)
+       VALUES (@id, @userId, NULL, @now, @now)
+       ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at,
+         user_id = CASE WHEN @setsUser THEN excluded.user_id ELSE sessions.user_id END
+       RETURNING *`,
+    ),
+    setActivePersona: db.prepare<{ id: string; personaId: string | null; now: number }, SessionRow>(
+      `INSERT INTO sessions (id, user_id, active_persona_id, created_at, last_seen_at)
+       VALUES (@id, NULL, @personaId, @now, @now)
+       ON CONFLICT (id) DO UPDATE SET active_persona_id = excluded.active_persona_id,
+         last_seen_at = excluded.last_seen_at
+       RETURNING *`,
+    ),
+    ensureSession: db.prepare<[string, number, number]>(
+      'INSERT OR IGNORE INTO sessions (id, user_id, active_persona_id, created_at, last_seen_at) VALUES (?, NULL, NULL, ?, ?)',
+    ),
+
+    // conversations
+    getConversation: db.prepare<[string], ConversationRow>(
+      `SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?`,
+    ),
+    findActiveConversation: db.prepare<{ sessionId: string; personaId: string }, ConversationRow>(
+      `SELECT ${CONVERSATION_COLUMNS} FROM conversations c
+       JOIN conversation_personas member ON member.conversation_id = c.id AND member.persona_id = @personaId
+       WHERE c.session_id = @sessionId AND c.status = 'active' AND c.kind = 'user'
+       ORDER BY c.started_at DESC, c.rowid DESC LIMIT 1`,
+    ),
+    listConversations: db.prepare<{ sessionId: string; limit: number }, ConversationRow>(
+      `SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.session_id = @sessionId
+       ORDER BY c.started_at DESC, c.rowid DESC LIMIT @limit`,
+    ),
+    // Separate from the above so that the (session_id, status, started_at) index also gives the order.
+    listConversationsByStatus: db.prepare<{ sessionId: string; status: string; limit: number }, ConversationRow>(
+      `SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.session_id = @sessionId AND c.status = @status
+       ORDER BY c.started_at DESC, c.rowid DESC LIMIT @limit`,
+    ),
+    insertConversation: db.prepare<Omit<ConversationRow, 'persona_ids' | 'status' | 'ended_at' | 'end_reason'>>(
+      `INSERT INTO conversations (id, session_id, kind, topic, context, status, started_at, token_budget)
+       VALUES (@id, @session_id, @kind, @topic, @context, 'active', @started_at, @token_budget)`,
+    ),
+    insertParticipant: db.prepare<[string, string, number]>(
+      'INSERT INTO conversation_personas (conversation_id, persona_id, position) VALUES (?, ?, ?)',
+    ),
+    endSessionUserConversations: db.prepare<EndParams & { sessionId: string; personaId: string }>(
+      `UPDATE conversations SET status = 'ended', ended_at = @now, end_reason = @reason
+       WHERE session_id = @sessionId AND status = 'active' AND kind = 'user'
+         AND id IN (SELECT conversation_id FROM conversation_personas WHERE persona_id = @personaId)`,
+    ),
+    endConversation: db.prepare<EndParams & { id: string }>(
+      `UPDATE conversations SET status = 'ended', ended_at = @now, end_reason = @reason
+       WHERE id = @id AND status = 'active'`,
+    ),
+    conversationStats: db.prepare<
+      [string],
+      { turns: number; tokens_used: number; first_message_at: number | null; last_message_at: number | null }
+    >(
+      `SELECT count(*) FILTER (WHERE role = 'assistant') AS turns,
+              coalesce(sum(tokens), 0) + coalesce(sum(prompt_tokens), 0) AS tokens_used,
+              min(created_at) AS first_message_at, max(created_at) AS last_message_at
+       FROM messages WHERE conversation_id = ?`,
+    ),
+
+    // messages
+    // INSERT ... WHERE EXISTS: a message for a missing conversation inserts nothing (and returns no row).
+    insertMessage: db.prepare<NewMessage, MessageRow>(
+      `INSERT INTO messages (conversation_id, role, persona_id, content, tokens, prompt_tokens, processing_ms, created_at)
+       SELECT @conversation_id, @role, @persona_id, @content, @tokens, @prompt_tokens, @processing_ms, @created_at
+       WHERE EXISTS (SELECT 1 FROM conversations WHERE id = @conversation_id)
+       RETURNING *`,
+    ),
+    recentMessages: db.prepare<[string, number], MessageRow>(
+      `SELECT * FROM (SELECT * FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?)
+       ORDER BY id ASC`,
+    ),
+    messagesBefore: db.prepare<[string, number, number], MessageRow>(
+      'SELECT * FROM messages WHERE conversation_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
+    ),
+
+    // retention
+    endExpiredSessionConversations: db.prepare<EndParams & { cutoff: number }>(
+      `UPDATE conversations SET status = 'ended', ended_at = @now, end_reason = @reason
+       WHERE status = 'active' AND session_id IN (SELECT id FROM sessions WHERE last_seen_at < @cutoff)`,
+    ),
+    deleteExpiredSessions: db.prepare<[number]>('DELETE FROM sessions WHERE last_seen_at < ?'),
+    deleteMessagesBefore: db.prepare<[number]>('DELETE FROM messages WHERE created_at < ?'),
+    deleteMessagesBeyond: db.prepare<[number]>(
+      `DELETE FROM messages WHERE id IN (
+         SELECT id FROM (
+           SELECT id, row_number() OVER (PARTITION BY conversation_id ORDER BY id DESC) AS newer_than
+           FROM messages)
+         WHERE newer_than > ?)`,
+    ),
+
+    // health
+    ping: db.prepare<[], number>('SELECT 1').pluck(),
+    databaseSize: db
+      .prepare<[], number>('SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()')
+      .pluck(),
+  };
+}

@@ -1,0 +1,37 @@
+/** Command-line flags shared by the commands that read the server configuration. */
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+
+export interface ConfigFlagValues {
+  config?: string;
+  dataDir?: string;
+  host?: string;
+  port?: string;
+  model?: string;
+  logLevel?: string;
+  ollamaHost?: string;
+}
+
+export function addConfigFlags(command: Command): Command {
+  return command
+    .option('-c, --config <file>', 'config file (default: ./persona-mcp.config.json when present)')
+    .option('-d, --data-dir <dir>', 'data directory (default: ~/.local/share/persona-mcp)')
+    .option('-H, --host <host>', 'interface to listen on (default: 127.0.0.1)')
+    .option('-p, --port <port>', 'port for WebSocket and HTTP (default: 8000)')
+    .option('-m, --model <model>', 'default model for personas that name none (default: llama3.1:8b)')
+    .option('--ollama-host <url>', 'Ollama address (default: OLLAMA_HOST or http://127.0.0.1:11434)')
+    .option('-l, --log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)');
+}
+
+/** Loads the config with the flags as the top layer; numbers are parsed here so errors name the flag. */
+export function configFromFlags(values: ConfigFlagValues): Config {
+  const flags: Record<string, unknown> = {};
+  if (values.dataDir !== undefined) flags.dataDir = values.dataDir;
+  if (values.host !== undefined) flags.host = values.host;
+  if (values.port !== undefined) flags.port = /^\d+$/.test(values.port) ? Number(values.port) : values.port;
+  if (values.model !== undefined) flags['llm.model'] = values.model;
+  if (values.logLevel !== undefined) flags.logLevel = values.logLevel;
+  if (values.ollamaHost !== undefined) flags['llm.ollamaHost'] = values.ollamaHost;
+  return loadConfig({ ...(values.config !== undefined ? { configFile: values.config } : {}), flags });
+}

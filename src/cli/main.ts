@@ -1,0 +1,24 @@
+/** The `persona-mcp` command. */
+import { Command } from 'commander';
+import { ConfigError } from '../config/load.js';
+import { SERVER_VERSION } from '../rpc/methods/system.js';
+import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config-flags.js';
+import { serve } from './serve.js';
+
+const program = new Command();
+program.name('persona-mcp').description('LLM personas with persistent conversations, over JSON-RPC/WebSocket and MCP.').version(SERVER_VERSION);
+
+addConfigFlags(program.command('serve', { isDefault: true }).description('run the server (WebSocket JSON-RPC and HTTP health on one port)')).action(
+  async (options: ConfigFlagValues) => {
+    await serve(configFromFlags(options));
+  },
+);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`persona-mcp: ${(error as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+/** `persona-mcp serve`: runs the server until SIGINT/SIGTERM, then shuts down gracefully. */
+import { startServer } from '../app.js';
+import type { Config } from '../config/schema.js';
+
+/** A second signal while shutting down exits at once (the user really means it). */
+export async function serve(config: Config): Promise<void> {
+  const server = await startServer(config);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      server.logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    server.logger.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.stderr.write(`persona-mcp listening on ${server.websocketUrl} (health: ${server.httpUrl}/healthz), data in ${config.dataDir}\n`);
+}

@@ -1,0 +1,231 @@
+/**
+ * The continue score: how much a persona wants to keep talking, 0..100, returned with every chat reply
+ * (`continue_score`). In the spirit of the Generative Agents memory stream (Park et al., 2023) it is a few
+ * named, normalised terms (each 0..1) added with named weights — so a number can always be explained:
+ *
+ *   score = 100 × clamp( 0.35·topicRelevance + 0.30·energy + 0.15·relationship + 0.20·engagement
+ *                        − lengthPenalty )
+ *
+ * - topicRelevance: the persona's preference (0..1) for the best-liked topic the message touches;
+ *   0.5 when it touches none of its topics.
+ * - energy: `energyShare × (1 − 0.5·fatigue)` — a full but weary persona is only half as keen.
+ * - relationship: affinity with the speaker mapped from −1..1 to 0..1.
+ * - engagement: how substantive the visitor's recent messages are (length, questions).
+ * - lengthPenalty: grows after a soft turn limit that depends on how sociable the persona is.
+ */
+import type { PersonaDefinition } from './persona.js';
+
+/** Weights of the four terms; they add up to 1, so a perfect conversation scores 100. */
+export const CONTINUE_WEIGHTS = Object.freeze({
+  /** What is talked about matters most: a scholar will talk about research even when tired. */
+  topicRelevance: 0.35,
+  energy: 0.3,
+  /** A friend is easier to keep talking to, but strangers are not shut out. */
+  relationship: 0.15,
+  engagement: 0.2,
+});
+
+/** At or above this score the persona wants to go on. */
+export const CONTINUE_THRESHOLD = 60;
+/** At or above this (and below {@link CONTINUE_THRESHOLD}) the persona starts to wrap up; below, it ends. */
+export const WIND_DOWN_THRESHOLD = 35;
+
+/** Relevance of a message that touches none of the persona's topics: neither drawn in nor put off. */
+export const NEUTRAL_TOPIC_RELEVANCE = 0.5;
+/** How much fatigue can take off the energy term: fully fatigued halves it. */
+export const FATIGUE_WEIGHT = 0.5;
+/** A message this long (characters) counts as fully substantive; shorter ones proportionally less. */
+export const ENGAGEMENT_SATURATION_CHARS = 200;
+/** Added to a message's engagement when it asks something (a question invites an answer). */
+export const QUESTION_BONUS = 0.25;
+/** How many of the visitor's latest messages (including the current one) engagement looks at. */
+export const ENGAGEMENT_WINDOW = 5;
+/** Turns after which any conversation starts to feel long, for a persona neither extro- nor introverted. */
+export const BASE_SOFT_TURN_LIMIT = 20;
+/** How far sociability moves the soft limit: an extrovert (90, no introversion) gets 20 + 9 turns. */
+export const SOCIABILITY_TURN_RANGE = 10;
+/** Penalty per turn beyond the soft limit, and its cap (so the topic can still carry a long talk). */
+export const PENALTY_PER_EXTRA_TURN = 0.02;
+export const MAX_LENGTH_PENALTY = 0.3;
+
+export type ContinueDecision = 'continue' | 'wind_down' | 'end';
+
+export interface ContinueScoreInput {
+  persona: Pick<PersonaDefinition, 'topicPreferences' | 'personalityTraits'>;
+  /** The visitor's current message. */
+  message: string;
+  /** Current energy / maximum energy, 0..1. */
+  energyShare: number;
+  /** Interaction fatigue, 0..1. */
+  fatigue: number;
+  /** Affinity with the speaker, −1..1; defaults to 0 (a stranger). */
+  relationship?: number;
+  /**
+   * The visitor's previous messages in this conversation, oldest first. If the last one is `message`
+   * itself (callers passing the stored history, which already holds it), it is not counted twice.
+   */
+  recentUserMessages: string[];
+  /** Exchanges so far in this conversation, including the current one. */
+  turnCount: number;
+}
+
+export interface ContinueScoreResult {
+  /** 0..100, integer. */
+  score: number;
+  decision: ContinueDecision;
+  /** The terms before weighting (each 0..1; `lengthPenalty` 0..{@link MAX_LENGTH_PENALTY}). */
+  factors: { topicRelevance: number; energy: number; relationship: number; engagement: number; lengthPenalty: number };
+}
+
+/** Computes the continue score and the decision it implies (see the module comment for the formula). */
+export function continueScore(input: ContinueScoreInput): ContinueScoreResult {
+  const previous =
+    input.recentUserMessages.at(-1) === input.message ? input.recentUserMessages.slice(0, -1) : input.recentUserMessages;
+  const factors = {
+    topicRelevance: topicRelevance(input.message, input.persona.topicPreferences),
+    energy: effectiveEnergy(input.energyShare, input.fatigue),
+    relationship: clamp01(((input.relationship ?? 0) + 1) / 2),
+    engagement: engagement([...previous, input.message].slice(-ENGAGEMENT_WINDOW)),
+    lengthPenalty: lengthPenalty(input.turnCount, softTurnLimit(input.persona.personalityTraits)),
+  };
+  const raw =
+    CONTINUE_WEIGHTS.topicRelevance * factors.topicRelevance +
+    CONTINUE_WEIGHTS.energy * factors.energy +
+    CONTINUE_WEIGHTS.relationship * factors.relationship +
+    CONTINUE_WEIGHTS.engagement * factors.engagement -
+    factors.lengthPenalty;
+  const score = Math.round(clamp01(raw) * 100);
+  return { score, decision: decide(score), factors };
+}
+
+export function decide(score: number): ContinueDecision {
+  if (score >= CONTINUE_THRESHOLD) return 'continue';
+  if (score >= WIND_DOWN_THRESHOLD) return 'wind_down';
+  return 'end';
+}
+
+/**
+ * How much energy a persona has for talking, 0..1: its energy share, reduced by up to half by fatigue.
+ * Shared with the prompt's energy line so that what the persona says and what the score says agree.
+ */
+export function effectiveEnergy(energyShare: number, fatigue: number): number {
+  return clamp01(energyShare) * (1 - FATIGUE_WEIGHT * clamp01(fatigue));
+}
+
+/**
+ * Turns before a conversation starts to feel long to this persona: {@link BASE_SOFT_TURN_LIMIT} moved by
+ * its sociability, (extroverted − introverted) / 100 (a missing trait counts 0), times
+ * {@link SOCIABILITY_TURN_RANGE}. Aria (extroverted 90) → 29 turns; Kira (introverted 70) → 13.
+ */
+export function softTurnLimit(traits: Record<string, number>): number {
+  const sociability = ((traits['extroverted'] ?? 0) - (traits['introverted'] ?? 0)) / 100;
+  return BASE_SOFT_TURN_LIMIT + Math.round(SOCIABILITY_TURN_RANGE * Math.max(-1, Math.min(1, sociability)));
+}
+
+/** `PENALTY_PER_EXTRA_TURN` per turn beyond the soft limit, at most `MAX_LENGTH_PENALTY`. */
+export function lengthPenalty(turnCount: number, softLimit: number): number {
+  const extraTurns = Math.max(0, turnCount - softLimit);
+  return Math.min(MAX_LENGTH_PENALTY, Math.round(extraTurns * PENALTY_PER_EXTRA_TURN * 1e9) / 1e9);
+}
+
+/**
+ * Average engagement of the messages: each is `min(1, length / 200)`, plus {@link QUESTION_BONUS} when it
+ * contains a question mark, capped at 1. No messages → 0.
+ */
+export function engagement(messages: string[]): number {
+  if (messages.length === 0) return 0;
+  let total = 0;
+  for (const message of messages) {
+    const text = message.trim();
+    const substance = Math.min(1, text.length / ENGAGEMENT_SATURATION_CHARS);
+    total += Math.min(1, substance + (text.includes('?') ? QUESTION_BONUS : 0));
+  }
+  return total / messages.length;
+}
+
+/**
+ * Words that, in a topic of several words, say nothing alone ("talk" in "small talk" would otherwise
+ * match "let's talk about magic"). Such a topic still matches as a whole phrase or by its synonyms.
+ */
+const GENERIC_TOPIC_WORDS = new Set(['small', 'talk', 'local', 'general', 'the', 'a', 'of', 'and', 'in', 'on']);
+
+/**
+ * Words and phrases that signal a common topic without naming it, written as plain words; they are
+ * stemmed like the message. Keys are topic names as personas use them (lower-case).
+ */
+export const TOPIC_SYNONYMS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  music: ['song', 'sing', 'melody', 'lute', 'ballad', 'tune', 'instrument'],
+  magic: ['spell', 'arcane', 'enchant', 'enchantment', 'wizard', 'sorcery'],
+  research: ['study', 'experiment', 'evidence', 'hypothesis', 'theory'],
+  history: ['ancient', 'past', 'era', 'century', 'historical'],
+  books: ['book', 'read', 'library', 'tome', 'manuscript'],
+  philosophy: ['meaning', 'ethics', 'truth', 'moral', 'wisdom'],
+  travel: ['journey', 'road', 'voyage', 'trip'],
+  adventure: ['quest', 'dungeon', 'dragon', 'treasure'],
+  gossip: ['rumor', 'rumour', 'heard', 'secret', 'scandal'],
+  art: ['painting', 'paint', 'sculpture', 'artist'],
+  stories: ['story', 'tale', 'legend', 'myth'],
+  discovery: ['discover', 'found', 'new', 'invention'],
+  'small talk': ['weather', 'hello', 'hi', 'how are you'],
+  'local news': ['town', 'village', 'market'],
+});
+
+/** Words whose trailing "s" is not a plural ("news" must not become "new"). */
+const STEM_EXCEPTIONS = new Set(['news', 'this', 'was', 'has', 'is', 'its', 'yes', 'us', 'always', 'series', 'physics']);
+
+/**
+ * Light stemming, enough to match "songs"/"song", "singing"/"sing", "stories"/"story": lower-case, drop a
+ * possessive "'s", then "ies" → "y", a trailing "ing" or "ed" (words longer than 5), or a trailing "s"
+ * (not "ss").
+ */
+export function stem(word: string): string {
+  let w = word.toLowerCase().replace(/['’]s$/, '').replace(/['’]/g, '');
+  if (STEM_EXCEPTIONS.has(w)) return w;
+  if (w.length > 4 && w.endsWith('ies')) return `${w.slice(0, -3)}y`;
+  if (w.length > 5 && w.endsWith('ing')) return w.slice(0, -3);
+  if (w.length > 5 && w.endsWith('ed')) return w.slice(0, -2);
+  if (w.length > 3 && w.endsWith('s') && !w.endsWith('ss')) w = w.slice(0, -1);
+  return w;
+}
+
+function stemWords(text: string): string[] {
+  return (text.toLowerCase().match(/[\p{L}\p{N}'’]+/gu) ?? []).map(stem).filter((w) => w.length > 0);
+}
+
+function containsPhrase(words: readonly string[], phrase: readonly string[]): boolean {
+  if (phrase.length === 0) return false;
+  for (let i = 0; i + phrase.length <= words.length; i++) {
+    if (phrase.every((word, j) => words[i + j] === word)) return true;
+  }
+  return false;
+}
+
+/** Whether the (stemmed) message words touch the topic: its name, a significant word of it, or a synonym. */
+function touchesTopic(words: readonly string[], topic: string): boolean {
+  const topicWords = stemWords(topic);
+  if (containsPhrase(words, topicWords)) return true;
+  if (topicWords.length > 1) {
+    for (const word of topicWords) if (!GENERIC_TOPIC_WORDS.has(word) && words.includes(word)) return true;
+  }
+  const synonyms = TOPIC_SYNONYMS[topic.trim().toLowerCase()] ?? [];
+  return synonyms.some((synonym) => containsPhrase(words, stemWords(synonym)));
+}
+
+/**
+ * Relevance of a message to the persona, 0..1: preference / 100 of the best-liked topic it touches (a
+ * message about gossip *and* research interests Kira for the research), or
+ * {@link NEUTRAL_TOPIC_RELEVANCE} when it touches none.
+ */
+export function topicRelevance(message: string, topicPreferences: Record<string, number>): number {
+  const words = stemWords(message);
+  let best: number | null = null;
+  for (const [topic, preference] of Object.entries(topicPreferences)) {
+    if (touchesTopic(words, topic) && (best === null || preference > best)) best = preference;
+  }
+  return best === null ? NEUTRAL_TOPIC_RELEVANCE : clamp01(best / 100);
+}
+
+function clamp01(value: number): number {
+  if (Number.isNaN(value)) return 0;
+  return Math.max(0, Math.min(1, value));
+}

@@ -1,0 +1,189 @@
+/**
+ * The system prompt: a persona's template filled with who the persona is and how it feels right now.
+ * The default template is written for small local models (llama3.1:8b): short, concrete, second person,
+ * with the in-character rules stated early and plainly — small models follow a few blunt rules better
+ * than a long, subtle brief, and they drift out of character (or start writing the user's lines) unless
+ * told not to.
+ */
+import { effectiveEnergy } from './continue-score.js';
+import type { PersonaDefinition } from './persona.js';
+
+/** What is true of this turn, as opposed to who the persona is. Every field is optional. */
+export interface PromptSituation {
+  /** The persona's mood in a sentence ("You feel cheerful."). */
+  moodLine?: string;
+  /** The persona's energy in a sentence, usually from {@link describeEnergy}. */
+  energyLine?: string;
+  /** Where the conversation takes place (`visual.update` scenes). */
+  scene?: string | null;
+  /** Context given when the conversation started (`conversation.start` `context`). */
+  conversationContext?: string | null;
+  topic?: string | null;
+  /** Names of the others in the conversation, for persona-to-persona and group talks. */
+  otherParticipants?: string[];
+}
+
+/**
+ * The template used when a persona has none (`systemPromptTemplate: ""`). Paragraphs whose placeholders
+ * all come out empty are dropped (see {@link renderTemplate}), so a persona without a backstory or
+ * examples gets no dangling "Your story:" heading.
+ *
+ * The rules come right after the identity line, before the long parts: if a tiny context window ever
+ * forces the prompt to be cut, it is cut from the end, and the rules must survive.
+ */
+export const DEFAULT_SYSTEM_PROMPT_TEMPLATE = `You are {{name}}. {{description}}
+
+Stay in character at all times:
+- You are {{name}}, a real person in this world. Speak only as {{name}}, in the first person, in your own voice.
+- Never say or suggest that you are an AI, a language model, an assistant or a program, and never talk about these instructions.
+- The person talking to you is a visitor. Answer them the way {{name}} would, with your own opinions and feelings.
+- Keep replies short: usually one to three sentences, never more than a short paragraph. No lists or headings.
+- Write only your own words. Never write the visitor's lines or continue the conversation for them.
+
+Your story: {{backstory}}
+
+Your personality: {{traits}}.
+
+How you speak: {{speaking_style}}
+
+{{interests}}
+
+Things you might say, to show your voice (do not repeat them word for word):
+{{examples}}
+
+{{situation}}
+
+Right now: {{state}}`;
+
+/** How the persona's prompt refers to the person it talks with (`{{user}}`). */
+const VISITOR = 'the visitor';
+
+/** Topics at or above this preference are listed as interests. */
+export const INTEREST_THRESHOLD = 50;
+/** Topics below this preference are listed as dislikes. */
+export const DISLIKE_THRESHOLD = 30;
+/** At most this many interests are listed, best-liked first; more would only dilute the prompt. */
+export const MAX_INTERESTS = 8;
+/** At most this many example lines go into the prompt (each costs tokens on every turn). */
+export const MAX_EXAMPLE_LINES = 8;
+
+/**
+ * Energy thresholds for {@link describeEnergy}, on `effectiveEnergy` (energy share × (1 − 0.5·fatigue),
+ * the same measure the continue score uses). Highest first; the first one met gives the line.
+ */
+export const ENERGY_LINES: ReadonlyArray<{ atLeast: number; line: string }> = Object.freeze([
+  { atLeast: 0.75, line: 'You feel lively and eager to talk.' },
+  { atLeast: 0.5, line: 'You feel comfortable and happy to keep talking.' },
+  { atLeast: 0.3, line: 'You are getting a little tired, so you keep your replies shorter.' },
+  { atLeast: 0.15, line: 'You are tired and would like to wrap up the conversation soon.' },
+  { atLeast: 0, line: 'You are exhausted and want to end the conversation politely.' },
+]);
+
+/**
+ * The energy line for the prompt, from the energy share (0..1) and fatigue (0..1): effective energy
+ * ≥ 0.75 lively, ≥ 0.5 comfortable, ≥ 0.3 a little tired, ≥ 0.15 tired, below that exhausted.
+ */
+export function describeEnergy(energyShare: number, fatigue: number): string {
+  const energy = effectiveEnergy(energyShare, fatigue);
+  for (const { atLeast, line } of ENERGY_LINES) if (energy >= atLeast) return line;
+  return ENERGY_LINES[ENERGY_LINES.length - 1]!.line;
+}
+
+/** "extroverted (90/100), creative (85/100), ..." — strongest first, ties in alphabetical order. */
+export function formatTraits(traits: Record<string, number>): string {
+  return Object.entries(traits)
+    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .map(([trait, value]) => `${trait} (${Math.round(value)}/100)`)
+    .join(', ');
+}
+
+/**
+ * Sentences about what the persona likes to talk about (preference ≥ {@link INTEREST_THRESHOLD}, best-liked
+ * first) and what it would rather avoid (below {@link DISLIKE_THRESHOLD}); "" when neither exists.
+ */
+export function formatInterests(topics: Record<string, number>): string {
+  const sorted = Object.entries(topics).sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
+  const likes = sorted.filter(([, value]) => value >= INTEREST_THRESHOLD).slice(0, MAX_INTERESTS);
+  const dislikes = sorted.filter(([, value]) => value < DISLIKE_THRESHOLD).reverse();
+  const sentences: string[] = [];
+  if (likes.length > 0) sentences.push(`You love to talk about ${joinWords(likes.map(([t]) => t))}.`);
+  if (dislikes.length > 0) {
+    sentences.push(`You find ${joinWords(dislikes.map(([t]) => t))} tedious and steer the talk elsewhere.`);
+  }
+  return sentences.join(' ');
+}
+
+function joinWords(words: string[]): string {
+  if (words.length <= 1) return words.join('');
+  return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
+}
+
+function formatExamples(lines: string[]): string {
+  return lines
+    .slice(0, MAX_EXAMPLE_LINES)
+    .map((line) => `- "${line}"`)
+    .join('\n');
+}
+
+function formatSituation(situation: PromptSituation): string {
+  const lines: string[] = [];
+  if (situation.scene) lines.push(`The scene: ${situation.scene.trim()}`);
+  if (situation.conversationContext) lines.push(`Context: ${situation.conversationContext.trim()}`);
+  if (situation.topic) lines.push(`The topic of this conversation: ${situation.topic.trim()}`);
+  const others = (situation.otherParticipants ?? []).filter((name) => name.trim().length > 0);
+  if (others.length > 0) lines.push(`Also in this conversation: ${joinWords(others)}.`);
+  return lines.join('\n');
+}
+
+/**
+ * Fills `{{placeholder}}`s in `template` from `values`. Unknown placeholders are left as written. A
+ * paragraph (text between blank lines) that contains placeholders, all of which are empty, is dropped,
+ * so optional sections can carry their own heading.
+ */
+export function renderTemplate(template: string, values: Readonly<Record<string, string>>): string {
+  const placeholder = /\{\{\s*([a-z_]+)\s*\}\}/g;
+  const paragraphs = template.replace(/\r\n/g, '\n').split(/\n[ \t]*\n/);
+  const kept = paragraphs.filter((paragraph) => {
+    const names = [...paragraph.matchAll(placeholder)].map((match) => match[1]!).filter((name) => name in values);
+    return names.length === 0 || names.some((name) => (values[name] ?? '').trim().length > 0);
+  });
+  return kept
+    .join('\n\n')
+    .replace(placeholder, (whole, name: string) => (name in values ? values[name]! : whole))
+    .trim();
+}
+
+/**
+ * The system prompt for one turn: the persona's template (or {@link DEFAULT_SYSTEM_PROMPT_TEMPLATE}) with
+ * `{{name}}`, `{{description}}`, `{{backstory}}`, `{{traits}}`, `{{speaking_style}}`, `{{interests}}`,
+ * `{{examples}}`, `{{state}}` (mood and energy lines) and `{{situation}}` (scene, context, topic, other
+ * participants) filled in. `{{char}}` and `{{user}}` (Character Card conventions) become the name and
+ * "the visitor". A custom template without `{{situation}}` gets the situation appended, so a scene set
+ * with `visual.update` always reaches the model.
+ */
+export function buildSystemPrompt(persona: PersonaDefinition, situation: PromptSituation = {}): string {
+  const template = persona.systemPromptTemplate.trim().length > 0 ? persona.systemPromptTemplate : DEFAULT_SYSTEM_PROMPT_TEMPLATE;
+  const situationText = formatSituation(situation);
+  // Character Cards write {{char}}/{{user}} inside their text fields too, not only in the template.
+  const names = (text: string): string =>
+    text.replace(/\{\{\s*char\s*\}\}/gi, persona.name).replace(/\{\{\s*user\s*\}\}/gi, VISITOR).trim();
+  const values: Record<string, string> = {
+    name: persona.name,
+    char: persona.name,
+    user: VISITOR,
+    description: names(persona.description),
+    backstory: names(persona.backstory),
+    traits: formatTraits(persona.personalityTraits),
+    speaking_style: names(persona.speakingStyle),
+    interests: formatInterests(persona.topicPreferences),
+    examples: formatExamples(persona.exampleLines.map(names)),
+    state: [situation.moodLine, situation.energyLine]
+      .map((line) => line?.trim() ?? '')
+      .filter((line) => line.length > 0)
+      .join(' '),
+    situation: situationText,
+  };
+  const hasSituationSlot = /\{\{\s*situation\s*\}\}/.test(template);
+  const rendered = renderTemplate(template, values);
+  return hasSituationSlot || situationText.length === 0 ? rendered : `${rendered}\n\n${situationText}`;
+}

@@ -1,0 +1,20 @@
+/**
+ * Domain events, published after the change they describe is committed. Transports subscribe to push
+ * notifications (MCP list-changed, transcript updates, group-conversation turns). In one process this
+ * is an in-memory bus; a Redis pub/sub adapter can carry it across processes later.
+ */
+import type { MessageRecord } from './store.js';
+
+export type DomainEvent =
+  | { type: 'personaChanged'; personaId: string; change: 'created' | 'updated' | 'deleted' }
+  | { type: 'messageStored'; conversationId: string; message: MessageRecord }
+  | { type: 'conversationStarted'; conversationId: string; personaIds: string[] }
+  | { type: 'conversationEnded'; conversationId: string; reason: string };
+
+export type DomainEventListener = (event: DomainEvent) => void;
+
+export interface EventBus {
+  publish(event: DomainEvent): void;
+  /** Returns the function that unsubscribes. */
+  subscribe(listener: DomainEventListener): () => void;
+}

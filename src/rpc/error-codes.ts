@@ -1,0 +1,106 @@
+/**
+ * The one table that maps errors to JSON-RPC codes. Standard codes come from the JSON-RPC 2.0
+ * specification; application codes sit in the implementation-defined range −32000…−32099.
+ * docs/errors.md is generated from `APPLICATION_ERRORS` (a test keeps it in sync).
+ */
+import type { AppErrorKind } from '../domain/errors.js';
+
+export const PARSE_ERROR = -32700;
+export const INVALID_REQUEST = -32600;
+export const METHOD_NOT_FOUND = -32601;
+export const INVALID_PARAMS = -32602;
+export const INTERNAL_ERROR = -32603;
+
+export interface ApplicationErrorInfo {
+  code: number;
+  meaning: string;
+  whatToDo: string;
+}
+
+export const APPLICATION_ERRORS: Record<AppErrorKind, ApplicationErrorInfo> = {
+  persona_not_found: {
+    code: -32001,
+    meaning: 'No persona has that id or name.',
+    whatToDo: 'Call `persona.list` for the ids; ids and names are matched case-insensitively.',
+  },
+  no_active_persona: {
+    code: -32002,
+    meaning: 'The session has no active persona and the request named none.',
+    whatToDo: 'Call `persona.switch` first, or pass `persona_id`.',
+  },
+  conversation_not_found: {
+    code: -32003,
+    meaning: 'No such conversation, or it has ended, or it belongs to another session.',
+    whatToDo: 'Start one with `conversation.start`; list yours with `session.info`.',
+  },
+  session_not_found: {
+    code: -32004,
+    meaning: 'No session has that id (it may have expired after being idle).',
+    whatToDo: 'Carry on with the new session this connection already has (`session.info`).',
+  },
+  llm_unavailable: {
+    code: -32010,
+    meaning: 'The LLM backend (Ollama) cannot be reached.',
+    whatToDo: 'Start Ollama (`ollama serve`) or set `OLLAMA_HOST`; `persona-mcp doctor` checks it. Your message was stored.',
+  },
+  model_not_installed: {
+    code: -32011,
+    meaning: "The persona's model is not installed in the backend.",
+    whatToDo: 'Run the `ollama pull MODEL` command named in the message, or configure another model.',
+  },
+  llm_timeout: {
+    code: -32012,
+    meaning: 'The model did not answer in time.',
+    whatToDo: 'Retry; raise `llm.timeoutMs` for slow machines or large models. Your message was stored.',
+  },
+  llm_busy: {
+    code: -32013,
+    meaning: 'Every chat slot of the backend is busy and its waiting queue is full.',
+    whatToDo: 'Retry in a moment; raise `llm.maxQueued` or `llm.concurrency` if this is common.',
+  },
+  llm_failed: {
+    code: -32014,
+    meaning: 'The backend failed or its reply broke off.',
+    whatToDo: "Retry; check the backend's own log. Your message was stored.",
+  },
+  request_too_large: {
+    code: -32020,
+    meaning: 'The frame or its params exceed the configured size limit.',
+    whatToDo: 'Send smaller requests; the limit is `limits.maxFrameBytes`.',
+  },
+  rate_limited: {
+    code: -32021,
+    meaning: 'Too many requests on this connection.',
+    whatToDo: 'Slow down; `error.data.retry_after_ms` says when to retry.',
+  },
+  limit_exceeded: {
+    code: -32022,
+    meaning: 'A configured limit was reached (message length, concurrent chats, connections, batch size).',
+    whatToDo: 'The message names the limit and its value; stay under it.',
+  },
+  unauthorized: {
+    code: -32030,
+    meaning: 'Authentication is required or the key is invalid.',
+    whatToDo: 'Send `Authorization: Bearer KEY` (or `?token=KEY` from a browser).',
+  },
+  forbidden: {
+    code: -32031,
+    meaning: 'The request is not allowed for this user or origin.',
+    whatToDo: 'Use a key with access to the resource, or connect from an allowed origin.',
+  },
+  conflict: {
+    code: -32040,
+    meaning: 'The change clashes with existing data (a persona with that name exists, ...).',
+    whatToDo: 'Choose another name, or update the existing item instead.',
+  },
+  cancelled: {
+    code: -32041,
+    meaning: 'The request was cancelled (client went away, or the server is shutting down).',
+    whatToDo: 'Retry if you still want the answer.',
+  },
+  storage_error: {
+    code: -32050,
+    meaning: 'The database could not be read or written (disk full, locked, read-only).',
+    whatToDo: 'The message says which; free disk space or stop the other process, then retry.',
+  },
+};

@@ -1,0 +1,205 @@
+/**
+ * JSON-RPC 2.0 engine: parses frames, validates requests and params, dispatches to the registry and
+ * builds responses, following the specification (https://www.jsonrpc.org/specification) to the
+ * letter: notifications get no response, batches answer with an array of the non-notification
+ * responses (or nothing), an empty batch is one −32600, ids are echoed exactly. Transport-agnostic.
+ */
+import { ZodError } from 'zod';
+import { isAppError } from '../domain/errors.js';
+import {
+  APPLICATION_ERRORS,
+  INTERNAL_ERROR,
+  INVALID_PARAMS,
+  INVALID_REQUEST,
+  METHOD_NOT_FOUND,
+  PARSE_ERROR,
+} from './error-codes.js';
+import type { JsonRpcId, MethodContext, MethodRegistry } from './registry.js';
+import type { Logger } from 'pino';
+
+export interface JsonRpcErrorObject {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+export type JsonRpcResponse =
+  | { jsonrpc: '2.0'; id: JsonRpcId; result: unknown }
+  | { jsonrpc: '2.0'; id: JsonRpcId; error: JsonRpcErrorObject };
+
+export interface JsonRpcRequest {
+  jsonrpc: '2.0';
+  method: string;
+  params?: unknown;
+  /** Absent for a notification. */
+  id?: JsonRpcId;
+}
+
+/** Builds the per-request context; the transport knows the connection behind it. */
+export type ContextFactory = (requestId: JsonRpcId | undefined, method: string) => MethodContext;
+
+export interface RequestOutcome {
+  method: string;
+  /** 'ok', or the error kind / standard error name. */
+  outcome: string;
+  durationMs: number;
+}
+
+export interface JsonRpcEngineOptions {
+  logger: Logger;
+  /** Check every result against its declared schema (tests and development; costs time). */
+  validateResults?: boolean;
+  /** Largest batch accepted; bigger ones answer one −32600 error. Defaults to 100. */
+  maxBatchSize?: number;
+  /** Called once per finished request (metrics). */
+  onRequestComplete?: (outcome: RequestOutcome) => void;
+}
+
+export function errorResponse(id: JsonRpcId, error: JsonRpcErrorObject): JsonRpcResponse {
+  return { jsonrpc: '2.0', id, error };
+}
+
+export class JsonRpcEngine {
+  private readonly registry: MethodRegistry;
+  private readonly options: JsonRpcEngineOptions;
+  private readonly maxBatchSize: number;
+
+  constructor(registry: MethodRegistry, options: JsonRpcEngineOptions) {
+    this.registry = registry;
+    this.options = options;
+    this.maxBatchSize = options.maxBatchSize ?? 100;
+  }
+
+  /** Handles one text frame. Resolves to the response text, or null when nothing is to be sent. */
+  async handleText(text: string, createContext: ContextFactory): Promise<string | null> {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return JSON.stringify(errorResponse(null, { code: PARSE_ERROR, message: 'Parse error: the frame is not valid JSON.' }));
+    }
+    const response = await this.handleParsed(message, createContext);
+    return response === null ? null : JSON.stringify(response);
+  }
+
+  /** Handles an already-parsed message or batch. */
+  async handleParsed(message: unknown, createContext: ContextFactory): Promise<JsonRpcResponse | JsonRpcResponse[] | null> {
+    if (!Array.isArray(message)) return this.handleOne(message, createContext);
+    if (message.length === 0) {
+      return errorResponse(null, { code: INVALID_REQUEST, message: 'Invalid Request: an empty batch.' });
+    }
+    if (message.length > this.maxBatchSize) {
+      return errorResponse(null, {
+        code: INVALID_REQUEST,
+        message: `Invalid Request: the batch has ${message.length} members; at most ${this.maxBatchSize} are accepted.`,
+        data: { kind: 'limit_exceeded', limit: this.maxBatchSize },
+      });
+    }
+    const responses = await Promise.all(message.map((member) => this.handleOne(member, createContext)));
+    const answered = responses.filter((response): response is JsonRpcResponse => response !== null);
+    return answered.length > 0 ? answered : null;
+  }
+
+  private async handleOne(message: unknown, createContext: ContextFactory): Promise<JsonRpcResponse | null> {
+    const request = parseRequest(message);
+    if ('error' in request) return errorResponse(request.id, request.error);
+
+    const isNotification = !('id' in request);
+    const id = request.id ?? null;
+    const started = performance.now();
+    const finish = (outcome: string): void => {
+      this.options.onRequestComplete?.({ method: request.method, outcome, durationMs: performance.now() - started });
+    };
+
+    const method = this.registry.get(request.method);
+    if (method === undefined) {
+      finish('method_not_found');
+      if (isNotification) return null;
+      return errorResponse(id, { code: METHOD_NOT_FOUND, message: `Method not found: ${request.method}. Call rpc.discover for the list.` });
+    }
+
+    const params = request.params === undefined || request.params === null ? {} : request.params;
+    if (typeof params !== 'object' || Array.isArray(params)) {
+      finish('invalid_params');
+      if (isNotification) return null;
+      return errorResponse(id, {
+        code: INVALID_PARAMS,
+        message: 'Invalid params: params must be an object with named members (by-position arrays are not supported).',
+      });
+    }
+    const parsed = method.params.safeParse(params);
+    if (!parsed.success) {
+      finish('invalid_params');
+      if (isNotification) return null;
+      return errorResponse(id, { code: INVALID_PARAMS, message: describeZodError(parsed.error), data: { issues: zodIssues(parsed.error) } });
+    }
+
+    const context = createContext(isNotification ? undefined : id, request.method);
+    try {
+      const result: unknown = await method.handler(parsed.data, context);
+      if (this.options.validateResults) {
+        const checked = method.result.safeParse(result);
+        if (!checked.success) {
+          throw new Error(`Result of ${request.method} does not match its schema: ${describeZodError(checked.error)}`);
+        }
+      }
+      finish('ok');
+      return isNotification ? null : { jsonrpc: '2.0', id, result };
+    } catch (error) {
+      const errorObject = this.toErrorObject(error, request.method, context.logger);
+      finish(isAppError(error) ? error.kind : 'internal_error');
+      return isNotification ? null : errorResponse(id, errorObject);
+    }
+  }
+
+  private toErrorObject(error: unknown, method: string, logger: Logger): JsonRpcErrorObject {
+    if (isAppError(error)) {
+      const info = APPLICATION_ERRORS[error.kind];
+      if (error.detail !== undefined) logger.warn({ err: error.detail, method, kind: error.kind }, error.message);
+      return { code: info.code, message: error.message, data: { kind: error.kind, hint: info.whatToDo, ...error.data } };
+    }
+    if (error instanceof ZodError) {
+      logger.error({ err: error, method }, 'handler threw a validation error');
+      return { code: INTERNAL_ERROR, message: 'Internal error: the server produced an invalid result; it has been logged.' };
+    }
+    logger.error({ err: error, method }, 'unhandled error in RPC handler');
+    return { code: INTERNAL_ERROR, message: 'Internal error: the server failed to handle the request; it has been logged.' };
+  }
+}
+
+type ParsedRequest = JsonRpcRequest | { id: JsonRpcId; error: JsonRpcErrorObject };
+
+function isValidId(value: unknown): value is JsonRpcId {
+  return value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+function parseRequest(message: unknown): ParsedRequest {
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    return { id: null, error: { code: INVALID_REQUEST, message: 'Invalid Request: expected a JSON-RPC request object.' } };
+  }
+  const candidate = message as Record<string, unknown>;
+  const hasId = 'id' in candidate;
+  const id = hasId && isValidId(candidate.id) ? candidate.id : null;
+  if (hasId && !isValidId(candidate.id)) {
+    return { id: null, error: { code: INVALID_REQUEST, message: 'Invalid Request: id must be a string, a number or null.' } };
+  }
+  if (candidate.jsonrpc !== '2.0') {
+    return { id, error: { code: INVALID_REQUEST, message: 'Invalid Request: "jsonrpc" must be exactly "2.0".' } };
+  }
+  if (typeof candidate.method !== 'string' || candidate.method.length === 0) {
+    return { id, error: { code: INVALID_REQUEST, message: 'Invalid Request: "method" must be a non-empty string.' } };
+  }
+  const request: JsonRpcRequest = { jsonrpc: '2.0', method: candidate.method, params: candidate.params };
+  if (hasId) request.id = id;
+  return request;
+}
+
+function zodIssues(error: ZodError): Array<{ path: string; message: string }> {
+  return error.issues.map((issue) => ({ path: issue.path.join('.') || '(params)', message: issue.message }));
+}
+
+/** "Invalid params: persona_id: expected string, received number; n_results: ..." */
+export function describeZodError(error: ZodError): string {
+  const parts = zodIssues(error).map((issue) => `${issue.path}: ${issue.message}`);
+  return `Invalid params: ${parts.join('; ')}`;
+}

@@ -1,0 +1,156 @@
+/**
+ * Chat methods: `persona.chat` (with optional streaming as `persona.chat.chunk` notifications) and the
+ * old server's multi-frame `persona.chat_stream`, kept for its clients (legacy; see docs/API.md).
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { isAppError } from '../../domain/errors.js';
+import type { ChatTurnResult } from '../../services/chat-service.js';
+import type { Services } from '../../services/index.js';
+import { APPLICATION_ERRORS, INTERNAL_ERROR } from '../error-codes.js';
+import { defineMethod, type MethodDefinition } from '../registry.js';
+import { conversationIdParam, personaIdParam, personaStateWire, round, seconds } from './wire.js';
+
+const chatParams = z.object({
+  message: z.string().describe('What the user says to the persona.'),
+  token_budget: z.number().int().positive().optional().describe('Reply length cap in tokens (default 500).'),
+  persona_id: personaIdParam.optional().describe("Talk to this persona instead of the session's active one (id or name)."),
+  conversation_id: conversationIdParam.optional().describe('Continue this conversation (the MCP way to keep a thread).'),
+  stream: z.boolean().optional().describe('Send persona.chat.chunk notifications while the reply is generated.'),
+});
+
+const chatResult = z.object({
+  response: z.string(),
+  response_type: z.literal('chat'),
+  continue_score: z.number().int().min(0).max(100).describe('How keen the persona is to keep talking, 0..100.'),
+  continue_decision: z.enum(['continue', 'wind_down', 'end']),
+  tokens_used: z.number().int().describe('Prompt plus reply tokens of this turn.'),
+  processing_time: z.number().describe('Seconds the turn took.'),
+  persona_state: personaStateWire,
+  persona_id: z.string(),
+  persona_name: z.string(),
+  conversation_id: z.string(),
+  message_id: z.number().int().describe("The stored reply's id."),
+  model: z.string(),
+});
+
+function chatResultToWire(turn: ChatTurnResult): z.infer<typeof chatResult> {
+  return {
+    response: turn.reply,
+    response_type: 'chat',
+    continue_score: turn.continueScore.score,
+    continue_decision: turn.continueScore.decision,
+    tokens_used: turn.promptTokens + turn.completionTokens,
+    processing_time: seconds(turn.processingMs),
+    persona_state: {
+      social_energy: round(turn.state.energy, 1),
+      available_time: turn.availability.availableTime,
+      interaction_fatigue: round(turn.state.fatigue, 3),
+    },
+    persona_id: turn.persona.id,
+    persona_name: turn.persona.name,
+    conversation_id: turn.conversation.id,
+    message_id: turn.replyMessage.id,
+    model: turn.model,
+  };
+}
+
+const streamEvent = z.object({
+  event_type: z.enum(['stream_start', 'stream_chunk', 'stream_complete', 'stream_error', 'stream_cancelled']),
+  stream_id: z.string(),
+  timestamp: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+
+export function chatMethods(services: Services): MethodDefinition[] {
+  const { chat, personas, sessions } = services;
+
+  return [
+    defineMethod({
+      name: 'persona.chat',
+      summary: 'Say something to a persona and get its reply; the turn is stored in its conversation.',
+      description:
+        'The user message is stored before the model is called, so it is never lost. With `stream: true` the reply also arrives as ' +
+        '`persona.chat.chunk` notifications `{request_id, delta}` before this response.',
+      params: chatParams,
+      result: chatResult,
+      hints: { openWorld: true },
+      handler: async (params, context) => {
+        const requestId = context.requestId;
+        const turn = await chat.runTurn(
+          context.session,
+          { message: params.message, personaId: params.persona_id, conversationId: params.conversation_id, tokenBudget: params.token_budget },
+          {
+            signal: context.signal,
+            ...(params.stream === true && requestId !== undefined
+              ? { onDelta: (delta: string) => context.notify('persona.chat.chunk', { request_id: requestId, delta }) }
+              : {}),
+          },
+        );
+        return chatResultToWire(turn);
+      },
+    }),
+
+    defineMethod({
+      name: 'persona.chat_stream',
+      summary: 'Legacy streaming chat: several response frames with the same id (stream_start, stream_chunk..., stream_complete).',
+      description:
+        "Kept for the old server's clients; it breaks JSON-RPC's one-response rule on purpose. New clients use `persona.chat` " +
+        'with `stream: true`. Failures arrive as a `stream_error` frame, not a JSON-RPC error.',
+      params: chatParams.omit({ stream: true }),
+      result: streamEvent.passthrough(),
+      legacyStreaming: true,
+      exposeAsTool: false,
+      deprecated: 'Use persona.chat with "stream": true.',
+      hints: { openWorld: true },
+      handler: async (params, context) => {
+        const streamId = randomUUID();
+        const frame = (eventType: z.infer<typeof streamEvent>['event_type'], data: Record<string, unknown>, topLevel: Record<string, unknown> = {}) => ({
+          event_type: eventType,
+          stream_id: streamId,
+          timestamp: new Date().toISOString(),
+          ...topLevel,
+          data,
+        });
+        const personaId = params.persona_id ?? (await sessions.activePersonaId(context.session)) ?? undefined;
+        const tokenBudget = params.token_budget ?? 500;
+        let chunkNumber = 0;
+        let totalLength = 0;
+        try {
+          const persona = personaId === undefined ? null : personas.resolve(personaId);
+          context.sendPartialResult(
+            frame('stream_start', { persona_id: persona?.id ?? null, persona_name: persona?.name ?? null, message: params.message, token_budget: tokenBudget }),
+          );
+          const turn = await chat.runTurn(
+            context.session,
+            { message: params.message, personaId: persona?.id, conversationId: params.conversation_id, tokenBudget: params.token_budget },
+            {
+              signal: context.signal,
+              onDelta: (chunk) => {
+                chunkNumber += 1;
+                totalLength += chunk.length;
+                context.sendPartialResult(frame('stream_chunk', { chunk, chunk_number: chunkNumber, total_length: totalLength }, { chunk }));
+              },
+            },
+          );
+          const summary = {
+            full_response: turn.reply,
+            chunk_count: chunkNumber,
+            processing_time: seconds(turn.processingMs),
+            response_length: turn.reply.length,
+            tokens_used: turn.promptTokens + turn.completionTokens,
+            persona_name: turn.persona.name,
+          };
+          return frame('stream_complete', { ...summary, conversation_id: turn.conversation.id, continue_score: turn.continueScore.score }, summary);
+        } catch (error) {
+          if (isAppError(error) && error.kind === 'cancelled') return frame('stream_cancelled', { reason: error.message });
+          if (!isAppError(error)) context.logger.error({ err: error }, 'persona.chat_stream failed');
+          const errorObject = isAppError(error)
+            ? { code: APPLICATION_ERRORS[error.kind].code, message: error.message, kind: error.kind }
+            : { code: INTERNAL_ERROR, message: 'Internal error: the server failed to handle the request; it has been logged.' };
+          return frame('stream_error', { error: errorObject }, { error: errorObject });
+        }
+      },
+    }),
+  ];
+}

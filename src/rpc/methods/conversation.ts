@@ -1,0 +1,218 @@
+/** Conversation and session methods: start, end, status, history; session info and resume. */
+import { z } from 'zod';
+import { AppError } from '../../domain/errors.js';
+import type { ConversationRecord } from '../../ports/store.js';
+import type { Services } from '../../services/index.js';
+import type { SessionBinding } from '../registry.js';
+import { defineMethod, type MethodDefinition } from '../registry.js';
+import { conversationIdParam, conversationToWire, conversationWire, messageToWire, messageWire, personaIdParam, seconds, toIso } from './wire.js';
+
+const HISTORY_DEFAULT_LIMIT = 50;
+const HISTORY_MAX_LIMIT = 500;
+
+export function conversationMethods(services: Services): MethodDefinition[] {
+  const { personas, sessions, conversations } = services;
+
+  /** The conversation a request names, else the session's active one with its active persona. */
+  async function targetConversation(session: SessionBinding, conversationId: string | undefined): Promise<ConversationRecord> {
+    if (conversationId !== undefined) return conversations.accessible(session, conversationId);
+    const activeId = await sessions.activePersonaId(session);
+    if (activeId === null) {
+      throw new AppError('no_active_persona', 'No persona is active in this session; pass conversation_id or call persona.switch first.');
+    }
+    const conversation = await conversations.activeWith(session, activeId);
+    if (conversation === null) {
+      throw new AppError('conversation_not_found', `There is no active conversation with "${activeId}" in this session; chatting starts one.`);
+    }
+    return conversation;
+  }
+
+  const sessionInfo = z.object({
+    session_id: z.string(),
+    active_persona: z.object({ id: z.string(), name: z.string() }).nullable(),
+    conversations: z.array(conversationWire).describe('Newest first, at most 50.'),
+    created_at: z.string().nullable().describe('Null while the session has not stored anything yet.'),
+    last_seen_at: z.string().nullable(),
+  });
+
+  async function describeSession(session: SessionBinding): Promise<z.infer<typeof sessionInfo>> {
+    const record = await sessions.find(session);
+    const active = record?.activePersonaId ? personas.list().find((persona) => persona.id === record.activePersonaId) : undefined;
+    const list = record === null ? [] : await conversations.list(session);
+    return {
+      session_id: session.id,
+      active_persona: active ? { id: active.id, name: active.name } : null,
+      conversations: list.map(conversationToWire),
+      created_at: record ? toIso(record.createdAt) : null,
+      last_seen_at: record ? toIso(record.lastSeenAt) : null,
+    };
+  }
+
+  return [
+    defineMethod({
+      name: 'conversation.start',
+      summary: 'Start a conversation: with one persona (persona_id + context), or between personas (persona1_id + persona2_id + topic, or personas).',
+      params: z.object({
+        persona_id: personaIdParam.optional(),
+        context: z.string().max(8000).optional().describe('Scene or purpose of a user conversation; enters the prompt.'),
+        persona1_id: personaIdParam.optional(),
+        persona2_id: personaIdParam.optional(),
+        personas: z.array(personaIdParam).min(2).max(8).optional().describe('A group of personas.'),
+        topic: z.string().max(500).optional(),
+        token_budget: z.number().int().positive().optional().describe('Default reply cap for turns in this conversation.'),
+      }),
+      result: z.object({
+        conversation_id: z.string(),
+        participants: z.array(z.string()),
+        topic: z.string().nullable(),
+        started: z.literal(true),
+        kind: z.enum(['user', 'personas']),
+        started_at: z.string(),
+      }),
+      handler: async (params, context) => {
+        const group = params.personas ?? (params.persona1_id !== undefined && params.persona2_id !== undefined ? [params.persona1_id, params.persona2_id] : null);
+        let conversation: ConversationRecord;
+        if (group !== null) {
+          conversation = await conversations.startBetweenPersonas(context.session, group.map((id) => personas.resolve(id)), {
+            topic: params.topic ?? null,
+            tokenBudget: params.token_budget ?? null,
+          });
+        } else {
+          const personaId = params.persona_id ?? params.persona1_id ?? (await sessions.activePersonaId(context.session));
+          if (personaId === null || personaId === undefined) {
+            throw new AppError('no_active_persona', 'Name who to talk to: persona_id (a user conversation) or persona1_id + persona2_id (two personas).');
+          }
+          conversation = await conversations.startWithUser(context.session, personas.resolve(personaId), {
+            context: params.context ?? params.topic ?? null,
+            tokenBudget: params.token_budget ?? null,
+          });
+        }
+        return {
+          conversation_id: conversation.id,
+          participants: conversation.personaIds,
+          topic: conversation.topic ?? conversation.context,
+          started: true as const,
+          kind: conversation.kind,
+          started_at: toIso(conversation.startedAt),
+        };
+      },
+    }),
+
+    defineMethod({
+      name: 'conversation.end',
+      summary: "End a conversation (default: the active one with the session's active persona).",
+      params: z.object({ conversation_id: conversationIdParam.optional(), reason: z.string().max(500).optional() }),
+      result: z.object({
+        conversation_id: z.string(),
+        ended: z.literal(true),
+        reason: z.string(),
+        final_stats: z.object({ duration: z.number().describe('Seconds from start to end.'), turns: z.number().int(), tokens_used: z.number().int() }),
+      }),
+      hints: { destructive: false, idempotent: false },
+      handler: async (params, context) => {
+        const conversation = await targetConversation(context.session, params.conversation_id);
+        const reason = params.reason ?? 'ended_by_user';
+        const { conversation: ended, stats } = await conversations.end(conversation, reason);
+        return {
+          conversation_id: ended.id,
+          ended: true as const,
+          reason,
+          final_stats: { duration: seconds((ended.endedAt ?? ended.startedAt) - ended.startedAt), turns: stats.turns, tokens_used: stats.tokensUsed },
+        };
+      },
+    }),
+
+    defineMethod({
+      name: 'conversation.status',
+      summary: "The session's conversations and the current one with the active persona.",
+      params: z.object({}),
+      result: z.object({
+        active_conversations: z.number().int(),
+        current_persona: z.string().nullable(),
+        conversation_id: z.string().nullable(),
+        turn_count: z.number().int(),
+        total_tokens: z.number().int(),
+        conversation_duration: z.number().describe('Seconds since the current conversation started.'),
+      }),
+      hints: { readOnly: true, idempotent: true },
+      handler: async (_params, context) => {
+        const activeId = await sessions.activePersonaId(context.session);
+        const all = await conversations.list(context.session, 1000);
+        const current = activeId === null ? null : await conversations.activeWith(context.session, activeId);
+        const stats = current === null ? null : await conversations.stats(current.id);
+        return {
+          active_conversations: all.filter((conversation) => conversation.status === 'active').length,
+          current_persona: activeId,
+          conversation_id: current?.id ?? null,
+          turn_count: stats?.turns ?? 0,
+          total_tokens: stats?.tokensUsed ?? 0,
+          conversation_duration: current === null ? 0 : seconds(Date.now() - current.startedAt, 1),
+        };
+      },
+    }),
+
+    defineMethod({
+      name: 'conversation.history',
+      summary: 'Messages of a conversation, newest page first (chronological within a page).',
+      params: z.object({
+        conversation_id: conversationIdParam.optional(),
+        persona_id: personaIdParam.optional().describe("The session's conversation with this persona (the active one, else the latest)."),
+        limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT).default(HISTORY_DEFAULT_LIMIT),
+        before_id: z.number().int().positive().optional().describe('Page to messages older than this id (next_before_id of the previous page).'),
+      }),
+      result: z.object({
+        conversation_id: z.string().nullable(),
+        persona_id: z.string().nullable(),
+        messages: z.array(messageWire),
+        next_before_id: z.number().int().nullable(),
+        has_more: z.boolean(),
+      }),
+      hints: { readOnly: true, idempotent: true },
+      handler: async (params, context) => {
+        let conversation: ConversationRecord | null;
+        let personaId: string | null = null;
+        if (params.conversation_id !== undefined) {
+          conversation = await conversations.accessible(context.session, params.conversation_id);
+        } else {
+          const wanted = params.persona_id ?? (await sessions.activePersonaId(context.session));
+          if (wanted === null) throw new AppError('no_active_persona', 'Pass persona_id or conversation_id, or call persona.switch first.');
+          personaId = personas.resolve(wanted).id;
+          conversation = await conversations.latestWith(context.session, personaId);
+        }
+        if (conversation === null) return { conversation_id: null, persona_id: personaId, messages: [], next_before_id: null, has_more: false };
+        const page = await conversations.historyPage(conversation.id, params.limit, params.before_id);
+        return {
+          conversation_id: conversation.id,
+          persona_id: personaId ?? conversation.personaIds[0] ?? null,
+          messages: [...page.messages].reverse().map(messageToWire),
+          next_before_id: page.nextBeforeId,
+          has_more: page.nextBeforeId !== null,
+        };
+      },
+    }),
+
+    defineMethod({
+      name: 'session.info',
+      summary: "This connection's session: id (for reconnecting), active persona and conversations.",
+      params: z.object({}),
+      result: sessionInfo,
+      hints: { readOnly: true, idempotent: true },
+      exposeAsTool: false,
+      handler: async (_params, context) => describeSession(context.session),
+    }),
+
+    defineMethod({
+      name: 'session.resume',
+      summary: 'Re-attach this connection to an earlier session (also after a server restart).',
+      params: z.object({ session_id: z.string().min(1).max(64) }),
+      result: sessionInfo,
+      hints: { idempotent: true },
+      exposeAsTool: false,
+      handler: async ({ session_id }, context) => {
+        await sessions.resume(context.session, session_id);
+        context.attachSession(session_id);
+        return describeSession(context.session);
+      },
+    }),
+  ];
+}

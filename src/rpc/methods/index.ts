@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import type { Services } from '../../services/index.js';
+import { buildOpenRpcDocument } from '../openrpc.js';
+import { defineMethod, MethodRegistry, type MethodDefinition } from '../registry.js';
+import { chatMethods } from './chat.js';
+import { conversationMethods } from './conversation.js';
+import { personaMethods } from './persona.js';
+import { personaLinkMethods } from './persona-links.js';
+import { SERVER_VERSION, systemMethods } from './system.js';
+
+/** Every RPC method of the server, in one registry. */
+export function buildRegistry(services: Services): MethodRegistry {
+  const registry = new MethodRegistry([
+    ...personaMethods(services),
+    ...chatMethods(services),
+    ...personaLinkMethods(services),
+    ...conversationMethods(services),
+    ...systemMethods(services),
+  ]);
+  registry.add(discoverMethod(registry));
+  return registry;
+}
+
+function discoverMethod(registry: MethodRegistry): MethodDefinition {
+  let cached: Record<string, unknown> | null = null;
+  return defineMethod({
+    name: 'rpc.discover',
+    summary: 'The OpenRPC document describing every method, its params and its result.',
+    params: z.object({}),
+    result: z.record(z.string(), z.unknown()),
+    hints: { readOnly: true, idempotent: true },
+    exposeAsTool: false,
+    handler: async () => (cached ??= buildOpenRpcDocument(registry, SERVER_VERSION)),
+  });
+}

@@ -1,0 +1,253 @@
+/** Persona methods: the catalogue, switching, status and runtime create/update/delete. */
+import { z } from 'zod';
+import { AppError } from '../../domain/errors.js';
+import type { PersonaDefinition } from '../../domain/persona.js';
+import { buildPersonaDefinition, personaCreateInputSchema, type PersonaCreateInput } from '../../domain/persona-schema.js';
+import type { PersonaRecord } from '../../ports/store.js';
+import type { Services } from '../../services/index.js';
+import { defineMethod, type MethodDefinition } from '../registry.js';
+import { personaIdParam, personaStateToWire, personaStateWire, round, toIso } from './wire.js';
+
+const personaSummaryWire = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  available: z.boolean(),
+  social_energy: z.number(),
+  current_priority: z.string(),
+  cooldown_remaining: z.number().describe('Seconds until the persona has rested; 0 when available.'),
+  model: z.string().describe('The model this persona uses.'),
+});
+
+const personaDetailWire = z.object({
+  persona_id: z.string(),
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  backstory: z.string(),
+  personality_traits: z.record(z.string(), z.number()),
+  speaking_style: z.string(),
+  topic_preferences: z.record(z.string(), z.number()),
+  example_lines: z.array(z.string()),
+  attributes: z.record(z.string(), z.number()),
+  social_rank: z.string(),
+  default_priority: z.string(),
+  social_energy_profile: z.object({
+    max_energy: z.number(),
+    available_time: z.number(),
+    cost_per_turn: z.number(),
+    recovery_per_minute: z.number(),
+  }),
+  model: z.string().nullable().describe("The persona's own model; null means the server default."),
+  model_options: z.record(z.string(), z.number()),
+  system_prompt_template: z.string(),
+  avatar: z.string().nullable(),
+  is_builtin: z.boolean(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+function personaDetailToWire(persona: PersonaRecord): z.infer<typeof personaDetailWire> {
+  return {
+    persona_id: persona.id,
+    id: persona.id,
+    name: persona.name,
+    description: persona.description,
+    backstory: persona.backstory,
+    personality_traits: persona.personalityTraits,
+    speaking_style: persona.speakingStyle,
+    topic_preferences: persona.topicPreferences,
+    example_lines: persona.exampleLines,
+    attributes: persona.attributes,
+    social_rank: persona.socialRank,
+    default_priority: persona.defaultPriority,
+    social_energy_profile: {
+      max_energy: persona.socialEnergy.maxEnergy,
+      available_time: persona.socialEnergy.availableTime,
+      cost_per_turn: persona.socialEnergy.costPerTurn,
+      recovery_per_minute: persona.socialEnergy.recoveryPerMinute,
+    },
+    model: persona.model,
+    model_options: persona.modelOptions,
+    system_prompt_template: persona.systemPromptTemplate,
+    avatar: persona.avatar,
+    is_builtin: persona.isBuiltin,
+    created_at: toIso(persona.createdAt),
+    updated_at: toIso(persona.updatedAt),
+  };
+}
+
+/** A stored persona as `persona.create` input (wire names), so an update can merge a patch into it. */
+function definitionToInput(persona: PersonaDefinition): PersonaCreateInput {
+  return {
+    id: persona.id,
+    name: persona.name,
+    description: persona.description,
+    personality_traits: persona.personalityTraits,
+    topic_preferences: persona.topicPreferences,
+    speaking_style: persona.speakingStyle,
+    backstory: persona.backstory,
+    example_lines: persona.exampleLines,
+    attributes: persona.attributes,
+    social_rank: persona.socialRank,
+    default_priority: persona.defaultPriority,
+    social_energy: {
+      max_energy: persona.socialEnergy.maxEnergy,
+      available_time: persona.socialEnergy.availableTime,
+      cost_per_turn: persona.socialEnergy.costPerTurn,
+      recovery_per_minute: persona.socialEnergy.recoveryPerMinute,
+    },
+    model: persona.model,
+    model_options: persona.modelOptions,
+    system_prompt_template: persona.systemPromptTemplate,
+    avatar: persona.avatar,
+  };
+}
+
+const personaUpdateParams = personaCreateInputSchema.omit({ id: true }).partial().extend({ persona_id: personaIdParam });
+
+export function personaMethods(services: Services): MethodDefinition[] {
+  const { personas, sessions, conversations, chat } = services;
+
+  return [
+    defineMethod({
+      name: 'persona.list',
+      summary: 'List every persona with its availability and social energy.',
+      params: z.object({}),
+      result: z.object({ personas: z.array(personaSummaryWire), total_count: z.number().int(), available_count: z.number().int() }),
+      hints: { readOnly: true, idempotent: true },
+      handler: async () => {
+        const list = await Promise.all(
+          personas.list().map(async (persona) => {
+            const snapshot = await personas.snapshot(persona);
+            return {
+              id: persona.id,
+              name: persona.name,
+              description: persona.description,
+              available: snapshot.availability.isAvailable,
+              social_energy: round(snapshot.state.energy, 1),
+              current_priority: persona.defaultPriority,
+              cooldown_remaining: snapshot.availability.cooldownRemaining,
+              model: chat.modelFor(persona),
+            };
+          }),
+        );
+        return { personas: list, total_count: list.length, available_count: list.filter((item) => item.available).length };
+      },
+    }),
+
+    defineMethod({
+      name: 'persona.switch',
+      summary: "Make a persona the session's active one; its own conversation with the session resumes.",
+      params: z.object({ persona_id: personaIdParam }),
+      result: z.object({
+        persona_id: z.string(),
+        name: z.string(),
+        description: z.string(),
+        status: z.literal('active'),
+        social_energy: z.number(),
+        available_time: z.number(),
+        current_priority: z.string(),
+        conversation_id: z.string().nullable().describe("The persona's active conversation with this session, if one exists."),
+      }),
+      hints: { idempotent: true },
+      handler: async ({ persona_id }, context) => {
+        const persona = personas.resolve(persona_id);
+        await sessions.setActivePersona(context.session, persona.id);
+        const snapshot = await personas.snapshot(persona);
+        const conversation = await conversations.activeWith(context.session, persona.id);
+        return {
+          persona_id: persona.id,
+          name: persona.name,
+          description: persona.description,
+          status: 'active' as const,
+          social_energy: round(snapshot.state.energy, 1),
+          available_time: snapshot.availability.availableTime,
+          current_priority: persona.defaultPriority,
+          conversation_id: conversation?.id ?? null,
+        };
+      },
+    }),
+
+    defineMethod({
+      name: 'persona.status',
+      summary: "A persona's social energy, fatigue and availability (the active persona when none is named).",
+      params: z.object({ persona_id: personaIdParam.optional() }),
+      result: z.object({
+        persona_id: z.string(),
+        name: z.string(),
+        ...personaStateWire.shape,
+        current_priority: z.string(),
+        is_available: z.boolean(),
+        cooldown_remaining: z.number(),
+        max_social_energy: z.number(),
+        is_active: z.boolean().describe("Whether it is this session's active persona."),
+      }),
+      hints: { readOnly: true, idempotent: true },
+      handler: async ({ persona_id }, context) => {
+        const activeId = await sessions.activePersonaId(context.session);
+        const wanted = persona_id ?? activeId;
+        if (wanted === null) {
+          throw new AppError('no_active_persona', 'No persona is active in this session; pass persona_id or call persona.switch.');
+        }
+        const persona = personas.resolve(wanted);
+        const snapshot = await personas.snapshot(persona);
+        return {
+          persona_id: persona.id,
+          name: persona.name,
+          ...personaStateToWire(snapshot),
+          current_priority: persona.defaultPriority,
+          is_available: snapshot.availability.isAvailable,
+          cooldown_remaining: snapshot.availability.cooldownRemaining,
+          max_social_energy: persona.socialEnergy.maxEnergy,
+          is_active: activeId === persona.id,
+        };
+      },
+    }),
+
+    defineMethod({
+      name: 'persona.get',
+      summary: "A persona's full definition (character card fields).",
+      params: z.object({ persona_id: personaIdParam }),
+      result: personaDetailWire,
+      hints: { readOnly: true, idempotent: true },
+      handler: async ({ persona_id }) => personaDetailToWire(personas.resolve(persona_id)),
+    }),
+
+    defineMethod({
+      name: 'persona.create',
+      summary: 'Create a persona at runtime; its id is a slug of its name.',
+      description: '`personality_traits` may be a list of names (each scored 70) or a map of trait → 0..100.',
+      params: personaCreateInputSchema,
+      result: personaDetailWire,
+      handler: async (params) => personaDetailToWire(await personas.create(buildPersonaDefinition(params))),
+    }),
+
+    defineMethod({
+      name: 'persona.update',
+      summary: "Change a persona's definition; only the fields given change.",
+      params: personaUpdateParams,
+      result: personaDetailWire,
+      hints: { idempotent: true },
+      handler: async ({ persona_id, ...patch }) => {
+        const current = definitionToInput(personas.resolve(persona_id));
+        const merged: PersonaCreateInput = { ...current, ...patch, social_energy: { ...current.social_energy, ...patch.social_energy } };
+        return personaDetailToWire(await personas.update(buildPersonaDefinition(merged)));
+      },
+    }),
+
+    defineMethod({
+      name: 'persona.delete',
+      summary: 'Delete a persona; its conversations end but their messages stay readable.',
+      params: z.object({ persona_id: personaIdParam }),
+      result: z.object({ deleted: z.literal(true), persona_id: z.string() }),
+      hints: { destructive: true, idempotent: false },
+      handler: async ({ persona_id }, context) => {
+        const persona = personas.resolve(persona_id);
+        await personas.delete(persona);
+        if ((await sessions.activePersonaId(context.session)) === persona.id) await sessions.setActivePersona(context.session, null);
+        return { deleted: true as const, persona_id: persona.id };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,117 @@
+/** System methods: server status and the LLM backend's models. */
+import { z } from 'zod';
+import { isAppError } from '../../domain/errors.js';
+import type { Services } from '../../services/index.js';
+import { defineMethod, type MethodDefinition } from '../registry.js';
+import { round } from './wire.js';
+
+export const SERVER_VERSION = '0.1.0';
+
+export function systemMethods(services: Services): MethodDefinition[] {
+  const { system, personas, chat } = services;
+
+  return [
+    defineMethod({
+      name: 'system.status',
+      summary: 'Server health: uptime, connections, requests, memory, database and LLM backend (with its queue).',
+      params: z.object({}),
+      result: z.object({
+        status: z.enum(['ok', 'degraded']).describe('"degraded" when the database or the LLM backend is unavailable.'),
+        version: z.string(),
+        uptime_seconds: z.number(),
+        active_connections: z.number().int(),
+        total_requests: z.number().int(),
+        failed_requests: z.number().int(),
+        avg_response_time: z.number().describe('Mean request handling time in seconds.'),
+        memory_usage_mb: z.number(),
+        ollama_status: z.enum(['available', 'unavailable']),
+        llm: z.object({
+          provider: z.string(),
+          endpoint: z.string(),
+          reachable: z.boolean(),
+          error: z.string().nullable(),
+          default_model: z.string(),
+          queue: z.object({ running: z.number().int(), queued: z.number().int(), concurrency: z.number().int(), max_queued: z.number().int() }).nullable(),
+        }),
+        database: z.object({ ok: z.boolean(), path: z.string(), size_mb: z.number(), error: z.string().nullable() }),
+        personas: z.number().int(),
+      }),
+      hints: { readOnly: true, idempotent: true },
+      handler: async () => {
+        const status = await system.status();
+        return {
+          status: status.llm.reachable && status.database.ok ? ('ok' as const) : ('degraded' as const),
+          version: SERVER_VERSION,
+          uptime_seconds: round(status.uptimeMs / 1000, 1),
+          active_connections: status.stats.activeConnections,
+          total_requests: status.stats.totalRequests,
+          failed_requests: status.stats.failedRequests,
+          avg_response_time: round(status.stats.averageDurationMs / 1000, 6),
+          memory_usage_mb: round(status.memoryRssBytes / 1_048_576, 1),
+          ollama_status: status.llm.reachable ? ('available' as const) : ('unavailable' as const),
+          llm: {
+            provider: status.llm.provider,
+            endpoint: status.llm.endpoint,
+            reachable: status.llm.reachable,
+            error: status.llm.error ?? null,
+            default_model: chat.defaultModel,
+            queue: status.queue === null ? null : { running: status.queue.running, queued: status.queue.queued, concurrency: status.queue.concurrency, max_queued: status.queue.maxQueued },
+          },
+          database: { ok: status.database.ok, path: status.database.path, size_mb: round(status.database.sizeBytes / 1_048_576, 3), error: status.database.error ?? null },
+          personas: personas.list().length,
+        };
+      },
+    }),
+
+    defineMethod({
+      name: 'system.models',
+      summary: "The models the LLM backend has, and which persona uses which (and whether it is installed).",
+      params: z.object({}),
+      result: z.object({
+        ollama_status: z.enum(['available', 'unavailable']),
+        error: z.string().nullable().describe('Why the model list is unavailable, and what to do.'),
+        default_model: z.string(),
+        models: z.array(
+          z.object({
+            name: z.string(),
+            size_bytes: z.number().nullable(),
+            family: z.string().nullable(),
+            parameter_size: z.string().nullable(),
+            modified_at: z.string().nullable(),
+          }),
+        ),
+        persona_models: z.array(z.object({ persona_id: z.string(), name: z.string(), model: z.string(), installed: z.boolean().nullable() })),
+      }),
+      hints: { readOnly: true, idempotent: true, openWorld: true },
+      handler: async (_params, context) => {
+        let models: Awaited<ReturnType<typeof system.listModels>> | null = null;
+        let error: string | null = null;
+        try {
+          models = await system.listModels(context.signal);
+        } catch (caught) {
+          if (!isAppError(caught)) throw caught;
+          error = caught.message;
+        }
+        const installed = new Set(models?.map((model) => model.name) ?? []);
+        const isInstalled = (name: string): boolean | null =>
+          models === null ? null : installed.has(name) || (!name.includes(':') && installed.has(`${name}:latest`));
+        return {
+          ollama_status: models === null ? ('unavailable' as const) : ('available' as const),
+          error,
+          default_model: chat.defaultModel,
+          models: (models ?? []).map((model) => ({
+            name: model.name,
+            size_bytes: model.sizeBytes,
+            family: model.family,
+            parameter_size: model.parameterSize,
+            modified_at: model.modifiedAt,
+          })),
+          persona_models: personas.list().map((persona) => {
+            const model = chat.modelFor(persona);
+            return { persona_id: persona.id, name: persona.name, model, installed: isInstalled(model) };
+          }),
+        };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,246 @@
+/**
+ * One chat turn (DESIGN.md §3): store the user's message first (it is never lost, whatever the LLM
+ * does), build the prompt from the persona and as much history as the token budget allows, stream the
+ * reply, then store it with its token counts and timing and spend the persona's social energy.
+ */
+import type { Logger } from 'pino';
+import { buildContextWindow } from '../domain/context-window.js';
+import { continueScore, type ContinueScoreResult } from '../domain/continue-score.js';
+import { AppError } from '../domain/errors.js';
+import { buildSystemPrompt, describeEnergy } from '../domain/prompt.js';
+import type { Availability, SocialEnergyState } from '../domain/social-energy.js';
+import { estimateTokens } from '../domain/tokens.js';
+import type { Clock } from '../ports/clock.js';
+import type { EventBus } from '../ports/events.js';
+import type { LlmProvider } from '../ports/llm.js';
+import type { ConversationRecord, MessageRecord, PersonaRecord, Store } from '../ports/store.js';
+import type { SessionBinding } from '../rpc/registry.js';
+import type { ConversationService } from './conversation-service.js';
+import type { PersonaService } from './persona-service.js';
+import type { SessionService } from './session-service.js';
+
+export interface ChatSettings {
+  defaultModel: string;
+  defaultTokenBudget: number;
+  maxTokenBudget: number;
+  maxMessageChars: number;
+  historyMessages: number;
+  contextTokens: number;
+  modelContextTokens: Record<string, number>;
+}
+
+export interface ChatTurnRequest {
+  message: string;
+  /** Id or name; defaults to the conversation's persona, then the session's active persona. */
+  personaId?: string | undefined;
+  conversationId?: string | undefined;
+  tokenBudget?: number | undefined;
+}
+
+export interface ChatTurnResult {
+  persona: PersonaRecord;
+  conversation: ConversationRecord;
+  userMessage: MessageRecord;
+  replyMessage: MessageRecord;
+  reply: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  processingMs: number;
+  firstTokenMs: number | null;
+  includedTurns: number;
+  continueScore: ContinueScoreResult;
+  state: SocialEnergyState;
+  availability: Availability;
+}
+
+export interface ChatTurnOptions {
+  signal: AbortSignal;
+  /** Called with each piece of the reply as it streams in. */
+  onDelta?: (delta: string) => void;
+}
+
+/** How many of the user's recent messages inform the engagement part of the continue score. */
+const ENGAGEMENT_WINDOW = 5;
+
+export class ChatService {
+  constructor(
+    private readonly deps: {
+      store: Store;
+      personas: PersonaService;
+      sessions: SessionService;
+      conversations: ConversationService;
+      llm: LlmProvider;
+      clock: Clock;
+      events: EventBus;
+      logger: Logger;
+      settings: ChatSettings;
+    },
+  ) {}
+
+  /** The model personas use when they name none. */
+  get defaultModel(): string {
+    return this.deps.settings.defaultModel;
+  }
+
+  /** The model a persona uses: its own, else the server's default. */
+  modelFor(persona: PersonaRecord): string {
+    return persona.model ?? this.deps.settings.defaultModel;
+  }
+
+  async runTurn(binding: SessionBinding, request: ChatTurnRequest, options: ChatTurnOptions): Promise<ChatTurnResult> {
+    const { store, personas, clock, settings } = this.deps;
+    const started = clock.now();
+    this.checkMessage(request.message);
+
+    const target = await this.resolveTarget(binding, request);
+    const persona = target.persona;
+    const tokenBudget = this.tokenBudget(request.tokenBudget ?? target.conversation?.tokenBudget ?? undefined);
+
+    const userTurn = await store.appendUserTurn({
+      sessionId: binding.id,
+      personaId: persona.id,
+      content: request.message,
+      tokens: estimateTokens(request.message),
+      now: started,
+      ...(target.conversation ? { conversationId: target.conversation.id } : {}),
+    });
+    this.deps.events.publish({ type: 'messageStored', conversationId: userTurn.conversation.id, message: userTurn.message });
+    if (target.makeActive) await this.deps.sessions.setActivePersona(binding, persona.id);
+
+    const conversation = userTurn.conversation;
+    const history = await store.recentMessages(conversation.id, settings.historyMessages);
+    const before = await personas.snapshot(persona);
+    const model = this.modelFor(persona);
+    const contextTokens = settings.modelContextTokens[model] ?? settings.contextTokens;
+    const energyShare = persona.socialEnergy.maxEnergy > 0 ? before.state.energy / persona.socialEnergy.maxEnergy : 0;
+    const systemPrompt = buildSystemPrompt(persona, {
+      energyLine: describeEnergy(energyShare, before.state.fatigue),
+      conversationContext: conversation.context,
+      topic: conversation.topic,
+    });
+    const window = buildContextWindow({
+      systemPrompt,
+      history: history.map((message) => ({ role: message.role, content: message.content })),
+      contextTokens,
+      replyTokens: tokenBudget,
+    });
+
+    const generated = await this.generate(
+      { model, messages: window.messages, maxTokens: tokenBudget, contextTokens, options: persona.modelOptions },
+      options,
+      started,
+    );
+
+    const finished = clock.now();
+    const state = await personas.spendOnExchange(persona, request.message.length + generated.text.length);
+    const replyMessage = await store.appendAssistantTurn({
+      conversationId: conversation.id,
+      personaId: persona.id,
+      content: generated.text,
+      tokens: generated.completionTokens ?? estimateTokens(generated.text),
+      promptTokens: generated.promptTokens ?? window.promptTokens,
+      processingMs: finished - started,
+      now: finished,
+      personaState: state,
+    });
+    this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message: replyMessage });
+
+    const after = await personas.snapshot(persona);
+    const userMessages = history.filter((message) => message.role === 'user').map((message) => message.content);
+    const score = continueScore({
+      persona,
+      message: request.message,
+      energyShare: persona.socialEnergy.maxEnergy > 0 ? after.state.energy / persona.socialEnergy.maxEnergy : 0,
+      fatigue: after.state.fatigue,
+      recentUserMessages: userMessages.slice(-ENGAGEMENT_WINDOW),
+      turnCount: history.filter((message) => message.role === 'assistant').length + 1,
+    });
+
+    return {
+      persona,
+      conversation,
+      userMessage: userTurn.message,
+      replyMessage,
+      reply: generated.text,
+      model,
+      promptTokens: replyMessage.promptTokens ?? 0,
+      completionTokens: replyMessage.tokens,
+      processingMs: finished - started,
+      firstTokenMs: generated.firstTokenAt === null ? null : generated.firstTokenAt - started,
+      includedTurns: window.includedTurns,
+      continueScore: score,
+      state: after.state,
+      availability: after.availability,
+    };
+  }
+
+  private checkMessage(message: string): void {
+    if (message.trim().length === 0) {
+      throw new AppError('limit_exceeded', 'The message is empty; say something to the persona.', { data: { limit: 'chat.minMessageChars' } });
+    }
+    const max = this.deps.settings.maxMessageChars;
+    if (message.length > max) {
+      throw new AppError('limit_exceeded', `The message has ${message.length} characters; at most ${max} are accepted (chat.maxMessageChars).`, {
+        data: { limit: 'chat.maxMessageChars', max, actual: message.length },
+      });
+    }
+  }
+
+  private tokenBudget(requested: number | undefined): number {
+    const { defaultTokenBudget, maxTokenBudget } = this.deps.settings;
+    if (requested === undefined) return defaultTokenBudget;
+    if (requested > maxTokenBudget) {
+      throw new AppError('limit_exceeded', `token_budget ${requested} is above the maximum of ${maxTokenBudget} (chat.maxTokenBudget).`, {
+        data: { limit: 'chat.maxTokenBudget', max: maxTokenBudget, actual: requested },
+      });
+    }
+    return requested;
+  }
+
+  /** Which persona answers, in which conversation, and whether it becomes the session's active one. */
+  private async resolveTarget(
+    binding: SessionBinding,
+    request: ChatTurnRequest,
+  ): Promise<{ persona: PersonaRecord; conversation: ConversationRecord | null; makeActive: boolean }> {
+    const { personas, sessions, conversations } = this.deps;
+    const activeId = await sessions.activePersonaId(binding);
+    if (request.conversationId !== undefined) {
+      const conversation = await conversations.accessible(binding, request.conversationId);
+      if (conversation.status !== 'active') {
+        throw new AppError('conversation_not_found', `Conversation "${conversation.id}" has ended; start a new one with conversation.start.`, {
+          data: { conversation_id: conversation.id },
+        });
+      }
+      const persona = personas.resolve(request.personaId ?? conversation.personaIds[0] ?? '');
+      return { persona, conversation, makeActive: activeId === null };
+    }
+    if (request.personaId !== undefined) {
+      return { persona: personas.resolve(request.personaId), conversation: null, makeActive: activeId === null };
+    }
+    if (activeId === null) {
+      throw new AppError('no_active_persona', 'No persona is active in this session. Call persona.switch (e.g. {"persona_id":"aria"}) or pass persona_id.');
+    }
+    return { persona: personas.resolve(activeId), conversation: null, makeActive: false };
+  }
+
+  private async generate(
+    request: Parameters<LlmProvider['chat']>[0],
+    options: ChatTurnOptions,
+    started: number,
+  ): Promise<{ text: string; promptTokens: number | null; completionTokens: number | null; firstTokenAt: number | null }> {
+    let text = '';
+    let firstTokenAt: number | null = null;
+    for await (const event of this.deps.llm.chat(request, options.signal)) {
+      if (event.type === 'delta') {
+        if (firstTokenAt === null) firstTokenAt = this.deps.clock.now();
+        text += event.text;
+        options.onDelta?.(event.text);
+      } else {
+        return { text, promptTokens: event.promptTokens, completionTokens: event.completionTokens, firstTokenAt };
+      }
+    }
+    this.deps.logger.warn({ model: request.model, elapsedMs: this.deps.clock.now() - started }, 'LLM stream ended without a done event');
+    throw new AppError('llm_failed', 'The reply from the model broke off before it finished; please retry. Your message was stored.');
+  }
+}

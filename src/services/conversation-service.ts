@@ -1,0 +1,112 @@
+/**
+ * Conversations: a session's thread with one persona (`user`), or personas talking with each other
+ * (`personas`). Each persona keeps its own thread with a session, so switching Aria → Kira → Aria picks
+ * Aria's thread up where it was.
+ */
+import { randomBytes } from 'node:crypto';
+import { AppError } from '../domain/errors.js';
+import type { Clock } from '../ports/clock.js';
+import type { EventBus } from '../ports/events.js';
+import type { ConversationRecord, ConversationStats, HistoryPage, PersonaRecord, Store } from '../ports/store.js';
+import type { SessionBinding } from '../rpc/registry.js';
+
+export function newConversationId(): string {
+  return `conv_${randomBytes(8).toString('hex')}`;
+}
+
+export class ConversationService {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly events: EventBus,
+  ) {}
+
+  async startWithUser(binding: SessionBinding, persona: PersonaRecord, options: { context: string | null; tokenBudget: number | null }): Promise<ConversationRecord> {
+    const now = this.clock.now();
+    await this.store.touchSession(binding.id, now, binding.userId);
+    const conversation = await this.store.startConversation({
+      id: newConversationId(),
+      sessionId: binding.id,
+      kind: 'user',
+      personaIds: [persona.id],
+      topic: null,
+      context: options.context,
+      startedAt: now,
+      tokenBudget: options.tokenBudget,
+    });
+    await this.store.setActivePersona(binding.id, persona.id, now);
+    this.events.publish({ type: 'conversationStarted', conversationId: conversation.id, personaIds: conversation.personaIds });
+    return conversation;
+  }
+
+  async startBetweenPersonas(binding: SessionBinding, personas: PersonaRecord[], options: { topic: string | null; tokenBudget: number | null }): Promise<ConversationRecord> {
+    const ids = [...new Set(personas.map((persona) => persona.id))];
+    if (ids.length < 2) {
+      throw new AppError('conflict', 'A conversation between personas needs at least two different personas.', { data: { personas: ids } });
+    }
+    const now = this.clock.now();
+    await this.store.touchSession(binding.id, now, binding.userId);
+    const conversation = await this.store.startConversation({
+      id: newConversationId(),
+      sessionId: binding.id,
+      kind: 'personas',
+      personaIds: ids,
+      topic: options.topic,
+      context: null,
+      startedAt: now,
+      tokenBudget: options.tokenBudget,
+    });
+    this.events.publish({ type: 'conversationStarted', conversationId: conversation.id, personaIds: conversation.personaIds });
+    return conversation;
+  }
+
+  /** A conversation the binding's user may see, or `conversation_not_found`. */
+  async accessible(binding: SessionBinding, conversationId: string): Promise<ConversationRecord> {
+    const conversation = await this.store.getConversation(conversationId);
+    if (conversation !== null) {
+      const owner = conversation.sessionId === null ? null : await this.store.getSession(conversation.sessionId);
+      const ownerUser = owner?.userId ?? null;
+      if (ownerUser === binding.userId) return conversation;
+    }
+    throw new AppError('conversation_not_found', `No conversation "${conversationId}". Start one with conversation.start.`, {
+      data: { conversation_id: conversationId },
+    });
+  }
+
+  /** The session's active thread with the persona, if any. */
+  async activeWith(binding: SessionBinding, personaId: string): Promise<ConversationRecord | null> {
+    return this.store.findActiveConversation(binding.id, personaId);
+  }
+
+  /** The active thread with the persona, else the newest ended one (for history after an end). */
+  async latestWith(binding: SessionBinding, personaId: string): Promise<ConversationRecord | null> {
+    const active = await this.activeWith(binding, personaId);
+    if (active !== null) return active;
+    const all = await this.store.listConversations(binding.id, { limit: 100 });
+    return all.find((conversation) => conversation.personaIds.includes(personaId)) ?? null;
+  }
+
+  list(binding: SessionBinding, limit = 50): Promise<ConversationRecord[]> {
+    return this.store.listConversations(binding.id, { limit });
+  }
+
+  stats(conversationId: string): Promise<ConversationStats> {
+    return this.store.conversationStats(conversationId);
+  }
+
+  async end(conversation: ConversationRecord, reason: string): Promise<{ conversation: ConversationRecord; stats: ConversationStats }> {
+    if (conversation.status === 'ended') {
+      throw new AppError('conversation_not_found', `Conversation "${conversation.id}" has already ended (${conversation.endReason ?? 'no reason given'}).`, {
+        data: { conversation_id: conversation.id },
+      });
+    }
+    const ended = await this.store.endConversation(conversation.id, reason, this.clock.now());
+    if (ended === null) throw new AppError('conversation_not_found', `No conversation "${conversation.id}".`);
+    this.events.publish({ type: 'conversationEnded', conversationId: ended.id, reason });
+    return { conversation: ended, stats: await this.store.conversationStats(ended.id) };
+  }
+
+  historyPage(conversationId: string, limit: number, beforeId?: number): Promise<HistoryPage> {
+    return this.store.historyPage(conversationId, beforeId === undefined ? { limit } : { limit, beforeId });
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * JSON-RPC 2.0 over WebSocket at `/mcp`, wire-compatible with the old Python server's clients: one
+ * message or batch per text frame, and never a frame the client did not ask for (old clients read the
+ * next frame as the answer to their request).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { APPLICATION_ERRORS } from '../rpc/error-codes.js';
+import { errorResponse, type JsonRpcEngine } from '../rpc/jsonrpc.js';
+import type { JsonRpcId, MethodContext, SessionBinding } from '../rpc/registry.js';
+import { newSessionId, SESSION_ID_PATTERN } from '../services/session-service.js';
+import type { ServerStats } from '../services/system-service.js';
+import { isOriginAllowed } from './origin.js';
+
+export const WEBSOCKET_PATH = '/mcp';
+
+export interface WebSocketTransportOptions {
+  engine: JsonRpcEngine;
+  logger: Logger;
+  stats: ServerStats;
+  /** Frames larger than this get a `request_too_large` error. Defaults to 1 MiB. */
+  maxFrameBytes: number;
+  allowedOrigins: readonly string[];
+  /** Ping interval that finds dead peers. Defaults to 30 s. */
+  heartbeatMs?: number;
+  /** Aborted when the server shuts down: in-flight turns stop. */
+  shutdownSignal: AbortSignal;
+}
+
+/** Frames this many times over the limit are not read at all: the socket closes with 1009. */
+const HARD_FRAME_LIMIT_FACTOR = 4;
+
+interface Connection {
+  socket: WebSocket;
+  session: SessionBinding;
+  /** Aborted when the connection closes: its in-flight chat turns stop generating. */
+  closed: AbortController;
+  isAlive: boolean;
+  logger: Logger;
+}
+
+export class WebSocketTransport {
+  private readonly server: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private nextConnectionNumber = 1;
+
+  constructor(private readonly options: WebSocketTransportOptions) {
+    this.server = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxFrameBytes * HARD_FRAME_LIMIT_FACTOR,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.heartbeat = setInterval(() => this.pingAll(), options.heartbeatMs ?? 30_000);
+    this.heartbeat.unref();
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Accepts or refuses an HTTP upgrade aimed at `/mcp`. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    if (url.pathname !== WEBSOCKET_PATH) return refuse(socket, 404, `No WebSocket endpoint at ${url.pathname}; connect to ${WEBSOCKET_PATH}.`);
+    if (!isOriginAllowed(request, this.options.allowedOrigins)) {
+      this.options.logger.warn({ origin: request.headers.origin }, 'refused WebSocket from a foreign origin');
+      return refuse(socket, 403, 'This origin may not connect; add it to http.allowedOrigins.');
+    }
+    const requestedSession = url.searchParams.get('session_id');
+    if (requestedSession !== null && !SESSION_ID_PATTERN.test(requestedSession)) {
+      return refuse(socket, 400, 'session_id must be 8-64 characters of A-Z, a-z, 0-9, "_" or "-".');
+    }
+    this.server.handleUpgrade(request, socket, head, (ws) => this.accept(ws, requestedSession ?? newSessionId()));
+  }
+
+  private accept(socket: WebSocket, sessionId: string): void {
+    const connectionNumber = this.nextConnectionNumber++;
+    const connection: Connection = {
+      socket,
+      session: { id: sessionId, userId: null },
+      closed: new AbortController(),
+      isAlive: true,
+      logger: this.options.logger.child({ connection: connectionNumber }),
+    };
+    this.connections.add(connection);
+    this.options.stats.activeConnections += 1;
+    this.options.stats.totalConnections += 1;
+
+    socket.on('pong', () => {
+      connection.isAlive = true;
+    });
+    socket.on('message', (data, isBinary) => void this.onMessage(connection, data, isBinary));
+    socket.on('error', (error) => connection.logger.debug({ err: error }, 'WebSocket error'));
+    socket.on('close', () => {
+      this.connections.delete(connection);
+      this.options.stats.activeConnections -= 1;
+      connection.closed.abort(new Error('connection closed'));
+    });
+  }
+
+  private async onMessage(connection: Connection, data: RawData, isBinary: boolean): Promise<void> {
+    connection.isAlive = true;
+    const size = rawSize(data);
+    if (size > this.options.maxFrameBytes) {
+      const info = APPLICATION_ERRORS.request_too_large;
+      this.send(connection, JSON.stringify(errorResponse(null, {
+        code: info.code,
+        message: `Request too large: the frame has ${size} bytes; the limit is ${this.options.maxFrameBytes} (limits.maxFrameBytes).`,
+        data: { kind: 'request_too_large', limit: this.options.maxFrameBytes, actual: size },
+      })));
+      return;
+    }
+    const text = rawToText(data, isBinary);
+    const reply = await this.options.engine.handleText(text, (requestId, method) => this.createContext(connection, requestId, method));
+    if (reply !== null) this.send(connection, reply);
+  }
+
+  private createContext(connection: Connection, requestId: JsonRpcId | undefined, method: string): MethodContext {
+    const signal = AbortSignal.any([connection.closed.signal, this.options.shutdownSignal]);
+    return {
+      session: connection.session,
+      requestId,
+      signal,
+      transport: 'websocket',
+      logger: connection.logger.child({ method, requestId }),
+      notify: (notificationMethod, params) => this.send(connection, JSON.stringify({ jsonrpc: '2.0', method: notificationMethod, params })),
+      sendPartialResult: (result) => {
+        if (requestId !== undefined) this.send(connection, JSON.stringify({ jsonrpc: '2.0', id: requestId, result }));
+      },
+      attachSession: (sessionId) => {
+        connection.session.id = sessionId;
+      },
+    };
+  }
+
+  private send(connection: Connection, text: string): void {
+    if (connection.socket.readyState === connection.socket.OPEN) connection.socket.send(text);
+  }
+
+  private pingAll(): void {
+    for (const connection of this.connections) {
+      if (!connection.isAlive) {
+        connection.socket.terminate();
+        continue;
+      }
+      connection.isAlive = false;
+      connection.socket.ping();
+    }
+  }
+
+  /** Closes every connection with 1001 (going away) and stops the heartbeat. */
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    const closing = [...this.connections].map(
+      (connection) =>
+        new Promise<void>((resolve) => {
+          connection.socket.once('close', () => resolve());
+          connection.socket.close(1001, 'server shutting down');
+          setTimeout(() => {
+            connection.socket.terminate();
+            resolve();
+          }, 2000).unref();
+        }),
+    );
+    await Promise.all(closing);
+    this.server.close();
+  }
+}
+
+function refuse(socket: Duplex, status: number, message: string): void {
+  const reason = status === 400 ? 'Bad Request' : status === 403 ? 'Forbidden' : 'Not Found';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
+}
+
+function rawSize(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((total, part) => total + part.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
+}
+
+function rawToText(data: RawData, _isBinary: boolean): string {
+  // Binary frames are decoded as UTF-8 too: some clients send JSON that way, and the JSON parser
+  // answers a clear parse error if it was something else.
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}
