@@ -54,7 +54,13 @@ describe('buildContextWindow', () => {
   });
 
   it('leaves the summary out when it does not fit, and still fills the rest with turns', () => {
-    const window = buildContextWindow({ systemPrompt, history, summary: 'They talked about lutes.', contextTokens: 25 + REPLY, replyTokens: REPLY });
+    const window = buildContextWindow({
+      systemPrompt,
+      history,
+      summary: 'They talked about lutes.',
+      contextTokens: 25 + REPLY,
+      replyTokens: REPLY,
+    });
     expect(window.messages.some((m) => m.content.startsWith(SUMMARY_PREFIX))).toBe(false);
     expect(window.includedTurns).toBe(2); // 8 + 7 + 7 = 22 ≤ 25; a third turn would make 29
     expect(window.promptTokens).toBe(22);
@@ -88,14 +94,22 @@ describe('buildContextWindow', () => {
 
   it('keeps only the system prompt when there is no history', () => {
     const window = buildContextWindow({ systemPrompt, history: [], contextTokens: 4096, replyTokens: 500 });
-    expect(window).toEqual({ messages: [{ role: 'system', content: 'You are Aria.' }], includedTurns: 0, droppedTurns: 0, promptTokens: 8 });
+    expect(window).toEqual({
+      messages: [{ role: 'system', content: 'You are Aria.' }],
+      includedTurns: 0,
+      droppedTurns: 0,
+      promptTokens: 8,
+    });
   });
 
   it('cuts an oversized newest message from the start, keeping its end (the question)', () => {
     const long = `${'blah '.repeat(200)}so what is the question?`;
     const window = buildContextWindow({
       systemPrompt,
-      history: [{ role: 'assistant', content: 'Hello' }, { role: 'user', content: long }],
+      history: [
+        { role: 'assistant', content: 'Hello' },
+        { role: 'user', content: long },
+      ],
       contextTokens: 50 + REPLY,
       replyTokens: REPLY,
     });
@@ -111,7 +125,12 @@ describe('buildContextWindow', () => {
 
   it('cuts an oversized system prompt from the end to leave room for the newest message', () => {
     const rules = 'Stay in character. '.repeat(100);
-    const window = buildContextWindow({ systemPrompt: rules, history: [{ role: 'user', content: 'Hi' }], contextTokens: 50 + REPLY, replyTokens: REPLY });
+    const window = buildContextWindow({
+      systemPrompt: rules,
+      history: [{ role: 'user', content: 'Hi' }],
+      contextTokens: 50 + REPLY,
+      replyTokens: REPLY,
+    });
     const system = window.messages[0]!.content;
     expect(system.startsWith('Stay in character. Stay')).toBe(true);
     expect(system.endsWith('…')).toBe(true);

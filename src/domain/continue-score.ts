@@ -79,8 +79,7 @@ export interface ContinueScoreResult {
 
 /** Computes the continue score and the decision it implies (see the module comment for the formula). */
 export function continueScore(input: ContinueScoreInput): ContinueScoreResult {
-  const previous =
-    input.recentUserMessages.at(-1) === input.message ? input.recentUserMessages.slice(0, -1) : input.recentUserMessages;
+  const previous = input.recentUserMessages.at(-1) === input.message ? input.recentUserMessages.slice(0, -1) : input.recentUserMessages;
   const factors = {
     topicRelevance: topicRelevance(input.message, input.persona.topicPreferences),
     energy: effectiveEnergy(input.energyShare, input.fatigue),
@@ -179,7 +178,10 @@ const STEM_EXCEPTIONS = new Set(['news', 'this', 'was', 'has', 'is', 'its', 'yes
  * (not "ss").
  */
 export function stem(word: string): string {
-  let w = word.toLowerCase().replace(/['’]s$/, '').replace(/['’]/g, '');
+  let w = word
+    .toLowerCase()
+    .replace(/['’]s$/, '')
+    .replace(/['’]/g, '');
   if (STEM_EXCEPTIONS.has(w)) return w;
   if (w.length > 4 && w.endsWith('ies')) return `${w.slice(0, -3)}y`;
   if (w.length > 5 && w.endsWith('ing')) return w.slice(0, -3);

@@ -166,7 +166,10 @@ export function buildSystemPrompt(persona: PersonaDefinition, situation: PromptS
   const situationText = formatSituation(situation);
   // Character Cards write {{char}}/{{user}} inside their text fields too, not only in the template.
   const names = (text: string): string =>
-    text.replace(/\{\{\s*char\s*\}\}/gi, persona.name).replace(/\{\{\s*user\s*\}\}/gi, VISITOR).trim();
+    text
+      .replace(/\{\{\s*char\s*\}\}/gi, persona.name)
+      .replace(/\{\{\s*user\s*\}\}/gi, VISITOR)
+      .trim();
   const values: Record<string, string> = {
     name: persona.name,
     char: persona.name,

@@ -94,8 +94,7 @@ export function truncateToTokens(text: string, maxTokens: number, options: Trunc
   const whole = prefix + text;
   if (estimateTokens(whole) <= maxTokens) return whole;
   const chars = Array.from(text);
-  const keptText = (kept: number): string =>
-    keep === 'start' ? chars.slice(0, kept).join('') : chars.slice(chars.length - kept).join('');
+  const keptText = (kept: number): string => (keep === 'start' ? chars.slice(0, kept).join('') : chars.slice(chars.length - kept).join(''));
   const withMarker = (kept: string): string => (keep === 'start' ? prefix + kept + marker : prefix + marker + kept);
   const fits = (kept: number): boolean => estimateTokens(withMarker(keptText(kept))) <= maxTokens;
   if (!fits(0)) return '';

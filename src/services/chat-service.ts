@@ -18,6 +18,7 @@ import type { SessionBinding } from '../rpc/registry.js';
 import type { ConversationService } from './conversation-service.js';
 import type { PersonaService } from './persona-service.js';
 import type { SessionService } from './session-service.js';
+import type { CompletedTurn, PromptContribution, PromptContributor, TurnContext, TurnObserver } from './turn-hooks.js';
 
 export interface ChatSettings {
   defaultModel: string;
@@ -64,6 +65,9 @@ export interface ChatTurnOptions {
 const ENGAGEMENT_WINDOW = 5;
 
 export class ChatService {
+  private readonly contributors: PromptContributor[] = [];
+  private readonly observers: TurnObserver[] = [];
+
   constructor(
     private readonly deps: {
       store: Store;
@@ -77,6 +81,16 @@ export class ChatService {
       settings: ChatSettings;
     },
   ) {}
+
+  /** Adds context to every turn's prompt (memories, relationship, mood, scene). */
+  addContributor(contributor: PromptContributor): void {
+    this.contributors.push(contributor);
+  }
+
+  /** Reacts to every stored turn (memory formation, relationship and mood updates). */
+  addObserver(observer: TurnObserver): void {
+    this.observers.push(observer);
+  }
 
   /** The model personas use when they name none. */
   get defaultModel(): string {
@@ -114,11 +128,22 @@ export class ChatService {
     const model = this.modelFor(persona);
     const contextTokens = settings.modelContextTokens[model] ?? settings.contextTokens;
     const energyShare = persona.socialEnergy.maxEnergy > 0 ? before.state.energy / persona.socialEnergy.maxEnergy : 0;
-    const systemPrompt = buildSystemPrompt(persona, {
-      energyLine: describeEnergy(energyShare, before.state.fatigue),
+    const contributions = await this.collectContributions({
+      session: binding,
+      persona,
+      conversation,
+      message: userTurn.message,
+      history,
+      budgetTokens: Math.max(0, contextTokens - tokenBudget),
+    });
+    const stateLine = contributions.find((contribution) => contribution.stateLine)?.stateLine;
+    const sections = contributions.flatMap((contribution) => contribution.sections ?? []);
+    const basePrompt = buildSystemPrompt(persona, {
+      energyLine: stateLine ?? describeEnergy(energyShare, before.state.fatigue),
       conversationContext: conversation.context,
       topic: conversation.topic,
     });
+    const systemPrompt = sections.length === 0 ? basePrompt : `${basePrompt}\n\n${sections.join('\n\n')}`;
     const window = buildContextWindow({
       systemPrompt,
       history: history.map((message) => ({ role: message.role, content: message.content })),
@@ -146,6 +171,8 @@ export class ChatService {
     });
     this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message: replyMessage });
 
+    this.notifyObservers({ session: binding, persona, conversation, userMessage: userTurn.message, replyMessage });
+
     const after = await personas.snapshot(persona);
     const userMessages = history.filter((message) => message.role === 'user').map((message) => message.content);
     const score = continueScore({
@@ -153,6 +180,7 @@ export class ChatService {
       message: request.message,
       energyShare: persona.socialEnergy.maxEnergy > 0 ? after.state.energy / persona.socialEnergy.maxEnergy : 0,
       fatigue: after.state.fatigue,
+      relationship: contributions.find((contribution) => contribution.affinity !== undefined)?.affinity ?? 0,
       recentUserMessages: userMessages.slice(-ENGAGEMENT_WINDOW),
       turnCount: history.filter((message) => message.role === 'assistant').length + 1,
     });
@@ -173,6 +201,28 @@ export class ChatService {
       state: after.state,
       availability: after.availability,
     };
+  }
+
+  /** Runs every contributor with its share of the budget; one that fails is logged and skipped. */
+  private async collectContributions(turn: Omit<TurnContext, 'budgetTokens'> & { budgetTokens: number }): Promise<PromptContribution[]> {
+    if (this.contributors.length === 0) return [];
+    const results = await Promise.allSettled(
+      this.contributors.map((contributor) =>
+        contributor.contribute({ ...turn, budgetTokens: Math.floor(turn.budgetTokens * contributor.budgetShare) }),
+      ),
+    );
+    return results.flatMap((result, index) => {
+      if (result.status === 'fulfilled') return [result.value];
+      this.deps.logger.warn({ err: result.reason, contributor: this.contributors[index]?.name }, 'prompt contributor failed; turn continues without it');
+      return [];
+    });
+  }
+
+  /** Observers run after the answer is known; the client never waits for them. */
+  private notifyObservers(turn: CompletedTurn): void {
+    for (const observer of this.observers) {
+      observer.turnCompleted(turn).catch((error: unknown) => this.deps.logger.error({ err: error, observer: observer.name }, 'turn observer failed'));
+    }
   }
 
   private checkMessage(message: string): void {

@@ -1,0 +1,40 @@
+/**
+ * The durable job queue port (DESIGN.md §3 step 6): post-turn work — memory extraction, importance
+ * scoring, relationship and mood updates, summarisation — is written as a row in the store in the
+ * same process that answers the client, and run in the background. A crash loses no job: a job that
+ * was running when the process died is picked up again after its lease expires.
+ */
+export interface JobRecord {
+  id: number;
+  type: string;
+  payload: Record<string, unknown>;
+  /** How many times it has been started (1 on the first run). */
+  attempts: number;
+  createdAt: number;
+}
+
+export type JobHandler = (job: JobRecord, signal: AbortSignal) => Promise<void>;
+
+export interface JobQueueStats {
+  pending: number;
+  running: number;
+  failed: number;
+  completed: number;
+}
+
+export interface JobQueue {
+  /**
+   * Persists a job; resolves once it is committed. With `dedupeKey`, a pending job with the same key
+   * is not added twice (returns its id).
+   */
+  enqueue(type: string, payload: Record<string, unknown>, options?: { runAfter?: number; dedupeKey?: string; maxAttempts?: number }): Promise<number>;
+  /** The handler for a job type; registered before `start`. */
+  register(type: string, handler: JobHandler): void;
+  /** Starts the background worker (and reclaims jobs whose lease expired). */
+  start(): void;
+  /** Stops taking jobs and waits (bounded) for running ones; they are retried on next start if unfinished. */
+  stop(): Promise<void>;
+  stats(): Promise<JobQueueStats>;
+  /** Resolves when no job is pending or running (tests, graceful shutdown). */
+  drain(timeoutMs?: number): Promise<void>;
+}

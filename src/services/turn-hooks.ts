@@ -1,0 +1,49 @@
+/**
+ * Extension points of a chat turn, so that features (memory, relationships, mood, scenes) plug into
+ * the turn without editing it: contributors add context to the prompt before the model is called,
+ * observers react after the reply is stored (and must not make the client wait: queue slow work).
+ */
+import type { PersonaRecord, ConversationRecord, MessageRecord } from '../ports/store.js';
+import type { SessionBinding } from '../rpc/registry.js';
+
+export interface TurnContext {
+  session: SessionBinding;
+  persona: PersonaRecord;
+  conversation: ConversationRecord;
+  /** The user's message of this turn (already stored). */
+  message: MessageRecord;
+  /** Recent messages of the conversation, oldest first, including `message`. */
+  history: MessageRecord[];
+  /** Tokens of the context window this contributor may fill (a share of the model's window). */
+  budgetTokens: number;
+}
+
+export interface PromptContribution {
+  /** Paragraphs appended to the system prompt, e.g. "Things you remember: ...". */
+  sections?: string[];
+  /** The persona's feeling towards the speaker, −1..1, used by the continue score. */
+  affinity?: number;
+  /** Replaces the generic energy line (e.g. with the persona's mood). */
+  stateLine?: string;
+}
+
+export interface PromptContributor {
+  readonly name: string;
+  /** Share of the context window (0..1) this contributor may use; the chat turn divides it. */
+  readonly budgetShare: number;
+  contribute(turn: TurnContext): Promise<PromptContribution>;
+}
+
+export interface CompletedTurn {
+  session: SessionBinding;
+  persona: PersonaRecord;
+  conversation: ConversationRecord;
+  userMessage: MessageRecord;
+  replyMessage: MessageRecord;
+}
+
+export interface TurnObserver {
+  readonly name: string;
+  /** Called after the reply is stored. Errors are logged, never shown to the client. */
+  turnCompleted(turn: CompletedTurn): Promise<void>;
+}
