@@ -170,7 +170,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   } catch (error) {
     await core.close();
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new Error(`Port ${config.port} on ${config.host} is already in use. Stop the other server or pick another port with --port.`);
+    if (code === 'EADDRINUSE') throw new Error(`Port ${config.port} on ${config.host} is already in use. Stop the other server or pick another port with --port.`, { cause: error });
     throw error;
   }
   const hostForUrl = address.host.includes(':') ? `[${address.host}]` : address.host;

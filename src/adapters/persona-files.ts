@@ -21,7 +21,7 @@ export function loadPersonaFiles(directory: string): PersonaDefinition[] {
       try {
         json = JSON.parse(readFileSync(file, 'utf8'));
       } catch (error) {
-        throw new Error(`${file}: not valid JSON (${(error as Error).message})`);
+        throw new Error(`${file}: not valid JSON (${(error as Error).message})`, { cause: error });
       }
       return parsePersonaFile(json, file);
     });

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { buildContextWindow } from '../domain/context-window.js';
-import { continueScore, type ContinueScoreResult } from '../domain/continue-score.js';
+import { continueScore, ENGAGEMENT_WINDOW, type ContinueScoreResult } from '../domain/continue-score.js';
 import { AppError } from '../domain/errors.js';
 import { buildSystemPrompt, describeEnergy } from '../domain/prompt.js';
 import type { Availability, SocialEnergyState } from '../domain/social-energy.js';
@@ -60,9 +60,6 @@ export interface ChatTurnOptions {
   /** Called with each piece of the reply as it streams in. */
   onDelta?: (delta: string) => void;
 }
-
-/** How many of the user's recent messages inform the engagement part of the continue score. */
-const ENGAGEMENT_WINDOW = 5;
 
 export class ChatService {
   private readonly contributors: PromptContributor[] = [];

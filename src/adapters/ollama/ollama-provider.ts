@@ -17,7 +17,6 @@ import {
   ollamaTimedOut,
   ollamaUnreachable,
   replyBrokeOff,
-  type OllamaTimeout,
 } from './ollama-errors.js';
 
 /** Where Ollama listens when OLLAMA_HOST is not set. */
