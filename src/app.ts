@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { InProcessEventBus } from './adapters/events/in-process-bus.js';
+import { PrometheusMetrics } from './adapters/metrics/prometheus-metrics.js';
 import { QueuedLlmProvider } from './adapters/llm-queue/queued-provider.js';
 import { normalizeOllamaHost, OllamaProvider } from './adapters/ollama/ollama-provider.js';
 import { loadPersonaFiles, shippedPersonasDir } from './adapters/persona-files.js';
@@ -27,6 +28,7 @@ import { SessionService } from './services/session-service.js';
 import { ServerStats, SystemService } from './services/system-service.js';
 import { healthRoutes } from './transports/health.js';
 import { HttpServer } from './transports/http-server.js';
+import { metricsRoute } from './transports/metrics-route.js';
 import { WebSocketTransport } from './transports/websocket.js';
 
 export const DATABASE_FILE_NAME = 'persona-mcp.db';
@@ -48,6 +50,7 @@ export interface Core {
   registry: MethodRegistry;
   engine: JsonRpcEngine;
   stats: ServerStats;
+  metrics: PrometheusMetrics;
   /** Aborted on shutdown; in-flight work listens to it. */
   shutdownSignal: AbortSignal;
   close(): Promise<void>;
@@ -98,6 +101,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       maxTokenBudget: config.chat.maxTokenBudget,
       maxMessageChars: config.chat.maxMessageChars,
       historyMessages: config.chat.historyMessages,
+      maxConcurrentTurnsPerSession: config.limits.maxConcurrentChatsPerSession,
       contextTokens: config.llm.contextTokens,
       modelContextTokens: config.llm.modelContextTokens,
     },
@@ -114,11 +118,23 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   }
 
   const registry = buildRegistry(services);
+  const metrics = new PrometheusMetrics(
+    {
+      activeConnections: () => stats.activeConnections,
+      llmQueue: () => queued.stats(),
+      databaseSizeBytes: async () => (await system.databaseStatus()).sizeBytes,
+    },
+    registry.list().map((method) => method.name),
+  );
+  events.subscribe((event) => metrics.observeEvent(event));
   const engine = new JsonRpcEngine(registry, {
     logger,
     validateResults: config.validateResults,
     maxBatchSize: config.limits.maxBatchSize,
-    onRequestComplete: (outcome) => stats.recordRequest(outcome.durationMs, outcome.outcome !== 'ok'),
+    onRequestComplete: (outcome) => {
+      stats.recordRequest(outcome.durationMs, outcome.outcome !== 'ok');
+      metrics.observeRequest(outcome);
+    },
   });
   const retention = new RetentionService(store, clock, logger, {
     sessionIdleMs: config.retention.sessionIdleHours * 3_600_000,
@@ -137,6 +153,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     registry,
     engine,
     stats,
+    metrics,
     shutdownSignal: shutdown.signal,
     async close() {
       if (closed) return;
@@ -160,8 +177,12 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     maxFrameBytes: config.limits.maxFrameBytes,
     allowedOrigins: config.http.allowedOrigins,
     shutdownSignal: core.shutdownSignal,
+    maxConnections: config.limits.maxConnections,
+    maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+    rateLimit: { ratePerSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst },
   });
   http.addRoute(healthRoutes(core.services.system));
+  http.addRoute(metricsRoute(core.metrics));
   http.onUpgrade((request, socket, head, url) => websocket.handleUpgrade(request, socket, head, url));
 
   let address: { port: number; host: string };

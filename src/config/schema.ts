@@ -62,6 +62,16 @@ export const configSchema = z.object({
       maxFrameBytes: positiveInt.default(1_048_576),
       /** Largest JSON-RPC batch. */
       maxBatchSize: positiveInt.default(100),
+      /** Open WebSocket connections in total; more are closed with 1013 (try again later). */
+      maxConnections: positiveInt.default(20_000),
+      /** Open WebSocket connections from one IP address. */
+      maxConnectionsPerIp: positiveInt.default(1_000),
+      /** Requests per second one connection may send on average (token bucket; a batch costs its size). */
+      rateLimitPerSecond: z.number().positive().default(100),
+      /** Requests one connection may send in a burst. */
+      rateLimitBurst: positiveInt.default(200),
+      /** Chat turns one session may have in flight at once. */
+      maxConcurrentChatsPerSession: positiveInt.default(2),
     })
     .prefault({}),
   retention: z

@@ -72,14 +72,25 @@ export class JsonRpcEngine {
 
   /** Handles one text frame. Resolves to the response text, or null when nothing is to be sent. */
   async handleText(text: string, createContext: ContextFactory): Promise<string | null> {
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return JSON.stringify(errorResponse(null, { code: PARSE_ERROR, message: 'Parse error: the frame is not valid JSON.' }));
-    }
-    const response = await this.handleParsed(message, createContext);
+    const parsed = parseFrame(text);
+    if (!parsed.ok) return JSON.stringify(parsed.response);
+    const response = await this.handleParsed(parsed.message, createContext);
     return response === null ? null : JSON.stringify(response);
+  }
+
+  /**
+   * Answers every request in a message with the same error, without running anything (rate limits,
+   * shutdown). Notifications get nothing, as always.
+   */
+  rejectAll(message: unknown, error: JsonRpcErrorObject): JsonRpcResponse | JsonRpcResponse[] | null {
+    const members = Array.isArray(message) ? message : [message];
+    const responses = members.flatMap((member) => {
+      const request = parseRequest(member);
+      if ('error' in request) return [errorResponse(request.id, request.error)];
+      return 'id' in request ? [errorResponse(request.id ?? null, error)] : [];
+    });
+    if (responses.length === 0) return null;
+    return Array.isArray(message) ? responses : (responses[0] ?? null);
   }
 
   /** Handles an already-parsed message or batch. */
@@ -165,6 +176,20 @@ export class JsonRpcEngine {
     logger.error({ err: error, method }, 'unhandled error in RPC handler');
     return { code: INTERNAL_ERROR, message: 'Internal error: the server failed to handle the request; it has been logged.' };
   }
+}
+
+/** Parses a frame's text; a parse failure comes with its ready −32700 response. */
+export function parseFrame(text: string): { ok: true; message: unknown } | { ok: false; response: JsonRpcResponse } {
+  try {
+    return { ok: true, message: JSON.parse(text) };
+  } catch {
+    return { ok: false, response: errorResponse(null, { code: PARSE_ERROR, message: 'Parse error: the frame is not valid JSON.' }) };
+  }
+}
+
+/** How many members a message has (a batch costs its size against rate limits). */
+export function messageCost(message: unknown): number {
+  return Array.isArray(message) ? Math.max(1, message.length) : 1;
 }
 
 type ParsedRequest = JsonRpcRequest | { id: JsonRpcId; error: JsonRpcErrorObject };

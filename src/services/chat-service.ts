@@ -26,6 +26,8 @@ export interface ChatSettings {
   maxTokenBudget: number;
   maxMessageChars: number;
   historyMessages: number;
+  /** Chat turns one session may have in flight at once. */
+  maxConcurrentTurnsPerSession: number;
   contextTokens: number;
   modelContextTokens: Record<string, number>;
 }
@@ -64,6 +66,8 @@ export interface ChatTurnOptions {
 export class ChatService {
   private readonly contributors: PromptContributor[] = [];
   private readonly observers: TurnObserver[] = [];
+  /** In-flight turns per session id (the concurrency limit). */
+  private readonly turnsInFlight = new Map<string, number>();
 
   constructor(
     private readonly deps: {
@@ -100,6 +104,25 @@ export class ChatService {
   }
 
   async runTurn(binding: SessionBinding, request: ChatTurnRequest, options: ChatTurnOptions): Promise<ChatTurnResult> {
+    const sessionId = binding.id;
+    const inFlight = this.turnsInFlight.get(sessionId) ?? 0;
+    const limit = this.deps.settings.maxConcurrentTurnsPerSession;
+    if (inFlight >= limit) {
+      throw new AppError('limit_exceeded', `This session already has ${inFlight} chat turn(s) in progress; at most ${limit} may run at once (limits.maxConcurrentChatsPerSession). Wait for a reply first.`, {
+        data: { limit: 'limits.maxConcurrentChatsPerSession', max: limit },
+      });
+    }
+    this.turnsInFlight.set(sessionId, inFlight + 1);
+    try {
+      return await this.runAdmittedTurn(binding, request, options);
+    } finally {
+      const remaining = (this.turnsInFlight.get(sessionId) ?? 1) - 1;
+      if (remaining > 0) this.turnsInFlight.set(sessionId, remaining);
+      else this.turnsInFlight.delete(sessionId);
+    }
+  }
+
+  private async runAdmittedTurn(binding: SessionBinding, request: ChatTurnRequest, options: ChatTurnOptions): Promise<ChatTurnResult> {
     const { store, personas, clock, settings } = this.deps;
     const started = clock.now();
     this.checkMessage(request.message);

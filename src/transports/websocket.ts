@@ -8,7 +8,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { APPLICATION_ERRORS } from '../rpc/error-codes.js';
-import { errorResponse, type JsonRpcEngine } from '../rpc/jsonrpc.js';
+import { fullBucket, takeTokens, type TokenBucket, type TokenBucketLimits } from '../domain/token-bucket.js';
+import { errorResponse, messageCost, parseFrame, type JsonRpcEngine } from '../rpc/jsonrpc.js';
 import type { JsonRpcId, MethodContext, SessionBinding } from '../rpc/registry.js';
 import { newSessionId, SESSION_ID_PATTERN } from '../services/session-service.js';
 import type { ServerStats } from '../services/system-service.js';
@@ -27,7 +28,16 @@ export interface WebSocketTransportOptions {
   heartbeatMs?: number;
   /** Aborted when the server shuts down: in-flight turns stop. */
   shutdownSignal: AbortSignal;
+  /** Open connections in total; beyond, new ones are closed with 1013. */
+  maxConnections: number;
+  /** Open connections per client IP address. */
+  maxConnectionsPerIp: number;
+  /** Per-connection request rate (token bucket). */
+  rateLimit: TokenBucketLimits;
 }
+
+/** WebSocket close code 1013 "Try Again Later" (RFC 6455 registry): the server is at a connection limit. */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
 
 /** Frames this many times over the limit are not read at all: the socket closes with 1009. */
 const HARD_FRAME_LIMIT_FACTOR = 4;
@@ -39,11 +49,16 @@ interface Connection {
   closed: AbortController;
   isAlive: boolean;
   logger: Logger;
+  ip: string;
+  bucket: TokenBucket;
+  /** Set while rate-limited, so that one burst of refusals is logged once. */
+  isThrottled: boolean;
 }
 
 export class WebSocketTransport {
   private readonly server: WebSocketServer;
   private readonly connections = new Set<Connection>();
+  private readonly connectionsPerIp = new Map<string, number>();
   private readonly heartbeat: NodeJS.Timeout;
   private nextConnectionNumber = 1;
 
@@ -73,10 +88,30 @@ export class WebSocketTransport {
     if (requestedSession !== null && !SESSION_ID_PATTERN.test(requestedSession)) {
       return refuse(socket, 400, 'session_id must be 8-64 characters of A-Z, a-z, 0-9, "_" or "-".');
     }
-    this.server.handleUpgrade(request, socket, head, (ws) => this.accept(ws, requestedSession ?? newSessionId()));
+    const ip = request.socket.remoteAddress ?? 'unknown';
+    this.server.handleUpgrade(request, socket, head, (ws) => {
+      const refusal = this.connectionLimitReached(ip);
+      if (refusal !== null) {
+        this.options.logger.warn({ ip, limit: refusal }, 'refused a WebSocket connection: limit reached');
+        ws.close(CLOSE_TRY_AGAIN_LATER, refusal);
+        return;
+      }
+      this.accept(ws, requestedSession ?? newSessionId(), ip);
+    });
   }
 
-  private accept(socket: WebSocket, sessionId: string): void {
+  /** The reason to refuse one more connection from `ip` (fits a close frame's 123 bytes), or null. */
+  private connectionLimitReached(ip: string): string | null {
+    if (this.connections.size >= this.options.maxConnections) {
+      return `server full: ${this.options.maxConnections} connections (limits.maxConnections)`;
+    }
+    if ((this.connectionsPerIp.get(ip) ?? 0) >= this.options.maxConnectionsPerIp) {
+      return `too many connections from your address: ${this.options.maxConnectionsPerIp} (limits.maxConnectionsPerIp)`;
+    }
+    return null;
+  }
+
+  private accept(socket: WebSocket, sessionId: string, ip: string): void {
     const connectionNumber = this.nextConnectionNumber++;
     const connection: Connection = {
       socket,
@@ -84,8 +119,12 @@ export class WebSocketTransport {
       closed: new AbortController(),
       isAlive: true,
       logger: this.options.logger.child({ connection: connectionNumber }),
+      ip,
+      bucket: fullBucket(this.options.rateLimit, Date.now()),
+      isThrottled: false,
     };
     this.connections.add(connection);
+    this.connectionsPerIp.set(ip, (this.connectionsPerIp.get(ip) ?? 0) + 1);
     this.options.stats.activeConnections += 1;
     this.options.stats.totalConnections += 1;
 
@@ -96,6 +135,9 @@ export class WebSocketTransport {
     socket.on('error', (error) => connection.logger.debug({ err: error }, 'WebSocket error'));
     socket.on('close', () => {
       this.connections.delete(connection);
+      const remaining = (this.connectionsPerIp.get(ip) ?? 1) - 1;
+      if (remaining > 0) this.connectionsPerIp.set(ip, remaining);
+      else this.connectionsPerIp.delete(ip);
       this.options.stats.activeConnections -= 1;
       connection.closed.abort(new Error('connection closed'));
     });
@@ -113,9 +155,28 @@ export class WebSocketTransport {
       })));
       return;
     }
-    const text = rawToText(data, isBinary);
-    const reply = await this.options.engine.handleText(text, (requestId, method) => this.createContext(connection, requestId, method));
-    if (reply !== null) this.send(connection, reply);
+    const parsed = parseFrame(rawToText(data, isBinary));
+    if (!parsed.ok) {
+      this.send(connection, JSON.stringify(parsed.response));
+      return;
+    }
+    const taken = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), Date.now());
+    connection.bucket = taken.bucket;
+    if (!taken.allowed) {
+      if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, retryAfterMs: taken.retryAfterMs }, 'connection rate-limited');
+      connection.isThrottled = true;
+      const info = APPLICATION_ERRORS.rate_limited;
+      const refusal = this.options.engine.rejectAll(parsed.message, {
+        code: info.code,
+        message: `Rate limited: at most ${this.options.rateLimit.ratePerSecond} requests per second (bursts of ${this.options.rateLimit.burst}) per connection; retry in ${taken.retryAfterMs} ms.`,
+        data: { kind: 'rate_limited', retry_after_ms: taken.retryAfterMs, hint: info.whatToDo },
+      });
+      if (refusal !== null) this.send(connection, JSON.stringify(refusal));
+      return;
+    }
+    connection.isThrottled = false;
+    const reply = await this.options.engine.handleParsed(parsed.message, (requestId, method) => this.createContext(connection, requestId, method));
+    if (reply !== null) this.send(connection, JSON.stringify(reply));
   }
 
   private createContext(connection: Connection, requestId: JsonRpcId | undefined, method: string): MethodContext {

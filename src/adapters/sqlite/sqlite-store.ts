@@ -81,6 +81,19 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * The open connection, for the other SQLite adapters of the same database (memory, relationships,
+   * jobs, keys): one connection per process keeps WAL writes serialised in one place.
+   */
+  get database(): Database {
+    return this.db;
+  }
+
+  /** Path of the database file. */
+  get filePath(): string {
+    return this.path;
+  }
+
   // personas
 
   listPersonas(): Promise<PersonaRecord[]> {

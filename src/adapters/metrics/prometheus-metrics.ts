@@ -1,0 +1,96 @@
+/**
+ * Prometheus metrics (prom-client) for `GET /metrics`: connections, requests by method and outcome,
+ * request latency, LLM tokens and turn time, chat queue depth, job queue depth and database size.
+ * Gauges that mirror state are collected when scraped, so the hot path only bumps counters.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DomainEvent } from '../../ports/events.js';
+import type { RequestOutcome } from '../../rpc/jsonrpc.js';
+
+export interface MetricsSources {
+  activeConnections(): number;
+  llmQueue(): { running: number; queued: number };
+  /** Database file size in bytes (may be async: read at scrape time). */
+  databaseSizeBytes(): Promise<number>;
+  /** Pending and running background jobs, when a job queue runs. */
+  jobQueue?(): Promise<{ pending: number; running: number }>;
+}
+
+/** Latency buckets from 0.1 ms to 10 s: non-LLM requests live in the lowest ones, chat turns in the top. */
+const LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LLM_BUCKETS_SECONDS = [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120];
+
+export class PrometheusMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'method' | 'outcome'>;
+  private readonly requestSeconds: Histogram<'method'>;
+  private readonly llmTokens: Counter<'kind'>;
+  private readonly llmTurnSeconds: Histogram;
+  private readonly knownMethods: ReadonlySet<string>;
+
+  constructor(sources: MetricsSources, knownMethods: Iterable<string>) {
+    this.knownMethods = new Set(knownMethods);
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'persona_mcp_process_' });
+    new Gauge({ name: 'persona_mcp_connections', help: 'Open WebSocket connections.', registers, collect() { this.set(sources.activeConnections()); } });
+    this.requests = new Counter({ name: 'persona_mcp_requests_total', help: 'JSON-RPC requests by method and outcome (ok or error kind).', labelNames: ['method', 'outcome'], registers });
+    this.requestSeconds = new Histogram({ name: 'persona_mcp_request_duration_seconds', help: 'Time to handle a JSON-RPC request.', labelNames: ['method'], buckets: LATENCY_BUCKETS_SECONDS, registers });
+    this.llmTokens = new Counter({ name: 'persona_mcp_llm_tokens_total', help: 'Tokens of stored chat turns (prompt and completion).', labelNames: ['kind'], registers });
+    this.llmTurnSeconds = new Histogram({ name: 'persona_mcp_chat_turn_seconds', help: 'Wall time of chat turns that produced a reply.', buckets: LLM_BUCKETS_SECONDS, registers });
+    new Gauge({
+      name: 'persona_mcp_llm_queue',
+      help: 'Chat turns running at the LLM backend and waiting for a slot.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const queue = sources.llmQueue();
+        this.set({ state: 'running' }, queue.running);
+        this.set({ state: 'queued' }, queue.queued);
+      },
+    });
+    new Gauge({
+      name: 'persona_mcp_database_size_bytes',
+      help: 'Size of the SQLite database.',
+      registers,
+      async collect() {
+        this.set(await sources.databaseSizeBytes());
+      },
+    });
+    if (sources.jobQueue) {
+      const jobQueue = sources.jobQueue;
+      new Gauge({
+        name: 'persona_mcp_jobs',
+        help: 'Background jobs pending and running.',
+        labelNames: ['state'],
+        registers,
+        async collect() {
+          const stats = await jobQueue();
+          this.set({ state: 'pending' }, stats.pending);
+          this.set({ state: 'running' }, stats.running);
+        },
+      });
+    }
+  }
+
+  observeRequest(outcome: RequestOutcome): void {
+    // Unknown method names come from clients: folding them into one label keeps cardinality bounded.
+    const method = this.knownMethods.has(outcome.method) ? outcome.method : 'unknown';
+    this.requests.inc({ method, outcome: outcome.outcome });
+    this.requestSeconds.observe({ method }, outcome.durationMs / 1000);
+  }
+
+  observeEvent(event: DomainEvent): void {
+    if (event.type !== 'messageStored' || event.message.role !== 'assistant') return;
+    this.llmTokens.inc({ kind: 'completion' }, event.message.tokens);
+    if (event.message.promptTokens !== null) this.llmTokens.inc({ kind: 'prompt' }, event.message.promptTokens);
+    if (event.message.processingMs !== null) this.llmTurnSeconds.observe(event.message.processingMs / 1000);
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The memory model (issue 5): what a persona remembers, who else may see it, and where it came from.
+ * Plain data; the rules that act on it live beside this file (scoring, decay, pruning, visibility).
+ */
+
+/** What a memory is about. */
+export type MemoryKind = 'observation' | 'user_fact' | 'summary' | 'reflection';
+export const MEMORY_KINDS: readonly MemoryKind[] = ['observation', 'user_fact', 'summary', 'reflection'];
+
+/**
+ * Who may recall a memory besides its persona: nobody (`private`), the personas and groups it is
+ * shared with (`shared`), or every persona (`public`).
+ */
+export type MemoryVisibility = 'private' | 'shared' | 'public';
+export const MEMORY_VISIBILITIES: readonly MemoryVisibility[] = ['private', 'shared', 'public'];
+
+/** How the current importance was first set. */
+export type ImportanceSource = 'heuristic' | 'llm' | 'client';
+
+export interface Memory {
+  id: number;
+  personaId: string;
+  kind: MemoryKind;
+  content: string;
+  /** 0..1, decays over time and is reinforced by recall. */
+  importance: number;
+  importanceSource: ImportanceSource;
+  visibility: MemoryVisibility;
+  /** Personas a `shared` memory is shared with (besides its own). */
+  sharedWith: string[];
+  /** Named persona groups a `shared` memory is shared with. */
+  sharedGroups: string[];
+  sessionId: string | null;
+  conversationId: string | null;
+  /** The message the memory was formed from (null for client-stored ones). */
+  messageId: number | null;
+  createdAt: number;
+  lastAccessedAt: number;
+  accessCount: number;
+  /** When decay was last applied. */
+  decayedAt: number;
+}
+
+/** A memory the store is asked to add. */
+export interface NewMemory {
+  personaId: string;
+  kind: MemoryKind;
+  content: string;
+  importance: number;
+  importanceSource: ImportanceSource;
+  visibility: MemoryVisibility;
+  sharedWith?: string[];
+  sharedGroups?: string[];
+  sessionId?: string | null;
+  conversationId?: string | null;
+  messageId?: number | null;
+}
+
+/** Wire ids look like `mem_42`; the number alone is accepted too. Returns null for anything else. */
+export function parseMemoryId(value: string): number | null {
+  const match = /^(?:mem_)?(\d{1,15})$/.exec(value.trim());
+  return match ? Number(match[1]) : null;
+}
+
+export function formatMemoryId(id: number): string {
+  return `mem_${id}`;
+}
+
+/** Clamps to 0..1 (importance, similarity). NaN becomes 0. */
+export function clampUnit(value: number): number {
+  if (!Number.isFinite(value)) return 0;
+  return Math.min(1, Math.max(0, value));
+}

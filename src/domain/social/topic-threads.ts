@@ -1,0 +1,112 @@
+/**
+ * Topic threads: a conversation's messages grouped by what they are about. A message joins the
+ * current thread, goes back to an earlier thread it resembles, or opens a new one:
+ *
+ * - Each message becomes a vector: counts of its stemmed content words (stop-words dropped) — a
+ *   lexical embedding that needs no model, so threading works offline and is exactly testable.
+ * - A thread's centroid is the sum of its messages' vectors (recent and old weigh the same).
+ * - similarity = cosine(message, centroid). A message with fewer than {@link MIN_CONTENT_WORDS}
+ *   content words ("yes!", "go on") says too little to change topic and stays in the current thread.
+ * - If similarity to the current thread ≥ {@link THREAD_SIMILARITY_THRESHOLD}, stay. Else the most
+ *   similar earlier thread at or above the threshold is resumed (returning to a topic brings its
+ *   context back). Else a new thread starts.
+ *
+ * The threshold 0.12 was chosen on the shipped personas' test dialogues: follow-ups on one topic share
+ * at least one content word among ~8 (cosine ≈ 0.15–0.4), while a clear change of subject shares none
+ * (cosine 0).
+ */
+import { stem } from '../continue-score.js';
+
+export const THREAD_SIMILARITY_THRESHOLD = 0.12;
+export const MIN_CONTENT_WORDS = 3;
+/** Words in a thread label (its most frequent content words). */
+export const LABEL_WORDS = 3;
+
+const STOP_WORDS = new Set(
+  ('a an the and or but if then so of to in on at by for with from about as into over after before is are was were be been being am ' +
+    'do does did have has had i you he she it we they me him her us them my your his its our their this that these those there here ' +
+    'what which who whom whose when where why how all any some no not yes can could would should will shall may might must just very ' +
+    'really too also than more most much many such own same other only now up down out off again once tell say said let lets me oh ' +
+    'well like know think want go get got make made thing things something anything one ever yet still dont im ive youre thats')
+    .split(/\s+/),
+);
+
+export type TermVector = Record<string, number>;
+
+/** The message's content words, stemmed, with counts. */
+export function termVector(text: string): TermVector {
+  const vector: TermVector = {};
+  for (const raw of text.toLowerCase().match(/[\p{L}\p{N}'’]+/gu) ?? []) {
+    const plain = raw.replace(/['’]/g, '');
+    if (plain.length < 3 || STOP_WORDS.has(plain)) continue;
+    const word = stem(raw);
+    if (word.length < 3 || STOP_WORDS.has(word)) continue;
+    vector[word] = (vector[word] ?? 0) + 1;
+  }
+  return vector;
+}
+
+export function contentWordCount(vector: TermVector): number {
+  return Object.values(vector).reduce((sum, count) => sum + count, 0);
+}
+
+export function cosineSimilarity(a: TermVector, b: TermVector): number {
+  let dot = 0;
+  let normA = 0;
+  let normB = 0;
+  for (const [word, count] of Object.entries(a)) {
+    normA += count * count;
+    dot += count * (b[word] ?? 0);
+  }
+  for (const count of Object.values(b)) normB += count * count;
+  return normA === 0 || normB === 0 ? 0 : Math.round((dot / Math.sqrt(normA * normB)) * 10_000) / 10_000;
+}
+
+export function addVectors(a: TermVector, b: TermVector): TermVector {
+  const sum: TermVector = { ...a };
+  for (const [word, count] of Object.entries(b)) sum[word] = (sum[word] ?? 0) + count;
+  return sum;
+}
+
+export interface ThreadSummary {
+  id: number;
+  centroid: TermVector;
+}
+
+export type ThreadDecision =
+  | { kind: 'stay'; threadId: number; similarity: number }
+  | { kind: 'resume'; threadId: number; similarity: number }
+  | { kind: 'new'; bestSimilarity: number };
+
+/** Where a message belongs (see the module comment). `currentId` is null before the first thread. */
+export function assignThread(message: TermVector, threads: readonly ThreadSummary[], currentId: number | null): ThreadDecision {
+  const current = threads.find((thread) => thread.id === currentId);
+  if (current !== undefined && contentWordCount(message) < MIN_CONTENT_WORDS) return { kind: 'stay', threadId: current.id, similarity: cosineSimilarity(message, current.centroid) };
+  if (current === undefined && threads.length === 0) return { kind: 'new', bestSimilarity: 0 };
+  if (current !== undefined) {
+    const similarity = cosineSimilarity(message, current.centroid);
+    if (similarity >= THREAD_SIMILARITY_THRESHOLD) return { kind: 'stay', threadId: current.id, similarity };
+  }
+  let best: { id: number; similarity: number } | null = null;
+  for (const thread of threads) {
+    if (thread.id === currentId) continue;
+    const similarity = cosineSimilarity(message, thread.centroid);
+    if (best === null || similarity > best.similarity) best = { id: thread.id, similarity };
+  }
+  if (best !== null && best.similarity >= THREAD_SIMILARITY_THRESHOLD) return { kind: 'resume', threadId: best.id, similarity: best.similarity };
+  if (current === undefined && contentWordCount(message) < MIN_CONTENT_WORDS && threads.length > 0) {
+    // No current thread but some exist (should not happen): join the newest rather than splitting on a short message.
+    const newest = threads[threads.length - 1]!;
+    return { kind: 'stay', threadId: newest.id, similarity: 0 };
+  }
+  return { kind: 'new', bestSimilarity: Math.max(best?.similarity ?? 0, current === undefined ? 0 : cosineSimilarity(message, current.centroid)) };
+}
+
+/** A short name for a thread: its {@link LABEL_WORDS} most frequent content words (ties alphabetical). */
+export function threadLabel(centroid: TermVector): string {
+  const words = Object.entries(centroid)
+    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .slice(0, LABEL_WORDS)
+    .map(([word]) => word);
+  return words.length === 0 ? 'small talk' : words.join(', ');
+}
