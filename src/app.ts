@@ -5,10 +5,13 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { InProcessEventBus } from './adapters/events/in-process-bus.js';
+import { FallbackToHostProvider, HostLlmProvider, HostModelBridge } from './adapters/host/host-model.js';
 import { PrometheusMetrics } from './adapters/metrics/prometheus-metrics.js';
 import { QueuedLlmProvider } from './adapters/llm-queue/queued-provider.js';
 import { normalizeOllamaHost, OllamaProvider } from './adapters/ollama/ollama-provider.js';
 import { loadPersonaFiles, shippedPersonasDir } from './adapters/persona-files.js';
+import { SqliteApiKeyStore } from './adapters/sqlite/api-key-store.js';
+import { SqliteSocialStore } from './adapters/sqlite/social-store.js';
 import { SqliteStore } from './adapters/sqlite/sqlite-store.js';
 import type { Config } from './config/schema.js';
 import { createLogger } from './logger.js';
@@ -17,16 +20,23 @@ import type { EventBus } from './ports/events.js';
 import type { LlmProvider } from './ports/llm.js';
 import type { Store } from './ports/store.js';
 import { JsonRpcEngine } from './rpc/jsonrpc.js';
+import { forwardConversationEvents } from './rpc/methods/group.js';
 import { buildRegistry } from './rpc/methods/index.js';
 import type { MethodRegistry } from './rpc/registry.js';
-import { ChatService } from './services/chat-service.js';
+import { ChatService, type ChatSettings } from './services/chat-service.js';
 import { ConversationService } from './services/conversation-service.js';
 import type { Services } from './services/index.js';
 import { PersonaService } from './services/persona-service.js';
+import { AuthService, isLoopbackHost } from './services/auth-service.js';
 import { RetentionService } from './services/retention-service.js';
 import { SessionService } from './services/session-service.js';
+import { composeState } from './services/state/compose.js';
+import { SERVER_VERSION } from './rpc/methods/system.js';
+import { composeSocial } from './services/social/compose.js';
+import { composeMemory } from './services/memory/compose.js';
 import { ServerStats, SystemService } from './services/system-service.js';
 import { healthRoutes } from './transports/health.js';
+import { McpHttpTransport } from './transports/mcp/http.js';
 import { HttpServer } from './transports/http-server.js';
 import { metricsRoute } from './transports/metrics-route.js';
 import { WebSocketTransport } from './transports/websocket.js';
@@ -45,6 +55,7 @@ export interface Core {
   config: Config;
   logger: Logger;
   store: Store;
+  auth: AuthService;
   events: EventBus;
   services: Services;
   registry: MethodRegistry;
@@ -53,6 +64,8 @@ export interface Core {
   metrics: PrometheusMetrics;
   /** Aborted on shutdown; in-flight work listens to it. */
   shutdownSignal: AbortSignal;
+  /** Lets MCP requests lend the host's model to chat turns (`llm.provider` `host` and `auto`). */
+  hostModel: HostModelBridge;
   close(): Promise<void>;
 }
 
@@ -63,6 +76,8 @@ export interface RunningServer extends Core {
   /** `ws://host:port/mcp` */
   websocketUrl: string;
   httpUrl: string;
+  /** `http://host:port/mcp` (MCP Streamable HTTP), or null when `mcp.http` is off. */
+  mcpUrl: string | null;
 }
 
 /** Builds store, LLM backend, services and the method registry — everything but the listeners. */
@@ -81,11 +96,25 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     firstTokenTimeoutMs: config.llm.firstTokenTimeoutMs,
     logger,
   });
-  const queued = new QueuedLlmProvider(options.llm ?? ollama, { concurrency: config.llm.concurrency, maxQueued: config.llm.maxQueued });
+  const hostModel = new HostModelBridge();
+  const host = new HostLlmProvider(hostModel);
+  const backend = config.llm.provider === 'host' ? host : config.llm.provider === 'auto' ? new FallbackToHostProvider(ollama, host, hostModel) : ollama;
+  const queued = new QueuedLlmProvider(options.llm ?? backend, { concurrency: config.llm.concurrency, maxQueued: config.llm.maxQueued });
 
   const personas = new PersonaService(store, clock, events);
   const sessions = new SessionService(store, clock);
   const conversations = new ConversationService(store, clock, events);
+  // One object, read by the chat service on every turn: `config.set` changes it live.
+  const chatSettings: ChatSettings = {
+    defaultModel: config.llm.model,
+    defaultTokenBudget: config.chat.defaultTokenBudget,
+    maxTokenBudget: config.chat.maxTokenBudget,
+    maxMessageChars: config.chat.maxMessageChars,
+    historyMessages: config.chat.historyMessages,
+    maxConcurrentTurnsPerSession: config.limits.maxConcurrentChatsPerSession,
+    contextTokens: config.llm.contextTokens,
+    modelContextTokens: config.llm.modelContextTokens,
+  };
   const chat = new ChatService({
     store,
     personas,
@@ -95,19 +124,64 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     clock,
     events,
     logger,
-    settings: {
-      defaultModel: config.llm.model,
-      defaultTokenBudget: config.chat.defaultTokenBudget,
-      maxTokenBudget: config.chat.maxTokenBudget,
+    settings: chatSettings,
+  });
+  const auth = new AuthService(
+    new SqliteApiKeyStore(store.database, databasePath),
+    clock,
+    config.auth.mode === 'required' || (config.auth.mode === 'auto' && !isLoopbackHost(config.host)),
+  );
+  const system = new SystemService({ store, llm: queued, clock, stats, queueStats: () => queued.stats(), databasePath });
+  const social = composeSocial({
+    store,
+    socialStore: new SqliteSocialStore(store.database, databasePath),
+    personas,
+    conversations,
+    llm: queued,
+    clock,
+    events,
+    logger,
+    groupSettings: {
+      maxTurns: config.social.groupMaxTurns,
+      turnDelayMs: config.social.groupTurnDelayMs,
+      tokenBudget: config.social.groupTokenBudget,
       maxMessageChars: config.chat.maxMessageChars,
       historyMessages: config.chat.historyMessages,
-      maxConcurrentTurnsPerSession: config.limits.maxConcurrentChatsPerSession,
+      defaultModel: config.llm.model,
       contextTokens: config.llm.contextTokens,
       modelContextTokens: config.llm.modelContextTokens,
     },
   });
-  const system = new SystemService({ store, llm: queued, clock, stats, queueStats: () => queued.stats(), databasePath });
-  const services: Services = { personas, sessions, conversations, chat, system };
+  chat.addContributor(social.contributor);
+  chat.addObserver(social.observer);
+  // Registers its own prompt contributor and turn observer on `chat`.
+  const memory = composeMemory({ database: store.database, databasePath, config, personas, chat, llm: queued, clock, logger });
+  // Each persona of a finished group keeps its own (private) memory of what it witnessed there.
+  social.groups.rememberWith(async ({ personaId, content, conversation }) => {
+    await memory.services.memories.store({ personaId, content, kind: 'summary', importance: 0.6, visibility: 'private', sessionId: conversation.sessionId });
+  });
+  // Relationship updates after chat turns run on the durable job queue, judged by the model when reachable.
+  social.observer.useJobQueue(
+    memory.jobs,
+    config.social.llmJudgement
+      ? {
+          llm: queued,
+          modelFor: (personaId) => {
+            const persona = personas.list().find((candidate) => candidate.id === personaId);
+            return persona === undefined ? null : chat.modelFor(persona);
+          },
+          contextTokens: config.llm.contextTokens,
+        }
+      : null,
+  );
+  // One object, read by the retention service on every run: `config.set` changes it live.
+  const retentionPolicy = {
+    sessionIdleMs: config.retention.sessionIdleHours * 3_600_000,
+    messageMaxAgeMs: config.retention.messageMaxAgeDays * 86_400_000,
+    maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
+  };
+  const state = composeState({ database: store.database, databasePath, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
+  const services: Services = { personas, sessions, conversations, chat, system, social: social.services, groups: social.groups, memory: memory.services, state: state.services };
 
   try {
     const seeded = await personas.initialise(loadPersonaFiles(config.personasDir ?? shippedPersonasDir()));
@@ -136,18 +210,17 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       metrics.observeRequest(outcome);
     },
   });
-  const retention = new RetentionService(store, clock, logger, {
-    sessionIdleMs: config.retention.sessionIdleHours * 3_600_000,
-    messageMaxAgeMs: config.retention.messageMaxAgeDays * 86_400_000,
-    maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
-  });
+  const retention = new RetentionService(store, clock, logger, retentionPolicy);
   retention.start(config.retention.intervalMinutes * 60_000);
+  await state.start();
+  memory.start();
 
   let closed = false;
   return {
     config,
     logger,
     store,
+    auth,
     events,
     services,
     registry,
@@ -155,11 +228,15 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     stats,
     metrics,
     shutdownSignal: shutdown.signal,
+    hostModel,
     async close() {
       if (closed) return;
       closed = true;
       shutdown.abort(new Error('server shutting down'));
       retention.stop();
+      state.stop();
+      await memory.stop();
+      await social.groups.stop();
       await store.close();
     },
   };
@@ -180,22 +257,47 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     maxConnections: config.limits.maxConnections,
     maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
     rateLimit: { ratePerSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst },
+    authenticate: (apiKey) => core.auth.authenticate(apiKey),
+    canAttachSession: async (sessionId, userId) => {
+      const session = await core.store.getSession(sessionId);
+      return session === null || session.userId === userId;
+    },
   });
   http.addRoute(healthRoutes(core.services.system));
-  http.addRoute(metricsRoute(core.metrics));
+  const mcp = config.mcp.http
+    ? new McpHttpTransport({
+        core,
+        allowedOrigins: config.http.allowedOrigins,
+        listenHost: config.host,
+        sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000,
+        maxSessions: config.mcp.maxSessions,
+      })
+    : null;
+  if (mcp !== null) http.addRoute(mcp.route);
+  http.addRoute(metricsRoute(core.metrics, core.auth));
   http.onUpgrade((request, socket, head, url) => websocket.handleUpgrade(request, socket, head, url));
+  // Conversation turns go to the connections that subscribed (conversation.subscribe), serialised once.
+  const stopConversationFeed = forwardConversationEvents(core.services, core.events, (topic, method, params) => websocket.publish(topic, method, params));
 
   let address: { port: number; host: string };
   try {
     address = await http.listen(config.port, config.host);
   } catch (error) {
+    await mcp?.close();
     await core.close();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new Error(`Port ${config.port} on ${config.host} is already in use. Stop the other server or pick another port with --port.`, { cause: error });
     throw error;
   }
+  if (core.auth.isRequired && (await core.auth.countActive()) === 0) {
+    logger.warn('API keys are required (auth.mode, or listening beyond loopback) but none exists: create one with `persona-mcp keys create --name NAME`');
+  }
   const hostForUrl = address.host.includes(':') ? `[${address.host}]` : address.host;
   logger.info({ url: `ws://${hostForUrl}:${address.port}/mcp`, dataDir: config.dataDir }, 'persona-mcp is listening');
+  // Group conversations that were running when the server stopped go on where they were. Only the
+  // serving process resumes them (not `persona-mcp mcp` or tools on the same data dir), so no group runs twice.
+  const resumedGroups = await core.services.groups.resumeRunning();
+  if (resumedGroups > 0) logger.info({ groups: resumedGroups }, 'resumed group conversations');
 
   let closing: Promise<void> | null = null;
   return {
@@ -204,9 +306,13 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     host: address.host,
     websocketUrl: `ws://${hostForUrl}:${address.port}/mcp`,
     httpUrl: `http://${hostForUrl}:${address.port}`,
+    mcpUrl: mcp === null ? null : `http://${hostForUrl}:${address.port}/mcp`,
     close() {
       closing ??= (async () => {
+        // MCP streams first: open SSE responses would keep the HTTP server from closing.
+        await mcp?.close();
         await http.close().then(() => undefined, () => undefined);
+        stopConversationFeed();
         await websocket.close();
         await core.close();
         logger.info('persona-mcp stopped');

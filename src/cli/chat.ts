@@ -7,16 +7,32 @@
  * one message, echoed after the prompt so the transcript reads naturally, and the command exits at
  * end of input once the last reply has arrived.
  */
-import readline from 'node:readline';
+import type { Command } from 'commander';
+import {
+  describeError,
+  formatHistory,
+  formatPersonaList,
+  formatStatus,
+  formatTurnStats,
+  HELP,
+  plural,
+  type ChatResult,
+  type HistoryResult,
+  type OutputLine,
+  type PersonaSummary,
+  type StatusResult,
+} from './chat-format.js';
+import { ChatTerminal } from './chat-terminal.js';
+import { exitAfterFlush } from './exit.js';
 import { RpcClient, RpcConnectionError, RpcError } from './rpc-client.js';
 import { rememberedSession, rememberSession } from './session-file.js';
-import { ChatTerminal } from './chat-terminal.js';
 
 export const DEFAULT_CHAT_URL = 'ws://127.0.0.1:8000/mcp';
 
 /** `session_not_found`: the remembered session expired or the server's data was reset. */
 const SESSION_NOT_FOUND = -32004;
 const CONVERSATION_NOT_FOUND = -32003;
+const FORBIDDEN = -32031;
 const HISTORY_DEFAULT_LIMIT = 20;
 
 export interface ChatOptions {
@@ -25,15 +41,8 @@ export interface ChatOptions {
   session?: string;
   /** Commander turns `--new` into `new`. */
   new?: boolean;
-}
-
-interface PersonaSummary {
-  id: string;
-  name: string;
-  description: string;
-  available: boolean;
-  social_energy: number;
-  model: string;
+  /** Sent as `Authorization: Bearer KEY` (servers reachable beyond loopback require one). */
+  apiKey?: string;
 }
 
 interface SessionInfo {
@@ -41,51 +50,15 @@ interface SessionInfo {
   active_persona: { id: string; name: string } | null;
 }
 
-interface ChatResult {
-  response: string;
-  continue_score: number;
-  continue_decision: string;
-  tokens_used: number;
-  processing_time: number;
-  persona_name: string;
-}
-
-interface HistoryResult {
-  conversation_id: string | null;
-  messages: Array<{ role: string; persona_id: string | null; content: string; created_at: string }>;
-  has_more: boolean;
-}
-
-interface StatusResult {
-  name: string;
-  social_energy: number;
-  max_social_energy: number;
-  interaction_fatigue: number;
-  available_time: number;
-  is_available: boolean;
-  cooldown_remaining: number;
-}
-
-const HELP = [
-  'Type a message and press Enter to send it. Commands:',
-  '  /switch NAME   talk to another persona (its own conversation resumes)',
-  '  /personas      list the personas',
-  '  /history [N]   the last N messages with this persona (default 20)',
-  '  /status        social energy and availability of this persona',
-  '  /new           end this conversation and start a fresh one',
-  '  /help          this list',
-  '  /quit          leave (also Ctrl-D or Ctrl-C)',
-];
-
 /** Runs the chat until the user leaves; resolves to the exit code (0, or 1 when the server is unreachable or gone). */
 export async function chat(options: ChatOptions): Promise<number> {
   const terminal = new ChatTerminal(process.stdin, process.stdout);
   let client: RpcClient;
+  const apiKey = options.apiKey ?? process.env.PERSONA_MCP_API_KEY;
   try {
-    client = await RpcClient.connect(options.url);
+    client = await RpcClient.connect(options.url, apiKey ? { headers: { authorization: `Bearer ${apiKey}` } } : {});
   } catch (error) {
-    const detail = error instanceof RpcConnectionError ? ` (${error.message})` : '';
-    process.stderr.write(`Cannot reach persona-mcp at ${options.url}${detail} — start it with \`npm start\` / \`persona-mcp serve\`\n`);
+    process.stderr.write(`${connectionProblem(options.url, error, apiKey)}\n`);
     terminal.close();
     return 1;
   }
@@ -96,7 +69,7 @@ export async function chat(options: ChatOptions): Promise<number> {
 class ChatSession {
   private personaId: string | null = null;
   private personaName = '';
-  private personaNames = new Map<string, string>();
+  private readonly personaNames = new Map<string, string>();
   private isQuitting = false;
   private lostConnection: string | null = null;
 
@@ -118,22 +91,30 @@ class ChatSession {
       this.lostConnection = reason;
       this.terminal.close();
     });
+    let exitCode = 0;
     try {
       await this.start();
       if (this.personaId !== null) await this.loop();
+      else if (!this.isQuitting && this.lostConnection === null) {
+        this.terminal.error('No persona chosen; pass --persona NAME.');
+        exitCode = 1;
+      }
     } catch (error) {
-      if (!this.isQuitting && !this.lostConnection) this.terminal.error(describeError(error));
-      if (!(error instanceof RpcConnectionError)) this.lostConnection ??= 'failed';
+      // After /quit, Ctrl-C or a lost connection, the failed request is no news.
+      if (!this.isQuitting && this.lostConnection === null) {
+        this.terminal.error(describeError(error));
+        exitCode = 1;
+      }
     } finally {
       process.removeListener('SIGINT', quit);
       this.terminal.close();
       await this.client.close();
     }
     if (this.lostConnection !== null && !this.isQuitting) {
-      if (this.lostConnection !== 'failed') this.terminal.error(`Lost the connection to persona-mcp at ${this.client.url}: ${this.lostConnection}`);
+      this.terminal.error(`Lost the connection to persona-mcp at ${this.client.url}: ${this.lostConnection}`);
       return 1;
     }
-    return this.personaId === null && !this.isQuitting ? 1 : 0;
+    return exitCode;
   }
 
   /** Resumes (or starts) the session and settles on a persona. */
@@ -144,7 +125,7 @@ class ChatSession {
     } catch (error) {
       this.terminal.note(`(could not remember the session: ${(error as Error).message})`);
     }
-    await this.refreshPersonaNames();
+    await this.listPersonas();
 
     if (this.options.persona !== undefined) {
       try {
@@ -156,7 +137,7 @@ class ChatSession {
       }
     } else if (info.active_persona !== null) {
       this.setPersona(info.active_persona.id, info.active_persona.name);
-      this.terminal.note(`Resuming your conversation with ${info.active_persona.name} (/history shows it, /help lists commands).`);
+      this.terminal.note(`Resuming your conversation with ${info.active_persona.name} (/history shows it).`);
       return;
     }
     await this.choosePersona();
@@ -168,7 +149,10 @@ class ChatSession {
       try {
         return await this.client.request<SessionInfo>('session.resume', { session_id: wanted });
       } catch (error) {
-        if (!(error instanceof RpcError) || error.code !== SESSION_NOT_FOUND) throw error;
+        if (!(error instanceof RpcError)) throw error;
+        // A remembered session may also belong to another user now (a different --api-key).
+        const isUnusable = error.code === SESSION_NOT_FOUND || (error.code === FORBIDDEN && this.options.session === undefined);
+        if (!isUnusable) throw error;
         // An expired remembered session is normal; only a session the user named is worth a word.
         if (this.options.session !== undefined) this.terminal.note(`Session ${wanted} no longer exists; starting a new one.`);
       }
@@ -185,7 +169,8 @@ class ChatSession {
       const choice = answer.trim();
       if (choice === '') continue;
       const byNumber = /^\d+$/.test(choice) ? personas[Number(choice) - 1] : undefined;
-      const picked = byNumber ?? personas.find((persona) => persona.id === choice.toLowerCase() || persona.name.toLowerCase() === choice.toLowerCase());
+      const picked =
+        byNumber ?? personas.find((persona) => persona.id === choice.toLowerCase() || persona.name.toLowerCase() === choice.toLowerCase());
       if (picked === undefined) {
         this.terminal.error(`No persona "${choice}"; type a number from 1 to ${personas.length} or a name.`);
         continue;
@@ -233,8 +218,7 @@ class ChatSession {
       );
       // A server that does not stream still answers with the whole reply.
       this.terminal.write(hasStreamed ? '\n' : `${prefix}${result.response}\n`);
-      const decision = result.continue_decision === 'continue' ? '' : ` (${result.continue_decision.replace('_', ' ')})`;
-      this.terminal.note(`  continue ${result.continue_score}/100${decision} · ${result.tokens_used} tokens · ${result.processing_time.toFixed(1)} s`);
+      this.terminal.note(formatTurnStats(result));
     } catch (error) {
       if (hasStreamed) this.terminal.write('\n');
       throw error;
@@ -275,10 +259,11 @@ class ChatSession {
   }
 
   private async switchTo(persona: string): Promise<void> {
-    const result = await this.client.request<{ persona_id: string; name: string; conversation_id: string | null }>('persona.switch', { persona_id: persona });
+    const result = await this.client.request<{ persona_id: string; name: string; conversation_id: string | null }>('persona.switch', {
+      persona_id: persona,
+    });
     this.setPersona(result.persona_id, result.name);
-    const how = result.conversation_id === null ? 'a new conversation' : 'your conversation';
-    this.terminal.note(`Talking with ${result.name} (${how}; /help lists commands).`);
+    this.terminal.note(`Talking with ${result.name}${result.conversation_id === null ? '' : ' (continuing your conversation)'}.`);
   }
 
   private setPersona(id: string, name: string): void {
@@ -293,18 +278,15 @@ class ChatSession {
     return result.personas;
   }
 
-  private async refreshPersonaNames(): Promise<void> {
-    await this.listPersonas();
+  private printPersonas(personas: PersonaSummary[]): void {
+    this.print(formatPersonaList(personas, this.personaId));
   }
 
-  private printPersonas(personas: PersonaSummary[]): void {
-    personas.forEach((persona, index) => {
-      const marker = persona.id === this.personaId ? '*' : ' ';
-      const availability = persona.available ? 'available' : 'resting';
-      const description = persona.description.length > 60 ? `${persona.description.slice(0, 59)}…` : persona.description;
-      this.terminal.line(`${marker} ${index + 1}. ${persona.name} (${persona.id}) — ${description}`);
-      this.terminal.note(`      energy ${persona.social_energy} · ${availability} · ${persona.model}`);
-    });
+  private print(lines: OutputLine[]): void {
+    for (const line of lines) {
+      if (line.isNote) this.terminal.note(line.text);
+      else this.terminal.line(line.text);
+    }
   }
 
   private async printHistory(argument: string): Promise<void> {
@@ -314,31 +296,18 @@ class ChatSession {
       return;
     }
     const history = await this.client.request<HistoryResult>('conversation.history', { persona_id: this.personaId, limit });
-    if (history.messages.length === 0) {
-      this.terminal.note(`No messages with ${this.personaName} yet.`);
-      return;
-    }
-    this.terminal.line(`── history with ${this.personaName}: ${history.messages.length} messages ──`);
-    for (const message of history.messages) {
-      const speaker = message.role === 'user' ? 'you' : (this.personaNames.get(message.persona_id ?? '') ?? message.persona_id ?? message.role);
-      const time = new Date(message.created_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-      this.terminal.line(`${time} ${speaker} › ${message.content}`);
-    }
-    if (history.has_more) this.terminal.note(`(older messages exist: /history ${Math.min(500, limit * 2)})`);
+    this.print(formatHistory(history, this.personaName, this.personaNames, limit));
   }
 
   private async printStatus(): Promise<void> {
     const status = await this.client.request<StatusResult>('persona.status', { persona_id: this.personaId });
-    const availability = status.is_available ? `available, ${Math.round(status.available_time)} s of talk left` : `resting, back in ${Math.round(status.cooldown_remaining)} s`;
-    this.terminal.line(
-      `${status.name}: social energy ${status.social_energy}/${status.max_social_energy} · fatigue ${status.interaction_fatigue} · ${availability}`,
-    );
+    this.terminal.line(formatStatus(status));
   }
 
   private async startFresh(): Promise<void> {
     try {
       const ended = await this.client.request<{ final_stats: { turns: number } }>('conversation.end', { reason: 'new_thread' });
-      this.terminal.note(`Ended the conversation (${ended.final_stats.turns} turns).`);
+      this.terminal.note(`Ended the conversation (${plural(ended.final_stats.turns, 'turn')}).`);
     } catch (error) {
       if (!(error instanceof RpcError) || error.code !== CONVERSATION_NOT_FOUND) throw error;
     }
@@ -346,14 +315,29 @@ class ChatSession {
   }
 }
 
-/** One readable line: the server's message, then its hint (`error.data.hint`) when it adds something. */
-export function describeError(error: unknown): string {
-  if (error instanceof RpcError) {
-    const message = error.message.replace(/\s+/g, ' ').trim();
-    const hint = error.hint;
-    return `${message}${hint !== undefined && !message.includes(hint) ? ` — ${hint}` : ''} [${error.code}]`;
+function connectionProblem(url: string, error: unknown, apiKey: string | undefined): string {
+  const status = error instanceof RpcConnectionError ? error.httpStatus : undefined;
+  if (status === 401 && apiKey)
+    return `persona-mcp at ${url} refused the API key (HTTP 401): check it, or create one with \`persona-mcp keys create\``;
+  if (status === 401) {
+    return `persona-mcp at ${url} needs an API key: pass --api-key KEY or set PERSONA_MCP_API_KEY (create one with \`persona-mcp keys create\`)`;
   }
-  return error instanceof Error ? error.message : String(error);
+  if (status === 403) return `persona-mcp at ${url} refused the connection (HTTP 403): the key may be revoked or lack access`;
+  const detail = error instanceof Error ? ` (${error.message})` : '';
+  return `Cannot reach persona-mcp at ${url}${detail} — start it with \`npm start\` / \`persona-mcp serve\``;
 }
 
-export { readline as _readline };
+/** Adds `persona-mcp chat` to the program. */
+export function registerChatCommand(program: Command): void {
+  program
+    .command('chat')
+    .description('talk to the personas of a running server in this terminal (also reads piped lines)')
+    .option('-u, --url <url>', 'the server WebSocket address', DEFAULT_CHAT_URL)
+    .option('-p, --persona <name>', "persona to talk to (default: the session's active persona, else you choose)")
+    .option('-s, --session <id>', 'resume this session instead of the one remembered for the URL')
+    .option('--new', 'start a new session instead of resuming the remembered one')
+    .option('-k, --api-key <key>', 'API key for a server that requires one (default: PERSONA_MCP_API_KEY)')
+    .action(async (options: ChatOptions) => {
+      await exitAfterFlush(await chat(options));
+    });
+}

@@ -2,7 +2,12 @@
 import { Command } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { SERVER_VERSION } from '../rpc/methods/system.js';
+import { registerChatCommand } from './chat.js';
 import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config-flags.js';
+import { registerDoctorCommand } from './doctor.js';
+import { registerMcpCommand } from './mcp.js';
+import { registerKeysCommand } from './keys.js';
+import { registerStateCommands } from './state.js';
 import { serve } from './serve.js';
 
 const program = new Command();
@@ -13,6 +18,11 @@ addConfigFlags(program.command('serve', { isDefault: true }).description('run th
     await serve(configFromFlags(options));
   },
 );
+registerChatCommand(program);
+registerDoctorCommand(program);
+registerMcpCommand(program);
+registerKeysCommand(program);
+registerStateCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -38,9 +38,13 @@ export class RpcError extends Error {
 
 /** The server could not be reached, or the connection ended before the response. */
 export class RpcConnectionError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The HTTP status when the server answered the upgrade request with one (401: a key is needed). */
+  readonly httpStatus: number | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; httpStatus?: number }) {
     super(message, options);
     this.name = 'RpcConnectionError';
+    this.httpStatus = options?.httpStatus;
   }
 }
 
@@ -81,7 +85,9 @@ export class RpcClient {
     socket.on('message', (data) => this.receive(data.toString()));
     this.closed = new Promise((resolve) => {
       socket.on('close', (code, reason) => {
-        const why = this.isClosing ? 'the connection was closed' : `the server closed the connection (${code}${reason.length > 0 ? `: ${reason.toString()}` : ''})`;
+        const why = this.isClosing
+          ? 'the connection was closed'
+          : `the server closed the connection (${code}${reason.length > 0 ? `: ${reason.toString()}` : ''})`;
         this.failPending(new RpcConnectionError(why));
         if (!this.isClosing) for (const handler of this.closeHandlers) handler(why);
         resolve();
@@ -102,18 +108,22 @@ export class RpcClient {
         reject(new RpcConnectionError(`${url} is not a WebSocket URL (${(error as Error).message})`, { cause: error }));
         return;
       }
-      const fail = (reason: string, cause?: unknown): void => {
+      const fail = (reason: string, details: { cause?: unknown; httpStatus?: number } = {}): void => {
         socket.removeAllListeners();
         socket.on('error', () => undefined);
         socket.terminate();
-        reject(new RpcConnectionError(reason, { cause }));
+        reject(new RpcConnectionError(reason, details));
       };
       socket.once('open', () => {
         socket.removeAllListeners();
         resolve(new RpcClient(socket, url));
       });
-      socket.once('error', (error) => fail((error as NodeJS.ErrnoException).code ?? error.message, error));
-      socket.once('unexpected-response', (_request, response) => fail(`HTTP ${response.statusCode} instead of a WebSocket upgrade`));
+      socket.once('error', (error) => fail((error as NodeJS.ErrnoException).code ?? error.message, { cause: error }));
+      socket.once('unexpected-response', (_request, response) =>
+        fail(`HTTP ${response.statusCode} instead of a WebSocket upgrade`, {
+          ...(response.statusCode ? { httpStatus: response.statusCode } : {}),
+        }),
+      );
     });
   }
 
@@ -185,7 +195,13 @@ export class RpcClient {
     clearTimeout(pending.timer);
     const error = record.error as { code?: unknown; message?: unknown; data?: unknown } | undefined;
     if (error !== undefined && error !== null) {
-      pending.reject(new RpcError(typeof error.code === 'number' ? error.code : 0, typeof error.message === 'string' ? error.message : 'error', error.data));
+      pending.reject(
+        new RpcError(
+          typeof error.code === 'number' ? error.code : 0,
+          typeof error.message === 'string' ? error.message : 'error',
+          error.data,
+        ),
+      );
     } else {
       pending.resolve(record.result);
     }

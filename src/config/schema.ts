@@ -25,7 +25,11 @@ export const configSchema = z.object({
   personasDir: z.string().min(1).optional(),
   llm: z
     .object({
-      provider: z.enum(['ollama']).default('ollama'),
+      /**
+       * `ollama`; `host`: the MCP host's own model (sampling), for MCP clients only; `auto`: Ollama when it
+       * is reachable, else the MCP host's model when the client offers it.
+       */
+      provider: z.enum(['ollama', 'host', 'auto']).default('ollama'),
       /** Ollama's address; OLLAMA_HOST sets it, in any form Ollama itself accepts. */
       ollamaHost: z.string().default('http://127.0.0.1:11434'),
       /** Model for personas that name none. */
@@ -86,10 +90,101 @@ export const configSchema = z.object({
       intervalMinutes: z.number().positive().default(60),
     })
     .prefault({}),
+  /** Backups of the database (docs/state.md): where they go, and the optional schedule. */
+  backup: z
+    .object({
+      /** Folder for `persona-mcp backup` without --out and for scheduled backups; default `<dataDir>/backups`. */
+      directory: z.string().min(1).optional(),
+      /** Hours between scheduled backups while the server runs; 0 switches them off. */
+      intervalHours: z.number().min(0).default(0),
+      /** Scheduled backups kept (the oldest are deleted); 0 keeps all. */
+      keep: z.number().int().min(0).default(7),
+    })
+    .prefault({}),
+  /** Largest state bundle `state.load` and `persona-mcp import` unpack, in bytes (zip-bomb guard). */
+  maxBundleBytes: z.number().int().positive().default(8 * 1024 ** 3),
   http: z
     .object({
       /** Extra browser origins allowed to connect (the server's own origin is always allowed). */
       allowedOrigins: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  mcp: z
+    .object({
+      /** Serve MCP Streamable HTTP at `/mcp` beside the WebSocket API (`persona-mcp serve`). */
+      http: z.boolean().default(true),
+      /** 2025-11-25 HTTP sessions (`Mcp-Session-Id`) idle for longer are closed (minutes). */
+      sessionIdleMinutes: z.number().positive().default(60),
+      /** Open 2025-11-25 HTTP sessions at most; a new one beyond this is refused with 503. */
+      maxSessions: positiveInt.default(1000),
+    })
+    .prefault({}),
+  auth: z
+    .object({
+      /**
+       * `auto`: API keys are required when the server listens beyond loopback; `required`: always;
+       * `off`: never (only sensible on loopback).
+       */
+      mode: z.enum(['auto', 'required', 'off']).default('auto'),
+    })
+    .prefault({}),
+  /** Long-term memory (docs/memory.md): embeddings, retrieval weights, decay, pruning, summaries. */
+  memory: z
+    .object({
+      /**
+       * Which vectors search uses: `offline` (the built-in hashed n-gram embedder only), `ollama` (the LLM
+       * backend's `/api/embed`, with the offline one as fall-back) or `auto` (both, fused). The offline
+       * vectors are always made, so search works with no LLM at all.
+       */
+      embedder: z.enum(['auto', 'offline', 'ollama']).default('auto'),
+      /** Embedding model asked of the LLM backend. */
+      embedModel: z.string().min(1).default('nomic-embed-text'),
+      /** Recency factor per hour since last recall (Generative Agents: 0.995). */
+      recencyDecayPerHour: z.number().gt(0).max(1).default(0.995),
+      /** Weights of the three retrieval terms (Generative Agents: all 1). */
+      weights: z
+        .object({ relevance: z.number().min(0).default(1), importance: z.number().min(0).default(1), recency: z.number().min(0).default(1) })
+        .prefault({}),
+      /** Days for an unrecalled memory's importance to halve. */
+      importanceHalfLifeDays: z.number().positive().default(30),
+      /** Importance never decays below this. */
+      importanceFloor: z.number().min(0).max(1).default(0.01),
+      /** Share of the distance to 1 that one recall adds to importance. */
+      recallReinforcement: z.number().min(0).max(1).default(0.1),
+      /** How often background decay runs (hours). */
+      decayIntervalHours: z.number().positive().default(24),
+      /** Whether background decay starts with the server (memory.decay_start/stop change it at run time). */
+      decayOnStart: z.boolean().default(true),
+      /** Idle memories below this importance are pruned. */
+      pruneThreshold: z.number().min(0).max(1).default(0.15),
+      /** Memories recalled within this many days are never pruned as faded. */
+      pruneMinIdleDays: z.number().min(0).default(7),
+      /** Hard cap of memories per persona (the least valuable go first). */
+      maxPerPersona: positiveInt.default(10_000),
+      /** Share of the prompt's context budget recalled memories may fill. */
+      promptShare: z.number().min(0).max(1).default(0.15),
+      /** Most memories recalled into one prompt. */
+      promptMaxMemories: positiveInt.default(6),
+      /** Ask the LLM to rate the poignancy (1–10) of new memories when it is reachable. */
+      llmImportance: z.boolean().default(true),
+      /** Visibility of memories formed from chat turns. */
+      formedVisibility: z.enum(['private', 'shared', 'public']).default('private'),
+      /** Summarise a conversation once this many messages follow its last summary. */
+      summariseAfterMessages: positiveInt.default(40),
+      /** Newest messages left out of a summary (they are still in the context window). */
+      summaryKeepRecent: z.number().int().min(0).default(10),
+    })
+    .prefault({}),
+  social: z
+    .object({
+      /** Persona turns after which a group conversation ends by itself (`max_turns` overrides per group). */
+      groupMaxTurns: positiveInt.default(12),
+      /** Pause between group turns (ms), so people can follow and interject. */
+      groupTurnDelayMs: z.number().int().min(0).default(1500),
+      /** Reply cap per group turn when the conversation names no `token_budget`. */
+      groupTokenBudget: positiveInt.default(200),
+      /** Ask the model to rate each chat exchange for the relationship (the sentiment heuristic when it cannot). */
+      llmJudgement: z.boolean().default(true),
     })
     .prefault({}),
   /** Check every RPC result against its schema (tests and development). */

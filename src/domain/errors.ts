@@ -20,7 +20,9 @@ export type AppErrorKind =
   | 'forbidden'
   | 'conflict'
   | 'cancelled'
-  | 'storage_error';
+  | 'storage_error'
+  | 'memory_not_found'
+  | 'invalid_bundle';
 
 export class AppError extends Error {
   readonly kind: AppErrorKind;

@@ -9,7 +9,9 @@ export type DomainEvent =
   | { type: 'personaChanged'; personaId: string; change: 'created' | 'updated' | 'deleted' }
   | { type: 'messageStored'; conversationId: string; message: MessageRecord }
   | { type: 'conversationStarted'; conversationId: string; personaIds: string[] }
-  | { type: 'conversationEnded'; conversationId: string; reason: string };
+  | { type: 'conversationEnded'; conversationId: string; reason: string }
+  /** A bundle was imported into the live store (`state.load`): caches of the named tables are stale. */
+  | { type: 'stateImported'; tables: string[] };
 
 export type DomainEventListener = (event: DomainEvent) => void;
 

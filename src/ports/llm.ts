@@ -52,4 +52,9 @@ export interface LlmProvider {
   chat(request: LlmChatRequest, signal: AbortSignal): AsyncIterable<LlmChatEvent>;
   listModels(signal?: AbortSignal): Promise<LlmModel[]>;
   status(): Promise<LlmStatus>;
+  /**
+   * Embeds texts with `model` (Ollama `POST /api/embed`), one vector per text in order. Optional: a
+   * backend without embeddings leaves it out and memory search uses the offline embedder.
+   */
+  embed?(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]>;
 }

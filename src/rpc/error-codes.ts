@@ -103,4 +103,14 @@ export const APPLICATION_ERRORS: Record<AppErrorKind, ApplicationErrorInfo> = {
     meaning: 'The database could not be read or written (disk full, locked, read-only).',
     whatToDo: 'The message says which; free disk space or stop the other process, then retry.',
   },
+  invalid_bundle: {
+    code: -32051,
+    meaning: 'A state bundle, backup or character card was refused: damaged, tampered with, from a newer persona-mcp, or not of a known format. Nothing was changed.',
+    whatToDo: 'The message names the problem; export the bundle again, or upgrade persona-mcp for a newer one.',
+  },
+  memory_not_found: {
+    code: -32060,
+    meaning: 'No memory has that id (it may have been deleted, pruned or forgotten).',
+    whatToDo: 'Find current ids with `memory.list` or `memory.search`.',
+  },
 };

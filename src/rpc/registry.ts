@@ -9,7 +9,10 @@ import type { Logger } from 'pino';
 /** The session a request acts for. Transports own it; `session.resume` re-points it. */
 export interface SessionBinding {
   id: string;
+  /** The user (API key owner); null for the anonymous local user when authentication is off. */
   userId: string | null;
+  /** 'admin' may use state-wide methods (export/import, config); the local user is admin. */
+  role?: 'user' | 'admin';
 }
 
 export type JsonRpcId = string | number | null;
@@ -34,6 +37,14 @@ export interface MethodContext {
   sendPartialResult(result: Record<string, unknown>): void;
   /** Re-attaches this connection to another session (`session.resume`). */
   attachSession(sessionId: string): void;
+  /**
+   * Subscribes this connection to a topic's notifications (`conversation:ID`); false when it already
+   * was. Only transports that can push to a client (WebSocket) provide it; it is what lets the server
+   * send frames nobody asked for in that request — and only to connections that asked for them.
+   */
+  subscribe?(topic: string): boolean;
+  /** Ends a subscription; false when there was none. */
+  unsubscribe?(topic: string): boolean;
 }
 
 export interface MethodHints {

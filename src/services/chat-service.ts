@@ -131,15 +131,21 @@ export class ChatService {
     const persona = target.persona;
     const tokenBudget = this.tokenBudget(request.tokenBudget ?? target.conversation?.tokenBudget ?? undefined);
 
-    const userTurn = await store.appendUserTurn({
-      sessionId: binding.id,
-      personaId: persona.id,
-      content: request.message,
-      tokens: estimateTokens(request.message),
-      now: started,
-      ...(target.conversation ? { conversationId: target.conversation.id } : {}),
-    });
-    this.deps.events.publish({ type: 'messageStored', conversationId: userTurn.conversation.id, message: userTurn.message });
+    // A retry of a turn whose reply never came (the model failed, or an MCP host was asked for its
+    // model's answer) names its conversation and sends the same text: the stored message is reused, so
+    // a retry never duplicates it.
+    const unanswered = target.conversation ? await this.unansweredUserMessage(target.conversation, request.message) : null;
+    const userTurn =
+      unanswered ??
+      (await store.appendUserTurn({
+        sessionId: binding.id,
+        personaId: persona.id,
+        content: request.message,
+        tokens: estimateTokens(request.message),
+        now: started,
+        ...(target.conversation ? { conversationId: target.conversation.id } : {}),
+      }));
+    if (unanswered === null) this.deps.events.publish({ type: 'messageStored', conversationId: userTurn.conversation.id, message: userTurn.message });
     if (target.makeActive) await this.deps.sessions.setActivePersona(binding, persona.id);
 
     const conversation = userTurn.conversation;
@@ -221,6 +227,15 @@ export class ChatService {
       state: after.state,
       availability: after.availability,
     };
+  }
+
+  /** The conversation's last message when it is the user's `message` still waiting for a reply. */
+  private async unansweredUserMessage(
+    conversation: ConversationRecord,
+    message: string,
+  ): Promise<{ conversation: ConversationRecord; message: MessageRecord } | null> {
+    const [last] = await this.deps.store.recentMessages(conversation.id, 1);
+    return last !== undefined && last.role === 'user' && last.content === message ? { conversation, message: last } : null;
   }
 
   /** Runs every contributor with its share of the budget; one that fails is logged and skipped. */

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 
 /** Returns true when it answered the request. */
 export type HttpRoute = (request: IncomingMessage, response: ServerResponse, url: URL) => boolean | Promise<boolean>;
-export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void | Promise<void>;
 
 export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -30,7 +30,10 @@ export class HttpServer {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }
-      this.upgradeHandler(request, socket, head, url);
+      Promise.resolve(this.upgradeHandler(request, socket, head, url)).catch((error: unknown) => {
+        this.logger.error({ err: error }, 'WebSocket upgrade failed');
+        if (socket.writable) socket.end('HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\n');
+      });
     });
     // A client that sends garbage must not take the server down: answer 400 and drop the socket.
     this.server.on('clientError', (error, socket) => {

@@ -13,6 +13,9 @@ import { errorResponse, messageCost, parseFrame, type JsonRpcEngine } from '../r
 import type { JsonRpcId, MethodContext, SessionBinding } from '../rpc/registry.js';
 import { newSessionId, SESSION_ID_PATTERN } from '../services/session-service.js';
 import type { ServerStats } from '../services/system-service.js';
+import { isAppError } from '../domain/errors.js';
+import type { Caller } from '../services/auth-service.js';
+import { requestApiKey } from './credentials.js';
 import { isOriginAllowed } from './origin.js';
 
 export const WEBSOCKET_PATH = '/mcp';
@@ -34,6 +37,10 @@ export interface WebSocketTransportOptions {
   maxConnectionsPerIp: number;
   /** Per-connection request rate (token bucket). */
   rateLimit: TokenBucketLimits;
+  /** Who a connection acts as, from its API key (null when none was sent); throws `unauthorized`. */
+  authenticate: (apiKey: string | null) => Promise<Caller>;
+  /** Whether the user may attach to the session id on the URL (it is theirs, or does not exist yet). */
+  canAttachSession: (sessionId: string, userId: string | null) => Promise<boolean>;
 }
 
 /** WebSocket close code 1013 "Try Again Later" (RFC 6455 registry): the server is at a connection limit. */
@@ -57,6 +64,8 @@ interface Connection {
 
 export class WebSocketTransport {
   private readonly server: WebSocketServer;
+  /** Notification topics (`conversation:ID`) → the connections that subscribed to them. */
+  private readonly topics = new Map<string, Set<Connection>>();
   private readonly connections = new Set<Connection>();
   private readonly connectionsPerIp = new Map<string, number>();
   private readonly heartbeat: NodeJS.Timeout;
@@ -78,7 +87,7 @@ export class WebSocketTransport {
   }
 
   /** Accepts or refuses an HTTP upgrade aimed at `/mcp`. */
-  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+  async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
     if (url.pathname !== WEBSOCKET_PATH) return refuse(socket, 404, `No WebSocket endpoint at ${url.pathname}; connect to ${WEBSOCKET_PATH}.`);
     if (!isOriginAllowed(request, this.options.allowedOrigins)) {
       this.options.logger.warn({ origin: request.headers.origin }, 'refused WebSocket from a foreign origin');
@@ -88,6 +97,18 @@ export class WebSocketTransport {
     if (requestedSession !== null && !SESSION_ID_PATTERN.test(requestedSession)) {
       return refuse(socket, 400, 'session_id must be 8-64 characters of A-Z, a-z, 0-9, "_" or "-".');
     }
+    let caller: Caller;
+    try {
+      caller = await this.options.authenticate(requestApiKey(request, url));
+    } catch (error) {
+      if (!isAppError(error) || error.kind !== 'unauthorized') throw error;
+      this.options.logger.warn({ ip: request.socket.remoteAddress }, 'refused a WebSocket without a valid API key');
+      return refuse(socket, 401, error.message);
+    }
+    const sessionId = requestedSession ?? newSessionId();
+    if (requestedSession !== null && !(await this.options.canAttachSession(requestedSession, caller.userId))) {
+      return refuse(socket, 403, 'That session belongs to another user; connect without session_id for a new one.');
+    }
     const ip = request.socket.remoteAddress ?? 'unknown';
     this.server.handleUpgrade(request, socket, head, (ws) => {
       const refusal = this.connectionLimitReached(ip);
@@ -96,7 +117,7 @@ export class WebSocketTransport {
         ws.close(CLOSE_TRY_AGAIN_LATER, refusal);
         return;
       }
-      this.accept(ws, requestedSession ?? newSessionId(), ip);
+      this.accept(ws, { id: sessionId, userId: caller.userId, role: caller.role }, ip);
     });
   }
 
@@ -111,11 +132,11 @@ export class WebSocketTransport {
     return null;
   }
 
-  private accept(socket: WebSocket, sessionId: string, ip: string): void {
+  private accept(socket: WebSocket, session: SessionBinding, ip: string): void {
     const connectionNumber = this.nextConnectionNumber++;
     const connection: Connection = {
       socket,
-      session: { id: sessionId, userId: null },
+      session,
       closed: new AbortController(),
       isAlive: true,
       logger: this.options.logger.child({ connection: connectionNumber }),
@@ -135,6 +156,7 @@ export class WebSocketTransport {
     socket.on('error', (error) => connection.logger.debug({ err: error }, 'WebSocket error'));
     socket.on('close', () => {
       this.connections.delete(connection);
+      for (const topic of [...this.topics.keys()]) this.removeSubscriber(topic, connection);
       const remaining = (this.connectionsPerIp.get(ip) ?? 1) - 1;
       if (remaining > 0) this.connectionsPerIp.set(ip, remaining);
       else this.connectionsPerIp.delete(ip);
@@ -194,7 +216,34 @@ export class WebSocketTransport {
       attachSession: (sessionId) => {
         connection.session.id = sessionId;
       },
+      subscribe: (topic) => {
+        const subscribers = this.topics.get(topic) ?? new Set<Connection>();
+        this.topics.set(topic, subscribers);
+        if (subscribers.has(connection)) return false;
+        subscribers.add(connection);
+        return true;
+      },
+      unsubscribe: (topic) => this.removeSubscriber(topic, connection),
     };
+  }
+
+  /**
+   * Sends a notification to every connection subscribed to `topic`: serialised once, the same string
+   * to all. Returns how many connections it went to.
+   */
+  publish(topic: string, method: string, params: Record<string, unknown>): number {
+    const subscribers = this.topics.get(topic);
+    if (subscribers === undefined || subscribers.size === 0) return 0;
+    const text = JSON.stringify({ jsonrpc: '2.0', method, params });
+    for (const connection of subscribers) this.send(connection, text);
+    return subscribers.size;
+  }
+
+  private removeSubscriber(topic: string, connection: Connection): boolean {
+    const subscribers = this.topics.get(topic);
+    const removed = subscribers?.delete(connection) ?? false;
+    if (subscribers !== undefined && subscribers.size === 0) this.topics.delete(topic);
+    return removed;
   }
 
   private send(connection: Connection, text: string): void {
@@ -231,8 +280,10 @@ export class WebSocketTransport {
   }
 }
 
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' };
+
 function refuse(socket: Duplex, status: number, message: string): void {
-  const reason = status === 400 ? 'Bad Request' : status === 403 ? 'Forbidden' : 'Not Found';
+  const reason = STATUS_TEXT[status] ?? 'Error';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
 }
 

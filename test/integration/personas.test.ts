@@ -87,8 +87,9 @@ describe('persona methods', () => {
   it('answers persona.memory and persona.relationship honestly empty', async () => {
     const memory = await client.result('persona.memory', { query: 'music', persona_id: 'aria' });
     expect(memory).toMatchObject({ memories: [], total_results: 0 });
-    expect(memory.note).toMatch(/not available/);
+    expect(memory).not.toHaveProperty('note'); // real search since long-term memory landed (docs/memory.md)
     const relationship = await client.result('persona.relationship', { persona_id: 'aria', other_id: 'kira' });
-    expect(relationship).toMatchObject({ relationship: null, exists: false });
+    expect(relationship).toMatchObject({ persona_id: 'aria', other_id: 'kira', other_kind: 'persona', relationship: null, exists: false });
+    expect(relationship.note).toMatch(/has not interacted/);
   });
 });

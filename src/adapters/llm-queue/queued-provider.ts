@@ -76,6 +76,15 @@ export class QueuedLlmProvider implements LlmProvider {
     return this.inner.status();
   }
 
+  /**
+   * Passed straight through, outside the chat slots: embeddings are short requests, and making a
+   * memory search wait behind a long chat would stall the turn that asked for it.
+   */
+  embed(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]> {
+    if (!this.inner.embed) return Promise.reject(new AppError('llm_unavailable', `The ${this.inner.name} backend does not offer embeddings.`));
+    return this.inner.embed(texts, model, signal);
+  }
+
   /** A snapshot for metrics and `system.status`. */
   stats(): LlmQueueStats {
     return {

@@ -68,6 +68,8 @@ const ChatChunk = z.object({
   eval_count: z.number().nullish(),
 });
 
+const EmbedResponse = z.object({ embeddings: z.array(z.array(z.number())) });
+
 const TagsResponse = z.object({
   models: z.array(
     z.object({
@@ -178,6 +180,39 @@ export class OllamaProvider implements LlmProvider {
     return this.fetchTags(this.listTimeoutMs, signal, 2);
   }
 
+  /**
+   * `POST /api/embed` with every text in one request. Limited by `listTimeoutMs` (an embedding is a
+   * short request); retried once on a connection error, which is safe because it changes nothing.
+   */
+  async embed(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]> {
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw embedCancelled();
+      const scope = new RequestScope(signal);
+      scope.startTimer('total', this.listTimeoutMs);
+      let hasResponse = false;
+      try {
+        const response = await fetch(`${this.baseUrl}/api/embed`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model, input: texts }),
+          signal: scope.signal,
+        });
+        hasResponse = true;
+        if (!response.ok) throw await errorFromResponse(response, this.baseUrl, model);
+        const parsed = EmbedResponse.safeParse(await response.json().catch(() => undefined));
+        if (!parsed.success || parsed.data.embeddings.length !== texts.length) {
+          throw ollamaFailed('Ollama sent embeddings this server cannot read.', parsed.success ? { count: parsed.data.embeddings.length } : parsed.error);
+        }
+        return parsed.data.embeddings;
+      } catch (error) {
+        const appError = this.explain(error, scope, hasResponse, embedCancelled);
+        if (appError.kind !== 'llm_unavailable' || attempt >= 2) throw appError;
+      } finally {
+        scope.dispose();
+      }
+    }
+  }
+
   /** Never throws; answers from a cache for `statusCacheMs`, and concurrent callers share one probe. */
   async status(): Promise<LlmStatus> {
     const cached = this.statusCache;
@@ -241,6 +276,10 @@ export class OllamaProvider implements LlmProvider {
     if (!hasResponse) return ollamaUnreachable(this.baseUrl, error);
     return replyBrokeOff('the connection closed mid-reply', error);
   }
+}
+
+function embedCancelled(): AppError {
+  return new AppError('cancelled', 'The embedding request was cancelled.');
 }
 
 function listCancelled(): AppError {

@@ -10,16 +10,21 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { AppError } from '../../domain/errors.js';
 import { initial } from './migrations/0001_initial.js';
+import { jobs } from './migrations/0002_jobs.js';
+import { memory } from './migrations/0003_memory.js';
+import { apiKeys } from './migrations/0006_api_keys.js';
+import { social } from './migrations/0004_social.js';
+import { settings } from './migrations/0005_settings.js';
 
 export interface Migration {
-  /** 1, 2, 3 ... in order, without gaps. */
+  /** Increasing, each used once; a gap is allowed while parallel features land (each recorded version is applied once). */
   version: number;
   /** Short name recorded in `schema_migrations` (for people reading the database). */
   name: string;
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys];
 
 /** The newest schema version this build knows. */
 export function currentSchemaVersion(): number {
@@ -52,13 +57,16 @@ export function runMigrations(db: BetterSqlite3.Database, now: () => number = Da
   const record = db.prepare<[number, string, number]>(
     'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
   );
+  const isApplied = db.prepare<[number], 1>('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
   const applied: number[] = [];
   for (const migration of MIGRATIONS) {
-    if (migration.version <= found) continue;
+    // By recorded version rather than "above the newest": features develop their migrations in
+    // parallel (memory 0002/0003, social 0004), and a database that got 0004 first must still get 0002.
+    if (isApplied.get(migration.version) !== undefined) continue;
     // IMMEDIATE takes the write lock before re-reading the version, so two processes starting on the
     // same file at once cannot both apply a migration.
     db.transaction(() => {
-      if (appliedSchemaVersion(db) >= migration.version) return;
+      if (isApplied.get(migration.version) !== undefined) return;
       db.exec(migration.sql);
       record.run(migration.version, migration.name, now());
       applied.push(migration.version);

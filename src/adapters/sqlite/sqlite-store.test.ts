@@ -605,9 +605,27 @@ describe('SqliteStore database file', () => {
     );
   });
 
-  it('numbers migrations 1, 2, 3 ... without gaps', () => {
-    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, index) => index + 1));
-    expect(currentSchemaVersion()).toBe(MIGRATIONS.length);
+  it('numbers migrations in increasing order, each once', () => {
+    // Gaps are allowed while features land their migrations in parallel (social 0004 before memory 0002/0003).
+    const versions = MIGRATIONS.map((m) => m.version);
+    expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
+    expect(currentSchemaVersion()).toBe(versions.at(-1));
+  });
+
+  it('applies a migration numbered below one already applied (parallel features)', () => {
+    const raw = new BetterSqlite3(':memory:');
+    raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    const first = MIGRATIONS[0]!;
+    raw.exec(first.sql);
+    raw.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(first.version, first.name, T0);
+    const last = MIGRATIONS.at(-1)!;
+    if (last.version !== first.version) {
+      raw.exec(last.sql);
+      raw.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(last.version, last.name, T0);
+    }
+    const missing = MIGRATIONS.filter((m) => m !== first && m !== last).map((m) => m.version);
+    expect(runMigrations(raw)).toEqual(missing);
+    raw.close();
   });
 
   it('refuses a database made by a newer persona-mcp', () => {

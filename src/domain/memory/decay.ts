@@ -25,7 +25,11 @@ export function decayedImportance(importance: number, elapsedMs: number, policy:
 }
 
 /** The decay a memory is due now: from the later of its last decay and its last access. */
-export function decayDue(memory: { importance: number; decayedAt: number; lastAccessedAt: number }, now: number, policy: DecayPolicy = DEFAULT_DECAY_POLICY): number {
+export function decayDue(
+  memory: { importance: number; decayedAt: number; lastAccessedAt: number },
+  now: number,
+  policy: DecayPolicy = DEFAULT_DECAY_POLICY,
+): number {
   const since = Math.max(memory.decayedAt, memory.lastAccessedAt);
   return decayedImportance(memory.importance, now - since, policy);
 }

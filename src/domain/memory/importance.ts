@@ -20,8 +20,10 @@ export const IMPORTANCE_EMOTION = 0.15;
 export const IMPORTANCE_NOVELTY = 0.1;
 
 const EXPLICIT = /\b(remember( this| that)?|don'?t forget|never forget|keep in mind|note that|important:)\b/i;
-const PERSONAL = /\b(i am|i'm|i was|i have|i've|i live|i work|i study|i like|i love|i hate|i prefer|i want|i need|my name|my (?:\w+ )?(?:wife|husband|partner|son|daughter|mother|father|mom|dad|sister|brother|friend|dog|cat|job|birthday|home|family|favourite|favorite))\b/i;
-const EMOTION = /\b(love|loved|hate|hated|afraid|scared|fear|angry|furious|sad|cried|happy|thrilled|excited|worried|anxious|grief|died|death|dead|funeral|wedding|married|divorce|born|pregnant|fired|promoted|sick|ill|hospital|heartbroken|proud|ashamed)\b/i;
+const PERSONAL =
+  /\b(i am|i'm|i was|i have|i've|i live|i work|i study|i like|i love|i hate|i prefer|i want|i need|my name|my (?:\w+ )?(?:wife|husband|partner|son|daughter|mother|father|mom|dad|sister|brother|friend|dog|cat|job|birthday|home|family|favourite|favorite))\b/i;
+const EMOTION =
+  /\b(love|loved|hate|hated|afraid|scared|fear|angry|furious|sad|cried|happy|thrilled|excited|worried|anxious|grief|died|death|dead|funeral|wedding|married|divorce|born|pregnant|fired|promoted|sick|ill|hospital|heartbroken|proud|ashamed)\b/i;
 
 export interface ImportanceCues {
   explicit: boolean;

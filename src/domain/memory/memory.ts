@@ -30,6 +30,11 @@ export interface Memory {
   sharedWith: string[];
   /** Named persona groups a `shared` memory is shared with. */
   sharedGroups: string[];
+  /**
+   * The user the memory is about and belongs to (null: the anonymous local user). Only that user's
+   * requests and chats recall it.
+   */
+  userId: string | null;
   sessionId: string | null;
   conversationId: string | null;
   /** The message the memory was formed from (null for client-stored ones). */
@@ -51,6 +56,7 @@ export interface NewMemory {
   visibility: MemoryVisibility;
   sharedWith?: string[];
   sharedGroups?: string[];
+  userId?: string | null;
   sessionId?: string | null;
   conversationId?: string | null;
   messageId?: number | null;

@@ -40,7 +40,8 @@ export function selectForPruning(memories: readonly PruneCandidate[], now: numbe
 
 /** The advice sentence of prune results and recommendations. */
 export function pruneRecommendation(count: number, wouldPrune: number, policy: PrunePolicy = DEFAULT_PRUNE_POLICY): string {
-  if (wouldPrune === 0) return `No pruning needed: ${count} memories, none faded below ${policy.threshold} importance, cap ${policy.maxPerPersona}.`;
+  if (wouldPrune === 0)
+    return `No pruning needed: ${count} memories, none faded below ${policy.threshold} importance, cap ${policy.maxPerPersona}.`;
   const share = count === 0 ? 0 : Math.round((wouldPrune / count) * 100);
   return `Prune ${wouldPrune} of ${count} memories (${share}%): faded below ${policy.threshold} importance or over the cap of ${policy.maxPerPersona}. Call memory.prune with force: true to apply.`;
 }

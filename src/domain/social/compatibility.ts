@@ -59,7 +59,10 @@ export function compatibility(first: Profile, second: Profile): CompatibilityRes
   const traitsA = lowerKeys(first.personalityTraits);
   const traitsB = lowerKeys(second.personalityTraits);
   const shared = Object.keys(traitsA).filter((trait) => trait in traitsB);
-  const traitSimilarity = shared.length === 0 ? 0.5 : shared.reduce((sum, trait) => sum + 1 - Math.abs(traitsA[trait]! - traitsB[trait]!) / 100, 0) / shared.length;
+  const traitSimilarity =
+    shared.length === 0
+      ? 0.5
+      : shared.reduce((sum, trait) => sum + 1 - Math.abs(traitsA[trait]! - traitsB[trait]!) / 100, 0) / shared.length;
 
   const reasons: CompatibilityReason[] = [];
   const sharedInterests = sharedLikes(first.topicPreferences, second.topicPreferences);
@@ -68,13 +71,19 @@ export function compatibility(first: Profile, second: Profile): CompatibilityRes
     factor: 'interests',
     points: round1(interestPoints),
     explanation:
-      sharedInterests.length > 0
-        ? `Both enjoy ${sharedInterests.slice(0, 3).join(', ')} (interest similarity ${round2(interestSimilarity)})`
-        : `Few interests in common (interest similarity ${round2(interestSimilarity)})`,
+      sharedInterests.length === 0
+        ? `No interests in common (interest similarity ${round2(interestSimilarity)})`
+        : interestSimilarity < 0.5
+          ? `Few interests in common, only ${sharedInterests.slice(0, 3).join(', ')} (interest similarity ${round2(interestSimilarity)})`
+          : `Both enjoy ${sharedInterests.slice(0, 3).join(', ')} (interest similarity ${round2(interestSimilarity)})`,
   });
   const traitPoints = 100 * TRAIT_WEIGHT * (traitSimilarity - 0.5);
   if (shared.length > 0) {
-    reasons.push({ factor: 'traits', points: round1(traitPoints), explanation: `Similar in ${shared.length} shared trait(s) (similarity ${round2(traitSimilarity)})` });
+    reasons.push({
+      factor: 'traits',
+      points: round1(traitPoints),
+      explanation: `Similar in ${shared.length} shared trait(s) (similarity ${round2(traitSimilarity)})`,
+    });
   }
   let pairTotal = 0;
   for (const pair of TRAIT_PAIRS) {
@@ -87,7 +96,11 @@ export function compatibility(first: Profile, second: Profile): CompatibilityRes
       if (a === undefined || b === undefined) continue;
       const effect = pair.effect * (a / 100) * (b / 100);
       pairTotal += effect;
-      reasons.push({ factor: 'trait_pair', points: round1(100 * effect), explanation: `${xName} is ${pair.a} (${a}), ${yName} is ${pair.b} (${b}): ${pair.why}` });
+      reasons.push({
+        factor: 'trait_pair',
+        points: round1(100 * effect),
+        explanation: `${xName} is ${pair.a} (${a}), ${yName} is ${pair.b} (${b}): ${pair.why}`,
+      });
     }
   }
   const raw = 0.5 + INTEREST_WEIGHT * (interestSimilarity - 0.5) + TRAIT_WEIGHT * (traitSimilarity - 0.5) + pairTotal;
@@ -105,7 +118,8 @@ export function compatibility(first: Profile, second: Profile): CompatibilityRes
 export function interactionSuggestions(first: Profile, second: Profile): string[] {
   const shared = sharedLikes(first.topicPreferences, second.topicPreferences);
   if (shared.length > 0) return shared.slice(0, 3).map((topic) => `Talk about ${topic}: both of them care about it.`);
-  const favourite = (profile: Profile): string | undefined => Object.entries(profile.topicPreferences).sort(([, x], [, y]) => y - x)[0]?.[0];
+  const favourite = (profile: Profile): string | undefined =>
+    Object.entries(profile.topicPreferences).sort(([, x], [, y]) => y - x)[0]?.[0];
   return [first, second].flatMap((profile) => {
     const topic = favourite(profile);
     return topic === undefined ? [] : [`Let ${profile.name} talk about ${topic}.`];

@@ -34,8 +34,7 @@ export interface MoodState extends MoodFigures {
   updatedAt: number;
 }
 
-export type MoodName =
-  | 'excited' | 'cheerful' | 'content' | 'tense' | 'irritated' | 'melancholy' | 'alert' | 'neutral' | 'calm';
+export type MoodName = 'excited' | 'cheerful' | 'content' | 'tense' | 'irritated' | 'melancholy' | 'alert' | 'neutral' | 'calm';
 
 /** The named moods with a prototype point each, used by `emotional.update_state {mood: "cheerful"}`. */
 export const MOOD_PROTOTYPES: Readonly<Record<MoodName, { valence: number; arousal: number }>> = Object.freeze({

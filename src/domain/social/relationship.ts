@@ -65,8 +65,10 @@ export function applyInteraction(state: RelationshipState, interaction: Interact
   const quality = clamp(interaction.quality, -1, 1);
   const target = quality >= 0 ? 1 : -1;
   const affinity = state.affinity + AFFINITY_RATE * Math.abs(quality) * (target - state.affinity);
-  const trust = quality >= 0 ? state.trust + TRUST_GAIN_RATE * quality * (1 - state.trust) : state.trust - TRUST_LOSS_RATE * -quality * state.trust;
-  const respect = quality >= 0 ? state.respect + RESPECT_RATE * quality * (1 - state.respect) : state.respect - RESPECT_RATE * -quality * state.respect;
+  const trust =
+    quality >= 0 ? state.trust + TRUST_GAIN_RATE * quality * (1 - state.trust) : state.trust - TRUST_LOSS_RATE * -quality * state.trust;
+  const respect =
+    quality >= 0 ? state.respect + RESPECT_RATE * quality * (1 - state.respect) : state.respect - RESPECT_RATE * -quality * state.respect;
   const familiarity = state.familiarity + FAMILIARITY_RATE * (1 - state.familiarity);
   return {
     affinity: round4(clamp(affinity, -1, 1)),

@@ -58,7 +58,13 @@ export function chooseSpeaker(candidates: readonly SpeakerCandidate[], lastSpeak
   if (willing.length === 0) return { kind: 'end', reason: 'nobody_wants_to_continue', desires };
   let best = willing[0]!;
   for (const candidate of willing.slice(1)) if (desires[candidate.personaId]! > desires[best.personaId]!) best = candidate;
-  return { kind: 'speak', personaId: best.personaId, mode: best.decision === 'wind_down' ? 'wind_down' : 'continue', desire: desires[best.personaId]!, desires };
+  return {
+    kind: 'speak',
+    personaId: best.personaId,
+    mode: best.decision === 'wind_down' ? 'wind_down' : 'continue',
+    desire: desires[best.personaId]!,
+    desires,
+  };
 }
 
 /** Whether `text` names the persona (whole word, case-insensitive), e.g. "Kira, what do you think?". */

@@ -23,12 +23,13 @@ export const MIN_CONTENT_WORDS = 3;
 export const LABEL_WORDS = 3;
 
 const STOP_WORDS = new Set(
-  ('a an the and or but if then so of to in on at by for with from about as into over after before is are was were be been being am ' +
+  (
+    'a an the and or but if then so of to in on at by for with from about as into over after before is are was were be been being am ' +
     'do does did have has had i you he she it we they me him her us them my your his its our their this that these those there here ' +
     'what which who whom whose when where why how all any some no not yes can could would should will shall may might must just very ' +
     'really too also than more most much many such own same other only now up down out off again once tell say said let lets me oh ' +
-    'well like know think want go get got make made thing things something anything one ever yet still dont im ive youre thats')
-    .split(/\s+/),
+    'well like know think want go get got make made thing things something anything one ever yet still dont im ive youre thats'
+  ).split(/\s+/),
 );
 
 export type TermVector = Record<string, number>;
@@ -81,7 +82,8 @@ export type ThreadDecision =
 /** Where a message belongs (see the module comment). `currentId` is null before the first thread. */
 export function assignThread(message: TermVector, threads: readonly ThreadSummary[], currentId: number | null): ThreadDecision {
   const current = threads.find((thread) => thread.id === currentId);
-  if (current !== undefined && contentWordCount(message) < MIN_CONTENT_WORDS) return { kind: 'stay', threadId: current.id, similarity: cosineSimilarity(message, current.centroid) };
+  if (current !== undefined && contentWordCount(message) < MIN_CONTENT_WORDS)
+    return { kind: 'stay', threadId: current.id, similarity: cosineSimilarity(message, current.centroid) };
   if (current === undefined && threads.length === 0) return { kind: 'new', bestSimilarity: 0 };
   if (current !== undefined) {
     const similarity = cosineSimilarity(message, current.centroid);
@@ -93,13 +95,17 @@ export function assignThread(message: TermVector, threads: readonly ThreadSummar
     const similarity = cosineSimilarity(message, thread.centroid);
     if (best === null || similarity > best.similarity) best = { id: thread.id, similarity };
   }
-  if (best !== null && best.similarity >= THREAD_SIMILARITY_THRESHOLD) return { kind: 'resume', threadId: best.id, similarity: best.similarity };
+  if (best !== null && best.similarity >= THREAD_SIMILARITY_THRESHOLD)
+    return { kind: 'resume', threadId: best.id, similarity: best.similarity };
   if (current === undefined && contentWordCount(message) < MIN_CONTENT_WORDS && threads.length > 0) {
     // No current thread but some exist (should not happen): join the newest rather than splitting on a short message.
     const newest = threads[threads.length - 1]!;
     return { kind: 'stay', threadId: newest.id, similarity: 0 };
   }
-  return { kind: 'new', bestSimilarity: Math.max(best?.similarity ?? 0, current === undefined ? 0 : cosineSimilarity(message, current.centroid)) };
+  return {
+    kind: 'new',
+    bestSimilarity: Math.max(best?.similarity ?? 0, current === undefined ? 0 : cosineSimilarity(message, current.centroid)),
+  };
 }
 
 /** A short name for a thread: its {@link LABEL_WORDS} most frequent content words (ties alphabetical). */

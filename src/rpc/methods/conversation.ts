@@ -5,6 +5,7 @@ import type { ConversationRecord } from '../../ports/store.js';
 import type { Services } from '../../services/index.js';
 import type { SessionBinding } from '../registry.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
+import { conversationTopic } from './group.js';
 import { conversationIdParam, conversationToWire, conversationWire, messageToWire, messageWire, personaIdParam, seconds, toIso } from './wire.js';
 
 const HISTORY_DEFAULT_LIMIT = 50;
@@ -60,6 +61,9 @@ export function conversationMethods(services: Services): MethodDefinition[] {
         personas: z.array(personaIdParam).min(2).max(8).optional().describe('A group of personas.'),
         topic: z.string().max(500).optional(),
         token_budget: z.number().int().positive().optional().describe('Default reply cap for turns in this conversation.'),
+        max_turns: z.number().int().min(1).max(200).optional().describe('Between personas: persona turns before the group ends by itself (default social.groupMaxTurns).'),
+        auto_run: z.boolean().default(true).describe('Between personas: start taking turns in the background at once (false: wait for conversation.resume).'),
+        subscribe: z.boolean().default(false).describe('Subscribe this connection to the conversation before its first turn (WebSocket; see conversation.subscribe).'),
       }),
       result: z.object({
         conversation_id: z.string(),
@@ -73,10 +77,16 @@ export function conversationMethods(services: Services): MethodDefinition[] {
         const group = params.personas ?? (params.persona1_id !== undefined && params.persona2_id !== undefined ? [params.persona1_id, params.persona2_id] : null);
         let conversation: ConversationRecord;
         if (group !== null) {
-          conversation = await conversations.startBetweenPersonas(context.session, group.map((id) => personas.resolve(id)), {
+          if (params.subscribe && context.subscribe === undefined) throw new AppError('forbidden', 'subscribe: true needs a WebSocket connection.');
+          const started = await services.groups.start(context.session, group.map((id) => personas.resolve(id)), {
             topic: params.topic ?? null,
             tokenBudget: params.token_budget ?? null,
+            maxTurns: params.max_turns,
+            autoRun: params.auto_run,
+            // Subscribed before the first turn can be stored, so the subscriber misses none.
+            beforeRun: params.subscribe ? (id) => void context.subscribe?.(conversationTopic(id)) : undefined,
           });
+          conversation = started.conversation;
         } else {
           const personaId = params.persona_id ?? params.persona1_id ?? (await sessions.activePersonaId(context.session));
           if (personaId === null || personaId === undefined) {

@@ -4,8 +4,12 @@ import { buildOpenRpcDocument } from '../openrpc.js';
 import { defineMethod, MethodRegistry, type MethodDefinition } from '../registry.js';
 import { chatMethods } from './chat.js';
 import { conversationMethods } from './conversation.js';
+import { groupMethods } from './group.js';
 import { personaMethods } from './persona.js';
+import { memoryMethods } from './memory.js';
 import { personaLinkMethods } from './persona-links.js';
+import { socialMethods } from './social.js';
+import { stateMethods } from './state.js';
 import { SERVER_VERSION, systemMethods } from './system.js';
 
 /** Every RPC method of the server, in one registry. */
@@ -14,8 +18,12 @@ export function buildRegistry(services: Services): MethodRegistry {
     ...personaMethods(services),
     ...chatMethods(services),
     ...personaLinkMethods(services),
+    ...memoryMethods(services),
     ...conversationMethods(services),
+    ...groupMethods(services),
+    ...socialMethods(services),
     ...systemMethods(services),
+    ...stateMethods(services),
   ]);
   registry.add(discoverMethod(registry));
   return registry;

@@ -1,54 +1,62 @@
 /**
- * `persona.memory` and `persona.relationship`: the old server's stubs. Until long-term memory and
- * relationships land they answer an honest empty result with a `note` saying so — never invented data.
+ * `persona.memory` and `persona.relationship`: the old server's stubs, now real. `persona.memory` is the
+ * memory search (memory.ts); `persona.relationship` is `relationship.get` seen from a persona (social.ts).
  */
 import { z } from 'zod';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
+import { memoryToWire, memoryWire } from './memory.js';
+import { AppError } from '../../domain/errors.js';
+import { userIdOf } from '../../services/social/relationship-service.js';
+import { relationshipToWire, relationshipWire } from './social.js';
 import { personaIdParam } from './wire.js';
-
-const NOT_YET_MEMORY = 'Long-term memory is not available in this version yet; no memories are stored, so none are returned.';
-const NOT_YET_RELATIONSHIPS = 'Relationships are not tracked in this version yet; nothing is invented in their place.';
 
 export function personaLinkMethods(services: Services): MethodDefinition[] {
   const { personas, sessions } = services;
   return [
     defineMethod({
       name: 'persona.memory',
-      summary: "Search a persona's memories (empty until long-term memory lands; see `note`).",
+      summary: "Search a persona's memories (the old server's name for memory.search; same results).",
       params: z.object({ query: z.string().max(2000).default(''), n_results: z.number().int().min(1).max(100).default(5), persona_id: personaIdParam.optional() }),
-      result: z.object({
-        persona_id: z.string().nullable(),
-        memories: z.array(z.object({ id: z.string(), content: z.string(), importance: z.number(), similarity: z.number(), created_at: z.string() })),
-        total_results: z.number().int(),
-        note: z.string().optional(),
-      }),
-      hints: { readOnly: true, idempotent: true },
-      handler: async ({ persona_id }, context) => {
+      result: z.object({ persona_id: z.string().nullable(), memories: z.array(memoryWire), total_results: z.number().int() }),
+      handler: async ({ query, n_results, persona_id }, context) => {
         const wanted = persona_id ?? (await sessions.activePersonaId(context.session));
-        return { persona_id: wanted === null ? null : personas.resolve(wanted).id, memories: [], total_results: 0, note: NOT_YET_MEMORY };
+        const personaId = wanted === null ? null : personas.resolve(wanted).id;
+        const hits = await services.memory.memories.search({ query, limit: n_results, viewerId: personaId, userId: context.session.userId });
+        return { persona_id: personaId, memories: hits.map((hit) => memoryToWire(hit.memory, hit)), total_results: hits.length };
       },
     }),
     defineMethod({
       name: 'persona.relationship',
-      summary: "A persona's relationship with another persona (null until relationships land; see `note`).",
+      summary: "A persona's relationship with another persona (other_id), or with you when other_id is omitted.",
       params: z.object({ persona_id: personaIdParam.optional(), other_id: personaIdParam.optional() }),
       result: z.object({
         persona_id: z.string().nullable(),
         other_id: z.string().nullable(),
-        relationship: z.null(),
-        exists: z.literal(false),
-        note: z.string(),
+        other_kind: z.enum(['persona', 'user']),
+        relationship: relationshipWire.nullable(),
+        exists: z.boolean(),
+        note: z.string().optional(),
       }),
       hints: { readOnly: true, idempotent: true },
       handler: async ({ persona_id, other_id }, context) => {
         const wanted = persona_id ?? (await sessions.activePersonaId(context.session));
+        if (wanted === null) {
+          throw new AppError('no_active_persona', 'No persona is active in this session; pass persona_id or call persona.switch.');
+        }
+        const subject = personas.resolve(wanted);
+        const view = await services.social.relationships.get(
+          other_id === undefined
+            ? { subjectId: subject.id, otherKind: 'user', otherId: userIdOf(context.session) }
+            : { subjectId: subject.id, otherKind: 'persona', otherId: personas.resolve(other_id).id },
+        );
         return {
-          persona_id: wanted === null ? null : personas.resolve(wanted).id,
-          other_id: other_id === undefined ? null : personas.resolve(other_id).id,
-          relationship: null,
-          exists: false as const,
-          note: NOT_YET_RELATIONSHIPS,
+          persona_id: subject.id,
+          other_id: view.otherId,
+          other_kind: view.otherKind,
+          relationship: view.exists ? relationshipToWire(view) : null,
+          exists: view.exists,
+          ...(view.exists ? {} : { note: `${subject.name} has not interacted with ${view.otherId} yet.` }),
         };
       },
     }),

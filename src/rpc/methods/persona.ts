@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../../domain/errors.js';
 import type { PersonaDefinition } from '../../domain/persona.js';
 import { buildPersonaDefinition, personaCreateInputSchema, type PersonaCreateInput } from '../../domain/persona-schema.js';
+import { describeMood, moodName } from '../../domain/social/mood.js';
 import type { PersonaRecord } from '../../ports/store.js';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
@@ -182,6 +183,8 @@ export function personaMethods(services: Services): MethodDefinition[] {
         cooldown_remaining: z.number(),
         max_social_energy: z.number(),
         is_active: z.boolean().describe("Whether it is this session's active persona."),
+        mood: z.string().describe('Named mood (emotional.get_state has the figures).'),
+        mood_description: z.string().describe('How the prompt tells the persona it feels.'),
       }),
       hints: { readOnly: true, idempotent: true },
       handler: async ({ persona_id }, context) => {
@@ -201,6 +204,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
           cooldown_remaining: snapshot.availability.cooldownRemaining,
           max_social_energy: persona.socialEnergy.maxEnergy,
           is_active: activeId === persona.id,
+          ...(await moodSummary(services, persona)),
         };
       },
     }),
@@ -250,4 +254,10 @@ export function personaMethods(services: Services): MethodDefinition[] {
       },
     }),
   ];
+}
+
+/** The persona's mood for `persona.status` (drifted to now). */
+async function moodSummary(services: Services, persona: PersonaRecord): Promise<{ mood: string; mood_description: string }> {
+  const mood = await services.social.emotions.current(persona);
+  return { mood: moodName(mood), mood_description: describeMood(mood) };
 }

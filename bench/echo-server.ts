@@ -1,0 +1,42 @@
+/**
+ * The baseline: a bare `ws` server on the same library settings as persona-mcp's transport
+ * (no compression, no client tracking), answering every request frame with a canned result of the same
+ * size as the real server's answer. It does no JSON parsing — it finds the id and the method by
+ * scanning the text — so it is the floor any JSON-RPC server on `ws` can reach on this machine.
+ *
+ * Canned results come from the environment as `BENCH_CANNED_RESULTS` (`{"method": result, ...}`).
+ * Prints `echo listening on ws://127.0.0.1:PORT/mcp` when ready; stops on SIGTERM.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+
+const canned = new Map<string, string>(
+  Object.entries(JSON.parse(process.env.BENCH_CANNED_RESULTS ?? '{}') as Record<string, unknown>).map(([method, result]) => [
+    method,
+    JSON.stringify(result),
+  ]),
+);
+const UNKNOWN = '{"code":-32601,"message":"Method not found"}';
+
+const http = createServer((_request, response) => response.writeHead(404).end());
+const server = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: 4 * 1_048_576 });
+http.on('upgrade', (request, socket, head) => {
+  server.handleUpgrade(request, socket, head, (ws) => {
+    ws.on('message', (data) => {
+      const text = data.toString();
+      const idAt = text.indexOf('"id":');
+      const id = idAt < 0 ? 'null' : text.slice(idAt + 5, text.indexOf(',', idAt));
+      const methodAt = text.indexOf('"method":"');
+      const method = methodAt < 0 ? '' : text.slice(methodAt + 10, text.indexOf('"', methodAt + 10));
+      const result = canned.get(method);
+      ws.send(result === undefined ? `{"jsonrpc":"2.0","id":${id},"error":${UNKNOWN}}` : `{"jsonrpc":"2.0","id":${id},"result":${result}}`);
+    });
+    ws.on('error', () => undefined);
+  });
+});
+http.listen(0, '127.0.0.1', () => {
+  const { port } = http.address() as AddressInfo;
+  process.stderr.write(`echo listening on ws://127.0.0.1:${port}/mcp\n`);
+});
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,87 @@
+/**
+ * `npm run bench [-- [suite ...] [--quick] [--no-pin] [--no-build] [--cpu-prof]]`
+ *
+ * Suites: connections, rpc, chat, open-loop (default: all, in that order). Each prints a table and
+ * writes bench/results/<suite>.json (<suite>.quick.json with --quick). The server under test is the
+ * compiled one (dist/), rebuilt first when src/ is newer; see bench/README.md for what each suite
+ * measures and the numbers on the reference machine.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT } from './lib/processes.js';
+import { machine } from './lib/report.js';
+import type { SuiteOptions } from './lib/setup.js';
+import { runChatSuite } from './suites/chat.js';
+import { runConnectionsSuite } from './suites/connections.js';
+import { runOpenLoopSuite } from './suites/open-loop.js';
+import { runRpcSuite } from './suites/rpc.js';
+
+const SUITES: Record<string, (options: SuiteOptions) => Promise<unknown>> = {
+  connections: runConnectionsSuite,
+  rpc: runRpcSuite,
+  chat: runChatSuite,
+  'open-loop': runOpenLoopSuite,
+};
+
+function usage(): never {
+  process.stderr.write(`usage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--quick] [--no-pin] [--no-build] [--cpu-prof]\n`);
+  process.exit(2);
+}
+
+function newestMtime(directory: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(directory, { withFileTypes: true })) {
+    const full = path.join(directory, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ when it is missing or older than src/: the bench measures the compiled server. */
+function ensureBuilt(): void {
+  const entry = path.join(ROOT, 'dist', 'cli', 'main.js');
+  if (existsSync(entry) && statSync(entry).mtimeMs >= newestMtime(path.join(ROOT, 'src'))) return;
+  process.stderr.write('building dist/ (npm run build) ...\n');
+  try {
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  } catch (error) {
+    // tsc still emits JavaScript on type errors; measure that, but say so loudly.
+    if (!existsSync(entry)) throw error;
+    process.stderr.write('WARNING: the build reported errors (above); measuring the JavaScript it emitted anyway.\n');
+  }
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const flags = new Set(args.filter((arg) => arg.startsWith('--')));
+  for (const flag of flags) if (!['--quick', '--no-pin', '--no-build', '--cpu-prof'].includes(flag)) usage();
+  const chosen = args.filter((arg) => !arg.startsWith('--'));
+  for (const suite of chosen) if (!(suite in SUITES)) usage();
+  const suites = chosen.length > 0 ? chosen : Object.keys(SUITES);
+  const options: SuiteOptions = {
+    quick: flags.has('--quick'),
+    isPinned: !flags.has('--no-pin'),
+    serverNodeFlags: flags.has('--cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'results', 'profiles')}`] : [],
+  };
+  if (!flags.has('--no-build')) ensureBuilt();
+
+  const info = machine();
+  process.stdout.write(
+    `persona-mcp bench${options.quick ? ' (quick)' : ''}: ${info.cpus} × ${info.cpuModel}, ${info.memoryGiB} GiB, Node ${info.node}, ws ${info.ws}, ` +
+      `open files ${info.fdLimit}, commit ${info.commit}\n`,
+  );
+  const started = performance.now();
+  for (const suite of suites) {
+    const suiteStarted = performance.now();
+    process.stderr.write(`[${suite}] ...\n`);
+    await SUITES[suite]!(options);
+    process.stderr.write(`[${suite}] done in ${((performance.now() - suiteStarted) / 1000).toFixed(1)} s\n`);
+  }
+  process.stdout.write(`\nall done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

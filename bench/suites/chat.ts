@@ -1,0 +1,296 @@
+/**
+ * chat: `persona.chat` turns in a conversation that already holds 10,000 stored messages, against an
+ * instant fake LLM (lib/instant-llm.ts). Server time per turn = the client's round trip minus the time
+ * the request spent inside the fake; with `stream: true`, the first `persona.chat.chunk` notification's
+ * latency from the send. Turns run one after another on one connection (a person chatting).
+ */
+import WebSocket from 'ws';
+import { createCore } from '../../src/app.js';
+import { configSchema } from '../../src/config/schema.js';
+import { Histogram, type LatencySummary } from '../lib/histogram.js';
+import { startInstantLlm, type LlmCall } from '../lib/instant-llm.js';
+import { defaultPlacement, startPersonaServer } from '../lib/processes.js';
+import { fixed, printTable, writeResults } from '../lib/report.js';
+import { benchDir, type SuiteOptions } from '../lib/setup.js';
+
+const MODEL = 'llama3.1:8b';
+const SESSION_ID = 'bench_chat_session';
+const STORED_MESSAGES = 10_000;
+
+export interface ChatRun {
+  mode: 'plain' | 'streaming';
+  turns: number;
+  roundTripMs: LatencySummary;
+  /** Time inside the fake for the turn's own calls (its embedding look-ups and its chat stream). */
+  llmMs: LatencySummary;
+  /** Calls to the fake per turn, the turn's own and background work (memory formation, summaries). */
+  llmCallsPerTurn: number;
+  /** Round trip minus time inside the fake LLM, per turn. */
+  serverMs: LatencySummary;
+  /** Server time before the turn's chat request reached the LLM (store, history, memory recall, prompt), embedding calls excluded. */
+  beforeLlmMs: LatencySummary;
+  /** Server time from the end of the LLM stream to the answer (store the reply, score, respond). */
+  afterLlmMs: LatencySummary;
+  /** `processing_time` the server reported, in ms. */
+  reportedMs: LatencySummary;
+  /** Streaming only: send → first persona.chat.chunk. */
+  firstChunkMs: LatencySummary | null;
+  /** Server CPU time per turn (user + system, from /proc), in ms: robust to a busy machine. */
+  serverCpuMsPerTurn: number;
+  /** Median number of messages in the prompt sent to the LLM (history that fit the token budget + system). */
+  promptMessages: number;
+}
+
+const SENTENCES = [
+  'I walked down to the harbour this morning and the fog was thick enough to lose a boat in.',
+  'Do you remember the song about the lighthouse keeper who counted waves instead of sheep?',
+  'The library in the old quarter has a map that shows a river nobody can find any more.',
+  'My sister says the market is louder on festival days, but I think it is only the drums.',
+  'Tell me again how the story ends, the one with the fox and the borrowed lantern.',
+  'There is a theory that the stars over the northern pass are arranged like a poem.',
+];
+
+function seedText(index: number): string {
+  return `${SENTENCES[index % SENTENCES.length]} ${SENTENCES[(index * 7 + 3) % SENTENCES.length]} (note ${index})`;
+}
+
+/** Writes the conversation's 10,000 messages through the real Store, as 5,000 past turns. */
+/**
+ * The fake-LLM time on a turn's critical path: its chat stream (the request whose body carries the
+ * turn's marker as a chat) and the embedding look-ups of its text that came before it. Calls made by
+ * background jobs meanwhile are not the turn's.
+ */
+function criticalLlmMs(calls: LlmCall[], marker: string): number {
+  const chat = calls.find((call) => call.path === '/api/chat' && call.body.includes(marker));
+  if (chat === undefined) return 0;
+  return chat.finished - chat.arrived + embeddingsBeforeMs(calls, chat, marker);
+}
+
+function embeddingsBeforeMs(calls: LlmCall[], chat: LlmCall, marker: string): number {
+  return calls
+    .filter((call) => call.path === '/api/embed' && call.arrived <= chat.arrived && call.body.includes(marker))
+    .reduce((sum, call) => sum + (call.finished - call.arrived), 0);
+}
+
+/** The turn's server time split at its chat request: before it reached the LLM, and after the stream ended. */
+function phasesOf(calls: LlmCall[], marker: string, timing: TurnTiming): { beforeMs: number; afterMs: number } | null {
+  const chat = calls.find((call) => call.path === '/api/chat' && call.body.includes(marker));
+  if (chat === undefined) return null;
+  return { beforeMs: chat.arrived - timing.sentAt - embeddingsBeforeMs(calls, chat, marker), afterMs: timing.answeredAt - chat.finished };
+}
+
+/** Messages in the prompt of the turn's chat call (system + the history that fit + the new message). */
+function promptMessagesOf(calls: LlmCall[], marker: string): number {
+  const chat = calls.find((call) => call.path === '/api/chat' && call.body.includes(marker));
+  return chat === undefined ? 0 : ((JSON.parse(chat.body) as { messages?: unknown[] }).messages?.length ?? 0);
+}
+
+export async function seed(dataDir: string, ollamaHost: string): Promise<void> {
+  const core = await createCore(configSchema.parse({ dataDir, logLevel: 'silent', llm: { ollamaHost } }));
+  try {
+    const persona = core.services.personas.resolve('aria');
+    const { state } = await core.services.personas.snapshot(persona);
+    const start = Date.now() - STORED_MESSAGES * 60_000;
+    for (let turn = 0; turn < STORED_MESSAGES / 2; turn++) {
+      const now = start + turn * 120_000;
+      const { conversation } = await core.store.appendUserTurn({
+        sessionId: SESSION_ID,
+        personaId: persona.id,
+        content: seedText(turn),
+        tokens: 30,
+        now,
+      });
+      await core.store.appendAssistantTurn({
+        conversationId: conversation.id,
+        personaId: persona.id,
+        content: `Aria hears you: ${seedText(turn + 1)}`,
+        tokens: 35,
+        promptTokens: 900,
+        processingMs: 800,
+        now: now + 60_000,
+        personaState: { ...state, updatedAt: now + 60_000 },
+      });
+    }
+    await core.store.setActivePersona(SESSION_ID, persona.id, Date.now());
+  } finally {
+    await core.close();
+  }
+}
+
+interface TurnTiming {
+  /** performance.now() at send and at the final answer (the fake LLM runs on the same clock). */
+  sentAt: number;
+  answeredAt: number;
+  roundTripMs: number;
+  firstChunkMs: number | null;
+  reportedMs: number;
+}
+
+export class ChatClient {
+  private nextId = 1;
+  private constructor(private readonly socket: WebSocket) {}
+
+  static async connect(url: string): Promise<ChatClient> {
+    const socket = new WebSocket(`${url}?session_id=${SESSION_ID}`, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    return new ChatClient(socket);
+  }
+
+  turn(message: string, isStreaming: boolean): Promise<TurnTiming> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      let firstChunkMs: number | null = null;
+      const started = performance.now();
+      const onMessage = (data: WebSocket.RawData): void => {
+        const frame = JSON.parse(data.toString()) as {
+          id?: number;
+          method?: string;
+          result?: { processing_time: number };
+          error?: unknown;
+        };
+        if (frame.method === 'persona.chat.chunk') {
+          firstChunkMs ??= performance.now() - started;
+          return;
+        }
+        if (frame.id !== id) return;
+        const answeredAt = performance.now();
+        this.socket.off('message', onMessage);
+        if (frame.error !== undefined || frame.result === undefined)
+          return reject(new Error(`persona.chat failed: ${JSON.stringify(frame.error)}`));
+        resolve({
+          sentAt: started,
+          answeredAt,
+          roundTripMs: answeredAt - started,
+          firstChunkMs,
+          reportedMs: frame.result.processing_time * 1000,
+        });
+      };
+      this.socket.on('message', onMessage);
+      this.socket.send(
+        JSON.stringify({ jsonrpc: '2.0', id, method: 'persona.chat', params: { message, ...(isStreaming ? { stream: true } : {}) } }),
+      );
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
+  const placement = defaultPlacement(options.isPinned);
+  const turns = options.quick ? 40 : 150;
+  const warmup = options.quick ? 15 : 50;
+  const llm = await startInstantLlm([MODEL, 'nomic-embed-text:latest']);
+  const dir = benchDir('chat');
+  const seedStarted = performance.now();
+  await seed(dir.dataDir, llm.url);
+  process.stderr.write(`  chat: seeded ${STORED_MESSAGES} messages in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s\n`);
+  const server = await startPersonaServer({
+    dataDir: dir.dataDir,
+    configFile: dir.configFile,
+    ollamaHost: llm.url,
+    cpus: placement.serverCpus,
+    nodeFlags: options.serverNodeFlags,
+  });
+  const runs: ChatRun[] = [];
+  try {
+    const client = await ChatClient.connect(server.url);
+    for (let index = 0; index < warmup; index++) await client.turn(`warming up ${index}: ${seedText(index)}`, index % 2 === 1);
+    for (const mode of ['plain', 'streaming'] as const) {
+      const roundTrip = new Histogram();
+      const llmTime = new Histogram();
+      const serverTime = new Histogram();
+      const reported = new Histogram();
+      const firstChunk = new Histogram();
+      const beforeLlm = new Histogram();
+      const afterLlm = new Histogram();
+      const prompts: number[] = [];
+      const cpuBefore = server.cpuMs();
+      const callsBefore = llm.calls.length;
+      for (let index = 0; index < turns; index++) {
+        const marker = `bench-${mode}-${index}`;
+        const llmBefore = llm.calls.length;
+        const timing = await client.turn(`${marker}: ${seedText(index + 11)}`, mode === 'streaming');
+        const insideLlm = criticalLlmMs(llm.calls.slice(llmBefore), marker);
+        const phases = phasesOf(llm.calls.slice(llmBefore), marker, timing);
+        if (phases !== null) {
+          beforeLlm.record(phases.beforeMs * 1000);
+          afterLlm.record(phases.afterMs * 1000);
+        }
+        prompts.push(promptMessagesOf(llm.calls.slice(llmBefore), marker));
+        roundTrip.record(timing.roundTripMs * 1000);
+        llmTime.record(insideLlm * 1000);
+        serverTime.record((timing.roundTripMs - insideLlm) * 1000);
+        reported.record(timing.reportedMs * 1000);
+        if (timing.firstChunkMs !== null) firstChunk.record(timing.firstChunkMs * 1000);
+      }
+      const serverCpuMsPerTurn = Math.round(((server.cpuMs() - cpuBefore) / turns) * 100) / 100;
+      const llmCallsPerTurn = Math.round(((llm.calls.length - callsBefore) / turns) * 10) / 10;
+      prompts.sort((a, b) => a - b);
+      runs.push({
+        mode,
+        turns,
+        roundTripMs: roundTrip.summaryMs(),
+        llmMs: llmTime.summaryMs(),
+        serverMs: serverTime.summaryMs(),
+        beforeLlmMs: beforeLlm.summaryMs(),
+        afterLlmMs: afterLlm.summaryMs(),
+        reportedMs: reported.summaryMs(),
+        firstChunkMs: mode === 'streaming' ? firstChunk.summaryMs() : null,
+        serverCpuMsPerTurn,
+        llmCallsPerTurn,
+        promptMessages: prompts[Math.floor(prompts.length / 2)] ?? 0,
+      });
+    }
+    client.close();
+  } finally {
+    await server.stop();
+    await llm.close();
+    dir.remove();
+  }
+
+  printTable(
+    `chat: persona.chat turns, ${STORED_MESSAGES.toLocaleString('en')} stored messages in the conversation, instant fake LLM (ms)`,
+    [
+      'mode',
+      'turns',
+      'round trip p50',
+      'p99',
+      'LLM p50',
+      'LLM calls/turn',
+      'server p50',
+      'server p99',
+      'server p99.9',
+      'before LLM p50',
+      'after LLM p50',
+      'first chunk p50',
+      'first chunk p99',
+      'srv cpu ms/turn',
+      'prompt msgs',
+    ],
+    runs.map((run) => [
+      run.mode,
+      run.turns,
+      fixed(run.roundTripMs.p50),
+      fixed(run.roundTripMs.p99),
+      fixed(run.llmMs.p50),
+      fixed(run.llmCallsPerTurn, 1),
+      fixed(run.serverMs.p50),
+      fixed(run.serverMs.p99),
+      fixed(run.serverMs.p999),
+      fixed(run.beforeLlmMs.p50),
+      fixed(run.afterLlmMs.p50),
+      run.firstChunkMs ? fixed(run.firstChunkMs.p50) : '-',
+      run.firstChunkMs ? fixed(run.firstChunkMs.p99) : '-',
+      fixed(run.serverCpuMsPerTurn),
+      run.promptMessages,
+    ]),
+  );
+  const file = writeResults('chat', options, { placement, storedMessages: STORED_MESSAGES, model: MODEL, runs });
+  process.stdout.write(`wrote ${file}\n`);
+  return runs;
+}

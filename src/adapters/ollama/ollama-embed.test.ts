@@ -1,0 +1,40 @@
+/** `OllamaProvider.embed` against the fake Ollama over a real socket. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AppError } from '../../domain/errors.js';
+import { startFakeOllama, type FakeOllama } from '../../../test/fakes/fake-ollama.js';
+import { OllamaProvider } from './ollama-provider.js';
+
+describe('OllamaProvider.embed', () => {
+  let ollama: FakeOllama;
+  let provider: OllamaProvider;
+
+  beforeEach(async () => {
+    ollama = await startFakeOllama();
+    provider = new OllamaProvider({ baseUrl: ollama.url, listTimeoutMs: 1_000 });
+  });
+  afterEach(async () => {
+    await ollama.close();
+  });
+
+  it('sends all texts in one request and returns one vector per text, in order', async () => {
+    const vectors = await provider.embed(['alpha', 'beta', 'alpha'], 'nomic-embed-text');
+    expect(ollama.embedRequests).toHaveLength(1);
+    expect(ollama.embedRequests[0]!.body).toMatchObject({ model: 'nomic-embed-text', input: ['alpha', 'beta', 'alpha'] });
+    expect(vectors).toHaveLength(3);
+    expect(vectors[0]).toHaveLength(16);
+    expect(vectors[0]).toEqual(vectors[2]);
+    expect(vectors[0]).not.toEqual(vectors[1]);
+  });
+
+  it('names `ollama pull` when the embedding model is not installed', async () => {
+    const error = await provider.embed(['x'], 'mxbai-embed-large').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).kind).toBe('model_not_installed');
+  });
+
+  it('fails with llm_failed when Ollama answers 500', async () => {
+    ollama.setMode('fail');
+    const error = await provider.embed(['x'], 'nomic-embed-text').catch((caught: unknown) => caught);
+    expect((error as AppError).kind).toBe('llm_failed');
+  });
+});

@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { JobRecord } from '../../ports/jobs.js';
+import { openDatabase, type Database } from './database.js';
+import { retryDelay, SqliteJobQueue } from './job-queue.js';
+
+const WORKER = fileURLToPath(new URL('../../../test/integration/memory-jobs.worker.ts', import.meta.url));
+
+let db: Database;
+afterEach(() => db?.close());
+
+function fakeClock(start = 1_000_000): { now(): number; advance(ms: number): void } {
+  let time = start;
+  return { now: () => time, advance: (ms) => (time += ms) };
+}
+
+function row(id: number): { status: string; attempts: number; last_error: string | null; run_after: number } {
+  return db.prepare('SELECT status, attempts, last_error, run_after FROM jobs WHERE id = ?').get(id) as never;
+}
+
+describe('retryDelay', () => {
+  it('doubles from the base per attempt, up to the cap', () => {
+    expect([1, 2, 3, 4].map((attempt) => retryDelay(attempt, 1_000, 5_000))).toEqual([1_000, 2_000, 4_000, 5_000]);
+  });
+});
+
+describe('SqliteJobQueue', () => {
+  it('runs a job once and marks it completed', async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db, { pollMs: 10 });
+    const seen: JobRecord[] = [];
+    queue.register('greet', async (job) => {
+      seen.push(job);
+    });
+    queue.start();
+    const id = await queue.enqueue('greet', { name: 'Sam' });
+    await queue.drain(2_000);
+    await queue.stop();
+    expect(seen).toEqual([expect.objectContaining({ id, type: 'greet', payload: { name: 'Sam' }, attempts: 1 })]);
+    expect(await queue.stats()).toEqual({ pending: 0, running: 0, failed: 0, completed: 1 });
+  });
+
+  it('does not add a second pending job with the same dedupe key', async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db);
+    const first = await queue.enqueue('x', {}, { dedupeKey: 'k' });
+    expect(await queue.enqueue('x', { other: true }, { dedupeKey: 'k' })).toBe(first);
+    expect((await queue.stats()).pending).toBe(1);
+  });
+
+  it('retries a failing job with backoff, then fails it for good after maxAttempts', async () => {
+    db = openDatabase(':memory:');
+    const clock = fakeClock();
+    const queue = new SqliteJobQueue(db, { clock, retryBaseMs: 1_000, maxAttempts: 2 });
+    queue.register('flaky', async () => {
+      throw new Error('backend down');
+    });
+    const id = await queue.enqueue('flaky', {});
+    await queue.run(queue.claim()!);
+    expect(row(id)).toEqual({ status: 'pending', attempts: 1, last_error: 'backend down', run_after: clock.now() + 1_000 });
+    expect(queue.claim()).toBeNull(); // not due yet
+    clock.advance(1_000);
+    await queue.run(queue.claim()!);
+    expect(row(id)).toMatchObject({ status: 'failed', attempts: 2, last_error: 'backend down' });
+    expect(queue.claim()).toBeNull();
+  });
+
+  it('lets a second worker claim a job only after the first one stopped renewing its lease', async () => {
+    db = openDatabase(':memory:');
+    const clock = fakeClock();
+    const first = new SqliteJobQueue(db, { clock, leaseMs: 1_000 });
+    const second = new SqliteJobQueue(db, { clock, leaseMs: 1_000 });
+    for (const queue of [first, second]) queue.register('slow', async () => undefined);
+    const id = await first.enqueue('slow', {});
+    const claimed = first.claim()!;
+    expect(second.claim()).toBeNull();
+    clock.advance(1_000);
+    const reclaimed = second.claim()!;
+    expect(reclaimed).toMatchObject({ id, attempts: 2 });
+    // The first worker finishing late does not complete the job that now belongs to the second.
+    await first.run(claimed);
+    expect(row(id).status).toBe('running');
+    await second.run(reclaimed);
+    expect(row(id)).toMatchObject({ status: 'completed', attempts: 2 });
+  });
+
+  it('completes, exactly once, a job whose worker process was killed with SIGKILL mid-job', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'persona-mcp-jobs-'));
+    try {
+      const file = path.join(dir, 'jobs.db');
+      db = openDatabase(file);
+      const setup = new SqliteJobQueue(db);
+      const id = await setup.enqueue('crash.test', { step: 'formation' });
+
+      const child = spawn(process.execPath, ['--import', 'tsx', WORKER, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const claimedLine = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('\n')) resolve(out.trim());
+        });
+        child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
+      });
+      expect(claimedLine).toBe(`claimed ${id} attempt 1`);
+      expect(row(id)).toMatchObject({ status: 'running', attempts: 1 });
+      const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+
+      // "Restart": a new worker on the same file picks the job up once the dead worker's lease expires.
+      const runs: number[] = [];
+      const restarted = new SqliteJobQueue(db, { leaseMs: 400, pollMs: 20 });
+      restarted.register('crash.test', async (job) => {
+        runs.push(job.attempts);
+      });
+      restarted.start();
+      await restarted.drain(5_000);
+      await restarted.stop();
+      expect(runs).toEqual([2]);
+      expect(row(id)).toMatchObject({ status: 'completed', attempts: 2 });
+      expect(await restarted.stats()).toEqual({ pending: 0, running: 0, failed: 0, completed: 1 });
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives an unfinished job back on stop, to be run on the next start', async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db, { pollMs: 10, stopTimeoutMs: 50 });
+    let started!: () => void;
+    const isStarted = new Promise<void>((resolve) => (started = resolve));
+    queue.register('long', (_job, signal) => {
+      started();
+      return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    });
+    const id = await queue.enqueue('long', {});
+    queue.start();
+    await isStarted;
+    await queue.stop();
+    expect(row(id)).toMatchObject({ status: 'pending', attempts: 1 });
+  });
+});

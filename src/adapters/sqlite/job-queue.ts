@@ -1,0 +1,329 @@
+/**
+ * The durable job queue (src/ports/jobs.ts) on the store's SQLite file.
+ *
+ * - A job is a row (migration 0002). `enqueue` commits it before resolving, so a job the client was told
+ *   about survives a crash.
+ * - A worker claims a job in one UPDATE … RETURNING: it becomes `running` with a lease (`leaseMs`) owned by
+ *   this process. While the handler runs, the lease is renewed every `leaseMs / 3`.
+ * - A process killed mid-job stops renewing; once the lease expires any worker claims the job again
+ *   (`attempts` + 1). Completing or failing checks the lease owner, so a worker that lost its lease
+ *   cannot complete a job twice.
+ * - A handler that throws is retried with exponential backoff (`retryDelay`) until `maxAttempts`, then
+ *   the job is `failed` and kept with its last error.
+ * Handlers must be idempotent: a job may run again after a crash that happened after its effect was
+ * written but before it was marked completed.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../../ports/clock.js';
+import type { JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
+import type { Database } from './database.js';
+
+export interface SqliteJobQueueOptions {
+  clock?: Clock;
+  logger?: Pick<Logger, 'warn' | 'error' | 'debug'>;
+  /** How long a claim lasts without renewal. Defaults to 30 000 ms. */
+  leaseMs?: number;
+  /** How often an idle worker looks for due jobs (enqueue wakes it at once). Defaults to 1000 ms. */
+  pollMs?: number;
+  /** Jobs run at once by this process. Defaults to 1. */
+  concurrency?: number;
+  /** Attempts before a job is failed, unless the job says otherwise. Defaults to 5. */
+  maxAttempts?: number;
+  /** First retry delay; doubles per attempt. Defaults to 1000 ms. */
+  retryBaseMs?: number;
+  /** Longest retry delay. Defaults to 300 000 ms (5 minutes). */
+  retryMaxMs?: number;
+  /** How long `stop` waits for running jobs before aborting them. Defaults to 5000 ms. */
+  stopTimeoutMs?: number;
+  /** Completed jobs older than this are deleted on start. Defaults to 7 days. */
+  keepCompletedMs?: number;
+}
+
+interface JobRow {
+  id: number;
+  type: string;
+  payload: string;
+  status: string;
+  attempts: number;
+  max_attempts: number;
+  created_at: number;
+}
+
+/** Delay before retry number `attempts` (1 after the first failure): base · 2^(attempts−1), capped. */
+export function retryDelay(attempts: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
+}
+
+const silent = { warn() {}, error() {}, debug() {} };
+
+export class SqliteJobQueue implements JobQueue {
+  /** Identifies this process's claims (`lease_owner`). */
+  readonly owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  private readonly clock: Clock;
+  private readonly logger: Pick<Logger, 'warn' | 'error' | 'debug'>;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly concurrency: number;
+  private readonly maxAttempts: number;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+  private readonly stopTimeoutMs: number;
+  private readonly keepCompletedMs: number;
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly running = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  private isStarted = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly idleWaiters = new Set<() => void>();
+
+  constructor(
+    private readonly db: Database,
+    options: SqliteJobQueueOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silent;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.pollMs = options.pollMs ?? 1_000;
+    this.concurrency = options.concurrency ?? 1;
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.retryBaseMs = options.retryBaseMs ?? 1_000;
+    this.retryMaxMs = options.retryMaxMs ?? 300_000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
+    this.keepCompletedMs = options.keepCompletedMs ?? 7 * 86_400_000;
+  }
+
+  async enqueue(
+    type: string,
+    payload: Record<string, unknown>,
+    options: { runAfter?: number; dedupeKey?: string; maxAttempts?: number } = {},
+  ): Promise<number> {
+    const now = this.clock.now();
+    const id = this.db
+      .transaction(() => {
+        if (options.dedupeKey !== undefined) {
+          const existing = this.db
+            .prepare<[string], number>("SELECT id FROM jobs WHERE dedupe_key = ? AND status = 'pending'")
+            .pluck()
+            .get(options.dedupeKey);
+          if (existing !== undefined) return existing;
+        }
+        return Number(
+          this.db
+            .prepare(
+              `INSERT INTO jobs (type, payload, status, attempts, max_attempts, run_after, dedupe_key, created_at, updated_at)
+               VALUES (?, ?, 'pending', 0, ?, ?, ?, ?, ?)`,
+            )
+            .run(
+              type,
+              JSON.stringify(payload),
+              options.maxAttempts ?? this.maxAttempts,
+              options.runAfter ?? now,
+              options.dedupeKey ?? null,
+              now,
+              now,
+            ).lastInsertRowid,
+        );
+      })
+      .immediate();
+    this.wake();
+    return id;
+  }
+
+  register(type: string, handler: JobHandler): void {
+    this.handlers.set(type, handler);
+  }
+
+  start(): void {
+    if (this.isStarted) return;
+    this.isStarted = true;
+    this.db.prepare("DELETE FROM jobs WHERE status = 'completed' AND updated_at < ?").run(this.clock.now() - this.keepCompletedMs);
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.isStarted = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const jobs = [...this.running.values()];
+    if (jobs.length === 0) return;
+    let timeout: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timeout = setTimeout(() => resolve('timeout'), this.stopTimeoutMs)));
+    const finished = await Promise.race([Promise.all(jobs.map((job) => job.done)).then(() => 'done' as const), timedOut]);
+    clearTimeout(timeout);
+    if (finished === 'timeout') {
+      for (const job of jobs) job.controller.abort(new Error('job queue stopping'));
+      await Promise.all(jobs.map((job) => job.done));
+    }
+  }
+
+  async stats(): Promise<JobQueueStats> {
+    const rows = this.db.prepare<[], { status: string; n: number }>('SELECT status, count(*) AS n FROM jobs GROUP BY status').all();
+    const count = (status: string): number => rows.find((row) => row.status === status)?.n ?? 0;
+    return { pending: count('pending'), running: count('running'), failed: count('failed'), completed: count('completed') };
+  }
+
+  /**
+   * Waits until no job is due or running. Jobs scheduled for later (`runAfter`, retry backoff) do not
+   * count: they are not work that can be finished now.
+   */
+  async drain(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { pending, running } = this.db
+        .prepare<[number], { pending: number; running: number }>(
+          "SELECT coalesce(sum(status = 'pending' AND run_after <= ?), 0) AS pending, coalesce(sum(status = 'running'), 0) AS running FROM jobs",
+        )
+        .get(this.clock.now())!;
+      if (pending === 0 && running === 0 && this.running.size === 0) return;
+      if (Date.now() >= deadline)
+        throw new Error(`job queue did not drain within ${timeoutMs} ms (${pending} pending, ${running} running)`);
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          this.idleWaiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, 20);
+        this.idleWaiters.add(done);
+      });
+    }
+  }
+
+  /**
+   * Claims the next due job of a registered type (or one whose lease expired) for this process, or
+   * returns null. Jobs whose lease expired after their last attempt are failed first.
+   */
+  claim(): JobRecord | null {
+    const now = this.clock.now();
+    const types = JSON.stringify([...this.handlers.keys()]);
+    return this.db
+      .transaction(() => {
+        this.db
+          .prepare(
+            `UPDATE jobs SET status = 'failed', last_error = 'the worker died during the last attempt', lease_owner = NULL, updated_at = @now
+             WHERE status = 'running' AND lease_until <= @now AND attempts >= max_attempts`,
+          )
+          .run({ now });
+        const row = this.db
+          .prepare<{ now: number; leaseUntil: number; owner: string; types: string }, JobRow>(
+            `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = @leaseUntil, lease_owner = @owner, updated_at = @now
+             WHERE id = (
+               SELECT id FROM jobs
+               WHERE type IN (SELECT value FROM json_each(@types))
+                 AND ((status = 'pending' AND run_after <= @now) OR (status = 'running' AND lease_until <= @now))
+               ORDER BY run_after, id LIMIT 1)
+             RETURNING id, type, payload, status, attempts, max_attempts, created_at`,
+          )
+          .get({ now, leaseUntil: now + this.leaseMs, owner: this.owner, types });
+        if (row === undefined) return null;
+        return {
+          id: row.id,
+          type: row.type,
+          payload: JSON.parse(row.payload) as Record<string, unknown>,
+          attempts: row.attempts,
+          createdAt: row.created_at,
+        };
+      })
+      .immediate();
+  }
+
+  /** Runs one claimed job to the end (complete, retry or fail). Exposed for tests and tools. */
+  async run(job: JobRecord, signal: AbortSignal = new AbortController().signal): Promise<void> {
+    const handler = this.handlers.get(job.type);
+    const renew = setInterval(() => this.renewLease(job.id), Math.max(10, Math.floor(this.leaseMs / 3)));
+    renew.unref();
+    try {
+      if (!handler) throw new Error(`no handler for job type ${job.type}`);
+      await handler(job, signal);
+      this.complete(job.id);
+    } catch (error) {
+      if (signal.aborted) this.release(job.id);
+      else this.fail(job, error);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  private renewLease(id: number): void {
+    try {
+      this.db
+        .prepare("UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'")
+        .run(this.clock.now() + this.leaseMs, id, this.owner);
+    } catch (error) {
+      this.logger.warn({ err: error, jobId: id }, 'could not renew a job lease');
+    }
+  }
+
+  private complete(id: number): void {
+    const changes = this.db
+      .prepare(
+        "UPDATE jobs SET status = 'completed', lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
+      )
+      .run(this.clock.now(), id, this.owner).changes;
+    if (changes === 0)
+      this.logger.warn({ jobId: id }, 'a job finished after its lease passed to another worker; its completion was not recorded twice');
+  }
+
+  private fail(job: JobRecord, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    const row = this.db.prepare<[number], { max_attempts: number }>('SELECT max_attempts FROM jobs WHERE id = ?').get(job.id);
+    const isFinal = row === undefined || job.attempts >= row.max_attempts;
+    const now = this.clock.now();
+    this.db
+      .prepare(
+        `UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, lease_owner = NULL, last_error = ?, updated_at = ?
+         WHERE id = ? AND lease_owner = ? AND status = 'running'`,
+      )
+      .run(
+        isFinal ? 'failed' : 'pending',
+        now + retryDelay(job.attempts, this.retryBaseMs, this.retryMaxMs),
+        message.slice(0, 2_000),
+        now,
+        job.id,
+        this.owner,
+      );
+    const log = { err: error, jobId: job.id, type: job.type, attempts: job.attempts };
+    if (isFinal) this.logger.error(log, 'job failed for good');
+    else this.logger.warn(log, 'job failed; it will be retried');
+  }
+
+  /** Gives an unfinished job back (shutdown): due at once, on the next start. */
+  private release(id: number): void {
+    this.db
+      .prepare(
+        "UPDATE jobs SET status = 'pending', run_after = ?, lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
+      )
+      .run(this.clock.now(), this.clock.now(), id, this.owner);
+  }
+
+  private wake(): void {
+    if (!this.isStarted) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.tick(), 0);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    this.timer = null;
+    if (!this.isStarted || !this.db.open) return;
+    try {
+      while (this.running.size < this.concurrency) {
+        const job = this.claim();
+        if (job === null) break;
+        const controller = new AbortController();
+        const done = this.run(job, controller.signal).finally(() => {
+          this.running.delete(job.id);
+          for (const waiter of [...this.idleWaiters]) waiter();
+          this.wake();
+        });
+        this.running.set(job.id, { controller, done });
+      }
+    } catch (error) {
+      this.logger.error({ err: error }, 'the job queue could not claim a job');
+    }
+    if (this.isStarted && this.timer === null) {
+      this.timer = setTimeout(() => this.tick(), this.pollMs);
+      this.timer.unref();
+    }
+  }
+}

@@ -1,0 +1,215 @@
+/** The memory store's SQL, prepared once (see memory-store.ts). */
+import type { Database } from './database.js';
+
+export interface MemoryRow {
+  id: number;
+  persona_id: string;
+  kind: string;
+  content: string;
+  importance: number;
+  importance_source: string;
+  visibility: string;
+  user_id: string | null;
+  session_id: string | null;
+  conversation_id: string | null;
+  message_id: number | null;
+  created_at: number;
+  last_accessed_at: number;
+  access_count: number;
+  decayed_at: number;
+  shared_with: string | null;
+  shared_groups: string | null;
+}
+
+/** Columns plus the share lists (JSON arrays) of a memory row `m`. */
+export const MEMORY_SELECT = `
+  SELECT m.*,
+    (SELECT json_group_array(persona_id) FROM memory_shares WHERE memory_id = m.id AND persona_id IS NOT NULL) AS shared_with,
+    (SELECT json_group_array(group_id) FROM memory_shares WHERE memory_id = m.id AND group_id IS NOT NULL) AS shared_groups
+  FROM memories m`;
+
+/**
+ * The visibility rule in SQL (domain/memory/visibility.ts says the same in TypeScript): own memories,
+ * public ones when asked, shared ones naming the viewer or one of its groups when asked.
+ * `@viewer` NULL means every memory.
+ */
+export const VISIBLE = `(
+  @viewer IS NULL OR m.persona_id = @viewer
+  OR (@includePublic = 1 AND m.visibility = 'public')
+  OR (@includeShared = 1 AND m.visibility = 'shared' AND EXISTS (
+    SELECT 1 FROM memory_shares s WHERE s.memory_id = m.id
+      AND (s.persona_id = @viewer OR s.group_id IN (SELECT id FROM persona_groups WHERE persona_id = @viewer))))
+)`;
+
+/** Only the memories of `@userId` (NULL: the anonymous local user), unless `@anyUser` is 1. */
+export const OF_USER = '(@anyUser = 1 OR m.user_id IS @userId)';
+
+export type ScopeParams = {
+  viewer: string | null;
+  includeShared: 0 | 1;
+  includePublic: 0 | 1;
+  minImportance: number;
+  anyUser: 0 | 1;
+  userId: string | null;
+};
+
+export function prepareMemoryStatements(db: Database) {
+  return {
+    insert: db.prepare<
+      {
+        persona_id: string;
+        kind: string;
+        content: string;
+        importance: number;
+        importance_source: string;
+        visibility: string;
+        user_id: string | null;
+        session_id: string | null;
+        conversation_id: string | null;
+        message_id: number | null;
+        now: number;
+      },
+      { id: number }
+    >(
+      `INSERT INTO memories (persona_id, kind, content, importance, importance_source, visibility, user_id, session_id, conversation_id, message_id,
+         created_at, last_accessed_at, access_count, decayed_at)
+       VALUES (@persona_id, @kind, @content, @importance, @importance_source, @visibility, @user_id, @session_id, @conversation_id, @message_id,
+         @now, @now, 0, @now) RETURNING id`,
+    ),
+    get: db.prepare<[number], MemoryRow>(`${MEMORY_SELECT} WHERE m.id = ?`),
+    getMany: db.prepare<[string], MemoryRow>(`${MEMORY_SELECT} WHERE m.id IN (SELECT value FROM json_each(?))`),
+    deleteMany: db.prepare<[string]>('DELETE FROM memories WHERE id IN (SELECT value FROM json_each(?))'),
+    formedFrom: db.prepare<[number], number>("SELECT id FROM memories WHERE message_id = ? AND kind <> 'summary'").pluck(),
+    isForgotten: db.prepare<[number], 1>('SELECT 1 FROM forgotten_messages WHERE message_id = ?').pluck(),
+    forget: db.prepare<[number, number]>('INSERT OR IGNORE INTO forgotten_messages (message_id, forgotten_at) VALUES (?, ?)'),
+    personaExists: db.prepare<[string], 1>('SELECT 1 FROM personas WHERE id = ?').pluck(),
+    upsertVector: db.prepare<[number, string, Buffer]>(
+      'INSERT INTO memory_vectors (memory_id, embedder, vector) VALUES (?, ?, ?) ON CONFLICT (memory_id, embedder) DO UPDATE SET vector = excluded.vector',
+    ),
+    deleteVectors: db.prepare<[number]>('DELETE FROM memory_vectors WHERE memory_id = ?'),
+    /** One page of an embedder's vectors, in id order (keyset paging: the index loads in steps). */
+    vectorsPage: db.prepare<[string, number, number], { memory_id: number; persona_id: string; user_id: string | null; vector: Buffer }>(
+      `SELECT v.memory_id, m.persona_id, m.user_id, v.vector FROM memory_vectors v JOIN memories m ON m.id = v.memory_id
+       WHERE v.embedder = ? AND v.memory_id > ? ORDER BY v.memory_id LIMIT ?`,
+    ),
+    missingVectors: db.prepare<[string, number], { id: number; content: string }>(
+      'SELECT id, content FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_vectors v WHERE v.memory_id = m.id AND v.embedder = ?) ORDER BY id LIMIT ?',
+    ),
+    addShare: db.prepare<[number, string | null, string | null]>(
+      'INSERT OR IGNORE INTO memory_shares (memory_id, persona_id, group_id) VALUES (?, ?, ?)',
+    ),
+    clearShares: db.prepare<[number]>('DELETE FROM memory_shares WHERE memory_id = ?'),
+    /**
+     * Ranks inside FTS5 first (`@scan` best matches, no join), then applies visibility and importance to
+     * those only: joining every match of a common word against `memories` is what made this slow.
+     */
+    fullText: db.prepare<ScopeParams & { match: string; limit: number; scan: number }, { id: number; rank: number }>(
+      `SELECT m.id, f.rank FROM (
+         SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH @match ORDER BY rank LIMIT @scan
+       ) f JOIN memories m ON m.id = f.rowid
+       WHERE m.importance >= @minImportance AND ${VISIBLE} AND ${OF_USER}
+       ORDER BY f.rank LIMIT @limit`,
+    ),
+    documentFrequency: db.prepare<[string], { term: string; doc: number }>(
+      'SELECT term, doc FROM memories_fts_vocab WHERE term IN (SELECT value FROM json_each(?))',
+    ),
+    /** Others' memories the viewer may see (shared with it or public): small next to its own. */
+    visibleOthers: db
+      .prepare<ScopeParams, number>(
+        `SELECT m.id FROM memories m WHERE m.visibility <> 'private' AND m.persona_id <> @viewer AND ${VISIBLE} AND ${OF_USER}`,
+      )
+      .pluck(),
+    isVisible: db
+      .prepare<ScopeParams & { id: number }, 1>(`SELECT 1 FROM memories m WHERE m.id = @id AND ${VISIBLE} AND ${OF_USER}`)
+      .pluck(),
+    touch: db.prepare<{ id: number; now: number; reinforcement: number }>(
+      `UPDATE memories SET last_accessed_at = @now, access_count = access_count + 1,
+         importance = min(1.0, importance + @reinforcement * (1.0 - importance)) WHERE id = @id`,
+    ),
+    stats: db.prepare<
+      [],
+      { total: number; high: number; medium: number; low: number; avg: number | null; bytes: number | null; shared: number; public: number }
+    >(
+      `SELECT count(*) AS total,
+         coalesce(sum(importance >= 0.7), 0) AS high,
+         coalesce(sum(importance >= 0.4 AND importance < 0.7), 0) AS medium,
+         coalesce(sum(importance < 0.4), 0) AS low,
+         avg(importance) AS avg,
+         sum(length(CAST(content AS BLOB))) + coalesce((SELECT sum(length(vector)) FROM memory_vectors), 0) AS bytes,
+         coalesce(sum(visibility = 'shared'), 0) AS shared,
+         coalesce(sum(visibility = 'public'), 0) AS public
+       FROM memories`,
+    ),
+    byPersona: db.prepare<[], { persona_id: string; n: number }>(
+      'SELECT persona_id, count(*) AS n FROM memories GROUP BY persona_id ORDER BY persona_id',
+    ),
+    crossReferences: db.prepare<[], number>('SELECT count(*) FROM memory_shares').pluck(),
+    personaIds: db.prepare<[], string>('SELECT DISTINCT persona_id FROM memories ORDER BY persona_id').pluck(),
+    pruneCandidates: db.prepare<[string], { id: number; importance: number; lastAccessedAt: number }>(
+      'SELECT id, importance, last_accessed_at AS lastAccessedAt FROM memories WHERE persona_id = ?',
+    ),
+    countAll: db.prepare<[], number>('SELECT count(*) FROM memories').pluck(),
+    countFor: db.prepare<[string], number>('SELECT count(*) FROM memories WHERE persona_id = ?').pluck(),
+    decayRows: db.prepare<[], { id: number; persona_id: string; importance: number; decayed_at: number; last_accessed_at: number }>(
+      'SELECT id, persona_id, importance, decayed_at, last_accessed_at FROM memories',
+    ),
+    setDecayed: db.prepare<{ id: number; importance: number; now: number }>(
+      'UPDATE memories SET importance = @importance, decayed_at = @now WHERE id = @id',
+    ),
+    recordRun: db.prepare(
+      `INSERT INTO memory_maintenance_runs (kind, persona_id, started_at, processing_ms, personas_processed, memories_affected, average_value)
+       VALUES (@kind, @personaId, @startedAt, @processingMs, @personasProcessed, @memoriesAffected, @averageValue)`,
+    ),
+    runs: db.prepare<
+      [string, number],
+      {
+        kind: 'decay' | 'prune';
+        persona_id: string | null;
+        started_at: number;
+        processing_ms: number;
+        personas_processed: number;
+        memories_affected: number;
+        average_value: number;
+      }
+    >('SELECT * FROM memory_maintenance_runs WHERE kind = ? ORDER BY id DESC LIMIT ?'),
+    runTotals: db.prepare<[string], { runs: number; affected: number | null }>(
+      'SELECT count(*) AS runs, sum(memories_affected) AS affected FROM memory_maintenance_runs WHERE kind = ?',
+    ),
+    clearGroup: db.prepare<[string]>('DELETE FROM persona_groups WHERE id = ?'),
+    addToGroup: db.prepare<[string, string]>('INSERT OR IGNORE INTO persona_groups (id, persona_id) VALUES (?, ?)'),
+    groups: db.prepare<[], { id: string; persona_id: string }>('SELECT id, persona_id FROM persona_groups ORDER BY id, persona_id'),
+    message: db.prepare<
+      [number],
+      {
+        id: number;
+        conversation_id: string;
+        role: 'user' | 'assistant' | 'system';
+        persona_id: string | null;
+        content: string;
+        created_at: number;
+      }
+    >('SELECT id, conversation_id, role, persona_id, content, created_at FROM messages WHERE id = ?'),
+    messagesAfter: db.prepare<
+      [string, number, number],
+      {
+        id: number;
+        conversation_id: string;
+        role: 'user' | 'assistant' | 'system';
+        persona_id: string | null;
+        content: string;
+        created_at: number;
+      }
+    >(
+      'SELECT id, conversation_id, role, persona_id, content, created_at FROM messages WHERE conversation_id = ? AND id > ? ORDER BY id LIMIT ?',
+    ),
+    countMessagesAfter: db.prepare<[string, number], number>('SELECT count(*) FROM messages WHERE conversation_id = ? AND id > ?').pluck(),
+    latestSummary: db.prepare<[string], MemoryRow>(
+      `${MEMORY_SELECT} WHERE m.conversation_id = ? AND m.kind = 'summary' ORDER BY m.id DESC LIMIT 1`,
+    ),
+    summariesContaining: db
+      .prepare<[string], number>("SELECT id FROM memories WHERE kind = 'summary' AND instr(lower(content), lower(?)) > 0")
+      .pluck(),
+  };
+}
+
+export type MemoryStatements = ReturnType<typeof prepareMemoryStatements>;

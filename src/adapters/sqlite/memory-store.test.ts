@@ -1,0 +1,107 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
+import { SqliteMemoryStore, toFtsQuery, blobToVector, vectorToBlob } from './memory-store.js';
+import { SqliteStore } from './sqlite-store.js';
+
+let store: SqliteStore;
+let memories: SqliteMemoryStore;
+
+beforeEach(async () => {
+  store = SqliteStore.open(':memory:');
+  await store.seedPersonas(loadPersonaFiles(shippedPersonasDir()), 0);
+  memories = new SqliteMemoryStore(store.database);
+});
+afterEach(async () => {
+  await store.close();
+});
+
+const base = { kind: 'observation' as const, importance: 0.5, importanceSource: 'client' as const };
+
+describe('toFtsQuery', () => {
+  it('quotes content words (no FTS5 operators get through) and drops stopwords', () => {
+    expect(toFtsQuery('What does the user NEAR "love"* OR hate?')).toBe('"near" OR "love" OR "hate"');
+    expect(toFtsQuery('the user said')).toBeNull();
+  });
+
+  it('leaves out words the caller finds too common, unless nothing else is left', () => {
+    const isCommon = (word: string) => word === 'sing';
+    expect(toFtsQuery('sing ballads', isCommon)).toBe('"ballads"');
+    expect(toFtsQuery('sing', isCommon)).toBe('"sing"');
+  });
+});
+
+describe('SqliteMemoryStore', () => {
+  it('round-trips vectors through BLOBs', () => {
+    const vector = Float32Array.from([0.5, -0.25, 1]);
+    expect(blobToVector(vectorToBlob(vector))).toEqual(vector);
+  });
+
+  it('keeps the text index in step with inserts, edits and deletes', async () => {
+    const memory = await memories.insert({ ...base, personaId: 'aria', content: 'apples in the orchard', visibility: 'private' }, [], 1);
+    const scope = { viewerId: 'aria' };
+    expect((await memories.fullTextSearch('orchard', scope, 5)).map((hit) => hit.id)).toEqual([memory.id]);
+    await memories.update(memory.id, { content: 'pears by the river' }, null, 2);
+    expect(await memories.fullTextSearch('orchard', scope, 5)).toEqual([]);
+    expect((await memories.fullTextSearch('pears', scope, 5)).map((hit) => hit.id)).toEqual([memory.id]);
+    await memories.delete([memory.id]);
+    expect(await memories.fullTextSearch('pears', scope, 5)).toEqual([]);
+  });
+
+  it('applies visibility in full-text and vector search alike', async () => {
+    const vector = Float32Array.from([1, 0, 0, 0]);
+    const v = (embedder = 'e') => [{ embedder, vector }];
+    const own = await memories.insert({ ...base, personaId: 'kira', content: 'lantern', visibility: 'private' }, v(), 1);
+    const secret = await memories.insert({ ...base, personaId: 'aria', content: 'lantern', visibility: 'private' }, v(), 1);
+    const shared = await memories.insert(
+      { ...base, personaId: 'aria', content: 'lantern', visibility: 'shared', sharedWith: ['kira'] },
+      v(),
+      1,
+    );
+    const grouped = await memories.insert(
+      { ...base, personaId: 'aria', content: 'lantern', visibility: 'shared', sharedGroups: ['guild'] },
+      v(),
+      1,
+    );
+    const open = await memories.insert({ ...base, personaId: 'aria', content: 'lantern', visibility: 'public' }, v(), 1);
+    await memories.setGroup('guild', ['kira']);
+    const all = { viewerId: 'kira', includeShared: true, includePublic: true };
+    const sorted = (hits: Array<{ id: number }>) => hits.map((hit) => hit.id).sort((a, b) => a - b);
+    const expected = [own.id, shared.id, grouped.id, open.id];
+    expect(sorted(await memories.fullTextSearch('lantern', all, 10))).toEqual(expected);
+    expect(sorted(await memories.vectorSearch('e', vector, all, 10))).toEqual(expected);
+    expect(sorted(await memories.vectorSearch('e', vector, { viewerId: 'kira' }, 10))).toEqual([own.id]);
+    expect(sorted(await memories.vectorSearch('e', vector, { viewerId: 'kira', includePublic: true }, 10))).toEqual([own.id, open.id]);
+    expect(await memories.visibleTo('kira', [(await memories.get(secret.id))!])).toEqual([false]);
+    // Vectors of another embedder are a separate space.
+    expect(await memories.vectorSearch('other', vector, all, 10)).toEqual([]);
+  });
+
+  it('drops a term found in more than 10% of the memories from the full-text query (matched by stem)', async () => {
+    store.database.transaction(() => {
+      for (let i = 0; i < 1_200; i++)
+        void memories.insert({ ...base, personaId: 'aria', content: `singing note ${i}`, visibility: 'private' }, [], 1);
+    })();
+    const rare = await memories.insert({ ...base, personaId: 'aria', content: 'singing ballads', visibility: 'private' }, [], 1);
+    const hits = await memories.fullTextSearch('sings ballads', { viewerId: 'aria' }, 50);
+    expect(hits.map((hit) => hit.id)).toEqual([rare.id]);
+    expect(await memories.fullTextSearch('sings', { viewerId: 'aria' }, 5)).toHaveLength(5);
+  });
+
+  it('replaces what a message formed instead of adding to it', async () => {
+    const one = { memory: { ...base, personaId: 'aria', content: 'first', visibility: 'private' as const }, vectors: [] };
+    await memories.replaceFormed(7, [one, one], 1);
+    await memories.replaceFormed(7, [one], 2);
+    expect((await memories.list({ personaId: 'aria', limit: 10, offset: 0 })).total).toBe(1);
+  });
+
+  it('drops memories and vectors with their persona', async () => {
+    await memories.insert(
+      { ...base, personaId: 'kira', content: 'x', visibility: 'private' },
+      [{ embedder: 'e', vector: Float32Array.from([1, 0]) }],
+      1,
+    );
+    await store.deletePersona('kira', 2);
+    expect(await memories.countFor('kira')).toBe(0);
+    expect(store.database.prepare('SELECT count(*) FROM memory_vectors').pluck().get()).toBe(0);
+  });
+});

@@ -1,0 +1,89 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildPersonaDefinition } from '../../domain/persona-schema.js';
+import { applyInteraction, newRelationship } from '../../domain/social/relationship.js';
+import { SqliteSocialStore } from './social-store.js';
+import { SqliteStore } from './sqlite-store.js';
+
+let store: SqliteStore;
+let social: SqliteSocialStore;
+const T0 = 1_700_000_000_000;
+
+beforeEach(async () => {
+  store = SqliteStore.open(':memory:');
+  social = new SqliteSocialStore(store.database, ':memory:');
+  await store.insertPersona(buildPersonaDefinition({ name: 'Aria' }), T0);
+  await store.insertPersona(buildPersonaDefinition({ name: 'Kira' }), T0);
+});
+afterEach(async () => {
+  await store.close();
+});
+
+describe('SqliteSocialStore relationships', () => {
+  it('saves the figures and the timeline in one step, newest event first', async () => {
+    const key = { subjectId: 'aria', otherKind: 'persona' as const, otherId: 'kira' };
+    const first = { ...key, ...applyInteraction(newRelationship(), { quality: 1, durationMs: 1000, now: T0 }) };
+    await social.recordInteraction(first, { quality: 1, source: 'manual', conversationId: null, context: 'a song' });
+    const second = { ...key, ...applyInteraction(first, { quality: -1, durationMs: 0, now: T0 + 5 }) };
+    await social.recordInteraction(second, { quality: -1, source: 'chat', conversationId: null, context: null });
+
+    expect(await social.getRelationship(key)).toEqual(second);
+    const history = await social.relationshipHistory(key, { limit: 10 });
+    expect(history.map((event) => [event.quality, event.source, event.affinity, event.at])).toEqual([
+      [-1, 'chat', second.affinity, T0 + 5],
+      [1, 'manual', 0.1, T0],
+    ]);
+    expect(await social.relationshipHistory(key, { limit: 10, beforeId: history[0]!.id })).toHaveLength(1);
+    expect(await social.listRelationships('kira')).toEqual([]);
+  });
+
+  it('forgets the relationships of a deleted persona (but others keep theirs about it)', async () => {
+    const towardsKira = { subjectId: 'aria', otherKind: 'persona' as const, otherId: 'kira', ...newRelationship() };
+    const towardsAria = { subjectId: 'kira', otherKind: 'persona' as const, otherId: 'aria', ...newRelationship() };
+    await social.recordInteraction(towardsKira, { quality: 0, source: 'manual', conversationId: null, context: null });
+    await social.recordInteraction(towardsAria, { quality: 0, source: 'manual', conversationId: null, context: null });
+    await store.deletePersona('kira', T0);
+    expect((await social.listRelationships()).map((record) => record.subjectId)).toEqual(['aria']);
+  });
+});
+
+describe('SqliteSocialStore moods, threads and groups', () => {
+  it('keeps the mood and its history', async () => {
+    const mood = { valence: -0.4, arousal: 0.5, stress: 0.3, curiosity: 0.5, updatedAt: T0 };
+    await social.saveMood('aria', mood, { mood: 'irritated', cause: 'manual', conversationId: null });
+    await social.saveMood('aria', { ...mood, updatedAt: T0 + 1 });
+    expect(await social.getMood('aria')).toEqual({ ...mood, updatedAt: T0 + 1 });
+    expect((await social.moodEvents({ personaId: 'aria', limit: 10 })).map((event) => event.mood)).toEqual(['irritated']);
+  });
+
+  it('files messages in threads, moves the cursor, and counts them', async () => {
+    const turn = await store.appendUserTurn({ sessionId: 'session-1', personaId: 'aria', content: 'hello there', tokens: 3, now: T0 });
+    const conversationId = turn.conversation.id;
+    const thread = await social.createThread(conversationId, 'greetings', T0, false);
+    expect(await social.currentThreadId(conversationId)).toBe(thread.id);
+    const branch = await social.createThread(conversationId, 'travel', T0, true);
+    await social.addToThread(turn.message.id, thread.id, { hello: 1 }, 'hello', T0 + 1);
+    expect(await social.currentThreadId(conversationId)).toBe(thread.id);
+    expect(await social.listThreads(conversationId)).toEqual([
+      { id: thread.id, conversationId, label: 'hello', centroid: { hello: 1 }, isBranch: false, messageCount: 1, createdAt: T0, lastActiveAt: T0 + 1 },
+      { ...branch, messageCount: 0 },
+    ]);
+    expect(await social.threadOfMessages(conversationId)).toEqual(new Map([[turn.message.id, thread.id]]));
+    expect(await social.lastMessageId(conversationId)).toBe(turn.message.id);
+    expect(await social.speakerFigures({ conversationId })).toEqual([
+      { personaId: null, role: 'user', messages: 1, tokens: 3, characters: 11, processingMsTotal: 0, timedReplies: 0 },
+    ]);
+  });
+
+  it('records groups and who was present when', async () => {
+    const turn = await store.appendUserTurn({ sessionId: 'session-1', personaId: 'aria', content: 'hi', tokens: 1, now: T0 });
+    const conversationId = turn.conversation.id;
+    await social.saveGroup({ conversationId, status: 'running', maxTurns: 5, turnDelayMs: 0, statusReason: null, updatedAt: T0 });
+    await social.addMember({ conversationId, personaId: 'kira', joinedAfter: 0, leftAfter: null, joinedAt: T0, leftAt: null });
+    await social.markLeft(conversationId, 'kira', turn.message.id, T0 + 9);
+    expect(await social.members(conversationId)).toEqual([
+      { conversationId, personaId: 'kira', joinedAfter: 0, leftAfter: turn.message.id, joinedAt: T0, leftAt: T0 + 9 },
+    ]);
+    expect((await social.listGroups('running')).map((group) => group.conversationId)).toEqual([conversationId]);
+    expect((await store.getConversation(conversationId))?.personaIds).toEqual(['aria', 'kira']);
+  });
+});

@@ -1,0 +1,381 @@
+/**
+ * The `SocialStore` port on the SQLite connection the main store opened (`SqliteStore.database`):
+ * one connection per process keeps WAL writes serialised in one place. Composite writes run in one
+ * IMMEDIATE transaction; SQLite errors become AppErrors in `read`, as in the main store.
+ */
+import type { MoodName, MoodState } from '../../domain/social/mood.js';
+import type { TermVector } from '../../domain/social/topic-threads.js';
+import type {
+  GroupMemberRecord,
+  GroupRecord,
+  GroupStatus,
+  InteractionSource,
+  MoodEventRecord,
+  RelationshipEventRecord,
+  RelationshipKey,
+  RelationshipRecord,
+  SocialStore,
+  SpeakerFigures,
+  ThreadRecord,
+} from '../../ports/social-store.js';
+import type { Database } from './database.js';
+import { translateSqliteError } from './errors.js';
+import {
+  prepareSocialStatements,
+  type GroupRow,
+  type MemberRow,
+  type MoodEventRow,
+  type RelationshipEventRow,
+  type RelationshipRow,
+  type SocialStatements,
+  type ThreadRow,
+} from './social-statements.js';
+
+export class SqliteSocialStore implements SocialStore {
+  private readonly sql: SocialStatements;
+
+  /** `db` must already be migrated (to version 4 or later). */
+  constructor(
+    private readonly db: Database,
+    private readonly path: string = db.name,
+  ) {
+    try {
+      this.sql = prepareSocialStatements(db);
+    } catch (error) {
+      throw translateSqliteError(error, path);
+    }
+  }
+
+  // relationships
+
+  getRelationship(key: RelationshipKey): Promise<RelationshipRecord | null> {
+    return this.read(() => {
+      const row = this.sql.getRelationship.get(keyParams(key));
+      return row === undefined ? null : toRelationship(row);
+    });
+  }
+
+  listRelationships(subjectId?: string): Promise<RelationshipRecord[]> {
+    return this.read(() =>
+      (subjectId === undefined ? this.sql.listRelationships.all() : this.sql.listRelationshipsOf.all(subjectId)).map(toRelationship),
+    );
+  }
+
+  recordInteraction(
+    relationship: RelationshipRecord,
+    event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
+  ): Promise<RelationshipEventRecord> {
+    return this.write(() => {
+      this.sql.upsertRelationship.run(relationshipParams(relationship));
+      const row = this.sql.insertRelationshipEvent.get({
+        ...keyParams(relationship),
+        at: relationship.lastInteraction ?? 0,
+        quality: event.quality,
+        source: event.source,
+        conversation_id: event.conversationId,
+        context: event.context,
+        affinity: relationship.affinity,
+        trust: relationship.trust,
+        respect: relationship.respect,
+        familiarity: relationship.familiarity,
+      });
+      if (row === undefined) throw new Error(`persona ${relationship.subjectId} does not exist`);
+      return toRelationshipEvent(row);
+    });
+  }
+
+  relationshipHistory(key: RelationshipKey, options: { limit: number; beforeId?: number }): Promise<RelationshipEventRecord[]> {
+    return this.read(() =>
+      this.sql.relationshipHistory
+        .all({ ...keyParams(key), before_id: options.beforeId ?? Number.MAX_SAFE_INTEGER, limit: options.limit })
+        .map(toRelationshipEvent),
+    );
+  }
+
+  relationshipEventsOf(conversationId: string): Promise<RelationshipEventRecord[]> {
+    return this.read(() => this.sql.relationshipEventsOf.all(conversationId).map(toRelationshipEvent));
+  }
+
+  // emotional state
+
+  getMood(personaId: string): Promise<MoodState | null> {
+    return this.read(() => {
+      const row = this.sql.getMood.get(personaId);
+      return row === undefined
+        ? null
+        : { valence: row.valence, arousal: row.arousal, stress: row.stress, curiosity: row.curiosity, updatedAt: row.updated_at };
+    });
+  }
+
+  saveMood(personaId: string, state: MoodState, event?: { mood: MoodName; cause: string; conversationId: string | null }): Promise<void> {
+    return this.write(() => {
+      const figures = { valence: state.valence, arousal: state.arousal, stress: state.stress, curiosity: state.curiosity };
+      this.sql.saveMood.run({ persona_id: personaId, ...figures, updated_at: state.updatedAt });
+      if (event !== undefined) {
+        this.sql.insertMoodEvent.run({
+          persona_id: personaId,
+          at: state.updatedAt,
+          ...figures,
+          mood: event.mood,
+          cause: event.cause,
+          conversation_id: event.conversationId,
+        });
+      }
+    });
+  }
+
+  moodEvents(options: { personaId?: string; conversationId?: string; limit: number }): Promise<MoodEventRecord[]> {
+    return this.read(() => {
+      const rows =
+        options.conversationId !== undefined
+          ? this.sql.moodEventsOfConversation.all(options.conversationId, options.limit)
+          : options.personaId !== undefined
+            ? this.sql.moodEventsOfPersona.all(options.personaId, options.limit)
+            : this.sql.moodEventsAll.all(options.limit);
+      return rows.filter((row) => options.personaId === undefined || row.persona_id === options.personaId).map(toMoodEvent);
+    });
+  }
+
+  // topic threads
+
+  listThreads(conversationId: string): Promise<ThreadRecord[]> {
+    return this.read(() => this.sql.listThreads.all(conversationId).map(toThread));
+  }
+
+  currentThreadId(conversationId: string): Promise<number | null> {
+    return this.read(() => this.sql.currentThread.get(conversationId) ?? null);
+  }
+
+  createThread(conversationId: string, label: string, now: number, isBranch: boolean): Promise<ThreadRecord> {
+    return this.write(() => {
+      const row = this.sql.insertThread.get({
+        conversation_id: conversationId,
+        label,
+        centroid: '{}',
+        is_branch: isBranch ? 1 : 0,
+        created_at: now,
+        last_active_at: now,
+      });
+      if (row === undefined) throw new Error('thread insert returned nothing');
+      this.sql.setCursor.run(conversationId, row.id);
+      return toThread(row);
+    });
+  }
+
+  addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<void> {
+    return this.write(() => {
+      this.sql.fileMessage.run(threadId, messageId);
+      this.sql.updateThread.run({ id: threadId, centroid: JSON.stringify(centroid), label, now });
+      this.sql.setCursorToThread.run(threadId);
+    });
+  }
+
+  threadOfMessages(conversationId: string): Promise<Map<number, number>> {
+    return this.read(() => new Map(this.sql.threadOfMessages.all(conversationId).map((row) => [row.message_id, row.thread_id])));
+  }
+
+  // groups
+
+  saveGroup(group: GroupRecord): Promise<void> {
+    return this.write(() => {
+      this.sql.saveGroup.run({
+        conversation_id: group.conversationId,
+        status: group.status,
+        max_turns: group.maxTurns,
+        turn_delay_ms: group.turnDelayMs,
+        status_reason: group.statusReason,
+        updated_at: group.updatedAt,
+      });
+    });
+  }
+
+  getGroup(conversationId: string): Promise<GroupRecord | null> {
+    return this.read(() => {
+      const row = this.sql.getGroup.get(conversationId);
+      return row === undefined ? null : toGroup(row);
+    });
+  }
+
+  listGroups(status: GroupStatus): Promise<GroupRecord[]> {
+    return this.read(() => this.sql.listGroups.all(status).map(toGroup));
+  }
+
+  addMember(member: GroupMemberRecord): Promise<void> {
+    return this.write(() => {
+      this.sql.addMember.run({
+        conversation_id: member.conversationId,
+        persona_id: member.personaId,
+        joined_after: member.joinedAfter,
+        left_after: member.leftAfter,
+        joined_at: member.joinedAt,
+        left_at: member.leftAt,
+      });
+      this.sql.addParticipant.run({ conversation_id: member.conversationId, persona_id: member.personaId });
+    });
+  }
+
+  markLeft(conversationId: string, personaId: string, leftAfter: number, now: number): Promise<void> {
+    return this.write(() => {
+      this.sql.markLeft.run({ conversation_id: conversationId, persona_id: personaId, left_after: leftAfter, now });
+    });
+  }
+
+  members(conversationId: string): Promise<GroupMemberRecord[]> {
+    return this.read(() => this.sql.members.all(conversationId).map(toMember));
+  }
+
+  lastMessageId(conversationId: string): Promise<number> {
+    return this.read(() => this.sql.lastMessageId.get(conversationId) ?? 0);
+  }
+
+  // analytics
+
+  speakerFigures(filter: { conversationId?: string; personaId?: string }): Promise<SpeakerFigures[]> {
+    return this.read(() => {
+      const rows =
+        filter.conversationId !== undefined
+          ? this.sql.speakersOfConversation.all(filter.conversationId)
+          : filter.personaId !== undefined
+            ? this.sql.speakersOfPersona.all(filter.personaId)
+            : this.sql.speakersAll.all();
+      return rows.map((row) => ({
+        personaId: row.persona_id,
+        role: row.role,
+        messages: row.messages,
+        tokens: row.tokens,
+        characters: row.characters,
+        processingMsTotal: row.processing_ms_total,
+        timedReplies: row.timed_replies,
+      }));
+    });
+  }
+
+  conversationCount(filter: { personaId?: string }): Promise<{ total: number; active: number; groups: number }> {
+    return this.read(
+      () =>
+        (filter.personaId === undefined ? this.sql.conversationCountAll.get() : this.sql.conversationCountOf.get(filter.personaId)) ?? {
+          total: 0,
+          active: 0,
+          groups: 0,
+        },
+    );
+  }
+
+  // helpers
+
+  private async read<T>(work: () => T): Promise<T> {
+    try {
+      return work();
+    } catch (error) {
+      throw translateSqliteError(error, this.path);
+    }
+  }
+
+  private write<T>(work: () => T): Promise<T> {
+    return this.read(() => this.db.transaction(work).immediate());
+  }
+}
+
+function keyParams(key: RelationshipKey): { subject_id: string; other_kind: 'persona' | 'user'; other_id: string } {
+  return { subject_id: key.subjectId, other_kind: key.otherKind, other_id: key.otherId };
+}
+
+function relationshipParams(record: RelationshipRecord): RelationshipRow {
+  return {
+    subject_id: record.subjectId,
+    other_kind: record.otherKind,
+    other_id: record.otherId,
+    affinity: record.affinity,
+    trust: record.trust,
+    respect: record.respect,
+    familiarity: record.familiarity,
+    interaction_count: record.interactionCount,
+    total_interaction_ms: record.totalInteractionMs,
+    first_meeting: record.firstMeeting,
+    last_interaction: record.lastInteraction,
+  };
+}
+
+function toRelationship(row: RelationshipRow): RelationshipRecord {
+  return {
+    subjectId: row.subject_id,
+    otherKind: row.other_kind,
+    otherId: row.other_id,
+    affinity: row.affinity,
+    trust: row.trust,
+    respect: row.respect,
+    familiarity: row.familiarity,
+    interactionCount: row.interaction_count,
+    totalInteractionMs: row.total_interaction_ms,
+    firstMeeting: row.first_meeting,
+    lastInteraction: row.last_interaction,
+  };
+}
+
+function toRelationshipEvent(row: RelationshipEventRow): RelationshipEventRecord {
+  return {
+    id: row.id,
+    subjectId: row.subject_id,
+    otherKind: row.other_kind,
+    otherId: row.other_id,
+    at: row.at,
+    quality: row.quality,
+    source: row.source as InteractionSource,
+    conversationId: row.conversation_id,
+    context: row.context,
+    affinity: row.affinity,
+    trust: row.trust,
+    respect: row.respect,
+    familiarity: row.familiarity,
+  };
+}
+
+function toMoodEvent(row: MoodEventRow): MoodEventRecord {
+  return {
+    id: row.id,
+    personaId: row.persona_id,
+    at: row.at,
+    valence: row.valence,
+    arousal: row.arousal,
+    stress: row.stress,
+    curiosity: row.curiosity,
+    mood: row.mood as MoodName,
+    cause: row.cause,
+    conversationId: row.conversation_id,
+  };
+}
+
+function toThread(row: ThreadRow): ThreadRecord {
+  return {
+    id: row.id,
+    conversationId: row.conversation_id,
+    label: row.label,
+    centroid: JSON.parse(row.centroid) as TermVector,
+    isBranch: row.is_branch === 1,
+    messageCount: row.message_count,
+    createdAt: row.created_at,
+    lastActiveAt: row.last_active_at,
+  };
+}
+
+function toGroup(row: GroupRow): GroupRecord {
+  return {
+    conversationId: row.conversation_id,
+    status: row.status,
+    maxTurns: row.max_turns,
+    turnDelayMs: row.turn_delay_ms,
+    statusReason: row.status_reason,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toMember(row: MemberRow): GroupMemberRecord {
+  return {
+    conversationId: row.conversation_id,
+    personaId: row.persona_id,
+    joinedAfter: row.joined_after,
+    leftAfter: row.left_after,
+    joinedAt: row.joined_at,
+    leftAt: row.left_at,
+  };
+}

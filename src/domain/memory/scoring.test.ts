@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { decayDue, decayedImportance, reinforcedImportance, DEFAULT_DECAY_POLICY } from './decay.js';
+import { convexFusion, reciprocalRankFusion } from './fusion.js';
+import { recency, retrievalScore, MS_PER_HOUR } from './scoring.js';
+
+const DAY = 24 * MS_PER_HOUR;
+const T0 = Date.UTC(2026, 0, 1);
+
+describe('recency', () => {
+  it('is 0.995 per hour since the last access, as in Generative Agents', () => {
+    expect(recency(T0, T0)).toBe(1);
+    expect(recency(T0, T0 + MS_PER_HOUR)).toBeCloseTo(0.995, 12);
+    expect(recency(T0, T0 + DAY)).toBeCloseTo(0.8866535105, 9);
+    expect(recency(T0, T0 + 7 * DAY)).toBeCloseTo(0.4308018556, 9);
+    expect(recency(T0, T0 + 30 * DAY)).toBeCloseTo(0.0270780968, 9);
+  });
+
+  it('treats an access in the future as now', () => {
+    expect(recency(T0 + DAY, T0)).toBe(1);
+  });
+});
+
+describe('retrievalScore', () => {
+  it('adds the three terms with weight 1 each by default', () => {
+    expect(retrievalScore({ relevance: 0.5, importance: 0.8, recency: 0.8866535105 })).toBeCloseTo(2.1866535105, 9);
+  });
+
+  it('weights each term and clamps it to 0..1 first', () => {
+    expect(retrievalScore({ relevance: 1.7, importance: -1, recency: 0.5 }, { relevance: 2, importance: 1, recency: 0.5 })).toBe(2.25);
+  });
+});
+
+describe('reciprocalRankFusion', () => {
+  it('gives 1 to an item first in both lists and normalises the rest by that best sum', () => {
+    const fused = reciprocalRankFusion([
+      [10, 20],
+      [10, 30],
+    ]);
+    expect(fused.get(10)).toBe(1);
+    // 1/(60+2) over the best sum 2/(60+1)
+    expect(fused.get(20)).toBeCloseTo(0.4919354839, 9);
+    expect(fused.get(30)).toBeCloseTo(0.4919354839, 9);
+  });
+
+  it('ranks an item found by both retrievers above one found by a single retriever', () => {
+    const fused = reciprocalRankFusion([
+      [1, 2],
+      [2, 3],
+    ]);
+    // 2: 1/62 + 1/61 = 0.99194 of best; 1: 1/61 only = 0.5
+    expect(fused.get(2)).toBeCloseTo(0.9919354839, 9);
+    expect(fused.get(1)).toBeCloseTo(0.5, 12);
+  });
+
+  it('ignores empty lists (a retriever that found nothing does not halve the rest)', () => {
+    expect(reciprocalRankFusion([[7], []]).get(7)).toBe(1);
+    expect(reciprocalRankFusion([]).size).toBe(0);
+  });
+});
+
+describe('importance decay', () => {
+  it('halves importance every half-life (30 days by default)', () => {
+    expect(decayedImportance(0.8, 30 * DAY)).toBeCloseTo(0.4, 12);
+    expect(decayedImportance(0.8, 15 * DAY)).toBeCloseTo(0.5656854249, 9);
+    expect(decayedImportance(0.8, 0)).toBe(0.8);
+  });
+
+  it('stops at the floor but never raises a memory already below it', () => {
+    expect(decayedImportance(0.8, 3650 * DAY)).toBe(DEFAULT_DECAY_POLICY.floor);
+    expect(decayedImportance(0.005, 3650 * DAY)).toBe(0.005);
+  });
+
+  it('counts from the later of the last decay run and the last access', () => {
+    const memory = { importance: 0.8, decayedAt: T0, lastAccessedAt: T0 + 15 * DAY };
+    expect(decayDue(memory, T0 + 45 * DAY)).toBeCloseTo(0.4, 12);
+  });
+
+  it('moves importance a tenth of the way to 1 on each recall', () => {
+    expect(reinforcedImportance(0.5)).toBeCloseTo(0.55, 12);
+    expect(reinforcedImportance(1)).toBe(1);
+  });
+});
+
+describe('convexFusion', () => {
+  it('adds half the BM25 share of the best match and half the clamped cosine', () => {
+    const fused = convexFusion(
+      [
+        { id: 1, bm25: -4 },
+        { id: 2, bm25: -1 },
+      ],
+      [
+        [
+          { id: 1, similarity: 0.6 },
+          { id: 3, similarity: -0.2 },
+        ],
+        [{ id: 1, similarity: 0.9 }],
+      ],
+    );
+    expect(fused.get(1)).toBeCloseTo(0.5 * 1 + 0.5 * 0.6, 12); // first list that has it wins
+    expect(fused.get(2)).toBeCloseTo(0.5 * 0.25, 12);
+    expect(fused.get(3)).toBe(0);
+  });
+});

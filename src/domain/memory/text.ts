@@ -1,0 +1,24 @@
+/**
+ * Words that carry meaning, for the full-text query and the offline embedder alike. English function
+ * words, and the words every formed memory starts with ("The user said: ..."): a query containing
+ * them would otherwise match — and make full-text search rank — every memory.
+ */
+export const STOPWORDS: ReadonlySet<string> = new Set(
+  (
+    'a an the and or but if then so of to in on at by for with from as is are was were be been being am do does did ' +
+    'have has had i you he she it we they me him her us them my your his its our their this that these those ' +
+    'there here what which who whom whose when where why how not no yes all any some just very too also can could ' +
+    'would should will shall may might must about into over than up down out off again once only own same such ' +
+    'user said tell told say says'
+  ).split(' '),
+);
+
+/** Lower-cased letter/digit runs of `text` that are not stopwords, in order (repeats kept). */
+export function contentWords(text: string): string[] {
+  return (
+    text
+      .toLowerCase()
+      .normalize('NFKC')
+      .match(/[\p{L}\p{N}]+/gu) ?? []
+  ).filter((word) => !STOPWORDS.has(word));
+}

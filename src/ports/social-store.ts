@@ -1,0 +1,135 @@
+/**
+ * The storage port of social dynamics: relationships and their timeline, emotional state and its
+ * history, topic threads, group conversations and the figures analytics needs. Implemented by
+ * `src/adapters/sqlite/social-store.ts` on the same database as the main `Store`.
+ */
+import type { MoodName, MoodState } from '../domain/social/mood.js';
+import type { OtherKind, RelationshipState } from '../domain/social/relationship.js';
+import type { TermVector } from '../domain/social/topic-threads.js';
+
+export interface RelationshipKey {
+  /** The persona whose view this is. */
+  subjectId: string;
+  otherKind: OtherKind;
+  otherId: string;
+}
+
+export interface RelationshipRecord extends RelationshipKey, RelationshipState {}
+
+export type InteractionSource = 'chat' | 'group' | 'manual' | 'llm';
+
+export interface RelationshipEventRecord extends RelationshipKey {
+  id: number;
+  at: number;
+  quality: number;
+  source: InteractionSource;
+  conversationId: string | null;
+  context: string | null;
+  /** The figures after the interaction. */
+  affinity: number;
+  trust: number;
+  respect: number;
+  familiarity: number;
+}
+
+export interface MoodEventRecord {
+  id: number;
+  personaId: string;
+  at: number;
+  valence: number;
+  arousal: number;
+  stress: number;
+  curiosity: number;
+  mood: MoodName;
+  cause: string;
+  conversationId: string | null;
+}
+
+export interface ThreadRecord {
+  id: number;
+  conversationId: string;
+  label: string;
+  centroid: TermVector;
+  isBranch: boolean;
+  messageCount: number;
+  createdAt: number;
+  lastActiveAt: number;
+}
+
+export type GroupStatus = 'running' | 'paused' | 'finished';
+
+export interface GroupRecord {
+  conversationId: string;
+  status: GroupStatus;
+  maxTurns: number;
+  turnDelayMs: number;
+  statusReason: string | null;
+  updatedAt: number;
+}
+
+export interface GroupMemberRecord {
+  conversationId: string;
+  personaId: string;
+  /** The member witnessed messages with `joinedAfter < id` (and `id <= leftAfter` once it left). */
+  joinedAfter: number;
+  leftAfter: number | null;
+  joinedAt: number;
+  leftAt: number | null;
+}
+
+export interface SpeakerFigures {
+  /** Persona id, or null for the user. */
+  personaId: string | null;
+  role: 'user' | 'assistant' | 'system';
+  messages: number;
+  tokens: number;
+  characters: number;
+  /** Sum and count of processing_ms over replies that recorded it. */
+  processingMsTotal: number;
+  timedReplies: number;
+}
+
+export interface SocialStore {
+  // relationships
+  getRelationship(key: RelationshipKey): Promise<RelationshipRecord | null>;
+  /** Every relationship, or those of one subject; strongest first is the caller's business. */
+  listRelationships(subjectId?: string): Promise<RelationshipRecord[]>;
+  /** One transaction: save the new figures and append the event to the timeline. */
+  recordInteraction(
+    relationship: RelationshipRecord,
+    event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
+  ): Promise<RelationshipEventRecord>;
+  /** Newest first. */
+  relationshipHistory(key: RelationshipKey, options: { limit: number; beforeId?: number }): Promise<RelationshipEventRecord[]>;
+  relationshipEventsOf(conversationId: string): Promise<RelationshipEventRecord[]>;
+
+  // emotional state
+  getMood(personaId: string): Promise<MoodState | null>;
+  /** Saves the state and, with `event`, appends it to the mood history. */
+  saveMood(personaId: string, state: MoodState, event?: { mood: MoodName; cause: string; conversationId: string | null }): Promise<void>;
+  moodEvents(options: { personaId?: string; conversationId?: string; limit: number }): Promise<MoodEventRecord[]>;
+
+  // topic threads
+  listThreads(conversationId: string): Promise<ThreadRecord[]>;
+  currentThreadId(conversationId: string): Promise<number | null>;
+  /** Opens a thread and makes it current. */
+  createThread(conversationId: string, label: string, now: number, isBranch: boolean): Promise<ThreadRecord>;
+  /** One transaction: file the message in the thread, update the thread's centroid and label, make it current. */
+  addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<void>;
+  /** message id → thread id, for the messages of a conversation that were threaded. */
+  threadOfMessages(conversationId: string): Promise<Map<number, number>>;
+
+  // groups
+  saveGroup(group: GroupRecord): Promise<void>;
+  getGroup(conversationId: string): Promise<GroupRecord | null>;
+  listGroups(status: GroupStatus): Promise<GroupRecord[]>;
+  addMember(member: GroupMemberRecord): Promise<void>;
+  markLeft(conversationId: string, personaId: string, leftAfter: number, now: number): Promise<void>;
+  members(conversationId: string): Promise<GroupMemberRecord[]>;
+  /** Id of the newest message of the conversation; 0 when it has none. */
+  lastMessageId(conversationId: string): Promise<number>;
+
+  // analytics
+  speakerFigures(filter: { conversationId?: string; personaId?: string }): Promise<SpeakerFigures[]>;
+  conversationCount(filter: { personaId?: string }): Promise<{ total: number; active: number; groups: number }>;
+}

@@ -1,0 +1,633 @@
+/**
+ * The memory methods (PROTOCOL.md "Memory methods", issue 5): wire names and fields as the old server
+ * had them, with real data. Conversions between records and the wire live here (and in `wire.ts`).
+ */
+import { z } from 'zod';
+import { AppError } from '../../domain/errors.js';
+import { formatMemoryId, MEMORY_KINDS, parseMemoryId, type Memory, type MemoryKind } from '../../domain/memory/memory.js';
+import type { PruneOutcome } from '../../services/memory/maintenance.js';
+import type { RecalledMemory } from '../../services/memory/memory-service.js';
+import type { Services } from '../../services/index.js';
+import { defineMethod, type MethodContext, type MethodDefinition } from '../registry.js';
+import { isoTime, personaIdParam, round, seconds, toIso } from './wire.js';
+
+/** Old clients' memory types, mapped onto ours. */
+const KIND_ALIASES: Record<string, MemoryKind> = {
+  observation: 'observation',
+  conversation: 'observation',
+  interaction: 'observation',
+  event: 'observation',
+  user_fact: 'user_fact',
+  fact: 'user_fact',
+  preference: 'user_fact',
+  personal: 'user_fact',
+  summary: 'summary',
+  reflection: 'reflection',
+  insight: 'reflection',
+};
+
+const memoryType = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((value) => value in KIND_ALIASES, { message: `memory_type must be one of ${Object.keys(KIND_ALIASES).join(', ')}` })
+  .transform((value) => KIND_ALIASES[value]!)
+  .describe(`One of ${MEMORY_KINDS.join(', ')} (old names like "fact" or "conversation" are accepted).`);
+const visibility = z
+  .enum(['private', 'shared', 'public'])
+  .describe('private: this persona only; shared: also related_personas and groups; public: every persona.');
+const memoryIdParam = z.string().trim().min(1).max(40).describe('A memory id from memory.store, memory.search or memory.list ("mem_42").');
+const nResults = z.number().int().min(1).max(100).default(5);
+const minImportance = z.number().min(0).max(1).default(0);
+const groupId = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .regex(/^[\w.-]+$/, 'letters, digits, _ . - only');
+
+export const memoryWire = z.object({
+  id: z.string(),
+  content: z.string(),
+  importance: z.number(),
+  similarity: z.number().describe('Relevance to the query, 0..1 (fused full-text and vector rank); 0 outside searches.'),
+  created_at: isoTime,
+  persona_id: z.string(),
+  memory_type: z.enum(['observation', 'user_fact', 'summary', 'reflection']),
+  visibility,
+  related_personas: z.array(z.string()),
+  groups: z.array(z.string()),
+  importance_source: z.enum(['heuristic', 'llm', 'client']),
+  last_accessed: isoTime,
+  access_count: z.number().int(),
+  conversation_id: z.string().nullable(),
+  score: z.number().optional().describe('Retrieval score: relevance + importance + recency, weighted (searches only).'),
+});
+
+export function memoryToWire(memory: Memory, hit?: RecalledMemory): z.infer<typeof memoryWire> {
+  return {
+    id: formatMemoryId(memory.id),
+    content: memory.content,
+    importance: round(memory.importance, 4),
+    similarity: hit ? round(hit.relevance, 4) : 0,
+    created_at: toIso(memory.createdAt),
+    persona_id: memory.personaId,
+    memory_type: memory.kind,
+    visibility: memory.visibility,
+    related_personas: memory.sharedWith,
+    groups: memory.sharedGroups,
+    importance_source: memory.importanceSource,
+    last_accessed: toIso(memory.lastAccessedAt),
+    access_count: memory.accessCount,
+    conversation_id: memory.conversationId,
+    ...(hit ? { score: round(hit.score, 4) } : {}),
+  };
+}
+
+function memoryId(value: string): number {
+  const id = parseMemoryId(value);
+  if (id === null)
+    throw new AppError('memory_not_found', `"${value}" is not a memory id; ids look like "mem_42"`, { data: { memory_id: value } });
+  return id;
+}
+
+const pruneWire = z.object({
+  persona_id: z.string().nullable(),
+  dry_run: z.boolean().describe('True unless force: nothing was removed.'),
+  memories_before: z.number().int(),
+  memories_pruned: z.number().int().describe('Removed now (0 in a dry run).'),
+  would_prune: z.number().int().describe('Removed with force (or removed now, with force).'),
+  memories_after: z.number().int(),
+  avg_importance_pruned: z.number(),
+  processing_time: z.number().describe('Seconds.'),
+  recommendation: z.string(),
+});
+
+function pruneToWire(outcome: PruneOutcome): z.infer<typeof pruneWire> {
+  return {
+    persona_id: outcome.personaId,
+    dry_run: outcome.dryRun,
+    memories_before: outcome.before,
+    memories_pruned: outcome.pruned,
+    would_prune: outcome.wouldPrune,
+    memories_after: outcome.after,
+    avg_importance_pruned: round(outcome.averageImportancePruned, 4),
+    processing_time: seconds(outcome.processingMs, 4),
+    recommendation: outcome.recommendation,
+  };
+}
+
+const decayStatusWire = z.object({
+  status: z.enum(['started', 'already_running', 'stopped', 'not_running', 'completed']),
+  message: z.string(),
+  interval_hours: z.number(),
+  decay_mode: z.string().describe('"background" while scheduled decay runs, else "manual".'),
+  half_life_days: z.number(),
+});
+
+const decayCycleWire = z.object({
+  personas_processed: z.number().int(),
+  memories_decayed: z.number().int(),
+  average_decay: z.number().describe('Mean importance lost per decayed memory.'),
+  processing_time: z.number().describe('Seconds.'),
+});
+
+export function memoryMethods(services: Services): MethodDefinition[] {
+  const { memories, maintenance } = services.memory;
+  const { sessions } = services;
+
+  /** The persona named, else the session's active one, else null. */
+  async function personaOrActive(personaId: string | undefined, context: MethodContext): Promise<string | null> {
+    const wanted = personaId ?? (await sessions.activePersonaId(context.session));
+    return wanted === null ? null : memories.personaId(wanted);
+  }
+
+  function decayStatus(status: z.infer<typeof decayStatusWire>['status'], message: string): z.infer<typeof decayStatusWire> {
+    return {
+      status,
+      message,
+      interval_hours: maintenance.intervalHours,
+      decay_mode: maintenance.isDecayRunning ? 'background' : 'manual',
+      half_life_days: memories.settings.decay.halfLifeMs / 86_400_000,
+    };
+  }
+
+  const searchMethod = (name: string, summary: string): MethodDefinition =>
+    defineMethod({
+      name,
+      summary,
+      description:
+        "Hybrid search (full-text BM25 + vector similarity, fused, then ranked by relevance + importance + recency) over one persona's own memories: `persona_id`, else the session's active persona, else every persona's. Results count as recalls and reinforce the memories.",
+      params: z.object({
+        query: z.string().max(2000),
+        n_results: nResults,
+        min_importance: minImportance,
+        persona_id: personaIdParam.optional(),
+      }),
+      result: z.object({ persona_id: z.string().nullable(), memories: z.array(memoryWire), total_results: z.number().int() }),
+      hints: { readOnly: false, idempotent: false },
+      handler: async (params, context) => {
+        const personaId = await personaOrActive(params.persona_id, context);
+        const hits = await memories.search({
+          query: params.query,
+          limit: params.n_results,
+          minImportance: params.min_importance,
+          viewerId: personaId,
+          userId: context.session.userId,
+        });
+        return { persona_id: personaId, memories: hits.map((hit) => memoryToWire(hit.memory, hit)), total_results: hits.length };
+      },
+    });
+
+  return [
+    searchMethod('memory.search', "Search a persona's memories by meaning and words."),
+    defineMethod({
+      name: 'memory.store',
+      summary: 'Store a memory for a persona (the named one, else the active one).',
+      params: z.object({
+        content: z.string().trim().min(1).max(4000),
+        persona_id: personaIdParam.optional(),
+        memory_type: memoryType.optional(),
+        visibility: visibility.optional(),
+        importance: z.number().min(0).max(1).optional().describe('0..1; defaults to 0.5.'),
+        related_personas: z.array(personaIdParam).max(50).optional().describe('Personas a shared memory is shared with.'),
+        groups: z.array(groupId).max(20).optional().describe('Persona groups (memory.group_set) a shared memory is shared with.'),
+      }),
+      result: z.object({ memory_id: z.string(), persona_id: z.string(), stored: z.literal(true), memory: memoryWire }),
+      handler: async (params, context) => {
+        const personaId = await personaOrActive(params.persona_id, context);
+        if (personaId === null)
+          throw new AppError('no_active_persona', 'Whose memory is it? Pass persona_id or call persona.switch first.');
+        const memory = await memories.store({
+          personaId,
+          content: params.content,
+          ...(params.memory_type !== undefined ? { kind: params.memory_type } : {}),
+          ...(params.visibility !== undefined ? { visibility: params.visibility } : {}),
+          ...(params.importance !== undefined ? { importance: params.importance } : {}),
+          ...(params.related_personas !== undefined ? { relatedPersonas: params.related_personas } : {}),
+          ...(params.groups !== undefined ? { groups: params.groups } : {}),
+          userId: context.session.userId,
+          sessionId: context.session.id,
+        });
+        return { memory_id: formatMemoryId(memory.id), persona_id: personaId, stored: true as const, memory: memoryToWire(memory) };
+      },
+    }),
+    defineMethod({
+      name: 'memory.list',
+      summary: "List what a persona remembers (newest first), or every persona's memories.",
+      params: z.object({
+        persona_id: personaIdParam.optional(),
+        memory_type: memoryType.optional(),
+        limit: z.number().int().min(1).max(500).default(50),
+        offset: z.number().int().min(0).default(0),
+      }),
+      result: z.object({
+        persona_id: z.string().nullable(),
+        memories: z.array(memoryWire),
+        total: z.number().int(),
+        limit: z.number().int(),
+        offset: z.number().int(),
+      }),
+      hints: { readOnly: true, idempotent: true },
+      handler: async (params, context) => {
+        const personaId = params.persona_id === undefined ? null : memories.personaId(params.persona_id);
+        const page = await memories.list({
+          userId: context.session.userId,
+          ...(personaId !== null ? { personaId } : {}),
+          ...(params.memory_type !== undefined ? { kind: params.memory_type } : {}),
+          limit: params.limit,
+          offset: params.offset,
+        });
+        return {
+          persona_id: personaId,
+          memories: page.memories.map((memory) => memoryToWire(memory)),
+          total: page.total,
+          limit: params.limit,
+          offset: params.offset,
+        };
+      },
+    }),
+    defineMethod({
+      name: 'memory.update',
+      summary: 'Edit a memory: its text, type, importance or who may see it.',
+      params: z.object({
+        memory_id: memoryIdParam,
+        content: z.string().trim().min(1).max(4000).optional(),
+        memory_type: memoryType.optional(),
+        importance: z.number().min(0).max(1).optional(),
+        visibility: visibility.optional(),
+        related_personas: z.array(personaIdParam).max(50).optional(),
+        groups: z.array(groupId).max(20).optional(),
+      }),
+      result: z.object({ updated: z.literal(true), memory: memoryWire }),
+      hints: { idempotent: true },
+      handler: async (params, context) => {
+        const memory = await memories.update(
+          memoryId(params.memory_id),
+          {
+            ...(params.content !== undefined ? { content: params.content } : {}),
+            ...(params.memory_type !== undefined ? { kind: params.memory_type } : {}),
+            ...(params.importance !== undefined ? { importance: params.importance } : {}),
+            ...(params.visibility !== undefined ? { visibility: params.visibility } : {}),
+            ...(params.related_personas !== undefined ? { relatedPersonas: params.related_personas } : {}),
+            ...(params.groups !== undefined ? { groups: params.groups } : {}),
+          },
+          context.session.userId,
+        );
+        return { updated: true as const, memory: memoryToWire(memory) };
+      },
+    }),
+    defineMethod({
+      name: 'memory.delete',
+      summary: 'Delete one memory (with its vectors).',
+      params: z.object({ memory_id: memoryIdParam }),
+      result: z.object({ deleted: z.literal(true), memory_id: z.string() }),
+      hints: { destructive: true, idempotent: false },
+      handler: async ({ memory_id }, context) => {
+        const id = memoryId(memory_id);
+        await memories.delete(id, context.session.userId);
+        return { deleted: true as const, memory_id: formatMemoryId(id) };
+      },
+    }),
+    defineMethod({
+      name: 'memory.forget',
+      summary: 'Forget by description: first shows the matching memories, then (confirm) removes them everywhere.',
+      description:
+        'Call with `query` to see what matches (nothing changes). Call again with `confirm: true` and the `memory_ids` you agree to: they are deleted with their vectors, summaries that quoted them are deleted too, and the chat turns they came from are never extracted again.',
+      params: z.object({
+        query: z.string().trim().max(2000).optional(),
+        persona_id: personaIdParam.optional(),
+        n_results: z.number().int().min(1).max(100).default(20),
+        confirm: z.boolean().default(false),
+        memory_ids: z.array(memoryIdParam).max(500).optional(),
+      }),
+      result: z.object({
+        forgotten: z.boolean(),
+        matches: z.array(memoryWire).optional(),
+        total_matches: z.number().int().optional(),
+        memories_removed: z.number().int().optional(),
+        summaries_removed: z.number().int().optional(),
+        messages_blocked: z.number().int().optional().describe('Chat messages that will not be extracted again.'),
+        message: z.string(),
+      }),
+      hints: { destructive: true },
+      handler: async (params, context) => {
+        if (params.confirm) {
+          if (!params.memory_ids || params.memory_ids.length === 0) {
+            throw new AppError('limit_exceeded', 'Confirming needs memory_ids: the ids shown by memory.forget without confirm.', {
+              data: { limit: 'memory.forget.memory_ids' },
+            });
+          }
+          const result = await memories.forget(params.memory_ids.map(memoryId), context.session.userId);
+          return {
+            forgotten: true,
+            memories_removed: result.memoriesRemoved,
+            summaries_removed: result.summariesRemoved,
+            messages_blocked: result.messagesBlocked,
+            message: `Forgot ${result.memoriesRemoved} memories and ${result.summariesRemoved} summaries that quoted them.`,
+          };
+        }
+        if (!params.query)
+          throw new AppError('limit_exceeded', 'Describe what to forget in query.', { data: { limit: 'memory.forget.query' } });
+        const personaId = params.persona_id === undefined ? null : memories.personaId(params.persona_id);
+        const hits = await memories.forgetCandidates(params.query, personaId, params.n_results, context.session.userId);
+        return {
+          forgotten: false,
+          matches: hits.map((hit) => memoryToWire(hit.memory, hit)),
+          total_matches: hits.length,
+          message:
+            hits.length === 0
+              ? 'Nothing matches; nothing to forget.'
+              : 'Nothing was removed yet. Call memory.forget again with confirm: true and the memory_ids to forget.',
+        };
+      },
+    }),
+    defineMethod({
+      name: 'memory.stats',
+      summary: 'How many memories there are, per persona and by importance, and their storage size.',
+      params: z.object({}),
+      result: z.object({
+        total_memories: z.number().int(),
+        memories_by_persona: z.record(z.string(), z.number().int()),
+        importance_distribution: z
+          .object({ high: z.number().int(), medium: z.number().int(), low: z.number().int() })
+          .describe('high ≥ 0.7, medium 0.4–0.7, low < 0.4'),
+        avg_importance: z.number(),
+        storage_size_mb: z.number().describe('Text and vectors of the memories, in MiB.'),
+      }),
+      hints: { readOnly: true, idempotent: true },
+      handler: async () => {
+        const stats = await memories.stats();
+        return {
+          total_memories: stats.total,
+          memories_by_persona: stats.byPersona,
+          importance_distribution: { high: stats.high, medium: stats.medium, low: stats.low },
+          avg_importance: round(stats.averageImportance, 4),
+          storage_size_mb: round(stats.storageBytes / 1_048_576, 4),
+        };
+      },
+    }),
+    defineMethod({
+      name: 'memory.prune',
+      summary: 'Prune faded memories (and those over the cap) of one persona or all; a dry run unless force.',
+      params: z.object({ persona_id: personaIdParam.optional(), force: z.boolean().default(false) }),
+      result: pruneWire,
+      hints: { destructive: true },
+      handler: async ({ persona_id, force }) =>
+        pruneToWire(await maintenance.prune(persona_id === undefined ? null : memories.personaId(persona_id), force)),
+    }),
+    defineMethod({
+      name: 'memory.prune_recommendations',
+      summary: 'Whether pruning is due, and what it would remove.',
+      params: z.object({ persona_id: personaIdParam.optional() }),
+      result: z.object({
+        persona_id: z.string().nullable(),
+        recommendations: z.object({
+          needs_pruning: z.boolean(),
+          current_count: z.number().int(),
+          would_prune: z.number().int(),
+          average_importance_to_prune: z.number(),
+          recommendation: z.string(),
+        }),
+      }),
+      hints: { readOnly: true, idempotent: true },
+      handler: async ({ persona_id }) => {
+        const personaId = persona_id === undefined ? null : memories.personaId(persona_id);
+        const plan = await maintenance.prune(personaId, false);
+        return {
+          persona_id: personaId,
+          recommendations: {
+            needs_pruning: plan.wouldPrune > 0,
+            current_count: plan.before,
+            would_prune: plan.wouldPrune,
+            average_importance_to_prune: round(plan.averageImportancePruned, 4),
+            recommendation: plan.recommendation,
+          },
+        };
+      },
+    }),
+    defineMethod({
+      name: 'memory.prune_all',
+      summary: 'Prune every persona in turn; per-persona results. A dry run unless force.',
+      params: z.object({ force: z.boolean().default(false) }),
+      result: z.object({
+        dry_run: z.boolean(),
+        results: z.record(z.string(), pruneWire),
+        personas_processed: z.number().int(),
+        total_pruned: z.number().int(),
+        total_would_prune: z.number().int(),
+        processing_time: z.number(),
+      }),
+      hints: { destructive: true },
+      handler: async ({ force }) => {
+        const started = performance.now();
+        const outcomes = await maintenance.pruneAll(force);
+        const results: Record<string, z.infer<typeof pruneWire>> = {};
+        for (const outcome of outcomes) results[outcome.personaId ?? ''] = pruneToWire(outcome);
+        return {
+          dry_run: !force,
+          results,
+          personas_processed: outcomes.length,
+          total_pruned: outcomes.reduce((sum, outcome) => sum + outcome.pruned, 0),
+          total_would_prune: outcomes.reduce((sum, outcome) => sum + outcome.wouldPrune, 0),
+          processing_time: seconds(performance.now() - started, 4),
+        };
+      },
+    }),
+    defineMethod({
+      name: 'memory.prune_stats',
+      summary: 'Pruning statistics: past runs, what pruning would remove now, and the policy.',
+      params: z.object({ force: z.boolean().optional().describe('Ignored (the old server accepted it).') }),
+      result: z.object({
+        pruning_statistics: z.object({
+          total_prune_runs: z.number().int(),
+          total_memories_pruned: z.number().int(),
+          last_run: isoTime.nullable(),
+          recent_runs: z.array(
+            z.object({
+              persona_id: z.string().nullable(),
+              at: isoTime,
+              memories_pruned: z.number().int(),
+              avg_importance_pruned: z.number(),
+              processing_time: z.number(),
+            }),
+          ),
+          current_memories: z.number().int(),
+          would_prune_now: z.number().int(),
+        }),
+        policy: z.object({ threshold: z.number(), min_idle_days: z.number(), max_per_persona: z.number().int() }),
+      }),
+      hints: { readOnly: true, idempotent: true },
+      handler: async () => {
+        const store = services.memory.memories;
+        const [plan, runs] = await Promise.all([maintenance.prune(null, false), maintenance.pruneRuns(10)]);
+        const totals = await maintenance.pruneTotals();
+        const policy = store.settings.prune;
+        return {
+          pruning_statistics: {
+            total_prune_runs: totals.runs,
+            total_memories_pruned: totals.affected,
+            last_run: runs[0] ? toIso(runs[0].startedAt) : null,
+            recent_runs: runs.map((run) => ({
+              persona_id: run.personaId,
+              at: toIso(run.startedAt),
+              memories_pruned: run.memoriesAffected,
+              avg_importance_pruned: round(run.averageValue, 4),
+              processing_time: seconds(run.processingMs, 4),
+            })),
+            current_memories: plan.before,
+            would_prune_now: plan.wouldPrune,
+          },
+          policy: { threshold: policy.threshold, min_idle_days: policy.minIdleMs / 86_400_000, max_per_persona: policy.maxPerPersona },
+        };
+      },
+    }),
+    defineMethod({
+      name: 'memory.decay_start',
+      summary: 'Start scheduled importance decay (every memory.decayIntervalHours).',
+      params: z.object({}),
+      result: decayStatusWire,
+      hints: { idempotent: true },
+      handler: async () =>
+        maintenance.startDecay()
+          ? decayStatus('started', `Importance decay runs every ${maintenance.intervalHours} hours.`)
+          : decayStatus('already_running', 'Importance decay was already running.'),
+    }),
+    defineMethod({
+      name: 'memory.decay_stop',
+      summary: 'Stop scheduled importance decay.',
+      params: z.object({}),
+      result: decayStatusWire,
+      hints: { idempotent: true },
+      handler: async () =>
+        maintenance.stopDecay()
+          ? decayStatus('stopped', 'Scheduled importance decay stopped.')
+          : decayStatus('not_running', 'Importance decay was not running.'),
+    }),
+    defineMethod({
+      name: 'memory.decay_force',
+      summary: 'Run one importance decay cycle now.',
+      params: z.object({}),
+      result: decayStatusWire.extend({ cycle: decayCycleWire }),
+      handler: async () => {
+        const cycle = await maintenance.decayNow();
+        return {
+          ...decayStatus('completed', `Decayed ${cycle.memoriesDecayed} memories of ${cycle.personasProcessed} personas.`),
+          cycle: {
+            personas_processed: cycle.personasProcessed,
+            memories_decayed: cycle.memoriesDecayed,
+            average_decay: round(cycle.averageDecay, 6),
+            processing_time: seconds(cycle.processingMs, 4),
+          },
+        };
+      },
+    }),
+    defineMethod({
+      name: 'memory.decay_stats',
+      summary: 'Whether scheduled decay runs, and what the cycles did.',
+      params: z.object({}),
+      result: z.object({
+        background_running: z.boolean(),
+        interval_hours: z.number(),
+        last_run: isoTime.nullable(),
+        total_decay_cycles: z.number().int(),
+        total_memories_decayed: z.number().int(),
+        recent_cycle: decayCycleWire.nullable(),
+      }),
+      hints: { readOnly: true, idempotent: true },
+      handler: async () => {
+        const stats = await maintenance.decayStats();
+        const last = stats.lastCycle;
+        return {
+          background_running: stats.running,
+          interval_hours: maintenance.intervalHours,
+          last_run: last ? toIso(last.startedAt) : null,
+          total_decay_cycles: stats.cycles,
+          total_memories_decayed: stats.decayed,
+          recent_cycle: last
+            ? {
+                personas_processed: last.personasProcessed,
+                memories_decayed: last.memoriesAffected,
+                average_decay: round(last.averageValue, 6),
+                processing_time: seconds(last.processingMs, 4),
+              }
+            : null,
+        };
+      },
+    }),
+    defineMethod({
+      name: 'memory.search_cross_persona',
+      summary: "Search what a persona may recall: its own memories plus others' shared with it or public.",
+      description: 'A persona never sees another persona\'s private memories. `source` is "own" or "cross_persona".',
+      params: z.object({
+        persona_id: personaIdParam,
+        query: z.string().max(2000),
+        n_results: nResults,
+        min_importance: minImportance,
+        include_shared: z.boolean().default(true),
+        include_public: z.boolean().default(true),
+      }),
+      result: z.object({
+        persona_id: z.string(),
+        memories: z.array(memoryWire.extend({ source: z.enum(['own', 'cross_persona']), source_persona: z.string() })),
+        total_results: z.number().int(),
+      }),
+      handler: async (params, context) => {
+        const personaId = memories.personaId(params.persona_id);
+        const hits = await memories.search({
+          query: params.query,
+          limit: params.n_results,
+          minImportance: params.min_importance,
+          viewerId: personaId,
+          userId: context.session.userId,
+          includeShared: params.include_shared,
+          includePublic: params.include_public,
+        });
+        return {
+          persona_id: personaId,
+          memories: hits.map((hit) => ({
+            ...memoryToWire(hit.memory, hit),
+            source: hit.memory.personaId === personaId ? ('own' as const) : ('cross_persona' as const),
+            source_persona: hit.memory.personaId,
+          })),
+          total_results: hits.length,
+        };
+      },
+    }),
+    defineMethod({
+      name: 'memory.shared_stats',
+      summary: 'How much memory personas share.',
+      params: z.object({}),
+      result: z.object({
+        shared_memory_statistics: z.object({
+          total_personas: z.number().int().describe('Personas that have memories.'),
+          shared_memories: z.number().int(),
+          public_memories: z.number().int(),
+          cross_references: z.number().int().describe('Share links: (shared memory, persona or group) pairs.'),
+        }),
+        groups: z.record(z.string(), z.array(z.string())),
+      }),
+      hints: { readOnly: true, idempotent: true },
+      handler: async () => {
+        const stats = await memories.stats();
+        return {
+          shared_memory_statistics: {
+            total_personas: Object.keys(stats.byPersona).length,
+            shared_memories: stats.shared,
+            public_memories: stats.public,
+            cross_references: stats.crossReferences,
+          },
+          groups: await memories.groups(),
+        };
+      },
+    }),
+    defineMethod({
+      name: 'memory.group_set',
+      summary: 'Define (or redefine) a named group of personas that memories can be shared with.',
+      params: z.object({ group_id: groupId, persona_ids: z.array(personaIdParam).max(100) }),
+      result: z.object({ group_id: z.string(), persona_ids: z.array(z.string()) }),
+      hints: { idempotent: true },
+      handler: async ({ group_id, persona_ids }) => ({ group_id, persona_ids: await memories.setGroup(group_id, persona_ids) }),
+    }),
+  ];
+}

@@ -1,0 +1,438 @@
+/**
+ * Group conversations: several personas talk in the background, one turn at a time, until nobody
+ * wants to continue or the turn cap is reached (DESIGN.md §1, issue 6 §4).
+ *
+ * This file is the lifecycle: start, the background runner (one per conversation), pause on errors,
+ * resume, interjections, joining and leaving, the end, and each persona's memory of it. One turn —
+ * choosing the speaker and generating its reply from what it witnessed — is `group-turns.ts`. State
+ * lives in the store, so a running group resumes after a restart.
+ */
+import type { Logger } from 'pino';
+import { AppError } from '../../domain/errors.js';
+import { recollection, witnessed } from '../../domain/social/group-transcript.js';
+import { estimateTokens } from '../../domain/tokens.js';
+import type { Clock } from '../../ports/clock.js';
+import type { EventBus } from '../../ports/events.js';
+import type { LlmProvider } from '../../ports/llm.js';
+import type { GroupMemberRecord, GroupRecord, GroupStatus, SocialStore } from '../../ports/social-store.js';
+import type { ConversationRecord, MessageRecord, PersonaRecord, Store } from '../../ports/store.js';
+import type { SessionBinding } from '../../rpc/registry.js';
+import type { ConversationService } from '../conversation-service.js';
+import type { PersonaService } from '../persona-service.js';
+import type { EmotionService } from '../social/emotion-service.js';
+import { LOCAL_USER_ID, type RelationshipService } from '../social/relationship-service.js';
+import type { TopicThreadService } from '../social/topic-thread-service.js';
+import { GroupTurns, type GroupTurnSettings } from './group-turns.js';
+
+export interface GroupSettings extends GroupTurnSettings {
+  /** Persona turns after which a group ends (`turn_cap`). */
+  maxTurns: number;
+  /** Pause between turns, so people can follow (and interject). */
+  turnDelayMs: number;
+  maxMessageChars: number;
+  /** Messages loaded to build a turn (each persona then sees only what it witnessed). */
+  historyMessages: number;
+}
+
+export interface GroupStatusChange {
+  conversationId: string;
+  status: GroupStatus;
+  reason: string | null;
+}
+
+export interface GroupView {
+  group: GroupRecord;
+  conversation: ConversationRecord;
+  members: GroupMemberRecord[];
+  isRunning: boolean;
+}
+
+/** Why a group stopped, as `end_reason` / status reason. */
+export const GROUP_END_REASONS = { turnCap: 'turn_cap' } as const;
+
+/**
+ * Keeps a persona's own memory of a group conversation (long-term memory, private to it). `content` is
+ * its account of what it witnessed.
+ */
+export type GroupRecollectionSink = (memory: { personaId: string; content: string; conversation: ConversationRecord }) => Promise<void>;
+
+/** Messages read to write a recollection. */
+const RECOLLECTION_MESSAGES = 200;
+
+interface Runner {
+  abort: AbortController;
+  wake: () => void;
+  done: Promise<void>;
+}
+
+export class GroupConversationService {
+  private readonly runners = new Map<string, Runner>();
+  private readonly listeners = new Set<(change: GroupStatusChange) => void>();
+  private stopping = false;
+  private readonly unsubscribe: () => void;
+  private recollections: GroupRecollectionSink | null = null;
+
+  private readonly turns: GroupTurns;
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      social: SocialStore;
+      personas: PersonaService;
+      conversations: ConversationService;
+      relationships: RelationshipService;
+      emotions: EmotionService;
+      threads: TopicThreadService;
+      llm: LlmProvider;
+      clock: Clock;
+      events: EventBus;
+      logger: Logger;
+      settings: GroupSettings;
+    },
+  ) {
+    this.turns = new GroupTurns(deps);
+    // A conversation ended from outside (conversation.end) stops its runner at once; an idle group finishes.
+    this.unsubscribe = deps.events.subscribe((event) => {
+      if (event.type !== 'conversationEnded') return;
+      const runner = this.runners.get(event.conversationId);
+      if (runner !== undefined) runner.abort.abort(new Error('conversation ended'));
+      else void this.finishIdle(event.conversationId, event.reason);
+    });
+  }
+
+  /** Where each persona's memory of a finished group goes (long-term memory); none by default. */
+  rememberWith(sink: GroupRecollectionSink): void {
+    this.recollections = sink;
+  }
+
+  /** Status changes (running, paused, finished) for transports' notifications. Returns the unsubscribe function. */
+  onStatusChange(listener: (change: GroupStatusChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Starts a conversation between the personas and its background turns. */
+  async start(
+    binding: SessionBinding,
+    personas: PersonaRecord[],
+    options: {
+      topic: string | null;
+      tokenBudget: number | null;
+      maxTurns?: number | undefined;
+      autoRun?: boolean | undefined;
+      /** Called with the conversation id before the first turn can start (subscriptions). */
+      beforeRun?: ((conversationId: string) => void) | undefined;
+    },
+  ): Promise<{ conversation: ConversationRecord; group: GroupRecord }> {
+    const conversation = await this.deps.conversations.startBetweenPersonas(binding, personas, {
+      topic: options.topic,
+      tokenBudget: options.tokenBudget,
+    });
+    const now = this.deps.clock.now();
+    for (const personaId of conversation.personaIds) {
+      await this.deps.social.addMember({
+        conversationId: conversation.id,
+        personaId,
+        joinedAfter: 0,
+        leftAfter: null,
+        joinedAt: now,
+        leftAt: null,
+      });
+    }
+    const autoRun = options.autoRun ?? true;
+    const group: GroupRecord = {
+      conversationId: conversation.id,
+      status: autoRun ? 'running' : 'paused',
+      maxTurns: options.maxTurns ?? this.deps.settings.maxTurns,
+      turnDelayMs: this.deps.settings.turnDelayMs,
+      statusReason: autoRun ? null : 'not started',
+      updatedAt: now,
+    };
+    await this.deps.social.saveGroup(group);
+    options.beforeRun?.(conversation.id);
+    if (autoRun) this.launch(conversation.id);
+    return { conversation, group };
+  }
+
+  /** Restarts the runners of groups that were running when the server stopped. Returns how many. */
+  async resumeRunning(): Promise<number> {
+    let resumed = 0;
+    for (const group of await this.deps.social.listGroups('running')) {
+      const conversation = await this.deps.store.getConversation(group.conversationId);
+      if (conversation === null || conversation.status !== 'active') {
+        await this.setStatus(group, 'finished', conversation?.endReason ?? 'conversation ended');
+        continue;
+      }
+      this.launch(group.conversationId);
+      resumed += 1;
+    }
+    return resumed;
+  }
+
+  /** The user says something in the group; the next speaker hears it. A paused group runs again. */
+  async interject(binding: SessionBinding, conversationId: string, content: string): Promise<MessageRecord> {
+    const { conversation, group } = await this.activeGroup(binding, conversationId);
+    if (content.trim().length === 0) throw new AppError('limit_exceeded', 'The message is empty; say something to the group.');
+    if (content.length > this.deps.settings.maxMessageChars) {
+      throw new AppError(
+        'limit_exceeded',
+        `The message has ${content.length} characters; at most ${this.deps.settings.maxMessageChars} are accepted (chat.maxMessageChars).`,
+      );
+    }
+    const message = await this.deps.store.appendMessage({
+      conversationId: conversation.id,
+      role: 'user',
+      personaId: null,
+      content,
+      tokens: estimateTokens(content),
+      promptTokens: null,
+      processingMs: null,
+      createdAt: this.deps.clock.now(),
+    });
+    this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message });
+    await this.deps.threads
+      .fileMessage(message)
+      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not file the message in a topic thread'));
+    if (group.status !== 'running') await this.setStatus(group, 'running', null);
+    this.launch(conversation.id);
+    return message;
+  }
+
+  /** Runs a paused group again (after an LLM failure, or one started with `auto_run: false`). */
+  async resume(binding: SessionBinding, conversationId: string): Promise<GroupView> {
+    const { group } = await this.activeGroup(binding, conversationId);
+    if (group.status !== 'running') await this.setStatus(group, 'running', null);
+    this.launch(conversationId);
+    return this.view(binding, conversationId);
+  }
+
+  /** A persona joins: it hears only what is said from now on. */
+  async join(binding: SessionBinding, conversationId: string, persona: PersonaRecord): Promise<GroupView> {
+    const { conversation } = await this.activeGroup(binding, conversationId);
+    const current = (await this.deps.social.members(conversation.id)).find((member) => member.personaId === persona.id);
+    if (current !== undefined && current.leftAfter === null)
+      throw new AppError('conflict', `${persona.name} is already in this conversation.`);
+    const lastId = await this.deps.social.lastMessageId(conversation.id);
+    await this.deps.social.addMember({
+      conversationId: conversation.id,
+      personaId: persona.id,
+      joinedAfter: lastId,
+      leftAfter: null,
+      joinedAt: this.deps.clock.now(),
+      leftAt: null,
+    });
+    this.runners.get(conversation.id)?.wake();
+    return this.view(binding, conversationId);
+  }
+
+  /** A persona leaves: it keeps what it heard until now and hears nothing more. */
+  async leave(binding: SessionBinding, conversationId: string, persona: PersonaRecord): Promise<GroupView> {
+    const { conversation } = await this.activeGroup(binding, conversationId);
+    const current = (await this.deps.social.members(conversation.id)).find(
+      (member) => member.personaId === persona.id && member.leftAfter === null,
+    );
+    if (current === undefined) throw new AppError('conflict', `${persona.name} is not in this conversation.`);
+    const leftAfter = await this.deps.social.lastMessageId(conversation.id);
+    await this.deps.social.markLeft(conversation.id, persona.id, leftAfter, this.deps.clock.now());
+    await this.remember(conversation, [{ ...current, leftAfter }]);
+    return this.view(binding, conversationId);
+  }
+
+  async view(binding: SessionBinding, conversationId: string): Promise<GroupView> {
+    const conversation = await this.deps.conversations.accessible(binding, conversationId);
+    const group = await this.deps.social.getGroup(conversation.id);
+    if (group === null) throw notAGroup(conversation.id);
+    return { group, conversation, members: await this.deps.social.members(conversation.id), isRunning: this.runners.has(conversation.id) };
+  }
+
+  /** Whether the conversation is a group run by this service. */
+  async isGroup(conversationId: string): Promise<boolean> {
+    return (await this.deps.social.getGroup(conversationId)) !== null;
+  }
+
+  /** Resolves when the group's runner has stopped (tests, CLI). */
+  async whenIdle(conversationId: string): Promise<void> {
+    await this.runners.get(conversationId)?.done;
+  }
+
+  /** Stops every runner (shutdown); running groups stay `running` in the store and resume on the next start. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.unsubscribe();
+    const running = [...this.runners.values()];
+    for (const runner of running) runner.abort.abort(new Error('server shutting down'));
+    await Promise.all(running.map((runner) => runner.done));
+  }
+
+  private async activeGroup(
+    binding: SessionBinding,
+    conversationId: string,
+  ): Promise<{ conversation: ConversationRecord; group: GroupRecord }> {
+    const conversation = await this.deps.conversations.accessible(binding, conversationId);
+    const group = await this.deps.social.getGroup(conversation.id);
+    if (group === null) throw notAGroup(conversation.id);
+    if (conversation.status !== 'active') {
+      throw new AppError(
+        'conversation_not_found',
+        `Conversation "${conversation.id}" has ended (${conversation.endReason ?? 'no reason given'}); start a new one with conversation.start.`,
+        {
+          data: { conversation_id: conversation.id },
+        },
+      );
+    }
+    return { conversation, group };
+  }
+
+  private launch(conversationId: string): void {
+    if (this.stopping) return;
+    const existing = this.runners.get(conversationId);
+    if (existing !== undefined) {
+      existing.wake();
+      return;
+    }
+    const runner: Runner = { abort: new AbortController(), wake: () => {}, done: Promise.resolve() };
+    this.runners.set(conversationId, runner);
+    runner.done = this.run(conversationId, runner)
+      .catch((error: unknown) => this.deps.logger.error({ err: error, conversationId }, 'group conversation runner failed'))
+      .finally(() => {
+        if (this.runners.get(conversationId) === runner) this.runners.delete(conversationId);
+      });
+  }
+
+  private async run(conversationId: string, runner: Runner): Promise<void> {
+    const signal = runner.abort.signal;
+    // Yield once so that the request that launched the group is answered before the first turn starts.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (!signal.aborted) {
+      const conversation = await this.deps.store.getConversation(conversationId);
+      const group = await this.deps.social.getGroup(conversationId);
+      if (conversation === null || group === null || group.status !== 'running') return;
+      if (conversation.status !== 'active') {
+        await this.setStatus(group, 'finished', conversation.endReason);
+        return;
+      }
+      try {
+        const stats = await this.deps.store.conversationStats(conversationId);
+        if (stats.turns >= group.maxTurns) {
+          await this.finish(conversation, group, GROUP_END_REASONS.turnCap);
+          return;
+        }
+        const recent = await this.deps.store.recentMessages(conversationId, this.deps.settings.historyMessages);
+        const members = (await this.deps.social.members(conversationId)).filter((member) => member.leftAfter === null);
+        const userId = await this.ownerUserId(conversation);
+        const choice = await this.turns.choose(conversation, members, recent, userId);
+        if (choice.kind === 'end') {
+          await this.finish(conversation, group, choice.reason);
+          return;
+        }
+        await this.turns.speak(conversation, members, recent, choice, userId, signal);
+      } catch (error) {
+        if (signal.aborted) {
+          const latest = await this.deps.store.getConversation(conversationId).catch(() => null);
+          if (latest !== null && latest.status !== 'active')
+            await this.setStatus(group, 'finished', latest.endReason).catch(() => undefined);
+          return;
+        }
+        const reason = error instanceof Error ? error.message : String(error);
+        this.deps.logger.warn({ err: error, conversationId }, 'group conversation paused');
+        await this.setStatus(group, 'paused', reason);
+        return;
+      }
+      await this.pause(group.turnDelayMs, runner);
+    }
+    // Stopped while waiting between turns: an ended conversation finishes its group now, not at the next start.
+    if (!this.stopping) {
+      const latest = await this.deps.store.getConversation(conversationId);
+      const group = await this.deps.social.getGroup(conversationId);
+      if (latest !== null && group !== null && latest.status !== 'active' && group.status !== 'finished')
+        await this.setStatus(group, 'finished', latest.endReason);
+    }
+  }
+
+  private pause(ms: number, runner: Runner): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        runner.wake = () => {};
+        runner.abort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      runner.wake = done;
+      runner.abort.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private async finish(conversation: ConversationRecord, group: GroupRecord, reason: string): Promise<void> {
+    await this.setStatus(group, 'finished', reason);
+    try {
+      await this.deps.conversations.end(conversation, reason);
+    } catch (error) {
+      // Ended meanwhile by the user: nothing left to do.
+      if (!(error instanceof AppError && error.kind === 'conversation_not_found')) throw error;
+    }
+  }
+
+  private async finishIdle(conversationId: string, reason: string): Promise<void> {
+    try {
+      const group = await this.deps.social.getGroup(conversationId);
+      if (group !== null && group.status !== 'finished' && !this.stopping) await this.setStatus(group, 'finished', reason);
+    } catch (error) {
+      this.deps.logger.warn({ err: error, conversationId }, 'could not finish an ended group');
+    }
+  }
+
+  /** Each member (present, or the ones given) keeps its own account of what it witnessed. */
+  private async remember(conversation: ConversationRecord, only?: GroupMemberRecord[]): Promise<void> {
+    const sink = this.recollections;
+    if (sink === null) return;
+    const members = only ?? (await this.deps.social.members(conversation.id)).filter((member) => member.leftAfter === null);
+    const recent = await this.deps.store.recentMessages(conversation.id, RECOLLECTION_MESSAGES);
+    for (const member of members) {
+      const content = recollection(member.personaId, witnessed(recent, member), (id) => this.persona(id)?.name ?? id, conversation.topic);
+      if (content === null || this.persona(member.personaId) === null) continue;
+      try {
+        await sink({ personaId: member.personaId, content, conversation });
+      } catch (error) {
+        this.deps.logger.warn({ err: error, personaId: member.personaId }, 'could not keep the memory of a group conversation');
+      }
+    }
+  }
+
+  private async setStatus(group: GroupRecord, status: GroupStatus, reason: string | null): Promise<void> {
+    const wasFinished = group.status === 'finished';
+    await this.deps.social.saveGroup({ ...group, status, statusReason: reason, updatedAt: this.deps.clock.now() });
+    if (status === 'finished' && !wasFinished) {
+      const conversation = await this.deps.store.getConversation(group.conversationId);
+      if (conversation !== null) await this.remember(conversation);
+    }
+    group.status = status;
+    group.statusReason = reason;
+    for (const listener of this.listeners) {
+      try {
+        listener({ conversationId: group.conversationId, status, reason });
+      } catch (error) {
+        this.deps.logger.error({ err: error }, 'group status listener failed');
+      }
+    }
+  }
+
+  private async ownerUserId(conversation: ConversationRecord): Promise<string> {
+    if (conversation.sessionId === null) return LOCAL_USER_ID;
+    return (await this.deps.store.getSession(conversation.sessionId))?.userId ?? LOCAL_USER_ID;
+  }
+
+  private persona(id: string): PersonaRecord | null {
+    return this.deps.personas.list().find((persona) => persona.id === id) ?? null;
+  }
+}
+
+function notAGroup(conversationId: string): AppError {
+  return new AppError(
+    'conflict',
+    `Conversation "${conversationId}" is not a group conversation; start one with conversation.start {personas: [...]}.`,
+    {
+      data: { conversation_id: conversationId },
+    },
+  );
+}

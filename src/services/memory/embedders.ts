@@ -1,0 +1,68 @@
+/**
+ * The embedders memory uses: the offline one always (search never depends on the LLM), and the LLM
+ * backend's when configured. Each vector is stored under its embedder's id, and a query is embedded
+ * by the same embedders, so vectors of different embedders are never compared.
+ */
+import type { Logger } from 'pino';
+import type { Embedder } from '../../ports/embedder.js';
+import type { MemoryVector } from '../../ports/memory.js';
+
+/** After the remote embedder fails, it is not asked again for this long (searches use the offline one). */
+export const REMOTE_COOL_DOWN_MS = 30_000;
+
+export class MemoryEmbedders {
+  private skipRemoteUntil = 0;
+
+  constructor(
+    readonly offline: Embedder,
+    /** Null when memory.embedder is `offline` or the backend has no embeddings. */
+    readonly remote: Embedder | null,
+    private readonly logger: Pick<Logger, 'debug'>,
+    private readonly options: {
+      /** Longest wait for a remote query embedding: a search never stalls on a hung backend. Defaults to 1000 ms. */
+      queryTimeoutMs?: number;
+      now?: () => number;
+    } = {},
+  ) {}
+
+  /** Every embedder's id, offline first. */
+  get ids(): string[] {
+    return this.remote === null ? [this.offline.id] : [this.offline.id, this.remote.id];
+  }
+
+  /**
+   * Vectors for each text: the offline one always; the remote one when it answers (a failure is not an
+   * error here: the background re-embed job fills the gap later). Returns one list per text.
+   */
+  async embed(texts: readonly string[], signal?: AbortSignal): Promise<MemoryVector[][]> {
+    const offline = await this.offline.embed(texts, signal);
+    const result = offline.map((vector) => [{ embedder: this.offline.id, vector }]);
+    const remote = await this.remoteVectors(texts, signal);
+    if (remote !== null) remote.forEach((vector, index) => result[index]!.push({ embedder: this.remote!.id, vector }));
+    return result;
+  }
+
+  /**
+   * The remote embedder's vectors, or null when there is none, it failed recently (cool-down), or it
+   * did not answer within `timeoutMs`.
+   */
+  async remoteVectors(texts: readonly string[], signal?: AbortSignal, timeoutMs?: number): Promise<Float32Array[] | null> {
+    const now = this.options.now ?? Date.now;
+    if (this.remote === null || texts.length === 0 || now() < this.skipRemoteUntil) return null;
+    const limits = [signal, timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs)].filter(
+      (item): item is AbortSignal => item !== undefined,
+    );
+    try {
+      return await this.remote.embed(texts, limits.length === 0 ? undefined : AbortSignal.any(limits));
+    } catch (error) {
+      if (!signal?.aborted) this.skipRemoteUntil = now() + REMOTE_COOL_DOWN_MS;
+      this.logger.debug({ err: error, embedder: this.remote.id }, 'remote embedder unavailable; using the offline one');
+      return null;
+    }
+  }
+
+  /** A query's remote vector within the short query time limit (see `queryTimeoutMs`). */
+  async remoteQuery(query: string): Promise<Float32Array | null> {
+    return (await this.remoteVectors([query], undefined, this.options.queryTimeoutMs ?? 1_000))?.[0] ?? null;
+  }
+}

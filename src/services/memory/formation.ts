@@ -1,0 +1,235 @@
+/**
+ * Background memory work, run by the durable job queue (so a crash loses none of it):
+ *
+ * - `memory.form`: extract memories from a user's message (domain/memory/extraction.ts), score their
+ *   importance at once by the heuristic, refine it with the LLM's poignancy rating when the LLM is
+ *   reachable, embed and store them. Idempotent: re-running replaces what the message formed before.
+ * - `memory.summarise`: when a conversation has grown `summariseAfterMessages` past its last summary,
+ *   summarise the older turns (LLM, or the extractive fall-back) into a `summary` memory.
+ * - `memory.embed`: give memories missing a vector of the remote embedder one (after an outage or a
+ *   change of embedding model).
+ */
+import type { Logger } from 'pino';
+import { extractMemories } from '../../domain/memory/extraction.js';
+import { heuristicImportance, importanceCues, parsePoignancy, poignancyPrompt } from '../../domain/memory/importance.js';
+import type { ImportanceSource, NewMemory } from '../../domain/memory/memory.js';
+import { extractiveSummary, SUMMARY_MAX_CHARS, summaryPrompt, type SummaryTurn } from '../../domain/memory/summary.js';
+import type { Clock } from '../../ports/clock.js';
+import type { JobQueue, JobRecord } from '../../ports/jobs.js';
+import type { LlmProvider } from '../../ports/llm.js';
+import type { MemoryStore, MemoryVector } from '../../ports/memory.js';
+import type { PersonaRecord } from '../../ports/store.js';
+import type { MemoryEmbedders } from './embedders.js';
+import type { MemoryMaintenance } from './maintenance.js';
+import type { MemorySettings } from './settings.js';
+
+export const FORM_JOB = 'memory.form';
+export const SUMMARISE_JOB = 'memory.summarise';
+export const EMBED_JOB = 'memory.embed';
+
+/** Memories re-embedded per `memory.embed` job; the job re-queues itself while more remain. */
+const EMBED_BATCH = 64;
+/** Reply cap for a poignancy rating ("7") and for a summary. */
+const RATING_TOKENS = 8;
+const SUMMARY_TOKENS = 400;
+
+export interface FormPayload {
+  personaId: string;
+  /** The user the memories belong to (null: the anonymous local user). Missing in jobs queued before it existed. */
+  userId?: string | null;
+  sessionId: string | null;
+  conversationId: string;
+  userMessageId: number;
+}
+
+export interface SummarisePayload {
+  personaId: string;
+  conversationId: string;
+  userId?: string | null;
+}
+
+export class MemoryFormation {
+  constructor(
+    private readonly deps: {
+      memories: MemoryStore;
+      embedders: MemoryEmbedders;
+      maintenance: MemoryMaintenance;
+      llm: LlmProvider;
+      jobs: JobQueue;
+      clock: Clock;
+      logger: Logger;
+      settings: MemorySettings;
+      /** The persona's record (null when it was deleted) and the model it talks with. */
+      persona: (id: string) => { record: PersonaRecord; model: string } | null;
+    },
+  ) {}
+
+  /** Registers the job handlers; call before the queue starts. */
+  register(jobs: JobQueue): void {
+    jobs.register(FORM_JOB, (job, signal) => this.form(job.payload as unknown as FormPayload, signal));
+    jobs.register(SUMMARISE_JOB, (job, signal) => this.summarise(job.payload as unknown as SummarisePayload, signal));
+    jobs.register(EMBED_JOB, (job, signal) => this.embedMissing(job, signal));
+  }
+
+  /** Whether a turn should queue summarisation now. */
+  async needsSummary(conversationId: string): Promise<boolean> {
+    const { memories, settings } = this.deps;
+    const last = await memories.latestSummary(conversationId);
+    const pending = await memories.countMessagesAfter(conversationId, last?.messageId ?? 0);
+    return pending >= settings.summariseAfterMessages;
+  }
+
+  async form(payload: FormPayload, signal: AbortSignal): Promise<void> {
+    const { memories, embedders, settings, clock } = this.deps;
+    const message = await memories.message(payload.userMessageId);
+    const persona = this.deps.persona(payload.personaId);
+    if (message === null || persona === null) return;
+    const extracted = extractMemories(message.content);
+    if (extracted.length === 0) {
+      await memories.replaceFormed(message.id, [], clock.now());
+      return;
+    }
+    const vectors = await embedders.embed(
+      extracted.map((memory) => memory.content),
+      signal,
+    );
+    const isLlmUp = settings.llmImportance && (await this.isLlmReachable());
+    const formed: Array<{ memory: NewMemory; vectors: MemoryVector[] }> = [];
+    for (const [index, memory] of extracted.entries()) {
+      const offline = vectors[index]![0]!;
+      const novelty = await this.novelty(payload.personaId, payload.userId ?? null, offline.vector, message.id);
+      const cues = importanceCues(memory.content, novelty);
+      let importance = heuristicImportance(cues);
+      let source: ImportanceSource = 'heuristic';
+      if (isLlmUp) {
+        const rated = await this.rate(persona.record.name, persona.model, memory.content, signal);
+        if (rated !== null) {
+          // An explicit "remember this" keeps its weight even when the model finds it mundane.
+          importance = cues.explicit ? Math.max(importance, rated) : rated;
+          source = 'llm';
+        }
+      }
+      formed.push({
+        memory: {
+          personaId: payload.personaId,
+          kind: memory.kind,
+          content: memory.content,
+          importance,
+          importanceSource: source,
+          visibility: settings.formedVisibility,
+          userId: payload.userId ?? null,
+          sessionId: payload.sessionId,
+          conversationId: payload.conversationId,
+          messageId: message.id,
+        },
+        vectors: vectors[index]!,
+      });
+    }
+    await memories.replaceFormed(message.id, formed, clock.now());
+    if (embedders.remote !== null && formed.some((entry) => entry.vectors.length < embedders.ids.length)) {
+      await this.deps.jobs.enqueue(EMBED_JOB, {}, { dedupeKey: EMBED_JOB, runAfter: clock.now() + 60_000 });
+    }
+    await this.deps.maintenance.enforceCap(payload.personaId);
+  }
+
+  async summarise(payload: SummarisePayload, signal: AbortSignal): Promise<void> {
+    const { memories, settings, clock } = this.deps;
+    const persona = this.deps.persona(payload.personaId);
+    if (persona === null) return;
+    const last = await memories.latestSummary(payload.conversationId);
+    const afterId = last?.messageId ?? 0;
+    const pending = await memories.messagesAfter(payload.conversationId, afterId, 10_000);
+    if (pending.length < settings.summariseAfterMessages) return;
+    const older = pending.slice(0, Math.max(0, pending.length - settings.summaryKeepRecent));
+    if (older.length === 0) return;
+    const turns: SummaryTurn[] = older.map((message) => ({
+      role: message.role,
+      speaker: message.role === 'user' ? 'User' : message.role === 'assistant' ? persona.record.name : 'Note',
+      content: message.content,
+    }));
+    const previous = last === null ? [] : [{ role: 'system' as const, speaker: 'Earlier summary', content: last.content }];
+    let text: string | null = null;
+    if (await this.isLlmReachable()) {
+      text = await this.complete(persona.model, summaryPrompt(persona.record.name, [...previous, ...turns]), SUMMARY_TOKENS, signal).catch(
+        (error: unknown) => {
+          this.deps.logger.warn({ err: error }, 'LLM summary failed; using the extractive summary');
+          return null;
+        },
+      );
+    }
+    const content = (text?.trim() || extractiveSummary([...previous, ...turns])).slice(0, SUMMARY_MAX_CHARS);
+    if (content.length === 0) return;
+    const [vectors] = await this.deps.embedders.embed([content], signal);
+    const lastMessage = older.at(-1)!;
+    await memories.insert(
+      {
+        personaId: payload.personaId,
+        kind: 'summary',
+        content,
+        importance: heuristicImportance(importanceCues(content)),
+        importanceSource: text ? 'llm' : 'heuristic',
+        visibility: 'private',
+        userId: payload.userId ?? null,
+        conversationId: payload.conversationId,
+        messageId: lastMessage.id,
+      },
+      vectors ?? [],
+      clock.now(),
+    );
+  }
+
+  async embedMissing(job: JobRecord, signal: AbortSignal): Promise<void> {
+    const { memories, embedders, clock } = this.deps;
+    if (embedders.remote === null) return;
+    const missing = await memories.missingVectors(embedders.remote.id, EMBED_BATCH);
+    if (missing.length === 0) return;
+    const vectors = await embedders.remoteVectors(
+      missing.map((memory) => memory.content),
+      signal,
+    );
+    if (vectors === null) {
+      // Backend still down: try again later (a new job, so this one does not burn its attempts).
+      await this.deps.jobs.enqueue(EMBED_JOB, {}, { dedupeKey: EMBED_JOB, runAfter: clock.now() + 10 * 60_000 });
+      return;
+    }
+    for (const [index, memory] of missing.entries())
+      await memories.setVector(memory.id, { embedder: embedders.remote.id, vector: vectors[index]! });
+    if (missing.length === EMBED_BATCH) await this.deps.jobs.enqueue(EMBED_JOB, { after: job.id }, { dedupeKey: EMBED_JOB });
+  }
+
+  /** 1 − the best similarity to the persona's existing memories (1 when it has none). */
+  private async novelty(personaId: string, userId: string | null, vector: Float32Array, messageId: number): Promise<number> {
+    const hits = await this.deps.memories.vectorSearch(this.deps.embedders.offline.id, vector, { viewerId: personaId, userId }, 3);
+    const others = await this.deps.memories.getMany(hits.map((hit) => hit.id));
+    const best = hits.filter((hit) => others.find((memory) => memory.id === hit.id)?.messageId !== messageId).map((hit) => hit.score)[0];
+    return best === undefined ? 1 : Math.max(0, 1 - best);
+  }
+
+  private async rate(personaName: string, model: string, memory: string, signal: AbortSignal): Promise<number | null> {
+    try {
+      return parsePoignancy(await this.complete(model, poignancyPrompt(personaName, memory), RATING_TOKENS, signal));
+    } catch (error) {
+      this.deps.logger.debug({ err: error }, 'LLM poignancy rating failed; keeping the heuristic importance');
+      return null;
+    }
+  }
+
+  private async isLlmReachable(): Promise<boolean> {
+    try {
+      return (await this.deps.llm.status()).reachable;
+    } catch {
+      return false;
+    }
+  }
+
+  private async complete(model: string, prompt: string, maxTokens: number, signal: AbortSignal): Promise<string> {
+    let text = '';
+    for await (const event of this.deps.llm.chat(
+      { model, messages: [{ role: 'user', content: prompt }], maxTokens, contextTokens: 2048 },
+      signal,
+    )) {
+      if (event.type === 'delta') text += event.text;
+    }
+    return text;
+  }
+}

@@ -1,0 +1,322 @@
+/**
+ * Memory use cases: store, hybrid search (own and cross-persona), list, edit, delete, forget, stats.
+ *
+ * Hybrid search (docs/memory.md): FTS5/BM25 hits and vector hits (each embedder in its own space)
+ * are fused by a convex combination (domain/memory/fusion.ts), then ranked by the Generative Agents score
+ * `relevance + importance + recency` (domain/memory/scoring.ts). Recalled memories are reinforced.
+ */
+import type { Logger } from 'pino';
+import { AppError } from '../../domain/errors.js';
+import { convexFusion } from '../../domain/memory/fusion.js';
+import {
+  clampUnit,
+  formatMemoryId,
+  type ImportanceSource,
+  type Memory,
+  type MemoryKind,
+  type MemoryVisibility,
+} from '../../domain/memory/memory.js';
+import { recency, retrievalScore } from '../../domain/memory/scoring.js';
+import type { Clock } from '../../ports/clock.js';
+import type { MemoryScope, MemoryStatsRecord, MemoryStore } from '../../ports/memory.js';
+import type { PersonaService } from '../persona-service.js';
+import type { MemoryEmbedders } from './embedders.js';
+import type { MemoryMaintenance } from './maintenance.js';
+import type { MemorySettings } from './settings.js';
+
+/** Candidates each retriever contributes before fusion, per result wanted (at least 50). */
+const POOL_PER_RESULT = 5;
+const MIN_POOL = 50;
+/** Newest memories considered when a search has no query. */
+const SALIENT_POOL = 200;
+
+export interface RecalledMemory {
+  memory: Memory;
+  /** Fused relevance, 0..1 (domain/memory/fusion.ts `convexFusion`). */
+  relevance: number;
+  recency: number;
+  score: number;
+}
+
+/**
+ * Whose memories a request may touch: a user id, null for the anonymous local user, or undefined for
+ * every user's (internal callers and maintenance). RPC methods always pass the session's user.
+ */
+export type UserScope = string | null | undefined;
+
+export interface SearchRequest {
+  query: string;
+  userId?: UserScope;
+  limit: number;
+  minImportance?: number;
+  viewerId: string | null;
+  includeShared?: boolean;
+  includePublic?: boolean;
+  /** Count the results as recalls (reinforcement). Defaults to true. */
+  reinforce?: boolean;
+}
+
+export interface StoreRequest {
+  personaId: string;
+  content: string;
+  kind?: MemoryKind;
+  importance?: number;
+  visibility?: MemoryVisibility;
+  relatedPersonas?: string[];
+  groups?: string[];
+  userId?: string | null;
+  sessionId?: string | null;
+}
+
+export interface UpdateRequest {
+  content?: string;
+  kind?: MemoryKind;
+  importance?: number;
+  visibility?: MemoryVisibility;
+  relatedPersonas?: string[];
+  groups?: string[];
+}
+
+export interface ForgetResult {
+  memoriesRemoved: number;
+  summariesRemoved: number;
+  messagesBlocked: number;
+}
+
+export function memoryNotFound(id: number | string): AppError {
+  const wire = typeof id === 'number' ? formatMemoryId(id) : id;
+  return new AppError('memory_not_found', `no memory "${wire}"; list them with memory.list or memory.search`, {
+    data: { memory_id: wire },
+  });
+}
+
+export class MemoryService {
+  constructor(
+    private readonly deps: {
+      memories: MemoryStore;
+      personas: PersonaService;
+      embedders: MemoryEmbedders;
+      /** Applies the per-persona cap after a store; optional for callers that manage it themselves. */
+      maintenance?: MemoryMaintenance;
+      clock: Clock;
+      logger: Logger;
+      settings: MemorySettings;
+    },
+  ) {}
+
+  get settings(): MemorySettings {
+    return this.deps.settings;
+  }
+
+  /** A persona id (or name) as its canonical id; throws persona_not_found. */
+  personaId(idOrName: string): string {
+    return this.deps.personas.resolve(idOrName).id;
+  }
+
+  async store(request: StoreRequest): Promise<Memory> {
+    const content = request.content.trim();
+    if (content.length === 0)
+      throw new AppError('limit_exceeded', 'The memory is empty; give it some content.', { data: { limit: 'memory.content' } });
+    const related = (request.relatedPersonas ?? []).map((id) => this.personaId(id)).filter((id) => id !== request.personaId);
+    const groups = request.groups ?? [];
+    const visibility = request.visibility ?? (related.length > 0 || groups.length > 0 ? 'shared' : 'private');
+    const [vectors] = await this.deps.embedders.embed([content]);
+    const importanceSource: ImportanceSource = 'client';
+    const memory = await this.deps.memories.insert(
+      {
+        personaId: request.personaId,
+        kind: request.kind ?? 'observation',
+        content,
+        importance: clampUnit(request.importance ?? 0.5),
+        importanceSource,
+        visibility,
+        sharedWith: related,
+        sharedGroups: groups,
+        userId: request.userId ?? null,
+        sessionId: request.sessionId ?? null,
+      },
+      vectors ?? [],
+      this.deps.clock.now(),
+    );
+    await this.deps.maintenance?.enforceCap(request.personaId);
+    return memory;
+  }
+
+  async search(request: SearchRequest): Promise<RecalledMemory[]> {
+    const { memories, embedders, settings, clock } = this.deps;
+    const query = request.query.trim();
+    if (request.limit <= 0) return [];
+    if (query.length === 0) return this.mostSalient(request);
+    const scope: MemoryScope = {
+      viewerId: request.viewerId,
+      includeShared: request.includeShared ?? false,
+      includePublic: request.includePublic ?? false,
+      minImportance: request.minImportance ?? 0,
+      userId: request.userId,
+    };
+    const pool = Math.max(MIN_POOL, request.limit * POOL_PER_RESULT);
+    const offlineQuery = (await embedders.offline.embed([query]))[0]!;
+    const remoteQuery = settings.embedder === 'offline' ? null : await embedders.remoteQuery(query);
+    const useOffline = !(settings.embedder === 'ollama' && remoteQuery !== null);
+    const [lexical, remoteHits, offlineHits] = await Promise.all([
+      memories.fullTextSearch(query, scope, pool),
+      remoteQuery !== null && embedders.remote !== null
+        ? memories.vectorSearch(embedders.remote.id, remoteQuery, scope, pool)
+        : Promise.resolve([]),
+      useOffline ? memories.vectorSearch(embedders.offline.id, offlineQuery, scope, pool) : Promise.resolve([]),
+    ]);
+    // The remote embedder first: where a memory has both vectors, its (better) similarity counts.
+    const fused = convexFusion(
+      lexical.map((hit) => ({ id: hit.id, bm25: hit.score })),
+      [remoteHits, offlineHits].map((list) => list.map((hit) => ({ id: hit.id, similarity: hit.score }))),
+    );
+    const found = await memories.getMany([...fused.keys()]);
+    const now = clock.now();
+    const minImportance = request.minImportance ?? 0;
+    const ranked = found
+      .filter((memory) => memory.importance >= minImportance)
+      .map((memory) => {
+        const relevance = fused.get(memory.id) ?? 0;
+        const fresh = recency(memory.lastAccessedAt, now, settings.recencyDecayPerHour);
+        return {
+          memory,
+          relevance,
+          recency: fresh,
+          score: retrievalScore({ relevance, importance: memory.importance, recency: fresh }, settings.weights),
+        };
+      })
+      .sort((a, b) => b.score - a.score || a.memory.id - b.memory.id)
+      .slice(0, request.limit);
+    if (request.reinforce !== false)
+      await memories.recordAccess(
+        ranked.map((hit) => hit.memory.id),
+        now,
+        settings.decay,
+      );
+    return ranked;
+  }
+
+  /**
+   * Without a query there is no relevance: the persona's own memories ranked by importance and recency
+   * alone (among its newest `SALIENT_POOL`), e.g. `persona.memory` called with no query.
+   */
+  private async mostSalient(request: SearchRequest): Promise<RecalledMemory[]> {
+    const { memories, settings, clock } = this.deps;
+    const now = clock.now();
+    const { memories: recent } = await memories.list({
+      ...(request.viewerId !== null ? { personaId: request.viewerId } : {}),
+      userId: request.userId,
+      limit: SALIENT_POOL,
+      offset: 0,
+    });
+    return recent
+      .filter((memory) => memory.importance >= (request.minImportance ?? 0))
+      .map((memory) => {
+        const fresh = recency(memory.lastAccessedAt, now, settings.recencyDecayPerHour);
+        return {
+          memory,
+          relevance: 0,
+          recency: fresh,
+          score: retrievalScore({ relevance: 0, importance: memory.importance, recency: fresh }, settings.weights),
+        };
+      })
+      .sort((a, b) => b.score - a.score || b.memory.id - a.memory.id)
+      .slice(0, request.limit);
+  }
+
+  /** The memory, when it exists and belongs to `userId` (another user's is reported as not found). */
+  async get(id: number, userId?: UserScope): Promise<Memory> {
+    const memory = await this.deps.memories.get(id);
+    if (memory === null || (userId !== undefined && memory.userId !== userId)) throw memoryNotFound(id);
+    return memory;
+  }
+
+  async list(query: {
+    personaId?: string;
+    kind?: MemoryKind;
+    sessionId?: string;
+    userId?: UserScope;
+    limit: number;
+    offset: number;
+  }): Promise<{ memories: Memory[]; total: number }> {
+    return this.deps.memories.list(query);
+  }
+
+  async update(id: number, request: UpdateRequest, userId?: UserScope): Promise<Memory> {
+    const existing = await this.get(id, userId);
+    const related = request.relatedPersonas?.map((persona) => this.personaId(persona)).filter((persona) => persona !== existing.personaId);
+    const content = request.content?.trim();
+    if (content !== undefined && content.length === 0)
+      throw new AppError('limit_exceeded', 'A memory cannot be emptied; delete it instead.', { data: { limit: 'memory.content' } });
+    const vectors = content !== undefined && content !== existing.content ? (await this.deps.embedders.embed([content]))[0]! : null;
+    const visibility = request.visibility ?? (related !== undefined || request.groups !== undefined ? 'shared' : undefined);
+    const updated = await this.deps.memories.update(
+      id,
+      {
+        ...(content !== undefined ? { content } : {}),
+        ...(request.kind !== undefined ? { kind: request.kind } : {}),
+        ...(request.importance !== undefined ? { importance: clampUnit(request.importance), importanceSource: 'client' as const } : {}),
+        ...(visibility !== undefined ? { visibility } : {}),
+        ...(related !== undefined ? { sharedWith: related } : {}),
+        ...(request.groups !== undefined ? { sharedGroups: request.groups } : {}),
+      },
+      vectors,
+      this.deps.clock.now(),
+    );
+    if (updated === null) throw memoryNotFound(id);
+    return updated;
+  }
+
+  async delete(id: number, userId?: UserScope): Promise<void> {
+    await this.get(id, userId);
+    const removed = await this.deps.memories.delete([id]);
+    if (removed === 0) throw memoryNotFound(id);
+  }
+
+  /** Memories matching a description, for the user to confirm before `forget` removes them. */
+  async forgetCandidates(query: string, viewerId: string | null, limit: number, userId?: UserScope): Promise<RecalledMemory[]> {
+    const hits = await this.search({ query, limit, viewerId, userId, reinforce: false });
+    // Only real matches: a memory that merely is recent and important is not "about" the description.
+    return hits.filter((hit) => hit.relevance > 0);
+  }
+
+  /**
+   * Removes the confirmed memories everywhere: the rows and vectors, summaries that quoted them, and
+   * blocks their source messages from being extracted again.
+   */
+  async forget(ids: readonly number[], userId?: UserScope): Promise<ForgetResult> {
+    const { memories, clock } = this.deps;
+    const found = (await memories.getMany(ids)).filter((memory) => userId === undefined || memory.userId === userId);
+    if (found.length !== new Set(ids).size) {
+      const missing = ids.find((id) => !found.some((memory) => memory.id === id));
+      throw memoryNotFound(missing ?? ids[0] ?? 0);
+    }
+    const snippets = found.filter((memory) => memory.kind !== 'summary').map((memory) => quotedPart(memory.content));
+    const summaries = (await memories.summariesQuoting(snippets)).filter((id) => !ids.includes(id));
+    const messageIds = [
+      ...new Set(found.flatMap((memory) => (memory.messageId === null || memory.kind === 'summary' ? [] : [memory.messageId]))),
+    ];
+    await memories.markForgotten(messageIds, clock.now());
+    const removed = await memories.delete([...ids, ...summaries]);
+    return { memoriesRemoved: removed - summaries.length, summariesRemoved: summaries.length, messagesBlocked: messageIds.length };
+  }
+
+  async stats(): Promise<MemoryStatsRecord> {
+    return this.deps.memories.stats();
+  }
+
+  async setGroup(groupId: string, personaIds: readonly string[]): Promise<string[]> {
+    const ids = [...new Set(personaIds.map((persona) => this.personaId(persona)))];
+    await this.deps.memories.setGroup(groupId, ids);
+    return ids;
+  }
+
+  async groups(): Promise<Record<string, string[]>> {
+    return this.deps.memories.groups();
+  }
+}
+
+/** The user's words inside a formed memory ("The user said: X" → "X"), which summaries may quote. */
+function quotedPart(content: string): string {
+  return content.replace(/^The user said:\s*/, '').replace(/[.!?…]+$/, '');
+}

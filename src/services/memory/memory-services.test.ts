@@ -1,0 +1,290 @@
+/**
+ * The memory services on a real SQLite database (in memory) with an injected clock: hybrid ranking,
+ * visibility, pruning without orphan vectors, decay, idempotent formation, forgetting, and
+ * summarisation with the LLM down.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { HashedNgramEmbedder } from '../../adapters/embedders/hashed-ngram.js';
+import { InProcessEventBus } from '../../adapters/events/in-process-bus.js';
+import { OllamaProvider } from '../../adapters/ollama/ollama-provider.js';
+import { loadPersonaFiles, shippedPersonasDir } from '../../adapters/persona-files.js';
+import { SqliteJobQueue } from '../../adapters/sqlite/job-queue.js';
+import { SqliteMemoryStore } from '../../adapters/sqlite/memory-store.js';
+import { SqliteStore } from '../../adapters/sqlite/sqlite-store.js';
+import { configSchema } from '../../config/schema.js';
+import { PersonaService } from '../persona-service.js';
+import { MemoryEmbedders } from './embedders.js';
+import { MemoryFormation } from './formation.js';
+import { MemoryMaintenance } from './maintenance.js';
+import { MemoryService } from './memory-service.js';
+import { memorySettings, type MemorySettings } from './settings.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const T0 = Date.UTC(2026, 0, 1);
+
+let store: SqliteStore;
+let memoryStore: SqliteMemoryStore;
+let service: MemoryService;
+let maintenance: MemoryMaintenance;
+let formation: MemoryFormation;
+let clock: { now(): number; advance(ms: number): void };
+let settings: MemorySettings;
+
+/** Nothing listens here: the LLM is down. */
+const DOWN = 'http://127.0.0.1:9';
+
+beforeEach(async () => {
+  let time = T0;
+  clock = { now: () => time, advance: (ms) => (time += ms) };
+  store = SqliteStore.open(':memory:');
+  const logger = pino({ level: 'silent' });
+  const personas = new PersonaService(store, clock, new InProcessEventBus(() => undefined));
+  await personas.initialise(loadPersonaFiles(shippedPersonasDir()));
+  settings = memorySettings(configSchema.parse({}).memory);
+  settings.embedder = 'offline';
+  memoryStore = new SqliteMemoryStore(store.database);
+  const embedders = new MemoryEmbedders(new HashedNgramEmbedder(), null, logger);
+  service = new MemoryService({ memories: memoryStore, personas, embedders, clock, logger, settings });
+  maintenance = new MemoryMaintenance({ memories: memoryStore, clock, logger, settings });
+  const llm = new OllamaProvider({ baseUrl: DOWN, listTimeoutMs: 500, statusTimeoutMs: 500 });
+  formation = new MemoryFormation({
+    memories: memoryStore,
+    embedders,
+    maintenance,
+    llm,
+    jobs: new SqliteJobQueue(store.database, { clock }),
+    clock,
+    logger,
+    settings,
+    persona: (id) => ({ record: personas.resolve(id), model: 'llama3.1:8b' }),
+  });
+});
+afterEach(async () => {
+  await store.close();
+});
+
+function count(table: string): number {
+  return store.database.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+}
+
+async function userTurn(content: string, conversationId?: string): Promise<{ conversationId: string; messageId: number }> {
+  const turn = await store.appendUserTurn({
+    sessionId: 's1',
+    personaId: 'aria',
+    content,
+    tokens: 5,
+    now: clock.now(),
+    ...(conversationId ? { conversationId } : {}),
+  });
+  return { conversationId: turn.conversation.id, messageId: turn.message.id };
+}
+
+describe('hybrid search ranking', () => {
+  it('ranks by relevance + importance + recency, with the numbers of the formula', async () => {
+    const sailing = await service.store({ personaId: 'aria', content: 'The user loves sailing on the northern sea', importance: 0.5 });
+    const cooking = await service.store({ personaId: 'aria', content: 'The user is learning to cook fish stew', importance: 0.5 });
+    clock.advance(24 * HOUR);
+    const [first, second] = await service.search({ query: 'sailing at sea', limit: 2, viewerId: 'aria', reinforce: false });
+    expect(first!.memory.id).toBe(sailing.id);
+    expect(first!.recency).toBeCloseTo(0.8866535105, 9);
+    expect(first!.score).toBeCloseTo(first!.relevance + 0.5 + 0.8866535105, 9);
+    expect(first!.relevance).toBeGreaterThan(0.5); // the best text match, and similar in meaning
+    expect(second?.memory.id ?? cooking.id).toBe(cooking.id);
+    expect(second === undefined || second.relevance < 0.1).toBe(true);
+  });
+
+  it('lets importance lift an equally relevant memory, and recency a fresher one', async () => {
+    const old = await service.store({ personaId: 'aria', content: 'The user has a cat named Pip', importance: 0.5 });
+    clock.advance(7 * DAY);
+    const fresh = await service.store({ personaId: 'aria', content: 'The user has a cat named Pip', importance: 0.5 });
+    const important = await service.store({ personaId: 'aria', content: 'The user has a cat named Pip', importance: 0.9 });
+    const ranked = await service.search({ query: 'cat Pip', limit: 3, viewerId: 'aria', reinforce: false });
+    expect(ranked.map((hit) => hit.memory.id)).toEqual([important.id, fresh.id, old.id]);
+    expect(ranked[1]!.score - ranked[2]!.score).toBeCloseTo(1 - 0.4308018556, 6);
+  });
+
+  it('finds a memory by meaning when no word matches exactly (offline embedder, trigrams)', async () => {
+    const memory = await service.store({ personaId: 'aria', content: 'The user goes gardening every weekend' });
+    const [hit] = await service.search({ query: 'gardens', limit: 1, viewerId: 'aria' });
+    expect(hit!.memory.id).toBe(memory.id);
+  });
+
+  it('reinforces recalled memories: access count, last access and importance', async () => {
+    const memory = await service.store({ personaId: 'aria', content: 'The user sings in a choir', importance: 0.5 });
+    clock.advance(HOUR);
+    await service.search({ query: 'choir', limit: 1, viewerId: 'aria' });
+    expect(await memoryStore.get(memory.id)).toMatchObject({ accessCount: 1, lastAccessedAt: T0 + HOUR, importance: 0.55 });
+  });
+});
+
+describe('visibility', () => {
+  it('keeps private memories from other personas in search, vectors and text alike', async () => {
+    await service.store({ personaId: 'aria', content: 'The user is afraid of the dark', visibility: 'private' });
+    const shared = await service.store({ personaId: 'aria', content: 'The user is afraid of dogs', relatedPersonas: ['kira'] });
+    const hits = await service.search({
+      query: 'afraid of the dark',
+      limit: 10,
+      viewerId: 'kira',
+      includeShared: true,
+      includePublic: true,
+    });
+    expect(hits.map((hit) => hit.memory.id)).toEqual([shared.id]);
+    expect(await service.search({ query: 'afraid', limit: 10, viewerId: 'kira' })).toEqual([]);
+  });
+});
+
+describe('pruning', () => {
+  it('plans in a dry run, deletes with force, and leaves no orphan vectors or text index rows', async () => {
+    const faded = await service.store({ personaId: 'kira', content: 'A dull remark about the weather', importance: 0.1 });
+    await service.store({ personaId: 'kira', content: 'The user is writing a history of the old library', importance: 0.9 });
+    clock.advance(8 * DAY);
+    expect(count('memory_vectors')).toBe(2);
+
+    const plan = await maintenance.prune('kira', false);
+    expect(plan).toMatchObject({ dryRun: true, before: 2, pruned: 0, wouldPrune: 1, after: 2, averageImportancePruned: 0.1 });
+    expect(count('memories')).toBe(2);
+
+    const applied = await maintenance.prune('kira', true);
+    expect(applied).toMatchObject({ dryRun: false, before: 2, pruned: 1, wouldPrune: 1, after: 1 });
+    expect(await memoryStore.get(faded.id)).toBeNull();
+    expect(count('memory_vectors')).toBe(1);
+    expect(store.database.prepare("SELECT count(*) FROM memories_fts WHERE memories_fts MATCH 'weather'").pluck().get()).toBe(0);
+    expect((await service.search({ query: 'weather remark', limit: 5, viewerId: 'kira' })).map((hit) => hit.memory.id)).not.toContain(
+      faded.id,
+    );
+  });
+
+  it('enforces the hard cap per persona, least valuable first', async () => {
+    settings.prune.maxPerPersona = 2;
+    const low = await service.store({ personaId: 'kira', content: 'one', importance: 0.3 });
+    await service.store({ personaId: 'kira', content: 'two', importance: 0.6 });
+    await service.store({ personaId: 'kira', content: 'three', importance: 0.8 });
+    expect(await maintenance.enforceCap('kira')).toBe(1);
+    expect(await memoryStore.get(low.id)).toBeNull();
+  });
+});
+
+describe('decay', () => {
+  it('halves the importance of an unrecalled memory per half-life and records the cycle', async () => {
+    const memory = await service.store({ personaId: 'aria', content: 'The user once visited Elarion', importance: 0.8 });
+    clock.advance(30 * DAY);
+    const cycle = await maintenance.decayNow();
+    expect(cycle).toMatchObject({ personasProcessed: 1, memoriesDecayed: 1 });
+    expect(cycle.averageDecay).toBeCloseTo(0.4, 9);
+    expect((await memoryStore.get(memory.id))!.importance).toBeCloseTo(0.4, 9);
+    // A second run at the same moment changes nothing: decay counts from the last run.
+    expect((await maintenance.decayNow()).memoriesDecayed).toBe(0);
+    expect(await maintenance.decayStats()).toMatchObject({ cycles: 2, decayed: 1 });
+  });
+});
+
+describe('formation', () => {
+  it('scores importance by the heuristic when the LLM is down, and forms each message once however often it runs', async () => {
+    const { conversationId, messageId } = await userTurn('My brother Tom lives in Lisbon. ok');
+    const payload = { personaId: 'aria', sessionId: 's1', conversationId, userMessageId: messageId };
+    await formation.form(payload, new AbortController().signal);
+    await formation.form(payload, new AbortController().signal);
+    const { memories } = await service.list({ personaId: 'aria', limit: 10, offset: 0 });
+    expect(memories).toHaveLength(1);
+    // base 0.2 + personal 0.25 + novelty 0.1 × 1 (nothing known yet)
+    expect(memories[0]).toMatchObject({
+      kind: 'user_fact',
+      content: 'The user said: My brother Tom lives in Lisbon.',
+      importanceSource: 'heuristic',
+      messageId,
+    });
+    expect(memories[0]!.importance).toBeCloseTo(0.55, 9);
+  });
+
+  it('never re-extracts a message whose memories were forgotten, and drops summaries quoting them', async () => {
+    const { conversationId, messageId } = await userTurn('I am afraid of deep water since the shipwreck.');
+    const payload = { personaId: 'aria', sessionId: 's1', conversationId, userMessageId: messageId };
+    await formation.form(payload, new AbortController().signal);
+    const summary = await memoryStore.insert(
+      {
+        personaId: 'aria',
+        kind: 'summary',
+        content: 'User: I am afraid of deep water since the shipwreck. Aria sang.',
+        importance: 0.5,
+        importanceSource: 'heuristic',
+        visibility: 'private',
+        conversationId,
+      },
+      [],
+      clock.now(),
+    );
+    const matches = await service.forgetCandidates('deep water fear', 'aria', 10);
+    const target = matches.filter((hit) => hit.memory.kind !== 'summary').map((hit) => hit.memory.id);
+    expect(target).toHaveLength(1);
+    expect(await service.forget(target)).toEqual({ memoriesRemoved: 1, summariesRemoved: 1, messagesBlocked: 1 });
+    expect(await memoryStore.get(summary.id)).toBeNull();
+    await formation.form(payload, new AbortController().signal);
+    expect((await service.list({ personaId: 'aria', limit: 10, offset: 0 })).total).toBe(0);
+  });
+});
+
+describe('summarisation with the LLM down', () => {
+  it('writes an extractive summary of the older turns once the thread passes the threshold', async () => {
+    settings.summariseAfterMessages = 4;
+    settings.summaryKeepRecent = 1;
+    const first = await userTurn('Nice day today.');
+    const { conversationId } = first;
+    await userTurn('My sister Mara got married last spring.', conversationId);
+    await userTurn('We danced all night.', conversationId);
+    expect(await formation.needsSummary(conversationId)).toBe(false);
+    await userTurn('What a party.', conversationId);
+    expect(await formation.needsSummary(conversationId)).toBe(true);
+
+    await formation.summarise({ personaId: 'aria', conversationId }, new AbortController().signal);
+    const summary = await memoryStore.latestSummary(conversationId);
+    expect(summary).toMatchObject({ kind: 'summary', importanceSource: 'heuristic', visibility: 'private' });
+    expect(summary!.content).toContain('User: My sister Mara got married last spring.');
+    expect(summary!.content).not.toContain('What a party'); // the newest turn stays out (summaryKeepRecent)
+    expect(await formation.needsSummary(conversationId)).toBe(false);
+  });
+});
+
+describe('users', () => {
+  it("never recalls, lists, edits or forgets another user's memories", async () => {
+    const sams = await service.store({ personaId: 'aria', content: 'The user is called Sam and keeps goats', userId: 'sam' });
+    const anas = await service.store({ personaId: 'aria', content: 'The user is called Ana and keeps goats', userId: 'ana' });
+    const asAna = await service.search({
+      query: 'keeps goats Sam',
+      limit: 10,
+      viewerId: 'aria',
+      userId: 'ana',
+      includePublic: true,
+      includeShared: true,
+    });
+    expect(asAna.map((hit) => hit.memory.id)).toEqual([anas.id]);
+    expect((await service.list({ personaId: 'aria', userId: 'ana', limit: 10, offset: 0 })).memories.map((memory) => memory.id)).toEqual([
+      anas.id,
+    ]);
+    await expect(service.delete(sams.id, 'ana')).rejects.toMatchObject({ kind: 'memory_not_found' });
+    await expect(service.update(sams.id, { content: 'changed' }, 'ana')).rejects.toMatchObject({ kind: 'memory_not_found' });
+    await expect(service.forget([sams.id], 'ana')).rejects.toMatchObject({ kind: 'memory_not_found' });
+    expect(await service.forgetCandidates('Sam goats', 'aria', 10, 'ana')).toEqual([
+      expect.objectContaining({ memory: expect.objectContaining({ id: anas.id }) }),
+    ]);
+    // The anonymous local user (null) is a user of its own.
+    expect(await service.search({ query: 'goats', limit: 10, viewerId: 'aria', userId: null })).toEqual([]);
+    // Internal callers (undefined) see everyone's.
+    expect((await service.search({ query: 'goats', limit: 10, viewerId: 'aria', reinforce: false })).length).toBe(2);
+  });
+});
+
+describe('search without a query', () => {
+  it("ranks the persona's own memories by importance and recency alone", async () => {
+    const low = await service.store({ personaId: 'aria', content: 'A small thing', importance: 0.2 });
+    const high = await service.store({ personaId: 'aria', content: 'A big thing', importance: 0.9 });
+    await service.store({ personaId: 'kira', content: 'Not hers', importance: 1 });
+    const hits = await service.search({ query: '  ', limit: 5, viewerId: 'aria' });
+    expect(hits.map((hit) => [hit.memory.id, hit.relevance])).toEqual([
+      [high.id, 0],
+      [low.id, 0],
+    ]);
+    expect(hits[0]!.score).toBeCloseTo(0.9 + 1, 12);
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * Emotional state as use cases: a persona's mood brought up to now (drifted towards its baseline),
+ * changed by interactions or set directly, persisted with a history for analytics.
+ */
+import {
+  applyMoodEvent,
+  baselineMood,
+  driftMood,
+  freshMood,
+  moodName,
+  MOOD_PROTOTYPES,
+  type MoodName,
+  type MoodState,
+} from '../../domain/social/mood.js';
+import type { Clock } from '../../ports/clock.js';
+import type { SocialStore } from '../../ports/social-store.js';
+import type { PersonaRecord } from '../../ports/store.js';
+
+export interface MoodPatch {
+  mood?: MoodName;
+  valence?: number;
+  arousal?: number;
+  stress?: number;
+  curiosity?: number;
+}
+
+export class EmotionService {
+  constructor(
+    private readonly store: SocialStore,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The mood now: the stored one drifted towards the baseline, or the baseline for a persona never moved. */
+  async current(persona: PersonaRecord): Promise<MoodState> {
+    const now = this.clock.now();
+    const stored = await this.store.getMood(persona.id);
+    return stored === null ? freshMood(persona, now) : driftMood(stored, baselineMood(persona), now);
+  }
+
+  /** Applies an interaction's sentiment; saved with a history entry. */
+  async react(
+    persona: PersonaRecord,
+    event: { sentiment: number; askedQuestion: boolean; cause: string; conversationId: string | null },
+  ): Promise<MoodState> {
+    const now = this.clock.now();
+    const stored = (await this.store.getMood(persona.id)) ?? freshMood(persona, now);
+    const next = applyMoodEvent(stored, baselineMood(persona), { sentiment: event.sentiment, askedQuestion: event.askedQuestion, now });
+    await this.store.saveMood(persona.id, next, { mood: moodName(next), cause: event.cause, conversationId: event.conversationId });
+    return next;
+  }
+
+  /** Sets figures directly (`emotional.update_state`); a named mood sets valence and arousal to its prototype first. */
+  async update(persona: PersonaRecord, patch: MoodPatch): Promise<MoodState> {
+    const current = await this.current(persona);
+    const prototype = patch.mood === undefined ? {} : MOOD_PROTOTYPES[patch.mood];
+    const next: MoodState = { ...current, ...prototype, ...definedOnly(patch), updatedAt: this.clock.now() };
+    await this.store.saveMood(persona.id, next, { mood: moodName(next), cause: 'manual', conversationId: null });
+    return next;
+  }
+}
+
+function definedOnly(patch: MoodPatch): Partial<MoodState> {
+  const out: Partial<MoodState> = {};
+  if (patch.valence !== undefined) out.valence = patch.valence;
+  if (patch.arousal !== undefined) out.arousal = patch.arousal;
+  if (patch.stress !== undefined) out.stress = patch.stress;
+  if (patch.curiosity !== undefined) out.curiosity = patch.curiosity;
+  return out;
+}

@@ -1,0 +1,168 @@
+/**
+ * Relationships as use cases: read a persona's view of another persona or a user (a stranger when
+ * none is stored), apply an interaction (pure rules in `domain/social/relationship.ts`, one
+ * transaction for the figures and the timeline), list, history, statistics and compatibility.
+ */
+import { compatibility, interactionSuggestions, type CompatibilityResult } from '../../domain/social/compatibility.js';
+import {
+  applyInteraction,
+  intimacy,
+  newRelationship,
+  relationshipLabel,
+  relationshipStrength,
+  type OtherKind,
+  type RelationshipLabel,
+} from '../../domain/social/relationship.js';
+import type { Clock } from '../../ports/clock.js';
+import type {
+  InteractionSource,
+  RelationshipEventRecord,
+  RelationshipKey,
+  RelationshipRecord,
+  SocialStore,
+} from '../../ports/social-store.js';
+import type { PersonaRecord } from '../../ports/store.js';
+import type { SessionBinding } from '../../rpc/registry.js';
+
+/** The anonymous local user's id in relationships (sessions without a user id). */
+export const LOCAL_USER_ID = 'local';
+
+/** Whom a session speaks for in relationships: its user id, else the local user. */
+export function userIdOf(binding: SessionBinding): string {
+  return binding.userId ?? LOCAL_USER_ID;
+}
+
+export interface RelationshipView extends RelationshipRecord {
+  label: RelationshipLabel;
+  intimacy: number;
+  strength: number;
+  /** Persona ↔ persona only: compatibility of the two characters, 0..100; null for users. */
+  compatibilityScore: number | null;
+  /** Whether it was stored (false: a stranger, never met). */
+  exists: boolean;
+}
+
+export interface InteractionInput extends RelationshipKey {
+  quality: number;
+  durationMs: number;
+  source: InteractionSource;
+  conversationId: string | null;
+  context: string | null;
+  now?: number;
+}
+
+export interface RelationshipStatistics {
+  total: number;
+  personaPairs: number;
+  withUsers: number;
+  byLabel: Record<RelationshipLabel, number>;
+  averageAffinity: number;
+  averageTrust: number;
+  totalInteractions: number;
+  strongest: RelationshipView | null;
+}
+
+export class RelationshipService {
+  constructor(
+    private readonly store: SocialStore,
+    private readonly clock: Clock,
+    /** Finds a persona by id for compatibility figures (null when deleted). */
+    private readonly findPersona: (id: string) => PersonaRecord | null,
+  ) {}
+
+  async get(key: RelationshipKey): Promise<RelationshipView> {
+    const stored = await this.store.getRelationship(key);
+    return this.view(stored ?? { ...key, ...newRelationship() }, stored !== null);
+  }
+
+  async list(subjectId?: string): Promise<RelationshipView[]> {
+    return (await this.store.listRelationships(subjectId)).map((record) => this.view(record, true));
+  }
+
+  /** Applies one interaction and records it on the timeline; returns the updated view. */
+  async recordInteraction(input: InteractionInput): Promise<{ relationship: RelationshipView; event: RelationshipEventRecord }> {
+    const key: RelationshipKey = { subjectId: input.subjectId, otherKind: input.otherKind, otherId: input.otherId };
+    const current = (await this.store.getRelationship(key)) ?? { ...key, ...newRelationship() };
+    const next = applyInteraction(current, { quality: input.quality, durationMs: input.durationMs, now: input.now ?? this.clock.now() });
+    const record: RelationshipRecord = { ...key, ...next };
+    const event = await this.store.recordInteraction(record, {
+      quality: Math.max(-1, Math.min(1, input.quality)),
+      source: input.source,
+      conversationId: input.conversationId,
+      context: input.context,
+    });
+    return { relationship: this.view(record, true), event };
+  }
+
+  /** Both directions of one persona ↔ persona interaction, each with its own quality. */
+  async recordMutual(
+    first: string,
+    second: string,
+    qualities: { firstTowardsSecond: number; secondTowardsFirst: number },
+    common: Omit<InteractionInput, 'subjectId' | 'otherKind' | 'otherId' | 'quality'>,
+  ): Promise<void> {
+    await this.recordInteraction({
+      ...common,
+      subjectId: first,
+      otherKind: 'persona',
+      otherId: second,
+      quality: qualities.firstTowardsSecond,
+    });
+    await this.recordInteraction({
+      ...common,
+      subjectId: second,
+      otherKind: 'persona',
+      otherId: first,
+      quality: qualities.secondTowardsFirst,
+    });
+  }
+
+  history(key: RelationshipKey, options: { limit: number; beforeId?: number }): Promise<RelationshipEventRecord[]> {
+    return this.store.relationshipHistory(key, options);
+  }
+
+  compatibility(first: PersonaRecord, second: PersonaRecord): { result: CompatibilityResult; suggestions: string[] } {
+    return { result: compatibility(first, second), suggestions: interactionSuggestions(first, second) };
+  }
+
+  async statistics(): Promise<RelationshipStatistics> {
+    const all = await this.list();
+    const byLabel: Record<RelationshipLabel, number> = { stranger: 0, acquaintance: 0, friend: 0, close_friend: 0, rival: 0, enemy: 0 };
+    for (const view of all) byLabel[view.label] += 1;
+    const mean = (values: number[]): number =>
+      values.length === 0 ? 0 : Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 10_000) / 10_000;
+    const strongest = all.reduce<RelationshipView | null>(
+      (best, view) => (best === null || view.strength > best.strength ? view : best),
+      null,
+    );
+    return {
+      total: all.length,
+      personaPairs: all.filter((view) => view.otherKind === 'persona').length,
+      withUsers: all.filter((view) => view.otherKind === 'user').length,
+      byLabel,
+      averageAffinity: mean(all.map((view) => view.affinity)),
+      averageTrust: mean(all.map((view) => view.trust)),
+      totalInteractions: all.reduce((sum, view) => sum + view.interactionCount, 0),
+      strongest,
+    };
+  }
+
+  private view(record: RelationshipRecord, exists: boolean): RelationshipView {
+    let compatibilityScore: number | null = null;
+    if (record.otherKind === 'persona') {
+      const subject = this.findPersona(record.subjectId);
+      const other = this.findPersona(record.otherId);
+      if (subject !== null && other !== null) compatibilityScore = compatibility(subject, other).score;
+    }
+    return {
+      ...record,
+      label: relationshipLabel(record),
+      intimacy: intimacy(record),
+      strength: relationshipStrength(record),
+      compatibilityScore,
+      exists,
+    };
+  }
+}
+
+export type { OtherKind };

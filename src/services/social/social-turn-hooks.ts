@@ -1,0 +1,192 @@
+/**
+ * Social dynamics plugged into every chat turn without touching the turn itself:
+ *
+ * - {@link SocialPromptContributor} (before the reply): the persona's feeling towards the user
+ *   (`affinity`, which feeds the continue score), its mood and energy as the prompt's state line
+ *   ("You are a little irritated. You are getting a little tired, …"), a sentence about the
+ *   relationship, summaries of the conversation's other topic threads, and — when the continue score
+ *   says so — the instruction to wind down or close the conversation gracefully.
+ * - {@link SocialTurnObserver} (after the reply is stored): updates the persona → user relationship
+ *   and the persona's mood from what was said (the sentiment heuristic of `domain/social/sentiment.ts`)
+ *   and files the reply in its topic thread.
+ */
+import type { Logger } from 'pino';
+import { judgementPrompt, parseJudgement } from '../../domain/social/judgement.js';
+import type { JobQueue } from '../../ports/jobs.js';
+import type { LlmProvider } from '../../ports/llm.js';
+import { continueScore, ENGAGEMENT_WINDOW, type ContinueDecision } from '../../domain/continue-score.js';
+import { describeEnergy } from '../../domain/prompt.js';
+import { describeMood } from '../../domain/social/mood.js';
+import { describeRelationship } from '../../domain/social/relationship.js';
+import { exchangeQuality, sentiment } from '../../domain/social/sentiment.js';
+import type { PersonaService } from '../persona-service.js';
+import type { CompletedTurn, PromptContribution, PromptContributor, TurnContext, TurnObserver } from '../turn-hooks.js';
+import type { EmotionService } from './emotion-service.js';
+import { userIdOf, type RelationshipService } from './relationship-service.js';
+import type { TopicThreadService } from './topic-thread-service.js';
+
+/** What the persona is told when its continue score says the conversation should close. */
+export const CLOSING_INSTRUCTIONS: Readonly<Record<Exclude<ContinueDecision, 'continue'>, string>> = Object.freeze({
+  wind_down: 'You are starting to wind down: keep this reply brief and begin to bring the conversation to a close.',
+  end: 'You want to end the conversation now: answer briefly and say a warm, polite goodbye.',
+});
+
+export interface SocialHookDeps {
+  personas: PersonaService;
+  relationships: RelationshipService;
+  emotions: EmotionService;
+  threads: TopicThreadService;
+  logger: Logger;
+}
+
+/** The durable job that updates a persona → user relationship after a chat turn. */
+export const RELATIONSHIP_JOB = 'social.relationship';
+/** The judge gets this long to answer before the heuristic is used instead. */
+export const JUDGE_TIMEOUT_MS = 20_000;
+/** Reply cap of the judge: one number. */
+const JUDGE_MAX_TOKENS = 8;
+
+interface RelationshipJobPayload {
+  personaId: string;
+  userId: string;
+  conversationId: string;
+  spoken: string;
+  answer: string;
+  durationMs: number;
+  at: number;
+}
+
+/** Asks the model to rate an exchange (`domain/social/judgement.ts`); null when it cannot or will not. */
+export interface InteractionJudge {
+  llm: LlmProvider;
+  modelFor(personaId: string): string | null;
+  contextTokens: number;
+}
+
+export class SocialPromptContributor implements PromptContributor {
+  readonly name = 'social';
+  /** Relationship, mood and thread summaries are a few short lines. */
+  readonly budgetShare = 0.1;
+
+  constructor(private readonly deps: SocialHookDeps) {}
+
+  async contribute(turn: TurnContext): Promise<PromptContribution> {
+    const { persona, session, conversation, message, history } = turn;
+    const [relationship, mood, snapshot] = await Promise.all([
+      this.deps.relationships.get({ subjectId: persona.id, otherKind: 'user', otherId: userIdOf(session) }),
+      this.deps.emotions.current(persona),
+      this.deps.personas.snapshot(persona),
+    ]);
+    await this.deps.threads
+      .fileMessage(message)
+      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not file the message in a topic thread'));
+    const threadSection = await this.deps.threads.contextSection(conversation.id, history);
+
+    const energyShare = persona.socialEnergy.maxEnergy > 0 ? snapshot.state.energy / persona.socialEnergy.maxEnergy : 0;
+    const userMessages = history.filter((item) => item.role === 'user').map((item) => item.content);
+    const outlook = continueScore({
+      persona,
+      message: message.content,
+      energyShare,
+      fatigue: snapshot.state.fatigue,
+      relationship: relationship.affinity,
+      recentUserMessages: userMessages.slice(-ENGAGEMENT_WINDOW),
+      turnCount: history.filter((item) => item.role === 'assistant').length + 1,
+    });
+
+    const sections: string[] = [];
+    const feeling = describeRelationship(relationship, 'the visitor');
+    if (feeling.length > 0) sections.push(feeling);
+    if (threadSection.length > 0) sections.push(threadSection);
+    if (outlook.decision !== 'continue') sections.push(CLOSING_INSTRUCTIONS[outlook.decision]);
+    return {
+      affinity: relationship.affinity,
+      stateLine: `${describeMood(mood)} ${describeEnergy(energyShare, snapshot.state.fatigue)}`,
+      sections,
+    };
+  }
+}
+
+export class SocialTurnObserver implements TurnObserver {
+  readonly name = 'social';
+  private jobs: JobQueue | null = null;
+  private judge: InteractionJudge | null = null;
+
+  constructor(private readonly deps: SocialHookDeps) {}
+
+  /**
+   * Moves relationship updates onto the durable job queue, judged by the model when `judge` is given
+   * and reachable (the heuristic otherwise). Call before the queue starts.
+   */
+  useJobQueue(jobs: JobQueue, judge: InteractionJudge | null): void {
+    jobs.register(RELATIONSHIP_JOB, (job, signal) => this.updateRelationship(job.payload as unknown as RelationshipJobPayload, signal));
+    this.jobs = jobs;
+    this.judge = judge;
+  }
+
+  async turnCompleted(turn: CompletedTurn): Promise<void> {
+    const { persona, session, conversation, userMessage, replyMessage } = turn;
+    const payload: RelationshipJobPayload = {
+      personaId: persona.id,
+      userId: userIdOf(session),
+      conversationId: conversation.id,
+      spoken: userMessage.content,
+      answer: replyMessage.content,
+      durationMs: Math.max(0, replyMessage.createdAt - userMessage.createdAt),
+      at: replyMessage.createdAt,
+    };
+    if (this.jobs !== null) await this.jobs.enqueue(RELATIONSHIP_JOB, payload as unknown as Record<string, unknown>);
+    else await this.updateRelationship(payload, new AbortController().signal);
+    await this.deps.emotions.react(persona, {
+      sentiment: sentiment(userMessage.content).score,
+      askedQuestion: userMessage.content.includes('?'),
+      cause: 'chat',
+      conversationId: conversation.id,
+    });
+    await this.deps.threads.fileMessage(replyMessage);
+  }
+
+  /** Applies one exchange to the persona → user relationship: the model's rating when it gives one, else the heuristic. */
+  private async updateRelationship(payload: RelationshipJobPayload, signal: AbortSignal): Promise<void> {
+    const persona = this.deps.personas.list().find((candidate) => candidate.id === payload.personaId);
+    if (persona === undefined) return;
+    const judged = await this.askJudge(persona.name, payload, signal);
+    await this.deps.relationships.recordInteraction({
+      subjectId: persona.id,
+      otherKind: 'user',
+      otherId: payload.userId,
+      quality: judged ?? exchangeQuality(payload.spoken, payload.answer),
+      durationMs: payload.durationMs,
+      source: judged === null ? 'chat' : 'llm',
+      conversationId: payload.conversationId,
+      context: null,
+      now: payload.at,
+    });
+  }
+
+  private async askJudge(personaName: string, payload: RelationshipJobPayload, signal: AbortSignal): Promise<number | null> {
+    const judge = this.judge;
+    const model = judge?.modelFor(payload.personaId) ?? null;
+    if (judge === null || model === null) return null;
+    const prompt = judgementPrompt(personaName, payload.spoken, payload.answer);
+    const bounded = AbortSignal.any([signal, AbortSignal.timeout(JUDGE_TIMEOUT_MS)]);
+    try {
+      let text = '';
+      const messages = [
+        { role: 'system' as const, content: prompt.system },
+        { role: 'user' as const, content: prompt.user },
+      ];
+      for await (const event of judge.llm.chat(
+        { model, messages, maxTokens: JUDGE_MAX_TOKENS, contextTokens: judge.contextTokens, options: { temperature: 0 } },
+        bounded,
+      )) {
+        if (event.type === 'delta') text += event.text;
+      }
+      return parseJudgement(text);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      this.deps.logger.debug({ err: error }, 'the model could not judge the exchange; using the sentiment heuristic');
+      return null;
+    }
+  }
+}

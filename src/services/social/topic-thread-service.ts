@@ -1,0 +1,133 @@
+/**
+ * Topic threads of a conversation: files each stored message in a thread (detection rules in
+ * `domain/social/topic-threads.ts`), opens explicit branches, and writes the prompt section that
+ * brings the other threads back as short summaries while the recent turns carry the current one.
+ */
+import { addVectors, assignThread, termVector, threadLabel, type ThreadDecision } from '../../domain/social/topic-threads.js';
+import type { Clock } from '../../ports/clock.js';
+import type { SocialStore, ThreadRecord } from '../../ports/social-store.js';
+import type { MessageRecord, Store } from '../../ports/store.js';
+
+/** Other threads summarised in the prompt, most recently active first. */
+export const MAX_THREAD_SUMMARIES = 3;
+/** Characters of a thread's last message quoted in its summary. */
+export const SUMMARY_QUOTE_CHARS = 160;
+/** Lines of a thread recalled when the talk comes back to it. */
+export const RECALLED_LINES = 4;
+
+export class TopicThreadService {
+  /** Filing is serialised per conversation so that two messages never race for the same centroid. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly social: SocialStore,
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Files the message in its thread; resolves with the decision taken. */
+  fileMessage(message: MessageRecord): Promise<ThreadDecision & { threadId: number }> {
+    const previous = this.queues.get(message.conversationId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.file(message));
+    this.queues.set(message.conversationId, next);
+    void next
+      .finally(() => {
+        if (this.queues.get(message.conversationId) === next) this.queues.delete(message.conversationId);
+      })
+      .catch(() => undefined);
+    return next;
+  }
+
+  /** Waits until every message handed to `fileMessage` so far is filed. */
+  async settled(conversationId: string): Promise<void> {
+    await this.queues.get(conversationId)?.catch(() => undefined);
+  }
+
+  private async file(message: MessageRecord): Promise<ThreadDecision & { threadId: number }> {
+    const threads = await this.social.listThreads(message.conversationId);
+    const currentId = await this.social.currentThreadId(message.conversationId);
+    const vector = termVector(message.content);
+    const decision = assignThread(vector, threads, currentId);
+    let thread: ThreadRecord | undefined;
+    if (decision.kind === 'new')
+      thread = await this.social.createThread(message.conversationId, threadLabel(vector), this.clock.now(), false);
+    else thread = threads.find((candidate) => candidate.id === decision.threadId);
+    if (thread === undefined) throw new Error(`thread ${JSON.stringify(decision)} vanished`);
+    const centroid = addVectors(thread.centroid, vector);
+    // A branch keeps the name it was given; detected threads are named after their words.
+    const label = thread.isBranch ? thread.label : threadLabel(centroid);
+    await this.social.addToThread(message.id, thread.id, centroid, label, this.clock.now());
+    return { ...decision, threadId: thread.id };
+  }
+
+  /** Opens an explicit thread (`conversation.branch`); the next messages go into it. */
+  async branch(conversationId: string, label: string | null): Promise<ThreadRecord> {
+    await this.settled(conversationId);
+    return this.social.createThread(conversationId, label?.trim() || 'new branch', this.clock.now(), true);
+  }
+
+  list(conversationId: string): Promise<ThreadRecord[]> {
+    return this.social.listThreads(conversationId);
+  }
+
+  current(conversationId: string): Promise<number | null> {
+    return this.social.currentThreadId(conversationId);
+  }
+
+  /**
+   * "Earlier in this conversation you also talked about: …" with the label and last words of up to
+   * {@link MAX_THREAD_SUMMARIES} other threads, or "" when there are none.
+   */
+  async contextSection(conversationId: string, recent: readonly MessageRecord[]): Promise<string> {
+    const threads = await this.social.listThreads(conversationId);
+    const currentId = await this.social.currentThreadId(conversationId);
+    const others = threads
+      .filter((thread) => thread.id !== currentId)
+      .sort((a, b) => b.lastActiveAt - a.lastActiveAt || b.id - a.id)
+      .slice(0, MAX_THREAD_SUMMARIES);
+    if (others.length === 0) return '';
+    const byMessage = await this.social.threadOfMessages(conversationId);
+    const current = threads.find((thread) => thread.id === currentId);
+    const recall = current === undefined ? '' : this.recallOnReturn(current, recent, byMessage);
+    const lines: string[] = [];
+    for (const thread of others) {
+      const last =
+        [...recent].reverse().find((message) => byMessage.get(message.id) === thread.id) ??
+        (await this.lastMessageOf(conversationId, thread.id, byMessage));
+      const quote = last === null ? '' : ` (last said: "${truncate(last.content, SUMMARY_QUOTE_CHARS)}")`;
+      lines.push(`- ${thread.label}: ${thread.messageCount} message(s)${quote}`);
+    }
+    const summary = `Earlier in this conversation you also talked about:\n${lines.join('\n')}`;
+    return recall.length === 0 ? summary : `${recall}\n\n${summary}`;
+  }
+
+  /**
+   * When the newest message takes the talk back to an earlier thread (the message before it was in
+   * another one), the last {@link RECALLED_LINES} lines of that thread, so its context comes back.
+   */
+  private recallOnReturn(current: ThreadRecord, recent: readonly MessageRecord[], byMessage: Map<number, number>): string {
+    const newest = recent.at(-1);
+    const previous = recent.at(-2);
+    if (newest === undefined || previous === undefined || byMessage.get(newest.id) !== current.id) return '';
+    if (byMessage.get(previous.id) === current.id) return '';
+    const earlier = recent.filter((message) => message.id !== newest.id && byMessage.get(message.id) === current.id).slice(-RECALLED_LINES);
+    if (earlier.length === 0) return '';
+    const lines = earlier.map(
+      (message) => `- ${message.role === 'user' ? 'The visitor' : 'You'}: "${truncate(message.content, SUMMARY_QUOTE_CHARS)}"`,
+    );
+    return `The talk is coming back to an earlier topic (${current.label}). What was said about it before:\n${lines.join('\n')}`;
+  }
+
+  private async lastMessageOf(conversationId: string, threadId: number, byMessage: Map<number, number>): Promise<MessageRecord | null> {
+    const ids = [...byMessage].filter(([, thread]) => thread === threadId).map(([id]) => id);
+    if (ids.length === 0) return null;
+    const newest = Math.max(...ids);
+    const page = await this.store.historyPage(conversationId, { limit: 1, beforeId: newest + 1 });
+    return page.messages[0] ?? null;
+  }
+}
+
+function truncate(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}

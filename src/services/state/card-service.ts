@@ -1,0 +1,77 @@
+/**
+ * Character Card import and export (`persona.import_card`, `persona.export_card`, CLI `card`). An
+ * imported card becomes a persona — created, or by policy replacing or beside one that has its id or
+ * name — and the card itself is kept whole so that exporting the persona later gives back every field
+ * and extension the persona did not change.
+ */
+import { AppError } from '../../domain/errors.js';
+import { matchPersona, type PersonaDefinition } from '../../domain/persona.js';
+import type { Clock } from '../../ports/clock.js';
+import type { PersonaRecord } from '../../ports/store.js';
+import type { PersonaService } from '../persona-service.js';
+import type { ConflictPolicy } from './archive-port.js';
+import type { CardCodec, CardContainer, CardRepository, CardSpecName } from './card-port.js';
+
+export interface CardImportResult {
+  persona: PersonaRecord;
+  spec: string;
+  action: 'created' | 'replaced' | 'renamed' | 'skipped';
+}
+
+const RENAME_ATTEMPTS = 50;
+
+export class CardService {
+  constructor(private readonly deps: { codec: CardCodec; cards: CardRepository; personas: PersonaService; clock: Clock }) {}
+
+  /**
+   * `onConflict` decides what happens when a persona already has the card's id or name: `skip` leaves
+   * it, `replace` overwrites it (keeping its id), `rename` adds the card as "Name (2)". Without a policy
+   * that is a `conflict` error.
+   */
+  async importCard(bytes: Buffer, onConflict?: ConflictPolicy): Promise<CardImportResult> {
+    const { codec, personas } = this.deps;
+    const decoded = codec.decode(bytes);
+    const clash = personas.list().find((persona) => persona.id === decoded.persona.id) ?? matchPersona(personas.list(), decoded.persona.name);
+    let persona: PersonaRecord;
+    let action: CardImportResult['action'];
+    if (clash === undefined) {
+      persona = await personas.create(decoded.persona);
+      action = 'created';
+    } else if (onConflict === undefined) {
+      throw new AppError('conflict', `a persona "${clash.name}" (id "${clash.id}") already exists; import with on_conflict skip, replace or rename`, {
+        data: { persona_id: clash.id },
+      });
+    } else if (onConflict === 'skip') {
+      return { persona: clash, spec: decoded.spec, action: 'skipped' };
+    } else if (onConflict === 'replace') {
+      persona = await personas.update({ ...decoded.persona, id: clash.id });
+      action = 'replaced';
+    } else {
+      persona = await personas.create(this.freeIdentity(decoded.persona));
+      action = 'renamed';
+    }
+    await this.deps.cards.put({ personaId: persona.id, spec: decoded.spec, card: decoded.card, image: decoded.image, importedAt: this.deps.clock.now() });
+    return { persona, spec: decoded.spec, action };
+  }
+
+  /** The persona as a card: `card` always, `png` when the container is PNG. */
+  async exportCard(idOrName: string, options: { spec: CardSpecName; container: CardContainer }): Promise<{ persona: PersonaRecord; card: Record<string, unknown>; png: Buffer | null }> {
+    const persona = this.deps.personas.resolve(idOrName);
+    const stored = await this.deps.cards.get(persona.id);
+    const encoded = this.deps.codec.encode(persona, stored, { ...options, createdAt: persona.createdAt, updatedAt: persona.updatedAt });
+    return { persona, ...encoded };
+  }
+
+  /** `aria-2` / "Aria (2)", the first pair that no persona has. */
+  private freeIdentity(definition: PersonaDefinition): PersonaDefinition {
+    const all = this.deps.personas.list();
+    for (let attempt = 2; attempt <= RENAME_ATTEMPTS; attempt += 1) {
+      const suffix = `-${attempt}`;
+      const id = `${definition.id.slice(0, 48 - suffix.length).replace(/-+$/, '')}${suffix}`;
+      const name = `${definition.name.slice(0, 58)} (${attempt})`;
+      if (all.some((persona) => persona.id === id) || matchPersona(all, name) !== undefined) continue;
+      return { ...definition, id, name };
+    }
+    throw new AppError('conflict', `no free name was found for "${definition.name}"`);
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * MCP Streamable HTTP at `/mcp` on the server's one port (WebSocket upgrades on `/mcp` still go to the
+ * JSON-RPC transport; plain HTTP requests come here).
+ *
+ * - 2026-07-28 requests (they carry the per-request `_meta` envelope) go to the SDK's stateless
+ *   `createMcpHandler`: a fresh server instance per request, `subscriptions/listen` streams fed from
+ *   our domain events.
+ * - 2025-11-25 traffic (the `initialize` handshake, then requests with `Mcp-Session-Id`, GET for the
+ *   notification stream, DELETE to end) is served with sessions, as that revision has them: each
+ *   session is one SDK streamable HTTP transport, one server instance and one of our sessions.
+ *
+ * Browsers on other sites are refused (`Origin`), and so are DNS-rebinding requests to a loopback
+ * listener (`Host`).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createMcpHandler,
+  isLegacyRequest,
+  localhostAllowedHostnames,
+  validateHostHeader,
+  WebStandardStreamableHTTPServerTransport,
+  type McpHttpHandler,
+  type McpServer,
+} from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import type { Core } from '../../app.js';
+import { isAppError } from '../../domain/errors.js';
+import { APPLICATION_ERRORS } from '../../rpc/error-codes.js';
+import type { SessionBinding } from '../../rpc/registry.js';
+import type { Caller } from '../../services/auth-service.js';
+import { newSessionId } from '../../services/session-service.js';
+import { requestApiKey } from '../credentials.js';
+import { sendJson, type HttpRoute } from '../http-server.js';
+import { isOriginAllowed } from '../origin.js';
+import { sendWebResponse, toWebRequest } from './node-http.js';
+import { transcriptUri } from './resources.js';
+import { conversationBinding, fixedBinding, PersonaMcpEndpoint } from './server.js';
+
+export const MCP_HTTP_PATH = '/mcp';
+
+export interface McpHttpTransportOptions {
+  core: Core;
+  /** Browser origins allowed besides the server's own (`http.allowedOrigins`). */
+  allowedOrigins: readonly string[];
+  /** The interface the server listens on; on a loopback one, `Host` must name a loopback host. */
+  listenHost: string;
+  /** 2025-11-25 sessions idle longer than this are closed. Defaults to 1 hour. */
+  sessionIdleMs?: number;
+  /** Open 2025-11-25 sessions at most. Defaults to 1000. */
+  maxSessions?: number;
+}
+
+interface LegacySession {
+  transport: WebStandardStreamableHTTPServerTransport;
+  server: McpServer;
+  /** The API key's user that opened it; only that user may use it. */
+  userId: string | null;
+  lastSeenAt: number;
+}
+
+/** Carries the authenticated caller from the route to the per-request server factory. */
+const CALLER_KEY = 'persona-mcp/caller';
+
+export class McpHttpTransport {
+  private readonly endpoint: PersonaMcpEndpoint;
+  private readonly modern: McpHttpHandler;
+  private readonly sessions = new Map<string, LegacySession>();
+  private readonly logger: Logger;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+  private readonly sessionIdleMs: number;
+  private readonly maxSessions: number;
+
+  constructor(private readonly options: McpHttpTransportOptions) {
+    const { core } = options;
+    this.logger = core.logger.child({ transport: 'mcp-http' });
+    this.sessionIdleMs = options.sessionIdleMs ?? 3_600_000;
+    this.maxSessions = options.maxSessions ?? 1000;
+    this.endpoint = new PersonaMcpEndpoint(core);
+    this.modern = createMcpHandler(
+      ({ era, authInfo }) => {
+        const caller = (authInfo?.extra?.[CALLER_KEY] as Caller | undefined) ?? null;
+        return this.endpoint.createServer({
+          era,
+          bindingFor: conversationBinding(core, { userId: caller?.userId ?? null, role: caller?.role ?? 'admin' }),
+          isLive: false,
+        });
+      },
+      {
+        legacy: 'reject',
+        onerror: (error) => this.logger.debug({ err: error }, 'MCP HTTP request refused or failed'),
+      },
+    );
+    this.unsubscribe = core.events.subscribe((event) => {
+      if (event.type === 'personaChanged') {
+        this.modern.notify.resourcesChanged();
+        this.modern.notify.promptsChanged();
+      } else if (event.type === 'messageStored') {
+        void core.store.getConversation(event.conversationId).then(
+          (conversation) => {
+            for (const personaId of conversation?.personaIds ?? [])
+              this.modern.notify.resourceUpdated(transcriptUri(personaId, event.conversationId));
+          },
+          (error: unknown) => this.logger.warn({ err: error }, 'transcript notification failed'),
+        );
+      }
+    });
+    this.sweeper = setInterval(() => void this.closeIdleSessions(), Math.min(60_000, this.sessionIdleMs));
+    this.sweeper.unref();
+  }
+
+  /** The `HttpServer` route: answers requests for `/mcp`, leaves everything else to other routes. */
+  readonly route: HttpRoute = async (request, response, url) => {
+    if (url.pathname !== MCP_HTTP_PATH) return false;
+    if (!isOriginAllowed(request, this.options.allowedOrigins)) {
+      this.logger.warn({ origin: request.headers.origin }, 'refused MCP request from a foreign origin');
+      refuse(response, 403, 'Forbidden: this origin may not use the MCP endpoint; add it to http.allowedOrigins.');
+      return true;
+    }
+    if (!this.isHostAllowed(request)) {
+      refuse(response, 403, 'Forbidden: the Host header does not name this server (DNS rebinding protection).');
+      return true;
+    }
+    if (request.method !== 'POST' && request.method !== 'GET' && request.method !== 'DELETE') {
+      response.setHeader('allow', 'GET, POST, DELETE');
+      refuse(response, 405, 'Method not allowed: MCP Streamable HTTP uses POST, GET and DELETE.');
+      return true;
+    }
+    let caller: Caller;
+    try {
+      caller = await this.options.core.auth.authenticate(requestApiKey(request, url));
+    } catch (error) {
+      if (!isAppError(error) || error.kind !== 'unauthorized') throw error;
+      sendJson(
+        response,
+        401,
+        { jsonrpc: '2.0', id: null, error: { code: APPLICATION_ERRORS.unauthorized.code, message: error.message } },
+        { 'www-authenticate': 'Bearer' },
+      );
+      return true;
+    }
+    const webRequest = toWebRequest(request, response, url);
+    const webResponse = (await isLegacyRequest(webRequest))
+      ? await this.handleLegacy(webRequest, caller)
+      : await this.modern.fetch(webRequest, {
+          authInfo: { token: '', clientId: caller.userId ?? 'local', scopes: [caller.role], extra: { [CALLER_KEY]: caller } },
+        });
+    await sendWebResponse(response, webResponse);
+    return true;
+  };
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  private isHostAllowed(request: IncomingMessage): boolean {
+    if (!isLoopback(this.options.listenHost)) return true;
+    return validateHostHeader(request.headers.host, localhostAllowedHostnames()).ok;
+  }
+
+  /** 2025-11-25: `initialize` opens a session; everything after names it in `Mcp-Session-Id`. */
+  private async handleLegacy(request: Request, caller: Caller): Promise<Response> {
+    const sessionId = request.headers.get('mcp-session-id');
+    if (sessionId !== null) {
+      const session = this.sessions.get(sessionId);
+      // Another user's session is answered like a missing one: its id tells that user nothing.
+      if (session === undefined || session.userId !== caller.userId)
+        return jsonRpcError(404, -32001, 'Session not found: it ended, expired or the server restarted. Initialize a new session.');
+      session.lastSeenAt = Date.now();
+      return session.transport.handleRequest(request);
+    }
+    if (request.method !== 'POST') return jsonRpcError(400, -32000, 'Bad Request: send Mcp-Session-Id, or initialize a session first.');
+    if (this.sessions.size >= this.maxSessions) {
+      return jsonRpcError(
+        503,
+        APPLICATION_ERRORS.limit_exceeded.code,
+        `Too many MCP sessions are open (mcp.maxSessions = ${this.maxSessions}); close one or retry later.`,
+      );
+    }
+
+    const id = newSessionId();
+    const binding: SessionBinding = { id, userId: caller.userId, role: caller.role };
+    const server = this.endpoint.createServer({ era: 'legacy', bindingFor: fixedBinding(binding), isLive: true });
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => id,
+      onsessioninitialized: () => {
+        this.sessions.set(id, { transport, server, userId: caller.userId, lastSeenAt: Date.now() });
+        this.logger.info({ session: id }, 'MCP session opened');
+      },
+      onsessionclosed: () => void this.closeSession(id),
+    });
+    await server.connect(transport);
+    const response = await transport.handleRequest(request);
+    // Anything but a successful initialize leaves no session behind.
+    if (!this.sessions.has(id)) await server.close().catch(() => undefined);
+    return response;
+  }
+
+  private async closeSession(id: string): Promise<void> {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    this.sessions.delete(id);
+    await session.server.close().catch((error: unknown) => this.logger.debug({ err: error }, 'MCP session close failed'));
+    this.logger.info({ session: id }, 'MCP session closed');
+  }
+
+  private async closeIdleSessions(): Promise<void> {
+    const cutoff = Date.now() - this.sessionIdleMs;
+    const idle = [...this.sessions].filter(([, session]) => session.lastSeenAt < cutoff).map(([id]) => id);
+    await Promise.all(idle.map((id) => this.closeSession(id)));
+  }
+
+  /** Ends every session and stream (they would otherwise keep the HTTP server from closing). */
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.unsubscribe();
+    await Promise.all([...this.sessions.keys()].map((id) => this.closeSession(id)));
+    await this.modern.close();
+    this.endpoint.close();
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
+}
+
+function refuse(response: ServerResponse, status: number, message: string): void {
+  sendJson(response, status, {
+    jsonrpc: '2.0',
+    id: null,
+    error: { code: status === 403 ? APPLICATION_ERRORS.forbidden.code : -32000, message },
+  });
+}
+
+function jsonRpcError(status: number, code: number, message: string): Response {
+  return Response.json({ jsonrpc: '2.0', id: null, error: { code, message } }, { status });
+}

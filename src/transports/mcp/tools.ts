@@ -1,0 +1,185 @@
+/**
+ * MCP tools, generated from the method registry: one tool per method that does not opt out
+ * (`exposeAsTool: false`). Name, description, input and output schemas and annotations all come from
+ * the method's declaration; nothing is copied by hand. Results go out as `structuredContent` (checked
+ * against the output schema by the SDK) plus the same JSON as text for hosts that only read `content`.
+ * Failures are tool errors (`isError: true`) carrying the AppError's message and what to do, from the
+ * same table that gives the JSON-RPC codes (`src/rpc/error-codes.ts`).
+ */
+import {
+  inputRequired,
+  type CallToolResult,
+  type ClientCapabilities,
+  type InputRequiredResult,
+  type McpServer,
+  type ServerContext,
+  type StandardSchemaWithJSON,
+  type ToolAnnotations,
+} from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { isAppError } from '../../domain/errors.js';
+import { APPLICATION_ERRORS } from '../../rpc/error-codes.js';
+import type { MethodContext, MethodDefinition, MethodRegistry, SessionBinding } from '../../rpc/registry.js';
+import type { HostTurns } from './host-turns.js';
+
+/** `persona.chat` → `persona_chat`: many hosts accept only `[A-Za-z0-9_-]` in tool names. */
+export function toolName(methodName: string): string {
+  return methodName.replace(/\./g, '_');
+}
+
+/** `persona.chat` → `Persona chat`. */
+function toolTitle(methodName: string): string {
+  const words = methodName.replace(/[._]/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/**
+ * MCP's defaults assume the worst (`destructiveHint` and `openWorldHint` default to true), so every hint
+ * is stated: a method that does not say it is destructive is not.
+ */
+export function toolAnnotations(method: MethodDefinition): ToolAnnotations {
+  const hints = method.hints ?? {};
+  const isReadOnly = hints.readOnly === true;
+  return {
+    title: toolTitle(method.name),
+    readOnlyHint: isReadOnly,
+    ...(isReadOnly ? {} : { destructiveHint: hints.destructive === true }),
+    idempotentHint: hints.idempotent === true,
+    openWorldHint: hints.openWorld === true,
+  };
+}
+
+export function exposedMethods(registry: MethodRegistry): MethodDefinition[] {
+  return registry.list().filter((method) => method.exposeAsTool !== false && !method.legacyStreaming);
+}
+
+export interface ToolRegistrationOptions {
+  registry: MethodRegistry;
+  /** The session a call acts for (per connection, per MCP session, or per request / conversation). */
+  bindingFor: (args: Record<string, unknown>) => Promise<SessionBinding>;
+  hostTurns: HostTurns;
+  /** The client's capabilities from the 2025-11-25 handshake (2026-07-28 requests carry their own). */
+  clientCapabilities: () => ClientCapabilities | undefined;
+  logger: Logger;
+  /** Aborted when the server shuts down. */
+  shutdownSignal: AbortSignal;
+}
+
+export function registerTools(server: McpServer, options: ToolRegistrationOptions): void {
+  for (const method of exposedMethods(options.registry)) {
+    server.registerTool(
+      toolName(method.name),
+      {
+        title: toolTitle(method.name),
+        description: method.description ? `${method.summary}\n\n${method.description}` : method.summary,
+        inputSchema: withCachedJsonSchema(method.params),
+        // MCP structured content is an object; a method with another result shape answers as text only.
+        ...(method.result instanceof z.ZodObject ? { outputSchema: withCachedJsonSchema(method.result) } : {}),
+        annotations: toolAnnotations(method),
+      },
+      (args, ctx: ServerContext) => callMethod(method, args as Record<string, unknown>, ctx, options),
+    );
+  }
+}
+
+const cachedSchemas = new WeakMap<z.ZodType, StandardSchemaWithJSON>();
+
+/**
+ * The schema as the SDK sees it, with its JSON Schema converted once per process: a 2026-07-28 HTTP
+ * request gets a fresh server instance, and converting every tool's schemas for each one costs more
+ * than serving the request. Validation is zod's own.
+ */
+export function withCachedJsonSchema(schema: z.ZodType): StandardSchemaWithJSON {
+  const cached = cachedSchemas.get(schema);
+  if (cached !== undefined) return cached;
+  const standard = schema['~standard'] as unknown as StandardSchemaWithJSON['~standard'];
+  const converted = new Map<string, Record<string, unknown>>();
+  const convert = (
+    io: 'input' | 'output',
+    options: Parameters<StandardSchemaWithJSON['~standard']['jsonSchema']['input']>[0],
+  ): Record<string, unknown> => {
+    const key = `${io} ${options.target}`;
+    let json = converted.get(key);
+    if (json === undefined) converted.set(key, (json = standard.jsonSchema[io](options)));
+    return json;
+  };
+  const wrapped: StandardSchemaWithJSON = {
+    '~standard': {
+      version: 1,
+      vendor: standard.vendor,
+      validate: (value, validateOptions) => standard.validate(value, validateOptions),
+      jsonSchema: { input: (options) => convert('input', options), output: (options) => convert('output', options) },
+    },
+  };
+  cachedSchemas.set(schema, wrapped);
+  return wrapped;
+}
+
+async function callMethod(
+  method: MethodDefinition,
+  validatedArgs: Record<string, unknown>,
+  ctx: ServerContext,
+  options: ToolRegistrationOptions,
+): Promise<CallToolResult | InputRequiredResult> {
+  const logger = options.logger.child({ tool: method.name, requestId: ctx.mcpReq.id });
+  const turn = await options.hostTurns.begin(ctx, options.clientCapabilities());
+  let args = turn.resumedArgs(validatedArgs);
+
+  // With a progress token the reply streams as progress notifications carrying the text so far.
+  const progressToken = ctx.mcpReq._meta?.progressToken;
+  const streams = progressToken !== undefined && 'stream' in method.params.shape;
+  if (streams) args = { ...args, stream: true };
+  let textSoFar = '';
+  let sent = Promise.resolve();
+
+  const context: MethodContext = {
+    session: await options.bindingFor(args),
+    requestId: ctx.mcpReq.id,
+    signal: AbortSignal.any([ctx.mcpReq.signal, options.shutdownSignal]),
+    transport: 'mcp',
+    logger,
+    notify: (_notification, params) => {
+      if (!streams || typeof params.delta !== 'string') return;
+      textSoFar += params.delta;
+      const progress = { progressToken, progress: textSoFar.length, message: textSoFar };
+      // Chained so the notifications leave in order and before the result.
+      sent = sent
+        .then(() => ctx.mcpReq.notify({ method: 'notifications/progress', params: progress }))
+        .catch((error: unknown) => {
+          logger.debug({ err: error }, 'progress notification not sent');
+        });
+    },
+    sendPartialResult: () => undefined,
+    attachSession: () => undefined,
+  };
+
+  try {
+    const result: unknown = await turn.run(() => method.handler(args, context));
+    await sent;
+    const content: CallToolResult['content'] = [{ type: 'text', text: JSON.stringify(result) }];
+    return method.result instanceof z.ZodObject ? { content, structuredContent: result as Record<string, unknown> } : { content };
+  } catch (error) {
+    await sent;
+    const needsHost = await turn.inputRequiredFor(error);
+    if (needsHost !== null) return inputRequired(needsHost);
+    return toolError(error, logger);
+  }
+}
+
+/** An `isError` result in words the host's model (and its user) can act on. */
+export function toolError(error: unknown, logger: Logger): CallToolResult {
+  if (isAppError(error)) {
+    const info = APPLICATION_ERRORS[error.kind];
+    if (error.detail !== undefined) logger.warn({ err: error.detail, kind: error.kind }, error.message);
+    return {
+      content: [{ type: 'text', text: `${error.message}\n\nWhat to do: ${info.whatToDo} (error ${error.kind}, code ${info.code})` }],
+      isError: true,
+    };
+  }
+  logger.error({ err: error }, 'MCP tool failed');
+  return {
+    content: [{ type: 'text', text: 'Internal error: the server failed to handle the request; it has been logged.' }],
+    isError: true,
+  };
+}
