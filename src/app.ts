@@ -41,7 +41,9 @@ import { HttpServer } from './transports/http-server.js';
 import { metricsRoute } from './transports/metrics-route.js';
 import { WebSocketTransport } from './transports/websocket.js';
 
-export const DATABASE_FILE_NAME = 'persona-mcp.db';
+import { DATABASE_FILE_NAME } from './config/paths.js';
+
+export { DATABASE_FILE_NAME };
 
 export interface AppOptions {
   logger?: Logger;

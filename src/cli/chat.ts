@@ -43,6 +43,10 @@ export interface ChatOptions {
   new?: boolean;
   /** Sent as `Authorization: Bearer KEY` (servers reachable beyond loopback require one). */
   apiKey?: string;
+  /** `aria,kira`: watch and join a group conversation of these personas instead. */
+  group?: string;
+  topic?: string;
+  maxTurns?: string;
 }
 
 interface SessionInfo {
@@ -337,7 +341,25 @@ export function registerChatCommand(program: Command): void {
     .option('-s, --session <id>', 'resume this session instead of the one remembered for the URL')
     .option('--new', 'start a new session instead of resuming the remembered one')
     .option('-k, --api-key <key>', 'API key for a server that requires one (default: PERSONA_MCP_API_KEY)')
+    .option('-g, --group <personas>', 'start a group conversation of these personas (e.g. aria,kira) and join it')
+    .option('-t, --topic <topic>', 'what the group talks about (with --group)')
+    .option('--max-turns <n>', 'turn cap of the group conversation (with --group)')
     .action(async (options: ChatOptions) => {
+      if (options.group !== undefined) {
+        const { groupChat } = await import('./group-chat.js');
+        const apiKey = options.apiKey ?? process.env.PERSONA_MCP_API_KEY;
+        const maxTurns = options.maxTurns === undefined ? undefined : Number(options.maxTurns);
+        await exitAfterFlush(
+          await groupChat({
+            url: options.url,
+            personas: options.group.split(','),
+            ...(options.topic !== undefined ? { topic: options.topic } : {}),
+            ...(maxTurns !== undefined && Number.isInteger(maxTurns) && maxTurns > 0 ? { maxTurns } : {}),
+            ...(apiKey ? { apiKey } : {}),
+          }),
+        );
+        return;
+      }
       await exitAfterFlush(await chat(options));
     });
 }

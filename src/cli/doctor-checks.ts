@@ -12,7 +12,7 @@ import { loadPersonaFiles, shippedPersonasDir } from '../adapters/persona-files.
 import { openDatabase } from '../adapters/sqlite/database.js';
 import { appliedSchemaVersion, currentSchemaVersion } from '../adapters/sqlite/migrations.js';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
-import { DATABASE_FILE_NAME } from '../app.js';
+import { DATABASE_FILE_NAME } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
 import { isAppError } from '../domain/errors.js';
 import type { LlmModel } from '../ports/llm.js';

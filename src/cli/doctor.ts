@@ -10,7 +10,7 @@ import { parseEnv } from 'node:util';
 import type { Command } from 'commander';
 import { CONFIG_FILE_NAME, ConfigError, ENVIRONMENT_VARIABLES } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { SERVER_VERSION } from '../rpc/methods/system.js';
+import { SERVER_VERSION } from '../version.js';
 import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config-flags.js';
 import {
   checkDatabase,

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DATABASE_FILE_NAME } from '../app.js';
+import { DATABASE_FILE_NAME } from '../config/paths.js';
 import { SqliteApiKeyStore } from '../adapters/sqlite/api-key-store.js';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import { systemClock } from '../ports/clock.js';

@@ -1,20 +1,21 @@
 /** The `persona-mcp` command. */
 import { Command } from 'commander';
 import { ConfigError } from '../config/load.js';
-import { SERVER_VERSION } from '../rpc/methods/system.js';
+import { SERVER_VERSION } from '../version.js';
 import { registerChatCommand } from './chat.js';
 import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config-flags.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerMcpCommand } from './mcp.js';
 import { registerKeysCommand } from './keys.js';
 import { registerStateCommands } from './state.js';
-import { serve } from './serve.js';
 
 const program = new Command();
 program.name('persona-mcp').description('LLM personas with persistent conversations, over JSON-RPC/WebSocket and MCP.').version(SERVER_VERSION);
 
 addConfigFlags(program.command('serve', { isDefault: true }).description('run the server (WebSocket JSON-RPC and HTTP health on one port)')).action(
   async (options: ConfigFlagValues) => {
+    // Loaded on use: the other commands start without loading the whole server.
+    const { serve } = await import('./serve.js');
     await serve(configFromFlags(options));
   },
 );

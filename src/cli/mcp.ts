@@ -5,10 +5,8 @@
  */
 import { Console } from 'node:console';
 import type { Command } from 'commander';
-import { createCore } from '../app.js';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { serveMcpOverStdio } from '../transports/mcp/stdio.js';
 import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config-flags.js';
 
 const LLM_PROVIDERS = ['ollama', 'host', 'auto'] as const;
@@ -34,6 +32,8 @@ export async function runMcpStdio(config: Config): Promise<void> {
   // stdout is the protocol: a stray console.log anywhere in the process would corrupt it, so the console
   // writes to stderr for the life of this command.
   globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr });
+  // Loaded on use, so that other commands start without the whole server.
+  const [{ createCore }, { serveMcpOverStdio }] = await Promise.all([import('../app.js'), import('../transports/mcp/stdio.js')]);
   const core = await createCore(config);
   const server = serveMcpOverStdio(core);
   core.logger.info({ dataDir: config.dataDir, llm: config.llm.provider, session: server.sessionId }, 'persona-mcp speaks MCP on stdio');

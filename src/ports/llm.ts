@@ -18,6 +18,11 @@ export interface LlmChatRequest {
   contextTokens: number;
   /** Sampling options (temperature, top_p, ...), passed through. */
   options?: Record<string, number>;
+  /**
+   * `background` work (memory ratings, summaries, relationship judgements) waits behind every
+   * `interactive` chat a person is waiting for. Defaults to `interactive`.
+   */
+  priority?: 'interactive' | 'background';
 }
 
 export type LlmChatEvent =

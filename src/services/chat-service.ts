@@ -172,9 +172,10 @@ export class ChatService {
     const systemPrompt = sections.length === 0 ? basePrompt : `${basePrompt}\n\n${sections.join('\n\n')}`;
     const window = buildContextWindow({
       systemPrompt,
-      history: history.map((message) => ({ role: message.role, content: message.content })),
+      history: windowHistory(history, userTurn.message.id, contributions).map((message) => ({ role: message.role, content: message.content })),
       contextTokens,
       replyTokens: tokenBudget,
+      summary: contributions.find((contribution) => contribution.summary)?.summary?.text ?? null,
     });
 
     const generated = await this.generate(
@@ -328,4 +329,14 @@ export class ChatService {
     this.deps.logger.warn({ model: request.model, elapsedMs: this.deps.clock.now() - started }, 'LLM stream ended without a done event');
     throw new AppError('llm_failed', 'The reply from the model broke off before it finished; please retry. Your message was stored.');
   }
+}
+
+/**
+ * The messages that may enter the context window: the newest (the user's message) always; older ones
+ * unless a summary covers them or a contributor set them aside (another topic thread).
+ */
+function windowHistory(history: MessageRecord[], newestId: number, contributions: PromptContribution[]): MessageRecord[] {
+  const coveredThrough = Math.max(0, ...contributions.map((contribution) => contribution.summary?.coversThroughMessageId ?? 0));
+  const excluded = new Set(contributions.flatMap((contribution) => contribution.excludeMessageIds ?? []));
+  return history.filter((message) => message.id === newestId || (message.id > coveredThrough && !excluded.has(message.id)));
 }

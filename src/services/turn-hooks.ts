@@ -25,6 +25,13 @@ export interface PromptContribution {
   affinity?: number;
   /** Replaces the generic energy line (e.g. with the persona's mood). */
   stateLine?: string;
+  /**
+   * A running summary of the conversation up to a message: it goes right after the system prompt and
+   * replaces those turns in the context window (they stay in the store).
+   */
+  summary?: { text: string; coversThroughMessageId: number };
+  /** Recent messages to leave out of the window (turns of other topic threads, summarised instead). */
+  excludeMessageIds?: readonly number[];
 }
 
 export interface PromptContributor {

@@ -170,7 +170,8 @@ describe('2025-11-25 client (v1 SDK) with llm.provider "host"', () => {
       model: 'llama3.1:8b',
     });
     expect(asked.at(-1)).toContain('You are Aria');
-    expect(ollama.requests.length).toBe(requests);
+    // Ollama never saw this turn (background jobs of the other client may still reach it, so count by content).
+    expect(ollama.requests.slice(requests).filter((request) => JSON.stringify(request.body).includes('Sing for me'))).toEqual([]);
 
     const conversationId = structured(result).conversation_id as string;
     await legacy.subscribeResource({ uri: `persona://aria/conversations/${conversationId}` });

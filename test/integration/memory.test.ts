@@ -132,7 +132,7 @@ describe('formation and recall in chat', () => {
     ).not.toContain('Lina');
   });
 
-  it('summarises a long thread with the LLM and puts the summary in the prompt', async () => {
+  it('summarises a long thread with the LLM; the summary replaces the turns it covers in the prompt', async () => {
     const client = await server.connect();
     await client.result('persona.switch', { persona_id: 'kira' });
     await client.result('conversation.start', { persona_id: 'kira', context: 'library' });
@@ -143,8 +143,11 @@ describe('formation and recall in chat', () => {
     const summaries = await client.result('memory.list', { persona_id: 'kira', memory_type: 'summary' });
     expect(summaries.memories[0]).toMatchObject({ content: 'The user sails every summer and hates rain.', memory_type: 'summary' });
     await client.result('persona.chat', { message: 'What did we talk about?' });
-    const system = ollama.requests.at(-1)!.body.messages![0]!.content;
-    expect(system).toContain('Summary of the earlier conversation: The user sails every summer and hates rain.');
+    const sent = ollama.requests.at(-1)!.body.messages!.map((message) => message.content);
+    expect(sent[1]).toBe('Summary of the earlier conversation: The user sails every summer and hates rain.');
+    expect(sent).not.toContain('I sail every summer.'); // covered by the summary: kept in the store, not sent
+    expect(sent).toContain('Tell me about old books.');
+    expect(sent.at(-1)).toBe('What did we talk about?');
   });
 });
 

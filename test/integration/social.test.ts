@@ -198,6 +198,14 @@ describe('topic threads', () => {
     const branch = await client.result('conversation.branch', { conversation_id: first.conversation_id, label: 'travel plans' });
     expect(branch.label).toBe('travel plans');
     await client.result('persona.chat', { persona_id: id, message: 'Where should we go next spring?' });
+    // The window prefers the current thread: older turns of other threads are left out (their summary
+    // lines stay), the two messages right before the newest stay for continuity.
+    const turn = ollama.requests.filter((request) => request.body.messages?.at(-1)?.content === 'Where should we go next spring?').at(-1)!;
+    const sent = turn.body.messages!.map((message) => message.content);
+    expect(sent).not.toContain('Do you know good recipes for mushroom soup with garlic?');
+    expect(sent).not.toContain('Tell me about the ancient libraries of the elves');
+    expect(sent).toContain('Back to the elves: were their libraries ancient?');
+    expect(sent.at(-1)).toBe('Where should we go next spring?');
     threads = await client.result('conversation.threads', { conversation_id: first.conversation_id });
     expect(threads.current_thread_id).toBe(branch.thread_id);
     expect(threads.threads.find((thread: { thread_id: number }) => thread.thread_id === branch.thread_id)).toMatchObject({

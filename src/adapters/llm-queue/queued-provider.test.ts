@@ -52,10 +52,11 @@ const requestNamed = (name: string): LlmChatRequest => ({
 });
 
 /** Starts reading a chat at once (which is when it takes its place in the queue); resolves to its text. */
-function consume(queue: LlmProvider, name: string, signal = new AbortController().signal): Promise<string> {
+function consume(queue: LlmProvider, name: string, signal = new AbortController().signal, priority?: 'background'): Promise<string> {
   return (async () => {
     let text = '';
-    for await (const event of queue.chat(requestNamed(name), signal)) if (event.type === 'delta') text += event.text;
+    const request = priority ? { ...requestNamed(name), priority } : requestNamed(name);
+    for await (const event of queue.chat(request, signal)) if (event.type === 'delta') text += event.text;
     return text;
   })();
 }
@@ -101,6 +102,20 @@ describe('QueuedLlmProvider', () => {
 
     expect(backend.started).toEqual(['a', 'b', 'c', 'd']);
     expect(queue.stats()).toMatchObject({ running: 0, queued: 0 });
+  });
+
+  it('lets chats people wait for go ahead of queued background work', async () => {
+    const backend = new GatedProvider();
+    const queue = new QueuedLlmProvider(backend);
+    const signal = new AbortController().signal;
+    const chats = [consume(queue, 'running'), consume(queue, 'bg1', signal, 'background'), consume(queue, 'bg2', signal, 'background'), consume(queue, 'user1'), consume(queue, 'user2')];
+    const order = ['running', 'user1', 'user2', 'bg1', 'bg2'];
+    for (const [index, name] of order.entries()) {
+      await backend.waitForStarted(index + 1);
+      backend.finish(name);
+    }
+    await Promise.all(chats);
+    expect(backend.started).toEqual(order);
   });
 
   it('refuses with llm_busy when the queue is full', async () => {

@@ -1,5 +1,6 @@
 /**
- * A bounded, first-come-first-served queue in front of one LLM backend. Ollama runs one request per
+ * A bounded, first-come-first-served queue in front of one LLM backend (chats people wait for go
+ * ahead of background work). Ollama runs one request per
  * model at a time by default and queues the rest internally with no limit we can see; queueing here
  * instead lets us refuse early with a clear `llm_busy`, drop waiters whose client left, and report the
  * queue depth in metrics.
@@ -25,6 +26,7 @@ export interface LlmQueueStats {
 }
 
 interface Waiter {
+  isBackground: boolean;
   grant(): void;
 }
 
@@ -60,7 +62,7 @@ export class QueuedLlmProvider implements LlmProvider {
   }
 
   private async *runInSlot(request: LlmChatRequest, signal: AbortSignal): AsyncGenerator<LlmChatEvent> {
-    await this.acquire(signal);
+    await this.acquire(signal, request.priority === 'background');
     try {
       yield* this.inner.chat(request, signal);
     } finally {
@@ -95,7 +97,7 @@ export class QueuedLlmProvider implements LlmProvider {
     };
   }
 
-  private acquire(signal: AbortSignal): Promise<void> {
+  private acquire(signal: AbortSignal, isBackground: boolean): Promise<void> {
     if (signal.aborted) return Promise.reject(cancelledWhileWaiting());
     if (this.running < this.concurrency && this.waiters.length === 0) {
       this.running++;
@@ -117,13 +119,17 @@ export class QueuedLlmProvider implements LlmProvider {
         reject(cancelledWhileWaiting());
       };
       const waiter: Waiter = {
+        isBackground,
         grant: () => {
           signal.removeEventListener('abort', onAbort);
           resolve();
         },
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
+      // Interactive chats queue FIFO among themselves but ahead of all background work.
+      const firstBackground = isBackground ? -1 : this.waiters.findIndex((queued) => queued.isBackground);
+      if (firstBackground === -1) this.waiters.push(waiter);
+      else this.waiters.splice(firstBackground, 0, waiter);
     });
   }
 

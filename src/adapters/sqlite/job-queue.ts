@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type { JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Database } from './database.js';
 
 export interface SqliteJobQueueOptions {
@@ -58,6 +59,7 @@ export function retryDelay(attempts: number, baseMs: number, maxMs: number): num
 const silent = { warn() {}, error() {}, debug() {} };
 
 export class SqliteJobQueue implements JobQueue {
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
   /** Identifies this process's claims (`lease_owner`). */
   readonly owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
   private readonly clock: Clock;
@@ -101,14 +103,14 @@ export class SqliteJobQueue implements JobQueue {
     const id = this.db
       .transaction(() => {
         if (options.dedupeKey !== undefined) {
-          const existing = this.db
+          const existing = this
             .prepare<[string], number>("SELECT id FROM jobs WHERE dedupe_key = ? AND status = 'pending'")
             .pluck()
             .get(options.dedupeKey);
           if (existing !== undefined) return existing;
         }
         return Number(
-          this.db
+          this
             .prepare(
               `INSERT INTO jobs (type, payload, status, attempts, max_attempts, run_after, dedupe_key, created_at, updated_at)
                VALUES (?, ?, 'pending', 0, ?, ?, ?, ?, ?)`,
@@ -129,6 +131,16 @@ export class SqliteJobQueue implements JobQueue {
     return id;
   }
 
+  /** Prepares each statement once: `db.prepare` costs more than running a small statement. */
+  private prepare<P extends unknown[] | object = unknown[], R = unknown>(sql: string): BetterSqlite3.Statement<P, R> {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement as BetterSqlite3.Statement<P, R>;
+  }
+
   register(type: string, handler: JobHandler): void {
     this.handlers.set(type, handler);
   }
@@ -136,7 +148,7 @@ export class SqliteJobQueue implements JobQueue {
   start(): void {
     if (this.isStarted) return;
     this.isStarted = true;
-    this.db.prepare("DELETE FROM jobs WHERE status = 'completed' AND updated_at < ?").run(this.clock.now() - this.keepCompletedMs);
+    this.prepare("DELETE FROM jobs WHERE status = 'completed' AND updated_at < ?").run(this.clock.now() - this.keepCompletedMs);
     this.wake();
   }
 
@@ -157,7 +169,7 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async stats(): Promise<JobQueueStats> {
-    const rows = this.db.prepare<[], { status: string; n: number }>('SELECT status, count(*) AS n FROM jobs GROUP BY status').all();
+    const rows = this.prepare<[], { status: string; n: number }>('SELECT status, count(*) AS n FROM jobs GROUP BY status').all();
     const count = (status: string): number => rows.find((row) => row.status === status)?.n ?? 0;
     return { pending: count('pending'), running: count('running'), failed: count('failed'), completed: count('completed') };
   }
@@ -169,7 +181,7 @@ export class SqliteJobQueue implements JobQueue {
   async drain(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const { pending, running } = this.db
+      const { pending, running } = this
         .prepare<[number], { pending: number; running: number }>(
           "SELECT coalesce(sum(status = 'pending' AND run_after <= ?), 0) AS pending, coalesce(sum(status = 'running'), 0) AS running FROM jobs",
         )
@@ -198,13 +210,13 @@ export class SqliteJobQueue implements JobQueue {
     const types = JSON.stringify([...this.handlers.keys()]);
     return this.db
       .transaction(() => {
-        this.db
+        this
           .prepare(
             `UPDATE jobs SET status = 'failed', last_error = 'the worker died during the last attempt', lease_owner = NULL, updated_at = @now
              WHERE status = 'running' AND lease_until <= @now AND attempts >= max_attempts`,
           )
           .run({ now });
-        const row = this.db
+        const row = this
           .prepare<{ now: number; leaseUntil: number; owner: string; types: string }, JobRow>(
             `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = @leaseUntil, lease_owner = @owner, updated_at = @now
              WHERE id = (
@@ -246,7 +258,7 @@ export class SqliteJobQueue implements JobQueue {
 
   private renewLease(id: number): void {
     try {
-      this.db
+      this
         .prepare("UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'")
         .run(this.clock.now() + this.leaseMs, id, this.owner);
     } catch (error) {
@@ -255,7 +267,7 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   private complete(id: number): void {
-    const changes = this.db
+    const changes = this
       .prepare(
         "UPDATE jobs SET status = 'completed', lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
       )
@@ -266,10 +278,10 @@ export class SqliteJobQueue implements JobQueue {
 
   private fail(job: JobRecord, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
-    const row = this.db.prepare<[number], { max_attempts: number }>('SELECT max_attempts FROM jobs WHERE id = ?').get(job.id);
+    const row = this.prepare<[number], { max_attempts: number }>('SELECT max_attempts FROM jobs WHERE id = ?').get(job.id);
     const isFinal = row === undefined || job.attempts >= row.max_attempts;
     const now = this.clock.now();
-    this.db
+    this
       .prepare(
         `UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, lease_owner = NULL, last_error = ?, updated_at = ?
          WHERE id = ? AND lease_owner = ? AND status = 'running'`,
@@ -289,7 +301,7 @@ export class SqliteJobQueue implements JobQueue {
 
   /** Gives an unfinished job back (shutdown): due at once, on the next start. */
   private release(id: number): void {
-    this.db
+    this
       .prepare(
         "UPDATE jobs SET status = 'pending', run_after = ?, lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
       )

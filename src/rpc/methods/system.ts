@@ -5,7 +5,9 @@ import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
 import { round } from './wire.js';
 
-export const SERVER_VERSION = '0.1.0';
+import { SERVER_VERSION } from '../../version.js';
+
+export { SERVER_VERSION };
 
 export function systemMethods(services: Services): MethodDefinition[] {
   const { system, personas, chat } = services;

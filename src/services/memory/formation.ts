@@ -225,7 +225,7 @@ export class MemoryFormation {
   private async complete(model: string, prompt: string, maxTokens: number, signal: AbortSignal): Promise<string> {
     let text = '';
     for await (const event of this.deps.llm.chat(
-      { model, messages: [{ role: 'user', content: prompt }], maxTokens, contextTokens: 2048 },
+      { model, messages: [{ role: 'user', content: prompt }], maxTokens, contextTokens: 2048, priority: 'background' },
       signal,
     )) {
       if (event.type === 'delta') text += event.text;

@@ -29,11 +29,12 @@ export class MemoryRecall implements PromptContributor {
     const sections: string[] = [];
     let budget = turn.budgetTokens;
     const summary = await this.memories.latestSummary(turn.conversation.id);
-    if (summary !== null) {
-      const section = `${SUMMARY_HEADING} ${summary.content}`;
-      const cost = estimateTokens(section);
+    let summaryContribution: PromptContribution['summary'];
+    if (summary !== null && summary.messageId !== null) {
+      // The summary replaces the turns it covers in the context window (the chat turn drops them).
+      const cost = estimateTokens(`${SUMMARY_HEADING} ${summary.content}`);
       if (cost <= budget) {
-        sections.push(section);
+        summaryContribution = { text: summary.content, coversThroughMessageId: summary.messageId };
         budget -= cost;
       }
     }
@@ -56,7 +57,7 @@ export class MemoryRecall implements PromptContributor {
       used += cost;
     }
     if (lines.length > 0) sections.push(`${RECALL_HEADING}\n${lines.join('\n')}`);
-    return { sections };
+    return summaryContribution === undefined ? { sections } : { sections, summary: summaryContribution };
   }
 }
 

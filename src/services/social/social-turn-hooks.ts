@@ -80,7 +80,10 @@ export class SocialPromptContributor implements PromptContributor {
     await this.deps.threads
       .fileMessage(message)
       .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not file the message in a topic thread'));
-    const threadSection = await this.deps.threads.contextSection(conversation.id, history);
+    const [threadSection, otherThreads] = await Promise.all([
+      this.deps.threads.contextSection(conversation.id, history),
+      this.deps.threads.otherThreadMessageIds(conversation.id, history),
+    ]);
 
     const energyShare = persona.socialEnergy.maxEnergy > 0 ? snapshot.state.energy / persona.socialEnergy.maxEnergy : 0;
     const userMessages = history.filter((item) => item.role === 'user').map((item) => item.content);
@@ -103,6 +106,7 @@ export class SocialPromptContributor implements PromptContributor {
       affinity: relationship.affinity,
       stateLine: `${describeMood(mood)} ${describeEnergy(energyShare, snapshot.state.fatigue)}`,
       sections,
+      excludeMessageIds: otherThreads,
     };
   }
 }
@@ -177,7 +181,7 @@ export class SocialTurnObserver implements TurnObserver {
         { role: 'user' as const, content: prompt.user },
       ];
       for await (const event of judge.llm.chat(
-        { model, messages, maxTokens: JUDGE_MAX_TOKENS, contextTokens: judge.contextTokens, options: { temperature: 0 } },
+        { model, messages, maxTokens: JUDGE_MAX_TOKENS, contextTokens: judge.contextTokens, options: { temperature: 0 }, priority: 'background' },
         bounded,
       )) {
         if (event.type === 'delta') text += event.text;

@@ -14,6 +14,11 @@ export const MAX_THREAD_SUMMARIES = 3;
 export const SUMMARY_QUOTE_CHARS = 160;
 /** Lines of a thread recalled when the talk comes back to it. */
 export const RECALLED_LINES = 4;
+/**
+ * Messages right before the newest always stay in the context window, whatever their thread: a topic
+ * change is still an answer to what was just said.
+ */
+export const CONTINUITY_MESSAGES = 2;
 
 export class TopicThreadService {
   /** Filing is serialised per conversation so that two messages never race for the same centroid. */
@@ -78,6 +83,18 @@ export class TopicThreadService {
    * "Earlier in this conversation you also talked about: …" with the label and last words of up to
    * {@link MAX_THREAD_SUMMARIES} other threads, or "" when there are none.
    */
+  /**
+   * Recent messages of other topic threads, to leave out of the context window (DESIGN: the current
+   * thread plus summaries of the others). The last {@link CONTINUITY_MESSAGES} before the newest stay.
+   */
+  async otherThreadMessageIds(conversationId: string, recent: readonly MessageRecord[]): Promise<number[]> {
+    const currentId = await this.social.currentThreadId(conversationId);
+    if (currentId === null) return [];
+    const byMessage = await this.social.threadOfMessages(conversationId);
+    const older = recent.slice(0, Math.max(0, recent.length - 1 - CONTINUITY_MESSAGES));
+    return older.filter((message) => byMessage.has(message.id) && byMessage.get(message.id) !== currentId).map((message) => message.id);
+  }
+
   async contextSection(conversationId: string, recent: readonly MessageRecord[]): Promise<string> {
     const threads = await this.social.listThreads(conversationId);
     const currentId = await this.social.currentThreadId(conversationId);
