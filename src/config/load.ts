@@ -31,6 +31,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; key: string; t
   { name: 'PERSONA_MCP_CONTEXT_TOKENS', key: 'llm.contextTokens', type: 'number' },
   { name: 'PERSONA_MCP_PERSONAS_DIR', key: 'personasDir', type: 'string' },
   { name: 'PERSONA_MCP_AUTH', key: 'auth.mode', type: 'string' },
+  { name: 'PERSONA_MCP_LLM_PROVIDER', key: 'llm.provider', type: 'string' },
   { name: 'OLLAMA_HOST', key: 'llm.ollamaHost', type: 'string' },
 ];
 

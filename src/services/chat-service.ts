@@ -298,6 +298,11 @@ export class ChatService {
           data: { conversation_id: conversation.id },
         });
       }
+      if (conversation.kind === 'personas') {
+        throw new AppError('conflict', `Conversation "${conversation.id}" is a group conversation; speak in it with conversation.interject.`, {
+          data: { conversation_id: conversation.id },
+        });
+      }
       const persona = personas.resolve(request.personaId ?? conversation.personaIds[0] ?? '');
       return { persona, conversation, makeActive: activeId === null };
     }

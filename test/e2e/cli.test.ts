@@ -196,3 +196,23 @@ describe.concurrent('persona-mcp serve', { timeout: 2 * SPAWN_TIMEOUT_MS }, () =
     expect(run.stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
   });
 });
+
+describe('persona-mcp keys', { timeout: 3 * SPAWN_TIMEOUT_MS }, () => {
+  it('creates a key (printed once), lists it without the secret, and revokes it', async ({ expect }) => {
+    const dir = dataDir();
+    const created = await runCli(['keys', 'create', '--name', 'Alice', '--data-dir', dir]);
+    expect(created.code).toBe(0);
+    const key = created.stdout.trim();
+    expect(key).toMatch(/^pmk_[A-Za-z0-9_-]{40,}$/);
+    const id = /Created (key_[0-9a-f]+) for user "alice"/.exec(created.stderr)?.[1];
+    expect(id).toBeDefined();
+
+    const listed = await runCli(['keys', 'list', '--data-dir', dir]);
+    expect(listed.stdout).toContain(`${id}  ${key.slice(0, 12)}…  user=alice  role=user`);
+    expect(listed.stdout).not.toContain(key);
+
+    const revoked = await runCli(['keys', 'revoke', id!, '--data-dir', dir]);
+    expect(revoked.code).toBe(0);
+    expect((await runCli(['keys', 'list', '--data-dir', dir])).stdout).toContain('revoked');
+  });
+});

@@ -69,6 +69,11 @@ describe('isolation between users', () => {
     await expect(connectAs(bobKey, `?session_id=${session_id}`)).rejects.toThrow('403');
     expect((await bob.result('conversation.status')).active_conversations).toBe(0);
 
+    // Server-wide analytics add up every user: admin only. Her own conversation's figures are hers.
+    expect((await bob.call('conversation.analytics', {})).error.code).toBe(-32031);
+    expect((await bob.call('conversation.analytics', { conversation_id: reply.conversation_id })).error.code).toBe(-32003);
+    expect((await alice.result('conversation.analytics', { conversation_id: reply.conversation_id })).scope).toBe('conversation');
+
     // Alice herself gets it all back on a new connection.
     const again = await connectAs(aliceKey, `?session_id=${session_id}`);
     const history = await again.result('conversation.history', { conversation_id: reply.conversation_id });

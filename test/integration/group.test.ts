@@ -148,6 +148,14 @@ describe('a group of three personas', () => {
 });
 
 describe('the user in a group', () => {
+  it('refuses persona.chat into a group conversation, pointing to conversation.interject', async () => {
+    const client = await server.connect();
+    const started = await client.result('conversation.start', { personas: ['aria', 'kira'], topic: 'maps', auto_run: false });
+    const frame = await client.call('persona.chat', { message: 'hello all', conversation_id: started.conversation_id });
+    expect(frame.error.code).toBe(-32040);
+    expect(frame.error.message).toContain('conversation.interject');
+  });
+
   it('interjects mid-conversation; the next turns hear it and the persona addressed answers', async () => {
     numberedReplies();
     ollama.setMode('slow');

@@ -367,6 +367,10 @@ export function groupMethods(services: Services): MethodDefinition[] {
             stress: event.stress,
             cause: event.cause,
           }));
+        if (conversation_id === undefined && context.session.role === 'user') {
+          // Persona and overall figures add up every user's conversations; only an admin may see them.
+          throw new AppError('forbidden', 'Analytics per persona or overall span every user and need an admin key; pass conversation_id for one of your conversations.');
+        }
         if (conversation_id !== undefined) {
           const conversation = await conversations.accessible(context.session, conversation_id);
           await threads.settled(conversation.id);
