@@ -38,6 +38,10 @@ export function composeSocial(deps: {
   const { store, socialStore, personas, clock, logger } = deps;
   const relationships = new RelationshipService(socialStore, clock, (id) => personas.list().find((persona) => persona.id === id) ?? null);
   const emotions = new EmotionService(socialStore, clock);
+  deps.events.subscribe((event) => {
+    if (event.type === 'stateImported') emotions.forget();
+    if (event.type === 'personaChanged' && event.change === 'deleted') emotions.forget(event.personaId);
+  });
   const threads = new TopicThreadService(socialStore, store, clock);
   const analytics = new AnalyticsService(store, socialStore, relationships);
   const groups = new GroupConversationService({

@@ -25,15 +25,40 @@ export interface MoodPatch {
 }
 
 export class EmotionService {
+  /**
+   * Stored moods, read through: every write goes through this service, and `persona.status` and each
+   * chat turn read the mood (bench/README.md, finding 2). `forget` drops entries another path replaced.
+   */
+  private readonly stored = new Map<string, MoodState | null>();
+
   constructor(
     private readonly store: SocialStore,
     private readonly clock: Clock,
   ) {}
 
+  /** Drops cached moods (all, or one persona's) after something else wrote them (an import). */
+  forget(personaId?: string): void {
+    if (personaId === undefined) this.stored.clear();
+    else this.stored.delete(personaId);
+  }
+
+  private async storedMood(personaId: string): Promise<MoodState | null> {
+    if (this.stored.has(personaId)) return this.stored.get(personaId) ?? null;
+    const mood = await this.store.getMood(personaId);
+    this.stored.set(personaId, mood);
+    return mood;
+  }
+
+  private async save(personaId: string, next: MoodState, entry: Parameters<SocialStore['saveMood']>[2]): Promise<void> {
+    this.stored.delete(personaId); // a failed write must not leave the unsaved mood cached
+    await this.store.saveMood(personaId, next, entry);
+    this.stored.set(personaId, next);
+  }
+
   /** The mood now: the stored one drifted towards the baseline, or the baseline for a persona never moved. */
   async current(persona: PersonaRecord): Promise<MoodState> {
     const now = this.clock.now();
-    const stored = await this.store.getMood(persona.id);
+    const stored = await this.storedMood(persona.id);
     return stored === null ? freshMood(persona, now) : driftMood(stored, baselineMood(persona), now);
   }
 
@@ -43,9 +68,9 @@ export class EmotionService {
     event: { sentiment: number; askedQuestion: boolean; cause: string; conversationId: string | null },
   ): Promise<MoodState> {
     const now = this.clock.now();
-    const stored = (await this.store.getMood(persona.id)) ?? freshMood(persona, now);
+    const stored = (await this.storedMood(persona.id)) ?? freshMood(persona, now);
     const next = applyMoodEvent(stored, baselineMood(persona), { sentiment: event.sentiment, askedQuestion: event.askedQuestion, now });
-    await this.store.saveMood(persona.id, next, { mood: moodName(next), cause: event.cause, conversationId: event.conversationId });
+    await this.save(persona.id, next, { mood: moodName(next), cause: event.cause, conversationId: event.conversationId });
     return next;
   }
 
@@ -54,7 +79,7 @@ export class EmotionService {
     const current = await this.current(persona);
     const prototype = patch.mood === undefined ? {} : MOOD_PROTOTYPES[patch.mood];
     const next: MoodState = { ...current, ...prototype, ...definedOnly(patch), updatedAt: this.clock.now() };
-    await this.store.saveMood(persona.id, next, { mood: moodName(next), cause: 'manual', conversationId: null });
+    await this.save(persona.id, next, { mood: moodName(next), cause: 'manual', conversationId: null });
     return next;
   }
 }
