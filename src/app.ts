@@ -104,8 +104,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const queued = new QueuedLlmProvider(options.llm ?? backend, { concurrency: config.llm.concurrency, maxQueued: config.llm.maxQueued });
 
   const personas = new PersonaService(store, clock, events);
-  const sessions = new SessionService(store, clock);
-  const conversations = new ConversationService(store, clock, events);
+  const sessions = new SessionService(store, clock, events);
+  const conversations = new ConversationService(store, clock, events, sessions);
   // One object, read by the chat service on every turn: `config.set` changes it live.
   const chatSettings: ChatSettings = {
     defaultModel: config.llm.model,
@@ -212,7 +212,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       metrics.observeRequest(outcome);
     },
   });
-  const retention = new RetentionService(store, clock, logger, retentionPolicy);
+  const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions);
   retention.start(config.retention.intervalMinutes * 60_000);
   await state.start();
   memory.start();

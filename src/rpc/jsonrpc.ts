@@ -118,20 +118,17 @@ export class JsonRpcEngine {
     const isNotification = !('id' in request);
     const id = request.id ?? null;
     const started = performance.now();
-    const finish = (outcome: string): void => {
-      this.options.onRequestComplete?.({ method: request.method, outcome, durationMs: performance.now() - started });
-    };
 
     const method = this.registry.get(request.method);
     if (method === undefined) {
-      finish('method_not_found');
+      this.finish(request.method, 'method_not_found', started);
       if (isNotification) return null;
       return errorResponse(id, { code: METHOD_NOT_FOUND, message: `Method not found: ${request.method}. Call rpc.discover for the list.` });
     }
 
     const params = request.params === undefined || request.params === null ? {} : request.params;
     if (typeof params !== 'object' || Array.isArray(params)) {
-      finish('invalid_params');
+      this.finish(request.method, 'invalid_params', started);
       if (isNotification) return null;
       return errorResponse(id, {
         code: INVALID_PARAMS,
@@ -140,7 +137,7 @@ export class JsonRpcEngine {
     }
     const parsed = method.params.safeParse(params);
     if (!parsed.success) {
-      finish('invalid_params');
+      this.finish(request.method, 'invalid_params', started);
       if (isNotification) return null;
       return errorResponse(id, { code: INVALID_PARAMS, message: describeZodError(parsed.error), data: { issues: zodIssues(parsed.error) } });
     }
@@ -154,13 +151,18 @@ export class JsonRpcEngine {
           throw new Error(`Result of ${request.method} does not match its schema: ${describeZodError(checked.error)}`);
         }
       }
-      finish('ok');
+      this.finish(request.method, 'ok', started);
       return isNotification ? null : { jsonrpc: '2.0', id, result };
     } catch (error) {
       const errorObject = this.toErrorObject(error, request.method, context.logger);
-      finish(isAppError(error) ? error.kind : 'internal_error');
+      this.finish(request.method, isAppError(error) ? error.kind : 'internal_error', started);
       return isNotification ? null : errorResponse(id, errorObject);
     }
+  }
+
+  /** Reports a finished request to `onRequestComplete` (metrics). */
+  private finish(method: string, outcome: string, started: number): void {
+    this.options.onRequestComplete?.({ method, outcome, durationMs: performance.now() - started });
   }
 
   private toErrorObject(error: unknown, method: string, logger: Logger): JsonRpcErrorObject {

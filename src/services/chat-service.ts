@@ -149,8 +149,7 @@ export class ChatService {
     if (target.makeActive) await this.deps.sessions.setActivePersona(binding, persona.id);
 
     const conversation = userTurn.conversation;
-    const history = await store.recentMessages(conversation.id, settings.historyMessages);
-    const before = await personas.snapshot(persona);
+    const [history, before] = await Promise.all([store.recentMessages(conversation.id, settings.historyMessages), personas.snapshot(persona)]);
     const model = this.modelFor(persona);
     const contextTokens = settings.modelContextTokens[model] ?? settings.contextTokens;
     const energyShare = persona.socialEnergy.maxEnergy > 0 ? before.state.energy / persona.socialEnergy.maxEnergy : 0;

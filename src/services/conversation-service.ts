@@ -9,6 +9,7 @@ import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
 import type { ConversationRecord, ConversationStats, HistoryPage, PersonaRecord, Store } from '../ports/store.js';
 import type { SessionBinding } from '../rpc/registry.js';
+import type { SessionService } from './session-service.js';
 
 export function newConversationId(): string {
   return `conv_${randomBytes(8).toString('hex')}`;
@@ -19,11 +20,13 @@ export class ConversationService {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly events: EventBus,
+    /** Owns the session row's user and active persona (and their cache): every write goes through it. */
+    private readonly sessions: SessionService,
   ) {}
 
   async startWithUser(binding: SessionBinding, persona: PersonaRecord, options: { context: string | null; tokenBudget: number | null }): Promise<ConversationRecord> {
     const now = this.clock.now();
-    await this.store.touchSession(binding.id, now, binding.userId);
+    await this.sessions.touch(binding, now);
     const conversation = await this.store.startConversation({
       id: newConversationId(),
       sessionId: binding.id,
@@ -34,7 +37,7 @@ export class ConversationService {
       startedAt: now,
       tokenBudget: options.tokenBudget,
     });
-    await this.store.setActivePersona(binding.id, persona.id, now);
+    await this.sessions.storeActivePersona(binding, persona.id, now);
     this.events.publish({ type: 'conversationStarted', conversationId: conversation.id, personaIds: conversation.personaIds });
     return conversation;
   }
@@ -45,7 +48,7 @@ export class ConversationService {
       throw new AppError('conflict', 'A conversation between personas needs at least two different personas.', { data: { personas: ids } });
     }
     const now = this.clock.now();
-    await this.store.touchSession(binding.id, now, binding.userId);
+    await this.sessions.touch(binding, now);
     const conversation = await this.store.startConversation({
       id: newConversationId(),
       sessionId: binding.id,

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../ports/clock.js';
 import type { RetentionPolicy, RetentionResult, Store } from '../ports/store.js';
+import type { SessionService } from './session-service.js';
 
 export class RetentionService {
   private timers: NodeJS.Timeout[] = [];
@@ -14,10 +15,13 @@ export class RetentionService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly policy: RetentionPolicy,
+    /** Its cache of active personas must forget sessions the policy removed. */
+    private readonly sessions?: SessionService,
   ) {}
 
   async runOnce(): Promise<RetentionResult> {
     const result = await this.store.applyRetention(this.policy, this.clock.now());
+    if (result.sessionsRemoved > 0) this.sessions?.forgetAll();
     if (result.sessionsRemoved + result.messagesRemoved + result.conversationsEnded > 0) this.logger.info({ ...result }, 'retention clean-up');
     return result;
   }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
+import type { EventBus } from '../ports/events.js';
 import type { SessionRecord, Store } from '../ports/store.js';
 import type { SessionBinding } from '../rpc/registry.js';
 
@@ -16,25 +17,69 @@ export function newSessionId(): string {
   return `ses_${randomBytes(12).toString('base64url')}`;
 }
 
+/** What the active-persona cache keeps of a stored session; `null` while the session has no row. */
+type CachedSession = { userId: string | null; activePersonaId: string | null } | null;
+
+/**
+ * Sessions kept in the active-persona cache: one per connection asking, so enough for the 10k
+ * connections we hold; past it the oldest entry goes (sessions of closed connections would otherwise
+ * pile up until a restart).
+ */
+const MAX_CACHED_SESSIONS = 20_000;
+
 export class SessionService {
+  /**
+   * Read-through cache of each session's owner and active persona: `persona.status` and most methods
+   * without a `persona_id` ask for it on every call. Every write of `sessions.user_id` or
+   * `active_persona_id` goes through this service (`touch`, `setActivePersona`) or ends in an
+   * invalidation: persona deletion (the foreign key sets the column to NULL), retention removing
+   * sessions (`forgetAll`), a state import.
+   */
+  private readonly cache = new Map<string, CachedSession>();
+  /** Bumped by every write and invalidation, so a read that raced one is not cached. */
+  private generation = 0;
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
-  ) {}
+    events?: EventBus,
+  ) {
+    events?.subscribe((event) => {
+      if (event.type === 'stateImported') this.forgetAll();
+      if (event.type === 'personaChanged' && event.change === 'deleted') this.forgetPersona(event.personaId);
+    });
+  }
 
   /** The stored session, or null while it has never changed anything. */
   async find(binding: SessionBinding): Promise<SessionRecord | null> {
+    const generation = this.generation;
     const session = await this.store.getSession(binding.id);
+    if (generation === this.generation) this.remember(binding.id, session);
     return session !== null && session.userId === binding.userId ? session : null;
   }
 
   async activePersonaId(binding: SessionBinding): Promise<string | null> {
-    return (await this.find(binding))?.activePersonaId ?? null;
+    let cached = this.cache.get(binding.id);
+    if (cached === undefined) {
+      await this.find(binding);
+      cached = this.cache.get(binding.id) ?? null;
+    }
+    return cached !== null && cached.userId === binding.userId ? cached.activePersonaId : null;
   }
 
   async setActivePersona(binding: SessionBinding, personaId: string | null): Promise<SessionRecord> {
-    await this.store.touchSession(binding.id, this.clock.now(), binding.userId);
-    return this.store.setActivePersona(binding.id, personaId, this.clock.now());
+    await this.touch(binding, this.clock.now());
+    return this.storeActivePersona(binding, personaId, this.clock.now());
+  }
+
+  /** Writes the active persona of a session the caller has just `touch`ed (no second touch). */
+  storeActivePersona(binding: SessionBinding, personaId: string | null, now: number): Promise<SessionRecord> {
+    return this.written(binding.id, this.store.setActivePersona(binding.id, personaId, now));
+  }
+
+  /** Creates the session's row if needed, marks it seen and (re)claims it for the binding's user. */
+  touch(binding: SessionBinding, now: number): Promise<SessionRecord> {
+    return this.written(binding.id, this.store.touchSession(binding.id, now, binding.userId));
   }
 
   /** Checks that a stored session exists and belongs to the same user, then marks it seen. */
@@ -45,6 +90,35 @@ export class SessionService {
         data: { session_id: sessionId },
       });
     }
-    return this.store.touchSession(sessionId, this.clock.now(), binding.userId);
+    return this.written(sessionId, this.store.touchSession(sessionId, this.clock.now(), binding.userId));
+  }
+
+  /** Drops every cached session: after retention removed sessions, or a state import replaced them. */
+  forgetAll(): void {
+    this.generation += 1;
+    this.cache.clear();
+  }
+
+  /** Drops the sessions whose active persona was deleted (the store cleared the column by foreign key). */
+  forgetPersona(personaId: string): void {
+    this.generation += 1;
+    for (const [id, cached] of this.cache) if (cached?.activePersonaId === personaId) this.cache.delete(id);
+  }
+
+  private async written(sessionId: string, write: Promise<SessionRecord>): Promise<SessionRecord> {
+    this.generation += 1;
+    this.cache.delete(sessionId);
+    const record = await write;
+    this.generation += 1;
+    this.remember(sessionId, record);
+    return record;
+  }
+
+  private remember(sessionId: string, record: SessionRecord | null): void {
+    if (this.cache.size >= MAX_CACHED_SESSIONS && !this.cache.has(sessionId)) {
+      const oldest = this.cache.keys().next();
+      if (oldest.done !== true) this.cache.delete(oldest.value);
+    }
+    this.cache.set(sessionId, record === null ? null : { userId: record.userId, activePersonaId: record.activePersonaId });
   }
 }

@@ -24,7 +24,7 @@ afterAll(async () => {
 const CLIENTS = 4;
 
 describe('crash safety', () => {
-  it('keeps every acknowledged turn after kill -9 in the middle of a chat burst', async () => {
+  it('keeps every acknowledged turn after kill -9 in the middle of a chat burst', { timeout: 60_000 }, async () => {
     const args = ['--data-dir', dataDir, '--ollama-host', ollama.url];
     const env = { PERSONA_MCP_AUTH: 'off' };
     const first = await startChildServer(args, env);

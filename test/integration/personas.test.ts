@@ -71,6 +71,17 @@ describe('persona methods', () => {
     expect((await client.call('persona.status', { persona_id: 'sir-tobias' })).error.code).toBe(-32001);
   });
 
+  it('forgets a deleted persona that was active in another session (persona.status then gives -32002)', async () => {
+    await client.result('persona.create', { name: 'Brother Ash', description: 'A monk who keeps the orchard.' });
+    const other = await server.connect();
+    await other.result('persona.switch', { persona_id: 'brother-ash' });
+    expect((await other.result('persona.status')).persona_id).toBe('brother-ash');
+
+    await client.result('persona.delete', { persona_id: 'brother-ash' });
+    const frame = await other.call('persona.status');
+    expect(frame.error.code).toBe(-32002);
+  });
+
   it('validates persona.create input with -32602', async () => {
     const frame = await client.call('persona.create', { name: 'X', topic_preferences: { music: 300 } });
     expect(frame.error.code).toBe(-32602);

@@ -95,10 +95,15 @@ describe('state.save and state.load', () => {
     const saved = await client.result('state.save');
     const bytes = Buffer.from(saved.state, 'base64');
     bytes[bytes.length - 20] = (bytes[bytes.length - 20] ?? 0) ^ 0xff;
-    const before = await client.result('persona.list');
+    // Definitions, not the live list: social energy recovers with wall-clock time between two calls.
+    const definitions = async (): Promise<unknown[]> => {
+      const { personas } = await client.result('persona.list');
+      return Promise.all(personas.map((persona: { id: string }) => client.result('persona.get', { persona_id: persona.id })));
+    };
+    const before = await definitions();
     const refused = await client.call('state.load', { state: bytes.toString('base64'), on_conflict: 'replace' });
     expect(refused.error).toMatchObject({ code: -32051, data: { kind: 'invalid_bundle' } });
-    expect(await client.result('persona.list')).toEqual(before);
+    expect(await definitions()).toEqual(before);
   });
 
   it('reloads personas after a load, so renamed ones are served at once', async () => {

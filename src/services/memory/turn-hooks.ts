@@ -28,7 +28,18 @@ export class MemoryRecall implements PromptContributor {
   async contribute(turn: TurnContext): Promise<PromptContribution> {
     const sections: string[] = [];
     let budget = turn.budgetTokens;
-    const summary = await this.memories.latestSummary(turn.conversation.id);
+    // Independent reads: the recall (with its query embedding) need not wait for the summary.
+    const [summary, recalled] = await Promise.all([
+      this.memories.latestSummary(turn.conversation.id),
+      this.memory.search({
+        query: turn.message.content,
+        limit: this.maxMemories,
+        viewerId: turn.persona.id,
+        userId: turn.session.userId,
+        includeShared: true,
+        includePublic: true,
+      }),
+    ]);
     let summaryContribution: PromptContribution['summary'];
     if (summary !== null && summary.messageId !== null) {
       // The summary replaces the turns it covers in the context window (the chat turn drops them).
@@ -38,14 +49,6 @@ export class MemoryRecall implements PromptContributor {
         budget -= cost;
       }
     }
-    const recalled = await this.memory.search({
-      query: turn.message.content,
-      limit: this.maxMemories,
-      viewerId: turn.persona.id,
-      userId: turn.session.userId,
-      includeShared: true,
-      includePublic: true,
-    });
     const lines: string[] = [];
     let used = estimateTokens(RECALL_HEADING);
     for (const hit of recalled) {

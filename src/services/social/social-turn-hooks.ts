@@ -72,14 +72,15 @@ export class SocialPromptContributor implements PromptContributor {
 
   async contribute(turn: TurnContext): Promise<PromptContribution> {
     const { persona, session, conversation, message, history } = turn;
+    // Filing the message is independent of the three reads; the thread sections below need it done.
     const [relationship, mood, snapshot] = await Promise.all([
       this.deps.relationships.get({ subjectId: persona.id, otherKind: 'user', otherId: userIdOf(session) }),
       this.deps.emotions.current(persona),
       this.deps.personas.snapshot(persona),
+      this.deps.threads
+        .fileMessage(message)
+        .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not file the message in a topic thread')),
     ]);
-    await this.deps.threads
-      .fileMessage(message)
-      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not file the message in a topic thread'));
     const [threadSection, otherThreads] = await Promise.all([
       this.deps.threads.contextSection(conversation.id, history),
       this.deps.threads.otherThreadMessageIds(conversation.id, history),
