@@ -102,10 +102,16 @@ export function prepareMemoryStatements(db: Database) {
     /**
      * Ranks inside FTS5 first (`@scan` best matches, no join), then applies visibility and importance to
      * those only: joining every match of a common word against `memories` is what made this slow.
+     * FTS5 computes BM25 for every row it returns, and `ORDER BY rank` returns every match, so the
+     * innermost query takes the newest `@postings` matches only (rowid order is native: no sort, and it
+     * stops there). BM25 keeps its table-wide statistics; only a query whose words match more than
+     * `@postings` memories ranks a subset (the newest, which recency favours anyway).
      */
-    fullText: db.prepare<ScopeParams & { match: string; limit: number; scan: number }, { id: number; rank: number }>(
+    fullText: db.prepare<ScopeParams & { match: string; limit: number; scan: number; postings: number }, { id: number; rank: number }>(
       `SELECT m.id, f.rank FROM (
-         SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH @match ORDER BY rank LIMIT @scan
+         SELECT rowid, rank FROM (
+           SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH @match ORDER BY rowid DESC LIMIT @postings
+         ) ORDER BY rank LIMIT @scan
        ) f JOIN memories m ON m.id = f.rowid
        WHERE m.importance >= @minImportance AND ${VISIBLE} AND ${OF_USER}
        ORDER BY f.rank LIMIT @limit`,

@@ -113,9 +113,27 @@ export function toFtsQuery(text: string, isTooCommon: (word: string) => boolean 
  * matching it would make FTS5 rank a large part of the table. The vector part still sees it.
  */
 export const COMMON_TERM_SHARE = 0.1;
+/**
+ * At most this many postings (documents matching a query word, summed over the words kept) are ranked
+ * by FTS5: `ORDER BY rank LIMIT n` still scores every matching row, so its cost grows with the matches,
+ * not with n. Rarest words are kept first (they carry the most BM25 weight: IDF falls with the count);
+ * the more common ones add little to the ranking and the vector part still sees them. With 2 000, the
+ * full-text stage takes p50 2.7 / p99 7.7 ms at 100k memories (bench/memory/stages.ts; docs/memory.md).
+ */
+export const FULL_TEXT_POSTINGS_BUDGET = 2_000;
+/**
+ * The hard bound behind the budget: FTS5 ranks at most this many matches (the newest) of any query,
+ * e.g. one made only of common words (toFtsQuery keeps them then). See `fullText` in memory-statements.ts.
+ */
+export const FULL_TEXT_MAX_POSTINGS = 5_000;
 /** Below this many memories every term is kept (ranking everything is cheap). */
 const COMMON_TERM_MIN_MEMORIES = 1_000;
-/** How long the memory count used for COMMON_TERM_SHARE is reused. */
+/**
+ * How long the memory count and the words' document frequencies used for COMMON_TERM_SHARE and
+ * FULL_TEXT_POSTINGS_BUDGET are reused. Counting a word's documents reads its whole doclist (fts5vocab),
+ * ~0.6 ms for a word in half of 100k memories, and the common words are the ones queries repeat; a count
+ * some seconds old is as good for deciding which words are common.
+ */
 const COUNT_CACHE_MS = 10_000;
 
 export class SqliteMemoryStore implements MemoryStore {
@@ -124,7 +142,7 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Embedders whose vectors are in the index (or being loaded into it). */
   private readonly loadedEmbedders = new Set<string>();
   private readonly indexLoads = new Map<string, Promise<void>>();
-  private countCache: { at: number; count: number } | null = null;
+  private countCache: { at: number; count: number; documents: Map<string, number> } | null = null;
   /** Memory id → persona, for the vectors in the index (visibility checks during a scan). */
   private readonly ownerOf = new Map<number, string>();
   /** Memory id → user, for the vectors in the index (user scoping during a scan). */
@@ -256,7 +274,9 @@ export class SqliteMemoryStore implements MemoryStore {
     const scan = scope.viewerId === null ? limit : limit * FULL_TEXT_SCAN;
     const text = (await match)!;
     return this.read(() =>
-      this.sql.fullText.all({ ...scopeParams(scope), match: text, limit, scan }).map((row) => ({ id: row.id, score: row.rank })),
+      this.sql.fullText
+        .all({ ...scopeParams(scope), match: text, limit, scan, postings: FULL_TEXT_MAX_POSTINGS })
+        .map((row) => ({ id: row.id, score: row.rank })),
     );
   }
 
@@ -288,18 +308,34 @@ export class SqliteMemoryStore implements MemoryStore {
     });
   }
 
-  /** Which of the query's words occur in more than COMMON_TERM_SHARE of the memories (see toFtsQuery). */
+  /**
+   * Which of the query's words to leave out of the full-text query (see toFtsQuery): those found in more
+   * than COMMON_TERM_SHARE of the memories, and, rarest first, those past FULL_TEXT_POSTINGS_BUDGET.
+   */
   private commonTermFilter(query: string): (word: string) => boolean {
     const now = Date.now();
     if (this.countCache === null || now - this.countCache.at > COUNT_CACHE_MS)
-      this.countCache = { at: now, count: this.sql.countAll.get() ?? 0 };
-    const total = this.countCache.count;
+      this.countCache = { at: now, count: this.sql.countAll.get() ?? 0, documents: new Map() };
+    const { count: total, documents: frequency } = this.countCache;
     if (total < COMMON_TERM_MIN_MEMORIES) return () => false;
     const stems = new Map(contentWords(query).map((word) => [word, stemmer(word)]));
-    const frequency = new Map(
-      this.sql.documentFrequency.all(JSON.stringify([...new Set(stems.values())])).map((row) => [row.term, row.doc]),
-    );
-    return (word) => (frequency.get(stems.get(word) ?? word) ?? 0) > COMMON_TERM_SHARE * total;
+    const unknown = [...new Set(stems.values())].filter((stem) => !frequency.has(stem));
+    if (unknown.length > 0) {
+      for (const stem of unknown) frequency.set(stem, 0);
+      for (const row of this.sql.documentFrequency.all(JSON.stringify(unknown))) frequency.set(row.term, row.doc);
+    }
+    const documents = (word: string): number => frequency.get(stems.get(word) ?? word) ?? 0;
+    const kept = new Set<string>();
+    let postings = 0;
+    for (const word of [...stems.keys()].sort((a, b) => documents(a) - documents(b))) {
+      const n = documents(word);
+      if (n > COMMON_TERM_SHARE * total) break;
+      // The rarest word is always kept, whatever its count: it is the query's best lexical evidence.
+      if (kept.size > 0 && postings + n > FULL_TEXT_POSTINGS_BUDGET) break;
+      kept.add(word);
+      postings += n;
+    }
+    return (word) => !kept.has(word);
   }
 
   async visibleTo(viewerId: string, memories: readonly Memory[]): Promise<boolean[]> {

@@ -51,6 +51,20 @@ describe('VectorIndex', () => {
     expect(index.size('p')).toBe(49);
   });
 
+  it('returns the k best of every candidate, best first, equal similarities by smaller id, across partitions', () => {
+    const index = new VectorIndex();
+    // Fewer vectors than MIN_CANDIDATES: every one is re-ranked, so the order is that of the similarities.
+    index.upsert('a', 5, [0, 1, 0, 0]);
+    index.upsert('a', 4, [1, 0, 0, 0]);
+    index.upsert('b', 2, [1, 0, 0, 0]);
+    index.upsert('b', 3, [0.6, 0.8, 0, 0]);
+    index.upsert('b', 1, [0, 0, 1, 0]);
+    const hits = index.search(['a', 'b'], [1, 0, 0, 0], 3);
+    expect(hits.map((hit) => hit.id)).toEqual([2, 4, 3]);
+    expect(hits[2]!.similarity).toBeCloseTo(0.6, 1);
+    expect(index.search(['a', 'b'], [1, 0, 0, 0], 10)).toHaveLength(5);
+  });
+
   it('searches only the partitions named and applies the filter', () => {
     const index = new VectorIndex();
     index.upsert('a', 1, [1, 0, 0, 0]);
