@@ -48,38 +48,8 @@ const personaDetailWire = z.object({
   updated_at: z.string(),
 });
 
-function personaDetailToWire(persona: PersonaRecord): z.infer<typeof personaDetailWire> {
-  return {
-    persona_id: persona.id,
-    id: persona.id,
-    name: persona.name,
-    description: persona.description,
-    backstory: persona.backstory,
-    personality_traits: persona.personalityTraits,
-    speaking_style: persona.speakingStyle,
-    topic_preferences: persona.topicPreferences,
-    example_lines: persona.exampleLines,
-    attributes: persona.attributes,
-    social_rank: persona.socialRank,
-    default_priority: persona.defaultPriority,
-    social_energy_profile: {
-      max_energy: persona.socialEnergy.maxEnergy,
-      available_time: persona.socialEnergy.availableTime,
-      cost_per_turn: persona.socialEnergy.costPerTurn,
-      recovery_per_minute: persona.socialEnergy.recoveryPerMinute,
-    },
-    model: persona.model,
-    model_options: persona.modelOptions,
-    system_prompt_template: persona.systemPromptTemplate,
-    avatar: persona.avatar,
-    is_builtin: persona.isBuiltin,
-    created_at: toIso(persona.createdAt),
-    updated_at: toIso(persona.updatedAt),
-  };
-}
-
-/** A stored persona as `persona.create` input (wire names), so an update can merge a patch into it. */
-function definitionToInput(persona: PersonaDefinition): PersonaCreateInput {
+/** A persona's definition under its wire names: the `persona.create` input, and the core of `persona.get`. */
+function definitionToInput(persona: PersonaDefinition) {
   return {
     id: persona.id,
     name: persona.name,
@@ -102,6 +72,19 @@ function definitionToInput(persona: PersonaDefinition): PersonaCreateInput {
     model_options: persona.modelOptions,
     system_prompt_template: persona.systemPromptTemplate,
     avatar: persona.avatar,
+  } satisfies PersonaCreateInput;
+}
+
+function personaDetailToWire(persona: PersonaRecord): z.infer<typeof personaDetailWire> {
+  // `social_energy` is a number in persona.list, so the detail names the profile `social_energy_profile`.
+  const { social_energy: socialEnergyProfile, ...fields } = definitionToInput(persona);
+  return {
+    persona_id: persona.id,
+    ...fields,
+    social_energy_profile: socialEnergyProfile,
+    is_builtin: persona.isBuiltin,
+    created_at: toIso(persona.createdAt),
+    updated_at: toIso(persona.updatedAt),
   };
 }
 
