@@ -60,6 +60,11 @@ export function spendEnergy(
   return { energy, fatigue, updatedAt: now, cooldownUntil };
 }
 
+/** Energy as a share of the maximum, 0..1 (0 for a profile without energy). */
+export function energyShare(state: Pick<SocialEnergyState, 'energy'>, profile: SocialEnergyProfile): number {
+  return profile.maxEnergy > 0 ? state.energy / profile.maxEnergy : 0;
+}
+
 export interface Availability {
   isAvailable: boolean;
   /** Seconds of conversation left at the current energy: the profile's available time scaled by energy. */
@@ -71,7 +76,7 @@ export interface Availability {
 export function availability(state: SocialEnergyState, profile: SocialEnergyProfile, now: number): Availability {
   const current = restEnergy(state, profile, now);
   const cooldownRemaining = current.cooldownUntil === null ? 0 : Math.ceil((current.cooldownUntil - now) / 1000);
-  const share = profile.maxEnergy > 0 ? current.energy / profile.maxEnergy : 0;
+  const share = energyShare(current, profile);
   return {
     isAvailable: cooldownRemaining === 0 && current.energy > 0,
     availableTime: Math.round(profile.availableTime * share),

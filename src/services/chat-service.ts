@@ -9,6 +9,7 @@ import { continueScore, ENGAGEMENT_WINDOW, type ContinueScoreResult } from '../d
 import { AppError } from '../domain/errors.js';
 import { buildSystemPrompt, describeEnergy } from '../domain/prompt.js';
 import type { Availability, SocialEnergyState } from '../domain/social-energy.js';
+import { energyShare } from '../domain/social-energy.js';
 import { estimateTokens } from '../domain/tokens.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
@@ -152,7 +153,7 @@ export class ChatService {
     const [history, before] = await Promise.all([store.recentMessages(conversation.id, settings.historyMessages), personas.snapshot(persona)]);
     const model = this.modelFor(persona);
     const contextTokens = settings.modelContextTokens[model] ?? settings.contextTokens;
-    const energyShare = persona.socialEnergy.maxEnergy > 0 ? before.state.energy / persona.socialEnergy.maxEnergy : 0;
+    const share = energyShare(before.state, persona.socialEnergy);
     const contributions = await this.collectContributions({
       session: binding,
       persona,
@@ -164,7 +165,7 @@ export class ChatService {
     const stateLine = contributions.find((contribution) => contribution.stateLine)?.stateLine;
     const sections = contributions.flatMap((contribution) => contribution.sections ?? []);
     const basePrompt = buildSystemPrompt(persona, {
-      energyLine: stateLine ?? describeEnergy(energyShare, before.state.fatigue),
+      energyLine: stateLine ?? describeEnergy(share, before.state.fatigue),
       conversationContext: conversation.context,
       topic: conversation.topic,
     });
@@ -204,7 +205,7 @@ export class ChatService {
     const score = continueScore({
       persona,
       message: request.message,
-      energyShare: persona.socialEnergy.maxEnergy > 0 ? after.state.energy / persona.socialEnergy.maxEnergy : 0,
+      energyShare: energyShare(after.state, persona.socialEnergy),
       fatigue: after.state.fatigue,
       relationship: contributions.find((contribution) => contribution.affinity !== undefined)?.affinity ?? 0,
       recentUserMessages: userMessages.slice(-ENGAGEMENT_WINDOW),

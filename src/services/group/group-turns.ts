@@ -3,6 +3,7 @@
  * generating its reply from the transcript it witnessed, then the social updates that follow. The
  * lifecycle around it (start, run, pause, resume, end) is `group-conversation-service.ts`.
  */
+import { energyShare } from '../../domain/social-energy.js';
 import type { Logger } from 'pino';
 import { buildContextWindow } from '../../domain/context-window.js';
 import { continueScore, ENGAGEMENT_WINDOW } from '../../domain/continue-score.js';
@@ -89,7 +90,7 @@ export class GroupTurns {
       const score = continueScore({
         persona,
         message: lastHeard?.content ?? conversation.topic ?? '',
-        energyShare: persona.socialEnergy.maxEnergy > 0 ? snapshot.state.energy / persona.socialEnergy.maxEnergy : 0,
+        energyShare: energyShare(snapshot.state, persona.socialEnergy),
         fatigue: snapshot.state.fatigue,
         relationship: affinity,
         recentUserMessages: heard.slice(-ENGAGEMENT_WINDOW).map((message) => message.content),
@@ -139,10 +140,10 @@ export class GroupTurns {
       );
       if (line.length > 0) feelings.push(line);
     }
-    const energyShare = persona.socialEnergy.maxEnergy > 0 ? snapshot.state.energy / persona.socialEnergy.maxEnergy : 0;
+    const share = energyShare(snapshot.state, persona.socialEnergy);
     const base = buildSystemPrompt(persona, {
       moodLine: describeMood(mood),
-      energyLine: describeEnergy(energyShare, snapshot.state.fatigue),
+      energyLine: describeEnergy(share, snapshot.state.fatigue),
       topic: conversation.topic,
       otherParticipants: otherNames,
     });

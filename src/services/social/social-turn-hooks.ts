@@ -10,6 +10,7 @@
  *   and the persona's mood from what was said (the sentiment heuristic of `domain/social/sentiment.ts`)
  *   and files the reply in its topic thread.
  */
+import { energyShare } from '../../domain/social-energy.js';
 import type { Logger } from 'pino';
 import { judgementPrompt, parseJudgement } from '../../domain/social/judgement.js';
 import type { JobQueue } from '../../ports/jobs.js';
@@ -86,12 +87,12 @@ export class SocialPromptContributor implements PromptContributor {
       this.deps.threads.otherThreadMessageIds(conversation.id, history),
     ]);
 
-    const energyShare = persona.socialEnergy.maxEnergy > 0 ? snapshot.state.energy / persona.socialEnergy.maxEnergy : 0;
+    const share = energyShare(snapshot.state, persona.socialEnergy);
     const userMessages = history.filter((item) => item.role === 'user').map((item) => item.content);
     const outlook = continueScore({
       persona,
       message: message.content,
-      energyShare,
+      energyShare: share,
       fatigue: snapshot.state.fatigue,
       relationship: relationship.affinity,
       recentUserMessages: userMessages.slice(-ENGAGEMENT_WINDOW),
@@ -105,7 +106,7 @@ export class SocialPromptContributor implements PromptContributor {
     if (outlook.decision !== 'continue') sections.push(CLOSING_INSTRUCTIONS[outlook.decision]);
     return {
       affinity: relationship.affinity,
-      stateLine: `${describeMood(mood)} ${describeEnergy(energyShare, snapshot.state.fatigue)}`,
+      stateLine: `${describeMood(mood)} ${describeEnergy(share, snapshot.state.fatigue)}`,
       sections,
       excludeMessageIds: otherThreads,
     };

@@ -2,6 +2,7 @@
  * MCP prompts: one per persona (`talk-with-aria`), returning the persona's system prompt and the recent
  * messages of a conversation, so a host can role-play the persona with its own model.
  */
+import { energyShare } from '../../domain/social-energy.js';
 import type { McpServer, GetPromptResult, PromptMessage, RegisteredPrompt } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { buildSystemPrompt, describeEnergy } from '../../domain/prompt.js';
@@ -74,13 +75,13 @@ export class PersonaPrompts {
     const { personas, conversations } = this.options.services;
     const persona = personas.resolve(personaId);
     const snapshot = await personas.snapshot(persona);
-    const energyShare = persona.socialEnergy.maxEnergy > 0 ? snapshot.state.energy / persona.socialEnergy.maxEnergy : 0;
+    const share = energyShare(snapshot.state, persona.socialEnergy);
     const conversation =
       args.conversation_id === undefined
         ? null
         : await conversations.accessible(await this.options.bindingFor({ conversation_id: args.conversation_id }), args.conversation_id);
     const systemPrompt = buildSystemPrompt(persona, {
-      energyLine: describeEnergy(energyShare, snapshot.state.fatigue),
+      energyLine: describeEnergy(share, snapshot.state.fatigue),
       scene: args.scene ?? null,
       conversationContext: conversation?.context ?? null,
       topic: conversation?.topic ?? null,
