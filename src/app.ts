@@ -40,6 +40,7 @@ import { healthRoutes } from './transports/health.js';
 import { McpHttpTransport } from './transports/mcp/http.js';
 import { HttpServer } from './transports/http-server.js';
 import { metricsRoute } from './transports/metrics-route.js';
+import { openAiRoute } from './transports/openai/index.js';
 import { WebSocketTransport } from './transports/websocket.js';
 
 import { DATABASE_FILE_NAME } from './config/paths.js';
@@ -279,6 +280,31 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     : null;
   if (mcp !== null) http.addRoute(mcp.route);
   http.addRoute(metricsRoute(core.metrics, core.auth));
+  http.addRoute(
+    openAiRoute({
+      logger,
+      allowedOrigins: config.http.allowedOrigins,
+      maxBodyBytes: config.limits.maxFrameBytes,
+      shutdownSignal: core.shutdownSignal,
+      authenticate: (apiKey) => core.auth.authenticate(apiKey),
+      personas: core.services.personas,
+      modelFor: (persona) => core.services.chat.modelFor(persona),
+      runTurn: (binding, request, options) => core.services.chat.runTurn(binding, request, options),
+      sessionOwner: async (sessionId) => {
+        const session = await core.store.getSession(sessionId);
+        return session === null ? undefined : session.userId;
+      },
+      touchSession: async (binding) => {
+        await core.services.sessions.touch(binding, Date.now());
+      },
+      activeConversation: (binding, personaId) => core.services.conversations.activeWith(binding, personaId),
+      endConversation: async (conversation, reason) => {
+        await core.services.conversations.end(conversation, reason);
+      },
+      startConversation: (binding, persona) => core.services.conversations.startWithUser(binding, persona, { context: null, tokenBudget: null }),
+      recentMessages: (conversationId, limit) => core.store.recentMessages(conversationId, limit),
+    }),
+  );
   http.onUpgrade((request, socket, head, url) => websocket.handleUpgrade(request, socket, head, url));
   // Conversation turns go to the connections that subscribed (conversation.subscribe), serialised once.
   const stopConversationFeed = forwardConversationEvents(core.services, core.events, (topic, method, params) => websocket.publish(topic, method, params));
