@@ -12,6 +12,7 @@ import { newSessionId } from '../../services/session-service.js';
 import { HostTurns } from './host-turns.js';
 import { PersonaPrompts } from './prompts.js';
 import { registerResources, transcriptUri } from './resources.js';
+import { methodsOfProfiles } from './tool-profiles.js';
 import { registerTools } from './tools.js';
 
 export const MCP_SERVER_NAME = 'persona-mcp';
@@ -38,9 +39,12 @@ export interface McpServerSetup {
 /** The MCP face of one running core; shared by all server instances of the process. */
 export class PersonaMcpEndpoint {
   readonly hostTurns: HostTurns;
+  /** The tools hosts see (`mcp.tools`); null for every tool. */
+  private readonly profileMethods: ReadonlySet<string> | null;
 
   constructor(readonly core: Core) {
     this.hostTurns = new HostTurns(core.hostModel, core.events);
+    this.profileMethods = methodsOfProfiles(core.config.mcp.tools);
   }
 
   createServer(setup: McpServerSetup): McpServer {
@@ -66,6 +70,8 @@ export class PersonaMcpEndpoint {
       setup.era === 'legacy' ? server.server.getClientCapabilities() : undefined;
     registerTools(server, {
       registry: core.registry,
+      profileMethods: this.profileMethods,
+      outputSchemas: core.config.mcp.outputSchemas,
       bindingFor: setup.bindingFor,
       hostTurns: this.hostTurns,
       clientCapabilities,
