@@ -227,6 +227,7 @@ export class WebSocketTransport {
     this.options.stats.activeConnections += 1;
     this.options.stats.totalConnections += 1;
 
+    connection.logger.debug({ ip, session: session.id, user: session.userId }, 'connection opened');
     socket.on('pong', () => {
       connection.isAlive = true;
     });
@@ -238,7 +239,8 @@ export class WebSocketTransport {
       });
     });
     socket.on('error', (error) => connection.logger.debug({ err: error }, 'WebSocket error'));
-    socket.on('close', () => {
+    socket.on('close', (code) => {
+      connection.logger.debug({ code }, 'connection closed');
       this.connections.delete(connection);
       for (const topic of [...this.topics.keys()]) this.removeSubscriber(topic, connection);
       const remaining = (this.connectionsPerIp.get(ip) ?? 1) - 1;
@@ -270,6 +272,7 @@ export class WebSocketTransport {
     }
     const parsed = parseFrame(rawToText(data, isBinary));
     if (!parsed.ok) {
+      this.options.engine.reportUnparsable(connection.createContext);
       this.send(connection, stringifyMessage(parsed.response));
       return;
     }
