@@ -9,7 +9,7 @@ import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { LlmChatEvent, LlmChatRequest, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
 import { NdjsonLineSplitter } from './ndjson.js';
-import { RequestScope } from './request-scope.js';
+import { RequestScope } from '../llm-http/request-scope.js';
 import {
   chatCancelled,
   errorFromResponse,
