@@ -40,21 +40,25 @@ describe('isModelListed', () => {
 describe('orderCandidates', () => {
   const ref = (backend: string, model: string) => ({ backend, model });
 
-  it('puts the task model first, then persona, default and the chain, without duplicates', () => {
+  it('puts the task model first, then the persona, then the chain, without duplicates', () => {
     const candidates = orderCandidates({
       requested: ref('ollama', 'aria-tuned'),
       requestedSource: 'persona',
       isPinned: false,
       taskModel: ref('ollama', 'llama3.2:1b'),
-      defaultModel: ref('ollama', 'llama3.1:8b'),
-      fallback: [ref('openai', 'qwen'), ref('ollama', 'llama3.1:8b')],
+      fallback: [ref('openai', 'qwen'), ref('ollama', 'aria-tuned'), ref('ollama', 'llama3.1:8b')],
     });
     expect(candidates.map((c) => `${c.source} ${c.ref.backend}:${c.ref.model}`)).toEqual([
       'task ollama:llama3.2:1b',
       'persona ollama:aria-tuned',
-      'default ollama:llama3.1:8b',
       'fallback openai:qwen',
+      'fallback ollama:llama3.1:8b',
     ]);
+  });
+
+  it('never adds a model outside the request and the chain', () => {
+    const candidates = orderCandidates({ requested: ref('ollama', 'x'), requestedSource: 'default', isPinned: false, taskModel: null, fallback: [] });
+    expect(candidates).toEqual([{ ref: ref('ollama', 'x'), source: 'default' }]);
   });
 
   it('gives a pin alone', () => {
@@ -63,7 +67,6 @@ describe('orderCandidates', () => {
       requestedSource: 'persona',
       isPinned: true,
       taskModel: null,
-      defaultModel: ref('ollama', 'y'),
       fallback: [ref('ollama', 'z')],
     });
     expect(candidates).toEqual([{ ref: ref('openai', 'x'), source: 'pin' }]);
@@ -123,6 +126,12 @@ describe('selectModel', () => {
     expect(choice.skipped).toEqual([{ ref: 'ollama:big', reason: 'the prompt needs 1500 tokens but its context window is 1400' }]);
   });
 
+  it('takes the largest window when no window holds the prompt', () => {
+    const choice = select([fact({ contextTokens: 1024 }), fact({ contextTokens: 1200 }), fact({ contextTokens: 512 })]);
+    expect(choice).toMatchObject({ ref: 'openai:mid', rule: 'largest-window' });
+    expect(choice.reason).toBe("no model's context window holds the whole prompt; openai:mid has the largest (1200 tokens)");
+  });
+
   it('counts unknown facts as passing', () => {
     const choice = select([fact({ isBackendReachable: null, isInstalled: null }), fact(), fact()]);
     expect(choice.ref).toBe('ollama:big');
@@ -145,7 +154,7 @@ describe('selectModel', () => {
   it('gives no model, with every reason, when nothing can answer', () => {
     const result = selectModel({
       candidates,
-      facts: [fact({ isInstalled: false }), fact({ isBackendReachable: false }), fact({ contextTokens: 512 })],
+      facts: [fact({ isInstalled: false }), fact({ isBackendReachable: false }), fact({ running: 1, queued: 32 })],
       promptTokens: 1000,
       replyTokens: 500,
       latencyBudgetMs: null,

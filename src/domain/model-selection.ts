@@ -5,12 +5,14 @@
  *
  * 1. **Pin** — a request that names its model explicitly gets exactly that model; nothing below applies,
  *    and a failure is reported as it is.
- * 2. **Order of preference** — the task's model (`llm.tasks.summary`, ...) for background work, else the
- *    persona's model, else the server's default, then the fall-back chain (`llm.fallback`), in order.
+ * 2. **Order of preference** — the task's model (`llm.tasks.summary`, ...) for background work, then the
+ *    persona's model (or the server's default when it names none), then the configured fall-back chain
+ *    (`llm.fallback`), in order. Nothing outside this list is ever tried.
  * 3. **Availability** — a candidate whose backend is unreachable, whose model the backend does not have, or
  *    which already failed this turn (missing, busy, unreachable) is passed over.
  * 4. **Prompt size** — a candidate whose context window cannot hold the prompt plus the reply budget is
- *    passed over (a smaller model would silently lose the conversation).
+ *    passed over (a smaller model would silently lose the conversation); when none can, the largest
+ *    window answers.
  * 5. **Queue depth** — a candidate whose backend queue is full is passed over.
  * 6. **Latency budget** — a candidate whose expected time (queue ahead of us plus its typical reply time)
  *    exceeds the budget is passed over while another fits; when none fits, the quickest expected answers.
@@ -65,7 +67,7 @@ export interface SelectionInput {
 }
 
 /** The rule that decided. */
-export type SelectionRule = 'pinned' | 'first-choice' | 'fallback' | 'latency-budget';
+export type SelectionRule = 'pinned' | 'first-choice' | 'fallback' | 'latency-budget' | 'largest-window';
 
 export interface ModelChoice {
   /** `backend:model`. */
@@ -115,14 +117,13 @@ export function isModelListed(listed: readonly string[], model: string, kind: st
 
 /**
  * The candidates for a request, most preferred first, without duplicates: a pin alone; otherwise the
- * task's model (when the task has one), the requested (persona's) model, the default, then the chain.
+ * task's model (when the task has one), the requested model (the persona's, or the default), then the chain.
  */
 export function orderCandidates(input: {
   requested: ModelRef;
   requestedSource: 'persona' | 'default';
   isPinned: boolean;
   taskModel: ModelRef | null;
-  defaultModel: ModelRef;
   fallback: readonly ModelRef[];
 }): Candidate[] {
   if (input.isPinned) return [{ ref: input.requested, source: 'pin' }];
@@ -132,7 +133,6 @@ export function orderCandidates(input: {
   };
   if (input.taskModel !== null) add(input.taskModel, 'task');
   add(input.requested, input.requestedSource);
-  add(input.defaultModel, 'default');
   for (const ref of input.fallback) add(ref, 'fallback');
   return ordered;
 }
@@ -148,12 +148,19 @@ export function selectModel(input: SelectionInput): ModelChoice | NoModel {
 
   const skipped: { ref: string; reason: string }[] = [];
   const overBudget: { candidate: Candidate; expectedMs: number }[] = [];
+  const tooSmall: { candidate: Candidate; contextTokens: number }[] = [];
   for (const [index, candidate] of candidates.entries()) {
     const ref = formatModelRef(candidate.ref);
     const fact = facts[index];
-    const reason = fact === undefined ? 'nothing is known about it' : hardReason(ref, fact, input);
+    const reason = fact === undefined ? 'nothing is known about it' : unavailableReason(ref, fact, input);
     if (reason !== null) {
       skipped.push({ ref, reason });
+      continue;
+    }
+    const needed = input.promptTokens + input.replyTokens;
+    if (fact !== undefined && fact.contextTokens < needed) {
+      tooSmall.push({ candidate, contextTokens: fact.contextTokens });
+      skipped.push({ ref, reason: `the prompt needs ${needed} tokens but its context window is ${fact.contextTokens}` });
       continue;
     }
     const expectedMs = fact === undefined ? null : expectedReplyMs(fact);
@@ -176,6 +183,16 @@ export function selectModel(input: SelectionInput): ModelChoice | NoModel {
       skipped.filter((skip) => skip.ref !== ref),
     );
   }
+  if (tooSmall.length > 0) {
+    const largest = tooSmall.reduce((best, next) => (next.contextTokens > best.contextTokens ? next : best));
+    const ref = formatModelRef(largest.candidate.ref);
+    return choose(
+      largest.candidate,
+      'largest-window',
+      `no model's context window holds the whole prompt; ${ref} has the largest (${largest.contextTokens} tokens)`,
+      skipped.filter((skip) => skip.ref !== ref),
+    );
+  }
   return { skipped };
 }
 
@@ -190,14 +207,12 @@ export function expectedReplyMs(fact: CandidateFacts): number | null {
   return Math.round((turnsAhead + 1) * fact.typicalReplyMs);
 }
 
-/** Why a candidate cannot answer at all, or null when it can (rules 3–5). */
-function hardReason(ref: string, fact: CandidateFacts, input: SelectionInput): string | null {
+/** Why a candidate cannot answer at all, or null when it can (rules 3 and 5). */
+function unavailableReason(ref: string, fact: CandidateFacts, input: SelectionInput): string | null {
   const failed = input.failed?.get(ref);
   if (failed !== undefined) return failed;
   if (fact.isBackendReachable === false) return `its backend is not reachable`;
   if (fact.isInstalled === false) return `the backend does not have this model`;
-  const needed = input.promptTokens + input.replyTokens;
-  if (fact.contextTokens < needed) return `the prompt needs ${needed} tokens but its context window is ${fact.contextTokens}`;
   if (fact.running >= fact.concurrency && fact.queued >= fact.maxQueued) return `its queue is full (${fact.queued} waiting)`;
   return null;
 }

@@ -86,3 +86,31 @@ export interface LlmProvider {
    */
   embed?(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]>;
 }
+
+/** One backend as `system.models` shows it. */
+export interface LlmBackendInfo {
+  name: string;
+  kind: 'ollama' | 'openai' | 'host';
+  endpoint: string;
+  isDefault: boolean;
+  /** Whether it answered the model listing just now. */
+  reachable: boolean;
+  /** Why it did not, in words a user can act on. */
+  error: string | null;
+  models: LlmModel[];
+  queue: { running: number; queued: number; concurrency: number; maxQueued: number };
+}
+
+/** The configured backends and how model references map onto them (implemented by the model router). */
+export interface LlmCatalog {
+  /** Every backend's reachability, models and queue; never throws. */
+  inventory(signal?: AbortSignal): Promise<LlmBackendInfo[]>;
+  /** Reads a model reference (`vllm:qwen2.5-7b-instruct`, or a bare name on the default backend). */
+  resolve(reference: string): { backend: string; model: string };
+  /** The context window used for a model. */
+  contextTokensOf(ref: { backend: string; model: string }): number;
+  /** The model reference of each task that has one (`summary`, `importance`, `relationship`, `embeddings`). */
+  taskModels(): Record<string, string>;
+  /** `llm.fallback`, in order. */
+  fallbackChain(): readonly string[];
+}
