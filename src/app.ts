@@ -5,10 +5,10 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { InProcessEventBus } from './adapters/events/in-process-bus.js';
-import { FallbackToHostProvider, HostLlmProvider, HostModelBridge } from './adapters/host/host-model.js';
+import { HostModelBridge } from './adapters/host/host-model.js';
+import { backendsFromConfig } from './adapters/llm-router/backends-from-config.js';
+import { ModelRouter } from './adapters/llm-router/model-router.js';
 import { PrometheusMetrics } from './adapters/metrics/prometheus-metrics.js';
-import { QueuedLlmProvider } from './adapters/llm-queue/queued-provider.js';
-import { normalizeOllamaHost, OllamaProvider } from './adapters/ollama/ollama-provider.js';
 import { loadPersonaFiles, shippedPersonasDir } from './adapters/persona-files.js';
 import { SqliteApiKeyStore } from './adapters/sqlite/api-key-store.js';
 import { SqliteSocialStore } from './adapters/sqlite/social-store.js';
@@ -99,17 +99,6 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const events = new InProcessEventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
   const stats = new ServerStats();
 
-  const ollama = new OllamaProvider({
-    baseUrl: normalizeOllamaHost(config.llm.ollamaHost),
-    requestTimeoutMs: config.llm.timeoutMs,
-    firstTokenTimeoutMs: config.llm.firstTokenTimeoutMs,
-    logger,
-  });
-  const hostModel = new HostModelBridge();
-  const host = new HostLlmProvider(hostModel);
-  const backend = config.llm.provider === 'host' ? host : config.llm.provider === 'auto' ? new FallbackToHostProvider(ollama, host, hostModel) : ollama;
-  const queued = new QueuedLlmProvider(options.llm ?? backend, { concurrency: config.llm.concurrency, maxQueued: config.llm.maxQueued });
-
   const personas = new PersonaService(store, clock, events);
   const sessions = new SessionService(store, clock, events);
   const conversations = new ConversationService(store, clock, events, sessions);
@@ -124,12 +113,30 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     contextTokens: config.llm.contextTokens,
     modelContextTokens: config.llm.modelContextTokens,
   };
+  // Every backend behind its own queue; the router picks the model of each request (docs/backends.md).
+  const hostModel = new HostModelBridge();
+  const built = backendsFromConfig(config.llm, { logger, hostModel, ...(options.llm ? { override: options.llm } : {}) });
+  const llm = new ModelRouter(
+    built.backends,
+    built.defaultBackend,
+    {
+      defaultModel: () => chatSettings.defaultModel,
+      contextTokens: () => chatSettings.contextTokens,
+      modelContextTokens: () => chatSettings.modelContextTokens,
+      fallback: () => config.llm.fallback,
+      taskModels: () => config.llm.tasks,
+      latencyBudgetMs: () => config.llm.latencyBudgetMs ?? null,
+      embedModel: () => config.memory.embedModel,
+    },
+    logger,
+    clock,
+  );
   const chat = new ChatService({
     store,
     personas,
     sessions,
     conversations,
-    llm: queued,
+    llm,
     clock,
     events,
     logger,
@@ -140,13 +147,13 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     clock,
     config.auth.mode === 'required' || (config.auth.mode === 'auto' && !isLoopbackHost(config.host)),
   );
-  const system = new SystemService({ store, llm: queued, clock, stats, queueStats: () => queued.stats(), databasePath });
+  const system = new SystemService({ store, llm, catalog: llm, clock, stats, queueStats: () => llm.stats(), databasePath });
   const social = composeSocial({
     store,
     socialStore: new SqliteSocialStore(store.database, databasePath),
     personas,
     conversations,
-    llm: queued,
+    llm,
     clock,
     events,
     logger,
@@ -164,7 +171,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   chat.addContributor(social.contributor);
   chat.addObserver(social.observer);
   // Registers its own prompt contributor and turn observer on `chat`.
-  const memory = composeMemory({ database: store.database, databasePath, config, personas, chat, llm: queued, clock, logger });
+  const memory = composeMemory({ database: store.database, databasePath, config, personas, chat, llm, clock, logger });
   // Each persona of a finished group keeps its own (private) memory of what it witnessed there.
   social.groups.rememberWith(async ({ personaId, content, conversation }) => {
     await memory.services.memories.store({ personaId, content, kind: 'summary', importance: 0.6, visibility: 'private', sessionId: conversation.sessionId });
@@ -174,7 +181,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     memory.jobs,
     config.social.llmJudgement
       ? {
-          llm: queued,
+          llm,
           modelFor: (personaId) => {
             const persona = personas.list().find((candidate) => candidate.id === personaId);
             return persona === undefined ? null : chat.modelFor(persona);
@@ -204,7 +211,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const metrics = new PrometheusMetrics(
     {
       activeConnections: () => stats.activeConnections,
-      llmQueue: () => queued.stats(),
+      llmQueue: () => llm.stats(),
       databaseSizeBytes: async () => (await system.databaseStatus()).sizeBytes,
     },
     registry.list().map((method) => method.name),

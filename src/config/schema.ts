@@ -14,6 +14,30 @@ export function defaultDataDir(): string {
 const port = z.number().int().min(0).max(65_535);
 const positiveInt = z.number().int().positive();
 
+/** Names backends get in config and in model references (`vllm:qwen2.5-7b-instruct`). */
+const backendName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'a backend name is lower-case letters, digits, - and _ (e.g. "vllm", "lm-studio")');
+
+/** One named LLM backend (docs/backends.md). Unset limits take the `llm.*` values. */
+const backendSchema = z.object({
+  /** `ollama` (its own API) or `openai` (any OpenAI-compatible server: llama.cpp, vLLM, LM Studio, LocalAI, hosted). */
+  kind: z.enum(['ollama', 'openai']),
+  /** Ollama: any form OLLAMA_HOST takes; OpenAI-compatible: the base URL including `/v1`. */
+  url: z.string().min(1),
+  /** Bearer key for OpenAI-compatible servers that want one. */
+  apiKey: z.string().min(1).optional(),
+  /** Name of an environment variable holding the key (keeps secrets out of the config file). */
+  apiKeyEnv: z.string().min(1).optional(),
+  concurrency: positiveInt.optional(),
+  maxQueued: z.number().int().min(0).optional(),
+  timeoutMs: positiveInt.optional(),
+  firstTokenTimeoutMs: positiveInt.optional(),
+  /** Context window of this backend's models when `llm.modelContextTokens` names none. */
+  contextTokens: z.number().int().min(512).optional(),
+  /** OpenAI-compatible only: also send `top_k`, `min_p`, `repeat_penalty` (false for the hosted OpenAI API). */
+  sendExtraOptions: z.boolean().optional(),
+});
+export type BackendConfig = z.infer<typeof backendSchema>;
+
 export const configSchema = z.object({
   /** Interface to listen on; 127.0.0.1 keeps the server private to this machine. */
   host: z.string().min(1).default('127.0.0.1'),
@@ -26,12 +50,38 @@ export const configSchema = z.object({
   llm: z
     .object({
       /**
-       * `ollama`; `host`: the MCP host's own model (sampling), for MCP clients only; `auto`: Ollama when it
-       * is reachable, else the MCP host's model when the client offers it.
+       * The default backend: `ollama`; `openai` (the OpenAI-compatible server at OPENAI_BASE_URL); `host`:
+       * the MCP host's own model (sampling), for MCP clients only; `auto`: Ollama when it is reachable, else
+       * the MCP host's model when the client offers it.
        */
-      provider: z.enum(['ollama', 'host', 'auto']).default('ollama'),
+      provider: z.enum(['ollama', 'openai', 'host', 'auto']).default('ollama'),
+      /** Name of the default backend among `backends` (overrides `provider`). */
+      defaultBackend: backendName.optional(),
       /** Ollama's address; OLLAMA_HOST sets it, in any form Ollama itself accepts. */
       ollamaHost: z.string().default('http://127.0.0.1:11434'),
+      /** The built-in `openai` backend: OPENAI_BASE_URL and OPENAI_API_KEY set it, as in the OpenAI ecosystem. */
+      openai: z
+        .object({
+          /** Base URL including `/v1`; defaults to https://api.openai.com/v1. */
+          baseUrl: z.string().url().optional(),
+          apiKey: z.string().min(1).optional(),
+          sendExtraOptions: z.boolean().optional(),
+        })
+        .prefault({}),
+      /** More backends by name, several of each kind (`{"vllm": {"kind": "openai", "url": "http://gpu:8000/v1"}}`). */
+      backends: z.record(backendName, backendSchema).default({}),
+      /** Models tried in order when the chosen one is missing, busy or unreachable (`["ollama:llama3.2:3b"]`). */
+      fallback: z.array(z.string().min(1)).default([]),
+      /** Models for background tasks, so they can use a small model (`{"summary": "ollama:llama3.2:1b"}`). */
+      tasks: z
+        .object({
+          summary: z.string().min(1).optional(),
+          importance: z.string().min(1).optional(),
+          relationship: z.string().min(1).optional(),
+        })
+        .prefault({}),
+      /** Expected reply time a chat should fit in; slower-looking models are passed over (none by default). */
+      latencyBudgetMs: positiveInt.optional(),
       /** Model for personas that name none. */
       model: z.string().min(1).default('llama3.1:8b'),
       /** A whole chat turn must finish within this many milliseconds. */
@@ -47,7 +97,16 @@ export const configSchema = z.object({
       /** Per-model context windows overriding `contextTokens`, e.g. {"llama3.1:8b": 8192}. */
       modelContextTokens: z.record(z.string(), z.number().int().min(512)).default({}),
     })
-    .prefault({}),
+    .prefault({})
+    .superRefine((llm, context) => {
+      const names = new Set(['ollama', 'host', 'openai', ...Object.keys(llm.backends)]);
+      if (llm.defaultBackend !== undefined && !names.has(llm.defaultBackend)) {
+        context.addIssue({ code: 'custom', path: ['defaultBackend'], message: `"${llm.defaultBackend}" is not a backend; known: ${[...names].join(', ')}` });
+      }
+      if (llm.backends['host'] !== undefined) {
+        context.addIssue({ code: 'custom', path: ['backends', 'host'], message: '"host" is the MCP host\'s model and cannot be redefined; pick another name' });
+      }
+    }),
   chat: z
     .object({
       /** Reply cap when the client sends no `token_budget` (the old server's default). */
