@@ -2,7 +2,9 @@
  * The OpenAI-compatible endpoint on the server's own port: `GET /v1/models` lists the personas as
  * models, `POST /v1/chat/completions` talks to one (SSE streaming or not) through the same chat turn
  * as every other transport, so memory, mood, relationships and history apply. API keys are Bearer
- * tokens; browser origins are checked as on every other path. Details: docs/openai.md.
+ * tokens; the Host allow-list and Origin rule of every HTTP path (`request-guard.ts`) run before this
+ * route sees a request, so a browser request that gets here comes from an allowed origin and may be
+ * given CORS headers. Details: docs/openai.md.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,14 +21,12 @@ import type { ConversationRecord, MessageRecord } from '../../ports/store.js';
 import { SESSION_ID_PATTERN } from '../../services/session-service.js';
 import { requestApiKey } from '../credentials.js';
 import type { HttpRoute } from '../http-server.js';
-import { isOriginAllowed } from '../origin.js';
 import { derivedSessionId, planTurn } from './conversation-mapping.js';
 import { chatCompletionRequest, chunk, completion, openAiError, usage, usageChunk, type ModelEntry, type OpenAiError } from './wire.js';
 
 /** What the endpoint needs of the server: narrow on purpose (no Core). */
 export interface OpenAiEndpointDeps {
   logger: Logger;
-  allowedOrigins: readonly string[];
   /** Largest request body read, in bytes (limits.maxFrameBytes). */
   maxBodyBytes: number;
   /** Aborted on shutdown: in-flight turns stop. */
@@ -57,16 +57,9 @@ export function openAiRoute(deps: OpenAiEndpointDeps): HttpRoute {
       logRequest(deps.logger, 'openai', { method, ...outcome, durationMs: performance.now() - started });
 
     if (request.method === 'OPTIONS') {
-      // Preflight: browsers ask before sending Authorization; only origins allowed on every path may.
-      if (!isOriginAllowed(request, deps.allowedOrigins)) return sendError(response, openAiError(403, 'permission_error', 'This origin may not call the API; add it to http.allowedOrigins.')), true;
+      // A preflight from an allowed origin (others were refused by the request guard).
       response.writeHead(204, corsHeaders(request));
       response.end();
-      return true;
-    }
-    if (!isOriginAllowed(request, deps.allowedOrigins)) {
-      deps.logger.warn({ origin: request.headers.origin, path: url.pathname }, 'refused an OpenAI API request from a foreign origin');
-      sendError(response, openAiError(403, 'permission_error', 'This origin may not call the API; add it to http.allowedOrigins.'));
-      report({ outcome: 'forbidden', code: 403, error: 'foreign origin' });
       return true;
     }
     let caller: Caller;
