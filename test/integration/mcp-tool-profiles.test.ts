@@ -62,7 +62,8 @@ describe('MCP tool profiles', () => {
     const registry = servers.get('all')!.server.registry;
     expect(all).toEqual(exposedMethods(registry).map((method) => toolName(method.name)).sort());
     const inProfiles = profiledMethods();
-    expect(exposedMethods(registry).map((method) => method.name).filter((name) => !inProfiles.has(name))).toEqual([]);
+    const unclassified = exposedMethods(registry).map((method) => method.name).filter((name) => !inProfiles.has(name));
+    expect(unclassified, 'a new MCP tool must be in a profile: add it to PROFILE_METHODS in src/transports/mcp/tool-profiles.ts').toEqual([]);
   });
 
   it('sends structured results without advertising output schemas (mcp.outputSchemas is off by default)', async () => {
