@@ -308,6 +308,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
       authenticate: (apiKey) => core.auth.authenticate(apiKey),
       personas: core.services.personas,
       modelFor: (persona) => core.services.chat.modelFor(persona),
+      defaultTokenBudget: () => core.services.chat.defaultTokenBudget,
       runTurn: (binding, request, options) => core.services.chat.runTurn(binding, request, options),
       sessionOwner: async (sessionId) => {
         const session = await core.store.getSession(sessionId);

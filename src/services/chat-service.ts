@@ -106,6 +106,11 @@ export class ChatService {
     return this.deps.settings.defaultModel;
   }
 
+  /** The reply cap of a turn that names none (`chat.defaultTokenBudget`, live). */
+  get defaultTokenBudget(): number {
+    return this.deps.settings.defaultTokenBudget;
+  }
+
   /** The model a persona uses: its own, else the server's default. */
   modelFor(persona: PersonaRecord): string {
     return persona.model ?? this.deps.settings.defaultModel;

@@ -138,8 +138,19 @@ describe('POST /v1/chat/completions', () => {
     const huge = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ model: 'aria', messages: [{ role: 'user', content: 'x'.repeat(2_000_000) }] }) });
     expect(huge.status).toBe(413);
 
+    const badSession = await fetch(url, { method: 'POST', headers: { ...headers, 'x-session-id': '../etc' }, body: JSON.stringify({ model: 'aria', messages: [{ role: 'user', content: 'hi' }] }) });
+    expect(badSession.status).toBe(400);
+
     const foreign = await fetch(`${server.server.httpUrl}/v1/models`, { headers: { ...headers, origin: 'https://evil.example' } });
     expect(foreign.status).toBe(403);
+  });
+
+  it('lets max_tokens shorten a reply below the default budget, never lengthen it', async () => {
+    const big = await alice.chat.completions.create({ model: 'aria', max_tokens: 1_000_000, messages: [{ role: 'user', content: 'a long answer' }], user: 'cap-test' });
+    expect(big.choices[0]!.message.content).toBe('Aria hears you: a long answer');
+    expect(ollama.requests.at(-1)?.body.options?.num_predict).toBe(server.server.config.chat.defaultTokenBudget);
+    await alice.chat.completions.create({ model: 'aria', max_completion_tokens: 50, messages: [{ role: 'user', content: 'brief' }], user: 'cap-test' });
+    expect(ollama.requests.at(-1)?.body.options?.num_predict).toBe(50);
   });
 
   it('answers 503 with what to do when Ollama is down, streaming or not', async () => {

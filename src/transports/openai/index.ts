@@ -34,6 +34,8 @@ export interface OpenAiEndpointDeps {
   authenticate(apiKey: string | null): Promise<Caller>;
   personas: { list(): PersonaRecord[]; resolve(idOrName: string): PersonaRecord };
   modelFor(persona: PersonaRecord): string;
+  /** The reply cap of a turn that names none (`chat.defaultTokenBudget`); max_tokens only lowers it. */
+  defaultTokenBudget(): number;
   /** The chat use case: one turn, stored, with every prompt contributor and observer. */
   runTurn(binding: SessionBinding, request: ChatTurnRequest, options: { signal: AbortSignal; onDelta?: (delta: string) => void }): Promise<ChatTurnResult>;
   /** The owner of a stored session; undefined when there is none. */
@@ -139,7 +141,7 @@ async function chatCompletions(deps: OpenAiEndpointDeps, request: IncomingMessag
     persona = deps.personas.resolve(params.model);
   } catch (error) {
     const failure = toOpenAiError(error, deps.logger);
-    return fail(failure, isAppError(error) ? error.kind : 'internal_error');
+    return fail(failure, isAppError(error) ? error.kind : error instanceof InvalidRequest ? 'invalid_params' : 'internal_error');
   }
 
   // The turn stops when the client goes away (a front-end's Stop button closes the request) or on shutdown.
@@ -187,9 +189,12 @@ async function chatCompletions(deps: OpenAiEndpointDeps, request: IncomingMessag
         conversation = await deps.startConversation(binding, persona);
       }
       const maxTokens = params.max_completion_tokens ?? params.max_tokens ?? undefined;
+      // max_tokens can shorten a reply below the server's default, never lengthen it: front-ends send their
+      // own "max response length" (often thousands), which would crowd memories and history out of the prompt.
+      const tokenBudget = maxTokens === undefined ? undefined : Math.min(maxTokens, deps.defaultTokenBudget());
       turn = await deps.runTurn(
         binding,
-        { message: plan.message, personaId: persona.id, ...(conversation ? { conversationId: conversation.id } : {}), ...(maxTokens !== undefined ? { tokenBudget: maxTokens } : {}) },
+        { message: plan.message, personaId: persona.id, ...(conversation ? { conversationId: conversation.id } : {}), ...(tokenBudget !== undefined ? { tokenBudget } : {}) },
         { signal, ...(isStreaming ? { onDelta: emitText } : {}) },
       );
       text = turn.reply;
@@ -220,6 +225,16 @@ async function chatCompletions(deps: OpenAiEndpointDeps, request: IncomingMessag
   }
 }
 
+/** A request the endpoint refuses itself (400), with the parameter at fault. */
+class InvalidRequest extends Error {
+  constructor(
+    message: string,
+    readonly param: string | null,
+  ) {
+    super(message);
+  }
+}
+
 /**
  * The end user a front-end names in a header when it does not set `user`: ours (`X-Persona-User`), or
  * the one Open WebUI forwards (`X-OpenWebUI-User-Id`, with ENABLE_FORWARD_USER_INFO_HEADERS).
@@ -239,7 +254,7 @@ async function sessionFor(deps: OpenAiEndpointDeps, request: IncomingMessage, ca
   const requested = Array.isArray(header) ? header[0] : header;
   if (requested === undefined || requested === '') return { id: derivedSessionId(caller.userId, endUser), userId: caller.userId, role: caller.role };
   if (!SESSION_ID_PATTERN.test(requested)) {
-    throw new AppError('session_not_found', 'X-Session-Id must be 8-64 characters of A-Z, a-z, 0-9, "_" or "-".');
+    throw new InvalidRequest('X-Session-Id must be 8-64 characters of A-Z, a-z, 0-9, "_" or "-"; send none to use the session of your key (or of `user`).', 'X-Session-Id');
   }
   const owner = await deps.sessionOwner(requested);
   if (owner !== undefined && owner !== caller.userId) {
@@ -280,6 +295,7 @@ const STATUS_BY_KIND: Partial<Record<AppErrorKind, [number, string]>> = {
 };
 
 function toOpenAiError(error: unknown, logger: Logger): OpenAiError {
+  if (error instanceof InvalidRequest) return openAiError(400, 'invalid_request_error', error.message, 'invalid_value', error.param);
   if (isAppError(error)) {
     const [status, type] = STATUS_BY_KIND[error.kind] ?? [500, 'server_error'];
     const hint = APPLICATION_ERRORS[error.kind].whatToDo;
