@@ -199,7 +199,8 @@ class ChatSession {
    */
   private stopReply(reply: { isStopped: boolean }): void {
     reply.isStopped = true;
-    this.terminal.write('\n');
+    // On a terminal readline has already ended the line at Ctrl-C.
+    if (!this.terminal.isInteractive) this.terminal.write('\n');
     this.terminal.note('(stopped; press Ctrl-C again to quit)');
     const old = this.client;
     this.connected = old.close().then(() => this.reconnect({ isQuiet: true }));
