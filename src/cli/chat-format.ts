@@ -50,7 +50,7 @@ export const HELP: readonly string[] = [
   '  /status        social energy and availability of this persona',
   '  /new           end this conversation and start a fresh one',
   '  /help          this list',
-  '  /quit          leave (also Ctrl-D or Ctrl-C)',
+  '  /quit          leave (also Ctrl-D, or Ctrl-C at the prompt; Ctrl-C during a reply stops the reply)',
 ];
 
 const DESCRIPTION_WIDTH = 60;
