@@ -37,10 +37,10 @@ import { composeSocial } from './services/social/compose.js';
 import { composeMemory } from './services/memory/compose.js';
 import { ServerStats, SystemService } from './services/system-service.js';
 import { healthRoutes } from './transports/health.js';
+import { openAiRoute } from './transports/openai/index.js';
 import { McpHttpTransport } from './transports/mcp/http.js';
 import { HttpServer } from './transports/http-server.js';
 import { metricsRoute } from './transports/metrics-route.js';
-import { openAiRoute } from './transports/openai/index.js';
 import { WebSocketTransport } from './transports/websocket.js';
 import { RequestGuard } from './transports/request-guard.js';
 
@@ -289,17 +289,6 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
   });
   http.addRoute(healthRoutes(core.services.system));
-  const mcp = config.mcp.http
-    ? new McpHttpTransport({
-        core,
-        sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000,
-        maxSessions: config.mcp.maxSessions,
-        maxSessionsPerUser: config.mcp.maxSessionsPerUser,
-        streamLimits: { maxQueuedBytes: config.limits.maxQueuedBytesPerConnection, heartbeatMs: config.limits.heartbeatMs },
-      })
-    : null;
-  if (mcp !== null) http.addRoute(mcp.route);
-  http.addRoute(metricsRoute(core.metrics, core.auth));
   http.addRoute(
     openAiRoute({
       logger,
@@ -325,6 +314,17 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
       recentMessages: (conversationId, limit) => core.store.recentMessages(conversationId, limit),
     }),
   );
+  const mcp = config.mcp.http
+    ? new McpHttpTransport({
+        core,
+        sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000,
+        maxSessions: config.mcp.maxSessions,
+        maxSessionsPerUser: config.mcp.maxSessionsPerUser,
+        streamLimits: { maxQueuedBytes: config.limits.maxQueuedBytesPerConnection, heartbeatMs: config.limits.heartbeatMs },
+      })
+    : null;
+  if (mcp !== null) http.addRoute(mcp.route);
+  http.addRoute(metricsRoute(core.metrics, core.auth));
   http.onUpgrade((request, socket, head, url) => websocket.handleUpgrade(request, socket, head, url));
   // Conversation turns go to the connections that subscribed (conversation.subscribe), serialised once.
   const stopConversationFeed = forwardConversationEvents(core.services, core.events, (topic, method, params) => websocket.publish(topic, method, params));
