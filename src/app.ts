@@ -25,6 +25,8 @@ import { forwardConversationEvents } from './rpc/methods/group.js';
 import { buildRegistry } from './rpc/methods/index.js';
 import type { MethodRegistry } from './rpc/registry.js';
 import { ChatService, type ChatSettings } from './services/chat-service.js';
+import { DatasetService } from './services/models/dataset-service.js';
+import { SqliteDatasetSource } from './adapters/sqlite/dataset-source.js';
 import { ConversationService } from './services/conversation-service.js';
 import type { Services } from './services/index.js';
 import { PersonaService } from './services/persona-service.js';
@@ -191,7 +193,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
   };
   const state = composeState({ database: store.database, databasePath, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
-  const services: Services = { personas, sessions, conversations, chat, system, social: social.services, groups: social.groups, memory: memory.services, state: state.services };
+  const services: Services = { personas, sessions, conversations, chat, system, social: social.services, groups: social.groups, memory: memory.services, state: state.services, datasets: new DatasetService({ personas, source: new SqliteDatasetSource(store.database) }) };
 
   try {
     const seeded = await personas.initialise(loadPersonaFiles(config.personasDir ?? shippedPersonasDir()));
