@@ -43,6 +43,10 @@ import { McpHttpTransport } from './transports/mcp/http.js';
 import { HttpServer } from './transports/http-server.js';
 import { metricsRoute } from './transports/metrics-route.js';
 import { WebSocketTransport } from './transports/websocket.js';
+import { RequestGuard } from './transports/request-guard.js';
+
+/** How often revoked API keys are read (open connections of a revoked key close within this). */
+const REVOCATION_CHECK_MS = 500;
 
 import { DATABASE_FILE_NAME } from './config/paths.js';
 
@@ -69,6 +73,8 @@ export interface Core {
   metrics: PrometheusMetrics;
   /** Aborted on shutdown; in-flight work listens to it. */
   shutdownSignal: AbortSignal;
+  /** Aborts `shutdownSignal` (in-flight turns stop) without closing anything yet; `close` does it too. */
+  abortInFlight(): void;
   /** Lets MCP requests lend the host's model to chat turns (`llm.provider` `host` and `auto`). */
   hostModel: HostModelBridge;
   close(): Promise<void>;
@@ -242,10 +248,13 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     metrics,
     shutdownSignal: shutdown.signal,
     hostModel,
+    abortInFlight() {
+      if (!shutdown.signal.aborted) shutdown.abort(new Error('server shutting down'));
+    },
     async close() {
       if (closed) return;
       closed = true;
-      shutdown.abort(new Error('server shutting down'));
+      if (!shutdown.signal.aborted) shutdown.abort(new Error('server shutting down'));
       retention.stop();
       state.stop();
       await memory.stop();
@@ -259,31 +268,35 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
   const core = await createCore(config, options);
   const { logger } = core;
-  const http = new HttpServer(logger);
+  const http = new HttpServer(
+    logger,
+    new RequestGuard({ allowedHosts: config.http.allowedHosts, allowedOrigins: config.http.allowedOrigins, listenHost: config.host }),
+  );
   const websocket = new WebSocketTransport({
     engine: core.engine,
     logger,
     stats: core.stats,
     maxFrameBytes: config.limits.maxFrameBytes,
-    allowedOrigins: config.http.allowedOrigins,
     shutdownSignal: core.shutdownSignal,
     maxConnections: config.limits.maxConnections,
     maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+    maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
+    maxQueuedBytes: config.limits.maxQueuedBytesPerConnection,
+    heartbeatMs: config.limits.heartbeatMs,
+    slowClientGraceMs: config.limits.slowClientGraceMs,
     rateLimit: { ratePerSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst },
     authenticate: (apiKey) => core.auth.authenticate(apiKey),
-    canAttachSession: async (sessionId, userId) => {
-      const session = await core.store.getSession(sessionId);
-      return session === null || session.userId === userId;
-    },
+    claimSession: (sessionId, userId) => core.services.sessions.claim(sessionId, userId),
+    isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
   });
   http.addRoute(healthRoutes(core.services.system));
   const mcp = config.mcp.http
     ? new McpHttpTransport({
         core,
-        allowedOrigins: config.http.allowedOrigins,
-        listenHost: config.host,
         sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000,
         maxSessions: config.mcp.maxSessions,
+        maxSessionsPerUser: config.mcp.maxSessionsPerUser,
+        streamLimits: { maxQueuedBytes: config.limits.maxQueuedBytesPerConnection, heartbeatMs: config.limits.heartbeatMs },
       })
     : null;
   if (mcp !== null) http.addRoute(mcp.route);
@@ -291,6 +304,15 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   http.onUpgrade((request, socket, head, url) => websocket.handleUpgrade(request, socket, head, url));
   // Conversation turns go to the connections that subscribed (conversation.subscribe), serialised once.
   const stopConversationFeed = forwardConversationEvents(core.services, core.events, (topic, method, params) => websocket.publish(topic, method, params));
+  // A revoked key stops working on open connections too, within half a second (`keys revoke` runs in another process).
+  const stopRevocationWatch = core.auth.watchRevocations(
+    REVOCATION_CHECK_MS,
+    (keyIds) => {
+      websocket.dropRevokedKeys(keyIds);
+      void mcp?.dropRevokedKeys(keyIds);
+    },
+    (error) => logger.warn({ err: error }, 'could not read revoked API keys'),
+  );
 
   let address: { port: number; host: string };
   try {
@@ -322,11 +344,15 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     mcpUrl: mcp === null ? null : `http://${hostForUrl}:${address.port}/mcp`,
     close() {
       closing ??= (async () => {
-        // MCP streams first: open SSE responses would keep the HTTP server from closing.
-        await mcp?.close();
-        await http.close().then(() => undefined, () => undefined);
+        // Stop accepting first (the listener closes now; `stopped` resolves once every socket is gone),
+        // then end what is open: turns in flight are aborted (their user messages are stored already),
+        // WebSockets get 1001, MCP sessions and streams end. Nothing here waits on a client for long.
+        const stopped = http.close();
+        stopRevocationWatch();
         stopConversationFeed();
-        await websocket.close();
+        core.abortInFlight();
+        await Promise.all([websocket.close(), mcp?.close()]);
+        await stopped;
         await core.close();
         logger.info('persona-mcp stopped');
       })();

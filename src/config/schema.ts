@@ -125,10 +125,24 @@ export const configSchema = z.object({
       maxFrameBytes: positiveInt.default(1_048_576),
       /** Largest JSON-RPC batch. */
       maxBatchSize: positiveInt.default(100),
-      /** Open WebSocket connections in total; more are closed with 1013 (try again later). */
+      /** Open WebSocket connections in total; more upgrades are refused with HTTP 503. */
       maxConnections: positiveInt.default(20_000),
-      /** Open WebSocket connections from one IP address. */
+      /** Open WebSocket connections from one IP address; more are refused with HTTP 429. */
       maxConnectionsPerIp: positiveInt.default(1_000),
+      /** Open WebSocket connections of one user (API key owner); more are refused with HTTP 429. */
+      maxConnectionsPerUser: positiveInt.default(1_000),
+      /**
+       * Bytes that may wait to be sent to one WebSocket client; beyond, its frames stop being read until it
+       * catches up, and a client that stays beyond (or goes twice beyond) is closed with 1008.
+       */
+      maxQueuedBytesPerConnection: positiveInt.default(8 * 1024 * 1024),
+      /** How long (ms) a WebSocket client may stay over `maxQueuedBytesPerConnection` before it is closed. */
+      slowClientGraceMs: positiveInt.default(10_000),
+      /**
+       * WebSocket ping interval (ms); a connection that has not answered the previous ping with a pong is
+       * dropped. MCP event streams get a keep-alive comment this often.
+       */
+      heartbeatMs: z.number().int().min(100).default(30_000),
       /** Requests per second one connection may send on average (token bucket; a batch costs its size). */
       rateLimitPerSecond: z.number().positive().default(100),
       /** Requests one connection may send in a burst. */
@@ -162,10 +176,17 @@ export const configSchema = z.object({
     .prefault({}),
   /** Largest state bundle `state.load` and `persona-mcp import` unpack, in bytes (zip-bomb guard). */
   maxBundleBytes: z.number().int().positive().default(8 * 1024 ** 3),
+  /** Longest row (JSON line) in a state bundle; longer ones are refused before any is parsed. */
+  maxBundleLineBytes: z.number().int().positive().default(64 * 1024 ** 2),
   http: z
     .object({
       /** Extra browser origins allowed to connect (the server's own origin is always allowed). */
       allowedOrigins: z.array(z.string()).default([]),
+      /**
+       * Host names (or `host:port`) the server answers to besides the loopback names and the address it
+       * listens on; other `Host` headers get 403 (DNS rebinding). `"*"` accepts any.
+       */
+      allowedHosts: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
   mcp: z
@@ -176,6 +197,8 @@ export const configSchema = z.object({
       sessionIdleMinutes: z.number().positive().default(60),
       /** Open 2025-11-25 HTTP sessions at most; a new one beyond this is refused with 503. */
       maxSessions: positiveInt.default(1000),
+      /** Open 2025-11-25 HTTP sessions per user (the anonymous local user: per address); beyond, 429. */
+      maxSessionsPerUser: positiveInt.default(100),
     })
     .prefault({}),
   auth: z
