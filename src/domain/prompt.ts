@@ -181,6 +181,11 @@ export function buildPostHistoryInstructions(persona: PersonaDefinition, templat
   return renderTemplate(caseFreeMacros(template), { ...macroValues(persona, situation), original: '' });
 }
 
+/** A card's text (a greeting, an instruction) with the macros filled in, `{{original}}` empty. */
+export function renderCardText(persona: PersonaDefinition, text: string): string {
+  return buildPostHistoryInstructions(persona, text);
+}
+
 /** `{{Char}}`, `{{USER}}`: the card tools match these two in any case. */
 function caseFreeMacros(template: string): string {
   return template.replace(/\{\{\s*(char|user)\s*\}\}/gi, (_whole, name: string) => `{{${name.toLowerCase()}}}`);

@@ -72,4 +72,29 @@ describe('prompt templates', () => {
     await client.result('persona.chat', { persona_id: personaId, message: 'hello' });
     expect(ollama.requests.at(-1)!.body.messages?.at(-1)).toEqual({ role: 'system', content: 'Stay as Seraphina; answer the visitor in one sentence.' });
   });
+
+  it("opens a conversation with the card's greeting or one of its alternate_greetings", async () => {
+    const client = await server.connect();
+    const card = JSON.parse(readFileSync('test/fixtures/cards/seraphina-v2.json', 'utf8'));
+    card.data.name = 'Greeter';
+    card.data.first_mes = 'Welcome, {{user}}. I am {{char}}.';
+    card.data.alternate_greetings = ['{{char}} waves at {{user}}.'];
+    const personaId = (await client.result('persona.import_card', { card })).persona.persona_id;
+
+    const view = await client.result('persona.template.get', { persona_id: personaId });
+    expect(view.greetings).toEqual(['Welcome, the visitor. I am Greeter.', 'Greeter waves at the visitor.']);
+    const started = await client.result('conversation.start', { persona_id: personaId, greeting: 1 });
+    expect(started.greeting).toBe('Greeter waves at the visitor.');
+    const history = await client.result('conversation.history', { conversation_id: started.conversation_id });
+    expect(history.messages.map((message: { role: string; content: string }) => [message.role, message.content])).toEqual([['assistant', 'Greeter waves at the visitor.']]);
+    const reply = await client.result('persona.chat', { conversation_id: started.conversation_id, message: 'hi' });
+    expect(ollama.requests.at(-1)!.body.messages?.slice(1, 3)).toEqual([
+      { role: 'assistant', content: 'Greeter waves at the visitor.' },
+      { role: 'user', content: 'hi' },
+    ]);
+    expect(reply.response).toContain('hi');
+
+    const frame = await client.call('conversation.start', { persona_id: 'aria', greeting: 0 });
+    expect(frame.error.message).toBe('Aria has no greeting from a Character Card.');
+  });
 });

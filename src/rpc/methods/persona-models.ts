@@ -103,10 +103,12 @@ export function personaModelMethods(services: Services): MethodDefinition[] {
         source: z.enum(['saved', 'persona', 'card', 'default']),
         versions: z.array(templateVersionWire).describe('Saved versions, newest first.'),
         macros: z.record(z.string(), z.string()).describe('Every macro a template may use, with what it becomes.'),
+        greetings: z.array(z.string()).describe("The persona's Character Card greetings (first_mes, then alternate_greetings), for conversation.start's `greeting`."),
       }),
       hints: { readOnly: true, idempotent: true },
       handler: async ({ persona_id, task }) => {
         const view = await templates.get(persona_id, task as (typeof TEMPLATE_TASKS)[number]);
+        const greetings = await templates.greetings(services.personas.resolve(view.personaId));
         return {
           persona_id: view.personaId,
           task: view.task,
@@ -114,6 +116,7 @@ export function personaModelMethods(services: Services): MethodDefinition[] {
           source: view.source,
           versions: view.versions.map((version) => ({ version: version.version, template: version.template, created_at: toIso(version.createdAt), created_by: version.createdBy })),
           macros: { ...TEMPLATE_MACROS },
+          greetings,
         };
       },
     }),

@@ -7,6 +7,7 @@
  */
 import { AppError } from '../../domain/errors.js';
 import { templateProblem, type TemplateTask } from '../../domain/prompt-template.js';
+import { renderCardText } from '../../domain/prompt.js';
 import { SYSTEM_PROMPT_TEMPLATE_MAX_LENGTH } from '../../domain/persona-schema.js';
 import type { Clock } from '../../ports/clock.js';
 import type { PromptTemplateStore, TemplateVersion } from '../../ports/prompt-templates.js';
@@ -66,6 +67,19 @@ export class PromptTemplateService {
   async postHistoryTemplate(persona: PersonaRecord): Promise<string> {
     const saved = await this.deps.templates.current(persona.id, 'post_history');
     return saved !== null ? saved.template : this.cardPostHistory(persona);
+  }
+
+  /**
+   * The persona's greetings from its Character Card, macros filled in: `first_mes` first (index 0), then
+   * `alternate_greetings` (1, 2, ...). Empty when the persona has no card or the card no greeting.
+   */
+  async greetings(persona: PersonaRecord): Promise<string[]> {
+    const data = (await this.deps.cards.get(persona.id))?.card['data'];
+    if (typeof data !== 'object' || data === null) return [];
+    const fields = data as Record<string, unknown>;
+    const first = typeof fields['first_mes'] === 'string' ? [fields['first_mes']] : [];
+    const alternates = Array.isArray(fields['alternate_greetings']) ? fields['alternate_greetings'].filter((text): text is string => typeof text === 'string') : [];
+    return [...first, ...alternates].map((text) => renderCardText(persona, text)).filter((text) => text.length > 0);
   }
 
   private async cardPostHistory(persona: PersonaRecord): Promise<string> {
