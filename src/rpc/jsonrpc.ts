@@ -16,6 +16,7 @@ import {
 } from './error-codes.js';
 import type { JsonRpcId, MethodContext, MethodRegistry } from './registry.js';
 import type { Logger } from 'pino';
+import type { RequestOutcome } from '../ports/metrics.js';
 
 export interface JsonRpcErrorObject {
   code: number;
@@ -38,12 +39,7 @@ export interface JsonRpcRequest {
 /** Builds the per-request context; the transport knows the connection behind it. */
 export type ContextFactory = (requestId: JsonRpcId | undefined, method: string) => MethodContext;
 
-export interface RequestOutcome {
-  method: string;
-  /** 'ok', or the error kind / standard error name. */
-  outcome: string;
-  durationMs: number;
-}
+export type { RequestOutcome };
 
 export interface JsonRpcEngineOptions {
   logger: Logger;

@@ -3,12 +3,12 @@ import type { ConversationService } from './conversation-service.js';
 import type { PersonaService } from './persona-service.js';
 import type { SessionService } from './session-service.js';
 import type { SystemService } from './system-service.js';
-import type { StateServices } from './state/compose.js';
+import type { StateServices } from './state/index.js';
 import type { GroupConversationService } from './group/group-conversation-service.js';
-import type { MemoryServices } from './memory/compose.js';
+import type { MemoryServices } from './memory/index.js';
 import type { AnalyticsService, EmotionService, RelationshipService, TopicThreadService } from './social/index.js';
 
-/** The use cases, as the RPC methods see them. Built once in `app.ts`. */
+/** The use cases, as the RPC methods see them. Built once in the composition root, `src/app/`. */
 export interface Services {
   personas: PersonaService;
   sessions: SessionService;

@@ -4,7 +4,7 @@
  * observers react after the reply is stored (and must not make the client wait: queue slow work).
  */
 import type { PersonaRecord, ConversationRecord, MessageRecord } from '../ports/store.js';
-import type { SessionBinding } from '../rpc/registry.js';
+import type { SessionBinding } from './session-binding.js';
 
 export interface TurnContext {
   session: SessionBinding;

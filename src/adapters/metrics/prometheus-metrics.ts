@@ -5,7 +5,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DomainEvent } from '../../ports/events.js';
-import type { RequestOutcome } from '../../rpc/jsonrpc.js';
+import type { MetricsExporter, RequestOutcome } from '../../ports/metrics.js';
 
 export interface MetricsSources {
   activeConnections(): number;
@@ -20,7 +20,7 @@ export interface MetricsSources {
 const LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LLM_BUCKETS_SECONDS = [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120];
 
-export class PrometheusMetrics {
+export class PrometheusMetrics implements MetricsExporter {
   readonly registry = new Registry();
   private readonly requests: Counter<'method' | 'outcome'>;
   private readonly requestSeconds: Histogram<'method'>;

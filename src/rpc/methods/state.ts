@@ -8,7 +8,7 @@ import { AppError } from '../../domain/errors.js';
 import type { PersonaRecord } from '../../ports/store.js';
 import { LIVE_SETTINGS } from '../../services/config/live-settings.js';
 import type { Services } from '../../services/index.js';
-import type { ImportReport, Selection } from '../../services/state/archive-port.js';
+import type { ImportReport, Selection } from '../../ports/archive.js';
 import { defineMethod, type MethodContext, type MethodDefinition } from '../registry.js';
 import { isoTime, personaIdParam } from './wire.js';
 

@@ -16,7 +16,7 @@ import type { EventBus } from '../../ports/events.js';
 import type { LlmProvider } from '../../ports/llm.js';
 import type { GroupMemberRecord, GroupRecord, GroupStatus, SocialStore } from '../../ports/social-store.js';
 import type { ConversationRecord, MessageRecord, PersonaRecord, Store } from '../../ports/store.js';
-import type { SessionBinding } from '../../rpc/registry.js';
+import type { SessionBinding } from '../session-binding.js';
 import type { ConversationService } from '../conversation-service.js';
 import type { PersonaService } from '../persona-service.js';
 import type { EmotionService } from '../social/emotion-service.js';

@@ -9,8 +9,8 @@ import { matchPersona, type PersonaDefinition } from '../../domain/persona.js';
 import type { Clock } from '../../ports/clock.js';
 import type { PersonaRecord } from '../../ports/store.js';
 import type { PersonaService } from '../persona-service.js';
-import type { ConflictPolicy } from './archive-port.js';
-import type { CardCodec, CardContainer, CardRepository, CardSpecName } from './card-port.js';
+import type { ConflictPolicy } from '../../ports/archive.js';
+import type { CardCodec, CardContainer, CardRepository, CardSpecName } from '../../ports/cards.js';
 
 export interface CardImportResult {
   persona: PersonaRecord;

@@ -14,7 +14,7 @@ import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
 import type { Store } from '../../ports/store.js';
 import type { PersonaService } from '../persona-service.js';
-import type { BackupSummary, ExportSummary, ImportOptions, ImportReport, Selection, StateArchive } from './archive-port.js';
+import type { BackupSummary, ExportSummary, ImportOptions, ImportReport, Selection, StateArchive } from '../../ports/archive.js';
 
 export interface BackupPolicy {
   /** Folder for backups taken without an explicit file, and for scheduled ones. */

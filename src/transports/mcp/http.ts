@@ -23,7 +23,6 @@ import {
   type McpServer,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import type { Core } from '../../app.js';
 import { isAppError } from '../../domain/errors.js';
 import { APPLICATION_ERRORS } from '../../rpc/error-codes.js';
 import type { SessionBinding } from '../../rpc/registry.js';
@@ -34,12 +33,12 @@ import { sendJson, type HttpRoute } from '../http-server.js';
 import { isOriginAllowed } from '../origin.js';
 import { sendWebResponse, toWebRequest } from './node-http.js';
 import { transcriptUri } from './resources.js';
-import { conversationBinding, fixedBinding, PersonaMcpEndpoint } from './server.js';
+import { conversationBinding, fixedBinding, PersonaMcpEndpoint, type McpDependencies } from './server.js';
 
 export const MCP_HTTP_PATH = '/mcp';
 
 export interface McpHttpTransportOptions {
-  core: Core;
+  core: McpDependencies & { auth: { authenticate(apiKey: string | null): Promise<Caller> } };
   /** Browser origins allowed besides the server's own (`http.allowedOrigins`). */
   allowedOrigins: readonly string[];
   /** The interface the server listens on; on a loopback one, `Host` must name a loopback host. */
@@ -82,7 +81,7 @@ export class McpHttpTransport {
         const caller = (authInfo?.extra?.[CALLER_KEY] as Caller | undefined) ?? null;
         return this.endpoint.createServer({
           era,
-          bindingFor: conversationBinding(core, { userId: caller?.userId ?? null, role: caller?.role ?? 'admin' }),
+          bindingFor: conversationBinding(core.services.conversations, { userId: caller?.userId ?? null, role: caller?.role ?? 'admin' }),
           isLive: false,
         });
       },
@@ -96,9 +95,9 @@ export class McpHttpTransport {
         this.modern.notify.resourcesChanged();
         this.modern.notify.promptsChanged();
       } else if (event.type === 'messageStored') {
-        void core.store.getConversation(event.conversationId).then(
-          (conversation) => {
-            for (const personaId of conversation?.personaIds ?? [])
+        void core.services.conversations.participants(event.conversationId).then(
+          (personaIds) => {
+            for (const personaId of personaIds)
               this.modern.notify.resourceUpdated(transcriptUri(personaId, event.conversationId));
           },
           (error: unknown) => this.logger.warn({ err: error }, 'transcript notification failed'),

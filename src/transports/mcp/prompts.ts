@@ -26,7 +26,7 @@ const promptArgs = z.object({
 });
 
 export interface PromptRegistrationOptions {
-  services: Services;
+  services: Pick<Services, 'personas' | 'conversations'>;
   bindingFor: (args: Record<string, unknown>) => Promise<SessionBinding>;
 }
 

@@ -3,19 +3,19 @@
  * only adds a few lines: the services, the chat-turn hooks, and the group runner to start and stop.
  */
 import type { Logger } from 'pino';
-import type { Clock } from '../../ports/clock.js';
-import type { EventBus } from '../../ports/events.js';
-import type { LlmProvider } from '../../ports/llm.js';
-import type { SocialStore } from '../../ports/social-store.js';
-import type { Store } from '../../ports/store.js';
-import type { ConversationService } from '../conversation-service.js';
-import { GroupConversationService, type GroupSettings } from '../group/group-conversation-service.js';
-import type { PersonaService } from '../persona-service.js';
-import { AnalyticsService } from './analytics-service.js';
-import { EmotionService } from './emotion-service.js';
-import { RelationshipService } from './relationship-service.js';
-import { SocialPromptContributor, SocialTurnObserver } from './social-turn-hooks.js';
-import { TopicThreadService } from './topic-thread-service.js';
+import type { Clock } from '../ports/clock.js';
+import type { EventBus } from '../ports/events.js';
+import type { LlmProvider } from '../ports/llm.js';
+import type { SocialStore } from '../ports/social-store.js';
+import type { Store } from '../ports/store.js';
+import type { ConversationService } from '../services/conversation-service.js';
+import { GroupConversationService, type GroupSettings } from '../services/group/group-conversation-service.js';
+import type { PersonaService } from '../services/persona-service.js';
+import { AnalyticsService } from '../services/social/analytics-service.js';
+import { EmotionService } from '../services/social/emotion-service.js';
+import { RelationshipService } from '../services/social/relationship-service.js';
+import { SocialPromptContributor, SocialTurnObserver } from '../services/social/social-turn-hooks.js';
+import { TopicThreadService } from '../services/social/topic-thread-service.js';
 
 export interface SocialParts {
   services: { relationships: RelationshipService; emotions: EmotionService; threads: TopicThreadService; analytics: AnalyticsService };

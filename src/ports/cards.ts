@@ -24,7 +24,7 @@ export interface DecodedCard {
   card: Record<string, unknown>;
   image: Buffer | null;
   /** The persona the card describes (validated). */
-  persona: import('../../domain/persona.js').PersonaDefinition;
+  persona: import('../domain/persona.js').PersonaDefinition;
 }
 
 /** Reads and writes Character Cards (JSON or PNG); `src/adapters/cards` implements it. */
@@ -33,7 +33,7 @@ export interface CardCodec {
   decode(bytes: Buffer): DecodedCard;
   /** The card for `persona`, keeping the fields and extensions of `stored` that the persona does not change. */
   encode(
-    persona: import('../../domain/persona.js').PersonaDefinition,
+    persona: import('../domain/persona.js').PersonaDefinition,
     stored: StoredCard | null,
     options: { spec: CardSpecName; container: CardContainer; createdAt: number; updatedAt: number },
   ): { card: Record<string, unknown>; png: Buffer | null };

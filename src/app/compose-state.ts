@@ -6,26 +6,21 @@
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { SqliteStateArchive } from '../../adapters/bundle/sqlite-archive.js';
-import { CharacterCardCodec } from '../../adapters/cards/card-codec.js';
-import { markServerRunning } from '../../adapters/sqlite/backup.js';
-import type { Database } from '../../adapters/sqlite/database.js';
-import { SqliteCardStore, SqliteSettingsStore } from '../../adapters/sqlite/settings-store.js';
-import type { Config } from '../../config/schema.js';
-import type { Clock } from '../../ports/clock.js';
-import type { EventBus } from '../../ports/events.js';
-import type { RetentionPolicy, Store } from '../../ports/store.js';
-import { ConfigService } from '../config/config-service.js';
-import type { LiveTargets } from '../config/live-settings.js';
-import type { PersonaService } from '../persona-service.js';
-import { CardService } from './card-service.js';
-import { StateService } from './state-service.js';
-
-export interface StateServices {
-  state: StateService;
-  config: ConfigService;
-  cards: CardService;
-}
+import { SqliteStateArchive } from '../adapters/bundle/sqlite-archive.js';
+import { CharacterCardCodec } from '../adapters/cards/card-codec.js';
+import { markServerRunning } from '../adapters/sqlite/backup.js';
+import type { Database } from '../adapters/sqlite/database.js';
+import { SqliteCardStore, SqliteSettingsStore } from '../adapters/sqlite/settings-store.js';
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../ports/clock.js';
+import type { EventBus } from '../ports/events.js';
+import type { RetentionPolicy, Store } from '../ports/store.js';
+import { ConfigService } from '../services/config/config-service.js';
+import type { LiveTargets } from '../services/config/live-settings.js';
+import type { PersonaService } from '../services/persona-service.js';
+import { CardService } from '../services/state/card-service.js';
+import { StateService } from '../services/state/state-service.js';
+import type { StateServices } from '../services/state/index.js';
 
 export interface StateFeature {
   services: StateServices;

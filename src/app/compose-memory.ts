@@ -3,31 +3,24 @@
  * queue on the store's connection, the embedders, the services, and the chat-turn hooks.
  */
 import type { Logger } from 'pino';
-import { HashedNgramEmbedder } from '../../adapters/embedders/hashed-ngram.js';
-import { LlmEmbedder } from '../../adapters/embedders/llm-embedder.js';
-import type { Database } from '../../adapters/sqlite/database.js';
-import { SqliteJobQueue } from '../../adapters/sqlite/job-queue.js';
-import { SqliteMemoryStore } from '../../adapters/sqlite/memory-store.js';
-import type { Config } from '../../config/schema.js';
-import type { Clock } from '../../ports/clock.js';
-import type { JobQueue } from '../../ports/jobs.js';
-import type { LlmProvider } from '../../ports/llm.js';
-import type { ChatService } from '../chat-service.js';
-import type { PersonaService } from '../persona-service.js';
-import { MemoryEmbedders } from './embedders.js';
-import { EMBED_JOB, MemoryFormation } from './formation.js';
-import { MemoryMaintenance } from './maintenance.js';
-import { MemoryService } from './memory-service.js';
-import { memorySettings } from './settings.js';
-import { MemoryFormationObserver, MemoryRecall } from './turn-hooks.js';
-
-export interface MemoryServices {
-  memories: MemoryService;
-  maintenance: MemoryMaintenance;
-  formation: MemoryFormation;
-  /** The durable job queue memory work runs on (other features may register job types on it too). */
-  jobs: JobQueue;
-}
+import { HashedNgramEmbedder } from '../adapters/embedders/hashed-ngram.js';
+import { LlmEmbedder } from '../adapters/embedders/llm-embedder.js';
+import type { Database } from '../adapters/sqlite/database.js';
+import { SqliteJobQueue } from '../adapters/sqlite/job-queue.js';
+import { SqliteMemoryStore } from '../adapters/sqlite/memory-store.js';
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../ports/clock.js';
+import type { JobQueue } from '../ports/jobs.js';
+import type { LlmProvider } from '../ports/llm.js';
+import type { ChatService } from '../services/chat-service.js';
+import type { PersonaService } from '../services/persona-service.js';
+import { MemoryEmbedders } from '../services/memory/embedders.js';
+import { EMBED_JOB, MemoryFormation } from '../services/memory/formation.js';
+import { MemoryMaintenance } from '../services/memory/maintenance.js';
+import { MemoryService } from '../services/memory/memory-service.js';
+import type { MemoryServices } from '../services/memory/index.js';
+import { memorySettings } from './memory-settings.js';
+import { MemoryFormationObserver, MemoryRecall } from '../services/memory/turn-hooks.js';
 
 export interface MemoryFeature {
   services: MemoryServices;
