@@ -20,7 +20,7 @@ import type { EventBus } from '../ports/events.js';
 import type { LlmProvider } from '../ports/llm.js';
 import type { Store } from '../ports/store.js';
 import { JsonRpcEngine } from '../rpc/jsonrpc.js';
-import { forwardConversationEvents } from '../rpc/methods/group.js';
+import { forwardConversationEvents } from '../rpc/methods/conversation-feed.js';
 import { buildRegistry } from '../rpc/methods/index.js';
 import type { MethodRegistry } from '../rpc/registry.js';
 import { ChatService, type ChatSettings } from '../services/chat-service.js';

@@ -1,17 +1,17 @@
 /**
  * `persona.memory` and `persona.relationship`: the old server's stubs, now real. `persona.memory` is the
- * memory search (memory.ts); `persona.relationship` is `relationship.get` seen from a persona (social.ts).
+ * memory search (memory.ts); `persona.relationship` is `relationship.get` seen from a persona (relationship.ts).
  */
 import { z } from 'zod';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
-import { memoryToWire, memoryWire } from './memory.js';
+import { memoryToWire, memoryWire } from './memory-wire.js';
 import { AppError } from '../../domain/errors.js';
 import { userIdOf } from '../../services/social/relationship-service.js';
-import { relationshipToWire, relationshipWire } from './social.js';
+import { relationshipToWire, relationshipWire } from './relationship.js';
 import { personaIdParam } from './wire.js';
 
-export function personaLinkMethods(services: Services): MethodDefinition[] {
+export function personaKnowledgeMethods(services: Services): MethodDefinition[] {
   const { personas, sessions } = services;
   return [
     defineMethod({

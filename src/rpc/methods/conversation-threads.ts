@@ -1,107 +1,11 @@
-/**
- * Group conversations and what builds on conversations: subscriptions (each new turn as a
- * notification, only to connections that asked), interjecting, joining and leaving, topic threads and
- * branches, and analytics. `conversation.start` (conversation.ts) launches groups.
- */
+/** What builds on a conversation's messages: topic threads and branches, and analytics. */
 import { z } from 'zod';
 import { AppError } from '../../domain/errors.js';
-import type { EventBus } from '../../ports/events.js';
-import type { ConversationRecord, MessageRecord } from '../../ports/store.js';
-import type { GroupView } from '../../services/group/group-conversation-service.js';
+import type { ConversationRecord } from '../../ports/store.js';
 import type { Services } from '../../services/index.js';
 import type { SpeakerShare, Totals } from '../../services/social/analytics-service.js';
 import { defineMethod, type MethodDefinition, type SessionBinding } from '../registry.js';
-import { conversationIdParam, isoTime, messageToWire, messageWire, personaIdParam, seconds, toIso } from './wire.js';
-
-/** The notification topic of a conversation. */
-export function conversationTopic(conversationId: string): string {
-  return `conversation:${conversationId}`;
-}
-
-/** Notification methods sent to subscribers of a conversation. */
-export const CONVERSATION_NOTIFICATIONS = {
-  turn: 'conversation.turn',
-  ended: 'conversation.ended',
-  statusChanged: 'conversation.group_status',
-} as const;
-
-export function turnNotification(conversationId: string, message: MessageRecord, speakerName: string | null): Record<string, unknown> {
-  return { conversation_id: conversationId, message: messageToWire(message), speaker_name: speakerName };
-}
-
-/**
- * Forwards conversation events to subscribers through `publish` (the WebSocket transport's): each
- * stored message as `conversation.turn`, the end as `conversation.ended`, group pauses and resumptions
- * as `conversation.group_status`. Returns the function that stops forwarding.
- */
-export function forwardConversationEvents(
-  services: Services,
-  events: EventBus,
-  publish: (topic: string, method: string, params: Record<string, unknown>) => void,
-): () => void {
-  const nameOf = (personaId: string | null): string | null =>
-    personaId === null ? null : (services.personas.list().find((persona) => persona.id === personaId)?.name ?? personaId);
-  const stopEvents = events.subscribe((event) => {
-    if (event.type === 'messageStored') {
-      publish(
-        conversationTopic(event.conversationId),
-        CONVERSATION_NOTIFICATIONS.turn,
-        turnNotification(event.conversationId, event.message, nameOf(event.message.personaId)),
-      );
-    } else if (event.type === 'conversationEnded') {
-      publish(conversationTopic(event.conversationId), CONVERSATION_NOTIFICATIONS.ended, {
-        conversation_id: event.conversationId,
-        reason: event.reason,
-      });
-    }
-  });
-  const stopStatus = services.groups.onStatusChange((change) => {
-    if (change.status === 'finished') return; // conversation.ended says it
-    publish(conversationTopic(change.conversationId), CONVERSATION_NOTIFICATIONS.statusChanged, {
-      conversation_id: change.conversationId,
-      status: change.status,
-      reason: change.reason,
-    });
-  });
-  return () => {
-    stopEvents();
-    stopStatus();
-  };
-}
-
-const groupWire = z.object({
-  conversation_id: z.string(),
-  status: z.enum(['running', 'paused', 'finished']),
-  status_reason: z.string().nullable(),
-  max_turns: z.number().int(),
-  is_running: z.boolean().describe('A turn is being prepared or generated right now, or the group waits for its next turn.'),
-  members: z.array(
-    z.object({
-      persona_id: z.string(),
-      present: z.boolean(),
-      joined_at: isoTime,
-      left_at: isoTime.nullable(),
-      heard_from_message_id: z.number().int().describe('Witnessed messages have ids above this.'),
-    }),
-  ),
-});
-
-function groupToWire(view: GroupView): z.infer<typeof groupWire> {
-  return {
-    conversation_id: view.conversation.id,
-    status: view.group.status,
-    status_reason: view.group.statusReason,
-    max_turns: view.group.maxTurns,
-    is_running: view.isRunning,
-    members: view.members.map((member) => ({
-      persona_id: member.personaId,
-      present: member.leftAfter === null,
-      joined_at: toIso(member.joinedAt),
-      left_at: member.leftAt === null ? null : toIso(member.leftAt),
-      heard_from_message_id: member.joinedAfter,
-    })),
-  };
-}
+import { conversationIdParam, isoTime, personaIdParam, seconds, toIso } from './wire.js';
 
 const threadWire = z.object({
   thread_id: z.number().int(),
@@ -173,8 +77,8 @@ const relationshipChangeWire = z.object({
   familiarity: z.number(),
 });
 
-export function groupMethods(services: Services): MethodDefinition[] {
-  const { personas, sessions, conversations, groups } = services;
+export function conversationThreadMethods(services: Services): MethodDefinition[] {
+  const { personas, sessions, conversations } = services;
   const { threads, analytics } = services.social;
 
   async function targetConversation(session: SessionBinding, conversationId: string | undefined): Promise<ConversationRecord> {
@@ -190,105 +94,6 @@ export function groupMethods(services: Services): MethodDefinition[] {
   }
 
   return [
-    defineMethod({
-      name: 'conversation.subscribe',
-      summary: 'Receive each new message of a conversation as a `conversation.turn` notification (WebSocket only).',
-      description:
-        'Notifications: `conversation.turn` {conversation_id, message, speaker_name} for every stored message (persona turns and user ' +
-        'messages), `conversation.ended` {conversation_id, reason}, and for groups `conversation.group_status` {conversation_id, status, reason}. ' +
-        'Messages up to `last_message_id` are already stored: read them with conversation.history; everything after arrives exactly once.',
-      params: z.object({ conversation_id: conversationIdParam }),
-      result: z.object({
-        conversation_id: z.string(),
-        subscribed: z.literal(true),
-        already_subscribed: z.boolean(),
-        status: z.enum(['active', 'ended']),
-        last_message_id: z.number().int(),
-      }),
-      hints: { idempotent: true },
-      exposeAsTool: false,
-      handler: async ({ conversation_id }, context) => {
-        if (context.subscribe === undefined)
-          throw new AppError('forbidden', 'Subscriptions need a WebSocket connection; poll conversation.history instead.');
-        const conversation = await conversations.accessible(context.session, conversation_id);
-        const added = context.subscribe(conversationTopic(conversation.id));
-        const page = await conversations.historyPage(conversation.id, 1);
-        return {
-          conversation_id: conversation.id,
-          subscribed: true as const,
-          already_subscribed: !added,
-          status: conversation.status,
-          last_message_id: page.messages[0]?.id ?? 0,
-        };
-      },
-    }),
-
-    defineMethod({
-      name: 'conversation.unsubscribe',
-      summary: 'Stop receiving notifications of a conversation.',
-      params: z.object({ conversation_id: conversationIdParam }),
-      result: z.object({
-        conversation_id: z.string(),
-        unsubscribed: z.boolean().describe('False when this connection was not subscribed.'),
-      }),
-      hints: { idempotent: true },
-      exposeAsTool: false,
-      handler: async ({ conversation_id }, context) => {
-        if (context.unsubscribe === undefined) throw new AppError('forbidden', 'Subscriptions need a WebSocket connection.');
-        return { conversation_id, unsubscribed: context.unsubscribe(conversationTopic(conversation_id)) };
-      },
-    }),
-
-    defineMethod({
-      name: 'conversation.interject',
-      summary: 'Say something in a group conversation; the next persona to speak hears it (a paused group runs again).',
-      params: z.object({ conversation_id: conversationIdParam, message: z.string().describe('What you say to the group.') }),
-      result: z.object({ conversation_id: z.string(), message: messageWire, group: groupWire }),
-      handler: async ({ conversation_id, message }, context) => {
-        const stored = await groups.interject(context.session, conversation_id, message);
-        return {
-          conversation_id: stored.conversationId,
-          message: messageToWire(stored),
-          group: groupToWire(await groups.view(context.session, conversation_id)),
-        };
-      },
-    }),
-
-    defineMethod({
-      name: 'conversation.group_status',
-      summary: 'A group conversation: running, paused or finished, and who is present.',
-      params: z.object({ conversation_id: conversationIdParam }),
-      result: groupWire,
-      hints: { readOnly: true, idempotent: true },
-      handler: async ({ conversation_id }, context) => groupToWire(await groups.view(context.session, conversation_id)),
-    }),
-
-    defineMethod({
-      name: 'conversation.resume',
-      summary: 'Run a paused group conversation again (after an LLM failure, or one started with auto_run false).',
-      params: z.object({ conversation_id: conversationIdParam }),
-      result: groupWire,
-      handler: async ({ conversation_id }, context) => groupToWire(await groups.resume(context.session, conversation_id)),
-    }),
-
-    defineMethod({
-      name: 'conversation.join',
-      summary: 'A persona joins a group conversation; it hears only what is said from now on.',
-      params: z.object({ conversation_id: conversationIdParam, persona_id: personaIdParam }),
-      result: groupWire,
-      handler: async ({ conversation_id, persona_id }, context) =>
-        groupToWire(await groups.join(context.session, conversation_id, personas.resolve(persona_id))),
-    }),
-
-    defineMethod({
-      name: 'conversation.leave',
-      summary: 'A persona leaves a group conversation; it keeps what it heard and hears nothing more.',
-      params: z.object({ conversation_id: conversationIdParam, persona_id: personaIdParam }),
-      result: groupWire,
-      handler: async ({ conversation_id, persona_id }, context) =>
-        groupToWire(await groups.leave(context.session, conversation_id, personas.resolve(persona_id))),
-    }),
-
     defineMethod({
       name: 'conversation.threads',
       summary: "A conversation's topic threads (detected or branched) and which is current.",
