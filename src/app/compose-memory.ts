@@ -1,5 +1,5 @@
 /**
- * Builds the memory feature from its parts, for `app.ts`: the SQLite memory store and durable job
+ * Builds the memory feature from its parts, for the composition root (`app.ts`): the SQLite memory store and durable job
  * queue on the store's connection, the embedders, the services, and the chat-turn hooks.
  */
 import type { Logger } from 'pino';
