@@ -4,8 +4,8 @@
  * with prom-client.
  */
 
-/** One finished JSON-RPC request. */
-export interface RequestOutcome {
+/** One finished JSON-RPC request, as far as metrics count it. */
+export interface MeasuredRequest {
   method: string;
   /** 'ok', or the error kind (`AppErrorKind` of `src/domain/errors.ts`) / standard JSON-RPC error name. */
   outcome: string;
