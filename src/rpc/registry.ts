@@ -6,11 +6,13 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { SessionBinding } from '../services/session-binding.js';
+import type { ExactNumber } from './exact-ids.js';
 
 // Kept here too: every method file reads it from the registry it declares its methods with.
 export type { SessionBinding };
 
-export type JsonRpcId = string | number | null;
+/** A request id; numbers a double cannot hold exactly arrive as `ExactNumber` (their text, echoed verbatim). */
+export type JsonRpcId = string | number | ExactNumber | null;
 
 export interface MethodContext {
   session: SessionBinding;
