@@ -24,7 +24,8 @@ import { logRequest } from '../rpc/request-log.js';
 import { forwardConversationEvents } from '../rpc/methods/conversation-feed.js';
 import { buildRegistry } from '../rpc/methods/index.js';
 import type { MethodRegistry } from '../rpc/registry.js';
-import { ChatService, type ChatSettings } from '../services/chat-service.js';
+import { ChatService } from '../services/chat-service.js';
+import { TurnRunner, type TurnSettings } from '../services/turn-runner.js';
 import { ConversationService } from '../services/conversation-service.js';
 import type { Services } from '../services/index.js';
 import { PersonaService } from '../services/persona-service.js';
@@ -102,8 +103,9 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const personas = new PersonaService(store, clock, events);
   const sessions = new SessionService(store, clock, events);
   const conversations = new ConversationService(store, clock, events, sessions);
-  // One object, read by the chat service on every turn: `config.set` changes it live.
-  const chatSettings: ChatSettings = {
+  // The one live settings object: every turn (chat, stream, group, MCP) reads it when it runs, and
+  // `config.set` changes it, so a change reaches every entry point at once.
+  const chatSettings: TurnSettings = {
     defaultModel: config.llm.model,
     defaultTokenBudget: config.chat.defaultTokenBudget,
     maxTokenBudget: config.chat.maxTokenBudget,
@@ -131,17 +133,9 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     logger,
     clock,
   );
-  const chat = new ChatService({
-    store,
-    personas,
-    sessions,
-    conversations,
-    llm,
-    clock,
-    events,
-    logger,
-    settings: chatSettings,
-  });
+  // The one turn pipeline: chats, streams, group turns and MCP tool calls all run their turns here.
+  const turns = new TurnRunner({ store, personas, llm, clock, events, logger, settings: chatSettings });
+  const chat = new ChatService({ store, personas, sessions, conversations, turns, clock, events });
   const auth = new AuthService(
     new SqliteApiKeyStore(store.database, databasePath),
     clock,
@@ -153,7 +147,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     socialStore: new SqliteSocialStore(store.database, databasePath),
     personas,
     conversations,
-    llm,
+    turns,
     clock,
     events,
     logger,
@@ -161,15 +155,11 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       maxTurns: config.social.groupMaxTurns,
       turnDelayMs: config.social.groupTurnDelayMs,
       tokenBudget: config.social.groupTokenBudget,
-      maxMessageChars: config.chat.maxMessageChars,
-      historyMessages: config.chat.historyMessages,
-      defaultModel: config.llm.model,
-      contextTokens: config.llm.contextTokens,
-      modelContextTokens: config.llm.modelContextTokens,
     },
   });
-  chat.addContributor(social.contributor);
-  chat.addObserver(social.observer);
+  turns.addContributor(social.contributor);
+  turns.addObserver(social.observer);
+  turns.addObserver(social.groupObserver);
   // Registers its own prompt contributor and turn observer on `chat`.
   const memory = composeMemory({ database: store.database, databasePath, config, personas, chat, llm, clock, logger });
   // Each persona of a finished group keeps its own (private) memory of what it witnessed there.
@@ -183,10 +173,12 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       ? {
           llm,
           modelFor: (personaId) => {
-            const persona = personas.list().find((candidate) => candidate.id === personaId);
-            return persona === undefined ? null : chat.modelFor(persona);
+            const persona = personas.find(personaId);
+            return persona === null ? null : turns.modelFor(persona);
           },
-          contextTokens: config.llm.contextTokens,
+          get contextTokens() {
+            return chatSettings.contextTokens;
+          },
         }
       : null,
   );
@@ -197,7 +189,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
   };
   const state = composeState({ database: store.database, databasePath, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
-  const services: Services = { personas, sessions, conversations, chat, system, social: social.services, groups: social.groups, memory: memory.services, state: state.services };
+  const services: Services = { personas, sessions, conversations, chat, turns, system, social: social.services, groups: social.groups, memory: memory.services, state: state.services };
 
   try {
     const seeded = await personas.initialise(loadPersonaFiles(config.personasDir ?? shippedPersonasDir()));

@@ -5,7 +5,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
-import type { LlmProvider } from '../ports/llm.js';
 import type { SocialStore } from '../ports/social-store.js';
 import type { Store } from '../ports/store.js';
 import type { ConversationService } from '../services/conversation-service.js';
@@ -14,7 +13,9 @@ import type { PersonaService } from '../services/persona-service.js';
 import { AnalyticsService } from '../services/social/analytics-service.js';
 import { EmotionService } from '../services/social/emotion-service.js';
 import { RelationshipService } from '../services/social/relationship-service.js';
+import { GroupSocialObserver } from '../services/social/group-social-observer.js';
 import { SocialPromptContributor, SocialTurnObserver } from '../services/social/social-turn-hooks.js';
+import type { TurnRunner } from '../services/turn-runner.js';
 import { TopicThreadService } from '../services/social/topic-thread-service.js';
 
 export interface SocialParts {
@@ -22,6 +23,8 @@ export interface SocialParts {
   groups: GroupConversationService;
   contributor: SocialPromptContributor;
   observer: SocialTurnObserver;
+  /** Relationships, moods and topic threads after each group turn. */
+  groupObserver: GroupSocialObserver;
 }
 
 export function composeSocial(deps: {
@@ -29,14 +32,14 @@ export function composeSocial(deps: {
   socialStore: SocialStore;
   personas: PersonaService;
   conversations: ConversationService;
-  llm: LlmProvider;
+  turns: TurnRunner;
   clock: Clock;
   events: EventBus;
   logger: Logger;
   groupSettings: GroupSettings;
 }): SocialParts {
   const { store, socialStore, personas, clock, logger } = deps;
-  const relationships = new RelationshipService(socialStore, clock, (id) => personas.list().find((persona) => persona.id === id) ?? null);
+  const relationships = new RelationshipService(socialStore, clock, (id) => personas.find(id));
   const emotions = new EmotionService(socialStore, clock);
   deps.events.subscribe((event) => {
     if (event.type === 'stateImported') emotions.forget();
@@ -52,7 +55,7 @@ export function composeSocial(deps: {
     relationships,
     emotions,
     threads,
-    llm: deps.llm,
+    turnRunner: deps.turns,
     clock,
     events: deps.events,
     logger: logger.child({ component: 'groups' }),
@@ -64,5 +67,6 @@ export function composeSocial(deps: {
     groups,
     contributor: new SocialPromptContributor(hookDeps),
     observer: new SocialTurnObserver(hookDeps),
+    groupObserver: new GroupSocialObserver({ personas, relationships, emotions, threads }),
   };
 }

@@ -76,6 +76,11 @@ export class ConversationService {
     });
   }
 
+  /** How long a conversation ran: to its end, or until now while it is active (the clock port's now). */
+  durationMs(conversation: ConversationRecord): number {
+    return (conversation.endedAt ?? this.clock.now()) - conversation.startedAt;
+  }
+
   /** The personas taking part in a conversation (none when it does not exist); for notifications, not for callers. */
   async participants(conversationId: string): Promise<string[]> {
     return (await this.store.getConversation(conversationId))?.personaIds ?? [];

@@ -1,4 +1,5 @@
 import type { ChatService } from './chat-service.js';
+import type { TurnRunner } from './turn-runner.js';
 import type { ConversationService } from './conversation-service.js';
 import type { PersonaService } from './persona-service.js';
 import type { SessionService } from './session-service.js';
@@ -14,6 +15,8 @@ export interface Services {
   sessions: SessionService;
   conversations: ConversationService;
   chat: ChatService;
+  /** The one turn pipeline (prompt previews, MCP prompts, other entry points that run turns). */
+  turns: TurnRunner;
   system: SystemService;
   /** Relationships, emotional state, topic threads and analytics (issue 6). */
   social: { relationships: RelationshipService; emotions: EmotionService; threads: TopicThreadService; analytics: AnalyticsService };

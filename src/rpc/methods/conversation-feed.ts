@@ -37,7 +37,7 @@ export function forwardConversationEvents(
   publish: (topic: string, method: string, params: Record<string, unknown>) => void,
 ): () => void {
   const nameOf = (personaId: string | null): string | null =>
-    personaId === null ? null : (services.personas.list().find((persona) => persona.id === personaId)?.name ?? personaId);
+    personaId === null ? null : (services.personas.find(personaId)?.name ?? personaId);
   const stopEvents = events.subscribe((event) => {
     if (event.type === 'messageStored') {
       publish(

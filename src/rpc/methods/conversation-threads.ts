@@ -180,14 +180,13 @@ export function conversationThreadMethods(services: Services): MethodDefinition[
           const conversation = await conversations.accessible(context.session, conversation_id);
           await threads.settled(conversation.id);
           const result = await analytics.conversation(conversation);
-          const end = conversation.endedAt ?? Date.now();
           return {
             scope: 'conversation' as const,
             conversation_id: conversation.id,
             persona_id: null,
             conversations: { total: 1, active: conversation.status === 'active' ? 1 : 0, groups: conversation.kind === 'personas' ? 1 : 0 },
             totals: totalsToWire(result.totals),
-            duration: seconds(end - conversation.startedAt),
+            duration: seconds(conversations.durationMs(conversation)),
             tokens_used: result.stats.tokensUsed,
             speakers: result.speakers.map(speakerToWire),
             topics: result.topics.map((thread) => ({

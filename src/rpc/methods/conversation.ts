@@ -135,7 +135,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
           conversation_id: current?.id ?? null,
           turn_count: stats?.turns ?? 0,
           total_tokens: stats?.tokensUsed ?? 0,
-          conversation_duration: current === null ? 0 : seconds(Date.now() - current.startedAt, 1),
+          conversation_duration: current === null ? 0 : seconds(conversations.durationMs(current), 1),
         };
       },
     }),

@@ -17,7 +17,7 @@ export function sessionMethods(services: Services): MethodDefinition[] {
 
   async function describeSession(session: SessionBinding): Promise<z.infer<typeof sessionInfo>> {
     const record = await sessions.find(session);
-    const active = record?.activePersonaId ? personas.list().find((persona) => persona.id === record.activePersonaId) : undefined;
+    const active = record?.activePersonaId ? personas.find(record.activePersonaId) : null;
     const list = record === null ? [] : await conversations.list(session);
     return {
       session_id: session.id,

@@ -31,7 +31,7 @@ export class CardService {
   async importCard(bytes: Buffer, onConflict?: ConflictPolicy): Promise<CardImportResult> {
     const { codec, personas } = this.deps;
     const decoded = codec.decode(bytes);
-    const clash = personas.list().find((persona) => persona.id === decoded.persona.id) ?? matchPersona(personas.list(), decoded.persona.name);
+    const clash = personas.find(decoded.persona.id) ?? matchPersona(personas.list(), decoded.persona.name);
     let persona: PersonaRecord;
     let action: CardImportResult['action'];
     if (clash === undefined) {

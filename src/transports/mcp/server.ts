@@ -42,8 +42,8 @@ export interface McpServerSetup {
 export interface McpDependencies {
   logger: Logger;
   registry: MethodRegistry;
-  /** Personas (resources, prompts) and conversations (transcripts, notifications). */
-  services: Pick<Services, 'personas' | 'conversations'>;
+  /** Personas (resources, prompts), conversations (transcripts, notifications) and the turn pipeline's prompt builder. */
+  services: Pick<Services, 'personas' | 'conversations' | 'turns'>;
   events: EventBus;
   /** Aborted on shutdown. */
   shutdownSignal: AbortSignal;
