@@ -21,11 +21,12 @@ import type { LlmProvider } from '../ports/llm.js';
 import type { Store } from '../ports/store.js';
 import { JsonRpcEngine } from '../rpc/jsonrpc.js';
 import { logRequest } from '../rpc/request-log.js';
-import { forwardConversationEvents } from '../rpc/methods/conversation-feed.js';
+import { conversationNotification } from '../rpc/methods/conversation-feed.js';
 import { buildRegistry } from '../rpc/methods/index.js';
 import type { MethodRegistry } from '../rpc/registry.js';
 import { ChatService } from '../services/chat-service.js';
 import { TurnRunner, type TurnSettings } from '../services/turn-runner.js';
+import { ConversationFeed } from '../services/conversation-feed.js';
 import { ConversationService } from '../services/conversation-service.js';
 import type { Services } from '../services/index.js';
 import { PersonaService } from '../services/persona-service.js';
@@ -76,6 +77,8 @@ export interface Core {
   abortInFlight(): void;
   /** Lets MCP requests lend the host's model to chat turns (`llm.provider` `host` and `auto`). */
   hostModel: HostModelBridge;
+  /** Conversation updates (turns, ends, group status) for every transport that pushes to clients. */
+  feed: ConversationFeed;
   close(): Promise<void>;
 }
 
@@ -224,6 +227,14 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   await state.start();
   memory.start();
 
+  const feed = new ConversationFeed({
+    events,
+    personas,
+    conversations,
+    groupStatus: (listener) => social.groups.onStatusChange(listener),
+    logger,
+  });
+
   let closed = false;
   return {
     config,
@@ -238,6 +249,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     metrics,
     shutdownSignal: shutdown.signal,
     hostModel,
+    feed,
     abortInFlight() {
       if (!shutdown.signal.aborted) shutdown.abort(new Error('server shutting down'));
     },
@@ -249,6 +261,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       state.stop();
       await memory.stop();
       await social.groups.stop();
+      feed.close();
       await store.close();
     },
   };
@@ -293,7 +306,10 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   http.addRoute(metricsRoute(core.metrics, core.auth));
   http.onUpgrade((request, socket, head, url) => websocket.handleUpgrade(request, socket, head, url));
   // Conversation turns go to the connections that subscribed (conversation.subscribe), serialised once.
-  const stopConversationFeed = forwardConversationEvents(core.services, core.events, (topic, method, params) => websocket.publish(topic, method, params));
+  const stopConversationFeed = core.feed.subscribe((update) => {
+    const notification = conversationNotification(update);
+    websocket.publish(notification.topic, notification.method, notification.params);
+  });
   // A revoked key stops working on open connections too, within half a second (`keys revoke` runs in another process).
   const stopRevocationWatch = core.auth.watchRevocations(
     REVOCATION_CHECK_MS,

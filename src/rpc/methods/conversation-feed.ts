@@ -4,8 +4,7 @@
  */
 import { z } from 'zod';
 import { AppError } from '../../domain/errors.js';
-import type { EventBus } from '../../ports/events.js';
-import type { MessageRecord } from '../../ports/store.js';
+import type { ConversationUpdate } from '../../services/conversation-feed.js';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
 import { conversationIdParam, messageToWire } from './wire.js';
@@ -22,48 +21,29 @@ export const CONVERSATION_NOTIFICATIONS = {
   statusChanged: 'conversation.group_status',
 } as const;
 
-export function turnNotification(conversationId: string, message: MessageRecord, speakerName: string | null): Record<string, unknown> {
-  return { conversation_id: conversationId, message: messageToWire(message), speaker_name: speakerName };
-}
-
 /**
- * Forwards conversation events to subscribers through `publish` (the WebSocket transport's): each
- * stored message as `conversation.turn`, the end as `conversation.ended`, group pauses and resumptions
- * as `conversation.group_status`. Returns the function that stops forwarding.
+ * A conversation update as the JSON-RPC notification its subscribers get: each stored message as
+ * `conversation.turn`, the end as `conversation.ended`, group pauses and resumptions as
+ * `conversation.group_status`.
  */
-export function forwardConversationEvents(
-  services: Services,
-  events: EventBus,
-  publish: (topic: string, method: string, params: Record<string, unknown>) => void,
-): () => void {
-  const nameOf = (personaId: string | null): string | null =>
-    personaId === null ? null : (services.personas.find(personaId)?.name ?? personaId);
-  const stopEvents = events.subscribe((event) => {
-    if (event.type === 'messageStored') {
-      publish(
-        conversationTopic(event.conversationId),
-        CONVERSATION_NOTIFICATIONS.turn,
-        turnNotification(event.conversationId, event.message, nameOf(event.message.personaId)),
-      );
-    } else if (event.type === 'conversationEnded') {
-      publish(conversationTopic(event.conversationId), CONVERSATION_NOTIFICATIONS.ended, {
-        conversation_id: event.conversationId,
-        reason: event.reason,
-      });
-    }
-  });
-  const stopStatus = services.groups.onStatusChange((change) => {
-    if (change.status === 'finished') return; // conversation.ended says it
-    publish(conversationTopic(change.conversationId), CONVERSATION_NOTIFICATIONS.statusChanged, {
-      conversation_id: change.conversationId,
-      status: change.status,
-      reason: change.reason,
-    });
-  });
-  return () => {
-    stopEvents();
-    stopStatus();
-  };
+export function conversationNotification(update: ConversationUpdate): { topic: string; method: string; params: Record<string, unknown> } {
+  const topic = conversationTopic(update.conversationId);
+  switch (update.kind) {
+    case 'turn':
+      return {
+        topic,
+        method: CONVERSATION_NOTIFICATIONS.turn,
+        params: { conversation_id: update.conversationId, message: messageToWire(update.message), speaker_name: update.speakerName },
+      };
+    case 'ended':
+      return { topic, method: CONVERSATION_NOTIFICATIONS.ended, params: { conversation_id: update.conversationId, reason: update.reason } };
+    case 'status':
+      return {
+        topic,
+        method: CONVERSATION_NOTIFICATIONS.statusChanged,
+        params: { conversation_id: update.conversationId, status: update.status, reason: update.reason },
+      };
+  }
 }
 
 export function conversationFeedMethods(services: Services): MethodDefinition[] {

@@ -98,20 +98,24 @@ export class McpHttpTransport {
         onerror: (error) => this.logger.debug({ err: error }, 'MCP HTTP request refused or failed'),
       },
     );
-    this.unsubscribe = core.events.subscribe((event) => {
-      if (event.type === 'personaChanged') {
-        this.modern.notify.resourcesChanged();
-        this.modern.notify.promptsChanged();
-      } else if (event.type === 'messageStored') {
-        void core.services.conversations.participants(event.conversationId).then(
-          (personaIds) => {
-            for (const personaId of personaIds)
-              this.modern.notify.resourceUpdated(transcriptUri(personaId, event.conversationId));
-          },
-          (error: unknown) => this.logger.warn({ err: error }, 'transcript notification failed'),
-        );
-      }
+    const stopEvents = core.events.subscribe((event) => {
+      if (event.type !== 'personaChanged') return;
+      this.modern.notify.resourcesChanged();
+      this.modern.notify.promptsChanged();
     });
+    const stopFeed = core.feed.subscribe((update) => {
+      if (update.kind !== 'turn') return;
+      void update.participants().then(
+        (personaIds) => {
+          for (const personaId of personaIds) this.modern.notify.resourceUpdated(transcriptUri(personaId, update.conversationId));
+        },
+        (error: unknown) => this.logger.warn({ err: error }, 'transcript notification failed'),
+      );
+    });
+    this.unsubscribe = () => {
+      stopEvents();
+      stopFeed();
+    };
     this.sweeper = setInterval(() => void this.closeIdleSessions(), Math.min(60_000, this.sessionIdleMs));
     this.sweeper.unref();
   }

@@ -10,6 +10,7 @@ import type { EventBus } from '../../ports/events.js';
 import type { HostModelPort } from '../../ports/host-model.js';
 import { SERVER_VERSION } from '../../rpc/methods/system.js';
 import type { MethodRegistry, SessionBinding } from '../../rpc/registry.js';
+import type { ConversationFeed } from '../../services/conversation-feed.js';
 import type { Services } from '../../services/index.js';
 import { newSessionId } from '../../services/session-service.js';
 import { HostTurns } from './host-turns.js';
@@ -49,6 +50,8 @@ export interface McpDependencies {
   shutdownSignal: AbortSignal;
   /** Lends the host's model to chat turns (`llm.provider` `host` and `auto`). */
   hostModel: HostModelPort;
+  /** Conversation updates: a new message updates the transcript resources of its participants. */
+  feed: Pick<ConversationFeed, 'subscribe'>;
 }
 
 /** The MCP face of one running server; shared by all server instances of the process. */
@@ -114,24 +117,28 @@ export class PersonaMcpEndpoint {
     const send = (notification: Promise<void>): void => {
       notification.catch((error: unknown) => logger.debug({ err: error }, 'MCP notification not sent'));
     };
-    const unsubscribe = core.events.subscribe((event) => {
-      if (!server.isConnected()) return;
-      if (event.type === 'personaChanged') {
-        prompts.sync();
-        send(server.server.sendResourceListChanged());
-        send(server.server.sendPromptListChanged());
-      } else if (event.type === 'messageStored') {
-        void core.services.conversations.participants(event.conversationId).then(
-          (personaIds) => {
-            for (const personaId of personaIds) {
-              const uri = transcriptUri(personaId, event.conversationId);
-              if (era === 'modern' || subscribed.has(uri)) send(server.server.sendResourceUpdated({ uri }));
-            }
-          },
-          (error: unknown) => logger.warn({ err: error }, 'transcript notification failed'),
-        );
-      }
+    const stopEvents = core.events.subscribe((event) => {
+      if (!server.isConnected() || event.type !== 'personaChanged') return;
+      prompts.sync();
+      send(server.server.sendResourceListChanged());
+      send(server.server.sendPromptListChanged());
     });
+    const stopFeed = core.feed.subscribe((update) => {
+      if (!server.isConnected() || update.kind !== 'turn') return;
+      void update.participants().then(
+        (personaIds) => {
+          for (const personaId of personaIds) {
+            const uri = transcriptUri(personaId, update.conversationId);
+            if (era === 'modern' || subscribed.has(uri)) send(server.server.sendResourceUpdated({ uri }));
+          }
+        },
+        (error: unknown) => logger.warn({ err: error }, 'transcript notification failed'),
+      );
+    });
+    const unsubscribe = (): void => {
+      stopEvents();
+      stopFeed();
+    };
     const previous = server.server.onclose;
     server.server.onclose = () => {
       unsubscribe();
