@@ -30,6 +30,7 @@ import { ConversationFeed } from '../services/conversation-feed.js';
 import { ConversationService } from '../services/conversation-service.js';
 import type { Services } from '../services/index.js';
 import { PersonaService } from '../services/persona-service.js';
+import { PersonaTarget } from '../services/persona-target.js';
 import { AuthService, isLoopbackHost } from '../services/auth-service.js';
 import { RetentionService } from '../services/retention-service.js';
 import { SessionService } from '../services/session-service.js';
@@ -192,7 +193,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
   };
   const state = composeState({ database: store.database, databasePath, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
-  const services: Services = { personas, sessions, conversations, chat, turns, system, social: social.services, groups: social.groups, memory: memory.services, state: state.services };
+  const services: Services = { personas, target: new PersonaTarget(personas, sessions), sessions, conversations, chat, turns, system, social: social.services, groups: social.groups, memory: memory.services, state: state.services };
 
   try {
     const seeded = await personas.initialise(loadPersonaFiles(config.personasDir ?? shippedPersonasDir()));

@@ -2,6 +2,7 @@ import type { ChatService } from './chat-service.js';
 import type { TurnRunner } from './turn-runner.js';
 import type { ConversationService } from './conversation-service.js';
 import type { PersonaService } from './persona-service.js';
+import type { PersonaTarget } from './persona-target.js';
 import type { SessionService } from './session-service.js';
 import type { SystemService } from './system-service.js';
 import type { StateServices } from './state/index.js';
@@ -12,6 +13,8 @@ import type { AnalyticsService, EmotionService, RelationshipService, TopicThread
 /** The use cases, as the RPC methods see them. Built once in the composition root, `src/app/`. */
 export interface Services {
   personas: PersonaService;
+  /** The persona a request names, else its session's active one. */
+  target: PersonaTarget;
   sessions: SessionService;
   conversations: ConversationService;
   chat: ChatService;

@@ -3,7 +3,6 @@
  * curiosity and social energy, read and changed.
  */
 import { z } from 'zod';
-import { AppError } from '../../domain/errors.js';
 import { baselineMood, describeMood, MOOD_NAMES, moodName, type MoodName, type MoodState } from '../../domain/social/mood.js';
 import type { PersonaRecord } from '../../ports/store.js';
 import type { Services } from '../../services/index.js';
@@ -51,7 +50,7 @@ export function emotionalStateToWire(
 const unit = z.number().min(0).max(1);
 
 export function emotionalMethods(services: Services): MethodDefinition[] {
-  const { personas, sessions } = services;
+  const { personas } = services;
   const { emotions } = services.social;
 
   return [
@@ -62,10 +61,7 @@ export function emotionalMethods(services: Services): MethodDefinition[] {
       result: z.object({ persona_id: z.string(), emotional_state: emotionalStateWire }),
       hints: { readOnly: true, idempotent: true },
       handler: async ({ persona_id }, context) => {
-        const wanted = persona_id ?? (await sessions.activePersonaId(context.session));
-        if (wanted === null)
-          throw new AppError('no_active_persona', 'No persona is active in this session; pass persona_id or call persona.switch.');
-        const persona = personas.resolve(wanted);
+        const persona = await services.target.persona(context.session, persona_id);
         const [mood, snapshot] = await Promise.all([emotions.current(persona), personas.snapshot(persona)]);
         return { persona_id: persona.id, emotional_state: emotionalStateToWire(persona, mood, snapshot) };
       },

@@ -13,12 +13,10 @@ import { memoryType, visibility, memoryIdParam, nResults, minImportance, groupId
 
 export function memoryMethods(services: Services): MethodDefinition[] {
   const { memories, maintenance } = services.memory;
-  const { sessions } = services;
 
   /** The persona named, else the session's active one, else null. */
   async function personaOrActive(personaId: string | undefined, context: MethodContext): Promise<string | null> {
-    const wanted = personaId ?? (await sessions.activePersonaId(context.session));
-    return wanted === null ? null : memories.personaId(wanted);
+    return (await services.target.personaOrNone(context.session, personaId))?.id ?? null;
   }
 
   function decayStatus(status: z.infer<typeof decayStatusWire>['status'], message: string): z.infer<typeof decayStatusWire> {

@@ -6,13 +6,12 @@ import { z } from 'zod';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
 import { memoryToWire, memoryWire } from './memory-wire.js';
-import { AppError } from '../../domain/errors.js';
 import { userIdOf } from '../../services/social/relationship-service.js';
 import { relationshipToWire, relationshipWire } from './relationship.js';
 import { personaIdParam } from './wire.js';
 
 export function personaKnowledgeMethods(services: Services): MethodDefinition[] {
-  const { personas, sessions } = services;
+  const { personas } = services;
   return [
     defineMethod({
       name: 'persona.memory',
@@ -20,8 +19,7 @@ export function personaKnowledgeMethods(services: Services): MethodDefinition[] 
       params: z.object({ query: z.string().max(2000).default(''), n_results: z.number().int().min(1).max(100).default(5), persona_id: personaIdParam.optional() }),
       result: z.object({ persona_id: z.string().nullable(), memories: z.array(memoryWire), total_results: z.number().int() }),
       handler: async ({ query, n_results, persona_id }, context) => {
-        const wanted = persona_id ?? (await sessions.activePersonaId(context.session));
-        const personaId = wanted === null ? null : personas.resolve(wanted).id;
+        const personaId = (await services.target.personaOrNone(context.session, persona_id))?.id ?? null;
         const hits = await services.memory.memories.search({ query, limit: n_results, viewerId: personaId, userId: context.session.userId });
         return { persona_id: personaId, memories: hits.map((hit) => memoryToWire(hit.memory, hit)), total_results: hits.length };
       },
@@ -40,11 +38,7 @@ export function personaKnowledgeMethods(services: Services): MethodDefinition[] 
       }),
       hints: { readOnly: true, idempotent: true },
       handler: async ({ persona_id, other_id }, context) => {
-        const wanted = persona_id ?? (await sessions.activePersonaId(context.session));
-        if (wanted === null) {
-          throw new AppError('no_active_persona', 'No persona is active in this session; pass persona_id or call persona.switch.');
-        }
-        const subject = personas.resolve(wanted);
+        const subject = await services.target.persona(context.session, persona_id);
         const view = await services.social.relationships.get(
           other_id === undefined
             ? { subjectId: subject.id, otherKind: 'user', otherId: userIdOf(context.session) }
