@@ -45,6 +45,11 @@ import { HttpServer } from '../transports/http-server.js';
 import { metricsRoute } from '../transports/metrics-route.js';
 import { WebSocketTransport } from '../transports/websocket.js';
 import { RequestGuard } from '../transports/request-guard.js';
+import { DatasetService } from '../services/models/dataset-service.js';
+import { SqliteDatasetSource } from '../adapters/sqlite/dataset-source.js';
+import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-store.js';
+import { SqliteCardStore } from '../adapters/sqlite/settings-store.js';
+import { PromptTemplateService } from '../services/models/prompt-template-service.js';
 
 /** How often revoked API keys are read (open connections of a revoked key close within this). */
 const REVOCATION_CHECK_MS = 500;
@@ -137,8 +142,23 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     logger,
     clock,
   );
+  const templates = new PromptTemplateService({
+    personas,
+    templates: new SqlitePromptTemplateStore(store.database, databasePath),
+    cards: new SqliteCardStore(store.database, databasePath),
+    clock,
+  });
   // The one turn pipeline: chats, streams, group turns and MCP tool calls all run their turns here.
-  const turns = new TurnRunner({ store, personas, llm, clock, events, logger, settings: chatSettings });
+  const turns = new TurnRunner({
+    store,
+    personas,
+    llm,
+    clock,
+    events,
+    logger,
+    settings: chatSettings,
+    postHistoryTemplate: (persona) => templates.postHistoryTemplate(persona),
+  });
   const chat = new ChatService({ store, personas, sessions, conversations, turns, clock, events });
   const auth = new AuthService(
     new SqliteApiKeyStore(store.database, databasePath),
@@ -193,7 +213,21 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
   };
   const state = composeState({ database: store.database, databasePath, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
-  const services: Services = { personas, target: new PersonaTarget(personas, sessions), sessions, conversations, chat, turns, system, social: social.services, groups: social.groups, memory: memory.services, state: state.services };
+  const services: Services = {
+    personas,
+    target: new PersonaTarget(personas, sessions),
+    sessions,
+    conversations,
+    chat,
+    turns,
+    system,
+    social: social.services,
+    groups: social.groups,
+    memory: memory.services,
+    state: state.services,
+    datasets: new DatasetService({ personas, source: new SqliteDatasetSource(store.database) }),
+    templates,
+  };
 
   try {
     const seeded = await personas.initialise(loadPersonaFiles(config.personasDir ?? shippedPersonasDir()));

@@ -17,6 +17,7 @@ import type { ConversationService } from './conversation-service.js';
 import type { PersonaService } from './persona-service.js';
 import type { SessionService } from './session-service.js';
 import type { PromptContributor, TurnObserver } from './turn-hooks.js';
+import type { ContextWindow } from '../domain/context-window.js';
 import type { TurnRunner, TurnSettings } from './turn-runner.js';
 
 /** The live settings a chat reads (the turn pipeline's). */
@@ -51,6 +52,32 @@ export interface ChatTurnResult {
   continueScore: ContinueScoreResult;
   state: SocialEnergyState;
   availability: Availability;
+}
+
+/** What `persona.preview_prompt` shows: the exact request a turn would make. */
+export interface PromptPreview {
+  persona: PersonaRecord;
+  /** The conversation the turn would continue; null when it would start a new one. */
+  conversationId: string | null;
+  model: string;
+  contextTokens: number;
+  replyTokens: number;
+  window: ContextWindow;
+  /** The post-history instruction sent last ("" for none). */
+  postHistory: string;
+}
+
+/** What `persona.preview_prompt` shows: the exact request a turn would make. */
+export interface PromptPreview {
+  persona: PersonaRecord;
+  /** The conversation the turn would continue; null when it would start a new one. */
+  conversationId: string | null;
+  model: string;
+  contextTokens: number;
+  replyTokens: number;
+  window: ContextWindow;
+  /** The post-history instruction sent last ("" for none). */
+  postHistory: string;
 }
 
 export interface ChatTurnOptions {
@@ -175,6 +202,27 @@ export class ChatService {
       state: outcome.state,
       availability: outcome.availability,
     };
+  }
+
+  /**
+   * The exact messages a turn would send, without storing anything or calling the model
+   * (`persona.preview_prompt`): the persona's conversation in this session as it stands, plus `message`,
+   * prepared by the same turn pipeline as a real turn.
+   */
+  async previewTurn(binding: SessionBinding, request: ChatTurnRequest): Promise<PromptPreview> {
+    const { store, clock, turns } = this.deps;
+    turns.checkMessage(request.message);
+    const target = await this.resolveTarget(binding, request);
+    const persona = target.persona;
+    const tokenBudget = turns.tokenBudget(request.tokenBudget ?? target.conversation?.tokenBudget ?? undefined);
+    const conversation = target.conversation ?? (await store.findActiveConversation(binding.id, persona.id));
+    const now = clock.now();
+    // The message is not stored: it stands in as the newest message, after every stored one.
+    const message: MessageRecord = { id: Number.MAX_SAFE_INTEGER, conversationId: conversation?.id ?? '', role: 'user', personaId: null, content: request.message, tokens: estimateTokens(request.message), promptTokens: null, processingMs: null, createdAt: now };
+    const draft: ConversationRecord = conversation ?? { id: '', sessionId: binding.id, kind: 'user', personaIds: [persona.id], topic: null, context: null, status: 'active', startedAt: now, endedAt: null, endReason: null, tokenBudget: null };
+    const stored = conversation === null ? [] : await store.recentMessages(conversation.id, turns.settings.historyMessages);
+    const prepared = await turns.prepare({ session: binding, persona, conversation: draft, userMessage: message, history: [...stored, message], replyTokens: tokenBudget, model: request.model });
+    return { persona, conversationId: conversation?.id ?? null, model: prepared.model, contextTokens: prepared.contextTokens, replyTokens: tokenBudget, window: prepared.window, postHistory: prepared.postHistory };
   }
 
   /** The conversation's last message when it is the user's `message` still waiting for a reply. */

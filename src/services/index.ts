@@ -6,6 +6,8 @@ import type { PersonaTarget } from './persona-target.js';
 import type { SessionService } from './session-service.js';
 import type { SystemService } from './system-service.js';
 import type { StateServices } from './state/index.js';
+import type { DatasetService } from './models/dataset-service.js';
+import type { PromptTemplateService } from './models/prompt-template-service.js';
 import type { GroupConversationService } from './group/group-conversation-service.js';
 import type { MemoryServices } from './memory/index.js';
 import type { AnalyticsService, EmotionService, RelationshipService, TopicThreadService } from './social/index.js';
@@ -29,4 +31,8 @@ export interface Services {
   memory: MemoryServices;
   /** Export/import, backups, character cards and runtime configuration (issue 8). */
   state: StateServices;
+  /** Fine-tuning datasets from a user's own conversations (docs/backends.md). */
+  datasets: DatasetService;
+  /** Personas' prompt templates per task, versioned. */
+  templates: PromptTemplateService;
 }

@@ -10,13 +10,13 @@
  * the use case that starts it: `ChatService` for chats, `GroupConversationService` for groups.
  */
 import type { Logger } from 'pino';
-import { buildContextWindow, type HistoryMessage } from '../domain/context-window.js';
+import { buildContextWindow, type ContextWindow, type HistoryMessage } from '../domain/context-window.js';
 import { continueScore, ENGAGEMENT_WINDOW, type ContinueScoreResult } from '../domain/continue-score.js';
 import { AppError } from '../domain/errors.js';
 import type { ModelChoice } from '../domain/model-selection.js';
-import { CLOSING_INSTRUCTIONS, composeSystemPrompt, describeEnergy, type PromptSituation } from '../domain/prompt.js';
+import { buildPostHistoryInstructions, CLOSING_INSTRUCTIONS, composeSystemPrompt, describeEnergy, type PromptSituation } from '../domain/prompt.js';
 import { availability, energyShare, type Availability, type SocialEnergyState } from '../domain/social-energy.js';
-import { estimateTokens } from '../domain/tokens.js';
+import { estimateMessageTokens, estimateTokens } from '../domain/tokens.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
 import type { LlmMessage, LlmProvider } from '../ports/llm.js';
@@ -92,8 +92,12 @@ export interface PreparedTurn {
   contextTokens: number;
   replyTokens: number;
   systemPrompt: string;
-  /** System prompt, summary and as many recent messages as fit, as sent to the model. */
+  /** System prompt, summary, as many recent messages as fit and the post-history instruction, as sent to the model. */
   messages: LlmMessage[];
+  /** The context window those messages came from (what fit, what was left out). */
+  window: ContextWindow;
+  /** The persona's post-history instruction sent last ("" for none; chats only). */
+  postHistory: string;
   /** Estimated tokens of `messages`. */
   promptTokens: number;
   /** History messages that fit the window. */
@@ -147,6 +151,8 @@ export class TurnRunner {
       logger: Logger;
       /** Read on every turn: the live object `config.set` changes. */
       settings: TurnSettings;
+      /** The persona's post-history instruction template (a card's `post_history_instructions`), if any. */
+      postHistoryTemplate?: (persona: PersonaRecord) => Promise<string>;
     },
   ) {}
 
@@ -234,30 +240,37 @@ export class TurnRunner {
     const sections = [...(view?.sections ?? []), ...contributions.flatMap((contribution) => contribution.sections ?? [])];
     // A person waiting for an answer hears it when the persona wants to close; group turns decide that by speaker choice.
     if (conversation.kind === 'user' && score.decision !== 'continue') sections.push(CLOSING_INSTRUCTIONS[score.decision]);
-    const systemPrompt = composeSystemPrompt(
-      persona,
-      {
-        conversationContext: conversation.context,
-        topic: conversation.topic,
-        ...view?.situation,
-        energyLine: view?.situation?.energyLine ?? stateLine ?? describeEnergy(share, before.state.fatigue),
-      },
-      sections,
-    );
+    const situation: PromptSituation = {
+      conversationContext: conversation.context,
+      topic: conversation.topic,
+      ...view?.situation,
+      energyLine: view?.situation?.energyLine ?? stateLine ?? describeEnergy(share, before.state.fatigue),
+    };
+    const systemPrompt = composeSystemPrompt(persona, situation, sections);
+    // A card's post_history_instructions go last in a chat, right before the reply; their tokens come out of the window.
+    const postHistory =
+      userMessage === null ? '' : buildPostHistoryInstructions(persona, (await this.deps.postHistoryTemplate?.(persona)) ?? '', situation);
+    const postHistoryTokens = postHistory.length === 0 ? 0 : estimateMessageTokens(postHistory);
     const shown = windowHistory(history, userMessage?.id ?? null, contributions);
     const window = buildContextWindow({
       systemPrompt,
       history: view?.messages ? view.messages(shown) : shown.map((message) => ({ role: message.role, content: message.content })),
-      contextTokens,
+      contextTokens: contextTokens - postHistoryTokens,
       replyTokens: request.replyTokens,
       summary: contributions.find((contribution) => contribution.summary)?.summary?.text ?? null,
     });
+    if (postHistory.length > 0) {
+      window.messages.push({ role: 'system', content: postHistory });
+      window.promptTokens += postHistoryTokens;
+    }
     return {
       model,
       contextTokens,
       replyTokens: request.replyTokens,
       systemPrompt,
       messages: window.messages,
+      window,
+      postHistory,
       promptTokens: window.promptTokens,
       includedTurns: window.includedTurns,
       continueScore: score,

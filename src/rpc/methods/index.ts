@@ -15,6 +15,7 @@ import { personaMethods } from './persona.js';
 import { personaKnowledgeMethods } from './persona-knowledge.js';
 import { relationshipMethods } from './relationship.js';
 import { sessionMethods } from './session.js';
+import { personaModelMethods } from './persona-models.js';
 import { stateMethods } from './state.js';
 import { SERVER_VERSION, systemMethods } from './system.js';
 
@@ -24,6 +25,7 @@ export function buildRegistry(services: Services): MethodRegistry {
     ...personaMethods(services),
     ...chatMethods(services),
     ...personaKnowledgeMethods(services),
+    ...personaModelMethods(services),
     ...memoryMethods(services),
     ...conversationMethods(services),
     ...sessionMethods(services),
