@@ -7,6 +7,7 @@ import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config
 import { registerDoctorCommand } from './doctor.js';
 import { registerMcpCommand } from './mcp.js';
 import { registerKeysCommand } from './keys.js';
+import { registerSimulateCommand } from './simulate.js';
 import { registerStateCommands } from './state.js';
 
 const program = new Command();
@@ -24,6 +25,7 @@ registerDoctorCommand(program);
 registerMcpCommand(program);
 registerKeysCommand(program);
 registerStateCommands(program);
+registerSimulateCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -33,6 +33,9 @@ const SELF_ENDINGS = new Set(['nobody_wants_to_continue', 'nobody_available']);
 
 class StopRun extends Error {}
 
+/** JSON-RPC code of `persona_not_found` (src/rpc/error-codes.ts; part of the documented wire contract). */
+const PERSONA_NOT_FOUND = -32001;
+
 interface PersonaWire {
   persona_id: string;
   name: string;
@@ -66,6 +69,8 @@ class ScenarioRun {
   private isEnded = false;
   private readonly pendingEvents: Array<{ event: ScenarioEvent; index: number }>;
   private readonly turnNotifications: RpcNotification[] = [];
+  /** How this server takes a scene, or null when it has no such method (the setting then joins the topic). */
+  private sceneMethod: 'scene.set' | 'visual.update' | null = null;
   private notificationWaiter: (() => void) | null = null;
 
   constructor(
@@ -125,6 +130,9 @@ class ScenarioRun {
   // ---- setting the stage ----
 
   private async setStage(): Promise<void> {
+    const discovery = await this.director.request<{ methods: Array<{ name: string }> }>('rpc.discover');
+    const methods = new Set(discovery.methods.map((method) => method.name));
+    this.sceneMethod = methods.has('scene.set') ? 'scene.set' : methods.has('visual.update') ? 'visual.update' : null;
     for (const entry of this.scenario.personas) {
       const wire = typeof entry === 'string' ? await this.getPersona(entry) : ((await this.getPersona(entry.id, true)) ?? (await this.createPersona(entry)));
       this.personas.push({
@@ -159,7 +167,7 @@ class ScenarioRun {
     try {
       return await this.director.request<PersonaWire>('persona.get', { persona_id: ref });
     } catch (error) {
-      if (missingIsNull && (error as { code?: number }).code !== undefined && /not found/i.test((error as Error).message)) return null;
+      if (missingIsNull && (error as { code?: number }).code === PERSONA_NOT_FOUND) return null;
       throw new Error(`persona "${ref}": ${(error as Error).message}`, { cause: error });
     }
   }
@@ -204,7 +212,7 @@ class ScenarioRun {
     });
     const started = await connection.request<{ conversation_id: string }>('conversation.start', {
       personas: present,
-      topic: this.scenario.topic ?? this.scenario.setting ?? null,
+      topic: this.groupTopic(),
       ...(this.scenario.token_budget === undefined ? {} : { token_budget: this.scenario.token_budget }),
       max_turns: Math.min(200, this.scenario.stop.max_turns),
       auto_run: false,
@@ -259,7 +267,7 @@ class ScenarioRun {
       if (user !== this.group.owner) throw new Error(`In a group only its owner (the first user, "${this.group.owner}") can speak; "${user}" cannot.`);
       this.recordFact(fact, user, null, text);
       this.log('user', user, text, { user });
-      await this.connections.get(user)!.request('conversation.interject', { conversation_id: this.group.id, content: text });
+      await this.connections.get(user)!.request('conversation.interject', { conversation_id: this.group.id, message: text });
       return;
     }
     const personaId = this.personaId(to ?? this.personas[0]!.id);
@@ -371,25 +379,25 @@ class ScenarioRun {
     this.log('event', null, `${this.nameOf(personaId)} ${change === 'join' ? 'joins' : 'leaves'}`);
   }
 
+  /** The group's topic; the setting joins it when the server cannot take a scene. */
+  private groupTopic(): string | null {
+    const { topic, setting } = this.scenario;
+    if (this.sceneMethod !== null || setting === undefined) return topic ?? setting ?? null;
+    return (topic === undefined ? setting : `${topic} (${setting})`).slice(0, 500);
+  }
+
   /** Sets the scene: `scene.set` where the server has it, else the older `visual.update`. */
   private async setScene(scene: string, conversationId: string | null, announce: boolean): Promise<void> {
-    const tries: Array<[string, Record<string, unknown>]> = [
-      ['scene.set', { ...(conversationId === null ? {} : { conversation_id: conversationId }), scene }],
-      ['visual.update', { type: 'scene', data: { ...(conversationId === null ? {} : { conversation_id: conversationId }), description: scene } }],
-    ];
-    let lastError: Error | null = null;
-    for (const [method, params] of tries) {
-      try {
-        await (this.group === null ? this.director : this.connections.get(this.group.owner)!).request(method, params);
-        if (announce) this.log('event', null, `The scene changes: ${scene}`);
-        return;
-      } catch (error) {
-        lastError = error as Error;
-        if ((error as { code?: number }).code !== -32601) break;
-      }
+    if (this.sceneMethod === null) {
+      if (!announce) return; // the starting setting went into the topic or context instead
+      throw new Error('This server has neither scene.set nor visual.update, so the scene cannot change; drop the scene step or update the server.');
     }
-    if (conversationId === null && !announce) return;
-    throw new Error(`Could not set the scene (${lastError?.message ?? 'no method'}); this server has neither scene.set nor visual.update.`);
+    const params =
+      this.sceneMethod === 'scene.set'
+        ? { ...(conversationId === null ? {} : { conversation_id: conversationId }), scene }
+        : { type: 'scene', data: { ...(conversationId === null ? {} : { conversation_id: conversationId }), description: scene } };
+    await (this.group === null ? this.director : this.connections.get(this.group.owner)!).request(this.sceneMethod, params);
+    if (announce) this.log('event', null, `The scene changes: ${scene}`);
   }
 
   // ---- time, events, stop rules ----
