@@ -73,19 +73,49 @@ export function renderRequest(request: NormalisedRequest): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Lines of `a` also in `b` (as a multiset), over all lines: 0..1. Cheap and good enough to find the nearest. */
-function lineSimilarity(a: string[], b: string[]): number {
+/**
+ * How alike two rendered requests are, 0..2: the share of lines they have in common (as multisets),
+ * plus how alike the remaining lines are as text (Dice coefficient of character bigrams). The second
+ * term breaks ties between requests that differ in one line each: the nearer wording wins.
+ */
+function similarity(a: string[], b: string[]): number {
   const counts = new Map<string, number>();
   for (const line of b) counts.set(line, (counts.get(line) ?? 0) + 1);
   let shared = 0;
+  const onlyA: string[] = [];
   for (const line of a) {
     const left = counts.get(line) ?? 0;
     if (left > 0) {
       shared += 1;
       counts.set(line, left - 1);
-    }
+    } else onlyA.push(line);
   }
-  return a.length + b.length === 0 ? 1 : (2 * shared) / (a.length + b.length);
+  const onlyB = [...counts].flatMap(([line, left]) => Array<string>(left).fill(line));
+  const lines = a.length + b.length === 0 ? 1 : (2 * shared) / (a.length + b.length);
+  return lines + dice(onlyA.join('\n'), onlyB.join('\n'));
+}
+
+/** Dice coefficient of character bigrams (first 4,000 characters of each; enough to rank). */
+function dice(a: string, b: string): number {
+  const bigrams = (text: string): Map<string, number> => {
+    const found = new Map<string, number>();
+    const cut = text.slice(0, 4000);
+    for (let index = 0; index < cut.length - 1; index++) {
+      const pair = cut.slice(index, index + 2);
+      found.set(pair, (found.get(pair) ?? 0) + 1);
+    }
+    return found;
+  };
+  const left = bigrams(a);
+  const right = bigrams(b);
+  let total = 0;
+  let common = 0;
+  for (const count of left.values()) total += count;
+  for (const [pair, count] of right) {
+    total += count;
+    common += Math.min(count, left.get(pair) ?? 0);
+  }
+  return total === 0 ? 1 : (2 * common) / total;
 }
 
 /** A folder of cassettes. Files are read once, on first use; recorded ones are added as they are written. */
@@ -123,7 +153,7 @@ export class CassetteShelf {
     let best: Cassette | null = null;
     let bestScore = -1;
     for (const cassette of this.load().values()) {
-      const score = lineSimilarity(wanted, renderRequest(cassette.request).split('\n')) + (cassette.request.model === request.model ? 0.001 : 0);
+      const score = similarity(wanted, renderRequest(cassette.request).split('\n')) + (cassette.request.model === request.model ? 0.001 : 0);
       if (score > bestScore) {
         best = cassette;
         bestScore = score;
