@@ -7,6 +7,7 @@ import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config
 import { registerDoctorCommand } from './doctor.js';
 import { registerMcpCommand } from './mcp.js';
 import { registerKeysCommand } from './keys.js';
+import { registerLoadCommand } from './load.js';
 import { registerSimulateCommand } from './simulate.js';
 import { registerStateCommands } from './state.js';
 
@@ -26,6 +27,7 @@ registerMcpCommand(program);
 registerKeysCommand(program);
 registerStateCommands(program);
 registerSimulateCommand(program);
+registerLoadCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {
