@@ -465,10 +465,11 @@ class ScenarioRun {
     const deadline = Date.now() + 120_000;
     let quietPolls = 0;
     while (Date.now() < deadline) {
-      const status = await this.director.request<{ llm: { queue: { running: number; queued: number } | null }; jobs?: { pending: number; running: number } | null }>(
+      const status = await this.director.request<{ llm: { queue: { running: number; queued: number } | null }; jobs?: { due: number; running: number } | null }>(
         'system.status',
       );
-      const busy = (status.llm.queue?.running ?? 0) + (status.llm.queue?.queued ?? 0) + (status.jobs?.pending ?? 0) + (status.jobs?.running ?? 0);
+      // Jobs scheduled for later (retry backoffs) are not work this turn left behind; older servers have no `jobs`.
+      const busy = (status.llm.queue?.running ?? 0) + (status.llm.queue?.queued ?? 0) + (status.jobs?.due ?? 0) + (status.jobs?.running ?? 0);
       quietPolls = busy === 0 ? quietPolls + 1 : 0;
       if (quietPolls >= 2) return;
       await new Promise((resolve) => setTimeout(resolve, 15));
