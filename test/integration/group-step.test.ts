@@ -67,8 +67,8 @@ describe('conversation.resume with turns', () => {
     await until(client, notes, () => turns().length >= 5);
     await call(client, notes, 'conversation.end', { conversation_id });
     // The job queue shows in system.status, so a client can wait until post-turn work is done.
-    const status = await call(client, notes, 'system.status', {});
-    expect(status.jobs).toEqual({ pending: expect.any(Number), due: expect.any(Number), running: expect.any(Number), failed: 0 });
+    const system = await call(client, notes, 'system.status', {});
+    expect(system.jobs).toEqual({ pending: expect.any(Number), due: expect.any(Number), running: expect.any(Number), failed: 0 });
   });
 
   it('refuses a step count out of range with the field named', async () => {
