@@ -74,13 +74,15 @@ export interface LineConsistency {
   turn: number;
   style: number;
   vocabulary: number;
+  /** The LLM judge's rating mapped to 0..1 (1→0, 5→1), when a judge rated the line. */
+  judge?: number | null;
   contradictions: number;
   score: number;
 }
 
 export interface ConsistencyScore {
   persona: string;
-  method: 'offline-stylistic';
+  method: 'offline-stylistic' | 'llm-judge' | 'llm-judge (partly offline)';
   overall: number | null;
   lines: LineConsistency[];
   contradictions: Contradiction[];

@@ -83,6 +83,8 @@ export interface SimulationRun {
   error: { message: string; turn: number } | null;
   /** Events whose turn or time was never reached. */
   unfiredEvents: string[];
+  /** Things a reader of the report should know (e.g. the judge fell back to offline). */
+  notes: string[];
   /** LLM cassette use, when the embedded server replays. */
   cassettes?: { replayed: number; recorded: number; missed: number };
 }

@@ -122,6 +122,7 @@ class ScenarioRun {
       endReason: error === null ? this.endReason : 'error',
       endedByItself: this.endedByItself,
       error,
+      notes: [],
       unfiredEvents: this.pendingEvents.map(({ event, index }) => `events[${index}] at ${event.at.turn !== undefined ? `turn ${event.at.turn}` : `time ${String(event.at.time)}`}`),
       ...(this.target.cassetteCounts() === undefined ? {} : { cassettes: this.target.cassetteCounts()! }),
     };

@@ -7,7 +7,9 @@ import path from 'node:path';
 import type { CassetteMode } from '../adapters/llm-replay/replay-provider.js';
 import type { ConfigInput } from '../config/schema.js';
 import { evaluateAssertions } from './assertions.js';
-import { scoreConsistency } from './consistency.js';
+import { scoreConsistency, type ConsistencyScore } from './consistency.js';
+import { judgeConsistency } from './judge.js';
+import type { SimulationRun } from './run-record.js';
 import { buildReport, renderHtml, renderMarkdown, type ScenarioReport } from './report/report.js';
 import { runScenario, type RunProgress } from './runner.js';
 import { loadScenarioFile, ScenarioError } from './scenario/load.js';
@@ -88,7 +90,8 @@ export async function simulateFile(file: string, options: SimulateOptions): Prom
   let report: ScenarioReport;
   try {
     const run = await runScenario(scenario, target, { file, onProgress: (progress) => options.onProgress?.(file, progress) });
-    const consistency = run.personas.map((persona) => scoreConsistency(persona, run.transcript, run.facts));
+    let consistency = run.personas.map((persona) => scoreConsistency(persona, run.transcript, run.facts));
+    if (scenario.judge === 'llm') consistency = await judged(target, run, consistency);
     report = buildReport(run, evaluateAssertions(scenario.assertions, run, consistency), consistency);
   } finally {
     await target.close();
@@ -107,6 +110,27 @@ export async function simulateFile(file: string, options: SimulateOptions): Prom
     }
   }
   return { file, report, loadError: null, reportFiles };
+}
+
+/** The LLM judge's scores where a model answers; the offline ones (noted in the run) where not. */
+async function judged(target: SimulationTarget, run: SimulationRun, offline: ConsistencyScore[]): Promise<ConsistencyScore[]> {
+  if (target.judge === null) {
+    run.notes.push('judge: llm needs the embedded server (its model); the offline consistency score is used');
+    return offline;
+  }
+  const status = await target.judge.llm.status();
+  if (!status.reachable) {
+    run.notes.push(`judge: llm, but the model is not reachable (${status.error ?? 'no answer'}); the offline consistency score is used`);
+    return offline;
+  }
+  try {
+    const scores = [];
+    for (const score of offline) scores.push(await judgeConsistency(target.judge.llm, target.judge.model, run.personas.find((persona) => persona.id === score.persona)!, run.transcript, score));
+    return scores;
+  } catch (error) {
+    run.notes.push(`judge: llm failed (${(error as Error).message.split('\n')[0]}); the offline consistency score is used`);
+    return offline;
+  }
 }
 
 /** The summary table printed after a run (plain text, fixed columns). */

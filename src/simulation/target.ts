@@ -10,6 +10,7 @@ import { normalizeOllamaHost, OllamaProvider } from '../adapters/ollama/ollama-p
 import { ReplayLlmProvider, type CassetteMode } from '../adapters/llm-replay/replay-provider.js';
 import { RpcClient } from '../cli/rpc-client.js';
 import { configSchema, type ConfigInput } from '../config/schema.js';
+import type { LlmProvider } from '../ports/llm.js';
 import { SimulatedClock } from './clock.js';
 
 export interface SimulationTarget {
@@ -22,6 +23,8 @@ export interface SimulationTarget {
   /** Whether each simulated user has a key of their own (needed for no_private_crossover). */
   readonly hasSeparateUsers: boolean;
   cassetteCounts(): { replayed: number; recorded: number; missed: number } | undefined;
+  /** The model an LLM judge may use (the embedded server's backend, through the cassettes when replaying); null when none. */
+  readonly judge: { llm: LlmProvider; model: string } | null;
   close(): Promise<void>;
 }
 
@@ -42,6 +45,7 @@ export function remoteTarget(options: RemoteTargetOptions): SimulationTarget {
     hasSeparateUsers: Object.keys(userKeys).length > 0,
     connect: (user) => RpcClient.connect(options.url, { headers: headersFor(user === null ? options.apiKey : (userKeys[user] ?? options.apiKey)) }),
     cassetteCounts: () => undefined,
+    judge: null,
     close: async () => undefined,
   };
 }
@@ -117,6 +121,7 @@ export async function embeddedTarget(options: EmbeddedTargetOptions): Promise<Si
     connect: (user) =>
       RpcClient.connect(server.websocketUrl, { headers: { authorization: `Bearer ${user === null ? director.key : (keys.get(user) ?? director.key)}` } }),
     cassetteCounts: () => (replay === null ? undefined : { ...replay.counts }),
+    judge: { llm: replay ?? ollama, model: base.llm.model },
     close: async () => {
       await server.close();
       if (options.keepDataDir !== true) rmSync(dataDir, { recursive: true, force: true });

@@ -10,6 +10,8 @@
  *   (chosen by a hash of the conversation so far). A prompt that tells the persona to wind down or end
  *   gets a short goodbye instead.
  * - the relationship judge ("You rate the tone …"): a number from a tiny word list.
+ * - the consistency judge ("You judge whether a line …"): 5 when the line carries one of the card's
+ *   example lines, 1 when it speaks as an AI, else 3.
  * - the memory poignancy rating ("… rate the likely poignancy …"): 7 for personal facts, else 3.
  * - a summary request: the first sentence of each line it was given.
  */
@@ -65,6 +67,12 @@ export function standInReply(body: FakeChatBody): string {
     .join('\n');
   const last = [...messages].reverse().find((message) => message.role === 'user')?.content ?? '';
   if (system.includes('You rate the tone') || last.includes('You rate the tone')) return tone(last).toFixed(2);
+  if (system.includes('You judge whether a line of dialogue fits a character')) {
+    // The consistency judge: 5 when the line carries one of the card's example lines, 1 for breaking character.
+    const judged = /Line to judge:\n"([\s\S]*)"$/.exec(last)?.[1] ?? '';
+    if (/as an ai|language model|assistant/i.test(judged)) return '1';
+    return exampleLines(last).some((example) => judged.includes(example)) ? '5' : '3';
+  }
   if (last.includes('rate the likely poignancy')) return /\b(my|sister|brother|mother|father|remember|born|live|name)\b/i.test(last) ? '7' : '3';
   if (messages.length === 1 && /summar/i.test(last)) {
     return last

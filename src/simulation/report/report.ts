@@ -90,12 +90,13 @@ export function renderMarkdown(report: ScenarioReport): string {
   ];
   if (run.cassettes) lines.push(`- cassettes: ${run.cassettes.replayed} replayed, ${run.cassettes.recorded} recorded, ${run.cassettes.missed} missed`);
   if (run.unfiredEvents.length > 0) lines.push(`- events never reached: ${run.unfiredEvents.join(', ')}`);
+  for (const note of run.notes) lines.push(`- note: ${note}`);
   if (run.error) lines.push('', `**Error at turn ${run.error.turn}:**`, '', '```', run.error.message, '```');
   lines.push('', '## Assertions', '', '| | assertion | result | turn |', '|---|---|---|---|');
   for (const assertion of report.assertions)
     lines.push(`| ${assertion.passed ? '✓' : '✗'} | ${mdCell(assertion.name)} | ${mdCell(assertion.message)} | ${assertion.turn ?? ''} |`);
-  lines.push('', '## Consistency', '', '| persona | overall | lines | contradictions |', '|---|---|---|---|');
-  for (const score of report.consistency) lines.push(`| ${score.persona} | ${score.overall ?? '—'} | ${score.lines.length} | ${score.contradictions.length} |`);
+  lines.push('', '## Consistency', '', '| persona | overall | method | lines | contradictions |', '|---|---|---|---|---|');
+  for (const score of report.consistency) lines.push(`| ${score.persona} | ${score.overall ?? '—'} | ${score.method} | ${score.lines.length} | ${score.contradictions.length} |`);
   for (const score of report.consistency)
     for (const contradiction of score.contradictions) lines.push(`- ${score.persona}, turn ${contradiction.turn}: "${contradiction.says}" contradicts "${contradiction.against}" (${contradiction.kind})`);
   lines.push('', '## Transcript', '', '| turn | time | who | line | continue | consistency | ms |', '|---|---|---|---|---|---|---|');
@@ -123,7 +124,7 @@ export function renderHtml(report: ScenarioReport): string {
     .map((assertion) => `<tr class="${assertion.passed ? 'pass' : 'fail'}"><td>${assertion.passed ? '✓' : '✗'}</td><td>${e(assertion.name)}</td><td>${e(assertion.message)}</td><td>${assertion.turn ?? ''}</td></tr>`)
     .join('\n');
   const consistency = report.consistency
-    .map((score) => `<tr><td>${e(score.persona)}</td><td>${score.overall ?? '—'}</td><td>${score.lines.length}</td><td>${score.contradictions.map((c) => `turn ${c.turn}: “${e(c.says)}” vs “${e(c.against)}”`).join('<br>') || 0}</td></tr>`)
+    .map((score) => `<tr><td>${e(score.persona)}</td><td>${score.overall ?? '—'}</td><td>${e(score.method)}</td><td>${score.lines.length}</td><td>${score.contradictions.map((c) => `turn ${c.turn}: “${e(c.says)}” vs “${e(c.against)}”`).join('<br>') || 0}</td></tr>`)
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${e(run.scenario)} — ${report.passed ? 'passed' : 'failed'}</title>
@@ -135,12 +136,12 @@ tr.event td{color:#666;font-style:italic}tr.user td:nth-child(4){color:#035}
 .status{font-weight:bold;color:${report.passed ? '#080' : '#c00'}}pre{background:#f6f6f6;padding:1em;overflow:auto}
 </style></head><body>
 <h1>${e(run.scenario)} <span class="status">${report.passed ? 'PASSED' : 'FAILED'}</span></h1>
-<p><code>${e(run.file)}</code> · mode ${run.mode} · ${e(run.target)}<br>${run.turns} persona turns · ${minutes(run.simulatedMs)} simulated · ${(run.wallMs / 1000).toFixed(1)} s wall · ended: ${e(run.endReason)}${run.endedByItself ? ' (by itself)' : ''}${run.cassettes ? `<br>cassettes: ${run.cassettes.replayed} replayed, ${run.cassettes.recorded} recorded, ${run.cassettes.missed} missed` : ''}</p>
+<p><code>${e(run.file)}</code> · mode ${run.mode} · ${e(run.target)}<br>${run.turns} persona turns · ${minutes(run.simulatedMs)} simulated · ${(run.wallMs / 1000).toFixed(1)} s wall · ended: ${e(run.endReason)}${run.endedByItself ? ' (by itself)' : ''}${run.cassettes ? `<br>cassettes: ${run.cassettes.replayed} replayed, ${run.cassettes.recorded} recorded, ${run.cassettes.missed} missed` : ''}${run.notes.map((note) => `<br>note: ${e(note)}`).join('')}</p>
 ${run.error ? `<h2>Error at turn ${run.error.turn}</h2><pre>${e(run.error.message)}</pre>` : ''}
 <h2>Assertions</h2><table><tr><th></th><th>assertion</th><th>result</th><th>turn</th></tr>
 ${assertions}
 </table>
-<h2>Consistency</h2><table><tr><th>persona</th><th>overall</th><th>lines</th><th>contradictions</th></tr>
+<h2>Consistency</h2><table><tr><th>persona</th><th>overall</th><th>method</th><th>lines</th><th>contradictions</th></tr>
 ${consistency}
 </table>
 <h2>Charts</h2>

@@ -194,6 +194,10 @@ export const scenarioSchema = z
       })
       .prefault({}),
     assertions: z.array(assertionSchema).default([]),
+    judge: z
+      .enum(['offline', 'llm'])
+      .default('offline')
+      .describe('How persona consistency is scored: offline style measures, or an LLM judge with a fixed rubric (embedded server; falls back to offline when no model answers).'),
   })
   .superRefine((scenario, context) => {
     const ids = scenario.personas.map((entry) => (typeof entry === 'string' ? entry.toLowerCase() : entry.id));
