@@ -61,7 +61,7 @@ async function simulateCommand(files: string[], flags: SimulateFlags): Promise<n
     return 2;
   }
   if (flags.url !== undefined && (flags.replay || flags.record)) {
-    process.stderr.write('--replay and --record work with the embedded server only (a running server replays with llm.cassettes in its config).\n');
+    process.stderr.write('--replay and --record work with the embedded server only (drop --url).\n');
     return 2;
   }
   const userKeys: Record<string, string> = {};
