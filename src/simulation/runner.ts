@@ -355,6 +355,9 @@ class ScenarioRun {
         } else if (method === 'conversation.ended') {
           return { turns, ended: String(params.reason ?? 'ended'), pausedReason: null };
         } else if (method === 'conversation.group_status' && params.status === 'paused') {
+          // An interjection just before this step woke the stepped group, which paused again at once
+          // ("stepped", no turn); that notice may arrive only now. A step always ends after its turn.
+          if (params.reason === 'stepped' && turns.length === 0) continue;
           return { turns, ended: null, pausedReason: String(params.reason ?? 'paused') };
         }
       }
