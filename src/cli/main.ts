@@ -8,6 +8,7 @@ import { registerDoctorCommand } from './doctor.js';
 import { registerMcpCommand } from './mcp.js';
 import { registerKeysCommand } from './keys.js';
 import { registerLoadCommand } from './load.js';
+import { registerModelCommands } from './model.js';
 import { registerSimulateCommand } from './simulate.js';
 import { registerStateCommands } from './state.js';
 
@@ -25,6 +26,7 @@ registerChatCommand(program);
 registerDoctorCommand(program);
 registerMcpCommand(program);
 registerKeysCommand(program);
+registerModelCommands(program);
 registerStateCommands(program);
 registerSimulateCommand(program);
 registerLoadCommand(program);
