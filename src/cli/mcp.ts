@@ -44,7 +44,7 @@ export async function runMcpStdio(config: Config): Promise<void> {
   // writes to stderr for the life of this command.
   globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr });
   // Loaded on use, so that other commands start without the whole server.
-  const [{ createCore }, { serveMcpOverStdio }] = await Promise.all([import('../app.js'), import('../transports/mcp/stdio.js')]);
+  const [{ createCore }, { serveMcpOverStdio }] = await Promise.all([import('../app/app.js'), import('../transports/mcp/stdio.js')]);
   const core = await createCore(config);
   const server = serveMcpOverStdio(core);
   core.logger.info({ dataDir: config.dataDir, llm: config.llm.provider, session: server.sessionId }, 'persona-mcp speaks MCP on stdio');

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/app.js';
+import { startServer, type RunningServer } from '../../src/app/app.js';
 import { silentLogger } from '../../src/logger.js';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { testConfig } from '../helpers/server.js';

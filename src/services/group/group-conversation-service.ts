@@ -13,25 +13,26 @@ import { recollection, witnessed } from '../../domain/social/group-transcript.js
 import { estimateTokens } from '../../domain/tokens.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
-import type { LlmProvider } from '../../ports/llm.js';
 import type { GroupMemberRecord, GroupRecord, GroupStatus, SocialStore } from '../../ports/social-store.js';
 import type { ConversationRecord, MessageRecord, PersonaRecord, Store } from '../../ports/store.js';
-import type { SessionBinding } from '../../rpc/registry.js';
+import type { SessionBinding } from '../session-binding.js';
 import type { ConversationService } from '../conversation-service.js';
 import type { PersonaService } from '../persona-service.js';
 import type { EmotionService } from '../social/emotion-service.js';
-import { LOCAL_USER_ID, type RelationshipService } from '../social/relationship-service.js';
+import type { RelationshipService } from '../social/relationship-service.js';
+import type { TurnRunner } from '../turn-runner.js';
 import type { TopicThreadService } from '../social/topic-thread-service.js';
 import { GroupTurns, type GroupTurnSettings } from './group-turns.js';
 
+/**
+ * The group's own settings (`social.*`). The message limit, history length, model and context window
+ * are the turn pipeline's live settings (`TurnRunner.settings`), shared with chats.
+ */
 export interface GroupSettings extends GroupTurnSettings {
   /** Persona turns after which a group ends (`turn_cap`). */
   maxTurns: number;
   /** Pause between turns, so people can follow (and interject). */
   turnDelayMs: number;
-  maxMessageChars: number;
-  /** Messages loaded to build a turn (each persona then sees only what it witnessed). */
-  historyMessages: number;
 }
 
 export interface GroupStatusChange {
@@ -49,6 +50,8 @@ export interface GroupView {
 
 /** Why a group stopped, as `end_reason` / status reason. */
 export const GROUP_END_REASONS = { turnCap: 'turn_cap' } as const;
+/** The pause reason of a stepped group (`conversation.resume {turns}`) whose steps are taken. */
+export const STEPPED_REASON = 'stepped';
 
 /**
  * Keeps a persona's own memory of a group conversation (long-term memory, private to it). `content` is
@@ -67,6 +70,8 @@ interface Runner {
 
 export class GroupConversationService {
   private readonly runners = new Map<string, Runner>();
+  /** Stepped groups: persona turns left before pausing (in memory; a restart runs them freely). */
+  private readonly stepsLeft = new Map<string, number>();
   private readonly listeners = new Set<(change: GroupStatusChange) => void>();
   private stopping = false;
   private readonly unsubscribe: () => void;
@@ -83,7 +88,8 @@ export class GroupConversationService {
       relationships: RelationshipService;
       emotions: EmotionService;
       threads: TopicThreadService;
-      llm: LlmProvider;
+      /** The one turn pipeline (its live settings: message limit, history length, model, context window). */
+      turnRunner: TurnRunner;
       clock: Clock;
       events: EventBus;
       logger: Logger;
@@ -172,13 +178,7 @@ export class GroupConversationService {
   /** The user says something in the group; the next speaker hears it. A paused group runs again. */
   async interject(binding: SessionBinding, conversationId: string, content: string): Promise<MessageRecord> {
     const { conversation, group } = await this.activeGroup(binding, conversationId);
-    if (content.trim().length === 0) throw new AppError('limit_exceeded', 'The message is empty; say something to the group.');
-    if (content.length > this.deps.settings.maxMessageChars) {
-      throw new AppError(
-        'limit_exceeded',
-        `The message has ${content.length} characters; at most ${this.deps.settings.maxMessageChars} are accepted (chat.maxMessageChars).`,
-      );
-    }
+    this.deps.turnRunner.checkMessage(content, 'the group');
     const message = await this.deps.store.appendMessage({
       conversationId: conversation.id,
       role: 'user',
@@ -198,9 +198,15 @@ export class GroupConversationService {
     return message;
   }
 
-  /** Runs a paused group again (after an LLM failure, or one started with `auto_run: false`). */
-  async resume(binding: SessionBinding, conversationId: string): Promise<GroupView> {
+  /**
+   * Runs a paused group again (after an LLM failure, or one started with `auto_run: false`). With
+   * `turns`, it takes that many persona turns and pauses again (reason {@link STEPPED_REASON}) —
+   * stepping, for simulations and debugging; without, it runs freely again.
+   */
+  async resume(binding: SessionBinding, conversationId: string, turns?: number): Promise<GroupView> {
     const { group } = await this.activeGroup(binding, conversationId);
+    if (turns === undefined) this.stepsLeft.delete(conversationId);
+    else this.stepsLeft.set(conversationId, turns);
     if (group.status !== 'running') await this.setStatus(group, 'running', null);
     this.launch(conversationId);
     return this.view(binding, conversationId);
@@ -311,21 +317,31 @@ export class GroupConversationService {
         await this.setStatus(group, 'finished', conversation.endReason);
         return;
       }
+      // A stepped group (resume with `turns`) waits here once its steps are taken; interjections do not run it.
+      if (this.stepsLeft.get(conversationId) === 0) {
+        await this.setStatus(group, 'paused', STEPPED_REASON);
+        return;
+      }
       try {
         const stats = await this.deps.store.conversationStats(conversationId);
         if (stats.turns >= group.maxTurns) {
           await this.finish(conversation, group, GROUP_END_REASONS.turnCap);
           return;
         }
-        const recent = await this.deps.store.recentMessages(conversationId, this.deps.settings.historyMessages);
+        const recent = await this.deps.store.recentMessages(conversationId, this.deps.turnRunner.settings.historyMessages);
         const members = (await this.deps.social.members(conversationId)).filter((member) => member.leftAfter === null);
-        const userId = await this.ownerUserId(conversation);
-        const choice = await this.turns.choose(conversation, members, recent, userId);
+        const owner = await this.ownerBinding(conversation);
+        const choice = await this.turns.choose(conversation, members, recent, owner);
         if (choice.kind === 'end') {
           await this.finish(conversation, group, choice.reason);
           return;
         }
-        await this.turns.speak(conversation, members, recent, choice, userId, signal);
+        await this.turns.speak(conversation, members, recent, choice, owner, signal);
+        const steps = this.stepsLeft.get(conversationId);
+        if (steps !== undefined) {
+          this.stepsLeft.set(conversationId, Math.max(0, steps - 1));
+          if (steps <= 1) continue; // pause at once, without the delay between turns
+        }
       } catch (error) {
         if (signal.aborted) {
           const latest = await this.deps.store.getConversation(conversationId).catch(() => null);
@@ -417,13 +433,14 @@ export class GroupConversationService {
     }
   }
 
-  private async ownerUserId(conversation: ConversationRecord): Promise<string> {
-    if (conversation.sessionId === null) return LOCAL_USER_ID;
-    return (await this.deps.store.getSession(conversation.sessionId))?.userId ?? LOCAL_USER_ID;
+  /** The session the group was started in: its turns act for that session's user. */
+  private async ownerBinding(conversation: ConversationRecord): Promise<SessionBinding> {
+    const session = conversation.sessionId === null ? null : await this.deps.store.getSession(conversation.sessionId);
+    return { id: conversation.sessionId ?? conversation.id, userId: session?.userId ?? null };
   }
 
   private persona(id: string): PersonaRecord | null {
-    return this.deps.personas.list().find((persona) => persona.id === id) ?? null;
+    return this.deps.personas.find(id);
   }
 }
 
