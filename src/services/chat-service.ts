@@ -226,7 +226,7 @@ export class ChatService {
     const message: MessageRecord = { id: Number.MAX_SAFE_INTEGER, conversationId: conversation?.id ?? '', role: 'user', personaId: null, content: request.message, tokens: estimateTokens(request.message), promptTokens: null, processingMs: null, createdAt: now };
     const draft: ConversationRecord = conversation ?? { id: '', sessionId: binding.id, kind: 'user', personaIds: [persona.id], topic: null, context: null, status: 'active', startedAt: now, endedAt: null, endReason: null, tokenBudget: null };
     const stored = conversation === null ? [] : await store.recentMessages(conversation.id, turns.settings.historyMessages);
-    const prepared = await turns.prepare({ session: binding, persona, conversation: draft, userMessage: message, history: [...stored, message], replyTokens: tokenBudget, model: request.model });
+    const prepared = await turns.prepare({ session: binding, persona, conversation: draft, userMessage: message, history: [...stored, message], replyTokens: tokenBudget, model: request.model, isPreview: true });
     return { persona, conversationId: conversation?.id ?? null, model: prepared.model, contextTokens: prepared.contextTokens, replyTokens: tokenBudget, window: prepared.window, postHistory: prepared.postHistory };
   }
 

@@ -68,6 +68,8 @@ export interface TurnRequest {
   model?: string | undefined;
   /** Longest acceptable wait for the whole reply (the model router passes over slower models). */
   latencyBudgetMs?: number | undefined;
+  /** A `persona.preview_prompt`: only {@link TurnRunner.prepare} runs, and contributors change nothing. */
+  isPreview?: boolean | undefined;
   /** When the turn began (its processing time counts from here); defaults to now. */
   startedAt?: number | undefined;
   /** How the persona sees the conversation, when it is not a one-to-one chat (group turns). */
@@ -359,6 +361,7 @@ export class TurnRunner {
           message: userMessage,
           history: request.history,
           budgetTokens: Math.floor(budgetTokens * contributor.budgetShare),
+          ...(request.isPreview === true ? { isPreview: true } : {}),
         }),
       ),
     );
