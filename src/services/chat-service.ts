@@ -67,19 +67,6 @@ export interface PromptPreview {
   postHistory: string;
 }
 
-/** What `persona.preview_prompt` shows: the exact request a turn would make. */
-export interface PromptPreview {
-  persona: PersonaRecord;
-  /** The conversation the turn would continue; null when it would start a new one. */
-  conversationId: string | null;
-  model: string;
-  contextTokens: number;
-  replyTokens: number;
-  window: ContextWindow;
-  /** The post-history instruction sent last ("" for none). */
-  postHistory: string;
-}
-
 export interface ChatTurnOptions {
   signal: AbortSignal;
   /** Called with each piece of the reply as it streams in. */
