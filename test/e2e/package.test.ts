@@ -58,7 +58,7 @@ const npx = (args: string[]) => run('npx', ['--no', '--', 'persona-mcp', ...args
 
 describe('the npm package', () => {
   it('ships the launcher, the compiled code and the personas, and nothing of the clone besides', () => {
-    expect(packedFiles).toEqual(expect.arrayContaining(['bin/persona-mcp.js', 'dist/cli/main.js', 'dist/app.js', 'personas/aria.json', 'personas/kira.json', 'README.md', 'package.json']));
+    expect(packedFiles).toEqual(expect.arrayContaining(['bin/persona-mcp.js', 'dist/cli/main.js', 'dist/app/app.js', 'personas/aria.json', 'personas/kira.json', 'README.md', 'package.json']));
     const strays = packedFiles.filter((file) => !/^(bin|dist|personas)\//.test(file) && !['README.md', 'package.json', 'LICENSE'].includes(file));
     expect(strays).toEqual([]);
     expect(packedFiles.filter((file) => /\.test\.|\.map$|^dist\/.*\.ts$/.test(file) && !file.endsWith('.d.ts'))).toEqual([]);
