@@ -8,7 +8,7 @@
  * bundles and `migrate-store`).
  */
 import { AppError } from '../../domain/errors.js';
-import type { PostgresDatabase } from './database.js';
+import type pg from 'pg';
 import { initial } from './migrations/0001_initial.js';
 
 export interface PgMigration {
@@ -29,7 +29,8 @@ export function currentPgSchemaVersion(): number {
   return PG_MIGRATIONS.reduce((newest, migration) => Math.max(newest, migration.version), 0);
 }
 
-export async function runPgMigrations(database: PostgresDatabase, now: () => number = Date.now): Promise<number[]> {
+/** `label` names the database in errors (the URL without its password). */
+export async function runPgMigrations(database: { pool: pg.Pool; label: string }, now: () => number = Date.now): Promise<number[]> {
   const client = await database.pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
