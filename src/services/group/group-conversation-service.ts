@@ -190,9 +190,6 @@ export class GroupConversationService {
       createdAt: this.deps.clock.now(),
     });
     this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message });
-    await this.deps.threads
-      .fileMessage(message)
-      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not file the message in a topic thread'));
     if (group.status !== 'running') await this.setStatus(group, 'running', null);
     this.launch(conversation.id);
     return message;

@@ -195,7 +195,7 @@ export class GroupTurns {
     await this.afterTurn(conversation, persona, seen, reply, userId);
   }
 
-  /** Relationships with the one answered, both moods, and the topic thread. */
+  /** Relationships with the one answered, and both moods (the topic thread files the reply as it is stored). */
   private async afterTurn(
     conversation: ConversationRecord,
     speaker: PersonaRecord,
@@ -247,7 +247,6 @@ export class GroupTurns {
         conversationId: conversation.id,
       });
     }
-    await this.deps.threads.fileMessage(reply);
   }
 
   private persona(id: string): PersonaRecord | null {
