@@ -150,7 +150,10 @@ export class ChatService {
     if (target.makeActive) await this.deps.sessions.setActivePersona(binding, persona.id);
 
     const conversation = userTurn.conversation;
-    const [history, before] = await Promise.all([store.recentMessages(conversation.id, settings.historyMessages), personas.snapshot(persona)]);
+    const history = await store.recentMessages(conversation.id, settings.historyMessages);
+    // The persona's first exchange in this conversation starts fresh after a rest (domain/social-energy.ts).
+    const rest = { opensConversation: !history.some((message) => message.role === 'assistant' && message.personaId === persona.id) };
+    const before = await personas.snapshot(persona, rest);
     const model = this.modelFor(persona);
     const contextTokens = settings.modelContextTokens[model] ?? settings.contextTokens;
     const share = energyShare(before.state, persona.socialEnergy);
@@ -185,7 +188,7 @@ export class ChatService {
     );
 
     const finished = clock.now();
-    const state = await personas.spendOnExchange(persona, request.message.length + generated.text.length);
+    const state = await personas.spendOnExchange(persona, request.message.length + generated.text.length, rest);
     const replyMessage = await store.appendAssistantTurn({
       conversationId: conversation.id,
       personaId: persona.id,

@@ -3,10 +3,13 @@
  * fake Ollama. A branch holds until the user returns; fatigue clears with rest; the persona addressed
  * answers first; every participant's prompt carries the topic and the scene.
  */
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../../src/app.js';
+import { silentLogger } from '../../src/logger.js';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import type { TestClient } from '../helpers/ws-client.js';
+import { makeDataDir, startTestServer, testConfig, type TestServer } from '../helpers/server.js';
+import { TestClient } from '../helpers/ws-client.js';
 
 let ollama: FakeOllama;
 let server: TestServer;
@@ -112,4 +115,53 @@ describe('a branch the user makes', () => {
     const both = await client.call('conversation.branch', { conversation_id: chat.conversationId, thread_id: 1, back: true });
     expect(both.error.message).toContain('either back: true or thread_id');
   });
+});
+
+describe('fatigue over a day with Kira (a clock the test moves)', () => {
+  it('thirty turns wear her out; restored, or rested a quarter of an hour, she greets a new conversation with "continue"', async () => {
+    // Real time plus whatever the test adds: rate limits and timers keep working, rest takes no waiting.
+    let offset = 0;
+    const clock = { now: () => Date.now() + offset };
+    const dataDir = makeDataDir();
+    const running = await startServer(testConfig(dataDir, {}, ollama.url), { logger: silentLogger(), clock });
+    const client = await TestClient.connect(running.websocketUrl);
+    try {
+      const state = async (): Promise<any> => (await client.result('emotional.get_state', { persona_id: 'kira' })).emotional_state;
+      const chat = new ChatScript(client, 'kira');
+      for (let turn = 1; turn <= 30; turn++) await chat.say(`What does the evidence say about experiment ${turn}?`);
+      const worn = await state();
+      expect(worn.interaction_fatigue).toBeGreaterThanOrEqual(0.95);
+      expect(worn.energy_level).toBeLessThan(0.2);
+
+      // the issue's check: energy restored, a new conversation, "Hello Kira" → continue
+      const restored = await client.result('emotional.update_state', { persona_id: 'kira', energy_level: 1 });
+      expect(restored.updated_state).toMatchObject({ energy_level: 1, interaction_fatigue: 0 });
+      const fresh = new ChatScript(client, 'kira');
+      fresh.conversationId = (await client.result('conversation.start', { persona_id: 'kira' })).conversation_id;
+      const hello = await fresh.say('Hello Kira');
+      expect(hello.continue_decision).toBe('continue');
+      expect(hello.continue_score).toBeGreaterThanOrEqual(60);
+
+      // worn out again, without a rest: a new conversation keeps the fatigue (she is still tired) ...
+      await client.result('emotional.update_state', { persona_id: 'kira', interaction_fatigue: 1 });
+      const tired = new ChatScript(client, 'kira');
+      tired.conversationId = (await client.result('conversation.start', { persona_id: 'kira' })).conversation_id;
+      const tiredHello = await tired.say('Hello Kira');
+      expect((await state()).interaction_fatigue).toBeGreaterThanOrEqual(0.95);
+      // ... but at full energy she never ends it at the first message
+      expect(tiredHello.continue_decision).not.toBe('end');
+
+      // a quarter of an hour of rest: the next new conversation starts fresh (one turn's 0.05)
+      offset += 15 * 60_000;
+      expect((await state()).interaction_fatigue).toBeCloseTo(0.7, 1);
+      const rested = new ChatScript(client, 'kira');
+      rested.conversationId = (await client.result('conversation.start', { persona_id: 'kira' })).conversation_id;
+      expect((await rested.say('Hello Kira')).continue_decision).toBe('continue');
+      expect((await state()).interaction_fatigue).toBe(0.05);
+    } finally {
+      await client.close();
+      await running.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -76,7 +76,7 @@ export class GroupTurns {
       const heardSince = seen.slice(ownLast + 1).filter((message) => !(message.role === 'assistant' && message.personaId === persona.id));
       const heard = seen.filter((message) => !(message.role === 'assistant' && message.personaId === persona.id));
       const lastHeard = heard.at(-1);
-      const snapshot = await this.deps.personas.snapshot(persona);
+      const snapshot = await this.deps.personas.snapshot(persona, { opensConversation: ownLast < 0 });
       const affinity =
         lastHeard === undefined
           ? 0
@@ -124,7 +124,9 @@ export class GroupTurns {
     if (persona === null || member === undefined) throw new Error(`speaker ${choice.personaId} is not in the group`);
     const started = this.deps.clock.now();
     const seen = witnessed(recent, member);
-    const snapshot = await personas.snapshot(persona);
+    // Its first turn in this group starts fresh after a rest (domain/social-energy.ts).
+    const rest = { opensConversation: !seen.some((message) => message.role === 'assistant' && message.personaId === persona.id) };
+    const snapshot = await personas.snapshot(persona, rest);
     const mood = await this.deps.emotions.current(persona);
     const others = members
       .filter((other) => other.personaId !== persona.id)
@@ -189,7 +191,7 @@ export class GroupTurns {
       processingMs: now - started,
       createdAt: now,
     });
-    const state = await personas.spendOnExchange(persona, content.length);
+    const state = await personas.spendOnExchange(persona, content.length, rest);
     await personas.replaceState(persona, state);
     this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message: reply });
     await this.afterTurn(conversation, persona, seen, reply, userId);

@@ -77,7 +77,10 @@ export class SocialPromptContributor implements PromptContributor {
     const [relationship, mood, snapshot] = await Promise.all([
       this.deps.relationships.get({ subjectId: persona.id, otherKind: 'user', otherId: userIdOf(session) }),
       this.deps.emotions.current(persona),
-      this.deps.personas.snapshot(persona),
+      // the persona's first exchange in this conversation starts fresh after a rest (domain/social-energy.ts)
+      this.deps.personas.snapshot(persona, {
+        opensConversation: !history.some((item) => item.role === 'assistant' && item.personaId === persona.id),
+      }),
       this.deps.threads.settled(conversation.id),
     ]);
     const [threadSection, otherThreads] = await Promise.all([
