@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/app.js';
 import { silentLogger } from '../../src/logger.js';
-import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
+import { echoReply, startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { makeDataDir, startTestServer, testConfig, type TestServer } from '../helpers/server.js';
 import { TestClient } from '../helpers/ws-client.js';
 
@@ -164,4 +164,106 @@ describe('fatigue over a day with Kira (a clock the test moves)', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('who answers in a group (direct address before continue scores)', () => {
+  /** A server whose groups wait a minute between turns: each user line is answered before the next turn. */
+  let patient: TestServer;
+  beforeAll(async () => {
+    patient = await startTestServer({ ollamaUrl: ollama.url, flags: { 'social.groupTurnDelayMs': 60_000 } });
+  });
+  afterAll(() => patient.cleanup());
+
+  function speakerOf(body: { messages?: Array<{ content: string }> }): string {
+    return /\bYou are ([A-Z][\w-]*)/.exec(body.messages?.[0]?.content ?? '')?.[1] ?? '?';
+  }
+
+  /**
+   * Subscribed to one group, reading every frame in one place: `interject` and `nextTurn` resolve with the
+   * persona turn that follows, `call` with a method's result.
+   */
+  async function openGroup(client: TestClient, personas: string[], topic: string) {
+    let onTurn = null as ((message: any) => void) | null;
+    const answers = new Map<string, (frame: any) => void>();
+    let nextId = 0;
+    const call = (method: string, params: Record<string, unknown>): Promise<any> => {
+      const id = `group-${++nextId}`;
+      const answered = new Promise<any>((resolve) => answers.set(id, resolve));
+      client.send({ jsonrpc: '2.0', id, method, params });
+      return answered.then((frame) => {
+        if (frame.error) throw new Error(`${method}: ${JSON.stringify(frame.error)}`);
+        return frame.result;
+      });
+    };
+    const turnAfter = async (send: () => Promise<unknown>): Promise<any> => {
+      const turn = new Promise((resolve) => (onTurn = resolve));
+      await send();
+      return turn;
+    };
+    let open = true;
+    void (async () => {
+      while (open) {
+        const frame = await client.next(30_000).catch(() => null);
+        if (frame === null) return;
+        if (typeof frame.id === 'string' && answers.has(frame.id)) answers.get(frame.id)!(frame);
+        else if (frame.method === 'conversation.turn' && frame.params.message.role === 'assistant') onTurn?.(frame.params.message);
+      }
+    })();
+    let id = '';
+    await turnAfter(async () => {
+      id = (await call('conversation.start', { personas, topic, max_turns: 20, subscribe: true })).conversation_id;
+    }); // the group opened with one turn and now waits a minute
+    return {
+      call,
+      interject: (line: string) => turnAfter(() => call('conversation.interject', { conversation_id: id, message: line })),
+      /** The next turn now, without waiting out the delay. */
+      nextTurn: () => turnAfter(() => call('conversation.resume', { conversation_id: id })),
+      end: async () => {
+        await call('conversation.end', { conversation_id: id });
+        open = false;
+      },
+    };
+  }
+
+  it('an interjection naming Bram is answered by Bram, though Kira wants to talk about research far more', async () => {
+    const client = await patient.connect();
+    const bram = await client.result('persona.create', {
+      name: 'Bram',
+      description: 'a quiet farmer',
+      topic_preferences: { farming: 80, research: 5 },
+    });
+    const group = await openGroup(client, ['kira', 'aria', bram.id], 'research and magic');
+    // Bram is low on energy and bored by research: his continue score says "end", Kira's says "continue"
+    await group.call('emotional.update_state', { persona_id: bram.id, energy_level: 0.15 });
+    const answer = await group.interject('Bram, what do you think of the research?');
+    expect(answer.persona_id).toBe(bram.id);
+    // he was asked to keep it brief and wrap up (his score alone would have kept him silent)
+    const prompt = ollama.requests
+      .map((request) => request.body)
+      .filter((body) => speakerOf(body) === 'Bram')
+      .at(-1);
+    expect(prompt?.messages?.[0]?.content).toContain('You are starting to wind down');
+    const next = await group.interject('And what about you, Aria? Kira, you too.');
+    expect(next.persona_id).toBe('aria');
+    // Kira was named too and has not answered yet: she is owed the next turn
+    const owed = await group.nextTurn();
+    expect(owed.persona_id).toBe('kira');
+    await group.end();
+  });
+
+  it("the user answering a persona's question gives the floor back to the one who asked", async () => {
+    ollama.setReply((body) => (speakerOf(body) === 'Kira' ? 'Fascinating. Where did you find it?' : `${speakerOf(body)} nods.`));
+    try {
+      const client = await patient.connect();
+      const group = await openGroup(client, ['aria', 'kira'], 'old maps');
+      const asked = await group.interject('Kira, look at this map I found.');
+      expect(asked).toMatchObject({ persona_id: 'kira', content: 'Fascinating. Where did you find it?' });
+      // the answer names nobody; Aria spoke less recently and likes maps just as much, but Kira asked
+      const answer = await group.interject('In the cellar of the old harbour archive.');
+      expect(answer.persona_id).toBe('kira');
+      await group.end();
+    } finally {
+      ollama.setReply(echoReply);
+    }
+  });
 });

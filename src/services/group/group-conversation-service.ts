@@ -62,6 +62,8 @@ const RECOLLECTION_MESSAGES = 200;
 interface Runner {
   abort: AbortController;
   wake: () => void;
+  /** Drops the turn being prepared or generated, if any (the user spoke: choose again, hearing it). */
+  interrupt: () => void;
   done: Promise<void>;
 }
 
@@ -169,7 +171,10 @@ export class GroupConversationService {
     return resumed;
   }
 
-  /** The user says something in the group; the next speaker hears it. A paused group runs again. */
+  /**
+   * The user says something in the group; the next speaker hears it (a turn still being generated is
+   * dropped and chosen again). A paused group runs again.
+   */
   async interject(binding: SessionBinding, conversationId: string, content: string): Promise<MessageRecord> {
     const { conversation, group } = await this.activeGroup(binding, conversationId);
     if (content.trim().length === 0) throw new AppError('limit_exceeded', 'The message is empty; say something to the group.');
@@ -190,6 +195,8 @@ export class GroupConversationService {
       createdAt: this.deps.clock.now(),
     });
     this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message });
+    // A turn still being generated did not hear this: it is dropped, and the next speaker is chosen hearing it.
+    this.runners.get(conversation.id)?.interrupt();
     if (group.status !== 'running') await this.setStatus(group, 'running', null);
     this.launch(conversation.id);
     return message;
@@ -287,7 +294,7 @@ export class GroupConversationService {
       existing.wake();
       return;
     }
-    const runner: Runner = { abort: new AbortController(), wake: () => {}, done: Promise.resolve() };
+    const runner: Runner = { abort: new AbortController(), wake: () => {}, interrupt: () => {}, done: Promise.resolve() };
     this.runners.set(conversationId, runner);
     runner.done = this.run(conversationId, runner)
       .catch((error: unknown) => this.deps.logger.error({ err: error, conversationId }, 'group conversation runner failed'))
@@ -308,6 +315,8 @@ export class GroupConversationService {
         await this.setStatus(group, 'finished', conversation.endReason);
         return;
       }
+      const turn = new AbortController();
+      runner.interrupt = () => turn.abort(new Error('the user spoke'));
       try {
         const stats = await this.deps.store.conversationStats(conversationId);
         if (stats.turns >= group.maxTurns) {
@@ -318,12 +327,14 @@ export class GroupConversationService {
         const members = (await this.deps.social.members(conversationId)).filter((member) => member.leftAfter === null);
         const userId = await this.ownerUserId(conversation);
         const choice = await this.turns.choose(conversation, members, recent, userId);
+        if (turn.signal.aborted) continue; // the user spoke meanwhile: choose again, hearing it
         if (choice.kind === 'end') {
           await this.finish(conversation, group, choice.reason);
           return;
         }
-        await this.turns.speak(conversation, members, recent, choice, userId, signal);
+        await this.turns.speak(conversation, members, recent, choice, userId, AbortSignal.any([signal, turn.signal]));
       } catch (error) {
+        if (turn.signal.aborted && !signal.aborted) continue; // interrupted by an interjection: choose again at once
         if (signal.aborted) {
           const latest = await this.deps.store.getConversation(conversationId).catch(() => null);
           if (latest !== null && latest.status !== 'active')
@@ -334,6 +345,8 @@ export class GroupConversationService {
         this.deps.logger.warn({ err: error, conversationId }, 'group conversation paused');
         await this.setStatus(group, 'paused', reason);
         return;
+      } finally {
+        runner.interrupt = () => {};
       }
       await this.pause(group.turnDelayMs, runner);
     }

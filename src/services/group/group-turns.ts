@@ -13,7 +13,7 @@ import { stripSpeakerPrefix, transcriptFor, witnessed, USER_SPEAKER_NAME } from 
 import { describeMood } from '../../domain/social/mood.js';
 import { describeRelationship } from '../../domain/social/relationship.js';
 import { exchangeQuality, sentiment } from '../../domain/social/sentiment.js';
-import { chooseSpeaker, mentions, type SpeakerCandidate, type SpeakerChoice } from '../../domain/social/speaker-selection.js';
+import { addressees, chooseSpeaker, mentions, type SpeakerCandidate, type SpeakerChoice } from '../../domain/social/speaker-selection.js';
 import { estimateTokens } from '../../domain/tokens.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
@@ -67,6 +67,14 @@ export class GroupTurns {
   ): Promise<SpeakerChoice> {
     const last = recent.at(-1) ?? null;
     const lastSpeakerId = last?.role === 'assistant' ? last.personaId : null;
+    // Direct address decides before any score (domain/social/speaker-selection.ts, rule 2).
+    const spokenTo = addressees(
+      recent.filter((message) => message.role !== 'system').map((message) => ({ speakerId: message.role === 'user' ? null : message.personaId, content: message.content })),
+      members.flatMap((member) => {
+        const persona = this.persona(member.personaId);
+        return persona === null ? [] : [{ personaId: persona.id, name: persona.name }];
+      }),
+    );
     const candidates: SpeakerCandidate[] = [];
     for (const member of members) {
       const persona = this.persona(member.personaId);
@@ -102,6 +110,7 @@ export class GroupTurns {
         continueScore: score.score,
         decision: score.decision,
         isAddressed: heardSince.some((message) => mentions(message.content, persona.name)),
+        addressRank: spokenTo.includes(persona.id) ? spokenTo.indexOf(persona.id) : null,
         affinityToLastSpeaker: affinity,
         turnsSinceSpoke: ownLast < 0 ? null : seen.length - 1 - ownLast,
       });
@@ -177,6 +186,8 @@ export class GroupTurns {
       }
     }
     if (!finished) throw new AppError('llm_failed', `The reply of ${persona.name} broke off before it finished.`);
+    // Interrupted after the model finished (the user spoke): the reply did not hear it, so it is not kept.
+    signal.throwIfAborted();
     const content = stripSpeakerPrefix(text, persona.name) || text.trim();
     if (content.length === 0) throw new AppError('llm_failed', `The model gave ${persona.name} an empty reply.`);
 
