@@ -182,7 +182,7 @@ describe('who answers in a group (direct address before continue scores)', () =>
    * Subscribed to one group, reading every frame in one place: `interject` and `nextTurn` resolve with the
    * persona turn that follows, `call` with a method's result.
    */
-  async function openGroup(client: TestClient, personas: string[], topic: string) {
+  async function openGroup(client: TestClient, personas: string[], topic: string, extra: Record<string, unknown> = {}) {
     let onTurn = null as ((message: any) => void) | null;
     const answers = new Map<string, (frame: any) => void>();
     let nextId = 0;
@@ -210,10 +210,13 @@ describe('who answers in a group (direct address before continue scores)', () =>
       }
     })();
     let id = '';
+    let started: any = null;
     await turnAfter(async () => {
-      id = (await call('conversation.start', { personas, topic, max_turns: 20, subscribe: true })).conversation_id;
+      started = await call('conversation.start', { personas, topic, max_turns: 20, subscribe: true, ...extra });
+      id = started.conversation_id;
     }); // the group opened with one turn and now waits a minute
     return {
+      started,
       call,
       interject: (line: string) => turnAfter(() => call('conversation.interject', { conversation_id: id, message: line })),
       /** The next turn now, without waiting out the delay. */
@@ -251,6 +254,39 @@ describe('who answers in a group (direct address before continue scores)', () =>
     await group.end();
   });
 
+  it('the topic and the scene reach every persona, a late joiner too, while it hears only what it witnessed', async () => {
+    const client = await patient.connect();
+    const wick = await client.result('persona.create', { name: 'Wick', description: 'arrives late', topic_preferences: { books: 90 } });
+    const group = await openGroup(client, ['aria', 'kira'], 'the sunken library', { context: 'A rainy night in the harbour tavern.' });
+    // the topic is the topic; the scene comes back as context, not echoed as the topic
+    expect(group.started).toMatchObject({ topic: 'the sunken library', context: 'A rainy night in the harbour tavern.' });
+    await group.interject('Before anyone else arrives: the key is under the third stone.');
+    await group.call('conversation.join', { conversation_id: group.started.conversation_id, persona_id: wick.id });
+    const answer = await group.interject('Wick, welcome! What brings you here?');
+    expect(answer.persona_id).toBe(wick.id);
+    await group.nextTurn();
+    await group.end();
+
+    const requests = ollama.requests
+      .map((request) => request.body)
+      .filter((body) => JSON.stringify(body.messages).includes('the sunken library'));
+    const bySpeaker = (name: string) => requests.filter((body) => speakerOf(body) === name);
+    expect(bySpeaker('Wick').length).toBeGreaterThanOrEqual(1);
+    expect(bySpeaker('Aria').length + bySpeaker('Kira').length).toBeGreaterThanOrEqual(3);
+    for (const body of [...bySpeaker('Wick'), ...bySpeaker('Aria'), ...bySpeaker('Kira')]) {
+      const system = body.messages![0]!.content;
+      expect(system).toContain('The topic of this conversation: the sunken library');
+      expect(system).toContain('A rainy night in the harbour tavern.');
+    }
+    // witnessed turns unchanged: the latecomer never heard the secret
+    for (const body of bySpeaker('Wick')) expect(JSON.stringify(body.messages)).not.toContain('third stone');
+    expect(
+      bySpeaker('Aria')
+        .concat(bySpeaker('Kira'))
+        .some((body) => JSON.stringify(body.messages).includes('third stone')),
+    ).toBe(true);
+  });
+
   it("the user answering a persona's question gives the floor back to the one who asked", async () => {
     ollama.setReply((body) => (speakerOf(body) === 'Kira' ? 'Fascinating. Where did you find it?' : `${speakerOf(body)} nods.`));
     try {
@@ -265,5 +301,19 @@ describe('who answers in a group (direct address before continue scores)', () =>
     } finally {
       ollama.setReply(echoReply);
     }
+  });
+});
+
+describe('what every participant is told', () => {
+  it('conversation.start with one persona keeps context and topic apart', async () => {
+    const client = await server.connect();
+    const withContext = await client.result('conversation.start', { persona_id: 'aria', context: 'At the market, noon.' });
+    expect(withContext).toMatchObject({ topic: null, context: 'At the market, noon.' });
+    const withTopic = await client.result('conversation.start', { persona_id: 'aria', topic: 'songs of the sea', context: 'On a ship.' });
+    expect(withTopic).toMatchObject({ topic: 'songs of the sea', context: 'On a ship.' });
+    await client.result('persona.chat', { conversation_id: withTopic.conversation_id, message: 'Sing me something.' });
+    const system = ollama.requests.at(-1)!.body.messages![0]!.content;
+    expect(system).toContain('The topic of this conversation: songs of the sea');
+    expect(system).toContain('On a ship.');
   });
 });

@@ -119,6 +119,8 @@ export class GroupConversationService {
     personas: PersonaRecord[],
     options: {
       topic: string | null;
+      /** The scene or purpose, told to every persona with the topic. */
+      context?: string | null | undefined;
       tokenBudget: number | null;
       maxTurns?: number | undefined;
       autoRun?: boolean | undefined;
@@ -128,6 +130,7 @@ export class GroupConversationService {
   ): Promise<{ conversation: ConversationRecord; group: GroupRecord }> {
     const conversation = await this.deps.conversations.startBetweenPersonas(binding, personas, {
       topic: options.topic,
+      context: options.context ?? null,
       tokenBudget: options.tokenBudget,
     });
     const now = this.deps.clock.now();

@@ -155,7 +155,9 @@ export class GroupTurns {
     const base = buildSystemPrompt(persona, {
       moodLine: describeMood(mood),
       energyLine: describeEnergy(share, snapshot.state.fatigue),
+      // topic and scene are not secrets: every participant hears them, a late joiner too (its turns stay its own)
       topic: conversation.topic,
+      conversationContext: conversation.context,
       otherParticipants: otherNames,
     });
     const sections = [groupRules(persona.name, otherNames), ...feelings];
