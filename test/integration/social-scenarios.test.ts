@@ -317,3 +317,28 @@ describe('what every participant is told', () => {
     expect(system).toContain('On a ship.');
   });
 });
+
+describe('a group with a drained persona', () => {
+  it('is refused when fewer than two could talk, saying who rests and how to restore them', async () => {
+    const client = await server.connect();
+    // one exchange costs Ash more than he has: he rests until a quarter is back (10 × 0.25 / 1 per minute)
+    const ash = await client.result('persona.create', {
+      name: 'Ash',
+      description: 'tires at once',
+      topic_preferences: { maps: 80 },
+      social_energy: { max_energy: 10, available_time: 60, cost_per_turn: 20, recovery_per_minute: 1 },
+    });
+    await client.result('persona.chat', { persona_id: ash.id, message: 'Tell me about maps.' });
+    const refused = await client.call('conversation.start', { personas: [ash.id, 'kira'], topic: 'maps' });
+    expect(refused.error).toMatchObject({ code: -32040, data: { resting: [{ persona_id: ash.id }] } });
+    expect(refused.error.data.resting[0].cooldown_remaining).toBeGreaterThan(140); // 150 s when asked at once
+    expect(refused.error.message).toContain('Ash is resting (3 min left)');
+    expect(refused.error.message).toContain('emotional.update_state');
+    // two others can talk: the group starts; paused (auto_run: false) it is not checked
+    const three = await client.result('conversation.start', { personas: [ash.id, 'kira', 'aria'], topic: 'maps', auto_run: false });
+    expect(three.participants).toEqual([ash.id, 'kira', 'aria']);
+    await client.result('emotional.update_state', { persona_id: ash.id, energy_level: 1 });
+    const restored = await client.result('conversation.start', { personas: [ash.id, 'kira'], topic: 'maps', auto_run: false });
+    expect(restored.kind).toBe('personas');
+  });
+});

@@ -128,6 +128,7 @@ export class GroupConversationService {
       beforeRun?: ((conversationId: string) => void) | undefined;
     },
   ): Promise<{ conversation: ConversationRecord; group: GroupRecord }> {
+    if (options.autoRun ?? true) await this.refuseIfTooFewCanTalk(personas);
     const conversation = await this.deps.conversations.startBetweenPersonas(binding, personas, {
       topic: options.topic,
       context: options.context ?? null,
@@ -157,6 +158,28 @@ export class GroupConversationService {
     options.beforeRun?.(conversation.id);
     if (autoRun) this.launch(conversation.id);
     return { conversation, group };
+  }
+
+  /**
+   * A group that starts running needs two personas who can talk: one resting on a cooldown would leave
+   * the other a single turn before the group ends with `nobody_available`. Says who rests and for how long.
+   */
+  private async refuseIfTooFewCanTalk(personas: PersonaRecord[]): Promise<void> {
+    const distinct = [...new Map(personas.map((persona) => [persona.id, persona])).values()];
+    const resting: Array<{ persona: PersonaRecord; seconds: number }> = [];
+    for (const persona of distinct) {
+      const { availability } = await this.deps.personas.snapshot(persona, { opensConversation: true });
+      if (!availability.isAvailable) resting.push({ persona, seconds: availability.cooldownRemaining });
+    }
+    if (resting.length === 0 || distinct.length - resting.length >= 2) return;
+    const who = resting
+      .map(({ persona, seconds }) => (seconds > 0 ? `${persona.name} is resting (${Math.ceil(seconds / 60)} min left)` : `${persona.name} has no energy left`))
+      .join(', ');
+    throw new AppError(
+      'conflict',
+      `${who}; a group needs at least two personas who can talk. Start it later or with others, or restore them with emotional.update_state {"persona_id":"${resting[0]!.persona.id}","energy_level":1}.`,
+      { data: { resting: resting.map(({ persona, seconds }) => ({ persona_id: persona.id, cooldown_remaining: seconds })) } },
+    );
   }
 
   /** Restarts the runners of groups that were running when the server stopped. Returns how many. */
