@@ -132,6 +132,15 @@ export function decide(score: number): ContinueDecision {
 }
 
 /**
+ * Exchanges so far in a conversation with a visitor, counting its messages (including the current one):
+ * the `turnCount` of a chat turn. A persona's opening greeting (a Character Card's first message) starts
+ * no exchange, so the visitor's first message is still the opening.
+ */
+export function exchangesSoFar(history: readonly { role: string }[]): number {
+  return Math.max(1, history.filter((message) => message.role === 'user').length);
+}
+
+/**
  * How much energy a persona has for talking, 0..1: its energy share, reduced by up to half by fatigue.
  * Shared with the prompt's energy line so that what the persona says and what the score says agree.
  */

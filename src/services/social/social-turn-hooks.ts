@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { judgementPrompt, parseJudgement } from '../../domain/social/judgement.js';
 import type { JobQueue } from '../../ports/jobs.js';
 import type { LlmProvider } from '../../ports/llm.js';
-import { continueScore, ENGAGEMENT_WINDOW, type ContinueDecision } from '../../domain/continue-score.js';
+import { continueScore, ENGAGEMENT_WINDOW, exchangesSoFar, type ContinueDecision } from '../../domain/continue-score.js';
 import { describeEnergy } from '../../domain/prompt.js';
 import { describeMood } from '../../domain/social/mood.js';
 import { describeRelationship } from '../../domain/social/relationship.js';
@@ -78,9 +78,7 @@ export class SocialPromptContributor implements PromptContributor {
       this.deps.relationships.get({ subjectId: persona.id, otherKind: 'user', otherId: userIdOf(session) }),
       this.deps.emotions.current(persona),
       // the persona's first exchange in this conversation starts fresh after a rest (domain/social-energy.ts)
-      this.deps.personas.snapshot(persona, {
-        opensConversation: !history.some((item) => item.role === 'assistant' && item.personaId === persona.id),
-      }),
+      this.deps.personas.snapshot(persona, { opensConversation: exchangesSoFar(history) === 1 }),
       this.deps.threads.settled(conversation.id),
     ]);
     const [threadSection, otherThreads] = await Promise.all([
@@ -97,7 +95,7 @@ export class SocialPromptContributor implements PromptContributor {
       fatigue: snapshot.state.fatigue,
       relationship: relationship.affinity,
       recentUserMessages: userMessages.slice(-ENGAGEMENT_WINDOW),
-      turnCount: history.filter((item) => item.role === 'assistant').length + 1,
+      turnCount: exchangesSoFar(history),
     });
 
     const sections: string[] = [];
