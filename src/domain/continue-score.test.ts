@@ -4,6 +4,7 @@ import {
   continueScore,
   decide,
   decideFor,
+  exchangesSoFar,
   effectiveEnergy,
   engagement,
   lengthPenalty,
@@ -141,6 +142,14 @@ describe("the opening (a conversation's first message)", () => {
     // 0.0875 + 0.3·0.05 + 0.075 + 0.2 = 0.3775: the score alone would wind down
     expect(hello).toMatchObject({ score: 38, decision: 'end' });
     expect(continueScore({ ...rested, persona: kira, message: 'Hello Kira', energyShare: 0.1 }).decision).toBe('wind_down');
+  });
+});
+
+describe('exchangesSoFar', () => {
+  it("counts the visitor's messages, so a persona's greeting leaves the first message the opening", () => {
+    expect(exchangesSoFar([{ role: 'assistant' }, { role: 'user' }])).toBe(1);
+    expect(exchangesSoFar([{ role: 'user' }, { role: 'assistant' }, { role: 'user' }])).toBe(2);
+    expect(exchangesSoFar([])).toBe(1);
   });
 });
 
