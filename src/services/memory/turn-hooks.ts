@@ -38,6 +38,7 @@ export class MemoryRecall implements PromptContributor {
         userId: turn.session.userId,
         includeShared: true,
         includePublic: true,
+        reinforce: turn.isPreview !== true,
       }),
     ]);
     let summaryContribution: PromptContribution['summary'];
