@@ -1,10 +1,12 @@
 /**
- * Extension points of a chat turn, so that features (memory, relationships, mood, scenes) plug into
- * the turn without editing it: contributors add context to the prompt before the model is called,
- * observers react after the reply is stored (and must not make the client wait: queue slow work).
+ * Extension points of a turn (`turn-runner.ts`), so that features (memory, relationships, mood, scenes)
+ * plug into every turn without editing it: contributors add context to the prompt before the model is
+ * called, observers react after the reply is stored (and must not make the client wait: queue slow work).
+ * Each says which conversations it takes part in (`conversationKinds`, default one-to-one chats).
  */
-import type { PersonaRecord, ConversationRecord, MessageRecord } from '../ports/store.js';
-import type { SessionBinding } from '../rpc/registry.js';
+import type { SocialEnergyState } from '../domain/social-energy.js';
+import type { ConversationKind, ConversationRecord, MessageRecord, PersonaRecord } from '../ports/store.js';
+import type { SessionBinding } from './session-binding.js';
 
 export interface TurnContext {
   session: SessionBinding;
@@ -14,6 +16,11 @@ export interface TurnContext {
   message: MessageRecord;
   /** Recent messages of the conversation, oldest first, including `message`. */
   history: MessageRecord[];
+  /**
+   * The persona's social energy this turn answers with — the one the prompt's energy line and the
+   * continue score use (read once by the turn runner; a conversation's opening after a rest starts fresh).
+   */
+  energy: SocialEnergyState;
   /** Tokens of the context window this contributor may fill (a share of the model's window). */
   budgetTokens: number;
   /** A `persona.preview_prompt`: the turn will not happen, so contributors change nothing (no recall reinforcement). */
@@ -38,6 +45,8 @@ export interface PromptContribution {
 
 export interface PromptContributor {
   readonly name: string;
+  /** The conversations whose turns it contributes to; default `['user']` (one-to-one chats). */
+  readonly conversationKinds?: readonly ConversationKind[];
   /** Share of the context window (0..1) this contributor may use; the chat turn divides it. */
   readonly budgetShare: number;
   contribute(turn: TurnContext): Promise<PromptContribution>;
@@ -47,12 +56,17 @@ export interface CompletedTurn {
   session: SessionBinding;
   persona: PersonaRecord;
   conversation: ConversationRecord;
-  userMessage: MessageRecord;
+  /** The person's message the turn answered; null when the persona spoke to a room (group turns). */
+  userMessage: MessageRecord | null;
+  /** The messages the turn's prompt was built from, oldest first: what the persona had heard. */
+  heard: MessageRecord[];
   replyMessage: MessageRecord;
 }
 
 export interface TurnObserver {
   readonly name: string;
+  /** The conversations whose turns it observes; default `['user']` (one-to-one chats). */
+  readonly conversationKinds?: readonly ConversationKind[];
   /** Called after the reply is stored. Errors are logged, never shown to the client. */
   turnCompleted(turn: CompletedTurn): Promise<void>;
 }

@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../../src/app.js';
+import { startServer } from '../../src/app/app.js';
 import { silentLogger } from '../../src/logger.js';
 import { echoReply, startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { makeDataDir, startTestServer, testConfig, type TestServer } from '../helpers/server.js';
