@@ -151,6 +151,13 @@ export class PostgresSocialStore implements SocialStore {
     });
   }
 
+  async setCurrentThread(conversationId: string, threadId: number): Promise<void> {
+    await this.db.query(
+      'INSERT INTO thread_cursor (conversation_id, thread_id) VALUES ($1, $2) ON CONFLICT (conversation_id) DO UPDATE SET thread_id = excluded.thread_id',
+      [conversationId, threadId],
+    );
+  }
+
   addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<void> {
     return this.db.transaction(async (tx) => {
       await tx.query(
