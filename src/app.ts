@@ -14,6 +14,7 @@ import { SqliteApiKeyStore } from './adapters/sqlite/api-key-store.js';
 import { SqliteSocialStore } from './adapters/sqlite/social-store.js';
 import { SqliteStore } from './adapters/sqlite/sqlite-store.js';
 import type { Config } from './config/schema.js';
+import { matchPersona } from './domain/persona.js';
 import { createLogger } from './logger.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { EventBus } from './ports/events.js';
@@ -219,6 +220,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   events.subscribe((event) => metrics.observeEvent(event));
   const engine = new JsonRpcEngine(registry, {
     logger,
+    // The access check (each method's `requires`) asks who owns a persona; the catalogue is in memory.
+    access: { personaOwner: (idOrName) => matchPersona(personas.list(), idOrName)?.ownerUserId },
     validateResults: config.validateResults,
     maxBatchSize: config.limits.maxBatchSize,
     onRequestComplete: (outcome) => {

@@ -83,14 +83,15 @@ export class PersonaService {
     return stored;
   }
 
-  async create(definition: PersonaDefinition): Promise<PersonaRecord> {
+  /** Creates a persona; `ownerUserId` is the plain user who may change it (null: shared, admins change it). */
+  async create(definition: PersonaDefinition, ownerUserId: string | null = null): Promise<PersonaRecord> {
     const clash = matchPersona(this.catalogue.values(), definition.name) ?? this.catalogue.get(definition.id);
     if (clash !== undefined) {
       throw new AppError('conflict', `A persona named "${clash.name}" (id "${clash.id}") already exists; choose another name or use persona.update.`, {
         data: { persona_id: clash.id },
       });
     }
-    const record = await this.store.insertPersona(definition, this.clock.now());
+    const record = await this.store.insertPersona(definition, this.clock.now(), { ownerUserId });
     this.catalogue.set(record.id, record);
     this.events.publish({ type: 'personaChanged', personaId: record.id, change: 'created' });
     return record;

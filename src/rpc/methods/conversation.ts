@@ -52,6 +52,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'conversation.start',
+      requires: 'user',
       summary: 'Start a conversation: with one persona (persona_id + context), or between personas (persona1_id + persona2_id + topic, or personas).',
       params: z.object({
         persona_id: personaIdParam.optional(),
@@ -110,6 +111,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.end',
+      requires: 'user',
       summary: "End a conversation (default: the active one with the session's active persona).",
       params: z.object({ conversation_id: conversationIdParam.optional(), reason: z.string().max(500).optional() }),
       result: z.object({
@@ -134,6 +136,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.status',
+      requires: 'user',
       summary: "The session's conversations and the current one with the active persona.",
       params: z.object({}),
       result: z.object({
@@ -163,6 +166,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.history',
+      requires: 'user',
       summary: 'Messages of a conversation, newest page first (chronological within a page).',
       params: z.object({
         conversation_id: conversationIdParam.optional(),
@@ -203,6 +207,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'session.info',
+      requires: 'user',
       summary: "This connection's session: id (for reconnecting), active persona and conversations.",
       params: z.object({}),
       result: sessionInfo,
@@ -213,6 +218,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'session.resume',
+      requires: 'user',
       summary: 'Re-attach this connection to an earlier session (also after a server restart).',
       params: z.object({ session_id: z.string().min(1).max(64) }),
       result: sessionInfo,

@@ -192,6 +192,7 @@ export function groupMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'conversation.subscribe',
+      requires: 'user',
       summary: 'Receive each new message of a conversation as a `conversation.turn` notification (WebSocket only).',
       description:
         'Notifications: `conversation.turn` {conversation_id, message, speaker_name} for every stored message (persona turns and user ' +
@@ -225,6 +226,7 @@ export function groupMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.unsubscribe',
+      requires: 'user',
       summary: 'Stop receiving notifications of a conversation.',
       params: z.object({ conversation_id: conversationIdParam }),
       result: z.object({
@@ -241,6 +243,7 @@ export function groupMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.interject',
+      requires: 'user',
       summary: 'Say something in a group conversation; the next persona to speak hears it (a paused group runs again).',
       params: z.object({ conversation_id: conversationIdParam, message: z.string().describe('What you say to the group.') }),
       result: z.object({ conversation_id: z.string(), message: messageWire, group: groupWire }),
@@ -256,6 +259,7 @@ export function groupMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.group_status',
+      requires: 'user',
       summary: 'A group conversation: running, paused or finished, and who is present.',
       params: z.object({ conversation_id: conversationIdParam }),
       result: groupWire,
@@ -265,6 +269,7 @@ export function groupMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.resume',
+      requires: 'user',
       summary: 'Run a paused group conversation again (after an LLM failure, or one started with auto_run false).',
       params: z.object({ conversation_id: conversationIdParam }),
       result: groupWire,
@@ -273,6 +278,7 @@ export function groupMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.join',
+      requires: 'user',
       summary: 'A persona joins a group conversation; it hears only what is said from now on.',
       params: z.object({ conversation_id: conversationIdParam, persona_id: personaIdParam }),
       result: groupWire,
@@ -282,6 +288,7 @@ export function groupMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.leave',
+      requires: 'user',
       summary: 'A persona leaves a group conversation; it keeps what it heard and hears nothing more.',
       params: z.object({ conversation_id: conversationIdParam, persona_id: personaIdParam }),
       result: groupWire,
@@ -291,6 +298,7 @@ export function groupMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.threads',
+      requires: 'user',
       summary: "A conversation's topic threads (detected or branched) and which is current.",
       params: z.object({ conversation_id: conversationIdParam.optional() }),
       result: z.object({ conversation_id: z.string(), threads: z.array(threadWire), current_thread_id: z.number().int().nullable() }),
@@ -317,6 +325,7 @@ export function groupMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.branch',
+      requires: 'user',
       summary: 'Start a new topic thread explicitly; the next messages belong to it and the others are summarised in the prompt.',
       params: z.object({
         conversation_id: conversationIdParam.optional(),
@@ -334,6 +343,7 @@ export function groupMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.analytics',
+      requires: { ownData: 'conversation_id' },
       summary:
         'Turns, tokens, response times, who spoke how much, topics, and mood and relationship changes — per conversation, per persona, or overall.',
       params: z.object({
@@ -367,10 +377,6 @@ export function groupMethods(services: Services): MethodDefinition[] {
             stress: event.stress,
             cause: event.cause,
           }));
-        if (conversation_id === undefined && context.session.role === 'user') {
-          // Persona and overall figures add up every user's conversations; only an admin may see them.
-          throw new AppError('forbidden', 'Analytics per persona or overall span every user and need an admin key; pass conversation_id for one of your conversations.');
-        }
         if (conversation_id !== undefined) {
           const conversation = await conversations.accessible(context.session, conversation_id);
           await threads.settled(conversation.id);

@@ -11,6 +11,7 @@ import type { Services } from '../../services/index.js';
 import type { ImportReport, Selection } from '../../services/state/archive-port.js';
 import { defineMethod, type MethodContext, type MethodDefinition } from '../registry.js';
 import { isoTime, personaIdParam } from './wire.js';
+import { isAdmin } from '../access.js';
 
 const conflictPolicy = z.enum(['skip', 'replace', 'rename']);
 const base64 = z.string().min(1).regex(/^[A-Za-z0-9+/=\s]+$/, 'must be base64');
@@ -37,8 +38,8 @@ const tableReportWire = z.object({
 const personaBrief = z.object({ persona_id: z.string(), name: z.string(), description: z.string() });
 const brief = (persona: PersonaRecord): z.infer<typeof personaBrief> => ({ persona_id: persona.id, name: persona.name, description: persona.description });
 
-function requireAdmin(context: MethodContext, method: string): string {
-  if (context.session.role === 'user') throw new AppError('forbidden', `${method} acts on the whole server and needs an admin key`);
+/** Who did it, for the audit log (the access check — `requires: 'admin'` — has already run). */
+function actorOf(context: MethodContext): string {
   return context.session.userId ?? `session:${context.session.id}`;
 }
 
@@ -91,6 +92,7 @@ export function stateMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'state.save',
+      requires: 'admin',
       summary: 'Export the server state (or a selection) as a bundle, returned base64-encoded.',
       description:
         'The bundle is a gzip-compressed tar with `manifest.json` and one JSON-lines file per table (docs/state.md). ' +
@@ -109,8 +111,7 @@ export function stateMethods(services: Services): MethodDefinition[] {
         excluded: z.array(z.object({ table: z.string(), reason: z.string() })),
       }),
       hints: { readOnly: true },
-      handler: async (params, context) => {
-        requireAdmin(context, 'state.save');
+      handler: async (params) => {
         const selection = toSelection(params, services);
         const { bundle, summary } = await state.exportToBuffer(selection);
         return {
@@ -130,6 +131,7 @@ export function stateMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'state.load',
+      requires: 'admin',
       summary: 'Import a bundle from state.save: verified whole first, then applied in one transaction (or only reported, with dry_run).',
       description:
         'Refused, with nothing changed, when the bundle is damaged, tampered with (checksums) or from a newer persona-mcp; ' +
@@ -151,7 +153,7 @@ export function stateMethods(services: Services): MethodDefinition[] {
       }),
       hints: { destructive: true },
       handler: async (params, context) => {
-        const actor = requireAdmin(context, 'state.load');
+        const actor = actorOf(context);
         const bundle = Buffer.from(params.state, 'base64');
         return reportToWire(await state.importBundle(bundle, { dryRun: params.dry_run, onConflict: params.on_conflict }, actor));
       },
@@ -159,11 +161,11 @@ export function stateMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'state.backup',
+      requires: 'admin',
       summary: "Take a consistent copy of the database now, into the server's backup folder.",
       params: z.object({}),
       result: z.object({ backup_saved: z.literal(true), file: z.string(), bytes: z.number().int(), schema_version: z.number().int(), created_at: isoTime }),
-      handler: async (_params, context) => {
-        requireAdmin(context, 'state.backup');
+      handler: async (_params) => {
         const summary = await state.backup();
         return { backup_saved: true as const, file: summary.file, bytes: summary.bytes, schema_version: summary.schemaVersion, created_at: summary.createdAt };
       },
@@ -171,18 +173,19 @@ export function stateMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'state.backups',
+      requires: 'admin',
       summary: "The backups in the server's backup folder, newest first.",
       params: z.object({}),
       result: z.object({ backups: z.array(z.object({ file: z.string(), bytes: z.number().int() })) }),
       hints: { readOnly: true, idempotent: true },
-      handler: async (_params, context) => {
-        requireAdmin(context, 'state.backups');
+      handler: async (_params) => {
         return { backups: await state.listBackups() };
       },
     }),
 
     defineMethod({
       name: 'persona.import_card',
+      requires: 'user',
       summary: 'Create a persona from a Character Card V2/V3 (JSON object, or a PNG with the card inside).',
       description: 'Give `card` (the JSON object) or `png` (base64). Unknown fields and extensions are kept for export.',
       params: z.object({
@@ -192,16 +195,16 @@ export function stateMethods(services: Services): MethodDefinition[] {
       }),
       result: z.object({ persona: personaBrief, spec: z.string(), action: z.enum(['created', 'replaced', 'renamed', 'skipped']) }),
       handler: async (params, context) => {
-        requireAdmin(context, 'persona.import_card');
         if ((params.card === undefined) === (params.png === undefined)) throw new AppError('conflict', 'give either card or png');
         const bytes = params.png !== undefined ? Buffer.from(params.png, 'base64') : Buffer.from(JSON.stringify(params.card));
-        const result = await cards.importCard(bytes, params.on_conflict);
+        const result = await cards.importCard(bytes, params.on_conflict, { userId: context.session.userId, isAdmin: isAdmin(context.session) });
         return { persona: brief(result.persona), spec: result.spec, action: result.action };
       },
     }),
 
     defineMethod({
       name: 'persona.export_card',
+      requires: 'user',
       summary: 'A persona as a Character Card V2 or V3, as JSON or as a PNG (base64) with the card inside.',
       params: z.object({
         persona_id: personaIdParam,
@@ -218,20 +221,21 @@ export function stateMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'config.get',
+      requires: 'admin',
       summary: 'The settings that can change while the server runs, with their values and where each came from.',
       params: z.object({ keys: z.array(z.string().min(1)).optional().describe('Only these keys.') }),
       result: z.object({
         settings: z.array(z.object({ key: z.string(), value: z.unknown(), source: z.enum(['runtime', 'startup']), description: z.string() })),
       }),
       hints: { readOnly: true, idempotent: true },
-      handler: async (params, context) => {
-        requireAdmin(context, 'config.get');
+      handler: async (params) => {
         return { settings: config.get(params.keys) };
       },
     }),
 
     defineMethod({
       name: 'config.set',
+      requires: 'admin',
       summary: 'Change settings without a restart: validated all together, persisted, applied from the next request, and logged.',
       description: '`settings`: key → value (null resets to the startup value). `personas`: persona → {model, model_options}.',
       params: z.object({
@@ -243,7 +247,7 @@ export function stateMethods(services: Services): MethodDefinition[] {
       result: z.object({ updated: z.array(z.object({ key: z.string(), value: z.unknown(), source: z.enum(['runtime', 'startup']), description: z.string() })) }),
       hints: { idempotent: true },
       handler: async (params, context) => {
-        const actor = requireAdmin(context, 'config.set');
+        const actor = actorOf(context);
         const changes: Record<string, unknown> = {};
         for (const [key, value] of Object.entries(params.settings ?? {})) if (value !== undefined) changes[key] = value;
         for (const [persona, fields] of Object.entries(params.personas ?? {})) {

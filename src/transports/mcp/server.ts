@@ -71,6 +71,7 @@ export class PersonaMcpEndpoint {
       clientCapabilities,
       logger,
       shutdownSignal: core.shutdownSignal,
+      authorize: (method, args, session) => core.engine.authorize(method, args, session),
     });
     registerResources(server, { services: core.services, registry: core.registry, bindingFor: setup.bindingFor, logger });
     const prompts = new PersonaPrompts(server, { services: core.services, bindingFor: setup.bindingFor });
