@@ -5,7 +5,7 @@
  * The model is written down in docs/security.md.
  */
 import { AppError } from '../domain/errors.js';
-import type { SessionBinding } from './registry.js';
+import type { SessionBinding } from '../services/session-binding.js';
 
 /**
  * - `'user'`: any caller. The method reads the shared catalogue (personas, status) or acts on the

@@ -22,7 +22,8 @@ import { checkAccess, type AccessLookups } from './access.js';
 /** Without lookups every persona counts as shared: owner rules admit admins only. */
 const NO_LOOKUPS: AccessLookups = { personaOwner: () => null };
 import type { Logger } from 'pino';
-import { causeOf } from './request-log.js';
+import type { MeasuredRequest } from '../ports/metrics.js';
+import { causeOf } from '../logger.js';
 
 export interface JsonRpcErrorObject {
   code: number;
@@ -45,11 +46,7 @@ export interface JsonRpcRequest {
 /** Builds the per-request context; the transport knows the connection behind it. */
 export type ContextFactory = (requestId: JsonRpcId | undefined, method: string) => MethodContext;
 
-export interface RequestOutcome {
-  method: string;
-  /** 'ok', or the error kind / standard error name. */
-  outcome: string;
-  durationMs: number;
+export interface RequestOutcome extends MeasuredRequest {
   /** The JSON-RPC error code answered; null on success. */
   code: number | null;
   /** The error message answered (no detail, no stack); null on success. */

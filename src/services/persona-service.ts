@@ -41,6 +41,16 @@ export class PersonaService {
     return [...this.catalogue.values()];
   }
 
+  /** The persona with this exact id, or null: the one lookup for ids the server stored itself. */
+  find(id: string): PersonaRecord | null {
+    return this.catalogue.get(id) ?? null;
+  }
+
+  /** Who owns the persona named by id or name: null for a shared one, undefined when there is none (the access check asks). */
+  ownerOf(idOrName: string): string | null | undefined {
+    return (this.catalogue.get(idOrName) ?? matchPersona(this.catalogue.values(), idOrName))?.ownerUserId;
+  }
+
   /** Finds a persona by id or name (case-insensitive) or fails with `persona_not_found`. */
   resolve(idOrName: string): PersonaRecord {
     const persona = this.catalogue.get(idOrName) ?? matchPersona(this.catalogue.values(), idOrName);

@@ -24,7 +24,7 @@ let ownedPersona = '';
 
 beforeAll(async () => {
   ollama = await startFakeOllama();
-  server = await startTestServer({ ollamaUrl: ollama.url, flags: { 'auth.mode': 'required' } });
+  server = await startTestServer({ ollamaUrl: ollama.url, flags: { 'auth.mode': 'required', 'mcp.tools': ['all'] } });
   keys.user = (await server.server.auth.createKey({ name: 'Alice' })).key;
   keys['other user'] = (await server.server.auth.createKey({ name: 'Bob' })).key;
   keys.admin = (await server.server.auth.createKey({ name: 'Root', role: 'admin' })).key;
