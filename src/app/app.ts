@@ -246,6 +246,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   events.subscribe((event) => metrics.observeEvent(event));
   const engine = new JsonRpcEngine(registry, {
     logger,
+    // The access check (each method's `requires`) asks who owns a persona; the catalogue is in memory.
+    access: { personaOwner: (idOrName) => personas.ownerOf(idOrName) },
     validateResults: config.validateResults,
     maxBatchSize: config.limits.maxBatchSize,
     onRequestComplete: (outcome) => {

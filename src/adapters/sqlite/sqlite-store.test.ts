@@ -107,7 +107,7 @@ describe('SqliteStore personas', () => {
   it('stores the whole definition and reads it back', async () => {
     const store = openStore();
     const inserted = await store.insertPersona(aria, T0);
-    expect(inserted).toEqual({ ...aria, isBuiltin: false, createdAt: T0, updatedAt: T0 });
+    expect(inserted).toEqual({ ...aria, isBuiltin: false, createdAt: T0, updatedAt: T0, ownerUserId: null });
     expect(await store.getPersona('aria')).toEqual(inserted);
     expect(await store.getPersona('nobody')).toBeNull();
   });
