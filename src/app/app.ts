@@ -3,7 +3,6 @@
  * adapters, services and transports, then owns start-up and graceful shutdown.
  */
 import type { Logger } from 'pino';
-import { InProcessEventBus } from '../adapters/events/in-process-bus.js';
 import { HostModelBridge } from '../adapters/host/host-model.js';
 import { backendsFromConfig } from '../adapters/llm-router/backends-from-config.js';
 import { ModelRouter } from '../adapters/llm-router/model-router.js';
@@ -44,6 +43,7 @@ import { WebSocketTransport } from '../transports/websocket.js';
 import { RequestGuard } from '../transports/request-guard.js';
 import { DatasetService } from '../services/models/dataset-service.js';
 import { openStorage } from './compose-storage.js';
+import { composeCluster, type Cluster } from './compose-cluster.js';
 import { PromptTemplateService } from '../services/models/prompt-template-service.js';
 
 /** How often revoked API keys are read (open connections of a revoked key close within this). */
@@ -80,6 +80,8 @@ export interface Core {
   hostModel: HostModelBridge;
   /** Conversation updates (turns, ends, group status) for every transport that pushes to clients. */
   feed: ConversationFeed;
+  /** What this node shares with others through Redis (nothing with one node). */
+  cluster: Cluster;
   close(): Promise<void>;
 }
 
@@ -103,7 +105,9 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const storage = await openStorage(config, { clock, logger, appVersion: SERVER_VERSION });
   const { store } = storage;
   const databasePath = storage.location;
-  const events = new InProcessEventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
+  // In process, or shared with the other nodes through Redis when redis.url is set (compose-cluster.ts).
+  const cluster = await composeCluster(config, logger);
+  const { events } = cluster;
   const stats = new ServerStats();
 
   const personas = new PersonaService(store, clock, events);
@@ -177,7 +181,17 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       turnDelayMs: config.social.groupTurnDelayMs,
       tokenBudget: config.social.groupTokenBudget,
     },
+    ownership: cluster.ownership,
   });
+  // Other nodes' feeds hear this node's group status changes; personas changed elsewhere are re-read here.
+  if (cluster.groupStatus !== null) social.groups.onStatusChange((change) => cluster.groupStatus?.publish(change));
+  events.subscribe(
+    (event) => {
+      if (event.type === 'personaChanged' || event.type === 'stateImported')
+        personas.refresh(event.type === 'personaChanged' ? event.personaId : undefined).catch((error: unknown) => logger.warn({ err: error }, 'could not re-read the personas'));
+    },
+    { fromOtherNodes: true },
+  );
   turns.addContributor(social.contributor);
   turns.addObserver(social.observer);
   turns.addObserver(social.groupObserver);
@@ -265,7 +279,14 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     events,
     personas,
     conversations,
-    groupStatus: (listener) => social.groups.onStatusChange(listener),
+    groupStatus: (listener) => {
+      const local = social.groups.onStatusChange(listener);
+      const remote = cluster.groupStatus?.subscribe(listener);
+      return () => {
+        local();
+        remote?.();
+      };
+    },
     logger,
   });
 
@@ -284,6 +305,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     shutdownSignal: shutdown.signal,
     hostModel,
     feed,
+    cluster,
     abortInFlight() {
       if (!shutdown.signal.aborted) shutdown.abort(new Error('server shutting down'));
     },
@@ -297,6 +319,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       await social.groups.stop();
       feed.close();
       await store.close();
+      await cluster.close();
     },
   };
 }
@@ -398,6 +421,8 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   // serving process resumes them (not `persona-mcp mcp` or tools on the same data dir), so no group runs twice.
   const resumedGroups = await core.services.groups.resumeRunning();
   if (resumedGroups > 0) logger.info({ groups: resumedGroups }, 'resumed group conversations');
+  // With several nodes: take over the groups of a node that died (its lease ran out).
+  core.cluster.startTakeover(() => core.services.groups.resumeRunning());
 
   let closing: Promise<void> | null = null;
   return {

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
+import type { GroupOwnership } from '../ports/group-ownership.js';
 import type { SocialStore } from '../ports/social-store.js';
 import type { Store } from '../ports/store.js';
 import type { ConversationService } from '../services/conversation-service.js';
@@ -37,6 +38,8 @@ export function composeSocial(deps: {
   events: EventBus;
   logger: Logger;
   groupSettings: GroupSettings;
+  /** With several nodes: which node runs each group (compose-cluster.ts). */
+  ownership?: GroupOwnership | undefined;
 }): SocialParts {
   const { store, socialStore, personas, clock, logger } = deps;
   const relationships = new RelationshipService(socialStore, clock, (id) => personas.find(id));
@@ -61,6 +64,7 @@ export function composeSocial(deps: {
     events: deps.events,
     logger: logger.child({ component: 'groups' }),
     settings: deps.groupSettings,
+    ...(deps.ownership === undefined ? {} : { ownership: deps.ownership }),
   });
   const hookDeps = { personas, relationships, emotions, threads, logger: logger.child({ component: 'social' }) };
   return {

@@ -3,7 +3,9 @@
  * when `database.url` (PERSONA_MCP_DATABASE_URL) is set — with every repository on it, for `app.ts`
  * and the command line. Everything above this file sees ports only.
  */
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { AppError } from '../domain/errors.js';
 import type { Logger } from 'pino';
 import { SqliteStateArchive } from '../adapters/bundle/sqlite-archive.js';
 import { PostgresStateArchive } from '../adapters/postgres/pg-archive.js';
@@ -71,6 +73,12 @@ export function usesPostgres(config: Config): boolean {
 export async function openStorage(config: Config, options: StorageOptions): Promise<Storage> {
   const jobOptions = { clock: options.clock, logger: options.logger };
   if (config.database.url !== undefined) {
+    // The data directory still holds backups and the running-server marker.
+    try {
+      mkdirSync(config.dataDir, { recursive: true });
+    } catch (error) {
+      throw new AppError('storage_error', `cannot create the data directory ${config.dataDir} (${(error as Error).message}); create it or choose another --data-dir`);
+    }
     const store = await PostgresStore.open(config.database.url, { poolSize: config.database.poolSize, schema: config.database.schema });
     const db = store.database;
     return {

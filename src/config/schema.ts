@@ -194,6 +194,18 @@ export const configSchema = z.object({
         .default('public'),
     })
     .prefault({}),
+  /** Redis, for what several nodes share (docs/operations.md): events, rate limits, queue depth, group ownership. */
+  redis: z
+    .object({
+      /** `redis://host:6379`; unset: one node, everything in process. */
+      url: z
+        .string()
+        .regex(/^rediss?:\/\//i, 'redis.url must be a redis:// or rediss:// URL')
+        .optional(),
+      /** Prefix of every key and channel (several deployments may share one Redis). */
+      prefix: z.string().min(1).max(64).default('persona-mcp:'),
+    })
+    .prefault({}),
   /** Largest state bundle `state.load` and `persona-mcp import` unpack, in bytes (zip-bomb guard). */
   maxBundleBytes: z.number().int().positive().default(8 * 1024 ** 3),
   /** Longest row (JSON line) in a state bundle; longer ones are refused before any is parsed. */

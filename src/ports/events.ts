@@ -15,8 +15,17 @@ export type DomainEvent =
 
 export type DomainEventListener = (event: DomainEvent) => void;
 
+export interface SubscribeOptions {
+  /**
+   * Also hear events published by other server nodes sharing the store (Redis pub/sub, see
+   * src/adapters/redis). For listeners that push to clients or drop caches; never for listeners that
+   * write (each node would write once). Ignored with a single node.
+   */
+  fromOtherNodes?: boolean;
+}
+
 export interface EventBus {
   publish(event: DomainEvent): void;
   /** Returns the function that unsubscribes. */
-  subscribe(listener: DomainEventListener): () => void;
+  subscribe(listener: DomainEventListener, options?: SubscribeOptions): () => void;
 }

@@ -50,7 +50,8 @@ export class ConversationFeed {
         } else if (event.type === 'conversationEnded') {
           this.emit({ kind: 'ended', conversationId: event.conversationId, reason: event.reason, participants: this.participantsOf(event.conversationId) });
         }
-      }),
+        // Turns made on other nodes too: a subscriber here follows a conversation whichever node runs it.
+      }, { fromOtherNodes: true }),
       deps.groupStatus((change) => {
         if (change.status === 'finished') return; // the conversation's end says it
         this.emit({ kind: 'status', conversationId: change.conversationId, status: change.status, reason: change.reason, participants: this.participantsOf(change.conversationId) });

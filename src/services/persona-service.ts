@@ -42,6 +42,16 @@ export class PersonaService {
     return seeded;
   }
 
+  /**
+   * Reads the catalogue again from the store, forgetting cached energy of `personaId` (or of all): another
+   * node created, changed or deleted a persona, or imported a bundle.
+   */
+  async refresh(personaId?: string): Promise<void> {
+    if (personaId === undefined) this.energy.clear();
+    else this.energy.delete(personaId);
+    await this.reload();
+  }
+
   private async reload(): Promise<void> {
     const records = await this.store.listPersonas();
     this.catalogue = new Map(records.map((record) => [record.id, record]));

@@ -184,7 +184,9 @@ export async function startHaproxy(backends: Array<{ name: string; port: number 
     '  default_backend nodes',
     'backend nodes',
     '  balance roundrobin',
-    '  option httpchk GET /healthz',
+    '  option httpchk',
+    // persona-mcp checks the Host header (DNS rebinding): the check names a loopback host.
+    '  http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host 127.0.0.1',
     ...backends.map((backend) => `  server ${backend.name} 127.0.0.1:${backend.port} check inter 200 fall 1 rise 1`),
     '',
   ].join('\n');
@@ -192,6 +194,14 @@ export async function startHaproxy(backends: Array<{ name: string; port: number 
   writeFileSync(file, config);
   const child = spawn(program, ['-f', file, '-db'], { stdio: 'ignore' });
   await waitForPort(port, 10_000, child);
+  // Until the first health checks pass the proxy answers 503: wait for every backend to be up.
+  const deadline = Date.now() + 10_000;
+  for (let healthy = 0; healthy < backends.length * 2; ) {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null);
+    healthy = response?.status === 200 ? healthy + 1 : 0;
+    if (Date.now() > deadline) throw new Error('HAProxy did not see the backends as healthy within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   return {
     url: `http://127.0.0.1:${port}`,
     port,

@@ -13,6 +13,7 @@ import { recollection, witnessed } from '../../domain/social/group-transcript.js
 import { estimateTokens } from '../../domain/tokens.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
+import type { GroupLease, GroupOwnership } from '../../ports/group-ownership.js';
 import type { GroupMemberRecord, GroupRecord, GroupStatus, SocialStore } from '../../ports/social-store.js';
 import type { ConversationRecord, MessageRecord, PersonaRecord, Store } from '../../ports/store.js';
 import type { SessionBinding } from '../session-binding.js';
@@ -77,6 +78,7 @@ export class GroupConversationService {
   private readonly listeners = new Set<(change: GroupStatusChange) => void>();
   private stopping = false;
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeRemote: () => void;
   private recollections: GroupRecollectionSink | null = null;
 
   private readonly turns: GroupTurns;
@@ -96,6 +98,8 @@ export class GroupConversationService {
       events: EventBus;
       logger: Logger;
       settings: GroupSettings;
+      /** With several nodes: which node runs each group (a lease); absent, this process runs them all. */
+      ownership?: GroupOwnership;
     },
   ) {
     this.turns = new GroupTurns(deps);
@@ -106,6 +110,13 @@ export class GroupConversationService {
       if (runner !== undefined) runner.abort.abort(new Error('conversation ended'));
       else void this.finishIdle(event.conversationId, event.reason);
     });
+    // Ended through another node: this node's runner stops (and, as the owner, finishes the group).
+    this.unsubscribeRemote = deps.events.subscribe(
+      (event) => {
+        if (event.type === 'conversationEnded') this.runners.get(event.conversationId)?.abort.abort(new Error('conversation ended'));
+      },
+      { fromOtherNodes: true },
+    );
   }
 
   /** Where each persona's memory of a finished group goes (long-term memory); none by default. */
@@ -192,6 +203,8 @@ export class GroupConversationService {
   async resumeRunning(): Promise<number> {
     let resumed = 0;
     for (const group of await this.deps.social.listGroups('running')) {
+      // Already running here (a periodic sweep for groups whose node died calls this again).
+      if (this.runners.has(group.conversationId)) continue;
       const conversation = await this.deps.store.getConversation(group.conversationId);
       if (conversation === null || conversation.status !== 'active') {
         await this.setStatus(group, 'finished', conversation?.endReason ?? 'conversation ended');
@@ -295,6 +308,7 @@ export class GroupConversationService {
   async stop(): Promise<void> {
     this.stopping = true;
     this.unsubscribe();
+    this.unsubscribeRemote();
     const running = [...this.runners.values()];
     for (const runner of running) runner.abort.abort(new Error('server shutting down'));
     await Promise.all(running.map((runner) => runner.done));
@@ -336,9 +350,24 @@ export class GroupConversationService {
   }
 
   private async run(conversationId: string, runner: Runner): Promise<void> {
-    const signal = runner.abort.signal;
     // Yield once so that the request that launched the group is answered before the first turn starts.
     await new Promise((resolve) => setImmediate(resolve));
+    // With several nodes, one runs the group: another node's live lease means nothing to do here.
+    let lease: GroupLease | null = null;
+    if (this.deps.ownership !== undefined) {
+      lease = await this.deps.ownership.acquire(conversationId);
+      if (lease === null) return;
+      lease.lost.addEventListener('abort', () => runner.abort.abort(lease!.lost.reason), { once: true });
+    }
+    try {
+      await this.runOwned(conversationId, runner);
+    } finally {
+      await lease?.release();
+    }
+  }
+
+  private async runOwned(conversationId: string, runner: Runner): Promise<void> {
+    const signal = runner.abort.signal;
     while (!signal.aborted) {
       const conversation = await this.deps.store.getConversation(conversationId);
       const group = await this.deps.social.getGroup(conversationId);
@@ -426,11 +455,16 @@ export class GroupConversationService {
   }
 
   private async finishIdle(conversationId: string, reason: string): Promise<void> {
+    // A group another node runs is finished by that node (its runner hears the end too).
+    const lease = this.deps.ownership === undefined ? null : await this.deps.ownership.acquire(conversationId).catch(() => null);
+    if (this.deps.ownership !== undefined && lease === null) return;
     try {
       const group = await this.deps.social.getGroup(conversationId);
       if (group !== null && group.status !== 'finished' && !this.stopping) await this.setStatus(group, 'finished', reason);
     } catch (error) {
       this.deps.logger.warn({ err: error, conversationId }, 'could not finish an ended group');
+    } finally {
+      await lease?.release();
     }
   }
 

@@ -1,0 +1,68 @@
+/**
+ * What several nodes share through Redis (`redis.url`, PERSONA_MCP_REDIS_URL), for `app.ts`: the event
+ * bus (a subscriber on one node hears turns made on another), group status notifications, group
+ * ownership leases (one node runs a group; another takes it over when the owner dies), and cache
+ * refreshes (personas created, changed or imported elsewhere). Without Redis: one node, all in process.
+ */
+import type { Logger } from 'pino';
+import { InProcessEventBus } from '../adapters/events/in-process-bus.js';
+import { ClusterEventBus } from '../adapters/redis/cluster-event-bus.js';
+import { RedisConnection } from '../adapters/redis/connection.js';
+import { RedisGroupLeases } from '../adapters/redis/group-leases.js';
+import type { Config } from '../config/schema.js';
+import type { EventBus } from '../ports/events.js';
+import type { GroupOwnership } from '../ports/group-ownership.js';
+import type { GroupStatusChange } from '../services/group/group-conversation-service.js';
+
+/** How often a serving node looks for running groups nobody owns (their node died). */
+const TAKEOVER_SWEEP_MS = 1_000;
+
+export interface Cluster {
+  events: EventBus;
+  /** Present with Redis: which node runs each group. */
+  ownership: GroupOwnership | undefined;
+  /** The Redis connection, for rate limits and queue depth (null on one node). */
+  redis: RedisConnection | null;
+  /** Carries group status changes to the other nodes' feeds (none on one node). */
+  groupStatus: { publish(change: GroupStatusChange): void; subscribe(listener: (change: GroupStatusChange) => void): () => void } | null;
+  /** Starts the periodic takeover of orphaned groups (serving nodes only). */
+  startTakeover(resume: () => Promise<number>): void;
+  close(): Promise<void>;
+}
+
+export async function composeCluster(config: Config, logger: Logger): Promise<Cluster> {
+  const local = new InProcessEventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
+  if (config.redis.url === undefined) {
+    return { events: local, ownership: undefined, redis: null, groupStatus: null, startTakeover() {}, close: async () => {} };
+  }
+  const redis = await RedisConnection.open(config.redis.url, config.redis.prefix);
+  const onError = (error: unknown, what: string): void => logger.warn({ err: error, node: redis.nodeId }, `redis: ${what} failed`);
+  const events = new ClusterEventBus(local, redis, onError);
+  await events.start();
+  logger.info({ redis: redis.label, node: redis.nodeId }, 'sharing events, groups and limits with other nodes through Redis');
+  let sweep: NodeJS.Timeout | null = null;
+  return {
+    events,
+    ownership: new RedisGroupLeases(redis, 5_000, (error) => onError(error, 'renewing a group lease')),
+    redis,
+    groupStatus: events.relay<GroupStatusChange>('group-status'),
+    startTakeover(resume) {
+      let busy = false;
+      sweep = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        resume()
+          .then((taken) => {
+            logger.debug({ groups: taken }, 'looked for group conversations whose node stopped');
+          })
+          .catch((error: unknown) => logger.warn({ err: error }, 'could not look for orphaned group conversations'))
+          .finally(() => (busy = false));
+      }, TAKEOVER_SWEEP_MS);
+      sweep.unref();
+    },
+    async close() {
+      if (sweep !== null) clearInterval(sweep);
+      await redis.close();
+    },
+  };
+}
