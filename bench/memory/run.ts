@@ -23,7 +23,7 @@ import { loadPersonaFiles, shippedPersonasDir } from '../../src/adapters/persona
 import { SqliteMemoryStore } from '../../src/adapters/sqlite/memory-store.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { configSchema } from '../../src/config/schema.js';
-import { convexFusion, reciprocalRankFusion } from '../../src/domain/memory/fusion.js';
+import { convexFusion, reciprocalRankFusion, unionFusion } from '../../src/domain/memory/fusion.js';
 import { cosine } from '../../src/domain/memory/vector-index.js';
 import type { Embedder } from '../../src/ports/embedder.js';
 import { MemoryEmbedders } from '../../src/services/memory/embedders.js';
@@ -97,7 +97,7 @@ async function quality(): Promise<void> {
   }
   const indexOf = new Map(ids.map((id, index) => [id, index]));
   const scope = { viewerId: 'aria' };
-  const lexical: Array<Array<{ id: number; score: number }>> = [];
+  const lexical: Array<Array<{ id: number; score: number; relevance?: number }>> = [];
   const vector: Array<Array<{ id: number; score: number }>> = [];
   for (const query of QUERIES) {
     lexical.push(await memories.fullTextSearch(query.query, scope, 50));
@@ -108,10 +108,18 @@ async function quality(): Promise<void> {
   const modes: Record<string, number[][]> = {
     'full-text (FTS5 BM25)': lexical.map(toIndexes),
     'offline hashed n-gram': vector.map(toIndexes),
-    'hybrid, convex fusion (used)': QUERIES.map((_, i) =>
+    'hybrid, union fusion (used)': QUERIES.map((_, i) =>
+      rank(
+        unionFusion(
+          lexical[i]!.map((hit) => ({ id: hit.id, relevance: hit.relevance ?? 0 })),
+          [vector[i]!.map((hit) => ({ id: hit.id, similarity: hit.score }))],
+        ),
+      ),
+    ),
+    'hybrid, convex fusion': QUERIES.map((_, i) =>
       rank(
         convexFusion(
-          lexical[i]!.map((hit) => ({ id: hit.id, bm25: hit.score })),
+          lexical[i]!.map((hit) => ({ id: hit.id, relevance: hit.relevance ?? 0 })),
           [vector[i]!.map((hit) => ({ id: hit.id, similarity: hit.score }))],
         ),
       ),

@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     const vector = await memories.vectorSearch(offline.id, hashedEmbedding(query), scope, 50);
     mark();
     const fused = convexFusion(
-      lexical.map((hit) => ({ id: hit.id, bm25: hit.score })),
+      lexical.map((hit) => ({ id: hit.id, relevance: hit.relevance ?? 0 })),
       [vector.map((hit) => ({ id: hit.id, similarity: hit.score }))],
     );
     mark();

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { HashedNgramEmbedder } from '../../adapters/embedders/hashed-ngram.js';
 import { LlmEmbedder } from '../../adapters/embedders/llm-embedder.js';
+import { loadWordnetThesaurus } from '../../adapters/embedders/wordnet-thesaurus.js';
 import type { Database } from '../../adapters/sqlite/database.js';
 import { SqliteJobQueue } from '../../adapters/sqlite/job-queue.js';
 import { SqliteMemoryStore } from '../../adapters/sqlite/memory-store.js';
@@ -50,7 +51,10 @@ export function composeMemory(deps: {
 }): MemoryFeature {
   const { config, clock, logger, llm } = deps;
   const settings = memorySettings(config.memory);
-  const store = new SqliteMemoryStore(deps.database, deps.databasePath);
+  const thesaurus = loadWordnetThesaurus((file, error) =>
+    logger.warn({ file, err: error }, 'no WordNet table (run `npm run build`); memory search works without paraphrase recall'),
+  );
+  const store = new SqliteMemoryStore(deps.database, deps.databasePath, { thesaurus });
   const jobs = new SqliteJobQueue(deps.database, { clock, logger });
   const remote = settings.embedder === 'offline' || !llm.embed ? null : new LlmEmbedder(llm, settings.embedModel);
   const embedders = new MemoryEmbedders(new HashedNgramEmbedder(), remote, logger);
@@ -75,7 +79,15 @@ export function composeMemory(deps: {
     },
   });
   formation.register(jobs);
-  deps.chat.addContributor(new MemoryRecall(memories, store, settings.promptShare, settings.promptMaxMemories));
+  deps.chat.addContributor(
+    new MemoryRecall(memories, store, {
+      budgetShare: settings.promptShare,
+      maxLines: settings.promptMaxMemories,
+      maxTokens: settings.promptMaxTokens,
+      profileFacts: settings.profileMaxFacts,
+      relevanceFloor: settings.relevanceFloor,
+    }),
+  );
   deps.chat.addObserver(new MemoryFormationObserver(jobs, formation));
 
   return {

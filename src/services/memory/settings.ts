@@ -16,6 +16,9 @@ export interface MemorySettings {
   decayOnStart: boolean;
   promptShare: number;
   promptMaxMemories: number;
+  promptMaxTokens: number;
+  profileMaxFacts: number;
+  relevanceFloor: number;
   llmImportance: boolean;
   formedVisibility: MemoryVisibility;
   summariseAfterMessages: number;
@@ -31,13 +34,15 @@ export function memorySettings(config: Config['memory']): MemorySettings {
     decay: {
       halfLifeMs: config.importanceHalfLifeDays * 86_400_000,
       floor: config.importanceFloor,
-      reinforcement: config.recallReinforcement,
     },
     prune: { threshold: config.pruneThreshold, minIdleMs: config.pruneMinIdleDays * 86_400_000, maxPerPersona: config.maxPerPersona },
     decayIntervalMs: config.decayIntervalHours * 3_600_000,
     decayOnStart: config.decayOnStart,
     promptShare: config.promptShare,
     promptMaxMemories: config.promptMaxMemories,
+    promptMaxTokens: config.promptMaxTokens,
+    profileMaxFacts: config.profileMaxFacts,
+    relevanceFloor: config.relevanceFloor,
     llmImportance: config.llmImportance,
     formedVisibility: config.formedVisibility,
     summariseAfterMessages: config.summariseAfterMessages,
