@@ -20,6 +20,7 @@ import type { EventBus } from './ports/events.js';
 import type { LlmProvider } from './ports/llm.js';
 import type { Store } from './ports/store.js';
 import { JsonRpcEngine } from './rpc/jsonrpc.js';
+import { logRequest } from './rpc/request-log.js';
 import { forwardConversationEvents } from './rpc/methods/group.js';
 import { buildRegistry } from './rpc/methods/index.js';
 import type { MethodRegistry } from './rpc/registry.js';
@@ -210,6 +211,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     onRequestComplete: (outcome) => {
       stats.recordRequest(outcome.durationMs, outcome.outcome !== 'ok');
       metrics.observeRequest(outcome);
+      logRequest(logger, 'websocket', outcome);
     },
   });
   const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions);

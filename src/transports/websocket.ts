@@ -159,12 +159,14 @@ export class WebSocketTransport {
     this.options.stats.activeConnections += 1;
     this.options.stats.totalConnections += 1;
 
+    connection.logger.debug({ ip, session: session.id, user: session.userId }, 'connection opened');
     socket.on('pong', () => {
       connection.isAlive = true;
     });
     socket.on('message', (data, isBinary) => void this.onMessage(connection, data, isBinary));
     socket.on('error', (error) => connection.logger.debug({ err: error }, 'WebSocket error'));
-    socket.on('close', () => {
+    socket.on('close', (code) => {
+      connection.logger.debug({ code }, 'connection closed');
       this.connections.delete(connection);
       for (const topic of [...this.topics.keys()]) this.removeSubscriber(topic, connection);
       const remaining = (this.connectionsPerIp.get(ip) ?? 1) - 1;
@@ -189,6 +191,7 @@ export class WebSocketTransport {
     }
     const parsed = parseFrame(rawToText(data, isBinary));
     if (!parsed.ok) {
+      this.options.engine.reportUnparsable(connection.createContext);
       this.send(connection, JSON.stringify(parsed.response));
       return;
     }
