@@ -56,6 +56,8 @@ export interface ChatTurnResult {
   continueScore: ContinueScoreResult;
   state: SocialEnergyState;
   availability: Availability;
+  /** What prompt contributors reported adding (e.g. memoryTokens), merged. */
+  contextUsage: Record<string, number>;
 }
 
 export interface ChatTurnOptions {
@@ -227,6 +229,7 @@ export class ChatService {
       continueScore: score,
       state: after.state,
       availability: after.availability,
+      contextUsage: Object.assign({}, ...contributions.map((contribution) => contribution.usage ?? {})) as Record<string, number>,
     };
   }
 

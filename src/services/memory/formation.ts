@@ -98,7 +98,9 @@ export class MemoryFormation {
     for (const [index, memory] of extracted.entries()) {
       const offline = vectors[index]![0]!;
       const novelty = await this.novelty(payload.personaId, payload.userId ?? null, offline.vector, message.id);
-      const cues = importanceCues(memory.content, novelty);
+      const found = importanceCues(memory.content, novelty);
+      // A fact about the user counts as personal even without a cue word ("I speak fluent Japanese.").
+      const cues = { ...found, personal: found.personal || memory.kind === 'user_fact' };
       let importance = heuristicImportance(cues);
       let source: ImportanceSource = 'heuristic';
       if (isLlmUp) {
@@ -207,7 +209,11 @@ export class MemoryFormation {
 
   private async rate(personaName: string, model: string, memory: string, signal: AbortSignal): Promise<number | null> {
     try {
-      return parsePoignancy(await this.complete(model, poignancyPrompt(personaName, memory), RATING_TOKENS, signal));
+      const answer = await this.complete(model, poignancyPrompt(personaName, memory), RATING_TOKENS, signal);
+      const rating = parsePoignancy(answer);
+      if (rating === null)
+        this.deps.logger.info({ model, answer: answer.slice(0, 200) }, 'the LLM did not answer with a rating; keeping the heuristic importance');
+      return rating;
     } catch (error) {
       this.deps.logger.debug({ err: error }, 'LLM poignancy rating failed; keeping the heuristic importance');
       return null;

@@ -110,7 +110,15 @@ export class MemoryRecall implements PromptContributor {
     if (profileLines.length > 0) sections.push(`${PROFILE_HEADING}\n${profileLines.join('\n')}`);
     if (recalledLines.length > 0) sections.push(`${RECALL_HEADING}\n${recalledLines.join('\n')}`);
     const usage: MemoryUsage = { profileLines: profileLines.length, recalledLines: recalledLines.length, tokens: used, summaryTokens };
-    const contribution: PromptContribution = { sections, usage: { ...usage } };
+    const contribution: PromptContribution = {
+      sections,
+      usage: {
+        memoryProfileLines: usage.profileLines,
+        memoryRecalledLines: usage.recalledLines,
+        memoryTokens: usage.tokens,
+        memorySummaryTokens: usage.summaryTokens,
+      },
+    };
     return summaryContribution === undefined ? contribution : { ...contribution, summary: summaryContribution };
   }
 }
