@@ -289,7 +289,15 @@ async function endToEnd(): Promise<EndToEnd> {
   const config = loadConfig({
     cwd: dataDir,
     env: {},
-    flags: { dataDir, port: 0, 'llm.ollamaHost': ollama.url, 'memory.embedder': 'offline', 'memory.llmImportance': false },
+    // No summary: the fake would "summarise" by echoing its prompt, a memory no real model writes.
+    flags: {
+      dataDir,
+      port: 0,
+      'llm.ollamaHost': ollama.url,
+      'memory.embedder': 'offline',
+      'memory.llmImportance': false,
+      'memory.summariseAfterMessages': 10_000,
+    },
   });
   const server = await startServer(config, { logger });
   const pairs = PARAPHRASE_PAIRS.slice(0, 20);
