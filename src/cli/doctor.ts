@@ -16,6 +16,7 @@ import {
   checkDatabase,
   checkDataDir,
   checkDiskSpace,
+  checkEmbeddingModel,
   checkModels,
   checkNode,
   checkOllama,
@@ -100,6 +101,7 @@ export async function runDoctor(options: DoctorOptions, cwd = process.cwd(), env
   const ollama = await checkOllama(config.llm.ollamaHost);
   checks.push(ollama.check);
   if (ollama.check.status !== 'fail') checks.push(...checkModels(config.llm.model, personas, ollama.models));
+  if (ollama.check.status !== 'fail') checks.push(checkEmbeddingModel(config.memory, ollama.models));
 
   const ok = checks.every((check) => check.status !== 'fail');
   return { ok, exit_code: ok ? 0 : 1, version: SERVER_VERSION, config: summary, checks };

@@ -178,6 +178,8 @@ export const configSchema = z.object({
       profileMaxFacts: z.number().int().min(0).max(20).default(3),
       /** Ask the LLM to rate the poignancy (1–10) of new memories when it is reachable. */
       llmImportance: z.boolean().default(true),
+      /** Ask the LLM (when reachable) for each new memory's canonical fact and the questions it answers, for recall. */
+      doc2query: z.boolean().default(true),
       /** Visibility of memories formed from chat turns. */
       formedVisibility: z.enum(['private', 'shared', 'public']).default('private'),
       /** Summarise a conversation once this many messages follow its last summary. */

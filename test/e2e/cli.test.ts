@@ -139,6 +139,7 @@ describe.concurrent('persona-mcp doctor', { timeout: 2 * SPAWN_TIMEOUT_MS }, () 
     expect(run.stdout).toContain(`✓ A persona-mcp is already listening on 127.0.0.1:${server.server.port}`);
     expect(run.stdout).toContain(`✓ Ollama 0.12.0 reachable at ${ollama.url}`);
     expect(run.stdout).toContain('✓ Model llama3.1:8b installed — default; used by Aria, Kira');
+    expect(run.stdout).toContain('✓ Embedding model nomic-embed-text installed — memory search uses it');
     expect(run.stdout).not.toMatch(/^[✗⚠]/m);
   });
 
@@ -159,6 +160,7 @@ describe.concurrent('persona-mcp doctor', { timeout: 2 * SPAWN_TIMEOUT_MS }, () 
     expect(byId.ollama.status).toBe('warn');
     expect(byId.ollama.fix).toContain('ollama serve');
     expect(byId['model:qwen3:4b']).toMatchObject({ status: 'skip', fix: 'Once Ollama runs: ollama pull qwen3:4b' });
+    expect(byId.embedding_model).toMatchObject({ status: 'skip', fix: 'Once Ollama runs: ollama pull nomic-embed-text' });
   });
 
   it('exits 2 with the problem on one line when a config value is bad', async ({ expect }) => {

@@ -98,3 +98,49 @@ describe('recall into the prompt', () => {
     expect(answer.memory).toMatchObject({ recalled_lines: 0, profile_lines: 0, tokens: 0 });
   });
 });
+
+describe('doc2query and the embedding model, with an LLM', () => {
+  let llm: FakeOllama;
+  let withLlm: TestServer;
+
+  beforeAll(async () => {
+    // No embedding model installed: memory must say so and use the offline embedder.
+    llm = await startFakeOllama({
+      models: ['llama3.1:8b'],
+      reply: (body) => {
+        const last = body.messages?.at(-1)?.content ?? '';
+        if (last.startsWith('On the scale of 1 to 10')) return '6';
+        if (last.startsWith('Here is something')) return "Fact: The user emigrated from Canada.\nQ: Is the user a maple leaf person?\nQ: Where was the user raised?";
+        return 'Noted.';
+      },
+    });
+    withLlm = await startTestServer({ ollamaUrl: llm.url, flags: { 'memory.decayOnStart': false } });
+  });
+  afterAll(async () => {
+    await withLlm.cleanup();
+    await llm.close();
+  });
+
+  it('stores the canonical fact and questions in the background, and a question phrased like them finds the memory', async () => {
+    const client = await withLlm.connect();
+    await client.result('persona.switch', { persona_id: 'aria' });
+    await client.result('persona.chat', { message: 'I moved here from Canada.' });
+    await withLlm.server.services.memory.jobs.drain(10_000);
+    const [memory] = (await client.result('memory.list', { persona_id: 'aria' })).memories;
+    expect(memory).toMatchObject({ content: 'The user said: I moved here from Canada.', importance: 0.6, importance_source: 'llm' });
+    const found = await client.result('memory.search', { persona_id: 'aria', query: 'maple leaf' });
+    expect(found.memories[0]?.id).toBe(memory.id); // "maple leaf" is only in the LLM's question
+    expect(llm.embedRequests).toHaveLength(0); // the embedding model is not installed: never called
+  });
+
+  it('reports the answering embedder and the missing model in system.status', async () => {
+    const client = await withLlm.connect();
+    const status = await client.result('system.status');
+    expect(status.memory).toMatchObject({
+      embedder: 'hashed-ngram-v1@256',
+      embed_model: 'nomic-embed-text',
+      embed_model_status: 'missing',
+      vector_index: expect.arrayContaining([expect.objectContaining({ embedder: 'hashed-ngram-v1@256', loading: false })]),
+    });
+  });
+});

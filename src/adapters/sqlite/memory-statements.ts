@@ -90,9 +90,9 @@ export function prepareMemoryStatements(db: Database) {
     setDoc2Query: db.prepare<{ id: number; doc2query: string | null; recall_terms: string; expanded_with: string }>(
       'UPDATE memories SET doc2query = @doc2query, recall_terms = @recall_terms, expanded_with = @expanded_with WHERE id = @id',
     ),
-    /** A page of memories (keyset, id order) for the expansion backfill. */
-    expansionPage: db.prepare<[number, number], { id: number; content: string; doc2query: string | null; expanded_with: string | null }>(
-      'SELECT id, content, doc2query, expanded_with FROM memories WHERE id > ? ORDER BY id LIMIT ?',
+    /** The next memories (id order, after a keyset) whose recall terms predate the thesaurus version. */
+    staleExpansions: db.prepare<{ after: number; version: string; limit: number }, { id: number; content: string; doc2query: string | null }>(
+      'SELECT id, content, doc2query FROM memories WHERE id > @after AND expanded_with IS NOT @version ORDER BY id LIMIT @limit',
     ),
     /** A persona's facts about one user, most important (then most recent) first: the "what I know about you" block. */
     userFacts: db.prepare<{ persona: string; anyUser: 0 | 1; userId: string | null; limit: number }, MemoryRow>(

@@ -529,20 +529,16 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async expandStale(afterId: number, limit: number): Promise<{ lastId: number; expanded: number } | null> {
     return this.write(() => {
-      const rows = this.sql.expansionPage.all(afterId, limit);
+      const rows = this.sql.staleExpansions.all({ after: afterId, version: this.thesaurus.version, limit });
       if (rows.length === 0) return null;
-      let expanded = 0;
-      for (const row of rows) {
-        if (row.expanded_with === this.thesaurus.version) continue;
+      for (const row of rows)
         this.sql.setRecallTerms.run({
           id: row.id,
           recall_terms: recallTermsOf(row.content, this.thesaurus, row.doc2query),
           expanded_with: this.thesaurus.version,
         });
-        expanded++;
-      }
-      if (expanded > 0) this.noteWrite(0);
-      return { lastId: rows.at(-1)!.id, expanded };
+      this.noteWrite(0);
+      return { lastId: rows.at(-1)!.id, expanded: rows.length };
     });
   }
 

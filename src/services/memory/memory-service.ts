@@ -21,7 +21,7 @@ import { recency, retrievalScore, salienceScore } from '../../domain/memory/scor
 import type { Clock } from '../../ports/clock.js';
 import type { MemoryScope, MemoryStatsRecord, MemoryStore } from '../../ports/memory.js';
 import type { PersonaService } from '../persona-service.js';
-import type { MemoryEmbedders } from './embedders.js';
+import type { MemoryEmbedders, RemoteModelState } from './embedders.js';
 import type { MemoryMaintenance } from './maintenance.js';
 import type { MemorySettings } from './settings.js';
 
@@ -89,6 +89,16 @@ export interface UpdateRequest {
   groups?: string[];
 }
 
+export interface MemoryStatus {
+  /** The embedder answering queries now (the remote one while it can, else the offline one). */
+  embedder: string;
+  offlineEmbedder: string;
+  remoteEmbedder: string | null;
+  embedModel: string | null;
+  embedModelState: RemoteModelState;
+  index: Array<{ embedder: string; vectors: number; loading: boolean }>;
+}
+
 export interface ForgetResult {
   memoriesRemoved: number;
   summariesRemoved: number;
@@ -118,6 +128,19 @@ export class MemoryService {
 
   get settings(): MemorySettings {
     return this.deps.settings;
+  }
+
+  /** Which embedder answers queries, the remote model's state, and the vector index's loading. */
+  status(): MemoryStatus {
+    const { embedders, memories, settings } = this.deps;
+    return {
+      embedder: embedders.answering,
+      offlineEmbedder: embedders.offline.id,
+      remoteEmbedder: embedders.remote?.id ?? null,
+      embedModel: settings.embedder === 'offline' ? null : settings.embedModel,
+      embedModelState: embedders.remoteModelState,
+      index: memories.indexProgress(),
+    };
   }
 
   /** A persona id (or name) as its canonical id; throws persona_not_found. */

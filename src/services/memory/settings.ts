@@ -20,6 +20,7 @@ export interface MemorySettings {
   profileMaxFacts: number;
   relevanceFloor: number;
   llmImportance: boolean;
+  doc2query: boolean;
   formedVisibility: MemoryVisibility;
   summariseAfterMessages: number;
   summaryKeepRecent: number;
@@ -44,6 +45,7 @@ export function memorySettings(config: Config['memory']): MemorySettings {
     profileMaxFacts: config.profileMaxFacts,
     relevanceFloor: config.relevanceFloor,
     llmImportance: config.llmImportance,
+    doc2query: config.doc2query,
     formedVisibility: config.formedVisibility,
     summariseAfterMessages: config.summariseAfterMessages,
     summaryKeepRecent: config.summaryKeepRecent,
