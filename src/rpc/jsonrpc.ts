@@ -14,6 +14,8 @@ import {
   METHOD_NOT_FOUND,
   PARSE_ERROR,
 } from './error-codes.js';
+import { ExactNumber, keepExactIds, stringifyMessage } from './exact-ids.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../domain/json-depth.js';
 import type { JsonRpcId, MethodContext, MethodRegistry, SessionBinding } from './registry.js';
 import type { Logger } from 'pino';
 import { causeOf } from './request-log.js';
@@ -85,10 +87,10 @@ export class JsonRpcEngine {
     const parsed = parseFrame(text);
     if (!parsed.ok) {
       this.reportUnparsable(createContext);
-      return JSON.stringify(parsed.response);
+      return stringifyMessage(parsed.response);
     }
     const response = await this.handleParsed(parsed.message, createContext);
-    return response === null ? null : JSON.stringify(response);
+    return response === null ? null : stringifyMessage(response);
   }
 
   /** Reports a frame that was not JSON (−32700) to `onRequestComplete`, for transports that parse frames themselves. */
@@ -161,6 +163,13 @@ export class JsonRpcEngine {
         message: 'Invalid params: params must be an object with named members (by-position arrays are not supported).',
       });
     }
+    if (exceedsJsonDepth(params, MAX_JSON_DEPTH - 1)) {
+      return fail('invalid_params', {
+        code: INVALID_PARAMS,
+        message: `Invalid params: the request nests more than ${MAX_JSON_DEPTH} levels of objects and arrays; send flatter data.`,
+        data: { kind: 'limit_exceeded', limit: MAX_JSON_DEPTH },
+      });
+    }
     const parsed = method.params.safeParse(params);
     if (!parsed.success) {
       return fail('invalid_params', { code: INVALID_PARAMS, message: describeZodError(parsed.error), data: { issues: zodIssues(parsed.error) } });
@@ -208,10 +217,14 @@ export class JsonRpcEngine {
 const UNPARSABLE = '(unparsable)';
 const INVALID = '(invalid)';
 
-/** Parses a frame's text; a parse failure comes with its ready −32700 response. */
+/**
+ * Parses a frame's text; a parse failure comes with its ready −32700 response. Numeric ids a double
+ * cannot hold exactly are kept as their text (`exact-ids.ts`): serialise responses with
+ * `stringifyMessage`.
+ */
 export function parseFrame(text: string): { ok: true; message: unknown } | { ok: false; response: JsonRpcResponse } {
   try {
-    return { ok: true, message: JSON.parse(text) };
+    return { ok: true, message: keepExactIds(text, JSON.parse(text)) };
   } catch {
     return { ok: false, response: errorResponse(null, { code: PARSE_ERROR, message: 'Parse error: the frame is not valid JSON.' }) };
   }
@@ -225,7 +238,7 @@ export function messageCost(message: unknown): number {
 type ParsedRequest = JsonRpcRequest | { id: JsonRpcId; error: JsonRpcErrorObject };
 
 function isValidId(value: unknown): value is JsonRpcId {
-  return value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+  return value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)) || value instanceof ExactNumber;
 }
 
 function parseRequest(message: unknown): ParsedRequest {

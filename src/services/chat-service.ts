@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { buildContextWindow } from '../domain/context-window.js';
 import { continueScore, ENGAGEMENT_WINDOW, type ContinueScoreResult } from '../domain/continue-score.js';
 import { AppError } from '../domain/errors.js';
+import type { ModelChoice } from '../domain/model-selection.js';
 import { buildSystemPrompt, describeEnergy } from '../domain/prompt.js';
 import type { Availability, SocialEnergyState } from '../domain/social-energy.js';
 import { energyShare } from '../domain/social-energy.js';
@@ -39,6 +40,10 @@ export interface ChatTurnRequest {
   personaId?: string | undefined;
   conversationId?: string | undefined;
   tokenBudget?: number | undefined;
+  /** Pins this turn to exactly this model reference (no automatic selection, no fall-back). */
+  model?: string | undefined;
+  /** Longest acceptable expected reply time; the model router passes over slower-looking models. */
+  latencyBudgetMs?: number | undefined;
 }
 
 export interface ChatTurnResult {
@@ -48,6 +53,8 @@ export interface ChatTurnResult {
   replyMessage: MessageRecord;
   reply: string;
   model: string;
+  /** Which backend and model answered and why (the model router's choice), when the backend says. */
+  modelChoice: ModelChoice | null;
   promptTokens: number;
   completionTokens: number;
   processingMs: number;
@@ -153,7 +160,7 @@ export class ChatService {
 
     const conversation = userTurn.conversation;
     const [history, before] = await Promise.all([store.recentMessages(conversation.id, settings.historyMessages), personas.snapshot(persona)]);
-    const model = this.modelFor(persona);
+    const model = request.model ?? this.modelFor(persona);
     const contextTokens = settings.modelContextTokens[model] ?? settings.contextTokens;
     const share = energyShare(before.state, persona.socialEnergy);
     const contributions = await this.collectContributions({
@@ -181,7 +188,16 @@ export class ChatService {
     });
 
     const generated = await this.generate(
-      { model, messages: window.messages, maxTokens: tokenBudget, contextTokens, options: persona.modelOptions },
+      {
+        model,
+        messages: window.messages,
+        maxTokens: tokenBudget,
+        contextTokens,
+        options: persona.modelOptions,
+        task: 'chat',
+        isPinned: request.model !== undefined,
+        ...(request.latencyBudgetMs !== undefined ? { latencyBudgetMs: request.latencyBudgetMs } : {}),
+      },
       options,
       started,
     );
@@ -220,7 +236,8 @@ export class ChatService {
       userMessage: userTurn.message,
       replyMessage,
       reply: generated.text,
-      model,
+      model: generated.choice?.model ?? model,
+      modelChoice: generated.choice,
       promptTokens: replyMessage.promptTokens ?? 0,
       completionTokens: replyMessage.tokens,
       processingMs: finished - started,
@@ -322,7 +339,7 @@ export class ChatService {
     request: Parameters<LlmProvider['chat']>[0],
     options: ChatTurnOptions,
     started: number,
-  ): Promise<{ text: string; promptTokens: number | null; completionTokens: number | null; firstTokenAt: number | null }> {
+  ): Promise<{ text: string; promptTokens: number | null; completionTokens: number | null; firstTokenAt: number | null; choice: ModelChoice | null }> {
     let text = '';
     let firstTokenAt: number | null = null;
     for await (const event of this.deps.llm.chat(request, options.signal)) {
@@ -331,7 +348,7 @@ export class ChatService {
         text += event.text;
         options.onDelta?.(event.text);
       } else {
-        return { text, promptTokens: event.promptTokens, completionTokens: event.completionTokens, firstTokenAt };
+        return { text, promptTokens: event.promptTokens, completionTokens: event.completionTokens, firstTokenAt, choice: event.choice ?? null };
       }
     }
     this.deps.logger.warn({ model: request.model, elapsedMs: this.deps.clock.now() - started }, 'LLM stream ended without a done event');

@@ -19,6 +19,11 @@ beforeAll(async () => {
   await client.result('persona.chat', { message: 'fill the histograms' });
   await client.call('made.up.method');
   await client.close();
+  // The GC histogram has buckets only once a collection has run; fill the young generation so one has.
+  const junk: object[] = [];
+  for (let i = 0; i < 2_000_000; i++) junk.push({ i });
+  junk.length = 0;
+  await new Promise((resolve) => setTimeout(resolve, 50));
   exposition = await (await fetch(`${server.server.httpUrl}/metrics`)).text();
 });
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { systemClock } from '../../ports/clock.js';
 import type { LlmChatEvent, LlmChatRequest, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
 import { causeOf } from '../../logger.js';
 import { NdjsonLineSplitter } from './ndjson.js';
-import { RequestScope } from './request-scope.js';
+import { RequestScope } from '../llm-http/request-scope.js';
 import {
   chatCancelled,
   errorFromResponse,

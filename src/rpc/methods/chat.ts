@@ -17,7 +17,27 @@ const chatParams = z.object({
   persona_id: personaIdParam.optional().describe("Talk to this persona instead of the session's active one (id or name)."),
   conversation_id: conversationIdParam.optional().describe('Continue this conversation (the MCP way to keep a thread).'),
   stream: z.boolean().optional().describe('Send persona.chat.chunk notifications while the reply is generated.'),
+  model: z
+    .string()
+    .min(1)
+    .max(300)
+    .optional()
+    .describe('Pin this turn to exactly this model (`ollama:llama3.1:8b`, `openai:qwen2.5-7b-instruct`, a named backend, or a bare name): no automatic selection, no fall-back.'),
+  latency_budget_ms: z.number().int().positive().optional().describe('Longest acceptable expected reply time; models expected to be slower are passed over.'),
 });
+
+const modelChoiceWire = z
+  .object({
+    model: z.string().describe('The model that answered.'),
+    backend: z.string().describe('The backend it runs on (a name from llm.backends, or ollama, openai, host).'),
+    ref: z.string().describe('`backend:model`.'),
+    source: z.enum(['pin', 'task', 'persona', 'default', 'fallback']).describe('Where the model came from.'),
+    rule: z.enum(['pinned', 'first-choice', 'fallback', 'latency-budget', 'largest-window']).describe('The selection rule that decided (docs/backends.md).'),
+    reason: z.string().describe('Why this model answered, in words.'),
+    skipped: z.array(z.object({ model: z.string(), reason: z.string() })).describe('Models passed over first, with why.'),
+  })
+  .nullable()
+  .describe('Which model answered and why (automatic selection, docs/backends.md).');
 
 const chatResult = z.object({
   response: z.string(),
@@ -32,6 +52,7 @@ const chatResult = z.object({
   conversation_id: z.string(),
   message_id: z.number().int().describe("The stored reply's id."),
   model: z.string(),
+  model_choice: modelChoiceWire,
   memory: z
     .object({
       profile_lines: z.number().int().describe('Lines of the "what I know about you" block.'),
@@ -61,6 +82,18 @@ function chatResultToWire(turn: ChatTurnResult): z.infer<typeof chatResult> {
     conversation_id: turn.conversation.id,
     message_id: turn.replyMessage.id,
     model: turn.model,
+    model_choice:
+      turn.modelChoice === null
+        ? null
+        : {
+            model: turn.modelChoice.model,
+            backend: turn.modelChoice.backend,
+            ref: turn.modelChoice.ref,
+            source: turn.modelChoice.source,
+            rule: turn.modelChoice.rule,
+            reason: turn.modelChoice.reason,
+            skipped: turn.modelChoice.skipped.map((skip) => ({ model: skip.ref, reason: skip.reason })),
+          },
     ...(turn.contextUsage.memoryTokens !== undefined
       ? {
           memory: {
@@ -98,7 +131,14 @@ export function chatMethods(services: Services): MethodDefinition[] {
         const requestId = context.requestId;
         const turn = await chat.runTurn(
           context.session,
-          { message: params.message, personaId: params.persona_id, conversationId: params.conversation_id, tokenBudget: params.token_budget },
+          {
+            message: params.message,
+            personaId: params.persona_id,
+            conversationId: params.conversation_id,
+            tokenBudget: params.token_budget,
+            model: params.model,
+            latencyBudgetMs: params.latency_budget_ms,
+          },
           {
             signal: context.signal,
             ...(params.stream === true && requestId !== undefined
@@ -142,7 +182,14 @@ export function chatMethods(services: Services): MethodDefinition[] {
           );
           const turn = await chat.runTurn(
             context.session,
-            { message: params.message, personaId: persona?.id, conversationId: params.conversation_id, tokenBudget: params.token_budget },
+            {
+              message: params.message,
+              personaId: persona?.id,
+              conversationId: params.conversation_id,
+              tokenBudget: params.token_budget,
+              model: params.model,
+              latencyBudgetMs: params.latency_budget_ms,
+            },
             {
               signal: context.signal,
               onDelta: (chunk) => {

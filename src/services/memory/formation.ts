@@ -103,7 +103,7 @@ export class MemoryFormation {
       if (memory.doc2query !== null) continue;
       let answer: string;
       try {
-        answer = await this.complete(persona.model, doc2queryPrompt(persona.record.name, memory.content), DOC2QUERY_TOKENS, signal);
+        answer = await this.complete(persona.model, doc2queryPrompt(persona.record.name, memory.content), DOC2QUERY_TOKENS, signal, 'summary');
       } catch (error) {
         logger.debug({ err: error }, 'doc2query failed; the memory keeps its WordNet terms only');
         return;
@@ -208,7 +208,7 @@ export class MemoryFormation {
     const previous = last === null ? [] : [{ role: 'system' as const, speaker: 'Earlier summary', content: last.content }];
     let text: string | null = null;
     if (await this.isLlmReachable()) {
-      text = await this.complete(persona.model, summaryPrompt(persona.record.name, [...previous, ...turns]), SUMMARY_TOKENS, signal).catch(
+      text = await this.complete(persona.model, summaryPrompt(persona.record.name, [...previous, ...turns]), SUMMARY_TOKENS, signal, 'summary').catch(
         (error: unknown) => {
           this.deps.logger.warn({ err: error }, 'LLM summary failed; using the extractive summary');
           return null;
@@ -265,7 +265,7 @@ export class MemoryFormation {
 
   private async rate(personaName: string, model: string, memory: string, signal: AbortSignal): Promise<number | null> {
     try {
-      const answer = await this.complete(model, poignancyPrompt(personaName, memory), RATING_TOKENS, signal);
+      const answer = await this.complete(model, poignancyPrompt(personaName, memory), RATING_TOKENS, signal, 'importance');
       const rating = parsePoignancy(answer);
       if (rating === null)
         this.deps.logger.info({ model, answer: answer.slice(0, 200) }, 'the LLM did not answer with a rating; keeping the heuristic importance');
@@ -284,10 +284,10 @@ export class MemoryFormation {
     }
   }
 
-  private async complete(model: string, prompt: string, maxTokens: number, signal: AbortSignal): Promise<string> {
+  private async complete(model: string, prompt: string, maxTokens: number, signal: AbortSignal, task: 'summary' | 'importance'): Promise<string> {
     let text = '';
     for await (const event of this.deps.llm.chat(
-      { model, messages: [{ role: 'user', content: prompt }], maxTokens, contextTokens: 2048, priority: 'background' },
+      { model, messages: [{ role: 'user', content: prompt }], maxTokens, contextTokens: 2048, priority: 'background', task },
       signal,
     )) {
       if (event.type === 'delta') text += event.text;
