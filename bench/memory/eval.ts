@@ -390,10 +390,8 @@ async function otherUserLeaks(
   pairs: ReadonlyArray<{ fact: string; question: string }>,
 ): Promise<number> {
   const { TestClient } = await import('../../test/helpers/ws-client.js');
-  const keys = (server.services as unknown as { auth?: { createKey?: (input: { name: string; userId: string; role: 'user' }) => Promise<{ key: string }> } }).auth;
-  if (keys?.createKey === undefined) return Number.NaN;
-  const { key } = await keys.createKey({ name: 'eval', userId: 'someone-else', role: 'user' });
-  const client = await TestClient.connect(`${server.websocketUrl}?api_key=${encodeURIComponent(key)}`);
+  const { key } = await server.auth.createKey({ name: 'eval', userId: 'someone-else', role: 'user' });
+  const client = await TestClient.connect(server.websocketUrl, { headers: { authorization: `Bearer ${key}` } });
   let leaks = 0;
   try {
     await client.result('persona.switch', { persona_id: 'aria' });
