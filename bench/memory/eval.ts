@@ -1,8 +1,9 @@
 /**
  * `npm run eval:memory` (issue 13): does memory bring back the fact a question needs, and at what cost?
  *
- * For each case it prints recall, memory lines and tokens per prompt, and search latency for three
- * ways of giving a persona its past:
+ * For each case it prints recall@5 (the ranking memory.search returns), the share of expected memories a
+ * prompt carries (relevance floor, line and token caps), memory lines and tokens per prompt, and search
+ * latency for three ways of giving a persona its past:
  * - `system`: what the server does (hybrid search with WordNet expansion, relevance first, the relevance
  *   floor, at most `promptMaxMemories` lines within `promptMaxTokens`);
  * - `plain FTS`: FTS5 BM25 over the memories' own words, top 5 (the baseline without expansion, vectors
@@ -65,6 +66,8 @@ interface Case {
 
 interface ModeResult {
   recall: number;
+  /** Share of the expected memories among the lines a prompt would carry (floor, line and token caps). */
+  inPrompt: number;
   byGroup: Record<string, number>;
   linesPerPrompt: number;
   tokensPerPrompt: number;
@@ -123,6 +126,10 @@ function linesTokens(lines: string[]): number {
   return lines.length === 0 ? 0 : estimateTokens(RECALL_HEADING) + lines.reduce((sum, line) => sum + estimateTokens(`- ${line}`), 0);
 }
 
+function mean(values: number[]): number {
+  return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
 function summarise(
   recalls: Array<{ hit: number; group: string }>,
   lines: number[],
@@ -132,9 +139,9 @@ function summarise(
 ): ModeResult {
   const groups: Record<string, number[]> = {};
   for (const entry of recalls) (groups[entry.group] ??= []).push(entry.hit);
-  const mean = (values: number[]): number => (values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length);
   return {
     recall: mean(recalls.map((entry) => entry.hit)),
+    inPrompt: mean(recalls.map((entry) => entry.hit)),
     byGroup: Object.fromEntries(Object.entries(groups).map(([group, values]) => [group, mean(values)])),
     linesPerPrompt: mean(lines),
     tokensPerPrompt: mean(tokens),
@@ -155,31 +162,35 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
     const lines: number[] = [];
     const tokens: number[] = [];
     const times: number[] = [];
-    const ask = async (query: string): Promise<string[]> => {
+    const inPrompt: number[] = [];
+    /** The ranking (as memory.search returns it) and the lines a prompt would carry. */
+    const ask = async (query: string): Promise<{ ranked: number[]; prompt: number[] }> => {
       const started = performance.now();
-      const hits = await service.search({
-        query,
-        limit: settings.promptMaxMemories,
-        viewerId: 'aria',
-        minRelevance: settings.relevanceFloor,
-      });
+      const hits = await service.search({ query, limit: Math.max(K, settings.promptMaxMemories), viewerId: 'aria' });
       times.push(performance.now() - started);
-      // As MemoryRecall does: lines while they fit the token cap.
+      // As MemoryRecall does: above the floor, at most promptMaxMemories lines within promptMaxTokens.
       const kept: string[] = [];
-      for (const hit of hits) if (linesTokens([...kept, hit.memory.content].map((line) => line)) <= settings.promptMaxTokens) kept.push(hit.memory.content);
-      return hits.slice(0, kept.length).map((hit) => String(hit.memory.id));
+      const prompt: number[] = [];
+      for (const hit of hits) {
+        if (hit.relevance < settings.relevanceFloor || kept.length >= settings.promptMaxMemories) break;
+        if (linesTokens([...kept, hit.memory.content]) > settings.promptMaxTokens) break;
+        kept.push(hit.memory.content);
+        prompt.push(hit.memory.id);
+      }
+      return { ranked: hits.map((hit) => hit.memory.id), prompt };
     };
     for (const query of testCase.queries) {
       const found = await ask(query.query);
-      const top = new Set(found.slice(0, K).map(Number));
-      recalls.push({ hit: query.expected.filter((index) => top.has(ids[index]!)).length / query.expected.length, group: query.group ?? 'all' });
-      const contents = found.map((id) => testCase.memories[ids.indexOf(Number(id))]!);
-      lines.push(found.length);
-      tokens.push(linesTokens(contents));
+      const top = new Set(found.ranked.slice(0, K));
+      const share = (set: Set<number>): number => query.expected.filter((index) => set.has(ids[index]!)).length / query.expected.length;
+      recalls.push({ hit: share(top), group: query.group ?? 'all' });
+      inPrompt.push(share(new Set(found.prompt)));
+      lines.push(found.prompt.length);
+      tokens.push(linesTokens(found.prompt.map((id) => testCase.memories[ids.indexOf(id)]!)));
     }
     const unrelated: number[] = [];
-    for (const question of testCase.unrelated ?? []) unrelated.push((await ask(question)).length);
-    results.system = summarise(recalls, lines, tokens, times, testCase.unrelated ? unrelated : null);
+    for (const question of testCase.unrelated ?? []) unrelated.push((await ask(question)).prompt.length);
+    results.system = { ...summarise(recalls, lines, tokens, times, testCase.unrelated ? unrelated : null), inPrompt: mean(inPrompt) };
     await store.close();
   }
   // plain FTS -----------------------------------------------------------------------------------------
@@ -200,7 +211,7 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
       const found = await ask(query.query);
       const top = new Set(found.slice(0, K));
       recalls.push({ hit: query.expected.filter((index) => top.has(ids[index]!)).length / query.expected.length, group: query.group ?? 'all' });
-      lines.push(found.length);
+      lines.push(found.length); // plain FTS puts its top 5 in the prompt
       tokens.push(linesTokens(found.map((id) => testCase.memories[ids.indexOf(id)]!)));
     }
     const unrelated: number[] = [];
@@ -228,11 +239,11 @@ function print(title: string, results: Record<string, ModeResult>): void {
   const groups = Object.keys(results.system?.byGroup ?? {});
   const showGroups = groups.length > 1;
   process.stdout.write(
-    `${'mode'.padEnd(14)} ${`recall@${K}`.padStart(9)}${showGroups ? groups.map((group) => group.slice(0, 10).padStart(11)).join('') : ''} ${'lines/prompt'.padStart(13)} ${'tokens/prompt'.padStart(14)} ${'unrelated→lines'.padStart(16)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)}\n`,
+    `${'mode'.padEnd(14)} ${`recall@${K}`.padStart(9)}${showGroups ? groups.map((group) => group.slice(0, 10).padStart(11)).join('') : ''} ${'in prompt'.padStart(10)} ${'lines/prompt'.padStart(13)} ${'tokens/prompt'.padStart(14)} ${'unrelated→lines'.padStart(16)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)}\n`,
   );
   for (const [mode, row] of Object.entries(results)) {
     process.stdout.write(
-      `${mode.padEnd(14)} ${row.recall.toFixed(2).padStart(9)}${showGroups ? groups.map((group) => (row.byGroup[group] ?? 0).toFixed(2).padStart(11)).join('') : ''} ${row.linesPerPrompt.toFixed(1).padStart(13)} ${row.tokensPerPrompt.toFixed(0).padStart(14)} ${(row.unrelatedLines === null ? '—' : row.unrelatedLines.toFixed(1)).padStart(16)} ${(mode === 'full history' ? '—' : row.p50.toFixed(2)).padStart(8)} ${(mode === 'full history' ? '—' : row.p95.toFixed(2)).padStart(8)}\n`,
+      `${mode.padEnd(14)} ${row.recall.toFixed(2).padStart(9)}${showGroups ? groups.map((group) => (row.byGroup[group] ?? 0).toFixed(2).padStart(11)).join('') : ''} ${row.inPrompt.toFixed(2).padStart(10)} ${row.linesPerPrompt.toFixed(1).padStart(13)} ${row.tokensPerPrompt.toFixed(0).padStart(14)} ${(row.unrelatedLines === null ? '—' : row.unrelatedLines.toFixed(1)).padStart(16)} ${(mode === 'full history' ? '—' : row.p50.toFixed(2)).padStart(8)} ${(mode === 'full history' ? '—' : row.p95.toFixed(2)).padStart(8)}\n`,
     );
   }
 }
