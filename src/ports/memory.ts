@@ -50,6 +50,8 @@ export interface MemoryChanges {
 export interface MemoryListQuery {
   personaId?: string | undefined;
   kind?: MemoryKind | undefined;
+  /** Only memories stored with exactly this memory_type label (one that is not a kind's name). */
+  label?: string | undefined;
   sessionId?: string | undefined;
   /** Only this user's memories (null: the anonymous local user); undefined: every user's. */
   userId?: string | null | undefined;

@@ -140,7 +140,7 @@ describe('doc2query and the embedding model, with an LLM', () => {
       embedder: 'hashed-ngram-v1@256',
       embed_model: 'nomic-embed-text',
       embed_model_status: 'missing',
-      vector_index: expect.arrayContaining([expect.objectContaining({ embedder: 'hashed-ngram-v1@256', loading: false })]),
+      vector_index: expect.arrayContaining([expect.objectContaining({ embedder: 'hashed-ngram-v1@256', vectors: 1, loading: false })]),
     });
   });
 });

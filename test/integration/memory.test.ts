@@ -78,6 +78,8 @@ describe('memory.store and memory.search', () => {
       const stored = await client.result('memory.store', { persona_id: 'aria', content: `A ${label} note about the harbour`, memory_type: label });
       expect(stored.memory).toMatchObject({ memory_type: label, kind: 'observation' });
     }
+    const byLabel = await client.result('memory.list', { persona_id: 'aria', memory_type: 'location' });
+    expect(byLabel.memories.map((memory: { memory_type: string }) => memory.memory_type)).toEqual(['location']);
     const fact = await client.result('memory.store', { persona_id: 'aria', content: 'The user prefers tea', memory_type: 'preference' });
     expect(fact.memory).toMatchObject({ memory_type: 'preference', kind: 'user_fact' });
     const relabelled = await client.result('memory.update', { memory_id: fact.memory_id, memory_type: 'user_fact' });

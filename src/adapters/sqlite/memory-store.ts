@@ -371,6 +371,10 @@ export class SqliteMemoryStore implements MemoryStore {
         where.push('m.kind = @kind');
         params.kind = query.kind;
       }
+      if (query.label !== undefined) {
+        where.push('m.type_label = @label');
+        params.label = query.label;
+      }
       if (query.userId !== undefined) {
         where.push('m.user_id IS @userId');
         params.userId = query.userId;
@@ -743,7 +747,7 @@ export class SqliteMemoryStore implements MemoryStore {
   indexProgress(): Array<{ embedder: string; vectors: number; loading: boolean }> {
     return [...this.loadedEmbedders].map((embedder) => ({
       embedder,
-      vectors: this.indexedCount.get(embedder) ?? 0,
+      vectors: this.index.sizeWithPrefix(SqliteMemoryStore.partition(embedder, '')),
       loading: !this.loadedIndexes.has(embedder),
     }));
   }

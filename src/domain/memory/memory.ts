@@ -74,24 +74,19 @@ export interface NewMemory {
 }
 
 /**
- * Memory types old clients send, mapped onto our kinds (the label itself is kept and returned as given).
- * A label not listed is an observation, unless it says it is about the user ("user_…", "…preference…").
+ * Our kinds and the old server's names for them (the label itself is kept and returned as given).
+ * Any other label ("local_knowledge", "location") is an observation, unless it says it is about the user
+ * ("user_…", "…preference…", "profile") — see `kindOfLabel`.
  */
 const KIND_OF_LABEL: Readonly<Record<string, MemoryKind>> = {
   observation: 'observation',
   conversation: 'observation',
   interaction: 'observation',
   event: 'observation',
-  episodic: 'observation',
-  local_knowledge: 'observation',
-  location: 'observation',
-  knowledge: 'observation',
   user_fact: 'user_fact',
   fact: 'user_fact',
   preference: 'user_fact',
   personal: 'user_fact',
-  profile: 'user_fact',
-  relationship: 'user_fact',
   summary: 'summary',
   reflection: 'reflection',
   insight: 'reflection',
@@ -99,6 +94,11 @@ const KIND_OF_LABEL: Readonly<Record<string, MemoryKind>> = {
 
 /** Longest memory type label kept (a label is a name, not a text). */
 export const MAX_LABEL_CHARS = 64;
+
+/** Whether a label is one of the names `kindOfLabel` knows (a kind or an old alias), case aside. */
+export function isKnownLabel(label: string): boolean {
+  return KIND_OF_LABEL[label.trim().toLowerCase()] !== undefined;
+}
 
 /** The kind a memory type label ranks as: a known name's, else observation (user_fact for "user…", "…preference…"). */
 export function kindOfLabel(label: string): MemoryKind {

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { AppError } from '../../domain/errors.js';
-import { formatMemoryId, kindOfLabel, MAX_LABEL_CHARS, MEMORY_KINDS, parseMemoryId, type Memory } from '../../domain/memory/memory.js';
+import { formatMemoryId, isKnownLabel, kindOfLabel, MAX_LABEL_CHARS, MEMORY_KINDS, parseMemoryId, type Memory } from '../../domain/memory/memory.js';
 import type { PruneOutcome } from '../../services/memory/maintenance.js';
 import type { RecalledMemory } from '../../services/memory/memory-service.js';
 import type { Services } from '../../services/index.js';
@@ -227,7 +227,12 @@ export function memoryMethods(services: Services): MethodDefinition[] {
         const page = await memories.list({
           userId: context.session.userId,
           ...(personaId !== null ? { personaId } : {}),
-          ...(params.memory_type !== undefined ? { kind: params.memory_type.kind } : {}),
+          // A kind or an old alias lists that kind; any other label lists the memories stored with it.
+          ...(params.memory_type === undefined
+            ? {}
+            : isKnownLabel(params.memory_type.label)
+              ? { kind: params.memory_type.kind }
+              : { label: params.memory_type.label }),
           limit: params.limit,
           offset: params.offset,
         });

@@ -272,6 +272,7 @@ export class MemoryService {
   async list(query: {
     personaId?: string;
     kind?: MemoryKind;
+    label?: string;
     sessionId?: string;
     userId?: UserScope;
     limit: number;
