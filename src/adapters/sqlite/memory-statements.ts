@@ -90,6 +90,9 @@ export function prepareMemoryStatements(db: Database) {
     setDoc2Query: db.prepare<{ id: number; doc2query: string | null; recall_terms: string; expanded_with: string }>(
       'UPDATE memories SET doc2query = @doc2query, recall_terms = @recall_terms, expanded_with = @expanded_with WHERE id = @id',
     ),
+    maxId: db.prepare<[], number | null>('SELECT max(id) FROM memories').pluck(),
+    meta: db.prepare<[string], string>('SELECT value FROM memory_meta WHERE key = ?').pluck(),
+    setMeta: db.prepare<[string, string]>('INSERT INTO memory_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     /** The next memories (id order, after a keyset) whose recall terms predate the thesaurus version. */
     staleExpansions: db.prepare<{ after: number; version: string; limit: number }, { id: number; content: string; doc2query: string | null }>(
       'SELECT id, content, doc2query FROM memories WHERE id > @after AND expanded_with IS NOT @version ORDER BY id LIMIT @limit',

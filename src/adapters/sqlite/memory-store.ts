@@ -533,8 +533,16 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async expandStale(afterId: number, limit: number): Promise<{ lastId: number; expanded: number } | null> {
     return this.write(() => {
-      const rows = this.sql.staleExpansions.all({ after: afterId, version: this.thesaurus.version, limit });
-      if (rows.length === 0) return null;
+      // A finished backfill records "version <TAB> highest id": every memory up to that id has current
+      // recall terms, and later inserts and edits always use the current thesaurus, so a start scans only
+      // what came after (imported rows, say) instead of a million rows.
+      const [doneWith, doneThrough] = (this.sql.meta.get('expanded_with') ?? '').split('\t');
+      const after = afterId === 0 && doneWith === this.thesaurus.version ? Number(doneThrough) || 0 : afterId;
+      const rows = this.sql.staleExpansions.all({ after, version: this.thesaurus.version, limit });
+      if (rows.length === 0) {
+        this.sql.setMeta.run('expanded_with', `${this.thesaurus.version}\t${this.sql.maxId.get() ?? 0}`);
+        return null;
+      }
       for (const row of rows)
         this.sql.setRecallTerms.run({
           id: row.id,

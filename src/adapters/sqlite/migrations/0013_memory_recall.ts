@@ -37,6 +37,13 @@ END;
 INSERT INTO memories_fts (memories_fts) VALUES ('rebuild');
 CREATE VIRTUAL TABLE memories_fts_vocab USING fts5vocab (memories_fts, 'row');
 
+-- Small facts about the memory store itself: 'expanded_with' = "<thesaurus version>\t<id>": every memory
+-- up to that id has recall terms of that version (the backfill then scans only later rows). Not exported.
+CREATE TABLE memory_meta (
+  key    TEXT PRIMARY KEY,
+  value  TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
 -- The "what I know about you" block reads a persona's facts about one user, most important first.
 CREATE INDEX memories_user_facts ON memories (persona_id, user_id, importance) WHERE kind = 'user_fact';
 `;
