@@ -130,13 +130,13 @@ describe('recall terms (WordNet expansion)', () => {
     expect(await expanded.expandStale(before.id, 1)).toEqual({ lastId: other.id, expanded: 1 });
     expect(await expanded.expandStale(other.id, 1)).toBeNull();
     expect(await expanded.expandStale(0, 10)).toBeNull(); // all current now
-    // A row arriving later with old terms (an import): a start scans only past the recorded id, and finds it.
-    const imported = await memories.insert({ ...base, personaId: 'aria', content: 'Canada again', visibility: 'private' }, [], 1);
-    expect(await expanded.expandStale(0, 10)).toEqual({ lastId: imported.id, expanded: 1 });
     expect((await expanded.fullTextSearch('nation', { viewerId: 'aria' }, 5)).map((hit) => hit.id)).toEqual([before.id]);
     // The canonical fact and questions join the recall terms.
     expect(await expanded.setDoc2Query(other.id, 'The user is a musician. What does the user do in the orchestra?')).toBe(true);
     expect((await expanded.fullTextSearch('orchestra musician', { viewerId: 'aria' }, 5)).map((hit) => hit.id)).toEqual([other.id]);
     expect(await expanded.setDoc2Query(999_999, 'gone')).toBe(false);
+    // A row arriving later with old terms (an import): a start scans only past the recorded id, and finds it.
+    const imported = await memories.insert({ ...base, personaId: 'aria', content: 'Canada again', visibility: 'private' }, [], 1);
+    expect(await expanded.expandStale(0, 10)).toEqual({ lastId: imported.id, expanded: 1 });
   });
 });
