@@ -15,6 +15,7 @@ import { memory } from './migrations/0003_memory.js';
 import { apiKeys } from './migrations/0006_api_keys.js';
 import { social } from './migrations/0004_social.js';
 import { settings } from './migrations/0005_settings.js';
+import { promptTemplates } from './migrations/0007_prompt_templates.js';
 import { memoryRecall } from './migrations/0013_memory_recall.js';
 
 export interface Migration {
@@ -25,7 +26,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, memoryRecall];
+export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, memoryRecall];
 
 /** The newest schema version this build knows. */
 export function currentSchemaVersion(): number {

@@ -8,6 +8,7 @@ import { groupMethods } from './group.js';
 import { personaMethods } from './persona.js';
 import { memoryMethods } from './memory.js';
 import { personaLinkMethods } from './persona-links.js';
+import { personaModelMethods } from './persona-models.js';
 import { socialMethods } from './social.js';
 import { stateMethods } from './state.js';
 import { SERVER_VERSION, systemMethods } from './system.js';
@@ -18,6 +19,7 @@ export function buildRegistry(services: Services): MethodRegistry {
     ...personaMethods(services),
     ...chatMethods(services),
     ...personaLinkMethods(services),
+    ...personaModelMethods(services),
     ...memoryMethods(services),
     ...conversationMethods(services),
     ...groupMethods(services),

@@ -35,7 +35,10 @@ describe('MemoryEmbedders', () => {
     expect(await embedders.remoteQuery('anything')).toBeNull();
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(await embedders.remoteQuery('again')).toBeNull();
-    expect(ollama.embedRequests).toHaveLength(1);
+    // The cool-down: the second query never reached the backend (the first one's body may still be on
+    // its way to the fake when the 100 ms limit fires on a loaded machine, so at most one was recorded).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(ollama.embedRequests.length).toBeLessThanOrEqual(1);
     // Offline vectors are still made.
     expect((await embedders.embed(['still works']))[0]!.map((vector) => vector.embedder)).toEqual(['hashed-ngram-v1@256']);
     ollama.setMode('normal');
