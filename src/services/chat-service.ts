@@ -256,7 +256,7 @@ export class ChatService {
     const message: MessageRecord = { id: Number.MAX_SAFE_INTEGER, conversationId: conversation?.id ?? '', role: 'user', personaId: null, content: request.message, tokens: estimateTokens(request.message), promptTokens: null, processingMs: null, createdAt: now };
     const draft: ConversationRecord = conversation ?? { id: '', sessionId: binding.id, kind: 'user', personaIds: [persona.id], topic: null, context: null, status: 'active', startedAt: now, endedAt: null, endReason: null, tokenBudget: null };
     const [stored, before] = await Promise.all([conversation === null ? Promise.resolve([]) : store.recentMessages(conversation.id, settings.historyMessages), personas.snapshot(persona)]);
-    const assembled = await this.assemblePrompt({ binding, persona, conversation: draft, message, history: [...stored, message], before, tokenBudget, model: request.model });
+    const assembled = await this.assemblePrompt({ binding, persona, conversation: draft, message, history: [...stored, message], before, tokenBudget, model: request.model, isPreview: true });
     return { persona, conversationId: conversation?.id ?? null, model: assembled.model, contextTokens: assembled.contextTokens, replyTokens: tokenBudget, window: assembled.window, postHistory: assembled.postHistory };
   }
 
@@ -270,6 +270,7 @@ export class ChatService {
     before: { state: SocialEnergyState };
     tokenBudget: number;
     model: string | undefined;
+    isPreview?: boolean;
   }): Promise<{ model: string; contextTokens: number; window: ContextWindow; contributions: PromptContribution[]; postHistory: string }> {
     const { settings } = this.deps;
     const { persona, conversation, tokenBudget, before } = input;
@@ -283,6 +284,7 @@ export class ChatService {
       message: input.message,
       history: input.history,
       budgetTokens: Math.max(0, contextTokens - tokenBudget),
+      ...(input.isPreview === true ? { isPreview: true } : {}),
     });
     const stateLine = contributions.find((contribution) => contribution.stateLine)?.stateLine;
     const sections = contributions.flatMap((contribution) => contribution.sections ?? []);

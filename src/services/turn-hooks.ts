@@ -16,6 +16,8 @@ export interface TurnContext {
   history: MessageRecord[];
   /** Tokens of the context window this contributor may fill (a share of the model's window). */
   budgetTokens: number;
+  /** A `persona.preview_prompt`: the turn will not happen, so contributors change nothing (no recall reinforcement). */
+  isPreview?: boolean;
 }
 
 export interface PromptContribution {

@@ -71,6 +71,7 @@ export class MemoryRecall implements PromptContributor {
         includeShared: true,
         includePublic: true,
         minRelevance: relevanceFloor,
+        reinforce: turn.isPreview !== true,
       }),
       profileFacts > 0 ? this.memories.userFacts(turn.persona.id, turn.session.userId, profileFacts) : Promise.resolve([]),
     ]);
