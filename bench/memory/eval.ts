@@ -41,7 +41,8 @@ import { heuristicImportance, importanceCues } from '../../src/domain/memory/imp
 import { estimateTokens } from '../../src/domain/tokens.js';
 import { MemoryEmbedders } from '../../src/services/memory/embedders.js';
 import { MemoryService } from '../../src/services/memory/memory-service.js';
-import { memorySettings, type MemorySettings } from '../../src/services/memory/settings.js';
+import { memorySettings } from '../../src/app/memory-settings.js';
+import type { MemorySettings } from '../../src/services/memory/settings.js';
 import { RECALL_HEADING } from '../../src/services/memory/turn-hooks.js';
 import { PersonaService } from '../../src/services/persona-service.js';
 import { seeded } from './corpus.js';
@@ -292,7 +293,7 @@ interface EndToEnd {
 
 async function endToEnd(): Promise<EndToEnd> {
   const { startFakeOllama } = await import('../../test/fakes/fake-ollama.js');
-  const { startServer } = await import('../../src/app.js');
+  const { startServer } = await import('../../src/app/app.js');
   const { loadConfig } = await import('../../src/config/load.js');
   const { TestClient } = await import('../../test/helpers/ws-client.js');
   const ollama = await startFakeOllama();
@@ -396,7 +397,7 @@ async function endToEnd(): Promise<EndToEnd> {
  * its prompt. Needs keys; the first user's facts above were told without authentication (local user).
  */
 async function otherUserLeaks(
-  server: Awaited<ReturnType<typeof import('../../src/app.js').startServer>>,
+  server: Awaited<ReturnType<typeof import('../../src/app/app.js').startServer>>,
   ollama: Awaited<ReturnType<typeof import('../../test/fakes/fake-ollama.js').startFakeOllama>>,
   pairs: ReadonlyArray<{ fact: string; question: string }>,
 ): Promise<number> {

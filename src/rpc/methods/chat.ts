@@ -172,7 +172,8 @@ export function chatMethods(services: Services): MethodDefinition[] {
           data,
         });
         const personaId = params.persona_id ?? (await sessions.activePersonaId(context.session)) ?? undefined;
-        const tokenBudget = params.token_budget ?? 500;
+        // What the turn will use: the live default unless the request names one.
+        const tokenBudget = params.token_budget ?? services.turns.settings.defaultTokenBudget;
         let chunkNumber = 0;
         let totalLength = 0;
         try {

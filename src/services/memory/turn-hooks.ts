@@ -133,6 +133,7 @@ export class MemoryFormationObserver implements TurnObserver {
   ) {}
 
   async turnCompleted(turn: CompletedTurn): Promise<void> {
+    if (turn.userMessage === null) return; // memories form from what a person said
     const form: FormPayload = {
       personaId: turn.persona.id,
       userId: turn.session.userId,
