@@ -90,9 +90,11 @@ function dataDir(): string {
 describe.concurrent('persona-mcp chat', { timeout: 2 * SPAWN_TIMEOUT_MS }, () => {
   it('streams the replies of piped lines, switches persona, shows history, and resumes the session next time', async ({ expect }) => {
     const url = server.server.websocketUrl;
-    const env = { XDG_STATE_HOME: path.join(home, 'chat-state') };
+    const env = { XDG_STATE_HOME: mkdtempSync(path.join(home, 'chat-state-')) };
     const admin = await server.connect();
-    await admin.result('persona.create', { name: 'Mira', description: 'Needs a model nobody pulled.', model: 'missing-model:1b' });
+    // A retry (--retry in land.sh, on a loaded machine) finds Mira from the first attempt: that is fine.
+    const created = await admin.call('persona.create', { name: 'Mira', description: 'Needs a model nobody pulled.', model: 'missing-model:1b' });
+    if (created.error) expect(created.error.message).toContain('already exists');
     const input = 'hello\n/switch mira\nanyone there?\n/switch kira\nhi kira\n/history\n';
     const first = await runCli(['chat', '--url', url, '--persona', 'aria'], { input, env });
     expect(first.code).toBe(0);
