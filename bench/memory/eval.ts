@@ -39,6 +39,7 @@ import { EMPTY_THESAURUS, type Thesaurus } from '../../src/domain/memory/expansi
 import { extractMemories } from '../../src/domain/memory/extraction.js';
 import { heuristicImportance, importanceCues } from '../../src/domain/memory/importance.js';
 import { estimateTokens } from '../../src/domain/tokens.js';
+import { recallFloorFor } from '../../src/domain/memory/speaker.js';
 import { MemoryEmbedders } from '../../src/services/memory/embedders.js';
 import { MemoryService } from '../../src/services/memory/memory-service.js';
 import { memorySettings } from '../../src/app/memory-settings.js';
@@ -47,14 +48,23 @@ import { RECALL_HEADING } from '../../src/services/memory/turn-hooks.js';
 import { PersonaService } from '../../src/services/persona-service.js';
 import { seeded } from './corpus.js';
 import { MEMORIES, QUERIES } from './labelled-set.js';
-import { PARAPHRASE_PAIRS, UNRELATED_QUESTIONS } from './paraphrase-set.js';
+import { HELD_OUT_PAIRS, HELD_OUT_UNRELATED } from './held-out-set.js';
+import { PARAPHRASE_PAIRS, UNRELATED_QUESTIONS, type ParaphrasePair } from './paraphrase-set.js';
+import { stemmer } from 'stemmer';
+import { contentWords } from '../../src/domain/memory/text.js';
 
 const args = process.argv.slice(2);
 const skipE2e = args.includes('--skip-e2e');
 const othersArg = args.indexOf('--others');
 const OTHERS = othersArg >= 0 ? Number(args[othersArg + 1]) : 1_000;
+/** Print each development-set question the system misses (never the held-out set's: it is not for tuning). */
+const showMisses = args.includes('--misses');
 const logger = pino({ level: 'silent' });
-const settings: MemorySettings = { ...memorySettings(configSchema.parse({}).memory), embedder: 'offline' };
+const settings: MemorySettings = {
+  ...memorySettings(configSchema.parse({}).memory),
+  embedder: 'offline',
+  ...(process.env.EVAL_FLOOR ? { relevanceFloor: Number(process.env.EVAL_FLOOR) } : {}),
+};
 const K = 5;
 
 interface Case {
@@ -63,6 +73,8 @@ interface Case {
   queries: Array<{ query: string; expected: number[]; group?: string }>;
   /** Questions that should bring no memory line. */
   unrelated?: readonly string[];
+  /** With --misses, print the questions missed (development sets only). */
+  showMisses?: boolean;
 }
 
 interface ModeResult {
@@ -154,7 +166,7 @@ function summarise(
 
 async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
   const results: Record<string, ModeResult> = {};
-  const thesaurus = loadWordnetThesaurus((file) => process.stderr.write(`no WordNet table at ${file}: run npm run build\n`));
+  const thesaurus = loadWordnetThesaurus((file) => process.stderr.write(`no WordNet table at ${file}: run npm run build\n`), process.env.WORDNET_TABLE);
   // system ------------------------------------------------------------------------------------------
   {
     const { store, memories, service } = await openStack(thesaurus);
@@ -173,7 +185,7 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
       const kept: string[] = [];
       const prompt: number[] = [];
       for (const hit of hits) {
-        if (hit.relevance < settings.relevanceFloor || kept.length >= settings.promptMaxMemories) break;
+        if (hit.relevance < recallFloorFor(query, settings.relevanceFloor) || kept.length >= settings.promptMaxMemories) break;
         if (linesTokens([...kept, hit.memory.content]) > settings.promptMaxTokens) break;
         kept.push(hit.memory.content);
         prompt.push(hit.memory.id);
@@ -186,11 +198,18 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
       const share = (set: Set<number>): number => query.expected.filter((index) => set.has(ids[index]!)).length / query.expected.length;
       recalls.push({ hit: share(top), group: query.group ?? 'all' });
       inPrompt.push(share(new Set(found.prompt)));
+      if (showMisses && testCase.showMisses && share(new Set(found.prompt)) < 1)
+        process.stderr.write(`  miss [${testCase.name}] ${query.query} -> ${found.ranked.slice(0, 3).map((id) => testCase.memories[ids.indexOf(id)]).join(' | ')}\n`);
       lines.push(found.prompt.length);
       tokens.push(linesTokens(found.prompt.map((id) => testCase.memories[ids.indexOf(id)]!)));
     }
     const unrelated: number[] = [];
-    for (const question of testCase.unrelated ?? []) unrelated.push((await ask(question)).prompt.length);
+    for (const question of testCase.unrelated ?? []) {
+      const found = await ask(question);
+      unrelated.push(found.prompt.length);
+      if (showMisses && testCase.showMisses && found.prompt.length > 0)
+        process.stderr.write(`  unrelated [${testCase.name}] ${question} -> ${found.prompt.map((id) => testCase.memories[ids.indexOf(id)]).join(' | ')}\n`);
+    }
     results.system = { ...summarise(recalls, lines, tokens, times, testCase.unrelated ? unrelated : null), inPrompt: mean(inPrompt) };
     await store.close();
   }
@@ -247,6 +266,19 @@ function print(title: string, results: Record<string, ModeResult>): void {
       `${mode.padEnd(14)} ${row.recall.toFixed(2).padStart(9)}${showGroups ? groups.map((group) => (row.byGroup[group] ?? 0).toFixed(2).padStart(11)).join('') : ''} ${row.inPrompt.toFixed(2).padStart(10)} ${row.linesPerPrompt.toFixed(1).padStart(13)} ${row.tokensPerPrompt.toFixed(0).padStart(14)} ${(row.unrelatedLines === null ? '—' : row.unrelatedLines.toFixed(1)).padStart(16)} ${(mode === 'full history' ? '—' : row.p50.toFixed(2)).padStart(8)} ${(mode === 'full history' ? '—' : row.p95.toFixed(2)).padStart(8)}\n`,
     );
   }
+}
+
+/**
+ * The rule of both paraphrase sets: no content word of a question occurs in its fact, after Porter
+ * stemming (else it is a lexical query in disguise). Returns the offending pairs.
+ */
+export function checkParaphrasePairs(pairs: readonly ParaphrasePair[]): string[] {
+  const stems = (text: string): Set<string> => new Set(contentWords(text).map((word) => stemmer(word)));
+  return pairs.flatMap((pair) => {
+    const fact = stems(pair.fact);
+    const shared = [...stems(pair.question)].filter((stem) => fact.has(stem));
+    return shared.length > 0 ? [`"${pair.question}" shares ${shared.join(', ')} with "${pair.fact}"`] : [];
+  });
 }
 
 /** As formation stores a told fact. */
@@ -424,11 +456,20 @@ async function main(): Promise<void> {
     memories: [...MEMORIES],
     queries: QUERIES.map((query) => ({ query: query.query, expected: query.expected, group: query.kind })),
   };
+  const broken = checkParaphrasePairs([...PARAPHRASE_PAIRS, ...HELD_OUT_PAIRS]);
+  if (broken.length > 0) throw new Error(`paraphrase pairs that share a word:\n${broken.join('\n')}`);
   const paraphrase: Case = {
     name: 'paraphrase',
     memories: PARAPHRASE_PAIRS.map((pair) => formed(pair.fact)),
     queries: PARAPHRASE_PAIRS.map((pair, index) => ({ query: pair.question, expected: [index] })),
     unrelated: UNRELATED_QUESTIONS,
+    showMisses: true,
+  };
+  const heldOut: Case = {
+    name: 'held-out',
+    memories: HELD_OUT_PAIRS.map((pair) => formed(pair.fact)),
+    queries: HELD_OUT_PAIRS.map((pair, index) => ({ query: pair.question, expected: [index] })),
+    unrelated: HELD_OUT_UNRELATED,
   };
   const targets = PARAPHRASE_PAIRS.slice(0, 20);
   const atScale: Case = {
@@ -439,7 +480,8 @@ async function main(): Promise<void> {
   };
   process.stdout.write(`memory evaluation, offline embedder, recall@${K}; relevance floor ${settings.relevanceFloor}, ${settings.promptMaxMemories} lines, ${settings.promptMaxTokens} tokens\n`);
   print(`1. labelled set: ${QUERIES.length} queries over ${MEMORIES.length} memories`, await runCase(labelled));
-  print(`2. paraphrase set: ${PARAPHRASE_PAIRS.length} facts asked in other words (+ ${UNRELATED_QUESTIONS.length} unrelated questions)`, await runCase(paraphrase));
+  print(`2. paraphrase set (development): ${PARAPHRASE_PAIRS.length} facts asked in other words (+ ${UNRELATED_QUESTIONS.length} unrelated questions)`, await runCase(paraphrase));
+  print(`2b. paraphrase set (held out, never tuned on): ${HELD_OUT_PAIRS.length} facts asked in other words (+ ${HELD_OUT_UNRELATED.length} unrelated questions)`, await runCase(heldOut));
   print(`3. at scale: ${targets.length} facts among ${OTHERS} other memories of the same user`, await runCase(atScale));
   if (!skipE2e) {
     const e2e = await endToEnd();

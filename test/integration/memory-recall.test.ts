@@ -70,6 +70,12 @@ describe('recall into the prompt', () => {
     expect(system).toContain('What you know about the user:');
     expect(answer.memory.profile_lines).toBeGreaterThanOrEqual(1);
     expect(answer.memory.profile_lines).toBeLessThanOrEqual(3);
+    // "capital" is a broader term of nothing told here, but "country" is one of Canada's: a question about
+    // the world, not the speaker, needs a real match (domain/memory/speaker.ts).
+    const world = await client.result('persona.chat', { message: 'Which country has the largest population?' });
+    expect(world.memory.recalled_lines).toBe(0);
+    const personal = await client.result('persona.chat', { message: 'Which country am I from, again?' });
+    expect(personal.memory.recalled_lines).toBeGreaterThanOrEqual(1);
   });
 
   it('keeps the block editable: a fact made unimportant leaves it, one made important joins it', async () => {

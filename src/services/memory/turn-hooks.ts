@@ -7,6 +7,7 @@
  * `MemoryFormationObserver` queues formation (and summarisation when due) as durable jobs after the
  * reply is stored.
  */
+import { recallFloorFor } from '../../domain/memory/speaker.js';
 import { estimateTokens } from '../../domain/tokens.js';
 import type { JobQueue } from '../../ports/jobs.js';
 import type { MemoryStore } from '../../ports/memory.js';
@@ -70,7 +71,8 @@ export class MemoryRecall implements PromptContributor {
         userId: turn.session.userId,
         includeShared: true,
         includePublic: true,
-        minRelevance: relevanceFloor,
+        // Weak matches only for a message about its writer; a question about the world needs a real match.
+        minRelevance: recallFloorFor(turn.message.content, relevanceFloor),
         reinforce: turn.isPreview !== true,
       }),
       profileFacts > 0 ? this.memories.userFacts(turn.persona.id, turn.session.userId, profileFacts) : Promise.resolve([]),
