@@ -161,7 +161,7 @@ function stemOf(word: string): string {
   return stem;
 }
 
-function stemsOf(text: string): Set<string> {
+export function stemsOf(text: string): Set<string> {
   return new Set((text.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}]+/gu) ?? []).map(stemOf));
 }
 
@@ -573,11 +573,11 @@ export class SqliteMemoryStore implements MemoryStore {
     });
   }
 
-  async stats(): Promise<MemoryStatsRecord> {
+  async stats(userId?: string): Promise<MemoryStatsRecord> {
     return this.read(() => {
-      const row = this.sql.stats.get()!;
+      const row = userId === undefined ? this.sql.stats.get()! : this.sql.userStats.get(userId)!;
       const byPersona: Record<string, number> = {};
-      for (const entry of this.sql.byPersona.all()) byPersona[entry.persona_id] = entry.n;
+      for (const entry of userId === undefined ? this.sql.byPersona.all() : this.sql.userByPersona.all(userId)) byPersona[entry.persona_id] = entry.n;
       return {
         total: row.total,
         byPersona,
@@ -588,7 +588,7 @@ export class SqliteMemoryStore implements MemoryStore {
         storageBytes: row.bytes ?? 0,
         shared: row.shared,
         public: row.public,
-        crossReferences: this.sql.crossReferences.get() ?? 0,
+        crossReferences: (userId === undefined ? this.sql.crossReferences.get() : this.sql.userCrossReferences.get(userId)) ?? 0,
       };
     });
   }

@@ -8,6 +8,8 @@ import { formatMemoryId, isKnownLabel } from '../../domain/memory/memory.js';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodContext, type MethodDefinition } from '../registry.js';
 import { isoTime, personaIdParam, round, seconds, toIso } from './wire.js';
+import { isAdmin } from '../access.js';
+import { userIdOf } from '../../services/social/relationship-service.js';
 
 import { memoryType, visibility, memoryIdParam, nResults, minImportance, groupId, memoryWire, memoryToWire, memoryId, pruneWire, pruneToWire, decayStatusWire, decayCycleWire } from './memory-wire.js';
 
@@ -33,6 +35,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     defineMethod({
       name,
       summary,
+      requires: 'user',
       description:
         "Hybrid search (full-text BM25 + vector similarity, fused, then ranked by relevance + importance + recency) over one persona's own memories: `persona_id`, else the session's active persona, else every persona's. Results count as recalls and reinforce the memories.",
       params: z.object({
@@ -60,6 +63,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     searchMethod('memory.search', "Search a persona's memories by meaning and words."),
     defineMethod({
       name: 'memory.store',
+      requires: 'user',
       summary: 'Store a memory for a persona (the named one, else the active one).',
       params: z.object({
         content: z.string().trim().min(1).max(4000),
@@ -91,6 +95,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.list',
+      requires: 'user',
       summary: "List what a persona remembers (newest first), or every persona's memories.",
       params: z.object({
         persona_id: personaIdParam.optional(),
@@ -131,6 +136,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.update',
+      requires: 'user',
       summary: 'Edit a memory: its text, type, importance or who may see it.',
       params: z.object({
         memory_id: memoryIdParam,
@@ -161,6 +167,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.delete',
+      requires: 'user',
       summary: 'Delete one memory (with its vectors).',
       params: z.object({ memory_id: memoryIdParam }),
       result: z.object({ deleted: z.literal(true), memory_id: z.string() }),
@@ -173,6 +180,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.forget',
+      requires: 'user',
       summary: 'Forget by description: first shows the matching memories, then (confirm) removes them everywhere.',
       description:
         'Call with `query` to see what matches (nothing changes). Call again with `confirm: true` and the `memory_ids` you agree to: they are deleted with their vectors, summaries that quoted them are deleted too, and the chat turns they came from are never extracted again.',
@@ -226,6 +234,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.stats',
+      requires: 'user',
       summary: 'How many memories there are, per persona and by importance, and their storage size.',
       params: z.object({}),
       result: z.object({
@@ -238,8 +247,9 @@ export function memoryMethods(services: Services): MethodDefinition[] {
         storage_size_mb: z.number().describe('Text and vectors of the memories, in MiB.'),
       }),
       hints: { readOnly: true, idempotent: true },
-      handler: async () => {
-        const stats = await memories.stats();
+      handler: async (_params, context) => {
+        // A plain user sees figures over their own memories; an admin over everyone's.
+        const stats = await memories.stats(isAdmin(context.session) ? undefined : userIdOf(context.session));
         return {
           total_memories: stats.total,
           memories_by_persona: stats.byPersona,
@@ -251,6 +261,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.prune',
+      requires: { owner: 'persona', param: 'persona_id' },
       summary: 'Prune faded memories (and those over the cap) of one persona or all; a dry run unless force.',
       params: z.object({ persona_id: personaIdParam.optional(), force: z.boolean().default(false) }),
       result: pruneWire,
@@ -260,6 +271,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.prune_recommendations',
+      requires: 'user',
       summary: 'Whether pruning is due, and what it would remove.',
       params: z.object({ persona_id: personaIdParam.optional() }),
       result: z.object({
@@ -290,6 +302,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.prune_all',
+      requires: 'admin',
       summary: 'Prune every persona in turn; per-persona results. A dry run unless force.',
       params: z.object({ force: z.boolean().default(false) }),
       result: z.object({
@@ -318,6 +331,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.prune_stats',
+      requires: 'admin',
       summary: 'Pruning statistics: past runs, what pruning would remove now, and the policy.',
       params: z.object({ force: z.boolean().optional().describe('Ignored (the old server accepted it).') }),
       result: z.object({
@@ -366,6 +380,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.decay_start',
+      requires: 'admin',
       summary: 'Start scheduled importance decay (every memory.decayIntervalHours).',
       params: z.object({}),
       result: decayStatusWire,
@@ -377,6 +392,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.decay_stop',
+      requires: 'admin',
       summary: 'Stop scheduled importance decay.',
       params: z.object({}),
       result: decayStatusWire,
@@ -388,6 +404,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.decay_force',
+      requires: 'admin',
       summary: 'Run one importance decay cycle now.',
       params: z.object({}),
       result: decayStatusWire.extend({ cycle: decayCycleWire }),
@@ -406,6 +423,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.decay_stats',
+      requires: 'admin',
       summary: 'Whether scheduled decay runs, and what the cycles did.',
       params: z.object({}),
       result: z.object({
@@ -439,6 +457,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.search_cross_persona',
+      requires: 'user',
       summary: "Search what a persona may recall: its own memories plus others' shared with it or public.",
       description: 'A persona never sees another persona\'s private memories. `source` is "own" or "cross_persona".',
       params: z.object({
@@ -478,6 +497,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.shared_stats',
+      requires: 'user',
       summary: 'How much memory personas share.',
       params: z.object({}),
       result: z.object({
@@ -490,8 +510,9 @@ export function memoryMethods(services: Services): MethodDefinition[] {
         groups: z.record(z.string(), z.array(z.string())),
       }),
       hints: { readOnly: true, idempotent: true },
-      handler: async () => {
-        const stats = await memories.stats();
+      handler: async (_params, context) => {
+        // A plain user sees figures over their own memories; an admin over everyone's.
+        const stats = await memories.stats(isAdmin(context.session) ? undefined : userIdOf(context.session));
         return {
           shared_memory_statistics: {
             total_personas: Object.keys(stats.byPersona).length,
@@ -505,6 +526,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.group_set',
+      requires: 'admin',
       summary: 'Define (or redefine) a named group of personas that memories can be shared with.',
       params: z.object({ group_id: groupId, persona_ids: z.array(personaIdParam).max(100) }),
       result: z.object({ group_id: z.string(), persona_ids: z.array(z.string()) }),

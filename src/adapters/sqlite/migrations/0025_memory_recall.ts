@@ -1,9 +1,9 @@
 /**
- * 0013 — memory recall (issue 13, docs/memory.md): the memory type as the client named it, and a second,
+ * 0025 — memory recall (issue 13, docs/memory.md): the memory type as the client named it, and a second,
  * lower-weight full-text column for what helps find a memory in other words (WordNet expansion terms,
  * the LLM's canonical fact and the questions it answers).
  *
- * Numbered 13 (the issue) so parallel features' migrations do not collide; gaps are allowed.
+ * Numbered after 0024 (persona owners), the newest on main when it landed; gaps are allowed.
  * The full-text index is rebuilt with its new column (external content: nothing is copied). Existing
  * memories get their expansion terms from the background `memory.expand` job after start.
  */
@@ -48,4 +48,4 @@ CREATE TABLE memory_meta (
 CREATE INDEX memories_user_facts ON memories (persona_id, user_id, importance) WHERE kind = 'user_fact';
 `;
 
-export const memoryRecall = { version: 13, name: 'memory_recall', sql } as const;
+export const memoryRecall = { version: 25, name: 'memory_recall', sql } as const;
