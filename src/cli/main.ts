@@ -11,6 +11,7 @@ import { registerLoadCommand } from './load.js';
 import { registerModelCommands } from './model.js';
 import { registerSimulateCommand } from './simulate.js';
 import { registerStateCommands } from './state.js';
+import { registerMigrateStoreCommand } from './migrate-store.js';
 
 const program = new Command();
 program.name('persona-mcp').description('LLM personas with persistent conversations, over JSON-RPC/WebSocket and MCP.').version(SERVER_VERSION);
@@ -28,6 +29,7 @@ registerMcpCommand(program);
 registerKeysCommand(program);
 registerModelCommands(program);
 registerStateCommands(program);
+registerMigrateStoreCommand(program);
 registerSimulateCommand(program);
 registerLoadCommand(program);
 

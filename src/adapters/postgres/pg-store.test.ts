@@ -29,6 +29,17 @@ describe.skipIf(!available.ok)('PostgresStore on a shared server', () => {
     expect(history.messages).toHaveLength(20);
   });
 
+  it('keeps who owns a persona (a user-made persona stays private to its owner on every node)', async () => {
+    const store = new PostgresStore(await freshPostgres());
+    await store.insertPersona(buildPersonaDefinition({ name: 'Mine' }), 1, { ownerUserId: 'sam' });
+    await store.insertPersona(buildPersonaDefinition({ name: 'Shared' }), 1);
+    expect((await store.getPersona('mine'))?.ownerUserId).toBe('sam');
+    expect((await store.listPersonas()).map((persona) => [persona.id, persona.ownerUserId])).toEqual([
+      ['mine', 'sam'],
+      ['shared', null],
+    ]);
+  });
+
   it('reports its size and the URL without the password', async () => {
     const store = new PostgresStore(await freshPostgres());
     const health = await store.checkHealth();

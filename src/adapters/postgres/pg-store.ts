@@ -59,7 +59,7 @@ export const PG_CONVERSATION_COLUMNS = `c.id, c.session_id, c.kind, c.topic, c.c
   (SELECT coalesce(json_agg(cp.persona_id ORDER BY cp.position), '[]'::json)::text FROM conversation_personas cp
     WHERE cp.conversation_id = c.id) AS persona_ids`;
 
-const PERSONA_COLUMNS = 'id, name, definition, is_builtin, created_at, updated_at';
+const PERSONA_COLUMNS = 'id, name, definition, is_builtin, created_at, updated_at, owner_user_id';
 
 function newConversationId(): string {
   return `conv_${randomBytes(8).toString('hex')}`;
@@ -88,12 +88,12 @@ export class PostgresStore implements Store {
     return personaById(this.db, id);
   }
 
-  insertPersona(definition: PersonaDefinition, now: number, options: { isBuiltin?: boolean } = {}): Promise<PersonaRecord> {
+  insertPersona(definition: PersonaDefinition, now: number, options: { isBuiltin?: boolean; ownerUserId?: string | null } = {}): Promise<PersonaRecord> {
     return this.db.transaction(async (tx) => {
       await tx.lock('personas');
       const clash = (await personaRow(tx, definition.id)) ?? (await personaByName(tx, definition.name));
       if (clash !== null) throw personaConflict(definition, clash);
-      return insertPersonaRow(tx, definition, now, options.isBuiltin ?? false);
+      return insertPersonaRow(tx, definition, now, options.isBuiltin ?? false, options.ownerUserId ?? null);
     });
   }
 
@@ -337,11 +337,11 @@ async function personaById(db: Db, id: string): Promise<PersonaRecord | null> {
   return row === null ? null : toPersonaRecord(row);
 }
 
-async function insertPersonaRow(db: Db, definition: PersonaDefinition, now: number, isBuiltin: boolean): Promise<PersonaRecord> {
-  const p = personaParams(definition, now, isBuiltin);
+async function insertPersonaRow(db: Db, definition: PersonaDefinition, now: number, isBuiltin: boolean, ownerUserId: string | null = null): Promise<PersonaRecord> {
+  const p = personaParams(definition, now, isBuiltin, ownerUserId);
   const row = await db.one<PersonaRow>(
-    `INSERT INTO personas (id, name, definition, is_builtin, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${PERSONA_COLUMNS}`,
-    [p.id, p.name, p.definition, p.is_builtin, p.created_at, p.updated_at],
+    `INSERT INTO personas (id, name, definition, is_builtin, created_at, updated_at, owner_user_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${PERSONA_COLUMNS}`,
+    [p.id, p.name, p.definition, p.is_builtin, p.created_at, p.updated_at, p.owner_user_id],
   );
   return toPersonaRecord(required(row));
 }
