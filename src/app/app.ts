@@ -185,13 +185,10 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   });
   // Other nodes' feeds hear this node's group status changes; personas changed elsewhere are re-read here.
   if (cluster.groupStatus !== null) social.groups.onStatusChange((change) => cluster.groupStatus?.publish(change));
-  events.subscribe(
-    (event) => {
-      if (event.type === 'personaChanged' || event.type === 'stateImported')
-        personas.refresh(event.type === 'personaChanged' ? event.personaId : undefined).catch((error: unknown) => logger.warn({ err: error }, 'could not re-read the personas'));
-    },
-    { fromOtherNodes: true },
-  );
+  cluster.onRemoteEvent((event) => {
+    if (event.type === 'personaChanged' || event.type === 'stateImported')
+      personas.refresh(event.type === 'personaChanged' ? event.personaId : undefined).catch((error: unknown) => logger.warn({ err: error }, 'could not re-read the personas'));
+  });
   turns.addContributor(social.contributor);
   turns.addObserver(social.observer);
   turns.addObserver(social.groupObserver);

@@ -10,7 +10,7 @@ import { ClusterEventBus } from '../adapters/redis/cluster-event-bus.js';
 import { RedisConnection } from '../adapters/redis/connection.js';
 import { RedisGroupLeases } from '../adapters/redis/group-leases.js';
 import type { Config } from '../config/schema.js';
-import type { EventBus } from '../ports/events.js';
+import type { DomainEvent, EventBus } from '../ports/events.js';
 import type { GroupOwnership } from '../ports/group-ownership.js';
 import type { GroupStatusChange } from '../services/group/group-conversation-service.js';
 
@@ -25,6 +25,8 @@ export interface Cluster {
   redis: RedisConnection | null;
   /** Carries group status changes to the other nodes' feeds (none on one node). */
   groupStatus: { publish(change: GroupStatusChange): void; subscribe(listener: (change: GroupStatusChange) => void): () => void } | null;
+  /** Hears events published by the other nodes only (cache refreshes); never called on one node. */
+  onRemoteEvent(listener: (event: DomainEvent) => void): () => void;
   /** Starts the periodic takeover of orphaned groups (serving nodes only). */
   startTakeover(resume: () => Promise<number>): void;
   close(): Promise<void>;
@@ -33,7 +35,7 @@ export interface Cluster {
 export async function composeCluster(config: Config, logger: Logger): Promise<Cluster> {
   const local = new InProcessEventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
   if (config.redis.url === undefined) {
-    return { events: local, ownership: undefined, redis: null, groupStatus: null, startTakeover() {}, close: async () => {} };
+    return { events: local, ownership: undefined, redis: null, groupStatus: null, onRemoteEvent: () => () => {}, startTakeover() {}, close: async () => {} };
   }
   const redis = await RedisConnection.open(config.redis.url, config.redis.prefix);
   const onError = (error: unknown, what: string): void => logger.warn({ err: error, node: redis.nodeId }, `redis: ${what} failed`);
@@ -46,6 +48,7 @@ export async function composeCluster(config: Config, logger: Logger): Promise<Cl
     ownership: new RedisGroupLeases(redis, 5_000, (error) => onError(error, 'renewing a group lease')),
     redis,
     groupStatus: events.relay<GroupStatusChange>('group-status'),
+    onRemoteEvent: (listener) => events.subscribeRemote(listener),
     startTakeover(resume) {
       let busy = false;
       sweep = setInterval(() => {

@@ -47,9 +47,16 @@ export class PersonaService {
    * node created, changed or deleted a persona, or imported a bundle.
    */
   async refresh(personaId?: string): Promise<void> {
-    if (personaId === undefined) this.energy.clear();
-    else this.energy.delete(personaId);
-    await this.reload();
+    if (personaId === undefined) {
+      this.energy.clear();
+      await this.reload();
+      return;
+    }
+    // One persona only: re-reading the whole catalogue could drop one created here meanwhile.
+    this.energy.delete(personaId);
+    const record = await this.store.getPersona(personaId);
+    if (record === null) this.catalogue.delete(personaId);
+    else this.catalogue.set(personaId, record);
   }
 
   private async reload(): Promise<void> {

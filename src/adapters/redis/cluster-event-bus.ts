@@ -96,6 +96,12 @@ export class ClusterEventBus implements EventBus {
     };
   }
 
+  /** Events of the other nodes only (not this node's): for refreshing caches of what they changed. */
+  subscribeRemote(listener: DomainEventListener): () => void {
+    this.remoteListeners.add(listener);
+    return () => this.remoteListeners.delete(listener);
+  }
+
   subscribe(listener: DomainEventListener, options: SubscribeOptions = {}): () => void {
     const unsubscribe = this.local.subscribe(listener);
     if (options.fromOtherNodes === true) this.remoteListeners.add(listener);
