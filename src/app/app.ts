@@ -106,7 +106,10 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const { store } = storage;
   const databasePath = storage.location;
   // In process, or shared with the other nodes through Redis when redis.url is set (compose-cluster.ts).
-  const cluster = await composeCluster(config, logger);
+  const cluster = await composeCluster(config, logger).catch(async (error: unknown) => {
+    await storage.close();
+    throw error;
+  });
   const { events } = cluster;
   const stats = new ServerStats();
 
