@@ -100,7 +100,8 @@ export class MemoryRecall implements PromptContributor {
     const shown = new Set<number>();
     let used = 0;
     const take = (content: string, heading: string, lines: string[]): boolean => {
-      const line = `- ${truncateToTokens(content, MAX_LINE_TOKENS, { keep: 'start' })}`;
+      // One line per memory: a memory's own line breaks would end the list (and the section) early.
+      const line = `- ${truncateToTokens(content.replace(/\s+/gu, ' ').trim(), MAX_LINE_TOKENS, { keep: 'start' })}`;
       const cost = estimateTokens(line) + (lines.length === 0 ? estimateTokens(heading) : 0);
       if (recalledLines.length + profileLines.length >= maxLines || used + cost > budget) return false;
       lines.push(line);
