@@ -34,11 +34,16 @@ import { composeState } from './services/state/compose.js';
 import { SERVER_VERSION } from './rpc/methods/system.js';
 import { composeSocial } from './services/social/compose.js';
 import { composeMemory } from './services/memory/compose.js';
+import { composeMedia } from './services/media/compose.js';
+import { FileMedia } from './adapters/media/file-media.js';
+import { DiceBearAvatars } from './adapters/media/dicebear-avatars.js';
+import { SqliteMediaIndex } from './adapters/sqlite/media-index.js';
 import { ServerStats, SystemService } from './services/system-service.js';
 import { healthRoutes } from './transports/health.js';
 import { McpHttpTransport } from './transports/mcp/http.js';
 import { HttpServer } from './transports/http-server.js';
 import { metricsRoute } from './transports/metrics-route.js';
+import { webAppRoute } from './transports/web-app.js';
 import { WebSocketTransport } from './transports/websocket.js';
 
 import { DATABASE_FILE_NAME } from './config/paths.js';
@@ -183,7 +188,24 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
   };
   const state = composeState({ database: store.database, databasePath, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
-  const services: Services = { personas, sessions, conversations, chat, system, social: social.services, groups: social.groups, memory: memory.services, state: state.services };
+  const mediaIndex = new SqliteMediaIndex(store.database, databasePath);
+  const media = composeMedia({
+    files: new FileMedia({ directory: path.join(config.dataDir, 'media'), maxBytes: config.media.maxBytes, index: mediaIndex.files, now: () => clock.now() }),
+    index: mediaIndex,
+    avatars: new DiceBearAvatars(),
+    personas,
+    conversations,
+    clock,
+  });
+  state.services.cards.useAvatars({
+    uploadedPng: (persona) => media.media.uploadedAvatarPng(persona),
+    generatedPng: (persona) => media.media.generatedAvatarPng(persona),
+    adopt: (persona, png) => media.media.setAvatar(persona, { data: png.toString('base64') }),
+  });
+  // The scene enters every prompt of its conversation: chat turns and group turns.
+  chat.addContributor(media.scenes);
+  social.groups.useScenes((conversationId) => media.scenes.promptText(conversationId));
+  const services: Services = { personas, sessions, conversations, chat, system, social: social.services, groups: social.groups, memory: memory.services, state: state.services, media };
 
   try {
     const seeded = await personas.initialise(loadPersonaFiles(config.personasDir ?? shippedPersonasDir()));
@@ -277,6 +299,17 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     : null;
   if (mcp !== null) http.addRoute(mcp.route);
   http.addRoute(metricsRoute(core.metrics, core.auth));
+  // The web app at `/` (and the media it shows); it uses the same WebSocket API as every client.
+  http.addRoute(
+    webAppRoute({
+      readMedia: async (id, variant) => {
+        const stored = await core.services.media.media.read(id, variant);
+        return stored === null ? null : { mimeType: variant === 'thumbnail' ? 'image/webp' : stored.info.mimeType, data: stored.data };
+      },
+      avatarSvg: (personaId) =>
+        core.services.personas.list().some((persona) => persona.id === personaId) ? core.services.media.media.generatedAvatarSvg(personaId) : null,
+    }),
+  );
   http.onUpgrade((request, socket, head, url) => websocket.handleUpgrade(request, socket, head, url));
   // Conversation turns go to the connections that subscribed (conversation.subscribe), serialised once.
   const stopConversationFeed = forwardConversationEvents(core.services, core.events, (topic, method, params) => websocket.publish(topic, method, params));

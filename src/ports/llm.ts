@@ -7,7 +7,15 @@
 export interface LlmMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
+  /**
+   * Pictures for a multimodal model, base64 without a `data:` prefix (Ollama `images`; content parts
+   * for OpenAI-compatible backends). Only send them to a model that has vision ({@link LlmProvider.capabilities}).
+   */
+  images?: { mimeType: string; data: string }[];
 }
+
+/** A picture for a multimodal model: its type and its bytes in base64 (no `data:` prefix). */
+export type LlmImage = NonNullable<LlmMessage['images']>[number];
 
 export interface LlmChatRequest {
   model: string;
@@ -62,4 +70,9 @@ export interface LlmProvider {
    * backend without embeddings leaves it out and memory search uses the offline embedder.
    */
   embed?(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]>;
+  /**
+   * What `model` can do (Ollama `POST /api/show` `capabilities`: "completion", "vision", "tools", ...),
+   * or null when the backend cannot tell. Optional: without it, callers treat the answer as unknown.
+   */
+  capabilities?(model: string, signal?: AbortSignal): Promise<string[] | null>;
 }

@@ -13,7 +13,7 @@ import { energyShare } from '../domain/social-energy.js';
 import { estimateTokens } from '../domain/tokens.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
-import type { LlmProvider } from '../ports/llm.js';
+import type { LlmImage, LlmMessage, LlmProvider } from '../ports/llm.js';
 import type { ConversationRecord, MessageRecord, PersonaRecord, Store } from '../ports/store.js';
 import type { SessionBinding } from '../rpc/registry.js';
 import type { ConversationService } from './conversation-service.js';
@@ -39,6 +39,15 @@ export interface ChatTurnRequest {
   personaId?: string | undefined;
   conversationId?: string | undefined;
   tokenBudget?: number | undefined;
+  /** Pictures for the model with this message (base64); the model must have vision, else `model_cannot_see`. */
+  images?: LlmImage[] | undefined;
+  /**
+   * Lines the model reads after the message about attachments it cannot take (an audio clip): a
+   * described fallback, so nothing the user sent is dropped silently.
+   */
+  attachmentNotes?: string[] | undefined;
+  /** Runs once the user's message is stored (before the model is called): attachments are linked to it here. */
+  onUserMessageStored?: ((message: MessageRecord) => Promise<void>) | undefined;
 }
 
 export interface ChatTurnResult {
@@ -146,12 +155,15 @@ export class ChatService {
         now: started,
         ...(target.conversation ? { conversationId: target.conversation.id } : {}),
       }));
+    if (unanswered === null) await request.onUserMessageStored?.(userTurn.message);
     if (unanswered === null) this.deps.events.publish({ type: 'messageStored', conversationId: userTurn.conversation.id, message: userTurn.message });
     if (target.makeActive) await this.deps.sessions.setActivePersona(binding, persona.id);
 
     const conversation = userTurn.conversation;
     const [history, before] = await Promise.all([store.recentMessages(conversation.id, settings.historyMessages), personas.snapshot(persona)]);
     const model = this.modelFor(persona);
+    const images = request.images ?? [];
+    if (images.length > 0) await this.checkVision(model);
     const contextTokens = settings.modelContextTokens[model] ?? settings.contextTokens;
     const share = energyShare(before.state, persona.socialEnergy);
     const contributions = await this.collectContributions({
@@ -179,7 +191,7 @@ export class ChatService {
     });
 
     const generated = await this.generate(
-      { model, messages: window.messages, maxTokens: tokenBudget, contextTokens, options: persona.modelOptions },
+      { model, messages: withAttachments(window.messages, images, request.attachmentNotes ?? []), maxTokens: tokenBudget, contextTokens, options: persona.modelOptions },
       options,
       started,
     );
@@ -228,6 +240,20 @@ export class ChatService {
       state: after.state,
       availability: after.availability,
     };
+  }
+
+  /**
+   * Refuses pictures for a model that says it has no vision, before the model is called; when the
+   * backend cannot tell, the pictures are sent and the backend's refusal is explained instead.
+   */
+  private async checkVision(model: string): Promise<void> {
+    const capabilities = await this.deps.llm.capabilities?.(model).catch(() => null);
+    if (capabilities === null || capabilities === undefined || capabilities.includes('vision')) return;
+    throw new AppError(
+      'model_cannot_see',
+      `The model ${model} cannot look at pictures (it has no vision). Give this persona a vision model (e.g. \`ollama pull llava\`, then persona.update {"model":"llava"}), or describe the picture in words; your message was kept.`,
+      { data: { model, capabilities } },
+    );
   }
 
   /** The conversation's last message when it is the user's `message` still waiting for a reply. */
@@ -334,6 +360,16 @@ export class ChatService {
     this.deps.logger.warn({ model: request.model, elapsedMs: this.deps.clock.now() - started }, 'LLM stream ended without a done event');
     throw new AppError('llm_failed', 'The reply from the model broke off before it finished; please retry. Your message was stored.');
   }
+}
+
+/** Puts the pictures and attachment notes on the newest user message of the window (this turn's). */
+function withAttachments(messages: LlmMessage[], images: LlmImage[], notes: string[]): LlmMessage[] {
+  if (images.length === 0 && notes.length === 0) return messages;
+  const index = messages.map((message) => message.role).lastIndexOf('user');
+  if (index < 0) return messages;
+  const current = messages[index]!;
+  const content = notes.length === 0 ? current.content : `${current.content}\n\n${notes.join('\n')}`;
+  return messages.map((message, position) => (position === index ? { ...current, content, ...(images.length > 0 ? { images } : {}) } : message));
 }
 
 /**

@@ -6,6 +6,7 @@ import type { SystemService } from './system-service.js';
 import type { StateServices } from './state/compose.js';
 import type { GroupConversationService } from './group/group-conversation-service.js';
 import type { MemoryServices } from './memory/compose.js';
+import type { MediaServices } from './media/compose.js';
 import type { AnalyticsService, EmotionService, RelationshipService, TopicThreadService } from './social/index.js';
 
 /** The use cases, as the RPC methods see them. Built once in `app.ts`. */
@@ -23,4 +24,6 @@ export interface Services {
   memory: MemoryServices;
   /** Export/import, backups, character cards and runtime configuration (issue 8). */
   state: StateServices;
+  /** Attachments, avatars and scenes (issue 18). */
+  media: MediaServices;
 }

@@ -15,6 +15,7 @@ import { memory } from './migrations/0003_memory.js';
 import { apiKeys } from './migrations/0006_api_keys.js';
 import { social } from './migrations/0004_social.js';
 import { settings } from './migrations/0005_settings.js';
+import { media } from './migrations/0018_media.js';
 
 export interface Migration {
   /** Increasing, each used once; a gap is allowed while parallel features land (each recorded version is applied once). */
@@ -24,7 +25,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys];
+export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, media];
 
 /** The newest schema version this build knows. */
 export function currentSchemaVersion(): number {

@@ -12,6 +12,8 @@ import type { Services } from '../../services/index.js';
 import type { SpeakerShare, Totals } from '../../services/social/analytics-service.js';
 import { defineMethod, type MethodDefinition, type SessionBinding } from '../registry.js';
 import { conversationIdParam, isoTime, messageToWire, messageWire, personaIdParam, seconds, toIso } from './wire.js';
+import { sceneToWire } from './media.js';
+import { explainSpeakerChoice } from '../../domain/social/speaker-explanation.js';
 
 /** The notification topic of a conversation. */
 export function conversationTopic(conversationId: string): string {
@@ -23,6 +25,8 @@ export const CONVERSATION_NOTIFICATIONS = {
   turn: 'conversation.turn',
   ended: 'conversation.ended',
   statusChanged: 'conversation.group_status',
+  scene: 'conversation.scene',
+  speaker: 'conversation.speaker',
 } as const;
 
 export function turnNotification(conversationId: string, message: MessageRecord, speakerName: string | null): Record<string, unknown> {
@@ -63,9 +67,25 @@ export function forwardConversationEvents(
       reason: change.reason,
     });
   });
+  const stopScenes = services.media.scenes.onChange((scene) => {
+    publish(conversationTopic(scene.conversationId), CONVERSATION_NOTIFICATIONS.scene, { conversation_id: scene.conversationId, scene: sceneToWire(scene) });
+  });
+  const stopSpeakers = services.groups.onSpeakerChosen((choice) => {
+    publish(conversationTopic(choice.conversationId), CONVERSATION_NOTIFICATIONS.speaker, {
+      conversation_id: choice.conversationId,
+      persona_id: choice.personaId,
+      persona_name: nameOf(choice.personaId),
+      mode: choice.mode,
+      desire: choice.desire,
+      desires: choice.desires,
+      reason: explainSpeakerChoice({ ...choice, nameOf: (id) => nameOf(id) ?? id }),
+    });
+  });
   return () => {
     stopEvents();
     stopStatus();
+    stopScenes();
+    stopSpeakers();
   };
 }
 
@@ -195,7 +215,9 @@ export function groupMethods(services: Services): MethodDefinition[] {
       summary: 'Receive each new message of a conversation as a `conversation.turn` notification (WebSocket only).',
       description:
         'Notifications: `conversation.turn` {conversation_id, message, speaker_name} for every stored message (persona turns and user ' +
-        'messages), `conversation.ended` {conversation_id, reason}, and for groups `conversation.group_status` {conversation_id, status, reason}. ' +
+        'messages), `conversation.ended` {conversation_id, reason}, `conversation.scene` {conversation_id, scene} when scene.set changes it, and for ' +
+        'groups `conversation.group_status` {conversation_id, status, reason} and `conversation.speaker` {conversation_id, persona_id, persona_name, ' +
+        'mode, desire, desires, reason} (who speaks next and why) before each turn. ' +
         'Messages up to `last_message_id` are already stored: read them with conversation.history; everything after arrives exactly once.',
       params: z.object({ conversation_id: conversationIdParam }),
       result: z.object({
@@ -261,6 +283,15 @@ export function groupMethods(services: Services): MethodDefinition[] {
       result: groupWire,
       hints: { readOnly: true, idempotent: true },
       handler: async ({ conversation_id }, context) => groupToWire(await groups.view(context.session, conversation_id)),
+    }),
+
+    defineMethod({
+      name: 'conversation.pause',
+      summary: 'Pause a running group conversation: the turn in progress finishes, then nobody speaks until conversation.resume or an interjection.',
+      params: z.object({ conversation_id: conversationIdParam }),
+      result: groupWire,
+      hints: { idempotent: true },
+      handler: async ({ conversation_id }, context) => groupToWire(await groups.pauseRunning(context.session, conversation_id)),
     }),
 
     defineMethod({

@@ -7,6 +7,7 @@ import { conversationMethods } from './conversation.js';
 import { groupMethods } from './group.js';
 import { personaMethods } from './persona.js';
 import { memoryMethods } from './memory.js';
+import { mediaMethods } from './media.js';
 import { personaLinkMethods } from './persona-links.js';
 import { socialMethods } from './social.js';
 import { stateMethods } from './state.js';
@@ -24,6 +25,7 @@ export function buildRegistry(services: Services): MethodRegistry {
     ...socialMethods(services),
     ...systemMethods(services),
     ...stateMethods(services),
+    ...mediaMethods(services),
   ]);
   registry.add(discoverMethod(registry));
   return registry;

@@ -43,6 +43,8 @@ export function groupRules(name: string, others: string[]): string {
 }
 
 export class GroupTurns {
+  private sceneSource: ((conversationId: string) => Promise<string | null>) | null = null;
+
   constructor(
     private readonly deps: {
       store: Store;
@@ -109,6 +111,11 @@ export class GroupTurns {
     return chooseSpeaker(candidates, lastSpeakerId);
   }
 
+  /** Where the scene of a conversation comes from (`scene.set`). */
+  useScenes(source: (conversationId: string) => Promise<string | null>): void {
+    this.sceneSource = source;
+  }
+
   /** Generates, stores and publishes the chosen persona's turn, then updates relationships, moods and threads. */
   async speak(
     conversation: ConversationRecord,
@@ -146,6 +153,7 @@ export class GroupTurns {
       energyLine: describeEnergy(share, snapshot.state.fatigue),
       topic: conversation.topic,
       otherParticipants: otherNames,
+      scene: (await this.sceneSource?.(conversation.id)) ?? null,
     });
     const sections = [groupRules(persona.name, otherNames), ...feelings];
     if (choice.mode === 'wind_down') sections.push(CLOSING_INSTRUCTIONS.wind_down);
