@@ -88,7 +88,7 @@ describe('character cards', () => {
     const aria = await client.result('persona.get', { persona_id: 'aria' });
     const copy = await client.result('persona.import_card', { png: exported.png, on_conflict: 'rename' });
     const imported = await client.result('persona.get', { persona_id: copy.persona.persona_id });
-    const strip = (persona: Record<string, unknown>) => ({ ...persona, id: null, persona_id: null, name: null, is_builtin: null, created_at: null, updated_at: null });
+    const strip = (persona: Record<string, unknown>) => ({ ...persona, id: null, persona_id: null, name: null, avatar_url: null, is_builtin: null, created_at: null, updated_at: null });
     expect(strip(imported)).toEqual(strip(aria));
   });
 

@@ -66,8 +66,10 @@ export class CardService {
       action = 'renamed';
     }
     await this.deps.cards.put({ personaId: persona.id, spec: decoded.spec, card: decoded.card, image: decoded.image, importedAt: this.deps.clock.now() });
-    if (decoded.image !== null && this.avatars !== null) {
-      // The card's picture is the character's portrait; a picture refused as an avatar (too large) keeps the generated one.
+    // The card's picture is the character's portrait, unless the card names another avatar (a persona-mcp card
+    // whose avatar is an emoji or a URL). A picture refused as an avatar (too large) keeps the generated one.
+    const isPortrait = decoded.persona.avatar === null || decoded.persona.avatar.startsWith('media:');
+    if (decoded.image !== null && this.avatars !== null && isPortrait) {
       persona = await this.avatars.adopt(persona, decoded.image).catch(() => persona);
     }
     return { persona, spec: decoded.spec, action };
