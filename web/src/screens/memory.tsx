@@ -73,8 +73,8 @@ export function MemoryBrowser({ personaId }: { personaId: string | null }) {
 
   const confirmForget = async (ids: string[]): Promise<void> => {
     try {
-      await client.call('memory.forget', { ...scope, query: query.trim() || undefined, confirm: true, memory_ids: ids });
-      setNotice(`Forgot ${ids.length} ${ids.length === 1 ? 'memory' : 'memories'}.`);
+      const result = await client.call<{ memories_removed: number }>('memory.forget', { ...scope, query: query.trim() || undefined, confirm: true, memory_ids: ids });
+      setNotice(`Forgot ${result.memories_removed} ${result.memories_removed === 1 ? 'memory' : 'memories'}.`);
       setForgetting(null);
       await load(0);
     } catch (caught) {
