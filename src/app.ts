@@ -5,10 +5,10 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { InProcessEventBus } from './adapters/events/in-process-bus.js';
-import { FallbackToHostProvider, HostLlmProvider, HostModelBridge } from './adapters/host/host-model.js';
+import { HostModelBridge } from './adapters/host/host-model.js';
+import { backendsFromConfig } from './adapters/llm-router/backends-from-config.js';
+import { ModelRouter } from './adapters/llm-router/model-router.js';
 import { PrometheusMetrics } from './adapters/metrics/prometheus-metrics.js';
-import { QueuedLlmProvider } from './adapters/llm-queue/queued-provider.js';
-import { normalizeOllamaHost, OllamaProvider } from './adapters/ollama/ollama-provider.js';
 import { loadPersonaFiles, shippedPersonasDir } from './adapters/persona-files.js';
 import { SqliteApiKeyStore } from './adapters/sqlite/api-key-store.js';
 import { SqliteSocialStore } from './adapters/sqlite/social-store.js';
@@ -20,6 +20,7 @@ import type { EventBus } from './ports/events.js';
 import type { LlmProvider } from './ports/llm.js';
 import type { Store } from './ports/store.js';
 import { JsonRpcEngine } from './rpc/jsonrpc.js';
+import { logRequest } from './rpc/request-log.js';
 import { forwardConversationEvents } from './rpc/methods/group.js';
 import { buildRegistry } from './rpc/methods/index.js';
 import type { MethodRegistry } from './rpc/registry.js';
@@ -45,6 +46,10 @@ import { HttpServer } from './transports/http-server.js';
 import { metricsRoute } from './transports/metrics-route.js';
 import { webAppRoute } from './transports/web-app.js';
 import { WebSocketTransport } from './transports/websocket.js';
+import { RequestGuard } from './transports/request-guard.js';
+
+/** How often revoked API keys are read (open connections of a revoked key close within this). */
+const REVOCATION_CHECK_MS = 500;
 
 import { DATABASE_FILE_NAME } from './config/paths.js';
 
@@ -71,6 +76,8 @@ export interface Core {
   metrics: PrometheusMetrics;
   /** Aborted on shutdown; in-flight work listens to it. */
   shutdownSignal: AbortSignal;
+  /** Aborts `shutdownSignal` (in-flight turns stop) without closing anything yet; `close` does it too. */
+  abortInFlight(): void;
   /** Lets MCP requests lend the host's model to chat turns (`llm.provider` `host` and `auto`). */
   hostModel: HostModelBridge;
   close(): Promise<void>;
@@ -97,17 +104,6 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const events = new InProcessEventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
   const stats = new ServerStats();
 
-  const ollama = new OllamaProvider({
-    baseUrl: normalizeOllamaHost(config.llm.ollamaHost),
-    requestTimeoutMs: config.llm.timeoutMs,
-    firstTokenTimeoutMs: config.llm.firstTokenTimeoutMs,
-    logger,
-  });
-  const hostModel = new HostModelBridge();
-  const host = new HostLlmProvider(hostModel);
-  const backend = config.llm.provider === 'host' ? host : config.llm.provider === 'auto' ? new FallbackToHostProvider(ollama, host, hostModel) : ollama;
-  const queued = new QueuedLlmProvider(options.llm ?? backend, { concurrency: config.llm.concurrency, maxQueued: config.llm.maxQueued });
-
   const personas = new PersonaService(store, clock, events);
   const sessions = new SessionService(store, clock, events);
   const conversations = new ConversationService(store, clock, events, sessions);
@@ -122,12 +118,30 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     contextTokens: config.llm.contextTokens,
     modelContextTokens: config.llm.modelContextTokens,
   };
+  // Every backend behind its own queue; the router picks the model of each request (docs/backends.md).
+  const hostModel = new HostModelBridge();
+  const built = backendsFromConfig(config.llm, { logger, hostModel, ...(options.llm ? { override: options.llm } : {}) });
+  const llm = new ModelRouter(
+    built.backends,
+    built.defaultBackend,
+    {
+      defaultModel: () => chatSettings.defaultModel,
+      contextTokens: () => chatSettings.contextTokens,
+      modelContextTokens: () => chatSettings.modelContextTokens,
+      fallback: () => config.llm.fallback,
+      taskModels: () => config.llm.tasks,
+      latencyBudgetMs: () => config.llm.latencyBudgetMs ?? null,
+      embedModel: () => config.memory.embedModel,
+    },
+    logger,
+    clock,
+  );
   const chat = new ChatService({
     store,
     personas,
     sessions,
     conversations,
-    llm: queued,
+    llm,
     clock,
     events,
     logger,
@@ -138,13 +152,13 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     clock,
     config.auth.mode === 'required' || (config.auth.mode === 'auto' && !isLoopbackHost(config.host)),
   );
-  const system = new SystemService({ store, llm: queued, clock, stats, queueStats: () => queued.stats(), databasePath });
+  const system = new SystemService({ store, llm, catalog: llm, clock, stats, queueStats: () => llm.stats(), databasePath });
   const social = composeSocial({
     store,
     socialStore: new SqliteSocialStore(store.database, databasePath),
     personas,
     conversations,
-    llm: queued,
+    llm,
     clock,
     events,
     logger,
@@ -162,7 +176,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   chat.addContributor(social.contributor);
   chat.addObserver(social.observer);
   // Registers its own prompt contributor and turn observer on `chat`.
-  const memory = composeMemory({ database: store.database, databasePath, config, personas, chat, llm: queued, clock, logger });
+  const memory = composeMemory({ database: store.database, databasePath, config, personas, chat, llm, clock, logger });
   // Each persona of a finished group keeps its own (private) memory of what it witnessed there.
   social.groups.rememberWith(async ({ personaId, content, conversation }) => {
     await memory.services.memories.store({ personaId, content, kind: 'summary', importance: 0.6, visibility: 'private', sessionId: conversation.sessionId });
@@ -172,7 +186,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     memory.jobs,
     config.social.llmJudgement
       ? {
-          llm: queued,
+          llm,
           modelFor: (personaId) => {
             const persona = personas.list().find((candidate) => candidate.id === personaId);
             return persona === undefined ? null : chat.modelFor(persona);
@@ -219,7 +233,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const metrics = new PrometheusMetrics(
     {
       activeConnections: () => stats.activeConnections,
-      llmQueue: () => queued.stats(),
+      llmQueue: () => llm.stats(),
       databaseSizeBytes: async () => (await system.databaseStatus()).sizeBytes,
     },
     registry.list().map((method) => method.name),
@@ -232,6 +246,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     onRequestComplete: (outcome) => {
       stats.recordRequest(outcome.durationMs, outcome.outcome !== 'ok');
       metrics.observeRequest(outcome);
+      logRequest(logger, 'websocket', outcome);
     },
   });
   const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions);
@@ -253,10 +268,13 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     metrics,
     shutdownSignal: shutdown.signal,
     hostModel,
+    abortInFlight() {
+      if (!shutdown.signal.aborted) shutdown.abort(new Error('server shutting down'));
+    },
     async close() {
       if (closed) return;
       closed = true;
-      shutdown.abort(new Error('server shutting down'));
+      if (!shutdown.signal.aborted) shutdown.abort(new Error('server shutting down'));
       retention.stop();
       state.stop();
       await memory.stop();
@@ -270,31 +288,35 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
   const core = await createCore(config, options);
   const { logger } = core;
-  const http = new HttpServer(logger);
+  const http = new HttpServer(
+    logger,
+    new RequestGuard({ allowedHosts: config.http.allowedHosts, allowedOrigins: config.http.allowedOrigins, listenHost: config.host }),
+  );
   const websocket = new WebSocketTransport({
     engine: core.engine,
     logger,
     stats: core.stats,
     maxFrameBytes: config.limits.maxFrameBytes,
-    allowedOrigins: config.http.allowedOrigins,
     shutdownSignal: core.shutdownSignal,
     maxConnections: config.limits.maxConnections,
     maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+    maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
+    maxQueuedBytes: config.limits.maxQueuedBytesPerConnection,
+    heartbeatMs: config.limits.heartbeatMs,
+    slowClientGraceMs: config.limits.slowClientGraceMs,
     rateLimit: { ratePerSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst },
     authenticate: (apiKey) => core.auth.authenticate(apiKey),
-    canAttachSession: async (sessionId, userId) => {
-      const session = await core.store.getSession(sessionId);
-      return session === null || session.userId === userId;
-    },
+    claimSession: (sessionId, userId) => core.services.sessions.claim(sessionId, userId),
+    isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
   });
   http.addRoute(healthRoutes(core.services.system));
   const mcp = config.mcp.http
     ? new McpHttpTransport({
         core,
-        allowedOrigins: config.http.allowedOrigins,
-        listenHost: config.host,
         sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000,
         maxSessions: config.mcp.maxSessions,
+        maxSessionsPerUser: config.mcp.maxSessionsPerUser,
+        streamLimits: { maxQueuedBytes: config.limits.maxQueuedBytesPerConnection, heartbeatMs: config.limits.heartbeatMs },
       })
     : null;
   if (mcp !== null) http.addRoute(mcp.route);
@@ -313,6 +335,15 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   http.onUpgrade((request, socket, head, url) => websocket.handleUpgrade(request, socket, head, url));
   // Conversation turns go to the connections that subscribed (conversation.subscribe), serialised once.
   const stopConversationFeed = forwardConversationEvents(core.services, core.events, (topic, method, params) => websocket.publish(topic, method, params));
+  // A revoked key stops working on open connections too, within half a second (`keys revoke` runs in another process).
+  const stopRevocationWatch = core.auth.watchRevocations(
+    REVOCATION_CHECK_MS,
+    (keyIds) => {
+      websocket.dropRevokedKeys(keyIds);
+      void mcp?.dropRevokedKeys(keyIds);
+    },
+    (error) => logger.warn({ err: error }, 'could not read revoked API keys'),
+  );
 
   let address: { port: number; host: string };
   try {
@@ -344,11 +375,15 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     mcpUrl: mcp === null ? null : `http://${hostForUrl}:${address.port}/mcp`,
     close() {
       closing ??= (async () => {
-        // MCP streams first: open SSE responses would keep the HTTP server from closing.
-        await mcp?.close();
-        await http.close().then(() => undefined, () => undefined);
+        // Stop accepting first (the listener closes now; `stopped` resolves once every socket is gone),
+        // then end what is open: turns in flight are aborted (their user messages are stored already),
+        // WebSockets get 1001, MCP sessions and streams end. Nothing here waits on a client for long.
+        const stopped = http.close();
+        stopRevocationWatch();
         stopConversationFeed();
-        await websocket.close();
+        core.abortInFlight();
+        await Promise.all([websocket.close(), mcp?.close()]);
+        await stopped;
         await core.close();
         logger.info('persona-mcp stopped');
       })();

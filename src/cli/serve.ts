@@ -2,6 +2,9 @@
 import { startServer } from '../app.js';
 import type { Config } from '../config/schema.js';
 
+/** Shutdown that takes longer than this is cut short: the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
 /** A second signal while shutting down exits at once (the user really means it). */
 export async function serve(config: Config): Promise<void> {
   const server = await startServer(config);
@@ -13,6 +16,10 @@ export async function serve(config: Config): Promise<void> {
     }
     stopping = true;
     server.logger.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      server.logger.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long: exiting now');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     server.close().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -33,6 +33,8 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; key: string; t
   { name: 'PERSONA_MCP_AUTH', key: 'auth.mode', type: 'string' },
   { name: 'PERSONA_MCP_LLM_PROVIDER', key: 'llm.provider', type: 'string' },
   { name: 'OLLAMA_HOST', key: 'llm.ollamaHost', type: 'string' },
+  { name: 'OPENAI_BASE_URL', key: 'llm.openai.baseUrl', type: 'string' },
+  { name: 'OPENAI_API_KEY', key: 'llm.openai.apiKey', type: 'string' },
 ];
 
 export interface ConfigSources {
@@ -61,8 +63,19 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(config)'}: ${issue.message}`);
   }
+  if (parsed.success) resolveBackendKeys(parsed.data, environment, problems);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   return { ...parsed.data, dataDir: path.resolve(cwd, parsed.data.dataDir) };
+}
+
+/** Reads `llm.backends.*.apiKeyEnv` from the environment into `apiKey`, so keys stay out of config files. */
+function resolveBackendKeys(config: Config, environment: NodeJS.ProcessEnv, problems: string[]): void {
+  for (const [name, backend] of Object.entries(config.llm.backends)) {
+    if (backend.apiKeyEnv === undefined || backend.apiKey !== undefined) continue;
+    const key = environment[backend.apiKeyEnv];
+    if (key === undefined || key === '') problems.push(`llm.backends.${name}.apiKeyEnv: the environment variable ${backend.apiKeyEnv} is not set`);
+    else backend.apiKey = key;
+  }
 }
 
 function readDotEnv(cwd: string, problems: string[]): Record<string, string> {

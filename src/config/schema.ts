@@ -14,6 +14,30 @@ export function defaultDataDir(): string {
 const port = z.number().int().min(0).max(65_535);
 const positiveInt = z.number().int().positive();
 
+/** Names backends get in config and in model references (`vllm:qwen2.5-7b-instruct`). */
+const backendName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'a backend name is lower-case letters, digits, - and _ (e.g. "vllm", "lm-studio")');
+
+/** One named LLM backend (docs/backends.md). Unset limits take the `llm.*` values. */
+const backendSchema = z.object({
+  /** `ollama` (its own API) or `openai` (any OpenAI-compatible server: llama.cpp, vLLM, LM Studio, LocalAI, hosted). */
+  kind: z.enum(['ollama', 'openai']),
+  /** Ollama: any form OLLAMA_HOST takes; OpenAI-compatible: the base URL including `/v1`. */
+  url: z.string().min(1),
+  /** Bearer key for OpenAI-compatible servers that want one. */
+  apiKey: z.string().min(1).optional(),
+  /** Name of an environment variable holding the key (keeps secrets out of the config file). */
+  apiKeyEnv: z.string().min(1).optional(),
+  concurrency: positiveInt.optional(),
+  maxQueued: z.number().int().min(0).optional(),
+  timeoutMs: positiveInt.optional(),
+  firstTokenTimeoutMs: positiveInt.optional(),
+  /** Context window of this backend's models when `llm.modelContextTokens` names none. */
+  contextTokens: z.number().int().min(512).optional(),
+  /** OpenAI-compatible only: also send `top_k`, `min_p`, `repeat_penalty` (false for the hosted OpenAI API). */
+  sendExtraOptions: z.boolean().optional(),
+});
+export type BackendConfig = z.infer<typeof backendSchema>;
+
 export const configSchema = z.object({
   /** Interface to listen on; 127.0.0.1 keeps the server private to this machine. */
   host: z.string().min(1).default('127.0.0.1'),
@@ -26,12 +50,38 @@ export const configSchema = z.object({
   llm: z
     .object({
       /**
-       * `ollama`; `host`: the MCP host's own model (sampling), for MCP clients only; `auto`: Ollama when it
-       * is reachable, else the MCP host's model when the client offers it.
+       * The default backend: `ollama`; `openai` (the OpenAI-compatible server at OPENAI_BASE_URL); `host`:
+       * the MCP host's own model (sampling), for MCP clients only; `auto`: Ollama when it is reachable, else
+       * the MCP host's model when the client offers it.
        */
-      provider: z.enum(['ollama', 'host', 'auto']).default('ollama'),
+      provider: z.enum(['ollama', 'openai', 'host', 'auto']).default('ollama'),
+      /** Name of the default backend among `backends` (overrides `provider`). */
+      defaultBackend: backendName.optional(),
       /** Ollama's address; OLLAMA_HOST sets it, in any form Ollama itself accepts. */
       ollamaHost: z.string().default('http://127.0.0.1:11434'),
+      /** The built-in `openai` backend: OPENAI_BASE_URL and OPENAI_API_KEY set it, as in the OpenAI ecosystem. */
+      openai: z
+        .object({
+          /** Base URL including `/v1`; defaults to https://api.openai.com/v1. */
+          baseUrl: z.string().url().optional(),
+          apiKey: z.string().min(1).optional(),
+          sendExtraOptions: z.boolean().optional(),
+        })
+        .prefault({}),
+      /** More backends by name, several of each kind (`{"vllm": {"kind": "openai", "url": "http://gpu:8000/v1"}}`). */
+      backends: z.record(backendName, backendSchema).default({}),
+      /** Models tried in order when the chosen one is missing, busy or unreachable (`["ollama:llama3.2:3b"]`). */
+      fallback: z.array(z.string().min(1)).default([]),
+      /** Models for background tasks, so they can use a small model (`{"summary": "ollama:llama3.2:1b"}`). */
+      tasks: z
+        .object({
+          summary: z.string().min(1).optional(),
+          importance: z.string().min(1).optional(),
+          relationship: z.string().min(1).optional(),
+        })
+        .prefault({}),
+      /** Expected reply time a chat should fit in; slower-looking models are passed over (none by default). */
+      latencyBudgetMs: positiveInt.optional(),
       /** Model for personas that name none. */
       model: z.string().min(1).default('llama3.1:8b'),
       /** A whole chat turn must finish within this many milliseconds. */
@@ -47,7 +97,16 @@ export const configSchema = z.object({
       /** Per-model context windows overriding `contextTokens`, e.g. {"llama3.1:8b": 8192}. */
       modelContextTokens: z.record(z.string(), z.number().int().min(512)).default({}),
     })
-    .prefault({}),
+    .prefault({})
+    .superRefine((llm, context) => {
+      const names = new Set(['ollama', 'host', 'openai', ...Object.keys(llm.backends)]);
+      if (llm.defaultBackend !== undefined && !names.has(llm.defaultBackend)) {
+        context.addIssue({ code: 'custom', path: ['defaultBackend'], message: `"${llm.defaultBackend}" is not a backend; known: ${[...names].join(', ')}` });
+      }
+      if (llm.backends['host'] !== undefined) {
+        context.addIssue({ code: 'custom', path: ['backends', 'host'], message: '"host" is the MCP host\'s model and cannot be redefined; pick another name' });
+      }
+    }),
   chat: z
     .object({
       /** Reply cap when the client sends no `token_budget` (the old server's default). */
@@ -75,10 +134,24 @@ export const configSchema = z.object({
       maxFrameBytes: positiveInt.default(1_048_576),
       /** Largest JSON-RPC batch. */
       maxBatchSize: positiveInt.default(100),
-      /** Open WebSocket connections in total; more are closed with 1013 (try again later). */
+      /** Open WebSocket connections in total; more upgrades are refused with HTTP 503. */
       maxConnections: positiveInt.default(20_000),
-      /** Open WebSocket connections from one IP address. */
+      /** Open WebSocket connections from one IP address; more are refused with HTTP 429. */
       maxConnectionsPerIp: positiveInt.default(1_000),
+      /** Open WebSocket connections of one user (API key owner); more are refused with HTTP 429. */
+      maxConnectionsPerUser: positiveInt.default(1_000),
+      /**
+       * Bytes that may wait to be sent to one WebSocket client; beyond, its frames stop being read until it
+       * catches up, and a client that stays beyond (or goes twice beyond) is closed with 1008.
+       */
+      maxQueuedBytesPerConnection: positiveInt.default(8 * 1024 * 1024),
+      /** How long (ms) a WebSocket client may stay over `maxQueuedBytesPerConnection` before it is closed. */
+      slowClientGraceMs: positiveInt.default(10_000),
+      /**
+       * WebSocket ping interval (ms); a connection that has not answered the previous ping with a pong is
+       * dropped. MCP event streams get a keep-alive comment this often.
+       */
+      heartbeatMs: z.number().int().min(100).default(30_000),
       /** Requests per second one connection may send on average (token bucket; a batch costs its size). */
       rateLimitPerSecond: z.number().positive().default(100),
       /** Requests one connection may send in a burst. */
@@ -112,10 +185,17 @@ export const configSchema = z.object({
     .prefault({}),
   /** Largest state bundle `state.load` and `persona-mcp import` unpack, in bytes (zip-bomb guard). */
   maxBundleBytes: z.number().int().positive().default(8 * 1024 ** 3),
+  /** Longest row (JSON line) in a state bundle; longer ones are refused before any is parsed. */
+  maxBundleLineBytes: z.number().int().positive().default(64 * 1024 ** 2),
   http: z
     .object({
       /** Extra browser origins allowed to connect (the server's own origin is always allowed). */
       allowedOrigins: z.array(z.string()).default([]),
+      /**
+       * Host names (or `host:port`) the server answers to besides the loopback names and the address it
+       * listens on; other `Host` headers get 403 (DNS rebinding). `"*"` accepts any.
+       */
+      allowedHosts: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
   mcp: z
@@ -126,6 +206,8 @@ export const configSchema = z.object({
       sessionIdleMinutes: z.number().positive().default(60),
       /** Open 2025-11-25 HTTP sessions at most; a new one beyond this is refused with 503. */
       maxSessions: positiveInt.default(1000),
+      /** Open 2025-11-25 HTTP sessions per user (the anonymous local user: per address); beyond, 429. */
+      maxSessionsPerUser: positiveInt.default(100),
     })
     .prefault({}),
   auth: z

@@ -22,4 +22,6 @@ export interface ApiKeyStore {
   /** Revokes by id or prefix; returns the revoked record, or null when none matched. */
   revokeKey(idOrPrefix: string, now: number): Promise<ApiKeyRecord | null>;
   countActiveKeys(): Promise<number>;
+  /** Ids of every revoked key (few: keys are revoked by hand). */
+  revokedKeyIds(): Promise<string[]>;
 }

@@ -1,14 +1,16 @@
 /**
- * The LLM port: what a chat turn needs from a model backend (Ollama today; OpenAI-compatible servers
- * and the MCP host's own model later). Adapters turn every backend failure into an `AppError` of kind
+ * The LLM port: what a chat turn needs from a model backend (Ollama, an OpenAI-compatible server, the MCP
+ * host's own model, or the router that picks among several of them). Adapters turn every backend failure into an `AppError` of kind
  * `llm_unavailable`, `model_not_installed`, `llm_timeout`, `llm_busy` or `llm_failed`, with a message
  * that says what to do (start Ollama, `ollama pull MODEL`, ...).
  */
+import type { ModelChoice } from '../domain/model-selection.js';
+
 export interface LlmMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
   /**
-   * Pictures for a multimodal model, base64 without a `data:` prefix (Ollama `images`; content parts
+   * Pictures attached to a user message, base64 without a `data:` prefix (Ollama `images`; content parts
    * for OpenAI-compatible backends). Only send them to a model that has vision ({@link LlmProvider.capabilities}).
    */
   images?: { mimeType: string; data: string }[];
@@ -16,6 +18,9 @@ export interface LlmMessage {
 
 /** A picture for a multimodal model: its type and its bytes in base64 (no `data:` prefix). */
 export type LlmImage = NonNullable<LlmMessage['images']>[number];
+
+/** What a request is for: background tasks may use smaller models than chat (`llm.tasks`). */
+export type LlmTask = 'chat' | 'summary' | 'importance' | 'relationship';
 
 export interface LlmChatRequest {
   model: string;
@@ -31,11 +36,27 @@ export interface LlmChatRequest {
    * `interactive` chat a person is waiting for. Defaults to `interactive`.
    */
   priority?: 'interactive' | 'background';
+  /** What the request is for; picks the task's model when one is configured. Defaults to `chat`. */
+  task?: LlmTask;
+  /**
+   * `model` was pinned explicitly (a request's `model`): exactly that model answers or the turn fails —
+   * no automatic selection, no fall-back. Defaults to false.
+   */
+  isPinned?: boolean;
+  /** Longest acceptable wait for the whole reply; slower-looking models are passed over. */
+  latencyBudgetMs?: number;
 }
 
 export type LlmChatEvent =
   | { type: 'delta'; text: string }
-  | { type: 'done'; promptTokens: number | null; completionTokens: number | null; model: string };
+  | {
+      type: 'done';
+      promptTokens: number | null;
+      completionTokens: number | null;
+      model: string;
+      /** Which backend answered and why that model was chosen (set by the model router). */
+      choice?: ModelChoice;
+    };
 
 export interface LlmModel {
   name: string;
@@ -75,4 +96,32 @@ export interface LlmProvider {
    * or null when the backend cannot tell. Optional: without it, callers treat the answer as unknown.
    */
   capabilities?(model: string, signal?: AbortSignal): Promise<string[] | null>;
+}
+
+/** One backend as `system.models` shows it. */
+export interface LlmBackendInfo {
+  name: string;
+  kind: 'ollama' | 'openai' | 'host';
+  endpoint: string;
+  isDefault: boolean;
+  /** Whether it answered the model listing just now. */
+  reachable: boolean;
+  /** Why it did not, in words a user can act on. */
+  error: string | null;
+  models: LlmModel[];
+  queue: { running: number; queued: number; concurrency: number; maxQueued: number };
+}
+
+/** The configured backends and how model references map onto them (implemented by the model router). */
+export interface LlmCatalog {
+  /** Every backend's reachability, models and queue; never throws. */
+  inventory(signal?: AbortSignal): Promise<LlmBackendInfo[]>;
+  /** Reads a model reference (`vllm:qwen2.5-7b-instruct`, or a bare name on the default backend). */
+  resolve(reference: string): { backend: string; model: string };
+  /** The context window used for a model. */
+  contextTokensOf(ref: { backend: string; model: string }): number;
+  /** The model reference of each task that has one (`summary`, `importance`, `relationship`, `embeddings`). */
+  taskModels(): Record<string, string>;
+  /** `llm.fallback`, in order. */
+  fallbackChain(): readonly string[];
 }

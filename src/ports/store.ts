@@ -132,6 +132,11 @@ export interface Store {
   getSession(id: string): Promise<SessionRecord | null>;
   /** Creates the session when missing, then sets `lastSeenAt`. */
   touchSession(id: string, now: number, userId?: string | null): Promise<SessionRecord>;
+  /**
+   * Creates the session owned by `userId` unless it exists; returns the stored session either way (its
+   * owner may be someone else). Atomic: of two callers claiming one new id, the second sees the first's.
+   */
+  claimSession(id: string, userId: string | null, now: number): Promise<SessionRecord>;
   setActivePersona(sessionId: string, personaId: string | null, now: number): Promise<SessionRecord>;
 
   // conversations

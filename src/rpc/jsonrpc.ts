@@ -14,8 +14,11 @@ import {
   METHOD_NOT_FOUND,
   PARSE_ERROR,
 } from './error-codes.js';
-import type { JsonRpcId, MethodContext, MethodRegistry } from './registry.js';
+import { ExactNumber, keepExactIds, stringifyMessage } from './exact-ids.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../domain/json-depth.js';
+import type { JsonRpcId, MethodContext, MethodRegistry, SessionBinding } from './registry.js';
 import type { Logger } from 'pino';
+import { causeOf } from './request-log.js';
 
 export interface JsonRpcErrorObject {
   code: number;
@@ -43,6 +46,15 @@ export interface RequestOutcome {
   /** 'ok', or the error kind / standard error name. */
   outcome: string;
   durationMs: number;
+  /** The JSON-RPC error code answered; null on success. */
+  code: number | null;
+  /** The error message answered (no detail, no stack); null on success. */
+  error: string | null;
+  /** Who asked: the request's session and user (absent when the frame could not be read at all). */
+  session?: SessionBinding;
+  requestId?: JsonRpcId;
+  /** The params as received (only logged at `debug`: they hold message text). */
+  params?: unknown;
 }
 
 export interface JsonRpcEngineOptions {
@@ -73,9 +85,18 @@ export class JsonRpcEngine {
   /** Handles one text frame. Resolves to the response text, or null when nothing is to be sent. */
   async handleText(text: string, createContext: ContextFactory): Promise<string | null> {
     const parsed = parseFrame(text);
-    if (!parsed.ok) return JSON.stringify(parsed.response);
+    if (!parsed.ok) {
+      this.reportUnparsable(createContext);
+      return stringifyMessage(parsed.response);
+    }
     const response = await this.handleParsed(parsed.message, createContext);
-    return response === null ? null : JSON.stringify(response);
+    return response === null ? null : stringifyMessage(response);
+  }
+
+  /** Reports a frame that was not JSON (−32700) to `onRequestComplete`, for transports that parse frames themselves. */
+  reportUnparsable(createContext: ContextFactory): void {
+    const session = createContext(null, UNPARSABLE).session;
+    this.options.onRequestComplete?.({ method: UNPARSABLE, outcome: 'parse_error', durationMs: 0, code: PARSE_ERROR, error: 'Parse error', session });
   }
 
   /**
@@ -112,37 +133,48 @@ export class JsonRpcEngine {
   }
 
   private async handleOne(message: unknown, createContext: ContextFactory): Promise<JsonRpcResponse | null> {
+    const started = performance.now();
     const request = parseRequest(message);
-    if ('error' in request) return errorResponse(request.id, request.error);
+    if ('error' in request) {
+      const session = createContext(request.id, INVALID).session;
+      this.finish({ method: INVALID, outcome: 'invalid_request', code: request.error.code, error: request.error.message, session, requestId: request.id, params: message }, started);
+      return errorResponse(request.id, request.error);
+    }
 
     const isNotification = !('id' in request);
     const id = request.id ?? null;
-    const started = performance.now();
+    // Made before anything can fail, so that every outcome names who asked (the request log).
+    const context = createContext(isNotification ? undefined : id, request.method);
+    const report = { method: request.method, session: context.session, requestId: request.id, params: request.params };
+    const fail = (outcome: string, error: JsonRpcErrorObject): JsonRpcResponse | null => {
+      this.finish({ ...report, outcome, code: error.code, error: error.message }, started);
+      return isNotification ? null : errorResponse(id, error);
+    };
 
     const method = this.registry.get(request.method);
     if (method === undefined) {
-      this.finish(request.method, 'method_not_found', started);
-      if (isNotification) return null;
-      return errorResponse(id, { code: METHOD_NOT_FOUND, message: `Method not found: ${request.method}. Call rpc.discover for the list.` });
+      return fail('method_not_found', { code: METHOD_NOT_FOUND, message: `Method not found: ${request.method}. Call rpc.discover for the list.` });
     }
 
     const params = request.params === undefined || request.params === null ? {} : request.params;
     if (typeof params !== 'object' || Array.isArray(params)) {
-      this.finish(request.method, 'invalid_params', started);
-      if (isNotification) return null;
-      return errorResponse(id, {
+      return fail('invalid_params', {
         code: INVALID_PARAMS,
         message: 'Invalid params: params must be an object with named members (by-position arrays are not supported).',
       });
     }
+    if (exceedsJsonDepth(params, MAX_JSON_DEPTH - 1)) {
+      return fail('invalid_params', {
+        code: INVALID_PARAMS,
+        message: `Invalid params: the request nests more than ${MAX_JSON_DEPTH} levels of objects and arrays; send flatter data.`,
+        data: { kind: 'limit_exceeded', limit: MAX_JSON_DEPTH },
+      });
+    }
     const parsed = method.params.safeParse(params);
     if (!parsed.success) {
-      this.finish(request.method, 'invalid_params', started);
-      if (isNotification) return null;
-      return errorResponse(id, { code: INVALID_PARAMS, message: describeZodError(parsed.error), data: { issues: zodIssues(parsed.error) } });
+      return fail('invalid_params', { code: INVALID_PARAMS, message: describeZodError(parsed.error), data: { issues: zodIssues(parsed.error) } });
     }
 
-    const context = createContext(isNotification ? undefined : id, request.method);
     try {
       const result: unknown = await method.handler(parsed.data, context);
       if (this.options.validateResults) {
@@ -151,24 +183,25 @@ export class JsonRpcEngine {
           throw new Error(`Result of ${request.method} does not match its schema: ${describeZodError(checked.error)}`);
         }
       }
-      this.finish(request.method, 'ok', started);
+      this.finish({ ...report, outcome: 'ok', code: null, error: null }, started);
       return isNotification ? null : { jsonrpc: '2.0', id, result };
     } catch (error) {
-      const errorObject = this.toErrorObject(error, request.method, context.logger);
-      this.finish(request.method, isAppError(error) ? error.kind : 'internal_error', started);
-      return isNotification ? null : errorResponse(id, errorObject);
+      return fail(isAppError(error) ? error.kind : 'internal_error', this.toErrorObject(error, request.method, context.logger));
     }
   }
 
-  /** Reports a finished request to `onRequestComplete` (metrics). */
-  private finish(method: string, outcome: string, started: number): void {
-    this.options.onRequestComplete?.({ method, outcome, durationMs: performance.now() - started });
+  /** Reports a finished request to `onRequestComplete` (metrics, the request log). */
+  private finish(outcome: Omit<RequestOutcome, 'durationMs'>, started: number): void {
+    this.options.onRequestComplete?.({ ...outcome, durationMs: performance.now() - started });
   }
 
   private toErrorObject(error: unknown, method: string, logger: Logger): JsonRpcErrorObject {
     if (isAppError(error)) {
       const info = APPLICATION_ERRORS[error.kind];
-      if (error.detail !== undefined) logger.warn({ err: error.detail, method, kind: error.kind }, error.message);
+      // The request log already has the outcome; the detail is for whoever debugs, without a stack
+      // unless the store itself failed (an unexpected condition worth its stack).
+      if (error.kind === 'storage_error') logger.error({ err: error.detail, method }, error.message);
+      else if (error.detail !== undefined) logger.debug({ cause: causeOf(error.detail), method, kind: error.kind }, error.message);
       return { code: info.code, message: error.message, data: { kind: error.kind, hint: info.whatToDo, ...error.data } };
     }
     if (error instanceof ZodError) {
@@ -180,10 +213,18 @@ export class JsonRpcEngine {
   }
 }
 
-/** Parses a frame's text; a parse failure comes with its ready −32700 response. */
+/** The method name reported for frames that are not JSON, and for members that are not requests. */
+const UNPARSABLE = '(unparsable)';
+const INVALID = '(invalid)';
+
+/**
+ * Parses a frame's text; a parse failure comes with its ready −32700 response. Numeric ids a double
+ * cannot hold exactly are kept as their text (`exact-ids.ts`): serialise responses with
+ * `stringifyMessage`.
+ */
 export function parseFrame(text: string): { ok: true; message: unknown } | { ok: false; response: JsonRpcResponse } {
   try {
-    return { ok: true, message: JSON.parse(text) };
+    return { ok: true, message: keepExactIds(text, JSON.parse(text)) };
   } catch {
     return { ok: false, response: errorResponse(null, { code: PARSE_ERROR, message: 'Parse error: the frame is not valid JSON.' }) };
   }
@@ -197,7 +238,7 @@ export function messageCost(message: unknown): number {
 type ParsedRequest = JsonRpcRequest | { id: JsonRpcId; error: JsonRpcErrorObject };
 
 function isValidId(value: unknown): value is JsonRpcId {
-  return value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+  return value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)) || value instanceof ExactNumber;
 }
 
 function parseRequest(message: unknown): ParsedRequest {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { Logger } from 'pino';
+import type { ExactNumber } from './exact-ids.js';
 
 /** The session a request acts for. Transports own it; `session.resume` re-points it. */
 export interface SessionBinding {
@@ -15,7 +16,8 @@ export interface SessionBinding {
   role?: 'user' | 'admin';
 }
 
-export type JsonRpcId = string | number | null;
+/** A request id; numbers a double cannot hold exactly arrive as `ExactNumber` (their text, echoed verbatim). */
+export type JsonRpcId = string | number | ExactNumber | null;
 
 export interface MethodContext {
   session: SessionBinding;

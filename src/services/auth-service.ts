@@ -28,6 +28,8 @@ export function hashApiKey(key: string): string {
 }
 
 export class AuthService {
+  private readonly revoked = new Set<string>();
+
   constructor(
     private readonly keys: ApiKeyStore,
     private readonly clock: Clock,
@@ -75,7 +77,50 @@ export class AuthService {
   async revoke(idOrPrefix: string): Promise<ApiKeyRecord> {
     const revoked = await this.keys.revokeKey(idOrPrefix, this.clock.now());
     if (revoked === null) throw new AppError('conflict', `No active key "${idOrPrefix}"; \`persona-mcp keys list\` shows the ids.`);
+    this.revoked.add(revoked.id);
     return revoked;
+  }
+
+  /**
+   * Whether a key was revoked, as of the last `refreshRevocations` (keys are revoked by the CLI, in
+   * another process, so the server reads the list again every half second: `watchRevocations`).
+   */
+  isRevoked(keyId: string): boolean {
+    return this.revoked.has(keyId);
+  }
+
+  /** Reads the revoked keys again; returns the ids revoked since the last read. */
+  async refreshRevocations(): Promise<Set<string>> {
+    const fresh = new Set<string>();
+    for (const id of await this.keys.revokedKeyIds()) {
+      if (!this.revoked.has(id)) fresh.add(id);
+      this.revoked.add(id);
+    }
+    return fresh;
+  }
+
+  /**
+   * Reads the revoked keys every `intervalMs` and tells `onRevoked` about new ones (open connections of
+   * those keys are then closed). Returns the function that stops watching.
+   */
+  watchRevocations(intervalMs: number, onRevoked: (keyIds: ReadonlySet<string>) => void, onError: (error: unknown) => void): () => void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      this.refreshRevocations().then(
+        (fresh) => {
+          running = false;
+          if (fresh.size > 0) onRevoked(fresh);
+        },
+        (error: unknown) => {
+          running = false;
+          onError(error);
+        },
+      );
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   countActive(): Promise<number> {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { buildContextWindow } from '../domain/context-window.js';
 import { continueScore, ENGAGEMENT_WINDOW, type ContinueScoreResult } from '../domain/continue-score.js';
 import { AppError } from '../domain/errors.js';
+import type { ModelChoice } from '../domain/model-selection.js';
 import { buildSystemPrompt, describeEnergy } from '../domain/prompt.js';
 import type { Availability, SocialEnergyState } from '../domain/social-energy.js';
 import { energyShare } from '../domain/social-energy.js';
@@ -48,6 +49,10 @@ export interface ChatTurnRequest {
   attachmentNotes?: string[] | undefined;
   /** Runs once the user's message is stored (before the model is called): attachments are linked to it here. */
   onUserMessageStored?: ((message: MessageRecord) => Promise<void>) | undefined;
+  /** Pins this turn to exactly this model reference (no automatic selection, no fall-back). */
+  model?: string | undefined;
+  /** Longest acceptable expected reply time; the model router passes over slower-looking models. */
+  latencyBudgetMs?: number | undefined;
 }
 
 export interface ChatTurnResult {
@@ -57,6 +62,8 @@ export interface ChatTurnResult {
   replyMessage: MessageRecord;
   reply: string;
   model: string;
+  /** Which backend and model answered and why (the model router's choice), when the backend says. */
+  modelChoice: ModelChoice | null;
   promptTokens: number;
   completionTokens: number;
   processingMs: number;
@@ -161,7 +168,7 @@ export class ChatService {
 
     const conversation = userTurn.conversation;
     const [history, before] = await Promise.all([store.recentMessages(conversation.id, settings.historyMessages), personas.snapshot(persona)]);
-    const model = this.modelFor(persona);
+    const model = request.model ?? this.modelFor(persona);
     const images = request.images ?? [];
     if (images.length > 0) await this.checkVision(model);
     const contextTokens = settings.modelContextTokens[model] ?? settings.contextTokens;
@@ -191,7 +198,16 @@ export class ChatService {
     });
 
     const generated = await this.generate(
-      { model, messages: withAttachments(window.messages, images, request.attachmentNotes ?? []), maxTokens: tokenBudget, contextTokens, options: persona.modelOptions },
+      {
+        model,
+        messages: withAttachments(window.messages, images, request.attachmentNotes ?? []),
+        maxTokens: tokenBudget,
+        contextTokens,
+        options: persona.modelOptions,
+        task: 'chat',
+        isPinned: request.model !== undefined,
+        ...(request.latencyBudgetMs !== undefined ? { latencyBudgetMs: request.latencyBudgetMs } : {}),
+      },
       options,
       started,
     );
@@ -230,7 +246,8 @@ export class ChatService {
       userMessage: userTurn.message,
       replyMessage,
       reply: generated.text,
-      model,
+      model: generated.choice?.model ?? model,
+      modelChoice: generated.choice,
       promptTokens: replyMessage.promptTokens ?? 0,
       completionTokens: replyMessage.tokens,
       processingMs: finished - started,
@@ -345,7 +362,7 @@ export class ChatService {
     request: Parameters<LlmProvider['chat']>[0],
     options: ChatTurnOptions,
     started: number,
-  ): Promise<{ text: string; promptTokens: number | null; completionTokens: number | null; firstTokenAt: number | null }> {
+  ): Promise<{ text: string; promptTokens: number | null; completionTokens: number | null; firstTokenAt: number | null; choice: ModelChoice | null }> {
     let text = '';
     let firstTokenAt: number | null = null;
     for await (const event of this.deps.llm.chat(request, options.signal)) {
@@ -354,7 +371,7 @@ export class ChatService {
         text += event.text;
         options.onDelta?.(event.text);
       } else {
-        return { text, promptTokens: event.promptTokens, completionTokens: event.completionTokens, firstTokenAt };
+        return { text, promptTokens: event.promptTokens, completionTokens: event.completionTokens, firstTokenAt, choice: event.choice ?? null };
       }
     }
     this.deps.logger.warn({ model: request.model, elapsedMs: this.deps.clock.now() - started }, 'LLM stream ended without a done event');

@@ -77,9 +77,24 @@ export class SessionService {
     return this.written(binding.id, this.store.setActivePersona(binding.id, personaId, now));
   }
 
-  /** Creates the session's row if needed, marks it seen and (re)claims it for the binding's user. */
-  touch(binding: SessionBinding, now: number): Promise<SessionRecord> {
-    return this.written(binding.id, this.store.touchSession(binding.id, now, binding.userId));
+  /**
+   * Creates the session's row if needed (owned by the binding's user) and marks it seen. A session
+   * stored for another user is never written: that is refused (the transports refuse to attach to
+   * one, so reaching this is a bug, not a client's mistake).
+   */
+  async touch(binding: SessionBinding, now: number): Promise<SessionRecord> {
+    const record = await this.written(binding.id, this.store.touchSession(binding.id, now, binding.userId));
+    if (record.userId !== binding.userId) throw new AppError('forbidden', `Session "${binding.id}" belongs to another user; connect without session_id for a new one.`);
+    return record;
+  }
+
+  /**
+   * Binds a client-chosen session id (`?session_id=` on the URL) to its caller: a session that does not
+   * exist yet is created for them at once, so nobody else can take it; true when it is theirs.
+   */
+  async claim(sessionId: string, userId: string | null): Promise<boolean> {
+    const record = await this.written(sessionId, this.store.claimSession(sessionId, userId, this.clock.now()));
+    return record.userId === userId;
   }
 
   /** Checks that a stored session exists and belongs to the same user, then marks it seen. */

@@ -3,7 +3,8 @@
  * Transports feed `ServerStats`; `system.status`, `/readyz` and `/metrics` read it.
  */
 import type { Clock } from '../ports/clock.js';
-import type { LlmModel, LlmProvider, LlmStatus } from '../ports/llm.js';
+import { isModelListed } from '../domain/model-selection.js';
+import type { LlmBackendInfo, LlmCatalog, LlmModel, LlmProvider, LlmStatus } from '../ports/llm.js';
 import type { Store } from '../ports/store.js';
 
 /** Request and connection counters, updated by the transports and the JSON-RPC engine. */
@@ -42,6 +43,19 @@ export interface SystemStatus {
   database: { ok: boolean; path: string; sizeBytes: number; error?: string };
 }
 
+/** A model as `system.models` lists it. */
+export interface ModelEntry extends LlmModel {
+  ref: string;
+  /** Whether the backend has it; null when that cannot be told (backend down, the MCP host). */
+  pulled: boolean | null;
+  contextTokens: number;
+  usedBy: Array<{ personaId: string | null; task: string }>;
+}
+
+export interface BackendModels extends Omit<LlmBackendInfo, 'models'> {
+  models: ModelEntry[];
+}
+
 export class SystemService {
   private readonly startedAt: number;
 
@@ -49,6 +63,8 @@ export class SystemService {
     private readonly deps: {
       store: Store;
       llm: LlmProvider;
+      /** The configured backends (the model router); without it `models` shows the one backend. */
+      catalog?: LlmCatalog;
       clock: Clock;
       stats: ServerStats;
       queueStats?: () => QueueStats;
@@ -85,6 +101,59 @@ export class SystemService {
       queue: this.deps.queueStats?.() ?? null,
       database,
     };
+  }
+
+  /**
+   * Every backend's models, with which persona (chat) or task uses each and whether the backend has it
+   * ("pulled"); models that are referenced but missing are listed too, with `pulled: false` (or null when
+   * the backend could not be asked).
+   */
+  async models(personaModels: ReadonlyArray<{ personaId: string; reference: string }>, signal?: AbortSignal): Promise<BackendModels[]> {
+    const catalog = this.deps.catalog;
+    if (catalog === undefined) return [];
+    const backends = await catalog.inventory(signal);
+    const usages = [
+      ...personaModels.map((usage) => ({ ...catalog.resolve(usage.reference), usedBy: { personaId: usage.personaId, task: 'chat' } })),
+      ...Object.entries(catalog.taskModels()).map(([task, reference]) => ({ ...catalog.resolve(reference), usedBy: { personaId: null, task } })),
+      ...catalog.fallbackChain().map((reference) => ({ ...catalog.resolve(reference), usedBy: { personaId: null, task: 'fallback' } })),
+    ];
+    return backends.map((backend) => {
+      const listed = backend.models.map((model) => model.name);
+      const mine = usages.filter((usage) => usage.backend === backend.name);
+      const missing = [...new Set(mine.map((usage) => usage.model).filter((model) => !isModelListed(listed, model, backend.kind)))];
+      const entries: ModelEntry[] = [
+        ...backend.models.map((model) => ({ model, pulled: true as boolean | null })),
+        ...missing.map((name) => ({
+          model: { name, sizeBytes: null, family: null, parameterSize: null, modifiedAt: null },
+          pulled: backend.reachable && backend.kind !== 'host' ? false : null,
+        })),
+      ].map(({ model, pulled }) => ({
+        ...model,
+        ref: `${backend.name}:${model.name}`,
+        pulled,
+        contextTokens: catalog.contextTokensOf({ backend: backend.name, model: model.name }),
+        usedBy: mine.filter((usage) => isModelListed([model.name], usage.model, backend.kind)).map((usage) => usage.usedBy),
+      }));
+      return { ...backend, models: entries };
+    });
+  }
+
+  /** Whether the backend `reference` names has it: true, false, or null when that cannot be told. */
+  isPulled(backends: readonly BackendModels[], reference: string): boolean | null {
+    if (this.deps.catalog === undefined) return null;
+    const resolved = this.deps.catalog.resolve(reference);
+    const backend = backends.find((candidate) => candidate.name === resolved.backend);
+    return backend?.models.find((model) => isModelListed([model.name], resolved.model, backend.kind))?.pulled ?? null;
+  }
+
+  /** The model of each task that has its own. */
+  taskModels(): Record<string, string> {
+    return this.deps.catalog?.taskModels() ?? {};
+  }
+
+  /** The configured fall-back chain. */
+  fallbackChain(): readonly string[] {
+    return this.deps.catalog?.fallbackChain() ?? [];
   }
 
   /** The backend's models; throws the backend's AppError when it is unreachable. */

@@ -6,6 +6,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { APPLICATION_ERRORS } from '../rpc/error-codes.js';
+import type { RequestGuard } from './request-guard.js';
 
 /** Returns true when it answered the request. */
 export type HttpRoute = (request: IncomingMessage, response: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -22,10 +24,23 @@ export class HttpServer {
   private readonly routes: HttpRoute[] = [];
   private upgradeHandler: UpgradeHandler | null = null;
 
-  constructor(private readonly logger: Logger) {
+  /**
+   * @param guard Host allow-list and Origin check, applied to every request and upgrade before any
+   *   route sees it (null: none, for tests of other parts only).
+   */
+  constructor(
+    private readonly logger: Logger,
+    private readonly guard: RequestGuard | null = null,
+  ) {
     this.server = createServer((request, response) => void this.handle(request, response));
     this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       const url = new URL(request.url ?? '/', 'http://localhost');
+      const verdict = this.guard?.check(request) ?? { ok: true };
+      if (!verdict.ok) {
+        this.logger.warn({ host: request.headers.host, origin: request.headers.origin, path: url.pathname }, 'refused a WebSocket upgrade (Host/Origin)');
+        refuseUpgrade(socket, verdict.status, verdict.message);
+        return;
+      }
       if (this.upgradeHandler === null) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
@@ -52,6 +67,12 @@ export class HttpServer {
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
+    const verdict = this.guard?.check(request) ?? { ok: true };
+    if (!verdict.ok) {
+      this.logger.warn({ host: request.headers.host, origin: request.headers.origin, path: url.pathname }, 'refused an HTTP request (Host/Origin)');
+      sendJson(response, verdict.status, { jsonrpc: '2.0', id: null, error: { code: FORBIDDEN_CODE, message: verdict.message } });
+      return;
+    }
     try {
       for (const route of this.routes) {
         if (await route(request, response, url)) return;
@@ -76,11 +97,45 @@ export class HttpServer {
     });
   }
 
-  /** Stops accepting; open keep-alive sockets are closed once idle. */
-  close(): Promise<void> {
+  /**
+   * Stops accepting at once and resolves when every socket is gone. Idle keep-alive sockets close now;
+   * requests still running get `graceMs` to finish, then every socket left is destroyed. Upgraded
+   * (WebSocket) sockets are not the HTTP server's to wait for: their transport closes them.
+   */
+  close(graceMs = 2000): Promise<void> {
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      timer.unref();
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.server.closeIdleConnections();
     });
   }
+}
+
+/** The application error code of `forbidden` (error-codes.ts), for answers given before any route. */
+const FORBIDDEN_CODE = APPLICATION_ERRORS.forbidden.code;
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
+
+/** Answers an upgrade request with a plain HTTP error and closes the socket (no WebSocket is made). */
+export function refuseUpgrade(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
+  const reason = STATUS_TEXT[status] ?? 'Error';
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(message)}\r\n${extra}Connection: close\r\n\r\n${message}`,
+  );
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { APPLICATION_ERRORS } from '../rpc/error-codes.js';
 import { fullBucket, takeTokens, type TokenBucket, type TokenBucketLimits } from '../domain/token-bucket.js';
+import { stringifyMessage } from '../rpc/exact-ids.js';
 import { errorResponse, messageCost, parseFrame, type ContextFactory, type JsonRpcEngine } from '../rpc/jsonrpc.js';
 import type { JsonRpcId, MethodContext, SessionBinding } from '../rpc/registry.js';
 import { newSessionId, SESSION_ID_PATTERN } from '../services/session-service.js';
@@ -16,7 +17,7 @@ import type { ServerStats } from '../services/system-service.js';
 import { isAppError } from '../domain/errors.js';
 import type { Caller } from '../services/auth-service.js';
 import { requestApiKey } from './credentials.js';
-import { isOriginAllowed } from './origin.js';
+import { refuseUpgrade } from './http-server.js';
 
 export const WEBSOCKET_PATH = '/mcp';
 
@@ -26,25 +27,49 @@ export interface WebSocketTransportOptions {
   stats: ServerStats;
   /** Frames larger than this get a `request_too_large` error. Defaults to 1 MiB. */
   maxFrameBytes: number;
-  allowedOrigins: readonly string[];
-  /** Ping interval that finds dead peers. Defaults to 30 s. */
+  /**
+   * Ping interval. A connection that has not answered the previous ping with a pong by the next one is
+   * dropped (frames it sends do not count: a client that writes but never reads is not alive).
+   * Defaults to 30 s.
+   */
   heartbeatMs?: number;
   /** Aborted when the server shuts down: in-flight turns stop. */
   shutdownSignal: AbortSignal;
-  /** Open connections in total; beyond, new ones are closed with 1013. */
+  /** Open connections in total; beyond, upgrades are refused with HTTP 503. */
   maxConnections: number;
-  /** Open connections per client IP address. */
+  /** Open connections per client IP address; beyond, upgrades are refused with HTTP 429. */
   maxConnectionsPerIp: number;
+  /** Open connections per user (API key owner); beyond, HTTP 429. The anonymous local user has none. */
+  maxConnectionsPerUser: number;
+  /**
+   * Bytes that may wait to be sent to one client. Beyond, the server stops reading that client's frames
+   * until it catches up; still beyond after `slowClientGraceMs`, or twice beyond, the connection is
+   * closed (1008). Defaults to 8 MiB.
+   */
+  maxQueuedBytes?: number;
+  /** How long a client may stay over `maxQueuedBytes`. Defaults to 10 s. */
+  slowClientGraceMs?: number;
   /** Per-connection request rate (token bucket). */
   rateLimit: TokenBucketLimits;
   /** Who a connection acts as, from its API key (null when none was sent); throws `unauthorized`. */
   authenticate: (apiKey: string | null) => Promise<Caller>;
-  /** Whether the user may attach to the session id on the URL (it is theirs, or does not exist yet). */
-  canAttachSession: (sessionId: string, userId: string | null) => Promise<boolean>;
+  /**
+   * Binds a client-chosen session id to the user: creates the session for them when it does not exist
+   * yet, and answers false when it belongs to someone else.
+   */
+  claimSession: (sessionId: string, userId: string | null) => Promise<boolean>;
+  /** Whether the API key a connection was opened with has been revoked since (checked per request). */
+  isKeyRevoked: (keyId: string) => boolean;
 }
 
-/** WebSocket close code 1013 "Try Again Later" (RFC 6455 registry): the server is at a connection limit. */
-export const CLOSE_TRY_AGAIN_LATER = 1013;
+/** WebSocket close code 1008 "Policy Violation": a client that does not read, a revoked key. */
+export const CLOSE_POLICY_VIOLATION = 1008;
+/** WebSocket close code 1001 "Going Away": the server shuts down. */
+export const CLOSE_GOING_AWAY = 1001;
+
+const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** How often a paused (slow) connection is checked for having caught up. */
+const SLOW_CLIENT_CHECK_MS = 100;
 
 /** Frames this many times over the limit are not read at all: the socket closes with 1009. */
 const HARD_FRAME_LIMIT_FACTOR = 4;
@@ -59,9 +84,15 @@ interface Connection {
    * 40–80 µs per call on Node 20 (bench/README.md).
    */
   signal: AbortSignal;
+  /** Whether a pong arrived since the last ping. */
   isAlive: boolean;
   logger: Logger;
   ip: string;
+  /** The API key it was opened with (null without one): revoking the key ends the connection. */
+  keyId: string | null;
+  /** Set while over the queued-bytes cap: its frames are not read until it catches up. */
+  slowSince: number | null;
+  slowTimer: NodeJS.Timeout | null;
   bucket: TokenBucket;
   /** Builds each request's context; made once per connection rather than once per frame. */
   createContext: ContextFactory;
@@ -75,8 +106,15 @@ export class WebSocketTransport {
   private readonly topics = new Map<string, Set<Connection>>();
   private readonly connections = new Set<Connection>();
   private readonly connectionsPerIp = new Map<string, number>();
+  private readonly connectionsPerUser = new Map<string, number>();
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly maxQueuedBytes: number;
+  private readonly slowClientGraceMs: number;
   private nextConnectionNumber = 1;
+  private isClosing = false;
+  /** Frames being handled; shutdown lets them answer (briefly) before the close frames go out. */
+  private inFlight = 0;
+  private onIdle: (() => void) | null = null;
 
   constructor(private readonly options: WebSocketTransportOptions) {
     this.server = new WebSocketServer({
@@ -87,59 +125,84 @@ export class WebSocketTransport {
     });
     this.heartbeat = setInterval(() => this.pingAll(), options.heartbeatMs ?? 30_000);
     this.heartbeat.unref();
+    this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.slowClientGraceMs = options.slowClientGraceMs ?? 10_000;
   }
 
   get connectionCount(): number {
     return this.connections.size;
   }
 
-  /** Accepts or refuses an HTTP upgrade aimed at `/mcp`. */
+  /**
+   * Accepts or refuses an HTTP upgrade aimed at `/mcp` (Host and Origin were checked by the HTTP
+   * server). A refusal is a plain HTTP answer, before any WebSocket exists: 400, 401, 403, and 429/503
+   * at the connection limits (with `Retry-After`).
+   */
   async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
-    if (url.pathname !== WEBSOCKET_PATH) return refuse(socket, 404, `No WebSocket endpoint at ${url.pathname}; connect to ${WEBSOCKET_PATH}.`);
-    if (!isOriginAllowed(request, this.options.allowedOrigins)) {
-      this.options.logger.warn({ origin: request.headers.origin }, 'refused WebSocket from a foreign origin');
-      return refuse(socket, 403, 'This origin may not connect; add it to http.allowedOrigins.');
-    }
+    if (url.pathname !== WEBSOCKET_PATH) return refuseUpgrade(socket, 404, `No WebSocket endpoint at ${url.pathname}; connect to ${WEBSOCKET_PATH}.`);
+    if (this.isClosing) return refuseUpgrade(socket, 503, 'The server is shutting down.', { 'Retry-After': '5' });
     const requestedSession = url.searchParams.get('session_id');
     if (requestedSession !== null && !SESSION_ID_PATTERN.test(requestedSession)) {
-      return refuse(socket, 400, 'session_id must be 8-64 characters of A-Z, a-z, 0-9, "_" or "-".');
+      return refuseUpgrade(socket, 400, 'session_id must be 8-64 characters of A-Z, a-z, 0-9, "_" or "-".');
     }
+    const ip = request.socket.remoteAddress ?? 'unknown';
+    // Checked before the key too, so that a flood of upgrades costs no key look-ups.
+    const early = this.connectionLimitReached(ip, null);
+    if (early !== null) return this.refuseOverLimit(socket, ip, early);
     let caller: Caller;
     try {
       caller = await this.options.authenticate(requestApiKey(request, url));
     } catch (error) {
       if (!isAppError(error) || error.kind !== 'unauthorized') throw error;
-      this.options.logger.warn({ ip: request.socket.remoteAddress }, 'refused a WebSocket without a valid API key');
-      return refuse(socket, 401, error.message);
+      this.options.logger.warn({ ip }, 'refused a WebSocket without a valid API key');
+      return refuseUpgrade(socket, 401, error.message, { 'WWW-Authenticate': 'Bearer' });
     }
     const sessionId = requestedSession ?? newSessionId();
-    if (requestedSession !== null && !(await this.options.canAttachSession(requestedSession, caller.userId))) {
-      return refuse(socket, 403, 'That session belongs to another user; connect without session_id for a new one.');
+    if (requestedSession !== null && !(await this.options.claimSession(requestedSession, caller.userId))) {
+      this.options.logger.warn({ ip, user: caller.userId }, "refused a WebSocket asking for another user's session");
+      return refuseUpgrade(socket, 403, 'That session belongs to another user; connect without session_id for a new one.');
     }
-    const ip = request.socket.remoteAddress ?? 'unknown';
+    // Again after the awaits: the upgrade below completes synchronously, so the check and the count agree.
+    const refusal = this.connectionLimitReached(ip, caller.userId);
+    if (refusal !== null) return this.refuseOverLimit(socket, ip, refusal);
+    if (this.isClosing) return refuseUpgrade(socket, 503, 'The server is shutting down.', { 'Retry-After': '5' });
     this.server.handleUpgrade(request, socket, head, (ws) => {
-      const refusal = this.connectionLimitReached(ip);
-      if (refusal !== null) {
-        this.options.logger.warn({ ip, limit: refusal }, 'refused a WebSocket connection: limit reached');
-        ws.close(CLOSE_TRY_AGAIN_LATER, refusal);
-        return;
-      }
-      this.accept(ws, { id: sessionId, userId: caller.userId, role: caller.role }, ip);
+      this.accept(ws, { id: sessionId, userId: caller.userId, role: caller.role }, ip, caller.keyId);
     });
   }
 
-  /** The reason to refuse one more connection from `ip` (fits a close frame's 123 bytes), or null. */
-  private connectionLimitReached(ip: string): string | null {
+  private refuseOverLimit(socket: Duplex, ip: string, refusal: { status: 429 | 503; message: string }): void {
+    this.options.logger.warn({ ip, limit: refusal.message }, 'refused a WebSocket connection: limit reached');
+    refuseUpgrade(socket, refusal.status, refusal.message, { 'Retry-After': '5' });
+  }
+
+  /** Why one more connection from `ip` for `userId` is refused (503 when the server is full, else 429), or null. */
+  private connectionLimitReached(ip: string, userId: string | null): { status: 429 | 503; message: string } | null {
     if (this.connections.size >= this.options.maxConnections) {
-      return `server full: ${this.options.maxConnections} connections (limits.maxConnections)`;
+      return { status: 503, message: `Server full: ${this.options.maxConnections} connections are open (limits.maxConnections); retry later.` };
     }
     if ((this.connectionsPerIp.get(ip) ?? 0) >= this.options.maxConnectionsPerIp) {
-      return `too many connections from your address: ${this.options.maxConnectionsPerIp} (limits.maxConnectionsPerIp)`;
+      return { status: 429, message: `Too many connections from your address: ${this.options.maxConnectionsPerIp} are open (limits.maxConnectionsPerIp); close some.` };
+    }
+    if (userId !== null && (this.connectionsPerUser.get(userId) ?? 0) >= this.options.maxConnectionsPerUser) {
+      return { status: 429, message: `Too many connections for your API key's user: ${this.options.maxConnectionsPerUser} are open (limits.maxConnectionsPerUser); close some.` };
     }
     return null;
   }
 
-  private accept(socket: WebSocket, session: SessionBinding, ip: string): void {
+  /** Closes (1008) every connection opened with one of these keys: they were revoked. */
+  dropRevokedKeys(keyIds: ReadonlySet<string>): number {
+    let dropped = 0;
+    for (const connection of this.connections) {
+      if (connection.keyId === null || !keyIds.has(connection.keyId)) continue;
+      connection.logger.info({ keyId: connection.keyId }, 'closing a connection: its API key was revoked');
+      this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'API key revoked');
+      dropped += 1;
+    }
+    return dropped;
+  }
+
+  private accept(socket: WebSocket, session: SessionBinding, ip: string, keyId: string | null): void {
     const connectionNumber = this.nextConnectionNumber++;
     const closed = new AbortController();
     const connection: Connection = {
@@ -150,37 +213,57 @@ export class WebSocketTransport {
       isAlive: true,
       logger: this.options.logger.child({ connection: connectionNumber }),
       ip,
+      keyId,
+      slowSince: null,
+      slowTimer: null,
       bucket: fullBucket(this.options.rateLimit, Date.now()),
       isThrottled: false,
       createContext: (requestId, method) => this.createContext(connection, requestId, method),
     };
     this.connections.add(connection);
     this.connectionsPerIp.set(ip, (this.connectionsPerIp.get(ip) ?? 0) + 1);
+    const userId = session.userId;
+    if (userId !== null) this.connectionsPerUser.set(userId, (this.connectionsPerUser.get(userId) ?? 0) + 1);
     this.options.stats.activeConnections += 1;
     this.options.stats.totalConnections += 1;
 
+    connection.logger.debug({ ip, session: session.id, user: session.userId }, 'connection opened');
     socket.on('pong', () => {
       connection.isAlive = true;
     });
-    socket.on('message', (data, isBinary) => void this.onMessage(connection, data, isBinary));
+    socket.on('message', (data, isBinary) => {
+      this.inFlight += 1;
+      void this.onMessage(connection, data, isBinary).finally(() => {
+        this.inFlight -= 1;
+        if (this.inFlight === 0) this.onIdle?.();
+      });
+    });
     socket.on('error', (error) => connection.logger.debug({ err: error }, 'WebSocket error'));
-    socket.on('close', () => {
+    socket.on('close', (code) => {
+      connection.logger.debug({ code }, 'connection closed');
       this.connections.delete(connection);
       for (const topic of [...this.topics.keys()]) this.removeSubscriber(topic, connection);
       const remaining = (this.connectionsPerIp.get(ip) ?? 1) - 1;
       if (remaining > 0) this.connectionsPerIp.set(ip, remaining);
       else this.connectionsPerIp.delete(ip);
+      if (userId !== null) {
+        const left = (this.connectionsPerUser.get(userId) ?? 1) - 1;
+        if (left > 0) this.connectionsPerUser.set(userId, left);
+        else this.connectionsPerUser.delete(userId);
+      }
+      if (connection.slowTimer !== null) clearInterval(connection.slowTimer);
       this.options.stats.activeConnections -= 1;
       connection.closed.abort(new Error('connection closed'));
     });
   }
 
   private async onMessage(connection: Connection, data: RawData, isBinary: boolean): Promise<void> {
-    connection.isAlive = true;
+    // Frames still buffered when the connection began closing (a dropped slow client) are not worth handling.
+    if (connection.socket.readyState !== connection.socket.OPEN) return;
     const size = rawSize(data);
     if (size > this.options.maxFrameBytes) {
       const info = APPLICATION_ERRORS.request_too_large;
-      this.send(connection, JSON.stringify(errorResponse(null, {
+      this.send(connection, stringifyMessage(errorResponse(null, {
         code: info.code,
         message: `Request too large: the frame has ${size} bytes; the limit is ${this.options.maxFrameBytes} (limits.maxFrameBytes).`,
         data: { kind: 'request_too_large', limit: this.options.maxFrameBytes, actual: size },
@@ -189,7 +272,19 @@ export class WebSocketTransport {
     }
     const parsed = parseFrame(rawToText(data, isBinary));
     if (!parsed.ok) {
-      this.send(connection, JSON.stringify(parsed.response));
+      this.options.engine.reportUnparsable(connection.createContext);
+      this.send(connection, stringifyMessage(parsed.response));
+      return;
+    }
+    if (connection.keyId !== null && this.options.isKeyRevoked(connection.keyId)) {
+      const info = APPLICATION_ERRORS.unauthorized;
+      const refusal = this.options.engine.rejectAll(parsed.message, {
+        code: info.code,
+        message: 'Unauthorized: the API key of this connection was revoked. Reconnect with a valid key.',
+        data: { kind: 'unauthorized', hint: info.whatToDo },
+      });
+      if (refusal !== null) this.send(connection, stringifyMessage(refusal));
+      this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'API key revoked');
       return;
     }
     const taken = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), Date.now());
@@ -203,12 +298,12 @@ export class WebSocketTransport {
         message: `Rate limited: at most ${this.options.rateLimit.ratePerSecond} requests per second (bursts of ${this.options.rateLimit.burst}) per connection; retry in ${taken.retryAfterMs} ms.`,
         data: { kind: 'rate_limited', retry_after_ms: taken.retryAfterMs, hint: info.whatToDo },
       });
-      if (refusal !== null) this.send(connection, JSON.stringify(refusal));
+      if (refusal !== null) this.send(connection, stringifyMessage(refusal));
       return;
     }
     connection.isThrottled = false;
     const reply = await this.options.engine.handleParsed(parsed.message, connection.createContext);
-    if (reply !== null) this.send(connection, JSON.stringify(reply));
+    if (reply !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyMessage(reply));
   }
 
   private createContext(connection: Connection, requestId: JsonRpcId | undefined, method: string): MethodContext {
@@ -235,7 +330,7 @@ export class WebSocketTransport {
   publish(topic: string, method: string, params: Record<string, unknown>): number {
     const subscribers = this.topics.get(topic);
     if (subscribers === undefined || subscribers.size === 0) return 0;
-    const text = JSON.stringify({ jsonrpc: '2.0', method, params });
+    const text = stringifyMessage({ jsonrpc: '2.0', method, params });
     for (const connection of subscribers) this.send(connection, text);
     return subscribers.size;
   }
@@ -247,13 +342,75 @@ export class WebSocketTransport {
     return removed;
   }
 
+  /**
+   * Queues a frame for the client, minding how much already waits for it (`bufferedAmount`): over
+   * `maxQueuedBytes` the client is not keeping up, so its frames stop being read (it can ask for no
+   * more) until it catches up; twice over, or over for longer than the grace period, it is dropped.
+   * The check is made before the frame is added, so one large answer to a reading client always goes.
+   */
   private send(connection: Connection, text: string): void {
-    if (connection.socket.readyState === connection.socket.OPEN) connection.socket.send(text);
+    const { socket } = connection;
+    if (socket.readyState !== socket.OPEN) return;
+    const queued = socket.bufferedAmount;
+    if (queued > 2 * this.maxQueuedBytes) {
+      connection.logger.warn({ queuedBytes: queued, limit: this.maxQueuedBytes }, 'dropping a client that does not read its frames');
+      this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'too much unread data (limits.maxQueuedBytesPerConnection)');
+      return;
+    }
+    socket.send(text);
+    if (queued + text.length > this.maxQueuedBytes && connection.slowSince === null) this.holdSlowClient(connection);
+  }
+
+  /** Stops reading a slow client's frames; resumes when it has caught up, closes it when it does not. */
+  private holdSlowClient(connection: Connection): void {
+    const { socket } = connection;
+    connection.slowSince = Date.now();
+    socket.pause();
+    connection.logger.debug({ queuedBytes: socket.bufferedAmount }, 'client is slow to read: pausing its input');
+    connection.slowTimer = setInterval(() => {
+      if (socket.readyState !== socket.OPEN) {
+        this.releaseSlowClient(connection);
+        return;
+      }
+      if (socket.bufferedAmount <= this.maxQueuedBytes / 2) {
+        this.releaseSlowClient(connection);
+        // Its pong, if any, is still unread: give it a fresh heartbeat period.
+        connection.isAlive = true;
+        socket.resume();
+        return;
+      }
+      if (Date.now() - (connection.slowSince ?? 0) > this.slowClientGraceMs) {
+        connection.logger.warn({ queuedBytes: socket.bufferedAmount, limit: this.maxQueuedBytes }, 'closing a client that stopped reading');
+        this.releaseSlowClient(connection);
+        this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'too much unread data (limits.maxQueuedBytesPerConnection)');
+      }
+    }, SLOW_CLIENT_CHECK_MS);
+    connection.slowTimer.unref();
+  }
+
+  private releaseSlowClient(connection: Connection): void {
+    if (connection.slowTimer !== null) clearInterval(connection.slowTimer);
+    connection.slowTimer = null;
+    connection.slowSince = null;
+  }
+
+  /**
+   * Sends a close frame and ends the connection without waiting for the client's answer: the frame may
+   * sit behind unread data forever, so the socket is destroyed if the client has not closed within 1 s.
+   */
+  private closeHard(connection: Connection, code: number, reason: string): void {
+    const { socket } = connection;
+    if (socket.readyState === socket.CLOSED) return;
+    socket.close(code, reason);
+    setTimeout(() => socket.terminate(), 1000).unref();
   }
 
   private pingAll(): void {
     for (const connection of this.connections) {
+      // A client held for reading too slowly cannot have its pong read; the slow-client timer judges it.
+      if (connection.slowSince !== null) continue;
       if (!connection.isAlive) {
+        connection.logger.debug('no pong since the last ping: dropping the connection');
         connection.socket.terminate();
         continue;
       }
@@ -262,18 +419,35 @@ export class WebSocketTransport {
     }
   }
 
-  /** Closes every connection with 1001 (going away) and stops the heartbeat. */
-  async close(): Promise<void> {
+  /**
+   * Refuses new upgrades, closes every connection with 1001 (going away) and stops the heartbeat.
+   * Resolves when all are closed; a client that does not answer the close within `graceMs` is cut off.
+   */
+  async close(graceMs = 2000): Promise<void> {
+    this.isClosing = true;
     clearInterval(this.heartbeat);
+    // Requests being handled (turns aborted by the shutdown signal among them) answer first, for up to a second.
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        this.onIdle = resolve;
+        setTimeout(resolve, Math.min(1000, graceMs)).unref();
+      });
+      this.onIdle = null;
+    }
     const closing = [...this.connections].map(
       (connection) =>
         new Promise<void>((resolve) => {
-          connection.socket.once('close', () => resolve());
-          connection.socket.close(1001, 'server shutting down');
-          setTimeout(() => {
-            connection.socket.terminate();
+          const { socket } = connection;
+          if (socket.readyState === socket.CLOSED) {
             resolve();
-          }, 2000).unref();
+            return;
+          }
+          socket.once('close', () => resolve());
+          socket.close(CLOSE_GOING_AWAY, 'server shutting down');
+          setTimeout(() => {
+            socket.terminate();
+            resolve();
+          }, graceMs).unref();
         }),
     );
     await Promise.all(closing);
@@ -316,11 +490,11 @@ class WebSocketRequestContext implements MethodContext {
   }
 
   notify(method: string, params: Record<string, unknown>): void {
-    this.hub.send(this.connection, JSON.stringify({ jsonrpc: '2.0', method, params }));
+    this.hub.send(this.connection, stringifyMessage({ jsonrpc: '2.0', method, params }));
   }
 
   sendPartialResult(result: Record<string, unknown>): void {
-    if (this.requestId !== undefined) this.hub.send(this.connection, JSON.stringify({ jsonrpc: '2.0', id: this.requestId, result }));
+    if (this.requestId !== undefined) this.hub.send(this.connection, stringifyMessage({ jsonrpc: '2.0', id: this.requestId, result }));
   }
 
   attachSession(sessionId: string): void {
@@ -334,13 +508,6 @@ class WebSocketRequestContext implements MethodContext {
   unsubscribe(topic: string): boolean {
     return this.hub.unsubscribe(topic, this.connection);
   }
-}
-
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' };
-
-function refuse(socket: Duplex, status: number, message: string): void {
-  const reason = STATUS_TEXT[status] ?? 'Error';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
 }
 
 function rawSize(data: RawData): number {

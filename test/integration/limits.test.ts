@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { TestClient } from '../helpers/ws-client.js';
+import { TestClient, upgradeStatus } from '../helpers/ws-client.js';
 
 let ollama: FakeOllama;
 let server: TestServer;
@@ -46,13 +46,20 @@ describe('limits', () => {
     await client.close();
   });
 
-  it('closes connections beyond the per-IP limit with 1013', async () => {
+  it('refuses upgrades beyond the per-IP limit with HTTP 429 and Retry-After, before any WebSocket exists', async () => {
     const open = await Promise.all([server.connect(), server.connect(), server.connect(), server.connect()]);
-    const extra = await TestClient.connect(server.server.websocketUrl);
-    const closed = await extra.closed;
-    expect(closed.code).toBe(1013);
-    expect(closed.reason).toContain('limits.maxConnectionsPerIp');
-    await Promise.all(open.map((client) => client.close()));
+    try {
+      const refused = await upgradeStatus(server.server.websocketUrl);
+      expect(refused.status).toBe(429);
+      expect(refused.headers['retry-after']).toBe('5');
+      expect(refused.body).toContain('limits.maxConnectionsPerIp');
+    } finally {
+      await Promise.all(open.map((client) => client.close()));
+    }
+    // A slot is free again once one closed.
+    const again = await server.connect();
+    expect((await again.result('persona.list')).total_count).toBe(2);
+    await again.close();
   });
 
   it('refuses a second concurrent chat turn in the same session', async () => {

@@ -21,6 +21,12 @@ import { MANIFEST_NAME, manifestSchema, TABLE_FILE_PATTERN, type BundleManifest 
 export const DEFAULT_MAX_UNPACKED_BYTES = 8 * 1024 ** 3;
 /** More entries than this is not a bundle we wrote. */
 const MAX_ENTRIES = 10_000;
+/**
+ * Longest row (one JSON line) accepted. Rows are parsed one line at a time, and a line must fit in
+ * one string (V8's limit is ~512 MiB; a 600 MB line crashed readline). Our largest rows — a persona
+ * with its avatar, a long message — are a few MiB; 64 MiB is far beyond any we write.
+ */
+export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 ** 2;
 const MAX_MANIFEST_BYTES = 4 * 1024 ** 2;
 
 /** Packs `manifest` and the table files it lists (found in `stagingDir`) into a .tar.gz at `outFile`. */
@@ -64,9 +70,10 @@ export interface UnpackedBundle {
 export async function readArchive(
   source: Readable,
   stagingDir: string,
-  options: { maxUnpackedBytes?: number } = {},
+  options: { maxUnpackedBytes?: number; maxLineBytes?: number } = {},
 ): Promise<UnpackedBundle> {
   const maxBytes = options.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES;
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const extract = tar.extract();
   const gunzip = createGunzip();
   const fail = (error: unknown): void => {
@@ -103,16 +110,32 @@ export async function readArchive(
       const hash = createHash('sha256');
       let bytes = 0;
       let lines = 0;
+      /** Bytes of the line being read so far. */
+      let lineBytes = 0;
       const sink = createWriteStream(file);
-      for await (const chunk of entry as AsyncIterable<Buffer>) {
-        bytes += chunk.length;
-        total += chunk.length;
-        if (total > maxBytes) throw new BundleError('too_large', `the bundle unpacks to more than ${maxBytes} bytes`);
-        hash.update(chunk);
-        for (const byte of chunk) if (byte === 0x0a) lines += 1;
-        if (!sink.write(chunk)) await new Promise<void>((resolve) => sink.once('drain', () => resolve()));
+      try {
+        for await (const chunk of entry as AsyncIterable<Buffer>) {
+          bytes += chunk.length;
+          total += chunk.length;
+          if (total > maxBytes) throw new BundleError('too_large', `the bundle unpacks to more than ${maxBytes} bytes`);
+          hash.update(chunk);
+          let offset = 0;
+          for (;;) {
+            const newline = chunk.indexOf(0x0a, offset);
+            lineBytes += (newline === -1 ? chunk.length : newline) - offset;
+            if (lineBytes > maxLineBytes) {
+              throw new BundleError('too_large', `${name}: row ${lines + 1} is longer than ${maxLineBytes} bytes, more than any row persona-mcp writes; the bundle is damaged or not ours`);
+            }
+            if (newline === -1) break;
+            lines += 1;
+            lineBytes = 0;
+            offset = newline + 1;
+          }
+          if (!sink.write(chunk)) await new Promise<void>((resolve) => sink.once('drain', () => resolve()));
+        }
+      } finally {
+        await new Promise<void>((resolve, reject) => sink.end((error?: Error | null) => (error ? reject(error) : resolve())));
       }
-      await new Promise<void>((resolve, reject) => sink.end((error?: Error | null) => (error ? reject(error) : resolve())));
       seen.set(name, { file, sha256: hash.digest('hex'), bytes, lines });
     }
   } catch (error) {

@@ -36,11 +36,14 @@ const RENAME_ATTEMPTS = 50;
 export async function importBundle(
   target: Database,
   source: Readable,
-  options: ImportOptions & { maxUnpackedBytes?: number },
+  options: ImportOptions & { maxUnpackedBytes?: number; maxLineBytes?: number },
 ): Promise<ImportReport> {
   const directory = await mkdtemp(path.join(os.tmpdir(), 'persona-mcp-import-'));
   try {
-    const unpacked = await readArchive(source, directory, options.maxUnpackedBytes === undefined ? {} : { maxUnpackedBytes: options.maxUnpackedBytes });
+    const unpacked = await readArchive(source, directory, {
+      ...(options.maxUnpackedBytes === undefined ? {} : { maxUnpackedBytes: options.maxUnpackedBytes }),
+      ...(options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes }),
+    });
     const staged = await stageBundle(unpacked, directory);
     staged.db.close();
     const { manifest } = unpacked;

@@ -14,11 +14,13 @@ export class SqliteStateArchive implements StateArchive {
    * @param databaseFile the store's file; created and migrated when missing (import into a new data dir)
    * @param appVersion written into manifests
    * @param maxUnpackedBytes refuse bundles that unpack to more than this. Defaults to 8 GiB.
+   * @param maxLineBytes refuse bundles with a row (line) longer than this. Defaults to 64 MiB.
    */
   constructor(
     private readonly databaseFile: string,
     private readonly appVersion: string,
     private readonly maxUnpackedBytes?: number,
+    private readonly maxLineBytes?: number,
   ) {}
 
   async exportBundle(file: string, selection: Selection): Promise<ExportSummary> {
@@ -37,7 +39,11 @@ export class SqliteStateArchive implements StateArchive {
 
   importBundle(source: Readable, options: ImportOptions): Promise<ImportReport> {
     return this.withDatabase((db) =>
-      importBundle(db, source, { ...options, ...(this.maxUnpackedBytes === undefined ? {} : { maxUnpackedBytes: this.maxUnpackedBytes }) }),
+      importBundle(db, source, {
+        ...options,
+        ...(this.maxUnpackedBytes === undefined ? {} : { maxUnpackedBytes: this.maxUnpackedBytes }),
+        ...(this.maxLineBytes === undefined ? {} : { maxLineBytes: this.maxLineBytes }),
+      }),
     );
   }
 

@@ -8,6 +8,7 @@ import type { CardCodec, CardContainer, CardSpecName, DecodedCard, StoredCard } 
 import { BundleError } from '../bundle/errors.js';
 import { cardToPersona, EXTENSION_KEY, parseCard, personaToCardFields, type CardData } from './card-format.js';
 import { isPng, placeholderImage, readCardTexts, stripCardChunks, writeCardTexts } from './png.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../../domain/json-depth.js';
 
 /** Card files larger than this are refused. Defaults to 16 MiB (a big PNG portrait). */
 export const MAX_CARD_BYTES = 16 * 1024 ** 2;
@@ -98,9 +99,13 @@ export class CharacterCardCodec implements CardCodec {
 }
 
 function parseJson(text: string, what: string): unknown {
+  let json: unknown;
   try {
-    return JSON.parse(text);
+    json = JSON.parse(text);
   } catch (error) {
     throw new BundleError('unsupported_format', `${what} is not valid JSON (${(error as Error).message})`);
   }
+  // Parsing copes with any depth; storing and exporting it (JSON.stringify) would overflow the stack.
+  if (exceedsJsonDepth(json)) throw new BundleError('unsupported_format', `${what} nests more than ${MAX_JSON_DEPTH} levels of objects and arrays; no character card does`);
+  return json;
 }

@@ -20,7 +20,31 @@ export function isPng(bytes: Uint8Array): boolean {
   return bytes.length >= PNG_SIGNATURE.length && Buffer.from(bytes.subarray(0, PNG_SIGNATURE.length)).equals(PNG_SIGNATURE);
 }
 
+/**
+ * Walks the chunk headers and checks that every chunk lies within the data, before any chunk is read:
+ * png-chunks-extract allocates whatever length a chunk claims, so 61 bytes claiming a 1 GiB chunk
+ * would stall the process allocating and copying zeros.
+ */
+function checkChunkLengths(png: Uint8Array): void {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  let offset = PNG_SIGNATURE.length;
+  while (offset < png.length) {
+    if (offset + 8 > png.length) throw new BundleError('corrupt', 'the PNG is damaged: it ends inside a chunk header');
+    const length = view.getUint32(offset);
+    // 4 length + 4 type + data + 4 CRC
+    const end = offset + 12 + length;
+    if (length > 0x7fffffff || end > png.length) {
+      throw new BundleError('corrupt', `the PNG is damaged: a chunk claims ${length} bytes, but only ${Math.max(0, png.length - offset - 12)} follow`);
+    }
+    const type = String.fromCharCode(png[offset + 4] as number, png[offset + 5] as number, png[offset + 6] as number, png[offset + 7] as number);
+    offset = end;
+    if (type === 'IEND') return;
+  }
+}
+
 function readChunks(png: Uint8Array): Chunk[] {
+  if (!isPng(png)) throw new BundleError('corrupt', 'the data is not a PNG image (no PNG signature)');
+  checkChunkLengths(png);
   let chunks: Chunk[];
   try {
     chunks = extractChunks(png);

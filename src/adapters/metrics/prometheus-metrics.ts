@@ -20,6 +20,8 @@ export interface MetricsSources {
 const LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LLM_BUCKETS_SECONDS = [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120];
 
+const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export class PrometheusMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'method' | 'outcome'>;
@@ -31,7 +33,12 @@ export class PrometheusMetrics {
   constructor(sources: MetricsSources, knownMethods: Iterable<string>) {
     this.knownMethods = new Set(knownMethods);
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'persona_mcp_process_' });
+    // No prefix: stock Node.js dashboards query prom-client's own names (`process_cpu_seconds_total`,
+    // `nodejs_eventloop_lag_seconds`, ...), and a prefix ending in `_process_` doubled them.
+    collectDefaultMetrics({ register: this.registry });
+    // prom-client's three `_total` gauges break the exposition rules (`promtool check metrics`: only
+    // counters end in `_total`); their by-type gauges stay, and `sum(nodejs_active_handles)` gives the total.
+    for (const name of GAUGES_NAMED_LIKE_COUNTERS) this.registry.removeSingleMetric(name);
     new Gauge({ name: 'persona_mcp_connections', help: 'Open WebSocket connections.', registers, collect() { this.set(sources.activeConnections()); } });
     this.requests = new Counter({ name: 'persona_mcp_requests_total', help: 'JSON-RPC requests by method and outcome (ok or error kind).', labelNames: ['method', 'outcome'], registers });
     this.requestSeconds = new Histogram({ name: 'persona_mcp_request_duration_seconds', help: 'Time to handle a JSON-RPC request.', labelNames: ['method'], buckets: LATENCY_BUCKETS_SECONDS, registers });

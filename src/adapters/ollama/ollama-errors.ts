@@ -4,8 +4,10 @@
  */
 import { AppError } from '../../domain/errors.js';
 
+import type { LlmTimeout } from '../llm-http/request-scope.js';
+
 /** Which limit a request ran into; see `OllamaProviderOptions` for each one's meaning. */
-export type OllamaTimeout = 'headers' | 'first-token' | 'total';
+export type OllamaTimeout = LlmTimeout;
 
 export function ollamaUnreachable(endpoint: string, cause: unknown): AppError {
   const code = causeCode(cause);

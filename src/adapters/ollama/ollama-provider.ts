@@ -8,8 +8,9 @@ import { AppError, isAppError } from '../../domain/errors.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { LlmChatEvent, LlmChatRequest, LlmMessage, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
+import { causeOf } from '../../logger.js';
 import { NdjsonLineSplitter } from './ndjson.js';
-import { RequestScope } from './request-scope.js';
+import { RequestScope } from '../llm-http/request-scope.js';
 import {
   chatCancelled,
   errorFromResponse,
@@ -172,7 +173,8 @@ export class OllamaProvider implements LlmProvider {
     } catch (error) {
       const appError = this.explain(error, scope, hasResponse, chatCancelled);
       if (appError.kind !== 'cancelled') {
-        this.logger.warn({ model: request.model, kind: appError.kind, detail: appError.detail }, appError.message);
+        // An expected condition (Ollama down, a model not pulled): what happened, without a stack.
+        this.logger.warn({ model: request.model, kind: appError.kind, cause: causeOf(appError.detail) }, appError.message);
       }
       throw appError;
     } finally {

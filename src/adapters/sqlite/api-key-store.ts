@@ -46,6 +46,7 @@ export class SqliteApiKeyStore implements ApiKeyStore {
       find: db.prepare<[string, string], ApiKeyRow>(`SELECT ${COLUMNS} FROM api_keys WHERE (id = ? OR key_prefix = ?) AND revoked_at IS NULL`),
       revoke: db.prepare<[number, string]>('UPDATE api_keys SET revoked_at = ? WHERE id = ?'),
       countActive: db.prepare<[], { count: number }>('SELECT count(*) AS count FROM api_keys WHERE revoked_at IS NULL'),
+      revoked: db.prepare<[], string>('SELECT id FROM api_keys WHERE revoked_at IS NOT NULL').pluck(),
     };
   }
 
@@ -89,5 +90,9 @@ export class SqliteApiKeyStore implements ApiKeyStore {
 
   countActiveKeys(): Promise<number> {
     return this.run(() => this.sql.countActive.get()?.count ?? 0);
+  }
+
+  revokedKeyIds(): Promise<string[]> {
+    return this.run(() => this.sql.revoked.all());
   }
 }

@@ -188,7 +188,17 @@ describe('SqliteStore sessions', () => {
       createdAt: T0,
       lastSeenAt: T0 + MINUTE,
     });
-    expect(await store.touchSession('s1', T0 + 2 * MINUTE, null)).toMatchObject({ userId: null });
+    // The owner is set once: touching as someone else never takes the session over.
+    expect(await store.touchSession('s1', T0 + 2 * MINUTE, null)).toMatchObject({ userId: 'user-1' });
+    expect(await store.touchSession('s1', T0 + 3 * MINUTE, 'user-2')).toMatchObject({ userId: 'user-1' });
+  });
+
+  it('claims a new session for its first caller; a later claim sees the owner and changes nothing', async () => {
+    const store = openStore();
+    expect(await store.claimSession('bot-session-1', 'bob', T0)).toMatchObject({ userId: 'bob', createdAt: T0 });
+    expect(await store.claimSession('bot-session-1', 'alice', T0 + MINUTE)).toMatchObject({ userId: 'bob', lastSeenAt: T0 });
+    expect(await store.claimSession('bot-session-2', null, T0)).toMatchObject({ userId: null });
+    expect(await store.claimSession('bot-session-2', 'alice', T0)).toMatchObject({ userId: null });
   });
 
   it('sets and clears the active persona, refusing an unknown one', async () => {

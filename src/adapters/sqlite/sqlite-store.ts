@@ -179,6 +179,13 @@ export class SqliteStore implements Store {
   }
 
   /** `userId` undefined keeps the stored owner; a string or null replaces it. */
+  claimSession(id: string, userId: string | null, now: number): Promise<SessionRecord> {
+    return this.write(() => {
+      this.sql.claimSession.run({ id, userId, now });
+      return toSessionRecord(required(this.sql.getSession.get(id)));
+    });
+  }
+
   touchSession(id: string, now: number, userId?: string | null): Promise<SessionRecord> {
     return this.write(() => this.touchSessionRow(id, now, userId));
   }

@@ -54,11 +54,16 @@ export function prepareStatements(db: Database) {
 
     // sessions
     getSession: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
+    // A session's owner is set once, when it is created: nothing rewrites it (a session is never taken over).
+    claimSession: db.prepare<{ id: string; userId: string | null; now: number }>(
+      `INSERT INTO sessions (id, user_id, active_persona_id, created_at, last_seen_at) VALUES (@id, @userId, NULL, @now, @now)
+       ON CONFLICT (id) DO NOTHING`,
+    ),
     touchSession: db.prepare<{ id: string; now: number; userId: string | null; setsUser: 0 | 1 }, SessionRow>(
       `INSERT INTO sessions (id, user_id, active_persona_id, created_at, last_seen_at)
        VALUES (@id, @userId, NULL, @now, @now)
        ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at,
-         user_id = CASE WHEN @setsUser THEN excluded.user_id ELSE sessions.user_id END
+         user_id = CASE WHEN @setsUser AND sessions.user_id IS NULL THEN excluded.user_id ELSE sessions.user_id END
        RETURNING *`,
     ),
     setActivePersona: db.prepare<{ id: string; personaId: string | null; now: number }, SessionRow>(

@@ -29,7 +29,27 @@ const chatParams = z.object({
     .max(MAX_ATTACHMENTS_PER_MESSAGE)
     .optional()
     .describe('Audio clips (MP3, Ogg, WAV, WebM, M4A, FLAC as base64): stored with the message and playable; the model is told it cannot hear them.'),
+  model: z
+    .string()
+    .min(1)
+    .max(300)
+    .optional()
+    .describe('Pin this turn to exactly this model (`ollama:llama3.1:8b`, `openai:qwen2.5-7b-instruct`, a named backend, or a bare name): no automatic selection, no fall-back.'),
+  latency_budget_ms: z.number().int().positive().optional().describe('Longest acceptable expected reply time; models expected to be slower are passed over.'),
 });
+
+const modelChoiceWire = z
+  .object({
+    model: z.string().describe('The model that answered.'),
+    backend: z.string().describe('The backend it runs on (a name from llm.backends, or ollama, openai, host).'),
+    ref: z.string().describe('`backend:model`.'),
+    source: z.enum(['pin', 'task', 'persona', 'default', 'fallback']).describe('Where the model came from.'),
+    rule: z.enum(['pinned', 'first-choice', 'fallback', 'latency-budget', 'largest-window']).describe('The selection rule that decided (docs/backends.md).'),
+    reason: z.string().describe('Why this model answered, in words.'),
+    skipped: z.array(z.object({ model: z.string(), reason: z.string() })).describe('Models passed over first, with why.'),
+  })
+  .nullable()
+  .describe('Which model answered and why (automatic selection, docs/backends.md).');
 
 const chatResult = z.object({
   response: z.string(),
@@ -45,6 +65,7 @@ const chatResult = z.object({
   message_id: z.number().int().describe("The stored reply's id."),
   model: z.string(),
   attachments: z.array(attachmentWire).optional().describe("The files stored with the user's message, when any were sent."),
+  model_choice: modelChoiceWire,
 });
 
 function chatResultToWire(turn: ChatTurnResult): z.infer<typeof chatResult> {
@@ -65,6 +86,18 @@ function chatResultToWire(turn: ChatTurnResult): z.infer<typeof chatResult> {
     conversation_id: turn.conversation.id,
     message_id: turn.replyMessage.id,
     model: turn.model,
+    model_choice:
+      turn.modelChoice === null
+        ? null
+        : {
+            model: turn.modelChoice.model,
+            backend: turn.modelChoice.backend,
+            ref: turn.modelChoice.ref,
+            source: turn.modelChoice.source,
+            rule: turn.modelChoice.rule,
+            reason: turn.modelChoice.reason,
+            skipped: turn.modelChoice.skipped.map((skip) => ({ model: skip.ref, reason: skip.reason })),
+          },
   };
 }
 
@@ -102,6 +135,8 @@ export function chatMethods(services: Services): MethodDefinition[] {
             images: attachments.images,
             attachmentNotes: attachments.notes,
             onUserMessageStored: (message) => services.media.media.attach(message, attachments.stored),
+            model: params.model,
+            latencyBudgetMs: params.latency_budget_ms,
           },
           {
             signal: context.signal,
@@ -146,7 +181,14 @@ export function chatMethods(services: Services): MethodDefinition[] {
           );
           const turn = await chat.runTurn(
             context.session,
-            { message: params.message, personaId: persona?.id, conversationId: params.conversation_id, tokenBudget: params.token_budget },
+            {
+              message: params.message,
+              personaId: persona?.id,
+              conversationId: params.conversation_id,
+              tokenBudget: params.token_budget,
+              model: params.model,
+              latencyBudgetMs: params.latency_budget_ms,
+            },
             {
               signal: context.signal,
               onDelta: (chunk) => {

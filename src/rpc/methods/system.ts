@@ -67,10 +67,14 @@ export function systemMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'system.models',
-      summary: "The models the LLM backend has, and which persona uses which (and whether it is installed).",
+      summary: "Every LLM backend's models, which persona or task uses each, and whether each backend is reachable and has the model.",
+      description:
+        '`backends` lists each configured backend (ollama, openai, host and the named ones in llm.backends) with its models; a model ' +
+        'a persona or task names but the backend lacks is listed with `pulled: false`. The top-level `models` are the default ' +
+        "backend's (kept for older clients).",
       params: z.object({}),
       result: z.object({
-        ollama_status: z.enum(['available', 'unavailable']),
+        ollama_status: z.enum(['available', 'unavailable']).describe('Whether the default backend answered.'),
         error: z.string().nullable().describe('Why the model list is unavailable, and what to do.'),
         default_model: z.string(),
         models: z.array(
@@ -83,35 +87,91 @@ export function systemMethods(services: Services): MethodDefinition[] {
           }),
         ),
         persona_models: z.array(z.object({ persona_id: z.string(), name: z.string(), model: z.string(), installed: z.boolean().nullable() })),
+        backends: z.array(
+          z.object({
+            name: z.string(),
+            kind: z.enum(['ollama', 'openai', 'host']),
+            endpoint: z.string(),
+            is_default: z.boolean(),
+            reachable: z.boolean(),
+            error: z.string().nullable(),
+            queue: z.object({ running: z.number().int(), queued: z.number().int(), concurrency: z.number().int(), max_queued: z.number().int() }),
+            models: z.array(
+              z.object({
+                name: z.string(),
+                ref: z.string().describe('`backend:model`, usable wherever a model is named.'),
+                pulled: z.boolean().nullable().describe('Whether the backend has it (null: cannot tell).'),
+                size_bytes: z.number().nullable(),
+                family: z.string().nullable(),
+                parameter_size: z.string().nullable(),
+                context_tokens: z.number().int(),
+                used_by: z.array(z.object({ persona_id: z.string().nullable(), task: z.string() })).describe('Personas (task `chat`) and tasks using it.'),
+              }),
+            ),
+          }),
+        ),
+        tasks: z.record(z.string(), z.string()).describe('The model of each task that has its own (summary, importance, relationship, embeddings).'),
+        fallback: z.array(z.string()).describe('llm.fallback, in order.'),
       }),
       hints: { readOnly: true, idempotent: true, openWorld: true },
       handler: async (_params, context) => {
-        let models: Awaited<ReturnType<typeof system.listModels>> | null = null;
+        const personaModels = personas.list().map((persona) => ({ persona, reference: chat.modelFor(persona) }));
+        const backends = await system.models(
+          personaModels.map(({ persona, reference }) => ({ personaId: persona.id, reference })),
+          context.signal,
+        );
+        const primary = backends.find((backend) => backend.isDefault);
+        let defaultModels: Awaited<ReturnType<typeof system.listModels>> | null = null;
         let error: string | null = null;
-        try {
-          models = await system.listModels(context.signal);
-        } catch (caught) {
-          if (!isAppError(caught)) throw caught;
-          error = caught.message;
+        if (primary !== undefined) {
+          defaultModels = primary.reachable ? primary.models.filter((model) => model.pulled === true) : null;
+          error = primary.error;
+        } else {
+          try {
+            defaultModels = await system.listModels(context.signal);
+          } catch (caught) {
+            if (!isAppError(caught)) throw caught;
+            error = caught.message;
+          }
         }
-        const installed = new Set(models?.map((model) => model.name) ?? []);
-        const isInstalled = (name: string): boolean | null =>
-          models === null ? null : installed.has(name) || (!name.includes(':') && installed.has(`${name}:latest`));
         return {
-          ollama_status: models === null ? ('unavailable' as const) : ('available' as const),
+          ollama_status: defaultModels === null ? ('unavailable' as const) : ('available' as const),
           error,
           default_model: chat.defaultModel,
-          models: (models ?? []).map((model) => ({
+          models: (defaultModels ?? []).map((model) => ({
             name: model.name,
             size_bytes: model.sizeBytes,
             family: model.family,
             parameter_size: model.parameterSize,
             modified_at: model.modifiedAt,
           })),
-          persona_models: personas.list().map((persona) => {
-            const model = chat.modelFor(persona);
-            return { persona_id: persona.id, name: persona.name, model, installed: isInstalled(model) };
-          }),
+          persona_models: personaModels.map(({ persona, reference }) => ({
+            persona_id: persona.id,
+            name: persona.name,
+            model: reference,
+            installed: system.isPulled(backends, reference),
+          })),
+          backends: backends.map((backend) => ({
+            name: backend.name,
+            kind: backend.kind,
+            endpoint: backend.endpoint,
+            is_default: backend.isDefault,
+            reachable: backend.reachable,
+            error: backend.error,
+            queue: { running: backend.queue.running, queued: backend.queue.queued, concurrency: backend.queue.concurrency, max_queued: backend.queue.maxQueued },
+            models: backend.models.map((model) => ({
+              name: model.name,
+              ref: model.ref,
+              pulled: model.pulled,
+              size_bytes: model.sizeBytes,
+              family: model.family,
+              parameter_size: model.parameterSize,
+              context_tokens: model.contextTokens,
+              used_by: model.usedBy.map((usage) => ({ persona_id: usage.personaId, task: usage.task })),
+            })),
+          })),
+          tasks: system.taskModels(),
+          fallback: [...system.fallbackChain()],
         };
       },
     }),

@@ -150,7 +150,7 @@ export class MemoryFormation {
     const previous = last === null ? [] : [{ role: 'system' as const, speaker: 'Earlier summary', content: last.content }];
     let text: string | null = null;
     if (await this.isLlmReachable()) {
-      text = await this.complete(persona.model, summaryPrompt(persona.record.name, [...previous, ...turns]), SUMMARY_TOKENS, signal).catch(
+      text = await this.complete(persona.model, summaryPrompt(persona.record.name, [...previous, ...turns]), SUMMARY_TOKENS, signal, 'summary').catch(
         (error: unknown) => {
           this.deps.logger.warn({ err: error }, 'LLM summary failed; using the extractive summary');
           return null;
@@ -207,7 +207,7 @@ export class MemoryFormation {
 
   private async rate(personaName: string, model: string, memory: string, signal: AbortSignal): Promise<number | null> {
     try {
-      return parsePoignancy(await this.complete(model, poignancyPrompt(personaName, memory), RATING_TOKENS, signal));
+      return parsePoignancy(await this.complete(model, poignancyPrompt(personaName, memory), RATING_TOKENS, signal, 'importance'));
     } catch (error) {
       this.deps.logger.debug({ err: error }, 'LLM poignancy rating failed; keeping the heuristic importance');
       return null;
@@ -222,10 +222,10 @@ export class MemoryFormation {
     }
   }
 
-  private async complete(model: string, prompt: string, maxTokens: number, signal: AbortSignal): Promise<string> {
+  private async complete(model: string, prompt: string, maxTokens: number, signal: AbortSignal, task: 'summary' | 'importance'): Promise<string> {
     let text = '';
     for await (const event of this.deps.llm.chat(
-      { model, messages: [{ role: 'user', content: prompt }], maxTokens, contextTokens: 2048, priority: 'background' },
+      { model, messages: [{ role: 'user', content: prompt }], maxTokens, contextTokens: 2048, priority: 'background', task },
       signal,
     )) {
       if (event.type === 'delta') text += event.text;

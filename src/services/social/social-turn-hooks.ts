@@ -183,7 +183,7 @@ export class SocialTurnObserver implements TurnObserver {
         { role: 'user' as const, content: prompt.user },
       ];
       for await (const event of judge.llm.chat(
-        { model, messages, maxTokens: JUDGE_MAX_TOKENS, contextTokens: judge.contextTokens, options: { temperature: 0 }, priority: 'background' },
+        { model, messages, maxTokens: JUDGE_MAX_TOKENS, contextTokens: judge.contextTokens, options: { temperature: 0 }, priority: 'background', task: 'relationship' },
         bounded,
       )) {
         if (event.type === 'delta') text += event.text;

@@ -55,7 +55,7 @@ export function composeState(deps: {
     intervalHours: config.backup.intervalHours,
     keep: config.backup.keep,
   };
-  const archive = new SqliteStateArchive(deps.databasePath, deps.appVersion, config.maxBundleBytes);
+  const archive = new SqliteStateArchive(deps.databasePath, deps.appVersion, config.maxBundleBytes, config.maxBundleLineBytes);
   const state = new StateService({ archive, store: deps.store, personas: deps.personas, events: deps.events, clock, logger, backup });
   const configService = new ConfigService({
     repository: new SqliteSettingsStore(deps.database, deps.databasePath),

@@ -9,15 +9,13 @@
  *   notification stream, DELETE to end) is served with sessions, as that revision has them: each
  *   session is one SDK streamable HTTP transport, one server instance and one of our sessions.
  *
- * Browsers on other sites are refused (`Origin`), and so are DNS-rebinding requests to a loopback
- * listener (`Host`).
+ * Browsers on other sites (`Origin`) and DNS-rebinding requests (`Host`) are refused by the HTTP
+ * server's guard before they get here (`request-guard.ts`).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import {
   createMcpHandler,
   isLegacyRequest,
-  localhostAllowedHostnames,
-  validateHostHeader,
   WebStandardStreamableHTTPServerTransport,
   type McpHttpHandler,
   type McpServer,
@@ -31,8 +29,7 @@ import type { Caller } from '../../services/auth-service.js';
 import { newSessionId } from '../../services/session-service.js';
 import { requestApiKey } from '../credentials.js';
 import { sendJson, type HttpRoute } from '../http-server.js';
-import { isOriginAllowed } from '../origin.js';
-import { sendWebResponse, toWebRequest } from './node-http.js';
+import { DEFAULT_STREAM_LIMITS, sendWebResponse, toWebRequest, type StreamLimits } from './node-http.js';
 import { transcriptUri } from './resources.js';
 import { conversationBinding, fixedBinding, PersonaMcpEndpoint } from './server.js';
 
@@ -40,14 +37,17 @@ export const MCP_HTTP_PATH = '/mcp';
 
 export interface McpHttpTransportOptions {
   core: Core;
-  /** Browser origins allowed besides the server's own (`http.allowedOrigins`). */
-  allowedOrigins: readonly string[];
-  /** The interface the server listens on; on a loopback one, `Host` must name a loopback host. */
-  listenHost: string;
   /** 2025-11-25 sessions idle longer than this are closed. Defaults to 1 hour. */
   sessionIdleMs?: number;
   /** Open 2025-11-25 sessions at most. Defaults to 1000. */
   maxSessions?: number;
+  /**
+   * Open 2025-11-25 sessions per user (the anonymous local user counts per client address), so that one
+   * client cannot fill `maxSessions` for everyone. Defaults to 100.
+   */
+  maxSessionsPerUser?: number;
+  /** Bounds on response streams to clients that stop reading. */
+  streamLimits?: StreamLimits;
 }
 
 interface LegacySession {
@@ -55,6 +55,10 @@ interface LegacySession {
   server: McpServer;
   /** The API key's user that opened it; only that user may use it. */
   userId: string | null;
+  /** The key it was opened with: revoking the key ends the session. */
+  keyId: string | null;
+  /** Whose share of `maxSessionsPerUser` it counts against. */
+  owner: string;
   lastSeenAt: number;
 }
 
@@ -65,17 +69,21 @@ export class McpHttpTransport {
   private readonly endpoint: PersonaMcpEndpoint;
   private readonly modern: McpHttpHandler;
   private readonly sessions = new Map<string, LegacySession>();
+  /** Sessions whose `initialize` is being handled: session id → owner. */
+  private readonly opening = new Map<string, string>();
   private readonly logger: Logger;
   private readonly sweeper: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
   private readonly sessionIdleMs: number;
   private readonly maxSessions: number;
+  private readonly maxSessionsPerUser: number;
 
   constructor(private readonly options: McpHttpTransportOptions) {
     const { core } = options;
     this.logger = core.logger.child({ transport: 'mcp-http' });
     this.sessionIdleMs = options.sessionIdleMs ?? 3_600_000;
     this.maxSessions = options.maxSessions ?? 1000;
+    this.maxSessionsPerUser = options.maxSessionsPerUser ?? 100;
     this.endpoint = new PersonaMcpEndpoint(core);
     this.modern = createMcpHandler(
       ({ era, authInfo }) => {
@@ -112,15 +120,6 @@ export class McpHttpTransport {
   /** The `HttpServer` route: answers requests for `/mcp`, leaves everything else to other routes. */
   readonly route: HttpRoute = async (request, response, url) => {
     if (url.pathname !== MCP_HTTP_PATH) return false;
-    if (!isOriginAllowed(request, this.options.allowedOrigins)) {
-      this.logger.warn({ origin: request.headers.origin }, 'refused MCP request from a foreign origin');
-      refuse(response, 403, 'Forbidden: this origin may not use the MCP endpoint; add it to http.allowedOrigins.');
-      return true;
-    }
-    if (!this.isHostAllowed(request)) {
-      refuse(response, 403, 'Forbidden: the Host header does not name this server (DNS rebinding protection).');
-      return true;
-    }
     if (request.method !== 'POST' && request.method !== 'GET' && request.method !== 'DELETE') {
       response.setHeader('allow', 'GET, POST, DELETE');
       refuse(response, 405, 'Method not allowed: MCP Streamable HTTP uses POST, GET and DELETE.');
@@ -140,12 +139,13 @@ export class McpHttpTransport {
       return true;
     }
     const webRequest = toWebRequest(request, response, url);
+    const owner = caller.userId === null ? `address:${request.socket.remoteAddress ?? 'unknown'}` : `user:${caller.userId}`;
     const webResponse = (await isLegacyRequest(webRequest))
-      ? await this.handleLegacy(webRequest, caller)
+      ? await this.handleLegacy(webRequest, caller, owner)
       : await this.modern.fetch(webRequest, {
           authInfo: { token: '', clientId: caller.userId ?? 'local', scopes: [caller.role], extra: { [CALLER_KEY]: caller } },
         });
-    await sendWebResponse(response, webResponse);
+    await sendWebResponse(response, webResponse, this.options.streamLimits ?? DEFAULT_STREAM_LIMITS);
     return true;
   };
 
@@ -153,13 +153,15 @@ export class McpHttpTransport {
     return this.sessions.size;
   }
 
-  private isHostAllowed(request: IncomingMessage): boolean {
-    if (!isLoopback(this.options.listenHost)) return true;
-    return validateHostHeader(request.headers.host, localhostAllowedHostnames()).ok;
+  /** Ends every 2025-11-25 session opened with one of these keys: they were revoked. */
+  async dropRevokedKeys(keyIds: ReadonlySet<string>): Promise<number> {
+    const doomed = [...this.sessions].filter(([, session]) => session.keyId !== null && keyIds.has(session.keyId)).map(([id]) => id);
+    await Promise.all(doomed.map((id) => this.closeSession(id)));
+    return doomed.length;
   }
 
   /** 2025-11-25: `initialize` opens a session; everything after names it in `Mcp-Session-Id`. */
-  private async handleLegacy(request: Request, caller: Caller): Promise<Response> {
+  private async handleLegacy(request: Request, caller: Caller, owner: string): Promise<Response> {
     const sessionId = request.headers.get('mcp-session-id');
     if (sessionId !== null) {
       const session = this.sessions.get(sessionId);
@@ -170,11 +172,21 @@ export class McpHttpTransport {
       return session.transport.handleRequest(request);
     }
     if (request.method !== 'POST') return jsonRpcError(400, -32000, 'Bad Request: send Mcp-Session-Id, or initialize a session first.');
-    if (this.sessions.size >= this.maxSessions) {
+    if (this.sessions.size + this.opening.size >= this.maxSessions) {
       return jsonRpcError(
         503,
         APPLICATION_ERRORS.limit_exceeded.code,
         `Too many MCP sessions are open (mcp.maxSessions = ${this.maxSessions}); close one or retry later.`,
+      );
+    }
+    let mine = 0;
+    for (const session of this.sessions.values()) if (session.owner === owner) mine += 1;
+    for (const opener of this.opening.values()) if (opener === owner) mine += 1;
+    if (mine >= this.maxSessionsPerUser) {
+      return jsonRpcError(
+        429,
+        APPLICATION_ERRORS.limit_exceeded.code,
+        `You have ${mine} MCP sessions open (mcp.maxSessionsPerUser = ${this.maxSessionsPerUser}); end one with DELETE, or reuse it.`,
       );
     }
 
@@ -184,13 +196,20 @@ export class McpHttpTransport {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       onsessioninitialized: () => {
-        this.sessions.set(id, { transport, server, userId: caller.userId, lastSeenAt: Date.now() });
+        this.sessions.set(id, { transport, server, userId: caller.userId, keyId: caller.keyId, owner, lastSeenAt: Date.now() });
         this.logger.info({ session: id }, 'MCP session opened');
       },
       onsessionclosed: () => void this.closeSession(id),
     });
-    await server.connect(transport);
-    const response = await transport.handleRequest(request);
+    // Counted while the handshake runs, so that parallel initializes cannot overshoot the caps.
+    this.opening.set(id, owner);
+    let response: Response;
+    try {
+      await server.connect(transport);
+      response = await transport.handleRequest(request);
+    } finally {
+      this.opening.delete(id);
+    }
     // Anything but a successful initialize leaves no session behind.
     if (!this.sessions.has(id)) await server.close().catch(() => undefined);
     return response;
@@ -218,10 +237,6 @@ export class McpHttpTransport {
     await this.modern.close();
     this.endpoint.close();
   }
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
 }
 
 function refuse(response: ServerResponse, status: number, message: string): void {

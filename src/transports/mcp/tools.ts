@@ -19,7 +19,8 @@ import {
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { isAppError } from '../../domain/errors.js';
-import { APPLICATION_ERRORS } from '../../rpc/error-codes.js';
+import { APPLICATION_ERRORS, INTERNAL_ERROR } from '../../rpc/error-codes.js';
+import { causeOf, logRequest } from '../../rpc/request-log.js';
 import type { MethodContext, MethodDefinition, MethodRegistry, SessionBinding } from '../../rpc/registry.js';
 import type { HostTurns } from './host-turns.js';
 
@@ -154,15 +155,24 @@ async function callMethod(
     attachSession: () => undefined,
   };
 
+  const started = performance.now();
+  const report = (outcome: string, code: number | null, error: string | null): void =>
+    logRequest(options.logger, 'mcp', { method: method.name, outcome, code, error, durationMs: performance.now() - started, session: context.session, requestId: ctx.mcpReq.id, params: args });
   try {
     const result: unknown = await turn.run(() => method.handler(args, context));
     await sent;
+    report('ok', null, null);
     const content: CallToolResult['content'] = [{ type: 'text', text: JSON.stringify(result) }];
     return method.result instanceof z.ZodObject ? { content, structuredContent: result as Record<string, unknown> } : { content };
   } catch (error) {
     await sent;
     const needsHost = await turn.inputRequiredFor(error);
-    if (needsHost !== null) return inputRequired(needsHost);
+    if (needsHost !== null) {
+      report('input_required', null, null);
+      return inputRequired(needsHost);
+    }
+    if (isAppError(error)) report(error.kind, APPLICATION_ERRORS[error.kind].code, error.message);
+    else report('internal_error', INTERNAL_ERROR, 'Internal error');
     return toolError(error, logger);
   }
 }
@@ -171,7 +181,8 @@ async function callMethod(
 export function toolError(error: unknown, logger: Logger): CallToolResult {
   if (isAppError(error)) {
     const info = APPLICATION_ERRORS[error.kind];
-    if (error.detail !== undefined) logger.warn({ err: error.detail, kind: error.kind }, error.message);
+    if (error.kind === 'storage_error') logger.error({ err: error.detail }, error.message);
+    else if (error.detail !== undefined) logger.debug({ cause: causeOf(error.detail), kind: error.kind }, error.message);
     return {
       content: [{ type: 'text', text: `${error.message}\n\nWhat to do: ${info.whatToDo} (error ${error.kind}, code ${info.code})` }],
       isError: true,

@@ -1,16 +1,19 @@
 /**
- * The lifetime of one HTTP request to Ollama: an AbortController fed by the caller's signal and by named
- * timers, which remembers what stopped the request first so that the error can say why.
+ * The lifetime of one HTTP request to an LLM backend (Ollama, an OpenAI-compatible server): an
+ * AbortController fed by the caller's signal and by named timers, which remembers what stopped the
+ * request first so that the error can say why.
  */
-import type { OllamaTimeout } from './ollama-errors.js';
+
+/** Which limit a request ran into: until response headers, until the first token, or the whole reply. */
+export type LlmTimeout = 'headers' | 'first-token' | 'total';
 
 /** What stopped a request: the caller (client gone, cancelled, shutdown) or one of its limits. */
-export type StopCause = { by: 'caller' } | { by: 'timeout'; timeout: OllamaTimeout; ms: number };
+export type StopCause = { by: 'caller' } | { by: 'timeout'; timeout: LlmTimeout; ms: number };
 
 /** Create one per attempt; always call `dispose` (in a `finally`), which also closes a still-open socket. */
 export class RequestScope {
   private readonly controller = new AbortController();
-  private readonly timers = new Map<OllamaTimeout, NodeJS.Timeout>();
+  private readonly timers = new Map<LlmTimeout, NodeJS.Timeout>();
   private stoppedBy: StopCause | undefined;
   private readonly onCallerAbort = (): void => this.stop({ by: 'caller' }, this.callerSignal?.reason);
 
@@ -27,7 +30,7 @@ export class RequestScope {
     return this.stoppedBy;
   }
 
-  startTimer(name: OllamaTimeout, ms: number): void {
+  startTimer(name: LlmTimeout, ms: number): void {
     const timer = setTimeout(
       () => this.stop({ by: 'timeout', timeout: name, ms }, new Error(`${name} limit of ${ms} ms`)),
       ms,
@@ -35,7 +38,7 @@ export class RequestScope {
     this.timers.set(name, timer);
   }
 
-  stopTimer(name: OllamaTimeout): void {
+  stopTimer(name: LlmTimeout): void {
     clearTimeout(this.timers.get(name));
     this.timers.delete(name);
   }

@@ -1,0 +1,85 @@
+/**
+ * Builds the configured LLM backends, each behind its own bounded queue: the built-in `ollama` (OLLAMA_HOST),
+ * `openai` (OPENAI_BASE_URL / OPENAI_API_KEY, when configured or the default) and `host` (the MCP host's
+ * model), plus every entry of `llm.backends`. Which one is the default follows `llm.defaultBackend`, else
+ * `llm.provider` (`auto` = Ollama with the host's model as its stand-in).
+ */
+import type { Config } from '../../config/schema.js';
+import type { LlmProvider } from '../../ports/llm.js';
+import { FallbackToHostProvider, HostLlmProvider, type HostModelBridge } from '../host/host-model.js';
+import { QueuedLlmProvider } from '../llm-queue/queued-provider.js';
+import { normalizeOllamaHost, OllamaProvider, type OllamaLogger } from '../ollama/ollama-provider.js';
+import { OpenAiProvider } from '../openai/openai-provider.js';
+import type { BackendKind, RoutedBackend } from './model-router.js';
+
+/** Where the built-in `openai` backend points when OPENAI_BASE_URL is not set. */
+export const DEFAULT_OPENAI_URL = 'https://api.openai.com/v1';
+
+export interface BuiltBackends {
+  backends: RoutedBackend[];
+  defaultBackend: string;
+}
+
+export interface BackendOptions {
+  logger: OllamaLogger;
+  hostModel: HostModelBridge;
+  /** Replaces the default backend's adapter (tests of other backends); it keeps the default's name and queue. */
+  override?: LlmProvider;
+}
+
+export function backendsFromConfig(llm: Config['llm'], options: BackendOptions): BuiltBackends {
+  const queue = (provider: LlmProvider, limits: { concurrency?: number | undefined; maxQueued?: number | undefined } = {}): QueuedLlmProvider =>
+    new QueuedLlmProvider(provider, { concurrency: limits.concurrency ?? llm.concurrency, maxQueued: limits.maxQueued ?? llm.maxQueued });
+  const timeouts = { requestTimeoutMs: llm.timeoutMs, firstTokenTimeoutMs: llm.firstTokenTimeoutMs, logger: options.logger };
+
+  const host = new HostLlmProvider(options.hostModel);
+  const ollamaUrl = normalizeOllamaHost(llm.ollamaHost);
+  const ollama = new OllamaProvider({ baseUrl: ollamaUrl, ...timeouts });
+  const entries: Array<{ name: string; kind: BackendKind; endpoint: string; provider: LlmProvider; limits?: { concurrency?: number | undefined; maxQueued?: number | undefined }; contextTokens?: number | undefined }> = [
+    { name: 'ollama', kind: 'ollama', endpoint: ollamaUrl, provider: llm.provider === 'auto' ? new FallbackToHostProvider(ollama, host, options.hostModel) : ollama },
+  ];
+  const hasOpenAi = llm.provider === 'openai' || llm.openai.baseUrl !== undefined || llm.openai.apiKey !== undefined || llm.defaultBackend === 'openai';
+  if (hasOpenAi) {
+    const baseUrl = llm.openai.baseUrl ?? DEFAULT_OPENAI_URL;
+    entries.push({
+      name: 'openai',
+      kind: 'openai',
+      endpoint: baseUrl,
+      provider: new OpenAiProvider({ name: 'openai', baseUrl, apiKey: llm.openai.apiKey, sendExtraOptions: llm.openai.sendExtraOptions ?? baseUrl !== DEFAULT_OPENAI_URL, ...timeouts }),
+    });
+  }
+  for (const [name, backend] of Object.entries(llm.backends)) {
+    const backendTimeouts = {
+      requestTimeoutMs: backend.timeoutMs ?? llm.timeoutMs,
+      firstTokenTimeoutMs: backend.firstTokenTimeoutMs ?? llm.firstTokenTimeoutMs,
+      logger: options.logger,
+    };
+    const entry =
+      backend.kind === 'ollama'
+        ? (() => {
+            const url = normalizeOllamaHost(backend.url);
+            return { endpoint: url, provider: new OllamaProvider({ baseUrl: url, ...backendTimeouts }) };
+          })()
+        : {
+            endpoint: backend.url,
+            provider: new OpenAiProvider({ name, baseUrl: backend.url, apiKey: backend.apiKey, sendExtraOptions: backend.sendExtraOptions ?? true, ...backendTimeouts }),
+          };
+    const existing = entries.findIndex((candidate) => candidate.name === name);
+    const full = { name, kind: backend.kind, ...entry, limits: { concurrency: backend.concurrency, maxQueued: backend.maxQueued }, contextTokens: backend.contextTokens };
+    if (existing === -1) entries.push(full);
+    else entries[existing] = full; // a named `ollama` or `openai` replaces the built-in one
+  }
+  entries.push({ name: 'host', kind: 'host', endpoint: 'the MCP host (sampling)', provider: host });
+
+  const defaultBackend = llm.defaultBackend ?? (llm.provider === 'auto' ? 'ollama' : llm.provider);
+  return {
+    defaultBackend,
+    backends: entries.map((entry) => ({
+      name: entry.name,
+      kind: entry.kind,
+      endpoint: entry.endpoint,
+      contextTokens: entry.contextTokens ?? null,
+      provider: queue(entry.name === defaultBackend && options.override !== undefined ? options.override : entry.provider, entry.limits),
+    })),
+  };
+}

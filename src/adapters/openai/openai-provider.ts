@@ -1,0 +1,276 @@
+/**
+ * An OpenAI-compatible backend through the official `openai` client: streaming chat over
+ * `POST /v1/chat/completions` (Server-Sent Events), the model list from `GET /v1/models`, embeddings from
+ * `POST /v1/embeddings`, and a cached reachability probe. llama.cpp's `llama-server`, vLLM, LM Studio,
+ * LocalAI and hosted OpenAI-style APIs all speak this. Every failure becomes an `AppError`
+ * (see `openai-errors.ts`); the same limits as the Ollama backend apply (total, first token, headers).
+ */
+import OpenAI from 'openai';
+import type { ChatCompletionContentPart, ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import { AppError, isAppError } from '../../domain/errors.js';
+import type { Clock } from '../../ports/clock.js';
+import { systemClock } from '../../ports/clock.js';
+import type { LlmChatEvent, LlmChatRequest, LlmMessage, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
+import { RequestScope } from '../llm-http/request-scope.js';
+import { errorFromApi, isApiError, openAiBrokeOff, openAiCancelled, openAiTimedOut, openAiUnreachable } from './openai-errors.js';
+
+/** The subset of a pino logger this adapter uses. */
+export interface OpenAiLogger {
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface OpenAiProviderOptions {
+  /** The backend's name in config and model references (`openai`, `vllm`, ...). Defaults to `openai`. */
+  name?: string;
+  /** Base URL including `/v1`, e.g. `http://127.0.0.1:8080/v1` (llama-server) or `https://api.openai.com/v1`. */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer KEY`; local servers usually need none, and then no header is sent. */
+  apiKey?: string | undefined;
+  /**
+   * Pass sampling options OpenAI's own API does not know (`top_k`, `min_p`, `repeat_penalty`) in the body:
+   * llama.cpp, vLLM, LM Studio and LocalAI read them, the hosted OpenAI API refuses them. Defaults to true.
+   */
+  sendExtraOptions?: boolean;
+  /** Limit for a whole chat turn. Defaults to 120 000 ms. */
+  requestTimeoutMs?: number;
+  /** Limit until the first streamed event (a server loading its model included). Defaults to 60 000 ms. */
+  firstTokenTimeoutMs?: number;
+  /** Limit for listing models and for embeddings. Defaults to 5000 ms. */
+  listTimeoutMs?: number;
+  /** Limit for the probe behind `status()`. Defaults to 2000 ms. */
+  statusTimeoutMs?: number;
+  /** How long `status()` reuses its last answer. Defaults to 2000 ms. */
+  statusCacheMs?: number;
+  logger?: OpenAiLogger;
+  clock?: Clock;
+}
+
+/** Sampling options OpenAI's API itself takes, from the Ollama-style names personas use. */
+const STANDARD_OPTIONS: Record<string, string> = {
+  temperature: 'temperature',
+  top_p: 'top_p',
+  seed: 'seed',
+  presence_penalty: 'presence_penalty',
+  frequency_penalty: 'frequency_penalty',
+};
+/** Options the common local servers read beyond OpenAI's own (llama.cpp, vLLM, LM Studio, LocalAI). */
+const EXTRA_OPTIONS = new Set(['top_k', 'min_p', 'repeat_penalty', 'typical_p', 'mirostat', 'mirostat_tau', 'mirostat_eta']);
+
+const silentLogger: OpenAiLogger = { warn() {}, debug() {} };
+
+export class OpenAiProvider implements LlmProvider {
+  readonly name: string;
+  private readonly client: OpenAI;
+  private readonly baseUrl: string;
+  private readonly sendExtraOptions: boolean;
+  private readonly requestTimeoutMs: number;
+  private readonly firstTokenTimeoutMs: number;
+  private readonly listTimeoutMs: number;
+  private readonly statusTimeoutMs: number;
+  private readonly statusCacheMs: number;
+  private readonly logger: OpenAiLogger;
+  private readonly clock: Clock;
+  private statusCache: { at: number; status: LlmStatus } | undefined;
+  private statusProbe: Promise<LlmStatus> | undefined;
+
+  constructor(options: OpenAiProviderOptions) {
+    this.name = options.name ?? 'openai';
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.sendExtraOptions = options.sendExtraOptions ?? true;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 120_000;
+    this.firstTokenTimeoutMs = options.firstTokenTimeoutMs ?? 60_000;
+    this.listTimeoutMs = options.listTimeoutMs ?? 5_000;
+    this.statusTimeoutMs = options.statusTimeoutMs ?? 2_000;
+    this.statusCacheMs = options.statusCacheMs ?? 2_000;
+    this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? systemClock;
+    const hasKey = options.apiKey !== undefined && options.apiKey !== '';
+    this.client = new OpenAI({
+      baseURL: this.baseUrl,
+      // The client insists on a key; local servers need none, so without one the header is left out below.
+      apiKey: hasKey ? options.apiKey : 'no-key',
+      ...(hasKey ? {} : { defaultHeaders: { Authorization: null } }),
+      // Our own limits (RequestScope) decide; the client's are set past them so they never fire first.
+      timeout: Math.max(this.requestTimeoutMs, this.listTimeoutMs) + 5_000,
+      // Retries are ours to decide: a chat is never retried, a list or embedding once on a connection error.
+      maxRetries: 0,
+    });
+  }
+
+  chat(request: LlmChatRequest, signal: AbortSignal): AsyncIterable<LlmChatEvent> {
+    return this.streamChat(request, signal);
+  }
+
+  private async *streamChat(request: LlmChatRequest, signal: AbortSignal): AsyncGenerator<LlmChatEvent> {
+    if (signal.aborted) throw openAiCancelled('The chat');
+    const scope = new RequestScope(signal);
+    scope.startTimer('total', this.requestTimeoutMs);
+    scope.startTimer('first-token', this.firstTokenTimeoutMs);
+    let hasResponse = false;
+    const startedAt = this.clock.now();
+    try {
+      const stream = await this.client.chat.completions.create(this.chatParams(request), { signal: scope.signal });
+      hasResponse = true;
+      let finishReason: string | null = null;
+      let usage: { prompt_tokens?: number; completion_tokens?: number } | null = null;
+      let model = request.model;
+      for await (const chunk of stream) {
+        scope.stopTimer('first-token');
+        if (chunk.model) model = chunk.model;
+        if (chunk.usage) usage = chunk.usage;
+        const choice = chunk.choices[0];
+        const text = choice?.delta?.content;
+        if (text) yield { type: 'delta', text };
+        if (choice?.finish_reason) finishReason = choice.finish_reason;
+      }
+      if (finishReason === null) throw openAiBrokeOff(this.name, 'the stream ended without a finish reason');
+      this.logger.debug({ backend: this.name, model, ms: this.clock.now() - startedAt, finishReason }, 'openai chat finished');
+      yield {
+        type: 'done',
+        promptTokens: usage?.prompt_tokens ?? null,
+        completionTokens: usage?.completion_tokens ?? null,
+        model: request.model,
+      };
+    } catch (error) {
+      const appError = this.explain(error, scope, hasResponse, () => openAiCancelled('The chat'), request.model);
+      if (appError.kind !== 'cancelled') {
+        this.logger.warn({ backend: this.name, model: request.model, kind: appError.kind, detail: appError.detail }, appError.message);
+      }
+      throw appError;
+    } finally {
+      scope.dispose();
+    }
+  }
+
+  private chatParams(request: LlmChatRequest): ChatCompletionCreateParamsStreaming {
+    const params: ChatCompletionCreateParamsStreaming & Record<string, unknown> = {
+      model: request.model,
+      messages: request.messages.map(toOpenAiMessage),
+      stream: true,
+      // Token counts arrive in a last chunk only when asked for (llama.cpp, vLLM and LM Studio honour it).
+      stream_options: { include_usage: true },
+      max_tokens: request.maxTokens,
+    };
+    for (const [key, value] of Object.entries(request.options ?? {})) {
+      const standard = STANDARD_OPTIONS[key];
+      if (standard !== undefined) params[standard] = value;
+      else if (this.sendExtraOptions && EXTRA_OPTIONS.has(key)) params[key] = value;
+    }
+    return params;
+  }
+
+  /** `GET /v1/models`; retried once on a connection error, which is safe because it changes nothing. */
+  listModels(signal?: AbortSignal): Promise<LlmModel[]> {
+    return this.fetchModels(this.listTimeoutMs, signal, 2);
+  }
+
+  /** `POST /v1/embeddings` with every text in one request, vectors in input order. */
+  async embed(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]> {
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw openAiCancelled('The embedding request');
+      const scope = new RequestScope(signal);
+      scope.startTimer('total', this.listTimeoutMs);
+      let hasResponse = false;
+      try {
+        const response = await this.client.embeddings.create({ model, input: [...texts], encoding_format: 'float' }, { signal: scope.signal });
+        hasResponse = true;
+        const vectors = [...response.data].sort((a, b) => a.index - b.index).map((item) => item.embedding);
+        if (vectors.length !== texts.length || vectors.some((vector) => !Array.isArray(vector))) {
+          throw new AppError('llm_failed', `"${this.name}" sent embeddings this server cannot read.`, { detail: { count: vectors.length } });
+        }
+        return vectors;
+      } catch (error) {
+        const appError = this.explain(error, scope, hasResponse, () => openAiCancelled('The embedding request'), model);
+        if (appError.kind !== 'llm_unavailable' || attempt >= 2) throw appError;
+      } finally {
+        scope.dispose();
+      }
+    }
+  }
+
+  /** Never throws; answers from a cache for `statusCacheMs`, and concurrent callers share one probe. */
+  async status(): Promise<LlmStatus> {
+    const cached = this.statusCache;
+    if (cached && this.clock.now() - cached.at < this.statusCacheMs) return copyStatus(cached.status);
+    this.statusProbe ??= this.probe().finally(() => {
+      this.statusProbe = undefined;
+    });
+    return copyStatus(await this.statusProbe);
+  }
+
+  private async probe(): Promise<LlmStatus> {
+    const base = { provider: this.name, endpoint: this.baseUrl };
+    let status: LlmStatus;
+    try {
+      const models = await this.fetchModels(this.statusTimeoutMs, undefined, 1);
+      status = { ...base, reachable: true, models: models.map((model) => model.name) };
+    } catch (error) {
+      const message = isAppError(error) ? error.message : String(error);
+      status = { ...base, reachable: false, error: message };
+      if (this.statusCache?.status.reachable !== false) this.logger.warn({ backend: this.name, endpoint: this.baseUrl }, message);
+    }
+    this.statusCache = { at: this.clock.now(), status };
+    return status;
+  }
+
+  private async fetchModels(timeoutMs: number, signal: AbortSignal | undefined, attempts: number): Promise<LlmModel[]> {
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw openAiCancelled('Listing the models');
+      const scope = new RequestScope(signal);
+      scope.startTimer('total', timeoutMs);
+      let hasResponse = false;
+      try {
+        const models: LlmModel[] = [];
+        // One page is what local servers send; hosted APIs page, and the client follows the pages.
+        for await (const model of this.client.models.list({ signal: scope.signal })) {
+          hasResponse = true;
+          models.push({
+            name: model.id,
+            sizeBytes: null,
+            family: null,
+            parameterSize: null,
+            modifiedAt: typeof model.created === 'number' && model.created > 0 ? new Date(model.created * 1000).toISOString() : null,
+          });
+        }
+        return models;
+      } catch (error) {
+        const appError = this.explain(error, scope, hasResponse, () => openAiCancelled('Listing the models'));
+        if (appError.kind !== 'llm_unavailable' || attempt >= attempts) throw appError;
+      } finally {
+        scope.dispose();
+      }
+    }
+  }
+
+  /** Names the failure: ours (already an AppError), the caller's abort, a limit, the server's answer, or the network. */
+  private explain(error: unknown, scope: RequestScope, hasResponse: boolean, cancelled: () => AppError, model?: string): AppError {
+    const stop = scope.stopCause;
+    if (stop?.by === 'caller') return cancelled();
+    if (stop?.by === 'timeout') return openAiTimedOut(this.name, stop.timeout, stop.ms);
+    if (isAppError(error)) return error;
+    if (isApiError(error)) {
+      // An error event inside a started stream arrives as an APIError without an HTTP status.
+      if (error.status === undefined) return openAiBrokeOff(this.name, `the server reported: ${error.message}`, error);
+      return errorFromApi(error, this.name, this.baseUrl, model);
+    }
+    if (!hasResponse) return openAiUnreachable(this.name, this.baseUrl, error);
+    return openAiBrokeOff(this.name, 'the connection closed mid-reply', error);
+  }
+}
+
+/** A message in OpenAI's shape; attached images become `image_url` parts with a data URL. */
+function toOpenAiMessage(message: LlmMessage): ChatCompletionMessageParam {
+  if (message.role === 'user' && message.images !== undefined && message.images.length > 0) {
+    const parts: ChatCompletionContentPart[] = [
+      { type: 'text', text: message.content },
+      ...message.images.map((image): ChatCompletionContentPart => ({ type: 'image_url', image_url: { url: `data:${image.mimeType};base64,${image.data}` } })),
+    ];
+    return { role: 'user', content: parts };
+  }
+  return { role: message.role, content: message.content };
+}
+
+function copyStatus(status: LlmStatus): LlmStatus {
+  return status.models ? { ...status, models: [...status.models] } : { ...status };
+}

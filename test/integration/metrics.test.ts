@@ -1,0 +1,57 @@
+/** `/metrics` as Prometheus and the stock Node.js dashboards read it. */
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let ollama: FakeOllama;
+let server: TestServer;
+let exposition: string;
+
+/** promtool comes with Debian's `prometheus` package (.ci/run installs it). */
+const hasPromtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
+
+beforeAll(async () => {
+  ollama = await startFakeOllama();
+  server = await startTestServer({ ollamaUrl: ollama.url });
+  const client = await server.connect();
+  await client.result('persona.switch', { persona_id: 'aria' });
+  await client.result('persona.chat', { message: 'fill the histograms' });
+  await client.call('made.up.method');
+  await client.close();
+  // The GC histogram has buckets only once a collection has run; fill the young generation so one has.
+  const junk: object[] = [];
+  for (let i = 0; i < 2_000_000; i++) junk.push({ i });
+  junk.length = 0;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  exposition = await (await fetch(`${server.server.httpUrl}/metrics`)).text();
+});
+afterAll(async () => {
+  await server.cleanup();
+  await ollama.close();
+});
+
+describe('metrics exposition', () => {
+  it("keeps prom-client's default metric names, unprefixed, as Node.js dashboards expect", () => {
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_gc_duration_seconds_bucket', 'nodejs_version_info']) {
+      expect(exposition).toMatch(new RegExp(`^${name}[{ ]`, 'm'));
+    }
+    expect(exposition).not.toContain('persona_mcp_process_');
+  });
+
+  it('declares every metric family once with HELP and TYPE, and counters end in _total', () => {
+    const types = [...exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((match) => ({ name: match[1] ?? '', type: match[2] ?? '' }));
+    expect(new Set(types.map((family) => family.name)).size).toBe(types.length);
+    for (const family of types) {
+      expect(exposition).toContain(`# HELP ${family.name} `);
+      if (family.type === 'counter') expect(family.name).toMatch(/_total$/);
+      else expect(family.name).not.toMatch(/_total$/);
+    }
+  });
+
+  it.skipIf(!hasPromtool)('passes `promtool check metrics`', () => {
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
+    expect(`${check.stdout}${check.stderr}`.trim()).toBe('');
+    expect(check.status).toBe(0);
+  });
+});
