@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- [suite ...] [--quick] [--no-pin] [--no-build] [--cpu-prof]]`
  *
- * Suites: connections, rpc, chat, open-loop (default: all, in that order). Each prints a table and
+ * Suites: connections, rpc, chat, open-loop, broadcast (default: all, in that order). Each prints a table and
  * writes bench/results/<suite>.json (<suite>.quick.json with --quick). The server under test is the
  * compiled one (dist/), rebuilt first when src/ is newer; see bench/README.md for what each suite
  * measures and the numbers on the reference machine.
@@ -12,6 +12,7 @@ import path from 'node:path';
 import { ROOT } from './lib/processes.js';
 import { machine } from './lib/report.js';
 import type { SuiteOptions } from './lib/setup.js';
+import { runBroadcastSuite } from './suites/broadcast.js';
 import { runChatSuite } from './suites/chat.js';
 import { runConnectionsSuite } from './suites/connections.js';
 import { runOpenLoopSuite } from './suites/open-loop.js';
@@ -22,6 +23,7 @@ const SUITES: Record<string, (options: SuiteOptions) => Promise<unknown>> = {
   rpc: runRpcSuite,
   chat: runChatSuite,
   'open-loop': runOpenLoopSuite,
+  broadcast: runBroadcastSuite,
 };
 
 function usage(): never {
