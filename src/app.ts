@@ -251,6 +251,16 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   });
   const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions);
   retention.start(config.retention.intervalMinutes * 60_000);
+  // Stored files nothing points at any more (deleted messages, replaced avatars) go once an hour old.
+  const mediaPrune = setInterval(() => {
+    media.media
+      .pruneUnreferenced(clock.now(), 3_600_000)
+      .then((removed) => {
+        if (removed > 0) logger.info({ removed }, 'removed unreferenced media files');
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'media clean-up failed; it runs again later'));
+  }, config.retention.intervalMinutes * 60_000);
+  mediaPrune.unref();
   await state.start();
   memory.start();
 
@@ -276,6 +286,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       closed = true;
       if (!shutdown.signal.aborted) shutdown.abort(new Error('server shutting down'));
       retention.stop();
+      clearInterval(mediaPrune);
       state.stop();
       await memory.stop();
       await social.groups.stop();

@@ -31,6 +31,8 @@ export interface MediaFiles {
   info(id: string): Promise<MediaInfo | null>;
   /** The picture converted to PNG (for Character Card PNGs). */
   toPng(id: string): Promise<Buffer | null>;
+  /** Deletes the file, its thumbnail and its record (nothing may point at it any more). */
+  remove(id: string): Promise<void>;
 }
 
 /** An attachment of a stored message. */
@@ -60,6 +62,8 @@ export interface MediaIndex {
   putScene(scene: SceneRecord): Promise<void>;
   /** Ids of every file still referenced (attachments, scenes); the rest may be removed. */
   referencedMedia(): Promise<Set<string>>;
+  /** Ids of the files stored before `time` (ms). */
+  storedBefore(time: number): Promise<string[]>;
 }
 
 /** Draws an avatar for a persona that has none: the same picture for the same seed, offline. */

@@ -88,6 +88,11 @@ describe('avatars', () => {
 
     const cleared = await client.result('persona.set_avatar', { persona_id: 'kira', image: null });
     expect(cleared.avatar_url).toBe('/avatars/kira.svg');
+    // Once nothing points at it and it is old enough, the clean-up removes the file.
+    const media = server.server.services.media.media;
+    expect(await media.pruneUnreferenced(Date.now(), 3_600_000)).toBe(0);
+    expect(await media.pruneUnreferenced(Date.now() + 7_200_000, 3_600_000)).toBeGreaterThanOrEqual(1);
+    expect((await http(`/media/${id}`)).status).toBe(404);
   });
 
   it('refuses SVG, HTML dressed as a picture, and bad base64, by content', async () => {

@@ -5,7 +5,7 @@
  * pass: no SVG or HTML is ever stored, so nothing stored can run script when served.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileTypeFromBuffer } from 'file-type';
 import sharp from 'sharp';
@@ -31,6 +31,7 @@ export interface FileMediaOptions {
   index: {
     get(id: string): Promise<MediaInfo | null>;
     put(info: MediaInfo, createdAt: number): Promise<void>;
+    remove(id: string): Promise<void>;
   };
   now: () => number;
 }
@@ -125,6 +126,14 @@ export class FileMedia implements MediaFiles {
     } catch {
       return null;
     }
+  }
+
+  async remove(id: string): Promise<void> {
+    if (!ID_PATTERN.test(id)) return;
+    // The record first: a file without a record is never served, and the next pass cannot miss it.
+    await this.options.index.remove(id);
+    await rm(path.join(this.options.directory, id), { force: true });
+    await rm(path.join(this.options.directory, `${id}.thumb.webp`), { force: true });
   }
 
   async toPng(id: string): Promise<Buffer | null> {

@@ -64,6 +64,8 @@ export class SqliteMediaIndex implements MediaIndex {
              weather = excluded.weather, present = excluded.present, description = excluded.description,
              image_media_id = excluded.image_media_id, updated_at = excluded.updated_at`,
         ),
+        storedBefore: db.prepare<[number], string>('SELECT id FROM media WHERE created_at < ?').pluck(),
+        deleteMedia: db.prepare<[string]>('DELETE FROM media WHERE id = ?'),
         referenced: db
           .prepare<[], string>(
             'SELECT media_id FROM message_attachments UNION SELECT image_media_id FROM scenes WHERE image_media_id IS NOT NULL',
@@ -81,6 +83,10 @@ export class SqliteMediaIndex implements MediaIndex {
       this.run(() => {
         const row = this.sql.getMedia.get(id);
         return row === undefined ? null : toInfo(row);
+      }),
+    remove: (id: string): Promise<void> =>
+      this.run(() => {
+        this.sql.deleteMedia.run(id);
       }),
     put: (info: MediaInfo, createdAt: number): Promise<void> =>
       this.run(() => {
@@ -157,6 +163,10 @@ export class SqliteMediaIndex implements MediaIndex {
         updated_at: scene.updatedAt,
       });
     });
+  }
+
+  storedBefore(time: number): Promise<string[]> {
+    return this.run(() => this.sql.storedBefore.all(time));
   }
 
   referencedMedia(): Promise<Set<string>> {

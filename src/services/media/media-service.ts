@@ -107,6 +107,28 @@ export class MediaService {
     return this.deps.avatars.png(persona.id, CARD_AVATAR_SIDE);
   }
 
+  /**
+   * Removes stored files nothing points at any more (messages deleted by retention, avatars and scene
+   * pictures replaced), once they are older than `minAgeMs` — younger ones may belong to a turn still
+   * being stored. Returns how many were removed. Keeps the data directory bounded.
+   */
+  async pruneUnreferenced(now: number, minAgeMs: number): Promise<number> {
+    const candidates = await this.deps.index.storedBefore(now - minAgeMs);
+    if (candidates.length === 0) return 0;
+    const referenced = await this.deps.index.referencedMedia();
+    for (const persona of this.deps.personas.list()) {
+      const avatar = this.avatarMediaId(persona);
+      if (avatar !== null) referenced.add(avatar);
+    }
+    let removed = 0;
+    for (const id of candidates) {
+      if (referenced.has(id)) continue;
+      await this.deps.files.remove(id);
+      removed += 1;
+    }
+    return removed;
+  }
+
   read(id: string, variant: 'original' | 'thumbnail'): Promise<{ info: MediaInfo; data: Buffer } | null> {
     return this.deps.files.read(id, variant);
   }
