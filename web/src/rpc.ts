@@ -64,11 +64,13 @@ export class RpcClient {
   setApiKey(key: string): void {
     if (key.trim() === '') sessionStorage.removeItem(API_KEY);
     else sessionStorage.setItem(API_KEY, key.trim());
+    // Another key may be another user, who may not attach to this tab's old session.
+    sessionStorage.removeItem(SESSION_KEY);
     this.attempt = 0;
     this.socket?.close();
     this.socket = null;
     this.opened = null;
-    void this.connect();
+    void this.connect().catch(() => undefined);
   }
 
   onState(listener: (state: ConnectionState) => void): () => void {

@@ -144,7 +144,7 @@ export function mediaMethods(services: Services): MethodDefinition[] {
         'Kept for old clients; `scene.set` is the same with named params. Without `data.conversation_id` it sets the scene of the ' +
         "session's current conversation with its active persona.",
       params: z.object({
-        type: z.string().max(50).describe('"scene" (also "environment" and "location", as old clients send).'),
+        type: z.enum(['scene', 'environment', 'location']).describe('"scene" ("environment" and "location" are taken as the same).'),
         data: z
           .object({ conversation_id: conversationIdParam.optional(), ...sceneFields })
           .passthrough()
@@ -152,9 +152,6 @@ export function mediaMethods(services: Services): MethodDefinition[] {
       }),
       result: z.object({ visual_updated: z.literal(true), update_type: z.string(), timestamp: isoTime, scene: sceneWire }),
       handler: async ({ type, data }, context) => {
-        if (!['scene', 'environment', 'location'].includes(type)) {
-          throw new AppError('conflict', `visual.update type "${type}" is not supported; use "scene" (or scene.set).`);
-        }
         let conversationId = data.conversation_id;
         if (conversationId === undefined) {
           const active = await sessions.activePersonaId(context.session);

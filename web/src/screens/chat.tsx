@@ -103,8 +103,9 @@ export function Chat({ personaId }: { personaId: string | null }) {
   const send = async (event?: Event): Promise<void> => {
     event?.preventDefault();
     if (persona === null || isSending || (text.trim() === '' && drafts.length === 0)) return;
-    const message = text.trim();
     const sent = drafts;
+    // A message is never empty on the wire: a picture or clip sent alone says so in words.
+    const message = text.trim() || (sent.some((draft) => draft.kind === 'image') ? '(sends a picture)' : '(sends an audio clip)');
     setSending(true);
     setError(null);
     setText('');
