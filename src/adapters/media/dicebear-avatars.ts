@@ -3,9 +3,9 @@
  * persona id) entirely offline, the same face for the same persona on every machine.
  */
 import { createAvatar } from '@dicebear/core';
-import { lorelei } from '@dicebear/collection';
-import sharp from 'sharp';
+import * as lorelei from '@dicebear/lorelei';
 import type { AvatarGenerator } from '../../ports/media.js';
+import { loadSharp } from './sharp.js';
 
 /** Soft backgrounds, chosen by the seed; dark enough text contrast is not needed (no text). */
 const BACKGROUNDS = ['e0dbff', 'd1f0e0', 'fde68a', 'fbd5d5', 'cfe8fc'];
@@ -24,7 +24,8 @@ export class DiceBearAvatars implements AvatarGenerator {
     return svg;
   }
 
-  png(seed: string, size: number): Promise<Buffer> {
+  async png(seed: string, size: number): Promise<Buffer> {
+    const sharp = await loadSharp();
     return sharp(Buffer.from(this.svg(seed)), { density: 300 }).resize(size, size).png().toBuffer();
   }
 }

@@ -7,8 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileTypeFromBuffer } from 'file-type';
-import sharp from 'sharp';
+import { loadSharp } from './sharp.js';
 import { AppError } from '../../domain/errors.js';
 import type { MediaFiles, MediaInfo, MediaKind } from '../../ports/media.js';
 
@@ -55,6 +54,8 @@ export class FileMedia implements MediaFiles {
       if (!accept.includes(known.kind)) throw wrongKind(known.mimeType, accept);
       return known;
     }
+    // Loaded on first use, like sharp: most commands never store a file.
+    const { fileTypeFromBuffer } = await import('file-type');
     const detected = await fileTypeFromBuffer(data);
     const mimeType = detected?.mime ?? null;
     let info: MediaInfo;
@@ -80,6 +81,7 @@ export class FileMedia implements MediaFiles {
     let width: number | null;
     let height: number | null;
     let thumbnail: Buffer;
+    const sharp = await loadSharp();
     try {
       const image = sharp(data, { limitInputPixels: MAX_IMAGE_PIXELS, animated: false });
       const metadata = await image.metadata();
@@ -140,6 +142,7 @@ export class FileMedia implements MediaFiles {
     const stored = await this.read(id, 'original');
     if (stored === null || stored.info.kind !== 'image') return null;
     if (stored.info.mimeType === 'image/png') return stored.data;
+    const sharp = await loadSharp();
     return sharp(stored.data, { limitInputPixels: MAX_IMAGE_PIXELS }).png().toBuffer();
   }
 }
