@@ -25,6 +25,11 @@ import { forwardConversationEvents } from './rpc/methods/group.js';
 import { buildRegistry } from './rpc/methods/index.js';
 import type { MethodRegistry } from './rpc/registry.js';
 import { ChatService, type ChatSettings } from './services/chat-service.js';
+import { DatasetService } from './services/models/dataset-service.js';
+import { SqliteDatasetSource } from './adapters/sqlite/dataset-source.js';
+import { SqlitePromptTemplateStore } from './adapters/sqlite/prompt-template-store.js';
+import { SqliteCardStore } from './adapters/sqlite/settings-store.js';
+import { PromptTemplateService } from './services/models/prompt-template-service.js';
 import { ConversationService } from './services/conversation-service.js';
 import type { Services } from './services/index.js';
 import { PersonaService } from './services/persona-service.js';
@@ -136,6 +141,12 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     logger,
     clock,
   );
+  const templates = new PromptTemplateService({
+    personas,
+    templates: new SqlitePromptTemplateStore(store.database, databasePath),
+    cards: new SqliteCardStore(store.database, databasePath),
+    clock,
+  });
   const chat = new ChatService({
     store,
     personas,
@@ -146,6 +157,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     events,
     logger,
     settings: chatSettings,
+    postHistoryTemplate: (persona) => templates.postHistoryTemplate(persona),
   });
   const auth = new AuthService(
     new SqliteApiKeyStore(store.database, databasePath),
@@ -219,7 +231,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   // The scene enters every prompt of its conversation: chat turns and group turns.
   chat.addContributor(media.scenes);
   social.groups.useScenes((conversationId) => media.scenes.promptText(conversationId));
-  const services: Services = { personas, sessions, conversations, chat, system, social: social.services, groups: social.groups, memory: memory.services, state: state.services, media };
+  const services: Services = { personas, sessions, conversations, chat, system, social: social.services, groups: social.groups, memory: memory.services, state: state.services, datasets: new DatasetService({ personas, source: new SqliteDatasetSource(store.database) }), templates, media };
 
   try {
     const seeded = await personas.initialise(loadPersonaFiles(config.personasDir ?? shippedPersonasDir()));

@@ -7,6 +7,7 @@ import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config
 import { registerDoctorCommand } from './doctor.js';
 import { registerMcpCommand } from './mcp.js';
 import { registerKeysCommand } from './keys.js';
+import { registerModelCommands } from './model.js';
 import { registerStateCommands } from './state.js';
 
 const program = new Command();
@@ -23,6 +24,7 @@ registerChatCommand(program);
 registerDoctorCommand(program);
 registerMcpCommand(program);
 registerKeysCommand(program);
+registerModelCommands(program);
 registerStateCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

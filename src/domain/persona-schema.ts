@@ -6,6 +6,13 @@
 import { z } from 'zod';
 
 import { slugify, type PersonaDefinition, type SocialEnergyProfile } from './persona.js';
+import { templateProblem } from './prompt-template.js';
+
+/** A template with an unknown macro is refused on save, with the known ones listed (never sent to a model). */
+export function checkTemplateMacros(template: string, context: z.RefinementCtx): void {
+  const problem = templateProblem(template);
+  if (problem !== null) context.addIssue({ code: 'custom', message: problem });
+}
 
 /** Longest display name; ids are slugs of at most 48 characters (see `slugify`). */
 export const NAME_MAX_LENGTH = 64;
@@ -86,7 +93,7 @@ const definitionShape = {
   socialEnergy: socialEnergyProfileSchema,
   model: modelSchema,
   modelOptions: modelOptionsSchema,
-  systemPromptTemplate: z.string().max(SYSTEM_PROMPT_TEMPLATE_MAX_LENGTH),
+  systemPromptTemplate: z.string().max(SYSTEM_PROMPT_TEMPLATE_MAX_LENGTH).superRefine(checkTemplateMacros),
   avatar: avatarSchema,
 };
 
@@ -106,7 +113,7 @@ export const personaFileSchema = z
     id: slugSchema.optional(),
     model: modelSchema.default(null),
     modelOptions: modelOptionsSchema.default({}),
-    systemPromptTemplate: z.string().max(SYSTEM_PROMPT_TEMPLATE_MAX_LENGTH).default(''),
+    systemPromptTemplate: z.string().max(SYSTEM_PROMPT_TEMPLATE_MAX_LENGTH).superRefine(checkTemplateMacros).default(''),
     avatar: avatarSchema.default(null),
   })
   .transform((file): PersonaDefinition => ({ ...file, id: file.id ?? slugify(file.name) }));
@@ -176,7 +183,7 @@ export const personaCreateInputSchema = z.object({
     .optional(),
   model: modelSchema.optional(),
   model_options: modelOptionsSchema.optional(),
-  system_prompt_template: z.string().max(SYSTEM_PROMPT_TEMPLATE_MAX_LENGTH).optional(),
+  system_prompt_template: z.string().max(SYSTEM_PROMPT_TEMPLATE_MAX_LENGTH).superRefine(checkTemplateMacros).optional(),
   avatar: avatarSchema.optional(),
 });
 

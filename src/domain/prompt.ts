@@ -141,7 +141,7 @@ function formatSituation(situation: PromptSituation): string {
  * so optional sections can carry their own heading.
  */
 export function renderTemplate(template: string, values: Readonly<Record<string, string>>): string {
-  const placeholder = /\{\{\s*([a-z_]+)\s*\}\}/g;
+  const placeholder = /\{\{\s*([A-Za-z_]+)\s*\}\}/g;
   const paragraphs = template.replace(/\r\n/g, '\n').split(/\n[ \t]*\n/);
   const kept = paragraphs.filter((paragraph) => {
     const names = [...paragraph.matchAll(placeholder)].map((match) => match[1]!).filter((name) => name in values);
@@ -164,20 +164,53 @@ export function renderTemplate(template: string, values: Readonly<Record<string,
 export function buildSystemPrompt(persona: PersonaDefinition, situation: PromptSituation = {}): string {
   const template = persona.systemPromptTemplate.trim().length > 0 ? persona.systemPromptTemplate : DEFAULT_SYSTEM_PROMPT_TEMPLATE;
   const situationText = formatSituation(situation);
+  // A card's system_prompt may wrap the default prompt: {{original}} is it, rendered for this persona.
+  const original = /\{\{\s*original\s*\}\}/.test(template) && template !== DEFAULT_SYSTEM_PROMPT_TEMPLATE ? buildSystemPrompt({ ...persona, systemPromptTemplate: '' }, situation) : '';
+  const hasSituationSlot = /\{\{\s*situation\s*\}\}/.test(template) || original.length > 0;
+  const rendered = renderTemplate(caseFreeMacros(template), { ...macroValues(persona, situation), original });
+  return hasSituationSlot || situationText.length === 0 ? rendered : `${rendered}\n\n${situationText}`;
+}
+
+/**
+ * A card's `post_history_instructions` (or a persona's post-history template): the instruction sent after
+ * the conversation, right before the model answers, with the same macros filled in. `{{original}}` is empty
+ * (the server has no post-history prompt of its own). "" when there is nothing to send.
+ */
+export function buildPostHistoryInstructions(persona: PersonaDefinition, template: string, situation: PromptSituation = {}): string {
+  if (template.trim().length === 0) return '';
+  return renderTemplate(caseFreeMacros(template), { ...macroValues(persona, situation), original: '' });
+}
+
+/** A card's text (a greeting, an instruction) with the macros filled in, `{{original}}` empty. */
+export function renderCardText(persona: PersonaDefinition, text: string): string {
+  return buildPostHistoryInstructions(persona, text);
+}
+
+/** `{{Char}}`, `{{USER}}`: the card tools match these two in any case. */
+function caseFreeMacros(template: string): string {
+  return template.replace(/\{\{\s*(char|user)\s*\}\}/gi, (_whole, name: string) => `{{${name.toLowerCase()}}}`);
+}
+
+/** Every macro's value for this persona and situation (see `TEMPLATE_MACROS` in prompt-template.ts). */
+function macroValues(persona: PersonaDefinition, situation: PromptSituation): Record<string, string> {
   // Character Cards write {{char}}/{{user}} inside their text fields too, not only in the template.
   const names = (text: string): string =>
     text
       .replace(/\{\{\s*char\s*\}\}/gi, persona.name)
       .replace(/\{\{\s*user\s*\}\}/gi, VISITOR)
       .trim();
-  const values: Record<string, string> = {
+  const traits = formatTraits(persona.personalityTraits);
+  const speakingStyle = names(persona.speakingStyle);
+  const situationText = formatSituation(situation);
+  const backstory = names(persona.backstory);
+  return {
     name: persona.name,
     char: persona.name,
     user: VISITOR,
     description: names(persona.description),
-    backstory: names(persona.backstory),
-    traits: formatTraits(persona.personalityTraits),
-    speaking_style: names(persona.speakingStyle),
+    backstory,
+    traits,
+    speaking_style: speakingStyle,
     interests: formatInterests(persona.topicPreferences),
     examples: formatExamples(persona.exampleLines.map(names)),
     state: [situation.moodLine, situation.energyLine]
@@ -185,8 +218,12 @@ export function buildSystemPrompt(persona: PersonaDefinition, situation: PromptS
       .filter((line) => line.length > 0)
       .join(' '),
     situation: situationText,
+    // The Character Card names for the same facts.
+    personality: [traits, speakingStyle].filter((part) => part.length > 0).join('. '),
+    scenario: [backstory, situationText].filter((part) => part.length > 0).join('\n'),
+    mesExamples: persona.exampleLines
+      .slice(0, MAX_EXAMPLE_LINES)
+      .map((line) => `<START>\n${persona.name}: ${names(line)}`)
+      .join('\n'),
   };
-  const hasSituationSlot = /\{\{\s*situation\s*\}\}/.test(template);
-  const rendered = renderTemplate(template, values);
-  return hasSituationSlot || situationText.length === 0 ? rendered : `${rendered}\n\n${situationText}`;
 }

@@ -46,7 +46,7 @@ export const APPLICATION_ERRORS: Record<AppErrorKind, ApplicationErrorInfo> = {
   model_not_installed: {
     code: -32011,
     meaning: "The persona's model is not installed in the backend.",
-    whatToDo: 'Run the `ollama pull MODEL` command named in the message, or configure another model.',
+    whatToDo: 'Get the model onto its backend as the message says (`ollama pull MODEL`, or load it in the OpenAI-compatible server), configure another model, or add a fall-back chain (llm.fallback).',
   },
   llm_timeout: {
     code: -32012,

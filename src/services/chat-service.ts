@@ -4,14 +4,14 @@
  * reply, then store it with its token counts and timing and spend the persona's social energy.
  */
 import type { Logger } from 'pino';
-import { buildContextWindow } from '../domain/context-window.js';
+import { buildContextWindow, type ContextWindow } from '../domain/context-window.js';
 import { continueScore, ENGAGEMENT_WINDOW, type ContinueScoreResult } from '../domain/continue-score.js';
 import { AppError } from '../domain/errors.js';
 import type { ModelChoice } from '../domain/model-selection.js';
-import { buildSystemPrompt, describeEnergy } from '../domain/prompt.js';
+import { buildPostHistoryInstructions, buildSystemPrompt, describeEnergy } from '../domain/prompt.js';
 import type { Availability, SocialEnergyState } from '../domain/social-energy.js';
 import { energyShare } from '../domain/social-energy.js';
-import { estimateTokens } from '../domain/tokens.js';
+import { estimateMessageTokens, estimateTokens } from '../domain/tokens.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
 import type { LlmImage, LlmMessage, LlmProvider } from '../ports/llm.js';
@@ -74,6 +74,19 @@ export interface ChatTurnResult {
   availability: Availability;
 }
 
+/** What `persona.preview_prompt` shows: the exact request a turn would make. */
+export interface PromptPreview {
+  persona: PersonaRecord;
+  /** The conversation the turn would continue; null when it would start a new one. */
+  conversationId: string | null;
+  model: string;
+  contextTokens: number;
+  replyTokens: number;
+  window: ContextWindow;
+  /** The post-history instruction sent last ("" for none). */
+  postHistory: string;
+}
+
 export interface ChatTurnOptions {
   signal: AbortSignal;
   /** Called with each piece of the reply as it streams in. */
@@ -97,6 +110,8 @@ export class ChatService {
       events: EventBus;
       logger: Logger;
       settings: ChatSettings;
+      /** The persona's post-history instruction template (a card's `post_history_instructions`), if any. */
+      postHistoryTemplate?: (persona: PersonaRecord) => Promise<string>;
     },
   ) {}
 
@@ -168,34 +183,9 @@ export class ChatService {
 
     const conversation = userTurn.conversation;
     const [history, before] = await Promise.all([store.recentMessages(conversation.id, settings.historyMessages), personas.snapshot(persona)]);
-    const model = request.model ?? this.modelFor(persona);
+    const { model, contextTokens, window, contributions } = await this.assemblePrompt({ binding, persona, conversation, message: userTurn.message, history, before, tokenBudget, model: request.model });
     const images = request.images ?? [];
     if (images.length > 0) await this.checkVision(model);
-    const contextTokens = settings.modelContextTokens[model] ?? settings.contextTokens;
-    const share = energyShare(before.state, persona.socialEnergy);
-    const contributions = await this.collectContributions({
-      session: binding,
-      persona,
-      conversation,
-      message: userTurn.message,
-      history,
-      budgetTokens: Math.max(0, contextTokens - tokenBudget),
-    });
-    const stateLine = contributions.find((contribution) => contribution.stateLine)?.stateLine;
-    const sections = contributions.flatMap((contribution) => contribution.sections ?? []);
-    const basePrompt = buildSystemPrompt(persona, {
-      energyLine: stateLine ?? describeEnergy(share, before.state.fatigue),
-      conversationContext: conversation.context,
-      topic: conversation.topic,
-    });
-    const systemPrompt = sections.length === 0 ? basePrompt : `${basePrompt}\n\n${sections.join('\n\n')}`;
-    const window = buildContextWindow({
-      systemPrompt,
-      history: windowHistory(history, userTurn.message.id, contributions).map((message) => ({ role: message.role, content: message.content })),
-      contextTokens,
-      replyTokens: tokenBudget,
-      summary: contributions.find((contribution) => contribution.summary)?.summary?.text ?? null,
-    });
 
     const generated = await this.generate(
       {
@@ -271,6 +261,76 @@ export class ChatService {
       `The model ${model} cannot look at pictures (it has no vision). Give this persona a vision model (e.g. \`ollama pull llava\`, then persona.update {"model":"llava"}), or describe the picture in words; your message was kept.`,
       { data: { model, capabilities } },
     );
+  }
+
+  /**
+   * The exact messages a turn would send, without storing anything or calling the model
+   * (`persona.preview_prompt`): the persona's conversation in this session as it stands, plus `message`.
+   */
+  async previewTurn(binding: SessionBinding, request: ChatTurnRequest): Promise<PromptPreview> {
+    const { store, personas, settings, clock } = this.deps;
+    this.checkMessage(request.message);
+    const target = await this.resolveTarget(binding, request);
+    const persona = target.persona;
+    const tokenBudget = this.tokenBudget(request.tokenBudget ?? target.conversation?.tokenBudget ?? undefined);
+    const conversation = target.conversation ?? (await store.findActiveConversation(binding.id, persona.id));
+    const now = clock.now();
+    // The message is not stored: it stands in as the newest message, after every stored one.
+    const message: MessageRecord = { id: Number.MAX_SAFE_INTEGER, conversationId: conversation?.id ?? '', role: 'user', personaId: null, content: request.message, tokens: estimateTokens(request.message), promptTokens: null, processingMs: null, createdAt: now };
+    const draft: ConversationRecord = conversation ?? { id: '', sessionId: binding.id, kind: 'user', personaIds: [persona.id], topic: null, context: null, status: 'active', startedAt: now, endedAt: null, endReason: null, tokenBudget: null };
+    const [stored, before] = await Promise.all([conversation === null ? Promise.resolve([]) : store.recentMessages(conversation.id, settings.historyMessages), personas.snapshot(persona)]);
+    const assembled = await this.assemblePrompt({ binding, persona, conversation: draft, message, history: [...stored, message], before, tokenBudget, model: request.model });
+    return { persona, conversationId: conversation?.id ?? null, model: assembled.model, contextTokens: assembled.contextTokens, replyTokens: tokenBudget, window: assembled.window, postHistory: assembled.postHistory };
+  }
+
+  /** The prompt of one turn: system prompt with contributions, the context window, the post-history instruction. */
+  private async assemblePrompt(input: {
+    binding: SessionBinding;
+    persona: PersonaRecord;
+    conversation: ConversationRecord;
+    message: MessageRecord;
+    history: MessageRecord[];
+    before: { state: SocialEnergyState };
+    tokenBudget: number;
+    model: string | undefined;
+  }): Promise<{ model: string; contextTokens: number; window: ContextWindow; contributions: PromptContribution[]; postHistory: string }> {
+    const { settings } = this.deps;
+    const { persona, conversation, tokenBudget, before } = input;
+    const model = input.model ?? this.modelFor(persona);
+    const contextTokens = settings.modelContextTokens[model] ?? settings.contextTokens;
+    const share = energyShare(before.state, persona.socialEnergy);
+    const contributions = await this.collectContributions({
+      session: input.binding,
+      persona,
+      conversation,
+      message: input.message,
+      history: input.history,
+      budgetTokens: Math.max(0, contextTokens - tokenBudget),
+    });
+    const stateLine = contributions.find((contribution) => contribution.stateLine)?.stateLine;
+    const sections = contributions.flatMap((contribution) => contribution.sections ?? []);
+    const situation = {
+      energyLine: stateLine ?? describeEnergy(share, before.state.fatigue),
+      conversationContext: conversation.context,
+      topic: conversation.topic,
+    };
+    const basePrompt = buildSystemPrompt(persona, situation);
+    const systemPrompt = sections.length === 0 ? basePrompt : `${basePrompt}\n\n${sections.join('\n\n')}`;
+    // A card's post_history_instructions go last, right before the reply; their tokens come out of the window.
+    const postHistory = buildPostHistoryInstructions(persona, (await this.deps.postHistoryTemplate?.(persona)) ?? '', situation);
+    const postHistoryTokens = postHistory.length === 0 ? 0 : estimateMessageTokens(postHistory);
+    const window = buildContextWindow({
+      systemPrompt,
+      history: windowHistory(input.history, input.message.id, contributions).map((message) => ({ role: message.role, content: message.content })),
+      contextTokens: contextTokens - postHistoryTokens,
+      replyTokens: tokenBudget,
+      summary: contributions.find((contribution) => contribution.summary)?.summary?.text ?? null,
+    });
+    if (postHistory.length > 0) {
+      window.messages.push({ role: 'system', content: postHistory });
+      window.promptTokens += postHistoryTokens;
+    }
+    return { model, contextTokens, window, contributions, postHistory };
   }
 
   /** The conversation's last message when it is the user's `message` still waiting for a reply. */

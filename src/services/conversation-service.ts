@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { AppError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
-import type { ConversationRecord, ConversationStats, HistoryPage, PersonaRecord, Store } from '../ports/store.js';
+import { estimateTokens } from '../domain/tokens.js';
+import type { ConversationRecord, ConversationStats, HistoryPage, MessageRecord, PersonaRecord, Store } from '../ports/store.js';
 import type { SessionBinding } from '../rpc/registry.js';
 import type { SessionService } from './session-service.js';
 
@@ -23,6 +24,22 @@ export class ConversationService {
     /** Owns the session row's user and active persona (and their cache): every write goes through it. */
     private readonly sessions: SessionService,
   ) {}
+
+  /** Stores the persona's opening line (a Character Card greeting) as the conversation's first message. */
+  async addGreeting(conversation: ConversationRecord, persona: PersonaRecord, text: string): Promise<MessageRecord> {
+    const message = await this.store.appendMessage({
+      conversationId: conversation.id,
+      role: 'assistant',
+      personaId: persona.id,
+      content: text,
+      tokens: estimateTokens(text),
+      promptTokens: null,
+      processingMs: null,
+      createdAt: this.clock.now(),
+    });
+    this.events.publish({ type: 'messageStored', conversationId: conversation.id, message });
+    return message;
+  }
 
   async startWithUser(binding: SessionBinding, persona: PersonaRecord, options: { context: string | null; tokenBudget: number | null }): Promise<ConversationRecord> {
     const now = this.clock.now();

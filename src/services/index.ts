@@ -3,6 +3,8 @@ import type { ConversationService } from './conversation-service.js';
 import type { PersonaService } from './persona-service.js';
 import type { SessionService } from './session-service.js';
 import type { SystemService } from './system-service.js';
+import type { DatasetService } from './models/dataset-service.js';
+import type { PromptTemplateService } from './models/prompt-template-service.js';
 import type { StateServices } from './state/compose.js';
 import type { GroupConversationService } from './group/group-conversation-service.js';
 import type { MemoryServices } from './memory/compose.js';
@@ -26,4 +28,8 @@ export interface Services {
   state: StateServices;
   /** Attachments, avatars and scenes (issue 18). */
   media: MediaServices;
+  /** Fine-tuning datasets from a user's own conversations (docs/backends.md). */
+  datasets: DatasetService;
+  /** Personas' prompt templates per task, versioned. */
+  templates: PromptTemplateService;
 }

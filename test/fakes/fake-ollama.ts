@@ -18,6 +18,12 @@
  *   the text (same text, same vector). Bodies are recorded in `embedRequests`.
  * - `GET /api/tags` (the `models`), `GET /api/version`, `POST /api/show` (`capabilities`, with "vision" for
  *   the `visionModels`; a chat with `images` to any other model fails as Ollama's does).
+ * - `HEAD /api/blobs/sha256:D` (200 when the fake holds that blob, else 404) and `POST /api/blobs/sha256:D`
+ *   (stores the body when its SHA-256 is D: 201; else 400), like Ollama's blob store.
+ * - `POST /api/create` (`{model, from, system, parameters, adapters, stream}`): 404 like a pull error when
+ *   `from` is not installed, 400 when an adapter names a blob the fake does not hold; else streams
+ *   `{"status":...}` lines ending in `{"status":"success"}` and adds `model` to `models`. Bodies are
+ *   recorded in `createRequests`.
  *
  * The default reply is `<Name> hears you: <last user message>`, where Name comes from "You are Name" in
  * the system prompt (else "Assistant"). `setReply` takes a text or a function of the request body.
@@ -88,6 +94,10 @@ export interface FakeOllama {
   readonly requests: RecordedRequest[];
   /** Every `/api/embed` request, in arrival order. */
   readonly embedRequests: RecordedRequest[];
+  /** Every `/api/create` request, in arrival order. */
+  readonly createRequests: RecordedRequest[];
+  /** Digests (`sha256:...`) of the blobs uploaded, with their sizes in bytes. */
+  readonly blobs: Map<string, number>;
   /** Chat responses still open. */
   readonly activeStreams: number;
   /** Chat responses whose client disconnected before the response ended. */
@@ -127,6 +137,17 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
       const body = JSON.parse((await readBody(req)) || '{}') as { model?: string };
       if (!isInstalled(fake.models, body.model)) return sendJson(res, 404, { error: `model '${body.model ?? ''}' not found` });
       return sendJson(res, 200, { capabilities: isInstalled(fake.visionModels, body.model) ? ['completion', 'vision'] : ['completion'] });
+    }
+    if (path.startsWith('/api/blobs/')) return blob(req, res, path.slice('/api/blobs/'.length));
+    if (req.method === 'POST' && path === '/api/create') {
+      let body: FakeChatBody;
+      try {
+        body = JSON.parse(await readBody(req)) as FakeChatBody;
+      } catch {
+        return sendJson(res, 400, { error: 'invalid JSON in request body' });
+      }
+      fake.createRequests.push({ path, body, time: Date.now() });
+      return create(body, res);
     }
     if (req.method === 'POST' && (path === '/api/chat' || path === '/api/embed')) {
       let body: FakeChatBody;
@@ -236,6 +257,35 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     res.end();
   }
 
+  async function blob(req: IncomingMessage, res: ServerResponse, digest: string): Promise<void> {
+    if (req.method === 'HEAD') {
+      res.writeHead(fake.blobs.has(digest) ? 200 : 404).end();
+      return;
+    }
+    if (req.method !== 'POST') return sendJson(res, 405, { error: 'method not allowed' });
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const bytes = Buffer.concat(chunks);
+    if (`sha256:${createHash('sha256').update(bytes).digest('hex')}` !== digest) return sendJson(res, 400, { error: 'digest mismatch' });
+    fake.blobs.set(digest, bytes.length);
+    res.writeHead(201).end();
+  }
+
+  async function create(body: FakeChatBody, res: ServerResponse): Promise<void> {
+    const from = typeof body['from'] === 'string' ? body['from'] : '';
+    if (!isInstalled(fake.models, from)) return sendJson(res, 404, { error: `model "${from}" not found, try pulling it first` });
+    const adapters = (body['adapters'] ?? {}) as Record<string, string>;
+    for (const digest of Object.values(adapters)) {
+      if (!fake.blobs.has(digest)) return sendJson(res, 400, { error: `invalid digest "${digest}": blob not found` });
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    const statuses = ['using existing layer sha256:aaaa', ...Object.keys(adapters).map((name) => `using adapter layer ${name}`), 'creating new layer sha256:bbbb', 'writing manifest', 'success'];
+    for (const status of statuses) await write(res, `${JSON.stringify({ status })}\n`);
+    const model = String(body.model ?? '');
+    if (!isInstalled(fake.models, model)) fake.models.push(model.includes(':') ? model : `${model}:latest`);
+    res.end();
+  }
+
   function embed(body: FakeChatBody, res: ServerResponse): void {
     if (answeredByMode(body, res)) return;
     const input = body['input'];
@@ -258,6 +308,8 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     byteChunkSize: null,
     requests: [],
     embedRequests: [],
+    createRequests: [],
+    blobs: new Map(),
     get activeStreams() {
       return activeStreams;
     },

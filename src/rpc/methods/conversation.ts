@@ -65,6 +65,12 @@ export function conversationMethods(services: Services): MethodDefinition[] {
         max_turns: z.number().int().min(1).max(200).optional().describe('Between personas: persona turns before the group ends by itself (default social.groupMaxTurns).'),
         auto_run: z.boolean().default(true).describe('Between personas: start taking turns in the background at once (false: wait for conversation.resume).'),
         subscribe: z.boolean().default(false).describe('Subscribe this connection to the conversation before its first turn (WebSocket; see conversation.subscribe).'),
+        greeting: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe("With one persona: open with its Character Card greeting (0 = first_mes, 1.. = alternate_greetings), stored as the persona's first message."),
       }),
       result: z.object({
         conversation_id: z.string(),
@@ -73,8 +79,10 @@ export function conversationMethods(services: Services): MethodDefinition[] {
         started: z.literal(true),
         kind: z.enum(['user', 'personas']),
         started_at: z.string(),
+        greeting: z.string().nullable().describe('The opening line stored, when `greeting` was asked for.'),
       }),
       handler: async (params, context) => {
+        let greeting: string | null = null;
         const group = params.personas ?? (params.persona1_id !== undefined && params.persona2_id !== undefined ? [params.persona1_id, params.persona2_id] : null);
         let conversation: ConversationRecord;
         if (group !== null) {
@@ -93,10 +101,22 @@ export function conversationMethods(services: Services): MethodDefinition[] {
           if (personaId === null || personaId === undefined) {
             throw new AppError('no_active_persona', 'Name who to talk to: persona_id (a user conversation) or persona1_id + persona2_id (two personas).');
           }
-          conversation = await conversations.startWithUser(context.session, personas.resolve(personaId), {
+          const persona = personas.resolve(personaId);
+          const greetings = params.greeting === undefined ? [] : await services.templates.greetings(persona);
+          if (params.greeting !== undefined && params.greeting >= greetings.length) {
+            const has = greetings.length === 0 ? 'no greeting from a Character Card' : `${greetings.length} greeting(s) from a Character Card; greeting must be 0..${greetings.length - 1}`;
+            throw new AppError('conflict', `${persona.name} has ${has}.`, {
+              data: { greetings: greetings.length },
+            });
+          }
+          conversation = await conversations.startWithUser(context.session, persona, {
             context: params.context ?? params.topic ?? null,
             tokenBudget: params.token_budget ?? null,
           });
+          if (params.greeting !== undefined) {
+            greeting = greetings[params.greeting] ?? null;
+            if (greeting !== null) await conversations.addGreeting(conversation, persona, greeting);
+          }
         }
         return {
           conversation_id: conversation.id,
@@ -105,6 +125,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
           started: true as const,
           kind: conversation.kind,
           started_at: toIso(conversation.startedAt),
+          greeting,
         };
       },
     }),

@@ -9,6 +9,7 @@ import { personaMethods } from './persona.js';
 import { memoryMethods } from './memory.js';
 import { mediaMethods } from './media.js';
 import { personaLinkMethods } from './persona-links.js';
+import { personaModelMethods } from './persona-models.js';
 import { socialMethods } from './social.js';
 import { stateMethods } from './state.js';
 import { SERVER_VERSION, systemMethods } from './system.js';
@@ -19,6 +20,7 @@ export function buildRegistry(services: Services): MethodRegistry {
     ...personaMethods(services),
     ...chatMethods(services),
     ...personaLinkMethods(services),
+    ...personaModelMethods(services),
     ...memoryMethods(services),
     ...conversationMethods(services),
     ...groupMethods(services),

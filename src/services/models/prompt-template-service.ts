@@ -1,0 +1,91 @@
+/**
+ * Personas' prompt templates per task, versioned (`persona.template.get`, `persona.template.set`):
+ * `chat` is the system prompt template (also the persona's `system_prompt_template`), `post_history` the
+ * instruction sent after the conversation, right before the model answers (a Character Card's
+ * `post_history_instructions` until a version is saved). Templates are checked on save: an unknown macro
+ * is an error listing the known ones.
+ */
+import { AppError } from '../../domain/errors.js';
+import { templateProblem, type TemplateTask } from '../../domain/prompt-template.js';
+import { renderCardText } from '../../domain/prompt.js';
+import { SYSTEM_PROMPT_TEMPLATE_MAX_LENGTH } from '../../domain/persona-schema.js';
+import type { Clock } from '../../ports/clock.js';
+import type { PromptTemplateStore, TemplateVersion } from '../../ports/prompt-templates.js';
+import type { PersonaRecord } from '../../ports/store.js';
+import type { CardRepository } from '../state/card-port.js';
+import type { PersonaService } from '../persona-service.js';
+
+export interface TemplateView {
+  personaId: string;
+  task: TemplateTask;
+  /** The template in effect ("" = the server's default for `chat`, nothing for `post_history`). */
+  current: string;
+  /** Where `current` comes from. */
+  source: 'saved' | 'persona' | 'card' | 'default';
+  versions: TemplateVersion[];
+}
+
+export class PromptTemplateService {
+  constructor(
+    private readonly deps: {
+      personas: PersonaService;
+      templates: PromptTemplateStore;
+      cards: CardRepository;
+      clock: Clock;
+    },
+  ) {}
+
+  async get(personaIdOrName: string, task: TemplateTask): Promise<TemplateView> {
+    const persona = this.deps.personas.resolve(personaIdOrName);
+    const versions = await this.deps.templates.versions(persona.id, task);
+    if (task === 'chat') {
+      const current = persona.systemPromptTemplate;
+      return { personaId: persona.id, task, current, source: current.trim().length === 0 ? 'default' : versions[0]?.template === current ? 'saved' : 'persona', versions };
+    }
+    const saved = versions[0];
+    if (saved !== undefined) return { personaId: persona.id, task, current: saved.template, source: 'saved', versions };
+    const fromCard = await this.cardPostHistory(persona);
+    return { personaId: persona.id, task, current: fromCard, source: fromCard.length > 0 ? 'card' : 'default', versions };
+  }
+
+  /** Checks and saves a new version; for `chat` the persona's template changes too. */
+  async set(personaIdOrName: string, task: TemplateTask, template: string, savedBy: string | null): Promise<TemplateVersion> {
+    const persona = this.deps.personas.resolve(personaIdOrName);
+    if (template.length > SYSTEM_PROMPT_TEMPLATE_MAX_LENGTH) {
+      throw new AppError('limit_exceeded', `The template has ${template.length} characters; at most ${SYSTEM_PROMPT_TEMPLATE_MAX_LENGTH} are accepted.`, {
+        data: { max: SYSTEM_PROMPT_TEMPLATE_MAX_LENGTH, actual: template.length },
+      });
+    }
+    const problem = templateProblem(template);
+    if (problem !== null) throw new AppError('conflict', problem, { data: { field: 'template' } });
+    const version = await this.deps.templates.add(persona.id, task, template, this.deps.clock.now(), savedBy);
+    if (task === 'chat') await this.deps.personas.update({ ...persona, systemPromptTemplate: template });
+    return version;
+  }
+
+  /** The post-history instruction template in effect for a persona ("" for none). */
+  async postHistoryTemplate(persona: PersonaRecord): Promise<string> {
+    const saved = await this.deps.templates.current(persona.id, 'post_history');
+    return saved !== null ? saved.template : this.cardPostHistory(persona);
+  }
+
+  /**
+   * The persona's greetings from its Character Card, macros filled in: `first_mes` first (index 0), then
+   * `alternate_greetings` (1, 2, ...). Empty when the persona has no card or the card no greeting.
+   */
+  async greetings(persona: PersonaRecord): Promise<string[]> {
+    const data = (await this.deps.cards.get(persona.id))?.card['data'];
+    if (typeof data !== 'object' || data === null) return [];
+    const fields = data as Record<string, unknown>;
+    const first = typeof fields['first_mes'] === 'string' ? [fields['first_mes']] : [];
+    const alternates = Array.isArray(fields['alternate_greetings']) ? fields['alternate_greetings'].filter((text): text is string => typeof text === 'string') : [];
+    return [...first, ...alternates].map((text) => renderCardText(persona, text)).filter((text) => text.length > 0);
+  }
+
+  private async cardPostHistory(persona: PersonaRecord): Promise<string> {
+    const stored = await this.deps.cards.get(persona.id);
+    const data = stored?.card['data'];
+    const text = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)['post_history_instructions'] : undefined;
+    return typeof text === 'string' ? text : '';
+  }
+}
