@@ -38,10 +38,11 @@ export function MemoryBrowser({ personaId }: { personaId: string | null }) {
     void load(0);
     setAboutYou(null);
     if (personaId !== null) {
-      // "What I know about you": the block the persona's prompt gets, when the server offers it.
+      // "What I know about you": the block of the persona's prompt about the user, read from the exact
+      // prompt a turn would send (persona.preview_prompt stores nothing and calls no model).
       void client
-        .call<{ text?: string; block?: string }>('memory.about_user', { persona_id: personaId })
-        .then((result) => setAboutYou(result.text ?? result.block ?? null))
+        .call<{ messages: { part: string; content: string }[] }>('persona.preview_prompt', { persona_id: personaId, message: 'Hello' })
+        .then((preview) => setAboutYou(aboutUserBlock(preview.messages.filter((message) => message.part === 'system').map((message) => message.content).join('\n\n'))))
         .catch(() => setAboutYou(null));
     }
   }, [personaId]);
@@ -237,4 +238,17 @@ function MemoryEditor({ memory, onDone }: { memory: Memory; onDone: () => Promis
       </div>
     </form>
   );
+}
+
+/** The heading of the memory block about the user in a persona's system prompt. */
+const ABOUT_USER_HEADING = 'What you know about the user:';
+
+/** The lines under {@link ABOUT_USER_HEADING}, up to the next blank line; null when the prompt has none. */
+export function aboutUserBlock(systemPrompt: string): string | null {
+  const start = systemPrompt.indexOf(ABOUT_USER_HEADING);
+  if (start < 0) return null;
+  const body = systemPrompt.slice(start + ABOUT_USER_HEADING.length);
+  const end = body.search(/\n\s*\n/);
+  const block = (end < 0 ? body : body.slice(0, end)).trim();
+  return block === '' ? null : block;
 }
