@@ -164,7 +164,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     clock,
     config.auth.mode === 'required' || (config.auth.mode === 'auto' && !isLoopbackHost(config.host)),
   );
-  const system = new SystemService({ store, llm, catalog: llm, clock, stats, queueStats: () => llm.stats(), databasePath });
+  const system = new SystemService({ store, llm, catalog: llm, clock, stats, queueStats: () => llm.stats(), jobStats: () => memory.jobs.stats(), databasePath });
   const social = composeSocial({
     store,
     socialStore: new SqliteSocialStore(store.database, databasePath),

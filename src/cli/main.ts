@@ -7,7 +7,9 @@ import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config
 import { registerDoctorCommand } from './doctor.js';
 import { registerMcpCommand } from './mcp.js';
 import { registerKeysCommand } from './keys.js';
+import { registerLoadCommand } from './load.js';
 import { registerModelCommands } from './model.js';
+import { registerSimulateCommand } from './simulate.js';
 import { registerStateCommands } from './state.js';
 
 const program = new Command();
@@ -26,6 +28,8 @@ registerMcpCommand(program);
 registerKeysCommand(program);
 registerModelCommands(program);
 registerStateCommands(program);
+registerSimulateCommand(program);
+registerLoadCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

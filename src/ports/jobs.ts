@@ -17,6 +17,8 @@ export type JobHandler = (job: JobRecord, signal: AbortSignal) => Promise<void>;
 
 export interface JobQueueStats {
   pending: number;
+  /** Pending jobs that may run now (not scheduled for later, not waiting out a retry backoff). */
+  due: number;
   running: number;
   failed: number;
   completed: number;

@@ -5,6 +5,7 @@
 import type { Clock } from '../ports/clock.js';
 import { isModelListed } from '../domain/model-selection.js';
 import type { LlmBackendInfo, LlmCatalog, LlmModel, LlmProvider, LlmStatus } from '../ports/llm.js';
+import type { JobQueueStats } from '../ports/jobs.js';
 import type { Store } from '../ports/store.js';
 
 /** Request and connection counters, updated by the transports and the JSON-RPC engine. */
@@ -40,6 +41,7 @@ export interface SystemStatus {
   memoryRssBytes: number;
   llm: LlmStatus;
   queue: QueueStats | null;
+  jobs: JobQueueStats | null;
   database: { ok: boolean; path: string; sizeBytes: number; error?: string };
 }
 
@@ -68,6 +70,8 @@ export class SystemService {
       clock: Clock;
       stats: ServerStats;
       queueStats?: () => QueueStats;
+      /** The durable job queue's counts (post-turn work), when there is one. */
+      jobStats?: () => Promise<JobQueueStats>;
       databasePath: string;
     },
   ) {
@@ -92,13 +96,14 @@ export class SystemService {
   }
 
   async status(): Promise<SystemStatus> {
-    const [llm, database] = await Promise.all([this.deps.llm.status(), this.databaseStatus()]);
+    const [llm, database, jobs] = await Promise.all([this.deps.llm.status(), this.databaseStatus(), this.deps.jobStats?.().catch(() => null) ?? null]);
     return {
       uptimeMs: this.deps.clock.now() - this.startedAt,
       stats: this.deps.stats,
       memoryRssBytes: process.memoryUsage.rss(),
       llm,
       queue: this.deps.queueStats?.() ?? null,
+      jobs,
       database,
     };
   }

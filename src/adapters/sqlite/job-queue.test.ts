@@ -41,7 +41,7 @@ describe('SqliteJobQueue', () => {
     await queue.drain(2_000);
     await queue.stop();
     expect(seen).toEqual([expect.objectContaining({ id, type: 'greet', payload: { name: 'Sam' }, attempts: 1 })]);
-    expect(await queue.stats()).toEqual({ pending: 0, running: 0, failed: 0, completed: 1 });
+    expect(await queue.stats()).toEqual({ pending: 0, due: 0, running: 0, failed: 0, completed: 1 });
   });
 
   it('does not add a second pending job with the same dedupe key', async () => {
@@ -122,7 +122,7 @@ describe('SqliteJobQueue', () => {
       await restarted.stop();
       expect(runs).toEqual([2]);
       expect(row(id)).toMatchObject({ status: 'completed', attempts: 2 });
-      expect(await restarted.stats()).toEqual({ pending: 0, running: 0, failed: 0, completed: 1 });
+      expect(await restarted.stats()).toEqual({ pending: 0, due: 0, running: 0, failed: 0, completed: 1 });
     } finally {
       db.close();
       rmSync(dir, { recursive: true, force: true });

@@ -169,9 +169,12 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async stats(): Promise<JobQueueStats> {
-    const rows = this.prepare<[], { status: string; n: number }>('SELECT status, count(*) AS n FROM jobs GROUP BY status').all();
+    const rows = this.prepare<[number], { status: string; n: number; due: number }>(
+      "SELECT status, count(*) AS n, coalesce(sum(status = 'pending' AND run_after <= ?), 0) AS due FROM jobs GROUP BY status",
+    ).all(this.clock.now());
     const count = (status: string): number => rows.find((row) => row.status === status)?.n ?? 0;
-    return { pending: count('pending'), running: count('running'), failed: count('failed'), completed: count('completed') };
+    const due = rows.find((row) => row.status === 'pending')?.due ?? 0;
+    return { pending: count('pending'), due, running: count('running'), failed: count('failed'), completed: count('completed') };
   }
 
   /**

@@ -297,9 +297,14 @@ export function groupMethods(services: Services): MethodDefinition[] {
     defineMethod({
       name: 'conversation.resume',
       summary: 'Run a paused group conversation again (after an LLM failure, or one started with auto_run false).',
-      params: z.object({ conversation_id: conversationIdParam }),
+      description:
+        'With `turns`, the group takes that many persona turns and pauses again (status reason "stepped"); interjections then do not run it until the next resume. Without, it runs freely again.',
+      params: z.object({
+        conversation_id: conversationIdParam,
+        turns: z.number().int().min(1).max(1000).optional().describe('Step: take this many persona turns, then pause.'),
+      }),
       result: groupWire,
-      handler: async ({ conversation_id }, context) => groupToWire(await groups.resume(context.session, conversation_id)),
+      handler: async ({ conversation_id, turns }, context) => groupToWire(await groups.resume(context.session, conversation_id, turns)),
     }),
 
     defineMethod({

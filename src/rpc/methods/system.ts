@@ -35,6 +35,15 @@ export function systemMethods(services: Services): MethodDefinition[] {
           default_model: z.string(),
           queue: z.object({ running: z.number().int(), queued: z.number().int(), concurrency: z.number().int(), max_queued: z.number().int() }).nullable(),
         }),
+        jobs: z
+          .object({
+            pending: z.number().int(),
+            due: z.number().int().describe('Pending jobs that may run now (not scheduled for later).'),
+            running: z.number().int(),
+            failed: z.number().int(),
+          })
+          .nullable()
+          .describe('The durable job queue of post-turn work (memories, relationships, summaries).'),
         database: z.object({ ok: z.boolean(), path: z.string(), size_mb: z.number(), error: z.string().nullable() }),
         personas: z.number().int(),
       }),
@@ -59,6 +68,7 @@ export function systemMethods(services: Services): MethodDefinition[] {
             default_model: chat.defaultModel,
             queue: status.queue === null ? null : { running: status.queue.running, queued: status.queue.queued, concurrency: status.queue.concurrency, max_queued: status.queue.maxQueued },
           },
+          jobs: status.jobs === null ? null : { pending: status.jobs.pending, due: status.jobs.due, running: status.jobs.running, failed: status.jobs.failed },
           database: { ok: status.database.ok, path: status.database.path, size_mb: round(status.database.sizeBytes / 1_048_576, 3), error: status.database.error ?? null },
           personas: personas.list().length,
         };

@@ -49,6 +49,8 @@ export interface GroupView {
 
 /** Why a group stopped, as `end_reason` / status reason. */
 export const GROUP_END_REASONS = { turnCap: 'turn_cap' } as const;
+/** The pause reason of a stepped group (`conversation.resume {turns}`) whose steps are taken. */
+export const STEPPED_REASON = 'stepped';
 
 /** The status reason of a group paused with `conversation.pause`. */
 export const GROUP_PAUSED_BY_USER = 'paused by the user';
@@ -79,6 +81,8 @@ interface Runner {
 
 export class GroupConversationService {
   private readonly runners = new Map<string, Runner>();
+  /** Stepped groups: persona turns left before pausing (in memory; a restart runs them freely). */
+  private readonly stepsLeft = new Map<string, number>();
   private readonly listeners = new Set<(change: GroupStatusChange) => void>();
   private stopping = false;
   private readonly unsubscribe: () => void;
@@ -233,9 +237,15 @@ export class GroupConversationService {
     return message;
   }
 
-  /** Runs a paused group again (after an LLM failure, or one started with `auto_run: false`). */
-  async resume(binding: SessionBinding, conversationId: string): Promise<GroupView> {
+  /**
+   * Runs a paused group again (after an LLM failure, or one started with `auto_run: false`). With
+   * `turns`, it takes that many persona turns and pauses again (reason {@link STEPPED_REASON}) —
+   * stepping, for simulations and debugging; without, it runs freely again.
+   */
+  async resume(binding: SessionBinding, conversationId: string, turns?: number): Promise<GroupView> {
     const { group } = await this.activeGroup(binding, conversationId);
+    if (turns === undefined) this.stepsLeft.delete(conversationId);
+    else this.stepsLeft.set(conversationId, turns);
     if (group.status !== 'running') await this.setStatus(group, 'running', null);
     this.launch(conversationId);
     return this.view(binding, conversationId);
@@ -346,6 +356,11 @@ export class GroupConversationService {
         await this.setStatus(group, 'finished', conversation.endReason);
         return;
       }
+      // A stepped group (resume with `turns`) waits here once its steps are taken; interjections do not run it.
+      if (this.stepsLeft.get(conversationId) === 0) {
+        await this.setStatus(group, 'paused', STEPPED_REASON);
+        return;
+      }
       try {
         const stats = await this.deps.store.conversationStats(conversationId);
         if (stats.turns >= group.maxTurns) {
@@ -364,6 +379,11 @@ export class GroupConversationService {
           return;
         }
         await this.turns.speak(conversation, members, recent, choice, userId, signal);
+        const steps = this.stepsLeft.get(conversationId);
+        if (steps !== undefined) {
+          this.stepsLeft.set(conversationId, Math.max(0, steps - 1));
+          if (steps <= 1) continue; // pause at once, without the delay between turns
+        }
       } catch (error) {
         if (signal.aborted) {
           const latest = await this.deps.store.getConversation(conversationId).catch(() => null);
