@@ -28,7 +28,7 @@ import { cosine } from '../../src/domain/memory/vector-index.js';
 import type { Embedder } from '../../src/ports/embedder.js';
 import { MemoryEmbedders } from '../../src/services/memory/embedders.js';
 import { MemoryService } from '../../src/services/memory/memory-service.js';
-import { memorySettings } from '../../src/services/memory/settings.js';
+import { memorySettings } from '../../src/app/memory-settings.js';
 import { PersonaService } from '../../src/services/persona-service.js';
 import { Corpus, seeded } from './corpus.js';
 import { MEMORIES, QUERIES, type LabelledQuery } from './labelled-set.js';

@@ -5,7 +5,7 @@
  * latency from the send. Turns run one after another on one connection (a person chatting).
  */
 import WebSocket from 'ws';
-import { createCore } from '../../src/app.js';
+import { createCore } from '../../src/app/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { Histogram, type LatencySummary } from '../lib/histogram.js';
 import { startInstantLlm, type LlmCall } from '../lib/instant-llm.js';

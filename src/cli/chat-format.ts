@@ -50,7 +50,7 @@ export const HELP: readonly string[] = [
   '  /status        social energy and availability of this persona',
   '  /new           end this conversation and start a fresh one',
   '  /help          this list',
-  '  /quit          leave (also Ctrl-D or Ctrl-C)',
+  '  /quit          leave (also Ctrl-D, or Ctrl-C at the prompt; Ctrl-C during a reply stops the reply)',
 ];
 
 const DESCRIPTION_WIDTH = 60;
@@ -100,13 +100,30 @@ export function formatStatus(status: StatusResult): string {
 }
 
 /** One readable line: the server's message, then its hint (`error.data.hint`) when it adds something, then the code. */
-export function describeError(error: unknown): string {
+export function describeError(error: unknown, options: { withHint?: boolean } = {}): string {
   if (error instanceof RpcError) {
     const message = error.message.replace(/\s+/g, ' ').trim();
-    const hint = error.hint;
-    return `${message}${hint !== undefined && !message.includes(hint) ? ` — ${hint}` : ''} [${error.code}]`;
+    const hint = options.withHint === false || error.hint === undefined ? '' : novelPart(message, error.hint);
+    return `${message}${hint === '' ? '' : ` — ${hint}`} [${error.code}]`;
   }
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The sentences of a hint the message does not already say: a sentence whose commands (in backticks)
+ * all appear in the message repeats it ("Start it with `ollama serve`…" / "Start Ollama (`ollama serve`)…").
+ */
+function novelPart(message: string, hint: string): string {
+  if (message.includes(hint)) return '';
+  const lowered = message.toLowerCase();
+  return hint
+    .split(/(?<=[.;])\s+/)
+    .filter((sentence) => {
+      const commands = [...sentence.matchAll(/`([^`]+)`/g)].map((match) => (match[1] ?? '').toLowerCase());
+      return commands.length === 0 || !commands.every((command) => lowered.includes(command));
+    })
+    .join(' ')
+    .trim();
 }
 
 export function plural(count: number, noun: string): string {

@@ -59,26 +59,55 @@ export async function chat(options: ChatOptions): Promise<number> {
   const terminal = new ChatTerminal(process.stdin, process.stdout);
   let client: RpcClient;
   const apiKey = options.apiKey ?? process.env.PERSONA_MCP_API_KEY;
+  const connect = (sessionId?: string): Promise<RpcClient> =>
+    RpcClient.connect(withSession(options.url, sessionId), apiKey ? { headers: { authorization: `Bearer ${apiKey}` } } : {});
   try {
-    client = await RpcClient.connect(options.url, apiKey ? { headers: { authorization: `Bearer ${apiKey}` } } : {});
+    client = await connect();
   } catch (error) {
     process.stderr.write(`${connectionProblem(options.url, error, apiKey)}\n`);
     terminal.close();
     return 1;
   }
-  const session = new ChatSession(client, terminal, options);
+  const session = new ChatSession(client, connect, terminal, options);
   return session.run();
 }
+
+/** The URL that attaches a new connection to `sessionId` (`?session_id=`; it need not be stored yet). */
+function withSession(url: string, sessionId: string | undefined): string {
+  if (sessionId === undefined) return url;
+  try {
+    const parsed = new URL(url);
+    parsed.searchParams.set('session_id', sessionId);
+    return parsed.toString();
+  } catch {
+    return url; // not a URL: the connection attempt says so
+  }
+}
+
+/** Waits between reconnection attempts: quick at first (a restart takes a second or two), then every 5 s. */
+const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 5000];
+/** With piped input nobody can press Ctrl-C: give up after this long without a server. */
+const PIPED_RECONNECT_LIMIT_MS = 30_000;
 
 class ChatSession {
   private personaId: string | null = null;
   private personaName = '';
   private readonly personaNames = new Map<string, string>();
   private isQuitting = false;
+  /** Set when the server could not be reached again (piped input gives up after a while). */
   private lostConnection: string | null = null;
+  /** The session this chat resumes after a reconnect. */
+  private sessionId: string | null = null;
+  /** The reply being printed; Ctrl-C stops it instead of quitting. */
+  private reply: { isStopped: boolean } | null = null;
+  /** Resolves once a connection is open (replaced while reconnecting). */
+  private connected: Promise<void> = Promise.resolve();
+  /** Hints (`error.data.hint`) already shown: each is printed once per chat. */
+  private readonly shownHints = new Set<string>();
 
   constructor(
-    private readonly client: RpcClient,
+    private client: RpcClient,
+    private readonly connect: (sessionId?: string) => Promise<RpcClient>,
     private readonly terminal: ChatTerminal,
     private readonly options: ChatOptions,
   ) {}
@@ -89,12 +118,14 @@ class ChatSession {
       this.terminal.close();
       void this.client.close();
     };
-    this.terminal.onInterrupt(quit);
-    process.once('SIGINT', quit);
-    this.client.onClose((reason) => {
-      this.lostConnection = reason;
-      this.terminal.close();
-    });
+    // Ctrl-C during a reply stops the reply; at the prompt (or a second time) it quits.
+    const interrupt = (): void => {
+      if (this.reply !== null && !this.reply.isStopped) this.stopReply(this.reply);
+      else quit();
+    };
+    this.terminal.onInterrupt(interrupt);
+    process.on('SIGINT', interrupt);
+    this.watch(this.client);
     let exitCode = 0;
     try {
       await this.start();
@@ -106,11 +137,11 @@ class ChatSession {
     } catch (error) {
       // After /quit, Ctrl-C or a lost connection, the failed request is no news.
       if (!this.isQuitting && this.lostConnection === null) {
-        this.terminal.error(describeError(error));
+        this.terminal.error(this.describe(error));
         exitCode = 1;
       }
     } finally {
-      process.removeListener('SIGINT', quit);
+      process.removeListener('SIGINT', interrupt);
       this.terminal.close();
       await this.client.close();
     }
@@ -121,9 +152,64 @@ class ChatSession {
     return exitCode;
   }
 
+  /** Reconnects when the server goes away (a restart, a network blip), unless the user is leaving. */
+  private watch(client: RpcClient): void {
+    client.onClose((reason) => {
+      if (this.isQuitting || client !== this.client) return;
+      this.terminal.note(`Lost the connection to persona-mcp at ${client.url} (${reason}); reconnecting…`);
+      this.connected = this.reconnect({ isQuiet: false });
+    });
+  }
+
+  /** Opens a new connection to the same session; retries until the server is back. */
+  private async reconnect(options: { isQuiet: boolean }): Promise<void> {
+    const started = Date.now();
+    for (let attempt = 0; !this.isQuitting; attempt += 1) {
+      try {
+        const client = await this.connect(this.sessionId ?? undefined);
+        if (this.isQuitting) {
+          await client.close();
+          return;
+        }
+        this.client = client;
+        this.watch(client);
+        if (!options.isQuiet) this.terminal.note('Reconnected; your session continues.');
+        return;
+      } catch (error) {
+        if (error instanceof RpcConnectionError && error.httpStatus !== undefined) {
+          // The server is back but refuses this session or key (HTTP 401/403): nothing a retry fixes.
+          this.lostConnection = `the server refused to reconnect (HTTP ${error.httpStatus})`;
+          this.terminal.close();
+          return;
+        }
+        if (!this.terminal.isInteractive && Date.now() - started > PIPED_RECONNECT_LIMIT_MS) {
+          this.lostConnection = `no server for ${PIPED_RECONNECT_LIMIT_MS / 1000} s`;
+          this.terminal.close();
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length - 1)]));
+      }
+    }
+  }
+
+  /**
+   * Stops the reply in progress: nothing more of it is printed, and the connection it streams on is
+   * closed, which makes the server abort the generation (there is no per-request cancel in the API).
+   * The chat reconnects at once to the same session; the user's message stays stored.
+   */
+  private stopReply(reply: { isStopped: boolean }): void {
+    reply.isStopped = true;
+    // On a terminal readline has already ended the line at Ctrl-C.
+    if (!this.terminal.isInteractive) this.terminal.write('\n');
+    this.terminal.note('(stopped; press Ctrl-C again to quit)');
+    const old = this.client;
+    this.connected = old.close().then(() => this.reconnect({ isQuiet: true }));
+  }
+
   /** Resumes (or starts) the session and settles on a persona. */
   private async start(): Promise<void> {
     const info = await this.attachSession();
+    this.sessionId = info.session_id;
     try {
       rememberSession(this.client.url, info.session_id);
     } catch (error) {
@@ -137,7 +223,7 @@ class ChatSession {
         return;
       } catch (error) {
         if (!(error instanceof RpcError) || !this.terminal.isInteractive) throw error;
-        this.terminal.error(describeError(error));
+        this.terminal.error(this.describe(error));
       }
     } else if (info.active_persona !== null) {
       this.setPersona(info.active_persona.id, info.active_persona.name);
@@ -192,14 +278,21 @@ class ChatSession {
       const text = line.trim();
       if (text === '') continue;
       try {
+        await this.connected;
+        if (this.isQuitting || this.lostConnection !== null) return;
         if (text.startsWith('/')) {
           if ((await this.command(text)) === 'quit') return;
         } else {
           await this.say(text);
         }
       } catch (error) {
-        if (this.isQuitting || error instanceof RpcConnectionError) throw error;
-        this.terminal.error(describeError(error));
+        if (this.isQuitting) throw error;
+        if (error instanceof RpcConnectionError) {
+          // The server went away mid-request; `watch` is reconnecting.
+          this.terminal.error('The connection to the server was lost before the answer came; send it again once reconnected.');
+          continue;
+        }
+        this.terminal.error(this.describe(error));
       }
     }
   }
@@ -207,26 +300,41 @@ class ChatSession {
   private async say(message: string): Promise<void> {
     const prefix = `${this.personaName} › `;
     let hasStreamed = false;
+    const reply = { isStopped: false };
+    this.reply = reply;
     try {
       const result = await this.client.request<ChatResult>(
         'persona.chat',
         { message, stream: true, ...(this.personaId ? { persona_id: this.personaId } : {}) },
         {
           onNotification: ({ method, params }) => {
-            if (method !== 'persona.chat.chunk' || typeof params.delta !== 'string') return;
+            // After Ctrl-C not one more word: chunks already on their way are dropped.
+            if (reply.isStopped || method !== 'persona.chat.chunk' || typeof params.delta !== 'string') return;
             if (!hasStreamed) this.terminal.write(prefix);
             hasStreamed = true;
             this.terminal.write(params.delta);
           },
         },
       );
+      if (reply.isStopped) return;
       // A server that does not stream still answers with the whole reply.
       this.terminal.write(hasStreamed ? '\n' : `${prefix}${result.response}\n`);
       this.terminal.note(formatTurnStats(result));
     } catch (error) {
+      if (reply.isStopped) return;
       if (hasStreamed) this.terminal.write('\n');
       throw error;
+    } finally {
+      this.reply = null;
     }
+  }
+
+  /** An error in one line; its hint only the first time (the same advice on every failed message is noise). */
+  private describe(error: unknown): string {
+    const hint = error instanceof RpcError ? error.hint : undefined;
+    const isNew = hint !== undefined && !this.shownHints.has(hint);
+    if (hint !== undefined) this.shownHints.add(hint);
+    return describeError(error, { withHint: isNew });
   }
 
   private async command(text: string): Promise<'quit' | void> {

@@ -13,12 +13,17 @@ export interface ConfigFlagValues {
   ollamaHost?: string;
 }
 
-export function addConfigFlags(command: Command): Command {
-  return command
+/** `listens: false` leaves out --host and --port, for commands that open no port (`mcp` speaks over stdio). */
+export function addConfigFlags(command: Command, options: { listens?: boolean } = {}): Command {
+  command
     .option('-c, --config <file>', 'config file (default: ./persona-mcp.config.json when present)')
-    .option('-d, --data-dir <dir>', 'data directory (default: ~/.local/share/persona-mcp)')
-    .option('-H, --host <host>', 'interface to listen on (default: 127.0.0.1)')
-    .option('-p, --port <port>', 'port for WebSocket and HTTP (default: 8000)')
+    .option('-d, --data-dir <dir>', 'data directory (default: ~/.local/share/persona-mcp)');
+  if (options.listens !== false) {
+    command
+      .option('-H, --host <host>', 'interface to listen on (default: 127.0.0.1)')
+      .option('-p, --port <port>', 'port for WebSocket and HTTP (default: 8000)');
+  }
+  return command
     .option('-m, --model <model>', 'default model for personas that name none (default: llama3.1:8b)')
     .option('--ollama-host <url>', 'Ollama address (default: OLLAMA_HOST or http://127.0.0.1:11434)')
     .option('-l, --log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)');

@@ -25,6 +25,7 @@ import {
   type CheckStatus,
 } from './doctor-checks.js';
 import { exitAfterFlush } from './exit.js';
+import { checkOtherBackends, defaultBackendName, modelsInUse } from './doctor-backends.js';
 
 export interface DoctorOptions extends ConfigFlagValues {
   json?: boolean;
@@ -97,9 +98,22 @@ export async function runDoctor(options: DoctorOptions, cwd = process.cwd(), env
   }
   checks.push(files.check);
   checks.push(await checkPort(config.host, config.port));
+  // The built-in Ollama is checked with the models that run on it; other backends after it.
+  const onOllama = modelsInUse(config, personas).filter((use) => use.ref.backend === 'ollama' && config.llm.backends['ollama'] === undefined);
+  const usesOllama = onOllama.length > 0 || defaultBackendName(config) === 'ollama';
   const ollama = await checkOllama(config.llm.ollamaHost);
-  checks.push(ollama.check);
-  if (ollama.check.status !== 'fail') checks.push(...checkModels(config.llm.model, personas, ollama.models));
+  if (usesOllama || ollama.check.status === 'ok') {
+    checks.push(ollama.check);
+    const defaultOnOllama = defaultBackendName(config) === 'ollama' ? config.llm.model : null;
+    const ollamaPersonas = personas.flatMap((persona) => {
+      const use = onOllama.find((candidate) => candidate.users.includes(persona.name));
+      return use === undefined ? [] : [{ name: persona.name, model: use.ref.model }];
+    });
+    if (ollama.check.status !== 'fail' && defaultOnOllama !== null) checks.push(...checkModels(defaultOnOllama, ollamaPersonas, ollama.models));
+  } else {
+    checks.push({ id: 'ollama', status: 'skip', title: `Ollama not checked (no model in use runs on it; the default backend is ${defaultBackendName(config)})` });
+  }
+  checks.push(...(await checkOtherBackends(config, personas)));
 
   const ok = checks.every((check) => check.status !== 'fail');
   return { ok, exit_code: ok ? 0 : 1, version: SERVER_VERSION, config: summary, checks };

@@ -7,16 +7,27 @@ import { Console } from 'node:console';
 import type { Command } from 'commander';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { parseToolProfiles } from '../transports/mcp/tool-profiles.js';
 import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config-flags.js';
 
 const LLM_PROVIDERS = ['ollama', 'host', 'auto'] as const;
 
 export function registerMcpCommand(program: Command): void {
-  addConfigFlags(program.command('mcp').description('speak MCP over stdio, for MCP hosts (logs go to stderr)'))
+  addConfigFlags(program.command('mcp').description('speak MCP over stdio, for MCP hosts (logs go to stderr)'), { listens: false })
     .option('--llm-provider <provider>', "ollama, host (the MCP host's own model) or auto (Ollama when reachable, else the host's)")
-    .action(async (options: ConfigFlagValues & { llmProvider?: string }) => {
-      await runMcpStdio(withProvider(configFromFlags(options), options.llmProvider));
+    .option('--tools <profiles>', 'tools the host sees: chat (default), memory, social, admin or all; combine with commas (chat,memory)')
+    .action(async (options: ConfigFlagValues & { llmProvider?: string; tools?: string }) => {
+      await runMcpStdio(withTools(withProvider(configFromFlags(options), options.llmProvider), options.tools));
     });
+}
+
+function withTools(config: Config, tools: string | undefined): Config {
+  if (tools === undefined) return config;
+  try {
+    return { ...config, mcp: { ...config.mcp, tools: parseToolProfiles(tools) } };
+  } catch (error) {
+    throw new ConfigError([`--tools: ${(error as Error).message}`]);
+  }
 }
 
 function withProvider(config: Config, provider: string | undefined): Config {
@@ -33,7 +44,7 @@ export async function runMcpStdio(config: Config): Promise<void> {
   // writes to stderr for the life of this command.
   globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr });
   // Loaded on use, so that other commands start without the whole server.
-  const [{ createCore }, { serveMcpOverStdio }] = await Promise.all([import('../app.js'), import('../transports/mcp/stdio.js')]);
+  const [{ createCore }, { serveMcpOverStdio }] = await Promise.all([import('../app/app.js'), import('../transports/mcp/stdio.js')]);
   const core = await createCore(config);
   const server = serveMcpOverStdio(core);
   core.logger.info({ dataDir: config.dataDir, llm: config.llm.provider, session: server.sessionId }, 'persona-mcp speaks MCP on stdio');

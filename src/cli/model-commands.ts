@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DATABASE_FILE_NAME } from '../app.js';
+import { DATABASE_FILE_NAME } from '../app/app.js';
 import { InProcessEventBus } from '../adapters/events/in-process-bus.js';
 import { OllamaModelCreator } from '../adapters/ollama/ollama-model-creator.js';
 import { normalizeOllamaHost } from '../adapters/ollama/ollama-provider.js';

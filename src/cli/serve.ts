@@ -1,5 +1,5 @@
 /** `persona-mcp serve`: runs the server until SIGINT/SIGTERM, then shuts down gracefully. */
-import { startServer } from '../app.js';
+import { startServer } from '../app/app.js';
 import type { Config } from '../config/schema.js';
 
 /** Shutdown that takes longer than this is cut short: the process exits anyway. */

@@ -10,7 +10,7 @@
  */
 import { createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DATABASE_FILE_NAME } from '../app.js';
+import { DATABASE_FILE_NAME } from '../app/app.js';
 import { SqliteStateArchive } from '../adapters/bundle/sqlite-archive.js';
 import { CharacterCardCodec } from '../adapters/cards/card-codec.js';
 import { InProcessEventBus } from '../adapters/events/in-process-bus.js';
@@ -21,7 +21,7 @@ import { AppError } from '../domain/errors.js';
 import { systemClock } from '../ports/clock.js';
 import { SERVER_VERSION } from '../rpc/methods/system.js';
 import { PersonaService } from '../services/persona-service.js';
-import { CONFLICT_POLICIES, type ConflictPolicy, type ImportReport, type Selection } from '../services/state/archive-port.js';
+import { CONFLICT_POLICIES, type ConflictPolicy, type ImportReport, type Selection } from '../ports/archive.js';
 import { CardService } from '../services/state/card-service.js';
 import { configFromFlags } from './config-flags.js';
 import { RpcClient } from './rpc-client.js';

@@ -3,7 +3,7 @@
  * (`state-commands.ts`) is loaded only when one of them runs, so other commands start no slower.
  */
 import type { Command } from 'commander';
-import type { ConflictPolicy } from '../services/state/archive-port.js';
+import type { ConflictPolicy } from '../ports/archive.js';
 import type { SelectionFlags, Target } from './state-commands.js';
 
 const load = () => import('./state-commands.js');

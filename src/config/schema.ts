@@ -6,6 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
+/** MCP tool profiles (src/transports/mcp/tool-profiles.ts says which tools each holds). */
+export const MCP_TOOL_PROFILES = ['chat', 'memory', 'social', 'admin', 'all'] as const;
+
 export function defaultDataDir(): string {
   const xdg = process.env.XDG_DATA_HOME;
   return path.join(xdg && xdg.length > 0 ? xdg : path.join(os.homedir(), '.local', 'share'), 'persona-mcp');
@@ -206,6 +209,23 @@ export const configSchema = z.object({
       sessionIdleMinutes: z.number().positive().default(60),
       /** Open 2025-11-25 HTTP sessions at most; a new one beyond this is refused with 503. */
       maxSessions: positiveInt.default(1000),
+      /**
+       * Which tools MCP hosts see (docs/mcp.md#tool-profiles): `chat` (the default: personas, chat,
+       * conversations, memory search and forget), `memory`, `social`, `admin`, `all`; several may be
+       * combined, as a list or as `"chat,memory"` (the form of `--tools` and PERSONA_MCP_TOOLS).
+       */
+      tools: z
+        .preprocess(
+          (value) => (typeof value === 'string' ? value.split(',').map((name) => name.trim()).filter((name) => name.length > 0) : value),
+          z.array(z.enum(MCP_TOOL_PROFILES)).min(1),
+        )
+        .default(['chat']),
+      /**
+       * Send each tool's output schema with the tool list. Results carry `structuredContent` either way;
+       * the schemas let hosts validate it but more than double the definitions every host conversation
+       * carries, so they are off unless asked for.
+       */
+      outputSchemas: z.boolean().default(false),
       /** Open 2025-11-25 HTTP sessions per user (the anonymous local user: per address); beyond, 429. */
       maxSessionsPerUser: positiveInt.default(100),
     })

@@ -5,7 +5,7 @@
  * than a long, subtle brief, and they drift out of character (or start writing the user's lines) unless
  * told not to.
  */
-import { effectiveEnergy } from './continue-score.js';
+import { effectiveEnergy, type ContinueDecision } from './continue-score.js';
 import type { PersonaDefinition } from './persona.js';
 
 /** What is true of this turn, as opposed to who the persona is. Every field is optional. */
@@ -227,3 +227,20 @@ function macroValues(persona: PersonaDefinition, situation: PromptSituation): Re
       .join('\n'),
   };
 }
+
+/**
+ * A turn's system prompt: the persona's template filled with its situation ({@link buildSystemPrompt}),
+ * then the turn's extra sections (prompt contributors' memories and feelings, group rules), one paragraph
+ * each. Chats, group turns, MCP prompts and previews all build their prompt here.
+ */
+export function composeSystemPrompt(persona: PersonaDefinition, situation: PromptSituation, sections: readonly string[]): string {
+  const base = buildSystemPrompt(persona, situation);
+  const extra = sections.filter((section) => section.trim().length > 0);
+  return extra.length === 0 ? base : `${base}\n\n${extra.join('\n\n')}`;
+}
+
+/** What the persona is told when its continue score (or the group's speaker choice) says the conversation should close. */
+export const CLOSING_INSTRUCTIONS: Readonly<Record<Exclude<ContinueDecision, 'continue'>, string>> = Object.freeze({
+  wind_down: 'You are starting to wind down: keep this reply brief and begin to bring the conversation to a close.',
+  end: 'You want to end the conversation now: answer briefly and say a warm, polite goodbye.',
+});

@@ -1,7 +1,7 @@
 /**
  * The one table that maps errors to JSON-RPC codes. Standard codes come from the JSON-RPC 2.0
  * specification; application codes sit in the implementation-defined range −32000…−32099.
- * docs/errors.md is generated from `APPLICATION_ERRORS` (a test keeps it in sync).
+ * The error table of docs/API.md (#errors) is generated from `APPLICATION_ERRORS` (a test keeps it in sync).
  */
 import type { AppErrorKind } from '../domain/errors.js';
 

@@ -18,7 +18,8 @@ import { ExactNumber, keepExactIds, stringifyMessage } from './exact-ids.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../domain/json-depth.js';
 import type { JsonRpcId, MethodContext, MethodRegistry, SessionBinding } from './registry.js';
 import type { Logger } from 'pino';
-import { causeOf } from './request-log.js';
+import type { MeasuredRequest } from '../ports/metrics.js';
+import { causeOf } from '../logger.js';
 
 export interface JsonRpcErrorObject {
   code: number;
@@ -41,11 +42,7 @@ export interface JsonRpcRequest {
 /** Builds the per-request context; the transport knows the connection behind it. */
 export type ContextFactory = (requestId: JsonRpcId | undefined, method: string) => MethodContext;
 
-export interface RequestOutcome {
-  method: string;
-  /** 'ok', or the error kind / standard error name. */
-  outcome: string;
-  durationMs: number;
+export interface RequestOutcome extends MeasuredRequest {
   /** The JSON-RPC error code answered; null on success. */
   code: number | null;
   /** The error message answered (no detail, no stack); null on success. */

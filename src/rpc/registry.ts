@@ -5,16 +5,11 @@
  */
 import { z } from 'zod';
 import type { Logger } from 'pino';
+import type { SessionBinding } from '../services/session-binding.js';
 import type { ExactNumber } from './exact-ids.js';
 
-/** The session a request acts for. Transports own it; `session.resume` re-points it. */
-export interface SessionBinding {
-  id: string;
-  /** The user (API key owner); null for the anonymous local user when authentication is off. */
-  userId: string | null;
-  /** 'admin' may use state-wide methods (export/import, config); the local user is admin. */
-  role?: 'user' | 'admin';
-}
+// Kept here too: every method file reads it from the registry it declares its methods with.
+export type { SessionBinding };
 
 /** A request id; numbers a double cannot hold exactly arrive as `ExactNumber` (their text, echoed verbatim). */
 export type JsonRpcId = string | number | ExactNumber | null;

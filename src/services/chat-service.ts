@@ -1,38 +1,27 @@
 /**
- * One chat turn (DESIGN.md §3): store the user's message first (it is never lost, whatever the LLM
- * does), build the prompt from the persona and as much history as the token budget allows, stream the
- * reply, then store it with its token counts and timing and spend the persona's social energy.
+ * A person's chat with a persona (DESIGN.md §3): admit the turn (at most N in flight per session), find
+ * the persona and conversation, store the user's message first (it is never lost, whatever the LLM
+ * does), then run the turn through the one turn pipeline (`turn-runner.ts`): prompt, streamed reply,
+ * stored reply with the spent social energy, events, observers and the continue score.
  */
-import type { Logger } from 'pino';
-import { buildContextWindow, type ContextWindow } from '../domain/context-window.js';
-import { continueScore, ENGAGEMENT_WINDOW, type ContinueScoreResult } from '../domain/continue-score.js';
+import type { ContinueScoreResult } from '../domain/continue-score.js';
 import { AppError } from '../domain/errors.js';
 import type { ModelChoice } from '../domain/model-selection.js';
-import { buildPostHistoryInstructions, buildSystemPrompt, describeEnergy } from '../domain/prompt.js';
 import type { Availability, SocialEnergyState } from '../domain/social-energy.js';
-import { energyShare } from '../domain/social-energy.js';
-import { estimateMessageTokens, estimateTokens } from '../domain/tokens.js';
+import { estimateTokens } from '../domain/tokens.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
-import type { LlmImage, LlmMessage, LlmProvider } from '../ports/llm.js';
 import type { ConversationRecord, MessageRecord, PersonaRecord, Store } from '../ports/store.js';
-import type { SessionBinding } from '../rpc/registry.js';
+import type { SessionBinding } from './session-binding.js';
 import type { ConversationService } from './conversation-service.js';
 import type { PersonaService } from './persona-service.js';
 import type { SessionService } from './session-service.js';
-import type { CompletedTurn, PromptContribution, PromptContributor, TurnContext, TurnObserver } from './turn-hooks.js';
+import type { PromptContributor, TurnObserver } from './turn-hooks.js';
+import type { ContextWindow } from '../domain/context-window.js';
+import type { TurnAttachments, TurnRunner, TurnSettings } from './turn-runner.js';
 
-export interface ChatSettings {
-  defaultModel: string;
-  defaultTokenBudget: number;
-  maxTokenBudget: number;
-  maxMessageChars: number;
-  historyMessages: number;
-  /** Chat turns one session may have in flight at once. */
-  maxConcurrentTurnsPerSession: number;
-  contextTokens: number;
-  modelContextTokens: Record<string, number>;
-}
+/** The live settings a chat reads (the turn pipeline's). */
+export type ChatSettings = TurnSettings;
 
 export interface ChatTurnRequest {
   message: string;
@@ -40,13 +29,8 @@ export interface ChatTurnRequest {
   personaId?: string | undefined;
   conversationId?: string | undefined;
   tokenBudget?: number | undefined;
-  /** Pictures for the model with this message (base64); the model must have vision, else `model_cannot_see`. */
-  images?: LlmImage[] | undefined;
-  /**
-   * Lines the model reads after the message about attachments it cannot take (an audio clip): a
-   * described fallback, so nothing the user sent is dropped silently.
-   */
-  attachmentNotes?: string[] | undefined;
+  /** Pictures and notes about other files that go with this message to the model (see {@link TurnAttachments}). */
+  attachments?: TurnAttachments | undefined;
   /** Runs once the user's message is stored (before the model is called): attachments are linked to it here. */
   onUserMessageStored?: ((message: MessageRecord) => Promise<void>) | undefined;
   /** Pins this turn to exactly this model reference (no automatic selection, no fall-back). */
@@ -94,8 +78,6 @@ export interface ChatTurnOptions {
 }
 
 export class ChatService {
-  private readonly contributors: PromptContributor[] = [];
-  private readonly observers: TurnObserver[] = [];
   /** In-flight turns per session id (the concurrency limit). */
   private readonly turnsInFlight = new Map<string, number>();
 
@@ -105,40 +87,42 @@ export class ChatService {
       personas: PersonaService;
       sessions: SessionService;
       conversations: ConversationService;
-      llm: LlmProvider;
+      /** The one turn pipeline; its settings are the live ones `config.set` changes. */
+      turns: TurnRunner;
       clock: Clock;
       events: EventBus;
-      logger: Logger;
-      settings: ChatSettings;
-      /** The persona's post-history instruction template (a card's `post_history_instructions`), if any. */
-      postHistoryTemplate?: (persona: PersonaRecord) => Promise<string>;
     },
   ) {}
 
-  /** Adds context to every turn's prompt (memories, relationship, mood, scene). */
+  /** Adds context to every chat's prompt (the turn pipeline's contributors). */
   addContributor(contributor: PromptContributor): void {
-    this.contributors.push(contributor);
+    this.deps.turns.addContributor(contributor);
   }
 
-  /** Reacts to every stored turn (memory formation, relationship and mood updates). */
+  /** Reacts to every stored chat turn (the turn pipeline's observers). */
   addObserver(observer: TurnObserver): void {
-    this.observers.push(observer);
+    this.deps.turns.addObserver(observer);
   }
 
   /** The model personas use when they name none. */
   get defaultModel(): string {
-    return this.deps.settings.defaultModel;
+    return this.deps.turns.settings.defaultModel;
+  }
+
+  /** The reply cap of a turn that names none (`chat.defaultTokenBudget`, live). */
+  get defaultTokenBudget(): number {
+    return this.deps.turns.settings.defaultTokenBudget;
   }
 
   /** The model a persona uses: its own, else the server's default. */
   modelFor(persona: PersonaRecord): string {
-    return persona.model ?? this.deps.settings.defaultModel;
+    return this.deps.turns.modelFor(persona);
   }
 
   async runTurn(binding: SessionBinding, request: ChatTurnRequest, options: ChatTurnOptions): Promise<ChatTurnResult> {
     const sessionId = binding.id;
     const inFlight = this.turnsInFlight.get(sessionId) ?? 0;
-    const limit = this.deps.settings.maxConcurrentTurnsPerSession;
+    const limit = this.deps.turns.settings.maxConcurrentTurnsPerSession;
     if (inFlight >= limit) {
       throw new AppError('limit_exceeded', `This session already has ${inFlight} chat turn(s) in progress; at most ${limit} may run at once (limits.maxConcurrentChatsPerSession). Wait for a reply first.`, {
         data: { limit: 'limits.maxConcurrentChatsPerSession', max: limit },
@@ -155,13 +139,13 @@ export class ChatService {
   }
 
   private async runAdmittedTurn(binding: SessionBinding, request: ChatTurnRequest, options: ChatTurnOptions): Promise<ChatTurnResult> {
-    const { store, personas, clock, settings } = this.deps;
+    const { store, clock, turns } = this.deps;
     const started = clock.now();
-    this.checkMessage(request.message);
+    turns.checkMessage(request.message);
 
     const target = await this.resolveTarget(binding, request);
     const persona = target.persona;
-    const tokenBudget = this.tokenBudget(request.tokenBudget ?? target.conversation?.tokenBudget ?? undefined);
+    const tokenBudget = turns.tokenBudget(request.tokenBudget ?? target.conversation?.tokenBudget ?? undefined);
 
     // A retry of a turn whose reply never came (the model failed, or an MCP host was asked for its
     // model's answer) names its conversation and sends the same text: the stored message is reused, so
@@ -182,155 +166,61 @@ export class ChatService {
     if (target.makeActive) await this.deps.sessions.setActivePersona(binding, persona.id);
 
     const conversation = userTurn.conversation;
-    const [history, before] = await Promise.all([store.recentMessages(conversation.id, settings.historyMessages), personas.snapshot(persona)]);
-    const { model, contextTokens, window, contributions } = await this.assemblePrompt({ binding, persona, conversation, message: userTurn.message, history, before, tokenBudget, model: request.model });
-    const images = request.images ?? [];
-    if (images.length > 0) await this.checkVision(model);
-
-    const generated = await this.generate(
+    const history = await store.recentMessages(conversation.id, turns.settings.historyMessages);
+    const outcome = await turns.run(
       {
-        model,
-        messages: withAttachments(window.messages, images, request.attachmentNotes ?? []),
-        maxTokens: tokenBudget,
-        contextTokens,
-        options: persona.modelOptions,
-        task: 'chat',
-        isPinned: request.model !== undefined,
-        ...(request.latencyBudgetMs !== undefined ? { latencyBudgetMs: request.latencyBudgetMs } : {}),
+        session: binding,
+        persona,
+        conversation,
+        userMessage: userTurn.message,
+        history,
+        replyTokens: tokenBudget,
+        model: request.model,
+        latencyBudgetMs: request.latencyBudgetMs,
+        startedAt: started,
+        attachments: request.attachments,
       },
       options,
-      started,
     );
-
-    const finished = clock.now();
-    const state = await personas.spendOnExchange(persona, request.message.length + generated.text.length);
-    const replyMessage = await store.appendAssistantTurn({
-      conversationId: conversation.id,
-      personaId: persona.id,
-      content: generated.text,
-      tokens: generated.completionTokens ?? estimateTokens(generated.text),
-      promptTokens: generated.promptTokens ?? window.promptTokens,
-      processingMs: finished - started,
-      now: finished,
-      personaState: state,
-    });
-    this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message: replyMessage });
-
-    this.notifyObservers({ session: binding, persona, conversation, userMessage: userTurn.message, replyMessage });
-
-    const after = await personas.snapshot(persona);
-    const userMessages = history.filter((message) => message.role === 'user').map((message) => message.content);
-    const score = continueScore({
-      persona,
-      message: request.message,
-      energyShare: energyShare(after.state, persona.socialEnergy),
-      fatigue: after.state.fatigue,
-      relationship: contributions.find((contribution) => contribution.affinity !== undefined)?.affinity ?? 0,
-      recentUserMessages: userMessages.slice(-ENGAGEMENT_WINDOW),
-      turnCount: history.filter((message) => message.role === 'assistant').length + 1,
-    });
 
     return {
       persona,
       conversation,
       userMessage: userTurn.message,
-      replyMessage,
-      reply: generated.text,
-      model: generated.choice?.model ?? model,
-      modelChoice: generated.choice,
-      promptTokens: replyMessage.promptTokens ?? 0,
-      completionTokens: replyMessage.tokens,
-      processingMs: finished - started,
-      firstTokenMs: generated.firstTokenAt === null ? null : generated.firstTokenAt - started,
-      includedTurns: window.includedTurns,
-      continueScore: score,
-      state: after.state,
-      availability: after.availability,
+      replyMessage: outcome.replyMessage,
+      reply: outcome.reply,
+      model: outcome.model,
+      modelChoice: outcome.modelChoice,
+      promptTokens: outcome.replyMessage.promptTokens ?? 0,
+      completionTokens: outcome.replyMessage.tokens,
+      processingMs: outcome.processingMs,
+      firstTokenMs: outcome.firstTokenMs,
+      includedTurns: outcome.prepared.includedTurns,
+      continueScore: outcome.continueScore,
+      state: outcome.state,
+      availability: outcome.availability,
     };
   }
 
   /**
-   * Refuses pictures for a model that says it has no vision, before the model is called; when the
-   * backend cannot tell, the pictures are sent and the backend's refusal is explained instead.
-   */
-  private async checkVision(model: string): Promise<void> {
-    const capabilities = await this.deps.llm.capabilities?.(model).catch(() => null);
-    if (capabilities === null || capabilities === undefined || capabilities.includes('vision')) return;
-    throw new AppError(
-      'model_cannot_see',
-      `The model ${model} cannot look at pictures (it has no vision). Give this persona a vision model (e.g. \`ollama pull llava\`, then persona.update {"model":"llava"}), or describe the picture in words; your message was kept.`,
-      { data: { model, capabilities } },
-    );
-  }
-
-  /**
    * The exact messages a turn would send, without storing anything or calling the model
-   * (`persona.preview_prompt`): the persona's conversation in this session as it stands, plus `message`.
+   * (`persona.preview_prompt`): the persona's conversation in this session as it stands, plus `message`,
+   * prepared by the same turn pipeline as a real turn.
    */
   async previewTurn(binding: SessionBinding, request: ChatTurnRequest): Promise<PromptPreview> {
-    const { store, personas, settings, clock } = this.deps;
-    this.checkMessage(request.message);
+    const { store, clock, turns } = this.deps;
+    turns.checkMessage(request.message);
     const target = await this.resolveTarget(binding, request);
     const persona = target.persona;
-    const tokenBudget = this.tokenBudget(request.tokenBudget ?? target.conversation?.tokenBudget ?? undefined);
+    const tokenBudget = turns.tokenBudget(request.tokenBudget ?? target.conversation?.tokenBudget ?? undefined);
     const conversation = target.conversation ?? (await store.findActiveConversation(binding.id, persona.id));
     const now = clock.now();
     // The message is not stored: it stands in as the newest message, after every stored one.
     const message: MessageRecord = { id: Number.MAX_SAFE_INTEGER, conversationId: conversation?.id ?? '', role: 'user', personaId: null, content: request.message, tokens: estimateTokens(request.message), promptTokens: null, processingMs: null, createdAt: now };
     const draft: ConversationRecord = conversation ?? { id: '', sessionId: binding.id, kind: 'user', personaIds: [persona.id], topic: null, context: null, status: 'active', startedAt: now, endedAt: null, endReason: null, tokenBudget: null };
-    const [stored, before] = await Promise.all([conversation === null ? Promise.resolve([]) : store.recentMessages(conversation.id, settings.historyMessages), personas.snapshot(persona)]);
-    const assembled = await this.assemblePrompt({ binding, persona, conversation: draft, message, history: [...stored, message], before, tokenBudget, model: request.model });
-    return { persona, conversationId: conversation?.id ?? null, model: assembled.model, contextTokens: assembled.contextTokens, replyTokens: tokenBudget, window: assembled.window, postHistory: assembled.postHistory };
-  }
-
-  /** The prompt of one turn: system prompt with contributions, the context window, the post-history instruction. */
-  private async assemblePrompt(input: {
-    binding: SessionBinding;
-    persona: PersonaRecord;
-    conversation: ConversationRecord;
-    message: MessageRecord;
-    history: MessageRecord[];
-    before: { state: SocialEnergyState };
-    tokenBudget: number;
-    model: string | undefined;
-  }): Promise<{ model: string; contextTokens: number; window: ContextWindow; contributions: PromptContribution[]; postHistory: string }> {
-    const { settings } = this.deps;
-    const { persona, conversation, tokenBudget, before } = input;
-    const model = input.model ?? this.modelFor(persona);
-    const contextTokens = settings.modelContextTokens[model] ?? settings.contextTokens;
-    const share = energyShare(before.state, persona.socialEnergy);
-    const contributions = await this.collectContributions({
-      session: input.binding,
-      persona,
-      conversation,
-      message: input.message,
-      history: input.history,
-      budgetTokens: Math.max(0, contextTokens - tokenBudget),
-    });
-    const stateLine = contributions.find((contribution) => contribution.stateLine)?.stateLine;
-    const sections = contributions.flatMap((contribution) => contribution.sections ?? []);
-    const situation = {
-      energyLine: stateLine ?? describeEnergy(share, before.state.fatigue),
-      conversationContext: conversation.context,
-      topic: conversation.topic,
-    };
-    const basePrompt = buildSystemPrompt(persona, situation);
-    const systemPrompt = sections.length === 0 ? basePrompt : `${basePrompt}\n\n${sections.join('\n\n')}`;
-    // A card's post_history_instructions go last, right before the reply; their tokens come out of the window.
-    const postHistory = buildPostHistoryInstructions(persona, (await this.deps.postHistoryTemplate?.(persona)) ?? '', situation);
-    const postHistoryTokens = postHistory.length === 0 ? 0 : estimateMessageTokens(postHistory);
-    const window = buildContextWindow({
-      systemPrompt,
-      history: windowHistory(input.history, input.message.id, contributions).map((message) => ({ role: message.role, content: message.content })),
-      contextTokens: contextTokens - postHistoryTokens,
-      replyTokens: tokenBudget,
-      summary: contributions.find((contribution) => contribution.summary)?.summary?.text ?? null,
-    });
-    if (postHistory.length > 0) {
-      window.messages.push({ role: 'system', content: postHistory });
-      window.promptTokens += postHistoryTokens;
-    }
-    return { model, contextTokens, window, contributions, postHistory };
+    const stored = conversation === null ? [] : await store.recentMessages(conversation.id, turns.settings.historyMessages);
+    const prepared = await turns.prepare({ session: binding, persona, conversation: draft, userMessage: message, history: [...stored, message], replyTokens: tokenBudget, model: request.model, isPreview: true });
+    return { persona, conversationId: conversation?.id ?? null, model: prepared.model, contextTokens: prepared.contextTokens, replyTokens: tokenBudget, window: prepared.window, postHistory: prepared.postHistory };
   }
 
   /** The conversation's last message when it is the user's `message` still waiting for a reply. */
@@ -340,51 +230,6 @@ export class ChatService {
   ): Promise<{ conversation: ConversationRecord; message: MessageRecord } | null> {
     const [last] = await this.deps.store.recentMessages(conversation.id, 1);
     return last !== undefined && last.role === 'user' && last.content === message ? { conversation, message: last } : null;
-  }
-
-  /** Runs every contributor with its share of the budget; one that fails is logged and skipped. */
-  private async collectContributions(turn: Omit<TurnContext, 'budgetTokens'> & { budgetTokens: number }): Promise<PromptContribution[]> {
-    if (this.contributors.length === 0) return [];
-    const results = await Promise.allSettled(
-      this.contributors.map((contributor) =>
-        contributor.contribute({ ...turn, budgetTokens: Math.floor(turn.budgetTokens * contributor.budgetShare) }),
-      ),
-    );
-    return results.flatMap((result, index) => {
-      if (result.status === 'fulfilled') return [result.value];
-      this.deps.logger.warn({ err: result.reason, contributor: this.contributors[index]?.name }, 'prompt contributor failed; turn continues without it');
-      return [];
-    });
-  }
-
-  /** Observers run after the answer is known; the client never waits for them. */
-  private notifyObservers(turn: CompletedTurn): void {
-    for (const observer of this.observers) {
-      observer.turnCompleted(turn).catch((error: unknown) => this.deps.logger.error({ err: error, observer: observer.name }, 'turn observer failed'));
-    }
-  }
-
-  private checkMessage(message: string): void {
-    if (message.trim().length === 0) {
-      throw new AppError('limit_exceeded', 'The message is empty; say something to the persona.', { data: { limit: 'chat.minMessageChars' } });
-    }
-    const max = this.deps.settings.maxMessageChars;
-    if (message.length > max) {
-      throw new AppError('limit_exceeded', `The message has ${message.length} characters; at most ${max} are accepted (chat.maxMessageChars).`, {
-        data: { limit: 'chat.maxMessageChars', max, actual: message.length },
-      });
-    }
-  }
-
-  private tokenBudget(requested: number | undefined): number {
-    const { defaultTokenBudget, maxTokenBudget } = this.deps.settings;
-    if (requested === undefined) return defaultTokenBudget;
-    if (requested > maxTokenBudget) {
-      throw new AppError('limit_exceeded', `token_budget ${requested} is above the maximum of ${maxTokenBudget} (chat.maxTokenBudget).`, {
-        data: { limit: 'chat.maxTokenBudget', max: maxTokenBudget, actual: requested },
-      });
-    }
-    return requested;
   }
 
   /** Which persona answers, in which conversation, and whether it becomes the session's active one. */
@@ -417,44 +262,4 @@ export class ChatService {
     }
     return { persona: personas.resolve(activeId), conversation: null, makeActive: false };
   }
-
-  private async generate(
-    request: Parameters<LlmProvider['chat']>[0],
-    options: ChatTurnOptions,
-    started: number,
-  ): Promise<{ text: string; promptTokens: number | null; completionTokens: number | null; firstTokenAt: number | null; choice: ModelChoice | null }> {
-    let text = '';
-    let firstTokenAt: number | null = null;
-    for await (const event of this.deps.llm.chat(request, options.signal)) {
-      if (event.type === 'delta') {
-        if (firstTokenAt === null) firstTokenAt = this.deps.clock.now();
-        text += event.text;
-        options.onDelta?.(event.text);
-      } else {
-        return { text, promptTokens: event.promptTokens, completionTokens: event.completionTokens, firstTokenAt, choice: event.choice ?? null };
-      }
-    }
-    this.deps.logger.warn({ model: request.model, elapsedMs: this.deps.clock.now() - started }, 'LLM stream ended without a done event');
-    throw new AppError('llm_failed', 'The reply from the model broke off before it finished; please retry. Your message was stored.');
-  }
-}
-
-/** Puts the pictures and attachment notes on the newest user message of the window (this turn's). */
-function withAttachments(messages: LlmMessage[], images: LlmImage[], notes: string[]): LlmMessage[] {
-  if (images.length === 0 && notes.length === 0) return messages;
-  const index = messages.map((message) => message.role).lastIndexOf('user');
-  if (index < 0) return messages;
-  const current = messages[index]!;
-  const content = notes.length === 0 ? current.content : `${current.content}\n\n${notes.join('\n')}`;
-  return messages.map((message, position) => (position === index ? { ...current, content, ...(images.length > 0 ? { images } : {}) } : message));
-}
-
-/**
- * The messages that may enter the context window: the newest (the user's message) always; older ones
- * unless a summary covers them or a contributor set them aside (another topic thread).
- */
-function windowHistory(history: MessageRecord[], newestId: number, contributions: PromptContribution[]): MessageRecord[] {
-  const coveredThrough = Math.max(0, ...contributions.map((contribution) => contribution.summary?.coversThroughMessageId ?? 0));
-  const excluded = new Set(contributions.flatMap((contribution) => contribution.excludeMessageIds ?? []));
-  return history.filter((message) => message.id === newestId || (message.id > coveredThrough && !excluded.has(message.id)));
 }

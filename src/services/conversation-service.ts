@@ -9,7 +9,7 @@ import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
 import { estimateTokens } from '../domain/tokens.js';
 import type { ConversationRecord, ConversationStats, HistoryPage, MessageRecord, PersonaRecord, Store } from '../ports/store.js';
-import type { SessionBinding } from '../rpc/registry.js';
+import type { SessionBinding } from './session-binding.js';
 import type { SessionService } from './session-service.js';
 
 export function newConversationId(): string {
@@ -91,6 +91,26 @@ export class ConversationService {
     throw new AppError('conversation_not_found', `No conversation "${conversationId}". Start one with conversation.start.`, {
       data: { conversation_id: conversationId },
     });
+  }
+
+  /** How long a conversation ran: to its end, or until now while it is active (the clock port's now). */
+  durationMs(conversation: ConversationRecord): number {
+    return (conversation.endedAt ?? this.clock.now()) - conversation.startedAt;
+  }
+
+  /** The personas taking part in a conversation (none when it does not exist); for notifications, not for callers. */
+  async participants(conversationId: string): Promise<string[]> {
+    return (await this.store.getConversation(conversationId))?.personaIds ?? [];
+  }
+
+  /**
+   * The session a conversation belongs to when that session is the user's own, else null: a stateless
+   * request naming its conversation acts in that conversation's session (MCP over HTTP).
+   */
+  async sessionOwnedBy(conversationId: string, userId: string | null): Promise<string | null> {
+    const conversation = await this.store.getConversation(conversationId);
+    const session = conversation?.sessionId ? await this.store.getSession(conversation.sessionId) : null;
+    return session !== null && session.userId === userId ? session.id : null;
   }
 
   /** The session's active thread with the persona, if any. */

@@ -41,6 +41,11 @@ export class PersonaService {
     return [...this.catalogue.values()];
   }
 
+  /** The persona with this exact id, or null: the one lookup for ids the server stored itself. */
+  find(id: string): PersonaRecord | null {
+    return this.catalogue.get(id) ?? null;
+  }
+
   /** Finds a persona by id or name (case-insensitive) or fails with `persona_not_found`. */
   resolve(idOrName: string): PersonaRecord {
     const persona = this.catalogue.get(idOrName) ?? matchPersona(this.catalogue.values(), idOrName);

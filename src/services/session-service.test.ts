@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PersonaDefinition } from '../domain/persona.js';
 import { InProcessEventBus } from '../adapters/events/in-process-bus.js';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
-import type { SessionBinding } from '../rpc/registry.js';
+import type { SessionBinding } from './session-binding.js';
 import { ConversationService } from './conversation-service.js';
 import { RetentionService } from './retention-service.js';
 import { SessionService } from './session-service.js';

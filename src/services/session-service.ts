@@ -8,7 +8,7 @@ import { AppError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
 import type { SessionRecord, Store } from '../ports/store.js';
-import type { SessionBinding } from '../rpc/registry.js';
+import type { SessionBinding } from './session-binding.js';
 
 /** Client-chosen session ids (on the URL) must look like ours: 8–64 URL-safe characters. */
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;

@@ -1,10 +1,11 @@
 /**
- * Extension points of a chat turn, so that features (memory, relationships, mood, scenes) plug into
- * the turn without editing it: contributors add context to the prompt before the model is called,
- * observers react after the reply is stored (and must not make the client wait: queue slow work).
+ * Extension points of a turn (`turn-runner.ts`), so that features (memory, relationships, mood, scenes)
+ * plug into every turn without editing it: contributors add context to the prompt before the model is
+ * called, observers react after the reply is stored (and must not make the client wait: queue slow work).
+ * Each says which conversations it takes part in (`conversationKinds`, default one-to-one chats).
  */
-import type { PersonaRecord, ConversationRecord, MessageRecord } from '../ports/store.js';
-import type { SessionBinding } from '../rpc/registry.js';
+import type { ConversationKind, ConversationRecord, MessageRecord, PersonaRecord } from '../ports/store.js';
+import type { SessionBinding } from './session-binding.js';
 
 export interface TurnContext {
   session: SessionBinding;
@@ -16,6 +17,8 @@ export interface TurnContext {
   history: MessageRecord[];
   /** Tokens of the context window this contributor may fill (a share of the model's window). */
   budgetTokens: number;
+  /** A `persona.preview_prompt`: the turn will not happen, so contributors change nothing (no recall reinforcement). */
+  isPreview?: boolean;
 }
 
 export interface PromptContribution {
@@ -36,6 +39,8 @@ export interface PromptContribution {
 
 export interface PromptContributor {
   readonly name: string;
+  /** The conversations whose turns it contributes to; default `['user']` (one-to-one chats). */
+  readonly conversationKinds?: readonly ConversationKind[];
   /** Share of the context window (0..1) this contributor may use; the chat turn divides it. */
   readonly budgetShare: number;
   contribute(turn: TurnContext): Promise<PromptContribution>;
@@ -45,12 +50,17 @@ export interface CompletedTurn {
   session: SessionBinding;
   persona: PersonaRecord;
   conversation: ConversationRecord;
-  userMessage: MessageRecord;
+  /** The person's message the turn answered; null when the persona spoke to a room (group turns). */
+  userMessage: MessageRecord | null;
+  /** The messages the turn's prompt was built from, oldest first: what the persona had heard. */
+  heard: MessageRecord[];
   replyMessage: MessageRecord;
 }
 
 export interface TurnObserver {
   readonly name: string;
+  /** The conversations whose turns it observes; default `['user']` (one-to-one chats). */
+  readonly conversationKinds?: readonly ConversationKind[];
   /** Called after the reply is stored. Errors are logged, never shown to the client. */
   turnCompleted(turn: CompletedTurn): Promise<void>;
 }

@@ -68,7 +68,7 @@ export interface EmbeddedTargetOptions {
 /** Starts a server in-process on an ephemeral port with its own temporary data dir. */
 export async function embeddedTarget(options: EmbeddedTargetOptions): Promise<SimulationTarget & { dataDir: string }> {
   // Loaded on use: `simulate` against a running server never loads the server code.
-  const { startServer } = await import('../app.js');
+  const { startServer } = await import('../app/app.js');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'persona-mcp-sim-'));
   const clock = new SimulatedClock(options.startMs);
   const base = configSchema.parse({

@@ -1,11 +1,11 @@
 /** `GET /metrics` in the Prometheus text format; behind the API key when authentication is required. */
-import type { PrometheusMetrics } from '../adapters/metrics/prometheus-metrics.js';
 import { isAppError } from '../domain/errors.js';
+import type { MetricsExporter } from '../ports/metrics.js';
 import type { AuthService } from '../services/auth-service.js';
 import { requestApiKey } from './credentials.js';
 import { sendJson, type HttpRoute } from './http-server.js';
 
-export function metricsRoute(metrics: PrometheusMetrics, auth: AuthService): HttpRoute {
+export function metricsRoute(metrics: MetricsExporter, auth: AuthService): HttpRoute {
   return async (request, response, url) => {
     if (url.pathname !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) return false;
     try {

@@ -47,6 +47,8 @@ function serverParameters(provider: 'auto' | 'host'): { command: string; args: s
       ollama.url,
       '--llm-provider',
       provider,
+      '--tools',
+      'all',
       '--log-level',
       'info',
     ],

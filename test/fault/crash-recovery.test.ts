@@ -36,7 +36,7 @@ describe('crash safety', () => {
     await Promise.all(
       clients.map(async (client, index) => {
         const { session_id } = await client.result('session.info');
-        sessions.push(session_id);
+        sessions[index] = session_id; // by index: the clients answer in any order
         await client.result('persona.switch', { persona_id: index % 2 ? 'aria' : 'kira' });
       }),
     );

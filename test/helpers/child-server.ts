@@ -20,7 +20,7 @@ export async function startChildServer(args: string[], env: NodeJS.ProcessEnv = 
   });
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${stderr}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${stderr}`)), 60_000); // tsx compiles the CLI first: slow on a loaded machine
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       const match = /listening on (ws:\/\/\S+)/.exec(stderr);

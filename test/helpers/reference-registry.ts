@@ -1,6 +1,6 @@
 /** The registry of a real core on a throw-away data dir (what docs/API.md and the MCP tool list are made from). */
 import { rmSync } from 'node:fs';
-import { createCore } from '../../src/app.js';
+import { createCore } from '../../src/app/app.js';
 import { silentLogger } from '../../src/logger.js';
 import type { MethodRegistry } from '../../src/rpc/registry.js';
 import { makeDataDir, testConfig } from './server.js';

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import BetterSqlite3 from 'better-sqlite3';
 import * as tar from 'tar-stream';
-import { DATABASE_FILE_NAME } from '../../src/app.js';
+import { DATABASE_FILE_NAME } from '../../src/app/app.js';
 import { loadPersonaFiles, shippedPersonasDir } from '../../src/adapters/persona-files.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { buildPersonaDefinition } from '../../src/domain/persona-schema.js';

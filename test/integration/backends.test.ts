@@ -4,7 +4,7 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../../src/app.js';
+import { startServer } from '../../src/app/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/logger.js';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';

@@ -26,7 +26,8 @@ const clients: Array<{ close(): Promise<void> }> = [];
 
 beforeAll(async () => {
   ollama = await startFakeOllama();
-  server = await startTestServer({ ollamaUrl: ollama.url, flags: { 'llm.provider': 'auto' } });
+  // Every tool: these tests cover the whole registry as tools (tool profiles: mcp-tool-profiles.test.ts).
+  server = await startTestServer({ ollamaUrl: ollama.url, flags: { 'llm.provider': 'auto', 'mcp.tools': ['all'], 'mcp.outputSchemas': true } });
   mcpUrl = new URL(server.server.mcpUrl!);
 });
 afterAll(async () => {

@@ -56,6 +56,17 @@ describe('prompt templates', () => {
     expect(history.messages).toHaveLength(2);
   });
 
+  it('previews without reinforcing recalled memories', async () => {
+    const client = await server.connect();
+    await client.result('memory.store', { persona_id: 'aria', content: 'The visitor keeps bees on a rooftop.' });
+    const before = (await client.result('memory.list', { persona_id: 'aria' })).memories[0];
+    const preview = await client.result('persona.preview_prompt', { persona_id: 'aria', message: 'How are my rooftop bees?' });
+    const after = (await client.result('memory.list', { persona_id: 'aria' })).memories[0];
+
+    expect(preview.messages[0].content).toContain('The visitor keeps bees on a rooftop.');
+    expect(after.access_count).toBe(before.access_count);
+  });
+
   it("sends a card's post_history_instructions after the conversation", async () => {
     const client = await server.connect();
     const card = JSON.parse(readFileSync('test/fixtures/cards/seraphina-v2.json', 'utf8'));

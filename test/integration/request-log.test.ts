@@ -1,7 +1,7 @@
 /** The log an operator reads: one line per request at info, bad requests with their code, no stacks for expected conditions. */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/app.js';
+import { startServer, type RunningServer } from '../../src/app/app.js';
 import { createLogger } from '../../src/logger.js';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { makeDataDir, testConfig } from '../helpers/server.js';

@@ -16,7 +16,7 @@ import { SqliteApiKeyStore } from '../../src/adapters/sqlite/api-key-store.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { systemClock } from '../../src/ports/clock.js';
 import path from 'node:path';
-import { DATABASE_FILE_NAME } from '../../src/app.js';
+import { DATABASE_FILE_NAME } from '../../src/app/app.js';
 
 let ollama: FakeOllama;
 let server: TestServer;

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStateArchive } from '../../src/adapters/bundle/sqlite-archive.js';
-import type { ImportReport, Selection } from '../../src/services/state/archive-port.js';
+import type { ImportReport, Selection } from '../../src/ports/archive.js';
 import { countRows, databaseFile, DAY, dumpDatabase, fillDataDir, hasTable, repack, T0, tempDir, unpack } from '../helpers/state-fixtures.js';
 
 const dirs: string[] = [];

@@ -22,7 +22,7 @@ import type { Readable } from 'node:stream';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from '../sqlite/database.js';
 import { readArchive } from './archive.js';
-import type { ConflictNote, ConflictPolicy, ImportOptions, ImportReport, TableImportReport } from '../../services/state/archive-port.js';
+import type { ConflictNote, ConflictPolicy, ImportOptions, ImportReport, TableImportReport } from '../../ports/archive.js';
 import { quoteIdent, readSchema, type Relation, type TableInfo } from './schema.js';
 import { stageBundle } from './staging.js';
 import { FIXED_KEY_TABLES, ruleFor } from './table-rules.js';

@@ -4,7 +4,7 @@
  * Import trusts nothing in the archive before this has parsed and every checksum has matched.
  */
 import { z } from 'zod';
-import type { Selection } from '../../services/state/archive-port.js';
+import type { Selection } from '../../ports/archive.js';
 
 /** Written into every manifest; anything else is not a persona-mcp bundle. */
 export const BUNDLE_FORMAT = 'persona-mcp-bundle';

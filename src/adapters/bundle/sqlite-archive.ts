@@ -3,7 +3,7 @@
  * lets it read a snapshot or write while the server's connection carries on) and closes it after.
  */
 import type { Readable } from 'node:stream';
-import type { ExportSummary, ImportOptions, ImportReport, Selection, StateArchive, BackupSummary } from '../../services/state/archive-port.js';
+import type { ExportSummary, ImportOptions, ImportReport, Selection, StateArchive, BackupSummary } from '../../ports/archive.js';
 import { backupDatabase } from '../sqlite/backup.js';
 import { openDatabase, type Database } from '../sqlite/database.js';
 import { exportBundle } from './exporter.js';

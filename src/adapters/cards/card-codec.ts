@@ -4,7 +4,7 @@
  * (even where persona-mcp shortened or reinterpreted it), and every unknown field and extension stays.
  */
 import type { PersonaDefinition } from '../../domain/persona.js';
-import type { CardCodec, CardContainer, CardSpecName, DecodedCard, StoredCard } from '../../services/state/card-port.js';
+import type { CardCodec, CardContainer, CardSpecName, DecodedCard, StoredCard } from '../../ports/cards.js';
 import { BundleError } from '../bundle/errors.js';
 import { cardToPersona, EXTENSION_KEY, parseCard, personaToCardFields, type CardData } from './card-format.js';
 import { isPng, placeholderImage, readCardTexts, stripCardChunks, writeCardTexts } from './png.js';

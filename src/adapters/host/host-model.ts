@@ -14,17 +14,13 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { AppError, isAppError } from '../../domain/errors.js';
+import type { HostModelPort, HostModelRequest, HostModelTurn, HostReply } from '../../ports/host-model.js';
 import type { LlmChatEvent, LlmChatRequest, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
 
-/** The host model's answer to an earlier {@link HostInputRequired}. */
-export interface HostReply {
-  text: string;
-  /** The model the host says it used. */
-  model: string;
-}
+export type { HostReply };
 
 /** What one MCP request lets the host providers do. */
-export class HostTurn {
+export class HostTurn implements HostModelTurn {
   /** The conversation the turn stored its user message in (set by the MCP transport from `messageStored`). */
   conversationId: string | null = null;
   private reply: HostReply | undefined;
@@ -65,11 +61,20 @@ export function isHostInputRequired(error: unknown): error is HostInputRequired 
 }
 
 /** Carries the current MCP request's {@link HostTurn} to the providers, across the chat service. */
-export class HostModelBridge {
+export class HostModelBridge implements HostModelPort {
   private readonly storage = new AsyncLocalStorage<HostTurn>();
 
-  run<T>(turn: HostTurn, work: () => Promise<T>): Promise<T> {
-    return this.storage.run(turn, work);
+  begin(canSample: boolean, reply?: HostReply): HostTurn {
+    return new HostTurn(canSample, reply);
+  }
+
+  run<T>(turn: HostModelTurn, work: () => Promise<T>): Promise<T> {
+    // Only turns made by `begin` reach here: the transport has no other way to make one.
+    return this.storage.run(turn as HostTurn, work);
+  }
+
+  requestIn(error: unknown): HostModelRequest | null {
+    return isHostInputRequired(error) ? { request: error.request, turn: error.turn } : null;
   }
 
   /** The turn of the MCP request being served, if any. */

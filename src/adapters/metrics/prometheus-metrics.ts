@@ -5,7 +5,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DomainEvent } from '../../ports/events.js';
-import type { RequestOutcome } from '../../rpc/jsonrpc.js';
+import type { MeasuredRequest, MetricsExporter } from '../../ports/metrics.js';
 
 export interface MetricsSources {
   activeConnections(): number;
@@ -22,7 +22,7 @@ const LLM_BUCKETS_SECONDS = [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120];
 
 const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-export class PrometheusMetrics {
+export class PrometheusMetrics implements MetricsExporter {
   readonly registry = new Registry();
   private readonly requests: Counter<'method' | 'outcome'>;
   private readonly requestSeconds: Histogram<'method'>;
@@ -79,7 +79,7 @@ export class PrometheusMetrics {
     }
   }
 
-  observeRequest(outcome: RequestOutcome): void {
+  observeRequest(outcome: MeasuredRequest): void {
     // Unknown method names come from clients: folding them into one label keeps cardinality bounded.
     const method = this.knownMethods.has(outcome.method) ? outcome.method : 'unknown';
     this.requests.inc({ method, outcome: outcome.outcome });

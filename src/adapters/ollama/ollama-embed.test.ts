@@ -10,7 +10,8 @@ describe('OllamaProvider.embed', () => {
 
   beforeEach(async () => {
     ollama = await startFakeOllama();
-    provider = new OllamaProvider({ baseUrl: ollama.url, listTimeoutMs: 1_000 });
+    // Generous: on a loaded machine the fake's answer can take over a second.
+    provider = new OllamaProvider({ baseUrl: ollama.url, listTimeoutMs: 10_000 });
   });
   afterEach(async () => {
     await ollama.close();

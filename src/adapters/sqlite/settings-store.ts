@@ -2,8 +2,8 @@
  * The `settings` and `persona_cards` tables (migration 0005): runtime settings changed with
  * `config.set`, and the Character Cards imported for personas. They share the store's connection.
  */
-import type { SettingsRepository, StoredSetting } from '../../services/config/settings-port.js';
-import type { CardRepository, StoredCard } from '../../services/state/card-port.js';
+import type { SettingsRepository, StoredSetting } from '../../ports/settings.js';
+import type { CardRepository, StoredCard } from '../../ports/cards.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 

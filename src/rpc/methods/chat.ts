@@ -132,8 +132,7 @@ export function chatMethods(services: Services): MethodDefinition[] {
             personaId: params.persona_id,
             conversationId: params.conversation_id,
             tokenBudget: params.token_budget,
-            images: attachments.images,
-            attachmentNotes: attachments.notes,
+            attachments: { images: attachments.images, notes: attachments.notes },
             onUserMessageStored: (message) => services.media.media.attach(message, attachments.stored),
             model: params.model,
             latencyBudgetMs: params.latency_budget_ms,
@@ -171,7 +170,8 @@ export function chatMethods(services: Services): MethodDefinition[] {
           data,
         });
         const personaId = params.persona_id ?? (await sessions.activePersonaId(context.session)) ?? undefined;
-        const tokenBudget = params.token_budget ?? 500;
+        // What the turn will use: the live default unless the request names one.
+        const tokenBudget = params.token_budget ?? services.turns.settings.defaultTokenBudget;
         let chunkNumber = 0;
         let totalLength = 0;
         try {

@@ -1,4 +1,4 @@
-/** Conversation and session methods: start, end, status, history; session info and resume. */
+/** Conversation methods: start, end, status, history. */
 import { z } from 'zod';
 import { AppError } from '../../domain/errors.js';
 import type { ConversationRecord } from '../../ports/store.js';
@@ -6,8 +6,8 @@ import type { Services } from '../../services/index.js';
 import { attachmentsToWire } from './media.js';
 import type { SessionBinding } from '../registry.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
-import { conversationTopic } from './group.js';
-import { conversationIdParam, conversationToWire, conversationWire, messageToWire, messageWire, personaIdParam, seconds, toIso } from './wire.js';
+import { conversationTopic } from './conversation-feed.js';
+import { conversationIdParam, messageToWire, messageWire, personaIdParam, seconds, toIso } from './wire.js';
 
 const HISTORY_DEFAULT_LIMIT = 50;
 const HISTORY_MAX_LIMIT = 500;
@@ -27,27 +27,6 @@ export function conversationMethods(services: Services): MethodDefinition[] {
       throw new AppError('conversation_not_found', `There is no active conversation with "${activeId}" in this session; chatting starts one.`);
     }
     return conversation;
-  }
-
-  const sessionInfo = z.object({
-    session_id: z.string(),
-    active_persona: z.object({ id: z.string(), name: z.string() }).nullable(),
-    conversations: z.array(conversationWire).describe('Newest first, at most 50.'),
-    created_at: z.string().nullable().describe('Null while the session has not stored anything yet.'),
-    last_seen_at: z.string().nullable(),
-  });
-
-  async function describeSession(session: SessionBinding): Promise<z.infer<typeof sessionInfo>> {
-    const record = await sessions.find(session);
-    const active = record?.activePersonaId ? personas.list().find((persona) => persona.id === record.activePersonaId) : undefined;
-    const list = record === null ? [] : await conversations.list(session);
-    return {
-      session_id: session.id,
-      active_persona: active ? { id: active.id, name: active.name } : null,
-      conversations: list.map(conversationToWire),
-      created_at: record ? toIso(record.createdAt) : null,
-      last_seen_at: record ? toIso(record.lastSeenAt) : null,
-    };
   }
 
   return [
@@ -178,7 +157,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
           conversation_id: current?.id ?? null,
           turn_count: stats?.turns ?? 0,
           total_tokens: stats?.tokensUsed ?? 0,
-          conversation_duration: current === null ? 0 : seconds(Date.now() - current.startedAt, 1),
+          conversation_duration: current === null ? 0 : seconds(conversations.durationMs(current), 1),
         };
       },
     }),
@@ -227,28 +206,5 @@ export function conversationMethods(services: Services): MethodDefinition[] {
       },
     }),
 
-    defineMethod({
-      name: 'session.info',
-      summary: "This connection's session: id (for reconnecting), active persona and conversations.",
-      params: z.object({}),
-      result: sessionInfo,
-      hints: { readOnly: true, idempotent: true },
-      exposeAsTool: false,
-      handler: async (_params, context) => describeSession(context.session),
-    }),
-
-    defineMethod({
-      name: 'session.resume',
-      summary: 'Re-attach this connection to an earlier session (also after a server restart).',
-      params: z.object({ session_id: z.string().min(1).max(64) }),
-      result: sessionInfo,
-      hints: { idempotent: true },
-      exposeAsTool: false,
-      handler: async ({ session_id }, context) => {
-        await sessions.resume(context.session, session_id);
-        context.attachSession(session_id);
-        return describeSession(context.session);
-      },
-    }),
   ];
 }

@@ -4,142 +4,19 @@
  */
 import { z } from 'zod';
 import { AppError } from '../../domain/errors.js';
-import { formatMemoryId, MEMORY_KINDS, parseMemoryId, type Memory, type MemoryKind } from '../../domain/memory/memory.js';
-import type { PruneOutcome } from '../../services/memory/maintenance.js';
-import type { RecalledMemory } from '../../services/memory/memory-service.js';
+import { formatMemoryId } from '../../domain/memory/memory.js';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodContext, type MethodDefinition } from '../registry.js';
 import { isoTime, personaIdParam, round, seconds, toIso } from './wire.js';
 
-/** Old clients' memory types, mapped onto ours. */
-const KIND_ALIASES: Record<string, MemoryKind> = {
-  observation: 'observation',
-  conversation: 'observation',
-  interaction: 'observation',
-  event: 'observation',
-  user_fact: 'user_fact',
-  fact: 'user_fact',
-  preference: 'user_fact',
-  personal: 'user_fact',
-  summary: 'summary',
-  reflection: 'reflection',
-  insight: 'reflection',
-};
-
-const memoryType = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .refine((value) => value in KIND_ALIASES, { message: `memory_type must be one of ${Object.keys(KIND_ALIASES).join(', ')}` })
-  .transform((value) => KIND_ALIASES[value]!)
-  .describe(`One of ${MEMORY_KINDS.join(', ')} (old names like "fact" or "conversation" are accepted).`);
-const visibility = z
-  .enum(['private', 'shared', 'public'])
-  .describe('private: this persona only; shared: also related_personas and groups; public: every persona.');
-const memoryIdParam = z.string().trim().min(1).max(40).describe('A memory id from memory.store, memory.search or memory.list ("mem_42").');
-const nResults = z.number().int().min(1).max(100).default(5);
-const minImportance = z.number().min(0).max(1).default(0);
-const groupId = z
-  .string()
-  .trim()
-  .min(1)
-  .max(100)
-  .regex(/^[\w.-]+$/, 'letters, digits, _ . - only');
-
-export const memoryWire = z.object({
-  id: z.string(),
-  content: z.string(),
-  importance: z.number(),
-  similarity: z.number().describe('Relevance to the query, 0..1 (fused full-text and vector rank); 0 outside searches.'),
-  created_at: isoTime,
-  persona_id: z.string(),
-  memory_type: z.enum(['observation', 'user_fact', 'summary', 'reflection']),
-  visibility,
-  related_personas: z.array(z.string()),
-  groups: z.array(z.string()),
-  importance_source: z.enum(['heuristic', 'llm', 'client']),
-  last_accessed: isoTime,
-  access_count: z.number().int(),
-  conversation_id: z.string().nullable(),
-  score: z.number().optional().describe('Retrieval score: relevance + importance + recency, weighted (searches only).'),
-});
-
-export function memoryToWire(memory: Memory, hit?: RecalledMemory): z.infer<typeof memoryWire> {
-  return {
-    id: formatMemoryId(memory.id),
-    content: memory.content,
-    importance: round(memory.importance, 4),
-    similarity: hit ? round(hit.relevance, 4) : 0,
-    created_at: toIso(memory.createdAt),
-    persona_id: memory.personaId,
-    memory_type: memory.kind,
-    visibility: memory.visibility,
-    related_personas: memory.sharedWith,
-    groups: memory.sharedGroups,
-    importance_source: memory.importanceSource,
-    last_accessed: toIso(memory.lastAccessedAt),
-    access_count: memory.accessCount,
-    conversation_id: memory.conversationId,
-    ...(hit ? { score: round(hit.score, 4) } : {}),
-  };
-}
-
-function memoryId(value: string): number {
-  const id = parseMemoryId(value);
-  if (id === null)
-    throw new AppError('memory_not_found', `"${value}" is not a memory id; ids look like "mem_42"`, { data: { memory_id: value } });
-  return id;
-}
-
-const pruneWire = z.object({
-  persona_id: z.string().nullable(),
-  dry_run: z.boolean().describe('True unless force: nothing was removed.'),
-  memories_before: z.number().int(),
-  memories_pruned: z.number().int().describe('Removed now (0 in a dry run).'),
-  would_prune: z.number().int().describe('Removed with force (or removed now, with force).'),
-  memories_after: z.number().int(),
-  avg_importance_pruned: z.number(),
-  processing_time: z.number().describe('Seconds.'),
-  recommendation: z.string(),
-});
-
-function pruneToWire(outcome: PruneOutcome): z.infer<typeof pruneWire> {
-  return {
-    persona_id: outcome.personaId,
-    dry_run: outcome.dryRun,
-    memories_before: outcome.before,
-    memories_pruned: outcome.pruned,
-    would_prune: outcome.wouldPrune,
-    memories_after: outcome.after,
-    avg_importance_pruned: round(outcome.averageImportancePruned, 4),
-    processing_time: seconds(outcome.processingMs, 4),
-    recommendation: outcome.recommendation,
-  };
-}
-
-const decayStatusWire = z.object({
-  status: z.enum(['started', 'already_running', 'stopped', 'not_running', 'completed']),
-  message: z.string(),
-  interval_hours: z.number(),
-  decay_mode: z.string().describe('"background" while scheduled decay runs, else "manual".'),
-  half_life_days: z.number(),
-});
-
-const decayCycleWire = z.object({
-  personas_processed: z.number().int(),
-  memories_decayed: z.number().int(),
-  average_decay: z.number().describe('Mean importance lost per decayed memory.'),
-  processing_time: z.number().describe('Seconds.'),
-});
+import { memoryType, visibility, memoryIdParam, nResults, minImportance, groupId, memoryWire, memoryToWire, memoryId, pruneWire, pruneToWire, decayStatusWire, decayCycleWire } from './memory-wire.js';
 
 export function memoryMethods(services: Services): MethodDefinition[] {
   const { memories, maintenance } = services.memory;
-  const { sessions } = services;
 
   /** The persona named, else the session's active one, else null. */
   async function personaOrActive(personaId: string | undefined, context: MethodContext): Promise<string | null> {
-    const wanted = personaId ?? (await sessions.activePersonaId(context.session));
-    return wanted === null ? null : memories.personaId(wanted);
+    return (await services.target.personaOrNone(context.session, personaId))?.id ?? null;
   }
 
   function decayStatus(status: z.infer<typeof decayStatusWire>['status'], message: string): z.infer<typeof decayStatusWire> {

@@ -1,6 +1,5 @@
 /** Persona methods: the catalogue, switching, status and runtime create/update/delete. */
 import { z } from 'zod';
-import { AppError } from '../../domain/errors.js';
 import type { PersonaDefinition } from '../../domain/persona.js';
 import { buildPersonaDefinition, personaCreateInputSchema, type PersonaCreateInput } from '../../domain/persona-schema.js';
 import { describeMood, moodName } from '../../domain/social/mood.js';
@@ -177,12 +176,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
       }),
       hints: { readOnly: true, idempotent: true },
       handler: async ({ persona_id }, context) => {
-        const activeId = await sessions.activePersonaId(context.session);
-        const wanted = persona_id ?? activeId;
-        if (wanted === null) {
-          throw new AppError('no_active_persona', 'No persona is active in this session; pass persona_id or call persona.switch.');
-        }
-        const persona = personas.resolve(wanted);
+        const [persona, activeId] = await Promise.all([services.target.persona(context.session, persona_id), sessions.activePersonaId(context.session)]);
         const snapshot = await personas.snapshot(persona);
         return {
           persona_id: persona.id,

@@ -1,19 +1,17 @@
 /**
  * State methods (issue 8): `state.save` / `state.load` (bundles in the result and params, base64),
- * `state.backup`, `persona.import_card` / `persona.export_card`, and `config.get` / `config.set`.
- * Everything here acts on the whole server, so it is for admins (the local user is one).
+ * `state.backup` and `state.backups`. Everything here acts on the whole server, so it is for admins
+ * (the local user is one).
  */
 import { z } from 'zod';
 import { AppError } from '../../domain/errors.js';
-import type { PersonaRecord } from '../../ports/store.js';
-import { LIVE_SETTINGS } from '../../services/config/live-settings.js';
 import type { Services } from '../../services/index.js';
-import type { ImportReport, Selection } from '../../services/state/archive-port.js';
-import { defineMethod, type MethodContext, type MethodDefinition } from '../registry.js';
+import type { ImportReport, Selection } from '../../ports/archive.js';
+import { defineMethod, type MethodDefinition } from '../registry.js';
+import { requireAdmin } from './admin.js';
+import { base64, conflictPolicy } from './state-wire.js';
 import { isoTime, personaIdParam } from './wire.js';
 
-const conflictPolicy = z.enum(['skip', 'replace', 'rename']);
-const base64 = z.string().min(1).regex(/^[A-Za-z0-9+/=\s]+$/, 'must be base64');
 
 const selectionParams = z.object({
   persona_id: z.union([personaIdParam, z.array(personaIdParam).min(1)]).optional().describe('Only these personas, with their conversations.'),
@@ -33,14 +31,6 @@ const tableReportWire = z.object({
   skipped: z.number().int(),
   renumbered: z.number().int(),
 });
-
-const personaBrief = z.object({ persona_id: z.string(), name: z.string(), description: z.string() });
-const brief = (persona: PersonaRecord): z.infer<typeof personaBrief> => ({ persona_id: persona.id, name: persona.name, description: persona.description });
-
-function requireAdmin(context: MethodContext, method: string): string {
-  if (context.session.role === 'user') throw new AppError('forbidden', `${method} acts on the whole server and needs an admin key`);
-  return context.session.userId ?? `session:${context.session.id}`;
-}
 
 function parseTime(value: string | undefined, field: string): number | null {
   if (value === undefined) return null;
@@ -81,12 +71,8 @@ function reportToWire(report: ImportReport) {
   };
 }
 
-const settingValues = z.strictObject(
-  Object.fromEntries(Object.entries(LIVE_SETTINGS).map(([key, setting]) => [key, setting.schema.nullable().optional().describe(`${setting.description} null: back to the startup value.`)])),
-);
-
 export function stateMethods(services: Services): MethodDefinition[] {
-  const { state, config, cards } = services.state;
+  const { state } = services.state;
 
   return [
     defineMethod({
@@ -181,77 +167,5 @@ export function stateMethods(services: Services): MethodDefinition[] {
       },
     }),
 
-    defineMethod({
-      name: 'persona.import_card',
-      summary: 'Create a persona from a Character Card V2/V3 (JSON object, or a PNG with the card inside).',
-      description: 'Give `card` (the JSON object) or `png` (base64). Unknown fields and extensions are kept for export.',
-      params: z.object({
-        card: z.record(z.string(), z.unknown()).optional().describe('The card JSON (`spec`, `spec_version`, `data`).'),
-        png: base64.optional().describe('A PNG card, base64.'),
-        on_conflict: conflictPolicy.optional().describe('When a persona has its id or name; without it, that is a conflict error.'),
-      }),
-      result: z.object({ persona: personaBrief, spec: z.string(), action: z.enum(['created', 'replaced', 'renamed', 'skipped']) }),
-      handler: async (params, context) => {
-        requireAdmin(context, 'persona.import_card');
-        if ((params.card === undefined) === (params.png === undefined)) throw new AppError('conflict', 'give either card or png');
-        const bytes = params.png !== undefined ? Buffer.from(params.png, 'base64') : Buffer.from(JSON.stringify(params.card));
-        const result = await cards.importCard(bytes, params.on_conflict);
-        return { persona: brief(result.persona), spec: result.spec, action: result.action };
-      },
-    }),
-
-    defineMethod({
-      name: 'persona.export_card',
-      summary: 'A persona as a Character Card V2 or V3, as JSON or as a PNG (base64) with the card inside.',
-      params: z.object({
-        persona_id: personaIdParam,
-        spec: z.enum(['v2', 'v3']).default('v3'),
-        format: z.enum(['json', 'png']).default('json'),
-      }),
-      result: z.object({ persona_id: z.string(), spec: z.string(), format: z.enum(['json', 'png']), card: z.record(z.string(), z.unknown()), png: z.string().nullable() }),
-      hints: { readOnly: true, idempotent: true },
-      handler: async (params) => {
-        const exported = await cards.exportCard(params.persona_id, { spec: params.spec, container: params.format });
-        return { persona_id: exported.persona.id, spec: String(exported.card.spec), format: params.format, card: exported.card, png: exported.png?.toString('base64') ?? null };
-      },
-    }),
-
-    defineMethod({
-      name: 'config.get',
-      summary: 'The settings that can change while the server runs, with their values and where each came from.',
-      params: z.object({ keys: z.array(z.string().min(1)).optional().describe('Only these keys.') }),
-      result: z.object({
-        settings: z.array(z.object({ key: z.string(), value: z.unknown(), source: z.enum(['runtime', 'startup']), description: z.string() })),
-      }),
-      hints: { readOnly: true, idempotent: true },
-      handler: async (params, context) => {
-        requireAdmin(context, 'config.get');
-        return { settings: config.get(params.keys) };
-      },
-    }),
-
-    defineMethod({
-      name: 'config.set',
-      summary: 'Change settings without a restart: validated all together, persisted, applied from the next request, and logged.',
-      description: '`settings`: key → value (null resets to the startup value). `personas`: persona → {model, model_options}.',
-      params: z.object({
-        settings: settingValues.optional(),
-        personas: z
-          .record(personaIdParam, z.strictObject({ model: z.string().trim().min(1).max(200).nullable().optional(), model_options: z.record(z.string().min(1).max(64), z.number()).nullable().optional() }))
-          .optional(),
-      }),
-      result: z.object({ updated: z.array(z.object({ key: z.string(), value: z.unknown(), source: z.enum(['runtime', 'startup']), description: z.string() })) }),
-      hints: { idempotent: true },
-      handler: async (params, context) => {
-        const actor = requireAdmin(context, 'config.set');
-        const changes: Record<string, unknown> = {};
-        for (const [key, value] of Object.entries(params.settings ?? {})) if (value !== undefined) changes[key] = value;
-        for (const [persona, fields] of Object.entries(params.personas ?? {})) {
-          if (fields.model !== undefined) changes[`personas.${persona}.model`] = fields.model;
-          if (fields.model_options !== undefined) changes[`personas.${persona}.modelOptions`] = fields.model_options;
-        }
-        return { updated: await config.set(changes, actor) };
-      },
-    }),
   ];
 }

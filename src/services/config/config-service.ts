@@ -12,7 +12,7 @@ import { describeZodIssues, personaDefinitionSchema } from '../../domain/persona
 import type { Clock } from '../../ports/clock.js';
 import type { PersonaService } from '../persona-service.js';
 import { crossCheck, LIVE_SETTINGS, type LiveTargets } from './live-settings.js';
-import type { SettingsRepository } from './settings-port.js';
+import type { SettingsRepository } from '../../ports/settings.js';
 
 export interface SettingView {
   key: string;

@@ -13,25 +13,26 @@ import { recollection, witnessed } from '../../domain/social/group-transcript.js
 import { estimateTokens } from '../../domain/tokens.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
-import type { LlmProvider } from '../../ports/llm.js';
 import type { GroupMemberRecord, GroupRecord, GroupStatus, SocialStore } from '../../ports/social-store.js';
 import type { ConversationRecord, MessageRecord, PersonaRecord, Store } from '../../ports/store.js';
-import type { SessionBinding } from '../../rpc/registry.js';
+import type { SessionBinding } from '../session-binding.js';
 import type { ConversationService } from '../conversation-service.js';
 import type { PersonaService } from '../persona-service.js';
 import type { EmotionService } from '../social/emotion-service.js';
-import { LOCAL_USER_ID, type RelationshipService } from '../social/relationship-service.js';
+import type { RelationshipService } from '../social/relationship-service.js';
+import type { TurnRunner } from '../turn-runner.js';
 import type { TopicThreadService } from '../social/topic-thread-service.js';
 import { GroupTurns, type GroupTurnSettings } from './group-turns.js';
 
+/**
+ * The group's own settings (`social.*`). The message limit, history length, model and context window
+ * are the turn pipeline's live settings (`TurnRunner.settings`), shared with chats.
+ */
 export interface GroupSettings extends GroupTurnSettings {
   /** Persona turns after which a group ends (`turn_cap`). */
   maxTurns: number;
   /** Pause between turns, so people can follow (and interject). */
   turnDelayMs: number;
-  maxMessageChars: number;
-  /** Messages loaded to build a turn (each persona then sees only what it witnessed). */
-  historyMessages: number;
 }
 
 export interface GroupStatusChange {
@@ -100,7 +101,8 @@ export class GroupConversationService {
       relationships: RelationshipService;
       emotions: EmotionService;
       threads: TopicThreadService;
-      llm: LlmProvider;
+      /** The one turn pipeline (its live settings: message limit, history length, model, context window). */
+      turnRunner: TurnRunner;
       clock: Clock;
       events: EventBus;
       logger: Logger;
@@ -120,11 +122,6 @@ export class GroupConversationService {
   /** Where each persona's memory of a finished group goes (long-term memory); none by default. */
   rememberWith(sink: GroupRecollectionSink): void {
     this.recollections = sink;
-  }
-
-  /** Where the scene of a conversation comes from (`scene.set`); it enters every speaker's prompt. */
-  useScenes(source: (conversationId: string) => Promise<string | null>): void {
-    this.turns.useScenes(source);
   }
 
   /** Who was chosen to speak next, and how much each wanted to (for "who speaks next and why"). */
@@ -211,13 +208,7 @@ export class GroupConversationService {
   /** The user says something in the group; the next speaker hears it. A paused group runs again. */
   async interject(binding: SessionBinding, conversationId: string, content: string): Promise<MessageRecord> {
     const { conversation, group } = await this.activeGroup(binding, conversationId);
-    if (content.trim().length === 0) throw new AppError('limit_exceeded', 'The message is empty; say something to the group.');
-    if (content.length > this.deps.settings.maxMessageChars) {
-      throw new AppError(
-        'limit_exceeded',
-        `The message has ${content.length} characters; at most ${this.deps.settings.maxMessageChars} are accepted (chat.maxMessageChars).`,
-      );
-    }
+    this.deps.turnRunner.checkMessage(content, 'the group');
     const message = await this.deps.store.appendMessage({
       conversationId: conversation.id,
       role: 'user',
@@ -367,10 +358,10 @@ export class GroupConversationService {
           await this.finish(conversation, group, GROUP_END_REASONS.turnCap);
           return;
         }
-        const recent = await this.deps.store.recentMessages(conversationId, this.deps.settings.historyMessages);
+        const recent = await this.deps.store.recentMessages(conversationId, this.deps.turnRunner.settings.historyMessages);
         const members = (await this.deps.social.members(conversationId)).filter((member) => member.leftAfter === null);
-        const userId = await this.ownerUserId(conversation);
-        const choice = await this.turns.choose(conversation, members, recent, userId);
+        const owner = await this.ownerBinding(conversation);
+        const choice = await this.turns.choose(conversation, members, recent, owner);
         if (choice.kind === 'speak') {
           for (const listener of this.speakerListeners) listener({ conversationId, personaId: choice.personaId, mode: choice.mode, desire: choice.desire, desires: choice.desires });
         }
@@ -378,7 +369,7 @@ export class GroupConversationService {
           await this.finish(conversation, group, choice.reason);
           return;
         }
-        await this.turns.speak(conversation, members, recent, choice, userId, signal);
+        await this.turns.speak(conversation, members, recent, choice, owner, signal);
         const steps = this.stepsLeft.get(conversationId);
         if (steps !== undefined) {
           this.stepsLeft.set(conversationId, Math.max(0, steps - 1));
@@ -475,13 +466,14 @@ export class GroupConversationService {
     }
   }
 
-  private async ownerUserId(conversation: ConversationRecord): Promise<string> {
-    if (conversation.sessionId === null) return LOCAL_USER_ID;
-    return (await this.deps.store.getSession(conversation.sessionId))?.userId ?? LOCAL_USER_ID;
+  /** The session the group was started in: its turns act for that session's user. */
+  private async ownerBinding(conversation: ConversationRecord): Promise<SessionBinding> {
+    const session = conversation.sessionId === null ? null : await this.deps.store.getSession(conversation.sessionId);
+    return { id: conversation.sessionId ?? conversation.id, userId: session?.userId ?? null };
   }
 
   private persona(id: string): PersonaRecord | null {
-    return this.deps.personas.list().find((persona) => persona.id === id) ?? null;
+    return this.deps.personas.find(id);
   }
 }
 

@@ -1,37 +1,27 @@
 /**
- * One turn of a group conversation: choosing the speaker (continue scores + `chooseSpeaker`) and
- * generating its reply from the transcript it witnessed, then the social updates that follow. The
- * lifecycle around it (start, run, pause, resume, end) is `group-conversation-service.ts`.
+ * One turn of a group conversation: choosing the speaker (continue scores + `chooseSpeaker`) and running
+ * its turn through the turn pipeline (`turn-runner.ts`) from the transcript it witnessed; the social
+ * updates that follow are a turn observer (`social/group-social-observer.ts`). The lifecycle around it
+ * (start, run, pause, resume, end) is `group-conversation-service.ts`.
  */
 import { energyShare } from '../../domain/social-energy.js';
-import type { Logger } from 'pino';
-import { buildContextWindow } from '../../domain/context-window.js';
 import { continueScore, ENGAGEMENT_WINDOW } from '../../domain/continue-score.js';
-import { AppError } from '../../domain/errors.js';
-import { buildSystemPrompt, describeEnergy } from '../../domain/prompt.js';
+import { CLOSING_INSTRUCTIONS } from '../../domain/prompt.js';
 import { stripSpeakerPrefix, transcriptFor, witnessed, USER_SPEAKER_NAME } from '../../domain/social/group-transcript.js';
 import { describeMood } from '../../domain/social/mood.js';
 import { describeRelationship } from '../../domain/social/relationship.js';
-import { exchangeQuality, sentiment } from '../../domain/social/sentiment.js';
 import { chooseSpeaker, mentions, type SpeakerCandidate, type SpeakerChoice } from '../../domain/social/speaker-selection.js';
-import { estimateTokens } from '../../domain/tokens.js';
-import type { Clock } from '../../ports/clock.js';
-import type { EventBus } from '../../ports/events.js';
-import type { LlmProvider } from '../../ports/llm.js';
 import type { GroupMemberRecord } from '../../ports/social-store.js';
-import type { ConversationRecord, MessageRecord, PersonaRecord, Store } from '../../ports/store.js';
+import type { ConversationRecord, MessageRecord, PersonaRecord } from '../../ports/store.js';
 import type { PersonaService } from '../persona-service.js';
+import type { SessionBinding } from '../session-binding.js';
 import type { EmotionService } from '../social/emotion-service.js';
-import type { RelationshipService } from '../social/relationship-service.js';
-import { CLOSING_INSTRUCTIONS } from '../social/social-turn-hooks.js';
-import type { TopicThreadService } from '../social/topic-thread-service.js';
+import { userIdOf, type RelationshipService } from '../social/relationship-service.js';
+import type { TurnRunner } from '../turn-runner.js';
 
 export interface GroupTurnSettings {
-  /** Reply cap per group turn when the conversation names none. */
+  /** Reply cap per group turn when the conversation names none (`social.groupTokenBudget`). */
   tokenBudget: number;
-  defaultModel: string;
-  contextTokens: number;
-  modelContextTokens: Record<string, number>;
 }
 
 /** The rules every persona follows in a group, after its own prompt. */
@@ -43,19 +33,13 @@ export function groupRules(name: string, others: string[]): string {
 }
 
 export class GroupTurns {
-  private sceneSource: ((conversationId: string) => Promise<string | null>) | null = null;
-
   constructor(
     private readonly deps: {
-      store: Store;
       personas: PersonaService;
       relationships: RelationshipService;
       emotions: EmotionService;
-      threads: TopicThreadService;
-      llm: LlmProvider;
-      clock: Clock;
-      events: EventBus;
-      logger: Logger;
+      /** The one turn pipeline: prompt, model, storing, energy, events and observers (the social updates). */
+      turnRunner: TurnRunner;
       settings: GroupTurnSettings;
     },
   ) {}
@@ -65,8 +49,9 @@ export class GroupTurns {
     conversation: ConversationRecord,
     members: GroupMemberRecord[],
     recent: MessageRecord[],
-    userId: string,
+    session: SessionBinding,
   ): Promise<SpeakerChoice> {
+    const userId = userIdOf(session);
     const last = recent.at(-1) ?? null;
     const lastSpeakerId = last?.role === 'assistant' ? last.personaId : null;
     const candidates: SpeakerCandidate[] = [];
@@ -111,27 +96,23 @@ export class GroupTurns {
     return chooseSpeaker(candidates, lastSpeakerId);
   }
 
-  /** Where the scene of a conversation comes from (`scene.set`). */
-  useScenes(source: (conversationId: string) => Promise<string | null>): void {
-    this.sceneSource = source;
-  }
-
-  /** Generates, stores and publishes the chosen persona's turn, then updates relationships, moods and threads. */
+  /**
+   * Runs the chosen persona's turn through the turn pipeline, from the transcript it witnessed; the
+   * social updates that follow (relationships, moods, topic threads) are its turn observers, awaited so
+   * that the next speaker is chosen on them.
+   */
   async speak(
     conversation: ConversationRecord,
     members: GroupMemberRecord[],
     recent: MessageRecord[],
     choice: Extract<SpeakerChoice, { kind: 'speak' }>,
-    userId: string,
+    session: SessionBinding,
     signal: AbortSignal,
   ): Promise<void> {
-    const { store, personas, settings } = this.deps;
     const persona = this.persona(choice.personaId);
     const member = members.find((candidate) => candidate.personaId === choice.personaId);
     if (persona === null || member === undefined) throw new Error(`speaker ${choice.personaId} is not in the group`);
-    const started = this.deps.clock.now();
     const seen = witnessed(recent, member);
-    const snapshot = await personas.snapshot(persona);
     const mood = await this.deps.emotions.current(persona);
     const others = members
       .filter((other) => other.personaId !== persona.id)
@@ -147,119 +128,33 @@ export class GroupTurns {
       );
       if (line.length > 0) feelings.push(line);
     }
-    const share = energyShare(snapshot.state, persona.socialEnergy);
-    const base = buildSystemPrompt(persona, {
-      moodLine: describeMood(mood),
-      energyLine: describeEnergy(share, snapshot.state.fatigue),
-      topic: conversation.topic,
-      otherParticipants: otherNames,
-      scene: (await this.sceneSource?.(conversation.id)) ?? null,
-    });
     const sections = [groupRules(persona.name, otherNames), ...feelings];
     if (choice.mode === 'wind_down') sections.push(CLOSING_INSTRUCTIONS.wind_down);
-    const systemPrompt = `${base}\n\n${sections.join('\n')}`;
     const opening = conversation.topic
       ? `(The conversation begins. The topic: ${conversation.topic}. You speak first.)`
       : '(The conversation begins. You speak first.)';
-    const lines = transcriptFor(persona.id, seen, (id) => this.persona(id)?.name ?? id, opening);
-    const model = persona.model ?? settings.defaultModel;
-    const contextTokens = settings.modelContextTokens[model] ?? settings.contextTokens;
-    const replyTokens = conversation.tokenBudget ?? settings.tokenBudget;
-    const window = buildContextWindow({ systemPrompt, history: lines, contextTokens, replyTokens });
-
-    let text = '';
-    let promptTokens: number | null = null;
-    let completionTokens: number | null = null;
-    let finished = false;
-    for await (const event of this.deps.llm.chat(
-      { model, messages: window.messages, maxTokens: replyTokens, contextTokens, options: persona.modelOptions },
-      signal,
-    )) {
-      if (event.type === 'delta') text += event.text;
-      else {
-        promptTokens = event.promptTokens;
-        completionTokens = event.completionTokens;
-        finished = true;
-      }
-    }
-    if (!finished) throw new AppError('llm_failed', `The reply of ${persona.name} broke off before it finished.`);
-    const content = stripSpeakerPrefix(text, persona.name) || text.trim();
-    if (content.length === 0) throw new AppError('llm_failed', `The model gave ${persona.name} an empty reply.`);
-
-    const now = this.deps.clock.now();
-    const reply = await store.appendMessage({
-      conversationId: conversation.id,
-      role: 'assistant',
-      personaId: persona.id,
-      content,
-      tokens: completionTokens ?? estimateTokens(content),
-      promptTokens: promptTokens ?? window.promptTokens,
-      processingMs: now - started,
-      createdAt: now,
-    });
-    const state = await personas.spendOnExchange(persona, content.length);
-    await personas.replaceState(persona, state);
-    this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message: reply });
-    await this.afterTurn(conversation, persona, seen, reply, userId);
-  }
-
-  /** Relationships with the one answered, both moods, and the topic thread. */
-  private async afterTurn(
-    conversation: ConversationRecord,
-    speaker: PersonaRecord,
-    seen: MessageRecord[],
-    reply: MessageRecord,
-    userId: string,
-  ): Promise<void> {
-    const answered = [...seen].reverse().find((message) => !(message.role === 'assistant' && message.personaId === speaker.id));
-    const common = {
-      durationMs: answered === undefined ? 0 : Math.max(0, reply.createdAt - answered.createdAt),
-      source: 'group' as const,
-      conversationId: conversation.id,
-      context: null,
-      now: reply.createdAt,
-    };
-    if (answered?.role === 'assistant' && answered.personaId !== null) {
-      const other = this.persona(answered.personaId);
-      if (other !== null) {
-        await this.deps.relationships.recordMutual(
-          speaker.id,
-          other.id,
-          {
-            firstTowardsSecond: exchangeQuality(answered.content, reply.content),
-            secondTowardsFirst: exchangeQuality(reply.content, answered.content),
-          },
-          common,
-        );
-        await this.deps.emotions.react(other, {
-          sentiment: sentiment(reply.content).score,
-          askedQuestion: reply.content.includes('?'),
-          cause: 'group',
-          conversationId: conversation.id,
-        });
-      }
-    } else if (answered?.role === 'user') {
-      await this.deps.relationships.recordInteraction({
-        ...common,
-        subjectId: speaker.id,
-        otherKind: 'user',
-        otherId: userId,
-        quality: exchangeQuality(answered.content, reply.content),
-      });
-    }
-    if (answered !== undefined) {
-      await this.deps.emotions.react(speaker, {
-        sentiment: sentiment(answered.content).score,
-        askedQuestion: answered.content.includes('?'),
-        cause: 'group',
-        conversationId: conversation.id,
-      });
-    }
-    await this.deps.threads.fileMessage(reply);
+    const outcome = await this.deps.turnRunner.run(
+      {
+        session,
+        persona,
+        conversation,
+        userMessage: null,
+        history: seen,
+        replyTokens: conversation.tokenBudget ?? this.deps.settings.tokenBudget,
+        view: {
+          situation: { moodLine: describeMood(mood), topic: conversation.topic, otherParticipants: otherNames },
+          sections,
+          messages: (heard) => transcriptFor(persona.id, heard, (id) => this.persona(id)?.name ?? id, opening),
+          cleanReply: (text) => stripSpeakerPrefix(text, persona.name) || text.trim(),
+        },
+      },
+      { signal },
+    );
+    await outcome.observed;
   }
 
   private persona(id: string): PersonaRecord | null {
-    return this.deps.personas.list().find((persona) => persona.id === id) ?? null;
+    return this.deps.personas.find(id);
   }
 }
 

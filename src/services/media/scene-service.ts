@@ -1,15 +1,14 @@
 /**
  * The scene of a conversation (`scene.set` / `scene.get`, and the old `visual.update`): stored per
- * conversation, told to every persona that speaks in it (a prompt contributor for chat turns, a scene
- * source for group turns), and announced to subscribers when it changes.
+ * conversation, told to every persona that speaks in it (the turn pipeline's scene source puts it in the
+ * situation of every turn: chats, groups, MCP), and announced to subscribers when it changes.
  */
 import { AppError } from '../../domain/errors.js';
 import { describeScene, SCENE_DESCRIPTION_MAX_CHARS, SCENE_FIELD_MAX_CHARS, SCENE_MAX_PRESENT } from '../../domain/scene.js';
 import type { Clock } from '../../ports/clock.js';
 import type { MediaIndex, SceneRecord } from '../../ports/media.js';
-import type { SessionBinding } from '../../rpc/registry.js';
 import type { ConversationService } from '../conversation-service.js';
-import type { PromptContribution, PromptContributor, TurnContext } from '../turn-hooks.js';
+import type { SessionBinding } from '../session-binding.js';
 import type { MediaService, Upload } from './media-service.js';
 
 /** The fields `scene.set` changes; a field left undefined keeps its value, null clears it. */
@@ -25,10 +24,7 @@ export interface ScenePatch {
 
 export type SceneListener = (scene: SceneRecord) => void;
 
-export class SceneService implements PromptContributor {
-  readonly name = 'scene';
-  /** A scene is a paragraph; it needs little of the window. */
-  readonly budgetShare = 0.05;
+export class SceneService {
   private readonly listeners = new Set<SceneListener>();
 
   constructor(
@@ -83,11 +79,6 @@ export class SceneService implements PromptContributor {
     if (scene === null) return null;
     const text = describeScene(scene);
     return text === '' ? null : text;
-  }
-
-  async contribute(turn: TurnContext): Promise<PromptContribution> {
-    const text = await this.promptText(turn.conversation.id);
-    return text === null ? {} : { sections: [`The scene: ${text}`] };
   }
 }
 

@@ -14,7 +14,7 @@ beforeEach(async () => {
   ollama = await startFakeOllama();
   time = 1_000;
   const remote = new LlmEmbedder(new OllamaProvider({ baseUrl: ollama.url }), 'nomic-embed-text');
-  embedders = new MemoryEmbedders(new HashedNgramEmbedder(), remote, pino({ level: 'silent' }), { queryTimeoutMs: 100, now: () => time });
+  embedders = new MemoryEmbedders(new HashedNgramEmbedder(), remote, pino({ level: 'silent' }), { queryTimeoutMs: 1_000, now: () => time });
 });
 afterEach(async () => {
   await ollama.close();
@@ -33,7 +33,7 @@ describe('MemoryEmbedders', () => {
     ollama.setMode('hang');
     const started = performance.now();
     expect(await embedders.remoteQuery('anything')).toBeNull();
-    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(performance.now() - started).toBeLessThan(5_000);
     expect(await embedders.remoteQuery('again')).toBeNull();
     expect(ollama.embedRequests).toHaveLength(1);
     // Offline vectors are still made.

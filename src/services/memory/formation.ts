@@ -22,6 +22,7 @@ import type { PersonaRecord } from '../../ports/store.js';
 import type { MemoryEmbedders } from './embedders.js';
 import type { MemoryMaintenance } from './maintenance.js';
 import type { MemorySettings } from './settings.js';
+import { collectReply } from '../llm-reply.js';
 
 export const FORM_JOB = 'memory.form';
 export const SUMMARISE_JOB = 'memory.summarise';
@@ -223,13 +224,9 @@ export class MemoryFormation {
   }
 
   private async complete(model: string, prompt: string, maxTokens: number, signal: AbortSignal, task: 'summary' | 'importance'): Promise<string> {
-    let text = '';
-    for await (const event of this.deps.llm.chat(
-      { model, messages: [{ role: 'user', content: prompt }], maxTokens, contextTokens: 2048, priority: 'background', task },
-      signal,
-    )) {
-      if (event.type === 'delta') text += event.text;
-    }
-    return text;
+    const reply = await collectReply(
+      this.deps.llm.chat({ model, messages: [{ role: 'user', content: prompt }], maxTokens, contextTokens: 2048, priority: 'background', task }, signal),
+    );
+    return reply.text;
   }
 }

@@ -18,7 +18,8 @@ import { MemoryEmbedders } from './embedders.js';
 import { MemoryFormation } from './formation.js';
 import { MemoryMaintenance } from './maintenance.js';
 import { MemoryService } from './memory-service.js';
-import { memorySettings, type MemorySettings } from './settings.js';
+import { memorySettings } from '../../app/memory-settings.js';
+import type { MemorySettings } from './settings.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

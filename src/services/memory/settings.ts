@@ -1,5 +1,4 @@
-/** The memory settings the services use, derived once from the validated config. */
-import type { Config } from '../../config/schema.js';
+/** The memory settings the services use (derived once from the validated config in `src/app/memory-settings.ts`). */
 import type { DecayPolicy } from '../../domain/memory/decay.js';
 import type { MemoryVisibility } from '../../domain/memory/memory.js';
 import type { PrunePolicy } from '../../domain/memory/pruning.js';
@@ -20,27 +19,4 @@ export interface MemorySettings {
   formedVisibility: MemoryVisibility;
   summariseAfterMessages: number;
   summaryKeepRecent: number;
-}
-
-export function memorySettings(config: Config['memory']): MemorySettings {
-  return {
-    embedder: config.embedder,
-    embedModel: config.embedModel,
-    recencyDecayPerHour: config.recencyDecayPerHour,
-    weights: config.weights,
-    decay: {
-      halfLifeMs: config.importanceHalfLifeDays * 86_400_000,
-      floor: config.importanceFloor,
-      reinforcement: config.recallReinforcement,
-    },
-    prune: { threshold: config.pruneThreshold, minIdleMs: config.pruneMinIdleDays * 86_400_000, maxPerPersona: config.maxPerPersona },
-    decayIntervalMs: config.decayIntervalHours * 3_600_000,
-    decayOnStart: config.decayOnStart,
-    promptShare: config.promptShare,
-    promptMaxMemories: config.promptMaxMemories,
-    llmImportance: config.llmImportance,
-    formedVisibility: config.formedVisibility,
-    summariseAfterMessages: config.summariseAfterMessages,
-    summaryKeepRecent: config.summaryKeepRecent,
-  };
 }

@@ -38,6 +38,7 @@ export class MemoryRecall implements PromptContributor {
         userId: turn.session.userId,
         includeShared: true,
         includePublic: true,
+        reinforce: turn.isPreview !== true,
       }),
     ]);
     let summaryContribution: PromptContribution['summary'];
@@ -73,6 +74,7 @@ export class MemoryFormationObserver implements TurnObserver {
   ) {}
 
   async turnCompleted(turn: CompletedTurn): Promise<void> {
+    if (turn.userMessage === null) return; // memories form from what a person said
     const form: FormPayload = {
       personaId: turn.persona.id,
       userId: turn.session.userId,

@@ -12,7 +12,7 @@ import { SYSTEM_PROMPT_TEMPLATE_MAX_LENGTH } from '../../domain/persona-schema.j
 import type { Clock } from '../../ports/clock.js';
 import type { PromptTemplateStore, TemplateVersion } from '../../ports/prompt-templates.js';
 import type { PersonaRecord } from '../../ports/store.js';
-import type { CardRepository } from '../state/card-port.js';
+import type { CardRepository } from '../../ports/cards.js';
 import type { PersonaService } from '../persona-service.js';
 
 export interface TemplateView {

@@ -22,7 +22,7 @@ import type {
   SocialStore,
 } from '../../ports/social-store.js';
 import type { PersonaRecord } from '../../ports/store.js';
-import type { SessionBinding } from '../../rpc/registry.js';
+import type { SessionBinding } from '../session-binding.js';
 
 /** The anonymous local user's id in relationships (sessions without a user id). */
 export const LOCAL_USER_ID = 'local';

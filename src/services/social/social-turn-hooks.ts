@@ -15,22 +15,19 @@ import type { Logger } from 'pino';
 import { judgementPrompt, parseJudgement } from '../../domain/social/judgement.js';
 import type { JobQueue } from '../../ports/jobs.js';
 import type { LlmProvider } from '../../ports/llm.js';
-import { continueScore, ENGAGEMENT_WINDOW, type ContinueDecision } from '../../domain/continue-score.js';
 import { describeEnergy } from '../../domain/prompt.js';
 import { describeMood } from '../../domain/social/mood.js';
 import { describeRelationship } from '../../domain/social/relationship.js';
 import { exchangeQuality, sentiment } from '../../domain/social/sentiment.js';
+import { collectReply } from '../llm-reply.js';
 import type { PersonaService } from '../persona-service.js';
 import type { CompletedTurn, PromptContribution, PromptContributor, TurnContext, TurnObserver } from '../turn-hooks.js';
 import type { EmotionService } from './emotion-service.js';
 import { userIdOf, type RelationshipService } from './relationship-service.js';
 import type { TopicThreadService } from './topic-thread-service.js';
 
-/** What the persona is told when its continue score says the conversation should close. */
-export const CLOSING_INSTRUCTIONS: Readonly<Record<Exclude<ContinueDecision, 'continue'>, string>> = Object.freeze({
-  wind_down: 'You are starting to wind down: keep this reply brief and begin to bring the conversation to a close.',
-  end: 'You want to end the conversation now: answer briefly and say a warm, polite goodbye.',
-});
+// Moved to the domain with the one prompt builder; kept importable from here.
+export { CLOSING_INSTRUCTIONS } from '../../domain/prompt.js';
 
 export interface SocialHookDeps {
   personas: PersonaService;
@@ -88,22 +85,11 @@ export class SocialPromptContributor implements PromptContributor {
     ]);
 
     const share = energyShare(snapshot.state, persona.socialEnergy);
-    const userMessages = history.filter((item) => item.role === 'user').map((item) => item.content);
-    const outlook = continueScore({
-      persona,
-      message: message.content,
-      energyShare: share,
-      fatigue: snapshot.state.fatigue,
-      relationship: relationship.affinity,
-      recentUserMessages: userMessages.slice(-ENGAGEMENT_WINDOW),
-      turnCount: history.filter((item) => item.role === 'assistant').length + 1,
-    });
 
     const sections: string[] = [];
     const feeling = describeRelationship(relationship, 'the visitor');
     if (feeling.length > 0) sections.push(feeling);
     if (threadSection.length > 0) sections.push(threadSection);
-    if (outlook.decision !== 'continue') sections.push(CLOSING_INSTRUCTIONS[outlook.decision]);
     return {
       affinity: relationship.affinity,
       stateLine: `${describeMood(mood)} ${describeEnergy(share, snapshot.state.fatigue)}`,
@@ -132,6 +118,7 @@ export class SocialTurnObserver implements TurnObserver {
 
   async turnCompleted(turn: CompletedTurn): Promise<void> {
     const { persona, session, conversation, userMessage, replyMessage } = turn;
+    if (userMessage === null) return;
     const payload: RelationshipJobPayload = {
       personaId: persona.id,
       userId: userIdOf(session),
@@ -154,8 +141,8 @@ export class SocialTurnObserver implements TurnObserver {
 
   /** Applies one exchange to the persona → user relationship: the model's rating when it gives one, else the heuristic. */
   private async updateRelationship(payload: RelationshipJobPayload, signal: AbortSignal): Promise<void> {
-    const persona = this.deps.personas.list().find((candidate) => candidate.id === payload.personaId);
-    if (persona === undefined) return;
+    const persona = this.deps.personas.find(payload.personaId);
+    if (persona === null) return;
     const judged = await this.askJudge(persona.name, payload, signal);
     await this.deps.relationships.recordInteraction({
       subjectId: persona.id,
@@ -177,17 +164,16 @@ export class SocialTurnObserver implements TurnObserver {
     const prompt = judgementPrompt(personaName, payload.spoken, payload.answer);
     const bounded = AbortSignal.any([signal, AbortSignal.timeout(JUDGE_TIMEOUT_MS)]);
     try {
-      let text = '';
       const messages = [
         { role: 'system' as const, content: prompt.system },
         { role: 'user' as const, content: prompt.user },
       ];
-      for await (const event of judge.llm.chat(
-        { model, messages, maxTokens: JUDGE_MAX_TOKENS, contextTokens: judge.contextTokens, options: { temperature: 0 }, priority: 'background', task: 'relationship' },
-        bounded,
-      )) {
-        if (event.type === 'delta') text += event.text;
-      }
+      const { text } = await collectReply(
+        judge.llm.chat(
+          { model, messages, maxTokens: JUDGE_MAX_TOKENS, contextTokens: judge.contextTokens, options: { temperature: 0 }, priority: 'background', task: 'relationship' },
+          bounded,
+        ),
+      );
       return parseJudgement(text);
     } catch (error) {
       if (signal.aborted) throw error;

@@ -9,8 +9,8 @@ import { matchPersona, type PersonaDefinition } from '../../domain/persona.js';
 import type { Clock } from '../../ports/clock.js';
 import type { PersonaRecord } from '../../ports/store.js';
 import type { PersonaService } from '../persona-service.js';
-import type { ConflictPolicy } from './archive-port.js';
-import type { CardCodec, CardContainer, CardRepository, CardSpecName } from './card-port.js';
+import type { ConflictPolicy } from '../../ports/archive.js';
+import type { CardCodec, CardContainer, CardRepository, CardSpecName } from '../../ports/cards.js';
 
 export interface CardImportResult {
   persona: PersonaRecord;
@@ -46,7 +46,7 @@ export class CardService {
   async importCard(bytes: Buffer, onConflict?: ConflictPolicy): Promise<CardImportResult> {
     const { codec, personas } = this.deps;
     const decoded = codec.decode(bytes);
-    const clash = personas.list().find((persona) => persona.id === decoded.persona.id) ?? matchPersona(personas.list(), decoded.persona.name);
+    const clash = personas.find(decoded.persona.id) ?? matchPersona(personas.list(), decoded.persona.name);
     let persona: PersonaRecord;
     let action: CardImportResult['action'];
     if (clash === undefined) {

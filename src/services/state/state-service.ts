@@ -14,7 +14,7 @@ import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
 import type { Store } from '../../ports/store.js';
 import type { PersonaService } from '../persona-service.js';
-import type { BackupSummary, ExportSummary, ImportOptions, ImportReport, Selection, StateArchive } from './archive-port.js';
+import type { BackupSummary, ExportSummary, ImportOptions, ImportReport, Selection, StateArchive } from '../../ports/archive.js';
 
 export interface BackupPolicy {
   /** Folder for backups taken without an explicit file, and for scheduled ones. */
@@ -137,9 +137,9 @@ export class StateService {
     const { personas, store } = this.deps;
     await personas.initialise([]);
     for (const id of report.changedPersonaIds) {
-      const persona = personas.list().find((candidate) => candidate.id === id);
-      const state = persona === undefined ? null : await store.getPersonaState(id);
-      if (persona !== undefined && state !== null) await personas.replaceState(persona, state);
+      const persona = personas.find(id);
+      const state = persona === null ? null : await store.getPersonaState(id);
+      if (persona !== null && state !== null) await personas.replaceState(persona, state);
     }
     this.deps.events.publish({ type: 'stateImported', tables });
   }

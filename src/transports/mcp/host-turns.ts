@@ -1,5 +1,5 @@
 /**
- * The MCP side of "the host's model as an LLM backend" (see `src/adapters/host/host-model.ts`).
+ * The MCP side of "the host's model as an LLM backend" (the `HostModelPort`, `src/ports/host-model.ts`).
  *
  * A tool call runs inside a {@link HostTurn}. When the turn needs the host's model, the call answers
  * `input_required` with an embedded `sampling/createMessage` and a signed `requestState` naming the
@@ -19,9 +19,9 @@ import {
   type RequestStateCodec,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import { HostTurn, isHostInputRequired, type HostModelBridge, type HostReply } from '../../adapters/host/host-model.js';
 import { AppError } from '../../domain/errors.js';
 import type { EventBus } from '../../ports/events.js';
+import type { HostModelPort, HostModelTurn, HostReply } from '../../ports/host-model.js';
 import type { LlmChatRequest } from '../../ports/llm.js';
 
 /** The key of the embedded sampling request in `inputRequests` / `inputResponses`. */
@@ -38,7 +38,7 @@ export class HostTurns {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly bridge: HostModelBridge,
+    private readonly bridge: HostModelPort,
     events: EventBus,
   ) {
     // A per-process key: the state only has to survive until the same process sees the retry.
@@ -62,7 +62,7 @@ export class HostTurns {
     const canSample = (envelopeCapabilities ?? clientCapabilities)?.sampling !== undefined;
     const state = ctx.mcpReq.requestState<HostTurnState>();
     const reply = state === undefined ? undefined : replyFrom(ctx.mcpReq.inputResponses);
-    return new PendingTurn(new HostTurn(canSample, reply), reply === undefined ? undefined : state, this.bridge, this.codec);
+    return new PendingTurn(this.bridge.begin(canSample, reply), reply === undefined ? undefined : state, this.bridge, this.codec);
   }
 
   close(): void {
@@ -72,9 +72,9 @@ export class HostTurns {
 
 export class PendingTurn {
   constructor(
-    private readonly turn: HostTurn,
+    private readonly turn: HostModelTurn,
     private readonly resumed: HostTurnState | undefined,
-    private readonly bridge: HostModelBridge,
+    private readonly bridge: HostModelPort,
     private readonly codec: RequestStateCodec<HostTurnState>,
   ) {}
 
@@ -89,12 +89,13 @@ export class PendingTurn {
 
   /** The `input_required` answer when `error` means "ask the host's model"; null for other errors. */
   async inputRequiredFor(error: unknown): Promise<InputRequiredSpec | null> {
-    if (!isHostInputRequired(error) || error.turn !== this.turn) return null;
+    const asked = this.bridge.requestIn(error);
+    if (asked === null || asked.turn !== this.turn) return null;
     const conversationId = this.turn.conversationId;
     if (conversationId === null)
       throw new AppError('llm_failed', 'The turn asked for the host model before storing its message; please retry.');
     return {
-      inputRequests: { [HOST_REPLY_KEY]: inputRequired.createMessage(samplingParams(error.request)) },
+      inputRequests: { [HOST_REPLY_KEY]: inputRequired.createMessage(samplingParams(asked.request)) },
       requestState: await this.codec.mint({ conversationId }),
     };
   }

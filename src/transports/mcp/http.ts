@@ -21,7 +21,6 @@ import {
   type McpServer,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import type { Core } from '../../app.js';
 import { isAppError } from '../../domain/errors.js';
 import { APPLICATION_ERRORS } from '../../rpc/error-codes.js';
 import type { SessionBinding } from '../../rpc/registry.js';
@@ -31,12 +30,12 @@ import { requestApiKey } from '../credentials.js';
 import { sendJson, type HttpRoute } from '../http-server.js';
 import { DEFAULT_STREAM_LIMITS, sendWebResponse, toWebRequest, type StreamLimits } from './node-http.js';
 import { transcriptUri } from './resources.js';
-import { conversationBinding, fixedBinding, PersonaMcpEndpoint } from './server.js';
+import { conversationBinding, fixedBinding, PersonaMcpEndpoint, type McpDependencies } from './server.js';
 
 export const MCP_HTTP_PATH = '/mcp';
 
 export interface McpHttpTransportOptions {
-  core: Core;
+  core: McpDependencies & { auth: { authenticate(apiKey: string | null): Promise<Caller> } };
   /** 2025-11-25 sessions idle longer than this are closed. Defaults to 1 hour. */
   sessionIdleMs?: number;
   /** Open 2025-11-25 sessions at most. Defaults to 1000. */
@@ -90,7 +89,7 @@ export class McpHttpTransport {
         const caller = (authInfo?.extra?.[CALLER_KEY] as Caller | undefined) ?? null;
         return this.endpoint.createServer({
           era,
-          bindingFor: conversationBinding(core, { userId: caller?.userId ?? null, role: caller?.role ?? 'admin' }),
+          bindingFor: conversationBinding(core.services.conversations, { userId: caller?.userId ?? null, role: caller?.role ?? 'admin' }),
           isLive: false,
         });
       },
@@ -99,20 +98,24 @@ export class McpHttpTransport {
         onerror: (error) => this.logger.debug({ err: error }, 'MCP HTTP request refused or failed'),
       },
     );
-    this.unsubscribe = core.events.subscribe((event) => {
-      if (event.type === 'personaChanged') {
-        this.modern.notify.resourcesChanged();
-        this.modern.notify.promptsChanged();
-      } else if (event.type === 'messageStored') {
-        void core.store.getConversation(event.conversationId).then(
-          (conversation) => {
-            for (const personaId of conversation?.personaIds ?? [])
-              this.modern.notify.resourceUpdated(transcriptUri(personaId, event.conversationId));
-          },
-          (error: unknown) => this.logger.warn({ err: error }, 'transcript notification failed'),
-        );
-      }
+    const stopEvents = core.events.subscribe((event) => {
+      if (event.type !== 'personaChanged') return;
+      this.modern.notify.resourcesChanged();
+      this.modern.notify.promptsChanged();
     });
+    const stopFeed = core.feed.subscribe((update) => {
+      if (update.kind !== 'turn') return;
+      void update.participants().then(
+        (personaIds) => {
+          for (const personaId of personaIds) this.modern.notify.resourceUpdated(transcriptUri(personaId, update.conversationId));
+        },
+        (error: unknown) => this.logger.warn({ err: error }, 'transcript notification failed'),
+      );
+    });
+    this.unsubscribe = () => {
+      stopEvents();
+      stopFeed();
+    };
     this.sweeper = setInterval(() => void this.closeIdleSessions(), Math.min(60_000, this.sessionIdleMs));
     this.sweeper.unref();
   }

@@ -2,10 +2,8 @@
  * MCP prompts: one per persona (`talk-with-aria`), returning the persona's system prompt and the recent
  * messages of a conversation, so a host can role-play the persona with its own model.
  */
-import { energyShare } from '../../domain/social-energy.js';
 import type { McpServer, GetPromptResult, PromptMessage, RegisteredPrompt } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { buildSystemPrompt, describeEnergy } from '../../domain/prompt.js';
 import type { PersonaRecord } from '../../ports/store.js';
 import type { SessionBinding } from '../../rpc/registry.js';
 import type { Services } from '../../services/index.js';
@@ -26,7 +24,7 @@ const promptArgs = z.object({
 });
 
 export interface PromptRegistrationOptions {
-  services: Services;
+  services: Pick<Services, 'personas' | 'conversations' | 'turns'>;
   bindingFor: (args: Record<string, unknown>) => Promise<SessionBinding>;
 }
 
@@ -72,16 +70,14 @@ export class PersonaPrompts {
   }
 
   private async render(personaId: string, args: z.infer<typeof promptArgs>): Promise<GetPromptResult> {
-    const { personas, conversations } = this.options.services;
+    const { personas, conversations, turns } = this.options.services;
     const persona = personas.resolve(personaId);
-    const snapshot = await personas.snapshot(persona);
-    const share = energyShare(snapshot.state, persona.socialEnergy);
     const conversation =
       args.conversation_id === undefined
         ? null
         : await conversations.accessible(await this.options.bindingFor({ conversation_id: args.conversation_id }), args.conversation_id);
-    const systemPrompt = buildSystemPrompt(persona, {
-      energyLine: describeEnergy(share, snapshot.state.fatigue),
+    // The same prompt builder as the persona's own turns, with its current energy.
+    const systemPrompt = await turns.systemPrompt(persona, {
       scene: args.scene ?? null,
       conversationContext: conversation?.context ?? null,
       topic: conversation?.topic ?? null,

@@ -32,7 +32,7 @@ export function transcriptUri(personaId: string, conversationId: string): string
 }
 
 export interface ResourceRegistrationOptions {
-  services: Services;
+  services: Pick<Services, 'personas' | 'conversations'>;
   registry: MethodRegistry;
   bindingFor: (args: Record<string, unknown>) => Promise<SessionBinding>;
   logger: Logger;
@@ -88,7 +88,7 @@ function variable(variables: Variables, name: string): string {
   return decodeURIComponent(Array.isArray(value) ? (value[0] ?? '') : (value ?? ''));
 }
 
-function findPersona(services: Services, uri: URL, id: string): PersonaRecord {
+function findPersona(services: Pick<Services, 'personas'>, uri: URL, id: string): PersonaRecord {
   try {
     return services.personas.resolve(id);
   } catch (error) {

@@ -5,13 +5,19 @@
  * once per 2025-11-25 HTTP session).
  */
 import { McpServer, type ClientCapabilities } from '@modelcontextprotocol/server';
-import type { Core } from '../../app.js';
+import type { Config } from '../../config/schema.js';
+import type { Logger } from 'pino';
+import type { EventBus } from '../../ports/events.js';
+import type { HostModelPort } from '../../ports/host-model.js';
 import { SERVER_VERSION } from '../../rpc/methods/system.js';
-import type { SessionBinding } from '../../rpc/registry.js';
+import type { MethodRegistry, SessionBinding } from '../../rpc/registry.js';
+import type { ConversationFeed } from '../../services/conversation-feed.js';
+import type { Services } from '../../services/index.js';
 import { newSessionId } from '../../services/session-service.js';
 import { HostTurns } from './host-turns.js';
 import { PersonaPrompts } from './prompts.js';
 import { registerResources, transcriptUri } from './resources.js';
+import { methodsOfProfiles } from './tool-profiles.js';
 import { registerTools } from './tools.js';
 
 export const MCP_SERVER_NAME = 'persona-mcp';
@@ -35,12 +41,32 @@ export interface McpServerSetup {
   isLive: boolean;
 }
 
-/** The MCP face of one running core; shared by all server instances of the process. */
+/** What the MCP server needs of the running server: the registry and services it exposes, and no more. */
+export interface McpDependencies {
+  logger: Logger;
+  registry: MethodRegistry;
+  /** Personas (resources, prompts), conversations (transcripts, notifications) and the turn pipeline's prompt builder. */
+  services: Pick<Services, 'personas' | 'conversations' | 'turns'>;
+  events: EventBus;
+  /** Aborted on shutdown. */
+  shutdownSignal: AbortSignal;
+  /** Lends the host's model to chat turns (`llm.provider` `host` and `auto`). */
+  hostModel: HostModelPort;
+  /** Conversation updates: a new message updates the transcript resources of its participants. */
+  feed: Pick<ConversationFeed, 'subscribe'>;
+  /** The tool profiles and output-schema switch of `mcp` in the configuration. */
+  config: { mcp: Pick<Config['mcp'], 'tools' | 'outputSchemas'> };
+}
+
+/** The MCP face of one running server; shared by all server instances of the process. */
 export class PersonaMcpEndpoint {
   readonly hostTurns: HostTurns;
+  /** The tools hosts see (`mcp.tools`); null for every tool. */
+  private readonly profileMethods: ReadonlySet<string> | null;
 
-  constructor(readonly core: Core) {
+  constructor(readonly core: McpDependencies) {
     this.hostTurns = new HostTurns(core.hostModel, core.events);
+    this.profileMethods = methodsOfProfiles(core.config.mcp.tools);
   }
 
   createServer(setup: McpServerSetup): McpServer {
@@ -66,6 +92,8 @@ export class PersonaMcpEndpoint {
       setup.era === 'legacy' ? server.server.getClientCapabilities() : undefined;
     registerTools(server, {
       registry: core.registry,
+      profileMethods: this.profileMethods,
+      outputSchemas: core.config.mcp.outputSchemas,
       bindingFor: setup.bindingFor,
       hostTurns: this.hostTurns,
       clientCapabilities,
@@ -98,24 +126,28 @@ export class PersonaMcpEndpoint {
     const send = (notification: Promise<void>): void => {
       notification.catch((error: unknown) => logger.debug({ err: error }, 'MCP notification not sent'));
     };
-    const unsubscribe = core.events.subscribe((event) => {
-      if (!server.isConnected()) return;
-      if (event.type === 'personaChanged') {
-        prompts.sync();
-        send(server.server.sendResourceListChanged());
-        send(server.server.sendPromptListChanged());
-      } else if (event.type === 'messageStored') {
-        void core.store.getConversation(event.conversationId).then(
-          (conversation) => {
-            for (const personaId of conversation?.personaIds ?? []) {
-              const uri = transcriptUri(personaId, event.conversationId);
-              if (era === 'modern' || subscribed.has(uri)) send(server.server.sendResourceUpdated({ uri }));
-            }
-          },
-          (error: unknown) => logger.warn({ err: error }, 'transcript notification failed'),
-        );
-      }
+    const stopEvents = core.events.subscribe((event) => {
+      if (!server.isConnected() || event.type !== 'personaChanged') return;
+      prompts.sync();
+      send(server.server.sendResourceListChanged());
+      send(server.server.sendPromptListChanged());
     });
+    const stopFeed = core.feed.subscribe((update) => {
+      if (!server.isConnected() || update.kind !== 'turn') return;
+      void update.participants().then(
+        (personaIds) => {
+          for (const personaId of personaIds) {
+            const uri = transcriptUri(personaId, update.conversationId);
+            if (era === 'modern' || subscribed.has(uri)) send(server.server.sendResourceUpdated({ uri }));
+          }
+        },
+        (error: unknown) => logger.warn({ err: error }, 'transcript notification failed'),
+      );
+    });
+    const unsubscribe = (): void => {
+      stopEvents();
+      stopFeed();
+    };
     const previous = server.server.onclose;
     server.server.onclose = () => {
       unsubscribe();
@@ -139,16 +171,15 @@ export function fixedBinding(binding: SessionBinding): () => Promise<SessionBind
  * gets a fresh session of its own.
  */
 export function conversationBinding(
-  core: Core,
+  conversations: Pick<Services['conversations'], 'sessionOwnedBy'>,
   caller: { userId: string | null; role: 'user' | 'admin' },
 ): (args: Record<string, unknown>) => Promise<SessionBinding> {
   return async (args) => {
     const conversationId = args.conversation_id;
     if (typeof conversationId === 'string') {
-      const conversation = await core.store.getConversation(conversationId);
-      const session = conversation?.sessionId ? await core.store.getSession(conversation.sessionId) : null;
       // Only the caller's own conversations lend their session; anyone else's stays out of reach.
-      if (session !== null && session.userId === caller.userId) return { id: session.id, ...caller };
+      const sessionId = await conversations.sessionOwnedBy(conversationId, caller.userId);
+      if (sessionId !== null) return { id: sessionId, ...caller };
     }
     return { id: newSessionId(), ...caller };
   };

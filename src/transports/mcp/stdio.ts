@@ -6,10 +6,9 @@
  * restarts.
  */
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
-import type { Core } from '../../app.js';
 import type { SessionBinding } from '../../rpc/registry.js';
 import { newSessionId } from '../../services/session-service.js';
-import { fixedBinding, PersonaMcpEndpoint } from './server.js';
+import { fixedBinding, PersonaMcpEndpoint, type McpDependencies } from './server.js';
 
 export interface McpStdioServer {
   /** The session every request of this connection acts for. */
@@ -17,7 +16,7 @@ export interface McpStdioServer {
   close(): Promise<void>;
 }
 
-export function serveMcpOverStdio(core: Core): McpStdioServer {
+export function serveMcpOverStdio(core: McpDependencies): McpStdioServer {
   const endpoint = new PersonaMcpEndpoint(core);
   // The process runs as the local user, like an unauthenticated local WebSocket client.
   const binding: SessionBinding = { id: newSessionId(), userId: null, role: 'admin' };

@@ -51,12 +51,19 @@ export function toolAnnotations(method: MethodDefinition): ToolAnnotations {
   };
 }
 
-export function exposedMethods(registry: MethodRegistry): MethodDefinition[] {
-  return registry.list().filter((method) => method.exposeAsTool !== false && !method.legacyStreaming);
+/** The methods served as tools: all that do not opt out, narrowed to the tool profiles' when given. */
+export function exposedMethods(registry: MethodRegistry, profileMethods: ReadonlySet<string> | null = null): MethodDefinition[] {
+  return registry
+    .list()
+    .filter((method) => method.exposeAsTool !== false && !method.legacyStreaming && (profileMethods === null || profileMethods.has(method.name)));
 }
 
 export interface ToolRegistrationOptions {
   registry: MethodRegistry;
+  /** Only these methods become tools (the configured tool profiles); null for all. */
+  profileMethods: ReadonlySet<string> | null;
+  /** Advertise output schemas (`mcp.outputSchemas`); structured results are sent either way. */
+  outputSchemas: boolean;
   /** The session a call acts for (per connection, per MCP session, or per request / conversation). */
   bindingFor: (args: Record<string, unknown>) => Promise<SessionBinding>;
   hostTurns: HostTurns;
@@ -68,7 +75,7 @@ export interface ToolRegistrationOptions {
 }
 
 export function registerTools(server: McpServer, options: ToolRegistrationOptions): void {
-  for (const method of exposedMethods(options.registry)) {
+  for (const method of exposedMethods(options.registry, options.profileMethods)) {
     server.registerTool(
       toolName(method.name),
       {
@@ -76,7 +83,7 @@ export function registerTools(server: McpServer, options: ToolRegistrationOption
         description: method.description ? `${method.summary}\n\n${method.description}` : method.summary,
         inputSchema: withCachedJsonSchema(method.params),
         // MCP structured content is an object; a method with another result shape answers as text only.
-        ...(method.result instanceof z.ZodObject ? { outputSchema: withCachedJsonSchema(method.result) } : {}),
+        ...(options.outputSchemas && method.result instanceof z.ZodObject ? { outputSchema: withCachedJsonSchema(method.result) } : {}),
         annotations: toolAnnotations(method),
       },
       (args, ctx: ServerContext) => callMethod(method, args as Record<string, unknown>, ctx, options),

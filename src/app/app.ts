@@ -1,0 +1,459 @@
+/**
+ * The composition root: reads nothing by itself — it is given a validated config — and builds the
+ * adapters, services and transports, then owns start-up and graceful shutdown.
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { InProcessEventBus } from '../adapters/events/in-process-bus.js';
+import { HostModelBridge } from '../adapters/host/host-model.js';
+import { backendsFromConfig } from '../adapters/llm-router/backends-from-config.js';
+import { ModelRouter } from '../adapters/llm-router/model-router.js';
+import { PrometheusMetrics } from '../adapters/metrics/prometheus-metrics.js';
+import { loadPersonaFiles, shippedPersonasDir } from '../adapters/persona-files.js';
+import { SqliteApiKeyStore } from '../adapters/sqlite/api-key-store.js';
+import { SqliteSocialStore } from '../adapters/sqlite/social-store.js';
+import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../logger.js';
+import { systemClock, type Clock } from '../ports/clock.js';
+import type { EventBus } from '../ports/events.js';
+import type { LlmProvider } from '../ports/llm.js';
+import type { Store } from '../ports/store.js';
+import { JsonRpcEngine } from '../rpc/jsonrpc.js';
+import { logRequest } from '../rpc/request-log.js';
+import { conversationNotification } from '../rpc/methods/conversation-feed.js';
+import { buildRegistry } from '../rpc/methods/index.js';
+import type { MethodRegistry } from '../rpc/registry.js';
+import { ChatService } from '../services/chat-service.js';
+import { TurnRunner, type TurnSettings } from '../services/turn-runner.js';
+import { ConversationFeed } from '../services/conversation-feed.js';
+import { ConversationService } from '../services/conversation-service.js';
+import type { Services } from '../services/index.js';
+import { PersonaService } from '../services/persona-service.js';
+import { PersonaTarget } from '../services/persona-target.js';
+import { AuthService, isLoopbackHost } from '../services/auth-service.js';
+import { RetentionService } from '../services/retention-service.js';
+import { SessionService } from '../services/session-service.js';
+import { composeState } from './compose-state.js';
+import { SERVER_VERSION } from '../rpc/methods/system.js';
+import { composeSocial } from './compose-social.js';
+import { composeMemory } from './compose-memory.js';
+import { ServerStats, SystemService } from '../services/system-service.js';
+import { healthRoutes } from '../transports/health.js';
+import { openAiRoute } from '../transports/openai/index.js';
+import { McpHttpTransport } from '../transports/mcp/http.js';
+import { HttpServer } from '../transports/http-server.js';
+import { metricsRoute } from '../transports/metrics-route.js';
+import { WebSocketTransport } from '../transports/websocket.js';
+import { RequestGuard } from '../transports/request-guard.js';
+import { DatasetService } from '../services/models/dataset-service.js';
+import { SqliteDatasetSource } from '../adapters/sqlite/dataset-source.js';
+import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-store.js';
+import { SqliteCardStore } from '../adapters/sqlite/settings-store.js';
+import { PromptTemplateService } from '../services/models/prompt-template-service.js';
+import { composeMedia } from './compose-media.js';
+import { webAppRoute } from '../transports/web-app.js';
+
+/** How often revoked API keys are read (open connections of a revoked key close within this). */
+const REVOCATION_CHECK_MS = 500;
+
+import { DATABASE_FILE_NAME } from '../config/paths.js';
+
+export { DATABASE_FILE_NAME };
+
+export interface AppOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Replaces the configured LLM backend (tests of other backends). */
+  llm?: LlmProvider;
+}
+
+/** The parts of a running server that other code (CLI, tests, MCP) needs. */
+export interface Core {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  auth: AuthService;
+  events: EventBus;
+  services: Services;
+  registry: MethodRegistry;
+  engine: JsonRpcEngine;
+  stats: ServerStats;
+  metrics: PrometheusMetrics;
+  /** Aborted on shutdown; in-flight work listens to it. */
+  shutdownSignal: AbortSignal;
+  /** Aborts `shutdownSignal` (in-flight turns stop) without closing anything yet; `close` does it too. */
+  abortInFlight(): void;
+  /** Lets MCP requests lend the host's model to chat turns (`llm.provider` `host` and `auto`). */
+  hostModel: HostModelBridge;
+  /** Conversation updates (turns, ends, group status) for every transport that pushes to clients. */
+  feed: ConversationFeed;
+  close(): Promise<void>;
+}
+
+export interface RunningServer extends Core {
+  /** The actual port (useful when the config asked for port 0). */
+  port: number;
+  host: string;
+  /** `ws://host:port/mcp` */
+  websocketUrl: string;
+  httpUrl: string;
+  /** `http://host:port/mcp` (MCP Streamable HTTP), or null when `mcp.http` is off. */
+  mcpUrl: string | null;
+}
+
+/** Builds store, LLM backend, services and the method registry — everything but the listeners. */
+export async function createCore(config: Config, options: AppOptions = {}): Promise<Core> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const clock = options.clock ?? systemClock;
+  const shutdown = new AbortController();
+  const databasePath = path.join(config.dataDir, DATABASE_FILE_NAME);
+  const store = SqliteStore.open(databasePath);
+  const events = new InProcessEventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
+  const stats = new ServerStats();
+
+  const personas = new PersonaService(store, clock, events);
+  const sessions = new SessionService(store, clock, events);
+  const conversations = new ConversationService(store, clock, events, sessions);
+  // The one live settings object: every turn (chat, stream, group, MCP) reads it when it runs, and
+  // `config.set` changes it, so a change reaches every entry point at once.
+  const chatSettings: TurnSettings = {
+    defaultModel: config.llm.model,
+    defaultTokenBudget: config.chat.defaultTokenBudget,
+    maxTokenBudget: config.chat.maxTokenBudget,
+    maxMessageChars: config.chat.maxMessageChars,
+    historyMessages: config.chat.historyMessages,
+    maxConcurrentTurnsPerSession: config.limits.maxConcurrentChatsPerSession,
+    contextTokens: config.llm.contextTokens,
+    modelContextTokens: config.llm.modelContextTokens,
+  };
+  // Every backend behind its own queue; the router picks the model of each request (docs/backends.md).
+  const hostModel = new HostModelBridge();
+  const built = backendsFromConfig(config.llm, { logger, hostModel, ...(options.llm ? { override: options.llm } : {}) });
+  const llm = new ModelRouter(
+    built.backends,
+    built.defaultBackend,
+    {
+      defaultModel: () => chatSettings.defaultModel,
+      contextTokens: () => chatSettings.contextTokens,
+      modelContextTokens: () => chatSettings.modelContextTokens,
+      fallback: () => config.llm.fallback,
+      taskModels: () => config.llm.tasks,
+      latencyBudgetMs: () => config.llm.latencyBudgetMs ?? null,
+      embedModel: () => config.memory.embedModel,
+    },
+    logger,
+    clock,
+  );
+  const templates = new PromptTemplateService({
+    personas,
+    templates: new SqlitePromptTemplateStore(store.database, databasePath),
+    cards: new SqliteCardStore(store.database, databasePath),
+    clock,
+  });
+  // The one turn pipeline: chats, streams, group turns and MCP tool calls all run their turns here.
+  const turns = new TurnRunner({
+    store,
+    personas,
+    llm,
+    clock,
+    events,
+    logger,
+    settings: chatSettings,
+    postHistoryTemplate: (persona) => templates.postHistoryTemplate(persona),
+  });
+  const chat = new ChatService({ store, personas, sessions, conversations, turns, clock, events });
+  const auth = new AuthService(
+    new SqliteApiKeyStore(store.database, databasePath),
+    clock,
+    config.auth.mode === 'required' || (config.auth.mode === 'auto' && !isLoopbackHost(config.host)),
+  );
+  const system = new SystemService({ store, llm, catalog: llm, clock, stats, queueStats: () => llm.stats(), jobStats: () => memory.jobs.stats(), databasePath });
+  const social = composeSocial({
+    store,
+    socialStore: new SqliteSocialStore(store.database, databasePath),
+    personas,
+    conversations,
+    turns,
+    clock,
+    events,
+    logger,
+    groupSettings: {
+      maxTurns: config.social.groupMaxTurns,
+      turnDelayMs: config.social.groupTurnDelayMs,
+      tokenBudget: config.social.groupTokenBudget,
+    },
+  });
+  turns.addContributor(social.contributor);
+  turns.addObserver(social.observer);
+  turns.addObserver(social.groupObserver);
+  // Registers its own prompt contributor and turn observer on `chat`.
+  const memory = composeMemory({ database: store.database, databasePath, config, personas, chat, llm, clock, logger });
+  // Each persona of a finished group keeps its own (private) memory of what it witnessed there.
+  social.groups.rememberWith(async ({ personaId, content, conversation }) => {
+    await memory.services.memories.store({ personaId, content, kind: 'summary', importance: 0.6, visibility: 'private', sessionId: conversation.sessionId });
+  });
+  // Relationship updates after chat turns run on the durable job queue, judged by the model when reachable.
+  social.observer.useJobQueue(
+    memory.jobs,
+    config.social.llmJudgement
+      ? {
+          llm,
+          modelFor: (personaId) => {
+            const persona = personas.find(personaId);
+            return persona === null ? null : turns.modelFor(persona);
+          },
+          get contextTokens() {
+            return chatSettings.contextTokens;
+          },
+        }
+      : null,
+  );
+  // One object, read by the retention service on every run: `config.set` changes it live.
+  const retentionPolicy = {
+    sessionIdleMs: config.retention.sessionIdleHours * 3_600_000,
+    messageMaxAgeMs: config.retention.messageMaxAgeDays * 86_400_000,
+    maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
+  };
+  const state = composeState({ database: store.database, databasePath, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
+  const media = composeMedia({
+    database: store.database,
+    databasePath,
+    dataDir: config.dataDir,
+    maxBytes: config.media.maxBytes,
+    personas,
+    conversations,
+    turns,
+    cards: state.services.cards,
+    clock,
+    logger,
+  });
+  const services: Services = {
+    personas,
+    target: new PersonaTarget(personas, sessions),
+    sessions,
+    conversations,
+    chat,
+    turns,
+    system,
+    social: social.services,
+    groups: social.groups,
+    memory: memory.services,
+    state: state.services,
+    datasets: new DatasetService({ personas, source: new SqliteDatasetSource(store.database) }),
+    templates,
+    media: media.services,
+  };
+
+  try {
+    const seeded = await personas.initialise(loadPersonaFiles(config.personasDir ?? shippedPersonasDir()));
+    if (seeded.length > 0) logger.info({ personas: seeded }, 'seeded the shipped personas');
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+
+  const registry = buildRegistry(services);
+  const metrics = new PrometheusMetrics(
+    {
+      activeConnections: () => stats.activeConnections,
+      llmQueue: () => llm.stats(),
+      databaseSizeBytes: async () => (await system.databaseStatus()).sizeBytes,
+    },
+    registry.list().map((method) => method.name),
+  );
+  events.subscribe((event) => metrics.observeEvent(event));
+  const engine = new JsonRpcEngine(registry, {
+    logger,
+    validateResults: config.validateResults,
+    maxBatchSize: config.limits.maxBatchSize,
+    onRequestComplete: (outcome) => {
+      stats.recordRequest(outcome.durationMs, outcome.outcome !== 'ok');
+      metrics.observeRequest(outcome);
+      logRequest(logger, 'websocket', outcome);
+    },
+  });
+  const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions);
+  retention.start(config.retention.intervalMinutes * 60_000);
+  media.start(config.retention.intervalMinutes * 60_000);
+  await state.start();
+  memory.start();
+
+  const feed = new ConversationFeed({
+    events,
+    personas,
+    conversations,
+    groupStatus: (listener) => social.groups.onStatusChange(listener),
+    sceneChanges: (listener) => media.services.scenes.onChange(listener),
+    speakerChoices: (listener) => social.groups.onSpeakerChosen(listener),
+    logger,
+  });
+
+  let closed = false;
+  return {
+    config,
+    logger,
+    store,
+    auth,
+    events,
+    services,
+    registry,
+    engine,
+    stats,
+    metrics,
+    shutdownSignal: shutdown.signal,
+    hostModel,
+    feed,
+    abortInFlight() {
+      if (!shutdown.signal.aborted) shutdown.abort(new Error('server shutting down'));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (!shutdown.signal.aborted) shutdown.abort(new Error('server shutting down'));
+      retention.stop();
+      media.stop();
+      state.stop();
+      await memory.stop();
+      await social.groups.stop();
+      feed.close();
+      await store.close();
+    },
+  };
+}
+
+/** Starts the full server: core plus HTTP (health) and WebSocket JSON-RPC on one port. */
+export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
+  const core = await createCore(config, options);
+  const { logger } = core;
+  const http = new HttpServer(
+    logger,
+    new RequestGuard({ allowedHosts: config.http.allowedHosts, allowedOrigins: config.http.allowedOrigins, listenHost: config.host }),
+  );
+  const websocket = new WebSocketTransport({
+    engine: core.engine,
+    logger,
+    stats: core.stats,
+    maxFrameBytes: config.limits.maxFrameBytes,
+    shutdownSignal: core.shutdownSignal,
+    maxConnections: config.limits.maxConnections,
+    maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+    maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
+    maxQueuedBytes: config.limits.maxQueuedBytesPerConnection,
+    heartbeatMs: config.limits.heartbeatMs,
+    slowClientGraceMs: config.limits.slowClientGraceMs,
+    rateLimit: { ratePerSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst },
+    authenticate: (apiKey) => core.auth.authenticate(apiKey),
+    claimSession: (sessionId, userId) => core.services.sessions.claim(sessionId, userId),
+    isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
+  });
+  http.addRoute(healthRoutes(core.services.system));
+  http.addRoute(
+    openAiRoute({
+      logger,
+      maxBodyBytes: config.limits.maxFrameBytes,
+      shutdownSignal: core.shutdownSignal,
+      authenticate: (apiKey) => core.auth.authenticate(apiKey),
+      personas: core.services.personas,
+      modelFor: (persona) => core.services.chat.modelFor(persona),
+      defaultTokenBudget: () => core.services.chat.defaultTokenBudget,
+      runTurn: (binding, request, options) => core.services.chat.runTurn(binding, request, options),
+      sessionOwner: async (sessionId) => {
+        const session = await core.store.getSession(sessionId);
+        return session === null ? undefined : session.userId;
+      },
+      touchSession: async (binding) => {
+        await core.services.sessions.touch(binding, Date.now());
+      },
+      activeConversation: (binding, personaId) => core.services.conversations.activeWith(binding, personaId),
+      endConversation: async (conversation, reason) => {
+        await core.services.conversations.end(conversation, reason);
+      },
+      startConversation: (binding, persona) => core.services.conversations.startWithUser(binding, persona, { context: null, tokenBudget: null }),
+      recentMessages: (conversationId, limit) => core.store.recentMessages(conversationId, limit),
+    }),
+  );
+  const mcp = config.mcp.http
+    ? new McpHttpTransport({
+        core,
+        sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000,
+        maxSessions: config.mcp.maxSessions,
+        maxSessionsPerUser: config.mcp.maxSessionsPerUser,
+        streamLimits: { maxQueuedBytes: config.limits.maxQueuedBytesPerConnection, heartbeatMs: config.limits.heartbeatMs },
+      })
+    : null;
+  if (mcp !== null) http.addRoute(mcp.route);
+  http.addRoute(metricsRoute(core.metrics, core.auth));
+  // The web app at `/` (and the media it shows); it uses the same WebSocket API as every client.
+  http.addRoute(
+    webAppRoute({
+      readMedia: async (id, variant) => {
+        const stored = await core.services.media.media.read(id, variant);
+        return stored === null ? null : { mimeType: variant === 'thumbnail' ? 'image/webp' : stored.info.mimeType, data: stored.data };
+      },
+      avatarSvg: (personaId) =>
+        core.services.personas.list().some((persona) => persona.id === personaId) ? core.services.media.media.generatedAvatarSvg(personaId) : null,
+    }),
+  );
+  http.onUpgrade((request, socket, head, url) => websocket.handleUpgrade(request, socket, head, url));
+  // Conversation turns go to the connections that subscribed (conversation.subscribe), serialised once.
+  const stopConversationFeed = core.feed.subscribe((update) => {
+    const notification = conversationNotification(update);
+    websocket.publish(notification.topic, notification.method, notification.params);
+  });
+  // A revoked key stops working on open connections too, within half a second (`keys revoke` runs in another process).
+  const stopRevocationWatch = core.auth.watchRevocations(
+    REVOCATION_CHECK_MS,
+    (keyIds) => {
+      websocket.dropRevokedKeys(keyIds);
+      void mcp?.dropRevokedKeys(keyIds);
+    },
+    (error) => logger.warn({ err: error }, 'could not read revoked API keys'),
+  );
+
+  let address: { port: number; host: string };
+  try {
+    address = await http.listen(config.port, config.host);
+  } catch (error) {
+    await mcp?.close();
+    await core.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new Error(`Port ${config.port} on ${config.host} is already in use. Stop the other server or pick another port with --port.`, { cause: error });
+    throw error;
+  }
+  if (core.auth.isRequired && (await core.auth.countActive()) === 0) {
+    logger.warn('API keys are required (auth.mode, or listening beyond loopback) but none exists: create one with `persona-mcp keys create --name NAME`');
+  }
+  const hostForUrl = address.host.includes(':') ? `[${address.host}]` : address.host;
+  logger.info({ url: `ws://${hostForUrl}:${address.port}/mcp`, dataDir: config.dataDir }, 'persona-mcp is listening');
+  // Group conversations that were running when the server stopped go on where they were. Only the
+  // serving process resumes them (not `persona-mcp mcp` or tools on the same data dir), so no group runs twice.
+  const resumedGroups = await core.services.groups.resumeRunning();
+  if (resumedGroups > 0) logger.info({ groups: resumedGroups }, 'resumed group conversations');
+
+  let closing: Promise<void> | null = null;
+  return {
+    ...core,
+    port: address.port,
+    host: address.host,
+    websocketUrl: `ws://${hostForUrl}:${address.port}/mcp`,
+    httpUrl: `http://${hostForUrl}:${address.port}`,
+    mcpUrl: mcp === null ? null : `http://${hostForUrl}:${address.port}/mcp`,
+    close() {
+      closing ??= (async () => {
+        // Stop accepting first (the listener closes now; `stopped` resolves once every socket is gone),
+        // then end what is open: turns in flight are aborted (their user messages are stored already),
+        // WebSockets get 1001, MCP sessions and streams end. Nothing here waits on a client for long.
+        const stopped = http.close();
+        stopRevocationWatch();
+        stopConversationFeed();
+        core.abortInFlight();
+        await Promise.all([websocket.close(), mcp?.close()]);
+        await stopped;
+        await core.close();
+        logger.info('persona-mcp stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * Builds the social-dynamics services from the core's parts, so that the composition root (`app.ts`)
+ * only adds a few lines: the services, the chat-turn hooks, and the group runner to start and stop.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../ports/clock.js';
+import type { EventBus } from '../ports/events.js';
+import type { SocialStore } from '../ports/social-store.js';
+import type { Store } from '../ports/store.js';
+import type { ConversationService } from '../services/conversation-service.js';
+import { GroupConversationService, type GroupSettings } from '../services/group/group-conversation-service.js';
+import type { PersonaService } from '../services/persona-service.js';
+import { AnalyticsService } from '../services/social/analytics-service.js';
+import { EmotionService } from '../services/social/emotion-service.js';
+import { RelationshipService } from '../services/social/relationship-service.js';
+import { GroupSocialObserver } from '../services/social/group-social-observer.js';
+import { SocialPromptContributor, SocialTurnObserver } from '../services/social/social-turn-hooks.js';
+import type { TurnRunner } from '../services/turn-runner.js';
+import { TopicThreadService } from '../services/social/topic-thread-service.js';
+
+export interface SocialParts {
+  services: { relationships: RelationshipService; emotions: EmotionService; threads: TopicThreadService; analytics: AnalyticsService };
+  groups: GroupConversationService;
+  contributor: SocialPromptContributor;
+  observer: SocialTurnObserver;
+  /** Relationships, moods and topic threads after each group turn. */
+  groupObserver: GroupSocialObserver;
+}
+
+export function composeSocial(deps: {
+  store: Store;
+  socialStore: SocialStore;
+  personas: PersonaService;
+  conversations: ConversationService;
+  turns: TurnRunner;
+  clock: Clock;
+  events: EventBus;
+  logger: Logger;
+  groupSettings: GroupSettings;
+}): SocialParts {
+  const { store, socialStore, personas, clock, logger } = deps;
+  const relationships = new RelationshipService(socialStore, clock, (id) => personas.find(id));
+  const emotions = new EmotionService(socialStore, clock);
+  deps.events.subscribe((event) => {
+    if (event.type === 'stateImported') emotions.forget();
+    if (event.type === 'personaChanged' && event.change === 'deleted') emotions.forget(event.personaId);
+  });
+  const threads = new TopicThreadService(socialStore, store, clock);
+  const analytics = new AnalyticsService(store, socialStore, relationships);
+  const groups = new GroupConversationService({
+    store,
+    social: socialStore,
+    personas,
+    conversations: deps.conversations,
+    relationships,
+    emotions,
+    threads,
+    turnRunner: deps.turns,
+    clock,
+    events: deps.events,
+    logger: logger.child({ component: 'groups' }),
+    settings: deps.groupSettings,
+  });
+  const hookDeps = { personas, relationships, emotions, threads, logger: logger.child({ component: 'social' }) };
+  return {
+    services: { relationships, emotions, threads, analytics },
+    groups,
+    contributor: new SocialPromptContributor(hookDeps),
+    observer: new SocialTurnObserver(hookDeps),
+    groupObserver: new GroupSocialObserver({ personas, relationships, emotions, threads }),
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * Emotional-state methods (PROTOCOL.md "Relationship, emotion, state"): a persona's mood, stress,
+ * curiosity and social energy, read and changed.
+ */
+import { z } from 'zod';
+import { baselineMood, describeMood, MOOD_NAMES, moodName, type MoodName, type MoodState } from '../../domain/social/mood.js';
+import type { PersonaRecord } from '../../ports/store.js';
+import type { Services } from '../../services/index.js';
+import type { PersonaSnapshot } from '../../services/persona-service.js';
+import { defineMethod, type MethodDefinition } from '../registry.js';
+import { isoTime, personaIdParam, round, toIso } from './wire.js';
+
+export const emotionalStateWire = z.object({
+  mood: z.enum(MOOD_NAMES as [MoodName, ...MoodName[]]).describe('Named mood from valence and arousal.'),
+  valence: z.number().describe('Unpleasant −1 … pleasant 1.'),
+  arousal: z.number().describe('Calm 0 … excited 1.'),
+  energy_level: z.number().describe('Social energy / maximum, 0..1.'),
+  stress_level: z.number().describe('0..1'),
+  curiosity: z.number().describe('0..1'),
+  social_battery: z.number().describe('Current social energy (0..max_social_energy).'),
+  interaction_fatigue: z.number().describe('0..1'),
+  baseline: z
+    .object({ valence: z.number(), arousal: z.number(), stress: z.number(), curiosity: z.number() })
+    .describe('Where the mood drifts back to.'),
+  description: z.string().describe('The sentence the prompt uses.'),
+  last_updated: isoTime,
+});
+
+export function emotionalStateToWire(
+  persona: PersonaRecord,
+  mood: MoodState,
+  snapshot: PersonaSnapshot,
+): z.infer<typeof emotionalStateWire> {
+  const max = persona.socialEnergy.maxEnergy;
+  return {
+    mood: moodName(mood),
+    valence: round(mood.valence, 4),
+    arousal: round(mood.arousal, 4),
+    energy_level: max > 0 ? round(snapshot.state.energy / max, 4) : 0,
+    stress_level: round(mood.stress, 4),
+    curiosity: round(mood.curiosity, 4),
+    social_battery: round(snapshot.state.energy, 1),
+    interaction_fatigue: round(snapshot.state.fatigue, 3),
+    baseline: baselineMood(persona),
+    description: describeMood(mood),
+    last_updated: toIso(Math.max(mood.updatedAt, snapshot.state.updatedAt)),
+  };
+}
+
+const unit = z.number().min(0).max(1);
+
+export function emotionalMethods(services: Services): MethodDefinition[] {
+  const { personas } = services;
+  const { emotions } = services.social;
+
+  return [
+    defineMethod({
+      name: 'emotional.get_state',
+      summary: "A persona's mood (valence, arousal, named mood), stress, curiosity and social energy.",
+      params: z.object({ persona_id: personaIdParam.optional() }),
+      result: z.object({ persona_id: z.string(), emotional_state: emotionalStateWire }),
+      hints: { readOnly: true, idempotent: true },
+      handler: async ({ persona_id }, context) => {
+        const persona = await services.target.persona(context.session, persona_id);
+        const [mood, snapshot] = await Promise.all([emotions.current(persona), personas.snapshot(persona)]);
+        return { persona_id: persona.id, emotional_state: emotionalStateToWire(persona, mood, snapshot) };
+      },
+    }),
+
+    defineMethod({
+      name: 'emotional.update_state',
+      summary: "Change a persona's mood or energy; it drifts back to its baseline over time.",
+      description: "A named `mood` sets valence and arousal to that mood's typical point; explicit `valence`/`arousal` then override it.",
+      params: z.object({
+        persona_id: personaIdParam,
+        mood: z.enum(MOOD_NAMES as [MoodName, ...MoodName[]]).optional(),
+        valence: z.number().min(-1).max(1).optional(),
+        arousal: unit.optional(),
+        stress_level: unit.optional(),
+        curiosity: unit.optional(),
+        energy_level: unit.optional().describe('Sets social energy to this share of the maximum.'),
+        social_battery: z.number().min(0).optional().describe('Sets social energy (capped at the maximum).'),
+      }),
+      result: z.object({ success: z.literal(true), message: z.string(), persona_id: z.string(), updated_state: emotionalStateWire }),
+      hints: { idempotent: true },
+      handler: async (params) => {
+        const persona = personas.resolve(params.persona_id);
+        const mood = await emotions.update(persona, {
+          ...(params.mood !== undefined ? { mood: params.mood } : {}),
+          ...(params.valence !== undefined ? { valence: params.valence } : {}),
+          ...(params.arousal !== undefined ? { arousal: params.arousal } : {}),
+          ...(params.stress_level !== undefined ? { stress: params.stress_level } : {}),
+          ...(params.curiosity !== undefined ? { curiosity: params.curiosity } : {}),
+        });
+        const max = persona.socialEnergy.maxEnergy;
+        const energy = params.social_battery ?? (params.energy_level === undefined ? undefined : params.energy_level * max);
+        if (energy !== undefined) {
+          const snapshot = await personas.snapshot(persona);
+          await personas.replaceState(persona, {
+            ...snapshot.state,
+            energy: Math.min(max, energy),
+            cooldownUntil: energy > 0 ? null : snapshot.state.cooldownUntil,
+          });
+        }
+        const snapshot = await personas.snapshot(persona);
+        return {
+          success: true as const,
+          message: `${persona.name}: ${describeMood(mood)}`,
+          persona_id: persona.id,
+          updated_state: emotionalStateToWire(persona, mood, snapshot),
+        };
+      },
+    }),
+  ];
+}

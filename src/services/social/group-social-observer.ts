@@ -1,0 +1,75 @@
+/**
+ * What a group turn changes between the personas, as a turn observer of group conversations: the
+ * relationship between the speaker and the one it answered (both ways, or towards the user), both
+ * moods, and the reply's topic thread. The group runner waits for it before choosing the next speaker.
+ */
+import { exchangeQuality, sentiment } from '../../domain/social/sentiment.js';
+import type { ConversationKind } from '../../ports/store.js';
+import type { PersonaService } from '../persona-service.js';
+import type { CompletedTurn, TurnObserver } from '../turn-hooks.js';
+import type { EmotionService } from './emotion-service.js';
+import { userIdOf, type RelationshipService } from './relationship-service.js';
+import type { TopicThreadService } from './topic-thread-service.js';
+
+export class GroupSocialObserver implements TurnObserver {
+  readonly name = 'group-social';
+  readonly conversationKinds: readonly ConversationKind[] = ['personas'];
+
+  constructor(
+    private readonly deps: {
+      personas: PersonaService;
+      relationships: RelationshipService;
+      emotions: EmotionService;
+      threads: TopicThreadService;
+    },
+  ) {}
+
+  async turnCompleted(turn: CompletedTurn): Promise<void> {
+    const { persona: speaker, conversation, heard, replyMessage: reply } = turn;
+    const answered = [...heard].reverse().find((message) => !(message.role === 'assistant' && message.personaId === speaker.id));
+    const common = {
+      durationMs: answered === undefined ? 0 : Math.max(0, reply.createdAt - answered.createdAt),
+      source: 'group' as const,
+      conversationId: conversation.id,
+      context: null,
+      now: reply.createdAt,
+    };
+    if (answered?.role === 'assistant' && answered.personaId !== null) {
+      const other = this.deps.personas.find(answered.personaId);
+      if (other !== null) {
+        await this.deps.relationships.recordMutual(
+          speaker.id,
+          other.id,
+          {
+            firstTowardsSecond: exchangeQuality(answered.content, reply.content),
+            secondTowardsFirst: exchangeQuality(reply.content, answered.content),
+          },
+          common,
+        );
+        await this.deps.emotions.react(other, {
+          sentiment: sentiment(reply.content).score,
+          askedQuestion: reply.content.includes('?'),
+          cause: 'group',
+          conversationId: conversation.id,
+        });
+      }
+    } else if (answered?.role === 'user') {
+      await this.deps.relationships.recordInteraction({
+        ...common,
+        subjectId: speaker.id,
+        otherKind: 'user',
+        otherId: userIdOf(turn.session),
+        quality: exchangeQuality(answered.content, reply.content),
+      });
+    }
+    if (answered !== undefined) {
+      await this.deps.emotions.react(speaker, {
+        sentiment: sentiment(answered.content).score,
+        askedQuestion: answered.content.includes('?'),
+        cause: 'group',
+        conversationId: conversation.id,
+      });
+    }
+    await this.deps.threads.fileMessage(reply);
+  }
+}
