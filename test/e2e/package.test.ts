@@ -10,7 +10,8 @@
  * registry, personas found beside dist/ — is exactly what a user's `npm install persona-mcp` does.
  */
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -50,8 +51,10 @@ beforeAll(async () => {
 }, INSTALL_TIMEOUT_MS);
 afterAll(async () => {
   await ollama?.close();
-  rmSync(work, { recursive: true, force: true });
-});
+  // The installed package is thousands of files: on a loaded CI machine removing them takes longer than
+  // the default hook timeout, so it gets the install's budget.
+  await rm(work, { recursive: true, force: true });
+}, INSTALL_TIMEOUT_MS);
 
 /** `npx persona-mcp ...` in the folder the package was installed in. */
 const npx = (args: string[]) => run('npx', ['--no', '--', 'persona-mcp', ...args], { cwd: app, env, timeout: RUN_TIMEOUT_MS });

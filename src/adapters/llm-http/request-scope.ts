@@ -4,6 +4,8 @@
  * request first so that the error can say why.
  */
 
+import type { AppError } from '../../domain/errors.js';
+
 /** Which limit a request ran into: until response headers, until the first token, or the whole reply. */
 export type LlmTimeout = 'headers' | 'first-token' | 'total';
 
@@ -53,5 +55,43 @@ export class RequestScope {
     this.timers.clear();
     this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
     this.controller.abort(new Error('request finished'));
+  }
+}
+
+export interface IdempotentRequestOptions {
+  /** The caller's signal (client gone, shutdown). */
+  signal: AbortSignal | undefined;
+  timeoutMs: number;
+  /** How many tries in all; only a connection error (`llm_unavailable`) is tried again. */
+  attempts: number;
+  /** The error for a request the caller cancelled. */
+  cancelled: () => AppError;
+  /** Names a failure, knowing what stopped the scope and whether a response had started. */
+  explain: (error: unknown, scope: RequestScope, hasResponse: boolean) => AppError;
+  onRetry?: (attempt: number) => void;
+}
+
+/**
+ * Runs a request that changes nothing on the backend (a model list, an embedding) in a fresh scope per
+ * attempt, retrying on a connection error: safe because a second identical request has no other effect.
+ * `send` calls `responded()` once the backend has answered, so a later failure is not taken for "down".
+ */
+export async function sendIdempotent<T>(options: IdempotentRequestOptions, send: (scope: RequestScope, responded: () => void) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    if (options.signal?.aborted) throw options.cancelled();
+    const scope = new RequestScope(options.signal);
+    scope.startTimer('total', options.timeoutMs);
+    let hasResponse = false;
+    try {
+      return await send(scope, () => {
+        hasResponse = true;
+      });
+    } catch (error) {
+      const appError = options.explain(error, scope, hasResponse);
+      if (appError.kind !== 'llm_unavailable' || attempt >= options.attempts) throw appError;
+      options.onRetry?.(attempt);
+    } finally {
+      scope.dispose();
+    }
   }
 }

@@ -1,5 +1,3 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../domain/errors.js';
 import type { LlmChatEvent, LlmChatRequest } from '../../ports/llm.js';
@@ -8,17 +6,10 @@ import { startFakeOpenAi, type FakeOpenAi } from '../../../test/fakes/fake-opena
 import { QueuedLlmProvider } from '../llm-queue/queued-provider.js';
 import { OllamaProvider } from '../ollama/ollama-provider.js';
 import { OpenAiProvider } from '../openai/openai-provider.js';
+import { closedPortUrl } from '../../../test/helpers/llm-events.js';
 import { ModelRouter, type RouterSettings } from './model-router.js';
 
 const quiet = { info() {}, warn() {} };
-
-async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}/v1`;
-}
 
 async function run(router: ModelRouter, request: Partial<LlmChatRequest>): Promise<Extract<LlmChatEvent, { type: 'done' }>> {
   let done: LlmChatEvent | undefined;
@@ -75,7 +66,7 @@ describe('ModelRouter', () => {
 
   it('passes over an unreachable backend without sending it the chat, and gives the fall-back its own context window', async () => {
     settings.fallback = () => ['ollama:llama3.1:8b'];
-    const done = await run(router(await closedPortUrl()), { model: 'lm:qwen2.5-7b-instruct' });
+    const done = await run(router(await closedPortUrl('/v1')), { model: 'lm:qwen2.5-7b-instruct' });
 
     expect(done.choice).toMatchObject({ ref: 'ollama:llama3.1:8b', rule: 'fallback', skipped: [{ ref: 'lm:qwen2.5-7b-instruct', reason: 'its backend is not reachable' }] });
     expect(ollama.requests[0]?.body.options).toMatchObject({ num_ctx: 4096 });

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../domain/errors.js';
 import type { LlmChatEvent, LlmChatRequest } from '../../ports/llm.js';
+import { closedPortUrl, collect, failureOf, textOf } from '../../../test/helpers/llm-events.js';
 import { startFakeOllama, type FakeOllama } from '../../../test/fakes/fake-ollama.js';
 import { DEFAULT_OLLAMA_URL, normalizeOllamaHost, OllamaProvider } from './ollama-provider.js';
 
@@ -16,25 +16,6 @@ const request: LlmChatRequest = {
   contextTokens: 4096,
   options: { temperature: 0.7 },
 };
-
-async function collect(events: AsyncIterable<LlmChatEvent>, seen: LlmChatEvent[] = []): Promise<LlmChatEvent[]> {
-  for await (const event of events) seen.push(event);
-  return seen;
-}
-
-/** The AppError a chat ends with; fails the test when the chat succeeds. */
-async function failureOf(events: AsyncIterable<LlmChatEvent>, seen: LlmChatEvent[] = []): Promise<AppError> {
-  try {
-    await collect(events, seen);
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected the chat to fail');
-}
-
-const textOf = (events: LlmChatEvent[]): string =>
-  events.map((event) => (event.type === 'delta' ? event.text : '')).join('');
 
 /** A tiny server that answers /api/chat with exactly these bytes, for shapes the fake never produces. */
 async function rawChatServer(body: string): Promise<{ url: string; server: Server }> {
@@ -55,15 +36,6 @@ async function dropFirstServer(body: string): Promise<{ url: string; server: Ser
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, hits: () => hits };
-}
-
-/** A URL where nothing listens: a port that was just in use and is now closed. */
-async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
 }
 
 describe('OllamaProvider', () => {

@@ -10,7 +10,8 @@ import { systemClock } from '../../ports/clock.js';
 import type { LlmChatEvent, LlmChatRequest, LlmMessage, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
 import { causeOf } from '../../logger.js';
 import { NdjsonLineSplitter } from './ndjson.js';
-import { RequestScope } from '../llm-http/request-scope.js';
+import { RequestScope, sendIdempotent } from '../llm-http/request-scope.js';
+import { StatusProbe } from '../llm-http/status-probe.js';
 import {
   chatCancelled,
   errorFromResponse,
@@ -90,11 +91,9 @@ export class OllamaProvider implements LlmProvider {
   private readonly connectTimeoutMs: number;
   private readonly listTimeoutMs: number;
   private readonly statusTimeoutMs: number;
-  private readonly statusCacheMs: number;
   private readonly logger: OllamaLogger;
   private readonly clock: Clock;
-  private statusCache: { at: number; status: LlmStatus } | undefined;
-  private statusProbe: Promise<LlmStatus> | undefined;
+  private readonly statusProbe: StatusProbe;
   private readonly capabilityCache = new Map<string, string[]>();
 
   constructor(options: OllamaProviderOptions) {
@@ -104,9 +103,16 @@ export class OllamaProvider implements LlmProvider {
     this.connectTimeoutMs = options.connectTimeoutMs ?? this.firstTokenTimeoutMs;
     this.listTimeoutMs = options.listTimeoutMs ?? 5_000;
     this.statusTimeoutMs = options.statusTimeoutMs ?? 2_000;
-    this.statusCacheMs = options.statusCacheMs ?? 2_000;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
+    this.statusProbe = new StatusProbe({
+      provider: this.name,
+      endpoint: this.baseUrl,
+      cacheMs: options.statusCacheMs ?? 2_000,
+      clock: this.clock,
+      listModelNames: async () => (await this.fetchTags(this.statusTimeoutMs, undefined, 1)).map((model) => model.name),
+      onUnreachable: (message) => this.logger.warn({ endpoint: this.baseUrl }, message),
+    });
   }
 
   /** Never retried: once tokens have streamed, a second request would not continue the same reply. */
@@ -192,33 +198,23 @@ export class OllamaProvider implements LlmProvider {
    * `POST /api/embed` with every text in one request. Limited by `listTimeoutMs` (an embedding is a
    * short request); retried once on a connection error, which is safe because it changes nothing.
    */
-  async embed(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]> {
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw embedCancelled();
-      const scope = new RequestScope(signal);
-      scope.startTimer('total', this.listTimeoutMs);
-      let hasResponse = false;
-      try {
-        const response = await fetch(`${this.baseUrl}/api/embed`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model, input: texts }),
-          signal: scope.signal,
-        });
-        hasResponse = true;
-        if (!response.ok) throw await errorFromResponse(response, this.baseUrl, model);
-        const parsed = EmbedResponse.safeParse(await response.json().catch(() => undefined));
-        if (!parsed.success || parsed.data.embeddings.length !== texts.length) {
-          throw ollamaFailed('Ollama sent embeddings this server cannot read.', parsed.success ? { count: parsed.data.embeddings.length } : parsed.error);
-        }
-        return parsed.data.embeddings;
-      } catch (error) {
-        const appError = this.explain(error, scope, hasResponse, embedCancelled);
-        if (appError.kind !== 'llm_unavailable' || attempt >= 2) throw appError;
-      } finally {
-        scope.dispose();
+  embed(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]> {
+    const explain = (error: unknown, scope: RequestScope, hasResponse: boolean) => this.explain(error, scope, hasResponse, embedCancelled);
+    return sendIdempotent({ signal, timeoutMs: this.listTimeoutMs, attempts: 2, cancelled: embedCancelled, explain }, async (scope, responded) => {
+      const response = await fetch(`${this.baseUrl}/api/embed`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, input: texts }),
+        signal: scope.signal,
+      });
+      responded();
+      if (!response.ok) throw await errorFromResponse(response, this.baseUrl, model);
+      const parsed = EmbedResponse.safeParse(await response.json().catch(() => undefined));
+      if (!parsed.success || parsed.data.embeddings.length !== texts.length) {
+        throw ollamaFailed('Ollama sent embeddings this server cannot read.', parsed.success ? { count: parsed.data.embeddings.length } : parsed.error);
       }
-    }
+      return parsed.data.embeddings;
+    });
   }
 
   /**
@@ -250,57 +246,27 @@ export class OllamaProvider implements LlmProvider {
   }
 
   /** Never throws; answers from a cache for `statusCacheMs`, and concurrent callers share one probe. */
-  async status(): Promise<LlmStatus> {
-    const cached = this.statusCache;
-    if (cached && this.clock.now() - cached.at < this.statusCacheMs) return copyStatus(cached.status);
-    this.statusProbe ??= this.probe().finally(() => {
-      this.statusProbe = undefined;
+  status(): Promise<LlmStatus> {
+    return this.statusProbe.status();
+  }
+
+  private fetchTags(timeoutMs: number, signal: AbortSignal | undefined, attempts: number): Promise<LlmModel[]> {
+    const explain = (error: unknown, scope: RequestScope, hasResponse: boolean) => this.explain(error, scope, hasResponse, listCancelled);
+    const onRetry = (attempt: number) => this.logger.debug({ endpoint: this.baseUrl, attempt }, 'retrying /api/tags after a connection error');
+    return sendIdempotent({ signal, timeoutMs, attempts, cancelled: listCancelled, explain, onRetry }, async (scope, responded) => {
+      const response = await fetch(`${this.baseUrl}/api/tags`, { signal: scope.signal });
+      responded();
+      if (!response.ok) throw await errorFromResponse(response, this.baseUrl);
+      const parsed = TagsResponse.safeParse(await response.json().catch(() => undefined));
+      if (!parsed.success) throw ollamaFailed('Ollama sent a model list this server cannot read.', parsed.error);
+      return parsed.data.models.map((model) => ({
+        name: model.name,
+        sizeBytes: model.size ?? null,
+        family: model.details?.family ?? null,
+        parameterSize: model.details?.parameter_size ?? null,
+        modifiedAt: model.modified_at ?? null,
+      }));
     });
-    return copyStatus(await this.statusProbe);
-  }
-
-  private async probe(): Promise<LlmStatus> {
-    const base = { provider: this.name, endpoint: this.baseUrl };
-    let status: LlmStatus;
-    try {
-      const models = await this.fetchTags(this.statusTimeoutMs, undefined, 1);
-      status = { ...base, reachable: true, models: models.map((model) => model.name) };
-    } catch (error) {
-      const message = isAppError(error) ? error.message : String(error);
-      status = { ...base, reachable: false, error: message };
-      if (this.statusCache?.status.reachable !== false) this.logger.warn({ endpoint: this.baseUrl }, message);
-    }
-    this.statusCache = { at: this.clock.now(), status };
-    return status;
-  }
-
-  private async fetchTags(timeoutMs: number, signal: AbortSignal | undefined, attempts: number): Promise<LlmModel[]> {
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw listCancelled();
-      const scope = new RequestScope(signal);
-      scope.startTimer('total', timeoutMs);
-      let hasResponse = false;
-      try {
-        const response = await fetch(`${this.baseUrl}/api/tags`, { signal: scope.signal });
-        hasResponse = true;
-        if (!response.ok) throw await errorFromResponse(response, this.baseUrl);
-        const parsed = TagsResponse.safeParse(await response.json().catch(() => undefined));
-        if (!parsed.success) throw ollamaFailed('Ollama sent a model list this server cannot read.', parsed.error);
-        return parsed.data.models.map((model) => ({
-          name: model.name,
-          sizeBytes: model.size ?? null,
-          family: model.details?.family ?? null,
-          parameterSize: model.details?.parameter_size ?? null,
-          modifiedAt: model.modified_at ?? null,
-        }));
-      } catch (error) {
-        const appError = this.explain(error, scope, hasResponse, listCancelled);
-        if (appError.kind !== 'llm_unavailable' || attempt >= attempts) throw appError;
-        this.logger.debug({ endpoint: this.baseUrl, attempt }, 'retrying /api/tags after a connection error');
-      } finally {
-        scope.dispose();
-      }
-    }
   }
 
   /** Names the failure: ours (already an AppError), the caller's abort, a limit, or the network. */
@@ -345,10 +311,6 @@ function parseChunk(line: string): z.infer<typeof ChatChunk> {
   if (!parsed.success) throw replyBrokeOff('a line had an unexpected shape', { line: line.slice(0, 200) });
   if (parsed.data.error) throw replyBrokeOff(`Ollama reported: ${parsed.data.error}`, parsed.data);
   return parsed.data;
-}
-
-function copyStatus(status: LlmStatus): LlmStatus {
-  return status.models ? { ...status, models: [...status.models] } : { ...status };
 }
 
 /**

@@ -1,8 +1,7 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../domain/errors.js';
 import type { LlmChatEvent, LlmChatRequest } from '../../ports/llm.js';
+import { AppError } from '../../domain/errors.js';
+import { closedPortUrl, collect, failureOf, textOf } from '../../../test/helpers/llm-events.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../../../test/fakes/fake-openai.js';
 import { OpenAiProvider } from './openai-provider.js';
 
@@ -16,31 +15,6 @@ const request: LlmChatRequest = {
   contextTokens: 4096,
   options: { temperature: 0.7, top_k: 40, num_ctx: 8192 },
 };
-
-async function collect(events: AsyncIterable<LlmChatEvent>, seen: LlmChatEvent[] = []): Promise<LlmChatEvent[]> {
-  for await (const event of events) seen.push(event);
-  return seen;
-}
-
-async function failureOf(events: AsyncIterable<LlmChatEvent>, seen: LlmChatEvent[] = []): Promise<AppError> {
-  try {
-    await collect(events, seen);
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected the chat to fail');
-}
-
-const textOf = (events: LlmChatEvent[]): string => events.map((event) => (event.type === 'delta' ? event.text : '')).join('');
-
-async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}/v1`;
-}
 
 describe('OpenAiProvider', () => {
   let server: FakeOpenAi;
@@ -134,7 +108,7 @@ describe('OpenAiProvider', () => {
     const failed = await failureOf(provider.chat(request, new AbortController().signal));
     expect(failed.kind).toBe('llm_failed');
     expect(failed.message).toContain('HTTP 500');
-    const nowhere = new OpenAiProvider({ name: 'gone', baseUrl: await closedPortUrl() });
+    const nowhere = new OpenAiProvider({ name: 'gone', baseUrl: await closedPortUrl('/v1') });
     const unreachable = await failureOf(nowhere.chat(request, new AbortController().signal));
     expect(unreachable.kind).toBe('llm_unavailable');
     expect(unreachable.message).toMatch(/"gone" is not reachable at http:\/\/127\.0\.0\.1:\d+\/v1 \(ECONNREFUSED\)/);
@@ -194,7 +168,7 @@ describe('OpenAiProvider', () => {
     expect(server.embedRequests[0]?.body).toMatchObject({ model: 'text-embedding-3-small', input: ['one', 'two'] });
     expect(await provider.status()).toEqual({ reachable: true, provider: 'local', endpoint: server.url, models: ['qwen2.5-7b-instruct', 'text-embedding-3-small'] });
 
-    const nowhere = new OpenAiProvider({ baseUrl: await closedPortUrl() });
+    const nowhere = new OpenAiProvider({ baseUrl: await closedPortUrl('/v1') });
     const down = await nowhere.status();
     expect(down.reachable).toBe(false);
     expect(down.error).toContain('not reachable');

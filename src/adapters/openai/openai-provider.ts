@@ -11,7 +11,8 @@ import { AppError, isAppError } from '../../domain/errors.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { LlmChatEvent, LlmChatRequest, LlmMessage, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
-import { RequestScope } from '../llm-http/request-scope.js';
+import { RequestScope, sendIdempotent } from '../llm-http/request-scope.js';
+import { StatusProbe } from '../llm-http/status-probe.js';
 import { errorFromApi, isApiError, openAiBrokeOff, openAiCancelled, openAiTimedOut, openAiUnreachable } from './openai-errors.js';
 
 /** The subset of a pino logger this adapter uses. */
@@ -68,11 +69,9 @@ export class OpenAiProvider implements LlmProvider {
   private readonly firstTokenTimeoutMs: number;
   private readonly listTimeoutMs: number;
   private readonly statusTimeoutMs: number;
-  private readonly statusCacheMs: number;
   private readonly logger: OpenAiLogger;
   private readonly clock: Clock;
-  private statusCache: { at: number; status: LlmStatus } | undefined;
-  private statusProbe: Promise<LlmStatus> | undefined;
+  private readonly statusProbe: StatusProbe;
 
   constructor(options: OpenAiProviderOptions) {
     this.name = options.name ?? 'openai';
@@ -82,9 +81,16 @@ export class OpenAiProvider implements LlmProvider {
     this.firstTokenTimeoutMs = options.firstTokenTimeoutMs ?? 60_000;
     this.listTimeoutMs = options.listTimeoutMs ?? 5_000;
     this.statusTimeoutMs = options.statusTimeoutMs ?? 2_000;
-    this.statusCacheMs = options.statusCacheMs ?? 2_000;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
+    this.statusProbe = new StatusProbe({
+      provider: this.name,
+      endpoint: this.baseUrl,
+      cacheMs: options.statusCacheMs ?? 2_000,
+      clock: this.clock,
+      listModelNames: async () => (await this.fetchModels(this.statusTimeoutMs, undefined, 1)).map((model) => model.name),
+      onUnreachable: (message) => this.logger.warn({ backend: this.name, endpoint: this.baseUrl }, message),
+    });
     const hasKey = options.apiKey !== undefined && options.apiKey !== '';
     this.client = new OpenAI({
       baseURL: this.baseUrl,
@@ -166,81 +172,43 @@ export class OpenAiProvider implements LlmProvider {
   }
 
   /** `POST /v1/embeddings` with every text in one request, vectors in input order. */
-  async embed(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]> {
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw openAiCancelled('The embedding request');
-      const scope = new RequestScope(signal);
-      scope.startTimer('total', this.listTimeoutMs);
-      let hasResponse = false;
-      try {
-        const response = await this.client.embeddings.create({ model, input: [...texts], encoding_format: 'float' }, { signal: scope.signal });
-        hasResponse = true;
-        const vectors = [...response.data].sort((a, b) => a.index - b.index).map((item) => item.embedding);
-        if (vectors.length !== texts.length || vectors.some((vector) => !Array.isArray(vector))) {
-          throw new AppError('llm_failed', `"${this.name}" sent embeddings this server cannot read.`, { detail: { count: vectors.length } });
-        }
-        return vectors;
-      } catch (error) {
-        const appError = this.explain(error, scope, hasResponse, () => openAiCancelled('The embedding request'), model);
-        if (appError.kind !== 'llm_unavailable' || attempt >= 2) throw appError;
-      } finally {
-        scope.dispose();
+  embed(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]> {
+    const cancelled = () => openAiCancelled('The embedding request');
+    const explain = (error: unknown, scope: RequestScope, hasResponse: boolean) => this.explain(error, scope, hasResponse, cancelled, model);
+    return sendIdempotent({ signal, timeoutMs: this.listTimeoutMs, attempts: 2, cancelled, explain }, async (scope, responded) => {
+      const response = await this.client.embeddings.create({ model, input: [...texts], encoding_format: 'float' }, { signal: scope.signal });
+      responded();
+      const vectors = [...response.data].sort((a, b) => a.index - b.index).map((item) => item.embedding);
+      if (vectors.length !== texts.length || vectors.some((vector) => !Array.isArray(vector))) {
+        throw new AppError('llm_failed', `"${this.name}" sent embeddings this server cannot read.`, { detail: { count: vectors.length } });
       }
-    }
+      return vectors;
+    });
   }
 
   /** Never throws; answers from a cache for `statusCacheMs`, and concurrent callers share one probe. */
-  async status(): Promise<LlmStatus> {
-    const cached = this.statusCache;
-    if (cached && this.clock.now() - cached.at < this.statusCacheMs) return copyStatus(cached.status);
-    this.statusProbe ??= this.probe().finally(() => {
-      this.statusProbe = undefined;
-    });
-    return copyStatus(await this.statusProbe);
+  status(): Promise<LlmStatus> {
+    return this.statusProbe.status();
   }
 
-  private async probe(): Promise<LlmStatus> {
-    const base = { provider: this.name, endpoint: this.baseUrl };
-    let status: LlmStatus;
-    try {
-      const models = await this.fetchModels(this.statusTimeoutMs, undefined, 1);
-      status = { ...base, reachable: true, models: models.map((model) => model.name) };
-    } catch (error) {
-      const message = isAppError(error) ? error.message : String(error);
-      status = { ...base, reachable: false, error: message };
-      if (this.statusCache?.status.reachable !== false) this.logger.warn({ backend: this.name, endpoint: this.baseUrl }, message);
-    }
-    this.statusCache = { at: this.clock.now(), status };
-    return status;
-  }
-
-  private async fetchModels(timeoutMs: number, signal: AbortSignal | undefined, attempts: number): Promise<LlmModel[]> {
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw openAiCancelled('Listing the models');
-      const scope = new RequestScope(signal);
-      scope.startTimer('total', timeoutMs);
-      let hasResponse = false;
-      try {
-        const models: LlmModel[] = [];
-        // One page is what local servers send; hosted APIs page, and the client follows the pages.
-        for await (const model of this.client.models.list({ signal: scope.signal })) {
-          hasResponse = true;
-          models.push({
-            name: model.id,
-            sizeBytes: null,
-            family: null,
-            parameterSize: null,
-            modifiedAt: typeof model.created === 'number' && model.created > 0 ? new Date(model.created * 1000).toISOString() : null,
-          });
-        }
-        return models;
-      } catch (error) {
-        const appError = this.explain(error, scope, hasResponse, () => openAiCancelled('Listing the models'));
-        if (appError.kind !== 'llm_unavailable' || attempt >= attempts) throw appError;
-      } finally {
-        scope.dispose();
+  private fetchModels(timeoutMs: number, signal: AbortSignal | undefined, attempts: number): Promise<LlmModel[]> {
+    const cancelled = () => openAiCancelled('Listing the models');
+    const explain = (error: unknown, scope: RequestScope, hasResponse: boolean) => this.explain(error, scope, hasResponse, cancelled);
+    return sendIdempotent({ signal, timeoutMs, attempts, cancelled, explain }, async (scope, responded) => {
+      const models: LlmModel[] = [];
+      // One page is what local servers send; hosted APIs page, and the client follows the pages.
+      for await (const model of this.client.models.list({ signal: scope.signal })) {
+        responded();
+        models.push({
+          name: model.id,
+          sizeBytes: null,
+          family: null,
+          parameterSize: null,
+          modifiedAt: typeof model.created === 'number' && model.created > 0 ? new Date(model.created * 1000).toISOString() : null,
+        });
       }
-    }
+      return models;
+    });
   }
 
   /** Names the failure: ours (already an AppError), the caller's abort, a limit, the server's answer, or the network. */
@@ -271,6 +239,3 @@ function toOpenAiMessage(message: LlmMessage): ChatCompletionMessageParam {
   return { role: message.role, content: message.content };
 }
 
-function copyStatus(status: LlmStatus): LlmStatus {
-  return status.models ? { ...status, models: [...status.models] } : { ...status };
-}

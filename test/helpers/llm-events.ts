@@ -1,0 +1,34 @@
+/** What LLM adapter tests share: reading a chat's events, its failure, and a URL where nothing listens. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'vitest';
+import { AppError } from '../../src/domain/errors.js';
+import type { LlmChatEvent } from '../../src/ports/llm.js';
+
+/** Every event of a chat, in order; `seen` keeps those that arrived before a failure. */
+export async function collect(events: AsyncIterable<LlmChatEvent>, seen: LlmChatEvent[] = []): Promise<LlmChatEvent[]> {
+  for await (const event of events) seen.push(event);
+  return seen;
+}
+
+/** The AppError a chat ends with; fails the test when the chat succeeds. */
+export async function failureOf(events: AsyncIterable<LlmChatEvent>, seen: LlmChatEvent[] = []): Promise<AppError> {
+  try {
+    await collect(events, seen);
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    return error as AppError;
+  }
+  throw new Error('expected the chat to fail');
+}
+
+export const textOf = (events: LlmChatEvent[]): string => events.map((event) => (event.type === 'delta' ? event.text : '')).join('');
+
+/** A base URL (plus `suffix`) where nothing listens: a port that was just in use and is now closed. */
+export async function closedPortUrl(suffix = ''): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}${suffix}`;
+}
