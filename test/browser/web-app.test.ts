@@ -125,8 +125,9 @@ describe.skipIf(!isAvailable)('the web app in Chromium', { timeout: 60_000 }, ()
 
   it('shows every turn of one group conversation on two pages watching it', async () => {
     const first = await open('/group');
-    await first.getByLabel('Aria').check();
-    await first.getByLabel('Kira').check();
+    // Exact names: the avatar beside each name is decorative, so a screen reader hears "Aria", once.
+    await first.getByRole('checkbox', { name: 'Aria', exact: true }).check();
+    await first.getByRole('checkbox', { name: 'Kira', exact: true }).check();
     await first.getByLabel('Topic').fill('the oldest song in the world');
     await first.getByLabel('Turns at most').fill('4');
     await first.getByRole('button', { name: 'Start the conversation' }).click();
@@ -137,6 +138,12 @@ describe.skipIf(!isAvailable)('the web app in Chromium', { timeout: 60_000 }, ()
     await expect.poll(async () => (await first.getByTestId('group-status').textContent()) ?? '', { timeout: 15_000 }).toBe('finished');
     await expect.poll(async () => (await ids(second)).length, { timeout: 5000 }).toBe(4);
     expect(await ids(first)).toEqual(await ids(second));
+    // The end reason in words, also on a page opened after the end.
+    const third = await open(`/group/${conversationId}`);
+    for (const page of [second, third]) {
+      await expect.poll(() => page.locator('p.notice', { hasText: 'ended' }).textContent()).toBe('The conversation ended: it reached its turn limit.');
+    }
+    await third.close();
     expect(await axeViolations(second)).toEqual([]);
     await first.close();
     await second.close();

@@ -92,6 +92,13 @@ describe('character cards', () => {
     expect(strip(imported)).toEqual(strip(aria));
   });
 
+  it('keeps a renamed card\'s new name when only its id clashes (a card exported here and edited by hand)', async () => {
+    const exported = await client.result('persona.export_card', { persona_id: 'kira', spec: 'v3', format: 'json' });
+    exported.card.data.name = 'Dropped Scholar';
+    const imported = await client.result('persona.import_card', { card: exported.card, on_conflict: 'rename' });
+    expect(imported).toMatchObject({ action: 'renamed', persona: { persona_id: 'kira-2', name: 'Dropped Scholar' } });
+  });
+
   it('refuses a conflict without a policy, and a file that is not a card', async () => {
     const conflict = await client.call('persona.import_card', { card: json('seraphina-v2.json') });
     expect(conflict.error).toMatchObject({ code: -32040 });

@@ -57,7 +57,9 @@ export function Avatar({ persona, size = 48 }: { persona: Pick<PersonaSummary, '
       </span>
     );
   }
-  return <img class="avatar" src={persona.avatar_url} width={size} height={size} alt={`${persona.name}'s avatar`} onError={() => setFailed(true)} />;
+  // Decorative: the persona's name is always written beside its avatar, so screen readers (and the
+  // accessible names of checkboxes and links around it) say the name once, not "Aria's avatar Aria".
+  return <img class="avatar" src={persona.avatar_url} width={size} height={size} alt="" onError={() => setFailed(true)} />;
 }
 
 export function EnergyBar({ energy, max, label }: { energy: number; max: number; label: string }) {

@@ -88,14 +88,18 @@ export class CardService {
     return { persona, ...encoded };
   }
 
-  /** `aria-2` / "Aria (2)", the first pair that no persona has. */
+  /**
+   * `aria-2` / "Aria (2)", the first pair that no persona has. A name no persona has is kept (only the
+   * id clashed: a card exported from here, renamed by hand), so a user's "Dropped Bard" stays that.
+   */
   private freeIdentity(definition: PersonaDefinition): PersonaDefinition {
     const all = this.deps.personas.list();
+    const isNameFree = matchPersona(all, definition.name) === undefined;
     for (let attempt = 2; attempt <= RENAME_ATTEMPTS; attempt += 1) {
       const suffix = `-${attempt}`;
       const id = `${definition.id.slice(0, 48 - suffix.length).replace(/-+$/, '')}${suffix}`;
-      const name = `${definition.name.slice(0, 58)} (${attempt})`;
-      if (all.some((persona) => persona.id === id) || matchPersona(all, name) !== undefined) continue;
+      const name = isNameFree ? definition.name : `${definition.name.slice(0, 58)} (${attempt})`;
+      if (all.some((persona) => persona.id === id) || (!isNameFree && matchPersona(all, name) !== undefined)) continue;
       return { ...definition, id, name };
     }
     throw new AppError('conflict', `no free name was found for "${definition.name}"`);

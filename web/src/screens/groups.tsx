@@ -198,6 +198,8 @@ function GroupRoom({ conversationId }: { conversationId: string }) {
 
   const nameOf = (id: string | null): string => (id === null ? 'You' : (byId.get(id)?.name ?? id));
   const isFinished = ended !== null || status?.status === 'finished';
+  // From the notification, or — for a page opened after the end — from the group's status.
+  const endReason = ended ?? (status?.status === 'finished' ? (status.status_reason ?? 'ended') : null);
 
   return (
     <div class="chat-layout">
@@ -256,7 +258,7 @@ function GroupRoom({ conversationId }: { conversationId: string }) {
             </span>
           </p>
         )}
-        {ended !== null && <p class="notice">The conversation ended: {ended}.</p>}
+        {endReason !== null && <p class="notice">The conversation ended: {describeEnd(endReason)}.</p>}
         <ErrorBox error={error} onDismiss={() => setError(null)} />
         {!isFinished && (
           <form
@@ -278,6 +280,20 @@ function GroupRoom({ conversationId }: { conversationId: string }) {
       <ScenePanel conversationId={conversationId} />
     </div>
   );
+}
+
+/**
+ * The server's end reasons in words (docs/social.md); anything else (a reason someone typed with
+ * conversation.end) is shown as given.
+ */
+const END_REASONS: Record<string, string> = {
+  turn_cap: 'it reached its turn limit',
+  nobody_wants_to_continue: 'nobody wanted to go on',
+  nobody_available: 'nobody could speak: every persona is resting to regain social energy (try again later, or choose rested personas)',
+};
+
+export function describeEnd(reason: string): string {
+  return END_REASONS[reason] ?? reason;
 }
 
 function GroupTurn({ message, persona, name }: { message: Message; persona: PersonaSummary | null; name: string }) {
