@@ -1,16 +1,19 @@
 /**
- * `npm run bench [-- [suite ...] [--quick] [--no-pin] [--no-build] [--cpu-prof]]`
+ * `npm run bench [-- [suite ...] [--quick] [--no-pin] [--no-build] [--cpu-prof] [--check [--update-reference]]]`
  *
  * Suites: connections, rpc, chat, open-loop, broadcast (default: all, in that order). Each prints a table and
  * writes bench/results/<suite>.json (<suite>.quick.json with --quick). The server under test is the
  * compiled one (dist/), rebuilt first when src/ is newer; see bench/README.md for what each suite
- * measures and the numbers on the reference machine.
+ * measures and the numbers on the reference machine. `--check` compares the run's costs, as ratios to
+ * the echo server in the same run, with bench/reference.json and exits 1 on a regression (see
+ * lib/regression-check.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './lib/processes.js';
-import { machine } from './lib/report.js';
+import { compare, ratiosOf, readReference, REFERENCE_FILE, TOLERANCE, writeReference, type SuiteResults } from './lib/regression-check.js';
+import { fixed, machine, printTable, type Machine } from './lib/report.js';
 import type { SuiteOptions } from './lib/setup.js';
 import { runBroadcastSuite } from './suites/broadcast.js';
 import { runChatSuite } from './suites/chat.js';
@@ -18,7 +21,7 @@ import { runConnectionsSuite } from './suites/connections.js';
 import { runOpenLoopSuite } from './suites/open-loop.js';
 import { runRpcSuite } from './suites/rpc.js';
 
-const SUITES: Record<string, (options: SuiteOptions) => Promise<unknown>> = {
+const SUITES: Record<keyof SuiteResults, (options: SuiteOptions) => Promise<unknown>> = {
   connections: runConnectionsSuite,
   rpc: runRpcSuite,
   chat: runChatSuite,
@@ -27,7 +30,7 @@ const SUITES: Record<string, (options: SuiteOptions) => Promise<unknown>> = {
 };
 
 function usage(): never {
-  process.stderr.write(`usage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--quick] [--no-pin] [--no-build] [--cpu-prof]\n`);
+  process.stderr.write(`usage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--quick] [--no-pin] [--no-build] [--cpu-prof] [--check [--update-reference]]\n`);
   process.exit(2);
 }
 
@@ -57,10 +60,13 @@ function ensureBuilt(): void {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const flags = new Set(args.filter((arg) => arg.startsWith('--')));
-  for (const flag of flags) if (!['--quick', '--no-pin', '--no-build', '--cpu-prof'].includes(flag)) usage();
-  const chosen = args.filter((arg) => !arg.startsWith('--'));
+  for (const flag of flags) if (!['--quick', '--no-pin', '--no-build', '--cpu-prof', '--check', '--update-reference'].includes(flag)) usage();
+  if (flags.has('--update-reference') && !flags.has('--check')) usage();
+  const chosen = args.filter((arg) => !arg.startsWith('--')) as Array<keyof SuiteResults>;
   for (const suite of chosen) if (!(suite in SUITES)) usage();
-  const suites = chosen.length > 0 ? chosen : Object.keys(SUITES);
+  const suites = chosen.length > 0 ? chosen : (Object.keys(SUITES) as Array<keyof SuiteResults>);
+  // A chat turn's cost is checked in echo requests, which the rpc suite measures.
+  if (flags.has('--check') && suites.includes('chat') && !suites.includes('rpc')) suites.unshift('rpc');
   const options: SuiteOptions = {
     quick: flags.has('--quick'),
     isPinned: !flags.has('--no-pin'),
@@ -74,13 +80,35 @@ async function main(): Promise<void> {
       `open files ${info.fdLimit}, commit ${info.commit}\n`,
   );
   const started = performance.now();
+  const results: Record<string, unknown> = {};
   for (const suite of suites) {
     const suiteStarted = performance.now();
     process.stderr.write(`[${suite}] ...\n`);
-    await SUITES[suite]!(options);
+    results[suite] = await SUITES[suite](options);
     process.stderr.write(`[${suite}] done in ${((performance.now() - suiteStarted) / 1000).toFixed(1)} s\n`);
   }
   process.stdout.write(`\nall done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  if (flags.has('--check')) process.exitCode = check(results as SuiteResults, info, options.quick, flags.has('--update-reference'));
+}
+
+/** Prints the comparison with the reference; 1 when a figure regressed by more than the tolerance. */
+function check(results: SuiteResults, info: Machine, quick: boolean, update: boolean): number {
+  const ratios = ratiosOf(results);
+  const reference = readReference();
+  const rows = compare(reference?.ratios ?? {}, ratios);
+  printTable(
+    `check: cost as a multiple of the echo server's in the same run, against ${reference ? `the reference of ${reference.commit} (${reference.measuredAt.slice(0, 10)})` : 'no reference yet'}; fails above +${TOLERANCE * 100} %`,
+    ['figure', 'reference ×echo', 'now ×echo', 'change', 'verdict'],
+    rows.map((row) => [row.figure, row.reference === null ? '—' : fixed(row.reference), fixed(row.now), row.change === null ? '—' : `${row.change > 0 ? '+' : ''}${Math.round(row.change * 100)} %`, row.verdict]),
+  );
+  if (update) {
+    writeReference(ratios, info, quick);
+    process.stdout.write(`wrote ${path.relative(ROOT, REFERENCE_FILE)}\n`);
+    return 0;
+  }
+  const regressions = rows.filter((row) => row.verdict === 'REGRESSION').length;
+  process.stdout.write(regressions === 0 ? 'check passed\n' : `check FAILED: ${regressions} figure(s) regressed by more than ${TOLERANCE * 100} %\n`);
+  return regressions === 0 ? 0 : 1;
 }
 
 main().catch((error: unknown) => {

@@ -8,6 +8,7 @@ import { Histogram, type LatencySummary } from '../lib/histogram.js';
 import { fetchResults, frameOf, LIST, STATUS } from '../lib/frames.js';
 import { defaultPlacement, LoadWorker, machineBusyMs, startEchoServer, startPersonaServer, type ServerProcess } from '../lib/processes.js';
 import { fixed, printTable, writeResults } from '../lib/report.js';
+import { scrapeMetrics, stallsBetween, type StallSummary } from '../lib/server-metrics.js';
 import { benchDir, delay, type SuiteOptions } from '../lib/setup.js';
 import { closeAll, connectAll } from './rpc.js';
 
@@ -30,6 +31,8 @@ export interface OpenLoopRun {
   serverCpuUsPerRequest: number;
   loadCpuPercent: number;
   otherCpuPercent: number;
+  /** Event-loop delay and GC pauses in the server during the run (null for the echo server). */
+  stalls: StallSummary | null;
 }
 
 export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopRun[]> {
@@ -50,6 +53,7 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
   try {
     for (const server of [persona, echo]) {
       await connectAll([worker], server.url, CONNECTIONS);
+      const metricsBefore = await scrapeMetrics(server.url);
       const cpuBefore = server.cpuMs();
       const machineBefore = machineBusyMs();
       const started = performance.now();
@@ -60,6 +64,7 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
       );
       const elapsedMs = performance.now() - started;
       const serverCpuMs = server.cpuMs() - cpuBefore;
+      const stalls = stallsBetween(metricsBefore, await scrapeMetrics(server.url));
       const serverCpu = (serverCpuMs / elapsedMs) * 100;
       const machineCpu = ((machineBusyMs() - machineBefore) / elapsedMs) * 100;
       const loadCpu = (answer.cpuMs / elapsedMs) * 100;
@@ -76,6 +81,7 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
         serverCpuUsPerRequest: Math.round((serverCpuMs * 1000) / answer.sentTotal),
         loadCpuPercent: Math.round(loadCpu),
         otherCpuPercent: Math.max(0, Math.round(machineCpu - serverCpu - loadCpu)),
+        stalls,
       };
       if (answer.firstError) process.stderr.write(`  open-loop ${server.kind}: first error ${answer.firstError}\n`);
       runs.push(run);
@@ -108,6 +114,8 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
       'load cpu%',
       'other cpu%',
       'errors',
+      'loop delay p99 / max ms',
+      'GC pauses (>10 ms) / total ms',
     ],
     runs.map((run) => [
       run.target,
@@ -125,6 +133,8 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
       run.loadCpuPercent,
       run.otherCpuPercent,
       run.errors,
+      run.stalls ? `${fixed(run.stalls.loopDelayMs.p99)} / ${fixed(run.stalls.loopDelayMs.max)}` : '—',
+      run.stalls ? `${run.stalls.gc.count} (${run.stalls.gc.over10ms}) / ${fixed(run.stalls.gc.totalMs)}` : '—',
     ]),
   );
   const file = writeResults('open-loop', options, { placement, warmupMs, durationMs, runs });

@@ -46,6 +46,7 @@ export function composeSocial(deps: {
     if (event.type === 'personaChanged' && event.change === 'deleted') emotions.forget(event.personaId);
   });
   const threads = new TopicThreadService(socialStore, store, clock);
+  threads.listen(deps.events, (error) => logger.warn({ err: error }, 'could not file a message in a topic thread'));
   const analytics = new AnalyticsService(store, socialStore, relationships);
   const groups = new GroupConversationService({
     store,

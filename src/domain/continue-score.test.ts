@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   continueScore,
   decide,
+  decideFor,
+  exchangesSoFar,
   effectiveEnergy,
   engagement,
   lengthPenalty,
@@ -24,9 +26,9 @@ const kira = {
 const rested = { energyShare: 1, fatigue: 0, recentUserMessages: [], turnCount: 1 } satisfies Partial<ContinueScoreInput>;
 
 describe('continueScore', () => {
-  it('Aria asked for a song by a new visitor wants to go on (80)', () => {
+  it('Aria asked for a song at the second message wants to go on (80)', () => {
     // 46 chars with a question: engagement 46/200 + 0.25 = 0.48. "sing"/"ballad" → music 0.95 ("road" → travel 0.85).
-    const result = continueScore({ ...rested, persona: aria, message: 'Would you sing me a ballad about the old road?' });
+    const result = continueScore({ ...rested, persona: aria, message: 'Would you sing me a ballad about the old road?', turnCount: 2 });
     expect(result.factors.topicRelevance).toBe(0.95);
     expect(result.factors.energy).toBe(1);
     expect(result.factors.relationship).toBe(0.5);
@@ -82,8 +84,8 @@ describe('continueScore', () => {
 
   it('does not count the current message twice when the caller passes it in the history too', () => {
     const message = 'Have you read the Codex of Ilmar?';
-    const once = continueScore({ ...rested, persona: kira, message, recentUserMessages: ['Hello'] });
-    const twice = continueScore({ ...rested, persona: kira, message, recentUserMessages: ['Hello', message] });
+    const once = continueScore({ ...rested, persona: kira, message, recentUserMessages: ['Hello'], turnCount: 2 });
+    const twice = continueScore({ ...rested, persona: kira, message, recentUserMessages: ['Hello', message], turnCount: 2 });
     expect(twice).toEqual(once);
   });
 
@@ -112,9 +114,55 @@ describe('continueScore', () => {
   });
 });
 
+describe("the opening (a conversation's first message)", () => {
+  it('"Hello Kira" to a rested Kira gets continue (66): engagement counts 1 at the opening', () => {
+    const hello = continueScore({ ...rested, persona: kira, message: 'Hello Kira' });
+    // "hello" → small talk 0.25; 0.35·0.25 + 0.30·1 + 0.15·0.5 + 0.20·1 = 0.0875 + 0.3 + 0.075 + 0.2 = 0.6625
+    expect(hello.factors.engagement).toBe(1);
+    expect(hello.score).toBe(66);
+    expect(hello.decision).toBe('continue');
+    // the same greeting later in a conversation is judged on its substance: 10 chars → 0.05 → 0.4725
+    expect(continueScore({ ...rested, persona: kira, message: 'Hello Kira', turnCount: 2 })).toMatchObject({
+      score: 47,
+      decision: 'wind_down',
+    });
+  });
+
+  it('never ends at the first message with half the energy or more; a drained persona still may', () => {
+    const bored = { personalityTraits: {}, topicPreferences: { gossip: 0 } };
+    const opening = { persona: bored, message: 'Heard any gossip?', fatigue: 1, relationship: -1, recentUserMessages: [], turnCount: 1 };
+    // 0.35·0 + 0.30·(0.5 × 0.5) + 0.15·0 + 0.20·1 = 0.275: below 35, spared at energy 0.5
+    expect(continueScore({ ...opening, energyShare: 0.5 })).toMatchObject({ score: 28, decision: 'wind_down' });
+    expect(continueScore({ ...opening, energyShare: 0.4 })).toMatchObject({ score: 26, decision: 'end' });
+    expect(continueScore({ ...opening, energyShare: 0.5, turnCount: 2 }).decision).toBe('end');
+  });
+
+  it('a drained persona (below a tenth of its energy) ends whatever the score, even at the opening', () => {
+    const hello = continueScore({ ...rested, persona: kira, message: 'Hello Kira', energyShare: 0.05 });
+    // 0.0875 + 0.3·0.05 + 0.075 + 0.2 = 0.3775: the score alone would wind down
+    expect(hello).toMatchObject({ score: 38, decision: 'end' });
+    expect(continueScore({ ...rested, persona: kira, message: 'Hello Kira', energyShare: 0.1 }).decision).toBe('wind_down');
+  });
+});
+
+describe('exchangesSoFar', () => {
+  it("counts the visitor's messages, so a persona's greeting leaves the first message the opening", () => {
+    expect(exchangesSoFar([{ role: 'assistant' }, { role: 'user' }])).toBe(1);
+    expect(exchangesSoFar([{ role: 'user' }, { role: 'assistant' }, { role: 'user' }])).toBe(2);
+    expect(exchangesSoFar([])).toBe(1);
+  });
+});
+
 describe('decide', () => {
   it('continues at 60 and above, winds down from 35, ends below', () => {
     expect([100, 60, 59, 35, 34, 0].map(decide)).toEqual(['continue', 'continue', 'wind_down', 'wind_down', 'end', 'end']);
+  });
+
+  it('overrides the score for a drained persona and at the opening (decideFor)', () => {
+    expect(decideFor(90, 0.09, false)).toBe('end');
+    expect(decideFor(20, 0.5, true)).toBe('wind_down');
+    expect(decideFor(20, 0.49, true)).toBe('end');
+    expect(decideFor(20, 1, false)).toBe('end');
   });
 });
 

@@ -12,6 +12,12 @@
  * - relationship: affinity with the speaker mapped from −1..1 to 0..1.
  * - engagement: how substantive the visitor's recent messages are (length, questions).
  * - lengthPenalty: grows after a soft turn limit that depends on how sociable the persona is.
+ *
+ * The opening (the conversation's first message, `turnCount` 1) is judged kindly: engagement is
+ * {@link OPENING_ENGAGEMENT} — whoever comes to talk is engaged; how substantive they are shows later, and
+ * a greeting is short by nature — and a persona with at least {@link OPENING_MIN_ENERGY_SHARE} of its
+ * energy never decides `end` (at worst `wind_down`): a persona at full energy does not turn a visitor
+ * away at the first word. A persona below {@link DRAINED_ENERGY_SHARE} ends whatever the score.
  */
 import type { PersonaDefinition } from './persona.js';
 
@@ -40,6 +46,15 @@ export const ENGAGEMENT_SATURATION_CHARS = 200;
 export const QUESTION_BONUS = 0.25;
 /** How many of the visitor's latest messages (including the current one) engagement looks at. */
 export const ENGAGEMENT_WINDOW = 5;
+/** Engagement at a conversation's first message, whatever it says (see the module comment). */
+export const OPENING_ENGAGEMENT = 1;
+/** At its first message a persona with at least this share of its energy never decides to end. */
+export const OPENING_MIN_ENERGY_SHARE = 0.5;
+/**
+ * Below this share of its energy a persona has nothing left to give and ends, whatever the score (at
+ * Kira's costs, about one exchange before she runs out).
+ */
+export const DRAINED_ENERGY_SHARE = 0.1;
 /** Turns after which any conversation starts to feel long, for a persona neither extro- nor introverted. */
 export const BASE_SOFT_TURN_LIMIT = 20;
 /** How far sociability moves the soft limit: an extrovert (90, no introversion) gets 20 + 9 turns. */
@@ -65,7 +80,7 @@ export interface ContinueScoreInput {
    * itself (callers passing the stored history, which already holds it), it is not counted twice.
    */
   recentUserMessages: string[];
-  /** Exchanges so far in this conversation, including the current one. */
+  /** Exchanges so far in this conversation, including the current one (1: its first message, the opening). */
   turnCount: number;
 }
 
@@ -80,11 +95,12 @@ export interface ContinueScoreResult {
 /** Computes the continue score and the decision it implies (see the module comment for the formula). */
 export function continueScore(input: ContinueScoreInput): ContinueScoreResult {
   const previous = input.recentUserMessages.at(-1) === input.message ? input.recentUserMessages.slice(0, -1) : input.recentUserMessages;
+  const isOpening = input.turnCount <= 1;
   const factors = {
     topicRelevance: topicRelevance(input.message, input.persona.topicPreferences),
     energy: effectiveEnergy(input.energyShare, input.fatigue),
     relationship: clamp01(((input.relationship ?? 0) + 1) / 2),
-    engagement: engagement([...previous, input.message].slice(-ENGAGEMENT_WINDOW)),
+    engagement: isOpening ? OPENING_ENGAGEMENT : engagement([...previous, input.message].slice(-ENGAGEMENT_WINDOW)),
     lengthPenalty: lengthPenalty(input.turnCount, softTurnLimit(input.persona.personalityTraits)),
   };
   const raw =
@@ -94,13 +110,34 @@ export function continueScore(input: ContinueScoreInput): ContinueScoreResult {
     CONTINUE_WEIGHTS.engagement * factors.engagement -
     factors.lengthPenalty;
   const score = Math.round(clamp01(raw) * 100);
-  return { score, decision: decide(score), factors };
+  return { score, decision: decideFor(score, input.energyShare, isOpening), factors };
 }
 
+/**
+ * The decision for a score, after the two rules that override it: a drained persona (energy share below
+ * {@link DRAINED_ENERGY_SHARE}) ends, whatever is said; at the opening, one with at least
+ * {@link OPENING_MIN_ENERGY_SHARE} does not (`end` becomes `wind_down`).
+ */
+export function decideFor(score: number, energyShare: number, isOpening: boolean): ContinueDecision {
+  if (energyShare < DRAINED_ENERGY_SHARE) return 'end';
+  const decision = decide(score);
+  return isOpening && decision === 'end' && energyShare >= OPENING_MIN_ENERGY_SHARE ? 'wind_down' : decision;
+}
+
+/** The decision the score alone implies: {@link CONTINUE_THRESHOLD}, {@link WIND_DOWN_THRESHOLD}. */
 export function decide(score: number): ContinueDecision {
   if (score >= CONTINUE_THRESHOLD) return 'continue';
   if (score >= WIND_DOWN_THRESHOLD) return 'wind_down';
   return 'end';
+}
+
+/**
+ * Exchanges so far in a conversation with a visitor, counting its messages (including the current one):
+ * the `turnCount` of a chat turn. A persona's opening greeting (a Character Card's first message) starts
+ * no exchange, so the visitor's first message is still the opening.
+ */
+export function exchangesSoFar(history: readonly { role: string }[]): number {
+  return Math.max(1, history.filter((message) => message.role === 'user').length);
 }
 
 /**

@@ -114,6 +114,8 @@ export interface SocialStore {
   currentThreadId(conversationId: string): Promise<number | null>;
   /** Opens a thread and makes it current. */
   createThread(conversationId: string, label: string, now: number, isBranch: boolean): Promise<ThreadRecord>;
+  /** Makes an existing thread of the conversation current (going back from a branch). */
+  setCurrentThread(conversationId: string, threadId: number): Promise<void>;
   /** One transaction: file the message in the thread, update the thread's centroid and label, make it current. */
   addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<void>;
   /** message id → thread id, for the messages of a conversation that were threaded. */

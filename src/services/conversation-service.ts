@@ -41,7 +41,12 @@ export class ConversationService {
     return message;
   }
 
-  async startWithUser(binding: SessionBinding, persona: PersonaRecord, options: { context: string | null; tokenBudget: number | null }): Promise<ConversationRecord> {
+  /** `topic` and `context` (the scene or purpose) are kept apart: both enter every prompt of the conversation. */
+  async startWithUser(
+    binding: SessionBinding,
+    persona: PersonaRecord,
+    options: { context: string | null; topic?: string | null; tokenBudget: number | null },
+  ): Promise<ConversationRecord> {
     const now = this.clock.now();
     await this.sessions.touch(binding, now);
     const conversation = await this.store.startConversation({
@@ -49,7 +54,7 @@ export class ConversationService {
       sessionId: binding.id,
       kind: 'user',
       personaIds: [persona.id],
-      topic: null,
+      topic: options.topic ?? null,
       context: options.context,
       startedAt: now,
       tokenBudget: options.tokenBudget,
@@ -59,7 +64,11 @@ export class ConversationService {
     return conversation;
   }
 
-  async startBetweenPersonas(binding: SessionBinding, personas: PersonaRecord[], options: { topic: string | null; tokenBudget: number | null }): Promise<ConversationRecord> {
+  async startBetweenPersonas(
+    binding: SessionBinding,
+    personas: PersonaRecord[],
+    options: { topic: string | null; context?: string | null; tokenBudget: number | null },
+  ): Promise<ConversationRecord> {
     const ids = [...new Set(personas.map((persona) => persona.id))];
     if (ids.length < 2) {
       throw new AppError('conflict', 'A conversation between personas needs at least two different personas.', { data: { personas: ids } });
@@ -72,7 +81,7 @@ export class ConversationService {
       kind: 'personas',
       personaIds: ids,
       topic: options.topic,
-      context: null,
+      context: options.context ?? null,
       startedAt: now,
       tokenBudget: options.tokenBudget,
     });

@@ -4,7 +4,17 @@
  */
 import { AppError } from '../domain/errors.js';
 import { matchPersona, type PersonaDefinition } from '../domain/persona.js';
-import { availability, freshEnergy, restEnergy, spendEnergy, type Availability, type SocialEnergyState } from '../domain/social-energy.js';
+import {
+  availability,
+  freshEnergy,
+  restEnergy,
+  restoreEnergy,
+  spendEnergy,
+  type Availability,
+  type EnergyRestore,
+  type RestOptions,
+  type SocialEnergyState,
+} from '../domain/social-energy.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
 import type { PersonaRecord, Store } from '../ports/store.js';
@@ -60,17 +70,27 @@ export class PersonaService {
     return persona;
   }
 
-  /** The persona with its energy brought up to now. */
-  async snapshot(persona: PersonaRecord): Promise<PersonaSnapshot> {
+  /**
+   * The persona with its energy brought up to now. `opensConversation`: read for the persona's first
+   * exchange in a conversation, which starts fresh after a rest (`domain/social-energy.ts`).
+   */
+  async snapshot(persona: PersonaRecord, options: RestOptions = {}): Promise<PersonaSnapshot> {
     const now = this.clock.now();
-    const state = restEnergy(await this.loadState(persona), persona.socialEnergy, now);
+    const state = restEnergy(await this.loadState(persona), persona.socialEnergy, now, options);
     return { persona, state, availability: availability(state, persona.socialEnergy, now) };
   }
 
   /** Spends the energy of one exchange; the caller persists the returned state with the turn. */
-  async spendOnExchange(persona: PersonaRecord, exchangedChars: number): Promise<SocialEnergyState> {
-    const state = spendEnergy(await this.loadState(persona), persona.socialEnergy, exchangedChars, this.clock.now());
+  async spendOnExchange(persona: PersonaRecord, exchangedChars: number, options: RestOptions = {}): Promise<SocialEnergyState> {
+    const state = spendEnergy(await this.loadState(persona), persona.socialEnergy, exchangedChars, this.clock.now(), options);
     this.energy.set(persona.id, state);
+    return state;
+  }
+
+  /** Sets energy and/or fatigue (`emotional.update_state`; full energy means fully rested); persisted at once. */
+  async restore(persona: PersonaRecord, restore: EnergyRestore): Promise<SocialEnergyState> {
+    const state = restoreEnergy(await this.loadState(persona), persona.socialEnergy, restore, this.clock.now());
+    await this.replaceState(persona, state);
     return state;
   }
 

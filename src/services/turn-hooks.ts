@@ -4,6 +4,7 @@
  * called, observers react after the reply is stored (and must not make the client wait: queue slow work).
  * Each says which conversations it takes part in (`conversationKinds`, default one-to-one chats).
  */
+import type { SocialEnergyState } from '../domain/social-energy.js';
 import type { ConversationKind, ConversationRecord, MessageRecord, PersonaRecord } from '../ports/store.js';
 import type { SessionBinding } from './session-binding.js';
 
@@ -15,6 +16,11 @@ export interface TurnContext {
   message: MessageRecord;
   /** Recent messages of the conversation, oldest first, including `message`. */
   history: MessageRecord[];
+  /**
+   * The persona's social energy this turn answers with — the one the prompt's energy line and the
+   * continue score use (read once by the turn runner; a conversation's opening after a rest starts fresh).
+   */
+  energy: SocialEnergyState;
   /** Tokens of the context window this contributor may fill (a share of the model's window). */
   budgetTokens: number;
   /** A `persona.preview_prompt`: the turn will not happen, so contributors change nothing (no recall reinforcement). */

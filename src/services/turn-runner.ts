@@ -11,11 +11,11 @@
  */
 import type { Logger } from 'pino';
 import { buildContextWindow, type ContextWindow, type HistoryMessage } from '../domain/context-window.js';
-import { continueScore, ENGAGEMENT_WINDOW, type ContinueScoreResult } from '../domain/continue-score.js';
+import { continueScore, ENGAGEMENT_WINDOW, exchangesSoFar, type ContinueScoreResult } from '../domain/continue-score.js';
 import { AppError } from '../domain/errors.js';
 import type { ModelChoice } from '../domain/model-selection.js';
 import { buildPostHistoryInstructions, CLOSING_INSTRUCTIONS, composeSystemPrompt, describeEnergy, type PromptSituation } from '../domain/prompt.js';
-import { availability, energyShare, type Availability, type SocialEnergyState } from '../domain/social-energy.js';
+import { availability, energyShare, type Availability, type RestOptions, type SocialEnergyState } from '../domain/social-energy.js';
 import { estimateMessageTokens, estimateTokens } from '../domain/tokens.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
@@ -102,6 +102,12 @@ export interface TurnView {
   messages?: (history: MessageRecord[]) => HistoryMessage[];
   /** Cleans the model's text before it is stored (a "Name:" prefix); an empty result fails the turn. */
   cleanReply?: (text: string) => string;
+  /**
+   * A reply whose signal was aborted after the model finished is dropped, not stored: in a group, an
+   * interjection interrupts the turn in flight (its reply did not hear the person), and the next speaker
+   * is chosen hearing it. A chat keeps a finished reply even if its client left.
+   */
+  dropsRepliesOnAbort?: boolean;
 }
 
 /** A turn's prompt, built but not yet sent: what the model will see. */
@@ -245,12 +251,12 @@ export class TurnRunner {
     const { persona, conversation, history, userMessage, view } = request;
     const model = request.model ?? this.modelFor(persona);
     const contextTokens = this.contextTokensFor(model);
-    const before = await this.deps.personas.snapshot(persona);
+    const before = await this.deps.personas.snapshot(persona, restOptions(request));
     const share = energyShare(before.state, persona.socialEnergy);
     const contributions =
       userMessage === null
         ? []
-        : await this.collectContributions(request, Math.max(0, contextTokens - request.replyTokens));
+        : await this.collectContributions(request, before.state, Math.max(0, contextTokens - request.replyTokens));
     const score = continueScore({
       persona,
       message: userMessage?.content ?? history.at(-1)?.content ?? conversation.topic ?? '',
@@ -258,7 +264,7 @@ export class TurnRunner {
       fatigue: before.state.fatigue,
       relationship: contributions.find((contribution) => contribution.affinity !== undefined)?.affinity ?? 0,
       recentUserMessages: history.filter((message) => message.role === 'user').map((message) => message.content).slice(-ENGAGEMENT_WINDOW),
-      turnCount: history.filter((message) => message.role === 'assistant').length + 1,
+      turnCount: turnCount(request),
     });
     const stateLine = contributions.find((contribution) => contribution.stateLine)?.stateLine;
     const sections = [...(view?.sections ?? []), ...contributions.flatMap((contribution) => contribution.sections ?? [])];
@@ -333,11 +339,13 @@ export class TurnRunner {
       this.deps.logger.warn({ model: prepared.model, elapsedMs: clock.now() - started }, 'LLM stream ended without a done event');
       throw new AppError('llm_failed', `The reply of ${persona.name} broke off before it finished; please retry.${request.userMessage ? ' Your message was stored.' : ''}`);
     }
+    // Interrupted after the model finished (a group's interjection): the reply did not hear it, so it is not kept.
+    if (request.view?.dropsRepliesOnAbort === true) options.signal.throwIfAborted();
     const content = request.view?.cleanReply ? request.view.cleanReply(generated.text) : generated.text;
     if (request.view?.cleanReply && content.length === 0) throw new AppError('llm_failed', `The model gave ${persona.name} an empty reply.`);
 
     const finished = clock.now();
-    const state = await personas.spendOnExchange(persona, (request.userMessage?.content.length ?? 0) + content.length);
+    const state = await personas.spendOnExchange(persona, (request.userMessage?.content.length ?? 0) + content.length, restOptions(request));
     const replyMessage = await store.appendAssistantTurn({
       conversationId: conversation.id,
       personaId: persona.id,
@@ -388,7 +396,7 @@ export class TurnRunner {
   }
 
   /** Runs the contributors of this kind of conversation, each with its share of the budget; one that fails is skipped. */
-  private async collectContributions(request: TurnRequest, budgetTokens: number): Promise<PromptContribution[]> {
+  private async collectContributions(request: TurnRequest, energy: SocialEnergyState, budgetTokens: number): Promise<PromptContribution[]> {
     const { userMessage } = request;
     const contributors = this.contributors.filter((contributor) => (contributor.conversationKinds ?? DEFAULT_KINDS).includes(request.conversation.kind));
     if (contributors.length === 0 || userMessage === null) return [];
@@ -400,6 +408,7 @@ export class TurnRunner {
           conversation: request.conversation,
           message: userMessage,
           history: request.history,
+          energy,
           budgetTokens: Math.floor(budgetTokens * contributor.budgetShare),
           ...(request.isPreview === true ? { isPreview: true } : {}),
         }),
@@ -442,4 +451,21 @@ function attachToNewestUserMessage(messages: LlmMessage[], attachments: TurnAtta
   const current = messages[index]!;
   const content = notes.length === 0 ? current.content : `${current.content}\n\n${notes.join('\n')}`;
   messages[index] = { ...current, content, ...(images.length > 0 ? { images } : {}) };
+}
+
+/**
+ * Whether the turn is the persona's first exchange in its conversation, which starts fresh after a rest
+ * (`domain/social-energy.ts`, FRESH_START_REST_MS): in a chat, the person's first message (a card's
+ * greeting starts no exchange); in a group, the persona's first turn.
+ */
+function restOptions(request: TurnRequest): RestOptions {
+  const { userMessage, history, persona } = request;
+  if (userMessage !== null) return { opensConversation: exchangesSoFar(history) === 1 };
+  return { opensConversation: !history.some((message) => message.role === 'assistant' && message.personaId === persona.id) };
+}
+
+/** Exchanges so far, this one included (1: the opening): the person's messages in a chat, turns taken in a group. */
+function turnCount(request: TurnRequest): number {
+  if (request.userMessage !== null) return exchangesSoFar(request.history);
+  return request.history.filter((message) => message.role === 'assistant').length + 1;
 }

@@ -156,8 +156,16 @@ describe('the user in a group', () => {
     expect(frame.error.message).toContain('conversation.interject');
   });
 
-  it('interjects mid-conversation; the next turns hear it and the persona addressed answers', async () => {
-    numberedReplies();
+  it('interjects mid-conversation; the persona addressed answers first, and every later turn heard it', async () => {
+    const spoken = 'Kira, what do you make of ancient maps?';
+    // each reply is numbered and remembers whether its request had heard the interjection
+    const heardByReply = new Map<string, boolean>();
+    let line = 0;
+    ollama.setReply((body) => {
+      const text = `${speakerOf(body)} line ${++line}`;
+      heardByReply.set(text, body.messages?.some((message) => message.content === `The visitor: ${spoken}`) ?? false);
+      return text;
+    });
     ollama.setMode('slow');
     ollama.chunkDelayMs = 5;
     const feed = new Feed(await server.connect());
@@ -173,12 +181,15 @@ describe('the user in a group', () => {
       personaRequests().filter((body) =>
         body.messages!.some((message) => message.content === 'The visitor: Kira, what do you make of ancient maps?'),
       );
-    // a turn already being generated when the user spoke did not hear it; the next one does
-    // (if Kira's own turn was in flight, Aria answers first — nobody speaks twice in a row — and Kira next)
-    await feed.until(() => heardIt().some((body) => speakerOf(body) === 'Kira') || feed.ended() !== undefined);
+    // a turn still being generated when the user spoke is dropped; Kira, addressed, answers first
+    const after = (): any[] => feed.turns().filter((message) => message.id > interjection.message.id);
+    await feed.until(() => after().length >= 1 || feed.ended() !== undefined);
     const turns = feed.turns();
     expect(turns.filter((message) => message.id === interjection.message.id)).toHaveLength(1);
+    expect(after()[0]).toMatchObject({ role: 'assistant', persona_id: 'kira' });
     expect(heardIt().some((body) => speakerOf(body) === 'Kira')).toBe(true);
+    // nothing stored after the interjection was generated without hearing it
+    for (const message of after()) expect(heardByReply.get(message.content)).toBe(true);
     await feed.call('conversation.end', { conversation_id: started.conversation_id, reason: 'done listening' });
     await feed.until((notifications) => notifications.some((frame) => frame.method === 'conversation.ended'));
     expect(feed.ended().reason).toBe('done listening');

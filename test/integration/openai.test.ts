@@ -160,7 +160,9 @@ describe('POST /v1/chat/completions', () => {
       const local = new OpenAI({ apiKey: key, baseURL: `${down.server.httpUrl}/v1`, maxRetries: 0 });
       const plain = await local.chat.completions.create({ model: 'aria', messages: [{ role: 'user', content: 'hi' }] }).catch((error: unknown) => error);
       expect(plain).toMatchObject({ status: 503, code: 'llm_unavailable' });
-      expect((plain as APIError).message).toContain('ollama serve');
+      // Said once: the remedy is in the message, the table's general advice in `hint`.
+      expect((plain as APIError).message.match(/ollama serve/g)).toHaveLength(1);
+      expect((plain as APIError).error).toMatchObject({ hint: expect.stringContaining('persona-mcp doctor') });
       const streamed = await local.chat.completions.create({ model: 'aria', messages: [{ role: 'user', content: 'hi' }], stream: true }).catch((error: unknown) => error);
       expect(streamed).toMatchObject({ status: 503 });
     } finally {

@@ -170,10 +170,12 @@ describe('emotional state', () => {
     const liked = await createPersona(client, 'Liked');
     const plain = await createPersona(client, 'Plain');
     for (let i = 0; i < 5; i++) await client.result('relationship.update', { persona1_id: liked, interaction_quality: 1 });
-    // affinity 1 − 0.9⁵ = 0.4095: the relationship term rises from 0.5 to 0.7048, +0.15 × 0.2048 ≈ 3 points
+    // affinity 1 − 0.9⁵ = 0.4095: the relationship term rises from 0.5 to 0.7048, +0.15 × 0.2048 = 3.07 points
+    // (each score is rounded on its own, so the rounded scores differ by 3 or 4)
     const warm = await client.result('persona.chat', { persona_id: liked, message: 'Tell me about music' });
     const cool = await client.result('persona.chat', { persona_id: plain, message: 'Tell me about music' });
-    expect(warm.continue_score - cool.continue_score).toBe(3);
+    expect(warm.continue_score - cool.continue_score).toBeGreaterThanOrEqual(3);
+    expect(warm.continue_score - cool.continue_score).toBeLessThanOrEqual(4);
   });
 });
 

@@ -162,6 +162,12 @@ export class SqliteSocialStore implements SocialStore {
     });
   }
 
+  setCurrentThread(conversationId: string, threadId: number): Promise<void> {
+    return this.write(() => {
+      this.sql.setCursor.run(conversationId, threadId);
+    });
+  }
+
   addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<void> {
     return this.write(() => {
       this.sql.fileMessage.run(threadId, messageId);

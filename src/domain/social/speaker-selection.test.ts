@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseSpeaker, mentions, speakerDesire, type SpeakerCandidate } from './speaker-selection.js';
+import { addressees, chooseSpeaker, mentionIndex, mentions, speakerDesire, type SpeakerCandidate } from './speaker-selection.js';
 
 function candidate(personaId: string, overrides: Partial<SpeakerCandidate> = {}): SpeakerCandidate {
   return {
@@ -31,7 +31,14 @@ describe('chooseSpeaker', () => {
       [candidate('aria', { continueScore: 90 }), candidate('kira', { continueScore: 50 }), candidate('tobias', { continueScore: 55 })],
       'aria',
     );
-    expect(choice).toEqual({ kind: 'speak', personaId: 'tobias', mode: 'continue', desire: 60, desires: { kira: 55, tobias: 60 } });
+    expect(choice).toEqual({
+      kind: 'speak',
+      personaId: 'tobias',
+      mode: 'continue',
+      reason: 'desire',
+      desire: 60,
+      desires: { kira: 55, tobias: 60 },
+    });
   });
 
   it('lets the one addressed answer', () => {
@@ -67,6 +74,83 @@ describe('chooseSpeaker', () => {
       kind: 'end',
       reason: 'nobody_available',
     });
+  });
+});
+
+describe('chooseSpeaker with direct address (rule 2, before scores)', () => {
+  it('gives the turn to the one addressed even when another wants it far more', () => {
+    // Kira: 90 + 25 + 15 = 130 desire; Bram, addressed: 20 + 25 + 5 = 50 — Bram answers
+    const choice = chooseSpeaker(
+      [
+        candidate('kira', { continueScore: 90, isAddressed: true, turnsSinceSpoke: 3 }),
+        candidate('bram', { continueScore: 20, isAddressed: true, addressRank: 0 }),
+      ],
+      null,
+    );
+    expect(choice).toMatchObject({ kind: 'speak', personaId: 'bram', reason: 'addressed', desire: 50, mode: 'continue' });
+  });
+
+  it('answers briefly when it would rather stop, and lets the next addressee speak when the first cannot', () => {
+    const tired = chooseSpeaker([candidate('aria'), candidate('bram', { decision: 'end', continueScore: 10, addressRank: 0 })], null);
+    expect(tired).toMatchObject({ personaId: 'bram', mode: 'wind_down', reason: 'addressed' });
+    const resting = chooseSpeaker(
+      [
+        candidate('aria', { addressRank: 1 }),
+        candidate('bram', { isAvailable: false, addressRank: 0 }),
+        candidate('kira', { continueScore: 95 }),
+      ],
+      null,
+    );
+    expect(resting).toMatchObject({ personaId: 'aria', reason: 'addressed' });
+  });
+
+  it('never lets the last speaker answer itself, and falls back to desire when nobody addressed can speak', () => {
+    const choice = chooseSpeaker([candidate('aria', { addressRank: 0 }), candidate('kira', { continueScore: 40 })], 'aria');
+    expect(choice).toMatchObject({ personaId: 'kira', reason: 'desire' });
+  });
+});
+
+describe('addressees', () => {
+  const group = [
+    { personaId: 'aria', name: 'Aria' },
+    { personaId: 'kira', name: 'Kira' },
+    { personaId: 'bram', name: 'Bram' },
+  ];
+
+  it('names in the latest line come first, in the order named, never the speaker itself', () => {
+    expect(addressees([{ speakerId: null, content: 'Bram, what do you think?' }], group)).toEqual(['bram']);
+    expect(addressees([{ speakerId: null, content: 'And you, Kira? Bram said so.' }], group)).toEqual(['kira', 'bram']);
+    expect(addressees([{ speakerId: 'kira', content: 'I, Kira, agree with Aria.' }], group)).toEqual(['aria']);
+  });
+
+  it('an answer to a question gives the floor back to the one who asked', () => {
+    const lines = [
+      { speakerId: 'kira', content: 'Where did you find that map?' },
+      { speakerId: null, content: 'In the harbour archive.' },
+    ];
+    expect(addressees(lines, group)).toEqual(['kira']);
+    // no question, no address
+    expect(addressees([{ speakerId: 'kira', content: 'The map is old.' }, lines[1]!], group)).toEqual([]);
+    // a persona answering a persona's question, too
+    expect(addressees([lines[0]!, { speakerId: 'bram', content: 'From a trader.' }], group)).toEqual(['kira']);
+  });
+
+  it('keeps those the user named until they have spoken', () => {
+    const lines = [
+      { speakerId: null, content: 'Kira and Bram, what do you make of it?' },
+      { speakerId: 'kira', content: 'It is a forgery.' },
+    ];
+    expect(addressees(lines, group)).toEqual(['bram']);
+    expect(addressees([...lines, { speakerId: 'bram', content: 'I disagree.' }], group)).toEqual([]);
+    // a persona naming another comes before the user's older address
+    expect(addressees([lines[0]!, { speakerId: 'kira', content: 'Aria, you saw it first.' }], group)).toEqual(['aria', 'bram']);
+  });
+});
+
+describe('mentionIndex', () => {
+  it('is where the name starts, −1 when absent', () => {
+    expect(mentionIndex('Well, Bram, what now?', 'Bram')).toBe(6);
+    expect(mentionIndex('Bramble', 'Bram')).toBe(-1);
   });
 });
 

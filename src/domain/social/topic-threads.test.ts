@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { addVectors, assignThread, cosineSimilarity, termVector, THREAD_SIMILARITY_THRESHOLD, threadLabel } from './topic-threads.js';
+import {
+  addVectors,
+  assignThread,
+  CLEAR_RETURN_SIMILARITY,
+  cosineSimilarity,
+  hasReturnCue,
+  termVector,
+  THREAD_SIMILARITY_THRESHOLD,
+  threadLabel,
+} from './topic-threads.js';
 
 describe('termVector', () => {
   it('keeps stemmed content words and drops stop-words', () => {
@@ -52,6 +61,64 @@ describe('assignThread', () => {
 
   it('keeps a short message ("yes, go on!") in the current thread', () => {
     expect(assignThread(termVector('yes, go on!'), [libraries, weather], 2)).toMatchObject({ kind: 'stay', threadId: 2 });
+  });
+});
+
+describe('assignThread inside a held branch', () => {
+  const libraries = { id: 1, centroid: termVector('ancient libraries of the elves and their books') };
+  const emptyBranch = { id: 2, centroid: {}, isBranch: true };
+  const garden = { id: 2, centroid: termVector('I grow tomatoes in my garden'), isBranch: true };
+  const user = { fromUser: true, hasReturnCue: false };
+
+  it('takes the first message of a branch the user just made, though the branch is empty (similarity 0)', () => {
+    expect(assignThread(termVector('I grow tomatoes in my garden.'), [libraries, emptyBranch], 2, user)).toEqual({
+      kind: 'hold',
+      threadId: 2,
+      similarity: 0,
+    });
+  });
+
+  it('holds on a change of subject that would open a new thread elsewhere', () => {
+    const soup = termVector('Do you know any good recipes for mushroom soup?');
+    expect(assignThread(soup, [libraries, garden], 2, user)).toMatchObject({ kind: 'hold', threadId: 2 });
+    expect(assignThread(soup, [libraries, { ...garden, isBranch: false }], 2, user)).toMatchObject({ kind: 'new' });
+  });
+
+  it('lets the user return only clearly: 0.3 without a cue, 0.12 with one', () => {
+    // elve, keep, garden, near, library: shares elve and library with the libraries thread, 2 / (√5 × √4) = 0.4472,
+    // and garden with the branch, 1 / (√5 × √3) = 0.2582
+    const clear = termVector('Did the elves keep gardens near their libraries?');
+    expect(cosineSimilarity(clear, libraries.centroid)).toBe(0.4472);
+    expect(assignThread(clear, [libraries, garden], 2, user)).toEqual({ kind: 'resume', threadId: 1, similarity: 0.4472 });
+    // back, elve, old, tale, heroe, dragon: shares only "elve", 1 / (√6 × √4) = 0.2041, between the two thresholds
+    const faint = termVector('Back to the elves and their old tales of heroes and dragons');
+    const similarity = cosineSimilarity(faint, libraries.centroid);
+    expect(similarity).toBe(0.2041);
+    expect(similarity).toBeGreaterThanOrEqual(THREAD_SIMILARITY_THRESHOLD);
+    expect(similarity).toBeLessThan(CLEAR_RETURN_SIMILARITY);
+    expect(assignThread(faint, [libraries, garden], 2, user)).toMatchObject({ kind: 'hold', threadId: 2 });
+    expect(assignThread(faint, [libraries, garden], 2, { fromUser: true, hasReturnCue: true })).toEqual({
+      kind: 'resume',
+      threadId: 1,
+      similarity: 0.2041,
+    });
+  });
+
+  it('never lets a persona reply take the talk out of the branch', () => {
+    const reply = termVector('The ancient libraries of the elves held many books');
+    expect(assignThread(reply, [libraries, garden], 2, { fromUser: false, hasReturnCue: false })).toMatchObject({
+      kind: 'hold',
+      threadId: 2,
+    });
+  });
+});
+
+describe('hasReturnCue', () => {
+  it('finds phrases that take the talk back, as whole words', () => {
+    expect(hasReturnCue('Back to the elves: were their libraries ancient?')).toBe(true);
+    expect(hasReturnCue('Anyway, as I was saying…')).toBe(true);
+    expect(hasReturnCue('I went back home')).toBe(false);
+    expect(hasReturnCue('The feedback to the team')).toBe(false);
   });
 });
 

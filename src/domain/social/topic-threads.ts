@@ -14,6 +14,14 @@
  * The threshold 0.12 was chosen on the shipped personas' test dialogues: follow-ups on one topic share
  * at least one content word among ~8 (cosine ≈ 0.15–0.4), while a clear change of subject shares none
  * (cosine 0).
+ *
+ * An explicit branch (`conversation.branch`) is **held**: while it is current it takes every message —
+ * detection never splits it, not even on its first message when it is still empty — until the user
+ * returns. Only a message of the user can leave a held branch, and only by a *clear return* to an
+ * earlier thread: similarity ≥ {@link CLEAR_RETURN_SIMILARITY} with it, or ≥ the ordinary threshold when
+ * the message says it goes back ("back to the elves", "anyway, as I was saying"; {@link hasReturnCue}),
+ * and in both cases more similar to that thread than to the branch. The user can also go back
+ * explicitly (`conversation.branch {"back": true}` or `{"thread_id": …}`).
  */
 import { stem } from '../continue-score.js';
 
@@ -21,6 +29,37 @@ export const THREAD_SIMILARITY_THRESHOLD = 0.12;
 export const MIN_CONTENT_WORDS = 3;
 /** Words in a thread label (its most frequent content words). */
 export const LABEL_WORDS = 3;
+/**
+ * Similarity with an earlier thread that takes a user's message out of a held branch without a return
+ * cue: two or three shared words among a handful, well above the 0.12 at which detection stays.
+ */
+export const CLEAR_RETURN_SIMILARITY = 0.3;
+
+/** Phrases with which people take a conversation back to something said before (lower-case, whole words). */
+export const RETURN_CUES: readonly string[] = Object.freeze([
+  'back to',
+  'go back',
+  'going back',
+  'get back',
+  'come back to',
+  'coming back to',
+  'return to',
+  'returning to',
+  'as i was saying',
+  'as we were saying',
+  'where were we',
+  'anyway',
+  'anyways',
+  'earlier you',
+  'you mentioned',
+  'you were saying',
+]);
+
+/** Whether the text says it takes the talk back to an earlier topic (one of {@link RETURN_CUES}). */
+export function hasReturnCue(text: string): boolean {
+  const words = ` ${(text.toLowerCase().match(/[\p{L}\p{N}'’]+/gu) ?? []).join(' ')} `;
+  return RETURN_CUES.some((cue) => words.includes(` ${cue} `));
+}
 
 const STOP_WORDS = new Set(
   (
@@ -72,16 +111,35 @@ export function addVectors(a: TermVector, b: TermVector): TermVector {
 export interface ThreadSummary {
   id: number;
   centroid: TermVector;
+  /** Opened by `conversation.branch`: held while current (see the module comment). */
+  isBranch?: boolean;
+}
+
+/** Who said the message, and whether it says it goes back ({@link hasReturnCue}). */
+export interface MessageOrigin {
+  fromUser: boolean;
+  hasReturnCue: boolean;
 }
 
 export type ThreadDecision =
   | { kind: 'stay'; threadId: number; similarity: number }
+  /** The current thread is a held branch and the message is not a clear return. */
+  | { kind: 'hold'; threadId: number; similarity: number }
   | { kind: 'resume'; threadId: number; similarity: number }
   | { kind: 'new'; bestSimilarity: number };
 
-/** Where a message belongs (see the module comment). `currentId` is null before the first thread. */
-export function assignThread(message: TermVector, threads: readonly ThreadSummary[], currentId: number | null): ThreadDecision {
+/**
+ * Where a message belongs (see the module comment). `currentId` is null before the first thread;
+ * `origin` defaults to a user's message without a return cue.
+ */
+export function assignThread(
+  message: TermVector,
+  threads: readonly ThreadSummary[],
+  currentId: number | null,
+  origin: MessageOrigin = { fromUser: true, hasReturnCue: false },
+): ThreadDecision {
   const current = threads.find((thread) => thread.id === currentId);
+  if (current?.isBranch === true) return holdOrReturn(message, threads, current, origin);
   if (current !== undefined && contentWordCount(message) < MIN_CONTENT_WORDS)
     return { kind: 'stay', threadId: current.id, similarity: cosineSimilarity(message, current.centroid) };
   if (current === undefined && threads.length === 0) return { kind: 'new', bestSimilarity: 0 };
@@ -106,6 +164,28 @@ export function assignThread(message: TermVector, threads: readonly ThreadSummar
     kind: 'new',
     bestSimilarity: Math.max(best?.similarity ?? 0, current === undefined ? 0 : cosineSimilarity(message, current.centroid)),
   };
+}
+
+/** Inside a held branch: stay, unless the user clearly returns to an earlier thread. */
+function holdOrReturn(
+  message: TermVector,
+  threads: readonly ThreadSummary[],
+  branch: ThreadSummary,
+  origin: MessageOrigin,
+): ThreadDecision {
+  const similarity = cosineSimilarity(message, branch.centroid);
+  const hold: ThreadDecision = { kind: 'hold', threadId: branch.id, similarity };
+  if (!origin.fromUser || contentWordCount(message) < MIN_CONTENT_WORDS) return hold;
+  const needed = origin.hasReturnCue ? THREAD_SIMILARITY_THRESHOLD : CLEAR_RETURN_SIMILARITY;
+  let best: { id: number; similarity: number } | null = null;
+  for (const thread of threads) {
+    if (thread.id === branch.id) continue;
+    const candidate = cosineSimilarity(message, thread.centroid);
+    if (best === null || candidate > best.similarity) best = { id: thread.id, similarity: candidate };
+  }
+  if (best !== null && best.similarity >= needed && best.similarity > similarity)
+    return { kind: 'resume', threadId: best.id, similarity: best.similarity };
+  return hold;
 }
 
 /** A short name for a thread: its {@link LABEL_WORDS} most frequent content words (ties alphabetical). */

@@ -122,18 +122,44 @@ export function conversationThreadMethods(services: Services): MethodDefinition[
 
     defineMethod({
       name: 'conversation.branch',
-      summary: 'Start a new topic thread explicitly; the next messages belong to it and the others are summarised in the prompt.',
+      summary:
+        'Start a new topic thread explicitly — it takes the next messages until the user returns — or go back to an earlier thread (back, thread_id).',
+      description:
+        'A branch stays the current thread however far its messages wander; only a clear return to an earlier thread (or this method with back/thread_id) leaves it. See docs/social.md, "Topic threads".',
       params: z.object({
         conversation_id: conversationIdParam.optional(),
         label: z.string().max(200).optional().describe('A name for the new thread.'),
+        back: z.boolean().optional().describe('Go back to the thread that was current before (the one the branch was opened from) instead of opening one.'),
+        thread_id: z.number().int().positive().optional().describe('Go back to this thread of the conversation instead of opening one.'),
       }),
-      result: z.object({ conversation_id: z.string(), thread_id: z.number().int(), label: z.string(), created_at: isoTime }),
-      handler: async ({ conversation_id, label }, context) => {
+      result: z.object({
+        conversation_id: z.string(),
+        thread_id: z.number().int(),
+        label: z.string(),
+        created_at: isoTime,
+        is_branch: z.boolean(),
+        returned: z.boolean().describe('true when an earlier thread became current again (back, thread_id); false for a new branch.'),
+      }),
+      handler: async ({ conversation_id, label, back, thread_id }, context) => {
         const conversation = await targetConversation(context.session, conversation_id);
         if (conversation.status !== 'active')
           throw new AppError('conversation_not_found', `Conversation "${conversation.id}" has ended; it cannot branch.`);
-        const thread = await threads.branch(conversation.id, label ?? null);
-        return { conversation_id: conversation.id, thread_id: thread.id, label: thread.label, created_at: toIso(thread.createdAt) };
+        if (back === true && thread_id !== undefined)
+          throw new AppError('conflict', 'Give either back: true or thread_id, not both.');
+        const returning = back === true || thread_id !== undefined;
+        if (returning && label !== undefined)
+          throw new AppError('conflict', 'label names a new branch; going back (back, thread_id) keeps the thread\'s own label.');
+        const thread = returning
+          ? await threads.returnTo(conversation.id, thread_id ?? 'previous')
+          : await threads.branch(conversation.id, label ?? null);
+        return {
+          conversation_id: conversation.id,
+          thread_id: thread.id,
+          label: thread.label,
+          created_at: toIso(thread.createdAt),
+          is_branch: thread.isBranch,
+          returned: returning,
+        };
       },
     }),
 

@@ -35,11 +35,11 @@ export function conversationMethods(services: Services): MethodDefinition[] {
       summary: 'Start a conversation: with one persona (persona_id + context), or between personas (persona1_id + persona2_id + topic, or personas).',
       params: z.object({
         persona_id: personaIdParam.optional(),
-        context: z.string().max(8000).optional().describe('Scene or purpose of a user conversation; enters the prompt.'),
+        context: z.string().max(8000).optional().describe('Scene or purpose of the conversation (with one persona or a group); enters every participant\'s prompt.'),
         persona1_id: personaIdParam.optional(),
         persona2_id: personaIdParam.optional(),
         personas: z.array(personaIdParam).min(2).max(8).optional().describe('A group of personas.'),
-        topic: z.string().max(500).optional(),
+        topic: z.string().max(500).optional().describe('What the conversation is about; enters every participant\'s prompt.'),
         token_budget: z.number().int().positive().optional().describe('Default reply cap for turns in this conversation.'),
         max_turns: z.number().int().min(1).max(200).optional().describe('Between personas: persona turns before the group ends by itself (default social.groupMaxTurns).'),
         auto_run: z.boolean().default(true).describe('Between personas: start taking turns in the background at once (false: wait for conversation.resume).'),
@@ -54,7 +54,8 @@ export function conversationMethods(services: Services): MethodDefinition[] {
       result: z.object({
         conversation_id: z.string(),
         participants: z.array(z.string()),
-        topic: z.string().nullable(),
+        topic: z.string().nullable().describe('The topic given at start (null when none; the context is not echoed here).'),
+        context: z.string().nullable().describe('The scene or purpose given at start.'),
         started: z.literal(true),
         kind: z.enum(['user', 'personas']),
         started_at: z.string(),
@@ -68,6 +69,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
           if (params.subscribe && context.subscribe === undefined) throw new AppError('forbidden', 'subscribe: true needs a WebSocket connection.');
           const started = await services.groups.start(context.session, group.map((id) => personas.resolve(id)), {
             topic: params.topic ?? null,
+            context: params.context ?? null,
             tokenBudget: params.token_budget ?? null,
             maxTurns: params.max_turns,
             autoRun: params.auto_run,
@@ -89,7 +91,8 @@ export function conversationMethods(services: Services): MethodDefinition[] {
             });
           }
           conversation = await conversations.startWithUser(context.session, persona, {
-            context: params.context ?? params.topic ?? null,
+            context: params.context ?? null,
+            topic: params.topic ?? null,
             tokenBudget: params.token_budget ?? null,
           });
           if (params.greeting !== undefined) {
@@ -100,7 +103,8 @@ export function conversationMethods(services: Services): MethodDefinition[] {
         return {
           conversation_id: conversation.id,
           participants: conversation.personaIds,
-          topic: conversation.topic ?? conversation.context,
+          topic: conversation.topic,
+          context: conversation.context,
           started: true as const,
           kind: conversation.kind,
           started_at: toIso(conversation.startedAt),

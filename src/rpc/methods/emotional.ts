@@ -69,7 +69,7 @@ export function emotionalMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'emotional.update_state',
-      summary: "Change a persona's mood or energy; it drifts back to its baseline over time.",
+      summary: "Change a persona's mood, energy or fatigue; mood drifts back to its baseline and fatigue recovers with rest.",
       description: "A named `mood` sets valence and arousal to that mood's typical point; explicit `valence`/`arousal` then override it.",
       params: z.object({
         persona_id: personaIdParam,
@@ -78,8 +78,13 @@ export function emotionalMethods(services: Services): MethodDefinition[] {
         arousal: unit.optional(),
         stress_level: unit.optional(),
         curiosity: unit.optional(),
-        energy_level: unit.optional().describe('Sets social energy to this share of the maximum.'),
+        energy_level: unit
+          .optional()
+          .describe(
+            'Sets social energy to this share of the maximum; 1 means fully rested (fatigue 0 unless interaction_fatigue is given).',
+          ),
         social_battery: z.number().min(0).optional().describe('Sets social energy (capped at the maximum).'),
+        interaction_fatigue: unit.optional().describe('Sets the tiredness from recent talk (0 fresh … 1 worn out); it recovers with rest.'),
       }),
       result: z.object({ success: z.literal(true), message: z.string(), persona_id: z.string(), updated_state: emotionalStateWire }),
       hints: { idempotent: true },
@@ -94,12 +99,10 @@ export function emotionalMethods(services: Services): MethodDefinition[] {
         });
         const max = persona.socialEnergy.maxEnergy;
         const energy = params.social_battery ?? (params.energy_level === undefined ? undefined : params.energy_level * max);
-        if (energy !== undefined) {
-          const snapshot = await personas.snapshot(persona);
-          await personas.replaceState(persona, {
-            ...snapshot.state,
-            energy: Math.min(max, energy),
-            cooldownUntil: energy > 0 ? null : snapshot.state.cooldownUntil,
+        if (energy !== undefined || params.interaction_fatigue !== undefined) {
+          await personas.restore(persona, {
+            ...(energy !== undefined ? { energy } : {}),
+            ...(params.interaction_fatigue !== undefined ? { fatigue: params.interaction_fatigue } : {}),
           });
         }
         const snapshot = await personas.snapshot(persona);

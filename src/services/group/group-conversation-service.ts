@@ -77,6 +77,8 @@ const RECOLLECTION_MESSAGES = 200;
 interface Runner {
   abort: AbortController;
   wake: () => void;
+  /** Drops the turn being prepared or generated, if any (the user spoke: choose again, hearing it). */
+  interrupt: () => void;
   done: Promise<void>;
 }
 
@@ -153,6 +155,8 @@ export class GroupConversationService {
     personas: PersonaRecord[],
     options: {
       topic: string | null;
+      /** The scene or purpose, told to every persona with the topic. */
+      context?: string | null | undefined;
       tokenBudget: number | null;
       maxTurns?: number | undefined;
       autoRun?: boolean | undefined;
@@ -160,8 +164,10 @@ export class GroupConversationService {
       beforeRun?: ((conversationId: string) => void) | undefined;
     },
   ): Promise<{ conversation: ConversationRecord; group: GroupRecord }> {
+    if (options.autoRun ?? true) await this.refuseIfTooFewCanTalk(personas);
     const conversation = await this.deps.conversations.startBetweenPersonas(binding, personas, {
       topic: options.topic,
+      context: options.context ?? null,
       tokenBudget: options.tokenBudget,
     });
     const now = this.deps.clock.now();
@@ -190,6 +196,28 @@ export class GroupConversationService {
     return { conversation, group };
   }
 
+  /**
+   * A group that starts running needs two personas who can talk: one resting on a cooldown would leave
+   * the other a single turn before the group ends with `nobody_available`. Says who rests and for how long.
+   */
+  private async refuseIfTooFewCanTalk(personas: PersonaRecord[]): Promise<void> {
+    const distinct = [...new Map(personas.map((persona) => [persona.id, persona])).values()];
+    const resting: Array<{ persona: PersonaRecord; seconds: number }> = [];
+    for (const persona of distinct) {
+      const { availability } = await this.deps.personas.snapshot(persona, { opensConversation: true });
+      if (!availability.isAvailable) resting.push({ persona, seconds: availability.cooldownRemaining });
+    }
+    if (resting.length === 0 || distinct.length - resting.length >= 2) return;
+    const who = resting
+      .map(({ persona, seconds }) => (seconds > 0 ? `${persona.name} is resting (${Math.ceil(seconds / 60)} min left)` : `${persona.name} has no energy left`))
+      .join(', ');
+    throw new AppError(
+      'conflict',
+      `${who}; a group needs at least two personas who can talk. Start it later or with others, or restore them with emotional.update_state {"persona_id":"${resting[0]!.persona.id}","energy_level":1}.`,
+      { data: { resting: resting.map(({ persona, seconds }) => ({ persona_id: persona.id, cooldown_remaining: seconds })) } },
+    );
+  }
+
   /** Restarts the runners of groups that were running when the server stopped. Returns how many. */
   async resumeRunning(): Promise<number> {
     let resumed = 0;
@@ -205,7 +233,10 @@ export class GroupConversationService {
     return resumed;
   }
 
-  /** The user says something in the group; the next speaker hears it. A paused group runs again. */
+  /**
+   * The user says something in the group; the next speaker hears it (a turn still being generated is
+   * dropped and chosen again). A paused group runs again.
+   */
   async interject(binding: SessionBinding, conversationId: string, content: string): Promise<MessageRecord> {
     const { conversation, group } = await this.activeGroup(binding, conversationId);
     this.deps.turnRunner.checkMessage(content, 'the group');
@@ -220,9 +251,8 @@ export class GroupConversationService {
       createdAt: this.deps.clock.now(),
     });
     this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message });
-    await this.deps.threads
-      .fileMessage(message)
-      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not file the message in a topic thread'));
+    // A turn still being generated did not hear this: it is dropped, and the next speaker is chosen hearing it.
+    this.runners.get(conversation.id)?.interrupt();
     if (group.status !== 'running') await this.setStatus(group, 'running', null);
     this.launch(conversation.id);
     return message;
@@ -326,7 +356,7 @@ export class GroupConversationService {
       existing.wake();
       return;
     }
-    const runner: Runner = { abort: new AbortController(), wake: () => {}, done: Promise.resolve() };
+    const runner: Runner = { abort: new AbortController(), wake: () => {}, interrupt: () => {}, done: Promise.resolve() };
     this.runners.set(conversationId, runner);
     runner.done = this.run(conversationId, runner)
       .catch((error: unknown) => this.deps.logger.error({ err: error, conversationId }, 'group conversation runner failed'))
@@ -352,6 +382,8 @@ export class GroupConversationService {
         await this.setStatus(group, 'paused', STEPPED_REASON);
         return;
       }
+      const turn = new AbortController();
+      runner.interrupt = () => turn.abort(new Error('the user spoke'));
       try {
         const stats = await this.deps.store.conversationStats(conversationId);
         if (stats.turns >= group.maxTurns) {
@@ -362,6 +394,7 @@ export class GroupConversationService {
         const members = (await this.deps.social.members(conversationId)).filter((member) => member.leftAfter === null);
         const owner = await this.ownerBinding(conversation);
         const choice = await this.turns.choose(conversation, members, recent, owner);
+        if (turn.signal.aborted) continue; // the user spoke meanwhile: choose again, hearing it
         if (choice.kind === 'speak') {
           for (const listener of this.speakerListeners) listener({ conversationId, personaId: choice.personaId, mode: choice.mode, desire: choice.desire, desires: choice.desires });
         }
@@ -369,13 +402,14 @@ export class GroupConversationService {
           await this.finish(conversation, group, choice.reason);
           return;
         }
-        await this.turns.speak(conversation, members, recent, choice, owner, signal);
+        await this.turns.speak(conversation, members, recent, choice, owner, AbortSignal.any([signal, turn.signal]));
         const steps = this.stepsLeft.get(conversationId);
         if (steps !== undefined) {
           this.stepsLeft.set(conversationId, Math.max(0, steps - 1));
           if (steps <= 1) continue; // pause at once, without the delay between turns
         }
       } catch (error) {
+        if (turn.signal.aborted && !signal.aborted) continue; // interrupted by an interjection: choose again at once
         if (signal.aborted) {
           const latest = await this.deps.store.getConversation(conversationId).catch(() => null);
           if (latest !== null && latest.status !== 'active')
@@ -386,6 +420,8 @@ export class GroupConversationService {
         this.deps.logger.warn({ err: error, conversationId }, 'group conversation paused');
         await this.setStatus(group, 'paused', reason);
         return;
+      } finally {
+        runner.interrupt = () => {};
       }
       await this.pause(group.turnDelayMs, runner);
     }

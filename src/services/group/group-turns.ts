@@ -10,7 +10,7 @@ import { CLOSING_INSTRUCTIONS } from '../../domain/prompt.js';
 import { stripSpeakerPrefix, transcriptFor, witnessed, USER_SPEAKER_NAME } from '../../domain/social/group-transcript.js';
 import { describeMood } from '../../domain/social/mood.js';
 import { describeRelationship } from '../../domain/social/relationship.js';
-import { chooseSpeaker, mentions, type SpeakerCandidate, type SpeakerChoice } from '../../domain/social/speaker-selection.js';
+import { addressees, chooseSpeaker, mentions, type SpeakerCandidate, type SpeakerChoice } from '../../domain/social/speaker-selection.js';
 import type { GroupMemberRecord } from '../../ports/social-store.js';
 import type { ConversationRecord, MessageRecord, PersonaRecord } from '../../ports/store.js';
 import type { PersonaService } from '../persona-service.js';
@@ -54,6 +54,14 @@ export class GroupTurns {
     const userId = userIdOf(session);
     const last = recent.at(-1) ?? null;
     const lastSpeakerId = last?.role === 'assistant' ? last.personaId : null;
+    // Direct address decides before any score (domain/social/speaker-selection.ts, rule 2).
+    const spokenTo = addressees(
+      recent.filter((message) => message.role !== 'system').map((message) => ({ speakerId: message.role === 'user' ? null : message.personaId, content: message.content })),
+      members.flatMap((member) => {
+        const persona = this.persona(member.personaId);
+        return persona === null ? [] : [{ personaId: persona.id, name: persona.name }];
+      }),
+    );
     const candidates: SpeakerCandidate[] = [];
     for (const member of members) {
       const persona = this.persona(member.personaId);
@@ -63,7 +71,8 @@ export class GroupTurns {
       const heardSince = seen.slice(ownLast + 1).filter((message) => !(message.role === 'assistant' && message.personaId === persona.id));
       const heard = seen.filter((message) => !(message.role === 'assistant' && message.personaId === persona.id));
       const lastHeard = heard.at(-1);
-      const snapshot = await this.deps.personas.snapshot(persona);
+      // its first turn in this group starts fresh after a rest, as the turn runner will read it (domain/social-energy.ts)
+      const snapshot = await this.deps.personas.snapshot(persona, { opensConversation: ownLast < 0 });
       const affinity =
         lastHeard === undefined
           ? 0
@@ -89,6 +98,7 @@ export class GroupTurns {
         continueScore: score.score,
         decision: score.decision,
         isAddressed: heardSince.some((message) => mentions(message.content, persona.name)),
+        addressRank: spokenTo.includes(persona.id) ? spokenTo.indexOf(persona.id) : null,
         affinityToLastSpeaker: affinity,
         turnsSinceSpoke: ownLast < 0 ? null : seen.length - 1 - ownLast,
       });
@@ -146,6 +156,8 @@ export class GroupTurns {
           sections,
           messages: (heard) => transcriptFor(persona.id, heard, (id) => this.persona(id)?.name ?? id, opening),
           cleanReply: (text) => stripSpeakerPrefix(text, persona.name) || text.trim(),
+          // an interjection interrupts the turn in flight: the person is heard before anyone answers past them
+          dropsRepliesOnAbort: true,
         },
       },
       { signal },

@@ -1,7 +1,7 @@
 /**
  * What a group turn changes between the personas, as a turn observer of group conversations: the
  * relationship between the speaker and the one it answered (both ways, or towards the user), both
- * moods, and the reply's topic thread. The group runner waits for it before choosing the next speaker.
+ * moods, and (waited for) the reply's topic thread. The group runner waits for it before choosing the next speaker.
  */
 import { exchangeQuality, sentiment } from '../../domain/social/sentiment.js';
 import type { ConversationKind } from '../../ports/store.js';
@@ -70,6 +70,7 @@ export class GroupSocialObserver implements TurnObserver {
         conversationId: conversation.id,
       });
     }
-    await this.deps.threads.fileMessage(reply);
+    // The reply is filed in its topic thread as it is stored (TopicThreadService.listen); the next speaker waits for it.
+    await this.deps.threads.settled(conversation.id);
   }
 }

@@ -7,8 +7,8 @@
  *   relationship, summaries of the conversation's other topic threads, and — when the continue score
  *   says so — the instruction to wind down or close the conversation gracefully.
  * - {@link SocialTurnObserver} (after the reply is stored): updates the persona → user relationship
- *   and the persona's mood from what was said (the sentiment heuristic of `domain/social/sentiment.ts`)
- *   and files the reply in its topic thread.
+ *   and the persona's mood from what was said (the sentiment heuristic of `domain/social/sentiment.ts`).
+ *   Topic threads file every message as it is stored (`TopicThreadService.listen`).
  */
 import { energyShare } from '../../domain/social-energy.js';
 import type { Logger } from 'pino';
@@ -69,22 +69,19 @@ export class SocialPromptContributor implements PromptContributor {
   constructor(private readonly deps: SocialHookDeps) {}
 
   async contribute(turn: TurnContext): Promise<PromptContribution> {
-    const { persona, session, conversation, message, history } = turn;
-    // Filing the message is independent of the three reads; the thread sections below need it done.
-    const [relationship, mood, snapshot] = await Promise.all([
+    const { persona, session, conversation, history, energy } = turn;
+    // The message is filed as it was stored (TopicThreadService.listen); the thread sections below wait for it.
+    const [relationship, mood] = await Promise.all([
       this.deps.relationships.get({ subjectId: persona.id, otherKind: 'user', otherId: userIdOf(session) }),
       this.deps.emotions.current(persona),
-      this.deps.personas.snapshot(persona),
-      this.deps.threads
-        .fileMessage(message)
-        .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not file the message in a topic thread')),
+      this.deps.threads.settled(conversation.id),
     ]);
     const [threadSection, otherThreads] = await Promise.all([
       this.deps.threads.contextSection(conversation.id, history),
       this.deps.threads.otherThreadMessageIds(conversation.id, history),
     ]);
 
-    const share = energyShare(snapshot.state, persona.socialEnergy);
+    const share = energyShare(energy, persona.socialEnergy);
 
     const sections: string[] = [];
     const feeling = describeRelationship(relationship, 'the visitor');
@@ -92,7 +89,7 @@ export class SocialPromptContributor implements PromptContributor {
     if (threadSection.length > 0) sections.push(threadSection);
     return {
       affinity: relationship.affinity,
-      stateLine: `${describeMood(mood)} ${describeEnergy(share, snapshot.state.fatigue)}`,
+      stateLine: `${describeMood(mood)} ${describeEnergy(share, energy.fatigue)}`,
       sections,
       excludeMessageIds: otherThreads,
     };
@@ -136,7 +133,6 @@ export class SocialTurnObserver implements TurnObserver {
       cause: 'chat',
       conversationId: conversation.id,
     });
-    await this.deps.threads.fileMessage(replyMessage);
   }
 
   /** Applies one exchange to the persona → user relationship: the model's rating when it gives one, else the heuristic. */

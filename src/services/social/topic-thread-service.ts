@@ -1,10 +1,17 @@
 /**
  * Topic threads of a conversation: files each stored message in a thread (detection rules in
- * `domain/social/topic-threads.ts`), opens explicit branches, and writes the prompt section that
- * brings the other threads back as short summaries while the recent turns carry the current one.
+ * `domain/social/topic-threads.ts`), opens explicit branches and goes back from them, and writes the
+ * prompt section that brings the other threads back as short summaries while the recent turns carry the
+ * current one.
+ *
+ * Messages are filed as they are stored (`listen` on the `messageStored` event), in the order they were
+ * stored, so a `conversation.branch` that arrives right after a reply never catches that reply in the new
+ * branch.
  */
-import { addVectors, assignThread, termVector, threadLabel, type ThreadDecision } from '../../domain/social/topic-threads.js';
+import { AppError } from '../../domain/errors.js';
+import { addVectors, assignThread, hasReturnCue, termVector, threadLabel, type ThreadDecision } from '../../domain/social/topic-threads.js';
 import type { Clock } from '../../ports/clock.js';
+import type { EventBus } from '../../ports/events.js';
 import type { SocialStore, ThreadRecord } from '../../ports/social-store.js';
 import type { MessageRecord, Store } from '../../ports/store.js';
 
@@ -30,6 +37,16 @@ export class TopicThreadService {
     private readonly clock: Clock,
   ) {}
 
+  /**
+   * Files every message as it is stored (chat and group alike). `onError` hears about a message that could
+   * not be filed; the conversation goes on without it. Returns the function that stops listening.
+   */
+  listen(events: EventBus, onError: (error: unknown) => void): () => void {
+    return events.subscribe((event) => {
+      if (event.type === 'messageStored') this.fileMessage(event.message).catch(onError);
+    });
+  }
+
   /** Files the message in its thread; resolves with the decision taken. */
   fileMessage(message: MessageRecord): Promise<ThreadDecision & { threadId: number }> {
     const previous = this.queues.get(message.conversationId) ?? Promise.resolve();
@@ -52,7 +69,10 @@ export class TopicThreadService {
     const threads = await this.social.listThreads(message.conversationId);
     const currentId = await this.social.currentThreadId(message.conversationId);
     const vector = termVector(message.content);
-    const decision = assignThread(vector, threads, currentId);
+    const decision = assignThread(vector, threads, currentId, {
+      fromUser: message.role === 'user',
+      hasReturnCue: message.role === 'user' && hasReturnCue(message.content),
+    });
     let thread: ThreadRecord | undefined;
     if (decision.kind === 'new')
       thread = await this.social.createThread(message.conversationId, threadLabel(vector), this.clock.now(), false);
@@ -65,10 +85,37 @@ export class TopicThreadService {
     return { ...decision, threadId: thread.id };
   }
 
-  /** Opens an explicit thread (`conversation.branch`); the next messages go into it. */
+  /** Opens an explicit thread (`conversation.branch`); it takes the next messages until the user returns. */
   async branch(conversationId: string, label: string | null): Promise<ThreadRecord> {
     await this.settled(conversationId);
     return this.social.createThread(conversationId, label?.trim() || 'new branch', this.clock.now(), true);
+  }
+
+  /**
+   * Makes an earlier thread current again (`conversation.branch {"back": true}` or `{"thread_id": …}`):
+   * `'previous'` is the most recently active thread other than the current one — the one a branch was
+   * opened from.
+   */
+  async returnTo(conversationId: string, target: number | 'previous'): Promise<ThreadRecord> {
+    await this.settled(conversationId);
+    const threads = await this.social.listThreads(conversationId);
+    const currentId = await this.social.currentThreadId(conversationId);
+    const thread =
+      target === 'previous'
+        ? threads.filter((candidate) => candidate.id !== currentId).sort((a, b) => b.lastActiveAt - a.lastActiveAt || b.id - a.id)[0]
+        : threads.find((candidate) => candidate.id === target);
+    if (thread === undefined) {
+      const known = threads.map((candidate) => `${candidate.id} (${candidate.label})`).join(', ');
+      throw new AppError(
+        'conflict',
+        target === 'previous'
+          ? `Conversation "${conversationId}" has no earlier thread to go back to; conversation.threads lists its threads.`
+          : `Conversation "${conversationId}" has no thread ${target}. Its threads: ${known || 'none yet'}.`,
+        { data: { conversation_id: conversationId } },
+      );
+    }
+    await this.social.setCurrentThread(conversationId, thread.id);
+    return thread;
   }
 
   list(conversationId: string): Promise<ThreadRecord[]> {

@@ -301,7 +301,9 @@ function toOpenAiError(error: unknown, logger: Logger): OpenAiError {
     const hint = APPLICATION_ERRORS[error.kind].whatToDo;
     const param = error.kind === 'persona_not_found' ? 'model' : null;
     const code = error.kind === 'persona_not_found' ? 'model_not_found' : error.kind;
-    return openAiError(status, type, `${error.message} ${hint}`.trim(), code, param);
+    // The message says what happened, often with its own remedy; the table's general advice goes in `hint`
+    // (as `error.data.hint` on JSON-RPC) so that a front-end showing the message does not say it twice.
+    return openAiError(status, type, error.message, code, param, hint);
   }
   logger.error({ err: error }, 'OpenAI endpoint failed');
   return openAiError(500, 'server_error', 'Internal error: the server failed to handle the request; it has been logged.', String(INTERNAL_ERROR));

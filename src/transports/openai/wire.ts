@@ -82,6 +82,6 @@ export interface OpenAiError {
   body: { error: { message: string; type: string; param: string | null; code: string | null } };
 }
 
-export function openAiError(status: number, type: string, message: string, code: string | null = null, param: string | null = null): OpenAiError {
-  return { status, body: { error: { message, type, param, code } } };
+export function openAiError(status: number, type: string, message: string, code: string | null = null, param: string | null = null, hint?: string): OpenAiError {
+  return { status, body: { error: { message, type, param, code, ...(hint === undefined ? {} : { hint }) } } };
 }
