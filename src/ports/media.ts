@@ -54,8 +54,17 @@ export interface SceneRecord {
   updatedAt: number;
 }
 
-/** Rows about media: which message carries which files, and each conversation's scene. */
+/** What each stored file is (the `media` table), so a file is not decoded again on every read. */
+export interface MediaRecords {
+  get(id: string): Promise<MediaInfo | null>;
+  /** Records a file; recording the same id again changes nothing. */
+  put(info: MediaInfo, createdAt: number): Promise<void>;
+  remove(id: string): Promise<void>;
+}
+
+/** Rows about media: what each file is, which message carries which files, and each conversation's scene. */
 export interface MediaIndex {
+  readonly files: MediaRecords;
   attach(messageId: number, media: readonly MediaInfo[]): Promise<void>;
   attachmentsOf(messageIds: readonly number[]): Promise<Map<number, AttachmentRecord[]>>;
   getScene(conversationId: string): Promise<SceneRecord | null>;

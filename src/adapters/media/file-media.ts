@@ -9,7 +9,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadSharp } from './sharp.js';
 import { AppError } from '../../domain/errors.js';
-import type { MediaFiles, MediaInfo, MediaKind } from '../../ports/media.js';
+import type { MediaFiles, MediaInfo, MediaKind, MediaRecords } from '../../ports/media.js';
 
 /** Pictures people attach or upload. SVG is left out on purpose: it can carry script. */
 export const IMAGE_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/gif']);
@@ -27,11 +27,7 @@ export interface FileMediaOptions {
   /** Largest file accepted, in bytes. */
   maxBytes: number;
   /** Remembers what a stored file is (the `media` table), so it is not decoded again on every read. */
-  index: {
-    get(id: string): Promise<MediaInfo | null>;
-    put(info: MediaInfo, createdAt: number): Promise<void>;
-    remove(id: string): Promise<void>;
-  };
+  index: MediaRecords;
   now: () => number;
 }
 

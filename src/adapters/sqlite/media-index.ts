@@ -2,7 +2,7 @@
  * `MediaIndex` (attachments, scenes) and the `media` table that remembers what each stored file is,
  * on the SQLite connection the main store opened. Migrated by `0018_media`.
  */
-import type { AttachmentRecord, MediaIndex, MediaInfo, SceneRecord } from '../../ports/media.js';
+import type { AttachmentRecord, MediaIndex, MediaInfo, MediaRecords, SceneRecord } from '../../ports/media.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 
@@ -78,7 +78,7 @@ export class SqliteMediaIndex implements MediaIndex {
   }
 
   /** The `index` a `FileMedia` needs: what a stored file is. */
-  readonly files = {
+  readonly files: MediaRecords = {
     get: (id: string): Promise<MediaInfo | null> =>
       this.run(() => {
         const row = this.sql.getMedia.get(id);

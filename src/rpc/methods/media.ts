@@ -99,6 +99,8 @@ export function mediaMethods(services: Services): MethodDefinition[] {
       params: z.object({ persona_id: personaIdParam, image: uploadParam.nullable() }),
       result: z.object({ persona_id: z.string(), avatar_url: z.string(), is_generated: z.boolean() }),
       hints: { idempotent: true },
+      // Changing a persona's picture is changing the persona: its owner (or an admin), as persona.update.
+      requires: { owner: 'persona', param: 'persona_id' },
       handler: async ({ persona_id, image }) => {
         const persona = personas.resolve(persona_id);
         const updated = image === null ? await media.clearAvatar(persona) : await media.setAvatar(persona, toUpload(image));
@@ -112,6 +114,7 @@ export function mediaMethods(services: Services): MethodDefinition[] {
       params: z.object({ conversation_id: conversationIdParam }),
       result: sceneWire,
       hints: { readOnly: true, idempotent: true },
+      requires: 'user',
       handler: async ({ conversation_id }, context) => sceneToWire(await scenes.get(context.session, conversation_id)),
     }),
 
@@ -124,6 +127,7 @@ export function mediaMethods(services: Services): MethodDefinition[] {
       params: z.object({ conversation_id: conversationIdParam, ...sceneFields, image: uploadParam.nullable().optional() }),
       result: sceneWire,
       hints: { idempotent: true },
+      requires: 'user',
       handler: async (params, context) => {
         const scene = await scenes.set(context.session, params.conversation_id, {
           location: params.location,
@@ -151,6 +155,7 @@ export function mediaMethods(services: Services): MethodDefinition[] {
           .describe('The scene fields; unknown ones are ignored.'),
       }),
       result: z.object({ visual_updated: z.literal(true), update_type: z.string(), timestamp: isoTime, scene: sceneWire }),
+      requires: 'user',
       handler: async ({ type, data }, context) => {
         let conversationId = data.conversation_id;
         if (conversationId === undefined) {
