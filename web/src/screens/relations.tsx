@@ -163,17 +163,28 @@ function RelationshipGraph({ personas, edges }: { personas: PersonaSummary[]; ed
           </line>
         );
       })}
-      {[...positions.entries()].map(([id, point]) => (
-        <g key={id}>
-          <circle cx={point.x} cy={point.y} r={22} fill={id === YOU ? '#fde68a' : '#e0dbff'} stroke="#5b4bc4" />
-          <text x={point.x} y={point.y + 38} text-anchor="middle" font-size="13">
-            {nameOf(personas, id)}
-          </text>
-          <text x={point.x} y={point.y + 5} text-anchor="middle" font-size="15" font-weight="600">
-            {nameOf(personas, id).slice(0, 1)}
-          </text>
-        </g>
-      ))}
+      {[...positions.entries()].map(([id, point], index) => {
+        // The persona's avatar inside its circle, as everywhere else in the app; "You" keeps its initial.
+        const avatar = personas.find((persona) => persona.id === id)?.avatar_url;
+        return (
+          <g key={id}>
+            <clipPath id={`node-${index}`}>
+              <circle cx={point.x} cy={point.y} r={21} />
+            </clipPath>
+            <circle cx={point.x} cy={point.y} r={22} fill={id === YOU ? '#fde68a' : '#e0dbff'} stroke="#5b4bc4" />
+            {avatar === undefined ? (
+              <text x={point.x} y={point.y + 5} text-anchor="middle" font-size="15" font-weight="600">
+                {nameOf(personas, id).slice(0, 1)}
+              </text>
+            ) : (
+              <image href={avatar} x={point.x - 21} y={point.y - 21} width={42} height={42} clip-path={`url(#node-${index})`} preserveAspectRatio="xMidYMid slice" />
+            )}
+            <text x={point.x} y={point.y + 38} text-anchor="middle" font-size="13">
+              {nameOf(personas, id)}
+            </text>
+          </g>
+        );
+      })}
     </svg>
   );
 }
@@ -186,6 +197,12 @@ function useChart(canvas: { current: HTMLCanvasElement | null }, build: () => Co
     const chart = new Chart(canvas.current, config);
     return () => chart.destroy();
   }, deps);
+}
+
+/** Whether every point falls on one calendar day (then the time alone labels it). */
+function isOneDay(points: readonly { at: string }[]): boolean {
+  const days = new Set(points.map((point) => new Date(point.at).toDateString()));
+  return days.size <= 1;
 }
 
 function MoodChart({ personaId }: { personaId: string }) {
@@ -206,14 +223,15 @@ function MoodChart({ personaId }: { personaId: string }) {
         : {
             type: 'line',
             data: {
-              labels: points.map((point) => new Date(point.at).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })),
+              labels: points.map((point) => new Date(point.at).toLocaleString([], isOneDay(points) ? { hour: '2-digit', minute: '2-digit' } : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })),
               datasets: [
                 { label: 'pleasant (valence)', data: points.map((point) => point.valence), borderColor: '#168246', backgroundColor: '#168246', tension: 0.3 },
                 { label: 'excited (arousal)', data: points.map((point) => point.arousal), borderColor: '#5b4bc4', backgroundColor: '#5b4bc4', tension: 0.3 },
                 { label: 'stress', data: points.map((point) => point.stress), borderColor: '#be2828', backgroundColor: '#be2828', tension: 0.3 },
               ],
             },
-            options: { animation: false, responsive: true, scales: { y: { min: -1, max: 1 } } },
+            // A few unrotated time labels: one per point made a wall of slanted dates.
+            options: { animation: false, responsive: true, scales: { x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } }, y: { min: -1, max: 1 } } },
           },
     [points],
   );
@@ -244,7 +262,7 @@ function EnergyChart({ personaId }: { personaId: string }) {
               labels: samples.map((sample) => new Date(sample.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })),
               datasets: [{ label: 'social energy', data: samples.map((sample) => sample.energy), borderColor: '#c47a1b', backgroundColor: '#c47a1b', tension: 0.2 }],
             },
-            options: { animation: false, responsive: true, scales: { y: { min: 0 } } },
+            options: { animation: false, responsive: true, scales: { x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } }, y: { min: 0 } } },
           },
     [personaId, tick, samples.length],
   );
