@@ -10,6 +10,7 @@ import type { DatasetService } from './models/dataset-service.js';
 import type { PromptTemplateService } from './models/prompt-template-service.js';
 import type { GroupConversationService } from './group/group-conversation-service.js';
 import type { MemoryServices } from './memory/index.js';
+import type { MediaServices } from './media/index.js';
 import type { AnalyticsService, EmotionService, RelationshipService, TopicThreadService } from './social/index.js';
 
 /** The use cases, as the RPC methods see them. Built once in the composition root, `src/app/`. */
@@ -31,6 +32,8 @@ export interface Services {
   memory: MemoryServices;
   /** Export/import, backups, character cards and runtime configuration (issue 8). */
   state: StateServices;
+  /** Attachments, avatars and scenes (issue 18). */
+  media: MediaServices;
   /** Fine-tuning datasets from a user's own conversations (docs/backends.md). */
   datasets: DatasetService;
   /** Personas' prompt templates per task, versioned. */
