@@ -28,11 +28,15 @@ import type { Caller } from '../../services/auth-service.js';
 import { newSessionId } from '../../services/session-service.js';
 import { requestApiKey } from '../credentials.js';
 import { sendJson, type HttpRoute } from '../http-server.js';
+import { withExactIds } from './exact-ids-http.js';
 import { DEFAULT_STREAM_LIMITS, sendWebResponse, toWebRequest, type StreamLimits } from './node-http.js';
 import { transcriptUri } from './resources.js';
 import { conversationBinding, fixedBinding, PersonaMcpEndpoint, type McpDependencies } from './server.js';
 
 export const MCP_HTTP_PATH = '/mcp';
+
+/** The largest POST body read: the SDK's own limit (4 MiB), which it would otherwise apply itself. */
+const MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024;
 
 export interface McpHttpTransportOptions {
   core: McpDependencies & { auth: { authenticate(apiKey: string | null): Promise<Caller> } };
@@ -141,14 +145,19 @@ export class McpHttpTransport {
       );
       return true;
     }
-    const webRequest = toWebRequest(request, response, url);
+    const exact = await withExactIds(toWebRequest(request, response, url), MAX_REQUEST_BODY_BYTES);
+    if (exact.kind === 'too_large') {
+      await sendWebResponse(response, exact.response);
+      return true;
+    }
+    const webRequest = exact.request;
     const owner = caller.userId === null ? `address:${request.socket.remoteAddress ?? 'unknown'}` : `user:${caller.userId}`;
     const webResponse = (await isLegacyRequest(webRequest))
       ? await this.handleLegacy(webRequest, caller, owner)
       : await this.modern.fetch(webRequest, {
           authInfo: { token: '', clientId: caller.userId ?? 'local', scopes: [caller.role], extra: { [CALLER_KEY]: caller } },
         });
-    await sendWebResponse(response, webResponse, this.options.streamLimits ?? DEFAULT_STREAM_LIMITS);
+    await sendWebResponse(response, exact.restore(webResponse), this.options.streamLimits ?? DEFAULT_STREAM_LIMITS);
     return true;
   };
 
