@@ -17,7 +17,7 @@ describe('exact ids', () => {
   });
 
   it('keeps the spelling of ids a double holds but prints otherwise (3.0000, 1e3)', () => {
-    for (const spelled of ['3.0000', '1e3', '-0', '1.50']) {
+    for (const spelled of ['3.0000', '1e3', '-0', '1.50', '1e400', '-1e400']) {
       const text = `{"jsonrpc":"2.0","params":{"id":33},"id":${spelled}}`;
       const message = keepExactIds(text, JSON.parse(text)) as { id: unknown };
       expect(stringifyMessage({ id: message.id })).toBe(`{"id":${spelled}}`);

@@ -71,7 +71,8 @@ export function fromMarker<T>(id: T): T | ExactNumber {
 function needsExactId(member: unknown, text: string): member is { id: number } {
   if (typeof member !== 'object' || member === null || Array.isArray(member)) return false;
   const id = (member as { id?: unknown }).id;
-  if (typeof id !== 'number' || !Number.isFinite(id)) return false;
+  if (typeof id !== 'number') return false;
+  // Not safe: beyond 2^53, a fraction, or beyond a double altogether (`1e400` parses as Infinity).
   if (!Number.isSafeInteger(id) || Object.is(id, -0)) return true;
   // Written the usual way ("id":7, or "id": 7 as Python's json writes it)? Then 7 echoes it exactly.
   const spelled = String(id);
