@@ -215,6 +215,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   };
   const state = composeState({ database: store.database, databasePath, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
   const services: Services = {
+    clock,
     personas,
     target: new PersonaTarget(personas, sessions),
     sessions,
@@ -329,6 +330,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     authenticate: (apiKey) => core.auth.authenticate(apiKey),
     claimSession: (sessionId, userId) => core.services.sessions.claim(sessionId, userId),
     isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
+    clock: core.services.clock,
   });
   http.addRoute(healthRoutes(core.services.system));
   http.addRoute(
@@ -336,6 +338,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
       logger,
       maxBodyBytes: config.limits.maxFrameBytes,
       shutdownSignal: core.shutdownSignal,
+      clock: core.services.clock,
       authenticate: (apiKey) => core.auth.authenticate(apiKey),
       personas: core.services.personas,
       modelFor: (persona) => core.services.chat.modelFor(persona),
@@ -363,6 +366,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         maxSessions: config.mcp.maxSessions,
         maxSessionsPerUser: config.mcp.maxSessionsPerUser,
         streamLimits: { maxQueuedBytes: config.limits.maxQueuedBytesPerConnection, heartbeatMs: config.limits.heartbeatMs },
+        clock: core.services.clock,
       })
     : null;
   if (mcp !== null) http.addRoute(mcp.route);
