@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { FileBackupFolder } from '../adapters/bundle/backup-folder.js';
 import { SqliteStateArchive } from '../adapters/bundle/sqlite-archive.js';
 import { CharacterCardCodec } from '../adapters/cards/card-codec.js';
 import { markServerRunning } from '../adapters/sqlite/backup.js';
@@ -51,7 +52,7 @@ export function composeState(deps: {
     keep: config.backup.keep,
   };
   const archive = new SqliteStateArchive(deps.databasePath, deps.appVersion, config.maxBundleBytes, config.maxBundleLineBytes);
-  const state = new StateService({ archive, store: deps.store, personas: deps.personas, events: deps.events, clock, logger, backup });
+  const state = new StateService({ archive, folder: new FileBackupFolder(), store: deps.store, personas: deps.personas, events: deps.events, clock, logger, backup });
   const configService = new ConfigService({
     repository: new SqliteSettingsStore(deps.database, deps.databasePath),
     targets: { chat: deps.chatSettings, retention: deps.retentionPolicy, backup, logger },
