@@ -10,7 +10,8 @@ import { markExactIds, restoreExactIds } from '../../rpc/exact-ids.js';
 
 export type ExactIdRequest =
   | { kind: 'request'; request: Request; restore: (response: Response) => Response }
-  | { kind: 'too_large'; response: Response };
+  /** Answered here: a body over the size limit, or one too deeply nested to hand on. */
+  | { kind: 'answered'; response: Response };
 
 const unchanged = (response: Response): Response => response;
 
@@ -20,23 +21,36 @@ const unchanged = (response: Response): Response => response;
  */
 export async function withExactIds(request: Request, maxBytes: number): Promise<ExactIdRequest> {
   if (request.method !== 'POST' || request.body === null) return { kind: 'request', request, restore: unchanged };
-  const text = await readText(request.body, maxBytes);
+  const declared = Number(request.headers.get('content-length'));
+  const text = declared > maxBytes ? null : await readText(request.body, maxBytes);
   if (text === null) {
     return {
-      kind: 'too_large',
-      response: Response.json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: `Request body too large: at most ${maxBytes} bytes.` } }, { status: 413 }),
+      kind: 'answered',
+      // The rest of the body is left unread, so the connection cannot carry another request.
+      response: Response.json(
+        { jsonrpc: '2.0', id: null, error: { code: -32000, message: `Request body too large: at most ${maxBytes} bytes.` } },
+        { status: 413, headers: { connection: 'close' } },
+      ),
     };
   }
   let body = text;
   let restore = unchanged;
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(text);
-    if (markExactIds(text, parsed)) {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined; // not JSON: the SDK answers it with its parse error
+  }
+  if (parsed !== undefined && markExactIds(text, parsed)) {
+    try {
       body = JSON.stringify(parsed);
       restore = restoreInBody;
+    } catch {
+      // Nested too deeply to write out again (thousands of levels): no tool takes such arguments.
+      const id = Array.isArray(parsed) ? null : ((parsed as { id?: unknown } | null)?.id ?? null);
+      const error = { code: -32600, message: 'Invalid Request: the message nests thousands of levels deep; send flatter data.' };
+      return { kind: 'answered', response: new Response(restoreExactIds(JSON.stringify({ jsonrpc: '2.0', id, error })), { status: 400, headers: { 'content-type': 'application/json' } }) };
     }
-  } catch {
-    // Not JSON: the SDK answers it with its parse error.
   }
   const headers = new Headers(request.headers);
   headers.delete('content-length');

@@ -151,7 +151,7 @@ export class McpHttpTransport {
       return true;
     }
     const exact = await withExactIds(toWebRequest(request, response, url), MAX_REQUEST_BODY_BYTES);
-    if (exact.kind === 'too_large') {
+    if (exact.kind === 'answered') {
       await sendWebResponse(response, exact.response);
       return true;
     }
