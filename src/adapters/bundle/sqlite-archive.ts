@@ -2,14 +2,11 @@
  * The `StateArchive` port on the SQLite database file. Each operation opens its own connection (WAL
  * lets it read a snapshot or write while the server's connection carries on) and closes it after.
  */
-import { mkdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { ExportSummary, ImportOptions, ImportReport, Selection, StateArchive, BackupSummary } from '../../ports/archive.js';
 import { backupDatabase } from '../sqlite/backup.js';
 import { openDatabase, type Database } from '../sqlite/database.js';
+import { bundleStream, ensureFolderOf, exportToBytes } from './bundle-bytes.js';
 import { exportBundle } from './exporter.js';
 import { importBundle } from './importer.js';
 
@@ -41,19 +38,12 @@ export class SqliteStateArchive implements StateArchive {
     });
   }
 
-  async exportBundleBytes(selection: Selection): Promise<{ bundle: Buffer; summary: ExportSummary }> {
-    const directory = await mkdtemp(path.join(os.tmpdir(), 'persona-mcp-save-'));
-    try {
-      const file = path.join(directory, 'state.tar.gz');
-      const summary = await this.exportBundle(file, selection);
-      return { bundle: await readFile(file), summary };
-    } finally {
-      await rm(directory, { recursive: true, force: true });
-    }
+  exportBundleBytes(selection: Selection): Promise<{ bundle: Buffer; summary: ExportSummary }> {
+    return exportToBytes((file) => this.exportBundle(file, selection));
   }
 
   importBundle(source: Readable | Uint8Array, options: ImportOptions): Promise<ImportReport> {
-    const stream = source instanceof Uint8Array ? Readable.from([source]) : source;
+    const stream = bundleStream(source);
     return this.withDatabase((db) =>
       importBundle(db, stream, {
         ...options,
@@ -64,7 +54,7 @@ export class SqliteStateArchive implements StateArchive {
   }
 
   backup(file: string): Promise<BackupSummary> {
-    mkdirSync(path.dirname(file), { recursive: true });
+    ensureFolderOf(file);
     return this.withDatabase(async (db) => {
       const result = await backupDatabase(db, file);
       return { file: result.file, bytes: result.bytes, schemaVersion: result.schemaVersion, createdAt: new Date().toISOString() };
