@@ -34,17 +34,23 @@ export function MemoryBrowser({ personaId }: { personaId: string | null }) {
     }
   };
 
+  /**
+   * "What I know about you": the block of the persona's prompt about the user, read from the exact
+   * prompt a turn would send (persona.preview_prompt stores nothing and calls no model). Read again
+   * after an edit or a forget, so a forgotten fact does not linger on screen.
+   */
+  const loadAboutYou = (): void => {
+    if (personaId === null) return;
+    void client
+      .call<{ messages: { part: string; content: string }[] }>('persona.preview_prompt', { persona_id: personaId, message: 'Hello' })
+      .then((preview) => setAboutYou(aboutUserBlock(preview.messages.filter((message) => message.part === 'system').map((message) => message.content).join('\n\n'))))
+      .catch(() => setAboutYou(null));
+  };
+
   useEffect(() => {
     void load(0);
     setAboutYou(null);
-    if (personaId !== null) {
-      // "What I know about you": the block of the persona's prompt about the user, read from the exact
-      // prompt a turn would send (persona.preview_prompt stores nothing and calls no model).
-      void client
-        .call<{ messages: { part: string; content: string }[] }>('persona.preview_prompt', { persona_id: personaId, message: 'Hello' })
-        .then((preview) => setAboutYou(aboutUserBlock(preview.messages.filter((message) => message.part === 'system').map((message) => message.content).join('\n\n'))))
-        .catch(() => setAboutYou(null));
-    }
+    loadAboutYou();
   }, [personaId]);
 
   const search = async (event: Event): Promise<void> => {
@@ -78,6 +84,7 @@ export function MemoryBrowser({ personaId }: { personaId: string | null }) {
       setNotice(`Forgot ${result.memories_removed} ${result.memories_removed === 1 ? 'memory' : 'memories'}.`);
       setForgetting(null);
       await load(0);
+      loadAboutYou();
     } catch (caught) {
       setError(caught);
     }
@@ -128,6 +135,7 @@ export function MemoryBrowser({ personaId }: { personaId: string | null }) {
           onDone={async () => {
             setEditing(null);
             await load(offset);
+            loadAboutYou();
           }}
         />
       )}
