@@ -224,6 +224,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     logger,
   });
   const services: Services = {
+    clock,
     personas,
     target: new PersonaTarget(personas, sessions),
     sessions,
@@ -343,6 +344,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     authenticate: (apiKey) => core.auth.authenticate(apiKey),
     claimSession: (sessionId, userId) => core.services.sessions.claim(sessionId, userId),
     isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
+    clock: core.services.clock,
   });
   http.addRoute(healthRoutes(core.services.system));
   http.addRoute(
@@ -350,6 +352,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
       logger,
       maxBodyBytes: config.limits.maxFrameBytes,
       shutdownSignal: core.shutdownSignal,
+      clock: core.services.clock,
       authenticate: (apiKey) => core.auth.authenticate(apiKey),
       personas: core.services.personas,
       modelFor: (persona) => core.services.chat.modelFor(persona),
@@ -377,6 +380,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         maxSessions: config.mcp.maxSessions,
         maxSessionsPerUser: config.mcp.maxSessionsPerUser,
         streamLimits: { maxQueuedBytes: config.limits.maxQueuedBytesPerConnection, heartbeatMs: config.limits.heartbeatMs },
+        clock: core.services.clock,
       })
     : null;
   if (mcp !== null) http.addRoute(mcp.route);

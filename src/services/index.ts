@@ -1,3 +1,4 @@
+import type { Clock } from '../ports/clock.js';
 import type { ChatService } from './chat-service.js';
 import type { TurnRunner } from './turn-runner.js';
 import type { ConversationService } from './conversation-service.js';
@@ -15,6 +16,8 @@ import type { AnalyticsService, EmotionService, RelationshipService, TopicThread
 
 /** The use cases, as the RPC methods see them. Built once in the composition root, `src/app/`. */
 export interface Services {
+  /** The server's clock: every time a method stamps comes from it (tests inject their own). */
+  clock: Clock;
   personas: PersonaService;
   /** The persona a request names, else its session's active one. */
   target: PersonaTarget;

@@ -186,7 +186,7 @@ export function chatMethods(services: Services): MethodDefinition[] {
         const frame = (eventType: z.infer<typeof streamEvent>['event_type'], data: Record<string, unknown>, topLevel: Record<string, unknown> = {}) => ({
           event_type: eventType,
           stream_id: streamId,
-          timestamp: new Date().toISOString(),
+          timestamp: new Date(services.clock.now()).toISOString(),
           ...topLevel,
           data,
         });
