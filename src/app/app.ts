@@ -159,6 +159,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     logger,
     settings: chatSettings,
     postHistoryTemplate: (persona) => templates.postHistoryTemplate(persona),
+    // `metrics` is built below, before any turn can run.
+    timing: { now: () => performance.now(), record: (stage, ms) => metrics.observeTurnStage(stage, ms) },
   });
   const chat = new ChatService({ store, personas, sessions, conversations, turns, clock, events });
   const auth = new AuthService(
