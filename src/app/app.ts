@@ -189,6 +189,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   turns.addObserver(social.groupObserver);
   // Registers its own prompt contributor and turn observer on `chat`.
   const memory = composeMemory({ database: store.database, databasePath, config, personas, chat, llm, clock, logger });
+  // Background memory and relationship jobs run between turns, not in the middle of one someone waits for.
+  memory.jobs.yieldTo?.(() => turns.turnsInFlight > 0);
   // Each persona of a finished group keeps its own (private) memory of what it witnessed there.
   social.groups.rememberWith(async ({ personaId, content, conversation }) => {
     await memory.services.memories.store({ personaId, content, kind: 'summary', importance: 0.6, visibility: 'private', sessionId: conversation.sessionId });

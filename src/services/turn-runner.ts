@@ -152,6 +152,7 @@ const DEFAULT_KINDS: readonly ConversationKind[] = ['user'];
 export class TurnRunner {
   private readonly contributors: PromptContributor[] = [];
   private readonly observers: TurnObserver[] = [];
+  private inFlight = 0;
 
   constructor(
     private readonly deps: {
@@ -173,6 +174,14 @@ export class TurnRunner {
   /** A stopwatch for a turn that starts now (use cases time their own stages before {@link run}). */
   stopwatch(): TurnStopwatch {
     return new TurnStopwatch(this.deps.timing ?? noTurnTiming);
+  }
+
+  /**
+   * Turns working on the event loop now: preparing their prompt or storing their reply, not waiting for
+   * the model (background work gives way to them: `JobQueue.yieldTo`; while a model generates, it runs).
+   */
+  get turnsInFlight(): number {
+    return this.inFlight;
   }
 
   /** The live settings (read them when they are used; never copy them). */
@@ -302,13 +311,26 @@ export class TurnRunner {
 
   /** Runs a turn: prepare the prompt, stream the reply, store it with the spent energy, publish, observe. */
   async run(request: TurnRequest, options: TurnOptions): Promise<TurnOutcome> {
+    const working = { isCounted: true };
+    this.inFlight += 1;
+    try {
+      return await this.runCounted(request, options, working);
+    } finally {
+      if (working.isCounted) this.inFlight -= 1;
+    }
+  }
+
+  /** `working.isCounted`: whether this turn counts in {@link turnsInFlight} now (not while the model generates). */
+  private async runCounted(request: TurnRequest, options: TurnOptions, working: { isCounted: boolean }): Promise<TurnOutcome> {
     const { store, personas, clock } = this.deps;
     const { persona, conversation } = request;
     const started = request.startedAt ?? clock.now();
     const stopwatch = request.stopwatch ?? this.stopwatch();
     const prepared = await this.prepare(request.stopwatch === stopwatch ? request : { ...request, stopwatch });
 
-    const generated = await collectReply(
+    this.inFlight -= 1;
+    working.isCounted = false;
+    const replying = collectReply(
       this.deps.llm.chat(
         {
           model: prepared.model,
@@ -324,6 +346,13 @@ export class TurnRunner {
       ),
       { clock, ...(options.onDelta ? { onDelta: options.onDelta } : {}) },
     );
+    let generated: Awaited<typeof replying>;
+    try {
+      generated = await replying;
+    } finally {
+      this.inFlight += 1;
+      working.isCounted = true;
+    }
     stopwatch.lap('llm');
     if (!generated.isComplete) {
       this.deps.logger.warn({ model: prepared.model, elapsedMs: clock.now() - started }, 'LLM stream ended without a done event');
