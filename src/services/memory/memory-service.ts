@@ -54,6 +54,12 @@ export interface SearchRequest {
   includePublic?: boolean;
   /** Count the results as recalls (reinforcement). Defaults to true. */
   reinforce?: boolean;
+  /**
+   * Longest wait for the query's remote embedding, in ms; default the embedders' query time limit. A
+   * chat turn passes 0: it recalls with what is at hand (offline vector, full-text search, a remote
+   * vector already known) and never waits for a round trip to the embedding model.
+   */
+  remoteWaitMs?: number;
 }
 
 export interface StoreRequest {
@@ -156,7 +162,7 @@ export class MemoryService {
     };
     const pool = Math.max(MIN_POOL, request.limit * POOL_PER_RESULT);
     const offlineQuery = (await embedders.offline.embed([query]))[0]!;
-    const remoteQuery = settings.embedder === 'offline' ? null : await embedders.remoteQuery(query);
+    const remoteQuery = settings.embedder === 'offline' ? null : await embedders.remoteQuery(query, request.remoteWaitMs);
     const useOffline = !(settings.embedder === 'ollama' && remoteQuery !== null);
     const [lexical, remoteHits, offlineHits] = await Promise.all([
       memories.fullTextSearch(query, scope, pool),

@@ -39,6 +39,8 @@ export class MemoryRecall implements PromptContributor {
         includeShared: true,
         includePublic: true,
         reinforce: turn.isPreview !== true,
+        // The turn's critical path never waits for the embedding model (the vector is kept for later).
+        remoteWaitMs: 0,
       }),
     ]);
     let summaryContribution: PromptContribution['summary'];
