@@ -8,5 +8,7 @@ export default defineConfig({
     // Integration tests start real servers on ephemeral ports; two workers match this 2-core machine.
     pool: 'forks',
     maxWorkers: 2,
+    // A PostgreSQL for the store contract tests, started in the background (skipped when not installed).
+    globalSetup: ['test/global-postgres.ts'],
   },
 });

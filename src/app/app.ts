@@ -2,7 +2,6 @@
  * The composition root: reads nothing by itself — it is given a validated config — and builds the
  * adapters, services and transports, then owns start-up and graceful shutdown.
  */
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { InProcessEventBus } from '../adapters/events/in-process-bus.js';
 import { HostModelBridge } from '../adapters/host/host-model.js';
@@ -10,9 +9,6 @@ import { backendsFromConfig } from '../adapters/llm-router/backends-from-config.
 import { ModelRouter } from '../adapters/llm-router/model-router.js';
 import { PrometheusMetrics } from '../adapters/metrics/prometheus-metrics.js';
 import { loadPersonaFiles, shippedPersonasDir } from '../adapters/persona-files.js';
-import { SqliteApiKeyStore } from '../adapters/sqlite/api-key-store.js';
-import { SqliteSocialStore } from '../adapters/sqlite/social-store.js';
-import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../logger.js';
 import { systemClock, type Clock } from '../ports/clock.js';
@@ -47,9 +43,7 @@ import { metricsRoute } from '../transports/metrics-route.js';
 import { WebSocketTransport } from '../transports/websocket.js';
 import { RequestGuard } from '../transports/request-guard.js';
 import { DatasetService } from '../services/models/dataset-service.js';
-import { SqliteDatasetSource } from '../adapters/sqlite/dataset-source.js';
-import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-store.js';
-import { SqliteCardStore } from '../adapters/sqlite/settings-store.js';
+import { openStorage } from './compose-storage.js';
 import { PromptTemplateService } from '../services/models/prompt-template-service.js';
 
 /** How often revoked API keys are read (open connections of a revoked key close within this). */
@@ -105,8 +99,10 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
   const shutdown = new AbortController();
-  const databasePath = path.join(config.dataDir, DATABASE_FILE_NAME);
-  const store = SqliteStore.open(databasePath);
+  // SQLite in the data directory, or PostgreSQL when database.url is set (compose-storage.ts).
+  const storage = await openStorage(config, { clock, logger, appVersion: SERVER_VERSION });
+  const { store } = storage;
+  const databasePath = storage.location;
   const events = new InProcessEventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
   const stats = new ServerStats();
 
@@ -145,8 +141,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   );
   const templates = new PromptTemplateService({
     personas,
-    templates: new SqlitePromptTemplateStore(store.database, databasePath),
-    cards: new SqliteCardStore(store.database, databasePath),
+    templates: storage.templates,
+    cards: storage.cards,
     clock,
   });
   // The one turn pipeline: chats, streams, group turns and MCP tool calls all run their turns here.
@@ -164,14 +160,14 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   });
   const chat = new ChatService({ store, personas, sessions, conversations, turns, clock, events });
   const auth = new AuthService(
-    new SqliteApiKeyStore(store.database, databasePath),
+    storage.apiKeys,
     clock,
     config.auth.mode === 'required' || (config.auth.mode === 'auto' && !isLoopbackHost(config.host)),
   );
   const system = new SystemService({ store, llm, catalog: llm, clock, stats, queueStats: () => llm.stats(), jobStats: () => memory.jobs.stats(), databasePath });
   const social = composeSocial({
     store,
-    socialStore: new SqliteSocialStore(store.database, databasePath),
+    socialStore: storage.social,
     personas,
     conversations,
     turns,
@@ -188,7 +184,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   turns.addObserver(social.observer);
   turns.addObserver(social.groupObserver);
   // Registers its own prompt contributor and turn observer on `chat`.
-  const memory = composeMemory({ database: store.database, databasePath, config, personas, chat, llm, clock, logger });
+  const memory = composeMemory({ memoryStore: storage.memories, jobs: storage.jobs, config, personas, chat, llm, clock, logger });
   // Background memory and relationship jobs run between turns, not in the middle of one someone waits for.
   memory.jobs.yieldTo?.(() => turns.turnsInFlight > 0);
   // Each persona of a finished group keeps its own (private) memory of what it witnessed there.
@@ -217,7 +213,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     messageMaxAgeMs: config.retention.messageMaxAgeDays * 86_400_000,
     maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
   };
-  const state = composeState({ database: store.database, databasePath, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
+  const state = composeState({ settingsRepository: storage.settings, cardStore: storage.cards, archive: storage.archive, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
   const services: Services = {
     personas,
     target: new PersonaTarget(personas, sessions),
@@ -230,7 +226,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     groups: social.groups,
     memory: memory.services,
     state: state.services,
-    datasets: new DatasetService({ personas, source: new SqliteDatasetSource(store.database) }),
+    datasets: new DatasetService({ personas, source: storage.datasets }),
     templates,
   };
 
@@ -254,6 +250,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   events.subscribe((event) => metrics.observeEvent(event));
   const engine = new JsonRpcEngine(registry, {
     logger,
+    // The access check (each method's `requires`) asks who owns a persona; the catalogue is in memory.
+    access: { personaOwner: (idOrName) => personas.ownerOf(idOrName) },
     validateResults: config.validateResults,
     maxBatchSize: config.limits.maxBatchSize,
     onRequestComplete: (outcome) => {

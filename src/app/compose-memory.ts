@@ -5,13 +5,11 @@
 import type { Logger } from 'pino';
 import { HashedNgramEmbedder } from '../adapters/embedders/hashed-ngram.js';
 import { LlmEmbedder } from '../adapters/embedders/llm-embedder.js';
-import type { Database } from '../adapters/sqlite/database.js';
-import { SqliteJobQueue } from '../adapters/sqlite/job-queue.js';
-import { SqliteMemoryStore } from '../adapters/sqlite/memory-store.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../ports/clock.js';
 import type { JobQueue } from '../ports/jobs.js';
 import type { LlmProvider } from '../ports/llm.js';
+import type { MemoryStore } from '../ports/memory.js';
 import type { ChatService } from '../services/chat-service.js';
 import type { PersonaService } from '../services/persona-service.js';
 import { MemoryEmbedders } from '../services/memory/embedders.js';
@@ -32,8 +30,9 @@ export interface MemoryFeature {
 }
 
 export function composeMemory(deps: {
-  database: Database;
-  databasePath: string;
+  /** The memory repository and the durable job queue of the store (compose-storage.ts). */
+  memoryStore: MemoryStore;
+  jobs: JobQueue;
   config: Config;
   personas: PersonaService;
   chat: ChatService;
@@ -43,8 +42,8 @@ export function composeMemory(deps: {
 }): MemoryFeature {
   const { config, clock, logger, llm } = deps;
   const settings = memorySettings(config.memory);
-  const store = new SqliteMemoryStore(deps.database, deps.databasePath);
-  const jobs = new SqliteJobQueue(deps.database, { clock, logger });
+  const store = deps.memoryStore;
+  const jobs = deps.jobs;
   const remote = settings.embedder === 'offline' || !llm.embed ? null : new LlmEmbedder(llm, settings.embedModel);
   const embedders = new MemoryEmbedders(new HashedNgramEmbedder(), remote, logger);
   const maintenance = new MemoryMaintenance({ memories: store, clock, logger, settings });

@@ -6,13 +6,13 @@
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { SqliteStateArchive } from '../adapters/bundle/sqlite-archive.js';
 import { CharacterCardCodec } from '../adapters/cards/card-codec.js';
 import { markServerRunning } from '../adapters/sqlite/backup.js';
-import type { Database } from '../adapters/sqlite/database.js';
-import { SqliteCardStore, SqliteSettingsStore } from '../adapters/sqlite/settings-store.js';
 import type { Config } from '../config/schema.js';
+import type { StateArchive } from '../ports/archive.js';
+import type { CardRepository } from '../ports/cards.js';
 import type { Clock } from '../ports/clock.js';
+import type { SettingsRepository } from '../ports/settings.js';
 import type { EventBus } from '../ports/events.js';
 import type { RetentionPolicy, Store } from '../ports/store.js';
 import { ConfigService } from '../services/config/config-service.js';
@@ -30,8 +30,10 @@ export interface StateFeature {
 }
 
 export function composeState(deps: {
-  database: Database;
-  databasePath: string;
+  /** The store's repositories (compose-storage.ts). */
+  settingsRepository: SettingsRepository;
+  cardStore: CardRepository;
+  archive: StateArchive;
   config: Config;
   appVersion: string;
   store: Store;
@@ -50,16 +52,16 @@ export function composeState(deps: {
     intervalHours: config.backup.intervalHours,
     keep: config.backup.keep,
   };
-  const archive = new SqliteStateArchive(deps.databasePath, deps.appVersion, config.maxBundleBytes, config.maxBundleLineBytes);
+  const { archive } = deps;
   const state = new StateService({ archive, store: deps.store, personas: deps.personas, events: deps.events, clock, logger, backup });
   const configService = new ConfigService({
-    repository: new SqliteSettingsStore(deps.database, deps.databasePath),
+    repository: deps.settingsRepository,
     targets: { chat: deps.chatSettings, retention: deps.retentionPolicy, backup, logger },
     personas: deps.personas,
     clock,
     logger,
   });
-  const cards = new CardService({ codec: new CharacterCardCodec(), cards: new SqliteCardStore(deps.database, deps.databasePath), personas: deps.personas, clock });
+  const cards = new CardService({ codec: new CharacterCardCodec(), cards: deps.cardStore, personas: deps.personas, clock });
   // Settings brought in by `state.load` take effect at once, like those set with `config.set`.
   const unsubscribe = deps.events.subscribe((event) => {
     if (event.type === 'stateImported' && event.tables.includes('settings')) {

@@ -12,6 +12,9 @@ import { loadPersonaFiles, shippedPersonasDir } from '../adapters/persona-files.
 import { openDatabase } from '../adapters/sqlite/database.js';
 import { appliedSchemaVersion, currentSchemaVersion } from '../adapters/sqlite/migrations.js';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
+import { PostgresStore } from '../adapters/postgres/pg-store.js';
+import { redactUrl } from '../adapters/postgres/database.js';
+import { currentPgSchemaVersion } from '../adapters/postgres/migrations.js';
 import { DATABASE_FILE_NAME } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
 import { isAppError } from '../domain/errors.js';
@@ -75,7 +78,11 @@ export function checkDataDir(dataDir: string): Check {
 }
 
 /** Opens the database as `serve` does (creating or migrating it) and returns the personas' models. */
-export async function checkDatabase(dataDir: string): Promise<{ check: Check; personas: Array<{ name: string; model: string | null }> }> {
+export async function checkDatabase(
+  dataDir: string,
+  postgres?: { url: string; schema: string },
+): Promise<{ check: Check; personas: Array<{ name: string; model: string | null }> }> {
+  if (postgres !== undefined) return checkPostgres(postgres);
   const file = path.join(dataDir, DATABASE_FILE_NAME);
   const existed = existsSync(file);
   try {
@@ -318,4 +325,36 @@ export function formatBytes(bytes: number): string {
     unit += 1;
   }
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** PostgreSQL (database.url): connects and migrates as `serve` does, and reports its size and personas. */
+async function checkPostgres(postgres: { url: string; schema: string }): Promise<{ check: Check; personas: Array<{ name: string; model: string | null }> }> {
+  const where = redactUrl(postgres.url);
+  try {
+    const store = await PostgresStore.open(postgres.url, { poolSize: 1, schema: postgres.schema });
+    try {
+      const personas = await store.listPersonas();
+      const health = await store.checkHealth();
+      return {
+        check: {
+          id: 'database',
+          status: 'ok',
+          title: `PostgreSQL ${where} (schema "${postgres.schema}", version ${currentPgSchemaVersion()} · ${(health.sizeBytes / 1_048_576).toFixed(1)} MB · ${personas.length} personas)`,
+        },
+        personas: personas.map((persona) => ({ name: persona.name, model: persona.model })),
+      };
+    } finally {
+      await store.close();
+    }
+  } catch (error) {
+    return {
+      check: {
+        id: 'database',
+        status: 'fail',
+        title: `PostgreSQL ${where} cannot be used: ${error instanceof Error ? error.message : String(error)}`,
+        fix: 'Start PostgreSQL, create the database and role, or fix PERSONA_MCP_DATABASE_URL (docs/operations.md).',
+      },
+      personas: [],
+    };
+  }
 }

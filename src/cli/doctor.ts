@@ -88,7 +88,7 @@ export async function runDoctor(options: DoctorOptions, cwd = process.cwd(), env
   const files = checkPersonaFiles(config);
   let personas = files.personas;
   if (dataDir.status === 'ok') {
-    const database = await checkDatabase(config.dataDir);
+    const database = await checkDatabase(config.dataDir, config.database.url === undefined ? undefined : { url: config.database.url, schema: config.database.schema });
     checks.push(database.check);
     // A new database has no personas until the first start seeds them from the files.
     if (database.personas.length > 0) personas = database.personas;

@@ -1,18 +1,29 @@
 /**
- * `persona-mcp keys create|list|revoke`: manages API keys in the data directory's database. Works while
- * the server runs (SQLite WAL); a revoked key is refused from its next connection on.
+ * `persona-mcp keys create|list|revoke`: manages API keys in the store (the data directory's database, or
+ * PostgreSQL with PERSONA_MCP_DATABASE_URL). Works while the server runs; a revoked key is refused from
+ * its next connection on, on every node.
  */
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DATABASE_FILE_NAME } from '../config/paths.js';
 import { SqliteApiKeyStore } from '../adapters/sqlite/api-key-store.js';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
+import { PostgresStore } from '../adapters/postgres/pg-store.js';
+import { PostgresApiKeyStore } from '../adapters/postgres/pg-small-stores.js';
 import { systemClock } from '../ports/clock.js';
 import { AuthService } from '../services/auth-service.js';
 import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config-flags.js';
 
 async function withAuth<T>(flags: ConfigFlagValues, work: (auth: AuthService) => Promise<T>): Promise<T> {
   const config = configFromFlags(flags);
+  if (config.database.url !== undefined) {
+    const store = await PostgresStore.open(config.database.url, { poolSize: 2, schema: config.database.schema });
+    try {
+      return await work(new AuthService(new PostgresApiKeyStore(store.database), systemClock, true));
+    } finally {
+      await store.close();
+    }
+  }
   const databasePath = path.join(config.dataDir, DATABASE_FILE_NAME);
   const store = SqliteStore.open(databasePath);
   try {

@@ -177,6 +177,23 @@ export const configSchema = z.object({
       keep: z.number().int().min(0).default(7),
     })
     .prefault({}),
+  /** Where the store lives when not in the data directory's SQLite file (docs/operations.md, scale-out). */
+  database: z
+    .object({
+      /** `postgres://user:password@host:5432/db`: PostgreSQL instead of SQLite; unset keeps SQLite in `dataDir`. */
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//i, 'database.url must be a postgres:// URL (leave it unset for SQLite in the data directory)')
+        .optional(),
+      /** Connections each node keeps open to PostgreSQL. */
+      poolSize: z.number().int().min(1).max(200).default(10),
+      /** PostgreSQL schema holding the tables (several deployments may share one database). */
+      schema: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'database.schema is lower-case letters, digits and _')
+        .default('public'),
+    })
+    .prefault({}),
   /** Largest state bundle `state.load` and `persona-mcp import` unpack, in bytes (zip-bomb guard). */
   maxBundleBytes: z.number().int().positive().default(8 * 1024 ** 3),
   /** Longest row (JSON line) in a state bundle; longer ones are refused before any is parsed. */

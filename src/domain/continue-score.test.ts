@@ -4,6 +4,7 @@ import {
   continueScore,
   decide,
   decideFor,
+  isDrained,
   exchangesSoFar,
   effectiveEnergy,
   engagement,
@@ -160,6 +161,8 @@ describe('decide', () => {
 
   it('overrides the score for a drained persona and at the opening (decideFor)', () => {
     expect(decideFor(90, 0.09, false)).toBe('end');
+    expect(isDrained(0.09)).toBe(true);
+    expect(isDrained(0.1)).toBe(false);
     expect(decideFor(20, 0.5, true)).toBe('wind_down');
     expect(decideFor(20, 0.49, true)).toBe('end');
     expect(decideFor(20, 1, false)).toBe('end');

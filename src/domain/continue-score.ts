@@ -119,9 +119,14 @@ export function continueScore(input: ContinueScoreInput): ContinueScoreResult {
  * {@link OPENING_MIN_ENERGY_SHARE} does not (`end` becomes `wind_down`).
  */
 export function decideFor(score: number, energyShare: number, isOpening: boolean): ContinueDecision {
-  if (energyShare < DRAINED_ENERGY_SHARE) return 'end';
+  if (isDrained(energyShare)) return 'end';
   const decision = decide(score);
   return isOpening && decision === 'end' && energyShare >= OPENING_MIN_ENERGY_SHARE ? 'wind_down' : decision;
+}
+
+/** Whether a persona with this share of its energy has nothing left to give: it ends, whatever is said. */
+export function isDrained(energyShare: number): boolean {
+  return energyShare < DRAINED_ENERGY_SHARE;
 }
 
 /** The decision the score alone implies: {@link CONTINUE_THRESHOLD}, {@link WIND_DOWN_THRESHOLD}. */

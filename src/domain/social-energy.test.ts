@@ -8,6 +8,7 @@ import {
   restEnergy,
   restedFatigue,
   restoreEnergy,
+  secondsUntilShare,
   spendEnergy,
   type SocialEnergyState,
 } from './social-energy.js';
@@ -91,5 +92,17 @@ describe('restoreEnergy (emotional.update_state)', () => {
     expect(restoreEnergy(tired, kira, { fatigue: 0 }, tired.updatedAt)).toMatchObject({ energy: 0, fatigue: 0 });
     // energy 0 keeps a cooldown that is running
     expect(restoreEnergy(tired, kira, { energy: 0 }, tired.updatedAt).cooldownUntil).toBe(tired.cooldownUntil);
+  });
+});
+
+describe('secondsUntilShare (when a drained persona can talk again)', () => {
+  it('is 0 with enough energy, the recovery time without, and the longer of that and a cooldown', () => {
+    expect(secondsUntilShare(freshEnergy(kira, 0), kira, 0, 0.1)).toBe(0);
+    // 4 of 80 (5 %): 4 more to reach 10 % at 1.5 per minute = 160 s
+    expect(secondsUntilShare({ energy: 4, fatigue: 0, updatedAt: 0, cooldownUntil: null }, kira, 0, 0.1)).toBe(160);
+    // thirty turns: energy 0 and a cooldown until a quarter is back (20 of 80 at 1.5/min = 800 s), longer than 8 of 80
+    const tired = thirtyTurns();
+    expect(secondsUntilShare(tired, kira, tired.updatedAt, 0.1)).toBe(800);
+    expect(secondsUntilShare({ energy: 0, fatigue: 0, updatedAt: 0, cooldownUntil: null }, { ...kira, recoveryPerMinute: 0 }, 0, 0.1)).toBeNull();
   });
 });

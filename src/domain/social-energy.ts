@@ -140,6 +140,19 @@ export interface Availability {
   cooldownRemaining: number;
 }
 
+/**
+ * Seconds of rest until a persona has at least `minShare` of its maximum energy and no cooldown (0: it
+ * has now; energy recovers during a cooldown too); null when it never will (`recoveryPerMinute` 0).
+ */
+export function secondsUntilShare(state: SocialEnergyState, profile: SocialEnergyProfile, now: number, minShare: number): number | null {
+  const current = restEnergy(state, profile, now);
+  const cooldown = current.cooldownUntil === null ? 0 : (current.cooldownUntil - now) / 1000;
+  const missing = minShare * profile.maxEnergy - current.energy;
+  if (missing <= 0) return Math.ceil(cooldown);
+  if (profile.recoveryPerMinute <= 0) return null;
+  return Math.ceil(Math.max(cooldown, (missing / profile.recoveryPerMinute) * 60));
+}
+
 export function availability(state: SocialEnergyState, profile: SocialEnergyProfile, now: number): Availability {
   const current = restEnergy(state, profile, now);
   const cooldownRemaining = current.cooldownUntil === null ? 0 : Math.ceil((current.cooldownUntil - now) / 1000);

@@ -126,7 +126,8 @@ export interface MemoryStore {
   missingVectors(embedder: string, limit: number): Promise<Array<{ id: number; content: string }>>;
   setVector(id: number, vector: MemoryVector): Promise<void>;
 
-  stats(): Promise<MemoryStatsRecord>;
+  /** Figures over every memory, or over one user's (`userId`). */
+  stats(userId?: string): Promise<MemoryStatsRecord>;
   personaIdsWithMemories(): Promise<string[]>;
   pruneCandidates(personaId: string): Promise<PruneCandidate[]>;
   countFor(personaId: string | null): Promise<number>;

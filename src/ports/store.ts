@@ -11,6 +11,8 @@ export interface PersonaRecord extends PersonaDefinition {
   isBuiltin: boolean;
   createdAt: number;
   updatedAt: number;
+  /** The user who created it and may change it; null for shared personas (built-in, or made by an admin). */
+  ownerUserId: string | null;
 }
 
 export interface SessionRecord {
@@ -116,7 +118,7 @@ export interface Store {
   listPersonas(): Promise<PersonaRecord[]>;
   getPersona(id: string): Promise<PersonaRecord | null>;
   /** Fails with a `conflict` AppError when the id is taken. */
-  insertPersona(definition: PersonaDefinition, now: number, options?: { isBuiltin?: boolean }): Promise<PersonaRecord>;
+  insertPersona(definition: PersonaDefinition, now: number, options?: { isBuiltin?: boolean; ownerUserId?: string | null }): Promise<PersonaRecord>;
   updatePersona(definition: PersonaDefinition, now: number): Promise<PersonaRecord>;
   /** Removes the persona and its runtime state, ends its active conversations; messages stay. */
   deletePersona(id: string, now: number): Promise<boolean>;

@@ -2,6 +2,7 @@
  * Renders docs/API.md from the method registry and the error table, so the reference can never
  * drift from the code (a test compares the checked-in file with a fresh rendering).
  */
+import { describeAccess } from './access.js';
 import { APPLICATION_ERRORS, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR } from './error-codes.js';
 import { paramsJsonSchema, resultJsonSchema, type JsonSchema } from './openrpc.js';
 import type { MethodDefinition, MethodRegistry } from './registry.js';
@@ -38,6 +39,7 @@ function renderMethod(method: MethodDefinition): string[] {
     .filter(([, value]) => value === true)
     .map(([name]) => name);
   if (hints.length > 0) lines.push(`Hints: ${hints.join(', ')}.`, '');
+  lines.push(`Access: ${describeAccess(method.requires)} ([security.md](security.md#who-may-do-what-the-ownership-model)).`, '');
   if (Object.keys(properties).length === 0) {
     lines.push('Params: none.', '');
   } else {

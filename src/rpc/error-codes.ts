@@ -90,8 +90,8 @@ export const APPLICATION_ERRORS: Record<AppErrorKind, ApplicationErrorInfo> = {
   },
   conflict: {
     code: -32040,
-    meaning: 'The change clashes with existing data (a persona with that name exists, ...).',
-    whatToDo: 'Choose another name, or update the existing item instead.',
+    meaning: 'The request clashes with existing data or the current state (a persona with that name exists, a group without two personas able to talk, ...).',
+    whatToDo: 'The message says what clashes and what to do instead (choose another name, update the existing item, restore or wait for a persona, ...).',
   },
   cancelled: {
     code: -32041,

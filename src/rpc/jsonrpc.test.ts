@@ -6,10 +6,10 @@ import { JsonRpcEngine, type RequestOutcome } from './jsonrpc.js';
 import { defineMethod, MethodRegistry, type MethodContext } from './registry.js';
 
 const registry = new MethodRegistry([
-  defineMethod({ name: 'echo', summary: 'echo', params: z.object({ text: z.string() }), result: z.object({ text: z.string() }), handler: async ({ text }) => ({ text }) }),
-  defineMethod({ name: 'crash', summary: 'crash', params: z.object({}), result: z.object({}), handler: async () => { throw new Error('secret internals at /srv/app.ts:12'); } }),
-  defineMethod({ name: 'lie', summary: 'returns the wrong shape', params: z.object({}), result: z.object({ n: z.number() }), handler: async () => ({ n: 'one' }) as never }),
-  defineMethod({ name: 'missing', summary: 'app error', params: z.object({}), result: z.object({}), handler: async () => { throw new AppError('persona_not_found', 'No persona "x".', { data: { persona_id: 'x' } }); } }),
+  defineMethod({ name: 'echo', summary: 'echo', requires: 'user', params: z.object({ text: z.string() }), result: z.object({ text: z.string() }), handler: async ({ text }) => ({ text }) }),
+  defineMethod({ name: 'crash', summary: 'crash', requires: 'user', params: z.object({}), result: z.object({}), handler: async () => { throw new Error('secret internals at /srv/app.ts:12'); } }),
+  defineMethod({ name: 'lie', summary: 'returns the wrong shape', requires: 'user', params: z.object({}), result: z.object({ n: z.number() }), handler: async () => ({ n: 'one' }) as never }),
+  defineMethod({ name: 'missing', summary: 'app error', requires: 'user', params: z.object({}), result: z.object({}), handler: async () => { throw new AppError('persona_not_found', 'No persona "x".', { data: { persona_id: 'x' } }); } }),
 ]);
 
 const outcomes: RequestOutcome[] = [];

@@ -16,7 +16,11 @@ import {
 } from './error-codes.js';
 import { ExactNumber, keepExactIds, stringifyMessage } from './exact-ids.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../domain/json-depth.js';
-import type { JsonRpcId, MethodContext, MethodRegistry, SessionBinding } from './registry.js';
+import type { JsonRpcId, MethodContext, MethodDefinition, MethodRegistry, SessionBinding } from './registry.js';
+import { checkAccess, type AccessLookups } from './access.js';
+
+/** Without lookups every persona counts as shared: owner rules admit admins only. */
+const NO_LOOKUPS: AccessLookups = { personaOwner: () => null };
 import type { Logger } from 'pino';
 import type { MeasuredRequest } from '../ports/metrics.js';
 import { causeOf } from '../logger.js';
@@ -56,6 +60,8 @@ export interface RequestOutcome extends MeasuredRequest {
 
 export interface JsonRpcEngineOptions {
   logger: Logger;
+  /** What the access check (`requires` of each method) needs to know; without it, owner rules admit admins only. */
+  access?: AccessLookups;
   /** Check every result against its declared schema (tests and development; costs time). */
   validateResults?: boolean;
   /** Largest batch accepted; bigger ones answer one −32600 error. Defaults to 100. */
@@ -160,6 +166,11 @@ export class JsonRpcEngine {
         message: 'Invalid params: params must be an object with named members (by-position arrays are not supported).',
       });
     }
+    try {
+      this.authorize(method, params as Record<string, unknown>, context.session);
+    } catch (error) {
+      return fail(isAppError(error) ? error.kind : 'internal_error', this.toErrorObject(error, request.method, context.logger));
+    }
     if (exceedsJsonDepth(params, MAX_JSON_DEPTH - 1)) {
       return fail('invalid_params', {
         code: INVALID_PARAMS,
@@ -185,6 +196,15 @@ export class JsonRpcEngine {
     } catch (error) {
       return fail(isAppError(error) ? error.kind : 'internal_error', this.toErrorObject(error, request.method, context.logger));
     }
+  }
+
+  /**
+   * Throws `forbidden` unless the session may call the method with these (raw) params: its `requires`
+   * rule (access.ts). Every transport calls this before validating params — the JSON-RPC engine here,
+   * the MCP tools for each call.
+   */
+  authorize(method: MethodDefinition, params: Record<string, unknown>, session: SessionBinding): void {
+    checkAccess(method.name, method.requires, params, session, this.options.access ?? NO_LOOKUPS);
   }
 
   /** Reports a finished request to `onRequestComplete` (metrics, the request log). */

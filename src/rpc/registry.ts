@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { SessionBinding } from '../services/session-binding.js';
 import type { ExactNumber } from './exact-ids.js';
+import type { Access } from './access.js';
 
 // Kept here too: every method file reads it from the registry it declares its methods with.
 export type { SessionBinding };
@@ -72,6 +73,12 @@ export interface MethodDefinition<P extends ParamsSchema = ParamsSchema, R exten
   legacyStreaming?: boolean;
   /** Set when the method exists for old clients and has a better replacement. */
   deprecated?: string;
+  /**
+   * Who may call it (access.ts, docs/security.md): `'user'` (any caller, acting on their own data or the
+   * shared catalogue), `'admin'`, or `{ owner: 'persona', param }`. Checked by the engine for every
+   * transport; required, so no method ships without a rule.
+   */
+  requires: Access;
   handler: (params: z.infer<P>, context: MethodContext) => Promise<z.infer<R>>;
 }
 

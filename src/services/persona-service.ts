@@ -56,6 +56,11 @@ export class PersonaService {
     return this.catalogue.get(id) ?? null;
   }
 
+  /** Who owns the persona named by id or name: null for a shared one, undefined when there is none (the access check asks). */
+  ownerOf(idOrName: string): string | null | undefined {
+    return (this.catalogue.get(idOrName) ?? matchPersona(this.catalogue.values(), idOrName))?.ownerUserId;
+  }
+
   /** Finds a persona by id or name (case-insensitive) or fails with `persona_not_found`. */
   resolve(idOrName: string): PersonaRecord {
     const persona = this.catalogue.get(idOrName) ?? matchPersona(this.catalogue.values(), idOrName);
@@ -108,14 +113,15 @@ export class PersonaService {
     return stored;
   }
 
-  async create(definition: PersonaDefinition): Promise<PersonaRecord> {
+  /** Creates a persona; `ownerUserId` is the plain user who may change it (null: shared, admins change it). */
+  async create(definition: PersonaDefinition, ownerUserId: string | null = null): Promise<PersonaRecord> {
     const clash = matchPersona(this.catalogue.values(), definition.name) ?? this.catalogue.get(definition.id);
     if (clash !== undefined) {
       throw new AppError('conflict', `A persona named "${clash.name}" (id "${clash.id}") already exists; choose another name or use persona.update.`, {
         data: { persona_id: clash.id },
       });
     }
-    const record = await this.store.insertPersona(definition, this.clock.now());
+    const record = await this.store.insertPersona(definition, this.clock.now(), { ownerUserId });
     this.catalogue.set(record.id, record);
     this.events.publish({ type: 'personaChanged', personaId: record.id, change: 'created' });
     return record;

@@ -341,4 +341,23 @@ describe('a group with a drained persona', () => {
     const restored = await client.result('conversation.start', { personas: [ash.id, 'kira'], topic: 'maps', auto_run: false });
     expect(restored.kind).toBe('personas');
   });
+
+  it('is refused when a persona is drained without a cooldown (the issue: one turn, then the group ended), at start and at resume', async () => {
+    const client = await server.connect();
+    const ember = await client.result('persona.create', { name: 'Ember', description: 'burns out', topic_preferences: { maps: 80 } });
+    const paused = await client.result('conversation.start', { personas: [ember.id, 'kira'], topic: 'maps', auto_run: false });
+    // 5 % of her energy: available, but below DRAINED_ENERGY_SHARE her continue decision is "end" whatever is said
+    await client.result('emotional.update_state', { persona_id: ember.id, energy_level: 0.05 });
+    const refused = await client.call('conversation.start', { personas: [ember.id, 'kira'], topic: 'maps' });
+    expect(refused.error).toMatchObject({ code: -32040, data: { resting: [{ persona_id: ember.id, cooldown_remaining: 0, energy_level: 0.05 }] } });
+    expect(refused.error.message).toContain('Ember is drained (5 % of its energy');
+    expect(refused.error.data.resting[0].can_talk_in).toBeGreaterThan(0);
+    // resuming a group that is not running is checked the same way, and nothing runs
+    const resumed = await client.call('conversation.resume', { conversation_id: paused.conversation_id });
+    expect(resumed.error).toMatchObject({ code: -32040 });
+    expect((await client.result('conversation.group_status', { conversation_id: paused.conversation_id })).status).toBe('paused');
+    await client.result('emotional.update_state', { persona_id: ember.id, energy_level: 1 });
+    expect((await client.result('conversation.resume', { conversation_id: paused.conversation_id, turns: 1 })).status).not.toBe('finished');
+    await client.result('conversation.end', { conversation_id: paused.conversation_id });
+  });
 });

@@ -44,7 +44,13 @@ describe('database fixtures of earlier schema versions', () => {
     db.close();
     expect(versions).toEqual(MIGRATIONS.map((migration) => migration.version).sort((a, b) => a - b));
     const after = dumpDatabase(file);
-    for (const [table, rows] of Object.entries(before)) expect(after[table], table).toEqual(rows);
+    // Columns added by later migrations come last: every old row is still there with its old values.
+    const firstColumns = (rows: unknown[] | undefined, width: number): unknown[] =>
+      (rows ?? []).map((row) => JSON.stringify((JSON.parse(row as string) as unknown[]).slice(0, width))).sort();
+    for (const [table, rows] of Object.entries(before)) {
+      const width = rows.length === 0 ? 0 : (JSON.parse(rows[0] as string) as unknown[]).length;
+      expect(firstColumns(after[table], width), table).toEqual(rows);
+    }
 
     const store = SqliteStore.open(file);
     try {

@@ -75,7 +75,7 @@ export class CharacterCardCodec implements CardCodec {
       }
       base = { ...V2_DEFAULTS, ...(stored.card.data as Record<string, unknown>) };
     }
-    const { isBuiltin: _b, createdAt: _c, updatedAt: _u, ...definition } = persona as PersonaDefinition & Record<string, unknown>;
+    const { isBuiltin: _b, createdAt: _c, updatedAt: _u, ownerUserId: _o, ...definition } = persona as PersonaDefinition & Record<string, unknown>;
     const extensions = { ...(base.extensions as Record<string, unknown>), [EXTENSION_KEY]: definition };
     const data: Record<string, unknown> = { ...base, ...fields, extensions };
     if (stored === null && data.creator_notes === '') data.creator_notes = `${persona.name}, exported from persona-mcp.`;

@@ -150,6 +150,26 @@ export function prepareMemoryStatements(db: Database) {
       'SELECT persona_id, count(*) AS n FROM memories GROUP BY persona_id ORDER BY persona_id',
     ),
     crossReferences: db.prepare<[], number>('SELECT count(*) FROM memory_shares').pluck(),
+    // The same figures over one user's memories (memory.stats for a plain user).
+    userStats: db.prepare<
+      [string],
+      { total: number; high: number; medium: number; low: number; avg: number | null; bytes: number | null; shared: number; public: number }
+    >(
+      `WITH mine AS (SELECT * FROM memories WHERE user_id = ?)
+       SELECT count(*) AS total,
+         coalesce(sum(importance >= 0.7), 0) AS high,
+         coalesce(sum(importance >= 0.4 AND importance < 0.7), 0) AS medium,
+         coalesce(sum(importance < 0.4), 0) AS low,
+         avg(importance) AS avg,
+         sum(length(CAST(content AS BLOB))) + coalesce((SELECT sum(length(vector)) FROM memory_vectors WHERE memory_id IN (SELECT id FROM mine)), 0) AS bytes,
+         coalesce(sum(visibility = 'shared'), 0) AS shared,
+         coalesce(sum(visibility = 'public'), 0) AS public
+       FROM mine`,
+    ),
+    userByPersona: db.prepare<[string], { persona_id: string; n: number }>(
+      'SELECT persona_id, count(*) AS n FROM memories WHERE user_id = ? GROUP BY persona_id ORDER BY persona_id',
+    ),
+    userCrossReferences: db.prepare<[string], number>('SELECT count(*) FROM memory_shares WHERE memory_id IN (SELECT id FROM memories WHERE user_id = ?)').pluck(),
     personaIds: db.prepare<[], string>('SELECT DISTINCT persona_id FROM memories ORDER BY persona_id').pluck(),
     pruneCandidates: db.prepare<[string], { id: number; importance: number; lastAccessedAt: number }>(
       'SELECT id, importance, last_accessed_at AS lastAccessedAt FROM memories WHERE persona_id = ?',

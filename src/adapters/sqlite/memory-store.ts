@@ -363,11 +363,11 @@ export class SqliteMemoryStore implements MemoryStore {
     });
   }
 
-  async stats(): Promise<MemoryStatsRecord> {
+  async stats(userId?: string): Promise<MemoryStatsRecord> {
     return this.read(() => {
-      const row = this.sql.stats.get()!;
+      const row = userId === undefined ? this.sql.stats.get()! : this.sql.userStats.get(userId)!;
       const byPersona: Record<string, number> = {};
-      for (const entry of this.sql.byPersona.all()) byPersona[entry.persona_id] = entry.n;
+      for (const entry of userId === undefined ? this.sql.byPersona.all() : this.sql.userByPersona.all(userId)) byPersona[entry.persona_id] = entry.n;
       return {
         total: row.total,
         byPersona,
@@ -378,7 +378,7 @@ export class SqliteMemoryStore implements MemoryStore {
         storageBytes: row.bytes ?? 0,
         shared: row.shared,
         public: row.public,
-        crossReferences: this.sql.crossReferences.get() ?? 0,
+        crossReferences: (userId === undefined ? this.sql.crossReferences.get() : this.sql.userCrossReferences.get(userId)) ?? 0,
       };
     });
   }

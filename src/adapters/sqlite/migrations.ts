@@ -16,6 +16,7 @@ import { apiKeys } from './migrations/0006_api_keys.js';
 import { social } from './migrations/0004_social.js';
 import { settings } from './migrations/0005_settings.js';
 import { promptTemplates } from './migrations/0007_prompt_templates.js';
+import { personaOwners } from './migrations/0024_persona_owners.js';
 
 export interface Migration {
   /** Increasing, each used once; a gap is allowed while parallel features land (each recorded version is applied once). */
@@ -25,7 +26,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates];
+export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, personaOwners];
 
 /** The newest schema version this build knows. */
 export function currentSchemaVersion(): number {

@@ -23,6 +23,7 @@ export interface PersonaRow {
   is_builtin: 0 | 1;
   created_at: number;
   updated_at: number;
+  owner_user_id: string | null;
 }
 
 export interface PersonaStateRow {
@@ -82,12 +83,13 @@ export function definitionJson(definition: PersonaDefinition): string {
     isBuiltin: _isBuiltin,
     createdAt: _createdAt,
     updatedAt: _updatedAt,
+    ownerUserId: _ownerUserId,
     ...rest
   } = definition as PersonaDefinition & Partial<PersonaRecord>;
   return JSON.stringify(rest);
 }
 
-export function personaParams(definition: PersonaDefinition, now: number, isBuiltin: boolean): PersonaRow {
+export function personaParams(definition: PersonaDefinition, now: number, isBuiltin: boolean, ownerUserId: string | null = null): PersonaRow {
   return {
     id: definition.id,
     name: definition.name,
@@ -95,6 +97,7 @@ export function personaParams(definition: PersonaDefinition, now: number, isBuil
     is_builtin: isBuiltin ? 1 : 0,
     created_at: now,
     updated_at: now,
+    owner_user_id: ownerUserId,
   };
 }
 
@@ -112,6 +115,7 @@ export function toPersonaRecord(row: PersonaRow): PersonaRecord {
     isBuiltin: row.is_builtin === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    ownerUserId: row.owner_user_id ?? null,
   };
 }
 

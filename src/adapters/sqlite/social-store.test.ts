@@ -3,19 +3,33 @@ import { buildPersonaDefinition } from '../../domain/persona-schema.js';
 import { applyInteraction, newRelationship } from '../../domain/social/relationship.js';
 import { SqliteSocialStore } from './social-store.js';
 import { SqliteStore } from './sqlite-store.js';
+import type { SocialStore } from '../../ports/social-store.js';
+import type { Store } from '../../ports/store.js';
+import { PostgresSocialStore } from '../postgres/pg-social-store.js';
+import { PostgresStore } from '../postgres/pg-store.js';
+import { dropFreshPostgres, freshPostgres, onPostgres } from '../../../test/helpers/store-backend.js';
 
-let store: SqliteStore;
-let social: SqliteSocialStore;
+let store: Store;
+let social: SocialStore;
 const T0 = 1_700_000_000_000;
 
+// On PostgreSQL, src/adapters/postgres/pg-social-store.test.ts imports this file.
 beforeEach(async () => {
-  store = SqliteStore.open(':memory:');
-  social = new SqliteSocialStore(store.database, ':memory:');
+  if (onPostgres()) {
+    const database = await freshPostgres();
+    store = new PostgresStore(database);
+    social = new PostgresSocialStore(database);
+  } else {
+    const sqlite = SqliteStore.open(':memory:');
+    store = sqlite;
+    social = new SqliteSocialStore(sqlite.database, ':memory:');
+  }
   await store.insertPersona(buildPersonaDefinition({ name: 'Aria' }), T0);
   await store.insertPersona(buildPersonaDefinition({ name: 'Kira' }), T0);
 });
 afterEach(async () => {
   await store.close();
+  if (onPostgres()) await dropFreshPostgres();
 });
 
 describe('SqliteSocialStore relationships', () => {

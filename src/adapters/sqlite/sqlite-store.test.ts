@@ -9,6 +9,9 @@ import type { SocialEnergyState } from '../../domain/social-energy.js';
 import { openDatabase, type Database } from './database.js';
 import { MIGRATIONS, appliedSchemaVersion, currentSchemaVersion, runMigrations } from './migrations.js';
 import { SqliteStore } from './sqlite-store.js';
+import type { Store } from '../../ports/store.js';
+import { PostgresStore } from '../postgres/pg-store.js';
+import { dropFreshPostgres, freshPostgres, onPostgres } from '../../../test/helpers/store-backend.js';
 
 const T0 = 1_700_000_000_000;
 const MINUTE = 60_000;
@@ -51,7 +54,11 @@ let dir: string;
 let dbPath: string;
 let opened: { close(): unknown }[];
 
-function openStore(): SqliteStore {
+/** The store under test: this SQLite file, or a fresh PostgreSQL schema when the PostgreSQL run imports this file. */
+let pgStore: Store | null = null;
+
+function openStore(): Store {
+  if (pgStore !== null) return pgStore;
   const store = SqliteStore.open(dbPath);
   opened.push(store);
   return store;
@@ -64,15 +71,17 @@ function rawConnection(): Database {
   return db;
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'persona-mcp-sqlite-'));
   dbPath = path.join(dir, 'data', 'persona-mcp.db');
   opened = [];
+  pgStore = onPostgres() ? new PostgresStore(await freshPostgres()) : null;
 });
 
 afterEach(async () => {
   for (const handle of opened.reverse()) await handle.close();
   fs.rmSync(dir, { recursive: true, force: true });
+  if (pgStore !== null) await dropFreshPostgres();
 });
 
 describe('SqliteStore personas', () => {
@@ -98,7 +107,7 @@ describe('SqliteStore personas', () => {
   it('stores the whole definition and reads it back', async () => {
     const store = openStore();
     const inserted = await store.insertPersona(aria, T0);
-    expect(inserted).toEqual({ ...aria, isBuiltin: false, createdAt: T0, updatedAt: T0 });
+    expect(inserted).toEqual({ ...aria, isBuiltin: false, createdAt: T0, updatedAt: T0, ownerUserId: null });
     expect(await store.getPersona('aria')).toEqual(inserted);
     expect(await store.getPersona('nobody')).toBeNull();
   });
@@ -476,7 +485,7 @@ describe('SqliteStore conversations and turns', () => {
 });
 
 describe('SqliteStore history', () => {
-  async function conversationWith(store: SqliteStore, count: number): Promise<string> {
+  async function conversationWith(store: Store, count: number): Promise<string> {
     const { conversation } = await store.appendUserTurn({
       sessionId: 's1',
       personaId: 'aria',
@@ -569,7 +578,7 @@ describe('SqliteStore retention', () => {
   });
 });
 
-describe('SqliteStore database file', () => {
+describe.skipIf(onPostgres())('SqliteStore database file', () => {
   it('keeps everything across close and reopen', async () => {
     const store = openStore();
     await store.seedPersonas([aria], T0);
@@ -656,7 +665,7 @@ describe('SqliteStore database file', () => {
   });
 });
 
-describe('SqliteStore storage errors', () => {
+describe.skipIf(onPostgres())('SqliteStore storage errors', () => {
   it('reports a database locked by another process', async () => {
     const db = openDatabase(dbPath);
     db.pragma('busy_timeout = 0');

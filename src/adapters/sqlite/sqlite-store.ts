@@ -113,12 +113,12 @@ export class SqliteStore implements Store {
   insertPersona(
     definition: PersonaDefinition,
     now: number,
-    options: { isBuiltin?: boolean } = {},
+    options: { isBuiltin?: boolean; ownerUserId?: string | null } = {},
   ): Promise<PersonaRecord> {
     return this.write(() => {
       const clash = this.sql.getPersona.get(definition.id) ?? this.sql.findPersonaByName.get(definition.name);
       if (clash !== undefined) throw personaConflict(definition, clash);
-      return this.insertPersonaRow(definition, now, options.isBuiltin ?? false);
+      return this.insertPersonaRow(definition, now, options.isBuiltin ?? false, options.ownerUserId ?? null);
     });
   }
 
@@ -423,8 +423,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  private insertPersonaRow(definition: PersonaDefinition, now: number, isBuiltin: boolean): PersonaRecord {
-    return toPersonaRecord(required(this.sql.insertPersona.get(personaParams(definition, now, isBuiltin))));
+  private insertPersonaRow(definition: PersonaDefinition, now: number, isBuiltin: boolean, ownerUserId: string | null = null): PersonaRecord {
+    return toPersonaRecord(required(this.sql.insertPersona.get(personaParams(definition, now, isBuiltin, ownerUserId))));
   }
 
   /** False when the persona does not exist. */

@@ -27,8 +27,8 @@ export function prepareStatements(db: Database) {
     getPersona: db.prepare<[string], PersonaRow>('SELECT * FROM personas WHERE id = ?'),
     findPersonaByName: db.prepare<[string], PersonaRow>('SELECT * FROM personas WHERE lower(name) = lower(?)'),
     insertPersona: db.prepare<PersonaRow, PersonaRow>(
-      `INSERT INTO personas (id, name, definition, is_builtin, created_at, updated_at)
-       VALUES (@id, @name, @definition, @is_builtin, @created_at, @updated_at) RETURNING *`,
+      `INSERT INTO personas (id, name, definition, is_builtin, created_at, updated_at, owner_user_id)
+       VALUES (@id, @name, @definition, @is_builtin, @created_at, @updated_at, @owner_user_id) RETURNING *`,
     ),
     updatePersona: db.prepare<{ id: string; name: string; definition: string; now: number }, PersonaRow>(
       'UPDATE personas SET name = @name, definition = @definition, updated_at = @now WHERE id = @id RETURNING *',

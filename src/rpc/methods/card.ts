@@ -4,7 +4,7 @@ import { AppError } from '../../domain/errors.js';
 import type { PersonaRecord } from '../../ports/store.js';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
-import { requireAdmin } from './admin.js';
+import { isAdmin } from '../access.js';
 import { base64, conflictPolicy } from './state-wire.js';
 import { personaIdParam } from './wire.js';
 
@@ -17,6 +17,7 @@ export function cardMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'persona.import_card',
+      requires: 'user',
       summary: 'Create a persona from a Character Card V2/V3 (JSON object, or a PNG with the card inside).',
       description: 'Give `card` (the JSON object) or `png` (base64). Unknown fields and extensions are kept for export.',
       params: z.object({
@@ -26,16 +27,16 @@ export function cardMethods(services: Services): MethodDefinition[] {
       }),
       result: z.object({ persona: personaBrief, spec: z.string(), action: z.enum(['created', 'replaced', 'renamed', 'skipped']) }),
       handler: async (params, context) => {
-        requireAdmin(context, 'persona.import_card');
         if ((params.card === undefined) === (params.png === undefined)) throw new AppError('conflict', 'give either card or png');
         const bytes = params.png !== undefined ? Buffer.from(params.png, 'base64') : Buffer.from(JSON.stringify(params.card));
-        const result = await cards.importCard(bytes, params.on_conflict);
+        const result = await cards.importCard(bytes, params.on_conflict, { userId: context.session.userId, isAdmin: isAdmin(context.session) });
         return { persona: brief(result.persona), spec: result.spec, action: result.action };
       },
     }),
 
     defineMethod({
       name: 'persona.export_card',
+      requires: 'user',
       summary: 'A persona as a Character Card V2 or V3, as JSON or as a PNG (base64) with the card inside.',
       params: z.object({
         persona_id: personaIdParam,

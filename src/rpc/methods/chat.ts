@@ -101,6 +101,7 @@ export function chatMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'persona.chat',
+      requires: 'user',
       summary: 'Say something to a persona and get its reply; the turn is stored in its conversation.',
       description:
         'The user message is stored before the model is called, so it is never lost. With `stream: true` the reply also arrives as ' +
@@ -133,6 +134,7 @@ export function chatMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'persona.chat_stream',
+      requires: 'user',
       summary: 'Legacy streaming chat: several response frames with the same id (stream_start, stream_chunk..., stream_complete).',
       description:
         "Kept for the old server's clients; it breaks JSON-RPC's one-response rule on purpose. New clients use `persona.chat` " +

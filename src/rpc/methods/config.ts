@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { LIVE_SETTINGS } from '../../services/config/live-settings.js';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
-import { requireAdmin } from './admin.js';
+import { actorOf } from './admin.js';
 import { personaIdParam } from './wire.js';
 
 const settingValues = z.strictObject(
@@ -16,20 +16,21 @@ export function configMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'config.get',
+      requires: 'admin',
       summary: 'The settings that can change while the server runs, with their values and where each came from.',
       params: z.object({ keys: z.array(z.string().min(1)).optional().describe('Only these keys.') }),
       result: z.object({
         settings: z.array(z.object({ key: z.string(), value: z.unknown(), source: z.enum(['runtime', 'startup']), description: z.string() })),
       }),
       hints: { readOnly: true, idempotent: true },
-      handler: async (params, context) => {
-        requireAdmin(context, 'config.get');
+      handler: async (params) => {
         return { settings: config.get(params.keys) };
       },
     }),
 
     defineMethod({
       name: 'config.set',
+      requires: 'admin',
       summary: 'Change settings without a restart: validated all together, persisted, applied from the next request, and logged.',
       description: '`settings`: key → value (null resets to the startup value). `personas`: persona → {model, model_options}.',
       params: z.object({
@@ -41,7 +42,7 @@ export function configMethods(services: Services): MethodDefinition[] {
       result: z.object({ updated: z.array(z.object({ key: z.string(), value: z.unknown(), source: z.enum(['runtime', 'startup']), description: z.string() })) }),
       hints: { idempotent: true },
       handler: async (params, context) => {
-        const actor = requireAdmin(context, 'config.set');
+        const actor = actorOf(context);
         const changes: Record<string, unknown> = {};
         for (const [key, value] of Object.entries(params.settings ?? {})) if (value !== undefined) changes[key] = value;
         for (const [persona, fields] of Object.entries(params.personas ?? {})) {

@@ -51,6 +51,7 @@ export function conversationFeedMethods(services: Services): MethodDefinition[] 
   return [
     defineMethod({
       name: 'conversation.subscribe',
+      requires: 'user',
       summary: 'Receive each new message of a conversation as a `conversation.turn` notification (WebSocket only).',
       description:
         'Notifications: `conversation.turn` {conversation_id, message, speaker_name} for every stored message (persona turns and user ' +
@@ -84,6 +85,7 @@ export function conversationFeedMethods(services: Services): MethodDefinition[] 
 
     defineMethod({
       name: 'conversation.unsubscribe',
+      requires: 'user',
       summary: 'Stop receiving notifications of a conversation.',
       params: z.object({ conversation_id: conversationIdParam }),
       result: z.object({

@@ -47,6 +47,7 @@ export function conversationGroupMethods(services: Services): MethodDefinition[]
   return [
     defineMethod({
       name: 'conversation.interject',
+      requires: 'user',
       summary: 'Say something in a group conversation; the next persona to speak hears it (a paused group runs again).',
       params: z.object({ conversation_id: conversationIdParam, message: z.string().describe('What you say to the group.') }),
       result: z.object({ conversation_id: z.string(), message: messageWire, group: groupWire }),
@@ -62,6 +63,7 @@ export function conversationGroupMethods(services: Services): MethodDefinition[]
 
     defineMethod({
       name: 'conversation.group_status',
+      requires: 'user',
       summary: 'A group conversation: running, paused or finished, and who is present.',
       params: z.object({ conversation_id: conversationIdParam }),
       result: groupWire,
@@ -71,6 +73,7 @@ export function conversationGroupMethods(services: Services): MethodDefinition[]
 
     defineMethod({
       name: 'conversation.resume',
+      requires: 'user',
       summary: 'Run a paused group conversation again (after an LLM failure, or one started with auto_run false).',
       description:
         'With `turns`, the group takes that many persona turns and pauses again (status reason "stepped"); interjections then do not run it until the next resume. Without, it runs freely again.',
@@ -84,6 +87,7 @@ export function conversationGroupMethods(services: Services): MethodDefinition[]
 
     defineMethod({
       name: 'conversation.join',
+      requires: 'user',
       summary: 'A persona joins a group conversation; it hears only what is said from now on.',
       params: z.object({ conversation_id: conversationIdParam, persona_id: personaIdParam }),
       result: groupWire,
@@ -93,6 +97,7 @@ export function conversationGroupMethods(services: Services): MethodDefinition[]
 
     defineMethod({
       name: 'conversation.leave',
+      requires: 'user',
       summary: 'A persona leaves a group conversation; it keeps what it heard and hears nothing more.',
       params: z.object({ conversation_id: conversationIdParam, persona_id: personaIdParam }),
       result: groupWire,

@@ -96,6 +96,7 @@ export function conversationThreadMethods(services: Services): MethodDefinition[
   return [
     defineMethod({
       name: 'conversation.threads',
+      requires: 'user',
       summary: "A conversation's topic threads (detected or branched) and which is current.",
       params: z.object({ conversation_id: conversationIdParam.optional() }),
       result: z.object({ conversation_id: z.string(), threads: z.array(threadWire), current_thread_id: z.number().int().nullable() }),
@@ -122,6 +123,7 @@ export function conversationThreadMethods(services: Services): MethodDefinition[
 
     defineMethod({
       name: 'conversation.branch',
+      requires: 'user',
       summary:
         'Start a new topic thread explicitly — it takes the next messages until the user returns — or go back to an earlier thread (back, thread_id).',
       description:
@@ -165,6 +167,7 @@ export function conversationThreadMethods(services: Services): MethodDefinition[
 
     defineMethod({
       name: 'conversation.analytics',
+      requires: { ownData: 'conversation_id' },
       summary:
         'Turns, tokens, response times, who spoke how much, topics, and mood and relationship changes — per conversation, per persona, or overall.',
       params: z.object({
@@ -198,10 +201,6 @@ export function conversationThreadMethods(services: Services): MethodDefinition[
             stress: event.stress,
             cause: event.cause,
           }));
-        if (conversation_id === undefined && context.session.role === 'user') {
-          // Persona and overall figures add up every user's conversations; only an admin may see them.
-          throw new AppError('forbidden', 'Analytics per persona or overall span every user and need an admin key; pass conversation_id for one of your conversations.');
-        }
         if (conversation_id !== undefined) {
           const conversation = await conversations.accessible(context.session, conversation_id);
           await threads.settled(conversation.id);

@@ -31,6 +31,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'conversation.start',
+      requires: 'user',
       summary: 'Start a conversation: with one persona (persona_id + context), or between personas (persona1_id + persona2_id + topic, or personas).',
       params: z.object({
         persona_id: personaIdParam.optional(),
@@ -114,6 +115,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.end',
+      requires: 'user',
       summary: "End a conversation (default: the active one with the session's active persona).",
       params: z.object({ conversation_id: conversationIdParam.optional(), reason: z.string().max(500).optional() }),
       result: z.object({
@@ -138,6 +140,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.status',
+      requires: 'user',
       summary: "The session's conversations and the current one with the active persona.",
       params: z.object({}),
       result: z.object({
@@ -167,6 +170,7 @@ export function conversationMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'conversation.history',
+      requires: 'user',
       summary: 'Messages of a conversation, newest page first (chronological within a page).',
       params: z.object({
         conversation_id: conversationIdParam.optional(),

@@ -56,6 +56,7 @@ export function emotionalMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'emotional.get_state',
+      requires: 'user',
       summary: "A persona's mood (valence, arousal, named mood), stress, curiosity and social energy.",
       params: z.object({ persona_id: personaIdParam.optional() }),
       result: z.object({ persona_id: z.string(), emotional_state: emotionalStateWire }),
@@ -69,6 +70,7 @@ export function emotionalMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'emotional.update_state',
+      requires: { owner: 'persona', param: 'persona_id' },
       summary: "Change a persona's mood, energy or fatigue; mood drifts back to its baseline and fatigue recovers with rest.",
       description: "A named `mood` sets valence and arousal to that mood's typical point; explicit `valence`/`arousal` then override it.",
       params: z.object({

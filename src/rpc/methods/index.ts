@@ -47,6 +47,7 @@ function discoverMethod(registry: MethodRegistry): MethodDefinition {
   let cached: Record<string, unknown> | null = null;
   return defineMethod({
     name: 'rpc.discover',
+    requires: 'user',
     summary: 'The OpenRPC document describing every method, its params and its result.',
     params: z.object({}),
     result: z.record(z.string(), z.unknown()),

@@ -8,6 +8,8 @@ import { formatMemoryId } from '../../domain/memory/memory.js';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodContext, type MethodDefinition } from '../registry.js';
 import { isoTime, personaIdParam, round, seconds, toIso } from './wire.js';
+import { isAdmin } from '../access.js';
+import { userIdOf } from '../../services/social/relationship-service.js';
 
 import { memoryType, visibility, memoryIdParam, nResults, minImportance, groupId, memoryWire, memoryToWire, memoryId, pruneWire, pruneToWire, decayStatusWire, decayCycleWire } from './memory-wire.js';
 
@@ -33,6 +35,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     defineMethod({
       name,
       summary,
+      requires: 'user',
       description:
         "Hybrid search (full-text BM25 + vector similarity, fused, then ranked by relevance + importance + recency) over one persona's own memories: `persona_id`, else the session's active persona, else every persona's. Results count as recalls and reinforce the memories.",
       params: z.object({
@@ -60,6 +63,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     searchMethod('memory.search', "Search a persona's memories by meaning and words."),
     defineMethod({
       name: 'memory.store',
+      requires: 'user',
       summary: 'Store a memory for a persona (the named one, else the active one).',
       params: z.object({
         content: z.string().trim().min(1).max(4000),
@@ -91,6 +95,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.list',
+      requires: 'user',
       summary: "List what a persona remembers (newest first), or every persona's memories.",
       params: z.object({
         persona_id: personaIdParam.optional(),
@@ -126,6 +131,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.update',
+      requires: 'user',
       summary: 'Edit a memory: its text, type, importance or who may see it.',
       params: z.object({
         memory_id: memoryIdParam,
@@ -156,6 +162,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.delete',
+      requires: 'user',
       summary: 'Delete one memory (with its vectors).',
       params: z.object({ memory_id: memoryIdParam }),
       result: z.object({ deleted: z.literal(true), memory_id: z.string() }),
@@ -168,6 +175,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.forget',
+      requires: 'user',
       summary: 'Forget by description: first shows the matching memories, then (confirm) removes them everywhere.',
       description:
         'Call with `query` to see what matches (nothing changes). Call again with `confirm: true` and the `memory_ids` you agree to: they are deleted with their vectors, summaries that quoted them are deleted too, and the chat turns they came from are never extracted again.',
@@ -221,6 +229,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.stats',
+      requires: 'user',
       summary: 'How many memories there are, per persona and by importance, and their storage size.',
       params: z.object({}),
       result: z.object({
@@ -233,8 +242,9 @@ export function memoryMethods(services: Services): MethodDefinition[] {
         storage_size_mb: z.number().describe('Text and vectors of the memories, in MiB.'),
       }),
       hints: { readOnly: true, idempotent: true },
-      handler: async () => {
-        const stats = await memories.stats();
+      handler: async (_params, context) => {
+        // A plain user sees figures over their own memories; an admin over everyone's.
+        const stats = await memories.stats(isAdmin(context.session) ? undefined : userIdOf(context.session));
         return {
           total_memories: stats.total,
           memories_by_persona: stats.byPersona,
@@ -246,6 +256,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.prune',
+      requires: { owner: 'persona', param: 'persona_id' },
       summary: 'Prune faded memories (and those over the cap) of one persona or all; a dry run unless force.',
       params: z.object({ persona_id: personaIdParam.optional(), force: z.boolean().default(false) }),
       result: pruneWire,
@@ -255,6 +266,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.prune_recommendations',
+      requires: 'user',
       summary: 'Whether pruning is due, and what it would remove.',
       params: z.object({ persona_id: personaIdParam.optional() }),
       result: z.object({
@@ -285,6 +297,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.prune_all',
+      requires: 'admin',
       summary: 'Prune every persona in turn; per-persona results. A dry run unless force.',
       params: z.object({ force: z.boolean().default(false) }),
       result: z.object({
@@ -313,6 +326,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.prune_stats',
+      requires: 'admin',
       summary: 'Pruning statistics: past runs, what pruning would remove now, and the policy.',
       params: z.object({ force: z.boolean().optional().describe('Ignored (the old server accepted it).') }),
       result: z.object({
@@ -361,6 +375,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.decay_start',
+      requires: 'admin',
       summary: 'Start scheduled importance decay (every memory.decayIntervalHours).',
       params: z.object({}),
       result: decayStatusWire,
@@ -372,6 +387,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.decay_stop',
+      requires: 'admin',
       summary: 'Stop scheduled importance decay.',
       params: z.object({}),
       result: decayStatusWire,
@@ -383,6 +399,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.decay_force',
+      requires: 'admin',
       summary: 'Run one importance decay cycle now.',
       params: z.object({}),
       result: decayStatusWire.extend({ cycle: decayCycleWire }),
@@ -401,6 +418,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.decay_stats',
+      requires: 'admin',
       summary: 'Whether scheduled decay runs, and what the cycles did.',
       params: z.object({}),
       result: z.object({
@@ -434,6 +452,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.search_cross_persona',
+      requires: 'user',
       summary: "Search what a persona may recall: its own memories plus others' shared with it or public.",
       description: 'A persona never sees another persona\'s private memories. `source` is "own" or "cross_persona".',
       params: z.object({
@@ -473,6 +492,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.shared_stats',
+      requires: 'user',
       summary: 'How much memory personas share.',
       params: z.object({}),
       result: z.object({
@@ -485,8 +505,9 @@ export function memoryMethods(services: Services): MethodDefinition[] {
         groups: z.record(z.string(), z.array(z.string())),
       }),
       hints: { readOnly: true, idempotent: true },
-      handler: async () => {
-        const stats = await memories.stats();
+      handler: async (_params, context) => {
+        // A plain user sees figures over their own memories; an admin over everyone's.
+        const stats = await memories.stats(isAdmin(context.session) ? undefined : userIdOf(context.session));
         return {
           shared_memory_statistics: {
             total_personas: Object.keys(stats.byPersona).length,
@@ -500,6 +521,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'memory.group_set',
+      requires: 'admin',
       summary: 'Define (or redefine) a named group of personas that memories can be shared with.',
       params: z.object({ group_id: groupId, persona_ids: z.array(personaIdParam).max(100) }),
       result: z.object({ group_id: z.string(), persona_ids: z.array(z.string()) }),

@@ -15,6 +15,7 @@ export function personaKnowledgeMethods(services: Services): MethodDefinition[] 
   return [
     defineMethod({
       name: 'persona.memory',
+      requires: 'user',
       summary: "Search a persona's memories (the old server's name for memory.search; same results).",
       params: z.object({ query: z.string().max(2000).default(''), n_results: z.number().int().min(1).max(100).default(5), persona_id: personaIdParam.optional() }),
       result: z.object({ persona_id: z.string().nullable(), memories: z.array(memoryWire), total_results: z.number().int() }),
@@ -26,6 +27,7 @@ export function personaKnowledgeMethods(services: Services): MethodDefinition[] 
     }),
     defineMethod({
       name: 'persona.relationship',
+      requires: 'user',
       summary: "A persona's relationship with another persona (other_id), or with you when other_id is omitted.",
       params: z.object({ persona_id: personaIdParam.optional(), other_id: personaIdParam.optional() }),
       result: z.object({

@@ -56,6 +56,7 @@ export function personaModelMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'persona.preview_prompt',
+      requires: 'user',
       summary: 'The exact messages a chat turn would send to the model now, with the token count of each part; nothing is stored and no model is called.',
       description:
         "Takes persona.chat's params. Each message is tagged with its part: `system` (the persona's template with memories, mood and " +
@@ -94,6 +95,7 @@ export function personaModelMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'persona.template.get',
+      requires: 'user',
       summary: "A persona's prompt template for a task (`chat`: the system prompt; `post_history`: sent after the conversation), with every saved version.",
       params: z.object({ persona_id: personaIdParam, task: z.enum(TEMPLATE_TASKS as [string, ...string[]]).default('chat') }),
       result: z.object({
@@ -122,6 +124,7 @@ export function personaModelMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'persona.template.set',
+      requires: { owner: 'persona', param: 'persona_id' },
       summary: "Saves a new version of a persona's prompt template for a task; an unknown macro is refused with the list of known ones.",
       description: 'To go back to an earlier version, set its text again (persona.template.get lists them). An empty chat template means the server default.',
       params: z.object({
@@ -137,6 +140,7 @@ export function personaModelMethods(services: Services): MethodDefinition[] {
     }),
     defineMethod({
       name: 'persona.export_dataset',
+      requires: 'user',
       summary: "Your own one-to-one conversations with a persona as a fine-tuning dataset (chat JSONL: one {\"messages\": [...]} per line).",
       description:
         'Consent filters: only conversations of sessions that belong to you (your API key, or the local user), never group ' +

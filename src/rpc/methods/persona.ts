@@ -7,6 +7,7 @@ import type { PersonaRecord } from '../../ports/store.js';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
 import { personaIdParam, personaStateToWire, personaStateWire, round, toIso } from './wire.js';
+import { isAdmin } from '../access.js';
 
 const personaSummaryWire = z.object({
   id: z.string(),
@@ -95,6 +96,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'persona.list',
+      requires: 'user',
       summary: 'List every persona with its availability and social energy.',
       params: z.object({}),
       result: z.object({ personas: z.array(personaSummaryWire), total_count: z.number().int(), available_count: z.number().int() }),
@@ -121,6 +123,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'persona.switch',
+      requires: 'user',
       summary: "Make a persona the session's active one; its own conversation with the session resumes.",
       params: z.object({ persona_id: personaIdParam }),
       result: z.object({
@@ -154,6 +157,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'persona.status',
+      requires: 'user',
       summary: "A persona's social energy, fatigue and availability (the active persona when none is named).",
       params: z.object({ persona_id: personaIdParam.optional() }),
       result: z.object({
@@ -188,6 +192,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'persona.get',
+      requires: 'user',
       summary: "A persona's full definition (character card fields).",
       params: z.object({ persona_id: personaIdParam }),
       result: personaDetailWire,
@@ -197,15 +202,18 @@ export function personaMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'persona.create',
+      requires: 'user',
       summary: 'Create a persona at runtime; its id is a slug of its name.',
       description: '`personality_traits` may be a list of names (each scored 70) or a map of trait → 0..100.',
       params: personaCreateInputSchema,
       result: personaDetailWire,
-      handler: async (params) => personaDetailToWire(await personas.create(buildPersonaDefinition(params))),
+      handler: async (params, context) =>
+        personaDetailToWire(await personas.create(buildPersonaDefinition(params), isAdmin(context.session) ? null : context.session.userId)),
     }),
 
     defineMethod({
       name: 'persona.update',
+      requires: { owner: 'persona', param: 'persona_id' },
       summary: "Change a persona's definition; only the fields given change.",
       params: personaUpdateParams,
       result: personaDetailWire,
@@ -219,6 +227,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'persona.delete',
+      requires: { owner: 'persona', param: 'persona_id' },
       summary: 'Delete a persona; its conversations end but their messages stay readable.',
       params: z.object({ persona_id: personaIdParam }),
       result: z.object({ deleted: z.literal(true), persona_id: z.string() }),

@@ -3,6 +3,7 @@
  * with real figures behind them.
  */
 import { z } from 'zod';
+import { AppError } from '../../domain/errors.js';
 import { relationshipLabel } from '../../domain/social/relationship.js';
 import type { RelationshipEventRecord, RelationshipKey } from '../../ports/social-store.js';
 import type { PersonaRecord } from '../../ports/store.js';
@@ -10,6 +11,7 @@ import type { Services } from '../../services/index.js';
 import { userIdOf, type RelationshipView } from '../../services/social/relationship-service.js';
 import { defineMethod, type MethodContext, type MethodDefinition } from '../registry.js';
 import { isoTime, personaIdParam, round, seconds, toIso } from './wire.js';
+import { isAdmin } from '../access.js';
 
 const HISTORY_DEFAULT_LIMIT = 50;
 const HISTORY_MAX_LIMIT = 500;
@@ -94,7 +96,11 @@ export function relationshipMethods(services: Services): MethodDefinition[] {
     context: MethodContext,
   ): RelationshipKey {
     if (persona2 !== undefined) return { subjectId: subject.id, otherKind: 'persona', otherId: personas.resolve(persona2).id };
-    return { subjectId: subject.id, otherKind: 'user', otherId: userId ?? userIdOf(context.session) };
+    const self = userIdOf(context.session);
+    if (userId !== undefined && userId !== self && !isAdmin(context.session)) {
+      throw new AppError('forbidden', `Only your own relationships: user_id must be "${self}" (or left out); an admin key sees everyone's.`);
+    }
+    return { subjectId: subject.id, otherKind: 'user', otherId: userId ?? self };
   }
 
   const pairParams = {
@@ -112,6 +118,7 @@ export function relationshipMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'relationship.get',
+      requires: 'user',
       summary: 'How persona1 feels about persona2 (or about you, when persona2_id is omitted).',
       params: z.object(pairParams),
       result: z.object({
@@ -142,6 +149,7 @@ export function relationshipMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'relationship.list',
+      requires: 'user',
       summary: "A persona's relationships (every persona's when persona_id is omitted).",
       params: z.object({ persona_id: personaIdParam.optional() }),
       result: z.object({
@@ -150,9 +158,10 @@ export function relationshipMethods(services: Services): MethodDefinition[] {
         total_relationships: z.number().int(),
       }),
       hints: { readOnly: true, idempotent: true },
-      handler: async ({ persona_id }) => {
+      handler: async ({ persona_id }, context) => {
         const subject = persona_id === undefined ? null : personas.resolve(persona_id);
-        const list = await relationships.list(subject?.id);
+        // A plain user sees the personas' relationships with each other and with them, not with other users.
+        const list = await relationships.list(subject?.id, isAdmin(context.session) ? undefined : userIdOf(context.session));
         const items = list
           .sort((a, b) => b.strength - a.strength || a.otherId.localeCompare(b.otherId))
           .map((view) => ({
@@ -166,6 +175,7 @@ export function relationshipMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'relationship.compatibility',
+      requires: 'user',
       summary: 'How well two personas suit each other, from traits and interests, with the reasons.',
       params: z.object({ persona1_id: personaIdParam, persona2_id: personaIdParam }),
       result: z.object({
@@ -211,6 +221,7 @@ export function relationshipMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'relationship.stats',
+      requires: 'user',
       summary: 'Statistics over every relationship.',
       params: z.object({}),
       result: z.object({
@@ -227,8 +238,8 @@ export function relationshipMethods(services: Services): MethodDefinition[] {
         timestamp: isoTime,
       }),
       hints: { readOnly: true, idempotent: true },
-      handler: async () => {
-        const stats = await relationships.statistics();
+      handler: async (_params, context) => {
+        const stats = await relationships.statistics(isAdmin(context.session) ? undefined : userIdOf(context.session));
         return {
           relationship_statistics: {
             total_relationships: stats.total,
@@ -247,6 +258,7 @@ export function relationshipMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'relationship.update',
+      requires: 'user',
       summary: 'Record an interaction between two personas (both directions) or a persona and a user.',
       params: z.object({
         ...pairParams,
@@ -275,6 +287,12 @@ export function relationshipMethods(services: Services): MethodDefinition[] {
       handler: async (params, context) => {
         const subject = personas.resolve(params.persona1_id);
         const key = otherKey(subject, params.persona2_id, params.user_id, context);
+        // Between two personas it changes shared data: the right to change persona1 is needed.
+        if (key.otherKind === 'persona' && !isAdmin(context.session) && subject.ownerUserId !== context.session.userId) {
+          throw new AppError('forbidden', `${subject.name} is not your persona: only an admin${subject.ownerUserId === null ? '' : ' or its owner'} may change its relationships with other personas. Your own relationship with ${subject.name} (persona2_id left out) is yours to record.`, {
+            data: { requires: 'persona_owner' },
+          });
+        }
         const common = {
           quality: params.interaction_quality,
           durationMs: params.duration_minutes * 60_000,
@@ -308,6 +326,7 @@ export function relationshipMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'relationship.history',
+      requires: 'user',
       summary: 'The interaction timeline of a relationship, newest first.',
       params: z.object({
         ...pairParams,
@@ -329,11 +348,13 @@ export function relationshipMethods(services: Services): MethodDefinition[] {
           key,
           params.before_id === undefined ? { limit: params.limit } : { limit: params.limit, beforeId: params.before_id },
         );
+        // Between personas, events may come from other users' conversations: their ids stay hidden from plain users.
+        const isOwnView = isAdmin(context.session) || key.otherKind === 'user' || subject.ownerUserId === context.session.userId;
         return {
           persona1_id: subject.id,
           other_kind: key.otherKind,
           other_id: key.otherId,
-          events: events.map(relationshipEventToWire),
+          events: events.map(relationshipEventToWire).map((event) => (isOwnView ? event : { ...event, conversation_id: null })),
           next_before_id: events.length === params.limit ? (events.at(-1)?.id ?? null) : null,
         };
       },

@@ -31,6 +31,7 @@ export function sessionMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'session.info',
+      requires: 'user',
       summary: "This connection's session: id (for reconnecting), active persona and conversations.",
       params: z.object({}),
       result: sessionInfo,
@@ -41,6 +42,7 @@ export function sessionMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'session.resume',
+      requires: 'user',
       summary: 'Re-attach this connection to an earlier session (also after a server restart).',
       params: z.object({ session_id: z.string().min(1).max(64) }),
       result: sessionInfo,

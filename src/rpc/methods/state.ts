@@ -8,7 +8,7 @@ import { AppError } from '../../domain/errors.js';
 import type { Services } from '../../services/index.js';
 import type { ImportReport, Selection } from '../../ports/archive.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
-import { requireAdmin } from './admin.js';
+import { actorOf } from './admin.js';
 import { base64, conflictPolicy } from './state-wire.js';
 import { isoTime, personaIdParam } from './wire.js';
 
@@ -77,6 +77,7 @@ export function stateMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'state.save',
+      requires: 'admin',
       summary: 'Export the server state (or a selection) as a bundle, returned base64-encoded.',
       description:
         'The bundle is a gzip-compressed tar with `manifest.json` and one JSON-lines file per table (docs/state.md). ' +
@@ -95,8 +96,7 @@ export function stateMethods(services: Services): MethodDefinition[] {
         excluded: z.array(z.object({ table: z.string(), reason: z.string() })),
       }),
       hints: { readOnly: true },
-      handler: async (params, context) => {
-        requireAdmin(context, 'state.save');
+      handler: async (params) => {
         const selection = toSelection(params, services);
         const { bundle, summary } = await state.exportToBuffer(selection);
         return {
@@ -116,6 +116,7 @@ export function stateMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'state.load',
+      requires: 'admin',
       summary: 'Import a bundle from state.save: verified whole first, then applied in one transaction (or only reported, with dry_run).',
       description:
         'Refused, with nothing changed, when the bundle is damaged, tampered with (checksums) or from a newer persona-mcp; ' +
@@ -137,7 +138,7 @@ export function stateMethods(services: Services): MethodDefinition[] {
       }),
       hints: { destructive: true },
       handler: async (params, context) => {
-        const actor = requireAdmin(context, 'state.load');
+        const actor = actorOf(context);
         const bundle = Buffer.from(params.state, 'base64');
         return reportToWire(await state.importBundle(bundle, { dryRun: params.dry_run, onConflict: params.on_conflict }, actor));
       },
@@ -145,11 +146,11 @@ export function stateMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'state.backup',
+      requires: 'admin',
       summary: "Take a consistent copy of the database now, into the server's backup folder.",
       params: z.object({}),
       result: z.object({ backup_saved: z.literal(true), file: z.string(), bytes: z.number().int(), schema_version: z.number().int(), created_at: isoTime }),
-      handler: async (_params, context) => {
-        requireAdmin(context, 'state.backup');
+      handler: async (_params) => {
         const summary = await state.backup();
         return { backup_saved: true as const, file: summary.file, bytes: summary.bytes, schema_version: summary.schemaVersion, created_at: summary.createdAt };
       },
@@ -157,12 +158,12 @@ export function stateMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'state.backups',
+      requires: 'admin',
       summary: "The backups in the server's backup folder, newest first.",
       params: z.object({}),
       result: z.object({ backups: z.array(z.object({ file: z.string(), bytes: z.number().int() })) }),
       hints: { readOnly: true, idempotent: true },
-      handler: async (_params, context) => {
-        requireAdmin(context, 'state.backups');
+      handler: async (_params) => {
         return { backups: await state.listBackups() };
       },
     }),

@@ -15,6 +15,7 @@ export function systemMethods(services: Services): MethodDefinition[] {
   return [
     defineMethod({
       name: 'system.status',
+      requires: 'user',
       summary: 'Server health: uptime, connections, requests, memory, database and LLM backend (with its queue).',
       params: z.object({}),
       result: z.object({
@@ -77,6 +78,7 @@ export function systemMethods(services: Services): MethodDefinition[] {
 
     defineMethod({
       name: 'system.models',
+      requires: 'user',
       summary: "Every LLM backend's models, which persona or task uses each, and whether each backend is reachable and has the model.",
       description:
         '`backends` lists each configured backend (ollama, openai, host and the named ones in llm.backends) with its models; a model ' +

@@ -8,7 +8,9 @@
  * lives in the store, so a running group resumes after a restart.
  */
 import type { Logger } from 'pino';
+import { DRAINED_ENERGY_SHARE, isDrained } from '../../domain/continue-score.js';
 import { AppError } from '../../domain/errors.js';
+import { energyShare, secondsUntilShare } from '../../domain/social-energy.js';
 import { recollection, witnessed } from '../../domain/social/group-transcript.js';
 import { estimateTokens } from '../../domain/tokens.js';
 import type { Clock } from '../../ports/clock.js';
@@ -167,24 +169,44 @@ export class GroupConversationService {
   }
 
   /**
-   * A group that starts running needs two personas who can talk: one resting on a cooldown would leave
-   * the other a single turn before the group ends with `nobody_available`. Says who rests and for how long.
+   * A group that starts running needs two personas who can talk: one resting on a cooldown, or drained
+   * (below `DRAINED_ENERGY_SHARE` of its energy, so its continue decision is `end` whatever is said),
+   * would leave the other a single turn before the group ends by itself. Says who cannot talk, for how
+   * long, and how to restore them.
    */
   private async refuseIfTooFewCanTalk(personas: PersonaRecord[]): Promise<void> {
     const distinct = [...new Map(personas.map((persona) => [persona.id, persona])).values()];
-    const resting: Array<{ persona: PersonaRecord; seconds: number }> = [];
+    const now = this.deps.clock.now();
+    const resting: Array<{ persona: PersonaRecord; cooldown: number; share: number; canTalkIn: number | null }> = [];
     for (const persona of distinct) {
-      const { availability } = await this.deps.personas.snapshot(persona, { opensConversation: true });
-      if (!availability.isAvailable) resting.push({ persona, seconds: availability.cooldownRemaining });
+      const { state, availability } = await this.deps.personas.snapshot(persona, { opensConversation: true });
+      const share = energyShare(state, persona.socialEnergy);
+      if (availability.isAvailable && !isDrained(share)) continue;
+      const canTalkIn = secondsUntilShare(state, persona.socialEnergy, now, DRAINED_ENERGY_SHARE);
+      resting.push({ persona, cooldown: availability.cooldownRemaining, share, canTalkIn });
     }
     if (resting.length === 0 || distinct.length - resting.length >= 2) return;
+    const wait = (seconds: number | null): string => (seconds === null ? 'it does not recover by itself' : `${Math.max(1, Math.ceil(seconds / 60))} min left`);
     const who = resting
-      .map(({ persona, seconds }) => (seconds > 0 ? `${persona.name} is resting (${Math.ceil(seconds / 60)} min left)` : `${persona.name} has no energy left`))
+      .map(({ persona, cooldown, share, canTalkIn }) =>
+        cooldown > 0
+          ? `${persona.name} is resting (${wait(canTalkIn)})`
+          : `${persona.name} is drained (${Math.round(share * 100)} % of its energy; ${wait(canTalkIn)})`,
+      )
       .join(', ');
     throw new AppError(
       'conflict',
       `${who}; a group needs at least two personas who can talk. Start it later or with others, or restore them with emotional.update_state {"persona_id":"${resting[0]!.persona.id}","energy_level":1}.`,
-      { data: { resting: resting.map(({ persona, seconds }) => ({ persona_id: persona.id, cooldown_remaining: seconds })) } },
+      {
+        data: {
+          resting: resting.map(({ persona, cooldown, share, canTalkIn }) => ({
+            persona_id: persona.id,
+            cooldown_remaining: cooldown,
+            energy_level: Math.round(share * 1000) / 1000,
+            can_talk_in: canTalkIn,
+          })),
+        },
+      },
     );
   }
 
@@ -235,6 +257,11 @@ export class GroupConversationService {
    */
   async resume(binding: SessionBinding, conversationId: string, turns?: number): Promise<GroupView> {
     const { group } = await this.activeGroup(binding, conversationId);
+    if (group.status !== 'running') {
+      // the same check as at the start: a group with one persona able to talk would end after a turn
+      const present = (await this.deps.social.members(conversationId)).filter((member) => member.leftAfter === null);
+      await this.refuseIfTooFewCanTalk(present.map((member) => this.deps.personas.find(member.personaId)).filter((persona) => persona !== null));
+    }
     if (turns === undefined) this.stepsLeft.delete(conversationId);
     else this.stepsLeft.set(conversationId, turns);
     if (group.status !== 'running') await this.setStatus(group, 'running', null);

@@ -307,8 +307,9 @@ export class MemoryService {
     return { memoriesRemoved: removed - summaries.length, summariesRemoved: summaries.length, messagesBlocked: messageIds.length };
   }
 
-  async stats(): Promise<MemoryStatsRecord> {
-    return this.deps.memories.stats();
+  /** Figures over every memory, or over one user's (`userId`: memory.stats for a plain user). */
+  async stats(userId?: string): Promise<MemoryStatsRecord> {
+    return this.deps.memories.stats(userId);
   }
 
   async setGroup(groupId: string, personaIds: readonly string[]): Promise<string[]> {

@@ -75,8 +75,15 @@ export class RelationshipService {
     return this.view(stored ?? { ...key, ...newRelationship() }, stored !== null);
   }
 
-  async list(subjectId?: string): Promise<RelationshipView[]> {
-    return (await this.store.listRelationships(subjectId)).map((record) => this.view(record, true));
+  /**
+   * Relationships of one persona, or of all. With `viewer` (a plain user's id), relationships with
+   * other users are left out: a user sees the personas' relationships with each other and with them.
+   */
+  async list(subjectId?: string, viewer?: string): Promise<RelationshipView[]> {
+    const records = await this.store.listRelationships(subjectId);
+    return records
+      .filter((record) => viewer === undefined || record.otherKind !== 'user' || record.otherId === viewer)
+      .map((record) => this.view(record, true));
   }
 
   /** Applies one interaction and records it on the timeline; returns the updated view. */
@@ -125,8 +132,9 @@ export class RelationshipService {
     return { result: compatibility(first, second), suggestions: interactionSuggestions(first, second) };
   }
 
-  async statistics(): Promise<RelationshipStatistics> {
-    const all = await this.list();
+  /** Figures over every relationship, or over those `viewer` may see (see `list`). */
+  async statistics(viewer?: string): Promise<RelationshipStatistics> {
+    const all = await this.list(undefined, viewer);
     const byLabel: Record<RelationshipLabel, number> = { stranger: 0, acquaintance: 0, friend: 0, close_friend: 0, rival: 0, enemy: 0 };
     for (const view of all) byLabel[view.label] += 1;
     const mean = (values: number[]): number =>

@@ -26,16 +26,22 @@ export class CardService {
   /**
    * `onConflict` decides what happens when a persona already has the card's id or name: `skip` leaves
    * it, `replace` overwrites it (keeping its id), `rename` adds the card as "Name (2)". Without a policy
-   * that is a `conflict` error.
+   * that is a `conflict` error. The new persona belongs to `caller` unless they are an admin (then it is
+   * shared), and `replace` overwrites only a persona the caller may change (theirs, or any for an admin).
    */
-  async importCard(bytes: Buffer, onConflict?: ConflictPolicy): Promise<CardImportResult> {
+  async importCard(
+    bytes: Buffer,
+    onConflict?: ConflictPolicy,
+    caller: { userId: string | null; isAdmin: boolean } = { userId: null, isAdmin: true },
+  ): Promise<CardImportResult> {
+    const owner = caller.isAdmin ? null : caller.userId;
     const { codec, personas } = this.deps;
     const decoded = codec.decode(bytes);
     const clash = personas.find(decoded.persona.id) ?? matchPersona(personas.list(), decoded.persona.name);
     let persona: PersonaRecord;
     let action: CardImportResult['action'];
     if (clash === undefined) {
-      persona = await personas.create(decoded.persona);
+      persona = await personas.create(decoded.persona, owner);
       action = 'created';
     } else if (onConflict === undefined) {
       throw new AppError('conflict', `a persona "${clash.name}" (id "${clash.id}") already exists; import with on_conflict skip, replace or rename`, {
@@ -44,10 +50,15 @@ export class CardService {
     } else if (onConflict === 'skip') {
       return { persona: clash, spec: decoded.spec, action: 'skipped' };
     } else if (onConflict === 'replace') {
+      if (!caller.isAdmin && clash.ownerUserId !== caller.userId) {
+        throw new AppError('forbidden', `"${clash.name}" is not your persona, so the card cannot replace it; import with on_conflict "rename" to get your own copy.`, {
+          data: { persona_id: clash.id, requires: 'persona_owner' },
+        });
+      }
       persona = await personas.update({ ...decoded.persona, id: clash.id });
       action = 'replaced';
     } else {
-      persona = await personas.create(this.freeIdentity(decoded.persona));
+      persona = await personas.create(this.freeIdentity(decoded.persona), owner);
       action = 'renamed';
     }
     await this.deps.cards.put({ personaId: persona.id, spec: decoded.spec, card: decoded.card, image: decoded.image, importedAt: this.deps.clock.now() });

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../../ports/events.js';
 import type { HostModelPort } from '../../ports/host-model.js';
 import { SERVER_VERSION } from '../../rpc/methods/system.js';
+import type { JsonRpcEngine } from '../../rpc/jsonrpc.js';
 import type { MethodRegistry, SessionBinding } from '../../rpc/registry.js';
 import type { ConversationFeed } from '../../services/conversation-feed.js';
 import type { Services } from '../../services/index.js';
@@ -45,6 +46,8 @@ export interface McpServerSetup {
 export interface McpDependencies {
   logger: Logger;
   registry: MethodRegistry;
+  /** The access check of each method's `requires`, the same as for WebSocket requests. */
+  engine: Pick<JsonRpcEngine, 'authorize'>;
   /** Personas (resources, prompts), conversations (transcripts, notifications) and the turn pipeline's prompt builder. */
   services: Pick<Services, 'personas' | 'conversations' | 'turns'>;
   events: EventBus;
@@ -99,6 +102,7 @@ export class PersonaMcpEndpoint {
       clientCapabilities,
       logger,
       shutdownSignal: core.shutdownSignal,
+      authorize: (method, args, session) => core.engine.authorize(method, args, session),
     });
     registerResources(server, { services: core.services, registry: core.registry, bindingFor: setup.bindingFor, logger });
     const prompts = new PersonaPrompts(server, { services: core.services, bindingFor: setup.bindingFor });

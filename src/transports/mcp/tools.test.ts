@@ -5,7 +5,7 @@ import { samplingParams } from './host-turns.js';
 import { toolAnnotations, toolName, withCachedJsonSchema } from './tools.js';
 
 function method(hints: MethodDefinition['hints']): MethodDefinition {
-  return { name: 'persona.delete', summary: 's', params: z.object({}), result: z.object({}), hints, handler: async () => ({}) };
+  return { name: 'persona.delete', summary: 's', requires: 'admin', params: z.object({}), result: z.object({}), hints, handler: async () => ({}) };
 }
 
 describe('tool declarations from the registry', () => {

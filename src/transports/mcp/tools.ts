@@ -18,7 +18,8 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { isAppError } from '../../domain/errors.js';
+import { AppError, isAppError } from '../../domain/errors.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../../domain/json-depth.js';
 import { APPLICATION_ERRORS, INTERNAL_ERROR } from '../../rpc/error-codes.js';
 import { causeOf, logRequest } from '../../rpc/request-log.js';
 import type { MethodContext, MethodDefinition, MethodRegistry, SessionBinding } from '../../rpc/registry.js';
@@ -72,6 +73,8 @@ export interface ToolRegistrationOptions {
   logger: Logger;
   /** Aborted when the server shuts down. */
   shutdownSignal: AbortSignal;
+  /** The method's access rule (`requires`), checked as for every transport; throws `forbidden`. */
+  authorize: (method: MethodDefinition, args: Record<string, unknown>, session: SessionBinding) => void;
 }
 
 export function registerTools(server: McpServer, options: ToolRegistrationOptions): void {
@@ -141,8 +144,17 @@ async function callMethod(
   let textSoFar = '';
   let sent = Promise.resolve();
 
+  const session = await options.bindingFor(args);
+  try {
+    options.authorize(method, validatedArgs, session);
+    if (exceedsJsonDepth(validatedArgs, MAX_JSON_DEPTH - 1)) {
+      throw new AppError('limit_exceeded', `The arguments nest more than ${MAX_JSON_DEPTH} levels of objects and arrays; send flatter data.`);
+    }
+  } catch (error) {
+    return toolError(error, logger);
+  }
   const context: MethodContext = {
-    session: await options.bindingFor(args),
+    session,
     requestId: ctx.mcpReq.id,
     signal: AbortSignal.any([ctx.mcpReq.signal, options.shutdownSignal]),
     transport: 'mcp',

@@ -1,0 +1,267 @@
+/**
+ * The durable job queue (src/ports/jobs.ts) on PostgreSQL, shared by every node: the rules of
+ * `../sqlite/job-queue.ts` (commit before resolving, leases renewed while a job runs, an expired lease
+ * makes the job claimable again, completion checked against the lease owner, retries with backoff),
+ * with the claim done by `SELECT … FOR UPDATE SKIP LOCKED`: workers on several nodes each take a
+ * different job without waiting on each other's row locks.
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../../ports/clock.js';
+import type { JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
+import { retryDelay, type SqliteJobQueueOptions } from '../sqlite/job-queue.js';
+import type { PostgresDatabase } from './database.js';
+
+export type PostgresJobQueueOptions = SqliteJobQueueOptions;
+
+interface JobRow {
+  id: number;
+  type: string;
+  payload: string;
+  attempts: number;
+  created_at: number;
+}
+
+const silent = { warn() {}, error() {}, debug() {} };
+
+export class PostgresJobQueue implements JobQueue {
+  /** Identifies this node's claims (`lease_owner`): host, process and a random suffix. */
+  readonly owner = `${os.hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  private readonly clock: Clock;
+  private readonly logger: Pick<Logger, 'warn' | 'error' | 'debug'>;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly concurrency: number;
+  private readonly maxAttempts: number;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+  private readonly stopTimeoutMs: number;
+  private readonly keepCompletedMs: number;
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly running = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  private isStarted = false;
+  private ticking = false;
+  /** A wake-up came while a tick was claiming: tick again at once rather than after `pollMs`. */
+  private tickAgain = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly db: PostgresDatabase,
+    options: PostgresJobQueueOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silent;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.pollMs = options.pollMs ?? 1_000;
+    this.concurrency = options.concurrency ?? 1;
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.retryBaseMs = options.retryBaseMs ?? 1_000;
+    this.retryMaxMs = options.retryMaxMs ?? 300_000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
+    this.keepCompletedMs = options.keepCompletedMs ?? 7 * 86_400_000;
+  }
+
+  async enqueue(type: string, payload: Record<string, unknown>, options: { runAfter?: number; dedupeKey?: string; maxAttempts?: number } = {}): Promise<number> {
+    const now = this.clock.now();
+    const values = [type, JSON.stringify(payload), options.maxAttempts ?? this.maxAttempts, options.runAfter ?? now, options.dedupeKey ?? null, now];
+    const insert = `INSERT INTO jobs (type, payload, status, attempts, max_attempts, run_after, dedupe_key, created_at, updated_at)
+                    VALUES ($1, $2, 'pending', 0, $3, $4, $5, $6, $6)`;
+    let id: number;
+    if (options.dedupeKey === undefined) {
+      id = (await this.db.one<{ id: number }>(`${insert} RETURNING id`, values))!.id;
+    } else {
+      // The partial unique index keeps one pending job per key, across nodes too.
+      const inserted = await this.db.one<{ id: number }>(
+        `${insert} ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status = 'pending' DO NOTHING RETURNING id`,
+        values,
+      );
+      id =
+        inserted?.id ??
+        (await this.db.one<{ id: number }>("SELECT id FROM jobs WHERE dedupe_key = $1 AND status = 'pending'", [options.dedupeKey]))?.id ??
+        (await this.enqueue(type, payload, options));
+    }
+    this.wake();
+    return id;
+  }
+
+  register(type: string, handler: JobHandler): void {
+    this.handlers.set(type, handler);
+  }
+
+  start(): void {
+    if (this.isStarted) return;
+    this.isStarted = true;
+    this.db
+      .query("DELETE FROM jobs WHERE status = 'completed' AND updated_at < $1", [this.clock.now() - this.keepCompletedMs])
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'could not delete old completed jobs'));
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.isStarted = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const jobs = [...this.running.values()];
+    if (jobs.length === 0) return;
+    let timeout: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timeout = setTimeout(() => resolve('timeout'), this.stopTimeoutMs)));
+    const finished = await Promise.race([Promise.all(jobs.map((job) => job.done)).then(() => 'done' as const), timedOut]);
+    clearTimeout(timeout);
+    if (finished === 'timeout') {
+      for (const job of jobs) job.controller.abort(new Error('job queue stopping'));
+      await Promise.all(jobs.map((job) => job.done));
+    }
+  }
+
+  async stats(): Promise<JobQueueStats> {
+    const rows = await this.db.rows<{ status: string; n: number; due: number }>(
+      "SELECT status, count(*) AS n, count(*) FILTER (WHERE status = 'pending' AND run_after <= $1) AS due FROM jobs GROUP BY status",
+      [this.clock.now()],
+    );
+    const count = (status: string): number => rows.find((row) => row.status === status)?.n ?? 0;
+    const due = rows.find((row) => row.status === 'pending')?.due ?? 0;
+    return { pending: count('pending'), due, running: count('running'), failed: count('failed'), completed: count('completed') };
+  }
+
+  async drain(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const row = (await this.db.one<{ pending: number; running: number }>(
+        "SELECT count(*) FILTER (WHERE status = 'pending' AND run_after <= $1) AS pending, count(*) FILTER (WHERE status = 'running') AS running FROM jobs",
+        [this.clock.now()],
+      ))!;
+      if (row.pending === 0 && row.running === 0 && this.running.size === 0) return;
+      if (Date.now() >= deadline) throw new Error(`job queue did not drain within ${timeoutMs} ms (${row.pending} pending, ${row.running} running)`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Claims the next due job of a registered type (or one whose lease expired) for this node, or returns null. */
+  async claim(): Promise<JobRecord | null> {
+    const now = this.clock.now();
+    await this.db.query(
+      `UPDATE jobs SET status = 'failed', last_error = 'the worker died during the last attempt', lease_owner = NULL, updated_at = $1
+       WHERE status = 'running' AND lease_until <= $1 AND attempts >= max_attempts`,
+      [now],
+    );
+    const row = await this.db.one<JobRow>(
+      `WITH next AS (
+         SELECT id FROM jobs
+         WHERE type = ANY($4::text[]) AND ((status = 'pending' AND run_after <= $1) OR (status = 'running' AND lease_until <= $1))
+         ORDER BY run_after, id LIMIT 1
+         FOR UPDATE SKIP LOCKED)
+       UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $2, lease_owner = $3, updated_at = $1
+       FROM next WHERE jobs.id = next.id
+       RETURNING jobs.id, jobs.type, jobs.payload, jobs.attempts, jobs.created_at`,
+      [now, now + this.leaseMs, this.owner, [...this.handlers.keys()]],
+    );
+    if (row === null) return null;
+    return { id: row.id, type: row.type, payload: JSON.parse(row.payload) as Record<string, unknown>, attempts: row.attempts, createdAt: row.created_at };
+  }
+
+  /** Runs one claimed job to the end (complete, retry or fail). */
+  async run(job: JobRecord, signal: AbortSignal = new AbortController().signal): Promise<void> {
+    const handler = this.handlers.get(job.type);
+    const renew = setInterval(() => void this.renewLease(job.id), Math.max(10, Math.floor(this.leaseMs / 3)));
+    renew.unref();
+    try {
+      if (!handler) throw new Error(`no handler for job type ${job.type}`);
+      await handler(job, signal);
+      clearInterval(renew);
+      await this.complete(job.id);
+    } catch (error) {
+      clearInterval(renew);
+      try {
+        if (signal.aborted) await this.release(job.id);
+        else await this.fail(job, error);
+      } catch (storeError) {
+        // The lease runs out and another worker retries the job.
+        this.logger.error({ err: storeError, jobId: job.id }, 'could not record the outcome of a job');
+      }
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  private async renewLease(id: number): Promise<void> {
+    try {
+      await this.db.query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'", [this.clock.now() + this.leaseMs, id, this.owner]);
+    } catch (error) {
+      this.logger.warn({ err: error, jobId: id }, 'could not renew a job lease');
+    }
+  }
+
+  private async complete(id: number): Promise<void> {
+    const result = await this.db.query(
+      "UPDATE jobs SET status = 'completed', lease_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
+      [this.clock.now(), id, this.owner],
+    );
+    if (result.rowCount === 0) this.logger.warn({ jobId: id }, 'a job finished after its lease passed to another worker; its completion was not recorded twice');
+  }
+
+  private async fail(job: JobRecord, error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    const row = await this.db.one<{ max_attempts: number }>('SELECT max_attempts FROM jobs WHERE id = $1', [job.id]);
+    const isFinal = row === null || job.attempts >= row.max_attempts;
+    const now = this.clock.now();
+    await this.db.query(
+      `UPDATE jobs SET status = $1, run_after = $2, lease_until = NULL, lease_owner = NULL, last_error = $3, updated_at = $4
+       WHERE id = $5 AND lease_owner = $6 AND status = 'running'`,
+      [isFinal ? 'failed' : 'pending', now + retryDelay(job.attempts, this.retryBaseMs, this.retryMaxMs), message.slice(0, 2_000), now, job.id, this.owner],
+    );
+    const log = { err: error, jobId: job.id, type: job.type, attempts: job.attempts };
+    if (isFinal) this.logger.error(log, 'job failed for good');
+    else this.logger.warn(log, 'job failed; it will be retried');
+  }
+
+  private async release(id: number): Promise<void> {
+    const now = this.clock.now();
+    await this.db.query(
+      "UPDATE jobs SET status = 'pending', run_after = $1, lease_until = NULL, lease_owner = NULL, updated_at = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
+      [now, id, this.owner],
+    );
+  }
+
+  private wake(): void {
+    if (!this.isStarted) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), 0);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = null;
+    if (!this.isStarted || this.db.isClosed) return;
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
+    this.ticking = true;
+    try {
+      while (this.isStarted && this.running.size < this.concurrency) {
+        const job = await this.claim();
+        if (job === null) break;
+        const controller = new AbortController();
+        const done = this.run(job, controller.signal).finally(() => {
+          this.running.delete(job.id);
+          this.wake();
+        });
+        this.running.set(job.id, { controller, done });
+      }
+    } catch (error) {
+      if (this.isStarted) this.logger.error({ err: error }, 'the job queue could not claim a job');
+    } finally {
+      this.ticking = false;
+    }
+    if (this.tickAgain) {
+      this.tickAgain = false;
+      this.wake();
+      return;
+    }
+    if (this.isStarted && this.timer === null) {
+      this.timer = setTimeout(() => void this.tick(), this.pollMs);
+      this.timer.unref();
+    }
+  }
+}

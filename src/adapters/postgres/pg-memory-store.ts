@@ -1,0 +1,641 @@
+/**
+ * The memory repository (src/ports/memory.ts) on PostgreSQL: rows, shares and vectors (BYTEA, Float32
+ * little-endian as in SQLite) in PostgreSQL, full-text search with its own `tsvector` and a GIN index,
+ * and the approximate vector index (domain/memory/vector-index.ts) in each node's memory.
+ *
+ * Several nodes write the same tables, so each node's index is brought up to date before a vector
+ * search: every vector write bumps `memory_vectors.seq`, every removal leaves a row in
+ * `memory_vector_deletions` (a trigger), and the node applies the changes past the last sequence it saw,
+ * in sequence order. It re-reads a window below that mark (`SEQ_OVERLAP`): a transaction may commit a
+ * lower sequence number after a higher one was seen, and applying a change twice is harmless.
+ */
+import { decayDue, type DecayPolicy } from '../../domain/memory/decay.js';
+import type { ImportanceSource, Memory, MemoryKind, MemoryVisibility, NewMemory } from '../../domain/memory/memory.js';
+import type { PruneCandidate } from '../../domain/memory/pruning.js';
+import { contentWords } from '../../domain/memory/text.js';
+import { VectorIndex } from '../../domain/memory/vector-index.js';
+import type {
+  DecayOutcome,
+  MaintenanceRun,
+  MemoryChanges,
+  MemoryListQuery,
+  MemoryScope,
+  MemoryStatsRecord,
+  MemoryStore,
+  MemoryVector,
+  MessageText,
+  RankedId,
+} from '../../ports/memory.js';
+import { blobToVector, COMMON_TERM_SHARE, FULL_TEXT_MAX_POSTINGS, FULL_TEXT_POSTINGS_BUDGET, vectorToBlob } from '../sqlite/memory-store.js';
+import type { MemoryRow } from '../sqlite/memory-statements.js';
+import type { PostgresDatabase, TransactionClient } from './database.js';
+
+type Db = Pick<TransactionClient, 'rows' | 'one' | 'query'>;
+
+const INDEX_PAGE = 2_000;
+/** Below this many memories every query word is kept (as in the SQLite store). */
+const COMMON_TERM_MIN_MEMORIES = 1_000;
+/** How long memory and document counts are reused for choosing which words are too common. */
+const COUNT_CACHE_MS = 10_000;
+const FULL_TEXT_SCAN = 20;
+/** How far below its mark a node re-reads vector changes (see the file comment). */
+const SEQ_OVERLAP = 256;
+/** Removal records older than this are deleted at start: a node away longer reloads its whole index. */
+const DELETIONS_KEPT = '1 day';
+
+const MEMORY_SELECT = `
+  SELECT m.id, m.persona_id, m.kind, m.content, m.importance, m.importance_source, m.visibility, m.user_id, m.session_id,
+    m.conversation_id, m.message_id, m.created_at, m.last_accessed_at, m.access_count, m.decayed_at,
+    (SELECT json_agg(persona_id)::text FROM memory_shares WHERE memory_id = m.id AND persona_id IS NOT NULL) AS shared_with,
+    (SELECT json_agg(group_id)::text FROM memory_shares WHERE memory_id = m.id AND group_id IS NOT NULL) AS shared_groups
+  FROM memories m`;
+
+/**
+ * The visibility rule (domain/memory/visibility.ts) with the scope as $1 viewer, $2 includeShared,
+ * $3 includePublic, $4 anyUser, $5 userId; `viewer` NULL means every memory.
+ */
+const VISIBLE = `(
+  $1::text IS NULL OR m.persona_id = $1
+  OR ($3::boolean AND m.visibility = 'public')
+  OR ($2::boolean AND m.visibility = 'shared' AND EXISTS (
+    SELECT 1 FROM memory_shares s WHERE s.memory_id = m.id
+      AND (s.persona_id = $1 OR s.group_id IN (SELECT id FROM persona_groups WHERE persona_id = $1))))
+)`;
+const OF_USER = '($4::boolean OR m.user_id IS NOT DISTINCT FROM $5::text)';
+
+function scopeValues(scope: MemoryScope): [string | null, boolean, boolean, boolean, string | null] {
+  return [scope.viewerId, scope.includeShared === true, scope.includePublic === true, scope.userId === undefined, scope.userId ?? null];
+}
+
+function toMemory(row: MemoryRow): Memory {
+  return {
+    id: row.id,
+    personaId: row.persona_id,
+    kind: row.kind as MemoryKind,
+    content: row.content,
+    importance: row.importance,
+    importanceSource: row.importance_source as ImportanceSource,
+    visibility: row.visibility as MemoryVisibility,
+    sharedWith: row.shared_with ? (JSON.parse(row.shared_with) as string[]) : [],
+    sharedGroups: row.shared_groups ? (JSON.parse(row.shared_groups) as string[]) : [],
+    userId: row.user_id,
+    sessionId: row.session_id,
+    conversationId: row.conversation_id,
+    messageId: row.message_id,
+    createdAt: row.created_at,
+    lastAccessedAt: row.last_accessed_at,
+    accessCount: row.access_count,
+    decayedAt: row.decayed_at,
+  };
+}
+
+type MessageRowText = { id: number; conversation_id: string; role: MessageText['role']; persona_id: string | null; content: string; created_at: number };
+
+function toMessage(row: MessageRowText): MessageText {
+  return { id: row.id, conversationId: row.conversation_id, role: row.role, personaId: row.persona_id, content: row.content, createdAt: row.created_at };
+}
+
+/**
+ * A user's words as a PostgreSQL `to_tsquery` text: content words only, letters and digits only (no
+ * operator gets through), any of them may match. Null when nothing is left to search for.
+ */
+export function toTsQuery(text: string, isTooCommon: (word: string) => boolean = () => false): string | null {
+  const words = queryWords(text);
+  if (words.length === 0) return null;
+  const kept = words.filter((word) => !isTooCommon(word));
+  // A query made only of common words still searches for them (slow, but what was asked).
+  return (kept.length > 0 ? kept : words).join(' | ');
+}
+
+function queryWords(text: string): string[] {
+  return [...new Set(contentWords(text).map((word) => word.replace(/[^\p{L}\p{N}]/gu, '')))].filter((word) => word.length > 0).slice(0, 32);
+}
+
+export class PostgresMemoryStore implements MemoryStore {
+  private readonly index = new VectorIndex();
+  private readonly indexLoads = new Map<string, Promise<void>>();
+  /** Per embedder: the highest vector-change sequence applied to the index. */
+  private readonly seenSeq = new Map<string, number>();
+  private readonly ownerOf = new Map<number, string>();
+  private readonly userOf = new Map<number, string | null>();
+  private cleaned = false;
+  private countCache: { at: number; count: number; documents: Map<string, number> } | null = null;
+
+  constructor(private readonly db: PostgresDatabase) {}
+
+  private static partition(embedder: string, personaId: string): string {
+    return `${embedder}\u0000${personaId}`;
+  }
+
+  insert(memory: NewMemory, vectors: readonly MemoryVector[], now: number): Promise<Memory> {
+    return this.db.transaction((tx) => this.insertRow(tx, memory, vectors, now));
+  }
+
+  replaceFormed(messageId: number, memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }>, now: number): Promise<Memory[]> {
+    return this.db.transaction(async (tx) => {
+      // Two nodes forming memories of one message at once would both delete then both insert.
+      await tx.lock(`formed:${messageId}`);
+      if ((await tx.one('SELECT 1 AS x FROM forgotten_messages WHERE message_id = $1', [messageId])) !== null) return [];
+      const formed = (await tx.rows<{ id: number }>("SELECT id FROM memories WHERE message_id = $1 AND kind <> 'summary'", [messageId])).map((row) => row.id);
+      await this.deleteRows(tx, formed);
+      const inserted: Memory[] = [];
+      for (const { memory, vectors } of memories) inserted.push(await this.insertRow(tx, { ...memory, messageId }, vectors, now));
+      return inserted;
+    });
+  }
+
+  async get(id: number): Promise<Memory | null> {
+    const row = await this.db.one<MemoryRow>(`${MEMORY_SELECT} WHERE m.id = $1`, [id]);
+    return row === null ? null : toMemory(row);
+  }
+
+  async getMany(ids: readonly number[]): Promise<Memory[]> {
+    if (ids.length === 0) return [];
+    return (await this.db.rows<MemoryRow>(`${MEMORY_SELECT} WHERE m.id = ANY($1::bigint[])`, [ids])).map(toMemory);
+  }
+
+  update(id: number, changes: MemoryChanges, vectors: readonly MemoryVector[] | null, now: number): Promise<Memory | null> {
+    return this.db.transaction(async (tx) => {
+      const before = await tx.one<MemoryRow>(`${MEMORY_SELECT} WHERE m.id = $1 FOR UPDATE OF m`, [id]);
+      if (before === null) return null;
+      const sets: string[] = [];
+      const values: unknown[] = [id];
+      const columns: Array<[keyof MemoryChanges, string]> = [
+        ['content', 'content'],
+        ['kind', 'kind'],
+        ['importance', 'importance'],
+        ['importanceSource', 'importance_source'],
+        ['visibility', 'visibility'],
+      ];
+      for (const [key, column] of columns) {
+        if (changes[key] === undefined) continue;
+        values.push(changes[key]);
+        sets.push(`${column} = $${values.length}`);
+      }
+      if (changes.importance !== undefined) {
+        values.push(now);
+        sets.push(`decayed_at = $${values.length}`);
+      }
+      if (sets.length > 0) await tx.query(`UPDATE memories SET ${sets.join(', ')} WHERE id = $1`, values);
+      if (changes.sharedWith !== undefined || changes.sharedGroups !== undefined || changes.visibility === 'private' || changes.visibility === 'public') {
+        const current = toMemory(before);
+        await tx.query('DELETE FROM memory_shares WHERE memory_id = $1', [id]);
+        if ((changes.visibility ?? current.visibility) === 'shared') {
+          await this.addShares(tx, id, changes.sharedWith ?? current.sharedWith, changes.sharedGroups ?? current.sharedGroups);
+        }
+      }
+      if (vectors !== null) {
+        await tx.query('DELETE FROM memory_vectors WHERE memory_id = $1', [id]);
+        this.index.removeEverywhere(id);
+        for (const vector of vectors) await this.putVector(tx, id, before.persona_id, before.user_id, vector);
+      }
+      return toMemory((await tx.one<MemoryRow>(`${MEMORY_SELECT} WHERE m.id = $1`, [id]))!);
+    });
+  }
+
+  async delete(ids: readonly number[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.db.transaction((tx) => this.deleteRows(tx, ids));
+  }
+
+  async list(query: MemoryListQuery): Promise<{ memories: Memory[]; total: number }> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const add = (clause: (n: string) => string, value: unknown): void => {
+      values.push(value);
+      where.push(clause(`$${values.length}`));
+    };
+    if (query.personaId !== undefined) add((n) => `m.persona_id = ${n}`, query.personaId);
+    if (query.kind !== undefined) add((n) => `m.kind = ${n}`, query.kind);
+    if (query.userId !== undefined) add((n) => `m.user_id IS NOT DISTINCT FROM ${n}::text`, query.userId);
+    if (query.sessionId !== undefined) add((n) => `m.session_id = ${n}`, query.sessionId);
+    const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+    const total = (await this.db.one<{ n: number }>(`SELECT count(*) AS n FROM memories m ${clause}`, values))!.n;
+    const rows = await this.db.rows<MemoryRow>(
+      `${MEMORY_SELECT} ${clause} ORDER BY m.created_at DESC, m.id DESC LIMIT $${values.length + 1} OFFSET $${values.length + 2}`,
+      [...values, query.limit, query.offset],
+    );
+    return { memories: rows.map(toMemory), total };
+  }
+
+  /**
+   * Ranks the newest FULL_TEXT_MAX_POSTINGS matches with `ts_rank` (as the SQLite store bounds FTS5), then
+   * applies visibility to the best ones. The score is the rank negated: lower is better, like BM25.
+   */
+  async fullTextSearch(query: string, scope: MemoryScope, limit: number): Promise<RankedId[]> {
+    const text = toTsQuery(query, await this.commonTermFilter(query));
+    if (text === null) return [];
+    const scan = scope.viewerId === null ? limit : limit * FULL_TEXT_SCAN;
+    const rows = await this.db.rows<{ id: number; rank: number }>(
+      `WITH q AS (SELECT to_tsquery('english', $6) AS query),
+       matches AS (SELECT m.id, m.content_tsv FROM memories m, q WHERE m.content_tsv @@ q.query ORDER BY m.id DESC LIMIT $9),
+       ranked AS (SELECT matches.id, ts_rank(matches.content_tsv, q.query, 1) AS rank FROM matches, q ORDER BY rank DESC LIMIT $8)
+       SELECT m.id, ranked.rank FROM ranked JOIN memories m ON m.id = ranked.id
+       WHERE m.importance >= $7 AND ${VISIBLE} AND ${OF_USER}
+       ORDER BY ranked.rank DESC, m.id DESC LIMIT $10`,
+      [...scopeValues(scope), text, scope.minImportance ?? 0, scan, FULL_TEXT_MAX_POSTINGS, limit],
+    );
+    return rows.map((row) => ({ id: row.id, score: -row.rank }));
+  }
+
+  /**
+   * The SQLite store's rule (see COMMON_TERM_SHARE and FULL_TEXT_POSTINGS_BUDGET there): leave out of
+   * the query the words found in more than 10% of the memories and, rarest first, those past the postings
+   * budget. Document counts come from the GIN index (PostgreSQL stems the word as it indexed it).
+   */
+  private async commonTermFilter(query: string): Promise<(word: string) => boolean> {
+    const now = Date.now();
+    if (this.countCache === null || now - this.countCache.at > COUNT_CACHE_MS) {
+      this.countCache = { at: now, count: (await this.db.one<{ n: number }>('SELECT count(*) AS n FROM memories'))!.n, documents: new Map() };
+    }
+    const { count: total, documents: frequency } = this.countCache;
+    if (total < COMMON_TERM_MIN_MEMORIES) return () => false;
+    const words = queryWords(query);
+    const unknown = words.filter((word) => !frequency.has(word));
+    if (unknown.length > 0) {
+      const rows = await this.db.rows<{ word: string; n: number }>(
+        `SELECT w.word, (SELECT count(*) FROM memories m WHERE m.content_tsv @@ plainto_tsquery('english', w.word)) AS n
+         FROM unnest($1::text[]) AS w (word)`,
+        [unknown],
+      );
+      for (const row of rows) frequency.set(row.word, row.n);
+    }
+    const documents = (word: string): number => frequency.get(word) ?? 0;
+    const kept = new Set<string>();
+    let postings = 0;
+    for (const word of [...words].sort((a, b) => documents(a) - documents(b))) {
+      const n = documents(word);
+      if (n > COMMON_TERM_SHARE * total) break;
+      if (kept.size > 0 && postings + n > FULL_TEXT_POSTINGS_BUDGET) break;
+      kept.add(word);
+      postings += n;
+    }
+    return (word) => !kept.has(word);
+  }
+
+  async vectorSearch(embedder: string, vector: Float32Array, scope: MemoryScope, limit: number): Promise<RankedId[]> {
+    await this.ensureIndexed(embedder);
+    await this.catchUp(embedder);
+    const personaIds = async (): Promise<string[]> => (await this.db.rows<{ persona_id: string }>('SELECT DISTINCT persona_id FROM memories')).map((row) => row.persona_id);
+    let partitions: string[];
+    let accept: ((id: number) => boolean) | undefined;
+    if (scope.viewerId === null) {
+      partitions = (await personaIds()).map((persona) => PostgresMemoryStore.partition(embedder, persona));
+    } else {
+      partitions = [PostgresMemoryStore.partition(embedder, scope.viewerId)];
+      if (scope.includeShared || scope.includePublic) {
+        const others = new Set(
+          (await this.db.rows<{ id: number }>(`SELECT m.id FROM memories m WHERE m.visibility <> 'private' AND m.persona_id <> $1 AND ${VISIBLE} AND ${OF_USER}`, scopeValues(scope))).map(
+            (row) => row.id,
+          ),
+        );
+        if (others.size > 0) {
+          const viewer = scope.viewerId;
+          partitions = (await personaIds()).map((persona) => PostgresMemoryStore.partition(embedder, persona));
+          accept = (id) => others.has(id) || this.ownerOf.get(id) === viewer;
+        }
+      }
+    }
+    if (scope.userId !== undefined) {
+      const userId = scope.userId;
+      const visible = accept;
+      accept = (id) => this.userOf.get(id) === userId && (visible === undefined || visible(id));
+    }
+    return this.index.search(partitions, vector, limit, accept).map((hit) => ({ id: hit.id, score: hit.similarity }));
+  }
+
+  async visibleTo(viewerId: string, memories: readonly Memory[]): Promise<boolean[]> {
+    if (memories.length === 0) return [];
+    const visible = new Set(
+      (
+        await this.db.rows<{ id: number }>(`SELECT m.id FROM memories m WHERE m.id = ANY($6::bigint[]) AND ${VISIBLE} AND ${OF_USER}`, [
+          ...scopeValues({ viewerId, includeShared: true, includePublic: true }),
+          memories.map((memory) => memory.id),
+        ])
+      ).map((row) => row.id),
+    );
+    return memories.map((memory) => visible.has(memory.id));
+  }
+
+  async recordAccess(ids: readonly number[], now: number, policy: DecayPolicy): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.query(
+      `UPDATE memories SET last_accessed_at = $2, access_count = access_count + 1,
+         importance = least(1.0, importance + $3 * (1.0 - importance)) WHERE id = ANY($1::bigint[])`,
+      [ids, now, policy.reinforcement],
+    );
+  }
+
+  async missingVectors(embedder: string, limit: number): Promise<Array<{ id: number; content: string }>> {
+    return this.db.rows<{ id: number; content: string }>(
+      'SELECT id, content FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_vectors v WHERE v.memory_id = m.id AND v.embedder = $1) ORDER BY id LIMIT $2',
+      [embedder, limit],
+    );
+  }
+
+  async setVector(id: number, vector: MemoryVector): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const row = await tx.one<{ persona_id: string; user_id: string | null }>('SELECT persona_id, user_id FROM memories WHERE id = $1', [id]);
+      if (row !== null) await this.putVector(tx, id, row.persona_id, row.user_id, vector);
+    });
+  }
+
+  async stats(): Promise<MemoryStatsRecord> {
+    const row = (await this.db.one<{ total: number; high: number; medium: number; low: number; avg: number | null; bytes: number | null; shared: number; public: number }>(
+      `SELECT count(*) AS total,
+         count(*) FILTER (WHERE importance >= 0.7) AS high,
+         count(*) FILTER (WHERE importance >= 0.4 AND importance < 0.7) AS medium,
+         count(*) FILTER (WHERE importance < 0.4) AS low,
+         avg(importance) AS avg,
+         coalesce(sum(octet_length(content)), 0) + coalesce((SELECT sum(octet_length(vector)) FROM memory_vectors), 0) AS bytes,
+         count(*) FILTER (WHERE visibility = 'shared') AS shared,
+         count(*) FILTER (WHERE visibility = 'public') AS public
+       FROM memories`,
+    ))!;
+    const byPersona: Record<string, number> = {};
+    for (const entry of await this.db.rows<{ persona_id: string; n: number }>('SELECT persona_id, count(*) AS n FROM memories GROUP BY persona_id ORDER BY persona_id'))
+      byPersona[entry.persona_id] = entry.n;
+    return {
+      total: row.total,
+      byPersona,
+      high: row.high,
+      medium: row.medium,
+      low: row.low,
+      averageImportance: row.total === 0 ? 0 : (row.avg ?? 0),
+      storageBytes: row.total === 0 ? 0 : (row.bytes ?? 0),
+      shared: row.shared,
+      public: row.public,
+      crossReferences: (await this.db.one<{ n: number }>('SELECT count(*) AS n FROM memory_shares'))!.n,
+    };
+  }
+
+  async personaIdsWithMemories(): Promise<string[]> {
+    return (await this.db.rows<{ persona_id: string }>('SELECT DISTINCT persona_id FROM memories ORDER BY persona_id')).map((row) => row.persona_id);
+  }
+
+  async pruneCandidates(personaId: string): Promise<PruneCandidate[]> {
+    return this.db.rows<{ id: number; importance: number; lastAccessedAt: number }>(
+      'SELECT id, importance, last_accessed_at AS "lastAccessedAt" FROM memories WHERE persona_id = $1',
+      [personaId],
+    );
+  }
+
+  async countFor(personaId: string | null): Promise<number> {
+    const row =
+      personaId === null
+        ? await this.db.one<{ n: number }>('SELECT count(*) AS n FROM memories')
+        : await this.db.one<{ n: number }>('SELECT count(*) AS n FROM memories WHERE persona_id = $1', [personaId]);
+    return row?.n ?? 0;
+  }
+
+  applyDecay(now: number, policy: DecayPolicy): Promise<DecayOutcome> {
+    return this.db.transaction(async (tx) => {
+      // One node decays at a time; a second waits and then finds nothing left to decay since `now`.
+      await tx.lock('memory-decay');
+      const personas = new Set<string>();
+      let decayed = 0;
+      let lost = 0;
+      const ids: number[] = [];
+      const importances: number[] = [];
+      for (const row of await tx.rows<{ id: number; persona_id: string; importance: number; decayed_at: number; last_accessed_at: number }>(
+        'SELECT id, persona_id, importance, decayed_at, last_accessed_at FROM memories',
+      )) {
+        personas.add(row.persona_id);
+        const next = decayDue({ importance: row.importance, decayedAt: row.decayed_at, lastAccessedAt: row.last_accessed_at }, now, policy);
+        if (row.importance - next > 1e-12) {
+          decayed++;
+          lost += row.importance - next;
+        }
+        ids.push(row.id);
+        importances.push(next);
+      }
+      if (ids.length > 0) {
+        await tx.query(
+          `UPDATE memories SET importance = changed.importance, decayed_at = $3
+           FROM unnest($1::bigint[], $2::double precision[]) AS changed (id, importance) WHERE memories.id = changed.id`,
+          [ids, importances, now],
+        );
+      }
+      return { personasProcessed: personas.size, memoriesDecayed: decayed, averageDecay: decayed === 0 ? 0 : lost / decayed };
+    });
+  }
+
+  async recordRun(run: MaintenanceRun): Promise<void> {
+    await this.db.query(
+      `INSERT INTO memory_maintenance_runs (kind, persona_id, started_at, processing_ms, personas_processed, memories_affected, average_value)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [run.kind, run.personaId, run.startedAt, run.processingMs, run.personasProcessed, run.memoriesAffected, run.averageValue],
+    );
+  }
+
+  async runs(kind: 'decay' | 'prune', limit: number): Promise<MaintenanceRun[]> {
+    const rows = await this.db.rows<{
+      kind: 'decay' | 'prune';
+      persona_id: string | null;
+      started_at: number;
+      processing_ms: number;
+      personas_processed: number;
+      memories_affected: number;
+      average_value: number;
+    }>('SELECT * FROM memory_maintenance_runs WHERE kind = $1 ORDER BY id DESC LIMIT $2', [kind, limit]);
+    return rows.map((row) => ({
+      kind: row.kind,
+      personaId: row.persona_id,
+      startedAt: row.started_at,
+      processingMs: row.processing_ms,
+      personasProcessed: row.personas_processed,
+      memoriesAffected: row.memories_affected,
+      averageValue: row.average_value,
+    }));
+  }
+
+  async runTotals(kind: 'decay' | 'prune'): Promise<{ runs: number; affected: number }> {
+    const row = (await this.db.one<{ runs: number; affected: number | null }>(
+      'SELECT count(*) AS runs, sum(memories_affected) AS affected FROM memory_maintenance_runs WHERE kind = $1',
+      [kind],
+    ))!;
+    return { runs: row.runs, affected: row.affected ?? 0 };
+  }
+
+  async setGroup(groupId: string, personaIds: readonly string[]): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query('DELETE FROM persona_groups WHERE id = $1', [groupId]);
+      for (const personaId of new Set(personaIds)) {
+        await tx.query('INSERT INTO persona_groups (id, persona_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [groupId, personaId]);
+      }
+    });
+  }
+
+  async groups(): Promise<Record<string, string[]>> {
+    const groups: Record<string, string[]> = {};
+    for (const row of await this.db.rows<{ id: string; persona_id: string }>('SELECT id, persona_id FROM persona_groups ORDER BY id, persona_id'))
+      (groups[row.id] ??= []).push(row.persona_id);
+    return groups;
+  }
+
+  async markForgotten(messageIds: readonly number[], now: number): Promise<void> {
+    if (messageIds.length === 0) return;
+    await this.db.query('INSERT INTO forgotten_messages (message_id, forgotten_at) SELECT unnest($1::bigint[]), $2 ON CONFLICT DO NOTHING', [messageIds, now]);
+  }
+
+  async message(id: number): Promise<MessageText | null> {
+    const row = await this.db.one<MessageRowText>('SELECT id, conversation_id, role, persona_id, content, created_at FROM messages WHERE id = $1', [id]);
+    return row === null ? null : toMessage(row);
+  }
+
+  async messagesAfter(conversationId: string, afterId: number, limit: number): Promise<MessageText[]> {
+    return (
+      await this.db.rows<MessageRowText>(
+        'SELECT id, conversation_id, role, persona_id, content, created_at FROM messages WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3',
+        [conversationId, afterId, limit],
+      )
+    ).map(toMessage);
+  }
+
+  async countMessagesAfter(conversationId: string, afterId: number): Promise<number> {
+    return (await this.db.one<{ n: number }>('SELECT count(*) AS n FROM messages WHERE conversation_id = $1 AND id > $2', [conversationId, afterId]))?.n ?? 0;
+  }
+
+  async latestSummary(conversationId: string): Promise<Memory | null> {
+    const row = await this.db.one<MemoryRow>(`${MEMORY_SELECT} WHERE m.conversation_id = $1 AND m.kind = 'summary' ORDER BY m.id DESC LIMIT 1`, [conversationId]);
+    return row === null ? null : toMemory(row);
+  }
+
+  async summariesQuoting(snippets: readonly string[]): Promise<number[]> {
+    const wanted = snippets.filter((snippet) => snippet.length >= 8);
+    if (wanted.length === 0) return [];
+    const rows = await this.db.rows<{ id: number }>(
+      "SELECT id FROM memories WHERE kind = 'summary' AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS s (snippet) WHERE strpos(lower(content), lower(s.snippet)) > 0) ORDER BY id",
+      [wanted],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  async warmUp(embedders: readonly string[]): Promise<void> {
+    await Promise.all(embedders.map((embedder) => this.ensureIndexed(embedder)));
+  }
+
+  // helpers
+
+  private async insertRow(tx: Db, memory: NewMemory, vectors: readonly MemoryVector[], now: number): Promise<Memory> {
+    const { id } = (await tx.one<{ id: number }>(
+      `INSERT INTO memories (persona_id, kind, content, importance, importance_source, visibility, user_id, session_id, conversation_id, message_id,
+         created_at, last_accessed_at, access_count, decayed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, $11) RETURNING id`,
+      [
+        memory.personaId,
+        memory.kind,
+        memory.content,
+        memory.importance,
+        memory.importanceSource,
+        memory.visibility,
+        memory.userId ?? null,
+        memory.sessionId ?? null,
+        memory.conversationId ?? null,
+        memory.messageId ?? null,
+        now,
+      ],
+    ))!;
+    if (memory.visibility === 'shared') await this.addShares(tx, id, memory.sharedWith ?? [], memory.sharedGroups ?? []);
+    for (const vector of vectors) await this.putVector(tx, id, memory.personaId, memory.userId ?? null, vector);
+    return toMemory((await tx.one<MemoryRow>(`${MEMORY_SELECT} WHERE m.id = $1`, [id]))!);
+  }
+
+  private async addShares(tx: Db, id: number, personas: readonly string[], groups: readonly string[]): Promise<void> {
+    for (const persona of new Set(personas)) await tx.query('INSERT INTO memory_shares (memory_id, persona_id, group_id) VALUES ($1, $2, NULL) ON CONFLICT DO NOTHING', [id, persona]);
+    for (const group of new Set(groups)) await tx.query('INSERT INTO memory_shares (memory_id, persona_id, group_id) VALUES ($1, NULL, $2) ON CONFLICT DO NOTHING', [id, group]);
+  }
+
+  private async putVector(tx: Db, id: number, personaId: string, userId: string | null, { embedder, vector }: MemoryVector): Promise<void> {
+    await tx.query(
+      `INSERT INTO memory_vectors (memory_id, embedder, vector) VALUES ($1, $2, $3)
+       ON CONFLICT (memory_id, embedder) DO UPDATE SET vector = excluded.vector, seq = nextval('memory_vector_seq')`,
+      [id, embedder, vectorToBlob(vector)],
+    );
+    this.ownerOf.set(id, personaId);
+    this.userOf.set(id, userId);
+    if (this.indexLoads.has(embedder)) this.index.upsert(PostgresMemoryStore.partition(embedder, personaId), id, vector);
+  }
+
+  private async deleteRows(tx: Db, ids: readonly number[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const result = await tx.query('DELETE FROM memories WHERE id = ANY($1::bigint[])', [ids]);
+    for (const id of ids) {
+      this.index.removeEverywhere(id);
+      this.ownerOf.delete(id);
+      this.userOf.delete(id);
+    }
+    return result.rowCount ?? 0;
+  }
+
+  private ensureIndexed(embedder: string): Promise<void> {
+    let loading = this.indexLoads.get(embedder);
+    if (loading === undefined) {
+      loading = this.loadIndex(embedder).catch((error: unknown) => {
+        this.indexLoads.delete(embedder);
+        throw error;
+      });
+      this.indexLoads.set(embedder, loading);
+    }
+    return loading;
+  }
+
+  /** Loads an embedder's vectors a page at a time; the sequence mark is read first, so nothing written meanwhile is missed. */
+  private async loadIndex(embedder: string): Promise<void> {
+    if (!this.cleaned) {
+      this.cleaned = true;
+      await this.db.query(`DELETE FROM memory_vector_deletions WHERE deleted_at < now() - interval '${DELETIONS_KEPT}'`);
+    }
+    const mark = (await this.db.one<{ seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM memory_vectors WHERE embedder = $1', [embedder]))!.seq;
+    const deletionMark = (await this.db.one<{ seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM memory_vector_deletions WHERE embedder = $1', [embedder]))!.seq;
+    this.seenSeq.set(embedder, Math.max(mark, deletionMark));
+    for (let after = 0; ; ) {
+      if (this.db.isClosed) return;
+      const rows = await this.db.rows<{ memory_id: number; persona_id: string; user_id: string | null; vector: Buffer }>(
+        `SELECT v.memory_id, m.persona_id, m.user_id, v.vector FROM memory_vectors v JOIN memories m ON m.id = v.memory_id
+         WHERE v.embedder = $1 AND v.memory_id > $2 ORDER BY v.memory_id LIMIT $3`,
+        [embedder, after, INDEX_PAGE],
+      );
+      for (const row of rows) this.indexVector(embedder, row.memory_id, row.persona_id, row.user_id, blobToVector(row.vector));
+      if (rows.length < INDEX_PAGE) return;
+      after = rows.at(-1)!.memory_id;
+    }
+  }
+
+  /** Applies the vector writes and removals other nodes made since this node's mark, in sequence order. */
+  private async catchUp(embedder: string): Promise<void> {
+    const from = Math.max(0, (this.seenSeq.get(embedder) ?? 0) - SEQ_OVERLAP);
+    const [written, removed] = await Promise.all([
+      this.db.rows<{ seq: number; memory_id: number; persona_id: string; user_id: string | null; vector: Buffer }>(
+        `SELECT v.seq, v.memory_id, m.persona_id, m.user_id, v.vector FROM memory_vectors v JOIN memories m ON m.id = v.memory_id
+         WHERE v.embedder = $1 AND v.seq > $2`,
+        [embedder, from],
+      ),
+      this.db.rows<{ seq: number; memory_id: number }>('SELECT seq, memory_id FROM memory_vector_deletions WHERE embedder = $1 AND seq > $2', [embedder, from]),
+    ]);
+    type Change = { seq: number; memory_id: number; write: (typeof written)[number] | null };
+    const changes: Change[] = [
+      ...written.map((row) => ({ seq: row.seq, memory_id: row.memory_id, write: row })),
+      ...removed.map((row) => ({ seq: row.seq, memory_id: row.memory_id, write: null })),
+    ].sort((a, b) => a.seq - b.seq);
+    let mark = this.seenSeq.get(embedder) ?? 0;
+    for (const change of changes) {
+      if (change.write === null) {
+        // Sorted by sequence: a removal followed by a rewrite of the same vector leaves the rewrite.
+        const owner = this.ownerOf.get(change.memory_id);
+        if (owner !== undefined) this.index.remove(PostgresMemoryStore.partition(embedder, owner), change.memory_id);
+      } else {
+        const row = change.write;
+        this.indexVector(embedder, row.memory_id, row.persona_id, row.user_id, blobToVector(row.vector));
+      }
+      mark = Math.max(mark, change.seq);
+    }
+    this.seenSeq.set(embedder, mark);
+  }
+
+  private indexVector(embedder: string, id: number, personaId: string, userId: string | null, vector: Float32Array): void {
+    this.index.upsert(PostgresMemoryStore.partition(embedder, personaId), id, vector);
+    this.ownerOf.set(id, personaId);
+    this.userOf.set(id, userId);
+  }
+}

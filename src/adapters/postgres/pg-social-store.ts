@@ -1,0 +1,366 @@
+/** The `SocialStore` port on PostgreSQL: the statements of `../sqlite/social-statements.ts`, in PostgreSQL's dialect. */
+import type { MoodName, MoodState } from '../../domain/social/mood.js';
+import type { TermVector } from '../../domain/social/topic-threads.js';
+import type {
+  GroupMemberRecord,
+  GroupRecord,
+  GroupStatus,
+  InteractionSource,
+  MoodEventRecord,
+  RelationshipEventRecord,
+  RelationshipKey,
+  RelationshipRecord,
+  SocialStore,
+  SpeakerFigures,
+  ThreadRecord,
+} from '../../ports/social-store.js';
+import type { GroupRow, MemberRow, MoodEventRow, MoodRow, RelationshipEventRow, RelationshipRow, SpeakerRow, ThreadRow } from '../sqlite/social-statements.js';
+import type { PostgresDatabase } from './database.js';
+
+const SPEAKER_COLUMNS = `persona_id, role, count(*) AS messages, coalesce(sum(tokens), 0) AS tokens,
+  coalesce(sum(length(content)), 0) AS characters, coalesce(sum(processing_ms), 0) AS processing_ms_total,
+  count(processing_ms) AS timed_replies`;
+
+const COUNT_COLUMNS = `count(*) AS total, count(*) FILTER (WHERE status = 'active') AS active, count(*) FILTER (WHERE kind = 'personas') AS groups`;
+
+export class PostgresSocialStore implements SocialStore {
+  constructor(private readonly db: PostgresDatabase) {}
+
+  // relationships
+
+  async getRelationship(key: RelationshipKey): Promise<RelationshipRecord | null> {
+    const row = await this.db.one<RelationshipRow>('SELECT * FROM relationships WHERE subject_id = $1 AND other_kind = $2 AND other_id = $3', keyValues(key));
+    return row === null ? null : toRelationship(row);
+  }
+
+  async listRelationships(subjectId?: string): Promise<RelationshipRecord[]> {
+    const rows =
+      subjectId === undefined
+        ? await this.db.rows<RelationshipRow>('SELECT * FROM relationships ORDER BY subject_id, other_kind, other_id')
+        : await this.db.rows<RelationshipRow>('SELECT * FROM relationships WHERE subject_id = $1 ORDER BY other_kind, other_id', [subjectId]);
+    return rows.map(toRelationship);
+  }
+
+  recordInteraction(
+    relationship: RelationshipRecord,
+    event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
+  ): Promise<RelationshipEventRecord> {
+    return this.db.transaction(async (tx) => {
+      const r = relationship;
+      await tx.query(
+        `INSERT INTO relationships (subject_id, other_kind, other_id, affinity, trust, respect, familiarity, interaction_count,
+           total_interaction_ms, first_meeting, last_interaction)
+         SELECT id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM personas WHERE id = $1
+         ON CONFLICT (subject_id, other_kind, other_id) DO UPDATE SET affinity = excluded.affinity, trust = excluded.trust,
+           respect = excluded.respect, familiarity = excluded.familiarity, interaction_count = excluded.interaction_count,
+           total_interaction_ms = excluded.total_interaction_ms, first_meeting = excluded.first_meeting,
+           last_interaction = excluded.last_interaction`,
+        [...keyValues(r), r.affinity, r.trust, r.respect, r.familiarity, r.interactionCount, Math.round(r.totalInteractionMs), r.firstMeeting, r.lastInteraction],
+      );
+      const row = await tx.one<RelationshipEventRow>(
+        `INSERT INTO relationship_events (subject_id, other_kind, other_id, at, quality, source, conversation_id, context,
+           affinity, trust, respect, familiarity)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE EXISTS (SELECT 1 FROM personas WHERE id = $1)
+         RETURNING *`,
+        [...keyValues(r), r.lastInteraction ?? 0, event.quality, event.source, event.conversationId, event.context, r.affinity, r.trust, r.respect, r.familiarity],
+      );
+      if (row === null) throw new Error(`persona ${relationship.subjectId} does not exist`);
+      return toRelationshipEvent(row);
+    });
+  }
+
+  async relationshipHistory(key: RelationshipKey, options: { limit: number; beforeId?: number }): Promise<RelationshipEventRecord[]> {
+    const rows = await this.db.rows<RelationshipEventRow>(
+      `SELECT * FROM relationship_events WHERE subject_id = $1 AND other_kind = $2 AND other_id = $3 AND id < $4 ORDER BY id DESC LIMIT $5`,
+      [...keyValues(key), options.beforeId ?? Number.MAX_SAFE_INTEGER, options.limit],
+    );
+    return rows.map(toRelationshipEvent);
+  }
+
+  async relationshipEventsOf(conversationId: string): Promise<RelationshipEventRecord[]> {
+    return (await this.db.rows<RelationshipEventRow>('SELECT * FROM relationship_events WHERE conversation_id = $1 ORDER BY id', [conversationId])).map(
+      toRelationshipEvent,
+    );
+  }
+
+  // emotional state
+
+  async getMood(personaId: string): Promise<MoodState | null> {
+    const row = await this.db.one<MoodRow>('SELECT valence, arousal, stress, curiosity, updated_at FROM emotional_state WHERE persona_id = $1', [personaId]);
+    return row === null ? null : { valence: row.valence, arousal: row.arousal, stress: row.stress, curiosity: row.curiosity, updatedAt: row.updated_at };
+  }
+
+  saveMood(personaId: string, state: MoodState, event?: { mood: MoodName; cause: string; conversationId: string | null }): Promise<void> {
+    return this.db.transaction(async (tx) => {
+      const figures = [state.valence, state.arousal, state.stress, state.curiosity];
+      await tx.query(
+        `INSERT INTO emotional_state (persona_id, valence, arousal, stress, curiosity, updated_at)
+         SELECT id, $2, $3, $4, $5, $6 FROM personas WHERE id = $1
+         ON CONFLICT (persona_id) DO UPDATE SET valence = excluded.valence, arousal = excluded.arousal, stress = excluded.stress,
+           curiosity = excluded.curiosity, updated_at = excluded.updated_at`,
+        [personaId, ...figures, state.updatedAt],
+      );
+      if (event !== undefined) {
+        await tx.query(
+          `INSERT INTO mood_events (persona_id, at, valence, arousal, stress, curiosity, mood, cause, conversation_id)
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM personas WHERE id = $1)`,
+          [personaId, state.updatedAt, ...figures, event.mood, event.cause, event.conversationId],
+        );
+      }
+    });
+  }
+
+  async moodEvents(options: { personaId?: string; conversationId?: string; limit: number }): Promise<MoodEventRecord[]> {
+    const newest = (where: string, values: unknown[]): Promise<MoodEventRow[]> =>
+      this.db.rows<MoodEventRow>(
+        `SELECT * FROM (SELECT * FROM mood_events ${where} ORDER BY id DESC LIMIT $${values.length + 1}) newest ORDER BY id`,
+        [...values, options.limit],
+      );
+    const rows =
+      options.conversationId !== undefined
+        ? await newest('WHERE conversation_id = $1', [options.conversationId])
+        : options.personaId !== undefined
+          ? await newest('WHERE persona_id = $1', [options.personaId])
+          : await newest('', []);
+    return rows.filter((row) => options.personaId === undefined || row.persona_id === options.personaId).map(toMoodEvent);
+  }
+
+  // topic threads
+
+  async listThreads(conversationId: string): Promise<ThreadRecord[]> {
+    return (await this.db.rows<ThreadRow>('SELECT * FROM topic_threads WHERE conversation_id = $1 ORDER BY id', [conversationId])).map(toThread);
+  }
+
+  async currentThreadId(conversationId: string): Promise<number | null> {
+    return (await this.db.one<{ thread_id: number }>('SELECT thread_id FROM thread_cursor WHERE conversation_id = $1', [conversationId]))?.thread_id ?? null;
+  }
+
+  createThread(conversationId: string, label: string, now: number, isBranch: boolean): Promise<ThreadRecord> {
+    return this.db.transaction(async (tx) => {
+      const row = await tx.one<ThreadRow>(
+        `INSERT INTO topic_threads (conversation_id, label, centroid, is_branch, message_count, created_at, last_active_at)
+         VALUES ($1, $2, '{}', $3, 0, $4, $4) RETURNING *`,
+        [conversationId, label, isBranch ? 1 : 0, now],
+      );
+      if (row === null) throw new Error('thread insert returned nothing');
+      await tx.query(
+        'INSERT INTO thread_cursor (conversation_id, thread_id) VALUES ($1, $2) ON CONFLICT (conversation_id) DO UPDATE SET thread_id = excluded.thread_id',
+        [conversationId, row.id],
+      );
+      return toThread(row);
+    });
+  }
+
+  async setCurrentThread(conversationId: string, threadId: number): Promise<void> {
+    await this.db.query(
+      'INSERT INTO thread_cursor (conversation_id, thread_id) VALUES ($1, $2) ON CONFLICT (conversation_id) DO UPDATE SET thread_id = excluded.thread_id',
+      [conversationId, threadId],
+    );
+  }
+
+  addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<void> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO message_threads (message_id, thread_id) SELECT id, $1 FROM messages WHERE id = $2
+         ON CONFLICT (message_id) DO UPDATE SET thread_id = excluded.thread_id`,
+        [threadId, messageId],
+      );
+      await tx.query(
+        `UPDATE topic_threads SET centroid = $2, label = $3, last_active_at = $4,
+           message_count = (SELECT count(*) FROM message_threads WHERE thread_id = $1) WHERE id = $1`,
+        [threadId, JSON.stringify(centroid), label, now],
+      );
+      await tx.query(
+        `INSERT INTO thread_cursor (conversation_id, thread_id) SELECT conversation_id, id FROM topic_threads WHERE id = $1
+         ON CONFLICT (conversation_id) DO UPDATE SET thread_id = excluded.thread_id`,
+        [threadId],
+      );
+    });
+  }
+
+  async threadOfMessages(conversationId: string): Promise<Map<number, number>> {
+    const rows = await this.db.rows<{ message_id: number; thread_id: number }>(
+      `SELECT mt.message_id, mt.thread_id FROM message_threads mt JOIN topic_threads t ON t.id = mt.thread_id WHERE t.conversation_id = $1`,
+      [conversationId],
+    );
+    return new Map(rows.map((row) => [row.message_id, row.thread_id]));
+  }
+
+  // groups
+
+  async saveGroup(group: GroupRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO group_conversations (conversation_id, status, max_turns, turn_delay_ms, status_reason, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (conversation_id) DO UPDATE SET status = excluded.status, max_turns = excluded.max_turns,
+         turn_delay_ms = excluded.turn_delay_ms, status_reason = excluded.status_reason, updated_at = excluded.updated_at`,
+      [group.conversationId, group.status, group.maxTurns, group.turnDelayMs, group.statusReason, group.updatedAt],
+    );
+  }
+
+  async getGroup(conversationId: string): Promise<GroupRecord | null> {
+    const row = await this.db.one<GroupRow>('SELECT * FROM group_conversations WHERE conversation_id = $1', [conversationId]);
+    return row === null ? null : toGroup(row);
+  }
+
+  async listGroups(status: GroupStatus): Promise<GroupRecord[]> {
+    return (await this.db.rows<GroupRow>('SELECT * FROM group_conversations WHERE status = $1 ORDER BY updated_at', [status])).map(toGroup);
+  }
+
+  addMember(member: GroupMemberRecord): Promise<void> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO group_members (conversation_id, persona_id, joined_after, left_after, joined_at, left_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (conversation_id, persona_id) DO UPDATE SET joined_after = excluded.joined_after,
+           left_after = NULL, joined_at = excluded.joined_at, left_at = NULL`,
+        [member.conversationId, member.personaId, member.joinedAfter, member.leftAfter, member.joinedAt, member.leftAt],
+      );
+      await tx.lock(`conversation-personas:${member.conversationId}`);
+      await tx.query(
+        `INSERT INTO conversation_personas (conversation_id, persona_id, position)
+         SELECT $1, $2, coalesce(max(position) + 1, 0) FROM conversation_personas WHERE conversation_id = $1
+         ON CONFLICT DO NOTHING`,
+        [member.conversationId, member.personaId],
+      );
+    });
+  }
+
+  async markLeft(conversationId: string, personaId: string, leftAfter: number, now: number): Promise<void> {
+    await this.db.query(
+      `UPDATE group_members SET left_after = $3, left_at = $4 WHERE conversation_id = $1 AND persona_id = $2 AND left_after IS NULL`,
+      [conversationId, personaId, leftAfter, now],
+    );
+  }
+
+  async members(conversationId: string): Promise<GroupMemberRecord[]> {
+    return (await this.db.rows<MemberRow>('SELECT * FROM group_members WHERE conversation_id = $1 ORDER BY joined_at, persona_id', [conversationId])).map(toMember);
+  }
+
+  async lastMessageId(conversationId: string): Promise<number> {
+    return (await this.db.one<{ id: number }>('SELECT coalesce(max(id), 0) AS id FROM messages WHERE conversation_id = $1', [conversationId]))?.id ?? 0;
+  }
+
+  // analytics
+
+  async speakerFigures(filter: { conversationId?: string; personaId?: string }): Promise<SpeakerFigures[]> {
+    const order = 'GROUP BY role, persona_id ORDER BY role, persona_id';
+    const rows =
+      filter.conversationId !== undefined
+        ? await this.db.rows<SpeakerRow>(`SELECT ${SPEAKER_COLUMNS} FROM messages WHERE conversation_id = $1 ${order}`, [filter.conversationId])
+        : filter.personaId !== undefined
+          ? await this.db.rows<SpeakerRow>(
+              `SELECT ${SPEAKER_COLUMNS} FROM messages WHERE conversation_id IN (SELECT conversation_id FROM conversation_personas WHERE persona_id = $1) ${order}`,
+              [filter.personaId],
+            )
+          : await this.db.rows<SpeakerRow>(`SELECT ${SPEAKER_COLUMNS} FROM messages ${order}`);
+    return rows.map((row) => ({
+      personaId: row.persona_id,
+      role: row.role,
+      messages: row.messages,
+      tokens: row.tokens,
+      characters: row.characters,
+      processingMsTotal: row.processing_ms_total,
+      timedReplies: row.timed_replies,
+    }));
+  }
+
+  async conversationCount(filter: { personaId?: string }): Promise<{ total: number; active: number; groups: number }> {
+    const row =
+      filter.personaId === undefined
+        ? await this.db.one<{ total: number; active: number; groups: number }>(`SELECT ${COUNT_COLUMNS} FROM conversations`)
+        : await this.db.one<{ total: number; active: number; groups: number }>(
+            `SELECT ${COUNT_COLUMNS} FROM conversations WHERE id IN (SELECT conversation_id FROM conversation_personas WHERE persona_id = $1)`,
+            [filter.personaId],
+          );
+    return row ?? { total: 0, active: 0, groups: 0 };
+  }
+}
+
+function keyValues(key: RelationshipKey): [string, string, string] {
+  return [key.subjectId, key.otherKind, key.otherId];
+}
+
+function toRelationship(row: RelationshipRow): RelationshipRecord {
+  return {
+    subjectId: row.subject_id,
+    otherKind: row.other_kind,
+    otherId: row.other_id,
+    affinity: row.affinity,
+    trust: row.trust,
+    respect: row.respect,
+    familiarity: row.familiarity,
+    interactionCount: row.interaction_count,
+    totalInteractionMs: row.total_interaction_ms,
+    firstMeeting: row.first_meeting,
+    lastInteraction: row.last_interaction,
+  };
+}
+
+function toRelationshipEvent(row: RelationshipEventRow): RelationshipEventRecord {
+  return {
+    id: row.id,
+    subjectId: row.subject_id,
+    otherKind: row.other_kind,
+    otherId: row.other_id,
+    at: row.at,
+    quality: row.quality,
+    source: row.source as InteractionSource,
+    conversationId: row.conversation_id,
+    context: row.context,
+    affinity: row.affinity,
+    trust: row.trust,
+    respect: row.respect,
+    familiarity: row.familiarity,
+  };
+}
+
+function toMoodEvent(row: MoodEventRow): MoodEventRecord {
+  return {
+    id: row.id,
+    personaId: row.persona_id,
+    at: row.at,
+    valence: row.valence,
+    arousal: row.arousal,
+    stress: row.stress,
+    curiosity: row.curiosity,
+    mood: row.mood as MoodName,
+    cause: row.cause,
+    conversationId: row.conversation_id,
+  };
+}
+
+function toThread(row: ThreadRow): ThreadRecord {
+  return {
+    id: row.id,
+    conversationId: row.conversation_id,
+    label: row.label,
+    centroid: JSON.parse(row.centroid) as TermVector,
+    isBranch: row.is_branch === 1,
+    messageCount: row.message_count,
+    createdAt: row.created_at,
+    lastActiveAt: row.last_active_at,
+  };
+}
+
+function toGroup(row: GroupRow): GroupRecord {
+  return {
+    conversationId: row.conversation_id,
+    status: row.status,
+    maxTurns: row.max_turns,
+    turnDelayMs: row.turn_delay_ms,
+    statusReason: row.status_reason,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toMember(row: MemberRow): GroupMemberRecord {
+  return {
+    conversationId: row.conversation_id,
+    personaId: row.persona_id,
+    joinedAfter: row.joined_after,
+    leftAfter: row.left_after,
+    joinedAt: row.joined_at,
+    leftAt: row.left_at,
+  };
+}

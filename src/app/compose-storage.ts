@@ -1,0 +1,110 @@
+/**
+ * Opens the store the configuration names — SQLite in the data directory (the default), or PostgreSQL
+ * when `database.url` (PERSONA_MCP_DATABASE_URL) is set — with every repository on it, for `app.ts`
+ * and the command line. Everything above this file sees ports only.
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { SqliteStateArchive } from '../adapters/bundle/sqlite-archive.js';
+import { PostgresStateArchive } from '../adapters/postgres/pg-archive.js';
+import { PostgresJobQueue } from '../adapters/postgres/pg-job-queue.js';
+import { PostgresMemoryStore } from '../adapters/postgres/pg-memory-store.js';
+import {
+  PostgresApiKeyStore,
+  PostgresCardStore,
+  PostgresDatasetSource,
+  PostgresPromptTemplateStore,
+  PostgresSettingsStore,
+} from '../adapters/postgres/pg-small-stores.js';
+import { PostgresSocialStore } from '../adapters/postgres/pg-social-store.js';
+import { PostgresStore } from '../adapters/postgres/pg-store.js';
+import { SqliteApiKeyStore } from '../adapters/sqlite/api-key-store.js';
+import { SqliteDatasetSource } from '../adapters/sqlite/dataset-source.js';
+import { SqliteJobQueue } from '../adapters/sqlite/job-queue.js';
+import { SqliteMemoryStore } from '../adapters/sqlite/memory-store.js';
+import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-store.js';
+import { SqliteCardStore, SqliteSettingsStore } from '../adapters/sqlite/settings-store.js';
+import { SqliteSocialStore } from '../adapters/sqlite/social-store.js';
+import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
+import { DATABASE_FILE_NAME } from '../config/paths.js';
+import type { Config } from '../config/schema.js';
+import type { ApiKeyStore } from '../ports/api-keys.js';
+import type { StateArchive } from '../ports/archive.js';
+import type { CardRepository } from '../ports/cards.js';
+import type { Clock } from '../ports/clock.js';
+import type { DatasetSource } from '../ports/dataset-source.js';
+import type { JobQueue } from '../ports/jobs.js';
+import type { MemoryStore } from '../ports/memory.js';
+import type { PromptTemplateStore } from '../ports/prompt-templates.js';
+import type { SettingsRepository } from '../ports/settings.js';
+import type { SocialStore } from '../ports/social-store.js';
+import type { Store } from '../ports/store.js';
+
+export interface Storage {
+  kind: 'sqlite' | 'postgres';
+  /** The SQLite file, or the PostgreSQL URL with its password hidden (logs, status). */
+  location: string;
+  store: Store;
+  social: SocialStore;
+  memories: MemoryStore;
+  jobs: JobQueue;
+  apiKeys: ApiKeyStore;
+  settings: SettingsRepository;
+  cards: CardRepository;
+  templates: PromptTemplateStore;
+  datasets: DatasetSource;
+  archive: StateArchive;
+  /** Closes the connection (pool); the store's `close` does the same. */
+  close(): Promise<void>;
+}
+
+export interface StorageOptions {
+  clock: Clock;
+  logger: Logger;
+  appVersion: string;
+}
+
+export function usesPostgres(config: Config): boolean {
+  return config.database.url !== undefined;
+}
+
+export async function openStorage(config: Config, options: StorageOptions): Promise<Storage> {
+  const jobOptions = { clock: options.clock, logger: options.logger };
+  if (config.database.url !== undefined) {
+    const store = await PostgresStore.open(config.database.url, { poolSize: config.database.poolSize, schema: config.database.schema });
+    const db = store.database;
+    return {
+      kind: 'postgres',
+      location: db.label,
+      store,
+      social: new PostgresSocialStore(db),
+      memories: new PostgresMemoryStore(db),
+      jobs: new PostgresJobQueue(db, jobOptions),
+      apiKeys: new PostgresApiKeyStore(db),
+      settings: new PostgresSettingsStore(db),
+      cards: new PostgresCardStore(db),
+      templates: new PostgresPromptTemplateStore(db),
+      datasets: new PostgresDatasetSource(db),
+      archive: new PostgresStateArchive(db, options.appVersion, config.maxBundleBytes, config.maxBundleLineBytes),
+      close: () => store.close(),
+    };
+  }
+  const databasePath = path.join(config.dataDir, DATABASE_FILE_NAME);
+  const store = SqliteStore.open(databasePath);
+  const db = store.database;
+  return {
+    kind: 'sqlite',
+    location: databasePath,
+    store,
+    social: new SqliteSocialStore(db, databasePath),
+    memories: new SqliteMemoryStore(db, databasePath),
+    jobs: new SqliteJobQueue(db, jobOptions),
+    apiKeys: new SqliteApiKeyStore(db, databasePath),
+    settings: new SqliteSettingsStore(db, databasePath),
+    cards: new SqliteCardStore(db, databasePath),
+    templates: new SqlitePromptTemplateStore(db, databasePath),
+    datasets: new SqliteDatasetSource(db),
+    archive: new SqliteStateArchive(databasePath, options.appVersion, config.maxBundleBytes, config.maxBundleLineBytes),
+    close: () => store.close(),
+  };
+}
