@@ -4,12 +4,14 @@
  * the request spent inside the fake; with `stream: true`, the first `persona.chat.chunk` notification's
  * latency from the send. Turns run one after another on one connection (a person chatting).
  */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
-import { createCore } from '../../src/app/app.js';
-import { configSchema } from '../../src/config/schema.js';
+import * as sourceApp from '../../src/app/app.js';
+import * as sourceConfig from '../../src/config/schema.js';
 import { Histogram, type LatencySummary } from '../lib/histogram.js';
 import { startInstantLlm, type LlmCall } from '../lib/instant-llm.js';
-import { defaultPlacement, machineBusyMs, startPersonaServer } from '../lib/processes.js';
+import { defaultPlacement, machineBusyMs, serverEntry, startPersonaServer } from '../lib/processes.js';
 import { scrapeMetrics } from '../lib/server-metrics.js';
 import { stagesBetween, type StageSummary } from '../lib/turn-stages.js';
 import { fixed, printTable, writeResults } from '../lib/report.js';
@@ -91,7 +93,20 @@ function promptMessagesOf(calls: LlmCall[], marker: string): number {
   return chat === undefined ? 0 : ((JSON.parse(chat.body) as { messages?: unknown[] }).messages?.length ?? 0);
 }
 
+/**
+ * The build under test's own `createCore` and config schema: a server built from another commit
+ * (`PERSONA_BENCH_SERVER`) gets a database of its own schema version.
+ */
+async function buildUnderTest(): Promise<{ createCore: typeof sourceApp.createCore; configSchema: typeof sourceConfig.configSchema }> {
+  if (process.env.PERSONA_BENCH_SERVER === undefined) return { createCore: sourceApp.createCore, configSchema: sourceConfig.configSchema };
+  const dist = path.resolve(path.dirname(serverEntry()), '..');
+  const app = (await import(pathToFileURL(path.join(dist, 'app', 'app.js')).href)) as typeof sourceApp;
+  const config = (await import(pathToFileURL(path.join(dist, 'config', 'schema.js')).href)) as typeof sourceConfig;
+  return { createCore: app.createCore, configSchema: config.configSchema };
+}
+
 export async function seed(dataDir: string, ollamaHost: string): Promise<void> {
+  const { createCore, configSchema } = await buildUnderTest();
   const core = await createCore(configSchema.parse({ dataDir, logLevel: 'silent', llm: { ollamaHost } }));
   try {
     const persona = core.services.personas.resolve('aria');
