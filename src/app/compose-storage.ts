@@ -21,6 +21,7 @@ import { PostgresStore } from '../adapters/postgres/pg-store.js';
 import { SqliteApiKeyStore } from '../adapters/sqlite/api-key-store.js';
 import { SqliteDatasetSource } from '../adapters/sqlite/dataset-source.js';
 import { SqliteJobQueue } from '../adapters/sqlite/job-queue.js';
+import { loadWordnetThesaurus } from '../adapters/embedders/wordnet-thesaurus.js';
 import { SqliteMemoryStore } from '../adapters/sqlite/memory-store.js';
 import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-store.js';
 import { SqliteCardStore, SqliteSettingsStore } from '../adapters/sqlite/settings-store.js';
@@ -97,7 +98,12 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     location: databasePath,
     store,
     social: new SqliteSocialStore(db, databasePath),
-    memories: new SqliteMemoryStore(db, databasePath),
+    memories: new SqliteMemoryStore(db, databasePath, {
+      // Offline paraphrase recall (docs/memory.md); without the built table memory works by words alone.
+      thesaurus: loadWordnetThesaurus((file, error) =>
+        options.logger.warn({ file, err: error }, 'no WordNet table (run `npm run build`); memory search works without paraphrase recall'),
+      ),
+    }),
     jobs: new SqliteJobQueue(db, jobOptions),
     apiKeys: new SqliteApiKeyStore(db, databasePath),
     settings: new SqliteSettingsStore(db, databasePath),

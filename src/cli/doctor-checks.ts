@@ -327,6 +327,28 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
+/**
+ * The embedding model memory asks the backend for (memory.embedModel), unless memory uses the offline
+ * embedder only. Missing, memory search still works with the offline embedder, without meaning-based
+ * recall of paraphrases beyond WordNet's.
+ */
+export function checkEmbeddingModel(memory: { embedder: string; embedModel: string }, installed: LlmModel[] | null): Check {
+  const id = 'embedding_model';
+  const model = memory.embedModel;
+  if (memory.embedder === 'offline') return { id, status: 'ok', title: 'Memory uses the offline embedder only (memory.embedder "offline")' };
+  if (installed === null)
+    return { id, status: 'skip', title: `Embedding model ${model} not checked (Ollama unreachable)`, fix: `Once Ollama runs: ollama pull ${model}` };
+  const names = new Set(installed.map((entry) => entry.name));
+  if (names.has(model) || (!model.includes(':') && names.has(`${model}:latest`)))
+    return { id, status: 'ok', title: `Embedding model ${model} installed — memory search uses it` };
+  return {
+    id,
+    status: 'warn',
+    title: `Embedding model ${model} is not installed — memory search uses the offline embedder meanwhile`,
+    fix: `ollama pull ${model}`,
+  };
+}
+
 /** PostgreSQL (database.url): connects and migrates as `serve` does, and reports its size and personas. */
 async function checkPostgres(postgres: { url: string; schema: string }): Promise<{ check: Check; personas: Array<{ name: string; model: string | null }> }> {
   const where = redactUrl(postgres.url);

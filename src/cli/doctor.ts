@@ -16,6 +16,7 @@ import {
   checkDatabase,
   checkDataDir,
   checkDiskSpace,
+  checkEmbeddingModel,
   checkModels,
   checkNode,
   checkOllama,
@@ -113,6 +114,7 @@ export async function runDoctor(options: DoctorOptions, cwd = process.cwd(), env
   } else {
     checks.push({ id: 'ollama', status: 'skip', title: `Ollama not checked (no model in use runs on it; the default backend is ${defaultBackendName(config)})` });
   }
+  if (ollama.check.status !== 'fail' && (usesOllama || ollama.check.status === 'ok')) checks.push(checkEmbeddingModel(config.memory, ollama.models));
   checks.push(...(await checkOtherBackends(config, personas)));
 
   const ok = checks.every((check) => check.status !== 'fail');

@@ -260,16 +260,23 @@ export const configSchema = z.object({
       embedModel: z.string().min(1).default('nomic-embed-text'),
       /** Recency factor per hour since last recall (Generative Agents: 0.995). */
       recencyDecayPerHour: z.number().gt(0).max(1).default(0.995),
-      /** Weights of the three retrieval terms (Generative Agents: all 1). */
+      /**
+       * Retrieval score = relevance × (w.relevance + w.importance·importance + w.recency·recency) / Σw
+       * (docs/memory.md): relevance dominates, importance and recency break ties.
+       */
       weights: z
-        .object({ relevance: z.number().min(0).default(1), importance: z.number().min(0).default(1), recency: z.number().min(0).default(1) })
+        .object({
+          relevance: z.number().min(0).default(0.75),
+          importance: z.number().min(0).default(0.15),
+          recency: z.number().min(0).default(0.1),
+        })
         .prefault({}),
+      /** Least relevance (0..1) a memory needs to be recalled into a prompt; below it, no memory line. */
+      relevanceFloor: z.number().min(0).max(1).default(0.12),
       /** Days for an unrecalled memory's importance to halve. */
       importanceHalfLifeDays: z.number().positive().default(30),
       /** Importance never decays below this. */
       importanceFloor: z.number().min(0).max(1).default(0.01),
-      /** Share of the distance to 1 that one recall adds to importance. */
-      recallReinforcement: z.number().min(0).max(1).default(0.1),
       /** How often background decay runs (hours). */
       decayIntervalHours: z.number().positive().default(24),
       /** Whether background decay starts with the server (memory.decay_start/stop change it at run time). */
@@ -282,10 +289,16 @@ export const configSchema = z.object({
       maxPerPersona: positiveInt.default(10_000),
       /** Share of the prompt's context budget recalled memories may fill. */
       promptShare: z.number().min(0).max(1).default(0.15),
-      /** Most memories recalled into one prompt. */
+      /** Most memory lines in one prompt (the "what I know about you" block and recalled memories together). */
       promptMaxMemories: positiveInt.default(6),
+      /** Most tokens of memory lines in one prompt (besides `promptShare` of the context budget). */
+      promptMaxTokens: positiveInt.default(400),
+      /** Most facts in the "what I know about you" block (the persona's most important facts about the user; 0: no block). */
+      profileMaxFacts: z.number().int().min(0).max(20).default(3),
       /** Ask the LLM to rate the poignancy (1–10) of new memories when it is reachable. */
       llmImportance: z.boolean().default(true),
+      /** Ask the LLM (when reachable) for each new memory's canonical fact and the questions it answers, for recall. */
+      doc2query: z.boolean().default(true),
       /** Visibility of memories formed from chat turns. */
       formedVisibility: z.enum(['private', 'shared', 'public']).default('private'),
       /** Summarise a conversation once this many messages follow its last summary. */

@@ -31,11 +31,15 @@ export interface RankedId {
   id: number;
   /** BM25 (lower is better) for full-text hits, cosine similarity for vector hits. */
   score: number;
+  /** Full-text hits: BM25 over the query's best possible BM25, 0..1 (absolute lexical relevance). */
+  relevance?: number;
 }
 
 export interface MemoryChanges {
   content?: string;
   kind?: MemoryKind;
+  /** The client's name for the type (null: none, the kind). */
+  label?: string | null;
   importance?: number;
   importanceSource?: ImportanceSource;
   visibility?: MemoryVisibility;
@@ -46,6 +50,8 @@ export interface MemoryChanges {
 export interface MemoryListQuery {
   personaId?: string | undefined;
   kind?: MemoryKind | undefined;
+  /** Only memories stored with exactly this memory_type label (one that is not a kind's name). */
+  label?: string | undefined;
   sessionId?: string | undefined;
   /** Only this user's memories (null: the anonymous local user); undefined: every user's. */
   userId?: string | null | undefined;
@@ -114,14 +120,25 @@ export interface MemoryStore {
 
   /** Full-text (FTS5, BM25) hits, best first. */
   fullTextSearch(query: string, scope: MemoryScope, limit: number): Promise<RankedId[]>;
-  /** Loads the vector index of these embedders now (start-up), so the first search need not wait. */
+  /** Loads the vector index of these embedders now (start-up); searches never wait for it. */
   warmUp(embedders: readonly string[]): Promise<void>;
+  /** Per embedder: vectors in the index so far, and whether it is still loading. */
+  indexProgress(): Array<{ embedder: string; vectors: number; loading: boolean }>;
   /** Nearest vectors of `embedder`, best first (approximate; see domain/memory/vector-index.ts). */
   vectorSearch(embedder: string, vector: Float32Array, scope: MemoryScope, limit: number): Promise<RankedId[]>;
   /** Whether `viewerId` may see each memory (for re-checking fused results). */
   visibleTo(viewerId: string, memories: readonly Memory[]): Promise<boolean[]>;
-  /** Records recalls: last access now, access count + 1, importance reinforced by `policy`. */
-  recordAccess(ids: readonly number[], now: number, policy: DecayPolicy): Promise<void>;
+  /** Records recalls: last access now, access count + 1. Importance is not raised (no rich-get-richer). */
+  recordAccess(ids: readonly number[], now: number): Promise<void>;
+  /** Stores the LLM's canonical fact and questions for a memory (into its recall terms); false when it is gone. */
+  setDoc2Query(id: number, text: string | null): Promise<boolean>;
+  /**
+   * Brings the recall terms of up to `limit` memories after `afterId` (id order) to the current
+   * thesaurus; null when there are none left.
+   */
+  expandStale(afterId: number, limit: number): Promise<{ lastId: number; expanded: number } | null>;
+  /** A persona's `user_fact` memories about one user, most important first ("what I know about you"). */
+  userFacts(personaId: string, userId: string | null | undefined, limit: number): Promise<Memory[]>;
   /** Memories that have no vector from `embedder` yet (re-embedding in the background). */
   missingVectors(embedder: string, limit: number): Promise<Array<{ id: number; content: string }>>;
   setVector(id: number, vector: MemoryVector): Promise<void>;

@@ -52,6 +52,8 @@ export interface ChatTurnResult {
   continueScore: ContinueScoreResult;
   state: SocialEnergyState;
   availability: Availability;
+  /** What prompt contributors reported adding (e.g. memoryTokens), merged. */
+  contextUsage: Record<string, number>;
 }
 
 /** What `persona.preview_prompt` shows: the exact request a turn would make. */
@@ -198,6 +200,7 @@ export class ChatService {
       continueScore: outcome.continueScore,
       state: outcome.state,
       availability: outcome.availability,
+      contextUsage: outcome.prepared.contextUsage,
     };
   }
 

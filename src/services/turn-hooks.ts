@@ -41,6 +41,8 @@ export interface PromptContribution {
   summary?: { text: string; coversThroughMessageId: number };
   /** Recent messages to leave out of the window (turns of other topic threads, summarised instead). */
   excludeMessageIds?: readonly number[];
+  /** What the contributor added, in numbers (e.g. memory lines and tokens), reported in the turn's result. */
+  usage?: Record<string, number>;
 }
 
 export interface PromptContributor {

@@ -118,6 +118,8 @@ export interface PreparedTurn {
   continueScore: ContinueScoreResult;
   /** The persona's social energy before this turn (what the prompt's energy line describes). */
   energyBefore: SocialEnergyState;
+  /** What the prompt contributors reported adding (e.g. memoryTokens), merged. */
+  contextUsage: Record<string, number>;
 }
 
 export interface TurnOptions {
@@ -306,6 +308,7 @@ export class TurnRunner {
       includedTurns: window.includedTurns,
       continueScore: score,
       energyBefore: before.state,
+      contextUsage: Object.assign({}, ...contributions.map((contribution) => contribution.usage ?? {})) as Record<string, number>,
     };
   }
 

@@ -61,7 +61,7 @@ describe('memory.store and memory.search', () => {
     expect(legacy).not.toHaveProperty('note');
   });
 
-  it('filters by min_importance and accepts old memory_type names', async () => {
+  it('filters by min_importance and accepts any memory_type label, returned as given', async () => {
     const client = await server.connect();
     await client.result('memory.store', {
       persona_id: 'aria',
@@ -72,7 +72,22 @@ describe('memory.store and memory.search', () => {
     const high = await client.result('memory.search', { persona_id: 'aria', query: 'lanterns festival', min_importance: 0.5 });
     expect(high.memories).toEqual([]);
     const any = await client.result('memory.search', { persona_id: 'aria', query: 'lanterns festival' });
-    expect(any.memories[0]).toMatchObject({ memory_type: 'observation', importance: 0.2 });
+    expect(any.memories[0]).toMatchObject({ memory_type: 'event', kind: 'observation', importance: 0.2 });
+    // The old cross-persona memory client's free labels pass unchanged (they used to answer -32602).
+    for (const label of ['local_knowledge', 'location']) {
+      const stored = await client.result('memory.store', { persona_id: 'aria', content: `A ${label} note about the harbour`, memory_type: label });
+      expect(stored.memory).toMatchObject({ memory_type: label, kind: 'observation' });
+    }
+    const byLabel = await client.result('memory.list', { persona_id: 'aria', memory_type: 'location' });
+    expect(byLabel.memories.map((memory: { memory_type: string }) => memory.memory_type)).toEqual(['location']);
+    const fact = await client.result('memory.store', { persona_id: 'aria', content: 'The user prefers tea', memory_type: 'preference' });
+    expect(fact.memory).toMatchObject({ memory_type: 'preference', kind: 'user_fact' });
+    const relabelled = await client.result('memory.update', { memory_id: fact.memory_id, memory_type: 'user_fact' });
+    expect(relabelled.memory).toMatchObject({ memory_type: 'user_fact', kind: 'user_fact' });
+    const empty = await client.call('memory.store', { persona_id: 'aria', content: 'x', memory_type: '  ' });
+    expect(empty.error).toMatchObject({ code: -32602, data: expect.objectContaining({}) });
+    const long = await client.call('memory.store', { persona_id: 'aria', content: 'x', memory_type: 'y'.repeat(65) });
+    expect(long.error.code).toBe(-32602);
   });
 
   it('lists, updates and deletes memories, with precise errors for unknown ids', async () => {
@@ -90,7 +105,7 @@ describe('memory.store and memory.search', () => {
     expect(await client.result('memory.delete', { memory_id })).toEqual({ deleted: true, memory_id });
     const again = await client.call('memory.delete', { memory_id });
     expect(again.error).toMatchObject({ code: -32060 });
-    const bad = await client.call('memory.store', { persona_id: 'aria', content: 'x', memory_type: 'dream' });
+    const bad = await client.call('memory.store', { persona_id: 'aria', content: 'x', memory_type: 42 });
     expect(bad.error.code).toBe(-32602);
   });
 

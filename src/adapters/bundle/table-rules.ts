@@ -25,6 +25,7 @@ export const TABLE_RULES: Readonly<Record<string, TableRule>> = {
   jobs: { export: 'never', reason: 'background work in progress; the server re-creates what it needs' },
   persona_seeds: { export: 'full-only', reason: 'which shipped personas were loaded: a property of the whole data directory' },
   settings: { export: 'full-only', reason: 'server-wide runtime settings' },
+  memory_meta: { export: 'never', reason: "bookkeeping of this server's full-text index, redone after an import" },
 };
 
 export function ruleFor(table: string): TableRule {

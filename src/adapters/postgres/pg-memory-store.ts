@@ -26,7 +26,7 @@ import type {
   MessageText,
   RankedId,
 } from '../../ports/memory.js';
-import { blobToVector, COMMON_TERM_SHARE, FULL_TEXT_MAX_POSTINGS, FULL_TEXT_POSTINGS_BUDGET, vectorToBlob } from '../sqlite/memory-store.js';
+import { blobToVector, COMMON_TERM_SHARE, FULL_TEXT_MAX_POSTINGS, FULL_TEXT_POSTINGS_BUDGET, lexicalCoverage, stemsOf, vectorToBlob } from '../sqlite/memory-store.js';
 import type { MemoryRow } from '../sqlite/memory-statements.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 
@@ -45,7 +45,7 @@ const DELETIONS_KEPT = '1 day';
 
 const MEMORY_SELECT = `
   SELECT m.id, m.persona_id, m.kind, m.content, m.importance, m.importance_source, m.visibility, m.user_id, m.session_id,
-    m.conversation_id, m.message_id, m.created_at, m.last_accessed_at, m.access_count, m.decayed_at,
+    m.conversation_id, m.message_id, m.created_at, m.last_accessed_at, m.access_count, m.decayed_at, m.type_label, m.doc2query,
     (SELECT json_agg(persona_id)::text FROM memory_shares WHERE memory_id = m.id AND persona_id IS NOT NULL) AS shared_with,
     (SELECT json_agg(group_id)::text FROM memory_shares WHERE memory_id = m.id AND group_id IS NOT NULL) AS shared_groups
   FROM memories m`;
@@ -86,6 +86,8 @@ function toMemory(row: MemoryRow): Memory {
     lastAccessedAt: row.last_accessed_at,
     accessCount: row.access_count,
     decayedAt: row.decayed_at,
+    label: row.type_label ?? row.kind,
+    doc2query: row.doc2query,
   };
 }
 
@@ -176,6 +178,12 @@ export class PostgresMemoryStore implements MemoryStore {
         values.push(now);
         sets.push(`decayed_at = $${values.length}`);
       }
+      // The old canonical fact and questions described the old text.
+      if (changes.content !== undefined && changes.content !== before.content) sets.push('doc2query = NULL');
+      if (changes.label !== undefined) {
+        values.push(changes.label);
+        sets.push(`type_label = $${values.length}`);
+      }
       if (sets.length > 0) await tx.query(`UPDATE memories SET ${sets.join(', ')} WHERE id = $1`, values);
       if (changes.sharedWith !== undefined || changes.sharedGroups !== undefined || changes.visibility === 'private' || changes.visibility === 'public') {
         const current = toMemory(before);
@@ -207,6 +215,7 @@ export class PostgresMemoryStore implements MemoryStore {
     };
     if (query.personaId !== undefined) add((n) => `m.persona_id = ${n}`, query.personaId);
     if (query.kind !== undefined) add((n) => `m.kind = ${n}`, query.kind);
+    if (query.label !== undefined) add((n) => `m.type_label = ${n}`, query.label);
     if (query.userId !== undefined) add((n) => `m.user_id IS NOT DISTINCT FROM ${n}::text`, query.userId);
     if (query.sessionId !== undefined) add((n) => `m.session_id = ${n}`, query.sessionId);
     const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
@@ -226,16 +235,22 @@ export class PostgresMemoryStore implements MemoryStore {
     const text = toTsQuery(query, await this.commonTermFilter(query));
     if (text === null) return [];
     const scan = scope.viewerId === null ? limit : limit * FULL_TEXT_SCAN;
-    const rows = await this.db.rows<{ id: number; rank: number }>(
+    const rows = await this.db.rows<{ id: number; rank: number; content: string }>(
       `WITH q AS (SELECT to_tsquery('english', $6) AS query),
        matches AS (SELECT m.id, m.content_tsv FROM memories m, q WHERE m.content_tsv @@ q.query ORDER BY m.id DESC LIMIT $9),
        ranked AS (SELECT matches.id, ts_rank(matches.content_tsv, q.query, 1) AS rank FROM matches, q ORDER BY rank DESC LIMIT $8)
-       SELECT m.id, ranked.rank FROM ranked JOIN memories m ON m.id = ranked.id
+       SELECT m.id, ranked.rank, m.content FROM ranked JOIN memories m ON m.id = ranked.id
        WHERE m.importance >= $7 AND ${VISIBLE} AND ${OF_USER}
        ORDER BY ranked.rank DESC, m.id DESC LIMIT $10`,
       [...scopeValues(scope), text, scope.minImportance ?? 0, scan, FULL_TEXT_MAX_POSTINGS, limit],
     );
-    return rows.map((row) => ({ id: row.id, score: -row.rank }));
+    // The absolute lexical relevance search fuses (SQLite's lexicalCoverage): here every query word weighs
+    // the same (no document frequencies) and there are no thesaurus terms (docs/memory.md, "On PostgreSQL").
+    const own = new Map([...stemsOf(queryWords(query).join(' '))].map((stem) => [stem, 1]));
+    const terms = { own, expansion: new Map<string, number>() };
+    return rows
+      .map((row) => ({ id: row.id, score: -row.rank, relevance: lexicalCoverage(terms, { content: stemsOf(row.content), recallTerms: new Set<string>() }) }))
+      .sort((a, b) => b.relevance - a.relevance || a.score - b.score || b.id - a.id);
   }
 
   /**
@@ -317,13 +332,37 @@ export class PostgresMemoryStore implements MemoryStore {
     return memories.map((memory) => visible.has(memory.id));
   }
 
-  async recordAccess(ids: readonly number[], now: number, policy: DecayPolicy): Promise<void> {
+  /** A recall is an access, not a reward: importance is not raised (docs/memory.md, Retrieval). */
+  async recordAccess(ids: readonly number[], now: number): Promise<void> {
     if (ids.length === 0) return;
-    await this.db.query(
-      `UPDATE memories SET last_accessed_at = $2, access_count = access_count + 1,
-         importance = least(1.0, importance + $3 * (1.0 - importance)) WHERE id = ANY($1::bigint[])`,
-      [ids, now, policy.reinforcement],
+    await this.db.query('UPDATE memories SET last_accessed_at = $2, access_count = access_count + 1 WHERE id = ANY($1::bigint[])', [ids, now]);
+  }
+
+  async setDoc2Query(id: number, text: string | null): Promise<boolean> {
+    const result = await this.db.query('UPDATE memories SET doc2query = $2 WHERE id = $1', [id, text]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  /** No thesaurus expansion on PostgreSQL yet (its full-text search reads the content only): nothing to bring up to date. */
+  async expandStale(): Promise<{ lastId: number; expanded: number } | null> {
+    return null;
+  }
+
+  async userFacts(personaId: string, userId: string | null | undefined, limit: number): Promise<Memory[]> {
+    const rows = await this.db.rows<MemoryRow>(
+      `${MEMORY_SELECT} WHERE m.persona_id = $1 AND m.kind = 'user_fact' AND ($2::boolean OR m.user_id IS NOT DISTINCT FROM $3::text)
+       ORDER BY m.importance DESC, m.created_at DESC, m.id DESC LIMIT $4`,
+      [personaId, userId === undefined, userId ?? null, limit],
     );
+    return rows.map(toMemory);
+  }
+
+  indexProgress(): Array<{ embedder: string; vectors: number; loading: boolean }> {
+    return [...this.seenSeq.keys()].map((embedder) => ({
+      embedder,
+      vectors: this.index.sizeWithPrefix(PostgresMemoryStore.partition(embedder, '')),
+      loading: this.indexLoads.has(embedder) && !this.seenSeq.has(embedder),
+    }));
   }
 
   async missingVectors(embedder: string, limit: number): Promise<Array<{ id: number; content: string }>> {
@@ -520,8 +559,8 @@ export class PostgresMemoryStore implements MemoryStore {
   private async insertRow(tx: Db, memory: NewMemory, vectors: readonly MemoryVector[], now: number): Promise<Memory> {
     const { id } = (await tx.one<{ id: number }>(
       `INSERT INTO memories (persona_id, kind, content, importance, importance_source, visibility, user_id, session_id, conversation_id, message_id,
-         created_at, last_accessed_at, access_count, decayed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, $11) RETURNING id`,
+         created_at, last_accessed_at, access_count, decayed_at, type_label, doc2query)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, $11, $12, $13) RETURNING id`,
       [
         memory.personaId,
         memory.kind,
@@ -534,6 +573,8 @@ export class PostgresMemoryStore implements MemoryStore {
         memory.conversationId ?? null,
         memory.messageId ?? null,
         now,
+        memory.label !== undefined && memory.label !== null && memory.label !== memory.kind ? memory.label : null,
+        memory.doc2query ?? null,
       ],
     ))!;
     if (memory.visibility === 'shared') await this.addShares(tx, id, memory.sharedWith ?? [], memory.sharedGroups ?? []);

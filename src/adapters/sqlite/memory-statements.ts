@@ -17,6 +17,10 @@ export interface MemoryRow {
   last_accessed_at: number;
   access_count: number;
   decayed_at: number;
+  type_label: string | null;
+  recall_terms: string;
+  expanded_with: string | null;
+  doc2query: string | null;
   shared_with: string | null;
   shared_groups: string | null;
 }
@@ -67,14 +71,36 @@ export function prepareMemoryStatements(db: Database) {
         session_id: string | null;
         conversation_id: string | null;
         message_id: number | null;
+        type_label: string | null;
+        recall_terms: string;
+        expanded_with: string;
+        doc2query: string | null;
         now: number;
       },
       { id: number }
     >(
       `INSERT INTO memories (persona_id, kind, content, importance, importance_source, visibility, user_id, session_id, conversation_id, message_id,
-         created_at, last_accessed_at, access_count, decayed_at)
+         type_label, recall_terms, expanded_with, doc2query, created_at, last_accessed_at, access_count, decayed_at)
        VALUES (@persona_id, @kind, @content, @importance, @importance_source, @visibility, @user_id, @session_id, @conversation_id, @message_id,
-         @now, @now, 0, @now) RETURNING id`,
+         @type_label, @recall_terms, @expanded_with, @doc2query, @now, @now, 0, @now) RETURNING id`,
+    ),
+    setRecallTerms: db.prepare<{ id: number; recall_terms: string; expanded_with: string }>(
+      'UPDATE memories SET recall_terms = @recall_terms, expanded_with = @expanded_with WHERE id = @id',
+    ),
+    setDoc2Query: db.prepare<{ id: number; doc2query: string | null; recall_terms: string; expanded_with: string }>(
+      'UPDATE memories SET doc2query = @doc2query, recall_terms = @recall_terms, expanded_with = @expanded_with WHERE id = @id',
+    ),
+    maxId: db.prepare<[], number | null>('SELECT max(id) FROM memories').pluck(),
+    meta: db.prepare<[string], string>('SELECT value FROM memory_meta WHERE key = ?').pluck(),
+    setMeta: db.prepare<[string, string]>('INSERT INTO memory_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    /** The next memories (id order, after a keyset) whose recall terms predate the thesaurus version. */
+    staleExpansions: db.prepare<{ after: number; version: string; limit: number }, { id: number; content: string; doc2query: string | null }>(
+      'SELECT id, content, doc2query FROM memories WHERE id > @after AND expanded_with IS NOT @version ORDER BY id LIMIT @limit',
+    ),
+    /** A persona's facts about one user, most important (then most recent) first: the "what I know about you" block. */
+    userFacts: db.prepare<{ persona: string; anyUser: 0 | 1; userId: string | null; limit: number }, MemoryRow>(
+      `${MEMORY_SELECT} WHERE m.persona_id = @persona AND m.kind = 'user_fact' AND (@anyUser = 1 OR m.user_id IS @userId)
+       ORDER BY m.importance DESC, m.created_at DESC, m.id DESC LIMIT @limit`,
     ),
     get: db.prepare<[number], MemoryRow>(`${MEMORY_SELECT} WHERE m.id = ?`),
     getMany: db.prepare<[string], MemoryRow>(`${MEMORY_SELECT} WHERE m.id IN (SELECT value FROM json_each(?))`),
@@ -107,14 +133,22 @@ export function prepareMemoryStatements(db: Database) {
      * stops there). BM25 keeps its table-wide statistics; only a query whose words match more than
      * `@postings` memories ranks a subset (the newest, which recency favours anyway).
      */
-    fullText: db.prepare<ScopeParams & { match: string; limit: number; scan: number; postings: number }, { id: number; rank: number }>(
+    fullText: db.prepare<
+      ScopeParams & { match: string; limit: number; scan: number; postings: number; rankFunction: string },
+      { id: number; rank: number }
+    >(
       `SELECT m.id, f.rank FROM (
          SELECT rowid, rank FROM (
-           SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH @match ORDER BY rowid DESC LIMIT @postings
+           SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH @match AND rank MATCH @rankFunction
+           ORDER BY rowid DESC LIMIT @postings
          ) ORDER BY rank LIMIT @scan
        ) f JOIN memories m ON m.id = f.rowid
        WHERE m.importance >= @minImportance AND ${VISIBLE} AND ${OF_USER}
        ORDER BY f.rank LIMIT @limit`,
+    ),
+    /** The searchable text of full-text hits, to measure how much of the query each one covers. */
+    searchText: db.prepare<[string], { id: number; content: string; recall_terms: string }>(
+      'SELECT id, content, recall_terms FROM memories WHERE id IN (SELECT value FROM json_each(?))',
     ),
     documentFrequency: db.prepare<[string], { term: string; doc: number }>(
       'SELECT term, doc FROM memories_fts_vocab WHERE term IN (SELECT value FROM json_each(?))',
@@ -128,10 +162,8 @@ export function prepareMemoryStatements(db: Database) {
     isVisible: db
       .prepare<ScopeParams & { id: number }, 1>(`SELECT 1 FROM memories m WHERE m.id = @id AND ${VISIBLE} AND ${OF_USER}`)
       .pluck(),
-    touch: db.prepare<{ id: number; now: number; reinforcement: number }>(
-      `UPDATE memories SET last_accessed_at = @now, access_count = access_count + 1,
-         importance = min(1.0, importance + @reinforcement * (1.0 - importance)) WHERE id = @id`,
-    ),
+    /** A recall counts (access count, recency); it never raises importance (issue 13: no rich-get-richer). */
+    touch: db.prepare<{ id: number; now: number }>('UPDATE memories SET last_accessed_at = @now, access_count = access_count + 1 WHERE id = @id'),
     stats: db.prepare<
       [],
       { total: number; high: number; medium: number; low: number; avg: number | null; bytes: number | null; shared: number; public: number }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
+import { parseThesaurus, RECALL_TERMS_WEIGHT } from '../../domain/memory/expansion.js';
 import { SqliteMemoryStore, toFtsQuery, blobToVector, vectorToBlob } from './memory-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { MemoryStore } from '../../ports/memory.js';
@@ -116,5 +117,40 @@ describe('SqliteMemoryStore', () => {
     await store.deletePersona('kira', 2);
     expect(await memories.countFor('kira')).toBe(0);
     expect(store.database.prepare('SELECT count(*) FROM memory_vectors').pluck().get()).toBe(0);
+  });
+});
+
+// The thesaurus expansion is the SQLite store's (PostgreSQL searches content only: docs/memory.md).
+describe.skipIf(onPostgres())('recall terms (WordNet expansion)', () => {
+  const thesaurus = parseThesaurus('canada\tcountry nation\nviolin\tfiddle instrument', 'test-1');
+
+  it('measures relevance as the share of the query covered, own words counting more than recall terms', async () => {
+    const expanded = new SqliteMemoryStore(store.database, ':memory:', { thesaurus });
+    const canada = await expanded.insert({ ...base, personaId: 'aria', content: 'I moved here from Canada', visibility: 'private' }, [], 1);
+    await expanded.insert({ ...base, personaId: 'aria', content: 'I play the violin', visibility: 'private' }, [], 1);
+    const [byWord] = await expanded.fullTextSearch('Canada', { viewerId: 'aria' }, 5);
+    expect(byWord).toMatchObject({ id: canada.id, relevance: 1 });
+    const [byTerm] = await expanded.fullTextSearch('country', { viewerId: 'aria' }, 5);
+    expect(byTerm).toMatchObject({ id: canada.id, relevance: RECALL_TERMS_WEIGHT });
+    expect(await expanded.fullTextSearch('zebra', { viewerId: 'aria' }, 5)).toEqual([]);
+  });
+
+  it('brings memories stored before the thesaurus up to date in pages (the memory.expand backfill)', async () => {
+    const before = await memories.insert({ ...base, personaId: 'aria', content: 'I moved here from Canada', visibility: 'private' }, [], 1);
+    const other = await memories.insert({ ...base, personaId: 'aria', content: 'I play the violin', visibility: 'private' }, [], 1);
+    const expanded = new SqliteMemoryStore(store.database, ':memory:', { thesaurus });
+    expect(await expanded.fullTextSearch('nation', { viewerId: 'aria' }, 5)).toEqual([]);
+    expect(await expanded.expandStale(0, 1)).toEqual({ lastId: before.id, expanded: 1 });
+    expect(await expanded.expandStale(before.id, 1)).toEqual({ lastId: other.id, expanded: 1 });
+    expect(await expanded.expandStale(other.id, 1)).toBeNull();
+    expect(await expanded.expandStale(0, 10)).toBeNull(); // all current now
+    expect((await expanded.fullTextSearch('nation', { viewerId: 'aria' }, 5)).map((hit) => hit.id)).toEqual([before.id]);
+    // The canonical fact and questions join the recall terms.
+    expect(await expanded.setDoc2Query(other.id, 'The user is a musician. What does the user do in the orchestra?')).toBe(true);
+    expect((await expanded.fullTextSearch('orchestra musician', { viewerId: 'aria' }, 5)).map((hit) => hit.id)).toEqual([other.id]);
+    expect(await expanded.setDoc2Query(999_999, 'gone')).toBe(false);
+    // A row arriving later with old terms (an import): a start scans only past the recorded id, and finds it.
+    const imported = await memories.insert({ ...base, personaId: 'aria', content: 'Canada again', visibility: 'private' }, [], 1);
+    expect(await expanded.expandStale(0, 10)).toEqual({ lastId: imported.id, expanded: 1 });
   });
 });

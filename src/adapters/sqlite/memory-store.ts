@@ -7,6 +7,15 @@
  */
 import { stemmer } from 'stemmer';
 import { decayDue, type DecayPolicy } from '../../domain/memory/decay.js';
+import {
+  EMPTY_THESAURUS,
+  expansionTerms,
+  MAX_QUERY_EXPANSION,
+  QUERY_TERMS_PER_WORD,
+  RECALL_TERMS_WEIGHT,
+  recallTermsOf,
+  type Thesaurus,
+} from '../../domain/memory/expansion.js';
 import { contentWords } from '../../domain/memory/text.js';
 import type { ImportanceSource, Memory, MemoryKind, MemoryVisibility, NewMemory } from '../../domain/memory/memory.js';
 import type { PruneCandidate } from '../../domain/memory/pruning.js';
@@ -38,7 +47,9 @@ function toMemory(row: MemoryRow): Memory {
     id: row.id,
     personaId: row.persona_id,
     kind: row.kind as MemoryKind,
+    label: row.type_label ?? row.kind,
     content: row.content,
+    doc2query: row.doc2query,
     importance: row.importance,
     importanceSource: row.importance_source as ImportanceSource,
     visibility: row.visibility as MemoryVisibility,
@@ -95,16 +106,88 @@ function scopeParams(scope: MemoryScope): ScopeParams {
   };
 }
 
+/** Most content words of a query searched for (a pasted essay is not a search). */
+const MAX_QUERY_WORDS = 32;
+
 /**
  * A user's words as an FTS5 query: content words only (no stopwords), each quoted (no operator
  * injection), any of them may match. Null when nothing is left to search for.
  */
 export function toFtsQuery(text: string, isTooCommon: (word: string) => boolean = () => false): string | null {
-  const words = [...new Set(contentWords(text))].slice(0, 32);
+  const words = [...new Set(contentWords(text))].slice(0, MAX_QUERY_WORDS);
   if (words.length === 0) return null;
   const kept = words.filter((word) => !isTooCommon(word));
   // A query made only of common words still searches for them (slow, but what was asked).
   return (kept.length > 0 ? kept : words).map((word) => `"${word}"`).join(' OR ');
+}
+
+/** The thesaurus terms of a query the filter keeps, as an FTS5 query (null: none). */
+export function toExpansionQuery(terms: readonly string[], isTooCommon: (word: string) => boolean = () => false): string | null {
+  const kept = terms.filter((term) => /^[\p{L}\p{N}]+$/u.test(term) && !isTooCommon(term));
+  return kept.length === 0 ? null : kept.map((term) => `"${term}"`).join(' OR ');
+}
+
+/**
+ * Weight of a match through the query's own thesaurus terms against one through its words: a query
+ * expanded to "country" for "Australia" should count less than the word itself, and a match of two
+ * expansions (query term in the memory's recall terms) less still (this × RECALL_TERMS_WEIGHT).
+ */
+export const QUERY_EXPANSION_WEIGHT = 0.35;
+/**
+ * Most relevance the query's thesaurus terms alone can give a memory: many of them (a query word has up
+ * to 16) may each match a little, and the sum must not pass for a match of the query's own words —
+ * "explain photosynthesis" expands to "say, tell, express", which a memory about speaking Japanese holds.
+ * Kept below the relevance floor, so such a memory is recalled only with evidence from the query's words.
+ */
+export const EXPANSION_RELEVANCE_CAP = 0.15;
+
+/**
+ * Inverse document frequency as Lucene smooths it, ln(1 + (N − n + 0.5) / (n + 0.5)): always positive,
+ * unlike FTS5's BM25 IDF, which is ~0 for a word in half the memories — every word of a store of two.
+ */
+export function smoothIdf(documents: number, total: number): number {
+  return Math.log(1 + (Math.max(0, total - documents) + 0.5) / (documents + 0.5));
+}
+
+const stems = new Map<string, string>();
+/** Porter stem (as FTS5's `porter` tokenizer makes), cached: memories repeat their words. */
+function stemOf(word: string): string {
+  let stem = stems.get(word);
+  if (stem === undefined) {
+    if (stems.size >= 200_000) stems.clear();
+    stem = stemmer(word);
+    stems.set(word, stem);
+  }
+  return stem;
+}
+
+export function stemsOf(text: string): Set<string> {
+  return new Set((text.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}]+/gu) ?? []).map(stemOf));
+}
+
+/**
+ * How much of a query a memory covers, 0..1 (issue 13: an absolute lexical relevance, so "nothing
+ * relevant" can be told): the IDF-weighted share of the query's own words the memory holds — a word in
+ * its text counts 1, in its recall terms RECALL_TERMS_WEIGHT — plus the query's thesaurus terms it
+ * holds, weighted QUERY_EXPANSION_WEIGHT and capped at EXPANSION_RELEVANCE_CAP in all.
+ */
+export function lexicalCoverage(
+  query: { own: ReadonlyMap<string, number>; expansion: ReadonlyMap<string, number> },
+  memory: { content: ReadonlySet<string>; recallTerms: ReadonlySet<string> },
+): number {
+  let total = 0;
+  let own = 0;
+  for (const [stem, idf] of query.own) {
+    total += idf;
+    own += idf * (memory.content.has(stem) ? 1 : memory.recallTerms.has(stem) ? RECALL_TERMS_WEIGHT : 0);
+  }
+  if (total <= 0) return 0;
+  let expansion = 0;
+  for (const [stem, idf] of query.expansion) {
+    if (query.own.has(stem)) continue;
+    expansion += QUERY_EXPANSION_WEIGHT * idf * (memory.content.has(stem) ? 1 : memory.recallTerms.has(stem) ? RECALL_TERMS_WEIGHT : 0);
+  }
+  return Math.min(1, own / total + Math.min(EXPANSION_RELEVANCE_CAP, expansion / total));
 }
 
 /**
@@ -126,6 +209,8 @@ export const FULL_TEXT_POSTINGS_BUDGET = 2_000;
  * e.g. one made only of common words (toFtsQuery keeps them then). See `fullText` in memory-statements.ts.
  */
 export const FULL_TEXT_MAX_POSTINGS = 5_000;
+/** Below this many memories the cached document frequencies are dropped on every write (see noteWrite). */
+const SMALL_STORE = 20_000;
 /** Below this many memories every term is kept (ranking everything is cheap). */
 const COMMON_TERM_MIN_MEMORIES = 1_000;
 /**
@@ -142,17 +227,43 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Embedders whose vectors are in the index (or being loaded into it). */
   private readonly loadedEmbedders = new Set<string>();
   private readonly indexLoads = new Map<string, Promise<void>>();
+  /** Embedders whose stored vectors are all in the index, and how many were read so far per embedder. */
+  private readonly loadedIndexes = new Set<string>();
+  private readonly indexedCount = new Map<string, number>();
   private countCache: { at: number; count: number; documents: Map<string, number> } | null = null;
   /** Memory id → persona, for the vectors in the index (visibility checks during a scan). */
   private readonly ownerOf = new Map<number, string>();
   /** Memory id → user, for the vectors in the index (user scoping during a scan). */
   private readonly userOf = new Map<number, string | null>();
 
+  private readonly thesaurus: Thesaurus;
+
+  /**
+   * Keeps the cached counts right after a write: the memory count exactly; the words' document
+   * frequencies are dropped in a small store, where one memory changes them noticeably (and counting
+   * is cheap), and left to expire in a large one.
+   */
+  private noteWrite(addedMemories: number): void {
+    if (this.countCache === null) return;
+    this.countCache.count = Math.max(0, this.countCache.count + addedMemories);
+    if (this.countCache.count < SMALL_STORE) this.countCache.documents.clear();
+  }
+
   constructor(
     private readonly db: Database,
     private readonly path = db.name,
+    options: {
+      /** Offline paraphrase recall (domain/memory/expansion.ts); without it, memories are found by their words only. */
+      thesaurus?: Thesaurus;
+    } = {},
   ) {
     this.sql = prepareMemoryStatements(db);
+    this.thesaurus = options.thesaurus ?? EMPTY_THESAURUS;
+  }
+
+  /** The thesaurus version memories are expanded with (the `memory.expand` job brings older ones up to it). */
+  get expansionVersion(): string {
+    return this.thesaurus.version;
   }
 
   private static partition(embedder: string, personaId: string): string {
@@ -209,7 +320,18 @@ export class SqliteMemoryStore implements MemoryStore {
         sets.push('decayed_at = @now');
         params.now = now;
       }
+      if (changes.content !== undefined && changes.content !== before.content) {
+        // The old canonical fact and questions described the old text: they go, and the terms follow the new one.
+        sets.push('doc2query = NULL', 'recall_terms = @recall_terms', 'expanded_with = @expanded_with');
+        params.recall_terms = recallTermsOf(changes.content, this.thesaurus);
+        params.expanded_with = this.thesaurus.version;
+      }
+      if (changes.label !== undefined) {
+        sets.push('type_label = @type_label');
+        params.type_label = changes.label;
+      }
       if (sets.length > 0) this.db.prepare(`UPDATE memories SET ${sets.join(', ')} WHERE id = @id`).run(params);
+      if (params.recall_terms !== undefined) this.noteWrite(0);
       if (
         changes.sharedWith !== undefined ||
         changes.sharedGroups !== undefined ||
@@ -249,6 +371,10 @@ export class SqliteMemoryStore implements MemoryStore {
         where.push('m.kind = @kind');
         params.kind = query.kind;
       }
+      if (query.label !== undefined) {
+        where.push('m.type_label = @label');
+        params.label = query.label;
+      }
       if (query.userId !== undefined) {
         where.push('m.user_id IS @userId');
         params.userId = query.userId;
@@ -266,22 +392,53 @@ export class SqliteMemoryStore implements MemoryStore {
     });
   }
 
+  /**
+   * Full-text hits, most relevant first. FTS5 finds and ranks the candidates by BM25 (`score`: negative,
+   * lower is better; the memory's own words weigh 1, its recall terms RECALL_TERMS_WEIGHT), in two
+   * passes (the query's words, then its thesaurus terms); `relevance` is the share of the query the
+   * memory covers (`lexicalCoverage`): about 1 when it holds every word of the query, about half when it
+   * holds the rarer half, small when it only shares a common word or a broader term.
+   */
   async fullTextSearch(query: string, scope: MemoryScope, limit: number): Promise<RankedId[]> {
-    const match = this.read(() => toFtsQuery(query, this.commonTermFilter(query)));
-    if ((await match) === null) return [];
     // The viewer's own memories are usually most of what it may see; scanning FULL_TEXT_SCAN × more
     // matches than wanted leaves room for the ones filtered out (other personas', unimportant ones).
     const scan = scope.viewerId === null ? limit : limit * FULL_TEXT_SCAN;
-    const text = (await match)!;
-    return this.read(() =>
-      this.sql.fullText
-        .all({ ...scopeParams(scope), match: text, limit, scan, postings: FULL_TEXT_MAX_POSTINGS })
-        .map((row) => ({ id: row.id, score: row.rank })),
-    );
+    return this.read(() => {
+      const extra = expansionTerms(query, this.thesaurus, QUERY_TERMS_PER_WORD, MAX_QUERY_EXPANSION);
+      const terms = this.termStatistics(query, extra);
+      const own = toFtsQuery(query, terms.isTooCommon);
+      if (own === null) return [];
+      const expanded = toExpansionQuery(extra, terms.isTooCommon);
+      const run = (match: string): Array<{ id: number; rank: number }> =>
+        this.sql.fullText.all({
+          ...scopeParams(scope),
+          match,
+          limit,
+          scan,
+          postings: FULL_TEXT_MAX_POSTINGS,
+          rankFunction: `bm25(1.0, ${RECALL_TERMS_WEIGHT})`,
+        });
+      // Two passes, so a match of the query's words is never crowded out by its thesaurus terms.
+      const bm25 = new Map(run(own).map((row) => [row.id, -row.rank]));
+      if (expanded !== null) for (const row of run(expanded)) bm25.set(row.id, (bm25.get(row.id) ?? 0) + QUERY_EXPANSION_WEIGHT * -row.rank);
+      const texts = this.sql.searchText.all(JSON.stringify([...bm25.keys()]));
+      return texts
+        .map((row) => ({
+          id: row.id,
+          score: -(bm25.get(row.id) ?? 0),
+          relevance: lexicalCoverage(terms, { content: stemsOf(row.content), recallTerms: stemsOf(row.recall_terms) }),
+        }))
+        .sort((a, b) => b.relevance - a.relevance || a.score - b.score || b.id - a.id)
+        .slice(0, limit);
+    });
   }
 
+  /**
+   * Never waits for the index to load: while it loads (77 s at 1 M memories), the vectors read so far
+   * are searched, and full-text search carries the rest, so a large store is serving at once.
+   */
   async vectorSearch(embedder: string, vector: Float32Array, scope: MemoryScope, limit: number): Promise<RankedId[]> {
-    await this.ensureIndexed(embedder);
+    this.ensureIndexed(embedder).catch(() => undefined); // a failed load is retried by the next search
     return this.read(() => {
       let partitions: string[];
       let accept: ((id: number) => boolean) | undefined;
@@ -309,33 +466,44 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   /**
-   * Which of the query's words to leave out of the full-text query (see toFtsQuery): those found in more
-   * than COMMON_TERM_SHARE of the memories, and, rarest first, those past FULL_TEXT_POSTINGS_BUDGET.
+   * What the full-text query needs to know about its words, from their document frequencies:
+   * `isTooCommon` — which words to leave out (see toFtsQuery): those found in more than COMMON_TERM_SHARE
+   * of the memories, and, rarest first, those past FULL_TEXT_POSTINGS_BUDGET; the query's own words
+   * come before its thesaurus terms (`extra`) — and the IDF of the query's own words' and terms' stems
+   * (for `lexicalCoverage`).
    */
-  private commonTermFilter(query: string): (word: string) => boolean {
+  private termStatistics(
+    query: string,
+    extra: readonly string[],
+  ): { isTooCommon: (word: string) => boolean; own: Map<string, number>; expansion: Map<string, number> } {
     const now = Date.now();
     if (this.countCache === null || now - this.countCache.at > COUNT_CACHE_MS)
       this.countCache = { at: now, count: this.sql.countAll.get() ?? 0, documents: new Map() };
     const { count: total, documents: frequency } = this.countCache;
-    if (total < COMMON_TERM_MIN_MEMORIES) return () => false;
-    const stems = new Map(contentWords(query).map((word) => [word, stemmer(word)]));
+    const own = [...new Set(contentWords(query))].slice(0, MAX_QUERY_WORDS);
+    const stems = new Map([...own, ...extra].map((word) => [word, stemOf(word)]));
     const unknown = [...new Set(stems.values())].filter((stem) => !frequency.has(stem));
     if (unknown.length > 0) {
       for (const stem of unknown) frequency.set(stem, 0);
       for (const row of this.sql.documentFrequency.all(JSON.stringify(unknown))) frequency.set(row.term, row.doc);
     }
     const documents = (word: string): number => frequency.get(stems.get(word) ?? word) ?? 0;
+    const idf = (words: readonly string[]): Map<string, number> =>
+      new Map(words.map((word) => [stems.get(word)!, smoothIdf(frequency.get(stems.get(word)!) ?? 0, total)]));
+    const weights = { own: idf(own), expansion: idf(extra) };
+    if (total < COMMON_TERM_MIN_MEMORIES) return { isTooCommon: () => false, ...weights };
     const kept = new Set<string>();
     let postings = 0;
-    for (const word of [...stems.keys()].sort((a, b) => documents(a) - documents(b))) {
+    const byRarity = (a: string, b: string): number => documents(a) - documents(b);
+    for (const [index, word] of [...own.sort(byRarity), ...[...extra].sort(byRarity)].entries()) {
       const n = documents(word);
-      if (n > COMMON_TERM_SHARE * total) break;
+      if (n > COMMON_TERM_SHARE * total) continue;
       // The rarest word is always kept, whatever its count: it is the query's best lexical evidence.
-      if (kept.size > 0 && postings + n > FULL_TEXT_POSTINGS_BUDGET) break;
+      if (!(index === 0 && kept.size === 0) && postings + n > FULL_TEXT_POSTINGS_BUDGET) continue;
       kept.add(word);
       postings += n;
     }
-    return (word) => !kept.has(word);
+    return { isTooCommon: (word) => !kept.has(word), ...weights };
   }
 
   async visibleTo(viewerId: string, memories: readonly Memory[]): Promise<boolean[]> {
@@ -345,11 +513,53 @@ export class SqliteMemoryStore implements MemoryStore {
     });
   }
 
-  async recordAccess(ids: readonly number[], now: number, policy: DecayPolicy): Promise<void> {
+  async recordAccess(ids: readonly number[], now: number): Promise<void> {
     if (ids.length === 0) return;
     await this.write(() => {
-      for (const id of ids) this.sql.touch.run({ id, now, reinforcement: policy.reinforcement });
+      for (const id of ids) this.sql.touch.run({ id, now });
     });
+  }
+
+  async setDoc2Query(id: number, text: string | null): Promise<boolean> {
+    return this.write(() => {
+      const row = this.sql.get.get(id);
+      if (row === undefined) return false;
+      const recall_terms = recallTermsOf(row.content, this.thesaurus, text);
+      this.sql.setDoc2Query.run({ id, doc2query: text, recall_terms, expanded_with: this.thesaurus.version });
+      this.noteWrite(0);
+      return true;
+    });
+  }
+
+  async expandStale(afterId: number, limit: number): Promise<{ lastId: number; expanded: number } | null> {
+    return this.write(() => {
+      // A finished backfill records "version <TAB> highest id": every memory up to that id has current
+      // recall terms, and later inserts and edits always use the current thesaurus, so a start scans only
+      // what came after (imported rows, say) instead of a million rows.
+      const [doneWith, doneThrough] = (this.sql.meta.get('expanded_with') ?? '').split('\t');
+      const after = afterId === 0 && doneWith === this.thesaurus.version ? Number(doneThrough) || 0 : afterId;
+      const rows = this.sql.staleExpansions.all({ after, version: this.thesaurus.version, limit });
+      if (rows.length === 0) {
+        this.sql.setMeta.run('expanded_with', `${this.thesaurus.version}\t${this.sql.maxId.get() ?? 0}`);
+        return null;
+      }
+      for (const row of rows)
+        this.sql.setRecallTerms.run({
+          id: row.id,
+          recall_terms: recallTermsOf(row.content, this.thesaurus, row.doc2query),
+          expanded_with: this.thesaurus.version,
+        });
+      this.noteWrite(0);
+      return { lastId: rows.at(-1)!.id, expanded: rows.length };
+    });
+  }
+
+  async userFacts(personaId: string, userId: string | null | undefined, limit: number): Promise<Memory[]> {
+    return this.read(() =>
+      this.sql.userFacts
+        .all({ persona: personaId, anyUser: userId === undefined ? 1 : 0, userId: userId ?? null, limit })
+        .map(toMemory),
+    );
   }
 
   async missingVectors(embedder: string, limit: number): Promise<Array<{ id: number; content: string }>> {
@@ -503,8 +713,13 @@ export class SqliteMemoryStore implements MemoryStore {
       session_id: memory.sessionId ?? null,
       conversation_id: memory.conversationId ?? null,
       message_id: memory.messageId ?? null,
+      type_label: memory.label !== undefined && memory.label !== null && memory.label !== memory.kind ? memory.label : null,
+      recall_terms: recallTermsOf(memory.content, this.thesaurus, memory.doc2query ?? null),
+      expanded_with: this.thesaurus.version,
+      doc2query: memory.doc2query ?? null,
       now,
     })!;
+    this.noteWrite(1);
     if (memory.visibility === 'shared') this.addShares(id, memory.sharedWith ?? [], memory.sharedGroups ?? []);
     for (const vector of vectors) this.putVector(id, memory.personaId, memory.userId ?? null, vector);
     return toMemory(this.sql.get.get(id)!);
@@ -524,6 +739,7 @@ export class SqliteMemoryStore implements MemoryStore {
 
   private deleteRows(ids: readonly number[]): number {
     const changes = this.sql.deleteMany.run(JSON.stringify(ids)).changes;
+    this.noteWrite(-changes);
     for (const id of ids) {
       this.index.removeEverywhere(id);
       this.ownerOf.delete(id);
@@ -534,6 +750,14 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async warmUp(embedders: readonly string[]): Promise<void> {
     await Promise.all(embedders.map((embedder) => this.ensureIndexed(embedder)));
+  }
+
+  indexProgress(): Array<{ embedder: string; vectors: number; loading: boolean }> {
+    return [...this.loadedEmbedders].map((embedder) => ({
+      embedder,
+      vectors: this.index.sizeWithPrefix(SqliteMemoryStore.partition(embedder, '')),
+      loading: !this.loadedIndexes.has(embedder),
+    }));
   }
 
   /**
@@ -548,6 +772,7 @@ export class SqliteMemoryStore implements MemoryStore {
       loading = this.loadIndex(embedder).catch((error: unknown) => {
         this.indexLoads.delete(embedder);
         this.loadedEmbedders.delete(embedder);
+        this.indexedCount.delete(embedder);
         throw translateSqliteError(error, this.path);
       });
       this.indexLoads.set(embedder, loading);
@@ -564,7 +789,11 @@ export class SqliteMemoryStore implements MemoryStore {
         this.ownerOf.set(row.memory_id, row.persona_id);
         this.userOf.set(row.memory_id, row.user_id);
       }
-      if (rows.length < INDEX_PAGE) return;
+      this.indexedCount.set(embedder, (this.indexedCount.get(embedder) ?? 0) + rows.length);
+      if (rows.length < INDEX_PAGE) {
+        this.loadedIndexes.add(embedder);
+        return;
+      }
       after = rows.at(-1)!.memory_id;
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -17,6 +17,7 @@ import { social } from './migrations/0004_social.js';
 import { settings } from './migrations/0005_settings.js';
 import { promptTemplates } from './migrations/0007_prompt_templates.js';
 import { personaOwners } from './migrations/0024_persona_owners.js';
+import { memoryRecall } from './migrations/0025_memory_recall.js';
 
 export interface Migration {
   /** Increasing, each used once; a gap is allowed while parallel features land (each recorded version is applied once). */
@@ -26,7 +27,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, personaOwners];
+export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, personaOwners, memoryRecall];
 
 /** The newest schema version this build knows. */
 export function currentSchemaVersion(): number {

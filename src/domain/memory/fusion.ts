@@ -35,8 +35,23 @@ export const LEXICAL_WEIGHT = 0.5;
 
 export interface LexicalHit {
   id: number;
-  /** FTS5 `rank` (BM25, negative; more negative is better). */
-  bm25: number;
+  /** Absolute lexical relevance, 0..1: BM25 over the query's best possible BM25 (memory-store.ts). */
+  relevance: number;
+}
+
+/**
+ * Cosine similarity two unrelated texts still reach by chance (shared character trigrams, hash
+ * collisions) with the offline hashed n-gram embedder; similarity above it counts, rescaled to 0..1.
+ * Unrelated short texts reach 0.15–0.2 ("How many legs does an octopus have?" and "I suffer from
+ * migraines": 0.17); raising this from 0.15 to 0.25 cut the memory lines unrelated questions bring
+ * without losing recall on the labelled and paraphrase sets (bench/memory/eval.ts).
+ */
+export const SEMANTIC_BASELINE = 0.25;
+
+/** Cosine similarity above the chance level, rescaled to 0..1. */
+export function semanticRelevance(similarity: number, baseline = SEMANTIC_BASELINE): number {
+  if (!Number.isFinite(similarity)) return 0;
+  return Math.min(1, Math.max(0, (similarity - baseline) / (1 - baseline)));
 }
 
 export interface SemanticHit {
@@ -46,23 +61,53 @@ export interface SemanticHit {
 }
 
 /**
+ * The fusion search uses (issue 13): either piece of evidence alone can make a memory relevant, and both
+ * together make it more so — relevance = 1 − (1 − lexical)(1 − semantic) (a probabilistic OR), with
+ * lexical the absolute lexical relevance of the full-text hit and semantic the cosine above chance
+ * (`semanticRelevance`). Unlike the convex average below, a paraphrase found only through the WordNet
+ * terms (semantic ≈ 0 with the offline embedder) keeps its lexical relevance instead of half of it, so it
+ * can clear the relevance floor; measured on the paraphrase set (bench/memory/eval.ts). With several
+ * embedders the first list that has the memory wins (put the better embedder first), each with its own
+ * chance level (`baselines`, default SEMANTIC_BASELINE).
+ */
+export function unionFusion(
+  lexical: readonly LexicalHit[],
+  semantic: readonly (readonly SemanticHit[])[],
+  baselines: readonly number[] = [],
+): Map<number, number> {
+  const lexicalScore = new Map(lexical.map((hit) => [hit.id, Math.min(1, Math.max(0, hit.relevance))]));
+  const semanticScore = new Map<number, number>();
+  semantic.forEach((list, index) => {
+    for (const hit of list) if (!semanticScore.has(hit.id)) semanticScore.set(hit.id, semanticRelevance(hit.similarity, baselines[index]));
+  });
+  const fused = new Map<number, number>();
+  for (const id of new Set([...lexicalScore.keys(), ...semanticScore.keys()])) {
+    fused.set(id, 1 - (1 - (lexicalScore.get(id) ?? 0)) * (1 - (semanticScore.get(id) ?? 0)));
+  }
+  return fused;
+}
+
+/**
  * Convex-combination fusion (Bruch, Gai & Ingber, 2023, found it beats RRF when scores carry
  * information): relevance = LEXICAL_WEIGHT · lexical + (1 − LEXICAL_WEIGHT) · semantic, where
- * lexical is BM25 divided by the best BM25 among the hits (1 for the best text match, 0 when the
- * words do not occur) and semantic is the cosine similarity clamped to 0..1 (absolute, so a memory
- * that is merely the least unrelated one stays near 0). With several embedders, the first list that
- * has the memory wins (put the better embedder first).
+ * lexical is the absolute lexical relevance of the full-text hit (0 when the words do not occur) and
+ * semantic the cosine similarity above chance (`semanticRelevance`). Both are absolute, so a memory that
+ * is merely the least unrelated one stays near 0 — which is what lets a relevance floor say "nothing
+ * relevant". Each embedder's list may carry its own chance level (`baselines`, default
+ * SEMANTIC_BASELINE); with several embedders, the first list that has the memory wins (put the better
+ * embedder first).
  */
 export function convexFusion(
   lexical: readonly LexicalHit[],
   semantic: readonly (readonly SemanticHit[])[],
   lexicalWeight = LEXICAL_WEIGHT,
+  baselines: readonly number[] = [],
 ): Map<number, number> {
-  const best = lexical.reduce((min, hit) => Math.min(min, hit.bm25), 0);
-  const lexicalScore = new Map(lexical.map((hit) => [hit.id, best < 0 ? hit.bm25 / best : 0]));
+  const lexicalScore = new Map(lexical.map((hit) => [hit.id, Math.min(1, Math.max(0, hit.relevance))]));
   const semanticScore = new Map<number, number>();
-  for (const list of semantic)
-    for (const hit of list) if (!semanticScore.has(hit.id)) semanticScore.set(hit.id, Math.min(1, Math.max(0, hit.similarity)));
+  semantic.forEach((list, index) => {
+    for (const hit of list) if (!semanticScore.has(hit.id)) semanticScore.set(hit.id, semanticRelevance(hit.similarity, baselines[index]));
+  });
   const fused = new Map<number, number>();
   for (const id of new Set([...lexicalScore.keys(), ...semanticScore.keys()])) {
     fused.set(id, lexicalWeight * (lexicalScore.get(id) ?? 0) + (1 - lexicalWeight) * (semanticScore.get(id) ?? 0));

@@ -61,8 +61,18 @@ export function poignancyPrompt(personaName: string, memory: string): string {
   );
 }
 
-/** The first integer 1..10 in the model's answer, as importance 0.1..1; null when there is none. */
+/** A reply that is only the rating: "7", " 7.", "7/10". */
+const LONE_RATING = /^\s*(10|[1-9])\s*(?:\/\s*10)?\s*\.?\s*$/;
+/** A reply that names the rating: "Rating: 7", "rating = 7/10" (the prompt ends with "Rating:"). */
+const NAMED_RATING = /\brating\s*[:=]\s*(10|[1-9])(?!\d)(?:\s*\/\s*10)?/i;
+
+/**
+ * The rating in the model's answer, as importance 0.1..1, only when the answer is a rating: a lone
+ * number 1–10 or "Rating: N". Anything else — a reply that repeats "on the scale of 1 to 10", explains,
+ * or refuses — is null (the caller keeps the heuristic value): taking the first number of any reply
+ * stored 0.1 for replies quoting the scale, and the cap then pruned those facts first.
+ */
 export function parsePoignancy(answer: string): number | null {
-  const match = /\b(10|[1-9])\b/.exec(answer);
+  const match = LONE_RATING.exec(answer) ?? NAMED_RATING.exec(answer);
   return match ? Number(match[1]) / 10 : null;
 }

@@ -34,10 +34,18 @@ describe('importance heuristic', () => {
     expect(heuristicImportance({ explicit: true, personal: true, emotion: true, novelty: 1 })).toBe(1);
   });
 
-  it('reads a 1–10 poignancy rating from the model as 0.1–1', () => {
+  it('reads a 1–10 poignancy rating from the model as 0.1–1, only when the reply is a rating', () => {
     expect(parsePoignancy('7')).toBe(0.7);
+    expect(parsePoignancy(' 8.')).toBe(0.8);
+    expect(parsePoignancy('9/10')).toBe(0.9);
     expect(parsePoignancy('Rating: 10/10')).toBe(1);
+    expect(parsePoignancy('rating = 3')).toBe(0.3);
     expect(parsePoignancy('quite mundane')).toBeNull();
+    // The reply that used to store 0.1: it repeats the scale before (or instead of) rating.
+    expect(parsePoignancy('On the scale of 1 to 10, I would say this is fairly poignant.')).toBeNull();
+    expect(parsePoignancy('1 to 10: 7')).toBeNull();
+    expect(parsePoignancy('11')).toBeNull();
+    expect(parsePoignancy('Rating: 12')).toBeNull();
   });
 });
 
@@ -59,6 +67,17 @@ describe('extraction', () => {
       'The user said: I like coffee.',
       'The user said: Remember that I hate mornings.',
     ]);
+  });
+
+  it('keeps short first-person facts without cues, never questions, and not small talk', () => {
+    for (const fact of ['I drive an old green Volvo.', 'I collect antique maps.', 'I speak fluent Japanese.', 'My sister is a surgeon.'])
+      expect(extractMemories(fact)).toEqual([{ kind: 'user_fact', content: `The user said: ${fact}` }]);
+    for (const chatter of ['What is my name?', 'what is my name', 'Do you know where I live', 'I see.', 'I think so.', 'I am fine.'])
+      expect(extractMemories(chatter)).toEqual([]);
+  });
+
+  it('keeps the statement inside a question asking to remember it', () => {
+    expect(extractMemories('Can you remember that I am vegan?')).toEqual([{ kind: 'user_fact', content: 'The user said: I am vegan.' }]);
   });
 
   it('splits sentences on punctuation and line breaks', () => {

@@ -20,8 +20,16 @@ export type ImportanceSource = 'heuristic' | 'llm' | 'client';
 export interface Memory {
   id: number;
   personaId: string;
+  /** What ranking and the prompt treat it as. */
   kind: MemoryKind;
+  /**
+   * The memory type as the client named it (`memory_type`, returned as given: "local_knowledge",
+   * "location"); the kind itself when none was given.
+   */
+  label: string;
   content: string;
+  /** The LLM's canonical one-line fact and questions the memory answers (doc2query), when written. */
+  doc2query: string | null;
   /** 0..1, decays over time and is reinforced by recall. */
   importance: number;
   importanceSource: ImportanceSource;
@@ -50,7 +58,10 @@ export interface Memory {
 export interface NewMemory {
   personaId: string;
   kind: MemoryKind;
+  /** The client's own name for the type, kept as given (see Memory.label). */
+  label?: string | null;
   content: string;
+  doc2query?: string | null;
   importance: number;
   importanceSource: ImportanceSource;
   visibility: MemoryVisibility;
@@ -60,6 +71,44 @@ export interface NewMemory {
   sessionId?: string | null;
   conversationId?: string | null;
   messageId?: number | null;
+}
+
+/**
+ * Our kinds and the old server's names for them (the label itself is kept and returned as given).
+ * Any other label ("local_knowledge", "location") is an observation, unless it says it is about the user
+ * ("user_…", "…preference…", "profile") — see `kindOfLabel`.
+ */
+const KIND_OF_LABEL: Readonly<Record<string, MemoryKind>> = {
+  observation: 'observation',
+  conversation: 'observation',
+  interaction: 'observation',
+  event: 'observation',
+  user_fact: 'user_fact',
+  fact: 'user_fact',
+  preference: 'user_fact',
+  personal: 'user_fact',
+  summary: 'summary',
+  reflection: 'reflection',
+  insight: 'reflection',
+};
+
+/** Longest memory type label kept (a label is a name, not a text). */
+export const MAX_LABEL_CHARS = 64;
+
+/** Whether a label is one of the names `kindOfLabel` knows (a kind or an old alias), case aside. */
+export function isKnownLabel(label: string): boolean {
+  return KIND_OF_LABEL[label.trim().toLowerCase()] !== undefined;
+}
+
+/** The kind a memory type label ranks as: a known name's, else observation (user_fact for "user…", "…preference…"). */
+export function kindOfLabel(label: string): MemoryKind {
+  const key = label.trim().toLowerCase();
+  const known = KIND_OF_LABEL[key];
+  if (known !== undefined) return known;
+  if (/^user|personal|preference|profile|biograph/.test(key)) return 'user_fact';
+  if (/summar/.test(key)) return 'summary';
+  if (/reflect|insight/.test(key)) return 'reflection';
+  return 'observation';
 }
 
 /** Wire ids look like `mem_42`; the number alone is accepted too. Returns null for anything else. */

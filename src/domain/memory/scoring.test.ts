@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decayDue, decayedImportance, reinforcedImportance, DEFAULT_DECAY_POLICY } from './decay.js';
-import { convexFusion, reciprocalRankFusion } from './fusion.js';
-import { recency, retrievalScore, MS_PER_HOUR } from './scoring.js';
+import { decayDue, decayedImportance, DEFAULT_DECAY_POLICY } from './decay.js';
+import { convexFusion, reciprocalRankFusion, SEMANTIC_BASELINE, semanticRelevance, unionFusion } from './fusion.js';
+import { recency, retrievalScore, salienceScore, MS_PER_HOUR } from './scoring.js';
 
 const DAY = 24 * MS_PER_HOUR;
 const T0 = Date.UTC(2026, 0, 1);
@@ -21,12 +21,29 @@ describe('recency', () => {
 });
 
 describe('retrievalScore', () => {
-  it('adds the three terms with weight 1 each by default', () => {
-    expect(retrievalScore({ relevance: 0.5, importance: 0.8, recency: 0.8866535105 })).toBeCloseTo(2.1866535105, 9);
+  it('is relevance times 0.75 + 0.15 importance + 0.10 recency by default', () => {
+    expect(retrievalScore({ relevance: 0.5, importance: 0.8, recency: 1 })).toBeCloseTo(0.5 * (0.75 + 0.12 + 0.1), 12);
+    expect(retrievalScore({ relevance: 0, importance: 1, recency: 1 })).toBe(0);
+  });
+
+  it('never lets importance and recency lift a clearly less relevant memory above a relevant one', () => {
+    // The case: a reinforced sister fact (no relevance, importance 0.99) against the sardines fact.
+    const sardines = retrievalScore({ relevance: 0.64, importance: 0.1, recency: 0.2 });
+    const sister = retrievalScore({ relevance: 0.05, importance: 0.99, recency: 1 });
+    expect(sardines).toBeGreaterThan(sister);
+    // Importance and recency can at most make up a relevance ratio of 1 / 0.75.
+    expect(retrievalScore({ relevance: 0.5, importance: 0, recency: 0 })).toBeGreaterThan(retrievalScore({ relevance: 0.37, importance: 1, recency: 1 }));
+    // ...and they do break near ties.
+    expect(retrievalScore({ relevance: 0.5, importance: 0.9, recency: 1 })).toBeGreaterThan(retrievalScore({ relevance: 0.52, importance: 0.1, recency: 0.1 }));
   });
 
   it('weights each term and clamps it to 0..1 first', () => {
-    expect(retrievalScore({ relevance: 1.7, importance: -1, recency: 0.5 }, { relevance: 2, importance: 1, recency: 0.5 })).toBe(2.25);
+    expect(retrievalScore({ relevance: 1.7, importance: -1, recency: 0.5 }, { relevance: 2, importance: 1, recency: 1 })).toBe(0.625);
+  });
+
+  it('ranks by importance and recency alone without a query', () => {
+    expect(salienceScore({ importance: 1, recency: 0 })).toBeCloseTo(0.6, 12);
+    expect(salienceScore({ importance: 0, recency: 1 })).toBeCloseTo(0.4, 12);
   });
 });
 
@@ -74,30 +91,39 @@ describe('importance decay', () => {
     const memory = { importance: 0.8, decayedAt: T0, lastAccessedAt: T0 + 15 * DAY };
     expect(decayDue(memory, T0 + 45 * DAY)).toBeCloseTo(0.4, 12);
   });
-
-  it('moves importance a tenth of the way to 1 on each recall', () => {
-    expect(reinforcedImportance(0.5)).toBeCloseTo(0.55, 12);
-    expect(reinforcedImportance(1)).toBe(1);
-  });
 });
 
 describe('convexFusion', () => {
-  it('adds half the BM25 share of the best match and half the clamped cosine', () => {
+  it('averages the absolute lexical relevance and the cosine above chance', () => {
     const fused = convexFusion(
       [
-        { id: 1, bm25: -4 },
-        { id: 2, bm25: -1 },
+        { id: 1, relevance: 1 },
+        { id: 2, relevance: 0.25 },
       ],
       [
         [
-          { id: 1, similarity: 0.6 },
+          { id: 1, similarity: 0.66 },
           { id: 3, similarity: -0.2 },
         ],
         [{ id: 1, similarity: 0.9 }],
       ],
     );
-    expect(fused.get(1)).toBeCloseTo(0.5 * 1 + 0.5 * 0.6, 12); // first list that has it wins
+    expect(fused.get(1)).toBeCloseTo(0.5 * 1 + 0.5 * semanticRelevance(0.66), 12); // first list that has it wins
     expect(fused.get(2)).toBeCloseTo(0.5 * 0.25, 12);
     expect(fused.get(3)).toBe(0);
+  });
+});
+
+describe('unionFusion', () => {
+  it('keeps either evidence whole and adds the other as a probabilistic OR', () => {
+    const fused = unionFusion([{ id: 1, relevance: 0.4 }, { id: 2, relevance: 0.5 }], [[{ id: 1, similarity: SEMANTIC_BASELINE + (1 - SEMANTIC_BASELINE) * 0.5 }]]);
+    expect(fused.get(1)).toBeCloseTo(1 - 0.6 * 0.5, 12);
+    expect(fused.get(2)).toBeCloseTo(0.5, 12); // a paraphrase found through WordNet only is not halved
+  });
+
+  it('treats cosine at or below the chance level as no evidence', () => {
+    expect(semanticRelevance(0.1)).toBe(0);
+    expect(semanticRelevance(1)).toBe(1);
+    expect(unionFusion([], [[{ id: 7, similarity: SEMANTIC_BASELINE }]]).get(7)).toBe(0);
   });
 });

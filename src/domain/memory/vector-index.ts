@@ -187,6 +187,13 @@ export class VectorIndex {
     return total;
   }
 
+  /** Vectors in the partitions whose name starts with `prefix` (e.g. one embedder's). */
+  sizeWithPrefix(prefix: string): number {
+    let total = 0;
+    for (const [name, part] of this.partitions) if (name.startsWith(prefix)) total += part.size;
+    return total;
+  }
+
   dropPartition(partition: string): void {
     this.partitions.delete(partition);
   }

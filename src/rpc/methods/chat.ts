@@ -53,6 +53,15 @@ const chatResult = z.object({
   message_id: z.number().int().describe("The stored reply's id."),
   model: z.string(),
   model_choice: modelChoiceWire,
+  memory: z
+    .object({
+      profile_lines: z.number().int().describe('Lines of the "what I know about you" block.'),
+      recalled_lines: z.number().int().describe('Memories recalled for this message (above the relevance floor).'),
+      tokens: z.number().int().describe('Tokens of both (at most memory.promptMaxTokens).'),
+      summary_tokens: z.number().int().describe("Tokens of the conversation's summary, when one was used."),
+    })
+    .optional()
+    .describe('What long-term memory added to the prompt (absent when memory took no part).'),
 });
 
 function chatResultToWire(turn: ChatTurnResult): z.infer<typeof chatResult> {
@@ -85,6 +94,16 @@ function chatResultToWire(turn: ChatTurnResult): z.infer<typeof chatResult> {
             reason: turn.modelChoice.reason,
             skipped: turn.modelChoice.skipped.map((skip) => ({ model: skip.ref, reason: skip.reason })),
           },
+    ...(turn.contextUsage.memoryTokens !== undefined
+      ? {
+          memory: {
+            profile_lines: turn.contextUsage.memoryProfileLines ?? 0,
+            recalled_lines: turn.contextUsage.memoryRecalledLines ?? 0,
+            tokens: turn.contextUsage.memoryTokens,
+            summary_tokens: turn.contextUsage.memorySummaryTokens ?? 0,
+          },
+        }
+      : {}),
   };
 }
 

@@ -1,33 +1,24 @@
-/** The wire shapes of the memory methods: old clients' memory types, params, and memories, prunes and decay as results. */
+/** The wire shapes of the memory methods: memory types (any label), params, and memories, prunes and decay as results. */
 import { z } from 'zod';
 import { AppError } from '../../domain/errors.js';
-import { formatMemoryId, MEMORY_KINDS, parseMemoryId, type Memory, type MemoryKind } from '../../domain/memory/memory.js';
+import { formatMemoryId, kindOfLabel, MAX_LABEL_CHARS, MEMORY_KINDS, parseMemoryId, type Memory } from '../../domain/memory/memory.js';
 import type { PruneOutcome } from '../../services/memory/maintenance.js';
 import type { RecalledMemory } from '../../services/memory/memory-service.js';
 import { isoTime, round, seconds, toIso } from './wire.js';
 
-/** Old clients' memory types, mapped onto ours. */
-export const KIND_ALIASES: Record<string, MemoryKind> = {
-  observation: 'observation',
-  conversation: 'observation',
-  interaction: 'observation',
-  event: 'observation',
-  user_fact: 'user_fact',
-  fact: 'user_fact',
-  preference: 'user_fact',
-  personal: 'user_fact',
-  summary: 'summary',
-  reflection: 'reflection',
-  insight: 'reflection',
-};
-
+/**
+ * Any label (old clients send their own: "local_knowledge", "location"): kept and returned as given,
+ * and ranked as one of our kinds (domain/memory/memory.ts `kindOfLabel`).
+ */
 export const memoryType = z
   .string()
   .trim()
-  .toLowerCase()
-  .refine((value) => value in KIND_ALIASES, { message: `memory_type must be one of ${Object.keys(KIND_ALIASES).join(', ')}` })
-  .transform((value) => KIND_ALIASES[value]!)
-  .describe(`One of ${MEMORY_KINDS.join(', ')} (old names like "fact" or "conversation" are accepted).`);
+  .min(1)
+  .max(MAX_LABEL_CHARS)
+  .transform((label) => ({ kind: kindOfLabel(label), label }))
+  .describe(
+    `Any label up to ${MAX_LABEL_CHARS} characters, kept as given; ranked as one of ${MEMORY_KINDS.join(', ')} ("fact", "preference" → user_fact; unknown labels → observation).`,
+  );
 export const visibility = z
   .enum(['private', 'shared', 'public'])
   .describe('private: this persona only; shared: also related_personas and groups; public: every persona.');
@@ -48,7 +39,8 @@ export const memoryWire = z.object({
   similarity: z.number().describe('Relevance to the query, 0..1 (fused full-text and vector rank); 0 outside searches.'),
   created_at: isoTime,
   persona_id: z.string(),
-  memory_type: z.enum(['observation', 'user_fact', 'summary', 'reflection']),
+  memory_type: z.string().describe('The type as the client named it when storing (else the kind).'),
+  kind: z.enum(['observation', 'user_fact', 'summary', 'reflection']).describe('What the memory ranks as.'),
   visibility,
   related_personas: z.array(z.string()),
   groups: z.array(z.string()),
@@ -67,7 +59,8 @@ export function memoryToWire(memory: Memory, hit?: RecalledMemory): z.infer<type
     similarity: hit ? round(hit.relevance, 4) : 0,
     created_at: toIso(memory.createdAt),
     persona_id: memory.personaId,
-    memory_type: memory.kind,
+    memory_type: memory.label,
+    kind: memory.kind,
     visibility: memory.visibility,
     related_personas: memory.sharedWith,
     groups: memory.sharedGroups,

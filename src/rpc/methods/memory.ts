@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { AppError } from '../../domain/errors.js';
-import { formatMemoryId } from '../../domain/memory/memory.js';
+import { formatMemoryId, isKnownLabel } from '../../domain/memory/memory.js';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodContext, type MethodDefinition } from '../registry.js';
 import { isoTime, personaIdParam, round, seconds, toIso } from './wire.js';
@@ -82,7 +82,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
         const memory = await memories.store({
           personaId,
           content: params.content,
-          ...(params.memory_type !== undefined ? { kind: params.memory_type } : {}),
+          ...(params.memory_type ?? {}),
           ...(params.visibility !== undefined ? { visibility: params.visibility } : {}),
           ...(params.importance !== undefined ? { importance: params.importance } : {}),
           ...(params.related_personas !== undefined ? { relatedPersonas: params.related_personas } : {}),
@@ -116,7 +116,12 @@ export function memoryMethods(services: Services): MethodDefinition[] {
         const page = await memories.list({
           userId: context.session.userId,
           ...(personaId !== null ? { personaId } : {}),
-          ...(params.memory_type !== undefined ? { kind: params.memory_type } : {}),
+          // A kind or an old alias lists that kind; any other label lists the memories stored with it.
+          ...(params.memory_type === undefined
+            ? {}
+            : isKnownLabel(params.memory_type.label)
+              ? { kind: params.memory_type.kind }
+              : { label: params.memory_type.label }),
           limit: params.limit,
           offset: params.offset,
         });
@@ -149,7 +154,7 @@ export function memoryMethods(services: Services): MethodDefinition[] {
           memoryId(params.memory_id),
           {
             ...(params.content !== undefined ? { content: params.content } : {}),
-            ...(params.memory_type !== undefined ? { kind: params.memory_type } : {}),
+            ...(params.memory_type ?? {}),
             ...(params.importance !== undefined ? { importance: params.importance } : {}),
             ...(params.visibility !== undefined ? { visibility: params.visibility } : {}),
             ...(params.related_personas !== undefined ? { relatedPersonas: params.related_personas } : {}),

@@ -47,6 +47,16 @@ export function systemMethods(services: Services): MethodDefinition[] {
           .describe('The durable job queue of post-turn work (memories, relationships, summaries).'),
         database: z.object({ ok: z.boolean(), path: z.string(), size_mb: z.number(), error: z.string().nullable() }),
         personas: z.number().int(),
+        memory: z
+          .object({
+            embedder: z.string().describe('The embedder answering memory queries now (e.g. "hashed-ngram-v1@256" offline, "ollama:nomic-embed-text").'),
+            embed_model: z.string().nullable().describe('memory.embedModel (null with memory.embedder "offline").'),
+            embed_model_status: z
+              .enum(['none', 'unchecked', 'installed', 'missing', 'unreachable'])
+              .describe('"missing": not installed in Ollama (`ollama pull <embed_model>`); the offline embedder answers meanwhile.'),
+            vector_index: z.array(z.object({ embedder: z.string(), vectors: z.number().int(), loading: z.boolean() })),
+          })
+          .describe('Long-term memory: which embedder answers, and the vector index (searches never wait for it to load).'),
       }),
       hints: { readOnly: true, idempotent: true },
       handler: async () => {
@@ -72,6 +82,10 @@ export function systemMethods(services: Services): MethodDefinition[] {
           jobs: status.jobs === null ? null : { pending: status.jobs.pending, due: status.jobs.due, running: status.jobs.running, failed: status.jobs.failed },
           database: { ok: status.database.ok, path: status.database.path, size_mb: round(status.database.sizeBytes / 1_048_576, 3), error: status.database.error ?? null },
           personas: personas.list().length,
+          memory: (() => {
+            const memory = services.memory.memories.status();
+            return { embedder: memory.embedder, embed_model: memory.embedModel, embed_model_status: memory.embedModelState, vector_index: memory.index };
+          })(),
         };
       },
     }),

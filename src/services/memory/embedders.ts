@@ -2,6 +2,11 @@
  * The embedders memory uses: the offline one always (search never depends on the LLM), and the LLM
  * backend's when configured. Each vector is stored under its embedder's id, and a query is embedded
  * by the same embedders, so vectors of different embedders are never compared.
+ *
+ * The remote embedding model is checked against the backend's model list (`/api/tags`) at start and
+ * every `MODEL_RECHECK_MS` after: while it is not installed the remote embedder is not called at all
+ * (every call would fail), one warning says which `ollama pull` fixes it, and the offline embedder
+ * answers; once it appears, `onModelReady` runs (the server queues re-embedding).
  */
 import type { Logger } from 'pino';
 import type { Embedder } from '../../ports/embedder.js';
@@ -11,25 +16,92 @@ import type { MemoryVector } from '../../ports/memory.js';
 export const REMOTE_COOL_DOWN_MS = 30_000;
 /** Remote query vectors kept (a retry, a preview or a repeated question finds its vector at once). */
 export const QUERY_CACHE_SIZE = 256;
+/** How often a missing (or unchecked, backend down) embedding model is looked for again. */
+export const MODEL_RECHECK_MS = 5 * 60_000;
+
+/** What is known about the remote embedding model. */
+export type RemoteModelState = 'none' | 'unchecked' | 'installed' | 'missing' | 'unreachable';
+
+/** Whether `model` is in the backend's list (a name without a tag means `:latest`). */
+export function isModelInstalled(model: string, installed: readonly string[]): boolean {
+  return installed.includes(model) || (!model.includes(':') && installed.includes(`${model}:latest`));
+}
 
 export class MemoryEmbedders {
   private skipRemoteUntil = 0;
+  private modelState: RemoteModelState;
+  private nextCheckAt = 0;
+  private hasWarned = false;
+  private checking: Promise<RemoteModelState> | null = null;
 
   constructor(
     readonly offline: Embedder,
     /** Null when memory.embedder is `offline` or the backend has no embeddings. */
     readonly remote: Embedder | null,
-    private readonly logger: Pick<Logger, 'debug'>,
+    private readonly logger: Pick<Logger, 'debug' | 'warn' | 'info'>,
     private readonly options: {
       /** Longest wait for a remote query embedding: a search never stalls on a hung backend. Defaults to 1000 ms. */
       queryTimeoutMs?: number;
       now?: () => number;
+      /** The remote embedding model's name, and the backend's installed models (for the check). */
+      model?: { name: string; installed: () => Promise<string[]> };
+      /** Called when the model is found installed after having been missing or unchecked. */
+      onModelReady?: () => void;
     } = {},
-  ) {}
+  ) {
+    this.modelState = remote === null ? 'none' : 'unchecked';
+  }
 
   /** Every embedder's id, offline first. */
   get ids(): string[] {
     return this.remote === null ? [this.offline.id] : [this.offline.id, this.remote.id];
+  }
+
+  /** What is known about the remote model (see `checkModel`). */
+  get remoteModelState(): RemoteModelState {
+    return this.modelState;
+  }
+
+  /** The embedder that answers queries now: the remote one when it can, else the offline one. */
+  get answering(): string {
+    const now = (this.options.now ?? Date.now)();
+    return this.remote !== null && this.modelState !== 'missing' && now >= this.skipRemoteUntil ? this.remote.id : this.offline.id;
+  }
+
+  /**
+   * Asks the backend whether the embedding model is installed (at most one check at a time). Warns once
+   * when it is missing, says so when it appears, and never throws.
+   */
+  async checkModel(): Promise<RemoteModelState> {
+    const model = this.options.model;
+    if (this.remote === null || model === undefined) return this.modelState;
+    this.checking ??= (async () => {
+      const now = this.options.now ?? Date.now;
+      const before = this.modelState;
+      try {
+        this.modelState = isModelInstalled(model.name, await model.installed()) ? 'installed' : 'missing';
+      } catch {
+        // Backend down: no verdict on the model; calls fail fast through the cool-down meanwhile.
+        this.modelState = before === 'installed' ? 'installed' : 'unreachable';
+      }
+      this.nextCheckAt = now() + MODEL_RECHECK_MS;
+      if (this.modelState === 'missing' && !this.hasWarned) {
+        this.hasWarned = true;
+        this.logger.warn(
+          { model: model.name },
+          `embedding model "${model.name}" is not installed; memory search uses the offline embedder until it is. Install it with: ollama pull ${model.name}`,
+        );
+      }
+      if (this.modelState === 'installed' && before !== 'installed') {
+        if (before === 'missing') this.logger.info({ model: model.name }, `embedding model "${model.name}" is installed now; memory uses it again`);
+        this.skipRemoteUntil = 0;
+        this.options.onModelReady?.();
+      }
+      return this.modelState;
+    })().finally(() => {
+      this.checking = null;
+    });
+    return this.checking;
   }
 
   /**
@@ -45,12 +117,14 @@ export class MemoryEmbedders {
   }
 
   /**
-   * The remote embedder's vectors, or null when there is none, it failed recently (cool-down), or it
-   * did not answer within `timeoutMs`.
+   * The remote embedder's vectors, or null when there is none, its model is not installed, it failed
+   * recently (cool-down), or it did not answer within `timeoutMs`.
    */
   async remoteVectors(texts: readonly string[], signal?: AbortSignal, timeoutMs?: number): Promise<Float32Array[] | null> {
     const now = this.options.now ?? Date.now;
-    if (this.remote === null || texts.length === 0 || now() < this.skipRemoteUntil) return null;
+    if (this.remote === null || texts.length === 0) return null;
+    if (this.options.model !== undefined && this.modelState !== 'installed' && now() >= this.nextCheckAt) void this.checkModel();
+    if (this.modelState === 'missing' || now() < this.skipRemoteUntil) return null;
     const limits = [signal, timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs)].filter(
       (item): item is AbortSignal => item !== undefined,
     );

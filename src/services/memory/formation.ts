@@ -8,8 +8,13 @@
  *   summarise the older turns (LLM, or the extractive fall-back) into a `summary` memory.
  * - `memory.embed`: give memories missing a vector of the remote embedder one (after an outage or a
  *   change of embedding model).
+ * - `memory.doc2query`: when the LLM is reachable, have it restate new memories as a canonical fact and
+ *   the questions they answer (domain/memory/doc2query.ts), into their recall terms.
+ * - `memory.expand`: bring the WordNet recall terms of older memories (made before this build's
+ *   thesaurus, e.g. right after the upgrade) up to date, a page at a time.
  */
 import type { Logger } from 'pino';
+import { doc2queryPrompt, parseDoc2Query } from '../../domain/memory/doc2query.js';
 import { extractMemories } from '../../domain/memory/extraction.js';
 import { heuristicImportance, importanceCues, parsePoignancy, poignancyPrompt } from '../../domain/memory/importance.js';
 import type { ImportanceSource, NewMemory } from '../../domain/memory/memory.js';
@@ -27,6 +32,13 @@ import { collectReply } from '../llm-reply.js';
 export const FORM_JOB = 'memory.form';
 export const SUMMARISE_JOB = 'memory.summarise';
 export const EMBED_JOB = 'memory.embed';
+export const DOC2QUERY_JOB = 'memory.doc2query';
+export const EXPAND_JOB = 'memory.expand';
+
+/** Memories brought up to the current thesaurus per `memory.expand` job (the job re-queues itself). */
+const EXPAND_BATCH = 500;
+/** Reply cap for the canonical fact and its questions. */
+const DOC2QUERY_TOKENS = 160;
 
 /** Memories re-embedded per `memory.embed` job; the job re-queues itself while more remain. */
 const EMBED_BATCH = 64;
@@ -41,6 +53,11 @@ export interface FormPayload {
   sessionId: string | null;
   conversationId: string;
   userMessageId: number;
+}
+
+export interface Doc2QueryPayload {
+  personaId: string;
+  memoryIds: number[];
 }
 
 export interface SummarisePayload {
@@ -70,6 +87,41 @@ export class MemoryFormation {
     jobs.register(FORM_JOB, (job, signal) => this.form(job.payload as unknown as FormPayload, signal));
     jobs.register(SUMMARISE_JOB, (job, signal) => this.summarise(job.payload as unknown as SummarisePayload, signal));
     jobs.register(EMBED_JOB, (job, signal) => this.embedMissing(job, signal));
+    jobs.register(DOC2QUERY_JOB, (job, signal) => this.doc2query(job.payload as unknown as Doc2QueryPayload, signal));
+    jobs.register(EXPAND_JOB, (job) => this.expand(job.payload as unknown as { after?: number }));
+  }
+
+  /**
+   * Asks the LLM for each memory's canonical fact and questions (doc2query). A reply without a "Fact:"
+   * line is logged and skipped; an LLM that went away leaves the memories as they are (this is an
+   * extra, never retried for ever).
+   */
+  async doc2query(payload: Doc2QueryPayload, signal: AbortSignal): Promise<void> {
+    const { memories, logger } = this.deps;
+    const persona = this.deps.persona(payload.personaId);
+    if (persona === null || !(await this.isLlmReachable())) return;
+    for (const memory of await memories.getMany(payload.memoryIds)) {
+      if (memory.doc2query !== null) continue;
+      let answer: string;
+      try {
+        answer = await this.complete(persona.model, doc2queryPrompt(persona.record.name, memory.content), DOC2QUERY_TOKENS, signal, 'summary');
+      } catch (error) {
+        logger.debug({ err: error }, 'doc2query failed; the memory keeps its WordNet terms only');
+        return;
+      }
+      const text = parseDoc2Query(answer);
+      if (text === null) {
+        logger.info({ model: persona.model, answer: answer.slice(0, 200) }, 'the LLM did not answer with a fact and questions; doc2query skipped');
+        continue;
+      }
+      await memories.setDoc2Query(memory.id, text);
+    }
+  }
+
+  /** One page of the recall-term backfill; queues the next page while stale memories remain. */
+  async expand(payload: { after?: number }): Promise<void> {
+    const done = await this.deps.memories.expandStale(payload.after ?? 0, EXPAND_BATCH);
+    if (done !== null) await this.deps.jobs.enqueue(EXPAND_JOB, { after: done.lastId }, { dedupeKey: EXPAND_JOB });
   }
 
   /** Whether a turn should queue summarisation now. */
@@ -99,7 +151,9 @@ export class MemoryFormation {
     for (const [index, memory] of extracted.entries()) {
       const offline = vectors[index]![0]!;
       const novelty = await this.novelty(payload.personaId, payload.userId ?? null, offline.vector, message.id);
-      const cues = importanceCues(memory.content, novelty);
+      const found = importanceCues(memory.content, novelty);
+      // A fact about the user counts as personal even without a cue word ("I speak fluent Japanese.").
+      const cues = { ...found, personal: found.personal || memory.kind === 'user_fact' };
       let importance = heuristicImportance(cues);
       let source: ImportanceSource = 'heuristic';
       if (isLlmUp) {
@@ -126,7 +180,11 @@ export class MemoryFormation {
         vectors: vectors[index]!,
       });
     }
-    await memories.replaceFormed(message.id, formed, clock.now());
+    const stored = await memories.replaceFormed(message.id, formed, clock.now());
+    if (settings.doc2query && stored.length > 0 && (isLlmUp || (await this.isLlmReachable()))) {
+      const job: Doc2QueryPayload = { personaId: payload.personaId, memoryIds: stored.map((memory) => memory.id) };
+      await this.deps.jobs.enqueue(DOC2QUERY_JOB, { ...job }, { dedupeKey: `${DOC2QUERY_JOB}:${message.id}` });
+    }
     if (embedders.remote !== null && formed.some((entry) => entry.vectors.length < embedders.ids.length)) {
       await this.deps.jobs.enqueue(EMBED_JOB, {}, { dedupeKey: EMBED_JOB, runAfter: clock.now() + 60_000 });
     }
@@ -208,7 +266,11 @@ export class MemoryFormation {
 
   private async rate(personaName: string, model: string, memory: string, signal: AbortSignal): Promise<number | null> {
     try {
-      return parsePoignancy(await this.complete(model, poignancyPrompt(personaName, memory), RATING_TOKENS, signal, 'importance'));
+      const answer = await this.complete(model, poignancyPrompt(personaName, memory), RATING_TOKENS, signal, 'importance');
+      const rating = parsePoignancy(answer);
+      if (rating === null)
+        this.deps.logger.info({ model, answer: answer.slice(0, 200) }, 'the LLM did not answer with a rating; keeping the heuristic importance');
+      return rating;
     } catch (error) {
       this.deps.logger.debug({ err: error }, 'LLM poignancy rating failed; keeping the heuristic importance');
       return null;

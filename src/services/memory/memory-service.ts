@@ -1,13 +1,14 @@
 /**
  * Memory use cases: store, hybrid search (own and cross-persona), list, edit, delete, forget, stats.
  *
- * Hybrid search (docs/memory.md): FTS5/BM25 hits and vector hits (each embedder in its own space)
- * are fused by a convex combination (domain/memory/fusion.ts), then ranked by the Generative Agents score
- * `relevance + importance + recency` (domain/memory/scoring.ts). Recalled memories are reinforced.
+ * Hybrid search (docs/memory.md): FTS5/BM25 hits (with WordNet expansion) and vector hits (each embedder
+ * in its own space) are fused by a convex combination into an absolute relevance (domain/memory/fusion.ts),
+ * then ranked by relevance with importance and recency as tie-breaks (domain/memory/scoring.ts). A recall
+ * counts as an access (recency, access count); it never raises importance.
  */
 import type { Logger } from 'pino';
 import { AppError } from '../../domain/errors.js';
-import { convexFusion } from '../../domain/memory/fusion.js';
+import { SEMANTIC_BASELINE, unionFusion } from '../../domain/memory/fusion.js';
 import {
   clampUnit,
   formatMemoryId,
@@ -16,13 +17,19 @@ import {
   type MemoryKind,
   type MemoryVisibility,
 } from '../../domain/memory/memory.js';
-import { recency, retrievalScore } from '../../domain/memory/scoring.js';
+import { recency, retrievalScore, salienceScore } from '../../domain/memory/scoring.js';
 import type { Clock } from '../../ports/clock.js';
 import type { MemoryScope, MemoryStatsRecord, MemoryStore } from '../../ports/memory.js';
 import type { PersonaService } from '../persona-service.js';
-import type { MemoryEmbedders } from './embedders.js';
+import type { MemoryEmbedders, RemoteModelState } from './embedders.js';
 import type { MemoryMaintenance } from './maintenance.js';
 import type { MemorySettings } from './settings.js';
+
+/**
+ * Chance-level cosine of the remote (Ollama) embedder: sentence embeddings of unrelated texts sit well
+ * above 0 (nomic-embed-text: ~0.3–0.45), so only similarity above this counts as relevance.
+ */
+const REMOTE_SEMANTIC_BASELINE = 0.45;
 
 /** Candidates each retriever contributes before fusion, per result wanted (at least 50). */
 const POOL_PER_RESULT = 5;
@@ -52,8 +59,10 @@ export interface SearchRequest {
   viewerId: string | null;
   includeShared?: boolean;
   includePublic?: boolean;
-  /** Count the results as recalls (reinforcement). Defaults to true. */
+  /** Count the results as recalls (last access, access count). Defaults to true. */
   reinforce?: boolean;
+  /** Leave out memories less relevant than this (0..1; the prompt uses RELEVANCE_FLOOR). Defaults to 0. */
+  minRelevance?: number;
   /**
    * Longest wait for the query's remote embedding, in ms; default the embedders' query time limit. A
    * chat turn passes 0: it recalls with what is at hand (offline vector, full-text search, a remote
@@ -66,6 +75,8 @@ export interface StoreRequest {
   personaId: string;
   content: string;
   kind?: MemoryKind;
+  /** The client's own name for the type (kept and returned as given). */
+  label?: string;
   importance?: number;
   visibility?: MemoryVisibility;
   relatedPersonas?: string[];
@@ -77,10 +88,21 @@ export interface StoreRequest {
 export interface UpdateRequest {
   content?: string;
   kind?: MemoryKind;
+  label?: string;
   importance?: number;
   visibility?: MemoryVisibility;
   relatedPersonas?: string[];
   groups?: string[];
+}
+
+export interface MemoryStatus {
+  /** The embedder answering queries now (the remote one while it can, else the offline one). */
+  embedder: string;
+  offlineEmbedder: string;
+  remoteEmbedder: string | null;
+  embedModel: string | null;
+  embedModelState: RemoteModelState;
+  index: Array<{ embedder: string; vectors: number; loading: boolean }>;
 }
 
 export interface ForgetResult {
@@ -114,6 +136,19 @@ export class MemoryService {
     return this.deps.settings;
   }
 
+  /** Which embedder answers queries, the remote model's state, and the vector index's loading. */
+  status(): MemoryStatus {
+    const { embedders, memories, settings } = this.deps;
+    return {
+      embedder: embedders.answering,
+      offlineEmbedder: embedders.offline.id,
+      remoteEmbedder: embedders.remote?.id ?? null,
+      embedModel: settings.embedder === 'offline' ? null : settings.embedModel,
+      embedModelState: embedders.remoteModelState,
+      index: memories.indexProgress(),
+    };
+  }
+
   /** A persona id (or name) as its canonical id; throws persona_not_found. */
   personaId(idOrName: string): string {
     return this.deps.personas.resolve(idOrName).id;
@@ -132,6 +167,7 @@ export class MemoryService {
       {
         personaId: request.personaId,
         kind: request.kind ?? 'observation',
+        label: request.label ?? null,
         content,
         importance: clampUnit(request.importance ?? 0.5),
         importanceSource,
@@ -172,11 +208,14 @@ export class MemoryService {
       useOffline ? memories.vectorSearch(embedders.offline.id, offlineQuery, scope, pool) : Promise.resolve([]),
     ]);
     // The remote embedder first: where a memory has both vectors, its (better) similarity counts.
-    const fused = convexFusion(
-      lexical.map((hit) => ({ id: hit.id, bm25: hit.score })),
+    const fused = unionFusion(
+      lexical.map((hit) => ({ id: hit.id, relevance: hit.relevance ?? 0 })),
       [remoteHits, offlineHits].map((list) => list.map((hit) => ({ id: hit.id, similarity: hit.score }))),
+      [REMOTE_SEMANTIC_BASELINE, SEMANTIC_BASELINE],
     );
-    const found = await memories.getMany([...fused.keys()]);
+    const minRelevance = request.minRelevance ?? 0;
+    const relevant = [...fused].filter(([, relevance]) => relevance > 0 && relevance >= minRelevance).map(([id]) => id);
+    const found = await memories.getMany(relevant);
     const now = clock.now();
     const minImportance = request.minImportance ?? 0;
     const ranked = found
@@ -197,7 +236,6 @@ export class MemoryService {
       await memories.recordAccess(
         ranked.map((hit) => hit.memory.id),
         now,
-        settings.decay,
       );
     return ranked;
   }
@@ -223,7 +261,7 @@ export class MemoryService {
           memory,
           relevance: 0,
           recency: fresh,
-          score: retrievalScore({ relevance: 0, importance: memory.importance, recency: fresh }, settings.weights),
+          score: salienceScore({ importance: memory.importance, recency: fresh }, settings.weights),
         };
       })
       .sort((a, b) => b.score - a.score || b.memory.id - a.memory.id)
@@ -240,6 +278,7 @@ export class MemoryService {
   async list(query: {
     personaId?: string;
     kind?: MemoryKind;
+    label?: string;
     sessionId?: string;
     userId?: UserScope;
     limit: number;
@@ -261,6 +300,7 @@ export class MemoryService {
       {
         ...(content !== undefined ? { content } : {}),
         ...(request.kind !== undefined ? { kind: request.kind } : {}),
+        ...(request.label !== undefined ? { label: request.label === (request.kind ?? existing.kind) ? null : request.label } : {}),
         ...(request.importance !== undefined ? { importance: clampUnit(request.importance), importanceSource: 'client' as const } : {}),
         ...(visibility !== undefined ? { visibility } : {}),
         ...(related !== undefined ? { sharedWith: related } : {}),

@@ -15,7 +15,11 @@ export interface MemorySettings {
   decayOnStart: boolean;
   promptShare: number;
   promptMaxMemories: number;
+  promptMaxTokens: number;
+  profileMaxFacts: number;
+  relevanceFloor: number;
   llmImportance: boolean;
+  doc2query: boolean;
   formedVisibility: MemoryVisibility;
   summariseAfterMessages: number;
   summaryKeepRecent: number;

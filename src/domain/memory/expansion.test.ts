@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { expansionTerms, lemmaOf, parseThesaurus, recallTermsOf } from './expansion.js';
+import { kindOfLabel } from './memory.js';
+
+const thesaurus = parseThesaurus(
+  ['# test table', 'canada\tcountry nation', 'dog\tcanine animal pet', 'move\ttravel go relocate', 'stop\thalt', 'country\tnation state land'].join('\n'),
+  'test',
+);
+
+describe('lemmaOf', () => {
+  it('finds the thesaurus lemma of an inflected word by the morphy rules', () => {
+    expect(lemmaOf('dogs', thesaurus)).toBe('dog');
+    expect(lemmaOf('moved', thesaurus)).toBe('move');
+    expect(lemmaOf('stopped', thesaurus)).toBe('stop');
+    expect(lemmaOf('countries', thesaurus)).toBe('country');
+    expect(lemmaOf('volvo', thesaurus)).toBeNull();
+  });
+});
+
+describe('expansionTerms', () => {
+  it('adds synonyms and broader terms of the content words, not the words already there', () => {
+    expect(expansionTerms('The user said: I moved here from Canada.', thesaurus)).toEqual(['travel', 'go', 'relocate', 'country', 'nation']);
+    expect(expansionTerms('my dog and the canine', thesaurus)).toEqual(['animal', 'pet']);
+  });
+
+  it('bounds the terms per word and in all', () => {
+    expect(expansionTerms('moved to Canada', thesaurus, 1)).toEqual(['travel', 'country']);
+    expect(expansionTerms('moved to Canada', thesaurus, 5, 2)).toEqual(['travel', 'go']);
+  });
+
+  it('puts the canonical fact and its questions after the content terms in the recall column', () => {
+    expect(recallTermsOf('I moved from Canada', thesaurus, 'User comes from Canada. Which country?')).toBe(
+      'travel go relocate country nation User comes from Canada. Which country? nation state land',
+    );
+    expect(recallTermsOf('nothing known here', thesaurus)).toBe('');
+  });
+});
+
+describe('kindOfLabel', () => {
+  it("maps old clients' free memory types onto our kinds", () => {
+    expect(kindOfLabel('local_knowledge')).toBe('observation');
+    expect(kindOfLabel('location')).toBe('observation');
+    expect(kindOfLabel('Fact')).toBe('user_fact');
+    expect(kindOfLabel('user_preference')).toBe('user_fact');
+    expect(kindOfLabel('insight')).toBe('reflection');
+    expect(kindOfLabel('anything else')).toBe('observation');
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * Offline paraphrase recall (docs/memory.md, "Paraphrase recall"): a memory and a query that share no
+ * word often share a meaning WordNet knows — "Canada" is a country, a dog and a pet are both animals.
+ * Each content word is looked up (by its lemma: "dogs" → "dog", "moved" → "move") in a compact thesaurus
+ * compiled from WordNet at build time (synonyms plus one level of broader terms, at most ~10 per word,
+ * most frequent senses first), and the terms found are added:
+ *
+ * - to the stored memory, as a separate full-text column weighted below the memory's own words
+ *   (`RECALL_TERMS_WEIGHT`), so a query word matching only an expansion counts less than a real match;
+ * - to the query, as extra alternatives, so the query's broader words meet the memory's.
+ *
+ * Measured on the paraphrase set (bench/memory/eval.ts), this is what carries paraphrase recall without
+ * a sentence-embedding model. Expanding the hashed vectors instead hurt word-form recall (issue 13), so
+ * the expansion lives in full-text search only.
+ */
+import { contentWords } from './text.js';
+
+/** Synonyms and broader terms of a lemma, best first; undefined for a word WordNet does not know. */
+export interface Thesaurus {
+  /** Identifies the table (changes when it is rebuilt differently), recorded with each expanded memory. */
+  readonly version: string;
+  terms(lemma: string): readonly string[] | undefined;
+}
+
+/** A thesaurus that knows no word: search without paraphrase recall (no table built). */
+export const EMPTY_THESAURUS: Thesaurus = { version: 'none', terms: () => undefined };
+
+/** BM25 weight of the expansion column relative to the memory's own words (1). */
+export const RECALL_TERMS_WEIGHT = 0.35;
+/** Expansion terms taken per query word (the stored side keeps all of the table's, up to ~10). */
+export const QUERY_TERMS_PER_WORD = 16;
+/** Expansion terms a query may add in all (bounds the full-text work of a long message). */
+export const MAX_QUERY_EXPANSION = 48;
+
+/**
+ * WordNet's "morphy" detachment rules: inflectional endings and what replaces them. The candidates are
+ * tried in order and the first one the thesaurus knows wins (irregular forms are left to the stemmer).
+ */
+const DETACHMENTS: ReadonlyArray<readonly [string, string]> = [
+  ['ies', 'y'],
+  ['ches', 'ch'],
+  ['shes', 'sh'],
+  ['sses', 'ss'],
+  ['xes', 'x'],
+  ['zes', 'z'],
+  ['ses', 's'],
+  ['men', 'man'],
+  ['es', 'e'],
+  ['es', ''],
+  ['s', ''],
+  ['ied', 'y'],
+  ['ed', 'e'],
+  ['ed', ''],
+  ['ing', 'e'],
+  ['ing', ''],
+  ['est', 'e'],
+  ['est', ''],
+  ['er', 'e'],
+  ['er', ''],
+];
+
+/** The lemma of `word` the thesaurus knows ("dogs" → "dog", "stopped" → "stop"), or null. */
+export function lemmaOf(word: string, thesaurus: Thesaurus): string | null {
+  if (thesaurus.terms(word) !== undefined) return word;
+  for (const [ending, replacement] of DETACHMENTS) {
+    if (!word.endsWith(ending) || word.length - ending.length < 2) continue;
+    const base = word.slice(0, word.length - ending.length) + replacement;
+    if (thesaurus.terms(base) !== undefined) return base;
+    // A doubled final consonant: "stopped" → "stopp" → "stop", "running" → "runn" → "run".
+    const last = base.at(-1);
+    if (replacement === '' && base.length > 2 && last === base.at(-2) && thesaurus.terms(base.slice(0, -1)) !== undefined)
+      return base.slice(0, -1);
+  }
+  return null;
+}
+
+/**
+ * The expansion terms of a text: for each content word, its thesaurus terms (up to `perWord`), without
+ * the text's own words and without repeats, at most `max` in all.
+ */
+export function expansionTerms(text: string, thesaurus: Thesaurus, perWord = Infinity, max = Infinity): string[] {
+  const words = contentWords(text);
+  const own = new Set(words);
+  const found: string[] = [];
+  const seen = new Set<string>();
+  for (const word of new Set(words)) {
+    const lemma = lemmaOf(word, thesaurus);
+    if (lemma === null) continue;
+    own.add(lemma);
+    let taken = 0;
+    for (const term of thesaurus.terms(lemma) ?? []) {
+      if (taken >= perWord || found.length >= max) break;
+      if (own.has(term) || seen.has(term)) continue;
+      seen.add(term);
+      found.push(term);
+      taken++;
+    }
+  }
+  return found.filter((term) => !own.has(term));
+}
+
+/**
+ * What a memory's expansion column holds: the thesaurus terms of its content, then (when the LLM
+ * wrote them) its canonical fact and the questions it answers (doc2query) with their terms.
+ */
+export function recallTermsOf(content: string, thesaurus: Thesaurus, doc2query: string | null = null): string {
+  const parts = [expansionTerms(content, thesaurus).join(' ')];
+  if (doc2query !== null && doc2query.trim().length > 0)
+    parts.push(doc2query.trim(), expansionTerms(doc2query, thesaurus).join(' '));
+  return parts.filter((part) => part.length > 0).join(' ');
+}
+
+/** Parses the compiled table (`lemma<TAB>term term ...` lines, `#` comments) into a thesaurus. */
+export function parseThesaurus(table: string, version: string): Thesaurus {
+  const entries = new Map<string, readonly string[]>();
+  for (const line of table.split('\n')) {
+    if (line.length === 0 || line.startsWith('#')) continue;
+    const tab = line.indexOf('\t');
+    if (tab <= 0) continue;
+    entries.set(line.slice(0, tab), line.slice(tab + 1).split(' '));
+  }
+  return { version, terms: (lemma) => entries.get(lemma) };
+}
