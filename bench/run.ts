@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- [suite ...] [--quick] [--no-pin] [--no-build] [--cpu-prof] [--check [--update-reference]]]`
  *
- * Suites: connections, rpc, chat, open-loop (default: all, in that order). Each prints a table and
+ * Suites: connections, rpc, chat, open-loop, broadcast (default: all, in that order). Each prints a table and
  * writes bench/results/<suite>.json (<suite>.quick.json with --quick). The server under test is the
  * compiled one (dist/), rebuilt first when src/ is newer; see bench/README.md for what each suite
  * measures and the numbers on the reference machine. `--check` compares the run's costs, as ratios to
@@ -15,6 +15,7 @@ import { ROOT } from './lib/processes.js';
 import { compare, ratiosOf, readReference, REFERENCE_FILE, TOLERANCE, writeReference, type SuiteResults } from './lib/regression-check.js';
 import { fixed, machine, printTable, type Machine } from './lib/report.js';
 import type { SuiteOptions } from './lib/setup.js';
+import { runBroadcastSuite } from './suites/broadcast.js';
 import { runChatSuite } from './suites/chat.js';
 import { runConnectionsSuite } from './suites/connections.js';
 import { runOpenLoopSuite } from './suites/open-loop.js';
@@ -25,6 +26,7 @@ const SUITES: Record<keyof SuiteResults, (options: SuiteOptions) => Promise<unkn
   rpc: runRpcSuite,
   chat: runChatSuite,
   'open-loop': runOpenLoopSuite,
+  broadcast: runBroadcastSuite,
 };
 
 function usage(): never {

@@ -9,6 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { BroadcastRun } from '../suites/broadcast.js';
 import type { ChatRun } from '../suites/chat.js';
 import type { ConnectionsRun } from '../suites/connections.js';
 import type { OpenLoopRun } from '../suites/open-loop.js';
@@ -25,6 +26,8 @@ export interface SuiteResults {
   rpc?: LoadRun[];
   chat?: ChatRun[];
   'open-loop'?: OpenLoopRun[];
+  /** Not checked: a broadcast has no echo counterpart to divide by. */
+  broadcast?: BroadcastRun[];
 }
 
 /** figure name → cost relative to echo in the same run (lower is better). */

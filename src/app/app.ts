@@ -45,6 +45,8 @@ import { RequestGuard } from '../transports/request-guard.js';
 import { DatasetService } from '../services/models/dataset-service.js';
 import { openStorage } from './compose-storage.js';
 import { PromptTemplateService } from '../services/models/prompt-template-service.js';
+import { composeMedia } from './compose-media.js';
+import { webAppRoute } from '../transports/web-app.js';
 
 /** How often revoked API keys are read (open connections of a revoked key close within this). */
 const REVOCATION_CHECK_MS = 500;
@@ -214,7 +216,19 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
   };
   const state = composeState({ settingsRepository: storage.settings, cardStore: storage.cards, archive: storage.archive, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
+  const media = composeMedia({
+    index: storage.media,
+    dataDir: config.dataDir,
+    maxBytes: config.media.maxBytes,
+    personas,
+    conversations,
+    turns,
+    cards: state.services.cards,
+    clock,
+    logger,
+  });
   const services: Services = {
+    clock,
     personas,
     target: new PersonaTarget(personas, sessions),
     sessions,
@@ -228,6 +242,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     state: state.services,
     datasets: new DatasetService({ personas, source: storage.datasets }),
     templates,
+    media: media.services,
   };
 
   try {
@@ -262,6 +277,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   });
   const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions);
   retention.start(config.retention.intervalMinutes * 60_000);
+  media.start(config.retention.intervalMinutes * 60_000);
   await state.start();
   memory.start();
 
@@ -270,6 +286,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     personas,
     conversations,
     groupStatus: (listener) => social.groups.onStatusChange(listener),
+    sceneChanges: (listener) => media.services.scenes.onChange(listener),
+    speakerChoices: (listener) => social.groups.onSpeakerChosen(listener),
     logger,
   });
 
@@ -296,6 +314,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       closed = true;
       if (!shutdown.signal.aborted) shutdown.abort(new Error('server shutting down'));
       retention.stop();
+      media.stop();
       state.stop();
       await memory.stop();
       await social.groups.stop();
@@ -329,6 +348,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     authenticate: (apiKey) => core.auth.authenticate(apiKey),
     claimSession: (sessionId, userId) => core.services.sessions.claim(sessionId, userId),
     isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
+    clock: core.services.clock,
   });
   http.addRoute(healthRoutes(core.services.system));
   http.addRoute(
@@ -336,6 +356,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
       logger,
       maxBodyBytes: config.limits.maxFrameBytes,
       shutdownSignal: core.shutdownSignal,
+      clock: core.services.clock,
       authenticate: (apiKey) => core.auth.authenticate(apiKey),
       personas: core.services.personas,
       modelFor: (persona) => core.services.chat.modelFor(persona),
@@ -363,10 +384,22 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         maxSessions: config.mcp.maxSessions,
         maxSessionsPerUser: config.mcp.maxSessionsPerUser,
         streamLimits: { maxQueuedBytes: config.limits.maxQueuedBytesPerConnection, heartbeatMs: config.limits.heartbeatMs },
+        clock: core.services.clock,
       })
     : null;
   if (mcp !== null) http.addRoute(mcp.route);
   http.addRoute(metricsRoute(core.metrics, core.auth));
+  // The web app at `/` (and the media it shows); it uses the same WebSocket API as every client.
+  http.addRoute(
+    webAppRoute({
+      readMedia: async (id, variant) => {
+        const stored = await core.services.media.media.read(id, variant);
+        return stored === null ? null : { mimeType: variant === 'thumbnail' ? 'image/webp' : stored.info.mimeType, data: stored.data };
+      },
+      avatarSvg: (personaId) =>
+        core.services.personas.list().some((persona) => persona.id === personaId) ? core.services.media.media.generatedAvatarSvg(personaId) : null,
+    }),
+  );
   http.onUpgrade((request, socket, head, url) => websocket.handleUpgrade(request, socket, head, url));
   // Conversation turns go to the connections that subscribed (conversation.subscribe), serialised once.
   const stopConversationFeed = core.feed.subscribe((update) => {

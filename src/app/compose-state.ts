@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { FileBackupFolder } from '../adapters/bundle/backup-folder.js';
 import { CharacterCardCodec } from '../adapters/cards/card-codec.js';
 import { markServerRunning } from '../adapters/sqlite/backup.js';
 import type { Config } from '../config/schema.js';
@@ -53,7 +54,7 @@ export function composeState(deps: {
     keep: config.backup.keep,
   };
   const { archive } = deps;
-  const state = new StateService({ archive, store: deps.store, personas: deps.personas, events: deps.events, clock, logger, backup });
+  const state = new StateService({ archive, folder: new FileBackupFolder(), store: deps.store, personas: deps.personas, events: deps.events, clock, logger, backup });
   const configService = new ConfigService({
     repository: deps.settingsRepository,
     targets: { chat: deps.chatSettings, retention: deps.retentionPolicy, backup, logger },

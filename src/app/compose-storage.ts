@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { SqliteStateArchive } from '../adapters/bundle/sqlite-archive.js';
 import { PostgresStateArchive } from '../adapters/postgres/pg-archive.js';
 import { PostgresJobQueue } from '../adapters/postgres/pg-job-queue.js';
+import { PostgresMediaIndex } from '../adapters/postgres/pg-media-index.js';
 import { PostgresMemoryStore } from '../adapters/postgres/pg-memory-store.js';
 import {
   PostgresApiKeyStore,
@@ -21,6 +22,7 @@ import { PostgresStore } from '../adapters/postgres/pg-store.js';
 import { SqliteApiKeyStore } from '../adapters/sqlite/api-key-store.js';
 import { SqliteDatasetSource } from '../adapters/sqlite/dataset-source.js';
 import { SqliteJobQueue } from '../adapters/sqlite/job-queue.js';
+import { SqliteMediaIndex } from '../adapters/sqlite/media-index.js';
 import { loadWordnetThesaurus } from '../adapters/embedders/wordnet-thesaurus.js';
 import { SqliteMemoryStore } from '../adapters/sqlite/memory-store.js';
 import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-store.js';
@@ -35,6 +37,7 @@ import type { CardRepository } from '../ports/cards.js';
 import type { Clock } from '../ports/clock.js';
 import type { DatasetSource } from '../ports/dataset-source.js';
 import type { JobQueue } from '../ports/jobs.js';
+import type { MediaIndex } from '../ports/media.js';
 import type { MemoryStore } from '../ports/memory.js';
 import type { PromptTemplateStore } from '../ports/prompt-templates.js';
 import type { SettingsRepository } from '../ports/settings.js';
@@ -55,6 +58,8 @@ export interface Storage {
   templates: PromptTemplateStore;
   datasets: DatasetSource;
   archive: StateArchive;
+  /** Attachments, scenes and what each stored media file is (the bytes are in the data directory). */
+  media: MediaIndex;
   /** Closes the connection (pool); the store's `close` does the same. */
   close(): Promise<void>;
 }
@@ -87,6 +92,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
       templates: new PostgresPromptTemplateStore(db),
       datasets: new PostgresDatasetSource(db),
       archive: new PostgresStateArchive(db, options.appVersion, config.maxBundleBytes, config.maxBundleLineBytes),
+      media: new PostgresMediaIndex(db),
       close: () => store.close(),
     };
   }
@@ -111,6 +117,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     templates: new SqlitePromptTemplateStore(db, databasePath),
     datasets: new SqliteDatasetSource(db),
     archive: new SqliteStateArchive(databasePath, options.appVersion, config.maxBundleBytes, config.maxBundleLineBytes),
+    media: new SqliteMediaIndex(db, databasePath),
     close: () => store.close(),
   };
 }

@@ -122,6 +122,15 @@ export const configSchema = z.object({
       historyMessages: positiveInt.default(200),
     })
     .prefault({}),
+  media: z
+    .object({
+      /**
+       * Largest attachment, avatar or scene picture accepted, in bytes (after base64 decoding). A file
+       * also has to fit in one JSON-RPC frame (limits.maxFrameBytes) as base64, a third bigger.
+       */
+      maxBytes: positiveInt.default(4 * 1024 * 1024),
+    })
+    .prefault({}),
   limits: z
     .object({
       /** Largest WebSocket frame answered with a JSON-RPC error; four times this closes the socket (1009). */

@@ -22,7 +22,9 @@ export type AppErrorKind =
   | 'cancelled'
   | 'storage_error'
   | 'memory_not_found'
-  | 'invalid_bundle';
+  | 'invalid_bundle'
+  | 'invalid_media'
+  | 'model_cannot_see';
 
 export class AppError extends Error {
   readonly kind: AppErrorKind;

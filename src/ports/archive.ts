@@ -79,8 +79,28 @@ export interface BackupSummary {
 export interface StateArchive {
   /** Writes a bundle of `selection` to `file` from a consistent snapshot. */
   exportBundle(file: string, selection: Selection): Promise<ExportSummary>;
+  /** The same bundle in memory (`state.save` returns it in its result); no file is left behind. */
+  exportBundleBytes(selection: Selection): Promise<{ bundle: Buffer; summary: ExportSummary }>;
   /** Verifies the whole bundle, then applies it in one transaction (or rolls back for a dry run). */
-  importBundle(source: Readable, options: ImportOptions): Promise<ImportReport>;
-  /** Copies the live database to `file` (SQLite online backup), consistent while writes go on. */
+  importBundle(source: Readable | Uint8Array, options: ImportOptions): Promise<ImportReport>;
+  /** Copies the live database to `file` (SQLite online backup), consistent while writes go on; creates its folder. */
   backup(file: string): Promise<BackupSummary>;
+}
+
+/** A backup file in the backup folder. */
+export interface BackupEntry {
+  /** The file name alone (`persona-mcp-20261125T114500Z.db`). */
+  name: string;
+  /** Its full path. */
+  file: string;
+  bytes: number;
+}
+
+/** The folder backups are kept in: what the backup schedule lists and prunes. */
+export interface BackupFolder {
+  /** The files in `directory`; none when it does not exist yet. */
+  list(directory: string): Promise<BackupEntry[]>;
+  /** The path of a file named `name` in `directory`. */
+  pathOf(directory: string, name: string): string;
+  remove(file: string): Promise<void>;
 }

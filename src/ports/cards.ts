@@ -35,6 +35,6 @@ export interface CardCodec {
   encode(
     persona: import('../domain/persona.js').PersonaDefinition,
     stored: StoredCard | null,
-    options: { spec: CardSpecName; container: CardContainer; createdAt: number; updatedAt: number },
+    options: { spec: CardSpecName; container: CardContainer; createdAt: number; updatedAt: number; image?: Buffer | undefined },
   ): { card: Record<string, unknown>; png: Buffer | null };
 }

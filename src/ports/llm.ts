@@ -9,9 +9,15 @@ import type { ModelChoice } from '../domain/model-selection.js';
 export interface LlmMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
-  /** Pictures attached to a user message (base64 `data`); backends that take images receive them. */
+  /**
+   * Pictures attached to a user message, base64 without a `data:` prefix (Ollama `images`; content parts
+   * for OpenAI-compatible backends). Only send them to a model that has vision ({@link LlmProvider.capabilities}).
+   */
   images?: { mimeType: string; data: string }[];
 }
+
+/** A picture for a multimodal model: its type and its bytes in base64 (no `data:` prefix). */
+export type LlmImage = NonNullable<LlmMessage['images']>[number];
 
 /** What a request is for: background tasks may use smaller models than chat (`llm.tasks`). */
 export type LlmTask = 'chat' | 'summary' | 'importance' | 'relationship';
@@ -85,6 +91,11 @@ export interface LlmProvider {
    * backend without embeddings leaves it out and memory search uses the offline embedder.
    */
   embed?(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]>;
+  /**
+   * What `model` can do (Ollama `POST /api/show` `capabilities`: "completion", "vision", "tools", ...),
+   * or null when the backend cannot tell. Optional: without it, callers treat the answer as unknown.
+   */
+  capabilities?(model: string, signal?: AbortSignal): Promise<string[] | null>;
 }
 
 /** One backend as `system.models` shows it. */

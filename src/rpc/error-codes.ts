@@ -113,4 +113,14 @@ export const APPLICATION_ERRORS: Record<AppErrorKind, ApplicationErrorInfo> = {
     meaning: 'No memory has that id (it may have been deleted, pruned or forgotten).',
     whatToDo: 'Find current ids with `memory.list` or `memory.search`.',
   },
+  invalid_media: {
+    code: -32070,
+    meaning: 'An attached or uploaded file was refused: not an accepted type (read from its content), too large, or damaged.',
+    whatToDo: 'Send a PNG, JPEG, WebP or GIF picture (or MP3, Ogg, WAV, WebM, M4A, FLAC audio) under the size limit (media.maxBytes).',
+  },
+  model_cannot_see: {
+    code: -32071,
+    meaning: "Images were attached, but the persona's model cannot take images (it has no vision). Your message was kept without a reply.",
+    whatToDo: 'Give the persona a vision model (e.g. `ollama pull llava` and persona.update {"model":"llava"}), or describe the picture in words.',
+  },
 };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ExactNumber, keepExactIds, stringifyMessage, topLevelIdTexts } from './exact-ids.js';
+import { ExactNumber, fromMarker, keepExactIds, markExactIds, restoreExactIds, stringifyMessage, topLevelIdTexts } from './exact-ids.js';
 
 describe('exact ids', () => {
   it('keeps an id beyond 2^53 as its text and writes it back verbatim', () => {
@@ -17,7 +17,7 @@ describe('exact ids', () => {
   });
 
   it('keeps the spelling of ids a double holds but prints otherwise (3.0000, 1e3)', () => {
-    for (const spelled of ['3.0000', '1e3', '-0', '1.50']) {
+    for (const spelled of ['3.0000', '1e3', '-0', '1.50', '1e400', '-1e400']) {
       const text = `{"jsonrpc":"2.0","params":{"id":33},"id":${spelled}}`;
       const message = keepExactIds(text, JSON.parse(text)) as { id: unknown };
       expect(stringifyMessage({ id: message.id })).toBe(`{"id":${spelled}}`);
@@ -51,4 +51,21 @@ describe('exact ids', () => {
       }),
     );
   });
+
+  it('marks ids for code that echoes string ids (the MCP SDK), and writes them back as the client spelled them', () => {
+    const text = '[{"jsonrpc":"2.0","id":9007199254740993,"method":"a"},{"jsonrpc":"2.0","id":7,"method":"b"},{"jsonrpc":"2.0","id":1.50,"method":"c"}]';
+    const marked = JSON.parse(text) as Array<{ id: unknown }>;
+    expect(markExactIds(text, marked)).toBe(true);
+    expect(typeof marked[0]?.id).toBe('string');
+    expect(marked[1]?.id).toBe(7);
+    // What a library that knows nothing of markers writes: plain JSON, also inside an SSE event.
+    const written = `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: marked[0]?.id, result: {} })}\n\n` + JSON.stringify({ id: marked[2]?.id });
+    expect(restoreExactIds(written)).toBe('event: message\ndata: {"jsonrpc":"2.0","id":9007199254740993,"result":{}}\n\n{"id":1.50}');
+    expect(String(fromMarker(marked[0]?.id))).toBe('9007199254740993');
+    expect(fromMarker('plain')).toBe('plain');
+    const untouched = JSON.parse('{"id":3}') as { id: unknown };
+    expect(markExactIds('{"id":3}', untouched)).toBe(false);
+    expect(untouched.id).toBe(3);
+  });
 });
+

@@ -32,14 +32,47 @@ const SERIALISED_MARKER = new RegExp(`"\\\\u0000exact:${NONCE}:([-+0-9.eE]+)\\\\
 
 /** JSON.stringify, with exact numeric ids written as the client sent them. */
 export function stringifyMessage(value: unknown): string {
-  const text = JSON.stringify(value);
+  return restoreExactIds(JSON.stringify(value));
+}
+
+/**
+ * Writes back, in serialised JSON (a response, or an SSE event holding one), every exact id's marker as
+ * the bare number the client sent. Text without markers comes back unchanged.
+ */
+export function restoreExactIds(text: string): string {
   return text.includes(NONCE) ? text.replace(SERIALISED_MARKER, '$1') : text;
+}
+
+/**
+ * For code that echoes ids it did not parse itself (the MCP SDK): in a freshly parsed message (or batch),
+ * the numeric ids a double does not hold exactly become marker strings — a string is an id every
+ * JSON-RPC library echoes as it is — which `restoreExactIds` turns back into the client's numbers.
+ * Changes the message in place; true when any id was marked.
+ */
+export function markExactIds(text: string, message: unknown): boolean {
+  const kept = keepExactIds(text, message);
+  let isMarked = false;
+  for (const member of Array.isArray(kept) ? kept : [kept]) {
+    const id = (member as { id?: unknown } | null)?.id;
+    if (id instanceof ExactNumber) {
+      (member as { id: unknown }).id = id.toJSON();
+      isMarked = true;
+    }
+  }
+  return isMarked;
+}
+
+/** A marker string from `markExactIds` as the `ExactNumber` it stands for (for logs and contexts); other ids as they are. */
+export function fromMarker<T>(id: T): T | ExactNumber {
+  if (typeof id !== 'string' || !id.startsWith(MARKER_START) || !id.endsWith(MARKER_END)) return id;
+  return new ExactNumber(id.slice(MARKER_START.length, -MARKER_END.length));
 }
 
 function needsExactId(member: unknown, text: string): member is { id: number } {
   if (typeof member !== 'object' || member === null || Array.isArray(member)) return false;
   const id = (member as { id?: unknown }).id;
-  if (typeof id !== 'number' || !Number.isFinite(id)) return false;
+  if (typeof id !== 'number') return false;
+  // Not safe: beyond 2^53, a fraction, or beyond a double altogether (`1e400` parses as Infinity).
   if (!Number.isSafeInteger(id) || Object.is(id, -0)) return true;
   // Written the usual way ("id":7, or "id": 7 as Python's json writes it)? Then 7 echoes it exactly.
   const spelled = String(id);

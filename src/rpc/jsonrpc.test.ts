@@ -70,4 +70,43 @@ describe('JsonRpcEngine', () => {
     expect(engine.rejectAll({ jsonrpc: '2.0', method: 'echo' }, error)).toBeNull();
     expect(engine.rejectAll([{ jsonrpc: '2.0', id: 'a', method: 'echo' }, { jsonrpc: '2.0', method: 'echo' }], error)).toEqual([{ jsonrpc: '2.0', id: 'a', error }]);
   });
+
+  it('checks access before params: a refused caller gets -32031, never a schema error', async () => {
+    const guarded = new MethodRegistry([
+      defineMethod({ name: 'wipe', summary: 'admin only', requires: 'admin', params: z.object({ force: z.literal(true) }), result: z.object({}), handler: async () => ({}) }),
+      defineMethod({
+        name: 'rename',
+        summary: 'owner only',
+        requires: { owner: 'persona', param: 'persona_id' },
+        params: z.object({ persona_id: z.string(), name: z.string() }),
+        result: z.object({ ok: z.boolean() }),
+        handler: async () => ({ ok: true }),
+      }),
+    ]);
+    const guardedEngine = new JsonRpcEngine(guarded, { logger: silentLogger(), access: { personaOwner: (id) => (id === 'pet' ? 'alice' : null) } });
+    const as = (userId: string, role: 'user' | 'admin') => (): MethodContext => ({ ...context(), session: { id: 's', userId, role } });
+    const call = async (message: unknown, who: () => MethodContext): Promise<any> => JSON.parse((await guardedEngine.handleText(JSON.stringify(message), who)) ?? 'null');
+    expect((await call({ jsonrpc: '2.0', id: 1, method: 'wipe', params: { force: 'no' } }, as('bob', 'user'))).error).toMatchObject({ code: -32031, data: { requires: 'admin' } });
+    expect((await call({ jsonrpc: '2.0', id: 2, method: 'wipe', params: { force: 'no' } }, as('root', 'admin'))).error.code).toBe(-32602);
+    expect((await call({ jsonrpc: '2.0', id: 3, method: 'rename', params: { persona_id: 'pet' } }, as('bob', 'user'))).error.code).toBe(-32031);
+    expect((await call({ jsonrpc: '2.0', id: 4, method: 'rename', params: { persona_id: 'pet' } }, as('alice', 'user'))).error.code).toBe(-32602);
+    expect((await call({ jsonrpc: '2.0', id: 5, method: 'rename', params: { persona_id: 'pet', name: 'P' } }, as('alice', 'user'))).result).toEqual({ ok: true });
+  });
+
+  it('answers the framing errors with their codes and notifications with nothing', async () => {
+    expect(await engine.handleText('{"jsonrpc":"2.0","id":1,"method":', context)).toContain('-32700');
+    expect((await handle({ jsonrpc: '2.0', id: 1, method: 'nope' })).error.code).toBe(-32601);
+    expect((await handle({ jsonrpc: '2.0', id: 2, method: 'echo', params: ['a'] })).error.code).toBe(-32602);
+    expect((await handle({ jsonrpc: '1.0', id: 3, method: 'echo' })).error.code).toBe(-32600);
+    expect((await handle([])).error.code).toBe(-32600);
+    expect(await engine.handleText(JSON.stringify({ jsonrpc: '2.0', method: 'echo', params: { text: 'n' } }), context)).toBeNull();
+    expect(await engine.handleText(JSON.stringify([{ jsonrpc: '2.0', method: 'crash' }]), context)).toBeNull();
+  });
+
+  it('refuses params nested past the depth limit with -32602 before validating them', async () => {
+    const deep = JSON.parse(`${'{"a":'.repeat(100)}1${'}'.repeat(100)}`) as unknown;
+    const response = await handle({ jsonrpc: '2.0', id: 1, method: 'echo', params: { text: 'x', deep } });
+    expect(response.error).toMatchObject({ code: -32602, data: { kind: 'limit_exceeded' } });
+  });
 });
+

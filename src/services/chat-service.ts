@@ -18,7 +18,7 @@ import type { PersonaService } from './persona-service.js';
 import type { SessionService } from './session-service.js';
 import type { PromptContributor, TurnObserver } from './turn-hooks.js';
 import type { ContextWindow } from '../domain/context-window.js';
-import type { TurnRunner, TurnSettings } from './turn-runner.js';
+import type { TurnAttachments, TurnRunner, TurnSettings } from './turn-runner.js';
 
 /** The live settings a chat reads (the turn pipeline's). */
 export type ChatSettings = TurnSettings;
@@ -29,6 +29,10 @@ export interface ChatTurnRequest {
   personaId?: string | undefined;
   conversationId?: string | undefined;
   tokenBudget?: number | undefined;
+  /** Pictures and notes about other files that go with this message to the model (see {@link TurnAttachments}). */
+  attachments?: TurnAttachments | undefined;
+  /** Runs once the user's message is stored (before the model is called): attachments are linked to it here. */
+  onUserMessageStored?: ((message: MessageRecord) => Promise<void>) | undefined;
   /** Pins this turn to exactly this model reference (no automatic selection, no fall-back). */
   model?: string | undefined;
   /** Longest acceptable expected reply time; the model router passes over slower-looking models. */
@@ -161,6 +165,7 @@ export class ChatService {
         now: started,
         ...(target.conversation ? { conversationId: target.conversation.id } : {}),
       }));
+    if (unanswered === null) await request.onUserMessageStored?.(userTurn.message);
     if (unanswered === null) this.deps.events.publish({ type: 'messageStored', conversationId: userTurn.conversation.id, message: userTurn.message });
     if (target.makeActive) await this.deps.sessions.setActivePersona(binding, persona.id);
     stopwatch.lap('store_user');
@@ -180,6 +185,7 @@ export class ChatService {
         latencyBudgetMs: request.latencyBudgetMs,
         startedAt: started,
         stopwatch,
+        attachments: request.attachments,
       },
       options,
     );

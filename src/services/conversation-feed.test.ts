@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { InProcessEventBus } from '../adapters/events/in-process-bus.js';
 import type { MessageRecord, PersonaRecord } from '../ports/store.js';
 import { ConversationFeed, type ConversationUpdate } from './conversation-feed.js';
-import type { GroupStatusChange } from './group/group-conversation-service.js';
+import type { SceneRecord } from '../ports/media.js';
+import type { GroupStatusChange, SpeakerChosen } from './group/group-conversation-service.js';
 
 const message: MessageRecord = {
   id: 7,
@@ -22,6 +23,8 @@ function setup() {
   const events = new InProcessEventBus();
   const lookups: string[] = [];
   const statusListeners: Array<(change: GroupStatusChange) => void> = [];
+  const sceneListeners: Array<(scene: SceneRecord) => void> = [];
+  const speakerListeners: Array<(choice: SpeakerChosen) => void> = [];
   const feed = new ConversationFeed({
     events,
     personas: { find: (id) => (id === 'aria' ? ({ id: 'aria', name: 'Aria' } as PersonaRecord) : null) },
@@ -35,9 +38,17 @@ function setup() {
       statusListeners.push(listener);
       return () => statusListeners.splice(statusListeners.indexOf(listener), 1);
     },
+    sceneChanges: (listener) => {
+      sceneListeners.push(listener);
+      return () => sceneListeners.splice(sceneListeners.indexOf(listener), 1);
+    },
+    speakerChoices: (listener) => {
+      speakerListeners.push(listener);
+      return () => speakerListeners.splice(speakerListeners.indexOf(listener), 1);
+    },
     logger: pino({ level: 'silent' }),
   });
-  return { events, feed, lookups, statusListeners };
+  return { events, feed, lookups, statusListeners, sceneListeners, speakerListeners };
 }
 
 describe('ConversationFeed', () => {
@@ -73,5 +84,22 @@ describe('ConversationFeed', () => {
     events.publish({ type: 'messageStored', conversationId: 'conv_2', message });
     expect(updates).toHaveLength(2);
     expect(statusListeners).toHaveLength(0);
+  });
+
+  it('reports a scene change and a group\'s next speaker with the reason in words, each once', () => {
+    const { feed, sceneListeners, speakerListeners } = setup();
+    const updates: ConversationUpdate[] = [];
+    feed.subscribe((update) => updates.push(update));
+
+    const scene: SceneRecord = { conversationId: 'conv_3', location: 'the tavern', timeOfDay: null, weather: null, present: [], description: null, imageMediaId: null, updatedAt: 5 };
+    sceneListeners.forEach((listener) => listener(scene));
+    speakerListeners.forEach((listener) => listener({ conversationId: 'conv_3', personaId: 'aria', mode: 'continue', desire: 80, desires: { aria: 80, kira: 41.6 } }));
+
+    expect(updates.map((update) => update.kind)).toEqual(['scene', 'speaker']);
+    expect(updates[0]).toMatchObject({ kind: 'scene', conversationId: 'conv_3', scene });
+    expect(updates[1]).toMatchObject({ kind: 'speaker', speakerName: 'Aria', reason: 'Aria wants to speak most (desire 80, against kira 42)' });
+    feed.close();
+    expect(sceneListeners).toHaveLength(0);
+    expect(speakerListeners).toHaveLength(0);
   });
 });

@@ -1,17 +1,19 @@
 /**
  * The one conversation feed: what happens in conversations, as updates for every transport that
- * pushes to clients. Each stored message (a turn), each end, and each group pause or resumption becomes
- * one `ConversationUpdate`, made once per event: the speaker's name is looked up once, and the
+ * pushes to clients. Each stored message (a turn), each end, each group pause or resumption, each scene
+ * change and each choice of a group's next speaker becomes one `ConversationUpdate`, made once per event: the speaker's name is looked up once, and the
  * participants (which MCP needs for transcript resources) at most once, however many WebSocket
  * connections and MCP sessions listen. Transports turn updates into their notifications — serialised
  * once per transport, written to all of its subscribers.
  */
 import type { Logger } from 'pino';
+import { explainSpeakerChoice } from '../domain/social/speaker-explanation.js';
 import type { EventBus } from '../ports/events.js';
+import type { SceneRecord } from '../ports/media.js';
 import type { GroupStatus } from '../ports/social-store.js';
 import type { MessageRecord } from '../ports/store.js';
 import type { ConversationService } from './conversation-service.js';
-import type { GroupStatusChange } from './group/group-conversation-service.js';
+import type { GroupStatusChange, SpeakerChosen } from './group/group-conversation-service.js';
 import type { PersonaService } from './persona-service.js';
 
 interface UpdateBase {
@@ -23,7 +25,16 @@ interface UpdateBase {
 export type ConversationUpdate =
   | (UpdateBase & { kind: 'turn'; message: MessageRecord; speakerName: string | null })
   | (UpdateBase & { kind: 'ended'; reason: string })
-  | (UpdateBase & { kind: 'status'; status: Exclude<GroupStatus, 'finished'>; reason: string | null });
+  | (UpdateBase & { kind: 'status'; status: Exclude<GroupStatus, 'finished'>; reason: string | null })
+  | (UpdateBase & { kind: 'scene'; scene: SceneRecord })
+  | (UpdateBase & {
+      kind: 'speaker';
+      /** Who speaks next in a group, with each present persona's wish to speak. */
+      choice: SpeakerChosen;
+      speakerName: string;
+      /** Why, in words for people watching ("Kira wants to speak most (desire 84, against Aria 61)"). */
+      reason: string;
+    });
 
 export type ConversationListener = (update: ConversationUpdate) => void;
 
@@ -38,9 +49,14 @@ export class ConversationFeed {
       conversations: Pick<ConversationService, 'participants'>;
       /** Group status changes (running ↔ paused); a finished group is told by its conversation's end. */
       groupStatus: (listener: (change: GroupStatusChange) => void) => () => void;
+      /** Scene changes (`scene.set`). */
+      sceneChanges: (listener: (scene: SceneRecord) => void) => () => void;
+      /** The next speaker of a group, chosen before each persona turn. */
+      speakerChoices: (listener: (choice: SpeakerChosen) => void) => () => void;
       logger: Logger;
     },
   ) {
+    const nameOf = (personaId: string): string => deps.personas.find(personaId)?.name ?? personaId;
     this.stops.push(
       deps.events.subscribe((event) => {
         if (event.type === 'messageStored') {
@@ -54,6 +70,19 @@ export class ConversationFeed {
       deps.groupStatus((change) => {
         if (change.status === 'finished') return; // the conversation's end says it
         this.emit({ kind: 'status', conversationId: change.conversationId, status: change.status, reason: change.reason, participants: this.participantsOf(change.conversationId) });
+      }),
+      deps.sceneChanges((scene) => {
+        this.emit({ kind: 'scene', conversationId: scene.conversationId, scene, participants: this.participantsOf(scene.conversationId) });
+      }),
+      deps.speakerChoices((choice) => {
+        this.emit({
+          kind: 'speaker',
+          conversationId: choice.conversationId,
+          choice,
+          speakerName: nameOf(choice.personaId),
+          reason: explainSpeakerChoice({ ...choice, nameOf }),
+          participants: this.participantsOf(choice.conversationId),
+        });
       }),
     );
   }

@@ -1,3 +1,4 @@
+import type { Clock } from '../ports/clock.js';
 import type { ChatService } from './chat-service.js';
 import type { TurnRunner } from './turn-runner.js';
 import type { ConversationService } from './conversation-service.js';
@@ -10,10 +11,13 @@ import type { DatasetService } from './models/dataset-service.js';
 import type { PromptTemplateService } from './models/prompt-template-service.js';
 import type { GroupConversationService } from './group/group-conversation-service.js';
 import type { MemoryServices } from './memory/index.js';
+import type { MediaServices } from './media/index.js';
 import type { AnalyticsService, EmotionService, RelationshipService, TopicThreadService } from './social/index.js';
 
 /** The use cases, as the RPC methods see them. Built once in the composition root, `src/app/`. */
 export interface Services {
+  /** The server's clock: every time a method stamps comes from it (tests inject their own). */
+  clock: Clock;
   personas: PersonaService;
   /** The persona a request names, else its session's active one. */
   target: PersonaTarget;
@@ -31,6 +35,8 @@ export interface Services {
   memory: MemoryServices;
   /** Export/import, backups, character cards and runtime configuration (issue 8). */
   state: StateServices;
+  /** Attachments, avatars and scenes (issue 18). */
+  media: MediaServices;
   /** Fine-tuning datasets from a user's own conversations (docs/backends.md). */
   datasets: DatasetService;
   /** Personas' prompt templates per task, versioned. */

@@ -19,7 +19,7 @@ import { availability, energyShare, type Availability, type RestOptions, type So
 import { estimateMessageTokens, estimateTokens } from '../domain/tokens.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
-import type { LlmMessage, LlmProvider } from '../ports/llm.js';
+import type { LlmImage, LlmMessage, LlmProvider } from '../ports/llm.js';
 import type { ConversationKind, ConversationRecord, MessageRecord, PersonaRecord, Store } from '../ports/store.js';
 import { noTurnTiming, type TurnTimingSink } from '../ports/turn-timing.js';
 import { collectReply } from './llm-reply.js';
@@ -78,7 +78,23 @@ export interface TurnRequest {
   view?: TurnView | undefined;
   /** The turn's stopwatch when the use case started it (admission, history); else the runner starts one. */
   stopwatch?: TurnStopwatch | undefined;
+  /** Files sent with the person's message (`persona.chat` images and audio), for the model. */
+  attachments?: TurnAttachments | undefined;
 }
+
+/** What the model gets of the files sent with a person's message. */
+export interface TurnAttachments {
+  /** Pictures, put on the person's message; the model must have vision, else `model_cannot_see`. */
+  images: LlmImage[];
+  /**
+   * Lines added after the message about files the model cannot take (an audio clip): a described
+   * fallback, so nothing the person sent is dropped silently.
+   */
+  notes: string[];
+}
+
+/** The scene of a conversation as its personas are told it (`scene.set`), null when none is set. */
+export type SceneSource = (conversationId: string) => Promise<string | null>;
 
 /** A turn's view of its conversation, for conversations other than a one-to-one chat. */
 export interface TurnView {
@@ -155,6 +171,7 @@ export class TurnRunner {
   private readonly contributors: PromptContributor[] = [];
   private readonly observers: TurnObserver[] = [];
   private inFlight = 0;
+  private sceneSource: SceneSource | null = null;
 
   constructor(
     private readonly deps: {
@@ -199,6 +216,11 @@ export class TurnRunner {
   /** Reacts to every stored turn of the conversations it names (default: chats): memory, relationships, moods. */
   addObserver(observer: TurnObserver): void {
     this.observers.push(observer);
+  }
+
+  /** Where the scene of a conversation comes from (`scene.set`): it enters the situation of every turn there. */
+  useScenes(source: SceneSource): void {
+    this.sceneSource = source;
   }
 
   /** The model a persona uses: its own, else the server's default. */
@@ -272,9 +294,11 @@ export class TurnRunner {
     const sections = [...(view?.sections ?? []), ...contributions.flatMap((contribution) => contribution.sections ?? [])];
     // A person waiting for an answer hears it when the persona wants to close; group turns decide that by speaker choice.
     if (conversation.kind === 'user' && score.decision !== 'continue') sections.push(CLOSING_INSTRUCTIONS[score.decision]);
+    const scene = (await this.sceneSource?.(conversation.id)) ?? null;
     const situation: PromptSituation = {
       conversationContext: conversation.context,
       topic: conversation.topic,
+      ...(scene === null ? {} : { scene }),
       ...view?.situation,
       energyLine: view?.situation?.energyLine ?? stateLine ?? describeEnergy(share, before.state.fatigue),
     };
@@ -291,6 +315,7 @@ export class TurnRunner {
       replyTokens: request.replyTokens,
       summary: contributions.find((contribution) => contribution.summary)?.summary?.text ?? null,
     });
+    if (request.attachments !== undefined) attachToNewestUserMessage(window.messages, request.attachments);
     if (postHistory.length > 0) {
       window.messages.push({ role: 'system', content: postHistory });
       window.promptTokens += postHistoryTokens;
@@ -330,6 +355,7 @@ export class TurnRunner {
     const started = request.startedAt ?? clock.now();
     const stopwatch = request.stopwatch ?? this.stopwatch();
     const prepared = await this.prepare(request.stopwatch === stopwatch ? request : { ...request, stopwatch });
+    if ((request.attachments?.images.length ?? 0) > 0) await this.checkVision(prepared.model);
 
     this.inFlight -= 1;
     working.isCounted = false;
@@ -405,6 +431,20 @@ export class TurnRunner {
     };
   }
 
+  /**
+   * Refuses pictures for a model that says it has no vision, before the model is called; when the
+   * backend cannot tell, the pictures are sent and the backend's refusal is explained instead.
+   */
+  private async checkVision(model: string): Promise<void> {
+    const capabilities = await this.deps.llm.capabilities?.(model).catch(() => null);
+    if (capabilities === null || capabilities === undefined || capabilities.includes('vision')) return;
+    throw new AppError(
+      'model_cannot_see',
+      `The model ${model} cannot look at pictures (it has no vision). Give this persona a vision model (e.g. \`ollama pull llava\`, then persona.update {"model":"llava"}), or describe the picture in words; your message was kept.`,
+      { data: { model, capabilities } },
+    );
+  }
+
   /** Runs the contributors of this kind of conversation, each with its share of the budget; one that fails is skipped. */
   private async collectContributions(request: TurnRequest, energy: SocialEnergyState, budgetTokens: number): Promise<PromptContribution[]> {
     const { userMessage } = request;
@@ -457,6 +497,17 @@ function windowHistory(history: MessageRecord[], newestId: number | null, contri
   const coveredThrough = Math.max(0, ...contributions.map((contribution) => contribution.summary?.coversThroughMessageId ?? 0));
   const excluded = new Set(contributions.flatMap((contribution) => contribution.excludeMessageIds ?? []));
   return history.filter((message) => message.id === newestId || (message.id > coveredThrough && !excluded.has(message.id)));
+}
+
+/** Puts the pictures and attachment notes on the newest user message of the window (this turn's). */
+function attachToNewestUserMessage(messages: LlmMessage[], attachments: TurnAttachments): void {
+  const { images, notes } = attachments;
+  if (images.length === 0 && notes.length === 0) return;
+  const index = messages.map((message) => message.role).lastIndexOf('user');
+  if (index < 0) return;
+  const current = messages[index]!;
+  const content = notes.length === 0 ? current.content : `${current.content}\n\n${notes.join('\n')}`;
+  messages[index] = { ...current, content, ...(images.length > 0 ? { images } : {}) };
 }
 
 /**

@@ -398,7 +398,7 @@ class ScenarioRun {
     }
     const params =
       this.sceneMethod === 'scene.set'
-        ? { ...(conversationId === null ? {} : { conversation_id: conversationId }), scene }
+        ? { ...(conversationId === null ? {} : { conversation_id: conversationId }), description: scene }
         : { type: 'scene', data: { ...(conversationId === null ? {} : { conversation_id: conversationId }), description: scene } };
     await (this.group === null ? this.director : this.connections.get(this.group.owner)!).request(this.sceneMethod, params);
     if (announce) this.log('event', null, `The scene changes: ${scene}`);

@@ -16,6 +16,7 @@ import { newSessionId, SESSION_ID_PATTERN } from '../services/session-service.js
 import type { ServerStats } from '../services/system-service.js';
 import { isAppError } from '../domain/errors.js';
 import type { Caller } from '../services/auth-service.js';
+import { systemClock, type Clock } from '../ports/clock.js';
 import { requestApiKey } from './credentials.js';
 import { refuseUpgrade } from './http-server.js';
 
@@ -60,6 +61,8 @@ export interface WebSocketTransportOptions {
   claimSession: (sessionId: string, userId: string | null) => Promise<boolean>;
   /** Whether the API key a connection was opened with has been revoked since (checked per request). */
   isKeyRevoked: (keyId: string) => boolean;
+  /** Time for rate limits and the slow-client grace. Defaults to the system clock. */
+  clock?: Clock;
 }
 
 /** WebSocket close code 1008 "Policy Violation": a client that does not read, a revoked key. */
@@ -111,6 +114,7 @@ export class WebSocketTransport {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly maxQueuedBytes: number;
   private readonly slowClientGraceMs: number;
+  private readonly clock: Clock;
   private nextConnectionNumber = 1;
   private isClosing = false;
   /** Frames being handled; shutdown lets them answer (briefly) before the close frames go out. */
@@ -127,6 +131,7 @@ export class WebSocketTransport {
     this.heartbeat = setInterval(() => this.pingAll(), options.heartbeatMs ?? 30_000);
     this.heartbeat.unref();
     this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.clock = options.clock ?? systemClock;
     this.slowClientGraceMs = options.slowClientGraceMs ?? 10_000;
   }
 
@@ -225,7 +230,7 @@ export class WebSocketTransport {
       keyId,
       slowSince: null,
       slowTimer: null,
-      bucket: fullBucket(this.options.rateLimit, Date.now()),
+      bucket: fullBucket(this.options.rateLimit, this.clock.now()),
       isThrottled: false,
       createContext: (requestId, method) => this.createContext(connection, requestId, method),
     };
@@ -296,7 +301,7 @@ export class WebSocketTransport {
       this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'API key revoked');
       return;
     }
-    const taken = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), Date.now());
+    const taken = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), this.clock.now());
     connection.bucket = taken.bucket;
     if (!taken.allowed) {
       if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, retryAfterMs: taken.retryAfterMs }, 'connection rate-limited');
@@ -373,7 +378,7 @@ export class WebSocketTransport {
   /** Stops reading a slow client's frames; resumes when it has caught up, closes it when it does not. */
   private holdSlowClient(connection: Connection): void {
     const { socket } = connection;
-    connection.slowSince = Date.now();
+    connection.slowSince = this.clock.now();
     socket.pause();
     connection.logger.debug({ queuedBytes: socket.bufferedAmount }, 'client is slow to read: pausing its input');
     connection.slowTimer = setInterval(() => {
@@ -388,7 +393,7 @@ export class WebSocketTransport {
         socket.resume();
         return;
       }
-      if (Date.now() - (connection.slowSince ?? 0) > this.slowClientGraceMs) {
+      if (this.clock.now() - (connection.slowSince ?? 0) > this.slowClientGraceMs) {
         connection.logger.warn({ queuedBytes: socket.bufferedAmount, limit: this.maxQueuedBytes }, 'closing a client that stopped reading');
         this.releaseSlowClient(connection);
         this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'too much unread data (limits.maxQueuedBytesPerConnection)');

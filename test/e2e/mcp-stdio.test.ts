@@ -196,3 +196,26 @@ describe('2025-11-25 client (v1 SDK) with llm.provider "host"', () => {
     expect((bad.content as Array<{ text: string }>)[0]!.text).toContain('persona_id');
   });
 });
+
+describe('request ids', () => {
+  it('echoes ids a double cannot hold exactly, as the client wrote them', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'mcp', '--data-dir', dataDir, '--ollama-host', ollama.url], { cwd: ROOT });
+    let out = '';
+    const answered = new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+        if (out.includes('"id":1.50')) resolve();
+      });
+    });
+    child.stdin.write('{"jsonrpc":"2.0","id":9007199254740993,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}\n');
+    child.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n{"jsonrpc":"2.0","id":1.50,"method":"tools/call",');
+    child.stdin.write('"params":{"name":"persona_list","arguments":{}}}\n');
+    await answered;
+    child.stdin.end();
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect(out).toContain('"id":9007199254740993');
+    expect(out).toMatch(/"id":1\.50[,}]/);
+    expect(out).toContain('Aria');
+  }, 60_000);
+});

@@ -16,7 +16,8 @@
  *   Bodies are recorded in `requests`.
  * - `POST /api/embed`: `{"embeddings":[[16 numbers]]}` per input, unit length, derived from a SHA-256 of
  *   the text (same text, same vector). Bodies are recorded in `embedRequests`.
- * - `GET /api/tags` (the `models`), `GET /api/version`.
+ * - `GET /api/tags` (the `models`), `GET /api/version`, `POST /api/show` (`capabilities`, with "vision" for
+ *   the `visionModels`; a chat with `images` to any other model fails as Ollama's does).
  * - `HEAD /api/blobs/sha256:D` (200 when the fake holds that blob, else 404) and `POST /api/blobs/sha256:D`
  *   (stores the body when its SHA-256 is D: 201; else 400), like Ollama's blob store.
  * - `POST /api/create` (`{model, from, system, parameters, adapters, stream}`): 404 like a pull error when
@@ -51,7 +52,7 @@ export type FakeOllamaMode = 'normal' | 'slow' | 'hang' | 'stall' | 'fail' | 'bu
 /** A chat request body as the fake parsed it. Fields are not validated beyond being JSON. */
 export interface FakeChatBody {
   model?: string;
-  messages?: Array<{ role: string; content: string }>;
+  messages?: Array<{ role: string; content: string; images?: string[] }>;
   stream?: boolean;
   options?: Record<string, unknown>;
   [key: string]: unknown;
@@ -71,6 +72,8 @@ export interface FakeOllamaOptions {
   models?: string[];
   /** Defaults to 'normal'. */
   mode?: FakeOllamaMode;
+  /** Models with vision. Defaults to `['llava:latest']` (install it through `models` to use it). */
+  visionModels?: string[];
   /** Delay before each line in 'slow' mode, and between pieces with `byteChunkSize`. Defaults to 20 ms. */
   chunkDelayMs?: number;
   /** Defaults to the echo reply described at the top of this file. */
@@ -82,6 +85,8 @@ export interface FakeOllama {
   readonly url: string;
   /** Installed models; change it freely (names without a tag mean `:latest`). */
   models: string[];
+  /** Installed models that take pictures (`/api/show` lists "vision"; others refuse `images`). */
+  visionModels: string[];
   chunkDelayMs: number;
   /** When set, the chat stream is written in pieces of this many bytes. Defaults to null (one line per write). */
   byteChunkSize: number | null;
@@ -128,6 +133,11 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
     if (req.method === 'GET' && path === '/api/version') return sendJson(res, 200, { version: '0.12.0' });
     if (req.method === 'GET' && path === '/api/tags') return sendJson(res, 200, { models: fake.models.map(tagOf) });
+    if (req.method === 'POST' && path === '/api/show') {
+      const body = JSON.parse((await readBody(req)) || '{}') as { model?: string };
+      if (!isInstalled(fake.models, body.model)) return sendJson(res, 404, { error: `model '${body.model ?? ''}' not found` });
+      return sendJson(res, 200, { capabilities: isInstalled(fake.visionModels, body.model) ? ['completion', 'vision'] : ['completion'] });
+    }
     if (path.startsWith('/api/blobs/')) return blob(req, res, path.slice('/api/blobs/'.length));
     if (req.method === 'POST' && path === '/api/create') {
       let body: FakeChatBody;
@@ -186,6 +196,10 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
       }
     });
     if (answeredByMode(body, res)) return;
+    // As Ollama does for a model without a vision projector.
+    if ((body.messages ?? []).some((message) => Array.isArray(message.images) && message.images.length > 0) && !isInstalled(fake.visionModels, body.model)) {
+      return sendJson(res, 500, { error: 'this model is missing data required for image input' });
+    }
 
     const model = body.model ?? '';
     const words = splitWords(typeof reply === 'string' ? reply : reply(body));
@@ -289,6 +303,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
   const fake: FakeOllama = {
     url: `http://127.0.0.1:${port}`,
     models: options.models ? [...options.models] : ['llama3.1:8b', 'nomic-embed-text:latest'],
+    visionModels: options.visionModels ? [...options.visionModels] : ['llava:latest'],
     chunkDelayMs: options.chunkDelayMs ?? 20,
     byteChunkSize: null,
     requests: [],

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { startServer, type RunningServer } from '../../src/app/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import type { Clock } from '../../src/ports/clock.js';
 import { silentLogger } from '../../src/logger.js';
 import { TestClient } from './ws-client.js';
 
@@ -26,9 +27,9 @@ export function testConfig(dataDir: string, flags: Record<string, unknown> = {},
   return loadConfig({ cwd: dataDir, env: {}, flags: { dataDir, port: 0, 'llm.ollamaHost': ollamaUrl, validateResults: true, ...flags } });
 }
 
-export async function startTestServer(options: { ollamaUrl?: string; dataDir?: string; flags?: Record<string, unknown> } = {}): Promise<TestServer> {
+export async function startTestServer(options: { ollamaUrl?: string; dataDir?: string; flags?: Record<string, unknown>; clock?: Clock } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? makeDataDir();
-  const server = await startServer(testConfig(dataDir, options.flags, options.ollamaUrl), { logger: silentLogger() });
+  const server = await startServer(testConfig(dataDir, options.flags, options.ollamaUrl), { logger: silentLogger(), ...(options.clock ? { clock: options.clock } : {}) });
   const clients: TestClient[] = [];
   let stopped = false;
   const stop = async (): Promise<void> => {

@@ -78,6 +78,22 @@ describe('recall into the prompt', () => {
     expect(personal.memory.recalled_lines).toBeGreaterThanOrEqual(1);
   });
 
+  it('cuts a long memory to one short line, so it cannot take the whole memory budget', async () => {
+    const client = await server.connect();
+    await client.result('persona.switch', { persona_id: 'aria' });
+    // A client stores a long text about the country (say, a pasted travel diary): 3 900 characters.
+    const diary = `Diary of the trip across the country:\n\n${'we walked the long road past farms and lakes and slept in small inns,\n'.repeat(55)}`.slice(0, 3900);
+    await client.result('memory.store', { persona_id: 'aria', content: diary, memory_type: 'diary', importance: 0.9 });
+    await client.result('conversation.start', { persona_id: 'aria', context: 'another day' });
+    const answer = await client.result('persona.chat', { message: 'Which country did I come from?' });
+    const recalled = systemPrompt().split('Things you remember')[1]!.split('\n\n')[0]!.split('\n').slice(1);
+    // One line, its line breaks folded: the list goes on after it.
+    expect(recalled.some((line) => line.startsWith('- Diary of the trip across the country: we walked'))).toBe(true);
+    for (const line of recalled) expect(line.length).toBeLessThan(400); // ~80 tokens
+    expect(recalled.some((line) => line.includes('I moved here from Canada.'))).toBe(true);
+    expect(answer.memory.tokens).toBeLessThanOrEqual(400);
+  });
+
   it('keeps the block editable: a fact made unimportant leaves it, one made important joins it', async () => {
     const client = await server.connect();
     await client.result('persona.switch', { persona_id: 'aria' });

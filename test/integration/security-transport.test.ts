@@ -260,6 +260,33 @@ describe('11. smaller ones', () => {
     await client.close();
   });
 
+  it('echoes such ids exactly over MCP HTTP too, in JSON answers and in SSE streams, both revisions', async () => {
+    const post = async (body: string, headers: Record<string, string> = {}): Promise<{ text: string; session: string | null }> => {
+      const response = await fetch(server.server.mcpUrl!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body,
+      });
+      return { text: await response.text(), session: response.headers.get('mcp-session-id') };
+    };
+    const init = await post('{"jsonrpc":"2.0","id":9007199254740993,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}');
+    expect(init.text).toContain('"id":9007199254740993');
+    const legacy = { 'mcp-session-id': init.session!, 'mcp-protocol-version': '2025-11-25' };
+    await post('{"jsonrpc":"2.0","method":"notifications/initialized"}', legacy);
+    const call = await post('{"jsonrpc":"2.0","id":1.50,"method":"tools/call","params":{"name":"persona_list","arguments":{}}}', legacy);
+    expect(call.text).toContain('"id":1.50');
+    expect(call.text).toContain('Aria');
+    // 2026-07-28: stateless requests with the per-request envelope.
+    const modern = await post(
+      '{"jsonrpc":"2.0","id":12345678901234567890123,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}',
+      { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+    );
+    expect(modern.text).toContain('"id":12345678901234567890123');
+    expect(modern.text).toContain('persona_list');
+    const plain = await post('{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"persona_list","arguments":{}}}', legacy);
+    expect(plain.text).toContain('"id":8');
+  });
+
   it('refuses upgrades beyond the server-wide limit with HTTP 503 (not an accepted socket closed with 1013)', async () => {
     const full = await startTestServer({ ollamaUrl: ollama.url, flags: { 'limits.maxConnections': 1 } });
     try {

@@ -103,6 +103,30 @@ describe('a branch the user makes', () => {
     expect((await chat.threads()).current.thread_id).toBe(libraries.thread_id);
   });
 
+  it('a reply still being generated when the user branches stays with the message it answers', async () => {
+    const client = await server.connect();
+    const chat = new ChatScript(client, 'aria');
+    await chat.say('Tell me about the ancient libraries of the elves and their old songs');
+    ollama.chunkDelayMs = 30;
+    ollama.setMode('slow');
+    try {
+      const inFlight = chat.say('Which elven library held the oldest songs of the elves?');
+      await ollama.waitForRequest(ollama.requests.length + 1);
+      // the same user, from a second connection (one connection answers its requests in order)
+      const second = await server.connect();
+      const gardening = await second.result('conversation.branch', { conversation_id: chat.conversationId, label: 'gardening' });
+      await inFlight;
+      let threads = await chat.threads();
+      expect(threads.current).toMatchObject({ thread_id: gardening.thread_id, message_count: 0 });
+      expect(threads.all.find((thread) => thread.thread_id !== gardening.thread_id)?.message_count).toBe(4);
+      await chat.say('I grow tomatoes in my garden.');
+      threads = await chat.threads();
+      expect(threads.current).toMatchObject({ thread_id: gardening.thread_id, message_count: 2 });
+    } finally {
+      ollama.setMode('normal');
+    }
+  });
+
   it('says clearly when there is nothing to go back to', async () => {
     const client = await server.connect();
     const chat = new ChatScript(client, 'aria');

@@ -88,8 +88,15 @@ describe('character cards', () => {
     const aria = await client.result('persona.get', { persona_id: 'aria' });
     const copy = await client.result('persona.import_card', { png: exported.png, on_conflict: 'rename' });
     const imported = await client.result('persona.get', { persona_id: copy.persona.persona_id });
-    const strip = (persona: Record<string, unknown>) => ({ ...persona, id: null, persona_id: null, name: null, is_builtin: null, created_at: null, updated_at: null });
+    const strip = (persona: Record<string, unknown>) => ({ ...persona, id: null, persona_id: null, name: null, avatar_url: null, is_builtin: null, created_at: null, updated_at: null });
     expect(strip(imported)).toEqual(strip(aria));
+  });
+
+  it('keeps a renamed card\'s new name when only its id clashes (a card exported here and edited by hand)', async () => {
+    const exported = await client.result('persona.export_card', { persona_id: 'kira', spec: 'v3', format: 'json' });
+    exported.card.data.name = 'Dropped Scholar';
+    const imported = await client.result('persona.import_card', { card: exported.card, on_conflict: 'rename' });
+    expect(imported).toMatchObject({ action: 'renamed', persona: { persona_id: 'kira-2', name: 'Dropped Scholar' } });
   });
 
   it('refuses a conflict without a policy, and a file that is not a card', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FileBackupFolder } from '../../src/adapters/bundle/backup-folder.js';
 import { SqliteStateArchive } from '../../src/adapters/bundle/sqlite-archive.js';
 import { InProcessEventBus } from '../../src/adapters/events/in-process-bus.js';
 import { SqliteSettingsStore } from '../../src/adapters/sqlite/settings-store.js';
@@ -63,7 +64,7 @@ describe('scheduled backups', () => {
   it('keeps the newest `keep` backups', async () => {
     const { store, personas, logger, clock, advance, events, dataDir } = await setup();
     const backup = { directory: path.join(dataDir, 'backups'), intervalHours: 1, keep: 2 };
-    const state = new StateService({ archive: new SqliteStateArchive(databaseFile(dataDir), 'test'), store, personas, events, clock, logger, backup });
+    const state = new StateService({ archive: new SqliteStateArchive(databaseFile(dataDir), 'test'), folder: new FileBackupFolder(), store, personas, events, clock, logger, backup });
     const made: string[] = [];
     for (let run = 0; run < 3; run += 1) {
       made.push((await state.runScheduledBackup()).file);

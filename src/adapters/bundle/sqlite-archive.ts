@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { ExportSummary, ImportOptions, ImportReport, Selection, StateArchive, BackupSummary } from '../../ports/archive.js';
 import { backupDatabase } from '../sqlite/backup.js';
 import { openDatabase, type Database } from '../sqlite/database.js';
+import { bundleStream, ensureFolderOf, exportToBytes } from './bundle-bytes.js';
 import { exportBundle } from './exporter.js';
 import { importBundle } from './importer.js';
 
@@ -37,9 +38,14 @@ export class SqliteStateArchive implements StateArchive {
     });
   }
 
-  importBundle(source: Readable, options: ImportOptions): Promise<ImportReport> {
+  exportBundleBytes(selection: Selection): Promise<{ bundle: Buffer; summary: ExportSummary }> {
+    return exportToBytes((file) => this.exportBundle(file, selection));
+  }
+
+  importBundle(source: Readable | Uint8Array, options: ImportOptions): Promise<ImportReport> {
+    const stream = bundleStream(source);
     return this.withDatabase((db) =>
-      importBundle(db, source, {
+      importBundle(db, stream, {
         ...options,
         ...(this.maxUnpackedBytes === undefined ? {} : { maxUnpackedBytes: this.maxUnpackedBytes }),
         ...(this.maxLineBytes === undefined ? {} : { maxLineBytes: this.maxLineBytes }),
@@ -48,6 +54,7 @@ export class SqliteStateArchive implements StateArchive {
   }
 
   backup(file: string): Promise<BackupSummary> {
+    ensureFolderOf(file);
     return this.withDatabase(async (db) => {
       const result = await backupDatabase(db, file);
       return { file: result.file, bytes: result.bytes, schemaVersion: result.schemaVersion, createdAt: new Date().toISOString() };

@@ -62,7 +62,7 @@ export class CharacterCardCodec implements CardCodec {
   encode(
     persona: PersonaDefinition,
     stored: StoredCard | null,
-    options: { spec: CardSpecName; container: CardContainer; createdAt: number; updatedAt: number },
+    options: { spec: CardSpecName; container: CardContainer; createdAt: number; updatedAt: number; image?: Buffer | undefined },
   ): { card: Record<string, unknown>; png: Buffer | null } {
     const fields: Record<string, unknown> = { ...personaToCardFields(persona) };
     let base: Record<string, unknown> = { ...V2_DEFAULTS };
@@ -92,7 +92,7 @@ export class CharacterCardCodec implements CardCodec {
     };
     const card = options.spec === 'v3' ? v3 : v2;
     if (options.container === 'json') return { card, png: null };
-    const image = stored?.image ?? placeholderImage(persona.id);
+    const image = options.image ?? stored?.image ?? placeholderImage(persona.id);
     const texts = options.spec === 'v3' ? { chara: JSON.stringify(v2), ccv3: JSON.stringify(v3) } : { chara: JSON.stringify(v2) };
     return { card, png: writeCardTexts(image, texts) };
   }

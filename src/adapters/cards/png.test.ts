@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BundleError } from '../bundle/errors.js';
-import { placeholderImage, readCardTexts, writeCardTexts } from './png.js';
+import { placeholderImage, readCardTexts, stripCardChunks, writeCardTexts } from './png.js';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -16,6 +16,12 @@ describe('PNG card chunks', () => {
     const started = performance.now();
     expect(() => readCardTexts(png)).toThrow(/claims 1073741824 bytes/);
     expect(performance.now() - started).toBeLessThan(50);
+  });
+
+  it('refuses such a chunk in a stored image too, when a card is written into it or stripped (export_card)', () => {
+    const image = Buffer.concat([SIGNATURE, Buffer.from([0x40, 0, 0, 0]), Buffer.from('tEXt'), Buffer.alloc(20)]);
+    expect(() => writeCardTexts(image, { chara: 'e30=' })).toThrow(/claims 1073741824 bytes/);
+    expect(() => stripCardChunks(image)).toThrow(/claims 1073741824 bytes/);
   });
 
   it('answers any damaged PNG with a BundleError, quickly (property)', () => {

@@ -154,6 +154,11 @@ export class FallbackToHostProvider implements LlmProvider {
     return this.primary.listModels(signal);
   }
 
+  /** The primary's view of the model (the host's model may differ; callers treat null as unknown). */
+  capabilities(model: string, signal?: AbortSignal): Promise<string[] | null> {
+    return this.primary.capabilities?.(model, signal) ?? Promise.resolve(null);
+  }
+
   /** The primary's embeddings (MCP sampling has none; memory search then uses the offline embedder). */
   embed(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]> {
     if (!this.primary.embed)

@@ -78,6 +78,11 @@ export class QueuedLlmProvider implements LlmProvider {
     return this.inner.status();
   }
 
+  /** Passed straight through: a short metadata request, cached by the backend. */
+  capabilities(model: string, signal?: AbortSignal): Promise<string[] | null> {
+    return this.inner.capabilities?.(model, signal) ?? Promise.resolve(null);
+  }
+
   /**
    * Passed straight through, outside the chat slots: embeddings are short requests, and making a
    * memory search wait behind a long chat would stall the turn that asked for it.

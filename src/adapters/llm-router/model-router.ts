@@ -172,6 +172,18 @@ export class ModelRouter implements LlmProvider, LlmCatalog {
     return backend.provider.embed(texts, ref.model, signal);
   }
 
+  /** What the model behind a reference can do ("vision", ...), from its backend; null when it cannot tell. */
+  capabilities(model: string, signal?: AbortSignal): Promise<string[] | null> {
+    let ref: ModelRef;
+    try {
+      ref = this.resolve(model);
+    } catch {
+      return Promise.resolve(null);
+    }
+    const backend = this.byName.get(ref.backend);
+    return backend?.provider.capabilities?.(ref.model, signal) ?? Promise.resolve(null);
+  }
+
   /** The default backend's models. */
   listModels(signal?: AbortSignal): Promise<LlmModel[]> {
     return this.byName.get(this.defaultBackend)!.provider.listModels(signal);

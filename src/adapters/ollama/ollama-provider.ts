@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { AppError, isAppError } from '../../domain/errors.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
-import type { LlmChatEvent, LlmChatRequest, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
+import type { LlmChatEvent, LlmChatRequest, LlmMessage, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
 import { causeOf } from '../../logger.js';
 import { NdjsonLineSplitter } from './ndjson.js';
 import { RequestScope, sendIdempotent } from '../llm-http/request-scope.js';
@@ -133,6 +133,7 @@ export class OllamaProvider implements LlmProvider {
   private readonly logger: OllamaLogger;
   private readonly clock: Clock;
   private readonly statusProbe: StatusProbe;
+  private readonly capabilityCache = new Map<string, string[]>();
 
   constructor(options: OllamaProviderOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -173,7 +174,7 @@ export class OllamaProvider implements LlmProvider {
         headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
         body: JSON.stringify({
           model: request.model,
-          messages: request.messages,
+          messages: request.messages.map(toOllamaMessage),
           stream: true,
           options: { num_predict: request.maxTokens, num_ctx: request.contextTokens, ...request.options },
         }),
@@ -181,7 +182,12 @@ export class OllamaProvider implements LlmProvider {
       });
       hasResponse = true;
       scope.stopTimer('headers');
-      if (!response.ok) throw await errorFromResponse(response, this.baseUrl, request.model);
+      if (!response.ok) {
+        const failure = await errorFromResponse(response, this.baseUrl, request.model);
+        // Ollama refuses pictures for a model without a vision projector ("missing data required for image input").
+        if (request.messages.some((message) => (message.images?.length ?? 0) > 0) && /image/i.test(failure.message)) throw cannotSee(request.model, failure.message);
+        throw failure;
+      }
       if (!response.body) throw replyBrokeOff('the answer had no body');
 
       const reader = response.body.getReader();
@@ -250,6 +256,34 @@ export class OllamaProvider implements LlmProvider {
     });
   }
 
+  /**
+   * `POST /api/show`: the model's `capabilities` ("vision" when it takes pictures). Null when Ollama is
+   * too old to say, or cannot be asked; cached per model, since a model's abilities do not change.
+   */
+  async capabilities(model: string, signal?: AbortSignal): Promise<string[] | null> {
+    const cached = this.capabilityCache.get(model);
+    if (cached !== undefined) return cached;
+    const scope = new RequestScope(signal);
+    scope.startTimer('total', this.listTimeoutMs);
+    try {
+      const response = await fetch(`${this.baseUrl}/api/show`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model }),
+        signal: scope.signal,
+      });
+      if (!response.ok) return null;
+      const body = (await response.json().catch(() => null)) as { capabilities?: unknown } | null;
+      const capabilities = Array.isArray(body?.capabilities) ? body.capabilities.filter((item): item is string => typeof item === 'string') : null;
+      if (capabilities !== null) this.capabilityCache.set(model, capabilities);
+      return capabilities;
+    } catch {
+      return null;
+    } finally {
+      scope.dispose();
+    }
+  }
+
   /** Never throws; answers from a cache for `statusCacheMs`, and concurrent callers share one probe. */
   status(): Promise<LlmStatus> {
     return this.statusProbe.status();
@@ -283,6 +317,18 @@ export class OllamaProvider implements LlmProvider {
     if (!hasResponse) return ollamaUnreachable(this.baseUrl, error);
     return replyBrokeOff('the connection closed mid-reply', error);
   }
+}
+
+/** Ollama's message shape: pictures are a list of bare base64 strings. */
+function toOllamaMessage(message: LlmMessage): { role: string; content: string; images?: string[] } {
+  if (message.images === undefined || message.images.length === 0) return { role: message.role, content: message.content };
+  return { role: message.role, content: message.content, images: message.images.map((image) => image.data) };
+}
+
+function cannotSee(model: string, detail: string): AppError {
+  return new AppError('model_cannot_see', `The model ${model} cannot look at pictures (Ollama: ${detail}). Pick a vision model for this persona (e.g. \`ollama pull llava\`), or describe the picture in words; your message was kept.`, {
+    data: { model },
+  });
 }
 
 function embedCancelled(): AppError {

@@ -10,6 +10,7 @@
 import { AppError } from '../../domain/errors.js';
 import type pg from 'pg';
 import { initial } from './migrations/0001_initial.js';
+import { media } from './migrations/0018_media.js';
 import { memoryRecall } from './migrations/0002_memory_recall.js';
 
 export interface PgMigration {
@@ -18,7 +19,7 @@ export interface PgMigration {
   sql: string;
 }
 
-export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, media];
 
 /** The SQLite schema version the newest PostgreSQL schema holds the same tables and columns as. */
 export const SQLITE_EQUIVALENT = 7;

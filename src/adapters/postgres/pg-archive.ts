@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BackupSummary, ExportSummary, ImportOptions, ImportReport, Selection, StateArchive } from '../../ports/archive.js';
+import { bundleStream, ensureFolderOf, exportToBytes } from '../bundle/bundle-bytes.js';
 import { exportBundle } from '../bundle/exporter.js';
 import { importBundle } from '../bundle/importer.js';
 import { backupDatabase } from '../sqlite/backup.js';
@@ -39,7 +40,12 @@ export class PostgresStateArchive implements StateArchive {
     });
   }
 
-  importBundle(source: Readable, options: ImportOptions): Promise<ImportReport> {
+  exportBundleBytes(selection: Selection): Promise<{ bundle: Buffer; summary: ExportSummary }> {
+    return exportToBytes((file) => this.exportBundle(file, selection));
+  }
+
+  importBundle(bundle: Readable | Uint8Array, options: ImportOptions): Promise<ImportReport> {
+    const source = bundleStream(bundle);
     return this.db.transaction(async (tx) => {
       await lockAll(tx, this.db.schema);
       return this.withScratch(async (scratch) => {
@@ -57,6 +63,7 @@ export class PostgresStateArchive implements StateArchive {
 
   /** A SQLite file holding the whole store (restorable with `persona-mcp migrate-store`, or as a SQLite data dir). */
   async backup(file: string): Promise<BackupSummary> {
+    ensureFolderOf(file);
     return this.withSnapshot(async (snapshot) => {
       const result = await backupDatabase(snapshot, file);
       return { file: result.file, bytes: statSync(result.file).size, schemaVersion: result.schemaVersion, createdAt: new Date().toISOString() };

@@ -43,6 +43,9 @@ export const COPIED_TABLES = [
   'persona_cards',
   'api_keys',
   'prompt_templates',
+  'media',
+  'message_attachments',
+  'scenes',
 ] as const;
 
 /** Columns PostgreSQL computes itself (never copied either way). */

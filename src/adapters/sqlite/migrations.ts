@@ -15,6 +15,7 @@ import { memory } from './migrations/0003_memory.js';
 import { apiKeys } from './migrations/0006_api_keys.js';
 import { social } from './migrations/0004_social.js';
 import { settings } from './migrations/0005_settings.js';
+import { media } from './migrations/0018_media.js';
 import { promptTemplates } from './migrations/0007_prompt_templates.js';
 import { personaOwners } from './migrations/0024_persona_owners.js';
 import { memoryRecall } from './migrations/0025_memory_recall.js';
@@ -27,7 +28,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, personaOwners, memoryRecall];
+export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, media, personaOwners, memoryRecall];
 
 /** The newest schema version this build knows. */
 export function currentSchemaVersion(): number {

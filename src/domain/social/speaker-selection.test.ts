@@ -159,5 +159,16 @@ describe('mentions', () => {
     expect(mentions('Kira, what do you think?', 'Kira')).toBe(true);
     expect(mentions('what about you, kira', 'Kira')).toBe(true);
     expect(mentions('Kiran said so', 'Kira')).toBe(false);
+    expect(mentions('bram what do YOU think', 'Bram')).toBe(true);
+  });
+
+  it('does not take a common word for a name in a line that capitalises names', () => {
+    expect(mentions('I will ask Kira about it', 'Will')).toBe(false);
+    expect(mentions('I hope you are well, Aria.', 'Hope')).toBe(false);
+    expect(mentions('Will, what do you think?', 'Will')).toBe(true);
+    expect(mentions('I will ask Will', 'Will')).toBe(true);
+    expect(mentionIndex('I will ask Will', 'Will')).toBe(11);
+    // a line all in lower case cannot tell a name from a word
+    expect(mentions('i will go', 'Will')).toBe(true);
   });
 });

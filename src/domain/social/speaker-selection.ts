@@ -103,17 +103,30 @@ export function chooseSpeaker(candidates: readonly SpeakerCandidate[], lastSpeak
   };
 }
 
-/** Whether `text` names the persona (whole word, case-insensitive), e.g. "Kira, what do you think?". */
+/**
+ * Whether `text` names the persona (whole word, any case), e.g. "Kira, what do you think?" or "bram what
+ * do you think". A name written all in lower case counts only in a line that capitalises no name itself:
+ * "I will ask Kira" does not name Will, "i will go" does (a lower-case writer's line cannot tell).
+ */
 export function mentions(text: string, name: string): boolean {
   return mentionIndex(text, name) >= 0;
 }
 
-/** Where `text` first names the persona (whole word, case-insensitive); −1 when it does not. */
+/** Where `text` first names the persona (see {@link mentions}); −1 when it does not. */
 export function mentionIndex(text: string, name: string): number {
   const escaped = name.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   if (escaped.length === 0) return -1;
-  const match = new RegExp(`(^|[^\\p{L}\\p{N}])(${escaped})($|[^\\p{L}\\p{N}])`, 'iu').exec(text);
-  return match === null ? -1 : match.index + match[1]!.length;
+  const pattern = new RegExp(`(^|[^\\p{L}\\p{N}])(${escaped})(?=$|[^\\p{L}\\p{N}])`, 'giu');
+  for (const match of text.matchAll(pattern)) {
+    const written = match[2]!;
+    if (written !== written.toLowerCase() || !capitalisesNames(text)) return match.index + match[1]!.length;
+  }
+  return -1;
+}
+
+/** A word in Title Case inside a sentence ("Hello, Kira"): the writer capitalises names (unlike "i will go"). */
+function capitalisesNames(text: string): boolean {
+  return /[^.!?\s]\s+\p{Lu}\p{Ll}/u.test(text);
 }
 
 /** A line of the conversation as direct address reads it. */

@@ -111,6 +111,17 @@ describe('assignThread inside a held branch', () => {
       threadId: 2,
     });
   });
+
+  it('files a reply that was being generated when the branch opened with the message it answers; the branch stays empty and current', () => {
+    const reply = termVector('The oldest songs were kept in the library of Ilmar');
+    const persona = { fromUser: false, hasReturnCue: false, answersThreadId: 1 };
+    const fresh = { ...emptyBranch, messageCount: 0 };
+    expect(assignThread(reply, [libraries, fresh], 2, persona)).toMatchObject({ kind: 'answer', threadId: 1 });
+    // once the user has spoken in the branch, replies belong to it
+    expect(assignThread(reply, [libraries, { ...garden, messageCount: 1 }], 2, persona)).toMatchObject({ kind: 'hold', threadId: 2 });
+    // a user's message into the empty branch is held, as ever
+    expect(assignThread(reply, [libraries, fresh], 2, { ...persona, fromUser: true })).toMatchObject({ kind: 'hold', threadId: 2 });
+  });
 });
 
 describe('hasReturnCue', () => {

@@ -113,12 +113,16 @@ export interface ThreadSummary {
   centroid: TermVector;
   /** Opened by `conversation.branch`: held while current (see the module comment). */
   isBranch?: boolean;
+  /** Messages filed in it so far (an empty branch waits for the user's next message). */
+  messageCount?: number;
 }
 
 /** Who said the message, and whether it says it goes back ({@link hasReturnCue}). */
 export interface MessageOrigin {
   fromUser: boolean;
   hasReturnCue: boolean;
+  /** For a persona's reply: the thread of the message before it (the one it answers), if that was filed. */
+  answersThreadId?: number | null;
 }
 
 export type ThreadDecision =
@@ -126,6 +130,11 @@ export type ThreadDecision =
   /** The current thread is a held branch and the message is not a clear return. */
   | { kind: 'hold'; threadId: number; similarity: number }
   | { kind: 'resume'; threadId: number; similarity: number }
+  /**
+   * A persona's reply that was still being generated when the user opened a branch: it answers a message
+   * of another thread, so it is filed there, and the (still empty) branch stays current.
+   */
+  | { kind: 'answer'; threadId: number; similarity: number }
   | { kind: 'new'; bestSimilarity: number };
 
 /**
@@ -175,6 +184,9 @@ function holdOrReturn(
 ): ThreadDecision {
   const similarity = cosineSimilarity(message, branch.centroid);
   const hold: ThreadDecision = { kind: 'hold', threadId: branch.id, similarity };
+  const answered = threads.find((thread) => thread.id === origin.answersThreadId && thread.id !== branch.id);
+  if (!origin.fromUser && branch.messageCount === 0 && answered !== undefined)
+    return { kind: 'answer', threadId: answered.id, similarity: cosineSimilarity(message, answered.centroid) };
   if (!origin.fromUser || contentWordCount(message) < MIN_CONTENT_WORDS) return hold;
   const needed = origin.hasReturnCue ? THREAD_SIMILARITY_THRESHOLD : CLEAR_RETURN_SIMILARITY;
   let best: { id: number; similarity: number } | null = null;

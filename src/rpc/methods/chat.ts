@@ -10,6 +10,8 @@ import type { Services } from '../../services/index.js';
 import { APPLICATION_ERRORS, INTERNAL_ERROR } from '../error-codes.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
 import { conversationIdParam, personaIdParam, personaStateWire, round, seconds } from './wire.js';
+import { attachmentWire, mediaToWire, toUpload, uploadParam } from './media.js';
+import { MAX_ATTACHMENTS_PER_MESSAGE } from '../../services/media/media-service.js';
 
 const chatParams = z.object({
   message: z.string().describe('What the user says to the persona.'),
@@ -17,6 +19,16 @@ const chatParams = z.object({
   persona_id: personaIdParam.optional().describe("Talk to this persona instead of the session's active one (id or name)."),
   conversation_id: conversationIdParam.optional().describe('Continue this conversation (the MCP way to keep a thread).'),
   stream: z.boolean().optional().describe('Send persona.chat.chunk notifications while the reply is generated.'),
+  images: z
+    .array(uploadParam)
+    .max(MAX_ATTACHMENTS_PER_MESSAGE)
+    .optional()
+    .describe('Pictures for the persona to look at (PNG, JPEG, WebP, GIF as base64). Its model needs vision, else error model_cannot_see.'),
+  audio: z
+    .array(uploadParam)
+    .max(MAX_ATTACHMENTS_PER_MESSAGE)
+    .optional()
+    .describe('Audio clips (MP3, Ogg, WAV, WebM, M4A, FLAC as base64): stored with the message and playable; the model is told it cannot hear them.'),
   model: z
     .string()
     .min(1)
@@ -52,6 +64,7 @@ const chatResult = z.object({
   conversation_id: z.string(),
   message_id: z.number().int().describe("The stored reply's id."),
   model: z.string(),
+  attachments: z.array(attachmentWire).optional().describe("The files stored with the user's message, when any were sent."),
   model_choice: modelChoiceWire,
   memory: z
     .object({
@@ -130,6 +143,8 @@ export function chatMethods(services: Services): MethodDefinition[] {
       hints: { openWorld: true },
       handler: async (params, context) => {
         const requestId = context.requestId;
+        // Checked and stored before the turn: a refused file stops the request before anything is written.
+        const attachments = await services.media.media.prepare((params.images ?? []).map(toUpload), (params.audio ?? []).map(toUpload));
         const turn = await chat.runTurn(
           context.session,
           {
@@ -137,6 +152,8 @@ export function chatMethods(services: Services): MethodDefinition[] {
             personaId: params.persona_id,
             conversationId: params.conversation_id,
             tokenBudget: params.token_budget,
+            attachments: { images: attachments.images, notes: attachments.notes },
+            onUserMessageStored: (message) => services.media.media.attach(message, attachments.stored),
             model: params.model,
             latencyBudgetMs: params.latency_budget_ms,
           },
@@ -147,7 +164,7 @@ export function chatMethods(services: Services): MethodDefinition[] {
               : {}),
           },
         );
-        return chatResultToWire(turn);
+        return attachments.stored.length === 0 ? chatResultToWire(turn) : { ...chatResultToWire(turn), attachments: attachments.stored.map(mediaToWire) };
       },
     }),
 
@@ -158,7 +175,7 @@ export function chatMethods(services: Services): MethodDefinition[] {
       description:
         "Kept for the old server's clients; it breaks JSON-RPC's one-response rule on purpose. New clients use `persona.chat` " +
         'with `stream: true`. Failures arrive as a `stream_error` frame, not a JSON-RPC error.',
-      params: chatParams.omit({ stream: true }),
+      params: chatParams.omit({ stream: true, images: true, audio: true }),
       result: streamEvent.passthrough(),
       legacyStreaming: true,
       exposeAsTool: false,
@@ -169,7 +186,7 @@ export function chatMethods(services: Services): MethodDefinition[] {
         const frame = (eventType: z.infer<typeof streamEvent>['event_type'], data: Record<string, unknown>, topLevel: Record<string, unknown> = {}) => ({
           event_type: eventType,
           stream_id: streamId,
-          timestamp: new Date().toISOString(),
+          timestamp: new Date(services.clock.now()).toISOString(),
           ...topLevel,
           data,
         });

@@ -1,12 +1,14 @@
 /**
  * The conversation feed over JSON-RPC: `conversation.subscribe` / `unsubscribe`, and the notifications
- * subscribers get (each stored message as `conversation.turn`, the end, group pauses and resumptions).
+ * subscribers get (each stored message as `conversation.turn`, the end, group pauses and resumptions,
+ * scene changes, and who speaks next in a group and why).
  */
 import { z } from 'zod';
 import { AppError } from '../../domain/errors.js';
 import type { ConversationUpdate } from '../../services/conversation-feed.js';
 import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
+import { sceneToWire } from './media.js';
 import { conversationIdParam, messageToWire } from './wire.js';
 
 /** The notification topic of a conversation. */
@@ -19,12 +21,15 @@ export const CONVERSATION_NOTIFICATIONS = {
   turn: 'conversation.turn',
   ended: 'conversation.ended',
   statusChanged: 'conversation.group_status',
+  scene: 'conversation.scene',
+  speaker: 'conversation.speaker',
 } as const;
 
 /**
  * A conversation update as the JSON-RPC notification its subscribers get: each stored message as
  * `conversation.turn`, the end as `conversation.ended`, group pauses and resumptions as
- * `conversation.group_status`.
+ * `conversation.group_status`, scene changes as `conversation.scene`, a group's next speaker as
+ * `conversation.speaker`.
  */
 export function conversationNotification(update: ConversationUpdate): { topic: string; method: string; params: Record<string, unknown> } {
   const topic = conversationTopic(update.conversationId);
@@ -43,6 +48,22 @@ export function conversationNotification(update: ConversationUpdate): { topic: s
         method: CONVERSATION_NOTIFICATIONS.statusChanged,
         params: { conversation_id: update.conversationId, status: update.status, reason: update.reason },
       };
+    case 'scene':
+      return { topic, method: CONVERSATION_NOTIFICATIONS.scene, params: { conversation_id: update.conversationId, scene: sceneToWire(update.scene) } };
+    case 'speaker':
+      return {
+        topic,
+        method: CONVERSATION_NOTIFICATIONS.speaker,
+        params: {
+          conversation_id: update.conversationId,
+          persona_id: update.choice.personaId,
+          persona_name: update.speakerName,
+          mode: update.choice.mode,
+          desire: update.choice.desire,
+          desires: update.choice.desires,
+          reason: update.reason,
+        },
+      };
   }
 }
 
@@ -55,7 +76,9 @@ export function conversationFeedMethods(services: Services): MethodDefinition[] 
       summary: 'Receive each new message of a conversation as a `conversation.turn` notification (WebSocket only).',
       description:
         'Notifications: `conversation.turn` {conversation_id, message, speaker_name} for every stored message (persona turns and user ' +
-        'messages), `conversation.ended` {conversation_id, reason}, and for groups `conversation.group_status` {conversation_id, status, reason}. ' +
+        'messages), `conversation.ended` {conversation_id, reason}, `conversation.scene` {conversation_id, scene} when scene.set changes it, and for ' +
+        'groups `conversation.group_status` {conversation_id, status, reason} and `conversation.speaker` {conversation_id, persona_id, persona_name, ' +
+        'mode, desire, desires, reason} (who speaks next and why) before each turn. ' +
         'Messages up to `last_message_id` are already stored: read them with conversation.history; everything after arrives exactly once.',
       params: z.object({ conversation_id: conversationIdParam }),
       result: z.object({

@@ -1,5 +1,5 @@
 /**
- * Group conversations between personas: interjecting, status, resuming, joining and leaving.
+ * Group conversations between personas: interjecting, status, pausing, resuming, joining and leaving.
  * `conversation.start` (conversation.ts) launches groups.
  */
 import { z } from 'zod';
@@ -69,6 +69,16 @@ export function conversationGroupMethods(services: Services): MethodDefinition[]
       result: groupWire,
       hints: { readOnly: true, idempotent: true },
       handler: async ({ conversation_id }, context) => groupToWire(await groups.view(context.session, conversation_id)),
+    }),
+
+    defineMethod({
+      name: 'conversation.pause',
+      summary: 'Pause a running group conversation: the turn in progress finishes, then nobody speaks until conversation.resume or an interjection.',
+      params: z.object({ conversation_id: conversationIdParam }),
+      result: groupWire,
+      hints: { idempotent: true },
+      requires: 'user',
+      handler: async ({ conversation_id }, context) => groupToWire(await groups.pauseRunning(context.session, conversation_id)),
     }),
 
     defineMethod({

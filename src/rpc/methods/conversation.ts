@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../../domain/errors.js';
 import type { ConversationRecord } from '../../ports/store.js';
 import type { Services } from '../../services/index.js';
+import { attachmentsToWire } from './media.js';
 import type { SessionBinding } from '../registry.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
 import { conversationTopic } from './conversation-feed.js';
@@ -199,10 +200,14 @@ export function conversationMethods(services: Services): MethodDefinition[] {
         }
         if (conversation === null) return { conversation_id: null, persona_id: personaId, messages: [], next_before_id: null, has_more: false };
         const page = await conversations.historyPage(conversation.id, params.limit, params.before_id);
+        const attachments = await services.media.media.attachmentsOf(page.messages.map((message) => message.id));
         return {
           conversation_id: conversation.id,
           persona_id: personaId ?? conversation.personaIds[0] ?? null,
-          messages: [...page.messages].reverse().map(messageToWire),
+          messages: [...page.messages].reverse().map((message) => {
+            const files = attachments.get(message.id);
+            return files === undefined ? messageToWire(message) : { ...messageToWire(message), attachments: attachmentsToWire(files) };
+          }),
           next_before_id: page.nextBeforeId,
           has_more: page.nextBeforeId !== null,
         };

@@ -11,6 +11,7 @@ import { conversationGroupMethods } from './conversation-group.js';
 import { conversationThreadMethods } from './conversation-threads.js';
 import { emotionalMethods } from './emotional.js';
 import { memoryMethods } from './memory.js';
+import { mediaMethods } from './media.js';
 import { personaMethods } from './persona.js';
 import { personaKnowledgeMethods } from './persona-knowledge.js';
 import { relationshipMethods } from './relationship.js';
@@ -38,6 +39,7 @@ export function buildRegistry(services: Services): MethodRegistry {
     ...stateMethods(services),
     ...cardMethods(services),
     ...configMethods(services),
+    ...mediaMethods(services),
   ]);
   registry.add(discoverMethod(registry));
   return registry;

@@ -18,6 +18,7 @@ const personaSummaryWire = z.object({
   current_priority: z.string(),
   cooldown_remaining: z.number().describe('Seconds until the persona has rested; 0 when available.'),
   model: z.string().describe('The model this persona uses.'),
+  avatar_url: z.string().describe('Its picture, relative to the server: the uploaded avatar (`/media/ID`) or a generated one (`/avatars/ID.svg`).'),
 });
 
 const personaDetailWire = z.object({
@@ -43,6 +44,7 @@ const personaDetailWire = z.object({
   model_options: z.record(z.string(), z.number()),
   system_prompt_template: z.string(),
   avatar: z.string().nullable(),
+  avatar_url: z.string().describe('The uploaded avatar (`/media/ID`), else the generated one (`/avatars/ID.svg`).'),
   is_builtin: z.boolean(),
   created_at: z.string(),
   updated_at: z.string(),
@@ -75,13 +77,14 @@ function definitionToInput(persona: PersonaDefinition) {
   } satisfies PersonaCreateInput;
 }
 
-function personaDetailToWire(persona: PersonaRecord): z.infer<typeof personaDetailWire> {
+function personaDetailToWire(persona: PersonaRecord, avatarUrl: string): z.infer<typeof personaDetailWire> {
   // `social_energy` is a number in persona.list, so the detail names the profile `social_energy_profile`.
   const { social_energy: socialEnergyProfile, ...fields } = definitionToInput(persona);
   return {
     persona_id: persona.id,
     ...fields,
     social_energy_profile: socialEnergyProfile,
+    avatar_url: avatarUrl,
     is_builtin: persona.isBuiltin,
     created_at: toIso(persona.createdAt),
     updated_at: toIso(persona.updatedAt),
@@ -92,6 +95,8 @@ const personaUpdateParams = personaCreateInputSchema.omit({ id: true }).partial(
 
 export function personaMethods(services: Services): MethodDefinition[] {
   const { personas, sessions, conversations, chat } = services;
+  const { media } = services.media;
+  const detail = (persona: PersonaRecord): z.infer<typeof personaDetailWire> => personaDetailToWire(persona, media.avatarUrl(persona));
 
   return [
     defineMethod({
@@ -114,6 +119,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
               current_priority: persona.defaultPriority,
               cooldown_remaining: snapshot.availability.cooldownRemaining,
               model: chat.modelFor(persona),
+              avatar_url: media.avatarUrl(persona),
             };
           }),
         );
@@ -197,7 +203,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
       params: z.object({ persona_id: personaIdParam }),
       result: personaDetailWire,
       hints: { readOnly: true, idempotent: true },
-      handler: async ({ persona_id }) => personaDetailToWire(personas.resolve(persona_id)),
+      handler: async ({ persona_id }) => detail(personas.resolve(persona_id)),
     }),
 
     defineMethod({
@@ -208,7 +214,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
       params: personaCreateInputSchema,
       result: personaDetailWire,
       handler: async (params, context) =>
-        personaDetailToWire(await personas.create(buildPersonaDefinition(params), isAdmin(context.session) ? null : context.session.userId)),
+        detail(await personas.create(buildPersonaDefinition(params), isAdmin(context.session) ? null : context.session.userId)),
     }),
 
     defineMethod({
@@ -221,7 +227,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
       handler: async ({ persona_id, ...patch }) => {
         const current = definitionToInput(personas.resolve(persona_id));
         const merged: PersonaCreateInput = { ...current, ...patch, social_energy: { ...current.social_energy, ...patch.social_energy } };
-        return personaDetailToWire(await personas.update(buildPersonaDefinition(merged)));
+        return detail(await personas.update(buildPersonaDefinition(merged)));
       },
     }),
 

@@ -251,7 +251,7 @@ export function relationshipMethods(services: Services): MethodDefinition[] {
             total_interactions: stats.totalInteractions,
             strongest: stats.strongest === null ? null : { ...relationshipToWire(stats.strongest), persona_id: stats.strongest.subjectId },
           },
-          timestamp: new Date().toISOString(),
+          timestamp: new Date(services.clock.now()).toISOString(),
         };
       },
     }),

@@ -71,6 +71,21 @@ export const messageWire = z.object({
   content: z.string(),
   tokens: z.number().int(),
   created_at: isoTime,
+  attachments: z
+    .array(
+      z.object({
+        id: z.string(),
+        kind: z.enum(['image', 'audio']),
+        mime_type: z.string(),
+        bytes: z.number().int(),
+        width: z.number().int().nullable(),
+        height: z.number().int().nullable(),
+        url: z.string(),
+        thumbnail_url: z.string().nullable(),
+      }),
+    )
+    .optional()
+    .describe('Pictures and audio sent with the message (conversation.history; absent when none).'),
 });
 
 export function messageToWire(message: MessageRecord): z.infer<typeof messageWire> {

@@ -55,6 +55,18 @@ export const GROUP_END_REASONS = { turnCap: 'turn_cap' } as const;
 /** The pause reason of a stepped group (`conversation.resume {turns}`) whose steps are taken. */
 export const STEPPED_REASON = 'stepped';
 
+/** The status reason of a group paused with `conversation.pause`. */
+export const GROUP_PAUSED_BY_USER = 'paused by the user';
+
+/** The persona chosen to speak next, with each present persona's wish to speak (`speakerDesire`). */
+export interface SpeakerChosen {
+  conversationId: string;
+  personaId: string;
+  mode: 'continue' | 'wind_down';
+  desire: number;
+  desires: Record<string, number>;
+}
+
 /**
  * Keeps a persona's own memory of a group conversation (long-term memory, private to it). `content` is
  * its account of what it witnessed.
@@ -82,6 +94,7 @@ export class GroupConversationService {
   private recollections: GroupRecollectionSink | null = null;
 
   private readonly turns: GroupTurns;
+  private readonly speakerListeners = new Set<(change: SpeakerChosen) => void>();
 
   constructor(
     private readonly deps: {
@@ -113,6 +126,23 @@ export class GroupConversationService {
   /** Where each persona's memory of a finished group goes (long-term memory); none by default. */
   rememberWith(sink: GroupRecollectionSink): void {
     this.recollections = sink;
+  }
+
+  /** Who was chosen to speak next, and how much each wanted to (for "who speaks next and why"). */
+  onSpeakerChosen(listener: (change: SpeakerChosen) => void): () => void {
+    this.speakerListeners.add(listener);
+    return () => this.speakerListeners.delete(listener);
+  }
+
+  /**
+   * Pauses a running group: the turn being generated finishes, then no persona speaks until
+   * `resume` (or an interjection).
+   */
+  async pauseRunning(binding: SessionBinding, conversationId: string): Promise<GroupView> {
+    const { group } = await this.activeGroup(binding, conversationId);
+    if (group.status === 'running') await this.setStatus(group, 'paused', GROUP_PAUSED_BY_USER);
+    this.runners.get(conversationId)?.wake();
+    return this.view(binding, conversationId);
   }
 
   /** Status changes (running, paused, finished) for transports' notifications. Returns the unsubscribe function. */
@@ -392,6 +422,9 @@ export class GroupConversationService {
         const owner = await this.ownerBinding(conversation);
         const choice = await this.turns.choose(conversation, members, recent, owner);
         if (turn.signal.aborted) continue; // the user spoke meanwhile: choose again, hearing it
+        if (choice.kind === 'speak') {
+          for (const listener of this.speakerListeners) listener({ conversationId, personaId: choice.personaId, mode: choice.mode, desire: choice.desire, desires: choice.desires });
+        }
         if (choice.kind === 'end') {
           await this.finish(conversation, group, choice.reason);
           return;

@@ -8,7 +8,7 @@
  * reply is stored.
  */
 import { recallFloorFor } from '../../domain/memory/speaker.js';
-import { estimateTokens } from '../../domain/tokens.js';
+import { estimateTokens, truncateToTokens } from '../../domain/tokens.js';
 import type { JobQueue } from '../../ports/jobs.js';
 import type { MemoryStore } from '../../ports/memory.js';
 import type { CompletedTurn, PromptContribution, PromptContributor, TurnContext, TurnObserver } from '../turn-hooks.js';
@@ -20,6 +20,12 @@ export const RECALL_HEADING = 'Things you remember (use them naturally, do not l
 /** Heading of the "what I know about you" block. */
 export const PROFILE_HEADING = 'What you know about the user:';
 export const SUMMARY_HEADING = 'Summary of the earlier conversation:';
+/**
+ * Most tokens one memory line may take: a fact is 10–30, a summary of another conversation some 100; a
+ * longer memory (a pasted text stored by a client, a summary a model let run on) is cut here, so one
+ * memory never takes the whole memory budget and crowds out the facts the message needs.
+ */
+export const MAX_LINE_TOKENS = 80;
 
 export interface MemoryRecallLimits {
   /** Share of the context budget memory may use. */
@@ -96,7 +102,8 @@ export class MemoryRecall implements PromptContributor {
     const shown = new Set<number>();
     let used = 0;
     const take = (content: string, heading: string, lines: string[]): boolean => {
-      const line = `- ${content}`;
+      // One line per memory: a memory's own line breaks would end the list (and the section) early.
+      const line = `- ${truncateToTokens(content.replace(/\s+/gu, ' ').trim(), MAX_LINE_TOKENS, { keep: 'start' })}`;
       const cost = estimateTokens(line) + (lines.length === 0 ? estimateTokens(heading) : 0);
       if (recalledLines.length + profileLines.length >= maxLines || used + cost > budget) return false;
       lines.push(line);

@@ -69,9 +69,15 @@ export class TopicThreadService {
     const threads = await this.social.listThreads(message.conversationId);
     const currentId = await this.social.currentThreadId(message.conversationId);
     const vector = termVector(message.content);
+    const current = threads.find((thread) => thread.id === currentId);
     const decision = assignThread(vector, threads, currentId, {
       fromUser: message.role === 'user',
       hasReturnCue: message.role === 'user' && hasReturnCue(message.content),
+      // a reply landing in a branch nobody has spoken in yet was being generated when the branch opened
+      answersThreadId:
+        message.role === 'assistant' && current?.isBranch === true && current.messageCount === 0
+          ? await this.threadOfPrevious(message)
+          : null,
     });
     let thread: ThreadRecord | undefined;
     if (decision.kind === 'new')
@@ -82,7 +88,17 @@ export class TopicThreadService {
     // A branch keeps the name it was given; detected threads are named after their words.
     const label = thread.isBranch ? thread.label : threadLabel(centroid);
     await this.social.addToThread(message.id, thread.id, centroid, label, this.clock.now());
+    // filed with what it answers, the reply leaves the user's new branch current
+    if (decision.kind === 'answer' && currentId !== null) await this.social.setCurrentThread(message.conversationId, currentId);
     return { ...decision, threadId: thread.id };
+  }
+
+  /** The thread of the latest message filed before this one, if any. */
+  private async threadOfPrevious(message: MessageRecord): Promise<number | null> {
+    let previous: { id: number; threadId: number } | null = null;
+    for (const [id, threadId] of await this.social.threadOfMessages(message.conversationId))
+      if (id < message.id && (previous === null || id > previous.id)) previous = { id, threadId };
+    return previous?.threadId ?? null;
   }
 
   /** Opens an explicit thread (`conversation.branch`); it takes the next messages until the user returns. */

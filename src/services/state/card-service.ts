@@ -20,8 +20,23 @@ export interface CardImportResult {
 
 const RENAME_ATTEMPTS = 50;
 
+/** Persona pictures for cards: the uploaded avatar, the generated one, and adopting a card's picture. */
+export interface CardAvatars {
+  uploadedPng(persona: PersonaRecord): Promise<Buffer | null>;
+  generatedPng(persona: PersonaRecord): Promise<Buffer>;
+  /** Makes a card's picture the persona's avatar (may refuse it: too large, not a picture). */
+  adopt(persona: PersonaRecord, png: Buffer): Promise<PersonaRecord>;
+}
+
 export class CardService {
+  private avatars: CardAvatars | null = null;
+
   constructor(private readonly deps: { codec: CardCodec; cards: CardRepository; personas: PersonaService; clock: Clock }) {}
+
+  /** Card PNGs carry the persona's avatar, and an imported card's picture becomes its avatar. */
+  useAvatars(avatars: CardAvatars): void {
+    this.avatars = avatars;
+  }
 
   /**
    * `onConflict` decides what happens when a persona already has the card's id or name: `skip` leaves
@@ -62,6 +77,12 @@ export class CardService {
       action = 'renamed';
     }
     await this.deps.cards.put({ personaId: persona.id, spec: decoded.spec, card: decoded.card, image: decoded.image, importedAt: this.deps.clock.now() });
+    // The card's picture is the character's portrait, unless the card names another avatar (a persona-mcp card
+    // whose avatar is an emoji or a URL). A picture refused as an avatar (too large) keeps the generated one.
+    const isPortrait = decoded.persona.avatar === null || decoded.persona.avatar.startsWith('media:');
+    if (decoded.image !== null && this.avatars !== null && isPortrait) {
+      persona = await this.avatars.adopt(persona, decoded.image).catch(() => persona);
+    }
     return { persona, spec: decoded.spec, action };
   }
 
@@ -69,18 +90,27 @@ export class CardService {
   async exportCard(idOrName: string, options: { spec: CardSpecName; container: CardContainer }): Promise<{ persona: PersonaRecord; card: Record<string, unknown>; png: Buffer | null }> {
     const persona = this.deps.personas.resolve(idOrName);
     const stored = await this.deps.cards.get(persona.id);
-    const encoded = this.deps.codec.encode(persona, stored, { ...options, createdAt: persona.createdAt, updatedAt: persona.updatedAt });
+    // The picture of a PNG card: the uploaded avatar, else the imported card's own, else the generated avatar.
+    const image =
+      options.container === 'png' && this.avatars !== null
+        ? ((await this.avatars.uploadedPng(persona)) ?? stored?.image ?? (await this.avatars.generatedPng(persona)))
+        : undefined;
+    const encoded = this.deps.codec.encode(persona, stored, { ...options, createdAt: persona.createdAt, updatedAt: persona.updatedAt, image });
     return { persona, ...encoded };
   }
 
-  /** `aria-2` / "Aria (2)", the first pair that no persona has. */
+  /**
+   * `aria-2` / "Aria (2)", the first pair that no persona has. A name no persona has is kept (only the
+   * id clashed: a card exported from here, renamed by hand), so a user's "Dropped Bard" stays that.
+   */
   private freeIdentity(definition: PersonaDefinition): PersonaDefinition {
     const all = this.deps.personas.list();
+    const isNameFree = matchPersona(all, definition.name) === undefined;
     for (let attempt = 2; attempt <= RENAME_ATTEMPTS; attempt += 1) {
       const suffix = `-${attempt}`;
       const id = `${definition.id.slice(0, 48 - suffix.length).replace(/-+$/, '')}${suffix}`;
-      const name = `${definition.name.slice(0, 58)} (${attempt})`;
-      if (all.some((persona) => persona.id === id) || matchPersona(all, name) !== undefined) continue;
+      const name = isNameFree ? definition.name : `${definition.name.slice(0, 58)} (${attempt})`;
+      if (all.some((persona) => persona.id === id) || (!isNameFree && matchPersona(all, name) !== undefined)) continue;
       return { ...definition, id, name };
     }
     throw new AppError('conflict', `no free name was found for "${definition.name}"`);

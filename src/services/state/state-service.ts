@@ -4,17 +4,13 @@
  * store, the persona catalogue and energy caches are reloaded and `stateImported` is published so
  * other features can drop their caches.
  */
-import { mkdtemp, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
-import { mkdirSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
 import type { Store } from '../../ports/store.js';
 import type { PersonaService } from '../persona-service.js';
-import type { BackupSummary, ExportSummary, ImportOptions, ImportReport, Selection, StateArchive } from '../../ports/archive.js';
+import type { BackupFolder, BackupSummary, ExportSummary, ImportOptions, ImportReport, Selection, StateArchive } from '../../ports/archive.js';
 
 export interface BackupPolicy {
   /** Folder for backups taken without an explicit file, and for scheduled ones. */
@@ -34,6 +30,8 @@ export class StateService {
   constructor(
     private readonly deps: {
       archive: StateArchive;
+      /** Where scheduled backups are listed and pruned. */
+      folder: BackupFolder;
       store: Store;
       personas: PersonaService;
       events: EventBus;
@@ -49,21 +47,13 @@ export class StateService {
   }
 
   /** Exports into memory (for `state.save`, which returns the bundle in its result). */
-  async exportToBuffer(selection: Selection): Promise<{ bundle: Buffer; summary: ExportSummary }> {
-    const directory = await mkdtemp(path.join(os.tmpdir(), 'persona-mcp-save-'));
-    try {
-      const file = path.join(directory, 'state.tar.gz');
-      const summary = await this.deps.archive.exportBundle(file, selection);
-      return { bundle: await readFile(file), summary };
-    } finally {
-      await rm(directory, { recursive: true, force: true });
-    }
+  exportToBuffer(selection: Selection): Promise<{ bundle: Buffer; summary: ExportSummary }> {
+    return this.deps.archive.exportBundleBytes(selection);
   }
 
   /** Imports into the live store; caches are refreshed after a real (not dry-run) import. */
-  async importBundle(bundle: Buffer | Readable, options: ImportOptions, actor: string): Promise<ImportReport> {
-    const source = Buffer.isBuffer(bundle) ? Readable.from([bundle]) : bundle;
-    const report = await this.deps.archive.importBundle(source, options);
+  async importBundle(bundle: Uint8Array | Readable, options: ImportOptions, actor: string): Promise<ImportReport> {
+    const report = await this.deps.archive.importBundle(bundle, options);
     const changed = report.tables.filter((table) => table.inserted + table.replaced + table.renamed > 0).map((table) => table.table);
     this.deps.logger.info(
       { actor, dryRun: report.dryRun, onConflict: report.onConflict, bundleSchema: report.bundle.schemaVersion, changed, conflicts: report.conflictCount },
@@ -76,7 +66,6 @@ export class StateService {
   /** Takes a backup to `file`, or into the backup folder under a time-stamped name. */
   async backup(file?: string): Promise<BackupSummary> {
     const target = file ?? this.nextBackupFile();
-    mkdirSync(path.dirname(target), { recursive: true });
     const summary = await this.deps.archive.backup(target);
     this.deps.logger.info({ file: summary.file, bytes: summary.bytes }, 'backup taken');
     return summary;
@@ -84,17 +73,11 @@ export class StateService {
 
   /** Backups in the backup folder, newest first. */
   async listBackups(): Promise<Array<{ file: string; bytes: number }>> {
-    let names: string[];
-    try {
-      names = await readdir(this.deps.backup.directory);
-    } catch {
-      return [];
-    }
-    const files = names.filter((name) => BACKUP_FILE_PATTERN.test(name)).sort().reverse();
-    return Promise.all(files.map(async (name) => {
-      const file = path.join(this.deps.backup.directory, name);
-      return { file, bytes: (await stat(file)).size };
-    }));
+    const entries = await this.deps.folder.list(this.deps.backup.directory);
+    return entries
+      .filter((entry) => BACKUP_FILE_PATTERN.test(entry.name))
+      .sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0))
+      .map(({ file, bytes }) => ({ file, bytes }));
   }
 
   /** One scheduled run: a backup, then the oldest beyond `keep` are deleted. */
@@ -103,7 +86,7 @@ export class StateService {
     const keep = this.deps.backup.keep;
     if (keep > 0) {
       for (const old of (await this.listBackups()).slice(keep)) {
-        await unlink(old.file);
+        await this.deps.folder.remove(old.file);
         this.deps.logger.info({ file: old.file }, 'old backup removed');
       }
     }
@@ -130,7 +113,7 @@ export class StateService {
 
   private nextBackupFile(): string {
     const stamp = new Date(this.deps.clock.now()).toISOString().replace(/[-:]/g, '').replace('.', '');
-    return path.join(this.deps.backup.directory, `persona-mcp-${stamp}.db`);
+    return this.deps.folder.pathOf(this.deps.backup.directory, `persona-mcp-${stamp}.db`);
   }
 
   private async refreshCaches(report: ImportReport, tables: string[]): Promise<void> {

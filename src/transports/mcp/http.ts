@@ -25,14 +25,19 @@ import { isAppError } from '../../domain/errors.js';
 import { APPLICATION_ERRORS } from '../../rpc/error-codes.js';
 import type { SessionBinding } from '../../rpc/registry.js';
 import type { Caller } from '../../services/auth-service.js';
+import { systemClock, type Clock } from '../../ports/clock.js';
 import { newSessionId } from '../../services/session-service.js';
 import { requestApiKey } from '../credentials.js';
 import { sendJson, type HttpRoute } from '../http-server.js';
+import { withExactIds } from './exact-ids-http.js';
 import { DEFAULT_STREAM_LIMITS, sendWebResponse, toWebRequest, type StreamLimits } from './node-http.js';
 import { transcriptUri } from './resources.js';
 import { conversationBinding, fixedBinding, PersonaMcpEndpoint, type McpDependencies } from './server.js';
 
 export const MCP_HTTP_PATH = '/mcp';
+
+/** The largest POST body read: the SDK's own limit (4 MiB), which it would otherwise apply itself. */
+const MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024;
 
 export interface McpHttpTransportOptions {
   core: McpDependencies & { auth: { authenticate(apiKey: string | null): Promise<Caller> } };
@@ -47,6 +52,8 @@ export interface McpHttpTransportOptions {
   maxSessionsPerUser?: number;
   /** Bounds on response streams to clients that stop reading. */
   streamLimits?: StreamLimits;
+  /** Time for sessions' idle expiry. Defaults to the system clock. */
+  clock?: Clock;
 }
 
 interface LegacySession {
@@ -76,6 +83,7 @@ export class McpHttpTransport {
   private readonly sessionIdleMs: number;
   private readonly maxSessions: number;
   private readonly maxSessionsPerUser: number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: McpHttpTransportOptions) {
     const { core } = options;
@@ -83,6 +91,7 @@ export class McpHttpTransport {
     this.sessionIdleMs = options.sessionIdleMs ?? 3_600_000;
     this.maxSessions = options.maxSessions ?? 1000;
     this.maxSessionsPerUser = options.maxSessionsPerUser ?? 100;
+    this.clock = options.clock ?? systemClock;
     this.endpoint = new PersonaMcpEndpoint(core);
     this.modern = createMcpHandler(
       ({ era, authInfo }) => {
@@ -141,14 +150,19 @@ export class McpHttpTransport {
       );
       return true;
     }
-    const webRequest = toWebRequest(request, response, url);
+    const exact = await withExactIds(toWebRequest(request, response, url), MAX_REQUEST_BODY_BYTES);
+    if (exact.kind === 'answered') {
+      await sendWebResponse(response, exact.response);
+      return true;
+    }
+    const webRequest = exact.request;
     const owner = caller.userId === null ? `address:${request.socket.remoteAddress ?? 'unknown'}` : `user:${caller.userId}`;
     const webResponse = (await isLegacyRequest(webRequest))
       ? await this.handleLegacy(webRequest, caller, owner)
       : await this.modern.fetch(webRequest, {
           authInfo: { token: '', clientId: caller.userId ?? 'local', scopes: [caller.role], extra: { [CALLER_KEY]: caller } },
         });
-    await sendWebResponse(response, webResponse, this.options.streamLimits ?? DEFAULT_STREAM_LIMITS);
+    await sendWebResponse(response, exact.restore(webResponse), this.options.streamLimits ?? DEFAULT_STREAM_LIMITS);
     return true;
   };
 
@@ -171,7 +185,7 @@ export class McpHttpTransport {
       // Another user's session is answered like a missing one: its id tells that user nothing.
       if (session === undefined || session.userId !== caller.userId)
         return jsonRpcError(404, -32001, 'Session not found: it ended, expired or the server restarted. Initialize a new session.');
-      session.lastSeenAt = Date.now();
+      session.lastSeenAt = this.clock.now();
       return session.transport.handleRequest(request);
     }
     if (request.method !== 'POST') return jsonRpcError(400, -32000, 'Bad Request: send Mcp-Session-Id, or initialize a session first.');
@@ -199,7 +213,7 @@ export class McpHttpTransport {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       onsessioninitialized: () => {
-        this.sessions.set(id, { transport, server, userId: caller.userId, keyId: caller.keyId, owner, lastSeenAt: Date.now() });
+        this.sessions.set(id, { transport, server, userId: caller.userId, keyId: caller.keyId, owner, lastSeenAt: this.clock.now() });
         this.logger.info({ session: id }, 'MCP session opened');
       },
       onsessionclosed: () => void this.closeSession(id),
@@ -227,7 +241,7 @@ export class McpHttpTransport {
   }
 
   private async closeIdleSessions(): Promise<void> {
-    const cutoff = Date.now() - this.sessionIdleMs;
+    const cutoff = this.clock.now() - this.sessionIdleMs;
     const idle = [...this.sessions].filter(([, session]) => session.lastSeenAt < cutoff).map(([id]) => id);
     await Promise.all(idle.map((id) => this.closeSession(id)));
   }

@@ -5,9 +5,10 @@
  * one session: `persona_switch` sticks for the life of the process, and conversation ids work across
  * restarts.
  */
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { SessionBinding } from '../../rpc/registry.js';
 import { newSessionId } from '../../services/session-service.js';
+import { markingExactIdLines, restoringExactIds } from './exact-ids-stdio.js';
 import { fixedBinding, PersonaMcpEndpoint, type McpDependencies } from './server.js';
 
 export interface McpStdioServer {
@@ -21,12 +22,18 @@ export function serveMcpOverStdio(core: McpDependencies): McpStdioServer {
   // The process runs as the local user, like an unauthenticated local WebSocket client.
   const binding: SessionBinding = { id: newSessionId(), userId: null, role: 'admin' };
   const logger = core.logger.child({ transport: 'mcp-stdio', session: binding.id });
+  // Request ids are echoed exactly (exact-ids-stdio.ts): lines pass through a marking stage on the way
+  // in and a restoring one on the way out.
+  const output = restoringExactIds();
+  output.pipe(process.stdout);
+  const transport = new StdioServerTransport(process.stdin.pipe(markingExactIdLines()), output);
   const handle = serveStdio(
     ({ era }) => {
       logger.info({ era }, 'MCP client connected');
       return endpoint.createServer({ era, bindingFor: fixedBinding(binding), isLive: true });
     },
     {
+      transport,
       onerror: (error) => logger.warn({ err: error }, 'MCP stdio error'),
     },
   );

@@ -61,6 +61,10 @@ const PROFILE_METHODS: Record<Exclude<ToolProfile, 'all'>, readonly string[]> = 
     'conversation.branch',
     'conversation.threads',
     'conversation.analytics',
+    'conversation.pause',
+    'scene.get',
+    'scene.set',
+    'visual.update',
   ],
   /** Running the server: settings, state, backups, bulk memory maintenance, persona management. */
   admin: [
@@ -74,6 +78,7 @@ const PROFILE_METHODS: Record<Exclude<ToolProfile, 'all'>, readonly string[]> = 
     'persona.template.get',
     'persona.template.set',
     'persona.export_dataset',
+    'persona.set_avatar',
     'config.get',
     'config.set',
     'state.save',

@@ -20,7 +20,9 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AppError, isAppError } from '../../domain/errors.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../../domain/json-depth.js';
-import { APPLICATION_ERRORS, INTERNAL_ERROR } from '../../rpc/error-codes.js';
+import { APPLICATION_ERRORS, INTERNAL_ERROR, INVALID_PARAMS } from '../../rpc/error-codes.js';
+import { fromMarker } from '../../rpc/exact-ids.js';
+import { describeZodError } from '../../rpc/jsonrpc.js';
 import { causeOf, logRequest } from '../../rpc/request-log.js';
 import type { MethodContext, MethodDefinition, MethodRegistry, SessionBinding } from '../../rpc/registry.js';
 import type { HostTurns } from './host-turns.js';
@@ -84,7 +86,7 @@ export function registerTools(server: McpServer, options: ToolRegistrationOption
       {
         title: toolTitle(method.name),
         description: method.description ? `${method.summary}\n\n${method.description}` : method.summary,
-        inputSchema: withCachedJsonSchema(method.params),
+        inputSchema: accessFirst(method.params),
         // MCP structured content is an object; a method with another result shape answers as text only.
         ...(options.outputSchemas && method.result instanceof z.ZodObject ? { outputSchema: withCachedJsonSchema(method.result) } : {}),
         annotations: toolAnnotations(method),
@@ -127,15 +129,64 @@ export function withCachedJsonSchema(schema: z.ZodType): StandardSchemaWithJSON 
   return wrapped;
 }
 
+const cachedAccessFirst = new WeakMap<z.ZodType, StandardSchemaWithJSON>();
+
+/**
+ * The schema the SDK is given: the method's JSON Schema for `tools/list`, but a validation that only
+ * asks for an object. The SDK validates arguments before a tool runs, and a caller without the right to
+ * call the method must get the access error, not learn the params from a schema error (as over
+ * WebSocket, where the engine checks `requires` first). `callMethod` checks access, then validates
+ * with the method's own schema.
+ */
+export function accessFirst(schema: z.ZodType): StandardSchemaWithJSON {
+  const cached = cachedAccessFirst.get(schema);
+  if (cached !== undefined) return cached;
+  const full = withCachedJsonSchema(schema)['~standard'];
+  const wrapped: StandardSchemaWithJSON = {
+    '~standard': {
+      version: 1,
+      vendor: full.vendor,
+      validate: (value) =>
+        typeof value === 'object' && value !== null && !Array.isArray(value)
+          ? { value }
+          : { issues: [{ message: 'the arguments must be an object with named members' }] },
+      jsonSchema: full.jsonSchema,
+    },
+  };
+  cachedAccessFirst.set(schema, wrapped);
+  return wrapped;
+}
+
+/** A tool error for arguments that do not match the method's params (after the access check passed). */
+function invalidArguments(method: MethodDefinition, error: z.ZodError): CallToolResult {
+  return {
+    content: [{ type: 'text', text: `${describeZodError(error)}\n\nWhat to do: fix the arguments of ${toolName(method.name)} as its input schema says (error invalid_params, code ${INVALID_PARAMS})` }],
+    isError: true,
+  };
+}
+
 async function callMethod(
   method: MethodDefinition,
-  validatedArgs: Record<string, unknown>,
+  rawArgs: Record<string, unknown>,
   ctx: ServerContext,
   options: ToolRegistrationOptions,
 ): Promise<CallToolResult | InputRequiredResult> {
-  const logger = options.logger.child({ tool: method.name, requestId: ctx.mcpReq.id });
+  const logger = options.logger.child({ tool: method.name, requestId: fromMarker(ctx.mcpReq.id) });
   const turn = await options.hostTurns.begin(ctx, options.clientCapabilities());
-  let args = turn.resumedArgs(validatedArgs);
+  // Who may call it comes first (as the engine does for WebSocket): a refused caller learns nothing
+  // about the params. The session is the one a conversation_id (or a resumed host turn) lends.
+  const session = await options.bindingFor(turn.resumedArgs(rawArgs));
+  try {
+    options.authorize(method, rawArgs, session);
+    if (exceedsJsonDepth(rawArgs, MAX_JSON_DEPTH - 1)) {
+      throw new AppError('limit_exceeded', `The arguments nest more than ${MAX_JSON_DEPTH} levels of objects and arrays; send flatter data.`);
+    }
+  } catch (error) {
+    return toolError(error, logger);
+  }
+  const parsed = method.params.safeParse(rawArgs);
+  if (!parsed.success) return invalidArguments(method, parsed.error);
+  let args = turn.resumedArgs(parsed.data as Record<string, unknown>);
 
   // With a progress token the reply streams as progress notifications carrying the text so far.
   const progressToken = ctx.mcpReq._meta?.progressToken;
@@ -144,18 +195,9 @@ async function callMethod(
   let textSoFar = '';
   let sent = Promise.resolve();
 
-  const session = await options.bindingFor(args);
-  try {
-    options.authorize(method, validatedArgs, session);
-    if (exceedsJsonDepth(validatedArgs, MAX_JSON_DEPTH - 1)) {
-      throw new AppError('limit_exceeded', `The arguments nest more than ${MAX_JSON_DEPTH} levels of objects and arrays; send flatter data.`);
-    }
-  } catch (error) {
-    return toolError(error, logger);
-  }
   const context: MethodContext = {
     session,
-    requestId: ctx.mcpReq.id,
+    requestId: fromMarker(ctx.mcpReq.id),
     signal: AbortSignal.any([ctx.mcpReq.signal, options.shutdownSignal]),
     transport: 'mcp',
     logger,
@@ -176,7 +218,7 @@ async function callMethod(
 
   const started = performance.now();
   const report = (outcome: string, code: number | null, error: string | null): void =>
-    logRequest(options.logger, 'mcp', { method: method.name, outcome, code, error, durationMs: performance.now() - started, session: context.session, requestId: ctx.mcpReq.id, params: args });
+    logRequest(options.logger, 'mcp', { method: method.name, outcome, code, error, durationMs: performance.now() - started, session: context.session, requestId: fromMarker(ctx.mcpReq.id), params: args });
   try {
     const result: unknown = await turn.run(() => method.handler(args, context));
     await sent;

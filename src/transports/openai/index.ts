@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { AppError, isAppError, type AppErrorKind } from '../../domain/errors.js';
+import type { Clock } from '../../ports/clock.js';
 import type { PersonaRecord } from '../../ports/store.js';
 import { APPLICATION_ERRORS, INTERNAL_ERROR } from '../../rpc/error-codes.js';
 import { describeZodError, type RequestOutcome } from '../../rpc/jsonrpc.js';
@@ -31,6 +32,8 @@ export interface OpenAiEndpointDeps {
   maxBodyBytes: number;
   /** Aborted on shutdown: in-flight turns stop. */
   shutdownSignal: AbortSignal;
+  /** The time of `created` in completions. */
+  clock: Clock;
   authenticate(apiKey: string | null): Promise<Caller>;
   personas: { list(): PersonaRecord[]; resolve(idOrName: string): PersonaRecord };
   modelFor(persona: PersonaRecord): string;
@@ -151,7 +154,7 @@ async function chatCompletions(deps: OpenAiEndpointDeps, request: IncomingMessag
   });
   const signal = AbortSignal.any([gone.signal, deps.shutdownSignal]);
   const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
-  const created = Math.floor(Date.now() / 1000);
+  const created = Math.floor(deps.clock.now() / 1000);
   const model = persona.id;
   const isStreaming = params.stream === true;
   const headers = { 'x-session-id': binding.id };

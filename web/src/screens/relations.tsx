@@ -1,0 +1,275 @@
+/**
+ * Relationships and mood: a graph of how personas feel about each other and about you
+ * (`relationship.list`, `relationship.get`), and charts of each persona's mood over time
+ * (`conversation.analytics` mood changes) and social energy (sampled by this tab).
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
+import { Avatar, energySamples, ErrorBox, useClient, usePersonas } from '../shared.js';
+import type { PersonaSummary } from '../types.js';
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Legend, Tooltip);
+
+interface Edge {
+  from: string;
+  to: string;
+  affinity: number;
+  trust: number;
+  type: string;
+}
+
+const YOU = '__you__';
+
+export function Relations() {
+  const client = useClient();
+  const { personas } = usePersonas();
+  const [edges, setEdges] = useState<Edge[]>([]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+
+  useEffect(() => {
+    if (personas.length === 0) return;
+    void (async () => {
+      try {
+        const all = await client.call<{ relationships: { persona_id: string; other_kind: string; other_persona_id: string | null; affinity: number; trust: number; relationship_type: string }[] }>(
+          'relationship.list',
+        );
+        const next: Edge[] = all.relationships
+          .filter((relation) => relation.other_kind === 'persona' && relation.other_persona_id !== null)
+          .map((relation) => ({ from: relation.persona_id, to: relation.other_persona_id!, affinity: relation.affinity, trust: relation.trust, type: relation.relationship_type }));
+        // With you: each persona's relationship with this user.
+        const withYou = await Promise.all(
+          personas.map((persona) =>
+            client
+              .call<{ relationship: { affinity: number; trust: number; relationship_type: string } | null }>('relationship.get', { persona1_id: persona.id })
+              .then((result) => (result.relationship === null ? null : { from: persona.id, to: YOU, affinity: result.relationship.affinity, trust: result.relationship.trust, type: result.relationship.relationship_type }))
+              .catch(() => null),
+          ),
+        );
+        setEdges([...next, ...withYou.filter((edge): edge is Edge => edge !== null)]);
+      } catch (caught) {
+        setError(caught);
+      }
+    })();
+  }, [client, personas.length]);
+
+  const focus = selected ?? personas[0]?.id ?? null;
+  return (
+    <section aria-labelledby="relations-title">
+      <h1 id="relations-title">Relationships and mood</h1>
+      <ErrorBox error={error} onDismiss={() => setError(null)} />
+      <div class="two-columns">
+        <div class="panel">
+          <h2>Who feels what</h2>
+          <RelationshipGraph personas={personas} edges={edges} />
+          <p class="muted small">Green: liking, red: dislike; thicker lines mean more trust. Arrows point from the one who feels to the one felt about.</p>
+          <table class="small">
+            <caption class="visually-hidden">Relationships as a table</caption>
+            <thead>
+              <tr>
+                <th scope="col">Who</th>
+                <th scope="col">About</th>
+                <th scope="col">Affinity</th>
+                <th scope="col">Trust</th>
+                <th scope="col">Kind</th>
+              </tr>
+            </thead>
+            <tbody>
+              {edges.map((edge) => (
+                <tr key={`${edge.from}-${edge.to}`}>
+                  <td>{nameOf(personas, edge.from)}</td>
+                  <td>{nameOf(personas, edge.to)}</td>
+                  <td>{edge.affinity.toFixed(2)}</td>
+                  <td>{edge.trust.toFixed(2)}</td>
+                  <td>{edge.type}</td>
+                </tr>
+              ))}
+              {edges.length === 0 && (
+                <tr>
+                  <td colSpan={5} class="muted">
+                    No relationships yet: they grow from conversations.
+                  </td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        </div>
+        <div class="panel">
+          <h2>Mood and energy</h2>
+          <div class="persona-tabs" role="group" aria-label="Persona">
+            {personas.map((persona) => (
+              <button key={persona.id} type="button" class="secondary" aria-pressed={persona.id === focus} onClick={() => setSelected(persona.id)}>
+                <Avatar persona={persona} size={20} /> {persona.name}
+              </button>
+            ))}
+          </div>
+          {focus !== null && <MoodChart personaId={focus} />}
+          {focus !== null && <EnergyChart personaId={focus} />}
+        </div>
+      </div>
+    </section>
+  );
+}
+
+function nameOf(personas: PersonaSummary[], id: string): string {
+  if (id === YOU) return 'You';
+  return personas.find((persona) => persona.id === id)?.name ?? id;
+}
+
+/** A circle of personas with you in the middle; each relationship an arrow coloured by affinity. */
+function RelationshipGraph({ personas, edges }: { personas: PersonaSummary[]; edges: Edge[] }) {
+  const size = 360;
+  const centre = size / 2;
+  const radius = size / 2 - 48;
+  const positions = new Map<string, { x: number; y: number }>();
+  personas.forEach((persona, index) => {
+    const angle = (index / Math.max(1, personas.length)) * 2 * Math.PI - Math.PI / 2;
+    positions.set(persona.id, { x: centre + radius * Math.cos(angle), y: centre + radius * Math.sin(angle) });
+  });
+  positions.set(YOU, { x: centre, y: centre });
+  const colour = (affinity: number): string => (affinity >= 0 ? `rgba(22, 130, 70, ${0.35 + affinity * 0.65})` : `rgba(190, 40, 40, ${0.35 - affinity * 0.65})`);
+  return (
+    <svg viewBox={`0 0 ${size} ${size}`} class="graph" role="img" aria-label="Relationship graph between the personas and you">
+      <defs>
+        <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
+          <path d="M 0 0 L 10 5 L 0 10 z" fill="#666" />
+        </marker>
+      </defs>
+      {edges.map((edge) => {
+        const from = positions.get(edge.from);
+        const to = positions.get(edge.to);
+        if (from === undefined || to === undefined) return null;
+        // Offset both directions of a pair sideways so that A→B and B→A do not overlap.
+        const dx = to.x - from.x;
+        const dy = to.y - from.y;
+        const length = Math.hypot(dx, dy) || 1;
+        const nx = (-dy / length) * 6;
+        const ny = (dx / length) * 6;
+        const shorten = 26 / length;
+        return (
+          <line
+            key={`${edge.from}-${edge.to}`}
+            x1={from.x + nx + dx * shorten}
+            y1={from.y + ny + dy * shorten}
+            x2={to.x + nx - dx * shorten}
+            y2={to.y + ny - dy * shorten}
+            stroke={colour(edge.affinity)}
+            stroke-width={1 + edge.trust * 5}
+            marker-end="url(#arrow)"
+          >
+            <title>
+              {nameOf(personas, edge.from)} → {nameOf(personas, edge.to)}: {edge.type}, affinity {edge.affinity.toFixed(2)}
+            </title>
+          </line>
+        );
+      })}
+      {[...positions.entries()].map(([id, point], index) => {
+        // The persona's avatar inside its circle, as everywhere else in the app; "You" keeps its initial.
+        const avatar = personas.find((persona) => persona.id === id)?.avatar_url;
+        return (
+          <g key={id}>
+            <clipPath id={`node-${index}`}>
+              <circle cx={point.x} cy={point.y} r={21} />
+            </clipPath>
+            <circle cx={point.x} cy={point.y} r={22} fill={id === YOU ? '#fde68a' : '#e0dbff'} stroke="#5b4bc4" />
+            {avatar === undefined ? (
+              <text x={point.x} y={point.y + 5} text-anchor="middle" font-size="15" font-weight="600">
+                {nameOf(personas, id).slice(0, 1)}
+              </text>
+            ) : (
+              <image href={avatar} x={point.x - 21} y={point.y - 21} width={42} height={42} clip-path={`url(#node-${index})`} preserveAspectRatio="xMidYMid slice" />
+            )}
+            <text x={point.x} y={point.y + 38} text-anchor="middle" font-size="13">
+              {nameOf(personas, id)}
+            </text>
+          </g>
+        );
+      })}
+    </svg>
+  );
+}
+
+function useChart(canvas: { current: HTMLCanvasElement | null }, build: () => ConstructorParameters<typeof Chart>[1] | null, deps: unknown[]): void {
+  useEffect(() => {
+    if (canvas.current === null) return;
+    const config = build();
+    if (config === null) return;
+    const chart = new Chart(canvas.current, config);
+    return () => chart.destroy();
+  }, deps);
+}
+
+/** Whether every point falls on one calendar day (then the time alone labels it). */
+function isOneDay(points: readonly { at: string }[]): boolean {
+  const days = new Set(points.map((point) => new Date(point.at).toDateString()));
+  return days.size <= 1;
+}
+
+function MoodChart({ personaId }: { personaId: string }) {
+  const client = useClient();
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const [points, setPoints] = useState<{ at: string; valence: number; arousal: number; stress: number; mood: string }[]>([]);
+  useEffect(() => {
+    void client
+      .call<{ mood_changes: { at: string; valence: number; arousal: number; stress: number; mood: string }[] }>('conversation.analytics', { persona_id: personaId })
+      .then((result) => setPoints([...result.mood_changes].sort((a, b) => a.at.localeCompare(b.at))))
+      .catch(() => setPoints([]));
+  }, [client, personaId]);
+  useChart(
+    canvas,
+    () =>
+      points.length === 0
+        ? null
+        : {
+            type: 'line',
+            data: {
+              labels: points.map((point) => new Date(point.at).toLocaleString([], isOneDay(points) ? { hour: '2-digit', minute: '2-digit' } : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })),
+              datasets: [
+                { label: 'pleasant (valence)', data: points.map((point) => point.valence), borderColor: '#168246', backgroundColor: '#168246', tension: 0.3 },
+                { label: 'excited (arousal)', data: points.map((point) => point.arousal), borderColor: '#5b4bc4', backgroundColor: '#5b4bc4', tension: 0.3 },
+                { label: 'stress', data: points.map((point) => point.stress), borderColor: '#be2828', backgroundColor: '#be2828', tension: 0.3 },
+              ],
+            },
+            // A few unrotated time labels: one per point made a wall of slanted dates.
+            options: { animation: false, responsive: true, scales: { x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } }, y: { min: -1, max: 1 } } },
+          },
+    [points],
+  );
+  return (
+    <figure>
+      <figcaption>Mood over time</figcaption>
+      {points.length === 0 ? <p class="muted">No mood changes recorded yet.</p> : <canvas ref={canvas} role="img" aria-label="Mood over time" />}
+    </figure>
+  );
+}
+
+function EnergyChart({ personaId }: { personaId: string }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    const timer = setInterval(() => setTick((value) => value + 1), 10_000);
+    return () => clearInterval(timer);
+  }, []);
+  const samples = energySamples.get(personaId) ?? [];
+  useChart(
+    canvas,
+    () =>
+      samples.length === 0
+        ? null
+        : {
+            type: 'line',
+            data: {
+              labels: samples.map((sample) => new Date(sample.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })),
+              datasets: [{ label: 'social energy', data: samples.map((sample) => sample.energy), borderColor: '#c47a1b', backgroundColor: '#c47a1b', tension: 0.2 }],
+            },
+            options: { animation: false, responsive: true, scales: { x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } }, y: { min: 0 } } },
+          },
+    [personaId, tick, samples.length],
+  );
+  return (
+    <figure>
+      <figcaption>Social energy since this page opened</figcaption>
+      <canvas ref={canvas} role="img" aria-label="Social energy over time" />
+    </figure>
+  );
+}
