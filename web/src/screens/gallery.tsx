@@ -28,6 +28,14 @@ export function Gallery({ onChat }: { onChat: (personaId: string) => void }) {
     };
   }, [client, personas]);
 
+  /** persona.import_card's `action`, in words. */
+  const IMPORT_ACTIONS: Record<string, string> = {
+    created: 'imported',
+    renamed: 'imported as a new persona (one with its name or id existed)',
+    replaced: 'replaced the persona of the same name',
+    skipped: 'not imported (a persona of the same name exists)',
+  };
+
   const importFiles = async (files: FileList | File[]): Promise<void> => {
     setError(null);
     for (const file of Array.from(files)) {
@@ -35,7 +43,7 @@ export function Gallery({ onChat }: { onChat: (personaId: string) => void }) {
         const isPng = file.type === 'image/png' || file.name.toLowerCase().endsWith('.png');
         const params = isPng ? { png: await fileToBase64(file) } : { card: JSON.parse(await file.text()) as unknown };
         const result = await client.call<{ persona: { name: string }; action: string }>('persona.import_card', { ...params, on_conflict: 'rename' });
-        setNotice(`${result.persona.name}: ${result.action} from ${file.name}.`);
+        setNotice(`${result.persona.name}: ${IMPORT_ACTIONS[result.action] ?? result.action} from ${file.name}.`);
       } catch (caught) {
         setError(caught instanceof SyntaxError ? new Error(`${file.name} is not a Character Card: it is neither a PNG nor valid JSON.`) : caught);
       }

@@ -34,17 +34,23 @@ export function MemoryBrowser({ personaId }: { personaId: string | null }) {
     }
   };
 
+  /**
+   * "What I know about you": the block of the persona's prompt about the user, read from the exact
+   * prompt a turn would send (persona.preview_prompt stores nothing and calls no model). Read again
+   * after an edit or a forget, so a forgotten fact does not linger on screen.
+   */
+  const loadAboutYou = (): void => {
+    if (personaId === null) return;
+    void client
+      .call<{ messages: { part: string; content: string }[] }>('persona.preview_prompt', { persona_id: personaId, message: 'Hello' })
+      .then((preview) => setAboutYou(aboutUserBlock(preview.messages.filter((message) => message.part === 'system').map((message) => message.content).join('\n\n'))))
+      .catch(() => setAboutYou(null));
+  };
+
   useEffect(() => {
     void load(0);
     setAboutYou(null);
-    if (personaId !== null) {
-      // "What I know about you": the block of the persona's prompt about the user, read from the exact
-      // prompt a turn would send (persona.preview_prompt stores nothing and calls no model).
-      void client
-        .call<{ messages: { part: string; content: string }[] }>('persona.preview_prompt', { persona_id: personaId, message: 'Hello' })
-        .then((preview) => setAboutYou(aboutUserBlock(preview.messages.filter((message) => message.part === 'system').map((message) => message.content).join('\n\n'))))
-        .catch(() => setAboutYou(null));
-    }
+    loadAboutYou();
   }, [personaId]);
 
   const search = async (event: Event): Promise<void> => {
@@ -78,6 +84,7 @@ export function MemoryBrowser({ personaId }: { personaId: string | null }) {
       setNotice(`Forgot ${result.memories_removed} ${result.memories_removed === 1 ? 'memory' : 'memories'}.`);
       setForgetting(null);
       await load(0);
+      loadAboutYou();
     } catch (caught) {
       setError(caught);
     }
@@ -121,13 +128,14 @@ export function MemoryBrowser({ personaId }: { personaId: string | null }) {
           {notice}
         </p>
       )}
-      {forgetting !== null && <ForgetDialog matches={forgetting} onConfirm={(ids) => void confirmForget(ids)} onCancel={() => setForgetting(null)} />}
+      {forgetting !== null && <ForgetDialog matches={forgetting} query={query} onConfirm={(ids) => void confirmForget(ids)} onCancel={() => setForgetting(null)} />}
       {editing !== null && (
         <MemoryEditor
           memory={editing}
           onDone={async () => {
             setEditing(null);
             await load(offset);
+            loadAboutYou();
           }}
         />
       )}
@@ -166,13 +174,25 @@ export function MemoryBrowser({ personaId }: { personaId: string | null }) {
   );
 }
 
-function ForgetDialog({ matches, onConfirm, onCancel }: { matches: Memory[]; onConfirm: (ids: string[]) => void; onCancel: () => void }) {
-  const [chosen, setChosen] = useState<string[]>(matches.map((memory) => memory.id));
+/**
+ * The matches ticked at first: those that contain a word of the description (the server's matching is
+ * by meaning and may bring in near neighbours, e.g. every "The user said: ..." memory); all of them when
+ * none does. The person confirms either way.
+ */
+export function preselectForForget(matches: readonly Memory[], query: string): string[] {
+  const words = query.toLowerCase().split(/\W+/).filter((word) => word.length >= 3);
+  const containing = matches.filter((memory) => words.some((word) => memory.content.toLowerCase().includes(word)));
+  return (containing.length > 0 ? containing : matches).map((memory) => memory.id);
+}
+
+function ForgetDialog({ matches, query, onConfirm, onCancel }: { matches: Memory[]; query: string; onConfirm: (ids: string[]) => void; onCancel: () => void }) {
+  const [chosen, setChosen] = useState<string[]>(() => preselectForForget(matches, query));
   return (
     <div class="panel confirm" role="alertdialog" aria-labelledby="forget-title" aria-describedby="forget-help">
       <h2 id="forget-title">Forget {matches.length === 1 ? 'this memory' : `${matches.length} memories`}?</h2>
       <p id="forget-help">
-        They are removed everywhere (with summaries that quoted them), and cannot be brought back. Untick any you want to keep.
+        They are removed everywhere (with summaries that quoted them), and cannot be brought back. Those containing your words are
+        ticked; tick or untick as you wish.
       </p>
       {matches.length === 0 && <p class="muted">Nothing matches that description.</p>}
       <ul class="plain">
