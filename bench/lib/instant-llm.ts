@@ -2,7 +2,10 @@
  * An instant fake Ollama for the chat suite. `POST /api/chat` answers at once with the whole NDJSON
  * stream in one write (one line per word, then the `done` line); `POST /api/embed` answers 768-number
  * vectors (nomic-embed-text's size) derived from a hash of each input; tags and version answer like
- * test/fakes/fake-ollama.ts, whose echo reply ("Aria hears you: ...") is used.
+ * test/fakes/fake-ollama.ts, whose echo reply ("Aria hears you: ...") is used — cut, as Ollama does, at
+ * the request's `num_predict` tokens (one word counts as one here). Background tasks (a poignancy
+ * rating, a relationship judgement, a summary) send their whole instructions as the user message and ask
+ * for a few tokens; echoing them whole made each a stream of hundreds of lines no model would send.
  *
  * Every request is recorded with its arrival and finish times (performance.now() of this process,
  * the same clock as the bench's WebSocket client), so the chat suite can tell which calls were on a
@@ -82,7 +85,8 @@ export async function startInstantLlm(models: string[]): Promise<InstantLlm> {
 
 function chatStream(body: FakeChatBody): string {
   const model = body.model ?? '';
-  const words = echoReply(body).match(/^\s+|\S+\s*/g) ?? [];
+  const limit = typeof body.options?.num_predict === 'number' && body.options.num_predict > 0 ? body.options.num_predict : Number.POSITIVE_INFINITY;
+  const words = (echoReply(body).match(/^\s+|\S+\s*/g) ?? []).slice(0, limit);
   const created = new Date().toISOString();
   const lines = words.map((word) =>
     JSON.stringify({ model, created_at: created, message: { role: 'assistant', content: word }, done: false }),

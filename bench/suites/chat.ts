@@ -4,12 +4,16 @@
  * the request spent inside the fake; with `stream: true`, the first `persona.chat.chunk` notification's
  * latency from the send. Turns run one after another on one connection (a person chatting).
  */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
-import { createCore } from '../../src/app/app.js';
-import { configSchema } from '../../src/config/schema.js';
+import * as sourceApp from '../../src/app/app.js';
+import * as sourceConfig from '../../src/config/schema.js';
 import { Histogram, type LatencySummary } from '../lib/histogram.js';
 import { startInstantLlm, type LlmCall } from '../lib/instant-llm.js';
-import { defaultPlacement, startPersonaServer } from '../lib/processes.js';
+import { defaultPlacement, machineBusyMs, serverEntry, startPersonaServer } from '../lib/processes.js';
+import { scrapeMetrics } from '../lib/server-metrics.js';
+import { stagesBetween, type StageSummary } from '../lib/turn-stages.js';
 import { fixed, printTable, writeResults } from '../lib/report.js';
 import { benchDir, type SuiteOptions } from '../lib/setup.js';
 
@@ -39,6 +43,10 @@ export interface ChatRun {
   serverCpuMsPerTurn: number;
   /** Median number of messages in the prompt sent to the LLM (history that fit the token budget + system). */
   promptMessages: number;
+  /** The server's own per-stage timings of these turns (`persona_mcp_turn_stage_seconds`). */
+  stages: StageSummary[];
+  /** CPU used meanwhile by everything but the server and this process, in % of one core. */
+  otherCpuPercent: number;
 }
 
 const SENTENCES = [
@@ -85,7 +93,20 @@ function promptMessagesOf(calls: LlmCall[], marker: string): number {
   return chat === undefined ? 0 : ((JSON.parse(chat.body) as { messages?: unknown[] }).messages?.length ?? 0);
 }
 
+/**
+ * The build under test's own `createCore` and config schema: a server built from another commit
+ * (`PERSONA_BENCH_SERVER`) gets a database of its own schema version.
+ */
+async function buildUnderTest(): Promise<{ createCore: typeof sourceApp.createCore; configSchema: typeof sourceConfig.configSchema }> {
+  if (process.env.PERSONA_BENCH_SERVER === undefined) return { createCore: sourceApp.createCore, configSchema: sourceConfig.configSchema };
+  const dist = path.resolve(path.dirname(serverEntry()), '..');
+  const app = (await import(pathToFileURL(path.join(dist, 'app', 'app.js')).href)) as typeof sourceApp;
+  const config = (await import(pathToFileURL(path.join(dist, 'config', 'schema.js')).href)) as typeof sourceConfig;
+  return { createCore: app.createCore, configSchema: config.configSchema };
+}
+
 export async function seed(dataDir: string, ollamaHost: string): Promise<void> {
+  const { createCore, configSchema } = await buildUnderTest();
   const core = await createCore(configSchema.parse({ dataDir, logLevel: 'silent', llm: { ollamaHost } }));
   try {
     const persona = core.services.personas.resolve('aria');
@@ -209,7 +230,11 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       const beforeLlm = new Histogram();
       const afterLlm = new Histogram();
       const prompts: number[] = [];
+      const metricsBefore = await scrapeMetrics(server.url);
       const cpuBefore = server.cpuMs();
+      const machineBefore = machineBusyMs();
+      const ownBefore = process.cpuUsage();
+      const startedAt = performance.now();
       const callsBefore = llm.calls.length;
       for (let index = 0; index < turns; index++) {
         const marker = `bench-${mode}-${index}`;
@@ -228,7 +253,12 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
         reported.record(timing.reportedMs * 1000);
         if (timing.firstChunkMs !== null) firstChunk.record(timing.firstChunkMs * 1000);
       }
-      const serverCpuMsPerTurn = Math.round(((server.cpuMs() - cpuBefore) / turns) * 100) / 100;
+      const serverCpuMs = server.cpuMs() - cpuBefore;
+      const elapsedMs = performance.now() - startedAt;
+      const own = process.cpuUsage(ownBefore);
+      const otherCpuMs = machineBusyMs() - machineBefore - serverCpuMs - (own.user + own.system) / 1000;
+      const stages = stagesBetween(metricsBefore, await scrapeMetrics(server.url));
+      const serverCpuMsPerTurn = Math.round((serverCpuMs / turns) * 100) / 100;
       const llmCallsPerTurn = Math.round(((llm.calls.length - callsBefore) / turns) * 10) / 10;
       prompts.sort((a, b) => a - b);
       runs.push({
@@ -244,6 +274,8 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
         serverCpuMsPerTurn,
         llmCallsPerTurn,
         promptMessages: prompts[Math.floor(prompts.length / 2)] ?? 0,
+        stages,
+        otherCpuPercent: Math.max(0, Math.round((otherCpuMs / elapsedMs) * 100)),
       });
     }
     client.close();
@@ -271,6 +303,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       'first chunk p99',
       'srv cpu ms/turn',
       'prompt msgs',
+      'other cpu%',
     ],
     runs.map((run) => [
       run.mode,
@@ -288,6 +321,19 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       run.firstChunkMs ? fixed(run.firstChunkMs.p99) : '-',
       fixed(run.serverCpuMsPerTurn),
       run.promptMessages,
+      run.otherCpuPercent,
+    ]),
+  );
+  const stageNames = [...new Set(runs.flatMap((run) => run.stages.map((stage) => stage.stage)))];
+  printTable(
+    'chat: where the server time of a turn goes (the server\'s persona_mcp_turn_stage_seconds; ms; after_turn runs after the answer)',
+    ['stage', ...runs.flatMap((run) => [`${run.mode} p50`, 'p99', 'mean'])],
+    stageNames.map((name) => [
+      name,
+      ...runs.flatMap((run) => {
+        const stage = run.stages.find((candidate) => candidate.stage === name);
+        return stage === undefined ? ['-', '-', '-'] : [fixed(stage.p50Ms), fixed(stage.p99Ms), fixed(stage.meanMs)];
+      }),
     ]),
   );
   const file = writeResults('chat', options, { placement, storedMessages: STORED_MESSAGES, model: MODEL, runs });

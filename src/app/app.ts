@@ -164,6 +164,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     logger,
     settings: chatSettings,
     postHistoryTemplate: (persona) => templates.postHistoryTemplate(persona),
+    // `metrics` is built below, before any turn can run.
+    timing: { now: () => performance.now(), record: (stage, ms) => metrics.observeTurnStage(stage, ms) },
   });
   const chat = new ChatService({ store, personas, sessions, conversations, turns, clock, events });
   const auth = new AuthService(
@@ -199,6 +201,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   turns.addObserver(social.groupObserver);
   // Registers its own prompt contributor and turn observer on `chat`.
   const memory = composeMemory({ memoryStore: storage.memories, jobs: storage.jobs, config, personas, chat, llm, clock, logger });
+  // Background memory and relationship jobs run between turns, not in the middle of one someone waits for.
+  memory.jobs.yieldTo?.(() => turns.turnsInFlight > 0);
   // Each persona of a finished group keeps its own (private) memory of what it witnessed there.
   social.groups.rememberWith(async ({ personaId, content, conversation }) => {
     await memory.services.memories.store({ personaId, content, kind: 'summary', importance: 0.6, visibility: 'private', sessionId: conversation.sessionId });

@@ -39,4 +39,9 @@ export interface JobQueue {
   stats(): Promise<JobQueueStats>;
   /** Resolves when no job is pending or running (tests, graceful shutdown). */
   drain(timeoutMs?: number): Promise<void>;
+  /**
+   * Starts no job while `isBusy()` says interactive work (a turn someone waits for) is running, for at
+   * most `maxWaitMs` at a time, so background work runs between turns instead of in the middle of one.
+   */
+  yieldTo?(isBusy: () => boolean, maxWaitMs?: number): void;
 }

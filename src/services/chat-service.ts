@@ -143,6 +143,7 @@ export class ChatService {
   private async runAdmittedTurn(binding: SessionBinding, request: ChatTurnRequest, options: ChatTurnOptions): Promise<ChatTurnResult> {
     const { store, clock, turns } = this.deps;
     const started = clock.now();
+    const stopwatch = turns.stopwatch();
     turns.checkMessage(request.message);
 
     const target = await this.resolveTarget(binding, request);
@@ -153,6 +154,7 @@ export class ChatService {
     // model's answer) names its conversation and sends the same text: the stored message is reused, so
     // a retry never duplicates it.
     const unanswered = target.conversation ? await this.unansweredUserMessage(target.conversation, request.message) : null;
+    stopwatch.lap('admission');
     const userTurn =
       unanswered ??
       (await store.appendUserTurn({
@@ -166,9 +168,11 @@ export class ChatService {
     if (unanswered === null) await request.onUserMessageStored?.(userTurn.message);
     if (unanswered === null) this.deps.events.publish({ type: 'messageStored', conversationId: userTurn.conversation.id, message: userTurn.message });
     if (target.makeActive) await this.deps.sessions.setActivePersona(binding, persona.id);
+    stopwatch.lap('store_user');
 
     const conversation = userTurn.conversation;
     const history = await store.recentMessages(conversation.id, turns.settings.historyMessages);
+    stopwatch.lap('history');
     const outcome = await turns.run(
       {
         session: binding,
@@ -180,6 +184,7 @@ export class ChatService {
         model: request.model,
         latencyBudgetMs: request.latencyBudgetMs,
         startedAt: started,
+        stopwatch,
         attachments: request.attachments,
       },
       options,

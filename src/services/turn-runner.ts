@@ -21,10 +21,12 @@ import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
 import type { LlmImage, LlmMessage, LlmProvider } from '../ports/llm.js';
 import type { ConversationKind, ConversationRecord, MessageRecord, PersonaRecord, Store } from '../ports/store.js';
+import { noTurnTiming, type TurnTimingSink } from '../ports/turn-timing.js';
 import { collectReply } from './llm-reply.js';
 import type { PersonaService } from './persona-service.js';
 import type { SessionBinding } from './session-binding.js';
-import type { CompletedTurn, PromptContribution, PromptContributor, TurnObserver } from './turn-hooks.js';
+import type { CompletedTurn, PromptContribution, PromptContributor, TurnContext, TurnObserver } from './turn-hooks.js';
+import { TurnStopwatch } from './turn-stages.js';
 
 /**
  * The settings every turn reads when it runs. The composition root hands in the one object `config.set`
@@ -74,6 +76,8 @@ export interface TurnRequest {
   startedAt?: number | undefined;
   /** How the persona sees the conversation, when it is not a one-to-one chat (group turns). */
   view?: TurnView | undefined;
+  /** The turn's stopwatch when the use case started it (admission, history); else the runner starts one. */
+  stopwatch?: TurnStopwatch | undefined;
   /** Files sent with the person's message (`persona.chat` images and audio), for the model. */
   attachments?: TurnAttachments | undefined;
 }
@@ -166,6 +170,7 @@ const DEFAULT_KINDS: readonly ConversationKind[] = ['user'];
 export class TurnRunner {
   private readonly contributors: PromptContributor[] = [];
   private readonly observers: TurnObserver[] = [];
+  private inFlight = 0;
   private sceneSource: SceneSource | null = null;
 
   constructor(
@@ -180,8 +185,23 @@ export class TurnRunner {
       settings: TurnSettings;
       /** The persona's post-history instruction template (a card's `post_history_instructions`), if any. */
       postHistoryTemplate?: (persona: PersonaRecord) => Promise<string>;
+      /** Where each turn's stage timings go (`/metrics`); none by default. */
+      timing?: TurnTimingSink;
     },
   ) {}
+
+  /** A stopwatch for a turn that starts now (use cases time their own stages before {@link run}). */
+  stopwatch(): TurnStopwatch {
+    return new TurnStopwatch(this.deps.timing ?? noTurnTiming);
+  }
+
+  /**
+   * Turns working on the event loop now: preparing their prompt or storing their reply, not waiting for
+   * the model (background work gives way to them: `JobQueue.yieldTo`; while a model generates, it runs).
+   */
+  get turnsInFlight(): number {
+    return this.inFlight;
+  }
 
   /** The live settings (read them when they are used; never copy them). */
   get settings(): Readonly<TurnSettings> {
@@ -250,15 +270,17 @@ export class TurnRunner {
 
   /** Builds a turn's prompt without calling the model (previews; the first step of {@link run}). */
   async prepare(request: TurnRequest): Promise<PreparedTurn> {
-    const { persona, conversation, history, userMessage, view } = request;
+    const { persona, conversation, history, userMessage, view, stopwatch } = request;
     const model = request.model ?? this.modelFor(persona);
     const contextTokens = this.contextTokensFor(model);
     const before = await this.deps.personas.snapshot(persona, restOptions(request));
+    stopwatch?.lap('energy');
     const share = energyShare(before.state, persona.socialEnergy);
     const contributions =
       userMessage === null
         ? []
         : await this.collectContributions(request, before.state, Math.max(0, contextTokens - request.replyTokens));
+    stopwatch?.lap('contributors');
     const score = continueScore({
       persona,
       message: userMessage?.content ?? history.at(-1)?.content ?? conversation.topic ?? '',
@@ -298,6 +320,7 @@ export class TurnRunner {
       window.messages.push({ role: 'system', content: postHistory });
       window.promptTokens += postHistoryTokens;
     }
+    stopwatch?.lap('prompt');
     return {
       model,
       contextTokens,
@@ -316,13 +339,27 @@ export class TurnRunner {
 
   /** Runs a turn: prepare the prompt, stream the reply, store it with the spent energy, publish, observe. */
   async run(request: TurnRequest, options: TurnOptions): Promise<TurnOutcome> {
+    const working = { isCounted: true };
+    this.inFlight += 1;
+    try {
+      return await this.runCounted(request, options, working);
+    } finally {
+      if (working.isCounted) this.inFlight -= 1;
+    }
+  }
+
+  /** `working.isCounted`: whether this turn counts in {@link turnsInFlight} now (not while the model generates). */
+  private async runCounted(request: TurnRequest, options: TurnOptions, working: { isCounted: boolean }): Promise<TurnOutcome> {
     const { store, personas, clock } = this.deps;
     const { persona, conversation } = request;
     const started = request.startedAt ?? clock.now();
-    const prepared = await this.prepare(request);
+    const stopwatch = request.stopwatch ?? this.stopwatch();
+    const prepared = await this.prepare(request.stopwatch === stopwatch ? request : { ...request, stopwatch });
     if ((request.attachments?.images.length ?? 0) > 0) await this.checkVision(prepared.model);
 
-    const generated = await collectReply(
+    this.inFlight -= 1;
+    working.isCounted = false;
+    const replying = collectReply(
       this.deps.llm.chat(
         {
           model: prepared.model,
@@ -338,6 +375,14 @@ export class TurnRunner {
       ),
       { clock, ...(options.onDelta ? { onDelta: options.onDelta } : {}) },
     );
+    let generated: Awaited<typeof replying>;
+    try {
+      generated = await replying;
+    } finally {
+      this.inFlight += 1;
+      working.isCounted = true;
+    }
+    stopwatch.lap('llm');
     if (!generated.isComplete) {
       this.deps.logger.warn({ model: prepared.model, elapsedMs: clock.now() - started }, 'LLM stream ended without a done event');
       throw new AppError('llm_failed', `The reply of ${persona.name} broke off before it finished; please retry.${request.userMessage ? ' Your message was stored.' : ''}`);
@@ -360,6 +405,8 @@ export class TurnRunner {
       personaState: state,
     });
     this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message: replyMessage });
+    stopwatch.lap('store_reply');
+    stopwatch.report();
     const observed = this.notifyObservers({
       session: request.session,
       persona,
@@ -403,9 +450,12 @@ export class TurnRunner {
     const { userMessage } = request;
     const contributors = this.contributors.filter((contributor) => (contributor.conversationKinds ?? DEFAULT_KINDS).includes(request.conversation.kind));
     if (contributors.length === 0 || userMessage === null) return [];
+    const { stopwatch } = request;
+    const contribute = (contributor: PromptContributor, turn: TurnContext): Promise<PromptContribution> =>
+      stopwatch === undefined ? contributor.contribute(turn) : stopwatch.time(`contributor_${contributor.name}`, () => contributor.contribute(turn));
     const results = await Promise.allSettled(
       contributors.map((contributor) =>
-        contributor.contribute({
+        contribute(contributor, {
           session: request.session,
           persona: request.persona,
           conversation: request.conversation,
@@ -427,11 +477,15 @@ export class TurnRunner {
   /** Observers run after the reply is stored; their errors are logged, never shown to the client. */
   private async notifyObservers(turn: CompletedTurn): Promise<void> {
     const observers = this.observers.filter((observer) => (observer.conversationKinds ?? DEFAULT_KINDS).includes(turn.conversation.kind));
+    const timing = this.deps.timing ?? noTurnTiming;
+    const started = timing.now();
     await Promise.all(
       observers.map((observer) =>
         observer.turnCompleted(turn).catch((error: unknown) => this.deps.logger.error({ err: error, observer: observer.name }, 'turn observer failed')),
       ),
     );
+    // The observers' own time (they queue the slow work: formation, judgement run later in the job worker).
+    timing.record('after_turn', timing.now() - started);
   }
 }
 

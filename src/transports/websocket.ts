@@ -83,10 +83,11 @@ interface Connection {
   /** Aborted when the connection closes: its in-flight chat turns stop generating. */
   closed: AbortController;
   /**
-   * Fires on close or server shutdown; made once per connection because `AbortSignal.any` costs
-   * 40–80 µs per call on Node 20 (bench/README.md).
+   * Fires on close or server shutdown; made once per connection, on its first request, because
+   * `AbortSignal.any` costs 40–80 µs per call on Node 20 and keeps ~2.5 KB per signal (bench/README.md):
+   * an idle connection never pays for it.
    */
-  signal: AbortSignal;
+  readonly signal: AbortSignal;
   /** Whether a pong arrived since the last ping. */
   isAlive: boolean;
   logger: Logger;
@@ -210,13 +211,21 @@ export class WebSocketTransport {
   private accept(socket: WebSocket, session: SessionBinding, ip: string, keyId: string | null): void {
     const connectionNumber = this.nextConnectionNumber++;
     const closed = new AbortController();
+    const { shutdownSignal, logger: parentLogger } = this.options;
+    // Made on first use: most of an idle connection's memory would otherwise be these two.
+    let signal: AbortSignal | undefined;
+    let logger: Logger | undefined;
     const connection: Connection = {
       socket,
       session,
       closed,
-      signal: AbortSignal.any([closed.signal, this.options.shutdownSignal]),
+      get signal() {
+        return (signal ??= AbortSignal.any([closed.signal, shutdownSignal]));
+      },
       isAlive: true,
-      logger: this.options.logger.child({ connection: connectionNumber }),
+      get logger() {
+        return (logger ??= parentLogger.child({ connection: connectionNumber }));
+      },
       ip,
       keyId,
       slowSince: null,
@@ -232,7 +241,7 @@ export class WebSocketTransport {
     this.options.stats.activeConnections += 1;
     this.options.stats.totalConnections += 1;
 
-    connection.logger.debug({ ip, session: session.id, user: session.userId }, 'connection opened');
+    if (parentLogger.isLevelEnabled('debug')) connection.logger.debug({ ip, session: session.id, user: session.userId }, 'connection opened');
     socket.on('pong', () => {
       connection.isAlive = true;
     });

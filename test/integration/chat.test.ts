@@ -50,7 +50,8 @@ describe('persona.chat', () => {
     const client = await chatter('kira');
     await client.result('persona.chat', { message: 'What is the oldest book you know?' });
     await client.result('persona.chat', { message: 'And who wrote it?', token_budget: 123 });
-    const request = ollama.requests.at(-1)!.body;
+    // That turn's chat request (background memory work may call the model after it, while it generates).
+    const request = ollama.requests.filter((candidate) => candidate.body.messages?.some((message) => message.content === 'And who wrote it?')).at(-1)!.body;
     expect(request.model).toBe('llama3.1:8b');
     expect(request.options).toMatchObject({ num_predict: 123, num_ctx: 4096 });
     const messages = request.messages!;
@@ -71,7 +72,9 @@ describe('persona.chat', () => {
     const back = await client.result('persona.switch', { persona_id: 'aria' });
     expect(back.conversation_id).toMatch(/^conv_/);
     await client.result('persona.chat', { message: 'Do you remember me?' });
-    const sent = ollama.requests.at(-1)!.body.messages!.map((message) => message.content);
+    // That turn's chat request (background memory work may call the model after it, while it generates).
+    const turn = ollama.requests.filter((request) => request.body.messages?.some((message) => message.content === 'Do you remember me?')).at(-1)!;
+    const sent = turn.body.messages!.map((message) => message.content);
     expect(sent).toContain('My name is Sam.');
     expect(sent).not.toContain('Tell me about stars.');
   });

@@ -49,6 +49,15 @@ describe('metrics exposition', () => {
     }
   });
 
+  it('times every stage of the chat turn, on its critical path and after it', () => {
+    const stages = ['admission', 'store_user', 'history', 'energy', 'contributors', 'contributor_memory', 'contributor_social', 'prompt', 'llm', 'store_reply', 'after_turn'];
+    for (const stage of stages) {
+      expect(exposition).toMatch(new RegExp(`^persona_mcp_turn_stage_seconds_count\\{stage="${stage}"\\} 1$`, 'm'));
+    }
+    const llm = Number(/^persona_mcp_turn_stage_seconds_sum\{stage="llm"\} (\S+)$/m.exec(exposition)?.[1]);
+    expect(llm).toBeGreaterThan(0);
+  });
+
   it.skipIf(!hasPromtool)('passes `promtool check metrics`', () => {
     const check = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
     expect(`${check.stdout}${check.stderr}`.trim()).toBe('');

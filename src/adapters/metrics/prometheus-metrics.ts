@@ -6,6 +6,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DomainEvent } from '../../ports/events.js';
 import type { MeasuredRequest, MetricsExporter } from '../../ports/metrics.js';
+import type { TurnStage } from '../../ports/turn-timing.js';
 
 export interface MetricsSources {
   activeConnections(): number;
@@ -19,6 +20,11 @@ export interface MetricsSources {
 /** Latency buckets from 0.1 ms to 10 s: non-LLM requests live in the lowest ones, chat turns in the top. */
 const LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LLM_BUCKETS_SECONDS = [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120];
+/** A turn's stages take from tens of microseconds (a cached read) to seconds (the model): fine at the low end. */
+const STAGE_BUCKETS_SECONDS = [
+  0.00005, 0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05,
+  0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
 
 const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
@@ -28,6 +34,7 @@ export class PrometheusMetrics implements MetricsExporter {
   private readonly requestSeconds: Histogram<'method'>;
   private readonly llmTokens: Counter<'kind'>;
   private readonly llmTurnSeconds: Histogram;
+  private readonly turnStageSeconds: Histogram<'stage'>;
   private readonly knownMethods: ReadonlySet<string>;
 
   constructor(sources: MetricsSources, knownMethods: Iterable<string>) {
@@ -44,6 +51,13 @@ export class PrometheusMetrics implements MetricsExporter {
     this.requestSeconds = new Histogram({ name: 'persona_mcp_request_duration_seconds', help: 'Time to handle a JSON-RPC request.', labelNames: ['method'], buckets: LATENCY_BUCKETS_SECONDS, registers });
     this.llmTokens = new Counter({ name: 'persona_mcp_llm_tokens_total', help: 'Tokens of stored chat turns (prompt and completion).', labelNames: ['kind'], registers });
     this.llmTurnSeconds = new Histogram({ name: 'persona_mcp_chat_turn_seconds', help: 'Wall time of chat turns that produced a reply.', buckets: LLM_BUCKETS_SECONDS, registers });
+    this.turnStageSeconds = new Histogram({
+      name: 'persona_mcp_turn_stage_seconds',
+      help: 'Time of each stage of a persona turn (admission, store_user, history, energy, contributors and contributor_<name>, prompt, llm, store_reply, after_turn).',
+      labelNames: ['stage'],
+      buckets: STAGE_BUCKETS_SECONDS,
+      registers,
+    });
     new Gauge({
       name: 'persona_mcp_llm_queue',
       help: 'Chat turns running at the LLM backend and waiting for a slot.',
@@ -84,6 +98,11 @@ export class PrometheusMetrics implements MetricsExporter {
     const method = this.knownMethods.has(outcome.method) ? outcome.method : 'unknown';
     this.requests.inc({ method, outcome: outcome.outcome });
     this.requestSeconds.observe({ method }, outcome.durationMs / 1000);
+  }
+
+  /** One stage of one turn (stage names are fixed in code, contributor names included: bounded labels). */
+  observeTurnStage(stage: TurnStage, ms: number): void {
+    this.turnStageSeconds.observe({ stage }, ms / 1000);
   }
 
   observeEvent(event: DomainEvent): void {

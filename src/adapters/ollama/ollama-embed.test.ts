@@ -1,4 +1,6 @@
 /** `OllamaProvider.embed` against the fake Ollama over a real socket. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../domain/errors.js';
 import { startFakeOllama, type FakeOllama } from '../../../test/fakes/fake-ollama.js';
@@ -37,5 +39,17 @@ describe('OllamaProvider.embed', () => {
     ollama.setMode('fail');
     const error = await provider.embed(['x'], 'nomic-embed-text').catch((caught: unknown) => caught);
     expect((error as AppError).kind).toBe('llm_failed');
+  });
+
+  it('fails with llm_failed when the embeddings are not arrays of numbers, or not one per text', async () => {
+    for (const body of ['{"embeddings":[["0.1","0.2"]]}', '{"embeddings":[0.1]}', '{"vectors":[[0.1]]}', '{"embeddings":[[0.1],[0.2]]}']) {
+      const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const raw = new OllamaProvider({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+      const error = await raw.embed(['x'], 'nomic-embed-text').catch((caught: unknown) => caught);
+      server.close();
+      expect((error as AppError).kind).toBe('llm_failed');
+      expect((error as AppError).message).toMatch(/cannot read/);
+    }
   });
 });

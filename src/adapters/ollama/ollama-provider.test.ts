@@ -107,6 +107,24 @@ describe('OllamaProvider', () => {
       expect(error.message).toMatch(/reply from Ollama broke off/);
     });
 
+    it('fails with llm_failed when a line has the wrong shape (a number for text, a string for done)', async () => {
+      for (const line of ['{"message":{"content":5},"done":false}', '{"message":{"content":"Hi"},"done":"yes"}', '["not","an","object"]', '{"message":"Hi","done":false}']) {
+        const raw = await rawChatServer(`${line}\n`);
+        const error = await failureOf(new OllamaProvider({ baseUrl: raw.url }).chat(request, new AbortController().signal));
+        raw.server.close();
+        expect(error.kind).toBe('llm_failed');
+        expect(error.message).toMatch(/reply from Ollama broke off/);
+      }
+    });
+
+    it('reports the error line Ollama sends mid-stream', async () => {
+      const raw = await rawChatServer('{"message":{"content":"Hi"},"done":false}\n{"error":"model crashed"}\n');
+      const error = await failureOf(new OllamaProvider({ baseUrl: raw.url }).chat(request, new AbortController().signal));
+      raw.server.close();
+      expect(error.kind).toBe('llm_failed');
+      expect(JSON.stringify(error)).toMatch(/model crashed/);
+    });
+
     it('names `ollama pull` when the model is not installed', async () => {
       const error = await failureOf(provider.chat({ ...request, model: 'mistral:7b' }, new AbortController().signal));
 

@@ -144,4 +144,42 @@ describe('SqliteJobQueue', () => {
     await queue.stop();
     expect(row(id)).toMatchObject({ status: 'pending', attempts: 1 });
   });
+
+  it('starts no job while interactive work runs, and starts it as soon as that is done', async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db, { pollMs: 1_000 });
+    let isBusy = true;
+    queue.yieldTo(() => isBusy, 60_000);
+    const ran: number[] = [];
+    queue.register('later', async (job) => {
+      ran.push(job.id);
+    });
+    queue.start();
+    const id = await queue.enqueue('later', {});
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(ran).toEqual([]);
+    isBusy = false;
+    await queue.drain(2_000);
+    expect(ran).toEqual([id]);
+    await queue.stop();
+  });
+
+  it('gives way for at most maxWaitMs, so background work never starves', async () => {
+    db = openDatabase(':memory:');
+    const clock = fakeClock();
+    const queue = new SqliteJobQueue(db, { clock, pollMs: 1_000 });
+    queue.yieldTo(() => true, 500);
+    const ran: number[] = [];
+    queue.register('later', async (job) => {
+      ran.push(job.id);
+    });
+    queue.start();
+    const id = await queue.enqueue('later', {});
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(ran).toEqual([]);
+    clock.advance(500);
+    await queue.drain(2_000);
+    expect(ran).toEqual([id]);
+    await queue.stop();
+  });
 });

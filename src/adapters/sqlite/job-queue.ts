@@ -58,6 +58,9 @@ export function retryDelay(attempts: number, baseMs: number, maxMs: number): num
 
 const silent = { warn() {}, error() {}, debug() {} };
 
+/** How often a queue that gives way to interactive work looks whether it is done. */
+const YIELD_POLL_MS = 10;
+
 export class SqliteJobQueue implements JobQueue {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
   /** Identifies this process's claims (`lease_owner`). */
@@ -77,6 +80,10 @@ export class SqliteJobQueue implements JobQueue {
   private isStarted = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly idleWaiters = new Set<() => void>();
+  /** Interactive work this queue gives way to (`yieldTo`), and since when it has been waiting for it. */
+  private isBusy: () => boolean = () => false;
+  private maxYieldMs = 0;
+  private yieldingSince: number | null = null;
 
   constructor(
     private readonly db: Database,
@@ -139,6 +146,24 @@ export class SqliteJobQueue implements JobQueue {
       this.statements.set(sql, statement);
     }
     return statement as BetterSqlite3.Statement<P, R>;
+  }
+
+  yieldTo(isBusy: () => boolean, maxWaitMs = 1_000): void {
+    this.isBusy = isBusy;
+    this.maxYieldMs = maxWaitMs;
+  }
+
+  /** True while a job should not start yet: interactive work runs, and it has not waited `maxYieldMs` for it. */
+  private isYielding(): boolean {
+    if (!this.isBusy()) {
+      this.yieldingSince = null;
+      return false;
+    }
+    const now = this.clock.now();
+    this.yieldingSince ??= now;
+    if (now - this.yieldingSince < this.maxYieldMs) return true;
+    this.yieldingSince = null;
+    return false;
   }
 
   register(type: string, handler: JobHandler): void {
@@ -321,6 +346,12 @@ export class SqliteJobQueue implements JobQueue {
   private tick(): void {
     this.timer = null;
     if (!this.isStarted || !this.db.open) return;
+    if (this.running.size < this.concurrency && this.isYielding()) {
+      // Someone is waiting for a turn: look again shortly rather than compete with it for the event loop.
+      this.timer = setTimeout(() => this.tick(), YIELD_POLL_MS);
+      this.timer.unref();
+      return;
+    }
     try {
       while (this.running.size < this.concurrency) {
         const job = this.claim();

@@ -44,6 +44,7 @@ import {
   toSessionRecord,
   userMessage,
 } from './rows.js';
+import { MessageTails } from './message-tails.js';
 import { prepareStatements, type Statements } from './statements.js';
 
 /** `end_reason` values the store writes itself. */
@@ -63,6 +64,10 @@ function newConversationId(): string {
 
 export class SqliteStore implements Store {
   private readonly sql: Statements;
+  /** The newest messages of conversations in use: a turn's history without a 200-row read. */
+  private readonly tails = new MessageTails();
+  /** Messages inserted by the transaction in progress: they join their tails once it commits. */
+  private readonly pendingTail: MessageRecord[] = [];
 
   /** Opens (creating and migrating when needed) the database file at `path`. */
   static open(path: string): SqliteStore {
@@ -76,6 +81,7 @@ export class SqliteStore implements Store {
   ) {
     try {
       this.sql = prepareStatements(db);
+      this.tails.install(db);
     } catch (error) {
       throw translateSqliteError(error, path);
     }
@@ -292,9 +298,15 @@ export class SqliteStore implements Store {
   }
 
   recentMessages(conversationId: string, limit: number): Promise<MessageRecord[]> {
-    return this.read(() =>
-      limit <= 0 ? [] : this.sql.recentMessages.all(conversationId, Math.floor(limit)).map(toMessageRecord),
-    );
+    return this.read(() => {
+      if (limit <= 0) return [];
+      const count = Math.floor(limit);
+      const cached = this.tails.read(conversationId, count);
+      if (cached !== null) return cached;
+      const messages = this.sql.recentMessages.all(conversationId, count).map(toMessageRecord);
+      this.tails.remember(conversationId, messages, count);
+      return messages;
+    });
   }
 
   historyPage(conversationId: string, options: { limit: number; beforeId?: number }): Promise<HistoryPage> {
@@ -366,7 +378,16 @@ export class SqliteStore implements Store {
   }
 
   private write<T>(work: () => T): Promise<T> {
-    return this.read(() => this.db.transaction(work).immediate());
+    return this.read(() => {
+      try {
+        const result = this.db.transaction(work).immediate();
+        // Committed: the messages it inserted join their conversations' tails (a rollback drops them).
+        if (this.pendingTail.length > 0) this.tails.appended(this.pendingTail);
+        return result;
+      } finally {
+        this.pendingTail.length = 0;
+      }
+    });
   }
 
   private personaById(id: string): PersonaRecord | null {
@@ -439,9 +460,11 @@ export class SqliteStore implements Store {
   }
 
   private insertMessageRow(message: Omit<MessageRecord, 'id'>): MessageRecord {
-    const row = this.sql.insertMessage.get(messageParams(message));
+    const row = this.tails.ownInsert(() => this.sql.insertMessage.get(messageParams(message)));
     if (row === undefined) throw conversationNotFound(message.conversationId);
-    return toMessageRecord(row);
+    const record = toMessageRecord(row);
+    this.pendingTail.push(record);
+    return record;
   }
 }
 

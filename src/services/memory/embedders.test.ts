@@ -45,6 +45,22 @@ describe('MemoryEmbedders', () => {
     time += REMOTE_COOL_DOWN_MS;
     expect(await embedders.remoteQuery('back')).toHaveLength(16);
   });
+
+  it('with waitMs 0 answers at once from what it knows, and keeps the vector that arrives for the next search', async () => {
+    expect(await embedders.remoteQuery('I sail on Sundays', 0)).toBeNull();
+    expect(await embedders.remoteQuery('I sail on Sundays', 0)).toBeNull(); // still on its way: not asked twice
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    for (let tries = 0; tries < 200 && (await embedders.remoteQuery('I sail on Sundays', 0)) === null; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const known = await embedders.remoteQuery('I sail on Sundays', 0);
+    expect(known).toHaveLength(16);
+    expect(await embedders.remoteQuery('I sail on Sundays')).toBe(known);
+    expect(ollama.embedRequests).toHaveLength(1);
+    // Without waitMs it waits for the backend, as a memory.search does.
+    expect(await embedders.remoteQuery('something new')).toHaveLength(16);
+    expect(ollama.embedRequests).toHaveLength(2);
+  });
 });
 
 describe('the embedding model check', () => {

@@ -14,6 +14,8 @@ import type { MemoryVector } from '../../ports/memory.js';
 
 /** After the remote embedder fails, it is not asked again for this long (searches use the offline one). */
 export const REMOTE_COOL_DOWN_MS = 30_000;
+/** Remote query vectors kept (a retry, a preview or a repeated question finds its vector at once). */
+export const QUERY_CACHE_SIZE = 256;
 /** How often a missing (or unchecked, backend down) embedding model is looked for again. */
 export const MODEL_RECHECK_MS = 5 * 60_000;
 
@@ -135,8 +137,55 @@ export class MemoryEmbedders {
     }
   }
 
-  /** A query's remote vector within the short query time limit (see `queryTimeoutMs`). */
-  async remoteQuery(query: string): Promise<Float32Array | null> {
-    return (await this.remoteVectors([query], undefined, this.options.queryTimeoutMs ?? 1_000))?.[0] ?? null;
+  /**
+   * A query's remote vector. Waits for the backend at most `waitMs` (default: the query time limit,
+   * `queryTimeoutMs`); with `waitMs` 0 only a vector already known is returned — the request still goes
+   * out, and its answer is kept for the next search of the same text (a chat turn never waits for a
+   * round trip to the embedding model: it recalls with the offline vector and full-text search). One
+   * request per text at a time; the last {@link QUERY_CACHE_SIZE} vectors are kept, per remote embedder.
+   */
+  async remoteQuery(query: string, waitMs?: number): Promise<Float32Array | null> {
+    if (this.remote === null) return null;
+    const key = `${this.remote.id}\n${query}`;
+    const known = this.queryVectors.get(key);
+    if (known !== undefined) {
+      this.queryVectors.delete(key);
+      this.queryVectors.set(key, known);
+      return known;
+    }
+    const limitMs = this.options.queryTimeoutMs ?? 1_000;
+    let pending = this.pendingQueries.get(key);
+    if (pending === undefined) {
+      pending = this.remoteVectors([query], undefined, limitMs).then((vectors) => {
+        const vector = vectors?.[0] ?? null;
+        if (vector !== null) this.rememberQuery(key, vector);
+        return vector;
+      });
+      const settled = pending.finally(() => this.pendingQueries.delete(key));
+      this.pendingQueries.set(key, settled);
+      pending = settled;
+    }
+    const wait = waitMs ?? limitMs;
+    if (wait >= limitMs) return pending;
+    if (wait <= 0) return null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const givenUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), wait)));
+    try {
+      return await Promise.race([pending, givenUp]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private readonly queryVectors = new Map<string, Float32Array>();
+  private readonly pendingQueries = new Map<string, Promise<Float32Array | null>>();
+
+  private rememberQuery(key: string, vector: Float32Array): void {
+    this.queryVectors.delete(key);
+    this.queryVectors.set(key, vector);
+    for (const oldest of this.queryVectors.keys()) {
+      if (this.queryVectors.size <= QUERY_CACHE_SIZE) break;
+      this.queryVectors.delete(oldest);
+    }
   }
 }

@@ -63,6 +63,12 @@ export interface SearchRequest {
   reinforce?: boolean;
   /** Leave out memories less relevant than this (0..1; the prompt uses RELEVANCE_FLOOR). Defaults to 0. */
   minRelevance?: number;
+  /**
+   * Longest wait for the query's remote embedding, in ms; default the embedders' query time limit. A
+   * chat turn passes 0: it recalls with what is at hand (offline vector, full-text search, a remote
+   * vector already known) and never waits for a round trip to the embedding model.
+   */
+  remoteWaitMs?: number;
 }
 
 export interface StoreRequest {
@@ -192,7 +198,7 @@ export class MemoryService {
     };
     const pool = Math.max(MIN_POOL, request.limit * POOL_PER_RESULT);
     const offlineQuery = (await embedders.offline.embed([query]))[0]!;
-    const remoteQuery = settings.embedder === 'offline' ? null : await embedders.remoteQuery(query);
+    const remoteQuery = settings.embedder === 'offline' ? null : await embedders.remoteQuery(query, request.remoteWaitMs);
     const useOffline = !(settings.embedder === 'ollama' && remoteQuery !== null);
     const [lexical, remoteHits, offlineHits] = await Promise.all([
       memories.fullTextSearch(query, scope, pool),

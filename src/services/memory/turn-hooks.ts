@@ -80,6 +80,8 @@ export class MemoryRecall implements PromptContributor {
         // Weak matches only for a message about its writer; a question about the world needs a real match.
         minRelevance: recallFloorFor(turn.message.content, relevanceFloor),
         reinforce: turn.isPreview !== true,
+        // The turn's critical path never waits for the embedding model (the vector is kept for later).
+        remoteWaitMs: 0,
       }),
       profileFacts > 0 ? this.memories.userFacts(turn.persona.id, turn.session.userId, profileFacts) : Promise.resolve([]),
     ]);
