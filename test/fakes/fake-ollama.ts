@@ -108,6 +108,12 @@ export interface FakeOllama {
   waitForDisconnect(count?: number): Promise<void>;
   /** Resolves once `requests.length >= count` (default 1). */
   waitForRequest(count?: number): Promise<void>;
+  /**
+   * The last `/api/chat` request whose last message contains `text`: the turn that answered that message.
+   * Background work (memory formation, ratings, summaries) also calls the model, sometimes just after a
+   * turn's reply, so `requests.at(-1)` may be one of those. Throws when no request matches.
+   */
+  chatAbout(text: string): RecordedRequest;
   /** Drops every open connection (hanging streams included) and stops listening. */
   close(): Promise<void>;
 }
@@ -320,6 +326,11 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     setReply: (next) => void (reply = next),
     waitForDisconnect: (count = 1) => until(() => abortedStreams >= count),
     waitForRequest: (count = 1) => until(() => fake.requests.length >= count),
+    chatAbout: (text) => {
+      const found = fake.requests.findLast((request) => request.body.messages?.at(-1)?.content.includes(text) ?? false);
+      if (found === undefined) throw new Error(`no /api/chat request ends with a message containing "${text}" (${fake.requests.length} requests)`);
+      return found;
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));

@@ -72,9 +72,7 @@ describe('persona.chat', () => {
     const back = await client.result('persona.switch', { persona_id: 'aria' });
     expect(back.conversation_id).toMatch(/^conv_/);
     await client.result('persona.chat', { message: 'Do you remember me?' });
-    // That turn's chat request (background memory work may call the model after it, while it generates).
-    const turn = ollama.requests.filter((request) => request.body.messages?.some((message) => message.content === 'Do you remember me?')).at(-1)!;
-    const sent = turn.body.messages!.map((message) => message.content);
+    const sent = ollama.chatAbout('Do you remember me?').body.messages!.map((message) => message.content);
     expect(sent).toContain('My name is Sam.');
     expect(sent).not.toContain('Tell me about stars.');
   });

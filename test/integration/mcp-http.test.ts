@@ -131,7 +131,7 @@ describe('tools', () => {
       arguments: { conversation_id: conversationId, message: 'Tell me more.' },
     });
     expect(structured(second)).toMatchObject({ conversation_id: conversationId, persona_id: 'kira' });
-    const sent = ollama.requests.at(-1)!.body.messages!.map((message) => message.content);
+    const sent = ollama.chatAbout('Tell me more.').body.messages!.map((message) => message.content);
     expect(sent.slice(1)).toEqual(['What are you reading?', 'Kira hears you: What are you reading?', 'Tell me more.']);
   });
 

@@ -158,7 +158,7 @@ describe('formation and recall in chat', () => {
     const summaries = await client.result('memory.list', { persona_id: 'kira', memory_type: 'summary' });
     expect(summaries.memories[0]).toMatchObject({ content: 'The user sails every summer and hates rain.', memory_type: 'summary' });
     await client.result('persona.chat', { message: 'What did we talk about?' });
-    const sent = ollama.requests.at(-1)!.body.messages!.map((message) => message.content);
+    const sent = ollama.chatAbout('What did we talk about?').body.messages!.map((message) => message.content);
     expect(sent[1]).toBe('Summary of the earlier conversation: The user sails every summer and hates rain.');
     expect(sent).not.toContain('I sail every summer.'); // covered by the summary: kept in the store, not sent
     expect(sent).toContain('Tell me about old books.');

@@ -50,7 +50,7 @@ describe.skipIf(!available.ok)('two nodes on one PostgreSQL', () => {
     expect(resumed).toMatchObject({ session_id, active_persona: { id: 'kira' } });
     expect(resumed.conversations).toHaveLength(1);
     await onB.result('persona.chat', { message: 'What did I say?' });
-    const sent = ollama.requests.at(-1)!.body.messages!.map((message) => message.content);
+    const sent = ollama.chatAbout('What did I say?').body.messages!.map((message) => message.content);
     expect(sent).toContain('Remember the comet.');
 
     await a.stop();

@@ -6,7 +6,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import { request as httpRequest } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestClient, upgradeStatus } from '../helpers/ws-client.js';
@@ -181,8 +181,10 @@ describe('4. bundle rows beyond any we write', () => {
     const answer = await client.call('state.load', { state: bundle.toString('base64'), dry_run: true });
     expect(answer.error).toMatchObject({ data: { kind: 'invalid_bundle', reason: 'too_large' } });
     expect(answer.error.message).toContain('tables/messages.jsonl: row 1 is longer than');
-    const left = readdirSync(os.tmpdir()).filter((name) => name.startsWith('persona-mcp-import-') && !before.has(name));
-    expect(left).toEqual([]);
+    // Other test files import bundles in parallel and share the temp folder: a directory of theirs may exist
+    // for a moment, so wait for the new ones to go. One this import leaked would stay.
+    const left = () => readdirSync(os.tmpdir()).filter((name) => name.startsWith('persona-mcp-import-') && !before.has(name));
+    await vi.waitFor(() => expect(left()).toEqual([]), { timeout: 10_000, interval: 200 });
     expect((await client.result('persona.list')).total_count).toBe(2);
     await client.close();
   });
