@@ -115,7 +115,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const { events } = cluster;
   const stats = new ServerStats();
 
-  const personas = new PersonaService(store, clock, events);
+  // On PostgreSQL other nodes change the same personas' energy: read it from the store, never from memory.
+  const personas = new PersonaService(store, clock, events, { sharedStore: storage.kind === 'postgres' });
   const sessions = new SessionService(store, clock, events);
   const conversations = new ConversationService(store, clock, events, sessions);
   // The one live settings object: every turn (chat, stream, group, MCP) reads it when it runs, and
@@ -177,6 +178,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const social = composeSocial({
     store,
     socialStore: storage.social,
+    sharedStore: storage.kind === 'postgres',
     personas,
     conversations,
     turns,
