@@ -236,7 +236,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const state = composeState({ settingsRepository: storage.settings, cardStore: storage.cards, archive: storage.archive, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
   const media = composeMedia({
     index: storage.media,
-    dataDir: config.dataDir,
+    blobs: storage.mediaBlobs,
     maxBytes: config.media.maxBytes,
     personas,
     conversations,

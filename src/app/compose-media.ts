@@ -1,15 +1,14 @@
 /**
  * Builds the media features (attachments, avatars, scenes; issue 18) for `app.ts`: files by content hash
- * in the data directory (`media/`), their rows in the store (`Storage.media`), generated avatars, and
+ * (their bytes where the store keeps them, `Storage.mediaBlobs`), their rows in the store (`Storage.media`), generated avatars, and
  * the links into the rest of the server — the scene in every turn's situation, avatars in Character
  * Cards — and owns the hourly clean-up of files nothing points at any more.
  */
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { DiceBearAvatars } from '../adapters/media/dicebear-avatars.js';
 import { FileMedia } from '../adapters/media/file-media.js';
 import type { Clock } from '../ports/clock.js';
-import type { MediaIndex } from '../ports/media.js';
+import type { MediaBlobs, MediaIndex } from '../ports/media.js';
 import type { ConversationService } from '../services/conversation-service.js';
 import type { MediaServices } from '../services/media/index.js';
 import { MediaService } from '../services/media/media-service.js';
@@ -31,7 +30,8 @@ export interface MediaFeature {
 export function composeMedia(deps: {
   /** The rows about media, in the store's database (compose-storage.ts). */
   index: MediaIndex;
-  dataDir: string;
+  /** The bytes (compose-storage.ts): the data directory's `media/`, or PostgreSQL shared by every node. */
+  blobs: MediaBlobs;
   maxBytes: number;
   personas: PersonaService;
   conversations: ConversationService;
@@ -42,7 +42,7 @@ export function composeMedia(deps: {
 }): MediaFeature {
   const { clock, logger } = deps;
   const { index } = deps;
-  const files = new FileMedia({ directory: path.join(deps.dataDir, 'media'), maxBytes: deps.maxBytes, index: index.files, now: () => clock.now() });
+  const files = new FileMedia({ blobs: deps.blobs, maxBytes: deps.maxBytes, index: index.files, now: () => clock.now() });
   const media = new MediaService({ files, index, personas: deps.personas, avatars: new DiceBearAvatars() });
   const scenes = new SceneService({ index, media, conversations: deps.conversations, clock });
   deps.cards.useAvatars({

@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import { SqliteStateArchive } from '../adapters/bundle/sqlite-archive.js';
 import { PostgresStateArchive } from '../adapters/postgres/pg-archive.js';
 import { PostgresJobQueue } from '../adapters/postgres/pg-job-queue.js';
+import { DirectoryMediaBlobs } from '../adapters/media/directory-blobs.js';
+import { PostgresMediaBlobs } from '../adapters/postgres/pg-media-blobs.js';
 import { PostgresMediaIndex } from '../adapters/postgres/pg-media-index.js';
 import { PostgresMemoryStore } from '../adapters/postgres/pg-memory-store.js';
 import {
@@ -31,7 +33,7 @@ import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-st
 import { SqliteCardStore, SqliteSettingsStore } from '../adapters/sqlite/settings-store.js';
 import { SqliteSocialStore } from '../adapters/sqlite/social-store.js';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
-import { DATABASE_FILE_NAME } from '../config/paths.js';
+import { DATABASE_FILE_NAME, MEDIA_DIRECTORY } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
 import type { ApiKeyStore } from '../ports/api-keys.js';
 import type { StateArchive } from '../ports/archive.js';
@@ -39,7 +41,7 @@ import type { CardRepository } from '../ports/cards.js';
 import type { Clock } from '../ports/clock.js';
 import type { DatasetSource } from '../ports/dataset-source.js';
 import type { JobQueue } from '../ports/jobs.js';
-import type { MediaIndex } from '../ports/media.js';
+import type { MediaBlobs, MediaIndex } from '../ports/media.js';
 import type { MemoryStore } from '../ports/memory.js';
 import type { PromptTemplateStore } from '../ports/prompt-templates.js';
 import type { SettingsRepository } from '../ports/settings.js';
@@ -60,8 +62,10 @@ export interface Storage {
   templates: PromptTemplateStore;
   datasets: DatasetSource;
   archive: StateArchive;
-  /** Attachments, scenes and what each stored media file is (the bytes are in the data directory). */
+  /** Attachments, scenes and what each stored media file is. */
   media: MediaIndex;
+  /** The bytes of stored media: the data directory's `media/` with SQLite, PostgreSQL (shared by the nodes) with PostgreSQL. */
+  mediaBlobs: MediaBlobs;
   /** Closes the connection (pool); the store's `close` does the same. */
   close(): Promise<void>;
 }
@@ -101,6 +105,8 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
       datasets: new PostgresDatasetSource(db),
       archive: new PostgresStateArchive(db, options.appVersion, config.maxBundleBytes, config.maxBundleLineBytes),
       media: new PostgresMediaIndex(db),
+      // Files this node stored before its store moved to PostgreSQL are copied in when first read.
+      mediaBlobs: new PostgresMediaBlobs(db, { legacyDirectory: path.join(config.dataDir, MEDIA_DIRECTORY), now: () => options.clock.now() }),
       close: () => store.close(),
     };
   }
@@ -126,6 +132,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     datasets: new SqliteDatasetSource(db),
     archive: new SqliteStateArchive(databasePath, options.appVersion, config.maxBundleBytes, config.maxBundleLineBytes),
     media: new SqliteMediaIndex(db, databasePath),
+    mediaBlobs: new DirectoryMediaBlobs(path.join(config.dataDir, MEDIA_DIRECTORY)),
     close: () => store.close(),
   };
 }

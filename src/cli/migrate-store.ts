@@ -1,16 +1,19 @@
 /**
  * `persona-mcp migrate-store`: copies a SQLite data directory's store into PostgreSQL (docs/operations.md).
  * Every table is copied with its ids in one PostgreSQL transaction; the sequences move past the copied
- * ids. The SQLite file is migrated to this build's schema first and is left as it was otherwise.
+ * ids. The SQLite file is migrated to this build's schema first and is left as it was otherwise. The
+ * media files of the data directory are copied into PostgreSQL too (`media_blobs`), so every node serves them.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { DirectoryMediaBlobs } from '../adapters/media/directory-blobs.js';
 import { PostgresDatabase, redactUrl } from '../adapters/postgres/database.js';
+import { PostgresMediaBlobs } from '../adapters/postgres/pg-media-blobs.js';
 import { copySqliteToPostgres } from '../adapters/postgres/table-copy.js';
 import { runningServer } from '../adapters/sqlite/backup.js';
 import { openDatabase } from '../adapters/sqlite/database.js';
-import { DATABASE_FILE_NAME } from '../config/paths.js';
+import { DATABASE_FILE_NAME, MEDIA_DIRECTORY } from '../config/paths.js';
 import { AppError } from '../domain/errors.js';
 import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config-flags.js';
 
@@ -40,7 +43,9 @@ export async function migrateStore(options: MigrateStoreOptions): Promise<{ tabl
           `PostgreSQL at ${redactUrl(options.url)} (schema "${options.schema}") holds personas or messages already; pass --replace to overwrite them, or use another schema (--schema)`,
         );
       }
-      return await copySqliteToPostgres(source, target);
+      const report = await copySqliteToPostgres(source, target);
+      report.tables['media_blobs'] = await copyMediaFiles(path.join(options.dataDir, MEDIA_DIRECTORY), new PostgresMediaBlobs(target));
+      return report;
     } finally {
       await target.close();
     }
@@ -48,6 +53,20 @@ export async function migrateStore(options: MigrateStoreOptions): Promise<{ tabl
     source.close();
   }
 }
+
+/** The data directory's media files (attachments, avatars, scene pictures, thumbnails), so every node serves them. */
+async function copyMediaFiles(directory: string, blobs: PostgresMediaBlobs): Promise<number> {
+  const files = new DirectoryMediaBlobs(directory);
+  const names = existsSync(directory) ? readdirSync(directory).filter((name) => MEDIA_FILE_NAME.test(name)) : [];
+  for (const name of names) {
+    const data = await files.read(name);
+    if (data !== null) await blobs.write(name, data);
+  }
+  return names.length;
+}
+
+/** `<sha256>` or `<sha256>.thumb.webp` (not the temporary files of an interrupted write). */
+const MEDIA_FILE_NAME = /^[0-9a-f]{64}(\.thumb\.webp)?$/;
 
 export function registerMigrateStoreCommand(program: Command): void {
   addConfigFlags(

@@ -2,7 +2,8 @@
  * Media: pictures and sounds people attach to messages, avatars and scene images. Files are stored
  * once by content (SHA-256), checked by what their bytes are (not by the name or type a client claims),
  * size-limited, and pictures get a small thumbnail. Rows that point at them (attachments, scenes) live
- * in the store; the bytes live in the data directory.
+ * in the store; the bytes live where `MediaBlobs` keeps them: the data directory with SQLite, PostgreSQL
+ * itself when nodes share it (so any node serves what another stored).
  */
 
 export type MediaKind = 'image' | 'audio';
@@ -33,6 +34,19 @@ export interface MediaFiles {
   toPng(id: string): Promise<Buffer | null>;
   /** Deletes the file, its thumbnail and its record (nothing may point at it any more). */
   remove(id: string): Promise<void>;
+}
+
+/**
+ * Where the bytes of stored files live, by name: `<sha256>` for a file, `<sha256>.thumb.webp` for its
+ * thumbnail. Names are content hashes, so a name always holds the same bytes.
+ */
+export interface MediaBlobs {
+  /** Stores the bytes under `name`; a name stored already is left as it is. */
+  write(name: string, data: Buffer): Promise<void>;
+  /** The bytes, or null when nothing is stored under `name`. */
+  read(name: string): Promise<Buffer | null>;
+  /** Removes the bytes (nothing when there are none). */
+  remove(name: string): Promise<void>;
 }
 
 /** An attachment of a stored message. */

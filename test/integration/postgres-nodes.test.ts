@@ -3,7 +3,10 @@
  * loses nothing, and a memory stored on one node is recalled on the other. Skipped, with a message, when
  * no PostgreSQL is available (test/global-postgres.ts starts one from Debian's binaries).
  */
-import { rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { makeDataDir, startTestServer, type TestServer } from '../helpers/server.js';
@@ -59,6 +62,35 @@ describe.skipIf(!available.ok)('two nodes on one PostgreSQL', () => {
     const history = await client.result('conversation.history', { conversation_id: first.conversation_id });
     expect(history.messages.map((message: { content: string }) => message.content)).toContain('What did I say?');
     expect(history.messages).toHaveLength(4);
+  });
+
+  it('serves through node B the avatar and chat picture uploaded through node A, with their thumbnails', async () => {
+    const { schema } = await freshPostgres();
+    const [a, b] = [await node(schema), await node(schema)];
+    const png = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#2080c0' } }).png().toBuffer();
+    const onA = await a.connect();
+    const { avatar_url } = await onA.result('persona.set_avatar', { persona_id: 'kira', image: png.toString('base64') });
+    expect(avatar_url).toBe(`/media/${createHash('sha256').update(png).digest('hex')}`);
+    // Node A's data directory holds no copy: the bytes are in PostgreSQL.
+    expect(existsSync(path.join(a.dataDir, 'media'))).toBe(false);
+
+    // (Without Redis node B's persona catalogue learns of the new avatar only when it reloads; the file is there at once.)
+    const original = await fetch(`${b.server.httpUrl}${avatar_url}`);
+    expect(original.status).toBe(200);
+    expect(original.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await original.arrayBuffer()).equals(png)).toBe(true);
+    const thumbnail = await fetch(`${b.server.httpUrl}${avatar_url}/thumbnail`);
+    expect(thumbnail.headers.get('content-type')).toBe('image/webp');
+    expect((await sharp(Buffer.from(await thumbnail.arrayBuffer())).metadata()).width).toBe(256);
+
+    // A scene picture (JPEG) set in a conversation on A: also served by B.
+    await onA.result('persona.switch', { persona_id: 'kira' });
+    const { conversation_id } = await onA.result('persona.chat', { message: 'Look at the harbour.' });
+    const jpeg = await sharp({ create: { width: 120, height: 80, channels: 3, background: '#806040' } }).jpeg().toBuffer();
+    const scene = await onA.result('scene.set', { conversation_id, location: 'the harbour', image: jpeg.toString('base64') });
+    const picture = await fetch(`${b.server.httpUrl}${scene.image_url}`);
+    expect(picture.headers.get('content-type')).toBe('image/jpeg');
+    expect(Buffer.from(await picture.arrayBuffer()).equals(jpeg)).toBe(true);
   });
 
   it('finds on node B a memory stored through node A, by words and by meaning', async () => {

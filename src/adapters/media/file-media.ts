@@ -1,15 +1,13 @@
 /**
- * `MediaFiles` on the data directory: `media/<sha256>` holds the bytes as received, `media/<sha256>.thumb.webp`
- * a thumbnail of a picture. The type is read from the bytes (file-type's magic numbers, then sharp's decoder
+ * `MediaFiles` on `MediaBlobs` (the data directory's `media/` folder, or PostgreSQL's `media_blobs` when
+ * nodes share it): `<sha256>` holds the bytes as received, `<sha256>.thumb.webp` a thumbnail of a picture. The type is read from the bytes (file-type's magic numbers, then sharp's decoder
  * for pictures), never from a name or a client's claim, and only raster pictures and common audio formats
  * pass: no SVG or HTML is ever stored, so nothing stored can run script when served.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { loadSharp } from './sharp.js';
 import { AppError } from '../../domain/errors.js';
-import type { MediaFiles, MediaInfo, MediaKind, MediaRecords } from '../../ports/media.js';
+import type { MediaBlobs, MediaFiles, MediaInfo, MediaKind, MediaRecords } from '../../ports/media.js';
 
 /** Pictures people attach or upload. SVG is left out on purpose: it can carry script. */
 export const IMAGE_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/gif']);
@@ -22,8 +20,8 @@ export const THUMBNAIL_SIDE = 256;
 export const MAX_IMAGE_PIXELS = 40_000_000;
 
 export interface FileMediaOptions {
-  /** The folder (`<dataDir>/media`). */
-  directory: string;
+  /** Where the bytes go (`DirectoryMediaBlobs` on `<dataDir>/media`, or PostgreSQL's). */
+  blobs: MediaBlobs;
   /** Largest file accepted, in bytes. */
   maxBytes: number;
   /** Remembers what a stored file is (the `media` table), so it is not decoded again on every read. */
@@ -95,18 +93,8 @@ export class FileMedia implements MediaFiles {
     return { id, kind: 'image', mimeType, bytes: data.length, width, height, hasThumbnail: true };
   }
 
-  /** Writes through a temporary name, so a crash never leaves half a file under the real one. */
-  private async write(name: string, data: Buffer): Promise<void> {
-    await mkdir(this.options.directory, { recursive: true });
-    const target = path.join(this.options.directory, name);
-    const exists = await stat(target).then(
-      () => true,
-      () => false,
-    );
-    if (exists) return;
-    const temporary = `${target}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(temporary, data);
-    await rename(temporary, target);
+  private write(name: string, data: Buffer): Promise<void> {
+    return this.options.blobs.write(name, data);
   }
 
   async info(id: string): Promise<MediaInfo | null> {
@@ -118,20 +106,16 @@ export class FileMedia implements MediaFiles {
     const info = await this.info(id);
     if (info === null) return null;
     if (variant === 'thumbnail' && !info.hasThumbnail) return null;
-    const name = variant === 'thumbnail' ? `${id}.thumb.webp` : id;
-    try {
-      return { info, data: await readFile(path.join(this.options.directory, name)) };
-    } catch {
-      return null;
-    }
+    const data = await this.options.blobs.read(variant === 'thumbnail' ? `${id}.thumb.webp` : id);
+    return data === null ? null : { info, data };
   }
 
   async remove(id: string): Promise<void> {
     if (!ID_PATTERN.test(id)) return;
     // The record first: a file without a record is never served, and the next pass cannot miss it.
     await this.options.index.remove(id);
-    await rm(path.join(this.options.directory, id), { force: true });
-    await rm(path.join(this.options.directory, `${id}.thumb.webp`), { force: true });
+    await this.options.blobs.remove(id);
+    await this.options.blobs.remove(`${id}.thumb.webp`);
   }
 
   async toPng(id: string): Promise<Buffer | null> {

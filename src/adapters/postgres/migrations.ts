@@ -12,6 +12,7 @@ import type pg from 'pg';
 import { currentSchemaVersion } from '../sqlite/migrations.js';
 import { initial } from './migrations/0001_initial.js';
 import { media } from './migrations/0018_media.js';
+import { mediaBlobs } from './migrations/0019_media_blobs.js';
 import { memoryRecall } from './migrations/0002_memory_recall.js';
 import { personaOwners } from './migrations/0003_persona_owners.js';
 
@@ -21,7 +22,7 @@ export interface PgMigration {
   sql: string;
 }
 
-export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media, mediaBlobs];
 
 /**
  * The SQLite schema version the newest PostgreSQL schema holds the same tables and columns as: the

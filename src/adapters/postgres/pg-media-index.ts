@@ -1,6 +1,6 @@
 /**
  * `MediaIndex` on PostgreSQL: the same tables and rules as `../sqlite/media-index.ts` (migration
- * `0018_media`). The files themselves stay in each node's data directory.
+ * `0018_media`). The bytes of the files are in PostgreSQL too (`pg-media-blobs.ts`), shared by every node.
  */
 import type { AttachmentRecord, MediaIndex, MediaInfo, MediaRecords, SceneRecord } from '../../ports/media.js';
 import type { PostgresDatabase } from './database.js';
