@@ -361,7 +361,7 @@ async function checkPostgres(postgres: { url: string; schema: string }): Promise
         check: {
           id: 'database',
           status: 'ok',
-          title: `PostgreSQL ${where} (schema "${postgres.schema}", version ${currentPgSchemaVersion()} · ${(health.sizeBytes / 1_048_576).toFixed(1)} MB · ${personas.length} personas)`,
+          title: `PostgreSQL ${where} (schema "${postgres.schema}", version ${currentPgSchemaVersion()} · ${(health.sizeBytes / 1_048_576).toFixed(1)} MB · ${personas.length} personas · ${describeVectors(health.vectors.pgvector)})`,
         },
         personas: personas.map((persona) => ({ name: persona.name, model: persona.model })),
       };
@@ -379,4 +379,10 @@ async function checkPostgres(postgres: { url: string; schema: string }): Promise
       personas: [],
     };
   }
+}
+
+/** The doctor's words for where memory vectors are searched (docs/operations.md, pgvector). */
+function describeVectors(pgvector: 'installed' | 'available' | 'absent' | null): string {
+  const where = 'vectors in PostgreSQL, searched by each node\'s in-memory index';
+  return pgvector === null || pgvector === 'absent' ? `${where}; pgvector not on this server` : `${where}; pgvector ${pgvector}, not used`;
 }

@@ -123,6 +123,29 @@ export interface RetentionResult {
   messagesRemoved: number;
 }
 
+/** What `checkHealth` reports (system.status, /readyz, doctor). */
+export interface StoreHealth {
+  ok: true;
+  path: string;
+  sizeBytes: number;
+  vectors: VectorIndexReport;
+}
+
+/** How memory vectors are kept and searched. */
+export interface VectorIndexReport {
+  /**
+   * `in-memory`: the vectors are stored in the database and each process (node) keeps its own
+   * approximate nearest-neighbour index of them in memory, catching up with other nodes' writes
+   * before each search.
+   */
+  kind: 'in-memory';
+  /**
+   * PostgreSQL's pgvector extension: `installed` in this database, `available` on the server (not
+   * created), `absent`; null on SQLite. Reported for operators; the in-memory index is used either way.
+   */
+  pgvector: 'installed' | 'available' | 'absent' | null;
+}
+
 export interface Store {
   // personas
   listPersonas(): Promise<PersonaRecord[]>;
@@ -183,6 +206,6 @@ export interface Store {
   // housekeeping
   applyRetention(policy: RetentionPolicy, now: number): Promise<RetentionResult>;
   /** Cheap liveness probe for /readyz: throws when the database cannot be read. */
-  checkHealth(): Promise<{ ok: true; path: string; sizeBytes: number }>;
+  checkHealth(): Promise<StoreHealth>;
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import type { Clock } from '../ports/clock.js';
 import { isModelListed } from '../domain/model-selection.js';
 import type { LlmBackendInfo, LlmCatalog, LlmModel, LlmProvider, LlmStatus } from '../ports/llm.js';
 import type { JobQueueStats } from '../ports/jobs.js';
-import type { Store } from '../ports/store.js';
+import type { Store, VectorIndexReport } from '../ports/store.js';
 
 /** Request and connection counters, updated by the transports and the JSON-RPC engine. */
 export class ServerStats {
@@ -42,7 +42,7 @@ export interface SystemStatus {
   llm: LlmStatus;
   queue: QueueStats | null;
   jobs: JobQueueStats | null;
-  database: { ok: boolean; path: string; sizeBytes: number; error?: string };
+  database: { ok: boolean; path: string; sizeBytes: number; vectors?: VectorIndexReport; error?: string };
 }
 
 /** A model as `system.models` lists it. */
@@ -85,7 +85,7 @@ export class SystemService {
   async databaseStatus(): Promise<SystemStatus['database']> {
     try {
       const health = await this.deps.store.checkHealth();
-      return { ok: true, path: health.path, sizeBytes: health.sizeBytes };
+      return { ok: true, path: health.path, sizeBytes: health.sizeBytes, vectors: health.vectors };
     } catch (error) {
       return { ok: false, path: this.deps.databasePath, sizeBytes: 0, error: (error as Error).message };
     }

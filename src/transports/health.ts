@@ -15,7 +15,7 @@ export function healthRoutes(system: SystemService): HttpRoute {
       // reported, not fatal (every non-LLM method keeps working without it).
       sendJson(response, database.ok ? 200 : 503, {
         status: database.ok ? (llm.reachable ? 'ready' : 'degraded') : 'not_ready',
-        store: database.ok ? { ok: true } : { ok: false, error: database.error },
+        store: database.ok ? { ok: true, vector_index: 'in_memory', pgvector: database.vectors?.pgvector ?? null } : { ok: false, error: database.error },
         llm: { provider: llm.provider, endpoint: llm.endpoint, reachable: llm.reachable, ...(llm.error ? { error: llm.error } : {}) },
       });
       return true;

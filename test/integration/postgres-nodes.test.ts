@@ -101,6 +101,12 @@ describe.skipIf(!available.ok)('two nodes on one PostgreSQL', () => {
     const onB = await b.connect();
     const found = await onB.result('memory.search', { persona_id: 'aria', query: 'beekeeping library roof' });
     expect(found.memories.map((memory: { content: string }) => memory.content)).toContain('The user keeps bees on the roof of the library');
+    // Where vectors are searched, as operators see it: each node's in-memory index (pgvector only reported).
+    const status = await onB.result('system.status');
+    expect(status.database.vectors).toMatchObject({ index: 'in_memory' });
+    expect(['installed', 'available', 'absent']).toContain(status.database.vectors.pgvector);
+    const ready = (await (await fetch(`${b.server.httpUrl}/readyz`)).json()) as { store: { vector_index: string; pgvector: string } };
+    expect(ready.store).toMatchObject({ vector_index: 'in_memory', pgvector: status.database.vectors.pgvector });
   });
 });
 

@@ -54,6 +54,11 @@ export class PostgresDatabase {
   /** Where the store lives, as people should read it (password hidden). */
   readonly label: string;
   readonly schema: string;
+  /**
+   * Whether the server offers pgvector (`pg_available_extensions`), found at open: reported by
+   * `system.status` and `doctor`. Vectors are searched by each node's in-memory index either way.
+   */
+  pgvector: 'installed' | 'available' | 'absent' = 'absent';
   private closed = false;
 
   private constructor(url: string, options: PostgresOptions) {
@@ -86,6 +91,7 @@ export class PostgresDatabase {
     try {
       if (database.schema !== 'public') await database.pool.query(`CREATE SCHEMA IF NOT EXISTS ${database.schema}`);
       if (options.migrate !== false) await runPgMigrations(database);
+      database.pgvector = await findPgvector(database.pool);
       return database;
     } catch (error) {
       await database.close();
@@ -143,6 +149,11 @@ export class PostgresDatabase {
   get isClosed(): boolean {
     return this.closed;
   }
+}
+
+async function findPgvector(pool: pg.Pool): Promise<'installed' | 'available' | 'absent'> {
+  const row = (await pool.query<{ installed: string | null }>("SELECT installed_version AS installed FROM pg_available_extensions WHERE name = 'vector'")).rows[0];
+  return row === undefined ? 'absent' : row.installed === null ? 'available' : 'installed';
 }
 
 /** A connection inside `PostgresDatabase.transaction`. */

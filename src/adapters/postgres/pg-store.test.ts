@@ -68,6 +68,9 @@ describe.skipIf(!available.ok)('PostgresStore on a shared server', () => {
     expect(health.ok).toBe(true);
     expect(health.sizeBytes).toBeGreaterThan(0);
     expect(health.path).toMatch(/^postgres:\/\//);
+    // pgvector as the server offers it (Debian 12's PostgreSQL has none; another server may).
+    const offered = await store.database.one<{ installed: string | null }>("SELECT installed_version AS installed FROM pg_available_extensions WHERE name = 'vector'");
+    expect(health.vectors).toEqual({ kind: 'in-memory', pgvector: offered === null ? 'absent' : offered.installed === null ? 'available' : 'installed' });
   });
 });
 

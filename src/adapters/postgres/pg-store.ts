@@ -20,6 +20,7 @@ import type {
   RetentionResult,
   SessionRecord,
   Store,
+  StoreHealth,
   UserTurnInput,
 } from '../../ports/store.js';
 import {
@@ -321,9 +322,9 @@ export class PostgresStore implements Store {
     });
   }
 
-  async checkHealth(): Promise<{ ok: true; path: string; sizeBytes: number }> {
+  async checkHealth(): Promise<StoreHealth> {
     const row = required(await this.db.one<{ size: number }>('SELECT pg_database_size(current_database()) AS size'));
-    return { ok: true, path: this.db.label, sizeBytes: row.size };
+    return { ok: true, path: this.db.label, sizeBytes: row.size, vectors: { kind: 'in-memory', pgvector: this.db.pgvector } };
   }
 
   close(): Promise<void> {

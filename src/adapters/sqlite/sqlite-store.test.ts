@@ -618,7 +618,7 @@ describe.skipIf(onPostgres())('SqliteStore database file', () => {
   it('runs in WAL mode with foreign keys on and reports its size', async () => {
     const store = openStore();
     const health = await store.checkHealth();
-    expect(health).toMatchObject({ ok: true, path: dbPath });
+    expect(health).toMatchObject({ ok: true, path: dbPath, vectors: { kind: 'in-memory', pgvector: null } });
     expect(health.sizeBytes).toBeGreaterThan(0);
     const db = openDatabase(dbPath);
     opened.push(db);

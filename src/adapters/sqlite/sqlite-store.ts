@@ -20,6 +20,7 @@ import type {
   RetentionResult,
   SessionRecord,
   Store,
+  StoreHealth,
   UserTurnInput,
 } from '../../ports/store.js';
 import { openDatabase, type Database } from './database.js';
@@ -354,10 +355,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  checkHealth(): Promise<{ ok: true; path: string; sizeBytes: number }> {
+  checkHealth(): Promise<StoreHealth> {
     return this.read(() => {
       this.sql.ping.get();
-      return { ok: true as const, path: this.path, sizeBytes: required(this.sql.databaseSize.get()) };
+      return { ok: true as const, path: this.path, sizeBytes: required(this.sql.databaseSize.get()), vectors: { kind: 'in-memory' as const, pgvector: null } };
     });
   }
 

@@ -45,7 +45,22 @@ export function systemMethods(services: Services): MethodDefinition[] {
           })
           .nullable()
           .describe('The durable job queue of post-turn work (memories, relationships, summaries).'),
-        database: z.object({ ok: z.boolean(), path: z.string(), size_mb: z.number(), error: z.string().nullable() }),
+        database: z.object({
+          ok: z.boolean(),
+          path: z.string(),
+          size_mb: z.number(),
+          error: z.string().nullable(),
+          vectors: z
+            .object({
+              index: z.enum(['in_memory']).describe('"in_memory": vectors are stored in the database; each node searches its own in-memory approximate index of them.'),
+              pgvector: z
+                .enum(['installed', 'available', 'absent'])
+                .nullable()
+                .describe("PostgreSQL's pgvector extension on the server (null on SQLite); reported only, the in-memory index is used either way."),
+            })
+            .nullable()
+            .describe('How memory vectors are kept and searched (null when the database cannot be reached).'),
+        }),
         personas: z.number().int(),
         memory: z
           .object({
@@ -80,7 +95,13 @@ export function systemMethods(services: Services): MethodDefinition[] {
             queue: status.queue === null ? null : { running: status.queue.running, queued: status.queue.queued, concurrency: status.queue.concurrency, max_queued: status.queue.maxQueued },
           },
           jobs: status.jobs === null ? null : { pending: status.jobs.pending, due: status.jobs.due, running: status.jobs.running, failed: status.jobs.failed },
-          database: { ok: status.database.ok, path: status.database.path, size_mb: round(status.database.sizeBytes / 1_048_576, 3), error: status.database.error ?? null },
+          database: {
+            ok: status.database.ok,
+            path: status.database.path,
+            size_mb: round(status.database.sizeBytes / 1_048_576, 3),
+            error: status.database.error ?? null,
+            vectors: status.database.vectors === undefined ? null : { index: 'in_memory' as const, pgvector: status.database.vectors.pgvector },
+          },
           personas: personas.list().length,
           memory: (() => {
             const memory = services.memory.memories.status();
