@@ -10,18 +10,12 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type { JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
-import { retryDelay, type SqliteJobQueueOptions } from '../sqlite/job-queue.js';
+import { afterFailure } from '../../domain/job-retry.js';
+import { toJob, type JobRow, type SqliteJobQueueOptions } from '../sqlite/job-queue.js';
 import type { PostgresDatabase } from './database.js';
 
 export type PostgresJobQueueOptions = SqliteJobQueueOptions;
 
-interface JobRow {
-  id: number;
-  type: string;
-  payload: string;
-  attempts: number;
-  created_at: number;
-}
 
 const silent = { warn() {}, error() {}, debug() {} };
 
@@ -157,7 +151,7 @@ export class PostgresJobQueue implements JobQueue {
       [now, now + this.leaseMs, this.owner, [...this.handlers.keys()]],
     );
     if (row === null) return null;
-    return { id: row.id, type: row.type, payload: JSON.parse(row.payload) as Record<string, unknown>, attempts: row.attempts, createdAt: row.created_at };
+    return toJob(row);
   }
 
   /** Runs one claimed job to the end (complete, retry or fail). */
@@ -203,12 +197,13 @@ export class PostgresJobQueue implements JobQueue {
   private async fail(job: JobRecord, error: unknown): Promise<void> {
     const message = error instanceof Error ? error.message : String(error);
     const row = await this.db.one<{ max_attempts: number }>('SELECT max_attempts FROM jobs WHERE id = $1', [job.id]);
-    const isFinal = row === null || job.attempts >= row.max_attempts;
     const now = this.clock.now();
+    const next = afterFailure({ attempts: job.attempts, maxAttempts: row?.max_attempts ?? null }, now, { baseMs: this.retryBaseMs, maxMs: this.retryMaxMs });
+    const isFinal = next.status === 'failed';
     await this.db.query(
       `UPDATE jobs SET status = $1, run_after = $2, lease_until = NULL, lease_owner = NULL, last_error = $3, updated_at = $4
        WHERE id = $5 AND lease_owner = $6 AND status = 'running'`,
-      [isFinal ? 'failed' : 'pending', now + retryDelay(job.attempts, this.retryBaseMs, this.retryMaxMs), message.slice(0, 2_000), now, job.id, this.owner],
+      [next.status, next.runAfter, message.slice(0, 2_000), now, job.id, this.owner],
     );
     const log = { err: error, jobId: job.id, type: job.type, attempts: job.attempts };
     if (isFinal) this.logger.error(log, 'job failed for good');

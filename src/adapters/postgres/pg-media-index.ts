@@ -3,42 +3,10 @@
  * `0018_media`). The bytes of the files are in PostgreSQL too (`pg-media-blobs.ts`), shared by every node.
  */
 import type { AttachmentRecord, MediaIndex, MediaInfo, MediaRecords, SceneRecord } from '../../ports/media.js';
+import { sceneParams, toInfo, toScene, type MediaRow, type SceneRow } from '../sqlite/media-rows.js';
 import type { PostgresDatabase } from './database.js';
 
-interface MediaRow {
-  id: string;
-  kind: 'image' | 'audio';
-  mime_type: string;
-  bytes: number;
-  width: number | null;
-  height: number | null;
-  has_thumbnail: number;
-}
-
-interface SceneRow {
-  conversation_id: string;
-  location: string | null;
-  time_of_day: string | null;
-  weather: string | null;
-  present: string;
-  description: string | null;
-  image_media_id: string | null;
-  updated_at: number;
-}
-
 const MEDIA_COLUMNS = 'id, kind, mime_type, bytes, width, height, has_thumbnail';
-
-function toInfo(row: MediaRow): MediaInfo {
-  return {
-    id: row.id,
-    kind: row.kind,
-    mimeType: row.mime_type,
-    bytes: row.bytes,
-    width: row.width,
-    height: row.height,
-    hasThumbnail: row.has_thumbnail === 1,
-  };
-}
 
 export class PostgresMediaIndex implements MediaIndex {
   constructor(private readonly db: PostgresDatabase) {}
@@ -90,27 +58,18 @@ export class PostgresMediaIndex implements MediaIndex {
 
   async getScene(conversationId: string): Promise<SceneRecord | null> {
     const row = await this.db.one<SceneRow>('SELECT * FROM scenes WHERE conversation_id = $1', [conversationId]);
-    if (row === null) return null;
-    return {
-      conversationId: row.conversation_id,
-      location: row.location,
-      timeOfDay: row.time_of_day,
-      weather: row.weather,
-      present: JSON.parse(row.present) as string[],
-      description: row.description,
-      imageMediaId: row.image_media_id,
-      updatedAt: row.updated_at,
-    };
+    return row === null ? null : toScene(row);
   }
 
   async putScene(scene: SceneRecord): Promise<void> {
+    const row = sceneParams(scene);
     await this.db.query(
       `INSERT INTO scenes (conversation_id, location, time_of_day, weather, present, description, image_media_id, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (conversation_id) DO UPDATE SET location = excluded.location, time_of_day = excluded.time_of_day,
          weather = excluded.weather, present = excluded.present, description = excluded.description,
          image_media_id = excluded.image_media_id, updated_at = excluded.updated_at`,
-      [scene.conversationId, scene.location, scene.timeOfDay, scene.weather, JSON.stringify(scene.present), scene.description, scene.imageMediaId, scene.updatedAt],
+      [row.conversation_id, row.location, row.time_of_day, row.weather, row.present, row.description, row.image_media_id, row.updated_at],
     );
   }
 

@@ -1,5 +1,5 @@
 /** The `SocialStore` port on PostgreSQL: the statements of `../sqlite/social-statements.ts`, in PostgreSQL's dialect. */
-import type { MoodName, MoodState } from '../../domain/social/mood.js';
+import type { MoodState } from '../../domain/social/mood.js';
 import type { TermVector } from '../../domain/social/topic-threads.js';
 import type {
   GroupMemberRecord,
@@ -17,6 +17,7 @@ import type {
   SpeakerFigures,
   ThreadRecord,
 } from '../../ports/social-store.js';
+import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from '../sqlite/social-rows.js';
 import type { GroupRow, MemberRow, MoodEventRow, MoodRow, RelationshipEventRow, RelationshipRow, SpeakerRow, ThreadRow } from '../sqlite/social-statements.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 
@@ -283,90 +284,6 @@ export class PostgresSocialStore implements SocialStore {
 
 function keyValues(key: RelationshipKey): [string, string, string] {
   return [key.subjectId, key.otherKind, key.otherId];
-}
-
-function toRelationship(row: RelationshipRow): RelationshipRecord {
-  return {
-    subjectId: row.subject_id,
-    otherKind: row.other_kind,
-    otherId: row.other_id,
-    affinity: row.affinity,
-    trust: row.trust,
-    respect: row.respect,
-    familiarity: row.familiarity,
-    interactionCount: row.interaction_count,
-    totalInteractionMs: row.total_interaction_ms,
-    firstMeeting: row.first_meeting,
-    lastInteraction: row.last_interaction,
-  };
-}
-
-function toRelationshipEvent(row: RelationshipEventRow): RelationshipEventRecord {
-  return {
-    id: row.id,
-    subjectId: row.subject_id,
-    otherKind: row.other_kind,
-    otherId: row.other_id,
-    at: row.at,
-    quality: row.quality,
-    source: row.source as InteractionSource,
-    conversationId: row.conversation_id,
-    context: row.context,
-    affinity: row.affinity,
-    trust: row.trust,
-    respect: row.respect,
-    familiarity: row.familiarity,
-  };
-}
-
-function toMoodEvent(row: MoodEventRow): MoodEventRecord {
-  return {
-    id: row.id,
-    personaId: row.persona_id,
-    at: row.at,
-    valence: row.valence,
-    arousal: row.arousal,
-    stress: row.stress,
-    curiosity: row.curiosity,
-    mood: row.mood as MoodName,
-    cause: row.cause,
-    conversationId: row.conversation_id,
-  };
-}
-
-function toThread(row: ThreadRow): ThreadRecord {
-  return {
-    id: row.id,
-    conversationId: row.conversation_id,
-    label: row.label,
-    centroid: JSON.parse(row.centroid) as TermVector,
-    isBranch: row.is_branch === 1,
-    messageCount: row.message_count,
-    createdAt: row.created_at,
-    lastActiveAt: row.last_active_at,
-  };
-}
-
-function toGroup(row: GroupRow): GroupRecord {
-  return {
-    conversationId: row.conversation_id,
-    status: row.status,
-    maxTurns: row.max_turns,
-    turnDelayMs: row.turn_delay_ms,
-    statusReason: row.status_reason,
-    updatedAt: row.updated_at,
-  };
-}
-
-function toMember(row: MemberRow): GroupMemberRecord {
-  return {
-    conversationId: row.conversation_id,
-    personaId: row.persona_id,
-    joinedAfter: row.joined_after,
-    leftAfter: row.left_after,
-    joinedAt: row.joined_at,
-    leftAt: row.left_at,
-  };
 }
 
 const MOOD_SELECT = 'SELECT valence, arousal, stress, curiosity, updated_at FROM emotional_state WHERE persona_id = $1';

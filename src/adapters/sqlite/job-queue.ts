@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type { JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
 import type BetterSqlite3 from 'better-sqlite3';
+import { afterFailure } from '../../domain/job-retry.js';
 import type { Database } from './database.js';
 
 export interface SqliteJobQueueOptions {
@@ -41,20 +42,22 @@ export interface SqliteJobQueueOptions {
   keepCompletedMs?: number;
 }
 
-interface JobRow {
+/** A claimed job's row (both queues' `RETURNING` / `SELECT` give these columns). */
+export interface JobRow {
   id: number;
   type: string;
   payload: string;
-  status: string;
   attempts: number;
-  max_attempts: number;
   created_at: number;
 }
 
-/** Delay before retry number `attempts` (1 after the first failure): base · 2^(attempts−1), capped. */
-export function retryDelay(attempts: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
+/** The claimed row as the `JobRecord` a handler gets; shared with the PostgreSQL queue. */
+export function toJob(row: JobRow): JobRecord {
+  return { id: row.id, type: row.type, payload: JSON.parse(row.payload) as Record<string, unknown>, attempts: row.attempts, createdAt: row.created_at };
 }
+
+/** The backoff rule lives in the domain (`domain/job-retry.ts`), shared with the PostgreSQL queue. */
+export { retryDelay } from '../../domain/job-retry.js';
 
 const silent = { warn() {}, error() {}, debug() {} };
 
@@ -255,14 +258,7 @@ export class SqliteJobQueue implements JobQueue {
              RETURNING id, type, payload, status, attempts, max_attempts, created_at`,
           )
           .get({ now, leaseUntil: now + this.leaseMs, owner: this.owner, types });
-        if (row === undefined) return null;
-        return {
-          id: row.id,
-          type: row.type,
-          payload: JSON.parse(row.payload) as Record<string, unknown>,
-          attempts: row.attempts,
-          createdAt: row.created_at,
-        };
+        return row === undefined ? null : toJob(row);
       })
       .immediate();
   }
@@ -307,16 +303,17 @@ export class SqliteJobQueue implements JobQueue {
   private fail(job: JobRecord, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
     const row = this.prepare<[number], { max_attempts: number }>('SELECT max_attempts FROM jobs WHERE id = ?').get(job.id);
-    const isFinal = row === undefined || job.attempts >= row.max_attempts;
     const now = this.clock.now();
+    const next = afterFailure({ attempts: job.attempts, maxAttempts: row?.max_attempts ?? null }, now, { baseMs: this.retryBaseMs, maxMs: this.retryMaxMs });
+    const isFinal = next.status === 'failed';
     this
       .prepare(
         `UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, lease_owner = NULL, last_error = ?, updated_at = ?
          WHERE id = ? AND lease_owner = ? AND status = 'running'`,
       )
       .run(
-        isFinal ? 'failed' : 'pending',
-        now + retryDelay(job.attempts, this.retryBaseMs, this.retryMaxMs),
+        next.status,
+        next.runAfter,
         message.slice(0, 2_000),
         now,
         job.id,

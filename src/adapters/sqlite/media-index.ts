@@ -5,39 +5,7 @@
 import type { AttachmentRecord, MediaIndex, MediaInfo, MediaRecords, SceneRecord } from '../../ports/media.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
-
-interface MediaRow {
-  id: string;
-  kind: 'image' | 'audio';
-  mime_type: string;
-  bytes: number;
-  width: number | null;
-  height: number | null;
-  has_thumbnail: number;
-}
-
-interface SceneRow {
-  conversation_id: string;
-  location: string | null;
-  time_of_day: string | null;
-  weather: string | null;
-  present: string;
-  description: string | null;
-  image_media_id: string | null;
-  updated_at: number;
-}
-
-function toInfo(row: MediaRow): MediaInfo {
-  return {
-    id: row.id,
-    kind: row.kind,
-    mimeType: row.mime_type,
-    bytes: row.bytes,
-    width: row.width,
-    height: row.height,
-    hasThumbnail: row.has_thumbnail === 1,
-  };
-}
+import { sceneParams, toInfo, toScene, type MediaRow, type SceneRow } from './media-rows.js';
 
 /** Message ids per `attachmentsOf` query (SQLite's variable limit is far above; pages are ≤ 500). */
 const CHUNK = 500;
@@ -136,32 +104,13 @@ export class SqliteMediaIndex implements MediaIndex {
   getScene(conversationId: string): Promise<SceneRecord | null> {
     return this.run(() => {
       const row = this.sql.getScene.get(conversationId);
-      if (row === undefined) return null;
-      return {
-        conversationId: row.conversation_id,
-        location: row.location,
-        timeOfDay: row.time_of_day,
-        weather: row.weather,
-        present: JSON.parse(row.present) as string[],
-        description: row.description,
-        imageMediaId: row.image_media_id,
-        updatedAt: row.updated_at,
-      };
+      return row === undefined ? null : toScene(row);
     });
   }
 
   putScene(scene: SceneRecord): Promise<void> {
     return this.run(() => {
-      this.sql.putScene.run({
-        conversation_id: scene.conversationId,
-        location: scene.location,
-        time_of_day: scene.timeOfDay,
-        weather: scene.weather,
-        present: JSON.stringify(scene.present),
-        description: scene.description,
-        image_media_id: scene.imageMediaId,
-        updated_at: scene.updatedAt,
-      });
+      this.sql.putScene.run(sceneParams(scene));
     });
   }
 

@@ -3,7 +3,7 @@
  * one connection per process keeps WAL writes serialised in one place. Composite writes run in one
  * IMMEDIATE transaction; SQLite errors become AppErrors in `read`, as in the main store.
  */
-import type { MoodName, MoodState } from '../../domain/social/mood.js';
+import type { MoodState } from '../../domain/social/mood.js';
 import type { TermVector } from '../../domain/social/topic-threads.js';
 import type {
   GroupMemberRecord,
@@ -21,17 +21,13 @@ import type {
   SpeakerFigures,
   ThreadRecord,
 } from '../../ports/social-store.js';
+import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from './social-rows.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import {
   prepareSocialStatements,
-  type GroupRow,
-  type MemberRow,
-  type MoodEventRow,
-  type RelationshipEventRow,
   type RelationshipRow,
   type SocialStatements,
-  type ThreadRow,
 } from './social-statements.js';
 
 export class SqliteSocialStore implements SocialStore {
@@ -320,89 +316,5 @@ function relationshipParams(record: RelationshipRecord): RelationshipRow {
     total_interaction_ms: record.totalInteractionMs,
     first_meeting: record.firstMeeting,
     last_interaction: record.lastInteraction,
-  };
-}
-
-function toRelationship(row: RelationshipRow): RelationshipRecord {
-  return {
-    subjectId: row.subject_id,
-    otherKind: row.other_kind,
-    otherId: row.other_id,
-    affinity: row.affinity,
-    trust: row.trust,
-    respect: row.respect,
-    familiarity: row.familiarity,
-    interactionCount: row.interaction_count,
-    totalInteractionMs: row.total_interaction_ms,
-    firstMeeting: row.first_meeting,
-    lastInteraction: row.last_interaction,
-  };
-}
-
-function toRelationshipEvent(row: RelationshipEventRow): RelationshipEventRecord {
-  return {
-    id: row.id,
-    subjectId: row.subject_id,
-    otherKind: row.other_kind,
-    otherId: row.other_id,
-    at: row.at,
-    quality: row.quality,
-    source: row.source as InteractionSource,
-    conversationId: row.conversation_id,
-    context: row.context,
-    affinity: row.affinity,
-    trust: row.trust,
-    respect: row.respect,
-    familiarity: row.familiarity,
-  };
-}
-
-function toMoodEvent(row: MoodEventRow): MoodEventRecord {
-  return {
-    id: row.id,
-    personaId: row.persona_id,
-    at: row.at,
-    valence: row.valence,
-    arousal: row.arousal,
-    stress: row.stress,
-    curiosity: row.curiosity,
-    mood: row.mood as MoodName,
-    cause: row.cause,
-    conversationId: row.conversation_id,
-  };
-}
-
-function toThread(row: ThreadRow): ThreadRecord {
-  return {
-    id: row.id,
-    conversationId: row.conversation_id,
-    label: row.label,
-    centroid: JSON.parse(row.centroid) as TermVector,
-    isBranch: row.is_branch === 1,
-    messageCount: row.message_count,
-    createdAt: row.created_at,
-    lastActiveAt: row.last_active_at,
-  };
-}
-
-function toGroup(row: GroupRow): GroupRecord {
-  return {
-    conversationId: row.conversation_id,
-    status: row.status,
-    maxTurns: row.max_turns,
-    turnDelayMs: row.turn_delay_ms,
-    statusReason: row.status_reason,
-    updatedAt: row.updated_at,
-  };
-}
-
-function toMember(row: MemberRow): GroupMemberRecord {
-  return {
-    conversationId: row.conversation_id,
-    personaId: row.persona_id,
-    joinedAfter: row.joined_after,
-    leftAfter: row.left_after,
-    joinedAt: row.joined_at,
-    leftAt: row.left_at,
   };
 }
