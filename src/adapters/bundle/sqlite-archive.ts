@@ -6,8 +6,7 @@ import type { Readable } from 'node:stream';
 import type { ExportSummary, ImportOptions, ImportReport, Selection, StateArchive, BackupSummary } from '../../ports/archive.js';
 import { backupDatabase } from '../sqlite/backup.js';
 import { openDatabase, type Database } from '../sqlite/database.js';
-import { bundleStream, ensureFolderOf, exportToBytes } from './bundle-bytes.js';
-import { exportBundle } from './exporter.js';
+import { bundleStream, ensureFolderOf, exportSummarised, exportToBytes, withImportLimits } from './bundle-bytes.js';
 import { importBundle } from './importer.js';
 
 export class SqliteStateArchive implements StateArchive {
@@ -24,18 +23,8 @@ export class SqliteStateArchive implements StateArchive {
     private readonly maxLineBytes?: number,
   ) {}
 
-  async exportBundle(file: string, selection: Selection): Promise<ExportSummary> {
-    return this.withDatabase(async (db) => {
-      const { manifest, bytes } = await exportBundle(db, file, { selection, appVersion: this.appVersion });
-      return {
-        file,
-        bytes,
-        schemaVersion: manifest.schemaVersion,
-        createdAt: manifest.createdAt,
-        tables: Object.fromEntries(manifest.tables.map((entry) => [entry.table, entry.rows])),
-        excluded: manifest.excluded,
-      };
-    });
+  exportBundle(file: string, selection: Selection): Promise<ExportSummary> {
+    return this.withDatabase((db) => exportSummarised(db, file, selection, this.appVersion));
   }
 
   exportBundleBytes(selection: Selection): Promise<{ bundle: Buffer; summary: ExportSummary }> {
@@ -45,11 +34,7 @@ export class SqliteStateArchive implements StateArchive {
   importBundle(source: Readable | Uint8Array, options: ImportOptions): Promise<ImportReport> {
     const stream = bundleStream(source);
     return this.withDatabase((db) =>
-      importBundle(db, stream, {
-        ...options,
-        ...(this.maxUnpackedBytes === undefined ? {} : { maxUnpackedBytes: this.maxUnpackedBytes }),
-        ...(this.maxLineBytes === undefined ? {} : { maxLineBytes: this.maxLineBytes }),
-      }),
+      importBundle(db, stream, withImportLimits(options, { maxUnpackedBytes: this.maxUnpackedBytes, maxLineBytes: this.maxLineBytes })),
     );
   }
 

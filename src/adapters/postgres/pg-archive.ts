@@ -10,8 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BackupSummary, ExportSummary, ImportOptions, ImportReport, Selection, StateArchive } from '../../ports/archive.js';
-import { bundleStream, ensureFolderOf, exportToBytes } from '../bundle/bundle-bytes.js';
-import { exportBundle } from '../bundle/exporter.js';
+import { bundleStream, ensureFolderOf, exportSummarised, exportToBytes, withImportLimits } from '../bundle/bundle-bytes.js';
 import { importBundle } from '../bundle/importer.js';
 import { backupDatabase } from '../sqlite/backup.js';
 import { openDatabase, type Database } from '../sqlite/database.js';
@@ -26,18 +25,8 @@ export class PostgresStateArchive implements StateArchive {
     private readonly maxLineBytes?: number,
   ) {}
 
-  async exportBundle(file: string, selection: Selection): Promise<ExportSummary> {
-    return this.withSnapshot(async (snapshot) => {
-      const { manifest, bytes } = await exportBundle(snapshot, file, { selection, appVersion: this.appVersion });
-      return {
-        file,
-        bytes,
-        schemaVersion: manifest.schemaVersion,
-        createdAt: manifest.createdAt,
-        tables: Object.fromEntries(manifest.tables.map((entry) => [entry.table, entry.rows])),
-        excluded: manifest.excluded,
-      };
-    });
+  exportBundle(file: string, selection: Selection): Promise<ExportSummary> {
+    return this.withSnapshot((snapshot) => exportSummarised(snapshot, file, selection, this.appVersion));
   }
 
   exportBundleBytes(selection: Selection): Promise<{ bundle: Buffer; summary: ExportSummary }> {
@@ -50,11 +39,7 @@ export class PostgresStateArchive implements StateArchive {
       await lockAll(tx, this.db.schema);
       return this.withScratch(async (scratch) => {
         await readRows(tx, this.db.schema, scratch);
-        const report = await importBundle(scratch, source, {
-          ...options,
-          ...(this.maxUnpackedBytes === undefined ? {} : { maxUnpackedBytes: this.maxUnpackedBytes }),
-          ...(this.maxLineBytes === undefined ? {} : { maxLineBytes: this.maxLineBytes }),
-        });
+        const report = await importBundle(scratch, source, withImportLimits(options, { maxUnpackedBytes: this.maxUnpackedBytes, maxLineBytes: this.maxLineBytes }));
         if (!options.dryRun) await replaceRows(tx, this.db.schema, scratch);
         return report;
       });
