@@ -30,6 +30,7 @@ export class EmotionService {
    * chat turn read the mood (bench/README.md, finding 2). `forget` drops entries another path replaced.
    */
   private readonly stored = new Map<string, MoodState | null>();
+  private readonly savedListeners: ((persona: PersonaRecord, cause: string) => Promise<void>)[] = [];
 
   constructor(
     private readonly store: SocialStore,
@@ -49,10 +50,16 @@ export class EmotionService {
     return mood;
   }
 
-  private async save(personaId: string, next: MoodState, entry: Parameters<SocialStore['saveMood']>[2]): Promise<void> {
-    this.stored.delete(personaId); // a failed write must not leave the unsaved mood cached
-    await this.store.saveMood(personaId, next, entry);
-    this.stored.set(personaId, next);
+  /** Calls `listener` after each saved change, awaited by the change (the mood history records it). */
+  onSaved(listener: (persona: PersonaRecord, cause: string) => Promise<void>): void {
+    this.savedListeners.push(listener);
+  }
+
+  private async save(persona: PersonaRecord, next: MoodState, entry: { mood: MoodName; cause: string; conversationId: string | null }): Promise<void> {
+    this.stored.delete(persona.id); // a failed write must not leave the unsaved mood cached
+    await this.store.saveMood(persona.id, next, entry);
+    this.stored.set(persona.id, next);
+    for (const listener of this.savedListeners) await listener(persona, entry.cause);
   }
 
   /** The mood now: the stored one drifted towards the baseline, or the baseline for a persona never moved. */
@@ -70,7 +77,7 @@ export class EmotionService {
     const now = this.clock.now();
     const stored = (await this.storedMood(persona.id)) ?? freshMood(persona, now);
     const next = applyMoodEvent(stored, baselineMood(persona), { sentiment: event.sentiment, askedQuestion: event.askedQuestion, now });
-    await this.save(persona.id, next, { mood: moodName(next), cause: event.cause, conversationId: event.conversationId });
+    await this.save(persona, next, { mood: moodName(next), cause: event.cause, conversationId: event.conversationId });
     return next;
   }
 
@@ -79,7 +86,7 @@ export class EmotionService {
     const current = await this.current(persona);
     const prototype = patch.mood === undefined ? {} : MOOD_PROTOTYPES[patch.mood];
     const next: MoodState = { ...current, ...prototype, ...definedOnly(patch), updatedAt: this.clock.now() };
-    await this.save(persona.id, next, { mood: moodName(next), cause: 'manual', conversationId: null });
+    await this.save(persona, next, { mood: moodName(next), cause: 'manual', conversationId: null });
     return next;
   }
 }
