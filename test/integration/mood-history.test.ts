@@ -85,6 +85,8 @@ describe('emotional.history', () => {
     const since = await history(client, { persona_id: 'kira', since: all.samples.at(-1)!.at });
     expect(since.samples.map((sample) => sample.id)).toContain(all.last_id);
     expect(since.samples.every((sample) => sample.at >= all.samples.at(-1)!.at)).toBe(true);
+    // A date means its start (UTC).
+    expect((await history(client, { persona_id: 'kira', since: '2020-01-01' })).samples).toEqual(all.samples);
     await client.close();
   });
 
@@ -100,6 +102,7 @@ describe('emotional.history', () => {
     ];
     for (const [params, field] of bad) {
       const answer = await client.call('emotional.history', params);
+      if ('since' in params) expect(answer.error?.message).toContain('expected an ISO 8601 time such as');
       expect(answer.error?.code, JSON.stringify(params)).toBe(-32602);
       expect(answer.error?.message).toMatch(field);
     }

@@ -170,7 +170,10 @@ export function emotionalMethods(services: Services): MethodDefinition[] {
         'Samples name no user or conversation: they are as public as emotional.get_state.',
       params: z.object({
         persona_id: personaIdParam.optional().describe("Persona id or name; the session's active persona when left out."),
-        since: z.iso.datetime({ offset: true }).optional().describe('Only samples taken at or after this ISO 8601 time ("2026-11-27T09:00:00Z").'),
+        since: z
+          .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: 'expected an ISO 8601 time such as "2026-11-27T09:00:00Z" (or a date, "2026-11-27", meaning its start in UTC)' })
+          .optional()
+          .describe('Only samples taken at or after this ISO 8601 time ("2026-11-27T09:00:00Z"), or since the start of a date ("2026-11-27", UTC).'),
         after_id: z.number().int().min(0).optional().describe('Only samples newer than this id (the last_id of a previous answer).'),
         before_id: z.number().int().positive().optional().describe('Only samples older than this id (next_before_id of the previous page).'),
         limit: z.number().int().min(1).max(MOOD_HISTORY_MAX_LIMIT).default(MOOD_HISTORY_DEFAULT_LIMIT).describe('At most this many: the newest of those that match.'),

@@ -256,17 +256,23 @@ function useMoodSeries(personaId: string): { points: ChartPoint[]; loaded: boole
   return { points: now === null ? samples : [...samples, now], loaded, error };
 }
 
+/** Labels as precise as the span needs: seconds within a few minutes, the date across days. */
 function timeLabel(points: readonly ChartPoint[]): (value: number | string) => string {
   const first = points[0]?.at ?? 0;
   const last = points.at(-1)?.at ?? 0;
-  const oneDay = new Date(first).toDateString() === new Date(last).toDateString();
-  return (value) =>
-    new Date(Number(value)).toLocaleString([], oneDay ? { hour: '2-digit', minute: '2-digit' } : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  const format: Intl.DateTimeFormatOptions =
+    last - first < 10 * 60_000
+      ? { hour: '2-digit', minute: '2-digit', second: '2-digit' }
+      : new Date(first).toDateString() === new Date(last).toDateString()
+        ? { hour: '2-digit', minute: '2-digit' }
+        : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
+  return (value) => new Date(Number(value)).toLocaleString([], format);
 }
 
 /** Time on a linear axis (no date adapter needed): the gaps between changes show as they were. */
 function timeAxis(points: readonly ChartPoint[]) {
-  return { type: 'linear' as const, ticks: { maxTicksLimit: 6, maxRotation: 0, callback: timeLabel(points) } };
+  // From the first sample to now, not rounded out to "nice" numbers hours before the first one.
+  return { type: 'linear' as const, min: points[0]?.at, max: points.at(-1)?.at, ticks: { maxTicksLimit: 6, maxRotation: 0, callback: timeLabel(points) } };
 }
 
 function MoodAndEnergy({ personaId }: { personaId: string }) {
