@@ -192,14 +192,30 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
       }
       return { ranked: hits.map((hit) => hit.memory.id), prompt };
     };
+    /**
+     * Why an expected memory is not in the prompt (--misses): not found by any retriever, found but below
+     * the floor, or above the floor and outranked (line or token cap). Diagnostic search: no reinforcement.
+     */
+    const explainMiss = async (query: Case['queries'][number], prompt: number[]): Promise<void> => {
+      const all = await service.search({ query: query.query, limit: 200, viewerId: 'aria', reinforce: false });
+      const floor = recallFloorFor(query.query, settings.relevanceFloor);
+      for (const index of query.expected) {
+        if (prompt.includes(ids[index]!)) continue;
+        const rank = all.findIndex((hit) => hit.memory.id === ids[index]);
+        const hit = all[rank];
+        const why =
+          hit === undefined ? 'not retrieved' : hit.relevance < floor ? `below the floor (${hit.relevance.toFixed(3)} < ${floor})` : `outranked (rank ${rank + 1}, relevance ${hit.relevance.toFixed(3)})`;
+        const above = all.slice(0, 2).map((other) => `${other.memory.content.replace(/^The user said: /, '')} (${other.relevance.toFixed(2)})`);
+        process.stderr.write(`  miss [${testCase.name}] ${query.query} ~ ${testCase.memories[index]!.replace(/^The user said: /, '')}: ${why}; top: ${above.join(' | ')}\n`);
+      }
+    };
     for (const query of testCase.queries) {
       const found = await ask(query.query);
       const top = new Set(found.ranked.slice(0, K));
       const share = (set: Set<number>): number => query.expected.filter((index) => set.has(ids[index]!)).length / query.expected.length;
       recalls.push({ hit: share(top), group: query.group ?? 'all' });
       inPrompt.push(share(new Set(found.prompt)));
-      if (showMisses && testCase.showMisses && share(new Set(found.prompt)) < 1)
-        process.stderr.write(`  miss [${testCase.name}] ${query.query} -> ${found.ranked.slice(0, 3).map((id) => testCase.memories[ids.indexOf(id)]).join(' | ')}\n`);
+      if (showMisses && testCase.showMisses && share(new Set(found.prompt)) < 1) await explainMiss(query, found.prompt);
       lines.push(found.prompt.length);
       tokens.push(linesTokens(found.prompt.map((id) => testCase.memories[ids.indexOf(id)]!)));
     }
@@ -455,6 +471,7 @@ async function main(): Promise<void> {
     name: 'labelled',
     memories: [...MEMORIES],
     queries: QUERIES.map((query) => ({ query: query.query, expected: query.expected, group: query.kind })),
+    showMisses: true,
   };
   const broken = checkParaphrasePairs([...PARAPHRASE_PAIRS, ...HELD_OUT_PAIRS]);
   if (broken.length > 0) throw new Error(`paraphrase pairs that share a word:\n${broken.join('\n')}`);
@@ -477,6 +494,7 @@ async function main(): Promise<void> {
     memories: [...targets.map((pair) => formed(pair.fact)), ...otherMemories(OTHERS)],
     queries: targets.map((pair, index) => ({ query: pair.question, expected: [index] })),
     unrelated: UNRELATED_QUESTIONS,
+    showMisses: true,
   };
   process.stdout.write(`memory evaluation, offline embedder, recall@${K}; relevance floor ${settings.relevanceFloor}, ${settings.promptMaxMemories} lines, ${settings.promptMaxTokens} tokens\n`);
   print(`1. labelled set: ${QUERIES.length} queries over ${MEMORIES.length} memories`, await runCase(labelled));
