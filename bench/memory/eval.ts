@@ -39,7 +39,7 @@ import { EMPTY_THESAURUS, type Thesaurus } from '../../src/domain/memory/expansi
 import { extractMemories } from '../../src/domain/memory/extraction.js';
 import { heuristicImportance, importanceCues } from '../../src/domain/memory/importance.js';
 import { estimateTokens } from '../../src/domain/tokens.js';
-import { recallFloorFor } from '../../src/domain/memory/speaker.js';
+import { directFloorFor, recallFloorFor } from '../../src/domain/memory/speaker.js';
 import { MemoryEmbedders } from '../../src/services/memory/embedders.js';
 import { MemoryService } from '../../src/services/memory/memory-service.js';
 import { memorySettings } from '../../src/app/memory-settings.js';
@@ -185,7 +185,8 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
       const kept: string[] = [];
       const prompt: number[] = [];
       for (const hit of hits) {
-        if (hit.relevance < recallFloorFor(query, settings.relevanceFloor) || kept.length >= settings.promptMaxMemories) break;
+        if (hit.relevance < recallFloorFor(query, settings.relevanceFloor) || hit.direct < directFloorFor(query)) continue;
+        if (kept.length >= settings.promptMaxMemories) break;
         if (linesTokens([...kept, hit.memory.content]) > settings.promptMaxTokens) break;
         kept.push(hit.memory.content);
         prompt.push(hit.memory.id);
@@ -204,7 +205,13 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
         const rank = all.findIndex((hit) => hit.memory.id === ids[index]);
         const hit = all[rank];
         const why =
-          hit === undefined ? 'not retrieved' : hit.relevance < floor ? `below the floor (${hit.relevance.toFixed(3)} < ${floor})` : `outranked (rank ${rank + 1}, relevance ${hit.relevance.toFixed(3)})`;
+          hit === undefined
+            ? 'not retrieved'
+            : hit.relevance < floor
+              ? `below the floor (${hit.relevance.toFixed(3)} < ${floor})`
+              : hit.direct < directFloorFor(query.query)
+                ? `direct evidence below the floor (${hit.direct.toFixed(3)} < ${directFloorFor(query.query)})`
+                : `outranked (rank ${rank + 1}, relevance ${hit.relevance.toFixed(3)})`;
         const above = all.slice(0, 2).map((other) => `${other.memory.content.replace(/^The user said: /, '')} (${other.relevance.toFixed(2)})`);
         process.stderr.write(`  miss [${testCase.name}] ${query.query} ~ ${testCase.memories[index]!.replace(/^The user said: /, '')}: ${why}; top: ${above.join(' | ')}\n`);
       }
@@ -223,8 +230,13 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
     for (const question of testCase.unrelated ?? []) {
       const found = await ask(question);
       unrelated.push(found.prompt.length);
-      if (showMisses && testCase.showMisses && found.prompt.length > 0)
-        process.stderr.write(`  unrelated [${testCase.name}] ${question} -> ${found.prompt.map((id) => testCase.memories[ids.indexOf(id)]).join(' | ')}\n`);
+      if (showMisses && testCase.showMisses && found.prompt.length > 0) {
+        const all = await service.search({ query: question, limit: 200, viewerId: 'aria', reinforce: false });
+        const shown = all.filter((hit) => found.prompt.includes(hit.memory.id));
+        process.stderr.write(
+          `  unrelated [${testCase.name}] ${question} -> ${shown.map((hit) => `${hit.memory.content} (relevance ${hit.relevance.toFixed(2)}, direct ${hit.direct.toFixed(2)})`).join(' | ')}\n`,
+        );
+      }
     }
     results.system = { ...summarise(recalls, lines, tokens, times, testCase.unrelated ? unrelated : null), inPrompt: mean(inPrompt) };
     await store.close();
