@@ -33,6 +33,8 @@ import { loadWordnetThesaurus } from '../../src/adapters/embedders/wordnet-thesa
 import { InProcessEventBus } from '../../src/adapters/events/in-process-bus.js';
 import { loadPersonaFiles, shippedPersonasDir } from '../../src/adapters/persona-files.js';
 import { SqliteMemoryStore } from '../../src/adapters/sqlite/memory-store.js';
+import type { MemoryStore } from '../../src/ports/memory.js';
+import type { Store } from '../../src/ports/store.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { configSchema } from '../../src/config/schema.js';
 import { EMPTY_THESAURUS, type Thesaurus } from '../../src/domain/memory/expansion.js';
@@ -54,7 +56,9 @@ import { stemmer } from 'stemmer';
 import { contentWords } from '../../src/domain/memory/text.js';
 
 const args = process.argv.slice(2);
-const skipE2e = args.includes('--skip-e2e');
+/** The memory store on PostgreSQL (cases 1–3; the end-to-end case is left out): `--postgres [url]`. */
+const onPostgres = args.includes('--postgres');
+const skipE2e = args.includes('--skip-e2e') || onPostgres;
 const othersArg = args.indexOf('--others');
 const OTHERS = othersArg >= 0 ? Number(args[othersArg + 1]) : 1_000;
 /** Print each development-set question the system misses (never the held-out set's: it is not for tuning). */
@@ -89,13 +93,31 @@ interface ModeResult {
   p95: number;
 }
 
-async function openStack(thesaurus: Thesaurus): Promise<{ store: SqliteStore; memories: SqliteMemoryStore; service: MemoryService }> {
-  const store = SqliteStore.open(':memory:');
+/** With --postgres: the PostgreSQL server the memory stores live on (a local cluster, or PERSONA_MCP_TEST_DATABASE_URL). */
+let postgres: { url: string; stop(): Promise<void> } | null = null;
+let schemas = 0;
+async function stopPostgres(): Promise<void> {
+  await postgres?.stop();
+}
+
+async function openStack(thesaurus: Thesaurus): Promise<{ store: Store & { close(): Promise<void> }; memories: MemoryStore; service: MemoryService }> {
   let now = Date.UTC(2026, 0, 1);
   const clock = { now: () => (now += 1_000) };
+  let store: Store & { close(): Promise<void> };
+  let memories: MemoryStore;
+  if (postgres !== null) {
+    const { PostgresStore } = await import('../../src/adapters/postgres/pg-store.js');
+    const { PostgresMemoryStore } = await import('../../src/adapters/postgres/pg-memory-store.js');
+    const pgStore = await PostgresStore.open(postgres.url, { schema: `eval_${process.pid}_${schemas++}` });
+    store = pgStore;
+    memories = new PostgresMemoryStore(pgStore.database, { thesaurus });
+  } else {
+    const sqlite = SqliteStore.open(':memory:');
+    store = sqlite;
+    memories = new SqliteMemoryStore(sqlite.database, ':memory:', { thesaurus });
+  }
   const personas = new PersonaService(store, clock, new InProcessEventBus(() => undefined));
   await personas.initialise(loadPersonaFiles(shippedPersonasDir()));
-  const memories = new SqliteMemoryStore(store.database, ':memory:', { thesaurus });
   const service = new MemoryService({
     memories,
     personas,
@@ -108,7 +130,7 @@ async function openStack(thesaurus: Thesaurus): Promise<{ store: SqliteStore; me
 }
 
 /** Stores the memories as formation would (importance by the heuristic), returns their ids in order. */
-async function fill(memories: SqliteMemoryStore, contents: readonly string[]): Promise<number[]> {
+async function fill(memories: MemoryStore, contents: readonly string[]): Promise<number[]> {
   const offline = new HashedNgramEmbedder();
   const ids: number[] = [];
   for (const content of contents) {
@@ -508,7 +530,16 @@ async function main(): Promise<void> {
     unrelated: UNRELATED_QUESTIONS,
     showMisses: true,
   };
-  process.stdout.write(`memory evaluation, offline embedder, recall@${K}; relevance floor ${settings.relevanceFloor}, ${settings.promptMaxMemories} lines, ${settings.promptMaxTokens} tokens\n`);
+  if (onPostgres) {
+    const given = args[args.indexOf('--postgres') + 1];
+    const url = given !== undefined && !given.startsWith('--') ? given : process.env.PERSONA_MCP_TEST_DATABASE_URL;
+    if (url !== undefined && url !== '') postgres = { url, stop: async () => undefined };
+    else {
+      const { startPostgres } = await import('../../test/helpers/local-services.js');
+      postgres = await startPostgres({ fsync: false });
+    }
+  }
+  process.stdout.write(`memory evaluation on ${postgres !== null ? 'PostgreSQL' : 'SQLite'}, offline embedder, recall@${K}; relevance floor ${settings.relevanceFloor}, ${settings.promptMaxMemories} lines, ${settings.promptMaxTokens} tokens\n`);
   print(`1. labelled set: ${QUERIES.length} queries over ${MEMORIES.length} memories`, await runCase(labelled));
   print(`2. paraphrase set (development): ${PARAPHRASE_PAIRS.length} facts asked in other words (+ ${UNRELATED_QUESTIONS.length} unrelated questions)`, await runCase(paraphrase));
   print(`2b. paraphrase set (held out, never tuned on): ${HELD_OUT_PAIRS.length} facts asked in other words (+ ${HELD_OUT_UNRELATED.length} unrelated questions)`, await runCase(heldOut));
@@ -524,4 +555,8 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+try {
+  await main();
+} finally {
+  await stopPostgres();
+}
