@@ -27,6 +27,7 @@ import { SqliteDatasetSource } from '../adapters/sqlite/dataset-source.js';
 import { SqliteJobQueue } from '../adapters/sqlite/job-queue.js';
 import { SqliteMediaIndex } from '../adapters/sqlite/media-index.js';
 import { loadWordnetThesaurus } from '../adapters/embedders/wordnet-thesaurus.js';
+import type { Thesaurus } from '../domain/memory/expansion.js';
 import { SqliteMemoryStore } from '../adapters/sqlite/memory-store.js';
 import { SqliteMoodHistory } from '../adapters/sqlite/mood-history.js';
 import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-store.js';
@@ -97,7 +98,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
       location: db.label,
       store,
       social: new PostgresSocialStore(db),
-      memories: new PostgresMemoryStore(db),
+      memories: new PostgresMemoryStore(db, { thesaurus: wordnetThesaurus(options.logger) }),
       jobs: new PostgresJobQueue(db, jobOptions),
       apiKeys: new PostgresApiKeyStore(db),
       settings: new PostgresSettingsStore(db),
@@ -118,12 +119,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     location: databasePath,
     store,
     social: new SqliteSocialStore(db, databasePath),
-    memories: new SqliteMemoryStore(db, databasePath, {
-      // Offline paraphrase recall (docs/memory.md); without the built table memory works by words alone.
-      thesaurus: loadWordnetThesaurus((file, error) =>
-        options.logger.warn({ file, err: error }, 'no WordNet table (run `npm run build`); memory search works without paraphrase recall'),
-      ),
-    }),
+    memories: new SqliteMemoryStore(db, databasePath, { thesaurus: wordnetThesaurus(options.logger) }),
     jobs: new SqliteJobQueue(db, jobOptions),
     apiKeys: new SqliteApiKeyStore(db, databasePath),
     settings: new SqliteSettingsStore(db, databasePath),
@@ -135,4 +131,11 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     moodHistory: new SqliteMoodHistory(db, databasePath),
     close: () => store.close(),
   };
+}
+
+/** Offline paraphrase recall (docs/memory.md); without the built table memory works by words alone, and says so. */
+function wordnetThesaurus(logger: Logger): Thesaurus {
+  return loadWordnetThesaurus((file, error) =>
+    logger.warn({ file, err: error }, 'no WordNet table (run `npm run build`); memory search works without paraphrase recall'),
+  );
 }

@@ -50,7 +50,7 @@ export const COPIED_TABLES = [
 ] as const;
 
 /** Columns PostgreSQL computes itself (never copied either way). */
-const COMPUTED = new Set(['memories.content_tsv', 'conversations.seq', 'memory_vectors.seq']);
+const COMPUTED = new Set(['memories.content_tsv', 'memories.search_tsv', 'conversations.seq', 'memory_vectors.seq']);
 
 const BATCH_ROWS = 500;
 
