@@ -14,6 +14,7 @@ import { DirectoryMediaBlobs } from '../adapters/media/directory-blobs.js';
 import { PostgresMediaBlobs } from '../adapters/postgres/pg-media-blobs.js';
 import { PostgresMediaIndex } from '../adapters/postgres/pg-media-index.js';
 import { PostgresMemoryStore } from '../adapters/postgres/pg-memory-store.js';
+import { PostgresMoodHistory } from '../adapters/postgres/pg-mood-history.js';
 import {
   PostgresApiKeyStore,
   PostgresCardStore,
@@ -28,7 +29,9 @@ import { SqliteDatasetSource } from '../adapters/sqlite/dataset-source.js';
 import { SqliteJobQueue } from '../adapters/sqlite/job-queue.js';
 import { SqliteMediaIndex } from '../adapters/sqlite/media-index.js';
 import { loadWordnetThesaurus } from '../adapters/embedders/wordnet-thesaurus.js';
+import type { Thesaurus } from '../domain/memory/expansion.js';
 import { SqliteMemoryStore } from '../adapters/sqlite/memory-store.js';
+import { SqliteMoodHistory } from '../adapters/sqlite/mood-history.js';
 import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-store.js';
 import { SqliteCardStore, SqliteSettingsStore } from '../adapters/sqlite/settings-store.js';
 import { SqliteSocialStore } from '../adapters/sqlite/social-store.js';
@@ -43,6 +46,7 @@ import type { DatasetSource } from '../ports/dataset-source.js';
 import type { JobQueue } from '../ports/jobs.js';
 import type { MediaBlobs, MediaIndex } from '../ports/media.js';
 import type { MemoryStore } from '../ports/memory.js';
+import type { MoodHistory } from '../ports/mood-history.js';
 import type { PromptTemplateStore } from '../ports/prompt-templates.js';
 import type { SettingsRepository } from '../ports/settings.js';
 import type { SocialStore } from '../ports/social-store.js';
@@ -66,6 +70,8 @@ export interface Storage {
   media: MediaIndex;
   /** The bytes of stored media: the data directory's `media/` with SQLite, PostgreSQL (shared by the nodes) with PostgreSQL. */
   mediaBlobs: MediaBlobs;
+  /** Samples of each persona's mood and social energy over time. */
+  moodHistory: MoodHistory;
   /** Closes the connection (pool); the store's `close` does the same. */
   close(): Promise<void>;
 }
@@ -96,7 +102,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
       location: db.label,
       store,
       social: new PostgresSocialStore(db),
-      memories: new PostgresMemoryStore(db),
+      memories: new PostgresMemoryStore(db, { thesaurus: wordnetThesaurus(options.logger) }),
       jobs: new PostgresJobQueue(db, jobOptions),
       apiKeys: new PostgresApiKeyStore(db),
       settings: new PostgresSettingsStore(db),
@@ -107,6 +113,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
       media: new PostgresMediaIndex(db),
       // Files this node stored before its store moved to PostgreSQL are copied in when first read.
       mediaBlobs: new PostgresMediaBlobs(db, { legacyDirectory: path.join(config.dataDir, MEDIA_DIRECTORY), now: () => options.clock.now() }),
+      moodHistory: new PostgresMoodHistory(db),
       close: () => store.close(),
     };
   }
@@ -118,12 +125,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     location: databasePath,
     store,
     social: new SqliteSocialStore(db, databasePath),
-    memories: new SqliteMemoryStore(db, databasePath, {
-      // Offline paraphrase recall (docs/memory.md); without the built table memory works by words alone.
-      thesaurus: loadWordnetThesaurus((file, error) =>
-        options.logger.warn({ file, err: error }, 'no WordNet table (run `npm run build`); memory search works without paraphrase recall'),
-      ),
-    }),
+    memories: new SqliteMemoryStore(db, databasePath, { thesaurus: wordnetThesaurus(options.logger) }),
     jobs: new SqliteJobQueue(db, jobOptions),
     apiKeys: new SqliteApiKeyStore(db, databasePath),
     settings: new SqliteSettingsStore(db, databasePath),
@@ -133,6 +135,14 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     archive: new SqliteStateArchive(databasePath, options.appVersion, config.maxBundleBytes, config.maxBundleLineBytes),
     media: new SqliteMediaIndex(db, databasePath),
     mediaBlobs: new DirectoryMediaBlobs(path.join(config.dataDir, MEDIA_DIRECTORY)),
+    moodHistory: new SqliteMoodHistory(db, databasePath),
     close: () => store.close(),
   };
+}
+
+/** Offline paraphrase recall (docs/memory.md); without the built table memory works by words alone, and says so. */
+function wordnetThesaurus(logger: Logger): Thesaurus {
+  return loadWordnetThesaurus((file, error) =>
+    logger.warn({ file, err: error }, 'no WordNet table (run `npm run build`); memory search works without paraphrase recall'),
+  );
 }

@@ -1,5 +1,5 @@
 /**
- * `MediaBlobs` in PostgreSQL (`media_blobs`, migration 0019): the bytes of every stored picture, sound and
+ * `MediaBlobs` in PostgreSQL (`media_blobs`, migration 0020): the bytes of every stored picture, sound and
  * thumbnail, so a file uploaded through one node is served by all of them. Sizes stay bounded by
  * `media.maxBytes` (checked before anything is stored); a thumbnail is a few kilobytes.
  *

@@ -1,8 +1,9 @@
 /**
- * 0019 — the bytes of stored media (and thumbnails) in PostgreSQL, so that every node serves a file any
+ * 0020 — the bytes of stored media (and thumbnails) in PostgreSQL, so that every node serves a file any
  * node stored (with SQLite they stay in the data directory's `media/`). One row per name, as the files
  * were named: `<sha256>` and `<sha256>.thumb.webp`. No foreign key to `media`: the bytes are written
- * before their record (a file is never served without its bytes) and removed after it.
+ * before their record (a file is never served without its bytes) and removed after it. Numbered after
+ * issue #20 (PostgreSQL-only, no SQLite counterpart); versions may have gaps.
  */
 const sql = /* sql */ `
 CREATE TABLE media_blobs (
@@ -14,4 +15,4 @@ CREATE TABLE media_blobs (
 ALTER TABLE media_blobs ALTER COLUMN data SET STORAGE EXTERNAL;
 `;
 
-export const mediaBlobs = { version: 19, name: 'media_blobs', sql } as const;
+export const mediaBlobs = { version: 20, name: 'media_blobs', sql } as const;
