@@ -180,6 +180,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const social = composeSocial({
     store,
     socialStore: storage.social,
+    moodHistory: storage.moodHistory,
     sharedStore: storage.kind === 'postgres',
     personas,
     conversations,
@@ -232,6 +233,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     sessionIdleMs: config.retention.sessionIdleHours * 3_600_000,
     messageMaxAgeMs: config.retention.messageMaxAgeDays * 86_400_000,
     maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
+    moodHistoryMaxAgeMs: config.retention.moodHistoryDays * 86_400_000,
+    maxMoodSamplesPerPersona: config.retention.maxMoodSamplesPerPersona,
   };
   const state = composeState({ settingsRepository: storage.settings, cardStore: storage.cards, archive: storage.archive, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
   const media = composeMedia({
@@ -293,7 +296,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       logRequest(logger, 'websocket', outcome);
     },
   });
-  const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions);
+  const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions, social.services.moodHistory);
   retention.start(config.retention.intervalMinutes * 60_000);
   media.start(config.retention.intervalMinutes * 60_000);
   await state.start();

@@ -12,6 +12,7 @@ import { PostgresStateArchive } from '../adapters/postgres/pg-archive.js';
 import { PostgresJobQueue } from '../adapters/postgres/pg-job-queue.js';
 import { PostgresMediaIndex } from '../adapters/postgres/pg-media-index.js';
 import { PostgresMemoryStore } from '../adapters/postgres/pg-memory-store.js';
+import { PostgresMoodHistory } from '../adapters/postgres/pg-mood-history.js';
 import {
   PostgresApiKeyStore,
   PostgresCardStore,
@@ -28,6 +29,7 @@ import { SqliteMediaIndex } from '../adapters/sqlite/media-index.js';
 import { loadWordnetThesaurus } from '../adapters/embedders/wordnet-thesaurus.js';
 import type { Thesaurus } from '../domain/memory/expansion.js';
 import { SqliteMemoryStore } from '../adapters/sqlite/memory-store.js';
+import { SqliteMoodHistory } from '../adapters/sqlite/mood-history.js';
 import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-store.js';
 import { SqliteCardStore, SqliteSettingsStore } from '../adapters/sqlite/settings-store.js';
 import { SqliteSocialStore } from '../adapters/sqlite/social-store.js';
@@ -42,6 +44,7 @@ import type { DatasetSource } from '../ports/dataset-source.js';
 import type { JobQueue } from '../ports/jobs.js';
 import type { MediaIndex } from '../ports/media.js';
 import type { MemoryStore } from '../ports/memory.js';
+import type { MoodHistory } from '../ports/mood-history.js';
 import type { PromptTemplateStore } from '../ports/prompt-templates.js';
 import type { SettingsRepository } from '../ports/settings.js';
 import type { SocialStore } from '../ports/social-store.js';
@@ -63,6 +66,8 @@ export interface Storage {
   archive: StateArchive;
   /** Attachments, scenes and what each stored media file is (the bytes are in the data directory). */
   media: MediaIndex;
+  /** Samples of each persona's mood and social energy over time. */
+  moodHistory: MoodHistory;
   /** Closes the connection (pool); the store's `close` does the same. */
   close(): Promise<void>;
 }
@@ -102,6 +107,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
       datasets: new PostgresDatasetSource(db),
       archive: new PostgresStateArchive(db, options.appVersion, config.maxBundleBytes, config.maxBundleLineBytes),
       media: new PostgresMediaIndex(db),
+      moodHistory: new PostgresMoodHistory(db),
       close: () => store.close(),
     };
   }
@@ -122,6 +128,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     datasets: new SqliteDatasetSource(db),
     archive: new SqliteStateArchive(databasePath, options.appVersion, config.maxBundleBytes, config.maxBundleLineBytes),
     media: new SqliteMediaIndex(db, databasePath),
+    moodHistory: new SqliteMoodHistory(db, databasePath),
     close: () => store.close(),
   };
 }

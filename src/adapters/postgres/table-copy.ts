@@ -34,6 +34,7 @@ export const COPIED_TABLES = [
   'relationship_events',
   'emotional_state',
   'mood_events',
+  'mood_samples',
   'topic_threads',
   'message_threads',
   'thread_cursor',
