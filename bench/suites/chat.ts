@@ -29,6 +29,8 @@ export interface ChatRun {
   llmMs: LatencySummary;
   /** Calls to the fake per turn, the turn's own and background work (memory formation, summaries). */
   llmCallsPerTurn: number;
+  /** The same calls per turn by what they were for (`kindOfCall`): the turn's chat, embeddings, each background task. */
+  llmCallsByKind: Record<string, number>;
   /** Round trip minus time inside the fake LLM, per turn. */
   serverMs: LatencySummary;
   /** Server time before the turn's chat request reached the LLM (store, history, memory recall, prompt), embedding calls excluded. */
@@ -85,6 +87,28 @@ function phasesOf(calls: LlmCall[], marker: string, timing: TurnTiming): { befor
   const chat = calls.find((call) => call.path === '/api/chat' && call.body.includes(marker));
   if (chat === undefined) return null;
   return { beforeMs: chat.arrived - timing.sentAt - embeddingsBeforeMs(calls, chat, marker), afterMs: timing.answeredAt - chat.finished };
+}
+
+/**
+ * What a call to the fake was for, from its path and prompt: the turn's own chat (its marker), an
+ * embedding, or a background task (recognised by its prompt's wording in src/domain).
+ */
+function kindOfCall(call: LlmCall): string {
+  if (call.path === '/api/embed') return 'embed';
+  // A background task's instructions are in its last message; a turn's last message is the person's.
+  const last = (JSON.parse(call.body) as { messages?: Array<{ content?: string }> }).messages?.at(-1)?.content ?? '';
+  if (/^bench-(plain|streaming)-\d+: /.test(last)) return 'turn';
+  if (last.includes('poignancy')) return 'rating';
+  if (last.includes('The number:')) return 'judgement';
+  if (last.includes('"Fact:"')) return 'doc2query';
+  if (last.startsWith('Summarise the following')) return 'summary';
+  return 'other';
+}
+
+function callsByKind(calls: readonly LlmCall[], turns: number): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const call of calls) counts[kindOfCall(call)] = (counts[kindOfCall(call)] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(counts).map(([kind, count]) => [kind, Math.round((count / turns) * 100) / 100]));
 }
 
 /** Messages in the prompt of the turn's chat call (system + the history that fit + the new message). */
@@ -273,6 +297,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
         firstChunkMs: mode === 'streaming' ? firstChunk.summaryMs() : null,
         serverCpuMsPerTurn,
         llmCallsPerTurn,
+        llmCallsByKind: callsByKind(llm.calls.slice(callsBefore), turns),
         promptMessages: prompts[Math.floor(prompts.length / 2)] ?? 0,
         stages,
         otherCpuPercent: Math.max(0, Math.round((otherCpuMs / elapsedMs) * 100)),
@@ -324,6 +349,13 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       run.otherCpuPercent,
     ]),
   );
+  for (const run of runs)
+    process.stdout.write(
+      `LLM calls per turn (${run.mode}): ${Object.entries(run.llmCallsByKind)
+        .sort((a, b) => b[1] - a[1])
+        .map(([kind, count]) => `${kind} ${count}`)
+        .join(', ')}\n`,
+    );
   const stageNames = [...new Set(runs.flatMap((run) => run.stages.map((stage) => stage.stage)))];
   printTable(
     'chat: where the server time of a turn goes (the server\'s persona_mcp_turn_stage_seconds; ms; after_turn runs after the answer)',
