@@ -76,10 +76,7 @@ export class SocialPromptContributor implements PromptContributor {
       this.deps.emotions.current(persona),
       this.deps.threads.settled(conversation.id),
     ]);
-    const [threadSection, otherThreads] = await Promise.all([
-      this.deps.threads.contextSection(conversation.id, history),
-      this.deps.threads.otherThreadMessageIds(conversation.id, history),
-    ]);
+    const { section: threadSection, excludeMessageIds: otherThreads } = await this.deps.threads.promptView(conversation.id, history);
 
     const share = energyShare(energy, persona.socialEnergy);
 
