@@ -41,8 +41,13 @@ export interface ChatRun {
   reportedMs: LatencySummary;
   /** Streaming only: send → first persona.chat.chunk. */
   firstChunkMs: LatencySummary | null;
-  /** Server CPU time per turn (user + system, from /proc), in ms: robust to a busy machine. */
+  /**
+   * Server CPU time per turn (user + system, from /proc), in ms: robust to a busy machine. Measured after
+   * the background jobs the turns queued have run (`backlogMs`), so it includes them.
+   */
   serverCpuMsPerTurn: number;
+  /** How long the background jobs still ran after the last turn's answer. */
+  backlogMs: number;
   /** Median number of messages in the prompt sent to the LLM (history that fit the token budget + system). */
   promptMessages: number;
   /** The server's own per-stage timings of these turns (`persona_mcp_turn_stage_seconds`). */
@@ -98,6 +103,7 @@ function kindOfCall(call: LlmCall): string {
   // A background task's instructions are in its last message; a turn's last message is the person's.
   const last = (JSON.parse(call.body) as { messages?: Array<{ content?: string }> }).messages?.at(-1)?.content ?? '';
   if (/^bench-(plain|streaming)-\d+: /.test(last)) return 'turn';
+  if (last.endsWith('JSON:')) return 'appraisal';
   if (last.includes('poignancy')) return 'rating';
   if (last.includes('The number:')) return 'judgement';
   if (last.includes('"Fact:"')) return 'doc2query';
@@ -220,6 +226,37 @@ export class ChatClient {
     });
   }
 
+  /** One request/answer (not a turn): the result, or an error for an error answer. */
+  request(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const onMessage = (data: WebSocket.RawData): void => {
+        const frame = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: unknown };
+        if (frame.id !== id) return;
+        this.socket.off('message', onMessage);
+        if (frame.error !== undefined) reject(new Error(`${method} failed: ${JSON.stringify(frame.error)}`));
+        else resolve(frame.result);
+      };
+      this.socket.on('message', onMessage);
+      this.socket.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    });
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) until the server's background jobs that are due have run, so the CPU
+   * and LLM calls measured per turn include the work the turns queued (formation, judgement), not a
+   * backlog left for after the measurement. Returns how long it waited.
+   */
+  async waitForJobs(timeoutMs = 60_000): Promise<number> {
+    const started = performance.now();
+    while (performance.now() - started < timeoutMs) {
+      const status = (await this.request('system.status')) as { jobs?: { due: number; running: number } | null };
+      if (status.jobs == null || (status.jobs.due === 0 && status.jobs.running === 0)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return performance.now() - started;
+  }
+
   close(): void {
     this.socket.close();
   }
@@ -277,6 +314,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
         reported.record(timing.reportedMs * 1000);
         if (timing.firstChunkMs !== null) firstChunk.record(timing.firstChunkMs * 1000);
       }
+      const backlogMs = await client.waitForJobs();
       const serverCpuMs = server.cpuMs() - cpuBefore;
       const elapsedMs = performance.now() - startedAt;
       const own = process.cpuUsage(ownBefore);
@@ -296,6 +334,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
         reportedMs: reported.summaryMs(),
         firstChunkMs: mode === 'streaming' ? firstChunk.summaryMs() : null,
         serverCpuMsPerTurn,
+        backlogMs: Math.round(backlogMs),
         llmCallsPerTurn,
         llmCallsByKind: callsByKind(llm.calls.slice(callsBefore), turns),
         promptMessages: prompts[Math.floor(prompts.length / 2)] ?? 0,
@@ -327,6 +366,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       'first chunk p50',
       'first chunk p99',
       'srv cpu ms/turn',
+      'jobs after s',
       'prompt msgs',
       'other cpu%',
     ],
@@ -345,6 +385,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       run.firstChunkMs ? fixed(run.firstChunkMs.p50) : '-',
       run.firstChunkMs ? fixed(run.firstChunkMs.p99) : '-',
       fixed(run.serverCpuMsPerTurn),
+      fixed(run.backlogMs / 1000, 1),
       run.promptMessages,
       run.otherCpuPercent,
     ]),

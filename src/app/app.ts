@@ -20,6 +20,7 @@ import { conversationNotification } from '../rpc/methods/conversation-feed.js';
 import { buildRegistry } from '../rpc/methods/index.js';
 import type { MethodRegistry } from '../rpc/registry.js';
 import { ChatService } from '../services/chat-service.js';
+import { TurnAppraiser } from '../services/turn-appraiser.js';
 import { TurnRunner, type TurnSettings } from '../services/turn-runner.js';
 import { ConversationFeed } from '../services/conversation-feed.js';
 import { ConversationService } from '../services/conversation-service.js';
@@ -199,8 +200,17 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   turns.addContributor(social.contributor);
   turns.addObserver(social.observer);
   turns.addObserver(social.groupObserver);
+  // One background model call per chat turn for the relationship's tone and the new memories' ratings,
+  // when both are asked of the model and go to the same model (llm.tasks).
+  const appraiser = new TurnAppraiser({
+    llm,
+    logger,
+    contextTokens: () => chatSettings.contextTokens,
+    isEnabled: () => config.memory.llmImportance && config.social.llmJudgement && config.llm.tasks.importance === config.llm.tasks.relationship,
+    now: () => clock.now(),
+  });
   // Registers its own prompt contributor and turn observer on `chat`.
-  const memory = composeMemory({ memoryStore: storage.memories, jobs: storage.jobs, config, personas, chat, llm, clock, logger });
+  const memory = composeMemory({ memoryStore: storage.memories, jobs: storage.jobs, config, personas, chat, llm, clock, logger, appraiser });
   // Background memory and relationship jobs run between turns, not in the middle of one someone waits for.
   memory.jobs.yieldTo?.(() => turns.turnsInFlight > 0);
   // Each persona of a finished group keeps its own (private) memory of what it witnessed there.
@@ -222,6 +232,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
           },
         }
       : null,
+    appraiser,
   );
   // One object, read by the retention service on every run: `config.set` changes it live.
   const retentionPolicy = {

@@ -28,6 +28,7 @@ import type { MemoryEmbedders } from './embedders.js';
 import type { MemoryMaintenance } from './maintenance.js';
 import type { MemorySettings } from './settings.js';
 import { collectReply } from '../llm-reply.js';
+import type { TurnAppraiser } from '../turn-appraiser.js';
 
 export const FORM_JOB = 'memory.form';
 export const SUMMARISE_JOB = 'memory.summarise';
@@ -53,6 +54,8 @@ export interface FormPayload {
   sessionId: string | null;
   conversationId: string;
   userMessageId: number;
+  /** The persona's reply to it: with it, the poignancy ratings come from the turn's one appraisal (TurnAppraiser). */
+  replyMessageId?: number;
 }
 
 export interface Doc2QueryPayload {
@@ -79,6 +82,8 @@ export class MemoryFormation {
       settings: MemorySettings;
       /** The persona's record (null when it was deleted) and the model it talks with. */
       persona: (id: string) => { record: PersonaRecord; model: string } | null;
+      /** The turn's one call for all its judgements; without it, one rating call per memory. */
+      appraiser?: TurnAppraiser | null;
     },
   ) {}
 
@@ -147,6 +152,7 @@ export class MemoryFormation {
       signal,
     );
     const isLlmUp = settings.llmImportance && (await this.isLlmReachable());
+    const appraised = isLlmUp ? await this.appraisedImportance(payload, persona, message.content, extracted.map((memory) => memory.content), signal) : null;
     const formed: Array<{ memory: NewMemory; vectors: MemoryVector[] }> = [];
     for (const [index, memory] of extracted.entries()) {
       const offline = vectors[index]![0]!;
@@ -157,7 +163,7 @@ export class MemoryFormation {
       let importance = heuristicImportance(cues);
       let source: ImportanceSource = 'heuristic';
       if (isLlmUp) {
-        const rated = await this.rate(persona.record.name, persona.model, memory.content, signal);
+        const rated = appraised !== null ? (appraised[index] ?? null) : await this.rate(persona.record.name, persona.model, memory.content, signal);
         if (rated !== null) {
           // An explicit "remember this" keeps its weight even when the model finds it mundane.
           importance = cues.explicit ? Math.max(importance, rated) : rated;
@@ -262,6 +268,26 @@ export class MemoryFormation {
     const others = await this.deps.memories.getMany(hits.map((hit) => hit.id));
     const best = hits.filter((hit) => others.find((memory) => memory.id === hit.id)?.messageId !== messageId).map((hit) => hit.score)[0];
     return best === undefined ? 1 : Math.max(0, 1 - best);
+  }
+
+  /**
+   * The memories' ratings from the turn's appraisal (one call shared with the relationship update), or
+   * null to rate them one by one (no appraiser, or a job queued before replies were named).
+   */
+  private async appraisedImportance(
+    payload: FormPayload,
+    persona: { record: PersonaRecord; model: string },
+    spoken: string,
+    memories: string[],
+    signal: AbortSignal,
+  ): Promise<Array<number | null> | null> {
+    const appraiser = this.deps.appraiser;
+    if (appraiser == null || !appraiser.isEnabled || payload.replyMessageId === undefined) return null;
+    const reply = await this.deps.memories.message(payload.replyMessageId);
+    if (reply === null) return null;
+    const request = { userMessageId: payload.userMessageId, personaName: persona.record.name, model: persona.model, spoken, answer: reply.content, memories };
+    // A failed appraisal keeps the heuristic values, as a failed rating does.
+    return (await appraiser.appraise(request, signal))?.importance ?? memories.map(() => null);
   }
 
   private async rate(personaName: string, model: string, memory: string, signal: AbortSignal): Promise<number | null> {
