@@ -6,9 +6,9 @@ import {
   applyMoodEvent,
   baselineMood,
   driftMood,
-  freshMood,
   moodName,
   MOOD_PROTOTYPES,
+  type MoodFigures,
   type MoodName,
   type MoodState,
 } from '../../domain/social/mood.js';
@@ -30,6 +30,8 @@ export class EmotionService {
    * chat turn read the mood (bench/README.md, finding 2). `forget` drops entries another path replaced.
    */
   private readonly stored = new Map<string, MoodState | null>();
+  /** Each persona record's baseline: a record is replaced, never changed, when the persona is edited. */
+  private readonly baselines = new WeakMap<PersonaRecord, MoodFigures>();
 
   constructor(
     private readonly store: SocialStore,
@@ -40,6 +42,16 @@ export class EmotionService {
   forget(personaId?: string): void {
     if (personaId === undefined) this.stored.clear();
     else this.stored.delete(personaId);
+  }
+
+  /** The persona's baseline mood (`baselineMood`), worked out once per persona record. */
+  private baseline(persona: PersonaRecord): MoodFigures {
+    let baseline = this.baselines.get(persona);
+    if (baseline === undefined) {
+      baseline = baselineMood(persona);
+      this.baselines.set(persona, baseline);
+    }
+    return baseline;
   }
 
   private async storedMood(personaId: string): Promise<MoodState | null> {
@@ -59,7 +71,8 @@ export class EmotionService {
   async current(persona: PersonaRecord): Promise<MoodState> {
     const now = this.clock.now();
     const stored = await this.storedMood(persona.id);
-    return stored === null ? freshMood(persona, now) : driftMood(stored, baselineMood(persona), now);
+    const baseline = this.baseline(persona);
+    return stored === null ? { ...baseline, updatedAt: now } : driftMood(stored, baseline, now);
   }
 
   /** Applies an interaction's sentiment; saved with a history entry. */
@@ -68,8 +81,9 @@ export class EmotionService {
     event: { sentiment: number; askedQuestion: boolean; cause: string; conversationId: string | null },
   ): Promise<MoodState> {
     const now = this.clock.now();
-    const stored = (await this.storedMood(persona.id)) ?? freshMood(persona, now);
-    const next = applyMoodEvent(stored, baselineMood(persona), { sentiment: event.sentiment, askedQuestion: event.askedQuestion, now });
+    const baseline = this.baseline(persona);
+    const stored = (await this.storedMood(persona.id)) ?? { ...baseline, updatedAt: now };
+    const next = applyMoodEvent(stored, baseline, { sentiment: event.sentiment, askedQuestion: event.askedQuestion, now });
     await this.save(persona.id, next, { mood: moodName(next), cause: event.cause, conversationId: event.conversationId });
     return next;
   }
