@@ -53,6 +53,8 @@ import { webAppRoute } from '../transports/web-app.js';
 const REVOCATION_CHECK_MS = 500;
 
 import { DATABASE_FILE_NAME } from '../config/paths.js';
+import type { SceneRecord } from '../ports/media.js';
+import type { SpeakerChosen } from '../services/group/group-conversation-service.js';
 
 export { DATABASE_FILE_NAME };
 
@@ -116,7 +118,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const { events } = cluster;
   const stats = new ServerStats();
 
-  const personas = new PersonaService(store, clock, events);
+  // On PostgreSQL other nodes change the same personas' energy: read it from the store, never from memory.
+  const personas = new PersonaService(store, clock, events, { sharedStore: storage.kind === 'postgres' });
   const sessions = new SessionService(store, clock, events);
   const conversations = new ConversationService(store, clock, events, sessions);
   // The one live settings object: every turn (chat, stream, group, MCP) reads it when it runs, and
@@ -178,6 +181,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const social = composeSocial({
     store,
     socialStore: storage.social,
+    sharedStore: storage.kind === 'postgres',
     personas,
     conversations,
     turns,
@@ -306,6 +310,10 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   await state.start();
   memory.start();
 
+  const sceneRelay = cluster.relay<SceneRecord>('scene');
+  const speakerRelay = cluster.relay<SpeakerChosen>('speaker');
+  if (sceneRelay !== null) media.services.scenes.onChange((scene) => sceneRelay.publish(scene));
+  if (speakerRelay !== null) social.groups.onSpeakerChosen((choice) => speakerRelay.publish(choice));
   const feed = new ConversationFeed({
     events,
     personas,
@@ -318,8 +326,9 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
         remote?.();
       };
     },
-    sceneChanges: (listener) => media.services.scenes.onChange(listener),
-    speakerChoices: (listener) => social.groups.onSpeakerChosen(listener),
+    // Scene changes and next-speaker notices made on other nodes too, so a watcher anywhere hears them.
+    sceneChanges: (listener) => bothNodes(media.services.scenes.onChange(listener), sceneRelay?.subscribe(listener)),
+    speakerChoices: (listener) => bothNodes(social.groups.onSpeakerChosen(listener), speakerRelay?.subscribe(listener)),
     logger,
   });
 
@@ -496,5 +505,13 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
       })();
       return closing;
     },
+  };
+}
+
+/** Listens on this node and (with Redis) on the others; the returned function stops both. */
+function bothNodes(stopLocal: () => void, stopRemote: (() => void) | undefined): () => void {
+  return () => {
+    stopLocal();
+    stopRemote?.();
   };
 }

@@ -17,6 +17,12 @@ import type { GroupStatusChange } from '../services/group/group-conversation-ser
 /** How often a serving node looks for running groups nobody owns (their node died). */
 const TAKEOVER_SWEEP_MS = 1_000;
 
+/** Notifications between nodes: `publish` reaches the other nodes' subscribers, never this node's. */
+export interface Relay<T> {
+  publish(payload: T): void;
+  subscribe(listener: (payload: T) => void): () => void;
+}
+
 export interface Cluster {
   events: EventBus;
   /** Present with Redis: which node runs each group. */
@@ -24,7 +30,12 @@ export interface Cluster {
   /** The Redis connection, for rate limits and queue depth (null on one node). */
   redis: RedisConnection | null;
   /** Carries group status changes to the other nodes' feeds (none on one node). */
-  groupStatus: { publish(change: GroupStatusChange): void; subscribe(listener: (change: GroupStatusChange) => void): () => void } | null;
+  groupStatus: Relay<GroupStatusChange> | null;
+  /**
+   * A named channel to the other nodes (null on one node): what a node's feed tells its clients besides
+   * stored events (scene changes, next-speaker notices) so that subscribers on every node hear it.
+   */
+  relay<T>(name: string): Relay<T> | null;
   /** Hears events published by the other nodes only (cache refreshes); never called on one node. */
   onRemoteEvent(listener: (event: DomainEvent) => void): () => void;
   /** Starts the periodic takeover of orphaned groups (serving nodes only). */
@@ -35,7 +46,7 @@ export interface Cluster {
 export async function composeCluster(config: Config, logger: Logger): Promise<Cluster> {
   const local = new InProcessEventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
   if (config.redis.url === undefined) {
-    return { events: local, ownership: undefined, redis: null, groupStatus: null, onRemoteEvent: () => () => {}, startTakeover() {}, close: async () => {} };
+    return { events: local, ownership: undefined, redis: null, groupStatus: null, relay: () => null, onRemoteEvent: () => () => {}, startTakeover() {}, close: async () => {} };
   }
   const redis = await RedisConnection.open(config.redis.url, config.redis.prefix);
   const onError = (error: unknown, what: string): void => logger.warn({ err: error, node: redis.nodeId }, `redis: ${what} failed`);
@@ -48,6 +59,7 @@ export async function composeCluster(config: Config, logger: Logger): Promise<Cl
     ownership: new RedisGroupLeases(redis, 5_000, (error) => onError(error, 'renewing a group lease')),
     redis,
     groupStatus: events.relay<GroupStatusChange>('group-status'),
+    relay: <T>(name: string) => events.relay<T>(name),
     onRemoteEvent: (listener) => events.subscribeRemote(listener),
     startTakeover(resume) {
       let busy = false;

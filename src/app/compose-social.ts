@@ -38,12 +38,14 @@ export function composeSocial(deps: {
   events: EventBus;
   logger: Logger;
   groupSettings: GroupSettings;
+  /** Other nodes change the same store (PostgreSQL): moods are read from it, not kept in memory. */
+  sharedStore?: boolean;
   /** With several nodes: which node runs each group (compose-cluster.ts). */
   ownership?: GroupOwnership | undefined;
 }): SocialParts {
   const { store, socialStore, personas, clock, logger } = deps;
   const relationships = new RelationshipService(socialStore, clock, (id) => personas.find(id));
-  const emotions = new EmotionService(socialStore, clock);
+  const emotions = new EmotionService(socialStore, clock, { sharedStore: deps.sharedStore === true });
   deps.events.subscribe((event) => {
     if (event.type === 'stateImported') emotions.forget();
     if (event.type === 'personaChanged' && event.change === 'deleted') emotions.forget(event.personaId);

@@ -437,7 +437,9 @@ export class PostgresMemoryStore implements MemoryStore {
       const ids: number[] = [];
       const importances: number[] = [];
       for (const row of await tx.rows<{ id: number; persona_id: string; importance: number; decayed_at: number; last_accessed_at: number }>(
-        'SELECT id, persona_id, importance, decayed_at, last_accessed_at FROM memories',
+        // FOR UPDATE: a `memory.update` of a memory's importance on another node waits for this pass
+        // (and then changes the decayed figure) instead of being overwritten by it.
+        'SELECT id, persona_id, importance, decayed_at, last_accessed_at FROM memories FOR UPDATE',
       )) {
         personas.add(row.persona_id);
         const next = decayDue({ importance: row.importance, decayedAt: row.decayed_at, lastAccessedAt: row.last_accessed_at }, now, policy);

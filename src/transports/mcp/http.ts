@@ -111,7 +111,8 @@ export class McpHttpTransport {
       if (event.type !== 'personaChanged') return;
       this.modern.notify.resourcesChanged();
       this.modern.notify.promptsChanged();
-    });
+      // Personas changed through another node change this node's resource list too.
+    }, { fromOtherNodes: true });
     const stopFeed = core.feed.subscribe((update) => {
       if (update.kind !== 'turn') return;
       void update.participants().then(
