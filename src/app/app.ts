@@ -181,6 +181,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const social = composeSocial({
     store,
     socialStore: storage.social,
+    moodHistory: storage.moodHistory,
     sharedStore: storage.kind === 'postgres',
     personas,
     conversations,
@@ -243,6 +244,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     sessionIdleMs: config.retention.sessionIdleHours * 3_600_000,
     messageMaxAgeMs: config.retention.messageMaxAgeDays * 86_400_000,
     maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
+    moodHistoryMaxAgeMs: config.retention.moodHistoryDays * 86_400_000,
+    maxMoodSamplesPerPersona: config.retention.maxMoodSamplesPerPersona,
   };
   const state = composeState({ settingsRepository: storage.settings, cardStore: storage.cards, archive: storage.archive, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
   const media = composeMedia({
@@ -304,7 +307,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       logRequest(logger, 'websocket', outcome);
     },
   });
-  const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions);
+  const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions, social.services.moodHistory);
   retention.start(config.retention.intervalMinutes * 60_000);
   media.start(config.retention.intervalMinutes * 60_000);
   await state.start();

@@ -13,7 +13,9 @@ import { currentSchemaVersion } from '../sqlite/migrations.js';
 import { initial } from './migrations/0001_initial.js';
 import { media } from './migrations/0018_media.js';
 import { memoryRecall } from './migrations/0002_memory_recall.js';
+import { memoryRecallSearch } from './migrations/0026_memory_recall_search.js';
 import { personaOwners } from './migrations/0003_persona_owners.js';
+import { moodSamples } from './migrations/0030_mood_samples.js';
 
 export interface PgMigration {
   version: number;
@@ -21,7 +23,7 @@ export interface PgMigration {
   sql: string;
 }
 
-export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media, memoryRecallSearch, moodSamples];
 
 /**
  * The SQLite schema version the newest PostgreSQL schema holds the same tables and columns as: the

@@ -33,6 +33,7 @@ export class EmotionService {
   private readonly stored = new Map<string, MoodState | null>();
   /** Each persona record's baseline: a record is replaced, never changed, when the persona is edited. */
   private readonly baselines = new WeakMap<PersonaRecord, MoodFigures>();
+  private readonly savedListeners: ((persona: PersonaRecord, cause: string) => Promise<void>)[] = [];
 
   constructor(
     private readonly store: SocialStore,
@@ -63,18 +64,26 @@ export class EmotionService {
     return mood;
   }
 
+  /** Calls `listener` after each saved change, awaited by the change (the mood history records it). */
+  onSaved(listener: (persona: PersonaRecord, cause: string) => Promise<void>): void {
+    this.savedListeners.push(listener);
+  }
+
   /**
    * Saves what `change` makes of the mood the store holds at that moment (moods changed by several nodes
-   * at once all count), with its history entry.
+   * at once all count), with its history entry; then tells the `onSaved` listeners.
    */
   private async change(persona: PersonaRecord, change: (current: MoodState, now: number) => { state: MoodState; cause: string; conversationId: string | null }): Promise<MoodState> {
     const now = this.clock.now();
     this.stored.delete(persona.id); // a failed write must not leave the unsaved mood cached
+    let savedCause = 'manual';
     const next = await this.store.updateMood(persona.id, (stored) => {
       const { state, cause, conversationId } = change(stored === null ? { ...this.baseline(persona), updatedAt: now } : stored, now);
+      savedCause = cause;
       return { state, event: { mood: moodName(state), cause, conversationId } };
     });
     if (this.options.sharedStore !== true) this.stored.set(persona.id, next);
+    for (const listener of this.savedListeners) await listener(persona, savedCause);
     return next;
   }
 
