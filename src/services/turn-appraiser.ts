@@ -102,8 +102,11 @@ export class TurnAppraiser {
         ),
       );
       const appraisal = parseAppraisal(text, request.memories.length);
-      if (appraisal.tone === null && appraisal.importance.every((value) => value === null))
-        this.deps.logger.info({ model: request.model, answer: text.slice(0, 200) }, 'the LLM did not answer with an appraisal; using the heuristics');
+      if (appraisal.tone === null && appraisal.importance.every((value) => value === null)) {
+        // The answer may quote the person's message: its text only at debug, as request params are.
+        this.deps.logger.info({ model: request.model, answerChars: text.length }, 'the LLM did not answer with an appraisal; using the heuristics');
+        this.deps.logger.debug({ model: request.model, answer: text.slice(0, 200) }, 'the answer that was no appraisal');
+      }
       return appraisal;
     } catch (error) {
       this.deps.logger.debug({ err: error }, 'the model could not appraise the turn; using the heuristics');

@@ -116,7 +116,9 @@ export class MemoryFormation {
       }
       const text = parseDoc2Query(answer);
       if (text === null) {
-        logger.info({ model: persona.model, answer: answer.slice(0, 200) }, 'the LLM did not answer with a fact and questions; doc2query skipped');
+        // The answer may quote the person's message: its text only at debug, as request params are.
+        logger.info({ model: persona.model, answerChars: answer.length }, 'the LLM did not answer with a fact and questions; doc2query skipped');
+        logger.debug({ model: persona.model, answer: answer.slice(0, 200) }, 'the answer that was no fact');
         continue;
       }
       await memories.setDoc2Query(memory.id, text);
