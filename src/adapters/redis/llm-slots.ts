@@ -104,6 +104,8 @@ export interface RedisLlmSlotsOptions {
   leaseMs?: number;
   /** How often waiting tickets look for a free slot besides the release notices. */
   pollMs?: number;
+  /** Longest wait for Redis to take a chat into the shared queue before the node's own queue takes it. */
+  enterTimeoutMs?: number;
   onError?: (error: unknown, what: string) => void;
 }
 
@@ -113,6 +115,7 @@ export class RedisLlmSlots implements LlmSlots {
   private readonly channel: string;
   private readonly leaseMs: number;
   private readonly pollMs: number;
+  private readonly enterTimeoutMs: number;
   /** This node's tickets that wait or run. */
   private readonly mine = new Set<string>();
   private readonly waiters = new Map<string, Waiter>();
@@ -133,6 +136,7 @@ export class RedisLlmSlots implements LlmSlots {
     this.channel = `${base}released`;
     this.leaseMs = options.leaseMs ?? 5_000;
     this.pollMs = options.pollMs ?? 250;
+    this.enterTimeoutMs = options.enterTimeoutMs ?? 1_000;
     // Renews this node's leases (and refreshes the deployment-wide counts) three times per lease.
     this.renewTimer = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3)));
     this.renewTimer.unref();
@@ -152,7 +156,9 @@ export class RedisLlmSlots implements LlmSlots {
     // Reconnecting: the node's own queue answers at once rather than after ioredis' retries.
     if (this.redis.commands.status !== 'ready') throw new Error(`Redis is not connected (${this.redis.commands.status})`);
     const ticket = `${this.redis.nodeId}:${this.nextTicket++}`;
-    const [state, running, waiting] = (await this.redis.commands.eval(
+    // A Redis that stopped answering (yet still connected) must not hold the chat: after `enterTimeoutMs`
+    // the node's own queue takes it; a ticket written meanwhile is never renewed and runs out.
+    const [state, running, waiting] = (await withTimeout(this.enterTimeoutMs, this.redis.commands.eval(
       ENTER,
       4,
       ...this.keys,
@@ -162,7 +168,7 @@ export class RedisLlmSlots implements LlmSlots {
       this.leaseMs,
       this.options.concurrency,
       this.options.maxQueued,
-    )) as [number, number, number];
+    ))) as [number, number, number];
     this.snapshot = { running, queued: waiting };
     if (state === -1) {
       throw new AppError(
@@ -289,4 +295,12 @@ export class RedisLlmSlots implements LlmSlots {
   private fail(error: unknown, what: string): void {
     this.options.onError?.(error, what);
   }
+}
+
+function withTimeout<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -79,6 +79,26 @@ describe.skipIf(!hasRedis)('sharing through Redis', () => {
     expect(failures).toHaveLength(1);
   });
 
+  it('does not let a Redis that stopped answering hold chats or requests', async () => {
+    const connection = await connect();
+    const failures: unknown[] = [];
+    const provider = new QueuedLlmProvider(instant, { concurrency: 1, maxQueued: 1, shared: slotsOn(connection), onSharedFailure: (error) => failures.push(error) });
+    const limits = new SharedRateLimits(connection, { budgets: { perKey: 5, perAddress: 5 }, fallback: new LocalRateLimits({ perKey: 5, perAddress: 5 }, { now: () => Date.now() }) });
+    opened.push(limits);
+    redis.child.kill('SIGSTOP');
+    try {
+      const started = Date.now();
+      expect(await limits.take({ keyId: 'k', address: '192.0.2.9' }, 1)).toEqual({ allowed: true });
+      let events = 0;
+      for await (const _ of provider.chat(request, new AbortController().signal)) events += 1;
+      expect(events).toBe(1);
+      expect(failures).toHaveLength(1);
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      redis.child.kill('SIGCONT');
+    }
+  });
+
   it("judges requests by the node's own limits, at once, when Redis is down, and warns once", async () => {
     const connection = await connect();
     const changes: boolean[] = [];
