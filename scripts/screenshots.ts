@@ -27,10 +27,29 @@ async function main(): Promise<void> {
     turn[name] = index + 1;
     return said[index % said.length]!;
   });
-  const server = await startTestServer({ ollamaUrl: ollama.url, flags: { 'social.groupTurnDelayMs': 50 } });
+  // The clock starts eight hours ago, so that the mood and energy charts have a day to show.
+  let offset = -8 * 3_600_000;
+  const clock = { now: () => Date.now() + offset };
+  const server = await startTestServer({ ollamaUrl: ollama.url, flags: { 'social.groupTurnDelayMs': 50 }, clock });
   const browser = await launchChromium();
   try {
     const client = await server.connect();
+    const day = [
+      'Good morning Aria, what a lovely day, thank you for the wonderful song!',
+      'Why do ships need lighthouses at night?',
+      'That last story was terrible and boring, honestly.',
+      'Sorry, I was grumpy. Your songs are beautiful and I love them.',
+      'Tell me about the salt coast?',
+      'Wonderful, brilliant, thank you so much!',
+    ];
+    // Another visitor's day with Aria (its own session, so the chat screen shows only the visit below).
+    const visitor = await server.connect();
+    for (const message of day) {
+      await visitor.result('persona.chat', { persona_id: 'aria', message });
+      offset += 70 * 60_000;
+    }
+    await visitor.close();
+    offset = 0;
     const chat = await client.result('persona.chat', { persona_id: 'aria', message: 'Hello Aria! Do you know any songs about the sea?' });
     await client.result('scene.set', {
       conversation_id: chat.conversation_id,

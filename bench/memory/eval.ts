@@ -33,13 +33,15 @@ import { loadWordnetThesaurus } from '../../src/adapters/embedders/wordnet-thesa
 import { InProcessEventBus } from '../../src/adapters/events/in-process-bus.js';
 import { loadPersonaFiles, shippedPersonasDir } from '../../src/adapters/persona-files.js';
 import { SqliteMemoryStore } from '../../src/adapters/sqlite/memory-store.js';
+import type { MemoryStore } from '../../src/ports/memory.js';
+import type { Store } from '../../src/ports/store.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { configSchema } from '../../src/config/schema.js';
 import { EMPTY_THESAURUS, type Thesaurus } from '../../src/domain/memory/expansion.js';
 import { extractMemories } from '../../src/domain/memory/extraction.js';
 import { heuristicImportance, importanceCues } from '../../src/domain/memory/importance.js';
 import { estimateTokens } from '../../src/domain/tokens.js';
-import { recallFloorFor } from '../../src/domain/memory/speaker.js';
+import { directFloorFor, recallFloorFor } from '../../src/domain/memory/speaker.js';
 import { MemoryEmbedders } from '../../src/services/memory/embedders.js';
 import { MemoryService } from '../../src/services/memory/memory-service.js';
 import { memorySettings } from '../../src/app/memory-settings.js';
@@ -54,7 +56,9 @@ import { stemmer } from 'stemmer';
 import { contentWords } from '../../src/domain/memory/text.js';
 
 const args = process.argv.slice(2);
-const skipE2e = args.includes('--skip-e2e');
+/** The memory store on PostgreSQL (cases 1–3; the end-to-end case is left out): `--postgres [url]`. */
+const onPostgres = args.includes('--postgres');
+const skipE2e = args.includes('--skip-e2e') || onPostgres;
 const othersArg = args.indexOf('--others');
 const OTHERS = othersArg >= 0 ? Number(args[othersArg + 1]) : 1_000;
 /** Print each development-set question the system misses (never the held-out set's: it is not for tuning). */
@@ -89,13 +93,31 @@ interface ModeResult {
   p95: number;
 }
 
-async function openStack(thesaurus: Thesaurus): Promise<{ store: SqliteStore; memories: SqliteMemoryStore; service: MemoryService }> {
-  const store = SqliteStore.open(':memory:');
+/** With --postgres: the PostgreSQL server the memory stores live on (a local cluster, or PERSONA_MCP_TEST_DATABASE_URL). */
+let postgres: { url: string; stop(): Promise<void> } | null = null;
+let schemas = 0;
+async function stopPostgres(): Promise<void> {
+  await postgres?.stop();
+}
+
+async function openStack(thesaurus: Thesaurus): Promise<{ store: Store & { close(): Promise<void> }; memories: MemoryStore; service: MemoryService }> {
   let now = Date.UTC(2026, 0, 1);
   const clock = { now: () => (now += 1_000) };
+  let store: Store & { close(): Promise<void> };
+  let memories: MemoryStore;
+  if (postgres !== null) {
+    const { PostgresStore } = await import('../../src/adapters/postgres/pg-store.js');
+    const { PostgresMemoryStore } = await import('../../src/adapters/postgres/pg-memory-store.js');
+    const pgStore = await PostgresStore.open(postgres.url, { schema: `eval_${process.pid}_${schemas++}` });
+    store = pgStore;
+    memories = new PostgresMemoryStore(pgStore.database, { thesaurus });
+  } else {
+    const sqlite = SqliteStore.open(':memory:');
+    store = sqlite;
+    memories = new SqliteMemoryStore(sqlite.database, ':memory:', { thesaurus });
+  }
   const personas = new PersonaService(store, clock, new InProcessEventBus(() => undefined));
   await personas.initialise(loadPersonaFiles(shippedPersonasDir()));
-  const memories = new SqliteMemoryStore(store.database, ':memory:', { thesaurus });
   const service = new MemoryService({
     memories,
     personas,
@@ -108,7 +130,7 @@ async function openStack(thesaurus: Thesaurus): Promise<{ store: SqliteStore; me
 }
 
 /** Stores the memories as formation would (importance by the heuristic), returns their ids in order. */
-async function fill(memories: SqliteMemoryStore, contents: readonly string[]): Promise<number[]> {
+async function fill(memories: MemoryStore, contents: readonly string[]): Promise<number[]> {
   const offline = new HashedNgramEmbedder();
   const ids: number[] = [];
   for (const content of contents) {
@@ -185,12 +207,36 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
       const kept: string[] = [];
       const prompt: number[] = [];
       for (const hit of hits) {
-        if (hit.relevance < recallFloorFor(query, settings.relevanceFloor) || kept.length >= settings.promptMaxMemories) break;
+        if (hit.relevance < recallFloorFor(query, settings.relevanceFloor) || hit.direct < directFloorFor(query)) continue;
+        if (kept.length >= settings.promptMaxMemories) break;
         if (linesTokens([...kept, hit.memory.content]) > settings.promptMaxTokens) break;
         kept.push(hit.memory.content);
         prompt.push(hit.memory.id);
       }
       return { ranked: hits.map((hit) => hit.memory.id), prompt };
+    };
+    /**
+     * Why an expected memory is not in the prompt (--misses): not found by any retriever, found but below
+     * the floor, or above the floor and outranked (line or token cap). Diagnostic search: no reinforcement.
+     */
+    const explainMiss = async (query: Case['queries'][number], prompt: number[]): Promise<void> => {
+      const all = await service.search({ query: query.query, limit: 200, viewerId: 'aria', reinforce: false });
+      const floor = recallFloorFor(query.query, settings.relevanceFloor);
+      for (const index of query.expected) {
+        if (prompt.includes(ids[index]!)) continue;
+        const rank = all.findIndex((hit) => hit.memory.id === ids[index]);
+        const hit = all[rank];
+        const why =
+          hit === undefined
+            ? 'not retrieved'
+            : hit.relevance < floor
+              ? `below the floor (${hit.relevance.toFixed(3)} < ${floor})`
+              : hit.direct < directFloorFor(query.query)
+                ? `direct evidence below the floor (${hit.direct.toFixed(3)} < ${directFloorFor(query.query)})`
+                : `outranked (rank ${rank + 1}, relevance ${hit.relevance.toFixed(3)})`;
+        const above = all.slice(0, 2).map((other) => `${other.memory.content.replace(/^The user said: /, '')} (${other.relevance.toFixed(2)})`);
+        process.stderr.write(`  miss [${testCase.name}] ${query.query} ~ ${testCase.memories[index]!.replace(/^The user said: /, '')}: ${why}; top: ${above.join(' | ')}\n`);
+      }
     };
     for (const query of testCase.queries) {
       const found = await ask(query.query);
@@ -198,8 +244,7 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
       const share = (set: Set<number>): number => query.expected.filter((index) => set.has(ids[index]!)).length / query.expected.length;
       recalls.push({ hit: share(top), group: query.group ?? 'all' });
       inPrompt.push(share(new Set(found.prompt)));
-      if (showMisses && testCase.showMisses && share(new Set(found.prompt)) < 1)
-        process.stderr.write(`  miss [${testCase.name}] ${query.query} -> ${found.ranked.slice(0, 3).map((id) => testCase.memories[ids.indexOf(id)]).join(' | ')}\n`);
+      if (showMisses && testCase.showMisses && share(new Set(found.prompt)) < 1) await explainMiss(query, found.prompt);
       lines.push(found.prompt.length);
       tokens.push(linesTokens(found.prompt.map((id) => testCase.memories[ids.indexOf(id)]!)));
     }
@@ -207,8 +252,13 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
     for (const question of testCase.unrelated ?? []) {
       const found = await ask(question);
       unrelated.push(found.prompt.length);
-      if (showMisses && testCase.showMisses && found.prompt.length > 0)
-        process.stderr.write(`  unrelated [${testCase.name}] ${question} -> ${found.prompt.map((id) => testCase.memories[ids.indexOf(id)]).join(' | ')}\n`);
+      if (showMisses && testCase.showMisses && found.prompt.length > 0) {
+        const all = await service.search({ query: question, limit: 200, viewerId: 'aria', reinforce: false });
+        const shown = all.filter((hit) => found.prompt.includes(hit.memory.id));
+        process.stderr.write(
+          `  unrelated [${testCase.name}] ${question} -> ${shown.map((hit) => `${hit.memory.content} (relevance ${hit.relevance.toFixed(2)}, direct ${hit.direct.toFixed(2)})`).join(' | ')}\n`,
+        );
+      }
     }
     results.system = { ...summarise(recalls, lines, tokens, times, testCase.unrelated ? unrelated : null), inPrompt: mean(inPrompt) };
     await store.close();
@@ -455,6 +505,7 @@ async function main(): Promise<void> {
     name: 'labelled',
     memories: [...MEMORIES],
     queries: QUERIES.map((query) => ({ query: query.query, expected: query.expected, group: query.kind })),
+    showMisses: true,
   };
   const broken = checkParaphrasePairs([...PARAPHRASE_PAIRS, ...HELD_OUT_PAIRS]);
   if (broken.length > 0) throw new Error(`paraphrase pairs that share a word:\n${broken.join('\n')}`);
@@ -477,8 +528,18 @@ async function main(): Promise<void> {
     memories: [...targets.map((pair) => formed(pair.fact)), ...otherMemories(OTHERS)],
     queries: targets.map((pair, index) => ({ query: pair.question, expected: [index] })),
     unrelated: UNRELATED_QUESTIONS,
+    showMisses: true,
   };
-  process.stdout.write(`memory evaluation, offline embedder, recall@${K}; relevance floor ${settings.relevanceFloor}, ${settings.promptMaxMemories} lines, ${settings.promptMaxTokens} tokens\n`);
+  if (onPostgres) {
+    const given = args[args.indexOf('--postgres') + 1];
+    const url = given !== undefined && !given.startsWith('--') ? given : process.env.PERSONA_MCP_TEST_DATABASE_URL;
+    if (url !== undefined && url !== '') postgres = { url, stop: async () => undefined };
+    else {
+      const { startPostgres } = await import('../../test/helpers/local-services.js');
+      postgres = await startPostgres({ fsync: false });
+    }
+  }
+  process.stdout.write(`memory evaluation on ${postgres !== null ? 'PostgreSQL' : 'SQLite'}, offline embedder, recall@${K}; relevance floor ${settings.relevanceFloor}, ${settings.promptMaxMemories} lines, ${settings.promptMaxTokens} tokens\n`);
   print(`1. labelled set: ${QUERIES.length} queries over ${MEMORIES.length} memories`, await runCase(labelled));
   print(`2. paraphrase set (development): ${PARAPHRASE_PAIRS.length} facts asked in other words (+ ${UNRELATED_QUESTIONS.length} unrelated questions)`, await runCase(paraphrase));
   print(`2b. paraphrase set (held out, never tuned on): ${HELD_OUT_PAIRS.length} facts asked in other words (+ ${HELD_OUT_UNRELATED.length} unrelated questions)`, await runCase(heldOut));
@@ -494,4 +555,8 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+try {
+  await main();
+} finally {
+  await stopPostgres();
+}

@@ -118,7 +118,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const { events } = cluster;
   const stats = new ServerStats();
 
-  const personas = new PersonaService(store, clock, events);
+  // On PostgreSQL other nodes change the same personas' energy: read it from the store, never from memory.
+  const personas = new PersonaService(store, clock, events, { sharedStore: storage.kind === 'postgres' });
   const sessions = new SessionService(store, clock, events);
   const conversations = new ConversationService(store, clock, events, sessions);
   // The one live settings object: every turn (chat, stream, group, MCP) reads it when it runs, and
@@ -192,6 +193,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const social = composeSocial({
     store,
     socialStore: storage.social,
+    moodHistory: storage.moodHistory,
+    sharedStore: storage.kind === 'postgres',
     personas,
     conversations,
     turns,
@@ -243,6 +246,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     sessionIdleMs: config.retention.sessionIdleHours * 3_600_000,
     messageMaxAgeMs: config.retention.messageMaxAgeDays * 86_400_000,
     maxMessagesPerConversation: config.retention.maxMessagesPerConversation,
+    moodHistoryMaxAgeMs: config.retention.moodHistoryDays * 86_400_000,
+    maxMoodSamplesPerPersona: config.retention.maxMoodSamplesPerPersona,
   };
   const state = composeState({ settingsRepository: storage.settings, cardStore: storage.cards, archive: storage.archive, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
   const media = composeMedia({
@@ -304,7 +309,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       logRequest(logger, 'websocket', outcome);
     },
   });
-  const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions);
+  const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions, social.services.moodHistory);
   retention.start(config.retention.intervalMinutes * 60_000);
   media.start(config.retention.intervalMinutes * 60_000);
   await state.start();

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
 import type { GroupOwnership } from '../ports/group-ownership.js';
+import type { MoodHistory } from '../ports/mood-history.js';
 import type { SocialStore } from '../ports/social-store.js';
 import type { Store } from '../ports/store.js';
 import type { ConversationService } from '../services/conversation-service.js';
@@ -13,6 +14,7 @@ import { GroupConversationService, type GroupSettings } from '../services/group/
 import type { PersonaService } from '../services/persona-service.js';
 import { AnalyticsService } from '../services/social/analytics-service.js';
 import { EmotionService } from '../services/social/emotion-service.js';
+import { MoodHistoryService } from '../services/social/mood-history-service.js';
 import { RelationshipService } from '../services/social/relationship-service.js';
 import { GroupSocialObserver } from '../services/social/group-social-observer.js';
 import { SocialPromptContributor, SocialTurnObserver } from '../services/social/social-turn-hooks.js';
@@ -20,7 +22,7 @@ import type { TurnRunner } from '../services/turn-runner.js';
 import { TopicThreadService } from '../services/social/topic-thread-service.js';
 
 export interface SocialParts {
-  services: { relationships: RelationshipService; emotions: EmotionService; threads: TopicThreadService; analytics: AnalyticsService };
+  services: { relationships: RelationshipService; emotions: EmotionService; threads: TopicThreadService; analytics: AnalyticsService; moodHistory: MoodHistoryService };
   groups: GroupConversationService;
   contributor: SocialPromptContributor;
   observer: SocialTurnObserver;
@@ -31,6 +33,8 @@ export interface SocialParts {
 export function composeSocial(deps: {
   store: Store;
   socialStore: SocialStore;
+  /** Where mood and energy samples are kept. */
+  moodHistory: MoodHistory;
   personas: PersonaService;
   conversations: ConversationService;
   turns: TurnRunner;
@@ -38,16 +42,20 @@ export function composeSocial(deps: {
   events: EventBus;
   logger: Logger;
   groupSettings: GroupSettings;
+  /** Other nodes change the same store (PostgreSQL): moods are read from it, not kept in memory. */
+  sharedStore?: boolean;
   /** With several nodes: which node runs each group (compose-cluster.ts). */
   ownership?: GroupOwnership | undefined;
 }): SocialParts {
   const { store, socialStore, personas, clock, logger } = deps;
   const relationships = new RelationshipService(socialStore, clock, (id) => personas.find(id));
-  const emotions = new EmotionService(socialStore, clock);
+  const emotions = new EmotionService(socialStore, clock, { sharedStore: deps.sharedStore === true });
   deps.events.subscribe((event) => {
     if (event.type === 'stateImported') emotions.forget();
     if (event.type === 'personaChanged' && event.change === 'deleted') emotions.forget(event.personaId);
   });
+  const moodHistory = new MoodHistoryService({ history: deps.moodHistory, personas, emotions, clock, logger: logger.child({ component: 'mood-history' }) });
+  moodHistory.listen(deps.events);
   const threads = new TopicThreadService(socialStore, store, clock);
   threads.listen(deps.events, (error) => logger.warn({ err: error }, 'could not file a message in a topic thread'));
   const analytics = new AnalyticsService(store, socialStore, relationships);
@@ -68,7 +76,7 @@ export function composeSocial(deps: {
   });
   const hookDeps = { personas, relationships, emotions, threads, logger: logger.child({ component: 'social' }) };
   return {
-    services: { relationships, emotions, threads, analytics },
+    services: { relationships, emotions, threads, analytics, moodHistory },
     groups,
     contributor: new SocialPromptContributor(hookDeps),
     observer: new SocialTurnObserver(hookDeps),

@@ -15,7 +15,7 @@ import type { CardRepository } from '../ports/cards.js';
 import type { Clock } from '../ports/clock.js';
 import type { SettingsRepository } from '../ports/settings.js';
 import type { EventBus } from '../ports/events.js';
-import type { RetentionPolicy, Store } from '../ports/store.js';
+import type { Store } from '../ports/store.js';
 import { ConfigService } from '../services/config/config-service.js';
 import type { LiveTargets } from '../services/config/live-settings.js';
 import type { PersonaService } from '../services/persona-service.js';
@@ -45,7 +45,7 @@ export function composeState(deps: {
   /** The chat settings object the chat service reads on every turn. */
   chatSettings: LiveTargets['chat'];
   /** The retention policy object the retention service reads on every run. */
-  retentionPolicy: RetentionPolicy;
+  retentionPolicy: LiveTargets['retention'];
 }): StateFeature {
   const { config, clock, logger } = deps;
   const backup = {

@@ -12,6 +12,7 @@ import { PostgresStateArchive } from '../adapters/postgres/pg-archive.js';
 import { PostgresJobQueue } from '../adapters/postgres/pg-job-queue.js';
 import { PostgresMediaIndex } from '../adapters/postgres/pg-media-index.js';
 import { PostgresMemoryStore } from '../adapters/postgres/pg-memory-store.js';
+import { PostgresMoodHistory } from '../adapters/postgres/pg-mood-history.js';
 import {
   PostgresApiKeyStore,
   PostgresCardStore,
@@ -26,7 +27,9 @@ import { SqliteDatasetSource } from '../adapters/sqlite/dataset-source.js';
 import { SqliteJobQueue } from '../adapters/sqlite/job-queue.js';
 import { SqliteMediaIndex } from '../adapters/sqlite/media-index.js';
 import { loadWordnetThesaurus } from '../adapters/embedders/wordnet-thesaurus.js';
+import type { Thesaurus } from '../domain/memory/expansion.js';
 import { SqliteMemoryStore } from '../adapters/sqlite/memory-store.js';
+import { SqliteMoodHistory } from '../adapters/sqlite/mood-history.js';
 import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-store.js';
 import { SqliteCardStore, SqliteSettingsStore } from '../adapters/sqlite/settings-store.js';
 import { SqliteSocialStore } from '../adapters/sqlite/social-store.js';
@@ -41,6 +44,7 @@ import type { DatasetSource } from '../ports/dataset-source.js';
 import type { JobQueue } from '../ports/jobs.js';
 import type { MediaIndex } from '../ports/media.js';
 import type { MemoryStore } from '../ports/memory.js';
+import type { MoodHistory } from '../ports/mood-history.js';
 import type { PromptTemplateStore } from '../ports/prompt-templates.js';
 import type { SettingsRepository } from '../ports/settings.js';
 import type { SocialStore } from '../ports/social-store.js';
@@ -62,6 +66,8 @@ export interface Storage {
   archive: StateArchive;
   /** Attachments, scenes and what each stored media file is (the bytes are in the data directory). */
   media: MediaIndex;
+  /** Samples of each persona's mood and social energy over time. */
+  moodHistory: MoodHistory;
   /** Closes the connection (pool); the store's `close` does the same. */
   close(): Promise<void>;
 }
@@ -92,7 +98,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
       location: db.label,
       store,
       social: new PostgresSocialStore(db),
-      memories: new PostgresMemoryStore(db),
+      memories: new PostgresMemoryStore(db, { thesaurus: wordnetThesaurus(options.logger) }),
       jobs: new PostgresJobQueue(db, jobOptions),
       apiKeys: new PostgresApiKeyStore(db),
       settings: new PostgresSettingsStore(db),
@@ -101,6 +107,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
       datasets: new PostgresDatasetSource(db),
       archive: new PostgresStateArchive(db, options.appVersion, config.maxBundleBytes, config.maxBundleLineBytes),
       media: new PostgresMediaIndex(db),
+      moodHistory: new PostgresMoodHistory(db),
       close: () => store.close(),
     };
   }
@@ -112,12 +119,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     location: databasePath,
     store,
     social: new SqliteSocialStore(db, databasePath),
-    memories: new SqliteMemoryStore(db, databasePath, {
-      // Offline paraphrase recall (docs/memory.md); without the built table memory works by words alone.
-      thesaurus: loadWordnetThesaurus((file, error) =>
-        options.logger.warn({ file, err: error }, 'no WordNet table (run `npm run build`); memory search works without paraphrase recall'),
-      ),
-    }),
+    memories: new SqliteMemoryStore(db, databasePath, { thesaurus: wordnetThesaurus(options.logger) }),
     jobs: new SqliteJobQueue(db, jobOptions),
     apiKeys: new SqliteApiKeyStore(db, databasePath),
     settings: new SqliteSettingsStore(db, databasePath),
@@ -126,6 +128,14 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     datasets: new SqliteDatasetSource(db),
     archive: new SqliteStateArchive(databasePath, options.appVersion, config.maxBundleBytes, config.maxBundleLineBytes),
     media: new SqliteMediaIndex(db, databasePath),
+    moodHistory: new SqliteMoodHistory(db, databasePath),
     close: () => store.close(),
   };
+}
+
+/** Offline paraphrase recall (docs/memory.md); without the built table memory works by words alone, and says so. */
+function wordnetThesaurus(logger: Logger): Thesaurus {
+  return loadWordnetThesaurus((file, error) =>
+    logger.warn({ file, err: error }, 'no WordNet table (run `npm run build`); memory search works without paraphrase recall'),
+  );
 }

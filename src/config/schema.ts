@@ -178,6 +178,10 @@ export const configSchema = z.object({
       messageMaxAgeDays: z.number().min(0).default(0),
       /** Newest messages kept per conversation; 0 = unlimited. */
       maxMessagesPerConversation: z.number().int().min(0).default(10_000),
+      /** Mood and energy samples older than this are deleted (days); 0 keeps them by age. */
+      moodHistoryDays: z.number().min(0).default(90),
+      /** Newest mood and energy samples kept per persona; 0 = unlimited. */
+      maxMoodSamplesPerPersona: z.number().int().min(0).default(5_000),
       /** How often the clean-up runs (minutes). */
       intervalMinutes: z.number().positive().default(60),
     })

@@ -33,6 +33,11 @@ export interface RankedId {
   score: number;
   /** Full-text hits: BM25 over the query's best possible BM25, 0..1 (absolute lexical relevance). */
   relevance?: number;
+  /**
+   * Full-text hits: the share of the query's own words the memory holds in its own text (IDF-weighted,
+   * 0..1), without its recall terms or the query's thesaurus terms (`literalCoverage`).
+   */
+  literal?: number;
 }
 
 export interface MemoryChanges {

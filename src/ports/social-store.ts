@@ -89,14 +89,31 @@ export interface SpeakerFigures {
   timedReplies: number;
 }
 
+/** What a mood history entry says besides the figures. */
+export interface MoodEventInput {
+  mood: MoodName;
+  cause: string;
+  conversationId: string | null;
+}
+
+/** A mood change, applied by the store to the mood it holds (see `SocialStore.updateMood`). */
+export type MoodChange = (stored: MoodState | null) => { state: MoodState; event?: MoodEventInput };
+
+/** A relationship change, applied by the store to the relationship it holds (see `SocialStore.recordInteraction`). */
+export type RelationshipChange = { key: RelationshipKey; apply: (stored: RelationshipRecord | null) => RelationshipRecord };
+
 export interface SocialStore {
   // relationships
   getRelationship(key: RelationshipKey): Promise<RelationshipRecord | null>;
   /** Every relationship, or those of one subject; strongest first is the caller's business. */
   listRelationships(subjectId?: string): Promise<RelationshipRecord[]>;
-  /** One transaction: save the new figures and append the event to the timeline. */
+  /**
+   * One transaction: save the new figures and append the event to the timeline. Given a change, the store
+   * applies it to the relationship it holds at that moment (null: none yet), under a lock, so interactions
+   * recorded by several nodes at once all count; the saved relationship is the event's figures.
+   */
   recordInteraction(
-    relationship: RelationshipRecord,
+    relationship: RelationshipRecord | RelationshipChange,
     event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
   ): Promise<RelationshipEventRecord>;
   /** Newest first. */
@@ -106,7 +123,12 @@ export interface SocialStore {
   // emotional state
   getMood(personaId: string): Promise<MoodState | null>;
   /** Saves the state and, with `event`, appends it to the mood history. */
-  saveMood(personaId: string, state: MoodState, event?: { mood: MoodName; cause: string; conversationId: string | null }): Promise<void>;
+  saveMood(personaId: string, state: MoodState, event?: MoodEventInput): Promise<void>;
+  /**
+   * Applies `change` to the mood stored at that moment (null: none yet) under a lock and saves its result
+   * (with its history entry), so moods changed by several nodes at once all count; returns the saved mood.
+   */
+  updateMood(personaId: string, change: MoodChange): Promise<MoodState>;
   moodEvents(options: { personaId?: string; conversationId?: string; limit: number }): Promise<MoodEventRecord[]>;
 
   // topic threads

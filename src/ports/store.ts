@@ -88,9 +88,19 @@ export interface AssistantTurnInput {
   promptTokens: number | null;
   processingMs: number;
   now: number;
-  /** The persona's social energy after the turn, saved in the same transaction. */
-  personaState: SocialEnergyState;
+  /**
+   * The persona's social energy after the turn, saved in the same transaction: a state, or a change the
+   * store applies to the state it holds at that moment (see {@link PersonaStateChange}).
+   */
+  personaState: SocialEnergyState | PersonaStateChange;
 }
+
+/**
+ * A change of a persona's social energy, applied by the store to the state stored at that moment (null:
+ * none stored yet) while it holds that persona's state locked: nodes sharing one store and changing the
+ * same persona's energy at once each apply their change on top of the other's instead of overwriting it.
+ */
+export type PersonaStateChange = (stored: SocialEnergyState | null) => SocialEnergyState;
 
 export interface HistoryPage {
   messages: MessageRecord[];
@@ -129,6 +139,8 @@ export interface Store {
   seedPersonas(definitions: PersonaDefinition[], now: number): Promise<string[]>;
   getPersonaState(personaId: string): Promise<SocialEnergyState | null>;
   savePersonaState(personaId: string, state: SocialEnergyState): Promise<void>;
+  /** Applies `change` to the stored state atomically and returns the state saved; `persona_not_found` when there is no such persona. */
+  updatePersonaState(personaId: string, change: PersonaStateChange): Promise<SocialEnergyState>;
 
   // sessions
   getSession(id: string): Promise<SessionRecord | null>;

@@ -12,7 +12,7 @@ import type { PromptTemplateService } from './models/prompt-template-service.js'
 import type { GroupConversationService } from './group/group-conversation-service.js';
 import type { MemoryServices } from './memory/index.js';
 import type { MediaServices } from './media/index.js';
-import type { AnalyticsService, EmotionService, RelationshipService, TopicThreadService } from './social/index.js';
+import type { AnalyticsService, EmotionService, MoodHistoryService, RelationshipService, TopicThreadService } from './social/index.js';
 
 /** The use cases, as the RPC methods see them. Built once in the composition root, `src/app/`. */
 export interface Services {
@@ -28,7 +28,7 @@ export interface Services {
   turns: TurnRunner;
   system: SystemService;
   /** Relationships, emotional state, topic threads and analytics (issue 6). */
-  social: { relationships: RelationshipService; emotions: EmotionService; threads: TopicThreadService; analytics: AnalyticsService };
+  social: { relationships: RelationshipService; emotions: EmotionService; threads: TopicThreadService; analytics: AnalyticsService; moodHistory: MoodHistoryService };
   /** Group conversations between personas, run in the background. */
   groups: GroupConversationService;
   /** Long-term memory: search and edit, decay and pruning, formation (issue 5). */

@@ -1,6 +1,9 @@
 /**
  * Personas: the catalogue (cached in memory — it is read on every request and changes rarely) and each
- * persona's social energy (kept in memory as the authority for this process, persisted with each turn).
+ * persona's social energy, persisted with each turn. Energy changes (a turn's spending, a restore) are
+ * handed to the store as changes it applies to the state it holds, so nodes sharing one PostgreSQL
+ * store never overwrite each other's; a process that is the store's only writer (SQLite) also keeps the
+ * states in memory, while nodes sharing a store read them from it (another node may have changed them).
  */
 import { AppError } from '../domain/errors.js';
 import { matchPersona, type PersonaDefinition } from '../domain/persona.js';
@@ -17,7 +20,7 @@ import {
 } from '../domain/social-energy.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
-import type { PersonaRecord, Store } from '../ports/store.js';
+import type { PersonaRecord, PersonaStateChange, Store } from '../ports/store.js';
 
 export interface PersonaSnapshot {
   persona: PersonaRecord;
@@ -33,6 +36,8 @@ export class PersonaService {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly events: EventBus,
+    /** `sharedStore`: other processes (nodes) change the same store, so energy is not kept in memory. */
+    private readonly options: { sharedStore?: boolean } = {},
   ) {}
 
   /** Seeds the shipped personas (first start only, per persona) and loads the catalogue. */
@@ -102,31 +107,56 @@ export class PersonaService {
     return { persona, state, availability: availability(state, persona.socialEnergy, now) };
   }
 
-  /** Spends the energy of one exchange; the caller persists the returned state with the turn. */
-  async spendOnExchange(persona: PersonaRecord, exchangedChars: number, options: RestOptions = {}): Promise<SocialEnergyState> {
-    const state = spendEnergy(await this.loadState(persona), persona.socialEnergy, exchangedChars, this.clock.now(), options);
-    this.energy.set(persona.id, state);
-    return state;
+  /**
+   * Spends the energy of one exchange: `save` stores the turn with the change it is given (the store
+   * applies it to the state it holds then, in the turn's transaction); returns what `save` returned and
+   * the state saved.
+   */
+  async spendOnExchange<T>(
+    persona: PersonaRecord,
+    exchangedChars: number,
+    options: RestOptions,
+    save: (change: PersonaStateChange) => Promise<T>,
+  ): Promise<{ saved: T; state: SocialEnergyState }> {
+    const now = this.clock.now();
+    let state: SocialEnergyState | null = null;
+    this.energy.delete(persona.id); // a failed write must not leave a stale state cached
+    const saved = await save((stored) => {
+      state = spendEnergy(stored ?? freshEnergy(persona.socialEnergy, now), persona.socialEnergy, exchangedChars, now, options);
+      return state;
+    });
+    if (state === null) throw new Error(`the store saved the turn of ${persona.id} without applying its energy change`);
+    this.remember(persona.id, state);
+    return { saved, state };
   }
 
   /** Sets energy and/or fatigue (`emotional.update_state`; full energy means fully rested); persisted at once. */
   async restore(persona: PersonaRecord, restore: EnergyRestore): Promise<SocialEnergyState> {
-    const state = restoreEnergy(await this.loadState(persona), persona.socialEnergy, restore, this.clock.now());
-    await this.replaceState(persona, state);
+    const now = this.clock.now();
+    this.energy.delete(persona.id);
+    const state = await this.store.updatePersonaState(persona.id, (stored) =>
+      restoreEnergy(stored ?? freshEnergy(persona.socialEnergy, now), persona.socialEnergy, restore, now),
+    );
+    this.remember(persona.id, state);
     return state;
   }
 
-  /** Sets the persona's energy state directly (emotional.update_state, imports); persisted at once. */
+  /** Sets the persona's energy state directly (imports); persisted at once. */
   async replaceState(persona: PersonaRecord, state: SocialEnergyState): Promise<void> {
-    this.energy.set(persona.id, state);
+    this.energy.delete(persona.id);
     await this.store.savePersonaState(persona.id, state);
+    this.remember(persona.id, state);
+  }
+
+  private remember(personaId: string, state: SocialEnergyState): void {
+    if (this.options.sharedStore !== true) this.energy.set(personaId, state);
   }
 
   private async loadState(persona: PersonaRecord): Promise<SocialEnergyState> {
     const cached = this.energy.get(persona.id);
     if (cached !== undefined) return cached;
     const stored = (await this.store.getPersonaState(persona.id)) ?? freshEnergy(persona.socialEnergy, this.clock.now());
-    this.energy.set(persona.id, stored);
+    this.remember(persona.id, stored);
     return stored;
   }
 

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../ports/clock.js';
 import type { RetentionPolicy, RetentionResult, Store } from '../ports/store.js';
 import type { SessionService } from './session-service.js';
+import type { MoodHistoryPolicy, MoodHistoryService } from './social/mood-history-service.js';
 
 export class RetentionService {
   private timers: NodeJS.Timeout[] = [];
@@ -14,15 +15,19 @@ export class RetentionService {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly policy: RetentionPolicy,
+    private readonly policy: RetentionPolicy & Partial<MoodHistoryPolicy>,
     /** Its cache of active personas must forget sessions the policy removed. */
     private readonly sessions?: SessionService,
+    /** Mood and energy samples, kept within `moodHistoryMaxAgeMs` and `maxMoodSamplesPerPersona`. */
+    private readonly moodHistory?: MoodHistoryService,
   ) {}
 
-  async runOnce(): Promise<RetentionResult> {
-    const result = await this.store.applyRetention(this.policy, this.clock.now());
+  async runOnce(): Promise<RetentionResult & { moodSamplesRemoved: number }> {
+    const now = this.clock.now();
+    const result = { ...(await this.store.applyRetention(this.policy, now)), moodSamplesRemoved: 0 };
     if (result.sessionsRemoved > 0) this.sessions?.forgetAll();
-    if (result.sessionsRemoved + result.messagesRemoved + result.conversationsEnded > 0) this.logger.info({ ...result }, 'retention clean-up');
+    if (this.moodHistory !== undefined) result.moodSamplesRemoved = await this.moodHistory.prune(now, this.policy);
+    if (result.sessionsRemoved + result.messagesRemoved + result.conversationsEnded + result.moodSamplesRemoved > 0) this.logger.info({ ...result }, 'retention clean-up');
     return result;
   }
 

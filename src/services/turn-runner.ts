@@ -393,17 +393,22 @@ export class TurnRunner {
     if (request.view?.cleanReply && content.length === 0) throw new AppError('llm_failed', `The model gave ${persona.name} an empty reply.`);
 
     const finished = clock.now();
-    const state = await personas.spendOnExchange(persona, (request.userMessage?.content.length ?? 0) + content.length, restOptions(request));
-    const replyMessage = await store.appendAssistantTurn({
-      conversationId: conversation.id,
-      personaId: persona.id,
-      content,
-      tokens: generated.completionTokens ?? estimateTokens(content),
-      promptTokens: generated.promptTokens ?? prepared.promptTokens,
-      processingMs: finished - started,
-      now: finished,
-      personaState: state,
-    });
+    const { saved: replyMessage, state } = await personas.spendOnExchange(
+      persona,
+      (request.userMessage?.content.length ?? 0) + content.length,
+      restOptions(request),
+      (personaState) =>
+        store.appendAssistantTurn({
+          conversationId: conversation.id,
+          personaId: persona.id,
+          content,
+          tokens: generated.completionTokens ?? estimateTokens(content),
+          promptTokens: generated.promptTokens ?? prepared.promptTokens,
+          processingMs: finished - started,
+          now: finished,
+          personaState,
+        }),
+    );
     this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message: replyMessage });
     stopwatch.lap('store_reply');
     stopwatch.report();

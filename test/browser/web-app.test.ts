@@ -1,9 +1,11 @@
 /**
  * The web app in a real browser (Debian's Chromium through playwright-core) against the real server
  * and the fake Ollama: the catalogue, a streamed chat, two pages watching one group conversation, an
- * avatar upload, a scene reaching the prompt, forgetting a memory, and an accessibility check (axe-core)
- * of every screen. Without Chromium (a developer machine without `apt-get install chromium`) the file
- * is skipped with a note; under CI it must run.
+ * avatar upload, a scene reaching the prompt, forgetting a memory, voice input and read-aloud (what the
+ * browser offers stood in for by init scripts), the stored mood and energy charts, and an accessibility
+ * check (axe-core) of every screen. One browser and one context serve the file; each test opens its own
+ * tabs (each tab its own session), so the tests stay independent. Without Chromium (a developer machine
+ * without `apt-get install chromium`) the file is skipped with a note; under CI it must run.
  */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
@@ -30,9 +32,15 @@ function personaPrompts(): string[] {
   return ollama.requests.map((request) => request.body.messages?.[0]?.content ?? '').filter((content) => content.includes('Stay in character'));
 }
 
-async function open(path: string): Promise<Page> {
+/**
+ * A new tab at `path`, connected. `init` runs in the page before any of the app's scripts (through the
+ * DevTools protocol, so the app's CSP does not apply): it stands in for what a browser offers or lacks.
+ */
+async function open(path: string, options: { init?: () => void; beforeLoad?: (page: Page) => Promise<void> } = {}): Promise<Page> {
   // One context for the file; each page (tab) has its own sessionStorage, so its own session.
   const page = await context.newPage();
+  if (options.init !== undefined) await page.addInitScript(options.init);
+  await options.beforeLoad?.(page);
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   page.on('console', (message) => {
@@ -59,9 +67,14 @@ async function axeViolations(page: Page): Promise<string[]> {
 // Generous limits: a browser on a busy two-core machine is slow to start and to lay out pages.
 describe.skipIf(!isAvailable)('the web app in Chromium', { timeout: 60_000 }, () => {
   beforeAll(async () => {
-    ollama = await startFakeOllama();
-    server = await startTestServer({ ollamaUrl: ollama.url, flags: { 'social.groupTurnDelayMs': 100 } });
-    browser = await launchChromium();
+    // The browser starts while the servers do.
+    [browser, server] = await Promise.all([
+      launchChromium(),
+      startFakeOllama().then((fake) => {
+        ollama = fake;
+        return startTestServer({ ollamaUrl: fake.url, flags: { 'social.groupTurnDelayMs': 100 } });
+      }),
+    ]);
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   }, 60_000);
 
@@ -185,10 +198,112 @@ describe.skipIf(!isAvailable)('the web app in Chromium', { timeout: 60_000 }, ()
     await page.close();
   });
 
-  it('has no serious accessibility problem on the relationships screen', async () => {
-    const page = await open('/relations');
+  it('talks by voice where the browser offers it: a dictated message reaches the persona, and its reply is read aloud', async () => {
+    ollama.setReply('The sea has a thousand songs, and I know three.');
+    try {
+      const page = await open('/chat/aria', {
+        init: () => {
+          // A browser whose speech recognition hears one sentence ...
+          class HeardOnce {
+            lang = '';
+            interimResults = true;
+            continuous = true;
+            onresult: ((event: unknown) => void) | null = null;
+            onend: (() => void) | null = null;
+            onerror: ((event: unknown) => void) | null = null;
+            start(): void {
+              setTimeout(() => {
+                this.onresult?.({ results: [[{ transcript: 'sing me the song of the sea' }]] });
+                this.onend?.();
+              }, 50);
+            }
+            stop(): void {
+              this.onend?.();
+            }
+          }
+          // (The page's own globals: this file is compiled without the DOM library.)
+          const browserWindow = globalThis as unknown as { spoken: string[]; speechSynthesis: { speak(utterance: { text: string }): void } };
+          Object.assign(browserWindow, { SpeechRecognition: HeardOnce, webkitSpeechRecognition: HeardOnce });
+          // ... and whose speech synthesis records what the page asks it to say (headless Chromium has no voices).
+          browserWindow.spoken = [];
+          browserWindow.speechSynthesis.speak = (utterance) => void browserWindow.spoken.push(utterance.text);
+        },
+      });
+      const message = page.getByLabel('Message', { exact: true });
+      await message.fill('Please,');
+      await page.getByRole('button', { name: 'Speak' }).click();
+      // Appended to what was typed.
+      await expect.poll(() => message.inputValue()).toBe('Please, sing me the song of the sea');
+      await page.getByRole('button', { name: 'Send' }).click();
+      const reply = page.locator('li.message.from-persona').last();
+      await reply.locator('.figures').waitFor();
+      const turn = ollama.requests.find((request) => request.body.messages?.[0]?.content?.includes('Stay in character') && request.body.messages.at(-1)?.content === 'Please, sing me the song of the sea');
+      expect(turn).toBeDefined();
+
+      await reply.getByRole('button', { name: 'Read aloud' }).click();
+      expect(await page.evaluate(() => (globalThis as unknown as { spoken: string[] }).spoken)).toEqual(['The sea has a thousand songs, and I know three.']);
+      await reply.getByRole('button', { name: 'Stop reading' }).click();
+      await reply.getByRole('button', { name: 'Read aloud' }).waitFor();
+      // Only replies are read aloud, not what the person said.
+      expect(await page.locator('li.message.from-user').getByRole('button', { name: 'Read aloud' }).count()).toBe(0);
+      await page.close();
+    } finally {
+      ollama.setReply((body) => `${/You are (\w+)/.exec(body.messages?.[0]?.content ?? '')?.[1] ?? 'Someone'} says: a fine point.`);
+    }
+  });
+
+  it('says why there is no voice input where the browser lacks speech recognition or refuses the microphone', async () => {
+    const without = await open('/chat/aria', {
+      init: () => {
+        const speaking = globalThis as unknown as Record<string, unknown>;
+        delete speaking.SpeechRecognition;
+        delete speaking.webkitSpeechRecognition;
+      },
+    });
+    const speak = without.getByRole('button', { name: 'Speak' });
+    expect(await speak.isDisabled()).toBe(true);
+    expect(await speak.getAttribute('aria-describedby')).toBe('voice-unavailable');
+    expect(await without.locator('#voice-unavailable').textContent()).toContain('needs a browser with speech recognition');
+    expect(await axeViolations(without)).toEqual([]);
+    await without.close();
+
+    // The real thing: Debian's Chromium has the API, but here no microphone permission (it answers
+    // "not-allowed") nor Google's speech service ("network"). Whatever it answers, the person is told.
+    const refused = await open('/chat/aria');
+    await refused.getByRole('button', { name: 'Speak' }).click();
+    const told = refused.getByRole('status').filter({ hasText: /press Speak|type your message/ });
+    await told.waitFor();
+    expect(await told.textContent()).not.toContain('unknown error');
+    await refused.getByRole('button', { name: 'Speak' }).waitFor();
+    expect((refused as Page & { errors: string[] }).errors).toEqual([]);
+    await refused.close();
+  });
+
+  it('charts the mood and energy the server stored (on open, after a reload, as new samples arrive) beside the relationship graph', async () => {
+    const client = await server.connect();
+    await client.result('emotional.update_state', { persona_id: 'kira', mood: 'melancholy', energy_level: 0.5 });
+    await client.result('emotional.update_state', { persona_id: 'kira', mood: 'excited', energy_level: 0.9 });
+    const stored = (await client.result('emotional.history', { persona_id: 'kira', limit: 2000 })).samples.length as number;
+    // A clock the test can move: the charts ask for new samples every 10 s.
+    const page = await open('/relations', { beforeLoad: (tab) => tab.clock.install() });
+    const charts = page.getByTestId('mood-charts');
+    await page.getByRole('button', { name: 'Kira', exact: true }).click();
+    await expect.poll(() => charts.getAttribute('data-samples')).toBe(String(stored));
+    await page.getByRole('img', { name: /^Mood over time: from \w+ at .* to excited now/ }).waitFor();
+    await page.getByRole('img', { name: /^Social energy over time: from .* to 72 now/ }).waitFor();
+
+    await page.reload();
+    await page.getByText('Connected', { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Kira', exact: true }).click();
+    await expect.poll(() => charts.getAttribute('data-samples')).toBe(String(stored));
+
+    await client.result('emotional.update_state', { persona_id: 'kira', mood: 'calm' });
+    await page.clock.fastForward(10_000);
+    await expect.poll(() => charts.getAttribute('data-samples')).toBe(String(stored + 1));
+    await page.getByRole('img', { name: /^Mood over time: .* to calm now/ }).waitFor();
     await page.getByRole('img', { name: 'Relationship graph between the personas and you' }).waitFor();
     expect(await axeViolations(page)).toEqual([]);
+    await client.close();
     await page.close();
   });
 });

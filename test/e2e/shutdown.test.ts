@@ -75,7 +75,9 @@ describe('10. shutdown with clients connected', { timeout: 90_000 }, () => {
     const started = Date.now();
     child.process.kill('SIGINT');
     const [code] = (await exited) as [number | null];
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // 130 is the second signal's exit (the first shutdown exits 0 once its 2 s close grace has passed,
+    // ~2.3 s here); the time bound only says it did not wait for the 10 s deadline, on a loaded machine.
     expect(code).toBe(130);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

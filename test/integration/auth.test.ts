@@ -68,6 +68,12 @@ describe('isolation between users', () => {
     expect((await bob.call('persona.chat', { message: 'hi', conversation_id: reply.conversation_id })).error.code).toBe(-32003);
     await expect(connectAs(bobKey, `?session_id=${session_id}`)).rejects.toThrow('403');
     expect((await bob.result('conversation.status')).active_conversations).toBe(0);
+    // naming her conversation does not report his own instead: it is unknown to him
+    expect((await bob.call('conversation.status', { conversation_id: reply.conversation_id })).error.code).toBe(-32003);
+    expect(await alice.result('conversation.status', { conversation_id: reply.conversation_id })).toMatchObject({
+      conversation_id: reply.conversation_id,
+      turn_count: 1,
+    });
 
     // Server-wide analytics add up every user: admin only. Her own conversation's figures are hers.
     expect((await bob.call('conversation.analytics', {})).error.code).toBe(-32031);

@@ -380,6 +380,13 @@ describe('a group with a drained persona', () => {
     const resumed = await client.call('conversation.resume', { conversation_id: paused.conversation_id });
     expect(resumed.error).toMatchObject({ code: -32040 });
     expect((await client.result('conversation.group_status', { conversation_id: paused.conversation_id })).status).toBe('paused');
+    // an interjection would wake it too: refused the same way, and the message is not stored
+    const interjected = await client.call('conversation.interject', { conversation_id: paused.conversation_id, message: 'Ember, are you there?' });
+    expect(interjected.error).toMatchObject({ code: -32040, data: { resting: [{ persona_id: ember.id }] } });
+    expect(interjected.error.message).toContain('an admin (or the persona\'s owner');
+    const history = await client.result('conversation.history', { conversation_id: paused.conversation_id });
+    expect(history.messages.map((message: { content: string }) => message.content)).not.toContain('Ember, are you there?');
+    expect((await client.result('conversation.group_status', { conversation_id: paused.conversation_id })).status).toBe('paused');
     await client.result('emotional.update_state', { persona_id: ember.id, energy_level: 1 });
     expect((await client.result('conversation.resume', { conversation_id: paused.conversation_id, turns: 1 })).status).not.toBe('finished');
     await client.result('conversation.end', { conversation_id: paused.conversation_id });

@@ -153,6 +153,13 @@ describe('runtime configuration', () => {
     }
   });
 
+  it('refuses a config.set that would change nothing (the key/value shape of other servers), naming the right shape', async () => {
+    const refused = await client.call('config.set', { key: 'chat.historyMessages', value: 150 });
+    expect(refused.error.code).toBe(-32602);
+    expect(refused.error.message).toContain('"settings":{');
+    expect((await client.result('config.get', { keys: ['chat.historyMessages'] })).settings[0].source).toBe('startup');
+  });
+
   it("a persona's own model applies to its next turn", async () => {
     await client.result('config.set', { personas: { kira: { model: 'tiny:1b', model_options: { temperature: 0.2 } } } });
     await client.result('persona.switch', { persona_id: 'kira' });

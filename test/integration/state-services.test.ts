@@ -39,7 +39,7 @@ describe('ConfigService', () => {
     const { store, personas, logger, lines, clock, dataDir } = await setup();
     const targets = {
       chat: { defaultModel: 'llama3.1:8b', defaultTokenBudget: 500, maxTokenBudget: 4096, maxMessageChars: 16_000, historyMessages: 200, contextTokens: 4096 },
-      retention: { sessionIdleMs: 3_600_000, messageMaxAgeMs: 0, maxMessagesPerConversation: 10_000 },
+      retention: { sessionIdleMs: 3_600_000, messageMaxAgeMs: 0, maxMessagesPerConversation: 10_000, moodHistoryMaxAgeMs: 0, maxMoodSamplesPerPersona: 0 },
       backup: { intervalHours: 0, keep: 7 },
       logger,
     };

@@ -15,10 +15,6 @@ export function useClient(): RpcClient {
 /** How often the catalogue (energy, availability) is refreshed while the app is open. */
 const CATALOGUE_REFRESH_MS = 10_000;
 
-/** Energy samples kept per persona for the energy chart (this tab's lifetime). */
-export const energySamples = new Map<string, { at: number; energy: number }[]>();
-const MAX_SAMPLES = 360;
-
 /** The persona catalogue, refreshed periodically and on demand. */
 export function usePersonas(): { personas: PersonaSummary[]; reload: () => Promise<void>; error: unknown } {
   const client = useClient();
@@ -27,13 +23,6 @@ export function usePersonas(): { personas: PersonaSummary[]; reload: () => Promi
   const reload = useCallback(async () => {
     try {
       const result = await client.call<{ personas: PersonaSummary[] }>('persona.list');
-      const now = Date.now();
-      for (const persona of result.personas) {
-        const samples = energySamples.get(persona.id) ?? [];
-        samples.push({ at: now, energy: persona.social_energy });
-        if (samples.length > MAX_SAMPLES) samples.shift();
-        energySamples.set(persona.id, samples);
-      }
       setPersonas(result.personas);
       setError(null);
     } catch (caught) {

@@ -98,3 +98,19 @@ export interface GroupStatus {
   is_running: boolean;
   members: { persona_id: string; present: boolean }[];
 }
+
+/** One stored sample of `emotional.history`. */
+export interface MoodSample {
+  id: number;
+  at: string;
+  cause: 'turn' | 'chat' | 'group' | 'manual' | 'rest';
+  mood: string;
+  valence: number;
+  arousal: number;
+  stress_level: number;
+  curiosity: number;
+  social_battery: number;
+  max_social_energy: number;
+  energy_level: number;
+  interaction_fatigue: number;
+}

@@ -6,7 +6,7 @@
  * "gardening"), not synonyms; the bench (`bench/memory`) prints its recall@5 on our labelled set beside
  * Ollama's embeddings, and that measurement is why it is the default (see docs/memory.md).
  */
-import { contentWords } from '../../domain/memory/text.js';
+import { wordsWithoutStopwords } from '../../domain/memory/text.js';
 import type { Embedder } from '../../ports/embedder.js';
 
 /** Vector length: 256 keeps hash collisions rare for memory-sized texts and the index small. */
@@ -31,7 +31,7 @@ export function stem(word: string): string {
 }
 
 export function tokenize(text: string): string[] {
-  return contentWords(text).map(stem);
+  return wordsWithoutStopwords(text).map(stem);
 }
 
 /** FNV-1a, 32-bit: fast and well spread for short strings. */

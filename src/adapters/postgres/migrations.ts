@@ -4,15 +4,18 @@
  * transactional): a failure leaves the schema at the previous version.
  *
  * The PostgreSQL schema follows the SQLite one (`../sqlite/migrations`): a change there needs its
- * counterpart here, and `SQLITE_EQUIVALENT` says which SQLite schema version this one matches (for
- * bundles and `migrate-store`).
+ * counterpart here (`migrations.test.ts` compares the tables and columns both create), and
+ * `SQLITE_EQUIVALENT` says which SQLite schema version this one matches (for bundles and `migrate-store`).
  */
 import { AppError } from '../../domain/errors.js';
 import type pg from 'pg';
+import { currentSchemaVersion } from '../sqlite/migrations.js';
 import { initial } from './migrations/0001_initial.js';
 import { media } from './migrations/0018_media.js';
 import { memoryRecall } from './migrations/0002_memory_recall.js';
+import { memoryRecallSearch } from './migrations/0026_memory_recall_search.js';
 import { personaOwners } from './migrations/0003_persona_owners.js';
+import { moodSamples } from './migrations/0030_mood_samples.js';
 
 export interface PgMigration {
   version: number;
@@ -20,10 +23,13 @@ export interface PgMigration {
   sql: string;
 }
 
-export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media, memoryRecallSearch, moodSamples];
 
-/** The SQLite schema version the newest PostgreSQL schema holds the same tables and columns as. */
-export const SQLITE_EQUIVALENT = 7;
+/**
+ * The SQLite schema version the newest PostgreSQL schema holds the same tables and columns as: the
+ * newest SQLite one, which `migrations.test.ts` checks (a constant here once went stale).
+ */
+export const SQLITE_EQUIVALENT = currentSchemaVersion();
 
 /** Any constant: the key of the advisory lock migrations hold. */
 const MIGRATION_LOCK = 7_201_420;

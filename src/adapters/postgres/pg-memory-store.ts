@@ -10,6 +10,15 @@
  * lower sequence number after a higher one was seen, and applying a change twice is harmless.
  */
 import { decayDue, type DecayPolicy } from '../../domain/memory/decay.js';
+import {
+  EMPTY_THESAURUS,
+  expansionTerms,
+  MAX_QUERY_EXPANSION,
+  QUERY_TERMS_PER_WORD,
+  RECALL_TERMS_WEIGHT,
+  recallTermsOf,
+  type Thesaurus,
+} from '../../domain/memory/expansion.js';
 import type { ImportanceSource, Memory, MemoryKind, MemoryVisibility, NewMemory } from '../../domain/memory/memory.js';
 import type { PruneCandidate } from '../../domain/memory/pruning.js';
 import { contentWords } from '../../domain/memory/text.js';
@@ -26,7 +35,18 @@ import type {
   MessageText,
   RankedId,
 } from '../../ports/memory.js';
-import { blobToVector, COMMON_TERM_SHARE, FULL_TEXT_MAX_POSTINGS, FULL_TEXT_POSTINGS_BUDGET, lexicalCoverage, stemsOf, vectorToBlob } from '../sqlite/memory-store.js';
+import {
+  blobToVector,
+  COMMON_TERM_SHARE,
+  FULL_TEXT_MAX_POSTINGS,
+  FULL_TEXT_POSTINGS_BUDGET,
+  lexicalCoverage,
+  literalCoverage,
+  QUERY_EXPANSION_WEIGHT,
+  smoothIdf,
+  stemsOf,
+  vectorToBlob,
+} from '../sqlite/memory-store.js';
 import type { MemoryRow } from '../sqlite/memory-statements.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 
@@ -35,6 +55,8 @@ type Db = Pick<TransactionClient, 'rows' | 'one' | 'query'>;
 const INDEX_PAGE = 2_000;
 /** Below this many memories every query word is kept (as in the SQLite store). */
 const COMMON_TERM_MIN_MEMORIES = 1_000;
+/** Below this many memories the cached document counts are dropped on every write of this node (see noteWrite). */
+const SMALL_STORE = 20_000;
 /** How long memory and document counts are reused for choosing which words are too common. */
 const COUNT_CACHE_MS = 10_000;
 const FULL_TEXT_SCAN = 20;
@@ -109,6 +131,18 @@ export function toTsQuery(text: string, isTooCommon: (word: string) => boolean =
   return (kept.length > 0 ? kept : words).join(' | ');
 }
 
+/** The thesaurus terms of a query the filter keeps, as a `to_tsquery` text (null: none). */
+export function toExpansionTsQuery(terms: readonly string[], isTooCommon: (word: string) => boolean = () => false): string | null {
+  const kept = terms.filter((term) => /^[\p{L}\p{N}]+$/u.test(term) && !isTooCommon(term));
+  return kept.length === 0 ? null : kept.join(' | ');
+}
+
+/**
+ * `ts_rank` weights of {D, C, B, A}: the content is A (1), the recall terms B (RECALL_TERMS_WEIGHT), as
+ * FTS5's `bm25(1.0, 0.35)` weighs SQLite's two columns.
+ */
+const RANK_WEIGHTS = `{0, 0, ${RECALL_TERMS_WEIGHT}, 1}`;
+
 function queryWords(text: string): string[] {
   return [...new Set(contentWords(text).map((word) => word.replace(/[^\p{L}\p{N}]/gu, '')))].filter((word) => word.length > 0).slice(0, 32);
 }
@@ -121,9 +155,39 @@ export class PostgresMemoryStore implements MemoryStore {
   private readonly ownerOf = new Map<number, string>();
   private readonly userOf = new Map<number, string | null>();
   private cleaned = false;
-  private countCache: { at: number; count: number; documents: Map<string, number> } | null = null;
+  /** The memory count, and per word the memories matching it anywhere / in their own text. */
+  private countCache: { at: number; count: number; documents: Map<string, number>; contentDocuments: Map<string, number> } | null = null;
 
-  constructor(private readonly db: PostgresDatabase) {}
+  private readonly thesaurus: Thesaurus;
+
+  constructor(
+    private readonly db: PostgresDatabase,
+    options: {
+      /** Offline paraphrase recall (domain/memory/expansion.ts); without it, memories are found by their words only. */
+      thesaurus?: Thesaurus;
+    } = {},
+  ) {
+    this.thesaurus = options.thesaurus ?? EMPTY_THESAURUS;
+  }
+
+  /** The thesaurus version memories are expanded with (the `memory.expand` job brings older ones up to it). */
+  get expansionVersion(): string {
+    return this.thesaurus.version;
+  }
+
+  /**
+   * Keeps this node's cached counts right after its own writes (as the SQLite store does): the memory
+   * count; the words' document counts are dropped in a small store, where one memory changes them
+   * noticeably. Other nodes' writes show within COUNT_CACHE_MS.
+   */
+  private noteWrite(addedMemories: number): void {
+    if (this.countCache === null) return;
+    this.countCache.count = Math.max(0, this.countCache.count + addedMemories);
+    if (this.countCache.count < SMALL_STORE) {
+      this.countCache.documents.clear();
+      this.countCache.contentDocuments.clear();
+    }
+  }
 
   private static partition(embedder: string, personaId: string): string {
     return `${embedder}\u0000${personaId}`;
@@ -178,8 +242,12 @@ export class PostgresMemoryStore implements MemoryStore {
         values.push(now);
         sets.push(`decayed_at = $${values.length}`);
       }
-      // The old canonical fact and questions described the old text.
-      if (changes.content !== undefined && changes.content !== before.content) sets.push('doc2query = NULL');
+      // The old canonical fact and questions described the old text: they go, and the terms follow the new one.
+      if (changes.content !== undefined && changes.content !== before.content) {
+        values.push(recallTermsOf(changes.content, this.thesaurus), this.thesaurus.version);
+        sets.push('doc2query = NULL', `recall_terms = $${values.length - 1}`, `expanded_with = $${values.length}`);
+        this.noteWrite(0);
+      }
       if (changes.label !== undefined) {
         values.push(changes.label);
         sets.push(`type_label = $${values.length}`);
@@ -228,64 +296,109 @@ export class PostgresMemoryStore implements MemoryStore {
   }
 
   /**
-   * Ranks the newest FULL_TEXT_MAX_POSTINGS matches with `ts_rank` (as the SQLite store bounds FTS5), then
-   * applies visibility to the best ones. The score is the rank negated: lower is better, like BM25.
+   * Full-text hits, most relevant first, as the SQLite store finds them (its `fullTextSearch`): two passes,
+   * the query's words then its thesaurus terms, each ranking the newest FULL_TEXT_MAX_POSTINGS matches of
+   * `search_tsv` with `ts_rank` (the content weighing 1, the recall terms RECALL_TERMS_WEIGHT) before
+   * visibility is applied to the best ones; `relevance` is the share of the query the memory covers
+   * (`lexicalCoverage`, with document frequencies from the GIN indexes) and `literal` the share of its
+   * words the memory says itself (`literalCoverage`). The score is the rank negated: lower is better,
+   * like BM25.
    */
   async fullTextSearch(query: string, scope: MemoryScope, limit: number): Promise<RankedId[]> {
-    const text = toTsQuery(query, await this.commonTermFilter(query));
-    if (text === null) return [];
+    const extra = expansionTerms(query, this.thesaurus, QUERY_TERMS_PER_WORD, MAX_QUERY_EXPANSION);
+    const terms = await this.termStatistics(query, extra);
+    const own = toTsQuery(query, terms.isTooCommon);
+    if (own === null) return [];
+    const expanded = toExpansionTsQuery(extra, terms.isTooCommon);
     const scan = scope.viewerId === null ? limit : limit * FULL_TEXT_SCAN;
-    const rows = await this.db.rows<{ id: number; rank: number; content: string }>(
-      `WITH q AS (SELECT to_tsquery('english', $6) AS query),
-       matches AS (SELECT m.id, m.content_tsv FROM memories m, q WHERE m.content_tsv @@ q.query ORDER BY m.id DESC LIMIT $9),
-       ranked AS (SELECT matches.id, ts_rank(matches.content_tsv, q.query, 1) AS rank FROM matches, q ORDER BY rank DESC LIMIT $8)
-       SELECT m.id, ranked.rank, m.content FROM ranked JOIN memories m ON m.id = ranked.id
-       WHERE m.importance >= $7 AND ${VISIBLE} AND ${OF_USER}
-       ORDER BY ranked.rank DESC, m.id DESC LIMIT $10`,
-      [...scopeValues(scope), text, scope.minImportance ?? 0, scan, FULL_TEXT_MAX_POSTINGS, limit],
+    const run = (text: string): Promise<Array<{ id: number; rank: number }>> =>
+      this.db.rows<{ id: number; rank: number }>(
+        `WITH q AS (SELECT to_tsquery('english', $6) AS query),
+         matches AS (SELECT m.id, m.search_tsv FROM memories m, q WHERE m.search_tsv @@ q.query ORDER BY m.id DESC LIMIT $9),
+         ranked AS (SELECT matches.id, ts_rank($11::float4[], matches.search_tsv, q.query, 1) AS rank FROM matches, q ORDER BY rank DESC LIMIT $8)
+         SELECT m.id, ranked.rank FROM ranked JOIN memories m ON m.id = ranked.id
+         WHERE m.importance >= $7 AND ${VISIBLE} AND ${OF_USER}
+         ORDER BY ranked.rank DESC, m.id DESC LIMIT $10`,
+        [...scopeValues(scope), text, scope.minImportance ?? 0, scan, FULL_TEXT_MAX_POSTINGS, limit, RANK_WEIGHTS],
+      );
+    // Two passes, so a match of the query's words is never crowded out by its thesaurus terms.
+    const rank = new Map((await run(own)).map((row) => [row.id, row.rank]));
+    if (expanded !== null) for (const row of await run(expanded)) rank.set(row.id, (rank.get(row.id) ?? 0) + QUERY_EXPANSION_WEIGHT * row.rank);
+    if (rank.size === 0) return [];
+    const texts = await this.db.rows<{ id: number; content: string; recall_terms: string }>(
+      'SELECT id, content, recall_terms FROM memories WHERE id = ANY($1::bigint[])',
+      [[...rank.keys()]],
     );
-    // The absolute lexical relevance search fuses (SQLite's lexicalCoverage): here every query word weighs
-    // the same (no document frequencies) and there are no thesaurus terms (docs/memory.md, "On PostgreSQL").
-    const own = new Map([...stemsOf(queryWords(query).join(' '))].map((stem) => [stem, 1]));
-    const terms = { own, expansion: new Map<string, number>() };
-    return rows
-      .map((row) => ({ id: row.id, score: -row.rank, relevance: lexicalCoverage(terms, { content: stemsOf(row.content), recallTerms: new Set<string>() }) }))
-      .sort((a, b) => b.relevance - a.relevance || a.score - b.score || b.id - a.id);
+    return texts
+      .map((row) => {
+        const content = stemsOf(row.content);
+        return {
+          id: row.id,
+          score: -(rank.get(row.id) ?? 0),
+          relevance: lexicalCoverage(terms, { content, recallTerms: stemsOf(row.recall_terms) }),
+          literal: literalCoverage(terms.literal, content),
+        };
+      })
+      .sort((a, b) => b.relevance - a.relevance || a.score - b.score || b.id - a.id)
+      .slice(0, limit);
   }
 
   /**
-   * The SQLite store's rule (see COMMON_TERM_SHARE and FULL_TEXT_POSTINGS_BUDGET there): leave out of
-   * the query the words found in more than 10% of the memories and, rarest first, those past the postings
-   * budget. Document counts come from the GIN index (PostgreSQL stems the word as it indexed it).
+   * The SQLite store's rule (its `termStatistics`): from the words' document frequencies, which to leave
+   * out of the query (found in more than COMMON_TERM_SHARE of the memories, or, rarest first, past the
+   * postings budget; the query's own words before its thesaurus terms), and the IDF of the query's words
+   * and terms for `lexicalCoverage` and `literalCoverage`. Counts come from the GIN indexes (PostgreSQL
+   * stems the word as it indexed it): `search_tsv` for what a query matches, `content_tsv` for what the
+   * memories say themselves; cached COUNT_CACHE_MS.
    */
-  private async commonTermFilter(query: string): Promise<(word: string) => boolean> {
+  private async termStatistics(
+    query: string,
+    extra: readonly string[],
+  ): Promise<{ isTooCommon: (word: string) => boolean; own: Map<string, number>; expansion: Map<string, number>; literal: Map<string, number> }> {
     const now = Date.now();
     if (this.countCache === null || now - this.countCache.at > COUNT_CACHE_MS) {
-      this.countCache = { at: now, count: (await this.db.one<{ n: number }>('SELECT count(*) AS n FROM memories'))!.n, documents: new Map() };
+      this.countCache = {
+        at: now,
+        count: (await this.db.one<{ n: number }>('SELECT count(*) AS n FROM memories'))!.n,
+        documents: new Map(),
+        contentDocuments: new Map(),
+      };
     }
-    const { count: total, documents: frequency } = this.countCache;
-    if (total < COMMON_TERM_MIN_MEMORIES) return () => false;
-    const words = queryWords(query);
-    const unknown = words.filter((word) => !frequency.has(word));
+    const { count: total, documents: frequency, contentDocuments } = this.countCache;
+    const own = queryWords(query);
+    const searchable = extra.filter((term) => /^[\p{L}\p{N}]+$/u.test(term));
+    const unknown = [...new Set([...own, ...searchable])].filter((word) => !frequency.has(word));
     if (unknown.length > 0) {
-      const rows = await this.db.rows<{ word: string; n: number }>(
-        `SELECT w.word, (SELECT count(*) FROM memories m WHERE m.content_tsv @@ plainto_tsquery('english', w.word)) AS n
+      const rows = await this.db.rows<{ word: string; n: number; content_n: number }>(
+        `SELECT w.word,
+           (SELECT count(*) FROM memories m WHERE m.search_tsv @@ plainto_tsquery('english', w.word)) AS n,
+           (SELECT count(*) FROM memories m WHERE m.content_tsv @@ plainto_tsquery('english', w.word)) AS content_n
          FROM unnest($1::text[]) AS w (word)`,
         [unknown],
       );
-      for (const row of rows) frequency.set(row.word, row.n);
+      for (const row of rows) {
+        frequency.set(row.word, row.n);
+        contentDocuments.set(row.word, row.content_n);
+      }
     }
     const documents = (word: string): number => frequency.get(word) ?? 0;
+    // Keyed by the Porter stem, as lexicalCoverage compares them with the memories' stems.
+    const idf = (words: readonly string[], counts: ReadonlyMap<string, number>): Map<string, number> =>
+      new Map(words.map((word) => [[...stemsOf(word)][0] ?? word, smoothIdf(counts.get(word) ?? 0, total)]));
+    const weights = { own: idf(own, frequency), expansion: idf(searchable, frequency), literal: idf(own, contentDocuments) };
+    if (total < COMMON_TERM_MIN_MEMORIES) return { isTooCommon: () => false, ...weights };
     const kept = new Set<string>();
     let postings = 0;
-    for (const word of [...words].sort((a, b) => documents(a) - documents(b))) {
+    const byRarity = (a: string, b: string): number => documents(a) - documents(b);
+    for (const [index, word] of [...[...own].sort(byRarity), ...[...searchable].sort(byRarity)].entries()) {
       const n = documents(word);
-      if (n > COMMON_TERM_SHARE * total) break;
-      if (kept.size > 0 && postings + n > FULL_TEXT_POSTINGS_BUDGET) break;
+      if (n > COMMON_TERM_SHARE * total) continue;
+      // The rarest word is always kept, whatever its count: it is the query's best lexical evidence.
+      if (!(index === 0 && kept.size === 0) && postings + n > FULL_TEXT_POSTINGS_BUDGET) continue;
       kept.add(word);
       postings += n;
     }
-    return (word) => !kept.has(word);
+    return { isTooCommon: (word) => !kept.has(word), ...weights };
   }
 
   async vectorSearch(embedder: string, vector: Float32Array, scope: MemoryScope, limit: number): Promise<RankedId[]> {
@@ -339,13 +452,37 @@ export class PostgresMemoryStore implements MemoryStore {
   }
 
   async setDoc2Query(id: number, text: string | null): Promise<boolean> {
-    const result = await this.db.query('UPDATE memories SET doc2query = $2 WHERE id = $1', [id, text]);
-    return (result.rowCount ?? 0) > 0;
+    return this.db.transaction(async (tx) => {
+      const row = await tx.one<{ content: string }>('SELECT content FROM memories WHERE id = $1 FOR UPDATE', [id]);
+      if (row === null) return false;
+      await tx.query('UPDATE memories SET doc2query = $2, recall_terms = $3, expanded_with = $4 WHERE id = $1', [
+        id,
+        text,
+        recallTermsOf(row.content, this.thesaurus, text),
+        this.thesaurus.version,
+      ]);
+      this.noteWrite(0);
+      return true;
+    });
   }
 
-  /** No thesaurus expansion on PostgreSQL yet (its full-text search reads the content only): nothing to bring up to date. */
-  async expandStale(): Promise<{ lastId: number; expanded: number } | null> {
-    return null;
+  /**
+   * The `memory.expand` backfill: the next `limit` memories after `afterId` whose recall terms were made
+   * with another thesaurus (or none), brought up to this one. Null when none is left.
+   */
+  async expandStale(afterId: number, limit: number): Promise<{ lastId: number; expanded: number } | null> {
+    const rows = await this.db.rows<{ id: number; content: string; doc2query: string | null }>(
+      'SELECT id, content, doc2query FROM memories WHERE id > $1 AND expanded_with IS DISTINCT FROM $2 ORDER BY id LIMIT $3',
+      [afterId, this.thesaurus.version, limit],
+    );
+    if (rows.length === 0) return null;
+    await this.db.query(
+      `UPDATE memories SET recall_terms = changed.terms, expanded_with = $3
+       FROM unnest($1::bigint[], $2::text[]) AS changed (id, terms) WHERE memories.id = changed.id`,
+      [rows.map((row) => row.id), rows.map((row) => recallTermsOf(row.content, this.thesaurus, row.doc2query)), this.thesaurus.version],
+    );
+    this.noteWrite(0);
+    return { lastId: rows.at(-1)!.id, expanded: rows.length };
   }
 
   async userFacts(personaId: string, userId: string | null | undefined, limit: number): Promise<Memory[]> {
@@ -437,7 +574,9 @@ export class PostgresMemoryStore implements MemoryStore {
       const ids: number[] = [];
       const importances: number[] = [];
       for (const row of await tx.rows<{ id: number; persona_id: string; importance: number; decayed_at: number; last_accessed_at: number }>(
-        'SELECT id, persona_id, importance, decayed_at, last_accessed_at FROM memories',
+        // FOR UPDATE: a `memory.update` of a memory's importance on another node waits for this pass
+        // (and then changes the decayed figure) instead of being overwritten by it.
+        'SELECT id, persona_id, importance, decayed_at, last_accessed_at FROM memories FOR UPDATE',
       )) {
         personas.add(row.persona_id);
         const next = decayDue({ importance: row.importance, decayedAt: row.decayed_at, lastAccessedAt: row.last_accessed_at }, now, policy);
@@ -559,8 +698,8 @@ export class PostgresMemoryStore implements MemoryStore {
   private async insertRow(tx: Db, memory: NewMemory, vectors: readonly MemoryVector[], now: number): Promise<Memory> {
     const { id } = (await tx.one<{ id: number }>(
       `INSERT INTO memories (persona_id, kind, content, importance, importance_source, visibility, user_id, session_id, conversation_id, message_id,
-         created_at, last_accessed_at, access_count, decayed_at, type_label, doc2query)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, $11, $12, $13) RETURNING id`,
+         created_at, last_accessed_at, access_count, decayed_at, type_label, doc2query, recall_terms, expanded_with)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, $11, $12, $13, $14, $15) RETURNING id`,
       [
         memory.personaId,
         memory.kind,
@@ -575,8 +714,11 @@ export class PostgresMemoryStore implements MemoryStore {
         now,
         memory.label !== undefined && memory.label !== null && memory.label !== memory.kind ? memory.label : null,
         memory.doc2query ?? null,
+        recallTermsOf(memory.content, this.thesaurus, memory.doc2query ?? null),
+        this.thesaurus.version,
       ],
     ))!;
+    this.noteWrite(1);
     if (memory.visibility === 'shared') await this.addShares(tx, id, memory.sharedWith ?? [], memory.sharedGroups ?? []);
     for (const vector of vectors) await this.putVector(tx, id, memory.personaId, memory.userId ?? null, vector);
     return toMemory((await tx.one<MemoryRow>(`${MEMORY_SELECT} WHERE m.id = $1`, [id]))!);
@@ -601,6 +743,7 @@ export class PostgresMemoryStore implements MemoryStore {
   private async deleteRows(tx: Db, ids: readonly number[]): Promise<number> {
     if (ids.length === 0) return 0;
     const result = await tx.query('DELETE FROM memories WHERE id = ANY($1::bigint[])', [ids]);
+    this.noteWrite(-(result.rowCount ?? 0));
     for (const id of ids) {
       this.index.removeEverywhere(id);
       this.ownerOf.delete(id);

@@ -6,7 +6,10 @@ import type {
   GroupRecord,
   GroupStatus,
   InteractionSource,
+  MoodChange,
+  MoodEventInput,
   MoodEventRecord,
+  RelationshipChange,
   RelationshipEventRecord,
   RelationshipKey,
   RelationshipRecord,
@@ -15,7 +18,7 @@ import type {
   ThreadRecord,
 } from '../../ports/social-store.js';
 import type { GroupRow, MemberRow, MoodEventRow, MoodRow, RelationshipEventRow, RelationshipRow, SpeakerRow, ThreadRow } from '../sqlite/social-statements.js';
-import type { PostgresDatabase } from './database.js';
+import type { PostgresDatabase, TransactionClient } from './database.js';
 
 const SPEAKER_COLUMNS = `persona_id, role, count(*) AS messages, coalesce(sum(tokens), 0) AS tokens,
   coalesce(sum(length(content)), 0) AS characters, coalesce(sum(processing_ms), 0) AS processing_ms_total,
@@ -42,10 +45,19 @@ export class PostgresSocialStore implements SocialStore {
   }
 
   recordInteraction(
-    relationship: RelationshipRecord,
+    change: RelationshipRecord | RelationshipChange,
     event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
   ): Promise<RelationshipEventRecord> {
     return this.db.transaction(async (tx) => {
+      let relationship: RelationshipRecord;
+      if ('apply' in change) {
+        // The advisory lock also covers a relationship not stored yet (no row to lock with FOR UPDATE).
+        await tx.lock(`relationship:${change.key.subjectId}:${change.key.otherKind}:${change.key.otherId}`);
+        const stored = await tx.one<RelationshipRow>('SELECT * FROM relationships WHERE subject_id = $1 AND other_kind = $2 AND other_id = $3', keyValues(change.key));
+        relationship = change.apply(stored === null ? null : toRelationship(stored));
+      } else {
+        relationship = change;
+      }
       const r = relationship;
       await tx.query(
         `INSERT INTO relationships (subject_id, other_kind, other_id, affinity, trust, respect, familiarity, interaction_count,
@@ -86,27 +98,19 @@ export class PostgresSocialStore implements SocialStore {
   // emotional state
 
   async getMood(personaId: string): Promise<MoodState | null> {
-    const row = await this.db.one<MoodRow>('SELECT valence, arousal, stress, curiosity, updated_at FROM emotional_state WHERE persona_id = $1', [personaId]);
-    return row === null ? null : { valence: row.valence, arousal: row.arousal, stress: row.stress, curiosity: row.curiosity, updatedAt: row.updated_at };
+    return moodOf(await this.db.one<MoodRow>(MOOD_SELECT, [personaId]));
   }
 
-  saveMood(personaId: string, state: MoodState, event?: { mood: MoodName; cause: string; conversationId: string | null }): Promise<void> {
+  saveMood(personaId: string, state: MoodState, event?: MoodEventInput): Promise<void> {
+    return this.db.transaction((tx) => saveMoodRows(tx, personaId, state, event));
+  }
+
+  updateMood(personaId: string, change: MoodChange): Promise<MoodState> {
     return this.db.transaction(async (tx) => {
-      const figures = [state.valence, state.arousal, state.stress, state.curiosity];
-      await tx.query(
-        `INSERT INTO emotional_state (persona_id, valence, arousal, stress, curiosity, updated_at)
-         SELECT id, $2, $3, $4, $5, $6 FROM personas WHERE id = $1
-         ON CONFLICT (persona_id) DO UPDATE SET valence = excluded.valence, arousal = excluded.arousal, stress = excluded.stress,
-           curiosity = excluded.curiosity, updated_at = excluded.updated_at`,
-        [personaId, ...figures, state.updatedAt],
-      );
-      if (event !== undefined) {
-        await tx.query(
-          `INSERT INTO mood_events (persona_id, at, valence, arousal, stress, curiosity, mood, cause, conversation_id)
-           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM personas WHERE id = $1)`,
-          [personaId, state.updatedAt, ...figures, event.mood, event.cause, event.conversationId],
-        );
-      }
+      await tx.lock(`mood:${personaId}`);
+      const { state, event } = change(moodOf(await tx.one<MoodRow>(MOOD_SELECT, [personaId])));
+      await saveMoodRows(tx, personaId, state, event);
+      return state;
     });
   }
 
@@ -363,4 +367,28 @@ function toMember(row: MemberRow): GroupMemberRecord {
     joinedAt: row.joined_at,
     leftAt: row.left_at,
   };
+}
+
+const MOOD_SELECT = 'SELECT valence, arousal, stress, curiosity, updated_at FROM emotional_state WHERE persona_id = $1';
+
+function moodOf(row: MoodRow | null): MoodState | null {
+  return row === null ? null : { valence: row.valence, arousal: row.arousal, stress: row.stress, curiosity: row.curiosity, updatedAt: row.updated_at };
+}
+
+async function saveMoodRows(tx: TransactionClient, personaId: string, state: MoodState, event: MoodEventInput | undefined): Promise<void> {
+  const figures = [state.valence, state.arousal, state.stress, state.curiosity];
+  await tx.query(
+    `INSERT INTO emotional_state (persona_id, valence, arousal, stress, curiosity, updated_at)
+     SELECT id, $2, $3, $4, $5, $6 FROM personas WHERE id = $1
+     ON CONFLICT (persona_id) DO UPDATE SET valence = excluded.valence, arousal = excluded.arousal, stress = excluded.stress,
+       curiosity = excluded.curiosity, updated_at = excluded.updated_at`,
+    [personaId, ...figures, state.updatedAt],
+  );
+  if (event !== undefined) {
+    await tx.query(
+      `INSERT INTO mood_events (persona_id, at, valence, arousal, stress, curiosity, mood, cause, conversation_id)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM personas WHERE id = $1)`,
+      [personaId, state.updatedAt, ...figures, event.mood, event.cause, event.conversationId],
+    );
+  }
 }

@@ -15,6 +15,7 @@ import type {
   HistoryPage,
   MessageRecord,
   PersonaRecord,
+  PersonaStateChange,
   RetentionPolicy,
   RetentionResult,
   SessionRecord,
@@ -150,6 +151,14 @@ export class PostgresStore implements Store {
     if (!(await savePersonaStateRow(this.db, personaId, state))) throw personaNotFound(personaId);
   }
 
+  updatePersonaState(personaId: string, change: PersonaStateChange): Promise<SocialEnergyState> {
+    return this.db.transaction(async (tx) => {
+      const state = await changePersonaStateRow(tx, personaId, change);
+      if (state === null) throw personaNotFound(personaId);
+      return state;
+    });
+  }
+
   // sessions
 
   async getSession(id: string): Promise<SessionRecord | null> {
@@ -250,7 +259,7 @@ export class PostgresStore implements Store {
   appendAssistantTurn(input: AssistantTurnInput): Promise<MessageRecord> {
     return this.db.transaction(async (tx) => {
       const message = await insertMessageRow(tx, assistantMessage(input));
-      await savePersonaStateRow(tx, input.personaId, input.personaState);
+      await changePersonaStateRow(tx, input.personaId, input.personaState);
       return message;
     });
   }
@@ -344,6 +353,23 @@ async function insertPersonaRow(db: Db, definition: PersonaDefinition, now: numb
     [p.id, p.name, p.definition, p.is_builtin, p.created_at, p.updated_at, p.owner_user_id],
   );
   return toPersonaRecord(required(row));
+}
+
+/**
+ * Inside a transaction: a change is applied to the stored state under an advisory lock on the persona's
+ * state, so two nodes spending the same persona's energy at once both count (the second waits for the
+ * first's commit, then reads its result). Null when the persona does not exist.
+ */
+async function changePersonaStateRow(tx: TransactionClient, personaId: string, change: SocialEnergyState | PersonaStateChange): Promise<SocialEnergyState | null> {
+  let state: SocialEnergyState;
+  if (typeof change === 'function') {
+    await tx.lock(`persona-state:${personaId}`);
+    const row = await tx.one<PersonaStateRow>('SELECT energy, fatigue, updated_at, cooldown_until FROM persona_state WHERE persona_id = $1', [personaId]);
+    state = change(row === null ? null : toPersonaState(row));
+  } else {
+    state = change;
+  }
+  return (await savePersonaStateRow(tx, personaId, state)) ? state : null;
 }
 
 /** False when the persona does not exist (INSERT … SELECT FROM personas changes no row then). */

@@ -34,6 +34,7 @@ export const COPIED_TABLES = [
   'relationship_events',
   'emotional_state',
   'mood_events',
+  'mood_samples',
   'topic_threads',
   'message_threads',
   'thread_cursor',
@@ -49,7 +50,7 @@ export const COPIED_TABLES = [
 ] as const;
 
 /** Columns PostgreSQL computes itself (never copied either way). */
-const COMPUTED = new Set(['memories.content_tsv', 'conversations.seq', 'memory_vectors.seq']);
+const COMPUTED = new Set(['memories.content_tsv', 'memories.search_tsv', 'conversations.seq', 'memory_vectors.seq']);
 
 const BATCH_ROWS = 500;
 

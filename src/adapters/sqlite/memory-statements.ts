@@ -150,9 +150,16 @@ export function prepareMemoryStatements(db: Database) {
     searchText: db.prepare<[string], { id: number; content: string; recall_terms: string }>(
       'SELECT id, content, recall_terms FROM memories WHERE id IN (SELECT value FROM json_each(?))',
     ),
-    documentFrequency: db.prepare<[string], { term: string; doc: number }>(
-      'SELECT term, doc FROM memories_fts_vocab WHERE term IN (SELECT value FROM json_each(?))',
-    ),
+    /**
+     * Memories holding each term anywhere (`doc`: what FTS5 matches, for the postings budget) and in their
+     * own text (`content_doc`: for the IDF of the query's words — recall terms such as "time" or "season"
+     * are in hundreds of memories that never say them). A per-connection `temp` vocabulary table by column.
+     */
+    documentFrequency: (db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.memories_fts_columns USING fts5vocab(main, memories_fts, 'col')"),
+    db.prepare<[string], { term: string; doc: number; content_doc: number }>(
+      `SELECT term, sum(doc) AS doc, sum(CASE WHEN col = 'content' THEN doc ELSE 0 END) AS content_doc
+       FROM temp.memories_fts_columns WHERE term IN (SELECT value FROM json_each(?)) GROUP BY term`,
+    )),
     /** Others' memories the viewer may see (shared with it or public): small next to its own. */
     visibleOthers: db
       .prepare<ScopeParams, number>(

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
-import { parseThesaurus, RECALL_TERMS_WEIGHT } from '../../domain/memory/expansion.js';
+import { parseThesaurus, RECALL_TERMS_WEIGHT, type Thesaurus } from '../../domain/memory/expansion.js';
 import { SqliteMemoryStore, toFtsQuery, blobToVector, vectorToBlob } from './memory-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { MemoryStore } from '../../ports/memory.js';
@@ -10,6 +10,8 @@ import { dropFreshPostgres, freshPostgres, onPostgres } from '../../../test/help
 
 let store: SqliteStore;
 let memories: MemoryStore;
+/** A second store on the same tables with a thesaurus (offline paraphrase recall), for either backend. */
+let withThesaurus: (thesaurus: Thesaurus) => MemoryStore;
 
 // On PostgreSQL (src/adapters/postgres/pg-memory-store.test.ts imports this file) `memories` is the
 // PostgreSQL store; tests that reach into the SQLite connection stay SQLite-only.
@@ -19,9 +21,11 @@ beforeEach(async () => {
     const database = await freshPostgres();
     await new PostgresStore(database).seedPersonas(loadPersonaFiles(shippedPersonasDir()), 0);
     memories = new PostgresMemoryStore(database);
+    withThesaurus = (thesaurus) => new PostgresMemoryStore(database, { thesaurus });
   } else {
     await store.seedPersonas(loadPersonaFiles(shippedPersonasDir()), 0);
     memories = new SqliteMemoryStore(store.database);
+    withThesaurus = (thesaurus) => new SqliteMemoryStore(store.database, ':memory:', { thesaurus });
   }
 });
 afterEach(async () => {
@@ -120,12 +124,12 @@ describe('SqliteMemoryStore', () => {
   });
 });
 
-// The thesaurus expansion is the SQLite store's (PostgreSQL searches content only: docs/memory.md).
-describe.skipIf(onPostgres())('recall terms (WordNet expansion)', () => {
+// Both stores search the recall terms (SQLite: a second FTS5 column; PostgreSQL: a weighted tsvector).
+describe('recall terms (WordNet expansion)', () => {
   const thesaurus = parseThesaurus('canada\tcountry nation\nviolin\tfiddle instrument', 'test-1');
 
   it('measures relevance as the share of the query covered, own words counting more than recall terms', async () => {
-    const expanded = new SqliteMemoryStore(store.database, ':memory:', { thesaurus });
+    const expanded = withThesaurus(thesaurus);
     const canada = await expanded.insert({ ...base, personaId: 'aria', content: 'I moved here from Canada', visibility: 'private' }, [], 1);
     await expanded.insert({ ...base, personaId: 'aria', content: 'I play the violin', visibility: 'private' }, [], 1);
     const [byWord] = await expanded.fullTextSearch('Canada', { viewerId: 'aria' }, 5);
@@ -138,7 +142,7 @@ describe.skipIf(onPostgres())('recall terms (WordNet expansion)', () => {
   it('brings memories stored before the thesaurus up to date in pages (the memory.expand backfill)', async () => {
     const before = await memories.insert({ ...base, personaId: 'aria', content: 'I moved here from Canada', visibility: 'private' }, [], 1);
     const other = await memories.insert({ ...base, personaId: 'aria', content: 'I play the violin', visibility: 'private' }, [], 1);
-    const expanded = new SqliteMemoryStore(store.database, ':memory:', { thesaurus });
+    const expanded = withThesaurus(thesaurus);
     expect(await expanded.fullTextSearch('nation', { viewerId: 'aria' }, 5)).toEqual([]);
     expect(await expanded.expandStale(0, 1)).toEqual({ lastId: before.id, expanded: 1 });
     expect(await expanded.expandStale(before.id, 1)).toEqual({ lastId: other.id, expanded: 1 });

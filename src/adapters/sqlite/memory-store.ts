@@ -191,6 +191,22 @@ export function lexicalCoverage(
 }
 
 /**
+ * The IDF-weighted share of the query's own words a memory holds in its own text, 0..1: what
+ * `lexicalCoverage` counts without the recall terms and thesaurus terms. A question about the world
+ * recalls a memory only when this is high (speaker.ts), since a thesaurus term shared by chance
+ * ("winter" → "time", "season") is as weak as a paraphrase's.
+ */
+export function literalCoverage(own: ReadonlyMap<string, number>, content: ReadonlySet<string>): number {
+  let total = 0;
+  let held = 0;
+  for (const [stem, idf] of own) {
+    total += idf;
+    if (content.has(stem)) held += idf;
+  }
+  return total <= 0 ? 0 : held / total;
+}
+
+/**
  * A query term found in more than this share of the memories is left out of the full-text query:
  * its BM25 weight is close to zero (IDF ≈ ln 10 ≈ 2.3 at 10%, against ≈ 11 for a rare term), and
  * matching it would make FTS5 rank a large part of the table. The vector part still sees it.
@@ -230,7 +246,8 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Embedders whose stored vectors are all in the index, and how many were read so far per embedder. */
   private readonly loadedIndexes = new Set<string>();
   private readonly indexedCount = new Map<string, number>();
-  private countCache: { at: number; count: number; documents: Map<string, number> } | null = null;
+  /** The memory count, and per stem the memories holding it anywhere / in their own text. */
+  private countCache: { at: number; count: number; documents: Map<string, number>; contentDocuments: Map<string, number> } | null = null;
   /** Memory id → persona, for the vectors in the index (visibility checks during a scan). */
   private readonly ownerOf = new Map<number, string>();
   /** Memory id → user, for the vectors in the index (user scoping during a scan). */
@@ -246,7 +263,10 @@ export class SqliteMemoryStore implements MemoryStore {
   private noteWrite(addedMemories: number): void {
     if (this.countCache === null) return;
     this.countCache.count = Math.max(0, this.countCache.count + addedMemories);
-    if (this.countCache.count < SMALL_STORE) this.countCache.documents.clear();
+    if (this.countCache.count < SMALL_STORE) {
+      this.countCache.documents.clear();
+      this.countCache.contentDocuments.clear();
+    }
   }
 
   constructor(
@@ -423,11 +443,15 @@ export class SqliteMemoryStore implements MemoryStore {
       if (expanded !== null) for (const row of run(expanded)) bm25.set(row.id, (bm25.get(row.id) ?? 0) + QUERY_EXPANSION_WEIGHT * -row.rank);
       const texts = this.sql.searchText.all(JSON.stringify([...bm25.keys()]));
       return texts
-        .map((row) => ({
-          id: row.id,
-          score: -(bm25.get(row.id) ?? 0),
-          relevance: lexicalCoverage(terms, { content: stemsOf(row.content), recallTerms: stemsOf(row.recall_terms) }),
-        }))
+        .map((row) => {
+          const content = stemsOf(row.content);
+          return {
+            id: row.id,
+            score: -(bm25.get(row.id) ?? 0),
+            relevance: lexicalCoverage(terms, { content, recallTerms: stemsOf(row.recall_terms) }),
+            literal: literalCoverage(terms.literal, content),
+          };
+        })
         .sort((a, b) => b.relevance - a.relevance || a.score - b.score || b.id - a.id)
         .slice(0, limit);
     });
@@ -475,22 +499,30 @@ export class SqliteMemoryStore implements MemoryStore {
   private termStatistics(
     query: string,
     extra: readonly string[],
-  ): { isTooCommon: (word: string) => boolean; own: Map<string, number>; expansion: Map<string, number> } {
+  ): { isTooCommon: (word: string) => boolean; own: Map<string, number>; expansion: Map<string, number>; literal: Map<string, number> } {
     const now = Date.now();
     if (this.countCache === null || now - this.countCache.at > COUNT_CACHE_MS)
-      this.countCache = { at: now, count: this.sql.countAll.get() ?? 0, documents: new Map() };
-    const { count: total, documents: frequency } = this.countCache;
+      this.countCache = { at: now, count: this.sql.countAll.get() ?? 0, documents: new Map(), contentDocuments: new Map() };
+    const { count: total, documents: frequency, contentDocuments } = this.countCache;
     const own = [...new Set(contentWords(query))].slice(0, MAX_QUERY_WORDS);
     const stems = new Map([...own, ...extra].map((word) => [word, stemOf(word)]));
     const unknown = [...new Set(stems.values())].filter((stem) => !frequency.has(stem));
     if (unknown.length > 0) {
-      for (const stem of unknown) frequency.set(stem, 0);
-      for (const row of this.sql.documentFrequency.all(JSON.stringify(unknown))) frequency.set(row.term, row.doc);
+      for (const stem of unknown) {
+        frequency.set(stem, 0);
+        contentDocuments.set(stem, 0);
+      }
+      for (const row of this.sql.documentFrequency.all(JSON.stringify(unknown))) {
+        frequency.set(row.term, row.doc);
+        contentDocuments.set(row.term, row.content_doc);
+      }
     }
     const documents = (word: string): number => frequency.get(stems.get(word) ?? word) ?? 0;
-    const idf = (words: readonly string[]): Map<string, number> =>
-      new Map(words.map((word) => [stems.get(word)!, smoothIdf(frequency.get(stems.get(word)!) ?? 0, total)]));
-    const weights = { own: idf(own), expansion: idf(extra) };
+    const idf = (words: readonly string[], counts: ReadonlyMap<string, number>): Map<string, number> =>
+      new Map(words.map((word) => [stems.get(word)!, smoothIdf(counts.get(stems.get(word)!) ?? 0, total)]));
+    // `literal`: the query's own words weighed by how rare they are in the memories' own text, for
+    // `literalCoverage` (a word many memories hold only as a thesaurus term is not common in what they say).
+    const weights = { own: idf(own, frequency), expansion: idf(extra, frequency), literal: idf(own, contentDocuments) };
     if (total < COMMON_TERM_MIN_MEMORIES) return { isTooCommon: () => false, ...weights };
     const kept = new Set<string>();
     let postings = 0;

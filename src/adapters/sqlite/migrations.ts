@@ -19,6 +19,7 @@ import { media } from './migrations/0018_media.js';
 import { promptTemplates } from './migrations/0007_prompt_templates.js';
 import { personaOwners } from './migrations/0024_persona_owners.js';
 import { memoryRecall } from './migrations/0025_memory_recall.js';
+import { moodSamples } from './migrations/0030_mood_samples.js';
 
 export interface Migration {
   /** Increasing, each used once; a gap is allowed while parallel features land (each recorded version is applied once). */
@@ -28,7 +29,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, media, personaOwners, memoryRecall];
+export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, media, personaOwners, memoryRecall, moodSamples];
 
 /** The newest schema version this build knows. */
 export function currentSchemaVersion(): number {

@@ -33,6 +33,15 @@ afterEach(async () => {
 });
 
 describe('SqliteSocialStore relationships', () => {
+  it('applies an interaction to the stored relationship when given a change', async () => {
+    const key = { subjectId: 'aria', otherKind: 'persona' as const, otherId: 'kira' };
+    const change = { key, apply: (stored: Parameters<typeof applyInteraction>[0] | null) => ({ ...key, ...applyInteraction(stored ?? newRelationship(), { quality: 1, durationMs: 10, now: T0 }) }) };
+    await social.recordInteraction(change, { quality: 1, source: 'manual', conversationId: null, context: null });
+    const event = await social.recordInteraction(change, { quality: 1, source: 'manual', conversationId: null, context: null });
+    expect((await social.getRelationship(key))?.interactionCount).toBe(2);
+    expect(event.affinity).toBe((await social.getRelationship(key))?.affinity);
+  });
+
   it('saves the figures and the timeline in one step, newest event first', async () => {
     const key = { subjectId: 'aria', otherKind: 'persona' as const, otherId: 'kira' };
     const first = { ...key, ...applyInteraction(newRelationship(), { quality: 1, durationMs: 1000, now: T0 }) };
@@ -67,6 +76,15 @@ describe('SqliteSocialStore moods, threads and groups', () => {
     await social.saveMood('aria', { ...mood, updatedAt: T0 + 1 });
     expect(await social.getMood('aria')).toEqual({ ...mood, updatedAt: T0 + 1 });
     expect((await social.moodEvents({ personaId: 'aria', limit: 10 })).map((event) => event.mood)).toEqual(['irritated']);
+  });
+
+  it('applies mood changes to the stored mood, with their history entry', async () => {
+    const mood = { valence: -0.4, arousal: 0.5, stress: 0.3, curiosity: 0.5, updatedAt: T0 };
+    const calmer = (stored: typeof mood | null) => ({ state: { ...(stored ?? mood), stress: (stored ?? mood).stress - 0.1 }, event: { mood: 'calm' as const, cause: 'test', conversationId: null } });
+    expect((await social.updateMood('aria', calmer)).stress).toBeCloseTo(0.2);
+    expect((await social.updateMood('aria', calmer)).stress).toBeCloseTo(0.1);
+    expect((await social.getMood('aria'))?.stress).toBeCloseTo(0.1);
+    expect((await social.moodEvents({ personaId: 'aria', limit: 10 })).map((event) => event.cause)).toEqual(['test', 'test']);
   });
 
   it('files messages in threads, moves the cursor, and counts them', async () => {

@@ -10,7 +10,10 @@ import type {
   GroupRecord,
   GroupStatus,
   InteractionSource,
+  MoodChange,
+  MoodEventInput,
   MoodEventRecord,
+  RelationshipChange,
   RelationshipEventRecord,
   RelationshipKey,
   RelationshipRecord,
@@ -62,10 +65,18 @@ export class SqliteSocialStore implements SocialStore {
   }
 
   recordInteraction(
-    relationship: RelationshipRecord,
+    change: RelationshipRecord | RelationshipChange,
     event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
   ): Promise<RelationshipEventRecord> {
     return this.write(() => {
+      // Inside the write transaction: SQLite's single writer keeps the row unchanged between read and write.
+      let relationship: RelationshipRecord;
+      if ('apply' in change) {
+        const stored = this.sql.getRelationship.get(keyParams(change.key));
+        relationship = change.apply(stored === undefined ? null : toRelationship(stored));
+      } else {
+        relationship = change;
+      }
       this.sql.upsertRelationship.run(relationshipParams(relationship));
       const row = this.sql.insertRelationshipEvent.get({
         ...keyParams(relationship),
@@ -99,29 +110,39 @@ export class SqliteSocialStore implements SocialStore {
   // emotional state
 
   getMood(personaId: string): Promise<MoodState | null> {
-    return this.read(() => {
-      const row = this.sql.getMood.get(personaId);
-      return row === undefined
-        ? null
-        : { valence: row.valence, arousal: row.arousal, stress: row.stress, curiosity: row.curiosity, updatedAt: row.updated_at };
+    return this.read(() => this.moodRow(personaId));
+  }
+
+  saveMood(personaId: string, state: MoodState, event?: MoodEventInput): Promise<void> {
+    return this.write(() => this.saveMoodRows(personaId, state, event));
+  }
+
+  updateMood(personaId: string, change: MoodChange): Promise<MoodState> {
+    return this.write(() => {
+      const { state, event } = change(this.moodRow(personaId));
+      this.saveMoodRows(personaId, state, event);
+      return state;
     });
   }
 
-  saveMood(personaId: string, state: MoodState, event?: { mood: MoodName; cause: string; conversationId: string | null }): Promise<void> {
-    return this.write(() => {
-      const figures = { valence: state.valence, arousal: state.arousal, stress: state.stress, curiosity: state.curiosity };
-      this.sql.saveMood.run({ persona_id: personaId, ...figures, updated_at: state.updatedAt });
-      if (event !== undefined) {
-        this.sql.insertMoodEvent.run({
-          persona_id: personaId,
-          at: state.updatedAt,
-          ...figures,
-          mood: event.mood,
-          cause: event.cause,
-          conversation_id: event.conversationId,
-        });
-      }
-    });
+  private moodRow(personaId: string): MoodState | null {
+    const row = this.sql.getMood.get(personaId);
+    return row === undefined ? null : { valence: row.valence, arousal: row.arousal, stress: row.stress, curiosity: row.curiosity, updatedAt: row.updated_at };
+  }
+
+  private saveMoodRows(personaId: string, state: MoodState, event: MoodEventInput | undefined): void {
+    const figures = { valence: state.valence, arousal: state.arousal, stress: state.stress, curiosity: state.curiosity };
+    this.sql.saveMood.run({ persona_id: personaId, ...figures, updated_at: state.updatedAt });
+    if (event !== undefined) {
+      this.sql.insertMoodEvent.run({
+        persona_id: personaId,
+        at: state.updatedAt,
+        ...figures,
+        mood: event.mood,
+        cause: event.cause,
+        conversation_id: event.conversationId,
+      });
+    }
   }
 
   moodEvents(options: { personaId?: string; conversationId?: string; limit: number }): Promise<MoodEventRecord[]> {

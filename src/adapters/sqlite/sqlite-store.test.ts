@@ -179,6 +179,22 @@ describe('SqliteStore personas', () => {
     expect(await store.getPersonaState('aria')).toEqual({ ...state, energy: 10, cooldownUntil: T0 + MINUTE });
     expect((await rejection(store.savePersonaState('ghost', state))).kind).toBe('persona_not_found');
   });
+
+  it('applies energy changes to the stored state (with a turn, or alone), null before the first one', async () => {
+    const store = openStore();
+    await store.insertPersona(aria, T0);
+    const seen: Array<SocialEnergyState | null> = [];
+    const drain = (stored: SocialEnergyState | null): SocialEnergyState => {
+      seen.push(stored);
+      return { ...(stored ?? state), energy: (stored ?? state).energy - 10 };
+    };
+    expect(await store.updatePersonaState('aria', drain)).toEqual({ ...state, energy: 32.5 });
+    const { conversation } = await store.appendUserTurn({ sessionId: 's1', personaId: 'aria', content: 'hi', tokens: 1, now: T0 });
+    await store.appendAssistantTurn({ conversationId: conversation.id, personaId: 'aria', content: 'hey', tokens: 1, promptTokens: 1, processingMs: 1, now: T0 + 1, personaState: drain });
+    expect(seen).toEqual([null, { ...state, energy: 32.5 }]);
+    expect(await store.getPersonaState('aria')).toEqual({ ...state, energy: 22.5 });
+    expect((await rejection(store.updatePersonaState('ghost', drain))).kind).toBe('persona_not_found');
+  });
 });
 
 describe('SqliteStore sessions', () => {

@@ -15,6 +15,7 @@ import type {
   HistoryPage,
   MessageRecord,
   PersonaRecord,
+  PersonaStateChange,
   RetentionPolicy,
   RetentionResult,
   SessionRecord,
@@ -175,6 +176,14 @@ export class SqliteStore implements Store {
     });
   }
 
+  updatePersonaState(personaId: string, change: PersonaStateChange): Promise<SocialEnergyState> {
+    return this.write(() => {
+      const state = this.changePersonaStateRow(personaId, change);
+      if (state === null) throw personaNotFound(personaId);
+      return state;
+    });
+  }
+
   // sessions
 
   getSession(id: string): Promise<SessionRecord | null> {
@@ -288,7 +297,7 @@ export class SqliteStore implements Store {
   appendAssistantTurn(input: AssistantTurnInput): Promise<MessageRecord> {
     return this.write(() => {
       const message = this.insertMessageRow(assistantMessage(input));
-      this.savePersonaStateRow(input.personaId, input.personaState);
+      this.changePersonaStateRow(input.personaId, input.personaState);
       return message;
     });
   }
@@ -428,6 +437,18 @@ export class SqliteStore implements Store {
   }
 
   /** False when the persona does not exist. */
+  /** Inside a write transaction (SQLite's single writer: nothing changes the row between read and write); null when there is no such persona. */
+  private changePersonaStateRow(personaId: string, change: SocialEnergyState | PersonaStateChange): SocialEnergyState | null {
+    let state: SocialEnergyState;
+    if (typeof change === 'function') {
+      const row = this.sql.getPersonaState.get(personaId);
+      state = change(row === undefined ? null : toPersonaState(row));
+    } else {
+      state = change;
+    }
+    return this.savePersonaStateRow(personaId, state) ? state : null;
+  }
+
   private savePersonaStateRow(personaId: string, state: SocialEnergyState): boolean {
     return this.sql.savePersonaState.run(personaStateParams(personaId, state)).changes > 0;
   }

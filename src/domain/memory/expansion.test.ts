@@ -1,9 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { expansionTerms, lemmaOf, parseThesaurus, recallTermsOf } from './expansion.js';
+import { expansionTerms, lemmaOf, lemmasOf, parseThesaurus, recallTermsOf } from './expansion.js';
 import { kindOfLabel } from './memory.js';
 
 const thesaurus = parseThesaurus(
-  ['# test table', 'canada\tcountry nation', 'dog\tcanine animal pet', 'move\ttravel go relocate', 'stop\thalt', 'country\tnation state land'].join('\n'),
+  [
+    '# test table',
+    'canada\tcountry nation',
+    'dog\tcanine animal pet',
+    'move\ttravel go relocate',
+    'stop\thalt',
+    'country\tnation state land',
+    'grow\tdevelop increase',
+    'broke\tskint',
+    'break\tfracture injure',
+    '=grew\tgrow',
+    '=broke\tbreak',
+  ].join('\n'),
   'test',
 );
 
@@ -15,12 +27,22 @@ describe('lemmaOf', () => {
     expect(lemmaOf('countries', thesaurus)).toBe('country');
     expect(lemmaOf('volvo', thesaurus)).toBeNull();
   });
+
+  it("finds an irregular form's lemma in the exception lines, after the word's own entry", () => {
+    expect(lemmaOf('grew', thesaurus)).toBe('grow');
+    expect(lemmasOf('broke', thesaurus)).toEqual(['broke', 'break']);
+  });
 });
 
 describe('expansionTerms', () => {
   it('adds synonyms and broader terms of the content words, not the words already there', () => {
     expect(expansionTerms('The user said: I moved here from Canada.', thesaurus)).toEqual(['travel', 'go', 'relocate', 'country', 'nation']);
     expect(expansionTerms('my dog and the canine', thesaurus)).toEqual(['animal', 'pet']);
+  });
+
+  it("adds an irregular form's lemma as a term (the stemmer cannot join them), then both lemmas' terms in turn", () => {
+    expect(expansionTerms('I grew up', thesaurus)).toEqual(['grow', 'develop', 'increase']);
+    expect(expansionTerms('I broke my wrist', thesaurus)).toEqual(['break', 'skint', 'fracture', 'injure']);
   });
 
   it('bounds the terms per word and in all', () => {

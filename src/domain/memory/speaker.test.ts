@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IMPERSONAL_RELEVANCE_FLOOR, isAboutTheSpeaker, recallFloorFor } from './speaker.js';
+import { directFloorFor, IMPERSONAL_RELEVANCE_FLOOR, isAboutTheSpeaker, recallFloorFor } from './speaker.js';
 
 describe('isAboutTheSpeaker', () => {
   it('says yes when the writer speaks of themselves', () => {
@@ -18,5 +18,10 @@ describe('recallFloorFor', () => {
     expect(recallFloorFor('Which city is my home?', 0.12)).toBe(0.12);
     expect(recallFloorFor('Which city is the largest?', 0.12)).toBe(IMPERSONAL_RELEVANCE_FLOOR);
     expect(recallFloorFor('Which city is the largest?', 0.9)).toBe(0.9);
+  });
+
+  it('asks direct evidence (own words, vectors; no thesaurus terms) of a message about the world only', () => {
+    expect(directFloorFor('Which city is my home?')).toBe(0);
+    expect(directFloorFor('What time is sunset in winter?')).toBe(IMPERSONAL_RELEVANCE_FLOOR);
   });
 });

@@ -34,11 +34,23 @@ export function isAboutTheSpeaker(message: string): boolean {
  * Least relevance a memory needs to be recalled into the prompt for a message about something other
  * than its writer: about half the message's words held by the memory itself (lexical relevance ~0.5 means
  * "holds the rarer half of the question", memory-store.ts `lexicalCoverage`), so a broader term or a
- * common word shared by chance brings no memory of the user into a question about the world.
+ * common word shared by chance brings no memory of the user into a question about the world. It applies
+ * to the direct evidence (the memory's own words, its vector), not to thesaurus terms: "What time is
+ * sunset in winter?" holds one word of "I broke my wrist last winter" (literal 0.33), and thesaurus terms
+ * of both ("time", "season", "period") lifted its relevance to 0.58, past the floor.
  */
 export const IMPERSONAL_RELEVANCE_FLOOR = 0.5;
 
 /** The relevance floor for recalling memories into the prompt of a reply to `message`. */
 export function recallFloorFor(message: string, floor: number): number {
   return isAboutTheSpeaker(message) ? floor : Math.max(floor, IMPERSONAL_RELEVANCE_FLOOR);
+}
+
+/**
+ * The floor on direct evidence (`RecalledMemory.direct`: the memory's own words and vectors, no thesaurus
+ * terms) for recalling memories into the prompt of a reply to `message`: none for a message about its
+ * writer, IMPERSONAL_RELEVANCE_FLOOR for the others.
+ */
+export function directFloorFor(message: string): number {
+  return isAboutTheSpeaker(message) ? 0 : IMPERSONAL_RELEVANCE_FLOOR;
 }

@@ -13,8 +13,20 @@ export const STOPWORDS: ReadonlySet<string> = new Set(
   ).split(' '),
 );
 
-/** Lower-cased letter/digit runs of `text` that are not stopwords, in order (repeats kept). */
+/**
+ * Lower-cased letter/digit runs of `text` that are not stopwords, in order (repeats kept). A lone letter
+ * is left out too: it is the rest of an apostrophe ("user's" → "s", "don't" → "t"), and as a query word
+ * it weighed as much as the noun before it.
+ */
 export function contentWords(text: string): string[] {
+  return wordsWithoutStopwords(text).filter((word) => !(word.length === 1 && /\p{L}/u.test(word)));
+}
+
+/**
+ * Lower-cased letter/digit runs of `text` that are not stopwords, lone letters kept: what the offline
+ * embedder hashes (changing its words would change every vector stored under its id).
+ */
+export function wordsWithoutStopwords(text: string): string[] {
   return (
     text
       .toLowerCase()

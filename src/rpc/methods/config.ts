@@ -38,6 +38,9 @@ export function configMethods(services: Services): MethodDefinition[] {
         personas: z
           .record(personaIdParam, z.strictObject({ model: z.string().trim().min(1).max(200).nullable().optional(), model_options: z.record(z.string().min(1).max(64), z.number()).nullable().optional() }))
           .optional(),
+      }).refine((params) => params.settings !== undefined || params.personas !== undefined, {
+        // A {"key": …, "value": …} request (the shape of other servers' config APIs) would otherwise change nothing, silently.
+        message: 'config.set changes nothing without `settings` (key → value, e.g. {"settings":{"chat.defaultTokenBudget":300}}) or `personas`; list the keys with config.get.',
       }),
       result: z.object({ updated: z.array(z.object({ key: z.string(), value: z.unknown(), source: z.enum(['runtime', 'startup']), description: z.string() })) }),
       hints: { idempotent: true },

@@ -142,8 +142,12 @@ export function conversationMethods(services: Services): MethodDefinition[] {
     defineMethod({
       name: 'conversation.status',
       requires: 'user',
-      summary: "The session's conversations and the current one with the active persona.",
-      params: z.object({}),
+      summary: "The session's conversations and the current one with the active persona (or the one named by conversation_id).",
+      params: z.object({
+        conversation_id: conversationIdParam
+          .optional()
+          .describe("Report this conversation instead of the active persona's; another user's id answers -32003 (no such conversation)."),
+      }),
       result: z.object({
         active_conversations: z.number().int(),
         current_persona: z.string().nullable(),
@@ -153,10 +157,15 @@ export function conversationMethods(services: Services): MethodDefinition[] {
         conversation_duration: z.number().describe('Seconds since the current conversation started.'),
       }),
       hints: { readOnly: true, idempotent: true },
-      handler: async (_params, context) => {
+      handler: async (params, context) => {
         const activeId = await sessions.activePersonaId(context.session);
         const all = await conversations.list(context.session, 1000);
-        const current = activeId === null ? null : await conversations.activeWith(context.session, activeId);
+        const current =
+          params.conversation_id !== undefined
+            ? await conversations.accessible(context.session, params.conversation_id)
+            : activeId === null
+              ? null
+              : await conversations.activeWith(context.session, activeId);
         const stats = current === null ? null : await conversations.stats(current.id);
         return {
           active_conversations: all.filter((conversation) => conversation.status === 'active').length,

@@ -15,7 +15,13 @@ export interface LiveTargets {
     historyMessages: number;
     contextTokens: number;
   };
-  retention: { sessionIdleMs: number; messageMaxAgeMs: number; maxMessagesPerConversation: number };
+  retention: {
+    sessionIdleMs: number;
+    messageMaxAgeMs: number;
+    maxMessagesPerConversation: number;
+    moodHistoryMaxAgeMs: number;
+    maxMoodSamplesPerPersona: number;
+  };
   backup: { intervalHours: number; keep: number };
   /** pino's logger: its `level` can be changed at any time. */
   logger: { level: string };
@@ -96,6 +102,18 @@ export const LIVE_SETTINGS: Readonly<Record<string, LiveSetting>> = {
     description: 'Newest messages kept per conversation; 0 = unlimited.',
     read: (t) => t.retention.maxMessagesPerConversation,
     apply: (t, value) => (t.retention.maxMessagesPerConversation = value),
+  }),
+  'retention.moodHistoryDays': setting({
+    schema: z.number().min(0),
+    description: 'Mood and energy samples older than this are deleted at the next clean-up; 0 keeps them by age.',
+    read: (t) => t.retention.moodHistoryMaxAgeMs / DAY_MS,
+    apply: (t, value) => (t.retention.moodHistoryMaxAgeMs = value * DAY_MS),
+  }),
+  'retention.maxMoodSamplesPerPersona': setting({
+    schema: z.number().int().min(0),
+    description: 'Newest mood and energy samples kept per persona; 0 = unlimited.',
+    read: (t) => t.retention.maxMoodSamplesPerPersona,
+    apply: (t, value) => (t.retention.maxMoodSamplesPerPersona = value),
   }),
   'backup.intervalHours': setting({
     schema: z.number().min(0),

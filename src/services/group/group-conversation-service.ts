@@ -237,7 +237,7 @@ export class GroupConversationService {
       .join(', ');
     throw new AppError(
       'conflict',
-      `${who}; a group needs at least two personas who can talk. Start it later or with others, or restore them with emotional.update_state {"persona_id":"${resting[0]!.persona.id}","energy_level":1}.`,
+      `${who}; a group needs at least two personas who can talk. Start it later or with others; an admin (or the persona's owner, for a persona you created) can restore energy with emotional.update_state {"persona_id":"${resting[0]!.persona.id}","energy_level":1}.`,
       {
         data: {
           resting: resting.map(({ persona, cooldown, share, canTalkIn }) => ({
@@ -249,6 +249,12 @@ export class GroupConversationService {
         },
       },
     );
+  }
+
+  /** The check at the start, for a paused group about to run again: with one persona able to talk it would end after a turn. */
+  private async refuseIfPresentCannotTalk(conversationId: string): Promise<void> {
+    const present = (await this.deps.social.members(conversationId)).filter((member) => member.leftAfter === null);
+    await this.refuseIfTooFewCanTalk(present.map((member) => this.deps.personas.find(member.personaId)).filter((persona) => persona !== null));
   }
 
   /** Restarts the runners of groups that were running when the server stopped. Returns how many. */
@@ -275,6 +281,8 @@ export class GroupConversationService {
   async interject(binding: SessionBinding, conversationId: string, content: string): Promise<MessageRecord> {
     const { conversation, group } = await this.activeGroup(binding, conversationId);
     this.deps.turnRunner.checkMessage(content, 'the group');
+    // An interjection wakes a paused group: refused (nothing stored) when it could only end after a turn.
+    if (group.status !== 'running') await this.refuseIfPresentCannotTalk(conversationId);
     const message = await this.deps.store.appendMessage({
       conversationId: conversation.id,
       role: 'user',
@@ -300,11 +308,7 @@ export class GroupConversationService {
    */
   async resume(binding: SessionBinding, conversationId: string, turns?: number): Promise<GroupView> {
     const { group } = await this.activeGroup(binding, conversationId);
-    if (group.status !== 'running') {
-      // the same check as at the start: a group with one persona able to talk would end after a turn
-      const present = (await this.deps.social.members(conversationId)).filter((member) => member.leftAfter === null);
-      await this.refuseIfTooFewCanTalk(present.map((member) => this.deps.personas.find(member.personaId)).filter((persona) => persona !== null));
-    }
+    if (group.status !== 'running') await this.refuseIfPresentCannotTalk(conversationId);
     if (turns === undefined) this.stepsLeft.delete(conversationId);
     else this.stepsLeft.set(conversationId, turns);
     if (group.status !== 'running') await this.setStatus(group, 'running', null);

@@ -39,8 +39,13 @@ const SALIENT_POOL = 200;
 
 export interface RecalledMemory {
   memory: Memory;
-  /** Fused relevance, 0..1 (domain/memory/fusion.ts `convexFusion`). */
+  /** Fused relevance, 0..1 (domain/memory/fusion.ts `unionFusion`). */
   relevance: number;
+  /**
+   * The same fusion without thesaurus evidence, 0..1: the query's words the memory holds in its own text
+   * (`literal` of the full-text hit) or-ed with the vector evidence.
+   */
+  direct: number;
   recency: number;
   score: number;
 }
@@ -63,6 +68,8 @@ export interface SearchRequest {
   reinforce?: boolean;
   /** Leave out memories less relevant than this (0..1; the prompt uses RELEVANCE_FLOOR). Defaults to 0. */
   minRelevance?: number;
+  /** Leave out memories whose `direct` relevance is below this (0..1; speaker.ts). Defaults to 0. */
+  minDirectRelevance?: number;
   /**
    * Longest wait for the query's remote embedding, in ms; default the embedders' query time limit. A
    * chat turn passes 0: it recalls with what is at hand (offline vector, full-text search, a remote
@@ -208,13 +215,23 @@ export class MemoryService {
       useOffline ? memories.vectorSearch(embedders.offline.id, offlineQuery, scope, pool) : Promise.resolve([]),
     ]);
     // The remote embedder first: where a memory has both vectors, its (better) similarity counts.
+    const semantic = [remoteHits, offlineHits].map((list) => list.map((hit) => ({ id: hit.id, similarity: hit.score })));
+    const baselines = [REMOTE_SEMANTIC_BASELINE, SEMANTIC_BASELINE];
     const fused = unionFusion(
       lexical.map((hit) => ({ id: hit.id, relevance: hit.relevance ?? 0 })),
-      [remoteHits, offlineHits].map((list) => list.map((hit) => ({ id: hit.id, similarity: hit.score }))),
-      [REMOTE_SEMANTIC_BASELINE, SEMANTIC_BASELINE],
+      semantic,
+      baselines,
+    );
+    const direct = unionFusion(
+      lexical.map((hit) => ({ id: hit.id, relevance: hit.literal ?? hit.relevance ?? 0 })),
+      semantic,
+      baselines,
     );
     const minRelevance = request.minRelevance ?? 0;
-    const relevant = [...fused].filter(([, relevance]) => relevance > 0 && relevance >= minRelevance).map(([id]) => id);
+    const minDirect = request.minDirectRelevance ?? 0;
+    const relevant = [...fused]
+      .filter(([id, relevance]) => relevance > 0 && relevance >= minRelevance && (direct.get(id) ?? 0) >= minDirect)
+      .map(([id]) => id);
     const found = await memories.getMany(relevant);
     const now = clock.now();
     const minImportance = request.minImportance ?? 0;
@@ -226,6 +243,7 @@ export class MemoryService {
         return {
           memory,
           relevance,
+          direct: direct.get(memory.id) ?? 0,
           recency: fresh,
           score: retrievalScore({ relevance, importance: memory.importance, recency: fresh }, settings.weights),
         };
@@ -260,6 +278,7 @@ export class MemoryService {
         return {
           memory,
           relevance: 0,
+          direct: 0,
           recency: fresh,
           score: salienceScore({ importance: memory.importance, recency: fresh }, settings.weights),
         };

@@ -3,6 +3,7 @@
  * visibility, pruning without orphan vectors, decay, idempotent formation, forgetting, and
  * summarisation with the LLM down.
  */
+import { directFloorFor, recallFloorFor } from '../../domain/memory/speaker.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { HashedNgramEmbedder } from '../../adapters/embedders/hashed-ngram.js';
@@ -145,6 +146,20 @@ describe('hybrid search ranking', () => {
     );
     const [hit] = await search.search({ query: 'Which country did I come from?', limit: 3, viewerId: 'aria', minRelevance: settings.relevanceFloor });
     expect(hit?.memory.id).toBe(canada.id);
+    // A question about the world needs the memory to hold most of its words itself: thesaurus terms
+    // shared by chance ("winter" → "time", "season") do not count (speaker.ts directFloorFor).
+    const winter = await withThesaurus.insert(
+      { personaId: 'aria', kind: 'user_fact', content: 'The user said: I broke my wrist last winter.', importance: 0.5, importanceSource: 'client', visibility: 'private' },
+      [],
+      clock.now(),
+    );
+    const sunset = 'What time is sunset in winter?';
+    const [weak] = await search.search({ query: sunset, limit: 3, viewerId: 'aria', reinforce: false });
+    expect(weak?.memory.id).toBe(winter.id);
+    expect(weak!.direct).toBeLessThan(weak!.relevance);
+    expect(await search.search({ query: sunset, limit: 3, viewerId: 'aria', minRelevance: recallFloorFor(sunset, settings.relevanceFloor), minDirectRelevance: directFloorFor(sunset) })).toEqual([]);
+    const [wrist] = await search.search({ query: 'my wrist in winter', limit: 3, viewerId: 'aria', minDirectRelevance: directFloorFor('my wrist in winter') });
+    expect(wrist?.memory.id).toBe(winter.id);
   });
 
   it('finds a memory by meaning when no word matches exactly (offline embedder, trigrams)', async () => {

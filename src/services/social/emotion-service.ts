@@ -28,12 +28,15 @@ export class EmotionService {
   /**
    * Stored moods, read through: every write goes through this service, and `persona.status` and each
    * chat turn read the mood (bench/README.md, finding 2). `forget` drops entries another path replaced.
+   * Not kept when other nodes share the store (`sharedStore`): they change moods too.
    */
   private readonly stored = new Map<string, MoodState | null>();
+  private readonly savedListeners: ((persona: PersonaRecord, cause: string) => Promise<void>)[] = [];
 
   constructor(
     private readonly store: SocialStore,
     private readonly clock: Clock,
+    private readonly options: { sharedStore?: boolean } = {},
   ) {}
 
   /** Drops cached moods (all, or one persona's) after something else wrote them (an import). */
@@ -45,14 +48,31 @@ export class EmotionService {
   private async storedMood(personaId: string): Promise<MoodState | null> {
     if (this.stored.has(personaId)) return this.stored.get(personaId) ?? null;
     const mood = await this.store.getMood(personaId);
-    this.stored.set(personaId, mood);
+    if (this.options.sharedStore !== true) this.stored.set(personaId, mood);
     return mood;
   }
 
-  private async save(personaId: string, next: MoodState, entry: Parameters<SocialStore['saveMood']>[2]): Promise<void> {
-    this.stored.delete(personaId); // a failed write must not leave the unsaved mood cached
-    await this.store.saveMood(personaId, next, entry);
-    this.stored.set(personaId, next);
+  /** Calls `listener` after each saved change, awaited by the change (the mood history records it). */
+  onSaved(listener: (persona: PersonaRecord, cause: string) => Promise<void>): void {
+    this.savedListeners.push(listener);
+  }
+
+  /**
+   * Saves what `change` makes of the mood the store holds at that moment (moods changed by several nodes
+   * at once all count), with its history entry; then tells the `onSaved` listeners.
+   */
+  private async change(persona: PersonaRecord, change: (current: MoodState, now: number) => { state: MoodState; cause: string; conversationId: string | null }): Promise<MoodState> {
+    const now = this.clock.now();
+    this.stored.delete(persona.id); // a failed write must not leave the unsaved mood cached
+    let savedCause = 'manual';
+    const next = await this.store.updateMood(persona.id, (stored) => {
+      const { state, cause, conversationId } = change(stored === null ? freshMood(persona, now) : stored, now);
+      savedCause = cause;
+      return { state, event: { mood: moodName(state), cause, conversationId } };
+    });
+    if (this.options.sharedStore !== true) this.stored.set(persona.id, next);
+    for (const listener of this.savedListeners) await listener(persona, savedCause);
+    return next;
   }
 
   /** The mood now: the stored one drifted towards the baseline, or the baseline for a persona never moved. */
@@ -63,24 +83,21 @@ export class EmotionService {
   }
 
   /** Applies an interaction's sentiment; saved with a history entry. */
-  async react(
-    persona: PersonaRecord,
-    event: { sentiment: number; askedQuestion: boolean; cause: string; conversationId: string | null },
-  ): Promise<MoodState> {
-    const now = this.clock.now();
-    const stored = (await this.storedMood(persona.id)) ?? freshMood(persona, now);
-    const next = applyMoodEvent(stored, baselineMood(persona), { sentiment: event.sentiment, askedQuestion: event.askedQuestion, now });
-    await this.save(persona.id, next, { mood: moodName(next), cause: event.cause, conversationId: event.conversationId });
-    return next;
+  react(persona: PersonaRecord, event: { sentiment: number; askedQuestion: boolean; cause: string; conversationId: string | null }): Promise<MoodState> {
+    return this.change(persona, (stored, now) => ({
+      state: applyMoodEvent(stored, baselineMood(persona), { sentiment: event.sentiment, askedQuestion: event.askedQuestion, now }),
+      cause: event.cause,
+      conversationId: event.conversationId,
+    }));
   }
 
   /** Sets figures directly (`emotional.update_state`); a named mood sets valence and arousal to its prototype first. */
-  async update(persona: PersonaRecord, patch: MoodPatch): Promise<MoodState> {
-    const current = await this.current(persona);
+  update(persona: PersonaRecord, patch: MoodPatch): Promise<MoodState> {
     const prototype = patch.mood === undefined ? {} : MOOD_PROTOTYPES[patch.mood];
-    const next: MoodState = { ...current, ...prototype, ...definedOnly(patch), updatedAt: this.clock.now() };
-    await this.save(persona.id, next, { mood: moodName(next), cause: 'manual', conversationId: null });
-    return next;
+    return this.change(persona, (stored, now) => {
+      const current = driftMood(stored, baselineMood(persona), now);
+      return { state: { ...current, ...prototype, ...definedOnly(patch), updatedAt: now }, cause: 'manual', conversationId: null };
+    });
   }
 }
 

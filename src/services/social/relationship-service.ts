@@ -89,15 +89,20 @@ export class RelationshipService {
   /** Applies one interaction and records it on the timeline; returns the updated view. */
   async recordInteraction(input: InteractionInput): Promise<{ relationship: RelationshipView; event: RelationshipEventRecord }> {
     const key: RelationshipKey = { subjectId: input.subjectId, otherKind: input.otherKind, otherId: input.otherId };
-    const current = (await this.store.getRelationship(key)) ?? { ...key, ...newRelationship() };
-    const next = applyInteraction(current, { quality: input.quality, durationMs: input.durationMs, now: input.now ?? this.clock.now() });
-    const record: RelationshipRecord = { ...key, ...next };
-    const event = await this.store.recordInteraction(record, {
+    const interaction = { quality: input.quality, durationMs: input.durationMs, now: input.now ?? this.clock.now() };
+    let record: RelationshipRecord | null = null;
+    // Applied by the store to the relationship it holds then: interactions recorded on several nodes at once all count.
+    const apply = (stored: RelationshipRecord | null): RelationshipRecord => {
+      record = { ...key, ...applyInteraction(stored ?? { ...key, ...newRelationship() }, interaction) };
+      return record;
+    };
+    const event = await this.store.recordInteraction({ key, apply }, {
       quality: Math.max(-1, Math.min(1, input.quality)),
       source: input.source,
       conversationId: input.conversationId,
       context: input.context,
     });
+    if (record === null) throw new Error('the store recorded an interaction without applying it');
     return { relationship: this.view(record, true), event };
   }
 

@@ -52,6 +52,7 @@ const PROFILE_METHODS: Record<Exclude<ToolProfile, 'all'>, readonly string[]> = 
     'relationship.update',
     'emotional.get_state',
     'emotional.update_state',
+    'emotional.history',
     'conversation.start',
     'conversation.group_status',
     'conversation.interject',

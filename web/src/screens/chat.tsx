@@ -8,6 +8,7 @@ import { Avatar, ErrorBox, fileToBase64, formatTime, navigate, useClient, usePer
 import type { Attachment, ChatResult, Message, PersonaSummary } from '../types.js';
 import { downscale } from './gallery.js';
 import { ScenePanel } from './scene.js';
+import { ReadAloud, VoiceInput } from './speech.js';
 
 interface Turn extends Message {
   /** Figures of a turn sent from this tab (history has only tokens). */
@@ -37,7 +38,6 @@ export function Chat({ personaId }: { personaId: string | null }) {
   const [drafts, setDrafts] = useState<Draft[]>([]);
   const [isSending, setSending] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const [isListening, setListening] = useState(false);
   const logRef = useRef<HTMLOListElement>(null);
   const persona = personas.find((candidate) => candidate.id === personaId) ?? null;
 
@@ -177,21 +177,6 @@ export function Chat({ personaId }: { personaId: string | null }) {
     }
   };
 
-  const listen = (): void => {
-    const Recognition = (window as unknown as { SpeechRecognition?: SpeechRecognitionConstructor; webkitSpeechRecognition?: SpeechRecognitionConstructor })
-      .SpeechRecognition ?? (window as unknown as { webkitSpeechRecognition?: SpeechRecognitionConstructor }).webkitSpeechRecognition;
-    if (Recognition === undefined) return;
-    const recognition = new Recognition();
-    recognition.lang = navigator.language;
-    recognition.interimResults = false;
-    recognition.onresult = (event) => setText((current) => `${current} ${event.results[0]?.[0]?.transcript ?? ''}`.trim());
-    recognition.onend = () => setListening(false);
-    recognition.onerror = () => setListening(false);
-    setListening(true);
-    recognition.start();
-  };
-  const canListen = 'SpeechRecognition' in window || 'webkitSpeechRecognition' in window;
-
   return (
     <div class="chat-layout">
       <nav class="persona-list" aria-label="Choose a persona">
@@ -284,11 +269,7 @@ export function Chat({ personaId }: { personaId: string | null }) {
                 }}
               />
             </label>
-            {canListen && (
-              <button type="button" class="secondary" onClick={listen} aria-pressed={isListening}>
-                {isListening ? 'Listening…' : 'Speak'}
-              </button>
-            )}
+            <VoiceInput onText={(transcript) => setText((current) => `${current} ${transcript}`.trim())} />
           </div>
         </form>
       </section>
@@ -299,7 +280,6 @@ export function Chat({ personaId }: { personaId: string | null }) {
 
 function MessageItem({ turn, persona }: { turn: Turn; persona: PersonaSummary | null }) {
   const isUser = turn.role === 'user';
-  const canSpeak = 'speechSynthesis' in window;
   return (
     <li class={`message ${isUser ? 'from-user' : 'from-persona'}`} data-message-id={turn.id}>
       {!isUser && persona && <Avatar persona={persona} size={32} />}
@@ -323,32 +303,10 @@ function MessageItem({ turn, persona }: { turn: Turn; persona: PersonaSummary | 
             {turn.figures
               ? `continue ${turn.figures.continue_score}/100 (${turn.figures.continue_decision.replace('_', ' ')}) · ${turn.figures.tokens_used} tokens · ${turn.figures.processing_time.toFixed(1)} s`
               : `${turn.tokens} tokens`}
-            {canSpeak && (
-              <button
-                type="button"
-                class="link"
-                onClick={() => {
-                  speechSynthesis.cancel();
-                  speechSynthesis.speak(new SpeechSynthesisUtterance(turn.content));
-                }}
-              >
-                Read aloud
-              </button>
-            )}
+            <ReadAloud text={turn.content} />
           </p>
         )}
       </div>
     </li>
   );
 }
-
-/** The Web Speech API's recognition, which TypeScript's DOM library does not declare. */
-interface SpeechRecognitionInstance {
-  lang: string;
-  interimResults: boolean;
-  onresult: ((event: { results: ArrayLike<ArrayLike<{ transcript: string }>> }) => void) | null;
-  onend: (() => void) | null;
-  onerror: (() => void) | null;
-  start(): void;
-}
-type SpeechRecognitionConstructor = new () => SpeechRecognitionInstance;

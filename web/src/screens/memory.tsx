@@ -189,9 +189,9 @@ function ForgetDialog({ matches, query, onConfirm, onCancel }: { matches: Memory
   const [chosen, setChosen] = useState<string[]>(() => preselectForForget(matches, query));
   return (
     <div class="panel confirm" role="alertdialog" aria-labelledby="forget-title" aria-describedby="forget-help">
-      <h2 id="forget-title">Forget {matches.length === 1 ? 'this memory' : `${matches.length} memories`}?</h2>
+      <h2 id="forget-title">Forget {chosen.length === 1 ? 'this memory' : `${chosen.length} memories`}?</h2>
       <p id="forget-help">
-        They are removed everywhere (with summaries that quoted them), and cannot be brought back. Those containing your words are
+        {matches.length === 1 ? 'One memory matches' : `${matches.length} memories match`} what you described. Forgotten ones are removed everywhere (with summaries that quoted them), and cannot be brought back. Those containing your words are
         ticked; tick or untick as you wish.
       </p>
       {matches.length === 0 && <p class="muted">Nothing matches that description.</p>}

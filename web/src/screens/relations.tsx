@@ -1,12 +1,13 @@
 /**
  * Relationships and mood: a graph of how personas feel about each other and about you
- * (`relationship.list`, `relationship.get`), and charts of each persona's mood over time
- * (`conversation.analytics` mood changes) and social energy (sampled by this tab).
+ * (`relationship.list`, `relationship.get`), and charts of each persona's mood and social energy over
+ * time: the series the server stored (`emotional.history`), followed live (`after_id`), ending at the
+ * state now (`emotional.get_state`).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
-import { Avatar, energySamples, ErrorBox, useClient, usePersonas } from '../shared.js';
-import type { PersonaSummary } from '../types.js';
+import { Avatar, ErrorBox, useClient, usePersonas } from '../shared.js';
+import type { MoodSample, PersonaSummary } from '../types.js';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Legend, Tooltip);
 
@@ -103,8 +104,7 @@ export function Relations() {
               </button>
             ))}
           </div>
-          {focus !== null && <MoodChart personaId={focus} />}
-          {focus !== null && <EnergyChart personaId={focus} />}
+          {focus !== null && <MoodAndEnergy key={focus} personaId={focus} />}
         </div>
       </div>
     </section>
@@ -199,22 +199,103 @@ function useChart(canvas: { current: HTMLCanvasElement | null }, build: () => Co
   }, deps);
 }
 
-/** Whether every point falls on one calendar day (then the time alone labels it). */
-function isOneDay(points: readonly { at: string }[]): boolean {
-  const days = new Set(points.map((point) => new Date(point.at).toDateString()));
-  return days.size <= 1;
+/** How often the charts ask for samples recorded since the last ones (and the state now). */
+const FOLLOW_MS = 10_000;
+/** Samples loaded when a chart opens (the newest), and kept while it follows. */
+const SERIES_LIMIT = 1_000;
+
+/** A point of the charts: a stored sample, or the state now (`live`, not stored). */
+interface ChartPoint extends Pick<MoodSample, 'valence' | 'arousal' | 'stress_level' | 'social_battery' | 'max_social_energy' | 'mood' | 'cause'> {
+  at: number;
 }
 
-function MoodChart({ personaId }: { personaId: string }) {
+/**
+ * The persona's stored series (loaded on open), then every {@link FOLLOW_MS} what was recorded since,
+ * and a last point for the state now (rest keeps changing energy and mood between samples).
+ */
+function useMoodSeries(personaId: string): { points: ChartPoint[]; loaded: boolean; error: unknown } {
   const client = useClient();
-  const canvas = useRef<HTMLCanvasElement>(null);
-  const [points, setPoints] = useState<{ at: string; valence: number; arousal: number; stress: number; mood: string }[]>([]);
+  const [samples, setSamples] = useState<ChartPoint[]>([]);
+  const [now, setNow] = useState<ChartPoint | null>(null);
+  const [loaded, setLoaded] = useState(false);
+  const [error, setError] = useState<unknown>(null);
   useEffect(() => {
-    void client
-      .call<{ mood_changes: { at: string; valence: number; arousal: number; stress: number; mood: string }[] }>('conversation.analytics', { persona_id: personaId })
-      .then((result) => setPoints([...result.mood_changes].sort((a, b) => a.at.localeCompare(b.at))))
-      .catch(() => setPoints([]));
+    let lastId: number | null = null;
+    let stopped = false;
+    const toPoint = (sample: MoodSample): ChartPoint => ({ ...sample, at: Date.parse(sample.at) });
+    const follow = async (): Promise<void> => {
+      try {
+        const page = await client.call<{ samples: MoodSample[]; last_id: number | null }>('emotional.history', {
+          persona_id: personaId,
+          limit: SERIES_LIMIT,
+          ...(lastId === null ? {} : { after_id: lastId }),
+        });
+        const state = await client.call<{ emotional_state: { mood: string; valence: number; arousal: number; stress_level: number; social_battery: number; energy_level: number } }>(
+          'emotional.get_state',
+          { persona_id: personaId },
+        );
+        if (stopped) return;
+        if (page.last_id !== null) lastId = page.last_id;
+        if (page.samples.length > 0) setSamples((previous) => [...previous, ...page.samples.map(toPoint)].slice(-SERIES_LIMIT));
+        const current = state.emotional_state;
+        const max = current.energy_level > 0 ? current.social_battery / current.energy_level : 0;
+        setNow({ at: Date.now(), cause: 'rest', mood: current.mood as MoodSample['mood'], valence: current.valence, arousal: current.arousal, stress_level: current.stress_level, social_battery: current.social_battery, max_social_energy: max });
+        setLoaded(true);
+        setError(null);
+      } catch (caught) {
+        if (!stopped) setError(caught);
+      }
+    };
+    void follow();
+    const timer = setInterval(() => void follow(), FOLLOW_MS);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
   }, [client, personaId]);
+  return { points: now === null ? samples : [...samples, now], loaded, error };
+}
+
+/** Labels as precise as the span needs: seconds within a few minutes, the date across days. */
+function timeLabel(points: readonly ChartPoint[]): (value: number | string) => string {
+  const first = points[0]?.at ?? 0;
+  const last = points.at(-1)?.at ?? 0;
+  const format: Intl.DateTimeFormatOptions =
+    last - first < 10 * 60_000
+      ? { hour: '2-digit', minute: '2-digit', second: '2-digit' }
+      : new Date(first).toDateString() === new Date(last).toDateString()
+        ? { hour: '2-digit', minute: '2-digit' }
+        : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
+  return (value) => new Date(Number(value)).toLocaleString([], format);
+}
+
+/** Time on a linear axis (no date adapter needed): the gaps between changes show as they were. */
+function timeAxis(points: readonly ChartPoint[]) {
+  // From the first sample to now, not rounded out to "nice" numbers hours before the first one.
+  return { type: 'linear' as const, min: points[0]?.at, max: points.at(-1)?.at, ticks: { maxTicksLimit: 6, maxRotation: 0, callback: timeLabel(points) } };
+}
+
+function MoodAndEnergy({ personaId }: { personaId: string }) {
+  const { points, loaded, error } = useMoodSeries(personaId);
+  const stored = points.length > 0 ? points.length - 1 : 0;
+  return (
+    <div data-testid="mood-charts" data-samples={stored}>
+      <ErrorBox error={error} />
+      <MoodChart points={points} />
+      <EnergyChart points={points} />
+      <p class="muted small">
+        {!loaded
+          ? 'Loading the recorded history…'
+          : stored === 0
+            ? 'No changes recorded yet: the server records a sample whenever a conversation or a setting changes the mood or the energy.'
+            : `${stored} recorded ${stored === 1 ? 'change' : 'changes'} since ${new Date(points[0]!.at).toLocaleString()}, and now; updated every ${FOLLOW_MS / 1000} s.`}
+      </p>
+    </div>
+  );
+}
+
+function MoodChart({ points }: { points: ChartPoint[] }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
   useChart(
     canvas,
     () =>
@@ -223,53 +304,56 @@ function MoodChart({ personaId }: { personaId: string }) {
         : {
             type: 'line',
             data: {
-              labels: points.map((point) => new Date(point.at).toLocaleString([], isOneDay(points) ? { hour: '2-digit', minute: '2-digit' } : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })),
               datasets: [
-                { label: 'pleasant (valence)', data: points.map((point) => point.valence), borderColor: '#168246', backgroundColor: '#168246', tension: 0.3 },
-                { label: 'excited (arousal)', data: points.map((point) => point.arousal), borderColor: '#5b4bc4', backgroundColor: '#5b4bc4', tension: 0.3 },
-                { label: 'stress', data: points.map((point) => point.stress), borderColor: '#be2828', backgroundColor: '#be2828', tension: 0.3 },
+                { label: 'pleasant (valence)', data: points.map((point) => ({ x: point.at, y: point.valence })), borderColor: '#168246', backgroundColor: '#168246', tension: 0 },
+                { label: 'excited (arousal)', data: points.map((point) => ({ x: point.at, y: point.arousal })), borderColor: '#5b4bc4', backgroundColor: '#5b4bc4', tension: 0 },
+                { label: 'stress', data: points.map((point) => ({ x: point.at, y: point.stress_level })), borderColor: '#be2828', backgroundColor: '#be2828', tension: 0 },
               ],
             },
-            // A few unrotated time labels: one per point made a wall of slanted dates.
-            options: { animation: false, responsive: true, scales: { x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } }, y: { min: -1, max: 1 } } },
+            // Straight lines: between two samples the mood drifts smoothly, and a curve would invent overshoots.
+            options: { animation: false, responsive: true, scales: { x: timeAxis(points), y: { min: -1, max: 1 } } },
           },
     [points],
   );
   return (
     <figure>
       <figcaption>Mood over time</figcaption>
-      {points.length === 0 ? <p class="muted">No mood changes recorded yet.</p> : <canvas ref={canvas} role="img" aria-label="Mood over time" />}
+      {points.length === 0 ? <p class="muted">No mood recorded yet.</p> : <canvas ref={canvas} role="img" aria-label={`Mood over time: ${describe(points, (point) => point.mood)}`} />}
     </figure>
   );
 }
 
-function EnergyChart({ personaId }: { personaId: string }) {
+function EnergyChart({ points }: { points: ChartPoint[] }) {
   const canvas = useRef<HTMLCanvasElement>(null);
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    const timer = setInterval(() => setTick((value) => value + 1), 10_000);
-    return () => clearInterval(timer);
-  }, []);
-  const samples = energySamples.get(personaId) ?? [];
   useChart(
     canvas,
     () =>
-      samples.length === 0
+      points.length === 0
         ? null
         : {
             type: 'line',
             data: {
-              labels: samples.map((sample) => new Date(sample.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })),
-              datasets: [{ label: 'social energy', data: samples.map((sample) => sample.energy), borderColor: '#c47a1b', backgroundColor: '#c47a1b', tension: 0.2 }],
+              datasets: [{ label: 'social energy', data: points.map((point) => ({ x: point.at, y: point.social_battery })), borderColor: '#c47a1b', backgroundColor: '#c47a1b', tension: 0 }],
             },
-            options: { animation: false, responsive: true, scales: { x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } }, y: { min: 0 } } },
+            options: { animation: false, responsive: true, scales: { x: timeAxis(points), y: { min: 0, suggestedMax: Math.max(...points.map((point) => point.max_social_energy)) } } },
           },
-    [personaId, tick, samples.length],
+    [points],
   );
   return (
     <figure>
-      <figcaption>Social energy since this page opened</figcaption>
-      <canvas ref={canvas} role="img" aria-label="Social energy over time" />
+      <figcaption>Social energy over time</figcaption>
+      {points.length === 0 ? (
+        <p class="muted">No energy recorded yet.</p>
+      ) : (
+        <canvas ref={canvas} role="img" aria-label={`Social energy over time: ${describe(points, (point) => String(Math.round(point.social_battery)))}`} />
+      )}
     </figure>
   );
+}
+
+/** The chart in words for screen readers: where the series starts and where it is now. */
+function describe(points: readonly ChartPoint[], value: (point: ChartPoint) => string): string {
+  const first = points[0]!;
+  const last = points.at(-1)!;
+  return points.length === 1 ? `now ${value(last)}` : `from ${value(first)} at ${new Date(first.at).toLocaleString()} to ${value(last)} now, ${points.length} points`;
 }

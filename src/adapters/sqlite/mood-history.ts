@@ -1,0 +1,75 @@
+/**
+ * `MoodHistory` on the SQLite connection the main store opened (migration `0030_mood_samples`).
+ * Row mapping and the query's shape are shared with PostgreSQL (`mood-sample-rows.ts`).
+ */
+import type { MoodHistory, MoodSampleInput, MoodSamplePage, MoodSampleQuery, MoodSampleRecord } from '../../ports/mood-history.js';
+import type { Database } from './database.js';
+import { translateSqliteError } from './errors.js';
+import { MOOD_SAMPLE_COLUMNS, moodSampleValues, pageOf, toMoodSample, type MoodSampleRow } from './mood-sample-rows.js';
+
+export class SqliteMoodHistory implements MoodHistory {
+  private readonly sql;
+
+  constructor(
+    private readonly db: Database,
+    private readonly path: string = db.name,
+  ) {
+    try {
+      this.sql = {
+        append: db.prepare<unknown[], MoodSampleRow>(
+          `INSERT INTO mood_samples (${MOOD_SAMPLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, ${MOOD_SAMPLE_COLUMNS}`,
+        ),
+        latest: db.prepare<[string], MoodSampleRow>(`SELECT id, ${MOOD_SAMPLE_COLUMNS} FROM mood_samples WHERE persona_id = ? ORDER BY id DESC LIMIT 1`),
+        page: db.prepare<[string, number, number, number, number], MoodSampleRow>(
+          `SELECT id, ${MOOD_SAMPLE_COLUMNS} FROM mood_samples
+           WHERE persona_id = ? AND id > ? AND id < ? AND at >= ? ORDER BY id DESC LIMIT ?`,
+        ),
+        pruneOld: db.prepare<[number]>('DELETE FROM mood_samples WHERE at < ?'),
+        pruneBeyond: db.prepare<[number]>(
+          `DELETE FROM mood_samples WHERE id IN (
+             SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY persona_id ORDER BY id DESC) AS newest FROM mood_samples) WHERE newest > ?)`,
+        ),
+      };
+    } catch (error) {
+      throw translateSqliteError(error, path);
+    }
+  }
+
+  private run<T>(work: () => T): Promise<T> {
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(translateSqliteError(error, this.path));
+    }
+  }
+
+  append(sample: MoodSampleInput): Promise<MoodSampleRecord> {
+    return this.run(() => toMoodSample(this.sql.append.get(...moodSampleValues(sample))!));
+  }
+
+  latest(personaId: string): Promise<MoodSampleRecord | null> {
+    return this.run(() => {
+      const row = this.sql.latest.get(personaId);
+      return row === undefined ? null : toMoodSample(row);
+    });
+  }
+
+  samples(personaId: string, query: MoodSampleQuery): Promise<MoodSamplePage> {
+    return this.run(() => {
+      // One more than asked: whether older ones match too.
+      const rows = this.sql.page.all(personaId, query.afterId ?? 0, query.beforeId ?? Number.MAX_SAFE_INTEGER, query.since ?? 0, query.limit + 1);
+      return pageOf(rows, query.limit);
+    });
+  }
+
+  prune(rule: { olderThan: number; keepPerPersona: number }): Promise<number> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        let removed = 0;
+        if (rule.olderThan > 0) removed += this.sql.pruneOld.run(rule.olderThan).changes;
+        if (rule.keepPerPersona > 0) removed += this.sql.pruneBeyond.run(Math.floor(rule.keepPerPersona)).changes;
+        return removed;
+      }).immediate(),
+    );
+  }
+}

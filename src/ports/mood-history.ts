@@ -1,0 +1,67 @@
+/**
+ * The stored history of each persona's mood and social energy: one sample whenever either changes
+ * (a turn spends energy, an interaction moves the mood, someone sets them), so charts survive a
+ * reload and a restart. Bounded by the retention clean-up (`prune`). Implemented on SQLite
+ * (`src/adapters/sqlite/mood-history.ts`) and PostgreSQL (`src/adapters/postgres/pg-mood-history.ts`).
+ *
+ * A sample holds the persona's figures and what kind of change made it, never who caused it (no user,
+ * session or conversation): it is as public as the persona's current mood (`emotional.get_state`).
+ */
+import type { MoodName } from '../domain/social/mood.js';
+import type { MoodSampleCause } from '../domain/social/mood-samples.js';
+
+export interface MoodSampleFigures {
+  mood: MoodName;
+  valence: number;
+  arousal: number;
+  stress: number;
+  curiosity: number;
+  /** Social energy, 0..maxEnergy. */
+  energy: number;
+  /** The persona's maximum energy when the sample was taken (its profile may change later). */
+  maxEnergy: number;
+  /** Tiredness from recent talk, 0..1. */
+  fatigue: number;
+}
+
+export interface MoodSampleInput extends MoodSampleFigures {
+  personaId: string;
+  /** When the persona had these figures (ms since epoch). */
+  at: number;
+  cause: MoodSampleCause;
+}
+
+export interface MoodSampleRecord extends MoodSampleInput {
+  /** Increasing in insertion order: the cursor of `after`/`before`. */
+  id: number;
+}
+
+export interface MoodSampleQuery {
+  /** Only samples with a larger id (what came since the last read). */
+  afterId?: number;
+  /** Only samples with a smaller id (paging back). */
+  beforeId?: number;
+  /** Only samples taken at or after this time (ms). */
+  since?: number;
+  /** At most this many: the newest of those that match. */
+  limit: number;
+}
+
+export interface MoodSamplePage {
+  /** Oldest first. */
+  samples: MoodSampleRecord[];
+  /** Whether older samples match too (ask again with `beforeId` = the first sample's id). */
+  hasMore: boolean;
+}
+
+export interface MoodHistory {
+  append(sample: MoodSampleInput): Promise<MoodSampleRecord>;
+  /** The persona's newest sample, or null when none was recorded. */
+  latest(personaId: string): Promise<MoodSampleRecord | null>;
+  samples(personaId: string, query: MoodSampleQuery): Promise<MoodSamplePage>;
+  /**
+   * Deletes samples taken before `olderThan` (0: none by age) and, per persona, all but the newest
+   * `keepPerPersona` (0: no cap). Returns how many were deleted.
+   */
+  prune(rule: { olderThan: number; keepPerPersona: number }): Promise<number>;
+}

@@ -1,0 +1,102 @@
+/**
+ * Mood and energy over time: records a sample of a persona's mood and social energy whenever either
+ * changes — a reply spent energy (`messageStored`), an interaction or `emotional.update_state` moved the
+ * mood (`EmotionService.onSaved`) — and serves the series to `emotional.history`. Bounded by the
+ * retention clean-up (`prune`, limits in `MoodHistoryPolicy`).
+ */
+import type { Logger } from 'pino';
+import { restSample, sameFigures, type MoodEnergyFigures, type MoodSampleCause } from '../../domain/social/mood-samples.js';
+import { baselineMood, moodName } from '../../domain/social/mood.js';
+import type { Clock } from '../../ports/clock.js';
+import type { EventBus } from '../../ports/events.js';
+import type { MoodHistory, MoodSamplePage, MoodSampleQuery } from '../../ports/mood-history.js';
+import type { PersonaRecord } from '../../ports/store.js';
+import type { PersonaService } from '../persona-service.js';
+import type { EmotionService } from './emotion-service.js';
+
+/** How much history is kept (the retention policy's part; read on every clean-up, so `config.set` changes it live). */
+export interface MoodHistoryPolicy {
+  /** Samples older than this are deleted; 0 keeps them by age. */
+  moodHistoryMaxAgeMs: number;
+  /** At most this many samples per persona (the newest); 0 = no cap. */
+  maxMoodSamplesPerPersona: number;
+}
+
+export class MoodHistoryService {
+  /** Per persona, the recording in progress: samples of one persona are written one after another. */
+  private readonly writing = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly deps: {
+      history: MoodHistory;
+      personas: PersonaService;
+      emotions: EmotionService;
+      clock: Clock;
+      logger: Logger;
+    },
+  ) {}
+
+  /**
+   * Records from now on: after each mood change (awaited by the one who changed it, so a client that
+   * set a mood reads it back at once) and after each reply a persona gave (its energy was spent).
+   * Events of other nodes are theirs to record.
+   */
+  listen(events: EventBus): void {
+    this.deps.emotions.onSaved((persona, cause) => this.record(persona, cause === 'chat' || cause === 'group' ? cause : 'manual'));
+    events.subscribe((event) => {
+      if (event.type !== 'messageStored' || event.message.role !== 'assistant' || event.message.personaId === null) return;
+      const persona = this.deps.personas.find(event.message.personaId);
+      if (persona !== null) void this.record(persona, 'turn');
+    });
+  }
+
+  /**
+   * Records the persona's mood and energy as they are now — preceded, after a quiet spell, by the
+   * state it had rested to (`restSample`) — unless nothing changed since the last sample. Never throws:
+   * a lost sample must not fail the change it describes (the failure is logged).
+   */
+  record(persona: PersonaRecord, cause: MoodSampleCause): Promise<void> {
+    const previous = this.writing.get(persona.id) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.write(persona, cause))
+      .catch((error: unknown) => this.deps.logger.warn({ err: error, personaId: persona.id }, 'could not record a mood and energy sample'));
+    this.writing.set(persona.id, next);
+    void next.then(() => {
+      if (this.writing.get(persona.id) === next) this.writing.delete(persona.id);
+    });
+    return next;
+  }
+
+  private async write(persona: PersonaRecord, cause: MoodSampleCause): Promise<void> {
+    const { history, personas, emotions, clock } = this.deps;
+    const [mood, snapshot, last] = await Promise.all([emotions.current(persona), personas.snapshot(persona), history.latest(persona.id)]);
+    const now = clock.now();
+    const figures: MoodEnergyFigures = {
+      mood: moodName(mood),
+      valence: mood.valence,
+      arousal: mood.arousal,
+      stress: mood.stress,
+      curiosity: mood.curiosity,
+      energy: snapshot.state.energy,
+      maxEnergy: persona.socialEnergy.maxEnergy,
+      fatigue: snapshot.state.fatigue,
+    };
+    if (last !== null) {
+      if (sameFigures(figures, last)) return;
+      const rested = restSample(last, last.at, persona.socialEnergy, baselineMood(persona), now);
+      if (rested !== null && !sameFigures(rested, figures)) await history.append({ ...rested, personaId: persona.id, at: now, cause: 'rest' });
+    }
+    await history.append({ ...figures, personaId: persona.id, at: now, cause });
+  }
+
+  /** Samples of the persona, oldest first (the newest `limit` of those that match). */
+  series(persona: PersonaRecord, query: MoodSampleQuery): Promise<MoodSamplePage> {
+    return this.deps.history.samples(persona.id, query);
+  }
+
+  /** Applies the retention limits (a limit left out or 0 is off); returns how many samples were deleted. */
+  prune(now: number, policy: Partial<MoodHistoryPolicy>): Promise<number> {
+    const maxAge = policy.moodHistoryMaxAgeMs ?? 0;
+    return this.deps.history.prune({ olderThan: maxAge > 0 ? now - maxAge : 0, keepPerPersona: policy.maxMoodSamplesPerPersona ?? 0 });
+  }
+}
