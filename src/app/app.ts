@@ -374,6 +374,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
 
 /** Starts the full server: core plus HTTP (health) and WebSocket JSON-RPC on one port. */
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
+  // Checked before anything opens: a wrong http.trustedProxies stops the start with what to fix.
+  const clientAddress = clientAddressOf(config.http.trustedProxies);
   const core = await createCore(config, options);
   const { logger } = core;
   const http = new HttpServer(
@@ -385,7 +387,6 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     { perKey: config.limits.rateLimitPerKeyPerSecond, perAddress: config.limits.rateLimitPerAddressPerSecond },
     core.services.clock,
   );
-  const clientAddress = clientAddressOf(config.http.trustedProxies);
   const websocket = new WebSocketTransport({
     engine: core.engine,
     logger,
