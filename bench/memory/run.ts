@@ -285,6 +285,11 @@ async function scale(size: number): Promise<Record<string, unknown>> {
     };
     const scope = { viewerId: 'aria' };
     const hybrid = await time((query) => stack.service.search({ query, limit: 10, viewerId: 'aria', reinforce: false }));
+    // As a chat turn's recall asks (turn-hooks.ts): the session's user (null: the local user), shared and
+    // public memories too, 6 lines above the floor. Scoping to a user once tested each vector's user.
+    const chat = await time((query) =>
+      stack.service.search({ query, limit: 6, viewerId: 'aria', userId: null, includeShared: true, includePublic: true, minRelevance: 0.12, reinforce: false }),
+    );
     const textOnly = await time(async (query) =>
       stack.memories.getMany((await stack.memories.fullTextSearch(query, scope, 50)).map((hit) => hit.id)),
     );
@@ -321,13 +326,14 @@ async function scale(size: number): Promise<Record<string, unknown>> {
       indexLoadMs,
       rssIndexMb,
       hybrid,
+      chat,
       textOnly,
       vectorOnly,
       annRecallAt10: annRecall,
     };
     process.stdout.write(
       `${String(size).padStart(9)} | insert ${fmt(singleRate, 0).padStart(6)}/s single, ${fmt(batchRate, 0).padStart(6)}/s batched | ready (open + first search) ${fmt(readyMs, 0)} ms, index loaded ${fmt(indexLoadMs, 0)} ms, +${fmt(rssIndexMb, 0)} MB RSS | ` +
-        `hybrid p50 ${fmt(hybrid.p50)} p99 ${fmt(hybrid.p99)} ms (cpu ${fmt(hybrid.cpuP50)} / ${fmt(hybrid.cpuP99)}) | text-only p50 ${fmt(textOnly.p50)} p99 ${fmt(textOnly.p99)} | vector-only p50 ${fmt(vectorOnly.p50)} p99 ${fmt(vectorOnly.p99)} | ANN recall@10 ${fmt(annRecall, 3)}\n`,
+        `hybrid p50 ${fmt(hybrid.p50)} p99 ${fmt(hybrid.p99)} ms (cpu ${fmt(hybrid.cpuP50)} / ${fmt(hybrid.cpuP99)}) | chat recall p50 ${fmt(chat.p50)} p99 ${fmt(chat.p99)} (cpu ${fmt(chat.cpuP50)} / ${fmt(chat.cpuP99)}) | text-only p50 ${fmt(textOnly.p50)} p99 ${fmt(textOnly.p99)} | vector-only p50 ${fmt(vectorOnly.p50)} p99 ${fmt(vectorOnly.p99)} | ANN recall@10 ${fmt(annRecall, 3)}\n`,
     );
     return row;
   } finally {

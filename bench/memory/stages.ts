@@ -55,7 +55,8 @@ async function main(): Promise<void> {
   const corpus = new Corpus(seeded(size));
   for (let i = 0; i < size; i++) corpus.sentence(8, 16); // the same query stream as run.ts
   const queries = Array.from({ length: 300 }, () => corpus.sentence(3, 6));
-  const scope = { viewerId: 'aria' };
+  // As a chat turn's recall asks: the session's user (null: the local user), shared and public too.
+  const scope = { viewerId: 'aria', userId: null, includeShared: true, includePublic: true };
   await memories.warmUp([offline.id]); // searches no longer wait for the index: load it before timing
   const stages = ['fullText', 'vector', 'fusion', 'rows', 'total'] as const;
   const wall: Record<string, number[]> = Object.fromEntries(stages.map((s) => [s, []]));
