@@ -184,7 +184,7 @@ async function main(): Promise<void> {
     console.table(await memorySearch(postgres.url, quick ? 20_000 : 100_000));
 
     const configFile = path.join(dir, 'config.json');
-    writeFileSync(configFile, JSON.stringify({ logLevel: 'warn', database: { url: postgres.url, schema: 'bench_nodes' }, redis: { url: redis.url }, limits: { rateLimitPerSecond: 100000, rateLimitBurst: 100000 } }));
+    writeFileSync(configFile, JSON.stringify({ logLevel: 'warn', database: { url: postgres.url, schema: 'bench_nodes' }, redis: { url: redis.url }, limits: { rateLimitPerSecond: 100000, rateLimitBurst: 100000, rateLimitPerKeyPerSecond: 1_000_000_000, rateLimitPerAddressPerSecond: 1_000_000_000 } }));
     const seconds = quick ? 3 : 8;
     const a = await startNode('0', configFile, path.join(dir, 'a'));
     const one = await closedLoop(`ws://127.0.0.1:${a.port}/mcp`, 64, seconds);

@@ -29,6 +29,8 @@ export interface ChatRun {
   llmMs: LatencySummary;
   /** Calls to the fake per turn, the turn's own and background work (memory formation, summaries). */
   llmCallsPerTurn: number;
+  /** The same calls per turn by what they were for (`kindOfCall`): the turn's chat, embeddings, each background task. */
+  llmCallsByKind: Record<string, number>;
   /** Round trip minus time inside the fake LLM, per turn. */
   serverMs: LatencySummary;
   /** Server time before the turn's chat request reached the LLM (store, history, memory recall, prompt), embedding calls excluded. */
@@ -39,8 +41,13 @@ export interface ChatRun {
   reportedMs: LatencySummary;
   /** Streaming only: send → first persona.chat.chunk. */
   firstChunkMs: LatencySummary | null;
-  /** Server CPU time per turn (user + system, from /proc), in ms: robust to a busy machine. */
+  /**
+   * Server CPU time per turn (user + system, from /proc), in ms: robust to a busy machine. Measured after
+   * the background jobs the turns queued have run (`backlogMs`), so it includes them.
+   */
   serverCpuMsPerTurn: number;
+  /** How long the background jobs still ran after the last turn's answer. */
+  backlogMs: number;
   /** Median number of messages in the prompt sent to the LLM (history that fit the token budget + system). */
   promptMessages: number;
   /** The server's own per-stage timings of these turns (`persona_mcp_turn_stage_seconds`). */
@@ -85,6 +92,29 @@ function phasesOf(calls: LlmCall[], marker: string, timing: TurnTiming): { befor
   const chat = calls.find((call) => call.path === '/api/chat' && call.body.includes(marker));
   if (chat === undefined) return null;
   return { beforeMs: chat.arrived - timing.sentAt - embeddingsBeforeMs(calls, chat, marker), afterMs: timing.answeredAt - chat.finished };
+}
+
+/**
+ * What a call to the fake was for, from its path and prompt: the turn's own chat (its marker), an
+ * embedding, or a background task (recognised by its prompt's wording in src/domain).
+ */
+function kindOfCall(call: LlmCall): string {
+  if (call.path === '/api/embed') return 'embed';
+  // A background task's instructions are in its last message; a turn's last message is the person's.
+  const last = (JSON.parse(call.body) as { messages?: Array<{ content?: string }> }).messages?.at(-1)?.content ?? '';
+  if (/^bench-(plain|streaming)-\d+: /.test(last)) return 'turn';
+  if (last.endsWith('JSON:')) return 'appraisal';
+  if (last.includes('poignancy')) return 'rating';
+  if (last.includes('The number:')) return 'judgement';
+  if (last.includes('"Fact:"')) return 'doc2query';
+  if (last.startsWith('Summarise the following')) return 'summary';
+  return 'other';
+}
+
+function callsByKind(calls: readonly LlmCall[], turns: number): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const call of calls) counts[kindOfCall(call)] = (counts[kindOfCall(call)] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(counts).map(([kind, count]) => [kind, Math.round((count / turns) * 100) / 100]));
 }
 
 /** Messages in the prompt of the turn's chat call (system + the history that fit + the new message). */
@@ -196,6 +226,37 @@ export class ChatClient {
     });
   }
 
+  /** One request/answer (not a turn): the result, or an error for an error answer. */
+  request(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const onMessage = (data: WebSocket.RawData): void => {
+        const frame = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: unknown };
+        if (frame.id !== id) return;
+        this.socket.off('message', onMessage);
+        if (frame.error !== undefined) reject(new Error(`${method} failed: ${JSON.stringify(frame.error)}`));
+        else resolve(frame.result);
+      };
+      this.socket.on('message', onMessage);
+      this.socket.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    });
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) until the server's background jobs that are due have run, so the CPU
+   * and LLM calls measured per turn include the work the turns queued (formation, judgement), not a
+   * backlog left for after the measurement. Returns how long it waited.
+   */
+  async waitForJobs(timeoutMs = 60_000): Promise<number> {
+    const started = performance.now();
+    while (performance.now() - started < timeoutMs) {
+      const status = (await this.request('system.status')) as { jobs?: { due: number; running: number } | null };
+      if (status.jobs == null || (status.jobs.due === 0 && status.jobs.running === 0)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return performance.now() - started;
+  }
+
   close(): void {
     this.socket.close();
   }
@@ -253,6 +314,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
         reported.record(timing.reportedMs * 1000);
         if (timing.firstChunkMs !== null) firstChunk.record(timing.firstChunkMs * 1000);
       }
+      const backlogMs = await client.waitForJobs();
       const serverCpuMs = server.cpuMs() - cpuBefore;
       const elapsedMs = performance.now() - startedAt;
       const own = process.cpuUsage(ownBefore);
@@ -272,7 +334,9 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
         reportedMs: reported.summaryMs(),
         firstChunkMs: mode === 'streaming' ? firstChunk.summaryMs() : null,
         serverCpuMsPerTurn,
+        backlogMs: Math.round(backlogMs),
         llmCallsPerTurn,
+        llmCallsByKind: callsByKind(llm.calls.slice(callsBefore), turns),
         promptMessages: prompts[Math.floor(prompts.length / 2)] ?? 0,
         stages,
         otherCpuPercent: Math.max(0, Math.round((otherCpuMs / elapsedMs) * 100)),
@@ -302,6 +366,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       'first chunk p50',
       'first chunk p99',
       'srv cpu ms/turn',
+      'jobs after s',
       'prompt msgs',
       'other cpu%',
     ],
@@ -320,10 +385,18 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       run.firstChunkMs ? fixed(run.firstChunkMs.p50) : '-',
       run.firstChunkMs ? fixed(run.firstChunkMs.p99) : '-',
       fixed(run.serverCpuMsPerTurn),
+      fixed(run.backlogMs / 1000, 1),
       run.promptMessages,
       run.otherCpuPercent,
     ]),
   );
+  for (const run of runs)
+    process.stdout.write(
+      `LLM calls per turn (${run.mode}): ${Object.entries(run.llmCallsByKind)
+        .sort((a, b) => b[1] - a[1])
+        .map(([kind, count]) => `${kind} ${count}`)
+        .join(', ')}\n`,
+    );
   const stageNames = [...new Set(runs.flatMap((run) => run.stages.map((stage) => stage.stage)))];
   printTable(
     'chat: where the server time of a turn goes (the server\'s persona_mcp_turn_stage_seconds; ms; after_turn runs after the answer)',

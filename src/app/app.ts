@@ -20,6 +20,7 @@ import { conversationNotification } from '../rpc/methods/conversation-feed.js';
 import { buildRegistry } from '../rpc/methods/index.js';
 import type { MethodRegistry } from '../rpc/registry.js';
 import { ChatService } from '../services/chat-service.js';
+import { TurnAppraiser } from '../services/turn-appraiser.js';
 import { TurnRunner, type TurnSettings } from '../services/turn-runner.js';
 import { ConversationFeed } from '../services/conversation-feed.js';
 import { ConversationService } from '../services/conversation-service.js';
@@ -47,6 +48,7 @@ import { composeCluster, type Cluster } from './compose-cluster.js';
 import { PromptTemplateService } from '../services/models/prompt-template-service.js';
 import { composeMedia } from './compose-media.js';
 import { webAppRoute } from '../transports/web-app.js';
+import { clientAddressOf } from '../transports/client-address.js';
 
 /** How often revoked API keys are read (open connections of a revoked key close within this). */
 const REVOCATION_CHECK_MS = 500;
@@ -135,7 +137,19 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   };
   // Every backend behind its own queue; the router picks the model of each request (docs/backends.md).
   const hostModel = new HostModelBridge();
-  const built = backendsFromConfig(config.llm, { logger, hostModel, ...(options.llm ? { override: options.llm } : {}) });
+  const built = backendsFromConfig(config.llm, {
+    logger,
+    hostModel,
+    ...(options.llm ? { override: options.llm } : {}),
+    // With Redis the nodes share each backend's slots, so llm.concurrency and llm.maxQueued hold for the deployment.
+    ...(cluster.llmSlots === undefined
+      ? {}
+      : {
+          sharedSlots: cluster.llmSlots,
+          onSharedFailure: (backend: string, error: unknown) =>
+            logger.warn({ err: error, backend }, "redis: unreachable; this chat waits in this node's own LLM queue"),
+        }),
+  });
   const llm = new ModelRouter(
     built.backends,
     built.defaultBackend,
@@ -204,8 +218,17 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   turns.addContributor(social.contributor);
   turns.addObserver(social.observer);
   turns.addObserver(social.groupObserver);
+  // One background model call per chat turn for the relationship's tone and the new memories' ratings,
+  // when both are asked of the model and go to the same model (llm.tasks).
+  const appraiser = new TurnAppraiser({
+    llm,
+    logger,
+    contextTokens: () => chatSettings.contextTokens,
+    isEnabled: () => config.memory.llmImportance && config.social.llmJudgement && config.llm.tasks.importance === config.llm.tasks.relationship,
+    now: () => clock.now(),
+  });
   // Registers its own prompt contributor and turn observer on `chat`.
-  const memory = composeMemory({ memoryStore: storage.memories, jobs: storage.jobs, config, personas, chat, llm, clock, logger });
+  const memory = composeMemory({ memoryStore: storage.memories, jobs: storage.jobs, config, personas, chat, llm, clock, logger, appraiser });
   // Background memory and relationship jobs run between turns, not in the middle of one someone waits for.
   memory.jobs.yieldTo?.(() => turns.turnsInFlight > 0);
   // Each persona of a finished group keeps its own (private) memory of what it witnessed there.
@@ -227,6 +250,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
           },
         }
       : null,
+    appraiser,
   );
   // One object, read by the retention service on every run: `config.set` changes it live.
   const retentionPolicy = {
@@ -361,11 +385,18 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
 
 /** Starts the full server: core plus HTTP (health) and WebSocket JSON-RPC on one port. */
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
+  // Checked before anything opens: a wrong http.trustedProxies stops the start with what to fix.
+  const clientAddress = clientAddressOf(config.http.trustedProxies);
   const core = await createCore(config, options);
   const { logger } = core;
   const http = new HttpServer(
     logger,
     new RequestGuard({ allowedHosts: config.http.allowedHosts, allowedOrigins: config.http.allowedOrigins, listenHost: config.host }),
+  );
+  // Request rates per key and per address, on every transport; shared by the nodes with Redis.
+  const rateLimits = core.cluster.rateLimits(
+    { perKey: config.limits.rateLimitPerKeyPerSecond, perAddress: config.limits.rateLimitPerAddressPerSecond },
+    core.services.clock,
   );
   const websocket = new WebSocketTransport({
     engine: core.engine,
@@ -380,6 +411,8 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     heartbeatMs: config.limits.heartbeatMs,
     slowClientGraceMs: config.limits.slowClientGraceMs,
     rateLimit: { ratePerSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst },
+    rateLimits,
+    clientAddress,
     authenticate: (apiKey) => core.auth.authenticate(apiKey),
     claimSession: (sessionId, userId) => core.services.sessions.claim(sessionId, userId),
     isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
@@ -393,6 +426,8 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
       shutdownSignal: core.shutdownSignal,
       clock: core.services.clock,
       authenticate: (apiKey) => core.auth.authenticate(apiKey),
+      rateLimits,
+      clientAddress,
       personas: core.services.personas,
       modelFor: (persona) => core.services.chat.modelFor(persona),
       defaultTokenBudget: () => core.services.chat.defaultTokenBudget,
@@ -420,6 +455,8 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         maxSessionsPerUser: config.mcp.maxSessionsPerUser,
         streamLimits: { maxQueuedBytes: config.limits.maxQueuedBytesPerConnection, heartbeatMs: config.limits.heartbeatMs },
         clock: core.services.clock,
+        rateLimits,
+        clientAddress,
       })
     : null;
   if (mcp !== null) http.addRoute(mcp.route);
@@ -492,6 +529,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         core.abortInFlight();
         await Promise.all([websocket.close(), mcp?.close()]);
         await stopped;
+        rateLimits.close();
         await core.close();
         logger.info('persona-mcp stopped');
       })();

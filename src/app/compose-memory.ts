@@ -18,6 +18,7 @@ import { MemoryMaintenance } from '../services/memory/maintenance.js';
 import { MemoryService } from '../services/memory/memory-service.js';
 import type { MemoryServices } from '../services/memory/index.js';
 import { memorySettings } from './memory-settings.js';
+import type { TurnAppraiser } from '../services/turn-appraiser.js';
 import { MemoryFormationObserver, MemoryRecall } from '../services/memory/turn-hooks.js';
 
 export interface MemoryFeature {
@@ -39,6 +40,8 @@ export function composeMemory(deps: {
   llm: LlmProvider;
   clock: Clock;
   logger: Logger;
+  /** The turn's one call for all its background judgements (memory ratings with the relationship's tone). */
+  appraiser?: TurnAppraiser | null;
 }): MemoryFeature {
   const { config, clock, logger, llm } = deps;
   const settings = memorySettings(config.memory);
@@ -66,6 +69,7 @@ export function composeMemory(deps: {
     clock,
     logger,
     settings,
+    appraiser: deps.appraiser ?? null,
     persona: (id) => {
       try {
         const record = deps.personas.resolve(id);

@@ -159,6 +159,13 @@ export const configSchema = z.object({
       rateLimitPerSecond: z.number().positive().default(100),
       /** Requests one connection may send in a burst. */
       rateLimitBurst: positiveInt.default(200),
+      /**
+       * Requests per second all connections and HTTP calls of one API key may make together (a batch
+       * costs its size); shared by every node through Redis when `redis.url` is set. 0: no limit.
+       */
+      rateLimitPerKeyPerSecond: z.number().int().min(0).default(1_000),
+      /** The same per client address (behind a proxy, see `http.trustedProxies`). 0: no limit. */
+      rateLimitPerAddressPerSecond: z.number().int().min(0).default(1_000),
       /** Chat turns one session may have in flight at once. */
       maxConcurrentChatsPerSession: positiveInt.default(2),
     })
@@ -232,6 +239,17 @@ export const configSchema = z.object({
        * listens on; other `Host` headers get 403 (DNS rebinding). `"*"` accepts any.
        */
       allowedHosts: z.array(z.string().min(1)).default([]),
+      /**
+       * Load balancers whose `X-Forwarded-For` is believed for the client's address (limits per address,
+       * logs): addresses, CIDR ranges, or `loopback`, `linklocal`, `uniquelocal`. Empty: the peer's address.
+       */
+      trustedProxies: z
+        .preprocess(
+          // PERSONA_MCP_TRUSTED_PROXIES: a comma-separated list.
+          (value) => (typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0) : value),
+          z.array(z.string().min(1)),
+        )
+        .default([]),
     })
     .prefault({}),
   mcp: z

@@ -46,6 +46,56 @@ describe('estimateTokens', () => {
   });
 });
 
+/** The estimate as first written, one regex test per character: the fast loop must give the same counts. */
+function referenceEstimate(text: string): number {
+  let cjk = 0;
+  let weighted = 0;
+  let words = 0;
+  let inWord = false;
+  for (const char of text) {
+    if (/[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u3000-\u303f\uff00-\uffef]/u.test(char)) {
+      cjk += 1;
+      inWord = false;
+    } else if (/\s/u.test(char)) {
+      weighted += 1;
+      inWord = false;
+    } else {
+      const code = char.codePointAt(0) ?? 0;
+      weighted += code < 0x80 ? 1 : code <= 0xffff ? 2 : 4;
+      if (!inWord) words += 1;
+      inWord = true;
+    }
+  }
+  return cjk + Math.max(Math.ceil(weighted / 3.5), Math.ceil((words * 13) / 10));
+}
+
+describe('estimateTokens, fast loop', () => {
+  it('counts like the character-by-character reading on mixed text', () => {
+    const samples = [
+      'Hello world',
+      '  tabs\tand\nnew lines\r\n  ',
+      'Ünïcödé wörds and ASCII',
+      'emoji 😀😀 glued😀to words',
+      '你好世界 and 日本語のテキスト mixed',
+      '\u00a0non-breaking\u2003em space\u3000ideographic',
+      'lone \ud800 surrogate \udc00 halves',
+      'a'.repeat(1000),
+    ];
+    // Seeded pseudo-random strings over a small alphabet of every kind of character.
+    const alphabet = ['a', 'Z', '9', '.', ' ', '\t', '\n', 'é', 'ж', '😀', '中', 'カ', '한', '\u3000', '\u00a0', '\ud800'];
+    let seed = 42;
+    for (let sample = 0; sample < 200; sample++) {
+      let text = '';
+      for (let index = 0; index < 40; index++) {
+        seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+        text += alphabet[seed % alphabet.length];
+      }
+      samples.push(text);
+    }
+    for (const text of samples) expect(estimateTokens(text), JSON.stringify(text)).toBe(referenceEstimate(text));
+  });
+});
+
 describe('truncateToTokens', () => {
   const text = 'one two three four five six seven eight nine ten';
 

@@ -142,6 +142,13 @@ export interface SocialStore {
   addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<void>;
   /** message id → thread id, for the messages of a conversation that were threaded. */
   threadOfMessages(conversationId: string): Promise<Map<number, number>>;
+  /**
+   * message id → thread id for these messages only (those not filed are absent): what a turn needs for
+   * its recent window, without reading every filed message of a long conversation.
+   */
+  threadsOfMessages(messageIds: readonly number[]): Promise<Map<number, number>>;
+  /** thread id → id of its newest filed message, for these threads (a thread with none is absent). */
+  newestMessageOfThreads(threadIds: readonly number[]): Promise<Map<number, number>>;
 
   // groups
   saveGroup(group: GroupRecord): Promise<void>;

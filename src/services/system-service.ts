@@ -33,6 +33,8 @@ export interface QueueStats {
   queued: number;
   concurrency: number;
   maxQueued: number;
+  /** With several nodes (Redis): chats running and waiting across the deployment. */
+  cluster?: { running: number; queued: number };
 }
 
 export interface SystemStatus {

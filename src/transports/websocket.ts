@@ -17,7 +17,10 @@ import type { ServerStats } from '../services/system-service.js';
 import { isAppError } from '../domain/errors.js';
 import type { Caller } from '../services/auth-service.js';
 import { systemClock, type Clock } from '../ports/clock.js';
+import type { RequestRateLimits } from '../ports/rate-limits.js';
 import { requestApiKey } from './credentials.js';
+import type { ClientAddress } from './client-address.js';
+import { rateLimitMessage } from './rate-limit-message.js';
 import { refuseUpgrade } from './http-server.js';
 
 export const WEBSOCKET_PATH = '/mcp';
@@ -52,6 +55,10 @@ export interface WebSocketTransportOptions {
   slowClientGraceMs?: number;
   /** Per-connection request rate (token bucket). */
   rateLimit: TokenBucketLimits;
+  /** Request rates per API key and per address (shared by the nodes with Redis); none: not limited. */
+  rateLimits?: RequestRateLimits;
+  /** The client's address (behind a trusted proxy, the one it forwarded). Defaults to the peer's. */
+  clientAddress?: ClientAddress;
   /** Who a connection acts as, from its API key (null when none was sent); throws `unauthorized`. */
   authenticate: (apiKey: string | null) => Promise<Caller>;
   /**
@@ -151,7 +158,7 @@ export class WebSocketTransport {
     if (requestedSession !== null && !SESSION_ID_PATTERN.test(requestedSession)) {
       return refuseUpgrade(socket, 400, 'session_id must be 8-64 characters of A-Z, a-z, 0-9, "_" or "-".');
     }
-    const ip = request.socket.remoteAddress ?? 'unknown';
+    const ip = this.options.clientAddress?.(request) ?? request.socket.remoteAddress ?? 'unknown';
     // Checked before the key too, so that a flood of upgrades costs no key look-ups.
     const early = this.connectionLimitReached(ip, null);
     if (early !== null) return this.refuseOverLimit(socket, ip, early);
@@ -314,6 +321,23 @@ export class WebSocketTransport {
       });
       if (refusal !== null) this.send(connection, stringifyMessage(refusal));
       return;
+    }
+    if (this.options.rateLimits !== undefined) {
+      // One node answers at once (no await, no microtask per frame); with Redis the budget is shared.
+      let shared = this.options.rateLimits.take({ keyId: connection.keyId, address: connection.ip }, messageCost(parsed.message));
+      if (shared instanceof Promise) shared = await shared;
+      if (!shared.allowed) {
+        if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, limit: shared.limit, retryAfterMs: shared.retryAfterMs }, `rate-limited per ${shared.limit}`);
+        connection.isThrottled = true;
+        const info = APPLICATION_ERRORS.rate_limited;
+        const refusal = this.options.engine.rejectAll(parsed.message, {
+          code: info.code,
+          message: rateLimitMessage(shared.limit, shared.perSecond, shared.retryAfterMs),
+          data: { kind: 'rate_limited', limit: shared.limit, retry_after_ms: shared.retryAfterMs, hint: info.whatToDo },
+        });
+        if (refusal !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyMessage(refusal));
+        return;
+      }
     }
     connection.isThrottled = false;
     const reply = await this.options.engine.handleParsed(parsed.message, connection.createContext);
@@ -536,3 +560,4 @@ function rawToText(data: RawData, _isBinary: boolean): string {
   if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
   return data.toString('utf8');
 }
+

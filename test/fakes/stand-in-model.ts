@@ -13,6 +13,8 @@
  * - the consistency judge ("You judge whether a line …"): 5 when the line carries one of the card's
  *   example lines, 1 when it speaks as an AI, else 3.
  * - the memory poignancy rating ("… rate the likely poignancy …"): 7 for personal facts, else 3.
+ * - the turn appraisal ("You appraise exchanges …", domain/turn-appraisal.ts): the JSON object with the
+ *   judge's tone of the exchange and the rating above for each numbered memory.
  * - a summary request: the first sentence of each line it was given.
  */
 import { createHash } from 'node:crypto';
@@ -27,6 +29,11 @@ function words(text: string): string[] {
 
 function hashIndex(text: string, modulo: number): number {
   return modulo === 0 ? 0 : createHash('sha256').update(text).digest().readUInt32BE(0) % modulo;
+}
+
+/** 7 for personal facts, else 3. */
+function poignancy(text: string): number {
+  return /\b(my|sister|brother|mother|father|remember|born|live|name)\b/i.test(text) ? 7 : 3;
 }
 
 function tone(text: string): number {
@@ -67,13 +74,18 @@ export function standInReply(body: FakeChatBody): string {
     .join('\n');
   const last = [...messages].reverse().find((message) => message.role === 'user')?.content ?? '';
   if (system.includes('You rate the tone') || last.includes('You rate the tone')) return tone(last).toFixed(2);
+  if (system.includes('You appraise exchanges')) {
+    const [exchange = '', memories = ''] = last.split(/\n\nMemories [^\n]*:\n/);
+    const ratings = [...memories.matchAll(/^\d+\. (.*)$/gm)].map((match) => poignancy(match[1]!));
+    return JSON.stringify({ tone: Number(tone(exchange).toFixed(2)), poignancy: ratings });
+  }
   if (system.includes('You judge whether a line of dialogue fits a character')) {
     // The consistency judge: 5 when the line carries one of the card's example lines, 1 for breaking character.
     const judged = /Line to judge:\n"([\s\S]*)"$/.exec(last)?.[1] ?? '';
     if (/as an ai|language model|assistant/i.test(judged)) return '1';
     return exampleLines(last).some((example) => judged.includes(example)) ? '5' : '3';
   }
-  if (last.includes('rate the likely poignancy')) return /\b(my|sister|brother|mother|father|remember|born|live|name)\b/i.test(last) ? '7' : '3';
+  if (last.includes('rate the likely poignancy')) return String(poignancy(last));
   if (messages.length === 1 && /summar/i.test(last)) {
     return last
       .split('\n')

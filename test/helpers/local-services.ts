@@ -165,7 +165,7 @@ export async function startRedis(): Promise<LocalProcess> {
  * HAProxy on a free loopback port in front of `backends` (host:port), round robin, WebSocket-aware (it
  * passes the upgrade through), health-checked every 200 ms so a killed node leaves the rotation fast.
  */
-export async function startHaproxy(backends: Array<{ name: string; port: number }>): Promise<LocalProcess> {
+export async function startHaproxy(backends: Array<{ name: string; port: number }>, options: { forwardFor?: boolean } = {}): Promise<LocalProcess> {
   const program = findHaproxy();
   if (program === null) throw new Error('HAProxy is not installed (apt-get install haproxy)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'persona-mcp-haproxy-'));
@@ -184,6 +184,8 @@ export async function startHaproxy(backends: Array<{ name: string; port: number 
     '  default_backend nodes',
     'backend nodes',
     '  balance roundrobin',
+    // The client's address for the nodes' limits per address (http.trustedProxies).
+    ...(options.forwardFor === true ? ['  option forwardfor'] : []),
     '  option httpchk',
     // persona-mcp checks the Host header (DNS rebinding): the check names a loopback host.
     '  http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host 127.0.0.1',

@@ -5,6 +5,7 @@
  * rating keeps the heuristic importance; another persona never sees the facts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appraisalReply } from '../fakes/appraisal-reply.js';
 import { startFakeOllama, type FakeChatBody, type FakeOllama } from '../fakes/fake-ollama.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -132,6 +133,8 @@ describe('doc2query and the embedding model, with an LLM', () => {
       reply: (body) => {
         const last = body.messages?.at(-1)?.content ?? '';
         if (last.startsWith('On the scale of 1 to 10')) return '6';
+        const appraisal = appraisalReply(body, { rating: 6 });
+        if (appraisal !== null) return appraisal;
         if (last.startsWith('Here is something')) return "Fact: The user emigrated from Canada.\nQ: Is the user a maple leaf person?\nQ: Where was the user raised?";
         return 'Noted.';
       },

@@ -1,5 +1,6 @@
 /** Long-term memory over the wire: real server, real SQLite, the fake Ollama over HTTP. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appraisalReply } from '../fakes/appraisal-reply.js';
 import { startFakeOllama, type FakeChatBody, type FakeOllama } from '../fakes/fake-ollama.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -10,6 +11,8 @@ let server: TestServer;
 function reply(body: FakeChatBody): string {
   const last = body.messages?.at(-1)?.content ?? '';
   if (last.startsWith('On the scale of 1 to 10')) return '8';
+  const appraisal = appraisalReply(body, { rating: 8 });
+  if (appraisal !== null) return appraisal;
   if (last.startsWith('Summarise the following conversation')) return 'The user sails every summer and hates rain.';
   return `${body.messages?.[0]?.content.match(/You are (\w+)/)?.[1] ?? 'Someone'} hears you: ${last}`;
 }

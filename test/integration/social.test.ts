@@ -1,4 +1,5 @@
 /** Relationships, emotional state, continue score and topic threads end to end, with the fake Ollama. */
+import { appraisalReply } from '../fakes/appraisal-reply.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { makeDataDir, startTestServer, type TestServer } from '../helpers/server.js';
@@ -69,7 +70,7 @@ describe('relationships', () => {
   it("uses the model's judgement of the exchange when it gives one", async () => {
     const client = await server.connect();
     const id = await createPersona(client, 'Juniper');
-    ollama.setReply((body) => (body.messages?.[0]?.content.startsWith('You rate the tone') ? '-0.6' : 'Fine.'));
+    ollama.setReply((body) => (body.messages?.[0]?.content.startsWith('You rate the tone') ? '-0.6' : (appraisalReply(body, { tone: -0.6 }) ?? 'Fine.')));
     try {
       await client.result('persona.chat', { persona_id: id, message: 'Thank you, that was lovely' });
       await drainJobs();

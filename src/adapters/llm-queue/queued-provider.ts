@@ -5,7 +5,8 @@
  * instead lets us refuse early with a clear `llm_busy`, drop waiters whose client left, and report the
  * queue depth in metrics.
  */
-import { AppError } from '../../domain/errors.js';
+import { AppError, isAppError } from '../../domain/errors.js';
+import type { LlmSlots } from '../../ports/llm-slots.js';
 import type { LlmChatEvent, LlmChatRequest, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
 
 export interface QueuedLlmProviderOptions {
@@ -16,6 +17,12 @@ export interface QueuedLlmProviderOptions {
   concurrency?: number;
   /** Chats that may wait for a slot; one more gets `llm_busy`. Defaults to 16. */
   maxQueued?: number;
+  /**
+   * With several nodes: the slots shared by all of them (Redis), so the limits above hold for the whole
+   * deployment. While they cannot be reached, this node queues on its own (and `onSharedFailure` is told).
+   */
+  shared?: LlmSlots;
+  onSharedFailure?: (error: unknown) => void;
 }
 
 export interface LlmQueueStats {
@@ -23,6 +30,8 @@ export interface LlmQueueStats {
   queued: number;
   concurrency: number;
   maxQueued: number;
+  /** With several nodes (Redis): the deployment's counts, beside this node's `running` and `queued`. */
+  cluster?: { running: number; queued: number };
 }
 
 interface Waiter {
@@ -36,10 +45,13 @@ export class QueuedLlmProvider implements LlmProvider {
   private readonly maxQueued: number;
   private running = 0;
   private readonly waiters: Waiter[] = [];
+  /** Chats of this node running in, and waiting for, shared slots. */
+  private sharedRunning = 0;
+  private sharedWaiting = 0;
 
   constructor(
     private readonly inner: LlmProvider,
-    options: QueuedLlmProviderOptions = {},
+    private readonly options: QueuedLlmProviderOptions = {},
   ) {
     this.name = inner.name;
     this.concurrency = options.concurrency ?? 1;
@@ -62,11 +74,39 @@ export class QueuedLlmProvider implements LlmProvider {
   }
 
   private async *runInSlot(request: LlmChatRequest, signal: AbortSignal): AsyncGenerator<LlmChatEvent> {
-    await this.acquire(signal, request.priority === 'background');
+    const isBackground = request.priority === 'background';
+    const shared = this.options.shared === undefined ? null : await this.acquireShared(signal, isBackground);
+    if (shared !== null) {
+      // Counted here too, so this node's own figures stay true beside the deployment's.
+      this.sharedRunning++;
+      try {
+        yield* this.inner.chat(request, signal);
+      } finally {
+        this.sharedRunning--;
+        shared();
+      }
+      return;
+    }
+    await this.acquire(signal, isBackground);
     try {
       yield* this.inner.chat(request, signal);
     } finally {
       this.release();
+    }
+  }
+
+  /** A shared slot, or null when the shared queue cannot be reached (this node then queues alone). */
+  private async acquireShared(signal: AbortSignal, isBackground: boolean): Promise<(() => void) | null> {
+    if (signal.aborted) throw cancelledWhileWaiting();
+    this.sharedWaiting++;
+    try {
+      return await this.options.shared!.acquire({ isBackground }, signal);
+    } catch (error) {
+      if (isAppError(error)) throw error;
+      this.options.onSharedFailure?.(error);
+      return null;
+    } finally {
+      this.sharedWaiting--;
     }
   }
 
@@ -94,12 +134,14 @@ export class QueuedLlmProvider implements LlmProvider {
 
   /** A snapshot for metrics and `system.status`. */
   stats(): LlmQueueStats {
-    return {
-      running: this.running,
-      queued: this.waiters.length,
+    const stats: LlmQueueStats = {
+      running: this.running + this.sharedRunning,
+      queued: this.waiters.length + this.sharedWaiting,
       concurrency: this.concurrency,
       maxQueued: this.maxQueued,
     };
+    if (this.options.shared !== undefined) stats.cluster = this.options.shared.stats();
+    return stats;
   }
 
   private acquire(signal: AbortSignal, isBackground: boolean): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import type { Config } from '../../config/schema.js';
 import type { LlmProvider } from '../../ports/llm.js';
+import type { LlmSlots } from '../../ports/llm-slots.js';
 import { FallbackToHostProvider, HostLlmProvider, type HostModelBridge } from '../host/host-model.js';
 import { QueuedLlmProvider } from '../llm-queue/queued-provider.js';
 import { normalizeOllamaHost, OllamaProvider, type OllamaLogger } from '../ollama/ollama-provider.js';
@@ -25,11 +26,23 @@ export interface BackendOptions {
   hostModel: HostModelBridge;
   /** Replaces the default backend's adapter (tests of other backends); it keeps the default's name and queue. */
   override?: LlmProvider;
+  /**
+   * With several nodes: the slots the nodes share for a backend (by name), so its concurrency and queue
+   * bound hold for the deployment. Not asked for the MCP host's model (each host lends its own).
+   */
+  sharedSlots?: (backend: string, limits: { concurrency: number; maxQueued: number }) => LlmSlots;
+  onSharedFailure?: (backend: string, error: unknown) => void;
 }
 
 export function backendsFromConfig(llm: Config['llm'], options: BackendOptions): BuiltBackends {
-  const queue = (provider: LlmProvider, limits: { concurrency?: number | undefined; maxQueued?: number | undefined } = {}): QueuedLlmProvider =>
-    new QueuedLlmProvider(provider, { concurrency: limits.concurrency ?? llm.concurrency, maxQueued: limits.maxQueued ?? llm.maxQueued });
+  const queue = (name: string, kind: BackendKind, provider: LlmProvider, limits: { concurrency?: number | undefined; maxQueued?: number | undefined } = {}): QueuedLlmProvider => {
+    const bounds = { concurrency: limits.concurrency ?? llm.concurrency, maxQueued: limits.maxQueued ?? llm.maxQueued };
+    const shared = kind === 'host' ? undefined : options.sharedSlots?.(name, bounds);
+    return new QueuedLlmProvider(provider, {
+      ...bounds,
+      ...(shared === undefined ? {} : { shared, onSharedFailure: (error: unknown) => options.onSharedFailure?.(name, error) }),
+    });
+  };
   const timeouts = { requestTimeoutMs: llm.timeoutMs, firstTokenTimeoutMs: llm.firstTokenTimeoutMs, logger: options.logger };
 
   const host = new HostLlmProvider(options.hostModel);
@@ -79,7 +92,7 @@ export function backendsFromConfig(llm: Config['llm'], options: BackendOptions):
       kind: entry.kind,
       endpoint: entry.endpoint,
       contextTokens: entry.contextTokens ?? null,
-      provider: queue(entry.name === defaultBackend && options.override !== undefined ? options.override : entry.provider, entry.limits),
+      provider: queue(entry.name, entry.kind, entry.name === defaultBackend && options.override !== undefined ? options.override : entry.provider, entry.limits),
     })),
   };
 }

@@ -230,6 +230,11 @@ export class ModelRouter implements LlmProvider, LlmCatalog {
       total.queued += stats.queued;
       total.concurrency += stats.concurrency;
       total.maxQueued += stats.maxQueued;
+      if (stats.cluster !== undefined) {
+        total.cluster ??= { running: 0, queued: 0 };
+        total.cluster.running += stats.cluster.running;
+        total.cluster.queued += stats.cluster.queued;
+      }
     }
     return total;
   }

@@ -10,7 +10,7 @@ import type { TurnStage } from '../../ports/turn-timing.js';
 
 export interface MetricsSources {
   activeConnections(): number;
-  llmQueue(): { running: number; queued: number };
+  llmQueue(): { running: number; queued: number; cluster?: { running: number; queued: number } };
   /** Database file size in bytes (may be async: read at scrape time). */
   databaseSizeBytes(): Promise<number>;
   /** Pending and running background jobs, when a job queue runs. */
@@ -67,6 +67,17 @@ export class PrometheusMetrics implements MetricsExporter {
         const queue = sources.llmQueue();
         this.set({ state: 'running' }, queue.running);
         this.set({ state: 'queued' }, queue.queued);
+      },
+    });
+    new Gauge({
+      name: 'persona_mcp_llm_cluster_queue',
+      help: 'Chat turns running at the LLM backends and waiting for a slot on every node (several nodes sharing Redis; 0 on one node).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const cluster = sources.llmQueue().cluster ?? { running: 0, queued: 0 };
+        this.set({ state: 'running' }, cluster.running);
+        this.set({ state: 'queued' }, cluster.queued);
       },
     });
     new Gauge({

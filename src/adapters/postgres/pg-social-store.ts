@@ -191,6 +191,24 @@ export class PostgresSocialStore implements SocialStore {
     return new Map(rows.map((row) => [row.message_id, row.thread_id]));
   }
 
+  async threadsOfMessages(messageIds: readonly number[]): Promise<Map<number, number>> {
+    if (messageIds.length === 0) return new Map();
+    const rows = await this.db.rows<{ message_id: number; thread_id: number }>(
+      'SELECT message_id, thread_id FROM message_threads WHERE message_id = ANY($1::bigint[])',
+      [messageIds],
+    );
+    return new Map(rows.map((row) => [Number(row.message_id), Number(row.thread_id)]));
+  }
+
+  async newestMessageOfThreads(threadIds: readonly number[]): Promise<Map<number, number>> {
+    if (threadIds.length === 0) return new Map();
+    const rows = await this.db.rows<{ thread_id: number; message_id: number }>(
+      'SELECT thread_id, max(message_id) AS message_id FROM message_threads WHERE thread_id = ANY($1::bigint[]) GROUP BY thread_id',
+      [threadIds],
+    );
+    return new Map(rows.map((row) => [Number(row.thread_id), Number(row.message_id)]));
+  }
+
   // groups
 
   async saveGroup(group: GroupRecord): Promise<void> {

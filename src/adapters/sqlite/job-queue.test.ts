@@ -52,6 +52,27 @@ describe('SqliteJobQueue', () => {
     expect((await queue.stats()).pending).toBe(1);
   });
 
+  it('writes the enqueues of one turn of the event loop together, each with its own id and dedupe', async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db);
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const [a, b, again, bad] = await Promise.allSettled([
+      queue.enqueue('x', { n: 1 }, { dedupeKey: 'k' }),
+      queue.enqueue('y', { n: 2 }),
+      queue.enqueue('x', { n: 3 }, { dedupeKey: 'k' }),
+      queue.enqueue('z', circular),
+    ]);
+    expect(a).toEqual({ status: 'fulfilled', value: expect.any(Number) });
+    expect(b).toEqual({ status: 'fulfilled', value: expect.any(Number) });
+    expect(again).toEqual({ status: 'fulfilled', value: (a as PromiseFulfilledResult<number>).value });
+    expect(bad.status).toBe('rejected');
+    expect(db.prepare('SELECT type, payload FROM jobs ORDER BY id').all()).toEqual([
+      { type: 'x', payload: '{"n":1}' },
+      { type: 'y', payload: '{"n":2}' },
+    ]);
+  });
+
   it('retries a failing job with backoff, then fails it for good after maxAttempts', async () => {
     db = openDatabase(':memory:');
     const clock = fakeClock();

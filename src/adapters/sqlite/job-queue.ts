@@ -61,6 +61,17 @@ export { retryDelay } from '../../domain/job-retry.js';
 
 const silent = { warn() {}, error() {}, debug() {} };
 
+type EnqueueOptions = { runAfter?: number; dedupeKey?: string; maxAttempts?: number };
+
+/** An enqueue waiting for its batch's transaction. */
+interface UnwrittenJob {
+  type: string;
+  json: string;
+  options: EnqueueOptions;
+  resolve: (id: number) => void;
+  reject: (error: unknown) => void;
+}
+
 /** How often a queue that gives way to interactive work looks whether it is done. */
 const YIELD_POLL_MS = 10;
 
@@ -83,6 +94,8 @@ export class SqliteJobQueue implements JobQueue {
   private isStarted = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly idleWaiters = new Set<() => void>();
+  /** Enqueues of this turn of the event loop, written together by `writeEnqueued`. */
+  private unwritten: UnwrittenJob[] = [];
   /** Interactive work this queue gives way to (`yieldTo`), and since when it has been waiting for it. */
   private isBusy: () => boolean = () => false;
   private maxYieldMs = 0;
@@ -104,41 +117,63 @@ export class SqliteJobQueue implements JobQueue {
     this.keepCompletedMs = options.keepCompletedMs ?? 7 * 86_400_000;
   }
 
-  async enqueue(
-    type: string,
-    payload: Record<string, unknown>,
-    options: { runAfter?: number; dedupeKey?: string; maxAttempts?: number } = {},
-  ): Promise<number> {
+  /**
+   * Enqueues made in the same turn of the event loop are committed together, in one write transaction
+   * (a chat turn's observers queue formation, summary and relationship jobs side by side: one commit
+   * instead of three). Each still resolves with its own id once committed.
+   */
+  enqueue(type: string, payload: Record<string, unknown>, options: EnqueueOptions = {}): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      // Serialised now, so a payload that cannot be fails its own enqueue, not its batch.
+      const json = JSON.stringify(payload);
+      if (this.unwritten.length === 0) setImmediate(() => this.writeEnqueued());
+      this.unwritten.push({ type, json, options, resolve, reject });
+    });
+  }
+
+  /** Writes the enqueues waiting since the last turn of the event loop, in one transaction. */
+  private writeEnqueued(): void {
+    const batch = this.unwritten;
+    this.unwritten = [];
+    let ids: number[];
+    try {
+      ids = this.insertJobs(batch);
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
+      return;
+    }
+    for (const [index, entry] of batch.entries()) entry.resolve(ids[index]!);
+    this.wake();
+  }
+
+  private insertJobs(batch: readonly UnwrittenJob[]): number[] {
     const now = this.clock.now();
-    const id = this.db
-      .transaction(() => {
-        if (options.dedupeKey !== undefined) {
-          const existing = this
-            .prepare<[string], number>("SELECT id FROM jobs WHERE dedupe_key = ? AND status = 'pending'")
-            .pluck()
-            .get(options.dedupeKey);
-          if (existing !== undefined) return existing;
-        }
-        return Number(
-          this
-            .prepare(
-              `INSERT INTO jobs (type, payload, status, attempts, max_attempts, run_after, dedupe_key, created_at, updated_at)
-               VALUES (?, ?, 'pending', 0, ?, ?, ?, ?, ?)`,
-            )
-            .run(
+    const dedupe = this.prepare<[string], number>("SELECT id FROM jobs WHERE dedupe_key = ? AND status = 'pending'").pluck();
+    const insert = this.prepare(
+      `INSERT INTO jobs (type, payload, status, attempts, max_attempts, run_after, dedupe_key, created_at, updated_at)
+       VALUES (?, ?, 'pending', 0, ?, ?, ?, ?, ?)`,
+    );
+    return this.db
+      .transaction(() =>
+        batch.map(({ type, json, options }) => {
+          if (options.dedupeKey !== undefined) {
+            const existing = dedupe.get(options.dedupeKey);
+            if (existing !== undefined) return existing;
+          }
+          return Number(
+            insert.run(
               type,
-              JSON.stringify(payload),
+              json,
               options.maxAttempts ?? this.maxAttempts,
               options.runAfter ?? now,
               options.dedupeKey ?? null,
               now,
               now,
             ).lastInsertRowid,
-        );
-      })
+          );
+        }),
+      )
       .immediate();
-    this.wake();
-    return id;
   }
 
   /** Prepares each statement once: `db.prepare` costs more than running a small statement. */
@@ -217,7 +252,7 @@ export class SqliteJobQueue implements JobQueue {
           "SELECT coalesce(sum(status = 'pending' AND run_after <= ?), 0) AS pending, coalesce(sum(status = 'running'), 0) AS running FROM jobs",
         )
         .get(this.clock.now())!;
-      if (pending === 0 && running === 0 && this.running.size === 0) return;
+      if (pending === 0 && running === 0 && this.running.size === 0 && this.unwritten.length === 0) return;
       if (Date.now() >= deadline)
         throw new Error(`job queue did not drain within ${timeoutMs} ms (${pending} pending, ${running} running)`);
       await new Promise<void>((resolve) => {

@@ -178,6 +178,14 @@ export function prepareSocialStatements(db: Database) {
        WHERE t.conversation_id = ?`,
     ),
 
+    threadsOfMessages: db.prepare<[string], { message_id: number; thread_id: number }>(
+      'SELECT message_id, thread_id FROM message_threads WHERE message_id IN (SELECT value FROM json_each(?))',
+    ),
+    newestMessageOfThreads: db.prepare<[string], { thread_id: number; message_id: number }>(
+      `SELECT thread_id, max(message_id) AS message_id FROM message_threads
+       WHERE thread_id IN (SELECT value FROM json_each(?)) GROUP BY thread_id`,
+    ),
+
     saveGroup: db.prepare<GroupRow>(
       `INSERT INTO group_conversations (conversation_id, status, max_turns, turn_delay_ms, status_reason, updated_at)
        VALUES (@conversation_id, @status, @max_turns, @turn_delay_ms, @status_reason, @updated_at)

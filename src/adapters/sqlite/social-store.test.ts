@@ -106,6 +106,33 @@ describe('SqliteSocialStore moods, threads and groups', () => {
     ]);
   });
 
+  it('reads the threads of given messages and the newest message of given threads only', async () => {
+    const first = await store.appendUserTurn({ sessionId: 'session-1', personaId: 'aria', content: 'hello there', tokens: 3, now: T0 });
+    const conversationId = first.conversation.id;
+    const second = await store.appendUserTurn({ sessionId: 'session-1', personaId: 'aria', content: 'trains now', tokens: 2, now: T0 + 1 });
+    const third = await store.appendUserTurn({ sessionId: 'session-1', personaId: 'aria', content: 'more hello', tokens: 2, now: T0 + 2 });
+    const greetings = await social.createThread(conversationId, 'greetings', T0, false);
+    const travel = await social.createThread(conversationId, 'travel', T0, false);
+    const empty = await social.createThread(conversationId, 'nothing yet', T0, false);
+    await social.addToThread(first.message.id, greetings.id, { hello: 1 }, 'hello', T0);
+    await social.addToThread(second.message.id, travel.id, { train: 1 }, 'train', T0 + 1);
+    await social.addToThread(third.message.id, greetings.id, { hello: 2 }, 'hello', T0 + 2);
+    expect(await social.threadsOfMessages([second.message.id, third.message.id, 999_999])).toEqual(
+      new Map([
+        [second.message.id, travel.id],
+        [third.message.id, greetings.id],
+      ]),
+    );
+    expect(await social.threadsOfMessages([])).toEqual(new Map());
+    expect(await social.newestMessageOfThreads([greetings.id, travel.id, empty.id])).toEqual(
+      new Map([
+        [greetings.id, third.message.id],
+        [travel.id, second.message.id],
+      ]),
+    );
+    expect(await social.newestMessageOfThreads([])).toEqual(new Map());
+  });
+
   it('records groups and who was present when', async () => {
     const turn = await store.appendUserTurn({ sessionId: 'session-1', personaId: 'aria', content: 'hi', tokens: 1, now: T0 });
     const conversationId = turn.conversation.id;

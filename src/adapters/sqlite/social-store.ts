@@ -247,6 +247,16 @@ export class SqliteSocialStore implements SocialStore {
     return this.read(() => this.sql.members.all(conversationId).map(toMember));
   }
 
+  threadsOfMessages(messageIds: readonly number[]): Promise<Map<number, number>> {
+    if (messageIds.length === 0) return Promise.resolve(new Map());
+    return this.read(() => new Map(this.sql.threadsOfMessages.all(JSON.stringify(messageIds)).map((row) => [row.message_id, row.thread_id])));
+  }
+
+  newestMessageOfThreads(threadIds: readonly number[]): Promise<Map<number, number>> {
+    if (threadIds.length === 0) return Promise.resolve(new Map());
+    return this.read(() => new Map(this.sql.newestMessageOfThreads.all(JSON.stringify(threadIds)).map((row) => [row.thread_id, row.message_id])));
+  }
+
   lastMessageId(conversationId: string): Promise<number> {
     return this.read(() => this.sql.lastMessageId.get(conversationId) ?? 0);
   }

@@ -34,7 +34,18 @@ export function systemMethods(services: Services): MethodDefinition[] {
           reachable: z.boolean(),
           error: z.string().nullable(),
           default_model: z.string(),
-          queue: z.object({ running: z.number().int(), queued: z.number().int(), concurrency: z.number().int(), max_queued: z.number().int() }).nullable(),
+          queue: z
+            .object({
+              running: z.number().int(),
+              queued: z.number().int(),
+              concurrency: z.number().int(),
+              max_queued: z.number().int(),
+              cluster: z
+                .object({ running: z.number().int(), queued: z.number().int() })
+                .nullable()
+                .describe('With several nodes (Redis): chats running and waiting on every node, against which concurrency and max_queued hold; null on one node.'),
+            })
+            .nullable(),
         }),
         jobs: z
           .object({
@@ -92,7 +103,16 @@ export function systemMethods(services: Services): MethodDefinition[] {
             reachable: status.llm.reachable,
             error: status.llm.error ?? null,
             default_model: chat.defaultModel,
-            queue: status.queue === null ? null : { running: status.queue.running, queued: status.queue.queued, concurrency: status.queue.concurrency, max_queued: status.queue.maxQueued },
+            queue:
+              status.queue === null
+                ? null
+                : {
+                    running: status.queue.running,
+                    queued: status.queue.queued,
+                    concurrency: status.queue.concurrency,
+                    max_queued: status.queue.maxQueued,
+                    cluster: status.queue.cluster ?? null,
+                  },
           },
           jobs: status.jobs === null ? null : { pending: status.jobs.pending, due: status.jobs.due, running: status.jobs.running, failed: status.jobs.failed },
           database: {

@@ -28,6 +28,7 @@ import type { MemoryEmbedders } from './embedders.js';
 import type { MemoryMaintenance } from './maintenance.js';
 import type { MemorySettings } from './settings.js';
 import { collectReply } from '../llm-reply.js';
+import type { TurnAppraiser } from '../turn-appraiser.js';
 
 export const FORM_JOB = 'memory.form';
 export const SUMMARISE_JOB = 'memory.summarise';
@@ -53,6 +54,8 @@ export interface FormPayload {
   sessionId: string | null;
   conversationId: string;
   userMessageId: number;
+  /** The persona's reply to it: with it, the poignancy ratings come from the turn's one appraisal (TurnAppraiser). */
+  replyMessageId?: number;
 }
 
 export interface Doc2QueryPayload {
@@ -79,6 +82,8 @@ export class MemoryFormation {
       settings: MemorySettings;
       /** The persona's record (null when it was deleted) and the model it talks with. */
       persona: (id: string) => { record: PersonaRecord; model: string } | null;
+      /** The turn's one call for all its judgements; without it, one rating call per memory. */
+      appraiser?: TurnAppraiser | null;
     },
   ) {}
 
@@ -111,7 +116,9 @@ export class MemoryFormation {
       }
       const text = parseDoc2Query(answer);
       if (text === null) {
-        logger.info({ model: persona.model, answer: answer.slice(0, 200) }, 'the LLM did not answer with a fact and questions; doc2query skipped');
+        // The answer may quote the person's message: its text only at debug, as request params are.
+        logger.info({ model: persona.model, answerChars: answer.length }, 'the LLM did not answer with a fact and questions; doc2query skipped');
+        logger.debug({ model: persona.model, answer: answer.slice(0, 200) }, 'the answer that was no fact');
         continue;
       }
       await memories.setDoc2Query(memory.id, text);
@@ -147,6 +154,7 @@ export class MemoryFormation {
       signal,
     );
     const isLlmUp = settings.llmImportance && (await this.isLlmReachable());
+    const appraised = isLlmUp ? await this.appraisedImportance(payload, persona, message.content, extracted.map((memory) => memory.content), signal) : null;
     const formed: Array<{ memory: NewMemory; vectors: MemoryVector[] }> = [];
     for (const [index, memory] of extracted.entries()) {
       const offline = vectors[index]![0]!;
@@ -157,7 +165,7 @@ export class MemoryFormation {
       let importance = heuristicImportance(cues);
       let source: ImportanceSource = 'heuristic';
       if (isLlmUp) {
-        const rated = await this.rate(persona.record.name, persona.model, memory.content, signal);
+        const rated = appraised !== null ? (appraised[index] ?? null) : await this.rate(persona.record.name, persona.model, memory.content, signal);
         if (rated !== null) {
           // An explicit "remember this" keeps its weight even when the model finds it mundane.
           importance = cues.explicit ? Math.max(importance, rated) : rated;
@@ -262,6 +270,26 @@ export class MemoryFormation {
     const others = await this.deps.memories.getMany(hits.map((hit) => hit.id));
     const best = hits.filter((hit) => others.find((memory) => memory.id === hit.id)?.messageId !== messageId).map((hit) => hit.score)[0];
     return best === undefined ? 1 : Math.max(0, 1 - best);
+  }
+
+  /**
+   * The memories' ratings from the turn's appraisal (one call shared with the relationship update), or
+   * null to rate them one by one (no appraiser, or a job queued before replies were named).
+   */
+  private async appraisedImportance(
+    payload: FormPayload,
+    persona: { record: PersonaRecord; model: string },
+    spoken: string,
+    memories: string[],
+    signal: AbortSignal,
+  ): Promise<Array<number | null> | null> {
+    const appraiser = this.deps.appraiser;
+    if (appraiser == null || !appraiser.isEnabled || payload.replyMessageId === undefined) return null;
+    const reply = await this.deps.memories.message(payload.replyMessageId);
+    if (reply === null) return null;
+    const request = { userMessageId: payload.userMessageId, personaName: persona.record.name, model: persona.model, spoken, answer: reply.content, memories };
+    // A failed appraisal keeps the heuristic values, as a failed rating does.
+    return (await appraiser.appraise(request, signal))?.importance ?? memories.map(() => null);
   }
 
   private async rate(personaName: string, model: string, memory: string, signal: AbortSignal): Promise<number | null> {

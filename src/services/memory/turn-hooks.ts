@@ -152,6 +152,7 @@ export class MemoryFormationObserver implements TurnObserver {
       sessionId: turn.session.id,
       conversationId: turn.conversation.id,
       userMessageId: turn.userMessage.id,
+      replyMessageId: turn.replyMessage.id,
     };
     await this.jobs.enqueue(FORM_JOB, { ...form }, { dedupeKey: `${FORM_JOB}:${turn.userMessage.id}` });
     if (await this.formation.needsSummary(turn.conversation.id)) {

@@ -6,9 +6,9 @@ import {
   applyMoodEvent,
   baselineMood,
   driftMood,
-  freshMood,
   moodName,
   MOOD_PROTOTYPES,
+  type MoodFigures,
   type MoodName,
   type MoodState,
 } from '../../domain/social/mood.js';
@@ -31,6 +31,8 @@ export class EmotionService {
    * Not kept when other nodes share the store (`sharedStore`): they change moods too.
    */
   private readonly stored = new Map<string, MoodState | null>();
+  /** Each persona record's baseline: a record is replaced, never changed, when the persona is edited. */
+  private readonly baselines = new WeakMap<PersonaRecord, MoodFigures>();
   private readonly savedListeners: ((persona: PersonaRecord, cause: string) => Promise<void>)[] = [];
 
   constructor(
@@ -43,6 +45,16 @@ export class EmotionService {
   forget(personaId?: string): void {
     if (personaId === undefined) this.stored.clear();
     else this.stored.delete(personaId);
+  }
+
+  /** The persona's baseline mood (`baselineMood`), worked out once per persona record. */
+  private baseline(persona: PersonaRecord): MoodFigures {
+    let baseline = this.baselines.get(persona);
+    if (baseline === undefined) {
+      baseline = baselineMood(persona);
+      this.baselines.set(persona, baseline);
+    }
+    return baseline;
   }
 
   private async storedMood(personaId: string): Promise<MoodState | null> {
@@ -66,7 +78,7 @@ export class EmotionService {
     this.stored.delete(persona.id); // a failed write must not leave the unsaved mood cached
     let savedCause = 'manual';
     const next = await this.store.updateMood(persona.id, (stored) => {
-      const { state, cause, conversationId } = change(stored === null ? freshMood(persona, now) : stored, now);
+      const { state, cause, conversationId } = change(stored === null ? { ...this.baseline(persona), updatedAt: now } : stored, now);
       savedCause = cause;
       return { state, event: { mood: moodName(state), cause, conversationId } };
     });
@@ -79,13 +91,13 @@ export class EmotionService {
   async current(persona: PersonaRecord): Promise<MoodState> {
     const now = this.clock.now();
     const stored = await this.storedMood(persona.id);
-    return stored === null ? freshMood(persona, now) : driftMood(stored, baselineMood(persona), now);
+    return stored === null ? { ...this.baseline(persona), updatedAt: now } : driftMood(stored, this.baseline(persona), now);
   }
 
   /** Applies an interaction's sentiment; saved with a history entry. */
   react(persona: PersonaRecord, event: { sentiment: number; askedQuestion: boolean; cause: string; conversationId: string | null }): Promise<MoodState> {
     return this.change(persona, (stored, now) => ({
-      state: applyMoodEvent(stored, baselineMood(persona), { sentiment: event.sentiment, askedQuestion: event.askedQuestion, now }),
+      state: applyMoodEvent(stored, this.baseline(persona), { sentiment: event.sentiment, askedQuestion: event.askedQuestion, now }),
       cause: event.cause,
       conversationId: event.conversationId,
     }));
@@ -95,7 +107,7 @@ export class EmotionService {
   update(persona: PersonaRecord, patch: MoodPatch): Promise<MoodState> {
     const prototype = patch.mood === undefined ? {} : MOOD_PROTOTYPES[patch.mood];
     return this.change(persona, (stored, now) => {
-      const current = driftMood(stored, baselineMood(persona), now);
+      const current = driftMood(stored, this.baseline(persona), now);
       return { state: { ...current, ...prototype, ...definedOnly(patch), updatedAt: now }, cause: 'manual', conversationId: null };
     });
   }

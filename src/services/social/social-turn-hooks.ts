@@ -10,6 +10,7 @@
  *   and the persona's mood from what was said (the sentiment heuristic of `domain/social/sentiment.ts`).
  *   Topic threads file every message as it is stored (`TopicThreadService.listen`).
  */
+import { extractMemories } from '../../domain/memory/extraction.js';
 import { energyShare } from '../../domain/social-energy.js';
 import type { Logger } from 'pino';
 import { judgementPrompt, parseJudgement } from '../../domain/social/judgement.js';
@@ -21,6 +22,7 @@ import { describeRelationship } from '../../domain/social/relationship.js';
 import { exchangeQuality, sentiment } from '../../domain/social/sentiment.js';
 import { collectReply } from '../llm-reply.js';
 import type { PersonaService } from '../persona-service.js';
+import type { TurnAppraiser } from '../turn-appraiser.js';
 import type { CompletedTurn, PromptContribution, PromptContributor, TurnContext, TurnObserver } from '../turn-hooks.js';
 import type { EmotionService } from './emotion-service.js';
 import { userIdOf, type RelationshipService } from './relationship-service.js';
@@ -46,6 +48,8 @@ const JUDGE_MAX_TOKENS = 8;
 
 interface RelationshipJobPayload {
   personaId: string;
+  /** The person's message: with it, the judgement comes from the turn's one appraisal (TurnAppraiser). */
+  userMessageId?: number;
   userId: string;
   conversationId: string;
   spoken: string;
@@ -76,10 +80,7 @@ export class SocialPromptContributor implements PromptContributor {
       this.deps.emotions.current(persona),
       this.deps.threads.settled(conversation.id),
     ]);
-    const [threadSection, otherThreads] = await Promise.all([
-      this.deps.threads.contextSection(conversation.id, history),
-      this.deps.threads.otherThreadMessageIds(conversation.id, history),
-    ]);
+    const { section: threadSection, excludeMessageIds: otherThreads } = await this.deps.threads.promptView(conversation.id, history);
 
     const share = energyShare(energy, persona.socialEnergy);
 
@@ -100,6 +101,7 @@ export class SocialTurnObserver implements TurnObserver {
   readonly name = 'social';
   private jobs: JobQueue | null = null;
   private judge: InteractionJudge | null = null;
+  private appraiser: TurnAppraiser | null = null;
 
   constructor(private readonly deps: SocialHookDeps) {}
 
@@ -107,10 +109,11 @@ export class SocialTurnObserver implements TurnObserver {
    * Moves relationship updates onto the durable job queue, judged by the model when `judge` is given
    * and reachable (the heuristic otherwise). Call before the queue starts.
    */
-  useJobQueue(jobs: JobQueue, judge: InteractionJudge | null): void {
+  useJobQueue(jobs: JobQueue, judge: InteractionJudge | null, appraiser: TurnAppraiser | null = null): void {
     jobs.register(RELATIONSHIP_JOB, (job, signal) => this.updateRelationship(job.payload as unknown as RelationshipJobPayload, signal));
     this.jobs = jobs;
     this.judge = judge;
+    this.appraiser = appraiser;
   }
 
   async turnCompleted(turn: CompletedTurn): Promise<void> {
@@ -118,6 +121,7 @@ export class SocialTurnObserver implements TurnObserver {
     if (userMessage === null) return;
     const payload: RelationshipJobPayload = {
       personaId: persona.id,
+      userMessageId: userMessage.id,
       userId: userIdOf(session),
       conversationId: conversation.id,
       spoken: userMessage.content,
@@ -157,6 +161,19 @@ export class SocialTurnObserver implements TurnObserver {
     const judge = this.judge;
     const model = judge?.modelFor(payload.personaId) ?? null;
     if (judge === null || model === null) return null;
+    const appraiser = this.appraiser;
+    if (appraiser !== null && appraiser.isEnabled && payload.userMessageId !== undefined) {
+      // One call with memory formation's ratings; the memories are the ones formation extracts from the same text.
+      const request = {
+        userMessageId: payload.userMessageId,
+        personaName,
+        model,
+        spoken: payload.spoken,
+        answer: payload.answer,
+        memories: extractMemories(payload.spoken).map((memory) => memory.content),
+      };
+      return (await appraiser.appraise(request, signal))?.tone ?? null;
+    }
     const prompt = judgementPrompt(personaName, payload.spoken, payload.answer);
     const bounded = AbortSignal.any([signal, AbortSignal.timeout(JUDGE_TIMEOUT_MS)]);
     try {

@@ -143,42 +143,56 @@ export class TopicThreadService {
   }
 
   /**
-   * "Earlier in this conversation you also talked about: …" with the label and last words of up to
-   * {@link MAX_THREAD_SUMMARIES} other threads, or "" when there are none.
+   * What a turn's prompt takes from the threads, from one read of the recent window's threads:
+   * `section` — "Earlier in this conversation you also talked about: …" with the label and last words of
+   * up to {@link MAX_THREAD_SUMMARIES} other threads (and the recall of a thread the talk comes back to),
+   * or "" when there are none; `excludeMessageIds` — the recent messages of other threads, to leave out
+   * of the context window (DESIGN: the current thread plus summaries of the others; the last
+   * {@link CONTINUITY_MESSAGES} before the newest stay). Reads only the threads of `recent` and the
+   * newest message of the summarised threads, never every filed message of the conversation.
    */
-  /**
-   * Recent messages of other topic threads, to leave out of the context window (DESIGN: the current
-   * thread plus summaries of the others). The last {@link CONTINUITY_MESSAGES} before the newest stay.
-   */
-  async otherThreadMessageIds(conversationId: string, recent: readonly MessageRecord[]): Promise<number[]> {
-    const currentId = await this.social.currentThreadId(conversationId);
-    if (currentId === null) return [];
-    const byMessage = await this.social.threadOfMessages(conversationId);
+  async promptView(conversationId: string, recent: readonly MessageRecord[]): Promise<{ section: string; excludeMessageIds: number[] }> {
+    const [threads, currentId] = await Promise.all([this.social.listThreads(conversationId), this.social.currentThreadId(conversationId)]);
+    if (currentId === null && threads.length === 0) return { section: '', excludeMessageIds: [] };
+    const byMessage = await this.social.threadsOfMessages(recent.map((message) => message.id));
     const older = recent.slice(0, Math.max(0, recent.length - 1 - CONTINUITY_MESSAGES));
-    return older.filter((message) => byMessage.has(message.id) && byMessage.get(message.id) !== currentId).map((message) => message.id);
-  }
-
-  async contextSection(conversationId: string, recent: readonly MessageRecord[]): Promise<string> {
-    const threads = await this.social.listThreads(conversationId);
-    const currentId = await this.social.currentThreadId(conversationId);
+    const excludeMessageIds =
+      currentId === null
+        ? []
+        : older.filter((message) => byMessage.has(message.id) && byMessage.get(message.id) !== currentId).map((message) => message.id);
     const others = threads
       .filter((thread) => thread.id !== currentId)
       .sort((a, b) => b.lastActiveAt - a.lastActiveAt || b.id - a.id)
       .slice(0, MAX_THREAD_SUMMARIES);
-    if (others.length === 0) return '';
-    const byMessage = await this.social.threadOfMessages(conversationId);
+    if (others.length === 0) return { section: '', excludeMessageIds };
     const current = threads.find((thread) => thread.id === currentId);
     const recall = current === undefined ? '' : this.recallOnReturn(current, recent, byMessage);
+    const lastInWindow = new Map<number, MessageRecord>();
+    for (const message of recent) {
+      const threadId = byMessage.get(message.id);
+      if (threadId !== undefined) lastInWindow.set(threadId, message);
+    }
+    const outside = others.filter((thread) => !lastInWindow.has(thread.id)).map((thread) => thread.id);
+    const newest = await this.social.newestMessageOfThreads(outside);
     const lines: string[] = [];
     for (const thread of others) {
-      const last =
-        [...recent].reverse().find((message) => byMessage.get(message.id) === thread.id) ??
-        (await this.lastMessageOf(conversationId, thread.id, byMessage));
+      const newestId = newest.get(thread.id);
+      const last = lastInWindow.get(thread.id) ?? (newestId === undefined ? null : await this.messageById(conversationId, newestId));
       const quote = last === null ? '' : ` (last said: "${truncate(last.content, SUMMARY_QUOTE_CHARS)}")`;
       lines.push(`- ${thread.label}: ${thread.messageCount} message(s)${quote}`);
     }
     const summary = `Earlier in this conversation you also talked about:\n${lines.join('\n')}`;
-    return recall.length === 0 ? summary : `${recall}\n\n${summary}`;
+    return { section: recall.length === 0 ? summary : `${recall}\n\n${summary}`, excludeMessageIds };
+  }
+
+  /** Recent messages of other topic threads, to leave out of the context window (see {@link promptView}). */
+  async otherThreadMessageIds(conversationId: string, recent: readonly MessageRecord[]): Promise<number[]> {
+    return (await this.promptView(conversationId, recent)).excludeMessageIds;
+  }
+
+  /** The prompt section about the other threads (see {@link promptView}). */
+  async contextSection(conversationId: string, recent: readonly MessageRecord[]): Promise<string> {
+    return (await this.promptView(conversationId, recent)).section;
   }
 
   /**
@@ -198,11 +212,8 @@ export class TopicThreadService {
     return `The talk is coming back to an earlier topic (${current.label}). What was said about it before:\n${lines.join('\n')}`;
   }
 
-  private async lastMessageOf(conversationId: string, threadId: number, byMessage: Map<number, number>): Promise<MessageRecord | null> {
-    const ids = [...byMessage].filter(([, thread]) => thread === threadId).map(([id]) => id);
-    if (ids.length === 0) return null;
-    const newest = Math.max(...ids);
-    const page = await this.store.historyPage(conversationId, { limit: 1, beforeId: newest + 1 });
+  private async messageById(conversationId: string, id: number): Promise<MessageRecord | null> {
+    const page = await this.store.historyPage(conversationId, { limit: 1, beforeId: id + 1 });
     return page.messages[0] ?? null;
   }
 }

@@ -27,7 +27,10 @@ import type { SessionBinding } from '../../rpc/registry.js';
 import type { Caller } from '../../services/auth-service.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import { newSessionId } from '../../services/session-service.js';
+import type { RequestRateLimits } from '../../ports/rate-limits.js';
+import type { ClientAddress } from '../client-address.js';
 import { requestApiKey } from '../credentials.js';
+import { rateLimitMessage } from '../rate-limit-message.js';
 import { sendJson, type HttpRoute } from '../http-server.js';
 import { withExactIds } from './exact-ids-http.js';
 import { DEFAULT_STREAM_LIMITS, sendWebResponse, toWebRequest, type StreamLimits } from './node-http.js';
@@ -54,6 +57,10 @@ export interface McpHttpTransportOptions {
   streamLimits?: StreamLimits;
   /** Time for sessions' idle expiry. Defaults to the system clock. */
   clock?: Clock;
+  /** Request rates per API key and per address (each HTTP request costs one); none: not limited. */
+  rateLimits?: RequestRateLimits;
+  /** The client's address (behind a trusted proxy, the one it forwarded). Defaults to the peer's. */
+  clientAddress?: ClientAddress;
 }
 
 interface LegacySession {
@@ -151,13 +158,36 @@ export class McpHttpTransport {
       );
       return true;
     }
+    const address = this.options.clientAddress?.(request) ?? request.socket.remoteAddress ?? 'unknown';
+    if (this.options.rateLimits !== undefined) {
+      const verdict = await this.options.rateLimits.take({ keyId: caller.keyId, address }, 1);
+      if (!verdict.allowed) {
+        this.logger.warn({ ip: address, limit: verdict.limit, retryAfterMs: verdict.retryAfterMs }, `MCP request rate-limited per ${verdict.limit}`);
+        const info = APPLICATION_ERRORS.rate_limited;
+        sendJson(
+          response,
+          429,
+          {
+            jsonrpc: '2.0',
+            id: null,
+            error: {
+              code: info.code,
+              message: rateLimitMessage(verdict.limit, verdict.perSecond, verdict.retryAfterMs),
+              data: { kind: 'rate_limited', limit: verdict.limit, retry_after_ms: verdict.retryAfterMs, hint: info.whatToDo },
+            },
+          },
+          { 'retry-after': String(Math.ceil(verdict.retryAfterMs / 1000)) },
+        );
+        return true;
+      }
+    }
     const exact = await withExactIds(toWebRequest(request, response, url), MAX_REQUEST_BODY_BYTES);
     if (exact.kind === 'answered') {
       await sendWebResponse(response, exact.response);
       return true;
     }
     const webRequest = exact.request;
-    const owner = caller.userId === null ? `address:${request.socket.remoteAddress ?? 'unknown'}` : `user:${caller.userId}`;
+    const owner = caller.userId === null ? `address:${address}` : `user:${caller.userId}`;
     const webResponse = (await isLegacyRequest(webRequest))
       ? await this.handleLegacy(webRequest, caller, owner)
       : await this.modern.fetch(webRequest, {

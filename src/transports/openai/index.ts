@@ -20,7 +20,10 @@ import type { Caller } from '../../services/auth-service.js';
 import type { ChatTurnRequest, ChatTurnResult } from '../../services/chat-service.js';
 import type { ConversationRecord, MessageRecord } from '../../ports/store.js';
 import { SESSION_ID_PATTERN } from '../../services/session-service.js';
+import type { RequestRateLimits } from '../../ports/rate-limits.js';
+import type { ClientAddress } from '../client-address.js';
 import { requestApiKey } from '../credentials.js';
+import { rateLimitMessage } from '../rate-limit-message.js';
 import type { HttpRoute } from '../http-server.js';
 import { derivedSessionId, planTurn } from './conversation-mapping.js';
 import { chatCompletionRequest, chunk, completion, openAiError, usage, usageChunk, type ModelEntry, type OpenAiError } from './wire.js';
@@ -35,6 +38,10 @@ export interface OpenAiEndpointDeps {
   /** The time of `created` in completions. */
   clock: Clock;
   authenticate(apiKey: string | null): Promise<Caller>;
+  /** Request rates per API key and per address (each HTTP request costs one); none: not limited. */
+  rateLimits?: RequestRateLimits;
+  /** The client's address (behind a trusted proxy, the one it forwarded). Defaults to the peer's. */
+  clientAddress?: ClientAddress;
   personas: { list(): PersonaRecord[]; resolve(idOrName: string): PersonaRecord };
   modelFor(persona: PersonaRecord): string;
   /** The reply cap of a turn that names none (`chat.defaultTokenBudget`); max_tokens only lowers it. */
@@ -75,6 +82,16 @@ export function openAiRoute(deps: OpenAiEndpointDeps): HttpRoute {
       sendError(response, openAiError(401, 'authentication_error', `${error.message} Send it as "Authorization: Bearer KEY".`, 'invalid_api_key'), { 'www-authenticate': 'Bearer' }, request);
       report({ outcome: 'unauthorized', code: 401, error: error.message });
       return true;
+    }
+    if (deps.rateLimits !== undefined) {
+      const address = deps.clientAddress?.(request) ?? request.socket.remoteAddress ?? 'unknown';
+      const verdict = await deps.rateLimits.take({ keyId: caller.keyId, address }, 1);
+      if (!verdict.allowed) {
+        const message = rateLimitMessage(verdict.limit, verdict.perSecond, verdict.retryAfterMs);
+        sendError(response, openAiError(429, 'rate_limit_error', message, 'rate_limit_exceeded'), { 'retry-after': String(Math.ceil(verdict.retryAfterMs / 1000)) }, request);
+        report({ outcome: 'rate_limited', code: 429, error: message });
+        return true;
+      }
     }
 
     const path = url.pathname.replace(/\/+$/, '');

@@ -1,0 +1,85 @@
+/**
+ * One model call for all the judgements of a chat turn: how the exchange went (the relationship's
+ * `tone`, as `social/judgement.ts` asks it) and how poignant each memory formed from the person's
+ * message is (the Generative Agents rating of `memory/importance.ts`). Asked separately they were
+ * two to four background calls per turn; together they are one, answered as a small JSON object.
+ *
+ * The parser is strict, as the single-purpose ones are: a value that is not what was asked for is null
+ * (the caller keeps its heuristic), never a guess; a list of ratings of the wrong length is dropped
+ * whole, since a rating for the wrong memory is worse than none.
+ */
+
+/** Characters of each side quoted to the model; longer messages are cut (the tone shows early). */
+export const APPRAISED_CHARS = 600;
+
+export interface TurnAppraisalInput {
+  personaName: string;
+  /** What the person said. */
+  spoken: string;
+  /** The persona's reply. */
+  answer: string;
+  /** The memories formed from `spoken`, in order (may be empty: then only the tone is asked). */
+  memories: readonly string[];
+}
+
+export interface TurnAppraisal {
+  /** How the visitor treated the persona and how the exchange went, −1..1 (3 decimals); null when not given. */
+  tone: number | null;
+  /** Per memory, in the input's order: importance 0.1..1 from a 1–10 rating, or null when not given. */
+  importance: Array<number | null>;
+}
+
+/** Reply cap: the object with its tone and one rating per memory, with room for spacing. */
+export function appraisalMaxTokens(memories: number): number {
+  return 24 + 4 * memories;
+}
+
+export function appraisalPrompt(input: TurnAppraisalInput): { system: string; user: string } {
+  const { personaName, memories } = input;
+  const ratings =
+    memories.length === 0
+      ? '"poignancy" is an empty list: there are no memories to rate.'
+      : `"poignancy" lists one rating per numbered memory, in order, on the scale of 1 to 10, where 1 is purely mundane ` +
+        `(e.g., brushing teeth, making bed) and 10 is extremely poignant (e.g., a break up, college acceptance) for ${personaName}.`;
+  const system =
+    'You appraise exchanges in a role-play chat. Reply with one JSON object and nothing else: {"tone": number, "poignancy": [numbers]}. ' +
+    `"tone" rates how the visitor treated ${personaName} and how the exchange went, between -1 and 1: ` +
+    `-1 hostile or insulting, -0.5 unfriendly, 0 neutral, 0.5 friendly, 1 warm and kind. ${ratings}`;
+  const listed = memories.map((memory, index) => `${index + 1}. ${flat(memory)}`).join('\n');
+  const user =
+    `Visitor: ${cut(input.spoken)}\n${personaName}: ${cut(input.answer)}\n\n` +
+    (memories.length === 0 ? '' : `Memories ${personaName} keeps from it:\n${listed}\n\n`) +
+    'JSON:';
+  return { system, user };
+}
+
+/** The tone and ratings in the model's answer (see the module comment); both empty when it is no such object. */
+export function parseAppraisal(answer: string, memories: number): TurnAppraisal {
+  const none: TurnAppraisal = { tone: null, importance: Array.from({ length: memories }, () => null) };
+  const start = answer.indexOf('{');
+  const end = answer.lastIndexOf('}');
+  if (start < 0 || end < start) return none;
+  let value: unknown;
+  try {
+    value = JSON.parse(answer.slice(start, end + 1));
+  } catch {
+    return none;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return none;
+  const { tone, poignancy } = value as { tone?: unknown; poignancy?: unknown };
+  const isTone = typeof tone === 'number' && Number.isFinite(tone) && tone >= -1 && tone <= 1;
+  const importance =
+    Array.isArray(poignancy) && poignancy.length === memories
+      ? poignancy.map((rating) => (Number.isInteger(rating) && (rating as number) >= 1 && (rating as number) <= 10 ? (rating as number) / 10 : null))
+      : none.importance;
+  return { tone: isTone ? Math.round(tone * 1000) / 1000 : null, importance };
+}
+
+function flat(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+function cut(text: string): string {
+  const flattened = flat(text);
+  return flattened.length <= APPRAISED_CHARS ? flattened : `${flattened.slice(0, APPRAISED_CHARS)}…`;
+}

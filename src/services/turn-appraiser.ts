@@ -1,0 +1,116 @@
+/**
+ * Asks the model once per chat turn for all its background judgements (`domain/turn-appraisal.ts`):
+ * the relationship's tone of the exchange and the poignancy of each memory formed from it. Two durable
+ * jobs need the answer — memory formation and the relationship update — and run in either order, so
+ * the first to ask starts the call and the other is handed the same answer (kept a while per user
+ * message). After a restart a job asks again; that costs a call, never a wrong value.
+ */
+import type { Logger } from 'pino';
+import { appraisalMaxTokens, appraisalPrompt, parseAppraisal, type TurnAppraisal } from '../domain/turn-appraisal.js';
+import type { LlmProvider } from '../ports/llm.js';
+import { collectReply } from './llm-reply.js';
+
+/** The model gets this long to answer before both jobs use their heuristics instead. */
+export const APPRAISAL_TIMEOUT_MS = 20_000;
+/** Answers kept for the job that has not asked yet: how long, and how many (oldest out). */
+const KEPT_MS = 10 * 60_000;
+const MAX_KEPT = 1_000;
+
+export interface AppraisalRequest {
+  /** The person's message the turn answered: identifies the turn for both jobs. */
+  userMessageId: number;
+  personaName: string;
+  model: string;
+  spoken: string;
+  answer: string;
+  /** The memories formed from `spoken` (`extractMemories`), in order. */
+  memories: readonly string[];
+}
+
+export class TurnAppraiser {
+  private readonly kept = new Map<number, { answer: Promise<TurnAppraisal | null>; until: number }>();
+
+  constructor(
+    private readonly deps: {
+      llm: LlmProvider;
+      logger: Pick<Logger, 'debug' | 'info'>;
+      /** The context window to ask for (live setting). */
+      contextTokens: () => number;
+      /** Whether both judgements are asked of the model now (memory.llmImportance, social.llmJudgement). */
+      isEnabled: () => boolean;
+      now: () => number;
+    },
+  ) {}
+
+  /** Whether the jobs should ask here instead of their single-purpose prompts. */
+  get isEnabled(): boolean {
+    return this.deps.isEnabled();
+  }
+
+  /**
+   * The turn's appraisal: the one already asked for this user message, or a new call. Null when the
+   * model could not be asked or did not answer in time; values it did not give are null inside.
+   */
+  async appraise(request: AppraisalRequest, signal: AbortSignal): Promise<TurnAppraisal | null> {
+    const now = this.deps.now();
+    for (const [id, entry] of this.kept) {
+      if (entry.until > now && this.kept.size <= MAX_KEPT) break; // insertion order: the rest are newer
+      this.kept.delete(id);
+    }
+    let entry = this.kept.get(request.userMessageId);
+    if (entry === undefined) {
+      entry = { answer: this.ask(request), until: now + KEPT_MS };
+      this.kept.set(request.userMessageId, entry);
+    }
+    const answer = entry.answer;
+    if (signal.aborted) throw signal.reason;
+    // The call is shared: a job stopping (shutdown) stops waiting for it, not the call itself.
+    return new Promise<TurnAppraisal | null>((resolve, reject) => {
+      const stop = (): void => reject(signal.reason);
+      signal.addEventListener('abort', stop, { once: true });
+      void answer.then(
+        (value) => {
+          signal.removeEventListener('abort', stop);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', stop);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private async ask(request: AppraisalRequest): Promise<TurnAppraisal | null> {
+    const prompt = appraisalPrompt(request);
+    try {
+      const { text } = await collectReply(
+        this.deps.llm.chat(
+          {
+            model: request.model,
+            messages: [
+              { role: 'system', content: prompt.system },
+              { role: 'user', content: prompt.user },
+            ],
+            maxTokens: appraisalMaxTokens(request.memories.length),
+            contextTokens: this.deps.contextTokens(),
+            options: { temperature: 0 },
+            priority: 'background',
+            task: 'relationship',
+          },
+          AbortSignal.timeout(APPRAISAL_TIMEOUT_MS),
+        ),
+      );
+      const appraisal = parseAppraisal(text, request.memories.length);
+      if (appraisal.tone === null && appraisal.importance.every((value) => value === null)) {
+        // The answer may quote the person's message: its text only at debug, as request params are.
+        this.deps.logger.info({ model: request.model, answerChars: text.length }, 'the LLM did not answer with an appraisal; using the heuristics');
+        this.deps.logger.debug({ model: request.model, answer: text.slice(0, 200) }, 'the answer that was no appraisal');
+      }
+      return appraisal;
+    } catch (error) {
+      this.deps.logger.debug({ err: error }, 'the model could not appraise the turn; using the heuristics');
+      return null;
+    }
+  }
+}

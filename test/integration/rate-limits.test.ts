@@ -1,0 +1,79 @@
+/**
+ * Request budgets per API key and per address on one node (no Redis: counted in process, timed by the
+ * clock port), over WebSocket and HTTP; `X-Forwarded-For` believed only from `http.trustedProxies`.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+const RATE_LIMITED = -32021;
+const servers: TestServer[] = [];
+const clients: TestClient[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close().catch(() => undefined)));
+  await Promise.all(servers.splice(0).map((server) => server.cleanup()));
+});
+
+/** A frozen clock: budgets never refill during a test, so counts are exact whatever the machine does. */
+const frozen = { now: () => 1_700_000_000_000 };
+
+async function start(flags: Record<string, unknown>): Promise<TestServer> {
+  const server = await startTestServer({ clock: frozen, flags: { 'limits.rateLimitPerSecond': 1e6, 'limits.rateLimitBurst': 1e6, ...flags } });
+  servers.push(server);
+  return server;
+}
+
+async function connect(url: string, headers: Record<string, string> = {}): Promise<TestClient> {
+  const client = await TestClient.connect(url, { headers });
+  clients.push(client);
+  return client;
+}
+
+/** Sends a batch of `size` session.info requests; answers the error codes. */
+async function batch(client: TestClient, size: number): Promise<number[]> {
+  client.send(Array.from({ length: size }, (_, index) => ({ jsonrpc: '2.0', id: index + 1, method: 'session.info' })));
+  const answers = (await client.next()) as Array<{ error?: { code: number } }>;
+  return answers.filter((answer) => answer.error !== undefined).map((answer) => answer.error!.code);
+}
+
+describe('rate limits per API key and per address, one node', () => {
+  it("counts all of a key's connections and HTTP calls against one budget; another key has its own", async () => {
+    const server = await start({ 'limits.rateLimitPerKeyPerSecond': 10, 'limits.rateLimitPerAddressPerSecond': 0, 'auth.mode': 'required' });
+    const alice = (await server.server.auth.createKey({ name: 'Alice' })).key;
+    const bob = (await server.server.auth.createKey({ name: 'Bob' })).key;
+    const [first, second] = [await connect(`${server.server.websocketUrl}?token=${alice}`), await connect(`${server.server.websocketUrl}?token=${alice}`)];
+    expect(await batch(first, 6)).toEqual([]);
+    expect(await batch(second, 4)).toEqual([]);
+    // A batch costs its size: refused whole when the budget has less.
+    expect(await batch(second, 2)).toEqual([RATE_LIMITED, RATE_LIMITED]);
+    const http = await fetch(`${server.server.httpUrl}/v1/models`, { headers: { authorization: `Bearer ${alice}` } });
+    expect(http.status).toBe(429);
+    expect(http.headers.get('retry-after')).not.toBeNull();
+    const mcp = await fetch(`${server.server.httpUrl}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(mcp.status).toBe(429);
+    expect(((await mcp.json()) as { error: { code: number; data: { limit: string } } }).error).toMatchObject({ code: RATE_LIMITED, data: { limit: 'key' } });
+    expect(await batch(await connect(`${server.server.websocketUrl}?token=${bob}`), 10)).toEqual([]);
+  });
+
+  it('counts an address over its connections, and believes X-Forwarded-For only from a trusted proxy', async () => {
+    const direct = await start({ 'limits.rateLimitPerKeyPerSecond': 0, 'limits.rateLimitPerAddressPerSecond': 10 });
+    // Not trusted: a client cannot pick a fresh address per connection with the header.
+    const spoofing = [await connect(direct.server.websocketUrl, { 'x-forwarded-for': '192.0.2.1' }), await connect(direct.server.websocketUrl, { 'x-forwarded-for': '192.0.2.2' })];
+    expect(await batch(spoofing[0]!, 8)).toEqual([]);
+    expect(await batch(spoofing[1]!, 2)).toEqual([]);
+    expect(await batch(spoofing[1]!, 1)).toEqual([RATE_LIMITED]);
+
+    const proxied = await start({ 'limits.rateLimitPerKeyPerSecond': 0, 'limits.rateLimitPerAddressPerSecond': 10, 'http.trustedProxies': ['loopback'] });
+    // Behind a trusted proxy (loopback here) each forwarded client has its own budget.
+    const one = await connect(proxied.server.websocketUrl, { 'x-forwarded-for': '192.0.2.1' });
+    const two = await connect(proxied.server.websocketUrl, { 'x-forwarded-for': '192.0.2.2' });
+    expect(await batch(one, 10)).toEqual([]);
+    expect(await batch(two, 10)).toEqual([]);
+    expect(await batch(one, 1)).toEqual([RATE_LIMITED]);
+  });
+});
