@@ -40,9 +40,8 @@ import {
   COMMON_TERM_SHARE,
   FULL_TEXT_MAX_POSTINGS,
   FULL_TEXT_POSTINGS_BUDGET,
-  lexicalCoverage,
-  literalCoverage,
   QUERY_EXPANSION_WEIGHT,
+  rankTextCandidates,
   smoothIdf,
   stemsOf,
   vectorToBlob,
@@ -329,18 +328,7 @@ export class PostgresMemoryStore implements MemoryStore {
       'SELECT id, content, recall_terms FROM memories WHERE id = ANY($1::bigint[])',
       [[...rank.keys()]],
     );
-    return texts
-      .map((row) => {
-        const content = stemsOf(row.content);
-        return {
-          id: row.id,
-          score: -(rank.get(row.id) ?? 0),
-          relevance: lexicalCoverage(terms, { content, recallTerms: stemsOf(row.recall_terms) }),
-          literal: literalCoverage(terms.literal, content),
-        };
-      })
-      .sort((a, b) => b.relevance - a.relevance || a.score - b.score || b.id - a.id)
-      .slice(0, limit);
+    return rankTextCandidates(terms, texts, rank, limit);
   }
 
   /**

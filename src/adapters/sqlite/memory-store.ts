@@ -207,6 +207,31 @@ export function literalCoverage(own: ReadonlyMap<string, number>, content: Reado
 }
 
 /**
+ * Orders full-text candidates, as both stores do (SQLite's FTS5 and PostgreSQL's tsvector): by the share
+ * of the query they cover (`relevance`), then by the engine's rank (`strength`: higher is better; the
+ * result's `score` is it negated, lower is better, like BM25), then newest first; the best `limit`.
+ */
+export function rankTextCandidates(
+  terms: { own: ReadonlyMap<string, number>; expansion: ReadonlyMap<string, number>; literal: ReadonlyMap<string, number> },
+  candidates: ReadonlyArray<{ id: number; content: string; recall_terms: string }>,
+  strength: ReadonlyMap<number, number>,
+  limit: number,
+): RankedId[] {
+  return candidates
+    .map((row) => {
+      const content = stemsOf(row.content);
+      return {
+        id: row.id,
+        score: -(strength.get(row.id) ?? 0),
+        relevance: lexicalCoverage(terms, { content, recallTerms: stemsOf(row.recall_terms) }),
+        literal: literalCoverage(terms.literal, content),
+      };
+    })
+    .sort((a, b) => b.relevance - a.relevance || a.score - b.score || b.id - a.id)
+    .slice(0, limit);
+}
+
+/**
  * A query term found in more than this share of the memories is left out of the full-text query:
  * its BM25 weight is close to zero (IDF ≈ ln 10 ≈ 2.3 at 10%, against ≈ 11 for a rare term), and
  * matching it would make FTS5 rank a large part of the table. The vector part still sees it.
@@ -459,19 +484,7 @@ export class SqliteMemoryStore implements MemoryStore {
       // Two passes, so a match of the query's words is never crowded out by its thesaurus terms.
       const bm25 = new Map(run(own).map((row) => [row.id, -row.rank]));
       if (expanded !== null) for (const row of run(expanded)) bm25.set(row.id, (bm25.get(row.id) ?? 0) + QUERY_EXPANSION_WEIGHT * -row.rank);
-      const texts = this.sql.searchText.all(JSON.stringify([...bm25.keys()]));
-      return texts
-        .map((row) => {
-          const content = stemsOf(row.content);
-          return {
-            id: row.id,
-            score: -(bm25.get(row.id) ?? 0),
-            relevance: lexicalCoverage(terms, { content, recallTerms: stemsOf(row.recall_terms) }),
-            literal: literalCoverage(terms.literal, content),
-          };
-        })
-        .sort((a, b) => b.relevance - a.relevance || a.score - b.score || b.id - a.id)
-        .slice(0, limit);
+      return rankTextCandidates(terms, this.sql.searchText.all(JSON.stringify([...bm25.keys()])), bm25, limit);
     });
   }
 
