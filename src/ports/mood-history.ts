@@ -7,22 +7,10 @@
  * A sample holds the persona's figures and what kind of change made it, never who caused it (no user,
  * session or conversation): it is as public as the persona's current mood (`emotional.get_state`).
  */
-import type { MoodName } from '../domain/social/mood.js';
-import type { MoodSampleCause } from '../domain/social/mood-samples.js';
+import type { MoodEnergyFigures, MoodSampleCause } from '../domain/social/mood-samples.js';
 
-export interface MoodSampleFigures {
-  mood: MoodName;
-  valence: number;
-  arousal: number;
-  stress: number;
-  curiosity: number;
-  /** Social energy, 0..maxEnergy. */
-  energy: number;
-  /** The persona's maximum energy when the sample was taken (its profile may change later). */
-  maxEnergy: number;
-  /** Tiredness from recent talk, 0..1. */
-  fatigue: number;
-}
+/** The figures of one sample (the domain's; energy 0..maxEnergy, fatigue 0..1). */
+export type MoodSampleFigures = MoodEnergyFigures;
 
 export interface MoodSampleInput extends MoodSampleFigures {
   personaId: string;

@@ -25,8 +25,11 @@ export interface MoodEnergyFigures {
   arousal: number;
   stress: number;
   curiosity: number;
+  /** Social energy, 0..maxEnergy. */
   energy: number;
+  /** The persona's maximum energy when the sample was taken (its profile may change later). */
   maxEnergy: number;
+  /** Tiredness from recent talk, 0..1. */
   fatigue: number;
 }
 
