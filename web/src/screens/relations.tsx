@@ -294,36 +294,53 @@ function MoodAndEnergy({ personaId }: { personaId: string }) {
   );
 }
 
+/** One figure of the samples over time, a straight line per series. */
+interface TimeSeries {
+  label: string;
+  color: string;
+  value: (point: ChartPoint) => number;
+}
+
 function MoodChart({ points }: { points: ChartPoint[] }) {
-  const canvas = useRef<HTMLCanvasElement>(null);
-  useChart(
-    canvas,
-    () =>
-      points.length === 0
-        ? null
-        : {
-            type: 'line',
-            data: {
-              datasets: [
-                { label: 'pleasant (valence)', data: points.map((point) => ({ x: point.at, y: point.valence })), borderColor: '#168246', backgroundColor: '#168246', tension: 0 },
-                { label: 'excited (arousal)', data: points.map((point) => ({ x: point.at, y: point.arousal })), borderColor: '#5b4bc4', backgroundColor: '#5b4bc4', tension: 0 },
-                { label: 'stress', data: points.map((point) => ({ x: point.at, y: point.stress_level })), borderColor: '#be2828', backgroundColor: '#be2828', tension: 0 },
-              ],
-            },
-            // Straight lines: between two samples the mood drifts smoothly, and a curve would invent overshoots.
-            options: { animation: false, responsive: true, scales: { x: timeAxis(points), y: { min: -1, max: 1 } } },
-          },
-    [points],
-  );
   return (
-    <figure>
-      <figcaption>Mood over time</figcaption>
-      {points.length === 0 ? <p class="muted">No mood recorded yet.</p> : <canvas ref={canvas} role="img" aria-label={`Mood over time: ${describe(points, (point) => point.mood)}`} />}
-    </figure>
+    <TimeSeriesChart
+      points={points}
+      caption="Mood over time"
+      empty="No mood recorded yet."
+      series={[
+        { label: 'pleasant (valence)', color: '#168246', value: (point) => point.valence },
+        { label: 'excited (arousal)', color: '#5b4bc4', value: (point) => point.arousal },
+        { label: 'stress', color: '#be2828', value: (point) => point.stress_level },
+      ]}
+      y={{ min: -1, max: 1 }}
+      spoken={(point) => point.mood}
+    />
   );
 }
 
 function EnergyChart({ points }: { points: ChartPoint[] }) {
+  return (
+    <TimeSeriesChart
+      points={points}
+      caption="Social energy over time"
+      empty="No energy recorded yet."
+      series={[{ label: 'social energy', color: '#c47a1b', value: (point) => point.social_battery }]}
+      y={{ min: 0, suggestedMax: Math.max(...points.map((point) => point.max_social_energy)) }}
+      spoken={(point) => String(Math.round(point.social_battery))}
+    />
+  );
+}
+
+function TimeSeriesChart(props: {
+  points: ChartPoint[];
+  caption: string;
+  empty: string;
+  series: TimeSeries[];
+  y: { min: number; max?: number; suggestedMax?: number };
+  /** What a screen reader hears of a point. */
+  spoken: (point: ChartPoint) => string;
+}) {
+  const { points, caption, empty, series, y, spoken } = props;
   const canvas = useRef<HTMLCanvasElement>(null);
   useChart(
     canvas,
@@ -333,20 +350,23 @@ function EnergyChart({ points }: { points: ChartPoint[] }) {
         : {
             type: 'line',
             data: {
-              datasets: [{ label: 'social energy', data: points.map((point) => ({ x: point.at, y: point.social_battery })), borderColor: '#c47a1b', backgroundColor: '#c47a1b', tension: 0 }],
+              datasets: series.map(({ label, color, value }) => ({
+                label,
+                data: points.map((point) => ({ x: point.at, y: value(point) })),
+                borderColor: color,
+                backgroundColor: color,
+                tension: 0,
+              })),
             },
-            options: { animation: false, responsive: true, scales: { x: timeAxis(points), y: { min: 0, suggestedMax: Math.max(...points.map((point) => point.max_social_energy)) } } },
+            // Straight lines: between two samples the figures drift smoothly, and a curve would invent overshoots.
+            options: { animation: false, responsive: true, scales: { x: timeAxis(points), y } },
           },
     [points],
   );
   return (
     <figure>
-      <figcaption>Social energy over time</figcaption>
-      {points.length === 0 ? (
-        <p class="muted">No energy recorded yet.</p>
-      ) : (
-        <canvas ref={canvas} role="img" aria-label={`Social energy over time: ${describe(points, (point) => String(Math.round(point.social_battery)))}`} />
-      )}
+      <figcaption>{caption}</figcaption>
+      {points.length === 0 ? <p class="muted">{empty}</p> : <canvas ref={canvas} role="img" aria-label={`${caption}: ${describe(points, spoken)}`} />}
     </figure>
   );
 }
