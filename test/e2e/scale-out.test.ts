@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { findHaproxy, findRedisServer, startHaproxy, startRedis, type LocalProcess } from '../helpers/local-services.js';
 import { freshPostgres, postgresAvailable } from '../helpers/store-backend.js';
+import { waitForBanner } from '../helpers/child-server.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 const BUILT = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -45,23 +46,8 @@ async function startNode(name: string, configFile: string, dataDir: string): Pro
     env: { ...process.env, PERSONA_MCP_DATABASE_URL: '', PERSONA_MCP_REDIS_URL: '' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node ${name} did not start:\n${stderr}`)), 60_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on (ws:\/\/\S+)/.exec(stderr);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`node ${name} exited with ${code}:\n${stderr}`));
-    });
-  });
-  return { name, child, port: Number(new URL(url).port), url, stderr: () => stderr };
+  const { url, stderr } = await waitForBanner(child, `node ${name}`);
+  return { name, child, port: Number(new URL(url).port), url, stderr };
 }
 
 async function stopNode(node: Node, signal: NodeJS.Signals): Promise<void> {

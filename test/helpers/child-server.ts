@@ -18,9 +18,29 @@ export async function startChildServer(args: string[], env: NodeJS.ProcessEnv = 
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  const { url, stderr } = await waitForBanner(child, 'server');
+  return {
+    process: child,
+    websocketUrl: url,
+    stderr,
+    async kill(signal) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/**
+ * Waits for a spawned server's "listening on ws://…" line on stderr and returns its URL, with everything
+ * it wrote to stderr (then and later). Fails with that text when it exits first or takes a minute (tsx
+ * compiles the CLI first: slow on a loaded machine).
+ */
+export async function waitForBanner(child: ChildProcess, label: string): Promise<{ url: string; stderr: () => string }> {
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${stderr}`)), 60_000); // tsx compiles the CLI first: slow on a loaded machine
+    const timer = setTimeout(() => reject(new Error(`${label} did not start:\n${stderr}`)), 60_000);
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       const match = /listening on (ws:\/\/\S+)/.exec(stderr);
@@ -31,18 +51,8 @@ export async function startChildServer(args: string[], env: NodeJS.ProcessEnv = 
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${stderr}`));
+      reject(new Error(`${label} exited with ${code}:\n${stderr}`));
     });
   });
-  return {
-    process: child,
-    websocketUrl: url,
-    stderr: () => stderr,
-    async kill(signal) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill(signal);
-      await exited;
-    },
-  };
+  return { url, stderr: () => stderr };
 }
