@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { findHaproxy, findRedisServer, startHaproxy, startRedis, type LocalProcess } from '../helpers/local-services.js';
 import { freshPostgres, postgresAvailable } from '../helpers/store-backend.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitForBanner } from '../helpers/child-server.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 const postgres = await postgresAvailable();
@@ -170,22 +171,7 @@ async function startChildNode(dataDir: string, config: Record<string, unknown>):
     env: { ...process.env, PERSONA_MCP_DATABASE_URL: '', PERSONA_MCP_REDIS_URL: '' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the node did not start:\n${stderr}`)), 60_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on (ws:\/\/\S+)/.exec(stderr);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the node exited with ${code}:\n${stderr}`));
-    });
-  });
+  const { url } = await waitForBanner(child, 'the node');
   return { child, url };
 }
 
@@ -261,7 +247,11 @@ describe.skipIf(missing.length > 0)("the LLM queue's bound shared by the nodes t
     await exited;
     // The survivor's chat waits for the dead node's slot, then gets it once the lease (5 s) runs out.
     const started = Date.now();
-    const reply = await (await client(survivor)).call('persona.chat', { persona_id: 'kira', message: 'Is anyone there?' });
+    const asking = await client(survivor);
+    asking.send({ jsonrpc: '2.0', id: 1, method: 'persona.chat', params: { persona_id: 'kira', message: 'Is anyone there?' } });
+    // The reply comes after the lease, ~5 s: longer than `call`'s 5 s wait for a frame, which it raced.
+    const reply = await asking.next(15_000);
+    expect(reply.id).toBe(1);
     expect(reply.error).toBeUndefined();
     expect(Date.now() - started).toBeLessThan(9_000);
     await expect.poll(async () => (await queueOf(survivor)).cluster, { timeout: 5_000 }).toEqual({ running: 0, queued: 0 });
