@@ -82,7 +82,10 @@ describe('conversations', () => {
       const started = await client.result('conversation.start', { persona_id: 'aria', context: 'At the tavern, late evening.' });
       expect(started).toMatchObject({ participants: ['aria'], started: true, kind: 'user' });
       for (let turn = 1; turn <= 5; turn += 1) await client.result('persona.chat', { message: `message ${turn}` });
-      expect(ollama.requests.at(-1)!.body.messages![0]!.content).toContain('At the tavern, late evening.');
+      // The turn's own request (its last message is the user's, word for word): background calls such as the
+      // turn appraisal may reach the model after the reply and quote the message inside their own prompt.
+      const turn = ollama.requests.findLast((request) => request.body.messages?.at(-1)?.content === 'message 5');
+      expect(turn!.body.messages![0]!.content).toContain('At the tavern, late evening.');
 
       const status = await client.result('conversation.status');
       expect(status).toMatchObject({ active_conversations: 1, current_persona: 'aria', conversation_id: started.conversation_id, turn_count: 5 });
