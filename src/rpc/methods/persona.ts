@@ -8,6 +8,7 @@ import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
 import { personaIdParam, personaStateToWire, personaStateWire, round, toIso } from './wire.js';
 import { isAdmin } from '../access.js';
+import { SharedResults } from '../shared-results.js';
 
 const personaSummaryWire = z.object({
   id: z.string(),
@@ -20,6 +21,23 @@ const personaSummaryWire = z.object({
   model: z.string().describe('The model this persona uses.'),
   avatar_url: z.string().describe('Its picture, relative to the server: the uploaded avatar (`/media/ID`) or a generated one (`/avatars/ID.svg`).'),
 });
+
+const personaListResultWire = z.object({ personas: z.array(personaSummaryWire), total_count: z.number().int(), available_count: z.number().int() });
+type PersonaListResult = z.infer<typeof personaListResultWire>;
+
+const personaStatusResultWire = z.object({
+  persona_id: z.string(),
+  name: z.string(),
+  ...personaStateWire.shape,
+  current_priority: z.string(),
+  is_available: z.boolean(),
+  cooldown_remaining: z.number(),
+  max_social_energy: z.number(),
+  is_active: z.boolean().describe("Whether it is this session's active persona."),
+  mood: z.string().describe('Named mood (emotional.get_state has the figures).'),
+  mood_description: z.string().describe('How the prompt tells the persona it feels.'),
+});
+type PersonaStatusResult = z.infer<typeof personaStatusResultWire>;
 
 const personaDetailWire = z.object({
   persona_id: z.string(),
@@ -97,6 +115,10 @@ export function personaMethods(services: Services): MethodDefinition[] {
   const { personas, sessions, conversations, chat } = services;
   const { media } = services.media;
   const detail = (persona: PersonaRecord): z.infer<typeof personaDetailWire> => personaDetailToWire(persona, media.avatarUrl(persona));
+  // Polled by every client, and the same answer for a while: an unchanged answer is the same object,
+  // serialised once (shared-results.ts).
+  const listAnswers = new SharedResults<PersonaListResult>(1);
+  const statusAnswers = new SharedResults<PersonaStatusResult>();
 
   return [
     defineMethod({
@@ -104,7 +126,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
       requires: 'user',
       summary: 'List every persona with its availability and social energy.',
       params: z.object({}),
-      result: z.object({ personas: z.array(personaSummaryWire), total_count: z.number().int(), available_count: z.number().int() }),
+      result: personaListResultWire,
       hints: { readOnly: true, idempotent: true },
       handler: async () => {
         // One after another: the energy states are in memory, so each await is a resolved promise,
@@ -126,7 +148,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
             avatar_url: media.avatarUrl(persona),
           });
         }
-        return { personas: list, total_count: list.length, available_count: available };
+        return listAnswers.reuse('all', { personas: list, total_count: list.length, available_count: available });
       },
     }),
 
@@ -169,18 +191,7 @@ export function personaMethods(services: Services): MethodDefinition[] {
       requires: 'user',
       summary: "A persona's social energy, fatigue and availability (the active persona when none is named).",
       params: z.object({ persona_id: personaIdParam.optional() }),
-      result: z.object({
-        persona_id: z.string(),
-        name: z.string(),
-        ...personaStateWire.shape,
-        current_priority: z.string(),
-        is_available: z.boolean(),
-        cooldown_remaining: z.number(),
-        max_social_energy: z.number(),
-        is_active: z.boolean().describe("Whether it is this session's active persona."),
-        mood: z.string().describe('Named mood (emotional.get_state has the figures).'),
-        mood_description: z.string().describe('How the prompt tells the persona it feels.'),
-      }),
+      result: personaStatusResultWire,
       hints: { readOnly: true, idempotent: true },
       handler: async ({ persona_id }, context) => {
         // Every read below is cached (catalogue, session, energy, mood): awaited one by one, and the
@@ -190,7 +201,8 @@ export function personaMethods(services: Services): MethodDefinition[] {
         const snapshot = await personas.snapshot(persona);
         const mood = await services.social.emotions.current(persona);
         const state = personaStateToWire(snapshot);
-        return {
+        const isActive = activeId === persona.id;
+        return statusAnswers.reuse(`${persona.id}\n${isActive}`, {
           persona_id: persona.id,
           name: persona.name,
           social_energy: state.social_energy,
@@ -200,10 +212,10 @@ export function personaMethods(services: Services): MethodDefinition[] {
           is_available: snapshot.availability.isAvailable,
           cooldown_remaining: snapshot.availability.cooldownRemaining,
           max_social_energy: persona.socialEnergy.maxEnergy,
-          is_active: activeId === persona.id,
+          is_active: isActive,
           mood: moodName(mood),
           mood_description: describeMood(mood),
-        };
+        });
       },
     }),
 
