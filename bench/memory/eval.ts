@@ -395,7 +395,9 @@ async function endToEnd(): Promise<EndToEnd> {
   });
   const server = await startServer(config, { logger });
   const pairs = PARAPHRASE_PAIRS.slice(0, 20);
-  const promptOf = (): string => ollama.requests.at(-1)!.body.messages![0]!.content;
+  // The turn's own request (its last message is the question), not `requests.at(-1)`: background jobs
+  // (doc2query, the turn appraisal) call the model after replies too.
+  const promptOf = (message: string): string => ollama.chatAbout(message).body.messages![0]!.content;
   const memorySections = (system: string): { recalled: string[]; profile: string[] } => {
     const section = (heading: string): string[] => {
       const start = system.indexOf(heading);
@@ -435,7 +437,7 @@ async function endToEnd(): Promise<EndToEnd> {
       const started = performance.now();
       await asker.result('persona.chat', { message: pair.question });
       times.push(performance.now() - started);
-      const system = promptOf();
+      const system = promptOf(pair.question);
       const { recalled, profile } = memorySections(system);
       if ([...recalled, ...profile].some((line) => line.includes(pair.fact))) reached++;
       recalledLines.push(recalled.length);
@@ -445,13 +447,13 @@ async function endToEnd(): Promise<EndToEnd> {
     let unrelated = 0;
     for (const question of UNRELATED_QUESTIONS) {
       await asker.result('persona.chat', { message: question });
-      unrelated += memorySections(promptOf()).recalled.length;
+      unrelated += memorySections(promptOf(question)).recalled.length;
     }
     await asker.result('conversation.start', { persona_id: 'kira', context: 'elsewhere' });
     let leaksPersona = 0;
     for (const pair of pairs) {
       await asker.result('persona.chat', { persona_id: 'kira', message: pair.question });
-      if (pairs.some((other) => promptOf().includes(other.fact))) leaksPersona++;
+      if (pairs.some((other) => promptOf(pair.question).includes(other.fact))) leaksPersona++;
     }
     await asker.close();
     await server.services.memory.jobs.drain(60_000);
@@ -491,7 +493,7 @@ async function otherUserLeaks(
     await client.result('persona.switch', { persona_id: 'aria' });
     for (const pair of pairs) {
       await client.result('persona.chat', { message: pair.question });
-      const system = ollama.requests.at(-1)!.body.messages![0]!.content;
+      const system = ollama.chatAbout(pair.question).body.messages![0]!.content;
       if (pairs.some((other) => system.includes(other.fact))) leaks++;
     }
   } finally {

@@ -136,6 +136,8 @@ describe('doc2query and the embedding model, with an LLM', () => {
         const appraisal = appraisalReply(body, { rating: 6 });
         if (appraisal !== null) return appraisal;
         if (last.startsWith('Here is something')) return "Fact: The user emigrated from Canada.\nQ: Is the user a maple leaf person?\nQ: Where was the user raised?";
+        if (/^Here are \d+ things/.test(last))
+          return 'Memory 1:\nFact: The user keeps bees.\nQ: Does the user have honey hives?\nMemory 2:\nFact: The user plays the cello.\nQ: Which string instrument does the user bow?';
         return 'Noted.';
       },
     });
@@ -167,5 +169,20 @@ describe('doc2query and the embedding model, with an LLM', () => {
       embed_model_status: 'missing',
       vector_index: expect.arrayContaining([expect.objectContaining({ embedder: 'hashed-ngram-v1@256', vectors: 1, loading: false })]),
     });
+  });
+
+  it("asks for all of a message's memories in one doc2query call, and files each answer under its memory", async () => {
+    const client = await withLlm.connect();
+    await client.result('persona.switch', { persona_id: 'kira' });
+    const before = llm.requests.length;
+    await client.result('persona.chat', { message: 'I keep three bee hives in my garden. I play the cello in an orchestra.' });
+    await withLlm.server.services.memory.jobs.drain(10_000);
+    const doc2query = llm.requests.slice(before).filter((request) => request.body.messages?.at(-1)?.content.includes('"Fact:"'));
+    expect(doc2query).toHaveLength(1);
+    expect(doc2query[0]!.body.messages!.at(-1)!.content).toMatch(/^Here are 2 things/);
+    const hives = await client.result('memory.search', { persona_id: 'kira', query: 'honey' });
+    expect(hives.memories[0]?.content).toContain('bee hives');
+    const cello = await client.result('memory.search', { persona_id: 'kira', query: 'string instrument bow' });
+    expect(cello.memories[0]?.content).toContain('cello');
   });
 });

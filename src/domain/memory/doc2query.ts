@@ -39,3 +39,48 @@ export function parseDoc2Query(answer: string): string | null {
   const text = [fact, ...questions].join(' ').replace(/\s+/g, ' ').trim();
   return text.length === 0 ? null : text.slice(0, DOC2QUERY_MAX_CHARS);
 }
+
+/**
+ * One prompt for several memories of the same message (one model call per message, not per memory):
+ * the memories numbered, and for each a "Memory N:" line before its fact and questions. A message with
+ * one memory uses {@link doc2queryPrompt}.
+ */
+export function doc2queryBatchPrompt(personaName: string, memories: readonly string[]): string {
+  const numbered = memories.map((memory, index) => `${index + 1}. "${memory}"`).join('\n');
+  return (
+    `Here are ${memories.length} things ${personaName} remembers from a conversation with the user:\n${numbered}\n\n` +
+    `For each of them, in order: first a line "Memory N:" with its number; then restate it as one short fact about the user, ` +
+    `in the third person, on a line starting with "Fact:"; then write ${DOC2QUERY_QUESTIONS} different questions, each on its own line ` +
+    `starting with "Q:", that someone might ask later and that this fact answers. Use other words than the original where you can. ` +
+    `Write nothing else.`
+  );
+}
+
+/** A "Memory N:" heading (also "**Memory 2.**", "## Memory 3"), with what follows it on the line. */
+const MEMORY_HEADING = /^[#*\s]*memory\s*(\d+)\s*[:.)]?[*\s]*(.*)$/i;
+
+/**
+ * Each memory's fact and questions from the answer to {@link doc2queryBatchPrompt}, in the memories'
+ * order: null for a memory the answer has no "Fact:" line for. Sections are found by their "Memory N:"
+ * headings; an answer without headings is split at its "Fact:" lines, but only when there is one per
+ * memory (otherwise which fact belongs to which memory is a guess, and none is kept).
+ */
+export function parseDoc2QueryBatch(answer: string, count: number): Array<string | null> {
+  const sections = new Map<number, string[]>();
+  let current: string[] | null = null;
+  for (const line of answer.split('\n')) {
+    const heading = MEMORY_HEADING.exec(line.trim());
+    if (heading !== null) {
+      const number = Number(heading[1]);
+      current = number >= 1 && number <= count && !sections.has(number) ? [] : null;
+      if (current !== null) sections.set(number, current);
+      if (current !== null && heading[2]!.length > 0) current.push(heading[2]!);
+      continue;
+    }
+    current?.push(line);
+  }
+  if (sections.size > 0) return Array.from({ length: count }, (_, index) => parseDoc2Query((sections.get(index + 1) ?? []).join('\n')));
+  const blocks = answer.split(/\n(?=\s*(?:[-*\d.)\s]+)?fact\s*:)/i).filter((block) => /^\s*(?:[-*\d.)\s]+)?fact\s*:/im.test(block));
+  if (blocks.length !== count) return Array.from({ length: count }, () => null);
+  return blocks.map((block) => parseDoc2Query(block));
+}

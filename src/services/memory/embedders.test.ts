@@ -4,7 +4,7 @@ import { startFakeOllama, type FakeOllama } from '../../../test/fakes/fake-ollam
 import { HashedNgramEmbedder } from '../../adapters/embedders/hashed-ngram.js';
 import { LlmEmbedder } from '../../adapters/embedders/llm-embedder.js';
 import { OllamaProvider } from '../../adapters/ollama/ollama-provider.js';
-import { MemoryEmbedders, MODEL_RECHECK_MS, REMOTE_COOL_DOWN_MS } from './embedders.js';
+import { DEFERRED_QUERIES, MemoryEmbedders, MODEL_RECHECK_MS, REMOTE_COOL_DOWN_MS } from './embedders.js';
 
 let ollama: FakeOllama;
 let time: number;
@@ -46,20 +46,32 @@ describe('MemoryEmbedders', () => {
     expect(await embedders.remoteQuery('back')).toHaveLength(16);
   });
 
-  it('with waitMs 0 answers at once from what it knows, and keeps the vector that arrives for the next search', async () => {
+  it('with waitMs 0 answers at once from what it knows, and embeds the query with the next embed call, keeping its vector', async () => {
     expect(await embedders.remoteQuery('I sail on Sundays', 0)).toBeNull();
-    expect(await embedders.remoteQuery('I sail on Sundays', 0)).toBeNull(); // still on its way: not asked twice
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    for (let tries = 0; tries < 200 && (await embedders.remoteQuery('I sail on Sundays', 0)) === null; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    expect(await embedders.remoteQuery('I sail on Sundays', 0)).toBeNull();
+    expect(ollama.embedRequests).toHaveLength(0); // no round trip of its own
+    // The next embedding (a turn's memory formation) carries the waiting query in the same request.
+    const [formed] = await embedders.embed(['The user sails on Sundays']);
+    expect(formed!.map((vector) => vector.embedder)).toEqual(['hashed-ngram-v1@256', 'ollama:nomic-embed-text']);
+    expect(ollama.embedRequests).toHaveLength(1);
+    expect(ollama.embedRequests[0]!.body['input']).toEqual(['The user sails on Sundays', 'I sail on Sundays']);
     const known = await embedders.remoteQuery('I sail on Sundays', 0);
     expect(known).toHaveLength(16);
     expect(await embedders.remoteQuery('I sail on Sundays')).toBe(known);
-    expect(ollama.embedRequests).toHaveLength(1);
+    await embedders.embed(['Another memory']);
+    expect(ollama.embedRequests[1]!.body['input']).toEqual(['Another memory']); // asked once only
     // Without waitMs it waits for the backend, as a memory.search does.
     expect(await embedders.remoteQuery('something new')).toHaveLength(16);
-    expect(ollama.embedRequests).toHaveLength(2);
+    expect(ollama.embedRequests).toHaveLength(3);
+  });
+
+  it('keeps only the newest deferred queries', async () => {
+    for (let index = 0; index < DEFERRED_QUERIES + 5; index++) await embedders.remoteQuery(`question ${index}`, 0);
+    await embedders.embed(['memory']);
+    const input = ollama.embedRequests[0]!.body['input'] as string[];
+    expect(input).toHaveLength(DEFERRED_QUERIES + 1);
+    expect(input[1]).toBe('question 5');
+    expect(input.at(-1)).toBe(`question ${DEFERRED_QUERIES + 4}`);
   });
 });
 

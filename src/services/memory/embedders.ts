@@ -16,6 +16,11 @@ import type { MemoryVector } from '../../ports/memory.js';
 export const REMOTE_COOL_DOWN_MS = 30_000;
 /** Remote query vectors kept (a retry, a preview or a repeated question finds its vector at once). */
 export const QUERY_CACHE_SIZE = 256;
+/**
+ * Queries a chat turn did not wait for, whose remote vectors ride along with the next {@link MemoryEmbedders.embed}
+ * call (the turn's memory formation): at most this many wait, the newest kept.
+ */
+export const DEFERRED_QUERIES = 32;
 /** How often a missing (or unchecked, backend down) embedding model is looked for again. */
 export const MODEL_RECHECK_MS = 5 * 60_000;
 
@@ -111,8 +116,13 @@ export class MemoryEmbedders {
   async embed(texts: readonly string[], signal?: AbortSignal): Promise<MemoryVector[][]> {
     const offline = await this.offline.embed(texts, signal);
     const result = offline.map((vector) => [{ embedder: this.offline.id, vector }]);
-    const remote = await this.remoteVectors(texts, signal);
-    if (remote !== null) remote.forEach((vector, index) => result[index]!.push({ embedder: this.remote!.id, vector }));
+    // The queries turns did not wait for go in the same request: one round trip to the model, not two.
+    const deferred = texts.length === 0 || this.remote === null ? [] : this.takeDeferredQueries();
+    const remote = await this.remoteVectors(deferred.length === 0 ? texts : [...texts, ...deferred], signal);
+    if (remote !== null) {
+      texts.forEach((_, index) => result[index]!.push({ embedder: this.remote!.id, vector: remote[index]! }));
+      deferred.forEach((query, index) => this.rememberQuery(this.queryKey(query), remote[texts.length + index]!));
+    }
     return result;
   }
 
@@ -139,14 +149,16 @@ export class MemoryEmbedders {
 
   /**
    * A query's remote vector. Waits for the backend at most `waitMs` (default: the query time limit,
-   * `queryTimeoutMs`); with `waitMs` 0 only a vector already known is returned — the request still goes
-   * out, and its answer is kept for the next search of the same text (a chat turn never waits for a
-   * round trip to the embedding model: it recalls with the offline vector and full-text search). One
+   * `queryTimeoutMs`); with `waitMs` 0 only a vector already known (or on its way) is returned and no
+   * request goes out for it: the query waits (at most {@link DEFERRED_QUERIES} of them) for the next
+   * {@link embed} — the turn's memory formation — whose one request embeds it too and keeps its vector
+   * for the next search of the same text. A chat turn so never waits for a round trip to the embedding
+   * model (it recalls with the offline vector and full-text search) and adds none of its own. One
    * request per text at a time; the last {@link QUERY_CACHE_SIZE} vectors are kept, per remote embedder.
    */
   async remoteQuery(query: string, waitMs?: number): Promise<Float32Array | null> {
     if (this.remote === null) return null;
-    const key = `${this.remote.id}\n${query}`;
+    const key = this.queryKey(query);
     const known = this.queryVectors.get(key);
     if (known !== undefined) {
       this.queryVectors.delete(key);
@@ -155,6 +167,10 @@ export class MemoryEmbedders {
     }
     const limitMs = this.options.queryTimeoutMs ?? 1_000;
     let pending = this.pendingQueries.get(key);
+    if (pending === undefined && waitMs !== undefined && waitMs <= 0) {
+      this.deferQuery(query);
+      return null;
+    }
     if (pending === undefined) {
       pending = this.remoteVectors([query], undefined, limitMs).then((vectors) => {
         const vector = vectors?.[0] ?? null;
@@ -179,6 +195,28 @@ export class MemoryEmbedders {
 
   private readonly queryVectors = new Map<string, Float32Array>();
   private readonly pendingQueries = new Map<string, Promise<Float32Array | null>>();
+  /** Queries waiting for the next {@link embed} call, oldest first (a Set keeps each text once). */
+  private readonly deferredQueries = new Set<string>();
+
+  private queryKey(query: string): string {
+    return `${this.remote?.id ?? ''}\n${query}`;
+  }
+
+  private deferQuery(query: string): void {
+    this.deferredQueries.delete(query);
+    this.deferredQueries.add(query);
+    for (const oldest of this.deferredQueries) {
+      if (this.deferredQueries.size <= DEFERRED_QUERIES) break;
+      this.deferredQueries.delete(oldest);
+    }
+  }
+
+  /** The deferred queries not yet known, emptied: the caller embeds them now. */
+  private takeDeferredQueries(): string[] {
+    const taken = [...this.deferredQueries].filter((query) => !this.queryVectors.has(this.queryKey(query)));
+    this.deferredQueries.clear();
+    return taken;
+  }
 
   private rememberQuery(key: string, vector: Float32Array): void {
     this.queryVectors.delete(key);

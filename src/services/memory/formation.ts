@@ -14,7 +14,7 @@
  *   thesaurus, e.g. right after the upgrade) up to date, a page at a time.
  */
 import type { Logger } from 'pino';
-import { doc2queryPrompt, parseDoc2Query } from '../../domain/memory/doc2query.js';
+import { doc2queryBatchPrompt, doc2queryPrompt, parseDoc2Query, parseDoc2QueryBatch } from '../../domain/memory/doc2query.js';
 import { extractMemories } from '../../domain/memory/extraction.js';
 import { heuristicImportance, importanceCues, parsePoignancy, poignancyPrompt } from '../../domain/memory/importance.js';
 import type { ImportanceSource, NewMemory } from '../../domain/memory/memory.js';
@@ -38,8 +38,10 @@ export const EXPAND_JOB = 'memory.expand';
 
 /** Memories brought up to the current thesaurus per `memory.expand` job (the job re-queues itself). */
 const EXPAND_BATCH = 500;
-/** Reply cap for the canonical fact and its questions. */
+/** Reply cap for the canonical fact and its questions, per memory. */
 const DOC2QUERY_TOKENS = 160;
+/** A message's memories past this many share the reply cap of this many (a pasted list is not 40 replies long). */
+const DOC2QUERY_BATCH_REPLIES = 8;
 
 /** Memories re-embedded per `memory.embed` job; the job re-queues itself while more remain. */
 const EMBED_BATCH = 64;
@@ -97,27 +99,35 @@ export class MemoryFormation {
   }
 
   /**
-   * Asks the LLM for each memory's canonical fact and questions (doc2query). A reply without a "Fact:"
-   * line is logged and skipped; an LLM that went away leaves the memories as they are (this is an
-   * extra, never retried for ever).
+   * Asks the LLM for each memory's canonical fact and questions (doc2query), all of the message's
+   * memories in one call (one numbered prompt; one memory: the single prompt). A memory the answer has
+   * no "Fact:" line for is logged and skipped; an LLM that went away leaves the memories as they are
+   * (this is an extra, never retried for ever).
    */
   async doc2query(payload: Doc2QueryPayload, signal: AbortSignal): Promise<void> {
     const { memories, logger } = this.deps;
     const persona = this.deps.persona(payload.personaId);
     if (persona === null || !(await this.isLlmReachable())) return;
-    for (const memory of await memories.getMany(payload.memoryIds)) {
-      if (memory.doc2query !== null) continue;
-      let answer: string;
-      try {
-        answer = await this.complete(persona.model, doc2queryPrompt(persona.record.name, memory.content), DOC2QUERY_TOKENS, signal, 'summary');
-      } catch (error) {
-        logger.debug({ err: error }, 'doc2query failed; the memory keeps its WordNet terms only');
-        return;
-      }
-      const text = parseDoc2Query(answer);
+    const pending = (await memories.getMany(payload.memoryIds)).filter((memory) => memory.doc2query === null);
+    if (pending.length === 0) return;
+    const contents = pending.map((memory) => memory.content);
+    const [prompt, maxTokens] =
+      contents.length === 1
+        ? [doc2queryPrompt(persona.record.name, contents[0]!), DOC2QUERY_TOKENS]
+        : [doc2queryBatchPrompt(persona.record.name, contents), DOC2QUERY_TOKENS * Math.min(contents.length, DOC2QUERY_BATCH_REPLIES)];
+    let answer: string;
+    try {
+      answer = await this.complete(persona.model, prompt, maxTokens, signal, 'summary');
+    } catch (error) {
+      logger.debug({ err: error }, 'doc2query failed; the memories keep their WordNet terms only');
+      return;
+    }
+    const texts = contents.length === 1 ? [parseDoc2Query(answer)] : parseDoc2QueryBatch(answer, contents.length);
+    for (const [index, memory] of pending.entries()) {
+      const text = texts[index] ?? null;
       if (text === null) {
         // The answer may quote the person's message: its text only at debug, as request params are.
-        logger.info({ model: persona.model, answerChars: answer.length }, 'the LLM did not answer with a fact and questions; doc2query skipped');
+        logger.info({ model: persona.model, answerChars: answer.length, memory: index + 1, of: pending.length }, 'the LLM did not answer with a fact and questions; doc2query skipped');
         logger.debug({ model: persona.model, answer: answer.slice(0, 200) }, 'the answer that was no fact');
         continue;
       }
