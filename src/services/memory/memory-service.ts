@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import { AppError } from '../../domain/errors.js';
 import { SEMANTIC_BASELINE, unionFusion } from '../../domain/memory/fusion.js';
+import { searchTextOf } from '../../domain/memory/question.js';
 import {
   clampUnit,
   formatMemoryId,
@@ -208,7 +209,9 @@ export class MemoryService {
     const remoteQuery = settings.embedder === 'offline' ? null : await embedders.remoteQuery(query, request.remoteWaitMs);
     const useOffline = !(settings.embedder === 'ollama' && remoteQuery !== null);
     const [lexical, remoteHits, offlineHits] = await Promise.all([
-      memories.fullTextSearch(query, scope, pool),
+      // Full text searches the question's idioms as the words facts say ("how old" → "age"); the vectors
+      // embed the message as written.
+      memories.fullTextSearch(searchTextOf(query), scope, pool),
       remoteQuery !== null && embedders.remote !== null
         ? memories.vectorSearch(embedders.remote.id, remoteQuery, scope, pool)
         : Promise.resolve([]),
