@@ -63,6 +63,8 @@ const othersArg = args.indexOf('--others');
 const OTHERS = othersArg >= 0 ? Number(args[othersArg + 1]) : 1_000;
 /** Print each development-set question the system misses (never the held-out set's: it is not for tuning). */
 const showMisses = args.includes('--misses');
+/** Count each set's recall@5 misses by kind (not retrieved, ranked 6–10, lower): no question shown, so the held-out set may be counted too. */
+const showMissCounts = args.includes('--miss-counts');
 const logger = pino({ level: 'silent' });
 const settings: MemorySettings = {
   ...memorySettings(configSchema.parse({}).memory),
@@ -198,6 +200,7 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
     const tokens: number[] = [];
     const times: number[] = [];
     const inPrompt: number[] = [];
+    const missCounts = new Map<string, number>();
     /** The ranking (as memory.search returns it) and the lines a prompt would carry. */
     const ask = async (query: string): Promise<{ ranked: number[]; prompt: number[] }> => {
       const started = performance.now();
@@ -245,6 +248,15 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
       recalls.push({ hit: share(top), group: query.group ?? 'all' });
       inPrompt.push(share(new Set(found.prompt)));
       if (showMisses && testCase.showMisses && share(new Set(found.prompt)) < 1) await explainMiss(query, found.prompt);
+      if (showMissCounts && share(top) < 1) {
+        const all = await service.search({ query: query.query, limit: 200, viewerId: 'aria', reinforce: false });
+        for (const index of query.expected) {
+          const rank = all.findIndex((hit) => hit.memory.id === ids[index]);
+          if (rank >= 0 && rank < K) continue;
+          const bucket = rank < 0 ? 'not retrieved' : rank < 10 ? 'rank 6-10' : 'rank > 10';
+          missCounts.set(bucket, (missCounts.get(bucket) ?? 0) + 1);
+        }
+      }
       lines.push(found.prompt.length);
       tokens.push(linesTokens(found.prompt.map((id) => testCase.memories[ids.indexOf(id)]!)));
     }
@@ -261,6 +273,7 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
       }
     }
     results.system = { ...summarise(recalls, lines, tokens, times, testCase.unrelated ? unrelated : null), inPrompt: mean(inPrompt) };
+    if (showMissCounts) process.stderr.write(`  recall@5 misses [${testCase.name}]: ${[...missCounts].map(([bucket, count]) => `${count} ${bucket}`).join(', ') || 'none'}\n`);
     await store.close();
   }
   // plain FTS -----------------------------------------------------------------------------------------
@@ -440,6 +453,7 @@ async function endToEnd(): Promise<EndToEnd> {
       const system = promptOf(pair.question);
       const { recalled, profile } = memorySections(system);
       if ([...recalled, ...profile].some((line) => line.includes(pair.fact))) reached++;
+      else if (showMisses) process.stderr.write(`  miss [end to end] ${pair.question} ~ ${pair.fact}: recalled ${recalled.join(' | ') || 'nothing'}\n`);
       recalledLines.push(recalled.length);
       profileLines.push(profile.length);
       tokens.push(tokensOf(system));
