@@ -58,6 +58,21 @@ describe('HttpClient', () => {
     await new Promise((resolve) => setTimeout(resolve, 50)); // an uncaught error would fail the test run here
   });
 
+  it('keeps the connection when the reader stops after the last line of a whole answer and the request is then aborted', async () => {
+    const { url, sockets } = await serve((_req, res) => {
+      res.writeHead(200).end('{"done":false}\n{"done":true}\n');
+    });
+    client = new HttpClient(url);
+    for (let round = 0; round < 3; round++) {
+      const controller = new AbortController();
+      const answer = await client.request('/api/chat', { body: '{}', signal: controller.signal });
+      await answer.body[Symbol.asyncIterator]().next(); // the reader saw the final line and stops
+      controller.abort(); // what RequestScope.dispose does when a request is over
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(sockets.size).toBe(1);
+  });
+
   it('sends a request again on a new connection when the kept-alive one was closed by the server', async () => {
     let hits = 0;
     const { url, sockets } = await serve((_req, res) => {

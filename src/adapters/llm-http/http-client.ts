@@ -72,10 +72,14 @@ export class HttpClient {
     return new Promise((resolve, reject) => {
       const { signal } = options;
       if (signal?.aborted === true) return reject(new RequestFailed(url, new Error('aborted before it was sent'), false));
+      let answered: http.IncomingMessage | null = null;
       const request = this.transport.request(
         url,
         { method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), headers, agent: this.agent },
-        (response) => resolve(answerOf(url, response)),
+        (response) => {
+          answered = response;
+          resolve(answerOf(url, response));
+        },
       );
       request.on('error', (error: NodeJS.ErrnoException) => {
         const code = error.code ?? '';
@@ -84,8 +88,13 @@ export class HttpClient {
       if (signal !== undefined) {
         // Not http's own `signal` option, and no error handed to destroy: with keep-alive, an abort after the
         // answer had arrived would reach the socket as an 'error' nobody listens to (an uncaught exception).
-        // Before the answer the request fails anyway ("socket hang up"); the caller knows it aborted.
-        const onAbort = (): void => void request.destroy();
+        // Before the answer the request fails anyway ("socket hang up"); the caller knows it aborted. An
+        // answer already received whole (a reader that stopped at Ollama's final line) is read to its end
+        // instead, so its connection goes back to the pool rather than being closed.
+        const onAbort = (): void => {
+          if (answered?.complete === true) answered.resume();
+          else request.destroy();
+        };
         signal.addEventListener('abort', onAbort, { once: true });
         request.once('close', () => signal.removeEventListener('abort', onAbort));
       }
