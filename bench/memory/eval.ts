@@ -63,6 +63,8 @@ const othersArg = args.indexOf('--others');
 const OTHERS = othersArg >= 0 ? Number(args[othersArg + 1]) : 1_000;
 /** Print each development-set question the system misses (never the held-out set's: it is not for tuning). */
 const showMisses = args.includes('--misses');
+/** Count each set's recall@5 misses by kind (not retrieved, ranked 6–10, lower): no question shown, so the held-out set may be counted too. */
+const showMissCounts = args.includes('--miss-counts');
 const logger = pino({ level: 'silent' });
 const settings: MemorySettings = {
   ...memorySettings(configSchema.parse({}).memory),
@@ -198,6 +200,7 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
     const tokens: number[] = [];
     const times: number[] = [];
     const inPrompt: number[] = [];
+    const missCounts = new Map<string, number>();
     /** The ranking (as memory.search returns it) and the lines a prompt would carry. */
     const ask = async (query: string): Promise<{ ranked: number[]; prompt: number[] }> => {
       const started = performance.now();
@@ -245,6 +248,15 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
       recalls.push({ hit: share(top), group: query.group ?? 'all' });
       inPrompt.push(share(new Set(found.prompt)));
       if (showMisses && testCase.showMisses && share(new Set(found.prompt)) < 1) await explainMiss(query, found.prompt);
+      if (showMissCounts && share(top) < 1) {
+        const all = await service.search({ query: query.query, limit: 200, viewerId: 'aria', reinforce: false });
+        for (const index of query.expected) {
+          const rank = all.findIndex((hit) => hit.memory.id === ids[index]);
+          if (rank >= 0 && rank < K) continue;
+          const bucket = rank < 0 ? 'not retrieved' : rank < 10 ? 'rank 6-10' : 'rank > 10';
+          missCounts.set(bucket, (missCounts.get(bucket) ?? 0) + 1);
+        }
+      }
       lines.push(found.prompt.length);
       tokens.push(linesTokens(found.prompt.map((id) => testCase.memories[ids.indexOf(id)]!)));
     }
@@ -261,6 +273,7 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
       }
     }
     results.system = { ...summarise(recalls, lines, tokens, times, testCase.unrelated ? unrelated : null), inPrompt: mean(inPrompt) };
+    if (showMissCounts) process.stderr.write(`  recall@5 misses [${testCase.name}]: ${[...missCounts].map(([bucket, count]) => `${count} ${bucket}`).join(', ') || 'none'}\n`);
     await store.close();
   }
   // plain FTS -----------------------------------------------------------------------------------------
@@ -395,7 +408,9 @@ async function endToEnd(): Promise<EndToEnd> {
   });
   const server = await startServer(config, { logger });
   const pairs = PARAPHRASE_PAIRS.slice(0, 20);
-  const promptOf = (): string => ollama.requests.at(-1)!.body.messages![0]!.content;
+  // The turn's own request (its last message is the question), not `requests.at(-1)`: background jobs
+  // (doc2query, the turn appraisal) call the model after replies too.
+  const promptOf = (message: string): string => ollama.chatAbout(message).body.messages![0]!.content;
   const memorySections = (system: string): { recalled: string[]; profile: string[] } => {
     const section = (heading: string): string[] => {
       const start = system.indexOf(heading);
@@ -435,9 +450,10 @@ async function endToEnd(): Promise<EndToEnd> {
       const started = performance.now();
       await asker.result('persona.chat', { message: pair.question });
       times.push(performance.now() - started);
-      const system = promptOf();
+      const system = promptOf(pair.question);
       const { recalled, profile } = memorySections(system);
       if ([...recalled, ...profile].some((line) => line.includes(pair.fact))) reached++;
+      else if (showMisses) process.stderr.write(`  miss [end to end] ${pair.question} ~ ${pair.fact}: recalled ${recalled.join(' | ') || 'nothing'}\n`);
       recalledLines.push(recalled.length);
       profileLines.push(profile.length);
       tokens.push(tokensOf(system));
@@ -445,13 +461,13 @@ async function endToEnd(): Promise<EndToEnd> {
     let unrelated = 0;
     for (const question of UNRELATED_QUESTIONS) {
       await asker.result('persona.chat', { message: question });
-      unrelated += memorySections(promptOf()).recalled.length;
+      unrelated += memorySections(promptOf(question)).recalled.length;
     }
     await asker.result('conversation.start', { persona_id: 'kira', context: 'elsewhere' });
     let leaksPersona = 0;
     for (const pair of pairs) {
       await asker.result('persona.chat', { persona_id: 'kira', message: pair.question });
-      if (pairs.some((other) => promptOf().includes(other.fact))) leaksPersona++;
+      if (pairs.some((other) => promptOf(pair.question).includes(other.fact))) leaksPersona++;
     }
     await asker.close();
     await server.services.memory.jobs.drain(60_000);
@@ -491,7 +507,7 @@ async function otherUserLeaks(
     await client.result('persona.switch', { persona_id: 'aria' });
     for (const pair of pairs) {
       await client.result('persona.chat', { message: pair.question });
-      const system = ollama.requests.at(-1)!.body.messages![0]!.content;
+      const system = ollama.chatAbout(pair.question).body.messages![0]!.content;
       if (pairs.some((other) => system.includes(other.fact))) leaks++;
     }
   } finally {

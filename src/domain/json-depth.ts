@@ -12,6 +12,7 @@ export const MAX_JSON_DEPTH = 64;
  */
 export function exceedsJsonDepth(value: unknown, limit: number = MAX_JSON_DEPTH): boolean {
   if (typeof value !== 'object' || value === null) return false;
+  if (limit >= 1 && isFlat(value)) return false; // most params: no allocation for them
   const stack: Array<{ value: object; depth: number }> = [{ value, depth: 1 }];
   while (stack.length > 0) {
     const { value: current, depth } = stack.pop() as { value: object; depth: number };
@@ -22,4 +23,17 @@ export function exceedsJsonDepth(value: unknown, limit: number = MAX_JSON_DEPTH)
     }
   }
   return false;
+}
+
+/** Whether no member of an object or array is itself an object or array (depth 1). */
+function isFlat(value: object): boolean {
+  if (Array.isArray(value)) {
+    for (const child of value) if (typeof child === 'object' && child !== null) return false;
+    return true;
+  }
+  for (const key in value) {
+    const child = (value as Record<string, unknown>)[key];
+    if (typeof child === 'object' && child !== null) return false;
+  }
+  return true;
 }

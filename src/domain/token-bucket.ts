@@ -17,19 +17,19 @@ export function fullBucket(limits: TokenBucketLimits, now: number): TokenBucket 
 }
 
 /**
- * Takes `cost` tokens if the bucket has them. Returns the new bucket and, when refused, how many
- * milliseconds until enough tokens have been refilled.
+ * Refills the bucket up to `now` and takes `cost` tokens if it has them. Returns 0 when taken, else
+ * how many milliseconds until enough tokens are back (Infinity at a rate of 0). Updates the bucket in
+ * place: it runs for every request, and a new bucket object each time was garbage for the collector.
  */
-export function takeTokens(
-  bucket: TokenBucket,
-  limits: TokenBucketLimits,
-  cost: number,
-  now: number,
-): { bucket: TokenBucket; allowed: boolean; retryAfterMs: number } {
+export function takeTokens(bucket: TokenBucket, limits: TokenBucketLimits, cost: number, now: number): number {
   const elapsed = Math.max(0, now - bucket.updatedAt);
   const tokens = Math.min(limits.burst, bucket.tokens + (elapsed * limits.ratePerSecond) / 1000);
-  if (tokens >= cost) return { bucket: { tokens: tokens - cost, updatedAt: now }, allowed: true, retryAfterMs: 0 };
+  bucket.updatedAt = now;
+  if (tokens >= cost) {
+    bucket.tokens = tokens - cost;
+    return 0;
+  }
+  bucket.tokens = tokens;
   const missing = cost - tokens;
-  const retryAfterMs = limits.ratePerSecond > 0 ? Math.ceil((missing * 1000) / limits.ratePerSecond) : Number.POSITIVE_INFINITY;
-  return { bucket: { tokens, updatedAt: now }, allowed: false, retryAfterMs };
+  return limits.ratePerSecond > 0 ? Math.max(1, Math.ceil((missing * 1000) / limits.ratePerSecond)) : Number.POSITIVE_INFINITY;
 }

@@ -27,6 +27,12 @@ export interface MemoryScope {
   userId?: string | null | undefined;
 }
 
+export interface RankingFacts {
+  id: number;
+  importance: number;
+  lastAccessedAt: number;
+}
+
 export interface RankedId {
   id: number;
   /** BM25 (lower is better) for full-text hits, cosine similarity for vector hits. */
@@ -118,6 +124,11 @@ export interface MemoryStore {
   ): Promise<Memory[]>;
   get(id: number): Promise<Memory | null>;
   getMany(ids: readonly number[]): Promise<Memory[]>;
+  /**
+   * What ranking needs of each memory (importance, last access), for the candidates of a search: a
+   * narrow read, so that only the few memories a search returns are loaded whole (getMany).
+   */
+  rankingFacts(ids: readonly number[]): Promise<RankingFacts[]>;
   update(id: number, changes: MemoryChanges, vectors: readonly MemoryVector[] | null, now: number): Promise<Memory | null>;
   /** Deletes memories with their vectors and shares; returns how many existed. */
   delete(ids: readonly number[]): Promise<number>;

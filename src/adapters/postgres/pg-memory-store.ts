@@ -34,6 +34,7 @@ import type {
   MemoryVector,
   MessageText,
   RankedId,
+  RankingFacts,
 } from '../../ports/memory.js';
 import {
   blobToVector,
@@ -217,6 +218,11 @@ export class PostgresMemoryStore implements MemoryStore {
   async getMany(ids: readonly number[]): Promise<Memory[]> {
     if (ids.length === 0) return [];
     return (await this.db.rows<MemoryRow>(`${MEMORY_SELECT} WHERE m.id = ANY($1::bigint[])`, [ids])).map(toMemory);
+  }
+
+  async rankingFacts(ids: readonly number[]): Promise<RankingFacts[]> {
+    if (ids.length === 0) return [];
+    return this.db.rows<RankingFacts>('SELECT id, importance, last_accessed_at AS "lastAccessedAt" FROM memories WHERE id = ANY($1::bigint[])', [ids]);
   }
 
   update(id: number, changes: MemoryChanges, vectors: readonly MemoryVector[] | null, now: number): Promise<Memory | null> {

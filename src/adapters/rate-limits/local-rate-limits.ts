@@ -14,11 +14,15 @@ export class LocalRateLimits implements RequestRateLimits {
   private readonly byKey = new Map<string, TokenBucket>();
   private readonly byAddress = new Map<string, TokenBucket>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly perKey: TokenBucketLimits;
+  private readonly perAddress: TokenBucketLimits;
 
   constructor(
     private readonly budgets: RateBudgets,
     private readonly clock: Clock,
   ) {
+    this.perKey = bucketLimits(budgets.perKey);
+    this.perAddress = bucketLimits(budgets.perAddress);
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
   }
@@ -27,14 +31,14 @@ export class LocalRateLimits implements RequestRateLimits {
   takeNow(subject: RateSubject, cost: number): RateVerdict {
     const now = this.clock.now();
     if (subject.keyId !== null && this.budgets.perKey > 0) {
-      const refused = this.takeFrom(this.byKey, subject.keyId, this.budgets.perKey, cost, now);
-      if (refused !== null) return { allowed: false, limit: 'key', perSecond: this.budgets.perKey, retryAfterMs: refused };
+      const refused = this.takeFrom(this.byKey, subject.keyId, this.perKey, cost, now);
+      if (refused !== 0) return { allowed: false, limit: 'key', perSecond: this.budgets.perKey, retryAfterMs: refused };
     }
     if (this.budgets.perAddress > 0) {
-      const refused = this.takeFrom(this.byAddress, subject.address, this.budgets.perAddress, cost, now);
-      if (refused !== null) return { allowed: false, limit: 'address', perSecond: this.budgets.perAddress, retryAfterMs: refused };
+      const refused = this.takeFrom(this.byAddress, subject.address, this.perAddress, cost, now);
+      if (refused !== 0) return { allowed: false, limit: 'address', perSecond: this.budgets.perAddress, retryAfterMs: refused };
     }
-    return { allowed: true };
+    return ALLOWED;
   }
 
   take(subject: RateSubject, cost: number): RateVerdict {
@@ -45,12 +49,14 @@ export class LocalRateLimits implements RequestRateLimits {
     clearInterval(this.sweeper);
   }
 
-  /** Null when taken, else the milliseconds until the bucket has enough. */
-  private takeFrom(buckets: Map<string, TokenBucket>, subject: string, perSecond: number, cost: number, now: number): number | null {
-    const limits = bucketLimits(perSecond);
-    const taken = takeTokens(buckets.get(subject) ?? fullBucket(limits, now), limits, Math.min(cost, limits.burst), now);
-    buckets.set(subject, taken.bucket);
-    return taken.allowed ? null : taken.retryAfterMs;
+  /** 0 when taken, else the milliseconds until the bucket has enough. */
+  private takeFrom(buckets: Map<string, TokenBucket>, subject: string, limits: TokenBucketLimits, cost: number, now: number): number {
+    let bucket = buckets.get(subject);
+    if (bucket === undefined) {
+      bucket = fullBucket(limits, now);
+      buckets.set(subject, bucket);
+    }
+    return takeTokens(bucket, limits, Math.min(cost, limits.burst), now);
   }
 
   private sweep(): void {
@@ -64,6 +70,9 @@ export class LocalRateLimits implements RequestRateLimits {
     }
   }
 }
+
+/** One verdict for every allowed request: nothing to allocate on the common path. */
+const ALLOWED: RateVerdict = Object.freeze({ allowed: true });
 
 function bucketLimits(perSecond: number): TokenBucketLimits {
   return { ratePerSecond: perSecond, burst: Math.max(1, Math.floor(perSecond)) };

@@ -104,6 +104,10 @@ export function prepareMemoryStatements(db: Database) {
     ),
     get: db.prepare<[number], MemoryRow>(`${MEMORY_SELECT} WHERE m.id = ?`),
     getMany: db.prepare<[string], MemoryRow>(`${MEMORY_SELECT} WHERE m.id IN (SELECT value FROM json_each(?))`),
+    /** Only the columns ranking reads, of a search's candidates (no share lists, no text). */
+    rankingFacts: db.prepare<[string], { id: number; importance: number; lastAccessedAt: number }>(
+      'SELECT id, importance, last_accessed_at AS lastAccessedAt FROM memories WHERE id IN (SELECT value FROM json_each(?))',
+    ),
     deleteMany: db.prepare<[string]>('DELETE FROM memories WHERE id IN (SELECT value FROM json_each(?))'),
     formedFrom: db.prepare<[number], number>("SELECT id FROM memories WHERE message_id = ? AND kind <> 'summary'").pluck(),
     isForgotten: db.prepare<[number], 1>('SELECT 1 FROM forgotten_messages WHERE message_id = ?').pluck(),
@@ -160,6 +164,8 @@ export function prepareMemoryStatements(db: Database) {
       `SELECT term, sum(doc) AS doc, sum(CASE WHEN col = 'content' THEN doc ELSE 0 END) AS content_doc
        FROM temp.memories_fts_columns WHERE term IN (SELECT value FROM json_each(?)) GROUP BY term`,
     )),
+    /** FTS5's "averages" record: the memory count, kept by FTS5 on every write (see ftsRowCount). */
+    ftsAverages: db.prepare<[], Buffer>('SELECT block FROM memories_fts_data WHERE id = 1').pluck(),
     /** Others' memories the viewer may see (shared with it or public): small next to its own. */
     visibleOthers: db
       .prepare<ScopeParams, number>(

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
 import { parseThesaurus, RECALL_TERMS_WEIGHT, type Thesaurus } from '../../domain/memory/expansion.js';
-import { SqliteMemoryStore, toFtsQuery, blobToVector, vectorToBlob, rankTextCandidates } from './memory-store.js';
+import { SqliteMemoryStore, toFtsQuery, blobToVector, vectorToBlob, ftsRowCount, rankTextCandidates } from './memory-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { MemoryStore } from '../../ports/memory.js';
 import { PostgresMemoryStore } from '../postgres/pg-memory-store.js';
@@ -59,10 +59,38 @@ describe.skipIf(onPostgres())('rankTextCandidates', () => {
   });
 });
 
+describe.skipIf(onPostgres())('ftsRowCount', () => {
+  it('reads SQLite varints: one byte, several, none', () => {
+    expect(ftsRowCount(undefined)).toBe(0);
+    expect(ftsRowCount(Uint8Array.from([5, 0x10]))).toBe(5);
+    expect(ftsRowCount(Uint8Array.from([0x86, 0x8d, 0x20, 0xdb]))).toBe(100_000);
+  });
+
+  it("is the memory count, as FTS5 keeps it through inserts and deletes (what the IDF's N is read from)", async () => {
+    const count = () => ftsRowCount(store.database.prepare('SELECT block FROM memories_fts_data WHERE id = 1').pluck().get() as Buffer | undefined);
+    const ids: number[] = [];
+    for (let i = 0; i < 130; i++)
+      ids.push((await memories.insert({ ...base, personaId: 'aria', content: `memory number ${i}`, visibility: 'private' }, [], 1)).id);
+    expect(count()).toBe(130);
+    await memories.delete(ids.slice(0, 7));
+    expect(count()).toBe(123);
+    expect(count()).toBe(store.database.prepare('SELECT count(*) FROM memories').pluck().get());
+  });
+});
+
 describe('SqliteMemoryStore', () => {
   it.skipIf(onPostgres())('round-trips vectors through BLOBs', () => {
     const vector = Float32Array.from([0.5, -0.25, 1]);
     expect(blobToVector(vectorToBlob(vector))).toEqual(vector);
+  });
+
+  it("reads ranking's columns of the candidates it is given, and nothing for ids that are gone", async () => {
+    const kept = await memories.insert({ ...base, personaId: 'aria', content: 'a kept memory', importance: 0.7, visibility: 'private' }, [], 1_000);
+    const gone = await memories.insert({ ...base, personaId: 'aria', content: 'a deleted memory', visibility: 'private' }, [], 2_000);
+    await memories.delete([gone.id]);
+    await memories.recordAccess([kept.id], 5_000);
+    expect(await memories.rankingFacts([gone.id, kept.id])).toEqual([{ id: kept.id, importance: 0.7, lastAccessedAt: 5_000 }]);
+    expect(await memories.rankingFacts([])).toEqual([]);
   });
 
   it('keeps the text index in step with inserts, edits and deletes', async () => {

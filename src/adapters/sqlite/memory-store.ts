@@ -31,6 +31,7 @@ import type {
   MemoryVector,
   MessageText,
   RankedId,
+  RankingFacts,
 } from '../../ports/memory.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
@@ -266,20 +267,45 @@ export const COMMON_TERM_SHARE = 0.1;
 export const FULL_TEXT_POSTINGS_BUDGET = 2_000;
 /**
  * The hard bound behind the budget: FTS5 ranks at most this many matches (the newest) of any query,
- * e.g. one made only of common words (toFtsQuery keeps them then). See `fullText` in memory-statements.ts.
+ * e.g. one made only of common words (toFtsQuery keeps them then), or one whose rarest word alone is
+ * past the budget (it is always kept). See `fullText` in memory-statements.ts. Ranking costs ~1 µs per
+ * match (BM25 reads each row's column sizes), so this bounds the full-text stage: 5 000 took ~6 ms CPU
+ * for such a query at 100k memories, 2 000 takes ~3 ms (issue 13, docs/memory.md "Benchmark").
  */
-export const FULL_TEXT_MAX_POSTINGS = 5_000;
+export const FULL_TEXT_MAX_POSTINGS = 2_000;
 /** Below this many memories the cached document frequencies are dropped on every write (see noteWrite). */
 const SMALL_STORE = 20_000;
 /** Below this many memories every term is kept (ranking everything is cheap). */
 const COMMON_TERM_MIN_MEMORIES = 1_000;
 /**
- * How long the memory count and the words' document frequencies used for COMMON_TERM_SHARE and
- * FULL_TEXT_POSTINGS_BUDGET are reused. Counting a word's documents reads its whole doclist (fts5vocab),
- * ~0.6 ms for a word in half of 100k memories, and the common words are the ones queries repeat; a count
- * some seconds old is as good for deciding which words are common.
+ * How long the words' document frequencies used for COMMON_TERM_SHARE, FULL_TEXT_POSTINGS_BUDGET and
+ * the IDF are reused. Counting a word's documents reads its whole doclist (fts5vocab): ~0.5 ms for a
+ * word in 70% of 100k memories, ~5 ms at 1M, and the common words are the ones queries repeat. In a
+ * small store one write changes them noticeably and they are dropped on every write (noteWrite); in a
+ * large one a count minutes old is as good, and re-counting every word of a query every few seconds
+ * was the full-text stage's tail at 1M memories.
  */
 const COUNT_CACHE_MS = 10_000;
+const LARGE_STORE_COUNT_CACHE_MS = 10 * 60_000;
+
+/**
+ * The number of rows of an FTS5 table from its "averages" record (`<table>_data`, id 1: a varint row
+ * count, then one varint token total per column; fts5_index.c), which FTS5 keeps current on every
+ * write. One row read, where `count(*)` reads the whole table (~20 ms at 1M memories). 0 without it.
+ */
+export function ftsRowCount(averages: Uint8Array | undefined): number {
+  if (averages === undefined || averages.length === 0) return 0;
+  // SQLite's varint: 7 bits per byte, most significant first, high bit set on all but the last of up
+  // to 9 bytes (the 9th gives 8 bits). A row count fits in a double.
+  let value = 0;
+  for (let i = 0; i < 9 && i < averages.length; i++) {
+    const byte = averages[i]!;
+    if (i === 8) return value * 256 + byte;
+    value = value * 128 + (byte & 0x7f);
+    if ((byte & 0x80) === 0) return value;
+  }
+  return value;
+}
 
 export class SqliteMemoryStore implements MemoryStore {
   private readonly sql: MemoryStatements;
@@ -290,7 +316,7 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Embedders whose stored vectors are all in the index, and how many were read so far per embedder. */
   private readonly loadedIndexes = new Set<string>();
   private readonly indexedCount = new Map<string, number>();
-  /** The memory count, and per stem the memories holding it anywhere / in their own text. */
+  /** The memory count (as of the last search), and per stem the memories holding it anywhere / in their own text (as of `at`). */
   private countCache: { at: number; count: number; documents: Map<string, number>; contentDocuments: Map<string, number> } | null = null;
   /** Memory id → persona, for the vectors in the index (visibility checks during a scan). */
   private readonly ownerOf = new Map<number, string>();
@@ -378,6 +404,11 @@ export class SqliteMemoryStore implements MemoryStore {
   async getMany(ids: readonly number[]): Promise<Memory[]> {
     if (ids.length === 0) return [];
     return this.read(() => this.sql.getMany.all(JSON.stringify(ids)).map(toMemory));
+  }
+
+  async rankingFacts(ids: readonly number[]): Promise<RankingFacts[]> {
+    if (ids.length === 0) return [];
+    return this.read(() => this.sql.rankingFacts.all(JSON.stringify(ids)));
   }
 
   async update(id: number, changes: MemoryChanges, vectors: readonly MemoryVector[] | null, now: number): Promise<Memory | null> {
@@ -550,9 +581,11 @@ export class SqliteMemoryStore implements MemoryStore {
     extra: readonly string[],
   ): { isTooCommon: (word: string) => boolean; own: Map<string, number>; expansion: Map<string, number>; literal: Map<string, number> } {
     const now = Date.now();
-    if (this.countCache === null || now - this.countCache.at > COUNT_CACHE_MS)
-      this.countCache = { at: now, count: this.sql.countAll.get() ?? 0, documents: new Map(), contentDocuments: new Map() };
-    const { count: total, documents: frequency, contentDocuments } = this.countCache;
+    const total = ftsRowCount(this.sql.ftsAverages.get());
+    const maxAge = total < SMALL_STORE ? COUNT_CACHE_MS : LARGE_STORE_COUNT_CACHE_MS;
+    if (this.countCache === null || now - this.countCache.at > maxAge) this.countCache = { at: now, count: total, documents: new Map(), contentDocuments: new Map() };
+    this.countCache.count = total;
+    const { documents: frequency, contentDocuments } = this.countCache;
     const own = [...new Set(contentWords(query))].slice(0, MAX_QUERY_WORDS);
     const stems = new Map([...own, ...extra].map((word) => [word, stemOf(word)]));
     const unknown = [...new Set(stems.values())].filter((stem) => !frequency.has(stem));

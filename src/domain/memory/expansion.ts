@@ -2,8 +2,9 @@
  * Offline paraphrase recall (docs/memory.md, "Paraphrase recall"): a memory and a query that share no
  * word often share a meaning WordNet knows — "Canada" is a country, a dog and a pet are both animals.
  * Each content word is looked up (by its lemma: "dogs" → "dog", "moved" → "move") in a compact thesaurus
- * compiled from WordNet at build time (synonyms plus one level of broader terms, at most ~10 per word,
- * most frequent senses first), and the terms found are added:
+ * compiled from WordNet at build time (the kind of thing it is, synonyms, close links, two levels of
+ * broader terms, definition nouns; at most 16 per word, most frequent senses first; scripts/build-wordnet.mjs),
+ * and the terms found are added:
  *
  * - to the stored memory, as a separate full-text column weighted below the memory's own words
  *   (`RECALL_TERMS_WEIGHT`), so a query word matching only an expansion counts less than a real match;
@@ -14,6 +15,7 @@
  * the expansion lives in full-text search only.
  */
 import { contentWords } from './text.js';
+import { factSlotTerms } from './question.js';
 
 /** Synonyms and broader terms of a lemma, best first; undefined for a word WordNet does not know. */
 export interface Thesaurus {
@@ -26,6 +28,13 @@ export interface Thesaurus {
 
 /** A thesaurus that knows no word: search without paraphrase recall (no table built). */
 export const EMPTY_THESAURUS: Thesaurus = { version: 'none', terms: () => undefined };
+
+/**
+ * Version of the rules `recallTermsOf` applies besides the table (`factSlotTerms`): part of the
+ * thesaurus version memories are expanded with, so a change re-expands stored memories (the
+ * `memory.expand` job).
+ */
+export const RECALL_TERMS_RULES = 2;
 
 /** BM25 weight of the expansion column relative to the memory's own words (1). */
 export const RECALL_TERMS_WEIGHT = 0.35;
@@ -131,11 +140,12 @@ export function expansionTerms(text: string, thesaurus: Thesaurus, perWord = Inf
 }
 
 /**
- * What a memory's expansion column holds: the thesaurus terms of its content, then (when the LLM
+ * What a memory's expansion column holds: the question words its form answers ("age" for "I was born in
+ * 1985", `factSlotTerms`), the thesaurus terms of its content, then (when the LLM
  * wrote them) its canonical fact and the questions it answers (doc2query) with their terms.
  */
 export function recallTermsOf(content: string, thesaurus: Thesaurus, doc2query: string | null = null): string {
-  const parts = [expansionTerms(content, thesaurus).join(' ')];
+  const parts = [[...factSlotTerms(content), ...expansionTerms(content, thesaurus)].join(' ')];
   if (doc2query !== null && doc2query.trim().length > 0)
     parts.push(doc2query.trim(), expansionTerms(doc2query, thesaurus).join(' '));
   return parts.filter((part) => part.length > 0).join(' ');

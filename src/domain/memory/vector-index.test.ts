@@ -20,6 +20,31 @@ function unit(next: () => number, dims: number): Float32Array {
 }
 
 describe('VectorIndex', () => {
+  it('answers each search alone although searches share their scratch distances (growing, shrinking, 256-d)', () => {
+    const next = random(11);
+    const index = new VectorIndex();
+    const all = new Map<number, Float32Array>();
+    const add = (id: number): void => {
+      const vector = unit(next, 256);
+      all.set(id, vector);
+      index.upsert('p', id, vector);
+    };
+    for (let id = 1; id <= 300; id++) add(id);
+    const queries = Array.from({ length: 5 }, () => unit(next, 256));
+    const before = queries.map((query) => index.search(['p'], query, 5));
+    // The same searches in reverse order give the same answers: nothing of one search leaks into the next.
+    expect([...queries].reverse().map((query) => index.search(['p'], query, 5))).toEqual([...before].reverse());
+    // The partition grows past its scratch array: a new vector equal to the query is found first.
+    for (let id = 301; id <= 1_000; id++) add(id);
+    index.upsert('p', 5_000, queries[0]!);
+    expect(index.search(['p'], queries[0]!, 1)[0]!.id).toBe(5_000);
+    // And shrinks: a removed vector is never returned from a stale slot.
+    index.remove('p', 5_000);
+    expect(index.search(['p'], queries[0]!, 10).map((hit) => hit.id)).not.toContain(5_000);
+    const exact = new Set(exactTopK(queries[1]!, all, 10).map((hit) => hit.id));
+    expect(index.search(['p'], queries[1]!, 10).filter((hit) => exact.has(hit.id)).length).toBeGreaterThanOrEqual(8);
+  });
+
   it('finds the same top 10 as exact search on 2 000 random vectors (recall ≥ 0.9)', () => {
     const next = random(7);
     const index = new VectorIndex();

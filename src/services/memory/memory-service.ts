@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import { AppError } from '../../domain/errors.js';
 import { SEMANTIC_BASELINE, unionFusion } from '../../domain/memory/fusion.js';
+import { searchTextOf } from '../../domain/memory/question.js';
 import {
   clampUnit,
   formatMemoryId,
@@ -208,7 +209,9 @@ export class MemoryService {
     const remoteQuery = settings.embedder === 'offline' ? null : await embedders.remoteQuery(query, request.remoteWaitMs);
     const useOffline = !(settings.embedder === 'ollama' && remoteQuery !== null);
     const [lexical, remoteHits, offlineHits] = await Promise.all([
-      memories.fullTextSearch(query, scope, pool),
+      // Full text searches the question's idioms as the words facts say ("how old" → "age"); the vectors
+      // embed the message as written.
+      memories.fullTextSearch(searchTextOf(query), scope, pool),
       remoteQuery !== null && embedders.remote !== null
         ? memories.vectorSearch(embedders.remote.id, remoteQuery, scope, pool)
         : Promise.resolve([]),
@@ -232,24 +235,32 @@ export class MemoryService {
     const relevant = [...fused]
       .filter(([id, relevance]) => relevance > 0 && relevance >= minRelevance && (direct.get(id) ?? 0) >= minDirect)
       .map(([id]) => id);
-    const found = await memories.getMany(relevant);
+    // Ranking reads two columns of each candidate; only the memories returned are loaded whole (at 100k
+    // memories loading ~100 candidates whole was a search's slowest SQL after FTS5, docs/memory.md).
+    const facts = await memories.rankingFacts(relevant);
     const now = clock.now();
     const minImportance = request.minImportance ?? 0;
-    const ranked = found
+    const best = facts
       .filter((memory) => memory.importance >= minImportance)
       .map((memory) => {
         const relevance = fused.get(memory.id) ?? 0;
         const fresh = recency(memory.lastAccessedAt, now, settings.recencyDecayPerHour);
         return {
-          memory,
+          id: memory.id,
           relevance,
           direct: direct.get(memory.id) ?? 0,
           recency: fresh,
           score: retrievalScore({ relevance, importance: memory.importance, recency: fresh }, settings.weights),
         };
       })
-      .sort((a, b) => b.score - a.score || a.memory.id - b.memory.id)
+      .sort((a, b) => b.score - a.score || a.id - b.id)
       .slice(0, request.limit);
+    const loaded = new Map((await memories.getMany(best.map((hit) => hit.id))).map((memory) => [memory.id, memory]));
+    const ranked: RecalledMemory[] = [];
+    for (const { id, ...hit } of best) {
+      const memory = loaded.get(id);
+      if (memory !== undefined) ranked.push({ memory, ...hit }); // gone between the two reads: left out
+    }
     if (request.reinforce !== false)
       await memories.recordAccess(
         ranked.map((hit) => hit.memory.id),

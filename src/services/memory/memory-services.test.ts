@@ -162,6 +162,31 @@ describe('hybrid search ranking', () => {
     expect(wrist?.memory.id).toBe(winter.id);
   });
 
+  it('searches a question idiom as what facts say: "how old" finds a birth year, not an old car', async () => {
+    const withThesaurus = new SqliteMemoryStore(store.database, ':memory:', { thesaurus: loadWordnetThesaurus() });
+    const search = new MemoryService({
+      memories: withThesaurus,
+      personas: new PersonaService(store, clock, new InProcessEventBus(() => undefined)),
+      embedders: new MemoryEmbedders(new HashedNgramEmbedder(), null, pino({ level: 'silent' })),
+      clock,
+      logger: pino({ level: 'silent' }),
+      settings,
+    });
+    const fact = (content: string) =>
+      withThesaurus.insert({ personaId: 'aria', kind: 'user_fact', content, importance: 0.5, importanceSource: 'client', visibility: 'private' }, [], clock.now());
+    const car = await fact('The user said: I drive an old green Volvo.');
+    const born = await fact('The user said: I was born in 1985.');
+    const hits = await search.search({ query: 'How old am I?', limit: 3, viewerId: 'aria', minRelevance: settings.relevanceFloor });
+    // Before, "old" was searched literally: the car was a full match (relevance 1) and the birth year was
+    // not found at all. Now both answer "age" (an old car has one: WordNet's attribute of "old").
+    expect(hits.map((hit) => hit.memory.id)).toContain(born.id);
+    expect(hits.find((hit) => hit.memory.id === car.id)?.relevance ?? 0).toBeLessThan(0.6);
+    // WordNet's topic links: painting is an art.
+    const paint = await fact('The user said: I am learning to paint with watercolours.');
+    const [art] = await search.search({ query: 'What art am I taking up?', limit: 3, viewerId: 'aria', minRelevance: settings.relevanceFloor });
+    expect(art?.memory.id).toBe(paint.id);
+  });
+
   it('finds a memory by meaning when no word matches exactly (offline embedder, trigrams)', async () => {
     const memory = await service.store({ personaId: 'aria', content: 'The user goes gardening every weekend' });
     const [hit] = await service.search({ query: 'gardens', limit: 1, viewerId: 'aria' });

@@ -1,0 +1,131 @@
+/**
+ * `npx tsx bench/micro-rpc.ts [requests] [connections]`: the server's own cost of a cheap request,
+ * without sockets, in the compiled server (dist/; `PERSONA_MICRO_DIST=/other/dist` for another build). Builds the real core (temp data dir, warn-level logs, limits as the rpc suite sets
+ * them) and the real WebSocket transport, attaches fake sockets to it, and runs a closed loop of
+ * `persona.list` and `persona.status` frames through the transport's message handler — parse, rate
+ * limits, dispatch, handler, metrics, request log, serialisation — reporting CPU µs per request.
+ * What it leaves out is what the bare echo server pays too (ws framing, the socket syscalls), so it
+ * shows where the gap to echo comes from, with far less noise than a two-process run on a busy machine.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type * as AppModule from '../src/app/app.js';
+import type * as ConfigModule from '../src/config/load.js';
+import type * as LoggerModule from '../src/logger.js';
+import type * as WebSocketModule from '../src/transports/websocket.js';
+import { LIST, STATUS, frameOf, type BenchMethod } from './lib/frames.js';
+import { BENCH_LIMITS } from './lib/setup.js';
+
+// The compiled server (as the other suites measure it), or another build's dist/ to compare.
+const dist = path.resolve(process.env.PERSONA_MICRO_DIST ?? path.join(import.meta.dirname, '..', 'dist'));
+const load = <T>(file: string): Promise<T> => import(pathToFileURL(path.join(dist, file)).href) as Promise<T>;
+const { createCore } = await load<typeof AppModule>('app/app.js');
+const { loadConfig } = await load<typeof ConfigModule>('config/load.js');
+const { createLogger } = await load<typeof LoggerModule>('logger.js');
+const { WebSocketTransport } = await load<typeof WebSocketModule>('transports/websocket.js');
+
+const requests = Number(process.argv[2] ?? 200_000);
+const connections = Number(process.argv[3] ?? 100);
+
+class FakeSocket extends EventEmitter {
+  readonly OPEN = 1;
+  readonly CLOSED = 3;
+  readyState = 1;
+  bufferedAmount = 0;
+  onSend: (text: string) => void = () => undefined;
+  send(text: string): void {
+    this.onSend(text);
+  }
+  pause(): void {}
+  resume(): void {}
+  ping(): void {}
+  close(): void {}
+  terminate(): void {}
+}
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'persona-micro-'));
+const config = loadConfig({
+  cwd: dataDir,
+  env: {},
+  flags: {
+    dataDir,
+    port: 0,
+    logLevel: 'warn',
+    ...Object.fromEntries(Object.entries(BENCH_LIMITS).map(([key, value]) => [`limits.${key}`, value])),
+  },
+});
+const logger = createLogger('warn');
+const core = await createCore(config, { logger });
+const limits = config.limits;
+const transport = new WebSocketTransport({
+  engine: core.engine,
+  logger,
+  stats: core.stats,
+  maxFrameBytes: limits.maxFrameBytes,
+  shutdownSignal: core.shutdownSignal,
+  maxConnections: limits.maxConnections,
+  maxConnectionsPerIp: limits.maxConnectionsPerIp,
+  maxConnectionsPerUser: limits.maxConnectionsPerUser,
+  rateLimit: { ratePerSecond: limits.rateLimitPerSecond, burst: limits.rateLimitBurst },
+  rateLimits: core.cluster.rateLimits({ perKey: limits.rateLimitPerKeyPerSecond, perAddress: limits.rateLimitPerAddressPerSecond }, core.services.clock),
+  authenticate: (apiKey) => core.auth.authenticate(apiKey),
+  claimSession: (sessionId, userId) => core.services.sessions.claim(sessionId, userId),
+  isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
+});
+const caller = await core.auth.authenticate(null);
+const sockets = Array.from({ length: connections }, (_, index) => {
+  const socket = new FakeSocket();
+  (transport as unknown as { accept(socket: unknown, session: unknown, ip: string, keyId: string | null): void }).accept(
+    socket,
+    { id: `micro-session-${index}`, userId: caller.userId, role: caller.role },
+    '127.0.0.1',
+    caller.keyId,
+  );
+  return socket;
+});
+
+async function loop(method: BenchMethod, total: number): Promise<{ usPerRequest: number; wallUsPerRequest: number }> {
+  const template = frameOf(method);
+  let sent = 0;
+  let answered = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const sendNext = (socket: FakeSocket): void => {
+    if (sent >= total) return;
+    sent += 1;
+    socket.emit('message', Buffer.from(`${template.prefix}${sent}${template.suffix}`), false);
+  };
+  for (const socket of sockets) {
+    socket.onSend = (text) => {
+      if (text.includes('"error"')) throw new Error(`error answer: ${text}`);
+      answered += 1;
+      if (answered === total) done();
+      else sendNext(socket);
+    };
+  }
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  for (const socket of sockets) sendNext(socket);
+  await finished;
+  const used = process.cpuUsage(cpu);
+  return { usPerRequest: (used.user + used.system) / total, wallUsPerRequest: ((performance.now() - started) * 1000) / total };
+}
+
+try {
+  for (const method of [LIST, STATUS]) await loop(method, Math.min(20_000, requests)); // warm-up: JIT, caches
+  const rows: string[] = [];
+  for (let round = 0; round < 3; round++) {
+    for (const method of [LIST, STATUS]) {
+      const run = await loop(method, requests);
+      rows.push(`round ${round + 1} ${method.method.padEnd(15)} ${run.usPerRequest.toFixed(2).padStart(6)} µs CPU/request (${run.wallUsPerRequest.toFixed(2)} wall)`);
+    }
+  }
+  process.stdout.write(`${rows.join('\n')}\nload average ${os.loadavg().map((value) => value.toFixed(2)).join(' ')}\n`);
+} finally {
+  for (const socket of sockets) socket.emit('close', 1000);
+  await core.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
