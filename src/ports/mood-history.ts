@@ -49,7 +49,8 @@ export interface MoodHistory {
   samples(personaId: string, query: MoodSampleQuery): Promise<MoodSamplePage>;
   /**
    * Deletes samples taken before `olderThan` (0: none by age) and, per persona, all but the newest
-   * `keepPerPersona` (0: no cap). Returns how many were deleted.
+   * `keepPerPersona` (0: no cap); the same for the mood-change log (`SocialStore.moodEvents`). Returns
+   * how many rows were deleted.
    */
   prune(rule: { olderThan: number; keepPerPersona: number }): Promise<number>;
 }

@@ -18,16 +18,16 @@ export class RetentionService {
     private readonly policy: RetentionPolicy & Partial<MoodHistoryPolicy>,
     /** Its cache of active personas must forget sessions the policy removed. */
     private readonly sessions?: SessionService,
-    /** Mood and energy samples, kept within `moodHistoryMaxAgeMs` and `maxMoodSamplesPerPersona`. */
+    /** Mood and energy samples and logged mood changes, kept within `moodHistoryMaxAgeMs` and `maxMoodSamplesPerPersona`. */
     private readonly moodHistory?: MoodHistoryService,
   ) {}
 
-  async runOnce(): Promise<RetentionResult & { moodSamplesRemoved: number }> {
+  async runOnce(): Promise<RetentionResult & { moodHistoryRemoved: number }> {
     const now = this.clock.now();
-    const result = { ...(await this.store.applyRetention(this.policy, now)), moodSamplesRemoved: 0 };
+    const result = { ...(await this.store.applyRetention(this.policy, now)), moodHistoryRemoved: 0 };
     if (result.sessionsRemoved > 0) this.sessions?.forgetAll();
-    if (this.moodHistory !== undefined) result.moodSamplesRemoved = await this.moodHistory.prune(now, this.policy);
-    if (result.sessionsRemoved + result.messagesRemoved + result.conversationsEnded + result.moodSamplesRemoved > 0) this.logger.info({ ...result }, 'retention clean-up');
+    if (this.moodHistory !== undefined) result.moodHistoryRemoved = await this.moodHistory.prune(now, this.policy);
+    if (result.sessionsRemoved + result.messagesRemoved + result.conversationsEnded + result.moodHistoryRemoved > 0) this.logger.info({ ...result }, 'retention clean-up');
     return result;
   }
 

@@ -10,7 +10,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { APPLICATION_ERRORS } from '../rpc/error-codes.js';
 import { fullBucket, takeTokens, type TokenBucket, type TokenBucketLimits } from '../domain/token-bucket.js';
 import { stringifyMessage } from '../rpc/exact-ids.js';
-import { errorResponse, messageCost, parseFrame, type ContextFactory, type JsonRpcEngine } from '../rpc/jsonrpc.js';
+import { errorResponse, messageCost, parseFrame, type ContextFactory, type JsonRpcEngine, type JsonRpcResponse } from '../rpc/jsonrpc.js';
 import type { JsonRpcId, MethodContext, SessionBinding } from '../rpc/registry.js';
 import { newSessionId, SESSION_ID_PATTERN } from '../services/session-service.js';
 import type { ServerStats } from '../services/system-service.js';
@@ -81,6 +81,9 @@ const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 /** How often a paused (slow) connection is checked for having caught up. */
 const SLOW_CLIENT_CHECK_MS = 100;
 
+/** A new subscription's notifications wait at most this long for the subscribe's answer (`heldFeeds`). */
+const MAX_FEED_HOLD_MS = 5_000;
+
 /** Frames this many times over the limit are not read at all: the socket closes with 1009. */
 const HARD_FRAME_LIMIT_FACTOR = 4;
 
@@ -111,6 +114,18 @@ interface Connection {
   createContext: ContextFactory;
   /** Set while rate-limited, so that one burst of refusals is logged once. */
   isThrottled: boolean;
+  /**
+   * Topics this connection subscribed to in a request not answered yet → the notifications held
+   * meanwhile. A subscriber hears the feed only after its subscribe's answer, so a client that reads the
+   * next frame as that answer never gets a notification instead. Null while nothing is held (almost always).
+   */
+  heldFeeds: Map<string, HeldFeed> | null;
+}
+
+interface HeldFeed {
+  /** The subscribing request: its answer releases the held frames. */
+  requestId: JsonRpcId;
+  frames: string[];
 }
 
 export class WebSocketTransport {
@@ -242,6 +257,7 @@ export class WebSocketTransport {
       bucket: fullBucket(this.options.rateLimit, this.clock.now()),
       rateSubject: { keyId, address: ip },
       isThrottled: false,
+      heldFeeds: null,
       createContext: (requestId, method) => this.createContext(connection, requestId, method),
     };
     this.connections.add(connection);
@@ -341,9 +357,18 @@ export class WebSocketTransport {
       connection.isThrottled = false;
       const reply = await this.options.engine.handleParsed(parsed.message, connection.createContext);
       if (reply !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyMessage(reply));
+      if (connection.heldFeeds !== null && reply !== null) this.releaseHeldFeeds(connection, reply);
     } finally {
       this.inFlight -= 1;
       if (this.inFlight === 0) this.onIdle?.();
+    }
+  }
+
+  /** Sends what was held for the subscriptions these answers completed, in the order it was published. */
+  private releaseHeldFeeds(connection: Connection, reply: JsonRpcResponse | JsonRpcResponse[]): void {
+    const answered = new Set(Array.isArray(reply) ? reply.map((response) => response.id) : [reply.id]);
+    for (const [topic, feed] of connection.heldFeeds ?? []) {
+      if (answered.has(feed.requestId)) this.releaseHeldFeed(connection, topic, feed);
     }
   }
 
@@ -354,15 +379,36 @@ export class WebSocketTransport {
   /** What a request's context may do to the transport; made once, shared by every request. */
   private readonly hub: ConnectionHub = {
     send: (connection, text) => this.send(connection, text),
-    subscribe: (topic, connection) => {
+    subscribe: (topic, connection, requestId) => {
       const subscribers = this.topics.get(topic) ?? new Set<Connection>();
       this.topics.set(topic, subscribers);
       if (subscribers.has(connection)) return false;
       subscribers.add(connection);
+      if (requestId !== undefined && requestId !== null) this.holdFeed(connection, topic, requestId);
       return true;
     },
     unsubscribe: (topic, connection) => this.removeSubscriber(topic, connection),
   };
+
+  /**
+   * Holds a new subscription's notifications until the subscribing request is answered, or for
+   * `MAX_FEED_HOLD_MS` at most, so a hold that no answer releases cannot swallow the feed.
+   */
+  private holdFeed(connection: Connection, topic: string, requestId: JsonRpcId): void {
+    const feed: HeldFeed = { requestId, frames: [] };
+    (connection.heldFeeds ??= new Map()).set(topic, feed);
+    setTimeout(() => {
+      if (connection.heldFeeds?.get(topic) === feed) this.releaseHeldFeed(connection, topic, feed);
+    }, MAX_FEED_HOLD_MS).unref();
+  }
+
+  private releaseHeldFeed(connection: Connection, topic: string, feed: HeldFeed): void {
+    const held = connection.heldFeeds;
+    if (held === null) return;
+    held.delete(topic);
+    if (held.size === 0) connection.heldFeeds = null;
+    for (const frame of feed.frames) this.send(connection, frame);
+  }
 
   /**
    * Sends a notification to every connection subscribed to `topic`: serialised once, the same string
@@ -372,11 +418,16 @@ export class WebSocketTransport {
     const subscribers = this.topics.get(topic);
     if (subscribers === undefined || subscribers.size === 0) return 0;
     const text = stringifyMessage({ jsonrpc: '2.0', method, params });
-    for (const connection of subscribers) this.send(connection, text);
+    for (const connection of subscribers) {
+      const held = connection.heldFeeds?.get(topic);
+      if (held === undefined) this.send(connection, text);
+      else held.frames.push(text);
+    }
     return subscribers.size;
   }
 
   private removeSubscriber(topic: string, connection: Connection): boolean {
+    if (connection.heldFeeds?.delete(topic) === true && connection.heldFeeds.size === 0) connection.heldFeeds = null;
     const subscribers = this.topics.get(topic);
     const removed = subscribers?.delete(connection) ?? false;
     if (subscribers !== undefined && subscribers.size === 0) this.topics.delete(topic);
@@ -498,7 +549,8 @@ export class WebSocketTransport {
 
 interface ConnectionHub {
   send(connection: Connection, text: string): void;
-  subscribe(topic: string, connection: Connection): boolean;
+  /** With a request id, the topic's notifications wait for that request's answer (see `heldFeeds`). */
+  subscribe(topic: string, connection: Connection, requestId?: JsonRpcId): boolean;
   unsubscribe(topic: string, connection: Connection): boolean;
 }
 
@@ -543,7 +595,7 @@ class WebSocketRequestContext implements MethodContext {
   }
 
   subscribe(topic: string): boolean {
-    return this.hub.subscribe(topic, this.connection);
+    return this.hub.subscribe(topic, this.connection, this.requestId);
   }
 
   unsubscribe(topic: string): boolean {

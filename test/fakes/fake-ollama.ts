@@ -114,6 +114,11 @@ export interface FakeOllama {
    * turn's reply, so `requests.at(-1)` may be one of those. Throws when no request matches.
    */
   chatAbout(text: string): RecordedRequest;
+  /**
+   * The last `/api/chat` request whose last user message is exactly `text`: the chat turn that answered
+   * it (a background call that quotes the message wraps it in its own prompt). Throws when none matches.
+   */
+  turnFor(text: string): RecordedRequest;
   /** Drops every open connection (hanging streams included) and stops listening. */
   close(): Promise<void>;
 }
@@ -329,6 +334,11 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     chatAbout: (text) => {
       const found = fake.requests.findLast((request) => request.body.messages?.at(-1)?.content.includes(text) ?? false);
       if (found === undefined) throw new Error(`no /api/chat request ends with a message containing "${text}" (${fake.requests.length} requests)`);
+      return found;
+    },
+    turnFor: (text) => {
+      const found = fake.requests.findLast((request) => request.body.messages?.findLast((message) => message.role === 'user')?.content === text);
+      if (found === undefined) throw new Error(`no /api/chat request has "${text}" as its last user message (${fake.requests.length} requests)`);
       return found;
     },
     close: () =>

@@ -70,7 +70,7 @@ describe('POST /v1/chat/completions', () => {
     expect(finish).toBe('stop');
     expect(usage?.completion_tokens).toBeGreaterThan(0);
     // The persona's own system prompt went to the model, not the front-end's.
-    const sent = ollama.requests.at(-1)?.body.messages ?? [];
+    const sent = ollama.turnFor('Hello Aria, sing me something').body.messages ?? [];
     expect(sent[0]?.content).toContain('Aria');
     expect(JSON.stringify(sent)).not.toContain("The front-end's own prompt");
   });
@@ -88,7 +88,7 @@ describe('POST /v1/chat/completions', () => {
     expect(second.choices[0]!.message.content).toBe('Kira hears you: Tell me more');
     expect((second as unknown as { conversation_id: string }).conversation_id).toBe(conversationId);
     // The model saw the earlier turn from our history.
-    expect(JSON.stringify(ollama.requests.at(-1)?.body.messages)).toContain('What are you reading?');
+    expect(JSON.stringify(ollama.turnFor('Tell me more').body.messages)).toContain('What are you reading?');
 
     const regenerated = await alice.chat.completions.create({ model: 'kira', messages: history, user: 'history-test' });
     expect(regenerated.choices[0]!.message.content).toBe('Kira hears you: Tell me more');
@@ -148,9 +148,9 @@ describe('POST /v1/chat/completions', () => {
   it('lets max_tokens shorten a reply below the default budget, never lengthen it', async () => {
     const big = await alice.chat.completions.create({ model: 'aria', max_tokens: 1_000_000, messages: [{ role: 'user', content: 'a long answer' }], user: 'cap-test' });
     expect(big.choices[0]!.message.content).toBe('Aria hears you: a long answer');
-    expect(ollama.requests.at(-1)?.body.options?.num_predict).toBe(server.server.config.chat.defaultTokenBudget);
+    expect(ollama.turnFor('a long answer').body.options?.num_predict).toBe(server.server.config.chat.defaultTokenBudget);
     await alice.chat.completions.create({ model: 'aria', max_completion_tokens: 50, messages: [{ role: 'user', content: 'brief' }], user: 'cap-test' });
-    expect(ollama.requests.at(-1)?.body.options?.num_predict).toBe(50);
+    expect(ollama.turnFor('brief').body.options?.num_predict).toBe(50);
   });
 
   it('answers 503 with what to do when Ollama is down, streaming or not', async () => {

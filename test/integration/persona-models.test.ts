@@ -56,7 +56,7 @@ describe('persona-mcp model create', () => {
       const client = await server.connect();
       const reply = await client.result('persona.chat', { persona_id: 'aria', message: 'who are you' });
       expect(reply.model).toBe('aria-persona');
-      expect(ollama.requests.at(-1)?.body.model).toBe('aria-persona');
+      expect(ollama.turnFor('who are you').body.model).toBe('aria-persona');
 
       // While a server uses the data directory, the persona is switched through it (--url) or not at all.
       const kiraLines: string[] = [];

@@ -50,7 +50,7 @@ describe('prompt templates', () => {
 
     // Nothing was stored by the preview; the real turn sends exactly the previewed messages.
     const reply = await client.result('persona.chat', { persona_id: 'kira', message: 'What are you building?' });
-    const sent = ollama.requests.at(-1)!.body.messages;
+    const sent = ollama.turnFor('What are you building?').body.messages;
     expect(sent).toEqual(preview.messages.map((message: { role: string; content: string }) => ({ role: message.role, content: message.content })));
     const history = await client.result('conversation.history', { conversation_id: reply.conversation_id });
     expect(history.messages).toHaveLength(2);
@@ -81,7 +81,7 @@ describe('prompt templates', () => {
     expect(template).toMatchObject({ source: 'card', template: 'Stay as {{char}}; answer {{user}} in one sentence.' });
 
     await client.result('persona.chat', { persona_id: personaId, message: 'hello' });
-    expect(ollama.requests.at(-1)!.body.messages?.at(-1)).toEqual({ role: 'system', content: 'Stay as Seraphina; answer the visitor in one sentence.' });
+    expect(ollama.turnFor('hello').body.messages?.at(-1)).toEqual({ role: 'system', content: 'Stay as Seraphina; answer the visitor in one sentence.' });
   });
 
   it("opens a conversation with the card's greeting or one of its alternate_greetings", async () => {
@@ -99,7 +99,7 @@ describe('prompt templates', () => {
     const history = await client.result('conversation.history', { conversation_id: started.conversation_id });
     expect(history.messages.map((message: { role: string; content: string }) => [message.role, message.content])).toEqual([['assistant', 'Greeter waves at the visitor.']]);
     const reply = await client.result('persona.chat', { conversation_id: started.conversation_id, message: 'hi' });
-    expect(ollama.requests.at(-1)!.body.messages?.slice(1, 3)).toEqual([
+    expect(ollama.turnFor('hi').body.messages?.slice(1, 3)).toEqual([
       { role: 'assistant', content: 'Greeter waves at the visitor.' },
       { role: 'user', content: 'hi' },
     ]);

@@ -336,7 +336,7 @@ describe('what every participant is told', () => {
     const withTopic = await client.result('conversation.start', { persona_id: 'aria', topic: 'songs of the sea', context: 'On a ship.' });
     expect(withTopic).toMatchObject({ topic: 'songs of the sea', context: 'On a ship.' });
     await client.result('persona.chat', { conversation_id: withTopic.conversation_id, message: 'Sing me something.' });
-    const system = ollama.requests.at(-1)!.body.messages![0]!.content;
+    const system = ollama.turnFor('Sing me something.').body.messages![0]!.content;
     expect(system).toContain('The topic of this conversation: songs of the sea');
     expect(system).toContain('On a ship.');
   });

@@ -34,14 +34,17 @@ export class PostgresMoodHistory implements MoodHistory {
   async prune(rule: { olderThan: number; keepPerPersona: number }): Promise<number> {
     return this.db.transaction(async (client) => {
       let removed = 0;
-      if (rule.olderThan > 0) removed += (await client.query('DELETE FROM mood_samples WHERE at < $1', [rule.olderThan])).rowCount ?? 0;
-      if (rule.keepPerPersona > 0) {
-        const beyond = await client.query(
-          `DELETE FROM mood_samples WHERE id IN (
-             SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY persona_id ORDER BY id DESC) AS newest FROM mood_samples) ranked WHERE newest > $1)`,
-          [Math.floor(rule.keepPerPersona)],
-        );
-        removed += beyond.rowCount ?? 0;
+      // mood_events, the older log of mood changes with their causes (`conversation.analytics`), is bounded by the same rule.
+      for (const table of ['mood_samples', 'mood_events']) {
+        if (rule.olderThan > 0) removed += (await client.query(`DELETE FROM ${table} WHERE at < $1`, [rule.olderThan])).rowCount ?? 0;
+        if (rule.keepPerPersona > 0) {
+          const beyond = await client.query(
+            `DELETE FROM ${table} WHERE id IN (
+               SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY persona_id ORDER BY id DESC) AS newest FROM ${table}) ranked WHERE newest > $1)`,
+            [Math.floor(rule.keepPerPersona)],
+          );
+          removed += beyond.rowCount ?? 0;
+        }
       }
       return removed;
     });

@@ -117,10 +117,14 @@ export function prepareMemoryStatements(db: Database) {
       'INSERT INTO memory_vectors (memory_id, embedder, vector) VALUES (?, ?, ?) ON CONFLICT (memory_id, embedder) DO UPDATE SET vector = excluded.vector',
     ),
     deleteVectors: db.prepare<[number]>('DELETE FROM memory_vectors WHERE memory_id = ?'),
-    /** One page of an embedder's vectors, in id order (keyset paging: the index loads in steps). */
+    /**
+     * One page of an embedder's vectors, in id order (keyset paging: the index loads in steps). Read along
+     * the primary key (`+v.embedder` keeps SQLite off the embedder index, which found each row's vector
+     * with a lookup of its own): 10 µs CPU a row instead of 47 at 100k memories, a quarter of the wall time.
+     */
     vectorsPage: db.prepare<[string, number, number], { memory_id: number; persona_id: string; user_id: string | null; vector: Buffer }>(
       `SELECT v.memory_id, m.persona_id, m.user_id, v.vector FROM memory_vectors v JOIN memories m ON m.id = v.memory_id
-       WHERE v.embedder = ? AND v.memory_id > ? ORDER BY v.memory_id LIMIT ?`,
+       WHERE +v.embedder = ? AND v.memory_id > ? ORDER BY v.memory_id LIMIT ?`,
     ),
     missingVectors: db.prepare<[string, number], { id: number; content: string }>(
       'SELECT id, content FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_vectors v WHERE v.memory_id = m.id AND v.embedder = ?) ORDER BY id LIMIT ?',
@@ -149,6 +153,24 @@ export function prepareMemoryStatements(db: Database) {
        ) f JOIN memories m ON m.id = f.rowid
        WHERE m.importance >= @minImportance AND ${VISIBLE} AND ${OF_USER}
        ORDER BY f.rank LIMIT @limit`,
+    ),
+    /**
+     * The newest matches the viewer may see, without BM25 (see fullTextSearch: a query made only of
+     * common words). At most `@postings` matches are read, of the memories after id `@after`; their
+     * order is FTS5's, newest first.
+     */
+    fullTextNewest: db
+      .prepare<ScopeParams & { match: string; limit: number; postings: number; after: number }, number>(
+        `SELECT m.id FROM (
+           SELECT rowid FROM memories_fts WHERE memories_fts MATCH @match AND rowid > @after ORDER BY rowid DESC LIMIT @postings
+         ) f JOIN memories m ON m.id = f.rowid
+         WHERE m.importance >= @minImportance AND ${VISIBLE} AND ${OF_USER}
+         LIMIT @limit`,
+      )
+      .pluck(),
+    /** How many of at most `?` newest matches a query has, and the oldest of them (see documentCounts). */
+    newestMatches: db.prepare<[string, number], { matches: number; oldest: number | null }>(
+      'SELECT count(*) AS matches, min(rowid) AS oldest FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rowid DESC LIMIT ?)',
     ),
     /** The searchable text of full-text hits, to measure how much of the query each one covers. */
     searchText: db.prepare<[string], { id: number; content: string; recall_terms: string }>(

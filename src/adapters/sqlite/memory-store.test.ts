@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
 import { parseThesaurus, RECALL_TERMS_WEIGHT, type Thesaurus } from '../../domain/memory/expansion.js';
-import { SqliteMemoryStore, toFtsQuery, blobToVector, vectorToBlob, ftsRowCount, rankTextCandidates } from './memory-store.js';
+import { SqliteMemoryStore, toFtsQuery, blobToVector, vectorToBlob, ftsRowCount, estimatedDocuments, DOCUMENT_COUNT_SAMPLE, rankTextCandidates } from './memory-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { MemoryStore } from '../../ports/memory.js';
 import { PostgresMemoryStore } from '../postgres/pg-memory-store.js';
@@ -78,6 +78,17 @@ describe.skipIf(onPostgres())('ftsRowCount', () => {
   });
 });
 
+describe.skipIf(onPostgres())('estimatedDocuments', () => {
+  it('counts a word with fewer matches than the sample exactly, and a common one from the ids its newest matches span', () => {
+    expect(estimatedDocuments({ matches: 0, oldest: null }, 1_000_000)).toBe(0);
+    expect(estimatedDocuments({ matches: 1_234, oldest: 17 }, 1_000_000)).toBe(1_234);
+    // The newest 2 000 matches span the newest 4 000 ids: the word is in half the memories.
+    expect(estimatedDocuments({ matches: DOCUMENT_COUNT_SAMPLE, oldest: 996_001 }, 1_000_000)).toBe(500_000);
+    // They span every id: the word is in 2 000 memories.
+    expect(estimatedDocuments({ matches: DOCUMENT_COUNT_SAMPLE, oldest: 1 }, 1_000_000)).toBe(2_000);
+  });
+});
+
 describe('SqliteMemoryStore', () => {
   it.skipIf(onPostgres())('round-trips vectors through BLOBs', () => {
     const vector = Float32Array.from([0.5, -0.25, 1]);
@@ -142,6 +153,27 @@ describe('SqliteMemoryStore', () => {
     const hits = await memories.fullTextSearch('sings ballads', { viewerId: 'aria' }, 50);
     expect(hits.map((hit) => hit.id)).toEqual([rare.id]);
     expect(await memories.fullTextSearch('sings', { viewerId: 'aria' }, 5)).toHaveLength(5);
+  });
+
+  it.skipIf(onPostgres())('answers a query made only of common words with the newest memories holding all of them, then any', async () => {
+    const both: number[] = [];
+    const insertBoth = async (): Promise<void> => {
+      both.push((await memories.insert({ ...base, personaId: 'aria', content: 'apples and pears together', visibility: 'private' }, [], 1)).id);
+    };
+    await insertBoth();
+    store.database.transaction(() => {
+      for (let i = 0; i < 1_200; i++)
+        void memories.insert({ ...base, personaId: 'aria', content: i % 2 === 0 ? `apple note ${i}` : `pear note ${i}`, visibility: 'private' }, [], 1);
+    })();
+    for (let i = 0; i < 3; i++) await insertBoth();
+    // Kira's memory holds both words too: another persona's private memory is never a candidate.
+    await memories.insert({ ...base, personaId: 'kira', content: 'apple pear', visibility: 'private' }, [], 1);
+    const hits = await memories.fullTextSearch('apple pear', { viewerId: 'aria' }, 6);
+    expect(hits).toHaveLength(6);
+    // All four memories holding both words (coverage 1), newest first; then the newest holding one.
+    expect(hits.slice(0, 4).map((hit) => hit.id)).toEqual([...both].reverse());
+    expect(hits.slice(0, 4).every((hit) => hit.relevance! > 0.99)).toBe(true);
+    expect(hits[4]!.relevance!).toBeLessThan(0.8);
   });
 
   it('replaces what a message formed instead of adding to it', async () => {

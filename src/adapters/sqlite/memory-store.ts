@@ -37,8 +37,11 @@ import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { MEMORY_SELECT, prepareMemoryStatements, type MemoryRow, type MemoryStatements, type ScopeParams } from './memory-statements.js';
 
-/** Vectors read per step when the index loads. */
-const INDEX_PAGE = 2_000;
+/**
+ * Vectors read per step when the index loads (between steps other requests run): ~15 µs CPU each (read
+ * along the primary key, rotated, quantised), so a step holds the event loop ~10 ms.
+ */
+const INDEX_PAGE = 500;
 
 /** Full-text matches ranked per result wanted before visibility filtering (see fullTextSearch). */
 const FULL_TEXT_SCAN = 20;
@@ -114,12 +117,12 @@ const MAX_QUERY_WORDS = 32;
  * A user's words as an FTS5 query: content words only (no stopwords), each quoted (no operator
  * injection), any of them may match. Null when nothing is left to search for.
  */
-export function toFtsQuery(text: string, isTooCommon: (word: string) => boolean = () => false): string | null {
+export function toFtsQuery(text: string, isTooCommon: (word: string) => boolean = () => false, operator: 'OR' | 'AND' = 'OR'): string | null {
   const words = [...new Set(contentWords(text))].slice(0, MAX_QUERY_WORDS);
   if (words.length === 0) return null;
   const kept = words.filter((word) => !isTooCommon(word));
-  // A query made only of common words still searches for them (slow, but what was asked).
-  return (kept.length > 0 ? kept : words).map((word) => `"${word}"`).join(' OR ');
+  // A query made only of common words still searches for them (see fullTextSearch: newest matches, no BM25).
+  return (kept.length > 0 ? kept : words).map((word) => `"${word}"`).join(` ${operator} `);
 }
 
 /** The thesaurus terms of a query the filter keeps, as an FTS5 query (null: none). */
@@ -287,6 +290,26 @@ const COMMON_TERM_MIN_MEMORIES = 1_000;
  */
 const COUNT_CACHE_MS = 10_000;
 const LARGE_STORE_COUNT_CACHE_MS = 10 * 60_000;
+/**
+ * In a store of SMALL_STORE memories or more, a word's document count is estimated from its newest
+ * matches instead of counted (fts5vocab reads the word's whole doclist: 5–15 ms for a word in a third
+ * of 1M memories, the tail of the full-text stage there): a word with fewer matches than this is
+ * counted exactly (its doclist is short); a more common one is counted as its share among the memories
+ * its newest this-many matches span, times the memories. ±2–3 % for a common word, which moves its
+ * IDF by less than that; read per column like fts5vocab's counts (`documentCounts`).
+ */
+export const DOCUMENT_COUNT_SAMPLE = 2_000;
+/**
+ * A word's documents from its newest matches (at most DOCUMENT_COUNT_SAMPLE): all of them when there
+ * are fewer; else their share of the ids they span (from the oldest of them to `maxId`), times `maxId`
+ * — the memories that span holds, as a share of all, is taken as its share of the ids.
+ */
+export function estimatedDocuments(newest: { matches: number; oldest: number | null }, maxId: number): number {
+  if (newest.matches < DOCUMENT_COUNT_SAMPLE || newest.oldest === null) return newest.matches;
+  return Math.round((newest.matches * maxId) / Math.max(1, maxId - newest.oldest + 1));
+}
+/** The newest memories searched for all the words of a query made only of common words (fullTextSearch). */
+const ALL_COMMON_WINDOW = 20_000;
 
 /**
  * The number of rows of an FTS5 table from its "averages" record (`<table>_data`, id 1: a varint row
@@ -532,7 +555,24 @@ export class SqliteMemoryStore implements MemoryStore {
           rankFunction: `bm25(1.0, ${RECALL_TERMS_WEIGHT})`,
         });
       // Two passes, so a match of the query's words is never crowded out by its thesaurus terms.
-      const bm25 = new Map(run(own).map((row) => [row.id, -row.rank]));
+      const bm25 = new Map<number, number>();
+      if (terms.ownAllCommon) {
+        // Only common words (each in 10 %+ of a large store): BM25 would first count every memory
+        // holding each of them for its IDF (FTS5 does, per query: 16 ms for a word in 70 % of 1M
+        // memories), to weigh words whose IDF is near 0 anyway. The newest memories holding all of
+        // them come first (among the newest ALL_COMMON_WINDOW memories: an intersection can be empty,
+        // and finding that out reads the words' doclists to their ends — 31 ms for six such words at
+        // 1M memories), then the newest holding any; coverage (rankTextCandidates) orders them.
+        const after = Math.max(0, (this.sql.maxId.get() ?? 0) - ALL_COMMON_WINDOW);
+        for (const [match, from] of [
+          [toFtsQuery(query, terms.isTooCommon, 'AND')!, after],
+          [own, 0],
+        ] as const) {
+          for (const id of this.sql.fullTextNewest.all({ ...scopeParams(scope), match, limit, postings: FULL_TEXT_MAX_POSTINGS, after: from }))
+            if (bm25.size < limit && !bm25.has(id)) bm25.set(id, 0);
+          if (bm25.size >= limit) break;
+        }
+      } else for (const row of run(own)) bm25.set(row.id, -row.rank);
       if (expanded !== null) for (const row of run(expanded)) bm25.set(row.id, (bm25.get(row.id) ?? 0) + QUERY_EXPANSION_WEIGHT * -row.rank);
       return rankTextCandidates(terms, this.sql.searchText.all(JSON.stringify([...bm25.keys()])), bm25, limit);
     });
@@ -579,7 +619,14 @@ export class SqliteMemoryStore implements MemoryStore {
   private termStatistics(
     query: string,
     extra: readonly string[],
-  ): { isTooCommon: (word: string) => boolean; own: Map<string, number>; expansion: Map<string, number>; literal: Map<string, number> } {
+  ): {
+    isTooCommon: (word: string) => boolean;
+    /** Every word of the query is too common (a large store only): see fullTextSearch. */
+    ownAllCommon: boolean;
+    own: Map<string, number>;
+    expansion: Map<string, number>;
+    literal: Map<string, number>;
+  } {
     const now = Date.now();
     const total = ftsRowCount(this.sql.ftsAverages.get());
     const maxAge = total < SMALL_STORE ? COUNT_CACHE_MS : LARGE_STORE_COUNT_CACHE_MS;
@@ -589,7 +636,15 @@ export class SqliteMemoryStore implements MemoryStore {
     const own = [...new Set(contentWords(query))].slice(0, MAX_QUERY_WORDS);
     const stems = new Map([...own, ...extra].map((word) => [word, stemOf(word)]));
     const unknown = [...new Set(stems.values())].filter((stem) => !frequency.has(stem));
-    if (unknown.length > 0) {
+    if (unknown.length > 0 && total >= SMALL_STORE) {
+      const maxId = this.sql.maxId.get() ?? 0;
+      for (const [word, stem] of stems) {
+        if (frequency.has(stem)) continue;
+        const counts = this.documentCounts(word, maxId);
+        frequency.set(stem, counts.anywhere);
+        contentDocuments.set(stem, counts.content);
+      }
+    } else if (unknown.length > 0) {
       for (const stem of unknown) {
         frequency.set(stem, 0);
         contentDocuments.set(stem, 0);
@@ -605,7 +660,7 @@ export class SqliteMemoryStore implements MemoryStore {
     // `literal`: the query's own words weighed by how rare they are in the memories' own text, for
     // `literalCoverage` (a word many memories hold only as a thesaurus term is not common in what they say).
     const weights = { own: idf(own, frequency), expansion: idf(extra, frequency), literal: idf(own, contentDocuments) };
-    if (total < COMMON_TERM_MIN_MEMORIES) return { isTooCommon: () => false, ...weights };
+    if (total < COMMON_TERM_MIN_MEMORIES) return { isTooCommon: () => false, ownAllCommon: false, ...weights };
     const kept = new Set<string>();
     let postings = 0;
     const byRarity = (a: string, b: string): number => documents(a) - documents(b);
@@ -617,7 +672,21 @@ export class SqliteMemoryStore implements MemoryStore {
       kept.add(word);
       postings += n;
     }
-    return { isTooCommon: (word) => !kept.has(word), ...weights };
+    return { isTooCommon: (word) => !kept.has(word), ownAllCommon: own.every((word) => !kept.has(word)), ...weights };
+  }
+
+  /**
+   * A word's documents in a large store, as fts5vocab counts them (`anywhere`: the sum over both
+   * columns; `content`: in the memories' own text), estimated past DOCUMENT_COUNT_SAMPLE matches per
+   * column from the id span of the newest ones (ids grow with time; deletions are taken as spread evenly).
+   */
+  private documentCounts(word: string, maxId: number): { anywhere: number; content: number } {
+    // FTS5 stems the word itself (as it does when searching); a term that is not one token matches nothing.
+    if (!/^[\p{L}\p{N}]+$/u.test(word)) return { anywhere: 0, content: 0 };
+    const inColumn = (column: 'content' | 'recall_terms'): number =>
+      estimatedDocuments(this.sql.newestMatches.get(`${column} : "${word}"`, DOCUMENT_COUNT_SAMPLE)!, maxId);
+    const content = inColumn('content');
+    return { anywhere: content + inColumn('recall_terms'), content };
   }
 
   async visibleTo(viewerId: string, memories: readonly Memory[]): Promise<boolean[]> {

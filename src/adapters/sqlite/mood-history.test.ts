@@ -3,14 +3,18 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildPersonaDefinition } from '../../domain/persona-schema.js';
 import type { MoodHistory, MoodSampleInput } from '../../ports/mood-history.js';
 import type { Store } from '../../ports/store.js';
+import type { SocialStore } from '../../ports/social-store.js';
 import { PostgresMoodHistory } from '../postgres/pg-mood-history.js';
+import { PostgresSocialStore } from '../postgres/pg-social-store.js';
 import { PostgresStore } from '../postgres/pg-store.js';
 import { dropFreshPostgres, freshPostgres, onPostgres } from '../../../test/helpers/store-backend.js';
 import { SqliteMoodHistory } from './mood-history.js';
+import { SqliteSocialStore } from './social-store.js';
 import { SqliteStore } from './sqlite-store.js';
 
 let store: Store;
 let history: MoodHistory;
+let social: SocialStore;
 const T0 = 1_700_000_000_000;
 const MINUTE = 60_000;
 
@@ -36,10 +40,12 @@ beforeEach(async () => {
     const database = await freshPostgres();
     store = new PostgresStore(database);
     history = new PostgresMoodHistory(database);
+    social = new PostgresSocialStore(database);
   } else {
     const sqlite = SqliteStore.open(':memory:');
     store = sqlite;
     history = new SqliteMoodHistory(sqlite.database, ':memory:');
+    social = new SqliteSocialStore(sqlite.database, ':memory:');
   }
   await store.insertPersona(buildPersonaDefinition({ name: 'Aria' }), T0);
   await store.insertPersona(buildPersonaDefinition({ name: 'Kira' }), T0);
@@ -84,6 +90,18 @@ describe('MoodHistory', () => {
     expect((await history.samples('aria', { limit: 10 })).samples.map((entry) => entry.energy)).toEqual([147, 146, 145]);
     expect((await history.samples('kira', { limit: 10 })).samples.map((entry) => entry.energy)).toEqual([79]);
     expect(await history.prune({ olderThan: 0, keepPerPersona: 0 })).toBe(0);
+  });
+
+  it('bounds the log of mood changes (conversation.analytics) by the same rule', async () => {
+    const logChange = (personaId: string, minute: number): Promise<void> =>
+      social.saveMood(personaId, { valence: 0.2, arousal: 0.4, stress: 0.1, curiosity: 0.5, updatedAt: T0 + minute * MINUTE }, { mood: 'content', cause: `minute ${minute}`, conversationId: null });
+    for (let minute = 0; minute < 5; minute += 1) await logChange('aria', minute);
+    await logChange('kira', 0);
+
+    expect(await history.prune({ olderThan: T0 + MINUTE, keepPerPersona: 0 })).toBe(2); // minute 0 of each
+    expect(await history.prune({ olderThan: 0, keepPerPersona: 2 })).toBe(2); // aria's minutes 1 and 2
+    expect((await social.moodEvents({ personaId: 'aria', limit: 10 })).map((event) => event.cause)).toEqual(['minute 3', 'minute 4']);
+    expect(await social.moodEvents({ personaId: 'kira', limit: 10 })).toEqual([]);
   });
 
   it("goes with its persona when the persona is deleted", async () => {

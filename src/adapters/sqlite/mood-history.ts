@@ -7,6 +7,10 @@ import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { MOOD_SAMPLE_COLUMNS, moodSampleValues, pageOf, toMoodSample, type MoodSampleRow } from './mood-sample-rows.js';
 
+const MOOD_SAMPLES = 'mood_samples';
+/** The older log of mood changes with their causes (`conversation.analytics`): bounded by the same rule. */
+const MOOD_EVENTS = 'mood_events';
+
 export class SqliteMoodHistory implements MoodHistory {
   private readonly sql;
 
@@ -24,10 +28,12 @@ export class SqliteMoodHistory implements MoodHistory {
           `SELECT id, ${MOOD_SAMPLE_COLUMNS} FROM mood_samples
            WHERE persona_id = ? AND id > ? AND id < ? AND at >= ? ORDER BY id DESC LIMIT ?`,
         ),
-        pruneOld: db.prepare<[number]>('DELETE FROM mood_samples WHERE at < ?'),
-        pruneBeyond: db.prepare<[number]>(
-          `DELETE FROM mood_samples WHERE id IN (
-             SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY persona_id ORDER BY id DESC) AS newest FROM mood_samples) WHERE newest > ?)`,
+        pruneOld: [MOOD_SAMPLES, MOOD_EVENTS].map((table) => db.prepare<[number]>(`DELETE FROM ${table} WHERE at < ?`)),
+        pruneBeyond: [MOOD_SAMPLES, MOOD_EVENTS].map((table) =>
+          db.prepare<[number]>(
+            `DELETE FROM ${table} WHERE id IN (
+               SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY persona_id ORDER BY id DESC) AS newest FROM ${table}) WHERE newest > ?)`,
+          ),
         ),
       };
     } catch (error) {
@@ -66,8 +72,8 @@ export class SqliteMoodHistory implements MoodHistory {
     return this.run(() =>
       this.db.transaction(() => {
         let removed = 0;
-        if (rule.olderThan > 0) removed += this.sql.pruneOld.run(rule.olderThan).changes;
-        if (rule.keepPerPersona > 0) removed += this.sql.pruneBeyond.run(Math.floor(rule.keepPerPersona)).changes;
+        if (rule.olderThan > 0) for (const statement of this.sql.pruneOld) removed += statement.run(rule.olderThan).changes;
+        if (rule.keepPerPersona > 0) for (const statement of this.sql.pruneBeyond) removed += statement.run(Math.floor(rule.keepPerPersona)).changes;
         return removed;
       }).immediate(),
     );

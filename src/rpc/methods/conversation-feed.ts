@@ -79,7 +79,8 @@ export function conversationFeedMethods(services: Services): MethodDefinition[] 
         'messages), `conversation.ended` {conversation_id, reason}, `conversation.scene` {conversation_id, scene} when scene.set changes it, and for ' +
         'groups `conversation.group_status` {conversation_id, status, reason} and `conversation.speaker` {conversation_id, persona_id, persona_name, ' +
         'mode, desire, desires, reason} (who speaks next and why) before each turn. ' +
-        'Messages up to `last_message_id` are already stored: read them with conversation.history; everything after arrives exactly once.',
+        'Messages up to `last_message_id` are already stored: read them with conversation.history; everything after arrives exactly once, ' +
+        'and only after this answer (notifications published meanwhile wait for it), so the next frame after the request is its answer.',
       params: z.object({ conversation_id: conversationIdParam }),
       result: z.object({
         conversation_id: z.string(),
