@@ -176,8 +176,8 @@ export function startPersonaServer(options: PersonaServerOptions): Promise<Serve
 }
 
 /** The bare `ws` server answering each method with a canned result (see echo-server.ts). */
-export function startEchoServer(cannedResults: Record<string, unknown>, cpus: string | null): Promise<ServerProcess> {
-  return spawnListening('echo', process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'echo-server.ts')], cpus, {
+export function startEchoServer(cannedResults: Record<string, unknown>, cpus: string | null, nodeFlags: string[] = []): Promise<ServerProcess> {
+  return spawnListening('echo', process.execPath, [...nodeFlags, '--import', 'tsx', path.join(BENCH_DIR, 'echo-server.ts')], cpus, {
     BENCH_CANNED_RESULTS: JSON.stringify(cannedResults),
   });
 }

@@ -50,6 +50,7 @@ import { RECALL_HEADING } from '../../src/services/memory/turn-hooks.js';
 import { PersonaService } from '../../src/services/persona-service.js';
 import { seeded } from './corpus.js';
 import { MEMORIES, QUERIES } from './labelled-set.js';
+import { FRESH_PAIRS, FRESH_UNRELATED } from './fresh-set.js';
 import { HELD_OUT_PAIRS, HELD_OUT_UNRELATED } from './held-out-set.js';
 import { PARAPHRASE_PAIRS, UNRELATED_QUESTIONS, type ParaphrasePair } from './paraphrase-set.js';
 import { stemmer } from 'stemmer';
@@ -523,7 +524,7 @@ async function main(): Promise<void> {
     queries: QUERIES.map((query) => ({ query: query.query, expected: query.expected, group: query.kind })),
     showMisses: true,
   };
-  const broken = checkParaphrasePairs([...PARAPHRASE_PAIRS, ...HELD_OUT_PAIRS]);
+  const broken = checkParaphrasePairs([...PARAPHRASE_PAIRS, ...HELD_OUT_PAIRS, ...FRESH_PAIRS]);
   if (broken.length > 0) throw new Error(`paraphrase pairs that share a word:\n${broken.join('\n')}`);
   const paraphrase: Case = {
     name: 'paraphrase',
@@ -537,6 +538,12 @@ async function main(): Promise<void> {
     memories: HELD_OUT_PAIRS.map((pair) => formed(pair.fact)),
     queries: HELD_OUT_PAIRS.map((pair, index) => ({ query: pair.question, expected: [index] })),
     unrelated: HELD_OUT_UNRELATED,
+  };
+  const fresh: Case = {
+    name: 'fresh',
+    memories: FRESH_PAIRS.map((pair) => formed(pair.fact)),
+    queries: FRESH_PAIRS.map((pair, index) => ({ query: pair.question, expected: [index] })),
+    unrelated: FRESH_UNRELATED,
   };
   const targets = PARAPHRASE_PAIRS.slice(0, 20);
   const atScale: Case = {
@@ -559,6 +566,7 @@ async function main(): Promise<void> {
   print(`1. labelled set: ${QUERIES.length} queries over ${MEMORIES.length} memories`, await runCase(labelled));
   print(`2. paraphrase set (development): ${PARAPHRASE_PAIRS.length} facts asked in other words (+ ${UNRELATED_QUESTIONS.length} unrelated questions)`, await runCase(paraphrase));
   print(`2b. paraphrase set (held out, never tuned on): ${HELD_OUT_PAIRS.length} facts asked in other words (+ ${HELD_OUT_UNRELATED.length} unrelated questions)`, await runCase(heldOut));
+  print(`2c. paraphrase set (fresh, written after the tuning): ${FRESH_PAIRS.length} facts asked in other words (+ ${FRESH_UNRELATED.length} unrelated questions)`, await runCase(fresh));
   print(`3. at scale: ${targets.length} facts among ${OTHERS} other memories of the same user`, await runCase(atScale));
   if (!skipE2e) {
     const e2e = await endToEnd();

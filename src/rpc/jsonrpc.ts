@@ -15,6 +15,7 @@ import {
   PARSE_ERROR,
 } from './error-codes.js';
 import { ExactNumber, keepExactIds, stringifyMessage } from './exact-ids.js';
+import { stringifyResponse } from './shared-results.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../domain/json-depth.js';
 import type { JsonRpcId, MethodContext, MethodDefinition, MethodRegistry, SessionBinding } from './registry.js';
 import { checkAccess, type AccessLookups } from './access.js';
@@ -93,7 +94,7 @@ export class JsonRpcEngine {
       return stringifyMessage(parsed.response);
     }
     const response = await this.handleParsed(parsed.message, createContext);
-    return response === null ? null : stringifyMessage(response);
+    return response === null ? null : stringifyResponse(response);
   }
 
   /** Reports a frame that was not JSON (−32700) to `onRequestComplete`, for transports that parse frames themselves. */

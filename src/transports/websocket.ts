@@ -10,6 +10,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { APPLICATION_ERRORS } from '../rpc/error-codes.js';
 import { fullBucket, takeTokens, type TokenBucket, type TokenBucketLimits } from '../domain/token-bucket.js';
 import { stringifyMessage } from '../rpc/exact-ids.js';
+import { stringifyResponse } from '../rpc/shared-results.js';
 import { errorResponse, messageCost, parseFrame, type ContextFactory, type JsonRpcEngine, type JsonRpcResponse } from '../rpc/jsonrpc.js';
 import type { JsonRpcId, MethodContext, SessionBinding } from '../rpc/registry.js';
 import { newSessionId, SESSION_ID_PATTERN } from '../services/session-service.js';
@@ -356,7 +357,7 @@ export class WebSocketTransport {
       }
       connection.isThrottled = false;
       const reply = await this.options.engine.handleParsed(parsed.message, connection.createContext);
-      if (reply !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyMessage(reply));
+      if (reply !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyResponse(reply));
       if (connection.heldFeeds !== null && reply !== null) this.releaseHeldFeeds(connection, reply);
     } finally {
       this.inFlight -= 1;

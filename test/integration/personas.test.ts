@@ -103,4 +103,27 @@ describe('persona methods', () => {
     expect(relationship).toMatchObject({ persona_id: 'aria', other_id: 'kira', other_kind: 'persona', relationship: null, exists: false });
     expect(relationship.note).toMatch(/has not interacted/);
   });
+
+  it('answers persona.list and persona.status afresh once something in them changed (shared answers are never stale)', async () => {
+    const other = await server.connect();
+    const before = await other.result('persona.status', { persona_id: 'aria' });
+    expect(await other.result('persona.status', { persona_id: 'aria' })).toEqual(before);
+    await other.result('emotional.update_state', { persona_id: 'aria', mood: 'melancholy', stress_level: 0.9 });
+    const moody = await other.result('persona.status', { persona_id: 'aria' });
+    expect(moody).toMatchObject({ mood: 'melancholy', is_active: false });
+    expect(moody.mood_description).toContain('stressed');
+    await other.result('persona.switch', { persona_id: 'aria' });
+    expect(await other.result('persona.status', { persona_id: 'aria' })).toMatchObject({ mood: 'melancholy', is_active: true });
+    // Another session sees aria as not its active persona, with the same mood.
+    expect(await client.result('persona.status', { persona_id: 'aria' })).toMatchObject({ mood: 'melancholy' });
+
+    const listed = await other.result('persona.list');
+    await other.result('persona.create', { name: 'Dame Vera', description: 'Keeps the lighthouse.' });
+    const grown = await other.result('persona.list');
+    expect(grown.total_count).toBe(listed.total_count + 1);
+    expect(grown.personas.map((persona: { id: string }) => persona.id)).toContain('dame-vera');
+    await other.result('persona.delete', { persona_id: 'dame-vera' });
+    expect((await other.result('persona.list')).total_count).toBe(listed.total_count);
+    await other.close();
+  });
 });

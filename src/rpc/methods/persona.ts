@@ -8,6 +8,7 @@ import type { Services } from '../../services/index.js';
 import { defineMethod, type MethodDefinition } from '../registry.js';
 import { personaIdParam, personaStateToWire, personaStateWire, round, toIso } from './wire.js';
 import { isAdmin } from '../access.js';
+import { SharedResults } from '../shared-results.js';
 
 const personaSummaryWire = z.object({
   id: z.string(),
@@ -20,6 +21,23 @@ const personaSummaryWire = z.object({
   model: z.string().describe('The model this persona uses.'),
   avatar_url: z.string().describe('Its picture, relative to the server: the uploaded avatar (`/media/ID`) or a generated one (`/avatars/ID.svg`).'),
 });
+
+const personaListResultWire = z.object({ personas: z.array(personaSummaryWire), total_count: z.number().int(), available_count: z.number().int() });
+type PersonaListResult = z.infer<typeof personaListResultWire>;
+
+const personaStatusResultWire = z.object({
+  persona_id: z.string(),
+  name: z.string(),
+  ...personaStateWire.shape,
+  current_priority: z.string(),
+  is_available: z.boolean(),
+  cooldown_remaining: z.number(),
+  max_social_energy: z.number(),
+  is_active: z.boolean().describe("Whether it is this session's active persona."),
+  mood: z.string().describe('Named mood (emotional.get_state has the figures).'),
+  mood_description: z.string().describe('How the prompt tells the persona it feels.'),
+});
+type PersonaStatusResult = z.infer<typeof personaStatusResultWire>;
 
 const personaDetailWire = z.object({
   persona_id: z.string(),
@@ -97,6 +115,10 @@ export function personaMethods(services: Services): MethodDefinition[] {
   const { personas, sessions, conversations, chat } = services;
   const { media } = services.media;
   const detail = (persona: PersonaRecord): z.infer<typeof personaDetailWire> => personaDetailToWire(persona, media.avatarUrl(persona));
+  // Polled by every client, and the same answer for a while: an unchanged answer is the same object,
+  // serialised once (shared-results.ts).
+  const listAnswers = new SharedResults<PersonaListResult>(1);
+  const statusAnswers = new SharedResults<PersonaStatusResult>();
 
   return [
     defineMethod({
@@ -104,26 +126,29 @@ export function personaMethods(services: Services): MethodDefinition[] {
       requires: 'user',
       summary: 'List every persona with its availability and social energy.',
       params: z.object({}),
-      result: z.object({ personas: z.array(personaSummaryWire), total_count: z.number().int(), available_count: z.number().int() }),
+      result: personaListResultWire,
       hints: { readOnly: true, idempotent: true },
       handler: async () => {
-        const list = await Promise.all(
-          personas.list().map(async (persona) => {
-            const snapshot = await personas.snapshot(persona);
-            return {
-              id: persona.id,
-              name: persona.name,
-              description: persona.description,
-              available: snapshot.availability.isAvailable,
-              social_energy: round(snapshot.state.energy, 1),
-              current_priority: persona.defaultPriority,
-              cooldown_remaining: snapshot.availability.cooldownRemaining,
-              model: chat.modelFor(persona),
-              avatar_url: media.avatarUrl(persona),
-            };
-          }),
-        );
-        return { personas: list, total_count: list.length, available_count: list.filter((item) => item.available).length };
+        // One after another: the energy states are in memory, so each await is a resolved promise,
+        // cheaper than a promise per persona gathered by Promise.all.
+        const list: Array<z.infer<typeof personaSummaryWire>> = [];
+        let available = 0;
+        for (const persona of personas.list()) {
+          const snapshot = await personas.snapshot(persona);
+          if (snapshot.availability.isAvailable) available += 1;
+          list.push({
+            id: persona.id,
+            name: persona.name,
+            description: persona.description,
+            available: snapshot.availability.isAvailable,
+            social_energy: round(snapshot.state.energy, 1),
+            current_priority: persona.defaultPriority,
+            cooldown_remaining: snapshot.availability.cooldownRemaining,
+            model: chat.modelFor(persona),
+            avatar_url: media.avatarUrl(persona),
+          });
+        }
+        return listAnswers.reuse('all', { personas: list, total_count: list.length, available_count: available });
       },
     }),
 
@@ -166,33 +191,31 @@ export function personaMethods(services: Services): MethodDefinition[] {
       requires: 'user',
       summary: "A persona's social energy, fatigue and availability (the active persona when none is named).",
       params: z.object({ persona_id: personaIdParam.optional() }),
-      result: z.object({
-        persona_id: z.string(),
-        name: z.string(),
-        ...personaStateWire.shape,
-        current_priority: z.string(),
-        is_available: z.boolean(),
-        cooldown_remaining: z.number(),
-        max_social_energy: z.number(),
-        is_active: z.boolean().describe("Whether it is this session's active persona."),
-        mood: z.string().describe('Named mood (emotional.get_state has the figures).'),
-        mood_description: z.string().describe('How the prompt tells the persona it feels.'),
-      }),
+      result: personaStatusResultWire,
       hints: { readOnly: true, idempotent: true },
       handler: async ({ persona_id }, context) => {
-        const [persona, activeId] = await Promise.all([services.target.persona(context.session, persona_id), sessions.activePersonaId(context.session)]);
+        // Every read below is cached (catalogue, session, energy, mood): awaited one by one, and the
+        // answer written out field by field — no spreads, which cost ~1 µs each on Node 20 (bench/README.md).
+        const persona = await services.target.persona(context.session, persona_id);
+        const activeId = await sessions.activePersonaId(context.session);
         const snapshot = await personas.snapshot(persona);
-        return {
+        const mood = await services.social.emotions.current(persona);
+        const state = personaStateToWire(snapshot);
+        const isActive = activeId === persona.id;
+        return statusAnswers.reuse(`${persona.id}\n${isActive}`, {
           persona_id: persona.id,
           name: persona.name,
-          ...personaStateToWire(snapshot),
+          social_energy: state.social_energy,
+          available_time: state.available_time,
+          interaction_fatigue: state.interaction_fatigue,
           current_priority: persona.defaultPriority,
           is_available: snapshot.availability.isAvailable,
           cooldown_remaining: snapshot.availability.cooldownRemaining,
           max_social_energy: persona.socialEnergy.maxEnergy,
-          is_active: activeId === persona.id,
-          ...(await moodSummary(services, persona)),
-        };
+          is_active: isActive,
+          mood: moodName(mood),
+          mood_description: describeMood(mood),
+        });
       },
     }),
 
@@ -248,8 +271,3 @@ export function personaMethods(services: Services): MethodDefinition[] {
   ];
 }
 
-/** The persona's mood for `persona.status` (drifted to now). */
-async function moodSummary(services: Services, persona: PersonaRecord): Promise<{ mood: string; mood_description: string }> {
-  const mood = await services.social.emotions.current(persona);
-  return { mood: moodName(mood), mood_description: describeMood(mood) };
-}

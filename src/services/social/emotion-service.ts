@@ -6,6 +6,7 @@ import {
   applyMoodEvent,
   baselineMood,
   driftMood,
+  moodAt,
   moodName,
   MOOD_PROTOTYPES,
   type MoodFigures,
@@ -78,7 +79,7 @@ export class EmotionService {
     this.stored.delete(persona.id); // a failed write must not leave the unsaved mood cached
     let savedCause = 'manual';
     const next = await this.store.updateMood(persona.id, (stored) => {
-      const { state, cause, conversationId } = change(stored === null ? { ...this.baseline(persona), updatedAt: now } : stored, now);
+      const { state, cause, conversationId } = change(stored === null ? moodAt(this.baseline(persona), now) : stored, now);
       savedCause = cause;
       return { state, event: { mood: moodName(state), cause, conversationId } };
     });
@@ -91,7 +92,7 @@ export class EmotionService {
   async current(persona: PersonaRecord): Promise<MoodState> {
     const now = this.clock.now();
     const stored = await this.storedMood(persona.id);
-    return stored === null ? { ...this.baseline(persona), updatedAt: now } : driftMood(stored, this.baseline(persona), now);
+    return stored === null ? moodAt(this.baseline(persona), now) : driftMood(stored, this.baseline(persona), now);
   }
 
   /** Applies an interaction's sentiment; saved with a history entry. */

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { ExactNumber, stringifyMessage } from './exact-ids.js';
+import { sameJson, SharedResults, stringifyResponse } from './shared-results.js';
+
+describe('SharedResults', () => {
+  it('returns the earlier object while the answer is unchanged, and the new one once it changes', () => {
+    const answers = new SharedResults<{ energy: number; tags: string[] }>();
+    const first = answers.reuse('aria', { energy: 1, tags: ['a'] });
+    expect(answers.reuse('aria', { energy: 1, tags: ['a'] })).toBe(first);
+    const changed = { energy: 2, tags: ['a'] };
+    expect(answers.reuse('aria', changed)).toBe(changed);
+    expect(answers.reuse('kira', { energy: 2, tags: ['a'] })).not.toBe(changed); // keys never share
+  });
+
+  it('freezes what it shares, so no caller can change an answer others get', () => {
+    const answers = new SharedResults<{ list: Array<{ n: number }> }>();
+    const shared = answers.reuse('k', { list: [{ n: 1 }] });
+    expect(() => {
+      (shared.list[0] as { n: number }).n = 2;
+    }).toThrow(TypeError);
+  });
+
+  it('keeps at most maxKeys answers, dropping the oldest', () => {
+    const answers = new SharedResults<{ v: number }>(2);
+    const a = answers.reuse('a', { v: 1 });
+    answers.reuse('b', { v: 1 });
+    answers.reuse('c', { v: 1 });
+    expect(answers.reuse('a', { v: 1 })).not.toBe(a);
+  });
+});
+
+describe('stringifyResponse', () => {
+  const answers = new SharedResults<Record<string, unknown>>();
+  const shared = answers.reuse('x', { text: 'é "quoted"\n', n: 1.5, list: [null, true], nested: { deep: [] } });
+
+  it.each([1, 0, -7, 'abc', 'with "quotes"', null, new ExactNumber('9007199254740993'), new ExactNumber('1.50')])(
+    'writes the same text as stringifyMessage, around a shared result made once (id %s)',
+    (id) => {
+      const response = { jsonrpc: '2.0', id, result: shared };
+      expect(stringifyResponse(response)).toBe(stringifyMessage(response));
+      expect(stringifyResponse(response)).toBe(stringifyMessage(response)); // the cached text too
+    },
+  );
+
+  it('serialises everything else as stringifyMessage does', () => {
+    for (const message of [
+      { jsonrpc: '2.0', id: 1, result: { fresh: true } },
+      { jsonrpc: '2.0', id: 1, error: { code: -32600, message: 'no' } },
+      [{ jsonrpc: '2.0', id: 1, result: shared }],
+      { jsonrpc: '2.0', id: 2, result: shared, extra: 1 },
+      { id: 2, jsonrpc: '2.0', result: shared },
+      null,
+    ]) {
+      expect(stringifyResponse(message)).toBe(stringifyMessage(message));
+    }
+  });
+});
+
+describe('sameJson', () => {
+  it('compares JSON values by content, ignoring key order', () => {
+    expect(sameJson({ a: 1, b: [1, { c: 'x' }] }, { b: [1, { c: 'x' }], a: 1 })).toBe(true);
+    expect(sameJson({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(sameJson({ a: 1, b: 2 }, { a: 1 })).toBe(false);
+    expect(sameJson([1, 2], [2, 1])).toBe(false);
+    expect(sameJson([], {})).toBe(false);
+    expect(sameJson({ a: null }, { a: undefined })).toBe(false);
+    expect(sameJson(0.1 + 0.2, 0.3)).toBe(false);
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * Results that many calls answer alike (`persona.list`, `persona.status` polled by every client): when a
+ * handler's new result equals the one it returned last time for the same key, it returns that earlier
+ * object again, frozen, and the transport serialises it once — `stringifyResponse` keeps its JSON text
+ * and writes each response around it. Serialising the result was the largest cost left in those calls
+ * (bench/README.md, round 4); comparing two small results costs a tenth of it.
+ *
+ * Only plain JSON data (objects, arrays, strings, numbers, booleans, null) is compared and shared.
+ */
+import { ExactNumber, stringifyMessage } from './exact-ids.js';
+import type { JsonRpcId } from './registry.js';
+
+/** JSON text of each shared result, made on first use. */
+const texts = new WeakMap<object, string | null>();
+
+export class SharedResults<T extends object> {
+  private readonly last = new Map<string, T>();
+
+  constructor(
+    /** How many keys are kept (e.g. personas × 2); past it the oldest goes. */
+    private readonly maxKeys = 1_000,
+  ) {}
+
+  /** `result`, or the equal result returned earlier under `key` (the same object, its JSON made once). */
+  reuse(key: string, result: T): T {
+    const previous = this.last.get(key);
+    if (previous !== undefined && sameJson(previous, result)) return previous;
+    if (previous === undefined && this.last.size >= this.maxKeys) this.last.delete(this.last.keys().next().value as string);
+    deepFreeze(result);
+    texts.set(result, null);
+    this.last.set(key, result);
+    return result;
+  }
+}
+
+/**
+ * A single success response as JSON text, with a shared result's text reused; anything else (errors,
+ * batches, results not shared) through `stringifyMessage`. Same text as `stringifyMessage` would make.
+ */
+export function stringifyResponse(response: unknown): string {
+  if (typeof response !== 'object' || response === null || Array.isArray(response)) return stringifyMessage(response);
+  const { id, result } = response as { id?: JsonRpcId; result?: unknown };
+  if (typeof result !== 'object' || result === null || !texts.has(result) || !isPlainResponse(response)) return stringifyMessage(response);
+  let text = texts.get(result) ?? null;
+  if (text === null) {
+    text = JSON.stringify(result);
+    texts.set(result, text);
+  }
+  return `{"jsonrpc":"2.0","id":${idText(id ?? null)},"result":${text}}`;
+}
+
+/** Exactly `jsonrpc`, `id` and `result`, in that order (what JSON.stringify would write around the result). */
+function isPlainResponse(response: object): boolean {
+  let index = 0;
+  for (const key in response) {
+    if (key !== (index === 0 ? 'jsonrpc' : index === 1 ? 'id' : index === 2 ? 'result' : '')) return false;
+    index += 1;
+  }
+  return index === 3 && (response as { jsonrpc?: unknown }).jsonrpc === '2.0';
+}
+
+function idText(id: JsonRpcId): string {
+  return id instanceof ExactNumber ? id.text : JSON.stringify(id);
+}
+
+/** Whether two JSON values are equal (same members, same order of array items; key order ignored). */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b);
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let index = 0; index < a.length; index += 1) if (!sameJson(a[index], b[index])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  let count = 0;
+  for (const key in a) {
+    if (!Object.hasOwn(b, key) || !sameJson((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+    count += 1;
+  }
+  for (const key in b) if (Object.hasOwn(b, key)) count -= 1;
+  return count === 0;
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const member of Object.values(value)) deepFreeze(member);
+}
