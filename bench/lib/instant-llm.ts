@@ -5,7 +5,8 @@
  * test/fakes/fake-ollama.ts, whose echo reply ("Aria hears you: ...") is used — cut, as Ollama does, at
  * the request's `num_predict` tokens (one word counts as one here). Background tasks (a poignancy
  * rating, a relationship judgement, a summary) send their whole instructions as the user message and ask
- * for a few tokens; echoing them whole made each a stream of hundreds of lines no model would send.
+ * for a few tokens; echoing them whole made each a stream of hundreds of lines no model would send. The
+ * turn appraisal and doc2query get answers in their formats (`replyTo`).
  *
  * Every request is recorded with its arrival and finish times (performance.now() of this process,
  * the same clock as the bench's WebSocket client), so the chat suite can tell which calls were on a
@@ -14,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { appraisalReply, restated } from '../../test/fakes/appraisal-reply.js';
 import { echoReply, type FakeChatBody } from '../../test/fakes/fake-ollama.js';
 
 const EMBEDDING_DIMENSIONS = 768;
@@ -86,7 +88,7 @@ export async function startInstantLlm(models: string[]): Promise<InstantLlm> {
 function chatStream(body: FakeChatBody): string {
   const model = body.model ?? '';
   const limit = typeof body.options?.num_predict === 'number' && body.options.num_predict > 0 ? body.options.num_predict : Number.POSITIVE_INFINITY;
-  const words = (echoReply(body).match(/^\s+|\S+\s*/g) ?? []).slice(0, limit);
+  const words = (replyTo(body).match(/^\s+|\S+\s*/g) ?? []).slice(0, limit);
   const created = new Date().toISOString();
   const lines = words.map((word) =>
     JSON.stringify({ model, created_at: created, message: { role: 'assistant', content: word }, done: false }),
@@ -103,6 +105,25 @@ function chatStream(body: FakeChatBody): string {
     }),
   );
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * What a model that follows the background prompts answers: the turn appraisal's JSON (a tone, a rating
+ * and — when asked — a fact with questions per memory) and doc2query's "Fact:"/"Q:" lines, so the chat
+ * suite runs the work a real answer causes (ratings, doc2query texts stored); the echo otherwise.
+ */
+function replyTo(body: FakeChatBody): string {
+  const appraisal = appraisalReply(body, { tone: 0.4, rating: 5 });
+  if (appraisal !== null) return appraisal;
+  const last = body.messages?.at(-1)?.content ?? '';
+  if (!last.includes('"Fact:"')) return echoReply(body);
+  const memories = [...last.matchAll(/^(?:\d+\. )?"(.*)"$/gm)].map((match) => match[1]!);
+  return memories
+    .map((memory, index) => {
+      const { fact, questions } = restated(memory);
+      return `${memories.length > 1 ? `Memory ${index + 1}:\n` : ''}Fact: ${fact}\n${questions.map((question) => `Q: ${question}`).join('\n')}`;
+    })
+    .join('\n');
 }
 
 /** A unit vector from a SHA-256 of the text, stretched to 768 numbers (same text, same vector). */

@@ -225,6 +225,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     logger,
     contextTokens: () => chatSettings.contextTokens,
     isEnabled: () => config.memory.llmImportance && config.social.llmJudgement && config.llm.tasks.importance === config.llm.tasks.relationship,
+    // doc2query in the same call too (one call per turn instead of two), when it would go to the same model.
+    restates: () => config.memory.doc2query && config.llm.tasks.summary === config.llm.tasks.relationship,
     now: () => clock.now(),
   });
   // Registers its own prompt contributor and turn observer on `chat`.

@@ -3,7 +3,9 @@
  * the relationship's tone of the exchange and the poignancy of each memory formed from it. Two durable
  * jobs need the answer — memory formation and the relationship update — and run in either order, so
  * the first to ask starts the call and the other is handed the same answer (kept a while per user
- * message). After a restart a job asks again; that costs a call, never a wrong value.
+ * message). After a restart a job asks again; that costs a call, never a wrong value. When doc2query is
+ * on and goes to the same model, the call also restates each memory as a fact with its questions
+ * (formation stores them; the separate doc2query call is left for what the answer lacked).
  */
 import type { Logger } from 'pino';
 import { appraisalMaxTokens, appraisalPrompt, parseAppraisal, type TurnAppraisal } from '../domain/turn-appraisal.js';
@@ -38,6 +40,8 @@ export class TurnAppraiser {
       contextTokens: () => number;
       /** Whether both judgements are asked of the model now (memory.llmImportance, social.llmJudgement). */
       isEnabled: () => boolean;
+      /** Whether the memories' doc2query texts are asked in the same call (memory.doc2query, same model); default no. */
+      restates?: () => boolean;
       now: () => number;
     },
   ) {}
@@ -45,6 +49,11 @@ export class TurnAppraiser {
   /** Whether the jobs should ask here instead of their single-purpose prompts. */
   get isEnabled(): boolean {
     return this.deps.isEnabled();
+  }
+
+  /** Whether an appraisal asked now also restates the memories (doc2query). */
+  get restates(): boolean {
+    return this.deps.restates?.() ?? false;
   }
 
   /**
@@ -82,7 +91,8 @@ export class TurnAppraiser {
   }
 
   private async ask(request: AppraisalRequest): Promise<TurnAppraisal | null> {
-    const prompt = appraisalPrompt(request);
+    const restate = this.restates && request.memories.length > 0;
+    const prompt = appraisalPrompt({ ...request, restate });
     try {
       const { text } = await collectReply(
         this.deps.llm.chat(
@@ -92,7 +102,7 @@ export class TurnAppraiser {
               { role: 'system', content: prompt.system },
               { role: 'user', content: prompt.user },
             ],
-            maxTokens: appraisalMaxTokens(request.memories.length),
+            maxTokens: appraisalMaxTokens(request.memories.length, restate),
             contextTokens: this.deps.contextTokens(),
             options: { temperature: 0 },
             priority: 'background',

@@ -133,7 +133,8 @@ describe('doc2query and the embedding model, with an LLM', () => {
       reply: (body) => {
         const last = body.messages?.at(-1)?.content ?? '';
         if (last.startsWith('On the scale of 1 to 10')) return '6';
-        const appraisal = appraisalReply(body, { rating: 6 });
+        // The appraisal leaves the facts out: these tests are about the doc2query call itself.
+        const appraisal = appraisalReply(body, { rating: 6, facts: false });
         if (appraisal !== null) return appraisal;
         if (last.startsWith('Here is something')) return "Fact: The user emigrated from Canada.\nQ: Is the user a maple leaf person?\nQ: Where was the user raised?";
         if (/^Here are \d+ things/.test(last))

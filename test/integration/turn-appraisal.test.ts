@@ -71,3 +71,73 @@ describe('the turn appraisal', () => {
     }
   });
 });
+
+describe('the turn appraisal with doc2query on', () => {
+  let llm: FakeOllama;
+  let withDoc2Query: TestServer;
+  let answer: { tone?: number; rating?: number; facts?: boolean } | 'refuse' = { tone: 0.5, rating: 6 };
+  const isDoc2Query = (body: FakeChatBody): boolean => (body.messages?.at(-1)?.content ?? '').includes('"Fact:"');
+
+  beforeAll(async () => {
+    llm = await startFakeOllama({
+      reply: (body) => {
+        if (isDoc2Query(body)) return 'Fact: The user has a hobby.\nQ: Does the user have a pastime?';
+        if (!(body.messages?.[0]?.content.startsWith('You appraise exchanges') ?? false)) return 'How lovely to hear.';
+        if (answer === 'refuse') return 'I would rather not say.';
+        // Made-up words in the questions: a search finds them only through the stored doc2query text.
+        const reply = JSON.parse(appraisalReply(body, answer)!) as { facts?: Array<{ fact: string; questions: string[] }> };
+        reply.facts?.forEach((fact, index) => (fact.questions = [`Is the user a zorbleflux${index + 1} person?`]));
+        return JSON.stringify(reply);
+      },
+    });
+    withDoc2Query = await startTestServer({ ollamaUrl: llm.url, flags: { 'memory.embedder': 'offline', 'memory.decayOnStart': false } });
+  });
+  afterAll(async () => {
+    await withDoc2Query.cleanup();
+    await llm.close();
+  });
+
+  async function chat(name: string, message: string): Promise<{ personaId: string; background: FakeChatBody[] }> {
+    const client = await withDoc2Query.connect();
+    const persona = await client.result('persona.create', { name, description: 'A beekeeper.' });
+    const before = llm.requests.length;
+    await client.result('persona.chat', { persona_id: persona.id, message });
+    await withDoc2Query.server.services.memory.jobs.drain(10_000);
+    const background = llm.requests.slice(before).map((request) => request.body).filter((body) => body.messages?.at(-1)?.content !== message);
+    return { personaId: persona.id, background };
+  }
+
+  it("restates the memories in the same call: one background call for the turn, and each memory is found by its questions' words", async () => {
+    const { personaId, background } = await chat('Hazel', 'I keep three beehives behind the orchard. I play the violoncello every evening.');
+    expect(background.map((body) => (isDoc2Query(body) ? 'doc2query' : 'appraisal'))).toEqual(['appraisal']);
+    expect(background[0]!.messages![0]!.content).toContain('"facts"');
+    const client = await withDoc2Query.connect();
+    const { memories } = await client.result('memory.list', { persona_id: personaId });
+    expect(memories).toHaveLength(2);
+    for (const memory of memories) expect(memory).toMatchObject({ importance: 0.6, importance_source: 'llm' });
+    const first = await client.result('memory.search', { persona_id: personaId, query: 'zorbleflux1' });
+    expect(first.memories.map((memory: { content: string }) => memory.content)).toEqual(['The user said: I keep three beehives behind the orchard.']);
+    const second = await client.result('memory.search', { persona_id: personaId, query: 'zorbleflux2' });
+    expect(second.memories.map((memory: { content: string }) => memory.content)).toEqual(['The user said: I play the violoncello every evening.']);
+  });
+
+  it('asks doc2query separately when the appraisal answered but left the facts out', async () => {
+    answer = { tone: 0.5, rating: 6, facts: false };
+    try {
+      const { background } = await chat('Rowan', 'I keep three beehives behind the orchard.');
+      expect(background.map((body) => (isDoc2Query(body) ? 'doc2query' : 'appraisal'))).toEqual(['appraisal', 'doc2query']);
+    } finally {
+      answer = { tone: 0.5, rating: 6 };
+    }
+  });
+
+  it('asks nothing more when the appraisal was no answer at all', async () => {
+    answer = 'refuse';
+    try {
+      const { background } = await chat('Ash', 'I keep three beehives behind the orchard.');
+      expect(background.map((body) => (isDoc2Query(body) ? 'doc2query' : 'appraisal'))).toEqual(['appraisal']);
+    } finally {
+      answer = { tone: 0.5, rating: 6 };
+    }
+  });
+});

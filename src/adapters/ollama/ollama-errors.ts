@@ -63,7 +63,7 @@ export function chatCancelled(): AppError {
  * Maps a non-2xx answer from Ollama. `model` is the model the request named, when it named one: Ollama
  * answers 404 `{"error":"model \"x\" not found, try pulling it first"}` for a model it does not have.
  */
-export async function errorFromResponse(response: Response, endpoint: string, model?: string): Promise<AppError> {
+export async function errorFromResponse(response: FailedAnswer, endpoint: string, model?: string): Promise<AppError> {
   const text = await readErrorText(response);
   const path = new URL(response.url || endpoint).pathname;
   if (response.status === 404 && model !== undefined && /model/i.test(text) && /not found/i.test(text)) {
@@ -83,8 +83,16 @@ export async function errorFromResponse(response: Response, endpoint: string, mo
   });
 }
 
+/** What the error mapping reads of a non-2xx answer: fetch's `Response` and `HttpAnswer` (llm-http/http-client.ts) both have it. */
+export interface FailedAnswer {
+  status: number;
+  statusText: string;
+  url: string;
+  text(): Promise<string>;
+}
+
 /** Ollama's `{"error": "..."}` text when the body has one, else the body itself, cut short. */
-async function readErrorText(response: Response): Promise<string> {
+async function readErrorText(response: FailedAnswer): Promise<string> {
   let body: string;
   try {
     body = await response.text();
@@ -102,7 +110,7 @@ async function readErrorText(response: Response): Promise<string> {
   return body.trim().slice(0, 300);
 }
 
-/** The system error code under undici's "fetch failed" (ECONNREFUSED, ENOTFOUND, ...), when there is one. */
+/** The system error code under fetch's "fetch failed" or the HTTP client's failure (ECONNREFUSED, ENOTFOUND, ...), when there is one. */
 export function causeCode(error: unknown): string | undefined {
   const cause: unknown = error instanceof Error ? error.cause : undefined;
   if (typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string') {

@@ -10,6 +10,7 @@ import { systemClock } from '../../ports/clock.js';
 import type { LlmChatEvent, LlmChatRequest, LlmMessage, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
 import { causeOf } from '../../logger.js';
 import { NdjsonLineSplitter } from './ndjson.js';
+import { HttpClient } from '../llm-http/http-client.js';
 import { RequestScope, sendIdempotent } from '../llm-http/request-scope.js';
 import { StatusProbe } from '../llm-http/status-probe.js';
 import {
@@ -134,9 +135,12 @@ export class OllamaProvider implements LlmProvider {
   private readonly clock: Clock;
   private readonly statusProbe: StatusProbe;
   private readonly capabilityCache = new Map<string, string[]>();
+  /** Kept-alive connections to Ollama (node:http, not fetch: a third of the CPU per call). */
+  private readonly http: HttpClient;
 
   constructor(options: OllamaProviderOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.http = new HttpClient(this.baseUrl);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 120_000;
     this.firstTokenTimeoutMs = options.firstTokenTimeoutMs ?? 60_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? this.firstTokenTimeoutMs;
@@ -169,9 +173,8 @@ export class OllamaProvider implements LlmProvider {
     let hasResponse = false;
     const startedAt = this.clock.now();
     try {
-      const response = await fetch(`${this.baseUrl}/api/chat`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+      const response = await this.http.request('/api/chat', {
+        headers: { accept: 'application/x-ndjson' },
         body: JSON.stringify({
           model: request.model,
           messages: request.messages.map(toOllamaMessage),
@@ -188,12 +191,10 @@ export class OllamaProvider implements LlmProvider {
         if (request.messages.some((message) => (message.images?.length ?? 0) > 0) && /image/i.test(failure.message)) throw cannotSee(request.model, failure.message);
         throw failure;
       }
-      if (!response.body) throw replyBrokeOff('the answer had no body');
-
-      const reader = response.body.getReader();
+      const chunks = response.body[Symbol.asyncIterator]();
       const splitter = new NdjsonLineSplitter();
       for (;;) {
-        const { value, done: ended } = await reader.read();
+        const { value, done: ended } = await chunks.next();
         if (!ended) scope.stopTimer('first-token');
         for (const line of ended ? splitter.flush() : splitter.push(value)) {
           const chunk = parseChunk(line);
@@ -240,12 +241,7 @@ export class OllamaProvider implements LlmProvider {
   embed(texts: readonly string[], model: string, signal?: AbortSignal): Promise<number[][]> {
     const explain = (error: unknown, scope: RequestScope, hasResponse: boolean) => this.explain(error, scope, hasResponse, embedCancelled);
     return sendIdempotent({ signal, timeoutMs: this.listTimeoutMs, attempts: 2, cancelled: embedCancelled, explain }, async (scope, responded) => {
-      const response = await fetch(`${this.baseUrl}/api/embed`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model, input: texts }),
-        signal: scope.signal,
-      });
+      const response = await this.http.request('/api/embed', { body: JSON.stringify({ model, input: texts }), signal: scope.signal });
       responded();
       if (!response.ok) throw await errorFromResponse(response, this.baseUrl, model);
       const embeddings = embeddingsOf(await response.json().catch(() => undefined));
@@ -266,12 +262,7 @@ export class OllamaProvider implements LlmProvider {
     const scope = new RequestScope(signal);
     scope.startTimer('total', this.listTimeoutMs);
     try {
-      const response = await fetch(`${this.baseUrl}/api/show`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model }),
-        signal: scope.signal,
-      });
+      const response = await this.http.request('/api/show', { body: JSON.stringify({ model }), signal: scope.signal });
       if (!response.ok) return null;
       const body = (await response.json().catch(() => null)) as { capabilities?: unknown } | null;
       const capabilities = Array.isArray(body?.capabilities) ? body.capabilities.filter((item): item is string => typeof item === 'string') : null;
@@ -293,7 +284,7 @@ export class OllamaProvider implements LlmProvider {
     const explain = (error: unknown, scope: RequestScope, hasResponse: boolean) => this.explain(error, scope, hasResponse, listCancelled);
     const onRetry = (attempt: number) => this.logger.debug({ endpoint: this.baseUrl, attempt }, 'retrying /api/tags after a connection error');
     return sendIdempotent({ signal, timeoutMs, attempts, cancelled: listCancelled, explain, onRetry }, async (scope, responded) => {
-      const response = await fetch(`${this.baseUrl}/api/tags`, { signal: scope.signal });
+      const response = await this.http.request('/api/tags', { signal: scope.signal });
       responded();
       if (!response.ok) throw await errorFromResponse(response, this.baseUrl);
       const parsed = TagsResponse.safeParse(await response.json().catch(() => undefined));

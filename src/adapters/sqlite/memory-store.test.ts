@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
 import { parseThesaurus, RECALL_TERMS_WEIGHT, type Thesaurus } from '../../domain/memory/expansion.js';
-import { SqliteMemoryStore, toFtsQuery, blobToVector, vectorToBlob, ftsRowCount, estimatedDocuments, DOCUMENT_COUNT_SAMPLE } from './memory-store.js';
+import { SqliteMemoryStore, toFtsQuery, blobToVector, vectorToBlob, ftsRowCount, estimatedDocuments, DOCUMENT_COUNT_SAMPLE, rankTextCandidates } from './memory-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { MemoryStore } from '../../ports/memory.js';
 import { PostgresMemoryStore } from '../postgres/pg-memory-store.js';
@@ -45,6 +45,17 @@ describe.skipIf(onPostgres())('toFtsQuery', () => {
     const isCommon = (word: string) => word === 'sing';
     expect(toFtsQuery('sing ballads', isCommon)).toBe('"ballads"');
     expect(toFtsQuery('sing', isCommon)).toBe('"sing"');
+  });
+});
+
+describe.skipIf(onPostgres())('rankTextCandidates', () => {
+  it("ranks a memory by its texts as they are now, whatever it was ranked by before (the stems are kept per text, not per id)", () => {
+    const terms = { own: new Map([['bee', 1]]), expansion: new Map<string, number>(), literal: new Map([['bee', 1]]) };
+    const rank = (content: string, recall_terms: string) => rankTextCandidates(terms, [{ id: 7, content, recall_terms }], new Map([[7, 1]]), 1)[0]!;
+    expect(rank('The user keeps a bee.', '').relevance).toBe(1);
+    expect(rank('The user keeps a cat.', '').relevance).toBe(0);
+    expect(rank('The user keeps a cat.', 'bee').relevance).toBeCloseTo(RECALL_TERMS_WEIGHT);
+    expect(rank('The user keeps a bee.', '')).toMatchObject({ relevance: 1, literal: 1 });
   });
 });
 

@@ -210,6 +210,25 @@ export function literalCoverage(own: ReadonlyMap<string, number>, content: Reado
   return total <= 0 ? 0 : held / total;
 }
 
+/** Candidates whose stems are kept (a recall ranks up to 120; the same memories come back turn after turn). */
+const STEMMED_CANDIDATES_KEPT = 5_000;
+const stemmedCandidates = new Map<number, { content: string; recallTerms: string; stems: { content: Set<string>; recallTerms: Set<string> } }>();
+
+/**
+ * A candidate's stems (its text's and its recall terms'), made once per text: stemming every candidate
+ * of every recall was a fifth of the full-text search's time on a chat turn's critical path (issue 15).
+ * An entry serves only while the memory's texts are the ones it was made from (an edit, doc2query or
+ * a thesaurus update changes them), so no writer has to invalidate it; ids of two stores may share it.
+ */
+function candidateStems(row: { id: number; content: string; recall_terms: string }): { content: Set<string>; recallTerms: Set<string> } {
+  const known = stemmedCandidates.get(row.id);
+  if (known !== undefined && known.content === row.content && known.recallTerms === row.recall_terms) return known.stems;
+  if (stemmedCandidates.size >= STEMMED_CANDIDATES_KEPT) stemmedCandidates.clear();
+  const stems = { content: stemsOf(row.content), recallTerms: stemsOf(row.recall_terms) };
+  stemmedCandidates.set(row.id, { content: row.content, recallTerms: row.recall_terms, stems });
+  return stems;
+}
+
 /**
  * Orders full-text candidates, as both stores do (SQLite's FTS5 and PostgreSQL's tsvector): by the share
  * of the query they cover (`relevance`), then by the engine's rank (`strength`: higher is better; the
@@ -223,11 +242,11 @@ export function rankTextCandidates(
 ): RankedId[] {
   return candidates
     .map((row) => {
-      const content = stemsOf(row.content);
+      const { content, recallTerms } = candidateStems(row);
       return {
         id: row.id,
         score: -(strength.get(row.id) ?? 0),
-        relevance: lexicalCoverage(terms, { content, recallTerms: stemsOf(row.recall_terms) }),
+        relevance: lexicalCoverage(terms, { content, recallTerms }),
         literal: literalCoverage(terms.literal, content),
       };
     })

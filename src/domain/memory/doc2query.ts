@@ -30,14 +30,21 @@ export function parseDoc2Query(answer: string): string | null {
     .map((line) => line.trim().replace(/^[-*\d.)\s]+(?=(fact|q)\s*:)/i, ''))
     .filter((line) => line.length > 0);
   const fact = lines.find((line) => /^fact\s*:/i.test(line))?.replace(/^fact\s*:\s*/i, '');
-  if (fact === undefined || fact.length === 0) return null;
-  const questions = lines
-    .filter((line) => /^q(uestion)?\s*\d*\s*:/i.test(line))
-    .map((line) => line.replace(/^q(uestion)?\s*\d*\s*:\s*/i, ''))
-    .filter((question) => question.length > 0)
-    .slice(0, DOC2QUERY_QUESTIONS);
-  const text = [fact, ...questions].join(' ').replace(/\s+/g, ' ').trim();
-  return text.length === 0 ? null : text.slice(0, DOC2QUERY_MAX_CHARS);
+  if (fact === undefined) return null;
+  const questions = lines.filter((line) => /^q(uestion)?\s*\d*\s*:/i.test(line)).map((line) => line.replace(/^q(uestion)?\s*\d*\s*:\s*/i, ''));
+  return restatedText(fact, questions);
+}
+
+/**
+ * A memory's doc2query text from its fact and questions, however the model gave them (lines of text, or
+ * the turn appraisal's JSON): the fact, then at most DOC2QUERY_QUESTIONS non-empty questions, on one
+ * line, at most DOC2QUERY_MAX_CHARS; null without a fact.
+ */
+export function restatedText(fact: string, questions: readonly string[]): string | null {
+  if (fact.trim().length === 0) return null;
+  const asked = questions.map((question) => question.trim()).filter((question) => question.length > 0).slice(0, DOC2QUERY_QUESTIONS);
+  const text = [fact, ...asked].join(' ').replace(/\s+/g, ' ').trim();
+  return text.slice(0, DOC2QUERY_MAX_CHARS);
 }
 
 /**

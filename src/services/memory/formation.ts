@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { doc2queryBatchPrompt, doc2queryPrompt, parseDoc2Query, parseDoc2QueryBatch } from '../../domain/memory/doc2query.js';
 import { extractMemories } from '../../domain/memory/extraction.js';
 import { heuristicImportance, importanceCues, parsePoignancy, poignancyPrompt } from '../../domain/memory/importance.js';
-import type { ImportanceSource, NewMemory } from '../../domain/memory/memory.js';
+import type { ImportanceSource, Memory, NewMemory } from '../../domain/memory/memory.js';
 import { extractiveSummary, SUMMARY_MAX_CHARS, summaryPrompt, type SummaryTurn } from '../../domain/memory/summary.js';
 import type { Clock } from '../../ports/clock.js';
 import type { JobQueue, JobRecord } from '../../ports/jobs.js';
@@ -28,6 +28,7 @@ import type { MemoryEmbedders } from './embedders.js';
 import type { MemoryMaintenance } from './maintenance.js';
 import type { MemorySettings } from './settings.js';
 import { collectReply } from '../llm-reply.js';
+import type { TurnAppraisal } from '../../domain/turn-appraisal.js';
 import type { TurnAppraiser } from '../turn-appraiser.js';
 
 export const FORM_JOB = 'memory.form';
@@ -164,7 +165,8 @@ export class MemoryFormation {
       signal,
     );
     const isLlmUp = settings.llmImportance && (await this.isLlmReachable());
-    const appraised = isLlmUp ? await this.appraisedImportance(payload, persona, message.content, extracted.map((memory) => memory.content), signal) : null;
+    const appraisal = isLlmUp ? await this.appraisal(payload, persona, message.content, extracted.map((memory) => memory.content), signal) : undefined;
+    const appraised = appraisal === undefined ? null : (appraisal?.importance ?? extracted.map(() => null));
     const formed: Array<{ memory: NewMemory; vectors: MemoryVector[] }> = [];
     for (const [index, memory] of extracted.entries()) {
       const offline = vectors[index]![0]!;
@@ -199,8 +201,9 @@ export class MemoryFormation {
       });
     }
     const stored = await memories.replaceFormed(message.id, formed, clock.now());
-    if (settings.doc2query && stored.length > 0 && (isLlmUp || (await this.isLlmReachable()))) {
-      const job: Doc2QueryPayload = { personaId: payload.personaId, memoryIds: stored.map((memory) => memory.id) };
+    const unrestated = settings.doc2query ? await this.storeRestated(stored, formed.length, appraisal) : [];
+    if (unrestated.length > 0 && (isLlmUp || (await this.isLlmReachable()))) {
+      const job: Doc2QueryPayload = { personaId: payload.personaId, memoryIds: unrestated };
       await this.deps.jobs.enqueue(DOC2QUERY_JOB, { ...job }, { dedupeKey: `${DOC2QUERY_JOB}:${message.id}` });
     }
     if (embedders.remote !== null && formed.some((entry) => entry.vectors.length < embedders.ids.length)) {
@@ -283,23 +286,48 @@ export class MemoryFormation {
   }
 
   /**
-   * The memories' ratings from the turn's appraisal (one call shared with the relationship update), or
-   * null to rate them one by one (no appraiser, or a job queued before replies were named).
+   * The turn's appraisal (one call shared with the relationship update), null when it failed (the
+   * heuristics stay), or undefined to rate the memories one by one (no appraiser, or a job queued before
+   * replies were named).
    */
-  private async appraisedImportance(
+  private async appraisal(
     payload: FormPayload,
     persona: { record: PersonaRecord; model: string },
     spoken: string,
     memories: string[],
     signal: AbortSignal,
-  ): Promise<Array<number | null> | null> {
+  ): Promise<TurnAppraisal | null | undefined> {
     const appraiser = this.deps.appraiser;
-    if (appraiser == null || !appraiser.isEnabled || payload.replyMessageId === undefined) return null;
+    if (appraiser == null || !appraiser.isEnabled || payload.replyMessageId === undefined) return undefined;
     const reply = await this.deps.memories.message(payload.replyMessageId);
-    if (reply === null) return null;
+    if (reply === null) return undefined;
     const request = { userMessageId: payload.userMessageId, personaName: persona.record.name, model: persona.model, spoken, answer: reply.content, memories };
-    // A failed appraisal keeps the heuristic values, as a failed rating does.
-    return (await appraiser.appraise(request, signal))?.importance ?? memories.map(() => null);
+    return appraiser.appraise(request, signal);
+  }
+
+  /**
+   * Stores the doc2query texts the turn's appraisal gave for the memories just formed; returns the ids
+   * of those still to ask the separate doc2query call about. None when the appraisal was asked to restate
+   * them and its answer was unreadable or missing (the model did not answer: asking again is a second
+   * call for the same failure; the memories keep their WordNet terms, as after a failed doc2query);
+   * those it left out when it answered the rest (a model that skipped that part), and all of them when
+   * the appraisal did not ask.
+   */
+  private async storeRestated(stored: readonly Memory[], formedCount: number, appraisal: TurnAppraisal | null | undefined): Promise<number[]> {
+    if (stored.length === 0) return [];
+    const asked = appraisal !== undefined && this.deps.appraiser?.restates === true;
+    if (!asked) return stored.map((memory) => memory.id);
+    if (appraisal === null) return [];
+    const answered = appraisal.tone !== null || appraisal.importance.some((value) => value !== null) || appraisal.restated.some((text) => text !== null);
+    if (!answered) return [];
+    const rest: number[] = [];
+    for (const [index, memory] of stored.entries()) {
+      // replaceFormed returns what it stored in the order given (nothing for a forgotten message).
+      const text = stored.length === formedCount ? (appraisal.restated[index] ?? null) : null;
+      if (text === null) rest.push(memory.id);
+      else await this.deps.memories.setDoc2Query(memory.id, text);
+    }
+    return rest;
   }
 
   private async rate(personaName: string, model: string, memory: string, signal: AbortSignal): Promise<number | null> {

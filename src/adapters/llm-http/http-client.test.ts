@@ -1,0 +1,106 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { closedPortUrl } from '../../../test/helpers/llm-events.js';
+import { causeCode } from '../ollama/ollama-errors.js';
+import { HttpClient } from './http-client.js';
+
+let server: Server | undefined;
+let client: HttpClient | undefined;
+
+afterEach(async () => {
+  client?.close();
+  server?.closeAllConnections();
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  server = undefined;
+  client = undefined;
+});
+
+async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; sockets: Set<Socket> }> {
+  const sockets = new Set<Socket>();
+  server = createServer(handler);
+  server.on('connection', (socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, sockets };
+}
+
+describe('HttpClient', () => {
+  it('sends JSON, reads the answer, and keeps one connection for consecutive requests', async () => {
+    const bodies: string[] = [];
+    const { url, sockets } = await serve((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        bodies.push(`${req.method} ${req.url} ${req.headers['content-type'] ?? ''} ${body}`);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echoed: body.length }));
+      });
+    });
+    client = new HttpClient(url);
+    const first = await client.request('/api/embed', { body: '{"input":["ä"]}' });
+    expect(first).toMatchObject({ ok: true, status: 200, url: `${url}/api/embed` });
+    expect(await first.json()).toEqual({ echoed: 15 });
+    expect(await (await client.request('/api/tags')).text()).toBe('{"echoed":0}');
+    expect(bodies).toEqual(['POST /api/embed application/json {"input":["ä"]}', 'GET /api/tags  ']);
+    expect(sockets.size).toBe(1);
+  });
+
+  it('streams the body chunk by chunk, and an abort mid-answer ends it without an uncaught error', async () => {
+    const { url } = await serve((_req, res) => {
+      res.writeHead(200).write('first\n');
+    });
+    client = new HttpClient(url);
+    const controller = new AbortController();
+    const answer = await client.request('/api/chat', { body: '{}', signal: controller.signal });
+    const chunks = answer.body[Symbol.asyncIterator]();
+    expect(Buffer.from((await chunks.next()).value as Uint8Array).toString()).toBe('first\n');
+    controller.abort();
+    await expect(chunks.next()).rejects.toThrow();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // an uncaught error would fail the test run here
+  });
+
+  it('keeps the connection when the reader stops after the last line of a whole answer and the request is then aborted', async () => {
+    const { url, sockets } = await serve((_req, res) => {
+      res.writeHead(200).end('{"done":false}\n{"done":true}\n');
+    });
+    client = new HttpClient(url);
+    for (let round = 0; round < 3; round++) {
+      const controller = new AbortController();
+      const answer = await client.request('/api/chat', { body: '{}', signal: controller.signal });
+      await answer.body[Symbol.asyncIterator]().next(); // the reader saw the final line and stops
+      controller.abort(); // what RequestScope.dispose does when a request is over
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(sockets.size).toBe(1);
+  });
+
+  it('sends a request again on a new connection when the kept-alive one was closed by the server', async () => {
+    let hits = 0;
+    const { url, sockets } = await serve((_req, res) => {
+      hits++;
+      res.writeHead(200).end('ok');
+    });
+    client = new HttpClient(url);
+    await (await client.request('/api/tags')).text();
+    // The server drops the idle connection without the client noticing in time (as a restart does).
+    for (const socket of sockets) socket.resetAndDestroy();
+    expect(await (await client.request('/api/tags')).text()).toBe('ok');
+    expect(hits).toBe(2);
+  });
+
+  it('fails with the socket error as the cause when nothing listens', async () => {
+    client = new HttpClient(await closedPortUrl());
+    const failure = await client.request('/api/tags').catch((error: unknown) => error);
+    expect(causeCode(failure)).toBe('ECONNREFUSED');
+  });
+
+  it('does not send a request whose signal is already aborted', async () => {
+    let hits = 0;
+    const { url } = await serve((_req, res) => {
+      hits++;
+      res.end();
+    });
+    client = new HttpClient(url);
+    await expect(client.request('/api/tags', { signal: AbortSignal.abort() })).rejects.toThrow(/aborted/);
+    expect(hits).toBe(0);
+  });
+});
