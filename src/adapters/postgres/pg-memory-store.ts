@@ -19,7 +19,7 @@ import {
   recallTermsOf,
   type Thesaurus,
 } from '../../domain/memory/expansion.js';
-import type { ImportanceSource, Memory, MemoryKind, MemoryVisibility, NewMemory } from '../../domain/memory/memory.js';
+import type { Memory, NewMemory } from '../../domain/memory/memory.js';
 import type { PruneCandidate } from '../../domain/memory/pruning.js';
 import { contentWords } from '../../domain/memory/text.js';
 import { VectorIndex } from '../../domain/memory/vector-index.js';
@@ -47,7 +47,7 @@ import {
   stemsOf,
   vectorToBlob,
 } from '../sqlite/memory-store.js';
-import type { MemoryRow } from '../sqlite/memory-statements.js';
+import { toMemory, toMessage, type MemoryRow, type MessageTextRow } from '../sqlite/memory-statements.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 
 type Db = Pick<TransactionClient, 'rows' | 'one' | 'query'>;
@@ -87,36 +87,6 @@ const OF_USER = '($4::boolean OR m.user_id IS NOT DISTINCT FROM $5::text)';
 
 function scopeValues(scope: MemoryScope): [string | null, boolean, boolean, boolean, string | null] {
   return [scope.viewerId, scope.includeShared === true, scope.includePublic === true, scope.userId === undefined, scope.userId ?? null];
-}
-
-function toMemory(row: MemoryRow): Memory {
-  return {
-    id: row.id,
-    personaId: row.persona_id,
-    kind: row.kind as MemoryKind,
-    content: row.content,
-    importance: row.importance,
-    importanceSource: row.importance_source as ImportanceSource,
-    visibility: row.visibility as MemoryVisibility,
-    sharedWith: row.shared_with ? (JSON.parse(row.shared_with) as string[]) : [],
-    sharedGroups: row.shared_groups ? (JSON.parse(row.shared_groups) as string[]) : [],
-    userId: row.user_id,
-    sessionId: row.session_id,
-    conversationId: row.conversation_id,
-    messageId: row.message_id,
-    createdAt: row.created_at,
-    lastAccessedAt: row.last_accessed_at,
-    accessCount: row.access_count,
-    decayedAt: row.decayed_at,
-    label: row.type_label ?? row.kind,
-    doc2query: row.doc2query,
-  };
-}
-
-type MessageRowText = { id: number; conversation_id: string; role: MessageText['role']; persona_id: string | null; content: string; created_at: number };
-
-function toMessage(row: MessageRowText): MessageText {
-  return { id: row.id, conversationId: row.conversation_id, role: row.role, personaId: row.persona_id, content: row.content, createdAt: row.created_at };
 }
 
 /**
@@ -651,13 +621,13 @@ export class PostgresMemoryStore implements MemoryStore {
   }
 
   async message(id: number): Promise<MessageText | null> {
-    const row = await this.db.one<MessageRowText>('SELECT id, conversation_id, role, persona_id, content, created_at FROM messages WHERE id = $1', [id]);
+    const row = await this.db.one<MessageTextRow>('SELECT id, conversation_id, role, persona_id, content, created_at FROM messages WHERE id = $1', [id]);
     return row === null ? null : toMessage(row);
   }
 
   async messagesAfter(conversationId: string, afterId: number, limit: number): Promise<MessageText[]> {
     return (
-      await this.db.rows<MessageRowText>(
+      await this.db.rows<MessageTextRow>(
         'SELECT id, conversation_id, role, persona_id, content, created_at FROM messages WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3',
         [conversationId, afterId, limit],
       )

@@ -1,5 +1,7 @@
 /** The memory store's SQL, prepared once (see memory-store.ts). */
 import type { Database } from './database.js';
+import type { ImportanceSource, Memory, MemoryKind, MemoryVisibility } from '../../domain/memory/memory.js';
+import type { MessageText } from '../../ports/memory.js';
 
 export interface MemoryRow {
   id: number;
@@ -306,3 +308,49 @@ export function prepareMemoryStatements(db: Database) {
 }
 
 export type MemoryStatements = ReturnType<typeof prepareMemoryStatements>;
+
+/** A memory row as the domain's `Memory` (both stores select the same columns, `MEMORY_SELECT`). */
+export function toMemory(row: MemoryRow): Memory {
+  return {
+    id: row.id,
+    personaId: row.persona_id,
+    kind: row.kind as MemoryKind,
+    label: row.type_label ?? row.kind,
+    content: row.content,
+    doc2query: row.doc2query,
+    importance: row.importance,
+    importanceSource: row.importance_source as ImportanceSource,
+    visibility: row.visibility as MemoryVisibility,
+    sharedWith: row.shared_with ? (JSON.parse(row.shared_with) as string[]) : [],
+    sharedGroups: row.shared_groups ? (JSON.parse(row.shared_groups) as string[]) : [],
+    userId: row.user_id,
+    sessionId: row.session_id,
+    conversationId: row.conversation_id,
+    messageId: row.message_id,
+    createdAt: row.created_at,
+    lastAccessedAt: row.last_accessed_at,
+    accessCount: row.access_count,
+    decayedAt: row.decayed_at,
+  };
+}
+
+/** The columns of a message that memory work reads (summaries, formation). */
+export interface MessageTextRow {
+  id: number;
+  conversation_id: string;
+  role: MessageText['role'];
+  persona_id: string | null;
+  content: string;
+  created_at: number;
+}
+
+export function toMessage(row: MessageTextRow): MessageText {
+  return {
+    id: row.id,
+    conversationId: row.conversation_id,
+    role: row.role,
+    personaId: row.persona_id,
+    content: row.content,
+    createdAt: row.created_at,
+  };
+}

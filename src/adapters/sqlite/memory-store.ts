@@ -17,7 +17,7 @@ import {
   type Thesaurus,
 } from '../../domain/memory/expansion.js';
 import { contentWords } from '../../domain/memory/text.js';
-import type { ImportanceSource, Memory, MemoryKind, MemoryVisibility, NewMemory } from '../../domain/memory/memory.js';
+import type { Memory, NewMemory } from '../../domain/memory/memory.js';
 import type { PruneCandidate } from '../../domain/memory/pruning.js';
 import { VectorIndex } from '../../domain/memory/vector-index.js';
 import type {
@@ -35,7 +35,7 @@ import type {
 } from '../../ports/memory.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
-import { MEMORY_SELECT, prepareMemoryStatements, type MemoryRow, type MemoryStatements, type ScopeParams } from './memory-statements.js';
+import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type MemoryRow, type MemoryStatements, type ScopeParams } from './memory-statements.js';
 
 /**
  * Vectors read per step when the index loads (between steps other requests run): ~15 µs CPU each (read
@@ -45,48 +45,6 @@ const INDEX_PAGE = 500;
 
 /** Full-text matches ranked per result wanted before visibility filtering (see fullTextSearch). */
 const FULL_TEXT_SCAN = 20;
-
-function toMemory(row: MemoryRow): Memory {
-  return {
-    id: row.id,
-    personaId: row.persona_id,
-    kind: row.kind as MemoryKind,
-    label: row.type_label ?? row.kind,
-    content: row.content,
-    doc2query: row.doc2query,
-    importance: row.importance,
-    importanceSource: row.importance_source as ImportanceSource,
-    visibility: row.visibility as MemoryVisibility,
-    sharedWith: row.shared_with ? (JSON.parse(row.shared_with) as string[]) : [],
-    sharedGroups: row.shared_groups ? (JSON.parse(row.shared_groups) as string[]) : [],
-    userId: row.user_id,
-    sessionId: row.session_id,
-    conversationId: row.conversation_id,
-    messageId: row.message_id,
-    createdAt: row.created_at,
-    lastAccessedAt: row.last_accessed_at,
-    accessCount: row.access_count,
-    decayedAt: row.decayed_at,
-  };
-}
-
-function toMessage(row: {
-  id: number;
-  conversation_id: string;
-  role: MessageText['role'];
-  persona_id: string | null;
-  content: string;
-  created_at: number;
-}): MessageText {
-  return {
-    id: row.id,
-    conversationId: row.conversation_id,
-    role: row.role,
-    personaId: row.persona_id,
-    content: row.content,
-    createdAt: row.created_at,
-  };
-}
 
 export function vectorToBlob(vector: Float32Array): Buffer {
   return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
