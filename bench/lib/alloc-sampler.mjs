@@ -7,6 +7,7 @@
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import process from 'node:process';
 
 const dir = process.env.PERSONA_ALLOC_PROF_DIR ?? '.';
 const session = new Session();

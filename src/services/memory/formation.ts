@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { doc2queryBatchPrompt, doc2queryPrompt, parseDoc2Query, parseDoc2QueryBatch } from '../../domain/memory/doc2query.js';
 import { extractMemories } from '../../domain/memory/extraction.js';
 import { heuristicImportance, importanceCues, parsePoignancy, poignancyPrompt } from '../../domain/memory/importance.js';
-import type { ImportanceSource, Memory, NewMemory } from '../../domain/memory/memory.js';
+import type { ImportanceSource, NewMemory } from '../../domain/memory/memory.js';
 import { extractiveSummary, SUMMARY_MAX_CHARS, summaryPrompt, type SummaryTurn } from '../../domain/memory/summary.js';
 import type { Clock } from '../../ports/clock.js';
 import type { JobQueue, JobRecord } from '../../ports/jobs.js';
