@@ -306,10 +306,9 @@ describe.skipIf(!isAvailable)('the web app in Chromium', { timeout: 60_000 }, ()
 
     // A tab in the background asks nothing; shown again, it catches up at once.
     const setVisibility = (state: 'hidden' | 'visible') =>
-      page.evaluate((value) => {
-        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => value });
-        document.dispatchEvent(new Event('visibilitychange'));
-      }, state);
+      page.evaluate(
+        `Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '${state}' }); document.dispatchEvent(new Event('visibilitychange'))`,
+      );
     await setVisibility('hidden');
     await client.result('emotional.update_state', { persona_id: 'kira', mood: 'excited' });
     await page.clock.fastForward(60_000);
