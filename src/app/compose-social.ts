@@ -56,7 +56,7 @@ export function composeSocial(deps: {
   });
   const moodHistory = new MoodHistoryService({ history: deps.moodHistory, personas, emotions, clock, logger: logger.child({ component: 'mood-history' }) });
   moodHistory.listen(deps.events);
-  const threads = new TopicThreadService(socialStore, store, clock);
+  const threads = new TopicThreadService(socialStore, store, clock, { sharedStore: deps.sharedStore === true });
   threads.listen(deps.events, (error) => logger.warn({ err: error }, 'could not file a message in a topic thread'));
   const analytics = new AnalyticsService(store, socialStore, relationships);
   const groups = new GroupConversationService({

@@ -27,15 +27,85 @@ export const RECALLED_LINES = 4;
  */
 export const CONTINUITY_MESSAGES = 2;
 
+/** Conversations whose threads are kept in memory (the most recently used); a forgotten one is read again. */
+export const KEPT_CONVERSATIONS = 512;
+
+/** A conversation's threads and its current thread, as the store holds them. */
+interface ConversationThreads {
+  threads: ThreadRecord[];
+  currentId: number | null;
+}
+
 export class TopicThreadService {
   /** Filing is serialised per conversation so that two messages never race for the same centroid. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /**
+   * Each active conversation's threads (centroids parsed) and current thread, read once and kept up to
+   * date by this service's own writes, the only writer of threads: filing a message (twice per chat
+   * turn) and a turn's prompt view read them without a query or a JSON parse of every centroid. Not
+   * kept when other nodes share the store (`sharedStore`): they file messages too.
+   */
+  private readonly kept = new Map<string, ConversationThreads>();
 
   constructor(
     private readonly social: SocialStore,
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly options: { sharedStore?: boolean } = {},
   ) {}
+
+  /** The conversation's threads and current thread: kept ones, else read from the store (and kept). */
+  private async threadsOf(conversationId: string): Promise<ConversationThreads> {
+    const kept = this.kept.get(conversationId);
+    if (kept !== undefined) {
+      // most recently used last, so the first key is the one to forget
+      this.kept.delete(conversationId);
+      this.kept.set(conversationId, kept);
+      return kept;
+    }
+    const [threads, currentId] = await Promise.all([this.social.listThreads(conversationId), this.social.currentThreadId(conversationId)]);
+    const read: ConversationThreads = { threads, currentId };
+    if (this.options.sharedStore !== true && !this.kept.has(conversationId)) {
+      if (this.kept.size >= KEPT_CONVERSATIONS) this.kept.delete(this.kept.keys().next().value as string);
+      this.kept.set(conversationId, read);
+    }
+    return read;
+  }
+
+  /** Runs a write of the conversation's threads; a failed one drops what is kept (the store decides). */
+  private async writing<T>(conversationId: string, write: () => Promise<T>, keep: (kept: ConversationThreads, result: T) => void): Promise<T> {
+    let result: T;
+    try {
+      result = await write();
+    } catch (error) {
+      this.kept.delete(conversationId);
+      throw error;
+    }
+    const kept = this.kept.get(conversationId);
+    if (kept !== undefined) keep(kept, result);
+    return result;
+  }
+
+  private createThread(conversationId: string, label: string, isBranch: boolean): Promise<ThreadRecord> {
+    return this.writing(
+      conversationId,
+      () => this.social.createThread(conversationId, label, this.clock.now(), isBranch),
+      (kept, thread) => {
+        kept.threads.push(thread);
+        kept.currentId = thread.id;
+      },
+    );
+  }
+
+  private setCurrentThread(conversationId: string, threadId: number): Promise<void> {
+    return this.writing(
+      conversationId,
+      () => this.social.setCurrentThread(conversationId, threadId),
+      (kept) => {
+        kept.currentId = threadId;
+      },
+    );
+  }
 
   /**
    * Files every message as it is stored (chat and group alike). `onError` hears about a message that could
@@ -44,6 +114,9 @@ export class TopicThreadService {
   listen(events: EventBus, onError: (error: unknown) => void): () => void {
     return events.subscribe((event) => {
       if (event.type === 'messageStored') this.fileMessage(event.message).catch(onError);
+      // a conversation started under an id used before (deleted since) has no threads yet; an import replaced them all
+      else if (event.type === 'conversationStarted' || event.type === 'conversationEnded') this.kept.delete(event.conversationId);
+      else if (event.type === 'stateImported') this.kept.clear();
     });
   }
 
@@ -66,8 +139,7 @@ export class TopicThreadService {
   }
 
   private async file(message: MessageRecord): Promise<ThreadDecision & { threadId: number }> {
-    const threads = await this.social.listThreads(message.conversationId);
-    const currentId = await this.social.currentThreadId(message.conversationId);
+    const { threads, currentId } = await this.threadsOf(message.conversationId);
     const vector = termVector(message.content);
     const current = threads.find((thread) => thread.id === currentId);
     const decision = assignThread(vector, threads, currentId, {
@@ -80,17 +152,26 @@ export class TopicThreadService {
           : null,
     });
     let thread: ThreadRecord | undefined;
-    if (decision.kind === 'new')
-      thread = await this.social.createThread(message.conversationId, threadLabel(vector), this.clock.now(), false);
+    if (decision.kind === 'new') thread = await this.createThread(message.conversationId, threadLabel(vector), false);
     else thread = threads.find((candidate) => candidate.id === decision.threadId);
     if (thread === undefined) throw new Error(`thread ${JSON.stringify(decision)} vanished`);
-    const centroid = addVectors(thread.centroid, vector);
+    const filed = thread;
+    const centroid = addVectors(filed.centroid, vector);
     // A branch keeps the name it was given; detected threads are named after their words.
-    const label = thread.isBranch ? thread.label : threadLabel(centroid);
-    await this.social.addToThread(message.id, thread.id, centroid, label, this.clock.now());
+    const label = filed.isBranch ? filed.label : threadLabel(centroid);
+    const now = this.clock.now();
+    await this.writing(
+      message.conversationId,
+      () => this.social.addToThread(message.id, filed.id, centroid, label, now),
+      (kept, messageCount) => {
+        const index = kept.threads.findIndex((candidate) => candidate.id === filed.id);
+        if (index >= 0) kept.threads[index] = { ...filed, centroid, label, lastActiveAt: now, messageCount };
+        kept.currentId = filed.id;
+      },
+    );
     // filed with what it answers, the reply leaves the user's new branch current
-    if (decision.kind === 'answer' && currentId !== null) await this.social.setCurrentThread(message.conversationId, currentId);
-    return { ...decision, threadId: thread.id };
+    if (decision.kind === 'answer' && currentId !== null) await this.setCurrentThread(message.conversationId, currentId);
+    return { ...decision, threadId: filed.id };
   }
 
   /** The thread of the latest message filed before this one, if any. */
@@ -104,7 +185,7 @@ export class TopicThreadService {
   /** Opens an explicit thread (`conversation.branch`); it takes the next messages until the user returns. */
   async branch(conversationId: string, label: string | null): Promise<ThreadRecord> {
     await this.settled(conversationId);
-    return this.social.createThread(conversationId, label?.trim() || 'new branch', this.clock.now(), true);
+    return this.createThread(conversationId, label?.trim() || 'new branch', true);
   }
 
   /**
@@ -114,8 +195,7 @@ export class TopicThreadService {
    */
   async returnTo(conversationId: string, target: number | 'previous'): Promise<ThreadRecord> {
     await this.settled(conversationId);
-    const threads = await this.social.listThreads(conversationId);
-    const currentId = await this.social.currentThreadId(conversationId);
+    const { threads, currentId } = await this.threadsOf(conversationId);
     const thread =
       target === 'previous'
         ? threads.filter((candidate) => candidate.id !== currentId).sort((a, b) => b.lastActiveAt - a.lastActiveAt || b.id - a.id)[0]
@@ -130,7 +210,7 @@ export class TopicThreadService {
         { data: { conversation_id: conversationId } },
       );
     }
-    await this.social.setCurrentThread(conversationId, thread.id);
+    await this.setCurrentThread(conversationId, thread.id);
     return thread;
   }
 
@@ -152,7 +232,7 @@ export class TopicThreadService {
    * newest message of the summarised threads, never every filed message of the conversation.
    */
   async promptView(conversationId: string, recent: readonly MessageRecord[]): Promise<{ section: string; excludeMessageIds: number[] }> {
-    const [threads, currentId] = await Promise.all([this.social.listThreads(conversationId), this.social.currentThreadId(conversationId)]);
+    const { threads, currentId } = await this.threadsOf(conversationId);
     if (currentId === null && threads.length === 0) return { section: '', excludeMessageIds: [] };
     const byMessage = await this.social.threadsOfMessages(recent.map((message) => message.id));
     const older = recent.slice(0, Math.max(0, recent.length - 1 - CONTINUITY_MESSAGES));
