@@ -58,7 +58,9 @@ export function composeSocial(deps: {
   moodHistory.listen(deps.events);
   const threads = new TopicThreadService(socialStore, store, clock, { sharedStore: deps.sharedStore === true });
   threads.listen(deps.events, (error) => logger.warn({ err: error }, 'could not file a message in a topic thread'));
-  const analytics = new AnalyticsService(store, socialStore, relationships);
+  const analytics = new AnalyticsService(store, socialStore, relationships, async (conversationId) => {
+    await Promise.all([emotions.settled(), conversationId === null ? undefined : threads.settled(conversationId)]);
+  });
   const groups = new GroupConversationService({
     store,
     social: socialStore,

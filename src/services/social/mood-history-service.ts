@@ -6,7 +6,8 @@
  */
 import type { Logger } from 'pino';
 import { restSample, sameFigures, type MoodEnergyFigures, type MoodSampleCause } from '../../domain/social/mood-samples.js';
-import { baselineMood, moodName } from '../../domain/social/mood.js';
+import { baselineMood, moodName, type MoodState } from '../../domain/social/mood.js';
+import type { SocialEnergyState } from '../../domain/social-energy.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
 import type { MoodHistory, MoodSamplePage, MoodSampleQuery } from '../../ports/mood-history.js';
@@ -46,7 +47,9 @@ export class MoodHistoryService {
     events.subscribe((event) => {
       if (event.type !== 'messageStored' || event.message.role !== 'assistant' || event.message.personaId === null) return;
       const persona = this.deps.personas.find(event.message.personaId);
-      if (persona !== null) void this.record(persona, 'turn');
+      // Written once the reply has gone out; it still comes before the mood's reaction to the exchange,
+      // which is saved after it (EmotionService.react also waits for pending I/O, and was asked later).
+      if (persona !== null) void this.record(persona, 'turn', { afterIo: true });
     });
   }
 
@@ -55,10 +58,14 @@ export class MoodHistoryService {
    * state it had rested to (`restSample`) — unless nothing changed since the last sample. Never throws:
    * a lost sample must not fail the change it describes (the failure is logged).
    */
-  record(persona: PersonaRecord, cause: MoodSampleCause): Promise<void> {
+  record(persona: PersonaRecord, cause: MoodSampleCause, options: { afterIo?: boolean } = {}): Promise<void> {
     const previous = this.writing.get(persona.id) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.write(persona, cause))
+    // The state is read now (a reply's sample shows the mood the persona answered in, not the reaction
+    // saved after it); with `afterIo` it is written once the reply has gone out.
+    const state = this.stateOf(persona, cause);
+    state.catch(() => undefined);
+    const next = (options.afterIo === true ? Promise.all([previous, afterIo()]) : previous)
+      .then(() => this.write(persona, cause, state))
       .catch((error: unknown) => this.deps.logger.warn({ err: error, personaId: persona.id }, 'could not record a mood and energy sample'));
     this.writing.set(persona.id, next);
     void next.then(() => {
@@ -67,16 +74,22 @@ export class MoodHistoryService {
     return next;
   }
 
-  private async write(persona: PersonaRecord, cause: MoodSampleCause): Promise<void> {
-    const { history, personas, emotions, clock } = this.deps;
-    const [mood, snapshot, last] = await Promise.all([emotions.current(persona), personas.snapshot(persona), history.latest(persona.id)]);
+  /** The persona's mood and energy: for a reply's sample as saved now, else once changes being saved are. */
+  private stateOf(persona: PersonaRecord, cause: MoodSampleCause): Promise<[MoodState, { state: SocialEnergyState }]> {
+    const { personas, emotions } = this.deps;
+    return Promise.all([cause === 'turn' ? emotions.currentSaved(persona) : emotions.current(persona), personas.snapshot(persona)]);
+  }
+
+  private async write(persona: PersonaRecord, cause: MoodSampleCause, state: Promise<[MoodState, { state: SocialEnergyState }]>): Promise<void> {
+    const { history, clock } = this.deps;
+    const [[moodNow, snapshot], last] = await Promise.all([state, history.latest(persona.id)]);
     const now = clock.now();
     const figures: MoodEnergyFigures = {
-      mood: moodName(mood),
-      valence: mood.valence,
-      arousal: mood.arousal,
-      stress: mood.stress,
-      curiosity: mood.curiosity,
+      mood: moodName(moodNow),
+      valence: moodNow.valence,
+      arousal: moodNow.arousal,
+      stress: moodNow.stress,
+      curiosity: moodNow.curiosity,
       energy: snapshot.state.energy,
       maxEnergy: persona.socialEnergy.maxEnergy,
       fatigue: snapshot.state.fatigue,
@@ -99,4 +112,9 @@ export class MoodHistoryService {
     const maxAge = policy.moodHistoryMaxAgeMs ?? 0;
     return this.deps.history.prune({ olderThan: maxAge > 0 ? now - maxAge : 0, keepPerPersona: policy.maxMoodSamplesPerPersona ?? 0 });
   }
+}
+
+/** Resolves once the event loop has handled the I/O already waiting (a reply being written). */
+function afterIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -92,4 +92,21 @@ describe('TopicThreadService kept threads', () => {
     expect(await kept.promptView(first.conversationId, [first])).toEqual(sharedView);
     expect(await kept.current(first.conversationId)).toBe(other.id);
   });
+
+  it('files a person\'s message at once and a reply after pending I/O, and settled() and list() wait for both', async () => {
+    const events = new InProcessEventBus();
+    const kept = new TopicThreadService(social, store, clock);
+    kept.listen(events, () => undefined);
+    const asked = await say(undefined, 0);
+    events.publish({ type: 'messageStored', conversationId: asked.conversationId, message: asked });
+    const reply = await say(asked.conversationId, 1);
+    events.publish({ type: 'messageStored', conversationId: reply.conversationId, message: reply });
+    for (let hop = 0; hop < 20; hop++) await Promise.resolve();
+    const filed = await social.threadOfMessages(asked.conversationId);
+    expect(filed.has(asked.id)).toBe(true);
+    expect(filed.has(reply.id)).toBe(false); // the reply's client hears it before this write
+    const [thread] = await kept.list(asked.conversationId);
+    expect(thread?.messageCount).toBe(2);
+    expect((await social.threadOfMessages(asked.conversationId)).get(reply.id)).toBe(thread?.id);
+  });
 });

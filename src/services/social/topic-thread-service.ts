@@ -123,7 +123,10 @@ export class TopicThreadService {
   /** Files the message in its thread; resolves with the decision taken. */
   fileMessage(message: MessageRecord): Promise<ThreadDecision & { threadId: number }> {
     const previous = this.queues.get(message.conversationId) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.file(message));
+    // A person's message is filed at once (the turn's prompt view waits for it); a reply once pending I/O
+    // has had its turn, so the reply reaches its client first. Either way `settled` covers it from now on.
+    const waited = message.role === 'user' ? previous.catch(() => undefined) : previous.catch(() => undefined).then(afterIo);
+    const next = waited.then(() => this.file(message));
     this.queues.set(message.conversationId, next);
     void next
       .finally(() => {
@@ -214,11 +217,14 @@ export class TopicThreadService {
     return thread;
   }
 
-  list(conversationId: string): Promise<ThreadRecord[]> {
+  /** The conversation's threads as stored, once every message handed in so far is filed. */
+  async list(conversationId: string): Promise<ThreadRecord[]> {
+    await this.settled(conversationId);
     return this.social.listThreads(conversationId);
   }
 
-  current(conversationId: string): Promise<number | null> {
+  async current(conversationId: string): Promise<number | null> {
+    await this.settled(conversationId);
     return this.social.currentThreadId(conversationId);
   }
 
@@ -296,6 +302,11 @@ export class TopicThreadService {
     const page = await this.store.historyPage(conversationId, { limit: 1, beforeId: id + 1 });
     return page.messages[0] ?? null;
   }
+}
+
+/** Resolves once the event loop has handled the I/O already waiting (a reply being written). */
+function afterIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function truncate(text: string, max: number): string {
