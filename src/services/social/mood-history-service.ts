@@ -10,7 +10,7 @@ import { baselineMood, moodName, type MoodState } from '../../domain/social/mood
 import type { SocialEnergyState } from '../../domain/social-energy.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
-import type { MoodHistory, MoodSamplePage, MoodSampleQuery } from '../../ports/mood-history.js';
+import type { MoodHistory, MoodSamplePage, MoodSampleQuery, MoodSampleRecord } from '../../ports/mood-history.js';
 import type { PersonaRecord } from '../../ports/store.js';
 import type { PersonaService } from '../persona-service.js';
 import type { EmotionService } from './emotion-service.js';
@@ -26,6 +26,12 @@ export interface MoodHistoryPolicy {
 export class MoodHistoryService {
   /** Per persona, the recording in progress: samples of one persona are written one after another. */
   private readonly writing = new Map<string, Promise<void>>();
+  /**
+   * Each persona's newest sample as this service last wrote or read it: every chat turn records two
+   * samples, each compared with the newest, and this service is their only writer (an import, pruning
+   * and a persona's deletion make it read the store again). Not kept when other nodes share the store.
+   */
+  private readonly newest = new Map<string, MoodSampleRecord | null>();
 
   constructor(
     private readonly deps: {
@@ -34,6 +40,8 @@ export class MoodHistoryService {
       emotions: EmotionService;
       clock: Clock;
       logger: Logger;
+      /** Other nodes write samples to the same store (PostgreSQL): the newest is read from it each time. */
+      sharedStore?: boolean;
     },
   ) {}
 
@@ -45,6 +53,8 @@ export class MoodHistoryService {
   listen(events: EventBus): void {
     this.deps.emotions.onSaved((persona, cause) => this.record(persona, cause === 'chat' || cause === 'group' ? cause : 'manual'));
     events.subscribe((event) => {
+      if (event.type === 'stateImported') this.newest.clear();
+      if (event.type === 'personaChanged' && event.change === 'deleted') this.newest.delete(event.personaId);
       if (event.type !== 'messageStored' || event.message.role !== 'assistant' || event.message.personaId === null) return;
       const persona = this.deps.personas.find(event.message.personaId);
       // Written once the reply has gone out; it still comes before the mood's reaction to the exchange,
@@ -82,7 +92,8 @@ export class MoodHistoryService {
 
   private async write(persona: PersonaRecord, cause: MoodSampleCause, state: Promise<[MoodState, { state: SocialEnergyState }]>): Promise<void> {
     const { history, clock } = this.deps;
-    const [[moodNow, snapshot], last] = await Promise.all([state, history.latest(persona.id)]);
+    const kept = this.newest.get(persona.id);
+    const [[moodNow, snapshot], last] = await Promise.all([state, kept !== undefined ? kept : history.latest(persona.id)]);
     const now = clock.now();
     const figures: MoodEnergyFigures = {
       mood: moodName(moodNow),
@@ -94,12 +105,17 @@ export class MoodHistoryService {
       maxEnergy: persona.socialEnergy.maxEnergy,
       fatigue: snapshot.state.fatigue,
     };
+    this.newest.delete(persona.id); // until the appends below are known to have been written
     if (last !== null) {
-      if (sameFigures(figures, last)) return;
+      if (sameFigures(figures, last)) return this.keep(persona.id, last);
       const rested = restSample(last, last.at, persona.socialEnergy, baselineMood(persona), now);
       if (rested !== null && !sameFigures(rested, figures)) await history.append({ ...rested, personaId: persona.id, at: now, cause: 'rest' });
     }
-    await history.append({ ...figures, personaId: persona.id, at: now, cause });
+    this.keep(persona.id, await history.append({ ...figures, personaId: persona.id, at: now, cause }));
+  }
+
+  private keep(personaId: string, sample: MoodSampleRecord): void {
+    if (this.deps.sharedStore !== true) this.newest.set(personaId, sample);
   }
 
   /** Samples of the persona, oldest first (the newest `limit` of those that match). */
@@ -108,9 +124,15 @@ export class MoodHistoryService {
   }
 
   /** Applies the retention limits (a limit left out or 0 is off); returns how many samples were deleted. */
-  prune(now: number, policy: Partial<MoodHistoryPolicy>): Promise<number> {
+  async prune(now: number, policy: Partial<MoodHistoryPolicy>): Promise<number> {
     const maxAge = policy.moodHistoryMaxAgeMs ?? 0;
-    return this.deps.history.prune({ olderThan: maxAge > 0 ? now - maxAge : 0, keepPerPersona: policy.maxMoodSamplesPerPersona ?? 0 });
+    // the newest sample may be among those deleted
+    this.newest.clear();
+    try {
+      return await this.deps.history.prune({ olderThan: maxAge > 0 ? now - maxAge : 0, keepPerPersona: policy.maxMoodSamplesPerPersona ?? 0 });
+    } finally {
+      this.newest.clear();
+    }
   }
 }
 
