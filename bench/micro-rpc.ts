@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import v8 from 'node:v8';
 import type * as AppModule from '../src/app/app.js';
 import type * as ConfigModule from '../src/config/load.js';
 import type * as LoggerModule from '../src/logger.js';
@@ -87,7 +88,39 @@ const sockets = Array.from({ length: connections }, (_, index) => {
   return socket;
 });
 
-async function loop(method: BenchMethod, total: number): Promise<{ usPerRequest: number; wallUsPerRequest: number; answerBytes: number }> {
+/**
+ * Bytes the JavaScript heap allocated between `start` and `stop`: what was used before each GC minus
+ * what was left after the one before it (v8.GCProfiler reports both), plus the growth since the last.
+ * Allocation per request is what sets how often the young generation is collected under load.
+ */
+class AllocationMeter {
+  private readonly profiler = new v8.GCProfiler();
+  private usedAtStart = 0;
+
+  start(): void {
+    this.usedAtStart = v8.getHeapStatistics().used_heap_size;
+    this.profiler.start();
+  }
+
+  stop(): { bytes: number; collections: number } {
+    const usedAtEnd = v8.getHeapStatistics().used_heap_size;
+    const { statistics } = this.profiler.stop() as unknown as {
+      statistics: Array<{ beforeGC: { heapStatistics: { usedHeapSize: number } }; afterGC: { heapStatistics: { usedHeapSize: number } } }>;
+    };
+    let bytes = 0;
+    let usedAfterLast = this.usedAtStart;
+    for (const entry of statistics) {
+      bytes += Math.max(0, entry.beforeGC.heapStatistics.usedHeapSize - usedAfterLast);
+      usedAfterLast = entry.afterGC.heapStatistics.usedHeapSize;
+    }
+    return { bytes: bytes + Math.max(0, usedAtEnd - usedAfterLast), collections: statistics.length };
+  }
+}
+
+async function loop(
+  method: BenchMethod,
+  total: number,
+): Promise<{ usPerRequest: number; wallUsPerRequest: number; answerBytes: number; bytesPerRequest: number; collections: number }> {
   const template = frameOf(method);
   let answerBytes = 0;
   let sent = 0;
@@ -109,12 +142,21 @@ async function loop(method: BenchMethod, total: number): Promise<{ usPerRequest:
       else sendNext(socket);
     };
   }
+  const meter = new AllocationMeter();
+  meter.start();
   const cpu = process.cpuUsage();
   const started = performance.now();
   for (const socket of sockets) sendNext(socket);
   await finished;
   const used = process.cpuUsage(cpu);
-  return { usPerRequest: (used.user + used.system) / total, wallUsPerRequest: ((performance.now() - started) * 1000) / total, answerBytes };
+  const allocated = meter.stop();
+  return {
+    usPerRequest: (used.user + used.system) / total,
+    wallUsPerRequest: ((performance.now() - started) * 1000) / total,
+    answerBytes,
+    bytesPerRequest: allocated.bytes / total,
+    collections: allocated.collections,
+  };
 }
 
 try {
@@ -123,7 +165,10 @@ try {
   for (let round = 0; round < 3; round++) {
     for (const method of [LIST, STATUS]) {
       const run = await loop(method, requests);
-      rows.push(`round ${round + 1} ${method.method.padEnd(15)} ${run.usPerRequest.toFixed(2).padStart(6)} µs CPU/request (${run.wallUsPerRequest.toFixed(2)} wall), answers of ${run.answerBytes} characters`);
+      rows.push(
+        `round ${round + 1} ${method.method.padEnd(15)} ${run.usPerRequest.toFixed(2).padStart(6)} µs CPU/request (${run.wallUsPerRequest.toFixed(2)} wall), ` +
+          `${Math.round(run.bytesPerRequest).toLocaleString('en').padStart(6)} bytes allocated/request (${run.collections} GCs), answers of ${run.answerBytes} characters`,
+      );
     }
   }
   process.stdout.write(`${rows.join('\n')}\nload average ${os.loadavg().map((value) => value.toFixed(2)).join(' ')}\n`);

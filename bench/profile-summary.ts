@@ -4,6 +4,9 @@
  * `npm run bench -- --cpu-prof` (bench/results/profiles/). Idle and GC are listed as V8 names them:
  * (idle), (garbage collector). With `--callers NAME`, also the call chains (5 frames up) that lead to
  * functions whose label contains NAME, by time spent below them.
+ *
+ * A `.heapprofile` (`npm run bench -- chat --alloc-prof`, bench/lib/alloc-sampler.mjs) is read the same
+ * way, in bytes allocated instead of time: self = allocated by the function itself, total = below it.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -20,22 +23,43 @@ interface Profile {
   timeDeltas: number[];
 }
 
+/** A sampling heap profile: a tree of call frames, each with the bytes it allocated. */
+interface HeapNode {
+  id: number;
+  callFrame: ProfileNode['callFrame'];
+  selfSize: number;
+  children: HeapNode[];
+}
+
 const argv = process.argv.slice(2);
 const callersAt = argv.indexOf('--callers');
 const callersOf = callersAt >= 0 ? argv.splice(callersAt, 2)[1] : undefined;
 const [file, topArg] = argv;
 if (file === undefined) {
-  process.stderr.write('usage: npx tsx bench/profile-summary.ts FILE.cpuprofile [top]\n');
+  process.stderr.write('usage: npx tsx bench/profile-summary.ts FILE.cpuprofile|FILE.heapprofile [top] [--callers NAME]\n');
   process.exit(2);
 }
 const top = Number(topArg ?? 30);
-const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+const isHeap = file.endsWith('.heapprofile');
+const parsed = JSON.parse(readFileSync(file, 'utf8')) as Profile | { head: HeapNode };
+const selfTime = new Map<number, number>();
+const profile: Pick<Profile, 'nodes'> = { nodes: [] };
+if ('head' in parsed) {
+  // Bytes stand where microseconds stand for a CPU profile (printed as KB instead of ms).
+  const walk = (node: HeapNode): void => {
+    profile.nodes.push({ id: node.id, callFrame: node.callFrame, children: node.children.map((child) => child.id) });
+    if (node.selfSize > 0) selfTime.set(node.id, node.selfSize);
+    node.children.forEach(walk);
+  };
+  walk(parsed.head);
+} else {
+  profile.nodes = parsed.nodes;
+  parsed.samples.forEach((id, index) => selfTime.set(id, (selfTime.get(id) ?? 0) + (parsed.timeDeltas[index] ?? 0)));
+}
+const unit = isHeap ? 'KB' : 'ms';
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const parent = new Map<number, number>();
 for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-
-const selfTime = new Map<number, number>();
-profile.samples.forEach((id, index) => selfTime.set(id, (selfTime.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
 const total = [...selfTime.values()].reduce((sum, value) => sum + value, 0);
 
 function label(node: ProfileNode): string {
@@ -58,9 +82,9 @@ for (const [id, time] of selfTime) {
 }
 
 const print = (title: string, entries: Map<string, number>): void => {
-  process.stdout.write(`\n${title} (of ${(total / 1000).toFixed(0)} ms sampled)\n`);
+  process.stdout.write(`\n${title} (of ${(total / 1000).toFixed(0)} ${unit} sampled)\n`);
   for (const [name, time] of [...entries].sort((a, b) => b[1] - a[1]).slice(0, top)) {
-    process.stdout.write(`${((time / total) * 100).toFixed(1).padStart(6)} %  ${(time / 1000).toFixed(0).padStart(7)} ms  ${name}\n`);
+    process.stdout.write(`${((time / total) * 100).toFixed(1).padStart(6)} %  ${(time / 1000).toFixed(0).padStart(7)} ${unit}  ${name}\n`);
   }
 };
 print('self time', self);
@@ -84,6 +108,6 @@ if (callersOf !== undefined) {
   }
   process.stdout.write(`\ncallers of "${callersOf}"\n`);
   for (const [chain, time] of [...chains].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
-    process.stdout.write(`${(time / 1000).toFixed(0).padStart(7)} ms  <- ${chain}\n`);
+    process.stdout.write(`${(time / 1000).toFixed(0).padStart(7)} ${unit}  <- ${chain}\n`);
   }
 }

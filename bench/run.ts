@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- [suite ...] [--quick] [--no-pin] [--no-build] [--cpu-prof] [--check [--update-reference]]]`
+ * `npm run bench [-- [suite ...] [--quick] [--no-pin] [--no-build] [--cpu-prof] [--alloc-prof] [--check [--update-reference]]]`
  *
  * Suites: connections, rpc, chat, open-loop, broadcast (default: all, in that order). Each prints a table and
  * writes bench/results/<suite>.json (<suite>.quick.json with --quick). The server under test is the
@@ -9,8 +9,9 @@
  * lib/regression-check.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ROOT } from './lib/processes.js';
 import { compare, ratiosOf, readReference, REFERENCE_FILE, TOLERANCE, writeReference, type SuiteResults } from './lib/regression-check.js';
 import { fixed, machine, printTable, type Machine } from './lib/report.js';
@@ -30,7 +31,7 @@ const SUITES: Record<keyof SuiteResults, (options: SuiteOptions) => Promise<unkn
 };
 
 function usage(): never {
-  process.stderr.write(`usage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--quick] [--no-pin] [--no-build] [--cpu-prof] [--check [--update-reference]]\n`);
+  process.stderr.write(`usage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--quick] [--no-pin] [--no-build] [--cpu-prof] [--alloc-prof] [--check [--update-reference]]\n`);
   process.exit(2);
 }
 
@@ -60,17 +61,26 @@ function ensureBuilt(): void {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const flags = new Set(args.filter((arg) => arg.startsWith('--')));
-  for (const flag of flags) if (!['--quick', '--no-pin', '--no-build', '--cpu-prof', '--check', '--update-reference'].includes(flag)) usage();
+  for (const flag of flags) if (!['--quick', '--no-pin', '--no-build', '--cpu-prof', '--alloc-prof', '--check', '--update-reference'].includes(flag)) usage();
   if (flags.has('--update-reference') && !flags.has('--check')) usage();
   const chosen = args.filter((arg) => !arg.startsWith('--')) as Array<keyof SuiteResults>;
   for (const suite of chosen) if (!(suite in SUITES)) usage();
   const suites = chosen.length > 0 ? chosen : (Object.keys(SUITES) as Array<keyof SuiteResults>);
   // A chat turn's cost is checked in echo requests, which the rpc suite measures.
   if (flags.has('--check') && suites.includes('chat') && !suites.includes('rpc')) suites.unshift('rpc');
+  const PROFILES = path.join(ROOT, 'bench', 'results', 'profiles');
+  if (flags.has('--alloc-prof')) {
+    mkdirSync(PROFILES, { recursive: true });
+    process.env.PERSONA_ALLOC_PROF_DIR = PROFILES; // the server inherits it
+  }
   const options: SuiteOptions = {
     quick: flags.has('--quick'),
     isPinned: !flags.has('--no-pin'),
-    serverNodeFlags: flags.has('--cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'results', 'profiles')}`] : [],
+    serverNodeFlags: [
+      ...(flags.has('--cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] : []),
+      // Every allocation sampled, collected ones included (what the GC works on): bench/lib/alloc-sampler.mjs.
+      ...(flags.has('--alloc-prof') ? ['--import', pathToFileURL(path.join(ROOT, 'bench', 'lib', 'alloc-sampler.mjs')).href] : []),
+    ],
   };
   if (!flags.has('--no-build')) ensureBuilt();
 

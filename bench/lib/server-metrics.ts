@@ -7,6 +7,11 @@
  * - GC pauses come from prom-client's `PerformanceObserver` on `gc` entries, a cumulative histogram: the
  *   window is the difference of the two scrapes (count and total pause by kind, and pauses over 10 ms).
  *
+ * - Stalls of 10 ms or more come from the server's own watch (`persona_mcp_event_loop_stall_seconds`,
+ *   src/adapters/metrics/loop-stalls.ts), by cause: **busy** (the server used the CPU meanwhile: its code,
+ *   a synchronous call, GC) or **starved** (it did not get a CPU: other load on the machine). On a shared
+ *   machine the second kind is not the server's, and the latency table alone cannot tell them apart.
+ *
  * A server without `/metrics` (the echo server) gives `null`.
  */
 
@@ -15,6 +20,8 @@ export interface StallSummary {
   loopDelayMs: { p50: number; p99: number; max: number };
   /** GC pauses in the window. */
   gc: { count: number; totalMs: number; over10ms: number; majorCount: number };
+  /** Stalls of 10 ms or more in the window, by cause (null when the server does not report them). */
+  stalls: Record<'busy' | 'starved', { count: number; totalMs: number }> | null;
 }
 
 type Samples = Map<string, number>;
@@ -64,7 +71,13 @@ export function stallsBetween(before: Samples | null, after: Samples | null): St
   const count = delta('nodejs_gc_duration_seconds_count');
   // Buckets are cumulative: pauses over 10 ms are all pauses minus those at or under 10 ms.
   const atMost10ms = delta('nodejs_gc_duration_seconds_bucket', 'le="0.01"');
+  const stallsOf = (cause: string): { count: number; totalMs: number } => ({
+    count: delta('persona_mcp_event_loop_stall_seconds_count', `cause="${cause}"`),
+    totalMs: Math.round(delta('persona_mcp_event_loop_stall_seconds_sum', `cause="${cause}"`) * 1e4) / 10,
+  });
+  const hasStalls = [...after.keys()].some((key) => key.startsWith('persona_mcp_event_loop_stall_seconds_count'));
   return {
+    stalls: hasStalls ? { busy: stallsOf('busy'), starved: stallsOf('starved') } : null,
     loopDelayMs: { p50: ms('nodejs_eventloop_lag_p50_seconds'), p99: ms('nodejs_eventloop_lag_p99_seconds'), max: ms('nodejs_eventloop_lag_max_seconds') },
     gc: {
       count,

@@ -116,6 +116,7 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
       'errors',
       'loop delay p99 / max ms',
       'GC pauses (>10 ms) / total ms',
+      'stalls busy / starved (ms)',
     ],
     runs.map((run) => [
       run.target,
@@ -135,6 +136,9 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
       run.errors,
       run.stalls ? `${fixed(run.stalls.loopDelayMs.p99)} / ${fixed(run.stalls.loopDelayMs.max)}` : '—',
       run.stalls ? `${run.stalls.gc.count} (${run.stalls.gc.over10ms}) / ${fixed(run.stalls.gc.totalMs)}` : '—',
+      run.stalls?.stalls
+        ? `${run.stalls.stalls.busy.count} (${fixed(run.stalls.stalls.busy.totalMs)}) / ${run.stalls.stalls.starved.count} (${fixed(run.stalls.stalls.starved.totalMs)})`
+        : '—',
     ]),
   );
   const file = writeResults('open-loop', options, { placement, warmupMs, durationMs, runs });

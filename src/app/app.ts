@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { HostModelBridge } from '../adapters/host/host-model.js';
 import { backendsFromConfig } from '../adapters/llm-router/backends-from-config.js';
 import { ModelRouter } from '../adapters/llm-router/model-router.js';
+import { LoopStallWatch, stallLogFields } from '../adapters/metrics/loop-stalls.js';
 import { PrometheusMetrics } from '../adapters/metrics/prometheus-metrics.js';
 import { loadPersonaFiles, shippedPersonasDir } from '../adapters/persona-files.js';
 import type { Config } from '../config/schema.js';
@@ -462,6 +463,18 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
       })
     : null;
   if (mcp !== null) http.addRoute(mcp.route);
+  // Event-loop stalls by cause (its own work, or no CPU to run on) in /metrics; each one logged from
+  // `logStallsMs` on, with the GC inside it and the CPU profile's clock (docs/operations.md).
+  const stallWatch = new LoopStallWatch({
+    onStall:
+      config.logStallsMs > 0
+        ? (stall) => {
+            if (stall.stalledMs >= config.logStallsMs) logger.warn(stallLogFields(stall), 'event loop stalled');
+          }
+        : undefined,
+  });
+  core.metrics.observeStalls(stallWatch);
+  stallWatch.start();
   http.addRoute(metricsRoute(core.metrics, core.auth));
   // The web app at `/` (and the media it shows); it uses the same WebSocket API as every client.
   http.addRoute(
@@ -528,6 +541,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         const stopped = http.close();
         stopRevocationWatch();
         stopConversationFeed();
+        stallWatch.stop();
         core.abortInFlight();
         await Promise.all([websocket.close(), mcp?.close()]);
         await stopped;

@@ -26,6 +26,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; key: string; t
   { name: 'PERSONA_MCP_PORT', key: 'port', type: 'number' },
   { name: 'PERSONA_MCP_DATA_DIR', key: 'dataDir', type: 'string' },
   { name: 'PERSONA_MCP_LOG_LEVEL', key: 'logLevel', type: 'string' },
+  { name: 'PERSONA_MCP_LOG_STALLS_MS', key: 'logStallsMs', type: 'number' },
   { name: 'PERSONA_MCP_MODEL', key: 'llm.model', type: 'string' },
   { name: 'PERSONA_MCP_LLM_TIMEOUT_MS', key: 'llm.timeoutMs', type: 'number' },
   { name: 'PERSONA_MCP_CONTEXT_TOKENS', key: 'llm.contextTokens', type: 'number' },

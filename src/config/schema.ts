@@ -364,6 +364,8 @@ export const configSchema = z.object({
     .prefault({}),
   /** Check every RPC result against its schema (tests and development). */
   validateResults: z.boolean().default(false),
+  /** Log each event-loop stall of at least this many ms (warn level, with its cause and GC time); 0: off. */
+  logStallsMs: z.number().min(0).default(0),
 });
 
 export type Config = z.infer<typeof configSchema>;

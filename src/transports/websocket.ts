@@ -81,6 +81,11 @@ export const CLOSE_GOING_AWAY = 1001;
 const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 /** How often a paused (slow) connection is checked for having caught up. */
 const SLOW_CLIENT_CHECK_MS = 100;
+/**
+ * The heartbeat pings a slice of the connections this often, each connection once per `heartbeatMs`:
+ * pinging 10,000 connections in one go (a socket write each) stalled the event loop for tens of ms.
+ */
+const HEARTBEAT_SLICE_MS = 250;
 
 /** A new subscription's notifications wait at most this long for the subscribe's answer (`heldFeeds`). */
 const MAX_FEED_HOLD_MS = 5_000;
@@ -101,6 +106,8 @@ interface Connection {
   readonly signal: AbortSignal;
   /** Whether a pong arrived since the last ping. */
   isAlive: boolean;
+  /** Its slice of the heartbeat (see `HEARTBEAT_SLICE_MS`): the same each round, so a ping gets a full period to be answered. */
+  heartbeatSlice: Set<Connection>;
   logger: Logger;
   ip: string;
   /** The API key it was opened with (null without one): revoking the key ends the connection. */
@@ -137,6 +144,9 @@ export class WebSocketTransport {
   private readonly connectionsPerIp = new Map<string, number>();
   private readonly connectionsPerUser = new Map<string, number>();
   private readonly heartbeat: NodeJS.Timeout;
+  /** The connections in each slice of the heartbeat period; one slice is pinged per tick. */
+  private readonly heartbeatSlices: Array<Set<Connection>>;
+  private heartbeatTick = 0;
   private readonly maxQueuedBytes: number;
   private readonly slowClientGraceMs: number;
   private readonly clock: Clock;
@@ -153,7 +163,10 @@ export class WebSocketTransport {
       perMessageDeflate: false,
       clientTracking: false,
     });
-    this.heartbeat = setInterval(() => this.pingAll(), options.heartbeatMs ?? 30_000);
+    const heartbeatMs = options.heartbeatMs ?? 30_000;
+    const slices = Math.max(1, Math.floor(heartbeatMs / HEARTBEAT_SLICE_MS));
+    this.heartbeatSlices = Array.from({ length: slices }, () => new Set<Connection>());
+    this.heartbeat = setInterval(() => this.pingSlice(), heartbeatMs / slices);
     this.heartbeat.unref();
     this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.clock = options.clock ?? systemClock;
@@ -248,6 +261,7 @@ export class WebSocketTransport {
         return (signal ??= AbortSignal.any([closed.signal, shutdownSignal]));
       },
       isAlive: true,
+      heartbeatSlice: this.heartbeatSlices[connectionNumber % this.heartbeatSlices.length]!,
       get logger() {
         return (logger ??= parentLogger.child({ connection: connectionNumber }));
       },
@@ -262,6 +276,7 @@ export class WebSocketTransport {
       createContext: (requestId, method) => this.createContext(connection, requestId, method),
     };
     this.connections.add(connection);
+    connection.heartbeatSlice.add(connection);
     this.connectionsPerIp.set(ip, (this.connectionsPerIp.get(ip) ?? 0) + 1);
     const userId = session.userId;
     if (userId !== null) this.connectionsPerUser.set(userId, (this.connectionsPerUser.get(userId) ?? 0) + 1);
@@ -277,6 +292,7 @@ export class WebSocketTransport {
     socket.on('close', (code) => {
       connection.logger.debug({ code }, 'connection closed');
       this.connections.delete(connection);
+      connection.heartbeatSlice.delete(connection);
       for (const topic of [...this.topics.keys()]) this.removeSubscriber(topic, connection);
       const remaining = (this.connectionsPerIp.get(ip) ?? 1) - 1;
       if (remaining > 0) this.connectionsPerIp.set(ip, remaining);
@@ -498,8 +514,11 @@ export class WebSocketTransport {
     setTimeout(() => socket.terminate(), 1000).unref();
   }
 
-  private pingAll(): void {
-    for (const connection of this.connections) {
+  /** Pings this tick's slice of the connections (each slice comes round once per heartbeat period). */
+  private pingSlice(): void {
+    const slice = this.heartbeatSlices[this.heartbeatTick]!;
+    this.heartbeatTick = (this.heartbeatTick + 1) % this.heartbeatSlices.length;
+    for (const connection of slice) {
       // A client held for reading too slowly cannot have its pong read; the slow-client timer judges it.
       if (connection.slowSince !== null) continue;
       if (!connection.isAlive) {

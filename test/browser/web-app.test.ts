@@ -279,7 +279,7 @@ describe.skipIf(!isAvailable)('the web app in Chromium', { timeout: 60_000 }, ()
     await refused.close();
   });
 
-  it('charts the mood and energy the server stored (on open, after a reload, as new samples arrive) beside the relationship graph', async () => {
+  it('charts the mood and energy the server stored (on open, after a reload, as new samples arrive, not while hidden) beside the relationship graph', async () => {
     const client = await server.connect();
     await client.result('emotional.update_state', { persona_id: 'kira', mood: 'melancholy', energy_level: 0.5 });
     await client.result('emotional.update_state', { persona_id: 'kira', mood: 'excited', energy_level: 0.9 });
@@ -303,6 +303,19 @@ describe.skipIf(!isAvailable)('the web app in Chromium', { timeout: 60_000 }, ()
     await page.getByRole('img', { name: /^Mood over time: .* to calm now/ }).waitFor();
     await page.getByRole('img', { name: 'Relationship graph between the personas and you' }).waitFor();
     expect(await axeViolations(page)).toEqual([]);
+
+    // A tab in the background asks nothing; shown again, it catches up at once.
+    const setVisibility = (state: 'hidden' | 'visible') =>
+      page.evaluate(
+        `Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '${state}' }); document.dispatchEvent(new Event('visibilitychange'))`,
+      );
+    await setVisibility('hidden');
+    await client.result('emotional.update_state', { persona_id: 'kira', mood: 'excited' });
+    await page.clock.fastForward(60_000);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // room for a request that should not be made
+    expect(await charts.getAttribute('data-samples')).toBe(String(stored + 1));
+    await setVisibility('visible');
+    await expect.poll(() => charts.getAttribute('data-samples')).toBe(String(stored + 2));
     await client.close();
     await page.close();
   });

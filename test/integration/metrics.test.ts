@@ -49,6 +49,13 @@ describe('metrics exposition', () => {
     }
   });
 
+  it('counts event-loop stalls of the running server by cause', () => {
+    for (const cause of ['busy', 'starved']) {
+      expect(exposition).toMatch(new RegExp(`^persona_mcp_event_loop_stall_seconds_count\\{cause="${cause}"\\} \\d+$`, 'm'));
+      expect(exposition).toMatch(new RegExp(`^persona_mcp_event_loop_stall_seconds_bucket\\{le="0.02",cause="${cause}"\\} \\d+$`, 'm'));
+    }
+  });
+
   it('times every stage of the chat turn, on its critical path and after it', () => {
     const stages = ['admission', 'store_user', 'history', 'energy', 'contributors', 'contributor_memory', 'contributor_social', 'prompt', 'llm', 'store_reply', 'after_turn'];
     for (const stage of stages) {

@@ -3,7 +3,9 @@
  * from one model call (`TurnAppraiser`), shared by the memory formation and relationship jobs, and a
  * reply that is no appraisal leaves both on their heuristics.
  */
+import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseFile } from '../helpers/state-fixtures.js';
 import { appraisalReply } from '../fakes/appraisal-reply.js';
 import { startFakeOllama, type FakeChatBody, type FakeOllama } from '../fakes/fake-ollama.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -119,6 +121,23 @@ describe('the turn appraisal with doc2query on', () => {
     expect(first.memories.map((memory: { content: string }) => memory.content)).toEqual(['The user said: I keep three beehives behind the orchard.']);
     const second = await client.result('memory.search', { persona_id: personaId, query: 'zorbleflux2' });
     expect(second.memories.map((memory: { content: string }) => memory.content)).toEqual(['The user said: I play the violoncello every evening.']);
+  });
+
+  it("writes each memory's full-text row once, the appraisal's restatement with it (no second write per memory)", async () => {
+    // A trigger of the test's own (a second connection to the same file) counts rewrites of the recall terms.
+    const db = new BetterSqlite3(databaseFile(withDoc2Query.dataDir));
+    try {
+      db.exec(`CREATE TABLE test_rewrites (id INTEGER);
+        CREATE TRIGGER test_count_rewrites AFTER UPDATE OF recall_terms ON memories BEGIN INSERT INTO test_rewrites VALUES (new.id); END;`);
+      const { personaId } = await chat('Linden', 'I keep three beehives behind the orchard. I play the violoncello every evening.');
+      const client = await withDoc2Query.connect();
+      const found = await client.result('memory.search', { persona_id: personaId, query: 'zorbleflux2' });
+      expect(found.memories.map((memory: { content: string }) => memory.content)).toEqual(['The user said: I play the violoncello every evening.']);
+      expect(db.prepare('SELECT count(*) FROM test_rewrites').pluck().get()).toBe(0);
+    } finally {
+      db.exec('DROP TRIGGER test_count_rewrites; DROP TABLE test_rewrites;');
+      db.close();
+    }
   });
 
   it('asks doc2query separately when the appraisal answered but left the facts out', async () => {

@@ -12,6 +12,34 @@ export function useClient(): RpcClient {
   return client;
 }
 
+/**
+ * Runs `run` now, then every `everyMs` while the page is visible: a tab in the background asks the
+ * server nothing (a user may leave the app open for days), and catches up at once when shown again.
+ * Returns the function that stops it (an effect's clean-up).
+ */
+export function pollWhileVisible(run: () => void, everyMs: number): () => void {
+  let timer: ReturnType<typeof setInterval> | null = null;
+  const pause = (): void => {
+    if (timer !== null) clearInterval(timer);
+    timer = null;
+  };
+  const resume = (): void => {
+    if (timer === null) timer = setInterval(run, everyMs);
+  };
+  const onVisibilityChange = (): void => {
+    if (document.visibilityState === 'hidden') return pause();
+    run();
+    resume();
+  };
+  run();
+  if (document.visibilityState !== 'hidden') resume();
+  document.addEventListener('visibilitychange', onVisibilityChange);
+  return () => {
+    pause();
+    document.removeEventListener('visibilitychange', onVisibilityChange);
+  };
+}
+
 /** How often the catalogue (energy, availability) is refreshed while the app is open. */
 const CATALOGUE_REFRESH_MS = 10_000;
 
@@ -29,11 +57,7 @@ export function usePersonas(): { personas: PersonaSummary[]; reload: () => Promi
       setError(caught);
     }
   }, [client]);
-  useEffect(() => {
-    void reload();
-    const timer = setInterval(() => void reload(), CATALOGUE_REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [reload]);
+  useEffect(() => pollWhileVisible(() => void reload(), CATALOGUE_REFRESH_MS), [reload]);
   return { personas, reload, error };
 }
 

@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { DomainEvent } from '../../ports/events.js';
 import type { MeasuredRequest, MetricsExporter } from '../../ports/metrics.js';
 import type { TurnStage } from '../../ports/turn-timing.js';
+import type { LoopStall } from './loop-stalls.js';
 import { RequestMetrics } from './request-metrics.js';
 
 export interface MetricsSources {
@@ -26,6 +27,9 @@ const STAGE_BUCKETS_SECONDS = [
   0.00005, 0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05,
   0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ];
+
+/** Event-loop stalls from 10 ms (the watch's threshold) to seconds. */
+const STALL_BUCKETS_SECONDS = [0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
@@ -106,6 +110,22 @@ export class PrometheusMetrics implements MetricsExporter {
         },
       });
     }
+  }
+
+  /**
+   * Counts the event-loop stalls a `LoopStallWatch` reports, by cause (`busy`: the server's own work;
+   * `starved`: the process did not get a CPU), in `persona_mcp_event_loop_stall_seconds`.
+   */
+  observeStalls(watch: { subscribe(listener: (stall: LoopStall) => void): void }): void {
+    const stalls = new Histogram({
+      name: 'persona_mcp_event_loop_stall_seconds',
+      help: 'Event-loop stalls of 10 ms or more, by cause: busy (the process used the CPU meanwhile: its code, a synchronous call, GC) or starved (it did not get a CPU).',
+      labelNames: ['cause'],
+      buckets: STALL_BUCKETS_SECONDS,
+      registers: [this.registry],
+    });
+    for (const cause of ['busy', 'starved']) stalls.zero({ cause });
+    watch.subscribe((stall) => stalls.observe({ cause: stall.cause }, stall.stalledMs / 1000));
   }
 
   observeRequest(outcome: MeasuredRequest): void {

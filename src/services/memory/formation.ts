@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { doc2queryBatchPrompt, doc2queryPrompt, parseDoc2Query, parseDoc2QueryBatch } from '../../domain/memory/doc2query.js';
 import { extractMemories } from '../../domain/memory/extraction.js';
 import { heuristicImportance, importanceCues, parsePoignancy, poignancyPrompt } from '../../domain/memory/importance.js';
-import type { ImportanceSource, Memory, NewMemory } from '../../domain/memory/memory.js';
+import type { ImportanceSource, NewMemory } from '../../domain/memory/memory.js';
 import { extractiveSummary, SUMMARY_MAX_CHARS, summaryPrompt, type SummaryTurn } from '../../domain/memory/summary.js';
 import type { Clock } from '../../ports/clock.js';
 import type { JobQueue, JobRecord } from '../../ports/jobs.js';
@@ -167,6 +167,9 @@ export class MemoryFormation {
     const isLlmUp = settings.llmImportance && (await this.isLlmReachable());
     const appraisal = isLlmUp ? await this.appraisal(payload, persona, message.content, extracted.map((memory) => memory.content), signal) : undefined;
     const appraised = appraisal === undefined ? null : (appraisal?.importance ?? extracted.map(() => null));
+    // The appraisal's restatements go into the rows as they are written: one full-text row per memory,
+    // in the formation's one transaction, instead of a row rewritten by a second write per memory.
+    const restated = settings.doc2query ? this.restatedBy(appraisal, extracted.length) : null;
     const formed: Array<{ memory: NewMemory; vectors: MemoryVector[] }> = [];
     for (const [index, memory] of extracted.entries()) {
       const offline = vectors[index]![0]!;
@@ -196,12 +199,14 @@ export class MemoryFormation {
           sessionId: payload.sessionId,
           conversationId: payload.conversationId,
           messageId: message.id,
+          doc2query: restated?.texts[index] ?? null,
         },
         vectors: vectors[index]!,
       });
     }
     const stored = await memories.replaceFormed(message.id, formed, clock.now());
-    const unrestated = settings.doc2query ? await this.storeRestated(stored, formed.length, appraisal) : [];
+    // replaceFormed returns what it stored in the order given (nothing for a forgotten message).
+    const unrestated = restated === null || !restated.askTheRest ? [] : stored.filter((memory) => memory.doc2query === null).map((memory) => memory.id);
     if (unrestated.length > 0 && (isLlmUp || (await this.isLlmReachable()))) {
       const job: Doc2QueryPayload = { personaId: payload.personaId, memoryIds: unrestated };
       await this.deps.jobs.enqueue(DOC2QUERY_JOB, { ...job }, { dedupeKey: `${DOC2QUERY_JOB}:${message.id}` });
@@ -306,28 +311,20 @@ export class MemoryFormation {
   }
 
   /**
-   * Stores the doc2query texts the turn's appraisal gave for the memories just formed; returns the ids
-   * of those still to ask the separate doc2query call about. None when the appraisal was asked to restate
-   * them and its answer was unreadable or missing (the model did not answer: asking again is a second
-   * call for the same failure; the memories keep their WordNet terms, as after a failed doc2query);
-   * those it left out when it answered the rest (a model that skipped that part), and all of them when
-   * the appraisal did not ask.
+   * The doc2query texts the turn's appraisal gave for the memories being formed (stored with them), and
+   * whether the separate doc2query call should be asked about those still without one. It is not asked
+   * when the appraisal was asked to restate them and its answer was unreadable or missing (the model did
+   * not answer: asking again is a second call for the same failure; the memories keep their WordNet
+   * terms, as after a failed doc2query). It is asked about those the appraisal left out when it answered
+   * the rest (a model that skipped that part), and about all of them when the appraisal did not ask.
    */
-  private async storeRestated(stored: readonly Memory[], formedCount: number, appraisal: TurnAppraisal | null | undefined): Promise<number[]> {
-    if (stored.length === 0) return [];
+  private restatedBy(appraisal: TurnAppraisal | null | undefined, count: number): { texts: ReadonlyArray<string | null>; askTheRest: boolean } {
     const asked = appraisal !== undefined && this.deps.appraiser?.restates === true;
-    if (!asked) return stored.map((memory) => memory.id);
-    if (appraisal === null) return [];
+    if (!asked) return { texts: [], askTheRest: true };
+    if (appraisal === null) return { texts: [], askTheRest: false };
     const answered = appraisal.tone !== null || appraisal.importance.some((value) => value !== null) || appraisal.restated.some((text) => text !== null);
-    if (!answered) return [];
-    const rest: number[] = [];
-    for (const [index, memory] of stored.entries()) {
-      // replaceFormed returns what it stored in the order given (nothing for a forgotten message).
-      const text = stored.length === formedCount ? (appraisal.restated[index] ?? null) : null;
-      if (text === null) rest.push(memory.id);
-      else await this.deps.memories.setDoc2Query(memory.id, text);
-    }
-    return rest;
+    if (!answered) return { texts: [], askTheRest: false };
+    return { texts: Array.from({ length: count }, (_, index) => appraisal.restated[index] ?? null), askTheRest: true };
   }
 
   private async rate(personaName: string, model: string, memory: string, signal: AbortSignal): Promise<number | null> {

@@ -6,7 +6,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
-import { Avatar, ErrorBox, useClient, usePersonas } from '../shared.js';
+import { Avatar, ErrorBox, pollWhileVisible, useClient, usePersonas } from '../shared.js';
 import type { MoodSample, PersonaSummary } from '../types.js';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Legend, Tooltip);
@@ -246,11 +246,10 @@ function useMoodSeries(personaId: string): { points: ChartPoint[]; loaded: boole
         if (!stopped) setError(caught);
       }
     };
-    void follow();
-    const timer = setInterval(() => void follow(), FOLLOW_MS);
+    const stopPolling = pollWhileVisible(() => void follow(), FOLLOW_MS);
     return () => {
       stopped = true;
-      clearInterval(timer);
+      stopPolling();
     };
   }, [client, personaId]);
   return { points: now === null ? samples : [...samples, now], loaded, error };

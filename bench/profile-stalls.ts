@@ -1,0 +1,116 @@
+/**
+ * `npx tsx bench/profile-stalls.ts FILE.cpuprofile [minMs] [top]`: the server's longest busy stretches
+ * in a V8 CPU profile (as written by `npm run bench -- open-loop --cpu-prof`), and what ran in each.
+ *
+ * A busy stretch is a run of samples with no `(idle)` sample between them: the event loop never went
+ * back to waiting for I/O, so every request that arrived meanwhile waited for the stretch to end. Under
+ * a steady 10k requests/s the loop is busy about half the time in stretches of a few ms; the tail of an
+ * open-loop run comes from the long ones. For each stretch of at least `minMs` (default 20) the tool
+ * prints when it started (seconds from the profile's start), how long it lasted, how much of it was GC,
+ * and the functions with the most inclusive time inside it, so a periodic sweep, a timer batch, a
+ * synchronous write or a compaction shows by name. It also lists gaps between samples of more than
+ * `minMs`: there the profiler's thread did not run at all (the process was descheduled: machine load,
+ * not the server's code). "monotonic" is the clock of the server's stall log (`logStallsMs`), so a
+ * logged stall can be looked up here.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const [file, minArg, topArg] = process.argv.slice(2);
+if (file === undefined) {
+  process.stderr.write('usage: npx tsx bench/profile-stalls.ts FILE.cpuprofile [minMs] [top]\n');
+  process.exit(2);
+}
+const minUs = Number(minArg ?? 20) * 1000;
+const top = Number(topArg ?? 12);
+const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+const parent = new Map<number, number>();
+for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+
+function label(node: ProfileNode): string {
+  const { functionName, url, lineNumber } = node.callFrame;
+  const where = url ? `${url.replace(/^file:\/\//, '').replace(`${process.cwd()}${path.sep}`, '')}:${lineNumber + 1}` : '';
+  return `${functionName || '(anonymous)'} ${where}`.trim();
+}
+
+const IDLE = new Set(['(idle)']);
+/** The sampling interval is 1 ms; a longer gap between two samples is time the process did not run. */
+const GAP_US = 5000;
+const SAMPLE_US = 1000;
+const NOISE = new Set(['(root)', '(program)']);
+
+interface Stretch {
+  startUs: number;
+  /** Wall time from the stretch's first sample to its last. */
+  durationUs: number;
+  /** The part of it in which the process ran (gaps between samples of more than GAP_US left out). */
+  runningUs: number;
+  gcUs: number;
+  byFunction: Map<string, number>;
+}
+
+const stretches: Stretch[] = [];
+const gaps: Array<{ atUs: number; us: number }> = [];
+let current: Stretch | null = null;
+let at = 0;
+for (let index = 0; index < profile.samples.length; index++) {
+  const delta = profile.timeDeltas[index] ?? 0;
+  at += delta;
+  if (delta >= minUs) gaps.push({ atUs: at - delta, us: delta });
+  const ran = delta > GAP_US ? SAMPLE_US : delta;
+  const node = byId.get(profile.samples[index]!)!;
+  const name = node.callFrame.functionName;
+  if (IDLE.has(name)) {
+    if (current !== null) stretches.push(current);
+    current = null;
+    continue;
+  }
+  current ??= { startUs: at - delta, durationUs: 0, runningUs: 0, gcUs: 0, byFunction: new Map() };
+  current.durationUs += delta;
+  current.runningUs += ran;
+  if (name === '(garbage collector)') current.gcUs += ran;
+  const seen = new Set<string>();
+  for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+    const frame = label(byId.get(id)!);
+    if (NOISE.has(frame) || seen.has(frame)) continue;
+    seen.add(frame);
+    current.byFunction.set(frame, (current.byFunction.get(frame) ?? 0) + ran);
+  }
+}
+if (current !== null) stretches.push(current);
+
+const ms = (us: number): string => (us / 1000).toFixed(1);
+const long = stretches.filter((stretch) => stretch.runningUs >= minUs);
+const busyUs = stretches.reduce((sum, stretch) => sum + stretch.runningUs, 0);
+process.stdout.write(
+  `${file}: ${ms(at)} ms profiled, ${ms(busyUs)} ms busy in ${stretches.length} stretches; ` +
+    `${long.length} of at least ${ms(minUs)} ms running (${ms(long.reduce((sum, stretch) => sum + stretch.runningUs, 0))} ms in all)\n`,
+);
+const sizes = [1, 5, 10, 20, 50, 100, 200].map((limit) => `>=${limit} ms: ${stretches.filter((stretch) => stretch.runningUs >= limit * 1000).length}`);
+process.stdout.write(`busy stretches (running time) ${sizes.join(', ')}\n`);
+for (const stretch of long.sort((a, b) => b.runningUs - a.runningUs).slice(0, top)) {
+  process.stdout.write(
+    `\nat ${(stretch.startUs / 1e6).toFixed(3)} s (monotonic ${ms(profile.startTime + stretch.startUs)} ms): ` +
+      `busy ${ms(stretch.runningUs)} ms running, ${ms(stretch.durationUs)} ms wall (GC ${ms(stretch.gcUs)} ms)\n`,
+  );
+  const entries = [...stretch.byFunction].sort((a, b) => b[1] - a[1]).slice(0, 14);
+  for (const [name, us] of entries) process.stdout.write(`  ${ms(us).padStart(7)} ms  ${name}\n`);
+}
+if (gaps.length > 0) {
+  process.stdout.write(`\ngaps between samples of at least ${ms(minUs)} ms (process not running): ${gaps.length}, ${ms(gaps.reduce((sum, gap) => sum + gap.us, 0))} ms in all\n`);
+  for (const gap of gaps.sort((a, b) => b.us - a.us).slice(0, top)) process.stdout.write(`  at ${(gap.atUs / 1e6).toFixed(3)} s: ${ms(gap.us)} ms\n`);
+}
