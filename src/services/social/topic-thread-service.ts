@@ -9,7 +9,7 @@
  * branch.
  */
 import { AppError } from '../../domain/errors.js';
-import { addVectors, assignThread, hasReturnCue, termVector, threadLabel, type ThreadDecision } from '../../domain/social/topic-threads.js';
+import { addToVector, assignThread, hasReturnCue, termVector, threadLabel, type ThreadDecision } from '../../domain/social/topic-threads.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
 import type { SocialStore, ThreadRecord } from '../../ports/social-store.js';
@@ -30,10 +30,18 @@ export const CONTINUITY_MESSAGES = 2;
 /** Conversations whose threads are kept in memory (the most recently used); a forgotten one is read again. */
 export const KEPT_CONVERSATIONS = 512;
 
+/** Message → thread answers kept per conversation at most (a prompt's recent window is ~200 messages). */
+const MAX_FILED_KEPT = 1_000;
+
 /** A conversation's threads and its current thread, as the store holds them. */
 interface ConversationThreads {
   threads: ThreadRecord[];
   currentId: number | null;
+  /**
+   * The thread of messages of the recent window (null: not filed, e.g. stored before threads existed):
+   * those this service filed, and those a prompt view read; older ones are dropped as the window moves.
+   */
+  filed: Map<number, number | null>;
 }
 
 export class TopicThreadService {
@@ -64,7 +72,7 @@ export class TopicThreadService {
       return kept;
     }
     const [threads, currentId] = await Promise.all([this.social.listThreads(conversationId), this.social.currentThreadId(conversationId)]);
-    const read: ConversationThreads = { threads, currentId };
+    const read: ConversationThreads = { threads, currentId, filed: new Map() };
     if (this.options.sharedStore !== true && !this.kept.has(conversationId)) {
       if (this.kept.size >= KEPT_CONVERSATIONS) this.kept.delete(this.kept.keys().next().value as string);
       this.kept.set(conversationId, read);
@@ -159,7 +167,8 @@ export class TopicThreadService {
     else thread = threads.find((candidate) => candidate.id === decision.threadId);
     if (thread === undefined) throw new Error(`thread ${JSON.stringify(decision)} vanished`);
     const filed = thread;
-    const centroid = addVectors(filed.centroid, vector);
+    // In place: a write that fails drops the kept threads, so the store's centroid is read again.
+    const centroid = addToVector(filed.centroid, vector);
     // A branch keeps the name it was given; detected threads are named after their words.
     const label = filed.isBranch ? filed.label : threadLabel(centroid);
     const now = this.clock.now();
@@ -170,6 +179,9 @@ export class TopicThreadService {
         const index = kept.threads.findIndex((candidate) => candidate.id === filed.id);
         if (index >= 0) kept.threads[index] = { ...filed, centroid, label, lastActiveAt: now, messageCount };
         kept.currentId = filed.id;
+        kept.filed.set(message.id, filed.id);
+        // a conversation nobody asks a prompt view of (a group's) would grow it forever
+        if (kept.filed.size > MAX_FILED_KEPT) kept.filed.delete(kept.filed.keys().next().value as number);
       },
     );
     // filed with what it answers, the reply leaves the user's new branch current
@@ -240,7 +252,7 @@ export class TopicThreadService {
   async promptView(conversationId: string, recent: readonly MessageRecord[]): Promise<{ section: string; excludeMessageIds: number[] }> {
     const { threads, currentId } = await this.threadsOf(conversationId);
     if (currentId === null && threads.length === 0) return { section: '', excludeMessageIds: [] };
-    const byMessage = await this.social.threadsOfMessages(recent.map((message) => message.id));
+    const byMessage = await this.threadsOfRecent(conversationId, recent);
     const older = recent.slice(0, Math.max(0, recent.length - 1 - CONTINUITY_MESSAGES));
     const excludeMessageIds =
       currentId === null
@@ -269,6 +281,36 @@ export class TopicThreadService {
     }
     const summary = `Earlier in this conversation you also talked about:\n${lines.join('\n')}`;
     return { section: recall.length === 0 ? summary : `${recall}\n\n${summary}`, excludeMessageIds };
+  }
+
+  /**
+   * message id → thread id for the recent window: from memory for the messages filed or read before
+   * (with a kept conversation), from the store for the others. Not-filed answers are kept only when no
+   * filing of the conversation is pending (one in progress would file such a message a moment later).
+   */
+  private async threadsOfRecent(conversationId: string, recent: readonly MessageRecord[]): Promise<Map<number, number>> {
+    const kept = this.kept.get(conversationId);
+    if (kept === undefined) return this.social.threadsOfMessages(recent.map((message) => message.id));
+    const unknown: number[] = [];
+    for (const message of recent) if (!kept.filed.has(message.id)) unknown.push(message.id);
+    if (unknown.length > 0) {
+      const isSettled = !this.queues.has(conversationId);
+      const read = await this.social.threadsOfMessages(unknown);
+      for (const id of unknown) {
+        const threadId = read.get(id);
+        if (threadId !== undefined || isSettled) kept.filed.set(id, threadId ?? null);
+      }
+    }
+    const byMessage = new Map<number, number>();
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const message of recent) {
+      const threadId = kept.filed.get(message.id);
+      if (threadId !== undefined && threadId !== null) byMessage.set(message.id, threadId);
+      if (message.id < oldest) oldest = message.id;
+    }
+    // the window only moves forward: what fell out of it is not asked again
+    for (const id of kept.filed.keys()) if (id < oldest) kept.filed.delete(id);
+    return byMessage;
   }
 
   /** Recent messages of other topic threads, to leave out of the context window (see {@link promptView}). */
