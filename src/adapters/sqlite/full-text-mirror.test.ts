@@ -157,11 +157,18 @@ describe('the full-text mirror', () => {
     const insert = store.database.prepare(
       "INSERT INTO memories (persona_id, kind, content, importance, importance_source, visibility, created_at, last_accessed_at, decayed_at, recall_terms) VALUES ('aria', 'observation', ?, 0.5, 'client', 'private', 0, 0, 0, '')",
     );
+    const mirror = new FullTextMirror(store.database, RECALL_TERMS_WEIGHT, stemsOf);
+    expect(mirror.current()).not.toBeNull();
     store.database.transaction(() => {
       for (let index = 0; index <= MIRRORED_STORE_MAX; index++) insert.run(`The user said: note ${index} about the harbour`);
     })();
-    expect(new FullTextMirror(store.database, RECALL_TERMS_WEIGHT, stemsOf).current()).toBeNull();
+    mirror.noteChanged([1, 2, 3]);
+    expect(mirror.current()).toBeNull();
+    expect(mirror.hasChanges).toBe(false); // nothing piles up while the store is too large
     store.database.prepare('DELETE FROM memories WHERE id <= 10').run();
-    expect(new FullTextMirror(store.database, RECALL_TERMS_WEIGHT, stemsOf).current()).not.toBeNull();
+    const fts5 = store.database
+      .prepare(`SELECT rowid AS id, rank FROM memories_fts WHERE memories_fts MATCH '"harbour" OR "note"' AND rank MATCH 'bm25(1.0, ${RECALL_TERMS_WEIGHT})'`)
+      .all() as Array<{ id: number; rank: number }>;
+    expect(mirror.current()?.rank(['harbour', 'note'], 2_000)).toEqual(fts5.sort((a, b) => a.rank - b.rank || b.id - a.id));
   });
 });

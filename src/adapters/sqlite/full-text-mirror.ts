@@ -166,7 +166,9 @@ export class FullTextMirror {
   private follow(): FullTextMirror | null {
     const [rows = 0, contentTotal = 0, recallTotal = 0] = ftsAverages(this.sql.averages.get());
     if (rows > MIRRORED_STORE_MAX) {
+      // Nothing to follow: should the store shrink again, the mirror is rebuilt from the table.
       if (this.isBuilt) this.drop();
+      this.changed.clear();
       return null;
     }
     const version = this.db.pragma('data_version', { simple: true }) as number;
