@@ -23,7 +23,7 @@
  *
  *   npm run eval:memory [-- --skip-e2e] [--others 1000] [--json]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -66,6 +66,13 @@ const OTHERS = othersArg >= 0 ? Number(args[othersArg + 1]) : 1_000;
 const showMisses = args.includes('--misses');
 /** Count each set's recall@5 misses by kind (not retrieved, ranked 6–10, lower): no question shown, so the held-out set may be counted too. */
 const showMissCounts = args.includes('--miss-counts');
+/**
+ * `--dump FILE`: every system-mode ranking (ids, relevance, direct evidence, score) written to FILE, one
+ * line per question, so a change meant to be invisible to recall (a speed-up) can be checked to return
+ * exactly what it returned before (`diff` two dumps).
+ */
+const dumpArg = args.indexOf('--dump');
+const dumpLines: string[] | null = dumpArg >= 0 ? [] : null;
 const logger = pino({ level: 'silent' });
 const settings: MemorySettings = {
   ...memorySettings(configSchema.parse({}).memory),
@@ -207,6 +214,9 @@ async function runCase(testCase: Case): Promise<Record<string, ModeResult>> {
       const started = performance.now();
       const hits = await service.search({ query, limit: Math.max(K, settings.promptMaxMemories), viewerId: 'aria' });
       times.push(performance.now() - started);
+      dumpLines?.push(
+        `${testCase.name}\t${query}\t${hits.map((hit) => `${hit.memory.id}:${hit.relevance.toFixed(9)}:${hit.direct.toFixed(9)}:${hit.score.toFixed(9)}`).join(' ')}`,
+      );
       // As MemoryRecall does: above the floor, at most promptMaxMemories lines within promptMaxTokens.
       const kept: string[] = [];
       const prompt: number[] = [];
@@ -581,6 +591,7 @@ async function main(): Promise<void> {
 
 try {
   await main();
+  if (dumpLines !== null) writeFileSync(args[dumpArg + 1]!, `${dumpLines.join('\n')}\n`);
 } finally {
   await stopPostgres();
 }

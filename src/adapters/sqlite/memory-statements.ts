@@ -190,6 +190,13 @@ export function prepareMemoryStatements(db: Database) {
     )),
     /** FTS5's "averages" record: the memory count, kept by FTS5 on every write (see ftsRowCount). */
     ftsAverages: db.prepare<[], Buffer>('SELECT block FROM memories_fts_data WHERE id = 1').pluck(),
+    /** Which of these memories (a JSON array of ids) the scope may see: the `fullText` statement's filter. */
+    visibleAmong: db
+      .prepare<ScopeParams & { ids: string }, number>(
+        `SELECT m.id FROM memories m WHERE m.id IN (SELECT value FROM json_each(@ids))
+         AND m.importance >= @minImportance AND ${VISIBLE} AND ${OF_USER}`,
+      )
+      .pluck(),
     /** Others' memories the viewer may see (shared with it or public): small next to its own. */
     visibleOthers: db
       .prepare<ScopeParams, number>(

@@ -35,6 +35,7 @@ import type {
 } from '../../ports/memory.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
+import { FullTextMirror } from './full-text-mirror.js';
 import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type MemoryRow, type MemoryStatements, type ScopeParams } from './memory-statements.js';
 
 /**
@@ -76,17 +77,28 @@ const MAX_QUERY_WORDS = 32;
  * injection), any of them may match. Null when nothing is left to search for.
  */
 export function toFtsQuery(text: string, isTooCommon: (word: string) => boolean = () => false, operator: 'OR' | 'AND' = 'OR'): string | null {
+  const words = queryWords(text, isTooCommon);
+  return words === null ? null : words.map((word) => `"${word}"`).join(` ${operator} `);
+}
+
+/** The words `toFtsQuery` searches for, in order (null: none). */
+function queryWords(text: string, isTooCommon: (word: string) => boolean): string[] | null {
   const words = [...new Set(contentWords(text))].slice(0, MAX_QUERY_WORDS);
   if (words.length === 0) return null;
   const kept = words.filter((word) => !isTooCommon(word));
   // A query made only of common words still searches for them (see fullTextSearch: newest matches, no BM25).
-  return (kept.length > 0 ? kept : words).map((word) => `"${word}"`).join(` ${operator} `);
+  return kept.length > 0 ? kept : words;
 }
 
 /** The thesaurus terms of a query the filter keeps, as an FTS5 query (null: none). */
 export function toExpansionQuery(terms: readonly string[], isTooCommon: (word: string) => boolean = () => false): string | null {
+  const kept = expansionWords(terms, isTooCommon);
+  return kept === null ? null : kept.map((term) => `"${term}"`).join(' OR ');
+}
+
+function expansionWords(terms: readonly string[], isTooCommon: (word: string) => boolean): string[] | null {
   const kept = terms.filter((term) => /^[\p{L}\p{N}]+$/u.test(term) && !isTooCommon(term));
-  return kept.length === 0 ? null : kept.map((term) => `"${term}"`).join(' OR ');
+  return kept.length === 0 ? null : kept;
 }
 
 /**
@@ -193,14 +205,31 @@ function candidateStems(row: { id: number; content: string; recall_terms: string
  * result's `score` is it negated, lower is better, like BM25), then newest first; the best `limit`.
  */
 export function rankTextCandidates(
-  terms: { own: ReadonlyMap<string, number>; expansion: ReadonlyMap<string, number>; literal: ReadonlyMap<string, number> },
+  terms: CoverageTerms,
   candidates: ReadonlyArray<{ id: number; content: string; recall_terms: string }>,
+  strength: ReadonlyMap<number, number>,
+  limit: number,
+): RankedId[] {
+  return rankByCoverage(
+    terms,
+    candidates.map((row) => ({ id: row.id, stems: candidateStems(row) })),
+    strength,
+    limit,
+  );
+}
+
+type CoverageTerms = { own: ReadonlyMap<string, number>; expansion: ReadonlyMap<string, number>; literal: ReadonlyMap<string, number> };
+
+/** `rankTextCandidates` over candidates whose stems are known. */
+function rankByCoverage(
+  terms: CoverageTerms,
+  candidates: ReadonlyArray<{ id: number; stems: { content: ReadonlySet<string>; recallTerms: ReadonlySet<string> } }>,
   strength: ReadonlyMap<number, number>,
   limit: number,
 ): RankedId[] {
   return candidates
     .map((row) => {
-      const { content, recallTerms } = candidateStems(row);
+      const { content, recallTerms } = row.stems;
       return {
         id: row.id,
         score: -(strength.get(row.id) ?? 0),
@@ -288,6 +317,9 @@ export function ftsRowCount(averages: Uint8Array | undefined): number {
   return value;
 }
 
+/** One full-text mirror per connection (store objects on one connection share it and report their writes to it). */
+const mirrors = new WeakMap<Database, FullTextMirror | null>();
+
 export class SqliteMemoryStore implements MemoryStore {
   private readonly sql: MemoryStatements;
   private readonly index = new VectorIndex();
@@ -309,7 +341,8 @@ export class SqliteMemoryStore implements MemoryStore {
    * frequencies are dropped in a small store, where one memory changes them noticeably (and counting
    * is cheap), and left to expire in a large one.
    */
-  private noteWrite(addedMemories: number): void {
+  private noteWrite(addedMemories: number, memoryIds: readonly number[]): void {
+    this.mirror?.noteChanged(memoryIds);
     if (this.countCache === null) return;
     this.countCache.count = Math.max(0, this.countCache.count + addedMemories);
     if (this.countCache.count < SMALL_STORE) {
@@ -318,16 +351,41 @@ export class SqliteMemoryStore implements MemoryStore {
     }
   }
 
+  /** The full-text index in memory (full-text-mirror.ts), one per connection: every store object on it reports its writes there. */
+  private readonly mirror: FullTextMirror | null;
+  private readonly isMirrorUsed: boolean;
+
   constructor(
     private readonly db: Database,
     private readonly path = db.name,
     options: {
       /** Offline paraphrase recall (domain/memory/expansion.ts); without it, memories are found by their words only. */
       thesaurus?: Thesaurus;
+      /**
+       * Rank a small store's full-text matches in memory (default) instead of by FTS5: the same results
+       * (full-text-mirror.ts); false makes FTS5 answer every search (the tests compare the two).
+       */
+      fullTextMirror?: boolean;
     } = {},
   ) {
     this.sql = prepareMemoryStatements(db);
     this.thesaurus = options.thesaurus ?? EMPTY_THESAURUS;
+    let mirror = mirrors.get(db);
+    if (mirror === undefined) {
+      try {
+        mirror = new FullTextMirror(db, RECALL_TERMS_WEIGHT, stemsOf);
+      } catch {
+        mirror = null; // e.g. a connection that cannot create its temp tables: FTS5 answers every search
+      }
+      mirrors.set(db, mirror);
+    }
+    this.mirror = mirror;
+    this.isMirrorUsed = options.fullTextMirror ?? true;
+  }
+
+  /** The full-text mirror in step with the table, or null when FTS5 answers (a large store, or the mirror is off). */
+  private currentMirror(): FullTextMirror | null {
+    return this.isMirrorUsed ? (this.mirror?.current() ?? null) : null;
   }
 
   /** The thesaurus version memories are expanded with (the `memory.expand` job brings older ones up to it). */
@@ -425,7 +483,7 @@ export class SqliteMemoryStore implements MemoryStore {
         params.type_label = changes.label;
       }
       if (sets.length > 0) this.db.prepare(`UPDATE memories SET ${sets.join(', ')} WHERE id = @id`).run(params);
-      if (params.recall_terms !== undefined) this.noteWrite(0);
+      if (params.recall_terms !== undefined) this.noteWrite(0, [id]);
       if (
         changes.sharedWith !== undefined ||
         changes.sharedGroups !== undefined ||
@@ -498,20 +556,26 @@ export class SqliteMemoryStore implements MemoryStore {
     // matches than wanted leaves room for the ones filtered out (other personas', unimportant ones).
     const scan = scope.viewerId === null ? limit : limit * FULL_TEXT_SCAN;
     return this.read(() => {
+      const mirror = this.currentMirror();
       const extra = expansionTerms(query, this.thesaurus, QUERY_TERMS_PER_WORD, MAX_QUERY_EXPANSION);
-      const terms = this.termStatistics(query, extra);
-      const own = toFtsQuery(query, terms.isTooCommon);
-      if (own === null) return [];
-      const expanded = toExpansionQuery(extra, terms.isTooCommon);
-      const run = (match: string): Array<{ id: number; rank: number }> =>
-        this.sql.fullText.all({
+      const terms = this.termStatistics(query, extra, mirror);
+      const ownWords = queryWords(query, terms.isTooCommon);
+      if (ownWords === null) return [];
+      const own = ownWords.map((word) => `"${word}"`).join(' OR ');
+      const expandedWords = expansionWords(extra, terms.isTooCommon);
+      const run = (words: readonly string[]): Array<{ id: number; rank: number }> => {
+        // FTS5's BM25 from the mirror when it has the words: the same ranks, the same order.
+        const ranked = mirror?.rank(words, FULL_TEXT_MAX_POSTINGS) ?? null;
+        if (ranked !== null) return this.visibleBest(mirror!, ranked.slice(0, scan), scope, limit);
+        return this.sql.fullText.all({
           ...scopeParams(scope),
-          match,
+          match: words.map((word) => `"${word}"`).join(' OR '),
           limit,
           scan,
           postings: FULL_TEXT_MAX_POSTINGS,
           rankFunction: `bm25(1.0, ${RECALL_TERMS_WEIGHT})`,
         });
+      };
       // Two passes, so a match of the query's words is never crowded out by its thesaurus terms.
       const bm25 = new Map<number, number>();
       if (terms.ownAllCommon) {
@@ -530,10 +594,45 @@ export class SqliteMemoryStore implements MemoryStore {
             if (bm25.size < limit && !bm25.has(id)) bm25.set(id, 0);
           if (bm25.size >= limit) break;
         }
-      } else for (const row of run(own)) bm25.set(row.id, -row.rank);
-      if (expanded !== null) for (const row of run(expanded)) bm25.set(row.id, (bm25.get(row.id) ?? 0) + QUERY_EXPANSION_WEIGHT * -row.rank);
-      return rankTextCandidates(terms, this.sql.searchText.all(JSON.stringify([...bm25.keys()])), bm25, limit);
+      } else for (const row of run(ownWords)) bm25.set(row.id, -row.rank);
+      if (expandedWords !== null) for (const row of run(expandedWords)) bm25.set(row.id, (bm25.get(row.id) ?? 0) + QUERY_EXPANSION_WEIGHT * -row.rank);
+      // The candidates' stems: the mirror has them; otherwise (or for one it lacks) from their texts.
+      const candidates: Array<{ id: number; stems: { content: ReadonlySet<string>; recallTerms: ReadonlySet<string> } }> = [];
+      const unread: number[] = [];
+      for (const id of bm25.keys()) {
+        const stems = mirror?.stemsFor(id);
+        if (stems === undefined) unread.push(id);
+        else candidates.push({ id, stems });
+      }
+      if (unread.length > 0)
+        for (const row of this.sql.searchText.all(JSON.stringify(unread))) candidates.push({ id: row.id, stems: candidateStems(row) });
+      return rankByCoverage(terms, candidates, bm25, limit);
     });
+  }
+
+  /**
+   * What the `fullText` statement keeps of FTS5's ranked matches, for matches the mirror ranked: in rank
+   * order, those the scope may see (own memories of the scope's user are decided here; others'
+   * visibility, and importance when a minimum is asked, by the same SQL rule), the first `limit`.
+   */
+  private visibleBest(mirror: FullTextMirror, ranked: ReadonlyArray<{ id: number; rank: number }>, scope: MemoryScope, limit: number): Array<{ id: number; rank: number }> {
+    const params = scopeParams(scope);
+    const undecided: number[] = [];
+    const decided = ranked.map(({ id }): boolean | undefined => {
+      const owner = mirror.owner(id)!;
+      if (params.anyUser === 0 && owner.userId !== params.userId) return false;
+      // Importance is never below 0 (a CHECK of the table): a minimum of 0 keeps every memory.
+      if (params.minImportance <= 0 && (params.viewer === null || owner.personaId === params.viewer)) return true;
+      undecided.push(id);
+      return undefined;
+    });
+    const visible = undecided.length === 0 ? new Set<number>() : new Set(this.sql.visibleAmong.all({ ...params, ids: JSON.stringify(undecided) }));
+    const best: Array<{ id: number; rank: number }> = [];
+    for (const [index, hit] of ranked.entries()) {
+      if (best.length >= limit) break;
+      if (decided[index] ?? visible.has(hit.id)) best.push(hit);
+    }
+    return best;
   }
 
   /**
@@ -577,6 +676,7 @@ export class SqliteMemoryStore implements MemoryStore {
   private termStatistics(
     query: string,
     extra: readonly string[],
+    mirror: FullTextMirror | null,
   ): {
     isTooCommon: (word: string) => boolean;
     /** Every word of the query is too common (a large store only): see fullTextSearch. */
@@ -590,11 +690,18 @@ export class SqliteMemoryStore implements MemoryStore {
     const maxAge = total < SMALL_STORE ? COUNT_CACHE_MS : LARGE_STORE_COUNT_CACHE_MS;
     if (this.countCache === null || now - this.countCache.at > maxAge) this.countCache = { at: now, count: total, documents: new Map(), contentDocuments: new Map() };
     this.countCache.count = total;
-    const { documents: frequency, contentDocuments } = this.countCache;
+    // The mirror counts exactly what fts5vocab counts, at once and as of now: nothing to cache.
+    const { documents: frequency, contentDocuments } = mirror === null ? this.countCache : { documents: new Map<string, number>(), contentDocuments: new Map<string, number>() };
     const own = [...new Set(contentWords(query))].slice(0, MAX_QUERY_WORDS);
     const stems = new Map([...own, ...extra].map((word) => [word, stemOf(word)]));
     const unknown = [...new Set(stems.values())].filter((stem) => !frequency.has(stem));
-    if (unknown.length > 0 && total >= SMALL_STORE) {
+    if (mirror !== null) {
+      for (const stem of unknown) {
+        const counts = mirror.documents(stem);
+        frequency.set(stem, counts.content + counts.recallTerms);
+        contentDocuments.set(stem, counts.content);
+      }
+    } else if (unknown.length > 0 && total >= SMALL_STORE) {
       const maxId = this.sql.maxId.get() ?? 0;
       for (const [word, stem] of stems) {
         if (frequency.has(stem)) continue;
@@ -667,7 +774,7 @@ export class SqliteMemoryStore implements MemoryStore {
       if (row === undefined) return false;
       const recall_terms = recallTermsOf(row.content, this.thesaurus, text);
       this.sql.setDoc2Query.run({ id, doc2query: text, recall_terms, expanded_with: this.thesaurus.version });
-      this.noteWrite(0);
+      this.noteWrite(0, [id]);
       return true;
     });
   }
@@ -690,7 +797,7 @@ export class SqliteMemoryStore implements MemoryStore {
           recall_terms: recallTermsOf(row.content, this.thesaurus, row.doc2query),
           expanded_with: this.thesaurus.version,
         });
-      this.noteWrite(0);
+      this.noteWrite(0, rows.map((row) => row.id));
       return { lastId: rows.at(-1)!.id, expanded: rows.length };
     });
   }
@@ -860,7 +967,7 @@ export class SqliteMemoryStore implements MemoryStore {
       doc2query: memory.doc2query ?? null,
       now,
     })!;
-    this.noteWrite(1);
+    this.noteWrite(1, [id]);
     if (memory.visibility === 'shared') this.addShares(id, memory.sharedWith ?? [], memory.sharedGroups ?? []);
     for (const vector of vectors) this.putVector(id, memory.personaId, memory.userId ?? null, vector);
     return toMemory(this.sql.get.get(id)!);
@@ -879,7 +986,7 @@ export class SqliteMemoryStore implements MemoryStore {
 
   private deleteRows(ids: readonly number[]): number {
     const changes = this.sql.deleteMany.run(JSON.stringify(ids)).changes;
-    this.noteWrite(-changes);
+    this.noteWrite(-changes, ids);
     for (const id of ids) {
       this.index.removeEverywhere(id);
       this.ownerOf.delete(id);
@@ -946,6 +1053,13 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   private write<T>(work: () => T): Promise<T> {
-    return this.read(() => this.db.transaction(work).immediate());
+    return this.read(() => {
+      const result = this.db.transaction(work).immediate();
+      // The mirror follows a committed write now, in the writer's time (memory formation runs after the
+      // reply), so the next turn's recall finds it current. Inside an outer transaction it waits: that
+      // one may still roll back.
+      if (this.isMirrorUsed && this.mirror?.hasChanges === true && !this.db.inTransaction) this.mirror.current();
+      return result;
+    });
   }
 }

@@ -1,0 +1,167 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadWordnetThesaurus } from '../embedders/wordnet-thesaurus.js';
+import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
+import { RECALL_TERMS_WEIGHT, type Thesaurus } from '../../domain/memory/expansion.js';
+import { contentWords } from '../../domain/memory/text.js';
+import type { NewMemory } from '../../domain/memory/memory.js';
+import type { MemoryScope } from '../../ports/memory.js';
+import { FullTextMirror, ftsAverages, MIRRORED_STORE_MAX } from './full-text-mirror.js';
+import { SqliteMemoryStore, stemsOf } from './memory-store.js';
+import { SqliteStore } from './sqlite-store.js';
+
+// The chat bench's sentences (every message repeats two of them: many memories with equal BM25 ranks),
+// facts with doc2query text, and texts FTS5 tokenizes beyond ASCII.
+const CHAT = [
+  'I walked down to the harbour this morning and the fog was thick enough to lose a boat in.',
+  'The library in the old quarter has a map that shows a river nobody can find any more.',
+  'My sister says the market is louder on festival days, but I think it is only the drums.',
+  'There is a theory that the stars over the northern pass are arranged like a poem.',
+];
+const FACTS = [
+  'I drive an old green Volvo.',
+  'My daughter Ana plays the cello in a youth orchestra.',
+  'I am allergic to peanuts and shellfish.',
+  'We moved to Lisbon in June after my wife found a job there.',
+  'I broke my wrist last winter when I slipped on the ice.',
+  'I speak fluent Japanese and a little Korean.',
+  'Je suis allé au café à Zürich avec Jürgen.',
+  'Ich wohne in Köln, nahe dem Dom.',
+  'Мой брат живёт в Москве.',
+  'I collect antique maps and old compasses (note 12).',
+];
+const QUERIES = [
+  ...CHAT,
+  ...FACTS,
+  'What car do I own?',
+  'Where does my family live now?',
+  'Which instrument does my child play?',
+  'what food should I avoid',
+  'fog harbour boat',
+  'river map library note 12',
+  'Zürich café',
+  'Москве',
+  'a question about nothing stored here',
+  'festival drums market sister louder days think',
+];
+const SCOPES: MemoryScope[] = [
+  // A chat turn's recall: the persona's memories of the session's user, shared and public ones too.
+  { viewerId: 'aria', userId: null, includeShared: true, includePublic: true },
+  { viewerId: 'aria', userId: 'user-2', includeShared: true, includePublic: true },
+  { viewerId: 'kira', includeShared: true, includePublic: false },
+  { viewerId: 'aria', userId: null, includeShared: true, includePublic: true, minImportance: 0.6 },
+  { viewerId: null },
+];
+
+let store: SqliteStore;
+let thesaurus: Thesaurus;
+let mirrored: SqliteMemoryStore;
+
+beforeEach(async () => {
+  store = SqliteStore.open(':memory:');
+  await store.seedPersonas(loadPersonaFiles(shippedPersonasDir()), 0);
+  thesaurus = loadWordnetThesaurus();
+  mirrored = new SqliteMemoryStore(store.database, ':memory:', { thesaurus });
+});
+afterEach(async () => {
+  await store.close();
+});
+
+function memory(content: string, index: number): NewMemory {
+  return {
+    personaId: index % 7 === 3 ? 'kira' : 'aria',
+    kind: 'observation',
+    content: `The user said: ${content}`,
+    importance: (index % 10) / 10,
+    importanceSource: 'client',
+    visibility: index % 7 === 3 ? (index % 2 === 0 ? 'public' : 'shared') : 'private',
+    sharedWith: index % 7 === 3 && index % 2 === 1 ? ['aria'] : [],
+    userId: index % 5 === 4 ? 'user-2' : null,
+    doc2query: index % 3 === 0 ? `${content} What about ${contentWords(content).slice(0, 2).join(' and ')}?` : null,
+  };
+}
+
+async function fill(target: SqliteMemoryStore, count: number, from = 0): Promise<number[]> {
+  const ids: number[] = [];
+  for (let index = from; index < from + count; index++) {
+    const text = index % 3 === 2 ? FACTS[index % FACTS.length]! : `bench-${index}: ${CHAT[index % CHAT.length]!} ${CHAT[(index * 7 + 3) % CHAT.length]!}`;
+    ids.push((await target.insert(memory(text, index), [], 1_000 + index)).id);
+  }
+  return ids;
+}
+
+/** Every query in every scope: the mirrored store answers exactly what FTS5 answers. */
+async function expectSameAsFts5(): Promise<void> {
+  // A new store object each time: its own cached document counts start empty.
+  const plain = new SqliteMemoryStore(store.database, ':memory:', { thesaurus, fullTextMirror: false });
+  for (const scope of SCOPES)
+    for (const query of QUERIES)
+      for (const limit of [5, 50]) expect(await mirrored.fullTextSearch(query, scope, limit), `${query} ${JSON.stringify(scope)} ${limit}`).toEqual(await plain.fullTextSearch(query, scope, limit));
+}
+
+describe('the full-text mirror', () => {
+  it('ranks as FTS5 ranks: the same BM25 and the same order, ties newest first', async () => {
+    await fill(mirrored, 120);
+    const mirror = new FullTextMirror(store.database, RECALL_TERMS_WEIGHT, stemsOf).current()!;
+    expect(mirror).not.toBeNull();
+    const fts5 = store.database.prepare(
+      `SELECT rowid AS id, rank FROM memories_fts WHERE memories_fts MATCH ? AND rank MATCH 'bm25(1.0, ${RECALL_TERMS_WEIGHT})' ORDER BY rowid DESC`,
+    );
+    for (const query of QUERIES) {
+      const words = [...new Set(contentWords(query))].filter((word) => /^[a-z0-9]+$/.test(word));
+      if (words.length === 0) continue;
+      const expected = (fts5.all(words.map((word) => `"${word}"`).join(' OR ')) as Array<{ id: number; rank: number }>).sort(
+        (a, b) => a.rank - b.rank || b.id - a.id,
+      );
+      expect(mirror.rank(words, 2_000), query).toEqual(expected);
+    }
+    // Words FTS5 would fold or split are left to FTS5.
+    expect(mirror.rank(['zürich'], 2_000)).toBeNull();
+  });
+
+  it('counts documents per column as fts5vocab does', async () => {
+    await fill(mirrored, 60);
+    const mirror = new FullTextMirror(store.database, RECALL_TERMS_WEIGHT, stemsOf).current()!;
+    store.database.exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.check_columns USING fts5vocab(main, memories_fts, 'col')");
+    const rows = store.database.prepare('SELECT term, col, doc FROM temp.check_columns').all() as Array<{ term: string; col: string; doc: number }>;
+    expect(rows.length).toBeGreaterThan(100);
+    for (const row of rows) expect(mirror.documents(row.term)[row.col === 'content' ? 'content' : 'recallTerms'], row.term).toBe(row.doc);
+    const [count, contentTokens, recallTokens] = ftsAverages(store.database.prepare('SELECT block FROM memories_fts_data WHERE id = 1').pluck().get() as Buffer);
+    expect(count).toBe(60);
+    expect(contentTokens).toBeGreaterThan(0);
+    expect(recallTokens).toBeGreaterThan(0);
+  });
+
+  it('finds what FTS5 finds, in every scope, and follows every kind of write', async () => {
+    const ids = await fill(mirrored, 90);
+    await expectSameAsFts5();
+    // Writes through this store: new memories, an edit, doc2query, deletions, a formation replaced.
+    await fill(mirrored, 10, 90);
+    await mirrored.update(ids[4]!, { content: 'The user said: I sold the Volvo and bought a red bicycle.' }, null, 5_000);
+    await mirrored.setDoc2Query(ids[5]!, 'What does the user drive? A cello, apparently.');
+    await mirrored.delete([ids[0]!, ids[1]!, ids[2]!]);
+    await mirrored.replaceFormed(77, [{ memory: memory('I keep bees on the roof of the library.', 1), vectors: [] }], 6_000);
+    await expectSameAsFts5();
+    // Another store object on the same connection (it reports its writes to the same mirror).
+    const other = new SqliteMemoryStore(store.database, ':memory:', { thesaurus, fullTextMirror: false });
+    await other.insert(memory('The harbour fog lifted by noon and the boat was found.', 2), [], 7_000);
+    await other.setDoc2Query(ids[6]!, 'Where is the old map kept?');
+    await expectSameAsFts5();
+    // A write no store reports: a persona deleted with its memories (the cascade), an edit in plain SQL.
+    store.database.prepare("DELETE FROM personas WHERE id = 'kira'").run();
+    await expectSameAsFts5();
+    store.database.prepare('UPDATE memories SET recall_terms = ? WHERE id = ?').run('boat harbour fog fog fog', ids[7]!);
+    await expectSameAsFts5();
+  });
+
+  it('leaves a store past MIRRORED_STORE_MAX memories to FTS5', async () => {
+    const insert = store.database.prepare(
+      "INSERT INTO memories (persona_id, kind, content, importance, importance_source, visibility, created_at, last_accessed_at, decayed_at, recall_terms) VALUES ('aria', 'observation', ?, 0.5, 'client', 'private', 0, 0, 0, '')",
+    );
+    store.database.transaction(() => {
+      for (let index = 0; index <= MIRRORED_STORE_MAX; index++) insert.run(`The user said: note ${index} about the harbour`);
+    })();
+    expect(new FullTextMirror(store.database, RECALL_TERMS_WEIGHT, stemsOf).current()).toBeNull();
+    store.database.prepare('DELETE FROM memories WHERE id <= 10').run();
+    expect(new FullTextMirror(store.database, RECALL_TERMS_WEIGHT, stemsOf).current()).not.toBeNull();
+  });
+});

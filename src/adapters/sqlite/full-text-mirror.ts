@@ -1,0 +1,425 @@
+/**
+ * The memories' full-text index held in memory for a small store (issue 15), so a chat turn's recall
+ * does not ask FTS5 to rank: FTS5's BM25 over a query of 20 words and its 48 thesaurus terms read every
+ * matching row's position lists (4–7 ms of CPU per turn at a store of a few hundred memories whose
+ * texts share most words), and the words' document counts were read again after every write.
+ *
+ * It answers exactly what FTS5 would: the documents are tokenized **by FTS5 itself** (a contentless
+ * temp table with the same `porter unicode61` tokenizer; fts5vocab lists its tokens), and BM25 is FTS5's
+ * formula (fts5_aux.c `fts5Bm25Function`, k1 1.2, b 0.75) over the same statistics — the row count and
+ * token totals of FTS5's own "averages" record, a phrase's documents, a row's tokens — summed in the
+ * same order. `memory-store.test.ts` checks it against FTS5 on every query of its corpora.
+ *
+ * It follows the table: the store reports which memories its writes touched (`noteChanged`), and the
+ * next search re-reads those rows. Anything else — another connection's commit (`data_version`), a
+ * persona deleted with its memories (a cascade), a totals mismatch — rebuilds it from the table. A
+ * store past MIRRORED_STORE_MAX memories is not mirrored (memory grows with it; FTS5 answers).
+ */
+import type { Database } from './database.js';
+
+/** Most memories mirrored (a memory of the chat bench holds ~250 tokens: a few MB per thousand). */
+export const MIRRORED_STORE_MAX = 2_000;
+
+/** FTS5's BM25 constants (fts5_aux.c). */
+const K1 = 1.2;
+const B = 0.75;
+
+interface MirroredMemory {
+  id: number;
+  personaId: string;
+  userId: string | null;
+  contentTokens: number;
+  recallTokens: number;
+  /** The row's distinct FTS5 terms, and whether its text / its recall terms hold each (to take it out again). */
+  terms: Array<[term: string, inContent: boolean, inRecall: boolean]>;
+  /** Porter stems (the `stemmer` package's) of its text and its recall terms, for lexical coverage. */
+  stems: { content: Set<string>; recallTerms: Set<string> };
+  // Scratch space of one `rank` call (which call, the row's BM25 sum and length term so far).
+  rankedIn: number;
+  score: number;
+  lengthTerm: number;
+}
+
+interface Postings {
+  /** Memories holding the term in their text / in their recall terms (fts5vocab 'col' counts). */
+  contentDocs: number;
+  recallDocs: number;
+  /** Memory → the term's weighted frequency in it, as FTS5's BM25 sums it (text 1, recall terms `recallWeight`). */
+  frequency: Map<MirroredMemory, number>;
+}
+
+interface MemoryTextRow {
+  id: number;
+  persona_id: string;
+  user_id: string | null;
+  content: string;
+  recall_terms: string;
+}
+
+/** FTS5's "averages" record: a varint row count, then a varint token total per column (fts5_index.c). */
+export function ftsAverages(record: Uint8Array | undefined): number[] {
+  const values: number[] = [];
+  if (record === undefined) return values;
+  for (let at = 0; at < record.length; ) {
+    let value = 0;
+    for (let i = 0; i < 9 && at < record.length; i++) {
+      const byte = record[at++]!;
+      if (i === 8) {
+        value = value * 256 + byte;
+        break;
+      }
+      value = value * 128 + (byte & 0x7f);
+      if ((byte & 0x80) === 0) break;
+    }
+    values.push(value);
+  }
+  return values;
+}
+
+/** The mirror's statements; the tokenizer is a contentless temp FTS5 table with the memories' tokenizer. */
+function prepare(db: Database) {
+  // The same tokenizer as memories_fts (migration 0025): FTS5 decides what a token is, not this module.
+  db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.memories_fts_tokenizer USING fts5(content, recall_terms, content = '', tokenize = 'porter unicode61')");
+  db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.memories_fts_tokens USING fts5vocab(temp, memories_fts_tokenizer, 'instance')");
+  return {
+    allRows: db.prepare<[], MemoryTextRow>('SELECT id, persona_id, user_id, content, recall_terms FROM memories'),
+    rows: db.prepare<[string], MemoryTextRow>('SELECT id, persona_id, user_id, content, recall_terms FROM memories WHERE id IN (SELECT value FROM json_each(?))'),
+    tokenize: db.prepare<[number, string, string]>('INSERT INTO temp.memories_fts_tokenizer (rowid, content, recall_terms) VALUES (?, ?, ?)'),
+    tokens: db.prepare<[], { doc: number; col: string; term: string; n: number }>(
+      'SELECT doc, col, term, count(*) AS n FROM temp.memories_fts_tokens GROUP BY doc, col, term',
+    ),
+    positions: db.prepare<[], { term: string; offset: number }>("SELECT term, offset FROM temp.memories_fts_tokens WHERE col = 'content' ORDER BY offset"),
+    clear: db.prepare("INSERT INTO temp.memories_fts_tokenizer (memories_fts_tokenizer) VALUES ('delete-all')"),
+    averages: db.prepare<[], Buffer>('SELECT block FROM memories_fts_data WHERE id = 1').pluck(),
+    ln: db.prepare<[number], number>('SELECT ln(?)').pluck(),
+  };
+}
+
+/** A word FTS5's unicode61 tokenizer reads as one token, unchanged by its case folding. */
+const PLAIN_WORD = /^[a-z0-9]+$/;
+/** A character beyond ASCII. Text without one is split here: unicode61 splits ASCII at anything but [A-Za-z0-9] and lower-cases it. */
+const NOT_ASCII = /[^\p{ASCII}]/u;
+const ASCII_TOKEN = /[A-Za-z0-9]+/g;
+
+/** Most logarithms remembered (an IDF's argument depends on the row count and the phrase's documents only). */
+const LOGS_KEPT = 20_000;
+/** Most words whose FTS5 term is remembered (memories and queries repeat their words). */
+const WORD_TERMS_KEPT = 50_000;
+
+function asciiWords(text: string): string[] {
+  return (text.match(ASCII_TOKEN) ?? []).map((word) => word.toLowerCase());
+}
+
+export class FullTextMirror {
+  private readonly sql: ReturnType<typeof prepare>;
+  private readonly docs = new Map<number, MirroredMemory>();
+  private readonly postings = new Map<string, Postings>();
+  /** A word's FTS5 term (null: it is not exactly one token, e.g. a word FTS5 splits). */
+  private readonly wordTerms = new Map<string, string | null>();
+  private isBuilt = false;
+  /** Set when the mirror cannot follow the table (its totals disagree with FTS5's after a rebuild). */
+  private isDisabled = false;
+  private readonly changed = new Set<number>();
+  private dataVersion = -1;
+  private rankCalls = 0;
+  private readonly logs = new Map<number, number>();
+  private contentTokens = 0;
+  private recallTokens = 0;
+  /** FTS5's row count and average row length (all columns), as of the last `current`. */
+  private rows = 0;
+  private averageLength = 0;
+
+  constructor(
+    private readonly db: Database,
+    /** The weight of a match in the recall terms column (the store's `bm25(1.0, w)`). */
+    private readonly recallWeight: number,
+    private readonly stemsOf: (text: string) => Set<string>,
+  ) {
+    this.sql = prepare(db);
+  }
+
+  /** Whether writes were reported since the mirror last followed the table. */
+  get hasChanges(): boolean {
+    return this.changed.size > 0;
+  }
+
+  /** Memories a write added, changed or removed: re-read by the next search. */
+  noteChanged(ids: Iterable<number>): void {
+    for (const id of ids) this.changed.add(id);
+  }
+
+  /**
+   * The mirror, in step with the table, or null when FTS5 must answer: a store past
+   * MIRRORED_STORE_MAX memories, or one the mirror cannot follow.
+   */
+  current(): FullTextMirror | null {
+    if (this.isDisabled) return null;
+    try {
+      return this.follow();
+    } catch {
+      // FTS5 answers this search; the next one starts the mirror afresh.
+      this.drop();
+      return null;
+    }
+  }
+
+  private follow(): FullTextMirror | null {
+    const [rows = 0, contentTotal = 0, recallTotal = 0] = ftsAverages(this.sql.averages.get());
+    if (rows > MIRRORED_STORE_MAX) {
+      if (this.isBuilt) this.drop();
+      return null;
+    }
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    if (version !== this.dataVersion) {
+      // Another connection committed: which rows it touched is unknown.
+      this.isBuilt = false;
+      this.dataVersion = version;
+    }
+    if (!this.isBuilt) this.rebuild();
+    else if (this.changed.size > 0) this.refresh([...this.changed]);
+    this.changed.clear();
+    if (this.docs.size !== rows || this.contentTokens !== contentTotal || this.recallTokens !== recallTotal) {
+      // A write this store was not told of (a persona deleted with its memories, another store object).
+      this.rebuild();
+      if (this.docs.size !== rows || this.contentTokens !== contentTotal || this.recallTokens !== recallTotal) {
+        this.isDisabled = true;
+        this.drop();
+        return null;
+      }
+    }
+    this.rows = rows;
+    this.averageLength = (contentTotal + recallTotal) / rows;
+    return this;
+  }
+
+  /** Memories holding a term (an FTS5 term: a porter stem) in their text / recall terms, as fts5vocab counts them. */
+  documents(term: string): { content: number; recallTerms: number } {
+    const postings = this.postings.get(term);
+    return { content: postings?.contentDocs ?? 0, recallTerms: postings?.recallDocs ?? 0 };
+  }
+
+  /** The stems `lexicalCoverage` reads, of a mirrored memory. */
+  stemsFor(id: number): { content: Set<string>; recallTerms: Set<string> } | undefined {
+    return this.docs.get(id)?.stems;
+  }
+
+  owner(id: number): { personaId: string; userId: string | null } | undefined {
+    return this.docs.get(id);
+  }
+
+  /**
+   * The memories matching any of `words` (FTS5's `"w1" OR "w2" …`, each word one phrase), newest
+   * `postings` of them ranked by FTS5's BM25 with `rank`: lower is better, as FTS5 reports it; ordered
+   * as FTS5's `ORDER BY rank` returns them (ties newest first). Null when a word is not one FTS5 token
+   * (FTS5 must parse that query itself).
+   */
+  rank(words: readonly string[], postings: number): Array<{ id: number; rank: number }> | null {
+    const terms = this.termsOf(words);
+    if (terms === null) return null;
+    const phrases = terms.map((term) => this.postings.get(term));
+    const call = ++this.rankCalls;
+    let matches: MirroredMemory[] = [];
+    for (const phrase of phrases) {
+      if (phrase === undefined) continue;
+      for (const doc of phrase.frequency.keys()) {
+        if (doc.rankedIn === call) continue;
+        doc.rankedIn = call;
+        doc.score = 0;
+        // k1 (1 − b + b·D/avgdl), D the row's tokens in all columns (FTS5's xColumnSize(-1)).
+        doc.lengthTerm = K1 * (1 - B + (B * (doc.contentTokens + doc.recallTokens)) / this.averageLength);
+        matches.push(doc);
+      }
+    }
+    if (matches.length > postings) {
+      // Only the newest `postings` matches are ranked (the `fullText` statement's inner LIMIT).
+      matches.sort((a, b) => b.id - a.id);
+      for (const doc of matches.slice(postings)) doc.rankedIn = 0;
+      matches = matches.slice(0, postings);
+    }
+    // fts5Bm25Function: score = Σ over phrases, in query order, of IDF × f(k1 + 1) / (f + k1(1 − b + b·D/avgdl)).
+    for (const phrase of phrases) {
+      if (phrase === undefined) continue; // no row holds it: it adds 0 to every score
+      const hits = phrase.frequency.size;
+      let idf = this.log((this.rows - hits + 0.5) / (hits + 0.5));
+      if (idf <= 0.0) idf = 1e-6;
+      for (const [doc, frequency] of phrase.frequency)
+        if (doc.rankedIn === call) doc.score += idf * ((frequency * (K1 + 1.0)) / (frequency + doc.lengthTerm));
+    }
+    // As FTS5's `ORDER BY rank` returns them: ties in the order the rows came (newest first).
+    return matches.map((doc) => ({ id: doc.id, rank: -1.0 * doc.score })).sort((a, b) => a.rank - b.rank || b.id - a.id);
+  }
+
+  /**
+   * The natural logarithm as FTS5's BM25 takes it: the C library's `log` (SQLite's `ln` calls it), which
+   * differs from V8's Math.log in the last bit for ~7 % of arguments — enough to swap two ranks. Cached.
+   */
+  private log(value: number): number {
+    let result = this.logs.get(value);
+    if (result === undefined) {
+      if (this.logs.size >= LOGS_KEPT) this.logs.clear();
+      result = this.sql.ln.get(value)!;
+      this.logs.set(value, result);
+    }
+    return result;
+  }
+
+  /** FTS5's term for each word, or null when one is not exactly one token. */
+  private termsOf(words: readonly string[]): string[] | null {
+    this.resolve(words.filter((word) => !this.wordTerms.has(word)));
+    const terms: string[] = [];
+    for (const word of words) {
+      const term = this.wordTerms.get(word);
+      if (term === null || term === undefined) return null;
+      terms.push(term);
+    }
+    return terms;
+  }
+
+  /**
+   * Asks FTS5 for the terms of words not seen before (porter stems; one batch). A run of ASCII letters
+   * and digits is exactly one unicode61 token, folded to lower case; other words get null (not mirrored).
+   */
+  private resolve(words: readonly string[]): void {
+    if (words.length === 0) return;
+    if (this.wordTerms.size + words.length > WORD_TERMS_KEPT) this.wordTerms.clear();
+    const plain = [...new Set(words.filter((word) => PLAIN_WORD.test(word)))];
+    for (const word of words) this.wordTerms.set(word, null);
+    if (plain.length === 0) return;
+    const positions = this.withTokenizer(() => {
+      this.sql.tokenize.run(0, plain.join(' '), '');
+      return this.sql.positions.all();
+    });
+    if (positions.length === plain.length) for (const [index, word] of plain.entries()) this.wordTerms.set(word, positions[index]!.term);
+  }
+
+  /** Runs `work` on the tokenizer table, which is empty before and after (whatever `work` throws). */
+  private withTokenizer<T>(work: () => T): T {
+    try {
+      return work();
+    } finally {
+      this.sql.clear.run();
+    }
+  }
+
+  private rebuild(): void {
+    this.drop();
+    this.add(this.sql.allRows.all());
+    this.isBuilt = true;
+  }
+
+  private drop(): void {
+    this.docs.clear();
+    this.postings.clear();
+    this.contentTokens = 0;
+    this.recallTokens = 0;
+    this.isBuilt = false;
+  }
+
+  /** Re-reads these memories: the current text of those still there, none of those deleted. */
+  private refresh(ids: readonly number[]): void {
+    for (const id of ids) this.remove(id);
+    this.add(this.sql.rows.all(JSON.stringify(ids)));
+  }
+
+  private remove(id: number): void {
+    const doc = this.docs.get(id);
+    if (doc === undefined) return;
+    for (const [term, inContent, inRecall] of doc.terms) {
+      const postings = this.postings.get(term)!;
+      postings.frequency.delete(doc);
+      if (inContent) postings.contentDocs--;
+      if (inRecall) postings.recallDocs--;
+      if (postings.frequency.size === 0) this.postings.delete(term);
+    }
+    this.docs.delete(id);
+    this.contentTokens -= doc.contentTokens;
+    this.recallTokens -= doc.recallTokens;
+  }
+
+  /**
+   * Tokenizes the rows as FTS5 does and adds them. An ASCII text is split here (unicode61 splits ASCII
+   * at anything but letters and digits) and its words' terms come from FTS5 once per word; any other
+   * text is tokenized by FTS5 whole (the temp table; fts5vocab lists its tokens).
+   */
+  private add(rows: readonly MemoryTextRow[]): void {
+    if (rows.length === 0) return;
+    const counts = new Map<number, Map<string, [number, number]>>();
+    const split = new Map<number, [string[], string[]]>();
+    const byFts5: MemoryTextRow[] = [];
+    for (const row of rows) {
+      if (!NOT_ASCII.test(row.content) && !NOT_ASCII.test(row.recall_terms))
+        split.set(row.id, [asciiWords(row.content), asciiWords(row.recall_terms)]);
+      else byFts5.push(row);
+    }
+    const unknown = new Set<string>();
+    for (const columns of split.values()) for (const words of columns) for (const word of words) if (!this.wordTerms.has(word)) unknown.add(word);
+    this.resolve([...unknown]);
+    for (const row of rows) {
+      const columns = split.get(row.id);
+      if (columns === undefined) continue;
+      const terms = new Map<string, [number, number]>();
+      let isWhole = true;
+      for (const [column, words] of columns.entries())
+        for (const word of words) {
+          const term = this.wordTerms.get(word);
+          if (term === null || term === undefined) {
+            isWhole = false;
+            break;
+          }
+          const entry = terms.get(term) ?? [0, 0];
+          entry[column]! += 1;
+          terms.set(term, entry);
+        }
+      if (isWhole) counts.set(row.id, terms);
+      else byFts5.push(row);
+    }
+    if (byFts5.length > 0) {
+      const tokens = this.withTokenizer(() => {
+        for (const row of byFts5) this.sql.tokenize.run(row.id, row.content, row.recall_terms);
+        return this.sql.tokens.all();
+      });
+      for (const row of byFts5) counts.set(row.id, new Map());
+      for (const token of tokens) {
+        const terms = counts.get(token.doc)!;
+        const entry = terms.get(token.term) ?? [0, 0];
+        entry[token.col === 'content' ? 0 : 1] += token.n;
+        terms.set(token.term, entry);
+      }
+    }
+    for (const row of rows) {
+      const terms = counts.get(row.id)!;
+      const doc: MirroredMemory = {
+        id: row.id,
+        personaId: row.persona_id,
+        userId: row.user_id,
+        contentTokens: 0,
+        recallTokens: 0,
+        terms: [],
+        stems: { content: this.stemsOf(row.content), recallTerms: this.stemsOf(row.recall_terms) },
+        rankedIn: 0,
+        score: 0,
+        lengthTerm: 0,
+      };
+      for (const [term, [inContent, inRecall]] of terms) {
+        doc.contentTokens += inContent;
+        doc.recallTokens += inRecall;
+        // As fts5Bm25Function sums a phrase's instances: the text's first (weight 1), then the recall terms'.
+        let frequency = 0;
+        for (let i = 0; i < inContent; i++) frequency += 1.0;
+        for (let i = 0; i < inRecall; i++) frequency += this.recallWeight;
+        let postings = this.postings.get(term);
+        if (postings === undefined) {
+          postings = { contentDocs: 0, recallDocs: 0, frequency: new Map() };
+          this.postings.set(term, postings);
+        }
+        postings.frequency.set(doc, frequency);
+        if (inContent > 0) postings.contentDocs++;
+        if (inRecall > 0) postings.recallDocs++;
+        doc.terms.push([term, inContent > 0, inRecall > 0]);
+      }
+      this.docs.set(row.id, doc);
+      this.contentTokens += doc.contentTokens;
+      this.recallTokens += doc.recallTokens;
+    }
+  }
+}
