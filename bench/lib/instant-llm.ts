@@ -1,6 +1,7 @@
 /**
  * An instant fake Ollama for the chat suite. `POST /api/chat` answers at once with the whole NDJSON
- * stream in one write (one line per word, then the `done` line); `POST /api/embed` answers 768-number
+ * stream in one write (one line per word, then the `done` line), or with `"stream": false` (what the
+ * server asks for background work) Ollama's one JSON object holding the whole reply; `POST /api/embed` answers 768-number
  * vectors (nomic-embed-text's size) derived from a hash of each input; tags and version answer like
  * test/fakes/fake-ollama.ts, whose echo reply ("Aria hears you: ...") is used — cut, as Ollama does, at
  * the request's `num_predict` tokens (one word counts as one here). Background tasks (a poignancy
@@ -66,7 +67,7 @@ export async function startInstantLlm(models: string[]): Promise<InstantLlm> {
             .end(JSON.stringify({ model: body.model, embeddings: texts.map(embeddingOf) }));
         }
         promptMessages.push(body.messages?.length ?? 0);
-        response.writeHead(200, { 'content-type': 'application/x-ndjson' }).end(chatStream(body));
+        response.writeHead(200, { 'content-type': body.stream === false ? 'application/json' : 'application/x-ndjson' }).end(chatStream(body));
       },
       () => response.writeHead(400).end(),
     );
@@ -90,6 +91,19 @@ function chatStream(body: FakeChatBody): string {
   const limit = typeof body.options?.num_predict === 'number' && body.options.num_predict > 0 ? body.options.num_predict : Number.POSITIVE_INFINITY;
   const words = (replyTo(body).match(/^\s+|\S+\s*/g) ?? []).slice(0, limit);
   const created = new Date().toISOString();
+  const promptEvalCount = (body.messages ?? []).reduce((sum, message) => sum + Math.ceil(String(message.content ?? '').length / 4), 0);
+  if (body.stream === false) {
+    // Ollama's unstreamed answer (the server asks so for background work): one object, the final fields with the whole reply.
+    return JSON.stringify({
+      model,
+      created_at: created,
+      message: { role: 'assistant', content: words.join('') },
+      done: true,
+      done_reason: 'stop',
+      prompt_eval_count: promptEvalCount,
+      eval_count: words.length,
+    });
+  }
   const lines = words.map((word) =>
     JSON.stringify({ model, created_at: created, message: { role: 'assistant', content: word }, done: false }),
   );
@@ -100,7 +114,7 @@ function chatStream(body: FakeChatBody): string {
       message: { role: 'assistant', content: '' },
       done: true,
       done_reason: 'stop',
-      prompt_eval_count: (body.messages ?? []).reduce((sum, message) => sum + Math.ceil(String(message.content ?? '').length / 4), 0),
+      prompt_eval_count: promptEvalCount,
       eval_count: words.length,
     }),
   );

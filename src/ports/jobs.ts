@@ -44,4 +44,10 @@ export interface JobQueue {
    * most `maxWaitMs` at a time, so background work runs between turns instead of in the middle of one.
    */
   yieldTo?(isBusy: () => boolean, maxWaitMs?: number): void;
+  /**
+   * Resolves once the interactive work of `yieldTo` is done (at once when there is none), or after its
+   * `maxWaitMs`: a running job awaits it before a stretch of synchronous work, so a turn that arrived
+   * meanwhile does not wait behind that work on the event loop.
+   */
+  giveWay?(): Promise<void>;
 }

@@ -32,10 +32,17 @@ export class LlmEmbedder implements Embedder {
     const raw = await this.llm.embed(texts, this.model, signal);
     return raw.map((values) => {
       if (this.learntDimensions === null) this.learntDimensions = values.length;
-      const vector = Float32Array.from(values);
+      // Indexed loops and one square root per vector: this runs for every text of every embedding call.
+      const vector = new Float32Array(values.length);
       let norm = 0;
-      for (const value of vector) norm += value * value;
-      if (norm > 0) for (let i = 0; i < vector.length; i++) vector[i]! /= Math.sqrt(norm);
+      for (let i = 0; i < values.length; i++) {
+        vector[i] = values[i]!;
+        norm += vector[i]! * vector[i]!; // of the stored (float32) value, as before
+      }
+      if (norm > 0) {
+        const length = Math.sqrt(norm);
+        for (let i = 0; i < vector.length; i++) vector[i]! /= length;
+      }
       return vector;
     });
   }

@@ -44,6 +44,19 @@ describe('HttpClient', () => {
     expect(sockets.size).toBe(1);
   });
 
+  it('keeps the base URL\'s path and credentials (a backend behind a proxy) on every request', async () => {
+    const seen: string[] = [];
+    const { url } = await serve((req, res) => {
+      seen.push(`${req.url} ${req.headers.authorization ?? ''}`);
+      res.writeHead(200).end('{}');
+    });
+    client = new HttpClient(url.replace('http://', 'http://ann:s%40fe@') + '/ollama/');
+    await (await client.request('/api/tags')).text();
+    await (await client.request('/api/chat', { body: '{}' })).text();
+    const basic = `Basic ${Buffer.from('ann:s@fe').toString('base64')}`;
+    expect(seen).toEqual([`/ollama/api/tags ${basic}`, `/ollama/api/chat ${basic}`]);
+  });
+
   it('streams the body chunk by chunk, and an abort mid-answer ends it without an uncaught error', async () => {
     const { url } = await serve((_req, res) => {
       res.writeHead(200).write('first\n');

@@ -38,9 +38,20 @@ const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE']);
 export class HttpClient {
   private readonly agent: http.Agent;
   private readonly transport: typeof http | typeof https;
+  /** The base URL taken apart once: a URL string per request was parsed again on every call. */
+  private readonly target: { protocol: string; hostname: string; port: string; basePath: string; auth: string | undefined };
 
   constructor(private readonly baseUrl: string) {
     this.transport = baseUrl.startsWith('https:') ? https : http;
+    const url = new URL(baseUrl);
+    this.target = {
+      protocol: url.protocol,
+      // [::1] → ::1, as http.request wants a bare IPv6 address.
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port,
+      basePath: url.pathname.replace(/\/+$/, ''),
+      auth: url.username === '' ? undefined : `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
+    };
     // Idle connections are closed after 4 s here, before a Node server's 5 s keep-alive limit does it mid-reuse.
     this.agent = new this.transport.Agent({ keepAlive: true, timeout: 4_000 });
   }
@@ -73,9 +84,9 @@ export class HttpClient {
       const { signal } = options;
       if (signal?.aborted === true) return reject(new RequestFailed(url, new Error('aborted before it was sent'), false));
       let answered: http.IncomingMessage | null = null;
+      const { protocol, hostname, port, basePath, auth } = this.target;
       const request = this.transport.request(
-        url,
-        { method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), headers, agent: this.agent },
+        { protocol, hostname, port, path: `${basePath}${path}`, auth, method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), headers, agent: this.agent },
         (response) => {
           answered = response;
           resolve(answerOf(url, response));

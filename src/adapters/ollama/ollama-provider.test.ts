@@ -230,6 +230,46 @@ describe('OllamaProvider', () => {
       expect(ollama.requests).toHaveLength(0);
     });
 
+    it('asks for background work unstreamed and hands its whole reply over as one delta, then done', async () => {
+      const background: LlmChatRequest = { ...request, priority: 'background', task: 'summary' };
+      const events = await collect(provider.chat(background, new AbortController().signal));
+
+      expect(ollama.requests[0]?.body).toMatchObject({ stream: false, options: { num_predict: 256, num_ctx: 4096 } });
+      expect(events).toEqual([
+        { type: 'delta', text: 'Aria hears you: What are you playing today?' },
+        { type: 'done', promptTokens: 11, completionTokens: 8, model: 'llama3.1:8b' },
+      ]);
+    });
+
+    it('reads an unstreamed reply as Ollama writes it (one object, final fields included), and refuses one that is not final', async () => {
+      const final = '{"model":"m","created_at":"2026-01-01T00:00:00Z","message":{"role":"assistant","content":"Seven."},"done_reason":"stop","done":true,"prompt_eval_count":12,"eval_count":2}';
+      const { url, server } = await rawChatServer(final);
+      const unfinished = await rawChatServer('{"model":"m","message":{"role":"assistant","content":"Sev"},"done":false}');
+      try {
+        const background: LlmChatRequest = { ...request, priority: 'background' };
+        const events = await collect(new OllamaProvider({ baseUrl: url }).chat(background, new AbortController().signal));
+        expect(events).toEqual([
+          { type: 'delta', text: 'Seven.' },
+          { type: 'done', promptTokens: 12, completionTokens: 2, model: 'm' },
+        ]);
+        const error = await failureOf(new OllamaProvider({ baseUrl: unfinished.url }).chat(background, new AbortController().signal));
+        expect(error.kind).toBe('llm_failed');
+      } finally {
+        server.close();
+        unfinished.server.close();
+      }
+    });
+
+    it('limits an unstreamed reply by requestTimeoutMs only (its headers come with the whole reply), and hangs up', async () => {
+      ollama.setMode('hang');
+      const impatient = new OllamaProvider({ baseUrl: ollama.url, requestTimeoutMs: 300, firstTokenTimeoutMs: 100, connectTimeoutMs: 50 });
+      const error = await failureOf(impatient.chat({ ...request, priority: 'background' }, new AbortController().signal));
+
+      expect(error.kind).toBe('llm_timeout');
+      expect(error.message).toMatch(/within 0\.3 s \(the whole reply took too long\)/);
+      await ollama.waitForDisconnect();
+    });
+
     it('times out when no reply starts within firstTokenTimeoutMs, and hangs up', async () => {
       ollama.setMode('hang');
       const impatient = new OllamaProvider({ baseUrl: ollama.url, requestTimeoutMs: 5_000, firstTokenTimeoutMs: 200 });

@@ -165,11 +165,16 @@ export class OllamaProvider implements LlmProvider {
 
   private async *streamChat(request: LlmChatRequest, signal: AbortSignal): AsyncGenerator<LlmChatEvent> {
     if (signal.aborted) throw chatCancelled();
+    // Background work (the turn appraisal, doc2query, summaries, judgements) is read whole by its job:
+    // asked for unstreamed, its reply is one JSON object instead of an NDJSON line, a parse and a yield
+    // through the adapter stack per token (most of a background call's CPU here; Ollama writes less too).
+    const isStreamed = request.priority !== 'background';
     const scope = new RequestScope(signal);
     scope.startTimer('total', this.requestTimeoutMs);
-    scope.startTimer('first-token', this.firstTokenTimeoutMs);
+    // Unstreamed, Ollama answers (headers and all) only once the reply is complete: the whole-reply limit applies.
+    if (isStreamed) scope.startTimer('first-token', this.firstTokenTimeoutMs);
     // Ollama sends headers with the first token, so a headers limit only adds something when it is shorter.
-    if (this.connectTimeoutMs < this.firstTokenTimeoutMs) scope.startTimer('headers', this.connectTimeoutMs);
+    if (isStreamed && this.connectTimeoutMs < this.firstTokenTimeoutMs) scope.startTimer('headers', this.connectTimeoutMs);
     let hasResponse = false;
     const startedAt = this.clock.now();
     try {
@@ -178,7 +183,7 @@ export class OllamaProvider implements LlmProvider {
         body: JSON.stringify({
           model: request.model,
           messages: request.messages.map(toOllamaMessage),
-          stream: true,
+          stream: isStreamed,
           options: { num_predict: request.maxTokens, num_ctx: request.contextTokens, ...request.options },
         }),
         signal: scope.signal,
@@ -190,6 +195,14 @@ export class OllamaProvider implements LlmProvider {
         // Ollama refuses pictures for a model without a vision projector ("missing data required for image input").
         if (request.messages.some((message) => (message.images?.length ?? 0) > 0) && /image/i.test(failure.message)) throw cannotSee(request.model, failure.message);
         throw failure;
+      }
+      if (!isStreamed) {
+        const chunk = parseChunk((await response.text()).trim());
+        if (!chunk.done) throw replyBrokeOff('the reply ended before its final message');
+        const text = chunk.message?.content;
+        if (text) yield { type: 'delta', text };
+        yield { type: 'done', promptTokens: chunk.prompt_eval_count ?? null, completionTokens: chunk.eval_count ?? null, model: chunk.model ?? request.model };
+        return;
       }
       const chunks = response.body[Symbol.asyncIterator]();
       const splitter = new NdjsonLineSplitter();

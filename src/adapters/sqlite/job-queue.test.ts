@@ -185,6 +185,87 @@ describe('SqliteJobQueue', () => {
     await queue.stop();
   });
 
+  it("records a finished job's completion with the next claim, and counts it completed meanwhile", async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
+    const statusesSeen: string[] = [];
+    let firstId = 0;
+    queue.register('step', async (job) => {
+      // The second job starts after the first one's completion went in with its claim.
+      if (job.id !== firstId) statusesSeen.push(row(firstId).status);
+    });
+    queue.start();
+    firstId = await queue.enqueue('step', {});
+    const secondId = await queue.enqueue('step', {});
+    await queue.drain(2_000);
+    expect(statusesSeen).toEqual(['completed']);
+    expect(await queue.stats()).toEqual({ pending: 0, due: 0, running: 0, failed: 0, completed: 2 });
+    // The last one has no claim after it: it is written on its own, before the worker goes idle.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect([row(firstId).status, row(secondId).status]).toEqual(['completed', 'completed']);
+    await queue.stop();
+  });
+
+  it('writes the last completion on stop at the latest', async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
+    queue.register('one', async () => undefined);
+    queue.start();
+    const id = await queue.enqueue('one', {});
+    await queue.drain(2_000);
+    await queue.stop();
+    expect(row(id).status).toBe('completed');
+  });
+
+  it('lets a running job give way to interactive work before its synchronous part, for at most maxWaitMs', async () => {
+    db = openDatabase(':memory:');
+    const clock = fakeClock();
+    const queue = new SqliteJobQueue(db, { clock, pollMs: 1_000 });
+    let isBusy = false;
+    queue.yieldTo(() => isBusy, 500);
+    const steps: string[] = [];
+    let jobStarted!: () => void;
+    const started = new Promise<void>((resolve) => (jobStarted = resolve));
+    let proceed!: () => void;
+    const mayProceed = new Promise<void>((resolve) => (proceed = resolve));
+    queue.register('form', async () => {
+      jobStarted();
+      await mayProceed; // the model call, say; meanwhile a turn comes in
+      await queue.giveWay();
+      steps.push('write');
+    });
+    queue.start();
+    await queue.enqueue('form', {});
+    await started;
+    isBusy = true;
+    proceed();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(steps).toEqual([]);
+    isBusy = false;
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(steps).toEqual(['write']);
+
+    // A turn that never ends holds the job back for maxWaitMs only.
+    steps.length = 0;
+    let again!: () => void;
+    const mayGoAgain = new Promise<void>((resolve) => (again = resolve));
+    queue.register('form2', async () => {
+      await mayGoAgain;
+      await queue.giveWay();
+      steps.push('write');
+    });
+    await queue.enqueue('form2', {});
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    isBusy = true;
+    again();
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(steps).toEqual([]);
+    clock.advance(500);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(steps).toEqual(['write']);
+    await queue.stop();
+  });
+
   it('gives way for at most maxWaitMs, so background work never starves', async () => {
     db = openDatabase(':memory:');
     const clock = fakeClock();

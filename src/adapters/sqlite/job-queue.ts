@@ -10,6 +10,9 @@
  *   cannot complete a job twice.
  * - A handler that throws is retried with exponential backoff (`retryDelay`) until `maxAttempts`, then
  *   the job is `failed` and kept with its last error.
+ * - A finished job's completion is written with the next claim, in the same transaction (one commit
+ *   per job instead of two); with no job to claim, on its own right after. Until then the job still
+ *   reads as running in the table (a crash in between runs it again, as after any crash mid-job).
  * Handlers must be idempotent: a job may run again after a crash that happened after its effect was
  * written but before it was marked completed.
  */
@@ -96,6 +99,8 @@ export class SqliteJobQueue implements JobQueue {
   private readonly idleWaiters = new Set<() => void>();
   /** Enqueues of this turn of the event loop, written together by `writeEnqueued`. */
   private unwritten: UnwrittenJob[] = [];
+  /** Jobs of this process that finished, whose completion the next claim writes (`writeClaims`). */
+  private completed: number[] = [];
   /** Interactive work this queue gives way to (`yieldTo`), and since when it has been waiting for it. */
   private isBusy: () => boolean = () => false;
   private maxYieldMs = 0;
@@ -191,6 +196,23 @@ export class SqliteJobQueue implements JobQueue {
     this.maxYieldMs = maxWaitMs;
   }
 
+  /**
+   * Resolves once no interactive work runs (at once when none does), or after `maxYieldMs`: a running
+   * job awaits it before a stretch of synchronous work (a formation's write), so a turn that came in
+   * meanwhile is not held up behind it on the event loop.
+   */
+  giveWay(): Promise<void> {
+    if (!this.isBusy()) return Promise.resolve();
+    const since = this.clock.now();
+    return new Promise<void>((resolve) => {
+      const look = (): void => {
+        if (!this.isStarted || !this.isBusy() || this.clock.now() - since >= this.maxYieldMs) resolve();
+        else setTimeout(look, YIELD_POLL_MS);
+      };
+      setTimeout(look, YIELD_POLL_MS);
+    });
+  }
+
   /** True while a job should not start yet: interactive work runs, and it has not waited `maxYieldMs` for it. */
   private isYielding(): boolean {
     if (!this.isBusy()) {
@@ -220,7 +242,7 @@ export class SqliteJobQueue implements JobQueue {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const jobs = [...this.running.values()];
-    if (jobs.length === 0) return;
+    if (jobs.length === 0) return this.writeCompleted();
     let timeout: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timeout = setTimeout(() => resolve('timeout'), this.stopTimeoutMs)));
     const finished = await Promise.race([Promise.all(jobs.map((job) => job.done)).then(() => 'done' as const), timedOut]);
@@ -228,6 +250,31 @@ export class SqliteJobQueue implements JobQueue {
     if (finished === 'timeout') {
       for (const job of jobs) job.controller.abort(new Error('job queue stopping'));
       await Promise.all(jobs.map((job) => job.done));
+    }
+    this.writeCompleted();
+  }
+
+  /** Writes the completions no claim has taken along yet (stop, or nothing more to claim). */
+  private writeCompleted(): void {
+    if (this.completed.length === 0 || !this.db.open) return;
+    try {
+      this.db.transaction(() => this.markCompleted()).immediate();
+      this.completed = [];
+    } catch (error) {
+      // Left in the list: the next claim or stop tries again (a crash meanwhile runs the jobs once more).
+      this.logger.error({ err: error }, 'the job queue could not record finished jobs');
+    }
+  }
+
+  /** Inside a write transaction: marks the finished jobs completed (the caller empties the list once it committed). */
+  private markCompleted(): void {
+    const complete = this.prepare(
+      "UPDATE jobs SET status = 'completed', lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
+    );
+    const now = this.clock.now();
+    for (const id of this.completed) {
+      if (complete.run(now, id, this.owner).changes === 0)
+        this.logger.warn({ jobId: id }, 'a job finished after its lease passed to another worker; its completion was not recorded twice');
     }
   }
 
@@ -237,7 +284,9 @@ export class SqliteJobQueue implements JobQueue {
     ).all(this.clock.now());
     const count = (status: string): number => rows.find((row) => row.status === status)?.n ?? 0;
     const due = rows.find((row) => row.status === 'pending')?.due ?? 0;
-    return { pending: count('pending'), due, running: count('running'), failed: count('failed'), completed: count('completed') };
+    // Finished jobs whose completion the next claim writes are completed already.
+    const finished = this.completed.length;
+    return { pending: count('pending'), due, running: count('running') - finished, failed: count('failed'), completed: count('completed') + finished };
   }
 
   /**
@@ -252,7 +301,7 @@ export class SqliteJobQueue implements JobQueue {
           "SELECT coalesce(sum(status = 'pending' AND run_after <= ?), 0) AS pending, coalesce(sum(status = 'running'), 0) AS running FROM jobs",
         )
         .get(this.clock.now())!;
-      if (pending === 0 && running === 0 && this.running.size === 0 && this.unwritten.length === 0) return;
+      if (pending === 0 && running - this.completed.length === 0 && this.running.size === 0 && this.unwritten.length === 0) return;
       if (Date.now() >= deadline)
         throw new Error(`job queue did not drain within ${timeoutMs} ms (${pending} pending, ${running} running)`);
       await new Promise<void>((resolve) => {
@@ -274,8 +323,9 @@ export class SqliteJobQueue implements JobQueue {
   claim(): JobRecord | null {
     const now = this.clock.now();
     const types = JSON.stringify([...this.handlers.keys()]);
-    return this.db
+    const job = this.db
       .transaction(() => {
+        this.markCompleted();
         this
           .prepare(
             `UPDATE jobs SET status = 'failed', last_error = 'the worker died during the last attempt', lease_owner = NULL, updated_at = @now
@@ -296,17 +346,25 @@ export class SqliteJobQueue implements JobQueue {
         return row === undefined ? null : toJob(row);
       })
       .immediate();
+    this.completed = [];
+    return job;
   }
 
-  /** Runs one claimed job to the end (complete, retry or fail). Exposed for tests and tools. */
+  /** Runs one claimed job to the end (complete, retry or fail), its outcome written. Exposed for tests and tools. */
   async run(job: JobRecord, signal: AbortSignal = new AbortController().signal): Promise<void> {
+    await this.execute(job, signal);
+    this.writeCompleted();
+  }
+
+  /** Runs a claimed job; a completion is left for the next claim to write (`completed`). */
+  private async execute(job: JobRecord, signal: AbortSignal): Promise<void> {
     const handler = this.handlers.get(job.type);
     const renew = setInterval(() => this.renewLease(job.id), Math.max(10, Math.floor(this.leaseMs / 3)));
     renew.unref();
     try {
       if (!handler) throw new Error(`no handler for job type ${job.type}`);
       await handler(job, signal);
-      this.complete(job.id);
+      this.completed.push(job.id);
     } catch (error) {
       if (signal.aborted) this.release(job.id);
       else this.fail(job, error);
@@ -323,16 +381,6 @@ export class SqliteJobQueue implements JobQueue {
     } catch (error) {
       this.logger.warn({ err: error, jobId: id }, 'could not renew a job lease');
     }
-  }
-
-  private complete(id: number): void {
-    const changes = this
-      .prepare(
-        "UPDATE jobs SET status = 'completed', lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
-      )
-      .run(this.clock.now(), id, this.owner).changes;
-    if (changes === 0)
-      this.logger.warn({ jobId: id }, 'a job finished after its lease passed to another worker; its completion was not recorded twice');
   }
 
   private fail(job: JobRecord, error: unknown): void {
@@ -389,7 +437,7 @@ export class SqliteJobQueue implements JobQueue {
         const job = this.claim();
         if (job === null) break;
         const controller = new AbortController();
-        const done = this.run(job, controller.signal).finally(() => {
+        const done = this.execute(job, controller.signal).finally(() => {
           this.running.delete(job.id);
           for (const waiter of [...this.idleWaiters]) waiter();
           this.wake();
@@ -399,6 +447,8 @@ export class SqliteJobQueue implements JobQueue {
     } catch (error) {
       this.logger.error({ err: error }, 'the job queue could not claim a job');
     }
+    // No claim took them along (nothing due, or all slots busy): written now, on their own.
+    this.writeCompleted();
     if (this.isStarted && this.timer === null) {
       this.timer = setTimeout(() => this.tick(), this.pollMs);
       this.timer.unref();

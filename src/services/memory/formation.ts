@@ -170,6 +170,9 @@ export class MemoryFormation {
     // The appraisal's restatements go into the rows as they are written: one full-text row per memory,
     // in the formation's one transaction, instead of a row rewritten by a second write per memory.
     const restated = settings.doc2query ? this.restatedBy(appraisal, extracted.length) : null;
+    // From here to the write runs without a pause on the event loop (the novelty searches, the full-text
+    // rows and vectors): a turn being prepared meanwhile goes first.
+    await this.deps.jobs.giveWay?.();
     const formed: Array<{ memory: NewMemory; vectors: MemoryVector[] }> = [];
     for (const [index, memory] of extracted.entries()) {
       const offline = vectors[index]![0]!;

@@ -117,6 +117,14 @@ export class EmotionService {
   }
 
   /** The mood now: the stored one drifted towards the baseline, or the baseline for a persona never moved. */
+  /** `current` without a promise when the stored mood is cached; undefined when it must be read. */
+  currentNow(persona: PersonaRecord): MoodState | undefined {
+    if (!this.stored.has(persona.id)) return undefined;
+    const stored = this.stored.get(persona.id) ?? null;
+    const now = this.clock.now();
+    return stored === null ? moodAt(this.baseline(persona), now) : driftMood(stored, this.baseline(persona), now);
+  }
+
   async current(persona: PersonaRecord): Promise<MoodState> {
     const saving = this.saving.get(persona.id);
     if (saving !== undefined) await saving.catch(() => undefined);
