@@ -5,11 +5,16 @@
  * scanning the text — so it is the floor any JSON-RPC server on `ws` can reach on this machine.
  *
  * Canned results come from the environment as `BENCH_CANNED_RESULTS` (`{"method": result, ...}`).
+ * `GET /metrics` gives what the open-loop suite reads from persona-mcp to say what stalled it: prom-client's
+ * event-loop delay and GC pauses, and the same stall watch by cause (busy/starved), so that the two rows
+ * can be compared on a shared machine (a 10 ms timer: nothing next to 10,000 frames a second).
  * Prints `echo listening on ws://127.0.0.1:PORT/mcp` when ready; stops on SIGTERM.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
+import { LoopStallWatch } from '../src/adapters/metrics/loop-stalls.js';
 
 const canned = new Map<string, string>(
   Object.entries(JSON.parse(process.env.BENCH_CANNED_RESULTS ?? '{}') as Record<string, unknown>).map(([method, result]) => [
@@ -19,7 +24,27 @@ const canned = new Map<string, string>(
 );
 const UNKNOWN = '{"code":-32601,"message":"Method not found"}';
 
-const http = createServer((_request, response) => response.writeHead(404).end());
+const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+const stalls = new Histogram({
+  name: 'persona_mcp_event_loop_stall_seconds',
+  help: 'Event-loop stalls of 10 ms or more, by cause.',
+  labelNames: ['cause'],
+  buckets: [0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
+for (const cause of ['busy', 'starved']) stalls.zero({ cause });
+const watch = new LoopStallWatch();
+watch.subscribe((stall) => stalls.observe({ cause: stall.cause }, stall.stalledMs / 1000));
+watch.start();
+
+const http = createServer((request, response) => {
+  if (request.url !== '/metrics') return void response.writeHead(404).end();
+  registry.metrics().then(
+    (text) => response.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
+    () => response.writeHead(500).end(),
+  );
+});
 const server = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: 4 * 1_048_576 });
 http.on('upgrade', (request, socket, head) => {
   server.handleUpgrade(request, socket, head, (ws) => {

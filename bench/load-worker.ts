@@ -42,6 +42,8 @@ export type WorkerReply =
       measuredMs: number;
       cpuMs: number;
       lateSends: number;
+      /** How late the generator itself sent (open loop only; empty for the closed loop). */
+      sendLateness: HistogramSnapshot;
       firstError: string | null;
     }
   | { type: 'status'; open: number; closedUnexpectedly: number }
@@ -172,12 +174,14 @@ async function closedLoop(frames: FrameTemplate[], warmupMs: number, durationMs:
     measuredMs,
     cpuMs: cpu,
     lateSends: 0,
+    sendLateness: new Histogram().snapshot(),
     firstError,
   });
 }
 
 async function openLoop(frames: FrameTemplate[], ratePerSecond: number, warmupMs: number, durationMs: number): Promise<void> {
   const latency = new Histogram();
+  const sendLateness = new Histogram();
   const intervalMs = 1000 / ratePerSecond;
   const total = Math.floor(((warmupMs + durationMs) / 1000) * ratePerSecond);
   const firstRecorded = Math.floor((warmupMs / 1000) * ratePerSecond);
@@ -213,7 +217,9 @@ async function openLoop(frames: FrameTemplate[], ratePerSecond: number, warmupMs
         const id = sent;
         if (id === firstRecorded) cpuAtMeasure = cpuMs();
         // More than 1 ms behind schedule means the generator itself could not keep up.
-        if (now - scheduled(id) > 1) lateSends += 1;
+        const lateMs = now - scheduled(id);
+        if (lateMs > 1) lateSends += 1;
+        if (id >= firstRecorded) sendLateness.record(lateMs * 1000);
         const frame = frames[id % frames.length]!;
         sockets[id % sockets.length]!.send(frame.prefix + id + frame.suffix);
         sent += 1;
@@ -239,6 +245,7 @@ async function openLoop(frames: FrameTemplate[], ratePerSecond: number, warmupMs
     measuredMs: durationMs,
     cpuMs: cpu,
     lateSends,
+    sendLateness: sendLateness.snapshot(),
     firstError,
   });
 }

@@ -12,7 +12,7 @@
  *   a synchronous call, GC) or **starved** (it did not get a CPU: other load on the machine). On a shared
  *   machine the second kind is not the server's, and the latency table alone cannot tell them apart.
  *
- * A server without `/metrics` (the echo server) gives `null`.
+ * The echo server answers `/metrics` with the same three (bench/echo-server.ts); a server without it gives `null`.
  */
 
 export interface StallSummary {

@@ -3,8 +3,17 @@
  * persona.status alternating) whatever the server does; each request's latency runs from the time it
  * was *scheduled* to leave, so queueing behind a stall is counted rather than hidden (no coordinated
  * omission). The same schedule runs against the echo server for the floor.
+ *
+ * The two servers take turns in 1 s segments (persona-mcp, echo, persona-mcp, ...; each with its own load
+ * process and connections, the idle one waiting), and each server's figures are the sum of its segments.
+ * On a machine shared with other work the load changes from second to second: run one after the other,
+ * the two servers met different machines, and echo's row was no floor for persona-mcp's. Taking turns,
+ * both meet the same minutes. Besides the latencies the suite prints how late the generator itself sent
+ * (p99 of its lateness against the schedule: a tail the generator shares with the servers) and what
+ * stalled the server: event-loop delay, GC pauses, and its stalls of 10 ms or more by cause (busy: it
+ * ran; starved: it did not get the CPU).
  */
-import { Histogram, type LatencySummary } from '../lib/histogram.js';
+import { Histogram, type HistogramSnapshot, type LatencySummary } from '../lib/histogram.js';
 import { fetchResults, frameOf, LIST, STATUS } from '../lib/frames.js';
 import { defaultPlacement, LoadWorker, machineBusyMs, startEchoServer, startPersonaServer, type ServerProcess } from '../lib/processes.js';
 import { fixed, printTable, writeResults } from '../lib/report.js';
@@ -14,6 +23,9 @@ import { closeAll, connectAll } from './rpc.js';
 
 const CONNECTIONS = 1000;
 const RATE = 10_000;
+/** Each turn of one server: measured time, and the unrecorded start of every turn after its first. */
+const SEGMENT_MS = 1000;
+const SEGMENT_WARMUP_MS = 250;
 
 export interface OpenLoopRun {
   target: ServerProcess['kind'];
@@ -24,6 +36,8 @@ export interface OpenLoopRun {
   lost: number;
   /** Sends that left more than 1 ms after their scheduled time (the generator fell behind). */
   lateSends: number;
+  /** How late the generator sent the measured requests, against their schedule. */
+  sendLatenessMs: LatencySummary;
   latencyMs: LatencySummary;
   errors: number;
   serverCpuPercent: number;
@@ -31,14 +45,63 @@ export interface OpenLoopRun {
   serverCpuUsPerRequest: number;
   loadCpuPercent: number;
   otherCpuPercent: number;
-  /** Event-loop delay and GC pauses in the server during the run (null for the echo server). */
+  /** Event-loop delay (the worst segment's), GC pauses and stalls (summed) in the server during the run. */
   stalls: StallSummary | null;
+  /** Measured segments the figures add up. */
+  segments: number;
+}
+
+/** One server's segments added up. */
+class Tally {
+  readonly latency: HistogramSnapshot[] = [];
+  readonly lateness: HistogramSnapshot[] = [];
+  elapsedMs = 0;
+  serverCpuMs = 0;
+  machineCpuMs = 0;
+  loadCpuMs = 0;
+  sent = 0;
+  sentTotal = 0;
+  completed = 0;
+  lateSends = 0;
+  errors = 0;
+  segments = 0;
+  firstError: string | null = null;
+  stalls: StallSummary | null = null;
+
+  addStalls(segment: StallSummary | null): void {
+    if (segment === null) return;
+    const total = this.stalls;
+    if (total === null) {
+      this.stalls = segment;
+      return;
+    }
+    total.loopDelayMs = {
+      p50: Math.max(total.loopDelayMs.p50, segment.loopDelayMs.p50),
+      p99: Math.max(total.loopDelayMs.p99, segment.loopDelayMs.p99),
+      max: Math.max(total.loopDelayMs.max, segment.loopDelayMs.max),
+    };
+    total.gc = {
+      count: total.gc.count + segment.gc.count,
+      totalMs: Math.round((total.gc.totalMs + segment.gc.totalMs) * 10) / 10,
+      over10ms: total.gc.over10ms + segment.gc.over10ms,
+      majorCount: total.gc.majorCount + segment.gc.majorCount,
+    };
+    if (total.stalls !== null && segment.stalls !== null) {
+      for (const cause of ['busy', 'starved'] as const) {
+        total.stalls[cause] = {
+          count: total.stalls[cause].count + segment.stalls[cause].count,
+          totalMs: Math.round((total.stalls[cause].totalMs + segment.stalls[cause].totalMs) * 10) / 10,
+        };
+      }
+    }
+  }
 }
 
 export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopRun[]> {
   const placement = defaultPlacement(options.isPinned);
   const warmupMs = options.quick ? 1000 : 2000;
   const durationMs = options.quick ? 3000 : 10_000;
+  const segments = Math.max(1, Math.round(durationMs / SEGMENT_MS));
   const dir = benchDir('open-loop');
   const persona = await startPersonaServer({
     dataDir: dir.dataDir,
@@ -47,63 +110,89 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
     nodeFlags: options.serverNodeFlags,
   });
   const methods = [LIST, STATUS];
+  const frames = methods.map(frameOf);
   const echo = await startEchoServer(await fetchResults(persona.url, methods), placement.serverCpus);
-  const worker = await LoadWorker.start(placement.loadCpus);
+  const servers = [persona, echo];
+  const workers = await Promise.all(servers.map(() => LoadWorker.start(placement.loadCpus)));
+  const tallies = servers.map(() => new Tally());
   const runs: OpenLoopRun[] = [];
   try {
-    for (const server of [persona, echo]) {
-      await connectAll([worker], server.url, CONNECTIONS);
-      const metricsBefore = await scrapeMetrics(server.url);
-      const cpuBefore = server.cpuMs();
-      const machineBefore = machineBusyMs();
-      const started = performance.now();
-      const answer = await worker.run(
-        { type: 'open-loop', frames: methods.map(frameOf), ratePerSecond: RATE, warmupMs, durationMs },
-        'load-done',
-        warmupMs + durationMs + 30_000,
-      );
-      const elapsedMs = performance.now() - started;
-      const serverCpuMs = server.cpuMs() - cpuBefore;
-      const stalls = stallsBetween(metricsBefore, await scrapeMetrics(server.url));
-      const serverCpu = (serverCpuMs / elapsedMs) * 100;
-      const machineCpu = ((machineBusyMs() - machineBefore) / elapsedMs) * 100;
-      const loadCpu = (answer.cpuMs / elapsedMs) * 100;
+    for (const [index, server] of servers.entries()) await connectAll([workers[index]!], server.url, CONNECTIONS);
+    for (let segment = 0; segment < segments; segment++) {
+      // Alternate which server goes first, so neither always follows the other's load.
+      const order = segment % 2 === 0 ? [0, 1] : [1, 0];
+      for (const index of order) {
+        const server = servers[index]!;
+        const tally = tallies[index]!;
+        const metricsBefore = await scrapeMetrics(server.url);
+        const cpuBefore = server.cpuMs();
+        const machineBefore = machineBusyMs();
+        const started = performance.now();
+        const answer = await workers[index]!.run(
+          { type: 'open-loop', frames, ratePerSecond: RATE, warmupMs: segment === 0 ? warmupMs : SEGMENT_WARMUP_MS, durationMs: SEGMENT_MS },
+          'load-done',
+          warmupMs + SEGMENT_MS + 30_000,
+        );
+        tally.elapsedMs += performance.now() - started;
+        tally.serverCpuMs += server.cpuMs() - cpuBefore;
+        tally.machineCpuMs += machineBusyMs() - machineBefore;
+        tally.addStalls(stallsBetween(metricsBefore, await scrapeMetrics(server.url)));
+        tally.loadCpuMs += answer.cpuMs;
+        tally.latency.push(answer.latency);
+        tally.lateness.push(answer.sendLateness);
+        tally.sent += answer.sent;
+        tally.sentTotal += answer.sentTotal;
+        tally.completed += answer.completed;
+        tally.lateSends += answer.lateSends;
+        tally.errors += answer.errors;
+        tally.segments += 1;
+        tally.firstError ??= answer.firstError;
+      }
+    }
+    for (const [index, server] of servers.entries()) {
+      const tally = tallies[index]!;
+      const serverCpu = (tally.serverCpuMs / tally.elapsedMs) * 100;
+      const loadCpu = (tally.loadCpuMs / tally.elapsedMs) * 100;
       const run: OpenLoopRun = {
         target: server.kind,
         connections: CONNECTIONS,
         offeredPerSecond: RATE,
-        achievedPerSecond: Math.round((answer.completed / durationMs) * 1000),
-        lost: answer.sent - answer.completed,
-        lateSends: answer.lateSends,
-        latencyMs: Histogram.from([answer.latency]).summaryMs(),
-        errors: answer.errors,
+        achievedPerSecond: Math.round((tally.completed / (tally.segments * SEGMENT_MS)) * 1000),
+        lost: tally.sent - tally.completed,
+        lateSends: tally.lateSends,
+        sendLatenessMs: Histogram.from(tally.lateness).summaryMs(),
+        latencyMs: Histogram.from(tally.latency).summaryMs(),
+        errors: tally.errors,
         serverCpuPercent: Math.round(serverCpu),
-        serverCpuUsPerRequest: Math.round((serverCpuMs * 1000) / answer.sentTotal),
+        serverCpuUsPerRequest: Math.round((tally.serverCpuMs * 1000) / tally.sentTotal),
         loadCpuPercent: Math.round(loadCpu),
-        otherCpuPercent: Math.max(0, Math.round(machineCpu - serverCpu - loadCpu)),
-        stalls,
+        otherCpuPercent: Math.max(0, Math.round(((tally.machineCpuMs / tally.elapsedMs) * 100) - serverCpu - loadCpu)),
+        stalls: tally.stalls,
+        segments: tally.segments,
       };
-      if (answer.firstError) process.stderr.write(`  open-loop ${server.kind}: first error ${answer.firstError}\n`);
+      if (tally.firstError) process.stderr.write(`  open-loop ${server.kind}: first error ${tally.firstError}\n`);
       runs.push(run);
       process.stderr.write(`  open-loop ${server.kind}: p99 ${run.latencyMs.p99} ms at ${run.achievedPerSecond}/s\n`);
-      await closeAll([worker]);
-      await delay(200);
     }
+    for (const worker of workers) await closeAll([worker]);
+    await delay(200);
   } finally {
-    await worker.stop();
+    for (const worker of workers) await worker.stop();
     await persona.stop();
     await echo.stop();
     dir.remove();
   }
 
   printTable(
-    `open-loop: ${RATE.toLocaleString('en')} requests/s offered over ${CONNECTIONS.toLocaleString('en')} connections for ${durationMs / 1000} s (latency from the scheduled send time)`,
+    `open-loop: ${RATE.toLocaleString('en')} requests/s offered over ${CONNECTIONS.toLocaleString('en')} connections for ${durationMs / 1000} s, ` +
+      `the servers taking turns in ${SEGMENT_MS / 1000} s segments (latency from the scheduled send time)`,
     [
       'server',
       'offered/s',
       'achieved/s',
       'lost',
       'late sends',
+      'gen late p99 ms',
       'p50 ms',
       'p90 ms',
       'p99 ms',
@@ -124,6 +213,7 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
       run.achievedPerSecond,
       run.lost,
       run.lateSends,
+      fixed(run.sendLatenessMs.p99),
       fixed(run.latencyMs.p50),
       fixed(run.latencyMs.p90),
       fixed(run.latencyMs.p99),
@@ -141,7 +231,7 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
         : '—',
     ]),
   );
-  const file = writeResults('open-loop', options, { placement, warmupMs, durationMs, runs });
+  const file = writeResults('open-loop', options, { placement, warmupMs, durationMs, segmentMs: SEGMENT_MS, segmentWarmupMs: SEGMENT_WARMUP_MS, runs });
   process.stdout.write(`wrote ${file}\n`);
   return runs;
 }

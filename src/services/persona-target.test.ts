@@ -17,13 +17,25 @@ const binding = { id: 'ses_target', userId: null };
 
 describe('PersonaTarget', () => {
   it('takes the persona named, else the session’s active one', async () => {
-    const target = new PersonaTarget(catalogue, { activePersonaId: async () => 'kira' });
+    const target = new PersonaTarget(catalogue, { activePersonaId: async () => 'kira', activePersonaIdNow: () => undefined });
     expect(await target.persona(binding, 'Aria')).toBe(aria);
     expect(await target.persona(binding, undefined)).toBe(kira);
   });
 
+  it('answers without a promise when the persona is named or the session is at hand, and leaves the rest to `persona`', () => {
+    const cached = new PersonaTarget(catalogue, { activePersonaId: async () => 'kira', activePersonaIdNow: () => 'kira' });
+    expect(cached.personaNow(binding, 'Aria')).toBe(aria);
+    expect(cached.personaNow(binding, undefined)).toBe(kira);
+    expect(() => cached.personaNow(binding, 'nobody')).toThrow('No persona "nobody"');
+    const unread = new PersonaTarget(catalogue, { activePersonaId: async () => 'kira', activePersonaIdNow: () => undefined });
+    expect(unread.personaNow(binding, 'Kira')).toBe(kira);
+    expect(unread.personaNow(binding, undefined)).toBeUndefined();
+    const none = new PersonaTarget(catalogue, { activePersonaId: async () => null, activePersonaIdNow: () => null });
+    expect(none.personaNow(binding, undefined)).toBeUndefined();
+  });
+
   it('says what to do when there is neither, or gives null where every persona is meant', async () => {
-    const target = new PersonaTarget(catalogue, { activePersonaId: async () => null });
+    const target = new PersonaTarget(catalogue, { activePersonaId: async () => null, activePersonaIdNow: () => null });
     const error = await target.persona(binding, undefined).catch((caught: unknown) => caught);
     expect(isAppError(error) && error.kind).toBe('no_active_persona');
     expect((error as Error).message).toContain('persona.switch');

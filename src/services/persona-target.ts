@@ -11,8 +11,17 @@ import type { SessionService } from './session-service.js';
 export class PersonaTarget {
   constructor(
     private readonly personas: Pick<PersonaService, 'resolve'>,
-    private readonly sessions: Pick<SessionService, 'activePersonaId'>,
+    private readonly sessions: Pick<SessionService, 'activePersonaId' | 'activePersonaIdNow'>,
   ) {}
+
+  /**
+   * `persona` without a promise when the answer is at hand (a persona named, or the session cached);
+   * undefined when it is not, or when there is no persona (then `persona` says so).
+   */
+  personaNow(binding: SessionBinding, personaId: string | undefined): PersonaRecord | undefined {
+    const wanted = personaId ?? this.sessions.activePersonaIdNow(binding);
+    return wanted === undefined || wanted === null ? undefined : this.personas.resolve(wanted);
+  }
 
   /** The persona named (id or name), else the session's active one; `no_active_persona` when neither. */
   async persona(binding: SessionBinding, personaId: string | undefined): Promise<PersonaRecord> {

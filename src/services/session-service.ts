@@ -58,6 +58,13 @@ export class SessionService {
     return session !== null && session.userId === binding.userId ? session : null;
   }
 
+  /** `activePersonaId` without a promise when the session is cached; undefined when it must be read. */
+  activePersonaIdNow(binding: SessionBinding): string | null | undefined {
+    const cached = this.cache.get(binding.id);
+    if (cached === undefined) return undefined;
+    return cached !== null && cached.userId === binding.userId ? cached.activePersonaId : null;
+  }
+
   async activePersonaId(binding: SessionBinding): Promise<string | null> {
     let cached = this.cache.get(binding.id);
     if (cached === undefined) {

@@ -116,6 +116,13 @@ describe('persona methods', () => {
     expect(await other.result('persona.status', { persona_id: 'aria' })).toMatchObject({ mood: 'melancholy', is_active: true });
     // Another session sees aria as not its active persona, with the same mood.
     expect(await client.result('persona.status', { persona_id: 'aria' })).toMatchObject({ mood: 'melancholy' });
+    // Energy and fatigue set on the wire show at once, in both calls (they are read from memory without a promise).
+    await other.result('emotional.update_state', { persona_id: 'aria', social_battery: 12, interaction_fatigue: 0.4 });
+    expect(await other.result('persona.status', { persona_id: 'aria' })).toMatchObject({ social_energy: 12, interaction_fatigue: 0.4 });
+    const tired = (await other.result('persona.list')).personas.find((persona: { id: string }) => persona.id === 'aria');
+    expect(tired.social_energy).toBe(12);
+    await other.result('emotional.update_state', { persona_id: 'aria', energy_level: 1 });
+    expect(await other.result('persona.status', { persona_id: 'aria' })).toMatchObject({ interaction_fatigue: 0, is_available: true });
 
     const listed = await other.result('persona.list');
     await other.result('persona.create', { name: 'Dame Vera', description: 'Keeps the lighthouse.' });
