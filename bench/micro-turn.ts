@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import type * as AppModule from '../src/app/app.js';
 import type * as ConfigModule from '../src/config/load.js';
 import type * as LoggerModule from '../src/logger.js';
+import { seedText } from './lib/chat-texts.js';
 
 const dist = path.resolve(process.env.PERSONA_MICRO_DIST ?? path.join(import.meta.dirname, '..', 'dist'));
 const load = <T>(file: string): Promise<T> => import(pathToFileURL(path.join(dist, file)).href) as Promise<T>;
@@ -27,16 +28,6 @@ const { createLogger } = await load<typeof LoggerModule>('logger.js');
 
 const turns = Number(process.argv[2] ?? 300);
 const stored = Number(process.argv[3] ?? 10_000);
-const SENTENCES = [
-  'I walked down to the harbour this morning and the fog was thick enough to lose a boat in.',
-  'Do you remember the song about the lighthouse keeper who counted waves instead of sheep?',
-  'The library in the old quarter has a map that shows a river nobody can find any more.',
-  'My sister says the market is louder on festival days, but I think it is only the drums.',
-  'Tell me again how the story ends, the one with the fox and the borrowed lantern.',
-  'There is a theory that the stars over the northern pass are arranged like a poem.',
-];
-const text = (index: number): string => `${SENTENCES[index % SENTENCES.length]} ${SENTENCES[(index * 7 + 3) % SENTENCES.length]} (note ${index})`;
-
 const fake = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'lib', 'micro-turn-llm.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise<string>((resolve) => createInterface({ input: fake.stdout! }).once('line', resolve));
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'persona-micro-turn-'));
@@ -52,15 +43,15 @@ try {
   let conversationId = '';
   for (let turn = 0; turn < stored / 2; turn++) {
     const now = start + turn * 120_000;
-    const { conversation } = await core.store.appendUserTurn({ sessionId: binding.id, personaId: persona.id, content: text(turn), tokens: 30, now });
+    const { conversation } = await core.store.appendUserTurn({ sessionId: binding.id, personaId: persona.id, content: seedText(turn), tokens: 30, now });
     conversationId = conversation.id;
-    await core.store.appendAssistantTurn({ conversationId, personaId: persona.id, content: `Aria hears you: ${text(turn + 1)}`, tokens: 35, promptTokens: 900, processingMs: 800, now: now + 60_000, personaState: { ...state, updatedAt: now + 60_000 } });
+    await core.store.appendAssistantTurn({ conversationId, personaId: persona.id, content: `Aria hears you: ${seedText(turn + 1)}`, tokens: 35, promptTokens: 900, processingMs: 800, now: now + 60_000, personaState: { ...state, updatedAt: now + 60_000 } });
   }
   const settle = async (): Promise<void> => {
     for (let hop = 0; hop < 4; hop++) await new Promise((resolve) => setImmediate(resolve));
   };
   const turn = (index: number) =>
-    core.services.chat.runTurn(binding, { message: `micro-${index}: ${text(index + 11)}`, personaId: 'aria', conversationId }, { signal: new AbortController().signal });
+    core.services.chat.runTurn(binding, { message: `micro-${index}: ${seedText(index + 11)}`, personaId: 'aria', conversationId }, { signal: new AbortController().signal });
   for (let index = 0; index < 30; index++) {
     await turn(index);
     await settle();

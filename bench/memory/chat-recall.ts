@@ -27,21 +27,10 @@ import { directFloorFor, recallFloorFor } from '../../src/domain/memory/speaker.
 import { MemoryEmbedders } from '../../src/services/memory/embedders.js';
 import { MemoryService } from '../../src/services/memory/memory-service.js';
 import { PersonaService } from '../../src/services/persona-service.js';
+import { seedText } from '../lib/chat-texts.js';
 
 const turns = Number(process.argv[2] ?? 300);
 const WARM_UP = 50;
-
-// The chat bench's messages (bench/suites/chat.ts SENTENCES and seedText).
-const SENTENCES = [
-  'I walked down to the harbour this morning and the fog was thick enough to lose a boat in.',
-  'Do you remember the song about the lighthouse keeper who counted waves instead of sheep?',
-  'The library in the old quarter has a map that shows a river nobody can find any more.',
-  'My sister says the market is louder on festival days, but I think it is only the drums.',
-  'Tell me again how the story ends, the one with the fox and the borrowed lantern.',
-  'There is a theory that the stars over the northern pass are arranged like a poem.',
-];
-const seedText = (index: number): string =>
-  `${SENTENCES[index % SENTENCES.length]} ${SENTENCES[(index * 7 + 3) % SENTENCES.length]} (note ${index})`;
 
 /** A doc2query text as the bench's fake model writes one (a fact and three questions). */
 function doc2queryOf(content: string): string {

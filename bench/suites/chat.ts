@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
 import * as sourceApp from '../../src/app/app.js';
 import * as sourceConfig from '../../src/config/schema.js';
+import { seedText } from '../lib/chat-texts.js';
 import { Histogram, type LatencySummary } from '../lib/histogram.js';
 import { startInstantLlm, type LlmCall } from '../lib/instant-llm.js';
 import { defaultPlacement, machineBusyMs, serverEntry, startPersonaServer } from '../lib/processes.js';
@@ -54,19 +55,6 @@ export interface ChatRun {
   stages: StageSummary[];
   /** CPU used meanwhile by everything but the server and this process, in % of one core. */
   otherCpuPercent: number;
-}
-
-const SENTENCES = [
-  'I walked down to the harbour this morning and the fog was thick enough to lose a boat in.',
-  'Do you remember the song about the lighthouse keeper who counted waves instead of sheep?',
-  'The library in the old quarter has a map that shows a river nobody can find any more.',
-  'My sister says the market is louder on festival days, but I think it is only the drums.',
-  'Tell me again how the story ends, the one with the fox and the borrowed lantern.',
-  'There is a theory that the stars over the northern pass are arranged like a poem.',
-];
-
-function seedText(index: number): string {
-  return `${SENTENCES[index % SENTENCES.length]} ${SENTENCES[(index * 7 + 3) % SENTENCES.length]} (note ${index})`;
 }
 
 /** Writes the conversation's 10,000 messages through the real Store, as 5,000 past turns. */
