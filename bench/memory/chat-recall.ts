@@ -7,7 +7,8 @@
  * the turn's memory formation (the message's extracted memories inserted with a doc2query text, so the
  * store grows and the search's caches see a write between turns, as on the server). Prints the CPU
  * time per recall (process.cpuUsage: other processes on the machine do not inflate it), p50 / p99,
- * over the turns after a warm-up, and how many memories the store held at the end.
+ * over the turns after a warm-up, how many memories the store held at the end, and the CPU time of the
+ * formation writes (where the full-text mirror follows the new memories, full-text-mirror.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     const settings = { ...memorySettings(configSchema.parse({}).memory), embedder: 'offline' as const };
     const service = new MemoryService({ memories, personas, embedders: new MemoryEmbedders(offline, null, logger), clock, logger, settings });
     const cpu: number[] = [];
+    const writeCpu: number[] = [];
     const wall: number[] = [];
     let recalled = 0;
     for (let turn = 0; turn < WARM_UP + turns; turn++) {
@@ -92,6 +94,7 @@ async function main(): Promise<void> {
         recalled += hits.length;
       }
       // The turn's formation: its memories, with a doc2query text (a write between two recalls).
+      const writing = process.cpuUsage();
       for (const { kind, content } of extractMemories(message)) {
         const [vector] = await offline.embed([content]);
         await memories.insert(
@@ -100,12 +103,15 @@ async function main(): Promise<void> {
           clock.now(),
         );
       }
+      const written = process.cpuUsage(writing);
+      if (turn >= WARM_UP) writeCpu.push((written.user + written.system) / 1000);
     }
     const total = await memories.countFor('aria');
     process.stdout.write(
       `chat recall: ${turns} turns (after ${WARM_UP} warm-up), ${total} memories at the end, ${(recalled / turns).toFixed(1)} recalled per turn\n` +
         `  CPU ms per recall: p50 ${percentile(cpu, 0.5).toFixed(3)}  p99 ${percentile(cpu, 0.99).toFixed(3)}  mean ${(cpu.reduce((a, b) => a + b, 0) / cpu.length).toFixed(3)}\n` +
-        `  wall ms per recall: p50 ${percentile(wall, 0.5).toFixed(3)}  p99 ${percentile(wall, 0.99).toFixed(3)}  (load average ${os.loadavg()[0]!.toFixed(1)})\n`,
+        `  wall ms per recall: p50 ${percentile(wall, 0.5).toFixed(3)}  p99 ${percentile(wall, 0.99).toFixed(3)}  (load average ${os.loadavg()[0]!.toFixed(1)})\n` +
+        `  CPU ms per turn's formation write (off the critical path): p50 ${percentile(writeCpu, 0.5).toFixed(3)}  mean ${(writeCpu.reduce((a, b) => a + b, 0) / writeCpu.length).toFixed(3)}\n`,
     );
   } finally {
     await store.close();

@@ -54,11 +54,13 @@ export function composeSocial(deps: {
     if (event.type === 'stateImported') emotions.forget();
     if (event.type === 'personaChanged' && event.change === 'deleted') emotions.forget(event.personaId);
   });
-  const moodHistory = new MoodHistoryService({ history: deps.moodHistory, personas, emotions, clock, logger: logger.child({ component: 'mood-history' }) });
+  const moodHistory = new MoodHistoryService({ history: deps.moodHistory, personas, emotions, clock, logger: logger.child({ component: 'mood-history' }), sharedStore: deps.sharedStore === true });
   moodHistory.listen(deps.events);
-  const threads = new TopicThreadService(socialStore, store, clock);
+  const threads = new TopicThreadService(socialStore, store, clock, { sharedStore: deps.sharedStore === true });
   threads.listen(deps.events, (error) => logger.warn({ err: error }, 'could not file a message in a topic thread'));
-  const analytics = new AnalyticsService(store, socialStore, relationships);
+  const analytics = new AnalyticsService(store, socialStore, relationships, async (conversationId) => {
+    await Promise.all([emotions.settled(), conversationId === null ? undefined : threads.settled(conversationId)]);
+  });
   const groups = new GroupConversationService({
     store,
     social: socialStore,

@@ -129,3 +129,19 @@ describe('truncateToTokens', () => {
     expect(Array.from(cut).every((char) => char !== '\ud83d')).toBe(true);
   });
 });
+
+describe('estimateTokens remembered', () => {
+  it('gives the same estimate for a text seen before as for a fresh copy of it', () => {
+    const text = 'Ünïcödé and 你好 with emoji 🎉 repeated enough to be remembered by the memo';
+    const first = estimateTokens(text);
+    // A copy built from parts is a different string object with the same contents.
+    const copy = ['Ünïcödé and 你好 with emoji 🎉', ' repeated enough to be remembered by the memo'].join('');
+    expect(estimateTokens(copy)).toBe(first);
+    expect(estimateTokens(text)).toBe(first);
+    expect(estimateMessageTokens(text)).toBe(first + MESSAGE_OVERHEAD_TOKENS);
+  });
+
+  it('keeps counting correctly after the memo fills up and starts over', () => {
+    for (let index = 0; index < 5_000; index++) expect(estimateTokens(`message number ${index} of the long conversation`)).toBe(index < 100 ? 12 : 13);
+  });
+});

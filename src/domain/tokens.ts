@@ -35,10 +35,31 @@ const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hang
 const WHITESPACE = /\s/u;
 
 /**
+ * Texts at least this long have their estimate remembered: a chat turn estimates the same history
+ * messages on every turn (the context window, then the model router sizing the prompt), and a Map
+ * lookup of a string V8 has hashed once is far cheaper than counting it again. Shorter texts are
+ * counted each time (about as cheap as the lookup).
+ */
+const REMEMBERED_MIN_CHARS = 24;
+/** Estimates remembered at most; the memo starts over when full (a conversation's window is ~50 texts). */
+const REMEMBERED_MAX = 4_096;
+const remembered = new Map<string, number>();
+
+/**
  * A conservative estimate of how many tokens `text` takes (see the module comment for the formula).
  * Examples: `""` → 0, `"Hello world"` → 4, `"你好世界"` → 4.
  */
 export function estimateTokens(text: string): number {
+  if (text.length < REMEMBERED_MIN_CHARS) return countTokens(text);
+  const known = remembered.get(text);
+  if (known !== undefined) return known;
+  const tokens = countTokens(text);
+  if (remembered.size >= REMEMBERED_MAX) remembered.clear();
+  remembered.set(text, tokens);
+  return tokens;
+}
+
+function countTokens(text: string): number {
   let cjkChars = 0;
   let weightedChars = 0;
   let words = 0;
@@ -110,7 +131,8 @@ export function truncateToTokens(text: string, maxTokens: number, options: Trunc
   const chars = Array.from(text);
   const keptText = (kept: number): string => (keep === 'start' ? chars.slice(0, kept).join('') : chars.slice(chars.length - kept).join(''));
   const withMarker = (kept: string): string => (keep === 'start' ? prefix + kept + marker : prefix + marker + kept);
-  const fits = (kept: number): boolean => estimateTokens(withMarker(keptText(kept))) <= maxTokens;
+  // Counted, not remembered: each candidate cut is a new string that will not come back.
+  const fits = (kept: number): boolean => countTokens(withMarker(keptText(kept))) <= maxTokens;
   if (!fits(0)) return '';
   // The estimate never decreases as more is kept, so the longest cut that fits can be bisected.
   let low = 0;

@@ -138,8 +138,11 @@ export interface SocialStore {
   createThread(conversationId: string, label: string, now: number, isBranch: boolean): Promise<ThreadRecord>;
   /** Makes an existing thread of the conversation current (going back from a branch). */
   setCurrentThread(conversationId: string, threadId: number): Promise<void>;
-  /** One transaction: file the message in the thread, update the thread's centroid and label, make it current. */
-  addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<void>;
+  /**
+   * One transaction: file the message in the thread, update the thread's centroid and label, make it
+   * current. Resolves with the thread's message count after filing.
+   */
+  addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<number>;
   /** message id → thread id, for the messages of a conversation that were threaded. */
   threadOfMessages(conversationId: string): Promise<Map<number, number>>;
   /**

@@ -163,16 +163,16 @@ export class PostgresSocialStore implements SocialStore {
     );
   }
 
-  addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<void> {
+  addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<number> {
     return this.db.transaction(async (tx) => {
       await tx.query(
         `INSERT INTO message_threads (message_id, thread_id) SELECT id, $1 FROM messages WHERE id = $2
          ON CONFLICT (message_id) DO UPDATE SET thread_id = excluded.thread_id`,
         [threadId, messageId],
       );
-      await tx.query(
+      const updated = await tx.query<{ message_count: number }>(
         `UPDATE topic_threads SET centroid = $2, label = $3, last_active_at = $4,
-           message_count = (SELECT count(*) FROM message_threads WHERE thread_id = $1) WHERE id = $1`,
+           message_count = (SELECT count(*) FROM message_threads WHERE thread_id = $1) WHERE id = $1 RETURNING message_count`,
         [threadId, JSON.stringify(centroid), label, now],
       );
       await tx.query(
@@ -180,6 +180,7 @@ export class PostgresSocialStore implements SocialStore {
          ON CONFLICT (conversation_id) DO UPDATE SET thread_id = excluded.thread_id`,
         [threadId],
       );
+      return Number(updated.rows[0]?.message_count ?? 0);
     });
   }
 

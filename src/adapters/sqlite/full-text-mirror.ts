@@ -20,6 +20,13 @@ import type { Database } from './database.js';
 /** Most memories mirrored (a memory of the chat bench holds ~250 tokens: a few MB per thousand). */
 export const MIRRORED_STORE_MAX = 2_000;
 
+/**
+ * A store of at most this many memories is read at once on the first search (~0.3 ms a memory of the
+ * chat bench's, more on a busy machine); a larger one in steps of BUILD_STEP, yielding between them.
+ */
+const BUILD_AT_ONCE_MAX = 100;
+const BUILD_STEP = 50;
+
 /** FTS5's BM25 constants (fts5_aux.c). */
 const K1 = 1.2;
 const B = 0.75;
@@ -31,9 +38,9 @@ interface MirroredMemory {
   contentTokens: number;
   recallTokens: number;
   /** The row's distinct FTS5 terms, and whether its text / its recall terms hold each (to take it out again). */
-  terms: Array<[term: string, inContent: boolean, inRecall: boolean]>;
-  /** Porter stems (the `stemmer` package's) of its text and its recall terms, for lexical coverage. */
-  stems: { content: Set<string>; recallTerms: Set<string> };
+  terms: string[];
+  /** Per term (same order): 1 its text holds it, 2 its recall terms do, 3 both. */
+  columns: Uint8Array;
   // Scratch space of one `rank` call (which call, the row's BM25 sum and length term so far).
   rankedIn: number;
   score: number;
@@ -44,8 +51,9 @@ interface Postings {
   /** Memories holding the term in their text / in their recall terms (fts5vocab 'col' counts). */
   contentDocs: number;
   recallDocs: number;
-  /** Memory → the term's weighted frequency in it, as FTS5's BM25 sums it (text 1, recall terms `recallWeight`). */
-  frequency: Map<MirroredMemory, number>;
+  /** The memories holding the term, and (same index) its weighted frequency in each, as FTS5's BM25 sums it (text 1, recall terms `recallWeight`). */
+  docs: MirroredMemory[];
+  frequencies: number[];
 }
 
 interface MemoryTextRow {
@@ -83,6 +91,7 @@ function prepare(db: Database) {
   db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.memories_fts_tokens USING fts5vocab(temp, memories_fts_tokenizer, 'instance')");
   return {
     allRows: db.prepare<[], MemoryTextRow>('SELECT id, persona_id, user_id, content, recall_terms FROM memories'),
+    page: db.prepare<[number, number], MemoryTextRow>('SELECT id, persona_id, user_id, content, recall_terms FROM memories WHERE id > ? ORDER BY id LIMIT ?'),
     rows: db.prepare<[string], MemoryTextRow>('SELECT id, persona_id, user_id, content, recall_terms FROM memories WHERE id IN (SELECT value FROM json_each(?))'),
     tokenize: db.prepare<[number, string, string]>('INSERT INTO temp.memories_fts_tokenizer (rowid, content, recall_terms) VALUES (?, ?, ?)'),
     tokens: db.prepare<[], { doc: number; col: string; term: string; n: number }>(
@@ -101,6 +110,8 @@ const PLAIN_WORD = /^[a-z0-9]+$/;
 const NOT_ASCII = /[^\p{ASCII}]/u;
 const ASCII_TOKEN = /[A-Za-z0-9]+/g;
 
+/** Most memories whose stems are kept (a turn's recall ranks up to ~100 candidates, mostly the same ones). */
+const STEMS_KEPT = 1_000;
 /** Most logarithms remembered (an IDF's argument depends on the row count and the phrase's documents only). */
 const LOGS_KEPT = 20_000;
 /** Most words whose FTS5 term is remembered (memories and queries repeat their words). */
@@ -122,7 +133,12 @@ export class FullTextMirror {
   private readonly changed = new Set<number>();
   private dataVersion = -1;
   private rankCalls = 0;
+  /** A build in steps under way (see buildInSteps). */
+  private building: Promise<void> | null = null;
+  /** Built from the table and not changed since: a totals mismatch now means the mirror cannot follow it. */
+  private isFresh = false;
   private readonly logs = new Map<number, number>();
+  private readonly stems = new Map<number, { content: Set<string>; recallTerms: Set<string> }>();
   private contentTokens = 0;
   private recallTokens = 0;
   /** FTS5's row count and average row length (all columns), as of the last `current`. */
@@ -133,7 +149,6 @@ export class FullTextMirror {
     private readonly db: Database,
     /** The weight of a match in the recall terms column (the store's `bm25(1.0, w)`). */
     private readonly recallWeight: number,
-    private readonly stemsOf: (text: string) => Set<string>,
   ) {
     this.sql = prepare(db);
   }
@@ -166,7 +181,9 @@ export class FullTextMirror {
   private follow(): FullTextMirror | null {
     const [rows = 0, contentTotal = 0, recallTotal = 0] = ftsAverages(this.sql.averages.get());
     if (rows > MIRRORED_STORE_MAX) {
+      // Nothing to follow: should the store shrink again, the mirror is rebuilt from the table.
       if (this.isBuilt) this.drop();
+      this.changed.clear();
       return null;
     }
     const version = this.db.pragma('data_version', { simple: true }) as number;
@@ -175,17 +192,28 @@ export class FullTextMirror {
       this.isBuilt = false;
       this.dataVersion = version;
     }
-    if (!this.isBuilt) this.rebuild();
-    else if (this.changed.size > 0) this.refresh([...this.changed]);
+    if (!this.isBuilt) {
+      // A small store is read at once; a larger one in steps, FTS5 answering meanwhile (no stalled turn).
+      if (this.building !== null || rows > BUILD_AT_ONCE_MAX) {
+        this.buildInSteps();
+        return null;
+      }
+      this.rebuild();
+    }
+    const isFresh = this.changed.size === 0 && this.isFresh;
+    if (this.changed.size > 0) this.refresh([...this.changed]);
     this.changed.clear();
+    this.isFresh = false;
     if (this.docs.size !== rows || this.contentTokens !== contentTotal || this.recallTokens !== recallTotal) {
       // A write this store was not told of (a persona deleted with its memories, another store object).
-      this.rebuild();
-      if (this.docs.size !== rows || this.contentTokens !== contentTotal || this.recallTokens !== recallTotal) {
+      // Just read and still not in step: the mirror cannot follow this table; FTS5 answers from now on.
+      if (isFresh) {
         this.isDisabled = true;
         this.drop();
         return null;
       }
+      this.isBuilt = false;
+      return this.follow();
     }
     this.rows = rows;
     this.averageLength = (contentTotal + recallTotal) / rows;
@@ -198,9 +226,20 @@ export class FullTextMirror {
     return { content: postings?.contentDocs ?? 0, recallTerms: postings?.recallDocs ?? 0 };
   }
 
-  /** The stems `lexicalCoverage` reads, of a mirrored memory. */
+  /**
+   * The stems `lexicalCoverage` reads (the `stemmer` package's, of its text and of its recall terms), of
+   * a mirrored memory recalled lately (a turn ranks the same candidates turn after turn); undefined
+   * otherwise (the caller reads its text: `keepStems`).
+   */
   stemsFor(id: number): { content: Set<string>; recallTerms: Set<string> } | undefined {
-    return this.docs.get(id)?.stems;
+    return this.stems.get(id);
+  }
+
+  /** Keeps a mirrored memory's stems, made from its current texts, until it changes. */
+  keepStems(id: number, stems: { content: Set<string>; recallTerms: Set<string> }): void {
+    if (!this.docs.has(id)) return;
+    if (this.stems.size >= STEMS_KEPT) this.stems.clear();
+    this.stems.set(id, stems);
   }
 
   owner(id: number): { personaId: string; userId: string | null } | undefined {
@@ -221,7 +260,7 @@ export class FullTextMirror {
     let matches: MirroredMemory[] = [];
     for (const phrase of phrases) {
       if (phrase === undefined) continue;
-      for (const doc of phrase.frequency.keys()) {
+      for (const doc of phrase.docs) {
         if (doc.rankedIn === call) continue;
         doc.rankedIn = call;
         doc.score = 0;
@@ -239,11 +278,15 @@ export class FullTextMirror {
     // fts5Bm25Function: score = Σ over phrases, in query order, of IDF × f(k1 + 1) / (f + k1(1 − b + b·D/avgdl)).
     for (const phrase of phrases) {
       if (phrase === undefined) continue; // no row holds it: it adds 0 to every score
-      const hits = phrase.frequency.size;
+      const hits = phrase.docs.length;
       let idf = this.log((this.rows - hits + 0.5) / (hits + 0.5));
       if (idf <= 0.0) idf = 1e-6;
-      for (const [doc, frequency] of phrase.frequency)
+      const { docs, frequencies } = phrase;
+      for (let i = 0; i < docs.length; i++) {
+        const doc = docs[i]!;
+        const frequency = frequencies[i]!;
         if (doc.rankedIn === call) doc.score += idf * ((frequency * (K1 + 1.0)) / (frequency + doc.lengthTerm));
+      }
     }
     // As FTS5's `ORDER BY rank` returns them: ties in the order the rows came (newest first).
     return matches.map((doc) => ({ id: doc.id, rank: -1.0 * doc.score })).sort((a, b) => a.rank - b.rank || b.id - a.id);
@@ -305,11 +348,45 @@ export class FullTextMirror {
     this.drop();
     this.add(this.sql.allRows.all());
     this.isBuilt = true;
+    this.isFresh = true;
+  }
+
+  /** Resolves once a build in steps (started by `current`) has finished. */
+  whenBuilt(): Promise<void> {
+    return this.building ?? Promise.resolve();
+  }
+
+  /**
+   * Reads the table BUILD_STEP memories at a time, yielding to the event loop between steps. Writes
+   * reported meanwhile are re-read once it is done (`changed` is kept); the next `current` checks it.
+   */
+  private buildInSteps(): void {
+    if (this.building !== null) return;
+    this.drop();
+    this.building = (async () => {
+      try {
+        for (let after = 0; ; ) {
+          const rows = this.sql.page.all(after, BUILD_STEP);
+          this.add(rows);
+          if (rows.length < BUILD_STEP) break;
+          after = rows.at(-1)!.id;
+          await new Promise((resolve) => setImmediate(resolve));
+          if (!this.db.open) return;
+        }
+        this.isBuilt = true;
+        this.isFresh = true;
+      } catch {
+        this.drop(); // the next search tries again
+      } finally {
+        this.building = null;
+      }
+    })();
   }
 
   private drop(): void {
     this.docs.clear();
     this.postings.clear();
+    this.stems.clear();
     this.contentTokens = 0;
     this.recallTokens = 0;
     this.isBuilt = false;
@@ -324,13 +401,16 @@ export class FullTextMirror {
   private remove(id: number): void {
     const doc = this.docs.get(id);
     if (doc === undefined) return;
-    for (const [term, inContent, inRecall] of doc.terms) {
+    for (const [index, term] of doc.terms.entries()) {
       const postings = this.postings.get(term)!;
-      postings.frequency.delete(doc);
-      if (inContent) postings.contentDocs--;
-      if (inRecall) postings.recallDocs--;
-      if (postings.frequency.size === 0) this.postings.delete(term);
+      const at = postings.docs.indexOf(doc);
+      postings.docs.splice(at, 1);
+      postings.frequencies.splice(at, 1);
+      if ((doc.columns[index]! & 1) !== 0) postings.contentDocs--;
+      if ((doc.columns[index]! & 2) !== 0) postings.recallDocs--;
+      if (postings.docs.length === 0) this.postings.delete(term);
     }
+    this.stems.delete(id);
     this.docs.delete(id);
     this.contentTokens -= doc.contentTokens;
     this.recallTokens -= doc.recallTokens;
@@ -394,13 +474,13 @@ export class FullTextMirror {
         userId: row.user_id,
         contentTokens: 0,
         recallTokens: 0,
-        terms: [],
-        stems: { content: this.stemsOf(row.content), recallTerms: this.stemsOf(row.recall_terms) },
+        terms: [...terms.keys()],
+        columns: new Uint8Array(terms.size),
         rankedIn: 0,
         score: 0,
         lengthTerm: 0,
       };
-      for (const [term, [inContent, inRecall]] of terms) {
+      for (const [index, [term, [inContent, inRecall]]] of [...terms].entries()) {
         doc.contentTokens += inContent;
         doc.recallTokens += inRecall;
         // As fts5Bm25Function sums a phrase's instances: the text's first (weight 1), then the recall terms'.
@@ -409,13 +489,14 @@ export class FullTextMirror {
         for (let i = 0; i < inRecall; i++) frequency += this.recallWeight;
         let postings = this.postings.get(term);
         if (postings === undefined) {
-          postings = { contentDocs: 0, recallDocs: 0, frequency: new Map() };
+          postings = { contentDocs: 0, recallDocs: 0, docs: [], frequencies: [] };
           this.postings.set(term, postings);
         }
-        postings.frequency.set(doc, frequency);
+        postings.docs.push(doc);
+        postings.frequencies.push(frequency);
         if (inContent > 0) postings.contentDocs++;
         if (inRecall > 0) postings.recallDocs++;
-        doc.terms.push([term, inContent > 0, inRecall > 0]);
+        doc.columns[index] = (inContent > 0 ? 1 : 0) | (inRecall > 0 ? 2 : 0);
       }
       this.docs.set(row.id, doc);
       this.contentTokens += doc.contentTokens;

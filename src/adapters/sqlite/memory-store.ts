@@ -373,7 +373,7 @@ export class SqliteMemoryStore implements MemoryStore {
     let mirror = mirrors.get(db);
     if (mirror === undefined) {
       try {
-        mirror = new FullTextMirror(db, RECALL_TERMS_WEIGHT, stemsOf);
+        mirror = new FullTextMirror(db, RECALL_TERMS_WEIGHT);
       } catch {
         mirror = null; // e.g. a connection that cannot create its temp tables: FTS5 answers every search
       }
@@ -605,7 +605,14 @@ export class SqliteMemoryStore implements MemoryStore {
         else candidates.push({ id, stems });
       }
       if (unread.length > 0)
-        for (const row of this.sql.searchText.all(JSON.stringify(unread))) candidates.push({ id: row.id, stems: candidateStems(row) });
+        for (const row of this.sql.searchText.all(JSON.stringify(unread))) {
+          if (mirror === null) candidates.push({ id: row.id, stems: candidateStems(row) });
+          else {
+            const stems = { content: stemsOf(row.content), recallTerms: stemsOf(row.recall_terms) };
+            mirror.keepStems(row.id, stems);
+            candidates.push({ id: row.id, stems });
+          }
+        }
       return rankByCoverage(terms, candidates, bm25, limit);
     });
   }
@@ -995,6 +1002,11 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async warmUp(embedders: readonly string[]): Promise<void> {
+    // The full-text mirror of a small store is read now (in steps) instead of at the first search.
+    if (this.isMirrorUsed && this.mirror !== null) {
+      this.mirror.current();
+      await this.mirror.whenBuilt();
+    }
     await Promise.all(embedders.map((embedder) => this.ensureIndexed(embedder)));
   }
 

@@ -169,10 +169,12 @@ export function prepareSocialStatements(db: Database) {
     fileMessage: db.prepare<[number, number]>(
       'INSERT OR REPLACE INTO message_threads (message_id, thread_id) SELECT id, ? FROM messages WHERE id = ?',
     ),
-    updateThread: db.prepare<{ id: number; centroid: string; label: string; now: number }>(
-      `UPDATE topic_threads SET centroid = @centroid, label = @label, last_active_at = @now,
-         message_count = (SELECT count(*) FROM message_threads WHERE thread_id = @id) WHERE id = @id`,
-    ),
+    updateThread: db
+      .prepare<{ id: number; centroid: string; label: string; now: number }, number>(
+        `UPDATE topic_threads SET centroid = @centroid, label = @label, last_active_at = @now,
+           message_count = (SELECT count(*) FROM message_threads WHERE thread_id = @id) WHERE id = @id RETURNING message_count`,
+      )
+      .pluck(),
     threadOfMessages: db.prepare<[string], { message_id: number; thread_id: number }>(
       `SELECT mt.message_id, mt.thread_id FROM message_threads mt JOIN topic_threads t ON t.id = mt.thread_id
        WHERE t.conversation_id = ?`,

@@ -114,9 +114,10 @@ describe('SqliteSocialStore moods, threads and groups', () => {
     const greetings = await social.createThread(conversationId, 'greetings', T0, false);
     const travel = await social.createThread(conversationId, 'travel', T0, false);
     const empty = await social.createThread(conversationId, 'nothing yet', T0, false);
-    await social.addToThread(first.message.id, greetings.id, { hello: 1 }, 'hello', T0);
-    await social.addToThread(second.message.id, travel.id, { train: 1 }, 'train', T0 + 1);
-    await social.addToThread(third.message.id, greetings.id, { hello: 2 }, 'hello', T0 + 2);
+    // each filing resolves with the thread's message count after it
+    expect(await social.addToThread(first.message.id, greetings.id, { hello: 1 }, 'hello', T0)).toBe(1);
+    expect(await social.addToThread(second.message.id, travel.id, { train: 1 }, 'train', T0 + 1)).toBe(1);
+    expect(await social.addToThread(third.message.id, greetings.id, { hello: 2 }, 'hello', T0 + 2)).toBe(2);
     expect(await social.threadsOfMessages([second.message.id, third.message.id, 999_999])).toEqual(
       new Map([
         [second.message.id, travel.id],

@@ -185,11 +185,12 @@ export class SqliteSocialStore implements SocialStore {
     });
   }
 
-  addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<void> {
+  addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<number> {
     return this.write(() => {
       this.sql.fileMessage.run(threadId, messageId);
-      this.sql.updateThread.run({ id: threadId, centroid: JSON.stringify(centroid), label, now });
+      const count = this.sql.updateThread.get({ id: threadId, centroid: JSON.stringify(centroid), label, now });
       this.sql.setCursorToThread.run(threadId);
+      return count ?? 0;
     });
   }
 

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  addToVector,
   addVectors,
   assignThread,
   CLEAR_RETURN_SIMILARITY,
   cosineSimilarity,
   hasReturnCue,
+  LABEL_WORDS,
   termVector,
   THREAD_SIMILARITY_THRESHOLD,
   threadLabel,
@@ -139,5 +141,35 @@ describe('threadLabel', () => {
       'book, elve, old',
     );
     expect(threadLabel({})).toBe('small talk');
+  });
+});
+
+describe('threadLabel and vectors of long threads', () => {
+  it('names a thread as sorting all its words would: count, then alphabetical', () => {
+    const bySorting = (centroid: Record<string, number>): string => {
+      const words = Object.entries(centroid)
+        .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+        .slice(0, LABEL_WORDS)
+        .map(([word]) => word);
+      return words.length === 0 ? 'small talk' : words.join(', ');
+    };
+    let seed = 7;
+    const random = (): number => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+    for (let round = 0; round < 200; round++) {
+      const centroid: Record<string, number> = {};
+      const size = Math.floor(random() * 40);
+      for (let index = 0; index < size; index++) centroid[`w${Math.floor(random() * 60).toString(36)}${index % 3 === 0 ? 'é' : ''}`] = 1 + Math.floor(random() * 4);
+      expect(threadLabel(centroid)).toBe(bySorting(centroid));
+    }
+    expect(threadLabel({})).toBe('small talk');
+  });
+
+  it('adds into a centroid in place, and counts words that are names of object properties like any other', () => {
+    const centroid = termVector('the constructor of the library builds shelves');
+    expect(centroid['constructor']).toBe(1);
+    const same = addToVector(centroid, termVector('a constructor and more shelves'));
+    expect(same).toBe(centroid);
+    expect(centroid).toMatchObject({ constructor: 2, shelve: 2 });
+    expect(cosineSimilarity(termVector('toString valueOf constructor'), termVector('constructor'))).toBeGreaterThan(0);
   });
 });

@@ -81,7 +81,7 @@ export function termVector(text: string): TermVector {
     if (plain.length < 3 || STOP_WORDS.has(plain)) continue;
     const word = stem(raw);
     if (word.length < 3 || STOP_WORDS.has(word)) continue;
-    vector[word] = (vector[word] ?? 0) + 1;
+    vector[word] = countOf(vector, word) + 1;
   }
   return vector;
 }
@@ -96,16 +96,28 @@ export function cosineSimilarity(a: TermVector, b: TermVector): number {
   let normB = 0;
   for (const [word, count] of Object.entries(a)) {
     normA += count * count;
-    dot += count * (b[word] ?? 0);
+    dot += count * countOf(b, word);
   }
   for (const count of Object.values(b)) normB += count * count;
   return normA === 0 || normB === 0 ? 0 : Math.round((dot / Math.sqrt(normA * normB)) * 10_000) / 10_000;
 }
 
 export function addVectors(a: TermVector, b: TermVector): TermVector {
-  const sum: TermVector = { ...a };
-  for (const [word, count] of Object.entries(b)) sum[word] = (sum[word] ?? 0) + count;
-  return sum;
+  return addToVector({ ...a }, b);
+}
+
+/**
+ * Adds `b` into `target` and returns it: a thread's centroid grows by each message, and copying a
+ * centroid of a long thread (thousands of words) for every message filed cost more than the filing.
+ */
+export function addToVector(target: TermVector, b: TermVector): TermVector {
+  for (const word in b) target[word] = countOf(target, word) + b[word]!;
+  return target;
+}
+
+/** A word's count; own properties only, so "constructor" or "toString" in a message count like any word. */
+function countOf(vector: TermVector, word: string): number {
+  return Object.hasOwn(vector, word) ? vector[word]! : 0;
 }
 
 export interface ThreadSummary {
@@ -202,9 +214,20 @@ function holdOrReturn(
 
 /** A short name for a thread: its {@link LABEL_WORDS} most frequent content words (ties alphabetical). */
 export function threadLabel(centroid: TermVector): string {
-  const words = Object.entries(centroid)
-    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
-    .slice(0, LABEL_WORDS)
-    .map(([word]) => word);
-  return words.length === 0 ? 'small talk' : words.join(', ');
+  // The top few by one pass (a sort of a long thread's every word for each message filed cost more than
+  // the filing); the same order as sorting all: count, then alphabetical, then first seen.
+  const top: [string, number][] = [];
+  for (const word in centroid) {
+    const count = centroid[word]!;
+    if (top.length === LABEL_WORDS && !ranksBefore(word, count, top[LABEL_WORDS - 1]!)) continue;
+    let at = top.length;
+    while (at > 0 && ranksBefore(word, count, top[at - 1]!)) at--;
+    top.splice(at, 0, [word, count]);
+    if (top.length > LABEL_WORDS) top.pop();
+  }
+  return top.length === 0 ? 'small talk' : top.map(([word]) => word).join(', ');
+}
+
+function ranksBefore(word: string, count: number, [other, otherCount]: [string, number]): boolean {
+  return count !== otherCount ? count > otherCount : word.localeCompare(other) < 0;
 }

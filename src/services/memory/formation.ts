@@ -224,6 +224,9 @@ export class MemoryFormation {
     const { memories, settings, clock } = this.deps;
     const persona = this.deps.persona(payload.personaId);
     if (persona === null) return;
+    // Reading the turns to summarise (thousands in a long conversation's first summary) and building the
+    // prompt run without a pause: a turn being prepared goes first.
+    await this.deps.jobs.giveWay?.();
     const last = await memories.latestSummary(payload.conversationId);
     const afterId = last?.messageId ?? 0;
     const pending = await memories.messagesAfter(payload.conversationId, afterId, 10_000);

@@ -63,9 +63,15 @@ export class AnalyticsService {
     private readonly store: Store,
     private readonly social: SocialStore,
     private readonly relationships: RelationshipService,
+    /**
+     * Settles when the writes that follow a reply (its topic thread filing, the mood reaction) are
+     * done: they are made after the reply goes out, and analytics asked for right after must count them.
+     */
+    private readonly afterReplies: (conversationId: string | null) => Promise<void> = () => Promise.resolve(),
   ) {}
 
   async conversation(conversation: ConversationRecord): Promise<ConversationAnalytics> {
+    await this.afterReplies(conversation.id);
     const [stats, figures, threads, currentId, moodChanges, relationshipChanges] = await Promise.all([
       this.store.conversationStats(conversation.id),
       this.social.speakerFigures({ conversationId: conversation.id }),
@@ -86,6 +92,7 @@ export class AnalyticsService {
   }
 
   async persona(personaId: string): Promise<PersonaAnalytics> {
+    await this.afterReplies(null);
     const [conversations, figures, moodChanges] = await Promise.all([
       this.social.conversationCount({ personaId }),
       this.social.speakerFigures({ personaId }),

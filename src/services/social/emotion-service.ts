@@ -35,6 +35,11 @@ export class EmotionService {
   /** Each persona record's baseline: a record is replaced, never changed, when the persona is edited. */
   private readonly baselines = new WeakMap<PersonaRecord, MoodFigures>();
   private readonly savedListeners: ((persona: PersonaRecord, cause: string) => Promise<void>)[] = [];
+  /**
+   * Per persona, the mood change being saved: reads of that persona's mood wait for it, so a change
+   * made after a reply went out (`react`) is what the next read sees, however soon it comes.
+   */
+  private readonly saving = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: SocialStore,
@@ -74,18 +79,41 @@ export class EmotionService {
    * Saves what `change` makes of the mood the store holds at that moment (moods changed by several nodes
    * at once all count), with its history entry; then tells the `onSaved` listeners.
    */
-  private async change(persona: PersonaRecord, change: (current: MoodState, now: number) => { state: MoodState; cause: string; conversationId: string | null }): Promise<MoodState> {
-    const now = this.clock.now();
-    this.stored.delete(persona.id); // a failed write must not leave the unsaved mood cached
+  private async change(
+    persona: PersonaRecord,
+    change: (current: MoodState, now: number) => { state: MoodState; cause: string; conversationId: string | null },
+    options: { afterIo?: boolean } = {},
+  ): Promise<MoodState> {
     let savedCause = 'manual';
-    const next = await this.store.updateMood(persona.id, (stored) => {
-      const { state, cause, conversationId } = change(stored === null ? moodAt(this.baseline(persona), now) : stored, now);
-      savedCause = cause;
-      return { state, event: { mood: moodName(state), cause, conversationId } };
-    });
-    if (this.options.sharedStore !== true) this.stored.set(persona.id, next);
+    const previous = this.saving.get(persona.id);
+    const save = async (): Promise<MoodState> => {
+      if (previous !== undefined) await previous.catch(() => undefined);
+      if (options.afterIo === true) await afterIo();
+      const now = this.clock.now();
+      this.stored.delete(persona.id); // a failed write must not leave the unsaved mood cached
+      const next = await this.store.updateMood(persona.id, (stored) => {
+        const { state, cause, conversationId } = change(stored === null ? moodAt(this.baseline(persona), now) : stored, now);
+        savedCause = cause;
+        return { state, event: { mood: moodName(state), cause, conversationId } };
+      });
+      if (this.options.sharedStore !== true) this.stored.set(persona.id, next);
+      return next;
+    };
+    const saved = save();
+    this.saving.set(persona.id, saved);
+    let next: MoodState;
+    try {
+      next = await saved;
+    } finally {
+      if (this.saving.get(persona.id) === saved) this.saving.delete(persona.id);
+    }
     for (const listener of this.savedListeners) await listener(persona, savedCause);
     return next;
+  }
+
+  /** Settles when every mood change begun so far is saved (readers of stored mood events wait for it). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.saving.values()].map((saving) => saving.catch(() => undefined)));
   }
 
   /** The mood now: the stored one drifted towards the baseline, or the baseline for a persona never moved. */
@@ -98,18 +126,36 @@ export class EmotionService {
   }
 
   async current(persona: PersonaRecord): Promise<MoodState> {
+    const saving = this.saving.get(persona.id);
+    if (saving !== undefined) await saving.catch(() => undefined);
+    return this.currentSaved(persona);
+  }
+
+  /**
+   * The mood now as saved so far, without waiting for a change being saved (the mood history's sample
+   * of a reply's moment, taken before the reaction to it lands).
+   */
+  async currentSaved(persona: PersonaRecord): Promise<MoodState> {
     const now = this.clock.now();
     const stored = await this.storedMood(persona.id);
     return stored === null ? moodAt(this.baseline(persona), now) : driftMood(stored, this.baseline(persona), now);
   }
 
-  /** Applies an interaction's sentiment; saved with a history entry. */
+  /**
+   * Applies an interaction's sentiment; saved with a history entry. Called as a reply is stored, it
+   * saves once pending I/O has had its turn (the reply goes out first); reads of the persona's mood
+   * made meanwhile wait for it.
+   */
   react(persona: PersonaRecord, event: { sentiment: number; askedQuestion: boolean; cause: string; conversationId: string | null }): Promise<MoodState> {
-    return this.change(persona, (stored, now) => ({
-      state: applyMoodEvent(stored, this.baseline(persona), { sentiment: event.sentiment, askedQuestion: event.askedQuestion, now }),
-      cause: event.cause,
-      conversationId: event.conversationId,
-    }));
+    return this.change(
+      persona,
+      (stored, now) => ({
+        state: applyMoodEvent(stored, this.baseline(persona), { sentiment: event.sentiment, askedQuestion: event.askedQuestion, now }),
+        cause: event.cause,
+        conversationId: event.conversationId,
+      }),
+      { afterIo: true },
+    );
   }
 
   /** Sets figures directly (`emotional.update_state`); a named mood sets valence and arousal to its prototype first. */
@@ -120,6 +166,11 @@ export class EmotionService {
       return { state: { ...current, ...prototype, ...definedOnly(patch), updatedAt: now }, cause: 'manual', conversationId: null };
     });
   }
+}
+
+/** Resolves once the event loop has handled the I/O already waiting (a reply being written, a request read). */
+function afterIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function definedOnly(patch: MoodPatch): Partial<MoodState> {

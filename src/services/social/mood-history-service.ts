@@ -6,10 +6,11 @@
  */
 import type { Logger } from 'pino';
 import { restSample, sameFigures, type MoodEnergyFigures, type MoodSampleCause } from '../../domain/social/mood-samples.js';
-import { baselineMood, moodName } from '../../domain/social/mood.js';
+import { baselineMood, moodName, type MoodState } from '../../domain/social/mood.js';
+import type { SocialEnergyState } from '../../domain/social-energy.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
-import type { MoodHistory, MoodSamplePage, MoodSampleQuery } from '../../ports/mood-history.js';
+import type { MoodHistory, MoodSamplePage, MoodSampleQuery, MoodSampleRecord } from '../../ports/mood-history.js';
 import type { PersonaRecord } from '../../ports/store.js';
 import type { PersonaService } from '../persona-service.js';
 import type { EmotionService } from './emotion-service.js';
@@ -25,6 +26,12 @@ export interface MoodHistoryPolicy {
 export class MoodHistoryService {
   /** Per persona, the recording in progress: samples of one persona are written one after another. */
   private readonly writing = new Map<string, Promise<void>>();
+  /**
+   * Each persona's newest sample as this service last wrote or read it: every chat turn records two
+   * samples, each compared with the newest, and this service is their only writer (an import, pruning
+   * and a persona's deletion make it read the store again). Not kept when other nodes share the store.
+   */
+  private readonly newest = new Map<string, MoodSampleRecord | null>();
 
   constructor(
     private readonly deps: {
@@ -33,6 +40,8 @@ export class MoodHistoryService {
       emotions: EmotionService;
       clock: Clock;
       logger: Logger;
+      /** Other nodes write samples to the same store (PostgreSQL): the newest is read from it each time. */
+      sharedStore?: boolean;
     },
   ) {}
 
@@ -44,9 +53,13 @@ export class MoodHistoryService {
   listen(events: EventBus): void {
     this.deps.emotions.onSaved((persona, cause) => this.record(persona, cause === 'chat' || cause === 'group' ? cause : 'manual'));
     events.subscribe((event) => {
+      if (event.type === 'stateImported') this.newest.clear();
+      if (event.type === 'personaChanged' && event.change === 'deleted') this.newest.delete(event.personaId);
       if (event.type !== 'messageStored' || event.message.role !== 'assistant' || event.message.personaId === null) return;
       const persona = this.deps.personas.find(event.message.personaId);
-      if (persona !== null) void this.record(persona, 'turn');
+      // Written once the reply has gone out; it still comes before the mood's reaction to the exchange,
+      // which is saved after it (EmotionService.react also waits for pending I/O, and was asked later).
+      if (persona !== null) void this.record(persona, 'turn', { afterIo: true });
     });
   }
 
@@ -55,10 +68,14 @@ export class MoodHistoryService {
    * state it had rested to (`restSample`) — unless nothing changed since the last sample. Never throws:
    * a lost sample must not fail the change it describes (the failure is logged).
    */
-  record(persona: PersonaRecord, cause: MoodSampleCause): Promise<void> {
+  record(persona: PersonaRecord, cause: MoodSampleCause, options: { afterIo?: boolean } = {}): Promise<void> {
     const previous = this.writing.get(persona.id) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.write(persona, cause))
+    // The state is read now (a reply's sample shows the mood the persona answered in, not the reaction
+    // saved after it); with `afterIo` it is written once the reply has gone out.
+    const state = this.stateOf(persona, cause);
+    state.catch(() => undefined);
+    const next = (options.afterIo === true ? Promise.all([previous, afterIo()]) : previous)
+      .then(() => this.write(persona, cause, state))
       .catch((error: unknown) => this.deps.logger.warn({ err: error, personaId: persona.id }, 'could not record a mood and energy sample'));
     this.writing.set(persona.id, next);
     void next.then(() => {
@@ -67,26 +84,38 @@ export class MoodHistoryService {
     return next;
   }
 
-  private async write(persona: PersonaRecord, cause: MoodSampleCause): Promise<void> {
-    const { history, personas, emotions, clock } = this.deps;
-    const [mood, snapshot, last] = await Promise.all([emotions.current(persona), personas.snapshot(persona), history.latest(persona.id)]);
+  /** The persona's mood and energy: for a reply's sample as saved now, else once changes being saved are. */
+  private stateOf(persona: PersonaRecord, cause: MoodSampleCause): Promise<[MoodState, { state: SocialEnergyState }]> {
+    const { personas, emotions } = this.deps;
+    return Promise.all([cause === 'turn' ? emotions.currentSaved(persona) : emotions.current(persona), personas.snapshot(persona)]);
+  }
+
+  private async write(persona: PersonaRecord, cause: MoodSampleCause, state: Promise<[MoodState, { state: SocialEnergyState }]>): Promise<void> {
+    const { history, clock } = this.deps;
+    const kept = this.newest.get(persona.id);
+    const [[moodNow, snapshot], last] = await Promise.all([state, kept !== undefined ? kept : history.latest(persona.id)]);
     const now = clock.now();
     const figures: MoodEnergyFigures = {
-      mood: moodName(mood),
-      valence: mood.valence,
-      arousal: mood.arousal,
-      stress: mood.stress,
-      curiosity: mood.curiosity,
+      mood: moodName(moodNow),
+      valence: moodNow.valence,
+      arousal: moodNow.arousal,
+      stress: moodNow.stress,
+      curiosity: moodNow.curiosity,
       energy: snapshot.state.energy,
       maxEnergy: persona.socialEnergy.maxEnergy,
       fatigue: snapshot.state.fatigue,
     };
+    this.newest.delete(persona.id); // until the appends below are known to have been written
     if (last !== null) {
-      if (sameFigures(figures, last)) return;
+      if (sameFigures(figures, last)) return this.keep(persona.id, last);
       const rested = restSample(last, last.at, persona.socialEnergy, baselineMood(persona), now);
       if (rested !== null && !sameFigures(rested, figures)) await history.append({ ...rested, personaId: persona.id, at: now, cause: 'rest' });
     }
-    await history.append({ ...figures, personaId: persona.id, at: now, cause });
+    this.keep(persona.id, await history.append({ ...figures, personaId: persona.id, at: now, cause }));
+  }
+
+  private keep(personaId: string, sample: MoodSampleRecord): void {
+    if (this.deps.sharedStore !== true) this.newest.set(personaId, sample);
   }
 
   /** Samples of the persona, oldest first (the newest `limit` of those that match). */
@@ -95,8 +124,19 @@ export class MoodHistoryService {
   }
 
   /** Applies the retention limits (a limit left out or 0 is off); returns how many samples were deleted. */
-  prune(now: number, policy: Partial<MoodHistoryPolicy>): Promise<number> {
+  async prune(now: number, policy: Partial<MoodHistoryPolicy>): Promise<number> {
     const maxAge = policy.moodHistoryMaxAgeMs ?? 0;
-    return this.deps.history.prune({ olderThan: maxAge > 0 ? now - maxAge : 0, keepPerPersona: policy.maxMoodSamplesPerPersona ?? 0 });
+    // the newest sample may be among those deleted
+    this.newest.clear();
+    try {
+      return await this.deps.history.prune({ olderThan: maxAge > 0 ? now - maxAge : 0, keepPerPersona: policy.maxMoodSamplesPerPersona ?? 0 });
+    } finally {
+      this.newest.clear();
+    }
   }
+}
+
+/** Resolves once the event loop has handled the I/O already waiting (a reply being written). */
+function afterIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -129,14 +129,21 @@ export class SocialTurnObserver implements TurnObserver {
       durationMs: Math.max(0, replyMessage.createdAt - userMessage.createdAt),
       at: replyMessage.createdAt,
     };
-    if (this.jobs !== null) await this.jobs.enqueue(RELATIONSHIP_JOB, payload as unknown as Record<string, unknown>);
-    else await this.updateRelationship(payload, new AbortController().signal);
-    await this.deps.emotions.react(persona, {
+    // Begun at once, so a read of the persona's mood from now on waits for the reaction; it is saved
+    // once the reply has gone out (EmotionService.react), side by side with the relationship job's enqueue.
+    const reacted = this.deps.emotions.react(persona, {
       sentiment: sentiment(userMessage.content).score,
       askedQuestion: userMessage.content.includes('?'),
       cause: 'chat',
       conversationId: conversation.id,
     });
+    const related =
+      this.jobs !== null
+        ? this.jobs.enqueue(RELATIONSHIP_JOB, payload as unknown as Record<string, unknown>)
+        : this.updateRelationship(payload, new AbortController().signal);
+    const [mood, relationship] = await Promise.allSettled([reacted, related]);
+    if (relationship.status === 'rejected') throw relationship.reason;
+    if (mood.status === 'rejected') throw mood.reason;
   }
 
   /** Applies one exchange to the persona → user relationship: the model's rating when it gives one, else the heuristic. */

@@ -9,7 +9,7 @@
  * branch.
  */
 import { AppError } from '../../domain/errors.js';
-import { addVectors, assignThread, hasReturnCue, termVector, threadLabel, type ThreadDecision } from '../../domain/social/topic-threads.js';
+import { addToVector, assignThread, hasReturnCue, termVector, threadLabel, type ThreadDecision } from '../../domain/social/topic-threads.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
 import type { SocialStore, ThreadRecord } from '../../ports/social-store.js';
@@ -27,15 +27,93 @@ export const RECALLED_LINES = 4;
  */
 export const CONTINUITY_MESSAGES = 2;
 
+/** Conversations whose threads are kept in memory (the most recently used); a forgotten one is read again. */
+export const KEPT_CONVERSATIONS = 512;
+
+/** Message → thread answers kept per conversation at most (a prompt's recent window is ~200 messages). */
+const MAX_FILED_KEPT = 1_000;
+
+/** A conversation's threads and its current thread, as the store holds them. */
+interface ConversationThreads {
+  threads: ThreadRecord[];
+  currentId: number | null;
+  /**
+   * The thread of messages of the recent window (null: not filed, e.g. stored before threads existed):
+   * those this service filed, and those a prompt view read; older ones are dropped as the window moves.
+   */
+  filed: Map<number, number | null>;
+}
+
 export class TopicThreadService {
   /** Filing is serialised per conversation so that two messages never race for the same centroid. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /**
+   * Each active conversation's threads (centroids parsed) and current thread, read once and kept up to
+   * date by this service's own writes, the only writer of threads: filing a message (twice per chat
+   * turn) and a turn's prompt view read them without a query or a JSON parse of every centroid. Not
+   * kept when other nodes share the store (`sharedStore`): they file messages too.
+   */
+  private readonly kept = new Map<string, ConversationThreads>();
 
   constructor(
     private readonly social: SocialStore,
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly options: { sharedStore?: boolean } = {},
   ) {}
+
+  /** The conversation's threads and current thread: kept ones, else read from the store (and kept). */
+  private async threadsOf(conversationId: string): Promise<ConversationThreads> {
+    const kept = this.kept.get(conversationId);
+    if (kept !== undefined) {
+      // most recently used last, so the first key is the one to forget
+      this.kept.delete(conversationId);
+      this.kept.set(conversationId, kept);
+      return kept;
+    }
+    const [threads, currentId] = await Promise.all([this.social.listThreads(conversationId), this.social.currentThreadId(conversationId)]);
+    const read: ConversationThreads = { threads, currentId, filed: new Map() };
+    if (this.options.sharedStore !== true && !this.kept.has(conversationId)) {
+      if (this.kept.size >= KEPT_CONVERSATIONS) this.kept.delete(this.kept.keys().next().value as string);
+      this.kept.set(conversationId, read);
+    }
+    return read;
+  }
+
+  /** Runs a write of the conversation's threads; a failed one drops what is kept (the store decides). */
+  private async writing<T>(conversationId: string, write: () => Promise<T>, keep: (kept: ConversationThreads, result: T) => void): Promise<T> {
+    let result: T;
+    try {
+      result = await write();
+    } catch (error) {
+      this.kept.delete(conversationId);
+      throw error;
+    }
+    const kept = this.kept.get(conversationId);
+    if (kept !== undefined) keep(kept, result);
+    return result;
+  }
+
+  private createThread(conversationId: string, label: string, isBranch: boolean): Promise<ThreadRecord> {
+    return this.writing(
+      conversationId,
+      () => this.social.createThread(conversationId, label, this.clock.now(), isBranch),
+      (kept, thread) => {
+        kept.threads.push(thread);
+        kept.currentId = thread.id;
+      },
+    );
+  }
+
+  private setCurrentThread(conversationId: string, threadId: number): Promise<void> {
+    return this.writing(
+      conversationId,
+      () => this.social.setCurrentThread(conversationId, threadId),
+      (kept) => {
+        kept.currentId = threadId;
+      },
+    );
+  }
 
   /**
    * Files every message as it is stored (chat and group alike). `onError` hears about a message that could
@@ -44,13 +122,19 @@ export class TopicThreadService {
   listen(events: EventBus, onError: (error: unknown) => void): () => void {
     return events.subscribe((event) => {
       if (event.type === 'messageStored') this.fileMessage(event.message).catch(onError);
+      // a conversation started under an id used before (deleted since) has no threads yet; an import replaced them all
+      else if (event.type === 'conversationStarted' || event.type === 'conversationEnded') this.kept.delete(event.conversationId);
+      else if (event.type === 'stateImported') this.kept.clear();
     });
   }
 
   /** Files the message in its thread; resolves with the decision taken. */
   fileMessage(message: MessageRecord): Promise<ThreadDecision & { threadId: number }> {
     const previous = this.queues.get(message.conversationId) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.file(message));
+    // A person's message is filed at once (the turn's prompt view waits for it); a reply once pending I/O
+    // has had its turn, so the reply reaches its client first. Either way `settled` covers it from now on.
+    const waited = message.role === 'user' ? previous.catch(() => undefined) : previous.catch(() => undefined).then(afterIo);
+    const next = waited.then(() => this.file(message));
     this.queues.set(message.conversationId, next);
     void next
       .finally(() => {
@@ -66,8 +150,7 @@ export class TopicThreadService {
   }
 
   private async file(message: MessageRecord): Promise<ThreadDecision & { threadId: number }> {
-    const threads = await this.social.listThreads(message.conversationId);
-    const currentId = await this.social.currentThreadId(message.conversationId);
+    const { threads, currentId } = await this.threadsOf(message.conversationId);
     const vector = termVector(message.content);
     const current = threads.find((thread) => thread.id === currentId);
     const decision = assignThread(vector, threads, currentId, {
@@ -80,17 +163,30 @@ export class TopicThreadService {
           : null,
     });
     let thread: ThreadRecord | undefined;
-    if (decision.kind === 'new')
-      thread = await this.social.createThread(message.conversationId, threadLabel(vector), this.clock.now(), false);
+    if (decision.kind === 'new') thread = await this.createThread(message.conversationId, threadLabel(vector), false);
     else thread = threads.find((candidate) => candidate.id === decision.threadId);
     if (thread === undefined) throw new Error(`thread ${JSON.stringify(decision)} vanished`);
-    const centroid = addVectors(thread.centroid, vector);
+    const filed = thread;
+    // In place: a write that fails drops the kept threads, so the store's centroid is read again.
+    const centroid = addToVector(filed.centroid, vector);
     // A branch keeps the name it was given; detected threads are named after their words.
-    const label = thread.isBranch ? thread.label : threadLabel(centroid);
-    await this.social.addToThread(message.id, thread.id, centroid, label, this.clock.now());
+    const label = filed.isBranch ? filed.label : threadLabel(centroid);
+    const now = this.clock.now();
+    await this.writing(
+      message.conversationId,
+      () => this.social.addToThread(message.id, filed.id, centroid, label, now),
+      (kept, messageCount) => {
+        const index = kept.threads.findIndex((candidate) => candidate.id === filed.id);
+        if (index >= 0) kept.threads[index] = { ...filed, centroid, label, lastActiveAt: now, messageCount };
+        kept.currentId = filed.id;
+        kept.filed.set(message.id, filed.id);
+        // a conversation nobody asks a prompt view of (a group's) would grow it forever
+        if (kept.filed.size > MAX_FILED_KEPT) kept.filed.delete(kept.filed.keys().next().value as number);
+      },
+    );
     // filed with what it answers, the reply leaves the user's new branch current
-    if (decision.kind === 'answer' && currentId !== null) await this.social.setCurrentThread(message.conversationId, currentId);
-    return { ...decision, threadId: thread.id };
+    if (decision.kind === 'answer' && currentId !== null) await this.setCurrentThread(message.conversationId, currentId);
+    return { ...decision, threadId: filed.id };
   }
 
   /** The thread of the latest message filed before this one, if any. */
@@ -104,7 +200,7 @@ export class TopicThreadService {
   /** Opens an explicit thread (`conversation.branch`); it takes the next messages until the user returns. */
   async branch(conversationId: string, label: string | null): Promise<ThreadRecord> {
     await this.settled(conversationId);
-    return this.social.createThread(conversationId, label?.trim() || 'new branch', this.clock.now(), true);
+    return this.createThread(conversationId, label?.trim() || 'new branch', true);
   }
 
   /**
@@ -114,8 +210,7 @@ export class TopicThreadService {
    */
   async returnTo(conversationId: string, target: number | 'previous'): Promise<ThreadRecord> {
     await this.settled(conversationId);
-    const threads = await this.social.listThreads(conversationId);
-    const currentId = await this.social.currentThreadId(conversationId);
+    const { threads, currentId } = await this.threadsOf(conversationId);
     const thread =
       target === 'previous'
         ? threads.filter((candidate) => candidate.id !== currentId).sort((a, b) => b.lastActiveAt - a.lastActiveAt || b.id - a.id)[0]
@@ -130,15 +225,18 @@ export class TopicThreadService {
         { data: { conversation_id: conversationId } },
       );
     }
-    await this.social.setCurrentThread(conversationId, thread.id);
+    await this.setCurrentThread(conversationId, thread.id);
     return thread;
   }
 
-  list(conversationId: string): Promise<ThreadRecord[]> {
+  /** The conversation's threads as stored, once every message handed in so far is filed. */
+  async list(conversationId: string): Promise<ThreadRecord[]> {
+    await this.settled(conversationId);
     return this.social.listThreads(conversationId);
   }
 
-  current(conversationId: string): Promise<number | null> {
+  async current(conversationId: string): Promise<number | null> {
+    await this.settled(conversationId);
     return this.social.currentThreadId(conversationId);
   }
 
@@ -152,9 +250,9 @@ export class TopicThreadService {
    * newest message of the summarised threads, never every filed message of the conversation.
    */
   async promptView(conversationId: string, recent: readonly MessageRecord[]): Promise<{ section: string; excludeMessageIds: number[] }> {
-    const [threads, currentId] = await Promise.all([this.social.listThreads(conversationId), this.social.currentThreadId(conversationId)]);
+    const { threads, currentId } = await this.threadsOf(conversationId);
     if (currentId === null && threads.length === 0) return { section: '', excludeMessageIds: [] };
-    const byMessage = await this.social.threadsOfMessages(recent.map((message) => message.id));
+    const byMessage = await this.threadsOfRecent(conversationId, recent);
     const older = recent.slice(0, Math.max(0, recent.length - 1 - CONTINUITY_MESSAGES));
     const excludeMessageIds =
       currentId === null
@@ -183,6 +281,36 @@ export class TopicThreadService {
     }
     const summary = `Earlier in this conversation you also talked about:\n${lines.join('\n')}`;
     return { section: recall.length === 0 ? summary : `${recall}\n\n${summary}`, excludeMessageIds };
+  }
+
+  /**
+   * message id → thread id for the recent window: from memory for the messages filed or read before
+   * (with a kept conversation), from the store for the others. Not-filed answers are kept only when no
+   * filing of the conversation is pending (one in progress would file such a message a moment later).
+   */
+  private async threadsOfRecent(conversationId: string, recent: readonly MessageRecord[]): Promise<Map<number, number>> {
+    const kept = this.kept.get(conversationId);
+    if (kept === undefined) return this.social.threadsOfMessages(recent.map((message) => message.id));
+    const unknown: number[] = [];
+    for (const message of recent) if (!kept.filed.has(message.id)) unknown.push(message.id);
+    if (unknown.length > 0) {
+      const isSettled = !this.queues.has(conversationId);
+      const read = await this.social.threadsOfMessages(unknown);
+      for (const id of unknown) {
+        const threadId = read.get(id);
+        if (threadId !== undefined || isSettled) kept.filed.set(id, threadId ?? null);
+      }
+    }
+    const byMessage = new Map<number, number>();
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const message of recent) {
+      const threadId = kept.filed.get(message.id);
+      if (threadId !== undefined && threadId !== null) byMessage.set(message.id, threadId);
+      if (message.id < oldest) oldest = message.id;
+    }
+    // the window only moves forward: what fell out of it is not asked again
+    for (const id of kept.filed.keys()) if (id < oldest) kept.filed.delete(id);
+    return byMessage;
   }
 
   /** Recent messages of other topic threads, to leave out of the context window (see {@link promptView}). */
@@ -216,6 +344,11 @@ export class TopicThreadService {
     const page = await this.store.historyPage(conversationId, { limit: 1, beforeId: id + 1 });
     return page.messages[0] ?? null;
   }
+}
+
+/** Resolves once the event loop has handled the I/O already waiting (a reply being written). */
+function afterIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function truncate(text: string, max: number): string {

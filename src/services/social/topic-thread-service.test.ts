@@ -1,0 +1,112 @@
+/**
+ * TopicThreadService keeps each conversation's threads in memory (no read and no centroid parse per
+ * filed message): what it decides and shows must be what a service reading the store decides and shows.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InProcessEventBus } from '../../adapters/events/in-process-bus.js';
+import { SqliteSocialStore } from '../../adapters/sqlite/social-store.js';
+import { SqliteStore } from '../../adapters/sqlite/sqlite-store.js';
+import { buildPersonaDefinition } from '../../domain/persona-schema.js';
+import type { MessageRecord } from '../../ports/store.js';
+import { TopicThreadService } from './topic-thread-service.js';
+
+const T0 = 1_700_000_000_000;
+let store: SqliteStore;
+let social: SqliteSocialStore;
+let now = T0;
+const clock = { now: () => now };
+
+beforeEach(async () => {
+  store = SqliteStore.open(':memory:');
+  social = new SqliteSocialStore(store.database, ':memory:');
+  await store.insertPersona(buildPersonaDefinition({ name: 'Aria' }), T0);
+});
+afterEach(async () => {
+  await store.close();
+});
+
+const SAID = [
+  'I keep a small vegetable garden with tomatoes and beans behind the house.',
+  'The tomatoes in the garden ripen late this year, the beans are early.',
+  'Gardens need patience, tomatoes especially.',
+  'Completely different question: which trains run from the harbour station to the mountains?',
+  'The mountain trains leave the harbour station every hour.',
+  'Back to the garden: should I water the tomatoes every morning?',
+  'Water the tomatoes in the garden early, before the sun is high.',
+  'And the trains, do they run on holidays to the mountains?',
+];
+
+async function say(conversationId: string | undefined, index: number): Promise<MessageRecord> {
+  now += 1_000;
+  const content = SAID[index % SAID.length]!;
+  if (index % 2 === 0 || conversationId === undefined) {
+    const turn = await store.appendUserTurn({ sessionId: 'session-1', personaId: 'aria', content, tokens: 10, now, ...(conversationId ? { conversationId } : {}) });
+    return turn.message;
+  }
+  return store.appendMessage({ conversationId, role: 'assistant', personaId: 'aria', content, tokens: 10, promptTokens: null, processingMs: null, createdAt: now });
+}
+
+describe('TopicThreadService kept threads', () => {
+  it('files and shows the same as a service that reads every thread from the store', async () => {
+    const events = new InProcessEventBus();
+    const kept = new TopicThreadService(social, store, clock);
+    const errors: unknown[] = [];
+    kept.listen(events, (error) => errors.push(error));
+    const messages: MessageRecord[] = [];
+    let conversationId: string | undefined;
+    for (let index = 0; index < SAID.length; index++) {
+      const message = await say(conversationId, index);
+      conversationId = message.conversationId;
+      messages.push(message);
+      events.publish({ type: 'messageStored', conversationId, message });
+      if (index === 4) await kept.branch(conversationId, 'a side trip');
+      if (index === 6) await kept.returnTo(conversationId, 'previous');
+      await kept.settled(conversationId);
+      const fresh = new TopicThreadService(social, store, clock, { sharedStore: true });
+      expect(await kept.promptView(conversationId, messages)).toEqual(await fresh.promptView(conversationId, messages));
+    }
+    expect(errors).toEqual([]);
+    const threads = await social.listThreads(conversationId!);
+    expect(threads.length).toBeGreaterThanOrEqual(3); // garden, trains, the branch
+    const filed = await social.threadOfMessages(conversationId!);
+    expect(threads.map((thread) => thread.messageCount)).toEqual(threads.map((thread) => [...filed.values()].filter((id) => id === thread.id).length));
+    expect((await kept.promptView(conversationId!, messages)).section).toContain('Earlier in this conversation you also talked about');
+  });
+
+  it('reads the store again after an import replaced the threads, and never keeps them with a shared store', async () => {
+    const events = new InProcessEventBus();
+    const kept = new TopicThreadService(social, store, clock);
+    kept.listen(events, () => undefined);
+    const shared = new TopicThreadService(social, store, clock, { sharedStore: true });
+    const first = await say(undefined, 0);
+    events.publish({ type: 'messageStored', conversationId: first.conversationId, message: first });
+    await kept.settled(first.conversationId);
+    expect(await kept.promptView(first.conversationId, [first])).toEqual({ section: '', excludeMessageIds: [] });
+    await shared.promptView(first.conversationId, [first]);
+    // Another writer (an import, another node) opens a thread and makes it current behind their backs.
+    const other = await social.createThread(first.conversationId, 'imported topic', now, false);
+    const sharedView = await shared.promptView(first.conversationId, [first]);
+    expect(sharedView.section).toContain('garden');
+    expect(await kept.promptView(first.conversationId, [first])).toEqual({ section: '', excludeMessageIds: [] });
+    events.publish({ type: 'stateImported', tables: ['topic_threads'] });
+    expect(await kept.promptView(first.conversationId, [first])).toEqual(sharedView);
+    expect(await kept.current(first.conversationId)).toBe(other.id);
+  });
+
+  it('files a person\'s message at once and a reply after pending I/O, and settled() and list() wait for both', async () => {
+    const events = new InProcessEventBus();
+    const kept = new TopicThreadService(social, store, clock);
+    kept.listen(events, () => undefined);
+    const asked = await say(undefined, 0);
+    events.publish({ type: 'messageStored', conversationId: asked.conversationId, message: asked });
+    const reply = await say(asked.conversationId, 1);
+    events.publish({ type: 'messageStored', conversationId: reply.conversationId, message: reply });
+    for (let hop = 0; hop < 20; hop++) await Promise.resolve();
+    const filed = await social.threadOfMessages(asked.conversationId);
+    expect(filed.has(asked.id)).toBe(true);
+    expect(filed.has(reply.id)).toBe(false); // the reply's client hears it before this write
+    const [thread] = await kept.list(asked.conversationId);
+    expect(thread?.messageCount).toBe(2);
+    expect((await social.threadOfMessages(asked.conversationId)).get(reply.id)).toBe(thread?.id);
+  });
+});
