@@ -594,6 +594,30 @@ describe('SqliteStore retention', () => {
   });
 });
 
+describe('SqliteStore retention cap per conversation', () => {
+  it('keeps the newest messages of each conversation over the cap, whatever the order they were stored in', async () => {
+    const store = openStore();
+    // Three conversations written in turns, so their message ids interleave: a has 9, b exactly the cap, c 2.
+    const counts = { a: 9, b: 4, c: 2 } as const;
+    const ids: Record<string, string> = {};
+    let now = T0;
+    for (let round = 1; round <= 9; round++) {
+      for (const [name, count] of Object.entries(counts)) {
+        if (round > count) continue;
+        const { conversation } = await store.appendUserTurn({ sessionId: `s-${name}`, personaId: 'aria', content: `${name}${round}`, tokens: 1, now: (now += 1) });
+        ids[name] = conversation.id;
+      }
+    }
+    const policy = { sessionIdleMs: 0, messageMaxAgeMs: 0, maxMessagesPerConversation: 4 };
+    expect(await store.applyRetention(policy, now + 1)).toEqual({ sessionsRemoved: 0, conversationsEnded: 0, messagesRemoved: 5 });
+    const contents = async (name: string): Promise<string[]> => (await store.recentMessages(ids[name]!, 20)).map((message) => message.content);
+    expect(await contents('a')).toEqual(['a6', 'a7', 'a8', 'a9']);
+    expect(await contents('b')).toEqual(['b1', 'b2', 'b3', 'b4']);
+    expect(await contents('c')).toEqual(['c1', 'c2']);
+    expect((await store.applyRetention(policy, now + 2)).messagesRemoved).toBe(0);
+  });
+});
+
 describe.skipIf(onPostgres())('SqliteStore database file', () => {
   it('keeps everything across close and reopen', async () => {
     const store = openStore();

@@ -347,9 +347,10 @@ export class SqliteStore implements Store {
         result.messagesRemoved += this.sql.deleteMessagesBefore.run(now - policy.messageMaxAgeMs).changes;
       }
       if (policy.maxMessagesPerConversation > 0) {
-        result.messagesRemoved += this.sql.deleteMessagesBeyond.run(
-          Math.floor(policy.maxMessagesPerConversation),
-        ).changes;
+        const keep = Math.floor(policy.maxMessagesPerConversation);
+        for (const { conversation_id: conversationId } of this.sql.conversationsOverCap.all(keep)) {
+          result.messagesRemoved += this.sql.deleteConversationMessagesBeyond.run({ conversationId, keep }).changes;
+        }
       }
       return result;
     });
