@@ -23,8 +23,12 @@ import { closeAll, connectAll } from './rpc.js';
 
 const CONNECTIONS = 1000;
 const RATE = 10_000;
-/** Each turn of one server: measured time, and the unrecorded start of every turn after its first. */
-const SEGMENT_MS = 1000;
+/**
+ * Each turn of one server: measured time, and the unrecorded start of every turn after its first.
+ * `PERSONA_BENCH_SEGMENT_MS=10000` runs each server in one sustained stretch instead (the method before
+ * round 5, for a quiet machine: a tail that builds up over seconds of load shows there).
+ */
+const SEGMENT_MS = Number(process.env.PERSONA_BENCH_SEGMENT_MS ?? 1000);
 const SEGMENT_WARMUP_MS = 250;
 
 export interface OpenLoopRun {
