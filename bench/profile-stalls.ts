@@ -14,20 +14,7 @@
  * logged stall can be looked up here.
  */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
+import { label, type Profile } from './lib/cpu-profile.js';
 
 const [file, minArg, topArg] = process.argv.slice(2);
 if (file === undefined) {
@@ -40,12 +27,6 @@ const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const parent = new Map<number, number>();
 for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-
-function label(node: ProfileNode): string {
-  const { functionName, url, lineNumber } = node.callFrame;
-  const where = url ? `${url.replace(/^file:\/\//, '').replace(`${process.cwd()}${path.sep}`, '')}:${lineNumber + 1}` : '';
-  return `${functionName || '(anonymous)'} ${where}`.trim();
-}
 
 const IDLE = new Set(['(idle)']);
 /** The sampling interval is 1 ms; a longer gap between two samples is time the process did not run. */

@@ -9,19 +9,7 @@
  * way, in bytes allocated instead of time: self = allocated by the function itself, total = below it.
  */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { label, type Profile, type ProfileNode } from './lib/cpu-profile.js';
 
 /** A sampling heap profile: a tree of call frames, each with the bytes it allocated. */
 interface HeapNode {
@@ -61,12 +49,6 @@ const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const parent = new Map<number, number>();
 for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
 const total = [...selfTime.values()].reduce((sum, value) => sum + value, 0);
-
-function label(node: ProfileNode): string {
-  const { functionName, url, lineNumber } = node.callFrame;
-  const where = url ? `${url.replace(/^file:\/\//, '').replace(`${process.cwd()}${path.sep}`, '')}:${lineNumber + 1}` : '';
-  return `${functionName || '(anonymous)'} ${where}`.trim();
-}
 
 const self = new Map<string, number>();
 const inclusive = new Map<string, number>();
