@@ -35,7 +35,7 @@ import type {
 } from '../../ports/memory.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
-import { FullTextMirror } from './full-text-mirror.js';
+import { ftsAverages, FullTextMirror } from './full-text-mirror.js';
 import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type MemoryRow, type MemoryStatements, type ScopeParams } from './memory-statements.js';
 
 /**
@@ -304,17 +304,7 @@ const ALL_COMMON_WINDOW = 20_000;
  * write. One row read, where `count(*)` reads the whole table (~20 ms at 1M memories). 0 without it.
  */
 export function ftsRowCount(averages: Uint8Array | undefined): number {
-  if (averages === undefined || averages.length === 0) return 0;
-  // SQLite's varint: 7 bits per byte, most significant first, high bit set on all but the last of up
-  // to 9 bytes (the 9th gives 8 bits). A row count fits in a double.
-  let value = 0;
-  for (let i = 0; i < 9 && i < averages.length; i++) {
-    const byte = averages[i]!;
-    if (i === 8) return value * 256 + byte;
-    value = value * 128 + (byte & 0x7f);
-    if ((byte & 0x80) === 0) return value;
-  }
-  return value;
+  return ftsAverages(averages)[0] ?? 0;
 }
 
 /** One full-text mirror per connection (store objects on one connection share it and report their writes to it). */
@@ -606,12 +596,9 @@ export class SqliteMemoryStore implements MemoryStore {
       }
       if (unread.length > 0)
         for (const row of this.sql.searchText.all(JSON.stringify(unread))) {
-          if (mirror === null) candidates.push({ id: row.id, stems: candidateStems(row) });
-          else {
-            const stems = { content: stemsOf(row.content), recallTerms: stemsOf(row.recall_terms) };
-            mirror.keepStems(row.id, stems);
-            candidates.push({ id: row.id, stems });
-          }
+          const stems = candidateStems(row);
+          mirror?.keepStems(row.id, stems);
+          candidates.push({ id: row.id, stems });
         }
       return rankByCoverage(terms, candidates, bm25, limit);
     });
