@@ -12,6 +12,7 @@ import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
 import type { MoodHistory, MoodSamplePage, MoodSampleQuery, MoodSampleRecord } from '../../ports/mood-history.js';
 import type { PersonaRecord } from '../../ports/store.js';
+import { afterIo } from '../after-io.js';
 import type { PersonaService } from '../persona-service.js';
 import type { EmotionService } from './emotion-service.js';
 
@@ -136,7 +137,3 @@ export class MoodHistoryService {
   }
 }
 
-/** Resolves once the event loop has handled the I/O already waiting (a reply being written). */
-function afterIo(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}

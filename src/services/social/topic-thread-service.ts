@@ -14,6 +14,7 @@ import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
 import type { SocialStore, ThreadRecord } from '../../ports/social-store.js';
 import type { MessageRecord, Store } from '../../ports/store.js';
+import { afterIo } from '../after-io.js';
 
 /** Other threads summarised in the prompt, most recently active first. */
 export const MAX_THREAD_SUMMARIES = 3;
@@ -346,10 +347,6 @@ export class TopicThreadService {
   }
 }
 
-/** Resolves once the event loop has handled the I/O already waiting (a reply being written). */
-function afterIo(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 function truncate(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();
