@@ -16,6 +16,7 @@ import {
 import type { Clock } from '../../ports/clock.js';
 import type { SocialStore } from '../../ports/social-store.js';
 import type { PersonaRecord } from '../../ports/store.js';
+import { afterIo } from '../after-io.js';
 
 export interface MoodPatch {
   mood?: MoodName;
@@ -116,15 +117,13 @@ export class EmotionService {
     await Promise.all([...this.saving.values()].map((saving) => saving.catch(() => undefined)));
   }
 
-  /** The mood now: the stored one drifted towards the baseline, or the baseline for a persona never moved. */
   /** `current` without a promise when the stored mood is cached; undefined when it must be read. */
   currentNow(persona: PersonaRecord): MoodState | undefined {
     if (!this.stored.has(persona.id)) return undefined;
-    const stored = this.stored.get(persona.id) ?? null;
-    const now = this.clock.now();
-    return stored === null ? moodAt(this.baseline(persona), now) : driftMood(stored, this.baseline(persona), now);
+    return this.driftedMood(persona, this.stored.get(persona.id) ?? null, this.clock.now());
   }
 
+  /** The mood now: the stored one drifted towards the baseline, or the baseline for a persona never moved. */
   async current(persona: PersonaRecord): Promise<MoodState> {
     const saving = this.saving.get(persona.id);
     if (saving !== undefined) await saving.catch(() => undefined);
@@ -137,7 +136,11 @@ export class EmotionService {
    */
   async currentSaved(persona: PersonaRecord): Promise<MoodState> {
     const now = this.clock.now();
-    const stored = await this.storedMood(persona.id);
+    return this.driftedMood(persona, await this.storedMood(persona.id), now);
+  }
+
+  /** The stored mood drifted towards the baseline until `now`, or the baseline for a persona never moved. */
+  private driftedMood(persona: PersonaRecord, stored: MoodState | null, now: number): MoodState {
     return stored === null ? moodAt(this.baseline(persona), now) : driftMood(stored, this.baseline(persona), now);
   }
 
@@ -168,10 +171,6 @@ export class EmotionService {
   }
 }
 
-/** Resolves once the event loop has handled the I/O already waiting (a reply being written, a request read). */
-function afterIo(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 function definedOnly(patch: MoodPatch): Partial<MoodState> {
   const out: Partial<MoodState> = {};
