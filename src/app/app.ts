@@ -379,6 +379,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       state.stop();
       await memory.stop();
       await social.groups.stop();
+      await social.services.threads.close();
       feed.close();
       await store.close();
       await cluster.close();

@@ -231,3 +231,30 @@ export function threadLabel(centroid: TermVector): string {
 function ranksBefore(word: string, count: number, [other, otherCount]: [string, number]): boolean {
   return count !== otherCount ? count > otherCount : word.localeCompare(other) < 0;
 }
+
+/** The last of the filings of each thread, in the order of those last filings (each thread written once). */
+export function lastFilingOfEachThread<T extends { threadId: number }>(filings: readonly T[]): T[] {
+  const last = new Map<number, T>();
+  for (const filing of filings) {
+    last.delete(filing.threadId);
+    last.set(filing.threadId, filing);
+  }
+  return [...last.values()];
+}
+
+/**
+ * Each filing's thread message count after it, when several messages are filed at once: a thread's
+ * count after its last filing is `finalCounts`'s, and each earlier filing of it had the messages filed
+ * after it fewer (`isFiled` false: the message was gone and nothing was filed).
+ */
+export function countsAfterFilings(threadIds: readonly number[], isFiled: readonly boolean[], finalCounts: ReadonlyMap<number, number>): number[] {
+  const counts = threadIds.map(() => 0);
+  const running = new Map(finalCounts);
+  for (let index = threadIds.length - 1; index >= 0; index--) {
+    const threadId = threadIds[index]!;
+    const count = running.get(threadId) ?? 0;
+    counts[index] = count;
+    if (isFiled[index] === true) running.set(threadId, count - 1);
+  }
+  return counts;
+}
