@@ -44,6 +44,12 @@ export type WorkerReply =
       lateSends: number;
       /** How late the generator itself sent (open loop only; empty for the closed loop). */
       sendLateness: HistogramSnapshot;
+      /**
+       * The measured part of the schedule, ms since the epoch (open loop only): to match the server's
+       * stall log (`logStallsMs`) against the requests that were counted.
+       */
+      measuredFrom?: number;
+      measuredTo?: number;
       firstError: string | null;
     }
   | { type: 'status'; open: number; closedUnexpectedly: number }
@@ -192,6 +198,7 @@ async function openLoop(frames: FrameTemplate[], ratePerSecond: number, warmupMs
   let firstError: string | null = null;
   const start = performance.now() + 20;
   const scheduled = (id: number): number => start + id * intervalMs;
+  const epochOffset = Date.now() - performance.now();
 
   const listeners = sockets.map((socket) => {
     const onMessage = (data: WebSocket.RawData): void => {
@@ -246,6 +253,8 @@ async function openLoop(frames: FrameTemplate[], ratePerSecond: number, warmupMs
     cpuMs: cpu,
     lateSends,
     sendLateness: sendLateness.snapshot(),
+    measuredFrom: Math.round(epochOffset + scheduled(firstRecorded)),
+    measuredTo: Math.round(epochOffset + scheduled(total)),
     firstError,
   });
 }

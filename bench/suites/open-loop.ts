@@ -53,6 +53,8 @@ export interface OpenLoopRun {
   stalls: StallSummary | null;
   /** Measured segments the figures add up. */
   segments: number;
+  /** Each measured segment's schedule, ms since the epoch (to match against the server's stall log). */
+  windows: Array<[number, number]>;
 }
 
 /** One server's segments added up. */
@@ -69,6 +71,7 @@ class Tally {
   lateSends = 0;
   errors = 0;
   segments = 0;
+  readonly windows: Array<[number, number]> = [];
   firstError: string | null = null;
   stalls: StallSummary | null = null;
 
@@ -150,6 +153,7 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
         tally.lateSends += answer.lateSends;
         tally.errors += answer.errors;
         tally.segments += 1;
+        if (answer.measuredFrom !== undefined && answer.measuredTo !== undefined) tally.windows.push([answer.measuredFrom, answer.measuredTo]);
         tally.firstError ??= answer.firstError;
       }
     }
@@ -173,6 +177,7 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
         otherCpuPercent: Math.max(0, Math.round(((tally.machineCpuMs / tally.elapsedMs) * 100) - serverCpu - loadCpu)),
         stalls: tally.stalls,
         segments: tally.segments,
+        windows: tally.windows,
       };
       if (tally.firstError) process.stderr.write(`  open-loop ${server.kind}: first error ${tally.firstError}\n`);
       runs.push(run);

@@ -39,6 +39,14 @@ describe('metrics exposition', () => {
     expect(exposition).not.toContain('persona_mcp_process_');
   });
 
+  it.skipIf(process.platform !== 'linux')('counts open file descriptors without listing every handle on the event loop', () => {
+    const fds = Number(/^process_open_fds (\d+)$/m.exec(exposition)?.[1]);
+    // The server holds at least its database, WAL and listening socket open.
+    expect(fds).toBeGreaterThanOrEqual(3);
+    expect(exposition).toMatch(/^nodejs_active_resources\{type="TCPServerWrap"\} \d+$/m);
+    expect(exposition).not.toMatch(/^nodejs_active_handles[{ ]/m);
+  });
+
   it('declares every metric family once with HELP and TYPE, and counters end in _total', () => {
     const types = [...exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((match) => ({ name: match[1] ?? '', type: match[2] ?? '' }));
     expect(new Set(types.map((family) => family.name)).size).toBe(types.length);

@@ -91,6 +91,32 @@ describe('LoopStallWatch', () => {
     expect(stalls.length).toBe(seen);
   });
 
+  it('reads the CPU clock about ten times a second and at each stall, not at every tick', async () => {
+    let reads = 0;
+    const stalls: LoopStall[] = [];
+    const readCpuUs = (): number => {
+      reads += 1;
+      return cpuMs() * 1000;
+    };
+    const watch = new LoopStallWatch({ minStallMs: 20, readCpuUs, onStall: (stall) => stalls.push(stall) });
+    watches.push(watch);
+    const started = performance.now();
+    watch.start();
+    await delay(350);
+    spin(80);
+    await delay(160);
+    const elapsedMs = performance.now() - started;
+    const stallCount = watch.totals.busy.count + watch.totals.starved.count;
+    // One reading at start, one per 100 ms, one per stall (a loaded machine adds starved ones); a reading
+    // at every 10 ms tick would be ~60.
+    expect(reads).toBeLessThanOrEqual(1 + Math.ceil(elapsedMs / 100) + stallCount);
+    expect(reads).toBeGreaterThanOrEqual(2);
+    const busy = stalls.find((stall) => stall.cpuMs >= 60);
+    expect(busy).toBeDefined();
+    // Measured from a reading up to 100 ms before the spin, with the idle wait before it taken out.
+    expect(busy!.cpuMs).toBeLessThanOrEqual(busy!.stalledMs + 25);
+  });
+
   it('adds the garbage collections inside a stall to it', async () => {
     const stalls: LoopStall[] = [];
     started(stalls);

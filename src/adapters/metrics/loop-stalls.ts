@@ -13,6 +13,13 @@
  * entries, which arrive after the stall: a stall is reported 100 ms after it ends) and its time on the
  * monotonic clock that V8 CPU profiles use, so a stall in the log can be found in a `--cpu-prof` profile
  * (`bench/profile-stalls.ts` prints the same clock).
+ *
+ * The CPU clock is not read at every tick: `process.cpuUsage()` is a system call (~2 µs here, more with
+ * busy threads) and a tick every 10 ms made it 1.5–2.3 % of a profiled server's samples. It is read about
+ * ten times a second (`cpuSampleMs`) and at each late tick; the CPU of the on-time stretch between the
+ * last reading and the tick before the stall is taken out as the time the event loop was active in it
+ * (libuv's idle-time counter, read at every tick for the price of a clock read). A loop that was waiting
+ * for I/O used no CPU; one that was running used at most the time it ran.
  */
 import { PerformanceObserver, constants, performance, type PerformanceEntry } from 'node:perf_hooks';
 
@@ -22,7 +29,11 @@ export interface LoopStall {
   cause: StallCause;
   /** Wall time of the stall: how late the timer fired (ms). */
   stalledMs: number;
-  /** CPU time the process used (all its threads) between the two timer ticks around the stall (ms). */
+  /**
+   * CPU time the process used (all its threads) between the two timer ticks around the stall (ms): the
+   * CPU clock's advance since its last reading (at most `cpuSampleMs` before the stall) less the time the
+   * event loop was active between that reading and the stall.
+   */
   cpuMs: number;
   /** Of the stall, time spent in garbage-collection pauses (ms), and their kinds (minor, major, ...). */
   gcMs: number;
@@ -40,6 +51,11 @@ export interface LoopStallOptions {
   tickMs?: number;
   /** Called for each stall, 100 ms after it ended (once its GC entries have arrived). */
   onStall?: (stall: LoopStall) => void;
+  /**
+   * How often the CPU clock is read between stalls (ms); default 100. Each late tick reads it too, so a
+   * stall's CPU time is measured from at most this long before it.
+   */
+  cpuSampleMs?: number;
   /** The process's CPU time so far in µs (tests give their own); default `process.cpuUsage()`. */
   readCpuUs?: () => number;
 }
@@ -75,10 +91,16 @@ export class LoopStallWatch {
   private readonly tickMs: number;
   private readonly onStall: ((stall: LoopStall) => void) | undefined;
   private readonly readCpuUs: () => number;
+  private readonly cpuSampleMs: number;
   private timer: NodeJS.Timeout | null = null;
   private observer: PerformanceObserver | null = null;
   private lastTick = 0;
-  private lastCpuUs = 0;
+  /** Time the loop had spent idle (waiting for I/O) by the last tick, on libuv's counter (ms). */
+  private lastIdleMs = 0;
+  /** The last reading of the CPU clock (µs), when it was taken, and the loop's idle time then. */
+  private cpuUs = 0;
+  private cpuReadAt = 0;
+  private idleMsAtCpuRead = 0;
   private pending: PendingStall[] = [];
   /** Stalls so far and their total time, by cause. */
   readonly totals: Record<StallCause, { count: number; stalledMs: number; maxMs: number }> = {
@@ -92,6 +114,7 @@ export class LoopStallWatch {
     this.tickMs = options.tickMs ?? 10;
     this.onStall = options.onStall;
     this.readCpuUs = options.readCpuUs ?? cpuUs;
+    this.cpuSampleMs = options.cpuSampleMs ?? 100;
   }
 
   /** Also tells `listener` about each stall (the metrics count them). */
@@ -102,7 +125,8 @@ export class LoopStallWatch {
   start(): void {
     if (this.timer !== null) return;
     this.lastTick = performance.now();
-    this.lastCpuUs = this.readCpuUs();
+    this.lastIdleMs = loopIdleMs();
+    this.readCpu(this.lastTick, this.lastIdleMs);
     this.timer = setInterval(() => this.tick(), this.tickMs);
     this.timer.unref();
     this.observer = new PerformanceObserver((list) => {
@@ -122,11 +146,15 @@ export class LoopStallWatch {
 
   private tick(): void {
     const now = performance.now();
-    const cpu = this.readCpuUs();
+    const idleMs = loopIdleMs();
     const lateMs = now - this.lastTick - this.tickMs;
     if (this.pending.length > 0) this.flush(now);
     if (lateMs >= this.minStallMs) {
-      const cpuMs = (cpu - this.lastCpuUs) / 1000;
+      const cpuBeforeUs = this.cpuUs;
+      // CPU the on-time stretch before the stall may have used: the loop's active time in it.
+      const onTimeActiveMs = Math.max(0, this.lastTick - this.cpuReadAt - (this.lastIdleMs - this.idleMsAtCpuRead));
+      this.readCpu(now, idleMs);
+      const cpuMs = Math.max(0, (this.cpuUs - cpuBeforeUs) / 1000 - onTimeActiveMs);
       const elapsedMs = now - this.lastTick;
       const stall: LoopStall = {
         cause: stallCause(cpuMs, elapsedMs),
@@ -143,9 +171,17 @@ export class LoopStallWatch {
       totals.maxMs = Math.max(totals.maxMs, lateMs);
       for (const listener of this.listeners) listener(stall);
       this.pending.push({ windowStart: this.lastTick, windowEnd: now, stall });
+    } else if (now - this.cpuReadAt >= this.cpuSampleMs) {
+      this.readCpu(now, idleMs);
     }
     this.lastTick = now;
-    this.lastCpuUs = cpu;
+    this.lastIdleMs = idleMs;
+  }
+
+  private readCpu(now: number, idleMs: number): void {
+    this.cpuUs = this.readCpuUs();
+    this.cpuReadAt = now;
+    this.idleMsAtCpuRead = idleMs;
   }
 
   /** GC entries are queued and delivered later: each one is added to the stall whose window holds it. */
@@ -176,12 +212,18 @@ export function stallLogFields(stall: LoopStall): Record<string, unknown> {
     gcMs: stall.gcMs,
     gcKinds: stall.gcKinds,
     monotonicMs: stall.startedMonotonicMs,
+    endedAt: stall.endedAt,
   };
 }
 
 function cpuUs(): number {
   const usage = process.cpuUsage();
   return usage.user + usage.system;
+}
+
+/** Time the event loop has spent waiting for I/O since it started (libuv's counter; a read, no system call). */
+function loopIdleMs(): number {
+  return performance.nodeTiming.idleTime;
 }
 
 function monotonicMs(): number {

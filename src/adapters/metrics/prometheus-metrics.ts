@@ -3,6 +3,7 @@
  * request latency, LLM tokens and turn time, chat queue depth, job queue depth and database size.
  * Gauges that mirror state are collected when scraped, so the hot path only bumps counters.
  */
+import { readdir } from 'node:fs/promises';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DomainEvent } from '../../ports/events.js';
 import type { MeasuredRequest, MetricsExporter } from '../../ports/metrics.js';
@@ -33,6 +34,19 @@ const STALL_BUCKETS_SECONDS = [0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
+/**
+ * prom-client defaults whose collection costs the event loop time in proportion to the open connections,
+ * on every scrape: `nodejs_active_handles` builds an array of every libuv handle object (10,000 sockets at
+ * 10,000 connections) and groups them by class name; `process_open_fds` lists `/proc/self/fd` with a
+ * synchronous `readdir`. With 1,000 connections they were ~1.5 ms of a 3.3 ms scrape, the first scrape 41 ms
+ * (bench/README.md, round 6). `nodejs_active_resources{type}` stays and counts the same handles by type;
+ * `process_open_fds` is collected again below with the listing done off the event loop.
+ */
+const DEFAULTS_COSTING_PER_CONNECTION = ['nodejs_active_handles', 'process_open_fds'];
+
+/** Where Linux lists a process's open file descriptors (one entry each). */
+const OPEN_FDS_DIR = '/proc/self/fd';
+
 export class PrometheusMetrics implements MetricsExporter {
   readonly registry = new Registry();
   private readonly requests: RequestMetrics;
@@ -48,6 +62,19 @@ export class PrometheusMetrics implements MetricsExporter {
     // prom-client's three `_total` gauges break the exposition rules (`promtool check metrics`: only
     // counters end in `_total`); their by-type gauges stay, and `sum(nodejs_active_handles)` gives the total.
     for (const name of GAUGES_NAMED_LIKE_COUNTERS) this.registry.removeSingleMetric(name);
+    for (const name of DEFAULTS_COSTING_PER_CONNECTION) this.registry.removeSingleMetric(name);
+    if (process.platform === 'linux') {
+      new Gauge({
+        name: 'process_open_fds',
+        help: 'Number of open file descriptors.',
+        registers,
+        async collect() {
+          // Listed by the libuv thread pool; minus the descriptor the listing itself had open.
+          const entries = await readdir(OPEN_FDS_DIR).catch(() => null);
+          if (entries !== null) this.set(entries.length - 1);
+        },
+      });
+    }
     new Gauge({ name: 'persona_mcp_connections', help: 'Open WebSocket connections.', registers, collect() { this.set(sources.activeConnections()); } });
     // Counted on every request: plain numbers per method, made into families when scraped (request-metrics.ts).
     // Unknown method names come from clients: they are all counted as "unknown", so labels stay bounded.
