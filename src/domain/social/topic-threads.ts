@@ -90,15 +90,33 @@ export function contentWordCount(vector: TermVector): number {
   return Object.values(vector).reduce((sum, count) => sum + count, 0);
 }
 
+/**
+ * Squared lengths of the vectors a similarity was measured against (thread centroids), kept up to date
+ * by {@link addToVector}: a long thread's centroid has thousands of words, and summing them all again
+ * for every message filed grew the filing with the conversation. Counts are whole numbers, so the
+ * running sum is exact.
+ */
+const squaredNorms = new WeakMap<TermVector, number>();
+
+function squaredNorm(vector: TermVector): number {
+  let norm = squaredNorms.get(vector);
+  if (norm === undefined) {
+    norm = 0;
+    for (const word in vector) norm += vector[word]! * vector[word]!;
+    squaredNorms.set(vector, norm);
+  }
+  return norm;
+}
+
 export function cosineSimilarity(a: TermVector, b: TermVector): number {
   let dot = 0;
   let normA = 0;
-  let normB = 0;
-  for (const [word, count] of Object.entries(a)) {
+  for (const word in a) {
+    const count = a[word]!;
     normA += count * count;
     dot += count * countOf(b, word);
   }
-  for (const count of Object.values(b)) normB += count * count;
+  const normB = squaredNorm(b);
   return normA === 0 || normB === 0 ? 0 : Math.round((dot / Math.sqrt(normA * normB)) * 10_000) / 10_000;
 }
 
@@ -111,7 +129,14 @@ export function addVectors(a: TermVector, b: TermVector): TermVector {
  * centroid of a long thread (thousands of words) for every message filed cost more than the filing.
  */
 export function addToVector(target: TermVector, b: TermVector): TermVector {
-  for (const word in b) target[word] = countOf(target, word) + b[word]!;
+  let norm = squaredNorms.get(target);
+  for (const word in b) {
+    const before = countOf(target, word);
+    const after = before + b[word]!;
+    target[word] = after;
+    if (norm !== undefined) norm += after * after - before * before;
+  }
+  if (norm !== undefined) squaredNorms.set(target, norm);
   return target;
 }
 
