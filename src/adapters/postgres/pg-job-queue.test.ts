@@ -82,6 +82,54 @@ describe.skipIf(!available.ok)('PostgresJobQueue', () => {
     expect(await row(db, id)).toMatchObject({ status: 'completed', attempts: 2 });
   });
 
+  it("records a finished job's completion with the next claim, and counts it completed meanwhile", async () => {
+    const db = await freshPostgres();
+    const queue = new PostgresJobQueue(db, { pollMs: 60_000 });
+    const statusesSeen: string[] = [];
+    let firstId = 0;
+    queue.register('step', async (job) => {
+      // The second job starts after the first one's completion went in with its claim.
+      if (job.id !== firstId) statusesSeen.push((await row(db, firstId)).status);
+    });
+    firstId = await queue.enqueue('step', {});
+    const secondId = await queue.enqueue('step', {});
+    queue.start();
+    await queue.drain(5_000);
+    expect(statusesSeen).toEqual(['completed']);
+    expect(await queue.stats()).toEqual({ pending: 0, due: 0, running: 0, failed: 0, completed: 2 });
+    expect([(await row(db, firstId)).status, (await row(db, secondId)).status]).toEqual(['completed', 'completed']);
+    await queue.stop();
+  });
+
+  it('lets a running job give way to interactive work before its synchronous part, for at most maxWaitMs', async () => {
+    const clock = fakeClock();
+    const queue = new PostgresJobQueue(await freshPostgres(), { clock, pollMs: 10 });
+    let isBusy = false;
+    queue.yieldTo(() => isBusy, 500);
+    const steps: string[] = [];
+    let jobStarted!: () => void;
+    const started = new Promise<void>((resolve) => (jobStarted = resolve));
+    let proceed!: () => void;
+    const mayProceed = new Promise<void>((resolve) => (proceed = resolve));
+    queue.register('form', async () => {
+      jobStarted();
+      await mayProceed; // the model call, say; meanwhile a turn comes in
+      await queue.giveWay();
+      steps.push('write');
+    });
+    queue.start();
+    await queue.enqueue('form', {});
+    await started;
+    isBusy = true;
+    proceed();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(steps).toEqual([]);
+    clock.advance(500); // a turn that never ends holds the job back for maxWaitMs only
+    await queue.drain(5_000);
+    expect(steps).toEqual(['write']);
+    await queue.stop();
+  });
+
   it('lets workers of two nodes take different jobs at once (SKIP LOCKED), each job run once', async () => {
     const nodes = [new PostgresJobQueue(await freshPostgres(), { pollMs: 10 }), new PostgresJobQueue(await freshPostgres(), { pollMs: 10 })];
     const runs = new Map<number, string[]>();

@@ -11,54 +11,51 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type { JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
 import { afterFailure } from '../../domain/job-retry.js';
-import { toJob, type JobRow, type SqliteJobQueueOptions } from '../sqlite/job-queue.js';
+import {
+  InteractiveYield,
+  jobQueueSettings,
+  RunningJobs,
+  silentLogger,
+  toJob,
+  YIELD_POLL_MS,
+  type JobQueueOptions,
+  type JobQueueSettings,
+  type JobRow,
+} from '../jobs/job-worker.js';
 import type { PostgresDatabase } from './database.js';
 
-export type PostgresJobQueueOptions = SqliteJobQueueOptions;
-
-
-const silent = { warn() {}, error() {}, debug() {} };
+export type PostgresJobQueueOptions = JobQueueOptions;
 
 export class PostgresJobQueue implements JobQueue {
   /** Identifies this node's claims (`lease_owner`): host, process and a random suffix. */
   readonly owner = `${os.hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
   private readonly clock: Clock;
   private readonly logger: Pick<Logger, 'warn' | 'error' | 'debug'>;
-  private readonly leaseMs: number;
-  private readonly pollMs: number;
-  private readonly concurrency: number;
-  private readonly maxAttempts: number;
-  private readonly retryBaseMs: number;
-  private readonly retryMaxMs: number;
-  private readonly stopTimeoutMs: number;
-  private readonly keepCompletedMs: number;
+  private readonly settings: JobQueueSettings;
   private readonly handlers = new Map<string, JobHandler>();
-  private readonly running = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  private readonly running = new RunningJobs();
   private isStarted = false;
   private ticking = false;
   /** A wake-up came while a tick was claiming: tick again at once rather than after `pollMs`. */
   private tickAgain = false;
   private timer: NodeJS.Timeout | null = null;
+  /** Jobs of this node that finished, whose completion the next claim writes (in its statement). */
+  private completed: number[] = [];
+  private readonly yielding: InteractiveYield;
 
   constructor(
     private readonly db: PostgresDatabase,
     options: PostgresJobQueueOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
-    this.logger = options.logger ?? silent;
-    this.leaseMs = options.leaseMs ?? 30_000;
-    this.pollMs = options.pollMs ?? 1_000;
-    this.concurrency = options.concurrency ?? 1;
-    this.maxAttempts = options.maxAttempts ?? 5;
-    this.retryBaseMs = options.retryBaseMs ?? 1_000;
-    this.retryMaxMs = options.retryMaxMs ?? 300_000;
-    this.stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
-    this.keepCompletedMs = options.keepCompletedMs ?? 7 * 86_400_000;
+    this.logger = options.logger ?? silentLogger;
+    this.settings = jobQueueSettings(options);
+    this.yielding = new InteractiveYield(this.clock, () => this.isStarted);
   }
 
   async enqueue(type: string, payload: Record<string, unknown>, options: { runAfter?: number; dedupeKey?: string; maxAttempts?: number } = {}): Promise<number> {
     const now = this.clock.now();
-    const values = [type, JSON.stringify(payload), options.maxAttempts ?? this.maxAttempts, options.runAfter ?? now, options.dedupeKey ?? null, now];
+    const values = [type, JSON.stringify(payload), options.maxAttempts ?? this.settings.maxAttempts, options.runAfter ?? now, options.dedupeKey ?? null, now];
     const insert = `INSERT INTO jobs (type, payload, status, attempts, max_attempts, run_after, dedupe_key, created_at, updated_at)
                     VALUES ($1, $2, 'pending', 0, $3, $4, $5, $6, $6)`;
     let id: number;
@@ -83,11 +80,20 @@ export class PostgresJobQueue implements JobQueue {
     this.handlers.set(type, handler);
   }
 
+  yieldTo(isBusy: () => boolean, maxWaitMs = 1_000): void {
+    this.yielding.yieldTo(isBusy, maxWaitMs);
+  }
+
+  /** Resolves once no interactive work runs on this node (at once when none does), or after the `yieldTo` wait. */
+  giveWay(): Promise<void> {
+    return this.yielding.giveWay();
+  }
+
   start(): void {
     if (this.isStarted) return;
     this.isStarted = true;
     this.db
-      .query("DELETE FROM jobs WHERE status = 'completed' AND updated_at < $1", [this.clock.now() - this.keepCompletedMs])
+      .query("DELETE FROM jobs WHERE status = 'completed' AND updated_at < $1", [this.clock.now() - this.settings.keepCompletedMs])
       .catch((error: unknown) => this.logger.warn({ err: error }, 'could not delete old completed jobs'));
     this.wake();
   }
@@ -96,16 +102,31 @@ export class PostgresJobQueue implements JobQueue {
     this.isStarted = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const jobs = [...this.running.values()];
-    if (jobs.length === 0) return;
-    let timeout: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timeout = setTimeout(() => resolve('timeout'), this.stopTimeoutMs)));
-    const finished = await Promise.race([Promise.all(jobs.map((job) => job.done)).then(() => 'done' as const), timedOut]);
-    clearTimeout(timeout);
-    if (finished === 'timeout') {
-      for (const job of jobs) job.controller.abort(new Error('job queue stopping'));
-      await Promise.all(jobs.map((job) => job.done));
+    await this.running.stop(this.settings.stopTimeoutMs);
+    await this.writeCompleted();
+  }
+
+  /** Writes the completions no claim has taken along yet (stop, or nothing more to claim). */
+  private async writeCompleted(): Promise<void> {
+    if (this.completed.length === 0 || this.db.isClosed) return;
+    const ids = this.completed;
+    this.completed = [];
+    try {
+      const result = await this.db.query(
+        "UPDATE jobs SET status = 'completed', lease_until = NULL, last_error = NULL, updated_at = $1 WHERE id = ANY($2::bigint[]) AND lease_owner = $3 AND status = 'running'",
+        [this.clock.now(), ids, this.owner],
+      );
+      this.warnIfLost(ids.length, result.rowCount ?? 0);
+    } catch (error) {
+      // Back in the list: the next claim or stop tries again (a crash meanwhile runs the jobs once more).
+      this.completed.unshift(...ids);
+      this.logger.error({ err: error }, 'the job queue could not record finished jobs');
     }
+  }
+
+  private warnIfLost(finished: number, recorded: number): void {
+    if (recorded < finished)
+      this.logger.warn({ jobs: finished - recorded }, 'a job finished after its lease passed to another worker; its completion was not recorded twice');
   }
 
   async stats(): Promise<JobQueueStats> {
@@ -115,7 +136,9 @@ export class PostgresJobQueue implements JobQueue {
     );
     const count = (status: string): number => rows.find((row) => row.status === status)?.n ?? 0;
     const due = rows.find((row) => row.status === 'pending')?.due ?? 0;
-    return { pending: count('pending'), due, running: count('running'), failed: count('failed'), completed: count('completed') };
+    // Finished jobs whose completion the next claim writes are completed already.
+    const finished = this.completed.length;
+    return { pending: count('pending'), due, running: count('running') - finished, failed: count('failed'), completed: count('completed') + finished };
   }
 
   async drain(timeoutMs = 10_000): Promise<void> {
@@ -125,13 +148,20 @@ export class PostgresJobQueue implements JobQueue {
         "SELECT count(*) FILTER (WHERE status = 'pending' AND run_after <= $1) AS pending, count(*) FILTER (WHERE status = 'running') AS running FROM jobs",
         [this.clock.now()],
       ))!;
-      if (row.pending === 0 && row.running === 0 && this.running.size === 0) return;
+      if (row.pending === 0 && row.running - this.completed.length <= 0 && this.running.size === 0) {
+        await this.writeCompleted();
+        return;
+      }
       if (Date.now() >= deadline) throw new Error(`job queue did not drain within ${timeoutMs} ms (${row.pending} pending, ${row.running} running)`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
 
-  /** Claims the next due job of a registered type (or one whose lease expired) for this node, or returns null. */
+  /**
+   * Claims the next due job of a registered type (or one whose lease expired) for this node, or returns
+   * null; the completions of this node's finished jobs are written by the same statement (one round
+   * trip and one commit per job). Jobs whose lease expired after their last attempt are failed first.
+   */
   async claim(): Promise<JobRecord | null> {
     const now = this.clock.now();
     await this.db.query(
@@ -139,31 +169,56 @@ export class PostgresJobQueue implements JobQueue {
        WHERE status = 'running' AND lease_until <= $1 AND attempts >= max_attempts`,
       [now],
     );
-    const row = await this.db.one<JobRow>(
-      `WITH next AS (
-         SELECT id FROM jobs
-         WHERE type = ANY($4::text[]) AND ((status = 'pending' AND run_after <= $1) OR (status = 'running' AND lease_until <= $1))
-         ORDER BY run_after, id LIMIT 1
-         FOR UPDATE SKIP LOCKED)
-       UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $2, lease_owner = $3, updated_at = $1
-       FROM next WHERE jobs.id = next.id
-       RETURNING jobs.id, jobs.type, jobs.payload, jobs.attempts, jobs.created_at`,
-      [now, now + this.leaseMs, this.owner, [...this.handlers.keys()]],
-    );
-    if (row === null) return null;
-    return toJob(row);
+    const completed = this.completed;
+    this.completed = [];
+    let rows: Array<Partial<JobRow> & { recorded: number }>;
+    try {
+      // One statement: its parts see the same snapshot, so `next` never picks a job `done` completes
+      // (those are excluded by id: their leases may have run out while they finished).
+      rows = await this.db.rows<Partial<JobRow> & { recorded: number }>(
+        `WITH done AS (
+           UPDATE jobs SET status = 'completed', lease_until = NULL, last_error = NULL, updated_at = $1
+           WHERE id = ANY($5::bigint[]) AND lease_owner = $3 AND status = 'running'
+           RETURNING id),
+         next AS (
+           SELECT id FROM jobs
+           WHERE type = ANY($4::text[]) AND ((status = 'pending' AND run_after <= $1) OR (status = 'running' AND lease_until <= $1))
+             AND NOT (id = ANY($5::bigint[]))
+           ORDER BY run_after, id LIMIT 1
+           FOR UPDATE SKIP LOCKED),
+         claimed AS (
+           UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $2, lease_owner = $3, updated_at = $1
+           FROM next WHERE jobs.id = next.id
+           RETURNING jobs.id, jobs.type, jobs.payload, jobs.attempts, jobs.created_at)
+         SELECT claimed.*, (SELECT count(*) FROM done)::int AS recorded FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
+        [now, now + this.settings.leaseMs, this.owner, [...this.handlers.keys()], completed],
+      );
+    } catch (error) {
+      this.completed.unshift(...completed);
+      throw error;
+    }
+    const row = rows[0];
+    this.warnIfLost(completed.length, row?.recorded ?? 0);
+    if (row === undefined || row.id === null || row.id === undefined) return null;
+    return toJob(row as JobRow);
   }
 
-  /** Runs one claimed job to the end (complete, retry or fail). */
+  /** Runs one claimed job to the end (complete, retry or fail), its outcome written. */
   async run(job: JobRecord, signal: AbortSignal = new AbortController().signal): Promise<void> {
+    await this.execute(job, signal);
+    await this.writeCompleted();
+  }
+
+  /** Runs a claimed job; a completion is left for the next claim to write (`completed`). */
+  private async execute(job: JobRecord, signal: AbortSignal): Promise<void> {
     const handler = this.handlers.get(job.type);
-    const renew = setInterval(() => void this.renewLease(job.id), Math.max(10, Math.floor(this.leaseMs / 3)));
+    const renew = setInterval(() => void this.renewLease(job.id), Math.max(10, Math.floor(this.settings.leaseMs / 3)));
     renew.unref();
     try {
       if (!handler) throw new Error(`no handler for job type ${job.type}`);
       await handler(job, signal);
       clearInterval(renew);
-      await this.complete(job.id);
+      this.completed.push(job.id);
     } catch (error) {
       clearInterval(renew);
       try {
@@ -180,25 +235,24 @@ export class PostgresJobQueue implements JobQueue {
 
   private async renewLease(id: number): Promise<void> {
     try {
-      await this.db.query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'", [this.clock.now() + this.leaseMs, id, this.owner]);
+      await this.db.query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'", [
+        this.clock.now() + this.settings.leaseMs,
+        id,
+        this.owner,
+      ]);
     } catch (error) {
       this.logger.warn({ err: error, jobId: id }, 'could not renew a job lease');
     }
-  }
-
-  private async complete(id: number): Promise<void> {
-    const result = await this.db.query(
-      "UPDATE jobs SET status = 'completed', lease_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
-      [this.clock.now(), id, this.owner],
-    );
-    if (result.rowCount === 0) this.logger.warn({ jobId: id }, 'a job finished after its lease passed to another worker; its completion was not recorded twice');
   }
 
   private async fail(job: JobRecord, error: unknown): Promise<void> {
     const message = error instanceof Error ? error.message : String(error);
     const row = await this.db.one<{ max_attempts: number }>('SELECT max_attempts FROM jobs WHERE id = $1', [job.id]);
     const now = this.clock.now();
-    const next = afterFailure({ attempts: job.attempts, maxAttempts: row?.max_attempts ?? null }, now, { baseMs: this.retryBaseMs, maxMs: this.retryMaxMs });
+    const next = afterFailure({ attempts: job.attempts, maxAttempts: row?.max_attempts ?? null }, now, {
+      baseMs: this.settings.retryBaseMs,
+      maxMs: this.settings.retryMaxMs,
+    });
     const isFinal = next.status === 'failed';
     await this.db.query(
       `UPDATE jobs SET status = $1, run_after = $2, lease_until = NULL, lease_owner = NULL, last_error = $3, updated_at = $4
@@ -232,30 +286,33 @@ export class PostgresJobQueue implements JobQueue {
       this.tickAgain = true;
       return;
     }
+    if (this.running.size < this.settings.concurrency && this.yielding.isYielding()) {
+      // A turn on this node is being prepared: look again shortly rather than compete with it for the event loop.
+      this.timer = setTimeout(() => void this.tick(), YIELD_POLL_MS);
+      this.timer.unref();
+      return;
+    }
     this.ticking = true;
     try {
-      while (this.isStarted && this.running.size < this.concurrency) {
+      while (this.isStarted && this.running.size < this.settings.concurrency) {
         const job = await this.claim();
         if (job === null) break;
-        const controller = new AbortController();
-        const done = this.run(job, controller.signal).finally(() => {
-          this.running.delete(job.id);
-          this.wake();
-        });
-        this.running.set(job.id, { controller, done });
+        this.running.start(job.id, (signal) => this.execute(job, signal), () => this.wake());
       }
     } catch (error) {
       if (this.isStarted) this.logger.error({ err: error }, 'the job queue could not claim a job');
     } finally {
       this.ticking = false;
     }
+    // No claim took them along (all slots busy, or the claim failed): written now, on their own.
+    if (this.running.size >= this.settings.concurrency) await this.writeCompleted().catch(() => undefined);
     if (this.tickAgain) {
       this.tickAgain = false;
       this.wake();
       return;
     }
     if (this.isStarted && this.timer === null) {
-      this.timer = setTimeout(() => void this.tick(), this.pollMs);
+      this.timer = setTimeout(() => void this.tick(), this.settings.pollMs);
       this.timer.unref();
     }
   }

@@ -200,9 +200,27 @@ describe('SqliteJobQueue', () => {
     await queue.drain(2_000);
     expect(statusesSeen).toEqual(['completed']);
     expect(await queue.stats()).toEqual({ pending: 0, due: 0, running: 0, failed: 0, completed: 2 });
-    // The last one has no claim after it: it is written on its own, before the worker goes idle.
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The last one has no claim after it: drain writes it (the table reads as the queue sees it).
     expect([row(firstId).status, row(secondId).status]).toEqual(['completed', 'completed']);
+    await queue.stop();
+  });
+
+  it('writes a completion no claim took along on its own, within one poll period, and counts it completed meanwhile', async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db, { pollMs: 30 });
+    let finished!: () => void;
+    const ran = new Promise<void>((resolve) => (finished = resolve));
+    queue.register('one', async () => {
+      setImmediate(finished);
+    });
+    queue.start();
+    const id = await queue.enqueue('one', {});
+    await ran;
+    expect(await queue.stats()).toMatchObject({ running: 0, completed: 1 });
+    const deadline = Date.now() + 5_000;
+    while (row(id).status !== 'completed' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(row(id).status).toBe('completed');
+    expect(await queue.stats()).toMatchObject({ running: 0, completed: 1 });
     await queue.stop();
   });
 

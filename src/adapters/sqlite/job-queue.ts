@@ -11,8 +11,11 @@
  * - A handler that throws is retried with exponential backoff (`retryDelay`) until `maxAttempts`, then
  *   the job is `failed` and kept with its last error.
  * - A finished job's completion is written with the next claim, in the same transaction (one commit
- *   per job instead of two); with no job to claim, on its own right after. Until then the job still
- *   reads as running in the table (a crash in between runs it again, as after any crash mid-job).
+ *   per job instead of two). With no job due, it waits for the next one (a chat turn queues its jobs a
+ *   few seconds apart) for at most `pollMs` (and a third of the lease), then is written on its own;
+ *   `drain` and `stop` write it at once. Until then the job reads as running in the table but counts as
+ *   completed in `stats` (a crash in between runs it again, as after any crash mid-job). Looking for a
+ *   due job is a read: a worker that finds none writes nothing.
  * Handlers must be idempotent: a job may run again after a crash that happened after its effect was
  * written but before it was marked completed.
  */
@@ -22,47 +25,24 @@ import { systemClock, type Clock } from '../../ports/clock.js';
 import type { JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import { afterFailure } from '../../domain/job-retry.js';
+import {
+  InteractiveYield,
+  jobQueueSettings,
+  RunningJobs,
+  silentLogger,
+  toJob,
+  YIELD_POLL_MS,
+  type JobQueueOptions,
+  type JobQueueSettings,
+  type JobRow,
+} from '../jobs/job-worker.js';
 import type { Database } from './database.js';
 
-export interface SqliteJobQueueOptions {
-  clock?: Clock;
-  logger?: Pick<Logger, 'warn' | 'error' | 'debug'>;
-  /** How long a claim lasts without renewal. Defaults to 30 000 ms. */
-  leaseMs?: number;
-  /** How often an idle worker looks for due jobs (enqueue wakes it at once). Defaults to 1000 ms. */
-  pollMs?: number;
-  /** Jobs run at once by this process. Defaults to 1. */
-  concurrency?: number;
-  /** Attempts before a job is failed, unless the job says otherwise. Defaults to 5. */
-  maxAttempts?: number;
-  /** First retry delay; doubles per attempt. Defaults to 1000 ms. */
-  retryBaseMs?: number;
-  /** Longest retry delay. Defaults to 300 000 ms (5 minutes). */
-  retryMaxMs?: number;
-  /** How long `stop` waits for running jobs before aborting them. Defaults to 5000 ms. */
-  stopTimeoutMs?: number;
-  /** Completed jobs older than this are deleted on start. Defaults to 7 days. */
-  keepCompletedMs?: number;
-}
-
-/** A claimed job's row (both queues' `RETURNING` / `SELECT` give these columns). */
-export interface JobRow {
-  id: number;
-  type: string;
-  payload: string;
-  attempts: number;
-  created_at: number;
-}
-
-/** The claimed row as the `JobRecord` a handler gets; shared with the PostgreSQL queue. */
-export function toJob(row: JobRow): JobRecord {
-  return { id: row.id, type: row.type, payload: JSON.parse(row.payload) as Record<string, unknown>, attempts: row.attempts, createdAt: row.created_at };
-}
+/** The queue's options (shared with the PostgreSQL queue: `../jobs/job-worker.ts`). */
+export type SqliteJobQueueOptions = JobQueueOptions;
 
 /** The backoff rule lives in the domain (`domain/job-retry.ts`), shared with the PostgreSQL queue. */
 export { retryDelay } from '../../domain/job-retry.js';
-
-const silent = { warn() {}, error() {}, debug() {} };
 
 type EnqueueOptions = { runAfter?: number; dedupeKey?: string; maxAttempts?: number };
 
@@ -75,51 +55,35 @@ interface UnwrittenJob {
   reject: (error: unknown) => void;
 }
 
-/** How often a queue that gives way to interactive work looks whether it is done. */
-const YIELD_POLL_MS = 10;
-
 export class SqliteJobQueue implements JobQueue {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
   /** Identifies this process's claims (`lease_owner`). */
   readonly owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
   private readonly clock: Clock;
   private readonly logger: Pick<Logger, 'warn' | 'error' | 'debug'>;
-  private readonly leaseMs: number;
-  private readonly pollMs: number;
-  private readonly concurrency: number;
-  private readonly maxAttempts: number;
-  private readonly retryBaseMs: number;
-  private readonly retryMaxMs: number;
-  private readonly stopTimeoutMs: number;
-  private readonly keepCompletedMs: number;
+  private readonly settings: JobQueueSettings;
   private readonly handlers = new Map<string, JobHandler>();
-  private readonly running = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  /** The registered types as the claim's `json_each` reads them (made once per `register`, not per claim). */
+  private handledTypes = '[]';
+  private readonly running = new RunningJobs();
   private isStarted = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly idleWaiters = new Set<() => void>();
   /** Enqueues of this turn of the event loop, written together by `writeEnqueued`. */
   private unwritten: UnwrittenJob[] = [];
-  /** Jobs of this process that finished, whose completion the next claim writes (`writeClaims`). */
+  /** Jobs of this process that finished, whose completion the next claim writes (`claim`), and since when the oldest waits. */
   private completed: number[] = [];
-  /** Interactive work this queue gives way to (`yieldTo`), and since when it has been waiting for it. */
-  private isBusy: () => boolean = () => false;
-  private maxYieldMs = 0;
-  private yieldingSince: number | null = null;
+  private completedSince = 0;
+  private readonly yielding: InteractiveYield;
 
   constructor(
     private readonly db: Database,
     options: SqliteJobQueueOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
-    this.logger = options.logger ?? silent;
-    this.leaseMs = options.leaseMs ?? 30_000;
-    this.pollMs = options.pollMs ?? 1_000;
-    this.concurrency = options.concurrency ?? 1;
-    this.maxAttempts = options.maxAttempts ?? 5;
-    this.retryBaseMs = options.retryBaseMs ?? 1_000;
-    this.retryMaxMs = options.retryMaxMs ?? 300_000;
-    this.stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
-    this.keepCompletedMs = options.keepCompletedMs ?? 7 * 86_400_000;
+    this.logger = options.logger ?? silentLogger;
+    this.settings = jobQueueSettings(options);
+    this.yielding = new InteractiveYield(this.clock, () => this.isStarted);
   }
 
   /**
@@ -169,7 +133,7 @@ export class SqliteJobQueue implements JobQueue {
             insert.run(
               type,
               json,
-              options.maxAttempts ?? this.maxAttempts,
+              options.maxAttempts ?? this.settings.maxAttempts,
               options.runAfter ?? now,
               options.dedupeKey ?? null,
               now,
@@ -192,48 +156,27 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   yieldTo(isBusy: () => boolean, maxWaitMs = 1_000): void {
-    this.isBusy = isBusy;
-    this.maxYieldMs = maxWaitMs;
+    this.yielding.yieldTo(isBusy, maxWaitMs);
   }
 
   /**
-   * Resolves once no interactive work runs (at once when none does), or after `maxYieldMs`: a running
-   * job awaits it before a stretch of synchronous work (a formation's write), so a turn that came in
-   * meanwhile is not held up behind it on the event loop.
+   * Resolves once no interactive work runs (at once when none does), or after the `yieldTo` wait: a
+   * running job awaits it before a stretch of synchronous work (a formation's write), so a turn that came
+   * in meanwhile is not held up behind it on the event loop.
    */
   giveWay(): Promise<void> {
-    if (!this.isBusy()) return Promise.resolve();
-    const since = this.clock.now();
-    return new Promise<void>((resolve) => {
-      const look = (): void => {
-        if (!this.isStarted || !this.isBusy() || this.clock.now() - since >= this.maxYieldMs) resolve();
-        else setTimeout(look, YIELD_POLL_MS);
-      };
-      setTimeout(look, YIELD_POLL_MS);
-    });
-  }
-
-  /** True while a job should not start yet: interactive work runs, and it has not waited `maxYieldMs` for it. */
-  private isYielding(): boolean {
-    if (!this.isBusy()) {
-      this.yieldingSince = null;
-      return false;
-    }
-    const now = this.clock.now();
-    this.yieldingSince ??= now;
-    if (now - this.yieldingSince < this.maxYieldMs) return true;
-    this.yieldingSince = null;
-    return false;
+    return this.yielding.giveWay();
   }
 
   register(type: string, handler: JobHandler): void {
     this.handlers.set(type, handler);
+    this.handledTypes = JSON.stringify([...this.handlers.keys()]);
   }
 
   start(): void {
     if (this.isStarted) return;
     this.isStarted = true;
-    this.prepare("DELETE FROM jobs WHERE status = 'completed' AND updated_at < ?").run(this.clock.now() - this.keepCompletedMs);
+    this.prepare("DELETE FROM jobs WHERE status = 'completed' AND updated_at < ?").run(this.clock.now() - this.settings.keepCompletedMs);
     this.wake();
   }
 
@@ -241,20 +184,11 @@ export class SqliteJobQueue implements JobQueue {
     this.isStarted = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const jobs = [...this.running.values()];
-    if (jobs.length === 0) return this.writeCompleted();
-    let timeout: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timeout = setTimeout(() => resolve('timeout'), this.stopTimeoutMs)));
-    const finished = await Promise.race([Promise.all(jobs.map((job) => job.done)).then(() => 'done' as const), timedOut]);
-    clearTimeout(timeout);
-    if (finished === 'timeout') {
-      for (const job of jobs) job.controller.abort(new Error('job queue stopping'));
-      await Promise.all(jobs.map((job) => job.done));
-    }
+    await this.running.stop(this.settings.stopTimeoutMs);
     this.writeCompleted();
   }
 
-  /** Writes the completions no claim has taken along yet (stop, or nothing more to claim). */
+  /** Writes the completions no claim has taken along yet (stop, drain, or nothing claimed for a while). */
   private writeCompleted(): void {
     if (this.completed.length === 0 || !this.db.open) return;
     try {
@@ -268,6 +202,7 @@ export class SqliteJobQueue implements JobQueue {
 
   /** Inside a write transaction: marks the finished jobs completed (the caller empties the list once it committed). */
   private markCompleted(): void {
+    if (this.completed.length === 0) return;
     const complete = this.prepare(
       "UPDATE jobs SET status = 'completed', lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
     );
@@ -290,8 +225,9 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   /**
-   * Waits until no job is due or running. Jobs scheduled for later (`runAfter`, retry backoff) do not
-   * count: they are not work that can be finished now.
+   * Waits until no job is due or running, then writes the completions still waiting for a claim (so the
+   * table reads as the queue sees it). Jobs scheduled for later (`runAfter`, retry backoff) do not count:
+   * they are not work that can be finished now.
    */
   async drain(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -301,7 +237,10 @@ export class SqliteJobQueue implements JobQueue {
           "SELECT coalesce(sum(status = 'pending' AND run_after <= ?), 0) AS pending, coalesce(sum(status = 'running'), 0) AS running FROM jobs",
         )
         .get(this.clock.now())!;
-      if (pending === 0 && running - this.completed.length === 0 && this.running.size === 0 && this.unwritten.length === 0) return;
+      if (pending === 0 && running - this.completed.length === 0 && this.running.size === 0 && this.unwritten.length === 0) {
+        this.writeCompleted();
+        return;
+      }
       if (Date.now() >= deadline)
         throw new Error(`job queue did not drain within ${timeoutMs} ms (${pending} pending, ${running} running)`);
       await new Promise<void>((resolve) => {
@@ -316,13 +255,27 @@ export class SqliteJobQueue implements JobQueue {
     }
   }
 
+  /** Whether a job could be claimed now (a read: no write transaction when there is none). */
+  private isJobDue(now: number): boolean {
+    return (
+      this.prepare<{ now: number; types: string }, 1>(
+        `SELECT 1 FROM jobs
+         WHERE type IN (SELECT value FROM json_each(@types))
+           AND ((status = 'pending' AND run_after <= @now) OR (status = 'running' AND lease_until <= @now))
+         LIMIT 1`,
+      )
+        .pluck()
+        .get({ now, types: this.handledTypes }) !== undefined
+    );
+  }
+
   /**
    * Claims the next due job of a registered type (or one whose lease expired) for this process, or
-   * returns null. Jobs whose lease expired after their last attempt are failed first.
+   * returns null. Jobs whose lease expired after their last attempt are failed first. The completions
+   * of finished jobs are written in the same transaction.
    */
   claim(): JobRecord | null {
     const now = this.clock.now();
-    const types = JSON.stringify([...this.handlers.keys()]);
     const job = this.db
       .transaction(() => {
         this.markCompleted();
@@ -342,7 +295,7 @@ export class SqliteJobQueue implements JobQueue {
                ORDER BY run_after, id LIMIT 1)
              RETURNING id, type, payload, status, attempts, max_attempts, created_at`,
           )
-          .get({ now, leaseUntil: now + this.leaseMs, owner: this.owner, types });
+          .get({ now, leaseUntil: now + this.settings.leaseMs, owner: this.owner, types: this.handledTypes });
         return row === undefined ? null : toJob(row);
       })
       .immediate();
@@ -359,11 +312,12 @@ export class SqliteJobQueue implements JobQueue {
   /** Runs a claimed job; a completion is left for the next claim to write (`completed`). */
   private async execute(job: JobRecord, signal: AbortSignal): Promise<void> {
     const handler = this.handlers.get(job.type);
-    const renew = setInterval(() => this.renewLease(job.id), Math.max(10, Math.floor(this.leaseMs / 3)));
+    const renew = setInterval(() => this.renewLease(job.id), Math.max(10, Math.floor(this.settings.leaseMs / 3)));
     renew.unref();
     try {
       if (!handler) throw new Error(`no handler for job type ${job.type}`);
       await handler(job, signal);
+      if (this.completed.length === 0) this.completedSince = this.clock.now();
       this.completed.push(job.id);
     } catch (error) {
       if (signal.aborted) this.release(job.id);
@@ -377,7 +331,7 @@ export class SqliteJobQueue implements JobQueue {
     try {
       this
         .prepare("UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'")
-        .run(this.clock.now() + this.leaseMs, id, this.owner);
+        .run(this.clock.now() + this.settings.leaseMs, id, this.owner);
     } catch (error) {
       this.logger.warn({ err: error, jobId: id }, 'could not renew a job lease');
     }
@@ -387,7 +341,10 @@ export class SqliteJobQueue implements JobQueue {
     const message = error instanceof Error ? error.message : String(error);
     const row = this.prepare<[number], { max_attempts: number }>('SELECT max_attempts FROM jobs WHERE id = ?').get(job.id);
     const now = this.clock.now();
-    const next = afterFailure({ attempts: job.attempts, maxAttempts: row?.max_attempts ?? null }, now, { baseMs: this.retryBaseMs, maxMs: this.retryMaxMs });
+    const next = afterFailure({ attempts: job.attempts, maxAttempts: row?.max_attempts ?? null }, now, {
+      baseMs: this.settings.retryBaseMs,
+      maxMs: this.settings.retryMaxMs,
+    });
     const isFinal = next.status === 'failed';
     this
       .prepare(
@@ -426,32 +383,49 @@ export class SqliteJobQueue implements JobQueue {
   private tick(): void {
     this.timer = null;
     if (!this.isStarted || !this.db.open) return;
-    if (this.running.size < this.concurrency && this.isYielding()) {
+    if (this.running.size < this.settings.concurrency && this.yielding.isYielding()) {
       // Someone is waiting for a turn: look again shortly rather than compete with it for the event loop.
       this.timer = setTimeout(() => this.tick(), YIELD_POLL_MS);
       this.timer.unref();
       return;
     }
     try {
-      while (this.running.size < this.concurrency) {
+      while (this.running.size < this.settings.concurrency) {
+        // Nothing due: no write transaction just to find that out. Finished jobs' completions wait for the
+        // next claim (a turn's jobs come in a few seconds), up to one poll period, then are written alone.
+        if (!this.isJobDue(this.clock.now())) break;
         const job = this.claim();
         if (job === null) break;
-        const controller = new AbortController();
-        const done = this.execute(job, controller.signal).finally(() => {
-          this.running.delete(job.id);
-          for (const waiter of [...this.idleWaiters]) waiter();
-          this.wake();
-        });
-        this.running.set(job.id, { controller, done });
+        this.running.start(
+          job.id,
+          (signal) => this.execute(job, signal),
+          () => {
+            for (const waiter of [...this.idleWaiters]) waiter();
+            this.wake();
+          },
+        );
       }
     } catch (error) {
       this.logger.error({ err: error }, 'the job queue could not claim a job');
     }
-    // No claim took them along (nothing due, or all slots busy): written now, on their own.
-    this.writeCompleted();
+    if (this.completed.length > 0 && this.clock.now() - this.completedSince >= this.completionDelayMs()) this.writeCompleted();
     if (this.isStarted && this.timer === null) {
-      this.timer = setTimeout(() => this.tick(), this.pollMs);
+      this.timer = setTimeout(() => this.tick(), this.pollMs());
       this.timer.unref();
     }
+  }
+
+  /**
+   * How long a finished job's completion may wait for the next claim: one poll period, and well inside
+   * its lease (no renewal runs for a finished job; another worker must not take it meanwhile).
+   */
+  private completionDelayMs(): number {
+    return Math.min(this.settings.pollMs, Math.floor(this.settings.leaseMs / 3));
+  }
+
+  /** How long an idle worker waits before it looks again: the poll period, or until the oldest unwritten completion is due. */
+  private pollMs(): number {
+    if (this.completed.length === 0) return this.settings.pollMs;
+    return Math.max(0, Math.min(this.settings.pollMs, this.completedSince + this.completionDelayMs() - this.clock.now()));
   }
 }

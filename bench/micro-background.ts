@@ -1,0 +1,171 @@
+/**
+ * `npx tsx bench/micro-background.ts [turns] [stored] [--stretches]`: the server's CPU per chat turn
+ * **with the background work it causes** (memory formation, the turn appraisal, embeddings, the
+ * relationship job, summaries, the job queue), in process and without sockets, in the compiled server
+ * (dist/, or another build's with `PERSONA_MICRO_DIST=/x/dist`). Like bench/micro-turn.ts (10,000 stored
+ * messages, real SQLite, the instant fake model in a child process so its CPU is not counted), but the job
+ * worker runs: after each turn's reply it waits until the jobs the turn queued have run (`drain`).
+ *
+ * Reports CPU µs per turn: to the reply, the after-reply observers, the background jobs, and the total.
+ * With `--stretches` it also runs a probe on the event loop during the jobs (a `setImmediate` chain that
+ * notes how long each loop iteration took): the longest synchronous stretches of background work, which a
+ * turn arriving meanwhile waits behind (p50 / p99 / max, and how many per turn were over 0.5 ms). The probe
+ * costs CPU of its own, so the CPU figures of a `--stretches` run are not comparable with a run without it.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import type * as AppModule from '../src/app/app.js';
+import type * as ConfigModule from '../src/config/load.js';
+import type * as LoggerModule from '../src/logger.js';
+import { seedText } from './lib/chat-texts.js';
+
+const args = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const isProbed = process.argv.includes('--stretches');
+const dist = path.resolve(process.env.PERSONA_MICRO_DIST ?? path.join(import.meta.dirname, '..', 'dist'));
+const load = <T>(file: string): Promise<T> => import(pathToFileURL(path.join(dist, file)).href) as Promise<T>;
+const { createCore } = await load<typeof AppModule>('app/app.js');
+const { loadConfig } = await load<typeof ConfigModule>('config/load.js');
+const { createLogger } = await load<typeof LoggerModule>('logger.js');
+
+const turns = Number(args[0] ?? 200);
+const stored = Number(args[1] ?? 10_000);
+const fake = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'lib', 'micro-turn-llm.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+const url = await new Promise<string>((resolve) => createInterface({ input: fake.stdout! }).once('line', resolve));
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'persona-micro-background-'));
+
+/** A setImmediate chain noting each event-loop iteration's length (ms) while `running`. */
+class LoopProbe {
+  readonly gaps: number[] = [];
+  private running = false;
+  private last = 0;
+  start(): void {
+    this.running = true;
+    this.last = performance.now();
+    setImmediate(() => this.step());
+  }
+  stop(): void {
+    this.running = false;
+  }
+  private step(): void {
+    const now = performance.now();
+    this.gaps.push(now - this.last);
+    this.last = now;
+    if (this.running) setImmediate(() => this.step());
+  }
+}
+
+try {
+  const config = loadConfig({ cwd: dataDir, env: {}, flags: { dataDir, port: 0, logLevel: 'warn', 'llm.ollamaHost': url } });
+  const core = await createCore(config, { logger: createLogger('warn') });
+  const jobs = core.services.memory.jobs;
+  await jobs.stop();
+  const binding = { id: 'micro_background_session', userId: null };
+  const persona = core.services.personas.resolve('aria');
+  const { state } = await core.services.personas.snapshot(persona);
+  const start = Date.now() - stored * 60_000;
+  let conversationId = '';
+  for (let turn = 0; turn < stored / 2; turn++) {
+    const now = start + turn * 120_000;
+    const { conversation } = await core.store.appendUserTurn({ sessionId: binding.id, personaId: persona.id, content: seedText(turn), tokens: 30, now });
+    conversationId = conversation.id;
+    await core.store.appendAssistantTurn({ conversationId, personaId: persona.id, content: `Aria hears you: ${seedText(turn + 1)}`, tokens: 35, promptTokens: 900, processingMs: 800, now: now + 60_000, personaState: { ...state, updatedAt: now + 60_000 } });
+  }
+  const byType = new Map<string, { n: number; cpu: number }>();
+  if (process.env.MICRO_BY_TYPE) {
+    const handlers = (jobs as unknown as { handlers: Map<string, (job: unknown, signal: AbortSignal) => Promise<void>> }).handlers;
+    for (const [type, handler] of handlers)
+      handlers.set(type, async (job, signal) => {
+        const since = process.cpuUsage();
+        try {
+          await handler(job, signal);
+        } finally {
+          const used = process.cpuUsage(since);
+          const entry = byType.get(type) ?? { n: 0, cpu: 0 };
+          entry.n++;
+          entry.cpu += used.user + used.system;
+          byType.set(type, entry);
+        }
+      });
+  }
+  const bySync = new Map<string, { n: number; cpu: number }>();
+  if (process.env.MICRO_BY_TYPE) {
+    // The synchronous part of each call (store calls do all their work before they return).
+    const wrap = (proto: Record<string, unknown>, names: string[], prefix: string): void => {
+      for (const name of names) {
+        const original = proto[name] as (...args: unknown[]) => unknown;
+        proto[name] = function (this: unknown, ...args: unknown[]) {
+          const since = process.cpuUsage();
+          try {
+            return original.apply(this, args);
+          } finally {
+            const used = process.cpuUsage(since);
+            const entry = bySync.get(`${prefix}.${name}`) ?? { n: 0, cpu: 0 };
+            entry.n++;
+            entry.cpu += used.user + used.system;
+            bySync.set(`${prefix}.${name}`, entry);
+          }
+        };
+      }
+    };
+    const { SqliteMemoryStore } = await load<{ SqliteMemoryStore: { prototype: Record<string, unknown> } }>('adapters/sqlite/memory-store.js');
+    const { SqliteJobQueue } = await load<{ SqliteJobQueue: { prototype: Record<string, unknown> } }>('adapters/sqlite/job-queue.js');
+    const { SqliteSocialStore } = await load<{ SqliteSocialStore: { prototype: Record<string, unknown> } }>('adapters/sqlite/social-store.js');
+    const { HashedNgramEmbedder } = await load<{ HashedNgramEmbedder: { prototype: Record<string, unknown> } }>('adapters/embedders/hashed-ngram.js');
+    wrap(SqliteMemoryStore.prototype, ['replaceFormed', 'vectorSearch', 'getMany', 'message', 'countFor', 'latestSummary', 'messagesAfter', 'countMessagesAfter', 'insert', 'pruneCandidates'], 'memories');
+    wrap(SqliteJobQueue.prototype, ['claim', 'writeEnqueued', 'writeCompleted', 'tick', 'drain'], 'jobs');
+    wrap(SqliteSocialStore.prototype, ['recordInteraction'], 'social');
+    wrap(HashedNgramEmbedder.prototype, ['embed'], 'offline');
+  }
+  jobs.start();
+  await jobs.drain(60_000);
+  const settle = async (): Promise<void> => {
+    for (let hop = 0; hop < 4; hop++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  const turn = (index: number) =>
+    core.services.chat.runTurn(binding, { message: `micro-${index}: ${seedText(index + 11)}`, personaId: 'aria', conversationId }, { signal: new AbortController().signal });
+  for (let index = 0; index < 40; index++) {
+    await turn(index);
+    await jobs.drain(60_000);
+  }
+  let toReply = 0;
+  let after = 0;
+  let background = 0;
+  const probe = new LoopProbe();
+  for (let index = 0; index < turns; index++) {
+    const before = process.cpuUsage();
+    await turn(1000 + index);
+    const replied = process.cpuUsage(before);
+    await settle();
+    const settled = process.cpuUsage(before);
+    if (isProbed) probe.start();
+    await jobs.drain(60_000);
+    probe.stop();
+    const total = process.cpuUsage(before);
+    const cpu = (usage: NodeJS.CpuUsage): number => usage.user + usage.system;
+    toReply += cpu(replied);
+    after += cpu(settled) - cpu(replied);
+    background += cpu(total) - cpu(settled);
+  }
+  const per = (micros: number): number => Math.round(micros / turns);
+  process.stdout.write(
+    `${path.relative(process.cwd(), dist) || dist}: ${turns} turns, ${stored} stored: CPU µs per turn to reply ${per(toReply)}, after ${per(after)}, background jobs ${per(background)}, total ${per(toReply + after + background)}\n`,
+  );
+  if (byType.size > 0) process.stdout.write(`${[...byType].map(([type, { n, cpu }]) => `${type}: ${(n / (turns + 40)).toFixed(2)}/turn × ${Math.round(cpu / n)} µs`).join(', ')}\n`);
+  if (bySync.size > 0) process.stdout.write(`${[...bySync].sort((a, b) => b[1].cpu - a[1].cpu).map(([name, { n, cpu }]) => `  ${name}: ${(n / (turns + 40)).toFixed(2)}/turn × ${Math.round(cpu / n)} µs = ${Math.round(cpu / (turns + 40))} µs/turn`).join('\n')}\n`);
+  if (isProbed) {
+    const gaps = probe.gaps.sort((a, b) => a - b);
+    const at = (q: number): string => (gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))] ?? 0).toFixed(2);
+    const over = gaps.filter((gap) => gap > 0.5).length;
+    process.stdout.write(
+      `event-loop iterations during the jobs: ${gaps.length}, ms p50 ${at(0.5)} p90 ${at(0.9)} p99 ${at(0.99)} max ${(gaps.at(-1) ?? 0).toFixed(2)}; over 0.5 ms: ${(over / turns).toFixed(2)} per turn, over 1 ms: ${(gaps.filter((gap) => gap > 1).length / turns).toFixed(2)} per turn\n`,
+    );
+  }
+  await core.close();
+} finally {
+  fake.kill();
+  rmSync(dataDir, { recursive: true, force: true });
+}
