@@ -106,6 +106,8 @@ export function composeMemory(deps: {
     async stop() {
       maintenance.stopDecay();
       await jobs.stop();
+      // Recalls the store gathered but has not written yet (the store closes next).
+      await store.flushAccess?.();
     },
   };
 }

@@ -144,8 +144,14 @@ export interface MemoryStore {
   vectorSearch(embedder: string, vector: Float32Array, scope: MemoryScope, limit: number): Promise<RankedId[]>;
   /** Whether `viewerId` may see each memory (for re-checking fused results). */
   visibleTo(viewerId: string, memories: readonly Memory[]): Promise<boolean[]>;
-  /** Records recalls: last access now, access count + 1. Importance is not raised (no rich-get-richer). */
+  /**
+   * Records recalls: last access now, access count + 1. Importance is not raised (no rich-get-richer). A
+   * store may gather them and write them later (SQLite: with its next write, within a second at most);
+   * its reads count them at once.
+   */
   recordAccess(ids: readonly number[], now: number): Promise<void>;
+  /** Writes the recalls `recordAccess` gathered and has not written yet (before shutdown). */
+  flushAccess?(): Promise<void>;
   /** Stores the LLM's canonical fact and questions for a memory (into its recall terms); false when it is gone. */
   setDoc2Query(id: number, text: string | null): Promise<boolean>;
   /**

@@ -20,16 +20,18 @@ export interface MemoryRow {
   access_count: number;
   decayed_at: number;
   type_label: string | null;
-  recall_terms: string;
-  expanded_with: string | null;
   doc2query: string | null;
   shared_with: string | null;
   shared_groups: string | null;
 }
 
-/** Columns plus the share lists (JSON arrays) of a memory row `m`. */
+/**
+ * The columns `toMemory` reads plus the share lists (JSON arrays) of a memory row `m`. Not `m.*`: the
+ * recall terms (~1,800 characters a memory with doc2query) would be copied out of SQLite for nothing.
+ */
 export const MEMORY_SELECT = `
-  SELECT m.*,
+  SELECT m.id, m.persona_id, m.kind, m.content, m.importance, m.importance_source, m.visibility, m.user_id, m.session_id,
+    m.conversation_id, m.message_id, m.created_at, m.last_accessed_at, m.access_count, m.decayed_at, m.type_label, m.doc2query,
     (SELECT json_group_array(persona_id) FROM memory_shares WHERE memory_id = m.id AND persona_id IS NOT NULL) AS shared_with,
     (SELECT json_group_array(group_id) FROM memory_shares WHERE memory_id = m.id AND group_id IS NOT NULL) AS shared_groups
   FROM memories m`;
@@ -99,9 +101,17 @@ export function prepareMemoryStatements(db: Database) {
     staleExpansions: db.prepare<{ after: number; version: string; limit: number }, { id: number; content: string; doc2query: string | null }>(
       'SELECT id, content, doc2query FROM memories WHERE id > @after AND expanded_with IS NOT @version ORDER BY id LIMIT @limit',
     ),
-    /** A persona's facts about one user, most important (then most recent) first: the "what I know about you" block. */
-    userFacts: db.prepare<{ persona: string; anyUser: 0 | 1; userId: string | null; limit: number }, MemoryRow>(
-      `${MEMORY_SELECT} WHERE m.persona_id = @persona AND m.kind = 'user_fact' AND (@anyUser = 1 OR m.user_id IS @userId)
+    /**
+     * A persona's facts about one user, most important (then most recent) first: the "what I know about
+     * you" block. Read along the `memories_user_facts` index backwards (migration 0036): no sort.
+     */
+    userFacts: db.prepare<{ persona: string; userId: string | null; limit: number }, MemoryRow>(
+      `${MEMORY_SELECT} WHERE m.persona_id = @persona AND m.kind = 'user_fact' AND m.user_id IS @userId
+       ORDER BY m.importance DESC, m.created_at DESC, m.id DESC LIMIT @limit`,
+    ),
+    /** The same over every user's facts (internal callers). */
+    everyUsersFacts: db.prepare<{ persona: string; limit: number }, MemoryRow>(
+      `${MEMORY_SELECT} WHERE m.persona_id = @persona AND m.kind = 'user_fact'
        ORDER BY m.importance DESC, m.created_at DESC, m.id DESC LIMIT @limit`,
     ),
     get: db.prepare<[number], MemoryRow>(`${MEMORY_SELECT} WHERE m.id = ?`),
@@ -206,8 +216,13 @@ export function prepareMemoryStatements(db: Database) {
     isVisible: db
       .prepare<ScopeParams & { id: number }, 1>(`SELECT 1 FROM memories m WHERE m.id = @id AND ${VISIBLE} AND ${OF_USER}`)
       .pluck(),
-    /** A recall counts (access count, recency); it never raises importance (issue 13: no rich-get-richer). */
-    touch: db.prepare<{ id: number; now: number }>('UPDATE memories SET last_accessed_at = @now, access_count = access_count + 1 WHERE id = @id'),
+    /**
+     * Recalls count (access count, recency); they never raise importance (issue 13: no rich-get-richer).
+     * `@count` recalls of one memory, the last at `@now` (recordAccess gathers them).
+     */
+    touch: db.prepare<{ id: number; now: number; count: number }>(
+      'UPDATE memories SET last_accessed_at = @now, access_count = access_count + @count WHERE id = @id',
+    ),
     stats: db.prepare<
       [],
       { total: number; high: number; medium: number; low: number; avg: number | null; bytes: number | null; shared: number; public: number }

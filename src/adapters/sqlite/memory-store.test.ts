@@ -104,6 +104,42 @@ describe('SqliteMemoryStore', () => {
     expect(await memories.rankingFacts([])).toEqual([]);
   });
 
+  it.skipIf(onPostgres())('counts recalls in every read at once and writes them with the next write, or when flushed', async () => {
+    const sqlite = memories as SqliteMemoryStore;
+    const memory = await sqlite.insert({ ...base, personaId: 'aria', kind: 'user_fact', content: 'the user keeps bees', visibility: 'private' }, [], 1_000);
+    const stored = store.database.prepare<[number], { at: number; count: number }>('SELECT last_accessed_at AS at, access_count AS count FROM memories WHERE id = ?');
+    await sqlite.recordAccess([memory.id], 5_000);
+    await sqlite.recordAccess([memory.id], 6_000);
+    expect(stored.get(memory.id)).toEqual({ at: 1_000, count: 0 });
+    expect(await sqlite.get(memory.id)).toMatchObject({ lastAccessedAt: 6_000, accessCount: 2 });
+    expect((await sqlite.getMany([memory.id]))[0]).toMatchObject({ lastAccessedAt: 6_000, accessCount: 2 });
+    expect((await sqlite.userFacts('aria', null, 5))[0]).toMatchObject({ lastAccessedAt: 6_000, accessCount: 2 });
+    expect((await sqlite.list({ personaId: 'aria', limit: 5, offset: 0 })).memories[0]).toMatchObject({ lastAccessedAt: 6_000, accessCount: 2 });
+    expect(await sqlite.pruneCandidates('aria')).toEqual([{ id: memory.id, importance: 0.5, lastAccessedAt: 6_000 }]);
+    // The next write commits them first, once.
+    await sqlite.insert({ ...base, personaId: 'aria', content: 'another memory', visibility: 'private' }, [], 7_000);
+    expect(stored.get(memory.id)).toEqual({ at: 6_000, count: 2 });
+    expect(await sqlite.get(memory.id)).toMatchObject({ lastAccessedAt: 6_000, accessCount: 2 });
+    await sqlite.recordAccess([memory.id], 8_000);
+    await sqlite.flushAccess();
+    expect(stored.get(memory.id)).toEqual({ at: 8_000, count: 3 });
+  });
+
+  it.skipIf(onPostgres())("reads a turn's facts block and summary along their indexes, without a sort or a table scan", () => {
+    const plan = (sql: string): string =>
+      store.database
+        .prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+        .all()
+        .map((row) => row.detail)
+        .join('; ');
+    const facts = plan(
+      "SELECT id FROM memories m WHERE m.persona_id = 'aria' AND m.kind = 'user_fact' AND m.user_id IS NULL ORDER BY m.importance DESC, m.created_at DESC, m.id DESC LIMIT 5",
+    );
+    expect(facts).toContain('memories_user_facts');
+    expect(facts).not.toContain('TEMP B-TREE');
+    expect(plan("SELECT id FROM memories m WHERE m.conversation_id = 'c' AND m.kind = 'summary' ORDER BY m.id DESC LIMIT 1")).toContain('memories_summaries');
+  });
+
   it('keeps the text index in step with inserts, edits and deletes', async () => {
     const memory = await memories.insert({ ...base, personaId: 'aria', content: 'apples in the orchard', visibility: 'private' }, [], 1);
     const scope = { viewerId: 'aria' };

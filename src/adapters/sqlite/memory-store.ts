@@ -44,6 +44,12 @@ import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type Memor
  */
 const INDEX_PAGE = 500;
 
+/**
+ * Longest a recall waits to be written (recordAccess) when no other write of the store takes it along:
+ * its access time and count reach the file within this, and every read of the server sees them at once.
+ */
+const UNWRITTEN_RECALLS_MS = 1_000;
+
 /** Full-text matches ranked per result wanted before visibility filtering (see fullTextSearch). */
 const FULL_TEXT_SCAN = 20;
 
@@ -323,6 +329,9 @@ export class SqliteMemoryStore implements MemoryStore {
   private countCache: { at: number; count: number; documents: Map<string, number>; contentDocuments: Map<string, number> } | null = null;
   /** Memory id → persona, for the vectors in the index (visibility checks during a scan). */
   private readonly ownerOf = new Map<number, string>();
+  /** Recalls not yet written (see recordAccess): memory id → the last one's time and how many. */
+  private readonly unwrittenRecalls = new Map<number, { at: number; count: number }>();
+  private recallTimer: ReturnType<typeof setTimeout> | null = null;
 
   private readonly thesaurus: Thesaurus;
 
@@ -435,18 +444,18 @@ export class SqliteMemoryStore implements MemoryStore {
   async get(id: number): Promise<Memory | null> {
     return this.read(() => {
       const row = this.sql.get.get(id);
-      return row === undefined ? null : toMemory(row);
+      return row === undefined ? null : this.recalled(row);
     });
   }
 
   async getMany(ids: readonly number[]): Promise<Memory[]> {
     if (ids.length === 0) return [];
-    return this.read(() => this.sql.getMany.all(JSON.stringify(ids)).map(toMemory));
+    return this.read(() => this.sql.getMany.all(JSON.stringify(ids)).map((row) => this.recalled(row)));
   }
 
   async rankingFacts(ids: readonly number[]): Promise<RankingFacts[]> {
     if (ids.length === 0) return [];
-    return this.read(() => this.sql.rankingFacts.all(JSON.stringify(ids)));
+    return this.read(() => this.withRecalls(this.sql.rankingFacts.all(JSON.stringify(ids))));
   }
 
   async update(id: number, changes: MemoryChanges, vectors: readonly MemoryVector[] | null, now: number): Promise<Memory | null> {
@@ -539,7 +548,7 @@ export class SqliteMemoryStore implements MemoryStore {
       const rows = this.db
         .prepare(`${MEMORY_SELECT} ${clause} ORDER BY m.created_at DESC, m.id DESC LIMIT @limit OFFSET @offset`)
         .all(params) as MemoryRow[];
-      return { memories: rows.map(toMemory), total };
+      return { memories: rows.map((row) => this.recalled(row)), total };
     });
   }
 
@@ -764,11 +773,54 @@ export class SqliteMemoryStore implements MemoryStore {
     });
   }
 
+  /**
+   * Gathers the recalls instead of writing them now: a chat turn's recall used to end in a commit of
+   * its own (~0.1–0.6 ms on the turn's critical path, issue 15). They are written first thing by the
+   * next write of this store (the turn's memory formation, after the reply), or after
+   * UNWRITTEN_RECALLS_MS, or by `flushAccess` (shutdown); every read of this store counts them meanwhile.
+   */
   async recordAccess(ids: readonly number[], now: number): Promise<void> {
-    if (ids.length === 0) return;
-    await this.write(() => {
-      for (const id of ids) this.sql.touch.run({ id, now });
-    });
+    for (const id of ids) {
+      const known = this.unwrittenRecalls.get(id);
+      if (known === undefined) this.unwrittenRecalls.set(id, { at: now, count: 1 });
+      else {
+        known.at = now;
+        known.count++;
+      }
+    }
+    if (this.unwrittenRecalls.size > 0 && this.recallTimer === null) {
+      // A failed write keeps the recalls for the next one, whose caller gets the error.
+      this.recallTimer = setTimeout(() => {
+        this.recallTimer = null;
+        this.flushAccess().catch(() => undefined);
+      }, UNWRITTEN_RECALLS_MS);
+      this.recallTimer.unref();
+    }
+  }
+
+  async flushAccess(): Promise<void> {
+    if (this.unwrittenRecalls.size === 0 || !this.db.open) return;
+    await this.write(() => undefined);
+  }
+
+  /** A memory row as the domain's Memory, with the recalls not yet written counted in. */
+  private recalled(row: MemoryRow): Memory {
+    const memory = toMemory(row);
+    const recalls = this.unwrittenRecalls.get(memory.id);
+    if (recalls === undefined) return memory;
+    memory.lastAccessedAt = recalls.at;
+    memory.accessCount += recalls.count;
+    return memory;
+  }
+
+  /** Ranking facts with the recalls not yet written counted in. */
+  private withRecalls<F extends { id: number; lastAccessedAt: number }>(facts: F[]): F[] {
+    if (this.unwrittenRecalls.size === 0) return facts;
+    for (const fact of facts) {
+      const recalls = this.unwrittenRecalls.get(fact.id);
+      if (recalls !== undefined) fact.lastAccessedAt = recalls.at;
+    }
+    return facts;
   }
 
   async setDoc2Query(id: number, text: string | null): Promise<boolean> {
@@ -807,9 +859,9 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async userFacts(personaId: string, userId: string | null | undefined, limit: number): Promise<Memory[]> {
     return this.read(() =>
-      this.sql.userFacts
-        .all({ persona: personaId, anyUser: userId === undefined ? 1 : 0, userId: userId ?? null, limit })
-        .map(toMemory),
+      (userId === undefined ? this.sql.everyUsersFacts.all({ persona: personaId, limit }) : this.sql.userFacts.all({ persona: personaId, userId, limit })).map(
+        (row) => this.recalled(row),
+      ),
     );
   }
 
@@ -849,7 +901,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async pruneCandidates(personaId: string): Promise<PruneCandidate[]> {
-    return this.read(() => this.sql.pruneCandidates.all(personaId));
+    return this.read(() => this.withRecalls(this.sql.pruneCandidates.all(personaId)));
   }
 
   async countFor(personaId: string | null): Promise<number> {
@@ -940,7 +992,7 @@ export class SqliteMemoryStore implements MemoryStore {
   async latestSummary(conversationId: string): Promise<Memory | null> {
     return this.read(() => {
       const row = this.sql.latestSummary.get(conversationId);
-      return row === undefined ? null : toMemory(row);
+      return row === undefined ? null : this.recalled(row);
     });
   }
 
@@ -1062,7 +1114,16 @@ export class SqliteMemoryStore implements MemoryStore {
 
   private write<T>(work: () => T): Promise<T> {
     return this.read(() => {
-      const result = this.db.transaction(work).immediate();
+      // The recalls gathered so far go first, in the same commit (inside an outer transaction they wait:
+      // it may still roll back); they are forgotten only once it has committed.
+      const recalls = this.db.inTransaction ? 0 : this.unwrittenRecalls.size;
+      const result = this.db
+        .transaction(() => {
+          if (recalls > 0) for (const [id, { at, count }] of this.unwrittenRecalls) this.sql.touch.run({ id, now: at, count });
+          return work();
+        })
+        .immediate();
+      if (recalls > 0) this.unwrittenRecalls.clear();
       if (this.isMirrorUsed && this.mirror?.hasChanges === true) this.followSoon();
       return result;
     });

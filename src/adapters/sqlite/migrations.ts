@@ -20,6 +20,7 @@ import { promptTemplates } from './migrations/0007_prompt_templates.js';
 import { personaOwners } from './migrations/0024_persona_owners.js';
 import { memoryRecall } from './migrations/0025_memory_recall.js';
 import { moodSamples } from './migrations/0030_mood_samples.js';
+import { memoryReadIndexes } from './migrations/0036_memory_read_indexes.js';
 
 export interface Migration {
   /** Increasing, each used once; a gap is allowed while parallel features land (each recorded version is applied once). */
@@ -29,7 +30,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, media, personaOwners, memoryRecall, moodSamples];
+export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, media, personaOwners, memoryRecall, moodSamples, memoryReadIndexes];
 
 /** The newest schema version this build knows. */
 export function currentSchemaVersion(): number {
