@@ -36,6 +36,7 @@ import type {
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { ftsAverages, FullTextMirror } from './full-text-mirror.js';
+import { MemoryReadCache } from './memory-read-cache.js';
 import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type MemoryRow, type MemoryStatements, type ScopeParams } from './memory-statements.js';
 
 /**
@@ -315,6 +316,8 @@ export function ftsRowCount(averages: Uint8Array | undefined): number {
 
 /** One full-text mirror per connection (store objects on one connection share it and report their writes to it). */
 const mirrors = new WeakMap<Database, FullTextMirror | null>();
+/** One read cache per connection: its triggers report every write on the connection to it. */
+const readCaches = new WeakMap<Database, MemoryReadCache>();
 
 export class SqliteMemoryStore implements MemoryStore {
   private readonly sql: MemoryStatements;
@@ -380,7 +383,16 @@ export class SqliteMemoryStore implements MemoryStore {
     }
     this.mirror = mirror;
     this.isMirrorUsed = options.fullTextMirror ?? true;
+    let cache = readCaches.get(db);
+    if (cache === undefined) {
+      cache = new MemoryReadCache(db);
+      readCaches.set(db, cache);
+    }
+    this.cache = cache;
   }
+
+  /** The recall's reads besides the search (ranking facts, rows, facts block, summary), kept between turns. */
+  private readonly cache: MemoryReadCache;
 
   /** The full-text mirror in step with the table, or null when FTS5 answers (a large store, or the mirror is off). */
   private currentMirror(): FullTextMirror | null {
@@ -441,12 +453,14 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async getMany(ids: readonly number[]): Promise<Memory[]> {
     if (ids.length === 0) return [];
-    return this.read(() => this.sql.getMany.all(JSON.stringify(ids)).map((row) => this.recalled(row)));
+    return this.read(() =>
+      this.cache.memories(ids, (missing) => this.sql.getMany.all(JSON.stringify(missing)).map(toMemory)).map((memory) => this.withRecall(memory)),
+    );
   }
 
   async rankingFacts(ids: readonly number[]): Promise<RankingFacts[]> {
     if (ids.length === 0) return [];
-    return this.read(() => this.withRecalls(this.sql.rankingFacts.all(JSON.stringify(ids))));
+    return this.read(() => this.withRecalls(this.cache.rankingFacts(ids, (missing) => this.sql.rankingFacts.all(JSON.stringify(missing)))));
   }
 
   async update(id: number, changes: MemoryChanges, vectors: readonly MemoryVector[] | null, now: number): Promise<Memory | null> {
@@ -796,7 +810,11 @@ export class SqliteMemoryStore implements MemoryStore {
 
   /** A memory row as the domain's Memory, with the recalls not yet written counted in. */
   private recalled(row: MemoryRow): Memory {
-    const memory = toMemory(row);
+    return this.withRecall(toMemory(row));
+  }
+
+  /** The memory (changed in place) with the recalls not yet written counted in. */
+  private withRecall(memory: Memory): Memory {
     const recalls = this.unwrittenRecalls.get(memory.id);
     if (recalls === undefined) return memory;
     memory.lastAccessedAt = recalls.at;
@@ -850,9 +868,13 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async userFacts(personaId: string, userId: string | null | undefined, limit: number): Promise<Memory[]> {
     return this.read(() =>
-      (userId === undefined ? this.sql.everyUsersFacts.all({ persona: personaId, limit }) : this.sql.userFacts.all({ persona: personaId, userId, limit })).map(
-        (row) => this.recalled(row),
-      ),
+      this.cache
+        .userFacts(personaId, userId, limit, () =>
+          (userId === undefined ? this.sql.everyUsersFacts.all({ persona: personaId, limit }) : this.sql.userFacts.all({ persona: personaId, userId, limit })).map(
+            toMemory,
+          ),
+        )
+        .map((memory) => this.withRecall(memory)),
     );
   }
 
@@ -982,8 +1004,11 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async latestSummary(conversationId: string): Promise<Memory | null> {
     return this.read(() => {
-      const row = this.sql.latestSummary.get(conversationId);
-      return row === undefined ? null : this.recalled(row);
+      const summary = this.cache.latestSummary(conversationId, () => {
+        const row = this.sql.latestSummary.get(conversationId);
+        return row === undefined ? null : toMemory(row);
+      });
+      return summary === null ? null : this.withRecall(summary);
     });
   }
 
