@@ -80,6 +80,30 @@ describe('memory reads kept between turns', () => {
     expect((await memories.userFacts('aria', null, 5))[0]?.importance).toBe(0.8);
   });
 
+  it('count recalls once they are written, as the table does', async () => {
+    const memory = await memories.insert({ ...base, personaId: 'aria', kind: 'user_fact', content: 'the user keeps bees' }, [], 1_000);
+    const summary = await memories.insert({ ...base, personaId: 'aria', kind: 'summary', content: 'We talked about bees.', conversationId: 'conv_1' }, [], 1_500);
+    const row = store.database.prepare<[number], { at: number; count: number }>('SELECT last_accessed_at AS at, access_count AS count FROM memories WHERE id = ?');
+    const read = async () => ({
+      row: (await memories.getMany([memory.id]))[0],
+      fact: (await memories.rankingFacts([memory.id]))[0],
+      block: (await memories.userFacts('aria', null, 5))[0],
+      summary: await memories.latestSummary('conv_1'),
+    });
+    await read();
+    for (const at of [2_000, 3_000]) {
+      await memories.recordAccess([memory.id, summary.id], at);
+      await memories.flushAccess();
+      const seen = await read();
+      const stored = row.get(memory.id)!;
+      expect(seen.row).toMatchObject({ lastAccessedAt: stored.at, accessCount: stored.count });
+      expect(seen.fact).toMatchObject({ lastAccessedAt: stored.at });
+      expect(seen.block).toMatchObject({ lastAccessedAt: stored.at, accessCount: stored.count });
+      expect(seen.summary).toMatchObject({ lastAccessedAt: row.get(summary.id)!.at, accessCount: row.get(summary.id)!.count });
+    }
+    expect(row.get(memory.id)).toEqual({ at: 3_000, count: 2 });
+  });
+
   it('hands out copies: changing a result changes nothing kept', async () => {
     const memory = await memories.insert({ ...base, personaId: 'aria', kind: 'user_fact', content: 'the user keeps bees' }, [], 1_000);
     (await memories.getMany([memory.id]))[0]!.content = 'changed by a caller';

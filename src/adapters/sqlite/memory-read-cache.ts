@@ -61,6 +61,8 @@ export class MemoryReadCache {
   /** The latest summary of a conversation (null: it has none). */
   private readonly summaries = new Map<string, Memory | null>();
   private dataVersion: number;
+  /** Set while the store writes gathered recalls (`writingRecalls`): their row changes are applied, not dropped. */
+  private isWritingRecalls = false;
   /** Prepared once: `db.pragma()` prepares its statement on every call (~20 µs, more than reading it). */
   private readonly dataVersionStatement: { get(): number | undefined };
 
@@ -160,7 +162,40 @@ export class MemoryReadCache {
     return this.dataVersionStatement.get() ?? 0;
   }
 
+  /**
+   * Runs `write`, which records recalls (last access and access count, nothing else), without dropping
+   * what they touch; once it has committed, `recallsWritten` brings what is kept up to date instead. A
+   * recall of each recalled memory used to drop it, so the next turn read its row and facts again.
+   */
+  writingRecalls<T>(write: () => T): T {
+    this.isWritingRecalls = true;
+    try {
+      return write();
+    } finally {
+      this.isWritingRecalls = false;
+    }
+  }
+
+  /** The recalls `writingRecalls` wrote have committed: the kept rows, facts and lists count them. */
+  recallsWritten(recalls: ReadonlyMap<number, { at: number; count: number }>): void {
+    const update = (memory: Memory): void => {
+      const recall = recalls.get(memory.id);
+      if (recall === undefined) return;
+      memory.lastAccessedAt = recall.at;
+      memory.accessCount += recall.count;
+    };
+    for (const [id, recall] of recalls) {
+      const fact = this.facts.get(id);
+      if (fact !== undefined) fact.lastAccessedAt = recall.at;
+      const row = this.rows.get(id);
+      if (row !== undefined) update(row);
+    }
+    for (const blocks of this.factBlocks.values()) for (const block of blocks.values()) block.forEach(update);
+    for (const summary of this.summaries.values()) if (summary !== null) update(summary);
+  }
+
   private rowChanged(id: number, kind: string, personaId: string, conversationId: string | null): void {
+    if (this.isWritingRecalls) return;
     this.facts.delete(id);
     this.rows.delete(id);
     if (kind === 'user_fact') this.factBlocks.delete(personaId);
