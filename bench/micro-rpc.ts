@@ -127,10 +127,21 @@ async function loop(
   let answered = 0;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
+  // A server that answers in the same turn calls `onSend` from inside `emit`: the next frame then waits in
+  // `ready` for the outer loop instead of nesting another call (a real socket's next frame comes from a
+  // later read, never from inside a send).
+  const ready: FakeSocket[] = [];
+  let isSending = false;
   const sendNext = (socket: FakeSocket): void => {
-    if (sent >= total) return;
-    sent += 1;
-    socket.emit('message', Buffer.from(`${template.prefix}${sent}${template.suffix}`), false);
+    ready.push(socket);
+    if (isSending) return;
+    isSending = true;
+    for (let next = ready.pop(); next !== undefined; next = ready.pop()) {
+      if (sent >= total) continue;
+      sent += 1;
+      next.emit('message', Buffer.from(`${template.prefix}${sent}${template.suffix}`), false);
+    }
+    isSending = false;
   };
   for (const socket of sockets) {
     socket.onSend = (text) => {

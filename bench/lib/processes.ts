@@ -154,9 +154,18 @@ export function serverEntry(): string {
   return process.env.PERSONA_BENCH_SERVER ?? path.join(ROOT, 'dist', 'cli', 'main.js');
 }
 
+/**
+ * Node flags for both servers under test from `PERSONA_BENCH_NODE_FLAGS` (space-separated, e.g.
+ * `--trace-gc` or `--max-semi-space-size=32`): the same runtime settings for persona-mcp and echo.
+ */
+function benchNodeFlags(): string[] {
+  return (process.env.PERSONA_BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+}
+
 /** The compiled server (`dist/cli/main.js serve`), on an ephemeral port, logging warnings only. */
 export function startPersonaServer(options: PersonaServerOptions): Promise<ServerProcess> {
   const args = [
+    ...benchNodeFlags(),
     ...(options.nodeFlags ?? []),
     serverEntry(),
     'serve',
@@ -177,7 +186,7 @@ export function startPersonaServer(options: PersonaServerOptions): Promise<Serve
 
 /** The bare `ws` server answering each method with a canned result (see echo-server.ts). */
 export function startEchoServer(cannedResults: Record<string, unknown>, cpus: string | null, nodeFlags: string[] = []): Promise<ServerProcess> {
-  return spawnListening('echo', process.execPath, [...nodeFlags, '--import', 'tsx', path.join(BENCH_DIR, 'echo-server.ts')], cpus, {
+  return spawnListening('echo', process.execPath, [...benchNodeFlags(), ...nodeFlags, '--import', 'tsx', path.join(BENCH_DIR, 'echo-server.ts')], cpus, {
     BENCH_CANNED_RESULTS: JSON.stringify(cannedResults),
   });
 }

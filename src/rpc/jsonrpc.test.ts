@@ -9,6 +9,8 @@ const registry = new MethodRegistry([
   defineMethod({ name: 'echo', summary: 'echo', requires: 'user', params: z.object({ text: z.string() }), result: z.object({ text: z.string() }), handler: async ({ text }) => ({ text }) }),
   defineMethod({ name: 'crash', summary: 'crash', requires: 'user', params: z.object({}), result: z.object({}), handler: async () => { throw new Error('secret internals at /srv/app.ts:12'); } }),
   defineMethod({ name: 'lie', summary: 'returns the wrong shape', requires: 'user', params: z.object({}), result: z.object({ n: z.number() }), handler: async () => ({ n: 'one' }) as never }),
+  defineMethod({ name: 'cached', summary: 'answers at once', requires: 'user', params: z.object({}), result: z.object({ n: z.number() }), handler: () => ({ n: 7 }) }),
+  defineMethod({ name: 'cachedCrash', summary: 'throws at once', requires: 'user', params: z.object({}), result: z.object({}), handler: () => { throw new AppError('persona_not_found', 'No persona "y".'); } }),
   defineMethod({ name: 'missing', summary: 'app error', requires: 'user', params: z.object({}), result: z.object({}), handler: async () => { throw new AppError('persona_not_found', 'No persona "x".', { data: { persona_id: 'x' } }); } }),
 ]);
 
@@ -42,6 +44,18 @@ describe('JsonRpcEngine', () => {
 
   it('turns a result that breaks its own schema into -32603 (validateResults)', async () => {
     expect((await handle({ jsonrpc: '2.0', id: 2, method: 'lie' })).error.code).toBe(-32603);
+  });
+
+  it('answers a handler that returns its result without a promise in the same call, errors included', async () => {
+    outcomes.length = 0;
+    const reply = engine.handleParsedNow({ jsonrpc: '2.0', id: 5, method: 'cached' }, context);
+    expect(reply).toEqual({ jsonrpc: '2.0', id: 5, result: { n: 7 } });
+    const refused = engine.handleParsedNow({ jsonrpc: '2.0', id: 6, method: 'cachedCrash' }, context);
+    expect(refused).toMatchObject({ id: 6, error: { code: -32001, message: 'No persona "y".' } });
+    expect(outcomes.map((outcome) => outcome.outcome)).toEqual(['ok', 'persona_not_found']);
+    // A handler that waits still answers through a promise, and handleParsed always gives one.
+    expect(engine.handleParsedNow({ jsonrpc: '2.0', id: 7, method: 'echo', params: { text: 'x' } }, context)).toBeInstanceOf(Promise);
+    expect(await engine.handleParsed({ jsonrpc: '2.0', id: 8, method: 'cached' }, context)).toMatchObject({ id: 8, result: { n: 7 } });
   });
 
   it('maps an AppError to its code with kind, hint and data', async () => {

@@ -79,7 +79,11 @@ export interface MethodDefinition<P extends ParamsSchema = ParamsSchema, R exten
    * transport; required, so no method ships without a rule.
    */
   requires: Access;
-  handler: (params: z.infer<P>, context: MethodContext) => Promise<z.infer<R>>;
+  /**
+   * Answers the call. It may return the result itself rather than a promise when it has it at hand (a
+   * cached read): the WebSocket transport then answers in the same turn of the event loop.
+   */
+  handler: (params: z.infer<P>, context: MethodContext) => z.infer<R> | Promise<z.infer<R>>;
 }
 
 /**

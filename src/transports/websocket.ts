@@ -18,7 +18,7 @@ import type { ServerStats } from '../services/system-service.js';
 import { isAppError } from '../domain/errors.js';
 import type { Caller } from '../services/auth-service.js';
 import { systemClock, type Clock } from '../ports/clock.js';
-import type { RateSubject, RequestRateLimits } from '../ports/rate-limits.js';
+import type { RateSubject, RateVerdict, RequestRateLimits } from '../ports/rate-limits.js';
 import { requestApiKey } from './credentials.js';
 import type { ClientAddress } from './client-address.js';
 import { rateLimitMessage } from './rate-limit-message.js';
@@ -287,7 +287,7 @@ export class WebSocketTransport {
     socket.on('pong', () => {
       connection.isAlive = true;
     });
-    socket.on('message', (data, isBinary) => void this.onMessage(connection, data, isBinary));
+    socket.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
     socket.on('error', (error) => connection.logger.debug({ err: error }, 'WebSocket error'));
     socket.on('close', (code) => {
       connection.logger.debug({ code }, 'connection closed');
@@ -308,77 +308,127 @@ export class WebSocketTransport {
     });
   }
 
-  /** Answers one frame; counted in flight meanwhile (shutdown lets in-flight frames answer first). */
-  private async onMessage(connection: Connection, data: RawData, isBinary: boolean): Promise<void> {
-    this.inFlight += 1;
+  /**
+   * Answers one frame: in this same turn of the event loop when nothing needs waiting for (a cached read,
+   * a refusal), as a bare `ws` server does; otherwise when its handler settles, counted in flight
+   * meanwhile (shutdown lets in-flight frames answer first).
+   */
+  private onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
     try {
-      // Frames still buffered when the connection began closing (a dropped slow client) are not worth handling.
-      if (connection.socket.readyState !== connection.socket.OPEN) return;
-      const size = rawSize(data);
-      if (size > this.options.maxFrameBytes) {
-        const info = APPLICATION_ERRORS.request_too_large;
-        this.send(connection, stringifyMessage(errorResponse(null, {
-          code: info.code,
-          message: `Request too large: the frame has ${size} bytes; the limit is ${this.options.maxFrameBytes} (limits.maxFrameBytes).`,
-          data: { kind: 'request_too_large', limit: this.options.maxFrameBytes, actual: size },
-        })));
-        return;
-      }
-      const parsed = parseFrame(rawToText(data, isBinary));
-      if (!parsed.ok) {
-        this.options.engine.reportUnparsable(connection.createContext);
-        this.send(connection, stringifyMessage(parsed.response));
-        return;
-      }
-      if (connection.keyId !== null && this.options.isKeyRevoked(connection.keyId)) {
-        const info = APPLICATION_ERRORS.unauthorized;
-        const refusal = this.options.engine.rejectAll(parsed.message, {
-          code: info.code,
-          message: 'Unauthorized: the API key of this connection was revoked. Reconnect with a valid key.',
-          data: { kind: 'unauthorized', hint: info.whatToDo },
-        });
-        if (refusal !== null) this.send(connection, stringifyMessage(refusal));
-        this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'API key revoked');
-        return;
-      }
-      const retryAfterMs = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), this.clock.now());
-      if (retryAfterMs !== 0) {
-        if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, retryAfterMs }, 'connection rate-limited');
-        connection.isThrottled = true;
-        const info = APPLICATION_ERRORS.rate_limited;
-        const refusal = this.options.engine.rejectAll(parsed.message, {
-          code: info.code,
-          message: `Rate limited: at most ${this.options.rateLimit.ratePerSecond} requests per second (bursts of ${this.options.rateLimit.burst}) per connection; retry in ${retryAfterMs} ms.`,
-          data: { kind: 'rate_limited', retry_after_ms: retryAfterMs, hint: info.whatToDo },
-        });
-        if (refusal !== null) this.send(connection, stringifyMessage(refusal));
-        return;
-      }
-      if (this.options.rateLimits !== undefined) {
-        // One node answers at once (no await, no microtask per frame); with Redis the budget is shared.
-        let shared = this.options.rateLimits.take(connection.rateSubject, messageCost(parsed.message));
-        if (shared instanceof Promise) shared = await shared;
-        if (!shared.allowed) {
-          if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, limit: shared.limit, retryAfterMs: shared.retryAfterMs }, `rate-limited per ${shared.limit}`);
-          connection.isThrottled = true;
-          const info = APPLICATION_ERRORS.rate_limited;
-          const refusal = this.options.engine.rejectAll(parsed.message, {
-            code: info.code,
-            message: rateLimitMessage(shared.limit, shared.perSecond, shared.retryAfterMs),
-            data: { kind: 'rate_limited', limit: shared.limit, retry_after_ms: shared.retryAfterMs, hint: info.whatToDo },
-          });
-          if (refusal !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyMessage(refusal));
-          return;
-        }
-      }
-      connection.isThrottled = false;
-      const reply = await this.options.engine.handleParsed(parsed.message, connection.createContext);
-      if (reply !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyResponse(reply));
-      if (connection.heldFeeds !== null && reply !== null) this.releaseHeldFeeds(connection, reply);
-    } finally {
-      this.inFlight -= 1;
-      if (this.inFlight === 0) this.onIdle?.();
+      this.readFrame(connection, data, isBinary);
+    } catch (error) {
+      this.reportFailure(connection, error);
     }
+  }
+
+  private readFrame(connection: Connection, data: RawData, isBinary: boolean): void {
+    // Frames still buffered when the connection began closing (a dropped slow client) are not worth handling.
+    if (connection.socket.readyState !== connection.socket.OPEN) return;
+    const size = rawSize(data);
+    if (size > this.options.maxFrameBytes) {
+      const info = APPLICATION_ERRORS.request_too_large;
+      this.send(connection, stringifyMessage(errorResponse(null, {
+        code: info.code,
+        message: `Request too large: the frame has ${size} bytes; the limit is ${this.options.maxFrameBytes} (limits.maxFrameBytes).`,
+        data: { kind: 'request_too_large', limit: this.options.maxFrameBytes, actual: size },
+      })));
+      return;
+    }
+    const parsed = parseFrame(rawToText(data, isBinary));
+    if (!parsed.ok) {
+      this.options.engine.reportUnparsable(connection.createContext);
+      this.send(connection, stringifyMessage(parsed.response));
+      return;
+    }
+    if (connection.keyId !== null && this.options.isKeyRevoked(connection.keyId)) {
+      const info = APPLICATION_ERRORS.unauthorized;
+      const refusal = this.options.engine.rejectAll(parsed.message, {
+        code: info.code,
+        message: 'Unauthorized: the API key of this connection was revoked. Reconnect with a valid key.',
+        data: { kind: 'unauthorized', hint: info.whatToDo },
+      });
+      if (refusal !== null) this.send(connection, stringifyMessage(refusal));
+      this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'API key revoked');
+      return;
+    }
+    const retryAfterMs = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), this.clock.now());
+    if (retryAfterMs !== 0) {
+      if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, retryAfterMs }, 'connection rate-limited');
+      connection.isThrottled = true;
+      const info = APPLICATION_ERRORS.rate_limited;
+      const refusal = this.options.engine.rejectAll(parsed.message, {
+        code: info.code,
+        message: `Rate limited: at most ${this.options.rateLimit.ratePerSecond} requests per second (bursts of ${this.options.rateLimit.burst}) per connection; retry in ${retryAfterMs} ms.`,
+        data: { kind: 'rate_limited', retry_after_ms: retryAfterMs, hint: info.whatToDo },
+      });
+      if (refusal !== null) this.send(connection, stringifyMessage(refusal));
+      return;
+    }
+    if (this.options.rateLimits !== undefined) {
+      // One node answers at once (no promise per frame); with Redis the budget is shared and answers later.
+      const shared = this.options.rateLimits.take(connection.rateSubject, messageCost(parsed.message));
+      if (shared instanceof Promise) {
+        this.track(connection, shared.then((decision) => this.afterSharedLimit(connection, parsed.message, decision)));
+        return;
+      }
+      this.afterSharedLimit(connection, parsed.message, shared);
+      return;
+    }
+    this.dispatch(connection, parsed.message);
+  }
+
+  private afterSharedLimit(connection: Connection, message: unknown, shared: RateVerdict): void | Promise<void> {
+    if (!shared.allowed) {
+      if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, limit: shared.limit, retryAfterMs: shared.retryAfterMs }, `rate-limited per ${shared.limit}`);
+      connection.isThrottled = true;
+      const info = APPLICATION_ERRORS.rate_limited;
+      const refusal = this.options.engine.rejectAll(message, {
+        code: info.code,
+        message: rateLimitMessage(shared.limit, shared.perSecond, shared.retryAfterMs),
+        data: { kind: 'rate_limited', limit: shared.limit, retry_after_ms: shared.retryAfterMs, hint: info.whatToDo },
+      });
+      if (refusal !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyMessage(refusal));
+      return;
+    }
+    return this.dispatch(connection, message);
+  }
+
+  /** Runs the request(s); answers now when the handlers did not wait, else when they settle. */
+  private dispatch(connection: Connection, message: unknown): void | Promise<void> {
+    connection.isThrottled = false;
+    const reply = this.options.engine.handleParsedNow(message, connection.createContext);
+    if (!(reply instanceof Promise)) return this.answer(connection, reply);
+    this.track(connection, reply.then((settled) => this.answer(connection, settled)));
+  }
+
+  private answer(connection: Connection, reply: JsonRpcResponse | JsonRpcResponse[] | null): void {
+    if (reply !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyResponse(reply));
+    if (connection.heldFeeds !== null && reply !== null) this.releaseHeldFeeds(connection, reply);
+  }
+
+  /** Counts a frame's work in flight until it settles; shutdown waits for the count to reach zero. */
+  private track(connection: Connection, work: Promise<void>): void {
+    this.inFlight += 1;
+    work.then(
+      () => this.settled(),
+      (error: unknown) => {
+        this.settled();
+        this.reportFailure(connection, error);
+      },
+    );
+  }
+
+  private settled(): void {
+    this.inFlight -= 1;
+    if (this.inFlight === 0) this.onIdle?.();
+  }
+
+  /**
+   * A frame whose handling threw outside the engine (which answers handler errors itself): logged with
+   * its stack, and the connection keeps working. The frame gets no answer, as its id may be unknown.
+   */
+  private reportFailure(connection: Connection, error: unknown): void {
+    connection.logger.error({ err: error }, 'failed to handle a WebSocket frame');
   }
 
   /** Sends what was held for the subscriptions these answers completed, in the order it was published. */

@@ -220,7 +220,7 @@ async function callMethod(
   const report = (outcome: string, code: number | null, error: string | null): void =>
     logRequest(options.logger, 'mcp', { method: method.name, outcome, code, error, durationMs: performance.now() - started, session: context.session, requestId: fromMarker(ctx.mcpReq.id), params: args });
   try {
-    const result: unknown = await turn.run(() => method.handler(args, context));
+    const result: unknown = await turn.run(async () => method.handler(args, context));
     await sent;
     report('ok', null, null);
     const content: CallToolResult['content'] = [{ type: 'text', text: JSON.stringify(result) }];
