@@ -8,12 +8,16 @@
  * reply is returned ("to reply") and until the work after it (thread filing, mood, samples, job enqueues)
  * has run ("after"). CPU time of one process is far steadier than wall time on a shared machine; compare
  * two builds by running them alternately.
+ *
+ * `--cpu-prof FILE` writes a V8 CPU profile of the measured turns only (started after the seeding and
+ * the warm-up turns, through node:inspector), for `npx tsx bench/profile-summary.ts FILE 60`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { Session } from 'node:inspector/promises';
 import { pathToFileURL } from 'node:url';
 import type * as AppModule from '../src/app/app.js';
 import type * as ConfigModule from '../src/config/load.js';
@@ -26,8 +30,11 @@ const { createCore } = await load<typeof AppModule>('app/app.js');
 const { loadConfig } = await load<typeof ConfigModule>('config/load.js');
 const { createLogger } = await load<typeof LoggerModule>('logger.js');
 
-const turns = Number(process.argv[2] ?? 300);
-const stored = Number(process.argv[3] ?? 10_000);
+const args = process.argv.slice(2);
+const profileAt = args.indexOf('--cpu-prof');
+const profileFile = profileAt >= 0 ? args.splice(profileAt, 2)[1] : undefined;
+const turns = Number(args[0] ?? 300);
+const stored = Number(args[1] ?? 10_000);
 const fake = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'lib', 'micro-turn-llm.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise<string>((resolve) => createInterface({ input: fake.stdout! }).once('line', resolve));
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'persona-micro-turn-'));
@@ -56,6 +63,13 @@ try {
     await turn(index);
     await settle();
   }
+  const profiler = profileFile === undefined ? null : new Session();
+  if (profiler !== null) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
+    await profiler.post('Profiler.start');
+  }
   let toReply = 0;
   let after = 0;
   for (let index = 0; index < turns; index++) {
@@ -66,6 +80,11 @@ try {
     const total = process.cpuUsage(before);
     toReply += replied.user + replied.system;
     after += total.user + total.system - (replied.user + replied.system);
+  }
+  if (profiler !== null && profileFile !== undefined) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(profileFile, JSON.stringify(profile));
+    profiler.disconnect();
   }
   process.stdout.write(`${path.relative(process.cwd(), dist) || dist}: ${turns} turns, ${stored} stored: CPU µs per turn to reply ${Math.round(toReply / turns)}, after ${Math.round(after / turns)}, total ${Math.round((toReply + after) / turns)}\n`);
   await core.close();

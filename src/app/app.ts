@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.js';
 import { createLogger } from '../logger.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
+import type { CardRepository } from '../ports/cards.js';
 import type { LlmProvider } from '../ports/llm.js';
 import type { Store } from '../ports/store.js';
 import { JsonRpcEngine } from '../rpc/jsonrpc.js';
@@ -171,6 +172,22 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     templates: storage.templates,
     cards: storage.cards,
     clock,
+    sharedStore: storage.kind === 'postgres',
+  });
+  // A card written (imported) or a persona changed drops the post-history template kept for it.
+  const cardStore: CardRepository = {
+    get: (personaId) => storage.cards.get(personaId),
+    put: async (card) => {
+      try {
+        await storage.cards.put(card);
+      } finally {
+        templates.forget(card.personaId);
+      }
+    },
+  };
+  events.subscribe((event) => {
+    if (event.type === 'stateImported') templates.forget();
+    else if (event.type === 'personaChanged') templates.forget(event.personaId);
   });
   // The one turn pipeline: chats, streams, group turns and MCP tool calls all run their turns here.
   const turns = new TurnRunner({
@@ -263,7 +280,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     moodHistoryMaxAgeMs: config.retention.moodHistoryDays * 86_400_000,
     maxMoodSamplesPerPersona: config.retention.maxMoodSamplesPerPersona,
   };
-  const state = composeState({ settingsRepository: storage.settings, cardStore: storage.cards, archive: storage.archive, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
+  const state = composeState({ settingsRepository: storage.settings, cardStore, archive: storage.archive, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
   const media = composeMedia({
     index: storage.media,
     blobs: storage.mediaBlobs,
@@ -379,6 +396,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       state.stop();
       await memory.stop();
       await social.groups.stop();
+      await social.services.threads.close();
       feed.close();
       await store.close();
       await cluster.close();

@@ -244,15 +244,31 @@ function containsPhrase(words: readonly string[], phrase: readonly string[]): bo
   return false;
 }
 
+/** Phrases (topics, synonyms) remembered stemmed; a persona's topics are a handful, the same on every turn. */
+const STEMMED_PHRASES = new Map<string, readonly string[]>();
+/** Bound on {@link STEMMED_PHRASES}: personas' topics are user data; past it the oldest is forgotten. */
+const MAX_STEMMED_PHRASES = 2_048;
+
+/** `stemWords(phrase)`, remembered: a topic and its synonyms were stemmed again for every message. */
+function stemmedPhrase(phrase: string): readonly string[] {
+  let words = STEMMED_PHRASES.get(phrase);
+  if (words === undefined) {
+    words = stemWords(phrase);
+    if (STEMMED_PHRASES.size >= MAX_STEMMED_PHRASES) STEMMED_PHRASES.delete(STEMMED_PHRASES.keys().next().value as string);
+    STEMMED_PHRASES.set(phrase, words);
+  }
+  return words;
+}
+
 /** Whether the (stemmed) message words touch the topic: its name, a significant word of it, or a synonym. */
 function touchesTopic(words: readonly string[], topic: string): boolean {
-  const topicWords = stemWords(topic);
+  const topicWords = stemmedPhrase(topic);
   if (containsPhrase(words, topicWords)) return true;
   if (topicWords.length > 1) {
     for (const word of topicWords) if (!GENERIC_TOPIC_WORDS.has(word) && words.includes(word)) return true;
   }
   const synonyms = TOPIC_SYNONYMS[topic.trim().toLowerCase()] ?? [];
-  return synonyms.some((synonym) => containsPhrase(words, stemWords(synonym)));
+  return synonyms.some((synonym) => containsPhrase(words, stemmedPhrase(synonym)));
 }
 
 /**

@@ -142,15 +142,40 @@ function formatSituation(situation: PromptSituation): string {
  */
 export function renderTemplate(template: string, values: Readonly<Record<string, string>>): string {
   const placeholder = /\{\{\s*([A-Za-z_]+)\s*\}\}/g;
-  const paragraphs = template.replace(/\r\n/g, '\n').split(/\n[ \t]*\n/);
-  const kept = paragraphs.filter((paragraph) => {
-    const names = [...paragraph.matchAll(placeholder)].map((match) => match[1]!).filter((name) => name in values);
+  const kept = templateParagraphs(template).filter(({ names: all }) => {
+    const names = all.filter((name) => name in values);
     return names.length === 0 || names.some((name) => (values[name] ?? '').trim().length > 0);
   });
   return kept
+    .map(({ text }) => text)
     .join('\n\n')
     .replace(placeholder, (whole, name: string) => (name in values ? values[name]! : whole))
     .trim();
+}
+
+/** A template's paragraphs with the placeholders each one holds. */
+interface TemplateParagraph {
+  text: string;
+  names: readonly string[];
+}
+
+/** Templates taken apart, remembered: a persona's template is the same on every turn. */
+const TEMPLATE_PARAGRAPHS = new Map<string, readonly TemplateParagraph[]>();
+/** Bound on {@link TEMPLATE_PARAGRAPHS} (templates are user data); past it the oldest is forgotten. */
+const MAX_TEMPLATES = 256;
+
+function templateParagraphs(template: string): readonly TemplateParagraph[] {
+  let paragraphs = TEMPLATE_PARAGRAPHS.get(template);
+  if (paragraphs === undefined) {
+    const placeholder = /\{\{\s*([A-Za-z_]+)\s*\}\}/g;
+    paragraphs = template
+      .replace(/\r\n/g, '\n')
+      .split(/\n[ \t]*\n/)
+      .map((text) => ({ text, names: [...text.matchAll(placeholder)].map((match) => match[1]!) }));
+    if (TEMPLATE_PARAGRAPHS.size >= MAX_TEMPLATES) TEMPLATE_PARAGRAPHS.delete(TEMPLATE_PARAGRAPHS.keys().next().value as string);
+    TEMPLATE_PARAGRAPHS.set(template, paragraphs);
+  }
+  return paragraphs;
 }
 
 /**
@@ -191,40 +216,77 @@ function caseFreeMacros(template: string): string {
   return template.replace(/\{\{\s*(char|user)\s*\}\}/gi, (_whole, name: string) => `{{${name.toLowerCase()}}}`);
 }
 
+/** The macro values that depend on the persona alone. */
+interface PersonaMacros {
+  description: string;
+  backstory: string;
+  traits: string;
+  speakingStyle: string;
+  interests: string;
+  examples: string;
+  personality: string;
+  mesExamples: string;
+}
+
+/**
+ * Each persona record's own macro values, worked out once: every turn renders its system prompt and
+ * post-history instruction from them (sorted traits and interests, the card macros in every text field).
+ * Records are replaced, never changed, when a persona is updated, so a record's values never go stale.
+ */
+const personaMacrosOf = new WeakMap<PersonaDefinition, PersonaMacros>();
+
+function personaMacros(persona: PersonaDefinition): PersonaMacros {
+  let macros = personaMacrosOf.get(persona);
+  if (macros === undefined) {
+    // Character Cards write {{char}}/{{user}} inside their text fields too, not only in the template.
+    const names = (text: string): string =>
+      text
+        .replace(/\{\{\s*char\s*\}\}/gi, persona.name)
+        .replace(/\{\{\s*user\s*\}\}/gi, VISITOR)
+        .trim();
+    const traits = formatTraits(persona.personalityTraits);
+    const speakingStyle = names(persona.speakingStyle);
+    macros = {
+      description: names(persona.description),
+      backstory: names(persona.backstory),
+      traits,
+      speakingStyle,
+      interests: formatInterests(persona.topicPreferences),
+      examples: formatExamples(persona.exampleLines.map(names)),
+      personality: [traits, speakingStyle].filter((part) => part.length > 0).join('. '),
+      mesExamples: persona.exampleLines
+        .slice(0, MAX_EXAMPLE_LINES)
+        .map((line) => `<START>\n${persona.name}: ${names(line)}`)
+        .join('\n'),
+    };
+    personaMacrosOf.set(persona, macros);
+  }
+  return macros;
+}
+
 /** Every macro's value for this persona and situation (see `TEMPLATE_MACROS` in prompt-template.ts). */
 function macroValues(persona: PersonaDefinition, situation: PromptSituation): Record<string, string> {
-  // Character Cards write {{char}}/{{user}} inside their text fields too, not only in the template.
-  const names = (text: string): string =>
-    text
-      .replace(/\{\{\s*char\s*\}\}/gi, persona.name)
-      .replace(/\{\{\s*user\s*\}\}/gi, VISITOR)
-      .trim();
-  const traits = formatTraits(persona.personalityTraits);
-  const speakingStyle = names(persona.speakingStyle);
+  const { description, backstory, traits, speakingStyle, interests, examples, personality, mesExamples } = personaMacros(persona);
   const situationText = formatSituation(situation);
-  const backstory = names(persona.backstory);
   return {
     name: persona.name,
     char: persona.name,
     user: VISITOR,
-    description: names(persona.description),
+    description,
     backstory,
     traits,
     speaking_style: speakingStyle,
-    interests: formatInterests(persona.topicPreferences),
-    examples: formatExamples(persona.exampleLines.map(names)),
+    interests,
+    examples,
     state: [situation.moodLine, situation.energyLine]
       .map((line) => line?.trim() ?? '')
       .filter((line) => line.length > 0)
       .join(' '),
     situation: situationText,
     // The Character Card names for the same facts.
-    personality: [traits, speakingStyle].filter((part) => part.length > 0).join('. '),
+    personality,
     scenario: [backstory, situationText].filter((part) => part.length > 0).join('\n'),
-    mesExamples: persona.exampleLines
-      .slice(0, MAX_EXAMPLE_LINES)
-      .map((line) => `<START>\n${persona.name}: ${names(line)}`)
-      .join('\n'),
+    mesExamples,
   };
 }
 

@@ -56,6 +56,16 @@ export interface ThreadRecord {
   lastActiveAt: number;
 }
 
+/** A message filed in a topic thread, with the thread's centroid and label once it is in. */
+export interface ThreadFiling {
+  messageId: number;
+  threadId: number;
+  centroid: TermVector;
+  label: string;
+  /** When it was filed (the thread's last activity). */
+  now: number;
+}
+
 export type GroupStatus = 'running' | 'paused' | 'finished';
 
 export interface GroupRecord {
@@ -139,10 +149,13 @@ export interface SocialStore {
   /** Makes an existing thread of the conversation current (going back from a branch). */
   setCurrentThread(conversationId: string, threadId: number): Promise<void>;
   /**
-   * One transaction: file the message in the thread, update the thread's centroid and label, make it
-   * current. Resolves with the thread's message count after filing.
+   * One transaction for every filing given, in order: file each message in its thread, set the thread's
+   * centroid, label and last activity to those of its last filing, make the last filing's thread
+   * current. Resolves with each filing's thread message count after it (in the filings' order). A
+   * message deleted meanwhile is skipped. The topic thread service hands in a person's message and
+   * the reply to it together: one commit per turn.
    */
-  addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<number>;
+  fileInThreads(filings: readonly ThreadFiling[]): Promise<number[]>;
   /** message id → thread id, for the messages of a conversation that were threaded. */
   threadOfMessages(conversationId: string): Promise<Map<number, number>>;
   /**

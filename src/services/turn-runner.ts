@@ -310,7 +310,8 @@ export class TurnRunner {
     const shown = windowHistory(history, userMessage?.id ?? null, contributions);
     const window = buildContextWindow({
       systemPrompt,
-      history: view?.messages ? view.messages(shown) : shown.map((message) => ({ role: message.role, content: message.content })),
+      // The stored messages themselves: the window reads their role and content (no copy of ~200 per turn).
+      history: view?.messages ? view.messages(shown) : shown,
       contextTokens: contextTokens - postHistoryTokens,
       replyTokens: request.replyTokens,
       summary: contributions.find((contribution) => contribution.summary)?.summary?.text ?? null,

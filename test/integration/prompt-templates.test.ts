@@ -84,6 +84,25 @@ describe('prompt templates', () => {
     expect(ollama.turnFor('hello').body.messages?.at(-1)).toEqual({ role: 'system', content: 'Stay as Seraphina; answer the visitor in one sentence.' });
   });
 
+  it('sends the post-history instruction in effect on every turn: a card imported again, then a saved version', async () => {
+    const client = await server.connect();
+    const card = JSON.parse(readFileSync('test/fixtures/cards/seraphina-v2.json', 'utf8'));
+    card.data.name = 'Seraphine';
+    card.data.post_history_instructions = 'First rule for {{char}}.';
+    const personaId = (await client.result('persona.import_card', { card })).persona.persona_id;
+    await client.result('persona.chat', { persona_id: personaId, message: 'first turn of seraphine' });
+    expect(ollama.turnFor('first turn of seraphine').body.messages?.at(-1)).toEqual({ role: 'system', content: 'First rule for Seraphine.' });
+
+    card.data.post_history_instructions = 'Second rule for {{char}}.';
+    await client.result('persona.import_card', { card, on_conflict: 'replace' });
+    await client.result('persona.chat', { persona_id: personaId, message: 'second turn of seraphine' });
+    expect(ollama.turnFor('second turn of seraphine').body.messages?.at(-1)).toEqual({ role: 'system', content: 'Second rule for Seraphine.' });
+
+    await client.result('persona.template.set', { persona_id: personaId, task: 'post_history', template: 'Saved rule for {{char}}.' });
+    await client.result('persona.chat', { persona_id: personaId, message: 'third turn of seraphine' });
+    expect(ollama.turnFor('third turn of seraphine').body.messages?.at(-1)).toEqual({ role: 'system', content: 'Saved rule for Seraphine.' });
+  });
+
   it("opens a conversation with the card's greeting or one of its alternate_greetings", async () => {
     const client = await server.connect();
     const card = JSON.parse(readFileSync('test/fixtures/cards/seraphina-v2.json', 'utf8'));

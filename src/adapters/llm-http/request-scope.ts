@@ -12,6 +12,12 @@ export type LlmTimeout = 'headers' | 'first-token' | 'total';
 /** What stopped a request: the caller (client gone, cancelled, shutdown) or one of its limits. */
 export type StopCause = { by: 'caller' } | { by: 'timeout'; timeout: LlmTimeout; ms: number };
 
+/**
+ * The reason a finished request's scope aborts with (closing a still-open socket, or reading a whole answer
+ * to its end): one shared error, as nobody reports it, instead of a new one and its stack trace per request.
+ */
+const REQUEST_FINISHED = new Error('request finished');
+
 /** Create one per attempt; always call `dispose` (in a `finally`), which also closes a still-open socket. */
 export class RequestScope {
   private readonly controller = new AbortController();
@@ -54,7 +60,7 @@ export class RequestScope {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
-    this.controller.abort(new Error('request finished'));
+    this.controller.abort(REQUEST_FINISHED);
   }
 }
 

@@ -83,6 +83,8 @@ const LATENCY_SMOOTHING = 0.3;
 export class ModelRouter implements LlmProvider, LlmCatalog {
   readonly name: string;
   private readonly byName = new Map<string, RoutedBackend>();
+  /** The backends' names, for reading model references (each request reads two or more). */
+  private readonly names: string[];
   private readonly typicalReplyMs = new Map<string, number>();
   private readonly clock: Clock;
 
@@ -94,6 +96,7 @@ export class ModelRouter implements LlmProvider, LlmCatalog {
     clock: Clock = systemClock,
   ) {
     for (const backend of backends) this.byName.set(backend.name, backend);
+    this.names = [...this.byName.keys()];
     if (!this.byName.has(defaultBackend)) throw new Error(`The default backend "${defaultBackend}" is not configured.`);
     // Named after the default backend, so embedder ids (`ollama:nomic-embed-text`) stay as they were.
     this.name = defaultBackend;
@@ -107,7 +110,7 @@ export class ModelRouter implements LlmProvider, LlmCatalog {
 
   /** Reads a model reference against the configured backends. */
   resolve(reference: string): ModelRef {
-    return parseModelRef(reference, [...this.byName.keys()], this.defaultBackend);
+    return parseModelRef(reference, this.names, this.defaultBackend);
   }
 
   backend(name: string): RoutedBackend | undefined {

@@ -1,6 +1,6 @@
 /** The `SocialStore` port on PostgreSQL: the statements of `../sqlite/social-statements.ts`, in PostgreSQL's dialect. */
 import type { MoodState } from '../../domain/social/mood.js';
-import type { TermVector } from '../../domain/social/topic-threads.js';
+import { countsAfterFilings, lastFilingOfEachThread } from '../../domain/social/topic-threads.js';
 import type {
   GroupMemberRecord,
   GroupRecord,
@@ -15,6 +15,7 @@ import type {
   RelationshipRecord,
   SocialStore,
   SpeakerFigures,
+  ThreadFiling,
   ThreadRecord,
 } from '../../ports/social-store.js';
 import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from '../sqlite/social-rows.js';
@@ -163,24 +164,34 @@ export class PostgresSocialStore implements SocialStore {
     );
   }
 
-  addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<number> {
+  fileInThreads(filings: readonly ThreadFiling[]): Promise<number[]> {
+    if (filings.length === 0) return Promise.resolve([]);
     return this.db.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO message_threads (message_id, thread_id) SELECT id, $1 FROM messages WHERE id = $2
-         ON CONFLICT (message_id) DO UPDATE SET thread_id = excluded.thread_id`,
-        [threadId, messageId],
-      );
-      const updated = await tx.query<{ message_count: number }>(
-        `UPDATE topic_threads SET centroid = $2, label = $3, last_active_at = $4,
-           message_count = (SELECT count(*) FROM message_threads WHERE thread_id = $1) WHERE id = $1 RETURNING message_count`,
-        [threadId, JSON.stringify(centroid), label, now],
-      );
+      const isFiled: boolean[] = [];
+      for (const filing of filings) {
+        const filed = await tx.query(
+          `INSERT INTO message_threads (message_id, thread_id) SELECT id, $1 FROM messages WHERE id = $2
+           ON CONFLICT (message_id) DO UPDATE SET thread_id = excluded.thread_id`,
+          [filing.threadId, filing.messageId],
+        );
+        isFiled.push((filed.rowCount ?? 0) > 0);
+      }
+      // each thread written once, with its last filing's centroid and label
+      const finalCounts = new Map<number, number>();
+      for (const last of lastFilingOfEachThread(filings)) {
+        const updated = await tx.query<{ message_count: number }>(
+          `UPDATE topic_threads SET centroid = $2, label = $3, last_active_at = $4,
+             message_count = (SELECT count(*) FROM message_threads WHERE thread_id = $1) WHERE id = $1 RETURNING message_count`,
+          [last.threadId, JSON.stringify(last.centroid), last.label, last.now],
+        );
+        finalCounts.set(last.threadId, Number(updated.rows[0]?.message_count ?? 0));
+      }
       await tx.query(
         `INSERT INTO thread_cursor (conversation_id, thread_id) SELECT conversation_id, id FROM topic_threads WHERE id = $1
          ON CONFLICT (conversation_id) DO UPDATE SET thread_id = excluded.thread_id`,
-        [threadId],
+        [filings.at(-1)!.threadId],
       );
-      return Number(updated.rows[0]?.message_count ?? 0);
+      return countsAfterFilings(filings.map((filing) => filing.threadId), isFiled, finalCounts);
     });
   }
 

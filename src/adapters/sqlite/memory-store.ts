@@ -36,6 +36,7 @@ import type {
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { ftsAverages, FullTextMirror } from './full-text-mirror.js';
+import { MemoryReadCache } from './memory-read-cache.js';
 import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type MemoryRow, type MemoryStatements, type ScopeParams } from './memory-statements.js';
 
 /**
@@ -155,19 +156,67 @@ export function lexicalCoverage(
   query: { own: ReadonlyMap<string, number>; expansion: ReadonlyMap<string, number> },
   memory: { content: ReadonlySet<string>; recallTerms: ReadonlySet<string> },
 ): number {
-  let total = 0;
+  return preparedCoverage(prepareCoverage({ ...query, literal: new Map() }), memory);
+}
+
+/**
+ * A query's terms for `lexicalCoverage` and `literalCoverage` as arrays, made once per search: a chat
+ * turn measures ~100 candidates against ~66 stems, and walking the Maps' entries for each candidate was
+ * most of the work. The sums are taken in the same order, so the results are the same to the bit.
+ */
+interface PreparedCoverage {
+  ownStems: string[];
+  ownIdf: number[];
+  ownTotal: number;
+  /** The thesaurus terms that are not also own stems, each with QUERY_EXPANSION_WEIGHT × its IDF. */
+  expansionStems: string[];
+  expansionWeights: number[];
+  literalStems: string[];
+  literalIdf: number[];
+  literalTotal: number;
+}
+
+function prepareCoverage(terms: CoverageTerms): PreparedCoverage {
+  const prepared: PreparedCoverage = { ownStems: [], ownIdf: [], ownTotal: 0, expansionStems: [], expansionWeights: [], literalStems: [], literalIdf: [], literalTotal: 0 };
+  for (const [stem, idf] of terms.own) {
+    prepared.ownTotal += idf;
+    prepared.ownStems.push(stem);
+    prepared.ownIdf.push(idf);
+  }
+  for (const [stem, idf] of terms.expansion) {
+    if (terms.own.has(stem)) continue;
+    prepared.expansionStems.push(stem);
+    prepared.expansionWeights.push(QUERY_EXPANSION_WEIGHT * idf);
+  }
+  for (const [stem, idf] of terms.literal) {
+    prepared.literalTotal += idf;
+    prepared.literalStems.push(stem);
+    prepared.literalIdf.push(idf);
+  }
+  return prepared;
+}
+
+function preparedCoverage(query: PreparedCoverage, memory: { content: ReadonlySet<string>; recallTerms: ReadonlySet<string> }): number {
+  const total = query.ownTotal;
+  const { content, recallTerms } = memory;
   let own = 0;
-  for (const [stem, idf] of query.own) {
-    total += idf;
-    own += idf * (memory.content.has(stem) ? 1 : memory.recallTerms.has(stem) ? RECALL_TERMS_WEIGHT : 0);
+  for (let i = 0; i < query.ownStems.length; i++) {
+    const stem = query.ownStems[i]!;
+    own += query.ownIdf[i]! * (content.has(stem) ? 1 : recallTerms.has(stem) ? RECALL_TERMS_WEIGHT : 0);
   }
   if (total <= 0) return 0;
   let expansion = 0;
-  for (const [stem, idf] of query.expansion) {
-    if (query.own.has(stem)) continue;
-    expansion += QUERY_EXPANSION_WEIGHT * idf * (memory.content.has(stem) ? 1 : memory.recallTerms.has(stem) ? RECALL_TERMS_WEIGHT : 0);
+  for (let i = 0; i < query.expansionStems.length; i++) {
+    const stem = query.expansionStems[i]!;
+    expansion += query.expansionWeights[i]! * (content.has(stem) ? 1 : recallTerms.has(stem) ? RECALL_TERMS_WEIGHT : 0);
   }
   return Math.min(1, own / total + Math.min(EXPANSION_RELEVANCE_CAP, expansion / total));
+}
+
+function preparedLiteral(query: PreparedCoverage, content: ReadonlySet<string>): number {
+  let held = 0;
+  for (let i = 0; i < query.literalStems.length; i++) if (content.has(query.literalStems[i]!)) held += query.literalIdf[i]!;
+  return query.literalTotal <= 0 ? 0 : held / query.literalTotal;
 }
 
 /**
@@ -233,16 +282,14 @@ function rankByCoverage(
   strength: ReadonlyMap<number, number>,
   limit: number,
 ): RankedId[] {
+  const prepared = prepareCoverage(terms);
   return candidates
-    .map((row) => {
-      const { content, recallTerms } = row.stems;
-      return {
-        id: row.id,
-        score: -(strength.get(row.id) ?? 0),
-        relevance: lexicalCoverage(terms, { content, recallTerms }),
-        literal: literalCoverage(terms.literal, content),
-      };
-    })
+    .map((row) => ({
+      id: row.id,
+      score: -(strength.get(row.id) ?? 0),
+      relevance: preparedCoverage(prepared, row.stems),
+      literal: preparedLiteral(prepared, row.stems.content),
+    }))
     .sort((a, b) => b.relevance - a.relevance || a.score - b.score || b.id - a.id)
     .slice(0, limit);
 }
@@ -315,6 +362,8 @@ export function ftsRowCount(averages: Uint8Array | undefined): number {
 
 /** One full-text mirror per connection (store objects on one connection share it and report their writes to it). */
 const mirrors = new WeakMap<Database, FullTextMirror | null>();
+/** One read cache per connection: its triggers report every write on the connection to it. */
+const readCaches = new WeakMap<Database, MemoryReadCache>();
 
 export class SqliteMemoryStore implements MemoryStore {
   private readonly sql: MemoryStatements;
@@ -380,7 +429,16 @@ export class SqliteMemoryStore implements MemoryStore {
     }
     this.mirror = mirror;
     this.isMirrorUsed = options.fullTextMirror ?? true;
+    let cache = readCaches.get(db);
+    if (cache === undefined) {
+      cache = new MemoryReadCache(db);
+      readCaches.set(db, cache);
+    }
+    this.cache = cache;
   }
+
+  /** The recall's reads besides the search (ranking facts, rows, facts block, summary), kept between turns. */
+  private readonly cache: MemoryReadCache;
 
   /** The full-text mirror in step with the table, or null when FTS5 answers (a large store, or the mirror is off). */
   private currentMirror(): FullTextMirror | null {
@@ -441,12 +499,14 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async getMany(ids: readonly number[]): Promise<Memory[]> {
     if (ids.length === 0) return [];
-    return this.read(() => this.sql.getMany.all(JSON.stringify(ids)).map((row) => this.recalled(row)));
+    return this.read(() =>
+      this.cache.memories(ids, (missing) => this.sql.getMany.all(JSON.stringify(missing)).map(toMemory)).map((memory) => this.withRecall(memory)),
+    );
   }
 
   async rankingFacts(ids: readonly number[]): Promise<RankingFacts[]> {
     if (ids.length === 0) return [];
-    return this.read(() => this.withRecalls(this.sql.rankingFacts.all(JSON.stringify(ids))));
+    return this.read(() => this.withRecalls(this.cache.rankingFacts(ids, (missing) => this.sql.rankingFacts.all(JSON.stringify(missing)))));
   }
 
   async update(id: number, changes: MemoryChanges, vectors: readonly MemoryVector[] | null, now: number): Promise<Memory | null> {
@@ -796,7 +856,11 @@ export class SqliteMemoryStore implements MemoryStore {
 
   /** A memory row as the domain's Memory, with the recalls not yet written counted in. */
   private recalled(row: MemoryRow): Memory {
-    const memory = toMemory(row);
+    return this.withRecall(toMemory(row));
+  }
+
+  /** The memory (changed in place) with the recalls not yet written counted in. */
+  private withRecall(memory: Memory): Memory {
     const recalls = this.unwrittenRecalls.get(memory.id);
     if (recalls === undefined) return memory;
     memory.lastAccessedAt = recalls.at;
@@ -850,9 +914,13 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async userFacts(personaId: string, userId: string | null | undefined, limit: number): Promise<Memory[]> {
     return this.read(() =>
-      (userId === undefined ? this.sql.everyUsersFacts.all({ persona: personaId, limit }) : this.sql.userFacts.all({ persona: personaId, userId, limit })).map(
-        (row) => this.recalled(row),
-      ),
+      this.cache
+        .userFacts(personaId, userId, limit, () =>
+          (userId === undefined ? this.sql.everyUsersFacts.all({ persona: personaId, limit }) : this.sql.userFacts.all({ persona: personaId, userId, limit })).map(
+            toMemory,
+          ),
+        )
+        .map((memory) => this.withRecall(memory)),
     );
   }
 
@@ -982,8 +1050,11 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async latestSummary(conversationId: string): Promise<Memory | null> {
     return this.read(() => {
-      const row = this.sql.latestSummary.get(conversationId);
-      return row === undefined ? null : this.recalled(row);
+      const summary = this.cache.latestSummary(conversationId, () => {
+        const row = this.sql.latestSummary.get(conversationId);
+        return row === undefined ? null : toMemory(row);
+      });
+      return summary === null ? null : this.withRecall(summary);
     });
   }
 
@@ -1110,11 +1181,17 @@ export class SqliteMemoryStore implements MemoryStore {
       const recalls = this.db.inTransaction ? 0 : this.unwrittenRecalls.size;
       const result = this.db
         .transaction(() => {
-          if (recalls > 0) for (const [id, { at, count }] of this.unwrittenRecalls) this.sql.touch.run({ id, now: at, count });
+          if (recalls > 0)
+            this.cache.writingRecalls(() => {
+              for (const [id, { at, count }] of this.unwrittenRecalls) this.sql.touch.run({ id, now: at, count });
+            });
           return work();
         })
         .immediate();
-      if (recalls > 0) this.unwrittenRecalls.clear();
+      if (recalls > 0) {
+        this.cache.recallsWritten(this.unwrittenRecalls);
+        this.unwrittenRecalls.clear();
+      }
       // The mirror follows a committed write now, in the writer's time (memory formation runs after the
       // reply), so the next turn's recall finds it current. Inside an outer transaction it waits: that
       // one may still roll back.

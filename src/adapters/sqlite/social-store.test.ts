@@ -3,7 +3,7 @@ import { buildPersonaDefinition } from '../../domain/persona-schema.js';
 import { applyInteraction, newRelationship } from '../../domain/social/relationship.js';
 import { SqliteSocialStore } from './social-store.js';
 import { SqliteStore } from './sqlite-store.js';
-import type { SocialStore } from '../../ports/social-store.js';
+import type { SocialStore, ThreadFiling } from '../../ports/social-store.js';
 import type { Store } from '../../ports/store.js';
 import { PostgresSocialStore } from '../postgres/pg-social-store.js';
 import { PostgresStore } from '../postgres/pg-store.js';
@@ -93,7 +93,7 @@ describe('SqliteSocialStore moods, threads and groups', () => {
     const thread = await social.createThread(conversationId, 'greetings', T0, false);
     expect(await social.currentThreadId(conversationId)).toBe(thread.id);
     const branch = await social.createThread(conversationId, 'travel', T0, true);
-    await social.addToThread(turn.message.id, thread.id, { hello: 1 }, 'hello', T0 + 1);
+    expect(await social.fileInThreads([{ messageId: turn.message.id, threadId: thread.id, centroid: { hello: 1 }, label: 'hello', now: T0 + 1 }])).toEqual([1]);
     expect(await social.currentThreadId(conversationId)).toBe(thread.id);
     expect(await social.listThreads(conversationId)).toEqual([
       { id: thread.id, conversationId, label: 'hello', centroid: { hello: 1 }, isBranch: false, messageCount: 1, createdAt: T0, lastActiveAt: T0 + 1 },
@@ -106,6 +106,28 @@ describe('SqliteSocialStore moods, threads and groups', () => {
     ]);
   });
 
+  it('files a person\'s message and the reply in one call: counts per filing, each thread written with its last filing, the last filing\'s thread current', async () => {
+    const asked = await store.appendUserTurn({ sessionId: 'session-1', personaId: 'aria', content: 'trains to the coast?', tokens: 4, now: T0 });
+    const conversationId = asked.conversation.id;
+    const answer = await store.appendMessage({ conversationId, role: 'assistant', personaId: 'aria', content: 'Every hour.', tokens: 3, promptTokens: null, processingMs: null, createdAt: T0 + 1 });
+    const travel = await social.createThread(conversationId, 'travel', T0, false);
+    const other = await social.createThread(conversationId, 'other', T0, false);
+    const filings: ThreadFiling[] = [
+      { messageId: asked.message.id, threadId: travel.id, centroid: { train: 1 }, label: 'train', now: T0 },
+      { messageId: answer.id, threadId: travel.id, centroid: { train: 1, hour: 1 }, label: 'hour, train', now: T0 + 1 },
+      { messageId: 999_999, threadId: other.id, centroid: { gone: 1 }, label: 'gone', now: T0 + 2 },
+    ];
+    // the third message does not exist: nothing is filed for it, and the cursor still follows the last filing
+    expect(await social.fileInThreads(filings)).toEqual([1, 2, 0]);
+    const threads = await social.listThreads(conversationId);
+    expect(threads.find((thread) => thread.id === travel.id)).toMatchObject({ centroid: { train: 1, hour: 1 }, label: 'hour, train', messageCount: 2, lastActiveAt: T0 + 1 });
+    expect(await social.threadOfMessages(conversationId)).toEqual(new Map([[asked.message.id, travel.id], [answer.id, travel.id]]));
+    expect(await social.currentThreadId(conversationId)).toBe(other.id);
+    // filing a message again in another thread moves it: both threads count again
+    expect(await social.fileInThreads([{ messageId: answer.id, threadId: other.id, centroid: { hour: 1 }, label: 'hour', now: T0 + 3 }])).toEqual([1]);
+    expect(await social.fileInThreads([])).toEqual([]);
+  });
+
   it('reads the threads of given messages and the newest message of given threads only', async () => {
     const first = await store.appendUserTurn({ sessionId: 'session-1', personaId: 'aria', content: 'hello there', tokens: 3, now: T0 });
     const conversationId = first.conversation.id;
@@ -115,9 +137,14 @@ describe('SqliteSocialStore moods, threads and groups', () => {
     const travel = await social.createThread(conversationId, 'travel', T0, false);
     const empty = await social.createThread(conversationId, 'nothing yet', T0, false);
     // each filing resolves with the thread's message count after it
-    expect(await social.addToThread(first.message.id, greetings.id, { hello: 1 }, 'hello', T0)).toBe(1);
-    expect(await social.addToThread(second.message.id, travel.id, { train: 1 }, 'train', T0 + 1)).toBe(1);
-    expect(await social.addToThread(third.message.id, greetings.id, { hello: 2 }, 'hello', T0 + 2)).toBe(2);
+    // each filing resolves with the thread's message count after it, several in one transaction too
+    expect(await social.fileInThreads([{ messageId: first.message.id, threadId: greetings.id, centroid: { hello: 1 }, label: 'hello', now: T0 }])).toEqual([1]);
+    expect(
+      await social.fileInThreads([
+        { messageId: second.message.id, threadId: travel.id, centroid: { train: 1 }, label: 'train', now: T0 + 1 },
+        { messageId: third.message.id, threadId: greetings.id, centroid: { hello: 2 }, label: 'hello', now: T0 + 2 },
+      ]),
+    ).toEqual([1, 2]);
     expect(await social.threadsOfMessages([second.message.id, third.message.id, 999_999])).toEqual(
       new Map([
         [second.message.id, travel.id],

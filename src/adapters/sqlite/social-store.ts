@@ -4,7 +4,7 @@
  * IMMEDIATE transaction; SQLite errors become AppErrors in `read`, as in the main store.
  */
 import type { MoodState } from '../../domain/social/mood.js';
-import type { TermVector } from '../../domain/social/topic-threads.js';
+import { countsAfterFilings, lastFilingOfEachThread } from '../../domain/social/topic-threads.js';
 import type {
   GroupMemberRecord,
   GroupRecord,
@@ -19,6 +19,7 @@ import type {
   RelationshipRecord,
   SocialStore,
   SpeakerFigures,
+  ThreadFiling,
   ThreadRecord,
 } from '../../ports/social-store.js';
 import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from './social-rows.js';
@@ -185,12 +186,17 @@ export class SqliteSocialStore implements SocialStore {
     });
   }
 
-  addToThread(messageId: number, threadId: number, centroid: TermVector, label: string, now: number): Promise<number> {
+  fileInThreads(filings: readonly ThreadFiling[]): Promise<number[]> {
+    if (filings.length === 0) return Promise.resolve([]);
     return this.write(() => {
-      this.sql.fileMessage.run(threadId, messageId);
-      const count = this.sql.updateThread.get({ id: threadId, centroid: JSON.stringify(centroid), label, now });
-      this.sql.setCursorToThread.run(threadId);
-      return count ?? 0;
+      const isFiled = filings.map((filing) => this.sql.fileMessage.run(filing.threadId, filing.messageId).changes > 0);
+      // each thread written once, with its last filing's centroid and label
+      const finalCounts = new Map<number, number>();
+      for (const last of lastFilingOfEachThread(filings)) {
+        finalCounts.set(last.threadId, this.sql.updateThread.get({ id: last.threadId, centroid: JSON.stringify(last.centroid), label: last.label, now: last.now }) ?? 0);
+      }
+      this.sql.setCursorToThread.run(filings.at(-1)!.threadId);
+      return countsAfterFilings(filings.map((filing) => filing.threadId), isFiled, finalCounts);
     });
   }
 
@@ -329,3 +335,4 @@ function relationshipParams(record: RelationshipRecord): RelationshipRow {
     last_interaction: record.lastInteraction,
   };
 }
+

@@ -10,6 +10,7 @@ import {
   termVector,
   THREAD_SIMILARITY_THRESHOLD,
   threadLabel,
+  type TermVector,
 } from './topic-threads.js';
 
 describe('termVector', () => {
@@ -171,5 +172,17 @@ describe('threadLabel and vectors of long threads', () => {
     expect(same).toBe(centroid);
     expect(centroid).toMatchObject({ constructor: 2, shelve: 2 });
     expect(cosineSimilarity(termVector('toString valueOf constructor'), termVector('constructor'))).toBeGreaterThan(0);
+  });
+});
+
+describe('a centroid grown message by message', () => {
+  it('measures the same similarity as the same counts read afresh (its length is kept as it grows)', () => {
+    const centroid = termVector('Tomatoes and beans grow in the garden behind the house.');
+    const probe = termVector('Should I water the tomatoes in the garden every morning?');
+    expect(cosineSimilarity(probe, centroid)).toBeGreaterThan(0);
+    for (const text of ['The tomatoes ripen late, the beans early.', 'Water tomatoes early, before the sun is high.', 'Trains leave the harbour hourly.']) {
+      addToVector(centroid, termVector(text));
+      expect(cosineSimilarity(probe, centroid)).toBe(cosineSimilarity(probe, JSON.parse(JSON.stringify(centroid)) as TermVector));
+    }
   });
 });

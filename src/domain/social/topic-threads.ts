@@ -90,15 +90,33 @@ export function contentWordCount(vector: TermVector): number {
   return Object.values(vector).reduce((sum, count) => sum + count, 0);
 }
 
+/**
+ * Squared lengths of the vectors a similarity was measured against (thread centroids), kept up to date
+ * by {@link addToVector}: a long thread's centroid has thousands of words, and summing them all again
+ * for every message filed grew the filing with the conversation. Counts are whole numbers, so the
+ * running sum is exact.
+ */
+const squaredNorms = new WeakMap<TermVector, number>();
+
+function squaredNorm(vector: TermVector): number {
+  let norm = squaredNorms.get(vector);
+  if (norm === undefined) {
+    norm = 0;
+    for (const word in vector) norm += vector[word]! * vector[word]!;
+    squaredNorms.set(vector, norm);
+  }
+  return norm;
+}
+
 export function cosineSimilarity(a: TermVector, b: TermVector): number {
   let dot = 0;
   let normA = 0;
-  let normB = 0;
-  for (const [word, count] of Object.entries(a)) {
+  for (const word in a) {
+    const count = a[word]!;
     normA += count * count;
     dot += count * countOf(b, word);
   }
-  for (const count of Object.values(b)) normB += count * count;
+  const normB = squaredNorm(b);
   return normA === 0 || normB === 0 ? 0 : Math.round((dot / Math.sqrt(normA * normB)) * 10_000) / 10_000;
 }
 
@@ -111,7 +129,14 @@ export function addVectors(a: TermVector, b: TermVector): TermVector {
  * centroid of a long thread (thousands of words) for every message filed cost more than the filing.
  */
 export function addToVector(target: TermVector, b: TermVector): TermVector {
-  for (const word in b) target[word] = countOf(target, word) + b[word]!;
+  let norm = squaredNorms.get(target);
+  for (const word in b) {
+    const before = countOf(target, word);
+    const after = before + b[word]!;
+    target[word] = after;
+    if (norm !== undefined) norm += after * after - before * before;
+  }
+  if (norm !== undefined) squaredNorms.set(target, norm);
   return target;
 }
 
@@ -230,4 +255,31 @@ export function threadLabel(centroid: TermVector): string {
 
 function ranksBefore(word: string, count: number, [other, otherCount]: [string, number]): boolean {
   return count !== otherCount ? count > otherCount : word.localeCompare(other) < 0;
+}
+
+/** The last of the filings of each thread, in the order of those last filings (each thread written once). */
+export function lastFilingOfEachThread<T extends { threadId: number }>(filings: readonly T[]): T[] {
+  const last = new Map<number, T>();
+  for (const filing of filings) {
+    last.delete(filing.threadId);
+    last.set(filing.threadId, filing);
+  }
+  return [...last.values()];
+}
+
+/**
+ * Each filing's thread message count after it, when several messages are filed at once: a thread's
+ * count after its last filing is `finalCounts`'s, and each earlier filing of it had the messages filed
+ * after it fewer (`isFiled` false: the message was gone and nothing was filed).
+ */
+export function countsAfterFilings(threadIds: readonly number[], isFiled: readonly boolean[], finalCounts: ReadonlyMap<number, number>): number[] {
+  const counts = threadIds.map(() => 0);
+  const running = new Map(finalCounts);
+  for (let index = threadIds.length - 1; index >= 0; index--) {
+    const threadId = threadIds[index]!;
+    const count = running.get(threadId) ?? 0;
+    counts[index] = count;
+    if (isFiled[index] === true) running.set(threadId, count - 1);
+  }
+  return counts;
 }

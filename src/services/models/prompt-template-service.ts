@@ -25,15 +25,36 @@ export interface TemplateView {
   versions: TemplateVersion[];
 }
 
+/** Personas whose post-history template is kept in memory at most (the most recently used). */
+const KEPT_POST_HISTORY = 1_000;
+
 export class PromptTemplateService {
+  /**
+   * Each persona's post-history template in effect, kept: every chat turn asks for it, and reading it is
+   * a template read plus the persona's card (its JSON and picture). Dropped by {@link forget}: this
+   * service's saves, a card written (the composition root wraps the card repository), persona changes
+   * and imports. Not kept when other nodes share the store (`sharedStore`).
+   */
+  private readonly postHistory = new Map<string, string>();
+  /** Counts forgets, so a read that began before one does not keep what it read. */
+  private generation = 0;
+
   constructor(
     private readonly deps: {
       personas: PersonaService;
       templates: PromptTemplateStore;
       cards: CardRepository;
       clock: Clock;
+      sharedStore?: boolean;
     },
   ) {}
+
+  /** Drops kept post-history templates (one persona's, or all) after something changed them. */
+  forget(personaId?: string): void {
+    this.generation += 1;
+    if (personaId === undefined) this.postHistory.clear();
+    else this.postHistory.delete(personaId);
+  }
 
   async get(personaIdOrName: string, task: TemplateTask): Promise<TemplateView> {
     const persona = this.deps.personas.resolve(personaIdOrName);
@@ -59,14 +80,24 @@ export class PromptTemplateService {
     const problem = templateProblem(template);
     if (problem !== null) throw new AppError('conflict', problem, { data: { field: 'template' } });
     const version = await this.deps.templates.add(persona.id, task, template, this.deps.clock.now(), savedBy);
+    if (task === 'post_history') this.forget(persona.id);
     if (task === 'chat') await this.deps.personas.update({ ...persona, systemPromptTemplate: template });
     return version;
   }
 
   /** The post-history instruction template in effect for a persona ("" for none). */
   async postHistoryTemplate(persona: PersonaRecord): Promise<string> {
+    const isKept = this.deps.sharedStore !== true;
+    const kept = isKept ? this.postHistory.get(persona.id) : undefined;
+    if (kept !== undefined) return kept;
+    const generation = this.generation;
     const saved = await this.deps.templates.current(persona.id, 'post_history');
-    return saved !== null ? saved.template : this.cardPostHistory(persona);
+    const template = saved !== null ? saved.template : await this.cardPostHistory(persona);
+    if (isKept && generation === this.generation) {
+      if (this.postHistory.size >= KEPT_POST_HISTORY) this.postHistory.delete(this.postHistory.keys().next().value as string);
+      this.postHistory.set(persona.id, template);
+    }
+    return template;
   }
 
   /**

@@ -74,11 +74,12 @@ export class SocialPromptContributor implements PromptContributor {
 
   async contribute(turn: TurnContext): Promise<PromptContribution> {
     const { persona, session, conversation, history, energy } = turn;
-    // The message is filed as it was stored (TopicThreadService.listen); the thread sections below wait for it.
+    // The message is filed as it was stored (TopicThreadService.listen); the thread sections below wait for it
+    // (filed in the kept threads, not written: that is done with the reply's filing).
     const [relationship, mood] = await Promise.all([
       this.deps.relationships.get({ subjectId: persona.id, otherKind: 'user', otherId: userIdOf(session) }),
       this.deps.emotions.current(persona),
-      this.deps.threads.settled(conversation.id),
+      this.deps.threads.filed(conversation.id),
     ]);
     const { section: threadSection, excludeMessageIds: otherThreads } = await this.deps.threads.promptView(conversation.id, history);
 

@@ -2,13 +2,13 @@
  * TopicThreadService keeps each conversation's threads in memory (no read and no centroid parse per
  * filed message): what it decides and shows must be what a service reading the store decides and shows.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InProcessEventBus } from '../../adapters/events/in-process-bus.js';
 import { SqliteSocialStore } from '../../adapters/sqlite/social-store.js';
 import { SqliteStore } from '../../adapters/sqlite/sqlite-store.js';
 import { buildPersonaDefinition } from '../../domain/persona-schema.js';
 import type { MessageRecord } from '../../ports/store.js';
-import { TopicThreadService } from './topic-thread-service.js';
+import { TopicThreadService, UNWRITTEN_FILING_MS } from './topic-thread-service.js';
 
 const T0 = 1_700_000_000_000;
 let store: SqliteStore;
@@ -93,20 +93,76 @@ describe('TopicThreadService kept threads', () => {
     expect(await kept.current(first.conversationId)).toBe(other.id);
   });
 
-  it('files a person\'s message at once and a reply after pending I/O, and settled() and list() wait for both', async () => {
+  it('files a person\'s message at once in the kept threads and writes it with the reply\'s filing, after pending I/O, in one call', async () => {
     const events = new InProcessEventBus();
-    const kept = new TopicThreadService(social, store, clock);
+    const writes: number[][] = [];
+    const counting = new (class extends SqliteSocialStore {
+      override fileInThreads(filings: Parameters<SqliteSocialStore['fileInThreads']>[0]): Promise<number[]> {
+        writes.push(filings.map((filing) => filing.messageId));
+        return super.fileInThreads(filings);
+      }
+    })(store.database, ':memory:');
+    const kept = new TopicThreadService(counting, store, clock);
     kept.listen(events, () => undefined);
-    const asked = await say(undefined, 0);
+    const first = await say(undefined, 0);
+    events.publish({ type: 'messageStored', conversationId: first.conversationId, message: first });
+    const opening = await say(first.conversationId, 1);
+    events.publish({ type: 'messageStored', conversationId: opening.conversationId, message: opening });
+    await kept.settled(first.conversationId);
+    writes.length = 0;
+
+    const asked = await say(first.conversationId, 2);
     events.publish({ type: 'messageStored', conversationId: asked.conversationId, message: asked });
+    await kept.filed(asked.conversationId);
+    // what the turn's prompt view reads has it; the store not yet
+    const [garden] = await counting.listThreads(asked.conversationId);
+    expect((await kept.promptView(asked.conversationId, [first, opening, asked])).excludeMessageIds).toEqual([]);
+    expect((await counting.threadOfMessages(asked.conversationId)).has(asked.id)).toBe(false);
     const reply = await say(asked.conversationId, 1);
     events.publish({ type: 'messageStored', conversationId: reply.conversationId, message: reply });
     for (let hop = 0; hop < 20; hop++) await Promise.resolve();
-    const filed = await social.threadOfMessages(asked.conversationId);
-    expect(filed.has(asked.id)).toBe(true);
-    expect(filed.has(reply.id)).toBe(false); // the reply's client hears it before this write
+    expect(writes).toEqual([]); // the reply's client hears it before this write
     const [thread] = await kept.list(asked.conversationId);
-    expect(thread?.messageCount).toBe(2);
-    expect((await social.threadOfMessages(asked.conversationId)).get(reply.id)).toBe(thread?.id);
+    expect(writes).toEqual([[asked.id, reply.id]]);
+    expect(thread?.messageCount).toBe((garden?.messageCount ?? 0) + 2);
+    const filed = await counting.threadOfMessages(asked.conversationId);
+    expect([filed.get(asked.id), filed.get(reply.id)]).toEqual([thread?.id, thread?.id]);
+  });
+
+  it('writes a person\'s message whose reply does not come on its own after UNWRITTEN_FILING_MS, and at once for a reader of the store or on close', async () => {
+    const events = new InProcessEventBus();
+    const kept = new TopicThreadService(social, store, clock);
+    const errors: unknown[] = [];
+    kept.listen(events, (error) => errors.push(error));
+    const first = await say(undefined, 0);
+    events.publish({ type: 'messageStored', conversationId: first.conversationId, message: first });
+    await kept.settled(first.conversationId);
+    const conversationId = first.conversationId;
+
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const unanswered = await say(conversationId, 2);
+      events.publish({ type: 'messageStored', conversationId, message: unanswered });
+      await kept.filed(conversationId);
+      vi.advanceTimersByTime(UNWRITTEN_FILING_MS - 1);
+      expect((await social.threadOfMessages(conversationId)).has(unanswered.id)).toBe(false);
+      vi.advanceTimersByTime(1);
+      await kept.filed(conversationId);
+      expect((await social.threadOfMessages(conversationId)).has(unanswered.id)).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+
+    const read = await say(conversationId, 4);
+    events.publish({ type: 'messageStored', conversationId, message: read });
+    expect((await kept.current(conversationId)) !== null).toBe(true);
+    expect((await social.threadOfMessages(conversationId)).has(read.id)).toBe(true);
+
+    const closing = await say(conversationId, 6);
+    events.publish({ type: 'messageStored', conversationId, message: closing });
+    await kept.filed(conversationId);
+    await kept.close();
+    expect((await social.threadOfMessages(conversationId)).has(closing.id)).toBe(true);
+    expect(errors).toEqual([]);
   });
 });

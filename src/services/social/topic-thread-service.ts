@@ -6,13 +6,14 @@
  *
  * Messages are filed as they are stored (`listen` on the `messageStored` event), in the order they were
  * stored, so a `conversation.branch` that arrives right after a reply never catches that reply in the new
- * branch.
+ * branch. A person's message is filed at once in the kept threads (the turn's prompt view reads them) and
+ * written with the reply's filing, after the reply: one commit per turn, none before the model is asked.
  */
 import { AppError } from '../../domain/errors.js';
 import { addToVector, assignThread, hasReturnCue, termVector, threadLabel, type ThreadDecision } from '../../domain/social/topic-threads.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
-import type { SocialStore, ThreadRecord } from '../../ports/social-store.js';
+import type { SocialStore, ThreadFiling, ThreadRecord } from '../../ports/social-store.js';
 import type { MessageRecord, Store } from '../../ports/store.js';
 import { afterIo } from '../after-io.js';
 
@@ -30,6 +31,13 @@ export const CONTINUITY_MESSAGES = 2;
 
 /** Conversations whose threads are kept in memory (the most recently used); a forgotten one is read again. */
 export const KEPT_CONVERSATIONS = 512;
+
+/**
+ * How long a person's message's filing waits to be written with the reply's; a reply that takes longer
+ * (a real model generating) finds it written already. Readers of the stored threads (`settled`) and
+ * `close` write it at once.
+ */
+export const UNWRITTEN_FILING_MS = 1_000;
 
 /** Message → thread answers kept per conversation at most (a prompt's recent window is ~200 messages). */
 const MAX_FILED_KEPT = 1_000;
@@ -55,6 +63,13 @@ export class TopicThreadService {
    * kept when other nodes share the store (`sharedStore`): they file messages too.
    */
   private readonly kept = new Map<string, ConversationThreads>();
+  /**
+   * Filings decided and kept but not yet written, per conversation: a person's message, waiting for the
+   * reply's filing (or {@link UNWRITTEN_FILING_MS}) to be written with it.
+   */
+  private readonly unwritten = new Map<string, { filings: ThreadFiling[]; timer: NodeJS.Timeout }>();
+  /** Hears about filings written on their own (after {@link UNWRITTEN_FILING_MS}) that failed. */
+  private onWriteError: (error: unknown) => void = () => undefined;
 
   constructor(
     private readonly social: SocialStore,
@@ -121,6 +136,7 @@ export class TopicThreadService {
    * not be filed; the conversation goes on without it. Returns the function that stops listening.
    */
   listen(events: EventBus, onError: (error: unknown) => void): () => void {
+    this.onWriteError = onError;
     return events.subscribe((event) => {
       if (event.type === 'messageStored') this.fileMessage(event.message).catch(onError);
       // a conversation started under an id used before (deleted since) has no threads yet; an import replaced them all
@@ -129,29 +145,51 @@ export class TopicThreadService {
     });
   }
 
-  /** Files the message in its thread; resolves with the decision taken. */
+  /**
+   * Files the message in its thread; resolves with the decision taken once it is kept (a person's
+   * message, written later with the reply's filing) or written (anything else, or not kept).
+   */
   fileMessage(message: MessageRecord): Promise<ThreadDecision & { threadId: number }> {
-    const previous = this.queues.get(message.conversationId) ?? Promise.resolve();
     // A person's message is filed at once (the turn's prompt view waits for it); a reply once pending I/O
     // has had its turn, so the reply reaches its client first. Either way `settled` covers it from now on.
-    const waited = message.role === 'user' ? previous.catch(() => undefined) : previous.catch(() => undefined).then(afterIo);
-    const next = waited.then(() => this.file(message));
-    this.queues.set(message.conversationId, next);
+    return this.enqueue(message.conversationId, () => (message.role === 'user' ? this.file(message) : afterIo().then(() => this.file(message))));
+  }
+
+  /** Runs `work` after everything queued for the conversation so far (filings are serialised per conversation). */
+  private enqueue<T>(conversationId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(conversationId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.queues.set(conversationId, next);
     void next
       .finally(() => {
-        if (this.queues.get(message.conversationId) === next) this.queues.delete(message.conversationId);
+        if (this.queues.get(conversationId) === next) this.queues.delete(conversationId);
       })
       .catch(() => undefined);
     return next;
   }
 
-  /** Waits until every message handed to `fileMessage` so far is filed. */
-  async settled(conversationId: string): Promise<void> {
+  /**
+   * Waits until every message handed to `fileMessage` so far is filed in the kept threads (what a turn's
+   * prompt view reads); a person's message may not be written yet.
+   */
+  async filed(conversationId: string): Promise<void> {
     await this.queues.get(conversationId)?.catch(() => undefined);
   }
 
+  /** Waits until every message handed to `fileMessage` so far is filed and written (readers of the stored threads). */
+  async settled(conversationId: string): Promise<void> {
+    await this.filed(conversationId);
+    if (this.unwritten.has(conversationId)) await this.enqueue(conversationId, () => this.writeFilings(conversationId, [])).catch(() => undefined);
+  }
+
+  /** Writes the filings still waiting (the server is closing). */
+  async close(): Promise<void> {
+    await Promise.all([...this.unwritten.keys()].map((conversationId) => this.settled(conversationId)));
+  }
+
   private async file(message: MessageRecord): Promise<ThreadDecision & { threadId: number }> {
-    const { threads, currentId } = await this.threadsOf(message.conversationId);
+    const { conversationId } = message;
+    const { threads, currentId } = await this.threadsOf(conversationId);
     const vector = termVector(message.content);
     const current = threads.find((thread) => thread.id === currentId);
     const decision = assignThread(vector, threads, currentId, {
@@ -164,36 +202,64 @@ export class TopicThreadService {
           : null,
     });
     let thread: ThreadRecord | undefined;
-    if (decision.kind === 'new') thread = await this.createThread(message.conversationId, threadLabel(vector), false);
+    if (decision.kind === 'new') thread = await this.createThread(conversationId, threadLabel(vector), false);
     else thread = threads.find((candidate) => candidate.id === decision.threadId);
     if (thread === undefined) throw new Error(`thread ${JSON.stringify(decision)} vanished`);
     const filed = thread;
     // In place: a write that fails drops the kept threads, so the store's centroid is read again.
     const centroid = addToVector(filed.centroid, vector);
     // A branch keeps the name it was given; detected threads are named after their words.
-    const label = filed.isBranch ? filed.label : threadLabel(centroid);
-    const now = this.clock.now();
-    await this.writing(
-      message.conversationId,
-      () => this.social.addToThread(message.id, filed.id, centroid, label, now),
-      (kept, messageCount) => {
-        const index = kept.threads.findIndex((candidate) => candidate.id === filed.id);
-        if (index >= 0) kept.threads[index] = { ...filed, centroid, label, lastActiveAt: now, messageCount };
-        kept.currentId = filed.id;
-        kept.filed.set(message.id, filed.id);
-        // a conversation nobody asks a prompt view of (a group's) would grow it forever
-        if (kept.filed.size > MAX_FILED_KEPT) kept.filed.delete(kept.filed.keys().next().value as number);
-      },
-    );
+    const filing: ThreadFiling = { messageId: message.id, threadId: filed.id, centroid, label: filed.isBranch ? filed.label : threadLabel(centroid), now: this.clock.now() };
+    const kept = this.kept.get(conversationId);
+    if (message.role === 'user' && kept !== undefined) {
+      // kept as filed now; written with the reply's filing (the store's count replaces this one then)
+      keepFiling(kept, filing, filed.messageCount + 1);
+      this.holdUnwritten(conversationId, filing);
+    } else {
+      await this.writeFilings(conversationId, [filing]);
+    }
     // filed with what it answers, the reply leaves the user's new branch current
-    if (decision.kind === 'answer' && currentId !== null) await this.setCurrentThread(message.conversationId, currentId);
+    if (decision.kind === 'answer' && currentId !== null) await this.setCurrentThread(conversationId, currentId);
     return { ...decision, threadId: filed.id };
   }
 
-  /** The thread of the latest message filed before this one, if any. */
+  /** Keeps a filing to write later, with the next one or after {@link UNWRITTEN_FILING_MS}. */
+  private holdUnwritten(conversationId: string, filing: ThreadFiling): void {
+    const held = this.unwritten.get(conversationId);
+    if (held !== undefined) {
+      held.filings.push(filing);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.enqueue(conversationId, () => this.writeFilings(conversationId, [])).catch(this.onWriteError);
+    }, UNWRITTEN_FILING_MS);
+    // a filing waiting never keeps the process alive (close writes it)
+    timer.unref();
+    this.unwritten.set(conversationId, { filings: [filing], timer });
+  }
+
+  /** Writes the conversation's held filings and `filings` in one transaction (nothing when there are none). */
+  private async writeFilings(conversationId: string, filings: ThreadFiling[]): Promise<void> {
+    const held = this.unwritten.get(conversationId);
+    if (held !== undefined) {
+      clearTimeout(held.timer);
+      this.unwritten.delete(conversationId);
+    }
+    const all = held === undefined ? filings : [...held.filings, ...filings];
+    if (all.length === 0) return;
+    await this.writing(
+      conversationId,
+      () => this.social.fileInThreads(all),
+      (kept, counts) => all.forEach((filing, index) => keepFiling(kept, filing, counts[index] ?? 0)),
+    );
+  }
+
+  /** The thread of the latest message filed before this one, if any (a held filing counts). */
   private async threadOfPrevious(message: MessageRecord): Promise<number | null> {
     let previous: { id: number; threadId: number } | null = null;
-    for (const [id, threadId] of await this.social.threadOfMessages(message.conversationId))
+    const held = this.unwritten.get(message.conversationId)?.filings ?? [];
+    const stored = await this.social.threadOfMessages(message.conversationId);
+    for (const [id, threadId] of [...stored, ...held.map((filing): [number, number] => [filing.messageId, filing.threadId])])
       if (id < message.id && (previous === null || id > previous.id)) previous = { id, threadId };
     return previous?.threadId ?? null;
   }
@@ -351,4 +417,15 @@ export class TopicThreadService {
 function truncate(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+/** Records a filing in the kept threads: the thread's centroid, label, activity and count, the message's thread, the current thread. */
+function keepFiling(kept: ConversationThreads, filing: ThreadFiling, messageCount: number): void {
+  const index = kept.threads.findIndex((candidate) => candidate.id === filing.threadId);
+  const thread = kept.threads[index];
+  if (thread !== undefined) kept.threads[index] = { ...thread, centroid: filing.centroid, label: filing.label, lastActiveAt: filing.now, messageCount };
+  kept.currentId = filing.threadId;
+  kept.filed.set(filing.messageId, filing.threadId);
+  // a conversation nobody asks a prompt view of (a group's) would grow it forever
+  if (kept.filed.size > MAX_FILED_KEPT) kept.filed.delete(kept.filed.keys().next().value as number);
 }

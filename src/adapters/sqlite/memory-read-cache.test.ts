@@ -1,0 +1,114 @@
+/**
+ * The memory store's reads kept between turns (memory-read-cache.ts) answer what SQLite would, whoever
+ * wrote: the store itself, a cascade of another store on the same connection, or another connection.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
+import { openDatabase } from './database.js';
+import { SqliteMemoryStore } from './memory-store.js';
+import { SqliteStore } from './sqlite-store.js';
+
+let dir: string;
+let store: SqliteStore;
+let memories: SqliteMemoryStore;
+const base = { importance: 0.5, importanceSource: 'client' as const, visibility: 'private' as const, userId: null };
+
+beforeEach(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'memory-read-cache-'));
+  store = SqliteStore.open(path.join(dir, 'db.sqlite'));
+  await store.seedPersonas(loadPersonaFiles(shippedPersonasDir()), 0);
+  memories = new SqliteMemoryStore(store.database);
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('memory reads kept between turns', () => {
+  it("follow the store's own edits, shares and deletions", async () => {
+    const memory = await memories.insert({ ...base, personaId: 'aria', kind: 'user_fact', content: 'the user keeps bees' }, [], 1_000);
+    expect((await memories.getMany([memory.id]))[0]?.content).toBe('the user keeps bees');
+    expect(await memories.rankingFacts([memory.id])).toEqual([{ id: memory.id, importance: 0.5, lastAccessedAt: 1_000 }]);
+    expect((await memories.userFacts('aria', null, 5)).map((fact) => fact.content)).toEqual(['the user keeps bees']);
+
+    await memories.update(memory.id, { content: 'the user keeps wasps', importance: 0.9, visibility: 'shared', sharedWith: ['kira'] }, null, 2_000);
+    expect((await memories.getMany([memory.id]))[0]).toMatchObject({ content: 'the user keeps wasps', importance: 0.9, sharedWith: ['kira'] });
+    expect(await memories.rankingFacts([memory.id])).toEqual([{ id: memory.id, importance: 0.9, lastAccessedAt: 1_000 }]);
+    expect((await memories.userFacts('aria', null, 5))[0]).toMatchObject({ content: 'the user keeps wasps', sharedWith: ['kira'] });
+
+    const second = await memories.insert({ ...base, personaId: 'aria', kind: 'user_fact', content: 'the user rides a bike', importance: 0.95 }, [], 3_000);
+    expect((await memories.userFacts('aria', null, 5)).map((fact) => fact.id)).toEqual([second.id, memory.id]);
+    await memories.delete([memory.id]);
+    expect(await memories.getMany([memory.id, second.id])).toHaveLength(1);
+    expect(await memories.rankingFacts([memory.id])).toEqual([]);
+    expect((await memories.userFacts('aria', null, 5)).map((fact) => fact.id)).toEqual([second.id]);
+  });
+
+  it('follow a persona deleted with its memories (a cascade of another store on the connection)', async () => {
+    const memory = await memories.insert({ ...base, personaId: 'kira', kind: 'user_fact', content: 'the user plays chess' }, [], 1_000);
+    expect(await memories.getMany([memory.id])).toHaveLength(1);
+    expect(await memories.userFacts('kira', null, 5)).toHaveLength(1);
+    store.database.prepare("DELETE FROM personas WHERE id = 'kira'").run();
+    expect(await memories.getMany([memory.id])).toEqual([]);
+    expect(await memories.rankingFacts([memory.id])).toEqual([]);
+    expect(await memories.userFacts('kira', null, 5)).toEqual([]);
+  });
+
+  it("follow the conversation's summaries", async () => {
+    expect(await memories.latestSummary('conv_1')).toBeNull();
+    const summary = await memories.insert({ ...base, personaId: 'aria', kind: 'summary', content: 'We talked about bees.', conversationId: 'conv_1', messageId: 7 }, [], 1_000);
+    expect((await memories.latestSummary('conv_1'))?.id).toBe(summary.id);
+    store.database.prepare('UPDATE memories SET conversation_id = NULL WHERE id = ?').run(summary.id);
+    expect(await memories.latestSummary('conv_1')).toBeNull();
+  });
+
+  it("follow another connection's commits", async () => {
+    const memory = await memories.insert({ ...base, personaId: 'aria', kind: 'user_fact', content: 'the user keeps bees' }, [], 1_000);
+    expect(await memories.rankingFacts([memory.id])).toEqual([{ id: memory.id, importance: 0.5, lastAccessedAt: 1_000 }]);
+    expect((await memories.userFacts('aria', null, 5))[0]?.importance).toBe(0.5);
+    const other = openDatabase(path.join(dir, 'db.sqlite'));
+    try {
+      other.prepare('UPDATE memories SET importance = 0.8, content = ? WHERE id = ?').run('the user keeps hornets', memory.id);
+    } finally {
+      other.close();
+    }
+    expect(await memories.rankingFacts([memory.id])).toEqual([{ id: memory.id, importance: 0.8, lastAccessedAt: 1_000 }]);
+    expect((await memories.getMany([memory.id]))[0]?.content).toBe('the user keeps hornets');
+    expect((await memories.userFacts('aria', null, 5))[0]?.importance).toBe(0.8);
+  });
+
+  it('count recalls once they are written, as the table does', async () => {
+    const memory = await memories.insert({ ...base, personaId: 'aria', kind: 'user_fact', content: 'the user keeps bees' }, [], 1_000);
+    const summary = await memories.insert({ ...base, personaId: 'aria', kind: 'summary', content: 'We talked about bees.', conversationId: 'conv_1' }, [], 1_500);
+    const row = store.database.prepare<[number], { at: number; count: number }>('SELECT last_accessed_at AS at, access_count AS count FROM memories WHERE id = ?');
+    const read = async () => ({
+      row: (await memories.getMany([memory.id]))[0],
+      fact: (await memories.rankingFacts([memory.id]))[0],
+      block: (await memories.userFacts('aria', null, 5))[0],
+      summary: await memories.latestSummary('conv_1'),
+    });
+    await read();
+    for (const at of [2_000, 3_000]) {
+      await memories.recordAccess([memory.id, summary.id], at);
+      await memories.flushAccess();
+      const seen = await read();
+      const stored = row.get(memory.id)!;
+      expect(seen.row).toMatchObject({ lastAccessedAt: stored.at, accessCount: stored.count });
+      expect(seen.fact).toMatchObject({ lastAccessedAt: stored.at });
+      expect(seen.block).toMatchObject({ lastAccessedAt: stored.at, accessCount: stored.count });
+      expect(seen.summary).toMatchObject({ lastAccessedAt: row.get(summary.id)!.at, accessCount: row.get(summary.id)!.count });
+    }
+    expect(row.get(memory.id)).toEqual({ at: 3_000, count: 2 });
+  });
+
+  it('hands out copies: changing a result changes nothing kept', async () => {
+    const memory = await memories.insert({ ...base, personaId: 'aria', kind: 'user_fact', content: 'the user keeps bees' }, [], 1_000);
+    (await memories.getMany([memory.id]))[0]!.content = 'changed by a caller';
+    (await memories.rankingFacts([memory.id]))[0]!.importance = 0;
+    expect((await memories.getMany([memory.id]))[0]?.content).toBe('the user keeps bees');
+    expect((await memories.rankingFacts([memory.id]))[0]?.importance).toBe(0.5);
+  });
+});

@@ -1,0 +1,210 @@
+/**
+ * What a chat turn's recall reads of the memories table besides the search itself, kept in memory
+ * between turns (issue 15): the ranking facts of the search's ~100 candidates, the few memories it
+ * returns, the persona's "what I know about you" block and the conversation's latest summary. Read from
+ * SQLite on every turn they took ~0.25 ms of CPU on the turn's critical path; the same memories come
+ * back turn after turn.
+ *
+ * It follows the table exactly, whoever writes: temp triggers on this connection report every memory row
+ * inserted, changed or deleted and every share added or removed — by the memory store, by a cascade from
+ * a deleted persona or conversation, by anything else on the connection — and each report drops what
+ * depends on that row. A commit by another connection (`data_version` moves: a bundle import, another
+ * process) empties it. Nothing here is ever newer than the table: a rolled-back write only drops entries.
+ */
+import type { Memory } from '../../domain/memory/memory.js';
+import type { RankingFacts } from '../../ports/memory.js';
+import type { Database } from './database.js';
+
+/** Most memories whose facts or rows are kept (a turn reads ~100; emptied when full). */
+const ROWS_KEPT = 10_000;
+/** Most facts blocks and summaries kept (one per persona and user, one per conversation). */
+const LISTS_KEPT = 2_000;
+
+/** The SQL function the triggers call (one name per connection; the cache registers it once). */
+const CHANGED = 'persona_mcp_memory_changed';
+const SHARES_CHANGED = 'persona_mcp_memory_shares_changed';
+
+/**
+ * The triggers. A memory's row (and facts) go when it changes or goes; a facts block when one of its
+ * persona's facts about users appears, changes or goes; a summary when one of its conversation's
+ * summaries does. A share changes a memory's `sharedWith`/`sharedGroups`: every list is dropped (rare).
+ */
+const TRIGGERS = `
+CREATE TEMP TRIGGER IF NOT EXISTS memory_read_cache_insert AFTER INSERT ON main.memories
+WHEN new.kind IN ('user_fact', 'summary') BEGIN
+  SELECT ${CHANGED}(new.id, new.kind, new.persona_id, new.conversation_id);
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS memory_read_cache_update AFTER UPDATE ON main.memories BEGIN
+  SELECT ${CHANGED}(old.id, old.kind, old.persona_id, old.conversation_id);
+  SELECT ${CHANGED}(new.id, new.kind, new.persona_id, new.conversation_id);
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS memory_read_cache_delete AFTER DELETE ON main.memories BEGIN
+  SELECT ${CHANGED}(old.id, old.kind, old.persona_id, old.conversation_id);
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS memory_read_cache_share_insert AFTER INSERT ON main.memory_shares BEGIN
+  SELECT ${SHARES_CHANGED}(new.memory_id);
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS memory_read_cache_share_update AFTER UPDATE ON main.memory_shares BEGIN
+  SELECT ${SHARES_CHANGED}(old.memory_id);
+  SELECT ${SHARES_CHANGED}(new.memory_id);
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS memory_read_cache_share_delete AFTER DELETE ON main.memory_shares BEGIN
+  SELECT ${SHARES_CHANGED}(old.memory_id);
+END;
+`;
+
+export class MemoryReadCache {
+  private readonly facts = new Map<number, RankingFacts>();
+  private readonly rows = new Map<number, Memory>();
+  /** Facts blocks by persona, then by user and limit. */
+  private readonly factBlocks = new Map<string, Map<string, Memory[]>>();
+  /** The latest summary of a conversation (null: it has none). */
+  private readonly summaries = new Map<string, Memory | null>();
+  private dataVersion: number;
+  /** Set while the store writes gathered recalls (`writingRecalls`): their row changes are applied, not dropped. */
+  private isWritingRecalls = false;
+  /** Prepared once: `db.pragma()` prepares its statement on every call (~20 µs, more than reading it). */
+  private readonly dataVersionStatement: { get(): number | undefined };
+
+  constructor(db: Database) {
+    db.function(CHANGED, { varargs: true, deterministic: false }, (id: unknown, kind: unknown, personaId: unknown, conversationId: unknown) => {
+      this.rowChanged(Number(id), String(kind), String(personaId), typeof conversationId === 'string' ? conversationId : null);
+      return null;
+    });
+    db.function(SHARES_CHANGED, { deterministic: false }, (id: unknown) => {
+      this.sharesChanged(Number(id));
+      return null;
+    });
+    db.exec(TRIGGERS);
+    this.dataVersionStatement = db.prepare<[], number>('PRAGMA data_version').pluck();
+    this.dataVersion = this.currentDataVersion();
+  }
+
+  /**
+   * The ranking facts of `ids`, in that order, each once; those not kept are read with `read` (which
+   * returns nothing for a memory that is gone). Fresh objects: the caller may change them.
+   */
+  rankingFacts(ids: readonly number[], read: (ids: number[]) => RankingFacts[]): RankingFacts[] {
+    return this.byId(this.facts, ids, read).map((fact) => ({ ...fact }));
+  }
+
+  /** The memories `ids`, as `rankingFacts` (fresh objects). */
+  memories(ids: readonly number[], read: (ids: number[]) => Memory[]): Memory[] {
+    return this.byId(this.rows, ids, read).map((memory) => ({ ...memory }));
+  }
+
+  /** A persona's facts block for one user (`userId` undefined: every user's) and `limit`. */
+  userFacts(personaId: string, userId: string | null | undefined, limit: number, read: () => Memory[]): Memory[] {
+    this.followOthers();
+    let blocks = this.factBlocks.get(personaId);
+    if (blocks === undefined) {
+      if (this.factBlocks.size >= LISTS_KEPT) this.factBlocks.clear();
+      blocks = new Map();
+      this.factBlocks.set(personaId, blocks);
+    }
+    const key = `${userId === undefined ? 'any' : userId === null ? 'none' : `u:${userId}`}\u0000${limit}`;
+    let block = blocks.get(key);
+    if (block === undefined) {
+      block = read();
+      blocks.set(key, block);
+    }
+    return block.map((memory) => ({ ...memory }));
+  }
+
+  /** The conversation's latest summary, or null. */
+  latestSummary(conversationId: string, read: () => Memory | null): Memory | null {
+    this.followOthers();
+    let summary = this.summaries.get(conversationId);
+    if (summary === undefined) {
+      if (this.summaries.size >= LISTS_KEPT) this.summaries.clear();
+      summary = read();
+      this.summaries.set(conversationId, summary);
+    }
+    return summary === null ? null : { ...summary };
+  }
+
+  private byId<T extends { id: number }>(kept: Map<number, T>, ids: readonly number[], read: (ids: number[]) => T[]): T[] {
+    this.followOthers();
+    const found = new Map<number, T | undefined>();
+    const missing: number[] = [];
+    for (const id of ids) {
+      if (found.has(id)) continue;
+      const value = kept.get(id);
+      found.set(id, value);
+      if (value === undefined) missing.push(id);
+    }
+    if (missing.length > 0) {
+      const read_ = read(missing);
+      if (kept.size + read_.length > ROWS_KEPT) kept.clear();
+      for (const value of read_) {
+        kept.set(value.id, value);
+        found.set(value.id, value);
+      }
+    }
+    // In the order asked for, each once; a memory that is gone is left out.
+    const values: T[] = [];
+    for (const value of found.values()) if (value !== undefined) values.push(value);
+    return values;
+  }
+
+  /** Another connection committed: which rows it touched is unknown. */
+  private followOthers(): void {
+    const version = this.currentDataVersion();
+    if (version === this.dataVersion) return;
+    this.dataVersion = version;
+    this.facts.clear();
+    this.rows.clear();
+    this.factBlocks.clear();
+    this.summaries.clear();
+  }
+
+  private currentDataVersion(): number {
+    return this.dataVersionStatement.get() ?? 0;
+  }
+
+  /**
+   * Runs `write`, which records recalls (last access and access count, nothing else), without dropping
+   * what they touch; once it has committed, `recallsWritten` brings what is kept up to date instead. A
+   * recall of each recalled memory used to drop it, so the next turn read its row and facts again.
+   */
+  writingRecalls<T>(write: () => T): T {
+    this.isWritingRecalls = true;
+    try {
+      return write();
+    } finally {
+      this.isWritingRecalls = false;
+    }
+  }
+
+  /** The recalls `writingRecalls` wrote have committed: the kept rows, facts and lists count them. */
+  recallsWritten(recalls: ReadonlyMap<number, { at: number; count: number }>): void {
+    const update = (memory: Memory): void => {
+      const recall = recalls.get(memory.id);
+      if (recall === undefined) return;
+      memory.lastAccessedAt = recall.at;
+      memory.accessCount += recall.count;
+    };
+    for (const [id, recall] of recalls) {
+      const fact = this.facts.get(id);
+      if (fact !== undefined) fact.lastAccessedAt = recall.at;
+      const row = this.rows.get(id);
+      if (row !== undefined) update(row);
+    }
+    for (const blocks of this.factBlocks.values()) for (const block of blocks.values()) block.forEach(update);
+    for (const summary of this.summaries.values()) if (summary !== null) update(summary);
+  }
+
+  private rowChanged(id: number, kind: string, personaId: string, conversationId: string | null): void {
+    if (this.isWritingRecalls) return;
+    this.facts.delete(id);
+    this.rows.delete(id);
+    if (kind === 'user_fact') this.factBlocks.delete(personaId);
+    if (kind === 'summary' && conversationId !== null) this.summaries.delete(conversationId);
+  }
+
+  private sharesChanged(id: number): void {
+    this.rows.delete(id);
+    this.factBlocks.clear();
+    this.summaries.clear();
+  }
+}
