@@ -26,6 +26,10 @@ const UNKNOWN = '{"code":-32601,"message":"Method not found"}';
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
+// As persona-mcp's /metrics (prometheus-metrics.ts): without the two defaults whose collection lists every
+// handle or open file on the event loop, so a scrape costs both servers alike (the suite scrapes each
+// segment's start).
+for (const name of ['nodejs_active_handles', 'nodejs_active_handles_total', 'process_open_fds']) registry.removeSingleMetric(name);
 const stalls = new Histogram({
   name: 'persona_mcp_event_loop_stall_seconds',
   help: 'Event-loop stalls of 10 ms or more, by cause.',

@@ -50,6 +50,8 @@ export type WorkerReply =
        */
       measuredFrom?: number;
       measuredTo?: number;
+      /** Latency of the warm-up's requests (open loop only): what the first seconds under load cost. */
+      warmupLatency?: HistogramSnapshot;
       firstError: string | null;
     }
   | { type: 'status'; open: number; closedUnexpectedly: number }
@@ -187,6 +189,7 @@ async function closedLoop(frames: FrameTemplate[], warmupMs: number, durationMs:
 
 async function openLoop(frames: FrameTemplate[], ratePerSecond: number, warmupMs: number, durationMs: number): Promise<void> {
   const latency = new Histogram();
+  const warmupLatency = new Histogram();
   const sendLateness = new Histogram();
   const intervalMs = 1000 / ratePerSecond;
   const total = Math.floor(((warmupMs + durationMs) / 1000) * ratePerSecond);
@@ -204,7 +207,10 @@ async function openLoop(frames: FrameTemplate[], ratePerSecond: number, warmupMs
     const onMessage = (data: WebSocket.RawData): void => {
       const text = data.toString();
       const id = idOf(text);
-      if (id < firstRecorded) return;
+      if (id < firstRecorded) {
+        warmupLatency.record((performance.now() - scheduled(id)) * 1000);
+        return;
+      }
       latency.record((performance.now() - scheduled(id)) * 1000);
       completed += 1;
       if (isError(text)) {
@@ -255,6 +261,7 @@ async function openLoop(frames: FrameTemplate[], ratePerSecond: number, warmupMs
     sendLateness: sendLateness.snapshot(),
     measuredFrom: Math.round(epochOffset + scheduled(firstRecorded)),
     measuredTo: Math.round(epochOffset + scheduled(total)),
+    warmupLatency: warmupLatency.snapshot(),
     firstError,
   });
 }

@@ -36,8 +36,8 @@ class FakeSocket extends EventEmitter {
   readonly CLOSED = 3;
   readyState = 1;
   bufferedAmount = 0;
-  onSend: (text: string) => void = () => undefined;
-  send(text: string): void {
+  onSend: (text: string | Buffer) => void = () => undefined;
+  send(text: string | Buffer): void {
     this.onSend(text);
   }
   pause(): void {}

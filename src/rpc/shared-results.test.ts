@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ExactNumber, stringifyMessage } from './exact-ids.js';
-import { sameJson, SharedResults, stringifyResponse } from './shared-results.js';
+import { encodeResponse, sameJson, SharedResults, stringifyResponse } from './shared-results.js';
 
 describe('SharedResults', () => {
   it('returns the earlier object while the answer is unchanged, and the new one once it changes', () => {
@@ -53,6 +53,26 @@ describe('stringifyResponse', () => {
     ]) {
       expect(stringifyResponse(message)).toBe(stringifyMessage(message));
     }
+  });
+});
+
+describe('encodeResponse', () => {
+  const answers = new SharedResults<Record<string, unknown>>();
+  const shared = answers.reuse('y', { text: 'é ünïcode "quoted" ✓', list: [1, 2] });
+
+  it.each([3, 'ïd "x"', null, new ExactNumber('9007199254740993')])('gives a shared result as the UTF-8 bytes of its text (id %s)', (id) => {
+    const response = { jsonrpc: '2.0', id, result: shared };
+    for (let round = 0; round < 2; round++) {
+      const frame = encodeResponse(response);
+      expect(Buffer.isBuffer(frame)).toBe(true);
+      expect((frame as Buffer).toString('utf8')).toBe(stringifyMessage(response));
+    }
+  });
+
+  it('gives everything else as text', () => {
+    const error = { jsonrpc: '2.0', id: 1, error: { code: -32600, message: 'no' } };
+    expect(encodeResponse(error)).toBe(stringifyMessage(error));
+    expect(encodeResponse({ jsonrpc: '2.0', id: 1, result: { fresh: true } })).toBe('{"jsonrpc":"2.0","id":1,"result":{"fresh":true}}');
   });
 });
 

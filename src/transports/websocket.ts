@@ -10,7 +10,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { APPLICATION_ERRORS } from '../rpc/error-codes.js';
 import { fullBucket, takeTokens, type TokenBucket, type TokenBucketLimits } from '../domain/token-bucket.js';
 import { stringifyMessage } from '../rpc/exact-ids.js';
-import { stringifyResponse } from '../rpc/shared-results.js';
+import { encodeResponse } from '../rpc/shared-results.js';
 import { errorResponse, messageCost, parseFrame, type ContextFactory, type JsonRpcEngine, type JsonRpcResponse } from '../rpc/jsonrpc.js';
 import type { JsonRpcId, MethodContext, SessionBinding } from '../rpc/registry.js';
 import { newSessionId, SESSION_ID_PATTERN } from '../services/session-service.js';
@@ -89,6 +89,9 @@ const HEARTBEAT_SLICE_MS = 250;
 
 /** A new subscription's notifications wait at most this long for the subscribe's answer (`heldFeeds`). */
 const MAX_FEED_HOLD_MS = 5_000;
+
+/** `ws` sends a Buffer as a binary frame unless told otherwise. */
+const TEXT_FRAME = { binary: false } as const;
 
 /** Frames this many times over the limit are not read at all: the socket closes with 1009. */
 const HARD_FRAME_LIMIT_FACTOR = 4;
@@ -402,7 +405,7 @@ export class WebSocketTransport {
   }
 
   private answer(connection: Connection, reply: JsonRpcResponse | JsonRpcResponse[] | null): void {
-    if (reply !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyResponse(reply));
+    if (reply !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, encodeResponse(reply));
     if (connection.heldFeeds !== null && reply !== null) this.releaseHeldFeeds(connection, reply);
   }
 
@@ -507,7 +510,7 @@ export class WebSocketTransport {
    * more) until it catches up; twice over, or over for longer than the grace period, it is dropped.
    * The check is made before the frame is added, so one large answer to a reading client always goes.
    */
-  private send(connection: Connection, text: string): void {
+  private send(connection: Connection, text: string | Buffer): void {
     const { socket } = connection;
     if (socket.readyState !== socket.OPEN) return;
     const queued = socket.bufferedAmount;
@@ -516,7 +519,9 @@ export class WebSocketTransport {
       this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'too much unread data (limits.maxQueuedBytesPerConnection)');
       return;
     }
-    socket.send(text);
+    // Bytes (a shared answer, `encodeResponse`) still go as a text frame, as JSON-RPC clients expect.
+    if (typeof text === 'string') socket.send(text);
+    else socket.send(text, TEXT_FRAME);
     if (queued + text.length > this.maxQueuedBytes && connection.slowSince === null) this.holdSlowClient(connection);
   }
 

@@ -1,5 +1,6 @@
 /** JSON-RPC 2.0 rules on the real WebSocket endpoint: errors, ids, notifications and batches. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import type { TestClient } from '../helpers/ws-client.js';
 
@@ -30,6 +31,21 @@ describe('JSON-RPC 2.0 over WebSocket', () => {
     const frame = await client.next();
     expect(frame).toMatchObject({ id: 7, error: { code: -32600 } });
     expect(frame).not.toHaveProperty('result');
+  });
+
+  it('sends every answer as a text frame, a shared cached answer too', async () => {
+    const socket = new WebSocket(server.server.websocketUrl);
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    const frames: Array<{ isBinary: boolean; text: string }> = [];
+    socket.on('message', (data, isBinary) => frames.push({ isBinary, text: data.toString() }));
+    // The second and third persona.list get the first one's shared result, written from its bytes.
+    for (const id of [1, 2, 3]) socket.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'persona.list' }));
+    await expect.poll(() => frames.length).toBe(3);
+    socket.close();
+    expect(frames.map((frame) => frame.isBinary)).toEqual([false, false, false]);
+    const answers = frames.map((frame) => JSON.parse(frame.text) as { id: number; result: unknown });
+    expect(answers.map((answer) => answer.id)).toEqual([1, 2, 3]);
+    expect(answers[2]!.result).toEqual(answers[0]!.result);
   });
 
   it('answers an unknown method with -32601', async () => {
