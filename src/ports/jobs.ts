@@ -45,9 +45,10 @@ export interface JobQueue {
    */
   yieldTo?(isBusy: () => boolean, maxWaitMs?: number): void;
   /**
-   * Resolves once the interactive work of `yieldTo` is done (at once when there is none), or after its
-   * `maxWaitMs`: a running job awaits it before a stretch of synchronous work, so a turn that arrived
-   * meanwhile does not wait behind that work on the event loop.
+   * Resolves after the event loop has taken in what arrived meanwhile (a request, a model's answer), once
+   * the interactive work of `yieldTo` is done (at once when there is none), or after its `maxWaitMs`: a
+   * running job awaits it between stretches of synchronous work, so a turn that arrived meanwhile does
+   * not wait behind that work on the event loop.
    */
   giveWay?(): Promise<void>;
 }

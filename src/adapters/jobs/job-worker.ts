@@ -118,16 +118,23 @@ export class InteractiveYield {
     this.maxWaitMs = maxWaitMs;
   }
 
-  /** The port's `giveWay`: resolves once no interactive work runs (at once when none does), or after `maxWaitMs`. */
+  /**
+   * The port's `giveWay`: first lets the event loop take in what has arrived (a request's frame, a model's
+   * answer: one `setImmediate`), so that a turn it starts goes first; then resolves once no interactive
+   * work runs, or after `maxWaitMs`. A job awaits it between its synchronous stretches, which keeps each
+   * of them what a turn arriving meanwhile can wait behind.
+   */
   giveWay(): Promise<void> {
-    if (!this.isBusy()) return Promise.resolve();
-    const since = this.clock.now();
     return new Promise<void>((resolve) => {
-      const look = (): void => {
-        if (!this.isRunning() || !this.isBusy() || this.clock.now() - since >= this.maxWaitMs) resolve();
-        else setTimeout(look, YIELD_POLL_MS);
-      };
-      setTimeout(look, YIELD_POLL_MS);
+      setImmediate(() => {
+        if (!this.isBusy()) return resolve();
+        const since = this.clock.now();
+        const look = (): void => {
+          if (!this.isRunning() || !this.isBusy() || this.clock.now() - since >= this.maxWaitMs) resolve();
+          else setTimeout(look, YIELD_POLL_MS);
+        };
+        setTimeout(look, YIELD_POLL_MS);
+      });
     });
   }
 

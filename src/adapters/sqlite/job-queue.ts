@@ -309,13 +309,17 @@ export class SqliteJobQueue implements JobQueue {
     this.writeCompleted();
   }
 
-  /** Runs a claimed job; a completion is left for the next claim to write (`completed`). */
+  /**
+   * Runs a claimed job; a completion is left for the next claim to write (`completed`). The handler
+   * starts in a stretch of its own, after the event loop has taken in what arrived during the claim.
+   */
   private async execute(job: JobRecord, signal: AbortSignal): Promise<void> {
     const handler = this.handlers.get(job.type);
     const renew = setInterval(() => this.renewLease(job.id), Math.max(10, Math.floor(this.settings.leaseMs / 3)));
     renew.unref();
     try {
       if (!handler) throw new Error(`no handler for job type ${job.type}`);
+      await new Promise((resolve) => setImmediate(resolve));
       await handler(job, signal);
       if (this.completed.length === 0) this.completedSince = this.clock.now();
       this.completed.push(job.id);

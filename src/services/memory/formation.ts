@@ -164,19 +164,28 @@ export class MemoryFormation {
       extracted.map((memory) => memory.content),
       signal,
     );
+    // The embeddings' answer has been read; the appraisal's request is a stretch of its own.
+    await this.deps.jobs.giveWay?.();
     const isLlmUp = settings.llmImportance && (await this.isLlmReachable());
     const appraisal = isLlmUp ? await this.appraisal(payload, persona, message.content, extracted.map((memory) => memory.content), signal) : undefined;
     const appraised = appraisal === undefined ? null : (appraisal?.importance ?? extracted.map(() => null));
     // The appraisal's restatements go into the rows as they are written: one full-text row per memory,
     // in the formation's one transaction, instead of a row rewritten by a second write per memory.
     const restated = settings.doc2query ? this.restatedBy(appraisal, extracted.length) : null;
-    // From here to the write runs without a pause on the event loop (the novelty searches, the full-text
-    // rows and vectors): a turn being prepared meanwhile goes first.
+    // The novelty searches, then the write (recall terms, then the transaction, then the full-text mirror:
+    // memory-store.ts), each a stretch of synchronous work of its own: a turn that arrives meanwhile
+    // goes first instead of waiting behind all of them.
+    await this.deps.jobs.giveWay?.();
+    const novelties = await this.novelties(
+      payload.personaId,
+      payload.userId ?? null,
+      vectors.map((memoryVectors) => memoryVectors[0]!.vector),
+      message.id,
+    );
     await this.deps.jobs.giveWay?.();
     const formed: Array<{ memory: NewMemory; vectors: MemoryVector[] }> = [];
     for (const [index, memory] of extracted.entries()) {
-      const offline = vectors[index]![0]!;
-      const novelty = await this.novelty(payload.personaId, payload.userId ?? null, offline.vector, message.id);
+      const novelty = novelties[index]!;
       const found = importanceCues(memory.content, novelty);
       // A fact about the user counts as personal even without a cue word ("I speak fluent Japanese.").
       const cues = { ...found, personal: found.personal || memory.kind === 'user_fact' };
@@ -288,12 +297,21 @@ export class MemoryFormation {
     if (missing.length === EMBED_BATCH) await this.deps.jobs.enqueue(EMBED_JOB, { after: job.id }, { dedupeKey: EMBED_JOB });
   }
 
-  /** 1 − the best similarity to the persona's existing memories (1 when it has none). */
-  private async novelty(personaId: string, userId: string | null, vector: Float32Array, messageId: number): Promise<number> {
-    const hits = await this.deps.memories.vectorSearch(this.deps.embedders.offline.id, vector, { viewerId: personaId, userId }, 3);
-    const others = await this.deps.memories.getMany(hits.map((hit) => hit.id));
-    const best = hits.filter((hit) => others.find((memory) => memory.id === hit.id)?.messageId !== messageId).map((hit) => hit.score)[0];
-    return best === undefined ? 1 : Math.max(0, 1 - best);
+  /**
+   * Per new memory (its offline vector), 1 − the best similarity to the persona's existing memories (1 when
+   * it has none); memories formed before from the same message (a job run again) do not count. One read
+   * of the hits' messages for all of them.
+   */
+  private async novelties(personaId: string, userId: string | null, vectors: readonly Float32Array[], messageId: number): Promise<number[]> {
+    const { memories, embedders } = this.deps;
+    const hits = [];
+    for (const vector of vectors) hits.push(await memories.vectorSearch(embedders.offline.id, vector, { viewerId: personaId, userId }, 3));
+    const ids = [...new Set(hits.flat().map((hit) => hit.id))];
+    const sameMessage = new Set((await memories.getMany(ids)).filter((memory) => memory.messageId === messageId).map((memory) => memory.id));
+    return hits.map((found) => {
+      const best = found.find((hit) => !sameMessage.has(hit.id))?.score;
+      return best === undefined ? 1 : Math.max(0, 1 - best);
+    });
   }
 
   /**

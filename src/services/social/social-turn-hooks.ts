@@ -152,6 +152,9 @@ export class SocialTurnObserver implements TurnObserver {
     const persona = this.deps.personas.find(payload.personaId);
     if (persona === null) return;
     const judged = await this.askJudge(persona.name, payload, signal);
+    // Reading the model's answer and writing the relationship are two stretches: a turn that arrived
+    // meanwhile goes between them (the job runs on the queue; inline, there is nothing to give way to).
+    await this.jobs?.giveWay?.();
     await this.deps.relationships.recordInteraction({
       subjectId: persona.id,
       otherKind: 'user',
