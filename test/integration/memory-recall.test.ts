@@ -187,3 +187,36 @@ describe('doc2query and the embedding model, with an LLM', () => {
     expect(cello.memories[0]?.content).toContain('cello');
   });
 });
+
+describe("a chat turn's recall and the embedding model", () => {
+  let llm: FakeOllama;
+  let withEmbeddings: TestServer;
+
+  beforeAll(async () => {
+    llm = await startFakeOllama({ reply }); // the embedding model is installed (the fake's default models)
+    withEmbeddings = await startTestServer({ ollamaUrl: llm.url, flags: { 'memory.decayOnStart': false } });
+  });
+  afterAll(async () => {
+    await withEmbeddings.cleanup();
+    await llm.close();
+  });
+
+  it("never asks the embedding model for the message before answering: the message's vector rides along with the formation after the reply", async () => {
+    const client = await withEmbeddings.connect();
+    await client.result('persona.switch', { persona_id: 'aria' });
+    const inputs = (request: { body: FakeChatBody }): string[] => {
+      const input = request.body['input'];
+      return Array.isArray(input) ? input.map(String) : [String(input)];
+    };
+    for (const message of ['I keep bees in the garden.', 'My sister grows roses by the hives.']) {
+      await client.result('persona.chat', { message });
+      await withEmbeddings.server.services.memory.jobs.drain(10_000);
+      // Recall never waited for a vector of its own: none was asked for the message alone.
+      expect(llm.embedRequests.filter((request) => inputs(request).length === 1 && inputs(request)[0] === message)).toEqual([]);
+      // It was embedded afterwards, in formation's one request with the memories the message formed.
+      const carried = llm.embedRequests.filter((request) => inputs(request).includes(message));
+      expect(carried).toHaveLength(1);
+      expect(inputs(carried[0]!).some((text) => text.startsWith('The user said:'))).toBe(true);
+    }
+  });
+});

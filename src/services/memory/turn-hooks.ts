@@ -27,6 +27,25 @@ export const SUMMARY_HEADING = 'Summary of the earlier conversation:';
  */
 export const MAX_LINE_TOKENS = 80;
 
+/** Prompt lines kept by memory text (the same memories come back turn after turn); started over when full. */
+const LINES_KEPT = 2_000;
+const lines = new Map<string, string>();
+
+/**
+ * A memory as one prompt line: one line per memory (a memory's own line breaks would end the list, and
+ * the section, early), cut at MAX_LINE_TOKENS. Kept per text: cutting a long memory (a summary) bisects
+ * its length with a token count per step, ~0.1 ms, on every turn that recalled it.
+ */
+function memoryLine(content: string): string {
+  let line = lines.get(content);
+  if (line === undefined) {
+    line = `- ${truncateToTokens(content.replace(/\s+/gu, ' ').trim(), MAX_LINE_TOKENS, { keep: 'start' })}`;
+    if (lines.size >= LINES_KEPT) lines.clear();
+    lines.set(content, line);
+  }
+  return line;
+}
+
 export interface MemoryRecallLimits {
   /** Share of the context budget memory may use. */
   budgetShare: number;
@@ -103,8 +122,7 @@ export class MemoryRecall implements PromptContributor {
     const shown = new Set<number>();
     let used = 0;
     const take = (content: string, heading: string, lines: string[]): boolean => {
-      // One line per memory: a memory's own line breaks would end the list (and the section) early.
-      const line = `- ${truncateToTokens(content.replace(/\s+/gu, ' ').trim(), MAX_LINE_TOKENS, { keep: 'start' })}`;
+      const line = memoryLine(content);
       const cost = estimateTokens(line) + (lines.length === 0 ? estimateTokens(heading) : 0);
       if (recalledLines.length + profileLines.length >= maxLines || used + cost > budget) return false;
       lines.push(line);
