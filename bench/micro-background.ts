@@ -12,30 +12,15 @@
  * turn arriving meanwhile waits behind (p50 / p99 / max, and how many per turn were over 0.5 ms). The probe
  * costs CPU of its own, so the CPU figures of a `--stretches` run are not comparable with a run without it.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
-import type * as AppModule from '../src/app/app.js';
-import type * as ConfigModule from '../src/config/load.js';
-import type * as LoggerModule from '../src/logger.js';
 import { seedText } from './lib/chat-texts.js';
+import { loadBuilt, microDist, startMicroCore } from './lib/micro-core.js';
 
 const args = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 const isProbed = process.argv.includes('--stretches');
-const dist = path.resolve(process.env.PERSONA_MICRO_DIST ?? path.join(import.meta.dirname, '..', 'dist'));
-const load = <T>(file: string): Promise<T> => import(pathToFileURL(path.join(dist, file)).href) as Promise<T>;
-const { createCore } = await load<typeof AppModule>('app/app.js');
-const { loadConfig } = await load<typeof ConfigModule>('config/load.js');
-const { createLogger } = await load<typeof LoggerModule>('logger.js');
 
 const turns = Number(args[0] ?? 200);
 const stored = Number(args[1] ?? 10_000);
-const fake = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'lib', 'micro-turn-llm.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise<string>((resolve) => createInterface({ input: fake.stdout! }).once('line', resolve));
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'persona-micro-background-'));
 
 /**
  * A setImmediate chain noting the CPU time (ms) of each event-loop iteration while `running`: CPU, not wall
@@ -70,22 +55,10 @@ function cpuNow(): number {
   return (used.user + used.system) / 1_000;
 }
 
+const setup = await startMicroCore('micro-background', stored, { stopJobs: true });
+const { core, binding, conversationId } = setup;
 try {
-  const config = loadConfig({ cwd: dataDir, env: {}, flags: { dataDir, port: 0, logLevel: 'warn', 'llm.ollamaHost': url } });
-  const core = await createCore(config, { logger: createLogger('warn') });
   const jobs = core.services.memory.jobs;
-  await jobs.stop();
-  const binding = { id: 'micro_background_session', userId: null };
-  const persona = core.services.personas.resolve('aria');
-  const { state } = await core.services.personas.snapshot(persona);
-  const start = Date.now() - stored * 60_000;
-  let conversationId = '';
-  for (let turn = 0; turn < stored / 2; turn++) {
-    const now = start + turn * 120_000;
-    const { conversation } = await core.store.appendUserTurn({ sessionId: binding.id, personaId: persona.id, content: seedText(turn), tokens: 30, now });
-    conversationId = conversation.id;
-    await core.store.appendAssistantTurn({ conversationId, personaId: persona.id, content: `Aria hears you: ${seedText(turn + 1)}`, tokens: 35, promptTokens: 900, processingMs: 800, now: now + 60_000, personaState: { ...state, updatedAt: now + 60_000 } });
-  }
   const byType = new Map<string, { n: number; cpu: number }>();
   if (process.env.MICRO_BY_TYPE) {
     const handlers = (jobs as unknown as { handlers: Map<string, (job: unknown, signal: AbortSignal) => Promise<void>> }).handlers;
@@ -123,10 +96,10 @@ try {
         };
       }
     };
-    const { SqliteMemoryStore } = await load<{ SqliteMemoryStore: { prototype: Record<string, unknown> } }>('adapters/sqlite/memory-store.js');
-    const { SqliteJobQueue } = await load<{ SqliteJobQueue: { prototype: Record<string, unknown> } }>('adapters/sqlite/job-queue.js');
-    const { SqliteSocialStore } = await load<{ SqliteSocialStore: { prototype: Record<string, unknown> } }>('adapters/sqlite/social-store.js');
-    const { HashedNgramEmbedder } = await load<{ HashedNgramEmbedder: { prototype: Record<string, unknown> } }>('adapters/embedders/hashed-ngram.js');
+    const { SqliteMemoryStore } = await loadBuilt<{ SqliteMemoryStore: { prototype: Record<string, unknown> } }>('adapters/sqlite/memory-store.js');
+    const { SqliteJobQueue } = await loadBuilt<{ SqliteJobQueue: { prototype: Record<string, unknown> } }>('adapters/sqlite/job-queue.js');
+    const { SqliteSocialStore } = await loadBuilt<{ SqliteSocialStore: { prototype: Record<string, unknown> } }>('adapters/sqlite/social-store.js');
+    const { HashedNgramEmbedder } = await loadBuilt<{ HashedNgramEmbedder: { prototype: Record<string, unknown> } }>('adapters/embedders/hashed-ngram.js');
     wrap(SqliteMemoryStore.prototype, ['replaceFormed', 'vectorSearch', 'getMany', 'message', 'countFor', 'latestSummary', 'messagesAfter', 'countMessagesAfter', 'insert', 'pruneCandidates'], 'memories');
     wrap(SqliteJobQueue.prototype, ['claim', 'writeEnqueued', 'writeCompleted', 'tick', 'drain'], 'jobs');
     wrap(SqliteSocialStore.prototype, ['recordInteraction'], 'social');
@@ -168,7 +141,7 @@ try {
   }
   const per = (micros: number): number => Math.round(micros / turns);
   process.stdout.write(
-    `${path.relative(process.cwd(), dist) || dist}: ${turns} turns, ${stored} stored: CPU µs per turn to reply ${per(toReply)}, after ${per(after)}, background jobs ${per(background)}, total ${per(toReply + after + background)}\n`,
+    `${path.relative(process.cwd(), microDist) || microDist}: ${turns} turns, ${stored} stored: CPU µs per turn to reply ${per(toReply)}, after ${per(after)}, background jobs ${per(background)}, total ${per(toReply + after + background)}\n`,
   );
   if (byType.size > 0) process.stdout.write(`${[...byType].map(([type, { n, cpu }]) => `${type}: ${(n / (turns + 40)).toFixed(2)}/turn × ${Math.round(cpu / n)} µs`).join(', ')}\n`);
   if (bySync.size > 0) process.stdout.write(`${[...bySync].sort((a, b) => b[1].cpu - a[1].cpu).map(([name, { n, cpu }]) => `  ${name}: ${(n / (turns + 40)).toFixed(2)}/turn × ${Math.round(cpu / n)} µs = ${Math.round(cpu / (turns + 40))} µs/turn`).join('\n')}\n`);
@@ -186,8 +159,6 @@ try {
         `longest per turn p50 ${turnAt(0.5)} p90 ${turnAt(0.9)} max ${turnAt(1)}; a request arriving meanwhile waits ${residual.toFixed(2)} ms on average\n`,
     );
   }
-  await core.close();
 } finally {
-  fake.kill();
-  rmSync(dataDir, { recursive: true, force: true });
+  await setup.close();
 }

@@ -13,26 +13,15 @@
  * other processes on the machine do not inflate it); each contributor's own window is reported too
  * (they overlap: each includes what the other ran meanwhile).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
-import type * as AppModule from '../src/app/app.js';
-import type * as ConfigModule from '../src/config/load.js';
-import type * as LoggerModule from '../src/logger.js';
 import type * as MemoryHooks from '../src/services/memory/turn-hooks.js';
 import type * as SocialHooks from '../src/services/social/social-turn-hooks.js';
 import { seedText } from './lib/chat-texts.js';
+import { loadBuilt, microDist, startMicroCore } from './lib/micro-core.js';
 
-const dist = path.resolve(process.env.PERSONA_MICRO_DIST ?? path.join(import.meta.dirname, '..', 'dist'));
-const load = <T>(file: string): Promise<T> => import(pathToFileURL(path.join(dist, file)).href) as Promise<T>;
-const { createCore } = await load<typeof AppModule>('app/app.js');
-const { loadConfig } = await load<typeof ConfigModule>('config/load.js');
-const { createLogger } = await load<typeof LoggerModule>('logger.js');
-const { MemoryRecall } = await load<typeof MemoryHooks>('services/memory/turn-hooks.js');
-const { SocialPromptContributor } = await load<typeof SocialHooks>('services/social/social-turn-hooks.js');
+const { MemoryRecall } = await loadBuilt<typeof MemoryHooks>('services/memory/turn-hooks.js');
+const { SocialPromptContributor } = await loadBuilt<typeof SocialHooks>('services/social/social-turn-hooks.js');
 
 const turns = Number(process.argv[2] ?? 200);
 const stored = Number(process.argv[3] ?? 10_000);
@@ -69,23 +58,9 @@ function percentile(samples: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 }
 
-const fake = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'lib', 'micro-turn-llm.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise<string>((resolve) => createInterface({ input: fake.stdout! }).once('line', resolve));
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'persona-micro-contributors-'));
+const setup = await startMicroCore('micro-contributors', stored);
+const { core, binding, conversationId } = setup;
 try {
-  const config = loadConfig({ cwd: dataDir, env: {}, flags: { dataDir, port: 0, logLevel: 'warn', 'llm.ollamaHost': url } });
-  const core = await createCore(config, { logger: createLogger('warn') });
-  const binding = { id: 'micro_contributors_session', userId: null };
-  const persona = core.services.personas.resolve('aria');
-  const { state } = await core.services.personas.snapshot(persona);
-  const start = Date.now() - stored * 60_000;
-  let conversationId = '';
-  for (let turn = 0; turn < stored / 2; turn++) {
-    const now = start + turn * 120_000;
-    const { conversation } = await core.store.appendUserTurn({ sessionId: binding.id, personaId: persona.id, content: seedText(turn), tokens: 30, now });
-    conversationId = conversation.id;
-    await core.store.appendAssistantTurn({ conversationId, personaId: persona.id, content: `Aria hears you: ${seedText(turn + 1)}`, tokens: 35, promptTokens: 900, processingMs: 800, now: now + 60_000, personaState: { ...state, updatedAt: now + 60_000 } });
-  }
   const samples = { together: [] as number[], memory: [] as number[], social: [] as number[] };
   for (let index = 0; index < WARM_UP + turns; index++) {
     together = 0;
@@ -102,14 +77,12 @@ try {
   const line = (name: string, values: readonly number[]): string =>
     `  ${name.padEnd(26)} p50 ${percentile(values, 0.5).toFixed(3)}  p99 ${percentile(values, 0.99).toFixed(3)}  mean ${(values.reduce((a, b) => a + b, 0) / values.length).toFixed(3)}\n`;
   process.stdout.write(
-    `${path.relative(process.cwd(), dist) || dist}: ${turns} turns after ${WARM_UP} warm-up, ${stored} stored messages, ${memories.total} memories at the end (load average ${os.loadavg()[0]!.toFixed(1)})\n` +
+    `${path.relative(process.cwd(), microDist) || microDist}: ${turns} turns after ${WARM_UP} warm-up, ${stored} stored messages, ${memories.total} memories at the end (load average ${os.loadavg()[0]!.toFixed(1)})\n` +
       '  CPU ms per turn\n' +
       line('contributors together', samples.together) +
       line('memory (own window)', samples.memory) +
       line('social (own window)', samples.social),
   );
-  await core.close();
 } finally {
-  fake.kill();
-  rmSync(dataDir, { recursive: true, force: true });
+  await setup.close();
 }
