@@ -13,8 +13,7 @@
  * costs CPU of its own, so the CPU figures of a `--stretches` run are not comparable with a run without it.
  */
 import path from 'node:path';
-import { seedText } from './lib/chat-texts.js';
-import { loadBuilt, microDist, startMicroCore } from './lib/micro-core.js';
+import { loadBuilt, microDist, settle, startMicroCore } from './lib/micro-core.js';
 
 const args = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 const isProbed = process.argv.includes('--stretches');
@@ -56,7 +55,7 @@ function cpuNow(): number {
 }
 
 const setup = await startMicroCore('micro-background', stored, { stopJobs: true });
-const { core, binding, conversationId } = setup;
+const { core, turn } = setup;
 try {
   const jobs = core.services.memory.jobs;
   const byType = new Map<string, { n: number; cpu: number }>();
@@ -107,11 +106,6 @@ try {
   }
   jobs.start();
   await jobs.drain(60_000);
-  const settle = async (): Promise<void> => {
-    for (let hop = 0; hop < 4; hop++) await new Promise((resolve) => setImmediate(resolve));
-  };
-  const turn = (index: number) =>
-    core.services.chat.runTurn(binding, { message: `micro-${index}: ${seedText(index + 11)}`, personaId: 'aria', conversationId }, { signal: new AbortController().signal });
   for (let index = 0; index < 40; index++) {
     await turn(index);
     await jobs.drain(60_000);

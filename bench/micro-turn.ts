@@ -15,8 +15,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
-import { seedText } from './lib/chat-texts.js';
-import { microDist, startMicroCore } from './lib/micro-core.js';
+import { microDist, settle, startMicroCore } from './lib/micro-core.js';
 
 
 const args = process.argv.slice(2);
@@ -26,13 +25,8 @@ const turns = Number(args[0] ?? 300);
 const stored = Number(args[1] ?? 10_000);
 // The background jobs (formation, judgement, summaries) are bench/micro-background.ts's: not run here.
 const setup = await startMicroCore('micro-turn', stored, { stopJobs: true });
-const { core, binding, conversationId } = setup;
+const { turn } = setup;
 try {
-  const settle = async (): Promise<void> => {
-    for (let hop = 0; hop < 4; hop++) await new Promise((resolve) => setImmediate(resolve));
-  };
-  const turn = (index: number) =>
-    core.services.chat.runTurn(binding, { message: `micro-${index}: ${seedText(index + 11)}`, personaId: 'aria', conversationId }, { signal: new AbortController().signal });
   for (let index = 0; index < 30; index++) {
     await turn(index);
     await settle();

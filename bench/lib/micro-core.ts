@@ -29,6 +29,8 @@ export interface MicroSetup {
   /** The session the turns run in, and its conversation with the seeded messages. */
   binding: { id: string; userId: null };
   conversationId: string;
+  /** Runs turn `index` of the bench: a chat message of the chat suite's texts in the seeded conversation. */
+  turn(index: number): Promise<unknown>;
   /** Closes the core, stops the fake model and removes the data dir. */
   close(): Promise<void>;
 }
@@ -67,6 +69,8 @@ export async function startMicroCore(name: string, stored: number, options: { st
       core,
       binding,
       conversationId,
+      turn: (index) =>
+        core.services.chat.runTurn(binding, { message: `micro-${index}: ${seedText(index + 11)}`, personaId: 'aria', conversationId }, { signal: new AbortController().signal }),
       close: async () => {
         try {
           await core.close();
@@ -79,4 +83,9 @@ export async function startMicroCore(name: string, stored: number, options: { st
     removeAll();
     throw error;
   }
+}
+
+/** Lets the work a reply set off (thread filing, mood, job enqueues) run: a few turns of the event loop. */
+export async function settle(): Promise<void> {
+  for (let hop = 0; hop < 4; hop++) await new Promise((resolve) => setImmediate(resolve));
 }
