@@ -133,13 +133,12 @@ describe('2026-07-28 client (v2 SDK)', () => {
     ollama.setReply('a very long reply that takes a while to stream word by word');
     try {
       const aborted = ollama.abortedStreams;
-      const requests = ollama.requests.length;
       const controller = new AbortController();
       const call = modern.callTool(
         { name: 'persona_chat', arguments: { persona_id: 'aria', message: 'talk slowly' } },
         { signal: controller.signal },
       );
-      await ollama.waitForRequest(requests + 1);
+      await ollama.waitForTurn('talk slowly');
       controller.abort();
       await expect(call).rejects.toThrow();
       await ollama.waitForDisconnect(aborted + 1);

@@ -42,7 +42,7 @@ describe('10. shutdown with clients connected', { timeout: 90_000 }, () => {
     ollama.chunkDelayMs = 200;
     try {
       chatting.send({ jsonrpc: '2.0', id: 1, method: 'persona.chat', params: { message: 'a message that must survive shutdown' } });
-      await ollama.waitForRequest(ollama.requests.length + 1);
+      await ollama.waitForTurn('a message that must survive shutdown');
       const exited = once(child.process, 'exit');
       const started = Date.now();
       child.process.kill('SIGTERM');

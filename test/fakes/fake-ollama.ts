@@ -109,6 +109,12 @@ export interface FakeOllama {
   /** Resolves once `requests.length >= count` (default 1). */
   waitForRequest(count?: number): Promise<void>;
   /**
+   * Resolves once a chat turn answering `text` (see `turnFor`) is among `requests[from..]`; `from`
+   * defaults to the requests already recorded. Prefer it to `waitForRequest(n + 1)` while a turn is in
+   * flight: a background call (formation, ratings) may be the request that arrives first.
+   */
+  waitForTurn(text: string, from?: number): Promise<void>;
+  /**
    * The last `/api/chat` request whose last message contains `text`: the turn that answered that message.
    * Background work (memory formation, ratings, summaries) also calls the model, sometimes just after a
    * turn's reply, so `requests.at(-1)` may be one of those. Throws when no request matches.
@@ -124,6 +130,10 @@ export interface FakeOllama {
 }
 
 const EMBEDDING_DIMENSIONS = 16;
+
+/** Whether `request` is the chat turn answering `text`: its last user message is exactly that text. */
+const isTurnFor = (request: RecordedRequest, text: string): boolean =>
+  request.body.messages?.findLast((message) => message.role === 'user')?.content === text;
 
 export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<FakeOllama> {
   let mode: FakeOllamaMode = options.mode ?? 'normal';
@@ -331,13 +341,15 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     setReply: (next) => void (reply = next),
     waitForDisconnect: (count = 1) => until(() => abortedStreams >= count),
     waitForRequest: (count = 1) => until(() => fake.requests.length >= count),
+    waitForTurn: (text, from = fake.requests.length) =>
+      until(() => fake.requests.slice(from).some((request) => isTurnFor(request, text))),
     chatAbout: (text) => {
       const found = fake.requests.findLast((request) => request.body.messages?.at(-1)?.content.includes(text) ?? false);
       if (found === undefined) throw new Error(`no /api/chat request ends with a message containing "${text}" (${fake.requests.length} requests)`);
       return found;
     },
     turnFor: (text) => {
-      const found = fake.requests.findLast((request) => request.body.messages?.findLast((message) => message.role === 'user')?.content === text);
+      const found = fake.requests.findLast((request) => isTurnFor(request, text));
       if (found === undefined) throw new Error(`no /api/chat request has "${text}" as its last user message (${fake.requests.length} requests)`);
       return found;
     },

@@ -211,9 +211,8 @@ describe('LLM failures', () => {
     ollama.chunkDelayMs = 50;
     ollama.setReply('a very long reply that takes a while to stream word by word');
     const aborted = ollama.abortedStreams;
-    const requests = ollama.requests.length;
     client.send({ jsonrpc: '2.0', id: 1, method: 'persona.chat', params: { message: 'talk slowly' } });
-    await ollama.waitForRequest(requests + 1);
+    await ollama.waitForTurn('talk slowly');
     await client.close();
     await ollama.waitForDisconnect(aborted + 1);
     expect(ollama.abortedStreams).toBe(aborted + 1);

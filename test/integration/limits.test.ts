@@ -69,7 +69,7 @@ describe('limits', () => {
       const client = await server.connect();
       await client.result('persona.switch', { persona_id: 'aria' });
       client.send({ jsonrpc: '2.0', id: 1, method: 'persona.chat', params: { message: 'first' } });
-      await ollama.waitForRequest(ollama.requests.length + 1);
+      await ollama.waitForTurn('first');
       client.send({ jsonrpc: '2.0', id: 2, method: 'persona.chat', params: { message: 'second' } });
       const first = await client.next();
       expect(first).toMatchObject({ id: 2, error: { code: -32022 } });

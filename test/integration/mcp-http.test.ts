@@ -180,7 +180,7 @@ describe('tools', () => {
       client instanceof Client
         ? client.callTool(params, { signal: controller.signal })
         : client.callTool(params, undefined, { signal: controller.signal });
-    await ollama.waitForRequest(requests + 1);
+    await ollama.waitForTurn('talk slowly', requests);
     controller.abort();
     await expect(call).rejects.toThrow();
     await ollama.waitForDisconnect(aborted + 1);

@@ -111,7 +111,7 @@ describe('a branch the user makes', () => {
     ollama.setMode('slow');
     try {
       const inFlight = chat.say('Which elven library held the oldest songs of the elves?');
-      await ollama.waitForRequest(ollama.requests.length + 1);
+      await ollama.waitForTurn('Which elven library held the oldest songs of the elves?');
       // the same user, from a second connection (one connection answers its requests in order)
       const second = await server.connect();
       const gardening = await second.result('conversation.branch', { conversation_id: chat.conversationId, label: 'gardening' });
