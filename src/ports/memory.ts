@@ -182,7 +182,11 @@ export interface MemoryStore {
   message(id: number): Promise<MessageText | null>;
   /** Messages of a conversation after `afterId`, oldest first. */
   messagesAfter(conversationId: string, afterId: number, limit: number): Promise<MessageText[]>;
-  countMessagesAfter(conversationId: string, afterId: number): Promise<number>;
+  /**
+   * How many messages of a conversation come after `afterId`, counted up to `atMost` (a caller that asks
+   * "are there n yet?" need not count a long unsummarised conversation's every message each turn).
+   */
+  countMessagesAfter(conversationId: string, afterId: number, atMost: number): Promise<number>;
   /** The newest summary memory of a conversation. */
   latestSummary(conversationId: string): Promise<Memory | null>;
   /** Summaries whose text contains any of `snippets` (forgetting removes what quoted the forgotten). */

@@ -634,8 +634,9 @@ export class PostgresMemoryStore implements MemoryStore {
     ).map(toMessage);
   }
 
-  async countMessagesAfter(conversationId: string, afterId: number): Promise<number> {
-    return (await this.db.one<{ n: number }>('SELECT count(*) AS n FROM messages WHERE conversation_id = $1 AND id > $2', [conversationId, afterId]))?.n ?? 0;
+  async countMessagesAfter(conversationId: string, afterId: number, atMost: number): Promise<number> {
+    const sql = 'SELECT count(*) AS n FROM (SELECT 1 FROM messages WHERE conversation_id = $1 AND id > $2 LIMIT $3) AS pending';
+    return (await this.db.one<{ n: number }>(sql, [conversationId, afterId, atMost]))?.n ?? 0;
   }
 
   async latestSummary(conversationId: string): Promise<Memory | null> {

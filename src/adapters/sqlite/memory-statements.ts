@@ -319,7 +319,7 @@ export function prepareMemoryStatements(db: Database) {
     >(
       'SELECT id, conversation_id, role, persona_id, content, created_at FROM messages WHERE conversation_id = ? AND id > ? ORDER BY id LIMIT ?',
     ),
-    countMessagesAfter: db.prepare<[string, number], number>('SELECT count(*) FROM messages WHERE conversation_id = ? AND id > ?').pluck(),
+    countMessagesAfter: db.prepare<[string, number, number], number>('SELECT count(*) FROM (SELECT 1 FROM messages WHERE conversation_id = ? AND id > ? LIMIT ?)').pluck(),
     latestSummary: db.prepare<[string], MemoryRow>(
       `${MEMORY_SELECT} WHERE m.conversation_id = ? AND m.kind = 'summary' ORDER BY m.id DESC LIMIT 1`,
     ),

@@ -1053,8 +1053,8 @@ export class SqliteMemoryStore implements MemoryStore {
     return this.read(() => this.sql.messagesAfter.all(conversationId, afterId, limit).map(toMessage));
   }
 
-  async countMessagesAfter(conversationId: string, afterId: number): Promise<number> {
-    return this.read(() => this.sql.countMessagesAfter.get(conversationId, afterId) ?? 0);
+  async countMessagesAfter(conversationId: string, afterId: number, atMost: number): Promise<number> {
+    return this.read(() => this.sql.countMessagesAfter.get(conversationId, afterId, atMost) ?? 0);
   }
 
   async latestSummary(conversationId: string): Promise<Memory | null> {

@@ -146,7 +146,7 @@ export class MemoryFormation {
   async needsSummary(conversationId: string): Promise<boolean> {
     const { memories, settings } = this.deps;
     const last = await memories.latestSummary(conversationId);
-    const pending = await memories.countMessagesAfter(conversationId, last?.messageId ?? 0);
+    const pending = await memories.countMessagesAfter(conversationId, last?.messageId ?? 0, settings.summariseAfterMessages);
     return pending >= settings.summariseAfterMessages;
   }
 
