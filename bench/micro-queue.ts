@@ -1,6 +1,7 @@
 /**
  * `npx tsx bench/micro-queue.ts [turns] [rounds] [--against /x/dist]`: the CPU time (process.cpuUsage)
- * the durable job queue itself costs per chat turn: a turn's jobs (memory formation and the relationship
+ * and the commits the durable job queue itself costs per chat turn, in the compiled server (dist/, or
+ * another build's with `PERSONA_MICRO_DIST=/x/dist`): a turn's jobs (memory formation and the relationship
  * update, two jobs enqueued in one turn of the event loop, handlers that only yield once) enqueued, run
  * and drained, on a real SQLite file holding 3,000 completed jobs. With `--against`, the queue of another
  * build (its `dist/`) runs the same turns in the same process, alternating round by round, each on its own
@@ -26,8 +27,9 @@ interface Build {
   database: DatabaseModule;
 }
 
-async function load(name: string, dist: string | null): Promise<Build> {
-  const from = (file: string): string => (dist === null ? `../src/${file}.js` : pathToFileURL(path.join(path.resolve(dist), `${file}.js`)).href);
+async function load(name: string, dist: string): Promise<Build> {
+  // Both builds compiled alike (tsx's on-the-fly transform of src/ ran ~10 % slower than dist/ here).
+  const from = (file: string): string => pathToFileURL(path.join(path.resolve(dist), `${file}.js`)).href;
   return { name, queue: (await import(from('adapters/sqlite/job-queue'))) as QueueModule, database: (await import(from('adapters/sqlite/database'))) as DatabaseModule };
 }
 
@@ -66,7 +68,7 @@ function open(build: Build, dir: string): { queue: InstanceType<QueueModule['Sql
   };
 }
 
-const builds = [await load('this', null), ...(against === undefined ? [] : [await load('against', against)])];
+const builds = [await load('this', process.env.PERSONA_MICRO_DIST ?? path.join(import.meta.dirname, '..', 'dist')), ...(against === undefined ? [] : [await load('against', against)])];
 const dir = mkdtempSync(path.join(os.tmpdir(), 'micro-queue-'));
 try {
   const queues = builds.map((build) => ({ build, ...open(build, dir) }));

@@ -331,19 +331,23 @@ export class SqliteJobQueue implements JobQueue {
          WHERE status = 'running' AND lease_until <= @now AND attempts >= max_attempts`,
       )
       .run({ now });
-    const rows = this
-      .prepare<{ now: number; leaseUntil: number; owner: string; types: string; limit: number }, JobRow & { run_after: number }>(
-        `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = @leaseUntil, lease_owner = @owner, updated_at = @now
-         WHERE id IN (
-           SELECT id FROM jobs
-           WHERE type IN (SELECT value FROM json_each(@types))
-             AND ((status = 'pending' AND run_after <= @now) OR (status = 'running' AND lease_until <= @now))
-           ORDER BY run_after, id LIMIT @limit)
-         RETURNING id, type, payload, status, attempts, max_attempts, created_at, run_after`,
+    // The due jobs' ids first, then each claimed by its id: one UPDATE with `id IN (that SELECT)` cost
+    // ~470 µs against ~120 µs for the SELECT and two UPDATEs (bench/micro-queue.ts's turns).
+    const ids = this
+      .prepare<{ now: number; types: string; limit: number }, number>(
+        `SELECT id FROM jobs
+         WHERE type IN (SELECT value FROM json_each(@types))
+           AND ((status = 'pending' AND run_after <= @now) OR (status = 'running' AND lease_until <= @now))
+         ORDER BY run_after, id LIMIT @limit`,
       )
-      .all({ now, leaseUntil: now + this.settings.leaseMs, owner: this.owner, types: this.handledTypes, limit });
-    // RETURNING gives no order: the claim's own (due first, then oldest).
-    return rows.sort((a, b) => a.run_after - b.run_after || a.id - b.id).map(toJob);
+      .pluck()
+      .all({ now, types: this.handledTypes, limit });
+    const claimOne = this.prepare<{ id: number; now: number; leaseUntil: number; owner: string }, JobRow>(
+      `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = @leaseUntil, lease_owner = @owner, updated_at = @now
+       WHERE id = @id
+       RETURNING id, type, payload, status, attempts, max_attempts, created_at`,
+    );
+    return ids.map((id) => toJob(claimOne.get({ id, now, leaseUntil: now + this.settings.leaseMs, owner: this.owner })!));
   }
 
   /** Runs one claimed job to the end (complete, retry or fail), its outcome written. Exposed for tests and tools. */
