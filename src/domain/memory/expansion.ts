@@ -89,7 +89,32 @@ export const MAX_LEMMAS_PER_WORD = 1;
  * irregular form from WordNet's exception lists ("grew" → "grow", "broke" → "break", "children" →
  * "child"), which the suffix rules and the Porter stemmer cannot find.
  */
-export function lemmasOf(word: string, thesaurus: Thesaurus): string[] {
+export function lemmasOf(word: string, thesaurus: Thesaurus): readonly string[] {
+  let known = lemmasKnown.get(thesaurus);
+  if (known === undefined) {
+    known = new Map();
+    lemmasKnown.set(thesaurus, known);
+  }
+  let lemmas = known.get(word);
+  if (lemmas === undefined) {
+    lemmas = lemmasFound(word, thesaurus);
+    // A table's words number ~80,000; a process meets a few thousand. Full: start again rather than grow.
+    if (known.size >= LEMMAS_KEPT) known.clear();
+    known.set(word, lemmas);
+  }
+  return lemmas;
+}
+
+/**
+ * Each thesaurus' lemmas per word, as `lemmasFound` gave them: a memory's recall terms and a query's
+ * expansion look up the same everyday words again and again (~40 % of `recallTermsOf`'s time was the
+ * detachment rules), and a thesaurus never changes (a rebuilt table is a new object).
+ */
+const lemmasKnown = new WeakMap<Thesaurus, Map<string, readonly string[]>>();
+/** Words whose lemmas are kept per thesaurus. */
+const LEMMAS_KEPT = 20_000;
+
+function lemmasFound(word: string, thesaurus: Thesaurus): string[] {
   const found: string[] = [];
   const add = (candidate: string): void => {
     if (!found.includes(candidate) && thesaurus.terms(candidate) !== undefined) found.push(candidate);
