@@ -120,6 +120,34 @@ export class HttpClient {
 
 function ignore(): void {}
 
+/** Leftovers of an answer read and dropped (`releaseAnswer`) before its connection is closed instead. */
+const LEFTOVER_BYTES = 64 * 1024;
+const LEFTOVER_MS = 1_000;
+
+/**
+ * Lets go of an answer whose reader has what it needs (Ollama's final line) without closing its connection:
+ * what is left — normally only the end of the chunked body, which Ollama writes when its handler returns, a
+ * moment after the final line — is read and dropped in the background, so the connection goes back to the
+ * pool. Aborting instead closed it whenever that end had not arrived yet: against a real Ollama every
+ * streamed chat opened a new connection. More than 64 KiB or 1 s of leftovers close it after all.
+ * `chunks` is the iterator the reader used (the body's, which is read once).
+ */
+export function releaseAnswer(chunks: AsyncIterator<Uint8Array>): void {
+  let bytes = 0;
+  const close = (): void => void chunks.return?.().catch(ignore);
+  const timer = setTimeout(close, LEFTOVER_MS);
+  const readOn = ({ value, done }: IteratorResult<Uint8Array>): void => {
+    if (done === true) return clearTimeout(timer);
+    bytes += value.length;
+    if (bytes > LEFTOVER_BYTES) {
+      clearTimeout(timer);
+      return close();
+    }
+    chunks.next().then(readOn, () => clearTimeout(timer));
+  };
+  chunks.next().then(readOn, () => clearTimeout(timer));
+}
+
 class RequestFailed extends Error {
   constructor(
     url: string,

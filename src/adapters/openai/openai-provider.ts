@@ -131,6 +131,8 @@ export class OpenAiProvider implements LlmProvider {
         if (choice?.finish_reason) finishReason = choice.finish_reason;
       }
       if (finishReason === null) throw openAiBrokeOff(this.name, 'the stream ended without a finish reason');
+      // The client read the stream to its end: nothing to close, and no abort to pay for.
+      scope.finish();
       this.logger.debug({ backend: this.name, model, ms: this.clock.now() - startedAt, finishReason }, 'openai chat finished');
       yield {
         type: 'done',
