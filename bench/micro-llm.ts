@@ -1,9 +1,10 @@
 /**
- * `npx tsx bench/micro-llm.ts [calls] [rounds] [--against DIST]`: the server's own CPU of a chat turn's
- * model call, as a turn makes it — `ModelRouter` → `QueuedLlmProvider` → the `auto` provider →
+ * `npx tsx bench/micro-llm.ts [calls] [rounds] [--against DIST] [--openai]`: the server's own CPU of a chat
+ * turn's model call, as a turn makes it — `ModelRouter` → `QueuedLlmProvider` → the `auto` provider →
  * `OllamaProvider` → `HttpClient`, read by `collectReply` — against the instant fake model
  * (`bench/lib/micro-turn-llm.ts`, one NDJSON line per word) in a child process, so only the client's CPU is
- * counted. The prompt is 34 messages of the chat bench's texts (what a chat bench turn sends). Runs the
+ * counted. With `--openai`, the call goes to an OpenAI-compatible backend instead (`llm.provider: openai`,
+ * `OpenAiProvider`), the fake of test/fakes streaming Server-Sent Events (`bench/lib/micro-openai-llm.ts`). The prompt is 34 messages of the chat bench's texts (what a chat bench turn sends). Runs the
  * compiled server (dist/, or another build's with `PERSONA_MICRO_DIST=/x/dist`); prints CPU µs per call for
  * each round. With `--against /y/dist`, the two builds run in one process, alternating round by round
  * (after the same warm-up), and the medians are printed last: on this shared machine a figure moves by half
@@ -21,13 +22,16 @@ import type * as ReplyModule from '../src/services/llm-reply.js';
 import { seedText } from './lib/chat-texts.js';
 
 const argv = process.argv.slice(2);
+const openAiAt = argv.indexOf('--openai');
+const isOpenAi = openAiAt >= 0;
+if (isOpenAi) argv.splice(openAiAt, 1);
 const againstAt = argv.indexOf('--against');
 const against = againstAt >= 0 ? argv.splice(againstAt, 2)[1] : undefined;
 const calls = Number(argv[0] ?? 2_000);
 const rounds = Number(argv[1] ?? 3);
 const dists = [process.env.PERSONA_MICRO_DIST ?? path.join(import.meta.dirname, '..', 'dist'), ...(against === undefined ? [] : [against])].map((dist) => path.resolve(dist));
 
-const fake = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'lib', 'micro-turn-llm.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+const fake = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'lib', isOpenAi ? 'micro-openai-llm.ts' : 'micro-turn-llm.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise<string>((resolve) => createInterface({ input: fake.stdout! }).once('line', resolve));
 const messages = [
   { role: 'system' as const, content: `You are Aria. ${seedText(0)} ${seedText(1)} ${seedText(2)}` },
@@ -43,7 +47,8 @@ async function callOf(dist: string): Promise<() => Promise<number>> {
   const { HostModelBridge } = await load<typeof HostModule>('adapters/host/host-model.js');
   const { loadConfig } = await load<typeof ConfigModule>('config/load.js');
   const { collectReply } = await load<typeof ReplyModule>('services/llm-reply.js');
-  const config = loadConfig({ cwd: process.cwd(), env: {}, flags: { port: 0, logLevel: 'warn', 'llm.ollamaHost': url } });
+  const backend = isOpenAi ? { 'llm.provider': 'openai', 'llm.openai.baseUrl': url } : { 'llm.ollamaHost': url };
+  const config = loadConfig({ cwd: process.cwd(), env: {}, flags: { port: 0, logLevel: 'warn', ...backend } });
   const silent = { info: () => undefined, warn: () => undefined, debug: () => undefined, error: () => undefined };
   const built = backendsFromConfig(config.llm, { logger: silent, hostModel: new HostModelBridge() });
   const router = new ModelRouter(

@@ -20,6 +20,8 @@ export interface HttpAnswer {
   status: number;
   statusText: string;
   url: string;
+  /** The response headers, names in lower case. */
+  headers: Record<string, string | string[] | undefined>;
   /** The body as it arrives; read it once (iterate it, or call `text`/`json`). */
   body: AsyncIterable<Uint8Array>;
   text(): Promise<string>;
@@ -100,12 +102,13 @@ export class HttpClient {
       });
       // A connection closed mid-answer fails the reader of the body; unread, it must not become an uncaught error.
       answer.body.on('error', ignore);
-      const { statusCode, statusText, body: stream } = answer;
+      const { statusCode, statusText, headers: answerHeaders, body: stream } = answer;
       return {
         ok: statusCode >= 200 && statusCode < 300,
         status: statusCode,
         statusText,
         url,
+        headers: answerHeaders,
         body: stream,
         text: () => stream.text(),
         json: () => stream.json(),
