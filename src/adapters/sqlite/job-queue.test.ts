@@ -166,6 +166,17 @@ describe('SqliteJobQueue', () => {
     expect(row(id)).toMatchObject({ status: 'pending', attempts: 1 });
   });
 
+  it('writes a job enqueued just before stop, before the store closes', async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db, { pollMs: 10 });
+    queue.register('form', async () => undefined);
+    queue.start();
+    const enqueued = queue.enqueue('form', { message: 1 });
+    await queue.stop();
+    db.close();
+    await expect(enqueued).resolves.toBeGreaterThan(0);
+  });
+
   it('starts no job while interactive work runs, and starts it as soon as that is done', async () => {
     db = openDatabase(':memory:');
     const queue = new SqliteJobQueue(db, { pollMs: 1_000 });

@@ -116,6 +116,7 @@ export class SqliteJobQueue implements JobQueue {
   /** Writes the enqueues waiting since the last turn of the event loop, in one transaction. */
   private writeEnqueued(): void {
     const batch = this.unwritten;
+    if (batch.length === 0) return; // written already, by stop()
     this.unwritten = [];
     // An idle worker claims what is due in the same transaction: a turn's jobs start without a commit of their own.
     const claimsToo = this.isStarted && this.running.size < this.settings.concurrency && this.waiting.length === 0 && !this.yielding.isYielding();
@@ -208,6 +209,9 @@ export class SqliteJobQueue implements JobQueue {
     const unstarted = this.waiting;
     this.waiting = [];
     for (const job of unstarted) this.release(job.id);
+    // Enqueues of the last turn of the event loop (a reply's formation job): written now, before the store
+    // closes, or they would be lost with the shutdown.
+    if (this.db.open) this.writeEnqueued();
     this.writeCompleted();
   }
 
