@@ -67,6 +67,8 @@ export interface WebSocketTransportOptions {
    * yet, and answers false when it belongs to someone else.
    */
   claimSession: (sessionId: string, userId: string | null) => Promise<boolean>;
+  /** A new session's id for a connection that names none. Defaults to `newSessionId` (nothing remembered). */
+  beginSession?: () => string;
   /** Whether the API key a connection was opened with has been revoked since (checked per request). */
   isKeyRevoked: (keyId: string) => boolean;
   /** Time for rate limits and the slow-client grace. Defaults to the system clock. */
@@ -204,7 +206,7 @@ export class WebSocketTransport {
       this.options.logger.warn({ ip }, 'refused a WebSocket without a valid API key');
       return refuseUpgrade(socket, 401, error.message, { 'WWW-Authenticate': 'Bearer' });
     }
-    const sessionId = requestedSession ?? newSessionId();
+    const sessionId = requestedSession ?? (this.options.beginSession ?? newSessionId)();
     if (requestedSession !== null && !(await this.options.claimSession(requestedSession, caller.userId))) {
       this.options.logger.warn({ ip, user: caller.userId }, "refused a WebSocket asking for another user's session");
       return refuseUpgrade(socket, 403, 'That session belongs to another user; connect without session_id for a new one.');
