@@ -11,11 +11,27 @@
  * notes the CPU time each loop iteration took): the longest synchronous stretches of background work, which a
  * turn arriving meanwhile waits behind (p50 / p99 / max, and how many per turn were over 0.5 ms). The probe
  * costs CPU of its own, so the CPU figures of a `--stretches` run are not comparable with a run without it.
+ *
+ * `--cpu-prof FILE` writes a V8 CPU profile of the measured turns' **background jobs** only: the profiler
+ * runs through the measured turns (started after the seeding and the warm-up turns, through
+ * node:inspector) and the file keeps the samples taken while each turn's jobs ran (from the settled reply
+ * to the end of `drain`), the same stretch as the "background jobs" figure. Read it with
+ * `npx tsx bench/profile-summary.ts FILE 60`.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import path from 'node:path';
+import { keepWindows, profileClock, type Profile } from './lib/cpu-profile.js';
 import { loadBuilt, microDist, settle, startMicroCore } from './lib/micro-core.js';
 
-const args = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const argv = process.argv.slice(2);
+const profileAt = argv.indexOf('--cpu-prof');
+const profileFile = profileAt >= 0 ? argv.splice(profileAt, 2)[1] : undefined;
+if (profileAt >= 0 && profileFile === undefined) {
+  process.stderr.write('--cpu-prof needs a file name: npx tsx bench/micro-background.ts 200 --cpu-prof jobs.cpuprofile\n');
+  process.exit(2);
+}
+const args = argv.filter((arg) => !arg.startsWith('--'));
 const isProbed = process.argv.includes('--stretches');
 
 const turns = Number(args[0] ?? 200);
@@ -116,6 +132,15 @@ try {
   const probe = new LoopProbe();
   /** Per turn, the longest event-loop iteration of its background work (ms of CPU). */
   const longest: number[] = [];
+  const profiler = profileFile === undefined ? null : new Session();
+  /** The stretches of the profile that are background work: [from, to] on the profile's clock. */
+  const jobWindows: Array<[number, number]> = [];
+  if (profiler !== null) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
+    await profiler.post('Profiler.start');
+  }
   for (let index = 0; index < turns; index++) {
     const before = process.cpuUsage();
     await turn(1000 + index);
@@ -124,7 +149,9 @@ try {
     const settled = process.cpuUsage(before);
     const first = probe.gaps.length;
     if (isProbed) probe.start();
+    const jobsFrom = profileClock();
     await jobs.drain(60_000);
+    if (profiler !== null) jobWindows.push([jobsFrom, profileClock()]);
     probe.stop();
     if (isProbed) longest.push(Math.max(0, ...probe.gaps.slice(first)));
     const total = process.cpuUsage(before);
@@ -132,6 +159,11 @@ try {
     toReply += cpu(replied);
     after += cpu(settled) - cpu(replied);
     background += cpu(total) - cpu(settled);
+  }
+  if (profiler !== null && profileFile !== undefined) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(profileFile, JSON.stringify(keepWindows(profile as Profile, jobWindows)));
+    profiler.disconnect();
   }
   const per = (micros: number): number => Math.round(micros / turns);
   process.stdout.write(

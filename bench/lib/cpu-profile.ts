@@ -22,3 +22,31 @@ export function label(node: Pick<ProfileNode, 'callFrame'>): string {
   const where = url ? `${url.replace(/^file:\/\//, '').replace(`${process.cwd()}${path.sep}`, '')}:${lineNumber + 1}` : '';
   return `${functionName || '(anonymous)'} ${where}`.trim();
 }
+
+/** Microseconds on the clock a V8 CPU profile's `startTime` and sample times are on (the monotonic clock). */
+export function profileClock(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+/**
+ * The profile with only the samples taken within `windows` (pairs of `profileClock()` readings, in
+ * order): a profile of one phase of a bench that alternates phases (micro-background's job runs between
+ * the turns). A kept sample keeps its time, cut to the part within its window; the profile's end is its
+ * start plus the time kept.
+ */
+export function keepWindows<T extends Profile & { endTime?: number }>(profile: T, windows: ReadonlyArray<readonly [number, number]>): T {
+  const samples: number[] = [];
+  const timeDeltas: number[] = [];
+  let at = profile.startTime;
+  let window = 0;
+  profile.samples.forEach((id, index) => {
+    const delta = profile.timeDeltas[index] ?? 0;
+    at += delta;
+    while (window < windows.length && windows[window]![1] < at) window++;
+    const current = windows[window];
+    if (current === undefined || at < current[0]) return;
+    samples.push(id);
+    timeDeltas.push(Math.min(delta, at - current[0]));
+  });
+  return { ...profile, samples, timeDeltas, endTime: profile.startTime + timeDeltas.reduce((sum, delta) => sum + delta, 0) };
+}
