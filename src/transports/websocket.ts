@@ -89,6 +89,11 @@ const SLOW_CLIENT_CHECK_MS = 100;
  */
 const HEARTBEAT_SLICE_MS = 250;
 
+/** A key's or an address's refusals are logged at most this often, whatever the number of its connections. */
+const SHARED_LIMIT_LOG_MS = 1_000;
+/** Budgets remembered for that; past it the memory starts over. */
+const MAX_SHARED_LIMIT_WARNINGS = 10_000;
+
 /** A new subscription's notifications wait at most this long for the subscribe's answer (`heldFeeds`). */
 const MAX_FEED_HOLD_MS = 5_000;
 
@@ -156,6 +161,8 @@ export class WebSocketTransport {
   private readonly slowClientGraceMs: number;
   private readonly clock: Clock;
   private nextConnectionNumber = 1;
+  /** When each shared budget (per key, per address) last had its refusals logged (`warnSharedLimit`). */
+  private readonly sharedLimitWarnings = new Map<string, number>();
   private isClosing = false;
   /** Frames being handled; shutdown lets them answer (briefly) before the close frames go out. */
   private inFlight = 0;
@@ -384,7 +391,7 @@ export class WebSocketTransport {
 
   private afterSharedLimit(connection: Connection, message: unknown, shared: RateVerdict): void | Promise<void> {
     if (!shared.allowed) {
-      if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, limit: shared.limit, retryAfterMs: shared.retryAfterMs }, `rate-limited per ${shared.limit}`);
+      if (!connection.isThrottled) this.warnSharedLimit(connection, shared.limit, shared.retryAfterMs);
       connection.isThrottled = true;
       const info = APPLICATION_ERRORS.rate_limited;
       const refusal = this.options.engine.rejectAll(message, {
@@ -396,6 +403,22 @@ export class WebSocketTransport {
       return;
     }
     return this.dispatch(connection, message);
+  }
+
+  /**
+   * Logs that a key's or an address's budget ran out, once per budget per `SHARED_LIMIT_LOG_MS`: every
+   * connection of that key or address is refused at once, and one address with 3,000 connections wrote
+   * ~700 warnings in a second, one per connection (bench/README.md, round 7).
+   */
+  private warnSharedLimit(connection: Connection, limit: 'key' | 'address', retryAfterMs: number): void {
+    const budget = limit === 'key' ? `key\n${connection.keyId ?? ''}` : `address\n${connection.ip}`;
+    const now = this.clock.now();
+    const last = this.sharedLimitWarnings.get(budget);
+    if (last !== undefined && now - last < SHARED_LIMIT_LOG_MS) return;
+    // Bounded: addresses come from clients. Forgetting them early only means one more warning.
+    if (this.sharedLimitWarnings.size >= MAX_SHARED_LIMIT_WARNINGS) this.sharedLimitWarnings.clear();
+    this.sharedLimitWarnings.set(budget, now);
+    connection.logger.warn({ ip: connection.ip, limit, retryAfterMs }, `rate-limited per ${limit}`);
   }
 
   /** Runs the request(s); answers now when the handlers did not wait, else when they settle. */
