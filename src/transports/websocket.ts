@@ -89,8 +89,11 @@ const SLOW_CLIENT_CHECK_MS = 100;
  */
 const HEARTBEAT_SLICE_MS = 250;
 
-/** A key's or an address's refusals are logged at most this often, whatever the number of its connections. */
-const SHARED_LIMIT_LOG_MS = 1_000;
+/**
+ * Rate-limit refusals are logged at most this often per connection, and per key or address whatever the
+ * number of its connections: a flooding client must not turn into a flood of log lines.
+ */
+const REFUSALS_LOG_MS = 1_000;
 /** Budgets remembered for that; past it the memory starts over. */
 const MAX_SHARED_LIMIT_WARNINGS = 10_000;
 
@@ -132,6 +135,11 @@ interface Connection {
   createContext: ContextFactory;
   /** Set while rate-limited, so that one burst of refusals is logged once. */
   isThrottled: boolean;
+  /**
+   * When its refusals were last logged: a client that keeps sending faster than its rate alternates one
+   * allowed frame and a burst of refusals, and is logged at most once per `REFUSALS_LOG_MS`, not per burst.
+   */
+  refusalsLoggedAt: number;
   /**
    * Topics this connection subscribed to in a request not answered yet → the notifications held
    * meanwhile. A subscriber hears the feed only after its subscribe's answer, so a client that reads the
@@ -284,6 +292,7 @@ export class WebSocketTransport {
       bucket: fullBucket(this.options.rateLimit, this.clock.now()),
       rateSubject: { keyId, address: ip },
       isThrottled: false,
+      refusalsLoggedAt: Number.NEGATIVE_INFINITY,
       heldFeeds: null,
       createContext: (requestId, method) => this.createContext(connection, requestId, method),
     };
@@ -363,9 +372,13 @@ export class WebSocketTransport {
       this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'API key revoked');
       return;
     }
-    const retryAfterMs = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), this.clock.now());
+    const now = this.clock.now();
+    const retryAfterMs = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), now);
     if (retryAfterMs !== 0) {
-      if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, retryAfterMs }, 'connection rate-limited');
+      if (!connection.isThrottled && now - connection.refusalsLoggedAt >= REFUSALS_LOG_MS) {
+        connection.refusalsLoggedAt = now;
+        connection.logger.warn({ ip: connection.ip, retryAfterMs }, 'connection rate-limited');
+      }
       connection.isThrottled = true;
       const info = APPLICATION_ERRORS.rate_limited;
       const refusal = this.options.engine.rejectAll(parsed.message, {
@@ -406,7 +419,7 @@ export class WebSocketTransport {
   }
 
   /**
-   * Logs that a key's or an address's budget ran out, once per budget per `SHARED_LIMIT_LOG_MS`: every
+   * Logs that a key's or an address's budget ran out, once per budget per `REFUSALS_LOG_MS`: every
    * connection of that key or address is refused at once, and one address with 3,000 connections wrote
    * ~700 warnings in a second, one per connection (bench/README.md, round 7).
    */
@@ -414,7 +427,7 @@ export class WebSocketTransport {
     const budget = limit === 'key' ? `key\n${connection.keyId ?? ''}` : `address\n${connection.ip}`;
     const now = this.clock.now();
     const last = this.sharedLimitWarnings.get(budget);
-    if (last !== undefined && now - last < SHARED_LIMIT_LOG_MS) return;
+    if (last !== undefined && now - last < REFUSALS_LOG_MS) return;
     // Bounded: addresses come from clients. Forgetting them early only means one more warning.
     if (this.sharedLimitWarnings.size >= MAX_SHARED_LIMIT_WARNINGS) this.sharedLimitWarnings.clear();
     this.sharedLimitWarnings.set(budget, now);

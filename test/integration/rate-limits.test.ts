@@ -100,4 +100,35 @@ describe('rate limits per API key and per address, one node', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('logs a connection that keeps sending over its rate once a second, not once per burst of refusals', async () => {
+    const lines: Array<{ msg: string }> = [];
+    const logger = createLogger('warn', { write: (text: string) => void lines.push(JSON.parse(text) as { msg: string }) });
+    const dataDir = makeDataDir();
+    let now = 1_700_000_000_000;
+    let running: RunningServer | undefined;
+    try {
+      // One request per 20 ms, no burst: each step of the clock lets exactly one more through.
+      running = await startServer(testConfig(dataDir, { 'limits.rateLimitPerSecond': 50, 'limits.rateLimitBurst': 1, 'limits.rateLimitPerKeyPerSecond': 0, 'limits.rateLimitPerAddressPerSecond': 0 }), {
+        logger,
+        clock: { now: () => now },
+      });
+      const client = await connect(running.websocketUrl);
+      const warnings = (): number => lines.filter((line) => line.msg === 'connection rate-limited').length;
+      for (let burst = 0; burst < 5; burst++) {
+        expect(await batch(client, 1)).toEqual([]);
+        expect(await batch(client, 1)).toEqual([RATE_LIMITED]);
+        now += 20;
+      }
+      expect(warnings()).toBe(1);
+      now += 1_000;
+      expect(await batch(client, 1)).toEqual([]);
+      expect(await batch(client, 1)).toEqual([RATE_LIMITED]);
+      expect(warnings()).toBe(2);
+    } finally {
+      await Promise.all(clients.splice(0).map((client) => client.close().catch(() => undefined)));
+      await running?.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
