@@ -6,6 +6,7 @@ import {
   decideFor,
   isDrained,
   exchangesSoFar,
+  lastUserMessages,
   effectiveEnergy,
   engagement,
   lengthPenalty,
@@ -151,6 +152,22 @@ describe('exchangesSoFar', () => {
     expect(exchangesSoFar([{ role: 'assistant' }, { role: 'user' }])).toBe(1);
     expect(exchangesSoFar([{ role: 'user' }, { role: 'assistant' }, { role: 'user' }])).toBe(2);
     expect(exchangesSoFar([])).toBe(1);
+  });
+});
+
+describe('lastUserMessages', () => {
+  it("gives the visitor's last messages, oldest first, skipping the persona's", () => {
+    const history = [
+      { role: 'user', content: 'one' },
+      { role: 'assistant', content: 'reply' },
+      { role: 'user', content: 'two' },
+      { role: 'system', content: 'note' },
+      { role: 'user', content: 'three' },
+    ];
+    expect(lastUserMessages(history, 2)).toEqual(['two', 'three']);
+    expect(lastUserMessages(history, 5)).toEqual(['one', 'two', 'three']);
+    expect(lastUserMessages(history, 0)).toEqual([]);
+    expect(lastUserMessages([], 5)).toEqual([]);
   });
 });
 

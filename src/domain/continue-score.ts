@@ -142,7 +142,23 @@ export function decide(score: number): ContinueDecision {
  * no exchange, so the visitor's first message is still the opening.
  */
 export function exchangesSoFar(history: readonly { role: string }[]): number {
-  return Math.max(1, history.filter((message) => message.role === 'user').length);
+  // counted, not filtered: a turn asks this of its ~200 messages three times
+  let count = 0;
+  for (const message of history) if (message.role === 'user') count++;
+  return Math.max(1, count);
+}
+
+/**
+ * The contents of the last `count` messages of the visitor (role `user`), oldest first: the
+ * `recentUserMessages` of a chat turn, found from the end instead of filtering the whole history.
+ */
+export function lastUserMessages(history: readonly { role: string; content: string }[], count: number): string[] {
+  const found: string[] = [];
+  for (let index = history.length - 1; index >= 0 && found.length < count; index--) {
+    const message = history[index]!;
+    if (message.role === 'user') found.push(message.content);
+  }
+  return found.reverse();
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'pino';
 import { buildContextWindow, type ContextWindow, type HistoryMessage } from '../domain/context-window.js';
-import { continueScore, ENGAGEMENT_WINDOW, exchangesSoFar, type ContinueScoreResult } from '../domain/continue-score.js';
+import { continueScore, ENGAGEMENT_WINDOW, exchangesSoFar, lastUserMessages, type ContinueScoreResult } from '../domain/continue-score.js';
 import { AppError } from '../domain/errors.js';
 import type { ModelChoice } from '../domain/model-selection.js';
 import { buildPostHistoryInstructions, CLOSING_INSTRUCTIONS, composeSystemPrompt, describeEnergy, type PromptSituation } from '../domain/prompt.js';
@@ -287,7 +287,7 @@ export class TurnRunner {
       energyShare: share,
       fatigue: before.state.fatigue,
       relationship: contributions.find((contribution) => contribution.affinity !== undefined)?.affinity ?? 0,
-      recentUserMessages: history.filter((message) => message.role === 'user').map((message) => message.content).slice(-ENGAGEMENT_WINDOW),
+      recentUserMessages: lastUserMessages(history, ENGAGEMENT_WINDOW),
       turnCount: turnCount(request),
     });
     const stateLine = contributions.find((contribution) => contribution.stateLine)?.stateLine;

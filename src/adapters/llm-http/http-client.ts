@@ -1,21 +1,27 @@
 /**
- * HTTP requests to an LLM backend over `node:http`/`node:https` with one keep-alive agent per backend.
- * The global `fetch` made every model call build WHATWG Request/Response objects, a web stream for the
- * body and its abort plumbing: about three times the CPU of the same request here (a chat turn makes
- * four or five model calls: its reply, an embedding, the appraisal, doc2query; issue 15).
+ * HTTP requests to an LLM backend over undici's `Pool` (kept-alive connections to one origin, as many as
+ * requests run at once). The global `fetch` made every model call build WHATWG Request/Response objects,
+ * a web stream for the body and its abort plumbing: about three times the CPU of `node:http` with a
+ * keep-alive agent (issue 15); undici's own `request`, which `fetch` is built on, costs a fifth less again
+ * than `node:http` (bench/README.md, round 7, `npx tsx bench/micro-http.ts`).
  *
  * The answer has the part of fetch's `Response` the adapters use (`ok`, `status`, `text()`, `json()`,
  * the body as chunks), so the error mapping reads both. A failure before any answer is thrown as an
  * `Error` whose `cause` is the socket error (`ECONNREFUSED`, …), as fetch's "fetch failed" is.
+ *
+ * undici's own limits are switched off (headers, body and connect timeouts): the adapters' `RequestScope`
+ * owns every limit of a model call (`llm.timeoutMs`, `llm.firstTokenTimeoutMs`) and names the one that
+ * fired; a 300 s headers limit of undici's would otherwise cut a slow model's first token short.
  */
-import http from 'node:http';
-import https from 'node:https';
+import { Pool } from 'undici';
 
 export interface HttpAnswer {
   ok: boolean;
   status: number;
   statusText: string;
   url: string;
+  /** The response headers, names in lower case. */
+  headers: Record<string, string | string[] | undefined>;
   /** The body as it arrives; read it once (iterate it, or call `text`/`json`). */
   body: AsyncIterable<Uint8Array>;
   text(): Promise<string>;
@@ -28,119 +34,130 @@ export interface HttpRequestOptions {
   /** A JSON text (sent as application/json). */
   body?: string;
   headers?: Record<string, string>;
-  /** Aborting it closes the connection, before or during the answer. */
+  /** Aborting it closes the connection, before or during the answer; after a whole answer it only drops the body. */
   signal?: AbortSignal;
 }
 
-/** Socket errors of a kept-alive connection the backend had closed just before it was reused. */
-const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE']);
+/** Socket errors of a connection the backend closed or reset before answering. */
+const RESET_BEFORE_ANSWER = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
 export class HttpClient {
-  private readonly agent: http.Agent;
-  private readonly transport: typeof http | typeof https;
-  /** The base URL taken apart once: a URL string per request was parsed again on every call. */
-  private readonly target: { protocol: string; hostname: string; port: string; basePath: string; auth: string | undefined };
+  private readonly pool: Pool;
+  /** The base URL's path (`/ollama` behind a proxy), put in front of every request's path. */
+  private readonly basePath: string;
+  /** Basic credentials from the base URL (`http://user:pass@host`), which undici does not send by itself. */
+  private readonly authorization: string | undefined;
+  /** Connections made so far: a request that failed without a new one went out on a kept-alive connection. */
+  private connectionsMade = 0;
 
   constructor(private readonly baseUrl: string) {
-    this.transport = baseUrl.startsWith('https:') ? https : http;
     const url = new URL(baseUrl);
-    this.target = {
-      protocol: url.protocol,
-      // [::1] → ::1, as http.request wants a bare IPv6 address.
-      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: url.port,
-      basePath: url.pathname.replace(/\/+$/, ''),
-      auth: url.username === '' ? undefined : `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
-    };
-    // Idle connections are closed after 4 s here, before a Node server's 5 s keep-alive limit does it mid-reuse.
-    this.agent = new this.transport.Agent({ keepAlive: true, timeout: 4_000 });
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.authorization =
+      url.username === '' ? undefined : `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+    this.pool = new Pool(url.origin, {
+      // Idle connections are closed after 4 s here, before a Node server's 5 s keep-alive limit does it mid-reuse.
+      keepAliveTimeout: 4_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connectTimeout: 0,
+    });
+    this.pool.on('connect', () => this.connectionsMade++);
   }
 
   /** `path` is appended to the base URL (`/api/chat`). */
   async request(path: string, options: HttpRequestOptions = {}): Promise<HttpAnswer> {
+    const connectionsBefore = this.connectionsMade;
     try {
       return await this.send(path, options);
     } catch (error) {
-      // Node's documented pattern: a request on a reused socket the server had just closed is sent again,
-      // once, on a fresh connection (the backend never saw it).
-      if (!(error instanceof RequestFailed) || !error.isStaleSocket || options.signal?.aborted === true) throw error;
+      // Node's documented pattern: a request on a kept-alive connection the backend had just closed (a restart)
+      // is sent again, once, on a fresh one; the backend never saw it. A request on a connection made for it
+      // is never sent twice (a chat would be answered twice).
+      const wasOnKeptConnection = this.connectionsMade === connectionsBefore;
+      if (!(error instanceof RequestFailed) || !error.isResetBeforeAnswer || !wasOnKeptConnection || options.signal?.aborted === true) throw error;
       return this.send(path, options);
     }
   }
 
-  /** Closes the idle connections (the server is shutting down). */
+  /** Closes the connections (the server is shutting down); requests still running fail. */
   close(): void {
-    this.agent.destroy();
+    this.pool.destroy().catch(() => undefined);
   }
 
-  private send(path: string, options: HttpRequestOptions): Promise<HttpAnswer> {
+  private async send(path: string, options: HttpRequestOptions): Promise<HttpAnswer> {
     const url = `${this.baseUrl}${path}`;
-    const headers: Record<string, string | number> = { ...options.headers };
-    if (options.body !== undefined) {
-      headers['content-type'] ??= 'application/json';
-      headers['content-length'] = Buffer.byteLength(options.body);
-    }
-    return new Promise((resolve, reject) => {
-      const { signal } = options;
-      if (signal?.aborted === true) return reject(new RequestFailed(url, new Error('aborted before it was sent'), false));
-      let answered: http.IncomingMessage | null = null;
-      const { protocol, hostname, port, basePath, auth } = this.target;
-      const request = this.transport.request(
-        { protocol, hostname, port, path: `${basePath}${path}`, auth, method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), headers, agent: this.agent },
-        (response) => {
-          answered = response;
-          resolve(answerOf(url, response));
-        },
-      );
-      request.on('error', (error: NodeJS.ErrnoException) => {
-        const code = error.code ?? '';
-        reject(new RequestFailed(url, error, request.reusedSocket && STALE_SOCKET.has(code)));
+    const { signal, body } = options;
+    if (signal?.aborted === true) throw new RequestFailed(url, new Error('aborted before it was sent'), false);
+    const headers: Record<string, string> = { ...options.headers };
+    if (body !== undefined) headers['content-type'] ??= 'application/json';
+    if (this.authorization !== undefined) headers['authorization'] ??= this.authorization;
+    try {
+      const answer = await this.pool.request({
+        path: `${this.basePath}${path}`,
+        method: options.method ?? (body === undefined ? 'GET' : 'POST'),
+        headers,
+        body,
+        signal,
       });
-      if (signal !== undefined) {
-        // Not http's own `signal` option, and no error handed to destroy: with keep-alive, an abort after the
-        // answer had arrived would reach the socket as an 'error' nobody listens to (an uncaught exception).
-        // Before the answer the request fails anyway ("socket hang up"); the caller knows it aborted. An
-        // answer already received whole (a reader that stopped at Ollama's final line) is read to its end
-        // instead, so its connection goes back to the pool rather than being closed.
-        const onAbort = (): void => {
-          if (answered?.complete === true) answered.resume();
-          else request.destroy();
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        request.once('close', () => signal.removeEventListener('abort', onAbort));
-      }
-      request.end(options.body);
-    });
+      // A connection closed mid-answer fails the reader of the body; unread, it must not become an uncaught error.
+      answer.body.on('error', ignore);
+      const { statusCode, statusText, headers: answerHeaders, body: stream } = answer;
+      return {
+        ok: statusCode >= 200 && statusCode < 300,
+        status: statusCode,
+        statusText,
+        url,
+        headers: answerHeaders,
+        body: stream,
+        text: () => stream.text(),
+        json: () => stream.json(),
+      };
+    } catch (error) {
+      const cause = error instanceof Error ? error : new Error(String(error));
+      const code = (cause as NodeJS.ErrnoException).code ?? '';
+      throw new RequestFailed(url, cause, RESET_BEFORE_ANSWER.has(code));
+    }
   }
+}
+
+function ignore(): void {}
+
+/** Leftovers of an answer read and dropped (`releaseAnswer`) before its connection is closed instead. */
+const LEFTOVER_BYTES = 64 * 1024;
+const LEFTOVER_MS = 1_000;
+
+/**
+ * Lets go of an answer whose reader has what it needs (Ollama's final line) without closing its connection:
+ * what is left — normally only the end of the chunked body, which Ollama writes when its handler returns, a
+ * moment after the final line — is read and dropped in the background, so the connection goes back to the
+ * pool. Aborting instead closed it whenever that end had not arrived yet: against a real Ollama every
+ * streamed chat opened a new connection. More than 64 KiB or 1 s of leftovers close it after all.
+ * `chunks` is the iterator the reader used (the body's, which is read once).
+ */
+export function releaseAnswer(chunks: AsyncIterator<Uint8Array>): void {
+  let bytes = 0;
+  const close = (): void => void chunks.return?.().catch(ignore);
+  const timer = setTimeout(close, LEFTOVER_MS);
+  const readOn = ({ value, done }: IteratorResult<Uint8Array>): void => {
+    if (done === true) return clearTimeout(timer);
+    bytes += value.length;
+    if (bytes > LEFTOVER_BYTES) {
+      clearTimeout(timer);
+      return close();
+    }
+    chunks.next().then(readOn, () => clearTimeout(timer));
+  };
+  chunks.next().then(readOn, () => clearTimeout(timer));
 }
 
 class RequestFailed extends Error {
   constructor(
     url: string,
     cause: Error,
-    readonly isStaleSocket: boolean,
+    readonly isResetBeforeAnswer: boolean,
   ) {
     super(`request to ${url} failed: ${cause.message}`, { cause });
     this.name = 'RequestFailed';
   }
-}
-
-function answerOf(url: string, response: http.IncomingMessage): HttpAnswer {
-  const status = response.statusCode ?? 0;
-  // A connection closed mid-answer fails the reader of the body; unread, it must not become an uncaught error.
-  response.on('error', () => undefined);
-  const text = async (): Promise<string> => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of response) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  };
-  return {
-    ok: status >= 200 && status < 300,
-    status,
-    statusText: response.statusMessage ?? '',
-    url,
-    body: response,
-    text,
-    json: async () => JSON.parse(await text()) as unknown,
-  };
 }

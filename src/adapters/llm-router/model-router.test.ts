@@ -9,7 +9,7 @@ import { OpenAiProvider } from '../openai/openai-provider.js';
 import { closedPortUrl } from '../../../test/helpers/llm-events.js';
 import { ModelRouter, type RouterSettings } from './model-router.js';
 
-const quiet = { info() {}, warn() {} };
+const quiet = { info() {}, warn() {}, debug() {} };
 
 async function run(router: ModelRouter, request: Partial<LlmChatRequest>): Promise<Extract<LlmChatEvent, { type: 'done' }>> {
   let done: LlmChatEvent | undefined;

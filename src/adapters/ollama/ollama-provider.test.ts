@@ -212,6 +212,35 @@ describe('OllamaProvider', () => {
       expect(ollama.activeStreams).toBe(0);
     });
 
+    it('leaves the connection open when the stream ends a moment after its final line, as Ollama writes it', async () => {
+      const ends: Array<'open' | 'closed by the client'> = [];
+      let ended = Promise.resolve();
+      // Ollama flushes the done line, then ends the chunked answer with a write of its own when its handler returns.
+      const server = createServer((req, res) => {
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.write('{"message":{"content":"Hi"},"done":false}\n{"message":{"content":""},"done":true,"eval_count":1}\n');
+        ended = new Promise((resolve) =>
+          setTimeout(() => {
+            ends.push(req.socket.destroyed ? 'closed by the client' : 'open');
+            res.end();
+            resolve();
+          }, 30),
+        );
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const local = new OllamaProvider({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+      try {
+        for (let turn = 0; turn < 3; turn++) {
+          expect(textOf(await collect(local.chat(request, new AbortController().signal)))).toBe('Hi');
+          await ended;
+        }
+        expect(ends).toEqual(['open', 'open', 'open']);
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+
     it('never retries a chat, even when the connection dropped before any answer', async () => {
       const flaky = await dropFirstServer('{"message":{"content":"Hi"},"done":true}\n');
       const error = await failureOf(

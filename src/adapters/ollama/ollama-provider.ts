@@ -10,7 +10,7 @@ import { systemClock } from '../../ports/clock.js';
 import type { LlmChatEvent, LlmChatRequest, LlmMessage, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
 import { causeOf } from '../../logger.js';
 import { NdjsonLineSplitter } from './ndjson.js';
-import { HttpClient } from '../llm-http/http-client.js';
+import { HttpClient, releaseAnswer } from '../llm-http/http-client.js';
 import { RequestScope, sendIdempotent } from '../llm-http/request-scope.js';
 import { StatusProbe } from '../llm-http/status-probe.js';
 import {
@@ -199,6 +199,7 @@ export class OllamaProvider implements LlmProvider {
       if (!isStreamed) {
         const chunk = parseChunk((await response.text()).trim());
         if (!chunk.done) throw replyBrokeOff('the reply ended before its final message');
+        scope.finish();
         const text = chunk.message?.content;
         if (text) yield { type: 'delta', text };
         yield { type: 'done', promptTokens: chunk.prompt_eval_count ?? null, completionTokens: chunk.eval_count ?? null, model: chunk.model ?? request.model };
@@ -214,6 +215,9 @@ export class OllamaProvider implements LlmProvider {
           const text = chunk.message?.content;
           if (text) yield { type: 'delta', text };
           if (chunk.done) {
+            // The reply is whole: the connection is kept for the next call, not closed with the scope.
+            scope.finish();
+            if (!ended) releaseAnswer(chunks);
             this.logger.debug(
               { model: request.model, ms: this.clock.now() - startedAt, completionTokens: chunk.eval_count },
               'ollama chat finished',
@@ -278,6 +282,7 @@ export class OllamaProvider implements LlmProvider {
       const response = await this.http.request('/api/show', { body: JSON.stringify({ model }), signal: scope.signal });
       if (!response.ok) return null;
       const body = (await response.json().catch(() => null)) as { capabilities?: unknown } | null;
+      scope.finish();
       const capabilities = Array.isArray(body?.capabilities) ? body.capabilities.filter((item): item is string => typeof item === 'string') : null;
       if (capabilities !== null) this.capabilityCache.set(model, capabilities);
       return capabilities;

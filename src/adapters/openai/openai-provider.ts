@@ -1,19 +1,24 @@
 /**
- * An OpenAI-compatible backend through the official `openai` client: streaming chat over
- * `POST /v1/chat/completions` (Server-Sent Events), the model list from `GET /v1/models`, embeddings from
- * `POST /v1/embeddings`, and a cached reachability probe. llama.cpp's `llama-server`, vLLM, LM Studio,
+ * An OpenAI-compatible backend: streaming chat over `POST /v1/chat/completions` (Server-Sent Events, read
+ * with the server's own `HttpClient` and `eventsource-parser`), and through the official `openai` client the
+ * model list from `GET /v1/models`, embeddings from `POST /v1/embeddings`, and a cached reachability probe.
+ * The chat left the `openai` client because its `fetch`, web streams and per-event objects cost ~2 ms of
+ * CPU per reply against ~0.9 ms this way (issue 15; bench/README.md, round 7); its error classes still
+ * name a failed answer (`APIError.generate`), so both paths fail alike. llama.cpp's `llama-server`, vLLM, LM Studio,
  * LocalAI and hosted OpenAI-style APIs all speak this. Every failure becomes an `AppError`
  * (see `openai-errors.ts`); the same limits as the Ollama backend apply (total, first token, headers).
  */
-import OpenAI from 'openai';
+import OpenAI, { APIError } from 'openai';
 import type { ChatCompletionContentPart, ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { AppError, isAppError } from '../../domain/errors.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { LlmChatEvent, LlmChatRequest, LlmMessage, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
+import { HttpClient, releaseAnswer, type HttpAnswer } from '../llm-http/http-client.js';
 import { RequestScope, sendIdempotent } from '../llm-http/request-scope.js';
 import { StatusProbe } from '../llm-http/status-probe.js';
 import { errorFromApi, isApiError, openAiBrokeOff, openAiCancelled, openAiTimedOut, openAiUnreachable } from './openai-errors.js';
+import { ServerSentEventSplitter } from './sse-events.js';
 
 /** The subset of a pino logger this adapter uses. */
 export interface OpenAiLogger {
@@ -72,6 +77,9 @@ export class OpenAiProvider implements LlmProvider {
   private readonly logger: OpenAiLogger;
   private readonly clock: Clock;
   private readonly statusProbe: StatusProbe;
+  /** Kept-alive connections for the chat stream. */
+  private readonly http: HttpClient;
+  private readonly chatHeaders: Record<string, string>;
 
   constructor(options: OpenAiProviderOptions) {
     this.name = options.name ?? 'openai';
@@ -92,6 +100,8 @@ export class OpenAiProvider implements LlmProvider {
       onUnreachable: (message) => this.logger.warn({ backend: this.name, endpoint: this.baseUrl }, message),
     });
     const hasKey = options.apiKey !== undefined && options.apiKey !== '';
+    this.http = new HttpClient(this.baseUrl);
+    this.chatHeaders = { accept: 'text/event-stream', ...(hasKey ? { authorization: `Bearer ${options.apiKey}` } : {}) };
     this.client = new OpenAI({
       baseURL: this.baseUrl,
       // The client insists on a key; local servers need none, so without one the header is left out below.
@@ -116,21 +126,38 @@ export class OpenAiProvider implements LlmProvider {
     let hasResponse = false;
     const startedAt = this.clock.now();
     try {
-      const stream = await this.client.chat.completions.create(this.chatParams(request), { signal: scope.signal });
+      const response = await this.http.request('/chat/completions', { body: JSON.stringify(this.chatParams(request)), headers: this.chatHeaders, signal: scope.signal });
       hasResponse = true;
+      if (!response.ok) throw await apiErrorOf(response);
       let finishReason: string | null = null;
-      let usage: { prompt_tokens?: number; completion_tokens?: number } | null = null;
+      let usage: CompletionChunk['usage'] = null;
       let model = request.model;
-      for await (const chunk of stream) {
-        scope.stopTimer('first-token');
-        if (chunk.model) model = chunk.model;
-        if (chunk.usage) usage = chunk.usage;
-        const choice = chunk.choices[0];
-        const text = choice?.delta?.content;
-        if (text) yield { type: 'delta', text };
-        if (choice?.finish_reason) finishReason = choice.finish_reason;
+      let isOver = false;
+      const chunks = response.body[Symbol.asyncIterator]();
+      const splitter = new ServerSentEventSplitter();
+      for (;;) {
+        const { value, done: ended } = await chunks.next();
+        if (ended) break;
+        for (const event of splitter.push(value)) {
+          scope.stopTimer('first-token');
+          if (event.data === '[DONE]') {
+            isOver = true;
+            break;
+          }
+          const chunk = this.parseChunk(event.data, event.event);
+          if (chunk.model) model = chunk.model;
+          if (chunk.usage) usage = chunk.usage;
+          const choice = chunk.choices?.[0];
+          const text = choice?.delta?.content;
+          if (text) yield { type: 'delta', text };
+          if (choice?.finish_reason) finishReason = choice.finish_reason;
+        }
+        if (isOver) break;
       }
       if (finishReason === null) throw openAiBrokeOff(this.name, 'the stream ended without a finish reason');
+      // The reply is whole: the connection is kept for the next call (what follows [DONE] is read and dropped).
+      scope.finish();
+      if (isOver) releaseAnswer(chunks);
       this.logger.debug({ backend: this.name, model, ms: this.clock.now() - startedAt, finishReason }, 'openai chat finished');
       yield {
         type: 'done',
@@ -147,6 +174,23 @@ export class OpenAiProvider implements LlmProvider {
     } finally {
       scope.dispose();
     }
+  }
+
+  /** One event's data as a completion chunk; an error event, or data that is not a chunk, ends the reply. */
+  private parseChunk(data: string, eventType: string | undefined): CompletionChunk {
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch (error) {
+      throw openAiBrokeOff(this.name, 'an event was not valid JSON', { data: data.slice(0, 200), error });
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw openAiBrokeOff(this.name, 'an event had an unexpected shape', { data: data.slice(0, 200) });
+    const record = json as Record<string, unknown>;
+    // An error inside a started stream: `data: {"error": {...}}`, or an `event: error`.
+    if (record['error'] !== undefined && record['error'] !== null) throw openAiBrokeOff(this.name, `the server reported: ${errorMessageOf(record['error'])}`, record['error']);
+    if (eventType === 'error') throw openAiBrokeOff(this.name, `the server reported: ${errorMessageOf(record)}`, record);
+    if (!isCompletionChunk(record)) throw openAiBrokeOff(this.name, 'an event had an unexpected shape', { data: data.slice(0, 200) });
+    return record;
   }
 
   private chatParams(request: LlmChatRequest): ChatCompletionCreateParamsStreaming {
@@ -225,6 +269,60 @@ export class OpenAiProvider implements LlmProvider {
     if (!hasResponse) return openAiUnreachable(this.name, this.baseUrl, error);
     return openAiBrokeOff(this.name, 'the connection closed mid-reply', error);
   }
+}
+
+/**
+ * The fields of a streamed `chat.completion.chunk` the adapter reads; the rest is ignored. Checked by hand,
+ * as Ollama's lines are: a reply is one event per token.
+ */
+interface CompletionChunk {
+  model?: string | null;
+  choices?: Array<{ delta?: { content?: string | null } | null; finish_reason?: string | null }> | null;
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+}
+
+function isCompletionChunk(json: object): json is CompletionChunk {
+  const { model, choices, usage } = json as Record<string, unknown>;
+  if (model !== undefined && model !== null && typeof model !== 'string') return false;
+  if (usage !== undefined && usage !== null && typeof usage !== 'object') return false;
+  if (choices === undefined || choices === null) return true;
+  if (!Array.isArray(choices)) return false;
+  const first: unknown = choices[0];
+  if (first === undefined) return true;
+  if (typeof first !== 'object' || first === null) return false;
+  const { delta, finish_reason: finishReason } = first as Record<string, unknown>;
+  if (finishReason !== undefined && finishReason !== null && typeof finishReason !== 'string') return false;
+  if (delta === undefined || delta === null) return true;
+  if (typeof delta !== 'object') return false;
+  const content = (delta as Record<string, unknown>)['content'];
+  return content === undefined || content === null || typeof content === 'string';
+}
+
+/** `{"message": "..."}` of an error object, else the object as JSON. */
+function errorMessageOf(error: unknown): string {
+  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') return (error as { message: string }).message;
+  return typeof error === 'string' ? error : JSON.stringify(error);
+}
+
+/**
+ * A non-2xx answer as the `openai` client's own error (`NotFoundError`, `RateLimitError`, ...), built the
+ * way the client builds it, so `errorFromApi` names it as before.
+ */
+async function apiErrorOf(response: HttpAnswer): Promise<APIError> {
+  const text = await response.text().catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+  let json: object | undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null) json = parsed;
+  } catch {
+    // Not JSON (a proxy's page): the text is the message.
+  }
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+  }
+  return APIError.generate(response.status, json, json === undefined ? text : undefined, headers);
 }
 
 /** A message in OpenAI's shape; attached images become `image_url` parts with a data URL. */

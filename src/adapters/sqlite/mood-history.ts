@@ -5,6 +5,7 @@
 import type { MoodHistory, MoodSampleInput, MoodSamplePage, MoodSampleQuery, MoodSampleRecord } from '../../ports/mood-history.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
+import { immediateTransaction } from './transactions.js';
 import { MOOD_SAMPLE_COLUMNS, moodSampleValues, pageOf, toMoodSample, type MoodSampleRow } from './mood-sample-rows.js';
 
 const MOOD_SAMPLES = 'mood_samples';
@@ -70,12 +71,12 @@ export class SqliteMoodHistory implements MoodHistory {
 
   prune(rule: { olderThan: number; keepPerPersona: number }): Promise<number> {
     return this.run(() =>
-      this.db.transaction(() => {
+      immediateTransaction(this.db)(() => {
         let removed = 0;
         if (rule.olderThan > 0) for (const statement of this.sql.pruneOld) removed += statement.run(rule.olderThan).changes;
         if (rule.keepPerPersona > 0) for (const statement of this.sql.pruneBeyond) removed += statement.run(Math.floor(rule.keepPerPersona)).changes;
         return removed;
-      }).immediate(),
+      }),
     );
   }
 }

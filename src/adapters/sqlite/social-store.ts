@@ -25,6 +25,7 @@ import type {
 import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from './social-rows.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
+import { immediateTransaction } from './transactions.js';
 import {
   prepareSocialStatements,
   type RelationshipRow,
@@ -312,7 +313,7 @@ export class SqliteSocialStore implements SocialStore {
   }
 
   private write<T>(work: () => T): Promise<T> {
-    return this.read(() => this.db.transaction(work).immediate());
+    return this.read(() => immediateTransaction(this.db)(work));
   }
 }
 

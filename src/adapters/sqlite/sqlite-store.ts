@@ -48,6 +48,7 @@ import {
 } from './rows.js';
 import { MessageTails } from './message-tails.js';
 import { prepareStatements, type Statements } from './statements.js';
+import { immediateTransaction } from './transactions.js';
 
 /** `end_reason` values the store writes itself. */
 export const END_REASONS = {
@@ -391,7 +392,7 @@ export class SqliteStore implements Store {
   private write<T>(work: () => T): Promise<T> {
     return this.read(() => {
       try {
-        const result = this.db.transaction(work).immediate();
+        const result = immediateTransaction(this.db)(work);
         // Committed: the messages it inserted join their conversations' tails (a rollback drops them).
         if (this.pendingTail.length > 0) this.tails.appended(this.pendingTail);
         return result;

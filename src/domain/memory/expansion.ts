@@ -90,6 +90,31 @@ export const MAX_LEMMAS_PER_WORD = 1;
  * "child"), which the suffix rules and the Porter stemmer cannot find.
  */
 export function lemmasOf(word: string, thesaurus: Thesaurus): string[] {
+  let kept = keptLemmas.get(thesaurus);
+  if (kept === undefined) {
+    kept = new Map();
+    keptLemmas.set(thesaurus, kept);
+  }
+  let lemmas = kept.get(word);
+  if (lemmas === undefined) {
+    lemmas = findLemmas(word, thesaurus);
+    if (kept.size >= MAX_KEPT_LEMMAS) kept.clear();
+    kept.set(word, lemmas);
+  }
+  return [...lemmas];
+}
+
+/**
+ * Each thesaurus's answers of {@link lemmasOf}, by word: the same words come back in every message and
+ * every memory formed, and the detachment rules with their lookups were a quarter of the expansion's CPU
+ * (a loop over the chat bench's messages: 16–19 → 12.6 µs per message). A thesaurus never changes once
+ * parsed.
+ */
+const keptLemmas = new WeakMap<Thesaurus, Map<string, readonly string[]>>();
+/** Bound on the words kept per thesaurus (words are user text): past it, it starts over. */
+const MAX_KEPT_LEMMAS = 50_000;
+
+function findLemmas(word: string, thesaurus: Thesaurus): string[] {
   const found: string[] = [];
   const add = (candidate: string): void => {
     if (!found.includes(candidate) && thesaurus.terms(candidate) !== undefined) found.push(candidate);

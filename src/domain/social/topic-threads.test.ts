@@ -165,6 +165,36 @@ describe('threadLabel and vectors of long threads', () => {
     expect(threadLabel({})).toBe('small talk');
   });
 
+  it('keeps a growing centroid\'s label as working it out from all its words would, message after message', () => {
+    let seed = 11;
+    const random = (): number => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+    const fromScratch = (centroid: TermVector): string => threadLabel({ ...centroid });
+    for (let thread = 0; thread < 20; thread++) {
+      const centroid: TermVector = {};
+      expect(threadLabel(centroid)).toBe('small talk');
+      for (let message = 0; message < 60; message++) {
+        const vector: TermVector = {};
+        for (let word = 0; word < 1 + Math.floor(random() * 6); word++) vector[`w${Math.floor(random() * 30).toString(36)}`] = 1 + Math.floor(random() * 2);
+        addToVector(centroid, vector);
+        // the kept label of the growing centroid against the label of a copy nobody labelled before
+        expect(threadLabel(centroid)).toBe(fromScratch(centroid));
+      }
+    }
+  });
+
+  it('works the label out again when an addition lowers a count', () => {
+    const centroid: TermVector = { apple: 5, berry: 4, cherry: 3, damson: 2 };
+    expect(threadLabel(centroid)).toBe('apple, berry, cherry');
+    addToVector(centroid, { apple: -4 });
+    expect(threadLabel(centroid)).toBe('berry, cherry, damson');
+  });
+
+  it('gives the same content words for a token seen before (kept) as the first time', () => {
+    const text = "Aria's stories of singing sailors, the sailors' songs, and THE stories";
+    expect(termVector(text)).toEqual(termVector(text));
+    expect(termVector(text)).toEqual({ aria: 1, story: 2, sing: 1, sailor: 2, song: 1 });
+  });
+
   it('adds into a centroid in place, and counts words that are names of object properties like any other', () => {
     const centroid = termVector('the constructor of the library builds shelves');
     expect(centroid['constructor']).toBe(1);

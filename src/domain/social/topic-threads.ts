@@ -77,13 +77,28 @@ export type TermVector = Record<string, number>;
 export function termVector(text: string): TermVector {
   const vector: TermVector = {};
   for (const raw of text.toLowerCase().match(/[\p{L}\p{N}'’]+/gu) ?? []) {
-    const plain = raw.replace(/['’]/g, '');
-    if (plain.length < 3 || STOP_WORDS.has(plain)) continue;
-    const word = stem(raw);
-    if (word.length < 3 || STOP_WORDS.has(word)) continue;
-    vector[word] = countOf(vector, word) + 1;
+    const word = contentWord(raw);
+    if (word.length > 0) vector[word] = countOf(vector, word) + 1;
   }
   return vector;
+}
+
+/** Content words by the token they come from ("" for a stop-word or a short one); a conversation repeats its words. */
+const CONTENT_WORDS = new Map<string, string>();
+/** Bound on {@link CONTENT_WORDS} (tokens are user text): past it, it starts over. */
+const MAX_CONTENT_WORDS = 20_000;
+
+/** A lower-case token's stemmed content word, or "" when it is none (too short, a stop-word). */
+function contentWord(raw: string): string {
+  let word = CONTENT_WORDS.get(raw);
+  if (word === undefined) {
+    const plain = raw.replace(/['’]/g, '');
+    const stemmed = plain.length < 3 || STOP_WORDS.has(plain) ? '' : stem(raw);
+    word = stemmed.length < 3 || STOP_WORDS.has(stemmed) ? '' : stemmed;
+    if (CONTENT_WORDS.size >= MAX_CONTENT_WORDS) CONTENT_WORDS.clear();
+    CONTENT_WORDS.set(raw, word);
+  }
+  return word;
 }
 
 export function contentWordCount(vector: TermVector): number {
@@ -130,13 +145,19 @@ export function addVectors(a: TermVector, b: TermVector): TermVector {
  */
 export function addToVector(target: TermVector, b: TermVector): TermVector {
   let norm = squaredNorms.get(target);
+  let top = labelWords.get(target);
   for (const word in b) {
+    const added = b[word]!;
     const before = countOf(target, word);
-    const after = before + b[word]!;
+    const after = before + added;
     target[word] = after;
     if (norm !== undefined) norm += after * after - before * before;
+    // Only the words added to can climb into the label; a count that falls could let any word in.
+    if (top !== undefined) top = added > 0 ? (rankInto(top, word, after) ?? undefined) : undefined;
   }
   if (norm !== undefined) squaredNorms.set(target, norm);
+  if (top === undefined) labelWords.delete(target);
+  else labelWords.set(target, top);
   return target;
 }
 
@@ -237,10 +258,28 @@ function holdOrReturn(
   return hold;
 }
 
+/**
+ * The label words of centroids (with their counts), kept by {@link addToVector}: a long thread's label
+ * was worked out from its whole centroid (thousands of words) for every message filed. Counts only grow
+ * as messages are added, so the new top words are among the old ones and the words just added to.
+ */
+const labelWords = new WeakMap<TermVector, readonly [string, number][]>();
+
 /** A short name for a thread: its {@link LABEL_WORDS} most frequent content words (ties alphabetical). */
 export function threadLabel(centroid: TermVector): string {
-  // The top few by one pass (a sort of a long thread's every word for each message filed cost more than
-  // the filing); the same order as sorting all: count, then alphabetical, then first seen.
+  let top = labelWords.get(centroid);
+  if (top === undefined) {
+    top = topWords(centroid);
+    labelWords.set(centroid, top);
+  }
+  return top.length === 0 ? 'small talk' : top.map(([word]) => word).join(', ');
+}
+
+/**
+ * The {@link LABEL_WORDS} most frequent words by one pass (a sort of a long thread's every word cost more
+ * than the filing); the same order as sorting all: count, then alphabetical, then first seen.
+ */
+function topWords(centroid: TermVector): [string, number][] {
   const top: [string, number][] = [];
   for (const word in centroid) {
     const count = centroid[word]!;
@@ -250,7 +289,26 @@ export function threadLabel(centroid: TermVector): string {
     top.splice(at, 0, [word, count]);
     if (top.length > LABEL_WORDS) top.pop();
   }
-  return top.length === 0 ? 'small talk' : top.map(([word]) => word).join(', ');
+  return top;
+}
+
+/**
+ * `top` with `word` now at `count` (its earlier entry replaced), ranked and cut to {@link LABEL_WORDS};
+ * null when the order would depend on which word came first (two different words the collation deems
+ * equal): the label is then worked out from the whole centroid again.
+ */
+function rankInto(top: readonly [string, number][], word: string, count: number): readonly [string, number][] | null {
+  const index = top.findIndex(([other]) => other === word);
+  if (index < 0 && top.length === LABEL_WORDS && !ranksBefore(word, count, top[LABEL_WORDS - 1]!)) {
+    return top.some(([other, otherCount]) => otherCount === count && other.localeCompare(word) === 0) ? null : top;
+  }
+  const ranked = top.filter((_, position) => position !== index);
+  if (ranked.some(([other, otherCount]) => otherCount === count && other.localeCompare(word) === 0)) return null;
+  let at = ranked.length;
+  while (at > 0 && ranksBefore(word, count, ranked[at - 1]!)) at--;
+  ranked.splice(at, 0, [word, count]);
+  if (ranked.length > LABEL_WORDS) ranked.pop();
+  return ranked;
 }
 
 function ranksBefore(word: string, count: number, [other, otherCount]: [string, number]): boolean {
