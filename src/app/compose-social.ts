@@ -48,11 +48,13 @@ export function composeSocial(deps: {
   ownership?: GroupOwnership | undefined;
 }): SocialParts {
   const { store, socialStore, personas, clock, logger } = deps;
-  const relationships = new RelationshipService(socialStore, clock, (id) => personas.find(id));
+  const relationships = new RelationshipService(socialStore, clock, (id) => personas.find(id), { sharedStore: deps.sharedStore === true });
   const emotions = new EmotionService(socialStore, clock, { sharedStore: deps.sharedStore === true });
   deps.events.subscribe((event) => {
     if (event.type === 'stateImported') emotions.forget();
     if (event.type === 'personaChanged' && event.change === 'deleted') emotions.forget(event.personaId);
+    // an import replaces relationships; a deleted persona's go with it (cascade)
+    if (event.type === 'stateImported' || (event.type === 'personaChanged' && event.change === 'deleted')) relationships.forget();
   });
   const moodHistory = new MoodHistoryService({ history: deps.moodHistory, personas, emotions, clock, logger: logger.child({ component: 'mood-history' }), sharedStore: deps.sharedStore === true });
   moodHistory.listen(deps.events);

@@ -40,8 +40,10 @@ export const APPLICATION_ERRORS: Record<AppErrorKind, ApplicationErrorInfo> = {
   },
   llm_unavailable: {
     code: -32010,
-    meaning: 'The LLM backend (Ollama) cannot be reached.',
-    whatToDo: 'Start Ollama (`ollama serve`) or set `OLLAMA_HOST`; `persona-mcp doctor` checks it. Your message was stored.',
+    meaning: 'The LLM backend (Ollama or an OpenAI-compatible server) cannot be reached.',
+    // The message names the backend and how to start it (Ollama's or an OpenAI-compatible server's way);
+    // a hint naming one of them would tell the other's users to start the wrong program.
+    whatToDo: 'Start the backend the message names, or point the server at where it runs; `persona-mcp doctor` checks it. Your message was stored.',
   },
   model_not_installed: {
     code: -32011,

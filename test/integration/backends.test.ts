@@ -55,6 +55,30 @@ describe('PERSONA_MCP_LLM_PROVIDER=openai with OPENAI_BASE_URL', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('says the OpenAI-compatible server is unreachable, with a hint that does not send its users to Ollama', async () => {
+    const gone = await startFakeOpenAi();
+    await gone.close();
+    const dataDir = makeDataDir();
+    const config = loadConfig({
+      cwd: dataDir,
+      env: { PERSONA_MCP_LLM_PROVIDER: 'openai', OPENAI_BASE_URL: gone.url, PERSONA_MCP_MODEL: 'qwen2.5-7b-instruct' },
+      flags: { dataDir, port: 0, 'llm.ollamaHost': 'http://127.0.0.1:9' },
+    });
+    const server = await startServer(config, { logger: silentLogger() });
+    const client = await TestClient.connect(server.websocketUrl);
+    try {
+      const failed = await client.call('persona.chat', { persona_id: 'kira', message: 'anyone there?' });
+      expect(failed.error).toMatchObject({ code: -32010, data: { kind: 'llm_unavailable' } });
+      expect(failed.error.message).toContain('OpenAI-compatible server');
+      expect(failed.error.data.hint).toContain('Start the backend the message names');
+      expect(failed.error.data.hint.toLowerCase()).not.toContain('ollama');
+    } finally {
+      await client.close();
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('named backends, per-persona models and fall-back', () => {

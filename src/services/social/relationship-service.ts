@@ -62,17 +62,52 @@ export interface RelationshipStatistics {
   strongest: RelationshipView | null;
 }
 
+/** Relationships kept in memory at most (a chat turn reads one; the least recently read is forgotten first). */
+export const KEPT_RELATIONSHIPS = 4_096;
+
 export class RelationshipService {
+  /**
+   * Stored relationships (null: none stored), read through: every chat turn's prompt reads the persona's
+   * relationship with the person, and this service writes every change (`recordInteraction`); imports and
+   * deleted personas make it read the store again (`forget`). Not kept when other nodes share the store.
+   */
+  private readonly kept = new Map<string, RelationshipRecord | null>();
+  /** Counts writes and forgets: a read that a write overtook does not keep what it read. */
+  private changes = 0;
+
   constructor(
     private readonly store: SocialStore,
     private readonly clock: Clock,
     /** Finds a persona by id for compatibility figures (null when deleted). */
     private readonly findPersona: (id: string) => PersonaRecord | null,
+    private readonly options: { sharedStore?: boolean } = {},
   ) {}
 
   async get(key: RelationshipKey): Promise<RelationshipView> {
-    const stored = await this.store.getRelationship(key);
+    const id = keyOf(key);
+    let stored = this.kept.get(id);
+    if (stored === undefined) {
+      const changes = this.changes;
+      stored = await this.store.getRelationship(key);
+      if (changes === this.changes) this.keep(id, stored);
+    } else {
+      // most recently read last, so the first key is the one to forget
+      this.kept.delete(id);
+      this.kept.set(id, stored);
+    }
     return this.view(stored ?? { ...key, ...newRelationship() }, stored !== null);
+  }
+
+  /** Drops kept relationships after something else wrote them (a state import, a persona deleted). */
+  forget(): void {
+    this.changes++;
+    this.kept.clear();
+  }
+
+  private keep(id: string, record: RelationshipRecord | null): void {
+    if (this.options.sharedStore === true) return;
+    if (!this.kept.has(id) && this.kept.size >= KEPT_RELATIONSHIPS) this.kept.delete(this.kept.keys().next().value as string);
+    this.kept.set(id, record);
   }
 
   /**
@@ -96,6 +131,9 @@ export class RelationshipService {
       record = { ...key, ...applyInteraction(stored ?? { ...key, ...newRelationship() }, interaction) };
       return record;
     };
+    const id = keyOf(key);
+    this.changes++;
+    this.kept.delete(id);
     const event = await this.store.recordInteraction({ key, apply }, {
       quality: Math.max(-1, Math.min(1, input.quality)),
       source: input.source,
@@ -103,6 +141,9 @@ export class RelationshipService {
       context: input.context,
     });
     if (record === null) throw new Error('the store recorded an interaction without applying it');
+    // what the store now holds (the store applied `apply` to its row, inside its transaction)
+    this.changes++;
+    this.keep(id, record);
     return { relationship: this.view(record, true), event };
   }
 
@@ -179,3 +220,8 @@ export class RelationshipService {
 }
 
 export type { OtherKind };
+
+/** A relationship's key as one string (ids hold no NUL). */
+function keyOf(key: RelationshipKey): string {
+  return `${key.subjectId}\u0000${key.otherKind}\u0000${key.otherId}`;
+}
