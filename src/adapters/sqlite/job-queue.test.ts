@@ -235,6 +235,76 @@ describe('SqliteJobQueue', () => {
     expect(row(id).status).toBe('completed');
   });
 
+  it('claims the jobs of a turn in the transaction that enqueues them, and runs them one after another in order', async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
+    const ran: string[] = [];
+    for (const type of ['form', 'relate'])
+      queue.register(type, async (job) => {
+        // The other job, claimed with this one, waits: still running in the table, never started twice.
+        ran.push(`${job.type}:${job.attempts}`);
+      });
+    queue.start();
+    const [form, relate] = await Promise.all([queue.enqueue('form', {}), queue.enqueue('relate', {})]);
+    // Resolved once the enqueue committed, before any handler ran: both were claimed by that commit.
+    expect(db.prepare('SELECT id, status, attempts, lease_owner FROM jobs ORDER BY id').all()).toEqual([
+      { id: form, status: 'running', attempts: 1, lease_owner: queue.owner },
+      { id: relate, status: 'running', attempts: 1, lease_owner: queue.owner },
+    ]);
+    // Claimed but not started counts as pending (and due) to anyone asking.
+    expect(await queue.stats()).toEqual({ pending: 2, due: 2, running: 0, failed: 0, completed: 0 });
+    await queue.drain(2_000);
+    expect(ran).toEqual(['form:1', 'relate:1']);
+    expect([row(form).status, row(relate).status]).toEqual(['completed', 'completed']);
+    await queue.stop();
+  });
+
+  it('keeps the lease of a claimed job that waits behind a running one', async () => {
+    db = openDatabase(':memory:');
+    const clock = fakeClock();
+    const queue = new SqliteJobQueue(db, { clock, leaseMs: 300, pollMs: 60_000 });
+    const other = new SqliteJobQueue(db, { clock, leaseMs: 300 });
+    let release!: () => void;
+    const mayFinish = new Promise<void>((resolve) => (release = resolve));
+    queue.register('slow', () => mayFinish);
+    queue.register('next', async () => undefined);
+    for (const type of ['slow', 'next']) other.register(type, async () => undefined);
+    queue.start();
+    const [, next] = await Promise.all([queue.enqueue('slow', {}), queue.enqueue('next', {})]);
+    const leaseOf = (): number => (db.prepare('SELECT lease_until FROM jobs WHERE id = ?').pluck().get(next) as number);
+    const first = leaseOf();
+    clock.advance(200);
+    // The running job's renewal (every leaseMs / 3) renews the waiting one's lease too.
+    const deadline = Date.now() + 5_000;
+    while (leaseOf() === first && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(leaseOf()).toBe(clock.now() + 300);
+    clock.advance(200); // past the first lease: another worker still may not take it
+    expect(other.claim()).toBeNull();
+    release();
+    await queue.drain(2_000);
+    expect(row(next)).toMatchObject({ status: 'completed', attempts: 1 });
+    await queue.stop();
+  });
+
+  it('gives claimed jobs that never started back on stop, to be run on the next start', async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db, { pollMs: 10, stopTimeoutMs: 50 });
+    let started!: () => void;
+    const isStarted = new Promise<void>((resolve) => (started = resolve));
+    queue.register('long', (_job, signal) => {
+      started();
+      return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    });
+    queue.register('after', async () => undefined);
+    queue.start();
+    const [long, after] = await Promise.all([queue.enqueue('long', {}), queue.enqueue('after', {})]);
+    await isStarted;
+    await queue.stop();
+    expect(row(long)).toMatchObject({ status: 'pending', attempts: 1 });
+    expect(row(after)).toMatchObject({ status: 'pending', attempts: 1 });
+    expect(db.prepare('SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL').pluck().get()).toBe(0);
+  });
+
   it('lets a running job give way to interactive work before its synchronous part, for at most maxWaitMs', async () => {
     db = openDatabase(':memory:');
     const clock = fakeClock();

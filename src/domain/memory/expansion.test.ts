@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expansionTerms, lemmaOf, lemmasOf, parseThesaurus, recallTermsOf } from './expansion.js';
+import { EMPTY_THESAURUS, expansionTerms, lemmaOf, lemmasOf, parseThesaurus, recallTermsOf } from './expansion.js';
 import { kindOfLabel } from './memory.js';
 
 const thesaurus = parseThesaurus(
@@ -31,6 +31,14 @@ describe('lemmaOf', () => {
   it("finds an irregular form's lemma in the exception lines, after the word's own entry", () => {
     expect(lemmaOf('grew', thesaurus)).toBe('grow');
     expect(lemmasOf('broke', thesaurus)).toEqual(['broke', 'break']);
+  });
+
+  it('remembers lemmas per thesaurus: a second table gets its own, asked the same word after the first', () => {
+    expect(lemmasOf('dogs', thesaurus)).toEqual(['dog']);
+    const other = parseThesaurus('dogs\tpack', 'other');
+    expect(lemmasOf('dogs', other)).toEqual(['dogs']);
+    expect(lemmasOf('dogs', EMPTY_THESAURUS)).toEqual([]);
+    expect(lemmasOf('dogs', thesaurus)).toEqual(['dog']);
   });
 });
 
