@@ -11,8 +11,9 @@
  * both meet the same minutes. Besides the latencies the suite prints how late the generator itself sent
  * (p99 of its lateness against the schedule: a tail the generator shares with the servers) and what
  * stalled the server: event-loop delay, GC pauses, and its stalls of 10 ms or more by cause (busy: it
- * ran; starved: it did not get the CPU), counted over the measured parts only (round 6: the first warm-up's
- * cold start had filled the column). What the cold start costs is its own column: the latency p99 of each
+ * ran; starved: it did not get the CPU), counted from 150 ms before each measured part (round 6: the first
+ * warm-up's cold start had filled the column; round 7: the scrape that reads them no longer lands on the
+ * measured requests). What the cold start costs is its own column: the latency p99 of each
  * server's first warm-up, its first seconds under load after start-up.
  */
 import { Histogram, type HistogramSnapshot, type LatencySummary } from '../lib/histogram.js';
@@ -32,6 +33,8 @@ const RATE = 10_000;
  */
 const SEGMENT_MS = Number(process.env.PERSONA_BENCH_SEGMENT_MS ?? 1000);
 const SEGMENT_WARMUP_MS = 250;
+/** How long before the end of each warm-up the server's stall counters are read (see the scrape below). */
+const SCRAPE_LEAD_MS = 150;
 
 export interface OpenLoopRun {
   target: ServerProcess['kind'];
@@ -53,7 +56,7 @@ export interface OpenLoopRun {
   otherCpuPercent: number;
   /**
    * Event-loop delay (the worst segment's), GC pauses and stalls (summed) in the server during the
-   * measured parts of its segments (from the end of each warm-up: a scrape then).
+   * measured parts of its segments (from 150 ms before the end of each warm-up: a scrape then).
    */
   stalls: StallSummary | null;
   /**
@@ -136,6 +139,8 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
   const runs: OpenLoopRun[] = [];
   try {
     for (const [index, server] of servers.entries()) await connectAll([workers[index]!], server.url, CONNECTIONS);
+    // A process's first /metrics render runs cold (~40 ms): done here, before any load, not in a segment.
+    for (const server of servers) await scrapeMetrics(server.url);
     for (let segment = 0; segment < segments; segment++) {
       // Alternate which server goes first, so neither always follows the other's load.
       const order = segment % 2 === 0 ? [0, 1] : [1, 0];
@@ -151,9 +156,12 @@ export async function runOpenLoopSuite(options: SuiteOptions): Promise<OpenLoopR
           'load-done',
           warmupMs + SEGMENT_MS + 30_000,
         );
-        // Stalls and GC are counted from the end of the warm-up (the generator starts its schedule ~20 ms
-        // after the command): the warm-up's own, the first one's above all, are not the measured requests'.
-        await delay(segmentWarmupMs + 5);
+        // Stalls and GC are counted from shortly before the end of the warm-up: the warm-up's own, the first
+        // one's above all, are not the measured requests'. The scrape itself stalls the server for a few ms
+        // (round 7: 1-9 ms under this load, the first one of a process 40 ms): taken at the end of the
+        // warm-up it fell on the first measured requests of every segment, so it is taken SCRAPE_LEAD_MS
+        // before, and its backlog drains within the warm-up.
+        await delay(segmentWarmupMs - SCRAPE_LEAD_MS);
         const metricsBefore = await scrapeMetrics(server.url);
         const answer = await running;
         tally.elapsedMs += performance.now() - started;

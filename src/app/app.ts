@@ -436,6 +436,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     clientAddress,
     authenticate: (apiKey) => core.auth.authenticate(apiKey),
     claimSession: (sessionId, userId) => core.services.sessions.claim(sessionId, userId),
+    beginSession: () => core.services.sessions.begin(),
     isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
     clock: core.services.clock,
   });

@@ -10,7 +10,7 @@ import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import type { SessionBinding } from './session-binding.js';
 import { ConversationService } from './conversation-service.js';
 import { RetentionService } from './retention-service.js';
-import { SessionService } from './session-service.js';
+import { SESSION_ID_PATTERN, SessionService } from './session-service.js';
 
 const T0 = 1_700_000_000_000;
 const HOUR = 3_600_000;
@@ -64,6 +64,16 @@ describe('SessionService active-persona cache', () => {
     await sessions.setActivePersona(binding, 'kira');
     expect(await sessions.activePersonaId(binding)).toBe('kira');
     expect((await store.getSession(binding.id))?.activePersonaId).toBe('kira');
+  });
+
+  it('knows a session it began has no active persona without reading the store, until it is switched', async () => {
+    const begun = { id: sessions.begin(), userId: null };
+    expect(begun.id).toMatch(SESSION_ID_PATTERN);
+    expect(sessions.activePersonaIdNow(begun)).toBeNull();
+    expect(sessions.activePersonaIdNow({ id: 'ses_never_seen', userId: null })).toBeUndefined();
+    await sessions.setActivePersona(begun, 'aria');
+    expect(sessions.activePersonaIdNow(begun)).toBe('aria');
+    expect((await store.getSession(begun.id))?.activePersonaId).toBe('aria');
   });
 
   it('gives another user nothing for a session it does not own', async () => {

@@ -50,6 +50,18 @@ export class SessionService {
     });
   }
 
+  /**
+   * A new session for a connection that named none: a fresh id, remembered as having no row yet (it is
+   * written on its first change), so the connection's first `persona.status` answers from memory rather
+   * than reading the store for a row that cannot exist. 1,000 connections starting at once each paid that
+   * read and the awaited path on their first request (bench/README.md, round 7).
+   */
+  begin(): string {
+    const id = newSessionId();
+    this.remember(id, null);
+    return id;
+  }
+
   /** The stored session, or null while it has never changed anything. */
   async find(binding: SessionBinding): Promise<SessionRecord | null> {
     const generation = this.generation;

@@ -67,6 +67,8 @@ export interface WebSocketTransportOptions {
    * yet, and answers false when it belongs to someone else.
    */
   claimSession: (sessionId: string, userId: string | null) => Promise<boolean>;
+  /** A new session's id for a connection that names none. Defaults to `newSessionId` (nothing remembered). */
+  beginSession?: () => string;
   /** Whether the API key a connection was opened with has been revoked since (checked per request). */
   isKeyRevoked: (keyId: string) => boolean;
   /** Time for rate limits and the slow-client grace. Defaults to the system clock. */
@@ -86,6 +88,14 @@ const SLOW_CLIENT_CHECK_MS = 100;
  * pinging 10,000 connections in one go (a socket write each) stalled the event loop for tens of ms.
  */
 const HEARTBEAT_SLICE_MS = 250;
+
+/**
+ * Rate-limit refusals are logged at most this often per connection, and per key or address whatever the
+ * number of its connections: a flooding client must not turn into a flood of log lines.
+ */
+const REFUSALS_LOG_MS = 1_000;
+/** Budgets remembered for that; past it the memory starts over. */
+const MAX_SHARED_LIMIT_WARNINGS = 10_000;
 
 /** A new subscription's notifications wait at most this long for the subscribe's answer (`heldFeeds`). */
 const MAX_FEED_HOLD_MS = 5_000;
@@ -126,6 +136,11 @@ interface Connection {
   /** Set while rate-limited, so that one burst of refusals is logged once. */
   isThrottled: boolean;
   /**
+   * When its refusals were last logged: a client that keeps sending faster than its rate alternates one
+   * allowed frame and a burst of refusals, and is logged at most once per `REFUSALS_LOG_MS`, not per burst.
+   */
+  refusalsLoggedAt: number;
+  /**
    * Topics this connection subscribed to in a request not answered yet → the notifications held
    * meanwhile. A subscriber hears the feed only after its subscribe's answer, so a client that reads the
    * next frame as that answer never gets a notification instead. Null while nothing is held (almost always).
@@ -154,6 +169,8 @@ export class WebSocketTransport {
   private readonly slowClientGraceMs: number;
   private readonly clock: Clock;
   private nextConnectionNumber = 1;
+  /** When each shared budget (per key, per address) last had its refusals logged (`warnSharedLimit`). */
+  private readonly sharedLimitWarnings = new Map<string, number>();
   private isClosing = false;
   /** Frames being handled; shutdown lets them answer (briefly) before the close frames go out. */
   private inFlight = 0;
@@ -204,7 +221,7 @@ export class WebSocketTransport {
       this.options.logger.warn({ ip }, 'refused a WebSocket without a valid API key');
       return refuseUpgrade(socket, 401, error.message, { 'WWW-Authenticate': 'Bearer' });
     }
-    const sessionId = requestedSession ?? newSessionId();
+    const sessionId = requestedSession ?? (this.options.beginSession ?? newSessionId)();
     if (requestedSession !== null && !(await this.options.claimSession(requestedSession, caller.userId))) {
       this.options.logger.warn({ ip, user: caller.userId }, "refused a WebSocket asking for another user's session");
       return refuseUpgrade(socket, 403, 'That session belongs to another user; connect without session_id for a new one.');
@@ -275,6 +292,7 @@ export class WebSocketTransport {
       bucket: fullBucket(this.options.rateLimit, this.clock.now()),
       rateSubject: { keyId, address: ip },
       isThrottled: false,
+      refusalsLoggedAt: Number.NEGATIVE_INFINITY,
       heldFeeds: null,
       createContext: (requestId, method) => this.createContext(connection, requestId, method),
     };
@@ -354,9 +372,13 @@ export class WebSocketTransport {
       this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'API key revoked');
       return;
     }
-    const retryAfterMs = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), this.clock.now());
+    const now = this.clock.now();
+    const retryAfterMs = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), now);
     if (retryAfterMs !== 0) {
-      if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, retryAfterMs }, 'connection rate-limited');
+      if (!connection.isThrottled && now - connection.refusalsLoggedAt >= REFUSALS_LOG_MS) {
+        connection.refusalsLoggedAt = now;
+        connection.logger.warn({ ip: connection.ip, retryAfterMs }, 'connection rate-limited');
+      }
       connection.isThrottled = true;
       const info = APPLICATION_ERRORS.rate_limited;
       const refusal = this.options.engine.rejectAll(parsed.message, {
@@ -382,7 +404,7 @@ export class WebSocketTransport {
 
   private afterSharedLimit(connection: Connection, message: unknown, shared: RateVerdict): void | Promise<void> {
     if (!shared.allowed) {
-      if (!connection.isThrottled) connection.logger.warn({ ip: connection.ip, limit: shared.limit, retryAfterMs: shared.retryAfterMs }, `rate-limited per ${shared.limit}`);
+      if (!connection.isThrottled) this.warnSharedLimit(connection, shared.limit, shared.retryAfterMs);
       connection.isThrottled = true;
       const info = APPLICATION_ERRORS.rate_limited;
       const refusal = this.options.engine.rejectAll(message, {
@@ -394,6 +416,22 @@ export class WebSocketTransport {
       return;
     }
     return this.dispatch(connection, message);
+  }
+
+  /**
+   * Logs that a key's or an address's budget ran out, once per budget per `REFUSALS_LOG_MS`: every
+   * connection of that key or address is refused at once, and one address with 3,000 connections wrote
+   * ~700 warnings in a second, one per connection (bench/README.md, round 7).
+   */
+  private warnSharedLimit(connection: Connection, limit: 'key' | 'address', retryAfterMs: number): void {
+    const budget = limit === 'key' ? `key\n${connection.keyId ?? ''}` : `address\n${connection.ip}`;
+    const now = this.clock.now();
+    const last = this.sharedLimitWarnings.get(budget);
+    if (last !== undefined && now - last < REFUSALS_LOG_MS) return;
+    // Bounded: addresses come from clients. Forgetting them early only means one more warning.
+    if (this.sharedLimitWarnings.size >= MAX_SHARED_LIMIT_WARNINGS) this.sharedLimitWarnings.clear();
+    this.sharedLimitWarnings.set(budget, now);
+    connection.logger.warn({ ip: connection.ip, limit, retryAfterMs }, `rate-limited per ${limit}`);
   }
 
   /** Runs the request(s); answers now when the handlers did not wait, else when they settle. */

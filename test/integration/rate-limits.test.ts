@@ -3,7 +3,10 @@
  * clock port), over WebSocket and HTTP; `X-Forwarded-For` believed only from `http.trustedProxies`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startServer, type RunningServer } from '../../src/app/app.js';
+import { createLogger } from '../../src/logger.js';
+import { makeDataDir, startTestServer, testConfig, type TestServer } from '../helpers/server.js';
+import { rmSync } from 'node:fs';
 import { TestClient } from '../helpers/ws-client.js';
 
 const RATE_LIMITED = -32021;
@@ -75,5 +78,57 @@ describe('rate limits per API key and per address, one node', () => {
     expect(await batch(one, 10)).toEqual([]);
     expect(await batch(two, 10)).toEqual([]);
     expect(await batch(one, 1)).toEqual([RATE_LIMITED]);
+  });
+
+  it("logs an address's refusals once, not once for each of its connections", async () => {
+    const lines: Array<{ msg: string; limit?: string }> = [];
+    const logger = createLogger('warn', { write: (text: string) => void lines.push(JSON.parse(text) as { msg: string; limit?: string }) });
+    const dataDir = makeDataDir();
+    let running: RunningServer | undefined;
+    try {
+      running = await startServer(
+        testConfig(dataDir, { 'limits.rateLimitPerSecond': 1e6, 'limits.rateLimitBurst': 1e6, 'limits.rateLimitPerKeyPerSecond': 0, 'limits.rateLimitPerAddressPerSecond': 10 }),
+        { logger, clock: frozen },
+      );
+      const connections = await Promise.all(Array.from({ length: 5 }, () => connect(running!.websocketUrl)));
+      expect(await batch(connections[0]!, 10)).toEqual([]);
+      for (const connection of connections) expect(await batch(connection, 1)).toEqual([RATE_LIMITED]);
+      expect(lines.filter((line) => line.msg === 'rate-limited per address')).toHaveLength(1);
+    } finally {
+      await Promise.all(clients.splice(0).map((client) => client.close().catch(() => undefined)));
+      await running?.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('logs a connection that keeps sending over its rate once a second, not once per burst of refusals', async () => {
+    const lines: Array<{ msg: string }> = [];
+    const logger = createLogger('warn', { write: (text: string) => void lines.push(JSON.parse(text) as { msg: string }) });
+    const dataDir = makeDataDir();
+    let now = 1_700_000_000_000;
+    let running: RunningServer | undefined;
+    try {
+      // One request per 20 ms, no burst: each step of the clock lets exactly one more through.
+      running = await startServer(testConfig(dataDir, { 'limits.rateLimitPerSecond': 50, 'limits.rateLimitBurst': 1, 'limits.rateLimitPerKeyPerSecond': 0, 'limits.rateLimitPerAddressPerSecond': 0 }), {
+        logger,
+        clock: { now: () => now },
+      });
+      const client = await connect(running.websocketUrl);
+      const warnings = (): number => lines.filter((line) => line.msg === 'connection rate-limited').length;
+      for (let burst = 0; burst < 5; burst++) {
+        expect(await batch(client, 1)).toEqual([]);
+        expect(await batch(client, 1)).toEqual([RATE_LIMITED]);
+        now += 20;
+      }
+      expect(warnings()).toBe(1);
+      now += 1_000;
+      expect(await batch(client, 1)).toEqual([]);
+      expect(await batch(client, 1)).toEqual([RATE_LIMITED]);
+      expect(warnings()).toBe(2);
+    } finally {
+      await Promise.all(clients.splice(0).map((client) => client.close().catch(() => undefined)));
+      await running?.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
