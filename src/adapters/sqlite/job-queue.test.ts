@@ -22,6 +22,16 @@ function row(id: number): { status: string; attempts: number; last_error: string
   return db.prepare('SELECT status, attempts, last_error, run_after FROM jobs WHERE id = ?').get(id) as never;
 }
 
+/** Registers a job type that runs until stop aborts it; resolves once such a job has started. */
+function registerUntilAborted(queue: SqliteJobQueue, type: string): Promise<void> {
+  return new Promise<void>((started) => {
+    queue.register(type, (_job, signal) => {
+      started();
+      return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    });
+  });
+}
+
 describe('retryDelay', () => {
   it('doubles from the base per attempt, up to the cap', () => {
     expect([1, 2, 3, 4].map((attempt) => retryDelay(attempt, 1_000, 5_000))).toEqual([1_000, 2_000, 4_000, 5_000]);
@@ -153,12 +163,7 @@ describe('SqliteJobQueue', () => {
   it('gives an unfinished job back on stop, to be run on the next start', async () => {
     db = openDatabase(':memory:');
     const queue = new SqliteJobQueue(db, { pollMs: 10, stopTimeoutMs: 50 });
-    let started!: () => void;
-    const isStarted = new Promise<void>((resolve) => (started = resolve));
-    queue.register('long', (_job, signal) => {
-      started();
-      return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-    });
+    const isStarted = registerUntilAborted(queue, 'long');
     const id = await queue.enqueue('long', {});
     queue.start();
     await isStarted;
@@ -300,12 +305,7 @@ describe('SqliteJobQueue', () => {
   it('gives claimed jobs that never started back on stop, to be run on the next start', async () => {
     db = openDatabase(':memory:');
     const queue = new SqliteJobQueue(db, { pollMs: 10, stopTimeoutMs: 50 });
-    let started!: () => void;
-    const isStarted = new Promise<void>((resolve) => (started = resolve));
-    queue.register('long', (_job, signal) => {
-      started();
-      return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-    });
+    const isStarted = registerUntilAborted(queue, 'long');
     queue.register('after', async () => undefined);
     queue.start();
     const [long, after] = await Promise.all([queue.enqueue('long', {}), queue.enqueue('after', {})]);
