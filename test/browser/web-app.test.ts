@@ -167,9 +167,11 @@ describe.skipIf(!isAvailable)('the web app in Chromium', { timeout: 60_000 }, ()
     const picture = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#3070c0' } }).png().toBuffer();
     await page.getByLabel('Upload an avatar for Aria').setInputFiles({ name: 'aria.png', mimeType: 'image/png', buffer: picture });
     await expect.poll(() => page.locator('li[data-persona="aria"] img.avatar').getAttribute('src')).toMatch(/^\/media\/[0-9a-f]{64}$/);
-    const loaded = await page.locator('li[data-persona="aria"] img.avatar').evaluate((image) => {
-      const picture = image as unknown as { complete: boolean; naturalWidth: number };
-      return picture.complete && picture.naturalWidth > 0;
+    // decode() waits for the picture to load (reading `complete` at once raced the load) and fails on a broken one.
+    const loaded = await page.locator('li[data-persona="aria"] img.avatar').evaluate(async (image) => {
+      const picture = image as unknown as { decode(): Promise<void>; naturalWidth: number };
+      await picture.decode();
+      return picture.naturalWidth > 0;
     });
     expect(loaded).toBe(true);
     await page.close();
