@@ -243,7 +243,7 @@ describe.skipIf(!isAvailable)('the web app in Chromium', { timeout: 60_000 }, ()
       expect(turn).toBeDefined();
 
       await reply.getByRole('button', { name: 'Read aloud' }).click();
-      expect(await page.evaluate(() => (globalThis as unknown as { spoken: string[] }).spoken)).toEqual(['The sea has a thousand songs, and I know three.']);
+      await expect.poll(() => page.evaluate(() => (globalThis as unknown as { spoken: string[] }).spoken)).toEqual(['The sea has a thousand songs, and I know three.']);
       await reply.getByRole('button', { name: 'Stop reading' }).click();
       await reply.getByRole('button', { name: 'Read aloud' }).waitFor();
       // Only replies are read aloud, not what the person said.
