@@ -42,6 +42,7 @@ import {
   type JobRow,
 } from '../jobs/job-worker.js';
 import type { Database } from './database.js';
+import { immediateTransaction } from './transactions.js';
 
 /**
  * Due jobs one claim takes (run one after another): a chat turn queues two or three (memory formation,
@@ -138,29 +139,27 @@ export class SqliteJobQueue implements JobQueue {
       `INSERT INTO jobs (type, payload, status, attempts, max_attempts, run_after, dedupe_key, created_at, updated_at)
        VALUES (?, ?, 'pending', 0, ?, ?, ?, ?, ?)`,
     );
-    const ids = this.db
-      .transaction(() => {
-        const inserted = batch.map(({ type, json, options }) => {
-          if (options.dedupeKey !== undefined) {
-            const existing = dedupe.get(options.dedupeKey);
-            if (existing !== undefined) return existing;
-          }
-          return Number(
-            insert.run(
-              type,
-              json,
-              options.maxAttempts ?? this.settings.maxAttempts,
-              options.runAfter ?? now,
-              options.dedupeKey ?? null,
-              now,
-              now,
-            ).lastInsertRowid,
-          );
-        });
-        if (claimsToo) this.waiting = this.claimDue(now, CLAIM_BATCH);
-        return inserted;
-      })
-      .immediate();
+    const ids = immediateTransaction(this.db)(() => {
+      const inserted = batch.map(({ type, json, options }) => {
+        if (options.dedupeKey !== undefined) {
+          const existing = dedupe.get(options.dedupeKey);
+          if (existing !== undefined) return existing;
+        }
+        return Number(
+          insert.run(
+            type,
+            json,
+            options.maxAttempts ?? this.settings.maxAttempts,
+            options.runAfter ?? now,
+            options.dedupeKey ?? null,
+            now,
+            now,
+          ).lastInsertRowid,
+        );
+      });
+      if (claimsToo) this.waiting = this.claimDue(now, CLAIM_BATCH);
+      return inserted;
+    });
     if (claimsToo) this.completed = [];
     return ids;
   }
@@ -219,7 +218,7 @@ export class SqliteJobQueue implements JobQueue {
   private writeCompleted(): void {
     if (this.completed.length === 0 || !this.db.open) return;
     try {
-      this.db.transaction(() => this.markCompleted()).immediate();
+      immediateTransaction(this.db)(() => this.markCompleted());
       this.completed = [];
     } catch (error) {
       // Left in the list: the next claim or stop tries again (a crash meanwhile runs the jobs once more).
@@ -269,12 +268,16 @@ export class SqliteJobQueue implements JobQueue {
     for (;;) {
       // Both counts are searches of the claim index (status, run_after): the completed jobs kept for
       // `keepCompletedMs` (thousands) are not read, as a sum over the table read them on every look.
-      const { pending, running } = this
-        .prepare<[number], { pending: number; running: number }>(
-          "SELECT (SELECT count(*) FROM jobs WHERE status = 'pending' AND run_after <= ?) AS pending, (SELECT count(*) FROM jobs WHERE status = 'running') AS running",
-        )
-        .get(this.clock.now())!;
-      if (pending === 0 && running - this.completed.length === 0 && this.running.size === 0 && this.waiting.length === 0 && this.unwritten.length === 0) {
+      const { pending, running } = this.prepare<[number], { pending: number; running: number }>(
+        "SELECT (SELECT count(*) FROM jobs WHERE status = 'pending' AND run_after <= ?) AS pending, (SELECT count(*) FROM jobs WHERE status = 'running') AS running",
+      ).get(this.clock.now())!;
+      if (
+        pending === 0 &&
+        running - this.completed.length === 0 &&
+        this.running.size === 0 &&
+        this.waiting.length === 0 &&
+        this.unwritten.length === 0
+      ) {
         this.writeCompleted();
         return;
       }
@@ -318,7 +321,7 @@ export class SqliteJobQueue implements JobQueue {
   /** Claims up to `limit` due jobs in one transaction (with the waiting completions), oldest first. */
   private claimBatch(limit: number): JobRecord[] {
     const now = this.clock.now();
-    const jobs = this.db.transaction(() => this.claimDue(now, limit)).immediate();
+    const jobs = immediateTransaction(this.db)(() => this.claimDue(now, limit));
     this.completed = [];
     return jobs;
   }
@@ -329,21 +332,18 @@ export class SqliteJobQueue implements JobQueue {
    */
   private claimDue(now: number, limit: number): JobRecord[] {
     this.markCompleted();
-    this
-      .prepare(
-        `UPDATE jobs SET status = 'failed', last_error = 'the worker died during the last attempt', lease_owner = NULL, updated_at = @now
+    this.prepare(
+      `UPDATE jobs SET status = 'failed', last_error = 'the worker died during the last attempt', lease_owner = NULL, updated_at = @now
          WHERE status = 'running' AND lease_until <= @now AND attempts >= max_attempts`,
-      )
-      .run({ now });
+    ).run({ now });
     // The due jobs' ids first, then each claimed by its id: one UPDATE with `id IN (that SELECT)` cost
     // ~470 µs against ~120 µs for the SELECT and two UPDATEs (bench/micro-queue.ts's turns).
-    const ids = this
-      .prepare<{ now: number; types: string; limit: number }, number>(
-        `SELECT id FROM jobs
+    const ids = this.prepare<{ now: number; types: string; limit: number }, number>(
+      `SELECT id FROM jobs
          WHERE type IN (SELECT value FROM json_each(@types))
            AND ((status = 'pending' AND run_after <= @now) OR (status = 'running' AND lease_until <= @now))
          ORDER BY run_after, id LIMIT @limit`,
-      )
+    )
       .pluck()
       .all({ now, types: this.handledTypes, limit });
     const claimOne = this.prepare<{ id: number; now: number; leaseUntil: number; owner: string }, JobRow>(
@@ -367,7 +367,10 @@ export class SqliteJobQueue implements JobQueue {
   private async execute(job: JobRecord, signal: AbortSignal): Promise<void> {
     const handler = this.handlers.get(job.type);
     // The claimed jobs waiting behind this one keep their leases with it.
-    const renew = setInterval(() => this.renewLeases([job.id, ...this.waiting.map((next) => next.id)]), Math.max(10, Math.floor(this.settings.leaseMs / 3)));
+    const renew = setInterval(
+      () => this.renewLeases([job.id, ...this.waiting.map((next) => next.id)]),
+      Math.max(10, Math.floor(this.settings.leaseMs / 3)),
+    );
     renew.unref();
     try {
       if (!handler) throw new Error(`no handler for job type ${job.type}`);
@@ -385,9 +388,9 @@ export class SqliteJobQueue implements JobQueue {
 
   private renewLeases(ids: readonly number[]): void {
     try {
-      this
-        .prepare("UPDATE jobs SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND status = 'running'")
-        .run(this.clock.now() + this.settings.leaseMs, JSON.stringify(ids), this.owner);
+      this.prepare(
+        "UPDATE jobs SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND status = 'running'",
+      ).run(this.clock.now() + this.settings.leaseMs, JSON.stringify(ids), this.owner);
     } catch (error) {
       this.logger.warn({ err: error, jobIds: ids }, 'could not renew job leases');
     }
@@ -402,19 +405,10 @@ export class SqliteJobQueue implements JobQueue {
       maxMs: this.settings.retryMaxMs,
     });
     const isFinal = next.status === 'failed';
-    this
-      .prepare(
-        `UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, lease_owner = NULL, last_error = ?, updated_at = ?
+    this.prepare(
+      `UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, lease_owner = NULL, last_error = ?, updated_at = ?
          WHERE id = ? AND lease_owner = ? AND status = 'running'`,
-      )
-      .run(
-        next.status,
-        next.runAfter,
-        message.slice(0, 2_000),
-        now,
-        job.id,
-        this.owner,
-      );
+    ).run(next.status, next.runAfter, message.slice(0, 2_000), now, job.id, this.owner);
     const log = { err: error, jobId: job.id, type: job.type, attempts: job.attempts };
     if (isFinal) this.logger.error(log, 'job failed for good');
     else this.logger.warn(log, 'job failed; it will be retried');
@@ -422,11 +416,9 @@ export class SqliteJobQueue implements JobQueue {
 
   /** Gives an unfinished job back (shutdown): due at once, on the next start. */
   private release(id: number): void {
-    this
-      .prepare(
-        "UPDATE jobs SET status = 'pending', run_after = ?, lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
-      )
-      .run(this.clock.now(), this.clock.now(), id, this.owner);
+    this.prepare(
+      "UPDATE jobs SET status = 'pending', run_after = ?, lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
+    ).run(this.clock.now(), this.clock.now(), id, this.owner);
   }
 
   private wake(): void {

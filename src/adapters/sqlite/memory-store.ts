@@ -34,6 +34,7 @@ import type {
   RankingFacts,
 } from '../../ports/memory.js';
 import type { Database } from './database.js';
+import { immediateTransaction } from './transactions.js';
 import { translateSqliteError } from './errors.js';
 import { ftsAverages, FullTextMirror } from './full-text-mirror.js';
 import { MemoryReadCache } from './memory-read-cache.js';
@@ -1188,15 +1189,13 @@ export class SqliteMemoryStore implements MemoryStore {
       // The recalls gathered so far go first, in the same commit (inside an outer transaction they wait:
       // it may still roll back); they are forgotten only once it has committed.
       const recalls = this.db.inTransaction ? 0 : this.unwrittenRecalls.size;
-      const result = this.db
-        .transaction(() => {
-          if (recalls > 0)
-            this.cache.writingRecalls(() => {
-              for (const [id, { at, count }] of this.unwrittenRecalls) this.sql.touch.run({ id, now: at, count });
-            });
-          return work();
-        })
-        .immediate();
+      const result = immediateTransaction(this.db)(() => {
+        if (recalls > 0)
+          this.cache.writingRecalls(() => {
+            for (const [id, { at, count }] of this.unwrittenRecalls) this.sql.touch.run({ id, now: at, count });
+          });
+        return work();
+      });
       if (recalls > 0) {
         this.cache.recallsWritten(this.unwrittenRecalls);
         this.unwrittenRecalls.clear();
