@@ -49,6 +49,7 @@ import {
 import { MessageTails } from './message-tails.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { immediateTransaction } from './transactions.js';
+import { writeBatch } from './write-batch.js';
 
 /** `end_reason` values the store writes itself. */
 export const END_REASONS = {
@@ -371,6 +372,8 @@ export class SqliteStore implements Store {
   close(): Promise<void> {
     return this.read(() => {
       if (!this.db.open) return;
+      // writes waiting for their batch's commit (a reply's filing, mood, enqueues) are written, not dropped
+      writeBatch(this.db).flush();
       try {
         if (!this.db.readonly) this.db.pragma('optimize');
       } finally {
