@@ -214,7 +214,10 @@ export class TopicThreadService {
           : null,
     });
     let thread: ThreadRecord | undefined;
-    if (decision.kind === 'new') thread = await this.createThread(conversationId, threadLabel(vector), false);
+    // A detected thread holding no message is one whose first filing a crash took (the thread is written at
+    // once, the filing with the reply's): the message it was opened for, filed again now, goes back into it.
+    const unfilled = current !== undefined && !current.isBranch && current.messageCount === 0 ? current : undefined;
+    if (decision.kind === 'new') thread = unfilled ?? (await this.createThread(conversationId, threadLabel(vector), false));
     else thread = threads.find((candidate) => candidate.id === decision.threadId);
     if (thread === undefined) throw new Error(`thread ${JSON.stringify(decision)} vanished`);
     const filed = thread;
