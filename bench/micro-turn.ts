@@ -16,7 +16,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
-import { keepWindows, profileClock } from './lib/cpu-profile.js';
+import { keepWindows, profileClock, type Profile } from './lib/cpu-profile.js';
 import { microDist, settle, startMicroCore } from './lib/micro-core.js';
 
 
@@ -60,7 +60,7 @@ try {
   }
   if (profiler !== null && profileFile !== undefined) {
     const { profile } = await profiler.post('Profiler.stop');
-    writeFileSync(profileFile, JSON.stringify(phase === undefined ? profile : keepWindows(profile, windows)));
+    writeFileSync(profileFile, JSON.stringify(phase === undefined ? profile : keepWindows(profile as Profile, windows)));
     profiler.disconnect();
   }
   process.stdout.write(`${path.relative(process.cwd(), microDist) || microDist}: ${turns} turns, ${stored} stored: CPU µs per turn to reply ${Math.round(toReply / turns)}, after ${Math.round(after / turns)}, total ${Math.round((toReply + after) / turns)}\n`);
