@@ -32,6 +32,27 @@ function registerUntilAborted(queue: SqliteJobQueue, type: string): Promise<void
   });
 }
 
+/** Starts the crash-test worker process on `file` (test/integration/memory-jobs.worker.ts); resolves with it once it has claimed a job. */
+async function claimingWorker(file: string, leaseMs?: number): Promise<{ child: ReturnType<typeof spawn>; claimed: string }> {
+  const args = ['--import', 'tsx', WORKER, file, ...(leaseMs === undefined ? [] : [String(leaseMs)])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const claimed = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(out.trim());
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
+  });
+  return { child, claimed };
+}
+
+function killed(child: ReturnType<typeof spawn>): Promise<NodeJS.Signals | null> {
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+  child.kill('SIGKILL');
+  return exited;
+}
+
 describe('retryDelay', () => {
   it('doubles from the base per attempt, up to the cap', () => {
     expect([1, 2, 3, 4].map((attempt) => retryDelay(attempt, 1_000, 5_000))).toEqual([1_000, 2_000, 4_000, 5_000]);
@@ -158,6 +179,81 @@ describe('SqliteJobQueue', () => {
       db.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('takes back at start the jobs a killed process had claimed, without waiting out their lease', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'persona-mcp-jobs-'));
+    try {
+      const file = path.join(dir, 'jobs.db');
+      db = openDatabase(file);
+      const id = await new SqliteJobQueue(db).enqueue('crash.test', { step: 'formation' });
+      // A lease of 10 minutes: only the take-back can run the job again within this test.
+      const { child, claimed } = await claimingWorker(file, 600_000);
+      expect(claimed).toBe(`claimed ${id} attempt 1`);
+      expect(await killed(child)).toBe('SIGKILL');
+
+      const runs: number[] = [];
+      const restarted = new SqliteJobQueue(db, { pollMs: 20 });
+      restarted.register('crash.test', async (job) => {
+        runs.push(job.attempts);
+      });
+      restarted.start();
+      await restarted.drain(60_000);
+      await restarted.stop();
+      expect(runs).toEqual([2]);
+      expect(row(id)).toMatchObject({ status: 'completed', attempts: 2 });
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves alone at start the jobs claimed by another process that still runs', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'persona-mcp-jobs-'));
+    try {
+      const file = path.join(dir, 'jobs.db');
+      db = openDatabase(file);
+      const id = await new SqliteJobQueue(db).enqueue('crash.test', { step: 'formation' });
+      const { child } = await claimingWorker(file, 600_000);
+      try {
+        const owner = (db.prepare('SELECT lease_owner FROM jobs WHERE id = ?').pluck().get(id) as string).split('-')[0];
+        expect(owner).toBe(String(child.pid));
+        const second = new SqliteJobQueue(db, { pollMs: 20 });
+        second.register('crash.test', async () => undefined);
+        second.start();
+        await second.stop();
+        expect(row(id)).toMatchObject({ status: 'running', attempts: 1 });
+      } finally {
+        await killed(child);
+      }
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes back at start the claims of an earlier queue of this process that stopped without handing them back', async () => {
+    db = openDatabase(':memory:');
+    const earlier = new SqliteJobQueue(db);
+    earlier.register('x', async () => undefined);
+    const id = await earlier.enqueue('x', {});
+    expect(earlier.claim()).toMatchObject({ id });
+    // A live queue's claims stay its own.
+    const beside = new SqliteJobQueue(db);
+    beside.start();
+    await beside.stop();
+    expect(row(id)).toMatchObject({ status: 'running' });
+    // The same PID, an owner no queue of this process runs: a process before this one (a container's PID 1).
+    db.prepare("UPDATE jobs SET lease_owner = ? WHERE id = ?").run(`${process.pid}-00000000`, id);
+    const later = new SqliteJobQueue(db, { pollMs: 20 });
+    const runs: number[] = [];
+    later.register('x', async (job) => {
+      runs.push(job.attempts);
+    });
+    later.start();
+    await later.drain(60_000);
+    await later.stop();
+    expect(runs).toEqual([2]);
   });
 
   it('gives an unfinished job back on stop, to be run on the next start', async () => {

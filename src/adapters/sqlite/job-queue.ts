@@ -196,11 +196,52 @@ export class SqliteJobQueue implements JobQueue {
     if (this.isStarted) return;
     this.isStarted = true;
     this.prepare("DELETE FROM jobs WHERE status = 'completed' AND updated_at < ?").run(this.clock.now() - this.settings.keepCompletedMs);
+    ownersRunningHere.add(this.owner);
+    this.takeBackFromDeadOwners();
     this.wake();
+  }
+
+  /**
+   * Takes back at once the jobs claimed by a process of this machine that is gone (killed, crashed), instead
+   * of waiting out their lease (30 s; a claim holds up to {@link CLAIM_BATCH} jobs). An SQLite file is only
+   * ever used by processes of one machine (WAL needs shared memory), and every queue on it names its claims
+   * `PID-random`, so a claim whose PID no longer runs here has no owner left. Several processes may share a
+   * data directory (a server, `persona-mcp mcp`, the CLI tools): a claim of a live PID is left alone. A PID
+   * reused since by another program reads as alive and its claims wait for their lease, as before; our own
+   * PID under an owner name no queue of this process runs is a previous process (a container's server
+   * restarted as PID 1).
+   * Handed back as a claim whose lease expired is: pending again with its attempt counted, failed when that
+   * was its last.
+   */
+  private takeBackFromDeadOwners(): void {
+    const owners = this.prepare<[string], string>(
+      "SELECT DISTINCT lease_owner FROM jobs WHERE status = 'running' AND lease_owner IS NOT NULL AND lease_owner <> ?",
+    )
+      .pluck()
+      .all(this.owner);
+    const gone = owners.filter((owner) => !isOwnerAlive(owner));
+    if (gone.length === 0) return;
+    const now = this.clock.now();
+    const taken = immediateTransaction(this.db)(() => {
+      let count = 0;
+      for (const owner of gone) {
+        count += this.prepare(
+          `UPDATE jobs SET status = 'failed', last_error = 'the worker died during the last attempt', lease_owner = NULL, lease_until = NULL, updated_at = @now
+             WHERE status = 'running' AND lease_owner = @owner AND attempts >= max_attempts`,
+        ).run({ now, owner }).changes;
+        count += this.prepare(
+          `UPDATE jobs SET status = 'pending', run_after = @now, lease_owner = NULL, lease_until = NULL, updated_at = @now
+             WHERE status = 'running' AND lease_owner = @owner`,
+        ).run({ now, owner }).changes;
+      }
+      return count;
+    });
+    if (taken > 0) this.logger.warn({ jobs: taken, owners: gone }, 'took back the jobs of a process that stopped without finishing them; they run again now');
   }
 
   async stop(): Promise<void> {
     this.isStarted = false;
+    ownersRunningHere.delete(this.owner);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running.stop(this.settings.stopTimeoutMs);
@@ -331,6 +372,7 @@ export class SqliteJobQueue implements JobQueue {
    * after their last attempt, and claims up to `limit` due jobs, in the order they are due.
    */
   private claimDue(now: number, limit: number): JobRecord[] {
+    ownersRunningHere.add(this.owner);
     this.markCompleted();
     this.prepare(
       `UPDATE jobs SET status = 'failed', last_error = 'the worker died during the last attempt', lease_owner = NULL, updated_at = @now
@@ -479,5 +521,25 @@ export class SqliteJobQueue implements JobQueue {
   private pollMs(): number {
     if (this.completed.length === 0) return this.settings.pollMs;
     return Math.max(0, Math.min(this.settings.pollMs, this.completedSince + this.completionDelayMs() - this.clock.now()));
+  }
+}
+
+/** The owner names of this process's started queues (tests and tools may run two on one file in one process). */
+const ownersRunningHere = new Set<string>();
+
+/**
+ * Whether the process that made a claim (`lease_owner`, "PID-random") may still hold it: its PID runs on
+ * this machine and is not ours (this queue's own owner name is never asked about).
+ */
+function isOwnerAlive(owner: string): boolean {
+  const pid = Number(owner.slice(0, owner.indexOf('-')));
+  if (!Number.isInteger(pid) || pid <= 0) return true; // not a name this queue writes: leave it to its lease
+  if (pid === process.pid) return ownersRunningHere.has(owner);
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the PID runs but belongs to another user; only ESRCH says it is gone.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
