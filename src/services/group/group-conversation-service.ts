@@ -79,7 +79,16 @@ const RECOLLECTION_MESSAGES = 200;
 
 interface Runner {
   abort: AbortController;
+  /**
+   * Makes the runner look at its group again now (a resume, an interjection, a pause, a join): the wait
+   * between turns ends at once. A wake that comes while the runner is not waiting (a turn's observers
+   * still running, the next speaker being chosen) is remembered (`isWoken`) and skips the next wait.
+   */
   wake: () => void;
+  /** A wake came since the runner last read its group (see `wake`). */
+  isWoken: boolean;
+  /** Ends the wait between turns in progress, if any. */
+  endWait: () => void;
   /** Drops the turn being prepared or generated, if any (the user spoke: choose again, hearing it). */
   interrupt: () => void;
   done: Promise<void>;
@@ -401,12 +410,24 @@ export class GroupConversationService {
       existing.wake();
       return;
     }
-    const runner: Runner = { abort: new AbortController(), wake: () => {}, interrupt: () => {}, done: Promise.resolve() };
+    const runner: Runner = {
+      abort: new AbortController(),
+      wake: () => {
+        runner.isWoken = true;
+        runner.endWait();
+      },
+      isWoken: false,
+      endWait: () => {},
+      interrupt: () => {},
+      done: Promise.resolve(),
+    };
     this.runners.set(conversationId, runner);
     runner.done = this.run(conversationId, runner)
       .catch((error: unknown) => this.deps.logger.error({ err: error, conversationId }, 'group conversation runner failed'))
       .finally(() => {
         if (this.runners.get(conversationId) === runner) this.runners.delete(conversationId);
+        // Woken while it was returning (a resume right after it read its group as paused): it looks again.
+        if (runner.isWoken && !runner.abort.signal.aborted) this.launch(conversationId);
       });
   }
 
@@ -430,6 +451,8 @@ export class GroupConversationService {
   private async runOwned(conversationId: string, runner: Runner): Promise<void> {
     const signal = runner.abort.signal;
     while (!signal.aborted) {
+      // What woke the runner until now is seen by the reads below; a wake from here on skips the next wait.
+      runner.isWoken = false;
       const conversation = await this.deps.store.getConversation(conversationId);
       const group = await this.deps.social.getGroup(conversationId);
       if (conversation === null || group === null || group.status !== 'running') return;
@@ -494,16 +517,18 @@ export class GroupConversationService {
     }
   }
 
+  /** Waits `ms` between turns; a wake (remembered or new) or a stop ends the wait at once. */
   private pause(ms: number, runner: Runner): Promise<void> {
+    if (runner.isWoken || runner.abort.signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
-        runner.wake = () => {};
+        runner.endWait = () => {};
         runner.abort.signal.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      runner.wake = done;
+      runner.endWait = done;
       runner.abort.signal.addEventListener('abort', done, { once: true });
     });
   }
