@@ -18,6 +18,8 @@
  *   due job is a read: a worker that finds none writes nothing.
  * - A claim takes the due jobs of a turn together (up to {@link CLAIM_BATCH}, oldest first) and this
  *   process runs them one after another: a chat turn's formation and relationship jobs cost one claim.
+ *   Claimed jobs of a type registered with batching run together, in one call of its batch handler
+ *   (several turns' formations when turns came faster than their jobs ran); a lone one runs alone.
  *   An idle worker claims them in the transaction that enqueues them. A claimed job waiting for its
  *   turn keeps its lease (renewed with the running job's) and counts as pending in `stats`; `stop` gives
  *   it back. A crash leaves it to be claimed again once its lease expires, like the job that was running.
