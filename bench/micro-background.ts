@@ -12,6 +12,11 @@
  * turn arriving meanwhile waits behind (p50 / p99 / max, and how many per turn were over 0.5 ms). The probe
  * costs CPU of its own, so the CPU figures of a `--stretches` run are not comparable with a run without it.
  *
+ * `--backlog N`: turns arrive faster than their jobs run — N turns are answered back to back while the job
+ * worker holds off (the bench's own `yieldTo`, as the server's worker holds off while turns run), then
+ * their jobs run together and are drained; the figures are still per turn. Without it (N = 1) each turn's
+ * jobs run alone, as for a person chatting slowly.
+ *
  * `--cpu-prof FILE` writes a V8 CPU profile of the measured turns' **background jobs** only: the profiler
  * runs through the measured turns (started after the seeding and the warm-up turns, through
  * node:inspector) and the file keeps the samples taken while each turn's jobs ran (from the settled reply
@@ -29,6 +34,12 @@ const profileAt = argv.indexOf('--cpu-prof');
 const profileFile = profileAt >= 0 ? argv.splice(profileAt, 2)[1] : undefined;
 if (profileAt >= 0 && profileFile === undefined) {
   process.stderr.write('--cpu-prof needs a file name: npx tsx bench/micro-background.ts 200 --cpu-prof jobs.cpuprofile\n');
+  process.exit(2);
+}
+const backlogAt = argv.indexOf('--backlog');
+const backlog = backlogAt >= 0 ? Number(argv.splice(backlogAt, 2)[1]) : 1;
+if (!Number.isInteger(backlog) || backlog < 1) {
+  process.stderr.write('--backlog needs a number of turns: npx tsx bench/micro-background.ts 200 --backlog 4\n');
   process.exit(2);
 }
 const args = argv.filter((arg) => !arg.startsWith('--'));
@@ -120,6 +131,9 @@ try {
     wrap(SqliteSocialStore.prototype, ['recordInteraction'], 'social');
     wrap(HashedNgramEmbedder.prototype, ['embed'], 'offline');
   }
+  /** While true (a backlog's turns), the worker starts no job: the server's worker does the same while turns run. */
+  let isHolding = false;
+  if (backlog > 1) jobs.yieldTo?.(() => isHolding, 600_000);
   jobs.start();
   await jobs.drain(60_000);
   for (let index = 0; index < 40; index++) {
@@ -142,11 +156,20 @@ try {
     await profiler.post('Profiler.start');
   }
   for (let index = 0; index < turns; index++) {
+    const isLastOfGroup = (index + 1) % backlog === 0 || index === turns - 1;
+    isHolding = backlog > 1;
     const before = process.cpuUsage();
     await turn(1000 + index);
     const replied = process.cpuUsage(before);
     await settle();
     const settled = process.cpuUsage(before);
+    if (!isLastOfGroup) {
+      const cpu = (usage: NodeJS.CpuUsage): number => usage.user + usage.system;
+      toReply += cpu(replied);
+      after += cpu(settled) - cpu(replied);
+      continue;
+    }
+    isHolding = false;
     const first = probe.gaps.length;
     if (isProbed) probe.start();
     const jobsFrom = profileClock();
@@ -167,7 +190,7 @@ try {
   }
   const per = (micros: number): number => Math.round(micros / turns);
   process.stdout.write(
-    `${path.relative(process.cwd(), microDist) || microDist}: ${turns} turns, ${stored} stored: CPU µs per turn to reply ${per(toReply)}, after ${per(after)}, background jobs ${per(background)}, total ${per(toReply + after + background)}\n`,
+    `${path.relative(process.cwd(), microDist) || microDist}: ${turns} turns${backlog > 1 ? ` in backlogs of ${backlog}` : ''}, ${stored} stored: CPU µs per turn to reply ${per(toReply)}, after ${per(after)}, background jobs ${per(background)}, total ${per(toReply + after + background)}\n`,
   );
   if (byType.size > 0) process.stdout.write(`${[...byType].map(([type, { n, cpu }]) => `${type}: ${(n / (turns + 40)).toFixed(2)}/turn × ${Math.round(cpu / n)} µs`).join(', ')}\n`);
   if (bySync.size > 0) process.stdout.write(`${[...bySync].sort((a, b) => b[1].cpu - a[1].cpu).map(([name, { n, cpu }]) => `  ${name}: ${(n / (turns + 40)).toFixed(2)}/turn × ${Math.round(cpu / n)} µs = ${Math.round(cpu / (turns + 40))} µs/turn`).join('\n')}\n`);

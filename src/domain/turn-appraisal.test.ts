@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { APPRAISED_CHARS, appraisalMaxTokens, appraisalPrompt, parseAppraisal } from './turn-appraisal.js';
+import { APPRAISED_CHARS, appraisalMaxTokens, appraisalPrompt, appraisalsMaxTokens, appraisalsPrompt, parseAppraisal, parseAppraisals } from './turn-appraisal.js';
 
 describe('appraisalPrompt', () => {
   it('quotes the exchange and numbers the memories to rate', () => {
@@ -69,3 +69,38 @@ describe('restating the memories in the same call (doc2query)', () => {
   });
 });
 
+
+describe('appraisalsPrompt / parseAppraisals (several exchanges of one conversation in one call)', () => {
+  const exchanges = [
+    { spoken: 'My sister lives in Oslo.', answer: 'How lovely.', memories: ['The user said: My sister lives in Oslo.'] },
+    { spoken: 'Thanks, bye!', answer: 'Goodbye.', memories: [] },
+  ];
+
+  it('numbers the exchanges and lists each one’s memories under it', () => {
+    const prompt = appraisalsPrompt({ personaName: 'Aria', exchanges });
+    expect(prompt.system).toContain('There are 2 numbered exchanges');
+    expect(prompt.system).toContain('one JSON array');
+    expect(prompt.user).toBe(
+      'Exchange 1\nVisitor: My sister lives in Oslo.\nAria: How lovely.\nMemories Aria keeps from it:\n1. The user said: My sister lives in Oslo.\n\n' +
+        'Exchange 2\nVisitor: Thanks, bye!\nAria: Goodbye.\n\nJSON:',
+    );
+    expect(appraisalsMaxTokens([1, 0])).toBe(8 + appraisalMaxTokens(1) + appraisalMaxTokens(0));
+  });
+
+  it('reads one object per exchange, each as the single answer is read', () => {
+    expect(parseAppraisals('Sure: [{"tone": 0.5, "poignancy": [8]}, {"tone": 2, "poignancy": []}]', [1, 0])).toEqual([
+      { tone: 0.5, importance: [0.8], restated: [null] },
+      { tone: null, importance: [], restated: [] },
+    ]);
+  });
+
+  it('gives no values to any exchange when the array has the wrong length or is no array', () => {
+    const none = [
+      { tone: null, importance: [null], restated: [null] },
+      { tone: null, importance: [], restated: [] },
+    ];
+    expect(parseAppraisals('[{"tone": 0.5, "poignancy": [8]}]', [1, 0])).toEqual(none);
+    expect(parseAppraisals('{"tone": 0.5, "poignancy": [8]}', [1, 0])).toEqual(none);
+    expect(parseAppraisals('[not json]', [1, 0])).toEqual(none);
+  });
+});

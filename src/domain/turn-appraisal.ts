@@ -70,17 +70,94 @@ export function appraisalPrompt(input: TurnAppraisalInput): { system: string; us
 
 /** The tone, ratings and restated facts in the model's answer (see the module comment); all empty when it is no such object. */
 export function parseAppraisal(answer: string, memories: number): TurnAppraisal {
-  const nulls = (): null[] => Array.from({ length: memories }, () => null);
-  const none: TurnAppraisal = { tone: null, importance: nulls(), restated: nulls() };
   const start = answer.indexOf('{');
   const end = answer.lastIndexOf('}');
-  if (start < 0 || end < start) return none;
+  if (start < 0 || end < start) return noAppraisal(memories);
   let value: unknown;
   try {
     value = JSON.parse(answer.slice(start, end + 1));
   } catch {
-    return none;
+    return noAppraisal(memories);
   }
+  return appraisalOf(value, memories);
+}
+
+/** Exchanges one call appraises at most: each adds up to ~1,200 characters quoted and its share of the reply. */
+export const MAX_APPRAISED_EXCHANGES = 4;
+
+/**
+ * One call for several exchanges of one conversation (a busy server's backlog: turns came faster than
+ * their background jobs ran): the same questions per exchange, answered as a JSON array with one object
+ * per numbered exchange. Each object is read exactly as {@link parseAppraisal} reads the single answer.
+ */
+export function appraisalsPrompt(input: { personaName: string; exchanges: ReadonlyArray<Omit<TurnAppraisalInput, 'personaName' | 'restate'>>; restate?: boolean }): {
+  system: string;
+  user: string;
+} {
+  const { personaName, exchanges } = input;
+  const restate = input.restate === true && exchanges.some((exchange) => exchange.memories.length > 0);
+  const shape = restate
+    ? '[{"tone": number, "poignancy": [numbers], "facts": [{"fact": text, "questions": [texts]}]}, ...]'
+    : '[{"tone": number, "poignancy": [numbers]}, ...]';
+  const facts = restate
+    ? ` "facts" lists one object per numbered memory of that exchange, in order: "fact" restates the memory as one short fact about the user, in the third person; ` +
+      `"questions" are ${DOC2QUERY_QUESTIONS} different questions someone might ask later that this fact answers, in other words than the original where you can.`
+    : '';
+  const system =
+    `You appraise exchanges in a role-play chat. There are ${exchanges.length} numbered exchanges of one conversation. ` +
+    `Reply with one JSON array and nothing else, one object per exchange, in order: ${shape}. ` +
+    `In each object, "tone" rates how the visitor treated ${personaName} and how that exchange went, between -1 and 1: ` +
+    `-1 hostile or insulting, -0.5 unfriendly, 0 neutral, 0.5 friendly, 1 warm and kind. ` +
+    `"poignancy" lists one rating per numbered memory of that exchange, in order, on the scale of 1 to 10, where 1 is purely mundane ` +
+    `(e.g., brushing teeth, making bed) and 10 is extremely poignant (e.g., a break up, college acceptance) for ${personaName}; ` +
+    `an empty list when the exchange has no memories.${facts}`;
+  const user =
+    exchanges
+      .map((exchange, index) => {
+        const listed = exchange.memories.map((memory, at) => `${at + 1}. ${flat(memory)}`).join('\n');
+        return (
+          `Exchange ${index + 1}\nVisitor: ${cut(exchange.spoken)}\n${personaName}: ${cut(exchange.answer)}` +
+          (exchange.memories.length === 0 ? '' : `\nMemories ${personaName} keeps from it:\n${listed}`)
+        );
+      })
+      .join('\n\n') + '\n\nJSON:';
+  return { system, user };
+}
+
+/** Reply cap of {@link appraisalsPrompt}: each exchange's object, and the array around them. */
+export function appraisalsMaxTokens(memories: readonly number[], restate = false): number {
+  return 8 + memories.reduce((total, count) => total + appraisalMaxTokens(count, restate), 0);
+}
+
+/**
+ * The appraisal of each exchange in the answer to {@link appraisalsPrompt}, in order (`memories`: how many
+ * memories each exchange listed). An answer that is not an array of one object per exchange gives no
+ * values for any of them (an appraisal filed under the wrong exchange is worse than none: the heuristics
+ * answer instead); inside, each object is read as the single answer is.
+ */
+export function parseAppraisals(answer: string, memories: readonly number[]): TurnAppraisal[] {
+  const none = (): TurnAppraisal[] => memories.map(noAppraisal);
+  const start = answer.indexOf('[');
+  const end = answer.lastIndexOf(']');
+  if (start < 0 || end < start) return none();
+  let value: unknown;
+  try {
+    value = JSON.parse(answer.slice(start, end + 1));
+  } catch {
+    return none();
+  }
+  if (!Array.isArray(value) || value.length !== memories.length) return none();
+  return value.map((entry, index) => appraisalOf(entry, memories[index]!));
+}
+
+function noAppraisal(memories: number): TurnAppraisal {
+  const nulls = (): null[] => Array.from({ length: memories }, () => null);
+  return { tone: null, importance: nulls(), restated: nulls() };
+}
+
+/** One exchange's appraisal from its parsed JSON object (see the module comment). */
+function appraisalOf(value: unknown, memories: number): TurnAppraisal {
+  const none = noAppraisal(memories);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return none;
   const { tone, poignancy, facts } = value as { tone?: unknown; poignancy?: unknown; facts?: unknown };
   const isTone = typeof tone === 'number' && Number.isFinite(tone) && tone >= -1 && tone <= 1;

@@ -15,6 +15,22 @@ export interface JobRecord {
 
 export type JobHandler = (job: JobRecord, signal: AbortSignal) => Promise<void>;
 
+/**
+ * Runs several due jobs of one type in one pass (one model call, one write transaction for all of them):
+ * given two or more jobs, resolves with each one's outcome in order — `fulfilled` completes it,
+ * `rejected` fails it as a throwing {@link JobHandler} does (retried with backoff, then failed). A batch
+ * handler that throws fails every job of the batch.
+ */
+export type JobBatchHandler = (jobs: readonly JobRecord[], signal: AbortSignal) => Promise<ReadonlyArray<PromiseSettledResult<unknown>>>;
+
+/** How a job type's due jobs may run together (`JobQueue.register`). */
+export interface JobBatching {
+  /** Runs two or more jobs together; a lone job always goes to the type's {@link JobHandler}. */
+  handler: JobBatchHandler;
+  /** Jobs given to `handler` at most at a time. */
+  maxJobs: number;
+}
+
 export interface JobQueueStats {
   pending: number;
   /** Pending jobs that may run now (not scheduled for later, not waiting out a retry backoff). */
@@ -30,8 +46,12 @@ export interface JobQueue {
    * is not added twice (returns its id).
    */
   enqueue(type: string, payload: Record<string, unknown>, options?: { runAfter?: number; dedupeKey?: string; maxAttempts?: number }): Promise<number>;
-  /** The handler for a job type; registered before `start`. */
-  register(type: string, handler: JobHandler): void;
+  /**
+   * The handler for a job type; registered before `start`. With `batching`, due jobs of the type that a
+   * worker holds at once (turns came faster than their jobs ran) are handed over together; a job due
+   * alone runs at once with `handler`, never waiting for company. A queue may ignore `batching`.
+   */
+  register(type: string, handler: JobHandler, batching?: JobBatching): void;
   /** Starts the background worker (and reclaims jobs whose lease expired). */
   start(): void;
   /** Stops taking jobs and waits (bounded) for running ones; they are retried on next start if unfinished. */

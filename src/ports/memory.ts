@@ -122,6 +122,14 @@ export interface MemoryStore {
     memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }>,
     now: number,
   ): Promise<Memory[]>;
+  /**
+   * {@link replaceFormed} for several messages in one transaction (a batch of formation jobs); returns
+   * what each stored, in the order given.
+   */
+  replaceFormedMany(
+    formations: ReadonlyArray<{ messageId: number; memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }> }>,
+    now: number,
+  ): Promise<Memory[][]>;
   get(id: number): Promise<Memory | null>;
   getMany(ids: readonly number[]): Promise<Memory[]>;
   /**

@@ -8,7 +8,16 @@
  * (formation stores them; the separate doc2query call is left for what the answer lacked).
  */
 import type { Logger } from 'pino';
-import { appraisalMaxTokens, appraisalPrompt, parseAppraisal, type TurnAppraisal } from '../domain/turn-appraisal.js';
+import {
+  appraisalMaxTokens,
+  appraisalPrompt,
+  appraisalsMaxTokens,
+  appraisalsPrompt,
+  MAX_APPRAISED_EXCHANGES,
+  parseAppraisal,
+  parseAppraisals,
+  type TurnAppraisal,
+} from '../domain/turn-appraisal.js';
 import type { LlmProvider } from '../ports/llm.js';
 import { collectReply } from './llm-reply.js';
 
@@ -21,6 +30,8 @@ const MAX_KEPT = 1_000;
 export interface AppraisalRequest {
   /** The person's message the turn answered: identifies the turn for both jobs. */
   userMessageId: number;
+  /** The conversation of the exchange: {@link TurnAppraiser.appraiseMany} asks about one conversation's exchanges together. */
+  conversationId?: string;
   personaName: string;
   model: string;
   spoken: string;
@@ -61,18 +72,55 @@ export class TurnAppraiser {
    * model could not be asked or did not answer in time; values it did not give are null inside.
    */
   async appraise(request: AppraisalRequest, signal: AbortSignal): Promise<TurnAppraisal | null> {
+    this.forgetOld();
+    let entry = this.kept.get(request.userMessageId);
+    if (entry === undefined) {
+      entry = { answer: this.ask(request), until: this.deps.now() + KEPT_MS };
+      this.kept.set(request.userMessageId, entry);
+    }
+    return this.awaited(entry.answer, signal);
+  }
+
+  /**
+   * The appraisals of several turns (a batch of background jobs), in order: those asked already are
+   * shared as {@link appraise} shares them; of the rest, the exchanges of one conversation with one
+   * persona and model are asked in one call ({@link appraisalsPrompt}, up to `MAX_APPRAISED_EXCHANGES`
+   * at a time), a lone one with the single prompt. Each answer is kept per user message, so the other job
+   * of each turn (the relationship update) gets its own exchange's appraisal without a call.
+   */
+  async appraiseMany(requests: readonly AppraisalRequest[], signal: AbortSignal): Promise<Array<TurnAppraisal | null>> {
+    this.forgetOld();
+    const groups = new Map<string, AppraisalRequest[]>();
+    for (const request of requests) {
+      if (this.kept.has(request.userMessageId)) continue;
+      const key = JSON.stringify([request.conversationId ?? `message ${request.userMessageId}`, request.personaName, request.model]);
+      const group = groups.get(key) ?? [];
+      if (!group.some((other) => other.userMessageId === request.userMessageId)) group.push(request);
+      groups.set(key, group);
+    }
+    const until = this.deps.now() + KEPT_MS;
+    for (const group of groups.values()) {
+      for (let from = 0; from < group.length; from += MAX_APPRAISED_EXCHANGES) {
+        const asked = group.slice(from, from + MAX_APPRAISED_EXCHANGES);
+        const answers = asked.length === 1 ? [this.ask(asked[0]!)] : this.askTogether(asked);
+        asked.forEach((request, index) => this.kept.set(request.userMessageId, { answer: answers[index]!, until }));
+      }
+    }
+    return Promise.all(requests.map((request) => this.awaited(this.kept.get(request.userMessageId)!.answer, signal)));
+  }
+
+  /** Drops the answers kept too long (or too many: the oldest first). */
+  private forgetOld(): void {
     const now = this.deps.now();
     for (const [id, entry] of this.kept) {
       if (entry.until > now && this.kept.size <= MAX_KEPT) break; // insertion order: the rest are newer
       this.kept.delete(id);
     }
-    let entry = this.kept.get(request.userMessageId);
-    if (entry === undefined) {
-      entry = { answer: this.ask(request), until: now + KEPT_MS };
-      this.kept.set(request.userMessageId, entry);
-    }
-    const answer = entry.answer;
-    if (signal.aborted) throw signal.reason;
+  }
+
+  /** Waits for a kept answer; a job stopping (shutdown) stops waiting for it, not the call itself. */
+  private awaited(answer: Promise<TurnAppraisal | null>, signal: AbortSignal): Promise<TurnAppraisal | null> {
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
     // The call is shared: a job stopping (shutdown) stops waiting for it, not the call itself.
     return new Promise<TurnAppraisal | null>((resolve, reject) => {
       const stop = (): void => reject(signal.reason);
@@ -88,6 +136,45 @@ export class TurnAppraiser {
         },
       );
     });
+  }
+
+  /** One call for several exchanges of one conversation; one promise per exchange, in order. */
+  private askTogether(requests: readonly AppraisalRequest[]): Array<Promise<TurnAppraisal | null>> {
+    const first = requests[0]!;
+    const restate = this.restates && requests.some((request) => request.memories.length > 0);
+    const counts = requests.map((request) => request.memories.length);
+    const prompt = appraisalsPrompt({ personaName: first.personaName, exchanges: requests, restate });
+    const answers = (async (): Promise<TurnAppraisal[] | null> => {
+      try {
+        const { text } = await collectReply(
+          this.deps.llm.chat(
+            {
+              model: first.model,
+              messages: [
+                { role: 'system', content: prompt.system },
+                { role: 'user', content: prompt.user },
+              ],
+              maxTokens: appraisalsMaxTokens(counts, restate),
+              contextTokens: this.deps.contextTokens(),
+              options: { temperature: 0 },
+              priority: 'background',
+              task: 'relationship',
+            },
+            AbortSignal.timeout(APPRAISAL_TIMEOUT_MS),
+          ),
+        );
+        const appraisals = parseAppraisals(text, counts);
+        if (appraisals.every((appraisal) => appraisal.tone === null && appraisal.importance.every((value) => value === null))) {
+          this.deps.logger.info({ model: first.model, answerChars: text.length, exchanges: requests.length }, 'the LLM did not answer with appraisals; using the heuristics');
+          this.deps.logger.debug({ model: first.model, answer: text.slice(0, 200) }, 'the answer that was no appraisal');
+        }
+        return appraisals;
+      } catch (error) {
+        this.deps.logger.debug({ err: error }, 'the model could not appraise the turns; using the heuristics');
+        return null;
+      }
+    })();
+    return requests.map((_, index) => answers.then((all) => all?.[index] ?? null));
   }
 
   private async ask(request: AppraisalRequest): Promise<TurnAppraisal | null> {

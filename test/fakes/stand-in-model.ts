@@ -14,10 +14,12 @@
  *   example lines, 1 when it speaks as an AI, else 3.
  * - the memory poignancy rating ("… rate the likely poignancy …"): 7 for personal facts, else 3.
  * - the turn appraisal ("You appraise exchanges …", domain/turn-appraisal.ts): the JSON object with the
- *   judge's tone of the exchange and the rating above for each numbered memory.
+ *   judge's tone of the exchange and the rating above for each numbered memory (an array of them when
+ *   several exchanges are asked about together).
  * - a summary request: the first sentence of each line it was given.
  */
 import { createHash } from 'node:crypto';
+import { exchangesOf } from './appraisal-reply.js';
 import { startFakeOllama, type FakeChatBody, type FakeOllama } from './fake-ollama.js';
 
 const WARM = ['love', 'lovely', 'thank', 'thanks', 'wonderful', 'great', 'glad', 'happy', 'beautiful', 'kind', 'friend', 'laugh'];
@@ -75,9 +77,14 @@ export function standInReply(body: FakeChatBody): string {
   const last = [...messages].reverse().find((message) => message.role === 'user')?.content ?? '';
   if (system.includes('You rate the tone') || last.includes('You rate the tone')) return tone(last).toFixed(2);
   if (system.includes('You appraise exchanges')) {
-    const [exchange = '', memories = ''] = last.split(/\n\nMemories [^\n]*:\n/);
-    const ratings = [...memories.matchAll(/^\d+\. (.*)$/gm)].map((match) => poignancy(match[1]!));
-    return JSON.stringify({ tone: Number(tone(exchange).toFixed(2)), poignancy: ratings });
+    const appraise = (text: string, memoriesHeading: RegExp): object => {
+      const [exchange = '', memories = ''] = text.split(memoriesHeading);
+      const ratings = [...memories.matchAll(/^\d+\. (.*)$/gm)].map((match) => poignancy(match[1]!));
+      return { tone: Number(tone(exchange).toFixed(2)), poignancy: ratings };
+    };
+    // Several exchanges in one call: one object per "Exchange N" block, in an array.
+    if (system.includes('JSON array')) return JSON.stringify(exchangesOf(last).map((text) => appraise(text, /\nMemories [^\n]*:\n/)));
+    return JSON.stringify(appraise(last, /\n\nMemories [^\n]*:\n/));
   }
   if (system.includes('You judge whether a line of dialogue fits a character')) {
     // The consistency judge: 5 when the line carries one of the card's example lines, 1 for breaking character.

@@ -180,6 +180,29 @@ export class PostgresMemoryStore implements MemoryStore {
     });
   }
 
+  replaceFormedMany(
+    formations: ReadonlyArray<{ messageId: number; memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }> }>,
+    now: number,
+  ): Promise<Memory[][]> {
+    return this.db.transaction(async (tx) => {
+      // The messages' locks in one order, so two nodes forming overlapping batches cannot deadlock.
+      for (const messageId of [...new Set(formations.map((formation) => formation.messageId))].sort((a, b) => a - b)) await tx.lock(`formed:${messageId}`);
+      const stored: Memory[][] = [];
+      for (const { messageId, memories } of formations) {
+        if ((await tx.one('SELECT 1 AS x FROM forgotten_messages WHERE message_id = $1', [messageId])) !== null) {
+          stored.push([]);
+          continue;
+        }
+        const formed = (await tx.rows<{ id: number }>("SELECT id FROM memories WHERE message_id = $1 AND kind <> 'summary'", [messageId])).map((row) => row.id);
+        await this.deleteRows(tx, formed);
+        const inserted: Memory[] = [];
+        for (const { memory, vectors } of memories) inserted.push(await this.insertRow(tx, { ...memory, messageId }, vectors, now));
+        stored.push(inserted);
+      }
+      return stored;
+    });
+  }
+
   async get(id: number): Promise<Memory | null> {
     const row = await this.db.one<MemoryRow>(`${MEMORY_SELECT} WHERE m.id = $1`, [id]);
     return row === null ? null : toMemory(row);

@@ -256,6 +256,46 @@ describe('SqliteJobQueue', () => {
     expect(runs).toEqual([2]);
   });
 
+  it('hands the claimed jobs of a batched type to its batch handler together, a lone one to its handler', async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db, { pollMs: 10, retryBaseMs: 60_000 });
+    const singles: number[] = [];
+    const batches: number[][] = [];
+    const others: number[] = [];
+    queue.register(
+      'form',
+      async (job) => {
+        singles.push(job.payload.n as number);
+      },
+      {
+        maxJobs: 2,
+        handler: async (jobs) => {
+          batches.push(jobs.map((job) => job.payload.n as number));
+          return jobs.map((job) => (job.payload.n === 3 ? { status: 'rejected', reason: new Error('no 3') } : { status: 'fulfilled', value: undefined }));
+        },
+      },
+    );
+    queue.register('relate', async (job) => {
+      others.push(job.payload.n as number);
+    });
+    // Due together (enqueued while the worker is stopped): form 1, relate 1, form 2, relate 2, form 3, form 4, form 5.
+    const ids: number[] = [];
+    for (const [type, n] of [['form', 1], ['relate', 1], ['form', 2], ['relate', 2], ['form', 3], ['form', 4], ['form', 5]] as const)
+      ids.push(await queue.enqueue(type, { n }));
+    queue.start();
+    await queue.drain(10_000);
+    await queue.stop();
+    // Claimed 7 at once (CLAIM_BATCH is 8): the form jobs in claim order, two at a time; the fifth alone.
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(singles).toEqual([5]);
+    expect(others).toEqual([1, 2]);
+    expect(row(ids[4]!)).toMatchObject({ status: 'pending', attempts: 1, last_error: 'no 3' });
+    expect(row(ids[5]!)).toMatchObject({ status: 'completed' });
+  });
+
   it('gives an unfinished job back on stop, to be run on the next start', async () => {
     db = openDatabase(':memory:');
     const queue = new SqliteJobQueue(db, { pollMs: 10, stopTimeoutMs: 50 });

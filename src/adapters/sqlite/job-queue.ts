@@ -18,6 +18,8 @@
  *   due job is a read: a worker that finds none writes nothing.
  * - A claim takes the due jobs of a turn together (up to {@link CLAIM_BATCH}, oldest first) and this
  *   process runs them one after another: a chat turn's formation and relationship jobs cost one claim.
+ *   Claimed jobs of a type registered with batching run together, in one call of its batch handler
+ *   (several turns' formations when turns came faster than their jobs ran); a lone one runs alone.
  *   An idle worker claims them in the transaction that enqueues them. A claimed job waiting for its
  *   turn keeps its lease (renewed with the running job's) and counts as pending in `stats`; `stop` gives
  *   it back. A crash leaves it to be claimed again once its lease expires, like the job that was running.
@@ -27,7 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../ports/clock.js';
-import type { JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
+import type { JobBatching, JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import { afterFailure } from '../../domain/job-retry.js';
 import {
@@ -46,10 +48,12 @@ import { immediateTransaction } from './transactions.js';
 import { writeBatch } from './write-batch.js';
 
 /**
- * Due jobs one claim takes (run one after another): a chat turn queues two or three (memory formation,
- * the relationship update, now and then a summary), so one claim and one commit start all of them.
+ * Due jobs one claim takes: a chat turn queues two or three (memory formation, the relationship update,
+ * now and then a summary), so one claim and one commit start all of them; when turns came faster than
+ * their jobs ran, the claim holds several turns' jobs, and those of a type registered with batching run
+ * together (`register`'s `batching`).
  */
-export const CLAIM_BATCH = 4;
+export const CLAIM_BATCH = 8;
 
 /** The queue's options (shared with the PostgreSQL queue: `../jobs/job-worker.ts`). */
 export type SqliteJobQueueOptions = JobQueueOptions;
@@ -76,6 +80,7 @@ export class SqliteJobQueue implements JobQueue {
   private readonly logger: Pick<Logger, 'warn' | 'error' | 'debug'>;
   private readonly settings: JobQueueSettings;
   private readonly handlers = new Map<string, JobHandler>();
+  private readonly batching = new Map<string, JobBatching>();
   /** The registered types as the claim's `json_each` reads them (made once per `register`, not per claim). */
   private handledTypes = '[]';
   private readonly running = new RunningJobs();
@@ -198,8 +203,10 @@ export class SqliteJobQueue implements JobQueue {
     return this.yielding.giveWay();
   }
 
-  register(type: string, handler: JobHandler): void {
+  register(type: string, handler: JobHandler, batching?: JobBatching): void {
     this.handlers.set(type, handler);
+    if (batching === undefined) this.batching.delete(type);
+    else this.batching.set(type, batching);
     this.handledTypes = JSON.stringify([...this.handlers.keys()]);
   }
 
@@ -442,6 +449,51 @@ export class SqliteJobQueue implements JobQueue {
     }
   }
 
+  /**
+   * The next claimed job, with the other claimed jobs of its type when the type runs in batches (in claim
+   * order, up to its `maxJobs`); the rest keep their places.
+   */
+  private nextToRun(): JobRecord[] {
+    const first = this.waiting.shift();
+    if (first === undefined) return [];
+    const batching = this.batching.get(first.type);
+    if (batching === undefined || this.waiting.length === 0) return [first];
+    const jobs = [first];
+    const rest: JobRecord[] = [];
+    for (const job of this.waiting) {
+      if (job.type === first.type && jobs.length < batching.maxJobs) jobs.push(job);
+      else rest.push(job);
+    }
+    this.waiting = rest;
+    return jobs;
+  }
+
+  /** Runs claimed jobs of one type with its batch handler; each job's outcome is written as `execute` writes one. */
+  private async executeBatch(jobs: readonly JobRecord[], signal: AbortSignal): Promise<void> {
+    const batching = this.batching.get(jobs[0]!.type)!;
+    const ids = jobs.map((job) => job.id);
+    const renew = setInterval(() => this.renewLeases([...ids, ...this.waiting.map((next) => next.id)]), Math.max(10, Math.floor(this.settings.leaseMs / 3)));
+    renew.unref();
+    let outcomes: ReadonlyArray<PromiseSettledResult<unknown>>;
+    try {
+      await new Promise((resolve) => setImmediate(resolve));
+      outcomes = await batching.handler(jobs, signal);
+      if (outcomes.length !== jobs.length) throw new Error(`the ${jobs[0]!.type} batch handler gave ${outcomes.length} outcomes for ${jobs.length} jobs`);
+    } catch (error) {
+      outcomes = jobs.map(() => ({ status: 'rejected', reason: error }));
+    } finally {
+      clearInterval(renew);
+    }
+    for (const [index, job] of jobs.entries()) {
+      const outcome = outcomes[index]!;
+      if (outcome.status === 'fulfilled') {
+        if (this.completed.length === 0) this.completedSince = this.clock.now();
+        this.completed.push(job.id);
+      } else if (signal.aborted) this.release(job.id);
+      else this.fail(job, outcome.reason);
+    }
+  }
+
   private renewLeases(ids: readonly number[]): void {
     try {
       this.prepare(
@@ -502,11 +554,11 @@ export class SqliteJobQueue implements JobQueue {
           if (!this.isJobDue(this.clock.now())) break;
           this.waiting = this.claimBatch(CLAIM_BATCH);
         }
-        const job = this.waiting.shift();
-        if (job === undefined) break;
+        const jobs = this.nextToRun();
+        if (jobs.length === 0) break;
         this.running.start(
-          job.id,
-          (signal) => this.execute(job, signal),
+          jobs[0]!.id,
+          (signal) => (jobs.length === 1 ? this.execute(jobs[0]!, signal) : this.executeBatch(jobs, signal)),
           () => {
             for (const waiter of [...this.idleWaiters]) waiter();
             this.wake();

@@ -495,6 +495,21 @@ export class SqliteMemoryStore implements MemoryStore {
     });
   }
 
+  async replaceFormedMany(
+    formations: ReadonlyArray<{ messageId: number; memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }> }>,
+    now: number,
+  ): Promise<Memory[][]> {
+    const recallTerms = formations.map(({ memories }) => memories.map(({ memory }) => this.recallTermsFor(memory)));
+    await betweenStretches();
+    return this.write(() =>
+      formations.map(({ messageId, memories }, at) => {
+        if (this.sql.isForgotten.get(messageId) !== undefined) return [];
+        this.deleteRows(this.sql.formedFrom.all(messageId));
+        return memories.map(({ memory, vectors }, index) => this.insertRow({ ...memory, messageId }, vectors, now, recallTerms[at]![index]));
+      }),
+    );
+  }
+
   /** A new memory's recall terms (the thesaurus' expansion of its text and restatement: ~0.15 ms of CPU). */
   private recallTermsFor(memory: NewMemory): string {
     return recallTermsOf(memory.content, this.thesaurus, memory.doc2query ?? null);

@@ -15,9 +15,10 @@
  */
 import type { Logger } from 'pino';
 import { doc2queryBatchPrompt, doc2queryPrompt, parseDoc2Query, parseDoc2QueryBatch } from '../../domain/memory/doc2query.js';
-import { extractMemories } from '../../domain/memory/extraction.js';
+import { extractMemories, type ExtractedMemory } from '../../domain/memory/extraction.js';
 import { heuristicImportance, importanceCues, parsePoignancy, poignancyPrompt } from '../../domain/memory/importance.js';
 import type { ImportanceSource, NewMemory } from '../../domain/memory/memory.js';
+import { cosine } from '../../domain/memory/vector-index.js';
 import { extractiveSummary, SUMMARY_MAX_CHARS, summaryPrompt, type SummaryTurn } from '../../domain/memory/summary.js';
 import type { Clock } from '../../ports/clock.js';
 import type { JobQueue, JobRecord } from '../../ports/jobs.js';
@@ -29,7 +30,7 @@ import type { MemoryMaintenance } from './maintenance.js';
 import type { MemorySettings } from './settings.js';
 import { collectReply } from '../llm-reply.js';
 import type { TurnAppraisal } from '../../domain/turn-appraisal.js';
-import type { TurnAppraiser } from '../turn-appraiser.js';
+import type { AppraisalRequest, TurnAppraiser } from '../turn-appraiser.js';
 
 export const FORM_JOB = 'memory.form';
 export const SUMMARISE_JOB = 'memory.summarise';
@@ -43,6 +44,13 @@ const EXPAND_BATCH = 500;
 const DOC2QUERY_TOKENS = 160;
 /** A message's memories past this many share the reply cap of this many (a pasted list is not 40 replies long). */
 const DOC2QUERY_BATCH_REPLIES = 8;
+
+/**
+ * Formation jobs run in one pass when several are due (turns came faster than their jobs ran): one
+ * embedding request, one appraisal call per conversation (up to `MAX_APPRAISED_EXCHANGES` exchanges),
+ * one write transaction. A turn's two jobs are claimed together, so this many formations are ~4 turns.
+ */
+export const FORM_BATCH = 8;
 
 /** Memories re-embedded per `memory.embed` job; the job re-queues itself while more remain. */
 const EMBED_BATCH = 64;
@@ -92,7 +100,10 @@ export class MemoryFormation {
 
   /** Registers the job handlers; call before the queue starts. */
   register(jobs: JobQueue): void {
-    jobs.register(FORM_JOB, (job, signal) => this.form(job.payload as unknown as FormPayload, signal));
+    jobs.register(FORM_JOB, (job, signal) => this.form(job.payload as unknown as FormPayload, signal), {
+      handler: (batch, signal) => this.formMany(batch.map((job) => job.payload as unknown as FormPayload), signal),
+      maxJobs: FORM_BATCH,
+    });
     jobs.register(SUMMARISE_JOB, (job, signal) => this.summarise(job.payload as unknown as SummarisePayload, signal));
     jobs.register(EMBED_JOB, (job, signal) => this.embedMissing(job, signal));
     jobs.register(DOC2QUERY_JOB, (job, signal) => this.doc2query(job.payload as unknown as Doc2QueryPayload, signal));
@@ -185,34 +196,9 @@ export class MemoryFormation {
     await this.deps.jobs.giveWay?.();
     const formed: Array<{ memory: NewMemory; vectors: MemoryVector[] }> = [];
     for (const [index, memory] of extracted.entries()) {
-      const novelty = novelties[index]!;
-      const found = importanceCues(memory.content, novelty);
-      // A fact about the user counts as personal even without a cue word ("I speak fluent Japanese.").
-      const cues = { ...found, personal: found.personal || memory.kind === 'user_fact' };
-      let importance = heuristicImportance(cues);
-      let source: ImportanceSource = 'heuristic';
-      if (isLlmUp) {
-        const rated = appraised !== null ? (appraised[index] ?? null) : await this.rate(persona.record.name, persona.model, memory.content, signal);
-        if (rated !== null) {
-          // An explicit "remember this" keeps its weight even when the model finds it mundane.
-          importance = cues.explicit ? Math.max(importance, rated) : rated;
-          source = 'llm';
-        }
-      }
+      const rated = isLlmUp ? (appraised !== null ? (appraised[index] ?? null) : await this.rate(persona.record.name, persona.model, memory.content, signal)) : undefined;
       formed.push({
-        memory: {
-          personaId: payload.personaId,
-          kind: memory.kind,
-          content: memory.content,
-          importance,
-          importanceSource: source,
-          visibility: settings.formedVisibility,
-          userId: payload.userId ?? null,
-          sessionId: payload.sessionId,
-          conversationId: payload.conversationId,
-          messageId: message.id,
-          doc2query: restated?.texts[index] ?? null,
-        },
+        memory: this.newMemory(payload, message.id, memory, novelties[index]!, rated, restated?.texts[index] ?? null),
         vectors: vectors[index]!,
       });
     }
@@ -227,6 +213,156 @@ export class MemoryFormation {
       await this.deps.jobs.enqueue(EMBED_JOB, {}, { dedupeKey: EMBED_JOB, runAfter: clock.now() + 60_000 });
     }
     await this.deps.maintenance.enforceCap(payload.personaId);
+  }
+
+  /**
+   * `form` for several messages in one pass (a batch of due formation jobs): one embedding request for
+   * all their memories, the turns' appraisals asked together per conversation (`TurnAppraiser.appraiseMany`:
+   * the exchanges without memories too, so their relationship jobs find their tone asked), the novelty
+   * of each memory against the stored ones and those formed before it in the batch, then one write
+   * transaction for all of them. What a message gets is what `form` would give it run after the
+   * earlier ones, except that the batch's own memories are compared by exact cosine (the index's int8
+   * similarity for stored ones) and the memory cap is enforced once, after the batch. Resolves with each
+   * job's outcome: a message deleted meanwhile completes with nothing formed.
+   */
+  async formMany(payloads: readonly FormPayload[], signal: AbortSignal): Promise<Array<PromiseSettledResult<void>>> {
+    const { memories, embedders, settings, clock } = this.deps;
+    const turns: Array<{
+      payload: FormPayload;
+      message: { id: number; content: string };
+      persona: { record: PersonaRecord; model: string };
+      extracted: ExtractedMemory[];
+      restated?: { texts: ReadonlyArray<string | null>; askTheRest: boolean } | null;
+    }> = [];
+    for (const payload of payloads) {
+      const message = await memories.message(payload.userMessageId);
+      const persona = this.deps.persona(payload.personaId);
+      if (message !== null && persona !== null) turns.push({ payload, message, persona, extracted: extractMemories(message.content) });
+    }
+    const texts = turns.flatMap((turn) => turn.extracted.map((memory) => memory.content));
+    const allVectors = texts.length === 0 ? [] : await embedders.embed(texts, signal);
+    const vectorsOf: MemoryVector[][][] = [];
+    let next = 0;
+    for (const turn of turns) {
+      vectorsOf.push(allVectors.slice(next, next + turn.extracted.length));
+      next += turn.extracted.length;
+    }
+    await this.deps.jobs.giveWay?.();
+    const isLlmUp = settings.llmImportance && turns.length > 0 && (await this.isLlmReachable());
+    const appraisals = isLlmUp ? await this.appraisals(turns, signal) : turns.map(() => undefined);
+    await this.deps.jobs.giveWay?.();
+    const formations: Array<{ messageId: number; memories: Array<{ memory: NewMemory; vectors: MemoryVector[] }> }> = [];
+    /** The batch's memories so far, for the novelty of later ones (same persona and user). */
+    const earlier: Array<{ personaId: string; userId: string | null; vector: Float32Array }> = [];
+    for (const [at, turn] of turns.entries()) {
+      const { payload, message, persona, extracted } = turn;
+      const vectors = vectorsOf[at]!;
+      const offline = vectors.map((memoryVectors) => memoryVectors[0]!.vector);
+      const userId = payload.userId ?? null;
+      const stored = extracted.length === 0 ? [] : await this.novelties(payload.personaId, userId, offline, message.id);
+      const novelties = stored.map((novelty, index) => {
+        let best = 1 - novelty;
+        for (const other of earlier) if (other.personaId === payload.personaId && other.userId === userId) best = Math.max(best, cosine(offline[index]!, other.vector));
+        return Math.max(0, 1 - best);
+      });
+      for (const vector of offline) earlier.push({ personaId: payload.personaId, userId, vector });
+      const appraisal = appraisals[at];
+      const appraised = appraisal === undefined ? null : (appraisal?.importance ?? extracted.map(() => null));
+      const restated = settings.doc2query ? this.restatedBy(appraisal, extracted.length) : null;
+      turn.restated = restated;
+      const formed: Array<{ memory: NewMemory; vectors: MemoryVector[] }> = [];
+      for (const [index, memory] of extracted.entries()) {
+        const rated = isLlmUp ? (appraised !== null ? (appraised[index] ?? null) : await this.rate(persona.record.name, persona.model, memory.content, signal)) : undefined;
+        formed.push({
+          memory: this.newMemory(payload, message.id, memory, novelties[index]!, rated, restated?.texts[index] ?? null),
+          vectors: vectors[index]!,
+        });
+      }
+      formations.push({ messageId: message.id, memories: formed });
+    }
+    await this.deps.jobs.giveWay?.();
+    const stored = await memories.replaceFormedMany(formations, clock.now());
+    for (const [at, turn] of turns.entries()) {
+      const restated = turn.restated ?? null;
+      const unrestated = restated === null || !restated.askTheRest ? [] : stored[at]!.filter((memory) => memory.doc2query === null).map((memory) => memory.id);
+      if (unrestated.length > 0 && (isLlmUp || (await this.isLlmReachable()))) {
+        const job: Doc2QueryPayload = { personaId: turn.payload.personaId, memoryIds: unrestated };
+        await this.deps.jobs.enqueue(DOC2QUERY_JOB, { ...job }, { dedupeKey: `${DOC2QUERY_JOB}:${turn.message.id}` });
+      }
+    }
+    if (embedders.remote !== null && formations.some((formation) => formation.memories.some((entry) => entry.vectors.length < embedders.ids.length))) {
+      await this.deps.jobs.enqueue(EMBED_JOB, {}, { dedupeKey: EMBED_JOB, runAfter: clock.now() + 60_000 });
+    }
+    for (const personaId of new Set(turns.map((turn) => turn.payload.personaId))) await this.deps.maintenance.enforceCap(personaId);
+    return payloads.map(() => ({ status: 'fulfilled', value: undefined }));
+  }
+
+  /**
+   * The appraisals of a batch's turns, asked together per conversation; undefined for a turn whose memories
+   * are rated one by one (no appraiser, or a job queued before replies were named), null when it failed.
+   */
+  private async appraisals(
+    turns: ReadonlyArray<{ payload: FormPayload; message: { content: string }; persona: { record: PersonaRecord; model: string }; extracted: ExtractedMemory[] }>,
+    signal: AbortSignal,
+  ): Promise<Array<TurnAppraisal | null | undefined>> {
+    const appraiser = this.deps.appraiser;
+    if (appraiser == null || !appraiser.isEnabled) return turns.map(() => undefined);
+    const requests: AppraisalRequest[] = [];
+    const at: number[] = [];
+    for (const [index, { payload, message, persona, extracted }] of turns.entries()) {
+      if (payload.replyMessageId === undefined) continue;
+      const reply = await this.deps.memories.message(payload.replyMessageId);
+      if (reply === null) continue;
+      requests.push({
+        userMessageId: payload.userMessageId,
+        conversationId: payload.conversationId,
+        personaName: persona.record.name,
+        model: persona.model,
+        spoken: message.content,
+        answer: reply.content,
+        memories: extracted.map((memory) => memory.content),
+      });
+      at.push(index);
+    }
+    const answers = await appraiser.appraiseMany(requests, signal);
+    const result: Array<TurnAppraisal | null | undefined> = turns.map(() => undefined);
+    at.forEach((index, request) => (result[index] = answers[request]));
+    return result;
+  }
+
+  /** A memory of a message as formation stores it: its importance by the heuristic, or the model's rating when there is one (`rated`: undefined when the model was not asked). */
+  private newMemory(
+    payload: FormPayload,
+    messageId: number,
+    memory: ExtractedMemory,
+    novelty: number,
+    rated: number | null | undefined,
+    doc2query: string | null,
+  ): NewMemory {
+    const { settings } = this.deps;
+    const found = importanceCues(memory.content, novelty);
+    // A fact about the user counts as personal even without a cue word ("I speak fluent Japanese.").
+    const cues = { ...found, personal: found.personal || memory.kind === 'user_fact' };
+    let importance = heuristicImportance(cues);
+    let source: ImportanceSource = 'heuristic';
+    if (rated !== undefined && rated !== null) {
+      // An explicit "remember this" keeps its weight even when the model finds it mundane.
+      importance = cues.explicit ? Math.max(importance, rated) : rated;
+      source = 'llm';
+    }
+    return {
+      personaId: payload.personaId,
+      kind: memory.kind,
+      content: memory.content,
+      importance,
+      importanceSource: source,
+      visibility: settings.formedVisibility,
+      userId: payload.userId ?? null,
+      sessionId: payload.sessionId,
+      conversationId: payload.conversationId,
+      messageId,
+      doc2query,
+    };
   }
 
   async summarise(payload: SummarisePayload, signal: AbortSignal): Promise<void> {

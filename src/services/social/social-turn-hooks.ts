@@ -41,6 +41,8 @@ export interface SocialHookDeps {
 
 /** The durable job that updates a persona → user relationship after a chat turn. */
 export const RELATIONSHIP_JOB = 'social.relationship';
+/** Relationship updates run together at most (their appraisals asked in one call per conversation). */
+const RELATIONSHIP_BATCH = 8;
 /** The judge gets this long to answer before the heuristic is used instead. */
 export const JUDGE_TIMEOUT_MS = 20_000;
 /** Reply cap of the judge: one number. */
@@ -111,7 +113,11 @@ export class SocialTurnObserver implements TurnObserver {
    * and reachable (the heuristic otherwise). Call before the queue starts.
    */
   useJobQueue(jobs: JobQueue, judge: InteractionJudge | null, appraiser: TurnAppraiser | null = null): void {
-    jobs.register(RELATIONSHIP_JOB, (job, signal) => this.updateRelationship(job.payload as unknown as RelationshipJobPayload, signal));
+    jobs.register(RELATIONSHIP_JOB, (job, signal) => this.updateRelationship(job.payload as unknown as RelationshipJobPayload, signal), {
+      // Several turns' updates due together: their appraisals asked in one call per conversation (shared with formation).
+      handler: (batch, signal) => this.updateRelationships(batch.map((job) => job.payload as unknown as RelationshipJobPayload), signal),
+      maxJobs: RELATIONSHIP_BATCH,
+    });
     this.jobs = jobs;
     this.judge = judge;
     this.appraiser = appraiser;
@@ -145,6 +151,33 @@ export class SocialTurnObserver implements TurnObserver {
     const [mood, relationship] = await Promise.allSettled([reacted, related]);
     if (relationship.status === 'rejected') throw relationship.reason;
     if (mood.status === 'rejected') throw mood.reason;
+  }
+
+  /**
+   * `updateRelationship` for several exchanges (a batch of due jobs): with the turn appraiser, their
+   * tones are asked together (`TurnAppraiser.appraiseMany`, one call per conversation, or the answers
+   * memory formation asked already); each exchange is then applied in order as one job would.
+   */
+  private async updateRelationships(payloads: readonly RelationshipJobPayload[], signal: AbortSignal): Promise<Array<PromiseSettledResult<void>>> {
+    const appraiser = this.appraiser;
+    const judge = this.judge;
+    const asked = payloads.map((payload) => {
+      const persona = this.deps.personas.find(payload.personaId);
+      const model = judge?.modelFor(payload.personaId) ?? null;
+      if (persona === null || model === null || appraiser === null || !appraiser.isEnabled || payload.userMessageId === undefined) return null;
+      return { userMessageId: payload.userMessageId, conversationId: payload.conversationId, personaName: persona.name, model, spoken: payload.spoken, answer: payload.answer, memories: extractMemories(payload.spoken).map((memory) => memory.content) };
+    });
+    const requests = asked.filter((request) => request !== null);
+    if (appraiser !== null && requests.length > 1) await appraiser.appraiseMany(requests, signal);
+    const outcomes: Array<PromiseSettledResult<void>> = [];
+    for (const payload of payloads) {
+      try {
+        outcomes.push({ status: 'fulfilled', value: await this.updateRelationship(payload, signal) });
+      } catch (error) {
+        outcomes.push({ status: 'rejected', reason: error });
+      }
+    }
+    return outcomes;
   }
 
   /** Applies one exchange to the persona → user relationship: the model's rating when it gives one, else the heuristic. */
