@@ -10,17 +10,22 @@
  * two builds by running them alternately.
  *
  * `--cpu-prof FILE` writes a V8 CPU profile of the measured turns only (started after the seeding and
- * the warm-up turns, through node:inspector), for `npx tsx bench/profile-summary.ts FILE 60`.
+ * the warm-up turns, through node:inspector), for `npx tsx bench/profile-summary.ts FILE 60`. With
+ * `--phase reply` (or `after`) it keeps only the samples taken while turns ran to their reply (or after it).
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
+import { keepWindows, profileClock, type Profile } from './lib/cpu-profile.js';
 import { microDist, settle, startMicroCore } from './lib/micro-core.js';
 
 
 const args = process.argv.slice(2);
 const profileAt = args.indexOf('--cpu-prof');
 const profileFile = profileAt >= 0 ? args.splice(profileAt, 2)[1] : undefined;
+const phaseAt = args.indexOf('--phase');
+const phase = phaseAt >= 0 ? args.splice(phaseAt, 2)[1] : undefined;
+if (phase !== undefined && phase !== 'reply' && phase !== 'after') throw new Error('--phase takes reply or after');
 const turns = Number(args[0] ?? 300);
 const stored = Number(args[1] ?? 10_000);
 // The background jobs (formation, judgement, summaries) are bench/micro-background.ts's: not run here.
@@ -40,18 +45,22 @@ try {
   }
   let toReply = 0;
   let after = 0;
+  const windows: Array<[number, number]> = [];
   for (let index = 0; index < turns; index++) {
+    const began = profileClock();
     const before = process.cpuUsage();
     await turn(1000 + index);
     const replied = process.cpuUsage(before);
+    const repliedAt = profileClock();
     await settle();
     const total = process.cpuUsage(before);
+    windows.push(phase === 'after' ? [repliedAt, profileClock()] : [began, repliedAt]);
     toReply += replied.user + replied.system;
     after += total.user + total.system - (replied.user + replied.system);
   }
   if (profiler !== null && profileFile !== undefined) {
     const { profile } = await profiler.post('Profiler.stop');
-    writeFileSync(profileFile, JSON.stringify(profile));
+    writeFileSync(profileFile, JSON.stringify(phase === undefined ? profile : keepWindows(profile as Profile, windows)));
     profiler.disconnect();
   }
   process.stdout.write(`${path.relative(process.cwd(), microDist) || microDist}: ${turns} turns, ${stored} stored: CPU µs per turn to reply ${Math.round(toReply / turns)}, after ${Math.round(after / turns)}, total ${Math.round((toReply + after) / turns)}\n`);

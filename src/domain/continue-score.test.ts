@@ -207,6 +207,14 @@ describe('topicRelevance', () => {
     expect(topicRelevance("Let's talk", kira.topicPreferences)).toBe(0.5);
   });
 
+  it('matches a phrase of several words only where its words stand together, in order', () => {
+    expect(topicRelevance('Small talk bores me', { 'small talk': 30 })).toBe(0.3);
+    expect(topicRelevance('Talk about something small', { 'small talk': 30 })).toBe(0.5);
+    expect(topicRelevance('The dragon lore of old', { 'dragon lore': 80 })).toBe(0.8); // a significant word alone
+    expect(topicRelevance("How are you, friend?", { 'small talk': 30 })).toBe(0.3); // a synonym of three words
+    expect(topicRelevance('You are how old?', { 'small talk': 30 })).toBe(0.5);
+  });
+
   it('matches inflected words through light stemming', () => {
     expect(topicRelevance('I love singing songs', { music: 60 })).toBe(0.6);
     expect(topicRelevance('Tell me stories', { stories: 40 })).toBe(0.4);
@@ -222,6 +230,8 @@ describe('stem', () => {
     ['stories', 'story'],
     ['news', 'news'],
     ["baker's", 'baker'],
+    ['Baker’s', 'baker'],
+    ["don't", 'dont'],
     ['discovered', 'discover'],
     ['glass', 'glass'],
     ['Books', 'book'],

@@ -236,10 +236,9 @@ const STEM_EXCEPTIONS = new Set(['news', 'this', 'was', 'has', 'is', 'its', 'yes
  * (not "ss").
  */
 export function stem(word: string): string {
-  let w = word
-    .toLowerCase()
-    .replace(/['’]s$/, '')
-    .replace(/['’]/g, '');
+  let w = word.toLowerCase();
+  // Most words have no apostrophe: the two replacements are skipped for them (every word of every message).
+  if (w.includes("'") || w.includes('’')) w = w.replace(/['’]s$/, '').replace(/['’]/g, '');
   if (STEM_EXCEPTIONS.has(w)) return w;
   if (w.length > 4 && w.endsWith('ies')) return `${w.slice(0, -3)}y`;
   if (w.length > 5 && w.endsWith('ing')) return w.slice(0, -3);
@@ -252,10 +251,21 @@ function stemWords(text: string): string[] {
   return (text.toLowerCase().match(/[\p{L}\p{N}'’]+/gu) ?? []).map(stem).filter((w) => w.length > 0);
 }
 
-function containsPhrase(words: readonly string[], phrase: readonly string[]): boolean {
+/** A message's stemmed words, in order and as a set (most phrases are one word: a set lookup answers them). */
+interface MessageWords {
+  list: readonly string[];
+  set: ReadonlySet<string>;
+}
+
+function containsPhrase(words: MessageWords, phrase: readonly string[]): boolean {
   if (phrase.length === 0) return false;
-  for (let i = 0; i + phrase.length <= words.length; i++) {
-    if (phrase.every((word, j) => words[i + j] === word)) return true;
+  if (phrase.length === 1) return words.set.has(phrase[0]!);
+  for (const word of phrase) if (!words.set.has(word)) return false;
+  const { list } = words;
+  for (let i = 0; i + phrase.length <= list.length; i++) {
+    let isMatch = true;
+    for (let j = 0; j < phrase.length && isMatch; j++) isMatch = list[i + j] === phrase[j];
+    if (isMatch) return true;
   }
   return false;
 }
@@ -276,15 +286,37 @@ function stemmedPhrase(phrase: string): readonly string[] {
   return words;
 }
 
-/** Whether the (stemmed) message words touch the topic: its name, a significant word of it, or a synonym. */
-function touchesTopic(words: readonly string[], topic: string): boolean {
-  const topicWords = stemmedPhrase(topic);
-  if (containsPhrase(words, topicWords)) return true;
-  if (topicWords.length > 1) {
-    for (const word of topicWords) if (!GENERIC_TOPIC_WORDS.has(word) && words.includes(word)) return true;
+/** A topic as it is matched: its stemmed words, the significant ones of a several-word topic, its stemmed synonyms. */
+interface TopicMatcher {
+  words: readonly string[];
+  significant: readonly string[];
+  synonyms: ReadonlyArray<readonly string[]>;
+}
+
+/** Topics' matchers, remembered by topic name (bounded as {@link STEMMED_PHRASES}): the same few on every turn. */
+const TOPIC_MATCHERS = new Map<string, TopicMatcher>();
+
+function topicMatcher(topic: string): TopicMatcher {
+  let matcher = TOPIC_MATCHERS.get(topic);
+  if (matcher === undefined) {
+    const words = stemmedPhrase(topic);
+    matcher = {
+      words,
+      significant: words.length > 1 ? words.filter((word) => !GENERIC_TOPIC_WORDS.has(word)) : [],
+      synonyms: (TOPIC_SYNONYMS[topic.trim().toLowerCase()] ?? []).map(stemmedPhrase),
+    };
+    if (TOPIC_MATCHERS.size >= MAX_STEMMED_PHRASES) TOPIC_MATCHERS.delete(TOPIC_MATCHERS.keys().next().value as string);
+    TOPIC_MATCHERS.set(topic, matcher);
   }
-  const synonyms = TOPIC_SYNONYMS[topic.trim().toLowerCase()] ?? [];
-  return synonyms.some((synonym) => containsPhrase(words, stemmedPhrase(synonym)));
+  return matcher;
+}
+
+/** Whether the (stemmed) message words touch the topic: its name, a significant word of it, or a synonym. */
+function touchesTopic(words: MessageWords, topic: string): boolean {
+  const matcher = topicMatcher(topic);
+  if (containsPhrase(words, matcher.words)) return true;
+  for (const word of matcher.significant) if (words.set.has(word)) return true;
+  return matcher.synonyms.some((synonym) => containsPhrase(words, synonym));
 }
 
 /**
@@ -293,7 +325,8 @@ function touchesTopic(words: readonly string[], topic: string): boolean {
  * {@link NEUTRAL_TOPIC_RELEVANCE} when it touches none.
  */
 export function topicRelevance(message: string, topicPreferences: Record<string, number>): number {
-  const words = stemWords(message);
+  const list = stemWords(message);
+  const words: MessageWords = { list, set: new Set(list) };
   let best: number | null = null;
   for (const [topic, preference] of Object.entries(topicPreferences)) {
     if (touchesTopic(words, topic) && (best === null || preference > best)) best = preference;

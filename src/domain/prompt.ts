@@ -211,10 +211,19 @@ export function renderCardText(persona: PersonaDefinition, text: string): string
   return buildPostHistoryInstructions(persona, text);
 }
 
-/** `{{Char}}`, `{{USER}}`: the card tools match these two in any case. */
+/** `{{Char}}`, `{{USER}}`: the card tools match these two in any case. Remembered per template (the same on every turn). */
 function caseFreeMacros(template: string): string {
-  return template.replace(/\{\{\s*(char|user)\s*\}\}/gi, (_whole, name: string) => `{{${name.toLowerCase()}}}`);
+  let written = CASE_FREE_TEMPLATES.get(template);
+  if (written === undefined) {
+    written = template.replace(/\{\{\s*(char|user)\s*\}\}/gi, (_whole, name: string) => `{{${name.toLowerCase()}}}`);
+    if (CASE_FREE_TEMPLATES.size >= MAX_TEMPLATES) CASE_FREE_TEMPLATES.delete(CASE_FREE_TEMPLATES.keys().next().value as string);
+    CASE_FREE_TEMPLATES.set(template, written);
+  }
+  return written;
 }
+
+/** Templates with their card macros' case settled (see {@link caseFreeMacros}), bounded as {@link TEMPLATE_PARAGRAPHS}. */
+const CASE_FREE_TEMPLATES = new Map<string, string>();
 
 /** The macro values that depend on the persona alone. */
 interface PersonaMacros {

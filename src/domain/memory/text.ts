@@ -19,8 +19,17 @@ export const STOPWORDS: ReadonlySet<string> = new Set(
  * it weighed as much as the noun before it.
  */
 export function contentWords(text: string): string[] {
-  return wordsWithoutStopwords(text).filter((word) => !(word.length === 1 && /\p{L}/u.test(word)));
+  // A recall asks this of its query three times (its thesaurus terms, term statistics, the FTS query):
+  // the last text's words are kept, and each caller gets its own copy.
+  if (text !== lastText) {
+    lastWords = wordsWithoutStopwords(text).filter((word) => !(word.length === 1 && /\p{L}/u.test(word)));
+    lastText = text;
+  }
+  return lastWords.slice();
 }
+
+let lastText = '';
+let lastWords: string[] = [];
 
 /**
  * Lower-cased letter/digit runs of `text` that are not stopwords, lone letters kept: what the offline
