@@ -429,6 +429,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
     maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
     maxQueuedBytes: config.limits.maxQueuedBytesPerConnection,
+    maxPendingRequests: config.limits.maxPendingRequestsPerConnection,
     heartbeatMs: config.limits.heartbeatMs,
     slowClientGraceMs: config.limits.slowClientGraceMs,
     rateLimit: { ratePerSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst },

@@ -166,6 +166,11 @@ export const configSchema = z.object({
       rateLimitPerKeyPerSecond: z.number().int().min(0).default(1_000),
       /** The same per client address (behind a proxy, see `http.trustedProxies`). 0: no limit. */
       rateLimitPerAddressPerSecond: z.number().int().min(0).default(1_000),
+      /**
+       * Requests of one WebSocket connection whose answers may be pending at once (handlers still
+       * running); at this many the server reads no more of its frames until one is answered.
+       */
+      maxPendingRequestsPerConnection: positiveInt.default(64),
       /** Chat turns one session may have in flight at once. */
       maxConcurrentChatsPerSession: positiveInt.default(2),
     })

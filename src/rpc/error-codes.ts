@@ -72,8 +72,9 @@ export const APPLICATION_ERRORS: Record<AppErrorKind, ApplicationErrorInfo> = {
   },
   rate_limited: {
     code: -32021,
-    meaning: 'Too many requests on this connection.',
-    whatToDo: 'Slow down; `error.data.retry_after_ms` says when to retry.',
+    meaning:
+      "Too many requests on this connection (`limits.rateLimitPerSecond`), or for the API key or address (`error.data.limit`). The connection's next frames are not read until the time in `retry_after_ms` has passed.",
+    whatToDo: 'Slow down; `error.data.retry_after_ms` says when to retry. Frames sent before then wait unread and are answered after it.',
   },
   limit_exceeded: {
     code: -32022,

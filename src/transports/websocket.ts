@@ -23,6 +23,7 @@ import { requestApiKey } from './credentials.js';
 import type { ClientAddress } from './client-address.js';
 import { rateLimitMessage } from './rate-limit-message.js';
 import { refuseUpgrade } from './http-server.js';
+import { InputGate } from './input-gate.js';
 
 export const WEBSOCKET_PATH = '/mcp';
 
@@ -54,8 +55,16 @@ export interface WebSocketTransportOptions {
   maxQueuedBytes?: number;
   /** How long a client may stay over `maxQueuedBytes`. Defaults to 10 s. */
   slowClientGraceMs?: number;
-  /** Per-connection request rate (token bucket). */
+  /**
+   * Per-connection request rate (token bucket). A frame over it is refused (`rate_limited`, with
+   * `retry_after_ms`) and the connection is not read again until its next token is due.
+   */
   rateLimit: TokenBucketLimits;
+  /**
+   * Requests of one connection whose answers may be pending at once (handlers still running); at this
+   * many the connection is not read until one is answered. Defaults to 64.
+   */
+  maxPendingRequests?: number;
   /** Request rates per API key and per address (shared by the nodes with Redis); none: not limited. */
   rateLimits?: RequestRateLimits;
   /** The client's address (behind a trusted proxy, the one it forwarded). Defaults to the peer's. */
@@ -81,6 +90,7 @@ export const CLOSE_POLICY_VIOLATION = 1008;
 export const CLOSE_GOING_AWAY = 1001;
 
 const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_PENDING_REQUESTS = 64;
 /** How often a paused (slow) connection is checked for having caught up. */
 const SLOW_CLIENT_CHECK_MS = 100;
 /**
@@ -129,6 +139,16 @@ interface Connection {
   ip: string;
   /** The API key it was opened with (null without one): revoking the key ends the connection. */
   keyId: string | null;
+  /**
+   * Holds its input (stops reading the socket) while it is over its rate, has too many requests pending
+   * or reads its answers too slowly; frames already read wait in it, in order.
+   */
+  gate: InputGate<RawData>;
+  /** Its frames whose answers are pending (handlers still running); see `maxPendingRequests`. */
+  pending: number;
+  /** While held for its rate: when its next token is due (clock time). */
+  rateHeldUntil: number;
+  rateTimer: NodeJS.Timeout | null;
   /** Set while over the queued-bytes cap: its frames are not read until it catches up. */
   slowSince: number | null;
   slowTimer: NodeJS.Timeout | null;
@@ -170,6 +190,7 @@ export class WebSocketTransport {
   private readonly heartbeatSlices: Array<Set<Connection>>;
   private heartbeatTick = 0;
   private readonly maxQueuedBytes: number;
+  private readonly maxPendingRequests: number;
   private readonly slowClientGraceMs: number;
   private readonly clock: Clock;
   private nextConnectionNumber = 1;
@@ -193,6 +214,7 @@ export class WebSocketTransport {
     this.heartbeat = setInterval(() => this.pingSlice(), heartbeatMs / slices);
     this.heartbeat.unref();
     this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.maxPendingRequests = options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS;
     this.clock = options.clock ?? systemClock;
     this.slowClientGraceMs = options.slowClientGraceMs ?? 10_000;
   }
@@ -293,6 +315,10 @@ export class WebSocketTransport {
       },
       ip,
       keyId,
+      gate: new InputGate<RawData>(socket, (data) => this.onMessage(connection, data)),
+      pending: 0,
+      rateHeldUntil: 0,
+      rateTimer: null,
       slowSince: null,
       slowTimer: null,
       bucket: fullBucket(this.options.rateLimit, this.clock.now()),
@@ -314,7 +340,9 @@ export class WebSocketTransport {
     socket.on('pong', () => {
       connection.isAlive = true;
     });
-    socket.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
+    socket.on('message', (data) => {
+      if (!connection.gate.offer(data)) this.overran(connection);
+    });
     socket.on('error', (error) => connection.logger.debug({ err: error }, 'WebSocket error'));
     socket.on('close', (code) => {
       connection.logger.debug({ code }, 'connection closed');
@@ -330,6 +358,8 @@ export class WebSocketTransport {
         else this.connectionsPerUser.delete(userId);
       }
       if (connection.slowTimer !== null) clearInterval(connection.slowTimer);
+      if (connection.rateTimer !== null) clearTimeout(connection.rateTimer);
+      connection.gate.clear();
       this.options.stats.activeConnections -= 1;
       connection.closed.abort(new Error('connection closed'));
     });
@@ -340,15 +370,25 @@ export class WebSocketTransport {
    * a refusal), as a bare `ws` server does; otherwise when its handler settles, counted in flight
    * meanwhile (shutdown lets in-flight frames answer first).
    */
-  private onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
+  private onMessage(connection: Connection, data: RawData): void {
     try {
-      this.readFrame(connection, data, isBinary);
+      this.readFrame(connection, data);
     } catch (error) {
       this.reportFailure(connection, error);
     }
   }
 
-  private readFrame(connection: Connection, data: RawData, isBinary: boolean): void {
+  /**
+   * A client kept sending while held, past what one socket read can hold (`MAX_WAITING_FRAMES`): not a
+   * client `ws` or a browser makes. Closed rather than buffered without end.
+   */
+  private overran(connection: Connection): void {
+    connection.logger.warn({ ip: connection.ip }, 'closing a connection that overran its held input');
+    connection.gate.clear();
+    this.closeHard(connection, CLOSE_POLICY_VIOLATION, 'too many frames while held');
+  }
+
+  private readFrame(connection: Connection, data: RawData): void {
     // Frames still buffered when the connection began closing (a dropped slow client) are not worth handling.
     if (connection.socket.readyState !== connection.socket.OPEN) return;
     const size = rawSize(data);
@@ -361,7 +401,7 @@ export class WebSocketTransport {
       })));
       return;
     }
-    const parsed = parseFrame(rawToText(data, isBinary));
+    const parsed = parseFrame(rawToText(data));
     if (!parsed.ok) {
       this.options.engine.reportUnparsable(connection.createContext);
       this.send(connection, stringifyMessage(parsed.response));
@@ -393,6 +433,7 @@ export class WebSocketTransport {
         data: { kind: 'rate_limited', retry_after_ms: retryAfterMs, hint: info.whatToDo },
       });
       if (refusal !== null) this.send(connection, stringifyMessage(refusal));
+      this.holdForRate(connection, retryAfterMs);
       return;
     }
     if (this.options.rateLimits !== undefined) {
@@ -419,6 +460,7 @@ export class WebSocketTransport {
         data: { kind: 'rate_limited', limit: shared.limit, retry_after_ms: shared.retryAfterMs, hint: info.whatToDo },
       });
       if (refusal !== null && connection.socket.readyState === connection.socket.OPEN) this.send(connection, stringifyMessage(refusal));
+      this.holdForRate(connection, shared.retryAfterMs);
       return;
     }
     return this.dispatch(connection, message);
@@ -440,12 +482,65 @@ export class WebSocketTransport {
     connection.logger.warn({ ip: connection.ip, limit, retryAfterMs }, `rate-limited per ${limit}`);
   }
 
+  /**
+   * Stops reading a connection that was just refused for its rate until its next token is due, so a
+   * client sending faster than its rate costs the server one refusal per wait, not one per frame: what
+   * it sends meanwhile waits in its TCP buffers, and is read (mostly allowed) when the wait is over.
+   * Judged by the clock port, so a test's clock decides when the wait ends.
+   */
+  private holdForRate(connection: Connection, retryAfterMs: number): void {
+    if (!Number.isFinite(retryAfterMs) || connection.socket.readyState !== connection.socket.OPEN) return;
+    connection.rateHeldUntil = Math.max(connection.rateHeldUntil, this.clock.now() + retryAfterMs);
+    if (connection.rateTimer !== null) return;
+    connection.gate.hold('rate');
+    const check = (): void => {
+      connection.rateTimer = null;
+      if (connection.socket.readyState !== connection.socket.OPEN) return;
+      const remaining = connection.rateHeldUntil - this.clock.now();
+      if (remaining > 0) {
+        connection.rateTimer = setTimeout(check, Math.min(remaining, retryAfterMs));
+        return;
+      }
+      this.releaseInput(connection, 'rate');
+    };
+    connection.rateTimer = setTimeout(check, retryAfterMs);
+  }
+
+  /** Lets a connection's input flow again for one reason; with no hold left its pong, unread meanwhile, is forgiven. */
+  private releaseInput(connection: Connection, reason: 'rate' | 'busy' | 'slow'): void {
+    connection.gate.release(reason);
+    if (!connection.gate.isHeld) connection.isAlive = true;
+  }
+
   /** Runs the request(s); answers now when the handlers did not wait, else when they settle. */
   private dispatch(connection: Connection, message: unknown): void | Promise<void> {
     connection.isThrottled = false;
     const reply = this.options.engine.handleParsedNow(message, connection.createContext);
     if (!(reply instanceof Promise)) return this.answer(connection, reply);
-    this.track(connection, reply.then((settled) => this.answer(connection, settled)));
+    connection.pending += 1;
+    // Enough of its work is running: read no more of its frames until one is answered.
+    if (connection.pending >= this.maxPendingRequests) connection.gate.hold('busy');
+    this.track(
+      connection,
+      reply.then(
+        (settled) => {
+          try {
+            this.answer(connection, settled);
+          } finally {
+            this.onePendingLess(connection);
+          }
+        },
+        (error: unknown) => {
+          this.onePendingLess(connection);
+          throw error;
+        },
+      ),
+    );
+  }
+
+  private onePendingLess(connection: Connection): void {
+    connection.pending -= 1;
+    if (connection.pending < this.maxPendingRequests && connection.gate.isHeldFor('busy')) this.releaseInput(connection, 'busy');
   }
 
   private answer(connection: Connection, reply: JsonRpcResponse | JsonRpcResponse[] | null): void {
@@ -581,7 +676,7 @@ export class WebSocketTransport {
   private holdSlowClient(connection: Connection): void {
     const { socket } = connection;
     connection.slowSince = this.clock.now();
-    socket.pause();
+    connection.gate.hold('slow');
     connection.logger.debug({ queuedBytes: socket.bufferedAmount }, 'client is slow to read: pausing its input');
     connection.slowTimer = setInterval(() => {
       if (socket.readyState !== socket.OPEN) {
@@ -590,9 +685,8 @@ export class WebSocketTransport {
       }
       if (socket.bufferedAmount <= this.maxQueuedBytes / 2) {
         this.releaseSlowClient(connection);
-        // Its pong, if any, is still unread: give it a fresh heartbeat period.
-        connection.isAlive = true;
-        socket.resume();
+        // Its pong, if any, is still unread: `releaseInput` gives it a fresh heartbeat period.
+        this.releaseInput(connection, 'slow');
         return;
       }
       if (this.clock.now() - (connection.slowSince ?? 0) > this.slowClientGraceMs) {
@@ -626,8 +720,8 @@ export class WebSocketTransport {
     const slice = this.heartbeatSlices[this.heartbeatTick]!;
     this.heartbeatTick = (this.heartbeatTick + 1) % this.heartbeatSlices.length;
     for (const connection of slice) {
-      // A client held for reading too slowly cannot have its pong read; the slow-client timer judges it.
-      if (connection.slowSince !== null) continue;
+      // A held client's pong cannot be read: the slow-client timer judges a slow one, the others are held briefly.
+      if (connection.gate.isHeld) continue;
       if (!connection.isAlive) {
         connection.logger.debug('no pong since the last ping: dropping the connection');
         connection.socket.terminate();
@@ -741,7 +835,7 @@ function rawSize(data: RawData): number {
   return data instanceof ArrayBuffer ? data.byteLength : data.length;
 }
 
-function rawToText(data: RawData, _isBinary: boolean): string {
+function rawToText(data: RawData): string {
   // Binary frames are decoded as UTF-8 too: some clients send JSON that way, and the JSON parser
   // answers a clear parse error if it was something else.
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');

@@ -31,7 +31,8 @@
  * Modes (`setMode`) change how `/api/chat` and `/api/embed` answer; tags and version always answer:
  * - 'normal': the whole stream at once (each line still written separately).
  * - 'slow': waits `chunkDelayMs` (default 20) before each line.
- * - 'hang': accepts the request and never answers, not even headers (like Ollama loading a huge model).
+ * - 'hang': accepts the request and never answers, not even headers (like Ollama loading a huge model),
+ *   until `releaseHung()` answers the requests it kept as the mode then set does.
  * - 'stall': sends headers and the first content line, then nothing more.
  * - 'fail': HTTP 500 `{"error":"..."}`.  'busy': HTTP 503 `{"error":"server busy, ..."}` (Ollama's full queue).
  * - 'break': sends two content lines, then destroys the socket without the `done` line.
@@ -125,6 +126,11 @@ export interface FakeOllama {
    * it (a background call that quotes the message wraps it in its own prompt). Throws when none matches.
    */
   turnFor(text: string): RecordedRequest;
+  /**
+   * Answers the requests 'hang' mode kept, in arrival order, as the current mode does (set 'normal' first
+   * for ordinary answers). Returns how many there were.
+   */
+  releaseHung(): number;
   /** Drops every open connection (hanging streams included) and stops listening. */
   close(): Promise<void>;
 }
@@ -137,6 +143,8 @@ const isTurnFor = (request: RecordedRequest, text: string): boolean =>
 
 export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<FakeOllama> {
   let mode: FakeOllamaMode = options.mode ?? 'normal';
+  /** What 'hang' mode kept: each answers its request when called. */
+  const hung: Array<() => void> = [];
   let reply: FakeReply = options.reply ?? echoReply;
   let activeStreams = 0;
   let abortedStreams = 0;
@@ -187,8 +195,11 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
   }
 
   /** Answers the modes shared by chat and embed; true when it did. */
-  function answeredByMode(body: FakeChatBody, res: ServerResponse): boolean {
-    if (mode === 'hang') return true;
+  function answeredByMode(body: FakeChatBody, res: ServerResponse, answerLater: () => void): boolean {
+    if (mode === 'hang') {
+      hung.push(answerLater);
+      return true;
+    }
     if (mode === 'fail') {
       sendJson(res, 500, { error: 'llama runner process has terminated: exit status 2' });
       return true;
@@ -204,19 +215,22 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     return false;
   }
 
-  async function chat(body: FakeChatBody, res: ServerResponse): Promise<void> {
-    activeStreams++;
+  /** `isReplay`: a kept request answered by `releaseHung` (its stream was counted when it arrived). */
+  async function chat(body: FakeChatBody, res: ServerResponse, isReplay = false): Promise<void> {
     let isEnded = false;
     let isBrokenByUs = false;
-    res.on('finish', () => (isEnded = true));
-    res.on('close', () => {
-      activeStreams--;
-      if (!isEnded && !isBrokenByUs) {
-        abortedStreams++;
-        changes.emit('change');
-      }
-    });
-    if (answeredByMode(body, res)) return;
+    if (!isReplay) {
+      activeStreams++;
+      res.on('finish', () => (isEnded = true));
+      res.on('close', () => {
+        activeStreams--;
+        if (!isEnded && !isBrokenByUs) {
+          abortedStreams++;
+          changes.emit('change');
+        }
+      });
+    }
+    if (answeredByMode(body, res, () => void chat(body, res, true))) return;
     // As Ollama does for a model without a vision projector.
     if ((body.messages ?? []).some((message) => Array.isArray(message.images) && message.images.length > 0) && !isInstalled(fake.visionModels, body.model)) {
       return sendJson(res, 500, { error: 'this model is missing data required for image input' });
@@ -308,7 +322,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
   }
 
   function embed(body: FakeChatBody, res: ServerResponse): void {
-    if (answeredByMode(body, res)) return;
+    if (answeredByMode(body, res, () => embed(body, res))) return;
     const input = body['input'];
     const texts = Array.isArray(input) ? input.map(String) : [String(input ?? '')];
     sendJson(res, 200, { model: body.model, embeddings: texts.map(embeddingOf), total_duration: 1_000_000 });
@@ -338,6 +352,11 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
       return abortedStreams;
     },
     setMode: (next) => void (mode = next),
+    releaseHung: () => {
+      const kept = hung.splice(0);
+      for (const answer of kept) answer();
+      return kept.length;
+    },
     setReply: (next) => void (reply = next),
     waitForDisconnect: (count = 1) => until(() => abortedStreams >= count),
     waitForRequest: (count = 1) => until(() => fake.requests.length >= count),

@@ -58,9 +58,14 @@ describe('the clock port at the edges', () => {
       return answers.map((answer) => answer.error?.code ?? 'ok');
     };
     expect(await codes(6)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', -32021]);
-    expect(await codes(1)).toEqual([-32021]); // real time passes; the clock does not
+    // The refused connection is not read until the injected clock says a token is due (real time does
+    // not count): the frame sent meanwhile is read then, and allowed.
+    const held = client.call('persona.list');
+    now += 1_000;
+    expect((await held).error).toBeUndefined();
     now += 2_000;
     expect(await codes(3)).toEqual(['ok', 'ok', -32021]);
+    now += 60_000;
     await client.close();
   });
 });

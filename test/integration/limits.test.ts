@@ -1,5 +1,5 @@
 /** Limits, origin checks and metrics on the real server. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestClient, upgradeStatus } from '../helpers/ws-client.js';
@@ -12,8 +12,6 @@ beforeAll(async () => {
   server = await startTestServer({
     ollamaUrl: ollama.url,
     flags: {
-      'limits.rateLimitPerSecond': 5,
-      'limits.rateLimitBurst': 5,
       'limits.maxConnectionsPerIp': 4,
       'limits.maxConcurrentChatsPerSession': 1,
     },
@@ -25,27 +23,6 @@ afterAll(async () => {
 });
 
 describe('limits', () => {
-  it('rate-limits a connection with -32021 and retry_after_ms, per request id', async () => {
-    const client = await server.connect();
-    for (let id = 1; id <= 6; id += 1) client.send({ jsonrpc: '2.0', id, method: 'persona.list' });
-    const frames = await Promise.all(Array.from({ length: 6 }, () => client.next()));
-    const limited = frames.filter((frame) => frame.error?.code === -32021);
-    expect(limited).toHaveLength(1);
-    expect(limited[0].id).toBe(6);
-    expect(limited[0].error.data.retry_after_ms).toBeGreaterThan(0);
-    expect(limited[0].error.message).toContain('5 requests per second');
-
-    client.send([
-      { jsonrpc: '2.0', id: 'a', method: 'persona.list' },
-      { jsonrpc: '2.0', method: 'persona.list' },
-      { jsonrpc: '2.0', id: 'b', method: 'persona.list' },
-    ]);
-    const batch = await client.next();
-    expect(batch.map((frame: { id: string }) => frame.id)).toEqual(['a', 'b']);
-    expect(batch.every((frame: { error?: { code: number } }) => frame.error?.code === -32021)).toBe(true);
-    await client.close();
-  });
-
   it('refuses upgrades beyond the per-IP limit with HTTP 429 and Retry-After, before any WebSocket exists', async () => {
     const open = await Promise.all([server.connect(), server.connect(), server.connect(), server.connect()]);
     try {
@@ -81,6 +58,96 @@ describe('limits', () => {
     }
   });
 });
+
+/**
+ * Backpressure: a connection over its rate, or with too much work pending, is not read until that is
+ * over; what it sends meanwhile waits unread. Timed by a clock the test moves, never by the machine.
+ */
+describe('backpressure', () => {
+  let now = 1_700_000_000_000;
+  let limited: TestServer;
+  beforeAll(async () => {
+    limited = await startTestServer({
+      ollamaUrl: ollama.url,
+      clock: { now: () => now },
+      flags: {
+        'limits.rateLimitPerSecond': 5,
+        'limits.rateLimitBurst': 5,
+        'limits.maxPendingRequestsPerConnection': 2,
+        'limits.maxConcurrentChatsPerSession': 5,
+        // Both held chats reach the model, so the test can see that both were read.
+        'llm.concurrency': 2,
+      },
+    });
+  });
+  afterAll(async () => {
+    now += 60_000;
+    await limited.cleanup();
+  });
+  afterEach(() => {
+    ollama.setMode('normal');
+    ollama.releaseHung();
+  });
+
+  it('refuses a frame over the rate with -32021 and retry_after_ms, then reads nothing until the next token is due', async () => {
+    const client = await limited.connect();
+    for (let id = 1; id <= 6; id += 1) client.send({ jsonrpc: '2.0', id, method: 'persona.list' });
+    // Answers may overtake each other (a refusal goes out at once): compared by id.
+    const first = byId(await Promise.all(Array.from({ length: 6 }, () => client.next())));
+    expect(first.map((frame) => frame.error?.code ?? 'ok')).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', -32021]);
+    expect(first[5]).toMatchObject({ id: 6, error: { data: { kind: 'rate_limited', retry_after_ms: 200 } } });
+    expect(first[5].error.message).toContain('5 requests per second');
+
+    // Sent while the connection is held: read once the clock says a token is due, not refused at once.
+    for (let id = 7; id <= 12; id += 1) client.send({ jsonrpc: '2.0', id, method: 'persona.list' });
+    now += 200;
+    const [seventh, eighth] = byId([await client.next(), await client.next()]);
+    expect(seventh).toMatchObject({ id: 7, result: { total_count: 2 } });
+    expect(eighth).toMatchObject({ id: 8, error: { code: -32021 } });
+    now += 1_000;
+    const rest = byId(await Promise.all(Array.from({ length: 4 }, () => client.next())));
+    expect(rest.map((frame) => [frame.id, frame.error?.code ?? 'ok'])).toEqual([[9, 'ok'], [10, 'ok'], [11, 'ok'], [12, 'ok']]);
+
+    // One token left: a batch costs its size and is refused whole, one error per request id.
+    client.send([
+      { jsonrpc: '2.0', id: 'a', method: 'persona.list' },
+      { jsonrpc: '2.0', method: 'persona.list' },
+      { jsonrpc: '2.0', id: 'b', method: 'persona.list' },
+    ]);
+    const batch = await client.next();
+    expect(batch.map((frame: { id: string }) => frame.id)).toEqual(['a', 'b']);
+    expect(batch.every((frame: { error?: { code: number; data: { retry_after_ms: number } } }) => frame.error?.code === -32021 && frame.error.data.retry_after_ms === 400)).toBe(true);
+    now += 60_000;
+    await client.close();
+  });
+
+  it('reads no more frames of a connection while limits.maxPendingRequestsPerConnection of its requests are unanswered', async () => {
+    const client = await limited.connect();
+    ollama.setMode('hang');
+    try {
+      // Two personas, two conversations: a conversation's turns take their turn, these run side by side.
+      client.send({ jsonrpc: '2.0', id: 1, method: 'persona.chat', params: { message: 'held one', persona_id: 'aria' } });
+      client.send({ jsonrpc: '2.0', id: 2, method: 'persona.chat', params: { message: 'held two', persona_id: 'kira' } });
+      client.send({ jsonrpc: '2.0', id: 3, method: 'persona.list' });
+      await ollama.waitForTurn('held one', 0);
+      await ollama.waitForTurn('held two', 0);
+    } finally {
+      ollama.setMode('normal');
+      ollama.releaseHung();
+    }
+    // Unheld, persona.list would have been answered at once, before either chat.
+    const answers = [await client.next(10_000), await client.next(10_000), await client.next(10_000)];
+    expect(answers[0].id).not.toBe(3);
+    expect(answers.map((frame) => frame.id).sort()).toEqual([1, 2, 3]);
+    expect(answers.every((frame) => frame.error === undefined)).toBe(true);
+    now += 60_000;
+    await client.close();
+  });
+});
+
+function byId(frames: any[]): any[] {
+  return [...frames].sort((a, b) => Number(a.id) - Number(b.id));
+}
 
 describe('origin checks', () => {
   it('refuses a WebSocket from a foreign page with 403 and accepts the own origin', async () => {

@@ -7,19 +7,29 @@ import { startServer, type RunningServer } from '../../src/app/app.js';
 import { createLogger } from '../../src/logger.js';
 import { makeDataDir, startTestServer, testConfig, type TestServer } from '../helpers/server.js';
 import { rmSync } from 'node:fs';
+import { EventEmitter, once } from 'node:events';
+import { connect as connectTcp, type Socket } from 'node:net';
 import { TestClient } from '../helpers/ws-client.js';
 
 const RATE_LIMITED = -32021;
 const servers: TestServer[] = [];
 const clients: TestClient[] = [];
+const sockets: Socket[] = [];
 
 afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy();
+  // A refused connection is not read again until its next token is due by the clock: let it come.
+  frozenAt += 60_000;
   await Promise.all(clients.splice(0).map((client) => client.close().catch(() => undefined)));
   await Promise.all(servers.splice(0).map((server) => server.cleanup()));
 });
 
-/** A frozen clock: budgets never refill during a test, so counts are exact whatever the machine does. */
-const frozen = { now: () => 1_700_000_000_000 };
+/**
+ * A clock frozen during each test: budgets never refill while it runs, so counts are exact whatever the
+ * machine does. Moved on after each test, so that the connections held for their rate are read again.
+ */
+let frozenAt = 1_700_000_000_000;
+const frozen = { now: () => frozenAt };
 
 async function start(flags: Record<string, unknown>): Promise<TestServer> {
   const server = await startTestServer({ clock: frozen, flags: { 'limits.rateLimitPerSecond': 1e6, 'limits.rateLimitBurst': 1e6, ...flags } });
@@ -80,6 +90,39 @@ describe('rate limits per API key and per address, one node', () => {
     expect(await batch(one, 1)).toEqual([RATE_LIMITED]);
   });
 
+  it('does not read an HTTP connection refused with 429 again until its Retry-After has passed', async () => {
+    const server = await start({ 'limits.rateLimitPerKeyPerSecond': 0, 'limits.rateLimitPerAddressPerSecond': 2 });
+    const url = new URL(server.server.httpUrl);
+    const socket = connectTcp(Number(url.port), url.hostname);
+    sockets.push(socket);
+    await once(socket, 'connect');
+    let received = '';
+    const changed = new EventEmitter();
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => {
+      received += text;
+      changed.emit('change');
+    });
+    const statuses = (): string[] => [...received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((match) => match[1]!);
+    const answered = async (count: number): Promise<string[]> => {
+      while (statuses().length < count) await once(changed, 'change');
+      return statuses();
+    };
+    const request = (path: string): void => void socket.write(`GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+    for (const path of ['/v1/models', '/v1/models', '/v1/models']) {
+      request(path);
+      await answered(statuses().length + 1);
+    }
+    expect(statuses()).toEqual(['200', '200', '429']);
+    // Sent on the held connection: not read (a round trip on another connection later, still no answer),
+    // then read once the clock says the budget has room, so allowed.
+    request('/v1/models');
+    expect((await fetch(`${server.server.httpUrl}/healthz`)).status).toBe(200);
+    expect(statuses()).toHaveLength(3);
+    frozenAt += 1_000;
+    expect(await answered(4)).toEqual(['200', '200', '429', '200']);
+  });
+
   it("logs an address's refusals once, not once for each of its connections", async () => {
     const lines: Array<{ msg: string; limit?: string }> = [];
     const logger = createLogger('warn', { write: (text: string) => void lines.push(JSON.parse(text) as { msg: string; limit?: string }) });
@@ -95,6 +138,7 @@ describe('rate limits per API key and per address, one node', () => {
       for (const connection of connections) expect(await batch(connection, 1)).toEqual([RATE_LIMITED]);
       expect(lines.filter((line) => line.msg === 'rate-limited per address')).toHaveLength(1);
     } finally {
+      frozenAt += 60_000;
       await Promise.all(clients.splice(0).map((client) => client.close().catch(() => undefined)));
       await running?.close();
       rmSync(dataDir, { recursive: true, force: true });
@@ -126,6 +170,7 @@ describe('rate limits per API key and per address, one node', () => {
       expect(await batch(client, 1)).toEqual([RATE_LIMITED]);
       expect(warnings()).toBe(2);
     } finally {
+      now += 60_000;
       await Promise.all(clients.splice(0).map((client) => client.close().catch(() => undefined)));
       await running?.close();
       rmSync(dataDir, { recursive: true, force: true });

@@ -31,6 +31,7 @@ import type { RequestRateLimits } from '../../ports/rate-limits.js';
 import type { ClientAddress } from '../client-address.js';
 import { requestApiKey } from '../credentials.js';
 import { rateLimitMessage } from '../rate-limit-message.js';
+import { holdConnection } from '../http-hold.js';
 import { sendJson, type HttpRoute } from '../http-server.js';
 import { withExactIds } from './exact-ids-http.js';
 import { DEFAULT_STREAM_LIMITS, sendWebResponse, toWebRequest, type StreamLimits } from './node-http.js';
@@ -178,6 +179,7 @@ export class McpHttpTransport {
           },
           { 'retry-after': String(Math.ceil(verdict.retryAfterMs / 1000)) },
         );
+        holdConnection(request, response, verdict.retryAfterMs, this.clock);
         return true;
       }
     }

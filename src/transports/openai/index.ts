@@ -24,6 +24,7 @@ import type { RequestRateLimits } from '../../ports/rate-limits.js';
 import type { ClientAddress } from '../client-address.js';
 import { requestApiKey } from '../credentials.js';
 import { rateLimitMessage } from '../rate-limit-message.js';
+import { holdConnection } from '../http-hold.js';
 import type { HttpRoute } from '../http-server.js';
 import { derivedSessionId, planTurn } from './conversation-mapping.js';
 import { chatCompletionRequest, chunk, completion, openAiError, usage, usageChunk, type ModelEntry, type OpenAiError } from './wire.js';
@@ -89,6 +90,7 @@ export function openAiRoute(deps: OpenAiEndpointDeps): HttpRoute {
       if (!verdict.allowed) {
         const message = rateLimitMessage(verdict.limit, verdict.perSecond, verdict.retryAfterMs);
         sendError(response, openAiError(429, 'rate_limit_error', message, 'rate_limit_exceeded'), { 'retry-after': String(Math.ceil(verdict.retryAfterMs / 1000)) }, request);
+        holdConnection(request, response, verdict.retryAfterMs, deps.clock);
         report({ outcome: 'rate_limited', code: 429, error: message });
         return true;
       }
