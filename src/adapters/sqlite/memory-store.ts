@@ -499,8 +499,12 @@ export class SqliteMemoryStore implements MemoryStore {
     formations: ReadonlyArray<{ messageId: number; memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }> }>,
     now: number,
   ): Promise<Memory[][]> {
-    const recallTerms = formations.map(({ memories }) => memories.map(({ memory }) => this.recallTermsFor(memory)));
-    await betweenStretches();
+    // Each message's recall terms in a stretch of its own (~0.15 ms a memory), then the one transaction.
+    const recallTerms: string[][] = [];
+    for (const { memories } of formations) {
+      recallTerms.push(memories.map(({ memory }) => this.recallTermsFor(memory)));
+      await betweenStretches();
+    }
     return this.write(() =>
       formations.map(({ messageId, memories }, at) => {
         if (this.sql.isForgotten.get(messageId) !== undefined) return [];

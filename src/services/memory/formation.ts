@@ -255,6 +255,8 @@ export class MemoryFormation {
     /** The batch's memories so far, for the novelty of later ones (same persona and user). */
     const earlier: Array<{ personaId: string; userId: string | null; vector: Float32Array }> = [];
     for (const [at, turn] of turns.entries()) {
+      // Each message's novelty searches are a stretch of their own, as in `form`: a turn arriving meanwhile goes first.
+      if (at > 0) await this.deps.jobs.giveWay?.();
       const { payload, message, persona, extracted } = turn;
       const vectors = vectorsOf[at]!;
       const offline = vectors.map((memoryVectors) => memoryVectors[0]!.vector);
