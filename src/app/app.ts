@@ -523,6 +523,12 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     (error) => logger.warn({ err: error }, 'could not read revoked API keys'),
   );
 
+  // Replies a crash took their after-reply writes from (a kill -9 right after a reply: topic filing, mood,
+  // memory formation's job): done now, before clients connect. Only the serving process does it, as with groups.
+  const recoveredReplies = await core.services.turns
+    .recoverAfterReplies()
+    .catch((error: unknown) => (logger.warn({ err: error }, 'could not look for replies whose after-reply writes a crash interrupted'), 0));
+  if (recoveredReplies > 0) logger.info({ replies: recoveredReplies }, 'did the after-reply writes of replies a crash interrupted');
   let address: { port: number; host: string };
   try {
     address = await http.listen(config.port, config.host);

@@ -35,6 +35,7 @@ import { SqliteMoodHistory } from '../adapters/sqlite/mood-history.js';
 import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-store.js';
 import { SqliteCardStore, SqliteSettingsStore } from '../adapters/sqlite/settings-store.js';
 import { SqliteSocialStore } from '../adapters/sqlite/social-store.js';
+import { writeBatch } from '../adapters/sqlite/write-batch.js';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import { DATABASE_FILE_NAME, MEDIA_DIRECTORY } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
@@ -120,6 +121,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
   const databasePath = path.join(config.dataDir, DATABASE_FILE_NAME);
   const store = SqliteStore.open(databasePath);
   const db = store.database;
+  writeBatch(db).setWindow(config.database.writeBatchMs);
   return {
     kind: 'sqlite',
     location: databasePath,

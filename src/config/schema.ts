@@ -210,6 +210,13 @@ export const configSchema = z.object({
         .string()
         .regex(/^postgres(ql)?:\/\//i, 'database.url must be a postgres:// URL (leave it unset for SQLite in the data directory)')
         .optional(),
+      /**
+       * SQLite: how long writes that may wait — a reply's topic filing, the mood's reaction, mood samples,
+       * job enqueues — gather before they are committed together (ms). 0, the default, commits them at the
+       * next turn of the event loop. Reads of what they change wait for them (the next turn's mood, the
+       * threads); a crash before the commit loses none of a reply's work (found again at start-up).
+       */
+      writeBatchMs: z.number().int().min(0).max(60_000).default(0),
       /** Connections each node keeps open to PostgreSQL. */
       poolSize: z.number().int().min(1).max(200).default(10),
       /** PostgreSQL schema holding the tables (several deployments may share one database). */

@@ -7,7 +7,11 @@ import type { MessageRecord } from './store.js';
 
 export type DomainEvent =
   | { type: 'personaChanged'; personaId: string; change: 'created' | 'updated' | 'deleted' }
-  | { type: 'messageStored'; conversationId: string; message: MessageRecord }
+  /**
+   * `isRecovered`: published again at start-up for a message whose after-reply work a crash interrupted
+   * (`TurnRunner.recoverAfterReplies`); some of that work (a filing) may have been written before it.
+   */
+  | { type: 'messageStored'; conversationId: string; message: MessageRecord; isRecovered?: boolean }
   | { type: 'conversationStarted'; conversationId: string; personaIds: string[] }
   | { type: 'conversationEnded'; conversationId: string; reason: string }
   /** A bundle was imported into the live store (`state.load`): caches of the named tables are stale. */

@@ -93,6 +93,25 @@ export interface AssistantTurnInput {
    * store applies to the state it holds at that moment (see {@link PersonaStateChange}).
    */
   personaState: SocialEnergyState | PersonaStateChange;
+  /**
+   * Records, with the reply, that its after-reply writes are still to come (see {@link PendingAfterReply});
+   * stores without {@link Store.pendingAfterReplies} ignore it.
+   */
+  afterReply?: { session: { id: string; userId: string | null }; userMessageId: number | null };
+}
+
+/**
+ * A reply whose after-reply writes (topic filing, mood, job enqueues) were not committed: recorded with
+ * the reply, cleared in the transaction that holds those writes. Left over at start-up, it names a turn a
+ * crash took them from.
+ */
+export interface PendingAfterReply {
+  replyMessageId: number;
+  conversationId: string;
+  /** The person's message the reply answered; null for a group turn. */
+  userMessageId: number | null;
+  /** The session the turn acted for. */
+  session: { id: string; userId: string | null };
 }
 
 /**
@@ -196,6 +215,14 @@ export interface Store {
   appendUserTurn(input: UserTurnInput): Promise<{ conversation: ConversationRecord; message: MessageRecord }>;
   /** One transaction: append the reply and save the persona's state. */
   appendAssistantTurn(input: AssistantTurnInput): Promise<MessageRecord>;
+  /**
+   * The reply's after-reply writes are being committed: its {@link PendingAfterReply} goes in the same
+   * transaction as the writes asked for at this moment (the embedded store's write batch). Optional:
+   * a store without it keeps no record (PostgreSQL).
+   */
+  afterReplyWritten?(replyMessageId: number): Promise<void>;
+  /** Replies whose after-reply writes never committed (a crash), oldest first. Optional, as above. */
+  pendingAfterReplies?(): Promise<PendingAfterReply[]>;
   /** Appends any message (system notes, persona-to-persona turns). */
   appendMessage(input: Omit<MessageRecord, 'id'>): Promise<MessageRecord>;
   /** The newest `limit` messages, returned oldest first. */

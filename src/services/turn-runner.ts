@@ -20,7 +20,8 @@ import { estimateMessageTokens, estimateTokens } from '../domain/tokens.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
 import type { LlmImage, LlmMessage, LlmProvider } from '../ports/llm.js';
-import type { ConversationKind, ConversationRecord, MessageRecord, PersonaRecord, Store } from '../ports/store.js';
+import type { ConversationKind, ConversationRecord, MessageRecord, PendingAfterReply, PersonaRecord, Store } from '../ports/store.js';
+import { afterIo } from './after-io.js';
 import { noTurnTiming, type TurnTimingSink } from '../ports/turn-timing.js';
 import { collectReply } from './llm-reply.js';
 import type { PersonaService } from './persona-service.js';
@@ -408,6 +409,10 @@ export class TurnRunner {
           processingMs: finished - started,
           now: finished,
           personaState,
+          // recorded with the reply; cleared with its after-reply writes, or done again at start-up after a crash
+          ...(store.pendingAfterReplies === undefined
+            ? {}
+            : { afterReply: { session: { id: request.session.id, userId: request.session.userId }, userMessageId: request.userMessage?.id ?? null } }),
         }),
     );
     this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message: replyMessage });
@@ -421,6 +426,7 @@ export class TurnRunner {
       heard: request.history,
       replyMessage,
     });
+    void this.afterReplyWritten(replyMessage.id);
 
     return {
       prepared,
@@ -435,6 +441,64 @@ export class TurnRunner {
       continueScore: prepared.continueScore,
       observed,
     };
+  }
+
+  /**
+   * Clears the reply's record of pending after-reply writes in the transaction that holds them: asked for
+   * once pending I/O has had its turn, as the filing, the mood's reaction and the job enqueues are, so the
+   * store's write batch commits all of them together (`adapters/sqlite/write-batch.ts`). A crash before
+   * that commit leaves the record, and {@link recoverAfterReplies} does the writes at the next start.
+   */
+  private async afterReplyWritten(replyMessageId: number): Promise<void> {
+    const { store } = this.deps;
+    if (store.afterReplyWritten === undefined) return;
+    await afterIo();
+    await store
+      .afterReplyWritten(replyMessageId)
+      .catch((error: unknown) => this.deps.logger.warn({ err: error, replyMessageId }, 'could not clear the record of a reply\'s pending writes; they are done again at the next start'));
+  }
+
+  /**
+   * At start-up, before clients connect: the replies a crash took their after-reply writes from (the
+   * store's {@link PendingAfterReply} records) get them now — `messageStored` is published again for the
+   * person's message and the reply (`isRecovered`: their topic filing, the reply's mood sample), and the
+   * turn observers run (the mood's reaction, memory formation's and the relationship's jobs). Oldest
+   * first, one after another. Returns how many replies were recovered.
+   */
+  async recoverAfterReplies(): Promise<number> {
+    const { store, logger } = this.deps;
+    const pending = (await store.pendingAfterReplies?.()) ?? [];
+    let recovered = 0;
+    for (const entry of pending) {
+      try {
+        if (await this.recoverAfterReply(entry)) recovered += 1;
+        else await store.afterReplyWritten?.(entry.replyMessageId);
+      } catch (error) {
+        logger.warn({ err: error, replyMessageId: entry.replyMessageId }, 'could not do the after-reply writes of a reply a crash interrupted');
+      }
+    }
+    return recovered;
+  }
+
+  /** One reply's after-reply writes (see {@link recoverAfterReplies}); false when its turn is gone (a persona deleted since). */
+  private async recoverAfterReply(entry: PendingAfterReply): Promise<boolean> {
+    const { store, personas, events } = this.deps;
+    const [conversation, page] = await Promise.all([
+      store.getConversation(entry.conversationId),
+      // the reply and what was said before it, newest first
+      store.historyPage(entry.conversationId, { limit: this.deps.settings.historyMessages + 1, beforeId: entry.replyMessageId + 1 }),
+    ]);
+    const [reply, ...earlier] = page.messages;
+    if (conversation === null || reply?.id !== entry.replyMessageId || reply.personaId === null) return false;
+    const persona = personas.find(reply.personaId);
+    if (persona === null) return false;
+    const heard = earlier.reverse();
+    const userMessage = entry.userMessageId === null ? null : (heard.find((message) => message.id === entry.userMessageId) ?? null);
+    if (userMessage !== null) events.publish({ type: 'messageStored', conversationId: conversation.id, message: userMessage, isRecovered: true });
+    events.publish({ type: 'messageStored', conversationId: conversation.id, message: reply, isRecovered: true });
+    const observed = this.notifyObservers({ session: entry.session, persona, conversation, userMessage, heard, replyMessage: reply });
+    await Promise.all([observed, this.afterReplyWritten(reply.id)]);
+    return true;
   }
 
   /**

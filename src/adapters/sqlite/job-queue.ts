@@ -45,6 +45,7 @@ import {
 } from '../jobs/job-worker.js';
 import type { Database } from './database.js';
 import { immediateTransaction } from './transactions.js';
+import { writeBatch } from './write-batch.js';
 
 /**
  * Due jobs one claim takes: a chat turn queues two or three (memory formation, the relationship update,
@@ -119,22 +120,33 @@ export class SqliteJobQueue implements JobQueue {
     });
   }
 
-  /** Writes the enqueues waiting since the last turn of the event loop, in one transaction. */
+  /**
+   * Writes the enqueues waiting since the last turn of the event loop, in one transaction: the
+   * connection's write batch, with a reply's other writes (its filing, the mood's reaction: `write-batch.ts`).
+   */
   private writeEnqueued(): void {
-    const batch = this.unwritten;
-    if (batch.length === 0) return; // written already, by stop()
-    this.unwritten = [];
-    // An idle worker claims what is due in the same transaction: a turn's jobs start without a commit of their own.
-    const claimsToo = this.isStarted && this.running.size < this.settings.concurrency && this.waiting.length === 0 && !this.yielding.isYielding();
-    let ids: number[];
-    try {
-      ids = this.insertJobs(batch, claimsToo);
-    } catch (error) {
-      for (const entry of batch) entry.reject(error);
-      return;
-    }
-    for (const [index, entry] of batch.entries()) entry.resolve(ids[index]!);
-    this.wake();
+    if (this.unwritten.length === 0) return; // written already, by stop()
+    let batch: UnwrittenJob[] = [];
+    let claimsToo = false;
+    writeBatch(this.db)
+      .defer(() => {
+        batch = this.unwritten;
+        this.unwritten = [];
+        // An idle worker claims what is due in the same transaction: a turn's jobs start without a commit of their own.
+        claimsToo = this.isStarted && this.running.size < this.settings.concurrency && this.waiting.length === 0 && !this.yielding.isYielding();
+        return this.insertJobs(batch, claimsToo);
+      })
+      .then(
+        (ids) => {
+          if (claimsToo) this.completed = [];
+          for (const [index, entry] of batch.entries()) entry.resolve(ids[index]!);
+          this.wake();
+        },
+        (error: unknown) => {
+          if (claimsToo) this.waiting = [];
+          for (const entry of batch) entry.reject(error);
+        },
+      );
   }
 
   private insertJobs(batch: readonly UnwrittenJob[], claimsToo: boolean): number[] {
@@ -165,7 +177,6 @@ export class SqliteJobQueue implements JobQueue {
       if (claimsToo) this.waiting = this.claimDue(now, CLAIM_BATCH);
       return inserted;
     });
-    if (claimsToo) this.completed = [];
     return ids;
   }
 
@@ -258,7 +269,10 @@ export class SqliteJobQueue implements JobQueue {
     for (const job of unstarted) this.release(job.id);
     // Enqueues of the last turn of the event loop (a reply's formation job): written now, before the store
     // closes, or they would be lost with the shutdown.
-    if (this.db.open) this.writeEnqueued();
+    if (this.db.open) {
+      this.writeEnqueued();
+      writeBatch(this.db).flush();
+    }
     this.writeCompleted();
   }
 

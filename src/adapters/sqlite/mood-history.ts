@@ -6,6 +6,7 @@ import type { MoodHistory, MoodSampleInput, MoodSamplePage, MoodSampleQuery, Moo
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { immediateTransaction } from './transactions.js';
+import { writeBatch } from './write-batch.js';
 import { MOOD_SAMPLE_COLUMNS, moodSampleValues, pageOf, toMoodSample, type MoodSampleRow } from './mood-sample-rows.js';
 
 const MOOD_SAMPLES = 'mood_samples';
@@ -50,8 +51,13 @@ export class SqliteMoodHistory implements MoodHistory {
     }
   }
 
+  /** Committed with the connection's other writes of this moment (a reply's filing, mood and jobs: `write-batch.ts`). */
   append(sample: MoodSampleInput): Promise<MoodSampleRecord> {
-    return this.run(() => toMoodSample(this.sql.append.get(...moodSampleValues(sample))!));
+    return writeBatch(this.db)
+      .defer(() => toMoodSample(this.sql.append.get(...moodSampleValues(sample))!))
+      .catch((error: unknown) => {
+        throw translateSqliteError(error, this.path);
+      });
   }
 
   latest(personaId: string): Promise<MoodSampleRecord | null> {

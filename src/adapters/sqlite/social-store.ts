@@ -26,6 +26,7 @@ import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, to
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { immediateTransaction } from './transactions.js';
+import { writeBatch } from './write-batch.js';
 import {
   prepareSocialStatements,
   type RelationshipRow,
@@ -116,7 +117,8 @@ export class SqliteSocialStore implements SocialStore {
   }
 
   updateMood(personaId: string, change: MoodChange): Promise<MoodState> {
-    return this.write(() => {
+    // with the reply's other writes (a reaction to an exchange), in one commit
+    return this.deferredWrite(() => {
       const { state, event } = change(this.moodRow(personaId));
       this.saveMoodRows(personaId, state, event);
       return state;
@@ -189,7 +191,8 @@ export class SqliteSocialStore implements SocialStore {
 
   fileInThreads(filings: readonly ThreadFiling[]): Promise<number[]> {
     if (filings.length === 0) return Promise.resolve([]);
-    return this.write(() => {
+    // with the reply's other writes (its filing is written after it went out), in one commit
+    return this.deferredWrite(() => {
       const isFiled = filings.map((filing) => this.sql.fileMessage.run(filing.threadId, filing.messageId).changes > 0);
       // each thread written once, with its last filing's centroid and label
       const finalCounts = new Map<number, number>();
@@ -314,6 +317,15 @@ export class SqliteSocialStore implements SocialStore {
 
   private write<T>(work: () => T): Promise<T> {
     return this.read(() => immediateTransaction(this.db)(work));
+  }
+
+  /** A write committed with the connection's other writes of this moment (`write-batch.ts`). */
+  private deferredWrite<T>(work: () => T): Promise<T> {
+    return writeBatch(this.db)
+      .defer(work)
+      .catch((error: unknown) => {
+        throw translateSqliteError(error, this.path);
+      });
   }
 }
 

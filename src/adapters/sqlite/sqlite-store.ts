@@ -15,6 +15,7 @@ import type {
   HistoryPage,
   MessageRecord,
   PersonaRecord,
+  PendingAfterReply,
   PersonaStateChange,
   RetentionPolicy,
   RetentionResult,
@@ -49,6 +50,7 @@ import {
 import { MessageTails } from './message-tails.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { immediateTransaction } from './transactions.js';
+import { writeBatch } from './write-batch.js';
 
 /** `end_reason` values the store writes itself. */
 export const END_REASONS = {
@@ -300,8 +302,33 @@ export class SqliteStore implements Store {
     return this.write(() => {
       const message = this.insertMessageRow(assistantMessage(input));
       this.changePersonaStateRow(input.personaId, input.personaState);
+      const { afterReply } = input;
+      if (afterReply !== undefined)
+        this.sql.addAfterReplyPending.run(message.id, afterReply.userMessageId, afterReply.session.id, afterReply.session.userId, input.now);
       return message;
     });
+  }
+
+  afterReplyWritten(replyMessageId: number): Promise<void> {
+    // with the writes of this moment: the reply's filing, mood and enqueues (write-batch.ts)
+    return writeBatch(this.db)
+      .defer(() => {
+        this.sql.removeAfterReplyPending.run(replyMessageId);
+      })
+      .catch((error: unknown) => {
+        throw translateSqliteError(error, this.path);
+      });
+  }
+
+  pendingAfterReplies(): Promise<PendingAfterReply[]> {
+    return this.read(() =>
+      this.sql.afterReplyPending.all().map((row) => ({
+        replyMessageId: row.reply_message_id,
+        conversationId: row.conversation_id,
+        userMessageId: row.user_message_id,
+        session: { id: row.session_id, userId: row.user_id },
+      })),
+    );
   }
 
   appendMessage(input: Omit<MessageRecord, 'id'>): Promise<MessageRecord> {
@@ -371,6 +398,8 @@ export class SqliteStore implements Store {
   close(): Promise<void> {
     return this.read(() => {
       if (!this.db.open) return;
+      // writes waiting for their batch's commit (a reply's filing, mood, enqueues) are written, not dropped
+      writeBatch(this.db).flush();
       try {
         if (!this.db.readonly) this.db.pragma('optimize');
       } finally {

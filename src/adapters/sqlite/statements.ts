@@ -24,6 +24,14 @@ export function prepareStatements(db: Database) {
   return {
     // personas
     listPersonas: db.prepare<[], PersonaRow>('SELECT * FROM personas ORDER BY lower(name)'),
+    addAfterReplyPending: db.prepare<[number, number | null, string, string | null, number]>(
+      'INSERT INTO after_reply_pending (reply_message_id, user_message_id, session_id, user_id, created_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    removeAfterReplyPending: db.prepare<[number]>('DELETE FROM after_reply_pending WHERE reply_message_id = ?'),
+    afterReplyPending: db.prepare<[], { reply_message_id: number; conversation_id: string; user_message_id: number | null; session_id: string; user_id: string | null }>(
+      `SELECT p.reply_message_id, m.conversation_id, p.user_message_id, p.session_id, p.user_id
+       FROM after_reply_pending p JOIN messages m ON m.id = p.reply_message_id ORDER BY p.reply_message_id`,
+    ),
     getPersona: db.prepare<[string], PersonaRow>('SELECT * FROM personas WHERE id = ?'),
     findPersonaByName: db.prepare<[string], PersonaRow>('SELECT * FROM personas WHERE lower(name) = lower(?)'),
     insertPersona: db.prepare<PersonaRow, PersonaRow>(

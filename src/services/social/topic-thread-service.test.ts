@@ -166,3 +166,21 @@ describe('TopicThreadService kept threads', () => {
     expect(errors).toEqual([]);
   });
 });
+
+describe('TopicThreadService after a crash', () => {
+  it('files a recovered message that opened a thread in that thread, not in a second one, and skips one filed already', async () => {
+    const before = new TopicThreadService(social, store, clock);
+    const opening = await say(undefined, 0);
+    // the thread is written at once; the person's filing waits for the reply's, which the crash takes
+    await before.fileMessage(opening);
+    expect((await social.listThreads(opening.conversationId)).map((thread) => thread.messageCount)).toEqual([0]);
+    const reply = await say(opening.conversationId, 1);
+
+    const after = new TopicThreadService(social, store, clock);
+    expect(await after.fileRecovered(opening)).not.toBeNull();
+    expect(await after.fileRecovered(reply)).not.toBeNull();
+    expect((await after.list(opening.conversationId)).map((thread) => thread.messageCount)).toEqual([2]);
+    expect(await after.fileRecovered(reply)).toBeNull();
+    expect((await after.list(opening.conversationId)).map((thread) => thread.messageCount)).toEqual([2]);
+  });
+});

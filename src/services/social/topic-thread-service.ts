@@ -138,7 +138,7 @@ export class TopicThreadService {
   listen(events: EventBus, onError: (error: unknown) => void): () => void {
     this.onWriteError = onError;
     return events.subscribe((event) => {
-      if (event.type === 'messageStored') this.fileMessage(event.message).catch(onError);
+      if (event.type === 'messageStored') (event.isRecovered === true ? this.fileRecovered(event.message) : this.fileMessage(event.message)).catch(onError);
       // a conversation started under an id used before (deleted since) has no threads yet; an import replaced them all
       else if (event.type === 'conversationStarted' || event.type === 'conversationEnded') this.kept.delete(event.conversationId);
       else if (event.type === 'stateImported') this.kept.clear();
@@ -153,6 +153,18 @@ export class TopicThreadService {
     // A person's message is filed at once (the turn's prompt view waits for it); a reply once pending I/O
     // has had its turn, so the reply reaches its client first. Either way `settled` covers it from now on.
     return this.enqueue(message.conversationId, () => (message.role === 'user' ? this.file(message) : afterIo().then(() => this.file(message))));
+  }
+
+  /**
+   * Files a message whose filing a crash may have taken (`messageStored` published again at start-up),
+   * unless it was written before the crash: a person's message's filing is written on its own when the
+   * reply takes longer than {@link UNWRITTEN_FILING_MS}. Resolves with the decision, or null when filed already.
+   */
+  fileRecovered(message: MessageRecord): Promise<(ThreadDecision & { threadId: number }) | null> {
+    return this.enqueue(message.conversationId, async () => {
+      const stored = await this.social.threadsOfMessages([message.id]);
+      return stored.has(message.id) ? null : this.file(message);
+    });
   }
 
   /** Runs `work` after everything queued for the conversation so far (filings are serialised per conversation). */
@@ -202,7 +214,10 @@ export class TopicThreadService {
           : null,
     });
     let thread: ThreadRecord | undefined;
-    if (decision.kind === 'new') thread = await this.createThread(conversationId, threadLabel(vector), false);
+    // A detected thread holding no message is one whose first filing a crash took (the thread is written at
+    // once, the filing with the reply's): the message it was opened for, filed again now, goes back into it.
+    const unfilled = current !== undefined && !current.isBranch && current.messageCount === 0 ? current : undefined;
+    if (decision.kind === 'new') thread = unfilled ?? (await this.createThread(conversationId, threadLabel(vector), false));
     else thread = threads.find((candidate) => candidate.id === decision.threadId);
     if (thread === undefined) throw new Error(`thread ${JSON.stringify(decision)} vanished`);
     const filed = thread;

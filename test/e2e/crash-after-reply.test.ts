@@ -1,0 +1,100 @@
+/**
+ * A `kill -9` right after a reply loses none of that turn's derived work: the server process is killed
+ * (SIGKILL) as soon as the client has the reply, while the turn's after-reply writes — the topic filing
+ * of both messages, the mood's reaction, memory formation's job — still wait for their commit (the
+ * write batch is held open for a minute here, `database.writeBatchMs`, so the kill always comes first:
+ * the database read between the two runs shows it). Restarted on the same data directory, the server
+ * does those writes before it listens: the conversation's thread holds both messages and memory
+ * formation's job runs, forming the memory of what the person said.
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
+import { startChildServer, type ChildServer } from '../helpers/child-server.js';
+import { makeDataDir } from '../helpers/server.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+let ollama: FakeOllama;
+let dir: string;
+const children: ChildServer[] = [];
+
+beforeAll(async () => {
+  ollama = await startFakeOllama();
+  dir = makeDataDir();
+});
+afterAll(async () => {
+  for (const child of children) await child.kill('SIGKILL');
+  await ollama.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const MESSAGE = 'My name is Tova and I love sailing old wooden boats on the northern lakes.';
+
+function readDatabase<T>(read: (db: BetterSqlite3.Database) => T): T {
+  const db = new BetterSqlite3(path.join(dir, 'persona-mcp.db'), { readonly: true });
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
+}
+
+// Child servers compile the CLI through tsx first: slow on a loaded machine.
+describe('a kill -9 right after a reply', { timeout: 120_000 }, () => {
+  it('loses neither the topic filing nor the memory formation of that turn', async () => {
+    const held = path.join(dir, 'held-writes.json');
+    writeFileSync(held, JSON.stringify({ database: { writeBatchMs: 60_000 } }));
+    const first = await startChildServer(['--data-dir', dir, '--ollama-host', ollama.url, '--config', held]);
+    children.push(first);
+    const client = await TestClient.connect(first.websocketUrl);
+    await client.result('persona.switch', { persona_id: 'aria' });
+    const reply = (await client.result('persona.chat', { message: MESSAGE })) as { conversation_id: string; reply: string };
+    await first.kill('SIGKILL');
+    await client.close().catch(() => undefined);
+
+    // What the crash left: both messages, the record of the reply's pending writes, none of those writes.
+    const left = readDatabase((db) => ({
+      messages: db.prepare('SELECT id, role FROM messages WHERE conversation_id = ? ORDER BY id').all(reply.conversation_id) as { id: number; role: string }[],
+      pending: db.prepare('SELECT reply_message_id AS id FROM after_reply_pending').all() as { id: number }[],
+      filed: (db.prepare('SELECT count(*) AS n FROM message_threads').get() as { n: number }).n,
+      formationJobs: (db.prepare("SELECT count(*) AS n FROM jobs WHERE type = 'memory.form'").get() as { n: number }).n,
+    }));
+    expect(left.messages.map((message) => message.role)).toEqual(['user', 'assistant']);
+    expect(left.pending).toEqual([{ id: left.messages[1]!.id }]);
+    expect(left.filed).toBe(0);
+    expect(left.formationJobs).toBe(0);
+
+    const second = await startChildServer(['--data-dir', dir, '--ollama-host', ollama.url]);
+    children.push(second);
+    const again = await TestClient.connect(second.websocketUrl);
+    const threads = (await again.result('conversation.threads', { conversation_id: reply.conversation_id })) as {
+      threads: { message_count: number }[];
+      current_thread_id: number | null;
+    };
+    expect(threads.threads.reduce((sum, thread) => sum + thread.message_count, 0)).toBe(2);
+    expect(threads.current_thread_id).not.toBeNull();
+
+    // The formation job runs in the background: wait for its memory (each look is a request, not a sleep).
+    let formed: { content: string }[] = [];
+    const deadline = Date.now() + 60_000;
+    while (formed.length === 0 && Date.now() < deadline) {
+      const page = (await again.result('memory.list', { persona_id: 'aria' })) as { memories: { content: string }[] };
+      formed = page.memories.filter((memory) => /sail|Tova|boat/i.test(memory.content));
+      if (formed.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(formed.length).toBeGreaterThan(0);
+    await again.close();
+    await second.kill('SIGTERM');
+
+    const after = readDatabase((db) => ({
+      pending: (db.prepare('SELECT count(*) AS n FROM after_reply_pending').get() as { n: number }).n,
+      filed: db.prepare('SELECT message_id AS id FROM message_threads ORDER BY message_id').all() as { id: number }[],
+      formation: db.prepare("SELECT status FROM jobs WHERE type = 'memory.form'").all() as { status: string }[],
+    }));
+    expect(after.pending).toBe(0);
+    expect(after.filed.map((row) => row.id)).toEqual(left.messages.map((message) => message.id));
+    expect(after.formation).toEqual([{ status: 'completed' }]);
+  });
+});
