@@ -17,8 +17,7 @@ export function holdConnection(request: IncomingMessage, response: ServerRespons
   if (!Number.isFinite(ms) || ms <= 0) return;
   const { socket } = request;
   const until = clock.now() + ms;
-  // After the answer: Node's HTTP server resumes a socket itself when an answer finishes.
-  response.once('finish', () => {
+  const hold = (): void => {
     if (socket.destroyed) return;
     socket.pause();
     let timer: NodeJS.Timeout;
@@ -35,5 +34,11 @@ export function holdConnection(request: IncomingMessage, response: ServerRespons
     };
     timer = setTimeout(check, ms);
     socket.once('close', forget);
+  };
+  // After the answer, and after Node's HTTP server has read and dropped a body the route left unread:
+  // both resume the socket (the drop on the next tick), which would undo the pause.
+  response.once('finish', () => {
+    if (request.complete) setImmediate(hold);
+    else request.once('end', () => setImmediate(hold));
   });
 }

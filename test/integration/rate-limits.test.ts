@@ -90,7 +90,18 @@ describe('rate limits per API key and per address, one node', () => {
     expect(await batch(one, 1)).toEqual([RATE_LIMITED]);
   });
 
-  it('does not read an HTTP connection refused with 429 again until its Retry-After has passed', async () => {
+  // A GET with no body (/v1) and a POST whose body the refusal leaves unread (MCP): Node reads and drops
+  // that body after the answer, resuming the socket, which the hold must outlast.
+  it.each([
+    ['/v1', (host: string) => `GET /v1/models HTTP/1.1\r\nHost: ${host}\r\n\r\n`],
+    [
+      'MCP Streamable HTTP',
+      (host: string) => {
+        const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+        return `POST /mcp HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      },
+    ],
+  ])('does not read a %s connection refused with 429 again until its Retry-After has passed', async (_name, requestText) => {
     const server = await start({ 'limits.rateLimitPerKeyPerSecond': 0, 'limits.rateLimitPerAddressPerSecond': 2 });
     const url = new URL(server.server.httpUrl);
     const socket = connectTcp(Number(url.port), url.hostname);
@@ -103,24 +114,25 @@ describe('rate limits per API key and per address, one node', () => {
       received += text;
       changed.emit('change');
     });
-    const statuses = (): string[] => [...received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((match) => match[1]!);
+    // 429 or not (a bare MCP ping without a session is a 400: answered, not refused for the rate).
+    const statuses = (): string[] => [...received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((match) => (match[1] === '429' ? '429' : 'answered'));
     const answered = async (count: number): Promise<string[]> => {
       while (statuses().length < count) await once(changed, 'change');
       return statuses();
     };
-    const request = (path: string): void => void socket.write(`GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
-    for (const path of ['/v1/models', '/v1/models', '/v1/models']) {
-      request(path);
-      await answered(statuses().length + 1);
+    const request = (): void => void socket.write(requestText(url.host));
+    for (let count = 1; count <= 3; count += 1) {
+      request();
+      await answered(count);
     }
-    expect(statuses()).toEqual(['200', '200', '429']);
+    expect(statuses()).toEqual(['answered', 'answered', '429']);
     // Sent on the held connection: not read (a round trip on another connection later, still no answer),
     // then read once the clock says the budget has room, so allowed.
-    request('/v1/models');
+    request();
     expect((await fetch(`${server.server.httpUrl}/healthz`)).status).toBe(200);
     expect(statuses()).toHaveLength(3);
     frozenAt += 1_000;
-    expect(await answered(4)).toEqual(['200', '200', '429', '200']);
+    expect(await answered(4)).toEqual(['answered', 'answered', '429', 'answered']);
   });
 
   it("logs an address's refusals once, not once for each of its connections", async () => {
