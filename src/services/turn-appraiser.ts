@@ -146,23 +146,7 @@ export class TurnAppraiser {
     const prompt = appraisalsPrompt({ personaName: first.personaName, exchanges: requests, restate });
     const answers = (async (): Promise<TurnAppraisal[] | null> => {
       try {
-        const { text } = await collectReply(
-          this.deps.llm.chat(
-            {
-              model: first.model,
-              messages: [
-                { role: 'system', content: prompt.system },
-                { role: 'user', content: prompt.user },
-              ],
-              maxTokens: appraisalsMaxTokens(counts, restate),
-              contextTokens: this.deps.contextTokens(),
-              options: { temperature: 0 },
-              priority: 'background',
-              task: 'relationship',
-            },
-            AbortSignal.timeout(APPRAISAL_TIMEOUT_MS),
-          ),
-        );
+        const text = await this.answerTo(first.model, prompt, appraisalsMaxTokens(counts, restate));
         const appraisals = parseAppraisals(text, counts);
         if (appraisals.every((appraisal) => appraisal.tone === null && appraisal.importance.every((value) => value === null))) {
           this.deps.logger.info({ model: first.model, answerChars: text.length, exchanges: requests.length }, 'the LLM did not answer with appraisals; using the heuristics');
@@ -181,23 +165,7 @@ export class TurnAppraiser {
     const restate = this.restates && request.memories.length > 0;
     const prompt = appraisalPrompt({ ...request, restate });
     try {
-      const { text } = await collectReply(
-        this.deps.llm.chat(
-          {
-            model: request.model,
-            messages: [
-              { role: 'system', content: prompt.system },
-              { role: 'user', content: prompt.user },
-            ],
-            maxTokens: appraisalMaxTokens(request.memories.length, restate),
-            contextTokens: this.deps.contextTokens(),
-            options: { temperature: 0 },
-            priority: 'background',
-            task: 'relationship',
-          },
-          AbortSignal.timeout(APPRAISAL_TIMEOUT_MS),
-        ),
-      );
+      const text = await this.answerTo(request.model, prompt, appraisalMaxTokens(request.memories.length, restate));
       const appraisal = parseAppraisal(text, request.memories.length);
       if (appraisal.tone === null && appraisal.importance.every((value) => value === null)) {
         // The answer may quote the person's message: its text only at debug, as request params are.
@@ -209,5 +177,27 @@ export class TurnAppraiser {
       this.deps.logger.debug({ err: error }, 'the model could not appraise the turn; using the heuristics');
       return null;
     }
+  }
+
+  /** The appraisal call itself (one exchange or several): a background chat at temperature 0, its answer's text. */
+  private async answerTo(model: string, prompt: { system: string; user: string }, maxTokens: number): Promise<string> {
+    const { text } = await collectReply(
+      this.deps.llm.chat(
+        {
+          model,
+          messages: [
+            { role: 'system', content: prompt.system },
+            { role: 'user', content: prompt.user },
+          ],
+          maxTokens,
+          contextTokens: this.deps.contextTokens(),
+          options: { temperature: 0 },
+          priority: 'background',
+          task: 'relationship',
+        },
+        AbortSignal.timeout(APPRAISAL_TIMEOUT_MS),
+      ),
+    );
+    return text;
   }
 }
