@@ -48,6 +48,30 @@ interface MirroredMemory {
   rankedIn: number;
   score: number;
   lengthTerm: number;
+  /** The stems coverage reads (of its text, of its recall terms), made when the mirror read the row; null without `coverageStems`. */
+  stems: CoverageStems | null;
+  // Scratch space of one `coverage` call (which call, the row's place among its candidates).
+  coveredIn: number;
+  coveredAt: number;
+}
+
+/** A memory's stems as the store's coverage reads them (memory-store.ts `stemsOf`, the `stemmer` package's). */
+export interface CoverageStems {
+  content: Set<string>;
+  recallTerms: Set<string>;
+}
+
+/** The memories holding a coverage stem, and (same index) where: 1 its text, 2 its recall terms, 3 both. */
+interface StemHolders {
+  docs: MirroredMemory[];
+  masks: number[];
+}
+
+/** One weighted sum `coverage` takes per candidate: the stems in order, their weights, and the factor of a stem held only in the recall terms. */
+export interface CoverageSum {
+  stems: readonly string[];
+  weights: readonly number[];
+  recallFactor: number;
 }
 
 interface Postings {
@@ -143,6 +167,9 @@ export class FullTextMirror {
   private isFresh = false;
   private readonly logs = new Map<number, number>();
   private readonly stems = new Map<number, { content: Set<string>; recallTerms: Set<string> }>();
+  /** Coverage stem → the memories holding it (with `coverageStems` only). */
+  private readonly stemHolders = new Map<string, StemHolders>();
+  private coverageCalls = 0;
   private contentTokens = 0;
   private recallTokens = 0;
   /** FTS5's row count and average row length (all columns), as of the last `current`. */
@@ -153,6 +180,12 @@ export class FullTextMirror {
     private readonly db: Database,
     /** The weight of a match in the recall terms column (the store's `bm25(1.0, w)`). */
     private readonly recallWeight: number,
+    /**
+     * The stems a memory's coverage of a query is measured by (memory-store.ts `stemsOf`). Given, each
+     * mirrored memory's stems are made when the mirror reads its row — after the write that changed it,
+     * off the next turn's path — and kept with an index from stem to memories (`coverage`).
+     */
+    private readonly coverageStems?: (text: string) => Set<string>,
   ) {
     this.sql = prepare(db);
   }
@@ -236,7 +269,42 @@ export class FullTextMirror {
    * otherwise (the caller reads its text: `keepStems`).
    */
   stemsFor(id: number): { content: Set<string>; recallTerms: Set<string> } | undefined {
-    return this.stems.get(id);
+    return this.docs.get(id)?.stems ?? this.stems.get(id);
+  }
+
+  /**
+   * Per candidate (`ids`, mirrored memories), each of `sums`: Σ over its stems in order of weight × (1
+   * when the memory's text holds the stem, `recallFactor` when only its recall terms do). The memory
+   * store's `lexicalCoverage` tests each of ~100 candidates against each of ~66 query stems (two set
+   * lookups per miss); this walks each stem's holders instead, and adds the same non-zero terms to each
+   * candidate's sum in the same order, so the sums are the same to the bit. Null when a candidate is
+   * not mirrored or the mirror keeps no coverage stems (the caller measures from the stems itself).
+   */
+  coverage(ids: readonly number[], sums: readonly CoverageSum[]): Float64Array[] | null {
+    if (this.coverageStems === undefined) return null;
+    const call = ++this.coverageCalls;
+    for (let at = 0; at < ids.length; at++) {
+      const doc = this.docs.get(ids[at]!);
+      if (doc === undefined || doc.stems === null) return null;
+      doc.coveredIn = call;
+      doc.coveredAt = at;
+    }
+    return sums.map(({ stems, weights, recallFactor }) => {
+      const totals = new Float64Array(ids.length);
+      for (let i = 0; i < stems.length; i++) {
+        const holders = this.stemHolders.get(stems[i]!);
+        if (holders === undefined) continue;
+        const weight = weights[i]!;
+        const { docs, masks } = holders;
+        for (let j = 0; j < docs.length; j++) {
+          const doc = docs[j]!;
+          if (doc.coveredIn !== call) continue;
+          const factor = (masks[j]! & 1) !== 0 ? 1 : recallFactor;
+          if (factor !== 0) totals[doc.coveredAt] = totals[doc.coveredAt]! + weight * factor;
+        }
+      }
+      return totals;
+    });
   }
 
   /** Keeps a mirrored memory's stems, made from its current texts, until it changes. */
@@ -384,6 +452,7 @@ export class FullTextMirror {
   private drop(): void {
     this.docs.clear();
     this.postings.clear();
+    this.stemHolders.clear();
     this.stems.clear();
     this.contentTokens = 0;
     this.recallTokens = 0;
@@ -394,6 +463,24 @@ export class FullTextMirror {
   private refresh(ids: readonly number[]): void {
     for (const id of ids) this.remove(id);
     this.add(this.sql.rows.all(JSON.stringify(ids)));
+  }
+
+  /** Makes a memory's coverage stems and enters it under each of them. */
+  private addStems(doc: MirroredMemory, row: MemoryTextRow): void {
+    const stems = { content: this.coverageStems!(row.content), recallTerms: this.coverageStems!(row.recall_terms) };
+    doc.stems = stems;
+    const masks = new Map<string, number>();
+    for (const stem of stems.content) masks.set(stem, 1);
+    for (const stem of stems.recallTerms) masks.set(stem, (masks.get(stem) ?? 0) | 2);
+    for (const [stem, mask] of masks) {
+      let holders = this.stemHolders.get(stem);
+      if (holders === undefined) {
+        holders = { docs: [], masks: [] };
+        this.stemHolders.set(stem, holders);
+      }
+      holders.docs.push(doc);
+      holders.masks.push(mask);
+    }
   }
 
   private remove(id: number): void {
@@ -408,6 +495,14 @@ export class FullTextMirror {
       if ((doc.columns[index]! & 2) !== 0) postings.recallDocs--;
       if (postings.docs.length === 0) this.postings.delete(term);
     }
+    if (doc.stems !== null)
+      for (const stem of new Set([...doc.stems.content, ...doc.stems.recallTerms])) {
+        const holders = this.stemHolders.get(stem)!;
+        const at = holders.docs.indexOf(doc);
+        holders.docs.splice(at, 1);
+        holders.masks.splice(at, 1);
+        if (holders.docs.length === 0) this.stemHolders.delete(stem);
+      }
     this.stems.delete(id);
     this.docs.delete(id);
     this.contentTokens -= doc.contentTokens;
@@ -477,7 +572,11 @@ export class FullTextMirror {
         rankedIn: 0,
         score: 0,
         lengthTerm: 0,
+        stems: null,
+        coveredIn: 0,
+        coveredAt: 0,
       };
+      if (this.coverageStems !== undefined) this.addStems(doc, row);
       for (const [index, [term, [inContent, inRecall]]] of [...terms].entries()) {
         doc.contentTokens += inContent;
         doc.recallTokens += inRecall;

@@ -296,6 +296,31 @@ function rankByCoverage(
 }
 
 /**
+ * `rankByCoverage` for candidates the full-text mirror holds, their coverage summed by the mirror
+ * (`FullTextMirror.coverage`: the same sums, to the bit); null when it cannot (a candidate not mirrored).
+ */
+function rankByMirror(mirror: FullTextMirror, terms: CoverageTerms, ids: readonly number[], strength: ReadonlyMap<number, number>, limit: number): RankedId[] | null {
+  const prepared = prepareCoverage(terms);
+  const sums = mirror.coverage(ids, [
+    { stems: prepared.ownStems, weights: prepared.ownIdf, recallFactor: RECALL_TERMS_WEIGHT },
+    { stems: prepared.expansionStems, weights: prepared.expansionWeights, recallFactor: RECALL_TERMS_WEIGHT },
+    { stems: prepared.literalStems, weights: prepared.literalIdf, recallFactor: 0 },
+  ]);
+  if (sums === null) return null;
+  const [own, expansion, literal] = sums as [Float64Array, Float64Array, Float64Array];
+  const total = prepared.ownTotal;
+  return ids
+    .map((id, at) => ({
+      id,
+      score: -(strength.get(id) ?? 0),
+      relevance: total <= 0 ? 0 : Math.min(1, own[at]! / total + Math.min(EXPANSION_RELEVANCE_CAP, expansion[at]! / total)),
+      literal: prepared.literalTotal <= 0 ? 0 : literal[at]! / prepared.literalTotal,
+    }))
+    .sort((a, b) => b.relevance - a.relevance || a.score - b.score || b.id - a.id)
+    .slice(0, limit);
+}
+
+/**
  * A query term found in more than this share of the memories is left out of the full-text query:
  * its BM25 weight is close to zero (IDF ≈ ln 10 ≈ 2.3 at 10%, against ≈ 11 for a rare term), and
  * matching it would make FTS5 rank a large part of the table. The vector part still sees it.
@@ -422,7 +447,7 @@ export class SqliteMemoryStore implements MemoryStore {
     let mirror = mirrors.get(db);
     if (mirror === undefined) {
       try {
-        mirror = new FullTextMirror(db, RECALL_TERMS_WEIGHT);
+        mirror = new FullTextMirror(db, RECALL_TERMS_WEIGHT, stemsOf);
       } catch {
         mirror = null; // e.g. a connection that cannot create its temp tables: FTS5 answers every search
       }
@@ -684,6 +709,9 @@ export class SqliteMemoryStore implements MemoryStore {
         }
       } else for (const row of run(ownWords)) bm25.set(row.id, -row.rank);
       if (expandedWords !== null) for (const row of run(expandedWords)) bm25.set(row.id, (bm25.get(row.id) ?? 0) + QUERY_EXPANSION_WEIGHT * -row.rank);
+      // The mirror measures its memories' coverage itself, from stems it made when it read them.
+      const covered = mirror === null ? null : rankByMirror(mirror, terms, [...bm25.keys()], bm25, limit);
+      if (covered !== null) return covered;
       // The candidates' stems: the mirror has them; otherwise (or for one it lacks) from their texts.
       const candidates: Array<{ id: number; stems: { content: ReadonlySet<string>; recallTerms: ReadonlySet<string> } }> = [];
       const unread: number[] = [];
