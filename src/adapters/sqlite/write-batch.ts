@@ -61,6 +61,18 @@ export class WriteBatch {
     });
   }
 
+  /**
+   * `defer`, then commits the batch at once unless writes gather for a window (`database.writeBatchMs`):
+   * for the last write of a moment whose other writes are in the batch already (a reply's after-reply
+   * writes: the clearing of its pending record is asked for after them), so that they commit before the
+   * event loop reads new input instead of in its next turn.
+   */
+  deferAndCommit<T>(work: () => T): Promise<T> {
+    const written = this.defer(work);
+    if (this.windowMs === 0) this.flush();
+    return written;
+  }
+
   /** Commits the waiting writes now (the connection is closing, a reader cannot wait). */
   flush(): void {
     this.isScheduled = false;
