@@ -198,8 +198,9 @@ export class TurnRunner {
   }
 
   /**
-   * Turns working on the event loop now: preparing their prompt or storing their reply, not waiting for
-   * the model (background work gives way to them: `JobQueue.yieldTo`; while a model generates, it runs).
+   * Turns someone waits for now: preparing their prompt, waiting for their model's first words, storing
+   * their reply (background work gives way to them: `JobQueue.yieldTo`); not while the rest of a reply
+   * generates (then it runs).
    */
   get turnsInFlight(): number {
     return this.inFlight;
