@@ -494,6 +494,9 @@ export class MemoryFormation {
   ): Promise<TurnAppraisal | null | undefined> {
     const appraiser = this.deps.appraiser;
     if (appraiser == null || !appraiser.isEnabled || payload.replyMessageId === undefined) return undefined;
+    // Asked already by the turn's relationship job: no need to read the reply again.
+    const asked = appraiser.askedFor(payload.userMessageId, signal);
+    if (asked !== null) return asked;
     const reply = await this.deps.memories.message(payload.replyMessageId);
     if (reply === null) return undefined;
     const request = { userMessageId: payload.userMessageId, personaName: persona.record.name, model: persona.model, spoken, answer: reply.content, memories };
