@@ -131,6 +131,37 @@ try {
     wrap(SqliteSocialStore.prototype, ['recordInteraction'], 'social');
     wrap(HashedNgramEmbedder.prototype, ['embed'], 'offline');
   }
+  /**
+   * `MICRO_BY_SQL=1`: the CPU of each SQL statement run during the background jobs (better-sqlite3's
+   * `run`/`get`/`all`, triggers and COMMITs included), per turn, by statement. Wraps the statements'
+   * methods, so the run's totals are not comparable with a run without it.
+   */
+  const bySql = new Map<string, { n: number; cpu: number }>();
+  let isCountingSql = false;
+  if (process.env.MICRO_BY_SQL) {
+    const { createRequire } = await import('node:module');
+    const Database = createRequire(path.join(microDist, 'x.js'))('better-sqlite3') as new (file: string) => { prepare(sql: string): object; close(): void };
+    const probeDb = new Database(':memory:');
+    const proto = Object.getPrototypeOf(probeDb.prepare('SELECT 1')) as Record<string, unknown>;
+    probeDb.close();
+    for (const name of ['run', 'get', 'all']) {
+      const original = proto[name] as (...args: unknown[]) => unknown;
+      proto[name] = function (this: { source: string }, ...args: unknown[]) {
+        if (!isCountingSql) return original.apply(this, args);
+        const since = process.cpuUsage();
+        try {
+          return original.apply(this, args);
+        } finally {
+          const used = process.cpuUsage(since);
+          const key = this.source.replace(/\s+/g, ' ').trim().slice(0, 90);
+          const entry = bySql.get(key) ?? { n: 0, cpu: 0 };
+          entry.n++;
+          entry.cpu += used.user + used.system;
+          bySql.set(key, entry);
+        }
+      };
+    }
+  }
   /** While true (a backlog's turns), the worker starts no job: the server's worker does the same while turns run. */
   let isHolding = false;
   if (backlog > 1) jobs.yieldTo?.(() => isHolding, 600_000);
@@ -173,7 +204,9 @@ try {
     const first = probe.gaps.length;
     if (isProbed) probe.start();
     const jobsFrom = profileClock();
+    isCountingSql = true;
     await jobs.drain(60_000);
+    isCountingSql = false;
     if (profiler !== null) jobWindows.push([jobsFrom, profileClock()]);
     probe.stop();
     if (isProbed) longest.push(Math.max(0, ...probe.gaps.slice(first)));
@@ -194,6 +227,12 @@ try {
   );
   if (byType.size > 0) process.stdout.write(`${[...byType].map(([type, { n, cpu }]) => `${type}: ${(n / (turns + 40)).toFixed(2)}/turn × ${Math.round(cpu / n)} µs`).join(', ')}\n`);
   if (bySync.size > 0) process.stdout.write(`${[...bySync].sort((a, b) => b[1].cpu - a[1].cpu).map(([name, { n, cpu }]) => `  ${name}: ${(n / (turns + 40)).toFixed(2)}/turn × ${Math.round(cpu / n)} µs = ${Math.round(cpu / (turns + 40))} µs/turn`).join('\n')}\n`);
+  if (bySql.size > 0) {
+    const rows = [...bySql].sort((a, b) => b[1].cpu - a[1].cpu);
+    const total = rows.reduce((sum, [, { cpu }]) => sum + cpu, 0);
+    process.stdout.write(`SQL during the background jobs: ${Math.round(total / turns)} µs/turn\n`);
+    process.stdout.write(`${rows.slice(0, 30).map(([sql, { n, cpu }]) => `  ${Math.round(cpu / turns)} µs/turn (${(n / turns).toFixed(2)} × ${Math.round(cpu / n)} µs) ${sql}`).join('\n')}\n`);
+  }
   if (isProbed) {
     const gaps = probe.gaps;
     const over = gaps.filter((gap) => gap > 0.5).length;

@@ -45,7 +45,7 @@ import { metricsRoute } from '../transports/metrics-route.js';
 import { WebSocketTransport } from '../transports/websocket.js';
 import { RequestGuard } from '../transports/request-guard.js';
 import { DatasetService } from '../services/models/dataset-service.js';
-import { openStorage } from './compose-storage.js';
+import { openStorage, usesPostgres } from './compose-storage.js';
 import { composeCluster, type Cluster } from './compose-cluster.js';
 import { PromptTemplateService } from '../services/models/prompt-template-service.js';
 import { composeMedia } from './compose-media.js';
@@ -236,6 +236,12 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   turns.addContributor(social.contributor);
   turns.addObserver(social.observer);
   turns.addObserver(social.groupObserver);
+  // On PostgreSQL a reply's after-reply writes follow reads, so they do not all join one batch: its pending
+  // record is cleared once these, set off by `messageStored`, are written too (the observers' always count).
+  if (storage.kind === 'postgres')
+    turns.awaitAfterReply(async ({ conversationId, personaId }) => {
+      await Promise.all([social.services.threads.filed(conversationId), social.services.moodHistory.written(personaId)]);
+    });
   // One background model call per chat turn for the relationship's tone and the new memories' ratings,
   // when both are asked of the model and go to the same model (llm.tasks).
   const appraiser = new TurnAppraiser({
@@ -529,6 +535,9 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     .recoverAfterReplies()
     .catch((error: unknown) => (logger.warn({ err: error }, 'could not look for replies whose after-reply writes a crash interrupted'), 0));
   if (recoveredReplies > 0) logger.info({ replies: recoveredReplies }, 'did the after-reply writes of replies a crash interrupted');
+  // On PostgreSQL another node may die while this one runs: now and then, take over the replies of a node
+  // gone from the store (each to one node: PostgresStore.pendingAfterReplies).
+  const afterReplySweep = usesPostgres(config) ? sweepAfterReplies(() => core.services.turns.recoverAfterReplies(), logger) : null;
   let address: { port: number; host: string };
   try {
     address = await http.listen(config.port, config.host);
@@ -565,6 +574,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         // then end what is open: turns in flight are aborted (their user messages are stored already),
         // WebSockets get 1001, MCP sessions and streams end. Nothing here waits on a client for long.
         const stopped = http.close();
+        if (afterReplySweep !== null) clearInterval(afterReplySweep);
         stopRevocationWatch();
         stopConversationFeed();
         stallWatch.stop();
@@ -578,6 +588,25 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
       return closing;
     },
   };
+}
+
+/** How often a serving node on PostgreSQL looks for replies whose node died before their after-reply writes. */
+const AFTER_REPLY_SWEEP_MS = 5_000;
+
+function sweepAfterReplies(recover: () => Promise<number>, logger: Logger): NodeJS.Timeout {
+  let isBusy = false;
+  const sweep = setInterval(() => {
+    if (isBusy) return;
+    isBusy = true;
+    recover()
+      .then((replies) => {
+        if (replies > 0) logger.info({ replies }, "did the after-reply writes of replies whose node stopped before them");
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not look for replies whose node stopped before their after-reply writes'))
+      .finally(() => (isBusy = false));
+  }, AFTER_REPLY_SWEEP_MS);
+  sweep.unref();
+  return sweep;
 }
 
 /** Listens on this node and (with Redis) on the others; the returned function stops both. */

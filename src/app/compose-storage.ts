@@ -24,6 +24,7 @@ import {
 } from '../adapters/postgres/pg-small-stores.js';
 import { PostgresSocialStore } from '../adapters/postgres/pg-social-store.js';
 import { PostgresStore } from '../adapters/postgres/pg-store.js';
+import { pgWriteBatch } from '../adapters/postgres/write-batch.js';
 import { SqliteApiKeyStore } from '../adapters/sqlite/api-key-store.js';
 import { SqliteDatasetSource } from '../adapters/sqlite/dataset-source.js';
 import { SqliteJobQueue } from '../adapters/sqlite/job-queue.js';
@@ -98,6 +99,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     }
     const store = await PostgresStore.open(config.database.url, { poolSize: config.database.poolSize, schema: config.database.schema });
     const db = store.database;
+    pgWriteBatch(db).setWindow(config.database.writeBatchMs);
     return {
       kind: 'postgres',
       location: db.label,

@@ -211,7 +211,7 @@ export const configSchema = z.object({
         .regex(/^postgres(ql)?:\/\//i, 'database.url must be a postgres:// URL (leave it unset for SQLite in the data directory)')
         .optional(),
       /**
-       * SQLite: how long writes that may wait — a reply's topic filing, the mood's reaction, mood samples,
+       * SQLite and PostgreSQL: how long writes that may wait — a reply's topic filing, the mood's reaction, mood samples,
        * job enqueues — gather before they are committed together (ms). 0, the default, commits them at the
        * next turn of the event loop. Reads of what they change wait for them (the next turn's mood, the
        * threads); a crash before the commit loses none of a reply's work (found again at start-up).

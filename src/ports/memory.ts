@@ -132,6 +132,8 @@ export interface MemoryStore {
   ): Promise<Memory[][]>;
   get(id: number): Promise<Memory | null>;
   getMany(ids: readonly number[]): Promise<Memory[]>;
+  /** The ids of every memory whose message is `messageId` (any kind; a summary names the last message it covers). */
+  idsFromMessage(messageId: number): Promise<number[]>;
   /**
    * What ranking needs of each memory (importance, last access), for the candidates of a search: a
    * narrow read, so that only the few memories a search returns are loaded whole (getMany).

@@ -126,6 +126,17 @@ export interface SocialStore {
     relationship: RelationshipRecord | RelationshipChange,
     event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
   ): Promise<RelationshipEventRecord>;
+  /**
+   * Several {@link recordInteraction}s in one transaction, in order (a batch of relationship jobs: one
+   * commit instead of one each); each its own outcome, a failed one leaving the others written. A store
+   * without it records them one by one.
+   */
+  recordInteractions?(
+    entries: ReadonlyArray<{
+      relationship: RelationshipRecord | RelationshipChange;
+      event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null };
+    }>,
+  ): Promise<Array<PromiseSettledResult<RelationshipEventRecord>>>;
   /** Newest first. */
   relationshipHistory(key: RelationshipKey, options: { limit: number; beforeId?: number }): Promise<RelationshipEventRecord[]>;
   relationshipEventsOf(conversationId: string): Promise<RelationshipEventRecord[]>;

@@ -217,12 +217,17 @@ export interface Store {
   appendAssistantTurn(input: AssistantTurnInput): Promise<MessageRecord>;
   /**
    * The reply's after-reply writes are being committed: its {@link PendingAfterReply} goes in the same
-   * transaction as the writes asked for at this moment (the embedded store's write batch). Optional:
-   * a store without it keeps no record (PostgreSQL).
+   * transaction as the writes asked for at this moment (the write batch). `written` settles once every
+   * one of them is committed: a store whose writes do not all arrive at one moment (PostgreSQL, where
+   * they follow reads over the network) clears the record only after it. Optional: a store without it
+   * keeps no record.
    */
-  afterReplyWritten?(replyMessageId: number): Promise<void>;
-  /** Replies whose after-reply writes never committed (a crash), oldest first. Optional, as above. */
-  pendingAfterReplies?(): Promise<PendingAfterReply[]>;
+  afterReplyWritten?(replyMessageId: number, written?: Promise<unknown>): Promise<void>;
+  /**
+   * Replies whose after-reply writes never committed (a crash), oldest first, taken over by this process
+   * (a store shared by several nodes hands each record to one node, never a live node's). Optional, as above.
+   */
+  pendingAfterReplies?(now?: number): Promise<PendingAfterReply[]>;
   /** Appends any message (system notes, persona-to-persona turns). */
   appendMessage(input: Omit<MessageRecord, 'id'>): Promise<MessageRecord>;
   /** The newest `limit` messages, returned oldest first. */

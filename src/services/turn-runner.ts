@@ -171,6 +171,7 @@ const DEFAULT_KINDS: readonly ConversationKind[] = ['user'];
 export class TurnRunner {
   private readonly contributors: PromptContributor[] = [];
   private readonly observers: TurnObserver[] = [];
+  private readonly afterReplyWaits: Array<(turn: { conversationId: string; personaId: string }) => Promise<void>> = [];
   private inFlight = 0;
   private sceneSource: SceneSource | null = null;
 
@@ -426,7 +427,7 @@ export class TurnRunner {
       heard: request.history,
       replyMessage,
     });
-    void this.afterReplyWritten(replyMessage.id);
+    void this.afterReplyWritten(replyMessage.id, this.afterReplyDone(observed, { conversationId: conversation.id, personaId: persona.id }));
 
     return {
       prepared,
@@ -449,12 +450,12 @@ export class TurnRunner {
    * store's write batch commits all of them together (`adapters/sqlite/write-batch.ts`). A crash before
    * that commit leaves the record, and {@link recoverAfterReplies} does the writes at the next start.
    */
-  private async afterReplyWritten(replyMessageId: number): Promise<void> {
+  private async afterReplyWritten(replyMessageId: number, written: Promise<unknown>): Promise<void> {
     const { store } = this.deps;
     if (store.afterReplyWritten === undefined) return;
     await afterIo();
     await store
-      .afterReplyWritten(replyMessageId)
+      .afterReplyWritten(replyMessageId, written)
       .catch((error: unknown) => this.deps.logger.warn({ err: error, replyMessageId }, 'could not clear the record of a reply\'s pending writes; they are done again at the next start'));
   }
 
@@ -467,7 +468,7 @@ export class TurnRunner {
    */
   async recoverAfterReplies(): Promise<number> {
     const { store, logger } = this.deps;
-    const pending = (await store.pendingAfterReplies?.()) ?? [];
+    const pending = (await store.pendingAfterReplies?.(this.deps.clock.now())) ?? [];
     let recovered = 0;
     for (const entry of pending) {
       try {
@@ -497,8 +498,22 @@ export class TurnRunner {
     if (userMessage !== null) events.publish({ type: 'messageStored', conversationId: conversation.id, message: userMessage, isRecovered: true });
     events.publish({ type: 'messageStored', conversationId: conversation.id, message: reply, isRecovered: true });
     const observed = this.notifyObservers({ session: entry.session, persona, conversation, userMessage, heard, replyMessage: reply });
-    await Promise.all([observed, this.afterReplyWritten(reply.id)]);
+    await Promise.all([observed, this.afterReplyWritten(reply.id, this.afterReplyDone(observed, { conversationId: conversation.id, personaId: persona.id }))]);
     return true;
+  }
+
+  /**
+   * Work besides the turn observers that a reply sets off and that must be committed before its pending
+   * record is cleared (the topic filing of its messages and the persona's mood sample, set off by
+   * `messageStored`): `wait` settles once what was asked for the conversation or persona so far is written.
+   */
+  awaitAfterReply(wait: (turn: { conversationId: string; personaId: string }) => Promise<void>): void {
+    this.afterReplyWaits.push(wait);
+  }
+
+  /** Settles once the reply's after-reply writes are committed (or failed): the observers' and the {@link awaitAfterReply} ones. */
+  private afterReplyDone(observed: Promise<void>, turn: { conversationId: string; personaId: string }): Promise<unknown> {
+    return Promise.allSettled([observed, ...this.afterReplyWaits.map((wait) => wait(turn))]);
   }
 
   /**

@@ -60,20 +60,24 @@ export class PostgresDatabase {
    */
   pgvector: 'installed' | 'available' | 'absent' = 'absent';
   private closed = false;
+  private shutDown: Promise<void> | null = null;
+  /** What must finish before the pool ends (the write batch's last commit, the node presence's connection). */
+  private readonly closing: Array<() => Promise<void>> = [];
+  /** How to open a connection of its own, outside the pool (`newClient`). */
+  private readonly clientConfig: pg.ClientConfig;
 
   private constructor(url: string, options: PostgresOptions) {
     this.schema = options.schema ?? 'public';
     this.label = redactUrl(url);
-    this.pool = new pg.Pool({
+    this.clientConfig = {
       connectionString: url,
-      max: options.poolSize ?? 10,
       types,
       // Fail fast when the server is unreachable instead of queuing requests behind a dead connection.
       connectionTimeoutMillis: 10_000,
-      idleTimeoutMillis: 30_000,
       application_name: 'persona-mcp',
       ...(this.schema === 'public' ? {} : { options: `-c search_path=${this.schema}` }),
-    });
+    };
+    this.pool = new pg.Pool({ ...this.clientConfig, max: options.poolSize ?? 10, idleTimeoutMillis: 30_000 });
     // An idle client that loses its server (a PostgreSQL restart) emits here; without a listener the
     // process would crash. The next query gets a fresh connection.
     this.pool.on('error', () => {});
@@ -140,10 +144,23 @@ export class PostgresDatabase {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.pool.end();
+  /** A connection of its own, outside the pool, with the pool's settings (the caller connects and ends it). */
+  newClient(): pg.Client {
+    return new pg.Client(this.clientConfig);
+  }
+
+  /** Runs `hook` when the database closes, before its pool ends (latest registered first). */
+  onClose(hook: () => Promise<void>): void {
+    this.closing.unshift(hook);
+  }
+
+  close(): Promise<void> {
+    this.shutDown ??= (async () => {
+      for (const hook of this.closing) await hook().catch(() => undefined);
+      this.closed = true;
+      await this.pool.end();
+    })();
+    return this.shutDown;
   }
 
   get isClosed(): boolean {

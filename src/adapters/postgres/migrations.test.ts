@@ -14,7 +14,6 @@ const available = await postgresAvailable();
 /** SQLite tables PostgreSQL has no use for, and why. */
 const SQLITE_ONLY: Record<string, string> = {
   memory_meta: "bookkeeping of SQLite's FTS5 index (PostgreSQL's tsvector column keeps itself up to date)",
-  after_reply_pending: "the embedded store's record of replies whose after-reply writes its write batch has not committed yet (start-up recovery after a crash; PostgreSQL writes them one by one, unrecorded)",
 };
 
 describe('PostgreSQL migrations', () => {

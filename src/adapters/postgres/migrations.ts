@@ -17,6 +17,7 @@ import { memoryRecall } from './migrations/0002_memory_recall.js';
 import { memoryRecallSearch } from './migrations/0026_memory_recall_search.js';
 import { personaOwners } from './migrations/0003_persona_owners.js';
 import { moodSamples } from './migrations/0030_mood_samples.js';
+import { afterReplyPending } from './migrations/0041_after_reply_pending.js';
 
 export interface PgMigration {
   version: number;
@@ -24,7 +25,7 @@ export interface PgMigration {
   sql: string;
 }
 
-export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media, mediaBlobs, memoryRecallSearch, moodSamples];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media, mediaBlobs, memoryRecallSearch, moodSamples, afterReplyPending];
 
 /**
  * The SQLite schema version the newest PostgreSQL schema holds the same tables and columns as: the

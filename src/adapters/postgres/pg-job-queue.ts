@@ -22,7 +22,8 @@ import {
   type JobQueueSettings,
   type JobRow,
 } from '../jobs/job-worker.js';
-import type { PostgresDatabase } from './database.js';
+import type { PostgresDatabase, TransactionClient } from './database.js';
+import { pgWriteBatch } from './write-batch.js';
 
 export type PostgresJobQueueOptions = JobQueueOptions;
 
@@ -53,27 +54,35 @@ export class PostgresJobQueue implements JobQueue {
     this.yielding = new InteractiveYield(this.clock, () => this.isStarted);
   }
 
+  /**
+   * Committed with the other writes of this moment (a turn's formation and relationship jobs with its
+   * filing and mood: `write-batch.ts`), resolving with the job's id once committed.
+   */
   async enqueue(type: string, payload: Record<string, unknown>, options: { runAfter?: number; dedupeKey?: string; maxAttempts?: number } = {}): Promise<number> {
+    // Serialised now, so a payload that cannot be fails its own enqueue, not its batch.
+    const json = JSON.stringify(payload);
+    const id = await pgWriteBatch(this.db).defer((tx) => this.insertJob(tx, type, json, options));
+    this.wake();
+    return id;
+  }
+
+  private async insertJob(tx: TransactionClient, type: string, json: string, options: { runAfter?: number; dedupeKey?: string; maxAttempts?: number }): Promise<number> {
     const now = this.clock.now();
-    const values = [type, JSON.stringify(payload), options.maxAttempts ?? this.settings.maxAttempts, options.runAfter ?? now, options.dedupeKey ?? null, now];
+    const values = [type, json, options.maxAttempts ?? this.settings.maxAttempts, options.runAfter ?? now, options.dedupeKey ?? null, now];
     const insert = `INSERT INTO jobs (type, payload, status, attempts, max_attempts, run_after, dedupe_key, created_at, updated_at)
                     VALUES ($1, $2, 'pending', 0, $3, $4, $5, $6, $6)`;
-    let id: number;
-    if (options.dedupeKey === undefined) {
-      id = (await this.db.one<{ id: number }>(`${insert} RETURNING id`, values))!.id;
-    } else {
+    if (options.dedupeKey === undefined) return (await tx.one<{ id: number }>(`${insert} RETURNING id`, values))!.id;
+    for (;;) {
       // The partial unique index keeps one pending job per key, across nodes too.
-      const inserted = await this.db.one<{ id: number }>(
+      const inserted = await tx.one<{ id: number }>(
         `${insert} ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status = 'pending' DO NOTHING RETURNING id`,
         values,
       );
-      id =
-        inserted?.id ??
-        (await this.db.one<{ id: number }>("SELECT id FROM jobs WHERE dedupe_key = $1 AND status = 'pending'", [options.dedupeKey]))?.id ??
-        (await this.enqueue(type, payload, options));
+      if (inserted !== null) return inserted.id;
+      const pending = await tx.one<{ id: number }>("SELECT id FROM jobs WHERE dedupe_key = $1 AND status = 'pending'", [options.dedupeKey]);
+      if (pending !== null) return pending.id;
+      // The pending one was claimed in between (each statement sees the latest commits): insert again.
     }
-    this.wake();
-    return id;
   }
 
   register(type: string, handler: JobHandler): void {

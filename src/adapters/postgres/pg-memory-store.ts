@@ -213,6 +213,10 @@ export class PostgresMemoryStore implements MemoryStore {
     return (await this.db.rows<MemoryRow>(`${MEMORY_SELECT} WHERE m.id = ANY($1::bigint[])`, [ids])).map(toMemory);
   }
 
+  async idsFromMessage(messageId: number): Promise<number[]> {
+    return (await this.db.rows<{ id: number }>('SELECT id FROM memories WHERE message_id = $1', [messageId])).map((row) => row.id);
+  }
+
   async rankingFacts(ids: readonly number[]): Promise<RankingFacts[]> {
     if (ids.length === 0) return [];
     return this.db.rows<RankingFacts>('SELECT id, importance, last_accessed_at AS "lastAccessedAt" FROM memories WHERE id = ANY($1::bigint[])', [ids]);

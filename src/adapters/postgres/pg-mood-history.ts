@@ -5,15 +5,17 @@
 import type { MoodHistory, MoodSampleInput, MoodSamplePage, MoodSampleQuery, MoodSampleRecord } from '../../ports/mood-history.js';
 import { MOOD_SAMPLE_COLUMNS, moodSampleValues, pageOf, toMoodSample, type MoodSampleRow } from '../sqlite/mood-sample-rows.js';
 import type { PostgresDatabase } from './database.js';
+import { pgWriteBatch } from './write-batch.js';
 
 export class PostgresMoodHistory implements MoodHistory {
   constructor(private readonly db: PostgresDatabase) {}
 
+  /** Committed with the other writes of this moment (a reply's filing, mood and jobs: `write-batch.ts`). */
   async append(sample: MoodSampleInput): Promise<MoodSampleRecord> {
-    const row = await this.db.one<MoodSampleRow>(
+    const row = await pgWriteBatch(this.db).defer((tx) => tx.one<MoodSampleRow>(
       `INSERT INTO mood_samples (${MOOD_SAMPLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, ${MOOD_SAMPLE_COLUMNS}`,
       moodSampleValues(sample),
-    );
+    ));
     return toMoodSample(row!);
   }
 

@@ -21,6 +21,7 @@ import type {
 import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from '../sqlite/social-rows.js';
 import type { GroupRow, MemberRow, MoodEventRow, MoodRow, RelationshipEventRow, RelationshipRow, SpeakerRow, ThreadRow } from '../sqlite/social-statements.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
+import { pgWriteBatch } from './write-batch.js';
 
 const SPEAKER_COLUMNS = `persona_id, role, count(*) AS messages, coalesce(sum(tokens), 0) AS tokens,
   coalesce(sum(length(content)), 0) AS characters, coalesce(sum(processing_ms), 0) AS processing_ms_total,
@@ -108,7 +109,8 @@ export class PostgresSocialStore implements SocialStore {
   }
 
   updateMood(personaId: string, change: MoodChange): Promise<MoodState> {
-    return this.db.transaction(async (tx) => {
+    // with the reply's other writes of this moment (a reaction to an exchange), in one commit (write-batch.ts)
+    return pgWriteBatch(this.db).defer(async (tx) => {
       await tx.lock(`mood:${personaId}`);
       const { state, event } = change(moodOf(await tx.one<MoodRow>(MOOD_SELECT, [personaId])));
       await saveMoodRows(tx, personaId, state, event);
@@ -166,6 +168,10 @@ export class PostgresSocialStore implements SocialStore {
 
   fileInThreads(filings: readonly ThreadFiling[]): Promise<number[]> {
     if (filings.length === 0) return Promise.resolve([]);
+    // Its own transaction, not the write batch: on a shared store a person's message is filed at once and
+    // the turn waits for it (no filing is kept to write with the reply's), and a reply's filing follows a
+    // read of the threads, so it would not join the reply's other writes anyway. The reply's
+    // after-reply record is cleared only once it is written (TurnRunner.awaitAfterReply).
     return this.db.transaction(async (tx) => {
       const isFiled: boolean[] = [];
       for (const filing of filings) {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { dropFreshPostgres, freshPostgres, postgresAvailable, selectBackend } from '../../../test/helpers/store-backend.js';
 import { buildPersonaDefinition } from '../../domain/persona-schema.js';
 import { freshEnergy, spendEnergy, type SocialEnergyState } from '../../domain/social-energy.js';
-import { PostgresStore } from './pg-store.js';
+import { AFTER_REPLY_LEASE_MS, PostgresStore } from './pg-store.js';
 
 const available = await postgresAvailable();
 selectBackend('postgres');
@@ -60,6 +60,73 @@ describe.skipIf(!available.ok)('PostgresStore on a shared server', () => {
       ['mine', 'sam'],
       ['shared', null],
     ]);
+  });
+
+  describe("a reply's pending after-reply writes", () => {
+    const afterReply = { session: { id: 's1', userId: 'sam' }, userMessageId: null };
+    /** A reply recorded as having its after-reply writes still to come, by `node`. */
+    const reply = async (node: PostgresStore, now = 2_000): Promise<{ conversationId: string; replyId: number; userId: number }> => {
+      if ((await node.getPersona('aria')) === null) await node.insertPersona(buildPersonaDefinition({ name: 'Aria' }), 1);
+      const { conversation, message } = await node.appendUserTurn({ sessionId: 's1', personaId: 'aria', content: 'hi', tokens: 1, now: now - 1 });
+      const saved = await node.appendAssistantTurn({
+        conversationId: conversation.id,
+        personaId: 'aria',
+        content: 'hello',
+        tokens: 1,
+        promptTokens: 1,
+        processingMs: 1,
+        now,
+        personaState: freshEnergy(buildPersonaDefinition({ name: 'Aria' }).socialEnergy, now),
+        afterReply: { ...afterReply, userMessageId: message.id },
+      });
+      return { conversationId: conversation.id, replyId: saved.id, userId: message.id };
+    };
+
+    it("are left to their node while it runs, cleared once written, and never taken by a node while their owner is connected", async () => {
+      const nodeA = new PostgresStore(await freshPostgres());
+      const nodeB = new PostgresStore(await freshPostgres());
+      const first = await reply(nodeA);
+      // A's own sweep and B's start-up both leave a live node's fresh record alone.
+      expect(await nodeA.pendingAfterReplies(3_000)).toEqual([]);
+      expect(await nodeB.pendingAfterReplies(3_000)).toEqual([]);
+      let written = false;
+      const clearing = nodeA.afterReplyWritten(first.replyId, new Promise<void>((resolve) => setTimeout(() => ((written = true), resolve()), 50)));
+      await clearing;
+      // cleared only after the writes it waited for
+      expect(written).toBe(true);
+      expect((await nodeA.database.rows('SELECT * FROM after_reply_pending')).length).toBe(0);
+    });
+
+    it('are taken over by exactly one node once their node is gone (its connections closed, as by kill -9)', async () => {
+      const nodeA = new PostgresStore(await freshPostgres());
+      const replies = [await reply(nodeA, 2_000), await reply(nodeA, 2_010), await reply(nodeA, 2_020)];
+      // As a crash leaves it: the records written, their writes never cleared, the node's connections closed
+      // (test/e2e/crash-after-reply-postgres.test.ts kills a real server).
+      await nodeA.close();
+      const nodes = await Promise.all([1, 2, 3].map(async () => new PostgresStore(await freshPostgres())));
+      const taken = await Promise.all(nodes.map((node) => node.pendingAfterReplies(3_000)));
+      const all = taken.flat();
+      // every record once, oldest first within each node's share, with what the recovery needs
+      expect(all.map((entry) => entry.replyMessageId).sort((a, b) => a - b)).toEqual(replies.map((entry) => entry.replyId));
+      expect(all.find((entry) => entry.replyMessageId === replies[0]!.replyId)).toEqual({
+        replyMessageId: replies[0]!.replyId,
+        conversationId: replies[0]!.conversationId,
+        userMessageId: replies[0]!.userId,
+        session: afterReply.session,
+      });
+      // taken: now the records of live nodes, no node takes them again
+      expect((await Promise.all(nodes.map((node) => node.pendingAfterReplies(4_000)))).flat()).toEqual([]);
+    });
+
+    it('are taken over once their lease has passed, even while their node looks connected (a stuck node)', async () => {
+      const nodeA = new PostgresStore(await freshPostgres());
+      const nodeB = new PostgresStore(await freshPostgres());
+      const stuck = await reply(nodeA, 2_000);
+      expect(await nodeB.pendingAfterReplies(2_000 + AFTER_REPLY_LEASE_MS - 1)).toEqual([]);
+      expect((await nodeB.pendingAfterReplies(2_000 + AFTER_REPLY_LEASE_MS)).map((entry) => entry.replyMessageId)).toEqual([stuck.replyId]);
+      await nodeB.afterReplyWritten(stuck.replyId);
+      expect(await nodeA.pendingAfterReplies(10 * AFTER_REPLY_LEASE_MS)).toEqual([]);
+    });
   });
 
   it('reports its size and the URL without the password', async () => {

@@ -14,6 +14,7 @@ import type {
   ConversationStatus,
   HistoryPage,
   MessageRecord,
+  PendingAfterReply,
   PersonaRecord,
   PersonaStateChange,
   RetentionPolicy,
@@ -51,6 +52,15 @@ import {
 } from '../sqlite/rows.js';
 import { END_REASONS } from '../sqlite/sqlite-store.js';
 import { PostgresDatabase, type TransactionClient } from './database.js';
+import { NodePresence, OWNER_GONE } from './node-presence.js';
+import { pgWriteBatch } from './write-batch.js';
+
+/**
+ * How long a reply's `after_reply_pending` record stays this node's while its node still looks
+ * connected: past it, another node may redo the writes (a stuck node, or a host gone before PostgreSQL
+ * noticed). Well beyond a write batch's longest window (`database.writeBatchMs`, at most 60 s).
+ */
+export const AFTER_REPLY_LEASE_MS = 120_000;
 
 type Db = Pick<TransactionClient, 'rows' | 'one' | 'query'>;
 type NewConversation = Parameters<Store['startConversation']>[0];
@@ -68,7 +78,12 @@ function newConversationId(): string {
 }
 
 export class PostgresStore implements Store {
-  constructor(private readonly db: PostgresDatabase) {}
+  /** This node's presence in the shared store (the owner of its replies' pending after-reply writes). */
+  private readonly presence: NodePresence;
+
+  constructor(private readonly db: PostgresDatabase) {
+    this.presence = new NodePresence(db);
+  }
 
   /** Connects to `url`, creating and migrating the schema when needed. */
   static async open(url: string, options: Parameters<typeof PostgresDatabase.open>[1] = {}): Promise<PostgresStore> {
@@ -257,12 +272,67 @@ export class PostgresStore implements Store {
     });
   }
 
-  appendAssistantTurn(input: AssistantTurnInput): Promise<MessageRecord> {
+  async appendAssistantTurn(input: AssistantTurnInput): Promise<MessageRecord> {
+    const { afterReply } = input;
+    // taken once per process (its own connection), before the first reply that needs it
+    const ownerKey = afterReply === undefined ? null : await this.presence.ownerKey();
     return this.db.transaction(async (tx) => {
       const message = await insertMessageRow(tx, assistantMessage(input));
       await changePersonaStateRow(tx, input.personaId, input.personaState);
+      if (afterReply !== undefined)
+        await tx.query(
+          `INSERT INTO after_reply_pending (reply_message_id, user_message_id, session_id, user_id, created_at, owner_key, lease_until)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [message.id, afterReply.userMessageId, afterReply.session.id, afterReply.session.userId, input.now, ownerKey, input.now + AFTER_REPLY_LEASE_MS],
+        );
       return message;
     });
+  }
+
+  /**
+   * Clears the reply's record once `written` has settled (every after-reply write asked for and
+   * committed: on PostgreSQL they follow reads, so they do not all arrive at one moment), in the write
+   * batch with whatever else is being written then.
+   */
+  async afterReplyWritten(replyMessageId: number, written?: Promise<unknown>): Promise<void> {
+    await written?.catch(() => undefined);
+    await pgWriteBatch(this.db).defer((tx) => tx.query('DELETE FROM after_reply_pending WHERE reply_message_id = $1', [replyMessageId]));
+  }
+
+  /**
+   * Takes over, for this node, the replies whose after-reply writes their node never committed: their
+   * owner is gone from the store (its presence lock released: the process died) or their lease passed.
+   * `FOR UPDATE SKIP LOCKED` and the new owner key make every record one node's: nodes starting or
+   * sweeping at once each get different ones, and a live node's fresh records are left to it.
+   */
+  async pendingAfterReplies(now: number = Date.now()): Promise<PendingAfterReply[]> {
+    const ownerKey = await this.presence.ownerKey();
+    const rows = await this.db.rows<{
+      reply_message_id: number;
+      conversation_id: string;
+      user_message_id: number | null;
+      session_id: string;
+      user_id: string | null;
+    }>(
+      `WITH orphaned AS (
+         SELECT reply_message_id FROM after_reply_pending p
+         WHERE p.lease_until <= $1 OR (p.owner_key IS DISTINCT FROM $3::bigint AND ${OWNER_GONE('p.owner_key')})
+         ORDER BY reply_message_id
+         FOR UPDATE SKIP LOCKED),
+       taken AS (
+         UPDATE after_reply_pending p SET owner_key = $3, lease_until = $2
+         FROM orphaned WHERE p.reply_message_id = orphaned.reply_message_id
+         RETURNING p.*)
+       SELECT t.reply_message_id, m.conversation_id, t.user_message_id, t.session_id, t.user_id
+       FROM taken t JOIN messages m ON m.id = t.reply_message_id ORDER BY t.reply_message_id`,
+      [now, now + AFTER_REPLY_LEASE_MS, ownerKey],
+    );
+    return rows.map((row) => ({
+      replyMessageId: row.reply_message_id,
+      conversationId: row.conversation_id,
+      userMessageId: row.user_message_id,
+      session: { id: row.session_id, userId: row.user_id },
+    }));
   }
 
   appendMessage(input: Omit<MessageRecord, 'id'>): Promise<MessageRecord> {

@@ -122,6 +122,7 @@ export function prepareMemoryStatements(db: Database) {
     ),
     deleteMany: db.prepare<[string]>('DELETE FROM memories WHERE id IN (SELECT value FROM json_each(?))'),
     formedFrom: db.prepare<[number], number>("SELECT id FROM memories WHERE message_id = ? AND kind <> 'summary'").pluck(),
+    fromMessage: db.prepare<[number], number>('SELECT id FROM memories WHERE message_id = ?').pluck(),
     isForgotten: db.prepare<[number], 1>('SELECT 1 FROM forgotten_messages WHERE message_id = ?').pluck(),
     forget: db.prepare<[number, number]>('INSERT OR IGNORE INTO forgotten_messages (message_id, forgotten_at) VALUES (?, ?)'),
     personaExists: db.prepare<[string], 1>('SELECT 1 FROM personas WHERE id = ?').pluck(),

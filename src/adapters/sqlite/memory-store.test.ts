@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
 import { parseThesaurus, RECALL_TERMS_WEIGHT, type Thesaurus } from '../../domain/memory/expansion.js';
 import { SqliteMemoryStore, toFtsQuery, blobToVector, vectorToBlob, ftsRowCount, estimatedDocuments, DOCUMENT_COUNT_SAMPLE, rankTextCandidates } from './memory-store.js';
@@ -125,6 +125,29 @@ describe('SqliteMemoryStore', () => {
     expect(stored.get(memory.id)).toEqual({ at: 8_000, count: 3 });
   });
 
+  it.skipIf(onPostgres())("leaves fresh recalls out of a formation's write (the timer or a later write takes them) and takes along those that waited", async () => {
+    const sqlite = memories as SqliteMemoryStore;
+    const memory = await sqlite.insert({ ...base, personaId: 'aria', kind: 'user_fact', content: 'the user keeps bees', visibility: 'private' }, [], 1_000);
+    const stored = store.database.prepare<[number], { at: number; count: number }>('SELECT last_accessed_at AS at, access_count AS count FROM memories WHERE id = ?');
+    const formed = (messageId: number) => ({ memory: { ...base, personaId: 'aria', content: `formed from ${messageId}`, visibility: 'private' as const }, vectors: [] });
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      await sqlite.recordAccess([memory.id], 5_000);
+      await sqlite.replaceFormed(1, [formed(1)], 5_100);
+      expect(stored.get(memory.id)).toEqual({ at: 1_000, count: 0 });
+      expect(await sqlite.get(memory.id)).toMatchObject({ lastAccessedAt: 5_000, accessCount: 1 });
+      await sqlite.recordAccess([memory.id], 5_200);
+      await sqlite.replaceFormedMany([{ messageId: 2, memories: [formed(2)] }], 5_300);
+      expect(stored.get(memory.id)).toEqual({ at: 1_000, count: 0 });
+      vi.advanceTimersByTime(600);
+      await sqlite.replaceFormed(3, [formed(3)], 5_400);
+      expect(stored.get(memory.id)).toEqual({ at: 5_200, count: 2 });
+      expect(await sqlite.get(memory.id)).toMatchObject({ lastAccessedAt: 5_200, accessCount: 2 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it.skipIf(onPostgres())("reads a turn's facts block and summary along their indexes, without a sort or a table scan", () => {
     const plan = (sql: string): string =>
       store.database
@@ -210,6 +233,18 @@ describe('SqliteMemoryStore', () => {
     expect(hits.slice(0, 4).map((hit) => hit.id)).toEqual([...both].reverse());
     expect(hits.slice(0, 4).every((hit) => hit.relevance! > 0.99)).toBe(true);
     expect(hits[4]!.relevance!).toBeLessThan(0.8);
+  });
+
+  it('hands back each memory it writes exactly as a read of it gives it (labels, restatements, shares, odd text)', async () => {
+    const written = [
+      await memories.insert({ ...base, personaId: 'aria', content: 'plain', visibility: 'private', userId: 'u1', sessionId: 's1', conversationId: 'c1', messageId: 4 }, [], 1_000),
+      await memories.insert({ ...base, personaId: 'aria', content: 'labelled', label: 'location', importance: 0.1 + 0.2, visibility: 'public' }, [], 1_001),
+      await memories.insert({ ...base, personaId: 'aria', content: 'same label', label: 'observation', visibility: 'private' }, [], 1_002),
+      await memories.insert({ ...base, personaId: 'aria', content: 'shared', visibility: 'shared', sharedWith: ['kira'], sharedGroups: ['guild'] }, [], 1_003),
+      await memories.insert({ ...base, personaId: 'aria', content: 'a lone \ud800 surrogate', label: 'odd \udc00', visibility: 'private' }, [], 1_004),
+      ...(await memories.replaceFormed(9, [{ memory: { ...base, personaId: 'aria', kind: 'user_fact', content: 'formed 🐝', doc2query: 'Fact: bees. Q: what?', importanceSource: 'llm', visibility: 'private' }, vectors: [] }], 1_005)),
+    ];
+    for (const memory of written) expect(memory).toEqual(await memories.get(memory.id));
   });
 
   it('replaces what a message formed instead of adding to it', async () => {

@@ -51,6 +51,14 @@ const INDEX_PAGE = 500;
  * its access time and count reach the file within this, and every read of the server sees them at once.
  */
 const UNWRITTEN_RECALLS_MS = 1_000;
+/**
+ * A formation's write (background, one or more a turn) takes the recalls along only once they have waited
+ * this long: every write took them before, so each turn's formation rewrote the rows its recall touched
+ * (~6 UPDATEs of ~2 KB rows, a WAL page each, ~0.3 ms a turn). Turns that come faster than this have
+ * their recalls gathered into one write (the same memories recalled again count once); a lone turn's are
+ * written by the timer, in a commit of their own, within UNWRITTEN_RECALLS_MS as before.
+ */
+const FORMATION_TAKES_RECALLS_MS = UNWRITTEN_RECALLS_MS / 2;
 
 /** Full-text matches ranked per result wanted before visibility filtering (see fullTextSearch). */
 const FULL_TEXT_SCAN = 20;
@@ -407,6 +415,8 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Recalls not yet written (see recordAccess): memory id → the last one's time and how many. */
   private readonly unwrittenRecalls = new Map<number, { at: number; count: number }>();
   private recallTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the oldest unwritten recall was gathered (performance.now(), null when there is none). */
+  private recallsWaitingSince: number | null = null;
 
   private readonly thesaurus: Thesaurus;
 
@@ -517,7 +527,7 @@ export class SqliteMemoryStore implements MemoryStore {
       if (this.sql.isForgotten.get(messageId) !== undefined) return [];
       this.deleteRows(this.sql.formedFrom.all(messageId));
       return memories.map(({ memory, vectors }, index) => this.insertRow({ ...memory, messageId }, vectors, now, recallTerms[index]));
-    });
+    }, FORMATION_TAKES_RECALLS_MS);
   }
 
   async replaceFormedMany(
@@ -536,7 +546,12 @@ export class SqliteMemoryStore implements MemoryStore {
         this.deleteRows(this.sql.formedFrom.all(messageId));
         return memories.map(({ memory, vectors }, index) => this.insertRow({ ...memory, messageId }, vectors, now, recallTerms[at]![index]));
       }),
+      FORMATION_TAKES_RECALLS_MS,
     );
+  }
+
+  async idsFromMessage(messageId: number): Promise<number[]> {
+    return this.read(() => this.sql.fromMessage.all(messageId));
   }
 
   /** A new memory's recall terms (the thesaurus' expansion of its text and restatement: ~0.15 ms of CPU). */
@@ -884,10 +899,12 @@ export class SqliteMemoryStore implements MemoryStore {
   /**
    * Gathers the recalls instead of writing them now: a chat turn's recall used to end in a commit of
    * its own (~0.1–0.6 ms on the turn's critical path, issue 15). They are written first thing by the
-   * next write of this store (the turn's memory formation, after the reply), or after
-   * UNWRITTEN_RECALLS_MS, or by `flushAccess` (shutdown); every read of this store counts them meanwhile.
+   * next write of this store (a memory formation only once they have waited FORMATION_TAKES_RECALLS_MS),
+   * or after UNWRITTEN_RECALLS_MS, or by `flushAccess` (shutdown); every read of this store counts them
+   * meanwhile.
    */
   async recordAccess(ids: readonly number[], now: number): Promise<void> {
+    if (ids.length > 0) this.recallsWaitingSince ??= performance.now();
     for (const id of ids) {
       const known = this.unwrittenRecalls.get(id);
       if (known === undefined) this.unwrittenRecalls.set(id, { at: now, count: 1 });
@@ -1124,7 +1141,7 @@ export class SqliteMemoryStore implements MemoryStore {
   // helpers (synchronous, inside `read` or `write`)
 
   private insertRow(memory: NewMemory, vectors: readonly MemoryVector[], now: number, recallTerms = this.recallTermsFor(memory)): Memory {
-    const { id } = this.sql.insert.get({
+    const row = {
       persona_id: memory.personaId,
       kind: memory.kind,
       content: memory.content,
@@ -1136,15 +1153,18 @@ export class SqliteMemoryStore implements MemoryStore {
       conversation_id: memory.conversationId ?? null,
       message_id: memory.messageId ?? null,
       type_label: memory.label !== undefined && memory.label !== null && memory.label !== memory.kind ? memory.label : null,
-      recall_terms: recallTerms,
-      expanded_with: this.thesaurus.version,
       doc2query: memory.doc2query ?? null,
-      now,
-    })!;
+    };
+    const { id } = this.sql.insert.get({ ...row, recall_terms: recallTerms, expanded_with: this.thesaurus.version, now })!;
     this.noteWrite(1, [id]);
     if (memory.visibility === 'shared') this.addShares(id, memory.sharedWith ?? [], memory.sharedGroups ?? []);
     for (const vector of vectors) this.putVector(id, memory.personaId, memory.userId ?? null, vector);
-    return toMemory(this.sql.get.get(id)!);
+    // The row as written, without reading it back (a SELECT with the share lists' subqueries per memory
+    // formed): what SQLite stores is what was bound — unless shares were added (their lists are read) or a
+    // text is not well-formed UTF-16 (SQLite stores a lone surrogate as U+FFFD; the read gives that).
+    const isAsBound = memory.visibility !== 'shared' && !Object.values(row).some((value) => typeof value === 'string' && LONE_SURROGATE.test(value));
+    if (!isAsBound) return toMemory(this.sql.get.get(id)!);
+    return toMemory({ ...row, id, created_at: now, last_accessed_at: now, access_count: 0, decayed_at: now, shared_with: null, shared_groups: null });
   }
 
   private addShares(id: number, personas: readonly string[], groups: readonly string[]): void {
@@ -1231,11 +1251,13 @@ export class SqliteMemoryStore implements MemoryStore {
     }
   }
 
-  private write<T>(work: () => T): Promise<T> {
+  /** `work` in a write transaction; `recallsAfterMs`: the recalls go along only once they have waited this long (default: always). */
+  private write<T>(work: () => T, recallsAfterMs = 0): Promise<T> {
     return this.read(() => {
       // The recalls gathered so far go first, in the same commit (inside an outer transaction they wait:
       // it may still roll back); they are forgotten only once it has committed.
-      const recalls = this.db.inTransaction ? 0 : this.unwrittenRecalls.size;
+      const isRecallsDue = recallsAfterMs <= 0 || (this.recallsWaitingSince !== null && performance.now() - this.recallsWaitingSince >= recallsAfterMs);
+      const recalls = this.db.inTransaction || !isRecallsDue ? 0 : this.unwrittenRecalls.size;
       const result = immediateTransaction(this.db)(() => {
         if (recalls > 0)
           this.cache.writingRecalls(() => {
@@ -1246,6 +1268,7 @@ export class SqliteMemoryStore implements MemoryStore {
       if (recalls > 0) {
         this.cache.recallsWritten(this.unwrittenRecalls);
         this.unwrittenRecalls.clear();
+        this.recallsWaitingSince = null;
       }
       if (this.isMirrorUsed && this.mirror?.hasChanges === true) this.followSoon();
       return result;
@@ -1270,6 +1293,9 @@ export class SqliteMemoryStore implements MemoryStore {
     });
   }
 }
+
+/** A UTF-16 surrogate without its pair: SQLite stores it as U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Lets the event loop take in what arrived (a request, a model's answer) before the next stretch of synchronous work. */
 function betweenStretches(): Promise<void> {

@@ -67,31 +67,55 @@ export class SqliteSocialStore implements SocialStore {
     change: RelationshipRecord | RelationshipChange,
     event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
   ): Promise<RelationshipEventRecord> {
-    return this.write(() => {
-      // Inside the write transaction: SQLite's single writer keeps the row unchanged between read and write.
-      let relationship: RelationshipRecord;
-      if ('apply' in change) {
-        const stored = this.sql.getRelationship.get(keyParams(change.key));
-        relationship = change.apply(stored === undefined ? null : toRelationship(stored));
-      } else {
-        relationship = change;
-      }
-      this.sql.upsertRelationship.run(relationshipParams(relationship));
-      const row = this.sql.insertRelationshipEvent.get({
-        ...keyParams(relationship),
-        at: relationship.lastInteraction ?? 0,
-        quality: event.quality,
-        source: event.source,
-        conversation_id: event.conversationId,
-        context: event.context,
-        affinity: relationship.affinity,
-        trust: relationship.trust,
-        respect: relationship.respect,
-        familiarity: relationship.familiarity,
-      });
-      if (row === undefined) throw new Error(`persona ${relationship.subjectId} does not exist`);
-      return toRelationshipEvent(row);
+    return this.write(() => this.writeInteraction(change, event));
+  }
+
+  recordInteractions(
+    entries: ReadonlyArray<{
+      relationship: RelationshipRecord | RelationshipChange;
+      event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null };
+    }>,
+  ): Promise<Array<PromiseSettledResult<RelationshipEventRecord>>> {
+    // Each in a savepoint of its own (the wrapper nests): one that throws is rolled back alone.
+    return this.write(() =>
+      entries.map(({ relationship, event }): PromiseSettledResult<RelationshipEventRecord> => {
+        try {
+          return { status: 'fulfilled', value: immediateTransaction(this.db)(() => this.writeInteraction(relationship, event)) };
+        } catch (error) {
+          return { status: 'rejected', reason: translateSqliteError(error, this.path) };
+        }
+      }),
+    );
+  }
+
+  /** Inside a write transaction: one interaction's relationship figures and timeline event. */
+  private writeInteraction(
+    change: RelationshipRecord | RelationshipChange,
+    event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
+  ): RelationshipEventRecord {
+    // Inside the write transaction: SQLite's single writer keeps the row unchanged between read and write.
+    let relationship: RelationshipRecord;
+    if ('apply' in change) {
+      const stored = this.sql.getRelationship.get(keyParams(change.key));
+      relationship = change.apply(stored === undefined ? null : toRelationship(stored));
+    } else {
+      relationship = change;
+    }
+    this.sql.upsertRelationship.run(relationshipParams(relationship));
+    const row = this.sql.insertRelationshipEvent.get({
+      ...keyParams(relationship),
+      at: relationship.lastInteraction ?? 0,
+      quality: event.quality,
+      source: event.source,
+      conversation_id: event.conversationId,
+      context: event.context,
+      affinity: relationship.affinity,
+      trust: relationship.trust,
+      respect: relationship.respect,
+      familiarity: relationship.familiarity,
     });
+    if (row === undefined) throw new Error(`persona ${relationship.subjectId} does not exist`);
+    return toRelationshipEvent(row);
   }
 
   relationshipHistory(key: RelationshipKey, options: { limit: number; beforeId?: number }): Promise<RelationshipEventRecord[]> {

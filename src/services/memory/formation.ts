@@ -443,15 +443,14 @@ export class MemoryFormation {
 
   /**
    * Per new memory (its offline vector), 1 − the best similarity to the persona's existing memories (1 when
-   * it has none); memories formed before from the same message (a job run again) do not count. One read
-   * of the hits' messages for all of them.
+   * it has none); memories formed before from the same message (a job run again) do not count. One
+   * indexed read of the message's memory ids for all of them (not the hits' whole rows).
    */
   private async novelties(personaId: string, userId: string | null, vectors: readonly Float32Array[], messageId: number): Promise<number[]> {
     const { memories, embedders } = this.deps;
     const hits = [];
     for (const vector of vectors) hits.push(await memories.vectorSearch(embedders.offline.id, vector, { viewerId: personaId, userId }, 3));
-    const ids = [...new Set(hits.flat().map((hit) => hit.id))];
-    const sameMessage = new Set((await memories.getMany(ids)).filter((memory) => memory.messageId === messageId).map((memory) => memory.id));
+    const sameMessage = new Set(hits.some((found) => found.length > 0) ? await memories.idsFromMessage(messageId) : []);
     return hits.map((found) => {
       const best = found.find((hit) => !sameMessage.has(hit.id))?.score;
       return best === undefined ? 1 : Math.max(0, 1 - best);

@@ -64,6 +64,11 @@ export class MoodHistoryService {
     });
   }
 
+  /** Settles once every sample of the persona asked for so far is written (or given up). */
+  async written(personaId: string): Promise<void> {
+    await this.writing.get(personaId);
+  }
+
   /**
    * Records the persona's mood and energy as they are now — preceded, after a quiet spell, by the
    * state it had rested to (`restSample`) — unless nothing changed since the last sample. Never throws:

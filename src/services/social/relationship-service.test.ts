@@ -65,3 +65,22 @@ describe('RelationshipService.get', () => {
     expect(await relationships.get(key)).toMatchObject({ exists: true, interactionCount: 1 });
   });
 });
+
+describe('RelationshipService.recordInteractions', () => {
+  it('records several interactions in order, a failed one leaving the others recorded', async () => {
+    const relationships = new RelationshipService(social, clock, () => persona);
+    const gone = { subjectId: 'no-such-persona', otherKind: 'user' as const, otherId: 'local' };
+    const outcomes = await relationships.recordInteractions([
+      { ...key, ...interaction, now: T0 + 1 },
+      { ...gone, ...interaction },
+      { ...key, ...interaction, quality: -0.5, now: T0 + 2 },
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    // The second interaction with the same relationship was applied on top of the first.
+    const stored = (await social.getRelationship(key))!;
+    expect(stored.interactionCount).toBe(2);
+    expect(outcomes[2]).toMatchObject({ status: 'fulfilled', value: { relationship: { interactionCount: 2, affinity: stored.affinity } } });
+    expect((await social.relationshipHistory(key, { limit: 10 })).map((event) => event.quality)).toEqual([-0.5, 0.8]);
+    expect(await relationships.get(key)).toMatchObject({ interactionCount: 2, affinity: stored.affinity });
+  });
+});

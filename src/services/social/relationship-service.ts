@@ -17,6 +17,7 @@ import type { Clock } from '../../ports/clock.js';
 import type {
   InteractionSource,
   RelationshipEventRecord,
+  RelationshipChange,
   RelationshipKey,
   RelationshipRecord,
   SocialStore,
@@ -123,10 +124,50 @@ export class RelationshipService {
 
   /** Applies one interaction and records it on the timeline; returns the updated view. */
   async recordInteraction(input: InteractionInput): Promise<{ relationship: RelationshipView; event: RelationshipEventRecord }> {
+    const change = this.changeFor(input);
+    const event = await this.store.recordInteraction(change.relationship, change.event);
+    return this.recorded(change, event);
+  }
+
+  /**
+   * Several interactions in order, in one transaction of the store when it can (a batch of relationship
+   * jobs: one commit instead of one each); each its own outcome, a failed one leaving the others recorded.
+   */
+  async recordInteractions(inputs: readonly InteractionInput[]): Promise<Array<PromiseSettledResult<{ relationship: RelationshipView; event: RelationshipEventRecord }>>> {
+    const changes = inputs.map((input) => this.changeFor(input));
+    if (this.store.recordInteractions === undefined) {
+      const outcomes: Array<PromiseSettledResult<{ relationship: RelationshipView; event: RelationshipEventRecord }>> = [];
+      for (const change of changes) {
+        try {
+          outcomes.push({ status: 'fulfilled', value: this.recorded(change, await this.store.recordInteraction(change.relationship, change.event)) });
+        } catch (error) {
+          outcomes.push({ status: 'rejected', reason: error });
+        }
+      }
+      return outcomes;
+    }
+    const events = await this.store.recordInteractions(changes);
+    // In order: a later interaction with the same relationship was applied on top of an earlier one.
+    return events.map((outcome, index) => {
+      if (outcome.status === 'rejected') return outcome;
+      try {
+        return { status: 'fulfilled', value: this.recorded(changes[index]!, outcome.value) };
+      } catch (error) {
+        return { status: 'rejected', reason: error };
+      }
+    });
+  }
+
+  /** An interaction as the store applies it (to the relationship it holds then: interactions recorded on several nodes at once all count). */
+  private changeFor(input: InteractionInput): {
+    id: string;
+    relationship: RelationshipChange;
+    event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null };
+    applied: () => RelationshipRecord | null;
+  } {
     const key: RelationshipKey = { subjectId: input.subjectId, otherKind: input.otherKind, otherId: input.otherId };
     const interaction = { quality: input.quality, durationMs: input.durationMs, now: input.now ?? this.clock.now() };
     let record: RelationshipRecord | null = null;
-    // Applied by the store to the relationship it holds then: interactions recorded on several nodes at once all count.
     const apply = (stored: RelationshipRecord | null): RelationshipRecord => {
       record = { ...key, ...applyInteraction(stored ?? { ...key, ...newRelationship() }, interaction) };
       return record;
@@ -134,16 +175,20 @@ export class RelationshipService {
     const id = keyOf(key);
     this.changes++;
     this.kept.delete(id);
-    const event = await this.store.recordInteraction({ key, apply }, {
-      quality: Math.max(-1, Math.min(1, input.quality)),
-      source: input.source,
-      conversationId: input.conversationId,
-      context: input.context,
-    });
+    return {
+      id,
+      relationship: { key, apply },
+      event: { quality: Math.max(-1, Math.min(1, input.quality)), source: input.source, conversationId: input.conversationId, context: input.context },
+      applied: () => record,
+    };
+  }
+
+  /** Keeps what the store now holds (it applied the change to its row, inside its transaction) and gives its view. */
+  private recorded(change: ReturnType<RelationshipService['changeFor']>, event: RelationshipEventRecord): { relationship: RelationshipView; event: RelationshipEventRecord } {
+    const record = change.applied();
     if (record === null) throw new Error('the store recorded an interaction without applying it');
-    // what the store now holds (the store applied `apply` to its row, inside its transaction)
     this.changes++;
-    this.keep(id, record);
+    this.keep(change.id, record);
     return { relationship: this.view(record, true), event };
   }
 

@@ -25,7 +25,7 @@ import type { PersonaService } from '../persona-service.js';
 import type { TurnAppraiser } from '../turn-appraiser.js';
 import type { CompletedTurn, PromptContribution, PromptContributor, TurnContext, TurnObserver } from '../turn-hooks.js';
 import type { EmotionService } from './emotion-service.js';
-import { userIdOf, type RelationshipService } from './relationship-service.js';
+import { userIdOf, type InteractionInput, type RelationshipService } from './relationship-service.js';
 import type { TopicThreadService } from './topic-thread-service.js';
 
 // Moved to the domain with the one prompt builder; kept importable from here.
@@ -169,26 +169,42 @@ export class SocialTurnObserver implements TurnObserver {
     });
     const requests = asked.filter((request) => request !== null);
     if (appraiser !== null && requests.length > 1) await appraiser.appraiseMany(requests, signal);
-    const outcomes: Array<PromiseSettledResult<void>> = [];
-    for (const payload of payloads) {
+    // Each exchange judged (the answers asked above), then all of them written in one transaction.
+    const outcomes: Array<PromiseSettledResult<void>> = payloads.map(() => ({ status: 'fulfilled', value: undefined }));
+    const interactions: Array<{ at: number; input: InteractionInput }> = [];
+    for (const [at, payload] of payloads.entries()) {
       try {
-        outcomes.push({ status: 'fulfilled', value: await this.updateRelationship(payload, signal) });
+        const input = await this.interactionOf(payload, signal);
+        if (input !== null) interactions.push({ at, input });
       } catch (error) {
-        outcomes.push({ status: 'rejected', reason: error });
+        outcomes[at] = { status: 'rejected', reason: error };
       }
     }
+    if (interactions.length === 0) return outcomes;
+    await this.jobs?.giveWay?.();
+    const recorded = await this.deps.relationships.recordInteractions(interactions.map(({ input }) => input));
+    recorded.forEach((outcome, index) => {
+      if (outcome.status === 'rejected') outcomes[interactions[index]!.at] = outcome;
+    });
     return outcomes;
   }
 
   /** Applies one exchange to the persona → user relationship: the model's rating when it gives one, else the heuristic. */
   private async updateRelationship(payload: RelationshipJobPayload, signal: AbortSignal): Promise<void> {
-    const persona = this.deps.personas.find(payload.personaId);
-    if (persona === null) return;
-    const judged = await this.askJudge(persona.name, payload, signal);
+    const input = await this.interactionOf(payload, signal);
+    if (input === null) return;
     // Reading the model's answer and writing the relationship are two stretches: a turn that arrived
     // meanwhile goes between them (the job runs on the queue; inline, there is nothing to give way to).
     await this.jobs?.giveWay?.();
-    await this.deps.relationships.recordInteraction({
+    await this.deps.relationships.recordInteraction(input);
+  }
+
+  /** The interaction one exchange makes (null: its persona is gone): the model's rating when it gives one, else the heuristic. */
+  private async interactionOf(payload: RelationshipJobPayload, signal: AbortSignal): Promise<InteractionInput | null> {
+    const persona = this.deps.personas.find(payload.personaId);
+    if (persona === null) return null;
+    const judged = await this.askJudge(persona.name, payload, signal);
+    return {
       subjectId: persona.id,
       otherKind: 'user',
       otherId: payload.userId,
@@ -198,7 +214,7 @@ export class SocialTurnObserver implements TurnObserver {
       conversationId: payload.conversationId,
       context: null,
       now: payload.at,
-    });
+    };
   }
 
   private async askJudge(personaName: string, payload: RelationshipJobPayload, signal: AbortSignal): Promise<number | null> {

@@ -1,0 +1,161 @@
+/**
+ * On PostgreSQL, a `kill -9` right after a reply loses none of that turn's derived work, and with several
+ * nodes on one database no reply's work is done twice. Real CLI servers (child processes) on the suite's
+ * PostgreSQL cluster (test/global-postgres.ts), each in a schema of its own test:
+ * a node is killed (SIGKILL) as soon as the client has the reply, while the turn's after-reply writes (the
+ * mood reaction, memory formation's and the relationship's jobs) wait in its write batch (held open for
+ * a minute, `database.writeBatchMs`, so the kill always comes first: the database read between the runs
+ * shows it). It is restarted while a second node starts on the same database: one of them does those
+ * writes before it listens, and every write is there once: one relationship job, one formation job, one
+ * mood reaction, each message filed once.
+ * Skipped with a message when PostgreSQL is not installed (.ci/run installs it).
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PostgresDatabase } from '../../src/adapters/postgres/database.js';
+import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
+import { waitForBanner } from '../helpers/child-server.js';
+import { dropFreshPostgres, freshPostgres, postgresAvailable } from '../helpers/store-backend.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+const BUILT = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const SOURCE = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const postgres = await postgresAvailable();
+
+interface Node {
+  url: string;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+let ollama: FakeOllama;
+let dir: string;
+const nodes: Node[] = [];
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  ollama = await startFakeOllama();
+  dir = mkdtempSync(path.join(os.tmpdir(), 'persona-mcp-pg-crash-'));
+});
+afterEach(async () => {
+  for (const client of clients.splice(0)) await client.close().catch(() => undefined);
+  for (const node of nodes.splice(0)) await node.kill('SIGKILL');
+  await dropFreshPostgres();
+});
+afterAll(async () => {
+  await ollama?.close();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A config file for a node on `schema`; `held`: its after-reply writes wait a minute for their commit. */
+function configFile(name: string, schema: string, held: boolean): string {
+  const file = path.join(dir, `${name}.json`);
+  const url = postgres.ok ? postgres.url : '';
+  writeFileSync(file, JSON.stringify({ logLevel: 'warn', database: { url, schema, ...(held ? { writeBatchMs: 60_000 } : {}) }, llm: { ollamaHost: ollama.url } }));
+  return file;
+}
+
+async function startNode(name: string, config: string): Promise<Node> {
+  // The built CLI starts in well under a second; from source tsx compiles it first.
+  const args = existsSync(BUILT) ? [BUILT] : ['--import', 'tsx', SOURCE];
+  const child = spawn(process.execPath, [...args, 'serve', '--port', '0', '--config', config, '--data-dir', path.join(dir, name)], {
+    env: { ...process.env, PERSONA_MCP_DATABASE_URL: '', PERSONA_MCP_REDIS_URL: '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const { url } = await waitForBanner(child, `node ${name}`);
+  const node: Node = {
+    url,
+    async kill(signal) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      await exited;
+    },
+  };
+  nodes.push(node);
+  return node;
+}
+
+async function connect(node: Node): Promise<TestClient> {
+  const client = await TestClient.connect(node.url);
+  clients.push(client);
+  return client;
+}
+
+/** Chats on `node` and kills it with SIGKILL the moment the reply is there. */
+async function chatAndKill(node: Node, message: string): Promise<{ conversation_id: string }> {
+  const client = await connect(node);
+  await client.result('persona.switch', { persona_id: 'aria' });
+  const reply = (await client.result('persona.chat', { message })) as { conversation_id: string };
+  await node.kill('SIGKILL');
+  return reply;
+}
+
+interface Written {
+  messages: { id: number; role: string }[];
+  pending: number;
+  filed: number[];
+  jobs: { type: string; status: string }[];
+  reactions: number;
+}
+
+async function written(db: PostgresDatabase, conversationId: string): Promise<Written> {
+  const messages = await db.rows<{ id: number; role: string }>('SELECT id, role FROM messages WHERE conversation_id = $1 ORDER BY id', [conversationId]);
+  return {
+    messages,
+    pending: (await db.rows('SELECT 1 FROM after_reply_pending')).length,
+    filed: (await db.rows<{ id: number }>('SELECT message_id AS id FROM message_threads ORDER BY message_id')).map((row) => row.id),
+    jobs: await db.rows<{ type: string; status: string }>("SELECT type, status FROM jobs WHERE type IN ('memory.form', 'social.relationship') ORDER BY type, id"),
+    reactions: (await db.rows("SELECT 1 FROM mood_events WHERE cause = 'chat'")).length,
+  };
+}
+
+/** Reads until `done` holds (each look a query, not a sleep), or gives up after a minute with the last read. */
+async function until(read: () => Promise<Written>, done: (seen: Written) => boolean): Promise<Written> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const seen = await read();
+    if (process.env.TRACE_UNTIL) console.log(Date.now(), JSON.stringify(seen));
+    if (done(seen) || Date.now() > deadline) return seen;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const finished = (seen: Written): boolean => seen.pending === 0 && seen.jobs.length === 2 && seen.jobs.every((job) => job.status === 'completed');
+
+describe.skipIf(!postgres.ok)('a kill -9 right after a reply, on PostgreSQL', { timeout: 180_000 }, () => {
+  it('loses neither the mood reaction nor the jobs of that turn, and two nodes starting at once do them once', async () => {
+    const db = await freshPostgres();
+    const first = await startNode('a', configFile('held', db.schema, true));
+    const reply = await chatAndKill(first, 'My name is Tova and I love sailing old wooden boats on the northern lakes.');
+
+    // What the crash left: both messages, the record of the reply's pending writes, none of the writes
+    // held in the batch (the filings are their own transactions on PostgreSQL: done or not by now).
+    const left = await written(db, reply.conversation_id);
+    expect(left.messages.map((message) => message.role)).toEqual(['user', 'assistant']);
+    expect(left).toMatchObject({ pending: 1, jobs: [], reactions: 0 });
+
+    // The node comes back while a second node starts on the same database: each looks for replies a
+    // crash interrupted before it listens, and exactly one of them takes this one.
+    const [again] = await Promise.all([startNode('a', configFile('plain', db.schema, false)), startNode('b', configFile('plain', db.schema, false))]);
+    const client = await connect(again!);
+    const after = await until(() => written(db, reply.conversation_id), finished);
+    expect(after).toMatchObject({ pending: 0, filed: left.messages.map((message) => message.id), reactions: 1 });
+    expect(after.jobs).toEqual([
+      { type: 'memory.form', status: 'completed' },
+      { type: 'social.relationship', status: 'completed' },
+    ]);
+    const threads = (await client.result('conversation.threads', { conversation_id: reply.conversation_id })) as { threads: { message_count: number }[] };
+    expect(threads.threads.reduce((sum, thread) => sum + thread.message_count, 0)).toBe(2);
+    const memories = (await client.result('memory.list', { persona_id: 'aria' })) as { memories: { content: string }[] };
+    expect(memories.memories.some((memory) => /sail|Tova|boat/i.test(memory.content))).toBe(true);
+  });
+});
+
+describe.skipIf(postgres.ok)('a kill -9 right after a reply, on PostgreSQL', () => {
+  it.skip(`skipped: ${postgres.ok ? '' : postgres.reason}`, () => {});
+});
