@@ -42,6 +42,9 @@ class FakeSocket extends EventEmitter {
   }
   pause(): void {}
   resume(): void {}
+  // The transport corks the connection's network stream while a run of the event loop sends (websocket.ts `send`).
+  cork(): void {}
+  uncork(): void {}
   ping(): void {}
   close(): void {}
   terminate(): void {}
@@ -79,7 +82,8 @@ const transport = new WebSocketTransport({
 const caller = await core.auth.authenticate(null);
 const sockets = Array.from({ length: connections }, (_, index) => {
   const socket = new FakeSocket();
-  (transport as unknown as { accept(socket: unknown, session: unknown, ip: string, keyId: string | null): void }).accept(
+  (transport as unknown as { accept(socket: unknown, stream: unknown, session: unknown, ip: string, keyId: string | null): void }).accept(
+    socket,
     socket,
     { id: `micro-session-${index}`, userId: caller.userId, role: caller.role },
     '127.0.0.1',

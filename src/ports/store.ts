@@ -216,8 +216,9 @@ export interface Store {
   /** One transaction: append the reply and save the persona's state. */
   appendAssistantTurn(input: AssistantTurnInput): Promise<MessageRecord>;
   /**
-   * The reply's after-reply writes are being committed: its {@link PendingAfterReply} goes in the same
-   * transaction as the writes asked for at this moment (the write batch). `written` settles once every
+   * The reply's after-reply writes have been asked for (it is called after them): its
+   * {@link PendingAfterReply} goes in the same transaction as they do (the write batch; the embedded
+   * store commits it with them at once). `written` settles once every
    * one of them is committed: a store whose writes do not all arrive at one moment (PostgreSQL, where
    * they follow reads over the network) clears the record only after it. Optional: a store without it
    * keeps no record.

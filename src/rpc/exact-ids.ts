@@ -75,18 +75,26 @@ function needsExactId(member: unknown, text: string): member is { id: number } {
   // Not safe: beyond 2^53, a fraction, or beyond a double altogether (`1e400` parses as Infinity).
   if (!Number.isSafeInteger(id) || Object.is(id, -0)) return true;
   // Written the usual way ("id":7, or "id": 7 as Python's json writes it)? Then 7 echoes it exactly.
-  const spelled = String(id);
-  return !isFollowedByDelimiter(text, `"id":${spelled}`) && !isFollowedByDelimiter(text, `"id": ${spelled}`);
+  return !isSpelledAfterIdKey(text, String(id));
 }
 
-/** Whether `needle` occurs in `text` as a whole number token (not the start of `7.5` or `70`). */
-function isFollowedByDelimiter(text: string, needle: string): boolean {
+const ID_KEY = '"id":';
+
+/**
+ * Whether `"id":` followed by `spelled` (right after it or after one space) occurs in `text` as a whole
+ * number token (not the start of `7.5` or `70`). Looked up without building the two needles per frame.
+ */
+function isSpelledAfterIdKey(text: string, spelled: string): boolean {
   let from = 0;
   for (;;) {
-    const at = text.indexOf(needle, from);
+    const at = text.indexOf(ID_KEY, from);
     if (at === -1) return false;
-    const next = text[at + needle.length];
-    if (next === undefined || next === ',' || next === '}' || next === ' ' || next === '\n' || next === '\r' || next === '\t') return true;
+    let start = at + ID_KEY.length;
+    if (text[start] === ' ') start += 1;
+    if (text.startsWith(spelled, start)) {
+      const next = text[start + spelled.length];
+      if (next === undefined || next === ',' || next === '}' || next === ' ' || next === '\n' || next === '\r' || next === '\t') return true;
+    }
     from = at + 1;
   }
 }

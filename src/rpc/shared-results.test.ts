@@ -29,6 +29,40 @@ describe('SharedResults', () => {
   });
 });
 
+describe('SharedResults.lookup / keep', () => {
+  it('gives back the kept result only for the same inputs, compared one by one (records by identity)', () => {
+    const answers = new SharedResults<{ energy: number }>();
+    const record = { id: 'aria' };
+    const inputs: unknown[] = [record, 1.5, 'calm'];
+    expect(answers.lookup('aria', inputs)).toBeUndefined();
+    const kept = answers.keep('aria', inputs, { energy: 1.5 });
+    inputs[1] = 1.5; // a scratch array filled again with the same values
+    expect(answers.lookup('aria', inputs)).toBe(kept);
+    expect(answers.lookup('aria', [{ id: 'aria' }, 1.5, 'calm'])).toBeUndefined(); // an equal but new record
+    expect(answers.lookup('aria', [record, 1.6, 'calm'])).toBeUndefined();
+    expect(answers.lookup('aria', [record, 1.5])).toBeUndefined();
+    expect(answers.lookup('kira', inputs)).toBeUndefined();
+  });
+
+  it('keeps a copy of the inputs, so refilling the scratch array does not change what was kept', () => {
+    const answers = new SharedResults<{ n: number }>();
+    const scratch: unknown[] = [1];
+    const kept = answers.keep('k', scratch, { n: 1 });
+    scratch[0] = 2;
+    expect(answers.lookup('k', scratch)).toBeUndefined();
+    scratch[0] = 1;
+    expect(answers.lookup('k', scratch)).toBe(kept);
+  });
+
+  it('still shares an equal result made from other inputs, and forgets the inputs of an evicted key', () => {
+    const answers = new SharedResults<{ n: number }>(1);
+    const first = answers.keep('a', [1], { n: 1 });
+    expect(answers.keep('a', [2], { n: 1 })).toBe(first); // same JSON: the same object (and bytes)
+    answers.keep('b', [1], { n: 3 });
+    expect(answers.lookup('a', [2])).toBeUndefined();
+  });
+});
+
 describe('stringifyResponse', () => {
   const answers = new SharedResults<Record<string, unknown>>();
   const shared = answers.reuse('x', { text: 'é "quoted"\n', n: 1.5, list: [null, true], nested: { deep: [] } });

@@ -17,6 +17,8 @@ const encoded = new WeakMap<object, Buffer>();
 
 export class SharedResults<T extends object> {
   private readonly last = new Map<string, T>();
+  /** What each key's result was made from (`keep`): the same inputs again mean the same result. */
+  private readonly madeFrom = new Map<string, unknown[]>();
 
   constructor(
     /** How many keys are kept (e.g. personas × 2); past it the oldest goes. */
@@ -27,11 +29,36 @@ export class SharedResults<T extends object> {
   reuse(key: string, result: T): T {
     const previous = this.last.get(key);
     if (previous !== undefined && sameJson(previous, result)) return previous;
-    if (previous === undefined && this.last.size >= this.maxKeys) this.last.delete(this.last.keys().next().value as string);
+    if (previous === undefined && this.last.size >= this.maxKeys) {
+      const oldest = this.last.keys().next().value as string;
+      this.last.delete(oldest);
+      this.madeFrom.delete(oldest);
+    }
     deepFreeze(result);
     texts.set(result, null);
     this.last.set(key, result);
     return result;
+  }
+
+  /**
+   * The result kept under `key` (by `keep`) when it was made from the same `inputs`, compared one by one
+   * with `Object.is` (records by identity, figures by value); else undefined. A caller whose result is a
+   * function of a few values checks them here instead of building the result and comparing it with
+   * `sameJson` on every call: building and comparing were most of persona.list's and persona.status's
+   * JavaScript (bench/README.md, round 9). `inputs` may be a scratch array the caller fills again each call.
+   */
+  lookup(key: string, inputs: readonly unknown[]): T | undefined {
+    const kept = this.madeFrom.get(key);
+    if (kept === undefined || kept.length !== inputs.length) return undefined;
+    for (let index = 0; index < kept.length; index += 1) if (!Object.is(kept[index], inputs[index])) return undefined;
+    return this.last.get(key);
+  }
+
+  /** `reuse(key, result)`, remembering that it was made from `inputs` (copied) for `lookup`. */
+  keep(key: string, inputs: readonly unknown[], result: T): T {
+    const shared = this.reuse(key, result);
+    this.madeFrom.set(key, inputs.slice());
+    return shared;
   }
 }
 
@@ -99,6 +126,8 @@ function isPlainResponse(response: object): boolean {
 }
 
 function idText(id: JsonRpcId): string {
+  // A finite number (as ids are) prints the same either way; String is the cheaper call.
+  if (typeof id === 'number') return String(id);
   return id instanceof ExactNumber ? id.text : JSON.stringify(id);
 }
 

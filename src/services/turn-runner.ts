@@ -21,7 +21,7 @@ import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
 import type { LlmImage, LlmMessage, LlmProvider } from '../ports/llm.js';
 import type { ConversationKind, ConversationRecord, MessageRecord, PendingAfterReply, PersonaRecord, Store } from '../ports/store.js';
-import { afterIo } from './after-io.js';
+import { afterQueuedIo } from './after-io.js';
 import { noTurnTiming, type TurnTimingSink } from '../ports/turn-timing.js';
 import { collectReply } from './llm-reply.js';
 import type { PersonaService } from './persona-service.js';
@@ -198,8 +198,9 @@ export class TurnRunner {
   }
 
   /**
-   * Turns working on the event loop now: preparing their prompt or storing their reply, not waiting for
-   * the model (background work gives way to them: `JobQueue.yieldTo`; while a model generates, it runs).
+   * Turns someone waits for now: preparing their prompt, waiting for their model's first words, storing
+   * their reply (background work gives way to them: `JobQueue.yieldTo`); not while the rest of a reply
+   * generates (then it runs).
    */
   get turnsInFlight(): number {
     return this.inFlight;
@@ -360,8 +361,15 @@ export class TurnRunner {
     const prepared = await this.prepare(request.stopwatch === stopwatch ? request : { ...request, stopwatch });
     if ((request.attachments?.images.length ?? 0) > 0) await this.checkVision(prepared.model);
 
-    this.inFlight -= 1;
-    working.isCounted = false;
+    // Counted until the model's first words: background work gives way while the person waits for them
+    // (a queue slot, the model's prompt evaluation; an instant model's whole answer), and runs while the
+    // rest of the reply generates.
+    const uncount = (): void => {
+      if (!working.isCounted) return;
+      this.inFlight -= 1;
+      working.isCounted = false;
+    };
+    const onDelta = options.onDelta;
     const replying = collectReply(
       this.deps.llm.chat(
         {
@@ -376,14 +384,22 @@ export class TurnRunner {
         },
         options.signal,
       ),
-      { clock, ...(options.onDelta ? { onDelta: options.onDelta } : {}) },
+      {
+        clock,
+        onDelta: (delta) => {
+          uncount();
+          onDelta?.(delta);
+        },
+      },
     );
     let generated: Awaited<typeof replying>;
     try {
       generated = await replying;
     } finally {
-      this.inFlight += 1;
-      working.isCounted = true;
+      if (!working.isCounted) {
+        this.inFlight += 1;
+        working.isCounted = true;
+      }
     }
     stopwatch.lap('llm');
     if (!generated.isComplete) {
@@ -446,14 +462,16 @@ export class TurnRunner {
 
   /**
    * Clears the reply's record of pending after-reply writes in the transaction that holds them: asked for
-   * once pending I/O has had its turn, as the filing, the mood's reaction and the job enqueues are, so the
-   * store's write batch commits all of them together (`adapters/sqlite/write-batch.ts`). A crash before
-   * that commit leaves the record, and {@link recoverAfterReplies} does the writes at the next start.
+   * last, once pending I/O and the callbacks the reply set off for that moment (the filing, the mood's
+   * reaction, the job enqueues, each after pending I/O) have run, so the store's write batch commits all of
+   * them together (`adapters/sqlite/write-batch.ts`), at once, before the event loop reads the next request
+   * (which used to find the batch still uncommitted and run first). A crash before that commit leaves the
+   * record, and {@link recoverAfterReplies} does the writes at the next start.
    */
   private async afterReplyWritten(replyMessageId: number, written: Promise<unknown>): Promise<void> {
     const { store } = this.deps;
     if (store.afterReplyWritten === undefined) return;
-    await afterIo();
+    await afterQueuedIo();
     await store
       .afterReplyWritten(replyMessageId, written)
       .catch((error: unknown) => this.deps.logger.warn({ err: error, replyMessageId }, 'could not clear the record of a reply\'s pending writes; they are done again at the next start'));

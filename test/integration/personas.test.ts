@@ -131,6 +131,19 @@ describe('persona methods', () => {
     expect(grown.personas.map((persona: { id: string }) => persona.id)).toContain('dame-vera');
     await other.result('persona.delete', { persona_id: 'dame-vera' });
     expect((await other.result('persona.list')).total_count).toBe(listed.total_count);
+
+    // What the answers are made from is compared, not the answers (SharedResults.lookup): a persona changed
+    // on the wire and a new default model both show in the very next answers.
+    await other.result('persona.update', { persona_id: 'kira', name: 'Kira Vale' });
+    const renamed = (await other.result('persona.list')).personas.find((persona: { id: string }) => persona.id === 'kira');
+    expect(renamed.name).toBe('Kira Vale');
+    expect(await other.result('persona.status', { persona_id: 'kira' })).toMatchObject({ name: 'Kira Vale' });
+    const modelBefore = renamed.model;
+    await other.result('config.set', { settings: { 'llm.model': 'tiny:1b' } });
+    const models = (await other.result('persona.list')).personas.map((persona: { model: string }) => persona.model);
+    expect(models).toContain('tiny:1b');
+    await other.result('config.set', { settings: { 'llm.model': null } });
+    expect((await other.result('persona.list')).personas.find((persona: { id: string }) => persona.id === 'kira').model).toBe(modelBefore);
     await other.close();
   });
 });

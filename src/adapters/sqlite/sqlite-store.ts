@@ -310,9 +310,9 @@ export class SqliteStore implements Store {
   }
 
   afterReplyWritten(replyMessageId: number): Promise<void> {
-    // with the writes of this moment: the reply's filing, mood and enqueues (write-batch.ts)
+    // the last of the writes of this moment (the reply's filing, mood and enqueues): committed with them now (write-batch.ts)
     return writeBatch(this.db)
-      .defer(() => {
+      .deferAndCommit(() => {
         this.sql.removeAfterReplyPending.run(replyMessageId);
       })
       .catch((error: unknown) => {

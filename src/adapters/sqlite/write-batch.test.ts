@@ -72,4 +72,21 @@ describe('WriteBatch', () => {
     expect(writeBatch(db)).toBe(writeBatch(db));
     expect(writeBatch(other)).not.toBe(writeBatch(db));
   });
+
+  it('deferAndCommit commits the waiting writes with the last one at once, unless writes gather for a window', async () => {
+    const batch = new WriteBatch(db);
+    const first = batch.defer(insert('filing'));
+    const second = batch.defer(insert('mood'));
+    const last = batch.deferAndCommit(insert('pending cleared'));
+    // one transaction, committed before deferAndCommit returned
+    expect(seenByOther()).toEqual(['filing', 'mood', 'pending cleared']);
+    expect(await Promise.all([first, second, last])).toEqual([1, 2, 3]);
+
+    const gathering = new WriteBatch(db, 60_000);
+    const held = gathering.deferAndCommit(insert('held'));
+    expect(seenByOther()).toEqual(['filing', 'mood', 'pending cleared']);
+    gathering.flush();
+    expect(await held).toBe(4);
+  });
 });
+

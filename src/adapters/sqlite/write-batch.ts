@@ -7,12 +7,13 @@
  * they are one.
  *
  * Each write resolves with its own result once the transaction that holds it has committed, or rejects
- * with its own error (its savepoint rolled back; the others still commit). Readers of what such a write
- * changes wait for its promise (the services keep them: `EmotionService.current`,
- * `TopicThreadService.settled`), so nothing reads around a write that has not landed yet.
+ * with its own error (its savepoint rolled back; the others still commit). Readers of the stored rows
+ * wait for its promise (the services keep them: `EmotionService.settled`, `TopicThreadService.settled`),
+ * so nothing reads around a write that has not landed yet; the services that are these rows' only writer
+ * show what they decided at once, from memory (the next turn's mood and filing do not wait for the commit).
  *
  * A crash before the commit loses these writes: a reply's are found again at start-up
- * (`SqliteStore.unobservedTurns`, the turn runner's `recoverUnobserved`).
+ * (`SqliteStore.pendingAfterReplies`, the turn runner's `recoverAfterReplies`).
  */
 import type { Database } from './database.js';
 import { immediateTransaction } from './transactions.js';
@@ -58,6 +59,18 @@ export class WriteBatch {
         this.timer.unref();
       } else setImmediate(() => this.flush());
     });
+  }
+
+  /**
+   * `defer`, then commits the batch at once unless writes gather for a window (`database.writeBatchMs`):
+   * for the last write of a moment whose other writes are in the batch already (a reply's after-reply
+   * writes: the clearing of its pending record is asked for after them), so that they commit before the
+   * event loop reads new input instead of in its next turn.
+   */
+  deferAndCommit<T>(work: () => T): Promise<T> {
+    const written = this.defer(work);
+    if (this.windowMs === 0) this.flush();
+    return written;
   }
 
   /** Commits the waiting writes now (the connection is closing, a reader cannot wait). */

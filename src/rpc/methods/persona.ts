@@ -119,29 +119,51 @@ export function personaMethods(services: Services): MethodDefinition[] {
   // Polled by every client, and the same answer for a while: an unchanged answer is the same object,
   // serialised once (shared-results.ts).
   const listAnswers = new SharedResults<PersonaListResult>(1);
-  const statusAnswers = new SharedResults<PersonaStatusResult>();
+  // One per value of `is_active`, keyed by persona id (no key string to build per call).
+  const statusAnswers = { active: new SharedResults<PersonaStatusResult>(), inactive: new SharedResults<PersonaStatusResult>() };
+  // What each answer is made from, filled again on every call: the answer is built (and compared) only when
+  // one of these changed (`SharedResults.lookup`). A persona record is replaced, never changed, when the
+  // persona is (persona-service.ts), so its fields (name, avatar) are compared by the record's identity.
+  const listInputs: unknown[] = [];
+  const LIST_STRIDE = 5;
+  const statusInputs: unknown[] = [];
 
   /** The catalogue with each persona's energy as `snapshotOf` gives it; null when one is missing. */
   const personaList = (snapshotOf: (persona: PersonaRecord) => PersonaSnapshot | null): PersonaListResult | null => {
-    const list: Array<z.infer<typeof personaSummaryWire>> = [];
-    let available = 0;
+    // Filled by index, not emptied and pushed: setting `length = 0` lets V8 drop the array's storage.
+    let filled = 0;
     for (const persona of personas.list()) {
       const snapshot = snapshotOf(persona);
       if (snapshot === null) return null;
-      if (snapshot.availability.isAvailable) available += 1;
+      listInputs[filled] = persona;
+      listInputs[filled + 1] = snapshot.availability.isAvailable;
+      listInputs[filled + 2] = round(snapshot.state.energy, 1);
+      listInputs[filled + 3] = snapshot.availability.cooldownRemaining;
+      listInputs[filled + 4] = chat.modelFor(persona);
+      filled += LIST_STRIDE;
+    }
+    if (listInputs.length !== filled) listInputs.length = filled;
+    const kept = listAnswers.lookup('all', listInputs);
+    if (kept !== undefined) return kept;
+    const list: Array<z.infer<typeof personaSummaryWire>> = [];
+    let available = 0;
+    for (let at = 0; at < listInputs.length; at += LIST_STRIDE) {
+      const persona = listInputs[at] as PersonaRecord;
+      const isAvailable = listInputs[at + 1] as boolean;
+      if (isAvailable) available += 1;
       list.push({
         id: persona.id,
         name: persona.name,
         description: persona.description,
-        available: snapshot.availability.isAvailable,
-        social_energy: round(snapshot.state.energy, 1),
+        available: isAvailable,
+        social_energy: listInputs[at + 2] as number,
         current_priority: persona.defaultPriority,
-        cooldown_remaining: snapshot.availability.cooldownRemaining,
-        model: chat.modelFor(persona),
+        cooldown_remaining: listInputs[at + 3] as number,
+        model: listInputs[at + 4] as string,
         avatar_url: media.avatarUrl(persona),
       });
     }
-    return listAnswers.reuse('all', { personas: list, total_count: list.length, available_count: available });
+    return listAnswers.keep('all', listInputs, { personas: list, total_count: list.length, available_count: available });
   };
   const snapshotInMemory = (persona: PersonaRecord): PersonaSnapshot | null => personas.snapshotNow(persona);
   /** The catalogue after reading the energy states not in memory yet (one after another: few, once). */
@@ -153,22 +175,34 @@ export function personaMethods(services: Services): MethodDefinition[] {
   };
 
   const personaStatus = (persona: PersonaRecord, activeId: string | null, snapshot: PersonaSnapshot, mood: MoodState): PersonaStatusResult => {
-    const state = personaStateToWire(snapshot);
     const isActive = activeId === persona.id;
+    const answers = isActive ? statusAnswers.active : statusAnswers.inactive;
+    const { state, availability } = snapshot;
+    statusInputs[0] = persona;
+    statusInputs[1] = round(state.energy, 1);
+    statusInputs[2] = availability.availableTime;
+    statusInputs[3] = round(state.fatigue, 3);
+    statusInputs[4] = availability.isAvailable;
+    statusInputs[5] = availability.cooldownRemaining;
+    statusInputs[6] = moodName(mood);
+    statusInputs[7] = describeMood(mood);
+    const kept = answers.lookup(persona.id, statusInputs);
+    if (kept !== undefined) return kept;
+    const wire = personaStateToWire(snapshot);
     // Written out field by field: no spreads, ~1 µs each on Node 20.
-    return statusAnswers.reuse(`${persona.id}\n${isActive}`, {
+    return answers.keep(persona.id, statusInputs, {
       persona_id: persona.id,
       name: persona.name,
-      social_energy: state.social_energy,
-      available_time: state.available_time,
-      interaction_fatigue: state.interaction_fatigue,
+      social_energy: wire.social_energy,
+      available_time: wire.available_time,
+      interaction_fatigue: wire.interaction_fatigue,
       current_priority: persona.defaultPriority,
-      is_available: snapshot.availability.isAvailable,
-      cooldown_remaining: snapshot.availability.cooldownRemaining,
+      is_available: availability.isAvailable,
+      cooldown_remaining: availability.cooldownRemaining,
       max_social_energy: persona.socialEnergy.maxEnergy,
       is_active: isActive,
-      mood: moodName(mood),
-      mood_description: describeMood(mood),
+      mood: statusInputs[6] as string,
+      mood_description: statusInputs[7] as string,
     });
   };
   /** persona.status when something it needs is not in memory yet. */

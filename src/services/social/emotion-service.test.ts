@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteSocialStore } from '../../adapters/sqlite/social-store.js';
 import { SqliteStore } from '../../adapters/sqlite/sqlite-store.js';
+import { writeBatch } from '../../adapters/sqlite/write-batch.js';
 import { buildPersonaDefinition } from '../../domain/persona-schema.js';
 import type { PersonaRecord } from '../../ports/store.js';
 import { EmotionService } from './emotion-service.js';
@@ -57,5 +58,45 @@ describe('EmotionService.react', () => {
     // oldest first: saved in the order made, and the last one made is what the store holds
     expect((await social.moodEvents({ personaId: persona.id, limit: 10 })).map((event) => event.cause)).toEqual(causes);
     expect((await social.getMood(persona.id))?.valence).toBe((await saved[2])?.valence);
+  });
+
+  it('with one writer, shows a decided reaction before its commit; settled() and the reaction wait for the commit', async () => {
+    const emotions = new EmotionService(social, clock);
+    const before = await emotions.current(persona);
+    const batch = writeBatch(store.database);
+    batch.setWindow(60_000);
+    try {
+      let isSaved = false;
+      const reacted = emotions.react(persona, kind).then((mood) => ((isSaved = true), mood));
+      const read = await emotions.current(persona);
+      expect(read.valence).toBeGreaterThan(before.valence);
+      expect(isSaved).toBe(false);
+      expect(await social.getMood(persona.id)).toBeNull();
+      batch.flush();
+      expect(await reacted).toEqual(read);
+      await emotions.settled();
+      expect((await social.getMood(persona.id))?.valence).toBe(read.valence);
+    } finally {
+      batch.setWindow(0);
+      batch.flush();
+    }
+  });
+
+  it('with a shared store, a read waits for the reaction\'s commit (another node may change the mood meanwhile)', async () => {
+    const emotions = new EmotionService(social, clock, { sharedStore: true });
+    const batch = writeBatch(store.database);
+    batch.setWindow(60_000);
+    try {
+      const reacted = emotions.react(persona, kind);
+      let hasRead = false;
+      const read = emotions.current(persona).then((mood) => ((hasRead = true), mood));
+      for (let hop = 0; hop < 4; hop++) await new Promise((resolve) => setImmediate(resolve));
+      expect(hasRead).toBe(false);
+      batch.flush();
+      expect((await read).valence).toBe((await reacted).valence);
+    } finally {
+      batch.setWindow(0);
+      batch.flush();
+    }
   });
 });

@@ -37,10 +37,17 @@ export class EmotionService {
   private readonly baselines = new WeakMap<PersonaRecord, MoodFigures>();
   private readonly savedListeners: ((persona: PersonaRecord, cause: string) => Promise<void>)[] = [];
   /**
-   * Per persona, the mood change being saved: reads of that persona's mood wait for it, so a change
-   * made after a reply went out (`react`) is what the next read sees, however soon it comes.
+   * Per persona, the mood change being saved: readers of stored mood events wait for it (`settled`), and
+   * with a shared store so do reads of the mood itself (another node may have changed it meanwhile).
    */
   private readonly saving = new Map<string, Promise<unknown>>();
+  /**
+   * Per persona, the mood change not yet decided (it waits for pending I/O, or for the change before it):
+   * reads of that persona's mood wait for it, so a change made after a reply went out (`react`) is what the
+   * next read sees, however soon it comes. With one writer (no shared store) a decided change is the
+   * mood at once, before its write is committed: the next turn does not wait for the commit.
+   */
+  private readonly deciding = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: SocialStore,
@@ -77,8 +84,10 @@ export class EmotionService {
   }
 
   /**
-   * Saves what `change` makes of the mood the store holds at that moment (moods changed by several nodes
-   * at once all count), with its history entry; then tells the `onSaved` listeners.
+   * Saves what `change` makes of the mood (with its history entry), then tells the `onSaved` listeners.
+   * With one writer the change applies to the mood this service keeps, which is the mood from the moment
+   * the change is decided; with a shared store it applies to the mood the store holds when the write
+   * runs (moods changed by several nodes at once all count).
    */
   private async change(
     persona: PersonaRecord,
@@ -87,21 +96,46 @@ export class EmotionService {
   ): Promise<MoodState> {
     let savedCause = 'manual';
     const previous = this.saving.get(persona.id);
+    const previousDecision = this.deciding.get(persona.id);
+    let decide = (): void => undefined;
+    const decision = new Promise<void>((resolve) => (decide = resolve));
+    const isShared = this.options.sharedStore === true;
     const save = async (): Promise<MoodState> => {
-      if (previous !== undefined) await previous.catch(() => undefined);
-      if (options.afterIo === true) await afterIo();
-      const now = this.clock.now();
-      this.stored.delete(persona.id); // a failed write must not leave the unsaved mood cached
-      const next = await this.store.updateMood(persona.id, (stored) => {
-        const { state, cause, conversationId } = change(stored === null ? moodAt(this.baseline(persona), now) : stored, now);
-        savedCause = cause;
-        return { state, event: { mood: moodName(state), cause, conversationId } };
-      });
-      if (this.options.sharedStore !== true) this.stored.set(persona.id, next);
-      return next;
+      try {
+        // one writer: the change before this one has been decided (its write is in the same ordered batch)
+        if (isShared) await previous?.catch(() => undefined);
+        else await previousDecision;
+        if (options.afterIo === true) await afterIo();
+        const now = this.clock.now();
+        if (!isShared) {
+          const { state, cause, conversationId } = change(this.driftBase(persona, await this.storedMood(persona.id), now), now);
+          savedCause = cause;
+          this.stored.set(persona.id, state);
+          decide();
+          try {
+            return await this.store.updateMood(persona.id, () => ({ state, event: { mood: moodName(state), cause, conversationId } }));
+          } catch (error) {
+            // not saved: the next read takes the mood from the store again
+            this.stored.delete(persona.id);
+            throw error;
+          }
+        }
+        this.stored.delete(persona.id); // a failed write must not leave the unsaved mood cached
+        return await this.store.updateMood(persona.id, (stored) => {
+          const { state, cause, conversationId } = change(this.driftBase(persona, stored, now), now);
+          savedCause = cause;
+          return { state, event: { mood: moodName(state), cause, conversationId } };
+        });
+      } finally {
+        decide();
+      }
     };
     const saved = save();
     this.saving.set(persona.id, saved);
+    this.deciding.set(persona.id, decision);
+    void decision.then(() => {
+      if (this.deciding.get(persona.id) === decision) this.deciding.delete(persona.id);
+    });
     let next: MoodState;
     try {
       next = await saved;
@@ -110,6 +144,11 @@ export class EmotionService {
     }
     for (const listener of this.savedListeners) await listener(persona, savedCause);
     return next;
+  }
+
+  /** What a change applies to: the stored mood, or the baseline's mood at `now` for a persona never moved. */
+  private driftBase(persona: PersonaRecord, stored: MoodState | null, now: number): MoodState {
+    return stored === null ? moodAt(this.baseline(persona), now) : stored;
   }
 
   /** Settles when every mood change begun so far is saved (readers of stored mood events wait for it). */
@@ -125,8 +164,8 @@ export class EmotionService {
 
   /** The mood now: the stored one drifted towards the baseline, or the baseline for a persona never moved. */
   async current(persona: PersonaRecord): Promise<MoodState> {
-    const saving = this.saving.get(persona.id);
-    if (saving !== undefined) await saving.catch(() => undefined);
+    const pending = this.options.sharedStore === true ? this.saving.get(persona.id) : this.deciding.get(persona.id);
+    if (pending !== undefined) await pending.catch(() => undefined);
     return this.currentSaved(persona);
   }
 

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InProcessEventBus } from '../../adapters/events/in-process-bus.js';
 import { SqliteSocialStore } from '../../adapters/sqlite/social-store.js';
 import { SqliteStore } from '../../adapters/sqlite/sqlite-store.js';
+import { writeBatch } from '../../adapters/sqlite/write-batch.js';
 import { buildPersonaDefinition } from '../../domain/persona-schema.js';
 import type { MessageRecord } from '../../ports/store.js';
 import { TopicThreadService, UNWRITTEN_FILING_MS } from './topic-thread-service.js';
@@ -182,5 +183,47 @@ describe('TopicThreadService after a crash', () => {
     expect((await after.list(opening.conversationId)).map((thread) => thread.messageCount)).toEqual([2]);
     expect(await after.fileRecovered(reply)).toBeNull();
     expect((await after.list(opening.conversationId)).map((thread) => thread.messageCount)).toEqual([2]);
+  });
+});
+
+describe('TopicThreadService and the commit of a reply\'s filing', () => {
+  it('lets the next message be filed and shown before the reply\'s filing is committed; settled() waits for the commit', async () => {
+    const threads = new TopicThreadService(social, store, clock);
+    const events = new InProcessEventBus();
+    const errors: unknown[] = [];
+    threads.listen(events, (error) => errors.push(error));
+    const opening = await say(undefined, 0);
+    const { conversationId } = opening;
+    events.publish({ type: 'messageStored', conversationId, message: opening });
+    await threads.settled(conversationId);
+    // the reply's writes gather until the batch is flushed (as a commit the next turn would have waited for)
+    const batch = writeBatch(store.database);
+    batch.setWindow(60_000);
+    try {
+      const reply = await say(conversationId, 1);
+      events.publish({ type: 'messageStored', conversationId, message: reply });
+      const next = await say(conversationId, 2);
+      events.publish({ type: 'messageStored', conversationId, message: next });
+      await threads.filed(conversationId);
+      // filed and shown without the commit: the prompt view reads the kept threads
+      expect(batch.size).toBe(1);
+      expect((await social.threadsOfMessages([reply.id])).size).toBe(0);
+      const view = await threads.promptView(conversationId, [opening, reply, next]);
+      expect(view.excludeMessageIds).toEqual([]);
+      let isSettled = false;
+      const settling = threads.settled(conversationId).then(() => (isSettled = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(isSettled).toBe(false);
+      batch.flush();
+      await settling;
+      // all three in the one thread, in the store and as kept
+      const stored = await social.threadsOfMessages([opening.id, reply.id, next.id]);
+      expect(new Set(stored.values()).size).toBe(1);
+      expect((await threads.list(conversationId)).map((thread) => thread.messageCount)).toEqual([3]);
+      expect(errors).toEqual([]);
+    } finally {
+      batch.setWindow(0);
+      batch.flush();
+    }
   });
 });

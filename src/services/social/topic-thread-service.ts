@@ -68,7 +68,9 @@ export class TopicThreadService {
    * reply's filing (or {@link UNWRITTEN_FILING_MS}) to be written with it.
    */
   private readonly unwritten = new Map<string, { filings: ThreadFiling[]; timer: NodeJS.Timeout }>();
-  /** Hears about filings written on their own (after {@link UNWRITTEN_FILING_MS}) that failed. */
+  /** Per conversation, the writes of filings kept already whose commit nobody waits for but `settled` ({@link writeBehind}). */
+  private readonly writesBehind = new Map<string, Set<Promise<void>>>();
+  /** Hears about filings written on their own (after {@link UNWRITTEN_FILING_MS}) or behind that failed. */
   private onWriteError: (error: unknown) => void = () => undefined;
 
   constructor(
@@ -113,7 +115,10 @@ export class TopicThreadService {
   private createThread(conversationId: string, label: string, isBranch: boolean): Promise<ThreadRecord> {
     return this.writing(
       conversationId,
-      () => this.social.createThread(conversationId, label, this.clock.now(), isBranch),
+      async () => {
+        await this.writtenBehind(conversationId);
+        return this.social.createThread(conversationId, label, this.clock.now(), isBranch);
+      },
       (kept, thread) => {
         kept.threads.push(thread);
         kept.currentId = thread.id;
@@ -124,7 +129,10 @@ export class TopicThreadService {
   private setCurrentThread(conversationId: string, threadId: number): Promise<void> {
     return this.writing(
       conversationId,
-      () => this.social.setCurrentThread(conversationId, threadId),
+      async () => {
+        await this.writtenBehind(conversationId);
+        await this.social.setCurrentThread(conversationId, threadId);
+      },
       (kept) => {
         kept.currentId = threadId;
       },
@@ -191,12 +199,13 @@ export class TopicThreadService {
   /** Waits until every message handed to `fileMessage` so far is filed and written (readers of the stored threads). */
   async settled(conversationId: string): Promise<void> {
     await this.filed(conversationId);
-    if (this.unwritten.has(conversationId)) await this.enqueue(conversationId, () => this.writeFilings(conversationId, [])).catch(() => undefined);
+    if (this.unwritten.has(conversationId)) await this.enqueue(conversationId, () => this.writeFilings(conversationId, [], true)).catch(() => undefined);
+    await this.writtenBehind(conversationId);
   }
 
   /** Writes the filings still waiting (the server is closing). */
   async close(): Promise<void> {
-    await Promise.all([...this.unwritten.keys()].map((conversationId) => this.settled(conversationId)));
+    await Promise.all([...new Set([...this.unwritten.keys(), ...this.writesBehind.keys()])].map((conversationId) => this.settled(conversationId)));
   }
 
   private async file(message: MessageRecord): Promise<ThreadDecision & { threadId: number }> {
@@ -226,10 +235,14 @@ export class TopicThreadService {
     // A branch keeps the name it was given; detected threads are named after their words.
     const filing: ThreadFiling = { messageId: message.id, threadId: filed.id, centroid, label: filed.isBranch ? filed.label : threadLabel(centroid), now: this.clock.now() };
     const kept = this.kept.get(conversationId);
-    if (message.role === 'user' && kept !== undefined) {
-      // kept as filed now; written with the reply's filing (the store's count replaces this one then)
+    if (kept !== undefined) {
+      // Kept as filed now (this service is the only writer, so the count is the store's to be): the next
+      // filing and the next turn's prompt view read it at once. A person's message is written with the
+      // reply's filing; the reply's write is committed with the reply's other writes, and nothing but the
+      // readers of the stored threads (`settled`) waits for that commit.
       keepFiling(kept, filing, filed.messageCount + 1);
-      this.holdUnwritten(conversationId, filing);
+      if (message.role === 'user') this.holdUnwritten(conversationId, filing);
+      else this.writeBehind(conversationId, this.writeFilings(conversationId, [filing], true));
     } else {
       await this.writeFilings(conversationId, [filing]);
     }
@@ -246,15 +259,19 @@ export class TopicThreadService {
       return;
     }
     const timer = setTimeout(() => {
-      this.enqueue(conversationId, () => this.writeFilings(conversationId, [])).catch(this.onWriteError);
+      this.enqueue(conversationId, () => this.writeFilings(conversationId, [], true)).catch(this.onWriteError);
     }, UNWRITTEN_FILING_MS);
     // a filing waiting never keeps the process alive (close writes it)
     timer.unref();
     this.unwritten.set(conversationId, { filings: [filing], timer });
   }
 
-  /** Writes the conversation's held filings and `filings` in one transaction (nothing when there are none). */
-  private async writeFilings(conversationId: string, filings: ThreadFiling[]): Promise<void> {
+  /**
+   * Writes the conversation's held filings and `filings` in one transaction (nothing when there are none).
+   * `isKept`: `filings` are in the kept threads already, as held ones are; the kept threads may have moved
+   * on by the time the write is committed, so they are left as they are (a failed write drops them).
+   */
+  private async writeFilings(conversationId: string, filings: ThreadFiling[], isKept = false): Promise<void> {
     const held = this.unwritten.get(conversationId);
     if (held !== undefined) {
       clearTimeout(held.timer);
@@ -265,8 +282,32 @@ export class TopicThreadService {
     await this.writing(
       conversationId,
       () => this.social.fileInThreads(all),
-      (kept, counts) => all.forEach((filing, index) => keepFiling(kept, filing, counts[index] ?? 0)),
+      (kept, counts) => {
+        if (!isKept) all.forEach((filing, index) => keepFiling(kept, filing, counts[index] ?? 0));
+      },
     );
+  }
+
+  /**
+   * A filing's write that the conversation's next filing does not wait for: `settled` does, and so does a
+   * thread write of the conversation that is not batched (`createThread`, `setCurrentThread`), so that the
+   * store's current thread is set in the order the filings were made. A failure reaches `listen`'s `onError`.
+   */
+  private writeBehind(conversationId: string, written: Promise<void>): void {
+    let writes = this.writesBehind.get(conversationId);
+    if (writes === undefined) this.writesBehind.set(conversationId, (writes = new Set()));
+    const tracked = written.catch((error: unknown) => this.onWriteError(error));
+    writes.add(tracked);
+    void tracked.finally(() => {
+      writes.delete(tracked);
+      if (writes.size === 0 && this.writesBehind.get(conversationId) === writes) this.writesBehind.delete(conversationId);
+    });
+  }
+
+  /** Waits for the conversation's filings written behind (see {@link writeBehind}). */
+  private async writtenBehind(conversationId: string): Promise<void> {
+    const writes = this.writesBehind.get(conversationId);
+    if (writes !== undefined) await Promise.all(writes);
   }
 
   /** The thread of the latest message filed before this one, if any (a held filing counts). */
