@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../../ports/clock.js';
-import type { JobRecord } from '../../ports/jobs.js';
+import type { JobBatching, JobRecord } from '../../ports/jobs.js';
 
 export interface JobQueueOptions {
   clock?: Clock;
@@ -58,6 +58,24 @@ export interface JobRow {
 /** The claimed row as the `JobRecord` a handler gets. */
 export function toJob(row: JobRow): JobRecord {
   return { id: row.id, type: row.type, payload: JSON.parse(row.payload) as Record<string, unknown>, attempts: row.attempts, createdAt: row.created_at };
+}
+
+/**
+ * The next claimed job to run, with the other claimed jobs of its type when the type runs in batches (in
+ * claim order, up to its `maxJobs`); `rest` keeps the others in their places.
+ */
+export function takeNextToRun(waiting: readonly JobRecord[], batching: ReadonlyMap<string, JobBatching>): { jobs: JobRecord[]; rest: JobRecord[] } {
+  const [first, ...others] = waiting;
+  if (first === undefined) return { jobs: [], rest: [] };
+  const batch = batching.get(first.type);
+  if (batch === undefined || others.length === 0) return { jobs: [first], rest: others };
+  const jobs = [first];
+  const rest: JobRecord[] = [];
+  for (const job of others) {
+    if (job.type === first.type && jobs.length < batch.maxJobs) jobs.push(job);
+    else rest.push(job);
+  }
+  return { jobs, rest };
 }
 
 /** The jobs this process runs now, each with the controller that aborts it when stopping takes too long. */

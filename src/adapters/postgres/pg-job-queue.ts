@@ -23,6 +23,7 @@ import {
   jobQueueSettings,
   RunningJobs,
   silentLogger,
+  takeNextToRun,
   toJob,
   YIELD_POLL_MS,
   type JobQueueOptions,
@@ -280,21 +281,9 @@ export class PostgresJobQueue implements JobQueue {
     }
   }
 
-  /**
-   * The next claimed job, with the other claimed jobs of its type when the type runs in batches (in claim
-   * order, up to its `maxJobs`); the rest keep their places.
-   */
+  /** The next claimed job, with those of its type that run in one batch with it (`takeNextToRun`). */
   private nextToRun(): JobRecord[] {
-    const first = this.waiting.shift();
-    if (first === undefined) return [];
-    const batching = this.batching.get(first.type);
-    if (batching === undefined || this.waiting.length === 0) return [first];
-    const jobs = [first];
-    const rest: JobRecord[] = [];
-    for (const job of this.waiting) {
-      if (job.type === first.type && jobs.length < batching.maxJobs) jobs.push(job);
-      else rest.push(job);
-    }
+    const { jobs, rest } = takeNextToRun(this.waiting, this.batching);
     this.waiting = rest;
     return jobs;
   }
