@@ -51,7 +51,7 @@ import { PromptTemplateService } from '../services/models/prompt-template-servic
 import { composeMedia } from './compose-media.js';
 import { webAppRoute } from '../transports/web-app.js';
 import { clientAddressOf } from '../transports/client-address.js';
-import { warmUpRequestPath } from '../transports/warm-up.js';
+import { warmUpRequestPath, warmUpSockets } from '../transports/warm-up.js';
 
 /** How often revoked API keys are read (open connections of a revoked key close within this). */
 const REVOCATION_CHECK_MS = 500;
@@ -564,7 +564,8 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   const afterReplySweep = usesPostgres(config) ? sweepAfterReplies(() => core.services.turns.recoverAfterReplies(), logger) : null;
   if (config.warmUpRequests > 0) {
     const warmed = await core.warmUp(config.warmUpRequests);
-    logger.debug(warmed, 'warmed up the request path');
+    const sockets = await warmUpSockets(config.warmUpRequests, '{"jsonrpc":"2.0","id":1,"method":"persona.list"}', 'x'.repeat(680));
+    logger.debug({ ...warmed, socketFrames: sockets.frames, socketMs: sockets.ms }, 'warmed up the request path');
   }
   let address: { port: number; host: string };
   try {
