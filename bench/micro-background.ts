@@ -17,6 +17,9 @@
  * their jobs run together and are drained; the figures are still per turn. Without it (N = 1) each turn's
  * jobs run alone, as for a person chatting slowly.
  *
+ * `--against DIST`: another build's dist/ in the same process, the two builds' turns alternating (see
+ * compareBuilds): an A/B that the machine's load moves alike.
+ *
  * `--cpu-prof FILE` writes a V8 CPU profile of the measured turns' **background jobs** only: the profiler
  * runs through the measured turns (started after the seeding and the warm-up turns, through
  * node:inspector) and the file keeps the samples taken while each turn's jobs ran (from the settled reply
@@ -40,6 +43,12 @@ const backlogAt = argv.indexOf('--backlog');
 const backlog = backlogAt >= 0 ? Number(argv.splice(backlogAt, 2)[1]) : 1;
 if (!Number.isInteger(backlog) || backlog < 1) {
   process.stderr.write('--backlog needs a number of turns: npx tsx bench/micro-background.ts 200 --backlog 4\n');
+  process.exit(2);
+}
+const againstAt = argv.indexOf('--against');
+const againstDist = againstAt >= 0 ? argv.splice(againstAt, 2)[1] : undefined;
+if (againstAt >= 0 && againstDist === undefined) {
+  process.stderr.write('--against needs another build\'s dist/: npx tsx bench/micro-background.ts 200 --against /tmp/pmcp-a/dist\n');
   process.exit(2);
 }
 const args = argv.filter((arg) => !arg.startsWith('--'));
@@ -79,6 +88,62 @@ class LoopProbe {
 function cpuNow(): number {
   const used = process.cpuUsage();
   return (used.user + used.system) / 1_000;
+}
+
+if (againstDist !== undefined) {
+  await compareBuilds(againstDist);
+  process.exit(0);
+}
+
+/**
+ * `--against DIST`: this build and another in one process, each with its own core, data dir and fake
+ * model, their turns alternating (a turn, or a backlog's turns, then its jobs drained, then the other
+ * build's; the order flips every group), so that the machine's load — which on this shared machine moves
+ * the CPU of one build's runs by more than a change — hits both alike. CPU per turn of each, as above.
+ */
+async function compareBuilds(other: string): Promise<void> {
+  const cpu = (usage: NodeJS.CpuUsage): number => usage.user + usage.system;
+  const names = [path.relative(process.cwd(), microDist) || microDist, path.relative(process.cwd(), other) || other];
+  const builds = [
+    { name: names[0]!, setup: await startMicroCore('micro-background', stored, { stopJobs: true }) },
+    { name: names[1]!, setup: await startMicroCore('micro-background-against', stored, { stopJobs: true, dist: other }) },
+  ].map((build) => ({ ...build, isHolding: false, toReply: 0, after: 0, background: 0 }));
+  try {
+    for (const build of builds) {
+      const jobs = build.setup.core.services.memory.jobs;
+      if (backlog > 1) jobs.yieldTo?.(() => build.isHolding, 600_000);
+      jobs.start();
+      await jobs.drain(60_000);
+      for (let index = 0; index < 40; index++) {
+        await build.setup.turn(index);
+        await jobs.drain(60_000);
+      }
+    }
+    for (let group = 0; group * backlog < turns; group++) {
+      for (const build of group % 2 === 0 ? builds : [...builds].reverse()) {
+        for (let index = group * backlog; index < Math.min(turns, (group + 1) * backlog); index++) {
+          build.isHolding = backlog > 1;
+          const before = process.cpuUsage();
+          await build.setup.turn(1000 + index);
+          const replied = process.cpuUsage(before);
+          await settle();
+          build.toReply += cpu(replied);
+          build.after += cpu(process.cpuUsage(before)) - cpu(replied);
+        }
+        build.isHolding = false;
+        const before = process.cpuUsage();
+        await build.setup.core.services.memory.jobs.drain(60_000);
+        build.background += cpu(process.cpuUsage(before));
+      }
+    }
+    const per = (micros: number): number => Math.round(micros / turns);
+    for (const build of builds)
+      process.stdout.write(
+        `${build.name}: ${turns} turns${backlog > 1 ? ` in backlogs of ${backlog}` : ''}, ${stored} stored, alternating: CPU µs per turn to reply ${per(build.toReply)}, after ${per(build.after)}, background jobs ${per(build.background)}, total ${per(build.toReply + build.after + build.background)}\n`,
+      );
+  } finally {
+    for (const build of builds) await build.setup.close();
+  }
 }
 
 const setup = await startMicroCore('micro-background', stored, { stopJobs: true });

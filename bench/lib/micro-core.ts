@@ -37,12 +37,14 @@ export interface MicroSetup {
 
 /**
  * Starts the fake model and a core named `name` with `stored` messages in one conversation of Aria's.
- * `stopJobs` stops the background job worker before the seeding (the caller may start it again).
+ * `stopJobs` stops the background job worker before the seeding (the caller may start it again); `dist`
+ * loads another build than the one measured (`--against` of micro-background.ts).
  */
-export async function startMicroCore(name: string, stored: number, options: { stopJobs?: boolean } = {}): Promise<MicroSetup> {
-  const { createCore } = await loadBuilt<typeof AppModule>('app/app.js');
-  const { loadConfig } = await loadBuilt<typeof ConfigModule>('config/load.js');
-  const { createLogger } = await loadBuilt<typeof LoggerModule>('logger.js');
+export async function startMicroCore(name: string, stored: number, options: { stopJobs?: boolean; dist?: string } = {}): Promise<MicroSetup> {
+  const load = <T>(file: string): Promise<T> => (options.dist === undefined ? loadBuilt<T>(file) : (import(pathToFileURL(path.join(path.resolve(options.dist), file)).href) as Promise<T>));
+  const { createCore } = await load<typeof AppModule>('app/app.js');
+  const { loadConfig } = await load<typeof ConfigModule>('config/load.js');
+  const { createLogger } = await load<typeof LoggerModule>('logger.js');
   const fake = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'micro-turn-llm.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `persona-${name}-`));
   const removeAll = (): void => {

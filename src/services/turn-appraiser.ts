@@ -82,6 +82,16 @@ export class TurnAppraiser {
   }
 
   /**
+   * The appraisal already asked for this user message (the turn's other job asked first), or null when
+   * none was: the caller then needs the exchange's texts for {@link appraise}.
+   */
+  askedFor(userMessageId: number, signal: AbortSignal): Promise<TurnAppraisal | null> | null {
+    this.forgetOld();
+    const entry = this.kept.get(userMessageId);
+    return entry === undefined ? null : this.awaited(entry.answer, signal);
+  }
+
+  /**
    * The appraisals of several turns (a batch of background jobs), in order: those asked already are
    * shared as {@link appraise} shares them; of the rest, the exchanges of one conversation with one
    * persona and model are asked in one call ({@link appraisalsPrompt}, up to `MAX_APPRAISED_EXCHANGES`

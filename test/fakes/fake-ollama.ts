@@ -44,9 +44,9 @@
  * `waitForDisconnect(n)`. `activeStreams` counts chat responses still open.
  */
 import { createHash } from 'node:crypto';
-import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { StreamCounter } from './stream-counter.js';
 
 export type FakeOllamaMode = 'normal' | 'slow' | 'hang' | 'stall' | 'fail' | 'busy' | 'break' | 'error-midstream';
 
@@ -146,10 +146,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
   /** What 'hang' mode kept: each answers its request when called. */
   const hung: Array<() => void> = [];
   let reply: FakeReply = options.reply ?? echoReply;
-  let activeStreams = 0;
-  let abortedStreams = 0;
-  const changes = new EventEmitter();
-  changes.setMaxListeners(0); // any number of tests may wait at once
+  const streams = new StreamCounter();
 
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
@@ -188,7 +185,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
       const record = { path, body, time: Date.now() };
       if (path === '/api/chat') fake.requests.push(record);
       else fake.embedRequests.push(record);
-      changes.emit('change');
+      streams.changed();
       return path === '/api/chat' ? chat(body, res) : embed(body, res);
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found');
@@ -215,22 +212,9 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     return false;
   }
 
-  /** `isReplay`: a kept request answered by `releaseHung` (its stream was counted when it arrived). */
-  async function chat(body: FakeChatBody, res: ServerResponse, isReplay = false): Promise<void> {
-    let isEnded = false;
-    let isBrokenByUs = false;
-    if (!isReplay) {
-      activeStreams++;
-      res.on('finish', () => (isEnded = true));
-      res.on('close', () => {
-        activeStreams--;
-        if (!isEnded && !isBrokenByUs) {
-          abortedStreams++;
-          changes.emit('change');
-        }
-      });
-    }
-    if (answeredByMode(body, res, () => void chat(body, res, true))) return;
+  /** `breakOnPurpose`: given for a kept request answered by `releaseHung` (its stream was counted when it arrived). */
+  async function chat(body: FakeChatBody, res: ServerResponse, breakOnPurpose = streams.track(res)): Promise<void> {
+    if (answeredByMode(body, res, () => void chat(body, res, breakOnPurpose))) return;
     // As Ollama does for a model without a vision projector.
     if ((body.messages ?? []).some((message) => Array.isArray(message.images) && message.images.length > 0) && !isInstalled(fake.visionModels, body.model)) {
       return sendJson(res, 500, { error: 'this model is missing data required for image input' });
@@ -285,7 +269,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     }
     if (mode === 'stall') return;
     if (mode === 'break') {
-      isBrokenByUs = true;
+      breakOnPurpose();
       res.socket?.destroy();
       return;
     }
@@ -328,9 +312,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     sendJson(res, 200, { model: body.model, embeddings: texts.map(embeddingOf), total_duration: 1_000_000 });
   }
 
-  const until = async (isReached: () => boolean): Promise<void> => {
-    while (!isReached()) await once(changes, 'change');
-  };
+  const until = (isReached: () => boolean): Promise<void> => streams.until(isReached);
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -346,10 +328,10 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     createRequests: [],
     blobs: new Map(),
     get activeStreams() {
-      return activeStreams;
+      return streams.active;
     },
     get abortedStreams() {
-      return abortedStreams;
+      return streams.aborted;
     },
     setMode: (next) => void (mode = next),
     releaseHung: () => {
@@ -358,7 +340,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
       return kept.length;
     },
     setReply: (next) => void (reply = next),
-    waitForDisconnect: (count = 1) => until(() => abortedStreams >= count),
+    waitForDisconnect: (count = 1) => until(() => streams.aborted >= count),
     waitForRequest: (count = 1) => until(() => fake.requests.length >= count),
     waitForTurn: (text, from = fake.requests.length) =>
       until(() => fake.requests.slice(from).some((request) => isTurnFor(request, text))),

@@ -30,9 +30,9 @@
  * - 'error-midstream': two content events, then `data: {"error":{...}}` and the end.
  */
 import { createHash } from 'node:crypto';
-import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { StreamCounter } from './stream-counter.js';
 
 export type FakeOpenAiMode = 'normal' | 'slow' | 'hang' | 'stall' | 'fail' | 'busy' | 'break' | 'error-midstream';
 
@@ -85,10 +85,7 @@ const EMBEDDING_DIMENSIONS = 16;
 export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<FakeOpenAi> {
   let mode: FakeOpenAiMode = options.mode ?? 'normal';
   let reply: FakeOpenAiReply = options.reply ?? echoReply;
-  let activeStreams = 0;
-  let abortedStreams = 0;
-  const changes = new EventEmitter();
-  changes.setMaxListeners(0);
+  const streams = new StreamCounter();
 
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
@@ -115,7 +112,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
       }
       if (path === '/v1/chat/completions') fake.requests.push({ path, body });
       else fake.embedRequests.push({ path, body });
-      changes.emit('change');
+      streams.changed();
       return path === '/v1/chat/completions' ? chat(body, res) : embed(body, res);
     }
     sendError(res, 404, `Unknown request URL: ${req.method} ${path}.`, 'unknown_url');
@@ -140,17 +137,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
   }
 
   async function chat(body: FakeOpenAiBody, res: ServerResponse): Promise<void> {
-    activeStreams++;
-    let isEnded = false;
-    let isBrokenByUs = false;
-    res.on('finish', () => (isEnded = true));
-    res.on('close', () => {
-      activeStreams--;
-      if (!isEnded && !isBrokenByUs) {
-        abortedStreams++;
-        changes.emit('change');
-      }
-    });
+    const breakOnPurpose = streams.track(res);
     if (answeredByMode(body, res)) return;
 
     const model = body.model ?? '';
@@ -197,7 +184,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     }
     if (mode === 'stall') return;
     if (mode === 'break') {
-      isBrokenByUs = true;
+      breakOnPurpose();
       res.socket?.destroy();
       return;
     }
@@ -216,9 +203,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     });
   }
 
-  const until = async (isReached: () => boolean): Promise<void> => {
-    while (!isReached()) await once(changes, 'change');
-  };
+  const until = (isReached: () => boolean): Promise<void> => streams.until(isReached);
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -231,14 +216,14 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     embedRequests: [],
     authorizations: [],
     get activeStreams() {
-      return activeStreams;
+      return streams.active;
     },
     get abortedStreams() {
-      return abortedStreams;
+      return streams.aborted;
     },
     setMode: (next) => void (mode = next),
     setReply: (next) => void (reply = next),
-    waitForDisconnect: (count = 1) => until(() => abortedStreams >= count),
+    waitForDisconnect: (count = 1) => until(() => streams.aborted >= count),
     waitForRequest: (count = 1) => until(() => fake.requests.length >= count),
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -88,7 +88,7 @@ describe.skipIf(!available.ok)('PostgresJobQueue', () => {
     const statusesSeen: string[] = [];
     let firstId = 0;
     queue.register('step', async (job) => {
-      // The second job starts after the first one's completion went in with its claim.
+      // The second job (claimed with the first) starts after the first one's completion is written.
       if (job.id !== firstId) statusesSeen.push((await row(db, firstId)).status);
     });
     firstId = await queue.enqueue('step', {});
@@ -128,6 +128,73 @@ describe.skipIf(!available.ok)('PostgresJobQueue', () => {
     await queue.drain(5_000);
     expect(steps).toEqual(['write']);
     await queue.stop();
+  });
+
+  it('claims several due jobs at once; those of a batching type run together, a lone one with its own handler, a rejected one fails alone', async () => {
+    const db = await freshPostgres();
+    const queue = new PostgresJobQueue(db, { pollMs: 10 });
+    const batches: number[][] = [];
+    const singles: number[] = [];
+    let refused = 0;
+    queue.register(
+      'form',
+      async (job) => {
+        singles.push(job.id);
+      },
+      {
+        handler: async (jobs) => {
+          batches.push(jobs.map((job) => job.id));
+          return jobs.map((job) => (job.id === refused ? { status: 'rejected' as const, reason: new Error('not this one') } : { status: 'fulfilled' as const, value: undefined }));
+        },
+        maxJobs: 4,
+      },
+    );
+    const others: number[] = [];
+    queue.register('other', async (job) => {
+      others.push(job.id);
+    });
+    const ids: number[] = [];
+    let otherId = 0;
+    for (let i = 0; i < 5; i++) {
+      ids.push(await queue.enqueue('form', { i }, i === 1 ? { maxAttempts: 1 } : {}));
+      if (i === 2) otherId = await queue.enqueue('other', {});
+    }
+    refused = ids[1]!;
+    queue.start();
+    await queue.drain(10_000);
+    await queue.stop();
+    // one claim held all six: the first four formations in one pass, the other job, then the fifth alone
+    expect(batches).toEqual([ids.slice(0, 4)]);
+    expect(singles).toEqual([ids[4]]);
+    expect(others).toEqual([otherId]);
+    expect(await row(db, ids[1]!)).toEqual({ status: 'failed', attempts: 1, last_error: 'not this one' });
+    expect((await queue.stats()).completed).toBe(5);
+  });
+
+  it('gives every job a dead node had claimed at once to another node when their leases expire, each run once', async () => {
+    const clock = fakeClock();
+    const nodeA = new PostgresJobQueue(await freshPostgres(), { clock, leaseMs: 60_000, pollMs: 10 });
+    const db = await freshPostgres();
+    const nodeB = new PostgresJobQueue(db, { clock, leaseMs: 60_000, pollMs: 10 });
+    let startedOnA!: () => void;
+    const aStarted = new Promise<void>((resolve) => (startedOnA = resolve));
+    // Node A takes the first job and never finishes it: the process is gone, as after a kill -9.
+    nodeA.register('work', () => (startedOnA(), new Promise<void>(() => {})));
+    const ranOnB: number[] = [];
+    nodeB.register('work', async (job) => {
+      ranOnB.push(job.id);
+    });
+    const ids = [await nodeA.enqueue('work', {}), await nodeA.enqueue('work', {}), await nodeA.enqueue('work', {})];
+    nodeA.start();
+    await aStarted;
+    // one claim took all three: the running one and the two waiting behind it
+    expect(await nodeB.claim()).toBeNull();
+    clock.advance(60_001);
+    nodeB.start();
+    await nodeB.drain(10_000);
+    await nodeB.stop();
+    expect(ranOnB.sort((a, b) => a - b)).toEqual(ids);
+    for (const id of ids) expect(await row(db, id)).toMatchObject({ status: 'completed', attempts: 2 });
   });
 
   it('lets workers of two nodes take different jobs at once (SKIP LOCKED), each job run once', async () => {

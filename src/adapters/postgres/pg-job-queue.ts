@@ -2,14 +2,21 @@
  * The durable job queue (src/ports/jobs.ts) on PostgreSQL, shared by every node: the rules of
  * `../sqlite/job-queue.ts` (commit before resolving, leases renewed while a job runs, an expired lease
  * makes the job claimable again, completion checked against the lease owner, retries with backoff),
- * with the claim done by `SELECT … FOR UPDATE SKIP LOCKED`: workers on several nodes each take a
- * different job without waiting on each other's row locks.
+ * with the claim done by `SELECT … FOR UPDATE SKIP LOCKED`: workers on several nodes each take
+ * different jobs without waiting on each other's row locks.
+ *
+ * As on SQLite, one claim takes up to {@link PG_CLAIM_BATCH} due jobs (several turns' jobs when turns
+ * came faster than their jobs ran; their leases renewed while they wait), and the claimed jobs of a
+ * type registered with batching run together in one call of its batch handler (one embedding request,
+ * one appraisal call). A node that dies holding claims leaves them to their lease: once it has passed,
+ * any node claims them again (attempts + 1), since no node can tell from here whether another's
+ * process still runs.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../ports/clock.js';
-import type { JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
+import type { JobBatching, JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
 import { afterFailure } from '../../domain/job-retry.js';
 import {
   InteractiveYield,
@@ -27,6 +34,9 @@ import { pgWriteBatch } from './write-batch.js';
 
 export type PostgresJobQueueOptions = JobQueueOptions;
 
+/** Jobs one claim takes at most (the SQLite queue's `CLAIM_BATCH`). */
+export const PG_CLAIM_BATCH = 8;
+
 export class PostgresJobQueue implements JobQueue {
   /** Identifies this node's claims (`lease_owner`): host, process and a random suffix. */
   readonly owner = `${os.hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -34,6 +44,9 @@ export class PostgresJobQueue implements JobQueue {
   private readonly logger: Pick<Logger, 'warn' | 'error' | 'debug'>;
   private readonly settings: JobQueueSettings;
   private readonly handlers = new Map<string, JobHandler>();
+  private readonly batching = new Map<string, JobBatching>();
+  /** Jobs claimed by this node's last claim that have not started yet (their leases renewed meanwhile). */
+  private waiting: JobRecord[] = [];
   private readonly running = new RunningJobs();
   private isStarted = false;
   private ticking = false;
@@ -85,8 +98,10 @@ export class PostgresJobQueue implements JobQueue {
     }
   }
 
-  register(type: string, handler: JobHandler): void {
+  register(type: string, handler: JobHandler, batching?: JobBatching): void {
     this.handlers.set(type, handler);
+    if (batching === undefined) this.batching.delete(type);
+    else this.batching.set(type, batching);
   }
 
   yieldTo(isBusy: () => boolean, maxWaitMs = 1_000): void {
@@ -112,6 +127,10 @@ export class PostgresJobQueue implements JobQueue {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running.stop(this.settings.stopTimeoutMs);
+    // Claimed jobs that never started go back: due at once, for any node.
+    const unstarted = this.waiting;
+    this.waiting = [];
+    for (const job of unstarted) await this.release(job.id).catch((error: unknown) => this.logger.warn({ err: error, jobId: job.id }, 'could not give back a claimed job; it runs once its lease has passed'));
     await this.writeCompleted();
   }
 
@@ -145,9 +164,17 @@ export class PostgresJobQueue implements JobQueue {
     );
     const count = (status: string): number => rows.find((row) => row.status === status)?.n ?? 0;
     const due = rows.find((row) => row.status === 'pending')?.due ?? 0;
-    // Finished jobs whose completion the next claim writes are completed already.
+    // Finished jobs whose completion the next claim writes are completed already; claimed jobs waiting
+    // their turn on this node are pending still.
     const finished = this.completed.length;
-    return { pending: count('pending'), due, running: count('running') - finished, failed: count('failed'), completed: count('completed') + finished };
+    const waiting = this.waiting.length;
+    return {
+      pending: count('pending') + waiting,
+      due: due + waiting,
+      running: count('running') - finished - waiting,
+      failed: count('failed'),
+      completed: count('completed') + finished,
+    };
   }
 
   async drain(timeoutMs = 10_000): Promise<void> {
@@ -168,10 +195,18 @@ export class PostgresJobQueue implements JobQueue {
 
   /**
    * Claims the next due job of a registered type (or one whose lease expired) for this node, or returns
-   * null; the completions of this node's finished jobs are written by the same statement (one round
-   * trip and one commit per job). Jobs whose lease expired after their last attempt are failed first.
+   * null. See {@link claimBatch}.
    */
   async claim(): Promise<JobRecord | null> {
+    return (await this.claimBatch(1))[0] ?? null;
+  }
+
+  /**
+   * Claims up to `limit` due jobs (or jobs whose lease expired), oldest first, for this node; the
+   * completions of this node's finished jobs are written by the same statement (one round trip and one
+   * commit). Jobs whose lease expired after their last attempt are failed first.
+   */
+  private async claimBatch(limit: number): Promise<JobRecord[]> {
     const now = this.clock.now();
     await this.db.query(
       `UPDATE jobs SET status = 'failed', last_error = 'the worker died during the last attempt', lease_owner = NULL, updated_at = $1
@@ -180,11 +215,11 @@ export class PostgresJobQueue implements JobQueue {
     );
     const completed = this.completed;
     this.completed = [];
-    let rows: Array<Partial<JobRow> & { recorded: number }>;
+    let rows: Array<Partial<JobRow> & { recorded: number; run_after?: number }>;
     try {
       // One statement: its parts see the same snapshot, so `next` never picks a job `done` completes
       // (those are excluded by id: their leases may have run out while they finished).
-      rows = await this.db.rows<Partial<JobRow> & { recorded: number }>(
+      rows = await this.db.rows<Partial<JobRow> & { recorded: number; run_after?: number }>(
         `WITH done AS (
            UPDATE jobs SET status = 'completed', lease_until = NULL, last_error = NULL, updated_at = $1
            WHERE id = ANY($5::bigint[]) AND lease_owner = $3 AND status = 'running'
@@ -193,23 +228,24 @@ export class PostgresJobQueue implements JobQueue {
            SELECT id FROM jobs
            WHERE type = ANY($4::text[]) AND ((status = 'pending' AND run_after <= $1) OR (status = 'running' AND lease_until <= $1))
              AND NOT (id = ANY($5::bigint[]))
-           ORDER BY run_after, id LIMIT 1
+           ORDER BY run_after, id LIMIT $6
            FOR UPDATE SKIP LOCKED),
          claimed AS (
            UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $2, lease_owner = $3, updated_at = $1
            FROM next WHERE jobs.id = next.id
-           RETURNING jobs.id, jobs.type, jobs.payload, jobs.attempts, jobs.created_at)
+           RETURNING jobs.id, jobs.type, jobs.payload, jobs.attempts, jobs.created_at, jobs.run_after)
          SELECT claimed.*, (SELECT count(*) FROM done)::int AS recorded FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
-        [now, now + this.settings.leaseMs, this.owner, [...this.handlers.keys()], completed],
+        [now, now + this.settings.leaseMs, this.owner, [...this.handlers.keys()], completed, limit],
       );
     } catch (error) {
       this.completed.unshift(...completed);
       throw error;
     }
-    const row = rows[0];
-    this.warnIfLost(completed.length, row?.recorded ?? 0);
-    if (row === undefined || row.id === null || row.id === undefined) return null;
-    return toJob(row as JobRow);
+    this.warnIfLost(completed.length, rows[0]?.recorded ?? 0);
+    return rows
+      .filter((row) => row.id !== null && row.id !== undefined)
+      .sort((a, b) => a.run_after! - b.run_after! || a.id! - b.id!)
+      .map((row) => toJob(row as JobRow));
   }
 
   /** Runs one claimed job to the end (complete, retry or fail), its outcome written. */
@@ -221,7 +257,9 @@ export class PostgresJobQueue implements JobQueue {
   /** Runs a claimed job; a completion is left for the next claim to write (`completed`). */
   private async execute(job: JobRecord, signal: AbortSignal): Promise<void> {
     const handler = this.handlers.get(job.type);
-    const renew = setInterval(() => void this.renewLease(job.id), Math.max(10, Math.floor(this.settings.leaseMs / 3)));
+    // The claimed jobs waiting behind this one keep their leases with it, and so do the finished ones whose
+    // completion waits for the next claim (another node must not take them meanwhile).
+    const renew = setInterval(() => void this.renewLeases([job.id, ...this.heldIds()]), Math.max(10, Math.floor(this.settings.leaseMs / 3)));
     renew.unref();
     try {
       if (!handler) throw new Error(`no handler for job type ${job.type}`);
@@ -242,15 +280,70 @@ export class PostgresJobQueue implements JobQueue {
     }
   }
 
-  private async renewLease(id: number): Promise<void> {
+  /**
+   * The next claimed job, with the other claimed jobs of its type when the type runs in batches (in claim
+   * order, up to its `maxJobs`); the rest keep their places.
+   */
+  private nextToRun(): JobRecord[] {
+    const first = this.waiting.shift();
+    if (first === undefined) return [];
+    const batching = this.batching.get(first.type);
+    if (batching === undefined || this.waiting.length === 0) return [first];
+    const jobs = [first];
+    const rest: JobRecord[] = [];
+    for (const job of this.waiting) {
+      if (job.type === first.type && jobs.length < batching.maxJobs) jobs.push(job);
+      else rest.push(job);
+    }
+    this.waiting = rest;
+    return jobs;
+  }
+
+  /** Runs claimed jobs of one type with its batch handler; each job's outcome is written as `execute` writes one. */
+  private async executeBatch(jobs: readonly JobRecord[], signal: AbortSignal): Promise<void> {
+    const batching = this.batching.get(jobs[0]!.type)!;
+    const ids = jobs.map((job) => job.id);
+    const renew = setInterval(() => void this.renewLeases([...ids, ...this.heldIds()]), Math.max(10, Math.floor(this.settings.leaseMs / 3)));
+    renew.unref();
+    let outcomes: ReadonlyArray<PromiseSettledResult<unknown>>;
     try {
-      await this.db.query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'", [
+      outcomes = await batching.handler(jobs, signal);
+      if (outcomes.length !== jobs.length) throw new Error(`the ${jobs[0]!.type} batch handler gave ${outcomes.length} outcomes for ${jobs.length} jobs`);
+    } catch (error) {
+      outcomes = jobs.map(() => ({ status: 'rejected', reason: error }));
+    } finally {
+      clearInterval(renew);
+    }
+    for (const [index, job] of jobs.entries()) {
+      const outcome = outcomes[index]!;
+      if (outcome.status === 'fulfilled') {
+        this.completed.push(job.id);
+        continue;
+      }
+      try {
+        if (signal.aborted) await this.release(job.id);
+        else await this.fail(job, outcome.reason);
+      } catch (storeError) {
+        // The lease runs out and another worker retries the job.
+        this.logger.error({ err: storeError, jobId: job.id }, 'could not record the outcome of a job');
+      }
+    }
+  }
+
+  /** The jobs this node holds besides the running ones: claimed and waiting, or finished with their completion unwritten. */
+  private heldIds(): number[] {
+    return [...this.waiting.map((next) => next.id), ...this.completed];
+  }
+
+  private async renewLeases(ids: readonly number[]): Promise<void> {
+    try {
+      await this.db.query("UPDATE jobs SET lease_until = $1 WHERE id = ANY($2::bigint[]) AND lease_owner = $3 AND status = 'running'", [
         this.clock.now() + this.settings.leaseMs,
-        id,
+        ids,
         this.owner,
       ]);
     } catch (error) {
-      this.logger.warn({ err: error, jobId: id }, 'could not renew a job lease');
+      this.logger.warn({ err: error, jobIds: ids }, 'could not renew job leases');
     }
   }
 
@@ -304,14 +397,28 @@ export class PostgresJobQueue implements JobQueue {
     this.ticking = true;
     try {
       while (this.isStarted && this.running.size < this.settings.concurrency) {
-        const job = await this.claim();
-        if (job === null) break;
-        this.running.start(job.id, (signal) => this.execute(job, signal), () => this.wake());
+        // A claim writes the finished jobs' completions with it; a job claimed before and waiting starts
+        // after they are written on their own (one statement per job, as a claim per job was).
+        if (this.waiting.length === 0) this.waiting = await this.claimBatch(PG_CLAIM_BATCH);
+        else if (this.completed.length > 0) await this.writeCompleted();
+        const jobs = this.nextToRun();
+        if (jobs.length === 0) break;
+        this.running.start(
+          jobs[0]!.id,
+          (signal) => (jobs.length === 1 ? this.execute(jobs[0]!, signal) : this.executeBatch(jobs, signal)),
+          () => this.wake(),
+        );
       }
     } catch (error) {
       if (this.isStarted) this.logger.error({ err: error }, 'the job queue could not claim a job');
     } finally {
       this.ticking = false;
+    }
+    if (!this.isStarted && this.waiting.length > 0) {
+      // stopped while claiming: what was claimed goes back at once
+      const unstarted = this.waiting;
+      this.waiting = [];
+      for (const job of unstarted) await this.release(job.id).catch(() => undefined);
     }
     // No claim took them along (all slots busy, or the claim failed): written now, on their own.
     if (this.running.size >= this.settings.concurrency) await this.writeCompleted().catch(() => undefined);

@@ -51,4 +51,24 @@ describe.skipIf(!available.ok)('PostgresSocialStore on a shared server', () => {
     expect((await nodes[1]!.getMood('aria'))?.valence).toBeCloseTo(expected.valence, 9);
     expect(await nodes[0]!.moodEvents({ personaId: 'aria', limit: 50 })).toHaveLength(16);
   });
+
+  it('records several interactions in one transaction, each on top of the one before; one that fails is rolled back alone', async () => {
+    const db = await freshPostgres();
+    const store = new PostgresSocialStore(db);
+    for (const name of ['Aria', 'Kira']) await new PostgresStore(db).insertPersona(buildPersonaDefinition({ name }), 1).catch(() => undefined);
+    const key = { subjectId: 'aria', otherKind: 'persona' as const, otherId: 'kira' };
+    const apply = (stored: RelationshipRecord | null): RelationshipRecord => ({ ...key, ...applyInteraction(stored ?? newRelationship(), { quality: 0.5, durationMs: 1_000, now: 5_000 }) });
+    const event = { quality: 0.5, source: 'chat' as const, conversationId: null, context: null };
+    const ghost = { subjectId: 'ghost', otherKind: 'persona' as const, otherId: 'kira' };
+    const outcomes = await store.recordInteractions([
+      { relationship: { key, apply }, event },
+      { relationship: { key: ghost, apply: (stored) => ({ ...ghost, ...applyInteraction(stored ?? newRelationship(), { quality: 0.5, durationMs: 1_000, now: 5_000 }) }) }, event },
+      { relationship: { key, apply }, event },
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/persona ghost does not exist/);
+    expect((await store.getRelationship(key))?.interactionCount).toBe(2);
+    expect(await store.relationshipHistory(key, { limit: 10 })).toHaveLength(2);
+    expect(await store.getRelationship(ghost)).toBeNull();
+  });
 });

@@ -21,6 +21,7 @@ import type {
 import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from '../sqlite/social-rows.js';
 import type { GroupRow, MemberRow, MoodEventRow, MoodRow, RelationshipEventRow, RelationshipRow, SpeakerRow, ThreadRow } from '../sqlite/social-statements.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
+import { translatePgError } from './errors.js';
 import { pgWriteBatch } from './write-batch.js';
 
 const SPEAKER_COLUMNS = `persona_id, role, count(*) AS messages, coalesce(sum(tokens), 0) AS tokens,
@@ -49,38 +50,32 @@ export class PostgresSocialStore implements SocialStore {
 
   recordInteraction(
     change: RelationshipRecord | RelationshipChange,
-    event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
+    event: InteractionEvent,
   ): Promise<RelationshipEventRecord> {
+    return this.db.transaction((tx) => writeInteraction(tx, change, event));
+  }
+
+  /**
+   * Several interactions in one transaction, in order (a batch of relationship jobs: one commit), each in
+   * a savepoint of its own: one that fails is rolled back alone and rejects alone.
+   */
+  recordInteractions(
+    entries: ReadonlyArray<{ relationship: RelationshipRecord | RelationshipChange; event: InteractionEvent }>,
+  ): Promise<Array<PromiseSettledResult<RelationshipEventRecord>>> {
     return this.db.transaction(async (tx) => {
-      let relationship: RelationshipRecord;
-      if ('apply' in change) {
-        // The advisory lock also covers a relationship not stored yet (no row to lock with FOR UPDATE).
-        await tx.lock(`relationship:${change.key.subjectId}:${change.key.otherKind}:${change.key.otherId}`);
-        const stored = await tx.one<RelationshipRow>('SELECT * FROM relationships WHERE subject_id = $1 AND other_kind = $2 AND other_id = $3', keyValues(change.key));
-        relationship = change.apply(stored === null ? null : toRelationship(stored));
-      } else {
-        relationship = change;
+      const outcomes: Array<PromiseSettledResult<RelationshipEventRecord>> = [];
+      for (const { relationship, event } of entries) {
+        await tx.query('SAVEPOINT interaction');
+        try {
+          outcomes.push({ status: 'fulfilled', value: await writeInteraction(tx, relationship, event) });
+          await tx.query('RELEASE SAVEPOINT interaction');
+        } catch (error) {
+          await tx.query('ROLLBACK TO SAVEPOINT interaction');
+          await tx.query('RELEASE SAVEPOINT interaction');
+          outcomes.push({ status: 'rejected', reason: translatePgError(error, this.db.label) });
+        }
       }
-      const r = relationship;
-      await tx.query(
-        `INSERT INTO relationships (subject_id, other_kind, other_id, affinity, trust, respect, familiarity, interaction_count,
-           total_interaction_ms, first_meeting, last_interaction)
-         SELECT id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM personas WHERE id = $1
-         ON CONFLICT (subject_id, other_kind, other_id) DO UPDATE SET affinity = excluded.affinity, trust = excluded.trust,
-           respect = excluded.respect, familiarity = excluded.familiarity, interaction_count = excluded.interaction_count,
-           total_interaction_ms = excluded.total_interaction_ms, first_meeting = excluded.first_meeting,
-           last_interaction = excluded.last_interaction`,
-        [...keyValues(r), r.affinity, r.trust, r.respect, r.familiarity, r.interactionCount, Math.round(r.totalInteractionMs), r.firstMeeting, r.lastInteraction],
-      );
-      const row = await tx.one<RelationshipEventRow>(
-        `INSERT INTO relationship_events (subject_id, other_kind, other_id, at, quality, source, conversation_id, context,
-           affinity, trust, respect, familiarity)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE EXISTS (SELECT 1 FROM personas WHERE id = $1)
-         RETURNING *`,
-        [...keyValues(r), r.lastInteraction ?? 0, event.quality, event.source, event.conversationId, event.context, r.affinity, r.trust, r.respect, r.familiarity],
-      );
-      if (row === null) throw new Error(`persona ${relationship.subjectId} does not exist`);
-      return toRelationshipEvent(row);
+      return outcomes;
     });
   }
 
@@ -344,4 +339,39 @@ async function saveMoodRows(tx: TransactionClient, personaId: string, state: Moo
       [personaId, state.updatedAt, ...figures, event.mood, event.cause, event.conversationId],
     );
   }
+}
+
+type InteractionEvent = { quality: number; source: InteractionSource; conversationId: string | null; context: string | null };
+
+/** Inside a transaction: one interaction's relationship figures (read-modify-write under its lock) and timeline event. */
+async function writeInteraction(tx: TransactionClient, change: RelationshipRecord | RelationshipChange, event: InteractionEvent): Promise<RelationshipEventRecord> {
+    let relationship: RelationshipRecord;
+    if ('apply' in change) {
+      // The advisory lock also covers a relationship not stored yet (no row to lock with FOR UPDATE).
+      await tx.lock(`relationship:${change.key.subjectId}:${change.key.otherKind}:${change.key.otherId}`);
+      const stored = await tx.one<RelationshipRow>('SELECT * FROM relationships WHERE subject_id = $1 AND other_kind = $2 AND other_id = $3', keyValues(change.key));
+      relationship = change.apply(stored === null ? null : toRelationship(stored));
+    } else {
+      relationship = change;
+    }
+    const r = relationship;
+    await tx.query(
+      `INSERT INTO relationships (subject_id, other_kind, other_id, affinity, trust, respect, familiarity, interaction_count,
+         total_interaction_ms, first_meeting, last_interaction)
+       SELECT id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM personas WHERE id = $1
+       ON CONFLICT (subject_id, other_kind, other_id) DO UPDATE SET affinity = excluded.affinity, trust = excluded.trust,
+         respect = excluded.respect, familiarity = excluded.familiarity, interaction_count = excluded.interaction_count,
+         total_interaction_ms = excluded.total_interaction_ms, first_meeting = excluded.first_meeting,
+         last_interaction = excluded.last_interaction`,
+      [...keyValues(r), r.affinity, r.trust, r.respect, r.familiarity, r.interactionCount, Math.round(r.totalInteractionMs), r.firstMeeting, r.lastInteraction],
+    );
+    const row = await tx.one<RelationshipEventRow>(
+      `INSERT INTO relationship_events (subject_id, other_kind, other_id, at, quality, source, conversation_id, context,
+         affinity, trust, respect, familiarity)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE EXISTS (SELECT 1 FROM personas WHERE id = $1)
+       RETURNING *`,
+      [...keyValues(r), r.lastInteraction ?? 0, event.quality, event.source, event.conversationId, event.context, r.affinity, r.trust, r.respect, r.familiarity],
+    );
+    if (row === null) throw new Error(`persona ${relationship.subjectId} does not exist`);
+    return toRelationshipEvent(row);
 }

@@ -111,4 +111,34 @@ describe('memory reads kept between turns', () => {
     expect((await memories.getMany([memory.id]))[0]?.content).toBe('the user keeps bees');
     expect((await memories.rankingFacts([memory.id]))[0]?.importance).toBe(0.5);
   });
+
+  it('read again what a write dropped once it has committed, and never what a rolled-back write held', async () => {
+    const afterWrite = () => new Promise((resolve) => setImmediate(resolve));
+    const memory = await memories.insert({ ...base, personaId: 'aria', kind: 'user_fact', content: 'the user keeps bees' }, [], 1_000);
+    const summary = await memories.insert({ ...base, personaId: 'aria', kind: 'summary', content: 'they talked about bees', conversationId: null }, [], 1_000);
+    const read = async () => ({
+      block: (await memories.userFacts('aria', null, 5)).map((fact) => [fact.content, fact.importance]),
+      row: (await memories.getMany([memory.id]))[0]?.content,
+      facts: await memories.rankingFacts([memory.id]),
+    });
+    await read();
+    await memories.update(memory.id, { content: 'the user keeps wasps', importance: 0.9 }, null, 2_000);
+    await afterWrite();
+    expect(await read()).toEqual({ block: [['the user keeps wasps', 0.9]], row: 'the user keeps wasps', facts: [{ id: memory.id, importance: 0.9, lastAccessedAt: 1_000 }] });
+
+    // Dropped inside a transaction that then rolls back: what is read again is the committed row.
+    const db = store.database;
+    db.exec('BEGIN');
+    db.prepare("UPDATE memories SET content = 'the user keeps ants', importance = 0.1 WHERE id = ?").run(memory.id);
+    await afterWrite();
+    await afterWrite();
+    db.exec('ROLLBACK');
+    await afterWrite();
+    expect(await read()).toEqual({ block: [['the user keeps wasps', 0.9]], row: 'the user keeps wasps', facts: [{ id: memory.id, importance: 0.9, lastAccessedAt: 1_000 }] });
+
+    // A write after the refill drops it again (nothing kept is older than the table).
+    await memories.delete([memory.id, summary.id]);
+    await afterWrite();
+    expect(await read()).toEqual({ block: [], row: undefined, facts: [] });
+  });
 });

@@ -10,6 +10,12 @@
  * a deleted persona or conversation, by anything else on the connection — and each report drops what
  * depends on that row. A commit by another connection (`data_version` moves: a bundle import, another
  * process) empties it. Nothing here is ever newer than the table: a rolled-back write only drops entries.
+ *
+ * What a write dropped is read again once it has committed, in a stretch of its own after the write (as
+ * the full-text mirror follows writes, memory-store.ts `followSoon`): memory formation writes a new fact
+ * after nearly every turn, and the facts block it drops was read again by the next turn's recall, on its
+ * path (~0.1–0.2 ms of SQL). Only what was kept is read again, and a few new memories are read ahead
+ * (the recall ranks them next); a turn that comes first reads them itself.
  */
 import type { Memory } from '../../domain/memory/memory.js';
 import type { RankingFacts } from '../../ports/memory.js';
@@ -19,6 +25,11 @@ import type { Database } from './database.js';
 const ROWS_KEPT = 10_000;
 /** Most facts blocks and summaries kept (one per persona and user, one per conversation). */
 const LISTS_KEPT = 2_000;
+/**
+ * Most new memories read ahead per refill (see `refillSoon`): the few a turn's formation writes, whose
+ * facts and rows the next recalls rank; not the thousands of an import.
+ */
+const NEW_READ_AHEAD = 32;
 
 /** The SQL function the triggers call (one name per connection; the cache registers it once). */
 const CHANGED = 'persona_mcp_memory_changed';
@@ -30,9 +41,8 @@ const SHARES_CHANGED = 'persona_mcp_memory_shares_changed';
  * summaries does. A share changes a memory's `sharedWith`/`sharedGroups`: every list is dropped (rare).
  */
 const TRIGGERS = `
-CREATE TEMP TRIGGER IF NOT EXISTS memory_read_cache_insert AFTER INSERT ON main.memories
-WHEN new.kind IN ('user_fact', 'summary') BEGIN
-  SELECT ${CHANGED}(new.id, new.kind, new.persona_id, new.conversation_id);
+CREATE TEMP TRIGGER IF NOT EXISTS memory_read_cache_insert AFTER INSERT ON main.memories BEGIN
+  SELECT ${CHANGED}(new.id, new.kind, new.persona_id, new.conversation_id, 1);
 END;
 CREATE TEMP TRIGGER IF NOT EXISTS memory_read_cache_update AFTER UPDATE ON main.memories BEGIN
   SELECT ${CHANGED}(old.id, old.kind, old.persona_id, old.conversation_id);
@@ -56,19 +66,30 @@ END;
 export class MemoryReadCache {
   private readonly facts = new Map<number, RankingFacts>();
   private readonly rows = new Map<number, Memory>();
-  /** Facts blocks by persona, then by user and limit. */
-  private readonly factBlocks = new Map<string, Map<string, Memory[]>>();
-  /** The latest summary of a conversation (null: it has none). */
-  private readonly summaries = new Map<string, Memory | null>();
+  /** Facts blocks by persona, then by user and limit, each with how it is read. */
+  private readonly factBlocks = new Map<string, Map<string, { block: Memory[]; read: () => Memory[] }>>();
+  /** The latest summary of a conversation (null: it has none), with how it is read. */
+  private readonly summaries = new Map<string, { summary: Memory | null; read: () => Memory | null }>();
+  /** How rows and facts were last read (the store's statements), for reading again what a write dropped. */
+  private readRows: ((ids: number[]) => Memory[]) | null = null;
+  private readFacts: ((ids: number[]) => RankingFacts[]) | null = null;
+  /** What writes dropped since the last refill (see `refillSoon`). */
+  private readonly dropped = {
+    rows: new Set<number>(),
+    facts: new Set<number>(),
+    blocks: new Map<string, Map<string, () => Memory[]>>(),
+    summaries: new Map<string, () => Memory | null>(),
+  };
+  private isRefillDue = false;
   private dataVersion: number;
   /** Set while the store writes gathered recalls (`writingRecalls`): their row changes are applied, not dropped. */
   private isWritingRecalls = false;
   /** Prepared once: `db.pragma()` prepares its statement on every call (~20 µs, more than reading it). */
   private readonly dataVersionStatement: { get(): number | undefined };
 
-  constructor(db: Database) {
-    db.function(CHANGED, { varargs: true, deterministic: false }, (id: unknown, kind: unknown, personaId: unknown, conversationId: unknown) => {
-      this.rowChanged(Number(id), String(kind), String(personaId), typeof conversationId === 'string' ? conversationId : null);
+  constructor(private readonly db: Database) {
+    db.function(CHANGED, { varargs: true, deterministic: false }, (id: unknown, kind: unknown, personaId: unknown, conversationId: unknown, isNew: unknown) => {
+      this.rowChanged(Number(id), String(kind), String(personaId), typeof conversationId === 'string' ? conversationId : null, isNew === 1);
       return null;
     });
     db.function(SHARES_CHANGED, { deterministic: false }, (id: unknown) => {
@@ -85,11 +106,13 @@ export class MemoryReadCache {
    * returns nothing for a memory that is gone). Fresh objects: the caller may change them.
    */
   rankingFacts(ids: readonly number[], read: (ids: number[]) => RankingFacts[]): RankingFacts[] {
+    this.readFacts = read;
     return this.byId(this.facts, ids, read).map((fact) => ({ ...fact }));
   }
 
   /** The memories `ids`, as `rankingFacts` (fresh objects). */
   memories(ids: readonly number[], read: (ids: number[]) => Memory[]): Memory[] {
+    this.readRows = read;
     return this.byId(this.rows, ids, read).map((memory) => ({ ...memory }));
   }
 
@@ -103,24 +126,24 @@ export class MemoryReadCache {
       this.factBlocks.set(personaId, blocks);
     }
     const key = `${userId === undefined ? 'any' : userId === null ? 'none' : `u:${userId}`}\u0000${limit}`;
-    let block = blocks.get(key);
-    if (block === undefined) {
-      block = read();
-      blocks.set(key, block);
+    let kept = blocks.get(key);
+    if (kept === undefined) {
+      kept = { block: read(), read };
+      blocks.set(key, kept);
     }
-    return block.map((memory) => ({ ...memory }));
+    return kept.block.map((memory) => ({ ...memory }));
   }
 
   /** The conversation's latest summary, or null. */
   latestSummary(conversationId: string, read: () => Memory | null): Memory | null {
     this.followOthers();
-    let summary = this.summaries.get(conversationId);
-    if (summary === undefined) {
+    let kept = this.summaries.get(conversationId);
+    if (kept === undefined) {
       if (this.summaries.size >= LISTS_KEPT) this.summaries.clear();
-      summary = read();
-      this.summaries.set(conversationId, summary);
+      kept = { summary: read(), read };
+      this.summaries.set(conversationId, kept);
     }
-    return summary === null ? null : { ...summary };
+    return kept.summary === null ? null : { ...kept.summary };
   }
 
   private byId<T extends { id: number }>(kept: Map<number, T>, ids: readonly number[], read: (ids: number[]) => T[]): T[] {
@@ -190,16 +213,84 @@ export class MemoryReadCache {
       const row = this.rows.get(id);
       if (row !== undefined) update(row);
     }
-    for (const blocks of this.factBlocks.values()) for (const block of blocks.values()) block.forEach(update);
-    for (const summary of this.summaries.values()) if (summary !== null) update(summary);
+    for (const blocks of this.factBlocks.values()) for (const { block } of blocks.values()) block.forEach(update);
+    for (const { summary } of this.summaries.values()) if (summary !== null) update(summary);
   }
 
-  private rowChanged(id: number, kind: string, personaId: string, conversationId: string | null): void {
+  private rowChanged(id: number, kind: string, personaId: string, conversationId: string | null, isNew = false): void {
     if (this.isWritingRecalls) return;
-    this.facts.delete(id);
-    this.rows.delete(id);
-    if (kind === 'user_fact') this.factBlocks.delete(personaId);
-    if (kind === 'summary' && conversationId !== null) this.summaries.delete(conversationId);
+    const { dropped } = this;
+    if (this.facts.delete(id) || (isNew && dropped.facts.size < NEW_READ_AHEAD)) dropped.facts.add(id);
+    if (this.rows.delete(id) || (isNew && dropped.rows.size < NEW_READ_AHEAD)) dropped.rows.add(id);
+    const blocks = kind === 'user_fact' ? this.factBlocks.get(personaId) : undefined;
+    if (blocks !== undefined) {
+      this.factBlocks.delete(personaId);
+      let reads = dropped.blocks.get(personaId);
+      if (reads === undefined) {
+        reads = new Map();
+        dropped.blocks.set(personaId, reads);
+      }
+      for (const [key, { read }] of blocks) reads.set(key, read);
+    }
+    const summary = kind === 'summary' && conversationId !== null ? this.summaries.get(conversationId) : undefined;
+    if (summary !== undefined) {
+      this.summaries.delete(conversationId!);
+      dropped.summaries.set(conversationId!, summary.read);
+    }
+    this.refillSoon();
+  }
+
+  /**
+   * Reads again, once the write that dropped them has committed, the rows, facts and lists it dropped
+   * (only those a turn had read): the next turn's recall then finds them kept instead of reading them
+   * on its path. Runs after the event loop has taken in what arrived during the write; while a
+   * transaction is open it waits (it may still roll back, and its changes are not the table's yet).
+   */
+  private refillSoon(): void {
+    if (this.isRefillDue) return;
+    this.isRefillDue = true;
+    setImmediate(() => {
+      this.isRefillDue = false;
+      if (!this.db.open) return;
+      if (this.db.inTransaction) {
+        this.refillSoon();
+        return;
+      }
+      try {
+        this.refill();
+      } catch {
+        // Nothing is lost: what was not read again is read by the next turn that needs it.
+      }
+    });
+  }
+
+  private refill(): void {
+    this.followOthers();
+    const { rows, facts, blocks, summaries } = this.dropped;
+    const missing = (ids: Set<number>, kept: Map<number, unknown>): number[] => [...ids].filter((id) => !kept.has(id));
+    const rowIds = missing(rows, this.rows);
+    const factIds = missing(facts, this.facts);
+    rows.clear();
+    facts.clear();
+    if (rowIds.length > 0 && this.readRows !== null) this.byId(this.rows, rowIds, this.readRows);
+    if (factIds.length > 0 && this.readFacts !== null) this.byId(this.facts, factIds, this.readFacts);
+    for (const [personaId, reads] of blocks)
+      for (const [key, read] of reads) {
+        let kept = this.factBlocks.get(personaId);
+        if (kept === undefined) {
+          if (this.factBlocks.size >= LISTS_KEPT) this.factBlocks.clear();
+          kept = new Map();
+          this.factBlocks.set(personaId, kept);
+        }
+        if (!kept.has(key)) kept.set(key, { block: read(), read });
+      }
+    blocks.clear();
+    for (const [conversationId, read] of summaries) {
+      if (this.summaries.has(conversationId)) continue;
+      if (this.summaries.size >= LISTS_KEPT) this.summaries.clear();
+      this.summaries.set(conversationId, { summary: read(), read });
+    }
+    summaries.clear();
   }
 
   private sharesChanged(id: number): void {

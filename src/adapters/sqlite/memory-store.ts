@@ -1179,6 +1179,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   private deleteRows(ids: readonly number[]): number {
+    if (ids.length === 0) return 0; // a message formed for the first time has nothing to replace: no DELETE
     const changes = this.sql.deleteMany.run(JSON.stringify(ids)).changes;
     this.noteWrite(-changes, ids);
     for (const id of ids) {

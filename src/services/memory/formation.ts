@@ -52,6 +52,8 @@ const DOC2QUERY_BATCH_REPLIES = 8;
  */
 export const FORM_BATCH = 8;
 
+/** Conversations whose last count of messages since their summary is kept (the oldest counted first out). */
+const PENDING_COUNTS_KEPT = 4_096;
 /** Memories re-embedded per `memory.embed` job; the job re-queues itself while more remain. */
 const EMBED_BATCH = 64;
 /** Reply cap for a poignancy rating ("7") and for a summary. */
@@ -153,12 +155,33 @@ export class MemoryFormation {
     if (done !== null) await this.deps.jobs.enqueue(EXPAND_JOB, { after: done.lastId }, { dedupeKey: EXPAND_JOB });
   }
 
-  /** Whether a turn should queue summarisation now. */
-  async needsSummary(conversationId: string): Promise<boolean> {
+  /**
+   * Per conversation, the last count of its messages after its latest summary (only counts under the
+   * threshold: a count stops there), with that summary's message and the newest message id then.
+   */
+  private readonly pendingCounts = new Map<string, { afterId: number; pending: number; upToId: number }>();
+
+  /**
+   * Whether a turn should queue summarisation now. With `newestMessageId` (the turn's reply), a count is
+   * skipped while it cannot have reached the threshold: message ids grow across every conversation, so
+   * at most `newestMessageId − upToId` messages came into this one since the last count — every turn used
+   * to count (a read on the turn's after-reply path); now about one turn in ten does.
+   */
+  async needsSummary(conversationId: string, newestMessageId?: number): Promise<boolean> {
     const { memories, settings } = this.deps;
+    const threshold = settings.summariseAfterMessages;
     const last = await memories.latestSummary(conversationId);
-    const pending = await memories.countMessagesAfter(conversationId, last?.messageId ?? 0, settings.summariseAfterMessages);
-    return pending >= settings.summariseAfterMessages;
+    const afterId = last?.messageId ?? 0;
+    const known = this.pendingCounts.get(conversationId);
+    if (newestMessageId !== undefined && known !== undefined && known.afterId === afterId && known.pending + Math.max(0, newestMessageId - known.upToId) < threshold)
+      return false;
+    const pending = await memories.countMessagesAfter(conversationId, afterId, threshold);
+    this.pendingCounts.delete(conversationId);
+    if (newestMessageId !== undefined && pending < threshold) {
+      if (this.pendingCounts.size >= PENDING_COUNTS_KEPT) this.pendingCounts.delete(this.pendingCounts.keys().next().value as string);
+      this.pendingCounts.set(conversationId, { afterId, pending, upToId: newestMessageId });
+    }
+    return pending >= threshold;
   }
 
   async form(payload: FormPayload, signal: AbortSignal): Promise<void> {
@@ -471,6 +494,9 @@ export class MemoryFormation {
   ): Promise<TurnAppraisal | null | undefined> {
     const appraiser = this.deps.appraiser;
     if (appraiser == null || !appraiser.isEnabled || payload.replyMessageId === undefined) return undefined;
+    // Asked already by the turn's relationship job: no need to read the reply again.
+    const asked = appraiser.askedFor(payload.userMessageId, signal);
+    if (asked !== null) return asked;
     const reply = await this.deps.memories.message(payload.replyMessageId);
     if (reply === null) return undefined;
     const request = { userMessageId: payload.userMessageId, personaName: persona.record.name, model: persona.model, spoken, answer: reply.content, memories };

@@ -326,6 +326,27 @@ describe('summarisation with the LLM down', () => {
     expect(summary!.content).not.toContain('What a party'); // the newest turn stays out (summaryKeepRecent)
     expect(await formation.needsSummary(conversationId)).toBe(false);
   });
+
+  it('tells when a conversation reaches the threshold, told the newest message id each turn, whatever else was written in between', async () => {
+    settings.summariseAfterMessages = 5;
+    settings.summaryKeepRecent = 1;
+    const first = await userTurn('Hello there.');
+    const { conversationId } = first;
+    const other = await store.appendUserTurn({ sessionId: 's2', personaId: 'aria', content: 'A message in another conversation.', tokens: 5, now: clock.now() });
+    expect(await formation.needsSummary(conversationId, first.messageId)).toBe(false);
+    const second = await userTurn('My sister Mara got married.', conversationId);
+    expect(await formation.needsSummary(conversationId, second.messageId)).toBe(false);
+    // Written without a check of its own (as a group's message is), and other conversations' messages in between.
+    await userTurn('We danced.', conversationId);
+    for (let i = 0; i < 3; i++) await userTurn(`other ${i}`, other.conversation.id);
+    const fourth = await userTurn('All night.', conversationId);
+    expect(await formation.needsSummary(conversationId, fourth.messageId)).toBe(false);
+    const fifth = await userTurn('What a party.', conversationId);
+    expect(await formation.needsSummary(conversationId, fifth.messageId)).toBe(true);
+    expect(await formation.needsSummary(conversationId, fifth.messageId)).toBe(true);
+    await formation.summarise({ personaId: 'aria', conversationId }, new AbortController().signal);
+    expect(await formation.needsSummary(conversationId, fifth.messageId)).toBe(false);
+  });
 });
 
 describe('users', () => {

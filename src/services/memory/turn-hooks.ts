@@ -173,7 +173,7 @@ export class MemoryFormationObserver implements TurnObserver {
       replyMessageId: turn.replyMessage.id,
     };
     await this.jobs.enqueue(FORM_JOB, { ...form }, { dedupeKey: `${FORM_JOB}:${turn.userMessage.id}` });
-    if (await this.formation.needsSummary(turn.conversation.id)) {
+    if (await this.formation.needsSummary(turn.conversation.id, turn.replyMessage.id)) {
       const summarise: SummarisePayload = { personaId: turn.persona.id, conversationId: turn.conversation.id, userId: turn.session.userId };
       await this.jobs.enqueue(SUMMARISE_JOB, { ...summarise }, { dedupeKey: `${SUMMARISE_JOB}:${turn.conversation.id}` });
     }
