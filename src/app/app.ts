@@ -51,6 +51,7 @@ import { PromptTemplateService } from '../services/models/prompt-template-servic
 import { composeMedia } from './compose-media.js';
 import { webAppRoute } from '../transports/web-app.js';
 import { clientAddressOf } from '../transports/client-address.js';
+import { warmUpRequestPath, warmUpSockets } from '../transports/warm-up.js';
 
 /** How often revoked API keys are read (open connections of a revoked key close within this). */
 const REVOCATION_CHECK_MS = 500;
@@ -84,6 +85,11 @@ export interface Core {
   shutdownSignal: AbortSignal;
   /** Aborts `shutdownSignal` (in-flight turns stop) without closing anything yet; `close` does it too. */
   abortInFlight(): void;
+  /**
+   * Answers `requests` read-only requests in process so the request path is compiled before clients
+   * come (`transports/warm-up.ts`); they are kept out of the metrics, the request log and the counters.
+   */
+  warmUp(requests: number): Promise<{ requests: number; ms: number }>;
   /** Lets MCP requests lend the host's model to chat turns (`llm.provider` `host` and `auto`). */
   hostModel: HostModelBridge;
   /** Conversation updates (turns, ends, group status) for every transport that pushes to clients. */
@@ -334,6 +340,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     registry.list().map((method) => method.name),
   );
   events.subscribe((event) => metrics.observeEvent(event));
+  let isWarmingUp = false;
   const engine = new JsonRpcEngine(registry, {
     logger,
     // The access check (each method's `requires`) asks who owns a persona; the catalogue is in memory.
@@ -341,6 +348,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     validateResults: config.validateResults,
     maxBatchSize: config.limits.maxBatchSize,
     onRequestComplete: (outcome) => {
+      // The start-up warm-up's requests to itself are no one's traffic.
+      if (isWarmingUp) return;
       stats.recordRequest(outcome.durationMs, outcome.outcome !== 'ok');
       metrics.observeRequest(outcome);
       logRequest(logger, 'websocket', outcome);
@@ -392,6 +401,21 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     cluster,
     abortInFlight() {
       if (!shutdown.signal.aborted) shutdown.abort(new Error('server shutting down'));
+    },
+    async warmUp(requests) {
+      isWarmingUp = true;
+      try {
+        return await warmUpRequestPath({
+          engine,
+          logger,
+          beginSession: () => services.sessions.begin(),
+          personaIds: services.personas.list().map((persona) => persona.id),
+          requests,
+          signal: shutdown.signal,
+        });
+      } finally {
+        isWarmingUp = false;
+      }
     },
     async close() {
       if (closed) return;
@@ -538,6 +562,11 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   // On PostgreSQL another node may die while this one runs: now and then, take over the replies of a node
   // gone from the store (each to one node: PostgresStore.pendingAfterReplies).
   const afterReplySweep = usesPostgres(config) ? sweepAfterReplies(() => core.services.turns.recoverAfterReplies(), logger) : null;
+  if (config.warmUpRequests > 0) {
+    const warmed = await core.warmUp(config.warmUpRequests);
+    const sockets = await warmUpSockets(config.warmUpRequests, '{"jsonrpc":"2.0","id":1,"method":"persona.list"}', 'x'.repeat(680));
+    logger.debug({ ...warmed, socketFrames: sockets.frames, socketMs: sockets.ms }, 'warmed up the request path');
+  }
   let address: { port: number; host: string };
   try {
     address = await http.listen(config.port, config.host);

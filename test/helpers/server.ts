@@ -24,7 +24,7 @@ export function makeDataDir(): string {
 }
 
 export function testConfig(dataDir: string, flags: Record<string, unknown> = {}, ollamaUrl = 'http://127.0.0.1:9'): Config {
-  return loadConfig({ cwd: dataDir, env: {}, flags: { dataDir, port: 0, 'llm.ollamaHost': ollamaUrl, validateResults: true, ...flags } });
+  return loadConfig({ cwd: dataDir, env: {}, flags: { dataDir, port: 0, 'llm.ollamaHost': ollamaUrl, validateResults: true, warmUpRequests: 0, ...flags } });
 }
 
 export async function startTestServer(options: { ollamaUrl?: string; dataDir?: string; flags?: Record<string, unknown>; clock?: Clock } = {}): Promise<TestServer> {

@@ -138,7 +138,7 @@ describe('formation and recall in chat', () => {
     // A new conversation: the fact is not in the history any more, only in memory.
     await client.result('conversation.start', { persona_id: 'aria', context: 'a new evening' });
     await client.result('persona.chat', { message: 'Do you remember my daughter?' });
-    const chat = ollama.requests.filter((request) => request.body.messages?.[0]?.role === 'system').at(-1)!;
+    const chat = ollama.turnFor('Do you remember my daughter?');
     const system = chat.body.messages![0]!.content;
     expect(system).toContain('Things you remember');
     expect(system).toContain('The user said: My daughter Lina was born on a stormy night in March.');

@@ -1,22 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../domain/errors.js';
 import type { LlmChatEvent, LlmChatRequest, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
-import { QueuedLlmProvider } from './queued-provider.js';
+import { MAX_PREEMPTIONS, QueuedLlmProvider } from './queued-provider.js';
 
 /**
  * A backend whose chats say their name, then wait until the test calls `finish(name)`. The name is the
- * first message's content. A chat named "fail..." throws instead of finishing.
+ * first message's content. A chat named "fail..." throws instead of finishing; a chat whose signal
+ * aborts while it waits throws `cancelled` and is listed in `aborted`, as a real backend's request ends.
  */
 class GatedProvider implements LlmProvider {
   readonly name = 'gated';
   /** Names of chats, in the order the backend started them. */
   readonly started: string[] = [];
+  /** Names of chats whose signal aborted while they ran, in order. */
+  readonly aborted: string[] = [];
   private readonly gates = new Map<string, () => void>();
   private readonly onStart: Array<() => void> = [];
 
-  async *chat(request: LlmChatRequest): AsyncGenerator<LlmChatEvent> {
+  async *chat(request: LlmChatRequest, signal: AbortSignal): AsyncGenerator<LlmChatEvent> {
     const name = request.messages[0]?.content ?? '';
-    const gate = new Promise<void>((resolve) => this.gates.set(name, resolve));
+    const gate = new Promise<void>((resolve, reject) => {
+      this.gates.set(name, resolve);
+      const onAbort = (): void => {
+        this.aborted.push(name);
+        reject(new AppError('cancelled', `${name} was aborted in the backend`));
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    gate.catch(() => undefined);
     this.started.push(name);
     for (const notify of this.onStart.splice(0)) notify();
     yield { type: 'delta', text: name };
@@ -80,7 +92,7 @@ describe('QueuedLlmProvider', () => {
     await backend.waitForStarted(2);
 
     expect(backend.started).toEqual(['a', 'b']);
-    expect(queue.stats()).toEqual({ running: 2, queued: 1, concurrency: 2, maxQueued: 16 });
+    expect(queue.stats()).toEqual({ running: 2, queued: 1, concurrency: 2, maxQueued: 16, preempted: 0 });
 
     backend.finish('a');
     expect(await a).toBe('a');
@@ -116,6 +128,121 @@ describe('QueuedLlmProvider', () => {
     }
     await Promise.all(chats);
     expect(backend.started).toEqual(order);
+  });
+
+  it('gives a running background call\'s slot to a chat a person waits for, and re-runs the background call whole', async () => {
+    const backend = new GatedProvider();
+    const queue = new QueuedLlmProvider(backend);
+    const background = consume(queue, 'bg', new AbortController().signal, 'background');
+    await backend.waitForStarted(1);
+
+    const user = consume(queue, 'user');
+
+    // The person's chat starts at once; the background call's own request saw the abort.
+    await backend.waitForStarted(2);
+    expect(backend.started).toEqual(['bg', 'user']);
+    expect(backend.aborted).toEqual(['bg']);
+    expect(queue.stats()).toMatchObject({ running: 1, queued: 1, preempted: 1 });
+    backend.finish('user');
+    expect(await user).toBe('user');
+
+    // The background call runs again from the start, and its caller gets that reply once (the
+    // preempted run's first delta was never handed on).
+    await backend.waitForStarted(3);
+    expect(backend.started).toEqual(['bg', 'user', 'bg']);
+    backend.finish('bg');
+    expect(await background).toBe('bg');
+    expect(queue.stats()).toMatchObject({ running: 0, queued: 0, preempted: 1 });
+  });
+
+  it('puts a preempted background call back ahead of background work that has not started', async () => {
+    const backend = new GatedProvider();
+    const queue = new QueuedLlmProvider(backend);
+    const signal = new AbortController().signal;
+    const chats = [consume(queue, 'bg1', signal, 'background')];
+    await backend.waitForStarted(1);
+    chats.push(consume(queue, 'bg2', signal, 'background'), consume(queue, 'user'));
+    const order = ['bg1', 'user', 'bg1', 'bg2'];
+    for (const [index, name] of order.entries()) {
+      await backend.waitForStarted(index + 1);
+      if (index > 0) backend.finish(name);
+    }
+    expect(await Promise.all(chats)).toEqual(['bg1', 'bg2', 'user']);
+    expect(backend.started).toEqual(order);
+  });
+
+  it(`lets a background call preempted ${MAX_PREEMPTIONS} times run to completion the next time`, async () => {
+    const backend = new GatedProvider();
+    const queue = new QueuedLlmProvider(backend);
+    const background = consume(queue, 'bg', new AbortController().signal, 'background');
+    const expected = ['bg'];
+    await backend.waitForStarted(1);
+    for (let round = 1; round <= MAX_PREEMPTIONS; round++) {
+      const user = consume(queue, `user${round}`);
+      expected.push(`user${round}`, 'bg');
+      await backend.waitForStarted(expected.length - 1);
+      backend.finish(`user${round}`);
+      await user;
+      await backend.waitForStarted(expected.length);
+    }
+    expect(backend.aborted).toEqual(Array(MAX_PREEMPTIONS).fill('bg'));
+
+    // Now the person's chat waits: the background call finishes first and keeps its reply.
+    const last = consume(queue, 'last');
+    expect(queue.stats()).toMatchObject({ running: 1, queued: 1, preempted: MAX_PREEMPTIONS });
+    backend.finish('bg');
+    expect(await background).toBe('bg');
+    await backend.waitForStarted(expected.length + 1);
+    backend.finish('last');
+    expect(await last).toBe('last');
+    expect(backend.started).toEqual([...expected, 'last']);
+    expect(backend.aborted).toHaveLength(MAX_PREEMPTIONS);
+  });
+
+  it('never preempts a chat a person waits for, and runs background work only when no person waits', async () => {
+    const backend = new GatedProvider();
+    const queue = new QueuedLlmProvider(backend);
+    const first = consume(queue, 'first');
+    await backend.waitForStarted(1);
+    const background = consume(queue, 'bg', new AbortController().signal, 'background');
+    const second = consume(queue, 'second');
+    expect(queue.stats()).toMatchObject({ running: 1, queued: 2, preempted: 0 });
+    for (const [index, name] of ['first', 'second', 'bg'].entries()) {
+      await backend.waitForStarted(index + 1);
+      backend.finish(name);
+    }
+    expect(await Promise.all([first, second, background])).toEqual(['first', 'second', 'bg']);
+    expect(backend.aborted).toEqual([]);
+  });
+
+  it('still ends a background call with its own error when its caller aborts, running or re-queued', async () => {
+    const backend = new GatedProvider();
+    const queue = new QueuedLlmProvider(backend);
+    const running = new AbortController();
+    const stopped = consume(queue, 'bg', running.signal, 'background');
+    await backend.waitForStarted(1);
+    running.abort();
+    const error = await failureOf(stopped);
+    expect(error.kind).toBe('cancelled');
+    expect(error.message).toBe('bg was aborted in the backend');
+    expect(queue.stats()).toMatchObject({ running: 0, queued: 0 });
+
+    // Preempted, then the caller gives up while it waits to run again: it never starts again.
+    const waiting = new AbortController();
+    const requeued = consume(queue, 'bg2', waiting.signal, 'background');
+    await backend.waitForStarted(2);
+    const user = consume(queue, 'user');
+    await backend.waitForStarted(3);
+    expect(queue.stats()).toMatchObject({ running: 1, queued: 1 });
+    waiting.abort();
+    const requeuedError = await failureOf(requeued);
+    expect(requeuedError.kind).toBe('cancelled');
+    expect(requeuedError.message).toBe('The chat was cancelled while it waited for the model.');
+    expect(queue.stats()).toMatchObject({ running: 1, queued: 0 });
+    backend.finish('user');
+    expect(await user).toBe('user');
+    expect(backend.started).toEqual(['bg', 'bg2', 'user']);
+    expect(queue.stats()).toMatchObject({ running: 0, queued: 0 });
   });
 
   it('refuses with llm_busy when the queue is full', async () => {

@@ -4,6 +4,14 @@
  * model at a time by default and queues the rest internally with no limit we can see; queueing here
  * instead lets us refuse early with a clear `llm_busy`, drop waiters whose client left, and report the
  * queue depth in metrics.
+ *
+ * Preemption (this node's slots only): when a chat a person waits for finds every slot held and one of
+ * them runs background work, the youngest such background call is aborted and its slot handed over at
+ * once. The background request is not failed: it goes back to the head of the background waiters and
+ * runs again from the start, and because a background call's events are buffered here and handed to its
+ * consumer only once its stream has completed (background consumers read whole replies), the re-run is
+ * invisible to them. With shared (Redis) slots the deployment-wide slot is not preempted: a node only
+ * preempts work holding its own slots.
  */
 import { AppError, isAppError } from '../../domain/errors.js';
 import type { LlmSlots } from '../../ports/llm-slots.js';
@@ -30,6 +38,8 @@ export interface LlmQueueStats {
   queued: number;
   concurrency: number;
   maxQueued: number;
+  /** Background calls aborted so far to give their slot to a chat a person waits for (re-run later). */
+  preempted: number;
   /** With several nodes (Redis): the deployment's counts, beside this node's `running` and `queued`. */
   cluster?: { running: number; queued: number };
 }
@@ -38,6 +48,19 @@ interface Waiter {
   isBackground: boolean;
   grant(): void;
 }
+
+/** A background call holding one of this node's slots, which an interactive chat may take from it. */
+interface RunningBackground {
+  readonly controller: AbortController;
+  /** Set when its slot was handed to an interactive chat: it must not release that slot itself. */
+  isPreempted: boolean;
+}
+
+/**
+ * A background request preempted this many times runs to completion the next time it gets a slot, so a
+ * steady stream of interactive chats can delay background work but never starve it.
+ */
+export const MAX_PREEMPTIONS = 3;
 
 export class QueuedLlmProvider implements LlmProvider {
   readonly name: string;
@@ -48,6 +71,9 @@ export class QueuedLlmProvider implements LlmProvider {
   /** Chats of this node running in, and waiting for, shared slots. */
   private sharedRunning = 0;
   private sharedWaiting = 0;
+  /** Background calls in local slots that may still be preempted, oldest first. */
+  private readonly preemptible: RunningBackground[] = [];
+  private preemptedCount = 0;
 
   constructor(
     private readonly inner: LlmProvider,
@@ -87,12 +113,51 @@ export class QueuedLlmProvider implements LlmProvider {
       }
       return;
     }
-    await this.acquire(signal, isBackground);
+    if (isBackground) {
+      yield* await this.runBackground(request, signal);
+      return;
+    }
+    await this.acquire(signal, false);
     try {
       yield* this.inner.chat(request, signal);
     } finally {
       this.release();
     }
+  }
+
+  /**
+   * Runs a background chat in a local slot, preemptibly, and returns its whole reply's events. The
+   * caller's signal aborting ends it exactly as before (the inner call's error, or `cancelled` while
+   * waiting); only an abort by this queue re-runs it.
+   */
+  private async runBackground(request: LlmChatRequest, signal: AbortSignal): Promise<LlmChatEvent[]> {
+    for (let preemptions = 0; ; preemptions++) {
+      await this.acquire(signal, true, preemptions > 0);
+      const run: RunningBackground = { controller: new AbortController(), isPreempted: false };
+      if (preemptions < MAX_PREEMPTIONS) this.preemptible.push(run);
+      const events: LlmChatEvent[] = [];
+      try {
+        for await (const event of this.inner.chat(request, AbortSignal.any([signal, run.controller.signal]))) events.push(event);
+        return events;
+      } catch (error) {
+        if (!run.isPreempted || signal.aborted) throw error;
+        // Preempted: the slot already belongs to an interactive chat; queue again and start over.
+      } finally {
+        const index = this.preemptible.indexOf(run);
+        if (index !== -1) this.preemptible.splice(index, 1);
+        if (!run.isPreempted) this.release();
+      }
+    }
+  }
+
+  /** Takes the youngest preemptible background call's slot for an interactive chat; false when none. */
+  private preemptBackground(): boolean {
+    const victim = this.preemptible.pop();
+    if (victim === undefined) return false;
+    victim.isPreempted = true;
+    this.preemptedCount++;
+    victim.controller.abort(new AppError('cancelled', 'A chat a person waits for took this background call\'s slot; it runs again shortly.'));
+    return true;
   }
 
   /** A shared slot, or null when the shared queue cannot be reached (this node then queues alone). */
@@ -139,18 +204,26 @@ export class QueuedLlmProvider implements LlmProvider {
       queued: this.waiters.length + this.sharedWaiting,
       concurrency: this.concurrency,
       maxQueued: this.maxQueued,
+      preempted: this.preemptedCount,
     };
     if (this.options.shared !== undefined) stats.cluster = this.options.shared.stats();
     return stats;
   }
 
-  private acquire(signal: AbortSignal, isBackground: boolean): Promise<void> {
+  /**
+   * `isRequeued`: a preempted background request coming back; it was admitted already, so it is not
+   * refused for a full queue, and it goes to the head of the background waiters.
+   */
+  private acquire(signal: AbortSignal, isBackground: boolean, isRequeued = false): Promise<void> {
     if (signal.aborted) return Promise.reject(cancelledWhileWaiting());
     if (this.running < this.concurrency && this.waiters.length === 0) {
       this.running++;
       return Promise.resolve();
     }
-    if (this.waiters.length >= this.maxQueued) {
+    // Every slot is held: a chat a person waits for takes one from background work at once (`running`
+    // is unchanged, the slot changes hands).
+    if (!isBackground && this.preemptBackground()) return Promise.resolve();
+    if (!isRequeued && this.waiters.length >= this.maxQueued) {
       return Promise.reject(
         new AppError(
           'llm_busy',
@@ -173,8 +246,9 @@ export class QueuedLlmProvider implements LlmProvider {
         },
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      // Interactive chats queue FIFO among themselves but ahead of all background work.
-      const firstBackground = isBackground ? -1 : this.waiters.findIndex((queued) => queued.isBackground);
+      // Interactive chats queue FIFO among themselves but ahead of all background work; a preempted
+      // background request goes back ahead of the background work that has not started yet.
+      const firstBackground = isBackground && !isRequeued ? -1 : this.waiters.findIndex((queued) => queued.isBackground);
       if (firstBackground === -1) this.waiters.push(waiter);
       else this.waiters.splice(firstBackground, 0, waiter);
     });

@@ -229,13 +229,14 @@ export class ModelRouter implements LlmProvider, LlmCatalog {
 
   /** The sum over every backend's queue (metrics, `system.status`). */
   stats(): LlmQueueStats {
-    const total: LlmQueueStats = { running: 0, queued: 0, concurrency: 0, maxQueued: 0 };
+    const total: LlmQueueStats = { running: 0, queued: 0, concurrency: 0, maxQueued: 0, preempted: 0 };
     for (const backend of this.byName.values()) {
       const stats = backend.provider.stats();
       total.running += stats.running;
       total.queued += stats.queued;
       total.concurrency += stats.concurrency;
       total.maxQueued += stats.maxQueued;
+      total.preempted += stats.preempted;
       if (stats.cluster !== undefined) {
         total.cluster ??= { running: 0, queued: 0 };
         total.cluster.running += stats.cluster.running;
