@@ -13,11 +13,10 @@
  */
 import type { PostgresDatabase, TransactionClient } from './database.js';
 import { translatePgError } from './errors.js';
+import { rejectClosed, settleEach, type WriteOutcome, type WriteSettlement } from '../write-outcomes.js';
 
-interface DeferredWrite {
+interface DeferredWrite extends WriteSettlement {
   work: (tx: TransactionClient) => Promise<unknown>;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
 }
 
 export class PgWriteBatch {
@@ -78,11 +77,10 @@ export class PgWriteBatch {
 
   private async commit(batch: DeferredWrite[]): Promise<void> {
     if (this.db.isClosed) {
-      const closed = new Error('the database was closed before these writes were committed');
-      for (const write of batch) write.reject(closed);
+      rejectClosed(batch);
       return;
     }
-    const outcomes: ({ value: unknown } | { error: unknown })[] = [];
+    const outcomes: WriteOutcome[] = [];
     try {
       await this.db.transaction(async (tx) => {
         // One write: its failure is the transaction's, no savepoint needed (two round trips fewer).
@@ -108,11 +106,7 @@ export class PgWriteBatch {
       for (const write of batch) write.reject(error);
       return;
     }
-    batch.forEach((write, index) => {
-      const outcome = outcomes[index]!;
-      if ('error' in outcome) write.reject(outcome.error);
-      else write.resolve(outcome.value);
-    });
+    settleEach(batch, outcomes);
   }
 }
 

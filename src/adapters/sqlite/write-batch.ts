@@ -17,11 +17,10 @@
  */
 import type { Database } from './database.js';
 import { immediateTransaction } from './transactions.js';
+import { rejectClosed, settleEach, type WriteOutcome, type WriteSettlement } from '../write-outcomes.js';
 
-interface DeferredWrite {
+interface DeferredWrite extends WriteSettlement {
   work: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
 }
 
 export class WriteBatch {
@@ -82,12 +81,11 @@ export class WriteBatch {
     if (batch.length === 0) return;
     this.pending = [];
     if (!this.db.open) {
-      const closed = new Error('the database was closed before these writes were committed');
-      for (const write of batch) write.reject(closed);
+      rejectClosed(batch);
       return;
     }
     const transaction = immediateTransaction(this.db);
-    const outcomes: ({ value: unknown } | { error: unknown })[] = [];
+    const outcomes: WriteOutcome[] = [];
     try {
       transaction(() => {
         for (const write of batch) {
@@ -104,11 +102,7 @@ export class WriteBatch {
       for (const write of batch) write.reject(error);
       return;
     }
-    batch.forEach((write, index) => {
-      const outcome = outcomes[index]!;
-      if ('error' in outcome) write.reject(outcome.error);
-      else write.resolve(outcome.value);
-    });
+    settleEach(batch, outcomes);
   }
 }
 
