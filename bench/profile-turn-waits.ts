@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/profile-turn-waits.ts DIR [--skip N] [--top N] [--stage NAME]`: what the chat turns of a
+ * `npx tsx bench/profile-turn-waits.ts DIR [--skip N] [--top N] [--stage NAME] [--slow PERCENT]`: what the chat turns of a
  * run with `bench/lib/turn-tracer.mjs` loaded into the server waited for, stage by stage.
  *
  * Run the chat suite with the tracer:
@@ -16,7 +16,10 @@
  * background jobs and the rest. It also reports, per stage, how many turns had a background job or a
  * write-batch commit running inside the stage; the social contributor's waits for the previous turn's
  * writes (`EmotionService.current`, `TopicThreadService.filed`: pending or not, how long); and whether the
- * turn's model call found the chat slot taken.
+ * turn's model call found the chat slot taken. Last, the slowest `--slow` % (default 2) of the turns by
+ * their own time to the reply (the runqueue wait removed), each with the garbage collections, long
+ * transactions and WAL checkpoints, jobs and tasks inside it, and how often each of those is inside a
+ * slow turn against the others.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -24,8 +27,15 @@ import type { Profile, ProfileNode } from './lib/cpu-profile.js';
 
 interface TracedTurn {
   startedAt: number;
-  laps: Array<[string, number]>;
+  /** The event loop's runqueue wait so far (µs) when the turn started; absent in older traces. */
+  waitAtStart?: number;
+  /** [stage, when it ended, the runqueue wait so far] */
+  laps: Array<[string, number, number?]>;
   own: Array<[string, number, number]>;
+}
+interface Span {
+  startedAt: number;
+  endedAt: number;
 }
 interface Trace {
   turns: TracedTurn[];
@@ -33,6 +43,9 @@ interface Trace {
   flushes: Array<{ n: number; writes: string[]; startedAt: number; endedAt: number }>;
   waits: Array<{ what: string; pending: boolean; startedAt: number; endedAt: number }>;
   llm: Array<{ task: string | null; priority: string | null; running: number; queued: number; startedAt: number; firstAt: number; endedAt: number }>;
+  /** Outermost SQLite transactions; `checkpointed`: WAL frames copied back by a checkpoint inside it. */
+  commits?: Array<Span & { checkpointed: number; frames: number; asker: string | null }>;
+  gc?: Array<Span & { kind: string }>;
 }
 
 const argv = process.argv.slice(2);
@@ -43,6 +56,7 @@ const option = (name: string, fallback: number): number => {
 const stageAt = argv.indexOf('--stage');
 const onlyStage = stageAt >= 0 ? argv.splice(stageAt, 2)[1] : undefined;
 const skip = option('--skip', 50);
+const slowPercent = option('--slow', 2);
 const top = option('--top', 12);
 const dir = argv[0];
 if (dir === undefined) {
@@ -232,4 +246,77 @@ if (onlyStage === undefined) {
   const background = trace.llm.filter((call) => call.startedAt >= from && call.priority === 'background');
   out.push(`  background model calls meanwhile: ${background.length} (${[...new Set(background.map((call) => call.task))].join(', ')})`);
 }
+if (onlyStage === undefined && turns[0]?.waitAtStart !== undefined) out.push('', ...slowTurns());
 process.stdout.write(`${out.join('\n')}\n`);
+
+/**
+ * The slowest `--slow` % of the turns by their own time to the reply (wall from the turn's start to its
+ * reply stored, minus the event loop's wait for a CPU other processes held), and what ran inside each:
+ * garbage collections, SQLite transactions (with any WAL checkpoint inside), background jobs, and the
+ * profile's tasks; then how often each cause is inside a slow turn against the others.
+ */
+function slowTurns(): string[] {
+  const lines: string[] = [];
+  const commits = trace.commits ?? [];
+  const gcs = trace.gc ?? [];
+  const inside = <T extends Span>(list: T[], from: number, to: number): T[] => list.filter((span) => span.startedAt < to && span.endedAt > from);
+  const overlapUs = (span: Span, from: number, to: number): number => Math.max(0, Math.min(span.endedAt, to) - Math.max(span.startedAt, from));
+  const timed = turns
+    .map((turn) => {
+      const reply = turn.laps.find(([stage]) => stage === 'store_reply');
+      if (reply === undefined) return null;
+      const wall = reply[1] - turn.startedAt;
+      const waited = (reply[2] ?? 0) - (turn.waitAtStart ?? 0);
+      return { turn, from: turn.startedAt, to: reply[1], wall, waited, own: wall - waited };
+    })
+    .filter((entry) => entry !== null);
+  const sorted = [...timed].sort((a, b) => b.own - a.own);
+  const slow = sorted.slice(0, Math.max(1, Math.round((sorted.length * slowPercent) / 100)));
+  const rest = sorted.slice(slow.length);
+  lines.push(
+    `## the slowest ${slowPercent} % of ${timed.length} turns by own time to the reply (wall minus the loop's runqueue wait): ` +
+      `own p50 ${ms(percentile(timed.map((entry) => entry.own), 50))} · p98 ${ms(percentile(timed.map((entry) => entry.own), 98))} · p99 ${ms(percentile(timed.map((entry) => entry.own), 99))} ms; ` +
+      `wall p50 ${ms(percentile(timed.map((entry) => entry.wall), 50))} · p99 ${ms(percentile(timed.map((entry) => entry.wall), 99))}`,
+  );
+  for (const entry of slow) {
+    const { turn, from, to } = entry;
+    const stageList: string[] = [];
+    let last = turn.startedAt;
+    for (const [stage, at] of turn.laps) {
+      if (at > to) break;
+      stageList.push(`${stage} ${ms(at - last)}`);
+      last = at;
+    }
+    lines.push('');
+    lines.push(`  turn at ${ms(from - turns[0]!.startedAt)} ms: own ${ms(entry.own)} (wall ${ms(entry.wall)}, waited for a CPU ${ms(entry.waited)}): ${stageList.join(' · ')}`);
+    const gcInside = inside(gcs, from, to);
+    if (gcInside.length > 0) lines.push(`    gc: ${gcInside.map((gc) => `${gc.kind} ${ms(overlapUs(gc, from, to))}`).join(', ')}`);
+    for (const commit of inside(commits, from, to).filter((commit) => commit.endedAt - commit.startedAt > 500 || commit.checkpointed > 0))
+      lines.push(`    transaction ${ms(commit.endedAt - commit.startedAt)} ms${commit.checkpointed > 0 ? `, CHECKPOINT of ${commit.checkpointed} frames` : ''} (${commit.asker ?? '?'})`);
+    for (const job of inside(trace.jobs.map((job) => ({ ...job, endedAt: job.endedAt || Infinity })), from, to))
+      lines.push(`    job ${job.type} ×${job.n}: ${ms(overlapUs(job, from, to))} ms inside`);
+    const owners = new Map<string, number>();
+    attribute(from, to, owners);
+    lines.push(`    ran: ${[...owners].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([owner, us]) => `${ms(us)} ${owner}`).join(' · ')}`);
+  }
+  const share = (group: typeof timed, has: (from: number, to: number) => boolean): string =>
+    `${group.filter((entry) => has(entry.from, entry.to)).length}/${group.length}`;
+  const causes: Array<[string, (from: number, to: number) => boolean]> = [
+    ['a WAL checkpoint', (from, to) => inside(commits, from, to).some((commit) => commit.checkpointed > 0)],
+    ['a major GC', (from, to) => inside(gcs, from, to).some((gc) => gc.kind === 'major')],
+    ['a minor GC', (from, to) => inside(gcs, from, to).some((gc) => gc.kind === 'minor')],
+    ['a transaction > 2 ms', (from, to) => inside(commits, from, to).some((commit) => commit.endedAt - commit.startedAt > 2000)],
+    ['a background job', (from, to) => trace.jobs.some((job) => job.startedAt < to && (job.endedAt || Infinity) > from)],
+  ];
+  lines.push('');
+  lines.push(`  turns with … inside (slowest ${slow.length} / the other ${rest.length}):`);
+  for (const [name, has] of causes) lines.push(`    ${name}: ${share(slow, has)} · ${share(rest, has)}`);
+  const checkpoints = commits.filter((commit) => commit.checkpointed > 0);
+  const lengths = checkpoints.map((commit) => commit.endedAt - commit.startedAt);
+  lines.push(
+    `  WAL checkpoints in the whole run: ${checkpoints.length} (transaction holding one: p50 ${ms(percentile(lengths, 50))} · max ${ms(Math.max(0, ...lengths))} ms), ` +
+      `in ${commits.length} transactions, the WAL up to ${Math.max(0, ...commits.map((commit) => commit.frames))} frames; GC: ${gcs.filter((gc) => gc.kind === 'major').length} major (${ms(gcs.filter((gc) => gc.kind === 'major').reduce((sum, gc) => sum + gc.endedAt - gc.startedAt, 0))} ms), ` +
+      `${gcs.filter((gc) => gc.kind === 'minor').length} minor (${ms(gcs.filter((gc) => gc.kind === 'minor').reduce((sum, gc) => sum + gc.endedAt - gc.startedAt, 0))} ms)`,
+  );
+  return lines;
+}

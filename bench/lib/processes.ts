@@ -60,7 +60,18 @@ export interface ServerProcess {
   rssKib(): number;
   /** CPU time used so far (user + system), in milliseconds. */
   cpuMs(): number;
+  /**
+   * How long the main thread (the event loop) has waited so far, runnable, for a CPU other processes
+   * held (/proc/PID/task/PID/schedstat's second field), in milliseconds: the part of a latency that is
+   * the shared machine's, not the server's.
+   */
+  runqueueWaitMs(): number;
   stop(): Promise<void>;
+}
+
+/** The main thread's schedstat (proc(5)): its second field is the time spent runnable, waiting for a CPU, in ns. */
+function runqueueWaitOf(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
 }
 
 function procStatus(pid: number): string {
@@ -124,6 +135,7 @@ async function spawnListening(
     url,
     rssKib: () => rssOf(pid),
     cpuMs: () => cpuOf(pid),
+    runqueueWaitMs: () => runqueueWaitOf(pid),
     stop: () => stopChild(child),
   };
 }
