@@ -121,7 +121,9 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     };
   }
   const databasePath = path.join(config.dataDir, DATABASE_FILE_NAME);
-  const store = SqliteStore.open(databasePath);
+  const store = SqliteStore.open(databasePath, {
+    checkpoints: { onError: (error) => options.logger.warn({ err: error }, 'WAL checkpoint failed; the next one tries again') },
+  });
   const db = store.database;
   writeBatch(db).setWindow(config.database.writeBatchMs);
   return {

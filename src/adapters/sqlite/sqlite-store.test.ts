@@ -754,3 +754,18 @@ describe.skipIf(onPostgres())('SqliteStore storage errors', () => {
     db.pragma('query_only = 0');
   });
 });
+
+describe.skipIf(onPostgres())('SqliteStore WAL checkpoints', () => {
+  it('with a checkpointer, leaves checkpoints to its worker and stops it on close, so the close checkpoints and removes the WAL', async () => {
+    const errors: Error[] = [];
+    const store = SqliteStore.open(dbPath, { checkpoints: { onError: (error) => errors.push(error) } });
+    await store.touchSession('s1', T0);
+    expect(store.database.pragma('wal_autocheckpoint', { simple: true })).toBe(10_000);
+    expect(await store.walCheckpointer!.checkpoint()).toMatchObject({ checkpointed: expect.any(Number) });
+    expect(fs.existsSync(`${dbPath}-wal`)).toBe(true);
+    await store.close();
+    // the store's connection closed last: SQLite checkpointed what was left and removed the WAL
+    expect(fs.existsSync(`${dbPath}-wal`)).toBe(false);
+    expect(errors).toEqual([]);
+  });
+});

@@ -51,6 +51,7 @@ import { MessageTails } from './message-tails.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { immediateTransaction } from './transactions.js';
 import { writeBatch } from './write-batch.js';
+import { WalCheckpointer, type WalCheckpointerOptions } from './wal-checkpointer.js';
 
 /** `end_reason` values the store writes itself. */
 export const END_REASONS = {
@@ -74,9 +75,18 @@ export class SqliteStore implements Store {
   /** Messages inserted by the transaction in progress: they join their tails once it commits. */
   private readonly pendingTail: MessageRecord[] = [];
 
-  /** Opens (creating and migrating when needed) the database file at `path`. */
-  static open(path: string): SqliteStore {
-    return new SqliteStore(openDatabase(path), path);
+  /** Runs the WAL's checkpoints off the event loop, for a long-running server (`open`'s option); null otherwise. */
+  private checkpointer: WalCheckpointer | null = null;
+
+  /**
+   * Opens (creating and migrating when needed) the database file at `path`. With `checkpoints`, a
+   * worker thread checkpoints the WAL instead of the commits that would cross SQLite's auto-checkpoint
+   * (`wal-checkpointer.ts`): for the server, whose every request waits behind such a commit.
+   */
+  static open(path: string, options: { checkpoints?: WalCheckpointerOptions } = {}): SqliteStore {
+    const store = new SqliteStore(openDatabase(path), path);
+    if (options.checkpoints !== undefined && !store.db.memory) store.checkpointer = WalCheckpointer.start(store.db, options.checkpoints);
+    return store;
   }
 
   /** Wraps an already opened and migrated database; `path` is reported by `checkHealth` and in errors. */
@@ -90,6 +100,11 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw translateSqliteError(error, path);
     }
+  }
+
+  /** The worker checkpointing the WAL (`open`'s `checkpoints`), or null. */
+  get walCheckpointer(): WalCheckpointer | null {
+    return this.checkpointer;
   }
 
   /**
@@ -395,7 +410,10 @@ export class SqliteStore implements Store {
    * Lets SQLite refresh its planner statistics, then closes; closing twice is harmless. The connection
    * is closed even when the statistics cannot be written (a full disk); that error is then rethrown.
    */
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    // the checkpointer's connection closes first: the last one to close checkpoints what is left
+    await this.checkpointer?.stop();
+    this.checkpointer = null;
     return this.read(() => {
       if (!this.db.open) return;
       // writes waiting for their batch's commit (a reply's filing, mood, enqueues) are written, not dropped
