@@ -132,6 +132,9 @@ export class WalCheckpointer {
 
   /** Closes the worker's connection and waits for the thread to end (before the main connection closes: the last one to close checkpoints what is left). */
   async stop(): Promise<void> {
+    // referenced again while it ends: a process with nothing else to do would otherwise exit (code 0)
+    // before the caller's next step — a CLI command closing the store before `process.exit(1)`
+    this.worker.ref();
     this.worker.postMessage('stop');
     await this.exited;
   }
