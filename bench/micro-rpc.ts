@@ -1,6 +1,7 @@
 /**
- * `npx tsx bench/micro-rpc.ts [requests] [connections]`: the server's own cost of a cheap request,
- * without sockets, in the compiled server (dist/; `PERSONA_MICRO_DIST=/other/dist` for another build). Builds the real core (temp data dir, warn-level logs, limits as the rpc suite sets
+ * `npx tsx bench/micro-rpc.ts [requests] [connections] [--against DIST]`: the server's own cost of a cheap
+ * request, without sockets, in the compiled server (dist/; `PERSONA_MICRO_DIST=/other/dist` for another build;
+ * `--against /tmp/pmcp-a/dist` runs that build too, in the same process, the two taking turns). Builds the real core (temp data dir, warn-level logs, limits as the rpc suite sets
  * them) and the real WebSocket transport, attaches fake sockets to it, and runs a closed loop of
  * `persona.list` and `persona.status` frames through the transport's message handler — parse, rate
  * limits, dispatch, handler, metrics, request log, serialisation — reporting CPU µs per request.
@@ -20,16 +21,15 @@ import type * as WebSocketModule from '../src/transports/websocket.js';
 import { LIST, STATUS, frameOf, type BenchMethod } from './lib/frames.js';
 import { BENCH_LIMITS } from './lib/setup.js';
 
-// The compiled server (as the other suites measure it), or another build's dist/ to compare.
-const dist = path.resolve(process.env.PERSONA_MICRO_DIST ?? path.join(import.meta.dirname, '..', 'dist'));
-const load = <T>(file: string): Promise<T> => import(pathToFileURL(path.join(dist, file)).href) as Promise<T>;
-const { createCore } = await load<typeof AppModule>('app/app.js');
-const { loadConfig } = await load<typeof ConfigModule>('config/load.js');
-const { createLogger } = await load<typeof LoggerModule>('logger.js');
-const { WebSocketTransport } = await load<typeof WebSocketModule>('transports/websocket.js');
-
-const requests = Number(process.argv[2] ?? 200_000);
-const connections = Number(process.argv[3] ?? 100);
+const argv = process.argv.slice(2);
+const againstAt = argv.indexOf('--against');
+const againstDist = againstAt >= 0 ? argv.splice(againstAt, 2)[1] : undefined;
+if (againstAt >= 0 && againstDist === undefined) {
+  process.stderr.write("--against needs another build's dist/: npx tsx bench/micro-rpc.ts 40000 100 --against /tmp/pmcp-a/dist\n");
+  process.exit(2);
+}
+const requests = Number(argv[0] ?? 200_000);
+const connections = Number(argv[1] ?? 100);
 
 class FakeSocket extends EventEmitter {
   readonly OPEN = 1;
@@ -50,47 +50,68 @@ class FakeSocket extends EventEmitter {
   terminate(): void {}
 }
 
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'persona-micro-'));
-const config = loadConfig({
-  cwd: dataDir,
-  env: {},
-  flags: {
-    dataDir,
-    port: 0,
-    logLevel: 'warn',
-    ...Object.fromEntries(Object.entries(BENCH_LIMITS).map(([key, value]) => [`limits.${key}`, value])),
-  },
-});
-const logger = createLogger('warn');
-const core = await createCore(config, { logger });
-const limits = config.limits;
-const transport = new WebSocketTransport({
-  engine: core.engine,
-  logger,
-  stats: core.stats,
-  maxFrameBytes: limits.maxFrameBytes,
-  shutdownSignal: core.shutdownSignal,
-  maxConnections: limits.maxConnections,
-  maxConnectionsPerIp: limits.maxConnectionsPerIp,
-  maxConnectionsPerUser: limits.maxConnectionsPerUser,
-  rateLimit: { ratePerSecond: limits.rateLimitPerSecond, burst: limits.rateLimitBurst },
-  rateLimits: core.cluster.rateLimits({ perKey: limits.rateLimitPerKeyPerSecond, perAddress: limits.rateLimitPerAddressPerSecond }, core.services.clock),
-  authenticate: (apiKey) => core.auth.authenticate(apiKey),
-  claimSession: (sessionId, userId) => core.services.sessions.claim(sessionId, userId),
-  isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
-});
-const caller = await core.auth.authenticate(null);
-const sockets = Array.from({ length: connections }, (_, index) => {
-  const socket = new FakeSocket();
-  (transport as unknown as { accept(socket: unknown, stream: unknown, session: unknown, ip: string, keyId: string | null): void }).accept(
-    socket,
-    socket,
-    { id: `micro-session-${index}`, userId: caller.userId, role: caller.role },
-    '127.0.0.1',
-    caller.keyId,
-  );
-  return socket;
-});
+/** One build's core and transport with `connections` fake sockets attached; `close` ends them. */
+interface Server {
+  sockets: FakeSocket[];
+  close(): Promise<void>;
+}
+
+async function startServer(dist: string): Promise<Server> {
+  const load = <T>(file: string): Promise<T> => import(pathToFileURL(path.join(dist, file)).href) as Promise<T>;
+  const { createCore } = await load<typeof AppModule>('app/app.js');
+  const { loadConfig } = await load<typeof ConfigModule>('config/load.js');
+  const { createLogger } = await load<typeof LoggerModule>('logger.js');
+  const { WebSocketTransport } = await load<typeof WebSocketModule>('transports/websocket.js');
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'persona-micro-'));
+  const config = loadConfig({
+    cwd: dataDir,
+    env: {},
+    flags: {
+      dataDir,
+      port: 0,
+      logLevel: 'warn',
+      ...Object.fromEntries(Object.entries(BENCH_LIMITS).map(([key, value]) => [`limits.${key}`, value])),
+    },
+  });
+  const logger = createLogger('warn');
+  const core = await createCore(config, { logger });
+  const limits = config.limits;
+  const transport = new WebSocketTransport({
+    engine: core.engine,
+    logger,
+    stats: core.stats,
+    maxFrameBytes: limits.maxFrameBytes,
+    shutdownSignal: core.shutdownSignal,
+    maxConnections: limits.maxConnections,
+    maxConnectionsPerIp: limits.maxConnectionsPerIp,
+    maxConnectionsPerUser: limits.maxConnectionsPerUser,
+    rateLimit: { ratePerSecond: limits.rateLimitPerSecond, burst: limits.rateLimitBurst },
+    rateLimits: core.cluster.rateLimits({ perKey: limits.rateLimitPerKeyPerSecond, perAddress: limits.rateLimitPerAddressPerSecond }, core.services.clock),
+    authenticate: (apiKey) => core.auth.authenticate(apiKey),
+    claimSession: (sessionId, userId) => core.services.sessions.claim(sessionId, userId),
+    isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
+  });
+  const caller = await core.auth.authenticate(null);
+  const sockets = Array.from({ length: connections }, (_, index) => {
+    const socket = new FakeSocket();
+    (transport as unknown as { accept(socket: unknown, stream: unknown, session: unknown, ip: string, keyId: string | null): void }).accept(
+      socket,
+      socket,
+      { id: `micro-session-${index}`, userId: caller.userId, role: caller.role },
+      '127.0.0.1',
+      caller.keyId,
+    );
+    return socket;
+  });
+  return {
+    sockets,
+    async close() {
+      for (const socket of sockets) socket.emit('close', 1000);
+      await core.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
 
 /**
  * Bytes the JavaScript heap allocated between `start` and `stop`: what was used before each GC minus
@@ -122,6 +143,7 @@ class AllocationMeter {
 }
 
 async function loop(
+  sockets: FakeSocket[],
   method: BenchMethod,
   total: number,
 ): Promise<{ usPerRequest: number; wallUsPerRequest: number; answerBytes: number; bytesPerRequest: number; collections: number }> {
@@ -174,21 +196,28 @@ async function loop(
   };
 }
 
+// The compiled server (as the other suites measure it), or another build's dist/ to compare (`PERSONA_MICRO_DIST`);
+// with `--against DIST` both builds in this process, their loops taking turns so that the machine's load meets both.
+const builds = [{ name: againstDist === undefined ? 'this' : 'B (this)', dist: process.env.PERSONA_MICRO_DIST ?? path.join(import.meta.dirname, '..', 'dist') }];
+if (againstDist !== undefined) builds.unshift({ name: 'A (against)', dist: againstDist });
+const servers: Server[] = [];
 try {
-  for (const method of [LIST, STATUS]) await loop(method, Math.min(20_000, requests)); // warm-up: JIT, caches
+  for (const build of builds) servers.push(await startServer(path.resolve(build.dist)));
+  // warm-up: JIT, caches
+  for (const server of servers) for (const method of [LIST, STATUS]) await loop(server.sockets, method, Math.min(20_000, requests));
   const rows: string[] = [];
   for (let round = 0; round < 3; round++) {
-    for (const method of [LIST, STATUS]) {
-      const run = await loop(method, requests);
-      rows.push(
-        `round ${round + 1} ${method.method.padEnd(15)} ${run.usPerRequest.toFixed(2).padStart(6)} µs CPU/request (${run.wallUsPerRequest.toFixed(2)} wall), ` +
-          `${Math.round(run.bytesPerRequest).toLocaleString('en').padStart(6)} bytes allocated/request (${run.collections} GCs), answers of ${run.answerBytes} characters`,
-      );
+    for (const [index, server] of servers.entries()) {
+      for (const method of [LIST, STATUS]) {
+        const run = await loop(server.sockets, method, requests);
+        rows.push(
+          `round ${round + 1} ${builds.length > 1 ? `${builds[index]!.name} ` : ''}${method.method.padEnd(15)} ${run.usPerRequest.toFixed(2).padStart(6)} µs CPU/request (${run.wallUsPerRequest.toFixed(2)} wall), ` +
+            `${Math.round(run.bytesPerRequest).toLocaleString('en').padStart(6)} bytes allocated/request (${run.collections} GCs), answers of ${run.answerBytes} characters`,
+        );
+      }
     }
   }
   process.stdout.write(`${rows.join('\n')}\nload average ${os.loadavg().map((value) => value.toFixed(2)).join(' ')}\n`);
 } finally {
-  for (const socket of sockets) socket.emit('close', 1000);
-  await core.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  for (const server of servers) await server.close();
 }

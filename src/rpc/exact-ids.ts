@@ -104,8 +104,11 @@ function isSpelledAfterIdKey(text: string, spelled: string): boolean {
  * with an `ExactNumber` carrying its text from `text`, the frame it was parsed from.
  */
 export function keepExactIds(text: string, message: unknown): unknown {
+  // A single request (nearly every frame) is checked without an array and a closure around it.
+  if (!Array.isArray(message)) {
+    if (!needsExactId(message, text)) return message;
+  } else if (!message.some((member) => needsExactId(member, text))) return message;
   const members = Array.isArray(message) ? message : [message];
-  if (!members.some((member) => needsExactId(member, text))) return message;
   const texts = topLevelIdTexts(text);
   members.forEach((member, index) => {
     const raw = texts[index];

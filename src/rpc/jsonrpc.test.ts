@@ -117,6 +117,38 @@ describe('JsonRpcEngine', () => {
     expect(await engine.handleText(JSON.stringify([{ jsonrpc: '2.0', method: 'crash' }]), context)).toBeNull();
   });
 
+  it('validates one-string-member params once per value, and answers each value with its own params', async () => {
+    let checks = 0;
+    const seen: unknown[] = [];
+    const counted = new MethodRegistry([
+      defineMethod({
+        name: 'status',
+        summary: 'polled',
+        requires: 'user',
+        params: z.object({ persona_id: z.string().trim().min(1).refine(() => (checks += 1) > 0) }),
+        result: z.object({ id: z.string() }),
+        handler: (params) => (seen.push(params), { id: params.persona_id }),
+      }),
+    ]);
+    const countedEngine = new JsonRpcEngine(counted, { logger: silentLogger() });
+    const call = (id: number, params: unknown) => countedEngine.handleParsedNow({ jsonrpc: '2.0', id, method: 'status', params }, context);
+    expect(call(1, { persona_id: 'aria' })).toEqual({ jsonrpc: '2.0', id: 1, result: { id: 'aria' } });
+    expect(call(2, { persona_id: 'aria' })).toEqual({ jsonrpc: '2.0', id: 2, result: { id: 'aria' } });
+    expect(checks).toBe(1);
+    // The shared params cannot be changed by a handler.
+    expect(Object.isFrozen(seen[1])).toBe(true);
+    expect(call(3, { persona_id: 'kira' })).toMatchObject({ result: { id: 'kira' } });
+    expect(call(4, { persona_id: 'aria' })).toMatchObject({ result: { id: 'aria' } });
+    expect(checks).toBe(2);
+    // Params that validation changes (trimmed) or refuses are validated every time.
+    expect(call(5, { persona_id: ' kira ' })).toMatchObject({ result: { id: 'kira' } });
+    expect(call(6, { persona_id: ' kira ' })).toMatchObject({ result: { id: 'kira' } });
+    expect(checks).toBe(4);
+    expect((call(7, { persona_id: '' }) as { error: { code: number } }).error.code).toBe(-32602);
+    expect((call(8, { persona_id: '' }) as { error: { code: number } }).error.code).toBe(-32602);
+    expect((call(9, { persona_id: 7 }) as { error: { code: number } }).error.code).toBe(-32602);
+  });
+
   it('refuses params nested past the depth limit with -32602 before validating them', async () => {
     const deep = JSON.parse(`${'{"a":'.repeat(100)}1${'}'.repeat(100)}`) as unknown;
     const response = await handle({ jsonrpc: '2.0', id: 1, method: 'echo', params: { text: 'x', deep } });

@@ -84,6 +84,8 @@ export class JsonRpcEngine {
   private readonly maxBatchSize: number;
   /** `noParams`: methods whose params, when none are sent, are always the same empty object. */
   private readonly paramsWhenNone = new Map<MethodDefinition, ParamsCheck>();
+  /** `oneStringParam`: per method, the one-member params already validated, by member name and value. */
+  private readonly oneStringParams = new Map<MethodDefinition, Map<string, Map<string, ParamsCheck>>>();
 
   constructor(registry: MethodRegistry, options: JsonRpcEngineOptions) {
     this.registry = registry;
@@ -176,7 +178,7 @@ export class JsonRpcEngine {
     }
     // `refusal` found it (a Map look-up again is cheaper than an object to carry it back in).
     const method = this.registry.get(request.method) as MethodDefinition;
-    const parsed = request.params === undefined || request.params === null ? this.noParams(method) : method.params.safeParse(request.params);
+    const parsed = request.params === undefined || request.params === null ? this.noParams(method) : this.validateParams(method, request.params);
     if (!parsed.success) {
       const invalid = { code: INVALID_PARAMS, message: describeZodError(parsed.error), data: { issues: zodIssues(parsed.error) } };
       this.finish(request.method, 'invalid_params', invalid, context.session, request.id, request.params, started);
@@ -211,6 +213,33 @@ export class JsonRpcEngine {
     return shared;
   }
 
+  /**
+   * A method's params validated: params of one string member (`{"persona_id":"aria"}`, what polled calls
+   * send) are looked up among those validated before, and validated once per value when validation gives
+   * them back unchanged (no trimming, no defaults added): then one frozen object is shared by every such
+   * call. zod's parse was a sixth of a persona.status request's allocation (bench/README.md, round 10).
+   * Schemas are functions of the value (no refinement looks anything up), so the same value validates alike.
+   */
+  private validateParams(method: MethodDefinition, params: unknown): ParamsCheck {
+    const member = soleStringMember(params);
+    if (member === null) return method.params.safeParse(params);
+    const byName = this.oneStringParams.get(method);
+    const known = byName?.get(member)?.get((params as Record<string, string>)[member] as string);
+    if (known !== undefined) return known;
+    const parsed = method.params.safeParse(params);
+    const value = (params as Record<string, string>)[member] as string;
+    if (!parsed.success || soleStringMember(parsed.data) !== member || (parsed.data as Record<string, unknown>)[member] !== value) return parsed;
+    const shared = { success: true, data: Object.freeze({ [member]: value }) } as ParamsCheck;
+    const names = byName ?? new Map<string, Map<string, ParamsCheck>>();
+    this.oneStringParams.set(method, names);
+    const values = names.get(member) ?? new Map<string, ParamsCheck>();
+    names.set(member, values);
+    // Values come from clients: bounded, and forgetting them only means validating again.
+    if (values.size >= MAX_SHARED_PARAMS) values.clear();
+    values.set(value, shared);
+    return shared;
+  }
+
   /** The response to a request its handler answered (null for a notification), once the result is checked. */
   private succeeded(request: JsonRpcRequest, method: MethodDefinition, context: MethodContext, result: unknown, started: number): JsonRpcResponse | null {
     if (this.options.validateResults) {
@@ -240,7 +269,7 @@ export class JsonRpcEngine {
     if (method === undefined) {
       return { outcome: 'method_not_found', error: { code: METHOD_NOT_FOUND, message: `Method not found: ${request.method}. Call rpc.discover for the list.` } };
     }
-    const params = request.params === undefined || request.params === null ? {} : request.params;
+    const params = request.params === undefined || request.params === null ? NO_PARAMS : request.params;
     if (typeof params !== 'object' || Array.isArray(params)) {
       return {
         outcome: 'invalid_params',
@@ -318,6 +347,26 @@ export class JsonRpcEngine {
     return { code: INTERNAL_ERROR, message: 'Internal error: the server failed to handle the request; it has been logged.' };
   }
 }
+
+/** One-member params kept per method and member name (`validateParams`), and the longest value kept. */
+const MAX_SHARED_PARAMS = 1_000;
+const MAX_SHARED_PARAM_LENGTH = 256;
+
+/** The name of the one member of a plain params object when that member is a short string; else null. */
+function soleStringMember(params: unknown): string | null {
+  if (typeof params !== 'object' || params === null || Array.isArray(params) || Object.getPrototypeOf(params) !== Object.prototype) return null;
+  let name: string | null = null;
+  for (const key in params) {
+    if (name !== null) return null;
+    name = key;
+  }
+  if (name === null) return null;
+  const value = (params as Record<string, unknown>)[name];
+  return typeof value === 'string' && value.length <= MAX_SHARED_PARAM_LENGTH ? name : null;
+}
+
+/** What `refusal` checks when a request has no params: one object, not a new one per request. */
+const NO_PARAMS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** The method name reported for frames that are not JSON, and for members that are not requests. */
 const UNPARSABLE = '(unparsable)';

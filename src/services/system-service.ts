@@ -33,6 +33,8 @@ export interface QueueStats {
   queued: number;
   concurrency: number;
   maxQueued: number;
+  /** Background calls this node aborted so far to give their slot to a chat a person waits for (each re-runs). */
+  preempted: number;
   /** With several nodes (Redis): chats running and waiting across the deployment. */
   cluster?: { running: number; queued: number };
 }

@@ -103,6 +103,12 @@ export interface FakeOllama {
   readonly activeStreams: number;
   /** Chat responses whose client disconnected before the response ended. */
   readonly abortedStreams: number;
+  /**
+   * When set, the `/api/chat` requests it picks are kept as 'hang' mode keeps them (until `releaseHung()`),
+   * whatever the mode: one kind of call (a background appraisal) can hold its slot while others answer.
+   * Clear it before `releaseHung()`, or the released requests are kept again.
+   */
+  holdWhen: ((body: FakeChatBody) => boolean) | null;
   setMode(mode: FakeOllamaMode): void;
   setReply(reply: FakeReply): void;
   /** Resolves once `abortedStreams >= count` (default 1), at once if that is already so. */
@@ -214,6 +220,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
 
   /** `breakOnPurpose`: given for a kept request answered by `releaseHung` (its stream was counted when it arrived). */
   async function chat(body: FakeChatBody, res: ServerResponse, breakOnPurpose = streams.track(res)): Promise<void> {
+    if (fake.holdWhen?.(body) === true) return void hung.push(() => void chat(body, res, breakOnPurpose));
     if (answeredByMode(body, res, () => void chat(body, res, breakOnPurpose))) return;
     // As Ollama does for a model without a vision projector.
     if ((body.messages ?? []).some((message) => Array.isArray(message.images) && message.images.length > 0) && !isInstalled(fake.visionModels, body.model)) {
@@ -327,6 +334,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     embedRequests: [],
     createRequests: [],
     blobs: new Map(),
+    holdWhen: null,
     get activeStreams() {
       return streams.active;
     },

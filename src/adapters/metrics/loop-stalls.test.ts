@@ -24,7 +24,7 @@ function sleepOffCpu(ms: number): void {
 
 const sources = {
   activeConnections: () => 0,
-  llmQueue: () => ({ running: 0, queued: 0 }),
+  llmQueue: () => ({ running: 0, queued: 0, preempted: 0 }),
   databaseSizeBytes: async () => 0,
 };
 

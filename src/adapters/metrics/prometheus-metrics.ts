@@ -13,7 +13,7 @@ import { RequestMetrics } from './request-metrics.js';
 
 export interface MetricsSources {
   activeConnections(): number;
-  llmQueue(): { running: number; queued: number; cluster?: { running: number; queued: number } };
+  llmQueue(): { running: number; queued: number; preempted: number; cluster?: { running: number; queued: number } };
   /** Database file size in bytes (may be async: read at scrape time). */
   databaseSizeBytes(): Promise<number>;
   /** Pending and running background jobs, when a job queue runs. */
@@ -114,6 +114,16 @@ export class PrometheusMetrics implements MetricsExporter {
         const queue = sources.llmQueue();
         this.set({ state: 'running' }, queue.running);
         this.set({ state: 'queued' }, queue.queued);
+      },
+    });
+    new Counter({
+      name: 'persona_mcp_llm_preemptions_total',
+      help: 'Background LLM calls this node aborted to give their slot to a chat a person waits for (each runs again from the start).',
+      registers,
+      collect() {
+        // The queue keeps the count; a scrape copies it (reset, then the running total).
+        this.reset();
+        this.inc(sources.llmQueue().preempted);
       },
     });
     new Gauge({

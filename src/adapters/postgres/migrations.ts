@@ -18,6 +18,7 @@ import { memoryRecallSearch } from './migrations/0026_memory_recall_search.js';
 import { personaOwners } from './migrations/0003_persona_owners.js';
 import { moodSamples } from './migrations/0030_mood_samples.js';
 import { afterReplyPending } from './migrations/0041_after_reply_pending.js';
+import { afterReplyPendingCopy } from './migrations/0043_after_reply_pending_copy.js';
 
 export interface PgMigration {
   version: number;
@@ -25,7 +26,7 @@ export interface PgMigration {
   sql: string;
 }
 
-export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media, mediaBlobs, memoryRecallSearch, moodSamples, afterReplyPending];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media, mediaBlobs, memoryRecallSearch, moodSamples, afterReplyPending, afterReplyPendingCopy];
 
 /**
  * The SQLite schema version the newest PostgreSQL schema holds the same tables and columns as: the

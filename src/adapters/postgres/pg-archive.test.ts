@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dropFreshPostgres, freshPostgres, postgresAvailable } from '../../../test/helpers/store-backend.js';
 import { buildPersonaDefinition } from '../../domain/persona-schema.js';
+import { freshEnergy } from '../../domain/social-energy.js';
 import { SqliteStore } from '../sqlite/sqlite-store.js';
 import { SqliteMemoryStore } from '../sqlite/memory-store.js';
 import { PostgresStateArchive } from './pg-archive.js';
@@ -77,6 +78,38 @@ describe.skipIf(!available.ok)('PostgreSQL state archive and copy', () => {
     expect(next.message.id).toBe(last + 1);
     const [hit] = await new PostgresMemoryStore(db).vectorSearch('e', Float32Array.from([0, 1]), { viewerId: 'kira' }, 3);
     expect(hit?.score).toBeCloseTo(1, 5);
+  });
+
+  it('copies a reply whose after-reply writes never committed, and a PostgreSQL node takes it over', async () => {
+    const file = path.join(tempDir(), 'persona-mcp.db');
+    const sqlite = SqliteStore.open(file);
+    const kira = buildPersonaDefinition({ name: 'Kira' });
+    await sqlite.insertPersona(kira, 1);
+    const { conversation, message } = await sqlite.appendUserTurn({ sessionId: 's1', personaId: 'kira', content: 'hello', tokens: 1, now: 10 });
+    const reply = await sqlite.appendAssistantTurn({
+      conversationId: conversation.id,
+      personaId: 'kira',
+      content: 'hi',
+      tokens: 1,
+      promptTokens: 1,
+      processingMs: 1,
+      now: 11,
+      personaState: freshEnergy(kira.socialEnergy, 11),
+      afterReply: { session: { id: 's1', userId: 'u1' }, userMessageId: message.id },
+    });
+    const db = await freshPostgres();
+    const report = await copySqliteToPostgres(sqlite.database, db);
+    await sqlite.close();
+    expect(report.tables).toMatchObject({ after_reply_pending: 1 });
+
+    const store = new PostgresStore(db);
+    try {
+      expect(await store.pendingAfterReplies(20)).toEqual([
+        { replyMessageId: reply.id, conversationId: conversation.id, userMessageId: message.id, session: { id: 's1', userId: 'u1' } },
+      ]);
+    } finally {
+      await store.close();
+    }
   });
 });
 

@@ -22,6 +22,8 @@ export const COPIED_TABLES = [
   'conversations',
   'conversation_personas',
   'messages',
+  // Replies whose after-reply writes were never committed: the copy's new home does them (0043).
+  'after_reply_pending',
   'meta',
   'jobs',
   'memories',

@@ -40,6 +40,10 @@ export function systemMethods(services: Services): MethodDefinition[] {
               queued: z.number().int(),
               concurrency: z.number().int(),
               max_queued: z.number().int(),
+              preempted: z
+                .number()
+                .int()
+                .describe('Background calls (memory ratings, summaries, judgements) this node aborted so far to give their slot to a chat a person waits for; each runs again from the start.'),
               cluster: z
                 .object({ running: z.number().int(), queued: z.number().int() })
                 .nullable()
@@ -111,6 +115,7 @@ export function systemMethods(services: Services): MethodDefinition[] {
                     queued: status.queue.queued,
                     concurrency: status.queue.concurrency,
                     max_queued: status.queue.maxQueued,
+                    preempted: status.queue.preempted,
                     cluster: status.queue.cluster ?? null,
                   },
           },

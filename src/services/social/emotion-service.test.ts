@@ -100,3 +100,22 @@ describe('EmotionService.react', () => {
     }
   });
 });
+
+describe('EmotionService.currentNow', () => {
+  it('answers the same mood within a millisecond, and a new one once the clock or the stored mood moved', async () => {
+    let now = T0;
+    const emotions = new EmotionService(social, { now: () => now });
+    expect(emotions.currentNow(persona)).toBeUndefined(); // not read yet
+    await emotions.current(persona);
+    const first = emotions.currentNow(persona);
+    expect(emotions.currentNow(persona)).toBe(first);
+    now += 1;
+    const later = emotions.currentNow(persona);
+    expect(later).not.toBe(first);
+    expect(later).toEqual({ ...first, updatedAt: now });
+    const reacted = await emotions.react(persona, kind);
+    // Same millisecond, but the stored mood changed: the reaction, not the mood from before it.
+    expect(emotions.currentNow(persona)).toEqual(reacted);
+    expect(emotions.currentNow(persona)?.valence).toBeGreaterThan(later?.valence ?? 0);
+  });
+});

@@ -48,6 +48,8 @@ export class EmotionService {
    * mood at once, before its write is committed: the next turn does not wait for the commit.
    */
   private readonly deciding = new Map<string, Promise<unknown>>();
+  /** `currentNow`'s last answer per persona, with the instant, stored mood and baseline it was made from. */
+  private readonly recentMoods = new Map<string, { at: number; from: MoodState | null; baseline: MoodFigures; mood: MoodState }>();
 
   constructor(
     private readonly store: SocialStore,
@@ -57,8 +59,13 @@ export class EmotionService {
 
   /** Drops cached moods (all, or one persona's) after something else wrote them (an import). */
   forget(personaId?: string): void {
-    if (personaId === undefined) this.stored.clear();
-    else this.stored.delete(personaId);
+    if (personaId === undefined) {
+      this.stored.clear();
+      this.recentMoods.clear();
+    } else {
+      this.stored.delete(personaId);
+      this.recentMoods.delete(personaId);
+    }
   }
 
   /** The persona's baseline mood (`baselineMood`), worked out once per persona record. */
@@ -159,7 +166,22 @@ export class EmotionService {
   /** `current` without a promise when the stored mood is cached; undefined when it must be read. */
   currentNow(persona: PersonaRecord): MoodState | undefined {
     if (!this.stored.has(persona.id)) return undefined;
-    return this.driftedMood(persona, this.stored.get(persona.id) ?? null, this.clock.now());
+    const stored = this.stored.get(persona.id) ?? null;
+    const now = this.clock.now();
+    const baseline = this.baseline(persona);
+    // Asked again in the same millisecond from the same stored mood (persona.status polled ~10 times a ms
+    // under load): the same mood, not two to four new objects each time. Read-only for its callers.
+    const recent = this.recentMoods.get(persona.id);
+    if (recent !== undefined && recent.at === now && recent.from === stored && recent.baseline === baseline) return recent.mood;
+    const mood = this.driftedMood(persona, stored, now);
+    if (recent === undefined) this.recentMoods.set(persona.id, { at: now, from: stored, baseline, mood });
+    else {
+      recent.at = now;
+      recent.from = stored;
+      recent.baseline = baseline;
+      recent.mood = mood;
+    }
+    return mood;
   }
 
   /** The mood now: the stored one drifted towards the baseline, or the baseline for a persona never moved. */
