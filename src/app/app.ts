@@ -214,7 +214,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     clock,
     config.auth.mode === 'required' || (config.auth.mode === 'auto' && !isLoopbackHost(config.host)),
   );
-  const system = new SystemService({ store, llm, catalog: llm, clock, stats, queueStats: () => llm.stats(), jobStats: () => memory.jobs.stats(), databasePath });
+  const system = new SystemService({ store, llm, catalog: llm, clock, stats, queueStats: () => llm.defaultStats(), jobStats: () => memory.jobs.stats(), databasePath });
   const social = composeSocial({
     store,
     socialStore: storage.social,

@@ -82,7 +82,7 @@ function renderErrors(): string[] {
 
 function describeType(schema: JsonSchema): string {
   if (Array.isArray(schema.anyOf)) return (schema.anyOf as JsonSchema[]).map(describeType).join(' or ');
-  if (schema.enum) return (schema.enum as unknown[]).map((value) => JSON.stringify(value)).join(' \\| ');
+  if (schema.enum) return (schema.enum as unknown[]).map((value) => JSON.stringify(value)).join(' | ');
   if (schema.type === 'array') return `${describeType((schema.items ?? {}) as JsonSchema)}[]`;
   if (schema.type === 'object' && schema.additionalProperties && typeof schema.additionalProperties === 'object') {
     return `{ string: ${describeType(schema.additionalProperties as JsonSchema)} }`;

@@ -38,4 +38,25 @@ describe('QueuedLlmProvider preemption with Ollama', () => {
     expect(ollama.requests.map((request) => request.body.messages?.at(-1)?.content)).toEqual(['rate this memory', 'how are you?', 'rate this memory']);
     expect(queue.stats()).toMatchObject({ running: 0, queued: 0, preempted: 1 });
   });
+
+  it("keeps a background call's answer that came while the event loop was busy instead of asking again", async () => {
+    const queue = new QueuedLlmProvider(new OllamaProvider({ baseUrl: ollama.url, requestTimeoutMs: 5_000 }));
+    ollama.setMode('hang');
+    const background = collect(queue.chat(asking('rate this memory', 'background'), new AbortController().signal));
+    await ollama.waitForRequest(1);
+    ollama.setMode('normal');
+    ollama.releaseHung();
+    // The answer is written (the fake's response flushes on the next tick) and lies unread in the client's
+    // socket: no I/O poll runs before the person's chat below takes the slot, as when a turn keeps the loop busy.
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    const until = performance.now() + 20;
+    while (performance.now() < until); // loopback delivery, without polling the event loop
+
+    const user = await collect(queue.chat(asking('how are you?'), new AbortController().signal));
+
+    expect(textOf(user)).toBe('Assistant hears you: how are you?');
+    expect(textOf(await background)).toBe('Assistant hears you: rate this memory');
+    expect(ollama.requests.map((request) => request.body.messages?.at(-1)?.content)).toEqual(['rate this memory', 'how are you?']);
+    expect(queue.stats()).toMatchObject({ running: 0, queued: 0, preempted: 0 });
+  });
 });

@@ -16,6 +16,7 @@ class GatedProvider implements LlmProvider {
   readonly aborted: string[] = [];
   private readonly gates = new Map<string, () => void>();
   private readonly onStart: Array<() => void> = [];
+  private readonly onAbort: Array<() => void> = [];
 
   async *chat(request: LlmChatRequest, signal: AbortSignal): AsyncGenerator<LlmChatEvent> {
     const name = request.messages[0]?.content ?? '';
@@ -23,6 +24,7 @@ class GatedProvider implements LlmProvider {
       this.gates.set(name, resolve);
       const onAbort = (): void => {
         this.aborted.push(name);
+        for (const notify of this.onAbort.splice(0)) setImmediate(notify);
         reject(new AppError('cancelled', `${name} was aborted in the backend`));
       };
       if (signal.aborted) onAbort();
@@ -45,6 +47,14 @@ class GatedProvider implements LlmProvider {
 
   async waitForStarted(count: number): Promise<void> {
     while (this.started.length < count) await new Promise<void>((resolve) => this.onStart.push(resolve));
+  }
+
+  /**
+   * Resolves once `count` chats have seen their signal abort (a preemption aborts after the next I/O poll)
+   * and what the abort set off (a preempted call queueing again) has run.
+   */
+  async waitForAborted(count: number): Promise<void> {
+    while (this.aborted.length < count) await new Promise<void>((resolve) => this.onAbort.push(resolve));
   }
 
   async listModels(): Promise<LlmModel[]> {
@@ -138,8 +148,9 @@ describe('QueuedLlmProvider', () => {
 
     const user = consume(queue, 'user');
 
-    // The person's chat starts at once; the background call's own request saw the abort.
+    // The person's chat starts at once; the background call's own request sees the abort.
     await backend.waitForStarted(2);
+    await backend.waitForAborted(1);
     expect(backend.started).toEqual(['bg', 'user']);
     expect(backend.aborted).toEqual(['bg']);
     expect(queue.stats()).toMatchObject({ running: 1, queued: 1, preempted: 1 });
@@ -165,6 +176,8 @@ describe('QueuedLlmProvider', () => {
     const order = ['bg1', 'user', 'bg1', 'bg2'];
     for (const [index, name] of order.entries()) {
       await backend.waitForStarted(index + 1);
+      // bg1 goes back to the queue once its abort has come (after the next I/O poll).
+      if (name === 'user') await backend.waitForAborted(1);
       if (index > 0) backend.finish(name);
     }
     expect(await Promise.all(chats)).toEqual(['bg1', 'bg2', 'user']);
@@ -233,6 +246,7 @@ describe('QueuedLlmProvider', () => {
     await backend.waitForStarted(2);
     const user = consume(queue, 'user');
     await backend.waitForStarted(3);
+    await backend.waitForAborted(2);
     expect(queue.stats()).toMatchObject({ running: 1, queued: 1 });
     waiting.abort();
     const requeuedError = await failureOf(requeued);

@@ -54,6 +54,8 @@ interface RunningBackground {
   readonly controller: AbortController;
   /** Set when its slot was handed to an interactive chat: it must not release that slot itself. */
   isPreempted: boolean;
+  /** Set once it has ended (its reply whole, or failed): a preemption that comes too late then aborts nothing. */
+  isDone: boolean;
 }
 
 /**
@@ -133,16 +135,24 @@ export class QueuedLlmProvider implements LlmProvider {
   private async runBackground(request: LlmChatRequest, signal: AbortSignal): Promise<LlmChatEvent[]> {
     for (let preemptions = 0; ; preemptions++) {
       await this.acquire(signal, true, preemptions > 0);
-      const run: RunningBackground = { controller: new AbortController(), isPreempted: false };
+      const run: RunningBackground = { controller: new AbortController(), isPreempted: false, isDone: false };
       if (preemptions < MAX_PREEMPTIONS) this.preemptible.push(run);
+      // The caller's abort is passed on to the run's own signal (AbortSignal.any costs ~10 µs of CPU per call
+      // on Node 20 and keeps the combined signal alive until both sources are collected).
+      const onCallerAbort = (): void => run.controller.abort(signal.reason);
+      signal.addEventListener('abort', onCallerAbort, { once: true });
+      if (signal.aborted) onCallerAbort();
       const events: LlmChatEvent[] = [];
       try {
-        for await (const event of this.inner.chat(request, AbortSignal.any([signal, run.controller.signal]))) events.push(event);
+        for await (const event of this.inner.chat(request, run.controller.signal)) events.push(event);
         return events;
       } catch (error) {
-        if (!run.isPreempted || signal.aborted) throw error;
+        // Only an abort by preemption re-runs the call (one that failed of itself before it came stays failed).
+        if (!run.isPreempted || !run.controller.signal.aborted || signal.aborted) throw error;
         // Preempted: the slot already belongs to an interactive chat; queue again and start over.
       } finally {
+        run.isDone = true;
+        signal.removeEventListener('abort', onCallerAbort);
         const index = this.preemptible.indexOf(run);
         if (index !== -1) this.preemptible.splice(index, 1);
         if (!run.isPreempted) this.release();
@@ -150,13 +160,25 @@ export class QueuedLlmProvider implements LlmProvider {
     }
   }
 
-  /** Takes the youngest preemptible background call's slot for an interactive chat; false when none. */
+  /**
+   * Takes the youngest preemptible background call's slot for an interactive chat; false when none. The
+   * slot changes hands at once, but the background call is aborted only after the event loop has polled
+   * the sockets once more: its whole answer may already wait there unread (the event loop was busy with
+   * the person's turn), and then it completes and keeps that answer instead of being thrown away, its
+   * connection closed and the call asked again (with an instant model, most preemptions in the chat bench).
+   */
   private preemptBackground(): boolean {
     const victim = this.preemptible.pop();
     if (victim === undefined) return false;
     victim.isPreempted = true;
-    this.preemptedCount++;
-    victim.controller.abort(new AppError('cancelled', 'A chat a person waits for took this background call\'s slot; it runs again shortly.'));
+    // An immediate queued now runs before the next poll; the one it queues runs after it.
+    setImmediate(() =>
+      setImmediate(() => {
+        if (victim.isDone) return;
+        this.preemptedCount++;
+        victim.controller.abort(new AppError('cancelled', 'A chat a person waits for took this background call\'s slot; it runs again shortly.'));
+      }),
+    );
     return true;
   }
 

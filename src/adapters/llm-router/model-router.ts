@@ -227,7 +227,15 @@ export class ModelRouter implements LlmProvider, LlmCatalog {
     return this.settings.fallback();
   }
 
-  /** The sum over every backend's queue (metrics, `system.status`). */
+  /**
+   * The default backend's queue: what `system.status` reports beside that backend's provider and
+   * endpoint (each backend's own queue is in `system.models`).
+   */
+  defaultStats(): LlmQueueStats {
+    return this.byName.get(this.defaultBackend)!.provider.stats();
+  }
+
+  /** The sum over every backend's queue (metrics). */
   stats(): LlmQueueStats {
     const total: LlmQueueStats = { running: 0, queued: 0, concurrency: 0, maxQueued: 0, preempted: 0 };
     for (const backend of this.byName.values()) {

@@ -116,7 +116,10 @@ describe('the full-text mirror', () => {
       const expected = (fts5.all(words.map((word) => `"${word}"`).join(' OR ')) as Array<{ id: number; rank: number }>).sort(
         (a, b) => a.rank - b.rank || b.id - a.id,
       );
-      expect(mirror.rank(words, 2_000), query).toEqual(expected);
+      const matches = mirror.rank(words, 2_000)!;
+      expect(matches.best(Infinity), query).toEqual(expected);
+      // The best few, picked without sorting them all, are the first few of the whole order (ties too).
+      for (const count of [0, 1, 5, 17, 50, expected.length - 1]) expect(matches.best(count), `${query} ${count}`).toEqual(expected.slice(0, Math.max(0, count)));
     }
     // Words FTS5 would fold or split are left to FTS5.
     expect(mirror.rank(['zürich'], 2_000)).toBeNull();
@@ -175,6 +178,6 @@ describe('the full-text mirror', () => {
     const fts5 = store.database
       .prepare(`SELECT rowid AS id, rank FROM memories_fts WHERE memories_fts MATCH '"harbour" OR "note"' AND rank MATCH 'bm25(1.0, ${RECALL_TERMS_WEIGHT})'`)
       .all() as Array<{ id: number; rank: number }>;
-    expect(mirror.current()?.rank(['harbour', 'note'], 2_000)).toEqual(fts5.sort((a, b) => a.rank - b.rank || b.id - a.id));
+    expect(mirror.current()?.rank(['harbour', 'note'], 2_000)?.best(Infinity)).toEqual(fts5.sort((a, b) => a.rank - b.rank || b.id - a.id));
   });
 });

@@ -257,6 +257,11 @@ export class FullTextMirror {
     return this;
   }
 
+  /** FTS5's row count as of the last `current` (the memories mirrored). */
+  get rowCount(): number {
+    return this.rows;
+  }
+
   /** Memories holding a term (an FTS5 term: a porter stem) in their text / recall terms, as fts5vocab counts them. */
   documents(term: string): { content: number; recallTerms: number } {
     const postings = this.postings.get(term);
@@ -320,35 +325,19 @@ export class FullTextMirror {
 
   /**
    * The memories matching any of `words` (FTS5's `"w1" OR "w2" …`, each word one phrase), newest
-   * `postings` of them ranked by FTS5's BM25 with `rank`: lower is better, as FTS5 reports it; ordered
-   * as FTS5's `ORDER BY rank` returns them (ties newest first). Null when a word is not one FTS5 token
-   * (FTS5 must parse that query itself).
+   * `postings` of them, with FTS5's BM25 as `rank`: lower is better, as FTS5 reports it; `best(n)` gives
+   * them as FTS5's `ORDER BY rank` returns them (ties newest first). Null when a word is not one FTS5
+   * token (FTS5 must parse that query itself).
    */
-  rank(words: readonly string[], postings: number): Array<{ id: number; rank: number }> | null {
+  rank(words: readonly string[], postings: number): RankedMatches | null {
     const terms = this.termsOf(words);
     if (terms === null) return null;
-    const phrases = terms.map((term) => this.postings.get(term));
     const call = ++this.rankCalls;
     let matches: MirroredMemory[] = [];
-    for (const phrase of phrases) {
-      if (phrase === undefined) continue;
-      for (const doc of phrase.docs) {
-        if (doc.rankedIn === call) continue;
-        doc.rankedIn = call;
-        doc.score = 0;
-        // k1 (1 − b + b·D/avgdl), D the row's tokens in all columns (FTS5's xColumnSize(-1)).
-        doc.lengthTerm = K1 * (1 - B + (B * (doc.contentTokens + doc.recallTokens)) / this.averageLength);
-        matches.push(doc);
-      }
-    }
-    if (matches.length > postings) {
-      // Only the newest `postings` matches are ranked (the `fullText` statement's inner LIMIT).
-      matches.sort((a, b) => b.id - a.id);
-      for (const doc of matches.slice(postings)) doc.rankedIn = 0;
-      matches = matches.slice(0, postings);
-    }
     // fts5Bm25Function: score = Σ over phrases, in query order, of IDF × f(k1 + 1) / (f + k1(1 − b + b·D/avgdl)).
-    for (const phrase of phrases) {
+    // One pass: each row's terms are added in the phrases' order, as FTS5 adds them.
+    for (const term of terms) {
+      const phrase = this.postings.get(term);
       if (phrase === undefined) continue; // no row holds it: it adds 0 to every score
       const hits = phrase.docs.length;
       let idf = this.log((this.rows - hits + 0.5) / (hits + 0.5));
@@ -356,12 +345,30 @@ export class FullTextMirror {
       const { docs, frequencies } = phrase;
       for (let i = 0; i < docs.length; i++) {
         const doc = docs[i]!;
+        if (doc.rankedIn !== call) {
+          doc.rankedIn = call;
+          doc.score = 0;
+          // k1 (1 − b + b·D/avgdl), D the row's tokens in all columns (FTS5's xColumnSize(-1)).
+          doc.lengthTerm = K1 * (1 - B + (B * (doc.contentTokens + doc.recallTokens)) / this.averageLength);
+          matches.push(doc);
+        }
         const frequency = frequencies[i]!;
-        if (doc.rankedIn === call) doc.score += idf * ((frequency * (K1 + 1.0)) / (frequency + doc.lengthTerm));
+        doc.score += idf * ((frequency * (K1 + 1.0)) / (frequency + doc.lengthTerm));
       }
     }
-    // As FTS5's `ORDER BY rank` returns them: ties in the order the rows came (newest first).
-    return matches.map((doc) => ({ id: doc.id, rank: -1.0 * doc.score })).sort((a, b) => a.rank - b.rank || b.id - a.id);
+    if (matches.length > postings) {
+      // Only the newest `postings` matches are ranked (the `fullText` statement's inner LIMIT); a row's
+      // score does not depend on which others are ranked (a phrase's IDF counts all its rows).
+      matches.sort((a, b) => b.id - a.id);
+      matches = matches.slice(0, postings);
+    }
+    const ids = new Float64Array(matches.length);
+    const ranks = new Float64Array(matches.length);
+    for (let at = 0; at < matches.length; at++) {
+      ids[at] = matches[at]!.id;
+      ranks[at] = -1.0 * matches[at]!.score;
+    }
+    return new RankedMatches(ids, ranks);
   }
 
   /**
@@ -598,6 +605,61 @@ export class FullTextMirror {
       this.docs.set(row.id, doc);
       this.contentTokens += doc.contentTokens;
       this.recallTokens += doc.recallTokens;
+    }
+  }
+}
+
+/**
+ * A query's matches and their ranks (FTS5's BM25 negated: lower is better), taken best first. A chat
+ * turn's recall keeps ~50 of ~600 matches at the chat bench's store: sorting them all (and an object
+ * each) was half of `rank`'s time, so `best` picks the best few with a heap and sorts only those.
+ */
+export class RankedMatches {
+  constructor(
+    private readonly ids: Float64Array,
+    private readonly ranks: Float64Array,
+  ) {}
+
+  /** How many memories match. */
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** The best `count` matches in FTS5's `ORDER BY rank` order (ties newest first): the first `count` of all of them sorted. */
+  best(count: number): Array<{ id: number; rank: number }> {
+    const size = this.ids.length;
+    const kept = Math.max(0, Math.min(count, size));
+    const order: number[] = [];
+    for (let at = 0; at < kept; at++) order.push(at);
+    if (kept < size) {
+      // A heap of the best `kept` so far, the worst of them at its root: a match that comes before the
+      // root replaces it. The order is total (ids differ), so any selection gives the same prefix.
+      for (let at = (kept >> 1) - 1; at >= 0; at--) this.siftDown(order, at);
+      for (let at = kept; at < size && kept > 0; at++)
+        if (this.compare(at, order[0]!) < 0) {
+          order[0] = at;
+          this.siftDown(order, 0);
+        }
+    }
+    order.sort((a, b) => this.compare(a, b));
+    return order.map((at) => ({ id: this.ids[at]!, rank: this.ranks[at]! }));
+  }
+
+  /** Negative when match `a` comes first in FTS5's order: the lower rank, then the newer (higher id). */
+  private compare(a: number, b: number): number {
+    return this.ranks[a]! - this.ranks[b]! || this.ids[b]! - this.ids[a]!;
+  }
+
+  /** Restores the heap below `at` (each parent after its children in the order: the worst at the root). */
+  private siftDown(heap: number[], at: number): void {
+    for (;;) {
+      const left = 2 * at + 1;
+      if (left >= heap.length) return;
+      const right = left + 1;
+      const worse = right < heap.length && this.compare(heap[right]!, heap[left]!) > 0 ? right : left;
+      if (this.compare(heap[worse]!, heap[at]!) <= 0) return;
+      [heap[at], heap[worse]] = [heap[worse]!, heap[at]!];
+      at = worse;
     }
   }
 }

@@ -36,7 +36,7 @@ import type {
 import type { Database } from './database.js';
 import { immediateTransaction } from './transactions.js';
 import { translateSqliteError } from './errors.js';
-import { ftsAverages, FullTextMirror } from './full-text-mirror.js';
+import { ftsAverages, FullTextMirror, type RankedMatches } from './full-text-mirror.js';
 import { MemoryReadCache } from './memory-read-cache.js';
 import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type MemoryRow, type MemoryStatements, type ScopeParams } from './memory-statements.js';
 
@@ -694,7 +694,7 @@ export class SqliteMemoryStore implements MemoryStore {
       const run = (words: readonly string[]): Array<{ id: number; rank: number }> => {
         // FTS5's BM25 from the mirror when it has the words: the same ranks, the same order.
         const ranked = mirror?.rank(words, FULL_TEXT_MAX_POSTINGS) ?? null;
-        if (ranked !== null) return this.visibleBest(mirror!, ranked.slice(0, scan), scope, limit);
+        if (ranked !== null) return this.visibleBest(mirror!, ranked, scan, scope, limit);
         return this.sql.fullText.all({
           ...scopeParams(scope),
           match: words.map((word) => `"${word}"`).join(' OR '),
@@ -746,28 +746,31 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   /**
-   * What the `fullText` statement keeps of FTS5's ranked matches, for matches the mirror ranked: in rank
-   * order, those the scope may see (own memories of the scope's user are decided here; others'
-   * visibility, and importance when a minimum is asked, by the same SQL rule), the first `limit`.
+   * What the `fullText` statement keeps of FTS5's ranked matches, for matches the mirror ranked: of the
+   * best `scan`, in rank order, those the scope may see (own memories of the scope's user are decided
+   * here; others' visibility, and importance when a minimum is asked, by the same SQL rule), the first
+   * `limit`. The best `limit` are looked at first (a turn's recall sees nearly all its matches), more
+   * only when some of them are not visible.
    */
-  private visibleBest(mirror: FullTextMirror, ranked: ReadonlyArray<{ id: number; rank: number }>, scope: MemoryScope, limit: number): Array<{ id: number; rank: number }> {
+  private visibleBest(mirror: FullTextMirror, matches: RankedMatches, scan: number, scope: MemoryScope, limit: number): Array<{ id: number; rank: number }> {
     const params = scopeParams(scope);
-    const undecided: number[] = [];
-    const decided = ranked.map(({ id }): boolean | undefined => {
-      const owner = mirror.owner(id)!;
-      if (params.anyUser === 0 && owner.userId !== params.userId) return false;
-      // Importance is never below 0 (a CHECK of the table): a minimum of 0 keeps every memory.
-      if (params.minImportance <= 0 && (params.viewer === null || owner.personaId === params.viewer)) return true;
-      undecided.push(id);
-      return undefined;
-    });
-    const visible = undecided.length === 0 ? new Set<number>() : new Set(this.sql.visibleAmong.all({ ...params, ids: JSON.stringify(undecided) }));
-    const best: Array<{ id: number; rank: number }> = [];
-    for (const [index, hit] of ranked.entries()) {
-      if (best.length >= limit) break;
-      if (decided[index] ?? visible.has(hit.id)) best.push(hit);
+    const candidates = Math.min(scan, matches.size);
+    for (let looked = Math.min(limit, candidates); ; looked = Math.min(candidates, looked * 4)) {
+      const ranked = matches.best(looked);
+      const undecided: number[] = [];
+      const decided = ranked.map(({ id }): boolean | undefined => {
+        const owner = mirror.owner(id)!;
+        if (params.anyUser === 0 && owner.userId !== params.userId) return false;
+        // Importance is never below 0 (a CHECK of the table): a minimum of 0 keeps every memory.
+        if (params.minImportance <= 0 && (params.viewer === null || owner.personaId === params.viewer)) return true;
+        undecided.push(id);
+        return undefined;
+      });
+      const visible = undecided.length === 0 ? new Set<number>() : new Set(this.sql.visibleAmong.all({ ...params, ids: JSON.stringify(undecided) }));
+      const best: Array<{ id: number; rank: number }> = [];
+      for (let at = 0; at < ranked.length && best.length < limit; at++) if (decided[at] ?? visible.has(ranked[at]!.id)) best.push(ranked[at]!);
+      if (best.length >= limit || looked >= candidates) return best;
     }
-    return best;
   }
 
   /**
@@ -821,7 +824,8 @@ export class SqliteMemoryStore implements MemoryStore {
     literal: Map<string, number>;
   } {
     const now = Date.now();
-    const total = ftsRowCount(this.sql.ftsAverages.get());
+    // The mirror read FTS5's row count as it followed the table for this search: not read again.
+    const total = mirror?.rowCount ?? ftsRowCount(this.sql.ftsAverages.get());
     const maxAge = total < SMALL_STORE ? COUNT_CACHE_MS : LARGE_STORE_COUNT_CACHE_MS;
     if (this.countCache === null || now - this.countCache.at > maxAge) this.countCache = { at: now, count: total, documents: new Map(), contentDocuments: new Map() };
     this.countCache.count = total;
@@ -829,9 +833,10 @@ export class SqliteMemoryStore implements MemoryStore {
     const { documents: frequency, contentDocuments } = mirror === null ? this.countCache : { documents: new Map<string, number>(), contentDocuments: new Map<string, number>() };
     const own = [...new Set(contentWords(query))].slice(0, MAX_QUERY_WORDS);
     const stems = new Map([...own, ...extra].map((word) => [word, stemOf(word)]));
-    const unknown = [...new Set(stems.values())].filter((stem) => !frequency.has(stem));
+    const unknown = mirror === null ? [...new Set(stems.values())].filter((stem) => !frequency.has(stem)) : [];
     if (mirror !== null) {
-      for (const stem of unknown) {
+      for (const stem of stems.values()) {
+        if (frequency.has(stem)) continue;
         const counts = mirror.documents(stem);
         frequency.set(stem, counts.content + counts.recallTerms);
         contentDocuments.set(stem, counts.content);

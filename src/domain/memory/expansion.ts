@@ -90,18 +90,7 @@ export const MAX_LEMMAS_PER_WORD = 1;
  * "child"), which the suffix rules and the Porter stemmer cannot find.
  */
 export function lemmasOf(word: string, thesaurus: Thesaurus): string[] {
-  let kept = keptLemmas.get(thesaurus);
-  if (kept === undefined) {
-    kept = new Map();
-    keptLemmas.set(thesaurus, kept);
-  }
-  let lemmas = kept.get(word);
-  if (lemmas === undefined) {
-    lemmas = findLemmas(word, thesaurus);
-    if (kept.size >= MAX_KEPT_LEMMAS) kept.clear();
-    kept.set(word, lemmas);
-  }
-  return [...lemmas];
+  return [...keptFor(keptLemmas, thesaurus, word, () => findLemmas(word, thesaurus))];
 }
 
 /**
@@ -113,6 +102,22 @@ export function lemmasOf(word: string, thesaurus: Thesaurus): string[] {
 const keptLemmas = new WeakMap<Thesaurus, Map<string, readonly string[]>>();
 /** Bound on the words kept per thesaurus (words are user text): past it, it starts over. */
 const MAX_KEPT_LEMMAS = 50_000;
+
+/** `make()`'s answer for `word`, kept per thesaurus (at most MAX_KEPT_LEMMAS words each). */
+function keptFor<T>(kept: WeakMap<Thesaurus, Map<string, T>>, thesaurus: Thesaurus, word: string, make: () => T): T {
+  let byWord = kept.get(thesaurus);
+  if (byWord === undefined) {
+    byWord = new Map();
+    kept.set(thesaurus, byWord);
+  }
+  let value = byWord.get(word);
+  if (value === undefined) {
+    value = make();
+    if (byWord.size >= MAX_KEPT_LEMMAS) byWord.clear();
+    byWord.set(word, value);
+  }
+  return value;
+}
 
 function findLemmas(word: string, thesaurus: Thesaurus): string[] {
   const found: string[] = [];
@@ -142,26 +147,66 @@ export function expansionTerms(text: string, thesaurus: Thesaurus, perWord = Inf
   const found: string[] = [];
   const seen = new Set<string>();
   for (const word of new Set(words)) {
-    const lemmas = lemmasOf(word, thesaurus);
-    if (lemmas.length === 0) continue;
+    const candidates = candidatesOf(word, thesaurus);
+    if (candidates === null) continue;
+    const { lemmas, bases } = candidates;
     // An irregular form's lemma is a term itself ("grew" → "grow"): the stemmer cannot join the two, so
     // a query saying "grow" finds "I grew up" through it. Regular forms need not: they share a stem.
-    const irregular = (thesaurus.bases?.(word) ?? []).filter((base) => lemmas.includes(base) && !own.has(base));
+    const irregular = bases.filter((base) => !own.has(base));
     for (const lemma of lemmas) if (!irregular.includes(lemma)) own.add(lemma);
-    const lists = [irregular, ...lemmas.map((lemma) => thesaurus.terms(lemma) ?? [])];
+    // The word's terms in the order they are taken (kept per word); a base the text already holds leaves
+    // the irregular list shorter, which changes that order: made afresh then.
+    const order = irregular.length === bases.length ? candidates.order : takingOrder([irregular, ...candidates.lists]);
     let taken = 0;
-    for (let at = 0; taken < perWord && found.length < max && lists.some((list) => at < list.length); at++) {
-      for (const list of lists) {
-        const term = list[at];
-        if (term === undefined || taken >= perWord || found.length >= max) continue;
-        if (own.has(term) || seen.has(term)) continue;
-        seen.add(term);
-        found.push(term);
-        taken++;
-      }
+    for (const term of order) {
+      if (taken >= perWord || found.length >= max) break;
+      if (own.has(term) || seen.has(term)) continue;
+      seen.add(term);
+      found.push(term);
+      taken++;
     }
   }
   return found.filter((term) => !own.has(term));
+}
+
+/** What `expansionTerms` takes from one word, made once per word and thesaurus. */
+interface WordCandidates {
+  lemmas: readonly string[];
+  /** Its irregular bases among its lemmas ("grew" → "grow"). */
+  bases: readonly string[];
+  /** Each lemma's terms. */
+  lists: ReadonlyArray<readonly string[]>;
+  /** The bases and the lemmas' terms in the order they are taken: the first of each list, then the second of each, … */
+  order: readonly string[];
+}
+
+/**
+ * Each thesaurus's {@link WordCandidates}, by word: a chat turn's recall expands its message's ~20 words,
+ * and looking each up in the 82,500 lemmas' table and interleaving its lists again was most of the
+ * expansion's CPU; the same words come back in every message and every memory formed.
+ */
+const keptCandidates = new WeakMap<Thesaurus, Map<string, WordCandidates | null>>();
+
+function candidatesOf(word: string, thesaurus: Thesaurus): WordCandidates | null {
+  return keptFor(keptCandidates, thesaurus, word, () => {
+    const lemmas = lemmasOf(word, thesaurus);
+    if (lemmas.length === 0) return null;
+    const bases = (thesaurus.bases?.(word) ?? []).filter((base) => lemmas.includes(base));
+    const lists = lemmas.map((lemma) => thesaurus.terms(lemma) ?? []);
+    return { lemmas, bases, lists, order: takingOrder([bases, ...lists]) };
+  });
+}
+
+/** The lists' terms interleaved: the first of each list in turn, then the second of each, and so on. */
+function takingOrder(lists: ReadonlyArray<readonly string[]>): string[] {
+  const order: string[] = [];
+  const longest = Math.max(0, ...lists.map((list) => list.length));
+  for (let at = 0; at < longest; at++)
+    for (const list of lists) {
+      const term = list[at];
+      if (term !== undefined) order.push(term);
+    }
+  return order;
 }
 
 /**

@@ -49,7 +49,8 @@ export function systemMethods(services: Services): MethodDefinition[] {
                 .nullable()
                 .describe('With several nodes (Redis): chats running and waiting on every node, against which concurrency and max_queued hold; null on one node.'),
             })
-            .nullable(),
+            .nullable()
+            .describe("The default backend's queue (every backend's own queue is in system.models)."),
         }),
         jobs: z
           .object({
