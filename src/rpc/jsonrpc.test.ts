@@ -149,6 +149,12 @@ describe('JsonRpcEngine', () => {
     expect((call(9, { persona_id: 7 }) as { error: { code: number } }).error.code).toBe(-32602);
   });
 
+  it('answers a request that carries members of its own (even "error" or "result") as the request it is', async () => {
+    const response = await handle({ jsonrpc: '2.0', id: 11, method: 'echo', params: { text: 'kept' }, error: { code: 1, message: 'not mine' }, result: 'x', extra: true });
+    expect(response).toEqual({ jsonrpc: '2.0', id: 11, result: { text: 'kept' } });
+    expect((await handle({ jsonrpc: '2.0', id: 12, error: 'no method' })).error).toMatchObject({ code: -32600, message: expect.stringContaining('"method"') });
+  });
+
   it('refuses params nested past the depth limit with -32602 before validating them', async () => {
     const deep = JSON.parse(`${'{"a":'.repeat(100)}1${'}'.repeat(100)}`) as unknown;
     const response = await handle({ jsonrpc: '2.0', id: 1, method: 'echo', params: { text: 'x', deep } });

@@ -86,15 +86,22 @@ export function encodeResponse(response: unknown): string | Buffer {
     body = Buffer.from(textOf(result));
     encoded.set(result, body);
   }
-  const head = `{"jsonrpc":"2.0","id":${idText((response as { id?: JsonRpcId }).id ?? null)},"result":`;
-  const headBytes = Buffer.byteLength(head);
-  const frame = Buffer.allocUnsafe(headBytes + body.length + 1);
-  frame.write(head, 0);
-  body.copy(frame, headBytes);
+  // The head's fixed parts are copied as bytes too: only the id is written from text.
+  const id = idText((response as { id?: JsonRpcId }).id ?? null);
+  const idBytes = Buffer.byteLength(id);
+  const resultAt = RESPONSE_HEAD.length + idBytes;
+  const bodyAt = resultAt + RESULT_KEY.length;
+  const frame = Buffer.allocUnsafe(bodyAt + body.length + 1);
+  RESPONSE_HEAD.copy(frame, 0);
+  frame.write(id, RESPONSE_HEAD.length);
+  RESULT_KEY.copy(frame, resultAt);
+  body.copy(frame, bodyAt);
   frame[frame.length - 1] = CLOSING_BRACE;
   return frame;
 }
 
+const RESPONSE_HEAD = Buffer.from('{"jsonrpc":"2.0","id":');
+const RESULT_KEY = Buffer.from(',"result":');
 const CLOSING_BRACE = 0x7d;
 
 /** The shared result a plain single success response carries, or null when it carries none. */

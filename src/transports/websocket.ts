@@ -116,60 +116,86 @@ const TEXT_FRAME = { binary: false } as const;
 /** Frames this many times over the limit are not read at all: the socket closes with 1009. */
 const HARD_FRAME_LIMIT_FACTOR = 4;
 
-interface Connection {
-  socket: WebSocket;
-  /** The connection's network stream (what `socket` writes to): corked while frames gather (see `send`). */
-  stream: Duplex;
+/**
+ * One open connection. A class, not an object literal: a literal with getters (the lazy `signal` and
+ * `logger`) is kept by V8 as a dictionary, so every read of a connection's field on every request was a
+ * hash look-up, and each idle connection carried the table (bench/README.md, round 10).
+ */
+class Connection {
   /** Whether `stream` is corked until the end of this run of the event loop. */
-  isCorked: boolean;
-  session: SessionBinding;
+  isCorked = false;
   /** Aborted when the connection closes: its in-flight chat turns stop generating. */
-  closed: AbortController;
-  /**
-   * Fires on close or server shutdown; made once per connection, on its first request, because
-   * `AbortSignal.any` costs 40–80 µs per call on Node 20 and keeps ~2.5 KB per signal (bench/README.md):
-   * an idle connection never pays for it.
-   */
-  readonly signal: AbortSignal;
+  readonly closed = new AbortController();
   /** Whether a pong arrived since the last ping. */
-  isAlive: boolean;
-  /** Its slice of the heartbeat (see `HEARTBEAT_SLICE_MS`): the same each round, so a ping gets a full period to be answered. */
-  heartbeatSlice: Set<Connection>;
-  logger: Logger;
-  ip: string;
-  /** The API key it was opened with (null without one): revoking the key ends the connection. */
-  keyId: string | null;
+  isAlive = true;
   /**
    * Holds its input (stops reading the socket) while it is over its rate, has too many requests pending
    * or reads its answers too slowly; frames already read wait in it, in order.
    */
-  gate: InputGate<RawData>;
+  readonly gate: InputGate<RawData>;
   /** Its frames whose answers are pending (handlers still running); see `maxPendingRequests`. */
-  pending: number;
+  pending = 0;
   /** While held for its rate: when its next token is due (clock time). */
-  rateHeldUntil: number;
-  rateTimer: NodeJS.Timeout | null;
+  rateHeldUntil = 0;
+  rateTimer: NodeJS.Timeout | null = null;
   /** Set while over the queued-bytes cap: its frames are not read until it catches up. */
-  slowSince: number | null;
-  slowTimer: NodeJS.Timeout | null;
-  bucket: TokenBucket;
+  slowSince: number | null = null;
+  slowTimer: NodeJS.Timeout | null = null;
   /** Who the per-key and per-address rate limits count this connection as (made once). */
-  rateSubject: RateSubject;
+  readonly rateSubject: RateSubject;
   /** Builds each request's context; made once per connection rather than once per frame. */
-  createContext: ContextFactory;
+  readonly createContext: ContextFactory;
   /** Set while rate-limited, so that one burst of refusals is logged once. */
-  isThrottled: boolean;
+  isThrottled = false;
   /**
    * When its refusals were last logged: a client that keeps sending faster than its rate alternates one
    * allowed frame and a burst of refusals, and is logged at most once per `REFUSALS_LOG_MS`, not per burst.
    */
-  refusalsLoggedAt: number;
+  refusalsLoggedAt = Number.NEGATIVE_INFINITY;
   /**
    * Topics this connection subscribed to in a request not answered yet → the notifications held
    * meanwhile. A subscriber hears the feed only after its subscribe's answer, so a client that reads the
    * next frame as that answer never gets a notification instead. Null while nothing is held (almost always).
    */
-  heldFeeds: Map<string, HeldFeed> | null;
+  heldFeeds: Map<string, HeldFeed> | null = null;
+  /** Made on first use (`signal`, `logger`): most of an idle connection's memory would otherwise be these two. */
+  private madeSignal: AbortSignal | undefined;
+  private madeLogger: Logger | undefined;
+
+  constructor(
+    readonly socket: WebSocket,
+    /** The connection's network stream (what `socket` writes to): corked while frames gather (see `send`). */
+    readonly stream: Duplex,
+    readonly session: SessionBinding,
+    readonly ip: string,
+    /** The API key it was opened with (null without one): revoking the key ends the connection. */
+    readonly keyId: string | null,
+    private readonly number: number,
+    /** Its slice of the heartbeat (see `HEARTBEAT_SLICE_MS`): the same each round, so a ping gets a full period to be answered. */
+    readonly heartbeatSlice: Set<Connection>,
+    readonly bucket: TokenBucket,
+    private readonly shutdownSignal: AbortSignal,
+    private readonly parentLogger: Logger,
+    read: (connection: Connection, data: RawData) => void,
+    context: (connection: Connection, requestId: JsonRpcId | undefined, method: string) => MethodContext,
+  ) {
+    this.gate = new InputGate<RawData>(socket, (data) => read(this, data));
+    this.rateSubject = { keyId, address: ip };
+    this.createContext = (requestId, method) => context(this, requestId, method);
+  }
+
+  /**
+   * Fires on close or server shutdown; made once per connection, on its first use, because
+   * `AbortSignal.any` costs 40–80 µs per call on Node 20 and keeps ~2.5 KB per signal (bench/README.md):
+   * an idle connection never pays for it.
+   */
+  get signal(): AbortSignal {
+    return (this.madeSignal ??= AbortSignal.any([this.closed.signal, this.shutdownSignal]));
+  }
+
+  get logger(): Logger {
+    return (this.madeLogger ??= this.parentLogger.child({ connection: this.number }));
+  }
 }
 
 interface HeldFeed {
@@ -294,40 +320,21 @@ export class WebSocketTransport {
 
   private accept(socket: WebSocket, stream: Duplex, session: SessionBinding, ip: string, keyId: string | null): void {
     const connectionNumber = this.nextConnectionNumber++;
-    const closed = new AbortController();
     const { shutdownSignal, logger: parentLogger } = this.options;
-    // Made on first use: most of an idle connection's memory would otherwise be these two.
-    let signal: AbortSignal | undefined;
-    let logger: Logger | undefined;
-    const connection: Connection = {
+    const connection = new Connection(
       socket,
       stream,
-      isCorked: false,
       session,
-      closed,
-      get signal() {
-        return (signal ??= AbortSignal.any([closed.signal, shutdownSignal]));
-      },
-      isAlive: true,
-      heartbeatSlice: this.heartbeatSlices[connectionNumber % this.heartbeatSlices.length]!,
-      get logger() {
-        return (logger ??= parentLogger.child({ connection: connectionNumber }));
-      },
       ip,
       keyId,
-      gate: new InputGate<RawData>(socket, (data) => this.onMessage(connection, data)),
-      pending: 0,
-      rateHeldUntil: 0,
-      rateTimer: null,
-      slowSince: null,
-      slowTimer: null,
-      bucket: fullBucket(this.options.rateLimit, this.clock.now()),
-      rateSubject: { keyId, address: ip },
-      isThrottled: false,
-      refusalsLoggedAt: Number.NEGATIVE_INFINITY,
-      heldFeeds: null,
-      createContext: (requestId, method) => this.createContext(connection, requestId, method),
-    };
+      connectionNumber,
+      this.heartbeatSlices[connectionNumber % this.heartbeatSlices.length]!,
+      fullBucket(this.options.rateLimit, this.clock.now()),
+      shutdownSignal,
+      parentLogger,
+      this.readFrameOf,
+      this.contextOf,
+    );
     this.connections.add(connection);
     connection.heartbeatSlice.add(connection);
     this.connectionsPerIp.set(ip, (this.connectionsPerIp.get(ip) ?? 0) + 1);
@@ -581,9 +588,10 @@ export class WebSocketTransport {
     }
   }
 
-  private createContext(connection: Connection, requestId: JsonRpcId | undefined, method: string): MethodContext {
-    return new WebSocketRequestContext(this.hub, connection, requestId, method);
-  }
+  /** What every connection reads its frames with and builds its requests' contexts with (one function each, shared). */
+  private readonly readFrameOf = (connection: Connection, data: RawData): void => this.onMessage(connection, data);
+  private readonly contextOf = (connection: Connection, requestId: JsonRpcId | undefined, method: string): MethodContext =>
+    new WebSocketRequestContext(this.hub, connection, requestId, method);
 
   /** What a request's context may do to the transport; made once, shared by every request. */
   private readonly hub: ConnectionHub = {

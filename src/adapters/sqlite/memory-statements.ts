@@ -132,8 +132,8 @@ export function prepareMemoryStatements(db: Database) {
     deleteVectors: db.prepare<[number]>('DELETE FROM memory_vectors WHERE memory_id = ?'),
     /**
      * One page of an embedder's vectors, in id order (keyset paging: the index loads in steps). Read along
-     * the primary key (`+v.embedder` keeps SQLite off the embedder index, which found each row's vector
-     * with a lookup of its own): 10 µs CPU a row instead of 47 at 100k memories, a quarter of the wall time.
+     * the primary key (`+v.embedder` keeps SQLite off any index on the embedder alone: 0003's found each
+     * row's vector with a lookup of its own, 47 µs CPU a row instead of 10 at 100k memories; 0046 dropped it).
      */
     vectorsPage: db.prepare<[string, number, number], { memory_id: number; persona_id: string; user_id: string | null; vector: Buffer }>(
       `SELECT v.memory_id, m.persona_id, m.user_id, v.vector FROM memory_vectors v JOIN memories m ON m.id = v.memory_id

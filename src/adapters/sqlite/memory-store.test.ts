@@ -254,6 +254,21 @@ describe('SqliteMemoryStore', () => {
     expect((await memories.list({ personaId: 'aria', limit: 10, offset: 0 })).total).toBe(1);
   });
 
+  it.skipIf(onPostgres())('keeps each vector in its row: 256-d and 768-d vectors need no overflow page (0046)', async () => {
+    // A WITHOUT ROWID table (0003) holds ~1,000 bytes in a leaf cell: each such vector took an overflow
+    // page of its own, one more page written per vector (bench/README.md, round 10, vecsearch).
+    const vector = (dims: number): Float32Array => Float32Array.from({ length: dims }, (_, i) => (i === 0 ? 1 : 0));
+    for (let i = 0; i < 4; i++)
+      await memories.insert({ ...base, personaId: 'kira', content: `fact ${i}`, visibility: 'private' }, [
+        { embedder: 'offline', vector: vector(256) },
+        { embedder: 'remote', vector: vector(768) },
+      ], 1);
+    const pages = store.database.prepare("SELECT pagetype FROM dbstat WHERE name = 'memory_vectors'").pluck().all();
+    expect(pages.length).toBeGreaterThan(0);
+    expect(pages).not.toContain('overflow');
+    expect(store.database.prepare('SELECT count(*) FROM memory_vectors').pluck().get()).toBe(8);
+  });
+
   it.skipIf(onPostgres())('drops memories and vectors with their persona', async () => {
     await memories.insert(
       { ...base, personaId: 'kira', content: 'x', visibility: 'private' },

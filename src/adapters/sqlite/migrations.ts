@@ -22,6 +22,7 @@ import { memoryRecall } from './migrations/0025_memory_recall.js';
 import { moodSamples } from './migrations/0030_mood_samples.js';
 import { memoryReadIndexes } from './migrations/0036_memory_read_indexes.js';
 import { afterReplyPending } from './migrations/0041_after_reply_pending.js';
+import { memoryVectorsRowid } from './migrations/0046_memory_vectors_rowid.js';
 
 export interface Migration {
   /** Increasing, each used once; a gap is allowed while parallel features land (each recorded version is applied once). */
@@ -31,7 +32,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, media, personaOwners, memoryRecall, moodSamples, memoryReadIndexes, afterReplyPending];
+export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, media, personaOwners, memoryRecall, moodSamples, memoryReadIndexes, afterReplyPending, memoryVectorsRowid];
 
 /** The newest schema version this build knows. */
 export function currentSchemaVersion(): number {

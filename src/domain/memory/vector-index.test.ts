@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exactTopK, VectorIndex } from './vector-index.js';
+import { exactTopK, rotate, rotationSigns, VectorIndex } from './vector-index.js';
 
 /** A seeded generator (mulberry32) so the test is deterministic. */
 function random(seed: number): () => number {
@@ -97,5 +97,42 @@ describe('VectorIndex', () => {
     index.upsert('b', 3, [0.9, 0.1, 0, 0]);
     expect(index.search(['a'], [1, 0, 0, 0], 5).map((hit) => hit.id)).toEqual([1]);
     expect(index.search(['a', 'b'], [1, 0, 0, 0], 5, (id) => id !== 2).map((hit) => hit.id)).toEqual([1, 3]);
+  });
+
+  it('re-ranks by the int8 copy exactly: each similarity is its int8 values times the rotated query, summed in order', () => {
+    // The reference of what search computes, value by value: the vector rotated, rounded to int8 with
+    // its scale, its dot product with the rotated query in double arithmetic, in dimension order. The
+    // index packs the int8 values four to a word and skips the Hamming pass for a small store: neither may
+    // change a bit (the memory eval's rankings stay byte-identical).
+    const reference = (vector: Float32Array, query: Float32Array, signs: Float32Array): number => {
+      const rotated = rotate(vector, signs);
+      const rotatedQuery = rotate(query, signs);
+      let max = 0;
+      for (const value of rotated) max = Math.max(max, Math.abs(value));
+      const scale = max === 0 ? 1 : max / 127;
+      let dot = 0;
+      for (let i = 0; i < rotated.length; i++) dot += Math.round(rotated[i]! / scale) * rotatedQuery[i]!;
+      return dot * Math.fround(scale); // the index keeps the scale as a float32
+    };
+    for (const dims of [2, 16, 100, 256]) {
+      const next = random(dims);
+      const index = new VectorIndex();
+      const vectors = new Map<number, Float32Array>();
+      for (let id = 1; id <= 120; id++) {
+        const vector = unit(next, dims);
+        vectors.set(id, vector);
+        index.upsert(id % 3 === 0 ? 'b' : 'a', id, vector);
+      }
+      const signs = rotationSigns(2 ** Math.ceil(Math.log2(dims)));
+      const query = unit(next, dims);
+      const accept = (id: number): boolean => id % 2 === 0;
+      const hits = index.search(['a', 'b'], query, 30, accept, new Set(['b']));
+      const expected = [...vectors]
+        .filter(([id]) => id % 3 !== 0 || accept(id))
+        .map(([id, vector]) => ({ id, similarity: reference(vector, query, signs) }))
+        .sort((x, y) => y.similarity - x.similarity || x.id - y.id)
+        .slice(0, 30);
+      expect(hits).toEqual(expected);
+    }
   });
 });

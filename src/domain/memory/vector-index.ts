@@ -11,7 +11,9 @@
  * - a binary code (one sign bit per dimension): a query first ranks every vector by Hamming distance,
  *   which costs a few popcounts per vector — 32 dimensions per 32-bit word;
  * - an int8 copy (per-vector scale): the best `candidates` by Hamming distance are re-ranked by their
- *   dot product with the rotated float query, which is within ~1% of the exact cosine.
+ *   dot product with the rotated float query, which is within ~1% of the exact cosine. The int8 values
+ *   are packed four to a 32-bit word, so the re-ranking reads one word per four dimensions (a typed
+ *   array read costs a bounds check each in V8: ~1.6× faster than reading an Int8Array).
  * Memory per 256-d vector: 32 bytes of code + 256 bytes of int8 + 4 of scale, against 1 KiB of floats.
  * The bench (`bench/memory`) reports recall@10 against exact search.
  */
@@ -35,7 +37,7 @@ function nextPowerOfTwo(n: number): number {
 }
 
 /** ±1 per dimension from a fixed seed (xorshift32). */
-function rotationSigns(size: number): Float32Array {
+export function rotationSigns(size: number): Float32Array {
   const signs = new Float32Array(size);
   let state = ROTATION_SEED;
   for (let i = 0; i < size; i++) {
@@ -81,7 +83,10 @@ class Partition {
   size = 0;
   ids = new Float64Array(64);
   codes: Uint32Array;
-  int8: Int8Array;
+  /** 32-bit words of the int8 copy per vector: four dimensions each (the last word zero-padded). */
+  readonly packedWords: number;
+  /** The int8 copy, dimension `4w + j` in byte j (bits 8j to 8j + 7) of word w, whatever the machine's byte order. */
+  packed: Int32Array;
   scales = new Float32Array(64);
   readonly slotOf = new Map<number, number>();
   /**
@@ -102,7 +107,8 @@ class Partition {
     const dims = this.dims;
     this.words = Math.ceil(dims / 32);
     this.codes = new Uint32Array(64 * this.words);
-    this.int8 = new Int8Array(64 * dims);
+    this.packedWords = Math.ceil(dims / 4);
+    this.packed = new Int32Array(64 * this.packedWords);
   }
 
   private grow(): void {
@@ -113,9 +119,9 @@ class Partition {
     const codes = new Uint32Array(capacity * this.words);
     codes.set(this.codes);
     this.codes = codes;
-    const int8 = new Int8Array(capacity * this.dims);
-    int8.set(this.int8);
-    this.int8 = int8;
+    const packed = new Int32Array(capacity * this.packedWords);
+    packed.set(this.packed);
+    this.packed = packed;
     const scales = new Float32Array(capacity);
     scales.set(this.scales);
     this.scales = scales;
@@ -130,17 +136,18 @@ class Partition {
       this.slotOf.set(id, slot);
       this.ids[slot] = id;
     }
-    const { dims, words } = this;
+    const { dims, words, packedWords } = this;
     let max = 0;
     for (let i = 0; i < dims; i++) max = Math.max(max, Math.abs(vector[i] ?? 0));
     const scale = max === 0 ? 1 : max / 127;
     this.scales[slot] = scale;
     const codeBase = slot * words;
     for (let w = 0; w < words; w++) this.codes[codeBase + w] = 0;
-    const base = slot * dims;
+    const packedBase = slot * packedWords;
+    for (let w = 0; w < packedWords; w++) this.packed[packedBase + w] = 0;
     for (let i = 0; i < dims; i++) {
       const value = vector[i] ?? 0;
-      this.int8[base + i] = Math.round(value / scale);
+      this.packed[packedBase + (i >>> 2)]! |= (Math.round(value / scale) & 0xff) << ((i & 3) * 8);
       if (value > 0) this.codes[codeBase + (i >>> 5)]! |= 1 << (i & 31);
     }
   }
@@ -153,7 +160,7 @@ class Partition {
       const lastId = this.ids[last]!;
       this.ids[slot] = lastId;
       this.codes.copyWithin(slot * this.words, last * this.words, (last + 1) * this.words);
-      this.int8.copyWithin(slot * this.dims, last * this.dims, (last + 1) * this.dims);
+      this.packed.copyWithin(slot * this.packedWords, last * this.packedWords, (last + 1) * this.packedWords);
       this.scales[slot] = this.scales[last]!;
       this.slotOf.set(lastId, slot);
     }
@@ -199,6 +206,23 @@ function hamming256(codes: Uint32Array, code: Uint32Array, size: number, distanc
     distances[slot] = distance;
     histogram[distance]!++;
   }
+}
+
+/**
+ * The dot product of one vector's int8 copy (`packed`, from word `base`) with the rotated query (padded
+ * with zeros to a multiple of four), summed in dimension order: the same double as summing the int8
+ * values one by one. Each byte is sign-extended by shifting it to the top of the word and back.
+ */
+function packedDot(packed: Int32Array, base: number, query: Float64Array): number {
+  let dot = 0;
+  for (let i = 0, w = base; i < query.length; i += 4, w++) {
+    const word = packed[w]!;
+    dot += ((word << 24) >> 24) * query[i]!;
+    dot += ((word << 16) >> 24) * query[i + 1]!;
+    dot += ((word << 8) >> 24) * query[i + 2]!;
+    dot += (word >> 24) * query[i + 3]!;
+  }
+  return dot;
 }
 
 export class VectorIndex {
@@ -278,11 +302,14 @@ export class VectorIndex {
       }
     }
     if (parts.length === 0 || k <= 0) return [];
-    const dims = parts[0]!.dims;
-    const query = rotate(rawQuery, parts[0]!.signs);
+    const { dims, packedWords } = parts[0]!;
+    const rotated = rotate(rawQuery, parts[0]!.signs);
     const words = Math.ceil(dims / 32);
     const code = new Uint32Array(words);
-    for (let i = 0; i < dims; i++) if (query[i]! > 0) code[i >>> 5]! |= 1 << (i & 31);
+    for (let i = 0; i < dims; i++) if (rotated[i]! > 0) code[i >>> 5]! |= 1 << (i & 31);
+    // As doubles (the same values: float32 → double is exact), padded to the packed words' length.
+    const query = new Float64Array(packedWords * 4);
+    query.set(rotated);
 
     // Pass 1: Hamming distance of every vector, and a histogram of distances to find the cut-off
     // that keeps `wanted` candidates without sorting everything.
@@ -297,6 +324,13 @@ export class VectorIndex {
       const ids = part.ids;
       const accept = accepts[index];
       const d = part.distances();
+      if (searched <= wanted) {
+        // Every vector searched is re-ranked anyway (a small store): no distance to compute, only the
+        // filter to apply (0 keeps a vector, as the cut-off below then ends past every distance).
+        for (let slot = 0; slot < size; slot++) d[slot] = accept === undefined || accept(ids[slot]!) ? 0 : 0xffff;
+        distances.push(d);
+        continue;
+      }
       if (words === 8 && accept === undefined) {
         hamming256(codes, code, size, d, histogram);
         distances.push(d);
@@ -337,16 +371,13 @@ export class VectorIndex {
     for (let index = 0; index < parts.length; index++) {
       const part = parts[index]!;
       const d = distances[index]!;
-      const { int8, scales, ids } = part;
+      const { packed, scales, ids } = part;
       const size = part.size;
       for (let slot = 0; slot < size; slot++) {
         const distance = d[slot]!;
         if (distance > cutoff) continue;
         if (distance === cutoff && atCutoff-- <= 0) continue;
-        const base = slot * dims;
-        let dot = 0;
-        for (let i = 0; i < dims; i++) dot += int8[base + i]! * query[i]!;
-        const similarity = dot * scales[slot]!;
+        const similarity = packedDot(packed, slot * packedWords, query) * scales[slot]!;
         const id = ids[slot]!;
         // Insert into the top k (best first; ties by smaller id, as a full sort would order them).
         if (count === k && !(similarity > topScores[k - 1]! || (similarity === topScores[k - 1]! && id < topIds[k - 1]!))) continue;

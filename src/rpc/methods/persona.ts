@@ -132,7 +132,9 @@ export function personaMethods(services: Services): MethodDefinition[] {
   const personaList = (snapshotOf: (persona: PersonaRecord) => PersonaSnapshot | null): PersonaListResult | null => {
     // Filled by index, not emptied and pushed: setting `length = 0` lets V8 drop the array's storage.
     let filled = 0;
-    for (const persona of personas.list()) {
+    const all = personas.all();
+    for (let index = 0; index < all.length; index += 1) {
+      const persona = all[index] as PersonaRecord;
       const snapshot = snapshotOf(persona);
       if (snapshot === null) return null;
       listInputs[filled] = persona;

@@ -135,11 +135,11 @@ export class MemoryEmbedders {
     if (this.remote === null || texts.length === 0) return null;
     if (this.options.model !== undefined && this.modelState !== 'installed' && now() >= this.nextCheckAt) void this.checkModel();
     if (this.modelState === 'missing' || now() < this.skipRemoteUntil) return null;
-    const limits = [signal, timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs)].filter(
-      (item): item is AbortSignal => item !== undefined,
-    );
+    const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+    // A lone limit (formation's job signal) is passed as it is: AbortSignal.any costs ~11 µs of CPU on Node 20.
+    const limit = signal === undefined ? timeout : timeout === undefined ? signal : AbortSignal.any([signal, timeout]);
     try {
-      return await this.remote.embed(texts, limits.length === 0 ? undefined : AbortSignal.any(limits));
+      return await this.remote.embed(texts, limit);
     } catch (error) {
       if (!signal?.aborted) this.skipRemoteUntil = now() + REMOTE_COOL_DOWN_MS;
       this.logger.debug({ err: error, embedder: this.remote.id }, 'remote embedder unavailable; using the offline one');
