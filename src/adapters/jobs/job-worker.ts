@@ -78,6 +78,31 @@ export function takeNextToRun(waiting: readonly JobRecord[], batching: ReadonlyM
   return { jobs, rest };
 }
 
+/**
+ * Runs a type's batch handler over claimed jobs and gives one outcome per job, in order: a handler that
+ * throws, or answers another number of outcomes, fails them all. Meanwhile `renewLeases` is called every
+ * third of a lease, so that no other worker takes the jobs while they run.
+ */
+export async function settleBatch(
+  batching: JobBatching,
+  jobs: readonly JobRecord[],
+  signal: AbortSignal,
+  leaseMs: number,
+  renewLeases: () => void,
+): Promise<ReadonlyArray<PromiseSettledResult<unknown>>> {
+  const renew = setInterval(renewLeases, Math.max(10, Math.floor(leaseMs / 3)));
+  renew.unref();
+  try {
+    const outcomes = await batching.handler(jobs, signal);
+    if (outcomes.length !== jobs.length) throw new Error(`the ${jobs[0]!.type} batch handler gave ${outcomes.length} outcomes for ${jobs.length} jobs`);
+    return outcomes;
+  } catch (error) {
+    return jobs.map(() => ({ status: 'rejected', reason: error }));
+  } finally {
+    clearInterval(renew);
+  }
+}
+
 /** The jobs this process runs now, each with the controller that aborts it when stopping takes too long. */
 export class RunningJobs {
   private readonly jobs = new Map<number, { controller: AbortController; done: Promise<void> }>();

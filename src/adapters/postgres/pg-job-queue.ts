@@ -22,6 +22,7 @@ import {
   InteractiveYield,
   jobQueueSettings,
   RunningJobs,
+  settleBatch,
   silentLogger,
   takeNextToRun,
   toJob,
@@ -290,19 +291,8 @@ export class PostgresJobQueue implements JobQueue {
 
   /** Runs claimed jobs of one type with its batch handler; each job's outcome is written as `execute` writes one. */
   private async executeBatch(jobs: readonly JobRecord[], signal: AbortSignal): Promise<void> {
-    const batching = this.batching.get(jobs[0]!.type)!;
     const ids = jobs.map((job) => job.id);
-    const renew = setInterval(() => void this.renewLeases([...ids, ...this.heldIds()]), Math.max(10, Math.floor(this.settings.leaseMs / 3)));
-    renew.unref();
-    let outcomes: ReadonlyArray<PromiseSettledResult<unknown>>;
-    try {
-      outcomes = await batching.handler(jobs, signal);
-      if (outcomes.length !== jobs.length) throw new Error(`the ${jobs[0]!.type} batch handler gave ${outcomes.length} outcomes for ${jobs.length} jobs`);
-    } catch (error) {
-      outcomes = jobs.map(() => ({ status: 'rejected', reason: error }));
-    } finally {
-      clearInterval(renew);
-    }
+    const outcomes = await settleBatch(this.batching.get(jobs[0]!.type)!, jobs, signal, this.settings.leaseMs, () => void this.renewLeases([...ids, ...this.heldIds()]));
     for (const [index, job] of jobs.entries()) {
       const outcome = outcomes[index]!;
       if (outcome.status === 'fulfilled') {
