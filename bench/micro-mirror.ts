@@ -44,7 +44,9 @@ async function open(dist: string, scratch: string): Promise<Build> {
   const load = <T>(file: string): Promise<T> => import(pathToFileURL(path.join(path.resolve(dist), file)).href) as Promise<T>;
   const { openDatabase } = await load<typeof DatabaseModule>('adapters/sqlite/database.js');
   const { FullTextMirror } = await load<typeof MirrorModule>('adapters/sqlite/full-text-mirror.js');
-  const { stemsOf } = await load<typeof MemoryStoreModule>('adapters/sqlite/memory-store.js');
+  // Builds before the mirror took a word's stem too were given the text's function alone.
+  const { COVERAGE_STEMMER, stemsOf } = await load<Partial<typeof MemoryStoreModule> & Pick<typeof MemoryStoreModule, 'stemsOf'>>('adapters/sqlite/memory-store.js');
+  const stemmer = COVERAGE_STEMMER ?? (stemsOf as unknown as MirrorModule.CoverageStemmer);
   const { RECALL_TERMS_WEIGHT } = await load<typeof ExpansionModule>('domain/memory/expansion.js');
   const file = path.join(scratch, `${Math.random().toString(36).slice(2)}.db`);
   copyFileSync(fixture, file);
@@ -52,7 +54,7 @@ async function open(dist: string, scratch: string): Promise<Build> {
   return {
     name: path.relative(process.cwd(), dist) || dist,
     build: async () => {
-      const mirror = new FullTextMirror(db, RECALL_TERMS_WEIGHT, stemsOf);
+      const mirror = new FullTextMirror(db, RECALL_TERMS_WEIGHT, stemmer);
       mirror.current();
       await mirror.whenBuilt();
       return mirror;

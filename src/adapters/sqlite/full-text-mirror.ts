@@ -48,14 +48,24 @@ interface MirroredMemory {
   rankedIn: number;
   score: number;
   lengthTerm: number;
-  /** The stems coverage reads (of its text, of its recall terms), made when the mirror read the row; null without `coverageStems`. */
+  /** The stems coverage reads (of its text, of its recall terms), made when the mirror read the row; null without a `CoverageStemmer`. */
   stems: CoverageStems | null;
   // Scratch space of one `coverage` call (which call, the row's place among its candidates).
   coveredIn: number;
   coveredAt: number;
 }
 
-/** A memory's stems as the store's coverage reads them (memory-store.ts `stemsOf`, the `stemmer` package's). */
+/**
+ * How the store's coverage stems a text (memory-store.ts `stemsOf`, the `stemmer` package's) and one
+ * word: the stems of an ASCII text must be those of its lower-cased runs of [a-z0-9] by `stemOf`, in
+ * order — the mirror makes an ASCII memory's stems from the words it has split for FTS5's terms.
+ */
+export interface CoverageStemmer {
+  stemsOf(text: string): Set<string>;
+  stemOf(word: string): string;
+}
+
+/** A memory's stems as the store's coverage reads them. */
 export interface CoverageStems {
   content: Set<string>;
   recallTerms: Set<string>;
@@ -142,8 +152,14 @@ const LOWER_ASCII_TOKEN = /[a-z0-9]+/g;
 const STEMS_KEPT = 1_000;
 /** Most logarithms remembered (an IDF's argument depends on the row count and the phrase's documents only). */
 const LOGS_KEPT = 20_000;
-/** Most words whose FTS5 term is remembered (memories and queries repeat their words). */
-const WORD_TERMS_KEPT = 50_000;
+/** Most words whose forms are remembered (memories and queries repeat their words). */
+const WORD_FORMS_KEPT = 50_000;
+
+/** A word's FTS5 term (null: not exactly one FTS5 token) and its coverage stem (undefined until asked). */
+interface WordForms {
+  term: string | null;
+  stem: string | undefined;
+}
 
 /** The unicode61 tokens of an ASCII text, folded to lower case (the text folded once: its words then need no copy each). */
 function asciiWords(text: string): string[] {
@@ -154,8 +170,8 @@ export class FullTextMirror {
   private readonly sql: ReturnType<typeof prepare>;
   private readonly docs = new Map<number, MirroredMemory>();
   private readonly postings = new Map<string, Postings>();
-  /** A word's FTS5 term (null: it is not exactly one token, e.g. a word FTS5 splits). */
-  private readonly wordTerms = new Map<string, string | null>();
+  /** A word's FTS5 term (null: it is not exactly one token, e.g. a word FTS5 splits) and its coverage stem (made when first needed). */
+  private readonly wordForms = new Map<string, WordForms>();
   private isBuilt = false;
   /** Set when the mirror cannot follow the table (its totals disagree with FTS5's after a rebuild). */
   private isDisabled = false;
@@ -168,7 +184,7 @@ export class FullTextMirror {
   private isFresh = false;
   private readonly logs = new Map<number, number>();
   private readonly stems = new Map<number, { content: Set<string>; recallTerms: Set<string> }>();
-  /** Coverage stem → the memories holding it (with `coverageStems` only). */
+  /** Coverage stem → the memories holding it (with a `CoverageStemmer` only). */
   private readonly stemHolders = new Map<string, StemHolders>();
   private coverageCalls = 0;
   private contentTokens = 0;
@@ -186,7 +202,7 @@ export class FullTextMirror {
      * mirrored memory's stems are made when the mirror reads its row — after the write that changed it,
      * off the next turn's path — and kept with an index from stem to memories (`coverage`).
      */
-    private readonly coverageStems?: (text: string) => Set<string>,
+    private readonly coverageStems?: CoverageStemmer,
   ) {
     this.sql = prepare(db);
   }
@@ -388,25 +404,28 @@ export class FullTextMirror {
 
   /** FTS5's term for each word, or null when one is not exactly one token. */
   private termsOf(words: readonly string[]): string[] | null {
-    this.resolve(words.filter((word) => !this.wordTerms.has(word)));
     const terms: string[] = [];
     for (const word of words) {
-      const term = this.wordTerms.get(word);
-      if (term === null || term === undefined) return null;
+      const { term } = this.formsOf(word);
+      if (term === null) return null;
       terms.push(term);
     }
     return terms;
   }
 
   /**
-   * The terms of words not seen before: a run of ASCII letters and digits is exactly one unicode61 token,
-   * folded to lower case, whose term FTS5's porter step makes (fts5-porter.ts, the same algorithm; asking
-   * FTS5 through the temp table cost ~0.1–0.3 ms a message); other words get null (not mirrored).
+   * A word's forms, kept: a run of ASCII letters and digits is exactly one unicode61 token, folded to
+   * lower case, whose term FTS5's porter step makes (fts5-porter.ts, the same algorithm; asking FTS5
+   * through the temp table cost ~0.1–0.3 ms a message); any other word gets null (not mirrored).
    */
-  private resolve(words: readonly string[]): void {
-    if (words.length === 0) return;
-    if (this.wordTerms.size + words.length > WORD_TERMS_KEPT) this.wordTerms.clear();
-    for (const word of words) this.wordTerms.set(word, PLAIN_WORD.test(word) ? fts5PorterTerm(word) : null);
+  private formsOf(word: string): WordForms {
+    let forms = this.wordForms.get(word);
+    if (forms === undefined) {
+      if (this.wordForms.size >= WORD_FORMS_KEPT) this.wordForms.clear();
+      forms = { term: PLAIN_WORD.test(word) ? fts5PorterTerm(word) : null, stem: undefined };
+      this.wordForms.set(word, forms);
+    }
+    return forms;
   }
 
   /** Runs `work` on the tokenizer table, which is empty before and after (whatever `work` throws). */
@@ -474,28 +493,30 @@ export class FullTextMirror {
   }
 
   /**
-   * An ASCII row's terms with their counts per column, its words split here and each word's term made
-   * once (`resolve`); null when a word is not exactly one FTS5 token (FTS5 tokenizes the row).
+   * An ASCII row's terms with their counts per column, and its coverage stems, from its words split
+   * here (each word's forms made once: `formsOf`); null when a word is not exactly one FTS5 token (FTS5
+   * tokenizes the row).
    */
   private asciiTerms(row: MemoryTextRow): RowTerms | null {
-    const terms = new RowTerms();
+    const stemmer = this.coverageStems;
+    const terms = new RowTerms(stemmer !== undefined);
     for (const [column, text] of [row.content, row.recall_terms].entries())
       for (const word of asciiWords(text)) {
-        let term = this.wordTerms.get(word);
-        if (term === undefined) {
-          this.resolve([word]);
-          term = this.wordTerms.get(word);
-        }
-        if (term === null || term === undefined) return null;
-        terms.count(term, column, 1);
+        const forms = this.formsOf(word);
+        if (forms.term === null) return null;
+        terms.count(forms.term, column, 1);
+        if (stemmer !== undefined) terms.stems![column === 0 ? 'content' : 'recallTerms'].add((forms.stem ??= stemmer.stemOf(word)));
       }
     return terms;
   }
 
-  /** Makes a memory's coverage stems and enters it under each of them: its text's stems first, then those only its recall terms hold. */
-  private addStems(doc: MirroredMemory, row: MemoryTextRow): void {
-    const content = this.coverageStems!(row.content);
-    const recallTerms = this.coverageStems!(row.recall_terms);
+  /**
+   * Gives a memory its coverage stems (`stems`: made with its terms, or made here) and enters it under
+   * each of them: its text's stems first, then those only its recall terms hold.
+   */
+  private addStems(doc: MirroredMemory, row: MemoryTextRow, stems: CoverageStems | null): void {
+    const content = stems?.content ?? this.coverageStems!.stemsOf(row.content);
+    const recallTerms = stems?.recallTerms ?? this.coverageStems!.stemsOf(row.recall_terms);
     doc.stems = { content, recallTerms };
     for (const stem of content) this.holdStem(stem, doc, recallTerms.has(stem) ? 3 : 1);
     for (const stem of recallTerms) if (!content.has(stem)) this.holdStem(stem, doc, 2);
@@ -556,11 +577,11 @@ export class FullTextMirror {
         for (const row of byFts5) this.sql.tokenize.run(row.id, row.content, row.recall_terms);
         return this.sql.tokens.all();
       });
-      for (const row of byFts5) counts.set(row.id, new RowTerms());
+      for (const row of byFts5) counts.set(row.id, new RowTerms(false));
       for (const token of tokens) counts.get(token.doc)!.count(token.term, token.col === 'content' ? 0 : 1, token.n);
     }
     for (const row of rows) {
-      const { terms, inContents, inRecalls } = counts.get(row.id)!;
+      const { terms, inContents, inRecalls, stems } = counts.get(row.id)!;
       const doc: MirroredMemory = {
         id: row.id,
         personaId: row.persona_id,
@@ -576,7 +597,7 @@ export class FullTextMirror {
         coveredIn: 0,
         coveredAt: 0,
       };
-      if (this.coverageStems !== undefined) this.addStems(doc, row);
+      if (this.coverageStems !== undefined) this.addStems(doc, row, stems);
       for (let index = 0; index < terms.length; index++) {
         const term = terms[index]!;
         const inContent = inContents[index]!;
@@ -605,12 +626,20 @@ export class FullTextMirror {
   }
 }
 
-/** A row's distinct FTS5 terms in the order first met, and (same index) how many of each its text and its recall terms hold. */
+/**
+ * A row's distinct FTS5 terms in the order first met, and (same index) how many of each its text and its
+ * recall terms hold; with `hasStems`, also its coverage stems, filled by the caller word by word.
+ */
 class RowTerms {
   readonly terms: string[] = [];
   readonly inContents: number[] = [];
   readonly inRecalls: number[] = [];
+  readonly stems: CoverageStems | null;
   private readonly at = new Map<string, number>();
+
+  constructor(hasStems: boolean) {
+    this.stems = hasStems ? { content: new Set(), recallTerms: new Set() } : null;
+  }
 
   /** Counts `n` instances of `term` in column 0 (the text) or 1 (the recall terms). */
   count(term: string, column: number, n: number): void {

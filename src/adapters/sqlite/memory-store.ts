@@ -36,7 +36,7 @@ import type {
 import type { Database } from './database.js';
 import { immediateTransaction } from './transactions.js';
 import { translateSqliteError } from './errors.js';
-import { ftsAverages, FullTextMirror, type RankedMatches } from './full-text-mirror.js';
+import { type CoverageStemmer, ftsAverages, FullTextMirror, type RankedMatches } from './full-text-mirror.js';
 import { MemoryReadCache } from './memory-read-cache.js';
 import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type MemoryRow, type MemoryStatements, type ScopeParams } from './memory-statements.js';
 
@@ -162,6 +162,9 @@ export function stemsOf(text: string): Set<string> {
   for (const word of words ?? []) stems.add(stemOf(word));
   return stems;
 }
+
+/** Coverage's stems for the full-text mirror: of a text, and of one of its lower-cased ASCII words. */
+export const COVERAGE_STEMMER: CoverageStemmer = { stemsOf, stemOf };
 
 /**
  * How much of a query a memory covers, 0..1 (issue 13: an absolute lexical relevance, so "nothing
@@ -465,7 +468,7 @@ export class SqliteMemoryStore implements MemoryStore {
     let mirror = mirrors.get(db);
     if (mirror === undefined) {
       try {
-        mirror = new FullTextMirror(db, RECALL_TERMS_WEIGHT, stemsOf);
+        mirror = new FullTextMirror(db, RECALL_TERMS_WEIGHT, COVERAGE_STEMMER);
       } catch {
         mirror = null; // e.g. a connection that cannot create its temp tables: FTS5 answers every search
       }
