@@ -9,6 +9,10 @@
  * per memory read; with `--against DIST` the two builds alternate round by round (the order flips each
  * round), so the machine's load hits both alike, and their mirrors' answers (BM25 ranks, coverage sums,
  * document counts) are compared.
+ *
+ * Then, as formation writes them: the fixture's newest 300 memories deleted, then written again message by
+ * message with `replaceFormed`, the builds alternating message by message; CPU µs per memory of the write
+ * and of the mirror following it (the stretch after the write, `followSoon`), `FOLLOW_ROUNDS` times.
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -18,6 +22,8 @@ import type * as DatabaseModule from '../src/adapters/sqlite/database.js';
 import type * as MirrorModule from '../src/adapters/sqlite/full-text-mirror.js';
 import type * as MemoryStoreModule from '../src/adapters/sqlite/memory-store.js';
 import type * as ExpansionModule from '../src/domain/memory/expansion.js';
+import type * as ThesaurusModule from '../src/adapters/embedders/wordnet-thesaurus.js';
+import type { NewMemory } from '../src/domain/memory/memory.js';
 import { microDist } from './lib/micro-core.js';
 
 const argv = process.argv.slice(2);
@@ -35,6 +41,8 @@ interface Build {
   name: string;
   /** A new mirror of the store, built (read in full). */
   build: () => Promise<MirrorModule.FullTextMirror>;
+  /** The store the server's formation writes through (its mirror built), on a copy of its own. */
+  store: () => Promise<{ memories: MemoryStoreModule.SqliteMemoryStore; db: DatabaseModule.Database }>;
   memories: number;
   cpu: number;
   close: () => void;
@@ -48,9 +56,14 @@ async function open(dist: string, scratch: string): Promise<Build> {
   const { COVERAGE_STEMMER, stemsOf } = await load<Partial<typeof MemoryStoreModule> & Pick<typeof MemoryStoreModule, 'stemsOf'>>('adapters/sqlite/memory-store.js');
   const stemmer = COVERAGE_STEMMER ?? (stemsOf as unknown as MirrorModule.CoverageStemmer);
   const { RECALL_TERMS_WEIGHT } = await load<typeof ExpansionModule>('domain/memory/expansion.js');
-  const file = path.join(scratch, `${Math.random().toString(36).slice(2)}.db`);
-  copyFileSync(fixture, file);
-  const db = openDatabase(file);
+  const { SqliteMemoryStore } = await load<typeof MemoryStoreModule>('adapters/sqlite/memory-store.js');
+  const { loadWordnetThesaurus } = await load<typeof ThesaurusModule>('adapters/embedders/wordnet-thesaurus.js');
+  const copy = (): string => {
+    const file = path.join(scratch, `${Math.random().toString(36).slice(2)}.db`);
+    copyFileSync(fixture, file);
+    return file;
+  };
+  const db = openDatabase(copy());
   return {
     name: path.relative(process.cwd(), dist) || dist,
     build: async () => {
@@ -58,6 +71,13 @@ async function open(dist: string, scratch: string): Promise<Build> {
       mirror.current();
       await mirror.whenBuilt();
       return mirror;
+    },
+    store: async () => {
+      const file = copy();
+      const own = openDatabase(file);
+      const memories = new SqliteMemoryStore(own, file, { thesaurus: loadWordnetThesaurus() });
+      await memories.warmUp([]);
+      return { memories, db: own };
     },
     memories: db.prepare('SELECT count(*) FROM memories').pluck().get() as number,
     cpu: 0,
@@ -89,7 +109,64 @@ try {
   process.stdout.write(`${rounds} mirrors of ${builds[0]!.memories} memories per build (load average ${os.loadavg()[0]!.toFixed(1)}), CPU µs per memory read:\n`);
   for (const build of builds) process.stdout.write(`  ${build.name.padEnd(24)} ${(build.cpu / rounds / build.memories).toFixed(1)}\n`);
   if (builds.length > 1) process.stdout.write(`  answers ${seen[0] === seen[1] ? 'the same' : 'DIFFER'}\n`);
+  await following(builds);
 } finally {
   for (const build of builds) build.close();
   rmSync(scratch, { recursive: true, force: true });
+}
+
+/** Formation's writes and the mirror following them, the builds alternating message by message. */
+async function following(measured: readonly Build[]): Promise<void> {
+  const FOLLOW_ROUNDS = 3;
+  const stores = await Promise.all(measured.map((build) => build.store()));
+  const rows = stores[0]!.db
+    .prepare('SELECT * FROM memories WHERE message_id IS NOT NULL ORDER BY id DESC LIMIT 300')
+    .all()
+    .reverse() as Array<Record<string, unknown> & { message_id: number }>;
+  const byMessage = new Map<number, Array<{ memory: NewMemory; vectors: [] }>>();
+  for (const row of rows) {
+    const memory: NewMemory = {
+      personaId: row.persona_id as string,
+      kind: row.kind as NewMemory['kind'],
+      content: row.content as string,
+      importance: row.importance as number,
+      importanceSource: row.importance_source as NewMemory['importanceSource'],
+      visibility: row.visibility as NewMemory['visibility'],
+      userId: row.user_id as string | null,
+      sessionId: row.session_id as string | null,
+      conversationId: row.conversation_id as string | null,
+      messageId: row.message_id,
+      doc2query: row.doc2query as string | null,
+    };
+    byMessage.set(row.message_id, [...(byMessage.get(row.message_id) ?? []), { memory, vectors: [] }]);
+  }
+  const cpu = measured.map(() => ({ write: 0, follow: 0, memories: 0 }));
+  const nextStretch = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  for (let round = 0; round <= FOLLOW_ROUNDS; round++) {
+    // Round 0 warms up; each round starts from the store without those memories (the mirror following the deletion).
+    for (const { memories, db } of stores) await memories.delete(db.prepare('SELECT id FROM memories WHERE id >= ?').pluck().all(rows[0]!.id as number) as number[]);
+    await nextStretch();
+    let at = 0;
+    for (const [messageId, formed] of byMessage) {
+      const order = at++ % 2 === 0 ? stores.keys() : [...stores.keys()].reverse();
+      for (const index of order) {
+        let before = process.cpuUsage();
+        await stores[index]!.memories.replaceFormed(messageId, formed, 1_000);
+        const write = process.cpuUsage(before);
+        before = process.cpuUsage();
+        await nextStretch(); // the mirror follows the write in a stretch of its own (followSoon), queued before this one
+        const follow = process.cpuUsage(before);
+        if (round === 0) continue;
+        cpu[index]!.write += write.user + write.system;
+        cpu[index]!.follow += follow.user + follow.system;
+        cpu[index]!.memories += formed.length;
+      }
+    }
+  }
+  process.stdout.write(`${byMessage.size} formations of ${rows.length} memories written ${FOLLOW_ROUNDS} times per build, CPU µs per memory (write / the mirror following it):\n`);
+  for (const [index, build] of measured.entries()) {
+    const { write, follow, memories } = cpu[index]!;
+    process.stdout.write(`  ${build.name.padEnd(24)} ${(write / memories).toFixed(1)} / ${(follow / memories).toFixed(1)}\n`);
+  }
+  for (const { db } of stores) db.close();
 }

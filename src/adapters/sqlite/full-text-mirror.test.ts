@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadWordnetThesaurus } from '../embedders/wordnet-thesaurus.js';
 import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
@@ -5,6 +8,7 @@ import { RECALL_TERMS_WEIGHT, type Thesaurus } from '../../domain/memory/expansi
 import { contentWords } from '../../domain/memory/text.js';
 import type { NewMemory } from '../../domain/memory/memory.js';
 import type { MemoryScope } from '../../ports/memory.js';
+import { openDatabase } from './database.js';
 import { FullTextMirror, ftsAverages, MIRRORED_STORE_MAX } from './full-text-mirror.js';
 import { SqliteMemoryStore } from './memory-store.js';
 import { SqliteStore } from './sqlite-store.js';
@@ -159,6 +163,30 @@ describe('the full-text mirror', () => {
     store.database.prepare('UPDATE memories SET recall_terms = ? WHERE id = ?').run('boat harbour fog fog fog', ids[7]!);
     await expectSameAsFts5(3, [50]);
   }, 60_000);
+
+  it('reads again a memory its store wrote when another connection changed it before the mirror followed', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'persona-mirror-'));
+    const file = path.join(dir, 'memories.db');
+    const onFile = SqliteStore.open(file);
+    try {
+      await onFile.seedPersonas(loadPersonaFiles(shippedPersonasDir()), 0);
+      const writer = new SqliteMemoryStore(onFile.database, file, { thesaurus });
+      await fill(writer, 20);
+      await writer.fullTextSearch('harbour', SCOPES[0]!, 5); // the mirror built and in step
+      const { id } = await writer.insert(memory('The fog over the harbour lifted.', 1), [], 9_000);
+      // Before the mirror follows the insert (a stretch of its own, after this one), another connection
+      // rewrites the memory with as many words: the texts the store handed over are no longer the row's.
+      const other = openDatabase(file);
+      other.prepare('UPDATE memories SET content = ? WHERE id = ?').run('The user said: The sun over the library lifted.', id);
+      other.close();
+      const plain = new SqliteMemoryStore(onFile.database, file, { thesaurus, fullTextMirror: false });
+      for (const query of ['fog harbour', 'sun library'])
+        expect(await writer.fullTextSearch(query, SCOPES[0]!, 50), query).toEqual(await plain.fullTextSearch(query, SCOPES[0]!, 50));
+    } finally {
+      await onFile.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('leaves a store past MIRRORED_STORE_MAX memories to FTS5', async () => {
     const insert = store.database.prepare(

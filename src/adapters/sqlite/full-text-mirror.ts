@@ -93,7 +93,8 @@ interface Postings {
   frequencies: number[];
 }
 
-interface MemoryTextRow {
+/** A memory's row as the mirror reads it. */
+export interface MemoryTextRow {
   id: number;
   persona_id: string;
   user_id: string | null;
@@ -176,6 +177,8 @@ export class FullTextMirror {
   /** Set when the mirror cannot follow the table (its totals disagree with FTS5's after a rebuild). */
   private isDisabled = false;
   private readonly changed = new Set<number>();
+  /** Of the changed memories, those whose committed texts the store handed over (`noteWritten`). */
+  private readonly written = new Map<number, MemoryTextRow>();
   private dataVersion = -1;
   private rankCalls = 0;
   /** A build in steps under way (see buildInSteps). */
@@ -214,7 +217,21 @@ export class FullTextMirror {
 
   /** Memories a write added, changed or removed: re-read by the next search. */
   noteChanged(ids: Iterable<number>): void {
-    for (const id of ids) this.changed.add(id);
+    for (const id of ids) {
+      this.changed.add(id);
+      this.written.delete(id);
+    }
+  }
+
+  /**
+   * Memories a committed write added, with the texts it wrote: the next search takes them as they are
+   * instead of reading them back (a change reported after this, `noteChanged`, has them read again).
+   */
+  noteWritten(rows: readonly MemoryTextRow[]): void {
+    for (const row of rows) {
+      this.changed.add(row.id);
+      this.written.set(row.id, row);
+    }
   }
 
   /**
@@ -238,6 +255,7 @@ export class FullTextMirror {
       // Nothing to follow: should the store shrink again, the mirror is rebuilt from the table.
       if (this.isBuilt) this.drop();
       this.changed.clear();
+      this.written.clear();
       return null;
     }
     const version = this.sql.dataVersion.get()!;
@@ -257,6 +275,7 @@ export class FullTextMirror {
     const isFresh = this.changed.size === 0 && this.isFresh;
     if (this.changed.size > 0) this.refresh([...this.changed]);
     this.changed.clear();
+    this.written.clear();
     this.isFresh = false;
     if (this.docs.size !== rows || this.contentTokens !== contentTotal || this.recallTokens !== recallTotal) {
       // A write this store was not told of (a persona deleted with its memories, another store object).
@@ -477,6 +496,8 @@ export class FullTextMirror {
   }
 
   private drop(): void {
+    // Texts handed over are as of their commit: after a rebuild (another connection's commit) they are read again.
+    this.written.clear();
     this.docs.clear();
     this.postings.clear();
     this.stemHolders.clear();
@@ -486,10 +507,12 @@ export class FullTextMirror {
     this.isBuilt = false;
   }
 
-  /** Re-reads these memories: the current text of those still there, none of those deleted. */
+  /** Re-reads these memories (those whose texts were handed over, from them): the current text of those still there, none of those deleted. */
   private refresh(ids: readonly number[]): void {
     for (const id of ids) this.remove(id);
-    this.add(this.sql.rows.all(JSON.stringify(ids)));
+    const unwritten = ids.filter((id) => !this.written.has(id));
+    const rows = ids.flatMap((id) => this.written.get(id) ?? []);
+    this.add(unwritten.length === 0 ? rows : [...rows, ...this.sql.rows.all(JSON.stringify(unwritten))]);
   }
 
   /**

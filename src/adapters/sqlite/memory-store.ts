@@ -36,7 +36,7 @@ import type {
 import type { Database } from './database.js';
 import { immediateTransaction } from './transactions.js';
 import { translateSqliteError } from './errors.js';
-import { type CoverageStemmer, ftsAverages, FullTextMirror, type RankedMatches } from './full-text-mirror.js';
+import { type CoverageStemmer, ftsAverages, FullTextMirror, type MemoryTextRow, type RankedMatches } from './full-text-mirror.js';
 import { MemoryReadCache } from './memory-read-cache.js';
 import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type MemoryRow, type MemoryStatements, type ScopeParams } from './memory-statements.js';
 
@@ -438,6 +438,7 @@ export class SqliteMemoryStore implements MemoryStore {
    */
   private noteWrite(addedMemories: number, memoryIds: readonly number[]): void {
     this.mirror?.noteChanged(memoryIds);
+    for (const id of memoryIds) this.insertedTexts.delete(id);
     if (this.countCache === null) return;
     this.countCache.count = Math.max(0, this.countCache.count + addedMemories);
     if (this.countCache.count < SMALL_STORE) {
@@ -445,6 +446,12 @@ export class SqliteMemoryStore implements MemoryStore {
       this.countCache.contentDocuments.clear();
     }
   }
+
+  /**
+   * The texts of the memories the write under way inserted (and did not change again), handed to the
+   * mirror once it has committed (`write`), which then need not read them back.
+   */
+  private readonly insertedTexts = new Map<number, MemoryTextRow>();
 
   /** The full-text index in memory (full-text-mirror.ts), one per connection: every store object on it reports its writes there. */
   private readonly mirror: FullTextMirror | null;
@@ -1179,6 +1186,8 @@ export class SqliteMemoryStore implements MemoryStore {
     // formed): what SQLite stores is what was bound — unless shares were added (their lists are read) or a
     // text is not well-formed UTF-16 (SQLite stores a lone surrogate as U+FFFD; the read gives that).
     const isAsBound = memory.visibility !== 'shared' && !Object.values(row).some((value) => typeof value === 'string' && LONE_SURROGATE.test(value));
+    if (this.isMirrorUsed && this.mirror !== null && !LONE_SURROGATE.test(row.content) && !LONE_SURROGATE.test(recallTerms))
+      this.insertedTexts.set(id, { id, persona_id: row.persona_id, user_id: row.user_id, content: row.content, recall_terms: recallTerms });
     if (!isAsBound) return toMemory(this.sql.get.get(id)!);
     return toMemory({ ...row, id, created_at: now, last_accessed_at: now, access_count: 0, decayed_at: now, shared_with: null, shared_groups: null });
   }
@@ -1275,13 +1284,20 @@ export class SqliteMemoryStore implements MemoryStore {
       // it may still roll back); they are forgotten only once it has committed.
       const isRecallsDue = recallsAfterMs <= 0 || (this.recallsWaitingSince !== null && performance.now() - this.recallsWaitingSince >= recallsAfterMs);
       const recalls = this.db.inTransaction || !isRecallsDue ? 0 : this.unwrittenRecalls.size;
-      const result = immediateTransaction(this.db)(() => {
-        if (recalls > 0)
-          this.cache.writingRecalls(() => {
-            for (const [id, { at, count }] of this.unwrittenRecalls) this.sql.touch.run({ id, now: at, count });
-          });
-        return work();
-      });
+      let result: T;
+      try {
+        result = immediateTransaction(this.db)(() => {
+          if (recalls > 0)
+            this.cache.writingRecalls(() => {
+              for (const [id, { at, count }] of this.unwrittenRecalls) this.sql.touch.run({ id, now: at, count });
+            });
+          return work();
+        });
+        // Committed (inside an outer transaction, which may still roll back, the mirror reads them back).
+        if (!this.db.inTransaction && this.insertedTexts.size > 0) this.mirror?.noteWritten([...this.insertedTexts.values()]);
+      } finally {
+        this.insertedTexts.clear();
+      }
       if (recalls > 0) {
         this.cache.recallsWritten(this.unwrittenRecalls);
         this.unwrittenRecalls.clear();
