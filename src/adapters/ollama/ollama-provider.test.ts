@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LlmChatEvent, LlmChatRequest } from '../../ports/llm.js';
-import { closedPortUrl, collect, failureOf, textOf } from '../../../test/helpers/llm-events.js';
+import { closedPortUrl, collect, eventsOfTwoReads, failureOf, textOf } from '../../../test/helpers/llm-events.js';
 import { startFakeOllama, type FakeOllama } from '../../../test/fakes/fake-ollama.js';
 import { DEFAULT_OLLAMA_URL, normalizeOllamaHost, OllamaProvider } from './ollama-provider.js';
 
@@ -61,30 +61,15 @@ describe('OllamaProvider', () => {
 
     it('passes the lines of one read on as one delta, and a line read on its own at once', async () => {
       const line = (content: string, done = false) => `${JSON.stringify({ model: 'llama3.1:8b', message: { role: 'assistant', content }, done })}\n`;
-      let writeRest = (): void => {};
-      const server = createServer((_req, res) => {
-        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-        res.write(line('Aria ') + line('hears '));
-        writeRest = () => res.end(line('you.') + line('', true));
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      try {
-        const events: LlmChatEvent[] = [];
-        const raw = new OllamaProvider({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
-        // the rest is written only once the first delta is here: a streamed reply is not held back
-        for await (const event of raw.chat(request, new AbortController().signal)) {
-          events.push(event);
-          if (events.length === 1) writeRest();
-        }
+      const events = await eventsOfTwoReads('application/x-ndjson', line('Aria ') + line('hears '), line('you.') + line('', true), (baseUrl) =>
+        new OllamaProvider({ baseUrl }).chat(request, new AbortController().signal),
+      );
 
-        expect(events).toEqual([
-          { type: 'delta', text: 'Aria hears ' },
-          { type: 'delta', text: 'you.' },
-          { type: 'done', promptTokens: null, completionTokens: null, model: 'llama3.1:8b' },
-        ]);
-      } finally {
-        server.close();
-      }
+      expect(events).toEqual([
+        { type: 'delta', text: 'Aria hears ' },
+        { type: 'delta', text: 'you.' },
+        { type: 'done', promptTokens: null, completionTokens: null, model: 'llama3.1:8b' },
+      ]);
     });
 
     it('sends the model, messages and options the way Ollama expects them', async () => {

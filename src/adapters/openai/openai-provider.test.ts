@@ -1,9 +1,7 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LlmChatEvent, LlmChatRequest } from '../../ports/llm.js';
 import { AppError } from '../../domain/errors.js';
-import { closedPortUrl, collect, failureOf, textOf } from '../../../test/helpers/llm-events.js';
+import { closedPortUrl, collect, eventsOfTwoReads, failureOf, textOf } from '../../../test/helpers/llm-events.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../../../test/fakes/fake-openai.js';
 import { OpenAiProvider } from './openai-provider.js';
 
@@ -41,30 +39,15 @@ describe('OpenAiProvider', () => {
   it('passes the events of one read on as one delta, and an event read on its own at once', async () => {
     const event = (content: string | null, finish: string | null = null) =>
       `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: content === null ? {} : { content }, finish_reason: finish }] })}\n\n`;
-    let writeRest = (): void => {};
-    const raw = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(event('Kira ') + event('hears '));
-      writeRest = () => res.end(event('you.') + event(null, 'stop') + 'data: [DONE]\n\n');
-    });
-    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-    try {
-      const events: LlmChatEvent[] = [];
-      const local = new OpenAiProvider({ name: 'local', baseUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}` });
-      // the rest is written only once the first delta is here: a streamed reply is not held back
-      for await (const item of local.chat(request, new AbortController().signal)) {
-        events.push(item);
-        if (events.length === 1) writeRest();
-      }
+    const events = await eventsOfTwoReads('text/event-stream', event('Kira ') + event('hears '), event('you.') + event(null, 'stop') + 'data: [DONE]\n\n', (baseUrl) =>
+      new OpenAiProvider({ name: 'local', baseUrl }).chat(request, new AbortController().signal),
+    );
 
-      expect(events).toEqual([
-        { type: 'delta', text: 'Kira hears ' },
-        { type: 'delta', text: 'you.' },
-        { type: 'done', promptTokens: null, completionTokens: null, model: 'qwen2.5-7b-instruct' },
-      ]);
-    } finally {
-      raw.close();
-    }
+    expect(events).toEqual([
+      { type: 'delta', text: 'Kira hears ' },
+      { type: 'delta', text: 'you.' },
+      { type: 'done', promptTokens: null, completionTokens: null, model: 'qwen2.5-7b-instruct' },
+    ]);
   });
 
   it('sends max_tokens, asks for usage, maps known options and leaves out the ones it cannot use', async () => {
