@@ -51,7 +51,7 @@ import { PromptTemplateService } from '../services/models/prompt-template-servic
 import { composeMedia } from './compose-media.js';
 import { webAppRoute } from '../transports/web-app.js';
 import { clientAddressOf } from '../transports/client-address.js';
-import { warmUpRequestPath, warmUpSockets } from '../transports/warm-up.js';
+import { warmUpOverWebSockets } from '../transports/warm-up.js';
 
 /** How often revoked API keys are read (open connections of a revoked key close within this). */
 const REVOCATION_CHECK_MS = 500;
@@ -86,10 +86,10 @@ export interface Core {
   /** Aborts `shutdownSignal` (in-flight turns stop) without closing anything yet; `close` does it too. */
   abortInFlight(): void;
   /**
-   * Answers `requests` read-only requests in process so the request path is compiled before clients
-   * come (`transports/warm-up.ts`); they are kept out of the metrics, the request log and the counters.
+   * Runs a start-up warm-up (`transports/warm-up.ts`) given the personas' ids to ask about; the requests
+   * it makes are kept out of the metrics, the request log and the counters.
    */
-  warmUp(requests: number): Promise<{ requests: number; ms: number }>;
+  warmUpWith<T>(drive: (personaIds: readonly string[]) => Promise<T>): Promise<T>;
   /** Lets MCP requests lend the host's model to chat turns (`llm.provider` `host` and `auto`). */
   hostModel: HostModelBridge;
   /** Conversation updates (turns, ends, group status) for every transport that pushes to clients. */
@@ -100,6 +100,11 @@ export interface Core {
 }
 
 export interface RunningServer extends Core {
+  /**
+   * Sends `requests` read-only frames to itself over loopback WebSockets (`transports/warm-up.ts`), so the
+   * request path is compiled before clients come; done before listening when `warmUpRequests` > 0.
+   */
+  warmUp(requests: number): Promise<{ frames: number; ms: number }>;
   /** The actual port (useful when the config asked for port 0). */
   port: number;
   host: string;
@@ -402,17 +407,10 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     abortInFlight() {
       if (!shutdown.signal.aborted) shutdown.abort(new Error('server shutting down'));
     },
-    async warmUp(requests) {
+    async warmUpWith(drive) {
       isWarmingUp = true;
       try {
-        return await warmUpRequestPath({
-          engine,
-          logger,
-          beginSession: () => services.sessions.begin(),
-          personaIds: services.personas.list().map((persona) => persona.id),
-          requests,
-          signal: shutdown.signal,
-        });
+        return await drive(services.personas.list().map((persona) => persona.id));
       } finally {
         isWarmingUp = false;
       }
@@ -471,6 +469,15 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     isKeyRevoked: (keyId) => core.auth.isRevoked(keyId),
     clock: core.services.clock,
   });
+  // The start-up warm-up through this transport over loopback (transports/warm-up.ts); a server that could
+  // not warm up still serves, only slower at first.
+  const warmUp = async (requests: number): Promise<{ frames: number; ms: number }> => {
+    const started = performance.now();
+    const frames = await core
+      .warmUpWith((personaIds) => websocket.warmUp((url) => warmUpOverWebSockets(url, { personaIds, requests, burst: config.limits.rateLimitBurst })))
+      .catch((error: unknown) => (logger.warn({ err: error }, 'could not warm up the WebSocket transport'), 0));
+    return { frames, ms: performance.now() - started };
+  };
   http.addRoute(healthRoutes(core.services.system));
   http.addRoute(
     openAiRoute({
@@ -563,9 +570,8 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   // gone from the store (each to one node: PostgresStore.pendingAfterReplies).
   const afterReplySweep = usesPostgres(config) ? sweepAfterReplies(() => core.services.turns.recoverAfterReplies(), logger) : null;
   if (config.warmUpRequests > 0) {
-    const warmed = await core.warmUp(config.warmUpRequests);
-    const sockets = await warmUpSockets(config.warmUpRequests, '{"jsonrpc":"2.0","id":1,"method":"persona.list"}', 'x'.repeat(680));
-    logger.debug({ ...warmed, socketFrames: sockets.frames, socketMs: sockets.ms }, 'warmed up the request path');
+    const warmed = await warmUp(config.warmUpRequests);
+    logger.debug(warmed, 'warmed up the request path');
   }
   let address: { port: number; host: string };
   try {
@@ -592,6 +598,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   let closing: Promise<void> | null = null;
   return {
     ...core,
+    warmUp,
     port: address.port,
     host: address.host,
     websocketUrl: `ws://${hostForUrl}:${address.port}/mcp`,

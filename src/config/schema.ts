@@ -379,8 +379,8 @@ export const configSchema = z.object({
   /** Log each event-loop stall of at least this many ms (warn level, with its cause and GC time); 0: off. */
   logStallsMs: z.number().min(0).default(0),
   /**
-   * Read-only requests the server answers to itself in process before it listens, so that the first
-   * clients meet compiled code rather than V8's interpreter (`src/transports/warm-up.ts`); 0: none.
+   * Read-only requests the server sends itself over loopback WebSockets before it listens, so that the
+   * first clients meet compiled code rather than V8's interpreter (`src/transports/warm-up.ts`); 0: none.
    */
   warmUpRequests: z.number().int().min(0).default(3000),
 });

@@ -1,35 +1,18 @@
 /**
- * The start-up warm-up: before the server listens it answers a few thousand read-only requests to itself,
- * in process, the way the WebSocket transport answers a frame (parse the text, check a token bucket,
- * dispatch through the JSON-RPC engine to the handlers, encode the answer's bytes), so that V8 has
- * compiled the request path before the first client arrives. Cold, that path cost a freshly started
- * server 160–290 µs of CPU a request against ~35 warm, and the open loop's first 2 s after start-up a p99
- * of 305 ms against echo's 28.5 (bench/README.md, rounds 7 and 8). `ws` and Node's sockets stay cold:
- * the bare echo server pays for those too.
+ * The start-up warm-up: before the server listens it sends a few thousand read-only requests to itself
+ * over loopback WebSockets, answered by the WebSocket transport as any client's (`WebSocketTransport.warmUp`:
+ * the upgrade, `ws` framing, Node's sockets, frame parsing, the token bucket, dispatch through the
+ * JSON-RPC engine to the handlers, the answer's bytes and corked write), so that V8 has compiled the
+ * request path before the first client arrives. Cold, that path cost a freshly started server 160–290 µs
+ * of CPU a request against ~35 warm, and the open loop's first 2 s after start-up a p99 of 305 ms against
+ * echo's 28.5 (bench/README.md, rounds 7 and 8); warming only the engine in process and a bare `ws` pair
+ * left the transport's own code cold (round 10).
  *
- * Only methods that change nothing are sent, on a session minted for the purpose (never stored), and the
+ * Only methods that change nothing are sent, on sessions minted for the purpose (never stored), and the
  * caller keeps them out of the metrics, the request log and the request counters.
  */
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import type { Logger } from 'pino';
-import { WebSocket, WebSocketServer } from 'ws';
-import { fullBucket, takeTokens } from '../domain/token-bucket.js';
-import { encodeResponse } from '../rpc/shared-results.js';
-import { messageCost, parseFrame, type JsonRpcEngine, type JsonRpcResponse } from '../rpc/jsonrpc.js';
-import type { JsonRpcId, MethodContext, SessionBinding } from '../rpc/registry.js';
-
-export interface WarmUpOptions {
-  engine: JsonRpcEngine;
-  logger: Logger;
-  /** A fresh session id that is known to have no stored row (`SessionService.begin`). */
-  beginSession: () => string;
-  /** Persona ids to ask `persona.status` about. */
-  personaIds: readonly string[];
-  /** Requests to answer in all. */
-  requests: number;
-  signal: AbortSignal;
-}
+import { WebSocket } from 'ws';
 
 /** Frames as clients send them: the read-only calls of the open loop, and the common refusals. */
 function framesFor(personaIds: readonly string[]): string[] {
@@ -43,73 +26,71 @@ function framesFor(personaIds: readonly string[]): string[] {
   return frames;
 }
 
-/** Answers `requests` warm-up requests; resolves with how many were answered and how long it took. */
-export async function warmUpRequestPath(options: WarmUpOptions): Promise<{ requests: number; ms: number }> {
-  const started = performance.now();
-  const session: SessionBinding = { id: options.beginSession(), userId: null, role: 'admin' };
-  const createContext = (requestId: JsonRpcId | undefined): MethodContext => ({
-    session,
-    requestId,
-    signal: options.signal,
-    transport: 'internal',
-    logger: options.logger,
-    notify: () => undefined,
-    sendPartialResult: () => undefined,
-    attachSession: () => undefined,
-  });
-  const limits = { ratePerSecond: 1_000_000, burst: 1_000_000 };
-  const bucket = fullBucket(limits, 0);
-  const frames = framesFor(options.personaIds);
-  let answered = 0;
-  for (let index = 0; index < options.requests && !options.signal.aborted; index += 1) {
-    const text = frames[index % frames.length]!.replaceAll('ID', String(index));
-    const parsed = parseFrame(text);
-    if (!parsed.ok) {
-      encodeResponse(parsed.response);
-      continue;
-    }
-    takeTokens(bucket, limits, messageCost(parsed.message), index);
-    const reply: JsonRpcResponse | JsonRpcResponse[] | null | Promise<JsonRpcResponse | JsonRpcResponse[] | null> = options.engine.handleParsedNow(parsed.message, createContext);
-    const settled = reply instanceof Promise ? await reply : reply;
-    if (settled !== null) encodeResponse(settled);
-    answered += 1;
-  }
-  return { requests: answered, ms: performance.now() - started };
+/** Connections the warm-up over WebSockets opens at once, each sending its next frame when answered. */
+const WARM_UP_CONNECTIONS = 32;
+/** Frames each warm-up connection has in flight: a few, so most socket reads still bring one frame. */
+const FRAMES_IN_FLIGHT = 4;
+/** The warm-up over WebSockets gives up on answers missing this long (start-up must not hang on it). */
+const WARM_UP_GIVE_UP_MS = 10_000;
+
+export interface WarmUpOverWebSocketsOptions {
+  /** Persona ids to ask `persona.status` about. */
+  personaIds: readonly string[];
+  /** Frames to send in all (fewer when the connections' burst does not allow them). */
+  requests: number;
+  /** Each connection's burst (`limits.rateLimitBurst`): a warm-up connection stays within it, never refused. */
+  burst: number;
 }
 
 /**
- * Exchanges `frames` WebSocket frames over loopback between a throw-away `ws` server and client, the
- * server side answering each with a frame of an answer's size: the same `ws` framing code (masked frames
- * in, unmasked out) and Node socket paths every connection of the real server runs, warmed before it
- * listens. Round 7 found a server that had answered 6,000 requests on one connection paid 70–90 ms of CPU
- * for the first requests of 1,000 fresh connections instead of 160–290 (bench/README.md).
+ * Sends the warm-up's frames (`framesFor`) to `url` (the transport's warm-up listener,
+ * `WebSocketTransport.warmUp`) on `WARM_UP_CONNECTIONS` connections, one frame in flight on each, as
+ * clients polling at a steady rate send them: every frame a socket read and an answer a write of its own.
+ * Resolves with how many frames were answered.
  */
-export async function warmUpSockets(frames: number, request: string, answer: string): Promise<{ frames: number; ms: number }> {
-  const started = performance.now();
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, clientTracking: false });
-  await once(server, 'listening');
-  server.on('connection', (socket) => socket.on('message', () => socket.send(answer)));
-  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, { perMessageDeflate: false });
+export async function warmUpOverWebSockets(url: string, options: WarmUpOverWebSocketsOptions): Promise<number> {
+  const frames = framesFor(options.personaIds);
+  // A batch costs two tokens: half the burst keeps every frame within it.
+  const perConnection = Math.min(Math.ceil(options.requests / WARM_UP_CONNECTIONS), Math.floor(options.burst / 2));
+  if (perConnection === 0) return 0;
+  const clients: WebSocket[] = [];
+  let taken = 0;
+  let giveUp: NodeJS.Timeout | undefined;
   try {
-    await once(client, 'open');
-    // A window of frames in flight, as a busy connection has.
-    const window = 256;
-    let sent = 0;
-    let received = 0;
-    await new Promise<void>((resolve) => {
-      client.on('message', () => {
-        received += 1;
-        if (received === frames) resolve();
-        else if (sent < frames) {
-          client.send(request);
-          sent += 1;
-        }
-      });
-      for (; sent < Math.min(window, frames); sent += 1) client.send(request);
-    });
-    return { frames: received, ms: performance.now() - started };
+    const answered = await Promise.race([
+      Promise.all(
+        Array.from({ length: WARM_UP_CONNECTIONS }, async () => {
+          const client = new WebSocket(url, { perMessageDeflate: false });
+          clients.push(client);
+          await once(client, 'open');
+          return await new Promise<number>((resolve, reject) => {
+            let sent = 0;
+            const sendNext = (): void => {
+              if (sent === perConnection || taken === options.requests) return;
+              const index = taken++;
+              client.send(frames[index % frames.length]!.replaceAll('ID', String(index)));
+              sent += 1;
+            };
+            let answered = 0;
+            client.on('message', () => {
+              answered += 1;
+              sendNext();
+              if (answered === sent) resolve(sent);
+            });
+            client.once('close', () => reject(new Error('a warm-up connection closed')));
+            for (let window = 0; window < FRAMES_IN_FLIGHT; window += 1) sendNext();
+            // The other connections took all the frames.
+            if (sent === 0) resolve(0);
+          });
+        }),
+      ),
+      new Promise<number[]>((resolve) => {
+        giveUp = setTimeout(() => resolve([]), WARM_UP_GIVE_UP_MS);
+      }),
+    ]);
+    return answered.reduce((total, count) => total + count, 0);
   } finally {
-    client.terminate();
-    server.close();
+    clearTimeout(giveUp);
+    for (const client of clients) client.terminate();
   }
 }

@@ -19,6 +19,7 @@ import { personaOwners } from './migrations/0003_persona_owners.js';
 import { moodSamples } from './migrations/0030_mood_samples.js';
 import { afterReplyPending } from './migrations/0041_after_reply_pending.js';
 import { afterReplyPendingCopy } from './migrations/0043_after_reply_pending_copy.js';
+import { jobOwnerKey } from './migrations/0047_job_owner_key.js';
 
 export interface PgMigration {
   version: number;
@@ -26,7 +27,7 @@ export interface PgMigration {
   sql: string;
 }
 
-export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media, mediaBlobs, memoryRecallSearch, moodSamples, afterReplyPending, afterReplyPendingCopy];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media, mediaBlobs, memoryRecallSearch, moodSamples, afterReplyPending, afterReplyPendingCopy, jobOwnerKey];
 
 /**
  * The SQLite schema version the newest PostgreSQL schema holds the same tables and columns as: the

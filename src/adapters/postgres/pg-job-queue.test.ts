@@ -1,11 +1,15 @@
 /**
  * The job queue on PostgreSQL: the rules of the SQLite queue (run once, dedupe, retry with backoff, fail
  * after the last attempt, a dead worker's job claimed again once its lease expires) and what a shared
- * queue adds: workers of several nodes take different jobs (SKIP LOCKED), and one that lost its lease
- * cannot complete the job a second time.
+ * queue adds: workers of several nodes take different jobs (SKIP LOCKED), one that lost its lease
+ * cannot complete the job a second time, and the jobs of a node killed while running them are claimed
+ * again at once (a real second process, killed).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dropFreshPostgres, freshPostgres, postgresAvailable } from '../../../test/helpers/store-backend.js';
+import { dropFreshPostgres, freshPostgres, postgresAvailable, testPostgresUrl } from '../../../test/helpers/store-backend.js';
 import type { JobRecord } from '../../ports/jobs.js';
 import type { PostgresDatabase } from './database.js';
 import { PostgresJobQueue } from './pg-job-queue.js';
@@ -194,6 +198,37 @@ describe.skipIf(!available.ok)('PostgresJobQueue', () => {
     await nodeB.drain(10_000);
     await nodeB.stop();
     expect(ranOnB.sort((a, b) => a - b)).toEqual(ids);
+    for (const id of ids) expect(await row(db, id)).toMatchObject({ status: 'completed', attempts: 2 });
+  });
+
+  it('claims the jobs of a node killed while running them at once, not after their lease (a real second process)', async () => {
+    const db = await freshPostgres();
+    const found = await testPostgresUrl();
+    if (!('url' in found)) throw new Error(found.unavailable);
+    // This node's lease is ten minutes too, so the other node's could only pass by waiting that long.
+    const node = new PostgresJobQueue(db, { pollMs: 10, leaseMs: 600_000 });
+    const ran: number[] = [];
+    node.register('work', async (job) => {
+      ran.push(job.id);
+    });
+    const ids = [await node.enqueue('work', {}), await node.enqueue('work', {})];
+    const fixture = fileURLToPath(new URL('../../../test/fixtures/nodes/pg-job-holder.ts', import.meta.url));
+    const other = spawn(process.execPath, ['--import', 'tsx', fixture, found.url, db.schema], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(other, 'exit');
+    try {
+      let output = '';
+      for await (const chunk of other.stdout) if ((output += String(chunk)).includes('claimed')) break;
+      // one claim took both: the running one and the one waiting behind it
+      expect(await db.rows('SELECT id FROM jobs WHERE status = $1 ORDER BY id', ['running'])).toEqual(ids.map((id) => ({ id })));
+      expect(await node.claim()).toBeNull();
+    } finally {
+      other.kill('SIGKILL');
+      await exited;
+    }
+    node.start();
+    await node.drain(10_000);
+    await node.stop();
+    expect(ran).toEqual(ids);
     for (const id of ids) expect(await row(db, id)).toMatchObject({ status: 'completed', attempts: 2 });
   });
 

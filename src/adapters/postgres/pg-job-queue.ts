@@ -8,9 +8,11 @@
  * As on SQLite, one claim takes up to {@link PG_CLAIM_BATCH} due jobs (several turns' jobs when turns
  * came faster than their jobs ran; their leases renewed while they wait), and the claimed jobs of a
  * type registered with batching run together in one call of its batch handler (one embedding request,
- * one appraisal call). A node that dies holding claims leaves them to their lease: once it has passed,
- * any node claims them again (attempts + 1), since no node can tell from here whether another's
- * process still runs.
+ * one appraisal call). A claim records the claiming node's presence key (`node-presence.ts`): when that
+ * node is gone from the store (its process died: its presence lock released, and still released a
+ * moment later), any node ends the leases of its running jobs at once, and they are claimed again
+ * (attempts + 1) without waiting for the lease to pass. A job claimed without a key (the node could not
+ * hold its lock) and a node that vanished without PostgreSQL noticing are left to the lease, as before.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -32,12 +34,16 @@ import {
   type JobRow,
 } from '../jobs/job-worker.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
+import { goneOwners, nodePresence, OWNER_GONE, type NodePresence } from './node-presence.js';
 import { pgWriteBatch } from './write-batch.js';
 
 export type PostgresJobQueueOptions = JobQueueOptions;
 
 /** Jobs one claim takes at most (the SQLite queue's `CLAIM_BATCH`). */
 export const PG_CLAIM_BATCH = 8;
+
+/** How often a node looks for running jobs of nodes gone from the store (and once as it starts). */
+export const TAKE_BACK_EVERY_MS = 5_000;
 
 export class PostgresJobQueue implements JobQueue {
   /** Identifies this node's claims (`lease_owner`): host, process and a random suffix. */
@@ -58,6 +64,10 @@ export class PostgresJobQueue implements JobQueue {
   /** Jobs of this node that finished, whose completion the next claim writes (in its statement). */
   private completed: number[] = [];
   private readonly yielding: InteractiveYield;
+  /** This node's presence in the shared store: its claims are recorded under its key. */
+  private readonly presence: NodePresence;
+  /** When to look next for jobs of nodes gone from the store ({@link takeBackFromGoneNodes}). */
+  private nextTakeBackAt = 0;
 
   constructor(
     private readonly db: PostgresDatabase,
@@ -67,6 +77,7 @@ export class PostgresJobQueue implements JobQueue {
     this.logger = options.logger ?? silentLogger;
     this.settings = jobQueueSettings(options);
     this.yielding = new InteractiveYield(this.clock, () => this.isStarted);
+    this.presence = nodePresence(db);
   }
 
   /**
@@ -215,6 +226,7 @@ export class PostgresJobQueue implements JobQueue {
        WHERE status = 'running' AND lease_until <= $1 AND attempts >= max_attempts`,
       [now],
     );
+    const ownerKey = await this.presence.ownerKey();
     const completed = this.completed;
     this.completed = [];
     let rows: Array<Partial<JobRow> & { recorded: number; run_after?: number }>;
@@ -233,11 +245,11 @@ export class PostgresJobQueue implements JobQueue {
            ORDER BY run_after, id LIMIT $6
            FOR UPDATE SKIP LOCKED),
          claimed AS (
-           UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $2, lease_owner = $3, updated_at = $1
+           UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $2, lease_owner = $3, lease_owner_key = $7, updated_at = $1
            FROM next WHERE jobs.id = next.id
            RETURNING jobs.id, jobs.type, jobs.payload, jobs.attempts, jobs.created_at, jobs.run_after)
          SELECT claimed.*, (SELECT count(*) FROM done)::int AS recorded FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
-        [now, now + this.settings.leaseMs, this.owner, [...this.handlers.keys()], completed, limit],
+        [now, now + this.settings.leaseMs, this.owner, [...this.handlers.keys()], completed, limit, ownerKey],
       );
     } catch (error) {
       this.completed.unshift(...completed);
@@ -248,6 +260,27 @@ export class PostgresJobQueue implements JobQueue {
       .filter((row) => row.id !== null && row.id !== undefined)
       .sort((a, b) => a.run_after! - b.run_after! || a.id! - b.id!)
       .map((row) => toJob(row as JobRow));
+  }
+
+  /**
+   * Ends, now, the leases of the running jobs whose claiming node is gone from the store (`goneOwners`),
+   * so the next claim takes them again (or fails one whose last attempt it was), as it would once their
+   * lease had passed. Returns how many.
+   */
+  private async takeBackFromGoneNodes(): Promise<number> {
+    const gone = await goneOwners(this.db, "SELECT lease_owner_key AS key FROM jobs WHERE status = 'running' AND lease_owner <> $1", [this.owner]);
+    if (gone.length === 0) return 0;
+    const now = this.clock.now();
+    const ended = await this.db.query(
+      `UPDATE jobs SET lease_until = $1 WHERE status = 'running' AND lease_until > $1 AND lease_owner_key = ANY($2::bigint[]) AND ${OWNER_GONE('lease_owner_key')}`,
+      [now, gone],
+    );
+    const jobs = ended.rowCount ?? 0;
+    if (jobs > 0) {
+      this.logger.warn({ jobs }, 'took back the running jobs of a node gone from the store');
+      this.wake();
+    }
+    return jobs;
   }
 
   /** Runs one claimed job to the end (complete, retry or fail), its outcome written. */
@@ -374,6 +407,11 @@ export class PostgresJobQueue implements JobQueue {
       return;
     }
     this.ticking = true;
+    if (this.clock.now() >= this.nextTakeBackAt) {
+      this.nextTakeBackAt = this.clock.now() + TAKE_BACK_EVERY_MS;
+      // beside the claims (it may wait a moment to be sure a node is gone)
+      this.takeBackFromGoneNodes().catch((error: unknown) => this.logger.warn({ err: error }, 'could not look for jobs of nodes gone from the store'));
+    }
     try {
       while (this.isStarted && this.running.size < this.settings.concurrency) {
         // A claim writes the finished jobs' completions with it; a job claimed before and waiting starts

@@ -118,6 +118,32 @@ describe.skipIf(!available.ok)('PostgresStore on a shared server', () => {
       expect((await Promise.all(nodes.map((node) => node.pendingAfterReplies(4_000)))).flat()).toEqual([]);
     });
 
+    it("stay their node's when its lock connection drops while it runs (it takes its lock again): another node's takeover leaves them", async () => {
+      const nodeA = new PostgresStore(await freshPostgres());
+      const nodeB = new PostgresStore(await freshPostgres());
+      const pending = await reply(nodeA);
+      const owner = (await nodeB.database.one<{ owner_key: number }>('SELECT owner_key FROM after_reply_pending'))!.owner_key;
+      const holder = async (): Promise<number | null> =>
+        (
+          await nodeB.database.one<{ pid: number }>(
+            `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND ((classid::bigint << 32) | objid::bigint) = $1`,
+            [owner],
+          )
+        )?.pid ?? null;
+      const dropped = (await holder())!;
+      await nodeB.database.query('SELECT pg_terminate_backend($1)', [dropped]);
+      // until the terminated backend has exited (its lock released); A's lock may be back already
+      for (let looks = 0; (await holder()) === dropped && looks < 500; looks += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(await holder()).not.toBe(dropped);
+      // B's sweep sees A's lock gone, or back: either way A holds it again before B would take anything.
+      expect(await nodeB.pendingAfterReplies(3_000)).toEqual([]);
+      expect(await holder()).not.toBeNull();
+      expect(await nodeB.database.one('SELECT owner_key FROM after_reply_pending')).toEqual({ owner_key: owner });
+      // A's own after-reply writes clear the record: done once, by A.
+      await nodeA.afterReplyWritten(pending.replyId);
+      expect(await nodeB.database.rows('SELECT * FROM after_reply_pending')).toEqual([]);
+    });
+
     it('are taken over once their lease has passed, even while their node looks connected (a stuck node)', async () => {
       const nodeA = new PostgresStore(await freshPostgres());
       const nodeB = new PostgresStore(await freshPostgres());

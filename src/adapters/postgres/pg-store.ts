@@ -52,7 +52,7 @@ import {
 } from '../sqlite/rows.js';
 import { END_REASONS } from '../sqlite/sqlite-store.js';
 import { PostgresDatabase, type TransactionClient } from './database.js';
-import { NodePresence, OWNER_GONE } from './node-presence.js';
+import { goneOwners, nodePresence, OWNER_GONE, type NodePresence } from './node-presence.js';
 import { pgWriteBatch } from './write-batch.js';
 
 /**
@@ -82,7 +82,7 @@ export class PostgresStore implements Store {
   private readonly presence: NodePresence;
 
   constructor(private readonly db: PostgresDatabase) {
-    this.presence = new NodePresence(db);
+    this.presence = nodePresence(db);
   }
 
   /** Connects to `url`, creating and migrating the schema when needed. */
@@ -301,12 +301,17 @@ export class PostgresStore implements Store {
 
   /**
    * Takes over, for this node, the replies whose after-reply writes their node never committed: their
-   * owner is gone from the store (its presence lock released: the process died) or their lease passed.
-   * `FOR UPDATE SKIP LOCKED` and the new owner key make every record one node's: nodes starting or
-   * sweeping at once each get different ones, and a live node's fresh records are left to it.
+   * owner is gone from the store (its presence lock released, and still released a moment later: the
+   * process died, see `goneOwners`) or their lease passed. `FOR UPDATE SKIP LOCKED` and the new owner key
+   * make every record one node's: nodes starting or sweeping at once each get different ones, and a live
+   * node's records are left to it, also while it takes its lock again after its lock connection dropped.
    */
   async pendingAfterReplies(now: number = Date.now()): Promise<PendingAfterReply[]> {
     const ownerKey = await this.presence.ownerKey();
+    const gone = await goneOwners(this.db, 'SELECT owner_key AS key FROM after_reply_pending WHERE lease_until > $1 AND owner_key IS DISTINCT FROM $2::bigint', [
+      now,
+      ownerKey,
+    ]);
     const rows = await this.db.rows<{
       reply_message_id: number;
       conversation_id: string;
@@ -316,7 +321,7 @@ export class PostgresStore implements Store {
     }>(
       `WITH orphaned AS (
          SELECT reply_message_id FROM after_reply_pending p
-         WHERE p.lease_until <= $1 OR (p.owner_key IS DISTINCT FROM $3::bigint AND ${OWNER_GONE('p.owner_key')})
+         WHERE p.lease_until <= $1 OR (p.owner_key = ANY($4::bigint[]) AND ${OWNER_GONE('p.owner_key')})
          ORDER BY reply_message_id
          FOR UPDATE SKIP LOCKED),
        taken AS (
@@ -325,7 +330,7 @@ export class PostgresStore implements Store {
          RETURNING p.*)
        SELECT t.reply_message_id, m.conversation_id, t.user_message_id, t.session_id, t.user_id
        FROM taken t JOIN messages m ON m.id = t.reply_message_id ORDER BY t.reply_message_id`,
-      [now, now + AFTER_REPLY_LEASE_MS, ownerKey],
+      [now, now + AFTER_REPLY_LEASE_MS, ownerKey, gone],
     );
     return rows.map((row) => ({
       replyMessageId: row.reply_message_id,

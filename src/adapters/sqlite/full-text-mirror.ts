@@ -136,7 +136,7 @@ function prepare(db: Database) {
 const PLAIN_WORD = /^[a-z0-9]+$/;
 /** A character beyond ASCII. Text without one is split here: unicode61 splits ASCII at anything but [A-Za-z0-9] and lower-cases it. */
 const NOT_ASCII = /[^\p{ASCII}]/u;
-const ASCII_TOKEN = /[A-Za-z0-9]+/g;
+const LOWER_ASCII_TOKEN = /[a-z0-9]+/g;
 
 /** Most memories whose stems are kept (a turn's recall ranks up to ~100 candidates, mostly the same ones). */
 const STEMS_KEPT = 1_000;
@@ -145,8 +145,9 @@ const LOGS_KEPT = 20_000;
 /** Most words whose FTS5 term is remembered (memories and queries repeat their words). */
 const WORD_TERMS_KEPT = 50_000;
 
+/** The unicode61 tokens of an ASCII text, folded to lower case (the text folded once: its words then need no copy each). */
 function asciiWords(text: string): string[] {
-  return (text.match(ASCII_TOKEN) ?? []).map((word) => word.toLowerCase());
+  return text.toLowerCase().match(LOWER_ASCII_TOKEN) ?? [];
 }
 
 export class FullTextMirror {
@@ -472,22 +473,42 @@ export class FullTextMirror {
     this.add(this.sql.rows.all(JSON.stringify(ids)));
   }
 
-  /** Makes a memory's coverage stems and enters it under each of them. */
-  private addStems(doc: MirroredMemory, row: MemoryTextRow): void {
-    const stems = { content: this.coverageStems!(row.content), recallTerms: this.coverageStems!(row.recall_terms) };
-    doc.stems = stems;
-    const masks = new Map<string, number>();
-    for (const stem of stems.content) masks.set(stem, 1);
-    for (const stem of stems.recallTerms) masks.set(stem, (masks.get(stem) ?? 0) | 2);
-    for (const [stem, mask] of masks) {
-      let holders = this.stemHolders.get(stem);
-      if (holders === undefined) {
-        holders = { docs: [], masks: [] };
-        this.stemHolders.set(stem, holders);
+  /**
+   * An ASCII row's terms with their counts per column, its words split here and each word's term made
+   * once (`resolve`); null when a word is not exactly one FTS5 token (FTS5 tokenizes the row).
+   */
+  private asciiTerms(row: MemoryTextRow): RowTerms | null {
+    const terms = new RowTerms();
+    for (const [column, text] of [row.content, row.recall_terms].entries())
+      for (const word of asciiWords(text)) {
+        let term = this.wordTerms.get(word);
+        if (term === undefined) {
+          this.resolve([word]);
+          term = this.wordTerms.get(word);
+        }
+        if (term === null || term === undefined) return null;
+        terms.count(term, column, 1);
       }
-      holders.docs.push(doc);
-      holders.masks.push(mask);
+    return terms;
+  }
+
+  /** Makes a memory's coverage stems and enters it under each of them: its text's stems first, then those only its recall terms hold. */
+  private addStems(doc: MirroredMemory, row: MemoryTextRow): void {
+    const content = this.coverageStems!(row.content);
+    const recallTerms = this.coverageStems!(row.recall_terms);
+    doc.stems = { content, recallTerms };
+    for (const stem of content) this.holdStem(stem, doc, recallTerms.has(stem) ? 3 : 1);
+    for (const stem of recallTerms) if (!content.has(stem)) this.holdStem(stem, doc, 2);
+  }
+
+  private holdStem(stem: string, doc: MirroredMemory, mask: number): void {
+    let holders = this.stemHolders.get(stem);
+    if (holders === undefined) {
+      holders = { docs: [], masks: [] };
+      this.stemHolders.set(stem, holders);
     }
+    holders.docs.push(doc);
+    holders.masks.push(mask);
   }
 
   private remove(id: number): void {
@@ -523,34 +544,11 @@ export class FullTextMirror {
    */
   private add(rows: readonly MemoryTextRow[]): void {
     if (rows.length === 0) return;
-    const counts = new Map<number, Map<string, [number, number]>>();
-    const split = new Map<number, [string[], string[]]>();
+    const counts = new Map<number, RowTerms>();
     const byFts5: MemoryTextRow[] = [];
     for (const row of rows) {
-      if (!NOT_ASCII.test(row.content) && !NOT_ASCII.test(row.recall_terms))
-        split.set(row.id, [asciiWords(row.content), asciiWords(row.recall_terms)]);
-      else byFts5.push(row);
-    }
-    const unknown = new Set<string>();
-    for (const columns of split.values()) for (const words of columns) for (const word of words) if (!this.wordTerms.has(word)) unknown.add(word);
-    this.resolve([...unknown]);
-    for (const row of rows) {
-      const columns = split.get(row.id);
-      if (columns === undefined) continue;
-      const terms = new Map<string, [number, number]>();
-      let isWhole = true;
-      for (const [column, words] of columns.entries())
-        for (const word of words) {
-          const term = this.wordTerms.get(word);
-          if (term === null || term === undefined) {
-            isWhole = false;
-            break;
-          }
-          const entry = terms.get(term) ?? [0, 0];
-          entry[column]! += 1;
-          terms.set(term, entry);
-        }
-      if (isWhole) counts.set(row.id, terms);
+      const terms = NOT_ASCII.test(row.content) || NOT_ASCII.test(row.recall_terms) ? null : this.asciiTerms(row);
+      if (terms !== null) counts.set(row.id, terms);
       else byFts5.push(row);
     }
     if (byFts5.length > 0) {
@@ -558,24 +556,19 @@ export class FullTextMirror {
         for (const row of byFts5) this.sql.tokenize.run(row.id, row.content, row.recall_terms);
         return this.sql.tokens.all();
       });
-      for (const row of byFts5) counts.set(row.id, new Map());
-      for (const token of tokens) {
-        const terms = counts.get(token.doc)!;
-        const entry = terms.get(token.term) ?? [0, 0];
-        entry[token.col === 'content' ? 0 : 1] += token.n;
-        terms.set(token.term, entry);
-      }
+      for (const row of byFts5) counts.set(row.id, new RowTerms());
+      for (const token of tokens) counts.get(token.doc)!.count(token.term, token.col === 'content' ? 0 : 1, token.n);
     }
     for (const row of rows) {
-      const terms = counts.get(row.id)!;
+      const { terms, inContents, inRecalls } = counts.get(row.id)!;
       const doc: MirroredMemory = {
         id: row.id,
         personaId: row.persona_id,
         userId: row.user_id,
         contentTokens: 0,
         recallTokens: 0,
-        terms: [...terms.keys()],
-        columns: new Uint8Array(terms.size),
+        terms,
+        columns: new Uint8Array(terms.length),
         rankedIn: 0,
         score: 0,
         lengthTerm: 0,
@@ -584,7 +577,10 @@ export class FullTextMirror {
         coveredAt: 0,
       };
       if (this.coverageStems !== undefined) this.addStems(doc, row);
-      for (const [index, [term, [inContent, inRecall]]] of [...terms].entries()) {
+      for (let index = 0; index < terms.length; index++) {
+        const term = terms[index]!;
+        const inContent = inContents[index]!;
+        const inRecall = inRecalls[index]!;
         doc.contentTokens += inContent;
         doc.recallTokens += inRecall;
         // As fts5Bm25Function sums a phrase's instances: the text's first (weight 1), then the recall terms'.
@@ -606,6 +602,28 @@ export class FullTextMirror {
       this.contentTokens += doc.contentTokens;
       this.recallTokens += doc.recallTokens;
     }
+  }
+}
+
+/** A row's distinct FTS5 terms in the order first met, and (same index) how many of each its text and its recall terms hold. */
+class RowTerms {
+  readonly terms: string[] = [];
+  readonly inContents: number[] = [];
+  readonly inRecalls: number[] = [];
+  private readonly at = new Map<string, number>();
+
+  /** Counts `n` instances of `term` in column 0 (the text) or 1 (the recall terms). */
+  count(term: string, column: number, n: number): void {
+    let index = this.at.get(term);
+    if (index === undefined) {
+      index = this.terms.length;
+      this.at.set(term, index);
+      this.terms.push(term);
+      this.inContents.push(0);
+      this.inRecalls.push(0);
+    }
+    if (column === 0) this.inContents[index]! += n;
+    else this.inRecalls[index]! += n;
   }
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../ports/jobs.js';
+import { localProcess } from './claim-owner.js';
 import { openDatabase, type Database } from './database.js';
 import { retryDelay, SqliteJobQueue } from './job-queue.js';
 
@@ -254,6 +255,29 @@ describe('SqliteJobQueue', () => {
     await later.drain(60_000);
     await later.stop();
     expect(runs).toEqual([2]);
+  });
+
+  it("leaves alone at start another PID namespace's claims and another thread's, takes back an earlier start's", async () => {
+    db = openDatabase(':memory:');
+    const here = localProcess();
+    const claimed = (owner: string): number =>
+      Number(
+        db
+          .prepare("INSERT INTO jobs (type, payload, status, attempts, max_attempts, run_after, lease_owner, lease_until, created_at, updated_at) VALUES ('x', '{}', 'running', 1, 3, 0, ?, 9000000000000000, 0, 0)")
+          .run(owner).lastInsertRowid,
+      );
+    // A container beside us on the same volume, whose PID 999999 does not run in our namespace.
+    const otherNamespace = claimed(`999999-0badcafe-0-12-${'f'.repeat(12)}`);
+    // A worker thread of this very process.
+    const otherThread = claimed(`${here.pid}-0badcafe-${here.threadId + 1}-${here.startTicks}-${here.scope}`);
+    // This PID in a process started earlier: a container's server restarted as PID 1.
+    const earlierStart = claimed(`${here.pid}-0badcafe-${here.threadId}-${here.startTicks}0-${here.scope}`);
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
+    queue.start();
+    await queue.stop();
+    expect(row(otherNamespace)).toMatchObject({ status: 'running' });
+    expect(row(otherThread)).toMatchObject({ status: 'running' });
+    expect(row(earlierStart)).toMatchObject({ status: 'pending', attempts: 1 });
   });
 
   it('hands the claimed jobs of a batched type to its batch handler together, a lone one to its handler', async () => {

@@ -26,7 +26,6 @@
  * Handlers must be idempotent: a job may run again after a crash that happened after its effect was
  * written but before it was marked completed.
  */
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type { JobBatching, JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
@@ -45,6 +44,7 @@ import {
   type JobQueueSettings,
   type JobRow,
 } from '../jobs/job-worker.js';
+import { localProcess, mayStillRun, newOwnerName } from './claim-owner.js';
 import type { Database } from './database.js';
 import { immediateTransaction } from './transactions.js';
 import { writeBatch } from './write-batch.js';
@@ -77,7 +77,7 @@ interface UnwrittenJob {
 export class SqliteJobQueue implements JobQueue {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
   /** Identifies this process's claims (`lease_owner`). */
-  readonly owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  readonly owner = newOwnerName();
   private readonly clock: Clock;
   private readonly logger: Pick<Logger, 'warn' | 'error' | 'debug'>;
   private readonly settings: JobQueueSettings;
@@ -224,12 +224,12 @@ export class SqliteJobQueue implements JobQueue {
   /**
    * Takes back at once the jobs claimed by a process of this machine that is gone (killed, crashed), instead
    * of waiting out their lease (30 s; a claim holds up to {@link CLAIM_BATCH} jobs). An SQLite file is only
-   * ever used by processes of one machine (WAL needs shared memory), and every queue on it names its claims
-   * `PID-random`, so a claim whose PID no longer runs here has no owner left. Several processes may share a
-   * data directory (a server, `persona-mcp mcp`, the CLI tools): a claim of a live PID is left alone. A PID
-   * reused since by another program reads as alive and its claims wait for their lease, as before; our own
-   * PID under an owner name no queue of this process runs is a previous process (a container's server
-   * restarted as PID 1).
+   * ever used by processes of one kernel (WAL needs shared memory), and every queue names its claims with its
+   * PID, start time and PID namespace (`claim-owner.ts`), so a claim of this namespace whose process no
+   * longer runs has no owner left. Several processes may share a data directory (a server, `persona-mcp
+   * mcp`, the CLI tools, a second container): a claim of a process that still runs, or of another PID
+   * namespace, is left to its lease. Our own PID started at another time is a previous process (a
+   * container's server restarted as PID 1).
    * Handed back as a claim whose lease expired is: pending again with its attempt counted, failed when that
    * was its last.
    */
@@ -239,7 +239,8 @@ export class SqliteJobQueue implements JobQueue {
     )
       .pluck()
       .all(this.owner);
-    const gone = owners.filter((owner) => !isOwnerAlive(owner));
+    const here = localProcess();
+    const gone = owners.filter((owner) => !mayStillRun(owner, here, (mine) => ownersRunningHere.has(mine)));
     if (gone.length === 0) return;
     const now = this.clock.now();
     const taken = immediateTransaction(this.db)(() => {
@@ -571,22 +572,6 @@ export class SqliteJobQueue implements JobQueue {
   }
 }
 
-/** The owner names of this process's started queues (tests and tools may run two on one file in one process). */
+/** The owner names of this thread's started queues (tests and tools may run two on one file in one process). */
 const ownersRunningHere = new Set<string>();
 
-/**
- * Whether the process that made a claim (`lease_owner`, "PID-random") may still hold it: its PID runs on
- * this machine and is not ours (this queue's own owner name is never asked about).
- */
-function isOwnerAlive(owner: string): boolean {
-  const pid = Number(owner.slice(0, owner.indexOf('-')));
-  if (!Number.isInteger(pid) || pid <= 0) return true; // not a name this queue writes: leave it to its lease
-  if (pid === process.pid) return ownersRunningHere.has(owner);
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the PID runs but belongs to another user; only ESRCH says it is gone.
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}

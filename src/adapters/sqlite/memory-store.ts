@@ -151,8 +151,16 @@ function stemOf(word: string): string {
   return stem;
 }
 
+/** A character beyond ASCII. Lower-case ASCII text is its own NFKC form and its letters and digits are [a-z0-9]: it needs no normalising. */
+const NOT_ASCII = /[^\p{ASCII}]/u;
+
+/** The distinct stems of a text's words, in order of first appearance (a memory's coverage stems, a query's). */
 export function stemsOf(text: string): Set<string> {
-  return new Set((text.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}]+/gu) ?? []).map(stemOf));
+  const lower = text.toLowerCase();
+  const words = NOT_ASCII.test(lower) ? lower.normalize('NFKC').match(/[\p{L}\p{N}]+/gu) : lower.match(/[a-z0-9]+/g);
+  const stems = new Set<string>();
+  for (const word of words ?? []) stems.add(stemOf(word));
+  return stems;
 }
 
 /**
