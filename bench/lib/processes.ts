@@ -66,7 +66,17 @@ export interface ServerProcess {
    * the shared machine's, not the server's.
    */
   runqueueWaitMs(): number;
+  /**
+   * CPU time the main thread (the event loop) has run so far (its schedstat's first field), in ms: the
+   * part of `cpuMs` that the turns share the loop with; worker threads' CPU is in `cpuMs` only.
+   */
+  loopCpuMs(): number;
   stop(): Promise<void>;
+}
+
+/** The main thread's time on a CPU (schedstat's first field, ns), in ms. */
+function loopCpuOf(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 }
 
 /** The main thread's schedstat (proc(5)): its second field is the time spent runnable, waiting for a CPU, in ns. */
@@ -136,6 +146,7 @@ async function spawnListening(
     rssKib: () => rssOf(pid),
     cpuMs: () => cpuOf(pid),
     runqueueWaitMs: () => runqueueWaitOf(pid),
+    loopCpuMs: () => loopCpuOf(pid),
     stop: () => stopChild(child),
   };
 }

@@ -54,6 +54,8 @@ export interface ChatRun {
    * the background jobs the turns queued have run (`backlogMs`), so it includes them.
    */
   serverCpuMsPerTurn: number;
+  /** The part of `serverCpuMsPerTurn` on the main thread (the event loop the turns run on); the rest is worker threads'. */
+  loopCpuMsPerTurn: number;
   /** How long the background jobs still ran after the last turn's answer. */
   backlogMs: number;
   /** Median number of messages in the prompt sent to the LLM (history that fit the token budget + system). */
@@ -291,6 +293,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       const prompts: number[] = [];
       const metricsBefore = await scrapeMetrics(server.url);
       const cpuBefore = server.cpuMs();
+      const loopCpuBefore = server.loopCpuMs();
       const machineBefore = machineBusyMs();
       const ownBefore = process.cpuUsage();
       const startedAt = performance.now();
@@ -317,6 +320,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       }
       const backlogMs = await client.waitForJobs();
       const serverCpuMs = server.cpuMs() - cpuBefore;
+      const loopCpuMs = server.loopCpuMs() - loopCpuBefore;
       const elapsedMs = performance.now() - startedAt;
       const own = process.cpuUsage(ownBefore);
       const otherCpuMs = machineBusyMs() - machineBefore - serverCpuMs - (own.user + own.system) / 1000;
@@ -336,6 +340,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
         reportedMs: reported.summaryMs(),
         firstChunkMs: mode === 'streaming' ? firstChunk.summaryMs() : null,
         serverCpuMsPerTurn,
+        loopCpuMsPerTurn: Math.round((loopCpuMs / turns) * 100) / 100,
         backlogMs: Math.round(backlogMs),
         llmCallsPerTurn,
         llmCallsByKind: callsByKind(llm.calls.slice(callsBefore), turns),
@@ -370,6 +375,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       'first chunk p50',
       'first chunk p99',
       'srv cpu ms/turn',
+      'loop cpu ms/turn',
       'jobs after s',
       'prompt msgs',
       'other cpu%',
@@ -391,6 +397,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       run.firstChunkMs ? fixed(run.firstChunkMs.p50) : '-',
       run.firstChunkMs ? fixed(run.firstChunkMs.p99) : '-',
       fixed(run.serverCpuMsPerTurn),
+      fixed(run.loopCpuMsPerTurn),
       fixed(run.backlogMs / 1000, 1),
       run.promptMessages,
       run.otherCpuPercent,
