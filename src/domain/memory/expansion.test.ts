@@ -19,6 +19,21 @@ const thesaurus = parseThesaurus(
   'test',
 );
 
+describe('parseThesaurus', () => {
+  it('answers each head word its line, out of order, a repeated head its last line, and nothing for comments or unknown words', () => {
+    const table = parseThesaurus(['zebra\tanimal', '# comment\tnot a line', 'apple\tfruit food', '', 'apple\tfruit tree', '=mice\tmouse', 'mouse\trodent', '\tno head'].join('\n'), 'test');
+    expect(table.terms('apple')).toEqual(['fruit', 'tree']);
+    expect(table.terms('zebra')).toEqual(['animal']);
+    expect(table.terms('mouse')).toEqual(['rodent']);
+    expect(table.bases?.('mice')).toEqual(['mouse']);
+    expect(table.terms('mice')).toBeUndefined();
+    expect(table.terms('# comment')).toBeUndefined();
+    expect(table.terms('')).toBeUndefined();
+    expect(table.terms('appl')).toBeUndefined();
+    expect(table.terms('apples')).toBeUndefined();
+  });
+});
+
 describe('lemmaOf', () => {
   it('finds the thesaurus lemma of an inflected word by the morphy rules', () => {
     expect(lemmaOf('dogs', thesaurus)).toBe('dog');

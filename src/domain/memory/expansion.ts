@@ -221,17 +221,86 @@ export function recallTermsOf(content: string, thesaurus: Thesaurus, doc2query: 
   return parts.filter((part) => part.length > 0).join(' ');
 }
 
-/** Parses the compiled table (`lemma<TAB>term term ...` lines, `#` comments) into a thesaurus. */
+/**
+ * Parses the compiled table (`lemma<TAB>term term ...` lines, `#` comments) into a thesaurus. The table
+ * stays one string, its lines found by binary search over their offsets (typed arrays, sorted by head
+ * word) and split when asked for: the shipped table parsed into a Map of arrays was ~36 MiB of small heap
+ * objects, which every full GC of the serving process marked again (151 ms a full GC against 10 without
+ * them) and which took 0.9 s of start-up to build (bench/README.md, round 11). A head word given twice
+ * answers its last line, as a Map would.
+ */
 export function parseThesaurus(table: string, version: string): Thesaurus {
-  const entries = new Map<string, readonly string[]>();
-  const irregular = new Map<string, readonly string[]>();
-  for (const line of table.split('\n')) {
-    if (line.length === 0 || line.startsWith('#')) continue;
-    const tab = line.indexOf('\t');
-    if (tab <= 0) continue;
+  const entries = new TableLines(table);
+  const irregular = new TableLines(table);
+  for (let start = 0; start < table.length; ) {
+    const newline = table.indexOf('\n', start);
+    const end = newline === -1 ? table.length : newline;
+    const tab = table.indexOf('\t', start);
     // `=form<TAB>base ...`: an irregular form and its lemmas (scripts/build-wordnet.mjs).
-    if (line.startsWith('=')) irregular.set(line.slice(1, tab), line.slice(tab + 1).split(' '));
-    else entries.set(line.slice(0, tab), line.slice(tab + 1).split(' '));
+    if (tab > start && tab < end && table.charCodeAt(start) !== HASH) {
+      if (table.charCodeAt(start) === EQUALS) irregular.add(start + 1, tab, end);
+      else entries.add(start, tab, end);
+    }
+    start = end + 1;
   }
-  return { version, terms: (lemma) => entries.get(lemma), bases: (form) => irregular.get(form) };
+  entries.seal();
+  irregular.seal();
+  return { version, terms: (lemma) => entries.find(lemma), bases: (form) => irregular.find(form) };
+}
+
+const HASH = 0x23;
+const EQUALS = 0x3d;
+
+/** One kind of line of a thesaurus table (lemmas, or irregular forms), by head word. */
+class TableLines {
+  /** While parsing: each line's head word start, its tab and its end, three numbers a line. */
+  private added: number[] = [];
+  private heads = new Int32Array(0);
+  private tabs = new Int32Array(0);
+  private ends = new Int32Array(0);
+
+  constructor(private readonly table: string) {}
+
+  add(head: number, tab: number, end: number): void {
+    this.added.push(head, tab, end);
+  }
+
+  /** Sorts the lines by head word (the table is written sorted: nearly free), keeping a repeated head's last line. */
+  seal(): void {
+    const { added, table } = this;
+    const order = Array.from({ length: added.length / 3 }, (_, line) => line);
+    order.sort((a, b) => compareSpans(table, added[a * 3]!, added[a * 3 + 1]!, table, added[b * 3]!, added[b * 3 + 1]!) || a - b);
+    const kept = order.filter((line, at) => {
+      const next = order[at + 1];
+      return next === undefined || compareSpans(table, added[line * 3]!, added[line * 3 + 1]!, table, added[next * 3]!, added[next * 3 + 1]!) !== 0;
+    });
+    this.heads = Int32Array.from(kept, (line) => added[line * 3]!);
+    this.tabs = Int32Array.from(kept, (line) => added[line * 3 + 1]!);
+    this.ends = Int32Array.from(kept, (line) => added[line * 3 + 2]!);
+    this.added = [];
+  }
+
+  /** The words after the head word's tab, or undefined when no line has that head. */
+  find(word: string): readonly string[] | undefined {
+    let low = 0;
+    let high = this.heads.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const order = compareSpans(this.table, this.heads[middle]!, this.tabs[middle]!, word, 0, word.length);
+      if (order === 0) return this.table.slice(this.tabs[middle]! + 1, this.ends[middle]!).split(' ');
+      if (order < 0) low = middle + 1;
+      else high = middle - 1;
+    }
+    return undefined;
+  }
+}
+
+/** Orders `a[aStart, aEnd)` and `b[bStart, bEnd)` by UTF-16 code units, as `<` orders strings, without slicing either. */
+function compareSpans(a: string, aStart: number, aEnd: number, b: string, bStart: number, bEnd: number): number {
+  const length = Math.min(aEnd - aStart, bEnd - bStart);
+  for (let at = 0; at < length; at++) {
+    const difference = a.charCodeAt(aStart + at) - b.charCodeAt(bStart + at);
+    if (difference !== 0) return difference;
+  }
+  return aEnd - aStart - (bEnd - bStart);
 }
