@@ -229,6 +229,12 @@ export interface Store {
    * (a store shared by several nodes hands each record to one node, never a live node's). Optional, as above.
    */
   pendingAfterReplies?(now?: number): Promise<PendingAfterReply[]>;
+  /**
+   * Runs a reply's after-reply work (and what it sets off) so that the store can tell that reply's writes
+   * apart: a store whose after-reply writes commit in several transactions (PostgreSQL) does each once for
+   * the reply, even when another node redoes it. Optional: `work` is simply run.
+   */
+  runAfterReply?<T>(replyMessageId: number, work: () => T): T;
   /** Appends any message (system notes, persona-to-persona turns). */
   appendMessage(input: Omit<MessageRecord, 'id'>): Promise<MessageRecord>;
   /** The newest `limit` messages, returned oldest first. */

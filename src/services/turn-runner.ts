@@ -432,16 +432,18 @@ export class TurnRunner {
             : { afterReply: { session: { id: request.session.id, userId: request.session.userId }, userMessageId: request.userMessage?.id ?? null } }),
         }),
     );
-    this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message: replyMessage });
-    stopwatch.lap('store_reply');
-    stopwatch.report();
-    const observed = this.notifyObservers({
-      session: request.session,
-      persona,
-      conversation,
-      userMessage: request.userMessage,
-      heard: request.history,
-      replyMessage,
+    const observed = this.afterReplyScope(replyMessage.id, () => {
+      this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message: replyMessage });
+      stopwatch.lap('store_reply');
+      stopwatch.report();
+      return this.notifyObservers({
+        session: request.session,
+        persona,
+        conversation,
+        userMessage: request.userMessage,
+        heard: request.history,
+        replyMessage,
+      });
     });
     void this.afterReplyWritten(replyMessage.id, this.afterReplyDone(observed, { conversationId: conversation.id, personaId: persona.id }));
 
@@ -499,6 +501,15 @@ export class TurnRunner {
     return recovered;
   }
 
+  /**
+   * Runs what a stored reply sets off (its `messageStored`, the turn observers) in the reply's scope
+   * (`Store.runAfterReply`): the same writes, asked for in the same order, when a crash has them done again.
+   */
+  private afterReplyScope<T>(replyMessageId: number, work: () => T): T {
+    const { store } = this.deps;
+    return store.runAfterReply === undefined ? work() : store.runAfterReply(replyMessageId, work);
+  }
+
   /** One reply's after-reply writes (see {@link recoverAfterReplies}); false when its turn is gone (a persona deleted since). */
   private async recoverAfterReply(entry: PendingAfterReply): Promise<boolean> {
     const { store, personas, events } = this.deps;
@@ -513,9 +524,11 @@ export class TurnRunner {
     if (persona === null) return false;
     const heard = earlier.reverse();
     const userMessage = entry.userMessageId === null ? null : (heard.find((message) => message.id === entry.userMessageId) ?? null);
-    if (userMessage !== null) events.publish({ type: 'messageStored', conversationId: conversation.id, message: userMessage, isRecovered: true });
-    events.publish({ type: 'messageStored', conversationId: conversation.id, message: reply, isRecovered: true });
-    const observed = this.notifyObservers({ session: entry.session, persona, conversation, userMessage, heard, replyMessage: reply });
+    const observed = this.afterReplyScope(reply.id, () => {
+      if (userMessage !== null) events.publish({ type: 'messageStored', conversationId: conversation.id, message: userMessage, isRecovered: true });
+      events.publish({ type: 'messageStored', conversationId: conversation.id, message: reply, isRecovered: true });
+      return this.notifyObservers({ session: entry.session, persona, conversation, userMessage, heard, replyMessage: reply });
+    });
     await Promise.all([observed, this.afterReplyWritten(reply.id, this.afterReplyDone(observed, { conversationId: conversation.id, personaId: persona.id }))]);
     return true;
   }

@@ -33,6 +33,7 @@ import {
   type JobQueueSettings,
   type JobRow,
 } from '../jobs/job-worker.js';
+import { outsideAfterReply } from './after-reply-fence.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 import { goneOwners, nodePresence, OWNER_GONE, type NodePresence } from './node-presence.js';
 import { pgWriteBatch } from './write-batch.js';
@@ -87,7 +88,8 @@ export class PostgresJobQueue implements JobQueue {
   async enqueue(type: string, payload: Record<string, unknown>, options: { runAfter?: number; dedupeKey?: string; maxAttempts?: number } = {}): Promise<number> {
     // Serialised now, so a payload that cannot be fails its own enqueue, not its batch.
     const json = JSON.stringify(payload);
-    const id = await pgWriteBatch(this.db).defer((tx) => this.insertJob(tx, type, json, options));
+    // once per reply when a reply's after-reply work asks for it (after-reply-fence.ts)
+    const id = await pgWriteBatch(this.db).defer((tx) => this.insertJob(tx, type, json, options), `job:${type}`);
     this.wake();
     return id;
   }
@@ -389,7 +391,8 @@ export class PostgresJobQueue implements JobQueue {
   private wake(): void {
     if (!this.isStarted) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), 0);
+    // Woken by a reply's enqueue, the jobs it runs are not that reply's writes.
+    this.timer = outsideAfterReply(() => setTimeout(() => void this.tick(), 0));
     this.timer.unref();
   }
 

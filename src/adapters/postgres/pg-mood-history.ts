@@ -10,12 +10,12 @@ import { pgWriteBatch } from './write-batch.js';
 export class PostgresMoodHistory implements MoodHistory {
   constructor(private readonly db: PostgresDatabase) {}
 
-  /** Committed with the other writes of this moment (a reply's filing, mood and jobs: `write-batch.ts`). */
+  /** Committed with the other writes of this moment (a reply's mood and jobs: `write-batch.ts`); once per reply. */
   async append(sample: MoodSampleInput): Promise<MoodSampleRecord> {
     const row = await pgWriteBatch(this.db).defer((tx) => tx.one<MoodSampleRow>(
       `INSERT INTO mood_samples (${MOOD_SAMPLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, ${MOOD_SAMPLE_COLUMNS}`,
       moodSampleValues(sample),
-    ));
+    ), `mood_sample:${sample.cause}`);
     return toMoodSample(row!);
   }
 

@@ -22,6 +22,7 @@ import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, to
 import type { GroupRow, MemberRow, MoodEventRow, MoodRow, RelationshipEventRow, RelationshipRow, SpeakerRow, ThreadRow } from '../sqlite/social-statements.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 import { translatePgError } from './errors.js';
+import { replyWrite, writeOnce } from './after-reply-fence.js';
 import { pgWriteBatch } from './write-batch.js';
 
 const SPEAKER_COLUMNS = `persona_id, role, count(*) AS messages, coalesce(sum(tokens), 0) AS tokens,
@@ -104,13 +105,13 @@ export class PostgresSocialStore implements SocialStore {
   }
 
   updateMood(personaId: string, change: MoodChange): Promise<MoodState> {
-    // with the reply's other writes of this moment (a reaction to an exchange), in one commit (write-batch.ts)
+    // with the reply's other writes of this moment (a reaction to an exchange), in one commit (write-batch.ts), once per reply
     return pgWriteBatch(this.db).defer(async (tx) => {
       await tx.lock(`mood:${personaId}`);
       const { state, event } = change(moodOf(await tx.one<MoodRow>(MOOD_SELECT, [personaId])));
       await saveMoodRows(tx, personaId, state, event);
       return state;
-    });
+    }, `mood:${personaId}`);
   }
 
   async moodEvents(options: { personaId?: string; conversationId?: string; limit: number }): Promise<MoodEventRecord[]> {
@@ -164,10 +165,13 @@ export class PostgresSocialStore implements SocialStore {
   fileInThreads(filings: readonly ThreadFiling[]): Promise<number[]> {
     if (filings.length === 0) return Promise.resolve([]);
     // Its own transaction, not the write batch: on a shared store a person's message is filed at once and
-    // the turn waits for it (no filing is kept to write with the reply's), and a reply's filing follows a
-    // read of the threads, so it would not join the reply's other writes anyway. The reply's
-    // after-reply record is cleared only once it is written (TurnRunner.awaitAfterReply).
-    return this.db.transaction(async (tx) => {
+    // the turn waits for it (no filing is kept to write with the reply's; a batch window,
+    // `database.writeBatchMs`, would hold the turn), and a reply's filing follows a read of the threads,
+    // so it would not join the reply's other writes anyway. A reply's filing is done once for the reply
+    // all the same (after-reply-fence.ts), and its record is cleared only once it is written
+    // (TurnRunner.awaitAfterReply).
+    const reply = replyWrite(`filing:${filings.map((filing) => filing.messageId).join(',')}`);
+    return this.db.transaction((tx) => writeOnce(this.db, tx, reply, async () => {
       const isFiled: boolean[] = [];
       for (const filing of filings) {
         const filed = await tx.query(
@@ -193,7 +197,7 @@ export class PostgresSocialStore implements SocialStore {
         [filings.at(-1)!.threadId],
       );
       return countsAfterFilings(filings.map((filing) => filing.threadId), isFiled, finalCounts);
-    });
+    }));
   }
 
   async threadOfMessages(conversationId: string): Promise<Map<number, number>> {

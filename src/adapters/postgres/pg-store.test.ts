@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { dropFreshPostgres, freshPostgres, postgresAvailable, selectBackend } from '../../../test/helpers/store-backend.js';
 import { buildPersonaDefinition } from '../../domain/persona-schema.js';
 import { freshEnergy, spendEnergy, type SocialEnergyState } from '../../domain/social-energy.js';
+import { PostgresJobQueue } from './pg-job-queue.js';
 import { AFTER_REPLY_LEASE_MS, PostgresStore } from './pg-store.js';
 
 const available = await postgresAvailable();
@@ -142,6 +143,51 @@ describe.skipIf(!available.ok)('PostgresStore on a shared server', () => {
       // A's own after-reply writes clear the record: done once, by A.
       await nodeA.afterReplyWritten(pending.replyId);
       expect(await nodeB.database.rows('SELECT * FROM after_reply_pending')).toEqual([]);
+    });
+
+    it('are done once: the writes committed before their node died are not done again by the node that takes the reply over', async () => {
+      const dbA = await freshPostgres();
+      const nodeA = new PostgresStore(dbA);
+      const pending = await reply(nodeA);
+      // The reply's jobs committed (their own transaction on PostgreSQL), then the node died before its
+      // other after-reply writes and the record's clearing (connections closed, as by kill -9).
+      const formation = await nodeA.runAfterReply(pending.replyId, () => new PostgresJobQueue(dbA).enqueue('memory.form', { messageId: pending.replyId }));
+      await nodeA.close();
+      const dbB = await freshPostgres();
+      const nodeB = new PostgresStore(dbB);
+      expect((await nodeB.pendingAfterReplies(3_000)).map((entry) => entry.replyMessageId)).toEqual([pending.replyId]);
+      // The redo asks for the same writes in the same order: the job committed before is given back, the next one is new.
+      const jobs = new PostgresJobQueue(dbB);
+      const again = await nodeB.runAfterReply(pending.replyId, async () => [
+        await jobs.enqueue('memory.form', { messageId: pending.replyId }),
+        await jobs.enqueue('social.relationship', { messageId: pending.replyId }),
+      ]);
+      expect(again[0]).toBe(formation);
+      await nodeB.afterReplyWritten(pending.replyId);
+      expect(await dbB.rows('SELECT type FROM jobs ORDER BY id')).toEqual([{ type: 'memory.form' }, { type: 'social.relationship' }]);
+      expect(await dbB.rows('SELECT * FROM after_reply_pending')).toEqual([]);
+    });
+
+    it('are done once when a node still alive writes them after another node took the reply over (whichever comes first)', async () => {
+      const dbA = await freshPostgres();
+      const dbB = await freshPostgres();
+      const nodeA = new PostgresStore(dbA);
+      const nodeB = new PostgresStore(dbB);
+      const [jobsA, jobsB] = [new PostgresJobQueue(dbA), new PostgresJobQueue(dbB)];
+      const stuck = await reply(nodeA, 2_000);
+      // A was only slow: B takes the reply over once its lease has passed.
+      expect((await nodeB.pendingAfterReplies(2_000 + AFTER_REPLY_LEASE_MS)).map((entry) => entry.replyMessageId)).toEqual([stuck.replyId]);
+      // A's formation job comes first: B's redo gives it back. B's relationship job comes first: A's is refused.
+      const formation = await nodeA.runAfterReply(stuck.replyId, () => jobsA.enqueue('memory.form', {}));
+      const redone = await nodeB.runAfterReply(stuck.replyId, async () => [await jobsB.enqueue('memory.form', {}), await jobsB.enqueue('social.relationship', {})]);
+      expect(redone[0]).toBe(formation);
+      await expect(nodeA.runAfterReply(stuck.replyId, () => jobsA.enqueue('social.relationship', {}))).rejects.toThrow(/not done twice/);
+      // A leaves the record to B, which clears it.
+      await nodeA.afterReplyWritten(stuck.replyId);
+      expect(await dbA.rows('SELECT reply_message_id FROM after_reply_pending')).toEqual([{ reply_message_id: stuck.replyId }]);
+      await nodeB.afterReplyWritten(stuck.replyId);
+      expect(await dbA.rows('SELECT type FROM jobs ORDER BY id')).toEqual([{ type: 'memory.form' }, { type: 'social.relationship' }]);
+      expect(await dbA.rows('SELECT * FROM after_reply_pending')).toEqual([]);
     });
 
     it('are taken over once their lease has passed, even while their node looks connected (a stuck node)', async () => {

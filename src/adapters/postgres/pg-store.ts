@@ -51,6 +51,7 @@ import {
   type SessionRow,
 } from '../sqlite/rows.js';
 import { END_REASONS } from '../sqlite/sqlite-store.js';
+import { repliesOwned, runAfterReply } from './after-reply-fence.js';
 import { PostgresDatabase, type TransactionClient } from './database.js';
 import { goneOwners, nodePresence, OWNER_GONE, type NodePresence } from './node-presence.js';
 import { pgWriteBatch } from './write-batch.js';
@@ -276,7 +277,7 @@ export class PostgresStore implements Store {
     const { afterReply } = input;
     // taken once per process (its own connection), before the first reply that needs it
     const ownerKey = afterReply === undefined ? null : await this.presence.ownerKey();
-    return this.db.transaction(async (tx) => {
+    const message = await this.db.transaction(async (tx) => {
       const message = await insertMessageRow(tx, assistantMessage(input));
       await changePersonaStateRow(tx, input.personaId, input.personaState);
       if (afterReply !== undefined)
@@ -287,6 +288,13 @@ export class PostgresStore implements Store {
         );
       return message;
     });
+    if (afterReply !== undefined) repliesOwned(this.db).set(message.id, { ownerKey, isTakenOver: false });
+    return message;
+  }
+
+  /** The reply's after-reply writes are told apart from others' (done once per reply: after-reply-fence.ts). */
+  runAfterReply<T>(replyMessageId: number, work: () => T): T {
+    return runAfterReply(replyMessageId, work);
   }
 
   /**
@@ -296,7 +304,18 @@ export class PostgresStore implements Store {
    */
   async afterReplyWritten(replyMessageId: number, written?: Promise<unknown>): Promise<void> {
     await written?.catch(() => undefined);
-    await pgWriteBatch(this.db).defer((tx) => tx.query('DELETE FROM after_reply_pending WHERE reply_message_id = $1', [replyMessageId]));
+    const owned = repliesOwned(this.db);
+    const owner = owned.get(replyMessageId)?.ownerKey;
+    try {
+      // Not a record another node has taken over meanwhile (this node's lock was missing a while): that node clears it.
+      await pgWriteBatch(this.db).defer((tx) =>
+        owner === undefined
+          ? tx.query('DELETE FROM after_reply_pending WHERE reply_message_id = $1', [replyMessageId])
+          : tx.query('DELETE FROM after_reply_pending WHERE reply_message_id = $1 AND owner_key IS NOT DISTINCT FROM $2::bigint', [replyMessageId, owner]),
+      );
+    } finally {
+      owned.delete(replyMessageId);
+    }
   }
 
   /**
@@ -332,6 +351,7 @@ export class PostgresStore implements Store {
        FROM taken t JOIN messages m ON m.id = t.reply_message_id ORDER BY t.reply_message_id`,
       [now, now + AFTER_REPLY_LEASE_MS, ownerKey, gone],
     );
+    for (const row of rows) repliesOwned(this.db).set(row.reply_message_id, { ownerKey, isTakenOver: true });
     return rows.map((row) => ({
       replyMessageId: row.reply_message_id,
       conversationId: row.conversation_id,

@@ -9,14 +9,19 @@
  *
  * Batches commit one after another (a batch asked for while the previous one commits waits for it), so a
  * node's deferred writes land in the order they were asked for. A crash before a commit loses that
- * batch: a reply's writes are found again by its `after_reply_pending` record (`PostgresStore`).
+ * batch: a reply's writes are found again by its `after_reply_pending` record (`PostgresStore`), and a
+ * write named with `kind` in a reply's scope is done once for that reply whoever redoes it
+ * (`after-reply-fence.ts`).
  */
+import { replyWrite, writeOnce, type ReplyWrite } from './after-reply-fence.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 import { translatePgError } from './errors.js';
 import { rejectClosed, settleEach, type WriteOutcome, type WriteSettlement } from '../write-outcomes.js';
 
 interface DeferredWrite extends WriteSettlement {
   work: (tx: TransactionClient) => Promise<unknown>;
+  /** The reply whose after-reply write this is, when asked for in its scope with a kind. */
+  reply: ReplyWrite | null;
 }
 
 export class PgWriteBatch {
@@ -47,10 +52,13 @@ export class PgWriteBatch {
   /**
    * Runs `work` in the next batch's transaction (its statements on `tx` only: what it writes is not
    * visible to the pool's other connections before the commit); resolves once that has committed.
+   * `kind` names the write among a reply's after-reply writes, so it is done once per reply
+   * (`after-reply-fence.ts`; its result then is JSON).
    */
-  defer<T>(work: (tx: TransactionClient) => Promise<T>): Promise<T> {
+  defer<T>(work: (tx: TransactionClient) => Promise<T>, kind?: string): Promise<T> {
+    const reply = kind === undefined ? null : replyWrite(kind);
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ work, reply, resolve: resolve as (value: unknown) => void, reject });
       if (this.isScheduled) return;
       this.isScheduled = true;
       // As in the SQLite batch: scheduled from the check phase (the after-reply writes wait for pending
@@ -85,13 +93,13 @@ export class PgWriteBatch {
       await this.db.transaction(async (tx) => {
         // One write: its failure is the transaction's, no savepoint needed (two round trips fewer).
         if (batch.length === 1) {
-          outcomes.push({ value: await batch[0]!.work(tx) });
+          outcomes.push({ value: await this.run(tx, batch[0]!) });
           return;
         }
         for (const write of batch) {
           await tx.query('SAVEPOINT deferred_write');
           try {
-            outcomes.push({ value: await write.work(tx) });
+            outcomes.push({ value: await this.run(tx, write) });
             await tx.query('RELEASE SAVEPOINT deferred_write');
           } catch (error) {
             // A failed statement aborts the transaction until this rollback; the other writes go on.
@@ -107,6 +115,10 @@ export class PgWriteBatch {
       return;
     }
     settleEach(batch, outcomes);
+  }
+
+  private run(tx: TransactionClient, write: DeferredWrite): Promise<unknown> {
+    return writeOnce(this.db, tx, write.reply, () => write.work(tx));
   }
 }
 
