@@ -3,6 +3,7 @@
  * message or batch per text frame, and never a frame the client did not ask for (old clients read the
  * next frame as the answer to their request).
  */
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +29,8 @@ import { refuseUpgrade } from './http-server.js';
 import { InputGate } from './input-gate.js';
 
 export const WEBSOCKET_PATH = '/mcp';
+/** The query parameter carrying the start-up warm-up's key (`WebSocketTransport.warmUp`). */
+const WARM_UP_KEY = 'warm_up_key';
 
 export interface WebSocketTransportOptions {
   engine: JsonRpcEngine;
@@ -418,11 +421,19 @@ export class WebSocketTransport {
    * `ws` pair warmed. Its connections are counted nowhere (not in the connection limits or the server's
    * stats, not in the heartbeat), take nothing from the per-key and per-address budgets, and are closed
    * with the listener when `drive` settles. The caller keeps their requests out of the metrics.
+   *
+   * Its sessions skip authentication, so the URL carries a random key and an upgrade without it is cut
+   * off: another local process finding the port while it is open gets nothing.
    */
   async warmUp<T>(drive: (url: string) => Promise<T>): Promise<T> {
     const sockets = new Set<WebSocket>();
+    const key = randomUUID();
     const listener = createServer();
     listener.on('upgrade', (request: IncomingMessage, stream: Duplex, head: Buffer) => {
+      if (new URL(request.url ?? '/', 'http://warm-up').searchParams.get(WARM_UP_KEY) !== key) {
+        stream.destroy();
+        return;
+      }
       this.server.handleUpgrade(request, stream, head, (socket) => {
         sockets.add(socket);
         const session: SessionBinding = { id: (this.options.beginSession ?? newSessionId)(), userId: null, role: 'admin' };
@@ -432,7 +443,7 @@ export class WebSocketTransport {
     listener.listen(0, '127.0.0.1');
     await once(listener, 'listening');
     try {
-      return await drive(`ws://127.0.0.1:${(listener.address() as AddressInfo).port}${WEBSOCKET_PATH}`);
+      return await drive(`ws://127.0.0.1:${(listener.address() as AddressInfo).port}${WEBSOCKET_PATH}?${WARM_UP_KEY}=${key}`);
     } finally {
       for (const socket of sockets) socket.terminate();
       listener.close();

@@ -32,3 +32,28 @@ export async function closedPortUrl(suffix = ''): Promise<string> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}${suffix}`;
 }
+
+/**
+ * A server that answers a chat request with `first`, and with `rest` and the end only once the first
+ * event has reached the caller: the events of a chat whose reply arrives in two reads, the second written
+ * after the first was passed on (a reply streamed as it comes is not held back).
+ */
+export async function eventsOfTwoReads(contentType: string, first: string, rest: string, chat: (baseUrl: string) => AsyncIterable<LlmChatEvent>): Promise<LlmChatEvent[]> {
+  let writeRest = (): void => {};
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': contentType });
+    res.write(first);
+    writeRest = () => res.end(rest);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const events: LlmChatEvent[] = [];
+    for await (const event of chat(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)) {
+      events.push(event);
+      if (events.length === 1) writeRest();
+    }
+    return events;
+  } finally {
+    server.close();
+  }
+}

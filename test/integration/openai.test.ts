@@ -66,7 +66,8 @@ describe('POST /v1/chat/completions', () => {
       usage = part.usage ?? usage;
     }
     expect(text).toBe('Aria hears you: Hello Aria, sing me something');
-    expect(chunks).toBeGreaterThan(3);
+    // at least one delta between the opening and closing chunks (the fake's lines arrive together: one delta)
+    expect(chunks).toBeGreaterThan(2);
     expect(finish).toBe('stop');
     expect(usage?.completion_tokens).toBeGreaterThan(0);
     // The persona's own system prompt went to the model, not the front-end's.

@@ -11,10 +11,9 @@ import { z } from 'zod';
 import { silentLogger } from '../../src/logger.js';
 import { JsonRpcEngine } from '../../src/rpc/jsonrpc.js';
 import { defineMethod, MethodRegistry } from '../../src/rpc/registry.js';
-import { LOCAL_CALLER } from '../../src/services/auth-service.js';
-import { ServerStats } from '../../src/services/system-service.js';
+import { standaloneTransport } from '../helpers/transport.js';
 import { TestClient } from '../helpers/ws-client.js';
-import { WebSocketTransport } from '../../src/transports/websocket.js';
+import type { WebSocketTransport } from '../../src/transports/websocket.js';
 
 let transport: WebSocketTransport;
 let http: Server;
@@ -45,20 +44,7 @@ const registry = new MethodRegistry([
 ]);
 
 beforeAll(async () => {
-  transport = new WebSocketTransport({
-    engine: new JsonRpcEngine(registry, { logger: silentLogger(), validateResults: true, maxBatchSize: 10 }),
-    logger: silentLogger(),
-    stats: new ServerStats(),
-    maxFrameBytes: 1 << 20,
-    shutdownSignal: shutdown.signal,
-    maxConnections: 10,
-    maxConnectionsPerIp: 10,
-    maxConnectionsPerUser: 10,
-    rateLimit: { ratePerSecond: 1000, burst: 1000 },
-    authenticate: async () => LOCAL_CALLER,
-    claimSession: async () => true,
-    isKeyRevoked: () => false,
-  });
+  transport = standaloneTransport(new JsonRpcEngine(registry, { logger: silentLogger(), validateResults: true, maxBatchSize: 10 }), silentLogger(), shutdown.signal);
   http = createServer();
   http.on('upgrade', (request, socket, head) => void transport.handleUpgrade(request, socket, head, new URL(request.url ?? '/', 'http://localhost')));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));

@@ -26,6 +26,7 @@ export const TABLE_RULES: Readonly<Record<string, TableRule>> = {
   persona_seeds: { export: 'full-only', reason: 'which shipped personas were loaded: a property of the whole data directory' },
   settings: { export: 'full-only', reason: 'server-wide runtime settings' },
   memory_meta: { export: 'never', reason: "bookkeeping of this server's full-text index, redone after an import" },
+  memory_vector_changes: { export: 'never', reason: "bookkeeping of the connections' vector indexes; the imported vectors record their own" },
 };
 
 export function ruleFor(table: string): TableRule {

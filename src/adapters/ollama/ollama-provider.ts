@@ -210,26 +210,22 @@ export class OllamaProvider implements LlmProvider {
       for (;;) {
         const { value, done: ended } = await chunks.next();
         if (!ended) scope.stopTimer('first-token');
-        for (const line of ended ? splitter.flush() : splitter.push(value)) {
-          const chunk = parseChunk(line);
-          const text = chunk.message?.content;
-          if (text) yield { type: 'delta', text };
-          if (chunk.done) {
-            // The reply is whole: the connection is kept for the next call, not closed with the scope.
-            scope.finish();
-            if (!ended) releaseAnswer(chunks);
-            this.logger.debug(
-              { model: request.model, ms: this.clock.now() - startedAt, completionTokens: chunk.eval_count },
-              'ollama chat finished',
-            );
-            yield {
-              type: 'done',
-              promptTokens: chunk.prompt_eval_count ?? null,
-              completionTokens: chunk.eval_count ?? null,
-              model: chunk.model ?? request.model,
-            };
-            return;
-          }
+        const read = readLines(ended ? splitter.flush() : splitter.push(value));
+        if (read.text !== '') yield { type: 'delta', text: read.text };
+        if (read.failure !== null) throw read.failure;
+        const last = read.last;
+        if (last !== null) {
+          // The reply is whole: the connection is kept for the next call, not closed with the scope.
+          scope.finish();
+          if (!ended) releaseAnswer(chunks);
+          this.logger.debug({ model: request.model, ms: this.clock.now() - startedAt, completionTokens: last.eval_count }, 'ollama chat finished');
+          yield {
+            type: 'done',
+            promptTokens: last.prompt_eval_count ?? null,
+            completionTokens: last.eval_count ?? null,
+            model: last.model ?? request.model,
+          };
+          return;
         }
         if (ended) throw replyBrokeOff('the stream ended without its final message');
       }
@@ -346,6 +342,28 @@ function embedCancelled(): AppError {
 
 function listCancelled(): AppError {
   return new AppError('cancelled', 'Listing the models was cancelled.');
+}
+
+/**
+ * The lines of one network read as one delta: a model that streams a token per write sends one line per
+ * read, but lines that arrived together (an instant model, or a reply read while the event loop was busy)
+ * go on as one piece instead of one event per token through the provider stack and one chunk notification
+ * each to the client. `last` is the final line (`done`), lines after it ignored; `failure`, a line that is
+ * not a chunk — the text before it is still passed on.
+ */
+function readLines(lines: readonly string[]): { text: string; last: ChatChunk | null; failure: unknown } {
+  let text = '';
+  for (const line of lines) {
+    let chunk: ChatChunk;
+    try {
+      chunk = parseChunk(line);
+    } catch (error) {
+      return { text, last: null, failure: error };
+    }
+    text += chunk.message?.content ?? '';
+    if (chunk.done) return { text, last: chunk, failure: null };
+  }
+  return { text, last: null, failure: null };
 }
 
 function parseChunk(line: string): ChatChunk {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LlmChatEvent, LlmChatRequest } from '../../ports/llm.js';
 import { AppError } from '../../domain/errors.js';
-import { closedPortUrl, collect, failureOf, textOf } from '../../../test/helpers/llm-events.js';
+import { closedPortUrl, collect, eventsOfTwoReads, failureOf, textOf } from '../../../test/helpers/llm-events.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../../../test/fakes/fake-openai.js';
 import { OpenAiProvider } from './openai-provider.js';
 
@@ -32,8 +32,22 @@ describe('OpenAiProvider', () => {
     const events = await collect(provider.chat(request, new AbortController().signal));
 
     expect(textOf(events)).toBe('Kira hears you: What are you building?');
-    expect(events.filter((event) => event.type === 'delta').length).toBeGreaterThan(1);
+    expect(events.filter((event) => event.type === 'delta').length).toBeGreaterThan(0);
     expect(events.at(-1)).toEqual({ type: 'done', promptTokens: 10, completionTokens: 7, model: 'qwen2.5-7b-instruct' });
+  });
+
+  it('passes the events of one read on as one delta, and an event read on its own at once', async () => {
+    const event = (content: string | null, finish: string | null = null) =>
+      `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: content === null ? {} : { content }, finish_reason: finish }] })}\n\n`;
+    const events = await eventsOfTwoReads('text/event-stream', event('Kira ') + event('hears '), event('you.') + event(null, 'stop') + 'data: [DONE]\n\n', (baseUrl) =>
+      new OpenAiProvider({ name: 'local', baseUrl }).chat(request, new AbortController().signal),
+    );
+
+    expect(events).toEqual([
+      { type: 'delta', text: 'Kira hears ' },
+      { type: 'delta', text: 'you.' },
+      { type: 'done', promptTokens: null, completionTokens: null, model: 'qwen2.5-7b-instruct' },
+    ]);
   });
 
   it('sends max_tokens, asks for usage, maps known options and leaves out the ones it cannot use', async () => {

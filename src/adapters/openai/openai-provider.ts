@@ -138,20 +138,29 @@ export class OpenAiProvider implements LlmProvider {
       for (;;) {
         const { value, done: ended } = await chunks.next();
         if (ended) break;
-        for (const event of splitter.push(value)) {
-          scope.stopTimer('first-token');
-          if (event.data === '[DONE]') {
-            isOver = true;
-            break;
+        // The events of one network read go on as one delta (see the Ollama adapter's `readLines`); an
+        // event that ends the reply with an error still lets the text before it through.
+        let text = '';
+        let failure: { error: unknown } | null = null;
+        try {
+          for (const event of splitter.push(value)) {
+            scope.stopTimer('first-token');
+            if (event.data === '[DONE]') {
+              isOver = true;
+              break;
+            }
+            const chunk = this.parseChunk(event.data, event.event);
+            if (chunk.model) model = chunk.model;
+            if (chunk.usage) usage = chunk.usage;
+            const choice = chunk.choices?.[0];
+            text += choice?.delta?.content ?? '';
+            if (choice?.finish_reason) finishReason = choice.finish_reason;
           }
-          const chunk = this.parseChunk(event.data, event.event);
-          if (chunk.model) model = chunk.model;
-          if (chunk.usage) usage = chunk.usage;
-          const choice = chunk.choices?.[0];
-          const text = choice?.delta?.content;
-          if (text) yield { type: 'delta', text };
-          if (choice?.finish_reason) finishReason = choice.finish_reason;
+        } catch (error) {
+          failure = { error };
         }
+        if (text !== '') yield { type: 'delta', text };
+        if (failure !== null) throw failure.error;
         if (isOver) break;
       }
       if (finishReason === null) throw openAiBrokeOff(this.name, 'the stream ended without a finish reason');

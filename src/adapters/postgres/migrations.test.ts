@@ -14,6 +14,7 @@ const available = await postgresAvailable();
 /** SQLite tables PostgreSQL has no use for, and why. */
 const SQLITE_ONLY: Record<string, string> = {
   memory_meta: "bookkeeping of SQLite's FTS5 index (PostgreSQL's tsvector column keeps itself up to date)",
+  memory_vector_changes: "SQLite connections' log for following each other's vectors (PostgreSQL nodes follow by memory_vectors.seq and memory_vector_deletions)",
 };
 
 describe('PostgreSQL migrations', () => {

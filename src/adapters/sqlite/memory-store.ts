@@ -45,6 +45,12 @@ import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type Memor
  * along the primary key, rotated, quantised), so a step holds the event loop ~10 ms.
  */
 const INDEX_PAGE = 500;
+/**
+ * Rows of `memory_vector_changes` (0047) kept: a connection that looked last more than this many vector
+ * writes ago reads its index again instead. Pruned every {@link VECTOR_CHANGES_PRUNE_EVERY} own writes.
+ */
+const VECTOR_CHANGES_KEPT = 50_000;
+const VECTOR_CHANGES_PRUNE_EVERY = 1_000;
 
 /**
  * Longest a recall waits to be written (recordAccess) when no other write of the store takes it along:
@@ -419,6 +425,10 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Embedders whose stored vectors are all in the index, and how many were read so far per embedder. */
   private readonly loadedIndexes = new Set<string>();
   private readonly indexedCount = new Map<string, number>();
+  /** The last `memory_vector_changes` row this index has followed, and the `data_version` it was read at. */
+  private vectorChangesSeen: number;
+  private vectorDataVersion: number;
+  private vectorWritesUnpruned = 0;
   /** The memory count (as of the last search), and per stem the memories holding it anywhere / in their own text (as of `at`). */
   private countCache: { at: number; count: number; documents: Map<string, number>; contentDocuments: Map<string, number> } | null = null;
   /** Memory id → persona, for the vectors in the index (visibility checks during a scan). */
@@ -471,6 +481,8 @@ export class SqliteMemoryStore implements MemoryStore {
     } = {},
   ) {
     this.sql = prepareMemoryStatements(db);
+    this.vectorDataVersion = this.sql.dataVersion.get()!;
+    this.vectorChangesSeen = this.sql.vectorChangeBounds.get()!.last ?? 0;
     this.thesaurus = options.thesaurus ?? EMPTY_THESAURUS;
     let mirror = mirrors.get(db);
     if (mirror === undefined) {
@@ -798,6 +810,7 @@ export class SqliteMemoryStore implements MemoryStore {
   async vectorSearch(embedder: string, vector: Float32Array, scope: MemoryScope, limit: number): Promise<RankedId[]> {
     this.ensureIndexed(embedder).catch(() => undefined); // a failed load is retried by the next search
     return this.read(() => {
+      this.followVectorWrites();
       if (scope.viewerId === null)
         return this.index.search(this.partitionsOf(embedder, null, scope.userId), vector, limit).map((hit) => ({ id: hit.id, score: hit.similarity }));
       // The viewer's own partitions (of the scope's user) whole; other personas' partitions only for
@@ -1199,6 +1212,11 @@ export class SqliteMemoryStore implements MemoryStore {
 
   private putVector(id: number, personaId: string, userId: string | null, { embedder, vector }: MemoryVector): void {
     this.sql.upsertVector.run(id, embedder, vectorToBlob(vector));
+    if (++this.vectorWritesUnpruned >= VECTOR_CHANGES_PRUNE_EVERY) {
+      this.vectorWritesUnpruned = 0;
+      const { last } = this.sql.vectorChangeBounds.get()!;
+      if (last !== null) this.sql.pruneVectorChanges.run(last - VECTOR_CHANGES_KEPT);
+    }
     this.ownerOf.set(id, personaId);
     if (this.loadedEmbedders.has(embedder)) this.index.upsert(SqliteMemoryStore.partition(embedder, personaId, userId), id, vector);
   }
@@ -1249,6 +1267,46 @@ export class SqliteMemoryStore implements MemoryStore {
       this.indexLoads.set(embedder, loading);
     }
     return loading;
+  }
+
+  /**
+   * Brings the vector index up to date with the vectors another connection wrote or removed (another
+   * process on the data directory), read from 0047's log when one committed since the last look
+   * (`data_version` moved). This connection's own writes go straight into the index and cost nothing here.
+   */
+  private followVectorWrites(): void {
+    const version = this.sql.dataVersion.get()!;
+    if (version === this.vectorDataVersion) return;
+    this.vectorDataVersion = version;
+    const { first, last } = this.sql.vectorChangeBounds.get()!;
+    if (first === null || last === null || last <= this.vectorChangesSeen) return;
+    if (first > this.vectorChangesSeen + 1) {
+      // Pruned past the last change this index saw: read it again (searches meanwhile use what is read).
+      for (const embedder of [...this.loadedEmbedders]) this.reloadIndex(embedder);
+    } else {
+      for (const change of this.sql.vectorChangesAfter.iterate(this.vectorChangesSeen))
+        if (this.loadedEmbedders.has(change.embedder)) this.applyVectorChange(change.memory_id, change.embedder);
+    }
+    this.vectorChangesSeen = last;
+  }
+
+  /** The index as the store has memory `id`'s vector of `embedder` now: written (in its owner's partition) or gone. */
+  private applyVectorChange(id: number, embedder: string): void {
+    const row = this.sql.vectorOf.get(id, embedder);
+    if (row === undefined || this.ownerOf.get(id) !== row.persona_id)
+      for (const partition of this.index.partitionNames(`${embedder}\u0000`)) this.index.remove(partition, id);
+    if (row === undefined) return;
+    this.index.upsert(SqliteMemoryStore.partition(embedder, row.persona_id, row.user_id), id, blobToVector(row.vector));
+    this.ownerOf.set(id, row.persona_id);
+  }
+
+  private reloadIndex(embedder: string): void {
+    for (const partition of this.index.partitionNames(`${embedder}\u0000`)) this.index.dropPartition(partition);
+    this.indexLoads.delete(embedder);
+    this.loadedIndexes.delete(embedder);
+    this.indexedCount.delete(embedder);
+    this.loadedEmbedders.delete(embedder);
+    this.ensureIndexed(embedder).catch(() => undefined);
   }
 
   private async loadIndex(embedder: string): Promise<void> {

@@ -80,10 +80,12 @@ export function unionFusion(
   semantic.forEach((list, index) => {
     for (const hit of list) if (!semanticScore.has(hit.id)) semanticScore.set(hit.id, semanticRelevance(hit.similarity, baselines[index]));
   });
+  // The lexical hits first, then the semantic ones without a lexical score (a recall fuses ~100 ids twice):
+  // no merged key set, and each score looked up once.
   const fused = new Map<number, number>();
-  for (const id of new Set([...lexicalScore.keys(), ...semanticScore.keys()])) {
-    fused.set(id, 1 - (1 - (lexicalScore.get(id) ?? 0)) * (1 - (semanticScore.get(id) ?? 0)));
-  }
+  for (const [id, lexicalPart] of lexicalScore) fused.set(id, 1 - (1 - lexicalPart) * (1 - (semanticScore.get(id) ?? 0)));
+  // with no lexical score: 1 − (1 − 0)(1 − semantic), the same double
+  for (const [id, semanticPart] of semanticScore) if (!lexicalScore.has(id)) fused.set(id, 1 - (1 - semanticPart));
   return fused;
 }
 

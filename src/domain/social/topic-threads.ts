@@ -55,10 +55,18 @@ export const RETURN_CUES: readonly string[] = Object.freeze([
   'you were saying',
 ]);
 
+/**
+ * A message's lower-case words (letters, digits, apostrophes), what {@link termVector} and
+ * {@link hasReturnCue} read: split once when a message is filed, for both.
+ */
+export function messageWords(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}'’]+/gu) ?? [];
+}
+
 /** Whether the text says it takes the talk back to an earlier topic (one of {@link RETURN_CUES}). */
-export function hasReturnCue(text: string): boolean {
-  const words = ` ${(text.toLowerCase().match(/[\p{L}\p{N}'’]+/gu) ?? []).join(' ')} `;
-  return RETURN_CUES.some((cue) => words.includes(` ${cue} `));
+export function hasReturnCue(text: string, words: readonly string[] = messageWords(text)): boolean {
+  const spaced = ` ${words.join(' ')} `;
+  return RETURN_CUES.some((cue) => spaced.includes(` ${cue} `));
 }
 
 const STOP_WORDS = new Set(
@@ -74,9 +82,9 @@ const STOP_WORDS = new Set(
 export type TermVector = Record<string, number>;
 
 /** The message's content words, stemmed, with counts. */
-export function termVector(text: string): TermVector {
+export function termVector(text: string, words: readonly string[] = messageWords(text)): TermVector {
   const vector: TermVector = {};
-  for (const raw of text.toLowerCase().match(/[\p{L}\p{N}'’]+/gu) ?? []) {
+  for (const raw of words) {
     const word = contentWord(raw);
     if (word.length > 0) vector[word] = countOf(vector, word) + 1;
   }

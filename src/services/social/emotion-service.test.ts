@@ -26,7 +26,7 @@ afterEach(async () => {
   await store.close();
 });
 
-const kind = { sentiment: 1, askedQuestion: false, cause: 'chat', conversationId: null };
+const kind = { heard: 'I love this, it is wonderful and great!', cause: 'chat', conversationId: null };
 
 describe('EmotionService.react', () => {
   it('saves after pending I/O, and a read begun meanwhile sees the reaction', async () => {

@@ -13,6 +13,7 @@ import {
   type MoodName,
   type MoodState,
 } from '../../domain/social/mood.js';
+import { sentiment } from '../../domain/social/sentiment.js';
 import type { Clock } from '../../ports/clock.js';
 import type { SocialStore } from '../../ports/social-store.js';
 import type { PersonaRecord } from '../../ports/store.js';
@@ -206,15 +207,15 @@ export class EmotionService {
   }
 
   /**
-   * Applies an interaction's sentiment; saved with a history entry. Called as a reply is stored, it
-   * saves once pending I/O has had its turn (the reply goes out first); reads of the persona's mood
-   * made meanwhile wait for it.
+   * Applies the tone of what the persona heard (`heard`: its sentiment, and whether it asked a question);
+   * saved with a history entry. Called as a reply is stored, it works out the tone and saves once pending
+   * I/O has had its turn (the reply goes out first); reads of the persona's mood made meanwhile wait for it.
    */
-  react(persona: PersonaRecord, event: { sentiment: number; askedQuestion: boolean; cause: string; conversationId: string | null }): Promise<MoodState> {
+  react(persona: PersonaRecord, event: { heard: string; cause: string; conversationId: string | null }): Promise<MoodState> {
     return this.change(
       persona,
       (stored, now) => ({
-        state: applyMoodEvent(stored, this.baseline(persona), { sentiment: event.sentiment, askedQuestion: event.askedQuestion, now }),
+        state: applyMoodEvent(stored, this.baseline(persona), { sentiment: sentiment(event.heard).score, askedQuestion: event.heard.includes('?'), now }),
         cause: event.cause,
         conversationId: event.conversationId,
       }),

@@ -3,7 +3,7 @@
  * relationship between the speaker and the one it answered (both ways, or towards the user), both
  * moods, and (waited for) the reply's topic thread. The group runner waits for it before choosing the next speaker.
  */
-import { exchangeQuality, sentiment } from '../../domain/social/sentiment.js';
+import { exchangeQuality } from '../../domain/social/sentiment.js';
 import type { ConversationKind } from '../../ports/store.js';
 import type { PersonaService } from '../persona-service.js';
 import type { CompletedTurn, TurnObserver } from '../turn-hooks.js';
@@ -47,8 +47,7 @@ export class GroupSocialObserver implements TurnObserver {
           common,
         );
         await this.deps.emotions.react(other, {
-          sentiment: sentiment(reply.content).score,
-          askedQuestion: reply.content.includes('?'),
+          heard: reply.content,
           cause: 'group',
           conversationId: conversation.id,
         });
@@ -64,8 +63,7 @@ export class GroupSocialObserver implements TurnObserver {
     }
     if (answered !== undefined) {
       await this.deps.emotions.react(speaker, {
-        sentiment: sentiment(answered.content).score,
-        askedQuestion: answered.content.includes('?'),
+        heard: answered.content,
         cause: 'group',
         conversationId: conversation.id,
       });

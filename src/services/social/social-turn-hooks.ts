@@ -19,7 +19,7 @@ import type { LlmProvider } from '../../ports/llm.js';
 import { describeEnergy } from '../../domain/prompt.js';
 import { describeMood } from '../../domain/social/mood.js';
 import { describeRelationship } from '../../domain/social/relationship.js';
-import { exchangeQuality, sentiment } from '../../domain/social/sentiment.js';
+import { exchangeQuality } from '../../domain/social/sentiment.js';
 import { collectReply } from '../llm-reply.js';
 import type { PersonaService } from '../persona-service.js';
 import type { TurnAppraiser } from '../turn-appraiser.js';
@@ -136,11 +136,10 @@ export class SocialTurnObserver implements TurnObserver {
       durationMs: Math.max(0, replyMessage.createdAt - userMessage.createdAt),
       at: replyMessage.createdAt,
     };
-    // Begun at once, so a read of the persona's mood from now on waits for the reaction; it is saved
-    // once the reply has gone out (EmotionService.react), side by side with the relationship job's enqueue.
+    // Begun at once, so a read of the persona's mood from now on waits for the reaction; it is worked out
+    // and saved once the reply has gone out (EmotionService.react), side by side with the relationship job's enqueue.
     const reacted = this.deps.emotions.react(persona, {
-      sentiment: sentiment(userMessage.content).score,
-      askedQuestion: userMessage.content.includes('?'),
+      heard: userMessage.content,
       cause: 'chat',
       conversationId: conversation.id,
     });

@@ -10,7 +10,7 @@
  * written with the reply's filing, after the reply: one commit per turn, none before the model is asked.
  */
 import { AppError } from '../../domain/errors.js';
-import { addToVector, assignThread, hasReturnCue, termVector, threadLabel, type ThreadDecision } from '../../domain/social/topic-threads.js';
+import { addToVector, assignThread, hasReturnCue, messageWords, termVector, threadLabel, type ThreadDecision } from '../../domain/social/topic-threads.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
 import type { SocialStore, ThreadFiling, ThreadRecord } from '../../ports/social-store.js';
@@ -211,11 +211,12 @@ export class TopicThreadService {
   private async file(message: MessageRecord): Promise<ThreadDecision & { threadId: number }> {
     const { conversationId } = message;
     const { threads, currentId } = await this.threadsOf(conversationId);
-    const vector = termVector(message.content);
+    const words = messageWords(message.content);
+    const vector = termVector(message.content, words);
     const current = threads.find((thread) => thread.id === currentId);
     const decision = assignThread(vector, threads, currentId, {
       fromUser: message.role === 'user',
-      hasReturnCue: message.role === 'user' && hasReturnCue(message.content),
+      hasReturnCue: message.role === 'user' && hasReturnCue(message.content, words),
       // a reply landing in a branch nobody has spoken in yet was being generated when the branch opened
       answersThreadId:
         message.role === 'assistant' && current?.isBranch === true && current.messageCount === 0
