@@ -142,6 +142,16 @@ export class JsonRpcEngine {
     return this.handleBatch(message, createContext);
   }
 
+  /**
+   * What a message costs against rate limits: the requests it runs. A batch costs its size, but one
+   * over `maxBatchSize` runs nothing (one -32600 answers it), so it costs 1: a client learns the limit
+   * instead of being refused each member for a rate it never used.
+   */
+  costOf(message: unknown): number {
+    if (!Array.isArray(message)) return 1;
+    return message.length > this.maxBatchSize ? 1 : Math.max(1, message.length);
+  }
+
   private async handleBatch(message: unknown[], createContext: ContextFactory): Promise<JsonRpcResponse | JsonRpcResponse[] | null> {
     if (message.length === 0) {
       return errorResponse(null, { code: INVALID_REQUEST, message: 'Invalid Request: an empty batch.' });
@@ -385,10 +395,6 @@ export function parseFrame(text: string): { ok: true; message: unknown } | { ok:
   }
 }
 
-/** How many members a message has (a batch costs its size against rate limits). */
-export function messageCost(message: unknown): number {
-  return Array.isArray(message) ? Math.max(1, message.length) : 1;
-}
 
 /** A member of a message that is not a valid request: the id to answer with (when readable) and why. */
 class InvalidRequest {

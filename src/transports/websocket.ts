@@ -14,7 +14,7 @@ import { APPLICATION_ERRORS } from '../rpc/error-codes.js';
 import { fullBucket, takeTokens, type TokenBucket, type TokenBucketLimits } from '../domain/token-bucket.js';
 import { stringifyMessage } from '../rpc/exact-ids.js';
 import { encodeResponse } from '../rpc/shared-results.js';
-import { errorResponse, messageCost, parseFrame, type ContextFactory, type JsonRpcEngine, type JsonRpcResponse } from '../rpc/jsonrpc.js';
+import { errorResponse, parseFrame, type ContextFactory, type JsonRpcEngine, type JsonRpcResponse } from '../rpc/jsonrpc.js';
 import type { JsonRpcId, MethodContext, SessionBinding } from '../rpc/registry.js';
 import { newSessionId, SESSION_ID_PATTERN } from '../services/session-service.js';
 import type { ServerStats } from '../services/system-service.js';
@@ -504,7 +504,7 @@ export class WebSocketTransport {
       return;
     }
     const now = this.clock.now();
-    const retryAfterMs = takeTokens(connection.bucket, this.options.rateLimit, messageCost(parsed.message), now);
+    const retryAfterMs = takeTokens(connection.bucket, this.options.rateLimit, this.options.engine.costOf(parsed.message), now);
     if (retryAfterMs !== 0) {
       if (!connection.isThrottled && now - connection.refusalsLoggedAt >= REFUSALS_LOG_MS) {
         connection.refusalsLoggedAt = now;
@@ -523,7 +523,7 @@ export class WebSocketTransport {
     }
     if (connection.sharedLimits !== undefined) {
       // One node answers at once (no promise per frame); with Redis the budget is shared and answers later.
-      const shared = connection.sharedLimits.take(connection.rateSubject, messageCost(parsed.message));
+      const shared = connection.sharedLimits.take(connection.rateSubject, this.options.engine.costOf(parsed.message));
       if (shared instanceof Promise) {
         this.track(connection, shared.then((decision) => this.afterSharedLimit(connection, parsed.message, decision)));
         return;

@@ -121,6 +121,17 @@ describe('backpressure', () => {
     await client.close();
   });
 
+  it('answers a batch over limits.maxBatchSize with one -32600, even one larger than the rate burst', async () => {
+    const client = await limited.connect();
+    client.send(Array.from({ length: 101 }, (_, id) => ({ jsonrpc: '2.0', id, method: 'persona.list' })));
+    expect(await client.next()).toMatchObject({ id: null, error: { code: -32600, data: { kind: 'limit_exceeded', limit: 100 } } });
+    // It ran nothing, so it took one token of five: the next requests are served.
+    client.send({ jsonrpc: '2.0', id: 'after', method: 'persona.list' });
+    expect(await client.next()).toMatchObject({ id: 'after', result: { total_count: 2 } });
+    now += 60_000;
+    await client.close();
+  });
+
   it('reads no more frames of a connection while limits.maxPendingRequestsPerConnection of its requests are unanswered', async () => {
     const client = await limited.connect();
     ollama.setMode('hang');

@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { localProcess, mayStillRun, newOwnerName, parseOwner, type ProcessProbe } from './claim-owner.js';
+import { localProcess, mayStillRun, newOwnerName, parseOwner, statFields, type ProcessProbe } from './claim-owner.js';
 
 /** A machine where PIDs 100 (since tick 500) and 200 (since tick 900) run, seen from PID 100's main thread. */
 function machine(overrides: Partial<ProcessProbe> = {}): ProcessProbe {
@@ -70,5 +72,24 @@ describe('job claim owners', () => {
       expect(here.inspect(process.pid)).toEqual({ running: true, startTicks: here.startTicks });
     }
     expect(mayStillRun(newOwnerName(here), here, nobodyHere)).toBe(false);
+  });
+
+  it.runIf(process.platform === 'linux')('takes back the claims of a killed process not yet reaped (a zombie)', async () => {
+    // `sleep 0` exits at once and its parent, exec'd into `sleep 5`, never reaps it: a zombie whose PID answers kill(0).
+    const parent = spawn('/bin/sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (data: Buffer) => resolve(data.toString().trim()))));
+      for (let tries = 0; statFields(readFileSync(`/proc/${zombie}/stat`, 'utf8'))[0] !== 'Z'; tries++) {
+        expect(tries).toBeLessThan(500);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(() => process.kill(zombie, 0)).not.toThrow();
+      const here = localProcess();
+      const started = statFields(readFileSync(`/proc/${zombie}/stat`, 'utf8'))[19];
+      expect(here.inspect(zombie)).toEqual({ running: false, startTicks: started });
+      expect(mayStillRun(`${zombie}-0badcafe-0-${started}-${here.scope}`, here, nobodyHere)).toBe(false);
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });

@@ -89,7 +89,13 @@ export function localProcess(): ProcessProbe {
       .update(linkOr('/proc/self/ns/pid', ''))
       .digest('hex')
       .slice(0, 12),
-    inspect: (pid) => ({ running: isRunning(pid), startTicks: startTicksOf(pid) }),
+    inspect: (pid) => {
+      const stat = readOr(`/proc/${pid}/stat`, null);
+      if (stat === null) return { running: isRunning(pid), startTicks: null };
+      const fields = statFields(stat);
+      // A zombie (Z) or dead (X) process no longer runs, though its PID answers until it is reaped.
+      return { running: fields[0] !== 'Z' && fields[0] !== 'X' && isRunning(pid), startTicks: fields[19] ?? null };
+    },
   };
   return local;
 }
@@ -104,12 +110,15 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** Field 22 of /proc/PID/stat (after the command name, which may itself hold spaces and parentheses). */
+/** Field 22 of /proc/PID/stat: the process's start, in clock ticks after boot. */
 function startTicksOf(pid: number): string | null {
   const stat = readOr(`/proc/${pid}/stat`, null);
-  if (stat === null) return null;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19] ?? null;
+  return stat === null ? null : (statFields(stat)[19] ?? null);
+}
+
+/** The fields of a /proc/PID/stat line from the third (the state) on: the command name before them may hold spaces and parentheses. */
+export function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 function readOr<T>(file: string, fallback: T): string | T {
