@@ -82,7 +82,7 @@ export function localProcess(): ProcessProbe {
   local ??= {
     pid: process.pid,
     threadId,
-    startTicks: startTicksOf(process.pid) ?? '',
+    startTicks: statOf(process.pid)?.[19] ?? '',
     scope: createHash('sha256')
       .update(readOr('/proc/sys/kernel/random/boot_id', hostname()))
       .update('\0')
@@ -90,9 +90,8 @@ export function localProcess(): ProcessProbe {
       .digest('hex')
       .slice(0, 12),
     inspect: (pid) => {
-      const stat = readOr(`/proc/${pid}/stat`, null);
-      if (stat === null) return { running: isRunning(pid), startTicks: null };
-      const fields = statFields(stat);
+      const fields = statOf(pid);
+      if (fields === null) return { running: isRunning(pid), startTicks: null };
       // A zombie (Z) or dead (X) process no longer runs, though its PID answers until it is reaped.
       return { running: fields[0] !== 'Z' && fields[0] !== 'X' && isRunning(pid), startTicks: fields[19] ?? null };
     },
@@ -110,10 +109,10 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** Field 22 of /proc/PID/stat: the process's start, in clock ticks after boot. */
-function startTicksOf(pid: number): string | null {
+/** /proc/PID/stat's fields from the state on (index 19: the start, in clock ticks after boot); null without /proc. */
+function statOf(pid: number): string[] | null {
   const stat = readOr(`/proc/${pid}/stat`, null);
-  return stat === null ? null : (statFields(stat)[19] ?? null);
+  return stat === null ? null : statFields(stat);
 }
 
 /** The fields of a /proc/PID/stat line from the third (the state) on: the command name before them may hold spaces and parentheses. */
