@@ -79,12 +79,6 @@ export interface AppOptions {
    * with another writer (the main thread), keeping no moods, energy or relationships in memory.
    */
   isJobsThread?: boolean;
-  /**
-   * The run slots this core's LLM backends take instead of keeping their own queues (by default: Redis's,
-   * shared by the nodes, when `redis.url` is set). The seam for the jobs thread's backends, which are to
-   * take their slots from the main thread's queues so that a chat still goes first.
-   */
-  llmSlots?: Cluster['llmSlots'];
 }
 
 /**
@@ -179,16 +173,15 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   };
   // Every backend behind its own queue; the router picks the model of each request (docs/backends.md).
   const hostModel = new HostModelBridge();
-  const sharedSlots = options.llmSlots ?? cluster.llmSlots;
   const built = backendsFromConfig(config.llm, {
     logger,
     hostModel,
     ...(options.llm ? { override: options.llm } : {}),
     // With Redis the nodes share each backend's slots, so llm.concurrency and llm.maxQueued hold for the deployment.
-    ...(sharedSlots === undefined
+    ...(cluster.llmSlots === undefined
       ? {}
       : {
-          sharedSlots,
+          sharedSlots: cluster.llmSlots,
           onSharedFailure: (backend: string, error: unknown) =>
             logger.warn({ err: error, backend }, "redis: unreachable; this chat waits in this node's own LLM queue"),
         }),
@@ -623,9 +616,10 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     .recoverAfterReplies()
     .catch((error: unknown) => (logger.warn({ err: error }, 'could not look for replies whose after-reply writes a crash interrupted'), 0));
   if (recoveredReplies > 0) logger.info({ replies: recoveredReplies }, 'did the after-reply writes of replies a crash interrupted');
-  // On PostgreSQL another node may die while this one runs: now and then, take over the replies of a node
-  // gone from the store (each to one node: PostgresStore.pendingAfterReplies).
-  const afterReplySweep = usesPostgres(config) ? sweepAfterReplies(() => core.services.turns.recoverAfterReplies(), logger) : null;
+  // Another node (PostgreSQL) or process on the same data directory (SQLite: `persona-mcp mcp`, a second
+  // `serve`) may die while this one runs: now and then, take over the replies of an owner gone from the store
+  // (each to one taker: PostgresStore/SqliteStore.pendingAfterReplies; a live owner's are left to it).
+  const afterReplySweep = sweepAfterReplies(() => core.services.turns.recoverAfterReplies(), logger);
   if (config.warmUpRequests > 0) {
     const warmed = await warmUp(config.warmUpRequests);
     logger.debug(warmed, 'warmed up the request path');
@@ -667,7 +661,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         // then end what is open: turns in flight are aborted (their user messages are stored already),
         // WebSockets get 1001, MCP sessions and streams end. Nothing here waits on a client for long.
         const stopped = http.close();
-        if (afterReplySweep !== null) clearInterval(afterReplySweep);
+        clearInterval(afterReplySweep);
         stopRevocationWatch();
         stopConversationFeed();
         stallWatch.stop();
@@ -689,7 +683,7 @@ function withoutRedis(config: Config): Config {
   return { ...config, redis };
 }
 
-/** How often a serving node on PostgreSQL looks for replies whose node died before their after-reply writes. */
+/** How often a serving node looks for replies whose node or process died before their after-reply writes. */
 const AFTER_REPLY_SWEEP_MS = 5_000;
 
 function sweepAfterReplies(recover: () => Promise<number>, logger: Logger): NodeJS.Timeout {
@@ -699,9 +693,9 @@ function sweepAfterReplies(recover: () => Promise<number>, logger: Logger): Node
     isBusy = true;
     recover()
       .then((replies) => {
-        if (replies > 0) logger.info({ replies }, "did the after-reply writes of replies whose node stopped before them");
+        if (replies > 0) logger.info({ replies }, "did the after-reply writes of replies whose node or process stopped before them");
       })
-      .catch((error: unknown) => logger.warn({ err: error }, 'could not look for replies whose node stopped before their after-reply writes'))
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not look for replies whose node or process stopped before their after-reply writes'))
       .finally(() => (isBusy = false));
   }, AFTER_REPLY_SWEEP_MS);
   sweep.unref();
