@@ -15,6 +15,7 @@ import { systemClock, type Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
 import type { CardRepository } from '../ports/cards.js';
 import type { LlmProvider } from '../ports/llm.js';
+import type { LlmSlotLeases } from '../ports/llm-slot-leases.js';
 import type { Store } from '../ports/store.js';
 import { JsonRpcEngine } from '../rpc/jsonrpc.js';
 import { logRequest } from '../rpc/request-log.js';
@@ -79,6 +80,11 @@ export interface AppOptions {
    * with another writer (the main thread), keeping no moods, energy or relationships in memory.
    */
   isJobsThread?: boolean;
+  /**
+   * The jobs thread's: its LLM backends lease their slots from the main thread's queues by message
+   * (`adapters/llm-queue/remote-slots.ts`), so a chat there preempts this thread's background calls.
+   */
+  llmLeases?: (backend: string) => LlmSlotLeases;
 }
 
 /**
@@ -177,6 +183,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     logger,
     hostModel,
     ...(options.llm ? { override: options.llm } : {}),
+    ...(options.llmLeases ? { leases: options.llmLeases } : {}),
     // With Redis the nodes share each backend's slots, so llm.concurrency and llm.maxQueued hold for the deployment.
     ...(cluster.llmSlots === undefined
       ? {}
@@ -412,7 +419,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     await state.start();
     memory.start(jobsThread === null ? 'all' : 'jobs-elsewhere');
     // Lost, the worker leaves its jobs to this thread's queue.
-    jobsThread?.start(events, () => storage.jobs.start());
+    jobsThread?.start(events, (backend) => llm.backend(backend)?.provider, () => storage.jobs.start());
   }
 
   const sceneRelay = cluster.relay<SceneRecord>('scene');

@@ -6,17 +6,20 @@
 import { readlinkSync } from 'node:fs';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Config } from '../config/schema.js';
+import { RemoteSlots } from '../adapters/llm-queue/remote-slots.js';
 import type { DomainEvent } from '../ports/events.js';
 import { createCore, type Core } from './app.js';
-import type { ToJobsThread } from './jobs-thread.js';
+import type { JobsThreadData, ToJobsThread } from './jobs-thread.js';
 
 /** The lowest priority (nice 19): the jobs run when the event loop's thread leaves the core idle. */
 const JOBS_THREAD_NICE = 19;
 
 const port = parentPort!;
 const priority = lowerThisThreadsPriority();
-const ready = createCore((workerData as { config: Config }).config, { isJobsThread: true });
+const { config, slots } = workerData as JobsThreadData;
+// Its model calls take the main thread's LLM slots, so a chat there goes first (offthread need 3).
+const remoteSlots = new RemoteSlots(slots);
+const ready = createCore(config, { isJobsThread: true, llmLeases: (backend) => remoteSlots.of(backend) });
 ready.then(
   (core) => core.logger.debug({ nice: priority }, 'the jobs thread runs the job queue'),
   // The main thread hears the exit and runs the jobs itself.

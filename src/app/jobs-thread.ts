@@ -12,14 +12,23 @@
  * thread that made it (`adapters/sqlite/claim-owner.ts`), so a process killed outright loses nothing that
  * was committed: the next start takes its claims back.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort, type WorkerOptions } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { serveSlotLeases } from '../adapters/llm-queue/slot-lease-server.js';
 import type { Config } from '../config/schema.js';
 import type { DomainEvent, EventBus } from '../ports/events.js';
 import type { JobQueue } from '../ports/jobs.js';
+import type { LlmSlotLeases } from '../ports/llm-slot-leases.js';
 
 /** How long a stopping worker may take (its queue's stop timeout, 5 s, and closing) before it is terminated. */
 export const STOP_BOUND_MS = 8_000;
+
+/** What the jobs thread starts with. */
+export interface JobsThreadData {
+  config: Config;
+  /** The worker's end of the LLM slot port (`RemoteSlots`; this thread serves it with `serveSlotLeases`). */
+  slots: MessagePort;
+}
 
 /** What the main thread tells the jobs thread. */
 export type ToJobsThread =
@@ -39,10 +48,10 @@ export function isFollowedByJobsThread(event: DomainEvent): boolean {
  * The worker of TypeScript sources (vitest, tsx): it registers tsx's loader, then imports `entry`. (Node 20
  * does not apply an `--import` of `execArgv` to a worker's entry.)
  */
-function sourceWorker(entry: URL, workerData: unknown): Worker {
+function sourceWorker(entry: URL, options: WorkerOptions): Worker {
   const tsx = import.meta.resolve('tsx/esm/api');
   const source = `import(${JSON.stringify(tsx)}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(entry.href)}))`;
-  return new Worker(source, { eval: true, workerData });
+  return new Worker(source, { ...options, eval: true });
 }
 
 export class JobsThread {
@@ -75,13 +84,19 @@ export class JobsThread {
   }
 
   /**
-   * Starts the worker. Should it exit without being asked (it failed to start, or crashed), `onLost` runs
-   * (the caller starts this thread's own queue, so the jobs still run).
+   * Starts the worker. Its model calls lease the slots of this thread's LLM queues (`slotsOf`, by backend
+   * name), so a chat here still preempts them. Should it exit without being asked (it failed to start, or
+   * crashed), `onLost` runs (the caller starts this thread's own queue, so the jobs still run).
    */
-  start(events: EventBus, onLost: () => void): void {
+  start(events: EventBus, slotsOf: (backend: string) => LlmSlotLeases | undefined, onLost: () => void): void {
+    const slots = new MessageChannel();
+    const workerData: JobsThreadData = { config: this.config, slots: slots.port2 };
+    const options = { workerData, transferList: [slots.port2] };
     const worker = import.meta.url.endsWith('.ts')
-      ? sourceWorker(new URL('./jobs-thread-entry.ts', import.meta.url), { config: this.config })
-      : new Worker(new URL('./jobs-thread-entry.js', import.meta.url), { workerData: { config: this.config } });
+      ? sourceWorker(new URL('./jobs-thread-entry.ts', import.meta.url), options)
+      : new Worker(new URL('./jobs-thread-entry.js', import.meta.url), options);
+    // The port closes when the worker exits, however it ends: the slots it held or waited for are given back.
+    serveSlotLeases(slots.port1, slotsOf);
     this.worker = worker;
     worker.on('error', (error) => this.logger.error({ err: error }, 'the jobs thread failed'));
     worker.on('exit', (code) => {

@@ -2,6 +2,8 @@
  * A person's chat takes the LLM slot of a running background call (the turn appraisal), and the server
  * says how often that happened: `llm.queue.preempted` in system.status and a Prometheus counter. The real
  * server, real SQLite and the fake Ollama over HTTP; the appraisal is held at the fake so it holds the slot.
+ * The same with the jobs in the jobs thread (`jobs.thread: 'worker'`): the appraisal is then called from
+ * that thread, whose queue leases the main thread's slots (adapters/llm-queue/remote-slots.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOllama, type FakeChatBody, type FakeOllama } from '../fakes/fake-ollama.js';
@@ -9,20 +11,21 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const isAppraisal = (body: FakeChatBody): boolean => body.messages?.[0]?.content.startsWith('You appraise exchanges') ?? false;
 
-let ollama: FakeOllama;
-let server: TestServer;
+describe.each(['main', 'worker'])('LLM queue preemption, seen from outside (jobs.thread: %s)', (thread) => {
+  let ollama: FakeOllama;
+  let server: TestServer;
 
-beforeAll(async () => {
-  ollama = await startFakeOllama();
-  server = await startTestServer({ ollamaUrl: ollama.url, flags: { 'memory.embedder': 'offline', 'memory.doc2query': false } });
-});
-afterAll(async () => {
-  await server.cleanup();
-  await ollama.close();
-});
+  beforeAll(async () => {
+    ollama = await startFakeOllama();
+    server = await startTestServer({ ollamaUrl: ollama.url, flags: { 'memory.embedder': 'offline', 'memory.doc2query': false, 'jobs.thread': thread } });
+  });
+  afterAll(async () => {
+    await server.cleanup();
+    await ollama.close();
+  });
 
-describe('LLM queue preemption, seen from outside', () => {
-  it('counts a background call preempted by a chat in system.status and /metrics', async () => {
+  // With the jobs thread, the first turn's jobs wait for it to boot (tsx compiles its sources under vitest).
+  it('counts a background call preempted by a chat in system.status and /metrics', { timeout: 60_000 }, async () => {
     const client = await server.connect();
     const before = (await client.result('system.status')).llm.queue;
     // The default backend's own queue (llm.concurrency 1, llm.maxQueued 32), not a sum over every backend.

@@ -6,6 +6,7 @@
  */
 import type { Config } from '../../config/schema.js';
 import type { LlmProvider } from '../../ports/llm.js';
+import type { LlmSlotLeases } from '../../ports/llm-slot-leases.js';
 import type { LlmSlots } from '../../ports/llm-slots.js';
 import { FallbackToHostProvider, HostLlmProvider, type HostModelBridge } from '../host/host-model.js';
 import { QueuedLlmProvider } from '../llm-queue/queued-provider.js';
@@ -32,15 +33,23 @@ export interface BackendOptions {
    */
   sharedSlots?: (backend: string, limits: { concurrency: number; maxQueued: number }) => LlmSlots;
   onSharedFailure?: (backend: string, error: unknown) => void;
+  /**
+   * A jobs worker thread's: each backend leases its slots from the main thread's queue of the same name
+   * (`QueuedLlmProvider`'s `leases`), so a chat there preempts this thread's background calls. Not asked
+   * for the MCP host's model (the worker has no MCP host).
+   */
+  leases?: (backend: string) => LlmSlotLeases;
 }
 
 export function backendsFromConfig(llm: Config['llm'], options: BackendOptions): BuiltBackends {
   const queue = (name: string, kind: BackendKind, provider: LlmProvider, limits: { concurrency?: number | undefined; maxQueued?: number | undefined } = {}): QueuedLlmProvider => {
     const bounds = { concurrency: limits.concurrency ?? llm.concurrency, maxQueued: limits.maxQueued ?? llm.maxQueued };
     const shared = kind === 'host' ? undefined : options.sharedSlots?.(name, bounds);
+    const leases = kind === 'host' ? undefined : options.leases?.(name);
     return new QueuedLlmProvider(provider, {
       ...bounds,
       ...(shared === undefined ? {} : { shared, onSharedFailure: (error: unknown) => options.onSharedFailure?.(name, error) }),
+      ...(leases === undefined ? {} : { leases }),
     });
   };
   const timeouts = { requestTimeoutMs: llm.timeoutMs, firstTokenTimeoutMs: llm.firstTokenTimeoutMs, logger: options.logger };
