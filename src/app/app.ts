@@ -45,7 +45,7 @@ import { metricsRoute } from '../transports/metrics-route.js';
 import { WebSocketTransport } from '../transports/websocket.js';
 import { RequestGuard } from '../transports/request-guard.js';
 import { DatasetService } from '../services/models/dataset-service.js';
-import { openStorage, usesPostgres } from './compose-storage.js';
+import { openStorage } from './compose-storage.js';
 import { composeCluster, type Cluster } from './compose-cluster.js';
 import { PromptTemplateService } from '../services/models/prompt-template-service.js';
 import { composeMedia } from './compose-media.js';
@@ -566,9 +566,10 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     .recoverAfterReplies()
     .catch((error: unknown) => (logger.warn({ err: error }, 'could not look for replies whose after-reply writes a crash interrupted'), 0));
   if (recoveredReplies > 0) logger.info({ replies: recoveredReplies }, 'did the after-reply writes of replies a crash interrupted');
-  // On PostgreSQL another node may die while this one runs: now and then, take over the replies of a node
-  // gone from the store (each to one node: PostgresStore.pendingAfterReplies).
-  const afterReplySweep = usesPostgres(config) ? sweepAfterReplies(() => core.services.turns.recoverAfterReplies(), logger) : null;
+  // Another node (PostgreSQL) or process on the same data directory (SQLite: `persona-mcp mcp`, a second
+  // `serve`) may die while this one runs: now and then, take over the replies of an owner gone from the store
+  // (each to one taker: PostgresStore/SqliteStore.pendingAfterReplies; a live owner's are left to it).
+  const afterReplySweep = sweepAfterReplies(() => core.services.turns.recoverAfterReplies(), logger);
   if (config.warmUpRequests > 0) {
     const warmed = await warmUp(config.warmUpRequests);
     logger.debug(warmed, 'warmed up the request path');
@@ -610,7 +611,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         // then end what is open: turns in flight are aborted (their user messages are stored already),
         // WebSockets get 1001, MCP sessions and streams end. Nothing here waits on a client for long.
         const stopped = http.close();
-        if (afterReplySweep !== null) clearInterval(afterReplySweep);
+        clearInterval(afterReplySweep);
         stopRevocationWatch();
         stopConversationFeed();
         stallWatch.stop();
@@ -626,7 +627,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   };
 }
 
-/** How often a serving node on PostgreSQL looks for replies whose node died before their after-reply writes. */
+/** How often a serving node looks for replies whose node or process died before their after-reply writes. */
 const AFTER_REPLY_SWEEP_MS = 5_000;
 
 function sweepAfterReplies(recover: () => Promise<number>, logger: Logger): NodeJS.Timeout {
@@ -636,9 +637,9 @@ function sweepAfterReplies(recover: () => Promise<number>, logger: Logger): Node
     isBusy = true;
     recover()
       .then((replies) => {
-        if (replies > 0) logger.info({ replies }, "did the after-reply writes of replies whose node stopped before them");
+        if (replies > 0) logger.info({ replies }, "did the after-reply writes of replies whose node or process stopped before them");
       })
-      .catch((error: unknown) => logger.warn({ err: error }, 'could not look for replies whose node stopped before their after-reply writes'))
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not look for replies whose node or process stopped before their after-reply writes'))
       .finally(() => (isBusy = false));
   }, AFTER_REPLY_SWEEP_MS);
   sweep.unref();

@@ -6,6 +6,10 @@
  * the database read between the two runs shows it). Restarted on the same data directory, the server
  * does those writes before it listens: the conversation's thread holds both messages and memory
  * formation's job runs, forming the memory of what the person said.
+ *
+ * A second `serve` started beside a live server on its data directory leaves that server's pending writes
+ * to it (it must not take them for a crash's leftover: they would be done twice); once the live server is
+ * killed, the second takes them over within its sweep (a few seconds) and does them exactly once.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +22,7 @@ import { TestClient } from '../helpers/ws-client.js';
 
 let ollama: FakeOllama;
 let dir: string;
+const dirs: string[] = [];
 const children: ChildServer[] = [];
 
 beforeAll(async () => {
@@ -27,13 +32,13 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of children) await child.kill('SIGKILL');
   await ollama.close();
-  rmSync(dir, { recursive: true, force: true });
+  for (const removed of [dir, ...dirs]) rmSync(removed, { recursive: true, force: true });
 });
 
 const MESSAGE = 'My name is Tova and I love sailing old wooden boats on the northern lakes.';
 
-function readDatabase<T>(read: (db: BetterSqlite3.Database) => T): T {
-  const db = new BetterSqlite3(path.join(dir, 'persona-mcp.db'), { readonly: true });
+function readDatabase<T>(read: (db: BetterSqlite3.Database) => T, dataDir = dir): T {
+  const db = new BetterSqlite3(path.join(dataDir, 'persona-mcp.db'), { readonly: true });
   try {
     return read(db);
   } finally {
@@ -44,10 +49,7 @@ function readDatabase<T>(read: (db: BetterSqlite3.Database) => T): T {
 // Child servers compile the CLI through tsx first: slow on a loaded machine.
 describe('a kill -9 right after a reply', { timeout: 120_000 }, () => {
   it('loses neither the topic filing nor the memory formation of that turn', async () => {
-    const held = path.join(dir, 'held-writes.json');
-    writeFileSync(held, JSON.stringify({ database: { writeBatchMs: 60_000 } }));
-    const first = await startChildServer(['--data-dir', dir, '--ollama-host', ollama.url, '--config', held]);
-    children.push(first);
+    const first = await startHoldingServer(dir);
     const client = await TestClient.connect(first.websocketUrl);
     await client.result('persona.switch', { persona_id: 'aria' });
     const reply = (await client.result('persona.chat', { message: MESSAGE })) as { conversation_id: string; reply: string };
@@ -96,5 +98,62 @@ describe('a kill -9 right after a reply', { timeout: 120_000 }, () => {
     expect(after.pending).toBe(0);
     expect(after.filed.map((row) => row.id)).toEqual(left.messages.map((message) => message.id));
     expect(after.formation).toEqual([{ status: 'completed' }]);
+  });
+});
+
+/** A server whose after-reply writes wait a minute for their commit (`database.writeBatchMs`), so a kill or a second server always comes first. */
+async function startHoldingServer(dataDir: string): Promise<ChildServer> {
+  const held = path.join(dataDir, 'held-writes.json');
+  writeFileSync(held, JSON.stringify({ database: { writeBatchMs: 60_000 } }));
+  const server = await startChildServer(['--data-dir', dataDir, '--ollama-host', ollama.url, '--config', held]);
+  children.push(server);
+  return server;
+}
+
+interface AfterReplyState {
+  pending: { id: number; owner: string | null }[];
+  filed: number;
+  formationJobs: number;
+}
+
+function afterReplyState(dataDir: string): AfterReplyState {
+  return readDatabase(
+    (db) => ({
+      pending: db.prepare('SELECT reply_message_id AS id, owner FROM after_reply_pending').all() as AfterReplyState['pending'],
+      filed: (db.prepare('SELECT count(*) AS n FROM message_threads').get() as { n: number }).n,
+      formationJobs: (db.prepare("SELECT count(*) AS n FROM jobs WHERE type = 'memory.form'").get() as { n: number }).n,
+    }),
+    dataDir,
+  );
+}
+
+describe("a second serve on a live server's data directory", { timeout: 120_000 }, () => {
+  it("leaves the live server's pending after-reply writes alone, and takes them over once that server is gone", async () => {
+    const shared = makeDataDir();
+    dirs.push(shared);
+    const first = await startHoldingServer(shared);
+    const client = await TestClient.connect(first.websocketUrl);
+    await client.result('persona.switch', { persona_id: 'aria' });
+    await client.result('persona.chat', { message: MESSAGE });
+    await client.close();
+    const held = afterReplyState(shared);
+    expect(held.pending).toHaveLength(1);
+    expect(held.pending[0]!.owner).toMatch(new RegExp(`^${first.process.pid}-`));
+
+    // Started (it looks for crash leftovers before it listens) while the first still holds its writes.
+    const second = await startChildServer(['--data-dir', shared, '--ollama-host', ollama.url]);
+    children.push(second);
+    expect(afterReplyState(shared)).toEqual({ pending: held.pending, filed: 0, formationJobs: 0 });
+
+    await first.kill('SIGKILL');
+    // The second's sweep takes the record over (each look is a read of the file, not a sleep for a fixed time).
+    let state = afterReplyState(shared);
+    const deadline = Date.now() + 60_000;
+    while (state.pending.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      state = afterReplyState(shared);
+    }
+    expect(state).toEqual({ pending: [], filed: 2, formationJobs: 1 });
+    await second.kill('SIGTERM');
   });
 });

@@ -3,7 +3,16 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
-import type { LlmChatEvent } from '../../src/ports/llm.js';
+import type { LlmChatEvent, LlmChatRequest } from '../../src/ports/llm.js';
+
+/** A one-question chat request to the fake Ollama's default model; `background` as a job's call. */
+export const asking = (question: string, priority?: 'background'): LlmChatRequest => ({
+  model: 'llama3.1:8b',
+  messages: [{ role: 'user', content: question }],
+  maxTokens: 32,
+  contextTokens: 512,
+  ...(priority ? { priority } : {}),
+});
 
 /** Every event of a chat, in order; `seen` keeps those that arrived before a failure. */
 export async function collect(events: AsyncIterable<LlmChatEvent>, seen: LlmChatEvent[] = []): Promise<LlmChatEvent[]> {

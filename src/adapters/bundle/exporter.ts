@@ -13,7 +13,7 @@ import { writeArchive } from './archive.js';
 import { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, tableFileName, type BundleManifest, type Selection, type TableEntry } from './manifest.js';
 import { quoteIdent, readSchema, type TableInfo } from './schema.js';
 import { rowKeyOf, selectRows, type RowSelection } from './selection.js';
-import { ruleFor } from './table-rules.js';
+import { OWNER_COLUMNS, ruleFor } from './table-rules.js';
 import { encodeValue, keyOf, type SqlValue } from './values.js';
 
 export interface ExportOptions {
@@ -98,6 +98,7 @@ async function writeTables(db: Database, staging: string, options: ExportOptions
           const name = `${table.name}.${column}`;
           nulledReferences[name] = (nulledReferences[name] ?? 0) + 1;
         }
+        if (OWNER_COLUMNS.has(`${table.name}.${column}`)) value = null;
         out[column] = encodeValue(value);
       }
       const line = Buffer.from(`${JSON.stringify(out)}\n`);

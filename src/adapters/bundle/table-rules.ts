@@ -41,6 +41,15 @@ export function ruleFor(table: string): TableRule {
 export const POINTER_RELATIONS: ReadonlySet<string> = new Set(['sessions.active_persona_id']);
 
 /**
+ * Columns naming the process that owes a row's work (a reply's pending after-reply writes: SQLite migration
+ * 0048), meaningful only in the data directory where they were written: a copy (bundle, backup,
+ * `migrate-store`) carries them empty, so the copy's pending work belongs to the first server that looks
+ * (an owner that still runs elsewhere, or runs in another container, would otherwise keep it forever).
+ * Written `table.column`.
+ */
+export const OWNER_COLUMNS: ReadonlySet<string> = new Set(['after_reply_pending.owner']);
+
+/**
  * Tables keyed by a fixed name (a setting's key, a shipped persona's id): a renamed row would mean
  * nothing, so under the `rename` policy their conflicts are skipped instead.
  */

@@ -1,18 +1,9 @@
 /** Preemption through the real Ollama client against the fake Ollama HTTP server. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LlmChatRequest } from '../../ports/llm.js';
-import { collect, textOf } from '../../../test/helpers/llm-events.js';
+import { asking, collect, textOf } from '../../../test/helpers/llm-events.js';
 import { startFakeOllama, type FakeOllama } from '../../../test/fakes/fake-ollama.js';
 import { OllamaProvider } from '../ollama/ollama-provider.js';
 import { QueuedLlmProvider } from './queued-provider.js';
-
-const asking = (question: string, priority?: 'background'): LlmChatRequest => ({
-  model: 'llama3.1:8b',
-  messages: [{ role: 'user', content: question }],
-  maxTokens: 32,
-  contextTokens: 512,
-  ...(priority ? { priority } : {}),
-});
 
 describe('QueuedLlmProvider preemption with Ollama', () => {
   let ollama: FakeOllama;

@@ -12,8 +12,13 @@
  * consumer only once its stream has completed (background consumers read whole replies), the re-run is
  * invisible to them. With shared (Redis) slots the deployment-wide slot is not preempted: a node only
  * preempts work holding its own slots.
+ *
+ * Leases: the queue also lends its slots to calls it does not make (`lease`): a jobs worker thread's
+ * queue is built with `leases` (the main thread's queue, reached by message) and keeps no slots of its
+ * own, so the main thread's chats preempt the worker's background calls exactly as their own.
  */
 import { AppError, isAppError } from '../../domain/errors.js';
+import type { LlmSlotLeases, SlotLease, SlotLeaseRequest } from '../../ports/llm-slot-leases.js';
 import type { LlmSlots } from '../../ports/llm-slots.js';
 import type { LlmChatEvent, LlmChatRequest, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
 
@@ -31,6 +36,11 @@ export interface QueuedLlmProviderOptions {
    */
   shared?: LlmSlots;
   onSharedFailure?: (error: unknown) => void;
+  /**
+   * Slots leased from another queue (a jobs worker thread's calls lease the main thread's): every call
+   * runs in one of them, and `concurrency` and `maxQueued` are that queue's to enforce.
+   */
+  leases?: LlmSlotLeases;
 }
 
 export interface LlmQueueStats {
@@ -49,13 +59,13 @@ interface Waiter {
   grant(): void;
 }
 
-/** A background call holding one of this node's slots, which an interactive chat may take from it. */
-interface RunningBackground {
-  readonly controller: AbortController;
-  /** Set when its slot was handed to an interactive chat: it must not release that slot itself. */
+/** A lease on one of this node's slots; a background one an interactive chat may take. */
+interface LocalLease extends SlotLease {
+  /** Set when its slot was handed to an interactive chat: releasing it then gives nothing back. */
   isPreempted: boolean;
-  /** Set once it has ended (its reply whole, or failed): a preemption that comes too late then aborts nothing. */
-  isDone: boolean;
+  /** Set once released (its call ended): a preemption that comes too late then aborts nothing. */
+  isReleased: boolean;
+  readonly onPreempted: (reason: AppError) => void;
 }
 
 /**
@@ -64,7 +74,7 @@ interface RunningBackground {
  */
 export const MAX_PREEMPTIONS = 3;
 
-export class QueuedLlmProvider implements LlmProvider {
+export class QueuedLlmProvider implements LlmProvider, LlmSlotLeases {
   readonly name: string;
   private readonly concurrency: number;
   private readonly maxQueued: number;
@@ -73,8 +83,8 @@ export class QueuedLlmProvider implements LlmProvider {
   /** Chats of this node running in, and waiting for, shared slots. */
   private sharedRunning = 0;
   private sharedWaiting = 0;
-  /** Background calls in local slots that may still be preempted, oldest first. */
-  private readonly preemptible: RunningBackground[] = [];
+  /** Background leases of local slots that may still be preempted, oldest first. */
+  private readonly preemptible: LocalLease[] = [];
   private preemptedCount = 0;
 
   constructor(
@@ -115,15 +125,16 @@ export class QueuedLlmProvider implements LlmProvider {
       }
       return;
     }
+    const leases = this.options.leases ?? this;
     if (isBackground) {
-      yield* await this.runBackground(request, signal);
+      yield* await this.runBackground(request, signal, leases);
       return;
     }
-    await this.acquire(signal, false);
+    const lease = await leases.lease(INTERACTIVE, signal, ignorePreemption);
     try {
       yield* this.inner.chat(request, signal);
     } finally {
-      this.release();
+      lease.release();
     }
   }
 
@@ -132,32 +143,48 @@ export class QueuedLlmProvider implements LlmProvider {
    * caller's signal aborting ends it exactly as before (the inner call's error, or `cancelled` while
    * waiting); only an abort by this queue re-runs it.
    */
-  private async runBackground(request: LlmChatRequest, signal: AbortSignal): Promise<LlmChatEvent[]> {
+  private async runBackground(request: LlmChatRequest, signal: AbortSignal, leases: LlmSlotLeases): Promise<LlmChatEvent[]> {
     for (let preemptions = 0; ; preemptions++) {
-      await this.acquire(signal, true, preemptions > 0);
-      const run: RunningBackground = { controller: new AbortController(), isPreempted: false, isDone: false };
-      if (preemptions < MAX_PREEMPTIONS) this.preemptible.push(run);
+      const controller = new AbortController();
+      const slot = { isBackground: true, isRequeued: preemptions > 0, isPreemptible: preemptions < MAX_PREEMPTIONS };
+      const lease = await leases.lease(slot, signal, (reason) => controller.abort(reason));
       // The caller's abort is passed on to the run's own signal (AbortSignal.any costs ~10 µs of CPU per call
       // on Node 20 and keeps the combined signal alive until both sources are collected).
-      const onCallerAbort = (): void => run.controller.abort(signal.reason);
+      const onCallerAbort = (): void => controller.abort(signal.reason);
       signal.addEventListener('abort', onCallerAbort, { once: true });
       if (signal.aborted) onCallerAbort();
       const events: LlmChatEvent[] = [];
       try {
-        for await (const event of this.inner.chat(request, run.controller.signal)) events.push(event);
+        for await (const event of this.inner.chat(request, controller.signal)) events.push(event);
         return events;
       } catch (error) {
         // Only an abort by preemption re-runs the call (one that failed of itself before it came stays failed).
-        if (!run.isPreempted || !run.controller.signal.aborted || signal.aborted) throw error;
+        if (!lease.isPreempted || !controller.signal.aborted || signal.aborted) throw error;
         // Preempted: the slot already belongs to an interactive chat; queue again and start over.
       } finally {
-        run.isDone = true;
         signal.removeEventListener('abort', onCallerAbort);
-        const index = this.preemptible.indexOf(run);
-        if (index !== -1) this.preemptible.splice(index, 1);
-        if (!run.isPreempted) this.release();
+        lease.release();
       }
     }
+  }
+
+  /** Waits for one of this node's slots for a call made elsewhere (see `LlmSlotLeases`), or by this queue itself. */
+  async lease(request: SlotLeaseRequest, signal: AbortSignal, onPreempted: (reason: AppError) => void): Promise<SlotLease> {
+    await this.acquire(signal, request.isBackground, request.isRequeued);
+    const lease: LocalLease = {
+      isPreempted: false,
+      isReleased: false,
+      onPreempted,
+      release: () => {
+        if (lease.isReleased) return;
+        lease.isReleased = true;
+        const index = this.preemptible.indexOf(lease);
+        if (index !== -1) this.preemptible.splice(index, 1);
+        if (!lease.isPreempted) this.release();
+      },
+    };
+    if (request.isBackground && request.isPreemptible) this.preemptible.push(lease);
+    return lease;
   }
 
   /**
@@ -174,9 +201,9 @@ export class QueuedLlmProvider implements LlmProvider {
     // An immediate queued now runs before the next poll; the one it queues runs after it.
     setImmediate(() =>
       setImmediate(() => {
-        if (victim.isDone) return;
+        if (victim.isReleased) return;
         this.preemptedCount++;
-        victim.controller.abort(new AppError('cancelled', 'A chat a person waits for took this background call\'s slot; it runs again shortly.'));
+        victim.onPreempted(preemptedForChat());
       }),
     );
     return true;
@@ -284,6 +311,15 @@ export class QueuedLlmProvider implements LlmProvider {
   }
 }
 
-function cancelledWhileWaiting(): AppError {
+const INTERACTIVE: SlotLeaseRequest = { isBackground: false, isRequeued: false, isPreemptible: false };
+/** An interactive chat's slot is never taken from it. */
+const ignorePreemption = (): void => {};
+
+/** The abort reason of a background call whose slot a chat took. */
+export function preemptedForChat(): AppError {
+  return new AppError('cancelled', "A chat a person waits for took this background call's slot; it runs again shortly.");
+}
+
+export function cancelledWhileWaiting(): AppError {
   return new AppError('cancelled', 'The chat was cancelled while it waited for the model.');
 }

@@ -11,6 +11,7 @@
  * Only columns present on both sides are copied (a table or column the other side lacks is reported).
  */
 import type { Database as SqliteDatabase } from '../sqlite/database.js';
+import { OWNER_COLUMNS } from '../bundle/table-rules.js';
 import { TransactionClient, type PostgresDatabase } from './database.js';
 
 /** Every table, parents before children (foreign keys). */
@@ -63,9 +64,10 @@ export interface CopyReport {
   skipped: string[];
 }
 
+/** The table's columns in the SQLite database, but those naming the process that wrote a row (never copied: `OWNER_COLUMNS`). */
 function sqliteColumns(db: SqliteDatabase, table: string): string[] | null {
   const rows = db.prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)').all(table);
-  return rows.length === 0 ? null : rows.map((row) => row.name);
+  return rows.length === 0 ? null : rows.map((row) => row.name).filter((name) => !OWNER_COLUMNS.has(`${table}.${name}`));
 }
 
 async function pgColumns(client: Pick<TransactionClient, 'rows'>, schema: string, table: string): Promise<string[] | null> {

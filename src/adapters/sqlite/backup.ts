@@ -15,6 +15,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { AppError } from '../../domain/errors.js';
 import { BundleError } from '../bundle/errors.js';
+import { OWNER_COLUMNS } from '../bundle/table-rules.js';
 import { BUSY_TIMEOUT_MS, openDatabase, type Database } from './database.js';
 import { currentSchemaVersion, MIGRATIONS } from './migrations.js';
 
@@ -42,6 +43,7 @@ export async function backupDatabase(source: Database, file: string): Promise<Ba
       if (result !== 'ok') throw new AppError('storage_error', `the backup copy failed its integrity check (${String(result)})`);
       // A single file is easier to move around than a WAL database: the copy is switched to DELETE mode.
       check.pragma('journal_mode = DELETE');
+      forgetOwners(check);
       schemaVersion = check.prepare<[], number>('SELECT max(version) FROM schema_migrations').pluck().get() ?? 0;
     } finally {
       check.close();
@@ -51,6 +53,15 @@ export async function backupDatabase(source: Database, file: string): Promise<Ba
   } catch (error) {
     rmSync(partial, { force: true });
     throw error;
+  }
+}
+
+/** Empties the copy's columns naming the process that owes a row's work (`OWNER_COLUMNS`): whoever opens the copy does that work. */
+function forgetOwners(copy: BetterSqlite3.Database): void {
+  for (const owned of OWNER_COLUMNS) {
+    const [table, column] = owned.split('.') as [string, string];
+    const hasColumn = copy.prepare<[string, string], 1>('SELECT 1 FROM pragma_table_info(?) WHERE name = ?').pluck().get(table, column) !== undefined;
+    if (hasColumn) copy.prepare(`UPDATE "${table}" SET "${column}" = NULL`).run();
   }
 }
 

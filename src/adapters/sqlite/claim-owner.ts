@@ -1,8 +1,9 @@
 /**
- * Who made a job claim (`jobs.lease_owner`) and whether it can still be running, for the SQLite queue's
- * take-back at start. An SQLite file in WAL mode is shared only by processes of one kernel, but not always of
- * one PID namespace: two containers on one host may mount the same data directory, and both servers are
- * then PID 1. A bare PID says nothing across that line, so an owner name carries where it was made:
+ * Who made a job claim (`jobs.lease_owner`) or wrote a reply's pending after-reply record
+ * (`after_reply_pending.owner`) and whether it can still be running, for the SQLite queue's take-back at
+ * start and the take-over of replies whose after-reply writes never committed. An SQLite file in WAL mode
+ * is shared only by processes of one kernel, but not always of one PID namespace: two containers on one
+ * host may mount the same data directory, and both servers are then PID 1. A bare PID says nothing across that line, so an owner name carries where it was made:
  *
  *   `PID-RANDOM-THREAD-START-SCOPE`
  *
@@ -36,7 +37,13 @@ export interface ParsedOwner {
   scope: string | null;
 }
 
-/** A new owner name for a queue of this thread. */
+/**
+ * The owner names of this thread's live claimers (started job queues, open stores): tests and tools may run
+ * two on one file in one process, and each must leave the other's claims alone.
+ */
+export const ownersRunningHere = new Set<string>();
+
+/** A new owner name for a claimer (a job queue, a store) of this thread. */
 export function newOwnerName(probe: ProcessProbe = localProcess()): string {
   return `${probe.pid}-${randomBytes(4).toString('hex')}-${probe.threadId}-${probe.startTicks}-${probe.scope}`;
 }

@@ -44,7 +44,7 @@ import {
   type JobQueueSettings,
   type JobRow,
 } from '../jobs/job-worker.js';
-import { localProcess, mayStillRun, newOwnerName } from './claim-owner.js';
+import { localProcess, mayStillRun, newOwnerName, ownersRunningHere } from './claim-owner.js';
 import type { Database } from './database.js';
 import { immediateTransaction } from './transactions.js';
 import { writeBatch } from './write-batch.js';
@@ -571,7 +571,4 @@ export class SqliteJobQueue implements JobQueue {
     return Math.max(0, Math.min(this.settings.pollMs, this.completedSince + this.completionDelayMs() - this.clock.now()));
   }
 }
-
-/** The owner names of this thread's started queues (tests and tools may run two on one file in one process). */
-const ownersRunningHere = new Set<string>();
 

@@ -24,6 +24,7 @@ import type {
   StoreHealth,
   UserTurnInput,
 } from '../../ports/store.js';
+import { localProcess, mayStillRun, newOwnerName, ownersRunningHere } from './claim-owner.js';
 import { openDatabase, type Database } from './database.js';
 import {
   conversationConflict,
@@ -75,6 +76,12 @@ export class SqliteStore implements Store {
   /** Messages inserted by the transaction in progress: they join their tails once it commits. */
   private readonly pendingTail: MessageRecord[] = [];
 
+  /**
+   * Names this store in the records of its replies' pending after-reply writes (`after_reply_pending.owner`),
+   * so another process on the same file leaves them alone while this one is open (`pendingAfterReplies`).
+   */
+  private readonly owner = newOwnerName();
+
   /** Runs the WAL's checkpoints off the event loop, for a long-running server (`open`'s option); null otherwise. */
   private checkpointer: WalCheckpointer | null = null;
 
@@ -97,6 +104,7 @@ export class SqliteStore implements Store {
     try {
       this.sql = prepareStatements(db);
       this.tails.install(db);
+      ownersRunningHere.add(this.owner);
     } catch (error) {
       throw translateSqliteError(error, path);
     }
@@ -319,7 +327,7 @@ export class SqliteStore implements Store {
       this.changePersonaStateRow(input.personaId, input.personaState);
       const { afterReply } = input;
       if (afterReply !== undefined)
-        this.sql.addAfterReplyPending.run(message.id, afterReply.userMessageId, afterReply.session.id, afterReply.session.userId, input.now);
+        this.sql.addAfterReplyPending.run(message.id, afterReply.userMessageId, afterReply.session.id, afterReply.session.userId, input.now, this.owner);
       return message;
     });
   }
@@ -335,15 +343,31 @@ export class SqliteStore implements Store {
       });
   }
 
+  /**
+   * Takes over the records whose owner is gone (killed, crashed, closed without its writes): its process no
+   * longer runs (`claim-owner.ts`), or the record has no owner (written before migration 0048). A record of
+   * a process that still runs (a second `serve`, `persona-mcp mcp` on the same data directory) or of another
+   * PID namespace is left to it. Each taken record becomes this store's in one conditional write, so two
+   * processes looking at once take each record once. A read alone when nothing is to be taken (the server
+   * asks every few seconds).
+   */
   pendingAfterReplies(): Promise<PendingAfterReply[]> {
-    return this.read(() =>
-      this.sql.afterReplyPending.all().map((row) => ({
+    return this.read(() => {
+      const here = localProcess();
+      const gone = this.sql.afterReplyPending
+        .all(this.owner)
+        .filter((row) => row.owner === null || !mayStillRun(row.owner, here, (owner) => ownersRunningHere.has(owner)));
+      if (gone.length === 0) return [];
+      const taken = immediateTransaction(this.db)(() =>
+        gone.filter((row) => this.sql.takeOverAfterReply.run({ owner: this.owner, replyMessageId: row.reply_message_id, formerOwner: row.owner }).changes === 1),
+      );
+      return taken.map((row) => ({
         replyMessageId: row.reply_message_id,
         conversationId: row.conversation_id,
         userMessageId: row.user_message_id,
         session: { id: row.session_id, userId: row.user_id },
-      })),
-    );
+      }));
+    });
   }
 
   appendMessage(input: Omit<MessageRecord, 'id'>): Promise<MessageRecord> {
@@ -411,6 +435,7 @@ export class SqliteStore implements Store {
    * is closed even when the statistics cannot be written (a full disk); that error is then rethrown.
    */
   async close(): Promise<void> {
+    ownersRunningHere.delete(this.owner);
     // the checkpointer's connection closes first: the last one to close checkpoints what is left
     await this.checkpointer?.stop();
     this.checkpointer = null;

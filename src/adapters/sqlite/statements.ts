@@ -24,13 +24,20 @@ export function prepareStatements(db: Database) {
   return {
     // personas
     listPersonas: db.prepare<[], PersonaRow>('SELECT * FROM personas ORDER BY lower(name)'),
-    addAfterReplyPending: db.prepare<[number, number | null, string, string | null, number]>(
-      'INSERT INTO after_reply_pending (reply_message_id, user_message_id, session_id, user_id, created_at) VALUES (?, ?, ?, ?, ?)',
+    addAfterReplyPending: db.prepare<[number, number | null, string, string | null, number, string]>(
+      'INSERT INTO after_reply_pending (reply_message_id, user_message_id, session_id, user_id, created_at, owner) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     removeAfterReplyPending: db.prepare<[number]>('DELETE FROM after_reply_pending WHERE reply_message_id = ?'),
-    afterReplyPending: db.prepare<[], { reply_message_id: number; conversation_id: string; user_message_id: number | null; session_id: string; user_id: string | null }>(
-      `SELECT p.reply_message_id, m.conversation_id, p.user_message_id, p.session_id, p.user_id
-       FROM after_reply_pending p JOIN messages m ON m.id = p.reply_message_id ORDER BY p.reply_message_id`,
+    afterReplyPending: db.prepare<
+      [string],
+      { reply_message_id: number; conversation_id: string; user_message_id: number | null; session_id: string; user_id: string | null; owner: string | null }
+    >(
+      `SELECT p.reply_message_id, m.conversation_id, p.user_message_id, p.session_id, p.user_id, p.owner
+       FROM after_reply_pending p JOIN messages m ON m.id = p.reply_message_id WHERE p.owner IS NOT ? ORDER BY p.reply_message_id`,
+    ),
+    // only while the row is still the named owner's: two processes taking over one gone owner's rows get each row once
+    takeOverAfterReply: db.prepare<{ owner: string; replyMessageId: number; formerOwner: string | null }>(
+      'UPDATE after_reply_pending SET owner = @owner WHERE reply_message_id = @replyMessageId AND owner IS @formerOwner',
     ),
     getPersona: db.prepare<[string], PersonaRow>('SELECT * FROM personas WHERE id = ?'),
     findPersonaByName: db.prepare<[string], PersonaRow>('SELECT * FROM personas WHERE lower(name) = lower(?)'),
