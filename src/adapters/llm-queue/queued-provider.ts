@@ -15,7 +15,8 @@
  *
  * Leases: the queue also lends its slots to calls it does not make (`lease`): a jobs worker thread's
  * queue is built with `leases` (the main thread's queue, reached by message) and keeps no slots of its
- * own, so the main thread's chats preempt the worker's background calls exactly as their own.
+ * own, so the main thread's chats preempt the worker's background calls exactly as their own, and with
+ * shared (Redis) slots the worker's calls take the deployment's slots through the main thread's queue.
  */
 import { AppError, isAppError } from '../../domain/errors.js';
 import type { LlmSlotLeases, SlotLease, SlotLeaseRequest } from '../../ports/llm-slot-leases.js';
@@ -38,7 +39,7 @@ export interface QueuedLlmProviderOptions {
   onSharedFailure?: (error: unknown) => void;
   /**
    * Slots leased from another queue (a jobs worker thread's calls lease the main thread's): every call
-   * runs in one of them, and `concurrency` and `maxQueued` are that queue's to enforce.
+   * runs in one of them, and `concurrency`, `maxQueued` and `shared` are that queue's to apply.
    */
   leases?: LlmSlotLeases;
 }
@@ -112,21 +113,8 @@ export class QueuedLlmProvider implements LlmProvider, LlmSlotLeases {
   }
 
   private async *runInSlot(request: LlmChatRequest, signal: AbortSignal): AsyncGenerator<LlmChatEvent> {
-    const isBackground = request.priority === 'background';
-    const shared = this.options.shared === undefined ? null : await this.acquireShared(signal, isBackground);
-    if (shared !== null) {
-      // Counted here too, so this node's own figures stay true beside the deployment's.
-      this.sharedRunning++;
-      try {
-        yield* this.inner.chat(request, signal);
-      } finally {
-        this.sharedRunning--;
-        shared();
-      }
-      return;
-    }
     const leases = this.options.leases ?? this;
-    if (isBackground) {
+    if (request.priority === 'background') {
       yield* await this.runBackground(request, signal, leases);
       return;
     }
@@ -168,8 +156,13 @@ export class QueuedLlmProvider implements LlmProvider, LlmSlotLeases {
     }
   }
 
-  /** Waits for one of this node's slots for a call made elsewhere (see `LlmSlotLeases`), or by this queue itself. */
+  /**
+   * Waits for a slot for a call made elsewhere (see `LlmSlotLeases`), or by this queue itself: a shared
+   * (Redis) slot when the deployment shares them (never preempted), else one of this node's.
+   */
   async lease(request: SlotLeaseRequest, signal: AbortSignal, onPreempted: (reason: AppError) => void): Promise<SlotLease> {
+    const shared = this.options.shared === undefined ? null : await this.acquireShared(signal, request.isBackground);
+    if (shared !== null) return this.holdShared(shared);
     await this.acquire(signal, request.isBackground, request.isRequeued);
     const lease: LocalLease = {
       isPreempted: false,
@@ -185,6 +178,21 @@ export class QueuedLlmProvider implements LlmProvider, LlmSlotLeases {
     };
     if (request.isBackground && request.isPreemptible) this.preemptible.push(lease);
     return lease;
+  }
+
+  private holdShared(giveBack: () => void): SlotLease {
+    // Counted here too, so this node's own figures stay true beside the deployment's.
+    this.sharedRunning++;
+    let isReleased = false;
+    return {
+      isPreempted: false,
+      release: () => {
+        if (isReleased) return;
+        isReleased = true;
+        this.sharedRunning--;
+        giveBack();
+      },
+    };
   }
 
   /**

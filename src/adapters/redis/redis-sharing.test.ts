@@ -64,6 +64,23 @@ describe.skipIf(!hasRedis)('sharing through Redis', () => {
     await expect.poll(() => two.stats(), { timeout: 2_000 }).toEqual({ running: 0, queued: 0 });
   });
 
+  it("leases a jobs worker thread the deployment's shared slot, not only this node's", async () => {
+    const [one, two] = [slotsOn(await connect()), slotsOn(await connect())];
+    const provider = new QueuedLlmProvider(instant, { concurrency: 1, maxQueued: 4, shared: one });
+    const signal = new AbortController().signal;
+    const onOtherNode = await two.acquire({ isBackground: false }, signal);
+
+    const leased = provider.lease({ isBackground: true, isRequeued: false, isPreemptible: true }, signal, () => {});
+    await expect.poll(() => one.stats(), { timeout: 2_000 }).toEqual({ running: 1, queued: 1 });
+    onOtherNode();
+    const lease = await leased;
+
+    expect(provider.stats()).toMatchObject({ running: 1, queued: 0 });
+    lease.release();
+    expect(provider.stats()).toMatchObject({ running: 0, queued: 0 });
+    await expect.poll(() => two.stats(), { timeout: 2_000 }).toEqual({ running: 0, queued: 0 });
+  });
+
   it("queues a chat on the node's own queue when Redis is down, and says so", async () => {
     const failures: unknown[] = [];
     const provider = new QueuedLlmProvider(instant, { concurrency: 1, maxQueued: 1, shared: slotsOn(await connect()), onSharedFailure: (error) => failures.push(error) });
