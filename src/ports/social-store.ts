@@ -137,6 +137,13 @@ export interface SocialStore {
       event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null };
     }>,
   ): Promise<Array<PromiseSettledResult<RelationshipEventRecord>>>;
+  /**
+   * The relationships other writers changed since the last call, for a caller that keeps relationships in
+   * memory ('all': too many to name; null: none). SQLite: other connections to the file (a jobs worker
+   * thread, another process) by its change log. A store without it has no other writer to follow (or the
+   * caller keeps nothing: PostgreSQL nodes share the store).
+   */
+  relationshipsChangedElsewhere?(): readonly RelationshipKey[] | 'all' | null;
   /** Newest first. */
   relationshipHistory(key: RelationshipKey, options: { limit: number; beforeId?: number }): Promise<RelationshipEventRecord[]>;
   relationshipEventsOf(conversationId: string): Promise<RelationshipEventRecord[]>;

@@ -27,6 +27,8 @@ export const TABLE_RULES: Readonly<Record<string, TableRule>> = {
   settings: { export: 'full-only', reason: 'server-wide runtime settings' },
   memory_meta: { export: 'never', reason: "bookkeeping of this server's full-text index, redone after an import" },
   memory_vector_changes: { export: 'never', reason: "bookkeeping of the connections' vector indexes; the imported vectors record their own" },
+  memory_changes: { export: 'never', reason: "bookkeeping of the connections' memory caches; the imported memories record their own" },
+  relationship_changes: { export: 'never', reason: "bookkeeping of the connections' relationship caches; the imported relationships record their own" },
 };
 
 export function ruleFor(table: string): TableRule {

@@ -16,6 +16,8 @@ const available = await postgresAvailable();
 const SQLITE_ONLY: Record<string, string> = {
   memory_meta: "bookkeeping of SQLite's FTS5 index (PostgreSQL's tsvector column keeps itself up to date)",
   memory_vector_changes: "SQLite connections' log for following each other's vectors (PostgreSQL nodes follow by memory_vectors.seq and memory_vector_deletions)",
+  memory_changes: "SQLite connections' log for following each other's memory writes (PostgreSQL nodes keep no such caches or follow by sequence)",
+  relationship_changes: "SQLite connections' log for following each other's relationship writes (PostgreSQL nodes keep no relationships: sharedStore)",
 };
 
 describe('PostgreSQL migrations', () => {

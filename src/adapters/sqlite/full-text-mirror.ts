@@ -12,11 +12,14 @@
  * token totals of FTS5's own "averages" record, a phrase's documents, a row's tokens — summed in the
  * same order. `memory-store.test.ts` checks it against FTS5 on every query of its corpora.
  *
- * It follows the table: the store reports which memories its writes touched (`noteChanged`), and the
- * next search re-reads those rows. Anything else — another connection's commit (`data_version`), a
- * persona deleted with its memories (a cascade), a totals mismatch — rebuilds it from the table. A
- * store past MIRRORED_STORE_MAX memories is not mirrored (memory grows with it; FTS5 answers).
+ * It follows the table: the store reports which memories its writes touched (`noteChanged`), other
+ * connections' commits come from the change log (connection-follow.ts: 0049's `memory_changes`), and the
+ * next search re-reads those rows — in one read transaction with FTS5's totals it checks them against, so
+ * a commit landing meanwhile cannot make them disagree. Anything else — a persona deleted with its
+ * memories (a cascade), a log pruned past what it applied, a totals mismatch — rebuilds it from the
+ * table. A store past MIRRORED_STORE_MAX memories is not mirrored (memory grows with it; FTS5 answers).
  */
+import { ConnectionFollow, isTextChange } from './connection-follow.js';
 import type { Database } from './database.js';
 import { fts5PorterTerm } from './fts5-porter.js';
 
@@ -138,8 +141,6 @@ function prepare(db: Database) {
     clear: db.prepare("INSERT INTO temp.memories_fts_tokenizer (memories_fts_tokenizer) VALUES ('delete-all')"),
     averages: db.prepare<[], Buffer>('SELECT block FROM memories_fts_data WHERE id = 1').pluck(),
     ln: db.prepare<[number], number>('SELECT ln(?)').pluck(),
-    // Prepared once: `db.pragma()` prepares its statement on every call (~20 µs, more than reading it).
-    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
   };
 }
 
@@ -179,7 +180,11 @@ export class FullTextMirror {
   private readonly changed = new Set<number>();
   /** Of the changed memories, those whose committed texts the store handed over (`noteWritten`). */
   private readonly written = new Map<number, MemoryTextRow>();
-  private dataVersion = -1;
+  private readonly follow: ConnectionFollow;
+  /** `follow` in one read transaction (a savepoint inside an open one): the totals, the log and the rows of one snapshot. */
+  private readonly inOneSnapshot: { deferred(work: () => FullTextMirror | null): FullTextMirror | null };
+  /** Counts the times the log could not tell what changed: a build in steps under way then does not count as built. */
+  private losses = 0;
   private rankCalls = 0;
   /** A build in steps under way (see buildInSteps). */
   private building: Promise<void> | null = null;
@@ -208,6 +213,17 @@ export class FullTextMirror {
     private readonly coverageStems?: CoverageStemmer,
   ) {
     this.sql = prepare(db);
+    this.inOneSnapshot = db.transaction((work: () => FullTextMirror | null) => work());
+    this.follow = ConnectionFollow.of(db);
+    this.follow.follow('memories', {
+      apply: (rows) => {
+        for (const row of rows) if (isTextChange(row)) this.noteChanged([row.memory_id]);
+      },
+      lost: () => {
+        this.losses++;
+        this.isBuilt = false;
+      },
+    });
   }
 
   /** Whether writes were reported since the mirror last followed the table. */
@@ -241,7 +257,7 @@ export class FullTextMirror {
   current(): FullTextMirror | null {
     if (this.isDisabled) return null;
     try {
-      return this.follow();
+      return this.inOneSnapshot.deferred(() => this.followTable());
     } catch {
       // FTS5 answers this search; the next one starts the mirror afresh.
       this.drop();
@@ -249,7 +265,8 @@ export class FullTextMirror {
     }
   }
 
-  private follow(): FullTextMirror | null {
+  private followTable(): FullTextMirror | null {
+    this.follow.check();
     const [rows = 0, contentTotal = 0, recallTotal = 0] = ftsAverages(this.sql.averages.get());
     if (rows > MIRRORED_STORE_MAX) {
       // Nothing to follow: should the store shrink again, the mirror is rebuilt from the table.
@@ -257,12 +274,6 @@ export class FullTextMirror {
       this.changed.clear();
       this.written.clear();
       return null;
-    }
-    const version = this.sql.dataVersion.get()!;
-    if (version !== this.dataVersion) {
-      // Another connection committed: which rows it touched is unknown.
-      this.isBuilt = false;
-      this.dataVersion = version;
     }
     if (!this.isBuilt) {
       // A small store is read at once; a larger one in steps, FTS5 answering meanwhile (no stalled turn).
@@ -286,7 +297,7 @@ export class FullTextMirror {
         return null;
       }
       this.isBuilt = false;
-      return this.follow();
+      return this.followTable();
     }
     this.rows = rows;
     this.averageLength = (contentTotal + recallTotal) / rows;
@@ -475,6 +486,7 @@ export class FullTextMirror {
   private buildInSteps(): void {
     if (this.building !== null) return;
     this.drop();
+    const losses = this.losses;
     this.building = (async () => {
       try {
         for (let after = 0; ; ) {
@@ -485,6 +497,8 @@ export class FullTextMirror {
           await new Promise((resolve) => setImmediate(resolve));
           if (!this.db.open) return;
         }
+        // Changes the log could not name came meanwhile: pages read before them may be stale (the next search builds again).
+        if (losses !== this.losses) return;
         this.isBuilt = true;
         this.isFresh = true;
       } catch {

@@ -8,8 +8,10 @@
  * It follows the table exactly, whoever writes: temp triggers on this connection report every memory row
  * inserted, changed or deleted and every share added or removed — by the memory store, by a cascade from
  * a deleted persona or conversation, by anything else on the connection — and each report drops what
- * depends on that row. A commit by another connection (`data_version` moves: a bundle import, another
- * process) empties it. Nothing here is ever newer than the table: a rolled-back write only drops entries.
+ * depends on that row. Another connection's commits (a jobs worker thread, another process) reach it from
+ * the change log (connection-follow.ts: 0049's `memory_changes`) at its next read, applied the same way;
+ * when the log cannot tell (pruned past it, a large import) it empties. Nothing here is ever newer than
+ * the table: a rolled-back write only drops entries.
  *
  * What a write dropped is read again once it has committed, in a stretch of its own after the write (as
  * the full-text mirror follows writes, memory-store.ts `followSoon`): memory formation writes a new fact
@@ -19,6 +21,7 @@
  */
 import type { Memory } from '../../domain/memory/memory.js';
 import type { RankingFacts } from '../../ports/memory.js';
+import { ConnectionFollow, MEMORY_CHANGE, type MemoryChangeRow } from './connection-follow.js';
 import type { Database } from './database.js';
 
 /** Most memories whose facts or rows are kept (a turn reads ~100; emptied when full). */
@@ -81,11 +84,9 @@ export class MemoryReadCache {
     summaries: new Map<string, () => Memory | null>(),
   };
   private isRefillDue = false;
-  private dataVersion: number;
   /** Set while the store writes gathered recalls (`writingRecalls`): their row changes are applied, not dropped. */
   private isWritingRecalls = false;
-  /** Prepared once: `db.pragma()` prepares its statement on every call (~20 µs, more than reading it). */
-  private readonly dataVersionStatement: { get(): number | undefined };
+  private readonly follow: ConnectionFollow;
 
   constructor(private readonly db: Database) {
     db.function(CHANGED, { varargs: true, deterministic: false }, (id: unknown, kind: unknown, personaId: unknown, conversationId: unknown, isNew: unknown) => {
@@ -97,8 +98,8 @@ export class MemoryReadCache {
       return null;
     });
     db.exec(TRIGGERS);
-    this.dataVersionStatement = db.prepare<[], number>('PRAGMA data_version').pluck();
-    this.dataVersion = this.currentDataVersion();
+    this.follow = ConnectionFollow.of(db);
+    this.follow.follow('memories', { apply: (rows) => this.othersChanged(rows), lost: () => this.clear() });
   }
 
   /**
@@ -170,19 +171,24 @@ export class MemoryReadCache {
     return values;
   }
 
-  /** Another connection committed: which rows it touched is unknown. */
+  /** Applies what other connections committed since the last look (connection-follow.ts). */
   private followOthers(): void {
-    const version = this.currentDataVersion();
-    if (version === this.dataVersion) return;
-    this.dataVersion = version;
+    this.follow.check();
+  }
+
+  /** Other connections' memory rows and shares, from the change log: dropped as this connection's own writes drop them. */
+  private othersChanged(rows: readonly MemoryChangeRow[]): void {
+    for (const row of rows)
+      if (row.change === MEMORY_CHANGE.shares) this.sharesChanged(row.memory_id);
+      else this.rowChanged(row.memory_id, row.kind ?? '', row.persona_id ?? '', row.conversation_id, row.change === MEMORY_CHANGE.inserted);
+  }
+
+  /** Which rows changed is unknown: nothing kept is trusted. */
+  private clear(): void {
     this.facts.clear();
     this.rows.clear();
     this.factBlocks.clear();
     this.summaries.clear();
-  }
-
-  private currentDataVersion(): number {
-    return this.dataVersionStatement.get() ?? 0;
   }
 
   /**

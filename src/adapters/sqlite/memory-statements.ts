@@ -139,16 +139,9 @@ export function prepareMemoryStatements(db: Database) {
       `SELECT v.memory_id, m.persona_id, m.user_id, v.vector FROM memory_vectors v JOIN memories m ON m.id = v.memory_id
        WHERE +v.embedder = ? AND v.memory_id > ? ORDER BY v.memory_id LIMIT ?`,
     ),
-    /** Vector writes and removals since a connection last looked (0047's triggers), in commit order. */
-    vectorChangesAfter: db.prepare<[number], { seq: number; memory_id: number; embedder: string }>(
-      'SELECT seq, memory_id, embedder FROM memory_vector_changes WHERE seq > ? ORDER BY seq',
-    ),
-    vectorChangeBounds: db.prepare<[], { first: number | null; last: number | null }>('SELECT min(seq) AS first, max(seq) AS last FROM memory_vector_changes'),
-    pruneVectorChanges: db.prepare<[number]>('DELETE FROM memory_vector_changes WHERE seq <= ?'),
     vectorOf: db.prepare<[number, string], { persona_id: string; user_id: string | null; vector: Buffer }>(
       'SELECT m.persona_id, m.user_id, v.vector FROM memory_vectors v JOIN memories m ON m.id = v.memory_id WHERE v.memory_id = ? AND v.embedder = ?',
     ),
-    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     missingVectors: db.prepare<[string, number], { id: number; content: string }>(
       'SELECT id, content FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_vectors v WHERE v.memory_id = m.id AND v.embedder = ?) ORDER BY id LIMIT ?',
     ),

@@ -38,6 +38,7 @@ import { immediateTransaction } from './transactions.js';
 import { translateSqliteError } from './errors.js';
 import { type CoverageStemmer, ftsAverages, FullTextMirror, type MemoryTextRow, type RankedMatches } from './full-text-mirror.js';
 import { MemoryReadCache } from './memory-read-cache.js';
+import { ConnectionFollow, isTextChange } from './connection-follow.js';
 import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type MemoryRow, type MemoryStatements, type ScopeParams } from './memory-statements.js';
 
 /**
@@ -45,13 +46,6 @@ import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type Memor
  * along the primary key, rotated, quantised), so a step holds the event loop ~10 ms.
  */
 const INDEX_PAGE = 500;
-/**
- * Rows of `memory_vector_changes` (0047) kept: a connection that looked last more than this many vector
- * writes ago reads its index again instead. Pruned every {@link VECTOR_CHANGES_PRUNE_EVERY} own writes.
- */
-const VECTOR_CHANGES_KEPT = 50_000;
-const VECTOR_CHANGES_PRUNE_EVERY = 1_000;
-
 /**
  * Longest a recall waits to be written (recordAccess) when no other write of the store takes it along:
  * its access time and count reach the file within this, and every read of the server sees them at once.
@@ -425,10 +419,8 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Embedders whose stored vectors are all in the index, and how many were read so far per embedder. */
   private readonly loadedIndexes = new Set<string>();
   private readonly indexedCount = new Map<string, number>();
-  /** The last `memory_vector_changes` row this index has followed, and the `data_version` it was read at. */
-  private vectorChangesSeen: number;
-  private vectorDataVersion: number;
-  private vectorWritesUnpruned = 0;
+  /** Follows other connections' commits (connection-follow.ts): the vector index, the word counts. */
+  private readonly follow: ConnectionFollow;
   /** The memory count (as of the last search), and per stem the memories holding it anywhere / in their own text (as of `at`). */
   private countCache: { at: number; count: number; documents: Map<string, number>; contentDocuments: Map<string, number> } | null = null;
   /** Memory id → persona, for the vectors in the index (visibility checks during a scan). */
@@ -451,7 +443,12 @@ export class SqliteMemoryStore implements MemoryStore {
     for (const id of memoryIds) this.insertedTexts.delete(id);
     if (this.countCache === null) return;
     this.countCache.count = Math.max(0, this.countCache.count + addedMemories);
-    if (this.countCache.count < SMALL_STORE) {
+    this.countsChanged();
+  }
+
+  /** Memories' texts changed (here or on another connection: their count is read again by the next search). */
+  private countsChanged(): void {
+    if (this.countCache !== null && this.countCache.count < SMALL_STORE) {
       this.countCache.documents.clear();
       this.countCache.contentDocuments.clear();
     }
@@ -481,8 +478,24 @@ export class SqliteMemoryStore implements MemoryStore {
     } = {},
   ) {
     this.sql = prepareMemoryStatements(db);
-    this.vectorDataVersion = this.sql.dataVersion.get()!;
-    this.vectorChangesSeen = this.sql.vectorChangeBounds.get()!.last ?? 0;
+    this.follow = ConnectionFollow.of(db);
+    this.follow.follow('vectors', {
+      apply: (rows) => {
+        for (const row of rows) if (this.loadedEmbedders.has(row.embedder)) this.applyVectorChange(row.memory_id, row.embedder);
+      },
+      // Pruned past the last change this index saw: read it again (searches meanwhile use what is read).
+      lost: () => {
+        for (const embedder of [...this.loadedEmbedders]) this.reloadIndex(embedder);
+      },
+    });
+    this.follow.follow('memories', {
+      apply: (rows) => {
+        if (rows.some(isTextChange)) this.countsChanged();
+      },
+      lost: () => {
+        this.countCache = null;
+      },
+    });
     this.thesaurus = options.thesaurus ?? EMPTY_THESAURUS;
     let mirror = mirrors.get(db);
     if (mirror === undefined) {
@@ -714,6 +727,8 @@ export class SqliteMemoryStore implements MemoryStore {
     // matches than wanted leaves room for the ones filtered out (other personas', unimportant ones).
     const scan = scope.viewerId === null ? limit : limit * FULL_TEXT_SCAN;
     return this.read(() => {
+      // Other connections' commits (the word counts); the mirror looks again in its own read snapshot.
+      this.follow.check();
       const mirror = this.currentMirror();
       const extra = expansionTerms(query, this.thesaurus, QUERY_TERMS_PER_WORD, MAX_QUERY_EXPANSION);
       const terms = this.termStatistics(query, extra, mirror);
@@ -810,7 +825,8 @@ export class SqliteMemoryStore implements MemoryStore {
   async vectorSearch(embedder: string, vector: Float32Array, scope: MemoryScope, limit: number): Promise<RankedId[]> {
     this.ensureIndexed(embedder).catch(() => undefined); // a failed load is retried by the next search
     return this.read(() => {
-      this.followVectorWrites();
+      // The vectors other connections wrote or removed (0047's log); this connection's own went straight into the index.
+      this.follow.check();
       if (scope.viewerId === null)
         return this.index.search(this.partitionsOf(embedder, null, scope.userId), vector, limit).map((hit) => ({ id: hit.id, score: hit.similarity }));
       // The viewer's own partitions (of the scope's user) whole; other personas' partitions only for
@@ -1212,11 +1228,6 @@ export class SqliteMemoryStore implements MemoryStore {
 
   private putVector(id: number, personaId: string, userId: string | null, { embedder, vector }: MemoryVector): void {
     this.sql.upsertVector.run(id, embedder, vectorToBlob(vector));
-    if (++this.vectorWritesUnpruned >= VECTOR_CHANGES_PRUNE_EVERY) {
-      this.vectorWritesUnpruned = 0;
-      const { last } = this.sql.vectorChangeBounds.get()!;
-      if (last !== null) this.sql.pruneVectorChanges.run(last - VECTOR_CHANGES_KEPT);
-    }
     this.ownerOf.set(id, personaId);
     if (this.loadedEmbedders.has(embedder)) this.index.upsert(SqliteMemoryStore.partition(embedder, personaId, userId), id, vector);
   }
@@ -1267,27 +1278,6 @@ export class SqliteMemoryStore implements MemoryStore {
       this.indexLoads.set(embedder, loading);
     }
     return loading;
-  }
-
-  /**
-   * Brings the vector index up to date with the vectors another connection wrote or removed (another
-   * process on the data directory), read from 0047's log when one committed since the last look
-   * (`data_version` moved). This connection's own writes go straight into the index and cost nothing here.
-   */
-  private followVectorWrites(): void {
-    const version = this.sql.dataVersion.get()!;
-    if (version === this.vectorDataVersion) return;
-    this.vectorDataVersion = version;
-    const { first, last } = this.sql.vectorChangeBounds.get()!;
-    if (first === null || last === null || last <= this.vectorChangesSeen) return;
-    if (first > this.vectorChangesSeen + 1) {
-      // Pruned past the last change this index saw: read it again (searches meanwhile use what is read).
-      for (const embedder of [...this.loadedEmbedders]) this.reloadIndex(embedder);
-    } else {
-      for (const change of this.sql.vectorChangesAfter.iterate(this.vectorChangesSeen))
-        if (this.loadedEmbedders.has(change.embedder)) this.applyVectorChange(change.memory_id, change.embedder);
-    }
-    this.vectorChangesSeen = last;
   }
 
   /** The index as the store has memory `id`'s vector of `embedder` now: written (in its owner's partition) or gone. */

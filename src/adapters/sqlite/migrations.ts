@@ -25,6 +25,7 @@ import { afterReplyPending } from './migrations/0041_after_reply_pending.js';
 import { memoryVectorsRowid } from './migrations/0046_memory_vectors_rowid.js';
 import { memoryVectorChanges } from './migrations/0047_memory_vector_changes.js';
 import { afterReplyOwner } from './migrations/0048_after_reply_owner.js';
+import { changeLogs } from './migrations/0049_change_logs.js';
 
 export interface Migration {
   /** Increasing, each used once; a gap is allowed while parallel features land (each recorded version is applied once). */
@@ -34,7 +35,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, media, personaOwners, memoryRecall, moodSamples, memoryReadIndexes, afterReplyPending, memoryVectorsRowid, memoryVectorChanges, afterReplyOwner];
+export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, media, personaOwners, memoryRecall, moodSamples, memoryReadIndexes, afterReplyPending, memoryVectorsRowid, memoryVectorChanges, afterReplyOwner, changeLogs];
 
 /** The newest schema version this build knows. */
 export function currentSchemaVersion(): number {

@@ -25,6 +25,7 @@ import type {
 import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from './social-rows.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
+import { ConnectionFollow } from './connection-follow.js';
 import { immediateTransaction } from './transactions.js';
 import { writeBatch } from './write-batch.js';
 import {
@@ -33,8 +34,14 @@ import {
   type SocialStatements,
 } from './social-statements.js';
 
+/** Relationships named to the service at most per call; past this it is told 'all' (an import, a persona deleted). */
+const CHANGED_NAMED_MAX = 1_000;
+
 export class SqliteSocialStore implements SocialStore {
   private readonly sql: SocialStatements;
+  private readonly follow: ConnectionFollow;
+  /** Other connections' changed relationships not yet asked for (`relationshipsChangedElsewhere`). */
+  private changedElsewhere: RelationshipKey[] | 'all' = [];
 
   /** `db` must already be migrated (to version 4 or later). */
   constructor(
@@ -43,9 +50,28 @@ export class SqliteSocialStore implements SocialStore {
   ) {
     try {
       this.sql = prepareSocialStatements(db);
+      this.follow = ConnectionFollow.of(db);
     } catch (error) {
       throw translateSqliteError(error, path);
     }
+    this.follow.follow('relationships', {
+      apply: (rows) => {
+        if (this.changedElsewhere === 'all') return;
+        if (this.changedElsewhere.length + rows.length > CHANGED_NAMED_MAX) this.changedElsewhere = 'all';
+        else for (const row of rows) this.changedElsewhere.push({ subjectId: row.subject_id, otherKind: row.other_kind, otherId: row.other_id });
+      },
+      lost: () => {
+        this.changedElsewhere = 'all';
+      },
+    });
+  }
+
+  relationshipsChangedElsewhere(): readonly RelationshipKey[] | 'all' | null {
+    this.follow.check();
+    const changed = this.changedElsewhere;
+    if (changed !== 'all' && changed.length === 0) return null;
+    this.changedElsewhere = [];
+    return changed;
   }
 
   // relationships

@@ -70,7 +70,9 @@ export class RelationshipService {
   /**
    * Stored relationships (null: none stored), read through: every chat turn's prompt reads the persona's
    * relationship with the person, and this service writes every change (`recordInteraction`); imports and
-   * deleted personas make it read the store again (`forget`). Not kept when other nodes share the store.
+   * deleted personas make it read the store again (`forget`), and so do other writers' changes the store
+   * reports (`relationshipsChangedElsewhere`: a jobs worker thread, another process on the SQLite file).
+   * Not kept when other nodes share the store.
    */
   private readonly kept = new Map<string, RelationshipRecord | null>();
   /** Counts writes and forgets: a read that a write overtook does not keep what it read. */
@@ -85,6 +87,7 @@ export class RelationshipService {
   ) {}
 
   async get(key: RelationshipKey): Promise<RelationshipView> {
+    this.followElsewhere();
     const id = keyOf(key);
     let stored = this.kept.get(id);
     if (stored === undefined) {
@@ -97,6 +100,15 @@ export class RelationshipService {
       this.kept.set(id, stored);
     }
     return this.view(stored ?? { ...key, ...newRelationship() }, stored !== null);
+  }
+
+  /** Drops the kept relationships other writers changed (read again when next asked for). */
+  private followElsewhere(): void {
+    const changed = this.store.relationshipsChangedElsewhere?.() ?? null;
+    if (changed === null) return;
+    this.changes++;
+    if (changed === 'all') this.kept.clear();
+    else for (const key of changed) this.kept.delete(keyOf(key));
   }
 
   /** Drops kept relationships after something else wrote them (a state import, a persona deleted). */
