@@ -11,11 +11,21 @@ export type ClientAddress = (request: IncomingMessage) => string;
 /** `trustedProxies`: addresses, CIDR ranges, or `loopback`, `linklocal`, `uniquelocal`. */
 export function clientAddressOf(trustedProxies: readonly string[]): ClientAddress {
   if (trustedProxies.length === 0) return (request) => request.socket.remoteAddress ?? 'unknown';
-  let trust: (address: string, hop: number) => boolean;
+  const trust = compileTrust(trustedProxies);
+  return (request) => (request.socket.remoteAddress === undefined ? 'unknown' : proxyaddr(request, trust));
+}
+
+/** Whether a request comes straight from one of `trustedProxies` (whose `X-Forwarded-*` headers are believed). */
+export function isFromTrustedProxyOf(trustedProxies: readonly string[]): (request: IncomingMessage) => boolean {
+  if (trustedProxies.length === 0) return () => false;
+  const trust = compileTrust(trustedProxies);
+  return (request) => request.socket.remoteAddress !== undefined && trust(request.socket.remoteAddress, 0);
+}
+
+function compileTrust(trustedProxies: readonly string[]): (address: string, hop: number) => boolean {
   try {
-    trust = proxyaddr.compile([...trustedProxies]);
+    return proxyaddr.compile([...trustedProxies]);
   } catch (error) {
     throw new Error(`http.trustedProxies: ${(error as Error).message}; list addresses, CIDR ranges (10.0.0.0/8) or loopback, linklocal, uniquelocal.`, { cause: error });
   }
-  return (request) => (request.socket.remoteAddress === undefined ? 'unknown' : proxyaddr(request, trust));
 }

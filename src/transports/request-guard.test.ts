@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RequestGuard } from './request-guard.js';
 
-function request(headers: Record<string, string>): IncomingMessage {
-  return { headers } as unknown as IncomingMessage;
+function request(headers: Record<string, string>, remoteAddress = '127.0.0.1'): IncomingMessage {
+  return { headers, socket: { remoteAddress } } as unknown as IncomingMessage;
 }
 
 const loopbackGuard = new RequestGuard({ allowedHosts: [], allowedOrigins: [], listenHost: '127.0.0.1' });
@@ -36,6 +36,30 @@ describe('RequestGuard', () => {
     expect(guard.check(request({ host: '127.0.0.1:8000', origin: 'null' })).ok).toBe(false);
     expect(guard.check(request({ host: '127.0.0.1:8000', origin: 'http://localhost:8000' })).ok).toBe(false);
     expect(guard.check(request({ host: '127.0.0.1:8000', origin: 'http://127.0.0.1:8001' })).ok).toBe(false);
+  });
+
+  it('compares the scheme of the own origin: http on this plain-HTTP server, https only when listed', () => {
+    expect(loopbackGuard.check(request({ host: 'localhost:8000', origin: 'http://localhost:8000' })).ok).toBe(true);
+    expect(loopbackGuard.check(request({ host: 'localhost:8000', origin: 'https://localhost:8000' }))).toMatchObject({ ok: false, status: 403 });
+    expect(loopbackGuard.check(request({ host: 'localhost:8000', origin: 'ftp://localhost:8000' })).ok).toBe(false);
+    const listed = new RequestGuard({ allowedHosts: [], allowedOrigins: ['https://localhost:8000'], listenHost: '127.0.0.1' });
+    expect(listed.check(request({ host: 'localhost:8000', origin: 'https://localhost:8000' })).ok).toBe(true);
+  });
+
+  it('takes the scheme from X-Forwarded-Proto of a trusted proxy only (TLS ends at the proxy)', () => {
+    const behindProxy = new RequestGuard({
+      allowedHosts: ['personas.example'],
+      allowedOrigins: [],
+      listenHost: '0.0.0.0',
+      isFromTrustedProxy: (incoming) => incoming.socket.remoteAddress === '10.0.0.2',
+    });
+    const viaProxy = (origin: string, proto: string): IncomingMessage => request({ host: 'personas.example', origin, 'x-forwarded-proto': proto }, '10.0.0.2');
+    expect(behindProxy.check(viaProxy('https://personas.example', 'https')).ok).toBe(true);
+    expect(behindProxy.check(viaProxy('http://personas.example', 'https')).ok).toBe(false);
+    expect(behindProxy.check(viaProxy('http://personas.example', 'http')).ok).toBe(true);
+    // anyone else's X-Forwarded-Proto is not believed
+    const direct = request({ host: 'personas.example', origin: 'https://personas.example', 'x-forwarded-proto': 'https' }, '10.0.0.9');
+    expect(behindProxy.check(direct).ok).toBe(false);
   });
 
   it('adds the listen address and http.allowedHosts (names, host:port, "*")', () => {

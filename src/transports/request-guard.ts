@@ -8,9 +8,11 @@
  *   are accepted: the loopback names, the address it listens on (unless a wildcard), and
  *   `http.allowedHosts`.
  * - **Origin** (cross-site WebSocket hijacking, cross-site requests; the MCP transport's security
- *   guidance): a request carrying an `Origin` must come from the server's own origin — the same host
- *   as the (allowed) `Host` — or one listed in `http.allowedOrigins`. Otherwise 403. Clients that send
- *   no Origin (scripts, bots, MCP hosts) are not browsers and pass.
+ *   guidance): a request carrying an `Origin` must come from the server's own origin — scheme, host and
+ *   port: `http://` and the (allowed) `Host`, as the server speaks plain HTTP (`https://` when a trusted
+ *   proxy, `http.trustedProxies`, says `X-Forwarded-Proto: https`) — or one listed in
+ *   `http.allowedOrigins`. Otherwise 403. Clients that send no Origin (scripts, bots, MCP hosts) are not
+ *   browsers and pass.
  */
 import type { IncomingMessage } from 'node:http';
 
@@ -21,6 +23,8 @@ export interface RequestGuardOptions {
   allowedOrigins: readonly string[];
   /** The interface the server listens on; a specific address is accepted as a Host name too. */
   listenHost: string;
+  /** Whether a request comes from a trusted proxy, whose `X-Forwarded-Proto` gives the scheme the browser used. Defaults to none. */
+  isFromTrustedProxy?: (request: IncomingMessage) => boolean;
 }
 
 export type GuardVerdict = { ok: true } | { ok: false; status: 403; message: string };
@@ -37,8 +41,10 @@ export class RequestGuard {
   /** Lower-case `host:port` pairs accepted (entries of `http.allowedHosts` that name a port). */
   private readonly hostPorts = new Set<string>();
   private readonly origins: Set<string>;
+  private readonly isFromTrustedProxy: (request: IncomingMessage) => boolean;
 
   constructor(options: RequestGuardOptions) {
+    this.isFromTrustedProxy = options.isFromTrustedProxy ?? (() => false);
     this.anyHost = options.allowedHosts.includes('*');
     this.anyOrigin = options.allowedOrigins.includes('*');
     this.origins = new Set(options.allowedOrigins.map((origin) => origin.replace(/\/+$/, '').toLowerCase()));
@@ -66,7 +72,7 @@ export class RequestGuard {
             : `Forbidden: Host "${host}" is not a name of this server (DNS rebinding protection); add it to http.allowedHosts if you reach the server by that name.`,
       };
     }
-    if (!this.isOriginAllowed(request.headers.origin, host as string)) {
+    if (!this.isOriginAllowed(request, host as string)) {
       return { ok: false, status: 403, message: `Forbidden: pages from origin "${request.headers.origin}" may not connect; add it to http.allowedOrigins.` };
     }
     return { ok: true };
@@ -81,15 +87,26 @@ export class RequestGuard {
     return parsed.port !== null && this.hostPorts.has(`${parsed.name}:${parsed.port}`);
   }
 
-  private isOriginAllowed(origin: string | undefined, host: string): boolean {
+  private isOriginAllowed(request: IncomingMessage, host: string): boolean {
+    const { origin } = request.headers;
     if (origin === undefined || origin === '') return true;
     if (this.anyOrigin || this.origins.has(origin.toLowerCase())) return true;
+    let url: URL;
     try {
-      // The server's own pages: same host and port as the Host header, which is already one of ours.
-      return new URL(origin).host === host.toLowerCase();
+      url = new URL(origin);
     } catch {
       return false; // "null" (sandboxed frames, file://) and anything else unparsable
     }
+    // The server's own pages: the scheme they were loaded with, and the host and port of the Host header (already one of ours).
+    return url.protocol === this.schemeOf(request) && url.host === host.toLowerCase();
+  }
+
+  /** `http:` (the server speaks plain HTTP), or what a trusted proxy that terminates TLS says the browser used. */
+  private schemeOf(request: IncomingMessage): string {
+    if (!this.isFromTrustedProxy(request)) return 'http:';
+    const forwarded = request.headers['x-forwarded-proto'];
+    const proto = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
+    return proto === 'https' ? 'https:' : 'http:';
   }
 }
 

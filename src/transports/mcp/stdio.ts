@@ -26,7 +26,12 @@ export function serveMcpOverStdio(core: McpDependencies): McpStdioServer {
   // in and a restoring one on the way out.
   const output = restoringExactIds();
   output.pipe(process.stdout);
-  const transport = new StdioServerTransport(process.stdin.pipe(markingExactIdLines()), output);
+  // A line that is no JSON-RPC message is answered here (-32700, -32600); the SDK would drop it unanswered.
+  const refuse = (response: string, code: number): void => {
+    output.write(response);
+    logger.warn({ code }, 'answered an MCP stdio line that is not a JSON-RPC message with an error');
+  };
+  const transport = new StdioServerTransport(process.stdin.pipe(markingExactIdLines(refuse)), output);
   const handle = serveStdio(
     ({ era }) => {
       logger.info({ era }, 'MCP client connected');
