@@ -36,3 +36,35 @@ describe('hashed n-gram embedder', () => {
     expect((performance.now() - started) / 1_000).toBeLessThan(1);
   });
 });
+
+describe('hashed n-gram features', () => {
+  /** FNV-1a of a feature's string, as the embedder hashed each feature when it built their strings. */
+  const fnv1a = (text: string): number => {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+    return hash >>> 0;
+  };
+  const reference = (text: string): Float32Array => {
+    const vector = new Float32Array(256);
+    const add = (feature: string, weight: number): void => {
+      const hash = fnv1a(feature);
+      vector[(hash >>> 1) % 256]! += (hash & 1 ? 1 : -1) * weight;
+    };
+    const words = tokenize(text);
+    words.forEach((word, index) => {
+      add(`w:${word}`, 1);
+      if (index > 0) add(`b:${words[index - 1]}_${word}`, 0.5);
+      const padded = `<${word}>`;
+      for (let i = 0; i + 3 <= padded.length; i++) add(`t:${padded.slice(i, i + 3)}`, 0.35);
+    });
+    let norm = 0;
+    for (const value of vector) norm += value * value;
+    if (norm > 0) for (let i = 0; i < 256; i++) vector[i]! *= 1 / Math.sqrt(norm);
+    return vector;
+  };
+
+  it('hashes "w:word", "b:previous_word" and the trigrams of "<word>": every stored vector stays valid', () => {
+    const texts = ['The user said: my sister runs an inn on the crossroads', 'a b', 'x', '', 'naïve café 日本語 😀 party', 'Walking, walked; walks!'];
+    for (const text of texts) expect([...hashedEmbedding(text)], text).toEqual([...reference(text)]);
+  });
+});

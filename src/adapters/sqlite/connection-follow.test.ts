@@ -118,6 +118,19 @@ describe("a connection's caches follow another connection's commits", () => {
     }
   });
 
+  it("the full-text mirror reads another connection's memories in a stretch of its own once a check finds them, not at the next search", async () => {
+    const served = new SqliteMemoryStore(server.database);
+    const written = new SqliteMemoryStore(worker.database);
+    await served.insert({ ...base, personaId: 'aria', kind: 'observation', content: 'the harbour fog at dawn' }, [], 1);
+    const mirror = new FullTextMirror(server.database, RECALL_TERMS_WEIGHT);
+    expect(mirror.current()).not.toBeNull();
+    await written.insert({ ...base, personaId: 'aria', kind: 'observation', content: 'the harbour bells' }, [], 2);
+    ConnectionFollow.of(server.database).check(); // as a jobs thread's "committed" message, or any read of the connection, does
+    expect(mirror.hasChanges).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(mirror.hasChanges).toBe(false);
+  });
+
   it("the word counts a store without the mirror keeps: another connection's memories change them", async () => {
     const served = new SqliteMemoryStore(server.database, file, { fullTextMirror: false });
     const written = new SqliteMemoryStore(worker.database);

@@ -218,11 +218,30 @@ export class FullTextMirror {
     this.follow.follow('memories', {
       apply: (rows) => {
         for (const row of rows) if (isTextChange(row)) this.noteChanged([row.memory_id]);
+        // A mirror in use reads another connection's memories (a jobs thread's formations) as it reads its own store's: soon, not on the next turn.
+        if (this.isBuilt) this.followSoon();
       },
       lost: () => {
         this.losses++;
         this.isBuilt = false;
       },
+    });
+  }
+
+  private isFollowDue = false;
+
+  /**
+   * Follows the changes reported so far in a stretch of its own, after the event loop has taken in what
+   * arrived meanwhile (a turn that starts first has its search bring the mirror up to date itself), so
+   * the next turn's recall finds it current. Inside an open transaction it waits: that one may still roll back.
+   */
+  followSoon(): void {
+    if (this.isFollowDue || !this.hasChanges) return;
+    this.isFollowDue = true;
+    setImmediate(() => {
+      this.isFollowDue = false;
+      if (!this.db.open || this.db.inTransaction || !this.hasChanges) return;
+      this.current();
     });
   }
 

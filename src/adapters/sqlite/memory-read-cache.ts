@@ -14,7 +14,7 @@
  * the table: a rolled-back write only drops entries.
  *
  * What a write dropped is read again once it has committed, in a stretch of its own after the write (as
- * the full-text mirror follows writes, memory-store.ts `followSoon`): memory formation writes a new fact
+ * the full-text mirror follows writes, full-text-mirror.ts `followSoon`): memory formation writes a new fact
  * after nearly every turn, and the facts block it drops was read again by the next turn's recall, on its
  * path (~0.1–0.2 ms of SQL). Only what was kept is read again, and a few new memories are read ahead
  * (the recall ranks them next); a turn that comes first reads them itself.

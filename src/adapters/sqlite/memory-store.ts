@@ -1351,26 +1351,9 @@ export class SqliteMemoryStore implements MemoryStore {
         this.unwrittenRecalls.clear();
         this.recallsWaitingSince = null;
       }
-      if (this.isMirrorUsed && this.mirror?.hasChanges === true) this.followSoon();
+      // The mirror follows the write in the writer's time (memory formation runs after the reply), not the next turn's.
+      if (this.isMirrorUsed) this.mirror?.followSoon();
       return result;
-    });
-  }
-
-  private isFollowing = false;
-
-  /**
-   * The mirror follows a committed write in the writer's time (memory formation runs after the reply),
-   * so the next turn's recall finds it current — but in a stretch of its own, after the event loop has
-   * taken in what arrived during the write (a turn that starts meanwhile has its search bring the mirror
-   * up to date itself). Inside an outer transaction it waits: that one may still roll back.
-   */
-  private followSoon(): void {
-    if (this.isFollowing) return;
-    this.isFollowing = true;
-    setImmediate(() => {
-      this.isFollowing = false;
-      if (!this.db.open || this.db.inTransaction || this.mirror?.hasChanges !== true) return;
-      this.mirror.current();
     });
   }
 }

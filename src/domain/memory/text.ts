@@ -31,15 +31,18 @@ export function contentWords(text: string): string[] {
 let lastText = '';
 let lastWords: string[] = [];
 
+/** A character beyond ASCII. */
+const NOT_ASCII = /[^\p{ASCII}]/u;
+
 /**
  * Lower-cased letter/digit runs of `text` that are not stopwords, lone letters kept: what the offline
  * embedder hashes (changing its words would change every vector stored under its id).
  */
 export function wordsWithoutStopwords(text: string): string[] {
-  return (
-    text
-      .toLowerCase()
-      .normalize('NFKC')
-      .match(/[\p{L}\p{N}]+/gu) ?? []
-  ).filter((word) => !STOPWORDS.has(word));
+  const lower = text.toLowerCase();
+  // Lower-case ASCII text is its own NFKC form, and its letters and digits are [a-z0-9]: a chat message
+  // usually is, and skips the normalising and the Unicode-class regex.
+  const words = NOT_ASCII.test(lower) ? lower.normalize('NFKC').match(/[\p{L}\p{N}]+/gu) : lower.match(/[a-z0-9]+/g);
+  return (words ?? []).filter((word) => !STOPWORDS.has(word));
 }
+
