@@ -36,6 +36,7 @@ import { composeState } from './compose-state.js';
 import { SERVER_VERSION } from '../rpc/methods/system.js';
 import { composeSocial } from './compose-social.js';
 import { composeMemory } from './compose-memory.js';
+import { JobsThread } from './jobs-thread.js';
 import { ServerStats, SystemService } from '../services/system-service.js';
 import { healthRoutes } from '../transports/health.js';
 import { openAiRoute } from '../transports/openai/index.js';
@@ -45,7 +46,7 @@ import { metricsRoute } from '../transports/metrics-route.js';
 import { WebSocketTransport } from '../transports/websocket.js';
 import { RequestGuard } from '../transports/request-guard.js';
 import { DatasetService } from '../services/models/dataset-service.js';
-import { openStorage } from './compose-storage.js';
+import { openStorage, usesPostgres } from './compose-storage.js';
 import { composeCluster, type Cluster } from './compose-cluster.js';
 import { PromptTemplateService } from '../services/models/prompt-template-service.js';
 import { composeMedia } from './compose-media.js';
@@ -67,6 +68,25 @@ export interface AppOptions {
   clock?: Clock;
   /** Replaces the configured LLM backend (tests of other backends). */
   llm?: LlmProvider;
+  /**
+   * Runs the job queue's jobs in the jobs thread (`jobs-thread.ts`): `startServer` sets it for
+   * `jobs.thread: 'worker'` (see {@link runsJobsInWorker}); other callers of `createCore` run them here.
+   */
+  hostsJobsThread?: boolean;
+  /**
+   * This core is the jobs thread's (`jobs-thread-entry.ts`): it runs the job queue only — no retention,
+   * media sweeps, backups, persona seeding, WAL checkpointer or Redis — and treats the store as shared
+   * with another writer (the main thread), keeping no moods, energy or relationships in memory.
+   */
+  isJobsThread?: boolean;
+}
+
+/**
+ * Whether a server runs its jobs in the jobs thread: `jobs.thread: 'worker'` on SQLite, unless the caller
+ * brings an LLM or a clock of its own (objects of this thread, which the worker cannot share).
+ */
+export function runsJobsInWorker(config: Config, options: AppOptions): boolean {
+  return config.jobs.thread === 'worker' && !usesPostgres(config) && options.llm === undefined && options.clock === undefined;
 }
 
 /** The parts of a running server that other code (CLI, tests, MCP) needs. */
@@ -120,20 +140,23 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
   const shutdown = new AbortController();
+  const isJobsThread = options.isJobsThread === true;
   // SQLite in the data directory, or PostgreSQL when database.url is set (compose-storage.ts).
-  const storage = await openStorage(config, { clock, logger, appVersion: SERVER_VERSION });
+  const storage = await openStorage(config, { clock, logger, appVersion: SERVER_VERSION, checkpointsWal: !isJobsThread });
   const { store } = storage;
   const databasePath = storage.location;
   // In process, or shared with the other nodes through Redis when redis.url is set (compose-cluster.ts).
-  const cluster = await composeCluster(config, logger).catch(async (error: unknown) => {
+  const cluster = await composeCluster(isJobsThread ? withoutRedis(config) : config, logger).catch(async (error: unknown) => {
     await storage.close();
     throw error;
   });
   const { events } = cluster;
   const stats = new ServerStats();
+  // Other writers change the same store: other nodes on PostgreSQL; the main thread, for the jobs thread.
+  const sharedStore = storage.kind === 'postgres' || isJobsThread;
 
-  // On PostgreSQL other nodes change the same personas' energy: read it from the store, never from memory.
-  const personas = new PersonaService(store, clock, events, { sharedStore: storage.kind === 'postgres' });
+  // With other writers, personas' energy is read from the store, never from memory.
+  const personas = new PersonaService(store, clock, events, { sharedStore });
   const sessions = new SessionService(store, clock, events);
   const conversations = new ConversationService(store, clock, events, sessions);
   // The one live settings object: every turn (chat, stream, group, MCP) reads it when it runs, and
@@ -183,7 +206,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     templates: storage.templates,
     cards: storage.cards,
     clock,
-    sharedStore: storage.kind === 'postgres',
+    sharedStore,
   });
   // A card written (imported) or a persona changed drops the post-history template kept for it.
   const cardStore: CardRepository = {
@@ -224,7 +247,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     store,
     socialStore: storage.social,
     moodHistory: storage.moodHistory,
-    sharedStore: storage.kind === 'postgres',
+    sharedStore,
     personas,
     conversations,
     turns,
@@ -264,8 +287,9 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     restates: () => config.memory.doc2query && config.llm.tasks.summary === config.llm.tasks.relationship,
     now: () => clock.now(),
   });
+  const jobsThread = options.hostsJobsThread === true ? new JobsThread(config, logger) : null;
   // Registers its own prompt contributor and turn observer on `chat`.
-  const memory = composeMemory({ memoryStore: storage.memories, jobs: storage.jobs, config, personas, chat, llm, clock, logger, appraiser });
+  const memory = composeMemory({ memoryStore: storage.memories, jobs: jobsThread?.wakingQueue(storage.jobs) ?? storage.jobs, config, personas, chat, llm, clock, logger, appraiser });
   // Background memory and relationship jobs run between turns, not in the middle of one someone waits for.
   memory.jobs.yieldTo?.(() => turns.turnsInFlight > 0);
   // Each persona of a finished group keeps its own (private) memory of what it witnessed there.
@@ -297,7 +321,21 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     moodHistoryMaxAgeMs: config.retention.moodHistoryDays * 86_400_000,
     maxMoodSamplesPerPersona: config.retention.maxMoodSamplesPerPersona,
   };
-  const state = composeState({ settingsRepository: storage.settings, cardStore, archive: storage.archive, config, appVersion: SERVER_VERSION, store, personas, events, clock, logger, chatSettings, retentionPolicy });
+  const state = composeState({
+    settingsRepository: storage.settings,
+    cardStore,
+    archive: storage.archive,
+    config,
+    appVersion: SERVER_VERSION,
+    store,
+    personas,
+    events,
+    clock,
+    logger,
+    chatSettings,
+    retentionPolicy,
+    ...(jobsThread === null ? {} : { onSettingsChanged: () => jobsThread.settingsChanged() }),
+  });
   const media = composeMedia({
     index: storage.media,
     blobs: storage.mediaBlobs,
@@ -328,8 +366,12 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   };
 
   try {
-    const seeded = await personas.initialise(loadPersonaFiles(config.personasDir ?? shippedPersonasDir()));
-    if (seeded.length > 0) logger.info({ personas: seeded }, 'seeded the shipped personas');
+    // The main thread has seeded them.
+    if (isJobsThread) await personas.refresh();
+    else {
+      const seeded = await personas.initialise(loadPersonaFiles(config.personasDir ?? shippedPersonasDir()));
+      if (seeded.length > 0) logger.info({ personas: seeded }, 'seeded the shipped personas');
+    }
   } catch (error) {
     await store.close();
     throw error;
@@ -361,10 +403,17 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     },
   });
   const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions, social.services.moodHistory);
-  retention.start(config.retention.intervalMinutes * 60_000);
-  media.start(config.retention.intervalMinutes * 60_000);
-  await state.start();
-  memory.start();
+  if (isJobsThread) {
+    await state.services.config.load();
+    memory.start('jobs-thread');
+  } else {
+    retention.start(config.retention.intervalMinutes * 60_000);
+    media.start(config.retention.intervalMinutes * 60_000);
+    await state.start();
+    memory.start(jobsThread === null ? 'all' : 'jobs-elsewhere');
+    // Lost, the worker leaves its jobs to this thread's queue.
+    jobsThread?.start(events, () => storage.jobs.start());
+  }
 
   const sceneRelay = cluster.relay<SceneRecord>('scene');
   const speakerRelay = cluster.relay<SpeakerChosen>('speaker');
@@ -422,6 +471,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
       retention.stop();
       media.stop();
       state.stop();
+      await jobsThread?.stop();
       await memory.stop();
       await social.groups.stop();
       await social.services.threads.close();
@@ -436,7 +486,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
   // Checked before anything opens: a wrong http.trustedProxies stops the start with what to fix.
   const clientAddress = clientAddressOf(config.http.trustedProxies);
-  const core = await createCore(config, options);
+  const core = await createCore(config, { ...options, hostsJobsThread: runsJobsInWorker(config, options) });
   const { logger } = core;
   const http = new HttpServer(
     logger,
@@ -637,6 +687,12 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
       return closing;
     },
   };
+}
+
+/** `config` with Redis left out: the jobs thread shares nothing with other nodes itself. */
+function withoutRedis(config: Config): Config {
+  const { url: _url, ...redis } = config.redis;
+  return { ...config, redis };
 }
 
 /** How often a serving node looks for replies whose node or process died before their after-reply writes. */

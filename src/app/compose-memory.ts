@@ -24,11 +24,18 @@ import { MemoryFormationObserver, MemoryRecall } from '../services/memory/turn-h
 export interface MemoryFeature {
   services: MemoryServices;
   jobs: JobQueue;
-  /** Starts the job queue and (when configured) background decay. */
-  start(): void;
+  /**
+   * Starts the job queue and (when configured) background decay. `jobs-elsewhere`: this thread only
+   * enqueues, the jobs thread runs them; `jobs-thread`: this is that thread, which runs the queue only
+   * (decay and the expansion backfill's enqueue stay with the main thread).
+   */
+  start(role?: MemoryRole): void;
   /** Stops decay and the job queue (waiting, bounded, for running jobs). */
   stop(): Promise<void>;
 }
+
+/** Which of the memory feature's background work runs in this thread (`MemoryFeature.start`). */
+export type MemoryRole = 'all' | 'jobs-elsewhere' | 'jobs-thread';
 
 export function composeMemory(deps: {
   /** The memory repository and the durable job queue of the store (compose-storage.ts). */
@@ -94,12 +101,13 @@ export function composeMemory(deps: {
   return {
     services: { memories, maintenance, formation, jobs },
     jobs,
-    start() {
-      jobs.start();
+    start(role = 'all') {
+      if (role !== 'jobs-elsewhere') jobs.start();
       store.warmUp(embedders.ids).catch((error: unknown) => logger.error({ err: error }, 'could not load the memory vector index'));
-      if (settings.decayOnStart) maintenance.startDecay();
       // Is the embedding model installed? (Warns once with the `ollama pull` line when it is not.)
       void embedders.checkModel();
+      if (role === 'jobs-thread') return;
+      if (settings.decayOnStart) maintenance.startDecay();
       // Recall terms of memories made before this build's thesaurus (e.g. right after the upgrade).
       jobs.enqueue(EXPAND_JOB, { after: 0 }, { dedupeKey: EXPAND_JOB }).catch((error: unknown) => logger.warn({ err: error }, 'could not queue the expansion backfill'));
     },

@@ -46,6 +46,8 @@ export function composeState(deps: {
   chatSettings: LiveTargets['chat'];
   /** The retention policy object the retention service reads on every run. */
   retentionPolicy: LiveTargets['retention'];
+  /** Called after `config.set` changed live settings. */
+  onSettingsChanged?: () => void;
 }): StateFeature {
   const { config, clock, logger } = deps;
   const backup = {
@@ -61,6 +63,7 @@ export function composeState(deps: {
     personas: deps.personas,
     clock,
     logger,
+    ...(deps.onSettingsChanged === undefined ? {} : { onChanged: deps.onSettingsChanged }),
   });
   const cards = new CardService({ codec: new CharacterCardCodec(), cards: deps.cardStore, personas: deps.personas, clock });
   // Settings brought in by `state.load` take effect at once, like those set with `config.set`.

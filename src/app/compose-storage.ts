@@ -38,6 +38,7 @@ import { SqliteCardStore, SqliteSettingsStore } from '../adapters/sqlite/setting
 import { SqliteSocialStore } from '../adapters/sqlite/social-store.js';
 import { writeBatch } from '../adapters/sqlite/write-batch.js';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
+import { DEFAULT_MAX_WAL_PAGES } from '../adapters/sqlite/wal-checkpointer.js';
 import { DATABASE_FILE_NAME, MEDIA_DIRECTORY } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
 import type { ApiKeyStore } from '../ports/api-keys.js';
@@ -82,6 +83,11 @@ export interface StorageOptions {
   clock: Clock;
   logger: Logger;
   appVersion: string;
+  /**
+   * SQLite: whether this connection's own thread checkpoints the WAL (default true). The jobs thread's
+   * connection does not: one checkpointer per file is enough, and the main thread's is already running.
+   */
+  checkpointsWal?: boolean;
 }
 
 export function usesPostgres(config: Config): boolean {
@@ -121,9 +127,12 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     };
   }
   const databasePath = path.join(config.dataDir, DATABASE_FILE_NAME);
-  const store = SqliteStore.open(databasePath, {
-    checkpoints: { onError: (error) => options.logger.warn({ err: error }, 'WAL checkpoint failed; the next one tries again') },
-  });
+  const store = SqliteStore.open(
+    databasePath,
+    options.checkpointsWal === false ? {} : { checkpoints: { onError: (error) => options.logger.warn({ err: error }, 'WAL checkpoint failed; the next one tries again') } },
+  );
+  // Without a checkpointer of its own, this connection checkpoints only at the bound the main one has.
+  if (options.checkpointsWal === false) store.database.pragma(`wal_autocheckpoint = ${DEFAULT_MAX_WAL_PAGES}`);
   const db = store.database;
   writeBatch(db).setWindow(config.database.writeBatchMs);
   return {

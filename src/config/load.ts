@@ -36,6 +36,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; key: string; t
   { name: 'PERSONA_MCP_TOOLS', key: 'mcp.tools', type: 'string' },
   { name: 'PERSONA_MCP_DATABASE_URL', key: 'database.url', type: 'string' },
   { name: 'PERSONA_MCP_REDIS_URL', key: 'redis.url', type: 'string' },
+  { name: 'PERSONA_MCP_JOBS_THREAD', key: 'jobs.thread', type: 'string' },
   { name: 'PERSONA_MCP_TRUSTED_PROXIES', key: 'http.trustedProxies', type: 'string' },
   { name: 'OLLAMA_HOST', key: 'llm.ollamaHost', type: 'string' },
   { name: 'OPENAI_BASE_URL', key: 'llm.openai.baseUrl', type: 'string' },

@@ -226,6 +226,18 @@ export const configSchema = z.object({
         .default('public'),
     })
     .prefault({}),
+  /** Where the durable job queue's jobs (memory formation, relationship updates, summaries) run (docs/operations.md, "What runs where"). */
+  jobs: z
+    .object({
+      /**
+       * `main`: on the server's event loop, between turns. `worker`: in a worker thread of `persona-mcp serve`
+       * on SQLite, with its own connection, at the lowest scheduling priority (nice 19), so the jobs' CPU
+       * leaves the event loop. PostgreSQL, `persona-mcp mcp`, the CLI tools and in-process callers that
+       * bring their own LLM (`options.llm`) or clock run them on `main` whatever this says.
+       */
+      thread: z.enum(['main', 'worker']).default('main'),
+    })
+    .prefault({}),
   /** Redis, for what several nodes share (docs/operations.md): events, rate limits, queue depth, group ownership. */
   redis: z
     .object({

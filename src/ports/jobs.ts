@@ -71,4 +71,6 @@ export interface JobQueue {
    * not wait behind that work on the event loop.
    */
   giveWay?(): Promise<void>;
+  /** Looks for due jobs now instead of at the next poll: another thread enqueued some (the jobs thread, `app/jobs-thread.ts`). */
+  wake?(): void;
 }

@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { dropFreshPostgres, freshPostgres, postgresAvailable } from '../../../test/helpers/store-backend.js';
 import { buildPersonaDefinition } from '../../domain/persona-schema.js';
 import { freshEnergy } from '../../domain/social-energy.js';
+import type { ConversationRecord, MessageRecord, Store } from '../../ports/store.js';
+import { openDatabase } from '../sqlite/database.js';
 import { SqliteStore } from '../sqlite/sqlite-store.js';
 import { SqliteMemoryStore } from '../sqlite/memory-store.js';
 import { PostgresStateArchive } from './pg-archive.js';
@@ -18,6 +20,25 @@ import { PostgresStore } from './pg-store.js';
 import { copySqliteToPostgres } from './table-copy.js';
 
 const available = await postgresAvailable();
+
+/** Kira's reply to a person's message in session s1, stored with its record of after-reply writes still to come. */
+async function pendingReply(store: Store, userId: string | null): Promise<{ conversation: ConversationRecord; message: MessageRecord; reply: MessageRecord }> {
+  const kira = buildPersonaDefinition({ name: 'Kira' });
+  await store.insertPersona(kira, 1);
+  const { conversation, message } = await store.appendUserTurn({ sessionId: 's1', personaId: 'kira', content: 'hello', tokens: 1, now: 10 });
+  const reply = await store.appendAssistantTurn({
+    conversationId: conversation.id,
+    personaId: 'kira',
+    content: 'hi',
+    tokens: 1,
+    promptTokens: 1,
+    processingMs: 1,
+    now: 11,
+    personaState: freshEnergy(kira.socialEnergy, 11),
+    afterReply: { session: { id: 's1', userId }, userMessageId: message.id },
+  });
+  return { conversation, message, reply };
+}
 
 describe.skipIf(!available.ok)('PostgreSQL state archive and copy', () => {
   const dirs: string[] = [];
@@ -83,20 +104,7 @@ describe.skipIf(!available.ok)('PostgreSQL state archive and copy', () => {
   it('copies a reply whose after-reply writes never committed, and a PostgreSQL node takes it over', async () => {
     const file = path.join(tempDir(), 'persona-mcp.db');
     const sqlite = SqliteStore.open(file);
-    const kira = buildPersonaDefinition({ name: 'Kira' });
-    await sqlite.insertPersona(kira, 1);
-    const { conversation, message } = await sqlite.appendUserTurn({ sessionId: 's1', personaId: 'kira', content: 'hello', tokens: 1, now: 10 });
-    const reply = await sqlite.appendAssistantTurn({
-      conversationId: conversation.id,
-      personaId: 'kira',
-      content: 'hi',
-      tokens: 1,
-      promptTokens: 1,
-      processingMs: 1,
-      now: 11,
-      personaState: freshEnergy(kira.socialEnergy, 11),
-      afterReply: { session: { id: 's1', userId: 'u1' }, userMessageId: message.id },
-    });
+    const { conversation, message, reply } = await pendingReply(sqlite, 'u1');
     const db = await freshPostgres();
     const report = await copySqliteToPostgres(sqlite.database, db);
     await sqlite.close();
@@ -109,6 +117,47 @@ describe.skipIf(!available.ok)('PostgreSQL state archive and copy', () => {
       ]);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe.skipIf(!available.ok)('PostgreSQL copies of a pending reply', () => {
+  afterEach(async () => {
+    await dropFreshPostgres();
+  });
+
+  it('carry the marks of its after-reply writes done: through a state import, and a backup copied by migrate-store', async () => {
+    const db = await freshPostgres();
+    const store = new PostgresStore(db);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'persona-mcp-pg-marks-'));
+    try {
+      const { reply } = await pendingReply(store, null);
+      // One of its writes committed with its mark (as after-reply-fence.ts's writeOnce does) before the copy.
+      await db.query('INSERT INTO after_reply_done (reply_message_id, name, result) VALUES ($1, $2, $3)', [reply.id, 'job:memory.form#0', JSON.stringify({ id: 7 })]);
+      const marks = (database: typeof db): Promise<unknown[]> => database.rows('SELECT reply_message_id, name, result FROM after_reply_done');
+      const expected = [{ reply_message_id: reply.id, name: 'job:memory.form#0', result: { id: 7 } }];
+      expect(await marks(db)).toEqual(expected);
+
+      // A state import goes through a SQLite copy of the whole store and back.
+      const archive = new PostgresStateArchive(db, 'test');
+      const { bundle } = await archive.exportBundleBytes({ kind: 'all' });
+      await archive.importBundle(bundle, { dryRun: false, onConflict: 'skip' });
+      expect(await marks(db)).toEqual(expected);
+
+      // A backup (a SQLite file) copied into another store.
+      const backup = path.join(dir, 'backup.db');
+      await archive.backup(backup);
+      const copy = openDatabase(backup);
+      const target = await freshPostgres();
+      try {
+        await copySqliteToPostgres(copy, target);
+      } finally {
+        copy.close();
+      }
+      expect(await marks(target)).toEqual(expected);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -388,7 +388,7 @@ export class PostgresJobQueue implements JobQueue {
     );
   }
 
-  private wake(): void {
+  wake(): void {
     if (!this.isStarted) return;
     if (this.timer) clearTimeout(this.timer);
     // Woken by a reply's enqueue, the jobs it runs are not that reply's writes.

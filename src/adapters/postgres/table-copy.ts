@@ -23,8 +23,10 @@ export const COPIED_TABLES = [
   'conversations',
   'conversation_personas',
   'messages',
-  // Replies whose after-reply writes were never committed: the copy's new home does them (0043).
+  // Replies whose after-reply writes were never committed: the copy's new home does them (0043), and
+  // not again those of their writes marked done (PostgreSQL 0048, SQLite 0050).
   'after_reply_pending',
+  'after_reply_done',
   'meta',
   'jobs',
   'memories',
@@ -54,6 +56,9 @@ export const COPIED_TABLES = [
 
 /** Columns PostgreSQL computes itself (never copied either way). */
 const COMPUTED = new Set(['memories.content_tsv', 'memories.search_tsv', 'conversations.seq', 'memory_vectors.seq']);
+
+/** JSONB columns: read as their JSON text for SQLite (which keeps it as TEXT); the text goes back as it is. */
+const JSON_COLUMNS = new Set(['after_reply_done.result']);
 
 const BATCH_ROWS = 500;
 
@@ -181,7 +186,8 @@ export async function readRows(tx: TransactionClient, schema: string, target: Sq
       continue;
     }
     const columns = fromColumns.filter((column) => toColumns.includes(column));
-    tables.push({ table, columns, rows: await tx.rows(`SELECT ${columns.map(quote).join(', ')} FROM ${quote(table)}`) });
+    const selected = columns.map((column) => (JSON_COLUMNS.has(`${table}.${column}`) ? `${quote(column)}::text AS ${quote(column)}` : quote(column)));
+    tables.push({ table, columns, rows: await tx.rows(`SELECT ${selected.join(', ')} FROM ${quote(table)}`) });
   }
   target.transaction(() => {
     for (const { table, columns, rows } of tables) {

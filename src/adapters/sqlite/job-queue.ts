@@ -511,7 +511,7 @@ export class SqliteJobQueue implements JobQueue {
     ).run(this.clock.now(), this.clock.now(), id, this.owner);
   }
 
-  private wake(): void {
+  wake(): void {
     if (!this.isStarted) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => this.tick(), 0);

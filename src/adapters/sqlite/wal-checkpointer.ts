@@ -47,7 +47,7 @@ export interface WalCheckpointerOptions {
 }
 
 const DEFAULT_INTERVAL_MS = 500;
-const DEFAULT_MAX_WAL_PAGES = 10_000;
+export const DEFAULT_MAX_WAL_PAGES = 10_000;
 
 /**
  * The worker (CommonJS, evaluated: the same source runs from `dist/` and under the tests' TypeScript

@@ -32,22 +32,40 @@ export class ConfigService {
   private readonly runtimeKeys = new Set<string>();
 
   constructor(
-    private readonly deps: { repository: SettingsRepository; targets: LiveTargets; personas: PersonaService; clock: Clock; logger: Logger },
+    private readonly deps: {
+      repository: SettingsRepository;
+      targets: LiveTargets;
+      personas: PersonaService;
+      clock: Clock;
+      logger: Logger;
+      /** Called after `set` changed live settings (the jobs thread then `load`s them: `app/jobs-thread.ts`). */
+      onChanged?: () => void;
+    },
   ) {
     for (const [key, definition] of Object.entries(LIVE_SETTINGS)) this.startup.set(key, definition.read(deps.targets));
   }
 
-  /** Applies the stored runtime settings; a stored value no longer valid is skipped with a warning. */
+  /**
+   * Applies the stored runtime settings; a stored value no longer valid is skipped with a warning. A
+   * setting no longer stored (reset since, or not in an imported bundle) goes back to its startup value.
+   */
   async load(): Promise<void> {
-    for (const stored of await this.deps.repository.list()) {
-      const definition = LIVE_SETTINGS[stored.key];
-      const parsed = definition?.schema.safeParse(stored.value);
+    const stored = await this.deps.repository.list();
+    const storedKeys = new Set(stored.map((setting) => setting.key));
+    for (const key of this.runtimeKeys) {
+      if (storedKeys.has(key)) continue;
+      LIVE_SETTINGS[key]?.apply(this.deps.targets, this.startup.get(key));
+      this.runtimeKeys.delete(key);
+    }
+    for (const setting of stored) {
+      const definition = LIVE_SETTINGS[setting.key];
+      const parsed = definition?.schema.safeParse(setting.value);
       if (definition === undefined || parsed === undefined || !parsed.success) {
-        this.deps.logger.warn({ key: stored.key }, 'ignoring a stored runtime setting that is unknown or no longer valid');
+        this.deps.logger.warn({ key: setting.key }, 'ignoring a stored runtime setting that is unknown or no longer valid');
         continue;
       }
       definition.apply(this.deps.targets, parsed.data);
-      this.runtimeKeys.add(stored.key);
+      this.runtimeKeys.add(setting.key);
     }
   }
 
@@ -103,6 +121,7 @@ export class ConfigService {
       else this.runtimeKeys.add(change.key);
       this.deps.logger.info({ audit: 'config.set', actor, key: change.key, from: before.get(change.key), to: this.view(change.key).value, reset: change.value === null }, 'setting changed');
     }
+    if (live.length > 0) this.deps.onChanged?.();
     for (const change of persona) {
       const current = this.deps.personas.resolve(change.id);
       const { isBuiltin: _isBuiltin, createdAt: _createdAt, updatedAt: _updatedAt, ...definition } = current;

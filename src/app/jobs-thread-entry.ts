@@ -1,0 +1,71 @@
+/**
+ * The jobs thread's entry (`jobs-thread.ts` starts it): lowers this thread's scheduling priority, builds
+ * a core of its own on its own connection (`isJobsThread`: no retention, media sweeps, backups, seeding or
+ * WAL checkpointer; only the job queue runs) and follows what the main thread tells it, in order.
+ */
+import { readlinkSync } from 'node:fs';
+import os from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Config } from '../config/schema.js';
+import type { DomainEvent } from '../ports/events.js';
+import { createCore, type Core } from './app.js';
+import type { ToJobsThread } from './jobs-thread.js';
+
+/** The lowest priority (nice 19): the jobs run when the event loop's thread leaves the core idle. */
+const JOBS_THREAD_NICE = 19;
+
+const port = parentPort!;
+const priority = lowerThisThreadsPriority();
+const ready = createCore((workerData as { config: Config }).config, { isJobsThread: true });
+ready.then(
+  (core) => core.logger.debug({ nice: priority }, 'the jobs thread runs the job queue'),
+  // The main thread hears the exit and runs the jobs itself.
+  (error: unknown) => exit(error),
+);
+let handled: Promise<unknown> = ready;
+port.on('message', (message: ToJobsThread) => {
+  handled = handled.then(async () => handle(await ready, message)).catch(exit);
+});
+
+function exit(error: unknown): never {
+  process.stderr.write(`persona-mcp jobs thread: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+}
+
+async function handle(core: Core, message: ToJobsThread): Promise<void> {
+  switch (message.type) {
+    case 'wake':
+      core.services.memory.jobs.wake?.();
+      return;
+    case 'event':
+      await follow(core, message.event);
+      return;
+    case 'settings':
+      await core.services.state.config.load();
+      return;
+    case 'stop':
+      await core.close();
+      process.exit(0);
+  }
+}
+
+/** A persona or import change of the main thread: re-read what it names, then drop what this core kept of it. */
+async function follow(core: Core, event: DomainEvent): Promise<void> {
+  if (event.type === 'personaChanged') await core.services.personas.refresh(event.personaId);
+  else if (event.type === 'stateImported') await core.services.personas.refresh();
+  core.events.publish(event);
+}
+
+/**
+ * Sets this thread's nice value (Linux: a thread is a task with its own TID, `/proc/thread-self` reads
+ * "PID/task/TID"); elsewhere the thread keeps the process's priority. Returns the nice value set, or null.
+ */
+function lowerThisThreadsPriority(): number | null {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    os.setPriority(tid, JOBS_THREAD_NICE);
+    return JOBS_THREAD_NICE;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The jobs thread (`jobs.thread: 'worker'`; docs/operations.md, "What runs where"): the durable job queue's
+ * jobs — memory formation, relationship updates, summaries — run in a worker thread with a core of its own
+ * (`jobs-thread-entry.ts`) on its own SQLite connection, at the lowest scheduling priority, so their CPU
+ * leaves the event loop that answers clients. This thread still enqueues: the rows are committed here, then
+ * the worker is woken. It also tells the worker what the worker must follow and cannot read from the jobs'
+ * tables: personas created, changed or deleted, live settings changed (`config.set`), bundles imported.
+ * The memory and relationship caches of each thread follow the other's writes through the store.
+ *
+ * Stopping posts `stop`: the worker's queue stops (bounded by its stop timeout; unfinished jobs go back),
+ * its connection closes and it exits; it is terminated after {@link STOP_BOUND_MS}. A claim names the
+ * thread that made it (`adapters/sqlite/claim-owner.ts`), so a process killed outright loses nothing that
+ * was committed: the next start takes its claims back.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { DomainEvent, EventBus } from '../ports/events.js';
+import type { JobQueue } from '../ports/jobs.js';
+
+/** How long a stopping worker may take (its queue's stop timeout, 5 s, and closing) before it is terminated. */
+export const STOP_BOUND_MS = 8_000;
+
+/** What the main thread tells the jobs thread. */
+export type ToJobsThread =
+  | { type: 'wake' }
+  /** A persona or import event of the main thread: the worker re-reads what it names and drops its caches. */
+  | { type: 'event'; event: DomainEvent }
+  /** `config.set` changed live settings: the worker reads them again from the store. */
+  | { type: 'settings' }
+  | { type: 'stop' };
+
+/** The events whose changes the worker follows (the others are about turns it does not run). */
+export function isFollowedByJobsThread(event: DomainEvent): boolean {
+  return event.type === 'personaChanged' || event.type === 'stateImported';
+}
+
+/**
+ * The worker of TypeScript sources (vitest, tsx): it registers tsx's loader, then imports `entry`. (Node 20
+ * does not apply an `--import` of `execArgv` to a worker's entry.)
+ */
+function sourceWorker(entry: URL, workerData: unknown): Worker {
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const source = `import(${JSON.stringify(tsx)}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(entry.href)}))`;
+  return new Worker(source, { eval: true, workerData });
+}
+
+export class JobsThread {
+  private worker: Worker | null = null;
+  private isStopping = false;
+  private isWakePosted = false;
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {}
+
+  /** `queue` for this thread: enqueues on it wake the worker once their rows are committed. */
+  wakingQueue(queue: JobQueue): JobQueue {
+    return {
+      enqueue: async (type, payload, options) => {
+        const id = await queue.enqueue(type, payload, options);
+        this.wakeSoon();
+        return id;
+      },
+      register: (type, handler, batching) => queue.register(type, handler, batching),
+      start: () => queue.start(),
+      stop: () => queue.stop(),
+      stats: () => queue.stats(),
+      drain: (timeoutMs) => queue.drain(timeoutMs),
+      // Used when the jobs run here after all (the worker was lost).
+      ...(queue.yieldTo === undefined ? {} : { yieldTo: (isBusy, maxWaitMs) => queue.yieldTo?.(isBusy, maxWaitMs) }),
+      ...(queue.giveWay === undefined ? {} : { giveWay: () => queue.giveWay?.() ?? Promise.resolve() }),
+    };
+  }
+
+  /**
+   * Starts the worker. Should it exit without being asked (it failed to start, or crashed), `onLost` runs
+   * (the caller starts this thread's own queue, so the jobs still run).
+   */
+  start(events: EventBus, onLost: () => void): void {
+    const worker = import.meta.url.endsWith('.ts')
+      ? sourceWorker(new URL('./jobs-thread-entry.ts', import.meta.url), { config: this.config })
+      : new Worker(new URL('./jobs-thread-entry.js', import.meta.url), { workerData: { config: this.config } });
+    this.worker = worker;
+    worker.on('error', (error) => this.logger.error({ err: error }, 'the jobs thread failed'));
+    worker.on('exit', (code) => {
+      this.worker = null;
+      if (this.isStopping) return;
+      this.logger.error({ code }, 'the jobs thread stopped unasked; the jobs run on the main thread from now on');
+      onLost();
+    });
+    events.subscribe((event) => {
+      if (isFollowedByJobsThread(event)) this.post({ type: 'event', event });
+    });
+  }
+
+  /** `config.set` changed live settings. */
+  settingsChanged(): void {
+    this.post({ type: 'settings' });
+  }
+
+  async stop(): Promise<void> {
+    this.isStopping = true;
+    const worker = this.worker;
+    if (worker === null) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ type: 'stop' } satisfies ToJobsThread);
+    const bound = setTimeout(() => {
+      this.logger.warn(
+        { boundMs: STOP_BOUND_MS },
+        'the jobs thread did not stop in time: terminated (its unfinished jobs run again at the next start)',
+      );
+      void worker.terminate();
+    }, STOP_BOUND_MS);
+    await exited;
+    clearTimeout(bound);
+  }
+
+  /** One wake for the enqueues of a turn (they resolve together, after their one commit). */
+  private wakeSoon(): void {
+    if (this.isWakePosted) return;
+    this.isWakePosted = true;
+    queueMicrotask(() => {
+      this.isWakePosted = false;
+      this.post({ type: 'wake' });
+    });
+  }
+
+  private post(message: ToJobsThread): void {
+    if (!this.isStopping) this.worker?.postMessage(message);
+  }
+}
