@@ -12,13 +12,14 @@
  * thread that made it (`adapters/sqlite/claim-owner.ts`), so a process killed outright loses nothing that
  * was committed: the next start takes its claims back.
  */
-import { MessageChannel, Worker, type MessagePort, type WorkerOptions } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { serveSlotLeases } from '../adapters/llm-queue/slot-lease-server.js';
 import type { Config } from '../config/schema.js';
 import type { DomainEvent, EventBus } from '../ports/events.js';
 import type { JobQueue } from '../ports/jobs.js';
 import type { LlmSlotLeases } from '../ports/llm-slot-leases.js';
+import { startSourceWorker } from './source-worker.js';
 
 /** How long a stopping worker may take (its queue's stop timeout, 5 s, and closing) before it is terminated. */
 export const STOP_BOUND_MS = 8_000;
@@ -42,16 +43,6 @@ export type ToJobsThread =
 /** The events whose changes the worker follows (the others are about turns it does not run). */
 export function isFollowedByJobsThread(event: DomainEvent): boolean {
   return event.type === 'personaChanged' || event.type === 'stateImported';
-}
-
-/**
- * The worker of TypeScript sources (vitest, tsx): it registers tsx's loader, then imports `entry`. (Node 20
- * does not apply an `--import` of `execArgv` to a worker's entry.)
- */
-function sourceWorker(entry: URL, options: WorkerOptions): Worker {
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const source = `import(${JSON.stringify(tsx)}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(entry.href)}))`;
-  return new Worker(source, { ...options, eval: true });
 }
 
 export class JobsThread {
@@ -93,7 +84,7 @@ export class JobsThread {
     const workerData: JobsThreadData = { config: this.config, slots: slots.port2 };
     const options = { workerData, transferList: [slots.port2] };
     const worker = import.meta.url.endsWith('.ts')
-      ? sourceWorker(new URL('./jobs-thread-entry.ts', import.meta.url), options)
+      ? startSourceWorker(new URL('./jobs-thread-entry.ts', import.meta.url), options)
       : new Worker(new URL('./jobs-thread-entry.js', import.meta.url), options);
     // The port closes when the worker exits, however it ends: the slots it held or waited for are given back.
     serveSlotLeases(slots.port1, slotsOf);

@@ -8,10 +8,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QueuedLlmProvider } from '../../src/adapters/llm-queue/queued-provider.js';
 import { serveSlotLeases } from '../../src/adapters/llm-queue/slot-lease-server.js';
 import { OllamaProvider } from '../../src/adapters/ollama/ollama-provider.js';
+import { startSourceWorker } from '../../src/app/source-worker.js';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import type { SlotLeasingWorkerData } from '../fixtures/workers/slot-leasing-worker.js';
 import { asking, collect, textOf } from '../helpers/llm-events.js';
-import { startTsWorker } from '../helpers/ts-worker.js';
 
 /** The worker thread, asked for background calls by message. */
 class LeasingWorker {
@@ -20,10 +20,8 @@ class LeasingWorker {
   readonly thread: Worker;
 
   constructor(data: SlotLeasingWorkerData) {
-    this.thread = startTsWorker(new URL('../fixtures/workers/slot-leasing-worker.ts', import.meta.url), {
-      workerData: data,
-      transferList: [data.slots],
-    });
+    const entry = new URL('../fixtures/workers/slot-leasing-worker.ts', import.meta.url);
+    this.thread = startSourceWorker(entry, { workerData: data, transferList: [data.slots] });
     this.thread.on('message', ({ id, text, kind }: { id: number; text?: string; kind?: string }) => {
       const answer = this.answers.get(id)!;
       this.answers.delete(id);
@@ -70,7 +68,11 @@ describe('LLM slots shared with a worker thread', () => {
     expect(textOf(user)).toBe('Assistant hears you: how are you?');
     await ollama.waitForDisconnect(1);
     expect(await background).toBe('Assistant hears you: rate this memory');
-    expect(ollama.requests.map((request) => request.body.messages?.at(-1)?.content)).toEqual(['rate this memory', 'how are you?', 'rate this memory']);
+    expect(ollama.requests.map((request) => request.body.messages?.at(-1)?.content)).toEqual([
+      'rate this memory',
+      'how are you?',
+      'rate this memory',
+    ]);
     expect(main.stats()).toMatchObject({ running: 0, queued: 0, preempted: 1 });
   });
 
@@ -92,7 +94,7 @@ describe('LLM slots shared with a worker thread', () => {
     expect(main.stats()).toMatchObject({ running: 0, queued: 0 });
   });
 
-  it("frees the slots of a worker that dies, holding one and waiting for another", async () => {
+  it('frees the slots of a worker that dies, holding one and waiting for another', async () => {
     ollama.setMode('hang');
     void worker.ask('rate this memory').catch(() => {});
     await ollama.waitForRequest(1);
