@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -203,6 +203,38 @@ describe('SqliteJobQueue', () => {
       await restarted.stop();
       expect(runs).toEqual([2]);
       expect(row(id)).toMatchObject({ status: 'completed', attempts: 2 });
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("drops, at the take-back, a dead process's running job whose dedupe key a pending job holds again, and starts", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'persona-mcp-jobs-'));
+    try {
+      db = openDatabase(path.join(dir, 'jobs.db'));
+      const queue = new SqliteJobQueue(db);
+      const claimed = await queue.enqueue('expand', { n: 1 }, { dedupeKey: 'memory.expand' });
+      // Claimed by a process that is gone (a PID that ran and exited), then the same work enqueued again.
+      const gone = spawnSync(process.execPath, ['-e', '']).pid;
+      db.prepare("UPDATE jobs SET status = 'running', attempts = 1, lease_owner = ?, lease_until = ? WHERE id = ?").run(
+        `${gone}-dead`,
+        Date.now() + 600_000,
+        claimed,
+      );
+      const again = await queue.enqueue('expand', { n: 2 }, { dedupeKey: 'memory.expand' });
+      expect(again).not.toBe(claimed);
+
+      const runs: unknown[] = [];
+      const restarted = new SqliteJobQueue(db, { pollMs: 20 });
+      restarted.register('expand', async (job) => {
+        runs.push(job.payload);
+      });
+      restarted.start();
+      await restarted.drain(10_000);
+      await restarted.stop();
+      expect(runs).toEqual([{ n: 2 }]);
+      expect(db.prepare('SELECT id, status FROM jobs').all()).toEqual([{ id: again, status: 'completed' }]);
     } finally {
       db.close();
       rmSync(dir, { recursive: true, force: true });

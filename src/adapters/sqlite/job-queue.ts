@@ -55,6 +55,16 @@ import { writeBatch } from './write-batch.js';
  * their jobs ran, the claim holds several turns' jobs, and those of a type registered with batching run
  * together (`register`'s `batching`).
  */
+
+/**
+ * A running job that goes back to pending (taken back from a dead process, released at stop, retried)
+ * while a pending job with its dedupe key exists: only one pending job may hold a key (`jobs_pending_dedupe`),
+ * and the pending twin is the same work enqueued again (an enqueue with that key returns it), so the
+ * running one is dropped rather than made pending beside it. (Making it pending broke every later start:
+ * the take-back failed on the unique index, a restart after a kill -9 mid `memory.expand` never started.)
+ */
+const HAS_PENDING_TWIN = `dedupe_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobs AS twin WHERE twin.dedupe_key = jobs.dedupe_key AND twin.status = 'pending')`;
+
 export const CLAIM_BATCH = 8;
 
 /** The queue's options (shared with the PostgreSQL queue: `../jobs/job-worker.ts`). */
@@ -246,6 +256,9 @@ export class SqliteJobQueue implements JobQueue {
     const taken = immediateTransaction(this.db)(() => {
       let count = 0;
       for (const owner of gone) {
+        count += this.prepare(
+          `DELETE FROM jobs WHERE status = 'running' AND lease_owner = @owner AND attempts < max_attempts AND ${HAS_PENDING_TWIN}`,
+        ).run({ owner }).changes;
         count += this.prepare(
           `UPDATE jobs SET status = 'failed', last_error = 'the worker died during the last attempt', lease_owner = NULL, lease_until = NULL, updated_at = @now
              WHERE status = 'running' AND lease_owner = @owner AND attempts >= max_attempts`,
@@ -495,6 +508,7 @@ export class SqliteJobQueue implements JobQueue {
       maxMs: this.settings.retryMaxMs,
     });
     const isFinal = next.status === 'failed';
+    if (!isFinal) this.prepare(`DELETE FROM jobs WHERE id = ? AND lease_owner = ? AND status = 'running' AND ${HAS_PENDING_TWIN}`).run(job.id, this.owner);
     this.prepare(
       `UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, lease_owner = NULL, last_error = ?, updated_at = ?
          WHERE id = ? AND lease_owner = ? AND status = 'running'`,
@@ -506,6 +520,7 @@ export class SqliteJobQueue implements JobQueue {
 
   /** Gives an unfinished job back (shutdown): due at once, on the next start. */
   private release(id: number): void {
+    this.prepare(`DELETE FROM jobs WHERE id = ? AND lease_owner = ? AND status = 'running' AND ${HAS_PENDING_TWIN}`).run(id, this.owner);
     this.prepare(
       "UPDATE jobs SET status = 'pending', run_after = ?, lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
     ).run(this.clock.now(), this.clock.now(), id, this.owner);
