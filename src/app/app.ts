@@ -85,6 +85,8 @@ export interface AppOptions {
    * (`adapters/llm-queue/remote-slots.ts`), so a chat there preempts this thread's background calls.
    */
   llmLeases?: (backend: string) => LlmSlotLeases;
+  /** The jobs thread's: runs after each of its connection's write transactions commits (it tells the main thread). */
+  onCommit?: () => void;
 }
 
 /**
@@ -294,7 +296,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     restates: () => config.memory.doc2query && config.llm.tasks.summary === config.llm.tasks.relationship,
     now: () => clock.now(),
   });
-  const jobsThread = options.hostsJobsThread === true ? new JobsThread(config, logger) : null;
+  const jobsThread = options.hostsJobsThread === true ? new JobsThread(config, logger, () => storage.followCommitsSoon?.()) : null;
   // Registers its own prompt contributor and turn observer on `chat`.
   const memory = composeMemory({ memoryStore: storage.memories, jobs: jobsThread?.wakingQueue(storage.jobs) ?? storage.jobs, config, personas, chat, llm, clock, logger, appraiser });
   // Background memory and relationship jobs run between turns, not in the middle of one someone waits for.
@@ -411,6 +413,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   });
   const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions, social.services.moodHistory);
   if (isJobsThread) {
+    if (options.onCommit !== undefined) storage.onCommit?.(options.onCommit);
     await state.services.config.load();
     memory.start('jobs-thread');
   } else {
