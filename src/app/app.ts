@@ -2,6 +2,7 @@
  * The composition root: reads nothing by itself — it is given a validated config — and builds the
  * adapters, services and transports, then owns start-up and graceful shutdown.
  */
+import os from 'node:os';
 import type { Logger } from 'pino';
 import { HostModelBridge } from '../adapters/host/host-model.js';
 import { backendsFromConfig } from '../adapters/llm-router/backends-from-config.js';
@@ -90,11 +91,13 @@ export interface AppOptions {
 }
 
 /**
- * Whether a server runs its jobs in the jobs thread: `jobs.thread: 'worker'` on SQLite, unless the caller
- * brings an LLM or a clock of its own (objects of this thread, which the worker cannot share).
+ * Whether a server runs its jobs in the jobs thread: `jobs.thread: 'worker'` (or `auto` with `cpus` two or
+ * more) on SQLite, unless the caller brings an LLM or a clock of its own (objects of this thread, which the
+ * worker cannot share).
  */
-export function runsJobsInWorker(config: Config, options: AppOptions): boolean {
-  return config.jobs.thread === 'worker' && !usesPostgres(config) && options.llm === undefined && options.clock === undefined;
+export function runsJobsInWorker(config: Config, options: AppOptions, cpus = os.availableParallelism()): boolean {
+  const thread = config.jobs.thread === 'auto' ? (cpus >= 2 ? 'worker' : 'main') : config.jobs.thread;
+  return thread === 'worker' && !usesPostgres(config) && options.llm === undefined && options.clock === undefined;
 }
 
 /** The parts of a running server that other code (CLI, tests, MCP) needs. */
