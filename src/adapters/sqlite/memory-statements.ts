@@ -270,7 +270,6 @@ export function prepareMemoryStatements(db: Database) {
       'SELECT id, importance, last_accessed_at AS lastAccessedAt FROM memories WHERE persona_id = ?',
     ),
     countAll: db.prepare<[], number>('SELECT count(*) FROM memories').pluck(),
-    countFor: db.prepare<[string], number>('SELECT count(*) FROM memories WHERE persona_id = ?').pluck(),
     decayRows: db.prepare<[], { id: number; persona_id: string; importance: number; decayed_at: number; last_accessed_at: number }>(
       'SELECT id, persona_id, importance, decayed_at, last_accessed_at FROM memories',
     ),

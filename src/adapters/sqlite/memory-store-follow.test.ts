@@ -69,4 +69,38 @@ describe('SqliteMemoryStore on two connections', () => {
     tool.database.prepare('DELETE FROM memory_vector_changes WHERE seq < (SELECT max(seq) FROM memory_vector_changes)').run();
     expect(ids(await served.vectorSearch('e', unit(3), { viewerId: 'kira' }, 1))).toEqual([other.id]);
   });
+
+  it("counts a persona's memories as the table holds them, whoever changed them (kept counts follow the change log)", async () => {
+    const served = new SqliteMemoryStore(server.database);
+    const written = new SqliteMemoryStore(tool.database);
+    const counted = server.database.prepare<[string], number>('SELECT count(*) FROM memories WHERE persona_id = ?').pluck();
+    const expectCounts = async (): Promise<void> => {
+      for (const persona of ['aria', 'kira']) expect(await served.countFor(persona)).toBe(counted.get(persona));
+    };
+    await expectCounts();
+    const own = await served.insert({ ...base, personaId: 'aria', content: 'the lighthouse keeper' }, [], 1);
+    await expectCounts();
+    const moved = await written.insert({ ...base, personaId: 'aria', content: 'the harbour bells' }, [], 2);
+    await written.insert({ ...base, personaId: 'kira', content: 'the map room' }, [], 3);
+    await expectCounts();
+    // Moved to another persona by another connection (logged as two text-or-owner changes).
+    tool.database.prepare('UPDATE memories SET persona_id = ? WHERE id = ?').run('kira', moved.id);
+    await expectCounts();
+    await served.delete([own.id]);
+    await expectCounts();
+    // A delete in a transaction that rolls back: its log row's number goes to the next commit's row.
+    const rolledBack = server.database.transaction(() => {
+      server.database.prepare('DELETE FROM memories WHERE id = ?').run(moved.id);
+      void served.countFor('kira');
+      throw new Error('rolled back');
+    });
+    expect(() => rolledBack()).toThrow('rolled back');
+    await written.insert({ ...base, personaId: 'kira', content: 'the star chart' }, [], 4);
+    await expectCounts();
+    // The log pruned past what the counts saw (as another connection's pruning leaves it: the newest row kept).
+    await written.insert({ ...base, personaId: 'kira', content: 'the compass' }, [], 5);
+    await written.insert({ ...base, personaId: 'aria', content: 'the tide tables' }, [], 6);
+    tool.database.prepare('DELETE FROM memory_changes WHERE seq < (SELECT max(seq) FROM memory_changes)').run();
+    await expectCounts();
+  });
 });

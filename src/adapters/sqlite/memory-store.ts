@@ -39,6 +39,7 @@ import { translateSqliteError } from './errors.js';
 import { type CoverageStemmer, ftsAverages, FullTextMirror, type MemoryTextRow, type RankedMatches } from './full-text-mirror.js';
 import { MemoryReadCache } from './memory-read-cache.js';
 import { ConnectionFollow, isTextChange } from './connection-follow.js';
+import { PersonaMemoryCounts } from './persona-memory-counts.js';
 import { MEMORY_SELECT, prepareMemoryStatements, toMemory, toMessage, type MemoryRow, type MemoryStatements, type ScopeParams } from './memory-statements.js';
 
 /**
@@ -478,6 +479,7 @@ export class SqliteMemoryStore implements MemoryStore {
     } = {},
   ) {
     this.sql = prepareMemoryStatements(db);
+    this.personaCounts = new PersonaMemoryCounts(db);
     this.follow = ConnectionFollow.of(db);
     this.follow.follow('vectors', {
       apply: (rows) => {
@@ -518,6 +520,8 @@ export class SqliteMemoryStore implements MemoryStore {
 
   /** The recall's reads besides the search (ranking facts, rows, facts block, summary), kept between turns. */
   private readonly cache: MemoryReadCache;
+  /** Each persona's number of memories, followed through the change log (the cap's check after every formation). */
+  private readonly personaCounts: PersonaMemoryCounts;
 
   /** The full-text mirror in step with the table, or null when FTS5 answers (a large store, or the mirror is off). */
   private currentMirror(): FullTextMirror | null {
@@ -1090,7 +1094,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async countFor(personaId: string | null): Promise<number> {
-    return this.read(() => (personaId === null ? this.sql.countAll.get() : this.sql.countFor.get(personaId)) ?? 0);
+    return this.read(() => (personaId === null ? (this.sql.countAll.get() ?? 0) : this.personaCounts.count(personaId)));
   }
 
   async applyDecay(now: number, policy: DecayPolicy): Promise<DecayOutcome> {
