@@ -50,12 +50,19 @@ export async function registerRelationshipJob(store: Store, social: SocialStore,
   new SocialTurnObserver({ personas, relationships, emotions, threads, logger: pino({ level: 'silent' }) }).useJobQueue(jobs, null);
 }
 
-/** Queues the relationship job of one exchange, as a chat turn's observer does (its payload). */
-export function enqueueExchange(jobs: JobQueue, exchange: { personaId: string; userMessageId: number; conversationId: string; at: number }): Promise<number> {
+const SPOKEN = 'Thank you, that was lovely and really helpful!';
+
+/** Stores the person's message of an exchange with `personaId` (a conversation of its own) and queues its relationship job, as a chat turn's observer does. */
+export async function enqueueExchange(store: Store, jobs: JobQueue, personaId: string, at: number): Promise<number> {
+  const conversation = await store.startConversation({ sessionId: 's1', kind: 'user', personaIds: [personaId], topic: null, context: null, startedAt: at, tokenBudget: null });
+  const message = await store.appendMessage({ conversationId: conversation.id, role: 'user', personaId: null, content: SPOKEN, tokens: 9, promptTokens: null, processingMs: null, createdAt: at });
   return jobs.enqueue(RELATIONSHIP_JOB, {
-    ...exchange,
+    personaId,
+    userMessageId: message.id,
+    conversationId: conversation.id,
+    at,
     userId: 'local',
-    spoken: 'Thank you, that was lovely and really helpful!',
+    spoken: SPOKEN,
     answer: 'I am glad it helped.',
     durationMs: 1_000,
   });

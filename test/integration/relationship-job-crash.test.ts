@@ -104,7 +104,7 @@ describe.each(backends)('a relationship job killed after its write, before its c
     await store.insertPersona(buildPersonaDefinition({ name: 'Aria' }), 1_000);
     const setup = backend.queue();
     const ids: number[] = [];
-    for (let at = 0; at < exchanges; at++) ids.push(await enqueueExchange(setup, { personaId: 'aria', userMessageId: 10 + at, conversationId: 'c1', at: 2_000 + at }));
+    for (let at = 0; at < exchanges; at++) ids.push(await enqueueExchange(store, setup, 'aria', 2_000 + at));
 
     await runThenKill(backend.workerArgs);
     const counted = async () => [

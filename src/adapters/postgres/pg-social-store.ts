@@ -381,7 +381,8 @@ async function writeInteraction(tx: TransactionClient, change: RelationshipRecor
     const row = await tx.one<RelationshipEventRow>(
       `INSERT INTO relationship_events (subject_id, other_kind, other_id, at, quality, source, conversation_id, context,
          affinity, trust, respect, familiarity, message_id)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM personas WHERE id = $1)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, (SELECT id FROM messages WHERE id = $13)
+       WHERE EXISTS (SELECT 1 FROM personas WHERE id = $1)
        RETURNING *`,
       [...keyValues(r), r.lastInteraction ?? 0, event.quality, event.source, event.conversationId, event.context, r.affinity, r.trust, r.respect, r.familiarity, event.messageId ?? null],
     );

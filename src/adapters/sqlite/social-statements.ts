@@ -117,11 +117,13 @@ export function prepareSocialStatements(db: Database) {
          total_interaction_ms = excluded.total_interaction_ms, first_meeting = excluded.first_meeting,
          last_interaction = excluded.last_interaction`,
     ),
+    // The exchange's message only while it exists (a foreign key): one deleted before its job ran is recorded without a key.
     insertRelationshipEvent: db.prepare<Omit<RelationshipEventRow, 'id'>, RelationshipEventRow>(
       `INSERT INTO relationship_events (subject_id, other_kind, other_id, at, quality, source, conversation_id, context,
          affinity, trust, respect, familiarity, message_id)
        SELECT @subject_id, @other_kind, @other_id, @at, @quality, @source, @conversation_id, @context, @affinity, @trust,
-         @respect, @familiarity, @message_id WHERE EXISTS (SELECT 1 FROM personas WHERE id = @subject_id)
+         @respect, @familiarity, (SELECT id FROM messages WHERE id = @message_id)
+       WHERE EXISTS (SELECT 1 FROM personas WHERE id = @subject_id)
        RETURNING *`,
     ),
     // The event an exchange was recorded with (relationship_events_exchange): a job run again finds it.

@@ -47,21 +47,31 @@ describe('SqliteSocialStore relationships', () => {
     const changeOf = (of: typeof key) => ({ key: of, apply: (stored: Parameters<typeof applyInteraction>[0] | null) => ({ ...of, ...applyInteraction(stored ?? newRelationship(), { quality: 1, durationMs: 10, now: T0 }) }) });
     const change = changeOf(key);
     const exchange = (messageId: number) => ({ quality: 1, source: 'chat' as const, conversationId: null, context: null, messageId });
-    const first = await social.recordInteraction(change, exchange(7));
-    expect(await social.recordInteraction(change, exchange(7))).toEqual(first);
+    const conversation = await store.startConversation({ sessionId: 's1', kind: 'user', personaIds: ['aria'], topic: null, context: null, startedAt: T0, tokenBudget: null });
+    const said = async () => (await store.appendMessage({ conversationId: conversation.id, role: 'user', personaId: null, content: 'Thanks!', tokens: 1, promptTokens: null, processingMs: null, createdAt: T0 })).id;
+    const [seven, eight] = [await said(), await said()];
+    const first = await social.recordInteraction(change, exchange(seven));
+    expect(await social.recordInteraction(change, exchange(seven))).toEqual(first);
     const batch = await social.recordInteractions!([
-      { relationship: change, event: exchange(7) },
-      { relationship: change, event: exchange(8) },
-      { relationship: change, event: exchange(8) },
+      { relationship: change, event: exchange(seven) },
+      { relationship: change, event: exchange(eight) },
+      { relationship: change, event: exchange(eight) },
     ]);
     expect(batch.map((outcome) => outcome.status === 'fulfilled' && outcome.value.id)).toEqual([first.id, first.id + 1, first.id + 1]);
     // The same exchange for another relationship counts there; an interaction without one is always applied.
-    await social.recordInteraction(changeOf({ ...key, subjectId: 'kira' }), exchange(7));
+    await social.recordInteraction(changeOf({ ...key, subjectId: 'kira' }), exchange(seven));
     await social.recordInteraction(change, { quality: 1, source: 'manual', conversationId: null, context: null });
     await social.recordInteraction(change, { quality: 1, source: 'manual', conversationId: null, context: null });
     expect((await social.getRelationship(key))?.interactionCount).toBe(4);
     expect(await social.relationshipHistory(key, { limit: 10 })).toHaveLength(4);
     expect((await social.getRelationship({ ...key, subjectId: 'kira' }))?.interactionCount).toBe(1);
+
+    // Retention deletes the messages: the events keep their figures, no key names a message that is gone,
+    // and an exchange whose message went before its job ran is recorded (without a key).
+    await store.applyRetention({ sessionIdleMs: Number.MAX_SAFE_INTEGER, messageMaxAgeMs: 1, maxMessagesPerConversation: 0 }, T0 + 10);
+    expect(await social.relationshipHistory(key, { limit: 10 })).toHaveLength(4);
+    await social.recordInteraction(change, exchange(seven));
+    expect((await social.getRelationship(key))?.interactionCount).toBe(5);
   });
 
   it('saves the figures and the timeline in one step, newest event first', async () => {

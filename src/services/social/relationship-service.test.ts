@@ -69,10 +69,12 @@ describe('RelationshipService.get', () => {
 describe('RelationshipService.recordInteraction of an exchange', () => {
   it('counts an exchange recorded again (its job run again after a crash) once, and answers with the relationship as stored', async () => {
     const relationships = new RelationshipService(social, clock, () => persona);
-    const first = await relationships.recordInteraction({ ...key, ...interaction, messageId: 7 });
-    const again = await relationships.recordInteraction({ ...key, ...interaction, messageId: 7 });
+    const conversation = await store.startConversation({ sessionId: 's1', kind: 'user', personaIds: [persona.id], topic: null, context: null, startedAt: T0, tokenBudget: null });
+    const { id: messageId } = await store.appendMessage({ conversationId: conversation.id, role: 'user', personaId: null, content: 'Thanks!', tokens: 1, promptTokens: null, processingMs: null, createdAt: T0 });
+    const first = await relationships.recordInteraction({ ...key, ...interaction, messageId });
+    const again = await relationships.recordInteraction({ ...key, ...interaction, messageId });
     expect(again).toEqual(first);
-    const [batched] = await relationships.recordInteractions([{ ...key, ...interaction, messageId: 7 }]);
+    const [batched] = await relationships.recordInteractions([{ ...key, ...interaction, messageId }]);
     expect(batched).toEqual({ status: 'fulfilled', value: first });
     expect(await relationships.get(key)).toMatchObject({ interactionCount: 1 });
     expect(await social.relationshipHistory(key, { limit: 10 })).toHaveLength(1);

@@ -5,7 +5,7 @@
  * versions may have gaps.)
  */
 const sql = /* sql */ `
-ALTER TABLE relationship_events ADD COLUMN message_id BIGINT;
+ALTER TABLE relationship_events ADD COLUMN message_id BIGINT REFERENCES messages (id) ON DELETE SET NULL;
 CREATE UNIQUE INDEX relationship_events_exchange ON relationship_events (message_id, subject_id, other_kind, other_id)
   WHERE message_id IS NOT NULL;
 `;
