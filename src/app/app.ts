@@ -38,6 +38,7 @@ import { composeState } from './compose-state.js';
 import { SERVER_VERSION } from '../rpc/methods/system.js';
 import { composeSocial } from './compose-social.js';
 import { composeMemory } from './compose-memory.js';
+import { runJobsHere } from './jobs-fallback.js';
 import { JobsThread } from './jobs-thread.js';
 import { ServerStats, SystemService } from '../services/system-service.js';
 import { healthRoutes } from '../transports/health.js';
@@ -425,7 +426,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     await state.start();
     memory.start(jobsThread === null ? 'all' : 'jobs-elsewhere');
     // Lost, the worker leaves its jobs to this thread's queue.
-    jobsThread?.start(events, (backend) => llm.backend(backend)?.provider, () => storage.jobs.start());
+    jobsThread?.start(events, (backend) => llm.backend(backend)?.provider, () => runJobsHere(storage.jobs, logger));
   }
 
   const sceneRelay = cluster.relay<SceneRecord>('scene');
