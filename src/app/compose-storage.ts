@@ -83,7 +83,7 @@ export interface Storage {
    * follow it soon, off the next read's path (`ConnectionFollow.checkSoon`).
    */
   followCommitsSoon?(): void;
-  /** SQLite: `listener` runs after each of this connection's own write transactions commits. */
+  /** SQLite: `listener` runs after each of this connection's own write transactions that changed a followed table commits. */
   onCommit?(listener: () => void): void;
 }
 

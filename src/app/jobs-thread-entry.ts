@@ -33,7 +33,10 @@ function committedSoon(): void {
 
 const ready = createCore(config, { isJobsThread: true, llmLeases: (backend) => remoteSlots.of(backend), onCommit: committedSoon });
 ready.then(
-  (core) => core.logger.debug({ nice: priority }, 'the jobs thread runs the job queue'),
+  (core) => {
+    port.postMessage({ type: 'ready' } satisfies FromJobsThread);
+    core.logger.debug({ nice: priority }, 'the jobs thread runs the job queue');
+  },
   // The main thread hears the exit and runs the jobs itself.
   (error: unknown) => exit(error),
 );

@@ -8,9 +8,9 @@
  * The memory and relationship caches of each thread follow the other's writes through the store.
  *
  * Stopping posts `stop`: the worker's queue stops (bounded by its stop timeout; unfinished jobs go back),
- * its connection closes and it exits; it is terminated after {@link STOP_BOUND_MS}. A claim names the
- * thread that made it (`adapters/sqlite/claim-owner.ts`), so a process killed outright loses nothing that
- * was committed: the next start takes its claims back.
+ * its connection closes and it exits; it is terminated after {@link STOP_BOUND_MS}, or at once while it
+ * has not said it is ready. A claim names the thread that made it (`adapters/sqlite/claim-owner.ts`), so a
+ * process killed outright loses nothing that was committed: the next start takes its claims back.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
@@ -40,8 +40,11 @@ export type ToJobsThread =
   | { type: 'settings' }
   | { type: 'stop' };
 
-/** What the jobs thread tells the main thread: it committed (its jobs' memories, vectors, relationships). */
-export type FromJobsThread = { type: 'committed' };
+/**
+ * What the jobs thread tells the main thread: its core is built and its queue runs (`ready`); it committed
+ * (its jobs' memories, vectors, relationships).
+ */
+export type FromJobsThread = { type: 'ready' } | { type: 'committed' };
 
 /** The events whose changes the worker follows (the others are about turns it does not run). */
 export function isFollowedByJobsThread(event: DomainEvent): boolean {
@@ -50,6 +53,7 @@ export function isFollowedByJobsThread(event: DomainEvent): boolean {
 
 export class JobsThread {
   private worker: Worker | null = null;
+  private isReady = false;
   private isStopping = false;
   private isWakePosted = false;
 
@@ -99,7 +103,8 @@ export class JobsThread {
     this.worker = worker;
     worker.on('error', (error) => this.logger.error({ err: error }, 'the jobs thread failed'));
     worker.on('message', (message: FromJobsThread) => {
-      if (message.type === 'committed') this.othersCommitted();
+      if (message.type === 'ready') this.isReady = true;
+      else this.othersCommitted();
     });
     worker.on('exit', (code) => {
       this.worker = null;
@@ -122,6 +127,13 @@ export class JobsThread {
     const worker = this.worker;
     if (worker === null) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    if (!this.isReady) {
+      // Still building its core (seconds from TypeScript sources, on a loaded machine): a `stop` would wait
+      // for the whole start. It holds no job yet, or only claims the next start takes back.
+      void worker.terminate();
+      await exited;
+      return;
+    }
     worker.postMessage({ type: 'stop' } satisfies ToJobsThread);
     const bound = setTimeout(() => {
       this.logger.warn(

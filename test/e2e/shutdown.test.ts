@@ -32,36 +32,42 @@ function dataDir(): string {
 
 // A child server compiles the CLI through tsx first: slow on a loaded machine.
 describe('10. shutdown with clients connected', { timeout: 90_000 }, () => {
-  it('closes WebSockets with 1001, aborts the turn in flight (its message kept) and exits within seconds', async () => {
-    const dir = dataDir();
-    const child = await startChildServer(['--data-dir', dir, '--ollama-host', ollama.url]);
-    const idle = await TestClient.connect(child.websocketUrl);
-    const chatting = await TestClient.connect(child.websocketUrl);
-    await chatting.result('persona.switch', { persona_id: 'aria' });
-    ollama.setMode('slow');
-    ollama.chunkDelayMs = 200;
-    try {
-      chatting.send({ jsonrpc: '2.0', id: 1, method: 'persona.chat', params: { message: 'a message that must survive shutdown' } });
-      await ollama.waitForTurn('a message that must survive shutdown');
-      const exited = once(child.process, 'exit');
-      const started = Date.now();
-      child.process.kill('SIGTERM');
-      const [idleClose, chatClose] = await Promise.all([idle.closed, chatting.closed]);
-      const [code] = (await exited) as [number | null];
-      expect(Date.now() - started).toBeLessThan(5_000);
-      expect(code).toBe(0);
-      expect(idleClose.code).toBe(1001);
-      expect(chatClose.code).toBe(1001);
-      // The turn was answered (an error: the server is going away) before the close frame.
-      expect(chatting.frames.some((frame) => (frame as { id?: number }).id === 1)).toBe(true);
-    } finally {
-      ollama.setMode('normal');
-    }
-    const db = new BetterSqlite3(path.join(dir, 'persona-mcp.db'), { readonly: true });
-    const kept = db.prepare("SELECT count(*) AS n FROM messages WHERE role = 'user' AND content = 'a message that must survive shutdown'").get() as { n: number };
-    db.close();
-    expect(kept.n).toBe(1);
-  });
+  // `worker`: a jobs thread still building its core (seconds from TypeScript sources) is not waited for.
+  it.each(['main', 'worker'])(
+    'closes WebSockets with 1001, aborts the turn in flight (its message kept) and exits within seconds (jobs.thread: %s)',
+    async (thread) => {
+      const dir = dataDir();
+      const child = await startChildServer(['--data-dir', dir, '--ollama-host', ollama.url], { PERSONA_MCP_JOBS_THREAD: thread });
+      const idle = await TestClient.connect(child.websocketUrl);
+      const chatting = await TestClient.connect(child.websocketUrl);
+      await chatting.result('persona.switch', { persona_id: 'aria' });
+      ollama.setMode('slow');
+      ollama.chunkDelayMs = 200;
+      try {
+        chatting.send({ jsonrpc: '2.0', id: 1, method: 'persona.chat', params: { message: 'a message that must survive shutdown' } });
+        await ollama.waitForTurn('a message that must survive shutdown');
+        const exited = once(child.process, 'exit');
+        const started = Date.now();
+        child.process.kill('SIGTERM');
+        const [idleClose, chatClose] = await Promise.all([idle.closed, chatting.closed]);
+        const [code] = (await exited) as [number | null];
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(code).toBe(0);
+        expect(idleClose.code).toBe(1001);
+        expect(chatClose.code).toBe(1001);
+        // The turn was answered (an error: the server is going away) before the close frame.
+        expect(chatting.frames.some((frame) => (frame as { id?: number }).id === 1)).toBe(true);
+      } finally {
+        ollama.setMode('normal');
+      }
+      const db = new BetterSqlite3(path.join(dir, 'persona-mcp.db'), { readonly: true });
+      const kept = db
+        .prepare("SELECT count(*) AS n FROM messages WHERE role = 'user' AND content = 'a message that must survive shutdown'")
+        .get() as { n: number };
+      db.close();
+      expect(kept.n).toBe(1);
+    },
+  );
 
   it('exits at once on a second signal', async () => {
     const child = await startChildServer(['--data-dir', dataDir(), '--ollama-host', ollama.url]);

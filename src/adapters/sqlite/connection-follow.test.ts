@@ -16,6 +16,7 @@ import { FullTextMirror } from './full-text-mirror.js';
 import { SqliteMemoryStore } from './memory-store.js';
 import { SqliteSocialStore } from './social-store.js';
 import { SqliteStore } from './sqlite-store.js';
+import { immediateTransaction } from './transactions.js';
 
 let dir: string;
 let file: string;
@@ -144,6 +145,8 @@ describe("a connection's caches follow another connection's commits", () => {
       commits++;
       ConnectionFollow.of(server.database).checkSoon();
     });
+    immediateTransaction(worker.database)(() => worker.database.prepare('SELECT 1').get()); // logs nothing: no one is told
+    expect(commits).toBe(0);
     const other = await written.insert({ ...base, personaId: 'aria', kind: 'observation', content: 'the harbour bells' }, [], 2);
     expect(commits).toBe(1);
     expect(seen).toEqual([]); // not inside the commit's own stretch

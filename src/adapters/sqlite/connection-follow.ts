@@ -206,7 +206,10 @@ export class ConnectionFollow {
     });
   }
 
-  /** `listener` runs after each of this connection's own write transactions commits (the jobs thread tells the main thread). */
+  /**
+   * `listener` runs after each of this connection's own write transactions that logged a change commits
+   * (the jobs thread tells the main thread; its queue's claims and completions log none).
+   */
   onOwnCommit(listener: () => void): void {
     this.commitListeners.push(listener);
   }
@@ -227,8 +230,12 @@ export class ConnectionFollow {
   /** The own transaction committed: its rows are not applied again (its writes told the caches directly). */
   ownCommitted(): void {
     if (this.ownNewest === null) return;
-    for (const log of ['memories', 'vectors', 'relationships'] as const) this.logs[log].seen = Math.max(this.logs[log].seen, this.ownNewest[log]);
+    let isLogged = false;
+    for (const log of ['memories', 'vectors', 'relationships'] as const) {
+      isLogged ||= this.ownNewest[log] > this.logs[log].seen;
+      this.logs[log].seen = Math.max(this.logs[log].seen, this.ownNewest[log]);
+    }
     this.ownNewest = null;
-    for (const listener of this.commitListeners) listener();
+    if (isLogged) for (const listener of this.commitListeners) listener();
   }
 }
