@@ -22,10 +22,33 @@ export interface Placement {
   loadCpus: string | null;
 }
 
+/**
+ * Where the server under test and the load run. `PERSONA_BENCH_SERVER_CPUS` (a `taskset -c` list, e.g.
+ * "0-1") gives the server those CPUs instead of CPU 0 alone — as in production, where a server with a
+ * worker thread has more than one core; the load then takes the CPUs left, or shares the server's when
+ * none are left (unpinned).
+ */
 export function defaultPlacement(isPinned: boolean): Placement {
   const cpus = os.cpus().length;
   if (!isPinned || cpus < 2 || !hasTaskset()) return { serverCpus: null, loadCpus: null };
+  const serverCpus = process.env.PERSONA_BENCH_SERVER_CPUS;
+  if (serverCpus !== undefined && serverCpus !== '') {
+    const taken = cpuSet(serverCpus);
+    const left = Array.from({ length: cpus }, (_, cpu) => cpu).filter((cpu) => !taken.has(cpu));
+    return { serverCpus, loadCpus: left.length === 0 ? null : left.join(',') };
+  }
   return { serverCpus: '0', loadCpus: cpus === 2 ? '1' : `1-${cpus - 1}` };
+}
+
+/** The CPUs of a `taskset -c` list ("0-1,3"). */
+function cpuSet(list: string): Set<number> {
+  const set = new Set<number>();
+  for (const part of list.split(',')) {
+    const [first, last = first] = part.split('-').map(Number);
+    if (!Number.isInteger(first) || !Number.isInteger(last)) throw new Error(`PERSONA_BENCH_SERVER_CPUS: not a CPU list: ${list}`);
+    for (let cpu = first!; cpu <= last!; cpu++) set.add(cpu);
+  }
+  return set;
 }
 
 function hasTaskset(): boolean {

@@ -357,7 +357,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
   }
 
   printTable(
-    `chat: persona.chat turns, ${STORED_MESSAGES.toLocaleString('en')} stored messages in the conversation, instant fake LLM (ms)`,
+    `chat: persona.chat turns, ${STORED_MESSAGES.toLocaleString('en')} stored messages in the conversation, instant fake LLM, server on CPU ${placement.serverCpus ?? 'any'} (ms)`,
     [
       'mode',
       'turns',

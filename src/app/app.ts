@@ -2,6 +2,7 @@
  * The composition root: reads nothing by itself — it is given a validated config — and builds the
  * adapters, services and transports, then owns start-up and graceful shutdown.
  */
+import os from 'node:os';
 import type { Logger } from 'pino';
 import { HostModelBridge } from '../adapters/host/host-model.js';
 import { backendsFromConfig } from '../adapters/llm-router/backends-from-config.js';
@@ -37,6 +38,7 @@ import { composeState } from './compose-state.js';
 import { SERVER_VERSION } from '../rpc/methods/system.js';
 import { composeSocial } from './compose-social.js';
 import { composeMemory } from './compose-memory.js';
+import { runJobsHere } from './jobs-fallback.js';
 import { JobsThread } from './jobs-thread.js';
 import { ServerStats, SystemService } from '../services/system-service.js';
 import { healthRoutes } from '../transports/health.js';
@@ -85,14 +87,18 @@ export interface AppOptions {
    * (`adapters/llm-queue/remote-slots.ts`), so a chat there preempts this thread's background calls.
    */
   llmLeases?: (backend: string) => LlmSlotLeases;
+  /** The jobs thread's: runs after each of its connection's write transactions commits (it tells the main thread). */
+  onCommit?: () => void;
 }
 
 /**
- * Whether a server runs its jobs in the jobs thread: `jobs.thread: 'worker'` on SQLite, unless the caller
- * brings an LLM or a clock of its own (objects of this thread, which the worker cannot share).
+ * Whether a server runs its jobs in the jobs thread: `jobs.thread: 'worker'` (or `auto` with `cpus` two or
+ * more) on SQLite, unless the caller brings an LLM or a clock of its own (objects of this thread, which the
+ * worker cannot share).
  */
-export function runsJobsInWorker(config: Config, options: AppOptions): boolean {
-  return config.jobs.thread === 'worker' && !usesPostgres(config) && options.llm === undefined && options.clock === undefined;
+export function runsJobsInWorker(config: Config, options: AppOptions, cpus = os.availableParallelism()): boolean {
+  const thread = config.jobs.thread === 'auto' ? (cpus >= 2 ? 'worker' : 'main') : config.jobs.thread;
+  return thread === 'worker' && !usesPostgres(config) && options.llm === undefined && options.clock === undefined;
 }
 
 /** The parts of a running server that other code (CLI, tests, MCP) needs. */
@@ -294,7 +300,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     restates: () => config.memory.doc2query && config.llm.tasks.summary === config.llm.tasks.relationship,
     now: () => clock.now(),
   });
-  const jobsThread = options.hostsJobsThread === true ? new JobsThread(config, logger) : null;
+  const jobsThread = options.hostsJobsThread === true ? new JobsThread(config, logger, () => storage.followCommitsSoon?.()) : null;
   // Registers its own prompt contributor and turn observer on `chat`.
   const memory = composeMemory({ memoryStore: storage.memories, jobs: jobsThread?.wakingQueue(storage.jobs) ?? storage.jobs, config, personas, chat, llm, clock, logger, appraiser });
   // Background memory and relationship jobs run between turns, not in the middle of one someone waits for.
@@ -411,6 +417,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   });
   const retention = new RetentionService(store, clock, logger, retentionPolicy, sessions, social.services.moodHistory);
   if (isJobsThread) {
+    if (options.onCommit !== undefined) storage.onCommit?.(options.onCommit);
     await state.services.config.load();
     memory.start('jobs-thread');
   } else {
@@ -419,7 +426,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     await state.start();
     memory.start(jobsThread === null ? 'all' : 'jobs-elsewhere');
     // Lost, the worker leaves its jobs to this thread's queue.
-    jobsThread?.start(events, (backend) => llm.backend(backend)?.provider, () => storage.jobs.start());
+    jobsThread?.start(events, (backend) => llm.backend(backend)?.provider, () => runJobsHere(storage.jobs, logger));
   }
 
   const sceneRelay = cluster.relay<SceneRecord>('scene');

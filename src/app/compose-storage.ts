@@ -37,6 +37,7 @@ import { SqlitePromptTemplateStore } from '../adapters/sqlite/prompt-template-st
 import { SqliteCardStore, SqliteSettingsStore } from '../adapters/sqlite/settings-store.js';
 import { SqliteSocialStore } from '../adapters/sqlite/social-store.js';
 import { writeBatch } from '../adapters/sqlite/write-batch.js';
+import { ConnectionFollow } from '../adapters/sqlite/connection-follow.js';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import { DEFAULT_MAX_WAL_PAGES } from '../adapters/sqlite/wal-checkpointer.js';
 import { DATABASE_FILE_NAME, MEDIA_DIRECTORY } from '../config/paths.js';
@@ -77,6 +78,13 @@ export interface Storage {
   moodHistory: MoodHistory;
   /** Closes the connection (pool); the store's `close` does the same. */
   close(): Promise<void>;
+  /**
+   * SQLite: another connection of this process committed (the jobs thread): this connection's caches
+   * follow it soon, off the next read's path (`ConnectionFollow.checkSoon`).
+   */
+  followCommitsSoon?(): void;
+  /** SQLite: `listener` runs after each of this connection's own write transactions commits. */
+  onCommit?(listener: () => void): void;
 }
 
 export interface StorageOptions {
@@ -152,6 +160,8 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     mediaBlobs: new DirectoryMediaBlobs(path.join(config.dataDir, MEDIA_DIRECTORY)),
     moodHistory: new SqliteMoodHistory(db, databasePath),
     close: () => store.close(),
+    followCommitsSoon: () => ConnectionFollow.of(db).checkSoon(),
+    onCommit: (listener) => ConnectionFollow.of(db).onOwnCommit(listener),
   };
 }
 

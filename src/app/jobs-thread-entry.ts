@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { RemoteSlots } from '../adapters/llm-queue/remote-slots.js';
 import type { DomainEvent } from '../ports/events.js';
 import { createCore, type Core } from './app.js';
-import type { JobsThreadData, ToJobsThread } from './jobs-thread.js';
+import type { FromJobsThread, JobsThreadData, ToJobsThread } from './jobs-thread.js';
 
 /** The lowest priority (nice 19): the jobs run when the event loop's thread leaves the core idle. */
 const JOBS_THREAD_NICE = 19;
@@ -19,7 +19,19 @@ const priority = lowerThisThreadsPriority();
 const { config, slots } = workerData as JobsThreadData;
 // Its model calls take the main thread's LLM slots, so a chat there goes first (offthread need 3).
 const remoteSlots = new RemoteSlots(slots);
-const ready = createCore(config, { isJobsThread: true, llmLeases: (backend) => remoteSlots.of(backend) });
+let isCommitPosted = false;
+
+/** One `committed` for the commits of a stretch of work (a job's writes and its completion), posted after it. */
+function committedSoon(): void {
+  if (isCommitPosted) return;
+  isCommitPosted = true;
+  setImmediate(() => {
+    isCommitPosted = false;
+    port.postMessage({ type: 'committed' } satisfies FromJobsThread);
+  });
+}
+
+const ready = createCore(config, { isJobsThread: true, llmLeases: (backend) => remoteSlots.of(backend), onCommit: committedSoon });
 ready.then(
   (core) => core.logger.debug({ nice: priority }, 'the jobs thread runs the job queue'),
   // The main thread hears the exit and runs the jobs itself.

@@ -40,6 +40,9 @@ export type ToJobsThread =
   | { type: 'settings' }
   | { type: 'stop' };
 
+/** What the jobs thread tells the main thread: it committed (its jobs' memories, vectors, relationships). */
+export type FromJobsThread = { type: 'committed' };
+
 /** The events whose changes the worker follows (the others are about turns it does not run). */
 export function isFollowedByJobsThread(event: DomainEvent): boolean {
   return event.type === 'personaChanged' || event.type === 'stateImported';
@@ -53,6 +56,11 @@ export class JobsThread {
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
+    /**
+     * The worker committed: this thread's caches follow its writes soon, while the loop is otherwise idle,
+     * not inside the next turn's recall (a backlog of a run of jobs there was a 100–200 ms turn).
+     */
+    private readonly othersCommitted: () => void,
   ) {}
 
   /** `queue` for this thread: enqueues on it wake the worker once their rows are committed. */
@@ -90,6 +98,9 @@ export class JobsThread {
     serveSlotLeases(slots.port1, slotsOf);
     this.worker = worker;
     worker.on('error', (error) => this.logger.error({ err: error }, 'the jobs thread failed'));
+    worker.on('message', (message: FromJobsThread) => {
+      if (message.type === 'committed') this.othersCommitted();
+    });
     worker.on('exit', (code) => {
       this.worker = null;
       if (this.isStopping) return;

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { findUnknownSettings, type UnknownSetting } from '../config/unknown-settings.js';
 
 export interface ConfigFlagValues {
   config?: string;
@@ -39,4 +40,9 @@ export function configFromFlags(values: ConfigFlagValues): Config {
   if (values.logLevel !== undefined) flags.logLevel = values.logLevel;
   if (values.ollamaHost !== undefined) flags['llm.ollamaHost'] = values.ollamaHost;
   return loadConfig({ ...(values.config !== undefined ? { configFile: values.config } : {}), flags });
+}
+
+/** The settings of the config file, `.env` and the environment `configFromFlags(values)` reads that none has. */
+export function unknownSettingsOf(values: ConfigFlagValues): UnknownSetting[] {
+  return findUnknownSettings(values.config !== undefined ? { configFile: values.config } : {});
 }

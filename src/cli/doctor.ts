@@ -10,8 +10,9 @@ import { parseEnv } from 'node:util';
 import type { Command } from 'commander';
 import { CONFIG_FILE_NAME, ConfigError, ENVIRONMENT_VARIABLES } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { describeUnknownSetting, type UnknownSetting } from '../config/unknown-settings.js';
 import { SERVER_VERSION } from '../version.js';
-import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config-flags.js';
+import { addConfigFlags, configFromFlags, unknownSettingsOf, type ConfigFlagValues } from './config-flags.js';
 import {
   checkDatabase,
   checkDataDir,
@@ -67,6 +68,7 @@ const KNOWN_VARIABLES = ['PERSONA_MCP_CONFIG', ...ENVIRONMENT_VARIABLES.map((var
 
 export async function runDoctor(options: DoctorOptions, cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): Promise<DoctorReport> {
   const checks: Check[] = [checkNode()];
+  const unknownSettings = unknownSettingsOf(options).map(checkUnknownSetting);
   let config: Config;
   try {
     config = configFromFlags(options);
@@ -79,10 +81,11 @@ export async function runDoctor(options: DoctorOptions, cwd = process.cwd(), env
       details: error.problems,
       fix: 'Correct the values above; docs/configuration.md lists every setting.',
     });
+    checks.push(...unknownSettings);
     return { ok: false, exit_code: 2, version: SERVER_VERSION, config: null, checks };
   }
   const summary = summarizeConfig(options, config, cwd, env);
-  checks.push({ id: 'config', status: 'ok', title: 'Configuration is valid', details: describeSummary(summary) });
+  checks.push({ id: 'config', status: 'ok', title: 'Configuration is valid', details: describeSummary(summary) }, ...unknownSettings);
 
   const dataDir = checkDataDir(config.dataDir);
   checks.push(dataDir);
@@ -119,6 +122,14 @@ export async function runDoctor(options: DoctorOptions, cwd = process.cwd(), env
 
   const ok = checks.every((check) => check.status !== 'fail');
   return { ok, exit_code: ok ? 0 : 1, version: SERVER_VERSION, config: summary, checks };
+}
+
+/**
+ * A warning, not a failure: `serve` runs without the setting (it warns in its log too), but what the user
+ * meant to set keeps its default.
+ */
+function checkUnknownSetting(setting: UnknownSetting): Check {
+  return { id: `unknown_setting:${setting.name}`, status: 'warn', title: describeUnknownSetting(setting), fix: 'Correct or remove it; docs/configuration.md lists every setting.' };
 }
 
 function summarizeConfig(options: ConfigFlagValues, config: Config, cwd: string, env: NodeJS.ProcessEnv): ConfigSummary {

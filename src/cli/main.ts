@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { SERVER_VERSION } from '../version.js';
 import { registerChatCommand } from './chat.js';
-import { addConfigFlags, configFromFlags, type ConfigFlagValues } from './config-flags.js';
+import { addConfigFlags, configFromFlags, unknownSettingsOf, type ConfigFlagValues } from './config-flags.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerMcpCommand } from './mcp.js';
 import { registerKeysCommand } from './keys.js';
@@ -20,7 +20,7 @@ addConfigFlags(program.command('serve', { isDefault: true }).description('run th
   async (options: ConfigFlagValues) => {
     // Loaded on use: the other commands start without loading the whole server.
     const { serve } = await import('./serve.js');
-    await serve(configFromFlags(options));
+    await serve(configFromFlags(options), unknownSettingsOf(options));
   },
 );
 registerChatCommand(program);

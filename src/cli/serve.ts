@@ -1,13 +1,19 @@
 /** `persona-mcp serve`: runs the server until SIGINT/SIGTERM, then shuts down gracefully. */
 import { startServer } from '../app/app.js';
 import type { Config } from '../config/schema.js';
+import { describeUnknownSetting, type UnknownSetting } from '../config/unknown-settings.js';
+import { createLogger } from '../logger.js';
 
 /** Shutdown that takes longer than this is cut short: the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
 /** A second signal while shutting down exits at once (the user really means it). */
-export async function serve(config: Config): Promise<void> {
-  const server = await startServer(config);
+export async function serve(config: Config, unknownSettings: readonly UnknownSetting[] = []): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  // Warned, not refused: the rest of the configuration is valid, and a server that ran before a typo was
+  // added keeps running (`persona-mcp doctor` lists them too).
+  for (const setting of unknownSettings) logger.warn({ setting: setting.name, source: setting.source, suggestion: setting.suggestion }, describeUnknownSetting(setting));
+  const server = await startServer(config, { logger });
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {

@@ -84,7 +84,8 @@ function resolveBackendKeys(config: Config, environment: NodeJS.ProcessEnv, prob
   }
 }
 
-function readDotEnv(cwd: string, problems: string[]): Record<string, string> {
+/** The variables of `.env` in `cwd` ({} when there is none; a problem reading it goes to `problems`). */
+export function readDotEnv(cwd: string, problems: string[]): Record<string, string> {
   const file = path.join(cwd, '.env');
   if (!existsSync(file)) return {};
   try {
@@ -95,7 +96,8 @@ function readDotEnv(cwd: string, problems: string[]): Record<string, string> {
   }
 }
 
-function readConfigFile(explicit: string | undefined, cwd: string, problems: string[]): Layer {
+/** The config file's object as written: `explicit`, else `persona-mcp.config.json` in `cwd` when present ({} when none). */
+export function readConfigFile(explicit: string | undefined, cwd: string, problems: string[]): Layer {
   const file = explicit ? path.resolve(cwd, explicit) : path.join(cwd, CONFIG_FILE_NAME);
   if (!existsSync(file)) {
     if (explicit) problems.push(`config file ${file} does not exist`);

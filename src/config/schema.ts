@@ -233,9 +233,11 @@ export const configSchema = z.object({
        * `main`: on the server's event loop, between turns. `worker`: in a worker thread of `persona-mcp serve`
        * on SQLite, with its own connection, at the lowest scheduling priority (nice 19), so the jobs' CPU
        * leaves the event loop. PostgreSQL, `persona-mcp mcp`, the CLI tools and in-process callers that
-       * bring their own LLM (`options.llm`) or clock run them on `main` whatever this says.
+       * bring their own LLM (`options.llm`) or clock run them on `main` whatever this says. `auto`: `worker`
+       * on a machine with two CPUs or more (`os.availableParallelism()`), where the jobs thread has a core
+       * the event loop does not need, `main` on one.
        */
-      thread: z.enum(['main', 'worker']).default('main'),
+      thread: z.enum(['auto', 'main', 'worker']).default('main'),
     })
     .prefault({}),
   /** Redis, for what several nodes share (docs/operations.md): events, rate limits, queue depth, group ownership. */

@@ -112,6 +112,20 @@ export type MoodChange = (stored: MoodState | null) => { state: MoodState; event
 /** A relationship change, applied by the store to the relationship it holds (see `SocialStore.recordInteraction`). */
 export type RelationshipChange = { key: RelationshipKey; apply: (stored: RelationshipRecord | null) => RelationshipRecord };
 
+/** What an interaction's timeline event says besides the figures. */
+export interface InteractionEvent {
+  quality: number;
+  source: InteractionSource;
+  conversationId: string | null;
+  context: string | null;
+  /**
+   * The message whose exchange this interaction counts (a chat turn's relationship job: the person's message;
+   * a group turn: the reply). Each exchange counts once per relationship: recorded again (a job or an
+   * after-reply step done again after a crash), it changes nothing. Absent: always applied (`relationship.update`).
+   */
+  messageId?: number;
+}
+
 export interface SocialStore {
   // relationships
   getRelationship(key: RelationshipKey): Promise<RelationshipRecord | null>;
@@ -120,12 +134,11 @@ export interface SocialStore {
   /**
    * One transaction: save the new figures and append the event to the timeline. Given a change, the store
    * applies it to the relationship it holds at that moment (null: none yet), under a lock, so interactions
-   * recorded by several nodes at once all count; the saved relationship is the event's figures.
+   * recorded by several nodes at once all count; the saved relationship is the event's figures. An event
+   * whose exchange (`messageId`) the relationship has recorded already is not applied again: the store
+   * resolves with the event recorded then, and the change is not called.
    */
-  recordInteraction(
-    relationship: RelationshipRecord | RelationshipChange,
-    event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
-  ): Promise<RelationshipEventRecord>;
+  recordInteraction(relationship: RelationshipRecord | RelationshipChange, event: InteractionEvent): Promise<RelationshipEventRecord>;
   /**
    * Several {@link recordInteraction}s in one transaction, in order (a batch of relationship jobs: one
    * commit instead of one each); each its own outcome, a failed one leaving the others written. A store
@@ -134,7 +147,7 @@ export interface SocialStore {
   recordInteractions?(
     entries: ReadonlyArray<{
       relationship: RelationshipRecord | RelationshipChange;
-      event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null };
+      event: InteractionEvent;
     }>,
   ): Promise<Array<PromiseSettledResult<RelationshipEventRecord>>>;
   /**

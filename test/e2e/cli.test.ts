@@ -3,7 +3,7 @@
  * the fake Ollama. Each spawn costs ~0.5 s, so one server is shared and the tests run concurrently.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -165,6 +165,18 @@ describe.concurrent('persona-mcp doctor', { timeout: 2 * SPAWN_TIMEOUT_MS }, () 
     expect(byId.embedding_model).toMatchObject({ status: 'skip', fix: 'Once Ollama runs: ollama pull nomic-embed-text' });
   });
 
+  it('warns of each unknown setting with the name it was probably meant to be, and still exits 0', async ({ expect }) => {
+    const file = path.join(mkdtempSync(path.join(home, 'config-')), 'typo.json');
+    writeFileSync(file, JSON.stringify({ jobs: { thred: 'worker' } }));
+    const run = await runCli(['doctor', '--config', file, '--data-dir', dataDir(), '--ollama-host', ollama.url, '--port', String(await freePort())], {
+      env: { PERSONA_MCP_JOBS_THRED: 'worker' },
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`⚠ jobs.thred (${file}) is not a setting and is ignored: did you mean jobs.thread?\n`);
+    expect(run.stdout).toContain('⚠ PERSONA_MCP_JOBS_THRED (environment) is not a setting and is ignored: did you mean PERSONA_MCP_JOBS_THREAD?\n');
+    expect(run.stdout).toContain('Ready to serve, with 2 warnings above');
+  });
+
   it('exits 2 with the problem on one line when a config value is bad', async ({ expect }) => {
     const run = await runCli(['doctor', '--data-dir', dataDir()], { env: { PERSONA_MCP_PORT: 'abc' } });
     expect(run.code).toBe(2);
@@ -181,6 +193,21 @@ describe.concurrent('persona-mcp serve', { timeout: 2 * SPAWN_TIMEOUT_MS }, () =
     expect(lines).toContain('  - PERSONA_MCP_PORT: "abc" is not a number');
     expect(lines.some((line) => line.startsWith('  - logLevel: '))).toBe(true);
     expect(lines).toHaveLength(3);
+  });
+
+  it('warns in its log of an unknown setting, before it starts', async ({ expect }) => {
+    // The port is taken so that the run ends by itself, after the warning.
+    const run = await runCli(['serve', '--data-dir', dataDir(), '--port', String(server.server.port), '--ollama-host', ollama.url, '--log-level', 'warn'], {
+      env: { PERSONA_MCP_PROT: '9000' },
+    });
+    const warning = run.stderr.split('\n').find((line) => line.includes('PERSONA_MCP_PROT'));
+    expect(JSON.parse(warning ?? '{}')).toMatchObject({
+      level: 40,
+      setting: 'PERSONA_MCP_PROT',
+      suggestion: 'PERSONA_MCP_PORT',
+      msg: 'PERSONA_MCP_PROT (environment) is not a setting and is ignored: did you mean PERSONA_MCP_PORT?',
+    });
+    expect(run.stderr).toContain('is already in use');
   });
 
   it('says the port is taken and exits 1', async ({ expect }) => {

@@ -320,4 +320,17 @@ describe('memory.forget', () => {
     const after = await client.result('memory.search', { persona_id: 'aria', query: 'hazelnuts allergic' });
     expect(after.memories.map((memory: { content: string }) => memory.content).join()).not.toContain('hazelnuts');
   });
+
+  it('answers either step without its input with -32602 saying what to send, not limit_exceeded', async () => {
+    const client = await server.connect();
+    const confirmWithoutIds = await client.call('memory.forget', { confirm: true });
+    expect(confirmWithoutIds.error.code).toBe(-32602);
+    expect(confirmWithoutIds.error.message).toContain('memory_ids');
+    expect(confirmWithoutIds.error.message).toContain('call it with query first');
+    const emptyIds = await client.call('memory.forget', { confirm: true, memory_ids: [] });
+    expect(emptyIds.error.code).toBe(-32602);
+    const previewWithoutQuery = await client.call('memory.forget', { persona_id: 'aria' });
+    expect(previewWithoutQuery.error.code).toBe(-32602);
+    expect(previewWithoutQuery.error.message).toContain('query');
+  });
 });

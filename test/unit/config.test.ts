@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runsJobsInWorker } from '../../src/app/app.js';
 import { ConfigError, CONFIG_FILE_NAME, loadConfig } from '../../src/config/load.js';
 
 let cwd: string;
@@ -133,5 +134,16 @@ describe('loadConfig problems', () => {
     }
     // The message is what `serve` prints: a heading, then one line per problem.
     expect(error.message.split('\n')).toEqual(['Invalid configuration:', ...error.problems.map((problem) => `  - ${problem}`)]);
+  });
+});
+
+describe('jobs.thread', () => {
+  it('auto: the jobs thread on a machine with two CPUs or more, the main thread on one', () => {
+    const config = loadConfig({ cwd, env: { PERSONA_MCP_JOBS_THREAD: 'auto' } });
+    expect(config.jobs.thread).toBe('auto');
+    expect(runsJobsInWorker(config, {}, 2)).toBe(true);
+    expect(runsJobsInWorker(config, {}, 1)).toBe(false);
+    expect(runsJobsInWorker(loadConfig({ cwd, env: { PERSONA_MCP_JOBS_THREAD: 'main' } }), {}, 8)).toBe(false);
+    expect(runsJobsInWorker(loadConfig({ cwd, env: { PERSONA_MCP_JOBS_THREAD: 'worker' } }), {}, 1)).toBe(true);
   });
 });

@@ -21,6 +21,7 @@ import { afterReplyPending } from './migrations/0041_after_reply_pending.js';
 import { afterReplyPendingCopy } from './migrations/0043_after_reply_pending_copy.js';
 import { jobOwnerKey } from './migrations/0047_job_owner_key.js';
 import { afterReplyDone } from './migrations/0048_after_reply_done.js';
+import { relationshipExchanges } from './migrations/0051_relationship_exchanges.js';
 
 export interface PgMigration {
   version: number;
@@ -28,7 +29,7 @@ export interface PgMigration {
   sql: string;
 }
 
-export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media, mediaBlobs, memoryRecallSearch, moodSamples, afterReplyPending, afterReplyPendingCopy, jobOwnerKey, afterReplyDone];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initial, memoryRecall, personaOwners, media, mediaBlobs, memoryRecallSearch, moodSamples, afterReplyPending, afterReplyPendingCopy, jobOwnerKey, afterReplyDone, relationshipExchanges];
 
 /**
  * The SQLite schema version the newest PostgreSQL schema holds the same tables and columns as: the

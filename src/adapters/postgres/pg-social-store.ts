@@ -5,7 +5,7 @@ import type {
   GroupMemberRecord,
   GroupRecord,
   GroupStatus,
-  InteractionSource,
+  InteractionEvent,
   MoodChange,
   MoodEventInput,
   MoodEventRecord,
@@ -345,14 +345,23 @@ async function saveMoodRows(tx: TransactionClient, personaId: string, state: Moo
   }
 }
 
-type InteractionEvent = { quality: number; source: InteractionSource; conversationId: string | null; context: string | null };
-
-/** Inside a transaction: one interaction's relationship figures (read-modify-write under its lock) and timeline event. */
+/**
+ * Inside a transaction: one interaction's relationship figures (read-modify-write under its lock) and timeline
+ * event; none when its exchange was recorded already (looked for under the lock: a node running the job again meanwhile waits).
+ */
 async function writeInteraction(tx: TransactionClient, change: RelationshipRecord | RelationshipChange, event: InteractionEvent): Promise<RelationshipEventRecord> {
+    const key: RelationshipKey = 'apply' in change ? change.key : change;
+    // The advisory lock also covers a relationship not stored yet (no row to lock with FOR UPDATE).
+    if ('apply' in change || event.messageId !== undefined) await tx.lock(`relationship:${key.subjectId}:${key.otherKind}:${key.otherId}`);
+    if (event.messageId !== undefined) {
+      const recorded = await tx.one<RelationshipEventRow>(
+        'SELECT * FROM relationship_events WHERE message_id = $1 AND subject_id = $2 AND other_kind = $3 AND other_id = $4',
+        [event.messageId, ...keyValues(key)],
+      );
+      if (recorded !== null) return toRelationshipEvent(recorded);
+    }
     let relationship: RelationshipRecord;
     if ('apply' in change) {
-      // The advisory lock also covers a relationship not stored yet (no row to lock with FOR UPDATE).
-      await tx.lock(`relationship:${change.key.subjectId}:${change.key.otherKind}:${change.key.otherId}`);
       const stored = await tx.one<RelationshipRow>('SELECT * FROM relationships WHERE subject_id = $1 AND other_kind = $2 AND other_id = $3', keyValues(change.key));
       relationship = change.apply(stored === null ? null : toRelationship(stored));
     } else {
@@ -371,10 +380,10 @@ async function writeInteraction(tx: TransactionClient, change: RelationshipRecor
     );
     const row = await tx.one<RelationshipEventRow>(
       `INSERT INTO relationship_events (subject_id, other_kind, other_id, at, quality, source, conversation_id, context,
-         affinity, trust, respect, familiarity)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE EXISTS (SELECT 1 FROM personas WHERE id = $1)
+         affinity, trust, respect, familiarity, message_id)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM personas WHERE id = $1)
        RETURNING *`,
-      [...keyValues(r), r.lastInteraction ?? 0, event.quality, event.source, event.conversationId, event.context, r.affinity, r.trust, r.respect, r.familiarity],
+      [...keyValues(r), r.lastInteraction ?? 0, event.quality, event.source, event.conversationId, event.context, r.affinity, r.trust, r.respect, r.familiarity, event.messageId ?? null],
     );
     if (row === null) throw new Error(`persona ${relationship.subjectId} does not exist`);
     return toRelationshipEvent(row);

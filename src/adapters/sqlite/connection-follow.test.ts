@@ -131,6 +131,28 @@ describe("a connection's caches follow another connection's commits", () => {
     expect(mirror.hasChanges).toBe(false);
   });
 
+  it("follows another connection's commit in a stretch of its own when told of it (the jobs thread's `committed`), before any read", async () => {
+    const served = new SqliteMemoryStore(server.database);
+    const written = new SqliteMemoryStore(worker.database);
+    await served.insert({ ...base, personaId: 'aria', kind: 'observation', content: 'the harbour fog at dawn' }, [], 1);
+    const mirror = new FullTextMirror(server.database, RECALL_TERMS_WEIGHT);
+    expect(mirror.current()).not.toBeNull();
+    const seen: number[] = [];
+    ConnectionFollow.of(server.database).follow('memories', { apply: (rows) => seen.push(...rows.map((row) => row.memory_id)), lost: () => undefined });
+    let commits = 0;
+    ConnectionFollow.of(worker.database).onOwnCommit(() => {
+      commits++;
+      ConnectionFollow.of(server.database).checkSoon();
+    });
+    const other = await written.insert({ ...base, personaId: 'aria', kind: 'observation', content: 'the harbour bells' }, [], 2);
+    expect(commits).toBe(1);
+    expect(seen).toEqual([]); // not inside the commit's own stretch
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual([other.id]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(mirror.hasChanges).toBe(false); // the mirror read it too, with no search asking
+  });
+
   it("the word counts a store without the mirror keeps: another connection's memories change them", async () => {
     const served = new SqliteMemoryStore(server.database, file, { fullTextMirror: false });
     const written = new SqliteMemoryStore(worker.database);

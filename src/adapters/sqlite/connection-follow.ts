@@ -152,8 +152,10 @@ export class ConnectionFollow {
   private readonly logs: { [K in LogName]: FollowedLog<LogRows[K]> };
   /** The newest row of each log at the end of the open own transaction (what its commit steps past). */
   private ownNewest: { memories: number; vectors: number; relationships: number } | null = null;
+  private readonly commitListeners: Array<() => void> = [];
+  private isCheckDue = false;
 
-  private constructor(db: Database) {
+  private constructor(private readonly db: Database) {
     // Prepared once: `db.pragma()` prepares its statement on every call (~20 µs, more than reading it).
     this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
     this.newest = db.prepare<[], { memories: number | null; vectors: number | null; relationships: number | null }>(
@@ -188,6 +190,27 @@ export class ConnectionFollow {
     this.logs.relationships.catchUp();
   }
 
+  /**
+   * Brings every follower up to date soon — after the event loop has taken in what arrived meanwhile —
+   * instead of inside the next read that checks: another connection said it committed (the jobs thread,
+   * after its jobs' writes), so the next turn's recall finds the caches, the vector index and the full-text
+   * mirror current instead of applying the backlog itself. Every read still checks first: nothing stale
+   * is ever served.
+   */
+  checkSoon(): void {
+    if (this.isCheckDue) return;
+    this.isCheckDue = true;
+    setImmediate(() => {
+      this.isCheckDue = false;
+      if (this.db.open && !this.db.inTransaction) this.check();
+    });
+  }
+
+  /** `listener` runs after each of this connection's own write transactions commits (the jobs thread tells the main thread). */
+  onOwnCommit(listener: () => void): void {
+    this.commitListeners.push(listener);
+  }
+
   /** First thing in an own write transaction (holding the write lock): others' changes before it are applied. */
   ownBegun(): void {
     this.ownNewest = null;
@@ -206,5 +229,6 @@ export class ConnectionFollow {
     if (this.ownNewest === null) return;
     for (const log of ['memories', 'vectors', 'relationships'] as const) this.logs[log].seen = Math.max(this.logs[log].seen, this.ownNewest[log]);
     this.ownNewest = null;
+    for (const listener of this.commitListeners) listener();
   }
 }

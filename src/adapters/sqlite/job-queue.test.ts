@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../logger.js';
 import type { JobRecord } from '../../ports/jobs.js';
 import { localProcess } from './claim-owner.js';
 import { openDatabase, type Database } from './database.js';
@@ -235,6 +236,32 @@ describe('SqliteJobQueue', () => {
       await restarted.stop();
       expect(runs).toEqual([{ n: 2 }]);
       expect(db.prepare('SELECT id, status FROM jobs').all()).toEqual([{ id: again, status: 'completed' }]);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('logs apart, at the take-back, the jobs that run again and those dropped for their pending twin', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'persona-mcp-jobs-'));
+    try {
+      db = openDatabase(path.join(dir, 'jobs.db'));
+      const queue = new SqliteJobQueue(db);
+      const twinned = await queue.enqueue('expand', { n: 1 }, { dedupeKey: 'memory.expand' });
+      const alone = await queue.enqueue('form', { n: 1 });
+      const gone = spawnSync(process.execPath, ['-e', '']).pid;
+      db.prepare("UPDATE jobs SET status = 'running', attempts = 1, lease_owner = ?, lease_until = ?").run(`${gone}-dead`, Date.now() + 600_000);
+      await queue.enqueue('expand', { n: 2 }, { dedupeKey: 'memory.expand' });
+
+      const lines: Array<Record<string, unknown>> = [];
+      const logger = createLogger('warn', { write: (line: string) => lines.push(JSON.parse(line)) });
+      const restarted = new SqliteJobQueue(db, { pollMs: 20, logger });
+      restarted.start();
+      await restarted.stop();
+      expect(db.prepare('SELECT id FROM jobs WHERE id IN (?, ?)').pluck().all(twinned, alone)).toEqual([alone]);
+      const tookBack = lines.find((line) => String(line['msg']).startsWith('took back'));
+      expect(tookBack).toMatchObject({ runAgain: 1, failed: 0, droppedForPendingTwin: 1 });
+      expect(tookBack?.['msg']).toContain('1 run again now, 0 failed (that was their last attempt), 1 dropped (the same work is queued again)');
     } finally {
       db.close();
       rmSync(dir, { recursive: true, force: true });

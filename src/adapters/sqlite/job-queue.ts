@@ -254,23 +254,30 @@ export class SqliteJobQueue implements JobQueue {
     if (gone.length === 0) return;
     const now = this.clock.now();
     const taken = immediateTransaction(this.db)(() => {
-      let count = 0;
+      const count = { runAgain: 0, failed: 0, droppedForPendingTwin: 0 };
       for (const owner of gone) {
-        count += this.prepare(
+        count.droppedForPendingTwin += this.prepare(
           `DELETE FROM jobs WHERE status = 'running' AND lease_owner = @owner AND attempts < max_attempts AND ${HAS_PENDING_TWIN}`,
         ).run({ owner }).changes;
-        count += this.prepare(
+        count.failed += this.prepare(
           `UPDATE jobs SET status = 'failed', last_error = 'the worker died during the last attempt', lease_owner = NULL, lease_until = NULL, updated_at = @now
              WHERE status = 'running' AND lease_owner = @owner AND attempts >= max_attempts`,
         ).run({ now, owner }).changes;
-        count += this.prepare(
+        count.runAgain += this.prepare(
           `UPDATE jobs SET status = 'pending', run_after = @now, lease_owner = NULL, lease_until = NULL, updated_at = @now
              WHERE status = 'running' AND lease_owner = @owner`,
         ).run({ now, owner }).changes;
       }
       return count;
     });
-    if (taken > 0) this.logger.warn({ jobs: taken, owners: gone }, 'took back the jobs of a process that stopped without finishing them; they run again now');
+    // Each kind counted apart: a job dropped for its pending twin or failed on its last attempt does not run again.
+    if (taken.runAgain + taken.failed + taken.droppedForPendingTwin > 0) {
+      this.logger.warn(
+        { ...taken, owners: gone },
+        `took back the jobs of a process that stopped without finishing them: ${taken.runAgain} run again now, ` +
+          `${taken.failed} failed (that was their last attempt), ${taken.droppedForPendingTwin} dropped (the same work is queued again)`,
+      );
+    }
   }
 
   async stop(): Promise<void> {

@@ -27,6 +27,7 @@ import { memoryVectorChanges } from './migrations/0047_memory_vector_changes.js'
 import { afterReplyOwner } from './migrations/0048_after_reply_owner.js';
 import { changeLogs } from './migrations/0049_change_logs.js';
 import { afterReplyDone } from './migrations/0050_after_reply_done.js';
+import { relationshipExchanges } from './migrations/0051_relationship_exchanges.js';
 
 export interface Migration {
   /** Increasing, each used once; a gap is allowed while parallel features land (each recorded version is applied once). */
@@ -36,7 +37,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, media, personaOwners, memoryRecall, moodSamples, memoryReadIndexes, afterReplyPending, memoryVectorsRowid, memoryVectorChanges, afterReplyOwner, changeLogs, afterReplyDone];
+export const MIGRATIONS: readonly Migration[] = [initial, jobs, memory, social, settings, apiKeys, promptTemplates, media, personaOwners, memoryRecall, moodSamples, memoryReadIndexes, afterReplyPending, memoryVectorsRowid, memoryVectorChanges, afterReplyOwner, changeLogs, afterReplyDone, relationshipExchanges];
 
 /** The newest schema version this build knows. */
 export function currentSchemaVersion(): number {

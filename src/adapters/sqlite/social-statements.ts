@@ -29,6 +29,8 @@ export interface RelationshipEventRow {
   trust: number;
   respect: number;
   familiarity: number;
+  /** The exchange's message (migration 0051); null for interactions that are none. */
+  message_id: number | null;
 }
 
 export interface MoodRow {
@@ -117,10 +119,15 @@ export function prepareSocialStatements(db: Database) {
     ),
     insertRelationshipEvent: db.prepare<Omit<RelationshipEventRow, 'id'>, RelationshipEventRow>(
       `INSERT INTO relationship_events (subject_id, other_kind, other_id, at, quality, source, conversation_id, context,
-         affinity, trust, respect, familiarity)
+         affinity, trust, respect, familiarity, message_id)
        SELECT @subject_id, @other_kind, @other_id, @at, @quality, @source, @conversation_id, @context, @affinity, @trust,
-         @respect, @familiarity WHERE EXISTS (SELECT 1 FROM personas WHERE id = @subject_id)
+         @respect, @familiarity, @message_id WHERE EXISTS (SELECT 1 FROM personas WHERE id = @subject_id)
        RETURNING *`,
+    ),
+    // The event an exchange was recorded with (relationship_events_exchange): a job run again finds it.
+    exchangeEvent: db.prepare<Key & { message_id: number }, RelationshipEventRow>(
+      `SELECT * FROM relationship_events
+       WHERE message_id = @message_id AND subject_id = @subject_id AND other_kind = @other_kind AND other_id = @other_id`,
     ),
     relationshipHistory: db.prepare<Key & { before_id: number; limit: number }, RelationshipEventRow>(
       `SELECT * FROM relationship_events

@@ -42,6 +42,28 @@ describe('SqliteSocialStore relationships', () => {
     expect(event.affinity).toBe((await social.getRelationship(key))?.affinity);
   });
 
+  it('counts an exchange once however often it is recorded (a job run again after a crash), both one by one and in a batch', async () => {
+    const key = { subjectId: 'aria', otherKind: 'user' as const, otherId: 'local' };
+    const changeOf = (of: typeof key) => ({ key: of, apply: (stored: Parameters<typeof applyInteraction>[0] | null) => ({ ...of, ...applyInteraction(stored ?? newRelationship(), { quality: 1, durationMs: 10, now: T0 }) }) });
+    const change = changeOf(key);
+    const exchange = (messageId: number) => ({ quality: 1, source: 'chat' as const, conversationId: null, context: null, messageId });
+    const first = await social.recordInteraction(change, exchange(7));
+    expect(await social.recordInteraction(change, exchange(7))).toEqual(first);
+    const batch = await social.recordInteractions!([
+      { relationship: change, event: exchange(7) },
+      { relationship: change, event: exchange(8) },
+      { relationship: change, event: exchange(8) },
+    ]);
+    expect(batch.map((outcome) => outcome.status === 'fulfilled' && outcome.value.id)).toEqual([first.id, first.id + 1, first.id + 1]);
+    // The same exchange for another relationship counts there; an interaction without one is always applied.
+    await social.recordInteraction(changeOf({ ...key, subjectId: 'kira' }), exchange(7));
+    await social.recordInteraction(change, { quality: 1, source: 'manual', conversationId: null, context: null });
+    await social.recordInteraction(change, { quality: 1, source: 'manual', conversationId: null, context: null });
+    expect((await social.getRelationship(key))?.interactionCount).toBe(4);
+    expect(await social.relationshipHistory(key, { limit: 10 })).toHaveLength(4);
+    expect((await social.getRelationship({ ...key, subjectId: 'kira' }))?.interactionCount).toBe(1);
+  });
+
   it('saves the figures and the timeline in one step, newest event first', async () => {
     const key = { subjectId: 'aria', otherKind: 'persona' as const, otherId: 'kira' };
     const first = { ...key, ...applyInteraction(newRelationship(), { quality: 1, durationMs: 1000, now: T0 }) };

@@ -9,7 +9,7 @@ import type {
   GroupMemberRecord,
   GroupRecord,
   GroupStatus,
-  InteractionSource,
+  InteractionEvent,
   MoodChange,
   MoodEventInput,
   MoodEventRecord,
@@ -89,17 +89,14 @@ export class SqliteSocialStore implements SocialStore {
     );
   }
 
-  recordInteraction(
-    change: RelationshipRecord | RelationshipChange,
-    event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
-  ): Promise<RelationshipEventRecord> {
+  recordInteraction(change: RelationshipRecord | RelationshipChange, event: InteractionEvent): Promise<RelationshipEventRecord> {
     return this.write(() => this.writeInteraction(change, event));
   }
 
   recordInteractions(
     entries: ReadonlyArray<{
       relationship: RelationshipRecord | RelationshipChange;
-      event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null };
+      event: InteractionEvent;
     }>,
   ): Promise<Array<PromiseSettledResult<RelationshipEventRecord>>> {
     // Each in a savepoint of its own (the wrapper nests): one that throws is rolled back alone.
@@ -114,12 +111,13 @@ export class SqliteSocialStore implements SocialStore {
     );
   }
 
-  /** Inside a write transaction: one interaction's relationship figures and timeline event. */
-  private writeInteraction(
-    change: RelationshipRecord | RelationshipChange,
-    event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null },
-  ): RelationshipEventRecord {
+  /** Inside a write transaction: one interaction's relationship figures and timeline event (none when its exchange was recorded already). */
+  private writeInteraction(change: RelationshipRecord | RelationshipChange, event: InteractionEvent): RelationshipEventRecord {
     // Inside the write transaction: SQLite's single writer keeps the row unchanged between read and write.
+    if (event.messageId !== undefined) {
+      const recorded = this.sql.exchangeEvent.get({ ...keyParams('apply' in change ? change.key : change), message_id: event.messageId });
+      if (recorded !== undefined) return toRelationshipEvent(recorded);
+    }
     let relationship: RelationshipRecord;
     if ('apply' in change) {
       const stored = this.sql.getRelationship.get(keyParams(change.key));
@@ -139,6 +137,7 @@ export class SqliteSocialStore implements SocialStore {
       trust: relationship.trust,
       respect: relationship.respect,
       familiarity: relationship.familiarity,
+      message_id: event.messageId ?? null,
     });
     if (row === undefined) throw new Error(`persona ${relationship.subjectId} does not exist`);
     return toRelationshipEvent(row);

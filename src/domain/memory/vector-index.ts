@@ -225,8 +225,71 @@ function packedDot(packed: Int32Array, base: number, query: Float64Array): numbe
   return dot;
 }
 
+/**
+ * `packedDot` of four vectors (from words `a`, `b`, `c`, `d`) at once, into `out[at]` to `out[at + 3]`: each
+ * sum is still added in dimension order (the same doubles as `packedDot`), but the four chains of additions
+ * are independent, so the CPU overlaps them (one chain alone waits on each addition in turn), and each
+ * query word is read once for four vectors: −26 to −36 % a search (bench/micro-vector-search.ts).
+ */
+function packedDot4(
+  packed: Int32Array,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+  query: Float64Array,
+  out: Float64Array,
+  at: number,
+): void {
+  let dotA = 0;
+  let dotB = 0;
+  let dotC = 0;
+  let dotD = 0;
+  for (let i = 0, w = 0; i < query.length; i += 4, w++) {
+    const q0 = query[i]!;
+    const q1 = query[i + 1]!;
+    const q2 = query[i + 2]!;
+    const q3 = query[i + 3]!;
+    const wordA = packed[a + w]!;
+    const wordB = packed[b + w]!;
+    const wordC = packed[c + w]!;
+    const wordD = packed[d + w]!;
+    dotA += ((wordA << 24) >> 24) * q0;
+    dotB += ((wordB << 24) >> 24) * q0;
+    dotC += ((wordC << 24) >> 24) * q0;
+    dotD += ((wordD << 24) >> 24) * q0;
+    dotA += ((wordA << 16) >> 24) * q1;
+    dotB += ((wordB << 16) >> 24) * q1;
+    dotC += ((wordC << 16) >> 24) * q1;
+    dotD += ((wordD << 16) >> 24) * q1;
+    dotA += ((wordA << 8) >> 24) * q2;
+    dotB += ((wordB << 8) >> 24) * q2;
+    dotC += ((wordC << 8) >> 24) * q2;
+    dotD += ((wordD << 8) >> 24) * q2;
+    dotA += (wordA >> 24) * q3;
+    dotB += (wordB >> 24) * q3;
+    dotC += (wordC >> 24) * q3;
+    dotD += (wordD >> 24) * q3;
+  }
+  out[at] = dotA;
+  out[at + 1] = dotB;
+  out[at + 2] = dotC;
+  out[at + 3] = dotD;
+}
+
 export class VectorIndex {
   private readonly partitions = new Map<string, Partition>();
+  /** A search's candidates in one partition (their slots) and their dot products, reused by the next search (searches are synchronous). */
+  private slots = new Int32Array(0);
+  private dots = new Float64Array(0);
+
+  private candidateSlots(size: number): Int32Array {
+    if (this.slots.length < size) {
+      this.slots = new Int32Array(size);
+      this.dots = new Float64Array(size);
+    }
+    return this.slots;
+  }
 
   /** Adds or replaces a vector; the partition is created with the vector's length. */
   upsert(partition: string, id: number, vector: ArrayLike<number>): void {
@@ -373,11 +436,32 @@ export class VectorIndex {
       const d = distances[index]!;
       const { packed, scales, ids } = part;
       const size = part.size;
+      // The partition's candidates first, then their dot products four at a time (packedDot4).
+      const slots = this.candidateSlots(size);
+      let candidates = 0;
       for (let slot = 0; slot < size; slot++) {
         const distance = d[slot]!;
         if (distance > cutoff) continue;
         if (distance === cutoff && atCutoff-- <= 0) continue;
-        const similarity = packedDot(packed, slot * packedWords, query) * scales[slot]!;
+        slots[candidates++] = slot;
+      }
+      const dots = this.dots;
+      let done = 0;
+      for (; done + 4 <= candidates; done += 4)
+        packedDot4(
+          packed,
+          slots[done]! * packedWords,
+          slots[done + 1]! * packedWords,
+          slots[done + 2]! * packedWords,
+          slots[done + 3]! * packedWords,
+          query,
+          dots,
+          done,
+        );
+      for (; done < candidates; done++) dots[done] = packedDot(packed, slots[done]! * packedWords, query);
+      for (let candidate = 0; candidate < candidates; candidate++) {
+        const slot = slots[candidate]!;
+        const similarity = dots[candidate]! * scales[slot]!;
         const id = ids[slot]!;
         // Insert into the top k (best first; ties by smaller id, as a full sort would order them).
         if (count === k && !(similarity > topScores[k - 1]! || (similarity === topScores[k - 1]! && id < topIds[k - 1]!))) continue;

@@ -190,7 +190,16 @@ export function memoryMethods(services: Services): MethodDefinition[] {
         n_results: z.number().int().min(1).max(100).default(20),
         confirm: z.boolean().default(false),
         memory_ids: z.array(memoryIdParam).max(500).optional(),
-      }),
+      })
+        // Either step without its input is a malformed request (-32602), not a limit reached: say what to send.
+        .refine((params) => !params.confirm || (params.memory_ids?.length ?? 0) > 0, {
+          path: ['memory_ids'],
+          message: 'confirm: true needs memory_ids, the ids (["mem_42", …]) that memory.forget {query} showed; call it with query first',
+        })
+        .refine((params) => params.confirm || Boolean(params.query), {
+          path: ['query'],
+          message: 'describe what to forget in query ("my address"); the matches come back first, nothing is removed until confirm: true',
+        }),
       result: z.object({
         forgotten: z.boolean(),
         matches: z.array(memoryWire).optional(),
@@ -202,13 +211,9 @@ export function memoryMethods(services: Services): MethodDefinition[] {
       }),
       hints: { destructive: true },
       handler: async (params, context) => {
+        // The params' refinements make sure of memory_ids with confirm and of query without it.
         if (params.confirm) {
-          if (!params.memory_ids || params.memory_ids.length === 0) {
-            throw new AppError('limit_exceeded', 'Confirming needs memory_ids: the ids shown by memory.forget without confirm.', {
-              data: { limit: 'memory.forget.memory_ids' },
-            });
-          }
-          const result = await memories.forget(params.memory_ids.map(memoryId), context.session.userId);
+          const result = await memories.forget(params.memory_ids!.map(memoryId), context.session.userId);
           return {
             forgotten: true,
             memories_removed: result.memoriesRemoved,
@@ -217,10 +222,8 @@ export function memoryMethods(services: Services): MethodDefinition[] {
             message: `Forgot ${result.memoriesRemoved} memories and ${result.summariesRemoved} summaries that quoted them.`,
           };
         }
-        if (!params.query)
-          throw new AppError('limit_exceeded', 'Describe what to forget in query.', { data: { limit: 'memory.forget.query' } });
         const personaId = params.persona_id === undefined ? null : memories.personaId(params.persona_id);
-        const hits = await memories.forgetCandidates(params.query, personaId, params.n_results, context.session.userId);
+        const hits = await memories.forgetCandidates(params.query!, personaId, params.n_results, context.session.userId);
         return {
           forgotten: false,
           matches: hits.map((hit) => memoryToWire(hit.memory, hit)),

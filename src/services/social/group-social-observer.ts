@@ -33,6 +33,8 @@ export class GroupSocialObserver implements TurnObserver {
       conversationId: conversation.id,
       context: null,
       now: reply.createdAt,
+      // The turn's exchange counts once: its after-reply steps done again after a crash change nothing.
+      messageId: reply.id,
     };
     if (answered?.role === 'assistant' && answered.personaId !== null) {
       const other = this.deps.personas.find(answered.personaId);

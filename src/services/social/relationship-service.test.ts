@@ -66,6 +66,19 @@ describe('RelationshipService.get', () => {
   });
 });
 
+describe('RelationshipService.recordInteraction of an exchange', () => {
+  it('counts an exchange recorded again (its job run again after a crash) once, and answers with the relationship as stored', async () => {
+    const relationships = new RelationshipService(social, clock, () => persona);
+    const first = await relationships.recordInteraction({ ...key, ...interaction, messageId: 7 });
+    const again = await relationships.recordInteraction({ ...key, ...interaction, messageId: 7 });
+    expect(again).toEqual(first);
+    const [batched] = await relationships.recordInteractions([{ ...key, ...interaction, messageId: 7 }]);
+    expect(batched).toEqual({ status: 'fulfilled', value: first });
+    expect(await relationships.get(key)).toMatchObject({ interactionCount: 1 });
+    expect(await social.relationshipHistory(key, { limit: 10 })).toHaveLength(1);
+  });
+});
+
 describe('RelationshipService.recordInteractions', () => {
   it('records several interactions in order, a failed one leaving the others recorded', async () => {
     const relationships = new RelationshipService(social, clock, () => persona);

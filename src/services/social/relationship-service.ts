@@ -15,6 +15,7 @@ import {
 } from '../../domain/social/relationship.js';
 import type { Clock } from '../../ports/clock.js';
 import type {
+  InteractionEvent,
   InteractionSource,
   RelationshipEventRecord,
   RelationshipChange,
@@ -50,6 +51,8 @@ export interface InteractionInput extends RelationshipKey {
   conversationId: string | null;
   context: string | null;
   now?: number;
+  /** The message whose exchange this is (`InteractionEvent.messageId`): an exchange counts once, however often it is recorded. */
+  messageId?: number;
 }
 
 export interface RelationshipStatistics {
@@ -138,7 +141,7 @@ export class RelationshipService {
   async recordInteraction(input: InteractionInput): Promise<{ relationship: RelationshipView; event: RelationshipEventRecord }> {
     const change = this.changeFor(input);
     const event = await this.store.recordInteraction(change.relationship, change.event);
-    return this.recorded(change, event);
+    return await this.recorded(change, event);
   }
 
   /**
@@ -151,7 +154,7 @@ export class RelationshipService {
       const outcomes: Array<PromiseSettledResult<{ relationship: RelationshipView; event: RelationshipEventRecord }>> = [];
       for (const change of changes) {
         try {
-          outcomes.push({ status: 'fulfilled', value: this.recorded(change, await this.store.recordInteraction(change.relationship, change.event)) });
+          outcomes.push({ status: 'fulfilled', value: await this.recorded(change, await this.store.recordInteraction(change.relationship, change.event)) });
         } catch (error) {
           outcomes.push({ status: 'rejected', reason: error });
         }
@@ -160,21 +163,26 @@ export class RelationshipService {
     }
     const events = await this.store.recordInteractions(changes);
     // In order: a later interaction with the same relationship was applied on top of an earlier one.
-    return events.map((outcome, index) => {
-      if (outcome.status === 'rejected') return outcome;
-      try {
-        return { status: 'fulfilled', value: this.recorded(changes[index]!, outcome.value) };
-      } catch (error) {
-        return { status: 'rejected', reason: error };
+    const outcomes: Array<PromiseSettledResult<{ relationship: RelationshipView; event: RelationshipEventRecord }>> = [];
+    for (const [index, outcome] of events.entries()) {
+      if (outcome.status === 'rejected') {
+        outcomes.push(outcome);
+        continue;
       }
-    });
+      try {
+        outcomes.push({ status: 'fulfilled', value: await this.recorded(changes[index]!, outcome.value) });
+      } catch (error) {
+        outcomes.push({ status: 'rejected', reason: error });
+      }
+    }
+    return outcomes;
   }
 
   /** An interaction as the store applies it (to the relationship it holds then: interactions recorded on several nodes at once all count). */
   private changeFor(input: InteractionInput): {
     id: string;
     relationship: RelationshipChange;
-    event: { quality: number; source: InteractionSource; conversationId: string | null; context: string | null };
+    event: InteractionEvent;
     applied: () => RelationshipRecord | null;
   } {
     const key: RelationshipKey = { subjectId: input.subjectId, otherKind: input.otherKind, otherId: input.otherId };
@@ -190,15 +198,29 @@ export class RelationshipService {
     return {
       id,
       relationship: { key, apply },
-      event: { quality: Math.max(-1, Math.min(1, input.quality)), source: input.source, conversationId: input.conversationId, context: input.context },
+      event: {
+        quality: Math.max(-1, Math.min(1, input.quality)),
+        source: input.source,
+        conversationId: input.conversationId,
+        context: input.context,
+        ...(input.messageId === undefined ? {} : { messageId: input.messageId }),
+      },
       applied: () => record,
     };
   }
 
-  /** Keeps what the store now holds (it applied the change to its row, inside its transaction) and gives its view. */
-  private recorded(change: ReturnType<RelationshipService['changeFor']>, event: RelationshipEventRecord): { relationship: RelationshipView; event: RelationshipEventRecord } {
+  /**
+   * Keeps what the store now holds (it applied the change to its row, inside its transaction) and gives its
+   * view. A change the store did not apply was an exchange recorded before (a job run again after a crash):
+   * the relationship is as the store holds it, read again.
+   */
+  private async recorded(change: ReturnType<RelationshipService['changeFor']>, event: RelationshipEventRecord): Promise<{ relationship: RelationshipView; event: RelationshipEventRecord }> {
     const record = change.applied();
-    if (record === null) throw new Error('the store recorded an interaction without applying it');
+    if (record === null) {
+      if (change.event.messageId === undefined) throw new Error('the store recorded an interaction without applying it');
+      const stored = await this.store.getRelationship(change.relationship.key);
+      return { relationship: this.view(stored ?? { ...change.relationship.key, ...newRelationship() }, stored !== null), event };
+    }
     this.changes++;
     this.keep(change.id, record);
     return { relationship: this.view(record, true), event };

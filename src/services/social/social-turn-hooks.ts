@@ -213,6 +213,8 @@ export class SocialTurnObserver implements TurnObserver {
       conversationId: payload.conversationId,
       context: null,
       now: payload.at,
+      // The exchange counts once: a job run again after a crash (its write committed, its completion not) changes nothing.
+      ...(payload.userMessageId === undefined ? {} : { messageId: payload.userMessageId }),
     };
   }
 
