@@ -6,6 +6,7 @@ import {
   decideFor,
   isDrained,
   exchangesSoFar,
+  isOpeningExchange,
   lastUserMessages,
   effectiveEnergy,
   engagement,
@@ -152,6 +153,21 @@ describe('exchangesSoFar', () => {
     expect(exchangesSoFar([{ role: 'assistant' }, { role: 'user' }])).toBe(1);
     expect(exchangesSoFar([{ role: 'user' }, { role: 'assistant' }, { role: 'user' }])).toBe(2);
     expect(exchangesSoFar([])).toBe(1);
+  });
+});
+
+describe('isOpeningExchange', () => {
+  it('answers as exchangesSoFar(history) === 1 does', () => {
+    const histories = [
+      [],
+      [{ role: 'user' }],
+      [{ role: 'assistant' }, { role: 'user' }],
+      [{ role: 'user' }, { role: 'assistant' }],
+      [{ role: 'user' }, { role: 'assistant' }, { role: 'user' }],
+      [{ role: 'user' }, { role: 'user' }],
+      [{ role: 'user' }, { role: 'assistant' }, { role: 'assistant' }, { role: 'system' }],
+    ];
+    for (const history of histories) expect(isOpeningExchange(history)).toBe(exchangesSoFar(history) === 1);
   });
 });
 

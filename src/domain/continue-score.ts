@@ -149,6 +149,17 @@ export function exchangesSoFar(history: readonly { role: string }[]): number {
 }
 
 /**
+ * Whether a conversation with a visitor is at its opening exchange (`exchangesSoFar(history) === 1`): the
+ * visitor has spoken at most once. Found from the end, where the visitor's newest messages are, so a turn
+ * stops after a few messages instead of counting its ~200 (twice a turn: the persona's rest before and after it).
+ */
+export function isOpeningExchange(history: readonly { role: string }[]): boolean {
+  let seen = 0;
+  for (let index = history.length - 1; index >= 0; index--) if (history[index]!.role === 'user' && ++seen > 1) return false;
+  return true;
+}
+
+/**
  * The contents of the last `count` messages of the visitor (role `user`), oldest first: the
  * `recentUserMessages` of a chat turn, found from the end instead of filtering the whole history.
  */

@@ -78,6 +78,11 @@ export interface UserTurnInput {
   now: number;
   /** Use this conversation instead of the session's active one with the persona. */
   conversationId?: string;
+  /**
+   * The record of `conversationId` as the turn's admission just read it: a store may check in its
+   * transaction that it is still active with the persona, and return it, instead of reading it again.
+   */
+  admitted?: ConversationRecord;
 }
 
 export interface AssistantTurnInput {

@@ -163,7 +163,7 @@ export class ChatService {
         content: request.message,
         tokens: estimateTokens(request.message),
         now: started,
-        ...(target.conversation ? { conversationId: target.conversation.id } : {}),
+        ...(target.conversation ? { conversationId: target.conversation.id, admitted: target.conversation } : {}),
       }));
     if (unanswered === null) await request.onUserMessageStored?.(userTurn.message);
     if (unanswered === null) this.deps.events.publish({ type: 'messageStored', conversationId: userTurn.conversation.id, message: userTurn.message });

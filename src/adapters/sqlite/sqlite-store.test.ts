@@ -325,6 +325,21 @@ describe('SqliteStore conversations and turns', () => {
     expect((await rejection(store.appendUserTurn(input))).kind).toBe('conversation_not_found');
   });
 
+  it('checks a conversation its admission read (`admitted`) in the transaction, and rolls the turn back when it ended meanwhile', async () => {
+    const store = openStore();
+    const admitted = await store.startConversation({ sessionId: 's1', kind: 'user', personaIds: ['aria'], topic: null, context: null, startedAt: T0, tokenBudget: null });
+    const input = { sessionId: 's1', personaId: 'aria', content: 'still there?', tokens: 3, now: T0 + 1, conversationId: admitted.id, admitted };
+    const turn = await store.appendUserTurn(input);
+    expect(turn.conversation).toEqual(await store.getConversation(admitted.id));
+    expect(turn.message).toMatchObject({ conversationId: admitted.id, content: 'still there?' });
+
+    expect((await rejection(store.appendUserTurn({ ...input, personaId: 'kira' }))).kind).toBe('conversation_not_found');
+    await store.endConversation(admitted.id, 'done', T0 + 2);
+    expect((await rejection(store.appendUserTurn({ ...input, now: T0 + 3 }))).kind).toBe('conversation_not_found');
+    expect((await store.recentMessages(admitted.id, 10)).map((message) => message.content)).toEqual(['still there?']);
+    expect((await store.getSession('s1'))?.lastSeenAt).toBe(T0 + 1);
+  });
+
   it('ends the previous user conversation with the persona when a new one starts', async () => {
     const store = openStore();
     const { conversation: old } = await store.appendUserTurn({

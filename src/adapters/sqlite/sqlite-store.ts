@@ -486,6 +486,11 @@ export class SqliteStore implements Store {
 
   /** The conversation a user turn goes to: the one named, else the active one, else a new one. */
   private conversationForTurn(input: UserTurnInput): ConversationRecord {
+    const { admitted } = input;
+    if (admitted !== undefined && admitted.id === input.conversationId) {
+      if (this.sql.isActiveWith.get({ id: admitted.id, personaId: input.personaId }) === undefined) throw conversationNotActive(admitted.id, input.personaId);
+      return admitted;
+    }
     if (input.conversationId !== undefined) {
       const named = this.conversationById(input.conversationId);
       if (named === null || named.status !== 'active' || !named.personaIds.includes(input.personaId)) {

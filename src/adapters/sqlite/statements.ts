@@ -96,6 +96,14 @@ export function prepareStatements(db: Database) {
     getConversation: db.prepare<[string], ConversationRow>(
       `SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?`,
     ),
+    // a turn's conversation still open to its persona, checked in the turn's transaction (its record was read at admission)
+    isActiveWith: db
+      .prepare<{ id: string; personaId: string }, number>(
+        `SELECT 1 FROM conversations c
+         JOIN conversation_personas member ON member.conversation_id = c.id AND member.persona_id = @personaId
+         WHERE c.id = @id AND c.status = 'active'`,
+      )
+      .pluck(),
     findActiveConversation: db.prepare<{ sessionId: string; personaId: string }, ConversationRow>(
       `SELECT ${CONVERSATION_COLUMNS} FROM conversations c
        JOIN conversation_personas member ON member.conversation_id = c.id AND member.persona_id = @personaId
