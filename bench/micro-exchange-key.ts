@@ -1,7 +1,7 @@
 /**
  * `npx tsx bench/micro-exchange-key.ts [interactions]`: CPU µs per relationship interaction recorded through
- * the SQLite social store (a file in a temp dir, WAL), keyed by its exchange (`messageId`: the lookup of
- * `relationship_events_exchange` and its index entry, migration 0051) and without a key (`relationship.update`),
+ * the SQLite social store (a file in a temp dir, WAL), keyed by its exchange (`messageId`, a stored message: the lookup of
+ * `relationship_events_exchange`, the message's, and the index entry, migration 0051) and without a key (`relationship.update`),
  * alternating in blocks of 500 so the machine's load moves both alike.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,14 +21,20 @@ const social = new SqliteSocialStore(store.database);
 await store.insertPersona(buildPersonaDefinition({ name: 'Aria' }), 1);
 const key = { subjectId: 'aria', otherKind: 'user' as const, otherId: 'local' };
 const change = { key, apply: (stored: RelationshipRecord | null) => ({ ...key, ...applyInteraction(stored ?? { ...key, ...newRelationship() }, { quality: 0.5, durationMs: 1_000, now: 2 }) }) };
+// The keyed interactions' messages (a key names a stored message: a foreign key).
+const conversation = await store.startConversation({ sessionId: 's1', kind: 'user', personaIds: ['aria'], topic: null, context: null, startedAt: 1, tokenBudget: null });
+const messageIds: number[] = [];
+for (let i = 0; i < total / 2; i++) {
+  messageIds.push((await store.appendMessage({ conversationId: conversation.id, role: 'user', personaId: null, content: 'Thanks!', tokens: 1, promptTokens: null, processingMs: null, createdAt: 1 })).id);
+}
 const spent = { keyed: 0, unkeyed: 0 };
-let messageId = 0;
+let keyed = 0;
 for (let done = 0; done < total; done += 2 * BLOCK) {
   for (const kind of done % (4 * BLOCK) === 0 ? (['keyed', 'unkeyed'] as const) : (['unkeyed', 'keyed'] as const)) {
     const started = process.cpuUsage();
     for (let i = 0; i < BLOCK; i++) {
       const event = { quality: 0.5, source: 'chat' as const, conversationId: 'c1', context: null };
-      await social.recordInteraction(change, kind === 'keyed' ? { ...event, messageId: ++messageId } : event);
+      await social.recordInteraction(change, kind === 'keyed' ? { ...event, messageId: messageIds[keyed++]! } : event);
     }
     const used = process.cpuUsage(started);
     spent[kind] += used.user + used.system;
