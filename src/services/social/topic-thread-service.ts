@@ -415,8 +415,10 @@ export class TopicThreadService {
   private async threadsOfRecent(conversationId: string, recent: readonly MessageRecord[]): Promise<Map<number, number>> {
     const kept = this.kept.get(conversationId);
     if (kept === undefined) return this.social.threadsOfMessages(recent.map((message) => message.id));
-    const unknown: number[] = [];
-    for (const message of recent) if (!kept.filed.has(message.id)) unknown.push(message.id);
+    // One walk of the window when every message is known (a turn's usual case: its messages were filed here).
+    const walked = walkWindow(recent, kept.filed);
+    const { unknown, oldest } = walked;
+    let { byMessage } = walked;
     if (unknown.length > 0) {
       const isSettled = !this.queues.has(conversationId);
       const read = await this.social.threadsOfMessages(unknown);
@@ -424,13 +426,8 @@ export class TopicThreadService {
         const threadId = read.get(id);
         if (threadId !== undefined || isSettled) kept.filed.set(id, threadId ?? null);
       }
-    }
-    const byMessage = new Map<number, number>();
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const message of recent) {
-      const threadId = kept.filed.get(message.id);
-      if (threadId !== undefined && threadId !== null) byMessage.set(message.id, threadId);
-      if (message.id < oldest) oldest = message.id;
+      // filings may have landed meanwhile: the window's map is made again from what is kept now
+      byMessage = walkWindow(recent, kept.filed).byMessage;
     }
     // the window only moves forward: what fell out of it is not asked again
     for (const id of kept.filed.keys()) if (id < oldest) kept.filed.delete(id);
@@ -474,6 +471,23 @@ export class TopicThreadService {
 function truncate(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+/**
+ * The window's messages by thread (the filed ones kept in `filed`), the ids `filed` does not know, and the
+ * window's oldest id: one walk of its records.
+ */
+function walkWindow(recent: readonly MessageRecord[], filed: ReadonlyMap<number, number | null>): { byMessage: Map<number, number>; unknown: number[]; oldest: number } {
+  const byMessage = new Map<number, number>();
+  const unknown: number[] = [];
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const message of recent) {
+    const threadId = filed.get(message.id);
+    if (threadId === undefined) unknown.push(message.id);
+    else if (threadId !== null) byMessage.set(message.id, threadId);
+    if (message.id < oldest) oldest = message.id;
+  }
+  return { byMessage, unknown, oldest };
 }
 
 /** Records a filing in the kept threads: the thread's centroid, label, activity and count, the message's thread, the current thread. */
