@@ -129,7 +129,9 @@ export async function runDoctor(options: DoctorOptions, cwd = process.cwd(), env
  * meant to set keeps its default.
  */
 function checkUnknownSetting(setting: UnknownSetting): Check {
-  return { id: `unknown_setting:${setting.name}`, status: 'warn', title: describeUnknownSetting(setting), fix: 'Correct or remove it; docs/configuration.md lists every setting.' };
+  // Without a likely name the title already points to the settings' list: no second line saying it again.
+  const fix = setting.suggestion === null ? {} : { fix: 'Correct or remove it; docs/configuration.md lists every setting.' };
+  return { id: `unknown_setting:${setting.name}`, status: 'warn', title: describeUnknownSetting(setting), ...fix };
 }
 
 function summarizeConfig(options: ConfigFlagValues, config: Config, cwd: string, env: NodeJS.ProcessEnv): ConfigSummary {
@@ -192,9 +194,12 @@ export function renderReport(report: DoctorReport, hasColor: boolean): string {
   if (report.exit_code === 2) lines.push(paint(31, 'The configuration must be fixed before anything else can be checked.'));
   else if (failures > 0)
     lines.push(paint(31, `${failures} problem${failures === 1 ? '' : 's'} to fix before \`persona-mcp serve\` works.`));
-  else if (warnings > 0)
-    lines.push(paint(33, `Ready to serve, with ${warnings} warning${warnings === 1 ? '' : 's'} above (chat may not work until fixed).`));
-  else lines.push(paint(32, 'Everything is ready: start the server with `persona-mcp serve`.'));
+  else if (warnings > 0) {
+    // Settings the server ignores do not stop chat; a model or Ollama warning may.
+    const isIgnoredSettingsOnly = report.checks.every((check) => check.status !== 'warn' || check.id.startsWith('unknown_setting:'));
+    const consequence = isIgnoredSettingsOnly ? 'settings the server ignores' : 'chat may not work until fixed';
+    lines.push(paint(33, `Ready to serve, with ${warnings} warning${warnings === 1 ? '' : 's'} above (${consequence}).`));
+  } else lines.push(paint(32, 'Everything is ready: start the server with `persona-mcp serve`.'));
   return `${lines.join('\n')}\n`;
 }
 

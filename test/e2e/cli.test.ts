@@ -167,14 +167,16 @@ describe.concurrent('persona-mcp doctor', { timeout: 2 * SPAWN_TIMEOUT_MS }, () 
 
   it('warns of each unknown setting with the name it was probably meant to be, and still exits 0', async ({ expect }) => {
     const file = path.join(mkdtempSync(path.join(home, 'config-')), 'typo.json');
-    writeFileSync(file, JSON.stringify({ jobs: { thred: 'worker' } }));
+    writeFileSync(file, JSON.stringify({ jobs: { thred: 'worker' }, zzqx: 1 }));
     const run = await runCli(['doctor', '--config', file, '--data-dir', dataDir(), '--ollama-host', ollama.url, '--port', String(await freePort())], {
       env: { PERSONA_MCP_JOBS_THRED: 'worker' },
     });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`⚠ jobs.thred (${file}) is not a setting and is ignored: did you mean jobs.thread?\n`);
     expect(run.stdout).toContain('⚠ PERSONA_MCP_JOBS_THRED (environment) is not a setting and is ignored: did you mean PERSONA_MCP_JOBS_THREAD?\n');
-    expect(run.stdout).toContain('Ready to serve, with 2 warnings above');
+    // A key like no setting: its line points to the list once, without a second line saying it again.
+    expect(run.stdout).toContain(`⚠ zzqx (${file}) is not a setting and is ignored: docs/configuration.md lists every setting\n⚠`);
+    expect(run.stdout).toContain('Ready to serve, with 3 warnings above (settings the server ignores).');
   });
 
   it('exits 2 with the problem on one line when a config value is bad', async ({ expect }) => {
