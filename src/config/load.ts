@@ -96,9 +96,14 @@ export function readDotEnv(cwd: string, problems: string[]): Record<string, stri
   }
 }
 
+/** The config file read: `explicit` (resolved against `cwd`), else `persona-mcp.config.json` in `cwd`. */
+export function configFilePath(explicit: string | undefined, cwd: string): string {
+  return explicit ? path.resolve(cwd, explicit) : path.join(cwd, CONFIG_FILE_NAME);
+}
+
 /** The config file's object as written: `explicit`, else `persona-mcp.config.json` in `cwd` when present ({} when none). */
 export function readConfigFile(explicit: string | undefined, cwd: string, problems: string[]): Layer {
-  const file = explicit ? path.resolve(cwd, explicit) : path.join(cwd, CONFIG_FILE_NAME);
+  const file = configFilePath(explicit, cwd);
   if (!existsSync(file)) {
     if (explicit) problems.push(`config file ${file} does not exist`);
     return {};

@@ -5,9 +5,8 @@
  * reports each one, and `serve` logs a warning at start (it still starts: the rest of the configuration
  * is valid), each with the known name nearest to it.
  */
-import path from 'node:path';
 import type { z } from 'zod';
-import { CONFIG_FILE_NAME, ENVIRONMENT_VARIABLES, readConfigFile, readDotEnv, type ConfigSources } from './load.js';
+import { configFilePath, ENVIRONMENT_VARIABLES, readConfigFile, readDotEnv, type ConfigSources } from './load.js';
 import { configSchema } from './schema.js';
 
 /** The prefix of our variables: one that sets nothing is most likely a typo of one that does. */
@@ -33,7 +32,7 @@ export function findUnknownSettings(sources: ConfigSources = {}): UnknownSetting
   const dotEnv = readDotEnv(cwd, unread);
   const environment = sources.env ?? process.env;
   const explicitFile = sources.configFile ?? environment.PERSONA_MCP_CONFIG ?? dotEnv.PERSONA_MCP_CONFIG;
-  const file = explicitFile ? path.resolve(cwd, explicitFile) : path.join(cwd, CONFIG_FILE_NAME);
+  const file = configFilePath(explicitFile, cwd);
   const variables = [...ENVIRONMENT_VARIABLES.map((variable) => variable.name), ...OTHER_VARIABLES];
   const unknownVariables = (names: string[], source: string): UnknownSetting[] =>
     names
