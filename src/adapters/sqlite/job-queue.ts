@@ -515,7 +515,7 @@ export class SqliteJobQueue implements JobQueue {
       maxMs: this.settings.retryMaxMs,
     });
     const isFinal = next.status === 'failed';
-    if (!isFinal) this.prepare(`DELETE FROM jobs WHERE id = ? AND lease_owner = ? AND status = 'running' AND ${HAS_PENDING_TWIN}`).run(job.id, this.owner);
+    if (!isFinal) this.dropForPendingTwin(job.id);
     this.prepare(
       `UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, lease_owner = NULL, last_error = ?, updated_at = ?
          WHERE id = ? AND lease_owner = ? AND status = 'running'`,
@@ -525,9 +525,14 @@ export class SqliteJobQueue implements JobQueue {
     else this.logger.warn(log, 'job failed; it will be retried');
   }
 
+  /** Deletes this process's running job `id` when a pending job holds its dedupe key ({@link HAS_PENDING_TWIN}): it is not made pending beside it. */
+  private dropForPendingTwin(id: number): void {
+    this.prepare(`DELETE FROM jobs WHERE id = ? AND lease_owner = ? AND status = 'running' AND ${HAS_PENDING_TWIN}`).run(id, this.owner);
+  }
+
   /** Gives an unfinished job back (shutdown): due at once, on the next start. */
   private release(id: number): void {
-    this.prepare(`DELETE FROM jobs WHERE id = ? AND lease_owner = ? AND status = 'running' AND ${HAS_PENDING_TWIN}`).run(id, this.owner);
+    this.dropForPendingTwin(id);
     this.prepare(
       "UPDATE jobs SET status = 'pending', run_after = ?, lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
     ).run(this.clock.now(), this.clock.now(), id, this.owner);
