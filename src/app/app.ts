@@ -153,6 +153,8 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
   const clock = options.clock ?? systemClock;
   const shutdown = new AbortController();
   const isJobsThread = options.isJobsThread === true;
+  // Spawned first: it loads its modules while this thread starts (jobs-thread.ts), and builds its core at `start`, below.
+  const jobsThread = options.hostsJobsThread === true ? new JobsThread(config, logger, () => storage.followCommitsSoon?.()) : null;
   // SQLite in the data directory, or PostgreSQL when database.url is set (compose-storage.ts).
   const storage = await openStorage(config, { clock, logger, appVersion: SERVER_VERSION, checkpointsWal: !isJobsThread });
   const { store } = storage;
@@ -300,7 +302,6 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     restates: () => config.memory.doc2query && config.llm.tasks.summary === config.llm.tasks.relationship,
     now: () => clock.now(),
   });
-  const jobsThread = options.hostsJobsThread === true ? new JobsThread(config, logger, () => storage.followCommitsSoon?.()) : null;
   // Registers its own prompt contributor and turn observer on `chat`.
   const memory = composeMemory({ memoryStore: storage.memories, jobs: jobsThread?.wakingQueue(storage.jobs) ?? storage.jobs, config, personas, chat, llm, clock, logger, appraiser });
   // Background memory and relationship jobs run between turns, not in the middle of one someone waits for.

@@ -1,7 +1,7 @@
 /**
- * The jobs thread's entry (`jobs-thread.ts` starts it): lowers this thread's scheduling priority, builds
- * a core of its own on its own connection (`isJobsThread`: no retention, media sweeps, backups, seeding or
- * WAL checkpointer; only the job queue runs) and follows what the main thread tells it, in order.
+ * The jobs thread's entry (`jobs-thread.ts` starts it): builds a core of its own on its own connection
+ * (`isJobsThread`: no retention, media sweeps, backups, seeding or WAL checkpointer; only the job queue
+ * runs), then lowers this thread's scheduling priority, and follows what the main thread tells it, in order.
  */
 import { readlinkSync } from 'node:fs';
 import os from 'node:os';
@@ -15,7 +15,6 @@ import type { FromJobsThread, JobsThreadData, ToJobsThread } from './jobs-thread
 const JOBS_THREAD_NICE = 19;
 
 const port = parentPort!;
-const priority = lowerThisThreadsPriority();
 const { config, slots } = workerData as JobsThreadData;
 // Its model calls take the main thread's LLM slots, so a chat there goes first (offthread need 3).
 const remoteSlots = new RemoteSlots(slots);
@@ -31,18 +30,33 @@ function committedSoon(): void {
   });
 }
 
-const ready = createCore(config, { isJobsThread: true, llmLeases: (backend) => remoteSlots.of(backend), onCommit: committedSoon });
-ready.then(
-  (core) => {
-    port.postMessage({ type: 'ready' } satisfies FromJobsThread);
-    core.logger.debug({ nice: priority }, 'the jobs thread runs the job queue');
-  },
-  // The main thread hears the exit and runs the jobs itself.
-  (error: unknown) => exit(error),
-);
-let handled: Promise<unknown> = ready;
+/** Builds this thread's core once the main thread says `start` (its store migrated, its personas seeded). */
+function build(): Promise<Core> {
+  const ready = createCore(config, { isJobsThread: true, llmLeases: (backend) => remoteSlots.of(backend), onCommit: committedSoon });
+  ready.then(
+    (core) => {
+      // Lowered once the core is built: the jobs a restart took back or re-enqueued wait for that.
+      const priority = lowerThisThreadsPriority();
+      port.postMessage({ type: 'ready' } satisfies FromJobsThread);
+      core.logger.debug({ nice: priority }, 'the jobs thread runs the job queue');
+    },
+    // The main thread hears the exit and runs the jobs itself.
+    (error: unknown) => exit(error),
+  );
+  return ready;
+}
+
+let ready: Promise<Core> | null = null;
+let handled: Promise<unknown> = Promise.resolve();
 port.on('message', (message: ToJobsThread) => {
-  handled = handled.then(async () => handle(await ready, message)).catch(exit);
+  if (message.type === 'start') {
+    ready ??= build();
+    handled = ready;
+    return;
+  }
+  // The main thread posts nothing else before `start`.
+  const core = ready!;
+  handled = handled.then(async () => handle(await core, message)).catch(exit);
 });
 
 function exit(error: unknown): never {

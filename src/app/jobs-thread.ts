@@ -7,6 +7,12 @@
  * tables: personas created, changed or deleted, live settings changed (`config.set`), bundles imported.
  * The memory and relationship caches of each thread follow the other's writes through the store.
  *
+ * The worker is spawned as the main thread starts (`createCore`'s first step): loading its modules in an
+ * isolate of its own took seconds on a busy machine (5.3 s at load 20 on two CPUs, `bench/restart-jobs.ts`),
+ * after the main thread's whole start, and the jobs a restart took back or a crash's replies re-enqueued
+ * waited for it. It loads them beside the main thread's start, and builds its core once `start` says so
+ * (the store migrated, the personas seeded).
+ *
  * Stopping posts `stop`: the worker's queue stops (bounded by its stop timeout; unfinished jobs go back),
  * its connection closes and it exits; it is terminated after {@link STOP_BOUND_MS}, or at once while it
  * has not said it is ready. A claim names the thread that made it (`adapters/sqlite/claim-owner.ts`), so a
@@ -33,6 +39,8 @@ export interface JobsThreadData {
 
 /** What the main thread tells the jobs thread. */
 export type ToJobsThread =
+  /** The main thread's store is ready: the worker builds its core and starts its queue. */
+  | { type: 'start' }
   | { type: 'wake' }
   /** A persona or import event of the main thread: the worker re-reads what it names and drops its caches. */
   | { type: 'event'; event: DomainEvent }
@@ -52,20 +60,45 @@ export function isFollowedByJobsThread(event: DomainEvent): boolean {
 }
 
 export class JobsThread {
-  private worker: Worker | null = null;
+  private worker: Worker | null;
+  private readonly slots = new MessageChannel();
+  private isStarted = false;
   private isReady = false;
   private isStopping = false;
   private isWakePosted = false;
+  /** Runs when the worker exits unasked; set by `start` (an exit before it is seen there). */
+  private onLost: (() => void) | null = null;
 
+  /** Spawns the worker, which loads its modules meanwhile (see the module comment); `start` has it build its core. */
   constructor(
-    private readonly config: Config,
+    config: Config,
     private readonly logger: Logger,
     /**
      * The worker committed: this thread's caches follow its writes soon, while the loop is otherwise idle,
      * not inside the next turn's recall (a backlog of a run of jobs there was a 100–200 ms turn).
      */
     private readonly othersCommitted: () => void,
-  ) {}
+  ) {
+    const workerData: JobsThreadData = { config, slots: this.slots.port2 };
+    const options = { workerData, transferList: [this.slots.port2] };
+    const worker = import.meta.url.endsWith('.ts')
+      ? startSourceWorker(new URL('./jobs-thread-entry.ts', import.meta.url), options)
+      : new Worker(new URL('./jobs-thread-entry.js', import.meta.url), options);
+    // Until `start`, it does not keep the process alive (a start that fails exits without waiting for it).
+    worker.unref();
+    this.worker = worker;
+    worker.on('error', (error) => this.logger.error({ err: error }, 'the jobs thread failed'));
+    worker.on('message', (message: FromJobsThread) => {
+      if (message.type === 'ready') this.isReady = true;
+      else this.othersCommitted();
+    });
+    worker.on('exit', (code) => {
+      this.worker = null;
+      if (this.isStopping || !this.isStarted) return;
+      this.logger.error({ code }, 'the jobs thread stopped unasked; the jobs run on the main thread from now on');
+      this.onLost?.();
+    });
+  }
 
   /** `queue` for this thread: enqueues on it wake the worker once their rows are committed. */
   wakingQueue(queue: JobQueue): JobQueue {
@@ -92,26 +125,17 @@ export class JobsThread {
    * crashed), `onLost` runs (the caller starts this thread's own queue, so the jobs still run).
    */
   start(events: EventBus, slotsOf: (backend: string) => LlmSlotLeases | undefined, onLost: () => void): void {
-    const slots = new MessageChannel();
-    const workerData: JobsThreadData = { config: this.config, slots: slots.port2 };
-    const options = { workerData, transferList: [slots.port2] };
-    const worker = import.meta.url.endsWith('.ts')
-      ? startSourceWorker(new URL('./jobs-thread-entry.ts', import.meta.url), options)
-      : new Worker(new URL('./jobs-thread-entry.js', import.meta.url), options);
     // The port closes when the worker exits, however it ends: the slots it held or waited for are given back.
-    serveSlotLeases(slots.port1, slotsOf);
-    this.worker = worker;
-    worker.on('error', (error) => this.logger.error({ err: error }, 'the jobs thread failed'));
-    worker.on('message', (message: FromJobsThread) => {
-      if (message.type === 'ready') this.isReady = true;
-      else this.othersCommitted();
-    });
-    worker.on('exit', (code) => {
-      this.worker = null;
-      if (this.isStopping) return;
-      this.logger.error({ code }, 'the jobs thread stopped unasked; the jobs run on the main thread from now on');
+    serveSlotLeases(this.slots.port1, slotsOf);
+    this.isStarted = true;
+    this.onLost = onLost;
+    if (this.worker === null) {
+      this.logger.error('the jobs thread stopped before it started; the jobs run on the main thread');
       onLost();
-    });
+      return;
+    }
+    this.worker.ref();
+    this.post({ type: 'start' });
     events.subscribe((event) => {
       if (isFollowedByJobsThread(event)) this.post({ type: 'event', event });
     });
@@ -156,7 +180,8 @@ export class JobsThread {
     });
   }
 
+  /** Nothing before `start` (the worker reads everything as it builds its core, and its queue looks for due jobs as it starts). */
   private post(message: ToJobsThread): void {
-    if (!this.isStopping) this.worker?.postMessage(message);
+    if (this.isStarted && !this.isStopping) this.worker?.postMessage(message);
   }
 }
