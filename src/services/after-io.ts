@@ -18,3 +18,15 @@ export function afterQueuedIo(): Promise<void> {
   // promise callbacks already pending run first, then ticks; the immediate is queued after all of theirs
   return new Promise((resolve) => queueMicrotask(() => process.nextTick(() => setImmediate(resolve))));
 }
+
+/**
+ * Resolves after the ticks queued so far and one more, still before the event loop goes on to its I/O and
+ * check phase. A turn's answer is written to a WebSocket in the same drain of the microtask queue as the
+ * turn returns, into a corked stream uncorked in a tick queued then (`transports/websocket.ts`); work that
+ * waits for this runs after that write, and what it in turn asks for after pending I/O ({@link afterIo})
+ * runs in the same check phase as if it had not waited. An answer written later (another transport, or a
+ * write behind more ticks) is no worse off than without it.
+ */
+export function afterQueuedTicks(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(() => process.nextTick(resolve)));
+}

@@ -124,6 +124,20 @@ describe('TurnRunner', () => {
     expect(outcome.prepared.energyBefore.energy).toBe(before);
   });
 
+  it('publishes the stored reply and starts its observers only after the turn has returned (its answer goes out first)', async () => {
+    const chatObserver = new RecordingObserver('chat');
+    runner.addObserver(chatObserver);
+    const { conversation, userMessage, history } = await chatTurn('Hello there!');
+    const storedReplies = (): number => published.filter((event) => event.type === 'messageStored' && event.message.role === 'assistant').length;
+
+    const outcome = await runner.run({ session, persona: personas.resolve('aria'), conversation, userMessage, history, replyTokens: 120 }, { signal: new AbortController().signal });
+    const whenReturned = { published: storedReplies(), observed: chatObserver.turns.length };
+    await outcome.observed;
+
+    expect(whenReturned).toEqual({ published: 0, observed: 0 });
+    expect({ published: storedReplies(), observed: chatObserver.turns.length }).toEqual({ published: 1, observed: 1 });
+  });
+
   it('reads its settings when each turn runs: a changed model, context window and message limit apply to the next turn', async () => {
     const aria = personas.resolve('aria');
     const first = await chatTurn('First words');

@@ -21,7 +21,7 @@ import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/events.js';
 import type { LlmImage, LlmMessage, LlmProvider } from '../ports/llm.js';
 import type { ConversationKind, ConversationRecord, MessageRecord, PendingAfterReply, PersonaRecord, Store } from '../ports/store.js';
-import { afterIo, afterQueuedIo } from './after-io.js';
+import { afterQueuedIo, afterQueuedTicks } from './after-io.js';
 import { noTurnTiming, type TurnTimingSink } from '../ports/turn-timing.js';
 import { collectReply } from './llm-reply.js';
 import type { PersonaService } from './persona-service.js';
@@ -432,21 +432,29 @@ export class TurnRunner {
             : { afterReply: { session: { id: request.session.id, userId: request.session.userId }, userMessageId: request.userMessage?.id ?? null } }),
         }),
     );
-    const observed = this.afterReplyScope(replyMessage.id, () => {
-      this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message: replyMessage });
-      stopwatch.lap('store_reply');
-      // Handed to the metrics once the reply has gone out: a dozen histogram observations (~50-80 µs a turn) off its path.
-      void afterIo().then(() => stopwatch.report());
-      return this.notifyObservers({
-        session: request.session,
-        persona,
-        conversation,
-        userMessage: request.userMessage,
-        heard: request.history,
-        replyMessage,
+    stopwatch.lap('store_reply');
+    // What the stored reply sets off starts once the turn's answer has been written (~150 µs a turn before it):
+    // its `messageStored` (the feed's notification, the filing, the mood sample), the observers' starts (the
+    // mood's reaction, the jobs' enqueues with their payloads) and the stage timings' histograms. Not later
+    // than the ticks of this moment: what they ask for after pending I/O, and the pending record's clearing
+    // after that, must still commit before the event loop reads the next request (a quick client's next turn
+    // found the reaction still pending when this waited for a `setImmediate`: bench/README.md, round 14).
+    const observed = afterQueuedTicks().then(() => {
+      stopwatch.report();
+      const turnObserved = this.afterReplyScope(replyMessage.id, () => {
+        this.deps.events.publish({ type: 'messageStored', conversationId: conversation.id, message: replyMessage });
+        return this.notifyObservers({
+          session: request.session,
+          persona,
+          conversation,
+          userMessage: request.userMessage,
+          heard: request.history,
+          replyMessage,
+        });
       });
-    });
-    void this.afterReplyWritten(replyMessage.id, this.afterReplyDone(observed, { conversationId: conversation.id, personaId: persona.id }));
+      void this.afterReplyWritten(replyMessage.id, this.afterReplyDone(turnObserved, { conversationId: conversation.id, personaId: persona.id }));
+      return turnObserved;
+    }).catch((error: unknown) => this.deps.logger.error({ err: error, replyMessageId: replyMessage.id }, 'the work after a reply did not start; it is done again at the next start'));
 
     return {
       prepared,
