@@ -890,7 +890,9 @@ export class SqliteMemoryStore implements MemoryStore {
     // The mirror counts exactly what fts5vocab counts, at once and as of now: nothing to cache.
     const { documents: frequency, contentDocuments } = mirror === null ? this.countCache : { documents: new Map<string, number>(), contentDocuments: new Map<string, number>() };
     const own = [...new Set(contentWords(query))].slice(0, MAX_QUERY_WORDS);
-    const stems = new Map([...own, ...extra].map((word) => [word, stemOf(word)]));
+    const stems = new Map<string, string>();
+    for (const word of own) stems.set(word, stemOf(word));
+    for (const word of extra) stems.set(word, stemOf(word));
     const unknown = mirror === null ? [...new Set(stems.values())].filter((stem) => !frequency.has(stem)) : [];
     if (mirror !== null) {
       for (const stem of stems.values()) {
@@ -918,8 +920,14 @@ export class SqliteMemoryStore implements MemoryStore {
       }
     }
     const documents = (word: string): number => frequency.get(stems.get(word) ?? word) ?? 0;
-    const idf = (words: readonly string[], counts: ReadonlyMap<string, number>): Map<string, number> =>
-      new Map(words.map((word) => [stems.get(word)!, smoothIdf(counts.get(stems.get(word)!) ?? 0, total)]));
+    const idf = (words: readonly string[], counts: ReadonlyMap<string, number>): Map<string, number> => {
+      const weights = new Map<string, number>();
+      for (const word of words) {
+        const stem = stems.get(word)!;
+        weights.set(stem, smoothIdf(counts.get(stem) ?? 0, total));
+      }
+      return weights;
+    };
     // `literal`: the query's own words weighed by how rare they are in the memories' own text, for
     // `literalCoverage` (a word many memories hold only as a thesaurus term is not common in what they say).
     const weights = { own: idf(own, frequency), expansion: idf(extra, frequency), literal: idf(own, contentDocuments) };
