@@ -127,10 +127,10 @@ export interface MemoryStore {
   ): Promise<Memory[]>;
   /**
    * {@link replaceFormed} for several messages in one transaction (a batch of formation jobs); returns
-   * what each stored, in the order given.
+   * what each stored, in the order given. Each formation's `completes` as replaceFormed's.
    */
   replaceFormedMany(
-    formations: ReadonlyArray<{ messageId: number; memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }> }>,
+    formations: ReadonlyArray<{ messageId: number; memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }>; completes?: JobCompletion }>,
     now: number,
   ): Promise<Memory[][]>;
   get(id: number): Promise<Memory | null>;

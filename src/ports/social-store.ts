@@ -144,12 +144,14 @@ export interface SocialStore {
   /**
    * Several {@link recordInteraction}s in one transaction, in order (a batch of relationship jobs: one
    * commit instead of one each); each its own outcome, a failed one leaving the others written. A store
-   * without it records them one by one.
+   * without it records them one by one. Each entry's `completes` as recordInteraction's (written only
+   * with an entry that was).
    */
   recordInteractions?(
     entries: ReadonlyArray<{
       relationship: RelationshipRecord | RelationshipChange;
       event: InteractionEvent;
+      completes?: JobCompletion;
     }>,
   ): Promise<Array<PromiseSettledResult<RelationshipEventRecord>>>;
   /**

@@ -477,7 +477,7 @@ describe('SqliteJobQueue', () => {
     const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
     const seen: string[] = [];
     queue.register('write', async (job) => {
-      completingTransaction(db, () => db.prepare('INSERT INTO effects (job) VALUES (?)').run(job.id), job.completion);
+      completingTransaction(db, () => db.prepare('INSERT INTO effects (job) VALUES (?)').run(job.id), [job.completion]);
       // Before the handler returns: a crash from here on leaves the job done, not to be run again.
       seen.push(row(job.id).status);
     });
@@ -496,7 +496,7 @@ describe('SqliteJobQueue', () => {
     let runs = 0;
     queue.register('write', async (job) => {
       runs++;
-      completingTransaction(db, () => undefined, job.completion);
+      completingTransaction(db, () => undefined, [job.completion]);
       throw new Error('a cleanup after the write failed');
     });
     queue.start();
@@ -507,18 +507,56 @@ describe('SqliteJobQueue', () => {
     expect(row(id)).toMatchObject({ status: 'completed', attempts: 1, last_error: null });
   });
 
+  it("commits a batch's completions with the writes they are handed to, and retries a job whose write failed", async () => {
+    db = openDatabase(':memory:');
+    db.exec('CREATE TABLE effects (n INTEGER CHECK (n <> 2))');
+    const queue = new SqliteJobQueue(db, { pollMs: 10, retryBaseMs: 60_000 });
+    const seen: string[][] = [];
+    queue.register('write', async () => undefined, {
+      maxJobs: 3,
+      handler: async (jobs) => {
+        // One transaction, each job's row in a savepoint: the second one's fails (the CHECK), the others' commit with their completions.
+        const outcomes = completingTransaction(
+          db,
+          () =>
+            jobs.map((job): PromiseSettledResult<unknown> => {
+              try {
+                return { status: 'fulfilled', value: immediateTransaction(db)(() => db.prepare('INSERT INTO effects (n) VALUES (?)').run(job.payload.n)) };
+              } catch (error) {
+                return { status: 'rejected', reason: error };
+              }
+            }),
+          (written) => jobs.map((job, index) => (written[index]!.status === 'fulfilled' ? job.completion : undefined)),
+        );
+        seen.push(jobs.map((job) => row(job.id).status));
+        return outcomes;
+      },
+    });
+    const ids: number[] = [];
+    for (const n of [1, 2, 3]) ids.push(await queue.enqueue('write', { n }));
+    queue.start();
+    await queue.drain(2_000);
+    await queue.stop();
+    expect(seen).toEqual([['completed', 'running', 'completed']]);
+    expect(ids.map((id) => row(id))).toMatchObject([
+      { status: 'completed', attempts: 1 },
+      { status: 'pending', attempts: 1 },
+      { status: 'completed', attempts: 1 },
+    ]);
+  });
+
   it('writes the completion itself when the write it was handed to is on another connection, or inside an outer transaction', async () => {
     db = openDatabase(':memory:');
     const other = openDatabase(':memory:');
     const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
     const seen: string[] = [];
     queue.register('elsewhere', async (job) => {
-      completingTransaction(other, () => undefined, job.completion);
+      completingTransaction(other, () => undefined, [job.completion]);
       seen.push(row(job.id).status);
     });
     queue.register('nested', async (job) => {
       // The outer transaction may still roll back: the completion is not written inside it.
-      immediateTransaction(db)(() => completingTransaction(db, () => undefined, job.completion));
+      immediateTransaction(db)(() => completingTransaction(db, () => undefined, [job.completion]));
       seen.push(row(job.id).status);
     });
     queue.start();

@@ -499,8 +499,7 @@ export class SqliteJobQueue implements JobQueue {
       if (this.completed.length === 0) this.completedSince = this.clock.now();
       this.completed.push(job.id);
     } catch (error) {
-      // Completed with its effect already: what failed after that (a cleanup a later job redoes) is not a reason to run it again.
-      if (completion.isCommitted) this.logger.error({ err: error, jobId: job.id, type: job.type }, 'a job failed after its effect and completion were written; it does not run again');
+      if (completion.isCommitted) this.failedAfterCompletion(job, error);
       else if (signal.aborted) this.release(job.id);
       else this.fail(job, error);
     } finally {
@@ -518,18 +517,27 @@ export class SqliteJobQueue implements JobQueue {
   /** Runs claimed jobs of one type with its batch handler; each job's outcome is written as `execute` writes one. */
   private async executeBatch(jobs: readonly JobRecord[], signal: AbortSignal): Promise<void> {
     const ids = jobs.map((job) => job.id);
+    const completions = ids.map((id) => this.completionOf(id));
     await new Promise((resolve) => setImmediate(resolve));
-    const outcomes = await settleBatch(this.batching.get(jobs[0]!.type)!, jobs, signal, this.settings.leaseMs, () =>
+    const given = jobs.map((job, index) => ({ ...job, completion: completions[index] }));
+    const outcomes = await settleBatch(this.batching.get(jobs[0]!.type)!, given, signal, this.settings.leaseMs, () =>
       this.renewLeases([...ids, ...this.waiting.map((next) => next.id)]),
     );
     for (const [index, job] of jobs.entries()) {
       const outcome = outcomes[index]!;
-      if (outcome.status === 'fulfilled') {
+      if (completions[index]!.isCommitted) {
+        if (outcome.status === 'rejected') this.failedAfterCompletion(job, outcome.reason);
+      } else if (outcome.status === 'fulfilled') {
         if (this.completed.length === 0) this.completedSince = this.clock.now();
         this.completed.push(job.id);
       } else if (signal.aborted) this.release(job.id);
       else this.fail(job, outcome.reason);
     }
+  }
+
+  /** A job completed with its effect already: what failed after that (a cleanup a later job redoes) is not a reason to run it again. */
+  private failedAfterCompletion(job: JobRecord, error: unknown): void {
+    this.logger.error({ err: error, jobId: job.id, type: job.type }, 'a job failed after its effect and completion were written; it does not run again');
   }
 
   private renewLeases(ids: readonly number[]): void {

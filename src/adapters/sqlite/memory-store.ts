@@ -579,12 +579,12 @@ export class SqliteMemoryStore implements MemoryStore {
         return memories.map(({ memory, vectors }, index) => this.insertRow({ ...memory, messageId }, vectors, now, recallTerms[index]));
       },
       FORMATION_TAKES_RECALLS_MS,
-      completes,
+      [completes],
     );
   }
 
   async replaceFormedMany(
-    formations: ReadonlyArray<{ messageId: number; memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }> }>,
+    formations: ReadonlyArray<{ messageId: number; memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }>; completes?: JobCompletion }>,
     now: number,
   ): Promise<Memory[][]> {
     // Each message's recall terms in a stretch of its own (~0.15 ms a memory), then the one transaction.
@@ -600,6 +600,7 @@ export class SqliteMemoryStore implements MemoryStore {
         return memories.map(({ memory, vectors }, index) => this.insertRow({ ...memory, messageId }, vectors, now, recallTerms[at]![index]));
       }),
       FORMATION_TAKES_RECALLS_MS,
+      formations.map((formation) => formation.completes),
     );
   }
 
@@ -1345,9 +1346,9 @@ export class SqliteMemoryStore implements MemoryStore {
 
   /**
    * `work` in a write transaction; `recallsAfterMs`: the recalls go along only once they have waited this
-   * long (default: always); `completes`: the job this write completes (`completingTransaction`).
+   * long (default: always); `completes`: the jobs this write completes (`completingTransaction`).
    */
-  private write<T>(work: () => T, recallsAfterMs = 0, completes?: JobCompletion): Promise<T> {
+  private write<T>(work: () => T, recallsAfterMs = 0, completes: ReadonlyArray<JobCompletion | undefined> = []): Promise<T> {
     return this.read(() => {
       // The recalls gathered so far go first, in the same commit (inside an outer transaction they wait:
       // it may still roll back); they are forgotten only once it has committed.

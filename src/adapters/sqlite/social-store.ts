@@ -92,24 +92,31 @@ export class SqliteSocialStore implements SocialStore {
   }
 
   recordInteraction(change: RelationshipRecord | RelationshipChange, event: InteractionEvent, completes?: JobCompletion): Promise<RelationshipEventRecord> {
-    return this.read(() => completingTransaction(this.db, () => this.writeInteraction(change, event), completes));
+    return this.read(() => completingTransaction(this.db, () => this.writeInteraction(change, event), [completes]));
   }
 
   recordInteractions(
     entries: ReadonlyArray<{
       relationship: RelationshipRecord | RelationshipChange;
       event: InteractionEvent;
+      completes?: JobCompletion;
     }>,
   ): Promise<Array<PromiseSettledResult<RelationshipEventRecord>>> {
-    // Each in a savepoint of its own (the wrapper nests): one that throws is rolled back alone.
-    return this.write(() =>
-      entries.map(({ relationship, event }): PromiseSettledResult<RelationshipEventRecord> => {
-        try {
-          return { status: 'fulfilled', value: immediateTransaction(this.db)(() => this.writeInteraction(relationship, event)) };
-        } catch (error) {
-          return { status: 'rejected', reason: translateSqliteError(error, this.path) };
-        }
-      }),
+    // Each in a savepoint of its own (the wrapper nests): one that throws is rolled back alone; the jobs of
+    // those written complete with them.
+    return this.read(() =>
+      completingTransaction(
+        this.db,
+        () =>
+          entries.map(({ relationship, event }): PromiseSettledResult<RelationshipEventRecord> => {
+            try {
+              return { status: 'fulfilled', value: immediateTransaction(this.db)(() => this.writeInteraction(relationship, event)) };
+            } catch (error) {
+              return { status: 'rejected', reason: translateSqliteError(error, this.path) };
+            }
+          }),
+        (outcomes) => entries.map((entry, index) => (outcomes[index]!.status === 'fulfilled' ? entry.completes : undefined)),
+      ),
     );
   }
 

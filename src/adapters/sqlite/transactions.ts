@@ -40,18 +40,24 @@ export function immediateTransaction(db: Database): ImmediateTransaction {
 }
 
 /**
- * `work` in an IMMEDIATE transaction that also marks the job `completes` (ports/jobs.ts) completed, when it
- * is the outermost one: the job's effect and its completion commit together. Inside another transaction,
- * which may still roll back, the job is left for its queue to complete.
+ * `work` in an IMMEDIATE transaction that also marks the jobs `completes` (ports/jobs.ts; or those it names
+ * given what `work` returned) completed, when it is the outermost one: the jobs' effect and their
+ * completions commit together. Inside another transaction, which may still roll back, the jobs are left
+ * for their queue to complete.
  */
-export function completingTransaction<T>(db: Database, work: () => T, completes: JobCompletion | undefined): T {
-  const completion = db.inTransaction ? undefined : completes;
-  let isCompletionWritten = false;
+export function completingTransaction<T>(
+  db: Database,
+  work: () => T,
+  completes: ReadonlyArray<JobCompletion | undefined> | ((done: T) => ReadonlyArray<JobCompletion | undefined>),
+): T {
+  const isOutermost = !db.inTransaction;
+  const written: JobCompletion[] = [];
   const result = immediateTransaction(db)(() => {
     const done = work();
-    isCompletionWritten = completion?.writeWithin(db) ?? false;
+    if (isOutermost)
+      for (const completion of typeof completes === 'function' ? completes(done) : completes) if (completion?.writeWithin(db) === true) written.push(completion);
     return done;
   });
-  if (isCompletionWritten) completion!.committed();
+  for (const completion of written) completion.committed();
   return result;
 }

@@ -103,7 +103,12 @@ export class MemoryFormation {
   /** Registers the job handlers; call before the queue starts. */
   register(jobs: JobQueue): void {
     jobs.register(FORM_JOB, (job, signal) => this.form(job.payload as unknown as FormPayload, signal, job.completion), {
-      handler: (batch, signal) => this.formMany(batch.map((job) => job.payload as unknown as FormPayload), signal),
+      handler: (batch, signal) =>
+        this.formMany(
+          batch.map((job) => job.payload as unknown as FormPayload),
+          signal,
+          batch.map((job) => job.completion),
+        ),
       maxJobs: FORM_BATCH,
     });
     jobs.register(SUMMARISE_JOB, (job, signal) => this.summarise(job.payload as unknown as SummarisePayload, signal));
@@ -230,20 +235,28 @@ export class MemoryFormation {
         vectors: vectors[index]!,
       });
     }
-    // Memories stored without a restatement (a forgotten message stores none) may queue a job asking for theirs.
-    const mayAskRestatements = restated !== null && restated.askTheRest && formed.some((entry) => entry.memory.doc2query === null);
-    const isEmbeddingMissing = embedders.remote !== null && formed.some((entry) => entry.vectors.length < embedders.ids.length);
-    const stored = await memories.replaceFormed(message.id, formed, clock.now(), mayAskRestatements || isEmbeddingMissing ? undefined : completes);
+    const stored = await memories.replaceFormed(message.id, formed, clock.now(), this.isLastStep(restated, formed) ? completes : undefined);
     // replaceFormed returns what it stored in the order given (nothing for a forgotten message).
     const unrestated = restated === null || !restated.askTheRest ? [] : stored.filter((memory) => memory.doc2query === null).map((memory) => memory.id);
     if (unrestated.length > 0 && (isLlmUp || (await this.isLlmReachable()))) {
       const job: Doc2QueryPayload = { personaId: payload.personaId, memoryIds: unrestated };
       await this.deps.jobs.enqueue(DOC2QUERY_JOB, { ...job }, { dedupeKey: `${DOC2QUERY_JOB}:${message.id}` });
     }
-    if (isEmbeddingMissing) {
+    if (embedders.remote !== null && formed.some((entry) => entry.vectors.length < embedders.ids.length)) {
       await this.deps.jobs.enqueue(EMBED_JOB, {}, { dedupeKey: EMBED_JOB, runAfter: clock.now() + 60_000 });
     }
     await this.deps.maintenance.enforceCap(payload.personaId);
+  }
+
+  /**
+   * Whether a message's write is its job's last step but the cap's enforcement (which the next formation
+   * does again), so the job may complete with it: no memory stored without a restatement that a job may
+   * still ask for, none without an embedding the re-embedding job must make.
+   */
+  private isLastStep(restated: { askTheRest: boolean } | null | undefined, formed: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }>): boolean {
+    const mayAskRestatements = restated != null && restated.askTheRest && formed.some((entry) => entry.memory.doc2query === null);
+    const embedders = this.deps.embedders;
+    return !mayAskRestatements && !(embedders.remote !== null && formed.some((entry) => entry.vectors.length < embedders.ids.length));
   }
 
   /**
@@ -254,21 +267,27 @@ export class MemoryFormation {
    * transaction for all of them. What a message gets is what `form` would give it run after the
    * earlier ones, except that the batch's own memories are compared by exact cosine (the index's int8
    * similarity for stored ones) and the memory cap is enforced once, after the batch. Resolves with each
-   * job's outcome: a message deleted meanwhile completes with nothing formed.
+   * job's outcome: a message deleted meanwhile completes with nothing formed. `completes` (the jobs',
+   * in order) as `form`'s: each message's write takes its job's when nothing but the cap follows it.
    */
-  async formMany(payloads: readonly FormPayload[], signal: AbortSignal): Promise<Array<PromiseSettledResult<void>>> {
+  async formMany(
+    payloads: readonly FormPayload[],
+    signal: AbortSignal,
+    completes: ReadonlyArray<JobCompletion | undefined> = [],
+  ): Promise<Array<PromiseSettledResult<void>>> {
     const { memories, embedders, settings, clock } = this.deps;
     const turns: Array<{
       payload: FormPayload;
       message: { id: number; content: string };
       persona: { record: PersonaRecord; model: string };
       extracted: ExtractedMemory[];
+      completes: JobCompletion | undefined;
       restated?: { texts: ReadonlyArray<string | null>; askTheRest: boolean } | null;
     }> = [];
-    for (const payload of payloads) {
+    for (const [at, payload] of payloads.entries()) {
       const message = await memories.message(payload.userMessageId);
       const persona = this.deps.persona(payload.personaId);
-      if (message !== null && persona !== null) turns.push({ payload, message, persona, extracted: extractMemories(message.content) });
+      if (message !== null && persona !== null) turns.push({ payload, message, persona, extracted: extractMemories(message.content), completes: completes[at] });
     }
     const texts = turns.flatMap((turn) => turn.extracted.map((memory) => memory.content));
     const allVectors = texts.length === 0 ? [] : await embedders.embed(texts, signal);
@@ -282,7 +301,7 @@ export class MemoryFormation {
     const isLlmUp = settings.llmImportance && turns.length > 0 && (await this.isLlmReachable());
     const appraisals = isLlmUp ? await this.appraisals(turns, signal) : turns.map(() => undefined);
     await this.deps.jobs.giveWay?.();
-    const formations: Array<{ messageId: number; memories: Array<{ memory: NewMemory; vectors: MemoryVector[] }> }> = [];
+    const formations: Array<{ messageId: number; memories: Array<{ memory: NewMemory; vectors: MemoryVector[] }>; completes: JobCompletion | undefined }> = [];
     /** The batch's memories so far, for the novelty of later ones (same persona and user). */
     const earlier: Array<{ personaId: string; userId: string | null; vector: Float32Array }> = [];
     for (const [at, turn] of turns.entries()) {
@@ -311,7 +330,7 @@ export class MemoryFormation {
           vectors: vectors[index]!,
         });
       }
-      formations.push({ messageId: message.id, memories: formed });
+      formations.push({ messageId: message.id, memories: formed, completes: this.isLastStep(restated, formed) ? turn.completes : undefined });
     }
     // One message's memories per write transaction, each after giving way: a batch's FTS rows in one
     // transaction were one synchronous stretch of ~8 ms for four turns, which a turn arriving meanwhile

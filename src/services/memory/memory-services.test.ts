@@ -300,6 +300,24 @@ describe('formation', () => {
     // The held job never ends (stop would wait for it): the store closes under the queue.
   });
 
+  it("commits each formation job's completion with its message's memories when turns' jobs run in one batch", async () => {
+    settings.doc2query = false;
+    const first = await userTurn('My brother Tom lives in Lisbon. ok');
+    const second = await userTurn('My sister Ana lives in Porto. ok', first.conversationId);
+    const queue = new SqliteJobQueue(store.database, { pollMs: 10 });
+    let written!: () => void;
+    const isWritten = new Promise<void>((resolve) => (written = resolve));
+    formation.register(holdingAfterEffect(queue, written));
+    // Both due before the worker starts: claimed together, formed by the batch handler.
+    const ids = [];
+    for (const { conversationId, messageId } of [first, second])
+      ids.push(await queue.enqueue(FORM_JOB, { personaId: 'aria', sessionId: 's1', conversationId, userMessageId: messageId }));
+    queue.start();
+    await isWritten;
+    expect(count('memories')).toBe(2);
+    expect(ids.map((id) => store.database.prepare('SELECT status FROM jobs WHERE id = ?').pluck().get(id))).toEqual(['completed', 'completed']);
+  });
+
   it('never re-extracts a message whose memories were forgotten, and drops summaries quoting them', async () => {
     const { conversationId, messageId } = await userTurn('I am afraid of deep water since the shipwreck.');
     const payload = { personaId: 'aria', sessionId: 's1', conversationId, userMessageId: messageId };

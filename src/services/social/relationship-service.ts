@@ -148,14 +148,18 @@ export class RelationshipService {
   /**
    * Several interactions in order, in one transaction of the store when it can (a batch of relationship
    * jobs: one commit instead of one each); each its own outcome, a failed one leaving the others recorded.
+   * `completes[i]`: the job whose write the i-th is (ports/jobs.ts).
    */
-  async recordInteractions(inputs: readonly InteractionInput[]): Promise<Array<PromiseSettledResult<{ relationship: RelationshipView; event: RelationshipEventRecord }>>> {
-    const changes = inputs.map((input) => this.changeFor(input));
+  async recordInteractions(
+    inputs: readonly InteractionInput[],
+    completes: ReadonlyArray<JobCompletion | undefined> = [],
+  ): Promise<Array<PromiseSettledResult<{ relationship: RelationshipView; event: RelationshipEventRecord }>>> {
+    const changes = inputs.map((input, index) => ({ ...this.changeFor(input), completes: completes[index] }));
     if (this.store.recordInteractions === undefined) {
       const outcomes: Array<PromiseSettledResult<{ relationship: RelationshipView; event: RelationshipEventRecord }>> = [];
       for (const change of changes) {
         try {
-          outcomes.push({ status: 'fulfilled', value: await this.recorded(change, await this.store.recordInteraction(change.relationship, change.event)) });
+          outcomes.push({ status: 'fulfilled', value: await this.recorded(change, await this.store.recordInteraction(change.relationship, change.event, change.completes)) });
         } catch (error) {
           outcomes.push({ status: 'rejected', reason: error });
         }

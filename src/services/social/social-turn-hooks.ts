@@ -115,7 +115,12 @@ export class SocialTurnObserver implements TurnObserver {
   useJobQueue(jobs: JobQueue, judge: InteractionJudge | null, appraiser: TurnAppraiser | null = null): void {
     jobs.register(RELATIONSHIP_JOB, (job, signal) => this.updateRelationship(job.payload as unknown as RelationshipJobPayload, signal, job.completion), {
       // Several turns' updates due together: their appraisals asked in one call per conversation (shared with formation).
-      handler: (batch, signal) => this.updateRelationships(batch.map((job) => job.payload as unknown as RelationshipJobPayload), signal),
+      handler: (batch, signal) =>
+        this.updateRelationships(
+          batch.map((job) => job.payload as unknown as RelationshipJobPayload),
+          signal,
+          batch.map((job) => job.completion),
+        ),
       maxJobs: RELATIONSHIP_BATCH,
     });
     this.jobs = jobs;
@@ -155,9 +160,14 @@ export class SocialTurnObserver implements TurnObserver {
   /**
    * `updateRelationship` for several exchanges (a batch of due jobs): with the turn appraiser, their
    * tones are asked together (`TurnAppraiser.appraiseMany`, one call per conversation, or the answers
-   * memory formation asked already); each exchange is then applied in order as one job would.
+   * memory formation asked already); each exchange is then applied in order as one job would, its job's
+   * completion (`completes`, in order) written with it.
    */
-  private async updateRelationships(payloads: readonly RelationshipJobPayload[], signal: AbortSignal): Promise<Array<PromiseSettledResult<void>>> {
+  private async updateRelationships(
+    payloads: readonly RelationshipJobPayload[],
+    signal: AbortSignal,
+    completes: ReadonlyArray<JobCompletion | undefined>,
+  ): Promise<Array<PromiseSettledResult<void>>> {
     const appraiser = this.appraiser;
     const judge = this.judge;
     const asked = payloads.map((payload) => {
@@ -181,7 +191,10 @@ export class SocialTurnObserver implements TurnObserver {
     }
     if (interactions.length === 0) return outcomes;
     await this.jobs?.giveWay?.();
-    const recorded = await this.deps.relationships.recordInteractions(interactions.map(({ input }) => input));
+    const recorded = await this.deps.relationships.recordInteractions(
+      interactions.map(({ input }) => input),
+      interactions.map(({ at }) => completes[at]),
+    );
     recorded.forEach((outcome, index) => {
       if (outcome.status === 'rejected') outcomes[interactions[index]!.at] = outcome;
     });
