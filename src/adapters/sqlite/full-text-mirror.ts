@@ -332,8 +332,18 @@ export class FullTextMirror {
 
   /** Memories holding a term (an FTS5 term: a porter stem) in their text / recall terms, as fts5vocab counts them. */
   documents(term: string): { content: number; recallTerms: number } {
+    return { content: this.contentDocuments(term), recallTerms: this.postings.get(term)?.recallDocs ?? 0 };
+  }
+
+  /** Memories holding a term in their text (fts5vocab's 'col' count for it). */
+  contentDocuments(term: string): number {
+    return this.postings.get(term)?.contentDocs ?? 0;
+  }
+
+  /** `documents`' two counts added (a memory holding the term in both columns counts twice, as the sum of fts5vocab's 'col' counts does). */
+  documentsHolding(term: string): number {
     const postings = this.postings.get(term);
-    return { content: postings?.contentDocs ?? 0, recallTerms: postings?.recallDocs ?? 0 };
+    return postings === undefined ? 0 : postings.contentDocs + postings.recallDocs;
   }
 
   /**
