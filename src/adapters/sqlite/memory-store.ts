@@ -20,6 +20,7 @@ import { contentWords } from '../../domain/memory/text.js';
 import type { Memory, NewMemory } from '../../domain/memory/memory.js';
 import type { PruneCandidate } from '../../domain/memory/pruning.js';
 import { VectorIndex } from '../../domain/memory/vector-index.js';
+import type { JobCompletion } from '../../ports/jobs.js';
 import type {
   DecayOutcome,
   MaintenanceRun,
@@ -34,7 +35,7 @@ import type {
   RankingFacts,
 } from '../../ports/memory.js';
 import type { Database } from './database.js';
-import { immediateTransaction } from './transactions.js';
+import { completingTransaction } from './transactions.js';
 import { translateSqliteError } from './errors.js';
 import { type CoverageStemmer, ftsAverages, FullTextMirror, type MemoryTextRow, type RankedMatches } from './full-text-mirror.js';
 import { MemoryReadCache } from './memory-read-cache.js';
@@ -567,14 +568,19 @@ export class SqliteMemoryStore implements MemoryStore {
     messageId: number,
     memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }>,
     now: number,
+    completes?: JobCompletion,
   ): Promise<Memory[]> {
     const recallTerms = memories.map(({ memory }) => this.recallTermsFor(memory));
     await betweenStretches();
-    return this.write(() => {
-      if (this.sql.isForgotten.get(messageId) !== undefined) return [];
-      this.deleteRows(this.sql.formedFrom.all(messageId));
-      return memories.map(({ memory, vectors }, index) => this.insertRow({ ...memory, messageId }, vectors, now, recallTerms[index]));
-    }, FORMATION_TAKES_RECALLS_MS);
+    return this.write(
+      () => {
+        if (this.sql.isForgotten.get(messageId) !== undefined) return [];
+        this.deleteRows(this.sql.formedFrom.all(messageId));
+        return memories.map(({ memory, vectors }, index) => this.insertRow({ ...memory, messageId }, vectors, now, recallTerms[index]));
+      },
+      FORMATION_TAKES_RECALLS_MS,
+      completes,
+    );
   }
 
   async replaceFormedMany(
@@ -1340,8 +1346,11 @@ export class SqliteMemoryStore implements MemoryStore {
     }
   }
 
-  /** `work` in a write transaction; `recallsAfterMs`: the recalls go along only once they have waited this long (default: always). */
-  private write<T>(work: () => T, recallsAfterMs = 0): Promise<T> {
+  /**
+   * `work` in a write transaction; `recallsAfterMs`: the recalls go along only once they have waited this
+   * long (default: always); `completes`: the job this write completes (`completingTransaction`).
+   */
+  private write<T>(work: () => T, recallsAfterMs = 0, completes?: JobCompletion): Promise<T> {
     return this.read(() => {
       // The recalls gathered so far go first, in the same commit (inside an outer transaction they wait:
       // it may still roll back); they are forgotten only once it has committed.
@@ -1349,13 +1358,17 @@ export class SqliteMemoryStore implements MemoryStore {
       const recalls = this.db.inTransaction || !isRecallsDue ? 0 : this.unwrittenRecalls.size;
       let result: T;
       try {
-        result = immediateTransaction(this.db)(() => {
-          if (recalls > 0)
-            this.cache.writingRecalls(() => {
-              for (const [id, { at, count }] of this.unwrittenRecalls) this.sql.touch.run({ id, now: at, count });
-            });
-          return work();
-        });
+        result = completingTransaction(
+          this.db,
+          () => {
+            if (recalls > 0)
+              this.cache.writingRecalls(() => {
+                for (const [id, { at, count }] of this.unwrittenRecalls) this.sql.touch.run({ id, now: at, count });
+              });
+            return work();
+          },
+          completes,
+        );
         // Committed (inside an outer transaction, which may still roll back, the mirror reads them back).
         if (!this.db.inTransaction && this.insertedTexts.size > 0) this.mirror?.noteWritten([...this.insertedTexts.values()]);
       } finally {

@@ -4,6 +4,7 @@
  * IMMEDIATE transaction; SQLite errors become AppErrors in `read`, as in the main store.
  */
 import type { MoodState } from '../../domain/social/mood.js';
+import type { JobCompletion } from '../../ports/jobs.js';
 import { countsAfterFilings, lastFilingOfEachThread } from '../../domain/social/topic-threads.js';
 import type {
   GroupMemberRecord,
@@ -23,10 +24,11 @@ import type {
   ThreadRecord,
 } from '../../ports/social-store.js';
 import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from './social-rows.js';
+import { copiedMark } from './copied-marks.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { ConnectionFollow } from './connection-follow.js';
-import { immediateTransaction } from './transactions.js';
+import { completingTransaction, immediateTransaction } from './transactions.js';
 import { writeBatch } from './write-batch.js';
 import {
   prepareSocialStatements,
@@ -89,8 +91,8 @@ export class SqliteSocialStore implements SocialStore {
     );
   }
 
-  recordInteraction(change: RelationshipRecord | RelationshipChange, event: InteractionEvent): Promise<RelationshipEventRecord> {
-    return this.write(() => this.writeInteraction(change, event));
+  recordInteraction(change: RelationshipRecord | RelationshipChange, event: InteractionEvent, completes?: JobCompletion): Promise<RelationshipEventRecord> {
+    return this.read(() => completingTransaction(this.db, () => this.writeInteraction(change, event), completes));
   }
 
   recordInteractions(
@@ -166,6 +168,9 @@ export class SqliteSocialStore implements SocialStore {
   }
 
   updateMood(personaId: string, change: MoodChange): Promise<MoodState> {
+    // a copied reply's reaction applied already on PostgreSQL (copied-marks.ts): not applied twice
+    const copied = copiedMark(this.db, `mood:${personaId}`);
+    if (copied !== null) return Promise.resolve(copied.result as MoodState);
     // with the reply's other writes (a reaction to an exchange), in one commit
     return this.deferredWrite(() => {
       const { state, event } = change(this.moodRow(personaId));
