@@ -186,6 +186,8 @@ export class FullTextMirror {
   /** Counts the times the log could not tell what changed: a build in steps under way then does not count as built. */
   private losses = 0;
   private rankCalls = 0;
+  /** `rank`'s matches, as many as it last found (undefined between calls). */
+  private readonly matches: Array<MirroredMemory | undefined> = [];
   /** A build in steps under way (see buildInSteps). */
   private building: Promise<void> | null = null;
   /** Built from the table and not changed since: a totals mismatch now means the mirror cannot follow it. */
@@ -330,8 +332,18 @@ export class FullTextMirror {
 
   /** Memories holding a term (an FTS5 term: a porter stem) in their text / recall terms, as fts5vocab counts them. */
   documents(term: string): { content: number; recallTerms: number } {
+    return { content: this.contentDocuments(term), recallTerms: this.postings.get(term)?.recallDocs ?? 0 };
+  }
+
+  /** Memories holding a term in their text (fts5vocab's 'col' count for it). */
+  contentDocuments(term: string): number {
+    return this.postings.get(term)?.contentDocs ?? 0;
+  }
+
+  /** `documents`' two counts added (a memory holding the term in both columns counts twice, as the sum of fts5vocab's 'col' counts does). */
+  documentsHolding(term: string): number {
     const postings = this.postings.get(term);
-    return { content: postings?.contentDocs ?? 0, recallTerms: postings?.recallDocs ?? 0 };
+    return postings === undefined ? 0 : postings.contentDocs + postings.recallDocs;
   }
 
   /**
@@ -399,7 +411,10 @@ export class FullTextMirror {
     const terms = this.termsOf(words);
     if (terms === null) return null;
     const call = ++this.rankCalls;
-    let matches: MirroredMemory[] = [];
+    // A recall ranks ~600 matches twice (its words, then their thesaurus terms): one array serves every
+    // call, its first `count` entries this call's (an array's length set to 0 would drop its storage).
+    const matches = this.matches;
+    let count = 0;
     // fts5Bm25Function: score = Σ over phrases, in query order, of IDF × f(k1 + 1) / (f + k1(1 − b + b·D/avgdl)).
     // One pass: each row's terms are added in the phrases' order, as FTS5 adds them.
     for (const term of terms) {
@@ -416,24 +431,24 @@ export class FullTextMirror {
           doc.score = 0;
           // k1 (1 − b + b·D/avgdl), D the row's tokens in all columns (FTS5's xColumnSize(-1)).
           doc.lengthTerm = K1 * (1 - B + (B * (doc.contentTokens + doc.recallTokens)) / this.averageLength);
-          matches.push(doc);
+          matches[count++] = doc;
         }
         const frequency = frequencies[i]!;
         doc.score += idf * ((frequency * (K1 + 1.0)) / (frequency + doc.lengthTerm));
       }
     }
-    if (matches.length > postings) {
-      // Only the newest `postings` matches are ranked (the `fullText` statement's inner LIMIT); a row's
-      // score does not depend on which others are ranked (a phrase's IDF counts all its rows).
-      matches.sort((a, b) => b.id - a.id);
-      matches = matches.slice(0, postings);
+    // Only the newest `postings` matches are ranked (the `fullText` statement's inner LIMIT); a row's
+    // score does not depend on which others are ranked (a phrase's IDF counts all its rows).
+    const ranked = count > postings ? matches.slice(0, count).sort((a, b) => b!.id - a!.id) : matches;
+    const size = Math.min(count, postings);
+    const ids = new Float64Array(size);
+    const ranks = new Float64Array(size);
+    for (let at = 0; at < size; at++) {
+      ids[at] = ranked[at]!.id;
+      ranks[at] = -1.0 * ranked[at]!.score;
     }
-    const ids = new Float64Array(matches.length);
-    const ranks = new Float64Array(matches.length);
-    for (let at = 0; at < matches.length; at++) {
-      ids[at] = matches[at]!.id;
-      ranks[at] = -1.0 * matches[at]!.score;
-    }
+    // Holds no memory past the call (one removed meanwhile would be kept), and keeps its storage.
+    matches.fill(undefined, 0, count);
     return new RankedMatches(ids, ranks);
   }
 
@@ -761,7 +776,9 @@ export class RankedMatches {
       const right = left + 1;
       const worse = right < heap.length && this.compare(heap[right]!, heap[left]!) > 0 ? right : left;
       if (this.compare(heap[worse]!, heap[at]!) <= 0) return;
-      [heap[at], heap[worse]] = [heap[worse]!, heap[at]!];
+      const swapped = heap[at]!;
+      heap[at] = heap[worse]!;
+      heap[worse] = swapped;
       at = worse;
     }
   }

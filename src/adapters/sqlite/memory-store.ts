@@ -887,50 +887,53 @@ export class SqliteMemoryStore implements MemoryStore {
     const maxAge = total < SMALL_STORE ? COUNT_CACHE_MS : LARGE_STORE_COUNT_CACHE_MS;
     if (this.countCache === null || now - this.countCache.at > maxAge) this.countCache = { at: now, count: total, documents: new Map(), contentDocuments: new Map() };
     this.countCache.count = total;
-    // The mirror counts exactly what fts5vocab counts, at once and as of now: nothing to cache.
-    const { documents: frequency, contentDocuments } = mirror === null ? this.countCache : { documents: new Map<string, number>(), contentDocuments: new Map<string, number>() };
     const own = [...new Set(contentWords(query))].slice(0, MAX_QUERY_WORDS);
     const stems = new Map<string, string>();
     for (const word of own) stems.set(word, stemOf(word));
     for (const word of extra) stems.set(word, stemOf(word));
-    const unknown = mirror === null ? [...new Set(stems.values())].filter((stem) => !frequency.has(stem)) : [];
+    // A stem's memories, anywhere and in their own text. The mirror counts exactly what fts5vocab counts,
+    // at once and as of now: asked per stem, nothing cached (nor two maps of its counts made per search).
+    let anywhere: (stem: string) => number;
+    let inContent: (stem: string) => number;
     if (mirror !== null) {
-      for (const stem of stems.values()) {
-        if (frequency.has(stem)) continue;
-        const counts = mirror.documents(stem);
-        frequency.set(stem, counts.content + counts.recallTerms);
-        contentDocuments.set(stem, counts.content);
+      anywhere = (stem) => mirror.documentsHolding(stem);
+      inContent = (stem) => mirror.contentDocuments(stem);
+    } else {
+      const { documents: frequency, contentDocuments } = this.countCache;
+      const unknown = [...new Set(stems.values())].filter((stem) => !frequency.has(stem));
+      if (unknown.length > 0 && total >= SMALL_STORE) {
+        const maxId = this.sql.maxId.get() ?? 0;
+        for (const [word, stem] of stems) {
+          if (frequency.has(stem)) continue;
+          const counts = this.documentCounts(word, maxId);
+          frequency.set(stem, counts.anywhere);
+          contentDocuments.set(stem, counts.content);
+        }
+      } else if (unknown.length > 0) {
+        for (const stem of unknown) {
+          frequency.set(stem, 0);
+          contentDocuments.set(stem, 0);
+        }
+        for (const row of this.sql.documentFrequency.all(JSON.stringify(unknown))) {
+          frequency.set(row.term, row.doc);
+          contentDocuments.set(row.term, row.content_doc);
+        }
       }
-    } else if (unknown.length > 0 && total >= SMALL_STORE) {
-      const maxId = this.sql.maxId.get() ?? 0;
-      for (const [word, stem] of stems) {
-        if (frequency.has(stem)) continue;
-        const counts = this.documentCounts(word, maxId);
-        frequency.set(stem, counts.anywhere);
-        contentDocuments.set(stem, counts.content);
-      }
-    } else if (unknown.length > 0) {
-      for (const stem of unknown) {
-        frequency.set(stem, 0);
-        contentDocuments.set(stem, 0);
-      }
-      for (const row of this.sql.documentFrequency.all(JSON.stringify(unknown))) {
-        frequency.set(row.term, row.doc);
-        contentDocuments.set(row.term, row.content_doc);
-      }
+      anywhere = (stem) => frequency.get(stem) ?? 0;
+      inContent = (stem) => contentDocuments.get(stem) ?? 0;
     }
-    const documents = (word: string): number => frequency.get(stems.get(word) ?? word) ?? 0;
-    const idf = (words: readonly string[], counts: ReadonlyMap<string, number>): Map<string, number> => {
+    const documents = (word: string): number => anywhere(stems.get(word) ?? word);
+    const idf = (words: readonly string[], count: (stem: string) => number): Map<string, number> => {
       const weights = new Map<string, number>();
       for (const word of words) {
         const stem = stems.get(word)!;
-        weights.set(stem, smoothIdf(counts.get(stem) ?? 0, total));
+        weights.set(stem, smoothIdf(count(stem), total));
       }
       return weights;
     };
     // `literal`: the query's own words weighed by how rare they are in the memories' own text, for
     // `literalCoverage` (a word many memories hold only as a thesaurus term is not common in what they say).
-    const weights = { own: idf(own, frequency), expansion: idf(extra, frequency), literal: idf(own, contentDocuments) };
+    const weights = { own: idf(own, anywhere), expansion: idf(extra, anywhere), literal: idf(own, inContent) };
     if (total < COMMON_TERM_MIN_MEMORIES) return { isTooCommon: () => false, ownAllCommon: false, ...weights };
     const kept = new Set<string>();
     let postings = 0;
