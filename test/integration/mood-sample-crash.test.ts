@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
+import { echoReply, startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { makeDataDir, startTestServer, type TestServer } from '../helpers/server.js';
 import { dropFreshPostgres, freshPostgres, postgresAvailable } from '../helpers/store-backend.js';
 import { TestClient } from '../helpers/ws-client.js';
@@ -75,11 +75,15 @@ async function postgresBackend(): Promise<Backend> {
   return { flags: { dataDir, 'database.url': postgres.url, 'database.schema': db.schema }, rows: (sql) => db.rows(sql) };
 }
 
-/** Starts the worker server; chats once; kills it (SIGKILL) once it is held after the reply's after-reply commit, or once the reply is in. */
-async function chatThenKill(flags: Record<string, unknown>, moment: 'after' | 'before'): Promise<void> {
-  // Before: the reply's after-reply writes wait a minute for their commit, so the kill always comes first.
-  const settings = { ...flags, 'llm.ollamaHost': ollama.url, ...(moment === 'before' ? { 'database.writeBatchMs': 60_000 } : {}) };
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(settings)], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** The worker server (its settings, held after `repliesToHold` replies' after-reply commits): its URL, its lines, and its kill. */
+async function startWorker(settings: Record<string, unknown>, repliesToHold = 1) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', WORKER, JSON.stringify({ ...settings, 'llm.ollamaHost': ollama.url }), String(repliesToHold)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
   const lines: string[] = [];
   const waiters: Array<() => void> = [];
@@ -99,13 +103,26 @@ async function chatThenKill(flags: Record<string, unknown>, moment: 'after' | 'b
     return lines[index]!;
   };
   const client = await TestClient.connect(await line(0));
-  await client.result('persona.switch', { persona_id: 'aria' });
-  const replied = client.result('persona.chat', { message: MESSAGE });
-  if (moment === 'after') expect(await line(1)).toBe('held');
+  return {
+    client,
+    held: async () => expect(await line(1)).toBe('held'),
+    kill: async () => {
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+      await client.close().catch(() => undefined);
+    },
+  };
+}
+
+/** Starts the worker server; chats once; kills it (SIGKILL) once it is held after the reply's after-reply commit, or once the reply is in. */
+async function chatThenKill(flags: Record<string, unknown>, moment: 'after' | 'before'): Promise<void> {
+  // Before: the reply's after-reply writes wait a minute for their commit, so the kill always comes first.
+  const server = await startWorker({ ...flags, ...(moment === 'before' ? { 'database.writeBatchMs': 60_000 } : {}) });
+  await server.client.result('persona.switch', { persona_id: 'aria' });
+  const replied = server.client.result('persona.chat', { message: MESSAGE });
+  if (moment === 'after') await server.held();
   else await replied;
-  child.kill('SIGKILL');
-  expect(await exited).toBe('SIGKILL');
-  await client.close().catch(() => undefined);
+  await server.kill();
 }
 
 const backends: Array<[string, () => Promise<Backend>, boolean]> = [
@@ -115,22 +132,50 @@ const backends: Array<[string, () => Promise<Backend>, boolean]> = [
 ];
 
 describe.each(backends)('a kill -9 right after a chat reply (%s)', { timeout: 120_000 }, (_name, open, available) => {
-  it.skipIf(!available).each(['after', 'before'] as const)('keeps the reaction and its chat mood sample once each (killed %s the after-reply commit)', async (moment) => {
-    const { flags, rows } = await open();
-    await chatThenKill(flags, moment);
-    const causes = async (): Promise<string[]> =>
-      (await rows("SELECT cause FROM mood_samples WHERE persona_id = 'aria' ORDER BY id")).map((row) => String(row.cause));
-    const reactions = async (): Promise<number> => (await rows("SELECT id FROM mood_events WHERE persona_id = 'aria'")).length;
-    const pending = async (): Promise<number> => (await rows('SELECT reply_message_id FROM after_reply_pending')).length;
-    // What the kill left: after the commit, all of it; before, none of it and the record to redo it by.
-    expect({ causes: await causes(), reactions: await reactions(), pending: await pending() }).toEqual(
-      moment === 'after' ? { causes: ['turn', 'chat'], reactions: 1, pending: 0 } : { causes: [], reactions: 0, pending: 1 },
-    );
+  it.skipIf(!available).each(['after', 'before'] as const)(
+    'keeps the reaction and its chat mood sample once each (killed %s the after-reply commit)',
+    async (moment) => {
+      const { flags, rows } = await open();
+      await chatThenKill(flags, moment);
+      const causes = async (): Promise<string[]> =>
+        (await rows("SELECT cause FROM mood_samples WHERE persona_id = 'aria' ORDER BY id")).map((row) => String(row.cause));
+      const reactions = async (): Promise<number> => (await rows("SELECT id FROM mood_events WHERE persona_id = 'aria'")).length;
+      const pending = async (): Promise<number> => (await rows('SELECT reply_message_id FROM after_reply_pending')).length;
+      // What the kill left: after the commit, all of it; before, none of it and the record to redo it by.
+      expect({ causes: await causes(), reactions: await reactions(), pending: await pending() }).toEqual(
+        moment === 'after' ? { causes: ['turn', 'chat'], reactions: 1, pending: 0 } : { causes: [], reactions: 0, pending: 1 },
+      );
 
-    restarted = await startTestServer({ ollamaUrl: ollama.url, dataDir: String(flags.dataDir), flags });
-    const client = await restarted.connect();
-    const history = (await client.result('emotional.history', { persona_id: 'aria' })) as { samples: Array<{ cause: string }> };
-    expect(history.samples.map((sample) => sample.cause)).toEqual(['turn', 'chat']);
-    expect({ reactions: await reactions(), pending: await pending() }).toEqual({ reactions: 1, pending: 0 });
+      restarted = await startTestServer({ ollamaUrl: ollama.url, dataDir: String(flags.dataDir), flags });
+      const client = await restarted.connect();
+      const history = (await client.result('emotional.history', { persona_id: 'aria' })) as { samples: Array<{ cause: string }> };
+      expect(history.samples.map((sample) => sample.cause)).toEqual(['turn', 'chat']);
+      expect({ reactions: await reactions(), pending: await pending() }).toEqual({ reactions: 1, pending: 0 });
+    },
+  );
+});
+
+// A group turn moves two moods (the one answered, the speaker): both reactions and their samples commit with
+// the reply's after-reply writes (the second used to be asked for once the first had committed, after them).
+describe('a kill -9 right after a group turn (SQLite)', { timeout: 120_000 }, () => {
+  it("keeps both personas' reactions and their group mood samples", async () => {
+    const { flags, rows } = await sqliteBackend('main')();
+    ollama.setReply(() => 'Thank you, that was wonderful and kind!');
+    try {
+      // Held after the second turn's commit: Kira answering Aria.
+      const server = await startWorker({ ...flags, 'social.groupTurnDelayMs': 0 }, 2);
+      void server.client
+        .result('conversation.start', { personas: ['aria', 'kira'], topic: 'kindness', max_turns: 3 })
+        .catch(() => undefined);
+      await server.held();
+      await server.kill();
+    } finally {
+      ollama.setReply(echoReply);
+    }
+    const left = async (table: string) =>
+      (await rows(`SELECT persona_id, cause FROM ${table} ORDER BY id`)).map((row) => `${String(row.persona_id)} ${String(row.cause)}`);
+    expect(await left('mood_events')).toEqual(['aria group', 'kira group']);
+    expect(await left('mood_samples')).toEqual(['aria turn', 'kira turn', 'aria group', 'kira group']);
+    expect(await rows('SELECT reply_message_id FROM after_reply_pending')).toEqual([]);
   });
 });

@@ -13,12 +13,16 @@ import { silentLogger } from '../../src/logger.js';
 import { testConfig } from '../helpers/server.js';
 
 const flags = JSON.parse(process.argv[2]!) as Record<string, unknown>;
+/** Held after this many replies' after-reply commits (1 unless the third argument says). */
+let repliesToHold = Number(process.argv[3] ?? 1);
 
 /** Holds the process once the store's `afterReplyWritten` has committed (it is the last of a reply's after-reply writes). */
 function holdAfterReplyWritten(prototype: { afterReplyWritten(replyMessageId: number, written?: Promise<unknown>): Promise<void> }): void {
   const written = prototype.afterReplyWritten;
   prototype.afterReplyWritten = async function (this: unknown, replyMessageId: number, settled?: Promise<unknown>) {
     await written.call(this, replyMessageId, settled);
+    repliesToHold -= 1;
+    if (repliesToHold > 0) return;
     writeSync(1, 'held\n');
     // Nothing runs after this commit: no later batch, no timer, no I/O (a kill -9 at this instant).
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
