@@ -25,10 +25,16 @@
  * node:inspector) and the file keeps the samples taken while each turn's jobs ran (from the settled reply
  * to the end of `drain`), the same stretch as the "background jobs" figure. Read it with
  * `npx tsx bench/profile-summary.ts FILE 60`.
+ *
+ * Each run also reports the KB the JavaScript heap allocated per turn in each phase, the collections per
+ * 100 turns and their main-thread pauses (bench/lib/alloc-meter.ts). `--alloc-prof FILE` writes a sampling
+ * allocation profile (every 4 KB, objects the GC already collected included) of the measured turns, all
+ * three phases: `npx tsx bench/profile-summary.ts FILE.heapprofile 40`.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
+import { AllocationMeter, noAllocation, totalAllocation, type Allocation } from './lib/alloc-meter.js';
 import { keepWindows, profileClock, type Profile } from './lib/cpu-profile.js';
 import { loadBuilt, microDist, settle, startMicroCore } from './lib/micro-core.js';
 
@@ -37,6 +43,12 @@ const profileAt = argv.indexOf('--cpu-prof');
 const profileFile = profileAt >= 0 ? argv.splice(profileAt, 2)[1] : undefined;
 if (profileAt >= 0 && profileFile === undefined) {
   process.stderr.write('--cpu-prof needs a file name: npx tsx bench/micro-background.ts 200 --cpu-prof jobs.cpuprofile\n');
+  process.exit(2);
+}
+const allocationAt = argv.indexOf('--alloc-prof');
+const allocationFile = allocationAt >= 0 ? argv.splice(allocationAt, 2)[1] : undefined;
+if (allocationAt >= 0 && allocationFile === undefined) {
+  process.stderr.write('--alloc-prof needs a file name: npx tsx bench/micro-background.ts 200 --alloc-prof turns.heapprofile\n');
   process.exit(2);
 }
 const backlogAt = argv.indexOf('--backlog');
@@ -90,6 +102,17 @@ function cpuNow(): number {
   return (used.user + used.system) / 1_000;
 }
 
+/** The per-turn allocation line of the three phases (to the reply, after it, the background jobs). */
+function describeAllocation([toReply, after, jobs]: Allocation[], isMetered: boolean): string {
+  if (!isMetered) return 'allocation not measured: the GC profiler and the gc observer saw different collections';
+  const kb = (allocation: Allocation): string => (allocation.bytes / 1024 / turns).toFixed(0);
+  const all = totalAllocation([toReply!, after!, jobs!]);
+  return (
+    `KB allocated per turn to reply ${kb(toReply!)}, after ${kb(after!)}, background jobs ${kb(jobs!)}, total ${kb(all)}; ` +
+    `GCs per 100 turns ${((all.collections * 100) / turns).toFixed(1)}, their main-thread pauses ${(all.cost / turns).toFixed(0)} µs per turn`
+  );
+}
+
 if (againstDist !== undefined) {
   await compareBuilds(againstDist);
   process.exit(0);
@@ -107,7 +130,7 @@ async function compareBuilds(other: string): Promise<void> {
   const builds = [
     { name: names[0]!, setup: await startMicroCore('micro-background', stored, { stopJobs: true }) },
     { name: names[1]!, setup: await startMicroCore('micro-background-against', stored, { stopJobs: true, dist: other }) },
-  ].map((build) => ({ ...build, isHolding: false, toReply: 0, after: 0, background: 0 }));
+  ].map((build) => ({ ...build, isHolding: false, toReply: 0, after: 0, background: 0, allocated: [noAllocation(), noAllocation(), noAllocation()] }));
   try {
     for (const build of builds) {
       const jobs = build.setup.core.services.memory.jobs;
@@ -119,27 +142,36 @@ async function compareBuilds(other: string): Promise<void> {
         await jobs.drain(60_000);
       }
     }
+    const meter = new AllocationMeter();
     for (let group = 0; group * backlog < turns; group++) {
       for (const build of group % 2 === 0 ? builds : [...builds].reverse()) {
         for (let index = group * backlog; index < Math.min(turns, (group + 1) * backlog); index++) {
           build.isHolding = backlog > 1;
           const before = process.cpuUsage();
+          meter.start(build.allocated[0]!);
           await build.setup.turn(1000 + index);
           const replied = process.cpuUsage(before);
+          meter.stop();
+          meter.start(build.allocated[1]!);
           await settle();
+          meter.stop();
           build.toReply += cpu(replied);
           build.after += cpu(process.cpuUsage(before)) - cpu(replied);
         }
         build.isHolding = false;
         const before = process.cpuUsage();
+        meter.start(build.allocated[2]!);
         await build.setup.core.services.memory.jobs.drain(60_000);
+        meter.stop();
         build.background += cpu(process.cpuUsage(before));
       }
     }
+    const isMetered = meter.finish();
     const per = (micros: number): number => Math.round(micros / turns);
     for (const build of builds)
       process.stdout.write(
-        `${build.name}: ${turns} turns${backlog > 1 ? ` in backlogs of ${backlog}` : ''}, ${stored} stored, alternating: CPU µs per turn to reply ${per(build.toReply)}, after ${per(build.after)}, background jobs ${per(build.background)}, total ${per(build.toReply + build.after + build.background)}\n`,
+        `${build.name}: ${turns} turns${backlog > 1 ? ` in backlogs of ${backlog}` : ''}, ${stored} stored, alternating: CPU µs per turn to reply ${per(build.toReply)}, after ${per(build.after)}, background jobs ${per(build.background)}, total ${per(build.toReply + build.after + build.background)}\n` +
+          `  ${describeAllocation(build.allocated, isMetered)}\n`,
       );
   } finally {
     for (const build of builds) await build.setup.close();
@@ -239,6 +271,8 @@ try {
   let toReply = 0;
   let after = 0;
   let background = 0;
+  const meter = new AllocationMeter();
+  const allocated = [noAllocation(), noAllocation(), noAllocation()];
   const probe = new LoopProbe();
   /** Per turn, the longest event-loop iteration of its background work (ms of CPU). */
   const longest: number[] = [];
@@ -251,14 +285,24 @@ try {
     await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
     await profiler.post('Profiler.start');
   }
+  const allocationProfiler = allocationFile === undefined ? null : new Session();
+  if (allocationProfiler !== null) {
+    allocationProfiler.connect();
+    await allocationProfiler.post('HeapProfiler.enable');
+    await allocationProfiler.post('HeapProfiler.startSampling', { samplingInterval: 4_096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
   for (let index = 0; index < turns; index++) {
     const isLastOfGroup = (index + 1) % backlog === 0 || index === turns - 1;
     isHolding = backlog > 1;
     const before = process.cpuUsage();
+    meter.start(allocated[0]!);
     await turn(1000 + index);
     const replied = process.cpuUsage(before);
+    meter.stop();
+    meter.start(allocated[1]!);
     await settle();
     const settled = process.cpuUsage(before);
+    meter.stop();
     if (!isLastOfGroup) {
       const cpu = (usage: NodeJS.CpuUsage): number => usage.user + usage.system;
       toReply += cpu(replied);
@@ -270,7 +314,9 @@ try {
     if (isProbed) probe.start();
     const jobsFrom = profileClock();
     isCountingSql = true;
+    meter.start(allocated[2]!);
     await jobs.drain(60_000);
+    meter.stop();
     isCountingSql = false;
     if (profiler !== null) jobWindows.push([jobsFrom, profileClock()]);
     probe.stop();
@@ -286,9 +332,16 @@ try {
     writeFileSync(profileFile, JSON.stringify(keepWindows(profile as Profile, jobWindows)));
     profiler.disconnect();
   }
+  if (allocationProfiler !== null && allocationFile !== undefined) {
+    const { profile } = await allocationProfiler.post('HeapProfiler.stopSampling');
+    writeFileSync(allocationFile, JSON.stringify(profile));
+    allocationProfiler.disconnect();
+  }
+  const isMetered = meter.finish();
   const per = (micros: number): number => Math.round(micros / turns);
   process.stdout.write(
-    `${path.relative(process.cwd(), microDist) || microDist}: ${turns} turns${backlog > 1 ? ` in backlogs of ${backlog}` : ''}, ${stored} stored: CPU µs per turn to reply ${per(toReply)}, after ${per(after)}, background jobs ${per(background)}, total ${per(toReply + after + background)}\n`,
+    `${path.relative(process.cwd(), microDist) || microDist}: ${turns} turns${backlog > 1 ? ` in backlogs of ${backlog}` : ''}, ${stored} stored: CPU µs per turn to reply ${per(toReply)}, after ${per(after)}, background jobs ${per(background)}, total ${per(toReply + after + background)}\n` +
+      `  ${describeAllocation(allocated, isMetered)}\n`,
   );
   if (byType.size > 0) process.stdout.write(`${[...byType].map(([type, { n, cpu }]) => `${type}: ${(n / (turns + 40)).toFixed(2)}/turn × ${Math.round(cpu / n)} µs`).join(', ')}\n`);
   if (bySync.size > 0) process.stdout.write(`${[...bySync].sort((a, b) => b[1].cpu - a[1].cpu).map(([name, { n, cpu }]) => `  ${name}: ${(n / (turns + 40)).toFixed(2)}/turn × ${Math.round(cpu / n)} µs = ${Math.round(cpu / (turns + 40))} µs/turn`).join('\n')}\n`);

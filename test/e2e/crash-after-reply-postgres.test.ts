@@ -12,14 +12,16 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresDatabase } from '../../src/adapters/postgres/database.js';
+import { PostgresStateArchive } from '../../src/adapters/postgres/pg-archive.js';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
-import { waitForBanner } from '../helpers/child-server.js';
+import { startChildServer, waitForBanner } from '../helpers/child-server.js';
 import { dropFreshPostgres, freshPostgres, postgresAvailable } from '../helpers/store-backend.js';
 import { TestClient } from '../helpers/ws-client.js';
 
@@ -153,6 +155,59 @@ describe.skipIf(!postgres.ok)('a kill -9 right after a reply, on PostgreSQL', { 
     expect(threads.threads.reduce((sum, thread) => sum + thread.message_count, 0)).toBe(2);
     const memories = (await client.result('memory.list', { persona_id: 'aria' })) as { memories: { content: string }[] };
     expect(memories.memories.some((memory) => /sail|Tova|boat/i.test(memory.content))).toBe(true);
+  });
+});
+
+/** What a SQLite file holds of the one turn's after-reply writes. */
+function sqliteWritten(file: string): { pending: number; marks: number; reactions: number; samples: string[]; jobs: string[] } {
+  const db = new BetterSqlite3(file, { readonly: true });
+  try {
+    const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+    return {
+      pending: count('SELECT count(*) AS n FROM after_reply_pending'),
+      marks: count('SELECT count(*) AS n FROM after_reply_done'),
+      reactions: count("SELECT count(*) AS n FROM mood_events WHERE cause = 'chat'"),
+      samples: (db.prepare("SELECT cause FROM mood_samples WHERE cause IN ('chat', 'turn') ORDER BY id").all() as { cause: string }[]).map((row) => row.cause),
+      jobs: (db.prepare("SELECT type FROM jobs WHERE type IN ('memory.form', 'social.relationship') ORDER BY type, id").all() as { type: string }[]).map((row) => row.type),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+describe.skipIf(!postgres.ok)('a PostgreSQL copy with a reply still pending, served by SQLite', { timeout: 180_000 }, () => {
+  it("does none of the reply's after-reply writes PostgreSQL marked done", async () => {
+    const db = await freshPostgres();
+    const node = await startNode('a', configFile('plain', db.schema, false));
+    // The node dies after every after-reply write of the reply committed (each with its mark) and before
+    // the record's clearing: a trigger keeps the record (and so its marks) and notes that the node cleared it.
+    await db.query(`CREATE TABLE cleared (reply_message_id BIGINT);
+      CREATE FUNCTION keep_pending() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO cleared VALUES (OLD.reply_message_id); RETURN NULL; END $$;
+      CREATE TRIGGER keep_pending BEFORE DELETE ON after_reply_pending FOR EACH ROW EXECUTE FUNCTION keep_pending();`);
+    const client = await connect(node);
+    await client.result('persona.switch', { persona_id: 'aria' });
+    const reply = (await client.result('persona.chat', { message: 'My name is Tova and I love sailing old wooden boats on the northern lakes.' })) as { conversation_id: string };
+    const done = await until(
+      async () => ({ ...(await written(db, reply.conversation_id)), pending: (await db.rows('SELECT 1 FROM cleared')).length === 1 ? 0 : 1 }),
+      finished,
+    );
+    expect(done).toMatchObject({ pending: 0, reactions: 1 });
+    await node.kill('SIGKILL');
+
+    // A backup of the store (a SQLite file), used as a SQLite server's data directory.
+    const dataDir = path.join(dir, 'sqlite-copy');
+    mkdirSync(dataDir);
+    const file = path.join(dataDir, 'persona-mcp.db');
+    await new PostgresStateArchive(db, 'test').backup(file);
+    const copied = sqliteWritten(file);
+    expect(copied).toMatchObject({ pending: 1, reactions: 1, jobs: ['memory.form', 'social.relationship'] });
+    expect(copied.marks).toBeGreaterThanOrEqual(4);
+
+    // It takes the record over before it listens and does what was not marked: nothing of this reply.
+    const server = await startChildServer(['--data-dir', dataDir, '--ollama-host', ollama.url], { PERSONA_MCP_DATABASE_URL: '', PERSONA_MCP_REDIS_URL: '' });
+    await server.kill('SIGTERM');
+    expect(sqliteWritten(file)).toEqual({ ...copied, pending: 0, marks: 0 });
   });
 });
 

@@ -18,42 +18,9 @@
  * The turn runner runs a reply's after-reply work in the reply's scope (`Store.runAfterReply`), which
  * tells the PostgreSQL adapters which reply a write belongs to.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { AppError } from '../../domain/errors.js';
+import type { ReplyWrite } from '../after-reply-scope.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
-
-interface AfterReplyScope {
-  replyMessageId: number;
-  /** How many writes of each kind the reply has asked for so far (the redo asks in the same order). */
-  asked: Map<string, number>;
-}
-
-/** A write asked for in a reply's scope: the reply, and the write's name within it. */
-export interface ReplyWrite {
-  replyMessageId: number;
-  name: string;
-}
-
-const scopes = new AsyncLocalStorage<AfterReplyScope>();
-
-/** Runs `work` in the reply's scope: the writes it asks for (and what they set off) are the reply's. */
-export function runAfterReply<T>(replyMessageId: number, work: () => T): T {
-  return scopes.run({ replyMessageId, asked: new Map() }, work);
-}
-
-/** Runs `work` outside any reply's scope (timers that outlive a reply: the job queue's next tick). */
-export function outsideAfterReply<T>(work: () => T): T {
-  return scopes.exit(work);
-}
-
-/** The reply a write of `kind` belongs to and its name within it; null outside a reply's scope. Call once per write, when it is asked for. */
-export function replyWrite(kind: string): ReplyWrite | null {
-  const scope = scopes.getStore();
-  if (scope === undefined) return null;
-  const count = scope.asked.get(kind) ?? 0;
-  scope.asked.set(kind, count + 1);
-  return { replyMessageId: scope.replyMessageId, name: `${kind}#${count}` };
-}
 
 /** A reply whose after-reply writes this node does: the owner key its record carries, and whether this node took it over. */
 export interface OwnedReply {

@@ -160,6 +160,38 @@ describe.skipIf(!available.ok)('PostgreSQL copies of a pending reply', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("leaves a live node's pending reply and running job its own: no other node takes them over", async () => {
+    const db = await freshPostgres();
+    const store = new PostgresStore(db);
+    const other = new PostgresStore(await freshPostgres());
+    try {
+      const { reply } = await pendingReply(store, null);
+      await db.query(
+        `INSERT INTO jobs (type, payload, status, attempts, max_attempts, run_after, lease_until, lease_owner, lease_owner_key, created_at, updated_at)
+         VALUES ('memory.form', '{}', 'running', 1, 3, 0, 999999, 'node-a', (SELECT owner_key FROM after_reply_pending), 0, 0)`,
+      );
+      const claims = (): Promise<unknown[]> =>
+        db.rows(`SELECT owner_key, lease_until, NULL AS lease_owner FROM after_reply_pending
+                 UNION ALL SELECT lease_owner_key, lease_until, lease_owner FROM jobs ORDER BY lease_owner NULLS FIRST`);
+      const before = await claims();
+      expect(before).toHaveLength(2);
+
+      const archive = new PostgresStateArchive(db, 'test');
+      const { bundle } = await archive.exportBundleBytes({ kind: 'all' });
+      await archive.importBundle(bundle, { dryRun: false, onConflict: 'skip' });
+
+      expect(await claims()).toEqual(before);
+      // The owner still runs and holds its lock: another node sweeping takes nothing.
+      expect(await other.pendingAfterReplies(20)).toEqual([]);
+      // The owner clears its own record (its delete names its key).
+      await store.afterReplyWritten(reply.id);
+      expect(await db.rows('SELECT 1 FROM after_reply_pending')).toEqual([]);
+    } finally {
+      await other.close();
+      await store.close();
+    }
+  });
 });
 
 describe.skipIf(available.ok)('PostgreSQL state archive and copy', () => {

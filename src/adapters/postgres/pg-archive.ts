@@ -15,6 +15,7 @@ import { importBundle } from '../bundle/importer.js';
 import { backupDatabase } from '../sqlite/backup.js';
 import { openDatabase, type Database } from '../sqlite/database.js';
 import type { PostgresDatabase } from './database.js';
+import { readNodeClaims, writeNodeClaims } from './node-claims.js';
 import { copyPostgresToSqlite, lockAll, readRows, replaceRows } from './table-copy.js';
 
 export class PostgresStateArchive implements StateArchive {
@@ -38,9 +39,13 @@ export class PostgresStateArchive implements StateArchive {
     return this.db.transaction(async (tx) => {
       await lockAll(tx, this.db.schema);
       return this.withScratch(async (scratch) => {
+        const claims = await readNodeClaims(tx);
         await readRows(tx, this.db.schema, scratch);
         const report = await importBundle(scratch, source, withImportLimits(options, { maxUnpackedBytes: this.maxUnpackedBytes, maxLineBytes: this.maxLineBytes }));
-        if (!options.dryRun) await replaceRows(tx, this.db.schema, scratch);
+        if (!options.dryRun) {
+          await replaceRows(tx, this.db.schema, scratch);
+          await writeNodeClaims(tx, claims);
+        }
         return report;
       });
     });

@@ -33,7 +33,7 @@ import {
   type JobQueueSettings,
   type JobRow,
 } from '../jobs/job-worker.js';
-import { outsideAfterReply } from './after-reply-fence.js';
+import { outsideAfterReply } from '../after-reply-scope.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 import { goneOwners, nodePresence, OWNER_GONE, type NodePresence } from './node-presence.js';
 import { pgWriteBatch } from './write-batch.js';

@@ -22,7 +22,8 @@ import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, to
 import type { GroupRow, MemberRow, MoodEventRow, MoodRow, RelationshipEventRow, RelationshipRow, SpeakerRow, ThreadRow } from '../sqlite/social-statements.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 import { translatePgError } from './errors.js';
-import { replyWrite, writeOnce } from './after-reply-fence.js';
+import { replyWrite } from '../after-reply-scope.js';
+import { writeOnce } from './after-reply-fence.js';
 import { pgWriteBatch } from './write-batch.js';
 
 const SPEAKER_COLUMNS = `persona_id, role, count(*) AS messages, coalesce(sum(tokens), 0) AS tokens,

@@ -51,7 +51,8 @@ import {
   type SessionRow,
 } from '../sqlite/rows.js';
 import { END_REASONS } from '../sqlite/sqlite-store.js';
-import { repliesOwned, runAfterReply } from './after-reply-fence.js';
+import { runAfterReply } from '../after-reply-scope.js';
+import { repliesOwned } from './after-reply-fence.js';
 import { PostgresDatabase, type TransactionClient } from './database.js';
 import { goneOwners, nodePresence, OWNER_GONE, type NodePresence } from './node-presence.js';
 import { pgWriteBatch } from './write-batch.js';

@@ -13,7 +13,8 @@
  * write named with `kind` in a reply's scope is done once for that reply whoever redoes it
  * (`after-reply-fence.ts`).
  */
-import { replyWrite, writeOnce, type ReplyWrite } from './after-reply-fence.js';
+import { replyWrite, type ReplyWrite } from '../after-reply-scope.js';
+import { writeOnce } from './after-reply-fence.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 import { translatePgError } from './errors.js';
 import { rejectClosed, settleEach, type WriteOutcome, type WriteSettlement } from '../write-outcomes.js';

@@ -47,6 +47,7 @@ import {
 import { localProcess, mayStillRun, newOwnerName, ownersRunningHere } from './claim-owner.js';
 import type { Database } from './database.js';
 import { immediateTransaction } from './transactions.js';
+import { copiedJob } from './copied-marks.js';
 import { writeBatch } from './write-batch.js';
 
 /**
@@ -127,6 +128,12 @@ export class SqliteJobQueue implements JobQueue {
     return new Promise<number>((resolve, reject) => {
       // Serialised now, so a payload that cannot be fails its own enqueue, not its batch.
       const json = JSON.stringify(payload);
+      // a copied reply's job enqueued already on PostgreSQL (copied-marks.ts)
+      const copied = copiedJob(this.db, type, json);
+      if (copied !== null) {
+        resolve(copied);
+        return;
+      }
       if (this.unwritten.length === 0) setImmediate(() => this.writeEnqueued());
       this.unwritten.push({ type, json, options, resolve, reject });
     });

@@ -3,6 +3,7 @@
  * Row mapping and the query's shape are shared with PostgreSQL (`mood-sample-rows.ts`).
  */
 import type { MoodHistory, MoodSampleInput, MoodSamplePage, MoodSampleQuery, MoodSampleRecord } from '../../ports/mood-history.js';
+import { copiedMark } from './copied-marks.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { immediateTransaction } from './transactions.js';
@@ -53,6 +54,9 @@ export class SqliteMoodHistory implements MoodHistory {
 
   /** Committed with the connection's other writes of this moment (a reply's filing, mood and jobs: `write-batch.ts`). */
   append(sample: MoodSampleInput): Promise<MoodSampleRecord> {
+    // a copied reply's sample written already on PostgreSQL (copied-marks.ts)
+    const copied = copiedMark(this.db, `mood_sample:${sample.cause}`);
+    if (copied !== null) return Promise.resolve(toMoodSample(copied.result as MoodSampleRow));
     return writeBatch(this.db)
       .defer(() => toMoodSample(this.sql.append.get(...moodSampleValues(sample))!))
       .catch((error: unknown) => {

@@ -23,6 +23,7 @@ import type {
   ThreadRecord,
 } from '../../ports/social-store.js';
 import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from './social-rows.js';
+import { copiedMark } from './copied-marks.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { ConnectionFollow } from './connection-follow.js';
@@ -166,6 +167,9 @@ export class SqliteSocialStore implements SocialStore {
   }
 
   updateMood(personaId: string, change: MoodChange): Promise<MoodState> {
+    // a copied reply's reaction applied already on PostgreSQL (copied-marks.ts): not applied twice
+    const copied = copiedMark(this.db, `mood:${personaId}`);
+    if (copied !== null) return Promise.resolve(copied.result as MoodState);
     // with the reply's other writes (a reaction to an exchange), in one commit
     return this.deferredWrite(() => {
       const { state, event } = change(this.moodRow(personaId));

@@ -24,7 +24,9 @@ import type {
   StoreHealth,
   UserTurnInput,
 } from '../../ports/store.js';
+import { runAfterReply } from '../after-reply-scope.js';
 import { localProcess, mayStillRun, newOwnerName, ownersRunningHere } from './claim-owner.js';
+import { dropCopiedMarks, hasCopiedMarks, holdCopiedMarks } from './copied-marks.js';
 import { openDatabase, type Database } from './database.js';
 import {
   conversationConflict,
@@ -338,6 +340,7 @@ export class SqliteStore implements Store {
       .deferAndCommit(() => {
         this.sql.removeAfterReplyPending.run(replyMessageId);
       })
+      .then(() => dropCopiedMarks(this.db, replyMessageId))
       .catch((error: unknown) => {
         throw translateSqliteError(error, this.path);
       });
@@ -361,6 +364,7 @@ export class SqliteStore implements Store {
       const taken = immediateTransaction(this.db)(() =>
         gone.filter((row) => this.sql.takeOverAfterReply.run({ owner: this.owner, replyMessageId: row.reply_message_id, formerOwner: row.owner }).changes === 1),
       );
+      for (const row of taken) holdCopiedMarks(this.db, row.reply_message_id);
       return taken.map((row) => ({
         replyMessageId: row.reply_message_id,
         conversationId: row.conversation_id,
@@ -368,6 +372,11 @@ export class SqliteStore implements Store {
         session: { id: row.session_id, userId: row.user_id },
       }));
     });
+  }
+
+  /** Only a reply a PostgreSQL copy brought in with some of its writes marked done is redone in its scope (`copied-marks.ts`). */
+  runAfterReply<T>(replyMessageId: number, work: () => T): T {
+    return hasCopiedMarks(this.db, replyMessageId) ? runAfterReply(replyMessageId, work) : work();
   }
 
   appendMessage(input: Omit<MessageRecord, 'id'>): Promise<MessageRecord> {

@@ -4,7 +4,8 @@
  * PostgreSQL's bundles, backups and state imports go through a SQLite file (`adapters/postgres/table-copy.ts`),
  * and `migrate-store` copies a SQLite file into PostgreSQL. Without them a copied pending reply was done
  * again in full, its writes committed before the copy included. A SQLite store writes none of its own (its
- * after-reply writes commit in one transaction with the clearing of the record) and does not read them.
+ * after-reply writes commit in one transaction with the clearing of the record); it reads a copied reply's
+ * marks when it redoes that reply (`copied-marks.ts`).
  * `result` is the write's result as JSON text (JSONB on PostgreSQL).
  *
  * (Numbered 0050 so parallel features do not collide; versions may have gaps.)

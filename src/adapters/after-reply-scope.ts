@@ -1,0 +1,42 @@
+/**
+ * Which reply an after-reply write belongs to, and its name within the reply (`job:memory.form#0`,
+ * `mood:aria#0`, …): the turn runner runs a reply's after-reply work in the reply's scope
+ * (`Store.runAfterReply`), and a store's write asks for its name when it is asked for. On PostgreSQL each
+ * such write commits with a mark under that name (`postgres/after-reply-fence.ts`); a SQLite server redoing
+ * a reply a PostgreSQL copy brought in reads those marks under the same names (`sqlite/copied-marks.ts`).
+ * A redo asks for the same writes in the same order, so it asks for the same names.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+interface AfterReplyScope {
+  replyMessageId: number;
+  /** How many writes of each kind the reply has asked for so far (the redo asks in the same order). */
+  asked: Map<string, number>;
+}
+
+/** A write asked for in a reply's scope: the reply, and the write's name within it. */
+export interface ReplyWrite {
+  replyMessageId: number;
+  name: string;
+}
+
+const scopes = new AsyncLocalStorage<AfterReplyScope>();
+
+/** Runs `work` in the reply's scope: the writes it asks for (and what they set off) are the reply's. */
+export function runAfterReply<T>(replyMessageId: number, work: () => T): T {
+  return scopes.run({ replyMessageId, asked: new Map() }, work);
+}
+
+/** Runs `work` outside any reply's scope (timers that outlive a reply: the job queue's next tick). */
+export function outsideAfterReply<T>(work: () => T): T {
+  return scopes.exit(work);
+}
+
+/** The reply a write of `kind` belongs to and its name within it; null outside a reply's scope. Call once per write, when it is asked for. */
+export function replyWrite(kind: string): ReplyWrite | null {
+  const scope = scopes.getStore();
+  if (scope === undefined) return null;
+  const count = scope.asked.get(kind) ?? 0;
+  scope.asked.set(kind, count + 1);
+  return { replyMessageId: scope.replyMessageId, name: `${kind}#${count}` };
+}
