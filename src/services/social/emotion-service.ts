@@ -36,7 +36,7 @@ export class EmotionService {
   private readonly stored = new Map<string, MoodState | null>();
   /** Each persona record's baseline: a record is replaced, never changed, when the persona is edited. */
   private readonly baselines = new WeakMap<PersonaRecord, MoodFigures>();
-  private readonly savedListeners: ((persona: PersonaRecord, cause: string) => Promise<void>)[] = [];
+  private readonly changeListeners: ((persona: PersonaRecord, cause: string) => Promise<void>)[] = [];
   /**
    * Per persona, the mood change being saved: readers of stored mood events wait for it (`settled`), and
    * with a shared store so do reads of the mood itself (another node may have changed it meanwhile).
@@ -86,13 +86,19 @@ export class EmotionService {
     return mood;
   }
 
-  /** Calls `listener` after each saved change, awaited by the change (the mood history records it). */
-  onSaved(listener: (persona: PersonaRecord, cause: string) => Promise<void>): void {
-    this.savedListeners.push(listener);
+  /**
+   * Calls `listener` after each change, awaited by the change (the mood history records it): with one
+   * writer as soon as the change is decided and its write asked for, so that the writes the listener asks
+   * for then commit in the same transaction (a kill -9 cannot keep the one without the other: a reply's
+   * reaction and its mood sample commit with the clearing of the reply's pending record); with a shared
+   * store once the change is saved (the store decides it).
+   */
+  onChanged(listener: (persona: PersonaRecord, cause: string) => Promise<void>): void {
+    this.changeListeners.push(listener);
   }
 
   /**
-   * Saves what `change` makes of the mood (with its history entry), then tells the `onSaved` listeners.
+   * Saves what `change` makes of the mood (with its history entry) and tells the `onChanged` listeners.
    * With one writer the change applies to the mood this service keeps, which is the mood from the moment
    * the change is decided; with a shared store it applies to the mood the store holds when the write
    * runs (moods changed by several nodes at once all count).
@@ -103,6 +109,8 @@ export class EmotionService {
     options: { afterIo?: boolean } = {},
   ): Promise<MoodState> {
     let savedCause = 'manual';
+    /** The listeners told of the change: with one writer when it is decided, in `save`; else once it is saved. */
+    let told: Promise<void> | undefined;
     const previous = this.saving.get(persona.id);
     const previousDecision = this.deciding.get(persona.id);
     let decide = (): void => undefined;
@@ -117,11 +125,12 @@ export class EmotionService {
         const now = this.clock.now();
         if (!isShared) {
           const { state, cause, conversationId } = change(this.driftBase(persona, await this.storedMood(persona.id), now), now);
-          savedCause = cause;
           this.stored.set(persona.id, state);
           decide();
+          const written = this.store.updateMood(persona.id, () => ({ state, event: { mood: moodName(state), cause, conversationId } }));
+          told = this.tell(persona, cause);
           try {
-            return await this.store.updateMood(persona.id, () => ({ state, event: { mood: moodName(state), cause, conversationId } }));
+            return await written;
           } catch (error) {
             // not saved: the next read takes the mood from the store again
             this.stored.delete(persona.id);
@@ -149,9 +158,15 @@ export class EmotionService {
       next = await saved;
     } finally {
       if (this.saving.get(persona.id) === saved) this.saving.delete(persona.id);
+      await told;
     }
-    for (const listener of this.savedListeners) await listener(persona, savedCause);
+    if (told === undefined) await this.tell(persona, savedCause);
     return next;
+  }
+
+  /** Calls every `onChanged` listener at once (what each asks for to write joins the moment's batch). */
+  private async tell(persona: PersonaRecord, cause: string): Promise<void> {
+    await Promise.all(this.changeListeners.map((listener) => listener(persona, cause)));
   }
 
   /** What a change applies to: the stored mood, or the baseline's mood at `now` for a persona never moved. */

@@ -36,6 +36,10 @@ export class GroupSocialObserver implements TurnObserver {
       // The turn's exchange counts once: its after-reply steps done again after a crash change nothing.
       messageId: reply.id,
     };
+    // Both moods' reactions asked at once, so that both join the reply's after-reply batch, which clears its
+    // pending record: a reaction asked once the other had committed came after that clearing (a kill -9
+    // in between lost it, with nothing left to redo it).
+    const reactions: Promise<unknown>[] = [];
     if (answered?.role === 'assistant' && answered.personaId !== null) {
       const other = this.deps.personas.find(answered.personaId);
       if (other !== null) {
@@ -48,11 +52,13 @@ export class GroupSocialObserver implements TurnObserver {
           },
           common,
         );
-        await this.deps.emotions.react(other, {
-          heard: reply.content,
-          cause: 'group',
-          conversationId: conversation.id,
-        });
+        reactions.push(
+          this.deps.emotions.react(other, {
+            heard: reply.content,
+            cause: 'group',
+            conversationId: conversation.id,
+          }),
+        );
       }
     } else if (answered?.role === 'user') {
       await this.deps.relationships.recordInteraction({
@@ -64,12 +70,15 @@ export class GroupSocialObserver implements TurnObserver {
       });
     }
     if (answered !== undefined) {
-      await this.deps.emotions.react(speaker, {
-        heard: answered.content,
-        cause: 'group',
-        conversationId: conversation.id,
-      });
+      reactions.push(
+        this.deps.emotions.react(speaker, {
+          heard: answered.content,
+          cause: 'group',
+          conversationId: conversation.id,
+        }),
+      );
     }
+    await Promise.all(reactions);
     // The reply is filed in its topic thread as it is stored (TopicThreadService.listen); the next speaker waits for it.
     await this.deps.threads.settled(conversation.id);
   }

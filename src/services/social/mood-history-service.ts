@@ -1,7 +1,7 @@
 /**
  * Mood and energy over time: records a sample of a persona's mood and social energy whenever either
  * changes — a reply spent energy (`messageStored`), an interaction or `emotional.update_state` moved the
- * mood (`EmotionService.onSaved`) — and serves the series to `emotional.history`. Bounded by the
+ * mood (`EmotionService.onChanged`) — and serves the series to `emotional.history`. Bounded by the
  * retention clean-up (`prune`, limits in `MoodHistoryPolicy`).
  */
 import type { Logger } from 'pino';
@@ -10,7 +10,7 @@ import { baselineMood, moodName, type MoodState } from '../../domain/social/mood
 import type { SocialEnergyState } from '../../domain/social-energy.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
-import type { MoodHistory, MoodSamplePage, MoodSampleQuery, MoodSampleRecord } from '../../ports/mood-history.js';
+import type { MoodHistory, MoodSampleInput, MoodSamplePage, MoodSampleQuery } from '../../ports/mood-history.js';
 import type { PersonaRecord } from '../../ports/store.js';
 import { afterIo } from '../after-io.js';
 import type { PersonaService } from '../persona-service.js';
@@ -25,14 +25,20 @@ export interface MoodHistoryPolicy {
 }
 
 export class MoodHistoryService {
-  /** Per persona, the recording in progress: samples of one persona are written one after another. */
+  /**
+   * Per persona, the last sample asked for, until its write has been asked for (one writer) or committed
+   * (shared store): samples of one persona are taken one after another, in the order they were asked for.
+   */
+  private readonly asking = new Map<string, Promise<void>>();
+  /** Per persona, the last sample asked for, until its write has committed (or failed). */
   private readonly writing = new Map<string, Promise<void>>();
   /**
-   * Each persona's newest sample as this service last wrote or read it: every chat turn records two
-   * samples, each compared with the newest, and this service is their only writer (an import, pruning
-   * and a persona's deletion make it read the store again). Not kept when other nodes share the store.
+   * Each persona's newest sample as this service last asked to write or read it: every chat turn records
+   * two samples, each compared with the newest, and this service is their only writer (an import, pruning,
+   * a persona's deletion and a failed write make it read the store again). Not kept when other nodes share
+   * the store: there a sample is taken once the one before it has committed, and the newest read then.
    */
-  private readonly newest = new Map<string, MoodSampleRecord | null>();
+  private readonly newest = new Map<string, MoodSampleInput | null>();
 
   constructor(
     private readonly deps: {
@@ -48,11 +54,12 @@ export class MoodHistoryService {
 
   /**
    * Records from now on: after each mood change (awaited by the one who changed it, so a client that
-   * set a mood reads it back at once) and after each reply a persona gave (its energy was spent).
-   * Events of other nodes are theirs to record.
+   * set a mood reads it back at once; with one writer asked for as the change is, so both commit
+   * together) and after each reply a persona gave (its energy was spent). Events of other nodes are
+   * theirs to record.
    */
   listen(events: EventBus): void {
-    this.deps.emotions.onSaved((persona, cause) => this.record(persona, cause === 'chat' || cause === 'group' ? cause : 'manual'));
+    this.deps.emotions.onChanged((persona, cause) => this.record(persona, cause === 'chat' || cause === 'group' ? cause : 'manual'));
     events.subscribe((event) => {
       if (event.type === 'stateImported') this.newest.clear();
       if (event.type === 'personaChanged' && event.change === 'deleted') this.newest.delete(event.personaId);
@@ -75,18 +82,21 @@ export class MoodHistoryService {
    * a lost sample must not fail the change it describes (the failure is logged).
    */
   record(persona: PersonaRecord, cause: MoodSampleCause, options: { afterIo?: boolean } = {}): Promise<void> {
-    const previous = this.writing.get(persona.id) ?? Promise.resolve();
+    const previous = this.asking.get(persona.id) ?? Promise.resolve();
     // The state is read now (a reply's sample shows the mood the persona answered in, not the reaction
     // saved after it); with `afterIo` it is written once the reply has gone out.
     const state = this.stateOf(persona, cause);
     state.catch(() => undefined);
-    const next = (options.afterIo === true ? Promise.all([previous, afterIo()]) : previous)
-      .then(() => this.write(persona, cause, state))
+    const asked = (options.afterIo === true ? Promise.all([previous, afterIo()]) : previous).then(() => this.ask(persona, cause, state));
+    const next = asked
+      .then(({ written }) => written)
       .catch((error: unknown) => this.deps.logger.warn({ err: error, personaId: persona.id }, 'could not record a mood and energy sample'));
-    this.writing.set(persona.id, next);
-    void next.then(() => {
-      if (this.writing.get(persona.id) === next) this.writing.delete(persona.id);
-    });
+    // With one writer the next sample is taken once this one's write is asked for: it compares with this
+    // one (`newest`), and its write joins the same batch when asked for at the same moment (a reply's
+    // reaction and its sample: EmotionService.onChanged), not the batch after this one's commit.
+    const taken = this.deps.sharedStore === true ? next : asked.then(() => undefined, () => undefined);
+    track(this.asking, persona.id, taken);
+    track(this.writing, persona.id, next);
     return next;
   }
 
@@ -96,7 +106,8 @@ export class MoodHistoryService {
     return Promise.all([cause === 'turn' ? emotions.currentSaved(persona) : emotions.current(persona), personas.snapshot(persona)]);
   }
 
-  private async write(persona: PersonaRecord, cause: MoodSampleCause, state: Promise<[MoodState, { state: SocialEnergyState }]>): Promise<void> {
+  /** Decides the persona's sample(s) and asks for their writes; `written` settles once those have committed. */
+  private async ask(persona: PersonaRecord, cause: MoodSampleCause, state: Promise<[MoodState, { state: SocialEnergyState }]>): Promise<{ written: Promise<void> }> {
     const { history, clock } = this.deps;
     const kept = this.newest.get(persona.id);
     const [[moodNow, snapshot], last] = await Promise.all([state, kept !== undefined ? kept : history.latest(persona.id)]);
@@ -111,16 +122,27 @@ export class MoodHistoryService {
       maxEnergy: persona.socialEnergy.maxEnergy,
       fatigue: snapshot.state.fatigue,
     };
-    this.newest.delete(persona.id); // until the appends below are known to have been written
-    if (last !== null) {
-      if (sameFigures(figures, last)) return this.keep(persona.id, last);
-      const rested = restSample(last, last.at, persona.socialEnergy, baselineMood(persona), now);
-      if (rested !== null && !sameFigures(rested, figures)) await history.append({ ...rested, personaId: persona.id, at: now, cause: 'rest' });
+    if (last !== null && sameFigures(figures, last)) {
+      this.keep(persona.id, last);
+      return { written: Promise.resolve() };
     }
-    this.keep(persona.id, await history.append({ ...figures, personaId: persona.id, at: now, cause }));
+    const appends: Promise<unknown>[] = [];
+    const rested = last === null ? null : restSample(last, last.at, persona.socialEnergy, baselineMood(persona), now);
+    if (rested !== null && !sameFigures(rested, figures)) appends.push(history.append({ ...rested, personaId: persona.id, at: now, cause: 'rest' }));
+    const sample: MoodSampleInput = { ...figures, personaId: persona.id, at: now, cause };
+    appends.push(history.append(sample));
+    this.keep(persona.id, sample);
+    const written = Promise.all(appends).then(
+      () => undefined,
+      (error: unknown) => {
+        this.newest.delete(persona.id); // not written: the next sample compares with what the store holds
+        throw error;
+      },
+    );
+    return { written };
   }
 
-  private keep(personaId: string, sample: MoodSampleRecord): void {
+  private keep(personaId: string, sample: MoodSampleInput | null): void {
     if (this.deps.sharedStore !== true) this.newest.set(personaId, sample);
   }
 
@@ -142,3 +164,10 @@ export class MoodHistoryService {
   }
 }
 
+/** Keeps `step` as the persona's entry in `steps` until it settles (unless a later one replaced it). */
+function track(steps: Map<string, Promise<void>>, personaId: string, step: Promise<void>): void {
+  steps.set(personaId, step);
+  void step.then(() => {
+    if (steps.get(personaId) === step) steps.delete(personaId);
+  });
+}
