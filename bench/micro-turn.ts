@@ -9,6 +9,9 @@
  * has run ("after"). CPU time of one process is far steadier than wall time on a shared machine; compare
  * two builds by running them alternately.
  *
+ * Also reports the KB the JavaScript heap allocated per turn in each phase and the collections per 100
+ * turns (bench/lib/alloc-meter.ts).
+ *
  * `--cpu-prof FILE` writes a V8 CPU profile of the measured turns only (started after the seeding and
  * the warm-up turns, through node:inspector), for `npx tsx bench/profile-summary.ts FILE 60`. With
  * `--phase reply` (or `after`) it keeps only the samples taken while turns ran to their reply (or after it).
@@ -16,6 +19,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
+import { AllocationMeter, noAllocation } from './lib/alloc-meter.js';
 import { keepWindows, profileClock, type Profile } from './lib/cpu-profile.js';
 import { microDist, settle, startMicroCore } from './lib/micro-core.js';
 
@@ -45,14 +49,20 @@ try {
   }
   let toReply = 0;
   let after = 0;
+  const meter = new AllocationMeter();
+  const [toReplyAllocated, afterAllocated] = [noAllocation(), noAllocation()];
   const windows: Array<[number, number]> = [];
   for (let index = 0; index < turns; index++) {
     const began = profileClock();
     const before = process.cpuUsage();
+    meter.start(toReplyAllocated);
     await turn(1000 + index);
     const replied = process.cpuUsage(before);
+    meter.stop();
     const repliedAt = profileClock();
+    meter.start(afterAllocated);
     await settle();
+    meter.stop();
     const total = process.cpuUsage(before);
     windows.push(phase === 'after' ? [repliedAt, profileClock()] : [began, repliedAt]);
     toReply += replied.user + replied.system;
@@ -64,6 +74,12 @@ try {
     profiler.disconnect();
   }
   process.stdout.write(`${path.relative(process.cwd(), microDist) || microDist}: ${turns} turns, ${stored} stored: CPU µs per turn to reply ${Math.round(toReply / turns)}, after ${Math.round(after / turns)}, total ${Math.round((toReply + after) / turns)}\n`);
+  const kb = (bytes: number): string => (bytes / 1024 / turns).toFixed(0);
+  process.stdout.write(
+    meter.finish()
+      ? `  KB allocated per turn to reply ${kb(toReplyAllocated.bytes)}, after ${kb(afterAllocated.bytes)}; GCs per 100 turns ${(((toReplyAllocated.collections + afterAllocated.collections) * 100) / turns).toFixed(1)}\n`
+      : '  allocation not measured: the GC profiler and the gc observer saw different collections\n',
+  );
 } finally {
   await setup.close();
 }

@@ -109,14 +109,10 @@ async function quality(): Promise<void> {
   const modes: Record<string, number[][]> = {
     'full-text (FTS5 BM25)': lexical.map(toIndexes),
     'offline hashed n-gram': vector.map(toIndexes),
-    'hybrid, union fusion (used)': QUERIES.map((_, i) =>
-      rank(
-        unionFusion(
-          lexical[i]!.map((hit) => ({ id: hit.id, relevance: hit.relevance ?? 0 })),
-          [vector[i]!.map((hit) => ({ id: hit.id, similarity: hit.score }))],
-        ),
-      ),
-    ),
+    'hybrid, union fusion (used)': QUERIES.map((_, i) => {
+      const fused = unionFusion(lexical[i]!, [vector[i]!.map((hit) => ({ id: hit.id, similarity: hit.score }))]);
+      return rank(new Map(fused.ids.map((id, at) => [id, fused.relevance[at]!])));
+    }),
     'hybrid, convex fusion': QUERIES.map((_, i) =>
       rank(
         convexFusion(

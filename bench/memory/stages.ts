@@ -73,13 +73,10 @@ async function main(): Promise<void> {
     mark();
     const vector = await memories.vectorSearch(offline.id, hashedEmbedding(query), scope, 50);
     mark();
-    const fused = unionFusion(
-      lexical.map((hit) => ({ id: hit.id, relevance: hit.relevance ?? 0 })),
-      [vector.map((hit) => ({ id: hit.id, similarity: hit.score }))],
-    );
+    const fused = unionFusion(lexical, [vector.map((hit) => ({ id: hit.id, similarity: hit.score }))]);
     mark();
     // As MemoryService.search: what ranking needs of every candidate, then the top 10 whole.
-    const facts = await memories.rankingFacts([...fused.keys()]);
+    const facts = await memories.rankingFacts(fused.ids);
     await memories.getMany(facts.slice(0, 10).map((fact) => fact.id));
     mark();
     if (index < 10) continue; // warm-up

@@ -11,6 +11,26 @@ export interface JobRecord {
   /** How many times it has been started (1 on the first run). */
   attempts: number;
   createdAt: number;
+  /**
+   * Given by a queue that can mark the job completed in the transaction that writes its effect (the
+   * SQLite queue, to a store on its own connection): a handler hands it to its last write — nothing that
+   * can fail may follow it but work a later job redoes — and the job is done exactly when that write
+   * commits, with no commit of its own. Without it, or when the store cannot take it, the queue writes
+   * the completion once the handler resolves, as for any job.
+   */
+  completion?: JobCompletion;
+}
+
+/** A claimed job's completion, written by the store in the handler's write transaction ({@link JobRecord.completion}). */
+export interface JobCompletion {
+  /**
+   * Inside the caller's outermost write transaction on `connection`: marks the job completed in it.
+   * False, writing nothing, when the queue keeps its jobs on another connection (the caller goes on
+   * without it).
+   */
+  writeWithin(connection: unknown): boolean;
+  /** The transaction `writeWithin` wrote in has committed: the queue writes no completion of its own. */
+  committed(): void;
 }
 
 export type JobHandler = (job: JobRecord, signal: AbortSignal) => Promise<void>;

@@ -5,6 +5,7 @@
 import type { DecayPolicy } from '../domain/memory/decay.js';
 import type { ImportanceSource, Memory, MemoryKind, MemoryVisibility, NewMemory } from '../domain/memory/memory.js';
 import type { PruneCandidate } from '../domain/memory/pruning.js';
+import type { JobCompletion } from './jobs.js';
 
 export interface MemoryVector {
   embedder: string;
@@ -115,12 +116,14 @@ export interface MemoryStore {
   /**
    * Replaces the memories formed from `messageId` (kinds other than summary) with `memories`, in one
    * transaction: running formation twice for a message leaves one set. Skips a forgotten message
-   * and returns [] for it.
+   * and returns [] for it. With `completes`, the formation job's completion is written in that
+   * transaction when the store can ({@link JobCompletion}).
    */
   replaceFormed(
     messageId: number,
     memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }>,
     now: number,
+    completes?: JobCompletion,
   ): Promise<Memory[]>;
   /**
    * {@link replaceFormed} for several messages in one transaction (a batch of formation jobs); returns

@@ -6,6 +6,7 @@
 import type { MoodName, MoodState } from '../domain/social/mood.js';
 import type { OtherKind, RelationshipState } from '../domain/social/relationship.js';
 import type { TermVector } from '../domain/social/topic-threads.js';
+import type { JobCompletion } from './jobs.js';
 
 export interface RelationshipKey {
   /** The persona whose view this is. */
@@ -136,9 +137,10 @@ export interface SocialStore {
    * applies it to the relationship it holds at that moment (null: none yet), under a lock, so interactions
    * recorded by several nodes at once all count; the saved relationship is the event's figures. An event
    * whose exchange (`messageId`) the relationship has recorded already is not applied again: the store
-   * resolves with the event recorded then, and the change is not called.
+   * resolves with the event recorded then, and the change is not called. With `completes`, the
+   * relationship job's completion is written in that transaction when the store can ({@link JobCompletion}).
    */
-  recordInteraction(relationship: RelationshipRecord | RelationshipChange, event: InteractionEvent): Promise<RelationshipEventRecord>;
+  recordInteraction(relationship: RelationshipRecord | RelationshipChange, event: InteractionEvent, completes?: JobCompletion): Promise<RelationshipEventRecord>;
   /**
    * Several {@link recordInteraction}s in one transaction, in order (a batch of relationship jobs: one
    * commit instead of one each); each its own outcome, a failed one leaving the others written. A store

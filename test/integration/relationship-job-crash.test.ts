@@ -91,7 +91,7 @@ const backends: Array<[string, () => Promise<Backend>, boolean]> = [
   ['PostgreSQL', postgresBackend, postgres.ok],
 ];
 
-describe.each(backends)('a relationship job killed after its write, before its completion (%s)', { timeout: 60_000 }, (_name, open, available) => {
+describe.each(backends)('a relationship job killed after its write, before its completion (%s)', { timeout: 60_000 }, (name, open, available) => {
   let backend: Backend | null = null;
   afterEach(async () => {
     await backend?.close();
@@ -112,9 +112,11 @@ describe.each(backends)('a relationship job killed after its write, before its c
       Number((await rows("SELECT count(*) AS n FROM relationship_events WHERE subject_id = 'aria'"))[0]?.n),
     ];
     const statuses = async () => (await rows(`SELECT status, attempts FROM jobs WHERE id IN (${ids.join(',')}) ORDER BY id`)).map((row) => `${row.status} ${row.attempts}`);
-    // What the kill left: the effect written, the jobs still running (their completions were not).
+    // What the kill left: the effect written; the jobs still running (their completions were not), but
+    // for a lone job on SQLite, whose completion commits with its write (JobRecord.completion).
+    const isCompletedWithItsWrite = name === 'SQLite' && exchanges === 1;
     expect(await counted()).toEqual([exchanges, exchanges]);
-    expect(await statuses()).toEqual(ids.map(() => 'running 1'));
+    expect(await statuses()).toEqual(ids.map(() => (isCompletedWithItsWrite ? 'completed 1' : 'running 1')));
 
     // The restart takes the dead process's jobs back and runs them again.
     const restarted = backend.queue({ pollMs: 20 });
@@ -122,7 +124,7 @@ describe.each(backends)('a relationship job killed after its write, before its c
     restarted.start();
     await restarted.drain(20_000);
     await restarted.stop();
-    expect(await statuses()).toEqual(ids.map(() => 'completed 2'));
+    expect(await statuses()).toEqual(ids.map(() => (isCompletedWithItsWrite ? 'completed 1' : 'completed 2')));
     expect(await counted()).toEqual([exchanges, exchanges]);
   });
 });

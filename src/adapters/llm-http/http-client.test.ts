@@ -89,6 +89,33 @@ describe('HttpClient', () => {
     expect(sockets.size).toBe(1);
   });
 
+  it('keeps an idle connection past a Node server\'s 5 s when the backend gives no Keep-Alive hint (Ollama)', async () => {
+    const { url, sockets } = await serve((_req, res) => res.writeHead(200).end('ok'));
+    server!.keepAliveTimeout = 0; // as Go's net/http: no Keep-Alive header, idle connections never closed
+    client = new HttpClient(url);
+    await (await client.request('/api/tags')).text();
+    // A person's pause between two turns; undici's default (4 s) closed the connection during it.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    expect(await (await client.request('/api/tags')).text()).toBe('ok');
+    expect(sockets.size).toBe(1);
+  }, 10_000);
+
+  it('opens a new connection, sending nothing twice, when a backend without a hint closed the idle one', async () => {
+    let hits = 0;
+    const { url, sockets } = await serve((req, res) => {
+      hits++;
+      res.writeHead(200).end('ok');
+      // as uvicorn or a proxy does: idle connections closed soon, without a Keep-Alive header saying so
+      res.on('finish', () => setTimeout(() => req.socket.end(), 20));
+    });
+    server!.keepAliveTimeout = 0;
+    client = new HttpClient(url);
+    await (await client.request('/api/chat', { body: '{}' })).text();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await (await client.request('/api/chat', { body: '{}' })).text()).toBe('ok');
+    expect({ hits, connections: sockets.size }).toEqual({ hits: 2, connections: 2 });
+  });
+
   it('sends a request again on a new connection when the kept-alive one was closed by the server', async () => {
     let hits = 0;
     const { url, sockets } = await serve((_req, res) => {

@@ -38,6 +38,20 @@ export interface HttpRequestOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * How long an idle connection is kept when the backend does not say how long it keeps it. Ollama (Go's
+ * net/http) sends no `Keep-Alive` hint and never closes an idle connection; the 4 s kept before (undici's
+ * default) made every turn of a person chatting at a person's pace (5–60 s apart) open a new connection
+ * (`npx tsx bench/micro-keepalive.ts`, bench/README.md round 14). Five minutes is Ollama's own default for
+ * keeping a model loaded: past it the model's load, not a connection, is what the next turn waits for.
+ * A backend that sends a hint (a Node server's `Keep-Alive: timeout=5`) is honoured, less undici's 2 s
+ * margin. A backend or proxy that closes an idle connection sooner without a hint costs nothing when its
+ * close arrives first (the connection is dropped from the pool) and one resend when it crosses a request
+ * (`request`'s retry); undici's TCP keep-alive probes (after 60 s idle) keep NAT and load-balancer idle
+ * timers from dropping the connection silently (docs/operations.md, "The LLM backend").
+ */
+const IDLE_WITHOUT_HINT_MS = 5 * 60_000;
+
 /** Socket errors of a connection the backend closed or reset before answering. */
 const RESET_BEFORE_ANSWER = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
@@ -56,8 +70,7 @@ export class HttpClient {
     this.authorization =
       url.username === '' ? undefined : `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
     this.pool = new Pool(url.origin, {
-      // Idle connections are closed after 4 s here, before a Node server's 5 s keep-alive limit does it mid-reuse.
-      keepAliveTimeout: 4_000,
+      keepAliveTimeout: IDLE_WITHOUT_HINT_MS,
       headersTimeout: 0,
       bodyTimeout: 0,
       connectTimeout: 0,

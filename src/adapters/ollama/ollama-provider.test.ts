@@ -38,6 +38,30 @@ async function dropFirstServer(body: string): Promise<{ url: string; server: Ser
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, hits: () => hits };
 }
 
+/**
+ * A backend that streams a chat's lines one write at a time and, like a server closing an idle connection just
+ * as the next request arrives on it, resets a connection's second request; counts the requests it saw.
+ */
+async function resetSecondRequestServer(lines: string[]): Promise<{ url: string; server: Server; hits: () => number }> {
+  let hits = 0;
+  const answered = new WeakSet<object>();
+  const server = createServer((req, res) => {
+    hits++;
+    if (answered.has(req.socket)) return void req.socket.resetAndDestroy();
+    answered.add(req.socket);
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    const writeFrom = (index: number): void => {
+      if (index === lines.length) return void res.end();
+      res.write(lines[index]);
+      setImmediate(() => writeFrom(index + 1));
+    };
+    writeFrom(0);
+  });
+  server.keepAliveTimeout = 0; // no Keep-Alive hint, as Ollama
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, hits: () => hits };
+}
+
 describe('OllamaProvider', () => {
   let ollama: FakeOllama;
   let provider: OllamaProvider;
@@ -92,6 +116,24 @@ describe('OllamaProvider', () => {
 
       expect(textOf(events)).toBe('Kira grins 🌸 — «ça va?» and waits.');
       expect(events.at(-1)).toMatchObject({ type: 'done', completionTokens: 8 });
+    });
+
+    it('sends a streamed chat again, once, when its kept-alive connection is reset before any answer, and the reply comes once', async () => {
+      const line = (content: string, done = false) => `${JSON.stringify({ model: 'm', message: { role: 'assistant', content }, done })}\n`;
+      const backend = await resetSecondRequestServer([line('Aria '), line('hears '), line('you.'), line('', true)]);
+      const raw = new OllamaProvider({ baseUrl: backend.url });
+      try {
+        expect(textOf(await collect(raw.chat(request, new AbortController().signal)))).toBe('Aria hears you.');
+        await new Promise((resolve) => setTimeout(resolve, 10)); // the connection goes back to the pool
+        const events = await collect(raw.chat(request, new AbortController().signal));
+
+        expect(textOf(events)).toBe('Aria hears you.');
+        expect(events.at(-1)).toMatchObject({ type: 'done' });
+        expect(backend.hits()).toBe(3); // the first chat, the reset one, and its one resend
+      } finally {
+        backend.server.closeAllConnections();
+        backend.server.close();
+      }
     });
 
     it('reads a final done line that has no newline', async () => {

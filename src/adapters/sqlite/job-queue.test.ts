@@ -9,6 +9,7 @@ import type { JobRecord } from '../../ports/jobs.js';
 import { localProcess } from './claim-owner.js';
 import { openDatabase, type Database } from './database.js';
 import { retryDelay, SqliteJobQueue } from './job-queue.js';
+import { completingTransaction, immediateTransaction } from './transactions.js';
 
 const WORKER = fileURLToPath(new URL('../../../test/integration/memory-jobs.worker.ts', import.meta.url));
 
@@ -468,6 +469,65 @@ describe('SqliteJobQueue', () => {
     await queue.drain(2_000);
     await queue.stop();
     expect(row(id).status).toBe('completed');
+  });
+
+  it("commits a job's completion in the transaction of the write its handler hands it to", async () => {
+    db = openDatabase(':memory:');
+    db.exec('CREATE TABLE effects (job INTEGER)');
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
+    const seen: string[] = [];
+    queue.register('write', async (job) => {
+      completingTransaction(db, () => db.prepare('INSERT INTO effects (job) VALUES (?)').run(job.id), job.completion);
+      // Before the handler returns: a crash from here on leaves the job done, not to be run again.
+      seen.push(row(job.id).status);
+    });
+    queue.start();
+    const id = await queue.enqueue('write', {});
+    await queue.drain(2_000);
+    expect(seen).toEqual(['completed']);
+    expect(row(id)).toMatchObject({ status: 'completed', attempts: 1 });
+    expect(await queue.stats()).toEqual({ pending: 0, due: 0, running: 0, failed: 0, completed: 1 });
+    await queue.stop();
+  });
+
+  it('leaves a job completed, not retried, when its handler throws after its completion was committed', async () => {
+    db = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db, { pollMs: 10, retryBaseMs: 1 });
+    let runs = 0;
+    queue.register('write', async (job) => {
+      runs++;
+      completingTransaction(db, () => undefined, job.completion);
+      throw new Error('a cleanup after the write failed');
+    });
+    queue.start();
+    const id = await queue.enqueue('write', {});
+    await queue.drain(2_000);
+    await queue.stop();
+    expect(runs).toBe(1);
+    expect(row(id)).toMatchObject({ status: 'completed', attempts: 1, last_error: null });
+  });
+
+  it('writes the completion itself when the write it was handed to is on another connection, or inside an outer transaction', async () => {
+    db = openDatabase(':memory:');
+    const other = openDatabase(':memory:');
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
+    const seen: string[] = [];
+    queue.register('elsewhere', async (job) => {
+      completingTransaction(other, () => undefined, job.completion);
+      seen.push(row(job.id).status);
+    });
+    queue.register('nested', async (job) => {
+      // The outer transaction may still roll back: the completion is not written inside it.
+      immediateTransaction(db)(() => completingTransaction(db, () => undefined, job.completion));
+      seen.push(row(job.id).status);
+    });
+    queue.start();
+    const ids = [await queue.enqueue('elsewhere', {}), await queue.enqueue('nested', {})];
+    await queue.drain(2_000);
+    await queue.stop();
+    other.close();
+    expect(seen).toEqual(['running', 'running']);
+    expect(ids.map((id) => row(id).status)).toEqual(['completed', 'completed']);
   });
 
   it('claims the jobs of a turn in the transaction that enqueues them, and runs them one after another in order', async () => {

@@ -16,6 +16,9 @@
  *   `drain` and `stop` write it at once. Until then the job reads as running in the table but counts as
  *   completed in `stats` (a crash in between runs it again, as after any crash mid-job). Looking for a
  *   due job is a read: a worker that finds none writes nothing.
+ * - A handler may instead hand its job's `completion` to its last write (`completingTransaction`, by a store
+ *   on this connection): the job is marked completed in that transaction, with no commit of its own.
+ *   Memory formation and the relationship update do: a turn's jobs cost their own writes and nothing more.
  * - A claim takes the due jobs of a turn together (up to {@link CLAIM_BATCH}, oldest first) and this
  *   process runs them one after another: a chat turn's formation and relationship jobs cost one claim.
  *   Claimed jobs of a type registered with batching run together, in one call of its batch handler
@@ -28,7 +31,7 @@
  */
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../ports/clock.js';
-import type { JobBatching, JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
+import type { JobBatching, JobCompletion, JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import { afterFailure } from '../../domain/job-retry.js';
 import {
@@ -320,15 +323,37 @@ export class SqliteJobQueue implements JobQueue {
 
   /** Inside a write transaction: marks the finished jobs completed (the caller empties the list once it committed). */
   private markCompleted(): void {
-    if (this.completed.length === 0) return;
+    const now = this.clock.now();
+    for (const id of this.completed) this.markOneCompleted(id, now);
+  }
+
+  /** Inside a write transaction: marks job `id` completed, unless its lease passed to another worker. */
+  private markOneCompleted(id: number, now: number): void {
     const complete = this.prepare(
       "UPDATE jobs SET status = 'completed', lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
     );
-    const now = this.clock.now();
-    for (const id of this.completed) {
-      if (complete.run(now, id, this.owner).changes === 0)
-        this.logger.warn({ jobId: id }, 'a job finished after its lease passed to another worker; its completion was not recorded twice');
-    }
+    if (complete.run(now, id, this.owner).changes === 0)
+      this.logger.warn({ jobId: id }, 'a job finished after its lease passed to another worker; its completion was not recorded twice');
+  }
+
+  /**
+   * `job.completion` (ports/jobs.ts): a store on this queue's connection marks the job completed in the
+   * transaction of the handler's last write. A formation's write and its completion were two commits (the
+   * completion waited for the next claim, or up to a poll period and then committed alone), and a crash
+   * between them ran the job again.
+   */
+  private completionOf(jobId: number): JobCompletion & { isCommitted: boolean } {
+    return {
+      isCommitted: false,
+      writeWithin: (connection) => {
+        if (connection !== this.db || !this.db.inTransaction) return false;
+        this.markOneCompleted(jobId, this.clock.now());
+        return true;
+      },
+      committed() {
+        this.isCommitted = true;
+      },
+    };
   }
 
   async stats(): Promise<JobQueueStats> {
@@ -465,14 +490,18 @@ export class SqliteJobQueue implements JobQueue {
       Math.max(10, Math.floor(this.settings.leaseMs / 3)),
     );
     renew.unref();
+    const completion = this.completionOf(job.id);
     try {
       if (!handler) throw new Error(`no handler for job type ${job.type}`);
       await new Promise((resolve) => setImmediate(resolve));
-      await handler(job, signal);
+      await handler({ ...job, completion }, signal);
+      if (completion.isCommitted) return;
       if (this.completed.length === 0) this.completedSince = this.clock.now();
       this.completed.push(job.id);
     } catch (error) {
-      if (signal.aborted) this.release(job.id);
+      // Completed with its effect already: what failed after that (a cleanup a later job redoes) is not a reason to run it again.
+      if (completion.isCommitted) this.logger.error({ err: error, jobId: job.id, type: job.type }, 'a job failed after its effect and completion were written; it does not run again');
+      else if (signal.aborted) this.release(job.id);
       else this.fail(job, error);
     } finally {
       clearInterval(renew);

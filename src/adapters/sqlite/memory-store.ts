@@ -20,6 +20,7 @@ import { contentWords } from '../../domain/memory/text.js';
 import type { Memory, NewMemory } from '../../domain/memory/memory.js';
 import type { PruneCandidate } from '../../domain/memory/pruning.js';
 import { VectorIndex } from '../../domain/memory/vector-index.js';
+import type { JobCompletion } from '../../ports/jobs.js';
 import type {
   DecayOutcome,
   MaintenanceRun,
@@ -34,7 +35,7 @@ import type {
   RankingFacts,
 } from '../../ports/memory.js';
 import type { Database } from './database.js';
-import { immediateTransaction } from './transactions.js';
+import { completingTransaction } from './transactions.js';
 import { translateSqliteError } from './errors.js';
 import { type CoverageStemmer, ftsAverages, FullTextMirror, type MemoryTextRow, type RankedMatches } from './full-text-mirror.js';
 import { MemoryReadCache } from './memory-read-cache.js';
@@ -567,14 +568,19 @@ export class SqliteMemoryStore implements MemoryStore {
     messageId: number,
     memories: ReadonlyArray<{ memory: NewMemory; vectors: readonly MemoryVector[] }>,
     now: number,
+    completes?: JobCompletion,
   ): Promise<Memory[]> {
     const recallTerms = memories.map(({ memory }) => this.recallTermsFor(memory));
     await betweenStretches();
-    return this.write(() => {
-      if (this.sql.isForgotten.get(messageId) !== undefined) return [];
-      this.deleteRows(this.sql.formedFrom.all(messageId));
-      return memories.map(({ memory, vectors }, index) => this.insertRow({ ...memory, messageId }, vectors, now, recallTerms[index]));
-    }, FORMATION_TAKES_RECALLS_MS);
+    return this.write(
+      () => {
+        if (this.sql.isForgotten.get(messageId) !== undefined) return [];
+        this.deleteRows(this.sql.formedFrom.all(messageId));
+        return memories.map(({ memory, vectors }, index) => this.insertRow({ ...memory, messageId }, vectors, now, recallTerms[index]));
+      },
+      FORMATION_TAKES_RECALLS_MS,
+      completes,
+    );
   }
 
   async replaceFormedMany(
@@ -883,7 +889,9 @@ export class SqliteMemoryStore implements MemoryStore {
     // The mirror counts exactly what fts5vocab counts, at once and as of now: nothing to cache.
     const { documents: frequency, contentDocuments } = mirror === null ? this.countCache : { documents: new Map<string, number>(), contentDocuments: new Map<string, number>() };
     const own = [...new Set(contentWords(query))].slice(0, MAX_QUERY_WORDS);
-    const stems = new Map([...own, ...extra].map((word) => [word, stemOf(word)]));
+    const stems = new Map<string, string>();
+    for (const word of own) stems.set(word, stemOf(word));
+    for (const word of extra) stems.set(word, stemOf(word));
     const unknown = mirror === null ? [...new Set(stems.values())].filter((stem) => !frequency.has(stem)) : [];
     if (mirror !== null) {
       for (const stem of stems.values()) {
@@ -911,8 +919,14 @@ export class SqliteMemoryStore implements MemoryStore {
       }
     }
     const documents = (word: string): number => frequency.get(stems.get(word) ?? word) ?? 0;
-    const idf = (words: readonly string[], counts: ReadonlyMap<string, number>): Map<string, number> =>
-      new Map(words.map((word) => [stems.get(word)!, smoothIdf(counts.get(stems.get(word)!) ?? 0, total)]));
+    const idf = (words: readonly string[], counts: ReadonlyMap<string, number>): Map<string, number> => {
+      const weights = new Map<string, number>();
+      for (const word of words) {
+        const stem = stems.get(word)!;
+        weights.set(stem, smoothIdf(counts.get(stem) ?? 0, total));
+      }
+      return weights;
+    };
     // `literal`: the query's own words weighed by how rare they are in the memories' own text, for
     // `literalCoverage` (a word many memories hold only as a thesaurus term is not common in what they say).
     const weights = { own: idf(own, frequency), expansion: idf(extra, frequency), literal: idf(own, contentDocuments) };
@@ -1329,8 +1343,11 @@ export class SqliteMemoryStore implements MemoryStore {
     }
   }
 
-  /** `work` in a write transaction; `recallsAfterMs`: the recalls go along only once they have waited this long (default: always). */
-  private write<T>(work: () => T, recallsAfterMs = 0): Promise<T> {
+  /**
+   * `work` in a write transaction; `recallsAfterMs`: the recalls go along only once they have waited this
+   * long (default: always); `completes`: the job this write completes (`completingTransaction`).
+   */
+  private write<T>(work: () => T, recallsAfterMs = 0, completes?: JobCompletion): Promise<T> {
     return this.read(() => {
       // The recalls gathered so far go first, in the same commit (inside an outer transaction they wait:
       // it may still roll back); they are forgotten only once it has committed.
@@ -1338,13 +1355,17 @@ export class SqliteMemoryStore implements MemoryStore {
       const recalls = this.db.inTransaction || !isRecallsDue ? 0 : this.unwrittenRecalls.size;
       let result: T;
       try {
-        result = immediateTransaction(this.db)(() => {
-          if (recalls > 0)
-            this.cache.writingRecalls(() => {
-              for (const [id, { at, count }] of this.unwrittenRecalls) this.sql.touch.run({ id, now: at, count });
-            });
-          return work();
-        });
+        result = completingTransaction(
+          this.db,
+          () => {
+            if (recalls > 0)
+              this.cache.writingRecalls(() => {
+                for (const [id, { at, count }] of this.unwrittenRecalls) this.sql.touch.run({ id, now: at, count });
+              });
+            return work();
+          },
+          completes,
+        );
         // Committed (inside an outer transaction, which may still roll back, the mirror reads them back).
         if (!this.db.inTransaction && this.insertedTexts.size > 0) this.mirror?.noteWritten([...this.insertedTexts.values()]);
       } finally {

@@ -4,6 +4,7 @@
  * IMMEDIATE transaction; SQLite errors become AppErrors in `read`, as in the main store.
  */
 import type { MoodState } from '../../domain/social/mood.js';
+import type { JobCompletion } from '../../ports/jobs.js';
 import { countsAfterFilings, lastFilingOfEachThread } from '../../domain/social/topic-threads.js';
 import type {
   GroupMemberRecord,
@@ -27,7 +28,7 @@ import { copiedMark } from './copied-marks.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { ConnectionFollow } from './connection-follow.js';
-import { immediateTransaction } from './transactions.js';
+import { completingTransaction, immediateTransaction } from './transactions.js';
 import { writeBatch } from './write-batch.js';
 import {
   prepareSocialStatements,
@@ -90,8 +91,8 @@ export class SqliteSocialStore implements SocialStore {
     );
   }
 
-  recordInteraction(change: RelationshipRecord | RelationshipChange, event: InteractionEvent): Promise<RelationshipEventRecord> {
-    return this.write(() => this.writeInteraction(change, event));
+  recordInteraction(change: RelationshipRecord | RelationshipChange, event: InteractionEvent, completes?: JobCompletion): Promise<RelationshipEventRecord> {
+    return this.read(() => completingTransaction(this.db, () => this.writeInteraction(change, event), completes));
   }
 
   recordInteractions(

@@ -8,6 +8,7 @@
  * An outermost transaction on a connection whose caches follow other connections (connection-follow.ts)
  * first applies what others committed, and once committed steps past the change-log rows it wrote itself.
  */
+import type { JobCompletion } from '../../ports/jobs.js';
 import { ConnectionFollow } from './connection-follow.js';
 import type { Database } from './database.js';
 
@@ -36,4 +37,21 @@ export function immediateTransaction(db: Database): ImmediateTransaction {
     transactions.set(db, run);
   }
   return run;
+}
+
+/**
+ * `work` in an IMMEDIATE transaction that also marks the job `completes` (ports/jobs.ts) completed, when it
+ * is the outermost one: the job's effect and its completion commit together. Inside another transaction,
+ * which may still roll back, the job is left for its queue to complete.
+ */
+export function completingTransaction<T>(db: Database, work: () => T, completes: JobCompletion | undefined): T {
+  const completion = db.inTransaction ? undefined : completes;
+  let isCompletionWritten = false;
+  const result = immediateTransaction(db)(() => {
+    const done = work();
+    isCompletionWritten = completion?.writeWithin(db) ?? false;
+    return done;
+  });
+  if (isCompletionWritten) completion!.committed();
+  return result;
 }

@@ -142,17 +142,21 @@ function findLemmas(word: string, thesaurus: Thesaurus): string[] {
  * turn, up to `perWord`), without the text's own words and without repeats, at most `max` in all.
  */
 export function expansionTerms(text: string, thesaurus: Thesaurus, perWord = Infinity, max = Infinity): string[] {
-  const words = contentWords(text);
-  const own = new Set(words);
+  // Run once a turn for the recall's query and twice for each memory formed: the text's distinct words
+  // are the first `distinct` entries of `own` (which the lemmas then join), not a second set.
+  const own = new Set(contentWords(text));
+  const distinct = own.size;
   const found: string[] = [];
   const seen = new Set<string>();
-  for (const word of new Set(words)) {
+  let visited = 0;
+  for (const word of own) {
+    if (visited++ === distinct) break;
     const candidates = candidatesOf(word, thesaurus);
     if (candidates === null) continue;
     const { lemmas, bases } = candidates;
     // An irregular form's lemma is a term itself ("grew" → "grow"): the stemmer cannot join the two, so
     // a query saying "grow" finds "I grew up" through it. Regular forms need not: they share a stem.
-    const irregular = bases.filter((base) => !own.has(base));
+    const irregular = bases.length === 0 ? bases : bases.filter((base) => !own.has(base));
     for (const lemma of lemmas) if (!irregular.includes(lemma)) own.add(lemma);
     // The word's terms in the order they are taken (kept per word); a base the text already holds leaves
     // the irregular list shorter, which changes that order: made afresh then.
@@ -166,7 +170,8 @@ export function expansionTerms(text: string, thesaurus: Thesaurus, perWord = Inf
       taken++;
     }
   }
-  return found.filter((term) => !own.has(term));
+  // A term a later word's lemma turned out to be is left out (copied only then).
+  return found.some((term) => own.has(term)) ? found.filter((term) => !own.has(term)) : found;
 }
 
 /** What `expansionTerms` takes from one word, made once per word and thesaurus. */

@@ -60,6 +60,15 @@ export interface SemanticHit {
   similarity: number;
 }
 
+/** A full-text hit as `unionFusion` takes it: its lexical relevance, and the same without thesaurus evidence. */
+export interface LiteralLexicalHit {
+  id: number;
+  /** Absolute lexical relevance, 0..1; none is 0. */
+  relevance?: number;
+  /** The share of the query's own words the memory's own text holds, 0..1; none is `relevance`. */
+  literal?: number;
+}
+
 /**
  * The fusion search uses (issue 13): either piece of evidence alone can make a memory relevant, and both
  * together make it more so — relevance = 1 − (1 − lexical)(1 − semantic) (a probabilistic OR), with
@@ -68,25 +77,84 @@ export interface SemanticHit {
  * terms (semantic ≈ 0 with the offline embedder) keeps its lexical relevance instead of half of it, so it
  * can clear the relevance floor; measured on the paraphrase set (bench/memory/eval.ts). With several
  * embedders the first list that has the memory wins (put the better embedder first), each with its own
- * chance level (`baselines`, default SEMANTIC_BASELINE).
+ * chance level (`baselines`, default SEMANTIC_BASELINE). `direct` is the same fusion with each hit's
+ * `literal` relevance in place of its relevance: both come from one pass (a recall fuses ~100 ids, and
+ * the two fusions' six maps were a sixth of what its search allocated).
  */
 export function unionFusion(
-  lexical: readonly LexicalHit[],
+  lexical: readonly LiteralLexicalHit[],
   semantic: readonly (readonly SemanticHit[])[],
   baselines: readonly number[] = [],
-): Map<number, number> {
-  const lexicalScore = new Map(lexical.map((hit) => [hit.id, Math.min(1, Math.max(0, hit.relevance))]));
-  const semanticScore = new Map<number, number>();
+): FusedRelevance {
+  const fused = new FusedRelevance(lexical.length + semantic.reduce((sum, list) => sum + list.length, 0));
+  const { relevance, direct } = fused;
+  for (const hit of lexical) {
+    const at = fused.slotOf(hit.id);
+    relevance[at] = Math.min(1, Math.max(0, hit.relevance ?? 0));
+    direct[at] = Math.min(1, Math.max(0, hit.literal ?? hit.relevance ?? 0));
+  }
+  const lexicalCount = fused.size;
+  // The semantic part of each slot (NaN: none yet; `semanticRelevance` is never NaN).
+  const semanticPart = new Float64Array(relevance.length).fill(NaN);
   semantic.forEach((list, index) => {
-    for (const hit of list) if (!semanticScore.has(hit.id)) semanticScore.set(hit.id, semanticRelevance(hit.similarity, baselines[index]));
+    for (const hit of list) {
+      const at = fused.slotOf(hit.id);
+      if (Number.isNaN(semanticPart[at]!)) semanticPart[at] = semanticRelevance(hit.similarity, baselines[index]);
+    }
   });
-  // The lexical hits first, then the semantic ones without a lexical score (a recall fuses ~100 ids twice):
-  // no merged key set, and each score looked up once.
-  const fused = new Map<number, number>();
-  for (const [id, lexicalPart] of lexicalScore) fused.set(id, 1 - (1 - lexicalPart) * (1 - (semanticScore.get(id) ?? 0)));
-  // with no lexical score: 1 − (1 − 0)(1 − semantic), the same double
-  for (const [id, semanticPart] of semanticScore) if (!lexicalScore.has(id)) fused.set(id, 1 - (1 - semanticPart));
+  for (let at = 0; at < fused.size; at++) {
+    const part = semanticPart[at]!;
+    if (at < lexicalCount) {
+      const semanticOr = Number.isNaN(part) ? 0 : part;
+      relevance[at] = 1 - (1 - relevance[at]!) * (1 - semanticOr);
+      direct[at] = 1 - (1 - direct[at]!) * (1 - semanticOr);
+    } else {
+      // with no lexical score: 1 − (1 − 0)(1 − semantic), the same double
+      relevance[at] = 1 - (1 - part);
+      direct[at] = relevance[at]!;
+    }
+  }
   return fused;
+}
+
+/** `unionFusion`'s answer: per memory fused (the lexical hits in their order, then those only the vectors found), its relevance and direct relevance. */
+export class FusedRelevance {
+  readonly ids: number[] = [];
+  readonly relevance: Float64Array;
+  readonly direct: Float64Array;
+  private readonly slots = new Map<number, number>();
+
+  constructor(capacity: number) {
+    this.relevance = new Float64Array(capacity);
+    this.direct = new Float64Array(capacity);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** The memory's relevance, 0 when it was not fused. */
+  relevanceOf(id: number): number {
+    const at = this.slots.get(id);
+    return at === undefined ? 0 : this.relevance[at]!;
+  }
+
+  /** The memory's direct relevance, 0 when it was not fused. */
+  directOf(id: number): number {
+    const at = this.slots.get(id);
+    return at === undefined ? 0 : this.direct[at]!;
+  }
+
+  /** The memory's slot, made (after the others) when it has none. */
+  slotOf(id: number): number {
+    let at = this.slots.get(id);
+    if (at === undefined) {
+      at = this.ids.length;
+      this.ids.push(id);
+      this.slots.set(id, at);
+    }
+    return at;
+  }
 }
 
 /**

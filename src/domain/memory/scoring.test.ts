@@ -117,13 +117,34 @@ describe('convexFusion', () => {
 describe('unionFusion', () => {
   it('keeps either evidence whole and adds the other as a probabilistic OR', () => {
     const fused = unionFusion([{ id: 1, relevance: 0.4 }, { id: 2, relevance: 0.5 }], [[{ id: 1, similarity: SEMANTIC_BASELINE + (1 - SEMANTIC_BASELINE) * 0.5 }]]);
-    expect(fused.get(1)).toBeCloseTo(1 - 0.6 * 0.5, 12);
-    expect(fused.get(2)).toBeCloseTo(0.5, 12); // a paraphrase found through WordNet only is not halved
+    expect(fused.relevanceOf(1)).toBeCloseTo(1 - 0.6 * 0.5, 12);
+    expect(fused.relevanceOf(2)).toBeCloseTo(0.5, 12); // a paraphrase found through WordNet only is not halved
+  });
+
+  it('fuses the literal relevance (direct) with the same vector evidence, the first list that has a memory winning', () => {
+    const fused = unionFusion(
+      [
+        { id: 1, relevance: 0.4, literal: 0.2 },
+        { id: 2, relevance: 1.5 },
+        { id: 3 },
+      ],
+      [
+        [{ id: 4, similarity: SEMANTIC_BASELINE + (1 - SEMANTIC_BASELINE) * 0.5 }],
+        [
+          { id: 1, similarity: SEMANTIC_BASELINE + (1 - SEMANTIC_BASELINE) * 0.5 },
+          { id: 4, similarity: 1 },
+        ],
+      ],
+    );
+    expect(fused.ids).toEqual([1, 2, 3, 4]); // the lexical hits in their order, then the vectors' own
+    expect([...fused.relevance.subarray(0, fused.size)]).toEqual([1 - 0.6 * 0.5, 1, 0, 1 - (1 - 0.5)]);
+    expect([...fused.direct.subarray(0, fused.size)]).toEqual([1 - 0.8 * 0.5, 1, 0, 1 - (1 - 0.5)]);
+    expect(fused.directOf(9)).toBe(0);
   });
 
   it('treats cosine at or below the chance level as no evidence', () => {
     expect(semanticRelevance(0.1)).toBe(0);
     expect(semanticRelevance(1)).toBe(1);
-    expect(unionFusion([], [[{ id: 7, similarity: SEMANTIC_BASELINE }]]).get(7)).toBe(0);
+    expect(unionFusion([], [[{ id: 7, similarity: SEMANTIC_BASELINE }]]).relevanceOf(7)).toBe(0);
   });
 });

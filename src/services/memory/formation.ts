@@ -21,7 +21,7 @@ import type { ImportanceSource, Memory, NewMemory } from '../../domain/memory/me
 import { cosine } from '../../domain/memory/vector-index.js';
 import { extractiveSummary, SUMMARY_MAX_CHARS, summaryPrompt, type SummaryTurn } from '../../domain/memory/summary.js';
 import type { Clock } from '../../ports/clock.js';
-import type { JobQueue, JobRecord } from '../../ports/jobs.js';
+import type { JobCompletion, JobQueue, JobRecord } from '../../ports/jobs.js';
 import type { LlmProvider } from '../../ports/llm.js';
 import type { MemoryStore, MemoryVector } from '../../ports/memory.js';
 import type { PersonaRecord } from '../../ports/store.js';
@@ -102,7 +102,7 @@ export class MemoryFormation {
 
   /** Registers the job handlers; call before the queue starts. */
   register(jobs: JobQueue): void {
-    jobs.register(FORM_JOB, (job, signal) => this.form(job.payload as unknown as FormPayload, signal), {
+    jobs.register(FORM_JOB, (job, signal) => this.form(job.payload as unknown as FormPayload, signal, job.completion), {
       handler: (batch, signal) => this.formMany(batch.map((job) => job.payload as unknown as FormPayload), signal),
       maxJobs: FORM_BATCH,
     });
@@ -184,14 +184,19 @@ export class MemoryFormation {
     return pending >= threshold;
   }
 
-  async form(payload: FormPayload, signal: AbortSignal): Promise<void> {
+  /**
+   * Forms the memories of one message. `completes` (the job's, ports/jobs.ts): marked in the write's
+   * transaction when nothing but the cap's enforcement follows it — the next formation enforces the cap
+   * again; a restatement or embedding job still to be queued makes the queue complete the job after it.
+   */
+  async form(payload: FormPayload, signal: AbortSignal, completes?: JobCompletion): Promise<void> {
     const { memories, embedders, settings, clock } = this.deps;
     const message = await memories.message(payload.userMessageId);
     const persona = this.deps.persona(payload.personaId);
     if (message === null || persona === null) return;
     const extracted = extractMemories(message.content);
     if (extracted.length === 0) {
-      await memories.replaceFormed(message.id, [], clock.now());
+      await memories.replaceFormed(message.id, [], clock.now(), completes);
       return;
     }
     const vectors = await embedders.embed(
@@ -225,14 +230,17 @@ export class MemoryFormation {
         vectors: vectors[index]!,
       });
     }
-    const stored = await memories.replaceFormed(message.id, formed, clock.now());
+    // Memories stored without a restatement (a forgotten message stores none) may queue a job asking for theirs.
+    const mayAskRestatements = restated !== null && restated.askTheRest && formed.some((entry) => entry.memory.doc2query === null);
+    const isEmbeddingMissing = embedders.remote !== null && formed.some((entry) => entry.vectors.length < embedders.ids.length);
+    const stored = await memories.replaceFormed(message.id, formed, clock.now(), mayAskRestatements || isEmbeddingMissing ? undefined : completes);
     // replaceFormed returns what it stored in the order given (nothing for a forgotten message).
     const unrestated = restated === null || !restated.askTheRest ? [] : stored.filter((memory) => memory.doc2query === null).map((memory) => memory.id);
     if (unrestated.length > 0 && (isLlmUp || (await this.isLlmReachable()))) {
       const job: Doc2QueryPayload = { personaId: payload.personaId, memoryIds: unrestated };
       await this.deps.jobs.enqueue(DOC2QUERY_JOB, { ...job }, { dedupeKey: `${DOC2QUERY_JOB}:${message.id}` });
     }
-    if (embedders.remote !== null && formed.some((entry) => entry.vectors.length < embedders.ids.length)) {
+    if (isEmbeddingMissing) {
       await this.deps.jobs.enqueue(EMBED_JOB, {}, { dedupeKey: EMBED_JOB, runAfter: clock.now() + 60_000 });
     }
     await this.deps.maintenance.enforceCap(payload.personaId);

@@ -220,21 +220,14 @@ export class MemoryService {
     // The remote embedder first: where a memory has both vectors, its (better) similarity counts.
     const semantic = [remoteHits, offlineHits].map((list) => list.map((hit) => ({ id: hit.id, similarity: hit.score })));
     const baselines = [REMOTE_SEMANTIC_BASELINE, SEMANTIC_BASELINE];
-    const fused = unionFusion(
-      lexical.map((hit) => ({ id: hit.id, relevance: hit.relevance ?? 0 })),
-      semantic,
-      baselines,
-    );
-    const direct = unionFusion(
-      lexical.map((hit) => ({ id: hit.id, relevance: hit.literal ?? hit.relevance ?? 0 })),
-      semantic,
-      baselines,
-    );
+    const fused = unionFusion(lexical, semantic, baselines);
     const minRelevance = request.minRelevance ?? 0;
     const minDirect = request.minDirectRelevance ?? 0;
-    const relevant = [...fused]
-      .filter(([id, relevance]) => relevance > 0 && relevance >= minRelevance && (direct.get(id) ?? 0) >= minDirect)
-      .map(([id]) => id);
+    const relevant: number[] = [];
+    for (let at = 0; at < fused.size; at++) {
+      const relevance = fused.relevance[at]!;
+      if (relevance > 0 && relevance >= minRelevance && fused.direct[at]! >= minDirect) relevant.push(fused.ids[at]!);
+    }
     // Ranking reads two columns of each candidate; only the memories returned are loaded whole (at 100k
     // memories loading ~100 candidates whole was a search's slowest SQL after FTS5, docs/memory.md).
     const facts = await memories.rankingFacts(relevant);
@@ -243,12 +236,12 @@ export class MemoryService {
     const best = facts
       .filter((memory) => memory.importance >= minImportance)
       .map((memory) => {
-        const relevance = fused.get(memory.id) ?? 0;
+        const relevance = fused.relevanceOf(memory.id);
         const fresh = recency(memory.lastAccessedAt, now, settings.recencyDecayPerHour);
         return {
           id: memory.id,
           relevance,
-          direct: direct.get(memory.id) ?? 0,
+          direct: fused.directOf(memory.id),
           recency: fresh,
           score: retrievalScore({ relevance, importance: memory.importance, recency: fresh }, settings.weights),
         };

@@ -17,7 +17,8 @@ import { SqliteStore } from '../../adapters/sqlite/sqlite-store.js';
 import { configSchema } from '../../config/schema.js';
 import { PersonaService } from '../persona-service.js';
 import { MemoryEmbedders } from './embedders.js';
-import { MemoryFormation } from './formation.js';
+import { FORM_JOB, MemoryFormation } from './formation.js';
+import { holdingAfterEffect } from '../../../test/helpers/relationship-jobs.js';
 import { MemoryMaintenance } from './maintenance.js';
 import { MemoryService } from './memory-service.js';
 import { memorySettings } from '../../app/memory-settings.js';
@@ -278,6 +279,25 @@ describe('formation', () => {
       messageId,
     });
     expect(memories[0]!.importance).toBeCloseTo(0.55, 9);
+  });
+
+  it.each([
+    [false, 'completed'],
+    [true, 'running'],
+  ])("commits a formation job's completion with its memories, unless a restatement job may follow (doc2query %s)", async (doc2query, status) => {
+    settings.doc2query = doc2query;
+    const { conversationId, messageId } = await userTurn('My brother Tom lives in Lisbon. ok');
+    const queue = new SqliteJobQueue(store.database, { pollMs: 10 });
+    let written!: () => void;
+    const isWritten = new Promise<void>((resolve) => (written = resolve));
+    // The handler holds once it has done its work: what a crash right after it would leave.
+    formation.register(holdingAfterEffect(queue, written));
+    queue.start();
+    const id = await queue.enqueue(FORM_JOB, { personaId: 'aria', sessionId: 's1', conversationId, userMessageId: messageId });
+    await isWritten;
+    expect(count('memories')).toBe(1);
+    expect(store.database.prepare('SELECT status FROM jobs WHERE id = ?').pluck().get(id)).toBe(status);
+    // The held job never ends (stop would wait for it): the store closes under the queue.
   });
 
   it('never re-extracts a message whose memories were forgotten, and drops summaries quoting them', async () => {

@@ -14,6 +14,7 @@ import {
   type RelationshipLabel,
 } from '../../domain/social/relationship.js';
 import type { Clock } from '../../ports/clock.js';
+import type { JobCompletion } from '../../ports/jobs.js';
 import type {
   InteractionEvent,
   InteractionSource,
@@ -137,10 +138,10 @@ export class RelationshipService {
       .map((record) => this.view(record, true));
   }
 
-  /** Applies one interaction and records it on the timeline; returns the updated view. */
-  async recordInteraction(input: InteractionInput): Promise<{ relationship: RelationshipView; event: RelationshipEventRecord }> {
+  /** Applies one interaction and records it on the timeline; returns the updated view. `completes`: the job whose write this is (ports/jobs.ts). */
+  async recordInteraction(input: InteractionInput, completes?: JobCompletion): Promise<{ relationship: RelationshipView; event: RelationshipEventRecord }> {
     const change = this.changeFor(input);
-    const event = await this.store.recordInteraction(change.relationship, change.event);
+    const event = await this.store.recordInteraction(change.relationship, change.event, completes);
     return await this.recorded(change, event);
   }
 

@@ -14,7 +14,7 @@ import { extractMemories } from '../../domain/memory/extraction.js';
 import { energyShare } from '../../domain/social-energy.js';
 import type { Logger } from 'pino';
 import { judgementPrompt, parseJudgement } from '../../domain/social/judgement.js';
-import type { JobQueue } from '../../ports/jobs.js';
+import type { JobCompletion, JobQueue } from '../../ports/jobs.js';
 import type { LlmProvider } from '../../ports/llm.js';
 import { describeEnergy } from '../../domain/prompt.js';
 import { describeMood } from '../../domain/social/mood.js';
@@ -113,7 +113,7 @@ export class SocialTurnObserver implements TurnObserver {
    * and reachable (the heuristic otherwise). Call before the queue starts.
    */
   useJobQueue(jobs: JobQueue, judge: InteractionJudge | null, appraiser: TurnAppraiser | null = null): void {
-    jobs.register(RELATIONSHIP_JOB, (job, signal) => this.updateRelationship(job.payload as unknown as RelationshipJobPayload, signal), {
+    jobs.register(RELATIONSHIP_JOB, (job, signal) => this.updateRelationship(job.payload as unknown as RelationshipJobPayload, signal, job.completion), {
       // Several turns' updates due together: their appraisals asked in one call per conversation (shared with formation).
       handler: (batch, signal) => this.updateRelationships(batch.map((job) => job.payload as unknown as RelationshipJobPayload), signal),
       maxJobs: RELATIONSHIP_BATCH,
@@ -189,13 +189,14 @@ export class SocialTurnObserver implements TurnObserver {
   }
 
   /** Applies one exchange to the persona → user relationship: the model's rating when it gives one, else the heuristic. */
-  private async updateRelationship(payload: RelationshipJobPayload, signal: AbortSignal): Promise<void> {
+  private async updateRelationship(payload: RelationshipJobPayload, signal: AbortSignal, completes?: JobCompletion): Promise<void> {
     const input = await this.interactionOf(payload, signal);
     if (input === null) return;
     // Reading the model's answer and writing the relationship are two stretches: a turn that arrived
     // meanwhile goes between them (the job runs on the queue; inline, there is nothing to give way to).
     await this.jobs?.giveWay?.();
-    await this.deps.relationships.recordInteraction(input);
+    // The write is the job's last step: its completion commits with it.
+    await this.deps.relationships.recordInteraction(input, completes);
   }
 
   /** The interaction one exchange makes (null: its persona is gone): the model's rating when it gives one, else the heuristic. */
