@@ -105,10 +105,11 @@ export class EmotionService {
    */
   private async change(
     persona: PersonaRecord,
-    change: (current: MoodState, now: number) => { state: MoodState; cause: string; conversationId: string | null },
+    cause: string,
+    conversationId: string | null,
+    change: (current: MoodState, now: number) => MoodState,
     options: { afterIo?: boolean } = {},
   ): Promise<MoodState> {
-    let savedCause = 'manual';
     /** The listeners told of the change: with one writer when it is decided, in `save`; else once it is saved. */
     let told: Promise<void> | undefined;
     const previous = this.saving.get(persona.id);
@@ -124,7 +125,7 @@ export class EmotionService {
         if (options.afterIo === true) await afterIo();
         const now = this.clock.now();
         if (!isShared) {
-          const { state, cause, conversationId } = change(this.driftBase(persona, await this.storedMood(persona.id), now), now);
+          const state = change(this.driftBase(persona, await this.storedMood(persona.id), now), now);
           this.stored.set(persona.id, state);
           decide();
           const written = this.store.updateMood(persona.id, () => ({ state, event: { mood: moodName(state), cause, conversationId } }));
@@ -138,9 +139,10 @@ export class EmotionService {
           }
         }
         this.stored.delete(persona.id); // a failed write must not leave the unsaved mood cached
+        // The cause is the caller's, not the write's: a redo that finds this write done (its mark, after a
+        // crash) skips `change` but must still tell the listeners what changed the mood (its sample's cause).
         return await this.store.updateMood(persona.id, (stored) => {
-          const { state, cause, conversationId } = change(this.driftBase(persona, stored, now), now);
-          savedCause = cause;
+          const state = change(this.driftBase(persona, stored, now), now);
           return { state, event: { mood: moodName(state), cause, conversationId } };
         });
       } finally {
@@ -160,7 +162,7 @@ export class EmotionService {
       if (this.saving.get(persona.id) === saved) this.saving.delete(persona.id);
       await told;
     }
-    if (told === undefined) await this.tell(persona, savedCause);
+    if (told === undefined) await this.tell(persona, cause);
     return next;
   }
 
@@ -229,11 +231,9 @@ export class EmotionService {
   react(persona: PersonaRecord, event: { heard: string; cause: string; conversationId: string | null }): Promise<MoodState> {
     return this.change(
       persona,
-      (stored, now) => ({
-        state: applyMoodEvent(stored, this.baseline(persona), { sentiment: sentiment(event.heard).score, askedQuestion: event.heard.includes('?'), now }),
-        cause: event.cause,
-        conversationId: event.conversationId,
-      }),
+      event.cause,
+      event.conversationId,
+      (stored, now) => applyMoodEvent(stored, this.baseline(persona), { sentiment: sentiment(event.heard).score, askedQuestion: event.heard.includes('?'), now }),
       { afterIo: true },
     );
   }
@@ -241,9 +241,9 @@ export class EmotionService {
   /** Sets figures directly (`emotional.update_state`); a named mood sets valence and arousal to its prototype first. */
   update(persona: PersonaRecord, patch: MoodPatch): Promise<MoodState> {
     const prototype = patch.mood === undefined ? {} : MOOD_PROTOTYPES[patch.mood];
-    return this.change(persona, (stored, now) => {
+    return this.change(persona, 'manual', null, (stored, now) => {
       const current = driftMood(stored, this.baseline(persona), now);
-      return { state: { ...current, ...prototype, ...definedOnly(patch), updatedAt: now }, cause: 'manual', conversationId: null };
+      return { ...current, ...prototype, ...definedOnly(patch), updatedAt: now };
     });
   }
 }

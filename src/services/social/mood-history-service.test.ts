@@ -5,14 +5,20 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InProcessEventBus } from '../../adapters/events/in-process-bus.js';
+import { dropFreshPostgres, freshPostgres, postgresAvailable } from '../../../test/helpers/store-backend.js';
+import { PostgresMoodHistory } from '../../adapters/postgres/pg-mood-history.js';
+import { PostgresSocialStore } from '../../adapters/postgres/pg-social-store.js';
+import { PostgresStore } from '../../adapters/postgres/pg-store.js';
 import { SqliteMoodHistory } from '../../adapters/sqlite/mood-history.js';
 import { SqliteSocialStore } from '../../adapters/sqlite/social-store.js';
 import { SqliteStore } from '../../adapters/sqlite/sqlite-store.js';
 import { buildPersonaDefinition } from '../../domain/persona-schema.js';
+import { freshEnergy } from '../../domain/social-energy.js';
 import { PersonaService } from '../persona-service.js';
 import { EmotionService } from './emotion-service.js';
 import { MoodHistoryService } from './mood-history-service.js';
 
+const postgres = await postgresAvailable();
 const T0 = 1_700_000_000_000;
 let now = T0;
 const clock = { now: () => now };
@@ -60,5 +66,48 @@ describe('MoodHistoryService newest sample', () => {
     now += 1_000;
     await service.record(aria, 'manual');
     expect((await history.samples(aria.id, { limit: 10 })).samples).toHaveLength(1);
+  });
+});
+
+describe.skipIf(!postgres.ok)('MoodHistoryService on PostgreSQL, redoing a reply after a crash', () => {
+  afterEach(async () => {
+    await dropFreshPostgres();
+  });
+
+  it("samples a reaction the dead node had saved under the reaction's own cause, not as a manual change", async () => {
+    const nodeA = new PostgresStore(await freshPostgres());
+    const definition = buildPersonaDefinition({ name: 'Aria' });
+    await nodeA.insertPersona(definition, 1);
+    const { conversation, message } = await nodeA.appendUserTurn({ sessionId: 's1', personaId: 'aria', content: 'you are wonderful', tokens: 1, now: T0 });
+    const reply = await nodeA.appendAssistantTurn({
+      conversationId: conversation.id,
+      personaId: 'aria',
+      content: 'thank you',
+      tokens: 1,
+      promptTokens: 1,
+      processingMs: 1,
+      now: T0 + 1,
+      personaState: freshEnergy(definition.socialEnergy, T0 + 1),
+      afterReply: { session: { id: 's1', userId: 'sam' }, userMessageId: message.id },
+    });
+    const aria = (await nodeA.getPersona('aria'))!;
+    const heard = { heard: 'you are wonderful', cause: 'chat', conversationId: conversation.id };
+    // Node A saved the reaction (marked done for the reply), then died before the sample's write.
+    await nodeA.runAfterReply(reply.id, () => new EmotionService(new PostgresSocialStore(nodeA.database), clock, { sharedStore: true }).react(aria, heard));
+    await nodeA.close();
+    // Node B takes the reply over and redoes its after-reply work: the reaction is not applied again, its sample is written.
+    const nodeB = new PostgresStore(await freshPostgres());
+    expect((await nodeB.pendingAfterReplies(T0 + 60_000)).map((pending) => pending.replyMessageId)).toEqual([reply.id]);
+    const events = new InProcessEventBus();
+    const personas = new PersonaService(nodeB, clock, events);
+    await personas.initialise([definition]);
+    const emotions = new EmotionService(new PostgresSocialStore(nodeB.database), clock, { sharedStore: true });
+    const history = new PostgresMoodHistory(nodeB.database);
+    const service = new MoodHistoryService({ history, personas, emotions, clock, logger: pino({ level: 'silent' }), sharedStore: true });
+    service.listen(events);
+    await nodeB.runAfterReply(reply.id, () => emotions.react(personas.resolve('aria'), heard));
+    await service.written('aria');
+    expect((await history.samples('aria', { limit: 10 })).samples.map((sample) => sample.cause)).toEqual(['chat']);
+    expect(await nodeB.database.rows("SELECT cause FROM mood_events WHERE persona_id = 'aria'")).toEqual([{ cause: 'chat' }]);
   });
 });
