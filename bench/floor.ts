@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/floor.ts [--turns N] [--rounds N] [--no-pieces] [--no-pin]`: what a chat turn's I/O costs on this
+ * `npx tsx bench/floor.ts [--turns N] [--rounds N] [--no-pieces] [--no-pin] [--cpu-prof] [--syscalls]`: what a chat turn's I/O costs on this
  * machine with none of persona-mcp's logic, beside persona-mcp's own turn in the same run.
  *
  * Segments alternate, each its own server process on the same seeded data dir (10,000 stored messages, the
@@ -13,9 +13,11 @@
  *
  * Columns as the chat suite's: server time = round trip minus the time inside the fake model of the turn's
  * own calls; first chunk (streaming); server CPU per turn from /proc (user + system, every thread: GC helpers
- * and the jobs included, measured after the background work ran out) and the event loop's share. Writes
- * bench/results/floor.json.
+ * and the jobs included, measured after the background work ran out) and the event loop's share. `--cpu-prof`
+ * adds each server's main-thread time by piece (lib/profile-pieces.ts), `--syscalls` its system calls a turn
+ * (lib/syscall-counter.ts). Writes bench/results/floor.json.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -68,7 +70,8 @@ function usage(code = 2): never {
     'usage: npx tsx bench/floor.ts [--turns N (150)] [--rounds N (2)] [--no-pieces] [--no-pin] [--cpu-prof] [--syscalls]\n' +
       '  a chat turn\'s I/O with none of our logic (ws + undici + better-sqlite3, bench/floor-server.ts) beside persona-mcp\'s\n' +
       '  turn, segments alternating: ours, floor, then each piece alone (ws, ws+model, ws+sql) unless --no-pieces.\n' +
-      '  --cpu-prof: each server\'s main-thread time by piece; --syscalls: each server\'s system calls a turn (strace -c).\n',
+      '  --cpu-prof: each server\'s main-thread time by piece (the bench pinned away from the servers\' CPU);\n' +
+      '  --syscalls: each server\'s system calls a turn (strace -c; its timings are void).\n',
   );
   process.exit(code);
 }
@@ -79,6 +82,21 @@ function optionOf(args: string[], name: string, fallback: number): number {
   const value = Number(args[at + 1]);
   if (!Number.isInteger(value) || value < 1) usage();
   return value;
+}
+
+/**
+ * With `--cpu-prof`, runs this bench again pinned to the load's CPUs (`taskset`), away from the server's.
+ * Unpinned, the client and the fake model (this process) are woken on the server's CPU by the server's own
+ * writes and run there at once, inside the server's `writev`: its profile charges that wait to the socket (ours
+ * 2.7 ms a turn, floor 1.0; pinned 0.4 and 0.2, 08:50 UTC). Only for profiles: pinned, this process shares one
+ * CPU with everything else and the wall figures get worse (the chat suite so: p99 142–214 ms against 33–54).
+ */
+function runPinned(cpus: string): void {
+  const child = spawnSync('taskset', ['-c', cpus, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, FLOOR_BENCH_CPUS: cpus },
+  });
+  process.exitCode = child.status ?? 1;
 }
 
 /** The newest key of each table and the vector rows' count: what a stretch of turns wrote is the difference. */
@@ -237,6 +255,7 @@ async function main(): Promise<void> {
   const isProfiled = args.includes('--cpu-prof');
   const countsSyscalls = args.includes('--syscalls');
   const placement = defaultPlacement(!args.includes('--no-pin'));
+  if (isProfiled && placement.loadCpus !== null && process.env.FLOOR_BENCH_CPUS === undefined) return runPinned(placement.loadCpus);
   const llm = await startInstantLlm([MODEL, 'nomic-embed-text:latest']);
   const dir = benchDir('floor');
   const segments: Segment[] = [];
@@ -285,7 +304,7 @@ function report(segments: Segment[], turns: number, serverCpus: string | null): 
   const cell = (segment: Segment, pick: (run: ModeRun) => number | null): string =>
     segment.runs.map((run) => (pick(run) === null ? '-' : fixed(pick(run)!))).filter((text) => text !== '-').join(' / ');
   printTable(
-    `floor: a chat turn's I/O with none of our logic beside persona-mcp's turn, ${turns} turns a mode, 10,000 stored messages, instant fake model, server on CPU ${serverCpus ?? 'any'} (ms; plain / streaming)`,
+    `floor: a chat turn's I/O with none of our logic beside persona-mcp's turn, ${turns} turns a mode, 10,000 stored messages, instant fake model, server on CPU ${serverCpus ?? 'any'}, client and model on CPU ${process.env.FLOOR_BENCH_CPUS ?? 'any'} (ms; plain / streaming)`,
     ['round', 'build', 'server p50', 'server p99', 'own p50', 'first chunk p50', 'cpu ms/turn', 'loop cpu ms/turn', 'model calls/turn', 'rows/turn: msgs mem vec rel mood jobs'],
     segments.map((segment) => [
       segment.round,
