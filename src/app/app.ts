@@ -590,6 +590,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000,
         maxSessions: config.mcp.maxSessions,
         maxSessionsPerUser: config.mcp.maxSessionsPerUser,
+        maxBodyBytes: config.limits.maxFrameBytes,
         streamLimits: { maxQueuedBytes: config.limits.maxQueuedBytesPerConnection, heartbeatMs: config.limits.heartbeatMs },
         clock: core.services.clock,
         rateLimits,

@@ -133,7 +133,10 @@ export const configSchema = z.object({
     .prefault({}),
   limits: z
     .object({
-      /** Largest WebSocket frame answered with a JSON-RPC error; four times this closes the socket (1009). */
+      /**
+       * Largest WebSocket frame answered with a JSON-RPC error; four times this closes the socket (1009). Also the
+       * largest MCP-over-HTTP request body (HTTP 413 with the same error).
+       */
       maxFrameBytes: positiveInt.default(1_048_576),
       /** Largest JSON-RPC batch. */
       maxBatchSize: positiveInt.default(100),
