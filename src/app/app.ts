@@ -182,6 +182,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     maxMessageChars: config.chat.maxMessageChars,
     historyMessages: config.chat.historyMessages,
     maxConcurrentTurnsPerSession: config.limits.maxConcurrentChatsPerSession,
+    maxQueuedTurnsPerConversation: config.limits.maxQueuedChatsPerConversation,
     contextTokens: config.llm.contextTokens,
     modelContextTokens: config.llm.modelContextTokens,
   };

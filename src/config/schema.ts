@@ -176,6 +176,11 @@ export const configSchema = z.object({
       maxPendingRequestsPerConnection: positiveInt.default(64),
       /** Chat turns one session may have in flight at once. */
       maxConcurrentChatsPerSession: positiveInt.default(2),
+      /**
+       * Chat turns of one conversation that may wait while one of its turns runs (from any connection or
+       * session in it): a conversation's turns run one at a time in arrival order, so each answers its own message.
+       */
+      maxQueuedChatsPerConversation: positiveInt.default(4),
     })
     .prefault({}),
   retention: z
