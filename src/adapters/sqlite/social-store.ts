@@ -28,7 +28,7 @@ import { copiedMark, nextCopiedMark } from './copied-marks.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { ConnectionFollow } from './connection-follow.js';
-import { completingTransaction, immediateTransaction } from './transactions.js';
+import { completingTransaction, immediateTransaction, jointWrite } from './transactions.js';
 import { writeBatch, type WriteLink } from './write-batch.js';
 import {
   prepareSocialStatements,
@@ -92,6 +92,12 @@ export class SqliteSocialStore implements SocialStore {
   }
 
   recordInteraction(change: RelationshipRecord | RelationshipChange, event: InteractionEvent, completes?: JobCompletion): Promise<RelationshipEventRecord> {
+    // A relationship job's write waits for its claim's other writes (a turn's memory formation) and commits with them.
+    const joint = jointWrite(this.db, [completes], { write: () => this.writeInteraction(change, event), committed() {}, rolledBack() {} });
+    if (joint !== undefined)
+      return joint.catch((error: unknown): never => {
+        throw translateSqliteError(error, this.path);
+      });
     return this.read(() => completingTransaction(this.db, () => this.writeInteraction(change, event), [completes]));
   }
 
