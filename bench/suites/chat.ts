@@ -13,7 +13,7 @@ import { seedText } from '../lib/chat-texts.js';
 import { Histogram, type LatencySummary } from '../lib/histogram.js';
 import { startInstantLlm, type LlmCall } from '../lib/instant-llm.js';
 import { defaultPlacement, machineBusyMs, serverEntry, startPersonaServer } from '../lib/processes.js';
-import { scrapeMetrics } from '../lib/server-metrics.js';
+import { scrapeMetrics, stallsBetween, type StallSummary } from '../lib/server-metrics.js';
 import { stagesBetween, type StageSummary } from '../lib/turn-stages.js';
 import { fixed, printTable, writeResults } from '../lib/report.js';
 import { benchDir, type SuiteOptions } from '../lib/setup.js';
@@ -58,6 +58,8 @@ export interface ChatRun {
   loopCpuMsPerTurn: number;
   /** How long the background jobs still ran after the last turn's answer. */
   backlogMs: number;
+  /** The server's event-loop delay, GC pauses and stalls over the mode's turns and their jobs (null without /metrics). */
+  stalls: StallSummary | null;
   /** Median number of messages in the prompt sent to the LLM (history that fit the token budget + system). */
   promptMessages: number;
   /** The server's own per-stage timings of these turns (`persona_mcp_turn_stage_seconds`). */
@@ -72,7 +74,7 @@ export interface ChatRun {
  * turn's marker as a chat) and the embedding look-ups of its text that came before it. Calls made by
  * background jobs meanwhile are not the turn's.
  */
-function criticalLlmMs(calls: LlmCall[], marker: string): number {
+export function criticalLlmMs(calls: LlmCall[], marker: string): number {
   const chat = calls.find((call) => call.path === '/api/chat' && call.body.includes(marker));
   if (chat === undefined) return 0;
   return chat.finished - chat.arrived + embeddingsBeforeMs(calls, chat, marker);
@@ -95,7 +97,7 @@ function phasesOf(calls: LlmCall[], marker: string, timing: TurnTiming): { befor
  * What a call to the fake was for, from its path and prompt: the turn's own chat (its marker), an
  * embedding, or a background task (recognised by its prompt's wording in src/domain).
  */
-function kindOfCall(call: LlmCall): string {
+export function kindOfCall(call: LlmCall): string {
   if (call.path === '/api/embed') return 'embed';
   // A background task's instructions are in its last message; a turn's last message is the person's.
   const last = (JSON.parse(call.body) as { messages?: Array<{ content?: string }> }).messages?.at(-1)?.content ?? '';
@@ -108,7 +110,7 @@ function kindOfCall(call: LlmCall): string {
   return 'other';
 }
 
-function callsByKind(calls: readonly LlmCall[], turns: number): Record<string, number> {
+export function callsByKind(calls: readonly LlmCall[], turns: number): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const call of calls) counts[kindOfCall(call)] = (counts[kindOfCall(call)] ?? 0) + 1;
   return Object.fromEntries(Object.entries(counts).map(([kind, count]) => [kind, Math.round((count / turns) * 100) / 100]));
@@ -165,13 +167,16 @@ export async function seed(dataDir: string, ollamaHost: string): Promise<void> {
   }
 }
 
-interface TurnTiming {
+export interface TurnTiming {
   /** performance.now() at send and at the final answer (the fake LLM runs on the same clock). */
   sentAt: number;
   answeredAt: number;
   roundTripMs: number;
   firstChunkMs: number | null;
   reportedMs: number;
+  /** The `persona.chat.chunk` deltas received, in order, and the final answer frame's length in bytes. */
+  deltas: string[];
+  resultBytes: number;
 }
 
 export class ChatClient {
@@ -191,16 +196,20 @@ export class ChatClient {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       let firstChunkMs: number | null = null;
+      const deltas: string[] = [];
       const started = performance.now();
       const onMessage = (data: WebSocket.RawData): void => {
-        const frame = JSON.parse(data.toString()) as {
+        const text = data.toString();
+        const frame = JSON.parse(text) as {
           id?: number;
           method?: string;
+          params?: { delta?: string };
           result?: { processing_time: number };
           error?: unknown;
         };
         if (frame.method === 'persona.chat.chunk') {
           firstChunkMs ??= performance.now() - started;
+          deltas.push(frame.params?.delta ?? '');
           return;
         }
         if (frame.id !== id) return;
@@ -214,6 +223,8 @@ export class ChatClient {
           roundTripMs: answeredAt - started,
           firstChunkMs,
           reportedMs: frame.result.processing_time * 1000,
+          deltas,
+          resultBytes: Buffer.byteLength(text),
         });
       };
       this.socket.on('message', onMessage);
@@ -261,7 +272,8 @@ export class ChatClient {
 
 export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
   const placement = defaultPlacement(options.isPinned);
-  const turns = options.quick ? 40 : 150;
+  // PERSONA_BENCH_CHAT_TURNS: more turns per mode for a p99 that is not one turn's (150 turns: the 2nd worst).
+  const turns = Number(process.env.PERSONA_BENCH_CHAT_TURNS ?? (options.quick ? 40 : 150));
   const warmup = options.quick ? 15 : 50;
   const llm = await startInstantLlm([MODEL, 'nomic-embed-text:latest']);
   const dir = benchDir('chat');
@@ -324,7 +336,8 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       const elapsedMs = performance.now() - startedAt;
       const own = process.cpuUsage(ownBefore);
       const otherCpuMs = machineBusyMs() - machineBefore - serverCpuMs - (own.user + own.system) / 1000;
-      const stages = stagesBetween(metricsBefore, await scrapeMetrics(server.url));
+      const metricsAfter = await scrapeMetrics(server.url);
+      const stages = stagesBetween(metricsBefore, metricsAfter);
       const serverCpuMsPerTurn = Math.round((serverCpuMs / turns) * 100) / 100;
       const llmCallsPerTurn = Math.round(((llm.calls.length - callsBefore) / turns) * 10) / 10;
       prompts.sort((a, b) => a - b);
@@ -342,6 +355,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
         serverCpuMsPerTurn,
         loopCpuMsPerTurn: Math.round((loopCpuMs / turns) * 100) / 100,
         backlogMs: Math.round(backlogMs),
+        stalls: stallsBetween(metricsBefore, metricsAfter),
         llmCallsPerTurn,
         llmCallsByKind: callsByKind(llm.calls.slice(callsBefore), turns),
         promptMessages: prompts[Math.floor(prompts.length / 2)] ?? 0,
@@ -377,6 +391,9 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       'srv cpu ms/turn',
       'loop cpu ms/turn',
       'jobs after s',
+      'GCs/100 turns',
+      'GC ms/turn',
+      'loop delay p99',
       'prompt msgs',
       'other cpu%',
     ],
@@ -399,6 +416,9 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       fixed(run.serverCpuMsPerTurn),
       fixed(run.loopCpuMsPerTurn),
       fixed(run.backlogMs / 1000, 1),
+      run.stalls ? fixed((run.stalls.gc.count * 100) / run.turns, 1) : '-',
+      run.stalls ? fixed(run.stalls.gc.totalMs / run.turns) : '-',
+      run.stalls ? fixed(run.stalls.loopDelayMs.p99) : '-',
       run.promptMessages,
       run.otherCpuPercent,
     ]),

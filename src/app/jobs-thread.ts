@@ -108,7 +108,7 @@ export class JobsThread {
         this.wakeSoon();
         return id;
       },
-      register: (type, handler, batching) => queue.register(type, handler, batching),
+      register: (type, handler, batching, writing) => queue.register(type, handler, batching, writing),
       start: () => queue.start(),
       stop: () => queue.stop(),
       stats: () => queue.stats(),

@@ -31,6 +31,26 @@ export interface JobCompletion {
   writeWithin(connection: unknown): boolean;
   /** The transaction `writeWithin` wrote in has committed: the queue writes no completion of its own. */
   committed(): void;
+  /**
+   * Given by a queue that writes the jobs of one claim together (the SQLite queue): takes the job's last
+   * write, on `connection`, instead of letting the store commit it now. Once every job of the claim has
+   * come to its write or ended (their model calls first), the queue runs the writes in order in ONE write
+   * transaction, each in a savepoint of its own with its job's completion, and resolves each with what its
+   * `write` returned. A write that throws is rolled back alone (its promise rejects and its job is retried);
+   * the others commit. Undefined, taking nothing, when the queue cannot (another connection, a transaction
+   * already open, the queue stopping): the caller writes now.
+   */
+  writeJointly?<T>(connection: unknown, write: JointWrite<T>): Promise<T> | undefined;
+}
+
+/** A store's write handed to its job's claim ({@link JobCompletion.writeJointly}). */
+export interface JointWrite<T> {
+  /** Inside the claim's write transaction: the write itself. Synchronous: nothing may run between the claim's writes. */
+  write(): T;
+  /** Right after the transaction committed, before the promise resolves (what the store learns of its own commit). */
+  committed(done: T): void;
+  /** The write's savepoint, or the whole transaction, was rolled back (what `write` set aside goes back). */
+  rolledBack(): void;
 }
 
 export type JobHandler = (job: JobRecord, signal: AbortSignal) => Promise<void>;
@@ -51,6 +71,17 @@ export interface JobBatching {
   maxJobs: number;
 }
 
+/** How a job type's effect is written (`JobQueue.register`). */
+export interface JobWriting {
+  /**
+   * Its last write may wait for the other jobs of its claim and commit with theirs
+   * ({@link JobCompletion.writeJointly}): for jobs whose model calls are short or shared with the claim's
+   * others (a turn's memory formation and relationship update), not for those whose write should not wait
+   * for a long one (a summary's). A claim's writes commit before a job of another type starts.
+   */
+  withClaim: boolean;
+}
+
 export interface JobQueueStats {
   pending: number;
   /** Pending jobs that may run now (not scheduled for later, not waiting out a retry backoff). */
@@ -69,9 +100,11 @@ export interface JobQueue {
   /**
    * The handler for a job type; registered before `start`. With `batching`, due jobs of the type that a
    * worker holds at once (turns came faster than their jobs ran) are handed over together; a job due
-   * alone runs at once with `handler`, never waiting for company. A queue may ignore `batching`.
+   * alone runs at once with `handler`, never waiting for company. A queue may ignore `batching`. With
+   * `writing.withClaim`, a job's last write may wait for its claim's others' and commit with them; a queue
+   * may ignore it.
    */
-  register(type: string, handler: JobHandler, batching?: JobBatching): void;
+  register(type: string, handler: JobHandler, batching?: JobBatching, writing?: JobWriting): void;
   /** Starts the background worker (and reclaims jobs whose lease expired). */
   start(): void;
   /** Stops taking jobs and waits (bounded) for running ones; they are retried on next start if unfinished. */

@@ -9,7 +9,7 @@ import type { JobRecord } from '../../ports/jobs.js';
 import { localProcess } from './claim-owner.js';
 import { openDatabase, type Database } from './database.js';
 import { retryDelay, SqliteJobQueue } from './job-queue.js';
-import { completingTransaction, immediateTransaction } from './transactions.js';
+import { completingTransaction, immediateTransaction, jointWrite } from './transactions.js';
 
 const WORKER = fileURLToPath(new URL('../../../test/integration/memory-jobs.worker.ts', import.meta.url));
 
@@ -543,6 +543,98 @@ describe('SqliteJobQueue', () => {
       { status: 'pending', attempts: 1 },
       { status: 'completed', attempts: 1 },
     ]);
+  });
+
+  /** A store's write as the stores hand it over: to the job's claim when it takes it, else committed now. */
+  function writeEffect(job: JobRecord, n: number): Promise<unknown> {
+    const write = () => db.prepare('INSERT INTO effects (n) VALUES (?)').run(n);
+    return jointWrite(db, [job.completion], { write, committed() {}, rolledBack() {} }) ?? Promise.resolve(completingTransaction(db, write, [job.completion]));
+  }
+  const effects = (): number[] => db.prepare('SELECT n FROM effects ORDER BY rowid').pluck().all() as number[];
+
+  it("commits the last writes of a claim's jobs in one transaction, once every job of the claim has come to its write", async () => {
+    db = openDatabase(':memory:');
+    db.exec('CREATE TABLE effects (n INTEGER)');
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
+    const seen: string[] = [];
+    for (const [type, n] of [['form', 1], ['relate', 2]] as const)
+      queue.register(
+        type,
+        async (job) => {
+          seen.push(`${type} starts, written: ${effects().join()}`);
+          await writeEffect(job, n);
+          seen.push(`${type} written: ${row(job.id).status}, written: ${effects().join()}`);
+        },
+        undefined,
+        { withClaim: true },
+      );
+    queue.start();
+    const ids = await Promise.all([queue.enqueue('form', {}), queue.enqueue('relate', {})]);
+    await queue.drain(2_000);
+    await queue.stop();
+    // The second job ran while the first one's write waited; then both committed with their completions.
+    expect(seen).toEqual(['form starts, written: ', 'relate starts, written: ', 'form written: completed, written: 1,2', 'relate written: completed, written: 1,2']);
+    expect(ids.map((id) => row(id))).toMatchObject([
+      { status: 'completed', attempts: 1 },
+      { status: 'completed', attempts: 1 },
+    ]);
+  });
+
+  it("rolls back a claim's write that fails alone: the others commit with their completions, its job is retried", async () => {
+    db = openDatabase(':memory:');
+    db.exec('CREATE TABLE effects (n INTEGER CHECK (n <> 2))');
+    const queue = new SqliteJobQueue(db, { pollMs: 10, retryBaseMs: 60_000 });
+    for (const type of ['form', 'relate', 'summarise'])
+      queue.register(type, async (job) => void (await writeEffect(job, job.payload.n as number)), undefined, { withClaim: true });
+    queue.start();
+    const ids = await Promise.all([queue.enqueue('form', { n: 1 }), queue.enqueue('relate', { n: 2 }), queue.enqueue('summarise', { n: 3 })]);
+    await queue.drain(2_000);
+    await queue.stop();
+    expect(effects()).toEqual([1, 3]);
+    expect(ids.map((id) => row(id))).toMatchObject([
+      { status: 'completed', attempts: 1 },
+      { status: 'pending', attempts: 1, last_error: expect.stringContaining('CHECK') as unknown },
+      { status: 'completed', attempts: 1 },
+    ]);
+  });
+
+  it("commits a write waiting for its claim's other jobs when the queue stops, and gives the unfinished job back", async () => {
+    db = openDatabase(':memory:');
+    db.exec('CREATE TABLE effects (n INTEGER)');
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000, stopTimeoutMs: 50 });
+    queue.register('form', async (job) => void (await writeEffect(job, 1)), undefined, { withClaim: true });
+    const started = new Promise<void>((resolve) =>
+      queue.register(
+        'relate',
+        (_job, signal) => {
+          resolve();
+          return new Promise((_done, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+        },
+        undefined,
+        { withClaim: true },
+      ),
+    );
+    queue.start();
+    const ids = await Promise.all([queue.enqueue('form', {}), queue.enqueue('relate', {})]);
+    await started;
+    expect(effects()).toEqual([]);
+    await queue.stop();
+    expect(effects()).toEqual([1]);
+    expect(ids.map((id) => row(id).status)).toEqual(['completed', 'pending']);
+  });
+
+  it("commits a claim's writes before a job of a type that does not write with them starts", async () => {
+    db = openDatabase(':memory:');
+    db.exec('CREATE TABLE effects (n INTEGER)');
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
+    const seen: string[] = [];
+    queue.register('form', async (job) => void (await writeEffect(job, 1)), undefined, { withClaim: true });
+    queue.register('summarise', async () => void seen.push(`summarise starts, written: ${effects().join()}`));
+    queue.start();
+    await Promise.all([queue.enqueue('form', {}), queue.enqueue('summarise', {})]);
+    await queue.drain(2_000);
+    await queue.stop();
+    expect(seen).toEqual(['summarise starts, written: 1']);
   });
 
   it('writes the completion itself when the write it was handed to is on another connection, or inside an outer transaction', async () => {

@@ -19,6 +19,9 @@
  * - A handler may instead hand its job's `completion` to its last write (`completingTransaction`, by a store
  *   on this connection): the job is marked completed in that transaction, with no commit of its own.
  *   Memory formation and the relationship update do: a turn's jobs cost their own writes and nothing more.
+ * - The jobs of one claim write together (`claim-writes.ts`): a handler's last write handed over with its
+ *   completion (`JobCompletion.writeJointly`) waits while the claim's next job runs; once every job of the
+ *   claim has come to its write or ended, all those writes commit in one transaction.
  * - A claim takes the due jobs of a turn together (up to {@link CLAIM_BATCH}, oldest first) and this
  *   process runs them one after another: a chat turn's formation and relationship jobs cost one claim.
  *   Claimed jobs of a type registered with batching run together, in one call of its batch handler
@@ -31,7 +34,7 @@
  */
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../ports/clock.js';
-import type { JobBatching, JobCompletion, JobHandler, JobQueue, JobQueueStats, JobRecord } from '../../ports/jobs.js';
+import type { JobBatching, JobCompletion, JobHandler, JobQueue, JobQueueStats, JobRecord, JobWriting } from '../../ports/jobs.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import { afterFailure } from '../../domain/job-retry.js';
 import {
@@ -51,6 +54,7 @@ import { localProcess, mayStillRun, newOwnerName, ownersRunningHere } from './cl
 import type { Database } from './database.js';
 import { immediateTransaction } from './transactions.js';
 import { copiedJob } from './copied-marks.js';
+import { ClaimWrites } from './claim-writes.js';
 import { writeBatch } from './write-batch.js';
 
 /**
@@ -97,6 +101,8 @@ export class SqliteJobQueue implements JobQueue {
   private readonly settings: JobQueueSettings;
   private readonly handlers = new Map<string, JobHandler>();
   private readonly batching = new Map<string, JobBatching>();
+  /** The types whose last write may wait for their claim's other jobs (`JobWriting`). */
+  private readonly writingWithClaim = new Set<string>();
   /** The registered types as the claim's `json_each` reads them (made once per `register`, not per claim). */
   private handledTypes = '[]';
   private readonly running = new RunningJobs();
@@ -111,6 +117,8 @@ export class SqliteJobQueue implements JobQueue {
   /** Jobs claimed by this process (their leases held) that have not started yet, in claim order. */
   private waiting: JobRecord[] = [];
   private readonly yielding: InteractiveYield;
+  /** The last writes of the running jobs of this claim, waiting to commit together. */
+  private readonly claimWrites: ClaimWrites;
 
   constructor(
     private readonly db: Database,
@@ -120,6 +128,7 @@ export class SqliteJobQueue implements JobQueue {
     this.logger = options.logger ?? silentLogger;
     this.settings = jobQueueSettings(options);
     this.yielding = new InteractiveYield(this.clock, () => this.isStarted);
+    this.claimWrites = new ClaimWrites(db, (jobId) => this.markOneCompleted(jobId, this.clock.now()));
   }
 
   /**
@@ -225,8 +234,10 @@ export class SqliteJobQueue implements JobQueue {
     return this.yielding.giveWay();
   }
 
-  register(type: string, handler: JobHandler, batching?: JobBatching): void {
+  register(type: string, handler: JobHandler, batching?: JobBatching, writing?: JobWriting): void {
     this.handlers.set(type, handler);
+    if (writing?.withClaim === true) this.writingWithClaim.add(type);
+    else this.writingWithClaim.delete(type);
     if (batching === undefined) this.batching.delete(type);
     else this.batching.set(type, batching);
     this.handledTypes = JSON.stringify([...this.handlers.keys()]);
@@ -295,6 +306,8 @@ export class SqliteJobQueue implements JobQueue {
     ownersRunningHere.delete(this.owner);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    // Writes waiting for the rest of their claim go now (a job coming to its write from now on writes alone).
+    if (this.db.open) this.claimWrites.writeAll();
     await this.running.stop(this.settings.stopTimeoutMs);
     // Claimed jobs that never started go back: due at once, on the next start.
     const unstarted = this.waiting;
@@ -340,10 +353,12 @@ export class SqliteJobQueue implements JobQueue {
    * `job.completion` (ports/jobs.ts): a store on this queue's connection marks the job completed in the
    * transaction of the handler's last write. A formation's write and its completion were two commits (the
    * completion waited for the next claim, or up to a poll period and then committed alone), and a crash
-   * between them ran the job again.
+   * between them ran the job again. `isClaimed`: the job runs as part of its claim (`tick`), so its write
+   * may wait for the claim's other jobs' (`writeJointly`) when its type says so.
    */
-  private completionOf(jobId: number): JobCompletion & { isCommitted: boolean } {
-    return {
+  private completionOf(job: JobRecord, isClaimed: boolean): JobCompletion & { isCommitted: boolean } {
+    const jobId = job.id;
+    const completion: JobCompletion & { isCommitted: boolean } = {
       isCommitted: false,
       writeWithin: (connection) => {
         if (connection !== this.db || !this.db.inTransaction) return false;
@@ -354,6 +369,15 @@ export class SqliteJobQueue implements JobQueue {
         this.isCommitted = true;
       },
     };
+    if (isClaimed && this.writingWithClaim.has(job.type))
+      completion.writeJointly = (connection, write) => {
+        if (connection !== this.db || this.db.inTransaction || completion.isCommitted || !this.isStarted) return undefined;
+        const written = this.claimWrites.add(jobId, write, () => completion.committed());
+        // The claim's next job starts, or the claim's writes commit (`tick`).
+        this.wake();
+        return written;
+      };
+    return completion;
   }
 
   async stats(): Promise<JobQueueStats> {
@@ -474,15 +498,16 @@ export class SqliteJobQueue implements JobQueue {
 
   /** Runs one claimed job to the end (complete, retry or fail), its outcome written. Exposed for tests and tools. */
   async run(job: JobRecord, signal: AbortSignal = new AbortController().signal): Promise<void> {
-    await this.execute(job, signal);
+    await this.execute(job, signal, false);
     this.writeCompleted();
   }
 
   /**
    * Runs a claimed job; a completion is left for the next claim to write (`completed`). The handler
    * starts in a stretch of its own, after the event loop has taken in what arrived during the claim.
+   * `isClaimed`: as `completionOf`'s.
    */
-  private async execute(job: JobRecord, signal: AbortSignal): Promise<void> {
+  private async execute(job: JobRecord, signal: AbortSignal, isClaimed: boolean): Promise<void> {
     const handler = this.handlers.get(job.type);
     // The claimed jobs waiting behind this one keep their leases with it.
     const renew = setInterval(
@@ -490,7 +515,7 @@ export class SqliteJobQueue implements JobQueue {
       Math.max(10, Math.floor(this.settings.leaseMs / 3)),
     );
     renew.unref();
-    const completion = this.completionOf(job.id);
+    const completion = this.completionOf(job, isClaimed);
     try {
       if (!handler) throw new Error(`no handler for job type ${job.type}`);
       await new Promise((resolve) => setImmediate(resolve));
@@ -517,7 +542,7 @@ export class SqliteJobQueue implements JobQueue {
   /** Runs claimed jobs of one type with its batch handler; each job's outcome is written as `execute` writes one. */
   private async executeBatch(jobs: readonly JobRecord[], signal: AbortSignal): Promise<void> {
     const ids = jobs.map((job) => job.id);
-    const completions = ids.map((id) => this.completionOf(id));
+    const completions = jobs.map((job) => this.completionOf(job, true));
     await new Promise((resolve) => setImmediate(resolve));
     const given = jobs.map((job, index) => ({ ...job, completion: completions[index] }));
     const outcomes = await settleBatch(this.batching.get(jobs[0]!.type)!, given, signal, this.settings.leaseMs, () =>
@@ -592,14 +617,21 @@ export class SqliteJobQueue implements JobQueue {
   private tick(): void {
     this.timer = null;
     if (!this.isStarted || !this.db.open) return;
-    if (this.running.size < this.settings.concurrency && this.yielding.isYielding()) {
-      // Someone is waiting for a turn: look again shortly rather than compete with it for the event loop.
+    if (this.running.size - this.claimWrites.size < this.settings.concurrency && this.yielding.isYielding()) {
+      // Someone is waiting for a turn: look again shortly rather than compete with it for the event loop
+      // (a claim's writes too: a job's own write gives way the same before it runs).
       this.timer = setTimeout(() => this.tick(), YIELD_POLL_MS);
       this.timer.unref();
       return;
     }
     try {
-      while (this.running.size < this.settings.concurrency) {
+      // Every running job of the claim waits with its write, and no claimed job that writes with them is left to
+      // start: they commit together (before a job of another type, whose write should not wait for them, starts).
+      const next = this.waiting[0];
+      if (this.claimWrites.size > 0 && this.claimWrites.size === this.running.size && (next === undefined || !this.writingWithClaim.has(next.type)))
+        this.claimWrites.writeAll();
+      // A job waiting with its write leaves its place to the claim's next job.
+      while (this.running.size - this.claimWrites.size < this.settings.concurrency) {
         // Claimed jobs first; then, with nothing due, no write transaction just to find that out. Finished
         // jobs' completions wait for the next claim (a turn's jobs come in a few seconds), up to one poll
         // period, then are written alone.
@@ -611,7 +643,7 @@ export class SqliteJobQueue implements JobQueue {
         if (jobs.length === 0) break;
         this.running.start(
           jobs[0]!.id,
-          (signal) => (jobs.length === 1 ? this.execute(jobs[0]!, signal) : this.executeBatch(jobs, signal)),
+          (signal) => (jobs.length === 1 ? this.execute(jobs[0]!, signal, true) : this.executeBatch(jobs, signal)),
           () => {
             for (const waiter of [...this.idleWaiters]) waiter();
             this.wake();

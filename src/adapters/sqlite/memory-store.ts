@@ -20,7 +20,7 @@ import { contentWords } from '../../domain/memory/text.js';
 import type { Memory, NewMemory } from '../../domain/memory/memory.js';
 import type { PruneCandidate } from '../../domain/memory/pruning.js';
 import { VectorIndex } from '../../domain/memory/vector-index.js';
-import type { JobCompletion } from '../../ports/jobs.js';
+import type { JobCompletion, JointWrite } from '../../ports/jobs.js';
 import type {
   DecayOutcome,
   MaintenanceRun,
@@ -35,7 +35,7 @@ import type {
   RankingFacts,
 } from '../../ports/memory.js';
 import type { Database } from './database.js';
-import { completingTransaction } from './transactions.js';
+import { completingTransaction, jointWrite } from './transactions.js';
 import { translateSqliteError } from './errors.js';
 import { type CoverageStemmer, ftsAverages, FullTextMirror, type MemoryTextRow, type RankedMatches } from './full-text-mirror.js';
 import { MemoryReadCache } from './memory-read-cache.js';
@@ -428,7 +428,7 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Memory id → persona, for the vectors in the index (visibility checks during a scan). */
   private readonly ownerOf = new Map<number, string>();
   /** Recalls not yet written (see recordAccess): memory id → the last one's time and how many. */
-  private readonly unwrittenRecalls = new Map<number, { at: number; count: number }>();
+  private unwrittenRecalls = new Map<number, { at: number; count: number }>();
   private recallTimer: ReturnType<typeof setTimeout> | null = null;
   /** When the oldest unwritten recall was gathered (performance.now(), null when there is none). */
   private recallsWaitingSince: number | null = null;
@@ -1349,41 +1349,77 @@ export class SqliteMemoryStore implements MemoryStore {
 
   /**
    * `work` in a write transaction; `recallsAfterMs`: the recalls go along only once they have waited this
-   * long (default: always); `completes`: the jobs this write completes (`completingTransaction`).
+   * long (default: always); `completes`: the jobs this write completes (`completingTransaction`), or the
+   * one job whose claim writes it with the claim's other writes (`jointWrite`).
    */
   private write<T>(work: () => T, recallsAfterMs = 0, completes: ReadonlyArray<JobCompletion | undefined> = []): Promise<T> {
+    const joint = jointWrite(this.db, completes, this.storeWrite(work, recallsAfterMs, true));
+    if (joint !== undefined)
+      return joint.catch((error: unknown): never => {
+        throw translateSqliteError(error, this.path);
+      });
     return this.read(() => {
-      // The recalls gathered so far go first, in the same commit (inside an outer transaction they wait:
-      // it may still roll back); they are forgotten only once it has committed.
-      const isRecallsDue = recallsAfterMs <= 0 || (this.recallsWaitingSince !== null && performance.now() - this.recallsWaitingSince >= recallsAfterMs);
-      const recalls = this.db.inTransaction || !isRecallsDue ? 0 : this.unwrittenRecalls.size;
-      let result: T;
+      const write = this.storeWrite(work, recallsAfterMs, !this.db.inTransaction);
+      let done: T;
       try {
-        result = completingTransaction(
-          this.db,
-          () => {
-            if (recalls > 0)
-              this.cache.writingRecalls(() => {
-                for (const [id, { at, count }] of this.unwrittenRecalls) this.sql.touch.run({ id, now: at, count });
-              });
-            return work();
-          },
-          completes,
-        );
-        // Committed (inside an outer transaction, which may still roll back, the mirror reads them back).
-        if (!this.db.inTransaction && this.insertedTexts.size > 0) this.mirror?.noteWritten([...this.insertedTexts.values()]);
-      } finally {
-        this.insertedTexts.clear();
+        done = completingTransaction(this.db, () => write.write(), completes);
+      } catch (error) {
+        write.rolledBack();
+        throw error;
       }
-      if (recalls > 0) {
-        this.cache.recallsWritten(this.unwrittenRecalls);
-        this.unwrittenRecalls.clear();
-        this.recallsWaitingSince = null;
-      }
-      // The mirror follows the write in the writer's time (memory formation runs after the reply), not the next turn's.
-      if (this.isMirrorUsed) this.mirror?.followSoon();
-      return result;
+      write.committed(done);
+      return done;
     });
+  }
+
+  /**
+   * `work` as one write of this store. The recalls gathered so far go first, in the same commit, and are
+   * forgotten once it has committed (set aside meanwhile, so a second write in the same transaction does
+   * not write them again; back if it rolls back). The full-text mirror learns the rows inserted once
+   * committed. `isOwnCommit`: false inside a caller's transaction, which may still roll back: there the
+   * recalls wait and the mirror reads the rows back itself.
+   */
+  private storeWrite<T>(work: () => T, recallsAfterMs: number, isOwnCommit: boolean): JointWrite<T> {
+    let recalls: Map<number, { at: number; count: number }> | null = null;
+    let waitingSince: number | null = null;
+    let texts: MemoryTextRow[] = [];
+    return {
+      write: () => {
+        const isRecallsDue = recallsAfterMs <= 0 || (this.recallsWaitingSince !== null && performance.now() - this.recallsWaitingSince >= recallsAfterMs);
+        if (isOwnCommit && isRecallsDue && this.unwrittenRecalls.size > 0) {
+          const due = this.unwrittenRecalls;
+          this.cache.writingRecalls(() => {
+            for (const [id, { at, count }] of due) this.sql.touch.run({ id, now: at, count });
+          });
+          recalls = due;
+          waitingSince = this.recallsWaitingSince;
+          this.unwrittenRecalls = new Map();
+          this.recallsWaitingSince = null;
+        }
+        try {
+          const done = work();
+          if (isOwnCommit && this.insertedTexts.size > 0) texts = [...this.insertedTexts.values()];
+          return done;
+        } finally {
+          this.insertedTexts.clear();
+        }
+      },
+      committed: () => {
+        if (texts.length > 0) this.mirror?.noteWritten(texts);
+        if (recalls !== null) this.cache.recallsWritten(recalls);
+        // The mirror follows the write in the writer's time (memory formation runs after the reply), not the next turn's.
+        if (this.isMirrorUsed) this.mirror?.followSoon();
+      },
+      rolledBack: () => {
+        if (recalls === null) return;
+        for (const [id, recall] of recalls) {
+          const later = this.unwrittenRecalls.get(id);
+          this.unwrittenRecalls.set(id, later === undefined ? recall : { at: later.at, count: later.count + recall.count });
+        }
+        this.recallsWaitingSince = waitingSince;
+        recalls = null;
+      },
+    };
   }
 }
 

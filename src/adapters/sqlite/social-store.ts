@@ -24,11 +24,11 @@ import type {
   ThreadRecord,
 } from '../../ports/social-store.js';
 import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from './social-rows.js';
-import { copiedMark } from './copied-marks.js';
+import { copiedMark, nextCopiedMark } from './copied-marks.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { ConnectionFollow } from './connection-follow.js';
-import { completingTransaction, immediateTransaction } from './transactions.js';
+import { completingTransaction, immediateTransaction, jointWrite } from './transactions.js';
 import { writeBatch } from './write-batch.js';
 import {
   prepareSocialStatements,
@@ -92,6 +92,12 @@ export class SqliteSocialStore implements SocialStore {
   }
 
   recordInteraction(change: RelationshipRecord | RelationshipChange, event: InteractionEvent, completes?: JobCompletion): Promise<RelationshipEventRecord> {
+    // A relationship job's write waits for its claim's other writes (a turn's memory formation) and commits with them.
+    const joint = jointWrite(this.db, [completes], { write: () => this.writeInteraction(change, event), committed() {}, rolledBack() {} });
+    if (joint !== undefined)
+      return joint.catch((error: unknown): never => {
+        throw translateSqliteError(error, this.path);
+      });
     return this.read(() => completingTransaction(this.db, () => this.writeInteraction(change, event), [completes]));
   }
 
@@ -184,6 +190,11 @@ export class SqliteSocialStore implements SocialStore {
       this.saveMoodRows(personaId, state, event);
       return state;
     });
+  }
+
+  moodWrittenAlready(personaId: string): MoodState | undefined {
+    const copied = nextCopiedMark(this.db, `mood:${personaId}`);
+    return copied === null ? undefined : (copied.result as MoodState);
   }
 
   private moodRow(personaId: string): MoodState | null {

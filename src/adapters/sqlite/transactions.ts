@@ -8,7 +8,7 @@
  * An outermost transaction on a connection whose caches follow other connections (connection-follow.ts)
  * first applies what others committed, and once committed steps past the change-log rows it wrote itself.
  */
-import type { JobCompletion } from '../../ports/jobs.js';
+import type { JobCompletion, JointWrite } from '../../ports/jobs.js';
 import { ConnectionFollow } from './connection-follow.js';
 import type { Database } from './database.js';
 
@@ -60,4 +60,14 @@ export function completingTransaction<T>(
   });
   for (const completion of written) completion.committed();
   return result;
+}
+
+/**
+ * `write` handed to the claim of the one job it completes (`JobCompletion.writeJointly`, `claim-writes.ts`):
+ * resolves once the claim's one transaction has committed it. Undefined when the write completes no job
+ * or several, runs inside an open transaction, or the job's queue cannot take it: the caller writes now.
+ */
+export function jointWrite<T>(db: Database, completes: ReadonlyArray<JobCompletion | undefined>, write: JointWrite<T>): Promise<T> | undefined {
+  if (completes.length !== 1 || db.inTransaction) return undefined;
+  return completes[0]?.writeJointly?.(db, write);
 }

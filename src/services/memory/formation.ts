@@ -102,15 +102,21 @@ export class MemoryFormation {
 
   /** Registers the job handlers; call before the queue starts. */
   register(jobs: JobQueue): void {
-    jobs.register(FORM_JOB, (job, signal) => this.form(job.payload as unknown as FormPayload, signal, job.completion), {
-      handler: (batch, signal) =>
-        this.formMany(
-          batch.map((job) => job.payload as unknown as FormPayload),
-          signal,
-          batch.map((job) => job.completion),
-        ),
-      maxJobs: FORM_BATCH,
-    });
+    jobs.register(
+      FORM_JOB,
+      (job, signal) => this.form(job.payload as unknown as FormPayload, signal, job.completion),
+      {
+        handler: (batch, signal) =>
+          this.formMany(
+            batch.map((job) => job.payload as unknown as FormPayload),
+            signal,
+            batch.map((job) => job.completion),
+          ),
+        maxJobs: FORM_BATCH,
+      },
+      // The memories' write commits with the turn's relationship update (its model call is the same appraisal).
+      { withClaim: true },
+    );
     jobs.register(SUMMARISE_JOB, (job, signal) => this.summarise(job.payload as unknown as SummarisePayload, signal));
     jobs.register(EMBED_JOB, (job, signal) => this.embedMissing(job, signal));
     jobs.register(DOC2QUERY_JOB, (job, signal) => this.doc2query(job.payload as unknown as Doc2QueryPayload, signal));

@@ -113,16 +113,22 @@ export class SocialTurnObserver implements TurnObserver {
    * and reachable (the heuristic otherwise). Call before the queue starts.
    */
   useJobQueue(jobs: JobQueue, judge: InteractionJudge | null, appraiser: TurnAppraiser | null = null): void {
-    jobs.register(RELATIONSHIP_JOB, (job, signal) => this.updateRelationship(job.payload as unknown as RelationshipJobPayload, signal, job.completion), {
-      // Several turns' updates due together: their appraisals asked in one call per conversation (shared with formation).
-      handler: (batch, signal) =>
-        this.updateRelationships(
-          batch.map((job) => job.payload as unknown as RelationshipJobPayload),
-          signal,
-          batch.map((job) => job.completion),
-        ),
-      maxJobs: RELATIONSHIP_BATCH,
-    });
+    jobs.register(
+      RELATIONSHIP_JOB,
+      (job, signal) => this.updateRelationship(job.payload as unknown as RelationshipJobPayload, signal, job.completion),
+      {
+        // Several turns' updates due together: their appraisals asked in one call per conversation (shared with formation).
+        handler: (batch, signal) =>
+          this.updateRelationships(
+            batch.map((job) => job.payload as unknown as RelationshipJobPayload),
+            signal,
+            batch.map((job) => job.completion),
+          ),
+        maxJobs: RELATIONSHIP_BATCH,
+      },
+      // Its write commits with the turn's memory formation's (`JobWriting`).
+      { withClaim: true },
+    );
     this.jobs = jobs;
     this.judge = judge;
     this.appraiser = appraiser;
