@@ -78,7 +78,7 @@ export const APPLICATION_ERRORS: Record<AppErrorKind, ApplicationErrorInfo> = {
   },
   limit_exceeded: {
     code: -32022,
-    meaning: 'A configured limit was reached (message length, concurrent chats, connections, batch size).',
+    meaning: 'A configured limit was reached (message length, concurrent chats, chats waiting in one conversation, connections, batch size).',
     whatToDo: 'The message names the limit and its value; stay under it.',
   },
   unauthorized: {

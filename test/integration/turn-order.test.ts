@@ -1,8 +1,10 @@
 /**
  * Chat turns of one conversation take their turn: two `persona.chat` calls sent at once each answer their
  * own message, and the second's prompt holds the first turn, message and reply. Real server, real SQLite,
- * real WebSockets, the fake Ollama streaming slowly (a turn takes a while, as a real model's does).
+ * real WebSockets and MCP over HTTP, the fake Ollama streaming slowly (a turn takes a while, as a real model's does).
  */
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/client/validators/cf-worker';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -93,6 +95,30 @@ describe('turn order within a conversation', () => {
       ['user', 'Who wrote it?'],
     ]);
     await Promise.all([owner.close(), other.close()]);
+  });
+
+  it('orders MCP tool calls naming the conversation the same way', async () => {
+    ollama.setMode('slow');
+    const owner = await server.connect();
+    const { conversation_id: conversationId } = await owner.result('conversation.start', { persona_id: 'aria', context: 'a tavern' });
+    const mcp = new Client({ name: 'turn-order', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } }, jsonSchemaValidator: new CfWorkerJsonSchemaValidator() });
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(server.server.mcpUrl!)));
+    try {
+      const first = mcp.callTool({ name: 'persona_chat', arguments: { conversation_id: conversationId, message: 'Play a jig.' } });
+      await ollama.waitForTurn('Play a jig.', 0);
+      const second = mcp.callTool({ name: 'persona_chat', arguments: { conversation_id: conversationId, message: 'Now a reel.' } });
+
+      const replies = (await Promise.all([first, second])).map((result) => (result.structuredContent as { response: string }).response);
+      expect(replies).toEqual(['Aria hears you: Play a jig.', 'Aria hears you: Now a reel.']);
+      expect(promptFor('Now a reel.').slice(-3)).toEqual([
+        ['user', 'Play a jig.'],
+        ['assistant', 'Aria hears you: Play a jig.'],
+        ['user', 'Now a reel.'],
+      ]);
+    } finally {
+      await mcp.close();
+      await owner.close();
+    }
   });
 
   it('refuses a chat with -32022 when the conversation\'s line is full, and runs the waiting one after the first', async () => {
