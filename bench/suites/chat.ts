@@ -13,7 +13,7 @@ import { seedText } from '../lib/chat-texts.js';
 import { Histogram, type LatencySummary } from '../lib/histogram.js';
 import { startInstantLlm, type LlmCall } from '../lib/instant-llm.js';
 import { defaultPlacement, machineBusyMs, serverEntry, startPersonaServer } from '../lib/processes.js';
-import { scrapeMetrics } from '../lib/server-metrics.js';
+import { scrapeMetrics, stallsBetween, type StallSummary } from '../lib/server-metrics.js';
 import { stagesBetween, type StageSummary } from '../lib/turn-stages.js';
 import { fixed, printTable, writeResults } from '../lib/report.js';
 import { benchDir, type SuiteOptions } from '../lib/setup.js';
@@ -58,6 +58,8 @@ export interface ChatRun {
   loopCpuMsPerTurn: number;
   /** How long the background jobs still ran after the last turn's answer. */
   backlogMs: number;
+  /** The server's event-loop delay, GC pauses and stalls over the mode's turns and their jobs (null without /metrics). */
+  stalls: StallSummary | null;
   /** Median number of messages in the prompt sent to the LLM (history that fit the token budget + system). */
   promptMessages: number;
   /** The server's own per-stage timings of these turns (`persona_mcp_turn_stage_seconds`). */
@@ -261,7 +263,8 @@ export class ChatClient {
 
 export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
   const placement = defaultPlacement(options.isPinned);
-  const turns = options.quick ? 40 : 150;
+  // PERSONA_BENCH_CHAT_TURNS: more turns per mode for a p99 that is not one turn's (150 turns: the 2nd worst).
+  const turns = Number(process.env.PERSONA_BENCH_CHAT_TURNS ?? (options.quick ? 40 : 150));
   const warmup = options.quick ? 15 : 50;
   const llm = await startInstantLlm([MODEL, 'nomic-embed-text:latest']);
   const dir = benchDir('chat');
@@ -324,7 +327,8 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       const elapsedMs = performance.now() - startedAt;
       const own = process.cpuUsage(ownBefore);
       const otherCpuMs = machineBusyMs() - machineBefore - serverCpuMs - (own.user + own.system) / 1000;
-      const stages = stagesBetween(metricsBefore, await scrapeMetrics(server.url));
+      const metricsAfter = await scrapeMetrics(server.url);
+      const stages = stagesBetween(metricsBefore, metricsAfter);
       const serverCpuMsPerTurn = Math.round((serverCpuMs / turns) * 100) / 100;
       const llmCallsPerTurn = Math.round(((llm.calls.length - callsBefore) / turns) * 10) / 10;
       prompts.sort((a, b) => a - b);
@@ -342,6 +346,7 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
         serverCpuMsPerTurn,
         loopCpuMsPerTurn: Math.round((loopCpuMs / turns) * 100) / 100,
         backlogMs: Math.round(backlogMs),
+        stalls: stallsBetween(metricsBefore, metricsAfter),
         llmCallsPerTurn,
         llmCallsByKind: callsByKind(llm.calls.slice(callsBefore), turns),
         promptMessages: prompts[Math.floor(prompts.length / 2)] ?? 0,
@@ -377,6 +382,9 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       'srv cpu ms/turn',
       'loop cpu ms/turn',
       'jobs after s',
+      'GCs/100 turns',
+      'GC ms/turn',
+      'loop delay p99',
       'prompt msgs',
       'other cpu%',
     ],
@@ -399,6 +407,9 @@ export async function runChatSuite(options: SuiteOptions): Promise<ChatRun[]> {
       fixed(run.serverCpuMsPerTurn),
       fixed(run.loopCpuMsPerTurn),
       fixed(run.backlogMs / 1000, 1),
+      run.stalls ? fixed((run.stalls.gc.count * 100) / run.turns, 1) : '-',
+      run.stalls ? fixed(run.stalls.gc.totalMs / run.turns) : '-',
+      run.stalls ? fixed(run.stalls.loopDelayMs.p99) : '-',
       run.promptMessages,
       run.otherCpuPercent,
     ]),

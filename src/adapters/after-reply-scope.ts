@@ -36,7 +36,17 @@ export function outsideAfterReply<T>(work: () => T): T {
 export function replyWrite(kind: string): ReplyWrite | null {
   const scope = scopes.getStore();
   if (scope === undefined) return null;
-  const count = scope.asked.get(kind) ?? 0;
-  scope.asked.set(kind, count + 1);
-  return { replyMessageId: scope.replyMessageId, name: `${kind}#${count}` };
+  const write = nextWrite(scope, kind);
+  scope.asked.set(kind, (scope.asked.get(kind) ?? 0) + 1);
+  return write;
+}
+
+/** The name the next write of `kind` will have, without counting it (a look at that write before it is asked for). */
+export function nextReplyWrite(kind: string): ReplyWrite | null {
+  const scope = scopes.getStore();
+  return scope === undefined ? null : nextWrite(scope, kind);
+}
+
+function nextWrite(scope: AfterReplyScope, kind: string): ReplyWrite {
+  return { replyMessageId: scope.replyMessageId, name: `${kind}#${scope.asked.get(kind) ?? 0}` };
 }

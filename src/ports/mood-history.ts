@@ -44,6 +44,12 @@ export interface MoodSamplePage {
 
 export interface MoodHistory {
   append(sample: MoodSampleInput): Promise<MoodSampleRecord>;
+  /**
+   * The sample the next `append` of `cause` wrote already, when the store knows that write was done before
+   * (a reply redone from a PostgreSQL copy that marked the sample committed: `sqlite/copied-marks.ts`);
+   * that `append` then resolves with it and writes nothing. Undefined: it will be written.
+   */
+  sampleWrittenAlready?(cause: MoodSampleCause): MoodSampleRecord | undefined;
   /** The persona's newest sample, or null when none was recorded. */
   latest(personaId: string): Promise<MoodSampleRecord | null>;
   samples(personaId: string, query: MoodSampleQuery): Promise<MoodSamplePage>;

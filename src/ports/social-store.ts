@@ -174,6 +174,13 @@ export interface SocialStore {
    * (with its history entry), so moods changed by several nodes at once all count; returns the saved mood.
    */
   updateMood(personaId: string, change: MoodChange): Promise<MoodState>;
+  /**
+   * The mood the persona's next `updateMood` saved already, when the store knows that write was done before
+   * (a reply redone from a PostgreSQL copy that marked its reaction committed: `sqlite/copied-marks.ts`);
+   * that `updateMood` then resolves with it and does not apply its change. Undefined: the change will apply.
+   * For a caller that decides the mood itself before asking for the write (one writer: `EmotionService`).
+   */
+  moodWrittenAlready?(personaId: string): MoodState | undefined;
   moodEvents(options: { personaId?: string; conversationId?: string; limit: number }): Promise<MoodEventRecord[]>;
 
   // topic threads

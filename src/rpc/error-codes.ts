@@ -40,7 +40,7 @@ export const APPLICATION_ERRORS: Record<AppErrorKind, ApplicationErrorInfo> = {
   },
   llm_unavailable: {
     code: -32010,
-    meaning: 'The LLM backend (Ollama or an OpenAI-compatible server) cannot be reached.',
+    meaning: 'The LLM backend (Ollama or an OpenAI-compatible server) cannot be reached: no connection could be made.',
     // The message names the backend and how to start it (Ollama's or an OpenAI-compatible server's way);
     // a hint naming one of them would tell the other's users to start the wrong program.
     whatToDo: 'Start the backend the message names, or point the server at where it runs; `persona-mcp doctor` checks it. Your message was stored.',
@@ -62,7 +62,7 @@ export const APPLICATION_ERRORS: Record<AppErrorKind, ApplicationErrorInfo> = {
   },
   llm_failed: {
     code: -32014,
-    meaning: 'The backend failed or its reply broke off.',
+    meaning: 'The backend failed, its reply broke off, or the connection was closed after the request was sent and before any answer (the backend, or a proxy between that cuts requests waiting for their first token).',
     whatToDo: "Retry; check the backend's own log. Your message was stored.",
   },
   request_too_large: {

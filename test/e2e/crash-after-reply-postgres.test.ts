@@ -8,17 +8,21 @@
  * shows it). It is restarted while a second node starts on the same database: one of them does those
  * writes before it listens, and every write is there once: one relationship job, one formation job, one
  * mood reaction, each message filed once.
+ * Copies of a PostgreSQL store with a reply still pending, served by SQLite: a backup taken once all of the
+ * reply's writes had committed (none redone), and a bundle saved while its reaction had committed and its
+ * `chat` sample had not (the reaction applied once, every sample as PostgreSQL has it).
  * Skipped with a message when PostgreSQL is not installed (.ci/run installs it).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresDatabase } from '../../src/adapters/postgres/database.js';
+import { SqliteStateArchive } from '../../src/adapters/bundle/sqlite-archive.js';
 import { PostgresStateArchive } from '../../src/adapters/postgres/pg-archive.js';
 import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { startChildServer, waitForBanner } from '../helpers/child-server.js';
@@ -160,8 +164,7 @@ describe.skipIf(!postgres.ok)('a kill -9 right after a reply, on PostgreSQL', { 
 
 /** What a SQLite file holds of the one turn's after-reply writes. */
 function sqliteWritten(file: string): { pending: number; marks: number; reactions: number; samples: string[]; jobs: string[] } {
-  const db = new BetterSqlite3(file, { readonly: true });
-  try {
+  return readSqlite(file, (db) => {
     const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
     return {
       pending: count('SELECT count(*) AS n FROM after_reply_pending'),
@@ -170,9 +173,43 @@ function sqliteWritten(file: string): { pending: number; marks: number; reaction
       samples: (db.prepare("SELECT cause FROM mood_samples WHERE cause IN ('chat', 'turn') ORDER BY id").all() as { cause: string }[]).map((row) => row.cause),
       jobs: (db.prepare("SELECT type FROM jobs WHERE type IN ('memory.form', 'social.relationship') ORDER BY type, id").all() as { type: string }[]).map((row) => row.type),
     };
+  });
+}
+
+function readSqlite<T>(file: string, read: (db: BetterSqlite3.Database) => T): T {
+  const db = new BetterSqlite3(file, { readonly: true });
+  try {
+    return read(db);
   } finally {
     db.close();
   }
+}
+
+/** A persona's mood samples and reactions (causes and valence: a reaction applied twice shows in its figures), oldest first. */
+interface MoodRecord {
+  samples: { cause: string; valence: number }[];
+  reactions: { cause: string; valence: number }[];
+}
+
+const MOOD_RECORD_SQL = {
+  samples: "SELECT cause, valence FROM mood_samples WHERE persona_id = 'aria' ORDER BY id",
+  reactions: "SELECT cause, valence FROM mood_events WHERE persona_id = 'aria' ORDER BY id",
+};
+
+/** Rounded to 2 places: the copy's samples are taken later, so its figures drifted a little further. */
+function rounded(rows: { cause: string; valence: number }[]): { cause: string; valence: number }[] {
+  return rows.map((row) => ({ cause: row.cause, valence: Math.round(row.valence * 100) / 100 }));
+}
+
+async function pgMoodRecord(db: PostgresDatabase): Promise<MoodRecord> {
+  return { samples: rounded(await db.rows(MOOD_RECORD_SQL.samples)), reactions: rounded(await db.rows(MOOD_RECORD_SQL.reactions)) };
+}
+
+function sqliteMoodRecord(file: string): MoodRecord {
+  return readSqlite(file, (db) => {
+    const rows = (sql: string): { cause: string; valence: number }[] => rounded(db.prepare(sql).all() as { cause: string; valence: number }[]);
+    return { samples: rows(MOOD_RECORD_SQL.samples), reactions: rows(MOOD_RECORD_SQL.reactions) };
+  });
 }
 
 describe.skipIf(!postgres.ok)('a PostgreSQL copy with a reply still pending, served by SQLite', { timeout: 180_000 }, () => {
@@ -194,6 +231,8 @@ describe.skipIf(!postgres.ok)('a PostgreSQL copy with a reply still pending, ser
     );
     expect(done).toMatchObject({ pending: 0, reactions: 1 });
     await node.kill('SIGKILL');
+    // the next test starts from this schema emptied, which keeps triggers
+    await db.query('DROP TRIGGER keep_pending ON after_reply_pending; DROP FUNCTION keep_pending(); DROP TABLE cleared;');
 
     // A backup of the store (a SQLite file), used as a SQLite server's data directory.
     const dataDir = path.join(dir, 'sqlite-copy');
@@ -208,6 +247,48 @@ describe.skipIf(!postgres.ok)('a PostgreSQL copy with a reply still pending, ser
     const server = await startChildServer(['--data-dir', dataDir, '--ollama-host', ollama.url], { PERSONA_MCP_DATABASE_URL: '', PERSONA_MCP_REDIS_URL: '' });
     await server.kill('SIGTERM');
     expect(sqliteWritten(file)).toEqual({ ...copied, pending: 0, marks: 0 });
+  });
+
+  it("applies a reply's reaction once, saved mid-batch in a bundle imported here, and keeps every sample, as PostgreSQL has them", async () => {
+    const db = await freshPostgres();
+    const client = await connect(await startNode('a', configFile('plain', db.schema, false)));
+    // A bundle saved between two of the reply's after-reply transactions: its reaction has committed (with
+    // its mark), its `chat` sample waits (a trigger holds the sample's insert while the gate is closed).
+    await db.query(`CREATE TABLE gate (closed BOOLEAN); INSERT INTO gate VALUES (true);
+      CREATE FUNCTION wait_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN WHILE EXISTS (SELECT 1 FROM gate) LOOP PERFORM pg_sleep(0.05); END LOOP; RETURN NEW; END $$;
+      CREATE TRIGGER wait_gate BEFORE INSERT ON mood_samples FOR EACH ROW WHEN (NEW.cause = 'chat') EXECUTE FUNCTION wait_gate();`);
+    await client.result('persona.switch', { persona_id: 'aria' });
+    const first = (await client.result('persona.chat', { message: 'I love this, what a wonderful and happy day, thank you so much!' })) as { conversation_id: string };
+    await until(() => written(db, first.conversation_id), (seen) => seen.reactions === 1);
+    const bundle = path.join(dir, 'mid-batch.bundle');
+    await new PostgresStateArchive(db, 'test').exportBundle(bundle, { kind: 'all' });
+    // (the trigger is dropped once the sample's insert has gone through: it holds the table until then)
+    await db.query('DELETE FROM gate');
+    await db.query('DROP TRIGGER wait_gate ON mood_samples; DROP FUNCTION wait_gate(); DROP TABLE gate;');
+    await until(() => written(db, first.conversation_id), finished);
+    await client.result('persona.chat', { message: 'This is awful and sad, I hate it, everything went wrong today.', conversation_id: first.conversation_id });
+    await until(() => written(db, first.conversation_id), (seen) => seen.pending === 0 && seen.reactions === 2);
+    const onPostgres = await pgMoodRecord(db);
+    expect(onPostgres.samples.map((sample) => sample.cause)).toEqual(['turn', 'chat', 'turn', 'chat']);
+    expect(onPostgres.reactions.map((reaction) => reaction.cause)).toEqual(['chat', 'chat']);
+
+    // The bundle into an empty data directory; its server redoes the first reply before it listens, then
+    // the second chat is sent to it.
+    const dataDir = path.join(dir, 'sqlite-import');
+    mkdirSync(dataDir);
+    const file = path.join(dataDir, 'persona-mcp.db');
+    await new SqliteStateArchive(file, 'test').importBundle(readFileSync(bundle), { dryRun: false, onConflict: 'skip' });
+    const server = await startChildServer(['--data-dir', dataDir, '--ollama-host', ollama.url], { PERSONA_MCP_DATABASE_URL: '', PERSONA_MCP_REDIS_URL: '' });
+    try {
+      const copy = await TestClient.connect(server.websocketUrl);
+      clients.push(copy);
+      await copy.result('persona.switch', { persona_id: 'aria' });
+      await copy.result('persona.chat', { message: 'This is awful and sad, I hate it, everything went wrong today.', conversation_id: first.conversation_id });
+    } finally {
+      await server.kill('SIGTERM'); // writes what waits in its batch before the database closes
+    }
+    expect(sqliteMoodRecord(file)).toEqual(onPostgres);
   });
 });
 

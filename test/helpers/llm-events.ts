@@ -1,6 +1,6 @@
 /** What LLM adapter tests share: reading a chat's events, its failure, and a URL where nothing listens. */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
 import type { LlmChatEvent, LlmChatRequest } from '../../src/ports/llm.js';
@@ -40,6 +40,24 @@ export async function closedPortUrl(suffix = ''): Promise<string> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}${suffix}`;
+}
+
+/**
+ * A TCP listener that accepts, reads a request's first bytes and resets the connection (as a proxy that
+ * cuts requests waiting for their first token); `connections()` counts what it accepted. Close it with `close()`.
+ */
+export async function resetAfterRequestServer(suffix = ''): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
+  let connections = 0;
+  const server = createTcpServer((socket) => {
+    connections++;
+    socket.once('data', () => socket.resetAndDestroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${suffix}`,
+    connections: () => connections,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 /**

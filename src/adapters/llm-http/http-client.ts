@@ -55,6 +55,16 @@ const IDLE_WITHOUT_HINT_MS = 5 * 60_000;
 /** Socket errors of a connection the backend closed or reset before answering. */
 const RESET_BEFORE_ANSWER = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
+/**
+ * Whether a request failed after its connection was made and the request went out, before any answer: the
+ * backend, or a proxy between (one that cuts requests waiting for their first token), closed or reset it.
+ * The backend was reachable, so this is a failed request (`llm_failed`), not an unreachable backend
+ * (`ECONNREFUSED`, a name that does not resolve, or a listener that resets the connection as it is made).
+ */
+export function wasDroppedAfterSending(error: unknown): boolean {
+  return error instanceof RequestFailed && error.isResetBeforeAnswer;
+}
+
 export class HttpClient {
   private readonly pool: Pool;
   /** The base URL's path (`/ollama` behind a proxy), put in front of every request's path. */
@@ -128,8 +138,9 @@ export class HttpClient {
       };
     } catch (error) {
       const cause = error instanceof Error ? error : new Error(String(error));
-      const code = (cause as NodeJS.ErrnoException).code ?? '';
-      throw new RequestFailed(url, cause, RESET_BEFORE_ANSWER.has(code));
+      const { code = '', syscall } = cause as NodeJS.ErrnoException;
+      // A reset while connecting (`connect ECONNRESET`: a listener that accepts and resets at once) came before the request went out.
+      throw new RequestFailed(url, cause, RESET_BEFORE_ANSWER.has(code) && syscall !== 'connect');
     }
   }
 }

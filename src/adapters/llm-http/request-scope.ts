@@ -5,6 +5,7 @@
  */
 
 import type { AppError } from '../../domain/errors.js';
+import { wasDroppedAfterSending } from './http-client.js';
 
 /** Which limit a request ran into: until response headers, until the first token, or the whole reply. */
 export type LlmTimeout = 'headers' | 'first-token' | 'total';
@@ -85,7 +86,7 @@ export interface IdempotentRequestOptions {
   /** The caller's signal (client gone, shutdown). */
   signal: AbortSignal | undefined;
   timeoutMs: number;
-  /** How many tries in all; only a connection error (`llm_unavailable`) is tried again. */
+  /** How many tries in all; only a connection error (unreachable, or dropped before any answer) is tried again. */
   attempts: number;
   /** The error for a request the caller cancelled. */
   cancelled: () => AppError;
@@ -114,7 +115,8 @@ export async function sendIdempotent<T>(options: IdempotentRequestOptions, send:
       return result;
     } catch (error) {
       const appError = options.explain(error, scope, hasResponse);
-      if (appError.kind !== 'llm_unavailable' || attempt >= options.attempts) throw appError;
+      const isConnectionError = appError.kind === 'llm_unavailable' || (!hasResponse && wasDroppedAfterSending(error));
+      if (!isConnectionError || attempt >= options.attempts) throw appError;
       options.onRetry?.(attempt);
     } finally {
       scope.dispose();

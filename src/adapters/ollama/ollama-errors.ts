@@ -19,6 +19,21 @@ export function ollamaUnreachable(endpoint: string, cause: unknown): AppError {
   );
 }
 
+/**
+ * The connection was made and the request sent, then closed or reset before any answer: Ollama was
+ * reachable, so this is a failed request (a proxy between cutting requests that wait for their first
+ * token, or Ollama dropping it), not "start Ollama".
+ */
+export function ollamaDroppedRequest(endpoint: string, cause: unknown): AppError {
+  const code = causeCode(cause);
+  return new AppError(
+    'llm_failed',
+    `Ollama at ${endpoint} closed the connection before answering${code ? ` (${code})` : ''}; the request had been sent. ` +
+      'Try again; if it keeps happening, a proxy between may be cutting requests that wait for their first token (raise its read timeout), or check Ollama\'s log.',
+    { data: { endpoint }, detail: cause },
+  );
+}
+
 export function modelNotInstalled(model: string, ollamaText: string): AppError {
   return new AppError(
     'model_not_installed',

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LlmChatEvent, LlmChatRequest } from '../../ports/llm.js';
-import { closedPortUrl, collect, eventsOfTwoReads, failureOf, textOf } from '../../../test/helpers/llm-events.js';
+import { closedPortUrl, collect, eventsOfTwoReads, failureOf, resetAfterRequestServer, textOf } from '../../../test/helpers/llm-events.js';
 import { startFakeOllama, type FakeOllama } from '../../../test/fakes/fake-ollama.js';
 import { DEFAULT_OLLAMA_URL, normalizeOllamaHost, OllamaProvider } from './ollama-provider.js';
 
@@ -301,8 +301,24 @@ describe('OllamaProvider', () => {
       );
       flaky.server.close();
 
-      expect(error.kind).toBe('llm_unavailable');
+      expect(error.kind).toBe('llm_failed');
       expect(flaky.hits()).toBe(1);
+    });
+
+    it('answers llm_failed, not unreachable, when a proxy resets the sent request before its first token', async () => {
+      const proxy = await resetAfterRequestServer();
+      try {
+        const error = await failureOf(new OllamaProvider({ baseUrl: proxy.url }).chat(request, new AbortController().signal));
+
+        expect(error.kind).toBe('llm_failed');
+        expect(error.message).toBe(
+          `Ollama at ${proxy.url} closed the connection before answering (ECONNRESET); the request had been sent. ` +
+            "Try again; if it keeps happening, a proxy between may be cutting requests that wait for their first token (raise its read timeout), or check Ollama's log.",
+        );
+        expect(proxy.connections()).toBe(1);
+      } finally {
+        await proxy.close();
+      }
     });
 
     it('throws cancelled without calling Ollama when the signal is already aborted', async () => {

@@ -10,12 +10,13 @@ import { systemClock } from '../../ports/clock.js';
 import type { LlmChatEvent, LlmChatRequest, LlmMessage, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
 import { causeOf } from '../../logger.js';
 import { NdjsonLineSplitter } from './ndjson.js';
-import { HttpClient, releaseAnswer } from '../llm-http/http-client.js';
+import { HttpClient, releaseAnswer, wasDroppedAfterSending } from '../llm-http/http-client.js';
 import { RequestScope, sendIdempotent } from '../llm-http/request-scope.js';
 import { StatusProbe } from '../llm-http/status-probe.js';
 import {
   chatCancelled,
   errorFromResponse,
+  ollamaDroppedRequest,
   ollamaFailed,
   ollamaTimedOut,
   ollamaUnreachable,
@@ -319,7 +320,7 @@ export class OllamaProvider implements LlmProvider {
     if (stop?.by === 'caller') return cancelled();
     if (stop?.by === 'timeout') return ollamaTimedOut(stop.timeout, stop.ms);
     if (isAppError(error)) return error;
-    if (!hasResponse) return ollamaUnreachable(this.baseUrl, error);
+    if (!hasResponse) return wasDroppedAfterSending(error) ? ollamaDroppedRequest(this.baseUrl, error) : ollamaUnreachable(this.baseUrl, error);
     return replyBrokeOff('the connection closed mid-reply', error);
   }
 }

@@ -18,6 +18,17 @@ export function openAiUnreachable(backend: string, endpoint: string, cause: unkn
   );
 }
 
+/** The connection was made and the request sent, then closed or reset before any answer (see `ollamaDroppedRequest`). */
+export function openAiDroppedRequest(backend: string, endpoint: string, cause: unknown): AppError {
+  const code = causeCode(cause);
+  return new AppError(
+    'llm_failed',
+    `The OpenAI-compatible server "${backend}" at ${endpoint} closed the connection before answering${code ? ` (${code})` : ''}; the request had been sent. ` +
+      'Try again; if it keeps happening, a proxy between may be cutting requests that wait for their first token (raise its read timeout), or check the server\'s log.',
+    { data: { endpoint, backend }, detail: cause },
+  );
+}
+
 export function openAiTimedOut(backend: string, timeout: LlmTimeout, ms: number): AppError {
   const stage =
     timeout === 'total' ? 'the whole reply took too long' : 'no reply had started; the model may still be loading or the server is overloaded';

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LlmChatEvent, LlmChatRequest } from '../../ports/llm.js';
 import { AppError } from '../../domain/errors.js';
-import { closedPortUrl, collect, eventsOfTwoReads, failureOf, textOf } from '../../../test/helpers/llm-events.js';
+import { closedPortUrl, collect, eventsOfTwoReads, failureOf, resetAfterRequestServer, textOf } from '../../../test/helpers/llm-events.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../../../test/fakes/fake-openai.js';
 import { OpenAiProvider } from './openai-provider.js';
 
@@ -126,6 +126,18 @@ describe('OpenAiProvider', () => {
     const unreachable = await failureOf(nowhere.chat(request, new AbortController().signal));
     expect(unreachable.kind).toBe('llm_unavailable');
     expect(unreachable.message).toMatch(/"gone" is not reachable at http:\/\/127\.0\.0\.1:\d+\/v1 \(ECONNREFUSED\)/);
+  });
+
+  it('reports a request a proxy reset before its first token as failed, not unreachable', async () => {
+    const proxy = await resetAfterRequestServer('/v1');
+    try {
+      const error = await failureOf(new OpenAiProvider({ name: 'behind-proxy', baseUrl: proxy.url }).chat(request, new AbortController().signal));
+
+      expect(error.kind).toBe('llm_failed');
+      expect(error.message).toContain(`"behind-proxy" at ${proxy.url} closed the connection before answering (ECONNRESET); the request had been sent.`);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('reports a stream that breaks off or carries an error event, after the text it had', async () => {

@@ -14,10 +14,10 @@ import { AppError, isAppError } from '../../domain/errors.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { LlmChatEvent, LlmChatRequest, LlmMessage, LlmModel, LlmProvider, LlmStatus } from '../../ports/llm.js';
-import { HttpClient, releaseAnswer, type HttpAnswer } from '../llm-http/http-client.js';
+import { HttpClient, releaseAnswer, wasDroppedAfterSending, type HttpAnswer } from '../llm-http/http-client.js';
 import { RequestScope, sendIdempotent } from '../llm-http/request-scope.js';
 import { StatusProbe } from '../llm-http/status-probe.js';
-import { errorFromApi, isApiError, openAiBrokeOff, openAiCancelled, openAiTimedOut, openAiUnreachable } from './openai-errors.js';
+import { errorFromApi, isApiError, openAiBrokeOff, openAiCancelled, openAiDroppedRequest, openAiTimedOut, openAiUnreachable } from './openai-errors.js';
 import { ServerSentEventSplitter } from './sse-events.js';
 
 /** The subset of a pino logger this adapter uses. */
@@ -275,7 +275,7 @@ export class OpenAiProvider implements LlmProvider {
       if (error.status === undefined) return openAiBrokeOff(this.name, `the server reported: ${error.message}`, error);
       return errorFromApi(error, this.name, this.baseUrl, model);
     }
-    if (!hasResponse) return openAiUnreachable(this.name, this.baseUrl, error);
+    if (!hasResponse) return wasDroppedAfterSending(error) ? openAiDroppedRequest(this.name, this.baseUrl, error) : openAiUnreachable(this.name, this.baseUrl, error);
     return openAiBrokeOff(this.name, 'the connection closed mid-reply', error);
   }
 }

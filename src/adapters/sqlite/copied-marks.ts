@@ -15,7 +15,7 @@
  * filed again (`TopicThreadService.fileRecovered`). SQLite's own replies carry no marks (their after-reply
  * writes commit in one transaction with the clearing of the record), so their turns run outside any scope.
  */
-import { replyWrite } from '../after-reply-scope.js';
+import { nextReplyWrite, replyWrite, type ReplyWrite } from '../after-reply-scope.js';
 import type { Database } from './database.js';
 
 /** Per database: the replies taken over with marks, each mark's name with its write's result. */
@@ -51,10 +51,22 @@ export function dropCopiedMarks(db: Database, replyMessageId: number): void {
  * null otherwise. Call once per write, when it is asked for (the name counts the reply's writes of its kind).
  */
 export function copiedMark(db: Database, kind: string): { result: unknown } | null {
+  return markOf(db, kind, replyWrite);
+}
+
+/**
+ * `copiedMark` of the next write of `kind`, looked up before it is asked for and without counting it (a
+ * caller that decides what the write saves before asking for it: `SqliteSocialStore.moodWrittenAlready`).
+ */
+export function nextCopiedMark(db: Database, kind: string): { result: unknown } | null {
+  return markOf(db, kind, nextReplyWrite);
+}
+
+function markOf(db: Database, kind: string, nameOf: (kind: string) => ReplyWrite | null): { result: unknown } | null {
   const held = copied.get(db);
   // no copied reply being redone: an ordinary turn's write, in no scope
   if (held === undefined || held.size === 0) return null;
-  const write = replyWrite(kind);
+  const write = nameOf(kind);
   if (write === null) return null;
   const marks = held.get(write.replyMessageId);
   return marks?.has(write.name) === true ? { result: marks.get(write.name) } : null;

@@ -2,8 +2,9 @@
  * `MoodHistory` on the SQLite connection the main store opened (migration `0030_mood_samples`).
  * Row mapping and the query's shape are shared with PostgreSQL (`mood-sample-rows.ts`).
  */
+import type { MoodSampleCause } from '../../domain/social/mood-samples.js';
 import type { MoodHistory, MoodSampleInput, MoodSamplePage, MoodSampleQuery, MoodSampleRecord } from '../../ports/mood-history.js';
-import { copiedMark } from './copied-marks.js';
+import { copiedMark, nextCopiedMark } from './copied-marks.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { immediateTransaction } from './transactions.js';
@@ -62,6 +63,11 @@ export class SqliteMoodHistory implements MoodHistory {
       .catch((error: unknown) => {
         throw translateSqliteError(error, this.path);
       });
+  }
+
+  sampleWrittenAlready(cause: MoodSampleCause): MoodSampleRecord | undefined {
+    const copied = nextCopiedMark(this.db, `mood_sample:${cause}`);
+    return copied === null ? undefined : toMoodSample(copied.result as MoodSampleRow);
   }
 
   latest(personaId: string): Promise<MoodSampleRecord | null> {

@@ -24,7 +24,7 @@ import type {
   ThreadRecord,
 } from '../../ports/social-store.js';
 import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from './social-rows.js';
-import { copiedMark } from './copied-marks.js';
+import { copiedMark, nextCopiedMark } from './copied-marks.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { ConnectionFollow } from './connection-follow.js';
@@ -190,6 +190,11 @@ export class SqliteSocialStore implements SocialStore {
       this.saveMoodRows(personaId, state, event);
       return state;
     });
+  }
+
+  moodWrittenAlready(personaId: string): MoodState | undefined {
+    const copied = nextCopiedMark(this.db, `mood:${personaId}`);
+    return copied === null ? undefined : (copied.result as MoodState);
   }
 
   private moodRow(personaId: string): MoodState | null {

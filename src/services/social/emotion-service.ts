@@ -125,7 +125,10 @@ export class EmotionService {
         if (options.afterIo === true) await afterIo();
         const now = this.clock.now();
         if (!isShared) {
-          const state = change(this.driftBase(persona, await this.storedMood(persona.id), now), now);
+          const stored = await this.storedMood(persona.id);
+          // A write the store did already (a reply redone from a copy that committed its reaction): its
+          // mood is the change's result, not the change applied to it once more.
+          const state = this.store.moodWrittenAlready?.(persona.id) ?? change(this.driftBase(persona, stored, now), now);
           this.stored.set(persona.id, state);
           decide();
           const written = this.store.updateMood(persona.id, () => ({ state, event: { mood: moodName(state), cause, conversationId } }));

@@ -111,6 +111,13 @@ export class MoodHistoryService {
     const { history, clock } = this.deps;
     const kept = this.newest.get(persona.id);
     const [[moodNow, snapshot], last] = await Promise.all([state, kept !== undefined ? kept : history.latest(persona.id)]);
+    const copied = history.sampleWrittenAlready?.(cause);
+    if (copied !== undefined) {
+      // A reply redone from a copy that wrote this sample: the copy holds it (asked for, it writes nothing),
+      // and later samples compare with it, not with figures read now (the copy's mood may be past it).
+      this.keep(persona.id, copied);
+      return { written: history.append(copied).then(() => undefined) };
+    }
     const now = clock.now();
     const figures: MoodEnergyFigures = {
       mood: moodName(moodNow),
