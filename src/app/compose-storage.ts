@@ -149,7 +149,7 @@ export async function openStorage(config: Config, options: StorageOptions): Prom
     store,
     social: new SqliteSocialStore(db, databasePath),
     memories: new SqliteMemoryStore(db, databasePath, { thesaurus: wordnetThesaurus(options.logger) }),
-    jobs: new SqliteJobQueue(db, jobOptions),
+    jobs: new SqliteJobQueue(db, { ...jobOptions, claimWrites: config.jobs.claimWrites }),
     apiKeys: new SqliteApiKeyStore(db, databasePath),
     settings: new SqliteSettingsStore(db, databasePath),
     cards: new SqliteCardStore(db, databasePath),

@@ -246,6 +246,12 @@ export const configSchema = z.object({
        * the event loop does not need, `main` on one.
        */
       thread: z.enum(['auto', 'main', 'worker']).default('main'),
+      /**
+       * SQLite: a chat turn's memory formation and relationship update write in one transaction (their model
+       * calls first, then one commit) instead of one each. Off by default: fewer commits, but more CPU for the
+       * jobs in the in-process bench (bench/README.md, round 15 claimtx).
+       */
+      claimWrites: z.boolean().default(false),
     })
     .prefault({}),
   /** Redis, for what several nodes share (docs/operations.md): events, rate limits, queue depth, group ownership. */

@@ -5,8 +5,9 @@
  * completion in a transaction of its own, two WAL commits a turn that rewrote the same pages twice (the
  * jobs table and its indexes, FTS5's structure record, index roots). Now a job that comes to its write
  * hands it over and waits; the queue starts the claim's next job meanwhile, and once every job of the
- * claim has come to its write or ended, the writes run in one transaction: each in a savepoint of its own
- * with its job's completion (one that throws is rolled back alone, its job retried), then one commit.
+ * claim has come to its write or ended, the writes run in one transaction: each with its job's completion,
+ * in a savepoint of its own after the first (one that throws is rolled back alone, its job retried), then
+ * one commit.
  * A kill -9 before that commit leaves every job of the claim to run again, none half-written.
  */
 import type { JointWrite } from '../../ports/jobs.js';
@@ -44,33 +45,49 @@ export class ClaimWrites {
     });
   }
 
-  /** Runs the waiting writes in one transaction, each in a savepoint with its completion; settles each. */
+  /**
+   * Runs the waiting writes in one transaction, each in a savepoint with its completion, and settles
+   * each. The first needs no savepoint: nothing is written before it, so when it throws the transaction
+   * is rolled back whole and the others go on in the next. (A savepoint copies each page it changes
+   * aside first: ~0.1 ms for a formation's memories, about what the commit saved costs.)
+   */
   writeAll(): void {
     const writes = this.waiting;
     this.waiting = [];
-    if (writes.length === 0) return;
+    const outcomes: Array<PromiseSettledResult<unknown>> = [];
     const transaction = immediateTransaction(this.db);
-    let outcomes: Array<PromiseSettledResult<unknown>>;
-    try {
-      outcomes = transaction(() =>
-        writes.map(({ jobId, write }): PromiseSettledResult<unknown> => {
+    const written = (entry: WaitingWrite): unknown => {
+      const done = entry.write.write();
+      this.markCompleted(entry.jobId);
+      return done;
+    };
+    while (outcomes.length < writes.length) {
+      const first = outcomes.length;
+      let isFirstFailed = false;
+      try {
+        const settled = transaction(() => {
+          let value: unknown;
           try {
-            return {
-              status: 'fulfilled',
-              value: transaction(() => {
-                const done = write.write();
-                this.markCompleted(jobId);
-                return done;
-              }),
-            };
+            value = written(writes[first]!);
           } catch (error) {
-            return { status: 'rejected', reason: error };
+            isFirstFailed = true;
+            throw error;
           }
-        }),
-      );
-    } catch (error) {
-      // The commit itself failed: nothing was written.
-      outcomes = writes.map(() => ({ status: 'rejected', reason: error }));
+          const rest = writes.slice(first + 1).map((entry): PromiseSettledResult<unknown> => {
+            try {
+              return { status: 'fulfilled', value: transaction(() => written(entry)) };
+            } catch (error) {
+              return { status: 'rejected', reason: error };
+            }
+          });
+          return [{ status: 'fulfilled', value } as const, ...rest];
+        });
+        outcomes.push(...settled);
+      } catch (error) {
+        // The first write failed (its transaction, nothing else in it, rolled back), or the commit did: nothing was written.
+        if (isFirstFailed) outcomes.push({ status: 'rejected', reason: error });
+        else while (outcomes.length < writes.length) outcomes.push({ status: 'rejected', reason: error });
+      }
     }
     for (const [index, entry] of writes.entries()) {
       const outcome = outcomes[index]!;

@@ -555,7 +555,7 @@ describe('SqliteJobQueue', () => {
   it("commits the last writes of a claim's jobs in one transaction, once every job of the claim has come to its write", async () => {
     db = openDatabase(':memory:');
     db.exec('CREATE TABLE effects (n INTEGER)');
-    const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000, claimWrites: true });
     const seen: string[] = [];
     for (const [type, n] of [['form', 1], ['relate', 2]] as const)
       queue.register(
@@ -580,28 +580,51 @@ describe('SqliteJobQueue', () => {
     ]);
   });
 
-  it("rolls back a claim's write that fails alone: the others commit with their completions, its job is retried", async () => {
+  it("writes each job's effect on its own unless asked to write a claim's together (claimWrites)", async () => {
     db = openDatabase(':memory:');
-    db.exec('CREATE TABLE effects (n INTEGER CHECK (n <> 2))');
-    const queue = new SqliteJobQueue(db, { pollMs: 10, retryBaseMs: 60_000 });
+    db.exec('CREATE TABLE effects (n INTEGER)');
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
+    const seen: string[] = [];
+    for (const [type, n] of [['form', 1], ['relate', 2]] as const)
+      queue.register(
+        type,
+        async (job) => {
+          seen.push(`${type} starts, written: ${effects().join()}`);
+          await writeEffect(job, n);
+        },
+        undefined,
+        { withClaim: true },
+      );
+    queue.start();
+    await Promise.all([queue.enqueue('form', {}), queue.enqueue('relate', {})]);
+    await queue.drain(2_000);
+    await queue.stop();
+    expect(seen).toEqual(['form starts, written: ', 'relate starts, written: 1']);
+  });
+
+  it.each([
+    ['the first', 1],
+    ['a later', 2],
+  ])("rolls back a claim's write that fails alone (%s): the others commit with their completions, its job is retried", async (_which, failing) => {
+    db = openDatabase(':memory:');
+    db.exec(`CREATE TABLE effects (n INTEGER CHECK (n <> ${failing}))`);
+    const queue = new SqliteJobQueue(db, { pollMs: 10, retryBaseMs: 60_000, claimWrites: true });
     for (const type of ['form', 'relate', 'summarise'])
       queue.register(type, async (job) => void (await writeEffect(job, job.payload.n as number)), undefined, { withClaim: true });
     queue.start();
     const ids = await Promise.all([queue.enqueue('form', { n: 1 }), queue.enqueue('relate', { n: 2 }), queue.enqueue('summarise', { n: 3 })]);
     await queue.drain(2_000);
     await queue.stop();
-    expect(effects()).toEqual([1, 3]);
-    expect(ids.map((id) => row(id))).toMatchObject([
-      { status: 'completed', attempts: 1 },
-      { status: 'pending', attempts: 1, last_error: expect.stringContaining('CHECK') as unknown },
-      { status: 'completed', attempts: 1 },
-    ]);
+    expect(effects()).toEqual([1, 2, 3].filter((n) => n !== failing));
+    expect(ids.map((id, index) => row(id).status + (index + 1 === failing ? `, attempts ${row(id).attempts}, ${row(id).last_error}` : ''))).toEqual(
+      [1, 2, 3].map((n) => (n === failing ? 'pending, attempts 1, CHECK constraint failed: n <> ' + failing : 'completed')),
+    );
   });
 
   it("commits a write waiting for its claim's other jobs when the queue stops, and gives the unfinished job back", async () => {
     db = openDatabase(':memory:');
     db.exec('CREATE TABLE effects (n INTEGER)');
-    const queue = new SqliteJobQueue(db, { pollMs: 60_000, stopTimeoutMs: 50 });
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000, stopTimeoutMs: 50, claimWrites: true });
     queue.register('form', async (job) => void (await writeEffect(job, 1)), undefined, { withClaim: true });
     const started = new Promise<void>((resolve) =>
       queue.register(
@@ -626,7 +649,7 @@ describe('SqliteJobQueue', () => {
   it("commits a claim's writes before a job of a type that does not write with them starts", async () => {
     db = openDatabase(':memory:');
     db.exec('CREATE TABLE effects (n INTEGER)');
-    const queue = new SqliteJobQueue(db, { pollMs: 60_000 });
+    const queue = new SqliteJobQueue(db, { pollMs: 60_000, claimWrites: true });
     const seen: string[] = [];
     queue.register('form', async (job) => void (await writeEffect(job, 1)), undefined, { withClaim: true });
     queue.register('summarise', async () => void seen.push(`summarise starts, written: ${effects().join()}`));

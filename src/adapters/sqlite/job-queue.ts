@@ -19,7 +19,7 @@
  * - A handler may instead hand its job's `completion` to its last write (`completingTransaction`, by a store
  *   on this connection): the job is marked completed in that transaction, with no commit of its own.
  *   Memory formation and the relationship update do: a turn's jobs cost their own writes and nothing more.
- * - The jobs of one claim write together (`claim-writes.ts`): a handler's last write handed over with its
+ * - With `claimWrites`, the jobs of one claim write together (`claim-writes.ts`): a handler's last write handed over with its
  *   completion (`JobCompletion.writeJointly`) waits while the claim's next job runs; once every job of the
  *   claim has come to its write or ended, all those writes commit in one transaction.
  * - A claim takes the due jobs of a turn together (up to {@link CLAIM_BATCH}, oldest first) and this
@@ -76,7 +76,14 @@ const HAS_PENDING_TWIN = `dedupe_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobs 
 export const CLAIM_BATCH = 8;
 
 /** The queue's options (shared with the PostgreSQL queue: `../jobs/job-worker.ts`). */
-export type SqliteJobQueueOptions = JobQueueOptions;
+export type SqliteJobQueueOptions = JobQueueOptions & {
+  /**
+   * The last writes of a claim's jobs of the types registered `{ withClaim: true }` commit together
+   * (`claim-writes.ts`, config `jobs.claimWrites`). Defaults to false: one transaction a turn fewer, but
+   * the in-process bench measured more CPU for the jobs with it, not less (bench/README.md, round 15 claimtx).
+   */
+  claimWrites?: boolean;
+};
 
 /** The backoff rule lives in the domain (`domain/job-retry.ts`), shared with the PostgreSQL queue. */
 export { retryDelay } from '../../domain/job-retry.js';
@@ -119,6 +126,7 @@ export class SqliteJobQueue implements JobQueue {
   private readonly yielding: InteractiveYield;
   /** The last writes of the running jobs of this claim, waiting to commit together. */
   private readonly claimWrites: ClaimWrites;
+  private readonly isWritingClaimsTogether: boolean;
 
   constructor(
     private readonly db: Database,
@@ -129,6 +137,7 @@ export class SqliteJobQueue implements JobQueue {
     this.settings = jobQueueSettings(options);
     this.yielding = new InteractiveYield(this.clock, () => this.isStarted);
     this.claimWrites = new ClaimWrites(db, (jobId) => this.markOneCompleted(jobId, this.clock.now()));
+    this.isWritingClaimsTogether = options.claimWrites ?? false;
   }
 
   /**
@@ -369,7 +378,7 @@ export class SqliteJobQueue implements JobQueue {
         this.isCommitted = true;
       },
     };
-    if (isClaimed && this.writingWithClaim.has(job.type))
+    if (isClaimed && this.isWritingClaimsTogether && this.writingWithClaim.has(job.type))
       completion.writeJointly = (connection, write) => {
         if (connection !== this.db || this.db.inTransaction || completion.isCommitted || !this.isStarted) return undefined;
         const written = this.claimWrites.add(jobId, write, () => completion.committed());
