@@ -1,6 +1,7 @@
 /**
- * `npx tsx bench/profile-stalls.ts FILE.cpuprofile [minMs] [top]`: the server's longest busy stretches
- * in a V8 CPU profile (as written by `npm run bench -- open-loop --cpu-prof`), and what ran in each.
+ * `npx tsx bench/profile-stalls.ts FILE.cpuprofile [minMs] [top] [--from SECONDS]`: the server's longest
+ * busy stretches in a V8 CPU profile (as written by `npm run bench -- open-loop --cpu-prof`), and what ran
+ * in each.
  *
  * A busy stretch is a run of samples with no `(idle)` sample between them: the event loop never went
  * back to waiting for I/O, so every request that arrived meanwhile waited for the stretch to end. Under
@@ -12,13 +13,21 @@
  * `minMs`: there the profiler's thread did not run at all (the process was descheduled: machine load,
  * not the server's code). "monotonic" is the clock of the server's stall log (`logStallsMs`), so a
  * logged stall can be looked up here.
+ *
+ * Last, all busy time by what the event loop was running it for: frames read from sockets (the requests),
+ * each `process.nextTick` callback, each timer's and each `setImmediate`'s callback, GC, V8's own
+ * `(program)` and the rest by entry point; a periodic job that is not a request shows there even when its
+ * stretches are short. `--from SECONDS` leaves out the profile's first seconds (start-up, warm-up).
  */
 import { readFileSync } from 'node:fs';
-import { label, type Profile } from './lib/cpu-profile.js';
+import { label, type Profile, type ProfileNode } from './lib/cpu-profile.js';
 
-const [file, minArg, topArg] = process.argv.slice(2);
-if (file === undefined) {
-  process.stderr.write('usage: npx tsx bench/profile-stalls.ts FILE.cpuprofile [minMs] [top]\n');
+const args = process.argv.slice(2);
+const fromIndex = args.indexOf('--from');
+const fromUs = fromIndex === -1 ? 0 : Number(args.splice(fromIndex, 2)[1]) * 1e6;
+const [file, minArg, topArg] = args;
+if (file === undefined || Number.isNaN(fromUs)) {
+  process.stderr.write('usage: npx tsx bench/profile-stalls.ts FILE.cpuprofile [minMs] [top] [--from SECONDS]\n');
   process.exit(2);
 }
 const minUs = Number(minArg ?? 20) * 1000;
@@ -44,6 +53,28 @@ interface Stretch {
   byFunction: Map<string, number>;
 }
 
+/** The entry points whose next frame down says what a sample's work was for (see `sourceOf`). */
+const CALLBACK_RUNNERS: Record<string, string> = {
+  processTicksAndRejections: 'nextTick',
+  listOnTimeout: 'timer',
+  processImmediate: 'immediate',
+};
+const SOCKET_READS = new Set(['onStreamRead', 'socketOnData']);
+
+/** What the event loop ran a sample's work for, from the sample's stack (root first). */
+function sourceOf(stack: ProfileNode[]): string {
+  const names = stack.map((node) => node.callFrame.functionName);
+  if (names.some((name) => SOCKET_READS.has(name))) return 'socket reads (requests in)';
+  const leaf = names.at(-1)!;
+  if (leaf === '(garbage collector)' || leaf === '(program)') return leaf;
+  for (let index = names.length - 2; index >= 0; index--) {
+    const kind = CALLBACK_RUNNERS[names[index]!];
+    if (kind !== undefined) return `${kind}: ${label(stack[index + 1]!)}`;
+  }
+  return `other: ${label(stack[1] ?? stack[0]!)}`;
+}
+
+const bySource = new Map<string, number>();
 const stretches: Stretch[] = [];
 const gaps: Array<{ atUs: number; us: number }> = [];
 let current: Stretch | null = null;
@@ -59,6 +90,12 @@ for (let index = 0; index < profile.samples.length; index++) {
     if (current !== null) stretches.push(current);
     current = null;
     continue;
+  }
+  if (at - delta >= fromUs) {
+    const stack: ProfileNode[] = [];
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) stack.unshift(byId.get(id)!);
+    const source = sourceOf(stack);
+    bySource.set(source, (bySource.get(source) ?? 0) + ran);
   }
   current ??= { startUs: at - delta, durationUs: 0, runningUs: 0, gcUs: 0, byFunction: new Map() };
   current.durationUs += delta;
@@ -94,4 +131,10 @@ for (const stretch of long.sort((a, b) => b.runningUs - a.runningUs).slice(0, to
 if (gaps.length > 0) {
   process.stdout.write(`\ngaps between samples of at least ${ms(minUs)} ms (process not running): ${gaps.length}, ${ms(gaps.reduce((sum, gap) => sum + gap.us, 0))} ms in all\n`);
   for (const gap of gaps.sort((a, b) => b.us - a.us).slice(0, top)) process.stdout.write(`  at ${(gap.atUs / 1e6).toFixed(3)} s: ${ms(gap.us)} ms\n`);
+}
+
+const sourcesUs = [...bySource.values()].reduce((sum, us) => sum + us, 0);
+process.stdout.write(`\nbusy time from ${(fromUs / 1e6).toFixed(1)} s by what the event loop ran it for: ${ms(sourcesUs)} ms\n`);
+for (const [source, us] of [...bySource].sort((a, b) => b[1] - a[1]).slice(0, top * 2)) {
+  process.stdout.write(`  ${ms(us).padStart(8)} ms ${((us * 100) / sourcesUs).toFixed(1).padStart(5)} %  ${source}\n`);
 }
