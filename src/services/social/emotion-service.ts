@@ -27,6 +27,14 @@ export interface MoodPatch {
   curiosity?: number;
 }
 
+/**
+ * Told of each mood change: the persona, the change's cause, and `savedBefore` when the change was found
+ * saved already (the redo of a reply whose reaction was committed and marked before: a PostgreSQL node
+ * that died, or the PostgreSQL copy a SQLite server took over): the mood it saved then (its `updatedAt`
+ * the change's moment), not the mood now.
+ */
+export type ChangeListener = (persona: PersonaRecord, cause: string, savedBefore?: MoodState) => Promise<void>;
+
 export class EmotionService {
   /**
    * Stored moods, read through: every write goes through this service, and `persona.status` and each
@@ -36,7 +44,7 @@ export class EmotionService {
   private readonly stored = new Map<string, MoodState | null>();
   /** Each persona record's baseline: a record is replaced, never changed, when the persona is edited. */
   private readonly baselines = new WeakMap<PersonaRecord, MoodFigures>();
-  private readonly changeListeners: ((persona: PersonaRecord, cause: string) => Promise<void>)[] = [];
+  private readonly changeListeners: ChangeListener[] = [];
   /**
    * Per persona, the mood change being saved: readers of stored mood events wait for it (`settled`), and
    * with a shared store so do reads of the mood itself (another node may have changed it meanwhile).
@@ -93,7 +101,7 @@ export class EmotionService {
    * reaction and its mood sample commit with the clearing of the reply's pending record); with a shared
    * store once the change is saved (the store decides it).
    */
-  onChanged(listener: (persona: PersonaRecord, cause: string) => Promise<void>): void {
+  onChanged(listener: ChangeListener): void {
     this.changeListeners.push(listener);
   }
 
@@ -112,6 +120,8 @@ export class EmotionService {
   ): Promise<MoodState> {
     /** The listeners told of the change: with one writer when it is decided, in `save`; else once it is saved. */
     let told: Promise<void> | undefined;
+    /** With a shared store, the mood the change saved before (a redo that found its write done: its mark). */
+    let savedBefore: MoodState | undefined;
     const previous = this.saving.get(persona.id);
     const previousDecision = this.deciding.get(persona.id);
     let decide = (): void => undefined;
@@ -128,11 +138,12 @@ export class EmotionService {
           const stored = await this.storedMood(persona.id);
           // A write the store did already (a reply redone from a copy that committed its reaction): its
           // mood is the change's result, not the change applied to it once more.
-          const state = this.store.moodWrittenAlready?.(persona.id) ?? change(this.driftBase(persona, stored, now), now);
+          const writtenAlready = this.store.moodWrittenAlready?.(persona.id);
+          const state = writtenAlready ?? change(this.driftBase(persona, stored, now), now);
           this.stored.set(persona.id, state);
           decide();
           const written = this.store.updateMood(persona.id, () => ({ state, event: { mood: moodName(state), cause, conversationId } }));
-          told = this.tell(persona, cause);
+          told = this.tell(persona, cause, writtenAlready);
           try {
             return await written;
           } catch (error) {
@@ -144,10 +155,14 @@ export class EmotionService {
         this.stored.delete(persona.id); // a failed write must not leave the unsaved mood cached
         // The cause is the caller's, not the write's: a redo that finds this write done (its mark, after a
         // crash) skips `change` but must still tell the listeners what changed the mood (its sample's cause).
-        return await this.store.updateMood(persona.id, (stored) => {
+        let isApplied = false;
+        const saved = await this.store.updateMood(persona.id, (stored) => {
+          isApplied = true;
           const state = change(this.driftBase(persona, stored, now), now);
           return { state, event: { mood: moodName(state), cause, conversationId } };
         });
+        if (!isApplied) savedBefore = saved;
+        return saved;
       } finally {
         decide();
       }
@@ -165,13 +180,13 @@ export class EmotionService {
       if (this.saving.get(persona.id) === saved) this.saving.delete(persona.id);
       await told;
     }
-    if (told === undefined) await this.tell(persona, cause);
+    if (told === undefined) await this.tell(persona, cause, savedBefore);
     return next;
   }
 
   /** Calls every `onChanged` listener at once (what each asks for to write joins the moment's batch). */
-  private async tell(persona: PersonaRecord, cause: string): Promise<void> {
-    await Promise.all(this.changeListeners.map((listener) => listener(persona, cause)));
+  private async tell(persona: PersonaRecord, cause: string, savedBefore?: MoodState): Promise<void> {
+    await Promise.all(this.changeListeners.map((listener) => listener(persona, cause, savedBefore)));
   }
 
   /** What a change applies to: the stored mood, or the baseline's mood at `now` for a persona never moved. */

@@ -74,7 +74,8 @@ describe.skipIf(!postgres.ok)('MoodHistoryService on PostgreSQL, redoing a reply
     await dropFreshPostgres();
   });
 
-  it("samples a reaction the dead node had saved under the reaction's own cause, not as a manual change", async () => {
+  /** A reply on node A whose reaction A saved (marked done for the reply) at `reactedAt`, then A died before the sample's write. */
+  async function reactionSavedByDeadNode(reactedAt: number, before?: (node: PostgresStore, personas: PersonaService) => Promise<void>) {
     const nodeA = new PostgresStore(await freshPostgres());
     const definition = buildPersonaDefinition({ name: 'Aria' });
     await nodeA.insertPersona(definition, 1);
@@ -92,12 +93,21 @@ describe.skipIf(!postgres.ok)('MoodHistoryService on PostgreSQL, redoing a reply
     });
     const aria = (await nodeA.getPersona('aria'))!;
     const heard = { heard: 'you are wonderful', cause: 'chat', conversationId: conversation.id };
-    // Node A saved the reaction (marked done for the reply), then died before the sample's write.
+    if (before !== undefined) {
+      const personas = new PersonaService(nodeA, clock, new InProcessEventBus());
+      await personas.initialise([definition]);
+      await before(nodeA, personas);
+    }
+    now = reactedAt;
     await nodeA.runAfterReply(reply.id, () => new EmotionService(new PostgresSocialStore(nodeA.database), clock, { sharedStore: true }).react(aria, heard));
     await nodeA.close();
-    // Node B takes the reply over and redoes its after-reply work: the reaction is not applied again, its sample is written.
+    return { definition, reply, heard };
+  }
+
+  /** Node B, which takes the reply over and redoes its after-reply work. */
+  async function nodeTakingOver(definition: ReturnType<typeof buildPersonaDefinition>, replyId: number) {
     const nodeB = new PostgresStore(await freshPostgres());
-    expect((await nodeB.pendingAfterReplies(T0 + 60_000)).map((pending) => pending.replyMessageId)).toEqual([reply.id]);
+    expect((await nodeB.pendingAfterReplies(now + 60_000)).map((pending) => pending.replyMessageId)).toEqual([replyId]);
     const events = new InProcessEventBus();
     const personas = new PersonaService(nodeB, clock, events);
     await personas.initialise([definition]);
@@ -105,9 +115,33 @@ describe.skipIf(!postgres.ok)('MoodHistoryService on PostgreSQL, redoing a reply
     const history = new PostgresMoodHistory(nodeB.database);
     const service = new MoodHistoryService({ history, personas, emotions, clock, logger: pino({ level: 'silent' }), sharedStore: true });
     service.listen(events);
+    return { nodeB, personas, emotions, history, service };
+  }
+
+  it("samples a reaction the dead node had saved under the reaction's own cause, not as a manual change", async () => {
+    const { definition, reply, heard } = await reactionSavedByDeadNode(T0 + 2);
+    const { nodeB, personas, emotions, history, service } = await nodeTakingOver(definition, reply.id);
+    // the reaction is not applied again, its sample is written
     await nodeB.runAfterReply(reply.id, () => emotions.react(personas.resolve('aria'), heard));
     await service.written('aria');
     expect((await history.samples('aria', { limit: 10 })).samples.map((sample) => sample.cause)).toEqual(['chat']);
     expect(await nodeB.database.rows("SELECT cause FROM mood_events WHERE persona_id = 'aria'")).toEqual([{ cause: 'chat' }]);
+  });
+
+  it('samples that reaction as of its moment, with the mood it saved, however late the redo', async () => {
+    const { definition, reply, heard } = await reactionSavedByDeadNode(T0 + 2, async (nodeA, personas) => {
+      // the reply's `turn` sample, written before the node died
+      const emotions = new EmotionService(new PostgresSocialStore(nodeA.database), clock, { sharedStore: true });
+      const service = new MoodHistoryService({ history: new PostgresMoodHistory(nodeA.database), personas, emotions, clock, logger: pino({ level: 'silent' }), sharedStore: true });
+      await service.record(personas.resolve('aria'), 'turn');
+    });
+    now = T0 + 10 * 60_000; // taken over ten minutes later (a lease that ran out)
+    const { nodeB, personas, emotions, history, service } = await nodeTakingOver(definition, reply.id);
+    await nodeB.runAfterReply(reply.id, () => emotions.react(personas.resolve('aria'), heard));
+    await service.written('aria');
+    const [reaction] = await nodeB.database.rows<{ at: number; valence: number }>("SELECT at, valence FROM mood_events WHERE persona_id = 'aria'");
+    const samples = (await history.samples('aria', { limit: 10 })).samples;
+    expect(samples.map((sample) => sample.cause)).toEqual(['turn', 'chat']);
+    expect(samples[1]).toMatchObject({ at: T0 + 2, valence: reaction!.valence });
   });
 });

@@ -59,7 +59,9 @@ export class MoodHistoryService {
    * theirs to record.
    */
   listen(events: EventBus): void {
-    this.deps.emotions.onChanged((persona, cause) => this.record(persona, cause === 'chat' || cause === 'group' ? cause : 'manual'));
+    this.deps.emotions.onChanged((persona, cause, savedBefore) =>
+      this.record(persona, cause === 'chat' || cause === 'group' ? cause : 'manual', savedBefore === undefined ? {} : { savedBefore }),
+    );
     events.subscribe((event) => {
       if (event.type === 'stateImported') this.newest.clear();
       if (event.type === 'personaChanged' && event.change === 'deleted') this.newest.delete(event.personaId);
@@ -81,13 +83,15 @@ export class MoodHistoryService {
    * state it had rested to (`restSample`) — unless nothing changed since the last sample. Never throws:
    * a lost sample must not fail the change it describes (the failure is logged).
    */
-  record(persona: PersonaRecord, cause: MoodSampleCause, options: { afterIo?: boolean } = {}): Promise<void> {
+  record(persona: PersonaRecord, cause: MoodSampleCause, options: { afterIo?: boolean; savedBefore?: MoodState } = {}): Promise<void> {
     const previous = this.asking.get(persona.id) ?? Promise.resolve();
     // The state is read now (a reply's sample shows the mood the persona answered in, not the reaction
-    // saved after it); with `afterIo` it is written once the reply has gone out.
-    const state = this.stateOf(persona, cause);
+    // saved after it); with `afterIo` it is written once the reply has gone out. A change a redo found
+    // saved before is sampled as of its moment, with the mood it saved (as the node that made it would have).
+    const { savedBefore } = options;
+    const state = this.stateOf(persona, cause, savedBefore);
     state.catch(() => undefined);
-    const asked = (options.afterIo === true ? Promise.all([previous, afterIo()]) : previous).then(() => this.ask(persona, cause, state));
+    const asked = (options.afterIo === true ? Promise.all([previous, afterIo()]) : previous).then(() => this.ask(persona, cause, state, savedBefore?.updatedAt));
     const next = asked
       .then(({ written }) => written)
       .catch((error: unknown) => this.deps.logger.warn({ err: error, personaId: persona.id }, 'could not record a mood and energy sample'));
@@ -101,13 +105,19 @@ export class MoodHistoryService {
   }
 
   /** The persona's mood and energy: for a reply's sample as saved now, else once changes being saved are. */
-  private stateOf(persona: PersonaRecord, cause: MoodSampleCause): Promise<[MoodState, { state: SocialEnergyState }]> {
+  private stateOf(persona: PersonaRecord, cause: MoodSampleCause, savedBefore: MoodState | undefined): Promise<[MoodState, { state: SocialEnergyState }]> {
     const { personas, emotions } = this.deps;
-    return Promise.all([cause === 'turn' ? emotions.currentSaved(persona) : emotions.current(persona), personas.snapshot(persona)]);
+    const mood = savedBefore !== undefined ? savedBefore : cause === 'turn' ? emotions.currentSaved(persona) : emotions.current(persona);
+    return Promise.all([mood, personas.snapshot(persona)]);
   }
 
   /** Decides the persona's sample(s) and asks for their writes; `written` settles once those have committed. */
-  private async ask(persona: PersonaRecord, cause: MoodSampleCause, state: Promise<[MoodState, { state: SocialEnergyState }]>): Promise<{ written: Promise<void> }> {
+  private async ask(
+    persona: PersonaRecord,
+    cause: MoodSampleCause,
+    state: Promise<[MoodState, { state: SocialEnergyState }]>,
+    at: number | undefined,
+  ): Promise<{ written: Promise<void> }> {
     const { history, clock } = this.deps;
     const kept = this.newest.get(persona.id);
     const [[moodNow, snapshot], last] = await Promise.all([state, kept !== undefined ? kept : history.latest(persona.id)]);
@@ -118,7 +128,7 @@ export class MoodHistoryService {
       this.keep(persona.id, copied);
       return { written: history.append(copied).then(() => undefined) };
     }
-    const now = clock.now();
+    const now = at ?? clock.now();
     const figures: MoodEnergyFigures = {
       mood: moodName(moodNow),
       valence: moodNow.valence,
