@@ -76,7 +76,7 @@ export function hardFdLimit(): string {
 }
 
 export interface ServerProcess {
-  readonly kind: 'persona-mcp' | 'echo';
+  readonly kind: 'persona-mcp' | 'echo' | 'floor';
   readonly pid: number;
   readonly url: string;
   /** Resident set size from /proc/PID/status, in KiB. */
@@ -235,6 +235,11 @@ export function startEchoServer(cannedResults: Record<string, unknown>, cpus: st
   return spawnListening('echo', process.execPath, [...benchNodeFlags(), ...nodeFlags, '--import', 'tsx', path.join(BENCH_DIR, 'echo-server.ts')], cpus, {
     BENCH_CANNED_RESULTS: JSON.stringify(cannedResults),
   });
+}
+
+/** The bare server of a chat turn's I/O (floor-server.ts), given its environment (`FLOOR_SHAPE_FILE`, `FLOOR_PIECES`, `FLOOR_MODEL_URL`). */
+export function startFloorServer(env: NodeJS.ProcessEnv, cpus: string | null, nodeFlags: string[] = []): Promise<ServerProcess> {
+  return spawnListening('floor', process.execPath, [...benchNodeFlags(), ...nodeFlags, '--import', 'tsx', path.join(BENCH_DIR, 'floor-server.ts')], cpus, env);
 }
 
 /** A load worker process (load-worker.ts) and a typed request/answer channel to it. */

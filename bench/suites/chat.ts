@@ -74,7 +74,7 @@ export interface ChatRun {
  * turn's marker as a chat) and the embedding look-ups of its text that came before it. Calls made by
  * background jobs meanwhile are not the turn's.
  */
-function criticalLlmMs(calls: LlmCall[], marker: string): number {
+export function criticalLlmMs(calls: LlmCall[], marker: string): number {
   const chat = calls.find((call) => call.path === '/api/chat' && call.body.includes(marker));
   if (chat === undefined) return 0;
   return chat.finished - chat.arrived + embeddingsBeforeMs(calls, chat, marker);
@@ -97,7 +97,7 @@ function phasesOf(calls: LlmCall[], marker: string, timing: TurnTiming): { befor
  * What a call to the fake was for, from its path and prompt: the turn's own chat (its marker), an
  * embedding, or a background task (recognised by its prompt's wording in src/domain).
  */
-function kindOfCall(call: LlmCall): string {
+export function kindOfCall(call: LlmCall): string {
   if (call.path === '/api/embed') return 'embed';
   // A background task's instructions are in its last message; a turn's last message is the person's.
   const last = (JSON.parse(call.body) as { messages?: Array<{ content?: string }> }).messages?.at(-1)?.content ?? '';
@@ -110,7 +110,7 @@ function kindOfCall(call: LlmCall): string {
   return 'other';
 }
 
-function callsByKind(calls: readonly LlmCall[], turns: number): Record<string, number> {
+export function callsByKind(calls: readonly LlmCall[], turns: number): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const call of calls) counts[kindOfCall(call)] = (counts[kindOfCall(call)] ?? 0) + 1;
   return Object.fromEntries(Object.entries(counts).map(([kind, count]) => [kind, Math.round((count / turns) * 100) / 100]));
@@ -167,13 +167,16 @@ export async function seed(dataDir: string, ollamaHost: string): Promise<void> {
   }
 }
 
-interface TurnTiming {
+export interface TurnTiming {
   /** performance.now() at send and at the final answer (the fake LLM runs on the same clock). */
   sentAt: number;
   answeredAt: number;
   roundTripMs: number;
   firstChunkMs: number | null;
   reportedMs: number;
+  /** The `persona.chat.chunk` deltas received, in order, and the final answer frame's length in bytes. */
+  deltas: string[];
+  resultBytes: number;
 }
 
 export class ChatClient {
@@ -193,16 +196,20 @@ export class ChatClient {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       let firstChunkMs: number | null = null;
+      const deltas: string[] = [];
       const started = performance.now();
       const onMessage = (data: WebSocket.RawData): void => {
-        const frame = JSON.parse(data.toString()) as {
+        const text = data.toString();
+        const frame = JSON.parse(text) as {
           id?: number;
           method?: string;
+          params?: { delta?: string };
           result?: { processing_time: number };
           error?: unknown;
         };
         if (frame.method === 'persona.chat.chunk') {
           firstChunkMs ??= performance.now() - started;
+          deltas.push(frame.params?.delta ?? '');
           return;
         }
         if (frame.id !== id) return;
@@ -216,6 +223,8 @@ export class ChatClient {
           roundTripMs: answeredAt - started,
           firstChunkMs,
           reportedMs: frame.result.processing_time * 1000,
+          deltas,
+          resultBytes: Buffer.byteLength(text),
         });
       };
       this.socket.on('message', onMessage);

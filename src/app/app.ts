@@ -182,6 +182,7 @@ export async function createCore(config: Config, options: AppOptions = {}): Prom
     maxMessageChars: config.chat.maxMessageChars,
     historyMessages: config.chat.historyMessages,
     maxConcurrentTurnsPerSession: config.limits.maxConcurrentChatsPerSession,
+    maxQueuedTurnsPerConversation: config.limits.maxQueuedChatsPerConversation,
     contextTokens: config.llm.contextTokens,
     modelContextTokens: config.llm.modelContextTokens,
   };
@@ -590,6 +591,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000,
         maxSessions: config.mcp.maxSessions,
         maxSessionsPerUser: config.mcp.maxSessionsPerUser,
+        maxBodyBytes: config.limits.maxFrameBytes,
         streamLimits: { maxQueuedBytes: config.limits.maxQueuedBytesPerConnection, heartbeatMs: config.limits.heartbeatMs },
         clock: core.services.clock,
         rateLimits,

@@ -133,7 +133,10 @@ export const configSchema = z.object({
     .prefault({}),
   limits: z
     .object({
-      /** Largest WebSocket frame answered with a JSON-RPC error; four times this closes the socket (1009). */
+      /**
+       * Largest WebSocket frame answered with a JSON-RPC error; four times this closes the socket (1009). Also the
+       * largest MCP-over-HTTP request body (HTTP 413 with the same error).
+       */
       maxFrameBytes: positiveInt.default(1_048_576),
       /** Largest JSON-RPC batch. */
       maxBatchSize: positiveInt.default(100),
@@ -173,6 +176,11 @@ export const configSchema = z.object({
       maxPendingRequestsPerConnection: positiveInt.default(64),
       /** Chat turns one session may have in flight at once. */
       maxConcurrentChatsPerSession: positiveInt.default(2),
+      /**
+       * Chat turns of one conversation that may wait while one of its turns runs (from any connection or
+       * session in it): a conversation's turns run one at a time in arrival order, so each answers its own message.
+       */
+      maxQueuedChatsPerConversation: positiveInt.default(4),
     })
     .prefault({}),
   retention: z

@@ -1,6 +1,7 @@
 /**
  * A person's chat with a persona (DESIGN.md §3): admit the turn (at most N in flight per session), find
- * the persona and conversation, store the user's message first (it is never lost, whatever the LLM
+ * the persona and conversation, wait for the conversation's turns before it (`turn-order.ts`), store the
+ * user's message first (it is never lost, whatever the LLM
  * does), then run the turn through the one turn pipeline (`turn-runner.ts`): prompt, streamed reply,
  * stored reply with the spent social energy, events, observers and the continue score.
  */
@@ -19,6 +20,7 @@ import type { SessionService } from './session-service.js';
 import type { PromptContributor, TurnObserver } from './turn-hooks.js';
 import type { ContextWindow } from '../domain/context-window.js';
 import type { TurnAttachments, TurnRunner, TurnSettings } from './turn-runner.js';
+import { TurnOrder } from './turn-order.js';
 
 /** The live settings a chat reads (the turn pipeline's). */
 export type ChatSettings = TurnSettings;
@@ -82,6 +84,8 @@ export interface ChatTurnOptions {
 export class ChatService {
   /** In-flight turns per session id (the concurrency limit). */
   private readonly turnsInFlight = new Map<string, number>();
+  /** A conversation's turns, one at a time in arrival order, so each answers its own message. */
+  private readonly turnOrder: TurnOrder;
 
   constructor(
     private readonly deps: {
@@ -94,7 +98,9 @@ export class ChatService {
       clock: Clock;
       events: EventBus;
     },
-  ) {}
+  ) {
+    this.turnOrder = new TurnOrder(() => deps.turns.settings.maxQueuedTurnsPerConversation);
+  }
 
   /** Adds context to every chat's prompt (the turn pipeline's contributors). */
   addContributor(contributor: PromptContributor): void {
@@ -141,12 +147,30 @@ export class ChatService {
   }
 
   private async runAdmittedTurn(binding: SessionBinding, request: ChatTurnRequest, options: ChatTurnOptions): Promise<ChatTurnResult> {
-    const { store, clock, turns } = this.deps;
-    const started = clock.now();
+    const { turns } = this.deps;
     const stopwatch = turns.stopwatch();
     turns.checkMessage(request.message);
 
     const target = await this.resolveTarget(binding, request);
+    const endTurn = await this.turnOrder.enter(conversationLine(binding, target), options.signal);
+    try {
+      return await this.runOrderedTurn(binding, request, options, target, stopwatch);
+    } finally {
+      endTurn();
+    }
+  }
+
+  /** The turn, once the conversation's turns before it have ended: their messages and replies are its history. */
+  private async runOrderedTurn(
+    binding: SessionBinding,
+    request: ChatTurnRequest,
+    options: ChatTurnOptions,
+    target: ChatTarget,
+    stopwatch: ReturnType<TurnRunner['stopwatch']>,
+  ): Promise<ChatTurnResult> {
+    const { store, clock, turns } = this.deps;
+    // Read after the wait: the message is stored after the replies of the turns before it, and its time says so.
+    const started = clock.now();
     const persona = target.persona;
     const tokenBudget = turns.tokenBudget(request.tokenBudget ?? target.conversation?.tokenBudget ?? undefined);
 
@@ -241,10 +265,7 @@ export class ChatService {
   }
 
   /** Which persona answers, in which conversation, and whether it becomes the session's active one. */
-  private async resolveTarget(
-    binding: SessionBinding,
-    request: ChatTurnRequest,
-  ): Promise<{ persona: PersonaRecord; conversation: ConversationRecord | null; makeActive: boolean }> {
+  private async resolveTarget(binding: SessionBinding, request: ChatTurnRequest): Promise<ChatTarget> {
     const { personas, sessions, conversations } = this.deps;
     const activeId = await sessions.activePersonaId(binding);
     if (request.conversationId !== undefined) {
@@ -270,4 +291,22 @@ export class ChatService {
     }
     return { persona: personas.resolve(activeId), conversation: null, makeActive: false };
   }
+}
+
+/** Which persona answers, in which conversation (null: the session's active one with it, or a new one). */
+interface ChatTarget {
+  persona: PersonaRecord;
+  conversation: ConversationRecord | null;
+  makeActive: boolean;
+}
+
+/**
+ * The line a turn waits in: its session's conversation with the persona. A turn that names no conversation
+ * goes to the session's active one with the persona (or starts it), and one that names it is in the same
+ * line, so the two are ordered too; a session has one active conversation per persona.
+ */
+function conversationLine(binding: SessionBinding, target: ChatTarget): string {
+  const { conversation, persona } = target;
+  if (conversation === null) return `${binding.id}:${persona.id}`;
+  return conversation.sessionId === null ? conversation.id : `${conversation.sessionId}:${persona.id}`;
 }

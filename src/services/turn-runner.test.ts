@@ -79,6 +79,7 @@ beforeEach(async () => {
     maxMessageChars: 200,
     historyMessages: 20,
     maxConcurrentTurnsPerSession: 2,
+    maxQueuedTurnsPerConversation: 4,
     contextTokens: 4096,
     modelContextTokens: {},
   };

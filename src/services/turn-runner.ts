@@ -46,6 +46,8 @@ export interface TurnSettings {
   historyMessages: number;
   /** Chat turns one session may have in flight at once (`limits.maxConcurrentChatsPerSession`). */
   maxConcurrentTurnsPerSession: number;
+  /** Chat turns of one conversation that may wait behind the one running (`limits.maxQueuedChatsPerConversation`). */
+  maxQueuedTurnsPerConversation: number;
   /** The context window asked of the model (`llm.contextTokens`), unless the model has its own below. */
   contextTokens: number;
   /** Context windows per model (`llm.modelContextTokens`). */

@@ -351,6 +351,31 @@ describe('HTTP edges', () => {
     expect(after.status).toBe(404);
   });
 
+  it('answers a body over limits.maxFrameBytes (1 MiB here, under the SDK\'s own 4 MiB) with HTTP 413 and -32020', async () => {
+    const message = 'x'.repeat(1_100_000);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest(
+        mcpUrl,
+        { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } },
+        (response) => {
+          let body = '';
+          response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        },
+      );
+      // The server answers before reading the rest and closes the connection: writing on may fail after the answer.
+      request.on('error', reject);
+      request.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'persona_chat', arguments: { persona_id: 'aria', message } } }));
+    });
+
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body)).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32020, message: 'Request too large: the body is over 1048576 bytes (limits.maxFrameBytes).', data: { kind: 'request_too_large', limit: 1_048_576 } },
+    });
+  });
+
   it('requires an API key when authentication is on, and keeps each user to their own conversations', async () => {
     const secured = await startTestServer({ ollamaUrl: ollama.url, flags: { 'auth.mode': 'required' } });
     try {

@@ -10,6 +10,8 @@ import { startFakeOllama, type FakeOllama } from '../fakes/fake-ollama.js';
 import { makeDataDir, startTestServer, type TestServer } from '../helpers/server.js';
 import { TestClient } from '../helpers/ws-client.js';
 import { rmSync } from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 
 let ollama: FakeOllama;
 let server: TestServer;
@@ -70,6 +72,26 @@ describe('emotional.history', () => {
     expect(stressed!.social_battery).toBe(rest!.social_battery);
     expect(Date.parse(rest!.at)).toBeGreaterThanOrEqual(Date.parse(manual.samples[0]!.at) + 60 * 60_000);
     await client.close();
+  });
+
+  it('keeps no sample of a mood change whose write failed: the change and its sample are written both or neither', async () => {
+    const client = await server.connect();
+    // A real failure of the mood's own write (its savepoint in the write batch rolls back), not of the sample's.
+    const db = new BetterSqlite3(path.join(dataDir, 'persona-mcp.db'));
+    try {
+      db.exec(`CREATE TRIGGER fail_mood_insert BEFORE INSERT ON emotional_state BEGIN SELECT RAISE(ABORT, 'injected: no mood row'); END;
+        CREATE TRIGGER fail_mood_update BEFORE UPDATE ON emotional_state BEGIN SELECT RAISE(ABORT, 'injected: no mood row'); END;`);
+      const before = await history(client, { persona_id: 'aria' });
+      expect((await client.call('emotional.update_state', { persona_id: 'aria', mood: 'melancholy' })).error).toBeDefined();
+      expect(await history(client, { persona_id: 'aria' })).toEqual(before);
+      db.exec('DROP TRIGGER fail_mood_insert; DROP TRIGGER fail_mood_update;');
+      // written again, the change has its sample again
+      await client.result('emotional.update_state', { persona_id: 'aria', mood: 'melancholy' });
+      expect((await history(client, { persona_id: 'aria' })).samples.map((sample) => [sample.cause, sample.mood]).slice(before.samples.length)).toEqual([['manual', 'melancholy']]);
+    } finally {
+      db.close();
+      await client.close();
+    }
   });
 
   it('pages back with before_id and only gives what is newer with after_id or since', async () => {

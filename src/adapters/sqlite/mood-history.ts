@@ -7,6 +7,7 @@ import type { MoodHistory, MoodSampleInput, MoodSamplePage, MoodSampleQuery, Moo
 import { copiedMark, nextCopiedMark } from './copied-marks.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
+import { moodWriteName } from './social-store.js';
 import { immediateTransaction } from './transactions.js';
 import { writeBatch } from './write-batch.js';
 import { MOOD_SAMPLE_COLUMNS, moodSampleValues, pageOf, toMoodSample, type MoodSampleRow } from './mood-sample-rows.js';
@@ -14,6 +15,8 @@ import { MOOD_SAMPLE_COLUMNS, moodSampleValues, pageOf, toMoodSample, type MoodS
 const MOOD_SAMPLES = 'mood_samples';
 /** The older log of mood changes with their causes (`conversation.analytics`): bounded by the same rule. */
 const MOOD_EVENTS = 'mood_events';
+/** The causes of samples taken after a mood change (`EmotionService.onChanged`): each describes that change's write. */
+const MOOD_CHANGE_CAUSES: ReadonlySet<MoodSampleCause> = new Set(['chat', 'group', 'manual']);
 
 export class SqliteMoodHistory implements MoodHistory {
   private readonly sql;
@@ -58,8 +61,10 @@ export class SqliteMoodHistory implements MoodHistory {
     // a copied reply's sample written already on PostgreSQL (copied-marks.ts)
     const copied = copiedMark(this.db, `mood_sample:${sample.cause}`);
     if (copied !== null) return Promise.resolve(toMoodSample(copied.result as MoodSampleRow));
+    // the sample of a mood change is written only with that change (both or neither)
+    const link = MOOD_CHANGE_CAUSES.has(sample.cause) ? { needs: moodWriteName(sample.personaId) } : {};
     return writeBatch(this.db)
-      .defer(() => toMoodSample(this.sql.append.get(...moodSampleValues(sample))!))
+      .defer(() => toMoodSample(this.sql.append.get(...moodSampleValues(sample))!), link)
       .catch((error: unknown) => {
         throw translateSqliteError(error, this.path);
       });

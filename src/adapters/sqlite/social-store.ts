@@ -29,7 +29,7 @@ import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
 import { ConnectionFollow } from './connection-follow.js';
 import { completingTransaction, immediateTransaction, jointWrite } from './transactions.js';
-import { writeBatch } from './write-batch.js';
+import { writeBatch, type WriteLink } from './write-batch.js';
 import {
   prepareSocialStatements,
   type RelationshipRow,
@@ -184,12 +184,15 @@ export class SqliteSocialStore implements SocialStore {
     // a copied reply's reaction applied already on PostgreSQL (copied-marks.ts): not applied twice
     const copied = copiedMark(this.db, `mood:${personaId}`);
     if (copied !== null) return Promise.resolve(copied.result as MoodState);
-    // with the reply's other writes (a reaction to an exchange), in one commit
-    return this.deferredWrite(() => {
-      const { state, event } = change(this.moodRow(personaId));
-      this.saveMoodRows(personaId, state, event);
-      return state;
-    });
+    // with the reply's other writes (a reaction to an exchange), in one commit; its sample needs it
+    return this.deferredWrite(
+      () => {
+        const { state, event } = change(this.moodRow(personaId));
+        this.saveMoodRows(personaId, state, event);
+        return state;
+      },
+      { name: moodWriteName(personaId) },
+    );
   }
 
   moodWrittenAlready(personaId: string): MoodState | undefined {
@@ -392,13 +395,18 @@ export class SqliteSocialStore implements SocialStore {
   }
 
   /** A write committed with the connection's other writes of this moment (`write-batch.ts`). */
-  private deferredWrite<T>(work: () => T): Promise<T> {
+  private deferredWrite<T>(work: () => T, link?: WriteLink): Promise<T> {
     return writeBatch(this.db)
-      .defer(work)
+      .defer(work, link)
       .catch((error: unknown) => {
         throw translateSqliteError(error, this.path);
       });
   }
+}
+
+/** The name of a persona's mood write in the write batch: the samples of its change need it (`WriteLink`). */
+export function moodWriteName(personaId: string): string {
+  return `mood:${personaId}`;
 }
 
 function keyParams(key: RelationshipKey): { subject_id: string; other_kind: 'persona' | 'user'; other_id: string } {

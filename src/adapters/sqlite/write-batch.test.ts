@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from './database.js';
-import { WriteBatch, writeBatch } from './write-batch.js';
+import { NeededWriteFailed, WriteBatch, writeBatch } from './write-batch.js';
 
 let dir: string;
 let db: Database;
@@ -54,6 +54,22 @@ describe('WriteBatch', () => {
     await expect(failing).rejects.toThrow(/UNIQUE/);
     await Promise.all([kept, after]);
     expect(seenByOther()).toEqual(['kept', 'after']);
+  });
+
+  it('does not run a write whose needed write failed (in this batch or an earlier one), until that one succeeds again', async () => {
+    const batch = new WriteBatch(db);
+    const mood = batch.defer(insert('taken'), { name: 'mood' });
+    const failedMood = batch.defer(insert('taken'), { name: 'mood' }); // UNIQUE constraint
+    const sample = batch.defer(insert('sample of the failed change'), { needs: 'mood' });
+    const unrelated = batch.defer(insert('unrelated'), { needs: 'other' });
+    await mood;
+    await expect(failedMood).rejects.toThrow(/UNIQUE/);
+    await expect(sample).rejects.toBeInstanceOf(NeededWriteFailed);
+    await unrelated;
+    await expect(batch.defer(insert('still not'), { needs: 'mood' })).rejects.toBeInstanceOf(NeededWriteFailed);
+    await batch.defer(insert('mood again'), { name: 'mood' });
+    await batch.defer(insert('its sample'), { needs: 'mood' });
+    expect(seenByOther()).toEqual(['taken', 'unrelated', 'mood again', 'its sample']);
   });
 
   it('writes at once on flush (a closing connection), and refuses writes once the connection is closed', async () => {

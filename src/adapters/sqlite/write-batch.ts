@@ -16,15 +16,37 @@
  * (`SqliteStore.pendingAfterReplies`, the turn runner's `recoverAfterReplies`).
  */
 import type { Database } from './database.js';
-import { immediateTransaction } from './transactions.js';
+import { immediateTransaction, type ImmediateTransaction } from './transactions.js';
 import { rejectClosed, settleEach, type WriteOutcome, type WriteSettlement } from '../write-outcomes.js';
 
 interface DeferredWrite extends WriteSettlement {
   work: () => unknown;
+  link: WriteLink;
+}
+
+/**
+ * A deferred write tied to another of the connection's: a mood change and its mood-history sample are
+ * written both or neither (a sample of a change that was rolled back would show a mood the persona never had).
+ */
+export interface WriteLink {
+  /** This write's name: a later write that `needs` it is not done while this one's last try failed. */
+  name?: string;
+  /** The name of the write this one describes: not done (rejected) when that one's last try failed. */
+  needs?: string;
+}
+
+/** Why a write that `needs` another was not done. */
+export class NeededWriteFailed extends Error {
+  constructor(name: string) {
+    super(`not written: the write it describes (${name}) failed`);
+    this.name = 'NeededWriteFailed';
+  }
 }
 
 export class WriteBatch {
   private pending: DeferredWrite[] = [];
+  /** The named writes (`WriteLink.name`) whose last try failed; one entry per name at most. */
+  private readonly failedNames = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private isScheduled = false;
 
@@ -44,10 +66,13 @@ export class WriteBatch {
     return this.pending.length;
   }
 
-  /** Runs `work` (synchronous SQLite statements) in the next batch's transaction; resolves once that has committed. */
-  defer<T>(work: () => T): Promise<T> {
+  /**
+   * Runs `work` (synchronous SQLite statements) in the next batch's transaction; resolves once that has
+   * committed. With `link.needs`, not run (rejected with `NeededWriteFailed`) when that write failed.
+   */
+  defer<T>(work: () => T, link: WriteLink = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ work, link, resolve: resolve as (value: unknown) => void, reject });
       if (this.isScheduled) return;
       this.isScheduled = true;
       // Scheduled from inside a turn of the event loop's check phase (the writes that follow a reply wait
@@ -88,14 +113,7 @@ export class WriteBatch {
     const outcomes: WriteOutcome[] = [];
     try {
       transaction(() => {
-        for (const write of batch) {
-          try {
-            // nested: a savepoint, rolled back alone when this write throws
-            outcomes.push({ value: transaction(write.work) });
-          } catch (error) {
-            outcomes.push({ error });
-          }
-        }
+        for (const write of batch) outcomes.push(this.run(transaction, write));
       });
     } catch (error) {
       // BEGIN or COMMIT failed (another process held the lock past the busy timeout): nothing was written.
@@ -103,6 +121,20 @@ export class WriteBatch {
       return;
     }
     settleEach(batch, outcomes);
+  }
+
+  /** One write of the batch, in a savepoint of `transaction` (rolled back alone when the write throws). */
+  private run(transaction: ImmediateTransaction, write: DeferredWrite): WriteOutcome {
+    const { name, needs } = write.link;
+    if (needs !== undefined && this.failedNames.has(needs)) return { error: new NeededWriteFailed(needs) };
+    try {
+      const value = transaction(write.work);
+      if (name !== undefined) this.failedNames.delete(name);
+      return { value };
+    } catch (error) {
+      if (name !== undefined) this.failedNames.add(name);
+      return { error };
+    }
   }
 }
 

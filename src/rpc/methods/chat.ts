@@ -137,7 +137,9 @@ export function chatMethods(services: Services): MethodDefinition[] {
       summary: 'Say something to a persona and get its reply; the turn is stored in its conversation.',
       description:
         'The user message is stored before the model is called, so it is never lost. With `stream: true` the reply also arrives as ' +
-        '`persona.chat.chunk` notifications `{request_id, delta}` before this response.',
+        '`persona.chat.chunk` notifications `{request_id, delta}` before this response. Chats in one conversation (from any connection) ' +
+        'run one at a time in arrival order, each answering its own message with the turns before it in its context; more than ' +
+        '`limits.maxQueuedChatsPerConversation` (4) waiting behind the running one are refused with `-32022`.',
       params: chatParams,
       result: chatResult,
       hints: { openWorld: true },

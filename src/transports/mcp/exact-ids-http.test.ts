@@ -24,7 +24,7 @@ describe('exact ids over MCP HTTP', () => {
     expect(prepared.restore(response)).toBe(response);
   });
 
-  it('answers 413 for a body over the limit, declared or streamed, and closes the connection', async () => {
+  it('answers 413 with -32020 for a body over the limit, declared or streamed, and closes the connection', async () => {
     const declared = await withExactIds(post('x'.repeat(2000), { 'content-length': '2000' }), 1024);
     const streamed = await withExactIds(
       post(new ReadableStream({ start: (controller) => { controller.enqueue(new Uint8Array(800)); controller.enqueue(new Uint8Array(800)); controller.close(); } })),
@@ -35,6 +35,7 @@ describe('exact ids over MCP HTTP', () => {
       if (prepared.kind !== 'answered') continue;
       expect(prepared.response.status).toBe(413);
       expect(prepared.response.headers.get('connection')).toBe('close');
+      expect(await prepared.response.json()).toMatchObject({ id: null, error: { code: -32020, data: { kind: 'request_too_large', limit: 1024 } } });
     }
   });
 

@@ -6,6 +6,7 @@
  * echoes as it is); the response — JSON or an SSE stream — has the markers written back as the bare
  * numbers the client sent. Other requests pass through untouched.
  */
+import { APPLICATION_ERRORS } from '../../rpc/error-codes.js';
 import { markExactIds, restoreExactIds } from '../../rpc/exact-ids.js';
 
 export type ExactIdRequest =
@@ -16,8 +17,9 @@ export type ExactIdRequest =
 const unchanged = (response: Response): Response => response;
 
 /**
- * Reads a POST body (at most `maxBytes`, the SDK's own limit) and returns the request to hand on plus
- * the step that restores exact ids in its response; a bigger body is answered 413, as the SDK would.
+ * Reads a POST body (at most `maxBytes`, `limits.maxFrameBytes` as for a WebSocket frame) and returns the
+ * request to hand on plus the step that restores exact ids in its response; a bigger body is answered
+ * HTTP 413 with the JSON-RPC error a frame over the limit gets (`request_too_large`).
  */
 export async function withExactIds(request: Request, maxBytes: number): Promise<ExactIdRequest> {
   if (request.method !== 'POST' || request.body === null) return { kind: 'request', request, restore: unchanged };
@@ -28,7 +30,15 @@ export async function withExactIds(request: Request, maxBytes: number): Promise<
       kind: 'answered',
       // The rest of the body is left unread, so the connection cannot carry another request.
       response: Response.json(
-        { jsonrpc: '2.0', id: null, error: { code: -32000, message: `Request body too large: at most ${maxBytes} bytes.` } },
+        {
+          jsonrpc: '2.0',
+          id: null,
+          error: {
+            code: APPLICATION_ERRORS.request_too_large.code,
+            message: `Request too large: the body is over ${maxBytes} bytes (limits.maxFrameBytes).`,
+            data: { kind: 'request_too_large', limit: maxBytes },
+          },
+        },
         { status: 413, headers: { connection: 'close' } },
       ),
     };

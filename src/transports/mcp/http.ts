@@ -40,8 +40,8 @@ import { conversationBinding, fixedBinding, PersonaMcpEndpoint, type McpDependen
 
 export const MCP_HTTP_PATH = '/mcp';
 
-/** The largest POST body read: the SDK's own limit (4 MiB), which it would otherwise apply itself. */
-const MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024;
+/** `limits.maxFrameBytes`'s default. */
+const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 
 export interface McpHttpTransportOptions {
   core: McpDependencies & { auth: { authenticate(apiKey: string | null): Promise<Caller> } };
@@ -54,6 +54,11 @@ export interface McpHttpTransportOptions {
    * client cannot fill `maxSessions` for everyone. Defaults to 100.
    */
   maxSessionsPerUser?: number;
+  /**
+   * The largest POST body read (`limits.maxFrameBytes`, as a WebSocket frame); a bigger one is answered
+   * HTTP 413 with a `-32020` error. Defaults to 1 MiB. The SDK's own 4 MiB limit is never reached.
+   */
+  maxBodyBytes?: number;
   /** Bounds on response streams to clients that stop reading. */
   streamLimits?: StreamLimits;
   /** Time for sessions' idle expiry. Defaults to the system clock. */
@@ -183,7 +188,7 @@ export class McpHttpTransport {
         return true;
       }
     }
-    const exact = await withExactIds(toWebRequest(request, response, url), MAX_REQUEST_BODY_BYTES);
+    const exact = await withExactIds(toWebRequest(request, response, url), this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
     if (exact.kind === 'answered') {
       await sendWebResponse(response, exact.response);
       return true;
