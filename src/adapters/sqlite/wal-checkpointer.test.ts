@@ -58,7 +58,10 @@ describe('WalCheckpointer', () => {
     checkpointer = WalCheckpointer.start(db, { ...options, maxWalPages: 300 });
     commitRows(800);
     const result = await checkpointer.checkpoint();
-    expect(result.log).toBeLessThanOrEqual(302);
+    // Bounded near maxWalPages (unbounded, 800 commits leave 1,600 frames: the first test). Not to the frame:
+    // the connection's own checkpoint is PASSIVE, and under a loaded machine one of them can copy back only
+    // part of the WAL, which then restarts a few commits later (a fresh-clone CI run saw 491).
+    expect(result.log).toBeLessThanOrEqual(2 * 300);
   });
 
   it('loses nothing committed: every row is read back after the checkpoints and a reopen', async () => {
