@@ -101,6 +101,33 @@ describe('a kill -9 right after a reply', { timeout: 120_000 }, () => {
   });
 });
 
+describe('a restart with database.writeBatchMs above 0', { timeout: 120_000 }, () => {
+  it('redoes the pending after-reply writes and listens (it used to exit with code 0 before listening)', async () => {
+    const crashed = makeDataDir();
+    dirs.push(crashed);
+    const first = await startHoldingServer(crashed);
+    const client = await TestClient.connect(first.websocketUrl);
+    await client.result('persona.switch', { persona_id: 'aria' });
+    const reply = (await client.result('persona.chat', { message: MESSAGE })) as { conversation_id: string };
+    await first.kill('SIGKILL');
+    await client.close().catch(() => undefined);
+    expect(afterReplyState(crashed).pending).toHaveLength(1);
+
+    const windowed = path.join(crashed, 'windowed-writes.json');
+    writeFileSync(windowed, JSON.stringify({ database: { writeBatchMs: 1_500 } }));
+    const second = await startChildServer(['--data-dir', crashed, '--ollama-host', ollama.url, '--config', windowed]);
+    children.push(second);
+    const again = await TestClient.connect(second.websocketUrl);
+    const threads = (await again.result('conversation.threads', { conversation_id: reply.conversation_id })) as { threads: { message_count: number }[] };
+    expect(threads.threads.reduce((sum, thread) => sum + thread.message_count, 0)).toBe(2);
+    await again.close();
+    await second.kill('SIGTERM');
+    const after = afterReplyState(crashed);
+    expect(after.pending).toEqual([]);
+    expect(after.filed).toBe(2);
+  });
+});
+
 /** A server whose after-reply writes wait a minute for their commit (`database.writeBatchMs`), so a kill or a second server always comes first. */
 async function startHoldingServer(dataDir: string): Promise<ChildServer> {
   const held = path.join(dataDir, 'held-writes.json');

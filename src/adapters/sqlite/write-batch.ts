@@ -78,10 +78,10 @@ export class WriteBatch {
       // Scheduled from inside a turn of the event loop's check phase (the writes that follow a reply wait
       // for pending I/O with setImmediate), the flush runs after every other callback of that phase: the
       // filing, the mood and the enqueues of one reply land in one batch.
-      if (this.windowMs > 0) {
-        this.timer = setTimeout(() => this.flush(), this.windowMs);
-        this.timer.unref();
-      } else setImmediate(() => this.flush());
+      // Referenced: a write someone awaits keeps the process alive until it commits (unreferenced, a
+      // restart redoing a crash's after-reply writes before it listens ended with exit code 0 instead).
+      if (this.windowMs > 0) this.timer = setTimeout(() => this.flush(), this.windowMs);
+      else setImmediate(() => this.flush());
     });
   }
 
