@@ -20,6 +20,20 @@ export interface ReplyWrite {
   name: string;
 }
 
+/**
+ * The kinds of a reply's after-reply writes, one definition for both stores: PostgreSQL marks each write
+ * under its kind (`postgres/write-batch.ts`), and a SQLite server redoing a reply from a PostgreSQL copy
+ * looks the marks up under the same kinds (`sqlite/copied-marks.ts`); the two must never drift apart.
+ */
+export const afterReplyWriteKind = {
+  /** A persona's mood change (a reaction to an exchange). */
+  mood: (personaId: string): string => `mood:${personaId}`,
+  /** A mood-history sample of one cause (`turn`, `chat`, `rest`, …). */
+  moodSample: (cause: string): string => `mood_sample:${cause}`,
+  /** A job enqueued. */
+  job: (type: string): string => `job:${type}`,
+};
+
 const scopes = new AsyncLocalStorage<AfterReplyScope>();
 
 /** Runs `work` in the reply's scope: the writes it asks for (and what they set off) are the reply's. */

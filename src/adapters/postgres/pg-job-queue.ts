@@ -33,7 +33,7 @@ import {
   type JobQueueSettings,
   type JobRow,
 } from '../jobs/job-worker.js';
-import { outsideAfterReply } from '../after-reply-scope.js';
+import { afterReplyWriteKind, outsideAfterReply } from '../after-reply-scope.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 import { goneOwners, nodePresence, OWNER_GONE, type NodePresence } from './node-presence.js';
 import { pgWriteBatch } from './write-batch.js';
@@ -89,7 +89,7 @@ export class PostgresJobQueue implements JobQueue {
     // Serialised now, so a payload that cannot be fails its own enqueue, not its batch.
     const json = JSON.stringify(payload);
     // once per reply when a reply's after-reply work asks for it (after-reply-fence.ts)
-    const id = await pgWriteBatch(this.db).defer((tx) => this.insertJob(tx, type, json, options), `job:${type}`);
+    const id = await pgWriteBatch(this.db).defer((tx) => this.insertJob(tx, type, json, options), afterReplyWriteKind.job(type));
     this.wake();
     return id;
   }

@@ -3,6 +3,7 @@
  * `0030_mood_samples`), shared by every node.
  */
 import type { MoodHistory, MoodSampleInput, MoodSamplePage, MoodSampleQuery, MoodSampleRecord } from '../../ports/mood-history.js';
+import { afterReplyWriteKind } from '../after-reply-scope.js';
 import { MOOD_SAMPLE_COLUMNS, moodSampleValues, pageOf, toMoodSample, type MoodSampleRow } from '../sqlite/mood-sample-rows.js';
 import type { PostgresDatabase } from './database.js';
 import { pgWriteBatch } from './write-batch.js';
@@ -15,7 +16,7 @@ export class PostgresMoodHistory implements MoodHistory {
     const row = await pgWriteBatch(this.db).defer((tx) => tx.one<MoodSampleRow>(
       `INSERT INTO mood_samples (${MOOD_SAMPLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, ${MOOD_SAMPLE_COLUMNS}`,
       moodSampleValues(sample),
-    ), `mood_sample:${sample.cause}`);
+    ), afterReplyWriteKind.moodSample(sample.cause));
     return toMoodSample(row!);
   }
 

@@ -22,7 +22,7 @@ import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, to
 import type { GroupRow, MemberRow, MoodEventRow, MoodRow, RelationshipEventRow, RelationshipRow, SpeakerRow, ThreadRow } from '../sqlite/social-statements.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 import { translatePgError } from './errors.js';
-import { replyWrite } from '../after-reply-scope.js';
+import { afterReplyWriteKind, replyWrite } from '../after-reply-scope.js';
 import { writeOnce } from './after-reply-fence.js';
 import { pgWriteBatch } from './write-batch.js';
 
@@ -112,7 +112,7 @@ export class PostgresSocialStore implements SocialStore {
       const { state, event } = change(moodOf(await tx.one<MoodRow>(MOOD_SELECT, [personaId])));
       await saveMoodRows(tx, personaId, state, event);
       return state;
-    }, `mood:${personaId}`);
+    }, afterReplyWriteKind.mood(personaId));
   }
 
   async moodEvents(options: { personaId?: string; conversationId?: string; limit: number }): Promise<MoodEventRecord[]> {

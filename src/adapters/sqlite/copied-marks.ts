@@ -15,7 +15,7 @@
  * filed again (`TopicThreadService.fileRecovered`). SQLite's own replies carry no marks (their after-reply
  * writes commit in one transaction with the clearing of the record), so their turns run outside any scope.
  */
-import { nextReplyWrite, replyWrite, type ReplyWrite } from '../after-reply-scope.js';
+import { afterReplyWriteKind, nextReplyWrite, replyWrite, type ReplyWrite } from '../after-reply-scope.js';
 import type { Database } from './database.js';
 
 /** Per database: the replies taken over with marks, each mark's name with its write's result. */
@@ -77,7 +77,7 @@ function markOf(db: Database, kind: string, nameOf: (kind: string) => ReplyWrite
  * and payload): its id, to give back. Null: enqueue it (not marked, or a bundle, which carries no jobs).
  */
 export function copiedJob(db: Database, type: string, payload: string): number | null {
-  const mark = copiedMark(db, `job:${type}`);
+  const mark = copiedMark(db, afterReplyWriteKind.job(type));
   if (mark === null) return null;
   const id = Number(mark.result);
   const held = db.prepare<[number, string, string]>('SELECT 1 FROM jobs WHERE id = ? AND type = ? AND payload = ?').get(id, type, payload);

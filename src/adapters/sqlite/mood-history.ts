@@ -4,10 +4,10 @@
  */
 import type { MoodSampleCause } from '../../domain/social/mood-samples.js';
 import type { MoodHistory, MoodSampleInput, MoodSamplePage, MoodSampleQuery, MoodSampleRecord } from '../../ports/mood-history.js';
+import { afterReplyWriteKind } from '../after-reply-scope.js';
 import { copiedMark, nextCopiedMark } from './copied-marks.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
-import { moodWriteName } from './social-store.js';
 import { immediateTransaction } from './transactions.js';
 import { writeBatch } from './write-batch.js';
 import { MOOD_SAMPLE_COLUMNS, moodSampleValues, pageOf, toMoodSample, type MoodSampleRow } from './mood-sample-rows.js';
@@ -59,10 +59,10 @@ export class SqliteMoodHistory implements MoodHistory {
   /** Committed with the connection's other writes of this moment (a reply's filing, mood and jobs: `write-batch.ts`). */
   append(sample: MoodSampleInput): Promise<MoodSampleRecord> {
     // a copied reply's sample written already on PostgreSQL (copied-marks.ts)
-    const copied = copiedMark(this.db, `mood_sample:${sample.cause}`);
+    const copied = copiedMark(this.db, afterReplyWriteKind.moodSample(sample.cause));
     if (copied !== null) return Promise.resolve(toMoodSample(copied.result as MoodSampleRow));
     // the sample of a mood change is written only with that change (both or neither)
-    const link = MOOD_CHANGE_CAUSES.has(sample.cause) ? { needs: moodWriteName(sample.personaId) } : {};
+    const link = MOOD_CHANGE_CAUSES.has(sample.cause) ? { needs: afterReplyWriteKind.mood(sample.personaId) } : {};
     return writeBatch(this.db)
       .defer(() => toMoodSample(this.sql.append.get(...moodSampleValues(sample))!), link)
       .catch((error: unknown) => {
@@ -71,7 +71,7 @@ export class SqliteMoodHistory implements MoodHistory {
   }
 
   sampleWrittenAlready(cause: MoodSampleCause): MoodSampleRecord | undefined {
-    const copied = nextCopiedMark(this.db, `mood_sample:${cause}`);
+    const copied = nextCopiedMark(this.db, afterReplyWriteKind.moodSample(cause));
     return copied === null ? undefined : toMoodSample(copied.result as MoodSampleRow);
   }
 

@@ -24,6 +24,7 @@ import type {
   ThreadRecord,
 } from '../../ports/social-store.js';
 import { toGroup, toMember, toMoodEvent, toRelationship, toRelationshipEvent, toThread } from './social-rows.js';
+import { afterReplyWriteKind } from '../after-reply-scope.js';
 import { copiedMark, nextCopiedMark } from './copied-marks.js';
 import type { Database } from './database.js';
 import { translateSqliteError } from './errors.js';
@@ -182,7 +183,7 @@ export class SqliteSocialStore implements SocialStore {
 
   updateMood(personaId: string, change: MoodChange): Promise<MoodState> {
     // a copied reply's reaction applied already on PostgreSQL (copied-marks.ts): not applied twice
-    const copied = copiedMark(this.db, `mood:${personaId}`);
+    const copied = copiedMark(this.db, afterReplyWriteKind.mood(personaId));
     if (copied !== null) return Promise.resolve(copied.result as MoodState);
     // with the reply's other writes (a reaction to an exchange), in one commit; its sample needs it
     return this.deferredWrite(
@@ -191,12 +192,12 @@ export class SqliteSocialStore implements SocialStore {
         this.saveMoodRows(personaId, state, event);
         return state;
       },
-      { name: moodWriteName(personaId) },
+      { name: afterReplyWriteKind.mood(personaId) },
     );
   }
 
   moodWrittenAlready(personaId: string): MoodState | undefined {
-    const copied = nextCopiedMark(this.db, `mood:${personaId}`);
+    const copied = nextCopiedMark(this.db, afterReplyWriteKind.mood(personaId));
     return copied === null ? undefined : (copied.result as MoodState);
   }
 
@@ -402,11 +403,6 @@ export class SqliteSocialStore implements SocialStore {
         throw translateSqliteError(error, this.path);
       });
   }
-}
-
-/** The name of a persona's mood write in the write batch: the samples of its change need it (`WriteLink`). */
-export function moodWriteName(personaId: string): string {
-  return `mood:${personaId}`;
 }
 
 function keyParams(key: RelationshipKey): { subject_id: string; other_kind: 'persona' | 'user'; other_id: string } {
