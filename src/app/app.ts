@@ -596,6 +596,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         clock: core.services.clock,
         rateLimits,
         clientAddress,
+        onTranscriptNotice: () => core.metrics.observeTranscriptNotice(),
       })
     : null;
   if (mcp !== null) http.addRoute(mcp.route);
