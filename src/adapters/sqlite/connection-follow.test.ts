@@ -57,6 +57,37 @@ describe("a connection's caches follow another connection's commits", () => {
     ]);
   });
 
+  it("reads data_version once in a synchronous stretch outside a transaction; the next stretch and a write transaction read it again", async () => {
+    const follow = ConnectionFollow.of(server.database);
+    const seen: Array<[number, number]> = [];
+    follow.follow('memories', { apply: (rows) => seen.push(...rows.map((row): [number, number] => [row.memory_id, row.change])), lost: () => undefined });
+    const memory = await new SqliteMemoryStore(worker.database).insert({ ...base, personaId: 'aria', kind: 'observation', content: 'the tide tables' }, [], 1);
+    await Promise.resolve();
+    follow.check();
+    seen.length = 0;
+    const touch = worker.database.prepare('UPDATE memories SET importance = ? WHERE id = ?');
+
+    // Nothing in this stretch can have learnt of the other connection's commit: it is applied at the next one.
+    await Promise.resolve();
+    follow.check();
+    touch.run(0.6, memory.id);
+    follow.check();
+    expect(seen).toEqual([]);
+    await Promise.resolve();
+    follow.check();
+    expect(seen).toEqual([[memory.id, 3]]);
+
+    // A write transaction applies what came before it, checked in the stretch or not.
+    await Promise.resolve();
+    follow.check();
+    touch.run(0.7, memory.id);
+    server.database.transaction(() => follow.check())();
+    expect(seen).toEqual([
+      [memory.id, 3],
+      [memory.id, 3],
+    ]);
+  });
+
   it('the read cache: rows, facts, facts blocks, summaries and shares another connection writes', async () => {
     const served = new SqliteMemoryStore(server.database);
     const written = new SqliteMemoryStore(worker.database);
