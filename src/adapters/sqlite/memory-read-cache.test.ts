@@ -8,6 +8,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
 import { openDatabase } from './database.js';
+import { MemoryReadCache } from './memory-read-cache.js';
+import { MEMORY_SELECT, toMemory, type MemoryRow } from './memory-statements.js';
 import { SqliteMemoryStore } from './memory-store.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -140,5 +142,51 @@ describe('memory reads kept between turns', () => {
     await memories.delete([memory.id, summary.id]);
     await afterWrite();
     expect(await read()).toEqual({ block: [], row: undefined, facts: [] });
+  });
+
+  it('keep a new memory as its write handed it over once committed, without reading it back; read it when its row changed first', async () => {
+    // A connection of its own: its cache is the only one there (a store's would take the triggers' calls).
+    const other = SqliteStore.open(path.join(dir, 'other.sqlite'));
+    try {
+      await other.seedPersonas(loadPersonaFiles(shippedPersonasDir()), 0);
+      const db = other.database;
+      const cache = new MemoryReadCache(db);
+      const read: number[][] = [];
+      const rowsOf = (ids: number[]) => {
+        read.push(ids);
+        return db.prepare<[string], MemoryRow>(`${MEMORY_SELECT} WHERE m.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(ids)).map(toMemory);
+      };
+      const factsOf = (ids: number[]) => rowsOf(ids).map(({ id, importance, lastAccessedAt }) => ({ id, importance, lastAccessedAt }));
+      cache.memories([], rowsOf);
+      cache.rankingFacts([], factsOf);
+      const insert = db.prepare<[string], { id: number }>(
+        "INSERT INTO memories (persona_id, kind, content, importance, importance_source, visibility, created_at, last_accessed_at, decayed_at) VALUES ('aria', 'user_fact', ?, 0.5, 'client', 'private', 1000, 1000, 1000) RETURNING id",
+      );
+      const write = (content: string, after: (id: number) => void = () => undefined): number => {
+        db.exec('BEGIN IMMEDIATE');
+        const { id } = insert.get(content)!;
+        cache.inserted(rowsOf([id])[0]!);
+        read.length = 0;
+        after(id);
+        const ids = cache.takeInserted();
+        db.exec('COMMIT');
+        cache.insertsCommitted(ids);
+        return id;
+      };
+      const afterWrite = () => new Promise((resolve) => setImmediate(resolve));
+
+      const kept = write('the user keeps bees');
+      await afterWrite();
+      expect(cache.memories([kept], rowsOf).map((memory) => memory.content)).toEqual(['the user keeps bees']);
+      expect(cache.rankingFacts([kept], factsOf)).toEqual([{ id: kept, importance: 0.5, lastAccessedAt: 1_000 }]);
+      expect(read).toEqual([]);
+
+      const changed = write('the user keeps wasps', (id) => db.prepare('UPDATE memories SET importance = 0.9 WHERE id = ?').run(id));
+      await afterWrite();
+      expect(read).toEqual([[changed], [changed]]);
+      expect(cache.rankingFacts([changed], factsOf)).toEqual([{ id: changed, importance: 0.9, lastAccessedAt: 1_000 }]);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -17,7 +17,9 @@
  * the full-text mirror follows writes, full-text-mirror.ts `followSoon`): memory formation writes a new fact
  * after nearly every turn, and the facts block it drops was read again by the next turn's recall, on its
  * path (~0.1–0.2 ms of SQL). Only what was kept is read again, and a few new memories are read ahead
- * (the recall ranks them next); a turn that comes first reads them itself.
+ * (the recall ranks them next); a turn that comes first reads them itself. A new memory the store handed
+ * over as it wrote it (`inserted`) is kept as written once its write has committed, unless its row changed
+ * meanwhile: the two reads of a formation's memories (their rows and ranking facts) are not made.
  */
 import type { Memory } from '../../domain/memory/memory.js';
 import type { RankingFacts } from '../../ports/memory.js';
@@ -84,6 +86,10 @@ export class MemoryReadCache {
     summaries: new Map<string, () => Memory | null>(),
   };
   private isRefillDue = false;
+  /** New memories as the store wrote them (`inserted`), until their write commits or rolls back; a change of the row drops one. */
+  private readonly insertedRows = new Map<number, Memory>();
+  /** The ids `inserted` since the last `takeInserted`. */
+  private insertedIds: number[] = [];
   /** Set while the store writes gathered recalls (`writingRecalls`): their row changes are applied, not dropped. */
   private isWritingRecalls = false;
   private readonly follow: ConnectionFollow;
@@ -185,6 +191,7 @@ export class MemoryReadCache {
 
   /** Which rows changed is unknown: nothing kept is trusted. */
   private clear(): void {
+    this.insertedRows.clear();
     this.facts.clear();
     this.rows.clear();
     this.factBlocks.clear();
@@ -223,7 +230,44 @@ export class MemoryReadCache {
     for (const { summary } of this.summaries.values()) if (summary !== null) update(summary);
   }
 
+  /**
+   * A memory the store inserted just now, as it wrote it (what a read of its row would give): kept in
+   * place of the read-ahead once its write has committed (`insertsCommitted`), unless its row changed first.
+   */
+  inserted(memory: Memory): void {
+    this.insertedRows.set(memory.id, { ...memory, sharedWith: [...memory.sharedWith], sharedGroups: [...memory.sharedGroups] });
+    this.insertedIds.push(memory.id);
+  }
+
+  /** The ids `inserted` since the last call: the write under way's. */
+  takeInserted(): number[] {
+    const ids = this.insertedIds;
+    this.insertedIds = [];
+    return ids;
+  }
+
+  /**
+   * The write that inserted `ids` committed: of those to be read ahead (`rowChanged`), the ones whose row is
+   * still as written are kept now, as the refill would have read them.
+   */
+  insertsCommitted(ids: readonly number[]): void {
+    const { dropped } = this;
+    for (const id of ids) {
+      const memory = this.insertedRows.get(id);
+      if (memory === undefined) continue;
+      this.insertedRows.delete(id);
+      if (dropped.rows.delete(id) && this.readRows !== null) keep(this.rows, memory);
+      if (dropped.facts.delete(id) && this.readFacts !== null) keep(this.facts, { id, importance: memory.importance, lastAccessedAt: memory.lastAccessedAt });
+    }
+  }
+
+  /** The write that inserted `ids` rolled back (or was inside a transaction that still may): they are read ahead as before, if at all. */
+  insertsDropped(ids: readonly number[]): void {
+    for (const id of ids) this.insertedRows.delete(id);
+  }
+
   private rowChanged(id: number, kind: string, personaId: string, conversationId: string | null, isNew = false): void {
+    this.insertedRows.delete(id);
     if (this.isWritingRecalls) return;
     const { dropped } = this;
     if (this.facts.delete(id) || (isNew && dropped.facts.size < NEW_READ_AHEAD)) dropped.facts.add(id);
@@ -271,8 +315,9 @@ export class MemoryReadCache {
   }
 
   private refill(): void {
-    this.followOthers();
     const { rows, facts, blocks, summaries } = this.dropped;
+    if (rows.size === 0 && facts.size === 0 && blocks.size === 0 && summaries.size === 0) return; // all handed over as written
+    this.followOthers();
     const missing = (ids: Set<number>, kept: Map<number, unknown>): number[] => [...ids].filter((id) => !kept.has(id));
     const rowIds = missing(rows, this.rows);
     const factIds = missing(facts, this.facts);
@@ -300,8 +345,15 @@ export class MemoryReadCache {
   }
 
   private sharesChanged(id: number): void {
+    this.insertedRows.delete(id);
     this.rows.delete(id);
     this.factBlocks.clear();
     this.summaries.clear();
   }
+}
+
+/** Keeps `value` (a map past ROWS_KEPT is emptied first, as a read does). */
+function keep<T extends { id: number }>(kept: Map<number, T>, value: T): void {
+  if (kept.size + 1 > ROWS_KEPT) kept.clear();
+  kept.set(value.id, value);
 }
