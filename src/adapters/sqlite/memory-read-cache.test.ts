@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
-import { openDatabase } from './database.js';
+import { openDatabase, type Database } from './database.js';
 import { MemoryReadCache } from './memory-read-cache.js';
 import { MEMORY_SELECT, toMemory, type MemoryRow } from './memory-statements.js';
 import { SqliteMemoryStore } from './memory-store.js';
@@ -28,6 +28,17 @@ afterEach(async () => {
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** `work` with a read cache on a connection of its own: the only cache there (a store's would take the triggers' calls). */
+async function withOwnCache(work: (db: Database, cache: MemoryReadCache) => Promise<void>): Promise<void> {
+  const other = SqliteStore.open(path.join(dir, 'other.sqlite'));
+  try {
+    await other.seedPersonas(loadPersonaFiles(shippedPersonasDir()), 0);
+    await work(other.database, new MemoryReadCache(other.database));
+  } finally {
+    await other.close();
+  }
+}
 
 describe('memory reads kept between turns', () => {
   it("follow the store's own edits, shares and deletions", async () => {
@@ -145,12 +156,7 @@ describe('memory reads kept between turns', () => {
   });
 
   it('keep a new memory as its write handed it over once committed, without reading it back; read it when its row changed first', async () => {
-    // A connection of its own: its cache is the only one there (a store's would take the triggers' calls).
-    const other = SqliteStore.open(path.join(dir, 'other.sqlite'));
-    try {
-      await other.seedPersonas(loadPersonaFiles(shippedPersonasDir()), 0);
-      const db = other.database;
-      const cache = new MemoryReadCache(db);
+    await withOwnCache(async (db, cache) => {
       const read: number[][] = [];
       const rowsOf = (ids: number[]) => {
         read.push(ids);
@@ -185,8 +191,74 @@ describe('memory reads kept between turns', () => {
       await afterWrite();
       expect(read).toEqual([[changed], [changed]]);
       expect(cache.rankingFacts([changed], factsOf)).toEqual([{ id: changed, importance: 0.9, lastAccessedAt: 1_000 }]);
-    } finally {
-      await other.close();
-    }
+    });
+  });
+
+  it("merge a formation's new facts into the persona's kept facts blocks as a read would order them", async () => {
+    const afterWrite = () => new Promise((resolve) => setImmediate(resolve));
+    const fact = (content: string, importance: number, userId: string | null = null) => ({ ...base, personaId: 'aria', kind: 'user_fact' as const, content, importance, userId });
+    const first = await memories.insert(fact('the user keeps bees', 0.5), [], 1_000);
+    await memories.insert(fact('the user rides a bike', 0.9, 'u1'), [], 1_000);
+    const read = async () => ({
+      any: (await memories.userFacts('aria', undefined, 2)).map((memory) => memory.content),
+      none: (await memories.userFacts('aria', null, 5)).map((memory) => memory.content),
+    });
+    expect(await read()).toEqual({ any: ['the user rides a bike', 'the user keeps bees'], none: ['the user keeps bees'] });
+
+    await memories.replaceFormed(7, [{ memory: fact('the user grows tomatoes', 0.7), vectors: [] }, { memory: fact('the user hates rain', 0.5), vectors: [] }], 2_000);
+    await afterWrite();
+    expect(await read()).toEqual({
+      any: ['the user rides a bike', 'the user grows tomatoes'],
+      none: ['the user grows tomatoes', 'the user hates rain', 'the user keeps bees'],
+    });
+
+    await memories.update(first.id, { importance: 0.95 }, null, 3_000);
+    await afterWrite();
+    expect(await read()).toEqual({ any: ['the user keeps bees', 'the user rides a bike'], none: ['the user keeps bees', 'the user grows tomatoes', 'the user hates rain'] });
+  });
+
+  it('merge new facts into kept facts blocks without reading them again; read them when a fact changed in the same write', async () => {
+    await withOwnCache(async (db, cache) => {
+      const rowOf = (id: number) => toMemory(db.prepare<[number], MemoryRow>(`${MEMORY_SELECT} WHERE m.id = ?`).get(id)!);
+      const blockReads: Array<string | null | undefined> = [];
+      const block = (userId: string | null | undefined, limit: number) =>
+        cache
+          .userFacts('aria', userId, limit, () => {
+            blockReads.push(userId);
+            return db
+              .prepare<[number, string | null, number], MemoryRow>(
+                `${MEMORY_SELECT} WHERE m.persona_id = 'aria' AND m.kind = 'user_fact' AND (? = 1 OR m.user_id IS ?) ORDER BY m.importance DESC, m.created_at DESC, m.id DESC LIMIT ?`,
+              )
+              .all(userId === undefined ? 1 : 0, userId ?? null, limit)
+              .map(toMemory);
+          })
+          .map((memory) => memory.content);
+      const insert = db.prepare<[string, number, string | null, number], { id: number }>(
+        "INSERT INTO memories (persona_id, kind, content, importance, importance_source, visibility, user_id, created_at, last_accessed_at, decayed_at) VALUES ('aria', 'user_fact', ?, ?, 'client', 'private', ?, ?, 0, 0) RETURNING id",
+      );
+      let at = 0;
+      const write = (facts: Array<[string, number, string | null]>, after: () => void = () => undefined): void => {
+        db.exec('BEGIN IMMEDIATE');
+        for (const [content, importance, userId] of facts) cache.inserted(rowOf(insert.get(content, importance, userId, ++at)!.id));
+        after();
+        const ids = cache.takeInserted();
+        db.exec('COMMIT');
+        cache.insertsCommitted(ids);
+      };
+      const afterWrite = () => new Promise((resolve) => setImmediate(resolve));
+
+      write([['bees', 0.5, null], ['bike', 0.9, 'u1']]);
+      expect([block(undefined, 2), block(null, 5)]).toEqual([['bike', 'bees'], ['bees']]);
+      blockReads.length = 0;
+      write([['tomatoes', 0.7, null], ['rain', 0.5, null], ['chess', 0.6, 'u1']]);
+      await afterWrite();
+      expect([block(undefined, 2), block(null, 5)]).toEqual([['bike', 'tomatoes'], ['tomatoes', 'rain', 'bees']]);
+      expect(blockReads).toEqual([]);
+
+      write([['snow', 0.1, null]], () => db.prepare("UPDATE memories SET importance = 0.95 WHERE content = 'bees'").run());
+      await afterWrite();
+      expect(blockReads).toEqual([undefined, null]);
+      expect([block(undefined, 2), block(null, 5)]).toEqual([['bees', 'bike'], ['bees', 'tomatoes', 'rain', 'snow']]);
+    });
   });
 });
