@@ -202,22 +202,26 @@ describe("a chat turn's recall and the embedding model", () => {
     await llm.close();
   });
 
-  it("never asks the embedding model for the message before answering: the message's vector rides along with the formation after the reply", async () => {
+  it("never asks the embedding model for the message before answering: a message sent again has its vector ride along with the formation after the reply", async () => {
     const client = await withEmbeddings.connect();
     await client.result('persona.switch', { persona_id: 'aria' });
     const inputs = (request: { body: FakeChatBody }): string[] => {
       const input = request.body['input'];
       return Array.isArray(input) ? input.map(String) : [String(input)];
     };
+    const carrying = (message: string) => llm.embedRequests.filter((request) => inputs(request).includes(message));
     for (const message of ['I keep bees in the garden.', 'My sister grows roses by the hives.']) {
       await client.result('persona.chat', { message });
       await withEmbeddings.server.services.memory.jobs.drain(10_000);
-      // Recall never waited for a vector of its own: none was asked for the message alone.
+      // Searched once, the message is not embedded at all: its vector would serve only a search of the same text.
+      expect(carrying(message)).toEqual([]);
+      // Sent again (a retry): recall still does not wait, and the message is embedded afterwards, in
+      // formation's one request with the memories it formed.
+      await client.result('persona.chat', { message });
+      await withEmbeddings.server.services.memory.jobs.drain(10_000);
       expect(llm.embedRequests.filter((request) => inputs(request).length === 1 && inputs(request)[0] === message)).toEqual([]);
-      // It was embedded afterwards, in formation's one request with the memories the message formed.
-      const carried = llm.embedRequests.filter((request) => inputs(request).includes(message));
-      expect(carried).toHaveLength(1);
-      expect(inputs(carried[0]!).some((text) => text.startsWith('The user said:'))).toBe(true);
+      expect(carrying(message)).toHaveLength(1);
+      expect(inputs(carrying(message)[0]!).some((text) => text.startsWith('The user said:'))).toBe(true);
     }
   });
 });

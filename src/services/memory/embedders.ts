@@ -21,6 +21,11 @@ export const QUERY_CACHE_SIZE = 256;
  * call (the turn's memory formation): at most this many wait, the newest kept.
  */
 export const DEFERRED_QUERIES = 32;
+/**
+ * Texts a chat turn searched once without a remote vector, kept to tell a repeat (a retry of the same
+ * message, a send after its preview): only a repeated query is embedded (the newest kept).
+ */
+export const SEARCHED_ONCE_KEPT = 256;
 /** How often a missing (or unchecked, backend down) embedding model is looked for again. */
 export const MODEL_RECHECK_MS = 5 * 60_000;
 
@@ -150,11 +155,14 @@ export class MemoryEmbedders {
   /**
    * A query's remote vector. Waits for the backend at most `waitMs` (default: the query time limit,
    * `queryTimeoutMs`); with `waitMs` 0 only a vector already known (or on its way) is returned and no
-   * request goes out for it: the query waits (at most {@link DEFERRED_QUERIES} of them) for the next
-   * {@link embed} — the turn's memory formation — whose one request embeds it too and keeps its vector
-   * for the next search of the same text. A chat turn so never waits for a round trip to the embedding
-   * model (it recalls with the offline vector and full-text search) and adds none of its own. One
-   * request per text at a time; the last {@link QUERY_CACHE_SIZE} vectors are kept, per remote embedder.
+   * request goes out for it. A chat turn so never waits for a round trip to the embedding model (it
+   * recalls with the offline vector and full-text search) and adds none of its own. Its vector would
+   * serve only a later search of the same text, which most messages never get: a text is embedded only
+   * once it is searched again (a retry, a send after its preview; the last {@link SEARCHED_ONCE_KEPT}
+   * texts are remembered), and then waits (at most {@link DEFERRED_QUERIES} of them) for the next
+   * {@link embed} — a turn's memory formation — whose one request embeds it too and keeps its vector for
+   * the searches after. One request per text at a time; the last {@link QUERY_CACHE_SIZE} vectors are
+   * kept, per remote embedder.
    */
   async remoteQuery(query: string, waitMs?: number): Promise<Float32Array | null> {
     if (this.remote === null) return null;
@@ -168,7 +176,7 @@ export class MemoryEmbedders {
     const limitMs = this.options.queryTimeoutMs ?? 1_000;
     let pending = this.pendingQueries.get(key);
     if (pending === undefined && waitMs !== undefined && waitMs <= 0) {
-      this.deferQuery(query);
+      if (this.wasSearchedBefore(key)) this.deferQuery(query);
       return null;
     }
     if (pending === undefined) {
@@ -197,9 +205,19 @@ export class MemoryEmbedders {
   private readonly pendingQueries = new Map<string, Promise<Float32Array | null>>();
   /** Queries waiting for the next {@link embed} call, oldest first (a Set keeps each text once). */
   private readonly deferredQueries = new Set<string>();
+  /** The keys of texts searched once without waiting, oldest first. */
+  private readonly searchedOnce = new Set<string>();
 
   private queryKey(query: string): string {
     return `${this.remote?.id ?? ''}\n${query}`;
+  }
+
+  /** Whether `key` was searched (without waiting) before; the first time it is remembered, the second forgotten. */
+  private wasSearchedBefore(key: string): boolean {
+    if (this.searchedOnce.delete(key)) return true;
+    this.searchedOnce.add(key);
+    if (this.searchedOnce.size > SEARCHED_ONCE_KEPT) this.searchedOnce.delete(this.searchedOnce.values().next().value as string);
+    return false;
   }
 
   private deferQuery(query: string): void {
