@@ -15,7 +15,8 @@
  * request, as `LlmEmbedder` makes it (three texts: two memories and a deferred query; vectors normalised).
  * `--bare` adds a build of no logic to the alternation: undici's `Pool` sending the same request body and
  * reading the answer (`json()`, or the stream's chunks), as bench/floor-server.ts does — what our client adds
- * above it is the difference (Ollama only).
+ * above it is the difference (Ollama only). `--paced`: the fake writes a streamed reply one line a write (a
+ * `setImmediate` between), so the client reads a token at a time as from a real model (Ollama only).
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -43,6 +44,9 @@ if (!['chat', 'appraisal', 'embed'].includes(kind)) {
   process.stderr.write('--kind is chat, appraisal or embed\n');
   process.exit(2);
 }
+const pacedAt = argv.indexOf('--paced');
+const isPaced = pacedAt >= 0;
+if (isPaced) argv.splice(pacedAt, 1);
 const bareAt = argv.indexOf('--bare');
 const isBare = bareAt >= 0;
 if (isBare) argv.splice(bareAt, 1);
@@ -50,7 +54,7 @@ const calls = Number(argv[0] ?? 2_000);
 const rounds = Number(argv[1] ?? 3);
 const dists = [process.env.PERSONA_MICRO_DIST ?? path.join(import.meta.dirname, '..', 'dist'), ...(against === undefined ? [] : [against])].map((dist) => path.resolve(dist));
 
-const fake = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'lib', isOpenAi ? 'micro-openai-llm.ts' : 'micro-turn-llm.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+const fake = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'lib', isOpenAi ? 'micro-openai-llm.ts' : 'micro-turn-llm.ts'), ...(isPaced ? ['--paced'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise<string>((resolve) => createInterface({ input: fake.stdout! }).once('line', resolve));
 const messages = [
   { role: 'system' as const, content: `You are Aria. ${seedText(0)} ${seedText(1)} ${seedText(2)}` },
