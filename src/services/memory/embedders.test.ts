@@ -69,6 +69,20 @@ describe('MemoryEmbedders', () => {
     expect(ollama.embedRequests).toHaveLength(4);
   });
 
+  it('does not ask again for a text whose vector it keeps, nor twice for a text given twice, nor at all when all are known', async () => {
+    const [first] = await embedders.embed(['The user sails', 'The user sails']);
+    expect(ollama.embedRequests.map((request) => request.body['input'])).toEqual([['The user sails']]);
+    const [again, other] = await embedders.embed(['The user sails', 'The user rows']);
+    expect(ollama.embedRequests[1]!.body['input']).toEqual(['The user rows']);
+    expect(again).toEqual(first);
+    expect(other!.map((vector) => vector.embedder)).toEqual(['hashed-ngram-v1@256', 'ollama:nomic-embed-text']);
+    // A query's vector, once known, serves a memory of the same text too.
+    expect(await embedders.remoteQuery('I sail on Sundays')).toHaveLength(16);
+    const [known] = await embedders.embed(['I sail on Sundays', 'The user rows']);
+    expect(known!.map((vector) => vector.embedder)).toEqual(['hashed-ngram-v1@256', 'ollama:nomic-embed-text']);
+    expect(ollama.embedRequests).toHaveLength(3);
+  });
+
   it('remembers the newest texts searched once', async () => {
     await embedders.remoteQuery('the oldest question', 0);
     for (let index = 0; index < SEARCHED_ONCE_KEPT; index++) await embedders.remoteQuery(`question ${index}`, 0);
