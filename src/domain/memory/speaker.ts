@@ -43,7 +43,19 @@ export const IMPERSONAL_RELEVANCE_FLOOR = 0.5;
 
 /** The relevance floor for recalling memories into the prompt of a reply to `message`. */
 export function recallFloorFor(message: string, floor: number): number {
-  return isAboutTheSpeaker(message) ? floor : Math.max(floor, IMPERSONAL_RELEVANCE_FLOOR);
+  return recallFloorsFor(message, floor).minRelevance;
+}
+
+/**
+ * Both floors of a reply to `message` ({@link recallFloorFor}, {@link directFloorFor}) from one look at the
+ * message: a turn's recall asks for both, and each looked at its words again.
+ */
+export function recallFloorsFor(message: string, floor: number): { minRelevance: number; minDirectRelevance: number } {
+  const isAboutItsWriter = isAboutTheSpeaker(message);
+  return {
+    minRelevance: isAboutItsWriter ? floor : Math.max(floor, IMPERSONAL_RELEVANCE_FLOOR),
+    minDirectRelevance: isAboutItsWriter ? 0 : IMPERSONAL_RELEVANCE_FLOOR,
+  };
 }
 
 /**
@@ -52,5 +64,5 @@ export function recallFloorFor(message: string, floor: number): number {
  * writer, IMPERSONAL_RELEVANCE_FLOOR for the others.
  */
 export function directFloorFor(message: string): number {
-  return isAboutTheSpeaker(message) ? 0 : IMPERSONAL_RELEVANCE_FLOOR;
+  return recallFloorsFor(message, 0).minDirectRelevance;
 }
