@@ -7,6 +7,7 @@
  * prompt recalls weak matches only for messages about the speaker, and asks more of the others
  * (`recallFloorFor`).
  */
+import { withoutApostrophes } from '../continue-score.js';
 
 /** First-person words: the message speaks about its writer ("I", "my", "me", "I'm", "we", "our"). */
 const FIRST_PERSON = new Set(['i', 'im', 'ive', 'id', 'ill', 'me', 'my', 'mine', 'myself', 'we', 'us', 'our', 'ours', 'ourselves']);
@@ -18,7 +19,7 @@ const REQUEST_VERBS = new Set(['tell', 'give', 'show', 'sing', 'teach', 'bring',
 
 /** Whether `message` speaks about its writer (see the module comment). */
 export function isAboutTheSpeaker(message: string): boolean {
-  const words = (message.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}'’]+/gu) ?? []).map((word) => word.replace(/['’]/g, ''));
+  const words = (message.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}'’]+/gu) ?? []).map(withoutApostrophes);
   return words.some((word, index) => {
     if (!FIRST_PERSON.has(word)) return false;
     // "Tell me …", "Please show me …": the request's receiver, not a statement about the speaker.

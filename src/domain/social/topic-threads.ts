@@ -23,7 +23,7 @@
  * and in both cases more similar to that thread than to the branch. The user can also go back
  * explicitly (`conversation.branch {"back": true}` or `{"thread_id": …}`).
  */
-import { stem } from '../continue-score.js';
+import { stem, withoutApostrophes } from '../continue-score.js';
 
 export const THREAD_SIMILARITY_THRESHOLD = 0.12;
 export const MIN_CONTENT_WORDS = 3;
@@ -100,7 +100,7 @@ const MAX_CONTENT_WORDS = 20_000;
 function contentWord(raw: string): string {
   let word = CONTENT_WORDS.get(raw);
   if (word === undefined) {
-    const plain = raw.replace(/['’]/g, '');
+    const plain = withoutApostrophes(raw);
     const stemmed = plain.length < 3 || STOP_WORDS.has(plain) ? '' : stem(raw);
     word = stemmed.length < 3 || STOP_WORDS.has(stemmed) ? '' : stemmed;
     if (CONTENT_WORDS.size >= MAX_CONTENT_WORDS) CONTENT_WORDS.clear();
