@@ -63,10 +63,13 @@ export function messageWords(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}'’]+/gu) ?? [];
 }
 
+/** {@link RETURN_CUES} with a space either side, as they are looked for (built once, not per cue per message). */
+const SPACED_RETURN_CUES = RETURN_CUES.map((cue) => ` ${cue} `);
+
 /** Whether the text says it takes the talk back to an earlier topic (one of {@link RETURN_CUES}). */
 export function hasReturnCue(text: string, words: readonly string[] = messageWords(text)): boolean {
   const spaced = ` ${words.join(' ')} `;
-  return RETURN_CUES.some((cue) => spaced.includes(` ${cue} `));
+  return SPACED_RETURN_CUES.some((cue) => spaced.includes(cue));
 }
 
 const STOP_WORDS = new Set(
