@@ -10,7 +10,8 @@
  * mood reaction, each message filed once.
  * Copies of a PostgreSQL store with a reply still pending, served by SQLite: a backup taken once all of the
  * reply's writes had committed (none redone), and a bundle saved while its reaction had committed and its
- * `chat` sample had not (the reaction applied once, every sample as PostgreSQL has it).
+ * `chat` sample had not (the reaction applied once, every sample as PostgreSQL has it), and one saved while a
+ * later reply's reaction had committed and its `turn` sample had not (both of its samples kept).
  * Skipped with a message when PostgreSQL is not installed (.ci/run installs it).
  */
 import { spawn } from 'node:child_process';
@@ -212,6 +213,31 @@ function sqliteMoodRecord(file: string): MoodRecord {
   });
 }
 
+/**
+ * Holds the inserts of mood samples of `cause` until the returned release is called (a trigger waits while a
+ * gate is closed): the reply's writes asked for before them commit, they and the batches after them wait.
+ */
+async function holdSamples(db: PostgresDatabase, cause: string): Promise<() => Promise<void>> {
+  await db.query(`CREATE TABLE gate (closed BOOLEAN); INSERT INTO gate VALUES (true);
+    CREATE FUNCTION wait_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN WHILE EXISTS (SELECT 1 FROM gate) LOOP PERFORM pg_sleep(0.05); END LOOP; RETURN NEW; END $$;
+    CREATE TRIGGER wait_gate BEFORE INSERT ON mood_samples FOR EACH ROW WHEN (NEW.cause = '${cause}') EXECUTE FUNCTION wait_gate();`);
+  return async () => {
+    // (the trigger is dropped once the sample's insert has gone through: it holds the table until then)
+    await db.query('DELETE FROM gate');
+    await db.query('DROP TRIGGER wait_gate ON mood_samples; DROP FUNCTION wait_gate(); DROP TABLE gate;');
+  };
+}
+
+/** Imports the bundle into an empty SQLite data directory; returns the directory and its database file. */
+async function importedCopy(bundle: string, name: string): Promise<{ dataDir: string; file: string }> {
+  const dataDir = path.join(dir, name);
+  mkdirSync(dataDir);
+  const file = path.join(dataDir, 'persona-mcp.db');
+  await new SqliteStateArchive(file, 'test').importBundle(readFileSync(bundle), { dryRun: false, onConflict: 'skip' });
+  return { dataDir, file };
+}
+
 describe.skipIf(!postgres.ok)('a PostgreSQL copy with a reply still pending, served by SQLite', { timeout: 180_000 }, () => {
   it("does none of the reply's after-reply writes PostgreSQL marked done", async () => {
     const db = await freshPostgres();
@@ -254,18 +280,13 @@ describe.skipIf(!postgres.ok)('a PostgreSQL copy with a reply still pending, ser
     const client = await connect(await startNode('a', configFile('plain', db.schema, false)));
     // A bundle saved between two of the reply's after-reply transactions: its reaction has committed (with
     // its mark), its `chat` sample waits (a trigger holds the sample's insert while the gate is closed).
-    await db.query(`CREATE TABLE gate (closed BOOLEAN); INSERT INTO gate VALUES (true);
-      CREATE FUNCTION wait_gate() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN WHILE EXISTS (SELECT 1 FROM gate) LOOP PERFORM pg_sleep(0.05); END LOOP; RETURN NEW; END $$;
-      CREATE TRIGGER wait_gate BEFORE INSERT ON mood_samples FOR EACH ROW WHEN (NEW.cause = 'chat') EXECUTE FUNCTION wait_gate();`);
+    const release = await holdSamples(db, 'chat');
     await client.result('persona.switch', { persona_id: 'aria' });
     const first = (await client.result('persona.chat', { message: 'I love this, what a wonderful and happy day, thank you so much!' })) as { conversation_id: string };
     await until(() => written(db, first.conversation_id), (seen) => seen.reactions === 1);
     const bundle = path.join(dir, 'mid-batch.bundle');
     await new PostgresStateArchive(db, 'test').exportBundle(bundle, { kind: 'all' });
-    // (the trigger is dropped once the sample's insert has gone through: it holds the table until then)
-    await db.query('DELETE FROM gate');
-    await db.query('DROP TRIGGER wait_gate ON mood_samples; DROP FUNCTION wait_gate(); DROP TABLE gate;');
+    await release();
     await until(() => written(db, first.conversation_id), finished);
     await client.result('persona.chat', { message: 'This is awful and sad, I hate it, everything went wrong today.', conversation_id: first.conversation_id });
     await until(() => written(db, first.conversation_id), (seen) => seen.pending === 0 && seen.reactions === 2);
@@ -275,10 +296,7 @@ describe.skipIf(!postgres.ok)('a PostgreSQL copy with a reply still pending, ser
 
     // The bundle into an empty data directory; its server redoes the first reply before it listens, then
     // the second chat is sent to it.
-    const dataDir = path.join(dir, 'sqlite-import');
-    mkdirSync(dataDir);
-    const file = path.join(dataDir, 'persona-mcp.db');
-    await new SqliteStateArchive(file, 'test').importBundle(readFileSync(bundle), { dryRun: false, onConflict: 'skip' });
+    const { dataDir, file } = await importedCopy(bundle, 'sqlite-import');
     const server = await startChildServer(['--data-dir', dataDir, '--ollama-host', ollama.url], { PERSONA_MCP_DATABASE_URL: '', PERSONA_MCP_REDIS_URL: '' });
     try {
       const copy = await TestClient.connect(server.websocketUrl);
@@ -290,7 +308,59 @@ describe.skipIf(!postgres.ok)('a PostgreSQL copy with a reply still pending, ser
     }
     expect(sqliteMoodRecord(file)).toEqual(onPostgres);
   });
+
+  it("keeps a later reply's `turn` and `chat` samples, saved in a bundle after its reaction committed and before its samples", async () => {
+    const db = await freshPostgres();
+    const client = await connect(await startNode('a', configFile('plain', db.schema, false)));
+    await client.result('persona.switch', { persona_id: 'aria' });
+    const first = (await client.result('persona.chat', { message: 'I love this, what a wonderful and happy day, thank you so much!' })) as { conversation_id: string };
+    await until(() => written(db, first.conversation_id), (seen) => seen.pending === 0 && seen.reactions === 1);
+    // The second reply's reaction commits (with its mark); its `turn` sample, asked for after a read of the
+    // newest sample, waits for that read (a lock on the samples' table), and its `chat` sample after it: the
+    // outside check's copy of round 15, saved mid-batch with `database.writeBatchMs` 2000.
+    const bundle = path.join(dir, 'reaction-first.bundle');
+    const locked = db.transaction(async (tx) => {
+      await tx.query('LOCK TABLE mood_samples IN ACCESS EXCLUSIVE MODE');
+      await client.result('persona.chat', { message: 'This is awful and sad, I hate it, everything went wrong today.', conversation_id: first.conversation_id });
+      await until(() => written(db, first.conversation_id), (seen) => seen.reactions === 2);
+      // The bundle's snapshot is taken before its read of the samples waits for the lock: without the reply's samples.
+      const exported = new PostgresStateArchive(db, 'test').exportBundle(bundle, { kind: 'all' });
+      await untilTrue(() => waitsForSamples(db));
+      return { exported }; // (not the promise itself: the transaction would wait for it, and it for the lock)
+    });
+    await (await locked).exported;
+    await until(() => written(db, first.conversation_id), (seen) => seen.pending === 0);
+    const onPostgres = await pgMoodRecord(db);
+    expect(onPostgres.samples.map((sample) => sample.cause)).toEqual(['turn', 'chat', 'turn', 'chat']);
+
+    // Redone here before the server listens: the `turn` sample with the mood the persona answered in (not
+    // the reaction's, which the copy's mood holds already), then the reaction's `chat` sample. Before, the
+    // `turn` sample showed the reaction's mood and the `chat` sample was dropped as the same figures.
+    const { dataDir, file } = await importedCopy(bundle, 'sqlite-reaction-first');
+    expect(sqliteMoodRecord(file)).toMatchObject({ samples: onPostgres.samples.slice(0, 2), reactions: onPostgres.reactions });
+    const server = await startChildServer(['--data-dir', dataDir, '--ollama-host', ollama.url], { PERSONA_MCP_DATABASE_URL: '', PERSONA_MCP_REDIS_URL: '' });
+    await server.kill('SIGTERM');
+    expect(sqliteMoodRecord(file)).toEqual(onPostgres);
+  });
 });
+
+/** Whether a read of this schema's `mood_samples` by a bundle's export (its columns quoted) waits for a lock. */
+async function waitsForSamples(db: PostgresDatabase): Promise<boolean> {
+  const waiting = await db.rows(
+    `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.relation = 'mood_samples'::regclass AND NOT l.granted AND a.query LIKE 'SELECT "%'`,
+  );
+  return waiting.length > 0;
+}
+
+/** Looks until `done` holds (each look a query, not a sleep); throws after a minute. */
+async function untilTrue(done: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error('gave up waiting');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 describe.skipIf(postgres.ok)('a kill -9 right after a reply, on PostgreSQL', () => {
   it.skip(`skipped: ${postgres.ok ? '' : postgres.reason}`, () => {});

@@ -9,7 +9,7 @@
  */
 import type { SocialEnergyProfile } from '../persona.js';
 import { restEnergy } from '../social-energy.js';
-import { driftMood, moodName, type MoodFigures, type MoodName } from './mood.js';
+import { driftMood, moodName, type MoodFigures, type MoodName, type MoodState } from './mood.js';
 
 /**
  * What made a sample: `turn` (a reply spent energy), `chat` / `group` (a message moved the mood),
@@ -53,7 +53,7 @@ export function restSample(
 ): MoodEnergyFigures | null {
   if (now - lastAt < REST_SAMPLE_MIN_GAP_MS) return null;
   const rested = restEnergy({ energy: last.energy, fatigue: last.fatigue, updatedAt: lastAt, cooldownUntil: null }, profile, now);
-  const drifted = driftMood({ valence: last.valence, arousal: last.arousal, stress: last.stress, curiosity: last.curiosity, updatedAt: lastAt }, baseline, now);
+  const drifted = driftedSampleMood(last, lastAt, baseline, now);
   const sample: MoodEnergyFigures = {
     mood: moodName(drifted),
     valence: drifted.valence,
@@ -66,6 +66,11 @@ export function restSample(
   };
   const moved = Math.abs(sample.energy - last.energy) >= REST_SAMPLE_MIN_ENERGY || !sameMood(sample, last);
   return moved ? sample : null;
+}
+
+/** The mood of the sample `last` taken at `lastAt`, drifted towards the baseline until `now`. */
+export function driftedSampleMood(last: MoodEnergyFigures, lastAt: number, baseline: MoodFigures, now: number): MoodState {
+  return driftMood({ valence: last.valence, arousal: last.arousal, stress: last.stress, curiosity: last.curiosity, updatedAt: lastAt }, baseline, now);
 }
 
 /** Whether two samples show the same figures (a change that changed nothing is not recorded again). */

@@ -236,6 +236,15 @@ export class EmotionService {
     return this.driftedMood(persona, await this.storedMood(persona.id), now);
   }
 
+  /**
+   * Whether the persona's next mood change is saved already: a reply redone from a PostgreSQL copy that
+   * committed its reaction before the copy was taken (`SocialStore.moodWrittenAlready`). The mood stored
+   * is then the reaction's, past the moment the persona answered in.
+   */
+  nextChangeSavedAlready(persona: PersonaRecord): boolean {
+    return this.store.moodWrittenAlready?.(persona.id) !== undefined;
+  }
+
   /** The stored mood drifted towards the baseline until `now`, or the baseline for a persona never moved. */
   private driftedMood(persona: PersonaRecord, stored: MoodState | null, now: number): MoodState {
     return stored === null ? moodAt(this.baseline(persona), now) : driftMood(stored, this.baseline(persona), now);

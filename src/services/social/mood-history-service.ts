@@ -5,7 +5,7 @@
  * retention clean-up (`prune`, limits in `MoodHistoryPolicy`).
  */
 import type { Logger } from 'pino';
-import { restSample, sameFigures, type MoodEnergyFigures, type MoodSampleCause } from '../../domain/social/mood-samples.js';
+import { driftedSampleMood, restSample, sameFigures, type MoodEnergyFigures, type MoodSampleCause } from '../../domain/social/mood-samples.js';
 import { baselineMood, moodName, type MoodState } from '../../domain/social/mood.js';
 import type { SocialEnergyState } from '../../domain/social-energy.js';
 import type { Clock } from '../../ports/clock.js';
@@ -104,10 +104,21 @@ export class MoodHistoryService {
     return next;
   }
 
-  /** The persona's mood and energy: for a reply's sample as saved now, else once changes being saved are. */
-  private stateOf(persona: PersonaRecord, cause: MoodSampleCause, savedBefore: MoodState | undefined): Promise<[MoodState, { state: SocialEnergyState }]> {
+  /**
+   * The persona's mood and energy: for a reply's sample as saved now, else once changes being saved are.
+   * The mood is null for a reply's sample when the reply's reaction is saved already (a redo of a copy that
+   * committed it and not this sample): the mood it answered in is then no longer stored (see `ask`).
+   */
+  private stateOf(persona: PersonaRecord, cause: MoodSampleCause, savedBefore: MoodState | undefined): Promise<[MoodState | null, { state: SocialEnergyState }]> {
     const { personas, emotions } = this.deps;
-    const mood = savedBefore !== undefined ? savedBefore : cause === 'turn' ? emotions.currentSaved(persona) : emotions.current(persona);
+    const mood =
+      savedBefore !== undefined
+        ? savedBefore
+        : cause !== 'turn'
+          ? emotions.current(persona)
+          : emotions.nextChangeSavedAlready(persona)
+            ? null
+            : emotions.currentSaved(persona);
     return Promise.all([mood, personas.snapshot(persona)]);
   }
 
@@ -115,12 +126,12 @@ export class MoodHistoryService {
   private async ask(
     persona: PersonaRecord,
     cause: MoodSampleCause,
-    state: Promise<[MoodState, { state: SocialEnergyState }]>,
+    state: Promise<[MoodState | null, { state: SocialEnergyState }]>,
     at: number | undefined,
   ): Promise<{ written: Promise<void> }> {
     const { history, clock } = this.deps;
     const kept = this.newest.get(persona.id);
-    const [[moodNow, snapshot], last] = await Promise.all([state, kept !== undefined ? kept : history.latest(persona.id)]);
+    const [[saved, snapshot], last] = await Promise.all([state, kept !== undefined ? kept : history.latest(persona.id)]);
     const copied = history.sampleWrittenAlready?.(cause);
     if (copied !== undefined) {
       // A reply redone from a copy that wrote this sample: the copy holds it (asked for, it writes nothing),
@@ -129,6 +140,10 @@ export class MoodHistoryService {
       return { written: history.append(copied).then(() => undefined) };
     }
     const now = at ?? clock.now();
+    // A reply's sample whose reaction the copy saved already: the mood before that reaction is the newest
+    // sample's (each change is sampled after it), drifted until now as the stored mood would have been. Taken
+    // from the stored mood, it showed the reaction's, and the reaction's own sample was then dropped as the same.
+    const moodNow = saved ?? (last === null ? await this.deps.emotions.currentSaved(persona) : driftedSampleMood(last, last.at, baselineMood(persona), now));
     const figures: MoodEnergyFigures = {
       mood: moodName(moodNow),
       valence: moodNow.valence,
