@@ -14,6 +14,7 @@ import {
   softTurnLimit,
   stem,
   topicRelevance,
+  withoutApostrophes,
   type ContinueScoreInput,
 } from './continue-score.js';
 
@@ -253,6 +254,17 @@ describe('stem', () => {
     ['Books', 'book'],
   ])('%s → %s', (word, stemmed) => {
     expect(stem(word)).toBe(stemmed);
+  });
+});
+
+describe('withoutApostrophes', () => {
+  it.each([
+    ["don't", 'dont'],
+    ['it’s', 'its'],
+    ["rock'n'roll", 'rocknroll'],
+    ['lantern', 'lantern'],
+  ])('%s → %s', (word, plain) => {
+    expect(withoutApostrophes(word)).toBe(plain);
   });
 });
 

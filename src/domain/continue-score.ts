@@ -249,13 +249,23 @@ const STEM_EXCEPTIONS = new Set(['news', 'this', 'was', 'has', 'is', 'its', 'yes
 export function stem(word: string): string {
   let w = word.toLowerCase();
   // Most words have no apostrophe: the two replacements are skipped for them (every word of every message).
-  if (w.includes("'") || w.includes('’')) w = w.replace(/['’]s$/, '').replace(/['’]/g, '');
+  if (hasApostrophe(w)) w = w.replace(/['’]s$/, '').replace(/['’]/g, '');
   if (STEM_EXCEPTIONS.has(w)) return w;
   if (w.length > 4 && w.endsWith('ies')) return `${w.slice(0, -3)}y`;
   if (w.length > 5 && w.endsWith('ing')) return w.slice(0, -3);
   if (w.length > 5 && w.endsWith('ed')) return w.slice(0, -2);
   if (w.length > 3 && w.endsWith('s') && !w.endsWith('ss')) w = w.slice(0, -1);
   return w;
+}
+
+/** Whether a word holds an apostrophe (' or ’): the test that spares most words a regex replacement. */
+export function hasApostrophe(word: string): boolean {
+  return word.includes("'") || word.includes('’');
+}
+
+/** The word without its apostrophes ("don't" → "dont"), the word itself when it has none (no replacement run). */
+export function withoutApostrophes(word: string): string {
+  return hasApostrophe(word) ? word.replace(/['’]/g, '') : word;
 }
 
 function stemWords(text: string): string[] {

@@ -7,6 +7,7 @@
  * prompt recalls weak matches only for messages about the speaker, and asks more of the others
  * (`recallFloorFor`).
  */
+import { withoutApostrophes } from '../continue-score.js';
 
 /** First-person words: the message speaks about its writer ("I", "my", "me", "I'm", "we", "our"). */
 const FIRST_PERSON = new Set(['i', 'im', 'ive', 'id', 'ill', 'me', 'my', 'mine', 'myself', 'we', 'us', 'our', 'ours', 'ourselves']);
@@ -18,7 +19,7 @@ const REQUEST_VERBS = new Set(['tell', 'give', 'show', 'sing', 'teach', 'bring',
 
 /** Whether `message` speaks about its writer (see the module comment). */
 export function isAboutTheSpeaker(message: string): boolean {
-  const words = (message.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}'’]+/gu) ?? []).map((word) => word.replace(/['’]/g, ''));
+  const words = (message.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}'’]+/gu) ?? []).map(withoutApostrophes);
   return words.some((word, index) => {
     if (!FIRST_PERSON.has(word)) return false;
     // "Tell me …", "Please show me …": the request's receiver, not a statement about the speaker.
@@ -43,7 +44,19 @@ export const IMPERSONAL_RELEVANCE_FLOOR = 0.5;
 
 /** The relevance floor for recalling memories into the prompt of a reply to `message`. */
 export function recallFloorFor(message: string, floor: number): number {
-  return isAboutTheSpeaker(message) ? floor : Math.max(floor, IMPERSONAL_RELEVANCE_FLOOR);
+  return recallFloorsFor(message, floor).minRelevance;
+}
+
+/**
+ * Both floors of a reply to `message` ({@link recallFloorFor}, {@link directFloorFor}) from one look at the
+ * message: a turn's recall asks for both, and each looked at its words again.
+ */
+export function recallFloorsFor(message: string, floor: number): { minRelevance: number; minDirectRelevance: number } {
+  const isAboutItsWriter = isAboutTheSpeaker(message);
+  return {
+    minRelevance: isAboutItsWriter ? floor : Math.max(floor, IMPERSONAL_RELEVANCE_FLOOR),
+    minDirectRelevance: isAboutItsWriter ? 0 : IMPERSONAL_RELEVANCE_FLOOR,
+  };
 }
 
 /**
@@ -52,5 +65,5 @@ export function recallFloorFor(message: string, floor: number): number {
  * writer, IMPERSONAL_RELEVANCE_FLOOR for the others.
  */
 export function directFloorFor(message: string): number {
-  return isAboutTheSpeaker(message) ? 0 : IMPERSONAL_RELEVANCE_FLOOR;
+  return recallFloorsFor(message, 0).minDirectRelevance;
 }

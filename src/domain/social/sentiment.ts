@@ -13,7 +13,7 @@
  * - SMOOTHING keeps one word from saying everything: "thanks" alone is 1 / (1 + 2) = 0.33, while a
  *   message with three warm words and no cold one is 3 / 5 = 0.6.
  */
-import { stem } from '../continue-score.js';
+import { hasApostrophe, stem, withoutApostrophes } from '../continue-score.js';
 
 /** Added to the denominator so that a single word gives a modest score (1 word → ±0.33). */
 export const SENTIMENT_SMOOTHING = 2;
@@ -164,12 +164,13 @@ export interface SentimentResult {
 
 /** Scores a message's warmth (see the module comment for the formula). */
 export function sentiment(text: string): SentimentResult {
-  const words = (text.toLowerCase().match(/[\p{L}\p{N}'’]+/gu) ?? []).map((word) => word.replace(/n['’]t$/, 'nt'));
+  // Most words have no apostrophe: both replacements below are skipped for them (a regex call each, per word).
+  const words = (text.toLowerCase().match(/[\p{L}\p{N}'’]+/gu) ?? []).map((word) => (hasApostrophe(word) ? word.replace(/n['’]t$/, 'nt') : word));
   let positive = 0;
   let negative = 0;
   let negateFor = 0;
   for (const raw of words) {
-    const plain = raw.replace(/['’]/g, '');
+    const plain = withoutApostrophes(raw);
     if (NEGATORS.has(plain)) {
       negateFor = NEGATION_WINDOW;
       continue;

@@ -23,7 +23,7 @@
  * and in both cases more similar to that thread than to the branch. The user can also go back
  * explicitly (`conversation.branch {"back": true}` or `{"thread_id": …}`).
  */
-import { stem } from '../continue-score.js';
+import { stem, withoutApostrophes } from '../continue-score.js';
 
 export const THREAD_SIMILARITY_THRESHOLD = 0.12;
 export const MIN_CONTENT_WORDS = 3;
@@ -63,10 +63,13 @@ export function messageWords(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}'’]+/gu) ?? [];
 }
 
+/** {@link RETURN_CUES} with a space either side, as they are looked for (built once, not per cue per message). */
+const SPACED_RETURN_CUES = RETURN_CUES.map((cue) => ` ${cue} `);
+
 /** Whether the text says it takes the talk back to an earlier topic (one of {@link RETURN_CUES}). */
 export function hasReturnCue(text: string, words: readonly string[] = messageWords(text)): boolean {
   const spaced = ` ${words.join(' ')} `;
-  return RETURN_CUES.some((cue) => spaced.includes(` ${cue} `));
+  return SPACED_RETURN_CUES.some((cue) => spaced.includes(cue));
 }
 
 const STOP_WORDS = new Set(
@@ -100,7 +103,7 @@ const MAX_CONTENT_WORDS = 20_000;
 function contentWord(raw: string): string {
   let word = CONTENT_WORDS.get(raw);
   if (word === undefined) {
-    const plain = raw.replace(/['’]/g, '');
+    const plain = withoutApostrophes(raw);
     const stemmed = plain.length < 3 || STOP_WORDS.has(plain) ? '' : stem(raw);
     word = stemmed.length < 3 || STOP_WORDS.has(stemmed) ? '' : stemmed;
     if (CONTENT_WORDS.size >= MAX_CONTENT_WORDS) CONTENT_WORDS.clear();

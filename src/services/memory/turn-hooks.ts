@@ -7,7 +7,7 @@
  * `MemoryFormationObserver` queues formation (and summarisation when due) as durable jobs after the
  * reply is stored.
  */
-import { directFloorFor, recallFloorFor } from '../../domain/memory/speaker.js';
+import { recallFloorsFor } from '../../domain/memory/speaker.js';
 import { estimateTokens, truncateToTokens } from '../../domain/tokens.js';
 import type { JobQueue } from '../../ports/jobs.js';
 import type { MemoryStore } from '../../ports/memory.js';
@@ -97,8 +97,7 @@ export class MemoryRecall implements PromptContributor {
         includeShared: true,
         includePublic: true,
         // Weak matches only for a message about its writer; a question about the world needs a real match.
-        minRelevance: recallFloorFor(turn.message.content, relevanceFloor),
-        minDirectRelevance: directFloorFor(turn.message.content),
+        ...recallFloorsFor(turn.message.content, relevanceFloor),
         reinforce: turn.isPreview !== true,
         // The turn's critical path never waits for the embedding model (the vector is kept for later).
         remoteWaitMs: 0,

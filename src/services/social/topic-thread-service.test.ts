@@ -130,6 +130,32 @@ describe('TopicThreadService kept threads', () => {
     expect([filed.get(asked.id), filed.get(reply.id)]).toEqual([thread?.id, thread?.id]);
   });
 
+  it('shows a conversation of one thread (the current one) without looking up the threads of its window\'s messages', async () => {
+    const events = new InProcessEventBus();
+    const filer = new TopicThreadService(social, store, clock);
+    filer.listen(events, () => undefined);
+    const messages: MessageRecord[] = [];
+    for (const index of [0, 1, 2, 6]) {
+      const message = await say(messages[0]?.conversationId, index);
+      messages.push(message);
+      events.publish({ type: 'messageStored', conversationId: message.conversationId, message });
+    }
+    const conversationId = messages[0]!.conversationId;
+    await filer.settled(conversationId);
+    expect(await social.listThreads(conversationId)).toHaveLength(1);
+    const lookups: number[][] = [];
+    const counting = new (class extends SqliteSocialStore {
+      override threadsOfMessages(ids: number[]): Promise<Map<number, number>> {
+        lookups.push(ids);
+        return super.threadsOfMessages(ids);
+      }
+    })(store.database, ':memory:');
+    // a service that knows none of the window's messages (a restart): each would have been looked up
+    const fresh = new TopicThreadService(counting, store, clock);
+    expect(await fresh.promptView(conversationId, messages)).toEqual({ section: '', excludeMessageIds: [] });
+    expect(lookups).toEqual([]);
+  });
+
   it('writes a person\'s message whose reply does not come on its own after UNWRITTEN_FILING_MS, and at once for a reader of the store or on close', async () => {
     const events = new InProcessEventBus();
     const kept = new TopicThreadService(social, store, clock);

@@ -376,6 +376,10 @@ export class TopicThreadService {
   async promptView(conversationId: string, recent: readonly MessageRecord[]): Promise<{ section: string; excludeMessageIds: number[] }> {
     const { threads, currentId } = await this.threadsOf(conversationId);
     if (currentId === null && threads.length === 0) return { section: '', excludeMessageIds: [] };
+    // One thread, the current one (a conversation that never changed topic): every filed message of the
+    // window is in it, so nothing is left out and there is no other thread to summarise; the window's
+    // threads are not looked up (a walk of its ~200 messages and as many map reads on every turn).
+    if (threads.length === 1 && threads[0]!.id === currentId) return { section: '', excludeMessageIds: [] };
     const byMessage = await this.threadsOfRecent(conversationId, recent);
     const older = recent.slice(0, Math.max(0, recent.length - 1 - CONTINUITY_MESSAGES));
     const excludeMessageIds =
