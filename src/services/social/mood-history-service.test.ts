@@ -88,7 +88,8 @@ describe.skipIf(!postgres.ok)('MoodHistoryService on PostgreSQL, redoing a reply
       promptTokens: 1,
       processingMs: 1,
       now: T0 + 1,
-      personaState: freshEnergy(definition.socialEnergy, T0 + 1),
+      // the reply spent half the persona's energy (it rests back over the minutes a takeover may take)
+      personaState: { ...freshEnergy(definition.socialEnergy, T0 + 1), energy: definition.socialEnergy.maxEnergy / 2 },
       afterReply: { session: { id: 's1', userId: 'sam' }, userMessageId: message.id },
     });
     const aria = (await nodeA.getPersona('aria'))!;
@@ -143,5 +144,7 @@ describe.skipIf(!postgres.ok)('MoodHistoryService on PostgreSQL, redoing a reply
     const samples = (await history.samples('aria', { limit: 10 })).samples;
     expect(samples.map((sample) => sample.cause)).toEqual(['turn', 'chat']);
     expect(samples[1]).toMatchObject({ at: T0 + 2, valence: reaction!.valence });
+    // with the energy of that moment (the `turn` sample's, 2 ms before), not ten minutes' rest later
+    expect(samples[1]!.energy).toBeCloseTo(samples[0]!.energy, 2);
   });
 });

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { driftedSampleMood, restSample, sameFigures, type MoodEnergyFigures, type MoodSampleCause } from '../../domain/social/mood-samples.js';
 import { baselineMood, moodName, type MoodState } from '../../domain/social/mood.js';
-import type { SocialEnergyState } from '../../domain/social-energy.js';
+import { restEnergy, type SocialEnergyState } from '../../domain/social-energy.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
 import type { MoodHistory, MoodSampleInput, MoodSamplePage, MoodSampleQuery } from '../../ports/mood-history.js';
@@ -147,15 +147,21 @@ export class MoodHistoryService {
     // sample's (each change is sampled after it), drifted until now as the stored mood would have been. Taken
     // from the stored mood, it showed the reaction's, and the reaction's own sample was then dropped as the same.
     const moodNow = saved ?? (last === null ? await this.deps.emotions.currentSaved(persona) : driftedSampleMood(last, last.at, baselineMood(persona), now));
+    // A change sampled as of its moment (a redo's): the energy of that moment, the newest sample's (taken
+    // before it: the reply's `turn` sample) rested until then, not the persona's at the redo.
+    const energy =
+      at !== undefined && last !== null && last.at <= at
+        ? restEnergy({ energy: last.energy, fatigue: last.fatigue, updatedAt: last.at, cooldownUntil: null }, persona.socialEnergy, at)
+        : snapshot.state;
     const figures: MoodEnergyFigures = {
       mood: moodName(moodNow),
       valence: moodNow.valence,
       arousal: moodNow.arousal,
       stress: moodNow.stress,
       curiosity: moodNow.curiosity,
-      energy: snapshot.state.energy,
+      energy: energy.energy,
       maxEnergy: persona.socialEnergy.maxEnergy,
-      fatigue: snapshot.state.fatigue,
+      fatigue: energy.fatigue,
     };
     // A reply redone after a crash is sampled even with the newest's figures: its energy is the persona's at
     // the redo, not the reply's, so of replies redone one after another each `turn` sample read the same
