@@ -38,7 +38,11 @@ export interface InstantLlm {
   close(): Promise<void>;
 }
 
-export async function startInstantLlm(models: string[]): Promise<InstantLlm> {
+/**
+ * `paced`: a streamed reply goes out one line a write, each after a `setImmediate`, so that the client reads
+ * (nearly always) one token line at a time, as from a real model, instead of the whole stream in one read.
+ */
+export async function startInstantLlm(models: string[], options: { paced?: boolean } = {}): Promise<InstantLlm> {
   const calls: LlmCall[] = [];
   const promptMessages: number[] = [];
   const server = createServer((request, response) => {
@@ -67,7 +71,15 @@ export async function startInstantLlm(models: string[]): Promise<InstantLlm> {
             .end(JSON.stringify({ model: body.model, embeddings: texts.map(embeddingOf) }));
         }
         promptMessages.push(body.messages?.length ?? 0);
-        response.writeHead(200, { 'content-type': body.stream === false ? 'application/json' : 'application/x-ndjson' }).end(chatStream(body));
+        response.writeHead(200, { 'content-type': body.stream === false ? 'application/json' : 'application/x-ndjson' });
+        if (options.paced !== true || body.stream === false) return void response.end(chatStream(body));
+        const lines = chatStream(body).match(/[^\n]*\n/g) ?? [];
+        const writeNext = (at: number): void => {
+          if (at === lines.length) return void response.end();
+          response.write(lines[at]);
+          setImmediate(writeNext, at + 1);
+        };
+        writeNext(0);
       },
       () => response.writeHead(400).end(),
     );

@@ -569,7 +569,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
       personas: core.services.personas,
       modelFor: (persona) => core.services.chat.modelFor(persona),
       defaultTokenBudget: () => core.services.chat.defaultTokenBudget,
-      runTurn: (binding, request, options) => core.services.chat.runTurn(binding, request, options),
+      inTurnLine: (binding, personaId, signal, work) => core.services.chat.inTurnLine(binding, personaId, signal, work),
       sessionOwner: async (sessionId) => {
         const session = await core.store.getSession(sessionId);
         return session === null ? undefined : session.userId;
@@ -596,6 +596,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
         clock: core.services.clock,
         rateLimits,
         clientAddress,
+        onTranscriptNotice: () => core.metrics.observeTranscriptNotice(),
       })
     : null;
   if (mcp !== null) http.addRoute(mcp.route);

@@ -46,7 +46,7 @@ export async function runMcpStdio(config: Config): Promise<void> {
   // Loaded on use, so that other commands start without the whole server.
   const [{ createCore }, { serveMcpOverStdio }] = await Promise.all([import('../app/app.js'), import('../transports/mcp/stdio.js')]);
   const core = await createCore(config);
-  const server = serveMcpOverStdio(core);
+  const server = serveMcpOverStdio(core, { maxLineBytes: config.limits.maxFrameBytes });
   core.logger.info({ dataDir: config.dataDir, llm: config.llm.provider, session: server.sessionId }, 'persona-mcp speaks MCP on stdio');
   let stopping = false;
   const stop = (reason: string): void => {

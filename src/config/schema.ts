@@ -135,7 +135,7 @@ export const configSchema = z.object({
     .object({
       /**
        * Largest WebSocket frame answered with a JSON-RPC error; four times this closes the socket (1009). Also the
-       * largest MCP-over-HTTP request body (HTTP 413 with the same error).
+       * largest MCP-over-HTTP request body (HTTP 413 with the same error) and MCP stdio line (the same error).
        */
       maxFrameBytes: positiveInt.default(1_048_576),
       /** Largest JSON-RPC batch. */

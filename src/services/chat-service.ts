@@ -128,6 +128,30 @@ export class ChatService {
   }
 
   async runTurn(binding: SessionBinding, request: ChatTurnRequest, options: ChatTurnOptions): Promise<ChatTurnResult> {
+    return this.inFlight(binding, () => this.runAdmittedTurn(binding, request, options, null));
+  }
+
+  /**
+   * Runs `work` in the turn line of the persona's conversation in this session, as a turn of it (in flight
+   * for the session's limit while it waits and runs): for a caller that decides what its turn is from the
+   * stored history (`/v1` replays a regenerate or runs a turn), which a turn ahead of it may be about to
+   * change. `work` runs its turn, if any, with the `runTurn` it is given, which does not wait in the line
+   * again; a turn of another line is refused.
+   */
+  async inTurnLine<T>(binding: SessionBinding, personaId: string, signal: AbortSignal, work: (runTurn: ChatService['runTurn']) => Promise<T>): Promise<T> {
+    const line = conversationLine(binding, { persona: this.deps.personas.resolve(personaId), conversation: null, makeActive: false });
+    return this.inFlight(binding, async () => {
+      const endTurn = await this.turnOrder.enter(line, signal);
+      try {
+        return await work((turnBinding, request, options) => this.runAdmittedTurn(turnBinding, request, options, line));
+      } finally {
+        endTurn();
+      }
+    });
+  }
+
+  /** Runs `turn` as one of the session's turns in flight, refused with `limit_exceeded` when it has its limit's worth. */
+  private async inFlight<T>(binding: SessionBinding, turn: () => Promise<T>): Promise<T> {
     const sessionId = binding.id;
     const inFlight = this.turnsInFlight.get(sessionId) ?? 0;
     const limit = this.deps.turns.settings.maxConcurrentTurnsPerSession;
@@ -138,7 +162,7 @@ export class ChatService {
     }
     this.turnsInFlight.set(sessionId, inFlight + 1);
     try {
-      return await this.runAdmittedTurn(binding, request, options);
+      return await turn();
     } finally {
       const remaining = (this.turnsInFlight.get(sessionId) ?? 1) - 1;
       if (remaining > 0) this.turnsInFlight.set(sessionId, remaining);
@@ -146,18 +170,24 @@ export class ChatService {
     }
   }
 
-  private async runAdmittedTurn(binding: SessionBinding, request: ChatTurnRequest, options: ChatTurnOptions): Promise<ChatTurnResult> {
+  /** `heldLine`: the line the caller holds already (`inTurnLine`); null to wait in the turn's own. */
+  private async runAdmittedTurn(binding: SessionBinding, request: ChatTurnRequest, options: ChatTurnOptions, heldLine: string | null): Promise<ChatTurnResult> {
     const { turns } = this.deps;
     const stopwatch = turns.stopwatch();
     turns.checkMessage(request.message);
 
     const target = await this.resolveTarget(binding, request);
-    const endTurn = await this.turnOrder.enter(conversationLine(binding, target), options.signal);
-    try {
-      return await this.runOrderedTurn(binding, request, options, target, stopwatch);
-    } finally {
-      endTurn();
+    const line = conversationLine(binding, target);
+    if (heldLine === null) {
+      const endTurn = await this.turnOrder.enter(line, options.signal);
+      try {
+        return await this.runOrderedTurn(binding, request, options, target, stopwatch);
+      } finally {
+        endTurn();
+      }
     }
+    if (line !== heldLine) throw new Error(`A turn of line ${line} was run in line ${heldLine}: it would not be ordered.`);
+    return this.runOrderedTurn(binding, request, options, target, stopwatch);
   }
 
   /** The turn, once the conversation's turns before it have ended: their messages and replies are its history. */

@@ -2,7 +2,8 @@
  * `persona-mcp mcp` answers a line that is no JSON-RPC message instead of dropping it (JSON-RPC 2.0 §5.1,
  * as the HTTP transports do): the real CLI spawned over stdio, written to line by line. Not JSON: -32700;
  * JSON that is not a JSON-RPC message: -32600, with the message's id when it has one; and the connection
- * goes on serving.
+ * goes on serving. A line over `limits.maxFrameBytes` (1 MiB by default) gets -32020, as a WebSocket frame
+ * over it does, and the connection goes on too.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -45,5 +46,17 @@ describe('persona-mcp mcp over stdio', { timeout: 60_000 }, () => {
     expect(withId).toContain('"id":9007199254740993,'); // the client's id as written, not as a double holds it
     server.stdin.write('{"jsonrpc":"2.0","id":"open","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"lines","version":"1"}}}\n');
     expect(await nextMessage()).toMatchObject({ jsonrpc: '2.0', id: 'open', result: { protocolVersion: '2025-11-25', serverInfo: { name: 'persona-mcp' } } });
+  });
+
+  it('answers -32020 with the limit and the id to a line over limits.maxFrameBytes, and serves the next line', async () => {
+    const pad = 'x'.repeat(1_048_576);
+    server.stdin.write(`{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"persona_list","arguments":{"pad":"${pad}"}}}\n`);
+    expect(await nextMessage()).toEqual({
+      jsonrpc: '2.0',
+      id: 'big',
+      error: { code: -32020, message: expect.stringContaining('Request too large'), data: { kind: 'request_too_large', limit: 1_048_576, actual: expect.any(Number) } },
+    });
+    server.stdin.write('{"jsonrpc":"2.0","id":"after","method":"ping"}\n');
+    expect(await nextMessage()).toEqual({ jsonrpc: '2.0', id: 'after', result: {} });
   });
 });

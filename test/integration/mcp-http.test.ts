@@ -281,6 +281,27 @@ describe('resources and prompts', () => {
     await client.callTool({ name: 'persona_delete', arguments: { persona_id: 'listen-tester' } });
   });
 
+  it('puts no transcript notice on the bus while no listen stream is open, and one per stored message while one is', async () => {
+    const notices = async (): Promise<number> => {
+      const text = await (await fetch(`${server.server.httpUrl}/metrics`)).text();
+      return Number(/^persona_mcp_transcript_notices_total (\d+)$/m.exec(text)?.[1]);
+    };
+    const client = await modernClient();
+    const before = await notices();
+    const chat = await client.callTool({ name: 'persona_chat', arguments: { persona_id: 'aria', message: 'Nobody listens.' } });
+    expect(await notices()).toBe(before);
+
+    const uri = `persona://aria/conversations/${structured(chat).conversation_id}`;
+    const updated = new Promise<string>((resolve) =>
+      client.setNotificationHandler('notifications/resources/updated', (notification) => resolve(notification.params.uri)),
+    );
+    const subscription = await client.listen({ resourceSubscriptions: [uri] });
+    await client.callTool({ name: 'persona_chat', arguments: { conversation_id: structured(chat).conversation_id, message: 'Someone listens.' } });
+    expect(await updated).toBe(uri);
+    expect(await notices()).toBeGreaterThan(before);
+    await subscription.close();
+  });
+
   it('sends resources/updated to a subscribed 2025-11-25 session', async () => {
     const { client } = await legacyClient();
     const chat = await client.callTool({ name: 'persona_chat', arguments: { persona_id: 'aria', message: 'Subscribe to me.' } });

@@ -202,22 +202,28 @@ describe("a chat turn's recall and the embedding model", () => {
     await llm.close();
   });
 
-  it("never asks the embedding model for the message before answering: the message's vector rides along with the formation after the reply", async () => {
+  it("never asks the embedding model for the message before answering: a message sent again has its vector asked by the formation after the reply, its memories' vectors kept from the first", async () => {
     const client = await withEmbeddings.connect();
     await client.result('persona.switch', { persona_id: 'aria' });
     const inputs = (request: { body: FakeChatBody }): string[] => {
       const input = request.body['input'];
       return Array.isArray(input) ? input.map(String) : [String(input)];
     };
+    const carrying = (message: string) => llm.embedRequests.filter((request) => inputs(request).includes(message));
     for (const message of ['I keep bees in the garden.', 'My sister grows roses by the hives.']) {
       await client.result('persona.chat', { message });
       await withEmbeddings.server.services.memory.jobs.drain(10_000);
-      // Recall never waited for a vector of its own: none was asked for the message alone.
-      expect(llm.embedRequests.filter((request) => inputs(request).length === 1 && inputs(request)[0] === message)).toEqual([]);
-      // It was embedded afterwards, in formation's one request with the memories the message formed.
-      const carried = llm.embedRequests.filter((request) => inputs(request).includes(message));
-      expect(carried).toHaveLength(1);
-      expect(inputs(carried[0]!).some((text) => text.startsWith('The user said:'))).toBe(true);
+      // Searched once, the message is not embedded at all: its vector would serve only a search of the same text.
+      expect(carrying(message)).toEqual([]);
+      const memories = llm.embedRequests.flatMap(inputs).filter((text) => text.startsWith('The user said:'));
+      expect(memories).not.toEqual([]);
+      // Sent again (a retry): recall still does not wait, and the message is embedded afterwards, by the
+      // formation (after the turn's chat request), whose memories' vectors are known from the first send.
+      await client.result('persona.chat', { message });
+      await withEmbeddings.server.services.memory.jobs.drain(10_000);
+      expect(carrying(message)).toHaveLength(1);
+      expect(carrying(message)[0]!.time).toBeGreaterThanOrEqual(llm.turnFor(message).time);
+      expect(llm.embedRequests.flatMap(inputs).filter((text) => text.startsWith('The user said:'))).toEqual(memories);
     }
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Chat turns of one conversation take their turn: two `persona.chat` calls sent at once each answer their
  * own message, and the second's prompt holds the first turn, message and reply. Real server, real SQLite,
- * real WebSockets and MCP over HTTP, the fake Ollama streaming slowly (a turn takes a while, as a real model's does).
+ * real WebSockets, MCP over HTTP and `/v1`, the fake Ollama streaming slowly (a turn takes a while, as a real model's does).
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/client/validators/cf-worker';
@@ -119,6 +119,41 @@ describe('turn order within a conversation', () => {
       await mcp.close();
       await owner.close();
     }
+  });
+
+  it('decides a /v1 request\'s replay-or-new in the line: the same request sent while the first runs replays its reply', async () => {
+    const complete = async (messages: Array<{ role: string; content: string }>): Promise<any> => {
+      const response = await fetch(`${server.server.httpUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'kira', user: 'regenerate-in-line', messages }),
+      });
+      expect(response.status).toBe(200);
+      return response.json();
+    };
+    const opening = [{ role: 'user', content: 'Name a good atlas.' }];
+    const opened = await complete(opening);
+    const resent = [...opening, { role: 'assistant', content: opened.choices[0].message.content }, { role: 'user', content: 'Which edition?' }];
+
+    ollama.setMode('slow');
+    const first = complete(resent);
+    await ollama.waitForTurn('Which edition?', 0);
+    // A front-end's retry of the request still running: planned against the history before the first
+    // one's reply, it would store the message again and be answered twice.
+    const retry = complete(resent);
+
+    const answers = await Promise.all([first, retry]);
+    expect(answers.map((answer) => [answer.choices[0].message.content, answer.replayed === true])).toEqual([
+      ['Kira hears you: Which edition?', false],
+      ['Kira hears you: Which edition?', true],
+    ]);
+    const stored = await server.server.store.recentMessages(opened.conversation_id, 100);
+    expect(stored.map((message) => [message.role, message.content])).toEqual([
+      ['user', 'Name a good atlas.'],
+      ['assistant', 'Kira hears you: Name a good atlas.'],
+      ['user', 'Which edition?'],
+      ['assistant', 'Kira hears you: Which edition?'],
+    ]);
   });
 
   it('refuses a chat with -32022 when the conversation\'s line is full, and runs the waiting one after the first', async () => {

@@ -66,6 +66,7 @@ export class PrometheusMetrics implements MetricsExporter {
   private readonly llmTokens: Counter<'kind'>;
   private readonly llmTurnSeconds: Histogram;
   private readonly turnStageSeconds: Histogram<'stage'>;
+  private readonly transcriptNotices: Counter;
 
   constructor(sources: MetricsSources, knownMethods: Iterable<string>) {
     const registers = [this.registry];
@@ -103,6 +104,11 @@ export class PrometheusMetrics implements MetricsExporter {
       help: 'Time of each stage of a persona turn (admission, store_user, history, energy, contributors and contributor_<name>, prompt, llm, store_reply, after_turn).',
       labelNames: ['stage'],
       buckets: STAGE_BUCKETS_SECONDS,
+      registers,
+    });
+    this.transcriptNotices = new Counter({
+      name: 'persona_mcp_transcript_notices_total',
+      help: 'Transcript-updated notices put on MCP Streamable HTTP listen streams (2026-07-28), one per participant of each stored message; none while no stream is open.',
       registers,
     });
     new Gauge({
@@ -184,6 +190,10 @@ export class PrometheusMetrics implements MetricsExporter {
   /** One stage of one turn (stage names are fixed in code, contributor names included: bounded labels). */
   observeTurnStage(stage: TurnStage, ms: number): void {
     this.turnStageSeconds.observe({ stage }, ms / 1000);
+  }
+
+  observeTranscriptNotice(): void {
+    this.transcriptNotices.inc();
   }
 
   observeEvent(event: DomainEvent): void {

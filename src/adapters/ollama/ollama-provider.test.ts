@@ -96,6 +96,24 @@ describe('OllamaProvider', () => {
       ]);
     });
 
+    it("reads token lines as Ollama's Go encoder writes them (<, >, & escaped) and lines of any other shape alike", async () => {
+      const goString = (text: string) => JSON.stringify(text).replaceAll('<', '\\u003c').replaceAll('>', '\\u003e').replaceAll('&', '\\u0026');
+      const message = (content: string, extra = '') => `{"role":"assistant","content":${goString(content)}${extra}}`;
+      const token = (content: string) => `{"model":"llama3.1:8b","created_at":"2026-11-29T10:00:00.1Z","message":${message(content)},"done":false}\n`;
+      const reordered = `{"done":false,"message":${message('left \\ ')},"model":"llama3.1:8b"}\n`;
+      const thinking = `{"model":"llama3.1:8b","created_at":"2026-11-29T10:00:00.2Z","message":${message('', ',"thinking":"hmm"')},"done":false}\n`;
+      const final = `{"model":"llama3.1:8b","created_at":"2026-11-29T10:00:00.3Z","message":${message('')},"done_reason":"stop","done":true,"eval_count":4}\n`;
+      const events = await eventsOfTwoReads('application/x-ndjson', token('He said "<b>hi</b>" & ') + reordered, token('☃ 😀\n') + thinking + final, (baseUrl) =>
+        new OllamaProvider({ baseUrl }).chat(request, new AbortController().signal),
+      );
+
+      expect(events).toEqual([
+        { type: 'delta', text: 'He said "<b>hi</b>" & left \\ ' },
+        { type: 'delta', text: '☃ 😀\n' },
+        { type: 'done', promptTokens: null, completionTokens: 4, model: 'llama3.1:8b' },
+      ]);
+    });
+
     it('sends the model, messages and options the way Ollama expects them', async () => {
       await collect(provider.chat(request, new AbortController().signal));
 

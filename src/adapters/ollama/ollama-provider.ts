@@ -355,6 +355,11 @@ function listCancelled(): AppError {
 function readLines(lines: readonly string[]): { text: string; last: ChatChunk | null; failure: unknown } {
   let text = '';
   for (const line of lines) {
+    const token = tokenOf(line);
+    if (token !== null) {
+      text += token;
+      continue;
+    }
     let chunk: ChatChunk;
     try {
       chunk = parseChunk(line);
@@ -365,6 +370,28 @@ function readLines(lines: readonly string[]): { text: string; last: ChatChunk | 
     if (chunk.done) return { text, last: chunk, failure: null };
   }
   return { text, last: null, failure: null };
+}
+
+/**
+ * A token line exactly as Ollama writes one (Go's encoding/json: the fields in its struct's order, the empty
+ * ones left out): `{"model":"…","created_at":"…","message":{"role":"assistant","content":"…"},"done":false}`.
+ * Only the content's JSON string is parsed; any other line (the final one, an error, thinking, tool calls,
+ * another field or order) is parsed whole by {@link parseChunk}.
+ */
+const TOKEN_LINE = /^\{"model":"[^"\\]*","created_at":"[^"\\]*","message":\{"role":"assistant","content":("(?:[^"\\]|\\.)*")\},"done":false\}$/;
+
+/**
+ * The text of a token line, or null for a line to parse whole. A reply is one line per token: the whole
+ * line's `JSON.parse` and shape check cost ~3× this (0.86 against 0.28 µs a line in a loop).
+ */
+function tokenOf(line: string): string | null {
+  const content = TOKEN_LINE.exec(line)?.[1];
+  if (content === undefined) return null;
+  try {
+    return JSON.parse(content) as string;
+  } catch {
+    return null; // not valid JSON after all (a raw control character): parseChunk names the failure
+  }
 }
 
 function parseChunk(line: string): ChatChunk {

@@ -157,10 +157,23 @@ const LOGS_KEPT = 20_000;
 /** Most words whose forms are remembered (memories and queries repeat their words). */
 const WORD_FORMS_KEPT = 50_000;
 
-/** A word's FTS5 term (null: not exactly one FTS5 token) and its coverage stem (undefined until asked). */
+/**
+ * A word's FTS5 term (null: not exactly one FTS5 token) and its coverage stem (undefined until asked), and
+ * the last row (`asciiTerms`' mark) whose text / recall terms held the word: a memory's recall terms repeat
+ * half their ~200 words, and a repeat then only counts (its stem is in the row's set already).
+ */
 interface WordForms {
-  term: string | null;
+  term: TermSlot | null;
   stem: string | undefined;
+  inContentOf: number;
+  inRecallOf: number;
+}
+
+/** An FTS5 term, shared by the words it is the term of, and its place among the terms of the last row that held it (`row`: that row's mark). */
+interface TermSlot {
+  term: string;
+  row: number;
+  at: number;
 }
 
 /** The unicode61 tokens of an ASCII text, folded to lower case (the text folded once: its words then need no copy each). */
@@ -174,6 +187,10 @@ export class FullTextMirror {
   private readonly postings = new Map<string, Postings>();
   /** A word's FTS5 term (null: it is not exactly one token, e.g. a word FTS5 splits) and its coverage stem (made when first needed). */
   private readonly wordForms = new Map<string, WordForms>();
+  /** Each term of `wordForms` once (words with the same term share its slot). */
+  private readonly termSlots = new Map<string, TermSlot>();
+  /** `asciiTerms`' calls: each row's mark in its words' forms and slots. */
+  private rowMarks = 0;
   private isBuilt = false;
   /** Set when the mirror cannot follow the table (its totals disagree with FTS5's after a rebuild). */
   private isDisabled = false;
@@ -468,11 +485,12 @@ export class FullTextMirror {
 
   /** FTS5's term for each word, or null when one is not exactly one token. */
   private termsOf(words: readonly string[]): string[] | null {
+    this.trimWordForms();
     const terms: string[] = [];
     for (const word of words) {
       const { term } = this.formsOf(word);
       if (term === null) return null;
-      terms.push(term);
+      terms.push(term.term);
     }
     return terms;
   }
@@ -485,11 +503,26 @@ export class FullTextMirror {
   private formsOf(word: string): WordForms {
     let forms = this.wordForms.get(word);
     if (forms === undefined) {
-      if (this.wordForms.size >= WORD_FORMS_KEPT) this.wordForms.clear();
-      forms = { term: PLAIN_WORD.test(word) ? fts5PorterTerm(word) : null, stem: undefined };
+      forms = { term: PLAIN_WORD.test(word) ? this.slotOf(fts5PorterTerm(word)) : null, stem: undefined, inContentOf: 0, inRecallOf: 0 };
       this.wordForms.set(word, forms);
     }
     return forms;
+  }
+
+  private slotOf(term: string): TermSlot {
+    let slot = this.termSlots.get(term);
+    if (slot === undefined) {
+      slot = { term, row: 0, at: 0 };
+      this.termSlots.set(term, slot);
+    }
+    return slot;
+  }
+
+  /** Forgets the forms past WORD_FORMS_KEPT words: between rows only (a row's words must keep their slots while it is counted). */
+  private trimWordForms(): void {
+    if (this.wordForms.size < WORD_FORMS_KEPT) return;
+    this.wordForms.clear();
+    this.termSlots.clear();
   }
 
   /** Runs `work` on the tokenizer table, which is empty before and after (whatever `work` throws). */
@@ -569,16 +602,36 @@ export class FullTextMirror {
    * tokenizes the row).
    */
   private asciiTerms(row: MemoryTextRow): RowTerms | null {
+    this.trimWordForms();
+    const mark = ++this.rowMarks;
+    const terms = new RowTerms(this.coverageStems !== undefined);
+    return this.countWords(terms, asciiWords(row.content), 0, mark) && this.countWords(terms, asciiWords(row.recall_terms), 1, mark) ? terms : null;
+  }
+
+  /**
+   * Counts a column's words (0 the text, 1 the recall terms) into the row's terms, a term's place found
+   * through its slot (no lookup by term), and adds each word's stem the first time the column holds it.
+   * False when a word is not exactly one FTS5 token.
+   */
+  private countWords(terms: RowTerms, words: readonly string[], column: 0 | 1, mark: number): boolean {
     const stemmer = this.coverageStems;
-    const terms = new RowTerms(stemmer !== undefined);
-    for (const [column, text] of [row.content, row.recall_terms].entries())
-      for (const word of asciiWords(text)) {
-        const forms = this.formsOf(word);
-        if (forms.term === null) return null;
-        terms.count(forms.term, column, 1);
-        if (stemmer !== undefined) terms.stems![column === 0 ? 'content' : 'recallTerms'].add((forms.stem ??= stemmer.stemOf(word)));
+    const stems = terms.stems === null ? null : column === 0 ? terms.stems.content : terms.stems.recallTerms;
+    for (const word of words) {
+      const forms = this.formsOf(word);
+      const slot = forms.term;
+      if (slot === null) return false;
+      if (slot.row !== mark) {
+        slot.row = mark;
+        slot.at = terms.place(slot.term);
       }
-    return terms;
+      terms.countAt(slot.at, column, 1);
+      if (stems === null) continue;
+      if (column === 0 ? forms.inContentOf === mark : forms.inRecallOf === mark) continue;
+      if (column === 0) forms.inContentOf = mark;
+      else forms.inRecallOf = mark;
+      stems.add((forms.stem ??= stemmer!.stemOf(word)));
+    }
+    return true;
   }
 
   /**
@@ -716,12 +769,21 @@ class RowTerms {
   count(term: string, column: number, n: number): void {
     let index = this.at.get(term);
     if (index === undefined) {
-      index = this.terms.length;
+      index = this.place(term);
       this.at.set(term, index);
-      this.terms.push(term);
-      this.inContents.push(0);
-      this.inRecalls.push(0);
     }
+    this.countAt(index, column, n);
+  }
+
+  /** A new term's place (its counts 0), for a caller that knows the row has not met it yet (`count` finds it by its term). */
+  place(term: string): number {
+    this.terms.push(term);
+    this.inContents.push(0);
+    this.inRecalls.push(0);
+    return this.terms.length - 1;
+  }
+
+  countAt(index: number, column: number, n: number): void {
     if (column === 0) this.inContents[index]! += n;
     else this.inRecalls[index]! += n;
   }

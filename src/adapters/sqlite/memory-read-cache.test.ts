@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPersonaFiles, shippedPersonasDir } from '../persona-files.js';
-import { openDatabase } from './database.js';
+import { openDatabase, type Database } from './database.js';
+import { MemoryReadCache } from './memory-read-cache.js';
+import { MEMORY_SELECT, toMemory, type MemoryRow } from './memory-statements.js';
 import { SqliteMemoryStore } from './memory-store.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -26,6 +28,17 @@ afterEach(async () => {
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** `work` with a read cache on a connection of its own: the only cache there (a store's would take the triggers' calls). */
+async function withOwnCache(work: (db: Database, cache: MemoryReadCache) => Promise<void>): Promise<void> {
+  const other = SqliteStore.open(path.join(dir, 'other.sqlite'));
+  try {
+    await other.seedPersonas(loadPersonaFiles(shippedPersonasDir()), 0);
+    await work(other.database, new MemoryReadCache(other.database));
+  } finally {
+    await other.close();
+  }
+}
 
 describe('memory reads kept between turns', () => {
   it("follow the store's own edits, shares and deletions", async () => {
@@ -140,5 +153,112 @@ describe('memory reads kept between turns', () => {
     await memories.delete([memory.id, summary.id]);
     await afterWrite();
     expect(await read()).toEqual({ block: [], row: undefined, facts: [] });
+  });
+
+  it('keep a new memory as its write handed it over once committed, without reading it back; read it when its row changed first', async () => {
+    await withOwnCache(async (db, cache) => {
+      const read: number[][] = [];
+      const rowsOf = (ids: number[]) => {
+        read.push(ids);
+        return db.prepare<[string], MemoryRow>(`${MEMORY_SELECT} WHERE m.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(ids)).map(toMemory);
+      };
+      const factsOf = (ids: number[]) => rowsOf(ids).map(({ id, importance, lastAccessedAt }) => ({ id, importance, lastAccessedAt }));
+      cache.memories([], rowsOf);
+      cache.rankingFacts([], factsOf);
+      const insert = db.prepare<[string], { id: number }>(
+        "INSERT INTO memories (persona_id, kind, content, importance, importance_source, visibility, created_at, last_accessed_at, decayed_at) VALUES ('aria', 'user_fact', ?, 0.5, 'client', 'private', 1000, 1000, 1000) RETURNING id",
+      );
+      const write = (content: string, after: (id: number) => void = () => undefined): number => {
+        db.exec('BEGIN IMMEDIATE');
+        const { id } = insert.get(content)!;
+        cache.inserted(rowsOf([id])[0]!);
+        read.length = 0;
+        after(id);
+        const ids = cache.takeInserted();
+        db.exec('COMMIT');
+        cache.insertsCommitted(ids);
+        return id;
+      };
+      const afterWrite = () => new Promise((resolve) => setImmediate(resolve));
+
+      const kept = write('the user keeps bees');
+      await afterWrite();
+      expect(cache.memories([kept], rowsOf).map((memory) => memory.content)).toEqual(['the user keeps bees']);
+      expect(cache.rankingFacts([kept], factsOf)).toEqual([{ id: kept, importance: 0.5, lastAccessedAt: 1_000 }]);
+      expect(read).toEqual([]);
+
+      const changed = write('the user keeps wasps', (id) => db.prepare('UPDATE memories SET importance = 0.9 WHERE id = ?').run(id));
+      await afterWrite();
+      expect(read).toEqual([[changed], [changed]]);
+      expect(cache.rankingFacts([changed], factsOf)).toEqual([{ id: changed, importance: 0.9, lastAccessedAt: 1_000 }]);
+    });
+  });
+
+  it("merge a formation's new facts into the persona's kept facts blocks as a read would order them", async () => {
+    const afterWrite = () => new Promise((resolve) => setImmediate(resolve));
+    const fact = (content: string, importance: number, userId: string | null = null) => ({ ...base, personaId: 'aria', kind: 'user_fact' as const, content, importance, userId });
+    const first = await memories.insert(fact('the user keeps bees', 0.5), [], 1_000);
+    await memories.insert(fact('the user rides a bike', 0.9, 'u1'), [], 1_000);
+    const read = async () => ({
+      any: (await memories.userFacts('aria', undefined, 2)).map((memory) => memory.content),
+      none: (await memories.userFacts('aria', null, 5)).map((memory) => memory.content),
+    });
+    expect(await read()).toEqual({ any: ['the user rides a bike', 'the user keeps bees'], none: ['the user keeps bees'] });
+
+    await memories.replaceFormed(7, [{ memory: fact('the user grows tomatoes', 0.7), vectors: [] }, { memory: fact('the user hates rain', 0.5), vectors: [] }], 2_000);
+    await afterWrite();
+    expect(await read()).toEqual({
+      any: ['the user rides a bike', 'the user grows tomatoes'],
+      none: ['the user grows tomatoes', 'the user hates rain', 'the user keeps bees'],
+    });
+
+    await memories.update(first.id, { importance: 0.95 }, null, 3_000);
+    await afterWrite();
+    expect(await read()).toEqual({ any: ['the user keeps bees', 'the user rides a bike'], none: ['the user keeps bees', 'the user grows tomatoes', 'the user hates rain'] });
+  });
+
+  it('merge new facts into kept facts blocks without reading them again; read them when a fact changed in the same write', async () => {
+    await withOwnCache(async (db, cache) => {
+      const rowOf = (id: number) => toMemory(db.prepare<[number], MemoryRow>(`${MEMORY_SELECT} WHERE m.id = ?`).get(id)!);
+      const blockReads: Array<string | null | undefined> = [];
+      const block = (userId: string | null | undefined, limit: number) =>
+        cache
+          .userFacts('aria', userId, limit, () => {
+            blockReads.push(userId);
+            return db
+              .prepare<[number, string | null, number], MemoryRow>(
+                `${MEMORY_SELECT} WHERE m.persona_id = 'aria' AND m.kind = 'user_fact' AND (? = 1 OR m.user_id IS ?) ORDER BY m.importance DESC, m.created_at DESC, m.id DESC LIMIT ?`,
+              )
+              .all(userId === undefined ? 1 : 0, userId ?? null, limit)
+              .map(toMemory);
+          })
+          .map((memory) => memory.content);
+      const insert = db.prepare<[string, number, string | null, number], { id: number }>(
+        "INSERT INTO memories (persona_id, kind, content, importance, importance_source, visibility, user_id, created_at, last_accessed_at, decayed_at) VALUES ('aria', 'user_fact', ?, ?, 'client', 'private', ?, ?, 0, 0) RETURNING id",
+      );
+      let at = 0;
+      const write = (facts: Array<[string, number, string | null]>, after: () => void = () => undefined): void => {
+        db.exec('BEGIN IMMEDIATE');
+        for (const [content, importance, userId] of facts) cache.inserted(rowOf(insert.get(content, importance, userId, ++at)!.id));
+        after();
+        const ids = cache.takeInserted();
+        db.exec('COMMIT');
+        cache.insertsCommitted(ids);
+      };
+      const afterWrite = () => new Promise((resolve) => setImmediate(resolve));
+
+      write([['bees', 0.5, null], ['bike', 0.9, 'u1']]);
+      expect([block(undefined, 2), block(null, 5)]).toEqual([['bike', 'bees'], ['bees']]);
+      blockReads.length = 0;
+      write([['tomatoes', 0.7, null], ['rain', 0.5, null], ['chess', 0.6, 'u1']]);
+      await afterWrite();
+      expect([block(undefined, 2), block(null, 5)]).toEqual([['bike', 'tomatoes'], ['tomatoes', 'rain', 'bees']]);
+      expect(blockReads).toEqual([]);
+
+      write([['snow', 0.1, null]], () => db.prepare("UPDATE memories SET importance = 0.95 WHERE content = 'bees'").run());
+      await afterWrite();
+      expect(blockReads).toEqual([undefined, null]);
+      expect([block(undefined, 2), block(null, 5)]).toEqual([['bees', 'bike'], ['bees', 'tomatoes', 'rain', 'snow']]);
+    });
   });
 });

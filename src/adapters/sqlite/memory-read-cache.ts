@@ -17,7 +17,11 @@
  * the full-text mirror follows writes, full-text-mirror.ts `followSoon`): memory formation writes a new fact
  * after nearly every turn, and the facts block it drops was read again by the next turn's recall, on its
  * path (~0.1–0.2 ms of SQL). Only what was kept is read again, and a few new memories are read ahead
- * (the recall ranks them next); a turn that comes first reads them itself.
+ * (the recall ranks them next); a turn that comes first reads them itself. A new memory the store handed
+ * over as it wrote it (`inserted`) is kept as written once its write has committed, unless its row changed
+ * meanwhile: the two reads of a formation's memories (their rows and ranking facts) are not made. A
+ * persona's facts blocks dropped only by new facts are, once those facts' write has committed as written,
+ * kept with them merged in by the blocks' order instead of read again.
  */
 import type { Memory } from '../../domain/memory/memory.js';
 import type { RankingFacts } from '../../ports/memory.js';
@@ -66,11 +70,19 @@ CREATE TEMP TRIGGER IF NOT EXISTS memory_read_cache_share_delete AFTER DELETE ON
 END;
 `;
 
+/** A facts block kept: its memories, how it is read, and what it holds (the user's facts, every user's when undefined; the first `limit`). */
+interface FactsBlock {
+  block: Memory[];
+  read: () => Memory[];
+  userId: string | null | undefined;
+  limit: number;
+}
+
 export class MemoryReadCache {
   private readonly facts = new Map<number, RankingFacts>();
   private readonly rows = new Map<number, Memory>();
   /** Facts blocks by persona, then by user and limit, each with how it is read. */
-  private readonly factBlocks = new Map<string, Map<string, { block: Memory[]; read: () => Memory[] }>>();
+  private readonly factBlocks = new Map<string, Map<string, FactsBlock>>();
   /** The latest summary of a conversation (null: it has none), with how it is read. */
   private readonly summaries = new Map<string, { summary: Memory | null; read: () => Memory | null }>();
   /** How rows and facts were last read (the store's statements), for reading again what a write dropped. */
@@ -80,10 +92,20 @@ export class MemoryReadCache {
   private readonly dropped = {
     rows: new Set<number>(),
     facts: new Set<number>(),
-    blocks: new Map<string, Map<string, () => Memory[]>>(),
+    /** Each as it was kept when dropped. */
+    blocks: new Map<string, Map<string, FactsBlock>>(),
     summaries: new Map<string, () => Memory | null>(),
   };
   private isRefillDue = false;
+  /** New memories as the store wrote them (`inserted`), until their write commits or rolls back; a change of the row drops one. */
+  private readonly insertedRows = new Map<number, Memory>();
+  /** The ids `inserted` since the last `takeInserted`. */
+  private insertedIds: number[] = [];
+  /**
+   * Personas whose kept facts blocks were dropped by new facts only (no block of theirs was dropped before):
+   * those facts' ids. Once all of them committed as written, the blocks are merged (`insertsCommitted`).
+   */
+  private readonly blocksDroppedByNew = new Map<string, Set<number>>();
   /** Set while the store writes gathered recalls (`writingRecalls`): their row changes are applied, not dropped. */
   private isWritingRecalls = false;
   private readonly follow: ConnectionFollow;
@@ -129,7 +151,7 @@ export class MemoryReadCache {
     const key = `${userId === undefined ? 'any' : userId === null ? 'none' : `u:${userId}`}\u0000${limit}`;
     let kept = blocks.get(key);
     if (kept === undefined) {
-      kept = { block: read(), read };
+      kept = { block: read(), read, userId, limit };
       blocks.set(key, kept);
     }
     return kept.block.map((memory) => ({ ...memory }));
@@ -185,6 +207,8 @@ export class MemoryReadCache {
 
   /** Which rows changed is unknown: nothing kept is trusted. */
   private clear(): void {
+    this.insertedRows.clear();
+    this.blocksDroppedByNew.clear();
     this.facts.clear();
     this.rows.clear();
     this.factBlocks.clear();
@@ -223,27 +247,104 @@ export class MemoryReadCache {
     for (const { summary } of this.summaries.values()) if (summary !== null) update(summary);
   }
 
+  /**
+   * A memory the store inserted just now, as it wrote it (what a read of its row would give): kept in
+   * place of the read-ahead once its write has committed (`insertsCommitted`), unless its row changed first.
+   */
+  inserted(memory: Memory): void {
+    this.insertedRows.set(memory.id, { ...memory, sharedWith: [...memory.sharedWith], sharedGroups: [...memory.sharedGroups] });
+    this.insertedIds.push(memory.id);
+  }
+
+  /** The ids `inserted` since the last call: the write under way's. */
+  takeInserted(): number[] {
+    const ids = this.insertedIds;
+    this.insertedIds = [];
+    return ids;
+  }
+
+  /**
+   * The write that inserted `ids` committed: of those to be read ahead (`rowChanged`), the ones whose row is
+   * still as written are kept now, as the refill would have read them.
+   */
+  insertsCommitted(ids: readonly number[]): void {
+    const { dropped } = this;
+    const written = new Map<number, Memory>();
+    for (const id of ids) {
+      const memory = this.insertedRows.get(id);
+      if (memory === undefined) continue;
+      this.insertedRows.delete(id);
+      written.set(id, memory);
+      if (dropped.rows.delete(id) && this.readRows !== null) keep(this.rows, memory);
+      if (dropped.facts.delete(id) && this.readFacts !== null) keep(this.facts, { id, importance: memory.importance, lastAccessedAt: memory.lastAccessedAt });
+    }
+    for (const [personaId, factIds] of this.blocksDroppedByNew)
+      if ([...factIds].every((id) => written.has(id))) this.mergeBlocks(personaId, [...factIds].map((id) => written.get(id)!));
+  }
+
+  /**
+   * Keeps a persona's dropped facts blocks again with its new facts merged in: a block is the first `limit`
+   * of its facts in its statement's order (importance, then newest, then highest id first), so the first
+   * `limit` of the block and the new facts it holds are what a read would give.
+   */
+  private mergeBlocks(personaId: string, facts: readonly Memory[]): void {
+    const blocks = this.dropped.blocks.get(personaId)!;
+    this.dropped.blocks.delete(personaId);
+    this.blocksDroppedByNew.delete(personaId);
+    let kept = this.factBlocks.get(personaId);
+    if (kept === undefined) {
+      if (this.factBlocks.size >= LISTS_KEPT) this.factBlocks.clear();
+      kept = new Map();
+      this.factBlocks.set(personaId, kept);
+    }
+    for (const [key, dropped] of blocks) {
+      if (kept.has(key)) continue;
+      const held = facts.filter((fact) => dropped.userId === undefined || fact.userId === dropped.userId).map((fact) => ({ ...fact, sharedWith: [], sharedGroups: [] }));
+      const block = [...dropped.block, ...held].sort((a, b) => b.importance - a.importance || b.createdAt - a.createdAt || b.id - a.id).slice(0, dropped.limit);
+      kept.set(key, { ...dropped, block });
+    }
+  }
+
+  /** The write that inserted `ids` rolled back (or was inside a transaction that still may): they are read ahead as before, if at all. */
+  insertsDropped(ids: readonly number[]): void {
+    for (const id of ids) this.insertedRows.delete(id);
+  }
+
   private rowChanged(id: number, kind: string, personaId: string, conversationId: string | null, isNew = false): void {
+    this.insertedRows.delete(id);
     if (this.isWritingRecalls) return;
     const { dropped } = this;
     if (this.facts.delete(id) || (isNew && dropped.facts.size < NEW_READ_AHEAD)) dropped.facts.add(id);
     if (this.rows.delete(id) || (isNew && dropped.rows.size < NEW_READ_AHEAD)) dropped.rows.add(id);
-    const blocks = kind === 'user_fact' ? this.factBlocks.get(personaId) : undefined;
-    if (blocks !== undefined) {
-      this.factBlocks.delete(personaId);
-      let reads = dropped.blocks.get(personaId);
-      if (reads === undefined) {
-        reads = new Map();
-        dropped.blocks.set(personaId, reads);
-      }
-      for (const [key, { read }] of blocks) reads.set(key, read);
-    }
+    if (kind === 'user_fact') this.factChanged(id, personaId, isNew);
     const summary = kind === 'summary' && conversationId !== null ? this.summaries.get(conversationId) : undefined;
     if (summary !== undefined) {
       this.summaries.delete(conversationId!);
       dropped.summaries.set(conversationId!, summary.read);
     }
     this.refillSoon();
+  }
+
+  /** A persona's fact `id` came, changed or went: its kept blocks are dropped, to be read again or (new facts only) merged. */
+  private factChanged(id: number, personaId: string, isNew: boolean): void {
+    const blocks = this.factBlocks.get(personaId);
+    const droppedByNew = this.blocksDroppedByNew.get(personaId);
+    if (blocks === undefined) {
+      if (droppedByNew === undefined) return;
+      if (isNew) droppedByNew.add(id);
+      else this.blocksDroppedByNew.delete(personaId);
+      return;
+    }
+    this.factBlocks.delete(personaId);
+    let reads = this.dropped.blocks.get(personaId);
+    if (isNew && reads === undefined && blocks.size > 0 && [...blocks.values()].every(({ limit }) => Number.isInteger(limit) && limit >= 0))
+      this.blocksDroppedByNew.set(personaId, new Set([id]));
+    else this.blocksDroppedByNew.delete(personaId);
+    if (reads === undefined) {
+      reads = new Map();
+      this.dropped.blocks.set(personaId, reads);
+    }
+    for (const [key, block] of blocks) reads.set(key, block);
   }
 
   /**
@@ -271,8 +372,9 @@ export class MemoryReadCache {
   }
 
   private refill(): void {
-    this.followOthers();
     const { rows, facts, blocks, summaries } = this.dropped;
+    if (rows.size === 0 && facts.size === 0 && blocks.size === 0 && summaries.size === 0) return; // all handed over as written
+    this.followOthers();
     const missing = (ids: Set<number>, kept: Map<number, unknown>): number[] => [...ids].filter((id) => !kept.has(id));
     const rowIds = missing(rows, this.rows);
     const factIds = missing(facts, this.facts);
@@ -281,16 +383,17 @@ export class MemoryReadCache {
     if (rowIds.length > 0 && this.readRows !== null) this.byId(this.rows, rowIds, this.readRows);
     if (factIds.length > 0 && this.readFacts !== null) this.byId(this.facts, factIds, this.readFacts);
     for (const [personaId, reads] of blocks)
-      for (const [key, read] of reads) {
+      for (const [key, dropped] of reads) {
         let kept = this.factBlocks.get(personaId);
         if (kept === undefined) {
           if (this.factBlocks.size >= LISTS_KEPT) this.factBlocks.clear();
           kept = new Map();
           this.factBlocks.set(personaId, kept);
         }
-        if (!kept.has(key)) kept.set(key, { block: read(), read });
+        if (!kept.has(key)) kept.set(key, { ...dropped, block: dropped.read() });
       }
     blocks.clear();
+    this.blocksDroppedByNew.clear();
     for (const [conversationId, read] of summaries) {
       if (this.summaries.has(conversationId)) continue;
       if (this.summaries.size >= LISTS_KEPT) this.summaries.clear();
@@ -300,8 +403,16 @@ export class MemoryReadCache {
   }
 
   private sharesChanged(id: number): void {
+    this.insertedRows.delete(id);
     this.rows.delete(id);
     this.factBlocks.clear();
+    this.blocksDroppedByNew.clear();
     this.summaries.clear();
   }
+}
+
+/** Keeps `value` (a map past ROWS_KEPT is emptied first, as a read does). */
+function keep<T extends { id: number }>(kept: Map<number, T>, value: T): void {
+  if (kept.size + 1 > ROWS_KEPT) kept.clear();
+  kept.set(value.id, value);
 }

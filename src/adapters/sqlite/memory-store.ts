@@ -1240,7 +1240,9 @@ export class SqliteMemoryStore implements MemoryStore {
     if (this.isMirrorUsed && this.mirror !== null && !LONE_SURROGATE.test(row.content) && !LONE_SURROGATE.test(recallTerms))
       this.insertedTexts.set(id, { id, persona_id: row.persona_id, user_id: row.user_id, content: row.content, recall_terms: recallTerms });
     if (!isAsBound) return toMemory(this.sql.get.get(id)!);
-    return toMemory({ ...row, id, created_at: now, last_accessed_at: now, access_count: 0, decayed_at: now, shared_with: null, shared_groups: null });
+    const written = toMemory({ ...row, id, created_at: now, last_accessed_at: now, access_count: 0, decayed_at: now, shared_with: null, shared_groups: null });
+    this.cache.inserted(written);
+    return written;
   }
 
   private addShares(id: number, personas: readonly string[], groups: readonly string[]): void {
@@ -1383,6 +1385,8 @@ export class SqliteMemoryStore implements MemoryStore {
     let recalls: Map<number, { at: number; count: number }> | null = null;
     let waitingSince: number | null = null;
     let texts: MemoryTextRow[] = [];
+    /** The memories this write inserted as written, handed to the read cache once committed (memory-read-cache.ts `inserted`). */
+    let inserted: number[] = [];
     return {
       write: () => {
         const isRecallsDue = recallsAfterMs <= 0 || (this.recallsWaitingSince !== null && performance.now() - this.recallsWaitingSince >= recallsAfterMs);
@@ -1402,15 +1406,19 @@ export class SqliteMemoryStore implements MemoryStore {
           return done;
         } finally {
           this.insertedTexts.clear();
+          inserted = this.cache.takeInserted();
+          if (!isOwnCommit) this.cache.insertsDropped(inserted);
         }
       },
       committed: () => {
+        if (isOwnCommit) this.cache.insertsCommitted(inserted);
         if (texts.length > 0) this.mirror?.noteWritten(texts);
         if (recalls !== null) this.cache.recallsWritten(recalls);
         // The mirror follows the write in the writer's time (memory formation runs after the reply), not the next turn's.
         if (this.isMirrorUsed) this.mirror?.followSoon();
       },
       rolledBack: () => {
+        this.cache.insertsDropped(inserted);
         if (recalls === null) return;
         for (const [id, recall] of recalls) {
           const later = this.unwrittenRecalls.get(id);

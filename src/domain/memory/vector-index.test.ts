@@ -19,6 +19,29 @@ function unit(next: () => number, dims: number): Float32Array {
   return vector.map((value) => value / norm);
 }
 
+describe('rotate', () => {
+  it('gives the textbook transform\'s float32 values bit for bit: sign flips, one butterfly level at a time, then the scale', () => {
+    // The reference stores every level in a Float32Array, as the transform was first written; rotate runs its
+    // first two levels as one pass in locals, which must round each sum to float32 exactly where this does.
+    const reference = (vector: Float32Array, signs: Float32Array): Float32Array => {
+      const out = new Float32Array(signs.length);
+      vector.forEach((value, i) => (out[i] = value * signs[i]!));
+      for (let half = 1; half < out.length; half *= 2)
+        for (let start = 0; start < out.length; start += half * 2)
+          for (let i = start; i < start + half; i++) [out[i], out[i + half]] = [out[i]! + out[i + half]!, out[i]! - out[i + half]!];
+      return out.map((value) => value * (1 / Math.sqrt(out.length)));
+    };
+    const next = random(5);
+    for (const dims of [1, 2, 3, 4, 5, 8, 100, 256, 768]) {
+      const signs = rotationSigns(2 ** Math.ceil(Math.log2(dims)));
+      for (let draw = 0; draw < 5; draw++) {
+        const vector = unit(next, dims);
+        expect(rotate(vector, signs)).toEqual(reference(vector, signs));
+      }
+    }
+  });
+});
+
 describe('VectorIndex', () => {
   it('answers each search alone although searches share their scratch distances (growing, shrinking, 256-d)', () => {
     const next = random(11);

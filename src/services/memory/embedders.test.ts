@@ -4,7 +4,7 @@ import { startFakeOllama, type FakeOllama } from '../../../test/fakes/fake-ollam
 import { HashedNgramEmbedder } from '../../adapters/embedders/hashed-ngram.js';
 import { LlmEmbedder } from '../../adapters/embedders/llm-embedder.js';
 import { OllamaProvider } from '../../adapters/ollama/ollama-provider.js';
-import { DEFERRED_QUERIES, MemoryEmbedders, MODEL_RECHECK_MS, REMOTE_COOL_DOWN_MS } from './embedders.js';
+import { DEFERRED_QUERIES, MemoryEmbedders, MODEL_RECHECK_MS, REMOTE_COOL_DOWN_MS, SEARCHED_ONCE_KEPT } from './embedders.js';
 
 let ollama: FakeOllama;
 let time: number;
@@ -46,27 +46,54 @@ describe('MemoryEmbedders', () => {
     expect(await embedders.remoteQuery('back')).toHaveLength(16);
   });
 
-  it('with waitMs 0 answers at once from what it knows, and embeds the query with the next embed call, keeping its vector', async () => {
+  it('with waitMs 0 answers at once from what it knows, and embeds a query searched again with the next embed call, keeping its vector', async () => {
     expect(await embedders.remoteQuery('I sail on Sundays', 0)).toBeNull();
+    // Searched once, a text is not embedded: its vector would serve only a search of the same text.
+    await embedders.embed(['The user sails']);
+    expect(ollama.embedRequests[0]!.body['input']).toEqual(['The user sails']);
+    // Searched again (a retry): now it waits for the next embed call.
     expect(await embedders.remoteQuery('I sail on Sundays', 0)).toBeNull();
-    expect(ollama.embedRequests).toHaveLength(0); // no round trip of its own
+    expect(ollama.embedRequests).toHaveLength(1); // no round trip of its own
     // The next embedding (a turn's memory formation) carries the waiting query in the same request.
     const [formed] = await embedders.embed(['The user sails on Sundays']);
     expect(formed!.map((vector) => vector.embedder)).toEqual(['hashed-ngram-v1@256', 'ollama:nomic-embed-text']);
-    expect(ollama.embedRequests).toHaveLength(1);
-    expect(ollama.embedRequests[0]!.body['input']).toEqual(['The user sails on Sundays', 'I sail on Sundays']);
+    expect(ollama.embedRequests).toHaveLength(2);
+    expect(ollama.embedRequests[1]!.body['input']).toEqual(['The user sails on Sundays', 'I sail on Sundays']);
     const known = await embedders.remoteQuery('I sail on Sundays', 0);
     expect(known).toHaveLength(16);
     expect(await embedders.remoteQuery('I sail on Sundays')).toBe(known);
     await embedders.embed(['Another memory']);
-    expect(ollama.embedRequests[1]!.body['input']).toEqual(['Another memory']); // asked once only
+    expect(ollama.embedRequests[2]!.body['input']).toEqual(['Another memory']); // asked once only
     // Without waitMs it waits for the backend, as a memory.search does.
     expect(await embedders.remoteQuery('something new')).toHaveLength(16);
+    expect(ollama.embedRequests).toHaveLength(4);
+  });
+
+  it('does not ask again for a text whose vector it keeps, nor twice for a text given twice, nor at all when all are known', async () => {
+    const [first] = await embedders.embed(['The user sails', 'The user sails']);
+    expect(ollama.embedRequests.map((request) => request.body['input'])).toEqual([['The user sails']]);
+    const [again, other] = await embedders.embed(['The user sails', 'The user rows']);
+    expect(ollama.embedRequests[1]!.body['input']).toEqual(['The user rows']);
+    expect(again).toEqual(first);
+    expect(other!.map((vector) => vector.embedder)).toEqual(['hashed-ngram-v1@256', 'ollama:nomic-embed-text']);
+    // A query's vector, once known, serves a memory of the same text too.
+    expect(await embedders.remoteQuery('I sail on Sundays')).toHaveLength(16);
+    const [known] = await embedders.embed(['I sail on Sundays', 'The user rows']);
+    expect(known!.map((vector) => vector.embedder)).toEqual(['hashed-ngram-v1@256', 'ollama:nomic-embed-text']);
     expect(ollama.embedRequests).toHaveLength(3);
   });
 
+  it('remembers the newest texts searched once', async () => {
+    await embedders.remoteQuery('the oldest question', 0);
+    for (let index = 0; index < SEARCHED_ONCE_KEPT; index++) await embedders.remoteQuery(`question ${index}`, 0);
+    await embedders.remoteQuery('the oldest question', 0); // forgotten: a first search again
+    await embedders.remoteQuery(`question ${SEARCHED_ONCE_KEPT - 1}`, 0);
+    await embedders.embed(['memory']);
+    expect(ollama.embedRequests[0]!.body['input']).toEqual(['memory', `question ${SEARCHED_ONCE_KEPT - 1}`]);
+  });
+
   it('keeps only the newest deferred queries', async () => {
-    for (let index = 0; index < DEFERRED_QUERIES + 5; index++) await embedders.remoteQuery(`question ${index}`, 0);
+    for (let round = 0; round < 2; round++) for (let index = 0; index < DEFERRED_QUERIES + 5; index++) await embedders.remoteQuery(`question ${index}`, 0);
     await embedders.embed(['memory']);
     const input = ollama.embedRequests[0]!.body['input'] as string[];
     expect(input).toHaveLength(DEFERRED_QUERIES + 1);

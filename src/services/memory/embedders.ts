@@ -14,13 +14,21 @@ import type { MemoryVector } from '../../ports/memory.js';
 
 /** After the remote embedder fails, it is not asked again for this long (searches use the offline one). */
 export const REMOTE_COOL_DOWN_MS = 30_000;
-/** Remote query vectors kept (a retry, a preview or a repeated question finds its vector at once). */
-export const QUERY_CACHE_SIZE = 256;
+/**
+ * Remote vectors kept, of queries and of embedded texts alike (a retry, a preview or a repeated question finds
+ * its vector at once; a retried message's memories, a sentence said again, are not embedded again).
+ */
+export const VECTOR_CACHE_SIZE = 256;
 /**
  * Queries a chat turn did not wait for, whose remote vectors ride along with the next {@link MemoryEmbedders.embed}
  * call (the turn's memory formation): at most this many wait, the newest kept.
  */
 export const DEFERRED_QUERIES = 32;
+/**
+ * Texts a chat turn searched once without a remote vector, kept to tell a repeat (a retry of the same
+ * message, a send after its preview): only a repeated query is embedded (the newest kept).
+ */
+export const SEARCHED_ONCE_KEPT = 256;
 /** How often a missing (or unchecked, backend down) embedding model is looked for again. */
 export const MODEL_RECHECK_MS = 5 * 60_000;
 
@@ -111,18 +119,26 @@ export class MemoryEmbedders {
 
   /**
    * Vectors for each text: the offline one always; the remote one when it answers (a failure is not an
-   * error here: the background re-embed job fills the gap later). Returns one list per text.
+   * error here: the background re-embed job fills the gap later). Returns one list per text. A text whose
+   * remote vector is kept (embedded or searched lately, or twice in `texts`) is not asked for again, and
+   * no request goes out when every text's is known.
    */
   async embed(texts: readonly string[], signal?: AbortSignal): Promise<MemoryVector[][]> {
     const offline = await this.offline.embed(texts, signal);
     const result = offline.map((vector) => [{ embedder: this.offline.id, vector }]);
+    const remote = this.remote;
+    if (remote === null || texts.length === 0) return result;
+    const known = texts.map((text) => this.knownVector(this.vectorKey(text)));
+    const asked = [...new Set(texts.filter((_, index) => known[index] === undefined))];
     // The queries turns did not wait for go in the same request: one round trip to the model, not two.
-    const deferred = texts.length === 0 || this.remote === null ? [] : this.takeDeferredQueries();
-    const remote = await this.remoteVectors(deferred.length === 0 ? texts : [...texts, ...deferred], signal);
-    if (remote !== null) {
-      texts.forEach((_, index) => result[index]!.push({ embedder: this.remote!.id, vector: remote[index]! }));
-      deferred.forEach((query, index) => this.rememberQuery(this.queryKey(query), remote[texts.length + index]!));
-    }
+    const deferred = this.takeDeferredQueries().filter((query) => !asked.includes(query));
+    const all = [...asked, ...deferred];
+    const answered = all.length === 0 ? [] : await this.remoteVectors(all, signal);
+    if (answered !== null) all.forEach((text, index) => this.rememberVector(this.vectorKey(text), answered[index]!));
+    texts.forEach((text, index) => {
+      const vector = known[index] ?? this.vectors.get(this.vectorKey(text));
+      if (vector !== undefined) result[index]!.push({ embedder: remote.id, vector });
+    });
     return result;
   }
 
@@ -150,31 +166,30 @@ export class MemoryEmbedders {
   /**
    * A query's remote vector. Waits for the backend at most `waitMs` (default: the query time limit,
    * `queryTimeoutMs`); with `waitMs` 0 only a vector already known (or on its way) is returned and no
-   * request goes out for it: the query waits (at most {@link DEFERRED_QUERIES} of them) for the next
-   * {@link embed} — the turn's memory formation — whose one request embeds it too and keeps its vector
-   * for the next search of the same text. A chat turn so never waits for a round trip to the embedding
-   * model (it recalls with the offline vector and full-text search) and adds none of its own. One
-   * request per text at a time; the last {@link QUERY_CACHE_SIZE} vectors are kept, per remote embedder.
+   * request goes out for it. A chat turn so never waits for a round trip to the embedding model (it
+   * recalls with the offline vector and full-text search) and adds none of its own. Its vector would
+   * serve only a later search of the same text, which most messages never get: a text is embedded only
+   * once it is searched again (a retry, a send after its preview; the last {@link SEARCHED_ONCE_KEPT}
+   * texts are remembered), and then waits (at most {@link DEFERRED_QUERIES} of them) for the next
+   * {@link embed} — a turn's memory formation — whose one request embeds it too and keeps its vector for
+   * the searches after. One request per text at a time; the last {@link VECTOR_CACHE_SIZE} vectors are
+   * kept, per remote embedder.
    */
   async remoteQuery(query: string, waitMs?: number): Promise<Float32Array | null> {
     if (this.remote === null) return null;
-    const key = this.queryKey(query);
-    const known = this.queryVectors.get(key);
-    if (known !== undefined) {
-      this.queryVectors.delete(key);
-      this.queryVectors.set(key, known);
-      return known;
-    }
+    const key = this.vectorKey(query);
+    const known = this.knownVector(key);
+    if (known !== undefined) return known;
     const limitMs = this.options.queryTimeoutMs ?? 1_000;
     let pending = this.pendingQueries.get(key);
     if (pending === undefined && waitMs !== undefined && waitMs <= 0) {
-      this.deferQuery(query);
+      if (this.wasSearchedBefore(key)) this.deferQuery(query);
       return null;
     }
     if (pending === undefined) {
       pending = this.remoteVectors([query], undefined, limitMs).then((vectors) => {
         const vector = vectors?.[0] ?? null;
-        if (vector !== null) this.rememberQuery(key, vector);
+        if (vector !== null) this.rememberVector(key, vector);
         return vector;
       });
       const settled = pending.finally(() => this.pendingQueries.delete(key));
@@ -193,13 +208,34 @@ export class MemoryEmbedders {
     }
   }
 
-  private readonly queryVectors = new Map<string, Float32Array>();
+  /** The kept remote vectors by {@link vectorKey}, least recently used first. */
+  private readonly vectors = new Map<string, Float32Array>();
   private readonly pendingQueries = new Map<string, Promise<Float32Array | null>>();
   /** Queries waiting for the next {@link embed} call, oldest first (a Set keeps each text once). */
   private readonly deferredQueries = new Set<string>();
+  /** The keys of texts searched once without waiting, oldest first. */
+  private readonly searchedOnce = new Set<string>();
 
-  private queryKey(query: string): string {
-    return `${this.remote?.id ?? ''}\n${query}`;
+  private vectorKey(text: string): string {
+    return `${this.remote?.id ?? ''}\n${text}`;
+  }
+
+  /** The kept vector of a key, made the most recently used. */
+  private knownVector(key: string): Float32Array | undefined {
+    const known = this.vectors.get(key);
+    if (known !== undefined) {
+      this.vectors.delete(key);
+      this.vectors.set(key, known);
+    }
+    return known;
+  }
+
+  /** Whether `key` was searched (without waiting) before; the first time it is remembered, the second forgotten. */
+  private wasSearchedBefore(key: string): boolean {
+    if (this.searchedOnce.delete(key)) return true;
+    this.searchedOnce.add(key);
+    if (this.searchedOnce.size > SEARCHED_ONCE_KEPT) this.searchedOnce.delete(this.searchedOnce.values().next().value as string);
+    return false;
   }
 
   private deferQuery(query: string): void {
@@ -213,17 +249,17 @@ export class MemoryEmbedders {
 
   /** The deferred queries not yet known, emptied: the caller embeds them now. */
   private takeDeferredQueries(): string[] {
-    const taken = [...this.deferredQueries].filter((query) => !this.queryVectors.has(this.queryKey(query)));
+    const taken = [...this.deferredQueries].filter((query) => !this.vectors.has(this.vectorKey(query)));
     this.deferredQueries.clear();
     return taken;
   }
 
-  private rememberQuery(key: string, vector: Float32Array): void {
-    this.queryVectors.delete(key);
-    this.queryVectors.set(key, vector);
-    for (const oldest of this.queryVectors.keys()) {
-      if (this.queryVectors.size <= QUERY_CACHE_SIZE) break;
-      this.queryVectors.delete(oldest);
+  private rememberVector(key: string, vector: Float32Array): void {
+    this.vectors.delete(key);
+    this.vectors.set(key, vector);
+    for (const oldest of this.vectors.keys()) {
+      if (this.vectors.size <= VECTOR_CACHE_SIZE) break;
+      this.vectors.delete(oldest);
     }
   }
 }

@@ -5,7 +5,7 @@ import { markingExactIdLines, restoringExactIds } from './exact-ids-stdio.js';
 const refusals: string[] = [];
 const refuse = (response: string): void => void refusals.push(response);
 
-async function through(chunks: string[], maxLineBytes?: number): Promise<string> {
+async function through(chunks: string[], maxLineBytes = 1_048_576): Promise<string> {
   const marked = Readable.from(chunks.map((chunk) => Buffer.from(chunk))).pipe(markingExactIdLines(refuse, maxLineBytes));
   const restored = marked.pipe(restoringExactIds());
   let out = '';
@@ -17,7 +17,7 @@ describe('exact ids over stdio', () => {
   it('marks lines with inexact ids however the chunks cut them, and restores them on the way out', async () => {
     const lines = '{"jsonrpc":"2.0","id":9007199254740993,"method":"a"}\n{"jsonrpc":"2.0","id":7,"method":"b"}\n';
     for (const cut of [1, 10, 30, 60]) {
-      const marked = Readable.from([Buffer.from(lines.slice(0, cut)), Buffer.from(lines.slice(cut))]).pipe(markingExactIdLines(refuse));
+      const marked = Readable.from([Buffer.from(lines.slice(0, cut)), Buffer.from(lines.slice(cut))]).pipe(markingExactIdLines(refuse, 1_048_576));
       let inner = '';
       for await (const chunk of marked) inner += String(chunk);
       const [first, second] = inner.trimEnd().split('\n').map((line) => JSON.parse(line) as { id: unknown });
@@ -28,12 +28,34 @@ describe('exact ids over stdio', () => {
     }
   });
 
-  it('passes lines without such ids and over-long lines through byte for byte', async () => {
-    const short = '{"jsonrpc":"2.0", "id": 1, "method":"é"}\n';
-    // over 50 bytes before its newline arrives: passed on unread (the SDK's own limit then applies)
-    const text = short + `{"id":9007199254740993,"pad":"${'x'.repeat(100)}"}\n` + 'tail';
-    const cut = short.length + 60;
-    expect(await through([text.slice(0, 5), text.slice(5, cut), text.slice(cut)], 50)).toBe(text);
+  it('passes lines without such ids through byte for byte', async () => {
+    const text = '{"jsonrpc":"2.0", "id": 1, "method":"é"}\n{"jsonrpc":"2.0","id":"b","method":"ping"}\n';
+    expect(await through([text.slice(0, 5), text.slice(5)])).toBe(text);
+  });
+
+  it('answers a line over the limit with -32020 and its leading id, however the chunks cut it, and passes on the next line', async () => {
+    const next = '{"jsonrpc":"2.0","id":3,"method":"ping"}\n';
+    const long = (id: string): string => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"pad":"${'x'.repeat(100)}"}}`;
+    for (const [id, expected] of [['9007199254740993', '9007199254740993'], ['"req-7"', '"req-7"'], ['[1]', 'null']] as const) {
+      const line = long(id);
+      for (const cut of [10, 60, line.length + 1]) {
+        refusals.length = 0;
+        const text = `${line}\n${next}`;
+        expect(await through([text.slice(0, cut), text.slice(cut)], 80)).toBe(next);
+        expect(refusals).toHaveLength(1);
+        expect(refusals[0]).toContain(`"id":${expected},`); // as the client wrote it: a big number stays exact
+        expect(JSON.parse(refusals[0]!)).toMatchObject({
+          jsonrpc: '2.0',
+          error: { code: -32020, message: expect.stringContaining('Request too large'), data: { kind: 'request_too_large', limit: 80, actual: line.length } },
+        });
+      }
+    }
+  });
+
+  it('reads no id that is not at the head of the message', async () => {
+    refusals.length = 0;
+    await through([`{"jsonrpc":"2.0","method":"ping","params":{"id":5,"pad":"${'x'.repeat(100)}"},"id":4}\n`], 80);
+    expect(JSON.parse(refusals[0]!)).toMatchObject({ id: null, error: { code: -32020 } });
   });
 
   it('answers a line that is not JSON with -32700 and JSON that is no JSON-RPC message with -32600, and passes neither on', async () => {

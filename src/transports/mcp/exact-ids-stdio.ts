@@ -9,37 +9,57 @@
  * message (the SDK's own schema: a request, notification or response) a -32600 Invalid Request, each with
  * id null unless the message carried a usable one. Such a line goes no further; the connection goes on.
  * Blank lines are framing, not messages: skipped, as the SDK does.
+ *
+ * A line over `limits.maxFrameBytes` (as a WebSocket frame or an MCP HTTP body) is not read: it gets a
+ * -32020 `request_too_large` with `data.limit`, and the id of the message when its head names it (the
+ * usual `{"jsonrpc":"2.0","id":…` order), else id null. Only its first bytes are kept while the rest goes
+ * by, so an endless line costs no memory; the next line is served.
  */
 import { Transform } from 'node:stream';
 import { parseJSONRPCMessage } from '@modelcontextprotocol/server';
 import { markExactIds, restoreExactIds } from '../../rpc/exact-ids.js';
-import { INVALID_REQUEST, PARSE_ERROR } from '../../rpc/error-codes.js';
+import { APPLICATION_ERRORS, INVALID_REQUEST, PARSE_ERROR } from '../../rpc/error-codes.js';
 
 /** Answers a line that is no JSON-RPC message: the error response (a whole line) and its code. */
 export type RefuseLine = (response: string, code: number) => void;
 
 /**
- * Longest line rewritten. A longer one is passed on as it came (the SDK's own 10 MB buffer limit then
- * applies), so this stage never holds more than this much of an unfinished line.
+ * Bytes of an over-long line kept to read its id from: enough for `{"jsonrpc":"2.0","id":` and any id a
+ * client makes (a UUID, a counter); an id further in is not looked for.
  */
-export const MAX_MARKED_LINE_BYTES = 4 * 1024 * 1024;
+const ID_HEAD_BYTES = 256;
 
-/** stdin → SDK: each line whose ids need it, with those ids marked; a line that is no JSON-RPC message answered through `refuse` instead. */
-export function markingExactIdLines(refuse: RefuseLine, maxLineBytes = MAX_MARKED_LINE_BYTES): Transform {
+/** The top-level id of a message that starts with it (after `"jsonrpc"` at most): a string or an integer, as written. */
+const LEADING_ID = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(-?(?:0|[1-9]\d*)|"(?:[^"\\]|\\.)*")\s*[,}]/;
+
+/** An over-long line being skipped: its head (for the id) and its length so far. */
+interface SkippedLine {
+  head: Buffer;
+  bytes: number;
+}
+
+/**
+ * stdin → SDK: each line whose ids need it, with those ids marked; a line that is no JSON-RPC message,
+ * or one over `maxLineBytes` (`limits.maxFrameBytes`, newline not counted), answered through `refuse` instead.
+ */
+export function markingExactIdLines(refuse: RefuseLine, maxLineBytes: number): Transform {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  /** Inside a line too long to rewrite: its bytes go straight through up to its newline. */
-  let isPassingThrough = false;
+  /** Inside a line over the limit: its bytes are dropped up to its newline, then it is answered. */
+  let skipped: SkippedLine | null = null;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       let start = 0;
       for (let newline = chunk.indexOf(0x0a); newline !== -1; newline = chunk.indexOf(0x0a, start)) {
-        const piece = chunk.subarray(start, newline + 1);
-        if (isPassingThrough) {
-          this.push(piece);
-          isPassingThrough = false;
+        const bytes = pendingBytes + newline - start;
+        if (skipped !== null) {
+          refuseTooLarge(refuse, skipped.head, skipped.bytes + newline - start, maxLineBytes);
+          skipped = null;
+        } else if (bytes > maxLineBytes) {
+          pending.push(chunk.subarray(start, newline));
+          refuseTooLarge(refuse, headOf(pending), bytes, maxLineBytes);
         } else {
-          const line = markLine(Buffer.concat([...pending, piece]), refuse);
+          const line = markLine(Buffer.concat([...pending, chunk.subarray(start, newline + 1)]), refuse);
           if (line !== null) this.push(line);
         }
         pending = [];
@@ -48,13 +68,12 @@ export function markingExactIdLines(refuse: RefuseLine, maxLineBytes = MAX_MARKE
       }
       const rest = chunk.subarray(start);
       if (rest.length > 0) {
-        if (isPassingThrough) this.push(rest);
+        if (skipped !== null) skipped.bytes += rest.length;
         else if (pendingBytes + rest.length > maxLineBytes) {
-          for (const part of pending) this.push(part);
-          this.push(rest);
+          pending.push(rest);
+          skipped = { head: headOf(pending), bytes: pendingBytes + rest.length };
           pending = [];
           pendingBytes = 0;
-          isPassingThrough = true;
         } else {
           pending.push(Buffer.from(rest));
           pendingBytes += rest.length;
@@ -67,6 +86,35 @@ export function markingExactIdLines(refuse: RefuseLine, maxLineBytes = MAX_MARKE
       callback();
     },
   });
+}
+
+/** The first `ID_HEAD_BYTES` of a line's parts, copied (the chunks they come from are reused). */
+function headOf(parts: Buffer[]): Buffer {
+  const total = parts.reduce((sum, part) => sum + part.length, 0);
+  return Buffer.concat(parts, Math.min(total, ID_HEAD_BYTES));
+}
+
+function refuseTooLarge(refuse: RefuseLine, head: Buffer, bytes: number, limit: number): void {
+  const { code } = APPLICATION_ERRORS.request_too_large;
+  const error = {
+    code,
+    message: `Request too large: the line has ${bytes} bytes; the limit is ${limit} (limits.maxFrameBytes).`,
+    data: { kind: 'request_too_large', limit, actual: bytes },
+  };
+  // The id goes out as the client wrote it (a big number stays exact), so the line is put together by hand.
+  refuse(`{"jsonrpc":"2.0","id":${leadingId(head) ?? 'null'},"error":${JSON.stringify(error)}}\n`, code);
+}
+
+/** The id at the head of a line, as JSON text, when it can be read there; else null. */
+function leadingId(head: Buffer): string | null {
+  const id = LEADING_ID.exec(head.toString('utf8'))?.[1];
+  if (id === undefined) return null;
+  try {
+    JSON.parse(id); // an escape JSON does not know would make the answer unreadable
+    return id;
+  } catch {
+    return null;
+  }
 }
 
 /** The line for the SDK (its ids marked where needed), or null when it was blank or refused. */

@@ -15,6 +15,7 @@
 import type { ServerResponse } from 'node:http';
 import {
   createMcpHandler,
+  InMemoryServerEventBus,
   isLegacyRequest,
   WebStandardStreamableHTTPServerTransport,
   type McpHttpHandler,
@@ -67,6 +68,8 @@ export interface McpHttpTransportOptions {
   rateLimits?: RequestRateLimits;
   /** The client's address (behind a trusted proxy, the one it forwarded). Defaults to the peer's. */
   clientAddress?: ClientAddress;
+  /** Told of each transcript-updated notice put on the 2026-07-28 listen streams (metrics). */
+  onTranscriptNotice?: () => void;
 }
 
 interface LegacySession {
@@ -106,6 +109,9 @@ export class McpHttpTransport {
     this.maxSessionsPerUser = options.maxSessionsPerUser ?? 100;
     this.clock = options.clock ?? systemClock;
     this.endpoint = new PersonaMcpEndpoint(core);
+    // The bus the handler's `subscriptions/listen` streams subscribe to: its listener count says whether
+    // anyone listens at all.
+    const listenBus = new InMemoryServerEventBus((error) => this.logger.debug({ err: error }, 'MCP listen stream failed'));
     this.modern = createMcpHandler(
       ({ era, authInfo }) => {
         const caller = (authInfo?.extra?.[CALLER_KEY] as Caller | undefined) ?? null;
@@ -117,6 +123,7 @@ export class McpHttpTransport {
       },
       {
         legacy: 'reject',
+        bus: listenBus,
         onerror: (error) => this.logger.debug({ err: error }, 'MCP HTTP request refused or failed'),
       },
     );
@@ -127,10 +134,15 @@ export class McpHttpTransport {
       // Personas changed through another node change this node's resource list too.
     }, { fromOtherNodes: true });
     const stopFeed = core.feed.subscribe((update) => {
-      if (update.kind !== 'turn') return;
+      // With no listen stream open, a notice would go nowhere: the conversation's participants (a read of
+      // the conversation, on every stored message) are not looked up for it (bench/README.md, round 16).
+      if (update.kind !== 'turn' || listenBus.listenerCount === 0) return;
       void update.participants().then(
         (personaIds) => {
-          for (const personaId of personaIds) this.modern.notify.resourceUpdated(transcriptUri(personaId, update.conversationId));
+          for (const personaId of personaIds) {
+            this.modern.notify.resourceUpdated(transcriptUri(personaId, update.conversationId));
+            options.onTranscriptNotice?.();
+          }
         },
         (error: unknown) => this.logger.warn({ err: error }, 'transcript notification failed'),
       );

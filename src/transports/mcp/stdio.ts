@@ -5,6 +5,7 @@
  * one session: `persona_switch` sticks for the life of the process, and conversation ids work across
  * restarts.
  */
+import { STDIO_DEFAULT_MAX_BUFFER_SIZE } from '@modelcontextprotocol/server';
 import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { SessionBinding } from '../../rpc/registry.js';
 import { newSessionId } from '../../services/session-service.js';
@@ -17,7 +18,12 @@ export interface McpStdioServer {
   close(): Promise<void>;
 }
 
-export function serveMcpOverStdio(core: McpDependencies): McpStdioServer {
+export interface McpStdioOptions {
+  /** A longer line is answered -32020 `request_too_large` and not read (`limits.maxFrameBytes`, as a WebSocket frame). */
+  maxLineBytes: number;
+}
+
+export function serveMcpOverStdio(core: McpDependencies, { maxLineBytes }: McpStdioOptions): McpStdioServer {
   const endpoint = new PersonaMcpEndpoint(core);
   // The process runs as the local user, like an unauthenticated local WebSocket client.
   const binding: SessionBinding = { id: newSessionId(), userId: null, role: 'admin' };
@@ -31,7 +37,11 @@ export function serveMcpOverStdio(core: McpDependencies): McpStdioServer {
     output.write(response);
     logger.warn({ code }, 'answered an MCP stdio line that is not a JSON-RPC message with an error');
   };
-  const transport = new StdioServerTransport(process.stdin.pipe(markingExactIdLines(refuse)), output);
+  // The SDK gets whole lines of at most maxLineBytes; its own buffer (10 MB unless told) must hold one, and an
+  // unfinished one left at the end of input, whatever limit is configured.
+  const transport = new StdioServerTransport(process.stdin.pipe(markingExactIdLines(refuse, maxLineBytes)), output, {
+    maxBufferSize: Math.max(STDIO_DEFAULT_MAX_BUFFER_SIZE, 2 * maxLineBytes + 2),
+  });
   const handle = serveStdio(
     ({ era }) => {
       logger.info({ era }, 'MCP client connected');

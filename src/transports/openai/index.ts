@@ -26,7 +26,7 @@ import { requestApiKey } from '../credentials.js';
 import { rateLimitMessage } from '../rate-limit-message.js';
 import { holdConnection } from '../http-hold.js';
 import type { HttpRoute } from '../http-server.js';
-import { derivedSessionId, planTurn } from './conversation-mapping.js';
+import { derivedSessionId, planTurn, type TurnPlan } from './conversation-mapping.js';
 import { chatCompletionRequest, chunk, completion, openAiError, usage, usageChunk, type ModelEntry, type OpenAiError } from './wire.js';
 
 /** What the endpoint needs of the server: narrow on purpose (no Core). */
@@ -47,8 +47,11 @@ export interface OpenAiEndpointDeps {
   modelFor(persona: PersonaRecord): string;
   /** The reply cap of a turn that names none (`chat.defaultTokenBudget`); max_tokens only lowers it. */
   defaultTokenBudget(): number;
-  /** The chat use case: one turn, stored, with every prompt contributor and observer. */
-  runTurn(binding: SessionBinding, request: ChatTurnRequest, options: { signal: AbortSignal; onDelta?: (delta: string) => void }): Promise<ChatTurnResult>;
+  /**
+   * Runs `work` in the turn line of the persona's conversation in the session (`turn-order.ts`), with the
+   * chat use case's turn (stored, with every prompt contributor and observer) for it to run there.
+   */
+  inTurnLine<T>(binding: SessionBinding, personaId: string, signal: AbortSignal, work: (runTurn: RunTurn) => Promise<T>): Promise<T>;
   /** The owner of a stored session; undefined when there is none. */
   sessionOwner(sessionId: string): Promise<string | null | undefined>;
   /** Creates the session row (owned by the binding's user) or marks it seen. */
@@ -58,6 +61,9 @@ export interface OpenAiEndpointDeps {
   startConversation(binding: SessionBinding, persona: PersonaRecord): Promise<ConversationRecord>;
   recentMessages(conversationId: string, limit: number): Promise<MessageRecord[]>;
 }
+
+/** One chat turn, run in the line `inTurnLine` holds. */
+export type RunTurn = (binding: SessionBinding, request: ChatTurnRequest, options: { signal: AbortSignal; onDelta?: (delta: string) => void }) => Promise<ChatTurnResult>;
 
 export const OPENAI_BASE_PATH = '/v1';
 
@@ -180,14 +186,6 @@ async function chatCompletions(deps: OpenAiEndpointDeps, request: IncomingMessag
 
   try {
     await deps.touchSession(binding);
-    const current = await deps.activeConversation(binding, persona.id);
-    const plan = planTurn(params.messages, current === null ? [] : await deps.recentMessages(current.id, 2));
-    if (plan.kind === 'invalid') return fail(openAiError(400, 'invalid_request_error', plan.reason, 'invalid_value', 'messages'), 'invalid_params', binding);
-
-    let text: string;
-    let figures: ReturnType<typeof usage>;
-    let conversationId: string;
-    let turn: ChatTurnResult | null = null;
     // The stream's headers go out with its first event, so a turn that fails before any text (Ollama
     // down, a busy queue) still answers with a proper HTTP status and error body.
     const emit = (delta: Record<string, unknown>, finishReason: 'stop' | null = null): void => {
@@ -199,12 +197,13 @@ async function chatCompletions(deps: OpenAiEndpointDeps, request: IncomingMessag
       emit(isFirstDelta ? { role: 'assistant', content } : { content });
       isFirstDelta = false;
     };
-    if (plan.kind === 'replay') {
-      text = plan.reply.content;
-      figures = usage(plan.reply.promptTokens ?? 0, plan.reply.tokens);
-      conversationId = current?.id ?? '';
-      if (isStreaming) emitText(text);
-    } else {
+    // Replay or new turn is decided in the conversation's turn line: a request sent while a turn ahead of
+    // it runs (a front-end's retry, a second tab) plans against the history that turn leaves.
+    const answer = await deps.inTurnLine(binding, persona.id, signal, async (runTurn): Promise<Answer> => {
+      const current = await deps.activeConversation(binding, persona.id);
+      const plan = planTurn(params.messages, current === null ? [] : await deps.recentMessages(current.id, 2));
+      if (plan.kind === 'invalid') return plan;
+      if (plan.kind === 'replay') return { kind: 'replay', reply: plan.reply, conversationId: current?.id ?? '' };
       let conversation = current;
       if (plan.startsNewChat) {
         if (conversation !== null) await deps.endConversation(conversation, 'new_chat');
@@ -214,14 +213,28 @@ async function chatCompletions(deps: OpenAiEndpointDeps, request: IncomingMessag
       // max_tokens can shorten a reply below the server's default, never lengthen it: front-ends send their
       // own "max response length" (often thousands), which would crowd memories and history out of the prompt.
       const tokenBudget = maxTokens === undefined ? undefined : Math.min(maxTokens, deps.defaultTokenBudget());
-      turn = await deps.runTurn(
+      const turn = await runTurn(
         binding,
         { message: plan.message, personaId: persona.id, ...(conversation ? { conversationId: conversation.id } : {}), ...(tokenBudget !== undefined ? { tokenBudget } : {}) },
         { signal, ...(isStreaming ? { onDelta: emitText } : {}) },
       );
-      text = turn.reply;
-      figures = usage(turn.promptTokens, turn.completionTokens);
-      conversationId = turn.conversation.id;
+      return { kind: 'turn', turn };
+    });
+    if (answer.kind === 'invalid') return fail(openAiError(400, 'invalid_request_error', answer.reason, 'invalid_value', 'messages'), 'invalid_params', binding);
+
+    const turn = answer.kind === 'turn' ? answer.turn : null;
+    let text: string;
+    let figures: ReturnType<typeof usage>;
+    let conversationId: string;
+    if (answer.kind === 'turn') {
+      text = answer.turn.reply;
+      figures = usage(answer.turn.promptTokens, answer.turn.completionTokens);
+      conversationId = answer.turn.conversation.id;
+    } else {
+      text = answer.reply.content;
+      figures = usage(answer.reply.promptTokens ?? 0, answer.reply.tokens);
+      conversationId = answer.conversationId;
+      if (isStreaming) emitText(text);
     }
     const extras = { persona: { id: persona.id, name: persona.name }, conversation_id: conversationId, session_id: binding.id, ...(turn ? { continue_score: turn.continueScore.score } : { replayed: true }) };
     if (isStreaming) {
@@ -232,7 +245,7 @@ async function chatCompletions(deps: OpenAiEndpointDeps, request: IncomingMessag
     } else {
       sendJson(response, 200, completion(id, created, model, text, figures, extras), request, { ...headers, 'x-conversation-id': conversationId });
     }
-    report({ outcome: plan.kind === 'replay' ? 'replayed' : 'ok', code: null, error: null, session: binding });
+    report({ outcome: answer.kind === 'replay' ? 'replayed' : 'ok', code: null, error: null, session: binding });
   } catch (error) {
     const failure = toOpenAiError(error, deps.logger);
     report({ outcome: isAppError(error) ? error.kind : 'internal_error', code: failure.status, error: failure.body.error.message, session: binding });
@@ -246,6 +259,9 @@ async function chatCompletions(deps: OpenAiEndpointDeps, request: IncomingMessag
     }
   }
 }
+
+/** What a request came to in the turn line: refused, a stored reply again, or a turn. */
+type Answer = Extract<TurnPlan, { kind: 'invalid' }> | { kind: 'replay'; reply: MessageRecord; conversationId: string } | { kind: 'turn'; turn: ChatTurnResult };
 
 /** A request the endpoint refuses itself (400), with the parameter at fault. */
 class InvalidRequest extends Error {
