@@ -128,6 +128,33 @@ describe('a restart with database.writeBatchMs above 0', { timeout: 120_000 }, (
   });
 });
 
+describe('a kill -9 that leaves two replies pending', { timeout: 120_000 }, () => {
+  it("redoes each reply's mood samples: a `turn` and a `chat` sample per reply", async () => {
+    const crashed = makeDataDir();
+    dirs.push(crashed);
+    const first = await startHoldingServer(crashed);
+    // Two people (two sessions, two conversations: a turn waits for its own conversation's filing, held here).
+    const clients = [await TestClient.connect(first.websocketUrl), await TestClient.connect(first.websocketUrl)];
+    const messages = ['I love this, what a wonderful and happy day, thank you so much!', 'This is awful and sad, I hate it, everything went wrong today.'];
+    for (const [index, client] of clients.entries()) {
+      await client.result('persona.switch', { persona_id: 'aria' });
+      await client.result('persona.chat', { message: messages[index] });
+    }
+    await first.kill('SIGKILL');
+    for (const client of clients) await client.close().catch(() => undefined);
+    expect(afterReplyState(crashed).pending).toHaveLength(2);
+
+    // Redone one after another before the server listens (in the same milliseconds: `writeBatchMs` 0). The
+    // energy read then is the same for both replies (the persona's now, not each reply's), so the second
+    // reply's `turn` sample had the figures of the first reply's `chat` sample and was dropped as the same.
+    const second = await startChildServer(['--data-dir', crashed, '--ollama-host', ollama.url]);
+    children.push(second);
+    await second.kill('SIGTERM');
+    const samples = readDatabase((db) => db.prepare("SELECT cause FROM mood_samples WHERE cause IN ('turn', 'chat') ORDER BY id").all() as { cause: string }[], crashed);
+    expect(samples.map((sample) => sample.cause)).toEqual(['turn', 'chat', 'turn', 'chat']);
+  });
+});
+
 /** A server whose after-reply writes wait a minute for their commit (`database.writeBatchMs`), so a kill or a second server always comes first. */
 async function startHoldingServer(dataDir: string): Promise<ChildServer> {
   const held = path.join(dataDir, 'held-writes.json');

@@ -19,13 +19,15 @@
  * tells the PostgreSQL adapters which reply a write belongs to.
  */
 import { AppError } from '../../domain/errors.js';
-import type { ReplyWrite } from '../after-reply-scope.js';
+import { nextReplyWrite, type ReplyWrite } from '../after-reply-scope.js';
 import type { PostgresDatabase, TransactionClient } from './database.js';
 
 /** A reply whose after-reply writes this node does: the owner key its record carries, and whether this node took it over. */
 export interface OwnedReply {
   ownerKey: number | null;
   isTakenOver: boolean;
+  /** Taken over: the writes the reply's marks said were done then (name → result), for a look before a write is asked for. */
+  marked?: ReadonlyMap<string, unknown>;
 }
 
 const owners = new WeakMap<PostgresDatabase, Map<number, OwnedReply>>();
@@ -38,6 +40,16 @@ export function repliesOwned(db: PostgresDatabase): Map<number, OwnedReply> {
     owners.set(db, owned);
   }
   return owned;
+}
+
+/**
+ * The result of the next write of `kind` of the reply being redone, when it was marked done as the reply was
+ * taken over (`{ result }`), looked up before that write is asked for and without counting it; null otherwise.
+ */
+export function nextWriteMarked(db: PostgresDatabase, kind: string): { result: unknown } | null {
+  const write = nextReplyWrite(kind);
+  const marked = write === null ? undefined : repliesOwned(db).get(write.replyMessageId)?.marked;
+  return marked?.has(write!.name) === true ? { result: marked.get(write!.name) } : null;
 }
 
 /** Runs `write` in `tx` once per reply and name (see the module comment); `reply` null: an ordinary write. */

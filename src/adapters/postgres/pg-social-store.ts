@@ -23,7 +23,7 @@ import type { GroupRow, MemberRow, MoodEventRow, MoodRow, RelationshipEventRow, 
 import type { PostgresDatabase, TransactionClient } from './database.js';
 import { translatePgError } from './errors.js';
 import { afterReplyWriteKind, replyWrite } from '../after-reply-scope.js';
-import { writeOnce } from './after-reply-fence.js';
+import { nextWriteMarked, writeOnce } from './after-reply-fence.js';
 import { pgWriteBatch } from './write-batch.js';
 
 const SPEAKER_COLUMNS = `persona_id, role, count(*) AS messages, coalesce(sum(tokens), 0) AS tokens,
@@ -103,6 +103,11 @@ export class PostgresSocialStore implements SocialStore {
 
   saveMood(personaId: string, state: MoodState, event?: MoodEventInput): Promise<void> {
     return this.db.transaction((tx) => saveMoodRows(tx, personaId, state, event));
+  }
+
+  /** A reply taken over whose reaction the dead node saved (its mark, read at the takeover): the mood it saved. */
+  moodWrittenAlready(personaId: string): MoodState | undefined {
+    return nextWriteMarked(this.db, afterReplyWriteKind.mood(personaId))?.result as MoodState | undefined;
   }
 
   updateMood(personaId: string, change: MoodChange): Promise<MoodState> {

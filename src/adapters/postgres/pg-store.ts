@@ -352,7 +352,18 @@ export class PostgresStore implements Store {
        FROM taken t JOIN messages m ON m.id = t.reply_message_id ORDER BY t.reply_message_id`,
       [now, now + AFTER_REPLY_LEASE_MS, ownerKey, gone],
     );
-    for (const row of rows) repliesOwned(this.db).set(row.reply_message_id, { ownerKey, isTakenOver: true });
+    // what the dead node did of each (a look before a write is asked for: `PostgresSocialStore.moodWrittenAlready`)
+    const marks =
+      rows.length === 0
+        ? []
+        : await this.db.rows<{ reply_message_id: number; name: string; result: unknown }>(
+            'SELECT reply_message_id, name, result FROM after_reply_done WHERE reply_message_id = ANY($1::bigint[])',
+            [rows.map((row) => row.reply_message_id)],
+          );
+    for (const row of rows) {
+      const marked = new Map(marks.filter((mark) => Number(mark.reply_message_id) === Number(row.reply_message_id)).map((mark) => [mark.name, mark.result]));
+      repliesOwned(this.db).set(row.reply_message_id, { ownerKey, isTakenOver: true, marked });
+    }
     return rows.map((row) => ({
       replyMessageId: row.reply_message_id,
       conversationId: row.conversation_id,

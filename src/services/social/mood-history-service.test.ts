@@ -88,7 +88,8 @@ describe.skipIf(!postgres.ok)('MoodHistoryService on PostgreSQL, redoing a reply
       promptTokens: 1,
       processingMs: 1,
       now: T0 + 1,
-      personaState: freshEnergy(definition.socialEnergy, T0 + 1),
+      // the reply spent half the persona's energy (it rests back over the minutes a takeover may take)
+      personaState: { ...freshEnergy(definition.socialEnergy, T0 + 1), energy: definition.socialEnergy.maxEnergy / 2 },
       afterReply: { session: { id: 's1', userId: 'sam' }, userMessageId: message.id },
     });
     const aria = (await nodeA.getPersona('aria'))!;
@@ -143,5 +144,26 @@ describe.skipIf(!postgres.ok)('MoodHistoryService on PostgreSQL, redoing a reply
     const samples = (await history.samples('aria', { limit: 10 })).samples;
     expect(samples.map((sample) => sample.cause)).toEqual(['turn', 'chat']);
     expect(samples[1]).toMatchObject({ at: T0 + 2, valence: reaction!.valence });
+    // with the energy of that moment (the `turn` sample's, 2 ms before), not ten minutes' rest later
+    expect(samples[1]!.energy).toBeCloseTo(samples[0]!.energy, 2);
+  });
+
+  it("samples the reply with the mood it answered in when the dead node saved the reaction and not the reply's sample", async () => {
+    const { definition, reply, heard } = await reactionSavedByDeadNode(T0 + 2, async (nodeA, personas) => {
+      // an earlier sample (the reply's own `turn` sample had not committed when the node died)
+      const emotions = new EmotionService(new PostgresSocialStore(nodeA.database), clock, { sharedStore: true });
+      const service = new MoodHistoryService({ history: new PostgresMoodHistory(nodeA.database), personas, emotions, clock, logger: pino({ level: 'silent' }), sharedStore: true });
+      await service.record(personas.resolve('aria'), 'manual');
+    });
+    const { nodeB, personas, emotions, history, service } = await nodeTakingOver(definition, reply.id);
+    const aria = personas.resolve('aria');
+    await nodeB.runAfterReply(reply.id, () => Promise.all([service.record(aria, 'turn', { afterIo: true, isRedone: true }), emotions.react(aria, heard)]));
+    await service.written('aria');
+    const [reaction] = await nodeB.database.rows<{ valence: number }>("SELECT valence FROM mood_events WHERE persona_id = 'aria'");
+    const samples = (await history.samples('aria', { limit: 10 })).samples;
+    // before, the `turn` sample showed the reaction's mood and the reaction's `chat` sample was dropped as the same
+    expect(samples.map((sample) => sample.cause)).toEqual(['manual', 'turn', 'chat']);
+    expect(samples[1]!.valence).toBeCloseTo(samples[0]!.valence, 3);
+    expect(samples[2]!.valence).toBe(reaction!.valence);
   });
 });

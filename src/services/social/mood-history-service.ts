@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { driftedSampleMood, restSample, sameFigures, type MoodEnergyFigures, type MoodSampleCause } from '../../domain/social/mood-samples.js';
 import { baselineMood, moodName, type MoodState } from '../../domain/social/mood.js';
-import type { SocialEnergyState } from '../../domain/social-energy.js';
+import { restEnergy, type SocialEnergyState } from '../../domain/social-energy.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventBus } from '../../ports/events.js';
 import type { MoodHistory, MoodSampleInput, MoodSamplePage, MoodSampleQuery } from '../../ports/mood-history.js';
@@ -69,7 +69,7 @@ export class MoodHistoryService {
       const persona = this.deps.personas.find(event.message.personaId);
       // Written once the reply has gone out; it still comes before the mood's reaction to the exchange,
       // which is saved after it (EmotionService.react also waits for pending I/O, and was asked later).
-      if (persona !== null) void this.record(persona, 'turn', { afterIo: true });
+      if (persona !== null) void this.record(persona, 'turn', { afterIo: true, isRedone: event.isRecovered === true });
     });
   }
 
@@ -80,10 +80,11 @@ export class MoodHistoryService {
 
   /**
    * Records the persona's mood and energy as they are now — preceded, after a quiet spell, by the
-   * state it had rested to (`restSample`) — unless nothing changed since the last sample. Never throws:
+   * state it had rested to (`restSample`) — unless nothing changed since the last sample (`isRedone`: the
+   * sample of a reply redone after a crash, written all the same: see `ask`). Never throws:
    * a lost sample must not fail the change it describes (the failure is logged).
    */
-  record(persona: PersonaRecord, cause: MoodSampleCause, options: { afterIo?: boolean; savedBefore?: MoodState } = {}): Promise<void> {
+  record(persona: PersonaRecord, cause: MoodSampleCause, options: { afterIo?: boolean; savedBefore?: MoodState; isRedone?: boolean } = {}): Promise<void> {
     const previous = this.asking.get(persona.id) ?? Promise.resolve();
     // The state is read now (a reply's sample shows the mood the persona answered in, not the reaction
     // saved after it); with `afterIo` it is written once the reply has gone out. A change a redo found
@@ -91,7 +92,9 @@ export class MoodHistoryService {
     const { savedBefore } = options;
     const state = this.stateOf(persona, cause, savedBefore);
     state.catch(() => undefined);
-    const asked = (options.afterIo === true ? Promise.all([previous, afterIo()]) : previous).then(() => this.ask(persona, cause, state, savedBefore?.updatedAt));
+    const asked = (options.afterIo === true ? Promise.all([previous, afterIo()]) : previous).then(() =>
+      this.ask(persona, cause, state, { at: savedBefore?.updatedAt, isRedone: options.isRedone === true }),
+    );
     const next = asked
       .then(({ written }) => written)
       .catch((error: unknown) => this.deps.logger.warn({ err: error, personaId: persona.id }, 'could not record a mood and energy sample'));
@@ -127,7 +130,7 @@ export class MoodHistoryService {
     persona: PersonaRecord,
     cause: MoodSampleCause,
     state: Promise<[MoodState | null, { state: SocialEnergyState }]>,
-    at: number | undefined,
+    { at, isRedone }: { at: number | undefined; isRedone: boolean },
   ): Promise<{ written: Promise<void> }> {
     const { history, clock } = this.deps;
     const kept = this.newest.get(persona.id);
@@ -144,17 +147,26 @@ export class MoodHistoryService {
     // sample's (each change is sampled after it), drifted until now as the stored mood would have been. Taken
     // from the stored mood, it showed the reaction's, and the reaction's own sample was then dropped as the same.
     const moodNow = saved ?? (last === null ? await this.deps.emotions.currentSaved(persona) : driftedSampleMood(last, last.at, baselineMood(persona), now));
+    // A change sampled as of its moment (a redo's): the energy of that moment, the newest sample's (taken
+    // before it: the reply's `turn` sample) rested until then, not the persona's at the redo.
+    const energy =
+      at !== undefined && last !== null && last.at <= at
+        ? restEnergy({ energy: last.energy, fatigue: last.fatigue, updatedAt: last.at, cooldownUntil: null }, persona.socialEnergy, at)
+        : snapshot.state;
     const figures: MoodEnergyFigures = {
       mood: moodName(moodNow),
       valence: moodNow.valence,
       arousal: moodNow.arousal,
       stress: moodNow.stress,
       curiosity: moodNow.curiosity,
-      energy: snapshot.state.energy,
+      energy: energy.energy,
       maxEnergy: persona.socialEnergy.maxEnergy,
-      fatigue: snapshot.state.fatigue,
+      fatigue: energy.fatigue,
     };
-    if (last !== null && sameFigures(figures, last)) {
+    // A reply redone after a crash is sampled even with the newest's figures: its energy is the persona's at
+    // the redo, not the reply's, so of replies redone one after another each `turn` sample read the same
+    // energy as the `chat` sample before it, and all but the first were dropped as the same.
+    if (last !== null && !isRedone && sameFigures(figures, last)) {
       this.keep(persona.id, last);
       return { written: Promise.resolve() };
     }
