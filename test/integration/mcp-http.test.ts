@@ -424,6 +424,51 @@ describe('HTTP edges', () => {
     }
   });
 
+  it("tells no user of another's transcript: a listen stream gets only its own caller's, a 2025-11-25 subscription is refused", async () => {
+    const secured = await startTestServer({ ollamaUrl: ollama.url, flags: { 'auth.mode': 'required' } });
+    try {
+      const url = new URL(secured.server.mcpUrl!);
+      const keyOf = async (name: string): Promise<string> => (await secured.server.auth.createKey({ name })).key;
+      const modern = async (key: string): Promise<Client> => {
+        const client = new Client({ name: 'keyed', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } }, jsonSchemaValidator });
+        await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+        clients.push(client);
+        return client;
+      };
+      const aliceKey = await keyOf('Alice');
+      const bobKey = await keyOf('Bob');
+      const alice = await modern(aliceKey);
+      const bob = await modern(bobKey);
+      const aliceChat = structured(await alice.callTool({ name: 'persona_chat', arguments: { persona_id: 'aria', message: 'A secret for Aria.' } }));
+      const bobChat = structured(await bob.callTool({ name: 'persona_chat', arguments: { persona_id: 'aria', message: 'Hello Aria.' } }));
+      const aliceUri = `persona://aria/conversations/${aliceChat.conversation_id}`;
+      const bobUri = `persona://aria/conversations/${bobChat.conversation_id}`;
+
+      const seen: string[] = [];
+      const ownSeen = new Promise<void>((resolve) =>
+        bob.setNotificationHandler('notifications/resources/updated', (notification) => {
+          seen.push(notification.params.uri);
+          if (notification.params.uri === bobUri) resolve();
+        }),
+      );
+      const subscription = await bob.listen({ resourceSubscriptions: [aliceUri, bobUri] });
+      await alice.callTool({ name: 'persona_chat', arguments: { conversation_id: aliceChat.conversation_id, message: 'Another secret.' } });
+      // Bob's own update comes after Alice's would have: he chats once her turn is stored.
+      await bob.callTool({ name: 'persona_chat', arguments: { conversation_id: bobChat.conversation_id, message: 'Me again.' } });
+      await ownSeen;
+      expect(seen).not.toContain(aliceUri);
+      await subscription.close();
+
+      const legacyBob = new V1Client({ name: 'keyed-v1', version: '1.0.0' });
+      await legacyBob.connect(new V1HttpTransport(url, { requestInit: { headers: { authorization: `Bearer ${bobKey}` } } }));
+      clients.push(legacyBob);
+      await expect(legacyBob.subscribeResource({ uri: aliceUri })).rejects.toThrow(/not found/i);
+      await expect(legacyBob.subscribeResource({ uri: bobUri })).resolves.toEqual({});
+    } finally {
+      await secured.cleanup();
+    }
+  });
+
   it('keeps WebSocket JSON-RPC on /mcp working beside MCP HTTP', async () => {
     const client = await server.connect();
     const result = await client.result('persona.list');

@@ -15,7 +15,6 @@
 import type { ServerResponse } from 'node:http';
 import {
   createMcpHandler,
-  InMemoryServerEventBus,
   isLegacyRequest,
   WebStandardStreamableHTTPServerTransport,
   type McpHttpHandler,
@@ -36,7 +35,8 @@ import { holdConnection } from '../http-hold.js';
 import { sendJson, type HttpRoute } from '../http-server.js';
 import { withExactIds } from './exact-ids-http.js';
 import { DEFAULT_STREAM_LIMITS, sendWebResponse, toWebRequest, type StreamLimits } from './node-http.js';
-import { transcriptUri } from './resources.js';
+import { CallerListenBus } from './caller-listen-bus.js';
+import { mayFollowResource, transcriptUri } from './resources.js';
 import { conversationBinding, fixedBinding, PersonaMcpEndpoint, type McpDependencies } from './server.js';
 
 export const MCP_HTTP_PATH = '/mcp';
@@ -95,6 +95,8 @@ export class McpHttpTransport {
   private readonly opening = new Map<string, string>();
   private readonly logger: Logger;
   private readonly sweeper: NodeJS.Timeout;
+  /** The listen streams' bus, knowing each stream's caller. */
+  private readonly listenBus: CallerListenBus;
   private readonly unsubscribe: () => void;
   private readonly sessionIdleMs: number;
   private readonly maxSessions: number;
@@ -111,7 +113,12 @@ export class McpHttpTransport {
     this.endpoint = new PersonaMcpEndpoint(core);
     // The bus the handler's `subscriptions/listen` streams subscribe to: its listener count says whether
     // anyone listens at all.
-    const listenBus = new InMemoryServerEventBus((error) => this.logger.debug({ err: error }, 'MCP listen stream failed'));
+    const listenBus = new CallerListenBus(
+      (caller, uri) =>
+        mayFollowResource(core.services.conversations, conversationBinding(core.services.conversations, { userId: caller.userId, role: caller.role }), uri),
+      (error) => this.logger.debug({ err: error }, 'MCP listen stream failed'),
+    );
+    this.listenBus = listenBus;
     this.modern = createMcpHandler(
       ({ era, authInfo }) => {
         const caller = (authInfo?.extra?.[CALLER_KEY] as Caller | undefined) ?? null;
@@ -209,9 +216,11 @@ export class McpHttpTransport {
     const owner = caller.userId === null ? `address:${address}` : `user:${caller.userId}`;
     const webResponse = (await isLegacyRequest(webRequest))
       ? await this.handleLegacy(webRequest, caller, owner)
-      : await this.modern.fetch(webRequest, {
-          authInfo: { token: '', clientId: caller.userId ?? 'local', scopes: [caller.role], extra: { [CALLER_KEY]: caller } },
-        });
+      : await this.listenBus.asCaller(caller, () =>
+          this.modern.fetch(webRequest, {
+            authInfo: { token: '', clientId: caller.userId ?? 'local', scopes: [caller.role], extra: { [CALLER_KEY]: caller } },
+          }),
+        );
     await sendWebResponse(response, exact.restore(webResponse), this.options.streamLimits ?? DEFAULT_STREAM_LIMITS);
     return true;
   };

@@ -31,6 +31,29 @@ export function transcriptUri(personaId: string, conversationId: string): string
   return `persona://${personaId}/conversations/${conversationId}`;
 }
 
+const TRANSCRIPT_URI = /^persona:\/\/[^/]+\/conversations\/([^/]+)$/;
+
+/**
+ * Whether the caller may follow a resource's changes: a transcript only when its conversation is theirs
+ * (as `resources/read` decides), anything else (persona cards) always. A subscription to another user's
+ * transcript would tell when they chat.
+ */
+export async function mayFollowResource(
+  conversations: Pick<Services['conversations'], 'accessible'>,
+  bindingFor: (args: Record<string, unknown>) => Promise<SessionBinding>,
+  uri: string,
+): Promise<boolean> {
+  const conversationId = TRANSCRIPT_URI.exec(uri)?.[1];
+  if (conversationId === undefined) return true;
+  try {
+    await conversations.accessible(await bindingFor({ conversation_id: conversationId }), conversationId);
+    return true;
+  } catch (error) {
+    if (isAppError(error)) return false;
+    throw error;
+  }
+}
+
 export interface ResourceRegistrationOptions {
   services: Pick<Services, 'personas' | 'conversations'>;
   registry: MethodRegistry;

@@ -4,7 +4,7 @@
  * factory (`serveStdio` once per connection, `createMcpHandler` once per 2026-07-28 HTTP request, and
  * once per 2025-11-25 HTTP session).
  */
-import { McpServer, type ClientCapabilities } from '@modelcontextprotocol/server';
+import { McpServer, ResourceNotFoundError, type ClientCapabilities } from '@modelcontextprotocol/server';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from 'pino';
 import type { EventBus } from '../../ports/events.js';
@@ -17,7 +17,7 @@ import type { Services } from '../../services/index.js';
 import { newSessionId } from '../../services/session-service.js';
 import { HostTurns } from './host-turns.js';
 import { PersonaPrompts } from './prompts.js';
-import { registerResources, transcriptUri } from './resources.js';
+import { mayFollowResource, registerResources, transcriptUri } from './resources.js';
 import { methodsOfProfiles } from './tool-profiles.js';
 import { registerTools } from './tools.js';
 
@@ -106,20 +106,23 @@ export class PersonaMcpEndpoint {
     });
     registerResources(server, { services: core.services, registry: core.registry, bindingFor: setup.bindingFor, logger });
     const prompts = new PersonaPrompts(server, { services: core.services, bindingFor: setup.bindingFor });
-    if (setup.isLive) this.pushChanges(server, prompts, setup.era);
+    if (setup.isLive) this.pushChanges(server, prompts, setup);
     return server;
   }
 
   /** Sends list-changed and transcript-updated notifications for the life of the instance. */
-  private pushChanges(server: McpServer, prompts: PersonaPrompts, era: McpServerSetup['era']): void {
+  private pushChanges(server: McpServer, prompts: PersonaPrompts, { era, bindingFor }: McpServerSetup): void {
     const { core } = this;
     const logger = core.logger.child({ transport: 'mcp' });
     // 2025-11-25 sends `resources/updated` only for subscribed URIs; 2026-07-28 streams filter by what
     // each `subscriptions/listen` asked for (the SDK's stdio entry routes them).
     const subscribed = new Set<string>();
     if (era === 'legacy') {
-      server.server.setRequestHandler('resources/subscribe', (request) => {
-        subscribed.add(request.params.uri);
+      server.server.setRequestHandler('resources/subscribe', async (request) => {
+        const { uri } = request.params;
+        // Another user's transcript is refused as `resources/read` refuses it.
+        if (!(await mayFollowResource(core.services.conversations, bindingFor, uri))) throw new ResourceNotFoundError(uri);
+        subscribed.add(uri);
         return {};
       });
       server.server.setRequestHandler('resources/unsubscribe', (request) => {
