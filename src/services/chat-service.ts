@@ -178,16 +178,13 @@ export class ChatService {
 
     const target = await this.resolveTarget(binding, request);
     const line = conversationLine(binding, target);
-    if (heldLine === null) {
-      const endTurn = await this.turnOrder.enter(line, options.signal);
-      try {
-        return await this.runOrderedTurn(binding, request, options, target, stopwatch);
-      } finally {
-        endTurn();
-      }
+    if (heldLine !== null && line !== heldLine) throw new Error(`A turn of line ${line} was run in line ${heldLine}: it would not be ordered.`);
+    const endTurn = heldLine === null ? await this.turnOrder.enter(line, options.signal) : undefined;
+    try {
+      return await this.runOrderedTurn(binding, request, options, target, stopwatch);
+    } finally {
+      endTurn?.();
     }
-    if (line !== heldLine) throw new Error(`A turn of line ${line} was run in line ${heldLine}: it would not be ordered.`);
-    return this.runOrderedTurn(binding, request, options, target, stopwatch);
   }
 
   /** The turn, once the conversation's turns before it have ended: their messages and replies are its history. */
